@@ -1,1 +1,29 @@
-//! x
+//! Genesis engine: the event model, the five stages (ingest → risk →
+//! strategy → execution → journal), the topology that runs them fused or
+//! pipelined per the core plan, configuration, and the run report.
+//!
+//! Stage logic (risk, strategy, execution, journal encoding) reads no clock
+//! and no random source: every decision is a function of the event stream,
+//! which is what lets fused and pipelined plans, and replay, agree byte for
+//! byte. Thread wrappers and ingest's sources read the clock.
+
+pub mod clock;
+pub mod config;
+pub mod decision;
+pub mod engine;
+pub mod event;
+pub mod execution;
+pub mod ingest;
+pub mod journal_stage;
+pub mod metrics;
+pub mod recent;
+pub mod report;
+pub mod risk;
+pub mod strategy;
+pub mod topology;
+pub mod units;
+
+pub use config::Config;
+pub use decision::{Action, ExecResult, Gate, Intent, Outcome, RejectReason, MAX_INTENTS};
+pub use event::{Event, EventKind, Input, EVENT_BYTES};
+pub use units::{ExecId, InstrumentId, Nanos, OrderId, Price, Qty, Side};

@@ -21,9 +21,11 @@ pub fn encode(seq: u64, payload: &[u8], out: &mut [u8]) {
     debug_assert_eq!(out.len(), FRAME_PREFIX_BYTES + payload.len());
     let length = u32::try_from(payload.len()).expect("payload fits in u32");
     out[0..4].copy_from_slice(&length.to_le_bytes());
-    out[4..8].copy_from_slice(&checksum(seq, payload).to_le_bytes());
     out[8..16].copy_from_slice(&seq.to_le_bytes());
     out[16..].copy_from_slice(payload);
+    // Sequence and payload are contiguous: one CRC pass over both.
+    let crc = crc32c::crc32c(&out[8..]);
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// The prefix fields of a frame, not yet checked against its payload.

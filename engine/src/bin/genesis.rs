@@ -1,1 +1,128 @@
-fn main(){}
+//! `genesis`: run the engine, or inspect its configuration.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use genesis_engine::config::Config;
+use genesis_engine::engine::{self, Parts};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Genesis: a low-latency trading engine.
+///
+/// Events flow ingest → risk → strategy → execution → journal; the core plan
+/// in the config decides which stages share a thread. With no config, a
+/// built-in default runs: four synthetic instruments, a simulated venue, the
+/// bundled market maker, all stages fused on core 0, the journal under
+/// ./genesis-data/journal.
+#[derive(Parser)]
+#[command(name = "genesis", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine until Ctrl-C (or --duration), then print the per-stage latency report.
+    ///
+    /// Ctrl-C (SIGINT) or SIGTERM stops cleanly: ingest stops reading, every
+    /// event already read goes through all stages, the journal is synced and
+    /// the report is printed. A second Ctrl-C exits at once.
+    Run {
+        /// TOML config file (see engine/config/dev.toml for every key). Without it, the built-in default runs.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        /// Also write the report's numbers as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+        /// Override market_data.rate_per_sec: synthetic events per second, 0 for as fast as the engine goes.
+        #[arg(long, value_name = "EVENTS_PER_SEC")]
+        rate: Option<u64>,
+    },
+    /// Print the effective configuration as TOML (the built-in default without --config).
+    Config {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(err) = run_cli(Cli::parse()) {
+        eprintln!("genesis: error: {err:#}");
+        std::process::exit(2);
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config> {
+    match path {
+        Some(path) => Ok(Config::load(path)?),
+        None => Ok(Config::builtin()),
+    }
+}
+
+fn run_cli(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Config { config } => {
+            let config = load_config(config.as_ref())?;
+            print!("{}", toml::to_string_pretty(&config).context("rendering config")?);
+            Ok(())
+        }
+        Command::Run {
+            config,
+            duration,
+            summary_json,
+            rate,
+        } => run(config, duration, summary_json, rate),
+    }
+}
+
+fn run(config_path: Option<PathBuf>, duration: Option<f64>, summary_json: Option<PathBuf>, rate: Option<u64>) -> Result<()> {
+    let mut config = load_config(config_path.as_ref())?;
+    if let Some(rate) = rate {
+        config.market_data.rate_per_sec = rate;
+    }
+    config.validate(&config_path.as_ref().map_or("built-in default".into(), |p| p.display().to_string()))?;
+    let duration = match duration {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => anyhow::bail!("--duration must be a positive number of seconds, got {secs}"),
+        Some(secs) => Some(Duration::from_secs_f64(secs)),
+        None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if handler_stop.swap(true, Ordering::AcqRel) {
+            eprintln!("genesis: second interrupt, exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("genesis: stopping (Ctrl-C again to exit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    let (parts, _control) = Parts::from_config(&config);
+    tracing::info!(
+        instruments = config.instruments.len(),
+        strategy = %config.strategy.name,
+        journal = %config.journal.dir.display(),
+        "genesis starting"
+    );
+    let report = engine::run(&config, parts, stop, duration)?;
+    print!("{}", report.render());
+    if let Some(path) = summary_json {
+        let text = serde_json::to_string_pretty(&report.to_json())?;
+        std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(error) = report.error {
+        anyhow::bail!("the run stopped on an error: {error}");
+    }
+    Ok(())
+}

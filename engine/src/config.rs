@@ -1,0 +1,569 @@
+//! Configuration: TOML with every key documented in `engine/config/dev.toml`.
+//!
+//! Unknown keys and bad values are refused by serde with the key's name and
+//! position; `validate` then checks what serde cannot (an impossible core
+//! plan, limits that contradict each other) and names the offending key.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config {origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("config {origin}: `{key}`: {message}")]
+    Invalid {
+        origin: String,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Development: sleeping waits are fine, nothing is locked in memory.
+    #[default]
+    Dev,
+    /// Production: pinned, spinning threads.
+    Prod,
+}
+
+/// How a thread waits when it has nothing to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaitKind {
+    /// Spin on the ring: lowest latency, burns the core (prod).
+    BusySpin,
+    /// Spin with the CPU's pause hint: kinder to a hyper-thread sibling.
+    SpinHint,
+    /// Yield the core to the scheduler.
+    Yield,
+    /// Sleep `topology.sleep_us`: for dev, tests and small hosts.
+    Sleep,
+}
+
+impl WaitKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitKind::BusySpin => "busy-spin",
+            WaitKind::SpinHint => "spin-hint",
+            WaitKind::Yield => "yield",
+            WaitKind::Sleep => "sleep",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub mode: Mode,
+    pub topology: TopologyConfig,
+    pub instruments: Vec<InstrumentConfig>,
+    pub risk: RiskConfig,
+    pub strategy: StrategyConfig,
+    pub market_data: MarketDataConfig,
+    pub venue: VenueConfig,
+    pub journal: JournalConfig,
+}
+
+/// Which core runs each stage. Stages on the same core run fused on one thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorePlan {
+    pub ingest: usize,
+    pub risk: usize,
+    pub strategy: usize,
+    pub execution: usize,
+    pub journal: usize,
+}
+
+impl Default for CorePlan {
+    fn default() -> CorePlan {
+        CorePlan {
+            ingest: 0,
+            risk: 0,
+            strategy: 0,
+            execution: 0,
+            journal: 0,
+        }
+    }
+}
+
+impl CorePlan {
+    pub fn as_array(&self) -> [usize; 5] {
+        [self.ingest, self.risk, self.strategy, self.execution, self.journal]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopologyConfig {
+    pub cores: CorePlan,
+    /// Pin each thread to its core with `core_affinity`.
+    pub pin_threads: bool,
+    /// Wait strategy of every thread unless `waits` overrides it.
+    pub wait: WaitKind,
+    /// Sleep length for the `sleep` wait strategy, in microseconds.
+    pub sleep_us: u64,
+    /// Per-thread wait strategy, keyed by core id ("1" = "busy-spin").
+    pub waits: BTreeMap<String, WaitKind>,
+    /// Slots in each ring between pipelined threads (a power of two).
+    pub ring_capacity: usize,
+    /// When the first ring is full, conflate market data per instrument
+    /// (true) or hold ingest until there is room (false: backtests, replay).
+    pub conflate_when_full: bool,
+    /// Most events a thread takes from its ring in one batch.
+    pub batch_max: u64,
+}
+
+impl Default for TopologyConfig {
+    fn default() -> TopologyConfig {
+        TopologyConfig {
+            cores: CorePlan::default(),
+            pin_threads: true,
+            wait: WaitKind::SpinHint,
+            sleep_us: 50,
+            waits: BTreeMap::new(),
+            ring_capacity: 1 << 16,
+            conflate_when_full: true,
+            batch_max: 256,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentConfig {
+    pub symbol: String,
+    /// Price of one tick, as a decimal string (prices inside are integer ticks).
+    pub tick_size: String,
+    /// Size of one lot, as a decimal string (quantities inside are integer lots).
+    pub lot_size: String,
+    /// Value of one tick on one lot, in integer account units (the PnL unit).
+    #[serde(default = "one")]
+    pub tick_value: i64,
+    /// Starting mid of the synthetic feed, in ticks.
+    #[serde(default = "default_start_price")]
+    pub start_price_ticks: i64,
+    #[serde(default)]
+    pub limits: InstrumentLimits,
+}
+
+fn one() -> i64 {
+    1
+}
+fn default_start_price() -> i64 {
+    100_000
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstrumentLimits {
+    /// Largest quantity of one order, in lots.
+    pub max_order_qty: i64,
+    /// Largest price × quantity × tick value of one order, in account units.
+    pub max_order_notional: i64,
+    /// Fat-finger band: an order's price may be this many basis points from the reference mid.
+    pub price_band_bps: i64,
+    /// Largest absolute position, counting open orders as if they filled, in lots.
+    pub position_limit: i64,
+    /// Unrealized loss on the position, in account units, that makes the instrument reduce-only (0: off).
+    pub stop_loss: i64,
+    /// A mid move of this many ticks within `breaker_window_ms` halts the instrument (0: off).
+    pub breaker_move_ticks: i64,
+    pub breaker_window_ms: u64,
+    /// How long a tripped breaker halts the instrument, in event time.
+    pub breaker_halt_ms: u64,
+}
+
+impl Default for InstrumentLimits {
+    fn default() -> InstrumentLimits {
+        InstrumentLimits {
+            max_order_qty: 100,
+            max_order_notional: 50_000_000,
+            price_band_bps: 200,
+            position_limit: 500,
+            stop_loss: 2_000_000,
+            breaker_move_ticks: 500,
+            breaker_window_ms: 1_000,
+            breaker_halt_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// Most orders open at once across all instruments.
+    pub max_open_orders: usize,
+    /// Orders (new and replace) allowed per `throttle_window_ms` of event time.
+    pub orders_per_window: usize,
+    pub throttle_window_ms: u64,
+    /// Loss for the day (realized + unrealized, account units) that makes everything reduce-only.
+    pub daily_loss_limit: i64,
+    /// Sum over instruments of the worst-case absolute position, in lots.
+    pub gross_position_limit: i64,
+    /// How many recent exec ids ingest remembers to drop duplicate fills.
+    pub exec_id_memory: usize,
+}
+
+impl Default for RiskConfig {
+    fn default() -> RiskConfig {
+        RiskConfig {
+            max_open_orders: 64,
+            orders_per_window: 2_000,
+            throttle_window_ms: 1_000,
+            daily_loss_limit: 10_000_000,
+            gross_position_limit: 1_500,
+            exec_id_memory: 1 << 16,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StrategyConfig {
+    /// The bundled strategy to run: "market-maker" or "none".
+    pub name: String,
+    pub market_maker: MarketMakerConfig,
+}
+
+impl Default for StrategyConfig {
+    fn default() -> StrategyConfig {
+        StrategyConfig {
+            name: "market-maker".into(),
+            market_maker: MarketMakerConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketMakerConfig {
+    /// Distance of each quote from the skewed mid, in ticks.
+    pub half_spread_ticks: i64,
+    pub quote_qty: i64,
+    /// Mid skew per lot of inventory, in hundredths of a tick.
+    pub skew_centiticks_per_lot: i64,
+    /// Stop quoting the side that would grow inventory past this many lots.
+    pub max_inventory_lots: i64,
+    /// Move a quote only when its target moved at least this many ticks.
+    pub requote_threshold_ticks: i64,
+}
+
+impl Default for MarketMakerConfig {
+    fn default() -> MarketMakerConfig {
+        MarketMakerConfig {
+            half_spread_ticks: 2,
+            quote_qty: 5,
+            skew_centiticks_per_lot: 20,
+            max_inventory_lots: 200,
+            requote_threshold_ticks: 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketDataConfig {
+    /// "synthetic": a seeded random walk generated in-process.
+    pub source: String,
+    pub seed: u64,
+    /// Market-data events per second; 0 means as fast as the engine takes them.
+    pub rate_per_sec: u64,
+    /// One update in this many is a trade print.
+    pub trade_every: u64,
+    /// Period of timer events for strategies, in milliseconds (0: none).
+    pub timer_interval_ms: u64,
+}
+
+impl Default for MarketDataConfig {
+    fn default() -> MarketDataConfig {
+        MarketDataConfig {
+            source: "synthetic".into(),
+            seed: 42,
+            rate_per_sec: 100_000,
+            trade_every: 8,
+            timer_interval_ms: 100,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VenueConfig {
+    /// "sim": the in-process simulated venue (acks, matching against the feed).
+    pub kind: String,
+    /// Capacity of the order queue from execution to the venue.
+    pub queue_capacity: usize,
+    /// Most orders resting at the simulated venue.
+    pub resting_orders_max: usize,
+}
+
+impl Default for VenueConfig {
+    fn default() -> VenueConfig {
+        VenueConfig {
+            kind: "sim".into(),
+            queue_capacity: 1 << 14,
+            resting_orders_max: 4_096,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// Folder for journal files; each run writes a new file named by its start time.
+    pub dir: PathBuf,
+    /// Write buffer; a full buffer goes to the page cache in one write.
+    pub buffer_bytes: usize,
+    /// `fdatasync` the journal when the engine stops.
+    pub sync_on_exit: bool,
+}
+
+impl Default for JournalConfig {
+    fn default() -> JournalConfig {
+        JournalConfig {
+            dir: PathBuf::from("genesis-data/journal"),
+            buffer_bytes: 1 << 20,
+            sync_on_exit: true,
+        }
+    }
+}
+
+impl Config {
+    /// The built-in default: four synthetic instruments, all stages fused on core 0.
+    pub fn builtin() -> Config {
+        let instrument = |symbol: &str, start_price_ticks: i64| InstrumentConfig {
+            symbol: symbol.into(),
+            tick_size: "0.01".into(),
+            lot_size: "1".into(),
+            tick_value: 1,
+            start_price_ticks,
+            limits: InstrumentLimits::default(),
+        };
+        Config {
+            instruments: vec![
+                instrument("ALPHA", 100_000),
+                instrument("BRAVO", 25_000),
+                instrument("CHARLIE", 250_000),
+                instrument("DELTA", 5_000),
+            ],
+            ..Config::default()
+        }
+    }
+
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML; `origin` names the source in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.into(),
+            message: e.to_string(),
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Checks what the types cannot: the core plan, sizes, and limits.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            origin: origin.into(),
+            key: key.into(),
+            message,
+        };
+        self.validate_topology(&invalid)?;
+        if self.instruments.is_empty() {
+            return Err(invalid("instruments", "at least one instrument is needed".into()));
+        }
+        if self.instruments.len() > u16::MAX as usize {
+            return Err(invalid("instruments", format!("{} instruments; at most 65535", self.instruments.len())));
+        }
+        for (index, instrument) in self.instruments.iter().enumerate() {
+            validate_instrument(instrument, &format!("instruments[{index}]"), &invalid)?;
+        }
+        self.validate_risk(&invalid)?;
+        self.validate_rest(&invalid)
+    }
+
+    fn validate_topology(&self, invalid: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        let topology = &self.topology;
+        if !topology.ring_capacity.is_power_of_two() || topology.ring_capacity < 64 {
+            return Err(invalid(
+                "topology.ring_capacity",
+                format!("{} is not a power of two of at least 64", topology.ring_capacity),
+            ));
+        }
+        if topology.batch_max == 0 {
+            return Err(invalid("topology.batch_max", "must be at least 1".into()));
+        }
+        crate::topology::plan_groups(&topology.cores).map_err(|message| invalid("topology.cores", message))?;
+        let planned: Vec<usize> = topology.cores.as_array().to_vec();
+        for key in topology.waits.keys() {
+            let core: usize = key
+                .parse()
+                .map_err(|_| invalid(&format!("topology.waits.{key}"), "keys are core ids, such as \"1\"".into()))?;
+            if !planned.contains(&core) {
+                return Err(invalid(
+                    &format!("topology.waits.{key}"),
+                    format!("core {core} runs no stage in topology.cores"),
+                ));
+            }
+        }
+        if topology.pin_threads {
+            let available = core_affinity::get_core_ids().unwrap_or_default();
+            for (stage, core) in crate::topology::STAGE_NAMES.iter().zip(planned) {
+                if !available.iter().any(|c| c.id == core) {
+                    return Err(invalid(
+                        &format!("topology.cores.{stage}"),
+                        format!(
+                            "core {core} does not exist on this machine (cores: {:?}); set topology.pin_threads = false to use it as a label",
+                            available.iter().map(|c| c.id).collect::<Vec<_>>()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_risk(&self, invalid: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        let risk = &self.risk;
+        let positive = [
+            ("risk.max_open_orders", risk.max_open_orders as i64),
+            ("risk.orders_per_window", risk.orders_per_window as i64),
+            ("risk.throttle_window_ms", risk.throttle_window_ms as i64),
+            ("risk.daily_loss_limit", risk.daily_loss_limit),
+            ("risk.gross_position_limit", risk.gross_position_limit),
+            ("risk.exec_id_memory", risk.exec_id_memory as i64),
+        ];
+        for (key, value) in positive {
+            if value <= 0 {
+                return Err(invalid(key, format!("{value} must be positive")));
+            }
+        }
+        if risk.max_open_orders > 1 << 20 || risk.orders_per_window > 1 << 24 || risk.exec_id_memory > 1 << 24 {
+            return Err(invalid("risk", "a capacity is beyond what is preallocated sensibly (max_open_orders <= 2^20, orders_per_window and exec_id_memory <= 2^24)".into()));
+        }
+        Ok(())
+    }
+
+    fn validate_rest(&self, invalid: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        match self.strategy.name.as_str() {
+            "market-maker" | "none" => {}
+            other => {
+                return Err(invalid(
+                    "strategy.name",
+                    format!("unknown strategy {other:?}; bundled: \"market-maker\", \"none\""),
+                ))
+            }
+        }
+        let mm = &self.strategy.market_maker;
+        if mm.quote_qty <= 0 || mm.half_spread_ticks < 0 || mm.requote_threshold_ticks < 0 {
+            return Err(invalid(
+                "strategy.market_maker",
+                "quote_qty must be positive, half_spread_ticks and requote_threshold_ticks not negative".into(),
+            ));
+        }
+        if self.market_data.source != "synthetic" {
+            return Err(invalid(
+                "market_data.source",
+                format!("unknown source {:?}; this build has \"synthetic\"", self.market_data.source),
+            ));
+        }
+        if self.market_data.trade_every == 0 {
+            return Err(invalid("market_data.trade_every", "must be at least 1".into()));
+        }
+        if self.venue.kind != "sim" {
+            return Err(invalid(
+                "venue.kind",
+                format!("unknown venue {:?}; this build has \"sim\"", self.venue.kind),
+            ));
+        }
+        if self.venue.queue_capacity == 0 || self.venue.resting_orders_max == 0 {
+            return Err(invalid("venue", "queue_capacity and resting_orders_max must be positive".into()));
+        }
+        if self.journal.buffer_bytes < 4096 {
+            return Err(invalid("journal.buffer_bytes", format!("{} is below 4096", self.journal.buffer_bytes)));
+        }
+        Ok(())
+    }
+
+    /// Wait strategy of the thread on `core`.
+    pub fn wait_for_core(&self, core: usize) -> WaitKind {
+        self.topology
+            .waits
+            .get(&core.to_string())
+            .copied()
+            .unwrap_or(self.topology.wait)
+    }
+}
+
+fn validate_instrument(
+    instrument: &InstrumentConfig,
+    key: &str,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    for (field, text) in [("tick_size", &instrument.tick_size), ("lot_size", &instrument.lot_size)] {
+        if !is_positive_decimal(text) {
+            return Err(invalid(
+                &format!("{key}.{field}"),
+                format!("{text:?} is not a positive decimal such as \"0.01\""),
+            ));
+        }
+    }
+    if instrument.symbol.is_empty() {
+        return Err(invalid(&format!("{key}.symbol"), "must not be empty".into()));
+    }
+    if instrument.tick_value <= 0 || instrument.start_price_ticks <= 0 {
+        return Err(invalid(key, "tick_value and start_price_ticks must be positive".into()));
+    }
+    let limits = &instrument.limits;
+    let positive = [
+        ("max_order_qty", limits.max_order_qty),
+        ("max_order_notional", limits.max_order_notional),
+        ("price_band_bps", limits.price_band_bps),
+        ("position_limit", limits.position_limit),
+    ];
+    for (field, value) in positive {
+        if value <= 0 {
+            return Err(invalid(&format!("{key}.limits.{field}"), format!("{value} must be positive")));
+        }
+    }
+    if limits.stop_loss < 0 || limits.breaker_move_ticks < 0 {
+        return Err(invalid(
+            &format!("{key}.limits"),
+            "stop_loss and breaker_move_ticks must not be negative (0 turns them off)".into(),
+        ));
+    }
+    if limits.breaker_move_ticks > 0 && limits.breaker_window_ms == 0 {
+        return Err(invalid(
+            &format!("{key}.limits.breaker_window_ms"),
+            "must be positive when breaker_move_ticks is set".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn is_positive_decimal(text: &str) -> bool {
+    let mut parts = text.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let fraction = parts.next().unwrap_or("");
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    !text.is_empty() && digits(whole) && digits(fraction) && text.chars().any(|c| ('1'..='9').contains(&c))
+}

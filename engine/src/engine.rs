@@ -1,0 +1,121 @@
+//! Assembles a run: stages from config, sources and gateway, the core plan's
+//! threads; and collects the report when it ends.
+
+use crate::clock::EpochClock;
+use crate::config::Config;
+use crate::execution::{ExecutionStage, Gateway};
+use crate::ingest::sim_venue::SimVenue;
+use crate::ingest::synthetic::Synthetic;
+use crate::ingest::{ControlInbox, ControlSender, Ingest, Sources};
+use crate::journal_stage::JournalStage;
+use crate::report::RunReport;
+use crate::risk::RiskStage;
+use crate::strategy::{Idle, MarketMaker, Strategy, StrategyStage};
+use crate::topology::chain::{Chain, Timed};
+use crate::topology::runner::{run_groups, GroupPlan, Shared};
+use crate::topology::wait::Wait;
+use crate::topology::{self, EXECUTION, JOURNAL, RISK, STRATEGY};
+use genesis_journal::JournalError;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("core plan: {0}")]
+    Plan(String),
+}
+
+/// The pluggable parts of a run: where input comes from, what trades, where orders go.
+pub struct Parts {
+    pub sources: Sources,
+    pub strategy: Box<dyn Strategy>,
+    pub gateway: Box<dyn Gateway>,
+}
+
+impl Parts {
+    /// The configured parts: control inbox, simulated venue, synthetic feed, bundled strategy.
+    pub fn from_config(config: &Config) -> (Parts, ControlSender) {
+        let (control_sender, inbox) = ControlInbox::new();
+        let (venue, gateway) = SimVenue::new(config);
+        let parts = Parts {
+            sources: Sources {
+                control: Box::new(inbox),
+                venue: Box::new(venue),
+                market: Box::new(Synthetic::new(config)),
+            },
+            strategy: strategy_from_config(config),
+            gateway: Box::new(gateway),
+        };
+        (parts, control_sender)
+    }
+}
+
+/// The bundled strategy `strategy.name` names.
+pub fn strategy_from_config(config: &Config) -> Box<dyn Strategy> {
+    match config.strategy.name.as_str() {
+        "none" => Box::new(Idle),
+        _ => Box::new(MarketMaker::new(
+            config.strategy.market_maker.clone(),
+            config.instruments.len(),
+        )),
+    }
+}
+
+/// Runs until the sources drain, `stop` is set, or `duration` passes.
+pub fn run(config: &Config, parts: Parts, stop: Arc<AtomicBool>, duration: Option<Duration>) -> Result<RunReport, EngineError> {
+    let groups = topology::plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
+    let clock = EpochClock::new();
+    let journal = JournalStage::create(
+        &config.journal.dir,
+        1,
+        config.journal.buffer_bytes,
+        config.journal.sync_on_exit,
+    )?;
+    let mut risk = Some(Timed::new(RiskStage::new(config), "risk"));
+    let mut strategy = Some(Timed::new(StrategyStage::new(config, parts.strategy), "strategy"));
+    let mut execution = Some(Timed::new(ExecutionStage::new(config, parts.gateway), "execution"));
+    let mut journal = Some(Timed::new(journal, "journal"));
+    let mut ingest = Some(Ingest::new(
+        parts.sources,
+        clock.clone(),
+        config.instruments.len(),
+        config.topology.conflate_when_full,
+        config.risk.exec_id_memory,
+        config.market_data.timer_interval_ms * 1_000_000,
+    ));
+    let plans: Vec<GroupPlan> = groups
+        .iter()
+        .map(|group| {
+            let has = |stage: usize| group.stages.contains(&stage);
+            GroupPlan {
+                group: group.clone(),
+                wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us),
+                pin: config.topology.pin_threads,
+                batch_max: config.topology.batch_max,
+                ingest: ingest.take().filter(|_| has(topology::INGEST)),
+                chain: Chain {
+                    clock: clock.clone(),
+                    risk: if has(RISK) { risk.take() } else { None },
+                    strategy: if has(STRATEGY) { strategy.take() } else { None },
+                    execution: if has(EXECUTION) { execution.take() } else { None },
+                    journal: if has(JOURNAL) { journal.take() } else { None },
+                    fatal: None,
+                },
+            }
+        })
+        .collect();
+    let plan_summary = crate::report::PlanSummary::of(&plans);
+    let shared = Arc::new(Shared {
+        stop,
+        failed: AtomicBool::new(false),
+        fatal: Mutex::new(None),
+    });
+    let started = Instant::now();
+    let results = run_groups(plans, config.topology.ring_capacity, Arc::clone(&shared), duration);
+    let elapsed = started.elapsed();
+    let error = shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).take();
+    Ok(RunReport::collect(plan_summary, results, elapsed, error))
+}

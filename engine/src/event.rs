@@ -1,0 +1,447 @@
+//! The one event type that flows through every ring: 128 bytes, `Copy`, no
+//! heap pointers. It carries its input (market data, a venue message, a
+//! control command or a timer) in four integer words, and the decisions the
+//! stages take on it, so that the journal, written last, holds the whole story.
+//!
+//! Layout (little endian on disk, see `docs/journal-format.md`):
+//! `seq, ts_recv_ns, ts_venue_ns` (24 bytes), eight one-byte/two-byte header
+//! fields, the input words (32 bytes) and two intents (64 bytes).
+
+use crate::decision::{code_enum, Action, ExecResult, Gate, Intent, Outcome, RejectReason, MAX_INTENTS};
+use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
+
+/// Size of an event in memory and of its journal payload.
+pub const EVENT_BYTES: usize = 128;
+const _: () = assert!(core::mem::size_of::<Event>() == EVENT_BYTES);
+const _: () = assert!(core::mem::align_of::<Event>() == 8);
+
+code_enum! {
+    /// What the event's input is.
+    pub enum EventKind {
+        Empty = 0 => "empty",
+        TopOfBook = 1 => "top_of_book",
+        Trade = 2 => "trade",
+        BookDelta = 3 => "book_delta",
+        OrderAck = 4 => "order_ack",
+        Fill = 5 => "fill",
+        OrderReject = 6 => "order_reject",
+        CancelAck = 7 => "cancel_ack",
+        Control = 8 => "control",
+        Timer = 9 => "timer",
+    }
+}
+
+/// The priority lane an input travels in when rings fill up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Kill switch and other commands: never queued behind market data, never dropped.
+    Control,
+    /// Acks, fills, rejects and timers: never dropped or conflated.
+    Venue,
+    /// Quotes, trades and book deltas: may be conflated per instrument.
+    MarketData,
+}
+
+impl EventKind {
+    pub fn lane(self) -> Lane {
+        match self {
+            EventKind::Control => Lane::Control,
+            EventKind::TopOfBook | EventKind::Trade | EventKind::BookDelta => Lane::MarketData,
+            _ => Lane::Venue,
+        }
+    }
+}
+
+code_enum! {
+    /// Operator commands carried by control events.
+    pub enum ControlCommand {
+        None = 0 => "none",
+        KillSwitchHalt = 1 => "kill_switch_halt",
+        KillSwitchReduceOnly = 2 => "kill_switch_reduce_only",
+        KillSwitchCancelAll = 3 => "kill_switch_cancel_all",
+        KillSwitchOff = 4 => "kill_switch_off",
+    }
+}
+
+code_enum! {
+    /// Which request a venue reject refers to.
+    pub enum RejectedRequest {
+        New = 0 => "new",
+        Cancel = 1 => "cancel",
+        Replace = 2 => "replace",
+    }
+}
+
+/// Event flag: ingest saw this fill's exec id before; stages must not apply it twice.
+pub const FLAG_DUPLICATE: u8 = 1;
+/// Event flag: newer market data replaced older updates while a ring was full.
+pub const FLAG_CONFLATED: u8 = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Event {
+    /// Assigned by ingest: consecutive from 1 in a run.
+    pub seq: u64,
+    /// When ingest read the input, nanoseconds since the Unix epoch.
+    pub ts_recv_ns: u64,
+    /// The venue's own timestamp of the input, when it has one.
+    pub ts_venue_ns: u64,
+    pub kind: EventKind,
+    pub side: Side,
+    pub instrument: InstrumentId,
+    pub flags: u8,
+    /// Risk's gate for all instruments, after this event.
+    pub gate_global: Gate,
+    /// Risk's gate for this event's instrument, after this event.
+    pub gate_instrument: Gate,
+    /// Execution's classification of a venue input.
+    pub outcome: Outcome,
+    /// The input, interpreted by `kind` (see the typed views below).
+    pub data: [i64; 4],
+    pub intents: [Intent; MAX_INTENTS],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TopOfBook {
+    pub bid_px: Price,
+    pub bid_qty: Qty,
+    pub ask_px: Price,
+    pub ask_qty: Qty,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trade {
+    pub price: Price,
+    pub qty: Qty,
+    pub trade_id: u64,
+}
+
+/// A price level's new total size (zero removes the level); side in the event header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookDelta {
+    pub price: Price,
+    pub qty: Qty,
+}
+
+/// The venue accepted a new order or a replace; `price`/`qty` are what now works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderAck {
+    pub order_id: OrderId,
+    pub venue_order_id: u64,
+    pub price: Price,
+    pub qty: Qty,
+}
+
+/// An execution; side in the event header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fill {
+    pub order_id: OrderId,
+    pub exec_id: ExecId,
+    pub price: Price,
+    pub qty: Qty,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderReject {
+    pub order_id: OrderId,
+    pub request: RejectedRequest,
+    /// The venue's own reason code.
+    pub venue_reason: i64,
+}
+
+/// The typed input of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    Empty,
+    TopOfBook(TopOfBook),
+    Trade(Trade),
+    BookDelta(BookDelta),
+    OrderAck(OrderAck),
+    Fill(Fill),
+    OrderReject(OrderReject),
+    CancelAck(OrderId),
+    Control(ControlCommand),
+    Timer(u64),
+}
+
+impl Default for Event {
+    fn default() -> Event {
+        Event::EMPTY
+    }
+}
+
+impl Event {
+    pub const EMPTY: Event = Event {
+        seq: 0,
+        ts_recv_ns: 0,
+        ts_venue_ns: 0,
+        kind: EventKind::Empty,
+        side: Side::None,
+        instrument: InstrumentId(0),
+        flags: 0,
+        gate_global: Gate::Open,
+        gate_instrument: Gate::Open,
+        outcome: Outcome::None,
+        data: [0; 4],
+        intents: [Intent::EMPTY; MAX_INTENTS],
+    };
+
+    /// A new event with this input and no decisions yet.
+    pub fn new(instrument: InstrumentId, side: Side, input: Input) -> Event {
+        let (kind, data) = match input {
+            Input::Empty => (EventKind::Empty, [0; 4]),
+            Input::TopOfBook(t) => (EventKind::TopOfBook, [t.bid_px.0, t.bid_qty.0, t.ask_px.0, t.ask_qty.0]),
+            Input::Trade(t) => (EventKind::Trade, [t.price.0, t.qty.0, t.trade_id as i64, 0]),
+            Input::BookDelta(d) => (EventKind::BookDelta, [d.price.0, d.qty.0, 0, 0]),
+            Input::OrderAck(a) => (
+                EventKind::OrderAck,
+                [a.order_id.0 as i64, a.venue_order_id as i64, a.price.0, a.qty.0],
+            ),
+            Input::Fill(f) => (EventKind::Fill, [f.order_id.0 as i64, f.exec_id.0 as i64, f.price.0, f.qty.0]),
+            Input::OrderReject(r) => (
+                EventKind::OrderReject,
+                [r.order_id.0 as i64, r.request as i64, r.venue_reason, 0],
+            ),
+            Input::CancelAck(id) => (EventKind::CancelAck, [id.0 as i64, 0, 0, 0]),
+            Input::Control(c) => (EventKind::Control, [c as i64, 0, 0, 0]),
+            Input::Timer(id) => (EventKind::Timer, [id as i64, 0, 0, 0]),
+        };
+        Event {
+            kind,
+            side,
+            instrument,
+            data,
+            ..Event::EMPTY
+        }
+    }
+
+    /// The typed input. Words that do not decode (only possible in a corrupt
+    /// journal, which `decode` refuses) read as neutral values.
+    #[inline]
+    pub fn input(&self) -> Input {
+        let d = self.data;
+        match self.kind {
+            EventKind::Empty => Input::Empty,
+            EventKind::TopOfBook => Input::TopOfBook(TopOfBook {
+                bid_px: Price(d[0]),
+                bid_qty: Qty(d[1]),
+                ask_px: Price(d[2]),
+                ask_qty: Qty(d[3]),
+            }),
+            EventKind::Trade => Input::Trade(Trade {
+                price: Price(d[0]),
+                qty: Qty(d[1]),
+                trade_id: d[2] as u64,
+            }),
+            EventKind::BookDelta => Input::BookDelta(BookDelta {
+                price: Price(d[0]),
+                qty: Qty(d[1]),
+            }),
+            EventKind::OrderAck => Input::OrderAck(OrderAck {
+                order_id: OrderId(d[0] as u64),
+                venue_order_id: d[1] as u64,
+                price: Price(d[2]),
+                qty: Qty(d[3]),
+            }),
+            EventKind::Fill => Input::Fill(Fill {
+                order_id: OrderId(d[0] as u64),
+                exec_id: ExecId(d[1] as u64),
+                price: Price(d[2]),
+                qty: Qty(d[3]),
+            }),
+            EventKind::OrderReject => Input::OrderReject(OrderReject {
+                order_id: OrderId(d[0] as u64),
+                request: u8::try_from(d[1])
+                    .ok()
+                    .and_then(RejectedRequest::from_u8)
+                    .unwrap_or(RejectedRequest::New),
+                venue_reason: d[2],
+            }),
+            EventKind::CancelAck => Input::CancelAck(OrderId(d[0] as u64)),
+            EventKind::Control => Input::Control(
+                u8::try_from(d[0])
+                    .ok()
+                    .and_then(ControlCommand::from_u8)
+                    .unwrap_or(ControlCommand::None),
+            ),
+            EventKind::Timer => Input::Timer(d[0] as u64),
+        }
+    }
+
+    #[inline]
+    pub fn is_duplicate(&self) -> bool {
+        self.flags & FLAG_DUPLICATE != 0
+    }
+
+    /// Clears every decision, keeping the input: what replay starts from.
+    pub fn clear_decisions(&mut self) {
+        self.gate_global = Gate::Open;
+        self.gate_instrument = Gate::Open;
+        self.outcome = Outcome::None;
+        self.intents = [Intent::EMPTY; MAX_INTENTS];
+    }
+
+    /// Writes the event's exact bytes, little endian, no padding.
+    pub fn encode(&self, out: &mut [u8; EVENT_BYTES]) {
+        out[0..8].copy_from_slice(&self.seq.to_le_bytes());
+        out[8..16].copy_from_slice(&self.ts_recv_ns.to_le_bytes());
+        out[16..24].copy_from_slice(&self.ts_venue_ns.to_le_bytes());
+        out[24] = self.kind as u8;
+        out[25] = self.side as u8;
+        out[26..28].copy_from_slice(&self.instrument.0.to_le_bytes());
+        out[28] = self.flags;
+        out[29] = self.gate_global as u8;
+        out[30] = self.gate_instrument as u8;
+        out[31] = self.outcome as u8;
+        for (i, word) in self.data.iter().enumerate() {
+            out[32 + i * 8..40 + i * 8].copy_from_slice(&word.to_le_bytes());
+        }
+        for (i, intent) in self.intents.iter().enumerate() {
+            encode_intent(intent, &mut out[64 + i * 32..96 + i * 32]);
+        }
+    }
+
+    /// Reads an event back, refusing any byte that is not a valid code.
+    pub fn decode(bytes: &[u8; EVENT_BYTES]) -> Result<Event, DecodeError> {
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let code = |field: &'static str, at: usize| DecodeError { field, offset: at, value: bytes[at] };
+        let mut data = [0i64; 4];
+        for (i, word) in data.iter_mut().enumerate() {
+            *word = u64_at(32 + i * 8) as i64;
+        }
+        let mut intents = [Intent::EMPTY; MAX_INTENTS];
+        for (i, intent) in intents.iter_mut().enumerate() {
+            *intent = decode_intent(bytes, 64 + i * 32)?;
+        }
+        Ok(Event {
+            seq: u64_at(0),
+            ts_recv_ns: u64_at(8),
+            ts_venue_ns: u64_at(16),
+            kind: EventKind::from_u8(bytes[24]).ok_or(code("kind", 24))?,
+            side: Side::from_u8(bytes[25]).ok_or(code("side", 25))?,
+            instrument: InstrumentId(u16::from_le_bytes([bytes[26], bytes[27]])),
+            flags: bytes[28],
+            gate_global: Gate::from_u8(bytes[29]).ok_or(code("gate_global", 29))?,
+            gate_instrument: Gate::from_u8(bytes[30]).ok_or(code("gate_instrument", 30))?,
+            outcome: Outcome::from_u8(bytes[31]).ok_or(code("outcome", 31))?,
+            data,
+            intents,
+        })
+    }
+}
+
+fn encode_intent(intent: &Intent, out: &mut [u8]) {
+    out[0..8].copy_from_slice(&intent.order_id.0.to_le_bytes());
+    out[8..16].copy_from_slice(&intent.price.0.to_le_bytes());
+    out[16..24].copy_from_slice(&intent.qty.0.to_le_bytes());
+    out[24..26].copy_from_slice(&intent.instrument.0.to_le_bytes());
+    out[26] = intent.action as u8;
+    out[27] = intent.side as u8;
+    out[28] = intent.reject as u8;
+    out[29] = intent.exec as u8;
+    out[30..32].copy_from_slice(&intent.reserved);
+}
+
+fn decode_intent(bytes: &[u8; EVENT_BYTES], at: usize) -> Result<Intent, DecodeError> {
+    let word = |offset: usize| u64::from_le_bytes(bytes[at + offset..at + offset + 8].try_into().expect("8 bytes"));
+    let code = |field: &'static str, offset: usize| DecodeError {
+        field,
+        offset: at + offset,
+        value: bytes[at + offset],
+    };
+    Ok(Intent {
+        order_id: OrderId(word(0)),
+        price: Price(word(8) as i64),
+        qty: Qty(word(16) as i64),
+        instrument: InstrumentId(u16::from_le_bytes([bytes[at + 24], bytes[at + 25]])),
+        action: Action::from_u8(bytes[at + 26]).ok_or(code("intent.action", 26))?,
+        side: Side::from_u8(bytes[at + 27]).ok_or(code("intent.side", 27))?,
+        reject: RejectReason::from_u8(bytes[at + 28]).ok_or(code("intent.reject", 28))?,
+        exec: ExecResult::from_u8(bytes[at + 29]).ok_or(code("intent.exec", 29))?,
+        reserved: [bytes[at + 30], bytes[at + 31]],
+    })
+}
+
+/// A byte in an encoded event that is not a valid code for its field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}` at byte {offset} of the event holds {value}, which is not a valid code")]
+pub struct DecodeError {
+    pub field: &'static str,
+    pub offset: usize,
+    pub value: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_input() -> impl Strategy<Value = Input> {
+        let p = any::<i64>().prop_map(Price);
+        let q = any::<i64>().prop_map(Qty);
+        prop_oneof![
+            (p.clone(), q.clone(), p.clone(), q.clone()).prop_map(|(a, b, c, d)| Input::TopOfBook(TopOfBook {
+                bid_px: a,
+                bid_qty: b,
+                ask_px: c,
+                ask_qty: d
+            })),
+            (p.clone(), q.clone(), any::<u64>()).prop_map(|(price, qty, trade_id)| Input::Trade(Trade {
+                price,
+                qty,
+                trade_id
+            })),
+            (any::<u64>(), any::<u64>(), p.clone(), q.clone()).prop_map(|(o, e, price, qty)| Input::Fill(Fill {
+                order_id: OrderId(o),
+                exec_id: ExecId(e),
+                price,
+                qty
+            })),
+            (any::<u64>(), 0u8..3, any::<i64>()).prop_map(|(o, r, venue_reason)| Input::OrderReject(OrderReject {
+                order_id: OrderId(o),
+                request: RejectedRequest::from_u8(r).unwrap(),
+                venue_reason
+            })),
+            any::<u64>().prop_map(|o| Input::CancelAck(OrderId(o))),
+            (0u8..5).prop_map(|c| Input::Control(ControlCommand::from_u8(c).unwrap())),
+            any::<u64>().prop_map(Input::Timer),
+        ]
+    }
+
+    proptest! {
+        // Any event encodes to bytes and decodes to the same event and the same input.
+        #[test]
+        fn event_round_trips(input in arb_input(), seq in any::<u64>(), ts in any::<u64>(), instrument in any::<u16>()) {
+            let mut event = Event::new(InstrumentId(instrument), Side::Sell, input);
+            event.seq = seq;
+            event.ts_recv_ns = ts;
+            event.intents[1] = Intent { order_id: OrderId(seq), price: Price(-3), qty: Qty(7), instrument: InstrumentId(2),
+                action: Action::Replace, side: Side::Buy, reject: RejectReason::PriceBand, exec: ExecResult::NotSent, reserved: [0; 2] };
+            let mut bytes = [0u8; EVENT_BYTES];
+            event.encode(&mut bytes);
+            let back = Event::decode(&bytes).unwrap();
+            prop_assert_eq!(back, event);
+            prop_assert_eq!(back.input(), input);
+        }
+
+        // Arbitrary bytes never panic the decoder: they decode or name the bad field.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), EVENT_BYTES)) {
+            let bytes: [u8; EVENT_BYTES] = bytes.try_into().unwrap();
+            match Event::decode(&bytes) {
+                Ok(event) => { let _ = event.input(); }
+                Err(err) => prop_assert!(err.to_string().contains("not a valid code")),
+            }
+        }
+    }
+
+    // A bad kind byte is refused and the error names the field.
+    #[test]
+    fn bad_kind_is_named() {
+        let mut bytes = [0u8; EVENT_BYTES];
+        Event::EMPTY.encode(&mut bytes);
+        bytes[24] = 200;
+        let err = Event::decode(&bytes).unwrap_err();
+        assert_eq!(err.field, "kind");
+    }
+}

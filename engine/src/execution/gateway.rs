@@ -1,0 +1,72 @@
+//! How orders leave the engine: the [`Gateway`] trait, one implementation per
+//! venue protocol. `send` must not block; a gateway that cannot take a request
+//! says so and execution records the failure in the journal.
+
+use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    New,
+    Cancel,
+    Replace,
+}
+
+/// One request to the venue, as execution hands it to a gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderRequest {
+    pub kind: RequestKind,
+    pub order_id: OrderId,
+    pub instrument: InstrumentId,
+    pub side: Side,
+    pub price: Price,
+    pub qty: Qty,
+    /// When execution handed it over (epoch ns of the event that caused it).
+    pub ts_event_ns: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the venue connection cannot take more requests now")]
+    Backpressure,
+    #[error("the venue is disconnected")]
+    Disconnected,
+}
+
+pub trait Gateway: Send {
+    fn send(&mut self, request: &OrderRequest) -> Result<(), SendError>;
+
+    /// Called when the execution thread runs dry: push out anything buffered.
+    fn flush(&mut self) {}
+}
+
+/// Keeps every request in a preallocated list: for tests and replay.
+pub struct RecordingGateway {
+    pub requests: Vec<OrderRequest>,
+}
+
+impl RecordingGateway {
+    pub fn with_capacity(capacity: usize) -> RecordingGateway {
+        RecordingGateway {
+            requests: Vec::with_capacity(capacity),
+        }
+    }
+}
+
+impl Gateway for RecordingGateway {
+    fn send(&mut self, request: &OrderRequest) -> Result<(), SendError> {
+        if self.requests.len() == self.requests.capacity() {
+            return Err(SendError::Backpressure);
+        }
+        self.requests.push(*request);
+        Ok(())
+    }
+}
+
+/// Accepts and forgets every request: for benchmarks and replay.
+pub struct NullGateway;
+
+impl Gateway for NullGateway {
+    fn send(&mut self, _request: &OrderRequest) -> Result<(), SendError> {
+        Ok(())
+    }
+}

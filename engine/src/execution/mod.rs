@@ -1,0 +1,10 @@
+//! Execution: the authoritative order state machine, mass cancels on gate
+//! changes, and sending accepted intents to the venue through a [`Gateway`].
+
+pub mod gateway;
+pub mod orders;
+pub mod stage;
+
+pub use gateway::{Gateway, OrderRequest, RecordingGateway, RequestKind, SendError};
+pub use orders::{Order, OrderState, Orders};
+pub use stage::{ExecutionCounters, ExecutionStage};

@@ -1,0 +1,321 @@
+//! The order state machine and the table of live orders.
+//!
+//! ```text
+//! PendingNew ──ack──> New ──fill──> PartiallyFilled ──fill──> Filled
+//!     │                │  └─cancel─> PendingCancel ──ack──> Cancelled
+//!     └──reject──> Rejected └─replace─> PendingReplace ──ack──> New/PartiallyFilled
+//! ```
+//! A fill is applied in any live state, so a fill that races a cancel or a
+//! replace completes the order; a cancel or replace reject puts the order
+//! back in the state it left. Closed orders are remembered for a while so
+//! that a late message for them is recognised rather than called unknown.
+//!
+//! Two replicas of this table exist, fed by the same inputs: execution's,
+//! which is authoritative and sends, and the strategy stage's, which lets
+//! pre-trade checks count open exposure without waiting for execution.
+
+use crate::decision::{ExecResult, Outcome};
+use crate::event::{Fill, OrderAck, OrderReject, RejectedRequest};
+use crate::recent::RecentMap;
+use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
+use rustc_hash::FxHashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderState {
+    PendingNew,
+    New,
+    PartiallyFilled,
+    Filled,
+    PendingCancel,
+    Cancelled,
+    Rejected,
+    PendingReplace,
+}
+
+impl OrderState {
+    pub fn is_closed(self) -> bool {
+        matches!(self, OrderState::Filled | OrderState::Cancelled | OrderState::Rejected)
+    }
+
+    /// Working at the venue and free to be cancelled or replaced.
+    pub fn is_working(self) -> bool {
+        matches!(self, OrderState::New | OrderState::PartiallyFilled)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    pub instrument: InstrumentId,
+    pub side: Side,
+    pub price: Price,
+    /// Total ordered quantity.
+    pub qty: Qty,
+    pub filled: Qty,
+    pub state: OrderState,
+    /// State to return to if a pending cancel or replace is rejected.
+    pub state_before: OrderState,
+    /// Price and total quantity a pending replace asks for.
+    pub replace_price: Price,
+    pub replace_qty: Qty,
+}
+
+impl Order {
+    pub fn leaves(&self) -> i64 {
+        (self.qty.0 - self.filled.0).max(0)
+    }
+
+    /// Leaves counted for limits: a pending replace counts at its larger size.
+    fn exposure(&self) -> i64 {
+        if self.state.is_closed() {
+            return 0;
+        }
+        let leaves = self.leaves();
+        if self.state == OrderState::PendingReplace {
+            return leaves.max(self.replace_qty.0 - self.filled.0).max(0);
+        }
+        leaves
+    }
+
+    /// The state a fill or an ack leaves a non-pending order in.
+    fn filled_state(&self) -> OrderState {
+        if self.filled.0 >= self.qty.0 {
+            OrderState::Filled
+        } else if self.filled.0 > 0 {
+            OrderState::PartiallyFilled
+        } else {
+            OrderState::New
+        }
+    }
+}
+
+/// Open buy and sell quantity of one instrument, for limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exposure {
+    pub buy_lots: i64,
+    pub sell_lots: i64,
+}
+
+pub struct Orders {
+    open: FxHashMap<u64, Order>,
+    closed: RecentMap<OrderState>,
+    exposure: Vec<Exposure>,
+    open_capacity: usize,
+}
+
+impl Orders {
+    pub fn new(instrument_count: usize, open_capacity: usize, closed_memory: usize) -> Orders {
+        let mut open = FxHashMap::default();
+        open.reserve(open_capacity + 1);
+        Orders {
+            open,
+            closed: RecentMap::with_capacity(closed_memory.max(1)),
+            exposure: vec![Exposure::default(); instrument_count],
+            open_capacity,
+        }
+    }
+
+    /// Sized from config: room for twice the open-order limit, and the last 16k closed orders.
+    pub fn for_config(config: &crate::config::Config) -> Orders {
+        Orders::new(config.instruments.len(), config.risk.max_open_orders * 2 + 16, 16_384)
+    }
+
+    pub fn get(&self, id: OrderId) -> Option<&Order> {
+        self.open.get(&id.0)
+    }
+
+    /// The final state of a recently closed order.
+    pub fn closed_state(&self, id: OrderId) -> Option<OrderState> {
+        self.closed.get(id.0)
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn exposure(&self, instrument: InstrumentId) -> Exposure {
+        self.exposure.get(instrument.index()).copied().unwrap_or_default()
+    }
+
+    pub fn iter_open(&self) -> impl Iterator<Item = &Order> {
+        self.open.values()
+    }
+
+    /// Records a new order about to be sent.
+    pub fn open_new(
+        &mut self,
+        id: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) -> Result<(), ExecResult> {
+        if self.open.contains_key(&id.0) || self.closed.get(id.0).is_some() {
+            return Err(ExecResult::DuplicateOrderId);
+        }
+        if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
+            return Err(ExecResult::SendFailed);
+        }
+        let order = Order {
+            id,
+            instrument,
+            side,
+            price,
+            qty,
+            filled: Qty(0),
+            state: OrderState::PendingNew,
+            state_before: OrderState::PendingNew,
+            replace_price: price,
+            replace_qty: qty,
+        };
+        self.add_exposure(&order, 1);
+        self.open.insert(id.0, order);
+        Ok(())
+    }
+
+    /// Marks a cancel as requested; the order must be live and not already being cancelled.
+    pub fn request_cancel(&mut self, id: OrderId) -> Result<Order, ExecResult> {
+        self.update(id, |order| match order.state {
+            OrderState::PendingNew | OrderState::New | OrderState::PartiallyFilled | OrderState::PendingReplace => {
+                order.state_before = order.state;
+                order.state = OrderState::PendingCancel;
+                Ok(*order)
+            }
+            _ => Err(ExecResult::OrderNotWorking),
+        })
+        .unwrap_or_else(|| Err(self.missing(id)))
+    }
+
+    /// Marks a replace as requested; only a working order can be replaced, and not below its fills.
+    pub fn request_replace(&mut self, id: OrderId, price: Price, qty: Qty) -> Result<Order, ExecResult> {
+        self.update(id, |order| {
+            if !order.state.is_working() || qty.0 <= order.filled.0 {
+                return Err(ExecResult::OrderNotWorking);
+            }
+            order.state_before = order.state;
+            order.state = OrderState::PendingReplace;
+            order.replace_price = price;
+            order.replace_qty = qty;
+            Ok(*order)
+        })
+        .unwrap_or_else(|| Err(self.missing(id)))
+    }
+
+    fn missing(&self, id: OrderId) -> ExecResult {
+        if self.closed.get(id.0).is_some() {
+            ExecResult::OrderNotWorking
+        } else {
+            ExecResult::UnknownOrder
+        }
+    }
+
+    pub fn on_ack(&mut self, ack: &OrderAck) -> Outcome {
+        let outcome = self.update(ack.order_id, |order| match order.state {
+            OrderState::PendingNew => {
+                order.state = order.filled_state();
+                Outcome::Applied
+            }
+            OrderState::PendingReplace => {
+                order.price = ack.price;
+                order.qty = ack.qty;
+                order.state = order.filled_state();
+                Outcome::Applied
+            }
+            // The ack of the new order overtook by our cancel: it stays pending cancel.
+            OrderState::PendingCancel if order.state_before == OrderState::PendingNew => {
+                order.state_before = OrderState::New;
+                Outcome::Applied
+            }
+            _ => Outcome::InvalidTransition,
+        });
+        self.settle(ack.order_id, outcome)
+    }
+
+    pub fn on_fill(&mut self, side: Side, fill: &Fill) -> Outcome {
+        let outcome = self.update(fill.order_id, |order| {
+            if side != order.side {
+                return Outcome::InvalidTransition;
+            }
+            order.filled = Qty(order.filled.0 + fill.qty.0);
+            let overfilled = order.filled.0 > order.qty.0;
+            match order.state {
+                // A fill racing our cancel or replace: the order may complete under it.
+                OrderState::PendingCancel | OrderState::PendingReplace if order.filled.0 < order.qty.0 => {
+                    order.state_before = order.filled_state();
+                }
+                _ => order.state = order.filled_state(),
+            }
+            if overfilled {
+                Outcome::Overfill
+            } else {
+                Outcome::Applied
+            }
+        });
+        self.settle(fill.order_id, outcome)
+    }
+
+    pub fn on_cancel_ack(&mut self, id: OrderId) -> Outcome {
+        let outcome = self.update(id, |order| {
+            order.state = OrderState::Cancelled;
+            Outcome::Applied
+        });
+        self.settle(id, outcome)
+    }
+
+    pub fn on_reject(&mut self, reject: &OrderReject) -> Outcome {
+        let outcome = self.update(reject.order_id, |order| match (reject.request, order.state) {
+            (RejectedRequest::New, OrderState::PendingNew)
+            | (RejectedRequest::New, OrderState::PendingCancel)
+                if order.filled.0 == 0 =>
+            {
+                order.state = OrderState::Rejected;
+                Outcome::Applied
+            }
+            (RejectedRequest::Cancel, OrderState::PendingCancel)
+            | (RejectedRequest::Replace, OrderState::PendingReplace) => {
+                order.state = order.state_before;
+                Outcome::Applied
+            }
+            // A cancel reject for an order that filled meanwhile: nothing to undo.
+            (RejectedRequest::Cancel, _) => Outcome::Applied,
+            _ => Outcome::InvalidTransition,
+        });
+        self.settle(reject.order_id, outcome)
+    }
+
+    /// Applies `change` to an open order, keeping the exposure totals right.
+    fn update<T>(&mut self, id: OrderId, change: impl FnOnce(&mut Order) -> T) -> Option<T> {
+        let mut order = *self.open.get(&id.0)?;
+        self.add_exposure(&order, -1);
+        let result = change(&mut order);
+        self.add_exposure(&order, 1);
+        if order.state.is_closed() {
+            self.open.remove(&id.0);
+            self.closed.insert(id.0, order.state);
+        } else {
+            self.open.insert(id.0, order);
+        }
+        Some(result)
+    }
+
+    /// The outcome for a message about `id`, given what `update` found.
+    fn settle(&self, id: OrderId, outcome: Option<Outcome>) -> Outcome {
+        match outcome {
+            Some(outcome) => outcome,
+            None if self.closed.get(id.0).is_some() => Outcome::LateForClosedOrder,
+            None => Outcome::UnknownOrder,
+        }
+    }
+
+    fn add_exposure(&mut self, order: &Order, sign: i64) {
+        let Some(exposure) = self.exposure.get_mut(order.instrument.index()) else {
+            return;
+        };
+        let lots = order.exposure() * sign;
+        match order.side {
+            Side::Buy => exposure.buy_lots += lots,
+            Side::Sell => exposure.sell_lots += lots,
+            Side::None => {}
+        }
+    }
+}

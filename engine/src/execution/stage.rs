@@ -1,0 +1,224 @@
+//! The execution stage: applies venue messages to the order table, mass
+//! cancels when risk's gates demand it, and sends accepted intents.
+//!
+//! Owned by the thread its core runs; reads no clock.
+
+use crate::config::Config;
+use crate::decision::{Action, ExecResult, Gate, GateMode, Intent, Outcome};
+use crate::event::{Event, Input};
+use crate::execution::gateway::{Gateway, OrderRequest, RequestKind};
+use crate::execution::orders::{Order, Orders};
+use crate::units::{InstrumentId, OrderId, Side};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionCounters {
+    pub orders_sent: u64,
+    pub cancels_sent: u64,
+    pub replaces_sent: u64,
+    pub send_failed: u64,
+    pub intents_refused: u64,
+    pub acks: u64,
+    pub fills: u64,
+    pub fills_duplicate: u64,
+    pub fills_unknown_order: u64,
+    pub overfills: u64,
+    pub late_messages: u64,
+    pub invalid_transitions: u64,
+    pub venue_rejects: u64,
+    pub cancel_acks: u64,
+    pub mass_cancels: u64,
+}
+
+pub struct ExecutionStage {
+    orders: Orders,
+    gateway: Box<dyn Gateway>,
+    gate_global_last: Gate,
+    gate_instrument_last: Vec<Gate>,
+    positions: Vec<i64>,
+    /// Scratch list for mass cancels, preallocated to the open-order capacity.
+    cancel_ids: Vec<OrderId>,
+    pub counters: ExecutionCounters,
+}
+
+impl ExecutionStage {
+    pub fn new(config: &Config, gateway: Box<dyn Gateway>) -> ExecutionStage {
+        let count = config.instruments.len();
+        let open_capacity = config.risk.max_open_orders * 2 + 16;
+        ExecutionStage {
+            orders: Orders::for_config(config),
+            gateway,
+            gate_global_last: Gate::Open,
+            gate_instrument_last: vec![Gate::Open; count],
+            positions: vec![0; count],
+            cancel_ids: Vec::with_capacity(open_capacity),
+            counters: ExecutionCounters::default(),
+        }
+    }
+
+    #[inline]
+    pub fn on_event(&mut self, ev: &mut Event) {
+        ev.outcome = self.apply_input(ev);
+        self.apply_gates(ev);
+        let ts_ns = ev.ts_recv_ns;
+        for intent in ev.intents.iter_mut() {
+            if intent.is_accepted() {
+                intent.exec = self.execute(intent, ts_ns);
+            } else if !intent.is_empty() {
+                self.counters.intents_refused += 1;
+            }
+        }
+    }
+
+    /// Called when the thread runs dry.
+    pub fn on_idle(&mut self) {
+        self.gateway.flush();
+    }
+
+    pub fn orders(&self) -> &Orders {
+        &self.orders
+    }
+
+    fn apply_input(&mut self, ev: &Event) -> Outcome {
+        let outcome = match ev.input() {
+            Input::OrderAck(ack) => {
+                self.counters.acks += 1;
+                self.orders.on_ack(&ack)
+            }
+            Input::Fill(_) if ev.is_duplicate() => Outcome::DuplicateFill,
+            Input::Fill(fill) => {
+                self.counters.fills += 1;
+                if let Some(position) = self.positions.get_mut(ev.instrument.index()) {
+                    *position += ev.side.sign() * fill.qty.0;
+                }
+                self.orders.on_fill(ev.side, &fill)
+            }
+            Input::OrderReject(reject) => {
+                self.counters.venue_rejects += 1;
+                self.orders.on_reject(&reject)
+            }
+            Input::CancelAck(id) => {
+                self.counters.cancel_acks += 1;
+                self.orders.on_cancel_ack(id)
+            }
+            _ => Outcome::None,
+        };
+        match outcome {
+            Outcome::DuplicateFill => self.counters.fills_duplicate += 1,
+            Outcome::UnknownOrder if ev.kind == crate::event::EventKind::Fill => self.counters.fills_unknown_order += 1,
+            Outcome::Overfill => self.counters.overfills += 1,
+            Outcome::LateForClosedOrder | Outcome::UnknownOrder => self.counters.late_messages += 1,
+            Outcome::InvalidTransition => self.counters.invalid_transitions += 1,
+            _ => {}
+        }
+        outcome
+    }
+
+    /// Mass cancels when the global gate turns to cancel-all, and cancels
+    /// exposure-increasing orders when an instrument turns reduce-only or halts.
+    fn apply_gates(&mut self, ev: &mut Event) {
+        let global = ev.gate_global;
+        if global.mode() == GateMode::CancelAll && self.gate_global_last.mode() != GateMode::CancelAll {
+            self.cancel_where(ev.ts_recv_ns, |_, _| true);
+            if ev.outcome == Outcome::None {
+                ev.outcome = Outcome::MassCancel;
+            }
+        }
+        self.gate_global_last = global;
+        let index = ev.instrument.index();
+        let Some(&last) = self.gate_instrument_last.get(index) else {
+            return;
+        };
+        let own = ev.gate_instrument;
+        if own != last && own.mode() != GateMode::Open {
+            let instrument = ev.instrument;
+            let position = self.positions[index];
+            let halt = own.mode() >= GateMode::Halt;
+            self.cancel_where(ev.ts_recv_ns, |order, _| {
+                order.instrument == instrument && (halt || grows(position, order.side))
+            });
+            if ev.outcome == Outcome::None {
+                ev.outcome = Outcome::MassCancel;
+            }
+        }
+        self.gate_instrument_last[index] = own;
+    }
+
+    fn cancel_where(&mut self, ts_ns: u64, select: impl Fn(&Order, ()) -> bool) {
+        self.counters.mass_cancels += 1;
+        self.cancel_ids.clear();
+        for order in self.orders.iter_open() {
+            if select(order, ()) && self.cancel_ids.len() < self.cancel_ids.capacity() {
+                self.cancel_ids.push(order.id);
+            }
+        }
+        for index in 0..self.cancel_ids.len() {
+            let id = self.cancel_ids[index];
+            if let Ok(order) = self.orders.request_cancel(id) {
+                self.send(RequestKind::Cancel, &order, order.price, order.qty, ts_ns);
+            }
+        }
+    }
+
+    fn execute(&mut self, intent: &Intent, ts_ns: u64) -> ExecResult {
+        match intent.action {
+            Action::New => {
+                if let Err(result) =
+                    self.orders
+                        .open_new(intent.order_id, intent.instrument, intent.side, intent.price, intent.qty)
+                {
+                    return result;
+                }
+                let order = *self.orders.get(intent.order_id).expect("just opened");
+                self.send(RequestKind::New, &order, order.price, order.qty, ts_ns)
+            }
+            Action::Cancel => match self.orders.request_cancel(intent.order_id) {
+                Ok(order) => self.send(RequestKind::Cancel, &order, order.price, order.qty, ts_ns),
+                Err(result) => result,
+            },
+            Action::Replace => match self.orders.request_replace(intent.order_id, intent.price, intent.qty) {
+                Ok(order) => self.send(RequestKind::Replace, &order, intent.price, intent.qty, ts_ns),
+                Err(result) => result,
+            },
+            Action::None => ExecResult::NotSent,
+        }
+    }
+
+    fn send(&mut self, kind: RequestKind, order: &Order, price: crate::units::Price, qty: crate::units::Qty, ts_ns: u64) -> ExecResult {
+        let request = OrderRequest {
+            kind,
+            order_id: order.id,
+            instrument: order.instrument,
+            side: order.side,
+            price,
+            qty,
+            ts_event_ns: ts_ns,
+        };
+        match self.gateway.send(&request) {
+            Ok(()) => {
+                match kind {
+                    RequestKind::New => self.counters.orders_sent += 1,
+                    RequestKind::Cancel => self.counters.cancels_sent += 1,
+                    RequestKind::Replace => self.counters.replaces_sent += 1,
+                }
+                ExecResult::Sent
+            }
+            Err(_) => {
+                self.counters.send_failed += 1;
+                ExecResult::SendFailed
+            }
+        }
+    }
+
+    pub fn position(&self, instrument: InstrumentId) -> i64 {
+        self.positions.get(instrument.index()).copied().unwrap_or(0)
+    }
+}
+
+/// Would a fill of an order on `side` grow the absolute position?
+fn grows(position: i64, side: Side) -> bool {
+    match side {
+        Side::Buy => position >= 0,
+        Side::Sell => position <= 0,
+        Side::None => false,
+    }
+}

@@ -1,0 +1,278 @@
+//! Ingest: the first stage. It polls its sources in priority order, control
+//! first, then the venue (acks and fills), then market data; gives every
+//! event its sequence number; flags fills whose exec id it has seen before;
+//! and offers events downstream.
+//!
+//! When the downstream ring is full, the priority lanes of DESIGN.md apply:
+//! control and venue events wait in a bounded FIFO and are never dropped
+//! (the sources stay unpolled while it is full, so their own bounded queues
+//! hold the rest); market data is parked one slot per instrument, a newer
+//! update replacing an older one, each replacement counted and the
+//! published survivor flagged `FLAG_CONFLATED`. With conflation off
+//! (backtests, replay) market data waits in the FIFO too.
+
+pub mod sim_venue;
+pub mod source;
+pub mod synthetic;
+
+use crate::clock::EpochClock;
+use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE};
+use crate::metrics::StageMetrics;
+use crate::recent::RecentMap;
+use crate::units::{InstrumentId, Side};
+pub use source::{ControlInbox, ControlSender, NoSource, ScriptedSource, Source, POLL_BUDGET_MAX};
+use std::collections::VecDeque;
+
+/// Events the priority FIFO holds while the ring is full.
+pub const PENDING_MAX: usize = 4_096;
+
+/// Where ingest hands events: the fused stages, or the first ring.
+pub trait Sink {
+    /// Takes the event, or returns false if there is no room now.
+    fn offer(&mut self, event: &Event) -> bool;
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestCounters {
+    pub published: u64,
+    pub control: u64,
+    pub venue: u64,
+    pub market_data: u64,
+    pub timers: u64,
+    /// Market-data updates replaced by a newer one while the ring was full.
+    pub conflated: u64,
+    /// Events lost. Ingest never drops; this stays zero and is reported to prove it.
+    pub dropped: u64,
+    pub duplicate_fills: u64,
+    pub ring_full: u64,
+}
+
+/// The sources, in the order ingest polls them.
+pub struct Sources {
+    pub control: Box<dyn Source>,
+    pub venue: Box<dyn Source>,
+    pub market: Box<dyn Source>,
+}
+
+/// Everything but the sources, so a source's emit callback can borrow it.
+struct Lanes {
+    clock: EpochClock,
+    seq_next: u64,
+    pending: VecDeque<Event>,
+    parked: Vec<Option<Event>>,
+    parked_order: VecDeque<u16>,
+    conflate: bool,
+    exec_ids: RecentMap<()>,
+    metrics: StageMetrics,
+    counters: IngestCounters,
+}
+
+pub struct Ingest {
+    sources: Sources,
+    lanes: Lanes,
+    timer_interval_ns: u64,
+    timer_due_ns: u64,
+    timer_count: u64,
+}
+
+impl Ingest {
+    pub fn new(
+        sources: Sources,
+        clock: EpochClock,
+        instrument_count: usize,
+        conflate: bool,
+        exec_id_memory: usize,
+        timer_interval_ns: u64,
+    ) -> Ingest {
+        Ingest {
+            sources,
+            lanes: Lanes {
+                clock,
+                seq_next: 1,
+                pending: VecDeque::with_capacity(PENDING_MAX),
+                parked: vec![None; instrument_count],
+                parked_order: VecDeque::with_capacity(instrument_count),
+                conflate,
+                exec_ids: RecentMap::with_capacity(exec_id_memory),
+                metrics: StageMetrics::new("ingest"),
+                counters: IngestCounters::default(),
+            },
+            timer_interval_ns,
+            timer_due_ns: 0,
+            timer_count: 0,
+        }
+    }
+
+    /// Starts numbering after `seq_last` (resuming a journal).
+    pub fn set_seq_next(&mut self, seq_next: u64) {
+        self.lanes.seq_next = seq_next;
+    }
+
+    pub fn seq_next(&self) -> u64 {
+        self.lanes.seq_next
+    }
+
+    /// One round: flush waiting events, then poll control, venue, timer and
+    /// market data. Returns how many events went downstream.
+    pub fn poll(&mut self, sink: &mut dyn Sink) -> usize {
+        let lanes = &mut self.lanes;
+        let published_before = lanes.counters.published;
+        if !lanes.flush_pending(sink) {
+            return (lanes.counters.published - published_before) as usize;
+        }
+        lanes.flush_parked(sink);
+        let Sources { control, venue, market } = &mut self.sources;
+        let clock = lanes.clock.clone();
+        if lanes.pending_room() >= POLL_BUDGET_MAX {
+            control.poll(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
+        }
+        if lanes.pending_room() >= POLL_BUDGET_MAX {
+            venue.poll(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
+        }
+        if self.timer_interval_ns > 0 {
+            let now_ns = clock.now_ns();
+            if self.timer_due_ns == 0 {
+                self.timer_due_ns = now_ns + self.timer_interval_ns;
+            } else if now_ns >= self.timer_due_ns && lanes.pending_room() > 0 {
+                self.timer_count += 1;
+                self.timer_due_ns = now_ns + self.timer_interval_ns;
+                let mut timer = Event::new(InstrumentId(0), Side::None, Input::Timer(self.timer_count));
+                timer.ts_recv_ns = now_ns;
+                lanes.route(timer, sink);
+            }
+        }
+        let market_may_flow = lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
+        if market_may_flow {
+            market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| {
+                if ev.kind.lane() == Lane::MarketData {
+                    venue.observe(&ev);
+                }
+                lanes.route(ev, sink)
+            });
+        }
+        (lanes.counters.published - published_before) as usize
+    }
+
+    /// True when no source will emit again and nothing waits.
+    pub fn is_drained(&self) -> bool {
+        let s = &self.sources;
+        s.control.is_exhausted()
+            && s.venue.is_exhausted()
+            && s.market.is_exhausted()
+            && self.lanes.pending.is_empty()
+            && self.lanes.parked_order.is_empty()
+    }
+
+    /// Publishes whatever waits; false if the sink is still full.
+    pub fn flush(&mut self, sink: &mut dyn Sink) -> bool {
+        self.lanes.flush_pending(sink) && self.lanes.flush_parked(sink)
+    }
+
+    /// Events waiting in the priority FIFO or parked.
+    pub fn waiting(&self) -> usize {
+        self.lanes.pending.len() + self.lanes.parked_order.len()
+    }
+
+    pub fn counters(&self) -> IngestCounters {
+        self.lanes.counters
+    }
+
+    pub fn metrics(&self) -> &StageMetrics {
+        &self.lanes.metrics
+    }
+}
+
+impl Lanes {
+    fn pending_room(&self) -> usize {
+        PENDING_MAX - self.pending.len()
+    }
+
+    /// Sends `event` downstream now or keeps it by its lane's rule.
+    fn route(&mut self, mut event: Event, sink: &mut dyn Sink) {
+        let lane = event.kind.lane();
+        match lane {
+            Lane::Control => self.counters.control += 1,
+            Lane::MarketData => self.counters.market_data += 1,
+            Lane::Venue if event.kind == EventKind::Timer => self.counters.timers += 1,
+            Lane::Venue => self.counters.venue += 1,
+        }
+        if let Input::Fill(fill) = event.input() {
+            if !self.exec_ids.insert(fill.exec_id.0, ()) {
+                event.flags |= FLAG_DUPLICATE;
+                self.counters.duplicate_fills += 1;
+            }
+        }
+        let conflating = lane == Lane::MarketData && self.conflate;
+        if conflating && !self.parked_order.is_empty() {
+            return self.park(event);
+        }
+        if self.pending.is_empty() && self.publish(event, sink) {
+            return;
+        }
+        if conflating {
+            return self.park(event);
+        }
+        if self.pending.len() == PENDING_MAX {
+            // Unreachable by construction: sources are polled only with room for a full budget.
+            self.counters.dropped += 1;
+            return;
+        }
+        self.pending.push_back(event);
+    }
+
+    fn park(&mut self, mut event: Event) {
+        let index = event.instrument.index();
+        let Some(slot) = self.parked.get_mut(index) else {
+            self.counters.dropped += 1;
+            return;
+        };
+        if slot.is_some() {
+            self.counters.conflated += 1;
+            event.flags |= FLAG_CONFLATED;
+        } else {
+            self.parked_order.push_back(index as u16);
+        }
+        *slot = Some(event);
+    }
+
+    fn publish(&mut self, event: Event, sink: &mut dyn Sink) -> bool {
+        let mut event = event;
+        event.seq = self.seq_next;
+        // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.
+        let exit_ns = self.clock.now_ns();
+        if !sink.offer(&event) {
+            self.counters.ring_full += 1;
+            return false;
+        }
+        self.seq_next += 1;
+        self.counters.published += 1;
+        let since_recv_ns = exit_ns.saturating_sub(event.ts_recv_ns);
+        self.metrics.record(since_recv_ns, since_recv_ns);
+        true
+    }
+
+    fn flush_pending(&mut self, sink: &mut dyn Sink) -> bool {
+        while let Some(event) = self.pending.front().copied() {
+            if !self.publish(event, sink) {
+                return false;
+            }
+            self.pending.pop_front();
+        }
+        true
+    }
+
+    fn flush_parked(&mut self, sink: &mut dyn Sink) -> bool {
+        while let Some(&index) = self.parked_order.front() {
+            let Some(event) = self.parked[index as usize] else {
+                self.parked_order.pop_front();
+                continue;
+            };
+            if !self.publish(event, sink) {
+                return false;
+            }
+            self.parked[index as usize] = None;
+            self.parked_order.pop_front();
+        }
+        true
+    }
+}

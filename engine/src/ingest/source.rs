@@ -1,0 +1,110 @@
+//! What ingest polls: the [`Source`] trait, and the control inbox.
+
+use crate::clock::EpochClock;
+use crate::event::{ControlCommand, Event, Input};
+use crate::units::{InstrumentId, Side};
+use crossbeam_queue::ArrayQueue;
+use std::sync::Arc;
+
+/// Most events one `poll` may emit.
+pub const POLL_BUDGET_MAX: usize = 64;
+
+/// An input ingest polls. `poll` never blocks; it emits at most `budget`
+/// events, each stamped with `ts_recv_ns` when its bytes were read.
+pub trait Source: Send {
+    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize;
+
+    /// Sees every market-data event ingest accepts (the simulated venue matches on it).
+    fn observe(&mut self, _event: &Event) {}
+
+    /// True once the source will never emit again (scripted input ran out).
+    fn is_exhausted(&self) -> bool {
+        false
+    }
+}
+
+/// A source that never emits.
+pub struct NoSource;
+
+impl Source for NoSource {
+    fn poll(&mut self, _clock: &EpochClock, _budget: usize, _emit: &mut dyn FnMut(Event)) -> usize {
+        0
+    }
+
+    fn is_exhausted(&self) -> bool {
+        true
+    }
+}
+
+/// The sending half of the control lane: any thread may send commands.
+#[derive(Clone)]
+pub struct ControlSender {
+    queue: Arc<ArrayQueue<ControlCommand>>,
+}
+
+impl ControlSender {
+    /// Queues a command for ingest; fails only if 1024 commands are already waiting.
+    pub fn send(&self, command: ControlCommand) -> Result<(), ControlCommand> {
+        self.queue.push(command)
+    }
+}
+
+/// The control lane ingest polls first.
+pub struct ControlInbox {
+    queue: Arc<ArrayQueue<ControlCommand>>,
+}
+
+impl ControlInbox {
+    pub fn new() -> (ControlSender, ControlInbox) {
+        let queue = Arc::new(ArrayQueue::new(1024));
+        (
+            ControlSender {
+                queue: Arc::clone(&queue),
+            },
+            ControlInbox { queue },
+        )
+    }
+}
+
+impl Source for ControlInbox {
+    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        let mut emitted = 0;
+        while emitted < budget {
+            let Some(command) = self.queue.pop() else { break };
+            let mut event = Event::new(InstrumentId(0), Side::None, Input::Control(command));
+            event.ts_recv_ns = clock.now_ns();
+            emit(event);
+            emitted += 1;
+        }
+        emitted
+    }
+}
+
+/// Replays a fixed list of events as they are, timestamps included: for
+/// tests, backtests and replay.
+pub struct ScriptedSource {
+    events: Vec<Event>,
+    next_index: usize,
+}
+
+impl ScriptedSource {
+    pub fn new(events: Vec<Event>) -> ScriptedSource {
+        ScriptedSource { events, next_index: 0 }
+    }
+}
+
+impl Source for ScriptedSource {
+    fn poll(&mut self, _clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        let end = (self.next_index + budget).min(self.events.len());
+        for index in self.next_index..end {
+            emit(self.events[index]);
+        }
+        let emitted = end - self.next_index;
+        self.next_index = end;
+        emitted
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.next_index == self.events.len()
+    }
+}

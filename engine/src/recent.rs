@@ -1,0 +1,75 @@
+//! A fixed-capacity memory of recently seen ids: an FxHashMap plus a ring
+//! that evicts the oldest id once the capacity is reached. Both are sized at
+//! construction, so inserting never allocates after start-up.
+
+use rustc_hash::FxHashMap;
+
+pub struct RecentMap<V: Copy> {
+    values: FxHashMap<u64, V>,
+    ring: Box<[u64]>,
+    next_index: usize,
+    len: usize,
+}
+
+impl<V: Copy> RecentMap<V> {
+    pub fn with_capacity(capacity: usize) -> RecentMap<V> {
+        assert!(capacity > 0, "capacity is positive");
+        let mut values = FxHashMap::default();
+        values.reserve(capacity + 1);
+        RecentMap {
+            values,
+            ring: vec![0; capacity].into_boxed_slice(),
+            next_index: 0,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<V> {
+        self.values.get(&id).copied()
+    }
+
+    /// Remembers `id`; returns false (and keeps the old value) if it was already known.
+    #[inline]
+    pub fn insert(&mut self, id: u64, value: V) -> bool {
+        if self.values.contains_key(&id) {
+            return false;
+        }
+        if self.len == self.ring.len() {
+            let evicted = self.ring[self.next_index];
+            self.values.remove(&evicted);
+        } else {
+            self.len += 1;
+        }
+        self.ring[self.next_index] = id;
+        self.next_index = (self.next_index + 1) % self.ring.len();
+        self.values.insert(id, value);
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A repeated id is refused; once evicted by newer ids it is accepted again.
+    #[test]
+    fn remembers_the_last_capacity_ids() {
+        let mut m = RecentMap::with_capacity(2);
+        assert!(m.insert(1, ()));
+        assert!(!m.insert(1, ()));
+        assert!(m.insert(2, ()));
+        assert!(m.insert(3, ()));
+        assert_eq!(m.get(1), None);
+        assert!(m.insert(1, ()));
+        assert_eq!(m.len(), 2);
+    }
+}

@@ -1,0 +1,234 @@
+//! The end-of-run report: one row per stage with count and percentiles,
+//! the totals, and the same numbers as JSON for `--summary-json`.
+
+use crate::decision::RejectReason;
+use crate::execution::ExecutionCounters;
+use crate::ingest::IngestCounters;
+use crate::metrics::{Percentiles, StageMetrics};
+use crate::risk::RiskCounters;
+use crate::strategy::StrategyCounters;
+use crate::topology::runner::{GroupPlan, GroupResult};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which thread ran which stages, and how it waited.
+#[derive(Clone, Debug)]
+pub struct PlanSummary {
+    pub threads: Vec<(usize, String, &'static str)>,
+}
+
+impl PlanSummary {
+    pub fn of(plans: &[GroupPlan]) -> PlanSummary {
+        PlanSummary {
+            threads: plans
+                .iter()
+                .map(|p| (p.group.core, p.group.name(), p.wait.kind().name()))
+                .collect(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        let kind = if self.threads.len() == 1 { "fused" } else { "pipelined" };
+        let threads: Vec<String> = self
+            .threads
+            .iter()
+            .map(|(core, stages, wait)| format!("core {core}: {stages} ({wait})"))
+            .collect();
+        format!("{kind}, {} thread(s): {}", self.threads.len(), threads.join("; "))
+    }
+}
+
+pub struct RunReport {
+    pub plan: PlanSummary,
+    pub elapsed: Duration,
+    pub stages: Vec<StageMetrics>,
+    pub ingest: IngestCounters,
+    pub risk: RiskCounters,
+    pub strategy: StrategyCounters,
+    pub execution: ExecutionCounters,
+    pub journal_path: Option<PathBuf>,
+    pub journal_records: u64,
+    pub journal_bytes: u64,
+    pub realized_pnl_units: i128,
+    pub unrealized_pnl_units: i128,
+    pub error: Option<String>,
+}
+
+impl RunReport {
+    pub fn collect(plan: PlanSummary, results: Vec<GroupResult>, elapsed: Duration, error: Option<String>) -> RunReport {
+        let mut report = RunReport {
+            plan,
+            elapsed,
+            stages: Vec::new(),
+            ingest: IngestCounters::default(),
+            risk: RiskCounters::default(),
+            strategy: StrategyCounters::default(),
+            execution: ExecutionCounters::default(),
+            journal_path: None,
+            journal_records: 0,
+            journal_bytes: 0,
+            realized_pnl_units: 0,
+            unrealized_pnl_units: 0,
+            error,
+        };
+        for result in results {
+            if let Some(ingest) = &result.ingest {
+                report.ingest = ingest.counters();
+                report.stages.push(ingest.metrics().clone());
+            }
+            let chain = result.chain;
+            if let Some(risk) = chain.risk {
+                report.risk = risk.stage.counters;
+                report.realized_pnl_units = risk.stage.realized_units();
+                report.unrealized_pnl_units = risk.stage.unrealized_units();
+                report.stages.push(risk.metrics);
+            }
+            if let Some(strategy) = chain.strategy {
+                report.strategy = strategy.stage.counters;
+                report.stages.push(strategy.metrics);
+            }
+            if let Some(execution) = chain.execution {
+                report.execution = execution.stage.counters;
+                report.stages.push(execution.metrics);
+            }
+            if let Some(journal) = chain.journal {
+                report.journal_path = Some(journal.stage.path().to_path_buf());
+                report.journal_records = journal.stage.records;
+                report.journal_bytes = journal.stage.bytes_written();
+                report.stages.push(journal.metrics);
+            }
+        }
+        report
+    }
+
+    pub fn events_per_sec(&self) -> f64 {
+        self.ingest.published as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Rejections by reason, non-zero only.
+    pub fn rejects(&self) -> Vec<(RejectReason, u64)> {
+        RejectReason::ALL
+            .iter()
+            .filter(|r| **r != RejectReason::None)
+            .map(|r| (*r, self.strategy.rejects_by_reason[*r as usize]))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// The human-readable report printed at shutdown.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "genesis run: {:.2} s, {}", self.elapsed.as_secs_f64(), self.plan.describe());
+        for (title, pick) in [
+            ("latency from receive to stage exit (ns)", 0),
+            ("stage processing time (ns)", 1),
+        ] {
+            let _ = writeln!(out, "\n{title}");
+            let _ = writeln!(
+                out,
+                "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+                "stage", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+            );
+            for stage in &self.stages {
+                let histogram = if pick == 0 { &stage.since_recv_ns } else { &stage.processing_ns };
+                let p = Percentiles::of(histogram);
+                let _ = writeln!(
+                    out,
+                    "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+                    stage.name, p.count, p.p50, p.p90, p.p99, p.p99_9, p.p99_99, p.max
+                );
+            }
+        }
+        let e = &self.execution;
+        let _ = writeln!(
+            out,
+            "\nevents {} ({:.0}/s): market data {}, venue {}, control {}, timers {}",
+            self.ingest.published,
+            self.events_per_sec(),
+            self.ingest.market_data,
+            self.ingest.venue,
+            self.ingest.control,
+            self.ingest.timers
+        );
+        let _ = writeln!(
+            out,
+            "orders sent {}, replaces {}, cancels {}, acks {}, fills {}, venue rejects {}, send failures {}",
+            e.orders_sent, e.replaces_sent, e.cancels_sent, e.acks, e.fills, e.venue_rejects, e.send_failed
+        );
+        let _ = writeln!(
+            out,
+            "conflated {}, dropped {}, duplicate fills {}, fills for unknown orders {}, overfills {}, late messages {}",
+            self.ingest.conflated, self.ingest.dropped, self.ingest.duplicate_fills, e.fills_unknown_order, e.overfills, e.late_messages
+        );
+        let rejects: Vec<String> = self.rejects().iter().map(|(r, n)| format!("{} {n}", r.name())).collect();
+        let _ = writeln!(
+            out,
+            "pre-trade rejects: {}",
+            if rejects.is_empty() { "none".to_string() } else { rejects.join(", ") }
+        );
+        let _ = writeln!(
+            out,
+            "pnl (account units): realized {}, unrealized {}",
+            self.realized_pnl_units, self.unrealized_pnl_units
+        );
+        if let Some(path) = &self.journal_path {
+            let _ = writeln!(out, "journal: {} ({} records, {} bytes)", path.display(), self.journal_records, self.journal_bytes);
+        }
+        if let Some(error) = &self.error {
+            let _ = writeln!(out, "ERROR: {error}");
+        }
+        out
+    }
+
+    /// The same numbers as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let stages: Vec<serde_json::Value> = self
+            .stages
+            .iter()
+            .map(|s| {
+                json!({
+                    "stage": s.name,
+                    "since_recv_ns": Percentiles::of(&s.since_recv_ns),
+                    "processing_ns": Percentiles::of(&s.processing_ns),
+                })
+            })
+            .collect();
+        let rejects: serde_json::Map<String, serde_json::Value> =
+            self.rejects().iter().map(|(r, n)| (r.name().to_string(), json!(n))).collect();
+        let e = &self.execution;
+        json!({
+            "plan": self.plan.describe(),
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "events": self.ingest.published,
+            "events_per_sec": self.events_per_sec(),
+            "market_data": self.ingest.market_data,
+            "venue_events": self.ingest.venue,
+            "control_events": self.ingest.control,
+            "timers": self.ingest.timers,
+            "orders_sent": e.orders_sent,
+            "replaces_sent": e.replaces_sent,
+            "cancels_sent": e.cancels_sent,
+            "acks": e.acks,
+            "fills": e.fills,
+            "venue_rejects": e.venue_rejects,
+            "send_failed": e.send_failed,
+            "rejects_by_reason": rejects,
+            "rejects_total": self.rejects().iter().map(|(_, n)| n).sum::<u64>(),
+            "conflated": self.ingest.conflated,
+            "dropped": self.ingest.dropped,
+            "duplicate_fills": self.ingest.duplicate_fills,
+            "fills_unknown_order": e.fills_unknown_order,
+            "overfills": e.overfills,
+            "intents": self.strategy.intents,
+            "intents_accepted": self.strategy.intents_accepted,
+            "realized_pnl_units": self.realized_pnl_units as f64,
+            "unrealized_pnl_units": self.unrealized_pnl_units as f64,
+            "journal_path": self.journal_path.as_ref().map(|p| p.display().to_string()),
+            "journal_records": self.journal_records,
+            "stages": stages,
+            "error": self.error,
+        })
+    }
+}

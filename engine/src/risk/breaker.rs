@@ -1,0 +1,102 @@
+//! Circuit breaker for one instrument: halt after the mid moves `move_ticks`
+//! or more within `window_ns` of event time, for `halt_ns`.
+//!
+//! Sliding minimum and maximum come from two monotonic deques, preallocated.
+//! If a window holds more samples than the capacity, the oldest are dropped
+//! early, which can only shorten the window a move is measured over.
+
+use std::collections::VecDeque;
+
+/// Samples one window can hold before the oldest are dropped.
+pub const BREAKER_SAMPLES_MAX: usize = 4_096;
+
+pub struct CircuitBreaker {
+    move_ticks: i64,
+    window_ns: u64,
+    halt_ns: u64,
+    /// (ts, mid) with increasing mids: the front is the window minimum.
+    minima: VecDeque<(u64, i64)>,
+    /// (ts, mid) with decreasing mids: the front is the window maximum.
+    maxima: VecDeque<(u64, i64)>,
+    halted_until_ns: u64,
+    pub trips: u64,
+}
+
+impl CircuitBreaker {
+    /// `move_ticks == 0` turns the breaker off.
+    pub fn new(move_ticks: i64, window_ns: u64, halt_ns: u64) -> CircuitBreaker {
+        CircuitBreaker {
+            move_ticks,
+            window_ns,
+            halt_ns,
+            minima: VecDeque::with_capacity(BREAKER_SAMPLES_MAX),
+            maxima: VecDeque::with_capacity(BREAKER_SAMPLES_MAX),
+            halted_until_ns: 0,
+            trips: 0,
+        }
+    }
+
+    /// Feeds a mid at `ts_ns`; returns true while the instrument is halted.
+    pub fn on_mid(&mut self, ts_ns: u64, mid: i64) -> bool {
+        if self.move_ticks == 0 {
+            return false;
+        }
+        if self.is_halted(ts_ns) {
+            return true;
+        }
+        let window_start = ts_ns.saturating_sub(self.window_ns);
+        for deque in [&mut self.minima, &mut self.maxima] {
+            while deque.front().is_some_and(|&(ts, _)| ts < window_start) || deque.len() == BREAKER_SAMPLES_MAX {
+                deque.pop_front();
+            }
+        }
+        while self.minima.back().is_some_and(|&(_, m)| m >= mid) {
+            self.minima.pop_back();
+        }
+        self.minima.push_back((ts_ns, mid));
+        while self.maxima.back().is_some_and(|&(_, m)| m <= mid) {
+            self.maxima.pop_back();
+        }
+        self.maxima.push_back((ts_ns, mid));
+        let low = self.minima.front().map_or(mid, |&(_, m)| m);
+        let high = self.maxima.front().map_or(mid, |&(_, m)| m);
+        if high - low >= self.move_ticks {
+            self.trips += 1;
+            self.halted_until_ns = ts_ns.saturating_add(self.halt_ns);
+            self.minima.clear();
+            self.maxima.clear();
+            return true;
+        }
+        false
+    }
+
+    pub fn is_halted(&self, ts_ns: u64) -> bool {
+        ts_ns < self.halted_until_ns
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A move of the threshold within the window halts; the halt lifts after halt_ns.
+    #[test]
+    fn trips_on_fast_move_and_reopens() {
+        let mut b = CircuitBreaker::new(10, 1_000, 5_000);
+        assert!(!b.on_mid(0, 100));
+        assert!(!b.on_mid(500, 109));
+        assert!(b.on_mid(900, 90));
+        assert_eq!(b.trips, 1);
+        assert!(b.is_halted(5_899));
+        assert!(!b.on_mid(5_900, 90));
+    }
+
+    // The same move spread over more than the window does not trip.
+    #[test]
+    fn slow_move_does_not_trip() {
+        let mut b = CircuitBreaker::new(10, 1_000, 5_000);
+        for step in 0..20 {
+            assert!(!b.on_mid(step * 600, 100 + step as i64), "step {step}");
+        }
+    }
+}

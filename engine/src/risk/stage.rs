@@ -1,0 +1,219 @@
+//! The risk stage: portfolio state before strategy sees an event.
+//!
+//! Owned by the thread its core runs. Per event it applies fills to
+//! positions and PnL, marks positions at the mid, runs the circuit breaker,
+//! the stop-loss and the daily-loss limit, obeys kill-switch commands, and
+//! writes the global gate and the event instrument's gate into the event.
+//! It reads no clock: time is the event's `ts_recv_ns`.
+
+use crate::config::Config;
+use crate::decision::Gate;
+use crate::event::{ControlCommand, Event, Input};
+use crate::risk::breaker::CircuitBreaker;
+use crate::risk::portfolio::Position;
+use crate::units::{Price, Qty};
+
+const NS_PER_DAY: u64 = 86_400_000_000_000;
+
+struct InstrumentRisk {
+    position: Position,
+    mark: Option<Price>,
+    tick_value: i64,
+    stop_loss: i64,
+    stop_tripped: bool,
+    breaker: CircuitBreaker,
+    breaker_halted: bool,
+    /// Unrealized PnL in account units at the last mark.
+    unrealized_units: i128,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RiskCounters {
+    pub fills_applied: u64,
+    pub fills_duplicate: u64,
+    pub stop_loss_trips: u64,
+    pub breaker_trips: u64,
+    pub daily_loss_trips: u64,
+    pub kill_switch_commands: u64,
+    pub unknown_instrument: u64,
+}
+
+pub struct RiskStage {
+    instruments: Vec<InstrumentRisk>,
+    kill_switch: Gate,
+    daily_loss_limit: i64,
+    daily_loss_tripped: bool,
+    day_index: u64,
+    /// Realized PnL of all instruments, in account units.
+    realized_units: i128,
+    unrealized_units: i128,
+    /// Total PnL when the current day began.
+    day_start_units: i128,
+    pub counters: RiskCounters,
+}
+
+impl RiskStage {
+    pub fn new(config: &Config) -> RiskStage {
+        let instruments = config
+            .instruments
+            .iter()
+            .map(|i| InstrumentRisk {
+                position: Position::default(),
+                mark: None,
+                tick_value: i.tick_value,
+                stop_loss: i.limits.stop_loss,
+                stop_tripped: false,
+                breaker: CircuitBreaker::new(
+                    i.limits.breaker_move_ticks,
+                    i.limits.breaker_window_ms * 1_000_000,
+                    i.limits.breaker_halt_ms * 1_000_000,
+                ),
+                breaker_halted: false,
+                unrealized_units: 0,
+            })
+            .collect();
+        RiskStage {
+            instruments,
+            kill_switch: Gate::Open,
+            daily_loss_limit: config.risk.daily_loss_limit,
+            daily_loss_tripped: false,
+            day_index: 0,
+            realized_units: 0,
+            unrealized_units: 0,
+            day_start_units: 0,
+            counters: RiskCounters::default(),
+        }
+    }
+
+    #[inline]
+    pub fn on_event(&mut self, ev: &mut Event) {
+        self.roll_day(ev.ts_recv_ns);
+        let index = ev.instrument.index();
+        match ev.input() {
+            Input::Control(command) => self.on_control(command),
+            Input::TopOfBook(t) if index < self.instruments.len() && t.bid_px.0 > 0 && t.ask_px.0 > 0 => {
+                let mid = (t.bid_px.0 + t.ask_px.0).div_euclid(2);
+                self.on_mark(index, Price(mid), ev.ts_recv_ns);
+            }
+            Input::Trade(t) if index < self.instruments.len() && self.instruments[index].mark.is_none() => {
+                self.on_mark(index, t.price, ev.ts_recv_ns);
+            }
+            Input::Fill(fill) if ev.is_duplicate() => {
+                let _ = fill;
+                self.counters.fills_duplicate += 1;
+            }
+            Input::Fill(fill) if index < self.instruments.len() => {
+                self.on_fill(index, ev.side, fill.price, fill.qty);
+            }
+            Input::Fill(_) => self.counters.unknown_instrument += 1,
+            _ => {}
+        }
+        self.check_daily_loss();
+        ev.gate_global = self.gate_global();
+        ev.gate_instrument = self.gate_instrument(index, ev.ts_recv_ns);
+    }
+
+    fn on_control(&mut self, command: ControlCommand) {
+        self.counters.kill_switch_commands += 1;
+        self.kill_switch = match command {
+            ControlCommand::KillSwitchHalt => Gate::HaltKillSwitch,
+            ControlCommand::KillSwitchReduceOnly => Gate::ReduceOnlyKillSwitch,
+            ControlCommand::KillSwitchCancelAll => Gate::CancelAllKillSwitch,
+            ControlCommand::KillSwitchOff => Gate::Open,
+            ControlCommand::None => self.kill_switch,
+        };
+    }
+
+    fn on_mark(&mut self, index: usize, mark: Price, ts_ns: u64) {
+        let instrument = &mut self.instruments[index];
+        instrument.mark = Some(mark);
+        if instrument.breaker.on_mid(ts_ns, mark.0) && !instrument.breaker_halted {
+            instrument.breaker_halted = true;
+            self.counters.breaker_trips += 1;
+        }
+        self.remark(index);
+    }
+
+    fn on_fill(&mut self, index: usize, side: crate::units::Side, price: Price, qty: Qty) {
+        self.counters.fills_applied += 1;
+        let instrument = &mut self.instruments[index];
+        let realized = instrument.position.apply_fill(side, price, qty);
+        self.realized_units += realized * instrument.tick_value as i128;
+        if instrument.position.qty.0 == 0 {
+            // Flat again: a tripped stop-loss has done its job.
+            instrument.stop_tripped = false;
+        }
+        if instrument.mark.is_none() {
+            instrument.mark = Some(price);
+        }
+        self.remark(index);
+    }
+
+    /// Recomputes one instrument's unrealized PnL and its stop-loss.
+    fn remark(&mut self, index: usize) {
+        let instrument = &mut self.instruments[index];
+        let Some(mark) = instrument.mark else { return };
+        let unrealized = instrument.position.unrealized_tick_lots(mark) * instrument.tick_value as i128;
+        self.unrealized_units += unrealized - instrument.unrealized_units;
+        instrument.unrealized_units = unrealized;
+        if instrument.stop_loss > 0 && unrealized < -(instrument.stop_loss as i128) && !instrument.stop_tripped {
+            instrument.stop_tripped = true;
+            self.counters.stop_loss_trips += 1;
+        }
+    }
+
+    fn roll_day(&mut self, ts_ns: u64) {
+        let day = ts_ns / NS_PER_DAY;
+        if day != self.day_index {
+            self.day_index = day;
+            self.day_start_units = self.realized_units + self.unrealized_units;
+            self.daily_loss_tripped = false;
+        }
+    }
+
+    fn check_daily_loss(&mut self) {
+        let today = self.realized_units + self.unrealized_units - self.day_start_units;
+        if !self.daily_loss_tripped && today < -(self.daily_loss_limit as i128) {
+            self.daily_loss_tripped = true;
+            self.counters.daily_loss_trips += 1;
+        }
+    }
+
+    fn gate_global(&self) -> Gate {
+        let daily = if self.daily_loss_tripped {
+            Gate::ReduceOnlyDailyLoss
+        } else {
+            Gate::Open
+        };
+        self.kill_switch.strictest(daily)
+    }
+
+    fn gate_instrument(&mut self, index: usize, ts_ns: u64) -> Gate {
+        let Some(instrument) = self.instruments.get_mut(index) else {
+            return Gate::Open;
+        };
+        if instrument.breaker_halted && !instrument.breaker.is_halted(ts_ns) {
+            instrument.breaker_halted = false;
+        }
+        if instrument.breaker_halted {
+            Gate::HaltCircuitBreaker
+        } else if instrument.stop_tripped {
+            Gate::ReduceOnlyStopLoss
+        } else {
+            Gate::Open
+        }
+    }
+
+    pub fn position(&self, index: usize) -> Qty {
+        self.instruments.get(index).map_or(Qty(0), |i| i.position.qty)
+    }
+
+    /// Realized PnL of all instruments, in account units.
+    pub fn realized_units(&self) -> i128 {
+        self.realized_units
+    }
+
+    pub fn unrealized_units(&self) -> i128 {
+        self.unrealized_units
+    }
+}

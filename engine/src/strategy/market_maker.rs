@@ -1,0 +1,116 @@
+//! The bundled market maker: one bid and one ask per instrument around the
+//! mid, skewed against inventory.
+//!
+//! fair = mid − inventory × skew; bid = fair − half spread; ask = fair + half spread.
+//! A quote is placed when missing, replaced when its target moved by the
+//! requote threshold, and withdrawn on the side that would push inventory
+//! past its maximum. Orders still pending at the venue are left alone.
+
+use crate::config::MarketMakerConfig;
+use crate::decision::GateMode;
+use crate::event::{Event, Input};
+use crate::strategy::{Actions, Strategy};
+use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
+
+#[derive(Clone, Copy, Default)]
+struct Quotes {
+    bid: Option<OrderId>,
+    ask: Option<OrderId>,
+}
+
+pub struct MarketMaker {
+    params: MarketMakerConfig,
+    quotes: Vec<Quotes>,
+}
+
+impl MarketMaker {
+    pub fn new(params: MarketMakerConfig, instrument_count: usize) -> MarketMaker {
+        MarketMaker {
+            params,
+            quotes: vec![Quotes::default(); instrument_count],
+        }
+    }
+
+    /// Target bid and ask for `mid` at inventory `position`.
+    fn targets(&self, mid: i64, position: i64) -> (i64, i64) {
+        let skew = position * self.params.skew_centiticks_per_lot / 100;
+        let fair = mid - skew;
+        let bid = fair - self.params.half_spread_ticks;
+        let ask = (fair + self.params.half_spread_ticks).max(bid + 1);
+        (bid, ask)
+    }
+
+    /// Places, moves or withdraws one side's quote.
+    fn quote_side(&self, slot: &mut Option<OrderId>, instrument: InstrumentId, side: Side, target: Option<i64>, act: &mut Actions) {
+        let live = slot.and_then(|id| act.order(id).copied());
+        if live.is_none() {
+            *slot = None;
+        }
+        // Pace ourselves rather than collect throttle rejects; cancels always go.
+        let may_send = act.throttle_allows();
+        match (live, target) {
+            (None, Some(_)) | (Some(_), Some(_)) if !may_send => {}
+            (None, Some(price)) if price > 0 => {
+                let qty = Qty(self.params.quote_qty);
+                *slot = act.new_order(instrument, side, Price(price), qty).ok();
+            }
+            (Some(order), None) if order.state.is_working() => {
+                let _ = act.cancel(order.id);
+            }
+            (Some(order), Some(price)) if order.state.is_working() => {
+                if (order.price.0 - price).abs() >= self.params.requote_threshold_ticks.max(1) && price > 0 {
+                    let _ = act.replace(order.id, Price(price), order.qty);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Strategy for MarketMaker {
+    fn name(&self) -> &'static str {
+        "market-maker"
+    }
+
+    fn on_market_data(&mut self, event: &Event, act: &mut Actions) {
+        let Input::TopOfBook(_) = event.input() else {
+            return;
+        };
+        let instrument = event.instrument;
+        let Some(mut quotes) = self.quotes.get(instrument.index()).copied() else {
+            return;
+        };
+        if act.gate(instrument).mode() != GateMode::Open {
+            return;
+        }
+        let Some(mid) = act.mid(instrument) else { return };
+        let position = act.position(instrument).0;
+        let (bid, ask) = self.targets(mid.0, position);
+        let bid = (position < self.params.max_inventory_lots).then_some(bid);
+        let ask = (position > -self.params.max_inventory_lots).then_some(ask);
+        self.quote_side(&mut quotes.bid, instrument, Side::Buy, bid, act);
+        self.quote_side(&mut quotes.ask, instrument, Side::Sell, ask, act);
+        self.quotes[instrument.index()] = quotes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A long inventory lowers both quotes; a short one raises them.
+    #[test]
+    fn inventory_skews_quotes() {
+        let mm = MarketMaker::new(
+            MarketMakerConfig {
+                half_spread_ticks: 2,
+                skew_centiticks_per_lot: 50,
+                ..MarketMakerConfig::default()
+            },
+            1,
+        );
+        assert_eq!(mm.targets(1_000, 0), (998, 1_002));
+        assert_eq!(mm.targets(1_000, 10), (993, 997));
+        assert_eq!(mm.targets(1_000, -10), (1_003, 1_007));
+    }
+}

@@ -1,0 +1,306 @@
+//! Strategy: the [`Strategy`] trait, the [`Actions`] a strategy acts through,
+//! and the stage that runs it.
+//!
+//! A strategy sees every event through one callback per kind and answers
+//! with intents (new, cancel, replace) through `Actions`. Each intent is
+//! checked by pre-trade risk on the spot: the strategy gets the verdict back
+//! as a `Result`, and the intent, accepted or not, is written into the event
+//! for execution and the journal. At most [`MAX_INTENTS`] intents fit in one
+//! event. Strategies read no clock: `Actions::ts_ns` is the event's time.
+
+pub mod market_maker;
+
+use crate::config::Config;
+use crate::decision::{Action, ExecResult, Gate, Intent, RejectReason, MAX_INTENTS};
+use crate::event::{Event, Fill, Input, OrderAck, OrderReject};
+use crate::execution::orders::{Order, OrderState, Orders};
+use crate::risk::pretrade::{OrderCheck, PreTrade};
+use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
+
+pub use market_maker::MarketMaker;
+
+/// A trading strategy. Every callback but market data has a do-nothing default.
+pub trait Strategy: Send {
+    fn name(&self) -> &'static str;
+
+    /// Top of book, trades and book deltas.
+    fn on_market_data(&mut self, event: &Event, act: &mut Actions);
+
+    fn on_fill(&mut self, _instrument: InstrumentId, _side: Side, _fill: &Fill, _act: &mut Actions) {}
+
+    fn on_ack(&mut self, _instrument: InstrumentId, _ack: &OrderAck, _act: &mut Actions) {}
+
+    /// A venue reject of a new order, a cancel or a replace.
+    fn on_reject(&mut self, _instrument: InstrumentId, _reject: &OrderReject, _act: &mut Actions) {}
+
+    fn on_cancel_ack(&mut self, _instrument: InstrumentId, _order_id: OrderId, _act: &mut Actions) {}
+
+    fn on_timer(&mut self, _timer_id: u64, _act: &mut Actions) {}
+}
+
+/// A strategy that never trades: for runs that only record, and for tests.
+pub struct Idle;
+
+impl Strategy for Idle {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    fn on_market_data(&mut self, _event: &Event, _act: &mut Actions) {}
+}
+
+/// What the strategy stage knows beyond the strategy itself.
+struct Book {
+    pretrade: PreTrade,
+    orders: Orders,
+    order_id_next: u64,
+    intents_overflow: u64,
+}
+
+/// The strategy's window on the engine for one event: state to read, intents to make.
+pub struct Actions<'a> {
+    book: &'a mut Book,
+    intents: &'a mut [Intent; MAX_INTENTS],
+    used: usize,
+    ts_ns: u64,
+}
+
+impl Actions<'_> {
+    /// The event's time, nanoseconds since the Unix epoch.
+    pub fn ts_ns(&self) -> u64 {
+        self.ts_ns
+    }
+
+    pub fn position(&self, instrument: InstrumentId) -> Qty {
+        self.book.pretrade.position(instrument)
+    }
+
+    pub fn mid(&self, instrument: InstrumentId) -> Option<Price> {
+        self.book.pretrade.mid(instrument)
+    }
+
+    /// The gate in force for `instrument`: the stricter of the global and its own.
+    pub fn gate(&self, instrument: InstrumentId) -> Gate {
+        self.book.pretrade.gate(instrument)
+    }
+
+    /// A live order, as the engine knows it.
+    pub fn order(&self, id: OrderId) -> Option<&Order> {
+        self.book.orders.get(id)
+    }
+
+    /// Would the order-rate throttle take another new order or replace now?
+    /// Strategies that pace themselves check this instead of collecting rejects.
+    pub fn throttle_allows(&self) -> bool {
+        self.book.pretrade.throttle_allows(self.ts_ns)
+    }
+
+    /// Intent slots still free in this event.
+    pub fn slots_free(&self) -> usize {
+        MAX_INTENTS - self.used
+    }
+
+    /// Sends a limit order if pre-trade risk accepts it.
+    pub fn new_order(&mut self, instrument: InstrumentId, side: Side, price: Price, qty: Qty) -> Result<OrderId, RejectReason> {
+        let check = OrderCheck {
+            instrument,
+            side,
+            price,
+            qty,
+            leaves_now: 0,
+            filled: 0,
+            is_new: true,
+        };
+        let verdict = self.book.pretrade.check(&check, &self.book.orders, self.ts_ns);
+        let id = OrderId(self.book.order_id_next);
+        self.record(Action::New, id, instrument, side, price, qty, verdict)?;
+        self.book.order_id_next += 1;
+        let opened = self.book.orders.open_new(id, instrument, side, price, qty);
+        debug_assert!(opened.is_ok(), "order ids are fresh");
+        self.book.pretrade.record_order(self.ts_ns);
+        Ok(id)
+    }
+
+    /// Cancels a live order. Cancels are never refused by limits.
+    pub fn cancel(&mut self, id: OrderId) -> Result<(), RejectReason> {
+        let Some(order) = self.book.orders.get(id).copied() else {
+            return Err(RejectReason::OrderNotWorking);
+        };
+        let verdict = match order.state {
+            OrderState::PendingCancel => RejectReason::OrderNotWorking,
+            _ => RejectReason::None,
+        };
+        self.record(Action::Cancel, id, order.instrument, order.side, order.price, order.qty, verdict)?;
+        let _ = self.book.orders.request_cancel(id);
+        Ok(())
+    }
+
+    /// Moves a working order to a new price and total quantity.
+    pub fn replace(&mut self, id: OrderId, price: Price, qty: Qty) -> Result<(), RejectReason> {
+        let Some(order) = self.book.orders.get(id).copied() else {
+            return Err(RejectReason::OrderNotWorking);
+        };
+        let verdict = if order.state.is_working() {
+            let check = OrderCheck {
+                instrument: order.instrument,
+                side: order.side,
+                price,
+                qty,
+                leaves_now: order.leaves(),
+                filled: order.filled.0,
+                is_new: false,
+            };
+            self.book.pretrade.check(&check, &self.book.orders, self.ts_ns)
+        } else {
+            RejectReason::OrderNotWorking
+        };
+        self.record(Action::Replace, id, order.instrument, order.side, price, qty, verdict)?;
+        let _ = self.book.orders.request_replace(id, price, qty);
+        self.book.pretrade.record_order(self.ts_ns);
+        Ok(())
+    }
+
+    /// Writes the intent into the next free slot; an accepted one returns Ok.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        action: Action,
+        order_id: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+        verdict: RejectReason,
+    ) -> Result<(), RejectReason> {
+        if self.used == MAX_INTENTS {
+            self.book.intents_overflow += 1;
+            return Err(RejectReason::IntentSlotsFull);
+        }
+        self.intents[self.used] = Intent {
+            order_id,
+            price,
+            qty,
+            instrument,
+            action,
+            side,
+            reject: verdict,
+            exec: ExecResult::NotSent,
+            reserved: [0; 2],
+        };
+        self.used += 1;
+        match verdict {
+            RejectReason::None => Ok(()),
+            reason => Err(reason),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StrategyCounters {
+    pub intents: u64,
+    pub intents_accepted: u64,
+    pub intents_overflow: u64,
+    /// Pre-trade rejections, indexed by `RejectReason as usize`.
+    pub rejects_by_reason: [u64; 32],
+}
+
+/// Runs a strategy on every event, keeping the state pre-trade checks need.
+pub struct StrategyStage {
+    strategy: Box<dyn Strategy>,
+    book: Book,
+    pub counters: StrategyCounters,
+}
+
+impl StrategyStage {
+    pub fn new(config: &Config, strategy: Box<dyn Strategy>) -> StrategyStage {
+        StrategyStage {
+            strategy,
+            book: Book {
+                pretrade: PreTrade::new(config),
+                orders: Orders::for_config(config),
+                order_id_next: 1,
+                intents_overflow: 0,
+            },
+            counters: StrategyCounters::default(),
+        }
+    }
+
+    /// Makes order ids start after `last` (a restart must not reuse ids).
+    pub fn set_order_id_floor(&mut self, last: u64) {
+        self.book.order_id_next = self.book.order_id_next.max(last + 1);
+    }
+
+    pub fn strategy_name(&self) -> &'static str {
+        self.strategy.name()
+    }
+
+    #[inline]
+    pub fn on_event(&mut self, ev: &mut Event) {
+        let input = ev.input();
+        self.observe(ev, &input);
+        let event = *ev;
+        let mut act = Actions {
+            book: &mut self.book,
+            intents: &mut ev.intents,
+            used: 0,
+            ts_ns: ev.ts_recv_ns,
+        };
+        let instrument = event.instrument;
+        match input {
+            Input::TopOfBook(_) | Input::Trade(_) | Input::BookDelta(_) => self.strategy.on_market_data(&event, &mut act),
+            Input::Fill(fill) if !event.is_duplicate() => self.strategy.on_fill(instrument, event.side, &fill, &mut act),
+            Input::OrderAck(ack) => self.strategy.on_ack(instrument, &ack, &mut act),
+            Input::OrderReject(reject) => self.strategy.on_reject(instrument, &reject, &mut act),
+            Input::CancelAck(id) => self.strategy.on_cancel_ack(instrument, id, &mut act),
+            Input::Timer(id) => self.strategy.on_timer(id, &mut act),
+            _ => {}
+        }
+        let used = act.used;
+        self.counters.intents += used as u64;
+        for intent in &ev.intents[..used] {
+            if intent.is_accepted() {
+                self.counters.intents_accepted += 1;
+            } else {
+                self.counters.rejects_by_reason[intent.reject as usize] += 1;
+            }
+        }
+        self.counters.intents_overflow = self.book.intents_overflow;
+    }
+
+    /// Brings positions, mids, gates and the order replica up to date with the input.
+    fn observe(&mut self, ev: &Event, input: &Input) {
+        let book = &mut self.book;
+        book.pretrade.set_gates(ev.instrument, ev.gate_global, ev.gate_instrument);
+        match input {
+            Input::TopOfBook(t) if t.bid_px.0 > 0 && t.ask_px.0 > 0 => {
+                book.pretrade.set_mid(ev.instrument, (t.bid_px.0 + t.ask_px.0).div_euclid(2));
+            }
+            Input::Trade(t) if book.pretrade.mid(ev.instrument).is_none() => {
+                book.pretrade.set_mid(ev.instrument, t.price.0);
+            }
+            Input::Fill(fill) if !ev.is_duplicate() => {
+                book.pretrade.apply_fill(ev.instrument, ev.side, fill.qty);
+                book.orders.on_fill(ev.side, fill);
+            }
+            Input::OrderAck(ack) => {
+                book.orders.on_ack(ack);
+            }
+            Input::OrderReject(reject) => {
+                book.orders.on_reject(reject);
+            }
+            Input::CancelAck(id) => {
+                book.orders.on_cancel_ack(*id);
+            }
+            _ => {}
+        }
+    }
+
+    /// The stage's replica of the order table.
+    pub fn orders(&self) -> &Orders {
+        &self.book.orders
+    }
+
+    pub fn pretrade(&self) -> &PreTrade {
+        &self.book.pretrade
+    }
+}

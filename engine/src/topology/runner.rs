@@ -1,0 +1,238 @@
+//! Starts one thread per group, connects them with rings, and stops them in
+//! order: ingest stops polling, publishes what waits, and drops its producer;
+//! each later thread drains its ring before it sees the shutdown.
+//!
+//! A thread that panics, or a stage that hits a fatal error, sets `failed`
+//! and `stop`; producers publish with `try_publish` and give up once
+//! `failed` is set, so no thread spins forever on a ring nobody drains.
+
+use crate::event::Event;
+use crate::ingest::{Ingest, Sink};
+use crate::topology::chain::Chain;
+use crate::topology::wait::Wait;
+use crate::topology::Group;
+use disruptor::{BusySpin, EventPoller, Polling, Producer, SingleConsumerBarrier, SingleProducer, SingleProducerBarrier};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+type RingProducer = SingleProducer<Event, SingleConsumerBarrier>;
+type RingPoller = EventPoller<Event, SingleProducerBarrier>;
+
+/// Flags every thread of a run watches.
+pub struct Shared {
+    pub stop: Arc<AtomicBool>,
+    pub failed: AtomicBool,
+    pub fatal: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn fail(&self, message: String) {
+        self.failed.store(true, Ordering::Release);
+        self.stop.store(true, Ordering::Release);
+        let mut fatal = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
+        fatal.get_or_insert(message);
+    }
+}
+
+/// Marks the run failed if the thread holding it unwinds.
+struct PanicGuard<'a>(&'a Shared, String);
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fail(format!("thread {} panicked", self.1));
+        }
+    }
+}
+
+/// What each thread hands back when it ends.
+pub struct GroupResult {
+    pub ingest: Option<Ingest>,
+    pub chain: Chain,
+}
+
+/// One thread's share of the pipeline.
+pub struct GroupPlan {
+    pub group: Group,
+    pub wait: Wait,
+    pub pin: bool,
+    pub batch_max: u64,
+    pub ingest: Option<Ingest>,
+    pub chain: Chain,
+}
+
+/// Ingest's sink: the fused stages, then the next ring if there is one.
+struct HeadSink {
+    chain: Chain,
+    producer: Option<RingProducer>,
+}
+
+impl Sink for HeadSink {
+    #[inline]
+    fn offer(&mut self, event: &Event) -> bool {
+        let chain = &mut self.chain;
+        match &mut self.producer {
+            // The chain runs inside the slot only once the slot is ours, so a full ring costs nothing.
+            Some(producer) => producer
+                .try_publish(|slot| {
+                    *slot = *event;
+                    chain.process(slot);
+                })
+                .is_ok(),
+            None => {
+                let mut copy = *event;
+                chain.process(&mut copy);
+                true
+            }
+        }
+    }
+}
+
+/// Runs the plan until ingest drains, `shared.stop` is set or `duration` passes.
+pub fn run_groups(plans: Vec<GroupPlan>, ring_capacity: usize, shared: Arc<Shared>, duration: Option<Duration>) -> Vec<GroupResult> {
+    let ring_count = plans.len() - 1;
+    let mut producers: Vec<Option<RingProducer>> = Vec::with_capacity(ring_count + 1);
+    let mut pollers: Vec<Option<RingPoller>> = vec![None];
+    for _ in 0..ring_count {
+        let (poller, builder) = disruptor::build_single_producer(ring_capacity, || Event::EMPTY, BusySpin).new_event_poller();
+        producers.push(Some(builder.build()));
+        pollers.push(Some(poller));
+    }
+    producers.push(None);
+    // Threads are built (rings and all) before any is pinned: see DESIGN.md's pitfalls.
+    let started = Instant::now();
+    let handles: Vec<JoinHandle<GroupResult>> = plans
+        .into_iter()
+        .zip(producers)
+        .zip(pollers)
+        .map(|((plan, producer), poller)| spawn_group(plan, producer, poller, Arc::clone(&shared)))
+        .collect();
+    while !handles.iter().all(|h| h.is_finished()) {
+        if duration.is_some_and(|d| started.elapsed() >= d) {
+            shared.stop.store(true, Ordering::Release);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    handles
+        .into_iter()
+        .filter_map(|handle| match handle.join() {
+            Ok(result) => Some(result),
+            Err(_) => {
+                shared.fail("a pipeline thread panicked".into());
+                None
+            }
+        })
+        .collect()
+}
+
+fn spawn_group(
+    plan: GroupPlan,
+    producer: Option<RingProducer>,
+    poller: Option<RingPoller>,
+    shared: Arc<Shared>,
+) -> JoinHandle<GroupResult> {
+    let name = plan.group.name();
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let _guard = PanicGuard(&shared, name.clone());
+            if plan.pin && !core_affinity::set_for_current(core_affinity::CoreId { id: plan.group.core }) {
+                tracing::warn!(thread = %name, core = plan.group.core, "could not pin thread to its core");
+            }
+            match (plan.ingest, poller) {
+                (Some(ingest), _) => run_head(ingest, plan.chain, producer, plan.wait, &shared),
+                (None, Some(poller)) => run_downstream(poller, plan.chain, producer, plan.wait, plan.batch_max, &shared),
+                (None, None) => unreachable!("every group after the first reads a ring"),
+            }
+        })
+        .expect("spawning a pipeline thread")
+}
+
+fn run_head(mut ingest: Ingest, chain: Chain, producer: Option<RingProducer>, wait: Wait, shared: &Shared) -> GroupResult {
+    let mut sink = HeadSink { chain, producer };
+    while !shared.stop.load(Ordering::Acquire) {
+        let published = ingest.poll(&mut sink);
+        if let Some(message) = sink.chain.fatal.take() {
+            shared.fail(message);
+            break;
+        }
+        if published == 0 {
+            if ingest.is_drained() {
+                break;
+            }
+            sink.chain.on_idle();
+            wait.idle();
+        }
+    }
+    // Control and venue events already read are published, never dropped.
+    while !shared.failed.load(Ordering::Acquire) && !ingest.flush(&mut sink) {
+        wait.backoff();
+    }
+    sink.chain.finish();
+    if let Some(message) = sink.chain.fatal.take() {
+        shared.fail(message);
+    }
+    drop(sink.producer);
+    GroupResult {
+        ingest: Some(ingest),
+        chain: sink.chain,
+    }
+}
+
+fn run_downstream(
+    mut poller: RingPoller,
+    mut chain: Chain,
+    mut producer: Option<RingProducer>,
+    wait: Wait,
+    batch_max: u64,
+    shared: &Shared,
+) -> GroupResult {
+    'outer: loop {
+        match poller.take(batch_max) {
+            Ok(mut guard) => {
+                for slot in &mut guard {
+                    let mut event = *slot;
+                    chain.process(&mut event);
+                    if let Some(producer) = &mut producer {
+                        if !publish_blocking(producer, &event, wait, shared) {
+                            break 'outer;
+                        }
+                    }
+                }
+            }
+            Err(Polling::NoEvents) => {
+                if shared.failed.load(Ordering::Acquire) {
+                    break;
+                }
+                chain.on_idle();
+                wait.idle();
+            }
+            Err(Polling::Shutdown) => break,
+        }
+        if let Some(message) = chain.fatal.take() {
+            shared.fail(message);
+            break;
+        }
+    }
+    chain.finish();
+    if let Some(message) = chain.fatal.take() {
+        shared.fail(message);
+    }
+    drop(producer);
+    GroupResult { ingest: None, chain }
+}
+
+/// Publishes into a ring that may be full; false if the run failed meanwhile.
+fn publish_blocking(producer: &mut RingProducer, event: &Event, wait: Wait, shared: &Shared) -> bool {
+    loop {
+        if producer.try_publish(|slot| *slot = *event).is_ok() {
+            return true;
+        }
+        if shared.failed.load(Ordering::Acquire) {
+            return false;
+        }
+        wait.backoff();
+    }
+}
