@@ -61,7 +61,8 @@ impl WaitKind {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A key left out takes its built-in default; `instruments` left out gives the four synthetic ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub mode: Mode,
@@ -99,7 +100,13 @@ impl Default for CorePlan {
 
 impl CorePlan {
     pub fn as_array(&self) -> [usize; 5] {
-        [self.ingest, self.risk, self.strategy, self.execution, self.journal]
+        [
+            self.ingest,
+            self.risk,
+            self.strategy,
+            self.execution,
+            self.journal,
+        ]
     }
 }
 
@@ -132,7 +139,7 @@ impl Default for TopologyConfig {
             wait: WaitKind::SpinHint,
             sleep_us: 50,
             waits: BTreeMap::new(),
-            ring_capacity: 1 << 16,
+            ring_capacity: 1 << 13,
             conflate_when_full: true,
             batch_max: 256,
         }
@@ -339,6 +346,12 @@ impl Default for JournalConfig {
     }
 }
 
+impl Default for Config {
+    fn default() -> Config {
+        Config::builtin()
+    }
+}
+
 impl Config {
     /// The built-in default: four synthetic instruments, all stages fused on core 0.
     pub fn builtin() -> Config {
@@ -351,13 +364,19 @@ impl Config {
             limits: InstrumentLimits::default(),
         };
         Config {
+            mode: Mode::default(),
+            topology: TopologyConfig::default(),
             instruments: vec![
                 instrument("ALPHA", 100_000),
                 instrument("BRAVO", 25_000),
                 instrument("CHARLIE", 250_000),
                 instrument("DELTA", 5_000),
             ],
-            ..Config::default()
+            risk: RiskConfig::default(),
+            strategy: StrategyConfig::default(),
+            market_data: MarketDataConfig::default(),
+            venue: VenueConfig::default(),
+            journal: JournalConfig::default(),
         }
     }
 
@@ -389,10 +408,16 @@ impl Config {
         };
         self.validate_topology(&invalid)?;
         if self.instruments.is_empty() {
-            return Err(invalid("instruments", "at least one instrument is needed".into()));
+            return Err(invalid(
+                "instruments",
+                "at least one instrument is needed".into(),
+            ));
         }
         if self.instruments.len() > u16::MAX as usize {
-            return Err(invalid("instruments", format!("{} instruments; at most 65535", self.instruments.len())));
+            return Err(invalid(
+                "instruments",
+                format!("{} instruments; at most 65535", self.instruments.len()),
+            ));
         }
         for (index, instrument) in self.instruments.iter().enumerate() {
             validate_instrument(instrument, &format!("instruments[{index}]"), &invalid)?;
@@ -401,23 +426,33 @@ impl Config {
         self.validate_rest(&invalid)
     }
 
-    fn validate_topology(&self, invalid: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+    fn validate_topology(
+        &self,
+        invalid: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
         let topology = &self.topology;
         if !topology.ring_capacity.is_power_of_two() || topology.ring_capacity < 64 {
             return Err(invalid(
                 "topology.ring_capacity",
-                format!("{} is not a power of two of at least 64", topology.ring_capacity),
+                format!(
+                    "{} is not a power of two of at least 64",
+                    topology.ring_capacity
+                ),
             ));
         }
         if topology.batch_max == 0 {
             return Err(invalid("topology.batch_max", "must be at least 1".into()));
         }
-        crate::topology::plan_groups(&topology.cores).map_err(|message| invalid("topology.cores", message))?;
+        crate::topology::plan_groups(&topology.cores)
+            .map_err(|message| invalid("topology.cores", message))?;
         let planned: Vec<usize> = topology.cores.as_array().to_vec();
         for key in topology.waits.keys() {
-            let core: usize = key
-                .parse()
-                .map_err(|_| invalid(&format!("topology.waits.{key}"), "keys are core ids, such as \"1\"".into()))?;
+            let core: usize = key.parse().map_err(|_| {
+                invalid(
+                    &format!("topology.waits.{key}"),
+                    "keys are core ids, such as \"1\"".into(),
+                )
+            })?;
             if !planned.contains(&core) {
                 return Err(invalid(
                     &format!("topology.waits.{key}"),
@@ -442,7 +477,10 @@ impl Config {
         Ok(())
     }
 
-    fn validate_risk(&self, invalid: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+    fn validate_risk(
+        &self,
+        invalid: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
         let risk = &self.risk;
         let positive = [
             ("risk.max_open_orders", risk.max_open_orders as i64),
@@ -457,13 +495,19 @@ impl Config {
                 return Err(invalid(key, format!("{value} must be positive")));
             }
         }
-        if risk.max_open_orders > 1 << 20 || risk.orders_per_window > 1 << 24 || risk.exec_id_memory > 1 << 24 {
+        if risk.max_open_orders > 1 << 20
+            || risk.orders_per_window > 1 << 24
+            || risk.exec_id_memory > 1 << 24
+        {
             return Err(invalid("risk", "a capacity is beyond what is preallocated sensibly (max_open_orders <= 2^20, orders_per_window and exec_id_memory <= 2^24)".into()));
         }
         Ok(())
     }
 
-    fn validate_rest(&self, invalid: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+    fn validate_rest(
+        &self,
+        invalid: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
         match self.strategy.name.as_str() {
             "market-maker" | "none" => {}
             other => {
@@ -483,23 +527,38 @@ impl Config {
         if self.market_data.source != "synthetic" {
             return Err(invalid(
                 "market_data.source",
-                format!("unknown source {:?}; this build has \"synthetic\"", self.market_data.source),
+                format!(
+                    "unknown source {:?}; this build has \"synthetic\"",
+                    self.market_data.source
+                ),
             ));
         }
         if self.market_data.trade_every == 0 {
-            return Err(invalid("market_data.trade_every", "must be at least 1".into()));
+            return Err(invalid(
+                "market_data.trade_every",
+                "must be at least 1".into(),
+            ));
         }
         if self.venue.kind != "sim" {
             return Err(invalid(
                 "venue.kind",
-                format!("unknown venue {:?}; this build has \"sim\"", self.venue.kind),
+                format!(
+                    "unknown venue {:?}; this build has \"sim\"",
+                    self.venue.kind
+                ),
             ));
         }
         if self.venue.queue_capacity == 0 || self.venue.resting_orders_max == 0 {
-            return Err(invalid("venue", "queue_capacity and resting_orders_max must be positive".into()));
+            return Err(invalid(
+                "venue",
+                "queue_capacity and resting_orders_max must be positive".into(),
+            ));
         }
         if self.journal.buffer_bytes < 4096 {
-            return Err(invalid("journal.buffer_bytes", format!("{} is below 4096", self.journal.buffer_bytes)));
+            return Err(invalid(
+                "journal.buffer_bytes",
+                format!("{} is below 4096", self.journal.buffer_bytes),
+            ));
         }
         Ok(())
     }
@@ -519,7 +578,10 @@ fn validate_instrument(
     key: &str,
     invalid: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
-    for (field, text) in [("tick_size", &instrument.tick_size), ("lot_size", &instrument.lot_size)] {
+    for (field, text) in [
+        ("tick_size", &instrument.tick_size),
+        ("lot_size", &instrument.lot_size),
+    ] {
         if !is_positive_decimal(text) {
             return Err(invalid(
                 &format!("{key}.{field}"),
@@ -528,10 +590,16 @@ fn validate_instrument(
         }
     }
     if instrument.symbol.is_empty() {
-        return Err(invalid(&format!("{key}.symbol"), "must not be empty".into()));
+        return Err(invalid(
+            &format!("{key}.symbol"),
+            "must not be empty".into(),
+        ));
     }
     if instrument.tick_value <= 0 || instrument.start_price_ticks <= 0 {
-        return Err(invalid(key, "tick_value and start_price_ticks must be positive".into()));
+        return Err(invalid(
+            key,
+            "tick_value and start_price_ticks must be positive".into(),
+        ));
     }
     let limits = &instrument.limits;
     let positive = [
@@ -542,7 +610,10 @@ fn validate_instrument(
     ];
     for (field, value) in positive {
         if value <= 0 {
-            return Err(invalid(&format!("{key}.limits.{field}"), format!("{value} must be positive")));
+            return Err(invalid(
+                &format!("{key}.limits.{field}"),
+                format!("{value} must be positive"),
+            ));
         }
     }
     if limits.stop_loss < 0 || limits.breaker_move_ticks < 0 {
@@ -565,5 +636,8 @@ fn is_positive_decimal(text: &str) -> bool {
     let whole = parts.next().unwrap_or("");
     let fraction = parts.next().unwrap_or("");
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    !text.is_empty() && digits(whole) && digits(fraction) && text.chars().any(|c| ('1'..='9').contains(&c))
+    !text.is_empty()
+        && digits(whole)
+        && digits(fraction)
+        && text.chars().any(|c| ('1'..='9').contains(&c))
 }

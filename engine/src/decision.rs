@@ -89,7 +89,9 @@ impl Gate {
     pub fn mode(self) -> GateMode {
         match self {
             Gate::Open => GateMode::Open,
-            Gate::ReduceOnlyKillSwitch | Gate::ReduceOnlyStopLoss | Gate::ReduceOnlyDailyLoss => GateMode::ReduceOnly,
+            Gate::ReduceOnlyKillSwitch | Gate::ReduceOnlyStopLoss | Gate::ReduceOnlyDailyLoss => {
+                GateMode::ReduceOnly
+            }
             Gate::HaltKillSwitch | Gate::HaltCircuitBreaker => GateMode::Halt,
             Gate::CancelAllKillSwitch => GateMode::CancelAll,
         }

@@ -65,7 +65,12 @@ pub fn strategy_from_config(config: &Config) -> Box<dyn Strategy> {
 }
 
 /// Runs until the sources drain, `stop` is set, or `duration` passes.
-pub fn run(config: &Config, parts: Parts, stop: Arc<AtomicBool>, duration: Option<Duration>) -> Result<RunReport, EngineError> {
+pub fn run(
+    config: &Config,
+    parts: Parts,
+    stop: Arc<AtomicBool>,
+    duration: Option<Duration>,
+) -> Result<RunReport, EngineError> {
     let groups = topology::plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
     let clock = EpochClock::new();
     let journal = JournalStage::create(
@@ -75,8 +80,14 @@ pub fn run(config: &Config, parts: Parts, stop: Arc<AtomicBool>, duration: Optio
         config.journal.sync_on_exit,
     )?;
     let mut risk = Some(Timed::new(RiskStage::new(config), "risk"));
-    let mut strategy = Some(Timed::new(StrategyStage::new(config, parts.strategy), "strategy"));
-    let mut execution = Some(Timed::new(ExecutionStage::new(config, parts.gateway), "execution"));
+    let mut strategy = Some(Timed::new(
+        StrategyStage::new(config, parts.strategy),
+        "strategy",
+    ));
+    let mut execution = Some(Timed::new(
+        ExecutionStage::new(config, parts.gateway),
+        "execution",
+    ));
     let mut journal = Some(Timed::new(journal, "journal"));
     let mut ingest = Some(Ingest::new(
         parts.sources,
@@ -100,7 +111,11 @@ pub fn run(config: &Config, parts: Parts, stop: Arc<AtomicBool>, duration: Optio
                     clock: clock.clone(),
                     risk: if has(RISK) { risk.take() } else { None },
                     strategy: if has(STRATEGY) { strategy.take() } else { None },
-                    execution: if has(EXECUTION) { execution.take() } else { None },
+                    execution: if has(EXECUTION) {
+                        execution.take()
+                    } else {
+                        None
+                    },
                     journal: if has(JOURNAL) { journal.take() } else { None },
                     fatal: None,
                 },
@@ -114,8 +129,17 @@ pub fn run(config: &Config, parts: Parts, stop: Arc<AtomicBool>, duration: Optio
         fatal: Mutex::new(None),
     });
     let started = Instant::now();
-    let results = run_groups(plans, config.topology.ring_capacity, Arc::clone(&shared), duration);
+    let results = run_groups(
+        plans,
+        config.topology.ring_capacity,
+        Arc::clone(&shared),
+        duration,
+    );
     let elapsed = started.elapsed();
-    let error = shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let error = shared
+        .fatal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
     Ok(RunReport::collect(plan_summary, results, elapsed, error))
 }

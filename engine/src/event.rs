@@ -7,7 +7,9 @@
 //! `seq, ts_recv_ns, ts_venue_ns` (24 bytes), eight one-byte/two-byte header
 //! fields, the input words (32 bytes) and two intents (64 bytes).
 
-use crate::decision::{code_enum, Action, ExecResult, Gate, Intent, Outcome, RejectReason, MAX_INTENTS};
+use crate::decision::{
+    code_enum, Action, ExecResult, Gate, Intent, Outcome, RejectReason, MAX_INTENTS,
+};
 use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
 
 /// Size of an event in memory and of its journal payload.
@@ -190,14 +192,25 @@ impl Event {
     pub fn new(instrument: InstrumentId, side: Side, input: Input) -> Event {
         let (kind, data) = match input {
             Input::Empty => (EventKind::Empty, [0; 4]),
-            Input::TopOfBook(t) => (EventKind::TopOfBook, [t.bid_px.0, t.bid_qty.0, t.ask_px.0, t.ask_qty.0]),
+            Input::TopOfBook(t) => (
+                EventKind::TopOfBook,
+                [t.bid_px.0, t.bid_qty.0, t.ask_px.0, t.ask_qty.0],
+            ),
             Input::Trade(t) => (EventKind::Trade, [t.price.0, t.qty.0, t.trade_id as i64, 0]),
             Input::BookDelta(d) => (EventKind::BookDelta, [d.price.0, d.qty.0, 0, 0]),
             Input::OrderAck(a) => (
                 EventKind::OrderAck,
-                [a.order_id.0 as i64, a.venue_order_id as i64, a.price.0, a.qty.0],
+                [
+                    a.order_id.0 as i64,
+                    a.venue_order_id as i64,
+                    a.price.0,
+                    a.qty.0,
+                ],
             ),
-            Input::Fill(f) => (EventKind::Fill, [f.order_id.0 as i64, f.exec_id.0 as i64, f.price.0, f.qty.0]),
+            Input::Fill(f) => (
+                EventKind::Fill,
+                [f.order_id.0 as i64, f.exec_id.0 as i64, f.price.0, f.qty.0],
+            ),
             Input::OrderReject(r) => (
                 EventKind::OrderReject,
                 [r.order_id.0 as i64, r.request as i64, r.venue_reason, 0],
@@ -304,7 +317,11 @@ impl Event {
     /// Reads an event back, refusing any byte that is not a valid code.
     pub fn decode(bytes: &[u8; EVENT_BYTES]) -> Result<Event, DecodeError> {
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-        let code = |field: &'static str, at: usize| DecodeError { field, offset: at, value: bytes[at] };
+        let code = |field: &'static str, at: usize| DecodeError {
+            field,
+            offset: at,
+            value: bytes[at],
+        };
         let mut data = [0i64; 4];
         for (i, word) in data.iter_mut().enumerate() {
             *word = u64_at(32 + i * 8) as i64;
@@ -343,7 +360,13 @@ fn encode_intent(intent: &Intent, out: &mut [u8]) {
 }
 
 fn decode_intent(bytes: &[u8; EVENT_BYTES], at: usize) -> Result<Intent, DecodeError> {
-    let word = |offset: usize| u64::from_le_bytes(bytes[at + offset..at + offset + 8].try_into().expect("8 bytes"));
+    let word = |offset: usize| {
+        u64::from_le_bytes(
+            bytes[at + offset..at + offset + 8]
+                .try_into()
+                .expect("8 bytes"),
+        )
+    };
     let code = |field: &'static str, offset: usize| DecodeError {
         field,
         offset: at + offset,
@@ -380,28 +403,36 @@ mod tests {
         let p = any::<i64>().prop_map(Price);
         let q = any::<i64>().prop_map(Qty);
         prop_oneof![
-            (p.clone(), q.clone(), p.clone(), q.clone()).prop_map(|(a, b, c, d)| Input::TopOfBook(TopOfBook {
-                bid_px: a,
-                bid_qty: b,
-                ask_px: c,
-                ask_qty: d
-            })),
-            (p.clone(), q.clone(), any::<u64>()).prop_map(|(price, qty, trade_id)| Input::Trade(Trade {
-                price,
-                qty,
-                trade_id
-            })),
-            (any::<u64>(), any::<u64>(), p.clone(), q.clone()).prop_map(|(o, e, price, qty)| Input::Fill(Fill {
-                order_id: OrderId(o),
-                exec_id: ExecId(e),
-                price,
-                qty
-            })),
-            (any::<u64>(), 0u8..3, any::<i64>()).prop_map(|(o, r, venue_reason)| Input::OrderReject(OrderReject {
-                order_id: OrderId(o),
-                request: RejectedRequest::from_u8(r).unwrap(),
-                venue_reason
-            })),
+            (p.clone(), q.clone(), p.clone(), q.clone()).prop_map(|(a, b, c, d)| Input::TopOfBook(
+                TopOfBook {
+                    bid_px: a,
+                    bid_qty: b,
+                    ask_px: c,
+                    ask_qty: d
+                }
+            )),
+            (p.clone(), q.clone(), any::<u64>()).prop_map(|(price, qty, trade_id)| Input::Trade(
+                Trade {
+                    price,
+                    qty,
+                    trade_id
+                }
+            )),
+            (any::<u64>(), any::<u64>(), p.clone(), q.clone()).prop_map(|(o, e, price, qty)| {
+                Input::Fill(Fill {
+                    order_id: OrderId(o),
+                    exec_id: ExecId(e),
+                    price,
+                    qty,
+                })
+            }),
+            (any::<u64>(), 0u8..3, any::<i64>()).prop_map(|(o, r, venue_reason)| {
+                Input::OrderReject(OrderReject {
+                    order_id: OrderId(o),
+                    request: RejectedRequest::from_u8(r).unwrap(),
+                    venue_reason,
+                })
+            }),
             any::<u64>().prop_map(|o| Input::CancelAck(OrderId(o))),
             (0u8..5).prop_map(|c| Input::Control(ControlCommand::from_u8(c).unwrap())),
             any::<u64>().prop_map(Input::Timer),

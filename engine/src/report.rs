@@ -30,13 +30,21 @@ impl PlanSummary {
     }
 
     pub fn describe(&self) -> String {
-        let kind = if self.threads.len() == 1 { "fused" } else { "pipelined" };
+        let kind = if self.threads.len() == 1 {
+            "fused"
+        } else {
+            "pipelined"
+        };
         let threads: Vec<String> = self
             .threads
             .iter()
             .map(|(core, stages, wait)| format!("core {core}: {stages} ({wait})"))
             .collect();
-        format!("{kind}, {} thread(s): {}", self.threads.len(), threads.join("; "))
+        format!(
+            "{kind}, {} thread(s): {}",
+            self.threads.len(),
+            threads.join("; ")
+        )
     }
 }
 
@@ -57,7 +65,12 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    pub fn collect(plan: PlanSummary, results: Vec<GroupResult>, elapsed: Duration, error: Option<String>) -> RunReport {
+    pub fn collect(
+        plan: PlanSummary,
+        results: Vec<GroupResult>,
+        elapsed: Duration,
+        error: Option<String>,
+    ) -> RunReport {
         let mut report = RunReport {
             plan,
             elapsed,
@@ -120,7 +133,12 @@ impl RunReport {
     /// The human-readable report printed at shutdown.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "genesis run: {:.2} s, {}", self.elapsed.as_secs_f64(), self.plan.describe());
+        let _ = writeln!(
+            out,
+            "genesis run: {:.2} s, {}",
+            self.elapsed.as_secs_f64(),
+            self.plan.describe()
+        );
         for (title, pick) in [
             ("latency from receive to stage exit (ns)", 0),
             ("stage processing time (ns)", 1),
@@ -132,7 +150,11 @@ impl RunReport {
                 "stage", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
             );
             for stage in &self.stages {
-                let histogram = if pick == 0 { &stage.since_recv_ns } else { &stage.processing_ns };
+                let histogram = if pick == 0 {
+                    &stage.since_recv_ns
+                } else {
+                    &stage.processing_ns
+                };
                 let p = Percentiles::of(histogram);
                 let _ = writeln!(
                     out,
@@ -162,11 +184,19 @@ impl RunReport {
             "conflated {}, dropped {}, duplicate fills {}, fills for unknown orders {}, overfills {}, late messages {}",
             self.ingest.conflated, self.ingest.dropped, self.ingest.duplicate_fills, e.fills_unknown_order, e.overfills, e.late_messages
         );
-        let rejects: Vec<String> = self.rejects().iter().map(|(r, n)| format!("{} {n}", r.name())).collect();
+        let rejects: Vec<String> = self
+            .rejects()
+            .iter()
+            .map(|(r, n)| format!("{} {n}", r.name()))
+            .collect();
         let _ = writeln!(
             out,
             "pre-trade rejects: {}",
-            if rejects.is_empty() { "none".to_string() } else { rejects.join(", ") }
+            if rejects.is_empty() {
+                "none".to_string()
+            } else {
+                rejects.join(", ")
+            }
         );
         let _ = writeln!(
             out,
@@ -174,7 +204,13 @@ impl RunReport {
             self.realized_pnl_units, self.unrealized_pnl_units
         );
         if let Some(path) = &self.journal_path {
-            let _ = writeln!(out, "journal: {} ({} records, {} bytes)", path.display(), self.journal_records, self.journal_bytes);
+            let _ = writeln!(
+                out,
+                "journal: {} ({} records, {} bytes)",
+                path.display(),
+                self.journal_records,
+                self.journal_bytes
+            );
         }
         if let Some(error) = &self.error {
             let _ = writeln!(out, "ERROR: {error}");
@@ -195,8 +231,11 @@ impl RunReport {
                 })
             })
             .collect();
-        let rejects: serde_json::Map<String, serde_json::Value> =
-            self.rejects().iter().map(|(r, n)| (r.name().to_string(), json!(n))).collect();
+        let rejects: serde_json::Map<String, serde_json::Value> = self
+            .rejects()
+            .iter()
+            .map(|(r, n)| (r.name().to_string(), json!(n)))
+            .collect();
         let e = &self.execution;
         json!({
             "plan": self.plan.describe(),

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn header_round_trips() {
         let header = FileHeader::new(128, 9);
-        assert_eq!(FileHeader::decode(&header.encode(), Path::new("x")).unwrap(), header);
+        assert_eq!(
+            FileHeader::decode(&header.encode(), Path::new("x")).unwrap(),
+            header
+        );
     }
 
     // A header from a future format version is refused with a message naming the version.
@@ -89,7 +92,9 @@ mod tests {
     fn unknown_version_is_refused() {
         let mut bytes = FileHeader::new(128, 1).encode();
         bytes[8] = 99;
-        let err = FileHeader::decode(&bytes, Path::new("j.log")).unwrap_err().to_string();
+        let err = FileHeader::decode(&bytes, Path::new("j.log"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("format version 99"), "{err}");
         assert!(err.contains("j.log"), "{err}");
     }

@@ -26,7 +26,10 @@ pub enum ReadOutcome<'a> {
     /// The file ends cleanly after the last record.
     End,
     /// The file ends in an incomplete or damaged last frame starting at `offset`.
-    TornTail { offset: u64, reason: String },
+    TornTail {
+        offset: u64,
+        reason: String,
+    },
 }
 
 pub struct FileReader {
@@ -70,11 +73,12 @@ impl FileReader {
     /// Reads the next record, or tells how the file ends.
     pub fn next_record(&mut self) -> Result<ReadOutcome<'_>, JournalError> {
         let offset = self.offset;
-        let got = read_up_to(&mut self.input, &mut self.frame).map_err(|source| JournalError::Io {
-            path: self.path.clone(),
-            op: "read",
-            source,
-        })?;
+        let got =
+            read_up_to(&mut self.input, &mut self.frame).map_err(|source| JournalError::Io {
+                path: self.path.clone(),
+                op: "read",
+                source,
+            })?;
         if got == 0 {
             return Ok(ReadOutcome::End);
         }
@@ -102,18 +106,32 @@ impl FileReader {
     /// Checks the frame just read (`got` bytes of it) and says what is wrong.
     fn check_frame(&self, got: usize) -> Result<(), String> {
         if got < self.frame.len() {
-            return Err(format!("frame is cut off after {got} of {} bytes", self.frame.len()));
+            return Err(format!(
+                "frame is cut off after {got} of {} bytes",
+                self.frame.len()
+            ));
         }
-        let prefix = frame::decode_prefix(self.frame[..FRAME_PREFIX_BYTES].try_into().expect("16 bytes"));
+        let prefix = frame::decode_prefix(
+            self.frame[..FRAME_PREFIX_BYTES]
+                .try_into()
+                .expect("16 bytes"),
+        );
         let payload = &self.frame[FRAME_PREFIX_BYTES..];
         if prefix.length as usize != payload.len() {
-            return Err(format!("length field says {} bytes, records are {}", prefix.length, payload.len()));
+            return Err(format!(
+                "length field says {} bytes, records are {}",
+                prefix.length,
+                payload.len()
+            ));
         }
         if prefix.crc != frame::checksum(prefix.seq, payload) {
             return Err("CRC32C does not match".into());
         }
         if prefix.seq != self.seq_expected {
-            return Err(format!("sequence {} where {} was expected", prefix.seq, self.seq_expected));
+            return Err(format!(
+                "sequence {} where {} was expected",
+                prefix.seq, self.seq_expected
+            ));
         }
         Ok(())
     }

@@ -79,7 +79,8 @@ fn flipped_bit_mid_log_is_refused() {
             let err = read_all(&path).expect_err("damage must be detected");
             let frame_start = HEADER_BYTES + (byte - HEADER_BYTES) / frame * frame;
             assert!(
-                err.to_string().contains(&format!("byte offset {frame_start}")),
+                err.to_string()
+                    .contains(&format!("byte offset {frame_start}")),
                 "byte {byte} bit {bit}: {err}"
             );
         }

@@ -75,7 +75,10 @@ fn run_cli(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Config { config } => {
             let config = load_config(config.as_ref())?;
-            print!("{}", toml::to_string_pretty(&config).context("rendering config")?);
+            print!(
+                "{}",
+                toml::to_string_pretty(&config).context("rendering config")?
+            );
             Ok(())
         }
         Command::Run {
@@ -87,14 +90,25 @@ fn run_cli(cli: Cli) -> Result<()> {
     }
 }
 
-fn run(config_path: Option<PathBuf>, duration: Option<f64>, summary_json: Option<PathBuf>, rate: Option<u64>) -> Result<()> {
+fn run(
+    config_path: Option<PathBuf>,
+    duration: Option<f64>,
+    summary_json: Option<PathBuf>,
+    rate: Option<u64>,
+) -> Result<()> {
     let mut config = load_config(config_path.as_ref())?;
     if let Some(rate) = rate {
         config.market_data.rate_per_sec = rate;
     }
-    config.validate(&config_path.as_ref().map_or("built-in default".into(), |p| p.display().to_string()))?;
+    config.validate(
+        &config_path
+            .as_ref()
+            .map_or("built-in default".into(), |p| p.display().to_string()),
+    )?;
     let duration = match duration {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => anyhow::bail!("--duration must be a positive number of seconds, got {secs}"),
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
+            anyhow::bail!("--duration must be a positive number of seconds, got {secs}")
+        }
         Some(secs) => Some(Duration::from_secs_f64(secs)),
         None => None,
     };
@@ -119,7 +133,8 @@ fn run(config_path: Option<PathBuf>, duration: Option<f64>, summary_json: Option
     print!("{}", report.render());
     if let Some(path) = summary_json {
         let text = serde_json::to_string_pretty(&report.to_json())?;
-        std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(error) = report.error {
         anyhow::bail!("the run stopped on an error: {error}");

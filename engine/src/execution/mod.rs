@@ -5,6 +5,6 @@ pub mod gateway;
 pub mod orders;
 pub mod stage;
 
-pub use gateway::{Gateway, OrderRequest, RecordingGateway, RequestKind, SendError};
+pub use gateway::{Gateway, NullGateway, OrderRequest, RecordingGateway, RequestKind, SendError};
 pub use orders::{Order, OrderState, Orders};
 pub use stage::{ExecutionCounters, ExecutionStage};

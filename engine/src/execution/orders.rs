@@ -34,7 +34,10 @@ pub enum OrderState {
 
 impl OrderState {
     pub fn is_closed(self) -> bool {
-        matches!(self, OrderState::Filled | OrderState::Cancelled | OrderState::Rejected)
+        matches!(
+            self,
+            OrderState::Filled | OrderState::Cancelled | OrderState::Rejected
+        )
     }
 
     /// Working at the venue and free to be cancelled or replaced.
@@ -117,7 +120,11 @@ impl Orders {
 
     /// Sized from config: room for twice the open-order limit, and the last 16k closed orders.
     pub fn for_config(config: &crate::config::Config) -> Orders {
-        Orders::new(config.instruments.len(), config.risk.max_open_orders * 2 + 16, 16_384)
+        Orders::new(
+            config.instruments.len(),
+            config.risk.max_open_orders * 2 + 16,
+            16_384,
+        )
     }
 
     pub fn get(&self, id: OrderId) -> Option<&Order> {
@@ -134,7 +141,10 @@ impl Orders {
     }
 
     pub fn exposure(&self, instrument: InstrumentId) -> Exposure {
-        self.exposure.get(instrument.index()).copied().unwrap_or_default()
+        self.exposure
+            .get(instrument.index())
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn iter_open(&self) -> impl Iterator<Item = &Order> {
@@ -176,7 +186,10 @@ impl Orders {
     /// Marks a cancel as requested; the order must be live and not already being cancelled.
     pub fn request_cancel(&mut self, id: OrderId) -> Result<Order, ExecResult> {
         self.update(id, |order| match order.state {
-            OrderState::PendingNew | OrderState::New | OrderState::PartiallyFilled | OrderState::PendingReplace => {
+            OrderState::PendingNew
+            | OrderState::New
+            | OrderState::PartiallyFilled
+            | OrderState::PendingReplace => {
                 order.state_before = order.state;
                 order.state = OrderState::PendingCancel;
                 Ok(*order)
@@ -187,7 +200,12 @@ impl Orders {
     }
 
     /// Marks a replace as requested; only a working order can be replaced, and not below its fills.
-    pub fn request_replace(&mut self, id: OrderId, price: Price, qty: Qty) -> Result<Order, ExecResult> {
+    pub fn request_replace(
+        &mut self,
+        id: OrderId,
+        price: Price,
+        qty: Qty,
+    ) -> Result<Order, ExecResult> {
         self.update(id, |order| {
             if !order.state.is_working() || qty.0 <= order.filled.0 {
                 return Err(ExecResult::OrderNotWorking);
@@ -240,7 +258,9 @@ impl Orders {
             let overfilled = order.filled.0 > order.qty.0;
             match order.state {
                 // A fill racing our cancel or replace: the order may complete under it.
-                OrderState::PendingCancel | OrderState::PendingReplace if order.filled.0 < order.qty.0 => {
+                OrderState::PendingCancel | OrderState::PendingReplace
+                    if order.filled.0 < order.qty.0 =>
+                {
                     order.state_before = order.filled_state();
                 }
                 _ => order.state = order.filled_state(),
@@ -263,22 +283,24 @@ impl Orders {
     }
 
     pub fn on_reject(&mut self, reject: &OrderReject) -> Outcome {
-        let outcome = self.update(reject.order_id, |order| match (reject.request, order.state) {
-            (RejectedRequest::New, OrderState::PendingNew)
-            | (RejectedRequest::New, OrderState::PendingCancel)
-                if order.filled.0 == 0 =>
-            {
-                order.state = OrderState::Rejected;
-                Outcome::Applied
+        let outcome = self.update(reject.order_id, |order| {
+            match (reject.request, order.state) {
+                (RejectedRequest::New, OrderState::PendingNew)
+                | (RejectedRequest::New, OrderState::PendingCancel)
+                    if order.filled.0 == 0 =>
+                {
+                    order.state = OrderState::Rejected;
+                    Outcome::Applied
+                }
+                (RejectedRequest::Cancel, OrderState::PendingCancel)
+                | (RejectedRequest::Replace, OrderState::PendingReplace) => {
+                    order.state = order.state_before;
+                    Outcome::Applied
+                }
+                // A cancel reject for an order that filled meanwhile: nothing to undo.
+                (RejectedRequest::Cancel, _) => Outcome::Applied,
+                _ => Outcome::InvalidTransition,
             }
-            (RejectedRequest::Cancel, OrderState::PendingCancel)
-            | (RejectedRequest::Replace, OrderState::PendingReplace) => {
-                order.state = order.state_before;
-                Outcome::Applied
-            }
-            // A cancel reject for an order that filled meanwhile: nothing to undo.
-            (RejectedRequest::Cancel, _) => Outcome::Applied,
-            _ => Outcome::InvalidTransition,
         });
         self.settle(reject.order_id, outcome)
     }
@@ -317,5 +339,238 @@ impl Orders {
             Side::Sell => exposure.sell_lots += lots,
             Side::None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::ExecId;
+
+    const ID: OrderId = OrderId(7);
+    const INSTRUMENT: InstrumentId = InstrumentId(0);
+
+    fn table_with_order(qty: i64) -> Orders {
+        let mut orders = Orders::new(1, 16, 16);
+        orders
+            .open_new(ID, INSTRUMENT, Side::Buy, Price(100), Qty(qty))
+            .unwrap();
+        orders
+    }
+
+    fn ack(price: i64, qty: i64) -> OrderAck {
+        OrderAck {
+            order_id: ID,
+            venue_order_id: 1,
+            price: Price(price),
+            qty: Qty(qty),
+        }
+    }
+
+    fn fill(exec: u64, qty: i64) -> Fill {
+        Fill {
+            order_id: ID,
+            exec_id: ExecId(exec),
+            price: Price(100),
+            qty: Qty(qty),
+        }
+    }
+
+    fn reject(request: RejectedRequest) -> OrderReject {
+        OrderReject {
+            order_id: ID,
+            request,
+            venue_reason: 0,
+        }
+    }
+
+    fn state(orders: &Orders) -> Option<OrderState> {
+        orders.get(ID).map(|o| o.state).or(orders.closed_state(ID))
+    }
+
+    // pending-new → new → partially filled → filled, with exposure following the leaves.
+    #[test]
+    fn new_ack_partial_fill_complete() {
+        let mut orders = table_with_order(10);
+        assert_eq!(state(&orders), Some(OrderState::PendingNew));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 10);
+        assert_eq!(orders.on_ack(&ack(100, 10)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::New));
+        assert_eq!(orders.on_fill(Side::Buy, &fill(1, 4)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::PartiallyFilled));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 6);
+        assert_eq!(orders.on_fill(Side::Buy, &fill(2, 6)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::Filled));
+        assert_eq!(orders.open_count(), 0);
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 0);
+    }
+
+    // pending-new → rejected by the venue closes the order and frees its exposure.
+    #[test]
+    fn venue_reject_of_new_order() {
+        let mut orders = table_with_order(10);
+        assert_eq!(
+            orders.on_reject(&reject(RejectedRequest::New)),
+            Outcome::Applied
+        );
+        assert_eq!(state(&orders), Some(OrderState::Rejected));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 0);
+    }
+
+    // new → pending-cancel → cancelled.
+    #[test]
+    fn cancel_then_cancel_ack() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        assert!(orders.request_cancel(ID).is_ok());
+        assert_eq!(state(&orders), Some(OrderState::PendingCancel));
+        // A second cancel while one is pending is refused.
+        assert_eq!(orders.request_cancel(ID), Err(ExecResult::OrderNotWorking));
+        assert_eq!(orders.on_cancel_ack(ID), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::Cancelled));
+    }
+
+    // Cancel/fill race: the fill that completes the order arrives while the cancel is pending;
+    // the venue's cancel reject that follows is recognised as late, not unknown.
+    #[test]
+    fn fill_completes_order_under_pending_cancel() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_cancel(ID).unwrap();
+        assert_eq!(orders.on_fill(Side::Buy, &fill(1, 10)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::Filled));
+        assert_eq!(
+            orders.on_reject(&reject(RejectedRequest::Cancel)),
+            Outcome::LateForClosedOrder
+        );
+        assert_eq!(orders.on_cancel_ack(ID), Outcome::LateForClosedOrder);
+    }
+
+    // Cancel/fill race: a partial fill under a pending cancel, then the cancel ack: cancelled with the fill kept.
+    #[test]
+    fn partial_fill_under_pending_cancel_then_cancelled() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_cancel(ID).unwrap();
+        orders.on_fill(Side::Buy, &fill(1, 3));
+        assert_eq!(state(&orders), Some(OrderState::PendingCancel));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 7);
+        orders.on_cancel_ack(ID);
+        assert_eq!(state(&orders), Some(OrderState::Cancelled));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 0);
+    }
+
+    // A cancel reject puts the order back where it was, including a fill that came meanwhile.
+    #[test]
+    fn cancel_reject_restores_state() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_cancel(ID).unwrap();
+        orders.on_fill(Side::Buy, &fill(1, 2));
+        assert_eq!(
+            orders.on_reject(&reject(RejectedRequest::Cancel)),
+            Outcome::Applied
+        );
+        assert_eq!(state(&orders), Some(OrderState::PartiallyFilled));
+    }
+
+    // A cancel sent before the new order's ack: the ack keeps it pending cancel.
+    #[test]
+    fn ack_overtaken_by_cancel() {
+        let mut orders = table_with_order(10);
+        orders.request_cancel(ID).unwrap();
+        assert_eq!(orders.on_ack(&ack(100, 10)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::PendingCancel));
+        orders.on_cancel_ack(ID);
+        assert_eq!(state(&orders), Some(OrderState::Cancelled));
+    }
+
+    // Replace: pending-replace counts the larger size; the ack applies the new price and size.
+    #[test]
+    fn replace_then_ack() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_replace(ID, Price(101), Qty(15)).unwrap();
+        assert_eq!(state(&orders), Some(OrderState::PendingReplace));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 15);
+        assert_eq!(orders.on_ack(&ack(101, 15)), Outcome::Applied);
+        let order = *orders.get(ID).unwrap();
+        assert_eq!(
+            (order.state, order.price, order.qty),
+            (OrderState::New, Price(101), Qty(15))
+        );
+    }
+
+    // A replace reject restores the order; a replace below the filled quantity is refused up front.
+    #[test]
+    fn replace_reject_and_invalid_replace() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.on_fill(Side::Buy, &fill(1, 4));
+        assert_eq!(
+            orders.request_replace(ID, Price(100), Qty(4)),
+            Err(ExecResult::OrderNotWorking)
+        );
+        orders.request_replace(ID, Price(99), Qty(8)).unwrap();
+        assert_eq!(
+            orders.on_reject(&reject(RejectedRequest::Replace)),
+            Outcome::Applied
+        );
+        let order = *orders.get(ID).unwrap();
+        assert_eq!(
+            (order.state, order.price, order.qty),
+            (OrderState::PartiallyFilled, Price(100), Qty(10))
+        );
+    }
+
+    // A fill that completes the order while a replace is pending closes it.
+    #[test]
+    fn fill_completes_order_under_pending_replace() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_replace(ID, Price(101), Qty(12)).unwrap();
+        orders.on_fill(Side::Buy, &fill(1, 10));
+        assert_eq!(state(&orders), Some(OrderState::Filled));
+        assert_eq!(orders.on_ack(&ack(101, 12)), Outcome::LateForClosedOrder);
+    }
+
+    // Fills for orders never seen are reported as unknown; more than ordered is an overfill.
+    #[test]
+    fn unknown_order_and_overfill() {
+        let mut orders = table_with_order(10);
+        let stranger = Fill {
+            order_id: OrderId(999),
+            ..fill(1, 1)
+        };
+        assert_eq!(orders.on_fill(Side::Buy, &stranger), Outcome::UnknownOrder);
+        orders.on_ack(&ack(100, 10));
+        assert_eq!(orders.on_fill(Side::Buy, &fill(2, 12)), Outcome::Overfill);
+        assert_eq!(state(&orders), Some(OrderState::Filled));
+    }
+
+    // An order id can be used once only, even after the order closed.
+    #[test]
+    fn duplicate_order_id_is_refused() {
+        let mut orders = table_with_order(10);
+        assert_eq!(
+            orders.open_new(ID, INSTRUMENT, Side::Sell, Price(1), Qty(1)),
+            Err(ExecResult::DuplicateOrderId)
+        );
+        orders.on_reject(&reject(RejectedRequest::New));
+        assert_eq!(
+            orders.open_new(ID, INSTRUMENT, Side::Sell, Price(1), Qty(1)),
+            Err(ExecResult::DuplicateOrderId)
+        );
+    }
+
+    // A fill on the wrong side for the order is not applied.
+    #[test]
+    fn wrong_side_fill_is_invalid() {
+        let mut orders = table_with_order(10);
+        assert_eq!(
+            orders.on_fill(Side::Sell, &fill(1, 1)),
+            Outcome::InvalidTransition
+        );
+        assert_eq!(orders.get(ID).unwrap().filled, Qty(0));
     }
 }

@@ -104,7 +104,9 @@ impl ExecutionStage {
         };
         match outcome {
             Outcome::DuplicateFill => self.counters.fills_duplicate += 1,
-            Outcome::UnknownOrder if ev.kind == crate::event::EventKind::Fill => self.counters.fills_unknown_order += 1,
+            Outcome::UnknownOrder if ev.kind == crate::event::EventKind::Fill => {
+                self.counters.fills_unknown_order += 1
+            }
             Outcome::Overfill => self.counters.overfills += 1,
             Outcome::LateForClosedOrder | Outcome::UnknownOrder => self.counters.late_messages += 1,
             Outcome::InvalidTransition => self.counters.invalid_transitions += 1,
@@ -117,7 +119,9 @@ impl ExecutionStage {
     /// exposure-increasing orders when an instrument turns reduce-only or halts.
     fn apply_gates(&mut self, ev: &mut Event) {
         let global = ev.gate_global;
-        if global.mode() == GateMode::CancelAll && self.gate_global_last.mode() != GateMode::CancelAll {
+        if global.mode() == GateMode::CancelAll
+            && self.gate_global_last.mode() != GateMode::CancelAll
+        {
             self.cancel_where(ev.ts_recv_ns, |_, _| true);
             if ev.outcome == Outcome::None {
                 ev.outcome = Outcome::MassCancel;
@@ -162,10 +166,13 @@ impl ExecutionStage {
     fn execute(&mut self, intent: &Intent, ts_ns: u64) -> ExecResult {
         match intent.action {
             Action::New => {
-                if let Err(result) =
-                    self.orders
-                        .open_new(intent.order_id, intent.instrument, intent.side, intent.price, intent.qty)
-                {
+                if let Err(result) = self.orders.open_new(
+                    intent.order_id,
+                    intent.instrument,
+                    intent.side,
+                    intent.price,
+                    intent.qty,
+                ) {
                     return result;
                 }
                 let order = *self.orders.get(intent.order_id).expect("just opened");
@@ -175,15 +182,33 @@ impl ExecutionStage {
                 Ok(order) => self.send(RequestKind::Cancel, &order, order.price, order.qty, ts_ns),
                 Err(result) => result,
             },
-            Action::Replace => match self.orders.request_replace(intent.order_id, intent.price, intent.qty) {
-                Ok(order) => self.send(RequestKind::Replace, &order, intent.price, intent.qty, ts_ns),
-                Err(result) => result,
-            },
+            Action::Replace => {
+                match self
+                    .orders
+                    .request_replace(intent.order_id, intent.price, intent.qty)
+                {
+                    Ok(order) => self.send(
+                        RequestKind::Replace,
+                        &order,
+                        intent.price,
+                        intent.qty,
+                        ts_ns,
+                    ),
+                    Err(result) => result,
+                }
+            }
             Action::None => ExecResult::NotSent,
         }
     }
 
-    fn send(&mut self, kind: RequestKind, order: &Order, price: crate::units::Price, qty: crate::units::Qty, ts_ns: u64) -> ExecResult {
+    fn send(
+        &mut self,
+        kind: RequestKind,
+        order: &Order,
+        price: crate::units::Price,
+        qty: crate::units::Qty,
+        ts_ns: u64,
+    ) -> ExecResult {
         let request = OrderRequest {
             kind,
             order_id: order.id,

@@ -121,7 +121,11 @@ impl Ingest {
             return (lanes.counters.published - published_before) as usize;
         }
         lanes.flush_parked(sink);
-        let Sources { control, venue, market } = &mut self.sources;
+        let Sources {
+            control,
+            venue,
+            market,
+        } = &mut self.sources;
         let clock = lanes.clock.clone();
         if lanes.pending_room() >= POLL_BUDGET_MAX {
             control.poll(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
@@ -136,12 +140,14 @@ impl Ingest {
             } else if now_ns >= self.timer_due_ns && lanes.pending_room() > 0 {
                 self.timer_count += 1;
                 self.timer_due_ns = now_ns + self.timer_interval_ns;
-                let mut timer = Event::new(InstrumentId(0), Side::None, Input::Timer(self.timer_count));
+                let mut timer =
+                    Event::new(InstrumentId(0), Side::None, Input::Timer(self.timer_count));
                 timer.ts_recv_ns = now_ns;
                 lanes.route(timer, sink);
             }
         }
-        let market_may_flow = lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
+        let market_may_flow =
+            lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
         if market_may_flow {
             market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| {
                 if ev.kind.lane() == Lane::MarketData {

@@ -32,7 +32,9 @@ pub struct SimGateway {
 
 impl Gateway for SimGateway {
     fn send(&mut self, request: &OrderRequest) -> Result<(), SendError> {
-        self.queue.push(*request).map_err(|_| SendError::Backpressure)
+        self.queue
+            .push(*request)
+            .map_err(|_| SendError::Backpressure)
     }
 }
 
@@ -90,7 +92,10 @@ impl SimVenue {
     fn reply(&mut self, instrument: InstrumentId, side: Side, input: Input) {
         let mut event = Event::new(instrument, side, input);
         event.ts_venue_ns = self.now_ns;
-        debug_assert!(self.outbox.len() < self.outbox.capacity(), "outbox room is checked before taking work");
+        debug_assert!(
+            self.outbox.len() < self.outbox.capacity(),
+            "outbox room is checked before taking work"
+        );
         self.outbox.push_back(event);
     }
 
@@ -121,10 +126,18 @@ impl SimVenue {
             })
         };
         if request.qty.0 <= 0 {
-            return self.reply(request.instrument, request.side, reject(VENUE_REJECT_BAD_QTY));
+            return self.reply(
+                request.instrument,
+                request.side,
+                reject(VENUE_REJECT_BAD_QTY),
+            );
         }
         if self.resting_count >= self.resting_max {
-            return self.reply(request.instrument, request.side, reject(VENUE_REJECT_TOO_MANY_ORDERS));
+            return self.reply(
+                request.instrument,
+                request.side,
+                reject(VENUE_REJECT_TOO_MANY_ORDERS),
+            );
         }
         let venue_order_id = self.venue_order_id_next;
         self.venue_order_id_next += 1;
@@ -135,24 +148,34 @@ impl SimVenue {
             qty: request.qty,
         };
         self.reply(request.instrument, request.side, Input::OrderAck(ack));
-        self.books[request.instrument.index()].resting.push(Resting {
-            order_id: request.order_id,
-            side: request.side,
-            price: request.price,
-            leaves: request.qty.0,
-            filled: 0,
-        });
+        self.books[request.instrument.index()]
+            .resting
+            .push(Resting {
+                order_id: request.order_id,
+                side: request.side,
+                price: request.price,
+                leaves: request.qty.0,
+                filled: 0,
+            });
         self.resting_count += 1;
         self.match_instrument(request.instrument);
     }
 
     fn handle_cancel(&mut self, request: OrderRequest) {
         let book = &mut self.books[request.instrument.index()];
-        match book.resting.iter().position(|r| r.order_id == request.order_id) {
+        match book
+            .resting
+            .iter()
+            .position(|r| r.order_id == request.order_id)
+        {
             Some(index) => {
                 book.resting.swap_remove(index);
                 self.resting_count -= 1;
-                self.reply(request.instrument, request.side, Input::CancelAck(request.order_id));
+                self.reply(
+                    request.instrument,
+                    request.side,
+                    Input::CancelAck(request.order_id),
+                );
             }
             None => {
                 let reject = OrderReject {
@@ -167,7 +190,10 @@ impl SimVenue {
 
     fn handle_replace(&mut self, request: OrderRequest) {
         let book = &mut self.books[request.instrument.index()];
-        let found = book.resting.iter_mut().find(|r| r.order_id == request.order_id);
+        let found = book
+            .resting
+            .iter_mut()
+            .find(|r| r.order_id == request.order_id);
         let reason = match found {
             Some(resting) if request.qty.0 > resting.filled => {
                 resting.price = request.price;
@@ -240,12 +266,16 @@ impl Source for SimVenue {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         self.now_ns = clock.now_ns();
         while self.outbox.capacity() - self.outbox.len() >= REPLIES_PER_REQUEST_MAX + 1 {
-            let Some(request) = self.inbound.pop() else { break };
+            let Some(request) = self.inbound.pop() else {
+                break;
+            };
             self.handle(request);
         }
         let mut emitted = 0;
         while emitted < budget {
-            let Some(mut event) = self.outbox.pop_front() else { break };
+            let Some(mut event) = self.outbox.pop_front() else {
+                break;
+            };
             event.ts_recv_ns = clock.now_ns();
             emit(event);
             emitted += 1;
@@ -255,7 +285,9 @@ impl Source for SimVenue {
 
     fn observe(&mut self, event: &Event) {
         let index = event.instrument.index();
-        let Some(book) = self.books.get_mut(index) else { return };
+        let Some(book) = self.books.get_mut(index) else {
+            return;
+        };
         if let Input::TopOfBook(top) = event.input() {
             book.bid = Some((top.bid_px, top.bid_qty));
             book.ask = Some((top.ask_px, top.ask_qty));

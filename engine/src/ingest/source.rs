@@ -70,7 +70,9 @@ impl Source for ControlInbox {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         let mut emitted = 0;
         while emitted < budget {
-            let Some(command) = self.queue.pop() else { break };
+            let Some(command) = self.queue.pop() else {
+                break;
+            };
             let mut event = Event::new(InstrumentId(0), Side::None, Input::Control(command));
             event.ts_recv_ns = clock.now_ns();
             emit(event);
@@ -89,7 +91,10 @@ pub struct ScriptedSource {
 
 impl ScriptedSource {
     pub fn new(events: Vec<Event>) -> ScriptedSource {
-        ScriptedSource { events, next_index: 0 }
+        ScriptedSource {
+            events,
+            next_index: 0,
+        }
     }
 }
 

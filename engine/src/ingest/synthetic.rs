@@ -23,13 +23,21 @@ pub struct Synthetic {
 
 impl Synthetic {
     pub fn new(config: &Config) -> Synthetic {
-        let mids: Vec<i64> = config.instruments.iter().map(|i| i.start_price_ticks).collect();
+        let mids: Vec<i64> = config
+            .instruments
+            .iter()
+            .map(|i| i.start_price_ticks)
+            .collect();
         let rate = config.market_data.rate_per_sec;
         Synthetic {
             rng: Xoshiro256PlusPlus::seed_from_u64(config.market_data.seed),
             anchors: mids.clone(),
             mids,
-            interval_ns: if rate == 0 { 0 } else { (1_000_000_000 / rate).max(1) },
+            interval_ns: if rate == 0 {
+                0
+            } else {
+                (1_000_000_000 / rate).max(1)
+            },
             due_ns: 0,
             trade_every: config.market_data.trade_every,
             updates: 0,
@@ -52,7 +60,11 @@ impl Synthetic {
         self.updates += 1;
         if self.updates % self.trade_every == 0 {
             let buy = (draw >> 16) & 1 == 1;
-            let price = if buy { mid + half_spread } else { mid - half_spread };
+            let price = if buy {
+                mid + half_spread
+            } else {
+                mid - half_spread
+            };
             let side = if buy { Side::Buy } else { Side::Sell };
             return Event::new(
                 instrument,

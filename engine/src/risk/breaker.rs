@@ -46,7 +46,9 @@ impl CircuitBreaker {
         }
         let window_start = ts_ns.saturating_sub(self.window_ns);
         for deque in [&mut self.minima, &mut self.maxima] {
-            while deque.front().is_some_and(|&(ts, _)| ts < window_start) || deque.len() == BREAKER_SAMPLES_MAX {
+            while deque.front().is_some_and(|&(ts, _)| ts < window_start)
+                || deque.len() == BREAKER_SAMPLES_MAX
+            {
                 deque.pop_front();
             }
         }

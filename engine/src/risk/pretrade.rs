@@ -73,7 +73,10 @@ impl PreTrade {
             gate_global: Gate::Open,
             max_open_orders: config.risk.max_open_orders,
             gross_position_limit: config.risk.gross_position_limit,
-            throttle: Throttle::new(config.risk.orders_per_window, config.risk.throttle_window_ms * 1_000_000),
+            throttle: Throttle::new(
+                config.risk.orders_per_window,
+                config.risk.throttle_window_ms * 1_000_000,
+            ),
         }
     }
 
@@ -101,12 +104,20 @@ impl PreTrade {
     }
 
     pub fn mid(&self, instrument: InstrumentId) -> Option<Price> {
-        self.mids.get(instrument.index()).copied().flatten().map(Price)
+        self.mids
+            .get(instrument.index())
+            .copied()
+            .flatten()
+            .map(Price)
     }
 
     /// The strictest of the global gate and the instrument's own.
     pub fn gate(&self, instrument: InstrumentId) -> Gate {
-        let own = self.gates.get(instrument.index()).copied().unwrap_or(Gate::Open);
+        let own = self
+            .gates
+            .get(instrument.index())
+            .copied()
+            .unwrap_or(Gate::Open);
         self.gate_global.strictest(own)
     }
 
@@ -159,7 +170,9 @@ impl PreTrade {
         if worst_abs(position, after) > rules.position_limit {
             return RejectReason::PositionLimit;
         }
-        if self.gross_with(order.instrument, worst_abs(position, after), orders) > self.gross_position_limit {
+        if self.gross_with(order.instrument, worst_abs(position, after), orders)
+            > self.gross_position_limit
+        {
             return RejectReason::GrossPositionLimit;
         }
         if order.is_new && orders.open_count() >= self.max_open_orders {
@@ -172,7 +185,12 @@ impl PreTrade {
     }
 
     /// Refusal by a gate, if any: halts refuse everything, reduce-only refuses what could grow the position.
-    fn check_gate(&self, order: &OrderCheck, position: i64, exposure: Exposure) -> Option<RejectReason> {
+    fn check_gate(
+        &self,
+        order: &OrderCheck,
+        position: i64,
+        exposure: Exposure,
+    ) -> Option<RejectReason> {
         let gate = self.gate(order.instrument);
         match gate.mode() {
             GateMode::Open => None,
@@ -197,7 +215,10 @@ impl PreTrade {
                 if index == instrument.index() {
                     worst
                 } else {
-                    worst_abs(self.positions[index], orders.exposure(InstrumentId(index as u16)))
+                    worst_abs(
+                        self.positions[index],
+                        orders.exposure(InstrumentId(index as u16)),
+                    )
                 }
             })
             .sum()
@@ -231,5 +252,7 @@ fn with_added(exposure: Exposure, side: Side, lots: i64) -> Exposure {
 
 /// The largest absolute position reachable if every open order filled.
 pub fn worst_abs(position: i64, exposure: Exposure) -> i64 {
-    (position + exposure.buy_lots).abs().max((position - exposure.sell_lots).abs())
+    (position + exposure.buy_lots)
+        .abs()
+        .max((position - exposure.sell_lots).abs())
 }

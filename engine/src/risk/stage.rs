@@ -91,11 +91,15 @@ impl RiskStage {
         let index = ev.instrument.index();
         match ev.input() {
             Input::Control(command) => self.on_control(command),
-            Input::TopOfBook(t) if index < self.instruments.len() && t.bid_px.0 > 0 && t.ask_px.0 > 0 => {
+            Input::TopOfBook(t)
+                if index < self.instruments.len() && t.bid_px.0 > 0 && t.ask_px.0 > 0 =>
+            {
                 let mid = (t.bid_px.0 + t.ask_px.0).div_euclid(2);
                 self.on_mark(index, Price(mid), ev.ts_recv_ns);
             }
-            Input::Trade(t) if index < self.instruments.len() && self.instruments[index].mark.is_none() => {
+            Input::Trade(t)
+                if index < self.instruments.len() && self.instruments[index].mark.is_none() =>
+            {
                 self.on_mark(index, t.price, ev.ts_recv_ns);
             }
             Input::Fill(fill) if ev.is_duplicate() => {
@@ -153,10 +157,14 @@ impl RiskStage {
     fn remark(&mut self, index: usize) {
         let instrument = &mut self.instruments[index];
         let Some(mark) = instrument.mark else { return };
-        let unrealized = instrument.position.unrealized_tick_lots(mark) * instrument.tick_value as i128;
+        let unrealized =
+            instrument.position.unrealized_tick_lots(mark) * instrument.tick_value as i128;
         self.unrealized_units += unrealized - instrument.unrealized_units;
         instrument.unrealized_units = unrealized;
-        if instrument.stop_loss > 0 && unrealized < -(instrument.stop_loss as i128) && !instrument.stop_tripped {
+        if instrument.stop_loss > 0
+            && unrealized < -(instrument.stop_loss as i128)
+            && !instrument.stop_tripped
+        {
             instrument.stop_tripped = true;
             self.counters.stop_loss_trips += 1;
         }
@@ -205,7 +213,9 @@ impl RiskStage {
     }
 
     pub fn position(&self, index: usize) -> Qty {
-        self.instruments.get(index).map_or(Qty(0), |i| i.position.qty)
+        self.instruments
+            .get(index)
+            .map_or(Qty(0), |i| i.position.qty)
     }
 
     /// Realized PnL of all instruments, in account units.

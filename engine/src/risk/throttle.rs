@@ -25,7 +25,8 @@ impl Throttle {
     /// Would an order at `ts_ns` stay within the limit?
     #[inline]
     pub fn allows(&self, ts_ns: u64) -> bool {
-        self.len < self.times_ns.len() || ts_ns.saturating_sub(self.times_ns[self.head_index]) >= self.window_ns
+        self.len < self.times_ns.len()
+            || ts_ns.saturating_sub(self.times_ns[self.head_index]) >= self.window_ns
     }
 
     /// Records an accepted order at `ts_ns`.
@@ -45,7 +46,10 @@ impl Throttle {
     pub fn count_in_window(&self, ts_ns: u64) -> usize {
         let capacity = self.times_ns.len();
         (0..self.len)
-            .filter(|i| ts_ns.saturating_sub(self.times_ns[(self.head_index + i) % capacity]) < self.window_ns)
+            .filter(|i| {
+                ts_ns.saturating_sub(self.times_ns[(self.head_index + i) % capacity])
+                    < self.window_ns
+            })
             .count()
     }
 }

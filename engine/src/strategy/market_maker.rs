@@ -41,7 +41,14 @@ impl MarketMaker {
     }
 
     /// Places, moves or withdraws one side's quote.
-    fn quote_side(&self, slot: &mut Option<OrderId>, instrument: InstrumentId, side: Side, target: Option<i64>, act: &mut Actions) {
+    fn quote_side(
+        &self,
+        slot: &mut Option<OrderId>,
+        instrument: InstrumentId,
+        side: Side,
+        target: Option<i64>,
+        act: &mut Actions,
+    ) {
         let live = slot.and_then(|id| act.order(id).copied());
         if live.is_none() {
             *slot = None;
@@ -51,14 +58,22 @@ impl MarketMaker {
         match (live, target) {
             (None, Some(_)) | (Some(_), Some(_)) if !may_send => {}
             (None, Some(price)) if price > 0 => {
-                let qty = Qty(self.params.quote_qty);
+                let position = act.position(instrument).0;
+                let reduce_only = act.gate(instrument).mode() == GateMode::ReduceOnly;
+                let qty = if reduce_only {
+                    Qty(self.params.quote_qty.min(position.abs()))
+                } else {
+                    Qty(self.params.quote_qty)
+                };
                 *slot = act.new_order(instrument, side, Price(price), qty).ok();
             }
             (Some(order), None) if order.state.is_working() => {
                 let _ = act.cancel(order.id);
             }
             (Some(order), Some(price)) if order.state.is_working() => {
-                if (order.price.0 - price).abs() >= self.params.requote_threshold_ticks.max(1) && price > 0 {
+                if (order.price.0 - price).abs() >= self.params.requote_threshold_ticks.max(1)
+                    && price > 0
+                {
                     let _ = act.replace(order.id, Price(price), order.qty);
                 }
             }
@@ -80,14 +95,21 @@ impl Strategy for MarketMaker {
         let Some(mut quotes) = self.quotes.get(instrument.index()).copied() else {
             return;
         };
-        if act.gate(instrument).mode() != GateMode::Open {
+        let mode = act.gate(instrument).mode();
+        if mode >= GateMode::Halt {
             return;
         }
-        let Some(mid) = act.mid(instrument) else { return };
+        let Some(mid) = act.mid(instrument) else {
+            return;
+        };
         let position = act.position(instrument).0;
         let (bid, ask) = self.targets(mid.0, position);
-        let bid = (position < self.params.max_inventory_lots).then_some(bid);
-        let ask = (position > -self.params.max_inventory_lots).then_some(ask);
+        // Reduce-only (stop-loss, daily loss, kill switch): quote only the side that flattens.
+        let reduce_only = mode == GateMode::ReduceOnly;
+        let bid = (position < self.params.max_inventory_lots && (!reduce_only || position < 0))
+            .then_some(bid);
+        let ask = (position > -self.params.max_inventory_lots && (!reduce_only || position > 0))
+            .then_some(ask);
         self.quote_side(&mut quotes.bid, instrument, Side::Buy, bid, act);
         self.quote_side(&mut quotes.ask, instrument, Side::Sell, ask, act);
         self.quotes[instrument.index()] = quotes;

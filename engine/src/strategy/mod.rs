@@ -26,14 +26,22 @@ pub trait Strategy: Send {
     /// Top of book, trades and book deltas.
     fn on_market_data(&mut self, event: &Event, act: &mut Actions);
 
-    fn on_fill(&mut self, _instrument: InstrumentId, _side: Side, _fill: &Fill, _act: &mut Actions) {}
+    fn on_fill(
+        &mut self,
+        _instrument: InstrumentId,
+        _side: Side,
+        _fill: &Fill,
+        _act: &mut Actions,
+    ) {
+    }
 
     fn on_ack(&mut self, _instrument: InstrumentId, _ack: &OrderAck, _act: &mut Actions) {}
 
     /// A venue reject of a new order, a cancel or a replace.
     fn on_reject(&mut self, _instrument: InstrumentId, _reject: &OrderReject, _act: &mut Actions) {}
 
-    fn on_cancel_ack(&mut self, _instrument: InstrumentId, _order_id: OrderId, _act: &mut Actions) {}
+    fn on_cancel_ack(&mut self, _instrument: InstrumentId, _order_id: OrderId, _act: &mut Actions) {
+    }
 
     fn on_timer(&mut self, _timer_id: u64, _act: &mut Actions) {}
 }
@@ -101,7 +109,13 @@ impl Actions<'_> {
     }
 
     /// Sends a limit order if pre-trade risk accepts it.
-    pub fn new_order(&mut self, instrument: InstrumentId, side: Side, price: Price, qty: Qty) -> Result<OrderId, RejectReason> {
+    pub fn new_order(
+        &mut self,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) -> Result<OrderId, RejectReason> {
         let check = OrderCheck {
             instrument,
             side,
@@ -111,7 +125,10 @@ impl Actions<'_> {
             filled: 0,
             is_new: true,
         };
-        let verdict = self.book.pretrade.check(&check, &self.book.orders, self.ts_ns);
+        let verdict = self
+            .book
+            .pretrade
+            .check(&check, &self.book.orders, self.ts_ns);
         let id = OrderId(self.book.order_id_next);
         self.record(Action::New, id, instrument, side, price, qty, verdict)?;
         self.book.order_id_next += 1;
@@ -130,7 +147,15 @@ impl Actions<'_> {
             OrderState::PendingCancel => RejectReason::OrderNotWorking,
             _ => RejectReason::None,
         };
-        self.record(Action::Cancel, id, order.instrument, order.side, order.price, order.qty, verdict)?;
+        self.record(
+            Action::Cancel,
+            id,
+            order.instrument,
+            order.side,
+            order.price,
+            order.qty,
+            verdict,
+        )?;
         let _ = self.book.orders.request_cancel(id);
         Ok(())
     }
@@ -150,11 +175,21 @@ impl Actions<'_> {
                 filled: order.filled.0,
                 is_new: false,
             };
-            self.book.pretrade.check(&check, &self.book.orders, self.ts_ns)
+            self.book
+                .pretrade
+                .check(&check, &self.book.orders, self.ts_ns)
         } else {
             RejectReason::OrderNotWorking
         };
-        self.record(Action::Replace, id, order.instrument, order.side, price, qty, verdict)?;
+        self.record(
+            Action::Replace,
+            id,
+            order.instrument,
+            order.side,
+            price,
+            qty,
+            verdict,
+        )?;
         let _ = self.book.orders.request_replace(id, price, qty);
         self.book.pretrade.record_order(self.ts_ns);
         Ok(())
@@ -247,8 +282,12 @@ impl StrategyStage {
         };
         let instrument = event.instrument;
         match input {
-            Input::TopOfBook(_) | Input::Trade(_) | Input::BookDelta(_) => self.strategy.on_market_data(&event, &mut act),
-            Input::Fill(fill) if !event.is_duplicate() => self.strategy.on_fill(instrument, event.side, &fill, &mut act),
+            Input::TopOfBook(_) | Input::Trade(_) | Input::BookDelta(_) => {
+                self.strategy.on_market_data(&event, &mut act)
+            }
+            Input::Fill(fill) if !event.is_duplicate() => self
+                .strategy
+                .on_fill(instrument, event.side, &fill, &mut act),
             Input::OrderAck(ack) => self.strategy.on_ack(instrument, &ack, &mut act),
             Input::OrderReject(reject) => self.strategy.on_reject(instrument, &reject, &mut act),
             Input::CancelAck(id) => self.strategy.on_cancel_ack(instrument, id, &mut act),
@@ -270,10 +309,12 @@ impl StrategyStage {
     /// Brings positions, mids, gates and the order replica up to date with the input.
     fn observe(&mut self, ev: &Event, input: &Input) {
         let book = &mut self.book;
-        book.pretrade.set_gates(ev.instrument, ev.gate_global, ev.gate_instrument);
+        book.pretrade
+            .set_gates(ev.instrument, ev.gate_global, ev.gate_instrument);
         match input {
             Input::TopOfBook(t) if t.bid_px.0 > 0 && t.ask_px.0 > 0 => {
-                book.pretrade.set_mid(ev.instrument, (t.bid_px.0 + t.ask_px.0).div_euclid(2));
+                book.pretrade
+                    .set_mid(ev.instrument, (t.bid_px.0 + t.ask_px.0).div_euclid(2));
             }
             Input::Trade(t) if book.pretrade.mid(ev.instrument).is_none() => {
                 book.pretrade.set_mid(ev.instrument, t.price.0);

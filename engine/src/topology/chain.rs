@@ -38,7 +38,10 @@ pub struct Chain {
 
 impl Chain {
     pub fn is_empty(&self) -> bool {
-        self.risk.is_none() && self.strategy.is_none() && self.execution.is_none() && self.journal.is_none()
+        self.risk.is_none()
+            && self.strategy.is_none()
+            && self.execution.is_none()
+            && self.journal.is_none()
     }
 
     /// Runs the group's stages on one event.

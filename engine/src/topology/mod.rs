@@ -80,7 +80,13 @@ mod tests {
     #[test]
     fn one_core_is_one_group() {
         let groups = plan_groups(&plan([0; 5])).unwrap();
-        assert_eq!(groups, vec![Group { core: 0, stages: 0..5 }]);
+        assert_eq!(
+            groups,
+            vec![Group {
+                core: 0,
+                stages: 0..5
+            }]
+        );
     }
 
     // Two cores split the pipeline where the core changes.
@@ -88,7 +94,13 @@ mod tests {
     fn two_cores_make_two_groups() {
         let groups = plan_groups(&plan([0, 0, 1, 1, 1])).unwrap();
         assert_eq!(groups.len(), 2);
-        assert_eq!(groups[1], Group { core: 1, stages: 2..5 });
+        assert_eq!(
+            groups[1],
+            Group {
+                core: 1,
+                stages: 2..5
+            }
+        );
         assert_eq!(groups[0].name(), "ingest+risk");
     }
 

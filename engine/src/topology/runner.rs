@@ -11,7 +11,10 @@ use crate::ingest::{Ingest, Sink};
 use crate::topology::chain::Chain;
 use crate::topology::wait::Wait;
 use crate::topology::Group;
-use disruptor::{BusySpin, EventPoller, Polling, Producer, SingleConsumerBarrier, SingleProducer, SingleProducerBarrier};
+use disruptor::{
+    BusySpin, EventPoller, Polling, Producer, SingleConsumerBarrier, SingleProducer,
+    SingleProducerBarrier,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -91,12 +94,19 @@ impl Sink for HeadSink {
 }
 
 /// Runs the plan until ingest drains, `shared.stop` is set or `duration` passes.
-pub fn run_groups(plans: Vec<GroupPlan>, ring_capacity: usize, shared: Arc<Shared>, duration: Option<Duration>) -> Vec<GroupResult> {
+pub fn run_groups(
+    plans: Vec<GroupPlan>,
+    ring_capacity: usize,
+    shared: Arc<Shared>,
+    duration: Option<Duration>,
+) -> Vec<GroupResult> {
     let ring_count = plans.len() - 1;
     let mut producers: Vec<Option<RingProducer>> = Vec::with_capacity(ring_count + 1);
     let mut pollers: Vec<Option<RingPoller>> = vec![None];
     for _ in 0..ring_count {
-        let (poller, builder) = disruptor::build_single_producer(ring_capacity, || Event::EMPTY, BusySpin).new_event_poller();
+        let (poller, builder) =
+            disruptor::build_single_producer(ring_capacity, || Event::EMPTY, BusySpin)
+                .new_event_poller();
         producers.push(Some(builder.build()));
         pollers.push(Some(poller));
     }
@@ -150,7 +160,13 @@ fn spawn_group(
         .expect("spawning a pipeline thread")
 }
 
-fn run_head(mut ingest: Ingest, chain: Chain, producer: Option<RingProducer>, wait: Wait, shared: &Shared) -> GroupResult {
+fn run_head(
+    mut ingest: Ingest,
+    chain: Chain,
+    producer: Option<RingProducer>,
+    wait: Wait,
+    shared: &Shared,
+) -> GroupResult {
     let mut sink = HeadSink { chain, producer };
     while !shared.stop.load(Ordering::Acquire) {
         let published = ingest.poll(&mut sink);
@@ -221,11 +237,19 @@ fn run_downstream(
         shared.fail(message);
     }
     drop(producer);
-    GroupResult { ingest: None, chain }
+    GroupResult {
+        ingest: None,
+        chain,
+    }
 }
 
 /// Publishes into a ring that may be full; false if the run failed meanwhile.
-fn publish_blocking(producer: &mut RingProducer, event: &Event, wait: Wait, shared: &Shared) -> bool {
+fn publish_blocking(
+    producer: &mut RingProducer,
+    event: &Event,
+    wait: Wait,
+    shared: &Shared,
+) -> bool {
     loop {
         if producer.try_publish(|slot| *slot = *event).is_ok() {
             return true;

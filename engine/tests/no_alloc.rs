@@ -1,0 +1,133 @@
+//! The hot path does not allocate: after warm-up, a fused pipeline (synthetic
+//! feed, simulated venue with acks and fills, market maker, journal) runs a
+//! few hundred thousand events with zero heap allocations on its thread.
+
+// A counting global allocator needs `unsafe impl GlobalAlloc`: fenced to this test.
+#![allow(unsafe_code)]
+
+mod common;
+
+use genesis_engine::clock::EpochClock;
+use genesis_engine::engine::Parts;
+use genesis_engine::event::Event;
+use genesis_engine::execution::ExecutionStage;
+use genesis_engine::ingest::{Ingest, Sink};
+use genesis_engine::journal_stage::JournalStage;
+use genesis_engine::risk::RiskStage;
+use genesis_engine::strategy::StrategyStage;
+use genesis_engine::topology::chain::{Chain, Timed};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+// SAFETY: forwards every call unchanged to the system allocator; it only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours, passed through.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours, passed through.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours, passed through.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+struct Fused(Chain);
+
+impl Sink for Fused {
+    fn offer(&mut self, event: &Event) -> bool {
+        let mut copy = *event;
+        self.0.process(&mut copy);
+        true
+    }
+}
+
+/// Polls until `events` more events went through; returns how many polls it took.
+fn pump(ingest: &mut Ingest, sink: &mut Fused, events: u64) {
+    let target = ingest.counters().published + events;
+    while ingest.counters().published < target {
+        if ingest.poll(sink) == 0 {
+            sink.0.on_idle();
+        }
+    }
+}
+
+#[test]
+fn fused_pipeline_allocates_nothing_per_event_after_warm_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path());
+    config.market_data.rate_per_sec = 0;
+    config.market_data.timer_interval_ms = 1;
+    config.risk.orders_per_window = 1_000_000;
+    let clock = EpochClock::new();
+    let (parts, _control) = Parts::from_config(&config);
+    let mut ingest = Ingest::new(
+        parts.sources,
+        clock.clone(),
+        config.instruments.len(),
+        true,
+        config.risk.exec_id_memory,
+        1_000_000,
+    );
+    let journal = JournalStage::create(dir.path(), 1, config.journal.buffer_bytes, false).unwrap();
+    let mut sink = Fused(Chain {
+        clock,
+        risk: Some(Timed::new(RiskStage::new(&config), "risk")),
+        strategy: Some(Timed::new(
+            StrategyStage::new(&config, parts.strategy),
+            "strategy",
+        )),
+        execution: Some(Timed::new(
+            ExecutionStage::new(&config, parts.gateway),
+            "execution",
+        )),
+        journal: Some(Timed::new(journal, "journal")),
+        fatal: None,
+    });
+
+    pump(&mut ingest, &mut sink, 200_000);
+    let fills_before = sink.0.execution.as_ref().unwrap().stage.counters.fills;
+    COUNTING.with(|c| c.set(true));
+    pump(&mut ingest, &mut sink, 300_000);
+    COUNTING.with(|c| c.set(false));
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+
+    let execution = &sink.0.execution.as_ref().unwrap().stage.counters;
+    let risk = &sink.0.risk.as_ref().unwrap().stage.counters;
+    assert!(
+        execution.fills > fills_before,
+        "the measured stretch includes fills: {execution:?} {risk:?}"
+    );
+    assert!(
+        execution.orders_sent + execution.replaces_sent > 0,
+        "the measured stretch includes orders"
+    );
+    assert!(sink.0.fatal.is_none());
+    assert_eq!(
+        allocations, 0,
+        "heap allocations in 300 000 events after warm-up"
+    );
+}
