@@ -76,7 +76,7 @@ pub struct Config {
 }
 
 /// Which core runs each stage. Stages on the same core run fused on one thread.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CorePlan {
     pub ingest: usize,
@@ -84,18 +84,6 @@ pub struct CorePlan {
     pub strategy: usize,
     pub execution: usize,
     pub journal: usize,
-}
-
-impl Default for CorePlan {
-    fn default() -> CorePlan {
-        CorePlan {
-            ingest: 0,
-            risk: 0,
-            strategy: 0,
-            execution: 0,
-            journal: 0,
-        }
-    }
 }
 
 impl CorePlan {

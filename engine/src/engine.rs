@@ -65,6 +65,7 @@ pub fn strategy_from_config(config: &Config) -> Box<dyn Strategy> {
 }
 
 /// Runs until the sources drain, `stop` is set, or `duration` passes.
+#[allow(clippy::disallowed_methods)] // wall time of the whole run, for the report
 pub fn run(
     config: &Config,
     parts: Parts,

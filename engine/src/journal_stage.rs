@@ -76,6 +76,7 @@ impl JournalStage {
 }
 
 /// `run-<unix seconds>-<pid>[-n].gjnl`, never an existing name.
+#[allow(clippy::disallowed_methods)] // naming a file, not a decision
 fn new_file_path(dir: &Path) -> PathBuf {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -14,8 +14,11 @@ fn write_records(path: &Path, records: &[[u8; RECORD]]) {
     writer.sync().unwrap();
 }
 
+/// Records read back (sequence, payload) and the torn-tail offset if any.
+type ReadBack = (Vec<(u64, Vec<u8>)>, Option<u64>);
+
 /// Reads every record; returns them and the torn-tail offset if any.
-fn read_all(path: &Path) -> Result<(Vec<(u64, Vec<u8>)>, Option<u64>), JournalError> {
+fn read_all(path: &Path) -> Result<ReadBack, JournalError> {
     let mut reader = FileReader::open(path)?;
     let mut out = Vec::new();
     loop {

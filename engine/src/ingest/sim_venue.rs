@@ -265,7 +265,7 @@ impl SimVenue {
 impl Source for SimVenue {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         self.now_ns = clock.now_ns();
-        while self.outbox.capacity() - self.outbox.len() >= REPLIES_PER_REQUEST_MAX + 1 {
+        while self.outbox.capacity() - self.outbox.len() > REPLIES_PER_REQUEST_MAX {
             let Some(request) = self.inbound.pop() else {
                 break;
             };

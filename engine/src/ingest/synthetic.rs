@@ -33,11 +33,7 @@ impl Synthetic {
             rng: Xoshiro256PlusPlus::seed_from_u64(config.market_data.seed),
             anchors: mids.clone(),
             mids,
-            interval_ns: if rate == 0 {
-                0
-            } else {
-                (1_000_000_000 / rate).max(1)
-            },
+            interval_ns: 1_000_000_000u64.checked_div(rate).map_or(0, |ns| ns.max(1)),
             due_ns: 0,
             trade_every: config.market_data.trade_every,
             updates: 0,
@@ -51,14 +47,14 @@ impl Synthetic {
         let index = (draw % self.mids.len() as u64) as usize;
         let mid = self.mids[index];
         let anchor = self.anchors[index];
-        let drift = (anchor - mid).signum() * ((draw >> 20) % 16 == 0) as i64;
+        let drift = (anchor - mid).signum() * (draw >> 20).is_multiple_of(16) as i64;
         let step = ((draw >> 8) % 3) as i64 - 1 + drift;
         let mid = (mid + step).max(2);
         self.mids[index] = mid;
         let half_spread = 1 + ((draw >> 12) % 2) as i64;
         let instrument = InstrumentId(index as u16);
         self.updates += 1;
-        if self.updates % self.trade_every == 0 {
+        if self.updates.is_multiple_of(self.trade_every) {
             let buy = (draw >> 16) & 1 == 1;
             let price = if buy {
                 mid + half_spread

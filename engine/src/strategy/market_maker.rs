@@ -70,12 +70,13 @@ impl MarketMaker {
             (Some(order), None) if order.state.is_working() => {
                 let _ = act.cancel(order.id);
             }
-            (Some(order), Some(price)) if order.state.is_working() => {
-                if (order.price.0 - price).abs() >= self.params.requote_threshold_ticks.max(1)
+            (Some(order), Some(price))
+                if order.state.is_working()
                     && price > 0
-                {
-                    let _ = act.replace(order.id, Price(price), order.qty);
-                }
+                    && (order.price.0 - price).abs()
+                        >= self.params.requote_threshold_ticks.max(1) =>
+            {
+                let _ = act.replace(order.id, Price(price), order.qty);
             }
             _ => {}
         }

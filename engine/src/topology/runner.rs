@@ -94,6 +94,7 @@ impl Sink for HeadSink {
 }
 
 /// Runs the plan until ingest drains, `shared.stop` is set or `duration` passes.
+#[allow(clippy::disallowed_methods)] // the run's deadline is wall time
 pub fn run_groups(
     plans: Vec<GroupPlan>,
     ring_capacity: usize,

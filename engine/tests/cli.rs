@@ -1,0 +1,185 @@
+//! The `genesis` binary as an operator runs it: the default run, Ctrl-C,
+//! help, and a broken config.
+
+#![allow(clippy::disallowed_methods)] // tests wait on wall-clock deadlines
+
+use genesis_engine::journal_stage::EventReader;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn genesis() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_genesis"))
+}
+
+fn journal_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+/// Checks a journal: every record decodes, sequences run 1..=n; returns n.
+fn journal_records(path: &Path) -> u64 {
+    let events = EventReader::read_all(path).unwrap();
+    for (index, event) in events.iter().enumerate() {
+        assert_eq!(event.seq, index as u64 + 1);
+    }
+    events.len() as u64
+}
+
+// `genesis run --duration 2` on the built-in defaults trades and prints the per-stage table.
+#[test]
+fn default_run_trades_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = genesis()
+        .args(["run", "--duration", "2", "--summary-json", "summary.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for stage in ["ingest", "risk", "strategy", "execution", "journal"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(stage)),
+            "row for {stage} in:\n{stdout}"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    let number = |key: &str| {
+        summary[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} in {summary}"))
+    };
+    assert!(number("events") > 10_000, "{summary}");
+    assert!(number("orders_sent") > 0, "{summary}");
+    assert!(number("fills") > 0, "{summary}");
+    assert_eq!(number("dropped"), 0);
+    assert_eq!(summary["stages"].as_array().unwrap().len(), 5);
+    assert!(
+        summary["stages"][4]["since_recv_ns"]["p99"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let files = journal_files(&dir.path().join("genesis-data/journal"));
+    assert_eq!(files.len(), 1);
+    assert_eq!(journal_records(&files[0]), number("events"));
+}
+
+// Ctrl-C stops cleanly: every event read is journaled and the report still prints.
+#[test]
+fn interrupt_stops_cleanly_with_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dev.toml");
+    std::fs::write(
+        &config,
+        "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nrate_per_sec = 20000\n",
+    )
+    .unwrap();
+    let mut child = genesis()
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--summary-json",
+            "summary.json",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let journal_dir = dir.path().join("genesis-data/journal");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let grown = journal_files(&journal_dir).first().is_some_and(|f| {
+            std::fs::metadata(f)
+                .map(|m| m.len() > 100_000)
+                .unwrap_or(false)
+        });
+        if grown {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the engine wrote no journal within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the engine did not stop within 30 s of SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("latency from receive to stage exit"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    let files = journal_files(&journal_dir);
+    assert_eq!(
+        journal_records(&files[0]),
+        summary["events"].as_u64().unwrap()
+    );
+}
+
+// --help documents the commands and their flags.
+#[test]
+fn help_documents_everything() {
+    let top = genesis().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&top.stdout);
+    assert!(text.contains("run") && text.contains("config"), "{text}");
+    let run = genesis().args(["run", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    for flag in [
+        "--config",
+        "--duration",
+        "--summary-json",
+        "--rate",
+        "Ctrl-C",
+    ] {
+        assert!(text.contains(flag), "{flag} in:\n{text}");
+    }
+}
+
+// A broken config is a clear error naming the key, exit code 2, no panic.
+#[test]
+fn broken_config_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[risk]\nmax_open_orders = -3\n").unwrap();
+    let output = genesis()
+        .args(["run", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("max_open_orders") && stderr.contains("bad.toml"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
