@@ -2,11 +2,28 @@
 //! help, and a broken config.
 
 #![allow(clippy::disallowed_methods)] // tests wait on wall-clock deadlines
+#![allow(unsafe_code)] // kill(2) to send signals to the child
 
 use genesis_engine::journal_stage::EventReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+fn signal(child: &std::process::Child, signal: i32) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a pid we spawned and own; no memory is involved.
+    let result = unsafe { libc::kill(pid, signal) };
+    assert_eq!(result, 0, "kill({pid}, {signal})");
+}
+
+/// Polls `check` every 20 ms until it holds; fails with `what` after 30 s.
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 fn genesis() -> Command {
     Command::new(env!("CARGO_BIN_EXE_genesis"))
@@ -112,11 +129,7 @@ fn interrupt_stops_cleanly_with_report() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal(&child, libc::SIGINT);
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().unwrap().is_none() {
         assert!(
@@ -182,4 +195,76 @@ fn broken_config_is_a_clear_error() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+// SIGUSR1 engages the kill switch (cancel-all) through the control lane: it is
+// journaled, open orders are cancelled and nothing new is accepted after it.
+#[test]
+fn sigusr1_engages_cancel_all() {
+    use genesis_engine::decision::{Action, Outcome};
+    use genesis_engine::event::{ControlCommand, Input};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dev.toml");
+    std::fs::write(
+        &config,
+        "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nrate_per_sec = 20000\n",
+    )
+    .unwrap();
+    let child = genesis()
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--summary-json",
+            "summary.json",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let journal_dir = dir.path().join("genesis-data/journal");
+    let events = || {
+        journal_files(&journal_dir)
+            .first()
+            .map(|f| EventReader::read_all(f).unwrap())
+            .unwrap_or_default()
+    };
+    wait_until("orders in the journal", || {
+        events().iter().any(|e| {
+            e.intents
+                .iter()
+                .any(|i| i.is_accepted() && i.action == Action::New)
+        })
+    });
+    signal(&child, libc::SIGUSR1);
+    let is_kill = |e: &genesis_engine::event::Event| {
+        e.input() == Input::Control(ControlCommand::KillSwitchCancelAll)
+    };
+    wait_until("the kill switch in the journal", || {
+        events().iter().any(is_kill)
+    });
+    signal(&child, libc::SIGINT);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events();
+    let at = events.iter().position(is_kill).unwrap();
+    assert_eq!(events[at].outcome, Outcome::MassCancel);
+    let accepted_after = events[at..]
+        .iter()
+        .flat_map(|e| e.intents.iter())
+        .filter(|i| i.is_accepted() && i.action != Action::Cancel)
+        .count();
+    assert_eq!(
+        accepted_after, 0,
+        "no new order or replace accepted after the kill switch"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["control_events"].as_u64(), Some(1));
 }

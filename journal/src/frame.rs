@@ -36,6 +36,19 @@ pub struct Prefix {
     pub seq: u64,
 }
 
+/// Appends one frame to `out` (which should have room: this is the writer's hot path).
+#[inline]
+pub fn append(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let length = u32::try_from(payload.len()).expect("payload fits in u32");
+    out.extend_from_slice(&length.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(payload);
+    let crc = crc32c::crc32c(&out[start + 8..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
 /// Reads a frame prefix from the first 16 bytes of `bytes`.
 pub fn decode_prefix(bytes: &[u8; FRAME_PREFIX_BYTES]) -> Prefix {
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));

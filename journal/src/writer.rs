@@ -69,10 +69,10 @@ impl FileWriter {
             self.flush()?;
         }
         let start = self.buffer.len();
-        // Stays within the capacity reserved at creation, so this never reallocates.
-        self.buffer.resize(start + frame_bytes, 0);
         let seq = self.seq_next;
-        frame::encode(seq, payload, &mut self.buffer[start..]);
+        // Stays within the capacity reserved at creation, so this never reallocates.
+        frame::append(seq, payload, &mut self.buffer);
+        debug_assert_eq!(self.buffer.len(), start + frame_bytes);
         self.seq_next += 1;
         Ok(seq)
     }

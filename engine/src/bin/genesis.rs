@@ -4,6 +4,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use genesis_engine::config::Config;
 use genesis_engine::engine::{self, Parts};
+use genesis_engine::event::ControlCommand;
+use genesis_engine::ingest::ControlSender;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,6 +32,10 @@ enum Command {
     /// Ctrl-C (SIGINT) or SIGTERM stops cleanly: ingest stops reading, every
     /// event already read goes through all stages, the journal is synced and
     /// the report is printed. A second Ctrl-C exits at once.
+    ///
+    /// Kill switch from outside: SIGUSR1 engages cancel-all (no new orders,
+    /// every open order cancelled); SIGUSR2 releases it. Both travel the
+    /// control lane, ahead of market data, and are journaled.
     Run {
         /// TOML config file (see engine/config/dev.toml for every key). Without it, the built-in default runs.
         #[arg(long, value_name = "FILE")]
@@ -90,6 +96,39 @@ fn run_cli(cli: Cli) -> Result<()> {
     }
 }
 
+/// SIGUSR1 → kill switch cancel-all, SIGUSR2 → kill switch off, polled off the hot path.
+fn watch_kill_switch_signals(control: ControlSender, stop: Arc<AtomicBool>) -> Result<()> {
+    let engage = Arc::new(AtomicBool::new(false));
+    let release = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&engage))
+        .context("installing SIGUSR1")?;
+    signal_hook::flag::register(signal_hook::consts::SIGUSR2, Arc::clone(&release))
+        .context("installing SIGUSR2")?;
+    std::thread::Builder::new()
+        .name("control-signals".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                for (flag, command) in [
+                    (&engage, ControlCommand::KillSwitchCancelAll),
+                    (&release, ControlCommand::KillSwitchOff),
+                ] {
+                    if flag.swap(false, Ordering::AcqRel) {
+                        tracing::warn!(command = command.name(), "kill switch signal received");
+                        if control.send(command).is_err() {
+                            tracing::error!(
+                                command = command.name(),
+                                "control lane full, command not queued"
+                            );
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+        .context("starting the signal watcher")?;
+    Ok(())
+}
+
 fn run(
     config_path: Option<PathBuf>,
     duration: Option<f64>,
@@ -122,7 +161,8 @@ fn run(
         eprintln!("genesis: stopping (Ctrl-C again to exit at once)");
     })
     .context("installing the Ctrl-C handler")?;
-    let (parts, _control) = Parts::from_config(&config);
+    let (parts, control) = Parts::from_config(&config);
+    watch_kill_switch_signals(control, Arc::clone(&stop))?;
     tracing::info!(
         instruments = config.instruments.len(),
         strategy = %config.strategy.name,
