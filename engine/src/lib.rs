@@ -13,6 +13,7 @@ pub mod decision;
 pub mod engine;
 pub mod event;
 pub mod execution;
+pub mod histlog;
 pub mod ingest;
 pub mod journal_stage;
 pub mod metrics;

@@ -1,8 +1,15 @@
 //! Genesis I/O: sockets and wire protocols, reusable outside the engine.
 //!
-//! This crate knows nothing about trading events; it will hold the mio
-//! busy-poll reactor, the ITCH/MoldUDP64 and WebSocket market-data feeds,
-//! the FIX 4.4 session and codec, and the socket side of the venue
-//! simulator (the market-data and FIX issues). Until those land, the
-//! engine's synthetic feed and simulated venue run in-process inside
-//! `genesis_engine::ingest`, and this crate is empty on purpose.
+//! This crate knows nothing about trading events: it turns bytes into
+//! protocol messages and back, and keeps order books. The engine maps these
+//! messages onto its own event type.
+//!
+//! - [`fix`]: FIX 4.4 tag=value codec and initiator/acceptor sessions.
+//! - [`itch`]: NASDAQ TotalView-ITCH 5.0 messages inside MoldUDP64 packets.
+//! - [`book`]: fixed-capacity L3 (order by order) and L2 (price level) books.
+//! - [`binance`]: Binance-compatible JSON market data (bookTicker, depth diffs).
+
+pub mod binance;
+pub mod book;
+pub mod fix;
+pub mod itch;

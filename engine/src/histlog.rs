@@ -1,0 +1,1 @@
+//! HdrHistogram interval logs: written by the engine reporter, read by histo-dump. Work in progress.
