@@ -73,6 +73,20 @@ pub struct Config {
     pub market_data: MarketDataConfig,
     pub venue: VenueConfig,
     pub journal: JournalConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Length of one latency interval, in milliseconds.
+    pub interval_ms: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> MetricsConfig {
+        MetricsConfig { interval_ms: 1_000 }
+    }
 }
 
 /// Which core runs each stage. Stages on the same core run fused on one thread.
@@ -365,6 +379,7 @@ impl Config {
             market_data: MarketDataConfig::default(),
             venue: VenueConfig::default(),
             journal: JournalConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 
@@ -541,6 +556,9 @@ impl Config {
                 "venue",
                 "queue_capacity and resting_orders_max must be positive".into(),
             ));
+        }
+        if self.metrics.interval_ms == 0 {
+            return Err(invalid("metrics.interval_ms", "must be at least 1".into()));
         }
         if self.journal.buffer_bytes < 4096 {
             return Err(invalid(

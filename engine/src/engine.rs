@@ -8,7 +8,9 @@ use crate::ingest::sim_venue::SimVenue;
 use crate::ingest::synthetic::Synthetic;
 use crate::ingest::{ControlInbox, ControlSender, Ingest, Sources};
 use crate::journal_stage::JournalStage;
+use crate::metrics::StageMetrics;
 use crate::report::RunReport;
+use crate::reporter::Reporter;
 use crate::risk::RiskStage;
 use crate::strategy::{Idle, MarketMaker, Strategy, StrategyStage};
 use crate::topology::chain::{Chain, Timed};
@@ -123,6 +125,19 @@ pub fn run(
             }
         })
         .collect();
+    let mut plans = plans;
+    let mut reporter = Reporter::new(Duration::from_millis(config.metrics.interval_ms), None);
+    let now_ns = clock.now_ns();
+    for plan in &mut plans {
+        if let Some(ingest) = &mut plan.ingest {
+            reporter.attach(ingest.metrics_mut(), now_ns);
+        }
+        for metrics in plan.chain.metrics_mut() {
+            reporter.attach(metrics, now_ns);
+        }
+    }
+    let reporter_done = Arc::new(AtomicBool::new(false));
+    let reporter = reporter.spawn(Arc::clone(&reporter_done));
     let plan_summary = crate::report::PlanSummary::of(&plans);
     let shared = Arc::new(Shared {
         stop,
@@ -130,17 +145,32 @@ pub fn run(
         fatal: Mutex::new(None),
     });
     let started = Instant::now();
-    let results = run_groups(
+    let mut results = run_groups(
         plans,
         config.topology.ring_capacity,
         Arc::clone(&shared),
         duration,
     );
     let elapsed = started.elapsed();
+    reporter_done.store(true, std::sync::atomic::Ordering::Release);
+    let mut reporter = reporter.join().expect("the reporter thread does not panic");
+    let finals: Vec<StageMetrics> = results
+        .iter_mut()
+        .flat_map(|r| {
+            let ingest = r.ingest.as_ref().map(|i| i.metrics().clone());
+            ingest
+                .into_iter()
+                .chain(r.chain.metrics_mut().map(|m| m.clone()).collect::<Vec<_>>())
+        })
+        .collect();
+    let stages = reporter.finish(finals, clock.now_ns());
     let error = shared
         .fatal
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
-    Ok(RunReport::collect(plan_summary, results, elapsed, error))
+    let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
+    report.latency_intervals = reporter.intervals_written;
+    report.latency_log_error = reporter.sink_error.take();
+    Ok(report)
 }

@@ -19,6 +19,7 @@ pub mod journal_stage;
 pub mod metrics;
 pub mod recent;
 pub mod report;
+pub mod reporter;
 pub mod risk;
 pub mod strategy;
 pub mod topology;

@@ -61,6 +61,9 @@ pub struct RunReport {
     pub journal_bytes: u64,
     pub realized_pnl_units: i128,
     pub unrealized_pnl_units: i128,
+    /// Intervals the reporter wrote to the latency log.
+    pub latency_intervals: u64,
+    pub latency_log_error: Option<String>,
     pub error: Option<String>,
 }
 
@@ -68,13 +71,16 @@ impl RunReport {
     pub fn collect(
         plan: PlanSummary,
         results: Vec<GroupResult>,
+        stages: Vec<StageMetrics>,
         elapsed: Duration,
         error: Option<String>,
     ) -> RunReport {
         let mut report = RunReport {
             plan,
             elapsed,
-            stages: Vec::new(),
+            stages,
+            latency_intervals: 0,
+            latency_log_error: None,
             ingest: IngestCounters::default(),
             risk: RiskCounters::default(),
             strategy: StrategyCounters::default(),
@@ -89,28 +95,23 @@ impl RunReport {
         for result in results {
             if let Some(ingest) = &result.ingest {
                 report.ingest = ingest.counters();
-                report.stages.push(ingest.metrics().clone());
             }
             let chain = result.chain;
             if let Some(risk) = chain.risk {
                 report.risk = risk.stage.counters;
                 report.realized_pnl_units = risk.stage.realized_units();
                 report.unrealized_pnl_units = risk.stage.unrealized_units();
-                report.stages.push(risk.metrics);
             }
             if let Some(strategy) = chain.strategy {
                 report.strategy = strategy.stage.counters;
-                report.stages.push(strategy.metrics);
             }
             if let Some(execution) = chain.execution {
                 report.execution = execution.stage.counters;
-                report.stages.push(execution.metrics);
             }
             if let Some(journal) = chain.journal {
                 report.journal_path = Some(journal.stage.path().to_path_buf());
                 report.journal_records = journal.stage.records;
                 report.journal_bytes = journal.stage.bytes_written();
-                report.stages.push(journal.metrics);
             }
         }
         report

@@ -1,6 +1,7 @@
 //! The hot path does not allocate: after warm-up, a fused pipeline (synthetic
-//! feed, simulated venue with acks and fills, market maker, journal) runs a
-//! few hundred thousand events with zero heap allocations on its thread.
+//! feed, simulated venue with acks and fills, market maker, journal, latency
+//! intervals handed to a reporter) runs a few hundred thousand events with
+//! zero heap allocations on its thread.
 
 // A counting global allocator needs `unsafe impl GlobalAlloc`: fenced to this test.
 #![allow(unsafe_code)]
@@ -13,6 +14,7 @@ use genesis_engine::event::Event;
 use genesis_engine::execution::ExecutionStage;
 use genesis_engine::ingest::{Ingest, Sink};
 use genesis_engine::journal_stage::JournalStage;
+use genesis_engine::metrics::{Exchange, Interval};
 use genesis_engine::risk::RiskStage;
 use genesis_engine::strategy::StrategyStage;
 use genesis_engine::topology::chain::{Chain, Timed};
@@ -65,12 +67,43 @@ impl Sink for Fused {
     }
 }
 
-/// Polls until `events` more events went through; returns how many polls it took.
-fn pump(ingest: &mut Ingest, sink: &mut Fused, events: u64) {
+/// Plays the reporter on this thread: offers empty histogram sets and takes back full ones.
+struct FakeReporter {
+    exchanges: Vec<Exchange>,
+    pool: Vec<Box<Interval>>,
+    intervals_taken: u64,
+}
+
+impl FakeReporter {
+    fn tick(&mut self) {
+        for exchange in &self.exchanges {
+            while let Some(mut full) = exchange.full.pop() {
+                self.intervals_taken += 1;
+                full.since_recv_ns.reset();
+                full.processing_ns.reset();
+                self.pool.push(full);
+            }
+            if exchange.fresh.is_empty() {
+                if let Some(spare) = self.pool.pop() {
+                    let _ = exchange.fresh.push(spare);
+                }
+            }
+        }
+    }
+}
+
+/// Polls until `events` more events went through, rotating latency intervals as it goes.
+fn pump(ingest: &mut Ingest, sink: &mut Fused, reporter: &mut FakeReporter, events: u64) {
     let target = ingest.counters().published + events;
+    let mut polls = 0u64;
     while ingest.counters().published < target {
         if ingest.poll(sink) == 0 {
+            ingest.on_idle();
             sink.0.on_idle();
+        }
+        polls += 1;
+        if polls % 500 == 0 {
+            reporter.tick();
         }
     }
 }
@@ -108,11 +141,31 @@ fn fused_pipeline_allocates_nothing_per_event_after_warm_up() {
         fatal: None,
     });
 
-    pump(&mut ingest, &mut sink, 200_000);
+    let mut reporter = FakeReporter {
+        exchanges: Vec::new(),
+        pool: (0..20).map(|_| Box::new(Interval::new())).collect(),
+        intervals_taken: 0,
+    };
+    reporter.exchanges.push(Exchange::new());
+    ingest
+        .metrics_mut()
+        .attach(reporter.exchanges[0].clone(), 0);
+    for metrics in sink.0.metrics_mut() {
+        let exchange = Exchange::new();
+        metrics.attach(exchange.clone(), 0);
+        reporter.exchanges.push(exchange);
+    }
+
+    pump(&mut ingest, &mut sink, &mut reporter, 200_000);
     let fills_before = sink.0.execution.as_ref().unwrap().stage.counters.fills;
+    let intervals_before = reporter.intervals_taken;
     COUNTING.with(|c| c.set(true));
-    pump(&mut ingest, &mut sink, 300_000);
+    pump(&mut ingest, &mut sink, &mut reporter, 300_000);
     COUNTING.with(|c| c.set(false));
+    assert!(
+        reporter.intervals_taken > intervals_before + 10,
+        "latency intervals rotated while counting"
+    );
     let allocations = ALLOCATIONS.load(Ordering::Relaxed);
 
     let execution = &sink.0.execution.as_ref().unwrap().stage.counters;

@@ -186,6 +186,16 @@ impl Ingest {
     pub fn metrics(&self) -> &StageMetrics {
         &self.lanes.metrics
     }
+
+    pub fn metrics_mut(&mut self) -> &mut StageMetrics {
+        &mut self.lanes.metrics
+    }
+
+    /// Nothing came in: hand a finished interval to the reporter if it asked.
+    pub fn on_idle(&mut self) {
+        let now_ns = self.lanes.clock.now_ns();
+        self.lanes.metrics.rotate_if_offered(now_ns);
+    }
 }
 
 impl Lanes {
@@ -253,7 +263,7 @@ impl Lanes {
         self.seq_next += 1;
         self.counters.published += 1;
         let since_recv_ns = exit_ns.saturating_sub(event.ts_recv_ns);
-        self.metrics.record(since_recv_ns, since_recv_ns);
+        self.metrics.record(exit_ns, since_recv_ns, since_recv_ns);
         true
     }
 

@@ -51,8 +51,12 @@ impl Chain {
         let mut t_last = clock.raw();
         let mut lap = |metrics: &mut StageMetrics, ts_recv_ns: u64| {
             let t = clock.raw();
-            let since_recv_ns = clock.epoch_ns(t).saturating_sub(ts_recv_ns);
-            metrics.record(since_recv_ns, clock.delta_ns(t_last, t));
+            let now_ns = clock.epoch_ns(t);
+            metrics.record(
+                now_ns,
+                now_ns.saturating_sub(ts_recv_ns),
+                clock.delta_ns(t_last, t),
+            );
             t_last = t;
         };
         if let Some(risk) = &mut self.risk {
@@ -77,8 +81,12 @@ impl Chain {
         }
     }
 
-    /// The thread ran dry: flush buffers.
+    /// The thread ran dry: flush buffers, hand finished intervals to the reporter.
     pub fn on_idle(&mut self) {
+        let now_ns = self.clock.now_ns();
+        for metrics in self.metrics_mut() {
+            metrics.rotate_if_offered(now_ns);
+        }
         if let Some(execution) = &mut self.execution {
             execution.stage.on_idle();
         }
@@ -89,6 +97,15 @@ impl Chain {
                 }
             }
         }
+    }
+
+    /// The metrics of the stages this chain runs, in pipeline order.
+    pub fn metrics_mut(&mut self) -> impl Iterator<Item = &mut StageMetrics> {
+        let risk = self.risk.as_mut().map(|s| &mut s.metrics);
+        let strategy = self.strategy.as_mut().map(|s| &mut s.metrics);
+        let execution = self.execution.as_mut().map(|s| &mut s.metrics);
+        let journal = self.journal.as_mut().map(|s| &mut s.metrics);
+        [risk, strategy, execution, journal].into_iter().flatten()
     }
 
     /// The engine is stopping: make the journal durable as configured.

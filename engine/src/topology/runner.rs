@@ -179,6 +179,7 @@ fn run_head(
             if ingest.is_drained() {
                 break;
             }
+            ingest.on_idle();
             sink.chain.on_idle();
             wait.idle();
         }
