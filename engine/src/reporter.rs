@@ -33,6 +33,8 @@ struct Reported {
     processing_tag: String,
     exchange: Exchange,
     totals: StageMetrics,
+    // Boxed because they travel through the exchange queues as they are.
+    #[allow(clippy::vec_box)]
     spares: Vec<Box<Interval>>,
 }
 
