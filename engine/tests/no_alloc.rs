@@ -70,6 +70,7 @@ impl Sink for Fused {
 /// Plays the reporter on this thread: offers empty histogram sets and takes back full ones.
 struct FakeReporter {
     exchanges: Vec<Exchange>,
+    #[allow(clippy::vec_box)]
     pool: Vec<Box<Interval>>,
     intervals_taken: u64,
 }
@@ -102,7 +103,7 @@ fn pump(ingest: &mut Ingest, sink: &mut Fused, reporter: &mut FakeReporter, even
             sink.0.on_idle();
         }
         polls += 1;
-        if polls % 500 == 0 {
+        if polls.is_multiple_of(500) {
             reporter.tick();
         }
     }
