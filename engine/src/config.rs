@@ -74,6 +74,8 @@ pub struct Config {
     pub venue: VenueConfig,
     pub journal: JournalConfig,
     pub metrics: MetricsConfig,
+    pub alerts: crate::alerts::AlertConfig,
+    pub host: HostConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,12 +83,27 @@ pub struct Config {
 pub struct MetricsConfig {
     /// Length of one latency interval, in milliseconds.
     pub interval_ms: u64,
+    /// Address of the Prometheus endpoint (`GET /metrics`); "" turns it off.
+    pub listen: String,
 }
 
 impl Default for MetricsConfig {
     fn default() -> MetricsConfig {
-        MetricsConfig { interval_ms: 1_000 }
+        MetricsConfig {
+            interval_ms: 1_000,
+            listen: "127.0.0.1:9464".into(),
+        }
     }
+}
+
+/// What the engine does to the host it runs on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostConfig {
+    /// Lock all memory (mlockall) at start; default: on in prod, off in dev.
+    pub mlockall: Option<bool>,
+    /// Hold /dev/cpu_dma_latency at this many microseconds while running (0 keeps CPUs out of deep C-states).
+    pub cpu_dma_latency_us: Option<i32>,
 }
 
 /// Which core runs each stage. Stages on the same core run fused on one thread.
@@ -380,6 +397,8 @@ impl Config {
             venue: VenueConfig::default(),
             journal: JournalConfig::default(),
             metrics: MetricsConfig::default(),
+            alerts: crate::alerts::AlertConfig::default(),
+            host: HostConfig::default(),
         }
     }
 
@@ -390,6 +409,19 @@ impl Config {
             source,
         })?;
         Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Reads and parses a config file without the checks of `validate`
+    /// (for `genesis doctor`, which reports them as checks of its own).
+    pub fn load_unvalidated(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            origin: path.display().to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// Parses and validates TOML; `origin` names the source in errors.
@@ -555,6 +587,14 @@ impl Config {
             return Err(invalid(
                 "venue",
                 "queue_capacity and resting_orders_max must be positive".into(),
+            ));
+        }
+        if !self.metrics.listen.is_empty()
+            && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(invalid(
+                "metrics.listen",
+                format!("{:?} is not an address such as \"127.0.0.1:9464\" (\"\" turns the endpoint off)", self.metrics.listen),
             ));
         }
         if self.metrics.interval_ms == 0 {

@@ -10,9 +10,10 @@ use crate::ingest::{ControlInbox, ControlSender, Ingest, Sources};
 use crate::journal_stage::JournalStage;
 use crate::metrics::StageMetrics;
 use crate::report::RunReport;
-use crate::reporter::Reporter;
+use crate::reporter::{Reporter, Watch};
 use crate::risk::RiskStage;
 use crate::strategy::{Idle, MarketMaker, Strategy, StrategyStage};
+use crate::telemetry::Board;
 use crate::topology::chain::{Chain, Timed};
 use crate::topology::runner::{run_groups, GroupPlan, Shared};
 use crate::topology::wait::Wait;
@@ -75,6 +76,9 @@ pub fn run(
     duration: Option<Duration>,
 ) -> Result<RunReport, EngineError> {
     let groups = topology::plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
+    let board = Arc::new(Board::new());
+    let endpoint_stop = Arc::new(AtomicBool::new(false));
+    let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
     let clock = EpochClock::new();
     let journal = JournalStage::create(
         &config.journal.dir,
@@ -102,10 +106,13 @@ pub fn run(
     ));
     let plans: Vec<GroupPlan> = groups
         .iter()
-        .map(|group| {
+        .enumerate()
+        .map(|(index, group)| {
             let has = |stage: usize| group.stages.contains(&stage);
             GroupPlan {
                 group: group.clone(),
+                index,
+                board: Arc::clone(&board),
                 wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us),
                 pin: config.topology.pin_threads,
                 batch_max: config.topology.batch_max,
@@ -126,7 +133,9 @@ pub fn run(
         })
         .collect();
     let mut plans = plans;
-    let mut reporter = Reporter::new(Duration::from_millis(config.metrics.interval_ms), None);
+    let alerts = crate::alerts::Alerts::new(&config.alerts);
+    let mut reporter = Reporter::new(Duration::from_millis(config.metrics.interval_ms), None)
+        .with_watch(Watch::new(Arc::clone(&board), alerts));
     let now_ns = clock.now_ns();
     for plan in &mut plans {
         if let Some(ingest) = &mut plan.ingest {
@@ -164,6 +173,10 @@ pub fn run(
         })
         .collect();
     let stages = reporter.finish(finals, clock.now_ns());
+    endpoint_stop.store(true, std::sync::atomic::Ordering::Release);
+    if let Some(handle) = endpoint {
+        let _ = handle.join();
+    }
     let error = shared
         .fatal
         .lock()
@@ -173,4 +186,32 @@ pub fn run(
     report.latency_intervals = reporter.intervals_written;
     report.latency_log_error = reporter.sink_error.take();
     Ok(report)
+}
+
+/// Starts the metrics endpoint if configured; a port that cannot be bound is
+/// logged, never fatal: trading does not stop over a metrics port.
+fn start_endpoint(
+    config: &Config,
+    board: &Arc<Board>,
+    rings: usize,
+    stop: &Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    if config.metrics.listen.is_empty() {
+        return None;
+    }
+    match crate::metrics_http::serve(
+        &config.metrics.listen,
+        Arc::clone(board),
+        rings,
+        Arc::clone(stop),
+    ) {
+        Ok((address, handle)) => {
+            tracing::info!(%address, "metrics endpoint: GET http://{address}/metrics");
+            Some(handle)
+        }
+        Err(err) => {
+            tracing::error!(address = %config.metrics.listen, %err, "metrics endpoint not started");
+            None
+        }
+    }
 }

@@ -7,9 +7,11 @@
 //! which is what lets fused and pipelined plans, and replay, agree byte for
 //! byte. Thread wrappers and ingest's sources read the clock.
 
+pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod decision;
+pub mod doctor;
 pub mod engine;
 pub mod event;
 pub mod execution;
@@ -17,11 +19,14 @@ pub mod histlog;
 pub mod ingest;
 pub mod journal_stage;
 pub mod metrics;
+pub mod metrics_http;
 pub mod recent;
 pub mod report;
 pub mod reporter;
 pub mod risk;
 pub mod strategy;
+pub mod sys;
+pub mod telemetry;
 pub mod topology;
 pub mod units;
 

@@ -6,7 +6,9 @@
 //! its next check and hands the full set back (see `metrics`). The reporter
 //! allocates nothing per interval either: sets travel in a loop.
 
-use crate::metrics::{Exchange, Interval, StageMetrics};
+use crate::alerts::{Alerts, Observed};
+use crate::metrics::{Exchange, Interval, Percentiles, StageMetrics};
+use crate::telemetry::{Board, Counter, Snapshot};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -33,6 +35,8 @@ struct Reported {
     processing_tag: String,
     exchange: Exchange,
     totals: StageMetrics,
+    last_since_recv: Percentiles,
+    last_processing: Percentiles,
     // Boxed because they travel through the exchange queues as they are.
     #[allow(clippy::vec_box)]
     spares: Vec<Box<Interval>>,
@@ -46,6 +50,28 @@ pub struct Reporter {
     pub intervals_written: u64,
     /// The first error the sink returned; logging stops after it.
     pub sink_error: Option<String>,
+    watch: Option<Watch>,
+}
+
+/// The board the reporter reads counters from, and the alerts it evaluates.
+pub struct Watch {
+    pub board: Arc<Board>,
+    pub alerts: Alerts,
+    events_last: u64,
+    errors_last: u64,
+    tick_last: Option<std::time::Instant>,
+}
+
+impl Watch {
+    pub fn new(board: Arc<Board>, alerts: Alerts) -> Watch {
+        Watch {
+            board,
+            alerts,
+            events_last: 0,
+            errors_last: 0,
+            tick_last: None,
+        }
+    }
 }
 
 impl Reporter {
@@ -56,7 +82,14 @@ impl Reporter {
             sink,
             intervals_written: 0,
             sink_error: None,
+            watch: None,
         }
+    }
+
+    /// Publishes a snapshot to `watch.board` and evaluates alerts every interval.
+    pub fn with_watch(mut self, watch: Watch) -> Reporter {
+        self.watch = Some(watch);
+        self
     }
 
     /// Connects a stage; its intervals start at `now_ns`.
@@ -68,12 +101,72 @@ impl Reporter {
             processing_tag: format!("{}.processing", metrics.name),
             exchange,
             totals: StageMetrics::new(metrics.name),
+            last_since_recv: Percentiles::default(),
+            last_processing: Percentiles::default(),
             spares: vec![Box::new(Interval::new()), Box::new(Interval::new())],
         });
     }
 
+    /// Counters and latency of the interval just ended: snapshot for the endpoint, alerts.
+    #[allow(clippy::disallowed_methods)] // the reporter thread measures its own interval
+    fn watch(&mut self) {
+        let Some(watch) = &mut self.watch else { return };
+        let now = std::time::Instant::now();
+        let seconds = watch
+            .tick_last
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        watch.tick_last = Some(now);
+        let events = watch.board.get(Counter::Events);
+        let errors = watch.board.errors();
+        let new_events = events.saturating_sub(watch.events_last);
+        let new_errors = errors.saturating_sub(watch.errors_last);
+        watch.events_last = events;
+        watch.errors_last = errors;
+        if seconds <= 0.0 {
+            return;
+        }
+        let end_to_end = self
+            .stages
+            .last()
+            .map(|s| s.last_since_recv)
+            .filter(|p| p.count > 0);
+        let observed = Observed {
+            events_per_sec: new_events as f64 / seconds,
+            latency_p99_ns: end_to_end.map(|p| p.p99),
+            rss_bytes: crate::sys::rss_bytes().unwrap_or(0),
+            errors_per_event: if new_events == 0 {
+                0.0
+            } else {
+                new_errors as f64 / new_events as f64
+            },
+            feed_connected: true,
+        };
+        watch.alerts.evaluate(&observed);
+        let snapshot = Snapshot {
+            stages: self
+                .stages
+                .iter()
+                .map(|s| (s.name, s.last_since_recv, s.last_processing))
+                .collect(),
+            events_per_sec: observed.events_per_sec,
+            rss_bytes: observed.rss_bytes,
+            errors_per_event: observed.errors_per_event,
+            alerts: watch.alerts.raised(),
+        };
+        *watch
+            .board
+            .snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = snapshot;
+    }
+
     /// Takes in finished intervals, then offers each stage an empty set.
     pub fn tick(&mut self) {
+        self.take_and_offer();
+        self.watch();
+    }
+
+    fn take_and_offer(&mut self) {
         for index in 0..self.stages.len() {
             while let Some(interval) = self.stages[index].exchange.full.pop() {
                 self.take(index, interval);
@@ -110,6 +203,8 @@ impl Reporter {
                 Err(err) => self.sink_error = Some(format!("latency log: {err}")),
             }
         }
+        stage.last_since_recv = Percentiles::of(&interval.since_recv_ns);
+        stage.last_processing = Percentiles::of(&interval.processing_ns);
         let _ = stage.totals.since_recv_ns.add(&interval.since_recv_ns);
         let _ = stage.totals.processing_ns.add(&interval.processing_ns);
         interval.since_recv_ns.reset();
@@ -143,7 +238,7 @@ impl Reporter {
     /// Adds the stages' last, unrotated figures (from the finished threads)
     /// and returns the run totals in stage order.
     pub fn finish(&mut self, finals: Vec<StageMetrics>, now_ns: u64) -> Vec<StageMetrics> {
-        self.tick();
+        self.take_and_offer();
         for last in finals {
             let Some(index) = self.stages.iter().position(|s| s.name == last.name) else {
                 continue;

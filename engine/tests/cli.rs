@@ -268,3 +268,133 @@ fn sigusr1_engages_cancel_all() {
             .unwrap();
     assert_eq!(summary["control_events"].as_u64(), Some(1));
 }
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One GET /metrics; the body, or None if the endpoint is not up yet.
+fn scrape(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// Parses the Prometheus text format: `name{labels} value` per line, comments skipped.
+fn parse_exposition(body: &str) -> std::collections::HashMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|line| {
+            let (name, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("bad line {line:?}"));
+            (
+                name.to_string(),
+                value
+                    .parse::<f64>()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            )
+        })
+        .collect()
+}
+
+// The metrics endpoint is scraped during a run: counters move, stage latencies and rings are there.
+#[test]
+fn metrics_endpoint_is_scraped_during_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("dev.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[topology]\npin_threads = false\nwait = \"sleep\"\ncores = {{ ingest = 0, risk = 0, strategy = 1, execution = 1, journal = 1 }}\n[metrics]\ninterval_ms = 100\nlisten = \"127.0.0.1:{port}\"\n[market_data]\nrate_per_sec = 20000\n"
+        ),
+    )
+    .unwrap();
+    let child = genesis()
+        .args(["run", "--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut metrics = std::collections::HashMap::new();
+    wait_until("a scrape with events, orders and stage latencies", || {
+        let Some(body) = scrape(port) else {
+            return false;
+        };
+        metrics = parse_exposition(&body);
+        metrics
+            .get("genesis_events_total")
+            .is_some_and(|v| *v > 1_000.0)
+            && metrics
+                .get("genesis_orders_sent_total")
+                .is_some_and(|v| *v > 0.0)
+            && metrics.contains_key(
+                "genesis_stage_latency_ns{stage=\"journal\",kind=\"since_recv\",quantile=\"0.99\"}",
+            )
+    });
+    assert!(
+        metrics.contains_key("genesis_ring_depth{ring=\"0\"}"),
+        "{metrics:?}"
+    );
+    assert!(metrics["genesis_events_per_second"] > 0.0);
+    assert!(metrics["genesis_rss_bytes"] > 1e6);
+    assert_eq!(metrics["genesis_dropped_total"], 0.0);
+    signal(&child, libc::SIGINT);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+// `genesis doctor` reports the engine's checks, and a core that does not exist is a FAIL.
+#[test]
+fn doctor_reports_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad-cores.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[topology]\ncores = {{ ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 4096 }}\n[metrics]\nlisten = \"\"\n[journal]\ndir = \"{}\"\n",
+            dir.path().join("journal").display()
+        ),
+    )
+    .unwrap();
+    let output = genesis()
+        .args(["doctor", "--config", config.to_str().unwrap()])
+        .env("GENESIS_TUNING_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL  core plan") && l.contains("4096")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("PASS  journal folder")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("SKIP  metrics port")),
+        "{stdout}"
+    );
+}

@@ -55,6 +55,22 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Check that this host and config can run the engine: PASS, WARN, FAIL or SKIP per check.
+    ///
+    /// The engine's checks: the core plan's cores exist and are distinct, the
+    /// journal folder is writable with room, the metrics port is free, memory
+    /// can be locked, a database if one is configured. Then the host checks of
+    /// tuning/check-host.sh (isolation, governor, THP, sysctls, IRQs, SMT,
+    /// clocksource) against the same core plan, when the script is found
+    /// ($GENESIS_TUNING_DIR, ./tuning, or the source tree). Exits 1 on any FAIL,
+    /// or on any WARN with --strict.
+    Doctor {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Treat warnings as failures.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 fn main() {
@@ -87,12 +103,78 @@ fn run_cli(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Doctor { config, strict } => doctor(config, strict),
         Command::Run {
             config,
             duration,
             summary_json,
             rate,
         } => run(config, duration, summary_json, rate),
+    }
+}
+
+fn doctor(config_path: Option<PathBuf>, strict: bool) -> Result<()> {
+    use genesis_engine::doctor::{self, Status};
+    let (config, origin) = match &config_path {
+        Some(path) => (Config::load_unvalidated(path)?, path.display().to_string()),
+        None => (Config::builtin(), "built-in default".to_string()),
+    };
+    let mut worst = Status::Pass;
+    for check in doctor::engine_checks(&config, &origin) {
+        println!("{:<4}  {}: {}", check.status, check.name, check.detail);
+        worst = worst.max(check.status);
+    }
+    match doctor::find_check_host() {
+        Some(script) => {
+            let mut hot: Vec<usize> = config.topology.cores.as_array().to_vec();
+            hot.sort_unstable();
+            hot.dedup();
+            let hot: Vec<String> = hot.iter().map(|c| c.to_string()).collect();
+            let mut command = std::process::Command::new("bash");
+            command.arg(&script).arg("--hot-cores").arg(hot.join(","));
+            if strict {
+                command.arg("--strict");
+            }
+            let status = command
+                .status()
+                .with_context(|| format!("running {}", script.display()))?;
+            if !status.success() {
+                worst = worst.max(Status::Fail);
+            }
+        }
+        None => println!("SKIP  host: tuning/check-host.sh not found (set GENESIS_TUNING_DIR)"),
+    }
+    if worst == Status::Fail || (strict && worst == Status::Warn) {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// mlockall (prod by default) and the /dev/cpu_dma_latency hold, as configured.
+/// Failures are logged: the engine still runs, and `genesis doctor` explains.
+fn prepare_host(config: &Config) -> Option<std::fs::File> {
+    if config
+        .host
+        .mlockall
+        .unwrap_or(config.mode == genesis_engine::config::Mode::Prod)
+    {
+        match genesis_engine::sys::lock_all_memory() {
+            Ok(()) => tracing::info!("all memory locked (mlockall)"),
+            Err(err) => {
+                tracing::error!(%err, "mlockall failed: raise LimitMEMLOCK (ulimit -l) or set host.mlockall = false")
+            }
+        }
+    }
+    let target_us = config.host.cpu_dma_latency_us?;
+    match genesis_engine::sys::hold_cpu_dma_latency(target_us) {
+        Ok(file) => {
+            tracing::info!(target_us, "holding /dev/cpu_dma_latency");
+            Some(file)
+        }
+        Err(err) => {
+            tracing::error!(%err, "cannot hold /dev/cpu_dma_latency");
+            None
+        }
     }
 }
 
@@ -161,6 +243,7 @@ fn run(
         eprintln!("genesis: stopping (Ctrl-C again to exit at once)");
     })
     .context("installing the Ctrl-C handler")?;
+    let _dma_latency_hold = prepare_host(&config);
     let (parts, control) = Parts::from_config(&config);
     watch_kill_switch_signals(control, Arc::clone(&stop))?;
     tracing::info!(

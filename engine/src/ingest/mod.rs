@@ -191,6 +191,25 @@ impl Ingest {
         &mut self.lanes.metrics
     }
 
+    /// Copies the counters to the telemetry board.
+    pub fn publish(&self, board: &crate::telemetry::Board) {
+        use crate::telemetry::Counter;
+        let c = &self.lanes.counters;
+        for (counter, value) in [
+            (Counter::Events, c.published),
+            (Counter::MarketData, c.market_data),
+            (Counter::VenueEvents, c.venue),
+            (Counter::ControlEvents, c.control),
+            (Counter::Timers, c.timers),
+            (Counter::Conflated, c.conflated),
+            (Counter::Dropped, c.dropped),
+            (Counter::DuplicateFills, c.duplicate_fills),
+            (Counter::RingFull, c.ring_full),
+        ] {
+            board.set(counter, value);
+        }
+    }
+
     /// Nothing came in: hand a finished interval to the reporter if it asked.
     pub fn on_idle(&mut self) {
         let now_ns = self.lanes.clock.now_ns();

@@ -11,6 +11,7 @@ use crate::journal_stage::JournalStage;
 use crate::metrics::StageMetrics;
 use crate::risk::RiskStage;
 use crate::strategy::StrategyStage;
+use crate::telemetry::{Board, Counter};
 
 pub struct Timed<S> {
     pub stage: S,
@@ -96,6 +97,44 @@ impl Chain {
                     self.fatal = Some(format!("journal write failed, stopping: {err}"));
                 }
             }
+        }
+    }
+
+    /// Copies the counters of the stages this chain runs to the telemetry board.
+    pub fn publish(&self, board: &Board) {
+        if let Some(risk) = &self.risk {
+            let c = &risk.stage.counters;
+            board.set(Counter::StopLossTrips, c.stop_loss_trips);
+            board.set(Counter::BreakerTrips, c.breaker_trips);
+            board.set(Counter::DailyLossTrips, c.daily_loss_trips);
+        }
+        if let Some(strategy) = &self.strategy {
+            let c = &strategy.stage.counters;
+            board.set(Counter::Intents, c.intents);
+            board.set(Counter::IntentsAccepted, c.intents_accepted);
+            board.set_rejects(&c.rejects_by_reason);
+        }
+        if let Some(execution) = &self.execution {
+            let c = &execution.stage.counters;
+            for (counter, value) in [
+                (Counter::OrdersSent, c.orders_sent),
+                (Counter::ReplacesSent, c.replaces_sent),
+                (Counter::CancelsSent, c.cancels_sent),
+                (Counter::Acks, c.acks),
+                (Counter::Fills, c.fills),
+                (Counter::VenueRejects, c.venue_rejects),
+                (Counter::SendFailed, c.send_failed),
+                (Counter::FillsUnknownOrder, c.fills_unknown_order),
+                (Counter::Overfills, c.overfills),
+                (Counter::LateMessages, c.late_messages),
+                (Counter::InvalidTransitions, c.invalid_transitions),
+                (Counter::MassCancels, c.mass_cancels),
+            ] {
+                board.set(counter, value);
+            }
+        }
+        if let Some(journal) = &self.journal {
+            board.set(Counter::JournalRecords, journal.stage.records);
         }
     }
 

@@ -8,6 +8,7 @@
 
 use crate::event::Event;
 use crate::ingest::{Ingest, Sink};
+use crate::telemetry::Board;
 use crate::topology::chain::Chain;
 use crate::topology::wait::Wait;
 use crate::topology::Group;
@@ -59,6 +60,9 @@ pub struct GroupResult {
 /// One thread's share of the pipeline.
 pub struct GroupPlan {
     pub group: Group,
+    /// Position in the plan: 0 runs ingest; group `i` reads ring `i - 1`.
+    pub index: usize,
+    pub board: Arc<Board>,
     pub wait: Wait,
     pub pin: bool,
     pub batch_max: u64,
@@ -152,14 +156,53 @@ fn spawn_group(
             if plan.pin && !core_affinity::set_for_current(core_affinity::CoreId { id: plan.group.core }) {
                 tracing::warn!(thread = %name, core = plan.group.core, "could not pin thread to its core");
             }
+            let telemetry = Telemetry {
+                board: plan.board,
+                index: plan.index,
+            };
             match (plan.ingest, poller) {
-                (Some(ingest), _) => run_head(ingest, plan.chain, producer, plan.wait, &shared),
-                (None, Some(poller)) => run_downstream(poller, plan.chain, producer, plan.wait, plan.batch_max, &shared),
+                (Some(ingest), _) => run_head(ingest, plan.chain, producer, plan.wait, &shared, &telemetry),
+                (None, Some(poller)) => run_downstream(
+                    poller,
+                    plan.chain,
+                    producer,
+                    (plan.wait, plan.batch_max),
+                    &shared,
+                    &telemetry,
+                ),
                 (None, None) => unreachable!("every group after the first reads a ring"),
             }
         })
         .expect("spawning a pipeline thread")
 }
+
+/// A thread's view of the telemetry board: which rings it feeds and drains.
+struct Telemetry {
+    board: Arc<Board>,
+    /// The thread's place in the plan: it reads ring `index - 1` and feeds ring `index`.
+    index: usize,
+}
+
+impl Telemetry {
+    fn publish_head(&self, ingest: &Ingest, sink: &HeadSink) {
+        ingest.publish(&self.board);
+        sink.chain.publish(&self.board);
+        if sink.producer.is_some() {
+            self.board.set_ring_in(0, ingest.counters().published);
+        }
+    }
+
+    fn publish_downstream(&self, chain: &Chain, processed: u64, feeds_ring: bool) {
+        chain.publish(&self.board);
+        self.board.set_ring_out(self.index - 1, processed);
+        if feeds_ring {
+            self.board.set_ring_in(self.index, processed);
+        }
+    }
+}
+
+/// Polls between two telemetry publications on the head thread.
+const PUBLISH_EVERY_POLLS: u32 = 1_024;
 
 fn run_head(
     mut ingest: Ingest,
@@ -167,18 +210,26 @@ fn run_head(
     producer: Option<RingProducer>,
     wait: Wait,
     shared: &Shared,
+    telemetry: &Telemetry,
 ) -> GroupResult {
     let mut sink = HeadSink { chain, producer };
+    let mut polls = 0u32;
     while !shared.stop.load(Ordering::Acquire) {
         let published = ingest.poll(&mut sink);
         if let Some(message) = sink.chain.fatal.take() {
             shared.fail(message);
             break;
         }
+        polls += 1;
+        if polls == PUBLISH_EVERY_POLLS {
+            polls = 0;
+            telemetry.publish_head(&ingest, &sink);
+        }
         if published == 0 {
             if ingest.is_drained() {
                 break;
             }
+            telemetry.publish_head(&ingest, &sink);
             ingest.on_idle();
             sink.chain.on_idle();
             wait.idle();
@@ -189,6 +240,7 @@ fn run_head(
         wait.backoff();
     }
     sink.chain.finish();
+    telemetry.publish_head(&ingest, &sink);
     if let Some(message) = sink.chain.fatal.take() {
         shared.fail(message);
     }
@@ -203,22 +255,26 @@ fn run_downstream(
     mut poller: RingPoller,
     mut chain: Chain,
     mut producer: Option<RingProducer>,
-    wait: Wait,
-    batch_max: u64,
+    (wait, batch_max): (Wait, u64),
     shared: &Shared,
+    telemetry: &Telemetry,
 ) -> GroupResult {
+    let mut processed = 0u64;
     'outer: loop {
         match poller.take(batch_max) {
             Ok(mut guard) => {
                 for slot in &mut guard {
                     let mut event = *slot;
                     chain.process(&mut event);
+                    processed += 1;
                     if let Some(producer) = &mut producer {
                         if !publish_blocking(producer, &event, wait, shared) {
                             break 'outer;
                         }
                     }
                 }
+                drop(guard);
+                telemetry.publish_downstream(&chain, processed, producer.is_some());
             }
             Err(Polling::NoEvents) => {
                 if shared.failed.load(Ordering::Acquire) {
@@ -235,6 +291,7 @@ fn run_downstream(
         }
     }
     chain.finish();
+    telemetry.publish_downstream(&chain, processed, producer.is_some());
     if let Some(message) = chain.fatal.take() {
         shared.fail(message);
     }

@@ -1,0 +1,189 @@
+//! The Prometheus text-format endpoint (`GET /metrics`), on loopback by default.
+//!
+//! One thread, off the hot path: it accepts a connection, renders the
+//! telemetry board (counters the pipeline threads publish with relaxed
+//! stores) and the reporter's last snapshot, and closes. Nothing here is
+//! ever waited on by a pipeline thread.
+
+use crate::decision::RejectReason;
+use crate::telemetry::{Board, Counter, RINGS_MAX};
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Renders the whole exposition.
+pub fn render(board: &Board, rings: usize) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    for counter in Counter::ALL {
+        let name = format!("genesis_{}_total", counter.name());
+        let _ = writeln!(
+            out,
+            "# HELP {name} {}\n# TYPE {name} counter\n{name} {}",
+            counter.help(),
+            board.get(*counter)
+        );
+    }
+    let _ = writeln!(out, "# HELP genesis_rejects_total Pre-trade rejections by reason.\n# TYPE genesis_rejects_total counter");
+    for reason in RejectReason::ALL
+        .iter()
+        .filter(|r| **r != RejectReason::None)
+    {
+        let _ = writeln!(
+            out,
+            "genesis_rejects_total{{reason=\"{}\"}} {}",
+            reason.name(),
+            board.rejects(*reason)
+        );
+    }
+    let _ = writeln!(out, "# HELP genesis_ring_depth Events waiting in each ring between pipelined threads.\n# TYPE genesis_ring_depth gauge");
+    for ring in 0..rings.min(RINGS_MAX) {
+        let _ = writeln!(
+            out,
+            "genesis_ring_depth{{ring=\"{ring}\"}} {}",
+            board.ring_depth(ring)
+        );
+    }
+    let snapshot = board
+        .snapshot
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let _ = writeln!(
+        out,
+        "# HELP genesis_stage_latency_ns Stage latency over the last interval, in ns.\n# TYPE genesis_stage_latency_ns gauge"
+    );
+    for (stage, since_recv, processing) in &snapshot.stages {
+        for (kind, p) in [("since_recv", since_recv), ("processing", processing)] {
+            for (quantile, value) in [
+                ("0.5", p.p50),
+                ("0.9", p.p90),
+                ("0.99", p.p99),
+                ("0.999", p.p99_9),
+                ("0.9999", p.p99_99),
+                ("1", p.max),
+            ] {
+                let _ = writeln!(out, "genesis_stage_latency_ns{{stage=\"{stage}\",kind=\"{kind}\",quantile=\"{quantile}\"}} {value}");
+            }
+        }
+    }
+    let gauges = [
+        (
+            "events_per_second",
+            "Events per second over the last interval.",
+            snapshot.events_per_sec,
+        ),
+        (
+            "rss_bytes",
+            "Resident memory of the process.",
+            snapshot.rss_bytes as f64,
+        ),
+        (
+            "errors_per_event",
+            "Errors per event over the last interval.",
+            snapshot.errors_per_event,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(
+            out,
+            "# HELP genesis_{name} {help}\n# TYPE genesis_{name} gauge\ngenesis_{name} {value}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP genesis_alert Raised alerts (1 = warn, 2 = critical).\n# TYPE genesis_alert gauge"
+    );
+    for (name, level) in &snapshot.alerts {
+        let value = if *level == "critical" { 2 } else { 1 };
+        let _ = writeln!(out, "genesis_alert{{alert=\"{name}\"}} {value}");
+    }
+    out
+}
+
+/// Binds `address` and serves until `stop` is set; returns the bound address.
+pub fn serve(
+    address: &str,
+    board: Arc<Board>,
+    rings: usize,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(address)?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let handle = std::thread::Builder::new()
+        .name("metrics-http".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if let Err(err) = answer(stream, &board, rings) {
+                            tracing::debug!(%err, "metrics request failed");
+                        }
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "metrics endpoint accept failed");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }
+        })?;
+    Ok((bound, handle))
+}
+
+fn answer(mut stream: TcpStream, board: &Board, rings: usize) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut request = [0u8; 2048];
+    let mut length = 0;
+    while length < request.len() && !request[..length].windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = stream.read(&mut request[length..])?;
+        if read == 0 {
+            break;
+        }
+        length += read;
+    }
+    let first_line = request[..length]
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let (status, body) =
+        if first_line.starts_with(b"GET /metrics ") || first_line.starts_with(b"GET / ") {
+            ("200 OK", render(board, rings))
+        } else {
+            (
+                "404 Not Found",
+                "only GET /metrics is served here\n".to_string(),
+            )
+        };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Every line of the exposition is a comment or `name{labels} value` with a numeric value.
+    #[test]
+    fn exposition_is_well_formed() {
+        let board = Board::new();
+        board.set(Counter::Events, 42);
+        let text = render(&board, 1);
+        assert!(text.contains("genesis_events_total 42"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}
