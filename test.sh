@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Everything CI checks: formatting, lints (warnings are errors) and every test
-# in the workspace. Needs only the Rust toolchain; tests talk to loopback only
-# and use fused or two-thread plans with sleeping waits.
+# Everything CI checks: formatting, lints (warnings are errors), every test in
+# the workspace, and the tuning scripts against fake /proc and /sys trees.
+# Needs the Rust toolchain; the tuning tests install shellcheck with apt-get
+# when it is missing (as root). Tests talk to loopback only and use fused or
+# two-thread plans with sleeping waits.
 set -euo pipefail
 cd "$(dirname "$0")"
 echo "== cargo fmt --check"
@@ -10,3 +12,5 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== tuning scripts"
+bash tuning/tests/run.sh

@@ -496,14 +496,20 @@ impl Config {
             }
         }
         if topology.pin_threads {
-            let available = core_affinity::get_core_ids().unwrap_or_default();
+            let available = crate::sys::cpus_online().unwrap_or_else(|_| {
+                core_affinity::get_core_ids()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.id)
+                    .collect()
+            });
             for (stage, core) in crate::topology::STAGE_NAMES.iter().zip(planned) {
-                if !available.iter().any(|c| c.id == core) {
+                if !available.contains(&core) {
                     return Err(invalid(
                         &format!("topology.cores.{stage}"),
                         format!(
                             "core {core} does not exist on this machine (cores: {:?}); set topology.pin_threads = false to use it as a label",
-                            available.iter().map(|c| c.id).collect::<Vec<_>>()
+                            available
                         ),
                     ));
                 }

@@ -63,11 +63,13 @@ fn core_plan(config: &Config) -> Check {
         Ok(groups) => groups,
         Err(message) => return check(Status::Fail, "core plan", message),
     };
-    let available: Vec<usize> = core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .iter()
-        .map(|c| c.id)
-        .collect();
+    let available: Vec<usize> = crate::sys::cpus_online().unwrap_or_else(|_| {
+        core_affinity::get_core_ids()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.id)
+            .collect()
+    });
     let missing: Vec<usize> = groups
         .iter()
         .map(|g| g.core)

@@ -59,9 +59,47 @@ pub fn hold_cpu_dma_latency(target_us: i32) -> io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// CPUs the machine has online, from /sys/devices/system/cpu/online ("0-3,6").
+///
+/// Not `core_affinity::get_core_ids()`: that lists only the CPUs this process
+/// may run on, which `isolcpus` and a systemd `CPUAffinity=` narrow to the
+/// housekeeping cores — exactly the cores the engine must not be held to.
+pub fn cpus_online() -> io::Result<Vec<usize>> {
+    parse_cpu_list(std::fs::read_to_string("/sys/devices/system/cpu/online")?.trim()).ok_or_else(
+        || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unexpected /sys/devices/system/cpu/online",
+            )
+        },
+    )
+}
+
+/// Parses a kernel CPU list such as "0-3,6".
+pub fn parse_cpu_list(text: &str) -> Option<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((low, high)) => {
+                cpus.extend(low.parse::<usize>().ok()?..=high.parse::<usize>().ok()?)
+            }
+            None => cpus.push(part.parse().ok()?),
+        }
+    }
+    Some(cpus)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Kernel CPU lists with ranges and singles.
+    #[test]
+    fn cpu_lists_parse() {
+        assert_eq!(parse_cpu_list("0-3,6"), Some(vec![0, 1, 2, 3, 6]));
+        assert_eq!(parse_cpu_list("1"), Some(vec![1]));
+        assert_eq!(parse_cpu_list("x"), None);
+    }
 
     // The current folder's file system reports some space, and this process some memory.
     #[test]
