@@ -1,6 +1,8 @@
-//! Genesis operator tools: latency reports (`histo-dump`, the latency issue)
-//! and journal inspection (`genesis journal …`, the journal issue).
+//! Genesis operator tools: latency reports (`histo-dump`, over the engine's
+//! HdrHistogram interval logs) and journal inspection (`genesis journal …`,
+//! the journal issue).
 //!
-//! Nothing ships here yet. Today the engine's own `genesis run` prints the
-//! per-stage latency table and writes `--summary-json`, and
-//! `genesis_engine::journal_stage::EventReader` reads a journal back.
+//! Each tool keeps its logic in a module here and a thin `src/bin/` entry
+//! point, so integration tests can drive the logic and the binary alike.
+
+pub mod histo_dump;

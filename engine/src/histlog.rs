@@ -1,1 +1,0 @@
-//! HdrHistogram interval logs: written by the engine reporter, read by histo-dump. Work in progress.
