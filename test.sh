@@ -11,6 +11,8 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
+# The interoperability test reads our latency logs with Python's HdrHistogram.
+python3 -c 'import hdrh' 2>/dev/null || python3 -m pip install --quiet hdrhistogram
 cargo test --workspace --locked
 echo "== tuning scripts"
 bash tuning/tests/run.sh

@@ -85,6 +85,9 @@ pub struct MetricsConfig {
     pub interval_ms: u64,
     /// Address of the Prometheus endpoint (`GET /metrics`); "" turns it off.
     pub listen: String,
+    /// Folder for the HdrHistogram interval log of each run (`run-<secs>-<pid>.hlog`,
+    /// read with `histo-dump`); "" turns the log off.
+    pub latency_log_dir: PathBuf,
 }
 
 impl Default for MetricsConfig {
@@ -92,6 +95,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             interval_ms: 1_000,
             listen: "127.0.0.1:9464".into(),
+            latency_log_dir: PathBuf::from("genesis-data/latency"),
         }
     }
 }

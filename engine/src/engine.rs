@@ -29,6 +29,14 @@ pub enum EngineError {
     Journal(#[from] JournalError),
     #[error("core plan: {0}")]
     Plan(String),
+    #[error("latency log: {0}")]
+    LatencyLog(#[from] crate::histlog::HistLogError),
+    #[error("latency log folder {path}: {source}")]
+    LatencyLogDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The pluggable parts of a run: where input comes from, what trades, where orders go.
@@ -134,8 +142,12 @@ pub fn run(
         .collect();
     let mut plans = plans;
     let alerts = crate::alerts::Alerts::new(&config.alerts);
-    let mut reporter = Reporter::new(Duration::from_millis(config.metrics.interval_ms), None)
-        .with_watch(Watch::new(Arc::clone(&board), alerts));
+    let (latency_log, latency_log_path) = open_latency_log(config, clock.now_ns())?;
+    let mut reporter = Reporter::new(
+        Duration::from_millis(config.metrics.interval_ms),
+        latency_log,
+    )
+    .with_watch(Watch::new(Arc::clone(&board), alerts));
     let now_ns = clock.now_ns();
     for plan in &mut plans {
         if let Some(ingest) = &mut plan.ingest {
@@ -184,6 +196,7 @@ pub fn run(
         .take();
     let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
     report.latency_intervals = reporter.intervals_written;
+    report.latency_log_path = latency_log_path;
     report.latency_log_error = reporter.sink_error.take();
     Ok(report)
 }
@@ -214,4 +227,42 @@ fn start_endpoint(
             None
         }
     }
+}
+
+/// A run's latency interval log, and where it is.
+type LatencyLog = (
+    Option<Box<dyn crate::reporter::IntervalSink>>,
+    Option<std::path::PathBuf>,
+);
+
+/// The interval log of this run, if configured: `<dir>/run-<secs>-<pid>.hlog`.
+fn open_latency_log(config: &Config, start_unix_ns: u64) -> Result<LatencyLog, EngineError> {
+    let dir = &config.metrics.latency_log_dir;
+    if dir.as_os_str().is_empty() {
+        return Ok((None, None));
+    }
+    std::fs::create_dir_all(dir).map_err(|source| EngineError::LatencyLogDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut path = dir.join(format!(
+        "run-{}-{}.hlog",
+        start_unix_ns / 1_000_000_000,
+        std::process::id()
+    ));
+    let mut n = 1;
+    while path.exists() {
+        path = dir.join(format!(
+            "run-{}-{}-{n}.hlog",
+            start_unix_ns / 1_000_000_000,
+            std::process::id()
+        ));
+        n += 1;
+    }
+    let comment = format!(
+        "genesis run, pid {}; tags: <stage> (receive to stage exit), <stage>.processing",
+        std::process::id()
+    );
+    let writer = crate::histlog::IntervalLogWriter::create(&path, start_unix_ns, Some(&comment))?;
+    Ok((Some(Box::new(writer)), Some(path)))
 }

@@ -61,8 +61,9 @@ pub struct RunReport {
     pub journal_bytes: u64,
     pub realized_pnl_units: i128,
     pub unrealized_pnl_units: i128,
-    /// Intervals the reporter wrote to the latency log.
+    /// Intervals the reporter wrote to the latency log, and where.
     pub latency_intervals: u64,
+    pub latency_log_path: Option<PathBuf>,
     pub latency_log_error: Option<String>,
     pub error: Option<String>,
 }
@@ -80,6 +81,7 @@ impl RunReport {
             elapsed,
             stages,
             latency_intervals: 0,
+            latency_log_path: None,
             latency_log_error: None,
             ingest: IngestCounters::default(),
             risk: RiskCounters::default(),
@@ -213,6 +215,17 @@ impl RunReport {
                 self.journal_bytes
             );
         }
+        if let Some(path) = &self.latency_log_path {
+            let _ = writeln!(
+                out,
+                "latency log: {} ({} intervals; read it with histo-dump)",
+                path.display(),
+                self.latency_intervals
+            );
+        }
+        if let Some(error) = &self.latency_log_error {
+            let _ = writeln!(out, "latency log stopped: {error}");
+        }
         if let Some(error) = &self.error {
             let _ = writeln!(out, "ERROR: {error}");
         }
@@ -267,6 +280,8 @@ impl RunReport {
             "unrealized_pnl_units": self.unrealized_pnl_units as f64,
             "journal_path": self.journal_path.as_ref().map(|p| p.display().to_string()),
             "journal_records": self.journal_records,
+            "latency_log_path": self.latency_log_path.as_ref().map(|p| p.display().to_string()),
+            "latency_intervals": self.latency_intervals,
             "stages": stages,
             "error": self.error,
         })

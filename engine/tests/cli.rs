@@ -87,6 +87,19 @@ fn default_run_trades_and_reports() {
     let files = journal_files(&dir.path().join("genesis-data/journal"));
     assert_eq!(files.len(), 1);
     assert_eq!(journal_records(&files[0]), number("events"));
+    // The latency interval log holds every stage's histograms, counting every event.
+    let log_path = summary["latency_log_path"].as_str().expect("a latency log");
+    let log = genesis_engine::histlog::read_interval_log_file(&dir.path().join(log_path)).unwrap();
+    assert!(log.damage.is_empty(), "{:?}", log.damage);
+    for stage in ["ingest", "risk", "strategy", "execution", "journal"] {
+        let count: u64 = log
+            .intervals
+            .iter()
+            .filter(|i| i.tag.as_deref() == Some(stage))
+            .map(|i| i.histogram.len())
+            .sum();
+        assert_eq!(count, number("events"), "events in the {stage} intervals");
+    }
 }
 
 // Ctrl-C stops cleanly: every event read is journaled and the report still prints.
