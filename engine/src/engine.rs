@@ -84,21 +84,22 @@ pub fn run(
     duration: Option<Duration>,
 ) -> Result<RunReport, EngineError> {
     let groups = topology::plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
-    let board = Arc::new(Board::new());
-    let endpoint_stop = Arc::new(AtomicBool::new(false));
-    let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
     let clock = EpochClock::new();
+    let seq_first = 1;
     let journal = JournalStage::create(
         &config.journal.dir,
-        1,
+        seq_first,
         config.journal.buffer_bytes,
         config.journal.sync_on_exit,
     )?;
+    let (latency_log, latency_log_path) = open_latency_log(config, clock.now_ns())?;
+    let board = Arc::new(Board::new());
+    let endpoint_stop = Arc::new(AtomicBool::new(false));
+    let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
     let mut risk = Some(Timed::new(RiskStage::new(config), "risk"));
-    let mut strategy = Some(Timed::new(
-        StrategyStage::new(config, parts.strategy),
-        "strategy",
-    ));
+    let mut strategy_stage = StrategyStage::new(config, parts.strategy);
+    strategy_stage.set_order_id_floor(crate::replay::order_id_floor(seq_first) - 1);
+    let mut strategy = Some(Timed::new(strategy_stage, "strategy"));
     let mut execution = Some(Timed::new(
         ExecutionStage::new(config, parts.gateway),
         "execution",
@@ -142,7 +143,6 @@ pub fn run(
         .collect();
     let mut plans = plans;
     let alerts = crate::alerts::Alerts::new(&config.alerts);
-    let (latency_log, latency_log_path) = open_latency_log(config, clock.now_ns())?;
     let mut reporter = Reporter::new(
         Duration::from_millis(config.metrics.interval_ms),
         latency_log,

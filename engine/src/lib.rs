@@ -21,6 +21,7 @@ pub mod journal_stage;
 pub mod metrics;
 pub mod metrics_http;
 pub mod recent;
+pub mod replay;
 pub mod report;
 pub mod reporter;
 pub mod risk;
