@@ -8,8 +8,10 @@
 //! - [`itch`]: NASDAQ TotalView-ITCH 5.0 messages inside MoldUDP64 packets.
 //! - [`book`]: fixed-capacity L3 (order by order) and L2 (price level) books.
 //! - [`binance`]: Binance-compatible JSON market data (bookTicker, depth diffs).
+//! - [`net`]: socket transports: mio busy-poll reactor, MoldUDP64 over UDP, WebSocket.
 
 pub mod binance;
 pub mod book;
 pub mod fix;
 pub mod itch;
+pub mod net;

@@ -1,1 +1,40 @@
-//! Work in progress: see the crate header.
+//! FIX 4.4 for Genesis: codec, stream framer, and initiator/acceptor sessions.
+//!
+//! Owning thread: each [`session::Session`] (with its framer, field table
+//! and encoder) belongs to exactly one thread, the one that polls its
+//! socket; nothing here is shared between threads.
+//!
+//! Layers, bottom up:
+//! - [`tags`], [`decimal`], [`time`]: tag numbers, exact ticks/lots text, UTC timestamps.
+//! - [`decode`], [`encode`], [`framer`]: zero-copy decode into a fixed field
+//!   table, encode into a reusable buffer, message boundaries in a byte stream.
+//! - [`order`], [`exec_report`], [`exec_dedup`]: typed order-entry messages.
+//! - [`seq_store`], [`out_buffer`], [`session`]: the sans-IO session state
+//!   machine (bytes in, bytes out, caller-supplied time).
+//! - [`tcp`], [`backoff`]: a thin non-blocking TCP driver for tests and tools.
+//!
+//! Invariants: decoding and encoding never allocate after construction and
+//! never panic on any input; prices and quantities are exact integers.
+
+pub mod backoff;
+pub mod decimal;
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod exec_dedup;
+pub mod exec_report;
+pub mod framer;
+pub mod order;
+pub mod out_buffer;
+pub mod seq_store;
+pub mod session;
+pub mod tags;
+pub mod tcp;
+pub mod time;
+
+pub use decimal::{InstrumentScale, Lots, Step, Ticks};
+pub use decode::{FieldTable, Message};
+pub use encode::Encoder;
+pub use error::{DecodeError, FixError, SendError, ValueError};
+pub use framer::{Frame, Framer};
+pub use tags::MsgType;

@@ -1,0 +1,301 @@
+//! The ITCH feed handler: MoldUDP64 datagrams in, L3 books updated, every
+//! decoded message handed to the caller.
+//!
+//! Owning thread: the ingest thread, which calls [`ItchFeed::on_datagram`]
+//! for every datagram read and [`ItchFeed::poll_request`] on every poll
+//! iteration (sending any request it returns to the request port).
+//!
+//! Invariants: one L3 book per configured symbol, allocated in
+//! [`ItchFeed::new`] with the locate table; processing a datagram does not
+//! allocate; a sequence gap marks every book [`StaleFlags::GAP`] until the
+//! retransmissions fill it (the missing messages could concern any book);
+//! the bad-input policy of the module docs applies and every case is counted
+//! in [`FeedStats`].
+
+use super::decode::decode;
+use super::error::ItchError;
+use super::message::{BuySell, ItchMessage, StockSymbol};
+use super::mold::{MoldPacket, MoldRequest};
+use super::sequence::{PacketVerdict, SequenceStats, SequenceTracker};
+use crate::book::{BookReject, L3Book, Price, Qty, Side, StaleFlags};
+
+const LOCATE_UNBOUND: u16 = u16::MAX;
+
+/// How to build an [`ItchFeed`].
+#[derive(Clone, Debug)]
+pub struct ItchFeedConfig {
+    /// Symbols to keep books for; book index = position in this list.
+    pub symbols: Vec<StockSymbol>,
+    /// Orders each book can hold.
+    pub orders_max: usize,
+    /// Price levels per side each book can hold.
+    pub levels_max: usize,
+    /// First sequence number expected, or `None` to join mid-stream.
+    pub next_sequence: Option<u64>,
+    /// Repeat an unanswered retransmission request after this long.
+    pub request_retry_ns: u64,
+    /// Most messages asked for in one request.
+    pub request_count_max: u16,
+}
+
+/// Counters of the feed, read by the engine once per reporting interval.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FeedStats {
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Datagrams dropped whole for bad framing (too short, truncated, trailing bytes).
+    pub datagrams_malformed: u64,
+    /// Messages decoded and processed.
+    pub messages_decoded: u64,
+    /// Messages skipped because their type is not decoded here.
+    pub messages_unknown_type: u64,
+    /// Messages skipped for a wrong length, an invalid field or zero length.
+    pub messages_malformed: u64,
+    /// Messages for a locate with no book (not configured or no directory yet).
+    pub messages_unrouted: u64,
+    /// Book updates rejected (see each book's counters for the kinds).
+    pub book_rejects: u64,
+}
+
+/// What a datagram did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketOutcome {
+    /// Messages were applied; `gap_closed` when it filled the last gap.
+    Applied {
+        /// Messages processed from this packet.
+        message_count: u16,
+        /// The outstanding gap is now filled and the books are live again.
+        gap_closed: bool,
+    },
+    /// All messages had been applied before.
+    Duplicate,
+    /// A gap: nothing applied, books are stale, a request is due.
+    Gap,
+    /// Heartbeat.
+    Heartbeat,
+    /// End of session.
+    EndOfSession,
+    /// Dropped: bad framing or another session.
+    Dropped,
+}
+
+/// MoldUDP64 + ITCH 5.0 feed with its books.
+#[derive(Clone, Debug)]
+pub struct ItchFeed {
+    tracker: SequenceTracker,
+    symbols: Vec<StockSymbol>,
+    books: Vec<L3Book>,
+    book_by_locate: Vec<u16>,
+    stats: FeedStats,
+}
+
+impl ItchFeed {
+    /// Allocate the books and the locate table.
+    pub fn new(config: ItchFeedConfig) -> ItchFeed {
+        assert!(
+            config.symbols.len() < usize::from(LOCATE_UNBOUND),
+            "too many symbols"
+        );
+        let tracker = match config.next_sequence {
+            Some(next) => {
+                SequenceTracker::new(next, config.request_retry_ns, config.request_count_max)
+            }
+            None => SequenceTracker::joining(config.request_retry_ns, config.request_count_max),
+        };
+        let books = config
+            .symbols
+            .iter()
+            .map(|_| L3Book::with_capacity(config.orders_max, config.levels_max))
+            .collect();
+        ItchFeed {
+            tracker,
+            symbols: config.symbols,
+            books,
+            book_by_locate: vec![LOCATE_UNBOUND; usize::from(u16::MAX) + 1],
+            stats: FeedStats::default(),
+        }
+    }
+
+    /// Route `stock_locate` to book `book_index` without waiting for the
+    /// stock directory message (joining mid-day). `false` if out of range.
+    pub fn bind_locate(&mut self, stock_locate: u16, book_index: usize) -> bool {
+        if book_index >= self.books.len() {
+            return false;
+        }
+        self.book_by_locate[usize::from(stock_locate)] = book_index as u16;
+        true
+    }
+
+    /// The book index of a locate, once bound.
+    pub fn book_index(&self, stock_locate: u16) -> Option<usize> {
+        let index = self.book_by_locate[usize::from(stock_locate)];
+        (index != LOCATE_UNBOUND).then_some(usize::from(index))
+    }
+
+    /// Book `book_index` (position in the configured symbols).
+    pub fn book(&self, book_index: usize) -> Option<&L3Book> {
+        self.books.get(book_index)
+    }
+
+    /// All books, in configured symbol order.
+    pub fn books(&self) -> &[L3Book] {
+        &self.books
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &FeedStats {
+        &self.stats
+    }
+
+    /// Sequence counters.
+    pub fn sequence_stats(&self) -> &SequenceStats {
+        self.tracker.stats()
+    }
+
+    /// The sequence tracker (gap range, next sequence).
+    pub fn tracker(&self) -> &SequenceTracker {
+        &self.tracker
+    }
+
+    /// Start sequencing afresh (a new session, or after a snapshot rebuild):
+    /// `Some(next)` expects that sequence number, `None` joins at the next
+    /// packet. Books and locate bindings are kept.
+    pub fn reset_sequence(&mut self, next_sequence: Option<u64>) {
+        let (retry_ns, count_max) = self.tracker.request_settings();
+        self.tracker = match next_sequence {
+            Some(next) => SequenceTracker::new(next, retry_ns, count_max),
+            None => SequenceTracker::joining(retry_ns, count_max),
+        };
+    }
+
+    /// A retransmission request to send now, if one is due (see
+    /// [`SequenceTracker::poll_request`]).
+    pub fn poll_request(&mut self, now_ns: u64) -> Option<MoldRequest> {
+        self.tracker.poll_request(now_ns)
+    }
+
+    /// Process one datagram: frame, sequence, decode, update books, and call
+    /// `on_message(book_index, message)` for each decoded message in order.
+    pub fn on_datagram<F>(&mut self, datagram: &[u8], mut on_message: F) -> PacketOutcome
+    where
+        F: FnMut(Option<usize>, &ItchMessage),
+    {
+        self.stats.datagrams += 1;
+        let Ok(packet) = MoldPacket::parse(datagram) else {
+            self.stats.datagrams_malformed += 1;
+            return PacketOutcome::Dropped;
+        };
+        match self.tracker.on_packet(packet.header()) {
+            PacketVerdict::Apply {
+                skip_count,
+                gap_closed,
+            } => {
+                if gap_closed {
+                    self.books
+                        .iter_mut()
+                        .for_each(|b| b.clear_stale(StaleFlags::GAP));
+                }
+                let mut message_count = 0u16;
+                for body in packet.messages().skip(usize::from(skip_count)) {
+                    self.on_message_bytes(body, &mut on_message);
+                    message_count += 1;
+                }
+                PacketOutcome::Applied {
+                    message_count,
+                    gap_closed,
+                }
+            }
+            PacketVerdict::Gap { gap_opened } => {
+                if gap_opened {
+                    self.books
+                        .iter_mut()
+                        .for_each(|b| b.mark_stale(StaleFlags::GAP));
+                }
+                PacketOutcome::Gap
+            }
+            PacketVerdict::Duplicate => PacketOutcome::Duplicate,
+            PacketVerdict::Heartbeat => PacketOutcome::Heartbeat,
+            PacketVerdict::EndOfSession => PacketOutcome::EndOfSession,
+            PacketVerdict::WrongSession => PacketOutcome::Dropped,
+        }
+    }
+
+    #[inline]
+    fn on_message_bytes<F>(&mut self, body: &[u8], on_message: &mut F)
+    where
+        F: FnMut(Option<usize>, &ItchMessage),
+    {
+        let msg = match decode(body) {
+            Ok(msg) => msg,
+            Err(ItchError::UnknownType { .. }) => {
+                self.stats.messages_unknown_type += 1;
+                return;
+            }
+            Err(_) => {
+                self.stats.messages_malformed += 1;
+                return;
+            }
+        };
+        self.stats.messages_decoded += 1;
+        if let ItchMessage::StockDirectory(dir) = &msg {
+            if let Some(index) = self.symbols.iter().position(|s| *s == dir.stock) {
+                self.bind_locate(dir.header.stock_locate, index);
+            }
+        }
+        let book_index = self.book_index(msg.header().stock_locate);
+        match book_index {
+            Some(index) if apply_to_book(&mut self.books[index], &msg).is_err() => {
+                self.stats.book_rejects += 1;
+            }
+            Some(_) => {}
+            None if is_book_update(&msg) => self.stats.messages_unrouted += 1,
+            None => {}
+        }
+        on_message(book_index, &msg);
+    }
+}
+
+fn is_book_update(msg: &ItchMessage) -> bool {
+    !matches!(
+        msg,
+        ItchMessage::SystemEvent(_) | ItchMessage::StockDirectory(_) | ItchMessage::Trade(_)
+    )
+}
+
+fn side_of(side: BuySell) -> Side {
+    match side {
+        BuySell::Buy => Side::Bid,
+        BuySell::Sell => Side::Ask,
+    }
+}
+
+/// Apply one ITCH message to an L3 book (prices stay in 1/10000 ticks).
+/// Messages that do not change the displayed book are ignored.
+#[inline]
+pub fn apply_to_book(book: &mut L3Book, msg: &ItchMessage) -> Result<(), BookReject> {
+    match msg {
+        ItchMessage::AddOrder(m) => book.add(
+            m.order_ref,
+            side_of(m.side),
+            Price(i64::from(m.price.0)),
+            Qty(i64::from(m.shares)),
+        ),
+        ItchMessage::OrderExecuted(m) => {
+            book.reduce(m.order_ref, Qty(i64::from(m.executed_shares)))
+        }
+        ItchMessage::OrderExecutedWithPrice(m) => {
+            book.reduce(m.order_ref, Qty(i64::from(m.executed_shares)))
+        }
+        ItchMessage::OrderCancel(m) => book.reduce(m.order_ref, Qty(i64::from(m.cancelled_shares))),
+        ItchMessage::OrderDelete(m) => book.delete(m.order_ref),
+        ItchMessage::OrderReplace(m) => book.replace(
+            m.original_order_ref,
+            m.new_order_ref,
+            Price(i64::from(m.price.0)),
+            Qty(i64::from(m.shares)),
+        ),
+        ItchMessage::SystemEvent(_) | ItchMessage::StockDirectory(_) | ItchMessage::Trade(_) => {
+            Ok(())
+        }
+    }
+}

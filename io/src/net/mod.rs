@@ -1,0 +1,1 @@
+//! Work in progress: socket transports for the feeds (see the crate header).
