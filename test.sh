@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Everything CI checks: formatting, lints (warnings are errors), every test in
 # the workspace, and the tuning scripts against fake /proc and /sys trees.
-# Needs the Rust toolchain; the tuning tests install shellcheck with apt-get
-# when it is missing (as root). Tests talk to loopback only and use fused or
+# Needs the Rust toolchain; as root it installs the Debian packages the tests
+# use when missing (QuickFIX for the FIX interop test, shellcheck for the
+# tuning scripts) and Python's hdrhistogram for the latency-log interop test. Tests talk to loopback only and use fused or
 # two-thread plans with sleeping waits.
 set -euo pipefail
 cd "$(dirname "$0")"
+# Debian packages the tests use, installed when missing (CI runs as root).
+packages="libquickfix-dev libquickfix-doc g++"
+if ! dpkg -s $packages >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "== installing $packages"
+    apt-get update -qq
+    apt-get install -y -qq -o DPkg::Lock::Timeout=300 $packages
+fi
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"

@@ -39,7 +39,7 @@ fn itch_stream(packet_count: usize, live_orders: u64) -> Vec<Vec<u8>> {
         state ^= state >> 7;
         state ^= state << 17;
         let offset = (state % 64) as u32;
-        if (live.len() as u64) < live_orders || state % 4 == 0 {
+        if (live.len() as u64) < live_orders || state.is_multiple_of(4) {
             let buy = state & 1 == 0;
             let price = if buy {
                 1_000_000 - offset * 100
