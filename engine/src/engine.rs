@@ -29,6 +29,12 @@ pub enum EngineError {
     Journal(#[from] JournalError),
     #[error("core plan: {0}")]
     Plan(String),
+    #[error("cannot record the run's config at {path}: {source}")]
+    RunConfig {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("latency log: {0}")]
     LatencyLog(#[from] crate::histlog::HistLogError),
     #[error("latency log folder {path}: {source}")]
@@ -85,16 +91,27 @@ pub fn run(
 ) -> Result<RunReport, EngineError> {
     let groups = topology::plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
     let clock = EpochClock::new();
-    let seq_first = 1;
-    let journal = JournalStage::create(
-        &config.journal.dir,
-        seq_first,
-        config.journal.buffer_bytes,
-        config.journal.sync_on_exit,
-    )?;
+    let (journal, recovery) = JournalStage::open(&config.journal)?;
+    let seq_first = recovery.seq_next;
+    if let Some(truncation) = &recovery.truncation {
+        tracing::warn!(%truncation, "journal recovery cut a torn tail");
+    }
+    if seq_first > 1 {
+        tracing::info!(seq_first, journal = %journal.dir().display(), "resuming the journal after its last record");
+    }
+    let run_config = crate::journal_stage::run_config_path(&config.journal.dir, seq_first);
+    let config_text = toml::to_string_pretty(config).unwrap_or_default();
+    std::fs::write(&run_config, config_text).map_err(|source| EngineError::RunConfig {
+        path: run_config.clone(),
+        source,
+    })?;
+    let seq_durable = journal.seq_durable_handle();
     let (latency_log, latency_log_path) = open_latency_log(config, clock.now_ns())?;
     let board = Arc::new(Board::new());
     let endpoint_stop = Arc::new(AtomicBool::new(false));
+    let _ = board
+        .journal_durable
+        .set((Arc::clone(&seq_durable), seq_first));
     let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
     let mut risk = Some(Timed::new(RiskStage::new(config), "risk"));
     let mut strategy_stage = StrategyStage::new(config, parts.strategy);
@@ -105,14 +122,16 @@ pub fn run(
         "execution",
     ));
     let mut journal = Some(Timed::new(journal, "journal"));
-    let mut ingest = Some(Ingest::new(
+    let mut ingest_stage = Ingest::new(
         parts.sources,
         clock.clone(),
         config.instruments.len(),
         config.topology.conflate_when_full,
         config.risk.exec_id_memory,
         config.market_data.timer_interval_ms * 1_000_000,
-    ));
+    );
+    ingest_stage.set_seq_next(seq_first);
+    let mut ingest = Some(ingest_stage);
     let plans: Vec<GroupPlan> = groups
         .iter()
         .enumerate()
@@ -196,6 +215,9 @@ pub fn run(
         .take();
     let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
     report.latency_intervals = reporter.intervals_written;
+    report.journal_seq_first = seq_first;
+    report.journal_seq_durable = seq_durable.load(std::sync::atomic::Ordering::Acquire);
+    report.journal_truncation = recovery.truncation.as_ref().map(|t| t.to_string());
     report.latency_log_path = latency_log_path;
     report.latency_log_error = reporter.sink_error.take();
     Ok(report)

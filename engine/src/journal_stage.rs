@@ -1,58 +1,71 @@
 //! The journal stage: the last stage, appending every event with all its
-//! decisions to the journal file. Write-behind: orders may leave before the
-//! event that caused them is on disk (see `docs/architecture.md`).
+//! decisions to the segmented journal (`genesis_journal::Writer`), and the
+//! readers that turn a journal folder back into events.
 //!
-//! Owned by the thread its core runs. Appends go to a preallocated buffer;
-//! the buffer is written when full and whenever the thread runs dry.
+//! Owned by the thread its core runs. Write-behind: orders may leave before
+//! the event that caused them is on disk; the durability policy decides when
+//! records are forced to disk, and the writer publishes the durable sequence
+//! (see `docs/restart.md`). A journal that cannot be written or synced stops
+//! the engine with the error: a possibly lost write is never retried over.
 
-use crate::event::{Event, EVENT_BYTES};
-use genesis_journal::{FileWriter, JournalError};
+use crate::config::{JournalConfig, JournalDurability, JournalWriteMode};
+use crate::event::{DecodeError, Event, EVENT_BYTES};
+use genesis_journal::{Durability, JournalError, RangeReader, RecoveryReport, Writer};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 pub struct JournalStage {
-    writer: FileWriter,
+    writer: Writer,
     scratch: [u8; EVENT_BYTES],
     sync_on_exit: bool,
     pub records: u64,
 }
 
 impl JournalStage {
-    /// Creates `dir` if needed and a new journal file in it for a run whose first event is `seq_first`.
-    pub fn create(
-        dir: &Path,
-        seq_first: u64,
-        buffer_bytes: usize,
-        sync_on_exit: bool,
-    ) -> Result<JournalStage, JournalError> {
-        std::fs::create_dir_all(dir).map_err(|source| JournalError::Io {
-            path: dir.to_path_buf(),
-            op: "create folder",
-            source,
-        })?;
-        let path = new_file_path(dir);
-        let writer = FileWriter::create(&path, EVENT_BYTES, seq_first, buffer_bytes)?;
-        Ok(JournalStage {
+    /// Opens (or creates) the journal in `config.dir`, recovering a torn
+    /// tail; appends resume at `RecoveryReport::seq_next`.
+    pub fn open(config: &JournalConfig) -> Result<(JournalStage, RecoveryReport), JournalError> {
+        let mut options = genesis_journal::JournalConfig::new(&config.dir, EVENT_BYTES);
+        options.segment_size_bytes = config.segment_size_mib.max(1) << 20;
+        options.durability = match config.durability {
+            JournalDurability::None => Durability::None,
+            JournalDurability::Group => Durability::Group {
+                records: config.group_records,
+                interval_us: config.group_interval_us,
+            },
+            JournalDurability::Batch => Durability::Batch,
+        };
+        options.write_mode = match config.write_mode {
+            JournalWriteMode::Mmap => genesis_journal::WriteMode::Mmap,
+            JournalWriteMode::Pwrite => genesis_journal::WriteMode::Pwrite,
+        };
+        options.write_buffer_bytes = config.buffer_bytes;
+        let (writer, recovery) = Writer::open(&options)?;
+        let stage = JournalStage {
             writer,
             scratch: [0; EVENT_BYTES],
-            sync_on_exit,
+            sync_on_exit: config.sync_on_exit,
             records: 0,
-        })
+        };
+        Ok((stage, recovery))
     }
 
     #[inline]
     pub fn on_event(&mut self, ev: &Event) -> Result<(), JournalError> {
-        debug_assert_eq!(
-            ev.seq,
-            self.writer.seq_next(),
-            "journal sequence follows ingest's"
-        );
         ev.encode(&mut self.scratch);
-        self.writer.append(&self.scratch)?;
+        let seq = self.writer.append(&self.scratch)?;
+        debug_assert_eq!(seq, ev.seq, "the journal's sequence is ingest's");
         self.records += 1;
         Ok(())
     }
 
-    /// The thread ran dry: hand the buffer to the page cache.
+    /// The end of a batch of events: the `batch` policy syncs here.
+    pub fn end_of_batch(&mut self) -> Result<(), JournalError> {
+        self.writer.end_of_batch()
+    }
+
+    /// The thread ran dry: hand buffered records to the page cache.
     pub fn on_idle(&mut self) -> Result<(), JournalError> {
         self.writer.flush()
     }
@@ -66,102 +79,146 @@ impl JournalStage {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        self.writer.path()
+    /// The last sequence known to be on disk, shared with readers.
+    pub fn seq_durable_handle(&self) -> Arc<AtomicU64> {
+        self.writer.seq_durable_handle()
     }
 
-    pub fn bytes_written(&self) -> u64 {
-        self.writer.bytes_written()
+    /// Sequence the next append gets.
+    pub fn seq_next(&self) -> u64 {
+        self.writer.seq_next()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.writer.dir()
+    }
+
+    pub fn segment_path(&self) -> &Path {
+        self.writer.segment_path()
     }
 }
 
-/// `run-<unix seconds>-<pid>[-n].gjnl`, never an existing name.
-#[allow(clippy::disallowed_methods)] // naming a file, not a decision
-fn new_file_path(dir: &Path) -> PathBuf {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let pid = std::process::id();
-    let mut path = dir.join(format!("run-{seconds}-{pid}.gjnl"));
-    let mut n = 1;
-    while path.exists() {
-        path = dir.join(format!("run-{seconds}-{pid}-{n}.gjnl"));
-        n += 1;
-    }
-    path
-}
-
-/// Reads a journal file back as events, one at a time (bounded memory).
-pub struct EventReader {
-    reader: genesis_journal::FileReader,
-    /// Where the file ended in a torn last record, if it did.
-    pub torn_tail_offset: Option<u64>,
-}
-
-/// A journal record that is not a valid event.
+/// A journal record that could not be read as an event.
 #[derive(Debug, thiserror::Error)]
 pub enum EventReadError {
     #[error(transparent)]
     Journal(#[from] JournalError),
-    #[error("journal {path}: record {seq}: {source}")]
+    #[error("journal {dir}: record {seq}: {source}")]
     Decode {
-        path: PathBuf,
+        dir: PathBuf,
         seq: u64,
         #[source]
-        source: crate::event::DecodeError,
+        source: DecodeError,
     },
-    #[error("journal {path}: records are {got} bytes, events are {EVENT_BYTES}")]
-    RecordSize { path: PathBuf, got: u32 },
+    #[error("journal {dir}: record {seq} is {got} bytes, events are {EVENT_BYTES}")]
+    RecordSize { dir: PathBuf, seq: u64, got: usize },
+}
+
+/// Reads the events `seq_from..=seq_to` of a journal folder, in order, in bounded memory.
+pub struct EventReader {
+    dir: PathBuf,
+    reader: RangeReader,
 }
 
 impl EventReader {
-    pub fn open(path: &Path) -> Result<EventReader, EventReadError> {
-        let reader = genesis_journal::FileReader::open(path)?;
-        let got = reader.header().record_size_bytes;
-        if got as usize != EVENT_BYTES {
-            return Err(EventReadError::RecordSize {
-                path: path.to_path_buf(),
-                got,
-            });
-        }
+    pub fn open(dir: &Path, seq_from: u64, seq_to: u64) -> Result<EventReader, EventReadError> {
         Ok(EventReader {
-            reader,
-            torn_tail_offset: None,
+            dir: dir.to_path_buf(),
+            reader: RangeReader::open(dir, seq_from, seq_to)?,
         })
     }
 
-    /// The next event, or `None` at the end (clean or torn: see `torn_tail_offset`).
-    pub fn next_event(&mut self, path: &Path) -> Result<Option<Event>, EventReadError> {
-        match self.reader.next_record()? {
-            genesis_journal::ReadOutcome::Record(record) => {
-                let bytes: &[u8; EVENT_BYTES] = record
-                    .payload
-                    .try_into()
-                    .expect("record size checked at open");
-                Event::decode(bytes)
-                    .map(Some)
-                    .map_err(|source| EventReadError::Decode {
-                        path: path.to_path_buf(),
-                        seq: record.seq,
-                        source,
-                    })
-            }
-            genesis_journal::ReadOutcome::End => Ok(None),
-            genesis_journal::ReadOutcome::TornTail { offset, .. } => {
-                self.torn_tail_offset = Some(offset);
-                Ok(None)
-            }
-        }
+    /// The next event, or `None` at the end of the range or the log.
+    pub fn next_event(&mut self) -> Result<Option<Event>, EventReadError> {
+        let Some(record) = self.reader.next_record()? else {
+            return Ok(None);
+        };
+        let seq = record.seq;
+        let bytes: &[u8; EVENT_BYTES] =
+            record
+                .payload
+                .try_into()
+                .map_err(|_| EventReadError::RecordSize {
+                    dir: self.dir.clone(),
+                    seq,
+                    got: record.payload.len(),
+                })?;
+        Event::decode(bytes)
+            .map(Some)
+            .map_err(|source| EventReadError::Decode {
+                dir: self.dir.clone(),
+                seq,
+                source,
+            })
     }
 
-    /// Every event of a journal file: for tests and small files.
-    pub fn read_all(path: &Path) -> Result<Vec<Event>, EventReadError> {
-        let mut reader = EventReader::open(path)?;
+    /// Where reading stopped at a torn last record, if it did.
+    pub fn torn_tail(&self) -> Option<&genesis_journal::TornTail> {
+        self.reader.torn_tail.as_ref()
+    }
+
+    /// Every event of a journal folder: for tests and small journals.
+    pub fn read_all(dir: &Path) -> Result<Vec<Event>, EventReadError> {
+        let mut reader = EventReader::open(dir, 1, u64::MAX)?;
         let mut events = Vec::new();
-        while let Some(event) = reader.next_event(path)? {
+        while let Some(event) = reader.next_event()? {
             events.push(event);
         }
         Ok(events)
     }
+}
+
+/// Every event a live journal holds so far, read as a tailer reads it: a
+/// record the writer is still writing is waited for, never taken as damage.
+pub fn read_available(dir: &Path) -> Result<Vec<Event>, EventReadError> {
+    let mut tailer = genesis_journal::Tailer::open(dir, 1, 1 << 20)?;
+    let mut events = Vec::new();
+    while let Some(record) = tailer.poll()? {
+        let seq = record.seq;
+        let bytes: &[u8; EVENT_BYTES] =
+            record
+                .payload
+                .try_into()
+                .map_err(|_| EventReadError::RecordSize {
+                    dir: dir.to_path_buf(),
+                    seq,
+                    got: record.payload.len(),
+                })?;
+        events.push(
+            Event::decode(bytes).map_err(|source| EventReadError::Decode {
+                dir: dir.to_path_buf(),
+                seq,
+                source,
+            })?,
+        );
+    }
+    Ok(events)
+}
+
+/// `DIR/config-<seq_first, 20 digits>.toml`: the config of the run whose
+/// first event is `seq_first`, so replay runs each run with its own config.
+pub fn run_config_path(dir: &Path, seq_first: u64) -> PathBuf {
+    dir.join(format!("config-{seq_first:020}.toml"))
+}
+
+/// The runs recorded in a journal folder: (first sequence, config file), in order.
+pub fn list_runs(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut runs = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(digits) = name
+            .strip_prefix("config-")
+            .and_then(|n| n.strip_suffix(".toml"))
+        else {
+            continue;
+        };
+        if let Ok(seq_first) = digits.parse::<u64>() {
+            runs.push((seq_first, path));
+        }
+    }
+    runs.sort();
+    Ok(runs)
 }

@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod decision;
 pub mod doctor;

@@ -70,6 +70,31 @@ pub fn render(board: &Board, rings: usize) -> String {
             }
         }
     }
+    if let Some((seq_last, seq_durable, lag_events)) = board.journal_durability() {
+        let journal = [
+            (
+                "journal_seq_last",
+                "Last sequence appended to the journal.",
+                seq_last,
+            ),
+            (
+                "journal_seq_durable",
+                "Last sequence known to be on disk.",
+                seq_durable,
+            ),
+            (
+                "journal_durable_lag_events",
+                "Events appended but not yet known durable.",
+                lag_events,
+            ),
+        ];
+        for (name, help, value) in journal {
+            let _ = writeln!(
+                out,
+                "# HELP genesis_{name} {help}\n# TYPE genesis_{name} gauge\ngenesis_{name} {value}"
+            );
+        }
+    }
     let gauges = [
         (
             "events_per_second",

@@ -58,7 +58,11 @@ pub struct RunReport {
     pub execution: ExecutionCounters,
     pub journal_path: Option<PathBuf>,
     pub journal_records: u64,
-    pub journal_bytes: u64,
+    /// First sequence of this run, and the last known on disk at the end.
+    pub journal_seq_first: u64,
+    pub journal_seq_durable: u64,
+    /// The torn tail recovery cut at start, if any.
+    pub journal_truncation: Option<String>,
     pub realized_pnl_units: i128,
     pub unrealized_pnl_units: i128,
     /// Intervals the reporter wrote to the latency log, and where.
@@ -89,7 +93,9 @@ impl RunReport {
             execution: ExecutionCounters::default(),
             journal_path: None,
             journal_records: 0,
-            journal_bytes: 0,
+            journal_seq_first: 0,
+            journal_seq_durable: 0,
+            journal_truncation: None,
             realized_pnl_units: 0,
             unrealized_pnl_units: 0,
             error,
@@ -111,9 +117,8 @@ impl RunReport {
                 report.execution = execution.stage.counters;
             }
             if let Some(journal) = chain.journal {
-                report.journal_path = Some(journal.stage.path().to_path_buf());
+                report.journal_path = Some(journal.stage.dir().to_path_buf());
                 report.journal_records = journal.stage.records;
-                report.journal_bytes = journal.stage.bytes_written();
             }
         }
         report
@@ -207,13 +212,19 @@ impl RunReport {
             self.realized_pnl_units, self.unrealized_pnl_units
         );
         if let Some(path) = &self.journal_path {
+            let seq_last = self.journal_seq_first + self.journal_records.saturating_sub(1);
             let _ = writeln!(
                 out,
-                "journal: {} ({} records, {} bytes)",
+                "journal: {} ({} records this run, sequences {}..={}, durable through {})",
                 path.display(),
                 self.journal_records,
-                self.journal_bytes
+                self.journal_seq_first,
+                seq_last,
+                self.journal_seq_durable
             );
+        }
+        if let Some(truncation) = &self.journal_truncation {
+            let _ = writeln!(out, "journal recovery at start: {truncation}");
         }
         if let Some(path) = &self.latency_log_path {
             let _ = writeln!(
@@ -280,6 +291,9 @@ impl RunReport {
             "unrealized_pnl_units": self.unrealized_pnl_units as f64,
             "journal_path": self.journal_path.as_ref().map(|p| p.display().to_string()),
             "journal_records": self.journal_records,
+            "journal_seq_first": self.journal_seq_first,
+            "journal_seq_durable": self.journal_seq_durable,
+            "journal_truncation": self.journal_truncation,
             "latency_log_path": self.latency_log_path.as_ref().map(|p| p.display().to_string()),
             "latency_intervals": self.latency_intervals,
             "stages": stages,

@@ -73,6 +73,8 @@ pub struct Board {
     ring_out: Vec<AtomicU64>,
     /// Written by the reporter each interval, read by the endpoint: never on the hot path.
     pub snapshot: Mutex<Snapshot>,
+    /// The journal writer's durable sequence, and this run's first sequence.
+    pub journal_durable: std::sync::OnceLock<(std::sync::Arc<AtomicU64>, u64)>,
 }
 
 /// What the reporter last computed.
@@ -99,6 +101,7 @@ impl Board {
             ring_in: slots(RINGS_MAX),
             ring_out: slots(RINGS_MAX),
             snapshot: Mutex::new(Snapshot::default()),
+            journal_durable: std::sync::OnceLock::new(),
         }
     }
 
@@ -149,6 +152,15 @@ impl Board {
             .get(ring)
             .map_or(0, |s| s.load(Ordering::Relaxed));
         published.saturating_sub(taken)
+    }
+
+    /// Last sequence journaled, last known durable, and the lag between them (events).
+    pub fn journal_durability(&self) -> Option<(u64, u64, u64)> {
+        let (durable, seq_first) = self.journal_durable.get()?;
+        let records = self.get(Counter::JournalRecords);
+        let seq_last = (seq_first + records).saturating_sub(1);
+        let seq_durable = durable.load(Ordering::Acquire);
+        Some((seq_last, seq_durable, seq_last.saturating_sub(seq_durable)))
     }
 
     /// Errors as the alerts count them: losses, failures and venue messages that make no sense.

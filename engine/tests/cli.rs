@@ -2,47 +2,12 @@
 //! help, and a broken config.
 
 #![allow(clippy::disallowed_methods)] // tests wait on wall-clock deadlines
-#![allow(unsafe_code)] // kill(2) to send signals to the child
 
-use genesis_engine::journal_stage::EventReader;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+
+use common::process::*;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn signal(child: &std::process::Child, signal: i32) {
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) with a pid we spawned and own; no memory is involved.
-    let result = unsafe { libc::kill(pid, signal) };
-    assert_eq!(result, 0, "kill({pid}, {signal})");
-}
-
-/// Polls `check` every 20 ms until it holds; fails with `what` after 30 s.
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(Instant::now() < deadline, "{what}: not within 30 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn genesis() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_genesis"))
-}
-
-fn journal_files(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default()
-}
-
-/// Checks a journal: every record decodes, sequences run 1..=n; returns n.
-fn journal_records(path: &Path) -> u64 {
-    let events = EventReader::read_all(path).unwrap();
-    for (index, event) in events.iter().enumerate() {
-        assert_eq!(event.seq, index as u64 + 1);
-    }
-    events.len() as u64
-}
 
 // `genesis run --duration 2` on the built-in defaults trades and prints the per-stage table.
 #[test]
@@ -84,9 +49,10 @@ fn default_run_trades_and_reports() {
             .unwrap()
             > 0
     );
-    let files = journal_files(&dir.path().join("genesis-data/journal"));
-    assert_eq!(files.len(), 1);
-    assert_eq!(journal_records(&files[0]), number("events"));
+    assert_eq!(
+        journal_records(&dir.path().join("genesis-data/journal")),
+        number("events")
+    );
     // The latency interval log holds every stage's histograms, counting every event.
     let log_path = summary["latency_log_path"].as_str().expect("a latency log");
     let log = genesis_engine::histlog::read_interval_log_file(&dir.path().join(log_path)).unwrap();
@@ -128,11 +94,7 @@ fn interrupt_stops_cleanly_with_report() {
     let journal_dir = dir.path().join("genesis-data/journal");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let grown = journal_files(&journal_dir).first().is_some_and(|f| {
-            std::fs::metadata(f)
-                .map(|m| m.len() > 100_000)
-                .unwrap_or(false)
-        });
+        let grown = journal_events(&journal_dir).len() > 1_000;
         if grown {
             break;
         }
@@ -165,9 +127,8 @@ fn interrupt_stops_cleanly_with_report() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
             .unwrap();
-    let files = journal_files(&journal_dir);
     assert_eq!(
-        journal_records(&files[0]),
+        journal_records(&journal_dir),
         summary["events"].as_u64().unwrap()
     );
 }
@@ -237,12 +198,7 @@ fn sigusr1_engages_cancel_all() {
         .spawn()
         .unwrap();
     let journal_dir = dir.path().join("genesis-data/journal");
-    let events = || {
-        journal_files(&journal_dir)
-            .first()
-            .map(|f| EventReader::read_all(f).unwrap())
-            .unwrap_or_default()
-    };
+    let events = || journal_events(&journal_dir);
     wait_until("orders in the journal", || {
         events().iter().any(|e| {
             e.intents
@@ -280,46 +236,6 @@ fn sigusr1_engages_cancel_all() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
             .unwrap();
     assert_eq!(summary["control_events"].as_u64(), Some(1));
-}
-
-/// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One GET /metrics; the body, or None if the endpoint is not up yet.
-fn scrape(port: u16) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
-}
-
-/// Parses the Prometheus text format: `name{labels} value` per line, comments skipped.
-fn parse_exposition(body: &str) -> std::collections::HashMap<String, f64> {
-    body.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|line| {
-            let (name, value) = line
-                .rsplit_once(' ')
-                .unwrap_or_else(|| panic!("bad line {line:?}"));
-            (
-                name.to_string(),
-                value
-                    .parse::<f64>()
-                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
-            )
-        })
-        .collect()
 }
 
 // The metrics endpoint is scraped during a run: counters move, stage latencies and rings are there.

@@ -126,7 +126,7 @@ fn fused_pipeline_allocates_nothing_per_event_after_warm_up() {
         config.risk.exec_id_memory,
         1_000_000,
     );
-    let journal = JournalStage::create(dir.path(), 1, config.journal.buffer_bytes, false).unwrap();
+    let (journal, _) = JournalStage::open(&config.journal).unwrap();
     let mut sink = Fused(Chain {
         clock,
         risk: Some(Timed::new(RiskStage::new(&config), "risk")),

@@ -26,6 +26,38 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum JournalCommand {
+    /// Check every segment header and record; print the record count, the
+    /// sequence range and any damage. Exits 1 on damage (a torn tail alone,
+    /// which the next start truncates, is not damage).
+    Verify { dir: PathBuf },
+    /// Print records human-readably, or as JSON lines.
+    Cat {
+        dir: PathBuf,
+        #[arg(long, value_name = "SEQ", default_value_t = 1)]
+        from: u64,
+        #[arg(long, value_name = "SEQ", default_value_t = u64::MAX)]
+        to: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compress closed segments older than --compress-after days and move
+    /// those older than --older-than days to --to; never the active segment.
+    Archive {
+        dir: PathBuf,
+        /// Days after which closed segments move out (the guide's 30).
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        older_than: u64,
+        /// Days after which closed segments are compressed in place (the guide's 7).
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        compress_after: u64,
+        /// Where archived segments go (default: DIR/../journal-archive).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the engine until Ctrl-C (or --duration), then print the per-stage latency report.
     ///
@@ -49,6 +81,27 @@ enum Command {
         /// Override market_data.rate_per_sec: synthetic events per second, 0 for as fast as the engine goes.
         #[arg(long, value_name = "EVENTS_PER_SEC")]
         rate: Option<u64>,
+    },
+    /// Inspect a journal folder: verify, cat, archive.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Replay a journal through this build's risk, strategy and execution and
+    /// check that every decision matches, byte for byte; exits 1 at the first
+    /// divergence, printing what was journaled and what was produced. Each
+    /// recorded run replays with the config it recorded. With --config or
+    /// --strategy it is a backtest over the recorded inputs instead: decisions
+    /// are not compared; PnL and decision counts are reported.
+    Replay {
+        /// The journal folder (e.g. genesis-data/journal).
+        dir: PathBuf,
+        /// Backtest with this config instead of the recorded ones.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Backtest with this bundled strategy ("market-maker", "none").
+        #[arg(long, value_name = "NAME")]
+        strategy: Option<String>,
     },
     /// Print the effective configuration as TOML (the built-in default without --config).
     Config {
@@ -104,6 +157,25 @@ fn run_cli(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Doctor { config, strict } => doctor(config, strict),
+        Command::Journal { command } => journal(command),
+        Command::Replay {
+            dir,
+            config,
+            strategy,
+        } => {
+            let config = config.map(|path| Config::load(&path)).transpose()?;
+            let options = genesis_engine::commands::replay::ReplayOptions {
+                config: config.as_ref(),
+                strategy: strategy.as_deref(),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let summary =
+                genesis_engine::commands::replay::replay(&dir, &options, &mut std::io::stdout())?;
+            if summary.divergence.is_some() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Run {
             config,
             duration,
@@ -111,6 +183,42 @@ fn run_cli(cli: Cli) -> Result<()> {
             rate,
         } => run(config, duration, summary_json, rate),
     }
+}
+
+fn journal(command: JournalCommand) -> Result<()> {
+    use genesis_engine::commands::journal;
+    let mut out = std::io::stdout().lock();
+    match command {
+        JournalCommand::Verify { dir } => {
+            if !journal::verify(&dir, &mut out)? {
+                std::process::exit(1);
+            }
+        }
+        JournalCommand::Cat {
+            dir,
+            from,
+            to,
+            json,
+        } => {
+            journal::cat(&dir, from, to, json, &mut out)?;
+        }
+        JournalCommand::Archive {
+            dir,
+            older_than,
+            compress_after,
+            to,
+        } => {
+            let archive_dir = to.unwrap_or_else(|| dir.join("../journal-archive"));
+            journal::archive(
+                &dir,
+                compress_after.min(older_than),
+                older_than,
+                &archive_dir,
+                &mut out,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn doctor(config_path: Option<PathBuf>, strict: bool) -> Result<()> {

@@ -82,6 +82,17 @@ impl Chain {
         }
     }
 
+    /// The end of a batch of events (the `batch` durability policy syncs here).
+    pub fn end_of_batch(&mut self) {
+        if let Some(journal) = &mut self.journal {
+            if let Err(err) = journal.stage.end_of_batch() {
+                if self.fatal.is_none() {
+                    self.fatal = Some(format!("journal sync failed, stopping: {err}"));
+                }
+            }
+        }
+    }
+
     /// The thread ran dry: flush buffers, hand finished intervals to the reporter.
     pub fn on_idle(&mut self) {
         let now_ns = self.clock.now_ns();

@@ -216,6 +216,9 @@ fn run_head(
     let mut polls = 0u32;
     while !shared.stop.load(Ordering::Acquire) {
         let published = ingest.poll(&mut sink);
+        if published > 0 {
+            sink.chain.end_of_batch();
+        }
         if let Some(message) = sink.chain.fatal.take() {
             shared.fail(message);
             break;
@@ -274,6 +277,7 @@ fn run_downstream(
                     }
                 }
                 drop(guard);
+                chain.end_of_batch();
                 telemetry.publish_downstream(&chain, processed, producer.is_some());
             }
             Err(Polling::NoEvents) => {

@@ -1,6 +1,8 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code)]
 
+pub mod process;
+
 use genesis_engine::config::{Config, InstrumentConfig, InstrumentLimits, WaitKind};
 use genesis_engine::event::{Event, Fill, Input, OrderAck, TopOfBook};
 use genesis_engine::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
@@ -36,7 +38,10 @@ pub fn test_config(journal_dir: &std::path::Path) -> Config {
     config.risk.daily_loss_limit = 50_000;
     config.journal.dir = journal_dir.to_path_buf();
     config.journal.sync_on_exit = false;
-    config.journal.buffer_bytes = 1 << 16;
+    config.journal.durability = genesis_engine::config::JournalDurability::None;
+    config.journal.segment_size_mib = 4;
+    config.metrics.listen = String::new();
+    config.metrics.latency_log_dir = std::path::PathBuf::new();
     config
 }
 

@@ -1,0 +1,85 @@
+//! Running the `genesis` binary in tests: spawning, signals, deadlines,
+//! reading its journal and scraping its metrics endpoint.
+#![allow(unsafe_code)] // kill(2) to send signals to the child
+#![allow(clippy::disallowed_methods)] // deadlines are wall-clock
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub fn signal(child: &std::process::Child, signal: i32) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a pid we spawned and own; no memory is involved.
+    let result = unsafe { libc::kill(pid, signal) };
+    assert_eq!(result, 0, "kill({pid}, {signal})");
+}
+
+/// Polls `check` every 20 ms until it holds; fails with `what` after 30 s.
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn genesis() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_genesis"))
+}
+
+/// Every event in a journal folder, live or finished (empty if there is none yet).
+pub fn journal_events(dir: &Path) -> Vec<genesis_engine::event::Event> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    genesis_engine::journal_stage::read_available(dir).unwrap()
+}
+
+/// Checks a journal: every record decodes, sequences run 1..=n; returns n.
+pub fn journal_records(dir: &Path) -> u64 {
+    let events = journal_events(dir);
+    for (index, event) in events.iter().enumerate() {
+        assert_eq!(event.seq, index as u64 + 1);
+    }
+    events.len() as u64
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One GET /metrics; the body, or None if the endpoint is not up yet.
+pub fn scrape(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// Parses the Prometheus text format: `name{labels} value` per line, comments skipped.
+pub fn parse_exposition(body: &str) -> std::collections::HashMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|line| {
+            let (name, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("bad line {line:?}"));
+            (
+                name.to_string(),
+                value
+                    .parse::<f64>()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            )
+        })
+        .collect()
+}
