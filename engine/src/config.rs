@@ -330,8 +330,11 @@ impl Default for MarketDataConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VenueConfig {
-    /// "sim": the in-process simulated venue (acks, matching against the feed).
+    /// "fix-sim": the simulated venue on a loopback FIX port (the default);
+    /// "fix": a FIX 4.4 venue at `fix.host:fix.port`;
+    /// "sim": the simulated venue in-process, no sockets (tests, benchmarks).
     pub kind: String,
+    pub fix: FixVenueConfig,
     /// Capacity of the order queue from execution to the venue.
     pub queue_capacity: usize,
     /// Most orders resting at the simulated venue.
@@ -341,7 +344,8 @@ pub struct VenueConfig {
 impl Default for VenueConfig {
     fn default() -> VenueConfig {
         VenueConfig {
-            kind: "sim".into(),
+            kind: "fix-sim".into(),
+            fix: FixVenueConfig::default(),
             queue_capacity: 1 << 14,
             resting_orders_max: 4_096,
         }
@@ -368,6 +372,39 @@ pub enum JournalWriteMode {
     Mmap,
     /// Through a buffer written with pwrite.
     Pwrite,
+}
+
+/// The FIX 4.4 session to the venue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FixVenueConfig {
+    pub host: String,
+    /// The venue's port; with `kind = "fix-sim"`, 0 picks a free loopback port.
+    pub port: u16,
+    pub sender_comp_id: String,
+    pub target_comp_id: String,
+    /// HeartBtInt(108) proposed at logon, in seconds.
+    pub heartbeat_s: u64,
+    /// Where outgoing and incoming sequence numbers persist across restarts ("" keeps them in memory).
+    pub seq_file: PathBuf,
+    /// Reconnect backoff, doubling from the first to the second, with jitter.
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+}
+
+impl Default for FixVenueConfig {
+    fn default() -> FixVenueConfig {
+        FixVenueConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            sender_comp_id: "GENESIS".into(),
+            target_comp_id: "VENUE".into(),
+            heartbeat_s: 30,
+            seq_file: PathBuf::from("genesis-data/fix/GENESIS-VENUE.seq"),
+            reconnect_min_ms: 100,
+            reconnect_max_ms: 5_000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -626,14 +663,17 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
-        if self.venue.kind != "sim" {
+        if !matches!(self.venue.kind.as_str(), "sim" | "fix-sim" | "fix") {
             return Err(invalid(
                 "venue.kind",
-                format!(
-                    "unknown venue {:?}; this build has \"sim\"",
-                    self.venue.kind
-                ),
+                format!("unknown venue {:?}; this build has \"fix-sim\", \"fix\" and \"sim\"", self.venue.kind),
             ));
+        }
+        if self.venue.kind == "fix" && self.venue.fix.port == 0 {
+            return Err(invalid("venue.fix.port", "a FIX venue needs its port".into()));
+        }
+        if self.venue.fix.heartbeat_s == 0 || self.venue.fix.reconnect_min_ms == 0 {
+            return Err(invalid("venue.fix", "heartbeat_s and reconnect_min_ms must be positive".into()));
         }
         if self.venue.queue_capacity == 0 || self.venue.resting_orders_max == 0 {
             return Err(invalid(

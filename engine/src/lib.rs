@@ -31,6 +31,7 @@ pub mod sys;
 pub mod telemetry;
 pub mod topology;
 pub mod units;
+pub mod venue;
 
 pub use config::Config;
 pub use decision::{Action, ExecResult, Gate, Intent, Outcome, RejectReason, MAX_INTENTS};

@@ -20,8 +20,10 @@ pub struct OrderRequest {
     pub side: Side,
     pub price: Price,
     pub qty: Qty,
-    /// When execution handed it over (epoch ns of the event that caused it).
-    pub ts_event_ns: u64,
+    /// The venue time of the input that caused it (its receive time when the
+    /// input has none): a venue subtracts it from its own receive time to
+    /// measure tick-to-trade. FIX carries it as TransactTime(60).
+    pub ts_trigger_ns: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -234,8 +234,10 @@ impl Orders {
                 Outcome::Applied
             }
             OrderState::PendingReplace => {
-                order.price = ack.price;
-                order.qty = ack.qty;
+                // A venue that does not echo the price (FIX's ExecutionReport
+                // carries OrderQty but may omit Price) leaves it zero: keep ours.
+                order.price = if ack.price.0 > 0 { ack.price } else { order.replace_price };
+                order.qty = if ack.qty.0 > 0 { ack.qty } else { order.replace_qty };
                 order.state = order.filled_state();
                 Outcome::Applied
             }

@@ -89,6 +89,34 @@ impl SimVenue {
         (venue, SimGateway { queue })
     }
 
+    /// Takes one request from any transport (the in-process queue, or FIX);
+    /// its replies wait in the outbox. Check `has_room` first.
+    pub fn submit(&mut self, request: OrderRequest, now_ns: u64) {
+        self.now_ns = now_ns;
+        self.handle(request);
+    }
+
+    /// True when the outbox can take every reply one more request can cause.
+    pub fn has_room(&self) -> bool {
+        self.outbox.capacity() - self.outbox.len() > REPLIES_PER_REQUEST_MAX
+    }
+
+    /// The next reply (ack, fill, reject, cancel ack), oldest first.
+    pub fn pop_reply(&mut self) -> Option<Event> {
+        self.outbox.pop_front()
+    }
+
+    /// The market moved: remember the touch and fill resting orders it reached.
+    pub fn on_market(&mut self, instrument: InstrumentId, top: crate::event::TopOfBook, now_ns: u64) {
+        let Some(book) = self.books.get_mut(instrument.index()) else { return };
+        book.bid = Some((top.bid_px, top.bid_qty));
+        book.ask = Some((top.ask_px, top.ask_qty));
+        if !book.resting.is_empty() {
+            self.now_ns = now_ns;
+            self.match_instrument(instrument);
+        }
+    }
+
     fn reply(&mut self, instrument: InstrumentId, side: Side, input: Input) {
         let mut event = Event::new(instrument, side, input);
         event.ts_venue_ns = self.now_ns;
@@ -284,17 +312,8 @@ impl Source for SimVenue {
     }
 
     fn observe(&mut self, event: &Event) {
-        let index = event.instrument.index();
-        let Some(book) = self.books.get_mut(index) else {
-            return;
-        };
         if let Input::TopOfBook(top) = event.input() {
-            book.bid = Some((top.bid_px, top.bid_qty));
-            book.ask = Some((top.ask_px, top.ask_qty));
-            if !book.resting.is_empty() {
-                self.now_ns = event.ts_recv_ns;
-                self.match_instrument(event.instrument);
-            }
+            self.on_market(event.instrument, top, event.ts_recv_ns);
         }
     }
 }
