@@ -1,8 +1,10 @@
-//! Operating errors of the journal: I/O, and damage found while reading.
+//! Operating errors of the journal: I/O, damage found while reading, a lost
+//! durability guarantee, and misuse by the caller. Every variant names the
+//! file (or folder) it is about; damage also names the byte offset.
 
 use std::path::PathBuf;
 
-/// What can go wrong opening, writing or reading a journal file.
+/// What can go wrong opening, writing, reading, verifying or archiving a journal.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     /// The operating system refused an operation on the file.
@@ -16,7 +18,7 @@ pub enum JournalError {
     /// The file header is not a Genesis journal header this build can read.
     #[error("journal {path}: bad header: {reason}")]
     BadHeader { path: PathBuf, reason: String },
-    /// A record before the end of the file is damaged: the log cannot be trusted past it.
+    /// A record before the end of the log is damaged: the log cannot be trusted past it.
     #[error("journal {path}: corrupt record at byte offset {offset} (expected sequence {seq_expected}): {reason}")]
     Corrupt {
         path: PathBuf,
@@ -31,4 +33,32 @@ pub enum JournalError {
         got: usize,
         expected: usize,
     },
+    /// `fdatasync` failed: records after the durable sequence may be lost, and
+    /// the writer refuses every further call rather than retry over them.
+    #[error("journal {path}: fdatasync failed, the journal is stopped (records after sequence {seq_durable} may be lost; not retried): {reason}")]
+    SyncFailed {
+        path: PathBuf,
+        seq_durable: u64,
+        reason: String,
+    },
+    /// The folder holds segments that do not belong together, or one is missing.
+    #[error("journal {path}: {reason}")]
+    Layout { path: PathBuf, reason: String },
+    /// The configuration cannot describe a journal (a bug or a bad config file).
+    #[error("journal {path}: bad configuration: {reason}")]
+    Config { path: PathBuf, reason: String },
+    /// Another writer holds the folder's lock.
+    #[error("journal {path}: another writer holds the lock on this folder")]
+    Locked { path: PathBuf },
+}
+
+impl JournalError {
+    /// A closure turning an `io::Error` into [`JournalError::Io`] about `path`.
+    pub(crate) fn io(
+        path: &std::path::Path,
+        op: &'static str,
+    ) -> impl FnOnce(std::io::Error) -> JournalError {
+        let path = path.to_path_buf();
+        move |source| JournalError::Io { path, op, source }
+    }
 }

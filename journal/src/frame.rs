@@ -28,6 +28,22 @@ pub fn encode(seq: u64, payload: &[u8], out: &mut [u8]) {
     out[4..8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// Writes one frame into `out` (exactly one frame long) with the length word
+/// stored last, after a release fence: a reader that sees a non-zero length
+/// in a live mapping sees the sequence, payload and CRC written before it.
+/// Until then the slot still reads as empty (zero length).
+#[inline]
+pub fn encode_length_last(seq: u64, payload: &[u8], out: &mut [u8]) {
+    debug_assert_eq!(out.len(), FRAME_PREFIX_BYTES + payload.len());
+    let length = u32::try_from(payload.len()).expect("payload fits in u32");
+    out[8..16].copy_from_slice(&seq.to_le_bytes());
+    out[16..].copy_from_slice(payload);
+    let crc = crc32c::crc32c(&out[8..]);
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+    out[0..4].copy_from_slice(&length.to_le_bytes());
+}
+
 /// The prefix fields of a frame, not yet checked against its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prefix {
@@ -73,6 +89,17 @@ mod tests {
         assert_eq!(prefix.length, 24);
         assert_eq!(prefix.seq, 42);
         assert_eq!(prefix.crc, checksum(42, &payload));
+    }
+
+    // Both encoders produce the same bytes.
+    #[test]
+    fn length_last_encodes_the_same_frame() {
+        let payload = [3u8; 24];
+        let mut a = [0u8; 40];
+        let mut b = [0u8; 40];
+        encode(5, &payload, &mut a);
+        encode_length_last(5, &payload, &mut b);
+        assert_eq!(a, b);
     }
 
     // The same payload under another sequence number has another checksum.

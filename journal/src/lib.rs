@@ -1,24 +1,59 @@
-//! Genesis journal: an append-only log of framed, fixed-size records.
+//! Genesis journal: an append-only log of fixed-size records in a folder of
+//! preallocated segment files.
 //!
 //! The crate knows nothing about trading: it stores opaque payloads of one
-//! fixed size per file, each framed with its length, a CRC32C and a sequence
-//! number (see [`frame`]). [`FileWriter`] appends into a buffer owned by the
-//! journal thread and hands it to the page cache in large writes;
-//! [`FileReader`] reads a file back and tells a torn tail (a crash mid-write)
-//! from damage in the middle of the log.
+//! fixed size, each framed with its length, a CRC32C over sequence and
+//! payload, and its sequence number (see [`frame`] and
+//! `docs/journal-format.md`). Pieces, by thread:
 //!
-//! This is the minimal framed writer of the engine-core issue. Segments,
-//! durability policies, recovery and tailing are the journal issue's work;
-//! the on-disk frame is already the one documented in `docs/journal-format.md`.
+//! - [`Writer`] (the journal stage's thread): appends into a memory map or
+//!   a `pwrite` buffer, rolls over into segments a helper thread prepared
+//!   ahead, applies a [`Durability`] policy and publishes the durable
+//!   sequence. [`Writer::open`] recovers the newest segment first
+//!   ([`RecoveryReport`], [`Truncation`]).
+//! - [`RangeReader`] and [`Tailer`] (any reader thread): a range of
+//!   sequences, or a live journal followed across rollover, in bounded memory.
+//! - [`verify()`] and [`archive()`] (operator commands): check every header
+//!   and record; compress and move closed segments out by age.
+//!
+//! [`FileWriter`] and [`FileReader`] are the version-1 single-file journal,
+//! kept until the engine moves onto [`Writer`].
 
+pub mod archive;
+pub mod config;
+mod cursor;
+mod durability;
 pub mod error;
 pub mod frame;
-pub mod header;
-pub mod reader;
+pub mod layout;
+pub mod legacy;
+pub mod naming;
+mod prealloc;
+pub mod range;
+pub mod record;
+pub mod recovery;
+mod scan;
+mod segment;
+pub mod segment_header;
+pub mod slot;
+mod sys;
+pub mod tailer;
+pub mod verify;
 pub mod writer;
 
+pub use archive::{archive, ArchivePolicy, ArchiveReport};
+pub use config::{Durability, JournalConfig, Preallocate, WriteMode};
 pub use error::JournalError;
 pub use frame::{FRAME_OVERHEAD_BYTES, FRAME_PREFIX_BYTES};
-pub use header::{FileHeader, FORMAT_VERSION, HEADER_BYTES, MAGIC};
-pub use reader::{FileReader, ReadOutcome, Record};
-pub use writer::FileWriter;
+pub use layout::Layout;
+pub use legacy::header::{FileHeader, FILE_FORMAT_VERSION, HEADER_BYTES};
+pub use legacy::reader::{FileReader, ReadOutcome};
+pub use legacy::writer::FileWriter;
+pub use range::{OwnedRecord, RangeReader, TornTail};
+pub use record::Record;
+pub use recovery::{RecoveryReport, Truncation};
+pub use segment_header::{SegmentHeader, FORMAT_VERSION, MAGIC, SEGMENT_HEADER_BYTES};
+pub use slot::SlotDamage;
+pub use tailer::Tailer;
+pub use verify::{verify, Damage, VerifyReport};
+pub use writer::Writer;

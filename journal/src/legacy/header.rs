@@ -1,12 +1,11 @@
-//! The 32-byte file header: magic, format version, record size, first sequence.
+//! The 32-byte header of a version-1 single-file journal: magic, format version, record size, first sequence.
 
 use crate::JournalError;
 use std::path::Path;
 
-/// The first eight bytes of every journal file.
-pub const MAGIC: [u8; 8] = *b"GNSJRNL\0";
+pub use crate::segment_header::MAGIC;
 /// The frame and header layout this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FILE_FORMAT_VERSION: u32 = 1;
 /// Size of the header in bytes.
 pub const HEADER_BYTES: usize = 32;
 
@@ -23,7 +22,7 @@ pub struct FileHeader {
 impl FileHeader {
     pub fn new(record_size_bytes: u32, seq_first: u64) -> FileHeader {
         FileHeader {
-            format_version: FORMAT_VERSION,
+            format_version: FILE_FORMAT_VERSION,
             record_size_bytes,
             seq_first,
         }
@@ -55,9 +54,9 @@ impl FileHeader {
         }
         let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
         let format_version = u32_at(8);
-        if format_version != FORMAT_VERSION {
+        if format_version != FILE_FORMAT_VERSION {
             return Err(bad(format!(
-                "format version {format_version} is unknown to this build (it reads version {FORMAT_VERSION})"
+                "format version {format_version} is unknown to this build (it reads version {FILE_FORMAT_VERSION})"
             )));
         }
         let record_size_bytes = u32_at(12);

@@ -6,18 +6,11 @@
 //! naming the byte offset, because records after it cannot be trusted.
 
 use crate::frame::{self, FRAME_PREFIX_BYTES};
-use crate::header::{FileHeader, HEADER_BYTES};
-use crate::JournalError;
+use crate::legacy::header::{FileHeader, HEADER_BYTES};
+use crate::{JournalError, Record};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-
-/// One record read back.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Record<'a> {
-    pub seq: u64,
-    pub payload: &'a [u8],
-}
 
 /// What one read step found.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,6 +25,7 @@ pub enum ReadOutcome<'a> {
     },
 }
 
+/// Reads a version-1 single-file journal front to back.
 pub struct FileReader {
     path: PathBuf,
     input: BufReader<File>,

@@ -1,0 +1,238 @@
+//! Making records durable: the `fdatasync` step shared by every policy, the
+//! published durable sequence, and the group-commit thread.
+//!
+//! Threads: the writer publishes `written_seq` (last sequence in the page
+//! cache) and registers each segment it moves into; whoever syncs (the group
+//! thread, or the writer itself under `Batch` or an explicit `sync`) holds
+//! `sync_lock`, syncs every registered segment that may hold unsynced
+//! records, the folder if a segment was renamed into it, and only then
+//! raises `durable_seq`.
+//!
+//! Invariants: `durable_seq <= written_seq`; `durable_seq` never falls. After
+//! one failed `fdatasync` the state is failed for good: nothing syncs again
+//! (a retry could report success over pages the kernel already dropped) and
+//! the writer returns `SyncFailed` from every call.
+
+use crate::JournalError;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A segment file the syncer may have to `fdatasync`.
+pub(crate) struct SyncTarget {
+    pub seq_first: u64,
+    pub file: File,
+    pub path: PathBuf,
+}
+
+struct Registered {
+    segments: Vec<Arc<SyncTarget>>,
+    dir_dirty: bool,
+}
+
+/// The function that forces a file's data to disk (replaceable in tests).
+pub(crate) type SyncDataFn = fn(&File) -> std::io::Result<()>;
+
+pub(crate) struct SyncShared {
+    /// Last sequence handed to the page cache (0: none).
+    pub written_seq: AtomicU64,
+    /// Last sequence known to be on disk (0: none). Readable by anyone.
+    pub durable_seq: Arc<AtomicU64>,
+    /// Set by the writer when it closes; the group thread syncs once more and exits.
+    pub stop: AtomicBool,
+    failed: AtomicBool,
+    failure: Mutex<Option<(PathBuf, String)>>,
+    registered: Mutex<Registered>,
+    /// Held for a whole sync; holds the scratch list of segments to sync.
+    sync_lock: Mutex<Vec<Arc<SyncTarget>>>,
+    dir: File,
+    dir_path: PathBuf,
+    sync_data: SyncDataFn,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks leaves plain data behind; keep going.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SyncShared {
+    pub fn new(
+        dir_path: &Path,
+        durable: u64,
+        sync_data: SyncDataFn,
+    ) -> Result<SyncShared, JournalError> {
+        let dir = File::open(dir_path).map_err(JournalError::io(dir_path, "open folder"))?;
+        Ok(SyncShared {
+            written_seq: AtomicU64::new(durable),
+            durable_seq: Arc::new(AtomicU64::new(durable)),
+            stop: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            registered: Mutex::new(Registered {
+                segments: Vec::with_capacity(8),
+                dir_dirty: false,
+            }),
+            sync_lock: Mutex::new(Vec::with_capacity(8)),
+            dir,
+            dir_path: dir_path.to_path_buf(),
+            sync_data,
+        })
+    }
+
+    /// The writer moved into a new segment (just renamed into the folder).
+    pub fn register(&self, target: Arc<SyncTarget>, renamed: bool) {
+        let mut registered = lock(&self.registered);
+        registered.segments.push(target);
+        registered.dir_dirty |= renamed;
+    }
+
+    /// `Err(SyncFailed)` once any `fdatasync` has failed. One relaxed load when healthy.
+    #[inline]
+    pub fn check(&self) -> Result<(), JournalError> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(self.failure_error());
+        }
+        Ok(())
+    }
+
+    fn failure_error(&self) -> JournalError {
+        let (path, reason) = lock(&self.failure)
+            .clone()
+            .unwrap_or_else(|| (self.dir_path.clone(), "unknown".into()));
+        JournalError::SyncFailed {
+            path,
+            seq_durable: self.durable_seq.load(Ordering::Acquire),
+            reason,
+        }
+    }
+
+    fn fail(&self, path: &Path, err: &std::io::Error) -> JournalError {
+        lock(&self.failure).get_or_insert_with(|| (path.to_path_buf(), err.to_string()));
+        self.failed.store(true, Ordering::Release);
+        self.failure_error()
+    }
+
+    /// Forces every record up to `seq_target` (already in the page cache) to
+    /// disk, then publishes it as durable.
+    pub fn sync_through(&self, seq_target: u64) -> Result<(), JournalError> {
+        let mut scratch = lock(&self.sync_lock);
+        self.check()?;
+        if seq_target <= self.durable_seq.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let dir_dirty = {
+            let mut registered = lock(&self.registered);
+            scratch.clear();
+            scratch.extend(
+                registered
+                    .segments
+                    .iter()
+                    .filter(|s| s.seq_first <= seq_target)
+                    .cloned(),
+            );
+            std::mem::take(&mut registered.dir_dirty)
+        };
+        for target in scratch.iter() {
+            (self.sync_data)(&target.file).map_err(|e| self.fail(&target.path, &e))?;
+        }
+        if dir_dirty {
+            self.dir
+                .sync_all()
+                .map_err(|e| self.fail(&self.dir_path, &e))?;
+        }
+        scratch.clear();
+        self.durable_seq.fetch_max(seq_target, Ordering::AcqRel);
+        let mut registered = lock(&self.registered);
+        while registered.segments.len() >= 2 && registered.segments[1].seq_first <= seq_target + 1 {
+            registered.segments.remove(0);
+        }
+        Ok(())
+    }
+}
+
+/// The group-commit loop, run on its own thread until `stop`.
+///
+/// Syncs when `records` are pending, or when records are pending and
+/// `interval` has passed since the last sync; otherwise parks (the writer
+/// unparks it when `records` accumulate). It never spins.
+pub(crate) fn group_commit_loop(shared: &SyncShared, records: u64, interval: Duration) {
+    let mut last_sync_at = Instant::now();
+    loop {
+        let stop = shared.stop.load(Ordering::Acquire);
+        let written = shared.written_seq.load(Ordering::Acquire);
+        let durable = shared.durable_seq.load(Ordering::Acquire);
+        let pending = written.saturating_sub(durable);
+        let since_sync = last_sync_at.elapsed();
+        if pending > 0 && (stop || pending >= records || since_sync >= interval) {
+            if shared.sync_through(written).is_err() {
+                return; // The writer sees the failure on its next call.
+            }
+            last_sync_at = Instant::now();
+            continue;
+        }
+        if stop {
+            return;
+        }
+        std::thread::park_timeout(
+            interval
+                .saturating_sub(since_sync)
+                .max(Duration::from_micros(50)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    static FAILING_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    fn failing_sync(_: &File) -> std::io::Result<()> {
+        FAILING_CALLS.fetch_add(1, Ordering::SeqCst);
+        Err(std::io::Error::from_raw_os_error(libc::EIO))
+    }
+
+    fn target(dir: &Path, seq_first: u64) -> Arc<SyncTarget> {
+        let path = dir.join(format!("{seq_first}.seg"));
+        Arc::new(SyncTarget {
+            seq_first,
+            file: File::create(&path).unwrap(),
+            path,
+        })
+    }
+
+    // A successful sync publishes the target and forgets segments wholly below it.
+    #[test]
+    fn sync_publishes_and_prunes() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = SyncShared::new(dir.path(), 0, |f| f.sync_data()).unwrap();
+        shared.register(target(dir.path(), 1), false);
+        shared.register(target(dir.path(), 11), true);
+        shared.written_seq.store(15, Ordering::Release);
+        shared.sync_through(15).unwrap();
+        assert_eq!(shared.durable_seq.load(Ordering::Acquire), 15);
+        assert_eq!(lock(&shared.registered).segments.len(), 1);
+    }
+
+    // A failed fdatasync is fatal: the error names the file, durability stops, and it is never retried.
+    #[test]
+    fn failed_sync_is_fatal_and_not_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = SyncShared::new(dir.path(), 4, failing_sync).unwrap();
+        shared.register(target(dir.path(), 1), false);
+        let err = shared.sync_through(9).unwrap_err().to_string();
+        assert!(err.contains("fdatasync failed"), "{err}");
+        assert!(err.contains("1.seg"), "{err}");
+        assert!(err.contains("after sequence 4"), "{err}");
+        assert_eq!(shared.durable_seq.load(Ordering::Acquire), 4);
+        let calls = FAILING_CALLS.load(Ordering::SeqCst);
+        assert!(shared.sync_through(10).is_err());
+        assert!(shared.check().is_err());
+        assert_eq!(FAILING_CALLS.load(Ordering::SeqCst), calls, "never retried");
+    }
+}
