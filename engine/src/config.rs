@@ -438,7 +438,7 @@ impl Default for JournalConfig {
             group_records: 4_096,
             group_interval_us: 1_000,
             segment_size_mib: 64,
-            write_mode: JournalWriteMode::Mmap,
+            write_mode: JournalWriteMode::Pwrite,
             buffer_bytes: 256 << 10,
             sync_on_exit: true,
             compress_after_days: 7,
@@ -666,14 +666,23 @@ impl Config {
         if !matches!(self.venue.kind.as_str(), "sim" | "fix-sim" | "fix") {
             return Err(invalid(
                 "venue.kind",
-                format!("unknown venue {:?}; this build has \"fix-sim\", \"fix\" and \"sim\"", self.venue.kind),
+                format!(
+                    "unknown venue {:?}; this build has \"fix-sim\", \"fix\" and \"sim\"",
+                    self.venue.kind
+                ),
             ));
         }
         if self.venue.kind == "fix" && self.venue.fix.port == 0 {
-            return Err(invalid("venue.fix.port", "a FIX venue needs its port".into()));
+            return Err(invalid(
+                "venue.fix.port",
+                "a FIX venue needs its port".into(),
+            ));
         }
         if self.venue.fix.heartbeat_s == 0 || self.venue.fix.reconnect_min_ms == 0 {
-            return Err(invalid("venue.fix", "heartbeat_s and reconnect_min_ms must be positive".into()));
+            return Err(invalid(
+                "venue.fix",
+                "heartbeat_s and reconnect_min_ms must be positive".into(),
+            ));
         }
         if self.venue.queue_capacity == 0 || self.venue.resting_orders_max == 0 {
             return Err(invalid(

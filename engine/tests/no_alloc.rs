@@ -116,6 +116,9 @@ fn fused_pipeline_allocates_nothing_per_event_after_warm_up() {
     config.market_data.rate_per_sec = 0;
     config.market_data.timer_interval_ms = 1;
     config.risk.orders_per_window = 1_000_000;
+    // 16 MiB segments: the measured stretch (43 MB of journal) rolls over
+    // segments too, and rollover must not allocate either.
+    config.journal.segment_size_mib = 16;
     let clock = EpochClock::new();
     let (parts, _control) = Parts::from_config(&config);
     let mut ingest = Ingest::new(

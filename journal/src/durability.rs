@@ -168,17 +168,7 @@ pub(crate) fn group_commit_loop(shared: &SyncShared, records: u64, interval: Dur
         let pending = written.saturating_sub(durable);
         let since_sync = last_sync_at.elapsed();
         if pending > 0 && (stop || pending >= records || since_sync >= interval) {
-            let t = Instant::now();
-            let r = shared.sync_through(written);
-            if std::env::var_os("JOURNAL_DEBUG").is_some() {
-                eprintln!(
-                    "sync {} recs {:?} since_last {:?}",
-                    pending,
-                    t.elapsed(),
-                    since_sync
-                );
-            }
-            if r.is_err() {
+            if shared.sync_through(written).is_err() {
                 return; // The writer sees the failure on its next call.
             }
             last_sync_at = Instant::now();

@@ -54,11 +54,16 @@ pub enum JournalError {
 
 impl JournalError {
     /// A closure turning an `io::Error` into [`JournalError::Io`] about `path`.
-    pub(crate) fn io(
-        path: &std::path::Path,
+    /// The path is copied only when there is an error: on the writer's hot
+    /// path (every flush) building the closure must not allocate.
+    pub(crate) fn io<'a>(
+        path: &'a std::path::Path,
         op: &'static str,
-    ) -> impl FnOnce(std::io::Error) -> JournalError {
-        let path = path.to_path_buf();
-        move |source| JournalError::Io { path, op, source }
+    ) -> impl FnOnce(std::io::Error) -> JournalError + 'a {
+        move |source| JournalError::Io {
+            path: path.to_path_buf(),
+            op,
+            source,
+        }
     }
 }

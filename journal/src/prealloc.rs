@@ -11,6 +11,7 @@
 //! Channels are bounded and allocated once: no allocation per record, and
 //! none per rollover on the writer's side beyond the file name.
 
+use crate::durability::SyncTarget;
 use crate::layout::Layout;
 use crate::naming;
 use crate::sys;
@@ -20,13 +21,16 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// A segment ready to be renamed into place and written.
+/// A segment ready to be renamed into place and written. Everything the
+/// writer needs at rollover — the final path, the shared sync target — is
+/// built here, on the helper thread, so that rollover allocates nothing.
 pub(crate) struct Prepared {
     pub seq_first: u64,
     pub tmp_path: PathBuf,
-    pub file: File,
+    pub target: Arc<SyncTarget>,
     pub map: Option<MmapMut>,
 }
 
@@ -70,7 +74,11 @@ pub(crate) fn prepare_segment(
     Ok(Prepared {
         seq_first,
         tmp_path,
-        file,
+        target: Arc::new(SyncTarget {
+            seq_first,
+            file,
+            path: naming::segment_path(dir, seq_first),
+        }),
         map,
     })
 }

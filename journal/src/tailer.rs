@@ -37,39 +37,40 @@ impl Tailer {
 
     /// The next record if it is on disk (in the page cache), else `None`.
     pub fn poll(&mut self) -> Result<Option<Record<'_>>, JournalError> {
-        // Two fresh reads at most: the first may race the writer, the
-        // second cannot once the writer is known to have moved past.
-        for attempt in 0..2 {
-            let step = self.cursor.step()?;
-            match step {
-                Step::Record => return Ok(Some(self.cursor.take_record())),
-                Step::SegmentMissing => return Ok(None),
-                Step::Empty | Step::Damaged(_) => {
-                    if !self.cursor.writer_moved_past()? {
-                        self.cursor.invalidate();
-                        return Ok(None);
-                    }
+        let mut step = self.cursor.step()?;
+        if matches!(step, Step::Empty | Step::Damaged(_)) {
+            if !self.cursor.writer_moved_past()? {
+                self.cursor.invalidate();
+                return Ok(None);
+            }
+            // The first read may have raced the writer: read the slot again.
+            self.cursor.invalidate();
+            step = self.cursor.step()?;
+        }
+        match step {
+            Step::Record => Ok(Some(self.cursor.take_record())),
+            Step::SegmentMissing => Ok(None),
+            Step::Empty | Step::Damaged(_) => {
+                if !self.cursor.writer_moved_past()? {
                     self.cursor.invalidate();
-                    if attempt == 1 {
-                        let reason = match step {
-                            Step::Damaged(damage) => damage.to_string(),
-                            _ => "record missing (zero bytes)".to_string(),
-                        };
-                        return Err(JournalError::Corrupt {
-                            path: self
-                                .cursor
-                                .segment_path()
-                                .map(Path::to_path_buf)
-                                .unwrap_or_default(),
-                            offset: self.cursor.offset(),
-                            seq_expected: self.cursor.seq_next(),
-                            reason: format!("{reason}, but the writer has moved past it"),
-                        });
-                    }
+                    return Ok(None);
                 }
+                let reason = match step {
+                    Step::Damaged(damage) => damage.to_string(),
+                    _ => "record missing (zero bytes)".to_string(),
+                };
+                Err(JournalError::Corrupt {
+                    path: self
+                        .cursor
+                        .segment_path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default(),
+                    offset: self.cursor.offset(),
+                    seq_expected: self.cursor.seq_next(),
+                    reason: format!("{reason}, but the writer has moved past it"),
+                })
             }
         }
-        unreachable!("the loop returns on its second attempt")
     }
 
     /// Sequence of the next record `poll` will return.

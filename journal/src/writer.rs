@@ -204,16 +204,11 @@ impl Writer {
         self.flush()?;
         let seq_first = self.active.target.seq_first + self.layout.slots_per_segment;
         let prepared = self.prealloc.take(seq_first)?;
-        let path = naming::segment_path(&self.dir, seq_first);
-        std::fs::rename(&prepared.tmp_path, &path).map_err(JournalError::io(
-            &path,
+        let target = prepared.target;
+        std::fs::rename(&prepared.tmp_path, &target.path).map_err(JournalError::io(
+            &target.path,
             "rename preallocated segment into place",
         ))?;
-        let target = Arc::new(SyncTarget {
-            seq_first,
-            file: prepared.file,
-            path,
-        });
         self.shared.register(target.clone(), true);
         let closed = std::mem::replace(
             &mut self.active,
@@ -348,7 +343,7 @@ fn create_first(
     zero_fill: bool,
 ) -> Result<(Active, u64, RecoveryReport), JournalError> {
     let prepared = prealloc::prepare_segment(dir, layout, seq_first, mapped, zero_fill)?;
-    let path = naming::segment_path(dir, seq_first);
+    let path = prepared.target.path.clone();
     std::fs::rename(&prepared.tmp_path, &path)
         .map_err(JournalError::io(&path, "rename new segment into place"))?;
     File::open(dir)
@@ -362,11 +357,7 @@ fn create_first(
         created: true,
     };
     let active = Active {
-        target: Arc::new(SyncTarget {
-            seq_first,
-            file: prepared.file,
-            path,
-        }),
+        target: prepared.target,
         map: prepared.map,
     };
     Ok((active, 0, report))

@@ -155,3 +155,22 @@ fn durable_sequence_under_group() {
         writer.close().unwrap();
     }
 }
+
+// A damaged record that the writer has moved past is reported by the tailer
+// as corruption naming the file and offset, not waited on forever.
+#[test]
+fn tailer_reports_damage_behind_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), 8, WriteMode::Pwrite, Durability::None);
+    write_journal(&config, 5);
+    let path = first_segment(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let offset = HEADER + 2 * FRAME;
+    bytes[offset + 30] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let mut tailer = Tailer::open(dir.path(), 1, 4096).unwrap();
+    assert_eq!(tailer.poll().unwrap().unwrap().seq, 1);
+    assert_eq!(tailer.poll().unwrap().unwrap().seq, 2);
+    let err = tailer.poll().unwrap_err().to_string();
+    assert!(err.contains(&format!("byte offset {offset}")), "{err}");
+}

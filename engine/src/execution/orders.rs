@@ -236,8 +236,16 @@ impl Orders {
             OrderState::PendingReplace => {
                 // A venue that does not echo the price (FIX's ExecutionReport
                 // carries OrderQty but may omit Price) leaves it zero: keep ours.
-                order.price = if ack.price.0 > 0 { ack.price } else { order.replace_price };
-                order.qty = if ack.qty.0 > 0 { ack.qty } else { order.replace_qty };
+                order.price = if ack.price.0 > 0 {
+                    ack.price
+                } else {
+                    order.replace_price
+                };
+                order.qty = if ack.qty.0 > 0 {
+                    ack.qty
+                } else {
+                    order.replace_qty
+                };
                 order.state = order.filled_state();
                 Outcome::Applied
             }

@@ -59,7 +59,11 @@ impl ExecutionStage {
     pub fn on_event(&mut self, ev: &mut Event) {
         ev.outcome = self.apply_input(ev);
         self.apply_gates(ev);
-        let ts_ns = if ev.ts_venue_ns > 0 { ev.ts_venue_ns } else { ev.ts_recv_ns };
+        let ts_ns = if ev.ts_venue_ns > 0 {
+            ev.ts_venue_ns
+        } else {
+            ev.ts_recv_ns
+        };
         for intent in ev.intents.iter_mut() {
             if intent.is_accepted() {
                 intent.exec = self.execute(intent, ts_ns);

@@ -107,8 +107,15 @@ impl SimVenue {
     }
 
     /// The market moved: remember the touch and fill resting orders it reached.
-    pub fn on_market(&mut self, instrument: InstrumentId, top: crate::event::TopOfBook, now_ns: u64) {
-        let Some(book) = self.books.get_mut(instrument.index()) else { return };
+    pub fn on_market(
+        &mut self,
+        instrument: InstrumentId,
+        top: crate::event::TopOfBook,
+        now_ns: u64,
+    ) {
+        let Some(book) = self.books.get_mut(instrument.index()) else {
+            return;
+        };
         book.bid = Some((top.bid_px, top.bid_qty));
         book.ask = Some((top.ask_px, top.ask_qty));
         if !book.resting.is_empty() {

@@ -59,14 +59,21 @@ pub fn order_id_of(cl_ord_id: &[u8]) -> Option<OrderId> {
     if digits == 0 || digits > 20 {
         return None;
     }
-    std::str::from_utf8(&cl_ord_id[..digits]).ok()?.parse().ok().map(OrderId)
+    std::str::from_utf8(&cl_ord_id[..digits])
+        .ok()?
+        .parse()
+        .ok()
+        .map(OrderId)
 }
 
 /// A stable 64-bit id for a venue's text id (ExecID, OrderID): the number
 /// itself when it is one, else a hash.
 pub fn id_of_text(text: &[u8]) -> u64 {
     if !text.is_empty() && text.len() <= 19 && text.iter().all(u8::is_ascii_digit) {
-        return std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).unwrap_or(0);
+        return std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
     }
     use std::hash::Hasher;
     let mut hasher = rustc_hash::FxHasher::default();
@@ -82,7 +89,10 @@ mod tests {
     #[test]
     fn ids_round_trip() {
         assert_eq!(ClOrdId::new(OrderId(1234), None).as_bytes(), b"1234");
-        assert_eq!(ClOrdId::new(OrderId(7), Some((b'r', 2))).as_bytes(), b"7.r2");
+        assert_eq!(
+            ClOrdId::new(OrderId(7), Some((b'r', 2))).as_bytes(),
+            b"7.r2"
+        );
         assert_eq!(order_id_of(b"7.r2"), Some(OrderId(7)));
         assert_eq!(order_id_of(b"x7"), None);
         assert_eq!(id_of_text(b"42"), 42);

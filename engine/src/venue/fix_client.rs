@@ -22,9 +22,13 @@ use crate::venue::market_view::MarketView;
 use crossbeam_queue::ArrayQueue;
 use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::exec_report::{CancelRejectResponseTo, ExecKind, OrderUpdate};
-use genesis_io::fix::order::{NewOrderSingle, OrdType, OrderCancelReplaceRequest, OrderCancelRequest, TimeInForce};
+use genesis_io::fix::order::{
+    NewOrderSingle, OrdType, OrderCancelReplaceRequest, OrderCancelRequest, TimeInForce,
+};
 use genesis_io::fix::seq_store::SeqStore;
-use genesis_io::fix::session::{Session, SessionConfig, SessionEvent, SessionHandler, SessionState};
+use genesis_io::fix::session::{
+    Session, SessionConfig, SessionEvent, SessionHandler, SessionState,
+};
 use genesis_io::fix::{InstrumentScale, Lots, Message, Ticks};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -85,7 +89,12 @@ fn side_of(side: genesis_io::fix::order::Side) -> Side {
 }
 
 impl SessionHandler for Inbox<'_> {
-    fn on_app_message(&mut self, message: &Message<'_>, _sender: &mut genesis_io::fix::session::Sender, now_ns: u64) {
+    fn on_app_message(
+        &mut self,
+        message: &Message<'_>,
+        _sender: &mut genesis_io::fix::session::Sender,
+        now_ns: u64,
+    ) {
         let symbol = message.get(genesis_io::fix::tags::SYMBOL);
         let Some(instrument) = self.instrument_of(symbol) else {
             self.counters.reports_ignored += 1;
@@ -160,17 +169,30 @@ impl SessionHandler for Inbox<'_> {
 
     fn on_session_event(&mut self, event: SessionEvent) {
         match event {
-            SessionEvent::LoggedOn { heartbeat_interval_s } => {
+            SessionEvent::LoggedOn {
+                heartbeat_interval_s,
+            } => {
                 *self.logged_on = true;
                 self.counters.logons += 1;
                 tracing::info!(heartbeat_interval_s, "FIX session logged on");
             }
             SessionEvent::Disconnect(reason) => tracing::warn!(?reason, "FIX session disconnects"),
             SessionEvent::GapFilled { begin, new_seq_num } => {
-                tracing::warn!(begin, new_seq_num, "the venue gap-filled our messages: those orders may not have reached it")
+                tracing::warn!(
+                    begin,
+                    new_seq_num,
+                    "the venue gap-filled our messages: those orders may not have reached it"
+                )
             }
-            SessionEvent::RejectReceived { ref_seq_num, reason } => {
-                tracing::warn!(ref_seq_num, ?reason, "the venue rejected one of our messages at session level")
+            SessionEvent::RejectReceived {
+                ref_seq_num,
+                reason,
+            } => {
+                tracing::warn!(
+                    ref_seq_num,
+                    ?reason,
+                    "the venue rejected one of our messages at session level"
+                )
             }
             other => tracing::debug!(?other, "FIX session event"),
         }
@@ -206,7 +228,8 @@ impl FixClient {
         requests: Arc<ArrayQueue<OrderRequest>>,
         market: Option<Arc<MarketView>>,
     ) -> Result<FixClient, genesis_io::fix::FixError> {
-        let mut session_config = SessionConfig::initiator(&settings.sender_comp_id, &settings.target_comp_id);
+        let mut session_config =
+            SessionConfig::initiator(&settings.sender_comp_id, &settings.target_comp_id);
         session_config.heartbeat_interval_s = settings.heartbeat_s;
         let store = (!settings.seq_file.as_os_str().is_empty()).then(|| {
             if let Some(parent) = settings.seq_file.parent() {
@@ -225,13 +248,20 @@ impl FixClient {
             address,
             session: Session::new(session_config, store)?,
             stream: None,
-            backoff: Backoff::new(settings.reconnect_min_ms * 1_000_000, settings.reconnect_max_ms * 1_000_000),
+            backoff: Backoff::new(
+                settings.reconnect_min_ms * 1_000_000,
+                settings.reconnect_max_ms * 1_000_000,
+            ),
             reconnect_at_ns: 0,
             requests,
             pending: VecDeque::with_capacity(PENDING_MAX),
             outbox: VecDeque::with_capacity(OUTBOX_MAX),
             scales,
-            symbols: config.instruments.iter().map(|i| i.symbol.clone()).collect(),
+            symbols: config
+                .instruments
+                .iter()
+                .map(|i| i.symbol.clone())
+                .collect(),
             versions,
             cancels_sent: 0,
             logged_on: false,
@@ -288,7 +318,9 @@ impl FixClient {
 
     /// Reads what the socket has, runs timers, sends queued requests, writes output.
     fn pump(&mut self, now_ns: u64) {
-        let Some(mut stream) = self.stream.take() else { return };
+        let Some(mut stream) = self.stream.take() else {
+            return;
+        };
         let mut alive = true;
         loop {
             match stream.read(self.session.recv_buffer()) {
@@ -359,7 +391,11 @@ impl FixClient {
         }
     }
 
-    fn send_one(&mut self, request: &OrderRequest, now_ns: u64) -> Result<(), genesis_io::fix::SendError> {
+    fn send_one(
+        &mut self,
+        request: &OrderRequest,
+        now_ns: u64,
+    ) -> Result<(), genesis_io::fix::SendError> {
         let instrument = request.instrument.index().min(self.scales.len() - 1);
         let scale = self.scales[instrument];
         let symbol = self.symbols[instrument].as_bytes();
@@ -463,7 +499,9 @@ impl Source for FixClient {
         self.pump(now_ns);
         let mut emitted = 0;
         while emitted < budget {
-            let Some(mut event) = self.outbox.pop_front() else { break };
+            let Some(mut event) = self.outbox.pop_front() else {
+                break;
+            };
             event.ts_recv_ns = clock.now_ns();
             emit(event);
             emitted += 1;

@@ -19,7 +19,9 @@ use crate::metrics::new_histogram;
 use crate::units::{InstrumentId, Price, Qty, Side};
 use crate::venue::cl_ord_id::{order_id_of, ClOrdId};
 use crate::venue::market_view::MarketView;
-use genesis_io::fix::exec_report::{CancelRejectResponseTo, ExecKind, ExecType, ExecutionReport, OrdStatus, OrderCancelReject};
+use genesis_io::fix::exec_report::{
+    CancelRejectResponseTo, ExecKind, ExecType, ExecutionReport, OrdStatus, OrderCancelReject,
+};
 use genesis_io::fix::order::OrderRequest;
 use genesis_io::fix::session::Sender;
 use genesis_io::fix::session::{Session, SessionConfig, SessionHandler};
@@ -43,7 +45,13 @@ pub struct FixSim {
 
 impl FixSim {
     /// Binds `127.0.0.1:port` (0 picks a free port) and starts the venue thread.
-    pub fn start(config: &Config, port: u16, sender_comp_id: &str, target_comp_id: &str, market: Arc<MarketView>) -> std::io::Result<FixSim> {
+    pub fn start(
+        config: &Config,
+        port: u16,
+        sender_comp_id: &str,
+        target_comp_id: &str,
+        market: Arc<MarketView>,
+    ) -> std::io::Result<FixSim> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -59,7 +67,11 @@ impl FixSim {
             sim: SimVenue::new(config).0,
             market,
             versions: vec![0; config.instruments.len()],
-            symbols: config.instruments.iter().map(|i| i.symbol.clone()).collect(),
+            symbols: config
+                .instruments
+                .iter()
+                .map(|i| i.symbol.clone())
+                .collect(),
             scales,
             tick_to_trade_ns: Arc::clone(&tick_to_trade_ns),
             clock: crate::clock::EpochClock::new(),
@@ -67,17 +79,21 @@ impl FixSim {
         };
         let session_config = SessionConfig::acceptor(sender_comp_id, target_comp_id);
         let thread_stop = Arc::clone(&stop);
-        let handle = std::thread::Builder::new().name("venue-sim-fix".into()).spawn(move || {
-            while !thread_stop.load(Ordering::Acquire) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let Ok(session) = Session::new(session_config.clone(), None) else { return };
-                        venue.serve(stream, session, &thread_stop);
+        let handle = std::thread::Builder::new()
+            .name("venue-sim-fix".into())
+            .spawn(move || {
+                while !thread_stop.load(Ordering::Acquire) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let Ok(session) = Session::new(session_config.clone(), None) else {
+                                return;
+                            };
+                            venue.serve(stream, session, &thread_stop);
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
-            }
-        })?;
+            })?;
         Ok(FixSim {
             address,
             stop,
@@ -119,12 +135,30 @@ struct Orders<'a> {
 
 impl SessionHandler for Orders<'_> {
     fn on_app_message(&mut self, message: &Message<'_>, _sender: &mut Sender, now_ns: u64) {
-        let symbol = message.get(genesis_io::fix::tags::SYMBOL).unwrap_or_default();
-        let Some(instrument) = self.venue.symbols.iter().position(|s| s.as_bytes() == symbol) else { return };
+        let symbol = message
+            .get(genesis_io::fix::tags::SYMBOL)
+            .unwrap_or_default();
+        let Some(instrument) = self
+            .venue
+            .symbols
+            .iter()
+            .position(|s| s.as_bytes() == symbol)
+        else {
+            return;
+        };
         let scale = self.venue.scales[instrument];
-        let Ok(Some(request)) = OrderRequest::parse(message, &scale) else { return };
+        let Ok(Some(request)) = OrderRequest::parse(message, &scale) else {
+            return;
+        };
         let (kind, cl_ord_id, side, price, qty, transact_ns) = match request {
-            OrderRequest::New(o) => (RequestKind::New, o.cl_ord_id, o.side, o.price_ticks.map_or(0, |p| p.0), o.qty_lots.0, o.transact_time_ns),
+            OrderRequest::New(o) => (
+                RequestKind::New,
+                o.cl_ord_id,
+                o.side,
+                o.price_ticks.map_or(0, |p| p.0),
+                o.qty_lots.0,
+                o.transact_time_ns,
+            ),
             OrderRequest::Replace(r) => (
                 RequestKind::Replace,
                 r.orig_cl_ord_id,
@@ -133,14 +167,31 @@ impl SessionHandler for Orders<'_> {
                 r.order.qty_lots.0,
                 r.order.transact_time_ns,
             ),
-            OrderRequest::Cancel(c) => (RequestKind::Cancel, c.orig_cl_ord_id, c.side, 0, c.qty_lots.0, c.transact_time_ns),
+            OrderRequest::Cancel(c) => (
+                RequestKind::Cancel,
+                c.orig_cl_ord_id,
+                c.side,
+                0,
+                c.qty_lots.0,
+                c.transact_time_ns,
+            ),
         };
-        let Some(order_id) = order_id_of(cl_ord_id) else { return };
+        let Some(order_id) = order_id_of(cl_ord_id) else {
+            return;
+        };
         if kind != RequestKind::Cancel && transact_ns > 0 {
-            let mut histogram = self.venue.tick_to_trade_ns.lock().unwrap_or_else(|e| e.into_inner());
+            let mut histogram = self
+                .venue
+                .tick_to_trade_ns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             histogram.saturating_record(now_ns.saturating_sub(transact_ns).max(1));
         }
-        let side = if side == genesis_io::fix::order::Side::Buy { Side::Buy } else { Side::Sell };
+        let side = if side == genesis_io::fix::order::Side::Buy {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         let request = EngineRequest {
             kind,
             order_id,
@@ -200,9 +251,13 @@ impl Venue {
 
     fn follow_market(&mut self, now_ns: u64) {
         for instrument in 0..self.versions.len() {
-            if let Some((version, top)) = self.market.read_if_newer(instrument, self.versions[instrument]) {
+            if let Some((version, top)) = self
+                .market
+                .read_if_newer(instrument, self.versions[instrument])
+            {
                 self.versions[instrument] = version;
-                self.sim.on_market(InstrumentId(instrument as u16), top, now_ns);
+                self.sim
+                    .on_market(InstrumentId(instrument as u16), top, now_ns);
             }
         }
     }
@@ -212,19 +267,58 @@ impl Venue {
         let instrument = reply.instrument.index().min(self.scales.len() - 1);
         let scale = self.scales[instrument];
         let symbol = self.symbols[instrument].as_bytes();
-        let side = if reply.side == Side::Sell { genesis_io::fix::order::Side::Sell } else { genesis_io::fix::order::Side::Buy };
+        let side = if reply.side == Side::Sell {
+            genesis_io::fix::order::Side::Sell
+        } else {
+            genesis_io::fix::order::Side::Buy
+        };
         self.exec_seq += 1;
         let exec_id = ClOrdId::new(crate::units::OrderId(self.exec_seq), None);
-        let report = |kind, exec_type, ord_status, order: crate::units::OrderId, last_qty: i64, last_px: i64, qty: i64| {
-            (kind, exec_type, ord_status, order, last_qty, last_px, qty)
-        };
+        let report =
+            |kind,
+             exec_type,
+             ord_status,
+             order: crate::units::OrderId,
+             last_qty: i64,
+             last_px: i64,
+             qty: i64| { (kind, exec_type, ord_status, order, last_qty, last_px, qty) };
         let fields = match reply.input() {
-            Input::OrderAck(ack) => report(ExecKind::New, ExecType::New, OrdStatus::New, ack.order_id, 0, 0, ack.qty.0),
-            Input::Fill(fill) => report(ExecKind::Fill, ExecType::Trade, OrdStatus::PartiallyFilled, fill.order_id, fill.qty.0, fill.price.0, 0),
-            Input::CancelAck(order) => report(ExecKind::Cancelled, ExecType::Canceled, OrdStatus::Canceled, order, 0, 0, 0),
-            Input::OrderReject(reject) if reject.request == RejectedRequest::New => {
-                report(ExecKind::Rejected, ExecType::Rejected, OrdStatus::Rejected, reject.order_id, 0, 0, 0)
-            }
+            Input::OrderAck(ack) => report(
+                ExecKind::New,
+                ExecType::New,
+                OrdStatus::New,
+                ack.order_id,
+                0,
+                0,
+                ack.qty.0,
+            ),
+            Input::Fill(fill) => report(
+                ExecKind::Fill,
+                ExecType::Trade,
+                OrdStatus::PartiallyFilled,
+                fill.order_id,
+                fill.qty.0,
+                fill.price.0,
+                0,
+            ),
+            Input::CancelAck(order) => report(
+                ExecKind::Cancelled,
+                ExecType::Canceled,
+                OrdStatus::Canceled,
+                order,
+                0,
+                0,
+                0,
+            ),
+            Input::OrderReject(reject) if reject.request == RejectedRequest::New => report(
+                ExecKind::Rejected,
+                ExecType::Rejected,
+                OrdStatus::Rejected,
+                reject.order_id,
+                0,
+                0,
+                0,
+            ),
             Input::OrderReject(reject) => {
                 let id = ClOrdId::new(reject.order_id, None);
                 let response_to = if reject.request == RejectedRequest::Cancel {
@@ -269,6 +363,8 @@ impl Venue {
             text: None,
             poss_dup: false,
         };
-        let _ = session.sender().send_execution_report(&report, &scale, now_ns);
+        let _ = session
+            .sender()
+            .send_execution_report(&report, &scale, now_ns);
     }
 }

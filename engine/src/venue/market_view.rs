@@ -30,11 +30,17 @@ impl MarketView {
 
     /// Publishes a new top of book (from the one writer thread).
     pub fn publish(&self, instrument: usize, top: &TopOfBook) {
-        let Some(slot) = self.slots.get(instrument) else { return };
+        let Some(slot) = self.slots.get(instrument) else {
+            return;
+        };
         let version = slot.version.load(Ordering::Relaxed);
         slot.version.store(version + 1, Ordering::Release);
         std::sync::atomic::fence(Ordering::Release);
-        for (word, value) in slot.words.iter().zip([top.bid_px.0, top.bid_qty.0, top.ask_px.0, top.ask_qty.0]) {
+        for (word, value) in
+            slot.words
+                .iter()
+                .zip([top.bid_px.0, top.bid_qty.0, top.ask_px.0, top.ask_qty.0])
+        {
             word.store(value, Ordering::Relaxed);
         }
         slot.version.store(version + 2, Ordering::Release);

@@ -25,12 +25,19 @@ impl QueueGateway {
     /// The gateway and the queue its reader drains.
     pub fn new(capacity: usize) -> (QueueGateway, Arc<ArrayQueue<OrderRequest>>) {
         let queue = Arc::new(ArrayQueue::new(capacity));
-        (QueueGateway { queue: Arc::clone(&queue) }, queue)
+        (
+            QueueGateway {
+                queue: Arc::clone(&queue),
+            },
+            queue,
+        )
     }
 }
 
 impl Gateway for QueueGateway {
     fn send(&mut self, request: &OrderRequest) -> Result<(), SendError> {
-        self.queue.push(*request).map_err(|_| SendError::Backpressure)
+        self.queue
+            .push(*request)
+            .map_err(|_| SendError::Backpressure)
     }
 }

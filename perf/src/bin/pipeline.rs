@@ -127,7 +127,7 @@ fn crossbeam_per_stage(dir: &Path, seconds: f64) -> Result<Outcome> {
             None,
             None,
             Some(Timed::new(
-                JournalStage::create(dir, 1, config.journal.buffer_bytes, false)?,
+                JournalStage::open(&config.journal)?.0,
                 "journal",
             )),
         ),
