@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = Config::builtin();
     config.journal.dir = dir.path().to_path_buf();
-    let (mut parts, _control) = Parts::from_config(&config);
+    let (mut parts, _control) = Parts::from_config(&config)?;
     parts.strategy = Box::new(FollowTheTape);
     let report = engine::run(
         &config,

@@ -18,7 +18,12 @@ use crate::topology::chain::{Chain, Timed};
 use crate::topology::runner::{run_groups, GroupPlan, Shared};
 use crate::topology::wait::Wait;
 use crate::topology::{self, EXECUTION, JOURNAL, RISK, STRATEGY};
+use crate::venue::fix_client::FixClient;
+use crate::venue::fix_sim::FixSim;
+use crate::venue::market_view::MarketView;
+use crate::venue::QueueGateway;
 use genesis_journal::JournalError;
+use std::net::ToSocketAddrs;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +34,8 @@ pub enum EngineError {
     Journal(#[from] JournalError),
     #[error("core plan: {0}")]
     Plan(String),
+    #[error("venue: {0}")]
+    Venue(String),
     #[error("cannot record the run's config at {path}: {source}")]
     RunConfig {
         path: std::path::PathBuf,
@@ -50,23 +57,77 @@ pub struct Parts {
     pub sources: Sources,
     pub strategy: Box<dyn Strategy>,
     pub gateway: Box<dyn Gateway>,
+    /// The simulated FIX venue this run started, if any (stopped when the run ends).
+    pub venue_sim: Option<crate::venue::fix_sim::FixSim>,
 }
 
 impl Parts {
-    /// The configured parts: control inbox, simulated venue, synthetic feed, bundled strategy.
-    pub fn from_config(config: &Config) -> (Parts, ControlSender) {
+    /// The configured parts: control inbox, venue (simulated over FIX on
+    /// loopback by default), synthetic feed, bundled strategy.
+    pub fn from_config(config: &Config) -> Result<(Parts, ControlSender), EngineError> {
         let (control_sender, inbox) = ControlInbox::new();
-        let (venue, gateway) = SimVenue::new(config);
+        let market: Box<dyn crate::ingest::Source> = Box::new(Synthetic::new(config));
+        let (venue, gateway, venue_sim): (Box<dyn crate::ingest::Source>, Box<dyn Gateway>, _) =
+            match config.venue.kind.as_str() {
+                "sim" => {
+                    let (venue, gateway) = SimVenue::new(config);
+                    (Box::new(venue), Box::new(gateway), None)
+                }
+                kind => {
+                    let fix = &config.venue.fix;
+                    let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
+                    let (address, view, sim) = if kind == "fix-sim" {
+                        let view = Arc::new(MarketView::new(config.instruments.len()));
+                        // The simulated venue's CompIDs mirror ours.
+                        let sim = FixSim::start(
+                            config,
+                            fix.port,
+                            &fix.target_comp_id,
+                            &fix.sender_comp_id,
+                            Arc::clone(&view),
+                        )
+                        .map_err(|source| {
+                            EngineError::Venue(format!(
+                                "simulated FIX venue on 127.0.0.1:{}: {source}",
+                                fix.port
+                            ))
+                        })?;
+                        (sim.address, Some(view), Some(sim))
+                    } else {
+                        let address = (fix.host.as_str(), fix.port)
+                            .to_socket_addrs()
+                            .ok()
+                            .and_then(|mut addresses| addresses.next())
+                            .ok_or_else(|| {
+                                EngineError::Venue(format!(
+                                    "cannot resolve venue.fix.host {}:{}",
+                                    fix.host, fix.port
+                                ))
+                            })?;
+                        (address, None, None)
+                    };
+                    // The simulated venue starts afresh with every run, so its
+                    // session's sequence numbers must too: no sequence file.
+                    let mut settings = fix.clone();
+                    if kind == "fix-sim" {
+                        settings.seq_file = std::path::PathBuf::new();
+                    }
+                    let client = FixClient::new(config, &settings, address, requests, view)
+                        .map_err(|err| EngineError::Venue(format!("FIX session: {err}")))?;
+                    (Box::new(client), Box::new(gateway), sim)
+                }
+            };
         let parts = Parts {
             sources: Sources {
                 control: Box::new(inbox),
-                venue: Box::new(venue),
-                market: Box::new(Synthetic::new(config)),
+                venue,
+                market,
             },
             strategy: strategy_from_config(config),
-            gateway: Box::new(gateway),
+            gateway,
+            venue_sim,
         };
-        (parts, control_sender)
+        Ok((parts, control_sender))
     }
 }
 
@@ -113,6 +174,7 @@ pub fn run(
         .journal_durable
         .set((Arc::clone(&seq_durable), seq_first));
     let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
+    let mut venue_sim = parts.venue_sim;
     let mut risk = Some(Timed::new(RiskStage::new(config), "risk"));
     let mut strategy_stage = StrategyStage::new(config, parts.strategy);
     strategy_stage.set_order_id_floor(crate::replay::order_id_floor(seq_first) - 1);
@@ -185,6 +247,7 @@ pub fn run(
         fatal: Mutex::new(None),
     });
     let started = Instant::now();
+    let started_ns = clock.now_ns();
     let mut results = run_groups(
         plans,
         config.topology.ring_capacity,
@@ -204,6 +267,20 @@ pub fn run(
         })
         .collect();
     let stages = reporter.finish(finals, clock.now_ns());
+    let tick_to_trade = venue_sim.as_mut().map(|sim| {
+        sim.stop();
+        let histogram = sim
+            .tick_to_trade_ns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        reporter.write_extra("tick-to-trade", started_ns, clock.now_ns(), &histogram);
+        histogram
+    });
+    // The floor tick-to-trade is compared with, measured in this run.
+    let loopback_rtt = tick_to_trade
+        .as_ref()
+        .and_then(|_| crate::venue::floor::loopback_tcp_rtt(2_000).ok());
     endpoint_stop.store(true, std::sync::atomic::Ordering::Release);
     if let Some(handle) = endpoint {
         let _ = handle.join();
@@ -215,6 +292,8 @@ pub fn run(
         .take();
     let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
     report.latency_intervals = reporter.intervals_written;
+    report.tick_to_trade = tick_to_trade.as_ref().map(crate::metrics::Percentiles::of);
+    report.loopback_tcp_rtt = loopback_rtt.as_ref().map(crate::metrics::Percentiles::of);
     report.journal_seq_first = seq_first;
     report.journal_seq_durable = seq_durable.load(std::sync::atomic::Ordering::Acquire);
     report.journal_truncation = recovery.truncation.as_ref().map(|t| t.to_string());

@@ -65,6 +65,10 @@ pub struct RunReport {
     pub journal_truncation: Option<String>,
     pub realized_pnl_units: i128,
     pub unrealized_pnl_units: i128,
+    /// From the market data that triggered an order to its arrival at the venue (FIX venues).
+    pub tick_to_trade: Option<Percentiles>,
+    /// A loopback TCP round trip, measured in the same run: the floor for tick-to-trade.
+    pub loopback_tcp_rtt: Option<Percentiles>,
     /// Intervals the reporter wrote to the latency log, and where.
     pub latency_intervals: u64,
     pub latency_log_path: Option<PathBuf>,
@@ -85,6 +89,8 @@ impl RunReport {
             elapsed,
             stages,
             latency_intervals: 0,
+            tick_to_trade: None,
+            loopback_tcp_rtt: None,
             latency_log_path: None,
             latency_log_error: None,
             ingest: IngestCounters::default(),
@@ -169,6 +175,29 @@ impl RunReport {
                     "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
                     stage.name, p.count, p.p50, p.p90, p.p99, p.p99_9, p.p99_99, p.max
                 );
+            }
+        }
+        if let Some(p) = &self.tick_to_trade {
+            let _ = writeln!(
+                out,
+                "\ntick-to-trade: market data sent → order at the venue (ns)"
+            );
+            let _ = writeln!(
+                out,
+                "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+                "", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+            );
+            for (name, p) in [
+                ("t2t", Some(p)),
+                ("tcp rtt", self.loopback_tcp_rtt.as_ref()),
+            ] {
+                if let Some(p) = p {
+                    let _ = writeln!(
+                        out,
+                        "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+                        name, p.count, p.p50, p.p90, p.p99, p.p99_9, p.p99_99, p.max
+                    );
+                }
             }
         }
         let e = &self.execution;
@@ -297,6 +326,8 @@ impl RunReport {
             "latency_log_path": self.latency_log_path.as_ref().map(|p| p.display().to_string()),
             "latency_intervals": self.latency_intervals,
             "stages": stages,
+            "tick_to_trade_ns": self.tick_to_trade,
+            "loopback_tcp_rtt_ns": self.loopback_tcp_rtt,
             "error": self.error,
         })
     }

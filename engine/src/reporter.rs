@@ -235,6 +235,25 @@ impl Reporter {
             .expect("spawning the reporter thread")
     }
 
+    /// Writes one interval of a histogram no stage owns (tick-to-trade, measured by the venue).
+    pub fn write_extra(
+        &mut self,
+        tag: &str,
+        start_ns: u64,
+        end_ns: u64,
+        histogram: &hdrhistogram::Histogram<u64>,
+    ) {
+        if let (Some(sink), None) = (&mut self.sink, &self.sink_error) {
+            match sink
+                .write(tag, start_ns, end_ns, histogram)
+                .and_then(|_| sink.flush())
+            {
+                Ok(()) => self.intervals_written += 1,
+                Err(err) => self.sink_error = Some(format!("latency log: {err}")),
+            }
+        }
+    }
+
     /// Adds the stages' last, unrotated figures (from the finished threads)
     /// and returns the run totals in stage order.
     pub fn finish(&mut self, finals: Vec<StageMetrics>, now_ns: u64) -> Vec<StageMetrics> {

@@ -119,8 +119,12 @@ fn fused_pipeline_allocates_nothing_per_event_after_warm_up() {
     // 16 MiB segments: the measured stretch (43 MB of journal) rolls over
     // segments too, and rollover must not allocate either.
     config.journal.segment_size_mib = 16;
+    // The in-process venue: this measures the engine's own path. The FIX
+    // session's per-message path is measured in io/tests/fix_alloc.rs;
+    // connecting (logon, sequence-file save) allocates and is not per event.
+    config.venue.kind = "sim".into();
     let clock = EpochClock::new();
-    let (parts, _control) = Parts::from_config(&config);
+    let (parts, _control) = Parts::from_config(&config).unwrap();
     let mut ingest = Ingest::new(
         parts.sources,
         clock.clone(),

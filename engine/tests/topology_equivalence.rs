@@ -41,6 +41,7 @@ fn replay(mut config: Config, cores: [usize; 5], inputs: Vec<Event>, dir: &Path)
         },
         strategy: engine::strategy_from_config(&config),
         gateway: Box::new(NullGateway),
+        venue_sim: None,
     };
     let report = engine::run(&config, parts, Arc::new(AtomicBool::new(false)), None).unwrap();
     assert_eq!(report.error, None);
@@ -55,7 +56,7 @@ fn fused_and_pipelined_plans_journal_identical_decisions() {
     config.market_data.rate_per_sec = 50_000;
     config.market_data.timer_interval_ms = 20;
     config.market_data.seed = 7;
-    let (parts, _control) = Parts::from_config(&config);
+    let (parts, _control) = Parts::from_config(&config).unwrap();
     let report = engine::run(
         &config,
         parts,

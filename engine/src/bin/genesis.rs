@@ -352,7 +352,7 @@ fn run(
     })
     .context("installing the Ctrl-C handler")?;
     let _dma_latency_hold = prepare_host(&config);
-    let (parts, control) = Parts::from_config(&config);
+    let (parts, control) = Parts::from_config(&config)?;
     watch_kill_switch_signals(control, Arc::clone(&stop))?;
     tracing::info!(
         instruments = config.instruments.len(),

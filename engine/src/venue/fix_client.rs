@@ -16,6 +16,7 @@ use crate::config::{Config, FixVenueConfig};
 use crate::event::{Event, Fill, Input, OrderAck, OrderReject, RejectedRequest};
 use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::ingest::source::Source;
+use crate::recent::RecentMap;
 use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
 use crate::venue::cl_ord_id::{id_of_text, order_id_of, ClOrdId};
 use crate::venue::market_view::MarketView;
@@ -56,6 +57,7 @@ pub struct FixClientCounters {
 /// What the session hands the engine while reading.
 struct Inbox<'a> {
     outbox: &'a mut VecDeque<Event>,
+    instruments: &'a RecentMap<u16>,
     scales: &'a [InstrumentScale],
     symbols: &'a [String],
     counters: &'a mut FixClientCounters,
@@ -63,9 +65,14 @@ struct Inbox<'a> {
 }
 
 impl Inbox<'_> {
-    fn instrument_of(&self, symbol: Option<&[u8]>) -> Option<usize> {
-        let symbol = symbol?;
-        self.symbols.iter().position(|s| s.as_bytes() == symbol)
+    /// The instrument a report is about: its Symbol(55), or the order's
+    /// (an OrderCancelReject carries no symbol).
+    fn instrument_of(&self, symbol: Option<&[u8]>, cl_ord_id: Option<&[u8]>) -> Option<usize> {
+        if let Some(symbol) = symbol {
+            return self.symbols.iter().position(|s| s.as_bytes() == symbol);
+        }
+        let order = cl_ord_id.and_then(order_id_of)?;
+        self.instruments.get(order.0).map(usize::from)
     }
 
     fn push(&mut self, instrument: usize, side: Side, input: Input, ts_venue_ns: u64) {
@@ -96,7 +103,10 @@ impl SessionHandler for Inbox<'_> {
         now_ns: u64,
     ) {
         let symbol = message.get(genesis_io::fix::tags::SYMBOL);
-        let Some(instrument) = self.instrument_of(symbol) else {
+        let order = message
+            .get(genesis_io::fix::tags::ORIG_CL_ORD_ID)
+            .or_else(|| message.get(genesis_io::fix::tags::CL_ORD_ID));
+        let Some(instrument) = self.instrument_of(symbol, order) else {
             self.counters.reports_ignored += 1;
             tracing::warn!(symbol = ?symbol.map(String::from_utf8_lossy), "FIX report for a symbol not configured");
             return;
@@ -212,6 +222,8 @@ pub struct FixClient {
     symbols: Vec<String>,
     /// Replace count per order, for the ClOrdID of its next version.
     versions: FxHashMap<u64, u64>,
+    /// Instrument of each recent order, for reports that carry no symbol.
+    instruments: RecentMap<u16>,
     cancels_sent: u64,
     logged_on: bool,
     market: Option<Arc<MarketView>>,
@@ -263,6 +275,7 @@ impl FixClient {
                 .map(|i| i.symbol.clone())
                 .collect(),
             versions,
+            instruments: RecentMap::with_capacity(1 << 16),
             cancels_sent: 0,
             logged_on: false,
             market,
@@ -275,6 +288,7 @@ impl FixClient {
             &mut self.session,
             Inbox {
                 outbox: &mut self.outbox,
+                instruments: &self.instruments,
                 scales: &self.scales,
                 symbols: &self.symbols,
                 counters: &mut self.counters,
@@ -410,6 +424,8 @@ impl FixClient {
         let _ = now_ns;
         match request.kind {
             RequestKind::New => {
+                self.instruments
+                    .insert(request.order_id.0, instrument as u16);
                 let order = NewOrderSingle {
                     cl_ord_id: current.as_bytes(),
                     account: None,

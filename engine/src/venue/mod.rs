@@ -10,6 +10,7 @@
 pub mod cl_ord_id;
 pub mod fix_client;
 pub mod fix_sim;
+pub mod floor;
 pub mod market_view;
 
 use crate::execution::gateway::{Gateway, OrderRequest, SendError};

@@ -67,7 +67,7 @@ fn bench_config(dir: &Path) -> Config {
 
 fn genesis_fused(dir: &Path, seconds: f64) -> Result<Outcome> {
     let config = bench_config(dir);
-    let (parts, _control) = Parts::from_config(&config);
+    let (parts, _control) = Parts::from_config(&config)?;
     let report = engine::run(
         &config,
         parts,
@@ -88,7 +88,7 @@ fn genesis_fused(dir: &Path, seconds: f64) -> Result<Outcome> {
 fn crossbeam_per_stage(dir: &Path, seconds: f64) -> Result<Outcome> {
     let config = bench_config(dir);
     let clock = EpochClock::new();
-    let (parts, _control) = Parts::from_config(&config);
+    let (parts, _control) = Parts::from_config(&config)?;
     let chain = |risk, strategy, execution, journal| Chain {
         clock: clock.clone(),
         risk,
