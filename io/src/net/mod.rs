@@ -1,1 +1,66 @@
-//! Work in progress: socket transports for the feeds (see the crate header).
+//! Socket transports for the feeds: a mio busy-poll reactor with socket
+//! options from config, MoldUDP64 over UDP (subscriber, and the venue's
+//! publisher and request server), and Binance-compatible WebSocket streams.
+//!
+//! Owning thread: the ingest thread owns the subscriber side (reactor,
+//! [`MoldReceiver`]); the venue simulator's thread owns the publisher side.
+//! Nothing here is shared between threads. No type reads a clock on its
+//! own: the caller passes `now_ns` or a clock closure, so tests drive time.
+//!
+//! How the engine's ingest loop drives it, once per iteration, in the
+//! design's priority order:
+//! 1. `reactor.poll()` — zero timeout in prod ([`PollMode::Spin`]), a short
+//!    one in dev ([`PollMode::Wait`]); the events only wake a dev loop, the
+//!    receivers below are polled every iteration regardless;
+//! 2. control input, then venue (FIX) sessions — not here;
+//! 3. `mold_receiver.poll(&mut itch_feed, &mut clock, on_message)`: reads
+//!    retransmissions then feed datagrams (bounded per call), stamps
+//!    `ts_recv_ns` per datagram, updates the L3 books and sends due gap
+//!    requests; a book with `is_stale()` must not be traded on;
+//! 4. `binance_feed.poll(&mut clock, on_update)`: drives the WebSocket
+//!    (connect, reconnect with backoff, pings), routes messages to the L2
+//!    books and requests snapshots; after `MarketUpdate::Connected` every
+//!    book is stale until its `Snapshot { outcome: Synced }`.
+//!
+//! Venue side (simulator thread): [`MoldPublisher`] + [`MoldRequestServer`]
+//! (`server.poll(publisher.store())` every loop), and [`WsServer`] for the
+//! streams and snapshot answers.
+//!
+//! The only `unsafe` code is the `setsockopt`/`getsockopt` wrapper in
+//! `sys.rs`.
+
+mod backoff;
+mod binance_ws;
+mod error;
+mod json_route;
+mod mold_publisher;
+mod mold_receiver;
+mod mold_request_server;
+mod options;
+mod reactor;
+mod retransmit_store;
+#[allow(unsafe_code)]
+mod sys;
+mod ws_client;
+mod ws_config;
+mod ws_server;
+
+pub use backoff::JitteredBackoff;
+pub use binance_ws::{
+    combined_stream_url, BinanceFeedConfig, BinanceFeedStats, BinanceInstrument, BinanceWsFeed,
+    MarketUpdate,
+};
+pub use error::NetError;
+pub use mold_publisher::{MoldPublisher, MoldPublisherConfig, PublisherStats};
+pub use mold_receiver::{MoldReceiver, MoldReceiverConfig, ReceivePoll, ReceiverStats};
+pub use mold_request_server::{MoldRequestServer, RequestServerStats};
+pub use options::{
+    apply_socket_options, apply_tcp_options, OptionOutcome, OptionsReport, SocketOptions,
+};
+pub use reactor::{
+    bind_udp, connect_tcp, tcp_connect_state, ConnectState, PollMode, Reactor, ReactorStats,
+};
+pub use retransmit_store::RetransmitStore;
+pub use ws_client::{DisconnectReason, WsClient, WsEvent, WsStats};
+pub use ws_config::{WsConfig, WsEndpoint};
+pub use ws_server::{ConnectionId, WsServer, WsServerStats};

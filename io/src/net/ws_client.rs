@@ -1,0 +1,531 @@
+//! A non-blocking WebSocket client over a mio `TcpStream` and `tungstenite`,
+//! with pings, timeouts, and reconnect with jittered exponential backoff.
+//!
+//! Owning thread: the ingest thread, which calls [`WsClient::poll`] on every
+//! loop iteration with a clock closure; `poll` never blocks (connect,
+//! handshake, reads and writes are all non-blocking and resumed next poll).
+//! Optionally the socket is registered with the reactor under one token, so
+//! a dev-mode reactor wakes on data.
+//!
+//! States: `Idle` (waiting out the backoff) → `Connecting` (TCP) →
+//! `Handshaking` (HTTP upgrade) → `Open` → back to `Idle` on any failure,
+//! or `Closing` → `Stopped` when the caller closes.
+//! [`WsEvent::Connected`] is emitted on every (re)connection: the caller
+//! must then rebuild its books from fresh snapshots, since messages were
+//! lost while disconnected.
+//!
+//! Bad-input policy (each counted in [`WsStats`], never a panic, never an
+//! `Err` to the caller):
+//! - peer closes mid-frame or resets the TCP connection: reconnect;
+//! - peer sends a close frame: reply, reconnect;
+//! - message larger than `message_bytes_max`: reconnect (the stream cannot
+//!   be resynchronised mid-frame);
+//! - invalid UTF-8 in a text frame or another protocol violation: reconnect;
+//! - binary frames: skipped;
+//! - no pong within `ping_timeout_ns`, or connect plus handshake longer than
+//!   `connect_timeout_ns`: reconnect;
+//! - invalid JSON: not seen here (text is handed over as bytes); the
+//!   Binance layer counts and skips it.
+//!
+//! Allocation: `tungstenite` allocates each received message's payload, so
+//! this path is not allocation-free (unlike the MoldUDP64 receiver); the
+//! text is lent to the caller and freed after the callback.
+
+use super::backoff::JitteredBackoff;
+use super::reactor::{connect_tcp, tcp_connect_state, ConnectState};
+use super::ws_config::{WsConfig, WsEndpoint};
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use std::io::ErrorKind;
+use tungstenite::client::client_with_config;
+use tungstenite::error::{Error as WsError, ProtocolError};
+use tungstenite::handshake::client::{ClientHandshake, Response};
+use tungstenite::handshake::{HandshakeError, MidHandshake};
+use tungstenite::protocol::WebSocket;
+use tungstenite::Message;
+
+/// Why a connection ended (or never opened).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// TCP connect failed (refused, unreachable).
+    ConnectFailed,
+    /// Connect plus handshake took longer than `connect_timeout_ns`.
+    ConnectTimeout,
+    /// The HTTP upgrade was refused or malformed.
+    HandshakeFailed,
+    /// The peer sent a close frame.
+    PeerClosed,
+    /// The peer closed or reset the TCP connection without a close frame
+    /// (possibly mid-frame).
+    Reset,
+    /// A message exceeded `message_bytes_max`.
+    Oversized,
+    /// A protocol violation (bad UTF-8, bad framing, bad masking).
+    ProtocolViolation,
+    /// No pong within `ping_timeout_ns`.
+    PingTimeout,
+    /// An I/O error other than the above.
+    Io,
+    /// The caller closed the client.
+    ClosedByUs,
+}
+
+/// What [`WsClient::poll`] reports to the caller.
+#[derive(Debug)]
+pub enum WsEvent<'a> {
+    /// A connection opened: rebuild state from snapshots.
+    Connected,
+    /// A text message, with the time it was read.
+    Text {
+        /// The message bytes (valid UTF-8).
+        bytes: &'a [u8],
+        /// Receive time from the caller's clock.
+        ts_recv_ns: u64,
+    },
+    /// The connection ended; a reconnect is scheduled unless the caller closed it.
+    Disconnected(DisconnectReason),
+}
+
+/// Counters of the client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WsStats {
+    /// Connection attempts started.
+    pub connects_started: u64,
+    /// Connections opened (handshake done).
+    pub connects_opened: u64,
+    /// Failed attempts (connect or handshake failure or timeout).
+    pub connects_failed: u64,
+    /// Text messages delivered.
+    pub messages_text: u64,
+    /// Binary frames skipped.
+    pub messages_binary_skipped: u64,
+    /// Pings sent.
+    pub pings_sent: u64,
+    /// Pongs received.
+    pub pongs_received: u64,
+    /// Close frames from the peer.
+    pub peer_closes: u64,
+    /// Resets, including a peer closing mid-frame.
+    pub resets: u64,
+    /// Messages over the size limit.
+    pub oversized: u64,
+    /// Protocol violations.
+    pub protocol_violations: u64,
+    /// Pong timeouts.
+    pub ping_timeouts: u64,
+    /// Other I/O errors.
+    pub io_errors: u64,
+    /// Text messages the caller could not send (not open, buffer full).
+    pub sends_refused: u64,
+}
+
+/// What a (resumed) client handshake returns.
+type HandshakeResult =
+    Result<(WebSocket<TcpStream>, Response), HandshakeError<ClientHandshake<TcpStream>>>;
+
+enum State {
+    Idle {
+        retry_at_ns: u64,
+    },
+    Connecting {
+        stream: TcpStream,
+        started_ns: u64,
+    },
+    Handshaking {
+        mid: MidHandshake<ClientHandshake<TcpStream>>,
+        started_ns: u64,
+    },
+    Open {
+        ws: WebSocket<TcpStream>,
+        ping_last_ns: u64,
+        ping_outstanding_ns: Option<u64>,
+    },
+    Closing {
+        ws: WebSocket<TcpStream>,
+        deadline_ns: u64,
+    },
+    Stopped,
+}
+
+/// Non-blocking, reconnecting WebSocket client.
+pub struct WsClient {
+    endpoint: WsEndpoint,
+    config: WsConfig,
+    state: State,
+    backoff: JitteredBackoff,
+    registration: Option<(Registry, Token)>,
+    stats: WsStats,
+}
+
+impl std::fmt::Debug for WsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsClient")
+            .field("endpoint", &self.endpoint)
+            .field("open", &self.is_open())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl WsClient {
+    /// A client that connects on its first poll.
+    pub fn new(endpoint: WsEndpoint, config: WsConfig) -> WsClient {
+        let backoff = JitteredBackoff::new(
+            config.reconnect_initial_ns,
+            config.reconnect_max_ns,
+            config.reconnect_jitter_seed,
+        );
+        WsClient {
+            endpoint,
+            config,
+            state: State::Idle { retry_at_ns: 0 },
+            backoff,
+            registration: None,
+            stats: WsStats::default(),
+        }
+    }
+
+    /// Register every future connection's socket with `registry` under
+    /// `token` (readable and writable). Call before the first poll.
+    pub fn register_with(&mut self, registry: &Registry, token: Token) -> std::io::Result<()> {
+        self.registration = Some((registry.try_clone()?, token));
+        Ok(())
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &WsStats {
+        &self.stats
+    }
+
+    /// Whether the connection is open (messages can be sent).
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Open { .. })
+    }
+
+    /// When the next connection attempt is due, while waiting out a backoff.
+    pub fn retry_at_ns(&self) -> Option<u64> {
+        match self.state {
+            State::Idle { retry_at_ns } => Some(retry_at_ns),
+            _ => None,
+        }
+    }
+
+    /// Queue a text message (flushed now if the socket takes it, else on a
+    /// later poll). `false`, counted, if the connection is not open or the
+    /// write buffer is full.
+    pub fn send_text(&mut self, text: &str) -> bool {
+        let State::Open { ws, .. } = &mut self.state else {
+            self.stats.sends_refused += 1;
+            return false;
+        };
+        match ws.send(Message::text(text)) {
+            Ok(()) => true,
+            Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => true,
+            Err(_) => {
+                self.stats.sends_refused += 1;
+                false
+            }
+        }
+    }
+
+    /// Start the close handshake; no reconnect follows. The socket is
+    /// dropped when the peer confirms or after `close_timeout_ns`.
+    pub fn close(&mut self, now_ns: u64) {
+        match std::mem::replace(&mut self.state, State::Stopped) {
+            State::Open { mut ws, .. } => {
+                // A failure here only means the peer is gone already.
+                let _ = ws.close(None);
+                self.state = State::Closing {
+                    ws,
+                    deadline_ns: now_ns.saturating_add(self.config.close_timeout_ns),
+                };
+            }
+            other => self.drop_connection(other),
+        }
+    }
+
+    /// Advance the connection: connect, handshake, read messages (each
+    /// stamped by `clock` as it is read), ping, time out. Returns the number
+    /// of events reported.
+    pub fn poll<C, F>(&mut self, clock: &mut C, mut on_event: F) -> usize
+    where
+        C: FnMut() -> u64,
+        F: FnMut(WsEvent<'_>),
+    {
+        let now_ns = clock();
+        let mut events = 0usize;
+        let mut report = |event: WsEvent<'_>| {
+            events += 1;
+            on_event(event);
+        };
+        match std::mem::replace(&mut self.state, State::Stopped) {
+            State::Idle { retry_at_ns } if now_ns < retry_at_ns => {
+                self.state = State::Idle { retry_at_ns };
+            }
+            State::Idle { .. } => self.start_connect(now_ns, &mut report),
+            State::Connecting { stream, started_ns } => {
+                self.poll_connecting(stream, started_ns, now_ns, &mut report);
+            }
+            State::Handshaking { mid, started_ns } => {
+                self.poll_handshake(mid.handshake(), started_ns, now_ns, &mut report);
+            }
+            State::Open {
+                ws,
+                ping_last_ns,
+                ping_outstanding_ns,
+            } => self.poll_open(ws, ping_last_ns, ping_outstanding_ns, clock, &mut report),
+            State::Closing { ws, deadline_ns } => self.poll_closing(ws, deadline_ns, now_ns),
+            State::Stopped => {}
+        }
+        events
+    }
+
+    fn start_connect(&mut self, now_ns: u64, report: &mut impl FnMut(WsEvent<'_>)) {
+        self.stats.connects_started += 1;
+        match connect_tcp(self.endpoint.addr, &self.config.socket) {
+            Ok((mut stream, _report)) => {
+                if let Some((registry, token)) = &self.registration {
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if registry.register(&mut stream, *token, interest).is_err() {
+                        self.stats.io_errors += 1;
+                    }
+                }
+                self.state = State::Connecting {
+                    stream,
+                    started_ns: now_ns,
+                };
+            }
+            Err(_) => self.fail_attempt(DisconnectReason::ConnectFailed, now_ns, report),
+        }
+    }
+
+    fn poll_connecting(
+        &mut self,
+        stream: TcpStream,
+        started_ns: u64,
+        now_ns: u64,
+        report: &mut impl FnMut(WsEvent<'_>),
+    ) {
+        match tcp_connect_state(&stream) {
+            ConnectState::Pending if self.timed_out(started_ns, now_ns) => {
+                self.deregister(stream);
+                self.fail_attempt(DisconnectReason::ConnectTimeout, now_ns, report);
+            }
+            ConnectState::Pending => self.state = State::Connecting { stream, started_ns },
+            ConnectState::Failed(_) => {
+                self.deregister(stream);
+                self.fail_attempt(DisconnectReason::ConnectFailed, now_ns, report);
+            }
+            ConnectState::Connected => {
+                let config = Some(self.config.tungstenite());
+                let result = client_with_config(self.endpoint.url.as_str(), stream, config);
+                self.poll_handshake(result, started_ns, now_ns, report);
+            }
+        }
+    }
+
+    fn poll_handshake(
+        &mut self,
+        result: HandshakeResult,
+        started_ns: u64,
+        now_ns: u64,
+        report: &mut impl FnMut(WsEvent<'_>),
+    ) {
+        match result {
+            Ok((ws, _response)) => {
+                self.stats.connects_opened += 1;
+                self.backoff.reset();
+                self.state = State::Open {
+                    ws,
+                    ping_last_ns: now_ns,
+                    ping_outstanding_ns: None,
+                };
+                report(WsEvent::Connected);
+            }
+            Err(HandshakeError::Interrupted(mut mid)) => {
+                if self.timed_out(started_ns, now_ns) {
+                    self.deregister_stream(mid.get_mut().get_mut());
+                    self.fail_attempt(DisconnectReason::ConnectTimeout, now_ns, report);
+                } else {
+                    self.state = State::Handshaking { mid, started_ns };
+                }
+            }
+            // The stream is gone with the failed handshake; dropping the
+            // descriptor removes it from epoll.
+            Err(HandshakeError::Failure(_)) => {
+                self.fail_attempt(DisconnectReason::HandshakeFailed, now_ns, report);
+            }
+        }
+    }
+
+    fn poll_open<C>(
+        &mut self,
+        mut ws: WebSocket<TcpStream>,
+        mut ping_last_ns: u64,
+        mut ping_outstanding_ns: Option<u64>,
+        clock: &mut C,
+        report: &mut impl FnMut(WsEvent<'_>),
+    ) where
+        C: FnMut() -> u64,
+    {
+        for _ in 0..self.config.messages_per_poll_max {
+            match ws.read() {
+                Ok(Message::Text(text)) => {
+                    let ts_recv_ns = clock();
+                    self.stats.messages_text += 1;
+                    report(WsEvent::Text {
+                        bytes: text.as_bytes(),
+                        ts_recv_ns,
+                    });
+                }
+                Ok(Message::Pong(_)) => {
+                    self.stats.pongs_received += 1;
+                    ping_outstanding_ns = None;
+                }
+                // tungstenite queues the pong itself and sends it on the next read.
+                Ok(Message::Ping(_)) | Ok(Message::Frame(_)) => {}
+                Ok(Message::Binary(_)) => self.stats.messages_binary_skipped += 1,
+                Ok(Message::Close(_)) => {
+                    self.stats.peer_closes += 1;
+                    // Send the queued close reply if the socket takes it.
+                    let _ = ws.flush();
+                    let now_ns = clock();
+                    return self.lose_connection(ws, DisconnectReason::PeerClosed, now_ns, report);
+                }
+                Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(error) => {
+                    let reason = self.classify(&error);
+                    let now_ns = clock();
+                    return self.lose_connection(ws, reason, now_ns, report);
+                }
+            }
+        }
+        let now_ns = clock();
+        if let Some(sent_ns) = ping_outstanding_ns {
+            if now_ns.saturating_sub(sent_ns) >= self.config.ping_timeout_ns {
+                self.stats.ping_timeouts += 1;
+                return self.lose_connection(ws, DisconnectReason::PingTimeout, now_ns, report);
+            }
+        } else if now_ns.saturating_sub(ping_last_ns) >= self.config.ping_interval_ns {
+            ping_last_ns = now_ns;
+            ping_outstanding_ns = Some(now_ns);
+            self.stats.pings_sent += 1;
+            let _ = ws.write(Message::Ping(now_ns.to_be_bytes().to_vec().into()));
+        }
+        match ws.flush() {
+            Ok(()) => {}
+            Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => {}
+            Err(error) => {
+                let reason = self.classify(&error);
+                return self.lose_connection(ws, reason, now_ns, report);
+            }
+        }
+        self.state = State::Open {
+            ws,
+            ping_last_ns,
+            ping_outstanding_ns,
+        };
+    }
+
+    fn poll_closing(&mut self, mut ws: WebSocket<TcpStream>, deadline_ns: u64, now_ns: u64) {
+        loop {
+            match ws.read() {
+                Ok(_) => continue,
+                Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => return self.drop_connection(State::Closing { ws, deadline_ns }),
+            }
+        }
+        if now_ns >= deadline_ns {
+            return self.drop_connection(State::Closing { ws, deadline_ns });
+        }
+        self.state = State::Closing { ws, deadline_ns };
+    }
+
+    fn classify(&mut self, error: &WsError) -> DisconnectReason {
+        match error {
+            WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                self.stats.resets += 1;
+                DisconnectReason::Reset
+            }
+            WsError::Io(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof | ErrorKind::BrokenPipe
+                ) =>
+            {
+                self.stats.resets += 1;
+                DisconnectReason::Reset
+            }
+            WsError::Io(_) => {
+                self.stats.io_errors += 1;
+                DisconnectReason::Io
+            }
+            WsError::Capacity(_) => {
+                self.stats.oversized += 1;
+                DisconnectReason::Oversized
+            }
+            _ => {
+                self.stats.protocol_violations += 1;
+                DisconnectReason::ProtocolViolation
+            }
+        }
+    }
+
+    fn lose_connection(
+        &mut self,
+        mut ws: WebSocket<TcpStream>,
+        reason: DisconnectReason,
+        now_ns: u64,
+        report: &mut impl FnMut(WsEvent<'_>),
+    ) {
+        self.deregister_stream(ws.get_mut());
+        drop(ws);
+        self.schedule_retry(now_ns);
+        report(WsEvent::Disconnected(reason));
+    }
+
+    fn fail_attempt(
+        &mut self,
+        reason: DisconnectReason,
+        now_ns: u64,
+        report: &mut impl FnMut(WsEvent<'_>),
+    ) {
+        self.stats.connects_failed += 1;
+        self.schedule_retry(now_ns);
+        report(WsEvent::Disconnected(reason));
+    }
+
+    fn schedule_retry(&mut self, now_ns: u64) {
+        let retry_at_ns = now_ns.saturating_add(self.backoff.next_delay_ns());
+        self.state = State::Idle { retry_at_ns };
+    }
+
+    fn timed_out(&self, started_ns: u64, now_ns: u64) -> bool {
+        now_ns.saturating_sub(started_ns) >= self.config.connect_timeout_ns
+    }
+
+    fn drop_connection(&mut self, state: State) {
+        match state {
+            State::Connecting { stream, .. } => self.deregister(stream),
+            State::Handshaking { mut mid, .. } => self.deregister_stream(mid.get_mut().get_mut()),
+            State::Open { mut ws, .. } | State::Closing { mut ws, .. } => {
+                self.deregister_stream(ws.get_mut());
+            }
+            State::Idle { .. } | State::Stopped => {}
+        }
+        self.state = State::Stopped;
+    }
+
+    fn deregister(&self, mut stream: TcpStream) {
+        self.deregister_stream(&mut stream);
+    }
+
+    fn deregister_stream(&self, stream: &mut TcpStream) {
+        if let Some((registry, _)) = &self.registration {
+            // Closing the descriptor removes it from epoll anyway.
+            let _ = registry.deregister(stream);
+        }
+    }
+}
