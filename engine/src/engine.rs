@@ -193,6 +193,12 @@ pub fn run(
         config.market_data.timer_interval_ms * 1_000_000,
     );
     ingest_stage.set_seq_next(seq_first);
+    seed_exec_ids(
+        &mut ingest_stage,
+        &config.journal.dir,
+        seq_first,
+        config.risk.exec_id_memory,
+    );
     let mut ingest = Some(ingest_stage);
     let plans: Vec<GroupPlan> = groups
         .iter()
@@ -366,4 +372,29 @@ fn open_latency_log(config: &Config, start_unix_ns: u64) -> Result<LatencyLog, E
     );
     let writer = crate::histlog::IntervalLogWriter::create(&path, start_unix_ns, Some(&comment))?;
     Ok((Some(Box::new(writer)), Some(path)))
+}
+
+/// Feeds ingest the exec ids of the fills in the journal's last events, so a
+/// venue that resends fills after a restart (FIX ResendRequest, PossDup) does
+/// not get them counted twice. Reads at most `memory × 8` events back.
+fn seed_exec_ids(ingest: &mut Ingest, dir: &std::path::Path, seq_first: u64, memory: usize) {
+    if seq_first <= 1 {
+        return;
+    }
+    let from = seq_first.saturating_sub(memory as u64 * 8).max(1);
+    let Ok(mut reader) = crate::journal_stage::EventReader::open(dir, from, seq_first - 1) else {
+        return;
+    };
+    let mut seeded = 0u64;
+    while let Ok(Some(event)) = reader.next_event() {
+        if let crate::event::Input::Fill(fill) = event.input() {
+            ingest.remember_exec_id(fill.exec_id.0);
+            seeded += 1;
+        }
+    }
+    tracing::info!(
+        seeded,
+        from,
+        "exec ids of journaled fills remembered for duplicate detection"
+    );
 }

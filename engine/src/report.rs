@@ -65,6 +65,8 @@ pub struct RunReport {
     pub journal_truncation: Option<String>,
     pub realized_pnl_units: i128,
     pub unrealized_pnl_units: i128,
+    /// Risk's position per instrument at the end (lots).
+    pub positions: Vec<i64>,
     /// From the market data that triggered an order to its arrival at the venue (FIX venues).
     pub tick_to_trade: Option<Percentiles>,
     /// A loopback TCP round trip, measured in the same run: the floor for tick-to-trade.
@@ -103,6 +105,7 @@ impl RunReport {
             journal_seq_durable: 0,
             journal_truncation: None,
             realized_pnl_units: 0,
+            positions: Vec::new(),
             unrealized_pnl_units: 0,
             error,
         };
@@ -114,6 +117,9 @@ impl RunReport {
             if let Some(risk) = chain.risk {
                 report.risk = risk.stage.counters;
                 report.realized_pnl_units = risk.stage.realized_units();
+                report.positions = (0..risk.stage.instrument_count())
+                    .map(|i| risk.stage.position(i).0)
+                    .collect();
                 report.unrealized_pnl_units = risk.stage.unrealized_units();
             }
             if let Some(strategy) = chain.strategy {
@@ -317,6 +323,7 @@ impl RunReport {
             "intents": self.strategy.intents,
             "intents_accepted": self.strategy.intents_accepted,
             "realized_pnl_units": self.realized_pnl_units as f64,
+            "positions": self.positions,
             "unrealized_pnl_units": self.unrealized_pnl_units as f64,
             "journal_path": self.journal_path.as_ref().map(|p| p.display().to_string()),
             "journal_records": self.journal_records,

@@ -7,10 +7,8 @@
 //! test is skipped locally but FAILS when `CI=true`. The executor is killed
 //! on every exit path (a guard's `Drop`, which also runs on panic).
 
-use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use genesis_io::fix::backoff::Backoff;
@@ -21,175 +19,12 @@ use genesis_io::fix::seq_store::{SeqNumbers, SeqStore};
 use genesis_io::fix::session::{
     Sender, Session, SessionConfig, SessionEvent, SessionHandler, SessionState,
 };
-use genesis_io::fix::tcp::{poll_until, unix_now_ns, TcpInitiator};
+use genesis_io::fix::tcp::{unix_now_ns, TcpInitiator};
+
+#[path = "support/quickfix.rs"]
+mod quickfix;
 use genesis_io::fix::{InstrumentScale, Lots, Message, Ticks};
-
-const EXAMPLE_DIR: &str = "/usr/share/doc/libquickfix-doc/examples/executor/C++";
-const WAIT: Duration = Duration::from_secs(10);
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true")
-}
-
-/// Installs the QuickFIX packages if needed; `Err` says why they are missing.
-fn ensure_packages() -> Result<(), String> {
-    let present = || {
-        Path::new(EXAMPLE_DIR).is_dir()
-            && Path::new("/usr/include/quickfix/SocketAcceptor.h").exists()
-    };
-    if present() {
-        return Ok(());
-    }
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map_err(|error| format!("id -u: {error}"))?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Err(
-            "libquickfix-dev/libquickfix-doc missing and not root: apt-get install them".into(),
-        );
-    }
-    for args in [
-        &["-o", "DPkg::Lock::Timeout=300", "update"][..],
-        &[
-            "-o",
-            "DPkg::Lock::Timeout=300",
-            "install",
-            "-y",
-            "libquickfix-dev",
-            "libquickfix-doc",
-            "g++",
-        ][..],
-    ] {
-        let status = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|error| format!("apt-get {args:?}: {error}"))?;
-        if !status.success() {
-            return Err(format!("apt-get {args:?} failed: {status}"));
-        }
-    }
-    if present() {
-        Ok(())
-    } else {
-        Err(format!("{EXAMPLE_DIR} still missing after apt-get install"))
-    }
-}
-
-/// Copies a source file from the examples folder (Debian gzips large ones).
-fn copy_source(name: &str, into: &Path) -> Result<(), String> {
-    let plain = Path::new(EXAMPLE_DIR).join(name);
-    if plain.exists() {
-        fs::copy(&plain, into.join(name)).map_err(|error| format!("copy {plain:?}: {error}"))?;
-        return Ok(());
-    }
-    let gzipped = Path::new(EXAMPLE_DIR).join(format!("{name}.gz"));
-    let output = Command::new("gzip")
-        .arg("-dc")
-        .arg(&gzipped)
-        .output()
-        .map_err(|error| format!("gzip: {error}"))?;
-    if !output.status.success() {
-        return Err(format!("gzip -dc {gzipped:?} failed"));
-    }
-    fs::write(into.join(name), output.stdout).map_err(|error| format!("write {name}: {error}"))
-}
-
-/// Builds the executor in `directory`; returns the binary's path.
-fn build_executor(directory: &Path) -> Result<PathBuf, String> {
-    for name in ["executor.cpp", "Application.cpp", "Application.h"] {
-        copy_source(name, directory)?;
-    }
-    // The example includes "config.h" (autoconf output); an empty one does.
-    fs::write(directory.join("config.h"), "").map_err(|error| error.to_string())?;
-    let binary = directory.join("executor");
-    // QuickFIX 1.15 headers use dynamic exception specifications, which
-    // C++17 (g++'s default) removed: compile as C++11.
-    let output = Command::new("g++")
-        .current_dir(directory)
-        .args([
-            "-std=gnu++11",
-            "-w",
-            "executor.cpp",
-            "Application.cpp",
-            "-lquickfix",
-            "-lpthread",
-            "-o",
-        ])
-        .arg(&binary)
-        .output()
-        .map_err(|error| format!("g++: {error}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "g++ failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    Ok(binary)
-}
-
-/// The running executor; killed and reaped when dropped.
-struct Executor {
-    child: Child,
-    log_path: PathBuf,
-}
-
-impl Executor {
-    fn log_tail(&self) -> String {
-        let log = fs::read_to_string(&self.log_path).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..]
-            .join("\n")
-            .replace('\x01', "|")
-    }
-}
-
-impl Drop for Executor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_executor(binary: &Path, directory: &Path, port: u16) -> Executor {
-    let settings = format!(
-        "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort={port}\nSocketAcceptHost=127.0.0.1\n\
-         SocketReuseAddress=Y\nStartTime=00:00:00\nEndTime=00:00:00\nFileStorePath={store}\n\
-         UseDataDictionary=N\nResetOnDisconnect=N\nResetOnLogout=N\n\n\
-         [SESSION]\nBeginString=FIX.4.4\nSenderCompID=EXECUTOR\nTargetCompID=GENESIS\n",
-        store = directory.join("store").display()
-    );
-    let settings_path = directory.join("executor.cfg");
-    fs::write(&settings_path, settings).unwrap();
-    let log_path = directory.join("executor.log");
-    let log = fs::File::create(&log_path).unwrap();
-    let child = Command::new(binary)
-        .arg(&settings_path)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let executor = Executor { child, log_path };
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let listening = poll_until(WAIT, |_| Ok(false), || TcpStream::connect(addr).is_ok()).unwrap();
-    assert!(
-        listening,
-        "executor did not listen on {addr}:\n{}",
-        executor.log_tail()
-    );
-    executor
-}
+use quickfix::*;
 
 /// Tracks positions from fills, dropping duplicate ExecIDs.
 struct Book {

@@ -103,6 +103,12 @@ impl Ingest {
         }
     }
 
+    /// Remembers a fill's exec id seen before this run (from the journal), so
+    /// that a venue resending it after a restart is recognised as a duplicate.
+    pub fn remember_exec_id(&mut self, exec_id: u64) {
+        self.lanes.exec_ids.insert(exec_id, ());
+    }
+
     /// Starts numbering after `seq_last` (resuming a journal).
     pub fn set_seq_next(&mut self, seq_next: u64) {
         self.lanes.seq_next = seq_next;

@@ -212,6 +212,10 @@ impl RiskStage {
         }
     }
 
+    pub fn instrument_count(&self) -> usize {
+        self.instruments.len()
+    }
+
     pub fn position(&self, index: usize) -> Qty {
         self.instruments
             .get(index)
