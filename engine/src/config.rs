@@ -423,11 +423,6 @@ pub struct JournalConfig {
     pub buffer_bytes: usize,
     /// `fdatasync` the journal when the engine stops.
     pub sync_on_exit: bool,
-    /// `genesis journal archive`: compress closed segments after this many days ...
-    pub compress_after_days: u64,
-    /// ... and move them to `archive_dir` after this many.
-    pub archive_after_days: u64,
-    pub archive_dir: PathBuf,
 }
 
 impl Default for JournalConfig {
@@ -441,9 +436,6 @@ impl Default for JournalConfig {
             write_mode: JournalWriteMode::Pwrite,
             buffer_bytes: 256 << 10,
             sync_on_exit: true,
-            compress_after_days: 7,
-            archive_after_days: 30,
-            archive_dir: PathBuf::from("genesis-data/journal-archive"),
         }
     }
 }
