@@ -19,6 +19,10 @@ pub struct JournalStage {
     writer: Writer,
     scratch: [u8; EVENT_BYTES],
     sync_on_exit: bool,
+    /// Only the `batch` policy does anything at the end of a batch; the
+    /// others hand records to the page cache when the buffer fills or the
+    /// thread runs dry, not with a system call per poll.
+    sync_each_batch: bool,
     pub records: u64,
 }
 
@@ -46,6 +50,7 @@ impl JournalStage {
             writer,
             scratch: [0; EVENT_BYTES],
             sync_on_exit: config.sync_on_exit,
+            sync_each_batch: config.durability == JournalDurability::Batch,
             records: 0,
         };
         Ok((stage, recovery))
@@ -62,7 +67,11 @@ impl JournalStage {
 
     /// The end of a batch of events: the `batch` policy syncs here.
     pub fn end_of_batch(&mut self) -> Result<(), JournalError> {
-        self.writer.end_of_batch()
+        if self.sync_each_batch {
+            self.writer.end_of_batch()
+        } else {
+            Ok(())
+        }
     }
 
     /// The thread ran dry: hand buffered records to the page cache.

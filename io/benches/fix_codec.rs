@@ -71,6 +71,7 @@ fn encode_new_order_single(criterion: &mut Criterion) {
         price_ticks: Some(Ticks(10_125)),
         time_in_force: TimeInForce::Day,
         transact_time_ns: T0_NS,
+        trigger_ns: None,
     };
     let mut group = criterion.benchmark_group("encode_new_order_single");
     group.bench_function("session", |bencher| {

@@ -115,6 +115,7 @@ fn hot_paths_do_not_allocate() {
         price_ticks: Some(Ticks(10_125)),
         time_in_force: TimeInForce::Day,
         transact_time_ns: T0_NS,
+        trigger_ns: None,
     };
     let mut table = FieldTable::new();
 

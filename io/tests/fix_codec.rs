@@ -45,6 +45,7 @@ proptest! {
             cl_ord_id: b"C1", account: Some(b"ACC"), symbol: b"ACME", side: Side::Buy,
             qty_lots: Lots(3), ord_type: OrdType::Limit, price_ticks: Some(Ticks(2025)),
             time_in_force: TimeInForce::Day, transact_time_ns: 0,
+            trigger_ns: None,
         };
         let mut bytes = encode_order(&order, 9);
         let length = bytes.len();
@@ -91,6 +92,7 @@ proptest! {
             cl_ord_id: cl_ord_id.as_bytes(), account: None, symbol: b"ACME", side,
             qty_lots: Lots(qty), ord_type: OrdType::Limit, price_ticks: Some(Ticks(price)),
             time_in_force: TimeInForce::ImmediateOrCancel, transact_time_ns: transact_ms * 1_000_000,
+            trigger_ns: None,
         };
         let bytes = encode_order(&order, seq_num);
         let mut table = FieldTable::new();
@@ -174,6 +176,7 @@ fn off_grid_price_is_refused_on_decode() {
         price_ticks: Some(Ticks(400)),
         time_in_force: TimeInForce::Day,
         transact_time_ns: 0,
+        trigger_ns: None,
     };
     let text = String::from_utf8(encode_order(&order, 1)).unwrap();
     assert!(text.contains("\x0144=20\x01"), "{text}");

@@ -100,6 +100,7 @@ fn send_order(
         price_ticks: Some(Ticks(10_125)),
         time_in_force: TimeInForce::Day,
         transact_time_ns: unix_now_ns(),
+        trigger_ns: None,
     };
     driver
         .session()

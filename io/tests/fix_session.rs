@@ -137,6 +137,7 @@ fn order<'a>(cl_ord_id: &'a [u8], side: Side, qty: i64) -> NewOrderSingle<'a> {
         price_ticks: Some(Ticks(10_125)),
         time_in_force: TimeInForce::Day,
         transact_time_ns: T0_NS,
+        trigger_ns: None,
     }
 }
 

@@ -110,6 +110,7 @@ fn order() -> NewOrderSingle<'static> {
         price_ticks: Some(Ticks(10_125)),
         time_in_force: TimeInForce::Day,
         transact_time_ns: unix_now_ns(),
+        trigger_ns: None,
     }
 }
 

@@ -162,7 +162,13 @@ impl Ingest {
                 lanes.route(ev, sink)
             });
         }
-        (lanes.counters.published - published_before) as usize
+        let published = (lanes.counters.published - published_before) as usize;
+        if published > 0 {
+            // Orders the fused stages just made leave now, not on the next round:
+            // a zero budget lets the venue source send without emitting.
+            venue.poll(&clock, 0, &mut |_| {});
+        }
+        published
     }
 
     /// True when no source will emit again and nothing waits.

@@ -436,6 +436,7 @@ impl FixClient {
                     price_ticks: Some(Ticks(request.price.0)),
                     time_in_force: TimeInForce::Day,
                     transact_time_ns: request.ts_trigger_ns,
+                    trigger_ns: Some(request.ts_trigger_ns),
                 };
                 sender.send_new_order(&order, &scale, now_ns).map(|_| ())
             }
@@ -466,6 +467,7 @@ impl FixClient {
                         price_ticks: Some(Ticks(request.price.0)),
                         time_in_force: TimeInForce::Day,
                         transact_time_ns: request.ts_trigger_ns,
+                        trigger_ns: Some(request.ts_trigger_ns),
                     },
                 };
                 sender.send_replace(&replace, &scale, now_ns)?;

@@ -76,6 +76,7 @@ impl FixSim {
             tick_to_trade_ns: Arc::clone(&tick_to_trade_ns),
             clock: crate::clock::EpochClock::new(),
             exec_seq: 0,
+            arrival_ns: 0,
         };
         let session_config = SessionConfig::acceptor(sender_comp_id, target_comp_id);
         let thread_stop = Arc::clone(&stop);
@@ -126,6 +127,9 @@ struct Venue {
     tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
     clock: crate::clock::EpochClock,
     exec_seq: u64,
+    /// When the kernel received the bytes being processed (SO_TIMESTAMPNS),
+    /// else when they were read: the order's arrival time at the venue.
+    arrival_ns: u64,
 }
 
 /// Orders arriving on the session go straight into the matcher.
@@ -157,7 +161,7 @@ impl SessionHandler for Orders<'_> {
                 o.side,
                 o.price_ticks.map_or(0, |p| p.0),
                 o.qty_lots.0,
-                o.transact_time_ns,
+                o.trigger_ns.unwrap_or(o.transact_time_ns),
             ),
             OrderRequest::Replace(r) => (
                 RequestKind::Replace,
@@ -165,7 +169,7 @@ impl SessionHandler for Orders<'_> {
                 r.order.side,
                 r.order.price_ticks.map_or(0, |p| p.0),
                 r.order.qty_lots.0,
-                r.order.transact_time_ns,
+                r.order.trigger_ns.unwrap_or(r.order.transact_time_ns),
             ),
             OrderRequest::Cancel(c) => (
                 RequestKind::Cancel,
@@ -180,12 +184,17 @@ impl SessionHandler for Orders<'_> {
             return;
         };
         if kind != RequestKind::Cancel && transact_ns > 0 {
+            let arrival_ns = if self.venue.arrival_ns > 0 {
+                self.venue.arrival_ns
+            } else {
+                now_ns
+            };
             let mut histogram = self
                 .venue
                 .tick_to_trade_ns
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            histogram.saturating_record(now_ns.saturating_sub(transact_ns).max(1));
+            histogram.saturating_record(arrival_ns.saturating_sub(transact_ns).max(1));
         }
         let side = if side == genesis_io::fix::order::Side::Buy {
             Side::Buy
@@ -213,15 +222,26 @@ impl Venue {
             return;
         }
         let _ = stream.set_nodelay(true);
+        // Kernel receive stamps, so that the sleeping venue thread does not
+        // add its sleep to tick-to-trade; without them the read time is used.
+        let stamped = crate::sys::enable_receive_timestamps(&stream).is_ok();
         let now_ns = self.clock.now_ns();
         session.on_connected(now_ns, &mut Orders { venue: self });
         while !stop.load(Ordering::Acquire) {
             let now_ns = self.clock.now_ns();
             let mut busy = false;
-            match stream.read(session.recv_buffer()) {
-                Ok(0) => break,
-                Ok(count) => {
+            let received = if stamped {
+                crate::sys::recv_with_timestamp(&stream, session.recv_buffer())
+            } else {
+                stream
+                    .read(session.recv_buffer())
+                    .map(|count| (count, None))
+            };
+            match received {
+                Ok((0, _)) => break,
+                Ok((count, stamp)) => {
                     busy = true;
+                    self.arrival_ns = stamp.unwrap_or(now_ns);
                     session.on_received(count, now_ns, &mut Orders { venue: self });
                 }
                 Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}

@@ -131,6 +131,11 @@ pub struct NewOrderSingle<'a> {
     pub time_in_force: TimeInForce,
     /// TransactTime(60), nanoseconds since the Unix epoch.
     pub transact_time_ns: u64,
+    /// GenesisTriggerNs(5051), user-defined: the venue time, in ns, of the
+    /// market data that triggered the order (TransactTime has only
+    /// millisecond precision). A venue subtracts it from its receive time to
+    /// measure tick-to-trade; others ignore it.
+    pub trigger_ns: Option<u64>,
 }
 
 /// An OrderCancelRequest (F).
@@ -185,6 +190,9 @@ fn encode_order_fields(order: &NewOrderSingle<'_>, encoder: &mut Encoder, scale:
         encoder.field_decimal(tags::PRICE, scale.tick, price.0);
     }
     encoder.field_char(tags::TIME_IN_FORCE, order.time_in_force.as_char());
+    if let Some(trigger_ns) = order.trigger_ns {
+        encoder.field_u64(tags::GENESIS_TRIGGER_NS, trigger_ns);
+    }
 }
 
 impl NewOrderSingle<'_> {
@@ -254,6 +262,7 @@ fn parse_order<'a>(
         price_ticks,
         time_in_force,
         transact_time_ns: transact_time_ns(message)?,
+        trigger_ns: message.get_u64(tags::GENESIS_TRIGGER_NS).ok(),
     })
 }
 

@@ -6,6 +6,8 @@
 
 /// Account(1).
 pub const ACCOUNT: u32 = 1;
+/// User-defined (5000-9999): the triggering market data's venue time in ns.
+pub const GENESIS_TRIGGER_NS: u32 = 5051;
 /// AvgPx(6).
 pub const AVG_PX: u32 = 6;
 /// BeginSeqNo(7).
