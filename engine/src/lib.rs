@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod decision;
 pub mod doctor;
+pub mod drain;
 pub mod engine;
 pub mod event;
 pub mod execution;

@@ -2,5 +2,30 @@
 //! measured in the same run, as a ratio, and names the core plan and wait
 //! strategy it used: the machine is shared and noisy, so only ratios travel.
 //!
-//! `cargo run --release -p genesis-perf --bin pipeline` runs the pipeline
-//! benchmark (see `src/bin/pipeline.rs`).
+//! - `cargo run --release -p genesis-perf --bin bench -- --quick` runs the
+//!   whole harness (issue 6) and writes `report.md` and `report.json`
+//!   (see `src/bin/bench.rs`); `perf/compare.sh` checks a report against
+//!   `perf/baseline/report.json`.
+//! - `cargo run --release -p genesis-perf --bin pipeline` runs the older
+//!   fused-against-crossbeam-against-raw-append benchmark.
+//!
+//! Modules: the variants (`genesis`, `threaded`, `tokio_pipeline`, sharing
+//! `setup` and `drive`), the load generator (`schedule`), the hardware floor
+//! (`floor`), memory (`memory`, `counting_alloc`), and the report (`report`,
+//! `markdown`, `ratios`, with `latency`, `outcome` and `machine`).
+
+pub mod counting_alloc;
+pub mod drive;
+pub mod floor;
+pub mod genesis;
+pub mod latency;
+pub mod machine;
+pub mod markdown;
+pub mod memory;
+pub mod outcome;
+pub mod ratios;
+pub mod report;
+pub mod schedule;
+pub mod setup;
+pub mod threaded;
+pub mod tokio_pipeline;

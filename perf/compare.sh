@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Regression check (issue 6): compares a harness report's ratios with the
+# committed baseline, perf/baseline/report.json, and exits 1 if any figure is
+# more than 20 % worse (TOLERANCE=0.3 to loosen). Ratios only: absolute times
+# move with the machine and its neighbours.
+#
+#   perf/compare.sh                    # runs `bench --quick` (~1 min), then compares
+#   perf/compare.sh NEW/report.json    # compares an existing report
+set -euo pipefail
+cd "$(dirname "$0")/.."
+baseline=perf/baseline/report.json
+if [[ $# -ge 1 ]]; then
+    new=$1
+else
+    out=${OUT:-target/perf-report}
+    # Same settings as the committed baseline (quick, Genesis unpinned: see perf/baseline/README.md).
+    cargo run --release -q -p genesis-perf --bin bench -- --quick --no-pin --out "$out" >/dev/null
+    new=$out/report.json
+fi
+cargo run --release -q -p genesis-perf --bin compare -- "$baseline" "$new" --tolerance "${TOLERANCE:-0.2}"

@@ -1,0 +1,177 @@
+//! The hardware floor, measured in the same run as the pipelines: a cache
+//! line bounced between two pinned, spinning threads (the least any
+//! inter-core hop can cost), and a loopback TCP round trip (what the same hop
+//! costs through the kernel's network stack).
+//!
+//! The ping-pong runs exactly two spinning threads, one per core, and nothing
+//! else of the harness runs meanwhile.
+
+use crate::latency::{histogram, Summary};
+use anyhow::{anyhow, Result};
+use genesis_engine::clock::EpochClock;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One round trip's figures.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RoundTrip {
+    /// Median over batches of round trips timed as a whole (no clock read
+    /// inside a batch) of the batch's mean: robust to the odd preemption.
+    pub untimed_ns: f64,
+    /// Each round trip timed on its own (includes two clock reads).
+    pub timed: Summary,
+}
+
+impl RoundTrip {
+    pub fn to_json(self) -> Value {
+        json!({"untimed_ns": self.untimed_ns, "timed": self.timed.to_json()})
+    }
+}
+
+/// A counter alone on its cache line (and the adjacent-line prefetcher's).
+#[repr(align(128))]
+struct Line(AtomicU64);
+
+/// Round trips per untimed batch.
+const PING_PONG_BATCH: u64 = 256;
+const TCP_BATCH: u64 = 16;
+
+/// Runs `round_trips` calls of `once` in batches of `batch`, timing each
+/// batch as a whole; returns the median batch's time per call.
+fn median_batch_ns(
+    clock: &EpochClock,
+    round_trips: u64,
+    batch: u64,
+    mut once: impl FnMut(),
+) -> f64 {
+    let mut per_call_ns: Vec<f64> = (0..(round_trips / batch).max(1))
+        .map(|_| {
+            let start = clock.raw();
+            for _ in 0..batch {
+                once();
+            }
+            clock.delta_ns(start, clock.raw()) as f64 / batch as f64
+        })
+        .collect();
+    per_call_ns.sort_by(f64::total_cmp);
+    per_call_ns[per_call_ns.len() / 2]
+}
+
+/// Sent by the ping side to end the pong thread.
+const STOP: u64 = u64::MAX;
+
+fn pin(core: usize) {
+    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: core });
+}
+
+/// Cache line round trip between threads pinned to cores 0 and 1.
+pub fn cache_line_ping_pong(round_trips: u64) -> Result<RoundTrip> {
+    let line = Arc::new(Line(AtomicU64::new(0)));
+    let pong_line = Arc::clone(&line);
+    let pong = std::thread::Builder::new()
+        .name("floor-pong".into())
+        .spawn(move || {
+            pin(1);
+            loop {
+                let value = pong_line.0.load(Ordering::Acquire);
+                if value == STOP {
+                    break;
+                }
+                if value % 2 == 1 {
+                    pong_line.0.store(value + 1, Ordering::Release);
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+        })?;
+    let ping = std::thread::Builder::new()
+        .name("floor-ping".into())
+        .spawn(move || {
+            pin(0);
+            let clock = EpochClock::new();
+            let mut value = 0u64;
+            let bounce = |value: &mut u64| {
+                line.0.store(*value + 1, Ordering::Release);
+                while line.0.load(Ordering::Acquire) != *value + 2 {
+                    std::hint::spin_loop();
+                }
+                *value += 2;
+            };
+            for _ in 0..round_trips / 10 {
+                bounce(&mut value);
+            }
+            let untimed_ns =
+                median_batch_ns(&clock, round_trips, PING_PONG_BATCH, || bounce(&mut value));
+            let mut timed = histogram();
+            for _ in 0..round_trips {
+                let t0 = clock.raw();
+                bounce(&mut value);
+                timed.saturating_record(clock.delta_ns(t0, clock.raw()).max(1));
+            }
+            line.0.store(STOP, Ordering::Release);
+            RoundTrip {
+                untimed_ns,
+                timed: Summary::of(&timed),
+            }
+        })?;
+    let result = ping.join().map_err(|_| anyhow!("ping thread panicked"))?;
+    pong.join().map_err(|_| anyhow!("pong thread panicked"))?;
+    Ok(result)
+}
+
+/// Bytes in each loopback message: about one encoded order.
+const TCP_MESSAGE_BYTES: usize = 64;
+
+/// 64-byte echo over loopback TCP with `TCP_NODELAY`, blocking sockets, threads unpinned.
+pub fn loopback_tcp(round_trips: u64) -> Result<RoundTrip> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    let echo = std::thread::Builder::new()
+        .name("floor-echo".into())
+        .spawn(move || -> std::io::Result<()> {
+            let (mut stream, _) = listener.accept()?;
+            stream.set_nodelay(true)?;
+            let mut buffer = [0u8; TCP_MESSAGE_BYTES];
+            loop {
+                if stream.read_exact(&mut buffer).is_err() {
+                    return Ok(());
+                }
+                stream.write_all(&buffer)?;
+            }
+        })?;
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_nodelay(true)?;
+    let clock = EpochClock::new();
+    let mut buffer = [7u8; TCP_MESSAGE_BYTES];
+    let mut round_trip = |buffer: &mut [u8; TCP_MESSAGE_BYTES]| -> std::io::Result<()> {
+        stream.write_all(buffer)?;
+        stream.read_exact(buffer)
+    };
+    for _ in 0..round_trips / 10 {
+        round_trip(&mut buffer)?;
+    }
+    let mut failed = None;
+    let untimed_ns = median_batch_ns(&clock, round_trips, TCP_BATCH, || {
+        if let Err(err) = round_trip(&mut buffer) {
+            failed.get_or_insert(err);
+        }
+    });
+    if let Some(err) = failed {
+        return Err(err.into());
+    }
+    let mut timed = histogram();
+    for _ in 0..round_trips {
+        let t0 = clock.raw();
+        round_trip(&mut buffer)?;
+        timed.saturating_record(clock.delta_ns(t0, clock.raw()).max(1));
+    }
+    drop(stream);
+    echo.join().map_err(|_| anyhow!("echo thread panicked"))??;
+    Ok(RoundTrip {
+        untimed_ns,
+        timed: Summary::of(&timed),
+    })
+}

@@ -1,0 +1,362 @@
+//! The report as markdown: the machine, then one section per part of the
+//! harness, each table naming the core plan and wait strategy it ran.
+
+use crate::latency::human_ns;
+use crate::machine::mib;
+use crate::outcome::Outcome;
+use crate::ratios;
+use crate::report::*;
+use std::fmt::Write as _;
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+fn rate(events_per_sec: f64) -> String {
+    if events_per_sec >= 1e6 {
+        format!("{:.2} M", events_per_sec / 1e6)
+    } else if events_per_sec >= 1e3 {
+        format!("{:.1} k", events_per_sec / 1e3)
+    } else {
+        format!("{events_per_sec:.0}")
+    }
+}
+
+fn multiple(value: f64) -> String {
+    if value >= 10.0 {
+        format!("{value:.0}×")
+    } else {
+        format!("{value:.2}×")
+    }
+}
+
+fn offered(events_per_sec: u64) -> String {
+    if events_per_sec == 0 {
+        "max (unpaced)".into()
+    } else {
+        rate(events_per_sec as f64)
+    }
+}
+
+/// Renders the whole report.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    header(&mut out, report);
+    pipelines(&mut out, report);
+    floor(&mut out, report);
+    load(&mut out, report);
+    memory(&mut out, report);
+    regression(&mut out, report);
+    if !report.notes.is_empty() {
+        let _ = writeln!(out, "\n## Notes\n");
+        for note in &report.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    out
+}
+
+fn header(out: &mut String, report: &Report) {
+    let m = &report.machine;
+    let _ = writeln!(out, "# Genesis benchmark report\n");
+    let _ = writeln!(
+        out,
+        "- Machine: {}, {} CPUs online ({} usable by this process), Linux {}, load average {:.2} at start",
+        m.cpu_model, m.cores_online, m.cores_usable, m.kernel, m.load_average_1m
+    );
+    let pressure = |p: Option<f64>| p.map_or("n/a".to_string(), |p| format!("{p:.0} %"));
+    let _ = writeln!(
+        out,
+        "- CPU pressure (PSI `some avg60`, share of the last minute some task waited for a CPU): {} at start, {} at end{}",
+        pressure(m.cpu_pressure_pct_start),
+        pressure(report.cpu_pressure_pct_end),
+        if m.cpu_pressure_pct_start.unwrap_or(0.0) > 20.0 { " — others were using this machine; absolute figures are inflated, ratios less so" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "- Run: `{}` ({} mode, {:.1} s per variant), Unix time {}",
+        report.command, report.mode, report.seconds_per_variant, report.unix_time_s
+    );
+    let _ = writeln!(out, "- Input: the engine cannot read market data from a socket yet (market-data issue), so every run is driven **in-process** by the harness's load generator (`perf/src/schedule.rs`), a `Source` that stamps each event with its *scheduled* time. Latency is counted from that time (coordinated omission corrected) to the journal stage's exit: that is \"end to end\" below.");
+    let _ = writeln!(out, "- Every variant runs the same stage objects (`RiskStage`, `StrategyStage` with the bundled market maker, `ExecutionStage` with the simulated venue, `JournalStage` in the page cache) wrapped in `topology::chain::Chain`, and the same `Ingest`; no conflation. Events/s counts every event through the journal (market data, acks, fills, timers).");
+}
+
+fn variant_rows(out: &mut String, outcomes: &[Outcome], extra: impl Fn(&Outcome) -> String) {
+    for o in outcomes {
+        let e = o.end_to_end;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            o.name,
+            o.plan,
+            o.wait,
+            rate(o.events_per_sec()),
+            human_ns(e.p50_ns),
+            human_ns(e.p99_ns),
+            human_ns(e.p99_9_ns),
+            human_ns(e.max_ns),
+            extra(o)
+        );
+    }
+}
+
+fn pipelines(out: &mut String, report: &Report) {
+    let _ = writeln!(
+        out,
+        "\n## 1. Pipelines: Genesis against what a user would pick instead\n"
+    );
+    let _ = writeln!(out, "### Throughput, every variant unpaced\n");
+    let _ = writeln!(out, "Latency here is queueing under saturation (from generation to journal exit), shown for completeness.\n");
+    let _ = writeln!(out, "| variant | core plan | wait strategy | events/s | p50 | p99 | p99.9 | max | Genesis fused ÷ / pipelined ÷ this (events/s) |");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
+    let fused = report.max_of(FUSED).map_or(0.0, Outcome::events_per_sec);
+    let pipelined = report
+        .max_of(PIPELINED)
+        .map_or(0.0, Outcome::events_per_sec);
+    variant_rows(out, &report.max, |o| {
+        format!(
+            "{:.2}× / {:.2}×",
+            fused / o.events_per_sec(),
+            pipelined / o.events_per_sec()
+        )
+    });
+    if let Some(crossbeam) = report.max_of(CROSSBEAM) {
+        let ratio = fused / crossbeam.events_per_sec();
+        let _ = writeln!(
+            out,
+            "\nGoal: fused ≥ {GOAL_FUSED_OVER_CROSSBEAM}× the crossbeam pipeline's throughput: **{ratio:.2}×, {}**.",
+            met(ratio >= GOAL_FUSED_OVER_CROSSBEAM)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n### Latency at the same offered load: {} market-data events/s\n",
+        rate(report.offered_per_sec as f64)
+    );
+    let _ = writeln!(out, "| variant | core plan | wait strategy | events/s | p50 | p99 | p99.9 | max | this p99 ÷ Genesis fused / pipelined p99 |");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
+    let p99 = |name| {
+        report
+            .at_rate_of(name)
+            .map_or(1, |o| o.end_to_end.p99_ns.max(1)) as f64
+    };
+    let (fused_p99, pipelined_p99) = (p99(FUSED), p99(PIPELINED));
+    variant_rows(out, &report.at_rate, |o| {
+        let mine = o.end_to_end.p99_ns as f64;
+        format!("{:.1}× / {:.1}×", mine / fused_p99, mine / pipelined_p99)
+    });
+    if let Some(tokio) = report.at_rate_of(TOKIO) {
+        let tokio_p99 = tokio.end_to_end.p99_ns as f64;
+        let (a, b) = (tokio_p99 / fused_p99, tokio_p99 / pipelined_p99);
+        let _ = writeln!(
+            out,
+            "\nGoal: p99 ≥ {GOAL_TOKIO_P99_OVER_GENESIS}× lower than the tokio pipeline at the same offered load: fused **{a:.1}×, {}**; pipelined **{b:.1}×, {}**.",
+            met(a >= GOAL_TOKIO_P99_OVER_GENESIS),
+            met(b >= GOAL_TOKIO_P99_OVER_GENESIS)
+        );
+    }
+}
+
+fn floor(out: &mut String, report: &Report) {
+    let _ = writeln!(out, "\n## 2. The hardware floor (same run)\n");
+    let _ = writeln!(
+        out,
+        "| what | core plan | wait | untimed (median batch) | timed p50 | p99 | p99.9 | max |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|");
+    for (name, plan, wait, rt) in [
+        (
+            "cache-line ping-pong (round trip)",
+            "2 threads pinned to cores 0 and 1",
+            "busy-spin (pause hint)",
+            report.ping_pong,
+        ),
+        (
+            "loopback TCP round trip, 64 B, TCP_NODELAY",
+            "2 threads, unpinned",
+            "blocking read",
+            report.tcp,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {name} | {plan} | {wait} | {:.0} ns | {} | {} | {} | {} |",
+            rt.untimed_ns,
+            human_ns(rt.timed.p50_ns),
+            human_ns(rt.timed.p99_ns),
+            human_ns(rt.timed.p99_9_ns),
+            human_ns(rt.timed.max_ns)
+        );
+    }
+    let ping = report.ping_pong.timed.p50_ns.max(1) as f64;
+    let tcp = report.tcp.timed.p50_ns.max(1) as f64;
+    let _ = writeln!(out);
+    if let Some(hop) = report.stage_hop_ns() {
+        let _ = writeln!(
+            out,
+            "- Genesis stage hop (ring between `ingest+risk` on core 0 and `strategy+execution+journal` on core 1, at {} events/s; median strategy entry − median risk exit): **{}** = {:.1}× the cache-line round trip, {:.2}× the loopback TCP round trip (p50s).",
+            rate(report.offered_per_sec as f64),
+            human_ns(hop.max(0) as u64),
+            hop.max(0) as f64 / ping,
+            hop.max(0) as f64 / tcp
+        );
+    }
+    for name in [FUSED, PIPELINED] {
+        if let Some(o) = report.at_rate_of(name) {
+            let p50 = o.end_to_end.p50_ns as f64;
+            let _ = writeln!(
+                out,
+                "- {name} end to end (scheduled → journal exit) p50 {}: {:.1}× the cache-line round trip, {:.2}× the loopback TCP round trip.",
+                human_ns(o.end_to_end.p50_ns),
+                p50 / ping,
+                p50 / tcp
+            );
+        }
+    }
+    let _ = writeln!(out, "- Tick-to-trade (packet in → order bytes out): **not measured**; it needs the FIX issue (orders on a socket) and the market-data issue (input from a socket).");
+}
+
+fn load(out: &mut String, report: &Report) {
+    let _ = writeln!(
+        out,
+        "\n## 3. Load generator: Genesis fused at fixed rates\n"
+    );
+    let plan = report
+        .ladder
+        .first()
+        .map_or(String::new(), |o| format!("{} — wait {}", o.plan, o.wait));
+    let _ = writeln!(out, "Plan: {plan}. In-process scheduled source (see Input above), coordinated omission corrected.\n");
+    let _ = writeln!(
+        out,
+        "| offered market data/s | events/s through journal | p50 | p99 | p99.9 | max |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
+    for o in &report.ladder {
+        let e = o.end_to_end;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            offered(o.offered_per_sec),
+            rate(o.events_per_sec()),
+            human_ns(e.p50_ns),
+            human_ns(e.p99_ns),
+            human_ns(e.p99_9_ns),
+            human_ns(e.max_ns)
+        );
+    }
+    let _ = writeln!(out, "\n### The original guide's scenarios and targets\n");
+    let _ = writeln!(
+        out,
+        "| scenario | original target | Genesis | multiple (> 1 beats the target) |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    if let Some(max) = report.max_of(FUSED) {
+        let _ = writeln!(
+            out,
+            "| throughput (fused, unpaced) | {ORIGINAL_EVENTS_PER_SEC:.0} events/s | {} events/s | {} |",
+            rate(max.events_per_sec()),
+            multiple(max.events_per_sec() / ORIGINAL_EVENTS_PER_SEC)
+        );
+    }
+    for (scenario, offered_per_sec) in [
+        ("1,000 events/s", 1_000),
+        ("latency under load, 100k events/s", 100_000),
+    ] {
+        if let Some(o) = report.ladder_at(offered_per_sec) {
+            for (label, target, value) in [
+                ("p50", ORIGINAL_P50_NS, o.end_to_end.p50_ns),
+                ("p99", ORIGINAL_P99_NS, o.end_to_end.p99_ns),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "| {scenario}: {label} | {} | {} | {} |",
+                    human_ns(target),
+                    human_ns(value),
+                    multiple(target as f64 / value.max(1) as f64)
+                );
+            }
+        }
+    }
+    if let Some(soak) = &report.soak {
+        let steady = mib(soak.steady().total_bytes);
+        let _ = writeln!(
+            out,
+            "| sustained load with flat memory: RSS ({} events/s for {:.0} s) | {ORIGINAL_RSS_MIB:.0} MB | {steady:.1} MiB, grew {:+.2} MiB after warm-up | {} |",
+            rate(soak.rate_per_sec as f64),
+            soak.elapsed_s,
+            soak.growth_total_bytes() as f64 / (1024.0 * 1024.0),
+            multiple(ORIGINAL_RSS_MIB / steady.max(0.001))
+        );
+    }
+}
+
+fn memory(out: &mut String, report: &Report) {
+    let _ = writeln!(out, "\n## 4. Memory\n");
+    if let Some(soak) = &report.soak {
+        let (steady, last, max) = (soak.steady(), soak.last(), soak.max());
+        let _ = writeln!(out, "Engine on its defaults ({}; built-in synthetic feed at {} events/s; metrics endpoint on an ephemeral port; journal in a scratch folder) in a child process, RSS sampled {} times over {:.1} s; steady state = first sample after {:.1} s of warm-up.\n", soak.plan, rate(soak.rate_per_sec as f64), soak.samples.len(), soak.elapsed_s, soak.warm_up_s);
+        let _ = writeln!(out, "| RSS | steady | last | max | growth |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        for (label, pick) in [
+            ("total", 0),
+            ("anonymous (heap, stacks)", 1),
+            ("file-backed (binary, journal map)", 2),
+        ] {
+            let get = |r: crate::machine::Rss| match pick {
+                0 => r.total_bytes,
+                1 => r.anon_bytes,
+                _ => r.file_bytes,
+            };
+            let _ = writeln!(
+                out,
+                "| {label} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:+.2} MiB |",
+                mib(get(steady)),
+                mib(get(last)),
+                mib(get(max)),
+                (get(last) as f64 - get(steady) as f64) / (1024.0 * 1024.0)
+            );
+        }
+        let growth = soak.growth_total_bytes() as f64 / (1024.0 * 1024.0);
+        let _ = writeln!(
+            out,
+            "\nGoals: RSS at steady state < {GOAL_RSS_MIB:.0} MB: **{:.1} MiB, {}**. Soak growth < {GOAL_GROWTH_MIB:.0} MB: **{growth:+.2} MiB over the {:.0} s after warm-up, {}** (the issue asks for a 10-minute soak; this run asked for {:.0} s — `--soak-seconds 600` runs the full one). Growth rate after warm-up: {:+.3} MiB/min, {:+.2} MiB over 10 minutes if it held (pages of preallocated tables are still being touched early on: only the full soak settles it). The soak processed {} events ({}/s).",
+            mib(steady.total_bytes),
+            met(mib(steady.total_bytes) < GOAL_RSS_MIB),
+            soak.elapsed_s - soak.warm_up_s,
+            met(growth < GOAL_GROWTH_MIB),
+            soak.seconds_requested,
+            soak.growth_mib_per_min(),
+            soak.growth_mib_per_min() * 10.0,
+            soak.events,
+            rate(soak.events_per_sec())
+        );
+    }
+    if let Some(alloc) = report.alloc {
+        let _ = writeln!(
+            out,
+            "\nHeap allocations per event after warm-up (counting global allocator, fused stages on the harness thread, unpaced, {} events warm-up): **{} allocations in {} events = {:.6} per event**.",
+            alloc.events_warm_up, alloc.allocations, alloc.events_counted, alloc.per_event()
+        );
+    }
+}
+
+fn regression(out: &mut String, report: &Report) {
+    let _ = writeln!(out, "\n## 5. Figures the regression check compares\n");
+    let _ = writeln!(out, "`perf/compare.sh` flags any of these more than 20 % worse than `perf/baseline/report.json`.\n");
+    let _ = writeln!(out, "| key | value | better | what |");
+    let _ = writeln!(out, "|---|---:|---|---|");
+    for r in ratios::of(report) {
+        let _ = writeln!(
+            out,
+            "| `{}` | {:.3} | {} | {} |",
+            r.key,
+            r.value,
+            r.better.name(),
+            r.what
+        );
+    }
+}

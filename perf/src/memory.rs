@@ -1,0 +1,313 @@
+//! Memory: heap allocations per event on the fused hot path, and resident
+//! memory of the engine on its defaults, sampled through a soak.
+//!
+//! The soak runs in a child process (`bench soak-child`) so its RSS is the
+//! engine's alone, not the harness's leftovers from earlier variants.
+
+use crate::counting_alloc::{count_allocations, is_installed};
+use crate::machine::{mib, Rss};
+use crate::setup::{bench_config, parts, stage_chains, PLAN_FUSED};
+use anyhow::{anyhow, bail, Context, Result};
+use genesis_engine::clock::EpochClock;
+use genesis_engine::config::Config;
+use genesis_engine::engine::{self, Parts};
+use genesis_engine::event::Event;
+use genesis_engine::ingest::{Ingest, Sink};
+use genesis_engine::topology::chain::Chain;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Heap allocations on the fused hot path after warm-up.
+#[derive(Clone, Copy, Debug)]
+pub struct AllocFigure {
+    pub events_warm_up: u64,
+    pub events_counted: u64,
+    pub allocations: u64,
+}
+
+impl AllocFigure {
+    pub fn per_event(&self) -> f64 {
+        self.allocations as f64 / self.events_counted.max(1) as f64
+    }
+
+    pub fn to_json(self) -> Value {
+        json!({
+            "events_warm_up": self.events_warm_up,
+            "events_counted": self.events_counted,
+            "allocations": self.allocations,
+            "allocations_per_event": self.per_event(),
+        })
+    }
+}
+
+/// The four stages fused behind ingest, on the calling thread.
+struct FusedStages(Vec<Chain>);
+
+impl Sink for FusedStages {
+    fn offer(&mut self, event: &Event) -> bool {
+        let mut copy = *event;
+        for chain in &mut self.0 {
+            chain.process(&mut copy);
+        }
+        true
+    }
+}
+
+fn pump(ingest: &mut Ingest, sink: &mut FusedStages, events: u64) {
+    let target = ingest.counters().published + events;
+    while ingest.counters().published < target {
+        if ingest.poll(sink) == 0 {
+            ingest.on_idle();
+            sink.0.iter_mut().for_each(Chain::on_idle);
+        }
+    }
+}
+
+/// Counts this thread's allocations over `events_counted` unpaced events
+/// after `events_warm_up` (no reporter attached: `engine/tests/no_alloc.rs`
+/// covers interval hand-off).
+pub fn allocations_per_event(
+    journal_dir: &Path,
+    events_warm_up: u64,
+    events_counted: u64,
+) -> Result<AllocFigure> {
+    if !is_installed() {
+        bail!("the counting allocator is not this binary's global allocator");
+    }
+    let mut config = bench_config(journal_dir, PLAN_FUSED, false);
+    config.market_data.timer_interval_ms = 1;
+    let clock = EpochClock::new();
+    let (mut ingest, chains) = stage_chains(&config, parts(&config, 0)?, &clock)?;
+    let mut sink = FusedStages(chains);
+    pump(&mut ingest, &mut sink, events_warm_up);
+    let ((), allocations) = count_allocations(|| pump(&mut ingest, &mut sink, events_counted));
+    if let Some(error) = sink.0.iter().find_map(|c| c.fatal.clone()) {
+        bail!("allocation count: {error}");
+    }
+    Ok(AllocFigure {
+        events_warm_up,
+        events_counted,
+        allocations,
+    })
+}
+
+/// What the soak child reports.
+#[derive(Clone, Debug, Default)]
+pub struct Soak {
+    pub seconds_requested: f64,
+    pub rate_per_sec: u64,
+    pub plan: String,
+    pub events: u64,
+    pub elapsed_s: f64,
+    /// (seconds since start, RSS).
+    pub samples: Vec<(f64, Rss)>,
+    pub warm_up_s: f64,
+}
+
+impl Soak {
+    fn after_warm_up(&self) -> impl Iterator<Item = &(f64, Rss)> {
+        self.samples
+            .iter()
+            .filter(move |(t, _)| *t >= self.warm_up_s)
+    }
+
+    /// The first sample after warm-up: RSS at steady state.
+    pub fn steady(&self) -> Rss {
+        self.after_warm_up().next().map(|s| s.1).unwrap_or_default()
+    }
+
+    pub fn last(&self) -> Rss {
+        self.samples.last().map(|s| s.1).unwrap_or_default()
+    }
+
+    pub fn max(&self) -> Rss {
+        let mut max = Rss::default();
+        for (_, rss) in self.after_warm_up() {
+            max.total_bytes = max.total_bytes.max(rss.total_bytes);
+            max.anon_bytes = max.anon_bytes.max(rss.anon_bytes);
+            max.file_bytes = max.file_bytes.max(rss.file_bytes);
+        }
+        max
+    }
+
+    /// Growth from steady state to the last sample, in bytes (negative: shrank).
+    pub fn growth_total_bytes(&self) -> i64 {
+        self.last().total_bytes as i64 - self.steady().total_bytes as i64
+    }
+
+    pub fn growth_anon_bytes(&self) -> i64 {
+        self.last().anon_bytes as i64 - self.steady().anon_bytes as i64
+    }
+
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.elapsed_s.max(1e-9)
+    }
+
+    /// Total RSS growth per minute after warm-up, straight line from steady to last.
+    pub fn growth_mib_per_min(&self) -> f64 {
+        let first = self.after_warm_up().next().map_or(0.0, |s| s.0);
+        let last = self.samples.last().map_or(0.0, |s| s.0);
+        if last <= first {
+            return 0.0;
+        }
+        self.growth_total_bytes() as f64 / (1024.0 * 1024.0) / (last - first) * 60.0
+    }
+
+    pub fn to_json(&self) -> Value {
+        let rss = |r: Rss| json!({"total_mib": mib(r.total_bytes), "anon_mib": mib(r.anon_bytes), "file_mib": mib(r.file_bytes)});
+        json!({
+            "seconds_requested": self.seconds_requested,
+            "rate_per_sec": self.rate_per_sec,
+            "plan": self.plan,
+            "events": self.events,
+            "elapsed_s": self.elapsed_s,
+            "events_per_sec": self.events_per_sec(),
+            "warm_up_s": self.warm_up_s,
+            "samples": self.samples.len(),
+            "rss_steady": rss(self.steady()),
+            "rss_last": rss(self.last()),
+            "rss_max": rss(self.max()),
+            "growth_total_mib": self.growth_total_bytes() as f64 / (1024.0 * 1024.0),
+            "growth_anon_mib": self.growth_anon_bytes() as f64 / (1024.0 * 1024.0),
+            "growth_mib_per_min": self.growth_mib_per_min(),
+            "series": self.samples.iter().map(|(t, r)| json!([t, r.total_bytes, r.anon_bytes, r.file_bytes])).collect::<Vec<_>>(),
+        })
+    }
+
+    fn from_json(value: &Value) -> Result<Soak> {
+        let number = |key: &str| {
+            value[key]
+                .as_f64()
+                .ok_or_else(|| anyhow!("soak child: no `{key}`"))
+        };
+        let samples = value["series"]
+            .as_array()
+            .ok_or_else(|| anyhow!("soak child: no series"))?
+            .iter()
+            .map(|s| {
+                let field = |i: usize| s[i].as_u64().unwrap_or(0);
+                (
+                    s[0].as_f64().unwrap_or(0.0),
+                    Rss {
+                        total_bytes: field(1),
+                        anon_bytes: field(2),
+                        file_bytes: field(3),
+                    },
+                )
+            })
+            .collect();
+        Ok(Soak {
+            seconds_requested: number("seconds_requested")?,
+            rate_per_sec: number("rate_per_sec")? as u64,
+            plan: value["plan"].as_str().unwrap_or_default().to_string(),
+            events: number("events")? as u64,
+            elapsed_s: number("elapsed_s")?,
+            samples,
+            warm_up_s: number("warm_up_s")?,
+        })
+    }
+}
+
+/// The engine's defaults, except where a benchmark must differ: a scratch
+/// journal folder, no fsync at exit, and the metrics endpoint on an
+/// ephemeral port (the default 9464 may be taken on a shared machine).
+pub fn defaults_config(journal_dir: &Path, rate_per_sec: u64) -> Config {
+    let mut config = Config::builtin();
+    config.market_data.rate_per_sec = rate_per_sec;
+    config.journal.dir = journal_dir.to_path_buf();
+    config.journal.sync_on_exit = false;
+    config.metrics.listen = "127.0.0.1:0".into();
+    config
+}
+
+/// Runs in the child process: the engine on its defaults for `seconds`, RSS sampled every `sample_ms`.
+#[allow(clippy::disallowed_methods)] // harness wall time
+pub fn soak_child(
+    journal_dir: &Path,
+    seconds: f64,
+    rate_per_sec: u64,
+    sample_ms: u64,
+) -> Result<Soak> {
+    let config = defaults_config(journal_dir, rate_per_sec);
+    let (parts, _control): (Parts, _) = Parts::from_config(&config)?;
+    let started = Instant::now();
+    let run_config = config.clone();
+    let run = std::thread::Builder::new()
+        .name("soak-engine".into())
+        .spawn(move || {
+            engine::run(
+                &run_config,
+                parts,
+                Arc::new(AtomicBool::new(false)),
+                Some(Duration::from_secs_f64(seconds)),
+            )
+        })?;
+    let mut samples = Vec::new();
+    while !run.is_finished() {
+        samples.push((started.elapsed().as_secs_f64(), Rss::now()));
+        std::thread::sleep(Duration::from_millis(sample_ms));
+    }
+    let report = run
+        .join()
+        .map_err(|_| anyhow!("the soak's engine thread panicked"))??;
+    if let Some(error) = report.error {
+        bail!("soak: the engine stopped with an error: {error}");
+    }
+    Ok(Soak {
+        seconds_requested: seconds,
+        rate_per_sec,
+        plan: report.plan.describe(),
+        events: report.ingest.published,
+        elapsed_s: report.elapsed.as_secs_f64(),
+        samples,
+        warm_up_s: warm_up_s(seconds),
+    })
+}
+
+/// Seconds before RSS counts as steady: the first seconds touch the pages of
+/// preallocated tables and histograms (about 4 s at 100k events/s here).
+fn warm_up_s(seconds: f64) -> f64 {
+    (seconds * 0.2).clamp(5.0, 60.0).min(seconds / 2.0)
+}
+
+/// Prints the child's result for the parent to read.
+pub fn print_soak(soak: &Soak) -> Result<()> {
+    println!("{}", serde_json::to_string(&soak.to_json())?);
+    Ok(())
+}
+
+/// Runs the soak in a child process of this same binary and reads its result.
+pub fn soak_in_child(
+    scratch: &Path,
+    seconds: f64,
+    rate_per_sec: u64,
+    sample_ms: u64,
+) -> Result<Soak> {
+    let exe = std::env::current_exe().context("locating the bench binary")?;
+    let output = std::process::Command::new(exe)
+        .arg("soak-child")
+        .arg("--seconds")
+        .arg(seconds.to_string())
+        .arg("--rate")
+        .arg(rate_per_sec.to_string())
+        .arg("--sample-ms")
+        .arg(sample_ms.to_string())
+        .arg("--scratch")
+        .arg(scratch)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("starting the soak child")?;
+    if !output.status.success() {
+        bail!("the soak child failed: {}", output.status);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| anyhow!("the soak child printed no result"))?;
+    Soak::from_json(&serde_json::from_str(line)?)
+}

@@ -1,0 +1,112 @@
+//! Everything one harness run measured, and the report's JSON form. The
+//! markdown form is in `markdown.rs`, the regression ratios in `ratios.rs`.
+
+use crate::floor::RoundTrip;
+use crate::machine::Machine;
+use crate::memory::{AllocFigure, Soak};
+use crate::outcome::Outcome;
+use crate::ratios;
+use serde_json::{json, Value};
+
+/// Variant names, shared by the tables and the ratio keys.
+pub const FUSED: &str = "genesis fused";
+pub const PIPELINED: &str = "genesis pipelined";
+pub const CROSSBEAM: &str = "crossbeam thread-per-stage";
+pub const MPSC: &str = "std mpsc thread-per-stage";
+pub const TOKIO: &str = "tokio tasks";
+
+/// The original Python guide's targets.
+pub const ORIGINAL_EVENTS_PER_SEC: f64 = 5_000.0;
+pub const ORIGINAL_P50_NS: u64 = 2_000_000;
+pub const ORIGINAL_P99_NS: u64 = 10_000_000;
+pub const ORIGINAL_RSS_MIB: f64 = 100.0;
+/// Issue 6's goals.
+pub const GOAL_RSS_MIB: f64 = 64.0;
+pub const GOAL_GROWTH_MIB: f64 = 1.0;
+pub const GOAL_FUSED_OVER_CROSSBEAM: f64 = 5.0;
+pub const GOAL_TOKIO_P99_OVER_GENESIS: f64 = 10.0;
+
+pub struct Report {
+    pub machine: Machine,
+    pub mode: &'static str,
+    pub command: String,
+    pub unix_time_s: u64,
+    pub seconds_per_variant: f64,
+    /// Whether Genesis's threads were pinned (`--no-pin` leaves them free).
+    pub genesis_pinned: bool,
+    /// Every variant unpaced: throughput.
+    pub max: Vec<Outcome>,
+    /// Every variant at the same offered rate: latency.
+    pub offered_per_sec: u64,
+    pub at_rate: Vec<Outcome>,
+    pub ping_pong: RoundTrip,
+    pub tcp: RoundTrip,
+    /// Genesis fused at each fixed rate of the load generator.
+    pub ladder: Vec<Outcome>,
+    pub alloc: Option<AllocFigure>,
+    pub soak: Option<Soak>,
+    pub notes: Vec<String>,
+    /// CPU pressure when the run ended (see `machine::cpu_pressure_pct`).
+    pub cpu_pressure_pct_end: Option<f64>,
+}
+
+fn find<'a>(outcomes: &'a [Outcome], name: &str) -> Option<&'a Outcome> {
+    outcomes.iter().find(|o| o.name == name)
+}
+
+impl Report {
+    pub fn max_of(&self, name: &str) -> Option<&Outcome> {
+        find(&self.max, name)
+    }
+
+    pub fn at_rate_of(&self, name: &str) -> Option<&Outcome> {
+        find(&self.at_rate, name)
+    }
+
+    pub fn ladder_at(&self, offered_per_sec: u64) -> Option<&Outcome> {
+        self.ladder
+            .iter()
+            .find(|o| o.offered_per_sec == offered_per_sec)
+    }
+
+    /// Time between Genesis's two pipelined threads at the offered rate:
+    /// median entry into strategy (its exit less its processing) less the
+    /// median exit from risk. A difference of medians, not a per-event figure.
+    pub fn stage_hop_ns(&self) -> Option<i64> {
+        let pipelined = self.at_rate_of(PIPELINED)?;
+        let risk = pipelined.stage("risk")?;
+        let strategy = pipelined.stage("strategy")?;
+        Some(
+            strategy.since_scheduled.p50_ns as i64
+                - strategy.processing.p50_ns as i64
+                - risk.since_scheduled.p50_ns as i64,
+        )
+    }
+
+    pub fn to_json(&self) -> Value {
+        let outcomes = |list: &[Outcome]| list.iter().map(Outcome::to_json).collect::<Vec<_>>();
+        json!({
+            "machine": self.machine.to_json(),
+            "mode": self.mode,
+            "command": self.command,
+            "unix_time_s": self.unix_time_s,
+            "seconds_per_variant": self.seconds_per_variant,
+            "genesis_pinned": self.genesis_pinned,
+            "input": "in-process load generator (perf::schedule::ScheduledSource); latency from each event's scheduled time",
+            "throughput": outcomes(&self.max),
+            "offered_per_sec": self.offered_per_sec,
+            "at_offered_rate": outcomes(&self.at_rate),
+            "floor": {
+                "cache_line_ping_pong": self.ping_pong.to_json(),
+                "loopback_tcp_64b": self.tcp.to_json(),
+                "stage_hop_ns": self.stage_hop_ns(),
+            },
+            "load_ladder": outcomes(&self.ladder),
+            "allocations": self.alloc.map(AllocFigure::to_json),
+            "soak": self.soak.as_ref().map(Soak::to_json),
+            "ratios": ratios::of(self).iter().map(|r| (r.key.clone(), r.to_json())).collect::<serde_json::Map<_, _>>(),
+            "notes": self.notes,
+            "cpu_pressure_pct_end": self.cpu_pressure_pct_end,
+        })
+    }
+}
