@@ -2,13 +2,15 @@
 # Everything CI checks: formatting, lints (warnings are errors), every test in
 # the workspace, and the tuning scripts against fake /proc and /sys trees.
 # Needs the Rust toolchain; as root it installs the Debian packages the tests
-# use when missing (QuickFIX for the FIX interop test, shellcheck for the
+# use when missing (QuickFIX for the FIX interop test, PostgreSQL 15 for the
+# drain tests (each starts a throwaway server unless DATABASE_URL is set),
+# shellcheck for the
 # tuning scripts) and Python's hdrhistogram for the latency-log interop test. Tests talk to loopback only and use fused or
 # two-thread plans with sleeping waits.
 set -euo pipefail
 cd "$(dirname "$0")"
 # Debian packages the tests use, installed when missing (CI runs as root).
-packages="libquickfix-dev libquickfix-doc g++"
+packages="libquickfix-dev libquickfix-doc g++ postgresql-15"
 if ! dpkg -s $packages >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "== installing $packages"
     apt-get update -qq

@@ -42,6 +42,10 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot start the drain thread: {0}")]
+    DrainThread(String),
+    #[error("drain: {0}")]
+    Drain(#[from] crate::drain::DrainError),
     #[error("latency log: {0}")]
     LatencyLog(#[from] crate::histlog::HistLogError),
     #[error("latency log folder {path}: {source}")]
@@ -167,12 +171,16 @@ pub fn run(
         source,
     })?;
     let seq_durable = journal.seq_durable_handle();
+    let drain = start_drain(config, &seq_durable)?;
     let (latency_log, latency_log_path) = open_latency_log(config, clock.now_ns())?;
     let board = Arc::new(Board::new());
     let endpoint_stop = Arc::new(AtomicBool::new(false));
     let _ = board
         .journal_durable
         .set((Arc::clone(&seq_durable), seq_first));
+    if let Some(drain) = &drain {
+        let _ = board.drain.set(drain.stats());
+    }
     let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
     let mut venue_sim = parts.venue_sim;
     let mut risk = Some(Timed::new(RiskStage::new(config), "risk"));
@@ -287,6 +295,13 @@ pub fn run(
     let loopback_rtt = tick_to_trade
         .as_ref()
         .and_then(|_| crate::venue::floor::loopback_tcp_rtt(2_000).ok());
+    let drain = drain.map(|drain| match drain.stop(Duration::from_secs(5)) {
+        Ok(snapshot) => snapshot,
+        Err(err) => crate::drain::DrainSnapshot {
+            last_error: Some(err.to_string()),
+            ..Default::default()
+        },
+    });
     endpoint_stop.store(true, std::sync::atomic::Ordering::Release);
     if let Some(handle) = endpoint {
         let _ = handle.join();
@@ -298,6 +313,7 @@ pub fn run(
         .take();
     let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
     report.latency_intervals = reporter.intervals_written;
+    report.drain = drain;
     report.tick_to_trade = tick_to_trade.as_ref().map(crate::metrics::Percentiles::of);
     report.loopback_tcp_rtt = loopback_rtt.as_ref().map(crate::metrics::Percentiles::of);
     report.journal_seq_first = seq_first;
@@ -397,4 +413,38 @@ fn seed_exec_ids(ingest: &mut Ingest, dir: &std::path::Path, seq_first: u64, mem
         from,
         "exec ids of journaled fills remembered for duplicate detection"
     );
+}
+
+/// Starts the PostgreSQL drain following the journal, if a database is
+/// configured (`[postgres] url` or $DATABASE_URL); says once when not.
+fn start_drain(
+    config: &Config,
+    seq_durable: &Arc<std::sync::atomic::AtomicU64>,
+) -> Result<Option<crate::drain::LiveDrain>, EngineError> {
+    use crate::drain::{
+        DbUrl, DrainOptions, FolderMode, InstrumentRow, JournalFeed, LiveDrain,
+        JOURNAL_STREAM_DEFAULT,
+    };
+    let Some(url) = config.postgres.effective_url() else {
+        tracing::info!(
+            "no database configured ([postgres] url or DATABASE_URL): running without a drain"
+        );
+        return Ok(None);
+    };
+    let url = DbUrl::parse(&url)?;
+    tracing::info!(database = %url.redacted(), "draining the journal into PostgreSQL");
+    let feed = JournalFeed::new(
+        &config.journal.dir,
+        JOURNAL_STREAM_DEFAULT,
+        FolderMode::Follow,
+    )
+    .with_seq_written(Arc::clone(seq_durable));
+    let options = DrainOptions {
+        chunk_events: config.postgres.chunk_events,
+        instruments: InstrumentRow::from_config(config),
+        ..DrainOptions::default()
+    };
+    let drain = LiveDrain::spawn(url, Box::new(feed), options)
+        .map_err(|err| EngineError::DrainThread(err.to_string()))?;
+    Ok(Some(drain))
 }

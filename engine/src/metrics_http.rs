@@ -95,6 +95,42 @@ pub fn render(board: &Board, rings: usize) -> String {
             );
         }
     }
+    if let Some(drain) = board.drain.get() {
+        let snapshot = drain.snapshot();
+        let figures = [
+            (
+                "drain_lag_events",
+                "Events journaled but not yet in PostgreSQL.",
+                snapshot.lag_events as f64,
+            ),
+            (
+                "drain_lag_seconds",
+                "Age of the oldest event not yet in PostgreSQL.",
+                snapshot.lag_seconds,
+            ),
+            (
+                "drain_events_loaded",
+                "Events the drain loaded this run.",
+                snapshot.events_loaded as f64,
+            ),
+            (
+                "drain_connected",
+                "1 while the drain holds a database connection.",
+                f64::from(u8::from(snapshot.connected)),
+            ),
+            (
+                "drain_connection_failures",
+                "Failed connection attempts.",
+                snapshot.connection_failures as f64,
+            ),
+        ];
+        for (name, help, value) in figures {
+            let _ = writeln!(
+                out,
+                "# HELP genesis_{name} {help}\n# TYPE genesis_{name} gauge\ngenesis_{name} {value}"
+            );
+        }
+    }
     let gauges = [
         (
             "events_per_second",

@@ -65,6 +65,8 @@ pub struct RunReport {
     pub journal_truncation: Option<String>,
     pub realized_pnl_units: i128,
     pub unrealized_pnl_units: i128,
+    /// The PostgreSQL drain at the end of the run, when one ran.
+    pub drain: Option<crate::drain::DrainSnapshot>,
     /// Risk's position per instrument at the end (lots).
     pub positions: Vec<i64>,
     /// From the market data that triggered an order to its arrival at the venue (FIX venues).
@@ -106,6 +108,7 @@ impl RunReport {
             journal_truncation: None,
             realized_pnl_units: 0,
             positions: Vec::new(),
+            drain: None,
             unrealized_pnl_units: 0,
             error,
         };
@@ -258,6 +261,22 @@ impl RunReport {
                 self.journal_seq_durable
             );
         }
+        match &self.drain {
+            Some(drain) => {
+                let _ = writeln!(
+                    out,
+                    "drain: {} events loaded into PostgreSQL, lag {} events / {:.2} s at the end, {} connection failures{}",
+                    drain.events_loaded,
+                    drain.lag_events,
+                    drain.lag_seconds,
+                    drain.connection_failures,
+                    drain.last_error.as_ref().map(|e| format!(", last error: {e}")).unwrap_or_default()
+                );
+            }
+            None => {
+                let _ = writeln!(out, "drain: none (no database configured)");
+            }
+        }
         if let Some(truncation) = &self.journal_truncation {
             let _ = writeln!(out, "journal recovery at start: {truncation}");
         }
@@ -324,6 +343,7 @@ impl RunReport {
             "intents_accepted": self.strategy.intents_accepted,
             "realized_pnl_units": self.realized_pnl_units as f64,
             "positions": self.positions,
+            "drain": self.drain,
             "unrealized_pnl_units": self.unrealized_pnl_units as f64,
             "journal_path": self.journal_path.as_ref().map(|p| p.display().to_string()),
             "journal_records": self.journal_records,

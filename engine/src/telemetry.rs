@@ -73,6 +73,8 @@ pub struct Board {
     ring_out: Vec<AtomicU64>,
     /// Written by the reporter each interval, read by the endpoint: never on the hot path.
     pub snapshot: Mutex<Snapshot>,
+    /// The PostgreSQL drain's figures, when one runs.
+    pub drain: std::sync::OnceLock<std::sync::Arc<crate::drain::DrainStats>>,
     /// The journal writer's durable sequence, and this run's first sequence.
     pub journal_durable: std::sync::OnceLock<(std::sync::Arc<AtomicU64>, u64)>,
 }
@@ -102,6 +104,7 @@ impl Board {
             ring_out: slots(RINGS_MAX),
             snapshot: Mutex::new(Snapshot::default()),
             journal_durable: std::sync::OnceLock::new(),
+            drain: std::sync::OnceLock::new(),
         }
     }
 

@@ -58,6 +58,26 @@ enum JournalCommand {
 }
 
 #[derive(Subcommand)]
+enum DbCommand {
+    /// Apply the versioned schema migrations; a second run does nothing.
+    Migrate {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+    /// Detach, export (binary COPY files) and drop `events` partitions older
+    /// than DAYS; a day not fully drained is never touched.
+    Archive {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        older_than: u32,
+        /// Where the exported partitions go.
+        #[arg(long, value_name = "DIR", default_value = "genesis-data/db-archive")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the engine until Ctrl-C (or --duration), then print the per-stage latency report.
     ///
@@ -102,6 +122,23 @@ enum Command {
         /// Backtest with this bundled strategy ("market-maker", "none").
         #[arg(long, value_name = "NAME")]
         strategy: Option<String>,
+    },
+    /// The PostgreSQL schema: migrate, archive.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Load a journal folder into PostgreSQL, resuming after what is already
+    /// loaded (exactly once, through the watermark), with a progress bar.
+    Drain {
+        /// The journal folder.
+        dir: PathBuf,
+        /// postgres://user:password@host:port/db (default: $DATABASE_URL). Passwords are never printed.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// The config whose instruments to register (default: the built-in one).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Print the effective configuration as TOML (the built-in default without --config).
     Config {
@@ -158,6 +195,12 @@ fn run_cli(cli: Cli) -> Result<()> {
         }
         Command::Doctor { config, strict } => doctor(config, strict),
         Command::Journal { command } => journal(command),
+        Command::Db { command } => db(command),
+        Command::Drain {
+            dir,
+            database_url,
+            config,
+        } => drain(&dir, database_url, config),
         Command::Replay {
             dir,
             config,
@@ -183,6 +226,91 @@ fn run_cli(cli: Cli) -> Result<()> {
             rate,
         } => run(config, duration, summary_json, rate),
     }
+}
+
+/// The URL given, else $DATABASE_URL.
+fn database_url(given: Option<String>) -> Result<genesis_engine::drain::DbUrl> {
+    let url = given
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .context("no database: give --database-url or set DATABASE_URL")?;
+    Ok(genesis_engine::drain::DbUrl::parse(&url)?)
+}
+
+fn db(command: DbCommand) -> Result<()> {
+    match command {
+        DbCommand::Migrate { database_url: url } => {
+            let url = database_url(url)?;
+            let report = genesis_engine::drain::migrate(&url)?;
+            if report.applied.is_empty() {
+                println!(
+                    "{}: schema version {} is current; nothing to do",
+                    url.redacted(),
+                    report.version
+                );
+            } else {
+                println!(
+                    "{}: applied migrations {:?}; schema version {}",
+                    url.redacted(),
+                    report.applied,
+                    report.version
+                );
+            }
+        }
+        DbCommand::Archive {
+            database_url: url,
+            older_than,
+            out,
+        } => {
+            let url = database_url(url)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let report = genesis_engine::drain::archive(&url, older_than, &out)?;
+            for day in &report.archived {
+                println!("archived {day:?}");
+            }
+            for day in &report.kept_not_drained {
+                println!("kept {day}: not fully drained yet");
+            }
+            println!(
+                "archive: {} day(s) exported to {} and dropped",
+                report.archived.len(),
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn drain(dir: &std::path::Path, url: Option<String>, config_path: Option<PathBuf>) -> Result<()> {
+    let url = database_url(url)?;
+    let config = load_config(config_path.as_ref())?;
+    let options = genesis_engine::drain::DrainOptions {
+        chunk_events: config.postgres.chunk_events,
+        instruments: genesis_engine::drain::InstrumentRow::from_config(&config),
+        ..Default::default()
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "drain {bar:40} {pos}/{len} events ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let report = genesis_engine::drain::drain_folder(&url, dir, &options, &mut |progress| {
+        bar.set_length(progress.events_loaded + progress.events_behind);
+        bar.set_position(progress.events_loaded);
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "drain: {} events loaded into {} in {} chunk(s), {:.2} s",
+        report.events_loaded,
+        url.redacted(),
+        report.chunks,
+        report.elapsed_ns as f64 / 1e9
+    );
+    Ok(())
 }
 
 fn journal(command: JournalCommand) -> Result<()> {
