@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Everything CI checks: formatting, lints (warnings are errors), every test in
 # the workspace, and the tuning scripts against fake /proc and /sys trees.
-# Needs the Rust toolchain; as root it installs the Debian packages the tests
-# use when missing (QuickFIX for the FIX interop test, PostgreSQL 15 for the
-# drain tests (each starts a throwaway server unless DATABASE_URL is set),
-# shellcheck for the
-# tuning scripts) and Python's hdrhistogram for the latency-log interop test. Tests talk to loopback only and use fused or
+# Needs the Rust toolchain. As root it installs the Debian packages the tests
+# use when missing: QuickFIX (FIX interop test), PostgreSQL 15 (drain tests;
+# each starts a throwaway server unless DATABASE_URL is set), and the tuning
+# tests install shellcheck; Python's hdrhistogram is installed for the
+# latency-log interop test. Tests talk to loopback only and use fused or
 # two-thread plans with sleeping waits.
 set -euo pipefail
 cd "$(dirname "$0")"
