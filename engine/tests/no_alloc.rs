@@ -3,10 +3,9 @@
 //! intervals handed to a reporter) runs a few hundred thousand events with
 //! zero heap allocations on its thread.
 
-// A counting global allocator needs `unsafe impl GlobalAlloc`: fenced to this test.
-#![allow(unsafe_code)]
-
 mod common;
+#[path = "../../io/tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
 use genesis_engine::clock::EpochClock;
 use genesis_engine::engine::Parts;
@@ -18,44 +17,6 @@ use genesis_engine::metrics::{Exchange, Interval};
 use genesis_engine::risk::RiskStage;
 use genesis_engine::strategy::StrategyStage;
 use genesis_engine::topology::chain::{Chain, Timed};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: forwards every call unchanged to the system allocator; it only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours, passed through.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours, passed through.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours, passed through.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 struct Fused(Chain);
 
@@ -167,14 +128,12 @@ fn fused_pipeline_allocates_nothing_per_event_after_warm_up() {
     pump(&mut ingest, &mut sink, &mut reporter, 200_000);
     let fills_before = sink.0.execution.as_ref().unwrap().stage.counters.fills;
     let intervals_before = reporter.intervals_taken;
-    COUNTING.with(|c| c.set(true));
-    pump(&mut ingest, &mut sink, &mut reporter, 300_000);
-    COUNTING.with(|c| c.set(false));
+    let allocations =
+        counting_alloc::allocations_in(|| pump(&mut ingest, &mut sink, &mut reporter, 300_000));
     assert!(
         reporter.intervals_taken > intervals_before + 10,
         "latency intervals rotated while counting"
     );
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
 
     let execution = &sink.0.execution.as_ref().unwrap().stage.counters;
     let risk = &sink.0.risk.as_ref().unwrap().stage.counters;

@@ -3,45 +3,14 @@
 //! the session, as the engine will) and decoding ExecutionReport (framer,
 //! decoder, session checks and typed parse) allocate zero times.
 
-// A global allocator needs `unsafe impl GlobalAlloc`; there is no safe way
-// to count allocations, so this test file opts out of the workspace's deny.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations_in;
 
 use genesis_io::fix::exec_report::OrderUpdate;
 use genesis_io::fix::order::{NewOrderSingle, OrdType, Side, TimeInForce};
 use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler, SessionState};
 use genesis_io::fix::{tags, Encoder, FieldTable, InstrumentScale, Lots, Message, Ticks};
-
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees hold; the counter is only an atomic add.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's: `layout` has non-zero size.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was returned by `System.alloc` with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr`/`layout` come from this allocator (i.e. `System`).
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
 
 const T0_NS: u64 = 1_700_000_000_000_000_000;
 
@@ -119,21 +88,21 @@ fn hot_paths_do_not_allocate() {
     };
     let mut table = FieldTable::new();
 
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for report in &reports {
-        // Encode NewOrderSingle through the session and drain it, as the engine will.
-        session
-            .sender()
-            .send_new_order(&order, &scale, T0_NS)
-            .unwrap();
-        let written = session.pending_output().len();
-        session.consume_output(written);
-        // Decode ExecutionReport alone, then through the whole session path.
-        let message = table.decode(report).unwrap();
-        assert!(OrderUpdate::parse(&message, &scale).unwrap().is_some());
-        session.on_bytes(report, T0_NS, &mut fills);
-    }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = allocations_in(|| {
+        for report in &reports {
+            // Encode NewOrderSingle through the session and drain it, as the engine will.
+            session
+                .sender()
+                .send_new_order(&order, &scale, T0_NS)
+                .unwrap();
+            let written = session.pending_output().len();
+            session.consume_output(written);
+            // Decode ExecutionReport alone, then through the whole session path.
+            let message = table.decode(report).unwrap();
+            assert!(OrderUpdate::parse(&message, &scale).unwrap().is_some());
+            session.on_bytes(report, T0_NS, &mut fills);
+        }
+    });
     assert_eq!(allocations, 0, "hot paths allocated {allocations} times");
     assert_eq!(fills.lots, 1000);
     assert_eq!(session.counters().rejects_sent, 0);
