@@ -335,13 +335,18 @@ impl Default for MarketMakerConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MarketDataConfig {
-    /// "synthetic": a seeded random walk generated in-process.
+    /// "synthetic": a seeded random walk generated in ingest; "itch-sim": the
+    /// same walk published by the simulated venue as ITCH 5.0 over MoldUDP64
+    /// on UDP loopback, with a retransmission request port.
     pub source: String,
     pub seed: u64,
     /// Market-data events per second; 0 means as fast as the engine takes them.
     pub rate_per_sec: u64,
     /// One update in this many is a trade print.
     pub trade_every: u64,
+    /// "itch-sim" only, for tests: the simulator drops one packet in this
+    /// many (keeping it for retransmission), so gaps and recovery happen. 0: never.
+    pub sim_drop_every: u64,
     /// Period of timer events for strategies, in milliseconds (0: none).
     pub timer_interval_ms: u64,
 }
@@ -349,10 +354,11 @@ pub struct MarketDataConfig {
 impl Default for MarketDataConfig {
     fn default() -> MarketDataConfig {
         MarketDataConfig {
-            source: "synthetic".into(),
+            source: "itch-sim".into(),
             seed: 42,
             rate_per_sec: 100_000,
             trade_every: 8,
+            sim_drop_every: 0,
             timer_interval_ms: 100,
         }
     }
@@ -672,14 +678,26 @@ impl Config {
                 "quote_qty must be positive, half_spread_ticks and requote_threshold_ticks not negative".into(),
             ));
         }
-        if self.market_data.source != "synthetic" {
+        if !matches!(self.market_data.source.as_str(), "synthetic" | "itch-sim") {
             return Err(invalid(
                 "market_data.source",
                 format!(
-                    "unknown source {:?}; this build has \"synthetic\"",
+                    "unknown source {:?}; this build has \"synthetic\" and \"itch-sim\"",
                     self.market_data.source
                 ),
             ));
+        }
+        if self.market_data.source == "itch-sim" {
+            for (index, instrument) in self.instruments.iter().enumerate() {
+                if instrument.symbol.len() > 8
+                    || crate::venue::itch_sim::price4_per_tick(&instrument.tick_size).is_none()
+                {
+                    return Err(invalid(
+                        &format!("instruments[{index}]"),
+                        "an ITCH feed needs symbols of at most 8 bytes and tick sizes of at least 0.0001".into(),
+                    ));
+                }
+            }
         }
         if self.market_data.trade_every == 0 {
             return Err(invalid(

@@ -60,6 +60,8 @@ code_enum! {
         OrderNotWorking = 18 => "order_not_working",
         /// The strategy asked for more intents than one event holds (never journaled).
         IntentSlotsFull = 19 => "intent_slots_full",
+        /// The instrument's book is stale (a feed gap not yet recovered).
+        StaleBook = 20 => "stale_book",
     }
 }
 

@@ -63,6 +63,8 @@ pub struct Parts {
     pub gateway: Box<dyn Gateway>,
     /// The simulated FIX venue this run started, if any (stopped when the run ends).
     pub venue_sim: Option<crate::venue::fix_sim::FixSim>,
+    /// The simulated ITCH feed this run started, if any (stopped when the run ends).
+    pub market_sim: Option<crate::venue::itch_sim::ItchSim>,
 }
 
 impl Parts {
@@ -70,7 +72,36 @@ impl Parts {
     /// loopback by default), synthetic feed, bundled strategy.
     pub fn from_config(config: &Config) -> Result<(Parts, ControlSender), EngineError> {
         let (control_sender, inbox) = ControlInbox::new();
-        let market: Box<dyn crate::ingest::Source> = Box::new(Synthetic::new(config));
+        // The simulated FIX venue matches against this view of the market,
+        // written by exactly one thread: the ITCH simulator when the feed
+        // comes over UDP, else ingest (through the FIX client's `observe`).
+        let view = (config.venue.kind == "fix-sim")
+            .then(|| Arc::new(MarketView::new(config.instruments.len())));
+        let (market, market_sim): (Box<dyn crate::ingest::Source>, _) =
+            match config.market_data.source.as_str() {
+                "itch-sim" => {
+                    let sockets = crate::venue::itch_sim::ItchSimSockets::bind()
+                        .map_err(|e| EngineError::Venue(format!("ITCH request port: {e}")))?;
+                    let source =
+                        crate::ingest::itch_source::ItchSource::bind(config, sockets.request_addr)
+                            .map_err(EngineError::Venue)?;
+                    let feed_addr = source.feed_addr().map_err(EngineError::Venue)?;
+                    let sim = crate::venue::itch_sim::ItchSim::start(
+                        config,
+                        sockets,
+                        feed_addr,
+                        view.clone(),
+                    )
+                    .map_err(|e| EngineError::Venue(format!("ITCH simulator: {e}")))?;
+                    (Box::new(source), Some(sim))
+                }
+                _ => (Box::new(Synthetic::new(config)), None),
+            };
+        let view_for_client = if market_sim.is_some() {
+            None
+        } else {
+            view.clone()
+        };
         let (venue, gateway, venue_sim): (Box<dyn crate::ingest::Source>, Box<dyn Gateway>, _) =
             match config.venue.kind.as_str() {
                 "sim" => {
@@ -80,8 +111,8 @@ impl Parts {
                 kind => {
                     let fix = &config.venue.fix;
                     let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
-                    let (address, view, sim) = if kind == "fix-sim" {
-                        let view = Arc::new(MarketView::new(config.instruments.len()));
+                    let (address, sim) = if kind == "fix-sim" {
+                        let view = view.clone().expect("a view exists for fix-sim");
                         // The simulated venue's CompIDs mirror ours.
                         let sim = FixSim::start(
                             config,
@@ -96,7 +127,7 @@ impl Parts {
                                 fix.port
                             ))
                         })?;
-                        (sim.address, Some(view), Some(sim))
+                        (sim.address, Some(sim))
                     } else {
                         let address = (fix.host.as_str(), fix.port)
                             .to_socket_addrs()
@@ -108,7 +139,7 @@ impl Parts {
                                     fix.host, fix.port
                                 ))
                             })?;
-                        (address, None, None)
+                        (address, None)
                     };
                     // The simulated venue starts afresh with every run, so its
                     // session's sequence numbers must too: no sequence file.
@@ -116,8 +147,9 @@ impl Parts {
                     if kind == "fix-sim" {
                         settings.seq_file = std::path::PathBuf::new();
                     }
-                    let client = FixClient::new(config, &settings, address, requests, view)
-                        .map_err(|err| EngineError::Venue(format!("FIX session: {err}")))?;
+                    let client =
+                        FixClient::new(config, &settings, address, requests, view_for_client)
+                            .map_err(|err| EngineError::Venue(format!("FIX session: {err}")))?;
                     (Box::new(client), Box::new(gateway), sim)
                 }
             };
@@ -130,6 +162,7 @@ impl Parts {
             strategy: strategy_from_config(config),
             gateway,
             venue_sim,
+            market_sim,
         };
         Ok((parts, control_sender))
     }
@@ -183,6 +216,7 @@ pub fn run(
     }
     let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
     let mut venue_sim = parts.venue_sim;
+    let mut market_sim = parts.market_sim;
     let mut risk = Some(Timed::new(RiskStage::new(config), "risk"));
     let mut strategy_stage = StrategyStage::new(config, parts.strategy);
     strategy_stage.set_order_id_floor(crate::replay::order_id_floor(seq_first) - 1);
@@ -281,6 +315,9 @@ pub fn run(
         })
         .collect();
     let stages = reporter.finish(finals, clock.now_ns());
+    if let Some(sim) = market_sim.as_mut() {
+        sim.stop();
+    }
     let tick_to_trade = venue_sim.as_mut().map(|sim| {
         sim.stop();
         let histogram = sim

@@ -78,6 +78,9 @@ code_enum! {
 pub const FLAG_DUPLICATE: u8 = 1;
 /// Event flag: newer market data replaced older updates while a ring was full.
 pub const FLAG_CONFLATED: u8 = 2;
+/// Event flag: the book this market data comes from is stale (a feed gap not
+/// yet recovered); nothing new may be traded on the instrument.
+pub const FLAG_STALE: u8 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]

@@ -20,7 +20,7 @@ use genesis_engine::journal_stage::EventReader;
 use genesis_io::fix::seq_store::{SeqNumbers, SeqStore};
 use std::path::Path;
 
-fn run_genesis(dir: &Path, port: u16, seconds: &str) -> serde_json::Value {
+fn run_genesis(dir: &Path, port: u16, seconds: &str, strategy: &str) -> serde_json::Value {
     let config = dir.join("genesis.toml");
     std::fs::write(
         &config,
@@ -28,6 +28,7 @@ fn run_genesis(dir: &Path, port: u16, seconds: &str) -> serde_json::Value {
             "[topology]\npin_threads = false\nwait = \"sleep\"\n\
              [market_data]\nrate_per_sec = 5000\n\
              [risk]\norders_per_window = 50\n\
+             [strategy]\nname = \"{strategy}\"\n\
              [metrics]\nlisten = \"\"\nlatency_log_dir = \"\"\n\
              [journal]\ndir = \"{journal}\"\n\
              [venue]\nkind = \"fix\"\n\
@@ -92,7 +93,7 @@ fn genesis_trades_with_quickfix_executor() {
     let executor = quickfix::start_executor(&binary, &build, port);
 
     // 1. Logon, heartbeats, orders filled, positions equal to the fills.
-    let first = run_genesis(dir.path(), port, "3");
+    let first = run_genesis(dir.path(), port, "3", "market-maker");
     assert!(first["orders_sent"].as_u64().unwrap() > 0, "{first}");
     assert!(first["fills"].as_u64().unwrap() > 0, "{first}");
     let journal = dir.path().join("journal");
@@ -108,6 +109,8 @@ fn genesis_trades_with_quickfix_executor() {
         positions_from_fills(&events, positions.len()),
         "risk positions equal the fills"
     );
+    // An idle session (no strategy) heartbeats every second.
+    run_genesis(dir.path(), port, "3", "none");
     let log = std::fs::read_to_string(&executor.log_path).unwrap_or_default();
     assert!(
         log.contains("35=0"),
@@ -118,7 +121,7 @@ fn genesis_trades_with_quickfix_executor() {
     // 2. A restart resumes the sequence numbers: no reject, no "too low" logout, more fills.
     let store = SeqStore::new(dir.path().join("GENESIS-EXECUTOR.seq"));
     let after_first = store.load().unwrap().unwrap();
-    let second = run_genesis(dir.path(), port, "2");
+    let second = run_genesis(dir.path(), port, "2", "market-maker");
     assert!(second["fills"].as_u64().unwrap() > 0, "{second}");
     let after_second = store.load().unwrap().unwrap();
     assert!(
@@ -138,10 +141,10 @@ fn genesis_trades_with_quickfix_executor() {
     store
         .save(SeqNumbers {
             next_out: after_second.next_out,
-            next_in: after_second.next_in.saturating_sub(4).max(1),
+            next_in: after_second.next_in.saturating_sub(20).max(1),
         })
         .unwrap();
-    let third = run_genesis(dir.path(), port, "2");
+    let third = run_genesis(dir.path(), port, "2", "market-maker");
     assert!(
         third["duplicate_fills"].as_u64().unwrap() > 0,
         "resent fills recognised: {third}"

@@ -84,6 +84,7 @@ fn fused_pipeline_allocates_nothing_per_event_after_warm_up() {
     // session's per-message path is measured in io/tests/fix_alloc.rs;
     // connecting (logon, sequence-file save) allocates and is not per event.
     config.venue.kind = "sim".into();
+    config.market_data.source = "synthetic".into();
     let clock = EpochClock::new();
     let (parts, _control) = Parts::from_config(&config).unwrap();
     let mut ingest = Ingest::new(

@@ -41,6 +41,8 @@ pub const PLAN_TWO_CORES: CorePlan = CorePlan {
 /// metrics endpoint.
 pub fn bench_config(journal_dir: &Path, cores: CorePlan, pin: bool) -> Config {
     let mut config = Config::builtin();
+    // The harness drives its own scheduled source in ingest.
+    config.market_data.source = "synthetic".into();
     config.topology.cores = cores;
     config.topology.pin_threads = pin;
     config.topology.wait = WaitKind::SpinHint;

@@ -11,6 +11,7 @@
 //! published survivor flagged `FLAG_CONFLATED`. With conflation off
 //! (backtests, replay) market data waits in the FIFO too.
 
+pub mod itch_source;
 pub mod sim_venue;
 pub mod source;
 pub mod synthetic;

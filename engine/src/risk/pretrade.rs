@@ -46,6 +46,7 @@ pub struct PreTrade {
     mids: Vec<Option<i64>>,
     gates: Vec<Gate>,
     gate_global: Gate,
+    stale: Vec<bool>,
     max_open_orders: usize,
     gross_position_limit: i64,
     throttle: Throttle,
@@ -70,6 +71,7 @@ impl PreTrade {
             positions: vec![0; count],
             mids: vec![None; count],
             gates: vec![Gate::Open; count],
+            stale: vec![false; count],
             gate_global: Gate::Open,
             max_open_orders: config.risk.max_open_orders,
             gross_position_limit: config.risk.gross_position_limit,
@@ -84,6 +86,17 @@ impl PreTrade {
         if let Some(slot) = self.mids.get_mut(instrument.index()) {
             *slot = Some(mid);
         }
+    }
+
+    /// Whether the instrument's book is stale (from the market data's flag).
+    pub fn set_stale(&mut self, instrument: InstrumentId, stale: bool) {
+        if let Some(slot) = self.stale.get_mut(instrument.index()) {
+            *slot = stale;
+        }
+    }
+
+    pub fn is_stale(&self, instrument: InstrumentId) -> bool {
+        self.stale.get(instrument.index()).copied().unwrap_or(false)
     }
 
     pub fn set_gates(&mut self, instrument: InstrumentId, global: Gate, own: Gate) {
@@ -144,6 +157,9 @@ impl PreTrade {
         let position = self.positions[order.instrument.index()];
         if let Some(reason) = self.check_gate(order, position, exposure) {
             return reason;
+        }
+        if self.stale[order.instrument.index()] {
+            return RejectReason::StaleBook;
         }
         if order.qty.0 <= order.filled || order.side == Side::None {
             return RejectReason::InvalidQty;

@@ -97,7 +97,7 @@ impl Strategy for MarketMaker {
             return;
         };
         let mode = act.gate(instrument).mode();
-        if mode >= GateMode::Halt {
+        if mode >= GateMode::Halt || act.is_stale(instrument) {
             return;
         }
         let Some(mid) = act.mid(instrument) else {

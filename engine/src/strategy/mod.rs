@@ -92,6 +92,11 @@ impl Actions<'_> {
         self.book.pretrade.gate(instrument)
     }
 
+    /// True while the instrument's book is stale: new orders would be refused.
+    pub fn is_stale(&self, instrument: InstrumentId) -> bool {
+        self.book.pretrade.is_stale(instrument)
+    }
+
     /// A live order, as the engine knows it.
     pub fn order(&self, id: OrderId) -> Option<&Order> {
         self.book.orders.get(id)
@@ -315,6 +320,8 @@ impl StrategyStage {
             Input::TopOfBook(t) if t.bid_px.0 > 0 && t.ask_px.0 > 0 => {
                 book.pretrade
                     .set_mid(ev.instrument, (t.bid_px.0 + t.ask_px.0).div_euclid(2));
+                book.pretrade
+                    .set_stale(ev.instrument, ev.flags & crate::event::FLAG_STALE != 0);
             }
             Input::Trade(t) if book.pretrade.mid(ev.instrument).is_none() => {
                 book.pretrade.set_mid(ev.instrument, t.price.0);

@@ -11,6 +11,7 @@ pub mod cl_ord_id;
 pub mod fix_client;
 pub mod fix_sim;
 pub mod floor;
+pub mod itch_sim;
 pub mod market_view;
 
 use crate::execution::gateway::{Gateway, OrderRequest, SendError};

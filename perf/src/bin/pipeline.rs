@@ -56,6 +56,7 @@ impl Outcome {
 
 fn bench_config(dir: &Path) -> Config {
     let mut config = Config::builtin();
+    config.market_data.source = "synthetic".into();
     config.market_data.rate_per_sec = 0;
     config.market_data.timer_interval_ms = 100;
     config.topology.conflate_when_full = false;

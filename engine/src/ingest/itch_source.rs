@@ -1,0 +1,235 @@
+//! Market data from sockets: ITCH 5.0 in MoldUDP64 over UDP, decoded into
+//! order-by-order books (`genesis_io::itch::ItchFeed`) and published as the
+//! engine's top-of-book and trade events.
+//!
+//! Polled by ingest as its market-data lane; never blocks. A sequence gap
+//! marks every book stale until the request port's retransmission fills it
+//! (the receiver sends the MoldUDP64 request); while a book is stale its
+//! top-of-book events carry `FLAG_STALE`, and pre-trade risk refuses new
+//! orders on that instrument. Prices are converted from ITCH's 4-decimal
+//! fixed point to the instrument's ticks exactly; a price off the tick grid
+//! is counted and the update is not published.
+
+use crate::clock::EpochClock;
+use crate::config::Config;
+use crate::event::{Event, Input, TopOfBook, Trade, FLAG_STALE};
+use crate::ingest::source::Source;
+use crate::units::{InstrumentId, Price, Qty, Side};
+use crate::venue::itch_sim::price4_per_tick;
+use genesis_io::itch::{BuySell, ItchFeed, ItchFeedConfig, ItchMessage, StockSymbol};
+use genesis_io::net::{MoldReceiver, MoldReceiverConfig, SocketOptions};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+const OUTBOX_MAX: usize = 8_192;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ItchSourceCounters {
+    pub datagrams: u64,
+    pub gaps: u64,
+    pub gaps_closed: u64,
+    pub requests_sent: u64,
+    pub off_grid: u64,
+}
+
+pub struct ItchSource {
+    receiver: MoldReceiver,
+    feed: ItchFeed,
+    price4_per_tick: Vec<i64>,
+    /// Last published (bid, bid qty, ask, ask qty, stale) per instrument.
+    last: Vec<(i64, i64, i64, i64, bool)>,
+    /// Books touched in this poll: receive and send time of their last message.
+    touched: Vec<Option<(u64, u64)>>,
+    outbox: VecDeque<Event>,
+    pub counters: ItchSourceCounters,
+}
+
+impl ItchSource {
+    /// Binds a feed socket on loopback; the venue must publish to `feed_addr()`
+    /// and answer retransmission requests at `request_server`.
+    pub fn bind(config: &Config, request_server: SocketAddr) -> Result<ItchSource, String> {
+        let symbols = config
+            .instruments
+            .iter()
+            .map(|i| {
+                StockSymbol::from_str_padded(&i.symbol)
+                    .ok_or_else(|| format!("symbol {:?} is longer than ITCH's 8 bytes", i.symbol))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let price4_per_tick = config
+            .instruments
+            .iter()
+            .map(|i| {
+                price4_per_tick(&i.tick_size).ok_or_else(|| {
+                    format!("tick size {:?} is finer than ITCH's 0.0001", i.tick_size)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = symbols.len();
+        let feed = ItchFeed::new(ItchFeedConfig {
+            symbols,
+            orders_max: 4_096,
+            levels_max: 256,
+            next_sequence: Some(1),
+            request_retry_ns: 20_000_000,
+            request_count_max: 512,
+        });
+        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+        let receiver = MoldReceiver::bind(MoldReceiverConfig {
+            feed_bind_addr: any_port,
+            request_bind_addr: any_port,
+            request_server_addr: request_server,
+            options: SocketOptions {
+                recv_buffer_bytes: Some(4 << 20),
+                ..SocketOptions::default()
+            },
+            datagrams_per_poll_max: 64,
+        })
+        .map_err(|e| format!("binding the ITCH feed socket: {e}"))?;
+        Ok(ItchSource {
+            receiver,
+            feed,
+            price4_per_tick,
+            last: vec![(0, 0, 0, 0, false); count],
+            touched: vec![None; count],
+            outbox: VecDeque::with_capacity(OUTBOX_MAX),
+            counters: ItchSourceCounters::default(),
+        })
+    }
+
+    pub fn feed_addr(&self) -> Result<SocketAddr, String> {
+        self.receiver.feed_local_addr().map_err(|e| e.to_string())
+    }
+
+    fn ticks(&mut self, index: usize, price4: i64) -> Option<i64> {
+        let scale = self.price4_per_tick[index];
+        if price4 % scale != 0 {
+            self.counters.off_grid += 1;
+            return None;
+        }
+        Some(price4 / scale)
+    }
+
+    /// Publishes the top of every book this poll touched, if it changed.
+    fn publish_touched(&mut self) {
+        for index in 0..self.touched.len() {
+            let Some((ts_recv_ns, ts_venue_ns)) = self.touched[index].take() else {
+                continue;
+            };
+            let Some(book) = self.feed.book(index) else {
+                continue;
+            };
+            let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else {
+                continue;
+            };
+            let stale = book.is_stale();
+            let (bid_qty, ask_qty) = (bid.qty.0, ask.qty.0);
+            let (Some(bid_px), Some(ask_px)) = (
+                self.ticks(index, bid.price.0),
+                self.ticks(index, ask.price.0),
+            ) else {
+                continue;
+            };
+            let now = (bid_px, bid_qty, ask_px, ask_qty, stale);
+            if self.last[index] == now || self.outbox.len() == OUTBOX_MAX {
+                continue;
+            }
+            self.last[index] = now;
+            let mut event = Event::new(
+                InstrumentId(index as u16),
+                Side::None,
+                Input::TopOfBook(TopOfBook {
+                    bid_px: Price(bid_px),
+                    bid_qty: Qty(bid_qty),
+                    ask_px: Price(ask_px),
+                    ask_qty: Qty(ask_qty),
+                }),
+            );
+            event.ts_recv_ns = ts_recv_ns;
+            event.ts_venue_ns = ts_venue_ns;
+            if stale {
+                event.flags |= FLAG_STALE;
+            }
+            self.outbox.push_back(event);
+        }
+    }
+}
+
+impl Source for ItchSource {
+    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        if self.outbox.len() < OUTBOX_MAX / 2 {
+            let touched = &mut self.touched;
+            let outbox = &mut self.outbox;
+            let result = self.receiver.poll(
+                &mut self.feed,
+                &mut || clock.now_ns(),
+                |ts_recv_ns, book, message| {
+                    let Some(index) = book else { return };
+                    let sent_ns = crate::venue::itch_sim::epoch_ns_of(
+                        message_timestamp_ns(message),
+                        ts_recv_ns,
+                    );
+                    if let Some(slot) = touched.get_mut(index) {
+                        *slot = Some((ts_recv_ns, sent_ns));
+                    }
+                    // Trades are rare next to book updates: each is published at once,
+                    // its price still in ITCH units (converted when emitted).
+                    if let (ItchMessage::Trade(trade), true) = (message, outbox.len() < OUTBOX_MAX)
+                    {
+                        let side = if trade.side == BuySell::Sell {
+                            Side::Sell
+                        } else {
+                            Side::Buy
+                        };
+                        let input = Input::Trade(Trade {
+                            price: Price(i64::from(trade.price.0)),
+                            qty: Qty(i64::from(trade.shares)),
+                            trade_id: trade.match_number,
+                        });
+                        let mut event = Event::new(InstrumentId(index as u16), side, input);
+                        event.ts_recv_ns = ts_recv_ns;
+                        event.ts_venue_ns = sent_ns;
+                        outbox.push_back(event);
+                    }
+                },
+            );
+            self.counters.datagrams += result.datagram_count as u64;
+            self.counters.gaps += u64::from(result.gap_seen);
+            self.counters.gaps_closed += u64::from(result.gap_closed);
+            self.counters.requests_sent += u64::from(result.request_sent);
+            self.publish_touched();
+        }
+        let mut emitted = 0;
+        while emitted < budget {
+            let Some(mut event) = self.outbox.pop_front() else {
+                break;
+            };
+            if let Input::Trade(trade) = event.input() {
+                // Trade prices were queued in ITCH units: convert now that `self` is free.
+                let index = event.instrument.index();
+                let Some(ticks) = self.ticks(index, trade.price.0) else {
+                    continue;
+                };
+                event.data[0] = ticks;
+            }
+            emit(event);
+            emitted += 1;
+        }
+        emitted
+    }
+}
+
+/// The header timestamp (ns since midnight) of any ITCH message.
+fn message_timestamp_ns(message: &ItchMessage) -> u64 {
+    match message {
+        ItchMessage::SystemEvent(m) => m.header.timestamp_ns,
+        ItchMessage::StockDirectory(m) => m.header.timestamp_ns,
+        ItchMessage::AddOrder(m) => m.header.timestamp_ns,
+        ItchMessage::OrderExecuted(m) => m.header.timestamp_ns,
+        ItchMessage::OrderExecutedWithPrice(m) => m.header.timestamp_ns,
+        ItchMessage::OrderCancel(m) => m.header.timestamp_ns,
+        ItchMessage::OrderDelete(m) => m.header.timestamp_ns,
+        ItchMessage::OrderReplace(m) => m.header.timestamp_ns,
+        ItchMessage::Trade(m) => m.header.timestamp_ns,
+    }
+}
