@@ -242,7 +242,7 @@ pub fn run(
         config.risk.exec_id_memory,
     );
     let mut ingest = Some(ingest_stage);
-    let plans: Vec<GroupPlan> = groups
+    let mut plans: Vec<GroupPlan> = groups
         .iter()
         .enumerate()
         .map(|(index, group)| {
@@ -270,7 +270,6 @@ pub fn run(
             }
         })
         .collect();
-    let mut plans = plans;
     let alerts = crate::alerts::Alerts::new(&config.alerts);
     let mut reporter = Reporter::new(
         Duration::from_millis(config.metrics.interval_ms),

@@ -142,23 +142,7 @@ impl EventReader {
         let Some(record) = self.reader.next_record()? else {
             return Ok(None);
         };
-        let seq = record.seq;
-        let bytes: &[u8; EVENT_BYTES] =
-            record
-                .payload
-                .try_into()
-                .map_err(|_| EventReadError::RecordSize {
-                    dir: self.dir.clone(),
-                    seq,
-                    got: record.payload.len(),
-                })?;
-        Event::decode(bytes)
-            .map(Some)
-            .map_err(|source| EventReadError::Decode {
-                dir: self.dir.clone(),
-                seq,
-                source,
-            })
+        decode_record(&self.dir, record.seq, record.payload).map(Some)
     }
 
     /// Where reading stopped at a torn last record, if it did.
@@ -183,25 +167,23 @@ pub fn read_available(dir: &Path) -> Result<Vec<Event>, EventReadError> {
     let mut tailer = genesis_journal::Tailer::open(dir, 1, 1 << 20)?;
     let mut events = Vec::new();
     while let Some(record) = tailer.poll()? {
-        let seq = record.seq;
-        let bytes: &[u8; EVENT_BYTES] =
-            record
-                .payload
-                .try_into()
-                .map_err(|_| EventReadError::RecordSize {
-                    dir: dir.to_path_buf(),
-                    seq,
-                    got: record.payload.len(),
-                })?;
-        events.push(
-            Event::decode(bytes).map_err(|source| EventReadError::Decode {
-                dir: dir.to_path_buf(),
-                seq,
-                source,
-            })?,
-        );
+        events.push(decode_record(dir, record.seq, record.payload)?);
     }
     Ok(events)
+}
+
+/// One journal record as an event, or what is wrong with it.
+fn decode_record(dir: &Path, seq: u64, payload: &[u8]) -> Result<Event, EventReadError> {
+    let bytes: &[u8; EVENT_BYTES] = payload.try_into().map_err(|_| EventReadError::RecordSize {
+        dir: dir.to_path_buf(),
+        seq,
+        got: payload.len(),
+    })?;
+    Event::decode(bytes).map_err(|source| EventReadError::Decode {
+        dir: dir.to_path_buf(),
+        seq,
+        source,
+    })
 }
 
 /// `DIR/config-<seq_first, 20 digits>.toml`: the config of the run whose

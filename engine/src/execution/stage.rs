@@ -126,7 +126,7 @@ impl ExecutionStage {
         if global.mode() == GateMode::CancelAll
             && self.gate_global_last.mode() != GateMode::CancelAll
         {
-            self.cancel_where(ev.ts_recv_ns, |_, _| true);
+            self.cancel_where(ev.ts_recv_ns, |_| true);
             if ev.outcome == Outcome::None {
                 ev.outcome = Outcome::MassCancel;
             }
@@ -141,7 +141,7 @@ impl ExecutionStage {
             let instrument = ev.instrument;
             let position = self.positions[index];
             let halt = own.mode() >= GateMode::Halt;
-            self.cancel_where(ev.ts_recv_ns, |order, _| {
+            self.cancel_where(ev.ts_recv_ns, |order| {
                 order.instrument == instrument && (halt || grows(position, order.side))
             });
             if ev.outcome == Outcome::None {
@@ -151,11 +151,11 @@ impl ExecutionStage {
         self.gate_instrument_last[index] = own;
     }
 
-    fn cancel_where(&mut self, ts_ns: u64, select: impl Fn(&Order, ()) -> bool) {
+    fn cancel_where(&mut self, ts_ns: u64, select: impl Fn(&Order) -> bool) {
         self.counters.mass_cancels += 1;
         self.cancel_ids.clear();
         for order in self.orders.iter_open() {
-            if select(order, ()) && self.cancel_ids.len() < self.cancel_ids.capacity() {
+            if select(order) && self.cancel_ids.len() < self.cancel_ids.capacity() {
                 self.cancel_ids.push(order.id);
             }
         }

@@ -1,6 +1,7 @@
 //! Allocation-free number and date formatting for log lines: seconds with
 //! three decimals from integer nanoseconds, and a UTC date for StartTime.
 
+use genesis_io::fix::time::civil_from_days;
 use std::fmt::Write as _;
 
 const NS_PER_MS: u64 = 1_000_000;
@@ -40,26 +41,6 @@ pub(crate) fn push_utc_date(out: &mut String, unix_ns: u64) {
         s_of_day % 60,
         ms_total % MS_PER_S
     );
-}
-
-/// Gregorian date for a count of days since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, restricted to dates after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

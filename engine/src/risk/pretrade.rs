@@ -239,17 +239,6 @@ impl PreTrade {
             })
             .sum()
     }
-
-    /// Worst-case absolute position of every instrument: what the limits bound.
-    pub fn worst_positions(&self, orders: &Orders) -> impl Iterator<Item = i64> + '_ {
-        let exposures: Vec<Exposure> = (0..self.rules.len())
-            .map(|index| orders.exposure(InstrumentId(index as u16)))
-            .collect();
-        self.positions
-            .iter()
-            .zip(exposures)
-            .map(|(&position, exposure)| worst_abs(position, exposure))
-    }
 }
 
 fn with_added(exposure: Exposure, side: Side, lots: i64) -> Exposure {

@@ -421,7 +421,6 @@ impl FixClient {
         let version = self.versions.get(&request.order_id.0).copied().unwrap_or(0);
         let current = ClOrdId::new(request.order_id, (version > 0).then_some((b'r', version)));
         let sender = self.session.sender();
-        let _ = now_ns;
         match request.kind {
             RequestKind::New => {
                 self.instruments
