@@ -9,9 +9,11 @@
 //! - [`book`]: fixed-capacity L3 (order by order) and L2 (price level) books.
 //! - [`binance`]: Binance-compatible JSON market data (bookTicker, depth diffs).
 //! - [`net`]: socket transports: mio busy-poll reactor, MoldUDP64 over UDP, WebSocket.
+//! - [`venue`]: the simulated venue's price-time-priority matching engine.
 
 pub mod binance;
 pub mod book;
 pub mod fix;
 pub mod itch;
 pub mod net;
+pub mod venue;

@@ -16,12 +16,17 @@
 //! to be right, so the instrument resyncs from a new snapshot. Nothing panics.
 
 mod decimal;
+mod encode;
 mod error;
 mod json;
 mod messages;
 mod sync;
 
 pub use decimal::DecimalGrid;
+pub use encode::{
+    parse_depth_request, write_book_ticker, write_error_answer, write_snapshot_answer,
+    DepthDiffBuilder, DepthRequest, DiffWindowFull, DEPTH_LIMIT_DEFAULT,
+};
 pub use error::BinanceError;
 pub use messages::{
     parse_book_ticker, parse_depth_snapshot, parse_depth_update, BookTicker, DepthSnapshot,
