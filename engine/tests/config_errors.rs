@@ -98,3 +98,135 @@ fn unknown_strategy_is_named() {
         "{err}"
     );
 }
+
+// An unknown market-data source lists every source this build has.
+#[test]
+fn unknown_source_lists_the_valid_ones() {
+    let err = error_of("[market_data]\nsource = \"carrier-pigeon\"\n");
+    assert!(err.contains("`market_data.source`"), "{err}");
+    for source in ["synthetic", "itch-sim", "itch", "binance-sim", "binance-ws"] {
+        assert!(err.contains(&format!("\"{source}\"")), "{source}: {err}");
+    }
+}
+
+// The shipped examples carry the socket options: busy poll on in prod, off in dev.
+#[test]
+fn socket_options_from_config() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dev = Config::load(std::path::Path::new(&format!("{root}/config/dev.toml"))).unwrap();
+    let options = dev.market_data.socket_options();
+    assert_eq!(options.busy_poll_us, None);
+    assert_eq!(options.recv_buffer_bytes, Some(4 << 20));
+    assert!(options.tcp_nodelay);
+    let text = std::fs::read_to_string(format!("{root}/config/prod.toml")).unwrap();
+    let prod: Config = toml::from_str(&text).unwrap();
+    assert_eq!(prod.market_data.socket_options().busy_poll_us, Some(50));
+    let zero = Config::parse(
+        "[market_data.socket]\nrecv_buffer_bytes = 0\ntcp_nodelay = false\n",
+        "t",
+    )
+    .unwrap();
+    let options = zero.market_data.socket_options();
+    assert_eq!(
+        (options.recv_buffer_bytes, options.tcp_nodelay),
+        (None, false)
+    );
+    let err = error_of("[market_data.socket]\nbusy_poll = 50\n");
+    assert!(
+        err.contains("busy_poll") && err.contains("busy_poll_us"),
+        "{err}"
+    );
+}
+
+// An external ITCH feed needs both of its addresses, each named when it is bad.
+#[test]
+fn itch_addresses_are_checked() {
+    let ok = "[market_data]\nsource = \"itch\"\n[market_data.itch]\nfeed_bind = \"0.0.0.0:26400\"\nrequest_server = \"10.0.0.5:26401\"\n";
+    Config::parse(ok, "t").unwrap();
+    let err = error_of(
+        "[market_data]\nsource = \"itch\"\n[market_data.itch]\nfeed_bind = \"localhost\"\n",
+    );
+    assert!(
+        err.contains("`market_data.itch.feed_bind`") && err.contains("localhost"),
+        "{err}"
+    );
+    let err = error_of(
+        "[market_data]\nsource = \"itch\"\n[market_data.itch]\nrequest_server = \"10.0.0.5\"\n",
+    );
+    assert!(err.contains("`market_data.itch.request_server`"), "{err}");
+    // Not checked for the other sources, whose feeds have no such addresses.
+    Config::parse("[market_data.itch]\nfeed_bind = \"nowhere\"\n", "t").unwrap();
+}
+
+// binance-ws needs a ws:// combined-stream URL carrying every instrument's streams.
+#[test]
+fn binance_url_is_checked() {
+    let instrument =
+        "[[instruments]]\nsymbol = \"BTCUSDT\"\ntick_size = \"0.01\"\nlot_size = \"0.001\"\n";
+    let with_url = |url: &str| {
+        format!("{instrument}[market_data]\nsource = \"binance-ws\"\n[market_data.binance]\nurl = \"{url}\"\n")
+    };
+    let err = error_of(&format!(
+        "{instrument}[market_data]\nsource = \"binance-ws\"\n"
+    ));
+    assert!(
+        err.contains("`market_data.binance.url`") && err.contains("needs"),
+        "{err}"
+    );
+    let err = error_of(&with_url(
+        "wss://stream.binance.com:9443/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms",
+    ));
+    assert!(
+        err.contains("`market_data.binance.url`") && err.contains("ws://"),
+        "{err}"
+    );
+    let err = error_of(&with_url(
+        "ws://127.0.0.1:9443/stream?streams=btcusdt@bookTicker",
+    ));
+    assert!(err.contains("btcusdt@depth@100ms"), "{err}");
+    let config = Config::parse(
+        &with_url("ws://127.0.0.1:9443/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms"),
+        "t",
+    )
+    .unwrap();
+    let ws = config.market_data.ws_config();
+    assert_eq!(ws.ping_interval_ns, 20_000_000_000);
+    assert_eq!(ws.ping_timeout_ns, 10_000_000_000);
+    assert_eq!(ws.close_timeout_ns, 5_000_000_000);
+    assert_eq!(ws.message_bytes_max, 1 << 20);
+    assert_eq!(ws.reconnect_initial_ns, 100_000_000);
+    assert_eq!(ws.socket, config.market_data.socket_options());
+    // binance-sim fills the URL in at run time.
+    Config::parse(
+        &format!("{instrument}[market_data]\nsource = \"binance-sim\"\n"),
+        "t",
+    )
+    .unwrap();
+    let err = error_of(&format!("{instrument}[market_data]\nsource = \"binance-sim\"\n[market_data.binance]\nreconnect_initial_ms = 500\nreconnect_max_ms = 100\n"));
+    assert!(
+        err.contains("`market_data.binance.reconnect_max_ms`"),
+        "{err}"
+    );
+    let err = error_of(&format!("{instrument}[market_data]\nsource = \"binance-sim\"\n[market_data.binance]\nsnapshot_limit = 0\n"));
+    assert!(
+        err.contains("`market_data.binance.snapshot_limit`"),
+        "{err}"
+    );
+}
+
+// A tick size that no Binance grid can hold (finer than 18 decimals) is
+// refused for the Binance sources, naming the instrument's key.
+#[test]
+fn binance_off_grid_tick_size_is_refused() {
+    let instrument = |tick: &str| {
+        format!("[[instruments]]\nsymbol = \"BTCUSDT\"\ntick_size = \"{tick}\"\nlot_size = \"0.001\"\n[market_data]\nsource = \"binance-sim\"\n")
+    };
+    let err = error_of(&instrument("0.0000000000000000001"));
+    assert!(
+        err.contains("`instruments[0].tick_size`") && err.contains("grid"),
+        "{err}"
+    );
+    Config::parse(&instrument("0.05"), "t").unwrap();
+    let err = error_of("[[instruments]]\nsymbol = \"BTC-USDT\"\ntick_size = \"0.01\"\nlot_size = \"1\"\n[market_data]\nsource = \"binance-sim\"\n");
+    assert!(err.contains("`instruments[0].symbol`"), "{err}");
+}

@@ -9,15 +9,23 @@
 //! orders on that instrument. Prices are converted from ITCH's 4-decimal
 //! fixed point to the instrument's ticks exactly; a price off the tick grid
 //! is counted and the update is not published.
+//!
+//! Two ways in: [`ItchSource::bind`] on loopback for the in-process
+//! simulator ("itch-sim"), [`ItchSource::bind_external`] at the addresses of
+//! `[market_data.itch]` ("itch"). Socket options come from
+//! `[market_data.socket]`; how they fared is logged once at start-up. Bad
+//! input (malformed datagrams and messages, gaps, off-grid prices, ...) is
+//! counted and logged at most once per metrics interval ([`BadInputLog`]).
 
 use crate::clock::EpochClock;
 use crate::config::Config;
 use crate::event::{Event, Input, TopOfBook, Trade, FLAG_STALE};
+use crate::ingest::bad_input::BadInputLog;
 use crate::ingest::source::Source;
 use crate::units::{InstrumentId, Price, Qty, Side};
 use crate::venue::itch_sim::price4_per_tick;
 use genesis_io::itch::{BuySell, ItchFeed, ItchFeedConfig, ItchMessage, StockSymbol};
-use genesis_io::net::{MoldReceiver, MoldReceiverConfig, SocketOptions};
+use genesis_io::net::{MoldReceiver, MoldReceiverConfig};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -42,12 +50,67 @@ pub struct ItchSource {
     touched: Vec<Option<(u64, u64)>>,
     outbox: VecDeque<Event>,
     pub counters: ItchSourceCounters,
+    bad_input: BadInputLog<9>,
 }
 
+/// Names of the bad-input counters an ITCH source logs (see [`ItchSource::bad_input_counters`]).
+const BAD_INPUT_NAMES: [&str; 9] = [
+    "datagrams_malformed",
+    "messages_malformed",
+    "messages_unknown_type",
+    "book_rejects",
+    "gaps",
+    "packets_wrong_session",
+    "recv_errors",
+    "request_send_errors",
+    "off_grid",
+];
+
 impl ItchSource {
-    /// Binds a feed socket on loopback; the venue must publish to `feed_addr()`
-    /// and answer retransmission requests at `request_server`.
+    /// Binds a feed socket on loopback for the in-process simulator
+    /// ("itch-sim"); the venue must publish to `feed_addr()` and answer
+    /// retransmission requests at `request_server`. Socket options come
+    /// from `[market_data.socket]`.
     pub fn bind(config: &Config, request_server: SocketAddr) -> Result<ItchSource, String> {
+        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+        ItchSource::open(config, "itch-sim", any_port, any_port, request_server)
+    }
+
+    /// Binds to an external feed ("itch"): the feed socket at
+    /// `market_data.itch.feed_bind`, retransmission requests to
+    /// `market_data.itch.request_server` from an ephemeral port on every
+    /// interface (the venue answers the requester). Books start from
+    /// sequence 1: joining a running session, the first packet opens a gap
+    /// and the request port replays the session so far, which the
+    /// order-by-order books need anyway.
+    pub fn bind_external(config: &Config) -> Result<ItchSource, String> {
+        let itch = &config.market_data.itch;
+        let feed_bind: SocketAddr = itch.feed_bind.parse().map_err(|_| {
+            format!(
+                "market_data.itch.feed_bind {:?} is not a socket address",
+                itch.feed_bind
+            )
+        })?;
+        let request_server: SocketAddr = itch.request_server.parse().map_err(|_| {
+            format!(
+                "market_data.itch.request_server {:?} is not a socket address",
+                itch.request_server
+            )
+        })?;
+        let request_bind = match request_server {
+            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+        };
+        ItchSource::open(config, "itch", feed_bind, request_bind, request_server)
+    }
+
+    fn open(
+        config: &Config,
+        name: &'static str,
+        feed_bind_addr: SocketAddr,
+        request_bind_addr: SocketAddr,
+        request_server_addr: SocketAddr,
+    ) -> Result<ItchSource, String> {
         let symbols = config
             .instruments
             .iter()
@@ -74,18 +137,15 @@ impl ItchSource {
             request_retry_ns: 20_000_000,
             request_count_max: 512,
         });
-        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
         let receiver = MoldReceiver::bind(MoldReceiverConfig {
-            feed_bind_addr: any_port,
-            request_bind_addr: any_port,
-            request_server_addr: request_server,
-            options: SocketOptions {
-                recv_buffer_bytes: Some(4 << 20),
-                ..SocketOptions::default()
-            },
+            feed_bind_addr,
+            request_bind_addr,
+            request_server_addr,
+            options: config.market_data.socket_options(),
             datagrams_per_poll_max: 64,
         })
-        .map_err(|e| format!("binding the ITCH feed socket: {e}"))?;
+        .map_err(|e| format!("binding the ITCH feed socket at {feed_bind_addr}: {e}"))?;
+        log_options(name, &receiver);
         Ok(ItchSource {
             receiver,
             feed,
@@ -94,7 +154,18 @@ impl ItchSource {
             touched: vec![None; count],
             outbox: VecDeque::with_capacity(OUTBOX_MAX),
             counters: ItchSourceCounters::default(),
+            bad_input: BadInputLog::new(name, BAD_INPUT_NAMES, config.metrics.interval_ms),
         })
+    }
+
+    /// The cumulative bad-input counters, in the order of `BAD_INPUT_NAMES`.
+    pub fn bad_input_counters(&self) -> [u64; 9] {
+        bad_input_counters(&self.feed, &self.receiver, &self.counters)
+    }
+
+    /// The feed and its books (for tests and diagnostics).
+    pub fn feed(&self) -> &ItchFeed {
+        &self.feed
     }
 
     pub fn feed_addr(&self) -> Result<SocketAddr, String> {
@@ -199,6 +270,10 @@ impl Source for ItchSource {
             self.counters.requests_sent += u64::from(result.request_sent);
             self.publish_touched();
         }
+        let now_ns = clock.now_ns();
+        let (bad_input, counters) = (&mut self.bad_input, &self.counters);
+        let (feed, receiver) = (&self.feed, &self.receiver);
+        bad_input.check(now_ns, || bad_input_counters(feed, receiver, counters));
         let mut emitted = 0;
         while emitted < budget {
             let Some(mut event) = self.outbox.pop_front() else {
@@ -216,6 +291,43 @@ impl Source for ItchSource {
             emitted += 1;
         }
         emitted
+    }
+}
+
+fn bad_input_counters(
+    feed: &ItchFeed,
+    receiver: &MoldReceiver,
+    counters: &ItchSourceCounters,
+) -> [u64; 9] {
+    let stats = feed.stats();
+    let sequence = feed.sequence_stats();
+    let receiver = receiver.stats();
+    [
+        stats.datagrams_malformed,
+        stats.messages_malformed,
+        stats.messages_unknown_type,
+        stats.book_rejects,
+        sequence.gaps_opened,
+        sequence.packets_wrong_session,
+        receiver.recv_errors,
+        receiver.request_send_errors,
+        counters.off_grid,
+    ]
+}
+
+/// Logs once, at start-up, how the socket options fared on both sockets.
+fn log_options(source: &'static str, receiver: &MoldReceiver) {
+    for (role, report) in ["feed", "request"].iter().zip(receiver.options_reports()) {
+        if report.any_refused() {
+            tracing::warn!(
+                source,
+                socket = role,
+                ?report,
+                "a market-data socket option was refused; the socket is used without it"
+            );
+        } else {
+            tracing::info!(source, socket = role, ?report, "market-data socket options");
+        }
     }
 }
 

@@ -11,6 +11,8 @@
 //! published survivor flagged `FLAG_CONFLATED`. With conflation off
 //! (backtests, replay) market data waits in the FIFO too.
 
+pub mod bad_input;
+pub mod binance_source;
 pub mod itch_source;
 pub mod sim_venue;
 pub mod source;

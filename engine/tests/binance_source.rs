@@ -1,0 +1,340 @@
+//! `BinanceSource` against a scripted Binance-compatible venue on loopback:
+//! top-of-book events in the instrument's ticks and lots, flagged stale
+//! before the depth book's first snapshot, after a forced gap until the
+//! resync, and after the venue drops the connection; live again once the
+//! book is synced.
+//!
+//! Single-threaded: the venue's `WsServer` and the source are both
+//! non-blocking and driven in turn by the test loop, which waits on
+//! conditions with a generous deadline (never on time passing).
+
+use genesis_engine::clock::EpochClock;
+use genesis_engine::config::{Config, InstrumentConfig, InstrumentLimits};
+use genesis_engine::event::{Event, Input, TopOfBook, FLAG_STALE};
+use genesis_engine::ingest::binance_source::BinanceSource;
+use genesis_engine::ingest::Source;
+use genesis_engine::units::{Price, Qty};
+use genesis_io::net::{combined_stream_url, ConnectionId, WsServer};
+
+const DEADLINE_NS: u64 = 20_000_000_000;
+
+/// The instrument: tick 0.05, lot 0.001, so 100.15 is 2003 ticks.
+fn config() -> Config {
+    let mut config = Config::builtin();
+    config.instruments = vec![InstrumentConfig {
+        symbol: "BTCUSDT".into(),
+        tick_size: "0.05".into(),
+        lot_size: "0.001".into(),
+        tick_value: 1,
+        start_price_ticks: 2_000,
+        limits: InstrumentLimits::default(),
+    }];
+    config.topology.pin_threads = false;
+    config.market_data.source = "binance-sim".into();
+    config.market_data.binance.snapshot_limit = 100;
+    config.market_data.binance.reconnect_initial_ms = 20;
+    config.market_data.binance.reconnect_max_ms = 200;
+    config.validate("test").unwrap();
+    config
+}
+
+/// `ticks` of 0.05 as a decimal string.
+fn price(ticks: i64) -> String {
+    let units = ticks * 5;
+    format!("{}.{:02}", units / 100, units % 100)
+}
+
+/// `lots` of 0.001 as a decimal string.
+fn qty(lots: i64) -> String {
+    format!("{}.{:03}", lots / 1_000, lots % 1_000)
+}
+
+fn top(bid_px: i64, bid_qty: i64, ask_px: i64, ask_qty: i64) -> TopOfBook {
+    TopOfBook {
+        bid_px: Price(bid_px),
+        bid_qty: Qty(bid_qty),
+        ask_px: Price(ask_px),
+        ask_qty: Qty(ask_qty),
+    }
+}
+
+/// The venue: a WebSocket server, the depth book's update id, and the
+/// snapshot requests it has not answered yet.
+struct Venue {
+    server: WsServer,
+    update_id: u64,
+    requests: Vec<(ConnectionId, u64)>,
+    answer_requests: bool,
+}
+
+impl Venue {
+    fn new() -> Venue {
+        Venue {
+            server: WsServer::bind("127.0.0.1:0".parse().unwrap(), 1 << 20).unwrap(),
+            update_id: 100,
+            requests: Vec::new(),
+            answer_requests: false,
+        }
+    }
+
+    /// A depth snapshot of a fixed book (bids below 1990 ticks, asks above
+    /// 2010, so no diff or ticker here crosses it) at the current update id.
+    fn snapshot_answer(&self, id: u64) -> String {
+        format!(
+            r#"{{"id":{id},"status":200,"result":{{"lastUpdateId":{},"bids":[["{}","{}"]],"asks":[["{}","{}"]]}}}}"#,
+            self.update_id,
+            price(1_990),
+            qty(1_000),
+            price(2_010),
+            qty(1_000)
+        )
+    }
+
+    /// A diff covering two update ids, after skipping `skipped` (a gap when > 0).
+    fn diff(&mut self, skipped: u64) {
+        let first = self.update_id + 1 + skipped;
+        let last = first + 1;
+        self.update_id = last;
+        let text = format!(
+            r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{first},"u":{last},"b":[["{}","{}"]],"a":[]}}}}"#,
+            price(1_980 + (last % 5) as i64),
+            qty(7)
+        );
+        self.server.broadcast_text(&text);
+    }
+
+    fn ticker(&mut self, update_id: u64, top: TopOfBook) {
+        let text = format!(
+            r#"{{"stream":"btcusdt@bookTicker","data":{{"u":{update_id},"s":"BTCUSDT","b":"{}","B":"{}","a":"{}","A":"{}"}}}}"#,
+            price(top.bid_px.0),
+            qty(top.bid_qty.0),
+            price(top.ask_px.0),
+            qty(top.ask_qty.0)
+        );
+        assert_eq!(self.server.broadcast_text(&text), 1, "one client listens");
+    }
+
+    /// Accept, read snapshot requests, and answer them if allowed.
+    fn poll(&mut self) {
+        let requests = &mut self.requests;
+        self.server.poll(|connection, bytes| {
+            let text = std::str::from_utf8(bytes).unwrap();
+            assert!(text.contains(r#""method":"depth""#), "unexpected {text}");
+            let id_start = text.find(r#""id":"#).unwrap() + 5;
+            let id_len = text[id_start..].find(',').unwrap();
+            requests.push((
+                connection,
+                text[id_start..id_start + id_len].parse().unwrap(),
+            ));
+        });
+        if self.answer_requests {
+            for (connection, id) in std::mem::take(&mut self.requests) {
+                let answer = self.snapshot_answer(id);
+                assert!(self.server.send_text(connection, &answer));
+            }
+        }
+    }
+}
+
+struct Rig {
+    venue: Venue,
+    source: BinanceSource,
+    clock: EpochClock,
+    events: Vec<Event>,
+    /// Events before this index were already matched by a wait.
+    seen: usize,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let venue = Venue::new();
+        let addr = venue.server.local_addr().unwrap().to_string();
+        let url = combined_stream_url(&addr, &["BTCUSDT"]);
+        let source = BinanceSource::new(&config(), &url).unwrap();
+        Rig {
+            venue,
+            source,
+            clock: EpochClock::new(),
+            events: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    fn step(&mut self) {
+        self.venue.poll();
+        let events = &mut self.events;
+        self.source
+            .poll(&self.clock, 64, &mut |event| events.push(event));
+        std::thread::yield_now();
+    }
+
+    fn wait_until(&mut self, what: &str, done: impl Fn(&Rig) -> bool) {
+        let deadline_ns = self.clock.now_ns() + DEADLINE_NS;
+        while !done(self) {
+            assert!(
+                self.clock.now_ns() < deadline_ns,
+                "deadline passed waiting for {what}: source {:?}, feed {:?}, ws {:?}, books {:?}, events {:?}",
+                self.source.counters(),
+                self.source.feed().stats(),
+                self.source.feed().ws_stats(),
+                self.source.sync_total(),
+                &self.events[self.seen..]
+            );
+            self.step();
+        }
+    }
+
+    /// The first top-of-book event not yet matched: its top and stale flag.
+    fn next_top(&mut self, what: &str) -> (TopOfBook, bool) {
+        self.wait_until(what, |r| r.events.len() > r.seen);
+        let event = self.events[self.seen];
+        self.seen += 1;
+        assert!(event.ts_recv_ns > 0, "receive time stamped");
+        assert_eq!(
+            event.ts_venue_ns, event.ts_recv_ns,
+            "no venue time on these streams"
+        );
+        let Input::TopOfBook(top) = event.input() else {
+            panic!("{what}: not a top of book: {event:?}");
+        };
+        (top, event.flags & FLAG_STALE != 0)
+    }
+
+    fn synced(&self) -> bool {
+        let sync = self.source.feed().sync(0).unwrap();
+        sync.is_synced() && sync.last_update_id() == self.venue.update_id
+    }
+
+    /// Answers the outstanding snapshot request and waits for the sync.
+    fn sync_book(&mut self) {
+        self.venue.answer_requests = true;
+        self.wait_until("the sync", Rig::synced);
+        self.venue.answer_requests = false;
+    }
+}
+
+// Before the first snapshot a ticker is published in ticks and lots but
+// flagged stale; the snapshot lifts the flag at once; later tickers are
+// live, and one whose `u` is not newer is dropped.
+#[test]
+fn stale_until_synced_then_live() {
+    let mut rig = Rig::new();
+    rig.wait_until("the snapshot request", |r| !r.venue.requests.is_empty());
+    let first = top(2_000, 1_500, 2_003, 250);
+    rig.venue.ticker(7, first);
+    assert_eq!(
+        rig.next_top("the first ticker"),
+        (first, true),
+        "100.00 x 1.500 / 100.15 x 0.250 in ticks of 0.05 and lots of 0.001, stale before the snapshot"
+    );
+    rig.venue.diff(0);
+    rig.sync_book();
+    assert_eq!(
+        rig.next_top("the top made live by the sync"),
+        (first, false)
+    );
+
+    let second = top(2_001, 10, 2_002, 20);
+    rig.venue.ticker(8, second);
+    assert_eq!(rig.next_top("the second ticker"), (second, false));
+    rig.venue.ticker(8, top(1_999, 1, 2_004, 1));
+    let third = top(2_000, 30, 2_002, 40);
+    rig.venue.ticker(9, third);
+    assert_eq!(
+        rig.next_top("the third ticker"),
+        (third, false),
+        "the ticker with u = 8 again was dropped"
+    );
+    assert_eq!(rig.source.counters().tickers_not_newer, 1);
+    assert_eq!(rig.events.len(), rig.seen, "nothing else was published");
+}
+
+// A diff that skips update ids marks the book stale at once; tickers stay
+// stale through the resync; the new snapshot makes the top live again.
+#[test]
+fn gap_is_stale_until_resync() {
+    let mut rig = Rig::new();
+    rig.wait_until("the snapshot request", |r| !r.venue.requests.is_empty());
+    rig.sync_book();
+    let live = top(2_000, 5, 2_001, 6);
+    rig.venue.ticker(1, live);
+    assert_eq!(rig.next_top("a live ticker"), (live, false));
+
+    rig.venue.diff(3);
+    assert_eq!(
+        rig.next_top("the gap"),
+        (live, true),
+        "the gap marks the top stale"
+    );
+    let during = top(2_001, 7, 2_002, 8);
+    rig.venue.ticker(2, during);
+    assert_eq!(rig.next_top("a ticker during the resync"), (during, true));
+    rig.wait_until("the resync request", |r| !r.venue.requests.is_empty());
+    rig.sync_book();
+    assert_eq!(rig.next_top("the resynced top"), (during, false));
+    let sync = rig.source.sync_total();
+    assert_eq!((sync.gaps, sync.resyncs), (1, 1));
+    let bad_input = rig.source.bad_input_counters();
+    assert_eq!(
+        (bad_input[6], bad_input[7]),
+        (1, 1),
+        "gaps and resyncs: {bad_input:?}"
+    );
+}
+
+// The venue drops the connection: the last top is published again, stale,
+// so risk stops trading; after the reconnect and the rebuilt book a fresh
+// ticker is live (the top from before the drop is never made live again).
+#[test]
+fn disconnect_is_stale_until_rebuilt() {
+    let mut rig = Rig::new();
+    rig.wait_until("the snapshot request", |r| !r.venue.requests.is_empty());
+    rig.sync_book();
+    let live = top(2_000, 5, 2_001, 6);
+    rig.venue.ticker(50, live);
+    assert_eq!(rig.next_top("a live ticker"), (live, false));
+
+    let opened = rig.source.feed().ws_stats().connects_opened;
+    rig.venue.server.close_all();
+    assert_eq!(rig.next_top("the disconnect"), (live, true));
+    assert!(!rig.source.is_connected());
+    rig.wait_until("the reconnect", |r| {
+        r.source.feed().ws_stats().connects_opened > opened && !r.venue.requests.is_empty()
+    });
+    rig.venue.diff(0);
+    rig.sync_book();
+    assert_eq!(
+        rig.events.len(),
+        rig.seen,
+        "the old top is not made live by the new book"
+    );
+    // Update ids start over with the new connection.
+    let fresh = top(2_001, 9, 2_002, 9);
+    rig.venue.ticker(3, fresh);
+    assert_eq!(rig.next_top("a fresh ticker"), (fresh, false));
+    assert_eq!(rig.source.counters().disconnects, 1);
+    assert_eq!(rig.source.feed().stats().reconnect_resyncs, 1);
+}
+
+// The constructor names what is wrong: a URL without an instrument's stream,
+// a tick size no grid can hold.
+#[test]
+fn constructor_errors_name_the_problem() {
+    let config = config();
+    let err = BinanceSource::new(
+        &config,
+        "ws://127.0.0.1:1/stream?streams=btcusdt@bookTicker",
+    )
+    .err()
+    .unwrap();
+    assert!(err.contains("btcusdt@depth@100ms"), "{err}");
+    let mut off_grid = config.clone();
+    off_grid.instruments[0].tick_size = "0.0000000000000000001".into();
+    let err = BinanceSource::new(
+        &off_grid,
+        "ws://127.0.0.1:1/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms",
+    )
+    .err()
+    .unwrap();
+    assert!(err.contains("instruments[0].tick_size"), "{err}");
+}
