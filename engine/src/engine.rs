@@ -4,6 +4,8 @@
 use crate::clock::EpochClock;
 use crate::config::Config;
 use crate::execution::{ExecutionStage, Gateway};
+use crate::ingest::binance_source::BinanceSource;
+use crate::ingest::itch_source::ItchSource;
 use crate::ingest::sim_venue::SimVenue;
 use crate::ingest::synthetic::Synthetic;
 use crate::ingest::{ControlInbox, ControlSender, Ingest, Sources};
@@ -19,9 +21,11 @@ use crate::topology::runner::{run_groups, GroupPlan, Shared};
 use crate::topology::wait::Wait;
 use crate::topology::{self, EXECUTION, JOURNAL, RISK, STRATEGY};
 use crate::venue::fix_client::FixClient;
-use crate::venue::fix_sim::FixSim;
+use crate::venue::itch_sim::ItchSimSockets;
 use crate::venue::market_view::MarketView;
+use crate::venue::sim::{VenueSim, VenueSimSetup};
 use crate::venue::QueueGateway;
+use genesis_io::net::combined_stream_url;
 use genesis_journal::JournalError;
 use std::net::ToSocketAddrs;
 use std::sync::atomic::AtomicBool;
@@ -61,98 +65,108 @@ pub struct Parts {
     pub sources: Sources,
     pub strategy: Box<dyn Strategy>,
     pub gateway: Box<dyn Gateway>,
-    /// The simulated FIX venue this run started, if any (stopped when the run ends).
-    pub venue_sim: Option<crate::venue::fix_sim::FixSim>,
-    /// The simulated ITCH feed this run started, if any (stopped when the run ends).
-    pub market_sim: Option<crate::venue::itch_sim::ItchSim>,
+    /// The simulated venue this run started, if any (stopped when the run ends).
+    pub venue_sim: Option<VenueSim>,
+    /// True when orders go to `venue_sim` (over FIX), so it measures tick-to-trade.
+    pub venue_sim_trades: bool,
 }
 
 impl Parts {
     /// The configured parts: control inbox, venue (simulated over FIX on
-    /// loopback by default), synthetic feed, bundled strategy.
+    /// loopback by default), market data (from the simulated venue as ITCH
+    /// over UDP loopback by default), bundled strategy.
     pub fn from_config(config: &Config) -> Result<(Parts, ControlSender), EngineError> {
         let (control_sender, inbox) = ControlInbox::new();
-        // The simulated FIX venue matches against this view of the market,
-        // written by exactly one thread: the ITCH simulator when the feed
-        // comes over UDP, else ingest (through the FIX client's `observe`).
-        let view = (config.venue.kind == "fix-sim")
+        let source = config.market_data.source.as_str();
+        let kind = config.venue.kind.as_str();
+        let sim_makes_market = matches!(source, "itch-sim" | "binance-sim");
+        // When the market comes from elsewhere, the simulated venue matches
+        // against the tops ingest sees, through this view (written by the
+        // FIX client's `observe`).
+        let view = (kind == "fix-sim" && !sim_makes_market)
             .then(|| Arc::new(MarketView::new(config.instruments.len())));
-        let (market, market_sim): (Box<dyn crate::ingest::Source>, _) =
-            match config.market_data.source.as_str() {
-                "itch-sim" => {
-                    let sockets = crate::venue::itch_sim::ItchSimSockets::bind()
-                        .map_err(|e| EngineError::Venue(format!("ITCH request port: {e}")))?;
-                    let source =
-                        crate::ingest::itch_source::ItchSource::bind(config, sockets.request_addr)
-                            .map_err(EngineError::Venue)?;
-                    let feed_addr = source.feed_addr().map_err(EngineError::Venue)?;
-                    let sim = crate::venue::itch_sim::ItchSim::start(
-                        config,
-                        sockets,
-                        feed_addr,
-                        view.clone(),
-                    )
-                    .map_err(|e| EngineError::Venue(format!("ITCH simulator: {e}")))?;
-                    (Box::new(source), Some(sim))
-                }
-                _ => (Box::new(Synthetic::new(config)), None),
+        let mut itch_sim_source = None;
+        let mut itch = None;
+        if source == "itch-sim" {
+            // The request port first: the engine's receiver needs its address,
+            // and the simulator needs the receiver's.
+            let sockets = ItchSimSockets::bind(loopback(0))
+                .map_err(|e| EngineError::Venue(format!("ITCH request port: {e}")))?;
+            let itch_source =
+                ItchSource::bind(config, sockets.request_addr).map_err(EngineError::Venue)?;
+            let feed_addr = itch_source.feed_addr().map_err(EngineError::Venue)?;
+            itch = Some((sockets, feed_addr));
+            itch_sim_source = Some(itch_source);
+        }
+        let fix = &config.venue.fix;
+        let venue_sim = if sim_makes_market || kind == "fix-sim" {
+            let fix_port = if kind == "fix-sim" { fix.port } else { 0 };
+            let setup = VenueSimSetup {
+                fix_addr: loopback(fix_port),
+                // The simulated venue's CompIDs mirror ours.
+                sender_comp_id: fix.target_comp_id.clone(),
+                target_comp_id: fix.sender_comp_id.clone(),
+                itch,
+                ws_addr: (source == "binance-sim").then(|| loopback(0)),
+                view: view.clone(),
             };
-        let view_for_client = if market_sim.is_some() {
-            None
+            Some(
+                VenueSim::start(config, setup)
+                    .map_err(|e| EngineError::Venue(format!("simulated venue: {e}")))?,
+            )
         } else {
-            view.clone()
+            None
         };
-        let (venue, gateway, venue_sim): (Box<dyn crate::ingest::Source>, Box<dyn Gateway>, _) =
-            match config.venue.kind.as_str() {
-                "sim" => {
-                    let (venue, gateway) = SimVenue::new(config);
-                    (Box::new(venue), Box::new(gateway), None)
-                }
-                kind => {
-                    let fix = &config.venue.fix;
-                    let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
-                    let (address, sim) = if kind == "fix-sim" {
-                        let view = view.clone().expect("a view exists for fix-sim");
-                        // The simulated venue's CompIDs mirror ours.
-                        let sim = FixSim::start(
-                            config,
-                            fix.port,
-                            &fix.target_comp_id,
-                            &fix.sender_comp_id,
-                            Arc::clone(&view),
-                        )
-                        .map_err(|source| {
-                            EngineError::Venue(format!(
-                                "simulated FIX venue on 127.0.0.1:{}: {source}",
-                                fix.port
-                            ))
-                        })?;
-                        (sim.address, Some(sim))
-                    } else {
-                        let address = (fix.host.as_str(), fix.port)
-                            .to_socket_addrs()
-                            .ok()
-                            .and_then(|mut addresses| addresses.next())
-                            .ok_or_else(|| {
-                                EngineError::Venue(format!(
-                                    "cannot resolve venue.fix.host {}:{}",
-                                    fix.host, fix.port
-                                ))
-                            })?;
-                        (address, None)
-                    };
-                    // The simulated venue starts afresh with every run, so its
-                    // session's sequence numbers must too: no sequence file.
-                    let mut settings = fix.clone();
-                    if kind == "fix-sim" {
-                        settings.seq_file = std::path::PathBuf::new();
+        let market: Box<dyn crate::ingest::Source> = match (source, itch_sim_source) {
+            (_, Some(itch_source)) => Box::new(itch_source),
+            ("itch", _) => Box::new(ItchSource::bind_external(config).map_err(EngineError::Venue)?),
+            ("binance-sim" | "binance-ws", _) => {
+                let url = match venue_sim.as_ref().and_then(|sim| sim.ws_addr) {
+                    Some(ws_addr) if source == "binance-sim" => {
+                        let symbols: Vec<&str> = config
+                            .instruments
+                            .iter()
+                            .map(|i| i.symbol.as_str())
+                            .collect();
+                        combined_stream_url(&ws_addr.to_string(), &symbols)
                     }
-                    let client =
-                        FixClient::new(config, &settings, address, requests, view_for_client)
-                            .map_err(|err| EngineError::Venue(format!("FIX session: {err}")))?;
-                    (Box::new(client), Box::new(gateway), sim)
+                    _ => config.market_data.binance.url.clone(),
+                };
+                Box::new(BinanceSource::new(config, &url).map_err(EngineError::Venue)?)
+            }
+            _ => Box::new(Synthetic::new(config)),
+        };
+        let (venue, gateway): (Box<dyn crate::ingest::Source>, Box<dyn Gateway>) = match kind {
+            "sim" => {
+                let (venue, gateway) = SimVenue::new(config);
+                (Box::new(venue), Box::new(gateway))
+            }
+            _ => {
+                let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
+                let address = match venue_sim.as_ref().filter(|_| kind == "fix-sim") {
+                    Some(sim) => sim.fix_addr,
+                    None => (fix.host.as_str(), fix.port)
+                        .to_socket_addrs()
+                        .ok()
+                        .and_then(|mut addresses| addresses.next())
+                        .ok_or_else(|| {
+                            EngineError::Venue(format!(
+                                "cannot resolve venue.fix.host {}:{}",
+                                fix.host, fix.port
+                            ))
+                        })?,
+                };
+                // The simulated venue starts afresh with every run, so its
+                // session's sequence numbers must too: no sequence file.
+                let mut settings = fix.clone();
+                if kind == "fix-sim" {
+                    settings.seq_file = std::path::PathBuf::new();
                 }
-            };
+                let client = FixClient::new(config, &settings, address, requests, view.clone())
+                    .map_err(|err| EngineError::Venue(format!("FIX session: {err}")))?;
+                (Box::new(client), Box::new(gateway))
+            }
+        };
         let parts = Parts {
             sources: Sources {
                 control: Box::new(inbox),
@@ -162,10 +176,14 @@ impl Parts {
             strategy: strategy_from_config(config),
             gateway,
             venue_sim,
-            market_sim,
+            venue_sim_trades: kind == "fix-sim",
         };
         Ok((parts, control_sender))
     }
+}
+
+fn loopback(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// The bundled strategy `strategy.name` names.
@@ -216,7 +234,7 @@ pub fn run(
     }
     let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
     let mut venue_sim = parts.venue_sim;
-    let mut market_sim = parts.market_sim;
+    let venue_sim_trades = parts.venue_sim_trades;
     let mut risk = Some(Timed::new(RiskStage::new(config), "risk"));
     let mut strategy_stage = StrategyStage::new(config, parts.strategy);
     strategy_stage.set_order_id_floor(crate::replay::order_id_floor(seq_first) - 1);
@@ -314,11 +332,11 @@ pub fn run(
         })
         .collect();
     let stages = reporter.finish(finals, clock.now_ns());
-    if let Some(sim) = market_sim.as_mut() {
-        sim.stop();
+    if let Some(sim) = venue_sim.as_mut() {
+        let counters = sim.stop();
+        tracing::debug!(?counters, "simulated venue stopped");
     }
-    let tick_to_trade = venue_sim.as_mut().map(|sim| {
-        sim.stop();
+    let tick_to_trade = venue_sim.as_mut().filter(|_| venue_sim_trades).map(|sim| {
         let histogram = sim
             .tick_to_trade_ns
             .lock()

@@ -42,7 +42,7 @@ fn replay(mut config: Config, cores: [usize; 5], inputs: Vec<Event>, dir: &Path)
         strategy: engine::strategy_from_config(&config),
         gateway: Box::new(NullGateway),
         venue_sim: None,
-        market_sim: None,
+        venue_sim_trades: false,
     };
     let report = engine::run(&config, parts, Arc::new(AtomicBool::new(false)), None).unwrap();
     assert_eq!(report.error, None);

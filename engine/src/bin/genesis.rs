@@ -102,6 +102,37 @@ enum Command {
         #[arg(long, value_name = "EVENTS_PER_SEC")]
         rate: Option<u64>,
     },
+    /// Run the simulated venue on its own, for load tests and engines in other processes.
+    ///
+    /// The exchange `genesis run` starts in-process: price-time matching per
+    /// instrument over the config's seeded random walk, FIX 4.4 orders on
+    /// --fix-port, its books as ITCH 5.0 in MoldUDP64 sent to --itch-to with
+    /// a request port, and Binance-compatible WebSocket streams and
+    /// snapshots on --ws-port. Its CompIDs mirror the config's venue.fix
+    /// ones. engine/config/venue-sim-client.toml points an engine at it.
+    VenueSim {
+        /// TOML config: instruments, market_data (seed, rate_per_sec, trade_every), venue.fix CompIDs.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// FIX acceptor port on 127.0.0.1.
+        #[arg(long, value_name = "PORT", default_value_t = 9878)]
+        fix_port: u16,
+        /// Where the ITCH feed goes ("none": no feed).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:26400")]
+        itch_to: String,
+        /// MoldUDP64 retransmission request port on 127.0.0.1.
+        #[arg(long, value_name = "PORT", default_value_t = 26401)]
+        itch_request_port: u16,
+        /// WebSocket port on 127.0.0.1 (0: no WebSocket streams).
+        #[arg(long, value_name = "PORT", default_value_t = 9443)]
+        ws_port: u16,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        /// Override market_data.rate_per_sec.
+        #[arg(long, value_name = "EVENTS_PER_SEC")]
+        rate: Option<u64>,
+    },
     /// Inspect a journal folder: verify, cat, archive.
     Journal {
         #[command(subcommand)]
@@ -225,6 +256,30 @@ fn run_cli(cli: Cli) -> Result<()> {
             summary_json,
             rate,
         } => run(config, duration, summary_json, rate),
+        Command::VenueSim {
+            config,
+            fix_port,
+            itch_to,
+            itch_request_port,
+            ws_port,
+            duration,
+            rate,
+        } => {
+            let itch = match itch_to.as_str() {
+                "none" => None,
+                addr => Some((
+                    addr.parse::<std::net::SocketAddr>()
+                        .with_context(|| format!("--itch-to {addr:?} is not an address"))?,
+                    loopback(itch_request_port),
+                )),
+            };
+            let options = genesis_engine::commands::venue_sim::VenueSimOptions {
+                fix_addr: loopback(fix_port),
+                itch,
+                ws_addr: (ws_port != 0).then(|| loopback(ws_port)),
+            };
+            venue_sim(config, &options, duration, rate)
+        }
     }
 }
 
@@ -447,6 +502,63 @@ fn watch_kill_switch_signals(control: ControlSender, stop: Arc<AtomicBool>) -> R
     Ok(())
 }
 
+fn loopback(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn parse_duration(duration: Option<f64>) -> Result<Option<Duration>> {
+    match duration {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
+            anyhow::bail!("--duration must be a positive number of seconds, got {secs}")
+        }
+        Some(secs) => Ok(Some(Duration::from_secs_f64(secs))),
+        None => Ok(None),
+    }
+}
+
+/// Ctrl-C sets the flag; a second one exits at once.
+fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if handler_stop.swap(true, Ordering::AcqRel) {
+            eprintln!("genesis: second interrupt, exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("genesis: stopping (Ctrl-C again to exit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(stop)
+}
+
+fn venue_sim(
+    config_path: Option<PathBuf>,
+    options: &genesis_engine::commands::venue_sim::VenueSimOptions,
+    duration: Option<f64>,
+    rate: Option<u64>,
+) -> Result<()> {
+    let mut config = load_config(config_path.as_ref())?;
+    if let Some(rate) = rate {
+        config.market_data.rate_per_sec = rate;
+    }
+    config.validate(
+        &config_path
+            .as_ref()
+            .map_or("built-in default".into(), |p| p.display().to_string()),
+    )?;
+    let duration = parse_duration(duration)?;
+    let stop = stop_on_ctrl_c()?;
+    genesis_engine::commands::venue_sim::run(
+        &config,
+        options,
+        &stop,
+        duration,
+        &mut std::io::stdout(),
+    )
+    .map_err(|e| anyhow::anyhow!("venue-sim: {e}"))?;
+    Ok(())
+}
+
 fn run(
     config_path: Option<PathBuf>,
     duration: Option<f64>,
@@ -462,23 +574,8 @@ fn run(
             .as_ref()
             .map_or("built-in default".into(), |p| p.display().to_string()),
     )?;
-    let duration = match duration {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
-            anyhow::bail!("--duration must be a positive number of seconds, got {secs}")
-        }
-        Some(secs) => Some(Duration::from_secs_f64(secs)),
-        None => None,
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = Arc::clone(&stop);
-    ctrlc::set_handler(move || {
-        if handler_stop.swap(true, Ordering::AcqRel) {
-            eprintln!("genesis: second interrupt, exiting now");
-            std::process::exit(130);
-        }
-        eprintln!("genesis: stopping (Ctrl-C again to exit at once)");
-    })
-    .context("installing the Ctrl-C handler")?;
+    let duration = parse_duration(duration)?;
+    let stop = stop_on_ctrl_c()?;
     let _dma_latency_hold = prepare_host(&config);
     let (parts, control) = Parts::from_config(&config)?;
     watch_kill_switch_signals(control, Arc::clone(&stop))?;

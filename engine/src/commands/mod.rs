@@ -1,6 +1,8 @@
-//! The operator commands behind `genesis journal …` and `genesis replay`:
+//! The operator commands behind `genesis journal …`, `genesis replay` and
+//! `genesis venue-sim`:
 //! library functions that print to a writer and return whether all was well,
 //! so the binary stays a thin parser and tests can call them directly.
 
 pub mod journal;
 pub mod replay;
+pub mod venue_sim;

@@ -1,24 +1,22 @@
-//! The simulated venue over FIX: a FIX 4.4 acceptor on a loopback port, on
-//! its own thread, matching incoming orders with the same book logic as the
-//! in-process simulator (`ingest::sim_venue::SimVenue`) against the market
-//! the engine's feed publishes (`MarketView`), and answering with
-//! ExecutionReports and OrderCancelRejects.
+//! The simulated venue's FIX side: a FIX 4.4 acceptor on a loopback port,
+//! polled by the simulator's thread (`venue::sim`), passing the session's
+//! orders, cancels and replaces to the exchange's matching engines
+//! (`venue::exchange`) and answering with ExecutionReports and
+//! OrderCancelRejects. One session at a time; when it goes away its resting
+//! orders are cancelled.
 //!
 //! It measures tick-to-trade: for every order it receives, its receive time
-//! minus the order's TransactTime(60), which the engine sets to the venue
+//! (the kernel's stamp, SO_TIMESTAMPNS, when available) minus the trigger
+//! time the engine sends (user tag 5051, else TransactTime(60)): the venue
 //! time of the market data that triggered the order.
-//!
-//! The thread sleeps 20 µs when idle: it is a simulator and must not take a
-//! core from the engine on a small host.
 
 use crate::config::Config;
 use crate::event::{Event, Input, RejectedRequest};
 use crate::execution::gateway::{OrderRequest as EngineRequest, RequestKind};
-use crate::ingest::sim_venue::SimVenue;
 use crate::metrics::new_histogram;
 use crate::units::{InstrumentId, Price, Qty, Side};
 use crate::venue::cl_ord_id::{order_id_of, ClOrdId};
-use crate::venue::market_view::MarketView;
+use crate::venue::exchange::{Exchange, MarketDataOut};
 use genesis_io::fix::exec_report::{
     CancelRejectResponseTo, ExecKind, ExecType, ExecutionReport, OrdStatus, OrderCancelReject,
 };
@@ -29,112 +27,179 @@ use genesis_io::fix::{InstrumentScale, Lots, Message, Ticks};
 use hdrhistogram::Histogram;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
-/// A running simulated FIX venue.
-pub struct FixSim {
-    pub address: SocketAddr,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+/// The simulator's FIX side: a listener on loopback and at most one session.
+pub struct FixAcceptor {
+    listener: TcpListener,
+    session_config: SessionConfig,
+    connection: Option<Connection>,
+    router: Router,
     /// Receive time at the venue minus the trigger's venue time, per order (ns).
     pub tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
 }
 
-impl FixSim {
-    /// Binds `127.0.0.1:port` (0 picks a free port) and starts the venue thread.
-    pub fn start(
+struct Connection {
+    stream: TcpStream,
+    session: Session,
+    /// Kernel receive stamps on (SO_TIMESTAMPNS), so that the sleeping
+    /// simulator thread does not add its sleep to tick-to-trade.
+    stamped: bool,
+}
+
+/// What the session handler needs besides the session.
+struct Router {
+    symbols: Vec<String>,
+    scales: Vec<InstrumentScale>,
+    tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
+    exec_seq: u64,
+    /// When the kernel received the bytes being processed, else when they were read.
+    arrival_ns: u64,
+}
+
+impl FixAcceptor {
+    /// Binds `addr` (port 0 picks a free one); the venue's CompIDs are
+    /// `sender_comp_id` (ours) and `target_comp_id` (the engine's).
+    pub fn bind(
         config: &Config,
-        port: u16,
+        addr: SocketAddr,
         sender_comp_id: &str,
         target_comp_id: &str,
-        market: Arc<MarketView>,
-    ) -> std::io::Result<FixSim> {
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
+    ) -> std::io::Result<FixAcceptor> {
+        let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
-        let address = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let tick_to_trade_ns = Arc::new(Mutex::new(new_histogram()));
         let scales = config
             .instruments
             .iter()
             .map(|i| InstrumentScale::new(&i.tick_size, &i.lot_size))
             .collect::<Result<Vec<_>, _>>()
             .map_err(std::io::Error::other)?;
-        let mut venue = Venue {
-            sim: SimVenue::new(config).0,
-            market,
-            versions: vec![0; config.instruments.len()],
-            symbols: config
-                .instruments
-                .iter()
-                .map(|i| i.symbol.clone())
-                .collect(),
-            scales,
-            tick_to_trade_ns: Arc::clone(&tick_to_trade_ns),
-            clock: crate::clock::EpochClock::new(),
-            exec_seq: 0,
-            arrival_ns: 0,
-        };
-        let session_config = SessionConfig::acceptor(sender_comp_id, target_comp_id);
-        let thread_stop = Arc::clone(&stop);
-        let handle = std::thread::Builder::new()
-            .name("venue-sim-fix".into())
-            .spawn(move || {
-                while !thread_stop.load(Ordering::Acquire) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let Ok(session) = Session::new(session_config.clone(), None) else {
-                                return;
-                            };
-                            venue.serve(stream, session, &thread_stop);
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                    }
-                }
-            })?;
-        Ok(FixSim {
-            address,
-            stop,
-            handle: Some(handle),
+        let tick_to_trade_ns = Arc::new(Mutex::new(new_histogram()));
+        Ok(FixAcceptor {
+            listener,
+            session_config: SessionConfig::acceptor(sender_comp_id, target_comp_id),
+            connection: None,
+            router: Router {
+                symbols: config
+                    .instruments
+                    .iter()
+                    .map(|i| i.symbol.clone())
+                    .collect(),
+                scales,
+                tick_to_trade_ns: Arc::clone(&tick_to_trade_ns),
+                exec_seq: 0,
+                arrival_ns: 0,
+            },
             tick_to_trade_ns,
         })
     }
 
-    /// Stops the venue thread.
-    pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// True while a session is connected.
+    pub fn is_connected(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    /// Accepts a connection if none is open, reads and handles what the
+    /// session sent, sends the exchange's replies. True if anything happened.
+    pub fn poll(
+        &mut self,
+        exchange: &mut Exchange,
+        out: &mut dyn MarketDataOut,
+        now_ns: u64,
+    ) -> bool {
+        let Some(connection) = self.connection.as_mut() else {
+            return self.accept(exchange, out, now_ns);
+        };
+        let mut handler = Orders {
+            router: &mut self.router,
+            exchange,
+            out,
+        };
+        let mut busy = false;
+        let received = if connection.stamped {
+            crate::sys::recv_with_timestamp(&connection.stream, connection.session.recv_buffer())
+        } else {
+            connection
+                .stream
+                .read(connection.session.recv_buffer())
+                .map(|count| (count, None))
+        };
+        let mut closed = false;
+        match received {
+            Ok((0, _)) => closed = true,
+            Ok((count, stamp)) => {
+                busy = true;
+                handler.router.arrival_ns = stamp.unwrap_or(now_ns);
+                connection.session.on_received(count, now_ns, &mut handler);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => closed = true,
         }
+        connection.session.poll_timers(now_ns, &mut handler);
+        while let Some(reply) = handler.exchange.pop_reply() {
+            busy = true;
+            handler
+                .router
+                .answer(&mut connection.session, &reply, now_ns);
+        }
+        while !connection.session.pending_output().is_empty() {
+            match connection.stream.write(connection.session.pending_output()) {
+                Ok(written) if written > 0 => connection.session.consume_output(written),
+                _ => break,
+            }
+        }
+        if closed || connection.session.disconnect_reason().is_some() {
+            let _ = connection.session.on_disconnected();
+            self.connection = None;
+            exchange.session_closed(now_ns, out);
+            busy = true;
+        }
+        busy
     }
-}
 
-impl Drop for FixSim {
-    fn drop(&mut self) {
-        self.stop();
+    fn accept(
+        &mut self,
+        exchange: &mut Exchange,
+        out: &mut dyn MarketDataOut,
+        now_ns: u64,
+    ) -> bool {
+        let Ok((stream, _)) = self.listener.accept() else {
+            return false;
+        };
+        let Ok(mut session) = Session::new(self.session_config.clone(), None) else {
+            return false;
+        };
+        if stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let _ = stream.set_nodelay(true);
+        let stamped = crate::sys::enable_receive_timestamps(&stream).is_ok();
+        session.on_connected(
+            now_ns,
+            &mut Orders {
+                router: &mut self.router,
+                exchange,
+                out,
+            },
+        );
+        self.connection = Some(Connection {
+            stream,
+            session,
+            stamped,
+        });
+        true
     }
-}
-
-struct Venue {
-    sim: SimVenue,
-    market: Arc<MarketView>,
-    versions: Vec<u64>,
-    symbols: Vec<String>,
-    scales: Vec<InstrumentScale>,
-    tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
-    clock: crate::clock::EpochClock,
-    exec_seq: u64,
-    /// When the kernel received the bytes being processed (SO_TIMESTAMPNS),
-    /// else when they were read: the order's arrival time at the venue.
-    arrival_ns: u64,
 }
 
 /// Orders arriving on the session go straight into the matcher.
 struct Orders<'a> {
-    venue: &'a mut Venue,
+    router: &'a mut Router,
+    exchange: &'a mut Exchange,
+    out: &'a mut dyn MarketDataOut,
 }
 
 impl SessionHandler for Orders<'_> {
@@ -143,14 +208,14 @@ impl SessionHandler for Orders<'_> {
             .get(genesis_io::fix::tags::SYMBOL)
             .unwrap_or_default();
         let Some(instrument) = self
-            .venue
+            .router
             .symbols
             .iter()
             .position(|s| s.as_bytes() == symbol)
         else {
             return;
         };
-        let scale = self.venue.scales[instrument];
+        let scale = self.router.scales[instrument];
         let Ok(Some(request)) = OrderRequest::parse(message, &scale) else {
             return;
         };
@@ -184,13 +249,13 @@ impl SessionHandler for Orders<'_> {
             return;
         };
         if kind != RequestKind::Cancel && transact_ns > 0 {
-            let arrival_ns = if self.venue.arrival_ns > 0 {
-                self.venue.arrival_ns
+            let arrival_ns = if self.router.arrival_ns > 0 {
+                self.router.arrival_ns
             } else {
                 now_ns
             };
             let mut histogram = self
-                .venue
+                .router
                 .tick_to_trade_ns
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
@@ -210,78 +275,11 @@ impl SessionHandler for Orders<'_> {
             qty: Qty(qty),
             ts_trigger_ns: transact_ns,
         };
-        if self.venue.sim.has_room() {
-            self.venue.sim.submit(request, now_ns);
-        }
+        self.exchange.submit(request, now_ns, self.out);
     }
 }
 
-impl Venue {
-    fn serve(&mut self, mut stream: TcpStream, mut session: Session, stop: &AtomicBool) {
-        if stream.set_nonblocking(true).is_err() {
-            return;
-        }
-        let _ = stream.set_nodelay(true);
-        // Kernel receive stamps, so that the sleeping venue thread does not
-        // add its sleep to tick-to-trade; without them the read time is used.
-        let stamped = crate::sys::enable_receive_timestamps(&stream).is_ok();
-        let now_ns = self.clock.now_ns();
-        session.on_connected(now_ns, &mut Orders { venue: self });
-        while !stop.load(Ordering::Acquire) {
-            let now_ns = self.clock.now_ns();
-            let mut busy = false;
-            let received = if stamped {
-                crate::sys::recv_with_timestamp(&stream, session.recv_buffer())
-            } else {
-                stream
-                    .read(session.recv_buffer())
-                    .map(|count| (count, None))
-            };
-            match received {
-                Ok((0, _)) => break,
-                Ok((count, stamp)) => {
-                    busy = true;
-                    self.arrival_ns = stamp.unwrap_or(now_ns);
-                    session.on_received(count, now_ns, &mut Orders { venue: self });
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => break,
-            }
-            session.poll_timers(now_ns, &mut Orders { venue: self });
-            self.follow_market(now_ns);
-            while let Some(reply) = self.sim.pop_reply() {
-                busy = true;
-                self.answer(&mut session, &reply, now_ns);
-            }
-            while !session.pending_output().is_empty() {
-                match stream.write(session.pending_output()) {
-                    Ok(written) if written > 0 => session.consume_output(written),
-                    _ => break,
-                }
-            }
-            if session.disconnect_reason().is_some() {
-                break;
-            }
-            if !busy {
-                std::thread::sleep(Duration::from_micros(20));
-            }
-        }
-        let _ = session.on_disconnected();
-    }
-
-    fn follow_market(&mut self, now_ns: u64) {
-        for instrument in 0..self.versions.len() {
-            if let Some((version, top)) = self
-                .market
-                .read_if_newer(instrument, self.versions[instrument])
-            {
-                self.versions[instrument] = version;
-                self.sim
-                    .on_market(InstrumentId(instrument as u16), top, now_ns);
-            }
-        }
-    }
-
+impl Router {
     /// Turns one of the matcher's replies into a FIX message.
     fn answer(&mut self, session: &mut Session, reply: &Event, now_ns: u64) {
         let instrument = reply.instrument.index().min(self.scales.len() - 1);

@@ -1,30 +1,23 @@
-//! The simulated venue's market data over sockets: the synthetic random walk
+//! The simulated venue's market data over UDP: every change to its books
 //! published as NASDAQ TotalView-ITCH 5.0 in MoldUDP64 packets on UDP
 //! loopback, with a request port answering retransmission requests.
 //!
-//! On its own thread (sleeping 20 µs when nothing is due). Each top of book
-//! becomes: delete the previous best bid and ask orders, add the new ones
-//! (so the book never crosses in between); each trade print an ITCH 'P'.
-//! It also publishes every top of book to the simulated FIX venue
-//! (`MarketView`), which matches against the same market.
-//! Quantities go out as shares = lots; prices as 4-decimal fixed point.
+//! Owning thread: the simulator's (`venue::sim`). Book events map one to
+//! one: a resting order is an add order ('A'), an execution an order
+//! executed ('E', with the venue's match number), a partial cancel an order
+//! cancel ('X'), a full one an order delete ('D'), a cancel/replace an order
+//! replace ('U'). Quantities go out as shares = lots; prices as 4-decimal
+//! fixed point. A stock directory message per instrument opens the session.
 
-use crate::clock::EpochClock;
 use crate::config::Config;
-use crate::event::{Event, Input};
-use crate::ingest::source::Source;
-use crate::ingest::synthetic::Synthetic;
-use crate::venue::market_view::MarketView;
+use crate::venue::exchange::MarketDataOut;
 use genesis_io::itch::{
-    AddOrder, BuySell, ItchMessage, MessageHeader, OrderDelete, Price4, Session, StockDirectory,
-    StockSymbol, Trade,
+    AddOrder, BuySell, ItchMessage, MessageHeader, OrderCancel, OrderDelete, OrderExecuted,
+    OrderReplace, Price4, Session, StockDirectory, StockSymbol,
 };
 use genesis_io::net::{MoldPublisher, MoldPublisherConfig, MoldRequestServer};
+use genesis_io::venue::{BookEvent, MatchingEngine, Side as BookSide};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 /// The MoldUDP64 session the simulator publishes.
 pub const SESSION: Session = Session(*b"GENESIS001");
@@ -51,13 +44,9 @@ pub struct ItchSimSockets {
 }
 
 impl ItchSimSockets {
-    pub fn bind() -> std::io::Result<ItchSimSockets> {
-        let server = MoldRequestServer::bind(
-            "127.0.0.1:0".parse().expect("literal address"),
-            SESSION,
-            1400,
-        )
-        .map_err(std::io::Error::other)?;
+    /// Binds the request port at `addr` (port 0 picks a free one).
+    pub fn bind(addr: SocketAddr) -> std::io::Result<ItchSimSockets> {
+        let server = MoldRequestServer::bind(addr, SESSION, 1400).map_err(std::io::Error::other)?;
         let request_addr = server.local_addr().map_err(std::io::Error::other)?;
         Ok(ItchSimSockets {
             server,
@@ -66,34 +55,26 @@ impl ItchSimSockets {
     }
 }
 
-pub struct ItchSim {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-struct Publishing {
+/// The ITCH side of the simulator: publisher, request port, symbols.
+pub struct ItchOut {
     publisher: MoldPublisher,
     server: MoldRequestServer,
     symbols: Vec<StockSymbol>,
     price4_per_tick: Vec<i64>,
-    /// Best bid and ask orders resting now: (order ref, price4, shares).
-    best: Vec<[Option<(u64, u32, u32)>; 2]>,
-    order_ref_next: u64,
-    market: Option<Arc<MarketView>>,
-    now_ns: u64,
     /// Drop (but keep for retransmission) one packet in this many (0: never) — for tests.
     drop_every: u64,
     packets: u64,
+    pending: bool,
 }
 
-impl ItchSim {
-    /// Starts publishing to `destination` (the engine's feed socket).
-    pub fn start(
+impl ItchOut {
+    /// Publishes to `destination` (the engine's feed socket) and answers
+    /// requests on the already bound request port.
+    pub fn new(
         config: &Config,
         sockets: ItchSimSockets,
         destination: SocketAddr,
-        market: Option<Arc<MarketView>>,
-    ) -> std::io::Result<ItchSim> {
+    ) -> std::io::Result<ItchOut> {
         let publisher = MoldPublisher::bind(MoldPublisherConfig {
             session: SESSION,
             bind_addr: "127.0.0.1:0".parse().expect("literal address"),
@@ -103,7 +84,7 @@ impl ItchSim {
             payload_bytes_max: 1400,
         })
         .map_err(std::io::Error::other)?;
-        let mut state = Publishing {
+        Ok(ItchOut {
             publisher,
             server: sockets.server,
             symbols: config
@@ -116,62 +97,131 @@ impl ItchSim {
                 .iter()
                 .map(|i| price4_per_tick(&i.tick_size).unwrap_or(1))
                 .collect(),
-            best: vec![[None, None]; config.instruments.len()],
-            order_ref_next: 1,
-            market,
-            now_ns: 0,
             drop_every: config.market_data.sim_drop_every,
             packets: 0,
-        };
-        let mut synthetic = Synthetic::new(config);
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread_stop = Arc::clone(&stop);
-        let handle = std::thread::Builder::new()
-            .name("venue-sim-itch".into())
-            .spawn(move || {
-                let clock = EpochClock::new();
-                state.now_ns = clock.now_ns();
-                state.directory();
-                let mut events: Vec<Event> = Vec::with_capacity(64);
-                while !thread_stop.load(Ordering::Acquire) {
-                    synthetic.poll(&clock, 64, &mut |event| events.push(event));
-                    let busy = !events.is_empty();
-                    state.now_ns = clock.now_ns();
-                    for event in events.drain(..) {
-                        state.publish(&event);
-                    }
-                    if busy {
-                        state.packets += 1;
-                        if state.drop_every > 0 && state.packets.is_multiple_of(state.drop_every) {
-                            state.publisher.flush_dropped();
-                        } else {
-                            state.publisher.flush();
-                        }
-                    }
-                    state.server.poll(state.publisher.store());
-                    if !busy {
-                        std::thread::sleep(Duration::from_micros(20));
-                    }
-                }
-            })?;
-        Ok(ItchSim {
-            stop,
-            handle: Some(handle),
+            pending: false,
         })
     }
 
-    pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
+    /// A stock directory message per instrument: locate = index + 1.
+    pub fn directory(&mut self, now_ns: u64) {
+        for (index, symbol) in self.symbols.clone().into_iter().enumerate() {
+            self.publisher
+                .push(&ItchMessage::StockDirectory(StockDirectory {
+                    header: header(index, now_ns),
+                    stock: symbol,
+                    market_category: b'Q',
+                    financial_status: b'N',
+                    round_lot_size: 1,
+                    round_lots_only: b'N',
+                    issue_classification: b'C',
+                    issue_sub_type: *b"Z ",
+                    authenticity: b'P',
+                    short_sale_threshold: b'N',
+                    ipo_flag: b'N',
+                    luld_reference_price_tier: b'1',
+                    etp_flag: b'N',
+                    etp_leverage_factor: 0,
+                    inverse_indicator: b'N',
+                }));
         }
+        self.publisher.flush();
+    }
+
+    /// Sends what this loop iteration queued (one packet or more), dropping
+    /// one in `drop_every` on purpose, and answers retransmission requests.
+    pub fn poll(&mut self) {
+        if self.pending {
+            self.pending = false;
+            self.packets += 1;
+            if self.drop_every > 0 && self.packets.is_multiple_of(self.drop_every) {
+                self.publisher.flush_dropped();
+            } else {
+                self.publisher.flush();
+            }
+        }
+        self.server.poll(self.publisher.store());
     }
 }
 
-impl Drop for ItchSim {
-    fn drop(&mut self) {
-        self.stop();
+impl MarketDataOut for ItchOut {
+    fn on_book_event(
+        &mut self,
+        instrument: usize,
+        event: &BookEvent,
+        _book: &MatchingEngine,
+        now_ns: u64,
+    ) {
+        if instrument >= self.symbols.len() {
+            return;
+        }
+        let scale = self.price4_per_tick[instrument];
+        let price4 = |ticks: i64| Price4((ticks * scale).clamp(0, i64::from(u32::MAX)) as u32);
+        let shares = |lots: i64| lots.clamp(0, i64::from(u32::MAX)) as u32;
+        let header = header(instrument, now_ns);
+        let message = match *event {
+            BookEvent::Added {
+                order_ref,
+                side,
+                price,
+                qty,
+                ..
+            } => ItchMessage::AddOrder(AddOrder {
+                header,
+                order_ref,
+                side: if side == BookSide::Sell {
+                    BuySell::Sell
+                } else {
+                    BuySell::Buy
+                },
+                shares: shares(qty),
+                stock: self.symbols[instrument],
+                price: price4(price),
+                attribution: None,
+            }),
+            BookEvent::Executed {
+                maker_ref,
+                qty,
+                match_number,
+                ..
+            } => ItchMessage::OrderExecuted(OrderExecuted {
+                header,
+                order_ref: maker_ref,
+                executed_shares: shares(qty),
+                match_number,
+            }),
+            BookEvent::Cancelled {
+                order_ref,
+                cancelled_qty,
+                leaves,
+                ..
+            } if leaves > 0 => ItchMessage::OrderCancel(OrderCancel {
+                header,
+                order_ref,
+                cancelled_shares: shares(cancelled_qty),
+            }),
+            BookEvent::Cancelled { order_ref, .. } => {
+                ItchMessage::OrderDelete(OrderDelete { header, order_ref })
+            }
+            BookEvent::Replaced {
+                old_ref,
+                new_ref,
+                price,
+                qty,
+                ..
+            } => ItchMessage::OrderReplace(OrderReplace {
+                header,
+                original_order_ref: old_ref,
+                new_order_ref: new_ref,
+                shares: shares(qty),
+                price: price4(price),
+            }),
+        };
+        self.publisher.push(&message);
+        self.pending = true;
     }
+
+    fn on_operation_done(&mut self, _instrument: usize, _book: &MatchingEngine, _now_ns: u64) {}
 }
 
 const NS_PER_DAY: u64 = 86_400_000_000_000;
@@ -194,92 +244,6 @@ pub fn epoch_ns_of(timestamp_ns: u64, ts_recv_ns: u64) -> u64 {
         sent - NS_PER_DAY
     } else {
         sent
-    }
-}
-
-impl Publishing {
-    /// A stock directory message per instrument: locate = index + 1.
-    fn directory(&mut self) {
-        for (index, symbol) in self.symbols.clone().into_iter().enumerate() {
-            self.publisher
-                .push(&ItchMessage::StockDirectory(StockDirectory {
-                    header: header(index, self.now_ns),
-                    stock: symbol,
-                    market_category: b'Q',
-                    financial_status: b'N',
-                    round_lot_size: 1,
-                    round_lots_only: b'N',
-                    issue_classification: b'C',
-                    issue_sub_type: *b"Z ",
-                    authenticity: b'P',
-                    short_sale_threshold: b'N',
-                    ipo_flag: b'N',
-                    luld_reference_price_tier: b'1',
-                    etp_flag: b'N',
-                    etp_leverage_factor: 0,
-                    inverse_indicator: b'N',
-                }));
-        }
-        self.publisher.flush();
-    }
-
-    fn publish(&mut self, event: &Event) {
-        let index = event.instrument.index();
-        if index >= self.symbols.len() {
-            return;
-        }
-        let scale = self.price4_per_tick[index];
-        let price4 = |ticks: i64| Price4((ticks * scale).clamp(0, i64::from(u32::MAX)) as u32);
-        let shares = |lots: i64| lots.clamp(1, i64::from(u32::MAX)) as u32;
-        match event.input() {
-            Input::TopOfBook(top) => {
-                if let Some(market) = &self.market {
-                    market.publish(index, &top);
-                }
-                let wanted = [
-                    (BuySell::Buy, price4(top.bid_px.0), shares(top.bid_qty.0)),
-                    (BuySell::Sell, price4(top.ask_px.0), shares(top.ask_qty.0)),
-                ];
-                for side in 0..2 {
-                    if let Some((order_ref, _, _)) = self.best[index][side].take() {
-                        self.publisher.push(&ItchMessage::OrderDelete(OrderDelete {
-                            header: header(index, self.now_ns),
-                            order_ref,
-                        }));
-                    }
-                }
-                for (side, (buy_sell, price, qty)) in wanted.into_iter().enumerate() {
-                    let order_ref = self.order_ref_next;
-                    self.order_ref_next += 1;
-                    self.publisher.push(&ItchMessage::AddOrder(AddOrder {
-                        header: header(index, self.now_ns),
-                        order_ref,
-                        side: buy_sell,
-                        shares: qty,
-                        stock: self.symbols[index],
-                        price,
-                        attribution: None,
-                    }));
-                    self.best[index][side] = Some((order_ref, price.0, qty));
-                }
-            }
-            Input::Trade(trade) => {
-                self.publisher.push(&ItchMessage::Trade(Trade {
-                    header: header(index, self.now_ns),
-                    order_ref: 0,
-                    side: if event.side == crate::units::Side::Sell {
-                        BuySell::Sell
-                    } else {
-                        BuySell::Buy
-                    },
-                    shares: shares(trade.qty.0),
-                    stock: self.symbols[index],
-                    price: price4(trade.price.0),
-                    match_number: trade.trade_id,
-                }));
-            }
-            _ => {}
-        }
     }
 }
 

@@ -1,5 +1,8 @@
 //! Venues over sockets: the FIX 4.4 client the engine trades through, and the
-//! simulated venue that accepts FIX on loopback for the built-in default.
+//! simulated venue of the built-in default (`sim`): an exchange with
+//! price-time matching (`exchange`) that takes orders over FIX (`fix_sim`)
+//! and publishes its books as ITCH over UDP (`itch_sim`) and as
+//! Binance-compatible WebSocket streams (`ws_sim`).
 //!
 //! The FIX session belongs to ingest's thread (it polls the socket: acks and
 //! fills arrive in the venue lane). Execution hands requests over through a
@@ -8,11 +11,14 @@
 //! hop costs nothing; in a pipelined one it is one cache-line transfer.
 
 pub mod cl_ord_id;
+pub mod exchange;
 pub mod fix_client;
 pub mod fix_sim;
 pub mod floor;
 pub mod itch_sim;
 pub mod market_view;
+pub mod sim;
+pub mod ws_sim;
 
 use crate::execution::gateway::{Gateway, OrderRequest, SendError};
 use crossbeam_queue::ArrayQueue;
