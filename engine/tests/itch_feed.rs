@@ -8,7 +8,7 @@ mod common;
 
 use common::process::{genesis, journal_events};
 use genesis_engine::decision::Action;
-use genesis_engine::event::{EventKind, FLAG_STALE};
+use genesis_engine::event::{EventKind, Input, FLAG_STALE};
 
 #[test]
 fn gaps_make_books_stale_until_recovered() {
@@ -81,4 +81,26 @@ fn gaps_make_books_stale_until_recovered() {
         events.iter().any(|e| e.kind == EventKind::Fill),
         "the engine traded on the recovered books"
     );
+    // The venue's executions arrive as trades at the resting order's price,
+    // which lies within the touch seen just before.
+    let mut touch = [(0i64, 0i64); 16];
+    let mut trades = 0;
+    for event in &events {
+        match event.input() {
+            Input::TopOfBook(t) => touch[event.instrument.index()] = (t.bid_px.0, t.ask_px.0),
+            Input::Trade(t) => {
+                trades += 1;
+                let (bid, ask) = touch[event.instrument.index()];
+                assert!(t.qty.0 > 0 && t.price.0 > 0, "{t:?}");
+                if bid > 0 && event.flags & FLAG_STALE == 0 {
+                    assert!(
+                        t.price.0 >= bid - 50 && t.price.0 <= ask + 50,
+                        "trade {t:?} far from the touch {bid}/{ask}"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(trades > 100, "executions printed as trades: {trades}");
 }

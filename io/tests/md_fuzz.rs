@@ -3,8 +3,8 @@
 //! messages, so the decoders' deeper branches are reached too.
 
 use genesis_io::binance::{
-    parse_book_ticker, parse_depth_snapshot, parse_depth_update, DecimalGrid, DepthSnapshot,
-    DepthSync, DepthUpdate, InstrumentGrid,
+    parse_book_ticker, parse_depth_request, parse_depth_snapshot, parse_depth_update, DecimalGrid,
+    DepthSnapshot, DepthSync, DepthUpdate, InstrumentGrid,
 };
 use genesis_io::itch::{decode, ItchFeed, ItchFeedConfig, MoldPacket, MoldRequest, StockSymbol};
 use proptest::prelude::*;
@@ -12,6 +12,7 @@ use proptest::prelude::*;
 const DEPTH: &[u8] = br#"{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,"b":[["0.0024","10"]],"a":[["0.0026","100"]]}"#;
 const SNAPSHOT: &[u8] =
     br#"{"lastUpdateId":160,"bids":[["0.0024","431.00"]],"asks":[["0.0026","12.00"]]}"#;
+const REQUEST: &[u8] = br#"{"id":7,"method":"depth","params":{"symbol":"BNBBTC","limit":100}}"#;
 const TICKER: &[u8] =
     br#"{"u":400900217,"s":"BNBUSDT","b":"0.0025","B":"31.21","a":"0.0026","A":"40.66"}"#;
 
@@ -83,6 +84,7 @@ fn feed_everything(bytes: &[u8], feed: &mut ItchFeed, sync: &mut DepthSync) {
     let _ = parse_depth_update(bytes, &g, &mut DepthUpdate::default());
     let _ = parse_depth_snapshot(bytes, &g, &mut DepthSnapshot::default());
     let _ = parse_book_ticker(bytes, &g);
+    let _ = parse_depth_request(bytes);
     let _ = g.price.parse_steps(bytes, "price");
     sync.on_diff_bytes(bytes);
     sync.on_snapshot_bytes(bytes);
@@ -105,7 +107,7 @@ proptest! {
     // Valid messages with a few bytes changed and a random cut.
     #[test]
     fn mutated_messages_never_panic(
-        which in 0usize..4,
+        which in 0usize..5,
         flips in prop::collection::vec((any::<usize>(), any::<u8>()), 0..4),
         cut in any::<usize>(),
     ) {
@@ -114,6 +116,7 @@ proptest! {
             0 => &datagram,
             1 => DEPTH,
             2 => SNAPSHOT,
+            3 => REQUEST,
             _ => TICKER,
         };
         let bytes = mutate(base, &flips, cut.max(base.len() * usize::from(cut % 2 == 0)));

@@ -245,19 +245,11 @@ impl Source for ItchSource {
                     }
                     // Trades are rare next to book updates: each is published at once,
                     // its price still in ITCH units (converted when emitted).
-                    if let (ItchMessage::Trade(trade), true) = (message, outbox.len() < OUTBOX_MAX)
+                    if let (Some((side, trade)), true) =
+                        (trade_of(message), outbox.len() < OUTBOX_MAX)
                     {
-                        let side = if trade.side == BuySell::Sell {
-                            Side::Sell
-                        } else {
-                            Side::Buy
-                        };
-                        let input = Input::Trade(Trade {
-                            price: Price(i64::from(trade.price.0)),
-                            qty: Qty(i64::from(trade.shares)),
-                            trade_id: trade.match_number,
-                        });
-                        let mut event = Event::new(InstrumentId(index as u16), side, input);
+                        let mut event =
+                            Event::new(InstrumentId(index as u16), side, Input::Trade(trade));
                         event.ts_recv_ns = ts_recv_ns;
                         event.ts_venue_ns = sent_ns;
                         outbox.push_back(event);
@@ -328,6 +320,36 @@ fn log_options(source: &'static str, receiver: &MoldReceiver) {
         } else {
             tracing::info!(source, socket = role, ?report, "market-data socket options");
         }
+    }
+}
+
+/// The trade a message prints, price still in ITCH units: a trade message
+/// ('P', with the side of its non-displayed order), or a printable execution
+/// of a displayed order (the feed hands executions on with the resting
+/// order's price; no aggressor side is on the wire).
+fn trade_of(message: &ItchMessage) -> Option<(Side, Trade)> {
+    match message {
+        ItchMessage::Trade(trade) => Some((
+            if trade.side == BuySell::Sell {
+                Side::Sell
+            } else {
+                Side::Buy
+            },
+            Trade {
+                price: Price(i64::from(trade.price.0)),
+                qty: Qty(i64::from(trade.shares)),
+                trade_id: trade.match_number,
+            },
+        )),
+        ItchMessage::OrderExecutedWithPrice(execution) if execution.printable == b'Y' => Some((
+            Side::None,
+            Trade {
+                price: Price(i64::from(execution.execution_price.0)),
+                qty: Qty(i64::from(execution.executed_shares)),
+                trade_id: execution.match_number,
+            },
+        )),
+        _ => None,
     }
 }
 

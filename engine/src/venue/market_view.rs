@@ -1,7 +1,8 @@
 //! The latest top of book per instrument, shared from ingest's thread to the
-//! simulated FIX venue's thread (the venue matches against it until the
-//! market-data issue moves the feed onto sockets). One writer; readers retry
-//! while a write is in progress (a sequence lock over atomics).
+//! simulated venue's thread when the engine generates the market itself
+//! (`market_data.source = "synthetic"`): the venue's liquidity provider
+//! quotes what ingest sees. One writer; readers retry while a write is in
+//! progress (a sequence lock over atomics).
 
 use crate::event::TopOfBook;
 use crate::units::{Price, Qty};

@@ -1,6 +1,10 @@
 //! The ITCH feed handler: MoldUDP64 datagrams in, L3 books updated, every
 //! decoded message handed to the caller.
 //!
+//! Executions: an order executed ('E') is handed to the caller as an order
+//! executed with price ('C', printable) carrying the resting order's price,
+//! read before the execution is applied, so the caller can print the trade.
+//!
 //! Owning thread: the ingest thread, which calls [`ItchFeed::on_datagram`]
 //! for every datagram read and [`ItchFeed::poll_request`] on every poll
 //! iteration (sending any request it returns to the request port).
@@ -14,7 +18,7 @@
 
 use super::decode::decode;
 use super::error::ItchError;
-use super::message::{BuySell, ItchMessage, StockSymbol};
+use super::message::{BuySell, ItchMessage, OrderExecutedWithPrice, Price4, StockSymbol};
 use super::mold::{MoldPacket, MoldRequest};
 use super::sequence::{PacketVerdict, SequenceStats, SequenceTracker};
 use crate::book::{BookReject, L3Book, Price, Qty, Side, StaleFlags};
@@ -243,6 +247,14 @@ impl ItchFeed {
             }
         }
         let book_index = self.book_index(msg.header().stock_locate);
+        // An execution trades at the resting order's price, which the book
+        // forgets when the order is used up: read it before applying.
+        let executed_at = match (&msg, book_index) {
+            (ItchMessage::OrderExecuted(m), Some(index)) => self.books[index]
+                .order(m.order_ref)
+                .map(|order| order.price),
+            _ => None,
+        };
         match book_index {
             Some(index) if apply_to_book(&mut self.books[index], &msg).is_err() => {
                 self.stats.book_rejects += 1;
@@ -251,7 +263,26 @@ impl ItchFeed {
             None if is_book_update(&msg) => self.stats.messages_unrouted += 1,
             None => {}
         }
-        on_message(book_index, &msg);
+        on_message(book_index, &with_execution_price(msg, executed_at));
+    }
+}
+
+/// An order executed ('E') whose order was in the book is handed on as an
+/// order executed with price ('C', printable) at the order's price, so
+/// consumers see every execution's price; anything else as it came.
+fn with_execution_price(msg: ItchMessage, executed_at: Option<Price>) -> ItchMessage {
+    match (msg, executed_at) {
+        (ItchMessage::OrderExecuted(m), Some(price)) => {
+            ItchMessage::OrderExecutedWithPrice(OrderExecutedWithPrice {
+                header: m.header,
+                order_ref: m.order_ref,
+                executed_shares: m.executed_shares,
+                match_number: m.match_number,
+                printable: b'Y',
+                execution_price: Price4(u32::try_from(price.0).unwrap_or(u32::MAX)),
+            })
+        }
+        (msg, _) => msg,
     }
 }
 
