@@ -52,6 +52,7 @@ struct Router {
     symbols: Vec<String>,
     scales: Vec<InstrumentScale>,
     tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
+    /// The last ExecID sent.
     exec_seq: u64,
     /// When the kernel received the bytes being processed, else when they were read.
     arrival_ns: u64,
@@ -87,7 +88,12 @@ impl FixAcceptor {
                     .collect(),
                 scales,
                 tick_to_trade_ns: Arc::clone(&tick_to_trade_ns),
-                exec_seq: 0,
+                // ExecIDs must never repeat, across restarts too (an engine
+                // that resumes its journal takes a repeated one for a resent
+                // duplicate): they count up from the start time in µs, so a
+                // later start is clear of an earlier one unless that one sent
+                // more than a million reports per second.
+                exec_seq: crate::clock::EpochClock::new().now_ns() / 1_000,
                 arrival_ns: 0,
             },
             tick_to_trade_ns,

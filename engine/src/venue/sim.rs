@@ -208,14 +208,24 @@ impl Simulator {
     fn step(&mut self, clock: &EpochClock) -> bool {
         let now_ns = clock.now_ns();
         let mut busy = self.move_market(clock, now_ns);
-        busy |= self.fix.poll(&mut self.exchange, &mut self.outputs, now_ns);
+        // The feed goes out before the session is served, so the session's
+        // turn never delays market data; and again after, with what the
+        // session's orders changed.
+        self.flush_itch();
+        busy |= self
+            .fix
+            .poll(&mut self.exchange, &mut self.outputs, clock.now_ns());
+        self.flush_itch();
+        if let Some(ws) = &mut self.outputs.ws {
+            ws.poll(&self.exchange, clock.now_ns());
+        }
+        busy
+    }
+
+    fn flush_itch(&mut self) {
         if let Some(itch) = &mut self.outputs.itch {
             itch.poll();
         }
-        if let Some(ws) = &mut self.outputs.ws {
-            ws.poll(&self.exchange, now_ns);
-        }
-        busy
     }
 
     fn move_market(&mut self, clock: &EpochClock, now_ns: u64) -> bool {
