@@ -596,6 +596,10 @@ pub struct FixVenueConfig {
     /// Reconnect backoff, doubling from the first to the second, with jitter.
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
+    /// A new order or replace that waited longer than this for the session
+    /// (connecting, logging on) is rejected locally instead of sent: it was
+    /// priced on market data that old. Cancels are always sent.
+    pub pending_age_max_ms: u64,
 }
 
 impl Default for FixVenueConfig {
@@ -609,6 +613,7 @@ impl Default for FixVenueConfig {
             seq_file: PathBuf::from("genesis-data/fix/GENESIS-VENUE.seq"),
             reconnect_min_ms: 100,
             reconnect_max_ms: 5_000,
+            pending_age_max_ms: 10,
         }
     }
 }
@@ -861,6 +866,12 @@ impl Config {
             return Err(invalid(
                 "venue.fix.port",
                 "a FIX venue needs its port".into(),
+            ));
+        }
+        if self.venue.fix.pending_age_max_ms == 0 {
+            return Err(invalid(
+                "venue.fix.pending_age_max_ms",
+                "must be positive: 0 would refuse every order".into(),
             ));
         }
         if self.venue.fix.heartbeat_s == 0 || self.venue.fix.reconnect_min_ms == 0 {

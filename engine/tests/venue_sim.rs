@@ -220,3 +220,84 @@ fn default_run_with_the_websocket_feed() {
         "{report}"
     );
 }
+
+/// Polls the client's venue lane until `done` holds for an event (30 s deadline).
+fn poll_until(
+    client: &mut genesis_engine::venue::fix_client::FixClient,
+    clock: &genesis_engine::clock::EpochClock,
+    what: &str,
+    done: impl Fn(&genesis_engine::event::Event) -> bool,
+) -> genesis_engine::event::Event {
+    use genesis_engine::ingest::Source;
+    let mut found = None;
+    common::process::wait_until(what, || {
+        client.poll(clock, 64, &mut |event| {
+            if found.is_none() && done(&event) {
+                found = Some(event);
+            }
+        });
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+// An order that waited for the session longer than `pending_age_max_ms` is
+// rejected locally when the session comes up, not sent on old prices; one
+// queued once the session is up goes out and is acked.
+#[test]
+fn requests_that_waited_too_long_for_the_session_are_not_sent() {
+    use genesis_engine::event::Input;
+    use genesis_engine::execution::gateway::{Gateway, OrderRequest, RequestKind};
+    use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
+    use genesis_engine::venue::fix_client::{FixClient, VENUE_REJECT_NOT_CONNECTED};
+    use genesis_engine::venue::sim::{VenueSim, VenueSimSetup};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path());
+    config.venue.fix.pending_age_max_ms = 300;
+    config.venue.fix.seq_file = std::path::PathBuf::new();
+    let mut sim = VenueSim::start(
+        &config,
+        VenueSimSetup {
+            fix_addr: "127.0.0.1:0".parse().unwrap(),
+            sender_comp_id: config.venue.fix.target_comp_id.clone(),
+            target_comp_id: config.venue.fix.sender_comp_id.clone(),
+            itch: None,
+            ws_addr: None,
+            view: None,
+        },
+    )
+    .unwrap();
+    let (mut gateway, requests) = genesis_engine::venue::QueueGateway::new(64);
+    let mut client =
+        FixClient::new(&config, &config.venue.fix, sim.fix_addr, requests, None).unwrap();
+    let clock = genesis_engine::clock::EpochClock::new();
+    let order = |id: u64| OrderRequest {
+        kind: RequestKind::New,
+        order_id: OrderId(id),
+        instrument: InstrumentId(0),
+        side: Side::Buy,
+        price: Price(9_000),
+        qty: Qty(1),
+        ts_trigger_ns: clock.now_ns(),
+    };
+    // Queued before the client's first poll, which connects and sends the
+    // logon: the session cannot be up before the next poll reads the answer.
+    gateway.send(&order(1)).unwrap();
+    genesis_engine::ingest::Source::poll(&mut client, &clock, 64, &mut |_| {});
+    // Then left waiting twice the limit.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let reject = poll_until(&mut client, &clock, "the stale order's local reject", |e| {
+        matches!(e.input(), Input::OrderReject(_))
+    });
+    assert!(matches!(reject.input(), Input::OrderReject(r)
+        if r.order_id == OrderId(1) && r.venue_reason == VENUE_REJECT_NOT_CONNECTED));
+    assert_eq!(client.counters.requests_expired, 1);
+    gateway.send(&order(2)).unwrap();
+    let ack = poll_until(&mut client, &clock, "the fresh order's ack", |e| {
+        matches!(e.input(), Input::OrderAck(_))
+    });
+    assert!(matches!(ack.input(), Input::OrderAck(a) if a.order_id == OrderId(2)));
+    assert_eq!(client.counters.requests_sent, 1);
+    sim.stop();
+}

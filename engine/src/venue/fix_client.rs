@@ -9,7 +9,10 @@
 //! Requests queued while the session is not logged on wait in a bounded
 //! list; if it fills, the oldest request is answered with a local reject
 //! (venue reason `VENUE_REJECT_NOT_CONNECTED`) so neither strategy nor
-//! execution waits forever on an order that never left.
+//! execution waits forever on an order that never left. A new order or
+//! replace that waited longer than `venue.fix.pending_age_max_ms` is
+//! rejected the same way when the session comes up, rather than sent on
+//! market data that old; cancels always go.
 
 use crate::clock::EpochClock;
 use crate::config::{Config, FixVenueConfig};
@@ -50,6 +53,8 @@ pub struct FixClientCounters {
     pub logons: u64,
     pub requests_sent: u64,
     pub rejected_not_connected: u64,
+    /// New orders and replaces that waited too long for the session (also in `rejected_not_connected`).
+    pub requests_expired: u64,
     pub reports_unparsed: u64,
     pub reports_ignored: u64,
 }
@@ -216,7 +221,9 @@ pub struct FixClient {
     backoff: Backoff,
     reconnect_at_ns: u64,
     requests: Arc<ArrayQueue<OrderRequest>>,
-    pending: VecDeque<OrderRequest>,
+    /// Requests waiting for the session, with when they were queued.
+    pending: VecDeque<(OrderRequest, u64)>,
+    pending_age_max_ns: u64,
     outbox: VecDeque<Event>,
     scales: Vec<InstrumentScale>,
     symbols: Vec<String>,
@@ -267,6 +274,7 @@ impl FixClient {
             reconnect_at_ns: 0,
             requests,
             pending: VecDeque::with_capacity(PENDING_MAX),
+            pending_age_max_ns: settings.pending_age_max_ms * 1_000_000,
             outbox: VecDeque::with_capacity(OUTBOX_MAX),
             scales,
             symbols: config
@@ -381,15 +389,23 @@ impl FixClient {
     fn send_requests(&mut self, now_ns: u64) {
         while let Some(request) = self.requests.pop() {
             if self.pending.len() == PENDING_MAX {
-                let oldest = self.pending.pop_front().expect("pending is full");
+                let (oldest, _) = self.pending.pop_front().expect("pending is full");
                 self.reject_locally(&oldest, now_ns);
             }
-            self.pending.push_back(request);
+            self.pending.push_back((request, now_ns));
         }
         if self.session.state() != SessionState::Active {
             return;
         }
-        while let Some(request) = self.pending.front().copied() {
+        while let Some((request, queued_ns)) = self.pending.front().copied() {
+            if request.kind != RequestKind::Cancel
+                && now_ns.saturating_sub(queued_ns) > self.pending_age_max_ns
+            {
+                self.pending.pop_front();
+                self.counters.requests_expired += 1;
+                self.reject_locally(&request, now_ns);
+                continue;
+            }
             match self.send_one(&request, now_ns) {
                 Ok(()) => {
                     self.pending.pop_front();
