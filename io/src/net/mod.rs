@@ -44,6 +44,7 @@ mod sys;
 mod ws_client;
 mod ws_config;
 mod ws_server;
+mod ws_stream;
 
 pub use backoff::JitteredBackoff;
 pub use binance_ws::{

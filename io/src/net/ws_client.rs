@@ -27,13 +27,23 @@
 //! - invalid JSON: not seen here (text is handed over as bytes); the
 //!   Binance layer counts and skips it.
 //!
-//! Allocation: `tungstenite` allocates each received message's payload, so
-//! this path is not allocation-free (unlike the MoldUDP64 receiver); the
-//! text is lent to the caller and freed after the callback.
+//! Allocation: after the handshake, receiving a text message (read, frame
+//! decode, UTF-8 check, the caller's callback) does not allocate:
+//! tungstenite lends each message as a slice of its read buffer, which is
+//! reclaimed in place once the message is dropped, and [`ChunkedStream`]
+//! caps each read so that buffer never has to grow for frames up to
+//! `FRAME_NO_GROWTH_BYTES_MAX`, about 32 KiB (the argument and the
+//! measurement are in `ws_stream.rs`; `io/tests/net_ws_alloc.rs` asserts
+//! zero per message).
+//! So the text must not outlive the callback, and each message is dropped
+//! before the next read. Pings carry a static payload so sending one does
+//! not allocate either; sending text (subscription and snapshot requests)
+//! copies it into a message, which is allowed off the hot path.
 
 use super::backoff::JitteredBackoff;
 use super::reactor::{connect_tcp, tcp_connect_state, ConnectState};
 use super::ws_config::{WsConfig, WsEndpoint};
+use super::ws_stream::{ChunkedStream, READ_BUFFER_BYTES};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use std::io::ErrorKind;
@@ -42,7 +52,11 @@ use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::handshake::client::{ClientHandshake, Response};
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocket;
-use tungstenite::Message;
+use tungstenite::{Bytes, Message};
+
+/// Payload of our pings: static, so a ping allocates nothing. Pongs are
+/// matched by arrival, not by payload.
+const PING_PAYLOAD: &[u8] = b"genesis";
 
 /// Why a connection ended (or never opened).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +135,7 @@ pub struct WsStats {
 
 /// What a (resumed) client handshake returns.
 type HandshakeResult =
-    Result<(WebSocket<TcpStream>, Response), HandshakeError<ClientHandshake<TcpStream>>>;
+    Result<(WebSocket<ChunkedStream>, Response), HandshakeError<ClientHandshake<ChunkedStream>>>;
 
 enum State {
     Idle {
@@ -132,16 +146,16 @@ enum State {
         started_ns: u64,
     },
     Handshaking {
-        mid: MidHandshake<ClientHandshake<TcpStream>>,
+        mid: MidHandshake<ClientHandshake<ChunkedStream>>,
         started_ns: u64,
     },
     Open {
-        ws: WebSocket<TcpStream>,
+        ws: WebSocket<ChunkedStream>,
         ping_last_ns: u64,
         ping_outstanding_ns: Option<u64>,
     },
     Closing {
-        ws: WebSocket<TcpStream>,
+        ws: WebSocket<ChunkedStream>,
         deadline_ns: u64,
     },
     Stopped,
@@ -317,8 +331,12 @@ impl WsClient {
                 self.fail_attempt(DisconnectReason::ConnectFailed, now_ns, report);
             }
             ConnectState::Connected => {
-                let config = Some(self.config.tungstenite());
-                let result = client_with_config(self.endpoint.url.as_str(), stream, config);
+                let config = self
+                    .config
+                    .tungstenite()
+                    .read_buffer_size(READ_BUFFER_BYTES);
+                let stream = ChunkedStream::new(stream);
+                let result = client_with_config(self.endpoint.url.as_str(), stream, Some(config));
                 self.poll_handshake(result, started_ns, now_ns, report);
             }
         }
@@ -344,7 +362,7 @@ impl WsClient {
             }
             Err(HandshakeError::Interrupted(mut mid)) => {
                 if self.timed_out(started_ns, now_ns) {
-                    self.deregister_stream(mid.get_mut().get_mut());
+                    self.deregister_stream(mid.get_mut().get_mut().tcp_mut());
                     self.fail_attempt(DisconnectReason::ConnectTimeout, now_ns, report);
                 } else {
                     self.state = State::Handshaking { mid, started_ns };
@@ -360,7 +378,7 @@ impl WsClient {
 
     fn poll_open<C>(
         &mut self,
-        mut ws: WebSocket<TcpStream>,
+        mut ws: WebSocket<ChunkedStream>,
         mut ping_last_ns: u64,
         mut ping_outstanding_ns: Option<u64>,
         clock: &mut C,
@@ -369,6 +387,8 @@ impl WsClient {
         C: FnMut() -> u64,
     {
         for _ in 0..self.config.messages_per_poll_max {
+            // Each message is dropped by the end of its arm, before the next
+            // `read()`: that lets tungstenite reuse its read buffer in place.
             match ws.read() {
                 Ok(Message::Text(text)) => {
                     let ts_recv_ns = clock();
@@ -410,7 +430,7 @@ impl WsClient {
             ping_last_ns = now_ns;
             ping_outstanding_ns = Some(now_ns);
             self.stats.pings_sent += 1;
-            let _ = ws.write(Message::Ping(now_ns.to_be_bytes().to_vec().into()));
+            let _ = ws.write(Message::Ping(Bytes::from_static(PING_PAYLOAD)));
         }
         match ws.flush() {
             Ok(()) => {}
@@ -427,7 +447,7 @@ impl WsClient {
         };
     }
 
-    fn poll_closing(&mut self, mut ws: WebSocket<TcpStream>, deadline_ns: u64, now_ns: u64) {
+    fn poll_closing(&mut self, mut ws: WebSocket<ChunkedStream>, deadline_ns: u64, now_ns: u64) {
         loop {
             match ws.read() {
                 Ok(_) => continue,
@@ -475,12 +495,12 @@ impl WsClient {
 
     fn lose_connection(
         &mut self,
-        mut ws: WebSocket<TcpStream>,
+        mut ws: WebSocket<ChunkedStream>,
         reason: DisconnectReason,
         now_ns: u64,
         report: &mut impl FnMut(WsEvent<'_>),
     ) {
-        self.deregister_stream(ws.get_mut());
+        self.deregister_stream(ws.get_mut().tcp_mut());
         drop(ws);
         self.schedule_retry(now_ns);
         report(WsEvent::Disconnected(reason));
@@ -509,9 +529,11 @@ impl WsClient {
     fn drop_connection(&mut self, state: State) {
         match state {
             State::Connecting { stream, .. } => self.deregister(stream),
-            State::Handshaking { mut mid, .. } => self.deregister_stream(mid.get_mut().get_mut()),
+            State::Handshaking { mut mid, .. } => {
+                self.deregister_stream(mid.get_mut().get_mut().tcp_mut());
+            }
             State::Open { mut ws, .. } | State::Closing { mut ws, .. } => {
-                self.deregister_stream(ws.get_mut());
+                self.deregister_stream(ws.get_mut().tcp_mut());
             }
             State::Idle { .. } | State::Stopped => {}
         }
