@@ -150,8 +150,28 @@ pub struct Fill {
 pub struct OrderReject {
     pub order_id: OrderId,
     pub request: RejectedRequest,
-    /// The venue's own reason code.
+    /// The venue's reason, in FIX's codes (see [`venue_reason`]).
     pub venue_reason: i64,
+}
+
+/// Reason codes in [`OrderReject::venue_reason`]: FIX's own. A rejected new
+/// order carries OrdRejReason(103), a rejected cancel or replace
+/// CxlRejReason(102), as the venue sent them; negative codes are the
+/// engine's (`venue::fix_client::VENUE_REJECT_NOT_CONNECTED`).
+pub mod venue_reason {
+    /// OrdRejReason 1: unknown symbol.
+    pub const UNKNOWN_SYMBOL: i64 = 1;
+    /// OrdRejReason 3: order exceeds limit (the venue holds no more orders).
+    pub const EXCEEDS_LIMIT: i64 = 3;
+    /// OrdRejReason 6: duplicate order (its ClOrdID is still live).
+    pub const DUPLICATE_ORDER: i64 = 6;
+    /// OrdRejReason 13: incorrect quantity.
+    pub const INCORRECT_QTY: i64 = 13;
+    /// CxlRejReason 1: the venue does not know the order, so it is not live
+    /// there; the engine closes it (a fill still in flight is still applied).
+    pub const UNKNOWN_ORDER: i64 = 1;
+    /// OrdRejReason and CxlRejReason 99: other (a bad price, a replace below the filled quantity).
+    pub const OTHER: i64 = 99;
 }
 
 /// The typed input of an event.

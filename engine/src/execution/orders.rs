@@ -15,7 +15,7 @@
 //! pre-trade checks count open exposure without waiting for execution.
 
 use crate::decision::{ExecResult, Outcome};
-use crate::event::{Fill, OrderAck, OrderReject, RejectedRequest};
+use crate::event::{venue_reason, Fill, OrderAck, OrderReject, RejectedRequest};
 use crate::recent::RecentMap;
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashMap;
@@ -295,6 +295,16 @@ impl Orders {
     pub fn on_reject(&mut self, reject: &OrderReject) -> Outcome {
         let outcome = self.update(reject.order_id, |order| {
             match (reject.request, order.state) {
+                // The venue does not know the order: it is not live there,
+                // whatever this table thought (a venue restart, a purge, a
+                // fill we have not read yet). Closed; a fill still in flight
+                // is applied as a late message, and positions count it.
+                (RejectedRequest::Cancel | RejectedRequest::Replace, _)
+                    if reject.venue_reason == venue_reason::UNKNOWN_ORDER =>
+                {
+                    order.state = OrderState::Cancelled;
+                    Outcome::Applied
+                }
                 (RejectedRequest::New, OrderState::PendingNew)
                 | (RejectedRequest::New, OrderState::PendingCancel)
                     if order.filled.0 == 0 =>
@@ -413,6 +423,44 @@ mod tests {
         assert_eq!(state(&orders), Some(OrderState::Filled));
         assert_eq!(orders.open_count(), 0);
         assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 0);
+    }
+
+    // A replace or cancel the venue refuses because it does not know the
+    // order closes it; refused for another reason, the order stays working.
+    #[test]
+    fn unknown_at_the_venue_closes_the_order() {
+        for request in [RejectedRequest::Replace, RejectedRequest::Cancel] {
+            let mut orders = table_with_order(10);
+            orders.on_ack(&ack(100, 10));
+            let pending = match request {
+                RejectedRequest::Replace => orders.request_replace(ID, Price(101), Qty(10)),
+                _ => orders.request_cancel(ID),
+            };
+            assert!(pending.is_ok(), "{request:?}");
+            let refused = OrderReject {
+                venue_reason: venue_reason::OTHER,
+                ..reject(request)
+            };
+            assert_eq!(orders.on_reject(&refused), Outcome::Applied);
+            assert_eq!(state(&orders), Some(OrderState::New), "{request:?}");
+            let _ = match request {
+                RejectedRequest::Replace => orders.request_replace(ID, Price(101), Qty(10)),
+                _ => orders.request_cancel(ID),
+            };
+            let unknown = OrderReject {
+                venue_reason: venue_reason::UNKNOWN_ORDER,
+                ..reject(request)
+            };
+            assert_eq!(orders.on_reject(&unknown), Outcome::Applied);
+            assert_eq!(state(&orders), Some(OrderState::Cancelled), "{request:?}");
+            assert_eq!(orders.open_count(), 0);
+            assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 0);
+            // A fill still in flight arrives late, and is reported so.
+            assert_eq!(
+                orders.on_fill(Side::Buy, &fill(9, 2)),
+                Outcome::LateForClosedOrder
+            );
+        }
     }
 
     // pending-new → rejected by the venue closes the order and frees its exposure.

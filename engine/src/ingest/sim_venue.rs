@@ -17,10 +17,7 @@ use crossbeam_queue::ArrayQueue;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// Venue reason codes in the rejects it sends.
-pub const VENUE_REJECT_TOO_MANY_ORDERS: i64 = 1;
-pub const VENUE_REJECT_UNKNOWN_ORDER: i64 = 2;
-pub const VENUE_REJECT_BAD_QTY: i64 = 3;
+use crate::event::venue_reason;
 
 /// Replies one request can cause: an ack and a fill.
 const REPLIES_PER_REQUEST_MAX: usize = 2;
@@ -140,7 +137,7 @@ impl SimVenue {
             let reject = OrderReject {
                 order_id: request.order_id,
                 request: RejectedRequest::New,
-                venue_reason: VENUE_REJECT_UNKNOWN_ORDER,
+                venue_reason: venue_reason::UNKNOWN_SYMBOL,
             };
             self.reply(instrument, request.side, Input::OrderReject(reject));
             return;
@@ -164,14 +161,14 @@ impl SimVenue {
             return self.reply(
                 request.instrument,
                 request.side,
-                reject(VENUE_REJECT_BAD_QTY),
+                reject(venue_reason::INCORRECT_QTY),
             );
         }
         if self.resting_count >= self.resting_max {
             return self.reply(
                 request.instrument,
                 request.side,
-                reject(VENUE_REJECT_TOO_MANY_ORDERS),
+                reject(venue_reason::EXCEEDS_LIMIT),
             );
         }
         let venue_order_id = self.venue_order_id_next;
@@ -216,7 +213,7 @@ impl SimVenue {
                 let reject = OrderReject {
                     order_id: request.order_id,
                     request: RejectedRequest::Cancel,
-                    venue_reason: VENUE_REJECT_UNKNOWN_ORDER,
+                    venue_reason: venue_reason::UNKNOWN_ORDER,
                 };
                 self.reply(request.instrument, request.side, Input::OrderReject(reject));
             }
@@ -235,8 +232,8 @@ impl SimVenue {
                 resting.leaves = request.qty.0 - resting.filled;
                 None
             }
-            Some(_) => Some(VENUE_REJECT_BAD_QTY),
-            None => Some(VENUE_REJECT_UNKNOWN_ORDER),
+            Some(_) => Some(venue_reason::OTHER),
+            None => Some(venue_reason::UNKNOWN_ORDER),
         };
         let input = match reason {
             None => Input::OrderAck(OrderAck {

@@ -24,19 +24,15 @@
 //! (cancel-on-disconnect), so a standalone simulator never keeps orders
 //! nobody will hear about.
 
-use crate::event::{Event, Fill, Input, OrderAck, OrderReject, RejectedRequest, TopOfBook};
+use crate::event::{
+    venue_reason, Event, Fill, Input, OrderAck, OrderReject, RejectedRequest, TopOfBook,
+};
 use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
 use genesis_io::venue::{
     BookEvent, Ids, MatchingEngine, NewOrder, OrderRef, Reject, Side as BookSide, TimeInForce,
 };
 use std::collections::{HashMap, VecDeque};
-
-pub use crate::ingest::sim_venue::{
-    VENUE_REJECT_BAD_QTY, VENUE_REJECT_TOO_MANY_ORDERS, VENUE_REJECT_UNKNOWN_ORDER,
-};
-/// A price of zero or less.
-pub const VENUE_REJECT_BAD_PRICE: i64 = 4;
 
 /// Participants (the matching engine's `owner`).
 pub const OWNER_LIQUIDITY: u32 = 1;
@@ -234,12 +230,12 @@ impl Exchange {
         self.now_ns = now_ns;
         let instrument = request.instrument.index();
         if instrument >= self.books.len() {
-            let kind = match request.kind {
-                RequestKind::New => RejectedRequest::New,
-                RequestKind::Cancel => RejectedRequest::Cancel,
-                RequestKind::Replace => RejectedRequest::Replace,
+            let (kind, reason) = match request.kind {
+                RequestKind::New => (RejectedRequest::New, venue_reason::UNKNOWN_SYMBOL),
+                RequestKind::Cancel => (RejectedRequest::Cancel, venue_reason::UNKNOWN_ORDER),
+                RequestKind::Replace => (RejectedRequest::Replace, venue_reason::UNKNOWN_ORDER),
             };
-            return self.reject(&request, kind, VENUE_REJECT_UNKNOWN_ORDER);
+            return self.reject(&request, kind, reason);
         }
         match request.kind {
             RequestKind::New => self.session_new(&request),
@@ -279,11 +275,11 @@ impl Exchange {
 
     fn session_new(&mut self, request: &OrderRequest) {
         let reason = if request.qty.0 <= 0 {
-            Some(VENUE_REJECT_BAD_QTY)
+            Some(venue_reason::INCORRECT_QTY)
         } else if request.price.0 <= 0 {
-            Some(VENUE_REJECT_BAD_PRICE)
+            Some(venue_reason::OTHER)
         } else if self.session_orders.contains_key(&request.order_id.0) {
-            Some(VENUE_REJECT_UNKNOWN_ORDER)
+            Some(venue_reason::DUPLICATE_ORDER)
         } else {
             None
         };
@@ -323,13 +319,17 @@ impl Exchange {
                     );
                 }
             }
-            Err(reject) => self.reject(request, RejectedRequest::New, reason_of(reject)),
+            Err(reject) => self.reject(request, RejectedRequest::New, new_reason_of(reject)),
         }
     }
 
     fn session_cancel(&mut self, request: &OrderRequest) {
         let Some(order) = self.live_session_order(request) else {
-            return self.reject(request, RejectedRequest::Cancel, VENUE_REJECT_UNKNOWN_ORDER);
+            return self.reject(
+                request,
+                RejectedRequest::Cancel,
+                venue_reason::UNKNOWN_ORDER,
+            );
         };
         let scratch = &mut self.scratch;
         match self.books[order.instrument]
@@ -343,7 +343,7 @@ impl Exchange {
                     Input::CancelAck(request.order_id),
                 );
             }
-            Err(reject) => self.reject(request, RejectedRequest::Cancel, reason_of(reject)),
+            Err(reject) => self.reject(request, RejectedRequest::Cancel, cancel_reason_of(reject)),
         }
     }
 
@@ -352,16 +352,16 @@ impl Exchange {
             return self.reject(
                 request,
                 RejectedRequest::Replace,
-                VENUE_REJECT_UNKNOWN_ORDER,
+                venue_reason::UNKNOWN_ORDER,
             );
         };
         // FIX gives the new total quantity; the book takes what is left of it.
         let leaves = request.qty.0 - order.filled;
         if leaves <= 0 {
-            return self.reject(request, RejectedRequest::Replace, VENUE_REJECT_BAD_QTY);
+            return self.reject(request, RejectedRequest::Replace, venue_reason::OTHER);
         }
         if request.price.0 <= 0 {
-            return self.reject(request, RejectedRequest::Replace, VENUE_REJECT_BAD_PRICE);
+            return self.reject(request, RejectedRequest::Replace, venue_reason::OTHER);
         }
         let scratch = &mut self.scratch;
         let result = self.books[order.instrument].replace(
@@ -393,7 +393,7 @@ impl Exchange {
                     }
                 }
             }
-            Err(reject) => self.reject(request, RejectedRequest::Replace, reason_of(reject)),
+            Err(reject) => self.reject(request, RejectedRequest::Replace, cancel_reason_of(reject)),
         }
     }
 
@@ -481,12 +481,20 @@ impl Exchange {
     }
 }
 
-fn reason_of(reject: Reject) -> i64 {
+/// OrdRejReason(103) for a refused new order.
+fn new_reason_of(reject: Reject) -> i64 {
     match reject {
-        Reject::BadQty => VENUE_REJECT_BAD_QTY,
-        Reject::BadPrice => VENUE_REJECT_BAD_PRICE,
-        Reject::BookFull | Reject::LevelsFull => VENUE_REJECT_TOO_MANY_ORDERS,
-        Reject::UnknownOrder => VENUE_REJECT_UNKNOWN_ORDER,
+        Reject::BadQty => venue_reason::INCORRECT_QTY,
+        Reject::BookFull | Reject::LevelsFull => venue_reason::EXCEEDS_LIMIT,
+        Reject::BadPrice | Reject::UnknownOrder => venue_reason::OTHER,
+    }
+}
+
+/// CxlRejReason(102) for a refused cancel or replace.
+fn cancel_reason_of(reject: Reject) -> i64 {
+    match reject {
+        Reject::UnknownOrder => venue_reason::UNKNOWN_ORDER,
+        _ => venue_reason::OTHER,
     }
 }
 
@@ -623,7 +631,7 @@ mod tests {
         assert!(matches!(got[1], Input::OrderAck(a) if a.price == Price(107)));
         assert_eq!(got[2], Input::CancelAck(OrderId(1)));
         assert!(matches!(got[3], Input::OrderReject(r)
-            if r.request == RejectedRequest::Cancel && r.venue_reason == VENUE_REJECT_UNKNOWN_ORDER));
+            if r.request == RejectedRequest::Cancel && r.venue_reason == venue_reason::UNKNOWN_ORDER));
         assert_eq!(exchange.book(0).unwrap().best_ask(), Some((110, 10)));
     }
 
@@ -651,7 +659,7 @@ mod tests {
             &mut tape,
         );
         let got = replies(&mut exchange);
-        assert!(matches!(got[0], Input::OrderReject(r) if r.venue_reason == VENUE_REJECT_BAD_QTY));
+        assert!(matches!(got[0], Input::OrderReject(r) if r.venue_reason == venue_reason::OTHER));
     }
 
     // When the session goes away its resting orders leave the book, and the feed says so.
@@ -704,9 +712,9 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                VENUE_REJECT_BAD_QTY,
-                VENUE_REJECT_BAD_PRICE,
-                VENUE_REJECT_UNKNOWN_ORDER
+                venue_reason::INCORRECT_QTY,
+                venue_reason::OTHER,
+                venue_reason::UNKNOWN_SYMBOL
             ]
         );
         assert!(tape.events.is_empty());

@@ -366,6 +366,11 @@ impl Router {
             _ => return,
         };
         let (kind, exec_type, ord_status, order, last_qty, last_px, qty) = fields;
+        // OrdRejReason(103) of a refused new order.
+        let ord_rej_reason = match reply.input() {
+            Input::OrderReject(reject) => Some(reject.venue_reason.max(0) as u64),
+            _ => None,
+        };
         let id = ClOrdId::new(order, None);
         let report = ExecutionReport {
             kind,
@@ -383,7 +388,7 @@ impl Router {
             cum_qty_lots: Lots(0),
             leaves_qty_lots: Lots(0),
             avg_px_text: b"0",
-            ord_rej_reason: None,
+            ord_rej_reason,
             text: None,
             poss_dup: false,
         };
