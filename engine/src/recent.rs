@@ -47,6 +47,16 @@ impl<V: Copy> RecentMap<V> {
         true
     }
 
+    /// Sets `id`'s value, remembering it as a new id if it was not known.
+    #[inline]
+    pub fn set(&mut self, id: u64, value: V) {
+        if let Some(slot) = self.values.get_mut(&id) {
+            *slot = value;
+        } else {
+            self.insert(id, value);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -71,5 +81,19 @@ mod tests {
         assert_eq!(m.get(1), None);
         assert!(m.insert(1, ()));
         assert_eq!(m.len(), 2);
+    }
+
+    // Setting a known id updates it in place; an unknown one is remembered.
+    #[test]
+    fn set_updates_or_remembers() {
+        let mut m = RecentMap::with_capacity(2);
+        m.set(1, 10);
+        m.set(1, 11);
+        assert_eq!(m.get(1), Some(11));
+        assert_eq!(m.len(), 1);
+        m.set(2, 20);
+        m.set(3, 30);
+        assert_eq!(m.get(1), None, "the oldest id is evicted");
+        assert_eq!(m.get(3), Some(30));
     }
 }

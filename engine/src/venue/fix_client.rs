@@ -34,7 +34,6 @@ use genesis_io::fix::session::{
     Session, SessionConfig, SessionEvent, SessionHandler, SessionState,
 };
 use genesis_io::fix::{InstrumentScale, Lots, Message, Ticks};
-use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -228,7 +227,9 @@ pub struct FixClient {
     scales: Vec<InstrumentScale>,
     symbols: Vec<String>,
     /// Replace count per order, for the ClOrdID of its next version.
-    versions: FxHashMap<u64, u64>,
+    /// The most recent 65,536 orders are remembered (bounded, preallocated): an
+    /// order replaced after that many newer orders starts its versions over.
+    versions: RecentMap<u64>,
     /// Instrument of each recent order, for reports that carry no symbol.
     instruments: RecentMap<u16>,
     cancels_sent: u64,
@@ -261,8 +262,6 @@ impl FixClient {
             .iter()
             .map(|i| InstrumentScale::new(&i.tick_size, &i.lot_size))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut versions = FxHashMap::default();
-        versions.reserve(config.risk.max_open_orders * 4 + 64);
         Ok(FixClient {
             address,
             session: Session::new(session_config, store)?,
@@ -282,7 +281,7 @@ impl FixClient {
                 .iter()
                 .map(|i| i.symbol.clone())
                 .collect(),
-            versions,
+            versions: RecentMap::with_capacity(1 << 16),
             instruments: RecentMap::with_capacity(1 << 16),
             cancels_sent: 0,
             logged_on: false,
@@ -434,7 +433,7 @@ impl FixClient {
         } else {
             genesis_io::fix::order::Side::Sell
         };
-        let version = self.versions.get(&request.order_id.0).copied().unwrap_or(0);
+        let version = self.versions.get(request.order_id.0).unwrap_or(0);
         let current = ClOrdId::new(request.order_id, (version > 0).then_some((b'r', version)));
         let sender = self.session.sender();
         match request.kind {
@@ -486,7 +485,7 @@ impl FixClient {
                     },
                 };
                 sender.send_replace(&replace, &scale, now_ns)?;
-                self.versions.insert(request.order_id.0, version + 1);
+                self.versions.set(request.order_id.0, version + 1);
                 Ok(())
             }
         }
