@@ -1,6 +1,7 @@
-//! The simulated venue on its own (`genesis venue-sim`) serving engines in
-//! other processes: one takes market data as ITCH over UDP, one as
-//! Binance-compatible WebSocket streams; both trade over FIX. And the
+//! The simulated venue on its own (`genesis venue-sim`) serving two engines
+//! in other processes at once: one takes market data as ITCH over UDP, one
+//! as Binance-compatible WebSocket streams; both trade over FIX, each its own
+//! session. And the
 //! in-process default with the WebSocket feed (`source = "binance-sim"`).
 //! Every fill an engine journals is one the venue says it sent.
 
@@ -58,7 +59,15 @@ fn number_before(line: &str, label: &str) -> u64 {
     head.split_whitespace().last().unwrap().parse().unwrap()
 }
 
-fn run_engine(dir: &Path, name: &str, market_data: &str, fix_port: u16) -> serde_json::Value {
+/// An engine run in its own process, trading with the standalone venue.
+struct EngineRun {
+    name: &'static str,
+    child: Child,
+    journal: std::path::PathBuf,
+    summary: std::path::PathBuf,
+}
+
+fn start_engine(dir: &Path, name: &'static str, market_data: &str, fix_port: u16) -> EngineRun {
     let journal = dir.join(name).join("journal");
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(
@@ -74,7 +83,7 @@ fn run_engine(dir: &Path, name: &str, market_data: &str, fix_port: u16) -> serde
     )
     .unwrap();
     let summary = dir.join(format!("{name}.json"));
-    let output = genesis()
+    let child = genesis()
         .args([
             "run",
             "--config",
@@ -85,16 +94,29 @@ fn run_engine(dir: &Path, name: &str, market_data: &str, fix_port: u16) -> serde
         .arg("--summary-json")
         .arg(&summary)
         .current_dir(dir)
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    EngineRun {
+        name,
+        child,
+        journal,
+        summary,
+    }
+}
+
+fn finish_engine(run: EngineRun) -> serde_json::Value {
+    let name = run.name;
+    let output = run.child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
         "{name}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-    let events = journal_events(&journal);
+        serde_json::from_str(&std::fs::read_to_string(&run.summary).unwrap()).unwrap();
+    let events = journal_events(&run.journal);
     let fills = events.iter().filter(|e| e.kind == EventKind::Fill).count() as u64;
     assert_eq!(
         report["fills"].as_u64(),
@@ -133,7 +155,8 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
     let url = ws_line.split_whitespace().last().unwrap().to_string();
     wait_for_line(&lines, "Ctrl-C stops", &mut seen);
 
-    let itch = run_engine(
+    // Two engines at once, two sessions on one venue: one reads ITCH, one WebSocket.
+    let itch = start_engine(
         dir.path(),
         "itch",
         &format!(
@@ -141,12 +164,13 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
         ),
         fix_port,
     );
-    let websocket = run_engine(
+    let websocket = start_engine(
         dir.path(),
         "websocket",
         &format!("[market_data]\nsource = \"binance-ws\"\n[market_data.binance]\nurl = \"{url}\""),
         fix_port,
     );
+    let (itch, websocket) = (finish_engine(itch), finish_engine(websocket));
 
     signal(&sim, libc::SIGINT);
     let totals = wait_for_line(&lines, "fills to the session", &mut seen);

@@ -109,7 +109,8 @@ enum Command {
     /// --fix-port, its books as ITCH 5.0 in MoldUDP64 sent to --itch-to with
     /// a request port, and Binance-compatible WebSocket streams and
     /// snapshots on --ws-port. Its CompIDs mirror the config's venue.fix
-    /// ones. engine/config/venue-sim-client.toml points an engine at it.
+    /// ones; up to eight FIX sessions at once, each its own participant.
+    /// engine/config/venue-sim-client.toml points an engine at it.
     VenueSim {
         /// TOML config: instruments, market_data (seed, rate_per_sec, trade_every), venue.fix CompIDs.
         #[arg(long, value_name = "FILE")]

@@ -9,10 +9,11 @@
 //!   immediate-or-cancel order at the print's price, so prints trade against
 //!   whatever rests there first in price-time order, the engine's orders
 //!   included.
-//! - The **session** is the engine under test, over FIX: its requests come
-//!   in through [`Exchange::submit`], and its acks, fills, cancel acks and
-//!   rejects wait in a reply queue as engine [`Event`]s for the FIX side to
-//!   encode.
+//! - The **sessions** are the engines under test, over FIX, each its own
+//!   participant (`OWNER_SESSION + n`): their requests come in through
+//!   [`Exchange::submit`], and their acks, fills, cancel acks and rejects
+//!   wait in a reply queue as engine [`Event`]s, tagged with the session,
+//!   for the FIX side to encode. Two sessions can trade with each other.
 //!
 //! Every change to a book is handed to the market-data outputs (ITCH over
 //! MoldUDP64, Binance-compatible WebSocket) as it happens, so the feed is
@@ -37,6 +38,7 @@ use std::collections::{HashMap, VecDeque};
 /// Participants (the matching engine's `owner`).
 pub const OWNER_LIQUIDITY: u32 = 1;
 pub const OWNER_TAKER: u32 = 2;
+/// The first FIX session; session `n` (from 0) is `OWNER_SESSION + n`.
 pub const OWNER_SESSION: u32 = 3;
 
 /// Price levels per side each instrument's book holds.
@@ -78,9 +80,12 @@ pub struct Exchange {
     ids: Ids,
     /// The liquidity provider's resting [bid, ask] per instrument.
     quotes: Vec<[Option<OrderRef>; 2]>,
-    /// The session's live orders, by the engine's order id.
-    session_orders: HashMap<u64, SessionOrder>,
-    replies: VecDeque<Event>,
+    /// The sessions' live orders, by session and the engine's order id.
+    session_orders: HashMap<(u32, u64), SessionOrder>,
+    /// Replies to the sessions: (session, event), oldest first.
+    replies: VecDeque<(u32, Event)>,
+    /// The session whose request is being handled.
+    session: u32,
     /// Book events of the operation in progress (reused).
     scratch: Vec<BookEvent>,
     exec_id_next: u64,
@@ -114,6 +119,7 @@ impl Exchange {
             quotes: vec![[None, None]; instrument_count],
             session_orders: HashMap::with_capacity(4_096),
             replies: VecDeque::with_capacity(4_096),
+            session: OWNER_SESSION,
             scratch: Vec::with_capacity(256),
             exec_id_next: 1,
             now_ns: 0,
@@ -129,8 +135,9 @@ impl Exchange {
         self.books.len()
     }
 
-    /// The next reply to the session (ack, fill, cancel ack, reject), oldest first.
-    pub fn pop_reply(&mut self) -> Option<Event> {
+    /// The next reply to a session (ack, fill, cancel ack, reject), oldest
+    /// first, with the session it is for.
+    pub fn pop_reply(&mut self) -> Option<(u32, Event)> {
         self.replies.pop_front()
     }
 
@@ -225,9 +232,21 @@ impl Exchange {
         self.dispatch(instrument, out);
     }
 
-    /// One request from the session; its replies wait in the reply queue.
-    pub fn submit(&mut self, request: OrderRequest, now_ns: u64, out: &mut dyn MarketDataOut) {
+    /// One request from `session` (`OWNER_SESSION + n`); its replies wait
+    /// in the reply queue.
+    pub fn submit(
+        &mut self,
+        session: u32,
+        request: OrderRequest,
+        now_ns: u64,
+        out: &mut dyn MarketDataOut,
+    ) {
+        debug_assert!(
+            session >= OWNER_SESSION,
+            "sessions own from OWNER_SESSION up"
+        );
         self.now_ns = now_ns;
+        self.session = session;
         let instrument = request.instrument.index();
         if instrument >= self.books.len() {
             let (kind, reason) = match request.kind {
@@ -245,22 +264,27 @@ impl Exchange {
         self.dispatch(instrument, out);
     }
 
-    /// The session went away: its resting orders are cancelled.
-    pub fn session_closed(&mut self, now_ns: u64, out: &mut dyn MarketDataOut) {
+    /// `session` went away: its resting orders are cancelled, its replies dropped.
+    pub fn session_closed(&mut self, session: u32, now_ns: u64, out: &mut dyn MarketDataOut) {
         self.now_ns = now_ns;
         for instrument in 0..self.books.len() {
             let scratch = &mut self.scratch;
-            self.books[instrument].cancel_all_of(OWNER_SESSION, &mut |event| scratch.push(*event));
+            self.books[instrument].cancel_all_of(session, &mut |event| scratch.push(*event));
             self.dispatch(instrument, out);
         }
-        self.session_orders.clear();
-        self.replies.clear();
+        self.session_orders
+            .retain(|(owner, _), _| *owner != session);
+        self.replies.retain(|(owner, _)| *owner != session);
     }
 
     fn reply(&mut self, instrument: InstrumentId, side: Side, input: Input) {
+        self.reply_to(self.session, instrument, side, input);
+    }
+
+    fn reply_to(&mut self, session: u32, instrument: InstrumentId, side: Side, input: Input) {
         let mut event = Event::new(instrument, side, input);
         event.ts_venue_ns = self.now_ns;
-        self.replies.push_back(event);
+        self.replies.push_back((session, event));
     }
 
     fn reject(&mut self, request: &OrderRequest, kind: RejectedRequest, reason: i64) {
@@ -278,7 +302,10 @@ impl Exchange {
             Some(venue_reason::INCORRECT_QTY)
         } else if request.price.0 <= 0 {
             Some(venue_reason::OTHER)
-        } else if self.session_orders.contains_key(&request.order_id.0) {
+        } else if self
+            .session_orders
+            .contains_key(&(self.session, request.order_id.0))
+        {
             Some(venue_reason::DUPLICATE_ORDER)
         } else {
             None
@@ -288,7 +315,7 @@ impl Exchange {
         }
         let instrument = request.instrument.index();
         let order = NewOrder {
-            owner: OWNER_SESSION,
+            owner: self.session,
             client_id: request.order_id.0,
             side: book_side(request.side),
             price: request.price.0,
@@ -310,7 +337,7 @@ impl Exchange {
                 self.reply(request.instrument, request.side, Input::OrderAck(ack));
                 if let Some(order_ref) = submitted.order_ref {
                     self.session_orders.insert(
-                        request.order_id.0,
+                        (self.session, request.order_id.0),
                         SessionOrder {
                             instrument,
                             order_ref,
@@ -336,7 +363,8 @@ impl Exchange {
             .cancel(order.order_ref, &mut |event| scratch.push(*event))
         {
             Ok(_) => {
-                self.session_orders.remove(&request.order_id.0);
+                self.session_orders
+                    .remove(&(self.session, request.order_id.0));
                 self.reply(
                     request.instrument,
                     request.side,
@@ -383,13 +411,15 @@ impl Exchange {
                 self.reply(request.instrument, request.side, Input::OrderAck(ack));
                 match submitted.order_ref {
                     Some(order_ref) => {
-                        if let Some(entry) = self.session_orders.get_mut(&request.order_id.0) {
+                        let key = (self.session, request.order_id.0);
+                        if let Some(entry) = self.session_orders.get_mut(&key) {
                             entry.order_ref = order_ref;
                         }
                     }
                     // Traded out in full on arrival: the order is done.
                     None => {
-                        self.session_orders.remove(&request.order_id.0);
+                        self.session_orders
+                            .remove(&(self.session, request.order_id.0));
                     }
                 }
             }
@@ -399,7 +429,7 @@ impl Exchange {
 
     fn live_session_order(&self, request: &OrderRequest) -> Option<SessionOrder> {
         self.session_orders
-            .get(&request.order_id.0)
+            .get(&(self.session, request.order_id.0))
             .copied()
             .filter(|order| order.instrument == request.instrument.index())
     }
@@ -424,18 +454,19 @@ impl Exchange {
             } = *event
             {
                 self.counters.executions += 1;
-                if maker_owner == OWNER_SESSION {
-                    self.session_fill(instrument, maker_client_id, side, price, qty);
+                if maker_owner >= OWNER_SESSION {
+                    self.session_fill(maker_owner, instrument, maker_client_id, side, price, qty);
                     if maker_leaves == 0 {
-                        self.session_orders.remove(&maker_client_id);
+                        self.session_orders.remove(&(maker_owner, maker_client_id));
                     }
                 }
-                if taker_owner == OWNER_SESSION {
+                if taker_owner >= OWNER_SESSION {
                     let taker_side = match side {
                         BookSide::Buy => BookSide::Sell,
                         BookSide::Sell => BookSide::Buy,
                     };
-                    self.session_fill(instrument, taker_client_id, taker_side, price, qty);
+                    let client_id = taker_client_id;
+                    self.session_fill(taker_owner, instrument, client_id, taker_side, price, qty);
                 }
                 if maker_owner == OWNER_LIQUIDITY && maker_leaves == 0 {
                     for quote in &mut self.quotes[instrument] {
@@ -455,6 +486,7 @@ impl Exchange {
 
     fn session_fill(
         &mut self,
+        session: u32,
         instrument: usize,
         order_id: u64,
         side: BookSide,
@@ -462,7 +494,7 @@ impl Exchange {
         qty: i64,
     ) {
         self.counters.session_fills += 1;
-        if let Some(order) = self.session_orders.get_mut(&order_id) {
+        if let Some(order) = self.session_orders.get_mut(&(session, order_id)) {
             order.filled += qty;
         }
         let exec_id = ExecId(self.exec_id_next);
@@ -473,7 +505,8 @@ impl Exchange {
             price: Price(price),
             qty: Qty(qty),
         };
-        self.reply(
+        self.reply_to(
+            session,
             InstrumentId(instrument as u16),
             engine_side(side),
             Input::Fill(fill),
@@ -546,7 +579,7 @@ mod tests {
     }
 
     fn replies(exchange: &mut Exchange) -> Vec<Input> {
-        std::iter::from_fn(|| exchange.pop_reply().map(|e| e.input())).collect()
+        std::iter::from_fn(|| exchange.pop_reply().map(|(_, e)| e.input())).collect()
     }
 
     // The liquidity provider's quotes move by replace, and the book follows the walk.
@@ -571,6 +604,7 @@ mod tests {
         let (mut exchange, mut tape) = (Exchange::new(1, 64), Tape::default());
         exchange.on_top(0, &top(100, 102), 1, &mut tape);
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::New, 7, Side::Buy, 105, 4),
             2,
             &mut tape,
@@ -589,6 +623,7 @@ mod tests {
         let (mut exchange, mut tape) = (Exchange::new(1, 64), Tape::default());
         exchange.on_top(0, &top(100, 102), 1, &mut tape);
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::New, 1, Side::Buy, 100, 5),
             2,
             &mut tape,
@@ -607,21 +642,25 @@ mod tests {
         let (mut exchange, mut tape) = (Exchange::new(1, 64), Tape::default());
         exchange.on_top(0, &top(100, 110), 1, &mut tape);
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::New, 1, Side::Sell, 108, 5),
             2,
             &mut tape,
         );
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::Replace, 1, Side::Sell, 107, 5),
             3,
             &mut tape,
         );
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::Cancel, 1, Side::Sell, 0, 5),
             4,
             &mut tape,
         );
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::Cancel, 1, Side::Sell, 0, 5),
             5,
             &mut tape,
@@ -641,11 +680,13 @@ mod tests {
         let (mut exchange, mut tape) = (Exchange::new(1, 64), Tape::default());
         exchange.on_top(0, &top(100, 102), 1, &mut tape);
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::New, 1, Side::Buy, 99, 15),
             2,
             &mut tape,
         );
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::Replace, 1, Side::Buy, 102, 15),
             3,
             &mut tape,
@@ -654,6 +695,7 @@ mod tests {
         assert!(matches!(got[2], Input::Fill(f) if f.qty == Qty(10) && f.price == Price(102)));
         // 10 of 15 filled: a replace down to 10 leaves nothing and is refused.
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::Replace, 1, Side::Buy, 102, 10),
             4,
             &mut tape,
@@ -668,12 +710,13 @@ mod tests {
         let (mut exchange, mut tape) = (Exchange::new(1, 64), Tape::default());
         exchange.on_top(0, &top(100, 110), 1, &mut tape);
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::New, 1, Side::Buy, 101, 5),
             2,
             &mut tape,
         );
         assert_eq!(exchange.book(0).unwrap().best_bid(), Some((101, 5)));
-        exchange.session_closed(3, &mut tape);
+        exchange.session_closed(OWNER_SESSION, 3, &mut tape);
         assert_eq!(exchange.book(0).unwrap().best_bid(), Some((100, 10)));
         assert!(matches!(
             tape.events.last(),
@@ -689,19 +732,74 @@ mod tests {
         assert!(exchange.pop_reply().is_none());
     }
 
+    // Two sessions are two participants: one's buy takes the other's resting
+    // sell, each hears its own fill; one going away leaves the other's orders.
+    #[test]
+    fn two_sessions_trade_with_each_other() {
+        let (mut exchange, mut tape) = (Exchange::new(1, 64), Tape::default());
+        let (a, b) = (OWNER_SESSION, OWNER_SESSION + 1);
+        exchange.submit(
+            a,
+            request(RequestKind::New, 1, Side::Sell, 105, 5),
+            1,
+            &mut tape,
+        );
+        exchange.submit(
+            b,
+            request(RequestKind::New, 1, Side::Buy, 101, 3),
+            2,
+            &mut tape,
+        );
+        exchange.submit(
+            b,
+            request(RequestKind::New, 2, Side::Buy, 106, 2),
+            3,
+            &mut tape,
+        );
+        let got: Vec<(u32, Input)> =
+            std::iter::from_fn(|| exchange.pop_reply().map(|(s, e)| (s, e.input()))).collect();
+        let fills: Vec<(u32, u64, i64, i64)> = got
+            .iter()
+            .filter_map(|(s, input)| match input {
+                Input::Fill(f) => Some((*s, f.order_id.0, f.price.0, f.qty.0)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fills, [(a, 1, 105, 2), (b, 2, 105, 2)], "{got:?}");
+        exchange.session_closed(a, 4, &mut tape);
+        let book = exchange.book(0).unwrap();
+        assert_eq!(book.best_ask(), None, "a's rest is gone");
+        assert_eq!(book.best_bid(), Some((101, 3)), "b's order stays");
+        // b's order 1 is still b's to cancel.
+        exchange.submit(
+            b,
+            request(RequestKind::Cancel, 1, Side::Buy, 0, 3),
+            5,
+            &mut tape,
+        );
+        assert!(matches!(exchange.pop_reply(), Some((s, e)) if s == b
+            && e.input() == Input::CancelAck(OrderId(1))));
+    }
+
     // Bad requests are refused with the venue's reason, and nothing reaches the book.
     #[test]
     fn bad_requests_are_refused() {
         let (mut exchange, mut tape) = (Exchange::new(1, 64), Tape::default());
         exchange.submit(
+            OWNER_SESSION,
             request(RequestKind::New, 1, Side::Buy, 100, 0),
             1,
             &mut tape,
         );
-        exchange.submit(request(RequestKind::New, 2, Side::Buy, 0, 5), 1, &mut tape);
+        exchange.submit(
+            OWNER_SESSION,
+            request(RequestKind::New, 2, Side::Buy, 0, 5),
+            1,
+            &mut tape,
+        );
         let mut unknown = request(RequestKind::New, 3, Side::Buy, 100, 5);
         unknown.instrument = InstrumentId(9);
-        exchange.submit(unknown, 1, &mut tape);
+        exchange.submit(OWNER_SESSION, unknown, 1, &mut tape);
         let reasons: Vec<i64> = replies(&mut exchange)
             .into_iter()
             .map(|input| match input {

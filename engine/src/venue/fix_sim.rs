@@ -2,8 +2,9 @@
 //! polled by the simulator's thread (`venue::sim`), passing the session's
 //! orders, cancels and replaces to the exchange's matching engines
 //! (`venue::exchange`) and answering with ExecutionReports and
-//! OrderCancelRejects. One session at a time; when it goes away its resting
-//! orders are cancelled.
+//! OrderCancelRejects. Up to [`SESSIONS_MAX`] sessions at once, each its own
+//! participant (they can trade with each other); when one goes away its
+//! resting orders are cancelled.
 //!
 //! It measures tick-to-trade: for every order it receives, its receive time
 //! (the kernel's stamp, SO_TIMESTAMPNS, when available) minus the trigger
@@ -16,7 +17,7 @@ use crate::execution::gateway::{OrderRequest as EngineRequest, RequestKind};
 use crate::metrics::new_histogram;
 use crate::units::{InstrumentId, Price, Qty, Side};
 use crate::venue::cl_ord_id::{order_id_of, ClOrdId};
-use crate::venue::exchange::{Exchange, MarketDataOut};
+use crate::venue::exchange::{Exchange, MarketDataOut, OWNER_SESSION};
 use genesis_io::fix::exec_report::{
     CancelRejectResponseTo, ExecKind, ExecType, ExecutionReport, OrdStatus, OrderCancelReject,
 };
@@ -29,11 +30,16 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-/// The simulator's FIX side: a listener on loopback and at most one session.
+/// Sessions the simulator serves at once.
+pub const SESSIONS_MAX: usize = 8;
+
+/// The simulator's FIX side: a listener on loopback and up to
+/// [`SESSIONS_MAX`] sessions, each its own participant on the exchange.
 pub struct FixAcceptor {
     listener: TcpListener,
     session_config: SessionConfig,
-    connection: Option<Connection>,
+    /// Slot `n` is the exchange's participant `OWNER_SESSION + n`.
+    connections: Vec<Option<Connection>>,
     router: Router,
     /// Receive time at the venue minus the trigger's venue time, per order (ns).
     pub tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
@@ -79,7 +85,7 @@ impl FixAcceptor {
         Ok(FixAcceptor {
             listener,
             session_config: SessionConfig::acceptor(sender_comp_id, target_comp_id),
-            connection: None,
+            connections: (0..SESSIONS_MAX).map(|_| None).collect(),
             router: Router {
                 symbols: config
                     .instruments
@@ -104,12 +110,12 @@ impl FixAcceptor {
         self.listener.local_addr()
     }
 
-    /// True while a session is connected.
-    pub fn is_connected(&self) -> bool {
-        self.connection.is_some()
+    /// Sessions connected now.
+    pub fn connected_count(&self) -> usize {
+        self.connections.iter().flatten().count()
     }
 
-    /// Accepts a connection if none is open, reads and handles what the
+    /// Accepts a connection into a free slot, reads and handles what each
     /// session sent, sends the exchange's replies. True if anything happened.
     pub fn poll(
         &mut self,
@@ -117,52 +123,41 @@ impl FixAcceptor {
         out: &mut dyn MarketDataOut,
         now_ns: u64,
     ) -> bool {
-        let Some(connection) = self.connection.as_mut() else {
-            return self.accept(exchange, out, now_ns);
-        };
-        let mut handler = Orders {
-            router: &mut self.router,
-            exchange,
-            out,
-        };
-        let mut busy = false;
-        let received = if connection.stamped {
-            crate::sys::recv_with_timestamp(&connection.stream, connection.session.recv_buffer())
-        } else {
-            connection
-                .stream
-                .read(connection.session.recv_buffer())
-                .map(|count| (count, None))
-        };
-        let mut closed = false;
-        match received {
-            Ok((0, _)) => closed = true,
-            Ok((count, stamp)) => {
+        let mut busy = self.accept(exchange, out, now_ns);
+        let mut closed = [false; SESSIONS_MAX];
+        for (slot, connection) in self.connections.iter_mut().enumerate() {
+            let Some(connection) = connection.as_mut() else {
+                continue;
+            };
+            let mut handler = Orders {
+                router: &mut self.router,
+                exchange: &mut *exchange,
+                out: &mut *out,
+                session: OWNER_SESSION + slot as u32,
+            };
+            let (read_busy, gone) = connection.read(&mut handler, now_ns);
+            busy |= read_busy;
+            closed[slot] = gone;
+            connection.session.poll_timers(now_ns, &mut handler);
+        }
+        while let Some((owner, reply)) = exchange.pop_reply() {
+            busy = true;
+            let slot = owner.saturating_sub(OWNER_SESSION) as usize;
+            if let Some(Some(connection)) = self.connections.get_mut(slot) {
+                self.router.answer(&mut connection.session, &reply, now_ns);
+            }
+        }
+        for (slot, entry) in self.connections.iter_mut().enumerate() {
+            let Some(connection) = entry.as_mut() else {
+                continue;
+            };
+            connection.write();
+            if closed[slot] || connection.session.disconnect_reason().is_some() {
+                let _ = connection.session.on_disconnected();
+                *entry = None;
+                exchange.session_closed(OWNER_SESSION + slot as u32, now_ns, out);
                 busy = true;
-                handler.router.arrival_ns = stamp.unwrap_or(now_ns);
-                connection.session.on_received(count, now_ns, &mut handler);
             }
-            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => closed = true,
-        }
-        connection.session.poll_timers(now_ns, &mut handler);
-        while let Some(reply) = handler.exchange.pop_reply() {
-            busy = true;
-            handler
-                .router
-                .answer(&mut connection.session, &reply, now_ns);
-        }
-        while !connection.session.pending_output().is_empty() {
-            match connection.stream.write(connection.session.pending_output()) {
-                Ok(written) if written > 0 => connection.session.consume_output(written),
-                _ => break,
-            }
-        }
-        if closed || connection.session.disconnect_reason().is_some() {
-            let _ = connection.session.on_disconnected();
-            self.connection = None;
-            exchange.session_closed(now_ns, out);
-            busy = true;
         }
         busy
     }
@@ -173,6 +168,10 @@ impl FixAcceptor {
         out: &mut dyn MarketDataOut,
         now_ns: u64,
     ) -> bool {
+        // A connection waits in the listen backlog while every slot is taken.
+        let Some(slot) = self.connections.iter().position(Option::is_none) else {
+            return false;
+        };
         let Ok((stream, _)) = self.listener.accept() else {
             return false;
         };
@@ -190,9 +189,10 @@ impl FixAcceptor {
                 router: &mut self.router,
                 exchange,
                 out,
+                session: OWNER_SESSION + slot as u32,
             },
         );
-        self.connection = Some(Connection {
+        self.connections[slot] = Some(Connection {
             stream,
             session,
             stamped,
@@ -201,11 +201,46 @@ impl FixAcceptor {
     }
 }
 
+impl Connection {
+    /// Reads what arrived and hands it to the session: (anything read, peer gone).
+    fn read(&mut self, handler: &mut Orders<'_>, now_ns: u64) -> (bool, bool) {
+        let received = if self.stamped {
+            crate::sys::recv_with_timestamp(&self.stream, self.session.recv_buffer())
+        } else {
+            self.stream
+                .read(self.session.recv_buffer())
+                .map(|count| (count, None))
+        };
+        match received {
+            Ok((0, _)) => (false, true),
+            Ok((count, stamp)) => {
+                handler.router.arrival_ns = stamp.unwrap_or(now_ns);
+                self.session.on_received(count, now_ns, handler);
+                (true, false)
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => (false, false),
+            Err(_) => (false, true),
+        }
+    }
+
+    /// Writes what the session has to send, as far as the socket takes it.
+    fn write(&mut self) {
+        while !self.session.pending_output().is_empty() {
+            match self.stream.write(self.session.pending_output()) {
+                Ok(written) if written > 0 => self.session.consume_output(written),
+                _ => break,
+            }
+        }
+    }
+}
+
 /// Orders arriving on the session go straight into the matcher.
 struct Orders<'a> {
     router: &'a mut Router,
     exchange: &'a mut Exchange,
     out: &'a mut dyn MarketDataOut,
+    /// The exchange participant this session is.
+    session: u32,
 }
 
 impl SessionHandler for Orders<'_> {
@@ -281,7 +316,8 @@ impl SessionHandler for Orders<'_> {
             qty: Qty(qty),
             ts_trigger_ns: transact_ns,
         };
-        self.exchange.submit(request, now_ns, self.out);
+        self.exchange
+            .submit(self.session, request, now_ns, self.out);
     }
 }
 
