@@ -220,6 +220,16 @@ fn apply_input(event: &Event, orders: &mut BTreeMap<u64, OrderRow>) -> Option<u6
         Input::CancelAck(_) => row.status = status::CANCELLED,
         Input::OrderReject(reject) => match (reject.request, row.status) {
             (RejectedRequest::New, _) => row.status = status::REJECTED,
+            // The venue does not know the order: closed, as the engine closes it.
+            (RejectedRequest::Cancel | RejectedRequest::Replace, current)
+                if reject.venue_reason == crate::event::venue_reason::UNKNOWN_ORDER
+                    && !matches!(
+                        current,
+                        status::FILLED | status::CANCELLED | status::REJECTED
+                    ) =>
+            {
+                row.status = status::CANCELLED
+            }
             (RejectedRequest::Cancel, status::PENDING_CANCEL)
             | (RejectedRequest::Replace, status::PENDING_REPLACE) => row.status = row.status_before,
             _ => {}
@@ -412,6 +422,45 @@ mod tests {
         assert!(derived.positions.is_empty());
         assert_eq!(derived.fills.len(), 1);
         assert!(derived.fills[0].duplicate);
+    }
+
+    // A cancel the venue refuses as an unknown order closes the row, as the
+    // engine closes the order; refused for another reason, it stays working.
+    #[test]
+    fn unknown_order_reject_closes_the_row() {
+        let reject = |seq, reason| {
+            venue(
+                seq,
+                Input::OrderReject(crate::event::OrderReject {
+                    order_id: OrderId(7),
+                    request: RejectedRequest::Cancel,
+                    venue_reason: reason,
+                }),
+            )
+        };
+        let ack = venue(
+            2,
+            Input::OrderAck(OrderAck {
+                order_id: OrderId(7),
+                venue_order_id: 70,
+                price: Price(100),
+                qty: Qty(10),
+            }),
+        );
+        let other = [
+            with_new_intent(1, 7),
+            ack,
+            reject(3, crate::event::venue_reason::OTHER),
+        ];
+        let derived = derive(&other, BTreeMap::new(), BTreeMap::new());
+        assert_ne!(derived.orders[&7].status, status::CANCELLED);
+        let unknown = [
+            with_new_intent(1, 7),
+            ack,
+            reject(3, crate::event::venue_reason::UNKNOWN_ORDER),
+        ];
+        let derived = derive(&unknown, BTreeMap::new(), BTreeMap::new());
+        assert_eq!(derived.orders[&7].status, status::CANCELLED);
     }
 
     // An intent refused by risk is an order with status refused and its reason.

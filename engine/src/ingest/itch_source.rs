@@ -243,8 +243,10 @@ impl Source for ItchSource {
                     if let Some(slot) = touched.get_mut(index) {
                         *slot = Some((ts_recv_ns, sent_ns));
                     }
-                    // Trades are rare next to book updates: each is published at once,
-                    // its price still in ITCH units (converted when emitted).
+                    // Each trade is published at once, its price still in ITCH units
+                    // (converted when emitted). Never dropped in practice: a poll
+                    // runs only with half the outbox free (4,096), and reads at
+                    // most 64 datagrams of at most ~42 executions each.
                     if let (Some((side, trade)), true) =
                         (trade_of(message), outbox.len() < OUTBOX_MAX)
                     {

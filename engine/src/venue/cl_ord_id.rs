@@ -66,6 +66,20 @@ pub fn order_id_of(cl_ord_id: &[u8]) -> Option<OrderId> {
         .map(OrderId)
 }
 
+/// Which version of its order a ClOrdID names: 0 for the order's own id,
+/// `k` for its k-th replace (`<id>.r<k>`); `None` for anything else (a
+/// cancel's id, a foreign id).
+pub fn replace_version_of(cl_ord_id: &[u8]) -> Option<u64> {
+    let digits = cl_ord_id.iter().take_while(|b| b.is_ascii_digit()).count();
+    match &cl_ord_id[digits..] {
+        [] if digits > 0 => Some(0),
+        [b'.', b'r', version @ ..] if !version.is_empty() && version.len() <= 19 => {
+            std::str::from_utf8(version).ok()?.parse().ok()
+        }
+        _ => None,
+    }
+}
+
 /// A stable 64-bit id for a venue's text id (ExecID, OrderID): the number
 /// itself when it is one, else a hash.
 pub fn id_of_text(text: &[u8]) -> u64 {
@@ -95,6 +109,11 @@ mod tests {
         );
         assert_eq!(order_id_of(b"7.r2"), Some(OrderId(7)));
         assert_eq!(order_id_of(b"x7"), None);
+        assert_eq!(replace_version_of(b"7"), Some(0));
+        assert_eq!(replace_version_of(b"7.r12"), Some(12));
+        assert_eq!(replace_version_of(b"7.c3"), None);
+        assert_eq!(replace_version_of(b"7.r"), None);
+        assert_eq!(replace_version_of(b"x"), None);
         assert_eq!(id_of_text(b"42"), 42);
         assert_ne!(id_of_text(b"EX-1"), id_of_text(b"EX-2"));
     }

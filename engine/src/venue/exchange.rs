@@ -44,6 +44,12 @@ pub const OWNER_SESSION: u32 = 3;
 /// Price levels per side each instrument's book holds.
 pub const BOOK_LEVELS_MAX: usize = 1_024;
 
+/// Largest price (ticks) and quantity (lots) a session may send: the feed
+/// carries shares as u32, and prices times any tick scale stay far from
+/// overflow; anything larger is refused, not wrapped.
+pub const PRICE_TICKS_MAX: i64 = 1 << 40;
+pub const QTY_LOTS_MAX: i64 = u32::MAX as i64;
+
 /// Where the exchange's book changes go (ITCH, WebSocket).
 pub trait MarketDataOut {
     /// One change to `instrument`'s book; `book` is its state after the
@@ -62,8 +68,21 @@ pub trait MarketDataOut {
 #[derive(Clone, Copy, Debug)]
 struct SessionOrder {
     instrument: usize,
-    order_ref: OrderRef,
+    /// Its reference in the book while it rests.
+    order_ref: Option<OrderRef>,
+    /// Total quantity (FIX OrderQty) and what of it has traded.
+    qty: i64,
     filled: i64,
+}
+
+/// A reply to a session: the engine event, which session it is for, and the
+/// order's totals after it (FIX CumQty and LeavesQty).
+#[derive(Clone, Copy, Debug)]
+pub struct Reply {
+    pub session: u32,
+    pub event: Event,
+    pub cum_qty: i64,
+    pub leaves_qty: i64,
 }
 
 /// Counters of the exchange, for the simulator's report.
@@ -82,10 +101,14 @@ pub struct Exchange {
     quotes: Vec<[Option<OrderRef>; 2]>,
     /// The sessions' live orders, by session and the engine's order id.
     session_orders: HashMap<(u32, u64), SessionOrder>,
-    /// Replies to the sessions: (session, event), oldest first.
-    replies: VecDeque<(u32, Event)>,
+    /// Replies to the sessions, oldest first.
+    replies: VecDeque<Reply>,
     /// The session whose request is being handled.
     session: u32,
+    /// The request's order left the book on arrival (traded out, or the
+    /// remainder expired): forgotten once its fills are out, with the
+    /// expired quantity if any.
+    done_on_arrival: Option<(u64, i64)>,
     /// Book events of the operation in progress (reused).
     scratch: Vec<BookEvent>,
     exec_id_next: u64,
@@ -120,6 +143,7 @@ impl Exchange {
             session_orders: HashMap::with_capacity(4_096),
             replies: VecDeque::with_capacity(4_096),
             session: OWNER_SESSION,
+            done_on_arrival: None,
             scratch: Vec::with_capacity(256),
             exec_id_next: 1,
             now_ns: 0,
@@ -137,7 +161,7 @@ impl Exchange {
 
     /// The next reply to a session (ack, fill, cancel ack, reject), oldest
     /// first, with the session it is for.
-    pub fn pop_reply(&mut self) -> Option<(u32, Event)> {
+    pub fn pop_reply(&mut self) -> Option<Reply> {
         self.replies.pop_front()
     }
 
@@ -197,6 +221,12 @@ impl Exchange {
             Ok(submitted) => submitted.order_ref,
             Err(_) => {
                 self.counters.liquidity_rejects += 1;
+                // A quote that could not move must not stay behind, stale.
+                if let Some(order_ref) = live {
+                    let scratch = &mut self.scratch;
+                    let _ =
+                        self.books[instrument].cancel(order_ref, &mut |event| scratch.push(*event));
+                }
                 None
             }
         };
@@ -262,6 +292,17 @@ impl Exchange {
             RequestKind::Replace => self.session_replace(&request),
         }
         self.dispatch(instrument, out);
+        if let Some((order_id, expired_qty)) = self.done_on_arrival.take() {
+            // What could not rest expired: the session hears it after the fills.
+            if expired_qty > 0 {
+                self.reply(
+                    request.instrument,
+                    request.side,
+                    Input::CancelAck(OrderId(order_id)),
+                );
+            }
+            self.session_orders.remove(&(self.session, order_id));
+        }
     }
 
     /// `session` went away: its resting orders are cancelled, its replies dropped.
@@ -274,17 +315,45 @@ impl Exchange {
         }
         self.session_orders
             .retain(|(owner, _), _| *owner != session);
-        self.replies.retain(|(owner, _)| *owner != session);
+        self.replies.retain(|reply| reply.session != session);
     }
 
+    /// A reply to the current session; its totals are the order's now.
     fn reply(&mut self, instrument: InstrumentId, side: Side, input: Input) {
-        self.reply_to(self.session, instrument, side, input);
+        let order_id = match input {
+            Input::OrderAck(ack) => ack.order_id,
+            Input::CancelAck(order_id) => order_id,
+            Input::OrderReject(reject) => reject.order_id,
+            _ => OrderId(0),
+        };
+        let (qty, filled) = self
+            .session_orders
+            .get(&(self.session, order_id.0))
+            .map_or((0, 0), |order| (order.qty, order.filled));
+        let leaves_qty = match input {
+            Input::OrderAck(_) => qty - filled,
+            _ => 0,
+        };
+        self.reply_to(self.session, instrument, side, input, filled, leaves_qty);
     }
 
-    fn reply_to(&mut self, session: u32, instrument: InstrumentId, side: Side, input: Input) {
+    fn reply_to(
+        &mut self,
+        session: u32,
+        instrument: InstrumentId,
+        side: Side,
+        input: Input,
+        cum_qty: i64,
+        leaves_qty: i64,
+    ) {
         let mut event = Event::new(instrument, side, input);
         event.ts_venue_ns = self.now_ns;
-        self.replies.push_back((session, event));
+        self.replies.push_back(Reply {
+            session,
+            event,
+            cum_qty,
+            leaves_qty,
+        });
     }
 
     fn reject(&mut self, request: &OrderRequest, kind: RejectedRequest, reason: i64) {
@@ -298,9 +367,9 @@ impl Exchange {
     }
 
     fn session_new(&mut self, request: &OrderRequest) {
-        let reason = if request.qty.0 <= 0 {
+        let reason = if request.qty.0 <= 0 || request.qty.0 > QTY_LOTS_MAX {
             Some(venue_reason::INCORRECT_QTY)
-        } else if request.price.0 <= 0 {
+        } else if request.price.0 <= 0 || request.price.0 > PRICE_TICKS_MAX {
             Some(venue_reason::OTHER)
         } else if self
             .session_orders
@@ -327,6 +396,18 @@ impl Exchange {
             self.books[instrument].submit(order, &mut self.ids, &mut |event| scratch.push(*event));
         match result {
             Ok(submitted) => {
+                self.session_orders.insert(
+                    (self.session, request.order_id.0),
+                    SessionOrder {
+                        instrument,
+                        order_ref: submitted.order_ref,
+                        qty: request.qty.0,
+                        filled: 0,
+                    },
+                );
+                if submitted.order_ref.is_none() {
+                    self.done_on_arrival = Some((request.order_id.0, submitted.expired_qty));
+                }
                 // The ack goes out before the fills the order took on arrival.
                 let ack = OrderAck {
                     order_id: request.order_id,
@@ -335,16 +416,6 @@ impl Exchange {
                     qty: request.qty,
                 };
                 self.reply(request.instrument, request.side, Input::OrderAck(ack));
-                if let Some(order_ref) = submitted.order_ref {
-                    self.session_orders.insert(
-                        (self.session, request.order_id.0),
-                        SessionOrder {
-                            instrument,
-                            order_ref,
-                            filled: 0,
-                        },
-                    );
-                }
             }
             Err(reject) => self.reject(request, RejectedRequest::New, new_reason_of(reject)),
         }
@@ -358,18 +429,23 @@ impl Exchange {
                 venue_reason::UNKNOWN_ORDER,
             );
         };
+        let Some(order_ref) = order.order_ref else {
+            return self.reject(
+                request,
+                RejectedRequest::Cancel,
+                venue_reason::UNKNOWN_ORDER,
+            );
+        };
         let scratch = &mut self.scratch;
-        match self.books[order.instrument]
-            .cancel(order.order_ref, &mut |event| scratch.push(*event))
-        {
+        match self.books[order.instrument].cancel(order_ref, &mut |event| scratch.push(*event)) {
             Ok(_) => {
-                self.session_orders
-                    .remove(&(self.session, request.order_id.0));
                 self.reply(
                     request.instrument,
                     request.side,
                     Input::CancelAck(request.order_id),
                 );
+                self.session_orders
+                    .remove(&(self.session, request.order_id.0));
             }
             Err(reject) => self.reject(request, RejectedRequest::Cancel, cancel_reason_of(reject)),
         }
@@ -383,17 +459,24 @@ impl Exchange {
                 venue_reason::UNKNOWN_ORDER,
             );
         };
+        let Some(order_ref) = order.order_ref else {
+            return self.reject(
+                request,
+                RejectedRequest::Replace,
+                venue_reason::UNKNOWN_ORDER,
+            );
+        };
         // FIX gives the new total quantity; the book takes what is left of it.
         let leaves = request.qty.0 - order.filled;
-        if leaves <= 0 {
+        if leaves <= 0 || request.qty.0 > QTY_LOTS_MAX {
             return self.reject(request, RejectedRequest::Replace, venue_reason::OTHER);
         }
-        if request.price.0 <= 0 {
+        if request.price.0 <= 0 || request.price.0 > PRICE_TICKS_MAX {
             return self.reject(request, RejectedRequest::Replace, venue_reason::OTHER);
         }
         let scratch = &mut self.scratch;
         let result = self.books[order.instrument].replace(
-            order.order_ref,
+            order_ref,
             request.price.0,
             leaves,
             &mut self.ids,
@@ -401,27 +484,22 @@ impl Exchange {
         );
         match result {
             Ok(submitted) => {
+                let key = (self.session, request.order_id.0);
+                if let Some(entry) = self.session_orders.get_mut(&key) {
+                    entry.order_ref = submitted.order_ref;
+                    entry.qty = request.qty.0;
+                }
+                if submitted.order_ref.is_none() {
+                    self.done_on_arrival = Some((request.order_id.0, submitted.expired_qty));
+                }
                 // Queued before the fills the replacement takes (sent at dispatch).
                 let ack = OrderAck {
                     order_id: request.order_id,
-                    venue_order_id: 0,
+                    venue_order_id: order_ref,
                     price: request.price,
                     qty: request.qty,
                 };
                 self.reply(request.instrument, request.side, Input::OrderAck(ack));
-                match submitted.order_ref {
-                    Some(order_ref) => {
-                        let key = (self.session, request.order_id.0);
-                        if let Some(entry) = self.session_orders.get_mut(&key) {
-                            entry.order_ref = order_ref;
-                        }
-                    }
-                    // Traded out in full on arrival: the order is done.
-                    None => {
-                        self.session_orders
-                            .remove(&(self.session, request.order_id.0));
-                    }
-                }
             }
             Err(reject) => self.reject(request, RejectedRequest::Replace, cancel_reason_of(reject)),
         }
@@ -494,9 +572,13 @@ impl Exchange {
         qty: i64,
     ) {
         self.counters.session_fills += 1;
-        if let Some(order) = self.session_orders.get_mut(&(session, order_id)) {
-            order.filled += qty;
-        }
+        let (cum_qty, leaves_qty) = match self.session_orders.get_mut(&(session, order_id)) {
+            Some(order) => {
+                order.filled += qty;
+                (order.filled, order.qty - order.filled)
+            }
+            None => (qty, 0),
+        };
         let exec_id = ExecId(self.exec_id_next);
         self.exec_id_next += 1;
         let fill = Fill {
@@ -510,6 +592,8 @@ impl Exchange {
             InstrumentId(instrument as u16),
             engine_side(side),
             Input::Fill(fill),
+            cum_qty,
+            leaves_qty,
         );
     }
 }
@@ -579,7 +663,7 @@ mod tests {
     }
 
     fn replies(exchange: &mut Exchange) -> Vec<Input> {
-        std::iter::from_fn(|| exchange.pop_reply().map(|(_, e)| e.input())).collect()
+        std::iter::from_fn(|| exchange.pop_reply().map(|r| r.event.input())).collect()
     }
 
     // The liquidity provider's quotes move by replace, and the book follows the walk.
@@ -732,6 +816,39 @@ mod tests {
         assert!(exchange.pop_reply().is_none());
     }
 
+    // What trades on arrival is filled; a remainder that cannot rest (every
+    // level taken) expires, and the session hears it after its fills: no
+    // order stays open in the engine that the venue has dropped.
+    #[test]
+    fn remainder_that_cannot_rest_expires_and_is_reported() {
+        let (mut exchange, mut tape) = (Exchange::new(1, 4_096), Tape::default());
+        exchange.on_top(0, &top(100, 5_000), 1, &mut tape);
+        for (index, price) in (1_001..1_001 + BOOK_LEVELS_MAX as i64 - 1).enumerate() {
+            let order = request(RequestKind::New, 1_000 + index as u64, Side::Sell, price, 1);
+            exchange.submit(OWNER_SESSION, order, 2, &mut tape);
+        }
+        let _ = replies(&mut exchange);
+        exchange.submit(
+            OWNER_SESSION,
+            request(RequestKind::New, 1, Side::Sell, 100, 15),
+            3,
+            &mut tape,
+        );
+        let got = replies(&mut exchange);
+        assert!(matches!(got[0], Input::OrderAck(_)), "{got:?}");
+        assert!(matches!(got[1], Input::Fill(f) if f.qty == Qty(10) && f.price == Price(100)));
+        assert_eq!(got[2], Input::CancelAck(OrderId(1)), "the 5 left expired");
+        assert_eq!(got.len(), 3);
+        exchange.submit(
+            OWNER_SESSION,
+            request(RequestKind::Cancel, 1, Side::Sell, 0, 15),
+            4,
+            &mut tape,
+        );
+        assert!(matches!(replies(&mut exchange)[0], Input::OrderReject(r)
+            if r.venue_reason == venue_reason::UNKNOWN_ORDER));
+    }
+
     // Two sessions are two participants: one's buy takes the other's resting
     // sell, each hears its own fill; one going away leaves the other's orders.
     #[test]
@@ -757,7 +874,8 @@ mod tests {
             &mut tape,
         );
         let got: Vec<(u32, Input)> =
-            std::iter::from_fn(|| exchange.pop_reply().map(|(s, e)| (s, e.input()))).collect();
+            std::iter::from_fn(|| exchange.pop_reply().map(|r| (r.session, r.event.input())))
+                .collect();
         let fills: Vec<(u32, u64, i64, i64)> = got
             .iter()
             .filter_map(|(s, input)| match input {
@@ -777,8 +895,8 @@ mod tests {
             5,
             &mut tape,
         );
-        assert!(matches!(exchange.pop_reply(), Some((s, e)) if s == b
-            && e.input() == Input::CancelAck(OrderId(1))));
+        assert!(matches!(exchange.pop_reply(), Some(r) if r.session == b
+            && r.event.input() == Input::CancelAck(OrderId(1))));
     }
 
     // Bad requests are refused with the venue's reason, and nothing reaches the book.
@@ -800,6 +918,8 @@ mod tests {
         let mut unknown = request(RequestKind::New, 3, Side::Buy, 100, 5);
         unknown.instrument = InstrumentId(9);
         exchange.submit(OWNER_SESSION, unknown, 1, &mut tape);
+        let huge = request(RequestKind::New, 4, Side::Buy, 100, i64::MAX / 2);
+        exchange.submit(OWNER_SESSION, huge, 1, &mut tape);
         let reasons: Vec<i64> = replies(&mut exchange)
             .into_iter()
             .map(|input| match input {
@@ -812,7 +932,8 @@ mod tests {
             [
                 venue_reason::INCORRECT_QTY,
                 venue_reason::OTHER,
-                venue_reason::UNKNOWN_SYMBOL
+                venue_reason::UNKNOWN_SYMBOL,
+                venue_reason::INCORRECT_QTY
             ]
         );
         assert!(tape.events.is_empty());

@@ -16,12 +16,12 @@
 
 use crate::clock::EpochClock;
 use crate::config::{Config, FixVenueConfig};
-use crate::event::{Event, Fill, Input, OrderAck, OrderReject, RejectedRequest};
+use crate::event::{venue_reason, Event, Fill, Input, OrderAck, OrderReject, RejectedRequest};
 use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::ingest::source::Source;
 use crate::recent::RecentMap;
 use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
-use crate::venue::cl_ord_id::{id_of_text, order_id_of, ClOrdId};
+use crate::venue::cl_ord_id::{id_of_text, order_id_of, replace_version_of, ClOrdId};
 use crate::venue::market_view::MarketView;
 use crossbeam_queue::ArrayQueue;
 use genesis_io::fix::backoff::Backoff;
@@ -34,6 +34,7 @@ use genesis_io::fix::session::{
     Session, SessionConfig, SessionEvent, SessionHandler, SessionState,
 };
 use genesis_io::fix::{InstrumentScale, Lots, Message, Ticks};
+use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -58,9 +59,22 @@ pub struct FixClientCounters {
     pub reports_ignored: u64,
 }
 
+/// Orders whose versions are remembered, preallocated.
+const VERSIONS_CAPACITY: usize = 1 << 16;
+
+/// The ClOrdID versions of one order: the one the venue last accepted (its
+/// OrigClOrdID for the next cancel or replace) and the last one sent (a
+/// replace the venue refuses leaves `accepted` where it was).
+#[derive(Clone, Copy, Debug, Default)]
+struct Versions {
+    accepted: u64,
+    sent: u64,
+}
+
 /// What the session hands the engine while reading.
 struct Inbox<'a> {
     outbox: &'a mut VecDeque<Event>,
+    versions: &'a mut FxHashMap<u64, Versions>,
     instruments: &'a RecentMap<u16>,
     scales: &'a [InstrumentScale],
     symbols: &'a [String],
@@ -77,6 +91,24 @@ impl Inbox<'_> {
         }
         let order = cl_ord_id.and_then(order_id_of)?;
         self.instruments.get(order.0).map(usize::from)
+    }
+
+    /// A replace the venue accepted makes its ClOrdID the order's current
+    /// one; an order that closed is forgotten.
+    fn track_versions(&mut self, kind: ExecKind, order: OrderId, cl_ord_id: Option<&[u8]>) {
+        match kind {
+            ExecKind::Replaced => {
+                let version = cl_ord_id.and_then(replace_version_of);
+                if let (Some(version), Some(versions)) = (version, self.versions.get_mut(&order.0))
+                {
+                    versions.accepted = version;
+                }
+            }
+            ExecKind::Fill | ExecKind::Cancelled | ExecKind::Expired | ExecKind::Rejected => {
+                self.versions.remove(&order.0);
+            }
+            _ => {}
+        }
     }
 
     fn push(&mut self, instrument: usize, side: Side, input: Input, ts_venue_ns: u64) {
@@ -163,10 +195,15 @@ impl SessionHandler for Inbox<'_> {
                         return;
                     }
                 };
+                self.track_versions(report.kind, original, report.cl_ord_id);
                 self.push(instrument, side, input, now_ns);
             }
             OrderUpdate::CancelReject(reject) => {
                 let order = order_id_of(reject.orig_cl_ord_id).unwrap_or(OrderId(0));
+                if reject.reason == Some(venue_reason::UNKNOWN_ORDER as u64) {
+                    // The order is closed (see `Orders::on_reject`): forget it.
+                    self.versions.remove(&order.0);
+                }
                 let request = match reject.response_to {
                     CancelRejectResponseTo::Cancel => RejectedRequest::Cancel,
                     CancelRejectResponseTo::Replace => RejectedRequest::Replace,
@@ -227,9 +264,8 @@ pub struct FixClient {
     scales: Vec<InstrumentScale>,
     symbols: Vec<String>,
     /// Replace count per order, for the ClOrdID of its next version.
-    /// The most recent 65,536 orders are remembered (bounded, preallocated): an
-    /// order replaced after that many newer orders starts its versions over.
-    versions: RecentMap<u64>,
+    /// ClOrdID versions of orders that were replaced, until they close.
+    versions: FxHashMap<u64, Versions>,
     /// Instrument of each recent order, for reports that carry no symbol.
     instruments: RecentMap<u16>,
     cancels_sent: u64,
@@ -281,7 +317,13 @@ impl FixClient {
                 .iter()
                 .map(|i| i.symbol.clone())
                 .collect(),
-            versions: RecentMap::with_capacity(1 << 16),
+            versions: {
+                // Only open orders that were replaced are here, and risk caps
+                // open orders; this room is never outgrown in practice.
+                let mut versions = FxHashMap::default();
+                versions.reserve(VERSIONS_CAPACITY);
+                versions
+            },
             instruments: RecentMap::with_capacity(1 << 16),
             cancels_sent: 0,
             logged_on: false,
@@ -295,6 +337,7 @@ impl FixClient {
             &mut self.session,
             Inbox {
                 outbox: &mut self.outbox,
+                versions: &mut self.versions,
                 instruments: &self.instruments,
                 scales: &self.scales,
                 symbols: &self.symbols,
@@ -433,8 +476,15 @@ impl FixClient {
         } else {
             genesis_io::fix::order::Side::Sell
         };
-        let version = self.versions.get(request.order_id.0).unwrap_or(0);
-        let current = ClOrdId::new(request.order_id, (version > 0).then_some((b'r', version)));
+        let versions = self
+            .versions
+            .get(&request.order_id.0)
+            .copied()
+            .unwrap_or_default();
+        let current = ClOrdId::new(
+            request.order_id,
+            (versions.accepted > 0).then_some((b'r', versions.accepted)),
+        );
         let sender = self.session.sender();
         match request.kind {
             RequestKind::New => {
@@ -468,7 +518,7 @@ impl FixClient {
                 sender.send_cancel(&cancel, &scale, now_ns).map(|_| ())
             }
             RequestKind::Replace => {
-                let next = ClOrdId::new(request.order_id, Some((b'r', version + 1)));
+                let next = ClOrdId::new(request.order_id, Some((b'r', versions.sent + 1)));
                 let replace = OrderCancelReplaceRequest {
                     orig_cl_ord_id: current.as_bytes(),
                     order: NewOrderSingle {
@@ -485,7 +535,9 @@ impl FixClient {
                     },
                 };
                 sender.send_replace(&replace, &scale, now_ns)?;
-                self.versions.set(request.order_id.0, version + 1);
+                let sent = versions.sent + 1;
+                self.versions
+                    .insert(request.order_id.0, Versions { sent, ..versions });
                 Ok(())
             }
         }

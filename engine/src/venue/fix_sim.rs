@@ -12,12 +12,12 @@
 //! time of the market data that triggered the order.
 
 use crate::config::Config;
-use crate::event::{Event, Input, RejectedRequest};
+use crate::event::{Input, RejectedRequest};
 use crate::execution::gateway::{OrderRequest as EngineRequest, RequestKind};
 use crate::metrics::new_histogram;
 use crate::units::{InstrumentId, Price, Qty, Side};
 use crate::venue::cl_ord_id::{order_id_of, ClOrdId};
-use crate::venue::exchange::{Exchange, MarketDataOut, OWNER_SESSION};
+use crate::venue::exchange::{Exchange, MarketDataOut, Reply, OWNER_SESSION};
 use genesis_io::fix::exec_report::{
     CancelRejectResponseTo, ExecKind, ExecType, ExecutionReport, OrdStatus, OrderCancelReject,
 };
@@ -32,6 +32,10 @@ use std::sync::{Arc, Mutex};
 
 /// Sessions the simulator serves at once.
 pub const SESSIONS_MAX: usize = 8;
+
+/// Unsent bytes a session may hold before replies wait in the exchange
+/// (the session's output buffer holds 1 MiB).
+const OUTPUT_BACKLOG_BYTES_MAX: usize = 256 << 10;
 
 /// The simulator's FIX side: a listener on loopback and up to
 /// [`SESSIONS_MAX`] sessions, each its own participant on the exchange.
@@ -140,9 +144,17 @@ impl FixAcceptor {
             closed[slot] = gone;
             connection.session.poll_timers(now_ns, &mut handler);
         }
-        while let Some((owner, reply)) = exchange.pop_reply() {
+        // Replies wait in the exchange while a session's socket is not taking
+        // what it already has: none is encoded into a full buffer and lost.
+        let backed_up = self
+            .connections
+            .iter()
+            .flatten()
+            .any(|c| c.session.pending_output().len() > OUTPUT_BACKLOG_BYTES_MAX);
+        let mut next_reply = || (!backed_up).then(|| exchange.pop_reply()).flatten();
+        while let Some(reply) = next_reply() {
             busy = true;
-            let slot = owner.saturating_sub(OWNER_SESSION) as usize;
+            let slot = reply.session.saturating_sub(OWNER_SESSION) as usize;
             if let Some(Some(connection)) = self.connections.get_mut(slot) {
                 self.router.answer(&mut connection.session, &reply, now_ns);
             }
@@ -248,15 +260,15 @@ impl SessionHandler for Orders<'_> {
         let symbol = message
             .get(genesis_io::fix::tags::SYMBOL)
             .unwrap_or_default();
-        let Some(instrument) = self
+        // An unknown symbol is parsed with the first instrument's scale, only
+        // to be refused by the exchange (OrdRejReason 1), never dropped.
+        let known = self
             .router
             .symbols
             .iter()
-            .position(|s| s.as_bytes() == symbol)
-        else {
-            return;
-        };
-        let scale = self.router.scales[instrument];
+            .position(|s| s.as_bytes() == symbol);
+        let instrument = known.unwrap_or(self.router.symbols.len());
+        let scale = self.router.scales[known.unwrap_or(0)];
         let Ok(Some(request)) = OrderRequest::parse(message, &scale) else {
             return;
         };
@@ -323,7 +335,8 @@ impl SessionHandler for Orders<'_> {
 
 impl Router {
     /// Turns one of the matcher's replies into a FIX message.
-    fn answer(&mut self, session: &mut Session, reply: &Event, now_ns: u64) {
+    fn answer(&mut self, session: &mut Session, answer: &Reply, now_ns: u64) {
+        let reply = &answer.event;
         let instrument = reply.instrument.index().min(self.scales.len() - 1);
         let scale = self.scales[instrument];
         let symbol = self.symbols[instrument].as_bytes();
@@ -352,8 +365,17 @@ impl Router {
                 0,
                 ack.qty.0,
             ),
-            Input::Fill(fill) => report(
+            Input::Fill(fill) if answer.leaves_qty == 0 => report(
                 ExecKind::Fill,
+                ExecType::Trade,
+                OrdStatus::Filled,
+                fill.order_id,
+                fill.qty.0,
+                fill.price.0,
+                0,
+            ),
+            Input::Fill(fill) => report(
+                ExecKind::PartialFill,
                 ExecType::Trade,
                 OrdStatus::PartiallyFilled,
                 fill.order_id,
@@ -421,8 +443,8 @@ impl Router {
             order_qty_lots: (qty > 0).then_some(Lots(qty)),
             last_qty_lots: Lots(last_qty),
             last_px_ticks: Ticks(last_px),
-            cum_qty_lots: Lots(0),
-            leaves_qty_lots: Lots(0),
+            cum_qty_lots: Lots(answer.cum_qty),
+            leaves_qty_lots: Lots(answer.leaves_qty),
             avg_px_text: b"0",
             ord_rej_reason,
             text: None,

@@ -156,7 +156,8 @@ impl MarketDataOut for ItchOut {
             return;
         }
         let scale = self.price4_per_tick[instrument];
-        let price4 = |ticks: i64| Price4((ticks * scale).clamp(0, i64::from(u32::MAX)) as u32);
+        let price4 =
+            |ticks: i64| Price4(ticks.saturating_mul(scale).clamp(0, i64::from(u32::MAX)) as u32);
         let shares = |lots: i64| lots.clamp(0, i64::from(u32::MAX)) as u32;
         let header = header(instrument, now_ns);
         let message = match *event {

@@ -255,14 +255,20 @@ impl ItchFeed {
                 .map(|order| order.price),
             _ => None,
         };
-        match book_index {
+        let applied = match book_index {
             Some(index) if apply_to_book(&mut self.books[index], &msg).is_err() => {
                 self.stats.book_rejects += 1;
+                false
             }
-            Some(_) => {}
-            None if is_book_update(&msg) => self.stats.messages_unrouted += 1,
-            None => {}
-        }
+            Some(_) => true,
+            None if is_book_update(&msg) => {
+                self.stats.messages_unrouted += 1;
+                false
+            }
+            None => true,
+        };
+        // Only an execution the book took prints a trade.
+        let executed_at = executed_at.filter(|_| applied);
         on_message(book_index, &with_execution_price(msg, executed_at));
     }
 }
