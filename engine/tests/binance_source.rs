@@ -249,6 +249,43 @@ fn stale_until_synced_then_live() {
     assert_eq!(rig.events.len(), rig.seen, "nothing else was published");
 }
 
+// Tickers that cannot be a top of book (crossed, locked, a zero quantity, a
+// zero price) are dropped and counted while the book is synced; the last
+// good top stands and the next good ticker is live.
+#[test]
+fn impossible_tickers_are_dropped() {
+    let mut rig = Rig::new();
+    rig.wait_until("the snapshot request", |r| !r.venue.requests.is_empty());
+    rig.sync_book();
+    let live = top(2_000, 5, 2_001, 6);
+    rig.venue.ticker(1, live);
+    assert_eq!(rig.next_top("a live ticker"), (live, false));
+
+    let impossible = [
+        top(2_003, 5, 2_002, 6),
+        top(2_002, 5, 2_002, 6),
+        top(2_000, 0, 2_001, 6),
+        top(2_000, 5, 2_001, 0),
+        top(0, 5, 2_001, 6),
+    ];
+    for (index, bad) in impossible.iter().enumerate() {
+        rig.venue.ticker(2 + index as u64, *bad);
+    }
+    let next = top(2_001, 7, 2_002, 8);
+    rig.venue.ticker(10, next);
+    assert_eq!(
+        rig.next_top("the good ticker after the impossible ones"),
+        (next, false),
+        "no impossible ticker was published"
+    );
+    assert_eq!(rig.events.len(), rig.seen, "nothing else was published");
+    assert_eq!(rig.source.counters().tickers_invalid, 5);
+    assert_eq!(rig.source.counters().tickers_not_newer, 0);
+    assert_eq!(rig.source.feed().stats().ticker_rejects, 0, "all parsed");
+    let bad_input = rig.source.bad_input_counters();
+    assert_eq!(bad_input[16], 5, "tickers_invalid is logged: {bad_input:?}");
+}
+
 // A diff that skips update ids marks the book stale at once; tickers stay
 // stale through the resync; the new snapshot makes the top live again.
 #[test]

@@ -362,7 +362,9 @@ fn reconnects_with_backoff_and_resyncs() {
 }
 
 // A venue that stops answering: no pong within the timeout drops the
-// connection (and the book goes stale on the reconnect).
+// connection (and the book goes stale on the reconnect). While nothing
+// arrives, polls skip tungstenite's read (and its buffer fill) but still
+// send the ping and time it out.
 #[test]
 fn silent_peer_times_out() {
     let mut rig = Rig::new(WsConfig {
@@ -371,10 +373,21 @@ fn silent_peer_times_out() {
     });
     rig.connect_and_sync();
     let opened = rig.feed.ws_stats().connects_opened;
+    let skipped_before = rig.feed.ws_stats().reads_skipped;
+    let pings_before = rig.feed.ws_stats().pings_sent;
     rig.wait_until("the ping timeout", false, |r| {
         r.updates.last() == Some(&MarketUpdate::Disconnected(DisconnectReason::PingTimeout))
     });
-    assert!(rig.feed.ws_stats().ping_timeouts >= 1);
+    let ws = *rig.feed.ws_stats();
+    assert!(ws.ping_timeouts >= 1);
+    assert!(
+        ws.reads_skipped > skipped_before,
+        "idle polls skip the read: {ws:?}"
+    );
+    assert!(
+        ws.pings_sent > pings_before,
+        "pings go out while reads are skipped: {ws:?}"
+    );
     rig.wait_until("the reconnect", true, |r| {
         r.feed.ws_stats().connects_opened > opened
     });

@@ -217,8 +217,11 @@ impl Rig {
     }
 }
 
+/// Polls with nothing to read at the end of a measurement.
+const IDLE_POLLS: usize = 100;
+
 /// Connect, sync, run `rounds_warm_up` bursts uncounted, then count over
-/// `rounds_measured` bursts; returns (allocations, messages, pongs).
+/// `rounds_measured` bursts and [`IDLE_POLLS`] idle polls; returns (allocations, messages, pongs).
 fn measure(
     ping_interval_ns: u64,
     rounds_warm_up: u64,
@@ -240,7 +243,19 @@ fn measure(
     for round in rounds_warm_up..rounds_warm_up + rounds_measured {
         messages += rig.round(round, burst(round), true);
     }
+    // Idle polls (no data sent): the read is skipped after a peek, which
+    // must not allocate either. With pings due on every poll the venue's
+    // pongs keep the socket busy, so only without pings is a skip certain.
+    let skipped_before = rig.feed.ws_stats().reads_skipped;
+    for _ in 0..IDLE_POLLS {
+        rig.step(true);
+    }
     let allocations = ALLOCATIONS.with(Cell::get);
+    assert!(
+        ping_interval_ns != u64::MAX || rig.feed.ws_stats().reads_skipped > skipped_before,
+        "idle polls skipped the read: {:?}",
+        rig.feed.ws_stats()
+    );
     let pongs = rig.feed.ws_stats().pongs_received;
 
     assert!(rig.synced(), "the book followed every diff");

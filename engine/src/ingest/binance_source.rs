@@ -13,7 +13,10 @@
 //! published; the depth book is the stream with sequence integrity (`U`/`u`
 //! continuity from a snapshot), so its sync state decides the flag. A
 //! ticker whose update id `u` is not newer than the last one accepted on
-//! this connection is dropped (counted). Every top carries `FLAG_STALE`
+//! this connection is dropped (counted), and so is one that cannot be a
+//! top of book: bid at or above ask, or a price or quantity that is zero
+//! or negative (counted in `tickers_invalid`; the last good top stands).
+//! Every top carries `FLAG_STALE`
 //! while the instrument's depth book is not synced: before its first
 //! snapshot, during a resync after a gap or a bad diff, and from a
 //! disconnect until the book is rebuilt on the next connection. On the
@@ -66,7 +69,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 const DIFF_BUFFER_MAX: usize = 1_024;
 
 /// Names of the bad-input counters (see [`BinanceSource::bad_input_counters`]).
-const BAD_INPUT_NAMES: [&str; 16] = [
+const BAD_INPUT_NAMES: [&str; 17] = [
     "invalid_json",
     "unknown_stream",
     "unmatched_responses",
@@ -83,6 +86,7 @@ const BAD_INPUT_NAMES: [&str; 16] = [
     "connects_failed",
     "oversized",
     "ping_timeouts",
+    "tickers_invalid",
 ];
 const BAD_INPUT_COUNT: usize = BAD_INPUT_NAMES.len();
 
@@ -95,6 +99,9 @@ pub struct BinanceSourceCounters {
     pub tops_stale: u64,
     /// bookTickers dropped because their `u` was not newer than the last.
     pub tickers_not_newer: u64,
+    /// bookTickers dropped because they cannot be a top of book: bid at or
+    /// above ask, or a price or quantity that is zero or negative.
+    pub tickers_invalid: u64,
     /// Connections lost after they had opened.
     pub disconnects: u64,
     /// Events dropped for a full outbox (never: the feed is polled only with room).
@@ -316,6 +323,18 @@ impl Tops {
                 let Some(state) = self.instruments.get_mut(instrument) else {
                     return;
                 };
+                let top = TopOfBook {
+                    bid_px: Price(ticker.bid_price.0),
+                    bid_qty: Qty(ticker.bid_qty.0),
+                    ask_px: Price(ticker.ask_price.0),
+                    ask_qty: Qty(ticker.ask_qty.0),
+                };
+                if !is_valid_top(&top) {
+                    // Not published, not remembered: the update id does not
+                    // advance, so a corrected ticker with the same `u` is taken.
+                    self.counters.tickers_invalid += 1;
+                    return;
+                }
                 if state
                     .ticker_update_id
                     .is_some_and(|u| ticker.update_id <= u)
@@ -324,12 +343,7 @@ impl Tops {
                     return;
                 }
                 state.ticker_update_id = Some(ticker.update_id);
-                state.top = Some(TopOfBook {
-                    bid_px: Price(ticker.bid_price.0),
-                    bid_qty: Qty(ticker.bid_qty.0),
-                    ask_px: Price(ticker.ask_price.0),
-                    ask_qty: Qty(ticker.ask_qty.0),
-                });
+                state.top = Some(top);
                 state.top_this_connection = true;
                 self.publish(instrument, ts_recv_ns);
             }
@@ -431,6 +445,16 @@ impl Source for BinanceSource {
     }
 }
 
+/// Whether a bookTicker's top can be a top of book: positive prices and
+/// quantities, bid strictly below ask.
+fn is_valid_top(top: &TopOfBook) -> bool {
+    top.bid_px.0 > 0
+        && top.ask_px.0 > 0
+        && top.bid_qty.0 > 0
+        && top.ask_qty.0 > 0
+        && top.bid_px.0 < top.ask_px.0
+}
+
 fn bad_input_counters(
     feed: &BinanceWsFeed,
     sync: &SyncStats,
@@ -455,6 +479,7 @@ fn bad_input_counters(
         ws.connects_failed,
         ws.oversized,
         ws.ping_timeouts,
+        counters.tickers_invalid,
     ]
 }
 

@@ -13,16 +13,20 @@
 //! `U == previous u + 1`) holds by construction.
 //!
 //! Every connection receives every stream (the path is not inspected).
-//! A snapshot request for an unknown symbol, or one that does not parse,
-//! gets a Binance-style error answer and is counted.
+//! Every snapshot request is answered, however many arrive in one poll (they
+//! are collected into a preallocated list first, which grows off the hot
+//! path if a poll brings more): a valid one with the snapshot, one for an
+//! unknown symbol with a Binance-style "Invalid symbol." error carrying its
+//! id, and one that does not parse with a "Malformed request." error (id 0:
+//! no id could be trusted). Each error answer is counted in `bad_requests`.
 
 use crate::config::{instrument_grid, Config};
 use crate::venue::exchange::{Exchange, MarketDataOut};
 use genesis_io::binance::{
     parse_depth_request, write_book_ticker, write_error_answer, write_snapshot_answer,
-    DepthDiffBuilder, InstrumentGrid,
+    DepthDiffBuilder, DepthRequest, InstrumentGrid,
 };
-use genesis_io::net::WsServer;
+use genesis_io::net::{ConnectionId, WsServer};
 use genesis_io::venue::{BookEvent, MatchingEngine, Side as BookSide};
 use std::net::SocketAddr;
 
@@ -31,6 +35,9 @@ pub const DIFF_INTERVAL_NS: u64 = 100_000_000;
 
 /// Most levels a snapshot answer carries.
 const SNAPSHOT_LEVELS_MAX: usize = 5_000;
+
+/// Snapshot requests one poll holds without growing its list.
+const REQUESTS_PER_POLL_CAPACITY: usize = 64;
 
 struct Stream {
     symbol_lower: String,
@@ -57,6 +64,9 @@ pub struct WsOut {
     text: String,
     bids: Vec<(i64, i64)>,
     asks: Vec<(i64, i64)>,
+    /// This poll's requests in arrival order (`Err` when one did not
+    /// parse); cleared every poll, capacity kept.
+    requests: Vec<(ConnectionId, Result<DepthRequest, ()>)>,
     diff_due_ns: u64,
     pub counters: WsOutCounters,
 }
@@ -88,6 +98,7 @@ impl WsOut {
             text: String::with_capacity(64 << 10),
             bids: Vec::with_capacity(SNAPSHOT_LEVELS_MAX),
             asks: Vec::with_capacity(SNAPSHOT_LEVELS_MAX),
+            requests: Vec::with_capacity(REQUESTS_PER_POLL_CAPACITY),
             diff_due_ns: 0,
             counters: WsOutCounters::default(),
         })
@@ -105,50 +116,42 @@ impl WsOut {
     /// Accepts connections, answers snapshot requests, and sends the diffs
     /// when their 100 ms window closes.
     pub fn poll(&mut self, exchange: &Exchange, now_ns: u64) {
-        let mut requests: [Option<(u64, Option<usize>, u32)>; 8] = [None; 8];
-        let mut request_count = 0;
-        let mut bad: Option<genesis_io::net::ConnectionId> = None;
-        let streams = &self.streams;
-        let mut from: [Option<genesis_io::net::ConnectionId>; 8] = [None; 8];
-        self.server
-            .poll(|connection, bytes| match parse_depth_request(bytes) {
-                Ok(request) if request_count < requests.len() => {
-                    let instrument = streams
-                        .iter()
-                        .position(|s| s.symbol_upper.as_bytes() == request.symbol.as_bytes());
-                    requests[request_count] = Some((request.id, instrument, request.limit));
-                    from[request_count] = Some(connection);
-                    request_count += 1;
-                }
-                _ => bad = Some(connection),
-            });
-        if let Some(connection) = bad {
-            self.counters.bad_requests += 1;
-            self.text.clear();
-            write_error_answer(&mut self.text, 0, 400, -1102, "Malformed request.");
-            self.server.send_text(connection, &self.text);
+        let mut requests = std::mem::take(&mut self.requests);
+        requests.clear();
+        self.server.poll(|connection, bytes| {
+            requests.push((connection, parse_depth_request(bytes).map_err(|_| ())));
+        });
+        for &(connection, request) in &requests {
+            match request {
+                Ok(request) => self.answer_snapshot(exchange, connection, &request),
+                Err(()) => self.answer_malformed(connection),
+            }
         }
-        for index in 0..request_count {
-            let (Some((id, instrument, limit)), Some(connection)) = (requests[index], from[index])
-            else {
-                continue;
-            };
-            self.answer_snapshot(exchange, connection, id, instrument, limit);
-        }
+        self.requests = requests;
         if now_ns >= self.diff_due_ns {
             self.diff_due_ns = now_ns + DIFF_INTERVAL_NS;
             self.send_diffs(now_ns);
         }
     }
 
+    fn answer_malformed(&mut self, connection: ConnectionId) {
+        self.counters.bad_requests += 1;
+        self.text.clear();
+        write_error_answer(&mut self.text, 0, 400, -1102, "Malformed request.");
+        self.server.send_text(connection, &self.text);
+    }
+
     fn answer_snapshot(
         &mut self,
         exchange: &Exchange,
-        connection: genesis_io::net::ConnectionId,
-        id: u64,
-        instrument: Option<usize>,
-        limit: u32,
+        connection: ConnectionId,
+        request: &DepthRequest,
     ) {
+        let (id, limit) = (request.id, request.limit);
+        let instrument = self
+            .streams
+            .iter()
+            .position(|s| s.symbol_upper.as_bytes() == request.symbol.as_bytes());
         self.text.clear();
         let Some((index, book)) =
             instrument.and_then(|index| exchange.book(index).map(|book| (index, book)))
@@ -286,5 +289,118 @@ impl MarketDataOut for WsOut {
         );
         self.counters.tickers_sent += 1;
         self.server.broadcast_text(&self.text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::EpochClock;
+    use genesis_io::net::{WsClient, WsConfig, WsEndpoint, WsEvent};
+
+    const DEADLINE_NS: u64 = 10_000_000_000;
+
+    /// Polls the venue side and the client in turn until `done` holds over
+    /// the answers collected, failing with what is known at the deadline.
+    fn drive(
+        clock: &EpochClock,
+        out: &mut WsOut,
+        exchange: &Exchange,
+        client: &mut WsClient,
+        answers: &mut Vec<serde_json::Value>,
+        what: &str,
+        done: impl Fn(&WsOut, &WsClient, &[serde_json::Value]) -> bool,
+    ) {
+        let deadline_ns = clock.now_ns() + DEADLINE_NS;
+        while !done(out, client, answers) {
+            assert!(
+                clock.now_ns() < deadline_ns,
+                "deadline passed waiting for {what}: {:?}, client {:?}, answers {answers:?}",
+                out.counters,
+                client.stats()
+            );
+            out.poll(exchange, 0);
+            client.poll(&mut || clock.now_ns(), |event| {
+                if let WsEvent::Text { bytes, .. } = event {
+                    let value: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+                    // Diffs and tickers are streams; answers carry an id.
+                    if value.get("id").is_some() {
+                        answers.push(value);
+                    }
+                }
+            });
+            std::thread::yield_now();
+        }
+    }
+
+    // Thirteen requests in one go, more than any fixed batch: ten valid, one
+    // for an unknown symbol, two that do not parse; each gets its own
+    // answer, and each error answer is counted.
+    #[test]
+    fn every_request_of_a_poll_is_answered() {
+        let config = Config::builtin();
+        let exchange = Exchange::new(config.instruments.len(), 64);
+        let mut out = WsOut::bind(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = out.local_addr().unwrap();
+        let mut client = WsClient::new(
+            WsEndpoint {
+                addr,
+                url: format!("ws://{addr}/stream?streams=alpha@bookTicker"),
+            },
+            WsConfig {
+                message_bytes_max: 1 << 20,
+                ..WsConfig::default()
+            },
+        );
+        let clock = EpochClock::new();
+        let mut answers = Vec::new();
+        drive(
+            &clock,
+            &mut out,
+            &exchange,
+            &mut client,
+            &mut answers,
+            "the connection",
+            |out, client, _| client.is_open() && out.open_count() == 1,
+        );
+
+        for id in 1..=10 {
+            let symbol = &config.instruments[id as usize % config.instruments.len()].symbol;
+            let request = format!(
+                r#"{{"id":{id},"method":"depth","params":{{"symbol":"{symbol}","limit":5}}}}"#
+            );
+            assert!(client.send_text(&request));
+        }
+        assert!(client
+            .send_text(r#"{"id":11,"method":"depth","params":{"symbol":"NOSUCH","limit":5}}"#));
+        assert!(client.send_text("{not json"));
+        assert!(client.send_text(r#"{"id":13,"method":"trades"}"#));
+        drive(
+            &clock,
+            &mut out,
+            &exchange,
+            &mut client,
+            &mut answers,
+            "thirteen answers",
+            |_, _, answers| answers.len() >= 13,
+        );
+
+        let mut ids: Vec<u64> = answers.iter().map(|a| a["id"].as_u64().unwrap()).collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+            "{answers:?}"
+        );
+        for answer in &answers {
+            let (id, status) = (answer["id"].as_u64().unwrap(), &answer["status"]);
+            match id {
+                1..=10 => assert_eq!(status, 200, "snapshot {answer}"),
+                11 => assert_eq!(answer["error"]["code"], -1121, "{answer}"),
+                _ => assert_eq!(answer["error"]["code"], -1102, "{answer}"),
+            }
+        }
+        assert_eq!(out.counters.snapshots_sent, 10);
+        assert_eq!(out.counters.bad_requests, 3, "one count per error answer");
     }
 }

@@ -36,7 +36,17 @@
 //! measurement are in `ws_stream.rs`; `io/tests/net_ws_alloc.rs` asserts
 //! zero per message).
 //! So the text must not outlive the callback, and each message is dropped
-//! before the next read. Pings carry a static payload so sending one does
+//! before the next read.
+//!
+//! Idle polls: tungstenite zero-fills the spare part of its read buffer
+//! (up to 128 KiB) before every socket read, including one that ends in
+//! `WouldBlock`. So after a read that would have blocked (tungstenite then
+//! holds no complete frame), the next poll first peeks one byte
+//! ([`ChunkedStream::is_read_ready`]) and skips `read()` while the socket
+//! has nothing (counted in `reads_skipped`); pings, the pong timeout and
+//! the flush of queued pongs still run. After a read that returned a
+//! message the client reads on as before, since tungstenite may hold more
+//! complete frames. Pings carry a static payload so sending one does
 //! not allocate either; sending text (subscription and snapshot requests)
 //! copies it into a message, which is allowed off the hot path.
 
@@ -131,6 +141,9 @@ pub struct WsStats {
     pub io_errors: u64,
     /// Text messages the caller could not send (not open, buffer full).
     pub sends_refused: u64,
+    /// Open polls that skipped tungstenite's `read()` because the last read
+    /// would have blocked and the socket still had nothing to read.
+    pub reads_skipped: u64,
 }
 
 /// What a (resumed) client handshake returns.
@@ -153,6 +166,9 @@ enum State {
         ws: WebSocket<ChunkedStream>,
         ping_last_ns: u64,
         ping_outstanding_ns: Option<u64>,
+        /// The last `read()` ended in `WouldBlock`: peek the socket before
+        /// the next one.
+        read_blocked: bool,
     },
     Closing {
         ws: WebSocket<ChunkedStream>,
@@ -287,7 +303,11 @@ impl WsClient {
                 ws,
                 ping_last_ns,
                 ping_outstanding_ns,
-            } => self.poll_open(ws, ping_last_ns, ping_outstanding_ns, clock, &mut report),
+                read_blocked,
+            } => {
+                let pings = (ping_last_ns, ping_outstanding_ns);
+                self.poll_open(ws, pings, read_blocked, clock, &mut report);
+            }
             State::Closing { ws, deadline_ns } => self.poll_closing(ws, deadline_ns, now_ns),
             State::Stopped => {}
         }
@@ -357,6 +377,7 @@ impl WsClient {
                     ws,
                     ping_last_ns: now_ns,
                     ping_outstanding_ns: None,
+                    read_blocked: false,
                 };
                 report(WsEvent::Connected);
             }
@@ -376,17 +397,29 @@ impl WsClient {
         }
     }
 
+    /// `pings` is (time of the last ping, time of the one awaiting its pong).
     fn poll_open<C>(
         &mut self,
         mut ws: WebSocket<ChunkedStream>,
-        mut ping_last_ns: u64,
-        mut ping_outstanding_ns: Option<u64>,
+        pings: (u64, Option<u64>),
+        mut read_blocked: bool,
         clock: &mut C,
         report: &mut impl FnMut(WsEvent<'_>),
     ) where
         C: FnMut() -> u64,
     {
-        for _ in 0..self.config.messages_per_poll_max {
+        let (mut ping_last_ns, mut ping_outstanding_ns) = pings;
+        // A read that would block left no complete frame in tungstenite's
+        // buffer, so while the socket has nothing either, a read would only
+        // zero-fill the buffer and block again.
+        let reads_max = if read_blocked && !ws.get_ref().is_read_ready() {
+            self.stats.reads_skipped += 1;
+            0
+        } else {
+            read_blocked = false;
+            self.config.messages_per_poll_max
+        };
+        for _ in 0..reads_max {
             // Each message is dropped by the end of its arm, before the next
             // `read()`: that lets tungstenite reuse its read buffer in place.
             match ws.read() {
@@ -412,7 +445,10 @@ impl WsClient {
                     let now_ns = clock();
                     return self.lose_connection(ws, DisconnectReason::PeerClosed, now_ns, report);
                 }
-                Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
+                    read_blocked = true;
+                    break;
+                }
                 Err(error) => {
                     let reason = self.classify(&error);
                     let now_ns = clock();
@@ -444,6 +480,7 @@ impl WsClient {
             ws,
             ping_last_ns,
             ping_outstanding_ns,
+            read_blocked,
         };
     }
 

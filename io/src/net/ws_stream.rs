@@ -33,13 +33,15 @@
 //! `Vec` per message; Binance does not fragment).
 
 use mio::net::TcpStream;
-use std::io::{self, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 
 /// Most bytes one read asks the socket for.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// Capacity of tungstenite's read buffer (`WebSocketConfig::read_buffer_size`;
-/// tungstenite also zero-fills up to this much before each read).
+/// tungstenite also zero-fills up to this much before each read, which is
+/// why the client asks [`ChunkedStream::is_read_ready`] before reading on a
+/// poll that follows a read that would have blocked).
 pub const READ_BUFFER_BYTES: usize = 128 * 1024;
 
 /// Frames up to this payload never make the read buffer grow.
@@ -58,6 +60,21 @@ impl ChunkedStream {
     /// Wrap a connected stream.
     pub fn new(tcp: TcpStream) -> ChunkedStream {
         ChunkedStream { tcp }
+    }
+
+    /// Whether a read would return at once: bytes are waiting, the peer
+    /// closed, or the socket has an error (which the read then reports).
+    /// `false` only when a read would block. A one-byte `peek` into the
+    /// stack: no allocation, and nothing consumed.
+    ///
+    /// Why it exists: tungstenite 0.30 zero-fills the spare part of its
+    /// read buffer (up to [`READ_BUFFER_BYTES`]) before every socket read,
+    /// the read that would block included (`FrameCodec::read_in` calls
+    /// `BytesMut::resize(.., 0)`). Asking first spares an idle poll that
+    /// memset.
+    pub fn is_read_ready(&self) -> bool {
+        let mut byte = [0u8; 1];
+        !matches!(self.tcp.peek(&mut byte), Err(error) if error.kind() == ErrorKind::WouldBlock)
     }
 
     /// The socket, to (de)register it with a reactor.
