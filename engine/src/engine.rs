@@ -109,6 +109,7 @@ impl Parts {
                 itch,
                 ws_addr: (source == "binance-sim").then(|| loopback(0)),
                 view: view.clone(),
+                hold_market: true,
             };
             Some(
                 VenueSim::start(config, setup)
@@ -313,6 +314,11 @@ pub fn run(
     });
     let started = Instant::now();
     let started_ns = clock.now_ns();
+    // The simulated market starts moving only now that the engine is about
+    // to read it: nothing queues in the sockets while the journal recovers.
+    if let Some(sim) = &venue_sim {
+        sim.release_market();
+    }
     let mut results = run_groups(
         plans,
         config.topology.ring_capacity,

@@ -85,6 +85,10 @@ struct Measured {
 fn run_fused(config: &genesis_engine::config::Config, warm_up: u64, measured: u64) -> Measured {
     let clock = EpochClock::new();
     let (parts, _control) = Parts::from_config(config).unwrap();
+    // As `engine::run` does when it starts reading.
+    if let Some(sim) = &parts.venue_sim {
+        sim.release_market();
+    }
     let mut ingest = Ingest::new(
         parts.sources,
         clock.clone(),

@@ -289,6 +289,7 @@ fn requests_that_waited_too_long_for_the_session_are_not_sent() {
             itch: None,
             ws_addr: None,
             view: None,
+            hold_market: false,
         },
     )
     .unwrap();

@@ -57,6 +57,7 @@ pub fn run(
             itch,
             ws_addr: options.ws_addr,
             view: None,
+            hold_market: false,
         },
     )?;
     let _ = writeln!(

@@ -46,6 +46,10 @@ pub struct VenueSimSetup {
     pub ws_addr: Option<SocketAddr>,
     /// Follow the engine's market instead of running the walk here.
     pub view: Option<Arc<MarketView>>,
+    /// Keep the market still until [`VenueSim::release_market`] (sessions
+    /// are served meanwhile): an in-process engine releases it when it
+    /// starts reading, so no market data waits in its sockets.
+    pub hold_market: bool,
 }
 
 /// What the simulator did, when it stops.
@@ -62,6 +66,7 @@ pub struct VenueSim {
     /// Receive time at the venue minus the trigger's venue time, per order (ns).
     pub tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
     report: Arc<Mutex<VenueSimReport>>,
+    market_moving: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
@@ -157,7 +162,9 @@ impl VenueSim {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let report = Arc::new(Mutex::new(VenueSimReport::default()));
+        let market_moving = Arc::new(AtomicBool::new(!setup.hold_market));
         let (thread_stop, thread_report) = (Arc::clone(&stop), Arc::clone(&report));
+        let thread_moving = Arc::clone(&market_moving);
         let handle = std::thread::Builder::new()
             .name("venue-sim".into())
             .spawn(move || {
@@ -166,7 +173,8 @@ impl VenueSim {
                     itch.directory(clock.now_ns());
                 }
                 while !thread_stop.load(Ordering::Acquire) {
-                    if !simulator.step(&clock) {
+                    let moving = thread_moving.load(Ordering::Acquire);
+                    if !simulator.step(&clock, moving) {
                         std::thread::sleep(Duration::from_micros(20));
                     }
                 }
@@ -182,9 +190,15 @@ impl VenueSim {
             ws_addr,
             tick_to_trade_ns,
             report,
+            market_moving,
             stop,
             handle: Some(handle),
         })
+    }
+
+    /// Lets a held market move (see [`VenueSimSetup::hold_market`]).
+    pub fn release_market(&self) {
+        self.market_moving.store(true, Ordering::Release);
     }
 
     /// Stops the thread; what it did.
@@ -205,9 +219,9 @@ impl Drop for VenueSim {
 
 impl Simulator {
     /// One loop iteration; true if anything happened.
-    fn step(&mut self, clock: &EpochClock) -> bool {
+    fn step(&mut self, clock: &EpochClock, market_moving: bool) -> bool {
         let now_ns = clock.now_ns();
-        let mut busy = self.move_market(clock, now_ns);
+        let mut busy = market_moving && self.move_market(clock, now_ns);
         // The feed goes out before the session is served, so the session's
         // turn never delays market data; and again after, with what the
         // session's orders changed.

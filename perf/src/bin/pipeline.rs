@@ -90,6 +90,10 @@ fn crossbeam_per_stage(dir: &Path, seconds: f64) -> Result<Outcome> {
     let config = bench_config(dir);
     let clock = EpochClock::new();
     let (parts, _control) = Parts::from_config(&config)?;
+    // As `engine::run` does when it starts reading.
+    if let Some(sim) = &parts.venue_sim {
+        sim.release_market();
+    }
     let chain = |risk, strategy, execution, journal| Chain {
         clock: clock.clone(),
         risk,
