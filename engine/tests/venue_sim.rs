@@ -326,3 +326,90 @@ fn requests_that_waited_too_long_for_the_session_are_not_sent() {
     assert_eq!(client.counters.requests_sent, 1);
     sim.stop();
 }
+
+// The ClOrdID chain: each replace names the version the venue accepted
+// last, so a replace the venue refuses does not advance it. The simulated
+// venue refuses any OrigClOrdID it never accepted as an unknown order, so a
+// client that got the chain wrong would see its cancel refused here.
+#[test]
+fn replaces_and_cancels_follow_the_accepted_clordid() {
+    use genesis_engine::event::{Input, RejectedRequest};
+    use genesis_engine::execution::gateway::{Gateway, OrderRequest, RequestKind};
+    use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
+    use genesis_engine::venue::fix_client::FixClient;
+    use genesis_engine::venue::sim::{VenueSim, VenueSimSetup};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path());
+    config.venue.fix.seq_file = std::path::PathBuf::new();
+    let mut sim = VenueSim::start(
+        &config,
+        VenueSimSetup {
+            fix_addr: "127.0.0.1:0".parse().unwrap(),
+            sender_comp_id: config.venue.fix.target_comp_id.clone(),
+            target_comp_id: config.venue.fix.sender_comp_id.clone(),
+            itch: None,
+            ws_addr: None,
+            view: None,
+            hold_market: true,
+        },
+    )
+    .unwrap();
+    let (mut gateway, requests) = genesis_engine::venue::QueueGateway::new(64);
+    let mut client =
+        FixClient::new(&config, &config.venue.fix, sim.fix_addr, requests, None).unwrap();
+    let clock = genesis_engine::clock::EpochClock::new();
+    let mut send = |kind, price| {
+        let request = OrderRequest {
+            kind,
+            order_id: OrderId(5),
+            instrument: InstrumentId(0),
+            side: Side::Buy,
+            price: Price(price),
+            qty: Qty(3),
+            ts_trigger_ns: 0,
+        };
+        gateway.send(&request).unwrap();
+    };
+    // Logged on first, so that nothing waits long enough to expire.
+    common::process::wait_until("logon", || {
+        genesis_engine::ingest::Source::poll(&mut client, &clock, 64, &mut |_| {});
+        client.counters.logons == 1
+    });
+    // The market is held: nothing trades, the order only rests and moves.
+    send(RequestKind::New, 9_000);
+    poll_until(
+        &mut client,
+        &clock,
+        "the new order's ack",
+        |e| matches!(e.input(), Input::OrderAck(a) if a.order_id == OrderId(5)),
+    );
+    for price in [9_001, 9_002] {
+        send(RequestKind::Replace, price);
+        let ack = poll_until(&mut client, &clock, "a replace ack", |e| {
+            matches!(e.input(), Input::OrderAck(_) | Input::OrderReject(_))
+        });
+        assert!(
+            matches!(ack.input(), Input::OrderAck(a) if a.order_id == OrderId(5)),
+            "{ack:?}"
+        );
+    }
+    // Refused by the venue (price 0): the accepted version stays .r2.
+    send(RequestKind::Replace, 0);
+    let refused = poll_until(&mut client, &clock, "the refused replace", |e| {
+        matches!(e.input(), Input::OrderReject(_))
+    });
+    assert!(matches!(refused.input(), Input::OrderReject(r)
+        if r.request == RejectedRequest::Replace
+            && r.venue_reason == genesis_engine::event::venue_reason::OTHER));
+    send(RequestKind::Cancel, 0);
+    let cancelled = poll_until(&mut client, &clock, "the cancel's answer", |e| {
+        matches!(e.input(), Input::CancelAck(_) | Input::OrderReject(_))
+    });
+    assert_eq!(
+        cancelled.input(),
+        Input::CancelAck(OrderId(5)),
+        "{cancelled:?}"
+    );
+    sim.stop();
+}

@@ -83,6 +83,8 @@ pub struct Reply {
     pub event: Event,
     pub cum_qty: i64,
     pub leaves_qty: i64,
+    /// The ack is for a replace (FIX ExecType Replaced), not a new order.
+    pub replaced: bool,
 }
 
 /// Counters of the exchange, for the simulator's report.
@@ -320,6 +322,10 @@ impl Exchange {
 
     /// A reply to the current session; its totals are the order's now.
     fn reply(&mut self, instrument: InstrumentId, side: Side, input: Input) {
+        self.reply_marked(instrument, side, input, false);
+    }
+
+    fn reply_marked(&mut self, instrument: InstrumentId, side: Side, input: Input, replaced: bool) {
         let order_id = match input {
             Input::OrderAck(ack) => ack.order_id,
             Input::CancelAck(order_id) => order_id,
@@ -335,6 +341,9 @@ impl Exchange {
             _ => 0,
         };
         self.reply_to(self.session, instrument, side, input, filled, leaves_qty);
+        if let Some(last) = self.replies.back_mut() {
+            last.replaced = replaced;
+        }
     }
 
     fn reply_to(
@@ -353,6 +362,7 @@ impl Exchange {
             event,
             cum_qty,
             leaves_qty,
+            replaced: false,
         });
     }
 
@@ -499,7 +509,7 @@ impl Exchange {
                     price: request.price,
                     qty: request.qty,
                 };
-                self.reply(request.instrument, request.side, Input::OrderAck(ack));
+                self.reply_marked(request.instrument, request.side, Input::OrderAck(ack), true);
             }
             Err(reject) => self.reject(request, RejectedRequest::Replace, cancel_reason_of(reject)),
         }

@@ -12,11 +12,11 @@
 //! time of the market data that triggered the order.
 
 use crate::config::Config;
-use crate::event::{Input, RejectedRequest};
+use crate::event::{venue_reason, Input, RejectedRequest};
 use crate::execution::gateway::{OrderRequest as EngineRequest, RequestKind};
 use crate::metrics::new_histogram;
-use crate::units::{InstrumentId, Price, Qty, Side};
-use crate::venue::cl_ord_id::{order_id_of, ClOrdId};
+use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
+use crate::venue::cl_ord_id::{order_id_of, replace_version_of, ClOrdId};
 use crate::venue::exchange::{Exchange, MarketDataOut, Reply, OWNER_SESSION};
 use genesis_io::fix::exec_report::{
     CancelRejectResponseTo, ExecKind, ExecType, ExecutionReport, OrdStatus, OrderCancelReject,
@@ -26,6 +26,7 @@ use genesis_io::fix::session::Sender;
 use genesis_io::fix::session::{Session, SessionConfig, SessionHandler};
 use genesis_io::fix::{InstrumentScale, Lots, Message, Ticks};
 use hdrhistogram::Histogram;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,21 @@ struct Router {
     exec_seq: u64,
     /// When the kernel received the bytes being processed, else when they were read.
     arrival_ns: u64,
+    /// ClOrdID versions of the sessions' live orders that were replaced.
+    versions: HashMap<(u32, u64), OrderVersions>,
+}
+
+/// Which ClOrdID of an order (`<id>` is 0, `<id>.r<k>` is k) the venue
+/// accepted last, and which one a replace in flight asks for.
+#[derive(Clone, Copy, Debug, Default)]
+struct OrderVersions {
+    accepted: u64,
+    requested: Option<u64>,
+}
+
+/// The ClOrdID of `version` of `order`.
+fn version_id(order: OrderId, version: u64) -> ClOrdId {
+    ClOrdId::new(order, (version > 0).then_some((b'r', version)))
 }
 
 impl FixAcceptor {
@@ -105,6 +121,7 @@ impl FixAcceptor {
                 // more than a million reports per second.
                 exec_seq: crate::clock::EpochClock::new().now_ns() / 1_000,
                 arrival_ns: 0,
+                versions: HashMap::with_capacity(4_096),
             },
             tick_to_trade_ns,
         })
@@ -167,6 +184,10 @@ impl FixAcceptor {
             if closed[slot] || connection.session.disconnect_reason().is_some() {
                 let _ = connection.session.on_disconnected();
                 *entry = None;
+                let owner = OWNER_SESSION + slot as u32;
+                self.router
+                    .versions
+                    .retain(|(session, _), _| *session != owner);
                 exchange.session_closed(OWNER_SESSION + slot as u32, now_ns, out);
                 busy = true;
             }
@@ -256,7 +277,7 @@ struct Orders<'a> {
 }
 
 impl SessionHandler for Orders<'_> {
-    fn on_app_message(&mut self, message: &Message<'_>, _sender: &mut Sender, now_ns: u64) {
+    fn on_app_message(&mut self, message: &Message<'_>, sender: &mut Sender, now_ns: u64) {
         let symbol = message
             .get(genesis_io::fix::tags::SYMBOL)
             .unwrap_or_default();
@@ -314,6 +335,37 @@ impl SessionHandler for Orders<'_> {
                 .unwrap_or_else(|e| e.into_inner());
             histogram.saturating_record(arrival_ns.saturating_sub(transact_ns).max(1));
         }
+        // A cancel or replace must name a version of the order this venue
+        // accepted; one it never accepted is an unknown order (CxlRejReason 1).
+        if kind != RequestKind::New {
+            let key = (self.session, order_id.0);
+            let accepted = self.router.versions.get(&key).map_or(0, |v| v.accepted);
+            if replace_version_of(cl_ord_id).is_none_or(|version| version > accepted) {
+                let (new_id, response_to) = match &request {
+                    OrderRequest::Replace(r) => {
+                        (r.order.cl_ord_id, CancelRejectResponseTo::Replace)
+                    }
+                    OrderRequest::Cancel(c) => (c.cl_ord_id, CancelRejectResponseTo::Cancel),
+                    OrderRequest::New(o) => (o.cl_ord_id, CancelRejectResponseTo::Cancel),
+                };
+                let reject = OrderCancelReject {
+                    order_id: cl_ord_id,
+                    cl_ord_id: new_id,
+                    orig_cl_ord_id: cl_ord_id,
+                    ord_status: OrdStatus::New,
+                    response_to,
+                    reason: Some(venue_reason::UNKNOWN_ORDER as u64),
+                    text: None,
+                    poss_dup: false,
+                };
+                let _ = sender.send_cancel_reject(&reject, now_ns);
+                return;
+            }
+            if let OrderRequest::Replace(r) = &request {
+                let requested = replace_version_of(r.order.cl_ord_id);
+                self.router.versions.entry(key).or_default().requested = requested;
+            }
+        }
         let side = if side == genesis_io::fix::order::Side::Buy {
             Side::Buy
         } else {
@@ -355,7 +407,29 @@ impl Router {
              last_qty: i64,
              last_px: i64,
              qty: i64| { (kind, exec_type, ord_status, order, last_qty, last_px, qty) };
+        let order_of_reply = match reply.input() {
+            Input::OrderAck(ack) => ack.order_id,
+            Input::Fill(fill) => fill.order_id,
+            Input::CancelAck(order) => order,
+            Input::OrderReject(reject) => reject.order_id,
+            _ => OrderId(0),
+        };
+        let key = (answer.session, order_of_reply.0);
+        let versions = self.versions.get(&key).copied().unwrap_or_default();
         let fields = match reply.input() {
+            Input::OrderAck(ack) if answer.replaced => report(
+                ExecKind::Replaced,
+                ExecType::Replaced,
+                if answer.cum_qty > 0 {
+                    OrdStatus::PartiallyFilled
+                } else {
+                    OrdStatus::New
+                },
+                ack.order_id,
+                0,
+                0,
+                ack.qty.0,
+            ),
             Input::OrderAck(ack) => report(
                 ExecKind::New,
                 ExecType::New,
@@ -402,15 +476,23 @@ impl Router {
                 0,
             ),
             Input::OrderReject(reject) => {
-                let id = ClOrdId::new(reject.order_id, None);
+                let id = version_id(reject.order_id, versions.accepted);
                 let response_to = if reject.request == RejectedRequest::Cancel {
                     CancelRejectResponseTo::Cancel
                 } else {
                     CancelRejectResponseTo::Replace
                 };
+                let requested = versions.requested.unwrap_or(versions.accepted);
+                let new_id = version_id(reject.order_id, requested);
+                if let Some(entry) = self.versions.get_mut(&key) {
+                    entry.requested = None;
+                }
+                if reject.venue_reason == venue_reason::UNKNOWN_ORDER {
+                    self.versions.remove(&key);
+                }
                 let cancel_reject = OrderCancelReject {
                     order_id: id.as_bytes(),
-                    cl_ord_id: id.as_bytes(),
+                    cl_ord_id: new_id.as_bytes(),
                     orig_cl_ord_id: id.as_bytes(),
                     ord_status: OrdStatus::New,
                     response_to,
@@ -429,15 +511,33 @@ impl Router {
             Input::OrderReject(reject) => Some(reject.venue_reason.max(0) as u64),
             _ => None,
         };
-        let id = ClOrdId::new(order, None);
+        // The order's ClOrdIDs: a replace ack names the new version and the
+        // one it replaced; everything else the version now accepted.
+        let (current, previous) = if answer.replaced {
+            let new = versions.requested.unwrap_or(versions.accepted + 1);
+            let entry = self.versions.entry(key).or_default();
+            entry.accepted = new;
+            entry.requested = None;
+            (new, Some(versions.accepted))
+        } else {
+            (versions.accepted, None)
+        };
+        let closed = matches!(reply.input(), Input::CancelAck(_) | Input::OrderReject(_))
+            || (matches!(reply.input(), Input::Fill(_)) && answer.leaves_qty == 0);
+        if closed {
+            self.versions.remove(&key);
+        }
+        let base = ClOrdId::new(order, None);
+        let id = version_id(order, current);
+        let orig = previous.map(|version| version_id(order, version));
         let report = ExecutionReport {
             kind,
             exec_type,
             ord_status,
-            order_id: id.as_bytes(),
+            order_id: base.as_bytes(),
             exec_id: exec_id.as_bytes(),
             cl_ord_id: Some(id.as_bytes()),
-            orig_cl_ord_id: None,
+            orig_cl_ord_id: orig.as_ref().map(ClOrdId::as_bytes),
             symbol: Some(symbol),
             side,
             order_qty_lots: (qty > 0).then_some(Lots(qty)),
