@@ -164,6 +164,10 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
         ),
         fix_port,
     );
+    // The venue's market moves once a FIX session connects; the ITCH engine
+    // binds its feed socket before it opens its journal, so once the journal
+    // folder exists it hears the feed from sequence 1 whoever connects first.
+    common::process::wait_until("the ITCH engine's journal", || itch.journal.exists());
     let websocket = start_engine(
         dir.path(),
         "websocket",

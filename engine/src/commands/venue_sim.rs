@@ -57,7 +57,7 @@ pub fn run(
             itch,
             ws_addr: options.ws_addr,
             view: None,
-            hold_market: false,
+            hold_market: true,
         },
     )?;
     let _ = writeln!(
@@ -85,7 +85,7 @@ pub fn run(
     }
     let _ = writeln!(
         out,
-        "venue-sim: {} instrument(s), {} market events/s, seed {}; Ctrl-C stops",
+        "venue-sim: {} instrument(s), {} market events/s, seed {}; the market moves once a FIX session connects; Ctrl-C stops",
         config.instruments.len(),
         config.market_data.rate_per_sec,
         config.market_data.seed

@@ -46,9 +46,13 @@ pub struct VenueSimSetup {
     pub ws_addr: Option<SocketAddr>,
     /// Follow the engine's market instead of running the walk here.
     pub view: Option<Arc<MarketView>>,
-    /// Keep the market still until [`VenueSim::release_market`] (sessions
-    /// are served meanwhile): an in-process engine releases it when it
-    /// starts reading, so no market data waits in its sockets.
+    /// Keep the market still until [`VenueSim::release_market`] or the
+    /// first FIX session connects (sessions are served meanwhile): an
+    /// in-process engine releases it when it starts reading, so no market
+    /// data waits in its sockets; an engine in another process has bound its
+    /// feed socket before it connects, so it hears the feed from sequence 1
+    /// (a late joiner must replay the session through the request port,
+    /// which recovers slower than a 100k/s feed moves).
     pub hold_market: bool,
 }
 
@@ -173,7 +177,11 @@ impl VenueSim {
                     itch.directory(clock.now_ns());
                 }
                 while !thread_stop.load(Ordering::Acquire) {
-                    let moving = thread_moving.load(Ordering::Acquire);
+                    let mut moving = thread_moving.load(Ordering::Acquire);
+                    if !moving && simulator.fix.connected_count() > 0 {
+                        thread_moving.store(true, Ordering::Release);
+                        moving = true;
+                    }
                     if !simulator.step(&clock, moving) {
                         std::thread::sleep(Duration::from_micros(20));
                     }
