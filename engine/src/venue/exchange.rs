@@ -113,7 +113,6 @@ pub struct Exchange {
     done_on_arrival: Option<(u64, i64)>,
     /// Book events of the operation in progress (reused).
     scratch: Vec<BookEvent>,
-    exec_id_next: u64,
     now_ns: u64,
     pub counters: ExchangeCounters,
 }
@@ -147,7 +146,6 @@ impl Exchange {
             session: OWNER_SESSION,
             done_on_arrival: None,
             scratch: Vec::with_capacity(256),
-            exec_id_next: 1,
             now_ns: 0,
             counters: ExchangeCounters::default(),
         }
@@ -589,8 +587,8 @@ impl Exchange {
             }
             None => (qty, 0),
         };
-        let exec_id = ExecId(self.exec_id_next);
-        self.exec_id_next += 1;
+        // The FIX side numbers ExecIDs (unique across venue restarts).
+        let exec_id = ExecId(0);
         let fill = Fill {
             order_id: OrderId(order_id),
             exec_id,
