@@ -503,6 +503,16 @@ fn watch_kill_switch_signals(control: ControlSender, stop: Arc<AtomicBool>) -> R
     Ok(())
 }
 
+/// The config (built-in without a path) with `--rate` applied, validated.
+fn load_validated(path: Option<&PathBuf>, rate: Option<u64>) -> Result<Config> {
+    let mut config = load_config(path)?;
+    if let Some(rate) = rate {
+        config.market_data.rate_per_sec = rate;
+    }
+    config.validate(&path.map_or("built-in default".into(), |p| p.display().to_string()))?;
+    Ok(config)
+}
+
 fn loopback(port: u16) -> std::net::SocketAddr {
     std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -538,15 +548,7 @@ fn venue_sim(
     duration: Option<f64>,
     rate: Option<u64>,
 ) -> Result<()> {
-    let mut config = load_config(config_path.as_ref())?;
-    if let Some(rate) = rate {
-        config.market_data.rate_per_sec = rate;
-    }
-    config.validate(
-        &config_path
-            .as_ref()
-            .map_or("built-in default".into(), |p| p.display().to_string()),
-    )?;
+    let config = load_validated(config_path.as_ref(), rate)?;
     let duration = parse_duration(duration)?;
     let stop = stop_on_ctrl_c()?;
     genesis_engine::commands::venue_sim::run(
@@ -566,15 +568,7 @@ fn run(
     summary_json: Option<PathBuf>,
     rate: Option<u64>,
 ) -> Result<()> {
-    let mut config = load_config(config_path.as_ref())?;
-    if let Some(rate) = rate {
-        config.market_data.rate_per_sec = rate;
-    }
-    config.validate(
-        &config_path
-            .as_ref()
-            .map_or("built-in default".into(), |p| p.display().to_string()),
-    )?;
+    let config = load_validated(config_path.as_ref(), rate)?;
     let duration = parse_duration(duration)?;
     let stop = stop_on_ctrl_c()?;
     let _dma_latency_hold = prepare_host(&config);
