@@ -206,6 +206,18 @@ impl Rig {
     }
 
     /// Answers the outstanding snapshot request and waits for the sync.
+    /// A rig whose book is synced, with a live top published from a ticker
+    /// carrying update id `update_id`.
+    fn live(update_id: u64) -> (Rig, TopOfBook) {
+        let mut rig = Rig::new();
+        rig.wait_until("the snapshot request", |r| !r.venue.requests.is_empty());
+        rig.sync_book();
+        let live = top(2_000, 5, 2_001, 6);
+        rig.venue.ticker(update_id, live);
+        assert_eq!(rig.next_top("a live ticker"), (live, false));
+        (rig, live)
+    }
+
     fn sync_book(&mut self) {
         self.venue.answer_requests = true;
         self.wait_until("the sync", Rig::synced);
@@ -254,12 +266,7 @@ fn stale_until_synced_then_live() {
 // good top stands and the next good ticker is live.
 #[test]
 fn impossible_tickers_are_dropped() {
-    let mut rig = Rig::new();
-    rig.wait_until("the snapshot request", |r| !r.venue.requests.is_empty());
-    rig.sync_book();
-    let live = top(2_000, 5, 2_001, 6);
-    rig.venue.ticker(1, live);
-    assert_eq!(rig.next_top("a live ticker"), (live, false));
+    let (mut rig, _) = Rig::live(1);
 
     let impossible = [
         top(2_003, 5, 2_002, 6),
@@ -290,12 +297,7 @@ fn impossible_tickers_are_dropped() {
 // stale through the resync; the new snapshot makes the top live again.
 #[test]
 fn gap_is_stale_until_resync() {
-    let mut rig = Rig::new();
-    rig.wait_until("the snapshot request", |r| !r.venue.requests.is_empty());
-    rig.sync_book();
-    let live = top(2_000, 5, 2_001, 6);
-    rig.venue.ticker(1, live);
-    assert_eq!(rig.next_top("a live ticker"), (live, false));
+    let (mut rig, live) = Rig::live(1);
 
     rig.venue.diff(3);
     assert_eq!(
@@ -324,12 +326,7 @@ fn gap_is_stale_until_resync() {
 // ticker is live (the top from before the drop is never made live again).
 #[test]
 fn disconnect_is_stale_until_rebuilt() {
-    let mut rig = Rig::new();
-    rig.wait_until("the snapshot request", |r| !r.venue.requests.is_empty());
-    rig.sync_book();
-    let live = top(2_000, 5, 2_001, 6);
-    rig.venue.ticker(50, live);
-    assert_eq!(rig.next_top("a live ticker"), (live, false));
+    let (mut rig, live) = Rig::live(50);
 
     let opened = rig.source.feed().ws_stats().connects_opened;
     rig.venue.server.close_all();

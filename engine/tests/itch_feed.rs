@@ -6,23 +6,18 @@
 
 mod common;
 
-use common::process::{genesis, journal_events};
+use common::process::{genesis, journal_events, write_run_config};
 use genesis_engine::decision::Action;
 use genesis_engine::event::{EventKind, Input, FLAG_STALE};
 
 #[test]
 fn gaps_make_books_stale_until_recovered() {
     let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("journal");
-    let config = dir.path().join("genesis.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nsource = \"itch-sim\"\nrate_per_sec = 20000\nsim_drop_every = 50\n[metrics]\nlisten = \"\"\nlatency_log_dir = \"\"\n[journal]\ndir = \"{}\"\n",
-            journal.display()
-        ),
-    )
-    .unwrap();
+    let (config, journal) = write_run_config(
+        dir.path(),
+        "itch",
+        "[market_data]\nsource = \"itch-sim\"\nrate_per_sec = 20000\nsim_drop_every = 50",
+    );
     let output = genesis()
         .args([
             "run",

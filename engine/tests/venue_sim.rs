@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::process::{free_port, genesis, journal_events, signal};
+use common::process::{free_port, genesis, journal_events, signal, write_run_config};
 use genesis_engine::event::{EventKind, FLAG_STALE};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -68,20 +68,14 @@ struct EngineRun {
 }
 
 fn start_engine(dir: &Path, name: &'static str, market_data: &str, fix_port: u16) -> EngineRun {
-    let journal = dir.join(name).join("journal");
-    let config = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            "[topology]\npin_threads = false\nwait = \"sleep\"\n\
-             {market_data}\n\
-             [venue]\nkind = \"fix\"\n[venue.fix]\nhost = \"127.0.0.1\"\nport = {fix_port}\nseq_file = \"\"\n\
-             [metrics]\nlisten = \"\"\nlatency_log_dir = \"\"\n\
-             [journal]\ndir = \"{}\"\n",
-            journal.display()
+    let (config, journal) = write_run_config(
+        dir,
+        name,
+        &format!(
+            "{market_data}\n\
+             [venue]\nkind = \"fix\"\n[venue.fix]\nhost = \"127.0.0.1\"\nport = {fix_port}\nseq_file = \"\"\n"
         ),
-    )
-    .unwrap();
+    );
     let summary = dir.join(format!("{name}.json"));
     let child = genesis()
         .args([
@@ -193,16 +187,11 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
 #[test]
 fn default_run_with_the_websocket_feed() {
     let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("journal");
-    let config = dir.path().join("genesis.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nsource = \"binance-sim\"\nrate_per_sec = 20000\n[metrics]\nlisten = \"\"\nlatency_log_dir = \"\"\n[journal]\ndir = \"{}\"\n",
-            journal.display()
-        ),
-    )
-    .unwrap();
+    let (config, journal) = write_run_config(
+        dir.path(),
+        "websocket",
+        "[market_data]\nsource = \"binance-sim\"\nrate_per_sec = 20000",
+    );
     let summary = dir.path().join("summary.json");
     let output = genesis()
         .args([
@@ -249,6 +238,42 @@ fn default_run_with_the_websocket_feed() {
     );
 }
 
+/// A simulated venue serving FIX only, and our FIX client for it (not yet
+/// connected; it connects when polled) with the gateway that feeds it.
+fn fix_session(
+    config: &genesis_engine::config::Config,
+    hold_market: bool,
+) -> (
+    genesis_engine::venue::sim::VenueSim,
+    genesis_engine::venue::QueueGateway,
+    genesis_engine::venue::fix_client::FixClient,
+) {
+    use genesis_engine::venue::sim::{VenueSim, VenueSimSetup};
+    let sim = VenueSim::start(
+        config,
+        VenueSimSetup {
+            fix_addr: "127.0.0.1:0".parse().unwrap(),
+            sender_comp_id: config.venue.fix.target_comp_id.clone(),
+            target_comp_id: config.venue.fix.sender_comp_id.clone(),
+            itch: None,
+            ws_addr: None,
+            view: None,
+            hold_market,
+        },
+    )
+    .unwrap();
+    let (gateway, requests) = genesis_engine::venue::QueueGateway::new(64);
+    let client = genesis_engine::venue::fix_client::FixClient::new(
+        config,
+        &config.venue.fix,
+        sim.fix_addr,
+        requests,
+        None,
+    )
+    .unwrap();
+    (sim, gateway, client)
+}
+
 /// Polls the client's venue lane until `done` holds for an event (30 s deadline).
 fn poll_until(
     client: &mut genesis_engine::venue::fix_client::FixClient,
@@ -277,29 +302,13 @@ fn requests_that_waited_too_long_for_the_session_are_not_sent() {
     use genesis_engine::event::Input;
     use genesis_engine::execution::gateway::{Gateway, OrderRequest, RequestKind};
     use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
-    use genesis_engine::venue::fix_client::{FixClient, VENUE_REJECT_NOT_CONNECTED};
-    use genesis_engine::venue::sim::{VenueSim, VenueSimSetup};
+    use genesis_engine::venue::fix_client::VENUE_REJECT_NOT_CONNECTED;
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path());
     config.venue.fix.pending_age_max_ms = 300;
     config.venue.fix.seq_file = std::path::PathBuf::new();
-    let mut sim = VenueSim::start(
-        &config,
-        VenueSimSetup {
-            fix_addr: "127.0.0.1:0".parse().unwrap(),
-            sender_comp_id: config.venue.fix.target_comp_id.clone(),
-            target_comp_id: config.venue.fix.sender_comp_id.clone(),
-            itch: None,
-            ws_addr: None,
-            view: None,
-            hold_market: false,
-        },
-    )
-    .unwrap();
-    let (mut gateway, requests) = genesis_engine::venue::QueueGateway::new(64);
-    let mut client =
-        FixClient::new(&config, &config.venue.fix, sim.fix_addr, requests, None).unwrap();
+    let (mut sim, mut gateway, mut client) = fix_session(&config, false);
     let clock = genesis_engine::clock::EpochClock::new();
     let order = |id: u64| OrderRequest {
         kind: RequestKind::New,
@@ -340,28 +349,11 @@ fn replaces_and_cancels_follow_the_accepted_clordid() {
     use genesis_engine::event::{Input, RejectedRequest};
     use genesis_engine::execution::gateway::{Gateway, OrderRequest, RequestKind};
     use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
-    use genesis_engine::venue::fix_client::FixClient;
-    use genesis_engine::venue::sim::{VenueSim, VenueSimSetup};
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path());
     config.venue.fix.seq_file = std::path::PathBuf::new();
-    let mut sim = VenueSim::start(
-        &config,
-        VenueSimSetup {
-            fix_addr: "127.0.0.1:0".parse().unwrap(),
-            sender_comp_id: config.venue.fix.target_comp_id.clone(),
-            target_comp_id: config.venue.fix.sender_comp_id.clone(),
-            itch: None,
-            ws_addr: None,
-            view: None,
-            hold_market: true,
-        },
-    )
-    .unwrap();
-    let (mut gateway, requests) = genesis_engine::venue::QueueGateway::new(64);
-    let mut client =
-        FixClient::new(&config, &config.venue.fix, sim.fix_addr, requests, None).unwrap();
+    let (mut sim, mut gateway, mut client) = fix_session(&config, true);
     let clock = genesis_engine::clock::EpochClock::new();
     let mut send = |kind, price| {
         let request = OrderRequest {

@@ -44,6 +44,31 @@ pub fn journal_records(dir: &Path) -> u64 {
     events.len() as u64
 }
 
+/// Writes `dir/<name>.toml` for a run in a test — unpinned with sleeping
+/// waits, no metrics endpoint or latency log, the journal in
+/// `dir/<name>/journal` — plus `sections` (TOML); returns the config and
+/// journal paths.
+pub fn write_run_config(
+    dir: &Path,
+    name: &str,
+    sections: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let journal = dir.join(name).join("journal");
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "[topology]\npin_threads = false\nwait = \"sleep\"\n\
+             [metrics]\nlisten = \"\"\nlatency_log_dir = \"\"\n\
+             [journal]\ndir = \"{}\"\n\
+             {sections}\n",
+            journal.display()
+        ),
+    )
+    .unwrap();
+    (config, journal)
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
