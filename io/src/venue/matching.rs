@@ -224,10 +224,7 @@ impl MatchingEngine {
             asks,
         } = self;
         let slot = *pool.get(slot_index);
-        let levels = match slot.side {
-            Side::Buy => bids,
-            Side::Sell => asks,
-        };
+        let levels = side_levels(bids, asks, slot.side);
         let level_index = match levels.search(slot.price) {
             Ok(index) => index,
             Err(index) => {
@@ -255,10 +252,7 @@ impl MatchingEngine {
             asks,
         } = self;
         let slot = *pool.get(slot_index);
-        let levels = match slot.side {
-            Side::Buy => bids,
-            Side::Sell => asks,
-        };
+        let levels = side_levels(bids, asks, slot.side);
         let level_index = levels
             .search(slot.price)
             .expect("a resting order has a level");
@@ -338,10 +332,7 @@ impl MatchingEngine {
         );
         slot.leaves -= qty;
         let slot = *slot;
-        let levels = match slot.side {
-            Side::Buy => &mut self.bids,
-            Side::Sell => &mut self.asks,
-        };
+        let levels = side_levels(&mut self.bids, &mut self.asks, slot.side);
         let level_index = levels
             .search(slot.price)
             .expect("a resting order has a level");
@@ -459,5 +450,17 @@ impl MatchingEngine {
             }
         }
         cancelled_count
+    }
+}
+
+/// One side's levels, borrowed apart from the rest of the engine's fields.
+fn side_levels<'a>(
+    bids: &'a mut LevelSide,
+    asks: &'a mut LevelSide,
+    side: Side,
+) -> &'a mut LevelSide {
+    match side {
+        Side::Buy => bids,
+        Side::Sell => asks,
     }
 }
