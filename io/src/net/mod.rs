@@ -39,8 +39,10 @@ mod mold_request_server;
 mod options;
 mod reactor;
 mod retransmit_store;
+mod stream_url;
 #[allow(unsafe_code)]
 mod sys;
+mod tls;
 mod ws_client;
 mod ws_config;
 mod ws_server;
@@ -62,6 +64,8 @@ pub use reactor::{
     bind_udp, connect_tcp, tcp_connect_state, ConnectState, PollMode, Reactor, ReactorStats,
 };
 pub use retransmit_store::RetransmitStore;
+pub use stream_url::{StreamUrl, StreamWrapping};
+pub use tls::{TlsConfig, TlsRoots, TlsSetup};
 pub use ws_client::{DisconnectReason, WsClient, WsEvent, WsStats};
 pub use ws_config::{WsConfig, WsEndpoint};
 pub use ws_server::{ConnectionId, WsServer, WsServerStats};
