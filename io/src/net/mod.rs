@@ -30,6 +30,8 @@
 //! `sys.rs`.
 
 mod backoff;
+mod binance_route;
+mod binance_snapshots;
 mod binance_ws;
 mod error;
 mod json_route;
@@ -39,6 +41,7 @@ mod mold_request_server;
 mod options;
 mod reactor;
 mod retransmit_store;
+mod snapshot_fetcher;
 mod stream_url;
 #[allow(unsafe_code)]
 mod sys;
@@ -50,8 +53,8 @@ mod ws_stream;
 
 pub use backoff::JitteredBackoff;
 pub use binance_ws::{
-    combined_stream_url, BinanceFeedConfig, BinanceFeedStats, BinanceInstrument, BinanceWsFeed,
-    MarketUpdate,
+    combined_stream_url, BinanceFeedConfig, BinanceFeedOptions, BinanceFeedStats,
+    BinanceInstrument, BinanceWsFeed, MarketUpdate, SnapshotSource, SnapshotStats,
 };
 pub use error::NetError;
 pub use mold_publisher::{MoldPublisher, MoldPublisherConfig, PublisherStats};
@@ -64,6 +67,9 @@ pub use reactor::{
     bind_udp, connect_tcp, tcp_connect_state, ConnectState, PollMode, Reactor, ReactorStats,
 };
 pub use retransmit_store::RetransmitStore;
+pub use snapshot_fetcher::{
+    FetchFailure, SnapshotAnswer, SnapshotFetcher, SnapshotFetcherConfig, SnapshotRequest,
+};
 pub use stream_url::{StreamUrl, StreamWrapping};
 pub use tls::{TlsConfig, TlsRoots, TlsSetup};
 pub use ws_client::{DisconnectReason, WsClient, WsEvent, WsStats};
