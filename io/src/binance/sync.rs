@@ -25,8 +25,9 @@
 //!    absolute), and counted in `diffs_overlapping`.
 //! 5. A gap clears the book, marks it [`StaleFlags::NOT_SYNCED`], requests a
 //!    snapshot and starts again (resync). If the first diff after a snapshot
-//!    taken with nothing buffered starts after `lastUpdateId + 1`, the
-//!    snapshot was older than the stream: counted as too old, and resynced.
+//!    that found nothing buffered starts after `lastUpdateId + 1`, the
+//!    snapshot was older than the stream: counted as too old, and resynced
+//!    (with diffs buffered the stream was flowing, so a hole is a gap).
 //!    A diff that cannot be parsed, has `U > u`, or leaves the book
 //!    crossed also forces a resync when synced.
 //!
@@ -104,6 +105,8 @@ pub struct DepthSync {
     book: L2Book,
     synced: bool,
     first_pending: bool,
+    /// The last snapshot found diffs buffered (the stream was flowing).
+    snapshot_after_diffs: bool,
     last_update_id: u64,
     snapshot_wanted: bool,
     buffer: VecDeque<DepthUpdate>,
@@ -127,6 +130,7 @@ impl DepthSync {
             book,
             synced: false,
             first_pending: false,
+            snapshot_after_diffs: false,
             last_update_id: 0,
             snapshot_wanted: true,
             buffer: VecDeque::with_capacity(buffer_max),
@@ -249,6 +253,7 @@ impl DepthSync {
             return SyncOutcome::DroppedOld;
         }
         let last = snapshot.last_update_id;
+        let had_diffs = !self.buffer.is_empty();
         while self
             .buffer
             .front()
@@ -283,6 +288,7 @@ impl DepthSync {
         self.book.clear_stale(StaleFlags::all());
         self.synced = true;
         self.first_pending = true;
+        self.snapshot_after_diffs = had_diffs;
         self.last_update_id = last;
         self.snapshot_wanted = false;
         while let Some(diff) = self.buffer.pop_front() {
@@ -306,7 +312,7 @@ impl DepthSync {
         }
         let next = self.last_update_id.saturating_add(1);
         if diff.first_update_id > next {
-            if self.first_pending {
+            if self.first_pending && !self.snapshot_after_diffs {
                 // Nothing was buffered before this snapshot, and the stream's
                 // first diff after it leaves a hole: the snapshot was older.
                 self.stats.snapshots_too_old += 1;
@@ -457,6 +463,20 @@ mod tests {
             SyncOutcome::Resync
         );
         assert_eq!((s.stats().snapshots_too_old, s.stats().gaps), (1, 0));
+    }
+
+    // A snapshot newer than every buffered diff drops them all; a hole
+    // after it is a gap (the stream was flowing), not a too-old snapshot.
+    #[test]
+    fn hole_after_covering_snapshot_is_a_gap() {
+        let mut s = sync();
+        s.on_diff_bytes(&diff(95, 98, "11.00"));
+        assert_eq!(s.on_snapshot_bytes(&snapshot(100)), SyncOutcome::Synced);
+        assert_eq!(
+            s.on_diff_bytes(&diff(103, 104, "11.00")),
+            SyncOutcome::Resync
+        );
+        assert_eq!((s.stats().gaps, s.stats().snapshots_too_old), (1, 0));
     }
 
     // U > u is malformed: rejected while syncing, a resync when synced; a

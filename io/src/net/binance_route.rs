@@ -3,11 +3,11 @@
 //!
 //! - combined (`/stream?streams=…`): `{"stream":"btcusdt@depth@100ms","data":{…}}`,
 //!   routed by the stream name;
-//! - raw (`/ws/…`): the bare payload. A connection carrying a single stream
-//!   knows what every message is; otherwise the payload says it:
-//!   `"e":"depthUpdate"` with `"s"` the symbol is a diff, and a message
-//!   with `"s"`, `"b"`, `"B"`, `"a"`, `"A"` and no `"e"` is a spot
-//!   bookTicker (which carries no event type).
+//! - raw (`/ws/…`): the bare payload. `"e":"depthUpdate"` is a diff, and
+//!   a message with `"B"` and `"A"` and no `"e"` is a spot bookTicker
+//!   (which carries no event type); `"s"` names the instrument. A raw
+//!   connection that carries one instrument's streams only knows its
+//!   instrument (and, with a single stream, its kind) without reading them.
 //!
 //! Answers carry an `"id"`: a `SUBSCRIBE` acknowledgement
 //! (`{"result":null,"id":N}`), a WebSocket-API `depth` answer, or an error
@@ -107,12 +107,15 @@ pub(crate) enum Route<'a> {
     Invalid,
 }
 
-/// Route one message. `single` is the one (instrument, kind) a raw
-/// single-stream connection carries.
+/// What a raw connection carries when it carries one instrument only: its
+/// index, and the stream kind if it carries a single stream.
+pub(crate) type RawKnown = Option<(usize, Option<StreamKind>)>;
+
+/// Route one message (`single`: see [`RawKnown`]).
 pub(crate) fn route<'a>(
     bytes: &'a [u8],
     names: &[StreamNames],
-    single: Option<(usize, StreamKind)>,
+    single: RawKnown,
 ) -> (Route<'a>, Envelope<'a>) {
     let mut envelope = Envelope::default();
     let mut ticker_quantities = (false, false);
@@ -160,33 +163,31 @@ fn by_stream_name<'a>(names: &[StreamNames], stream: &[u8], data: &'a [u8]) -> R
 
 fn raw_payload<'a>(
     names: &[StreamNames],
-    single: Option<(usize, StreamKind)>,
+    single: RawKnown,
     envelope: &Envelope<'a>,
     bytes: &'a [u8],
 ) -> Route<'a> {
-    if let Some((index, kind)) = single {
-        return Route::Stream {
-            index,
-            kind,
-            payload: bytes,
-        };
-    }
-    let kind = match envelope.event {
-        Some(b"depthUpdate") => StreamKind::Depth,
-        None if envelope.ticker_fields => StreamKind::BookTicker,
-        _ => return Route::Unknown,
+    let from_payload = match envelope.event {
+        Some(b"depthUpdate") => Some(StreamKind::Depth),
+        None if envelope.ticker_fields => Some(StreamKind::BookTicker),
+        _ => None,
     };
-    let Some(symbol) = envelope.symbol else {
-        return Route::Unknown;
+    let found = match single {
+        Some((index, known)) => known.or(from_payload).map(|kind| (index, kind)),
+        None => from_payload
+            .zip(envelope.symbol)
+            .and_then(|(kind, symbol)| {
+                names
+                    .iter()
+                    .position(|n| n.symbol_upper.as_bytes().eq_ignore_ascii_case(symbol))
+                    .map(|index| (index, kind))
+            }),
     };
-    names
-        .iter()
-        .position(|n| n.symbol_upper.as_bytes().eq_ignore_ascii_case(symbol))
-        .map_or(Route::Unknown, |index| Route::Stream {
-            index,
-            kind,
-            payload: bytes,
-        })
+    found.map_or(Route::Unknown, |(index, kind)| Route::Stream {
+        index,
+        kind,
+        payload: bytes,
+    })
 }
 
 #[cfg(test)]
@@ -214,7 +215,7 @@ mod tests {
         assert_eq!(route_of(msg, None), Route::Unknown);
     }
 
-    fn route_of(bytes: &[u8], single: Option<(usize, StreamKind)>) -> Route<'_> {
+    fn route_of(bytes: &[u8], single: RawKnown) -> Route<'_> {
         route(bytes, &names(), single).0
     }
 
@@ -242,10 +243,22 @@ mod tests {
         ));
         let trade = br#"{"e":"trade","s":"BTCUSDT"}"#;
         assert_eq!(route_of(trade, None), Route::Unknown);
-        let single = Some((0, StreamKind::Depth));
+        // One stream: its kind is known whatever the payload says.
+        let single = Some((0, Some(StreamKind::Depth)));
         assert!(matches!(
             route_of(trade, single),
             Route::Stream { index: 0, .. }
+        ));
+        // One instrument: a ticker without "s" still finds it.
+        let bare = br#"{"u":4,"b":"1","B":"2","a":"3","A":"4"}"#;
+        assert_eq!(route_of(bare, None), Route::Unknown);
+        assert!(matches!(
+            route_of(bare, Some((1, None))),
+            Route::Stream {
+                index: 1,
+                kind: StreamKind::BookTicker,
+                ..
+            }
         ));
     }
 

@@ -42,7 +42,7 @@
 //! - connection-level faults: see [`WsClient`] (reconnect with backoff); on
 //!   every reconnect each book is cleared and resynced from a new snapshot.
 
-use super::binance_route::{route, Envelope, Route, StreamKind, StreamNames};
+use super::binance_route::{route, Envelope, RawKnown, Route, StreamKind, StreamNames};
 use super::binance_snapshots::{Applied, SnapshotTiming, Snapshots};
 pub use super::binance_snapshots::{SnapshotSource, SnapshotStats};
 use super::error::NetError;
@@ -253,8 +253,8 @@ pub struct BinanceWsFeed {
     /// Stream names per instrument, in index order.
     names: Vec<StreamNames>,
     snapshots: Snapshots,
-    /// The one stream a raw single-stream connection carries.
-    single: Option<(usize, StreamKind)>,
+    /// The instrument (and stream) a raw one-instrument connection carries.
+    single: RawKnown,
     /// `SUBSCRIBE` text for the streams the URL lacks (empty: none).
     subscribe_text: String,
     subscribe_id: u64,
@@ -382,6 +382,11 @@ impl BinanceWsFeed {
         &mut self.client
     }
 
+    /// The connection (its state, counters and last error).
+    pub fn client(&self) -> &WsClient {
+        &self.client
+    }
+
     /// Connection counters.
     pub fn ws_stats(&self) -> &WsStats {
         self.client.stats()
@@ -501,13 +506,10 @@ impl BinanceWsFeed {
     }
 }
 
-/// Which stream a raw single-stream URL carries, and the `SUBSCRIBE` text
-/// (ending in `"id":`, the id appended per connection) for the streams the
-/// URL does not name.
-fn plan_streams(
-    stream: &StreamUrl,
-    all_names: &[StreamNames],
-) -> (Option<(usize, StreamKind)>, String) {
+/// What a raw connection of one instrument carries, and the `SUBSCRIBE`
+/// text (ending in `"id":`, the id appended per connection) for the
+/// streams the URL does not name.
+fn plan_streams(stream: &StreamUrl, all_names: &[StreamNames]) -> (RawKnown, String) {
     let mut missing: Vec<&str> = Vec::new();
     for names in all_names {
         if !stream.names(&names.depth_100ms) && !stream.names(&names.depth_1s) {
@@ -528,15 +530,14 @@ fn plan_streams(
         }
         subscribe_text.push_str(r#"],"id":"#);
     }
-    let single = match (
-        stream.wrapping,
-        stream.streams.as_slice(),
-        missing.is_empty(),
-    ) {
-        (StreamWrapping::Raw, [only], true) => all_names
-            .iter()
-            .enumerate()
-            .find_map(|(index, n)| n.kind_of(only.as_bytes()).map(|kind| (index, kind))),
+    let single = match (stream.wrapping, all_names) {
+        (StreamWrapping::Raw, [names]) => {
+            let kind = match (stream.streams.as_slice(), missing.is_empty()) {
+                ([only], true) => names.kind_of(only.as_bytes()),
+                _ => None,
+            };
+            Some((0, kind))
+        }
         _ => None,
     };
     (single, subscribe_text)
@@ -547,7 +548,7 @@ struct Router<'a> {
     instruments: &'a mut [Instrument],
     names: &'a [StreamNames],
     snapshots: &'a mut Snapshots,
-    single: Option<(usize, StreamKind)>,
+    single: RawKnown,
     stats: &'a mut BinanceFeedStats,
     subscribe_id: u64,
     subscribe_pending: &'a mut bool,
