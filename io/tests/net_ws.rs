@@ -516,7 +516,7 @@ fn refused_connects_back_off() {
 // as an HTTP error and retried.
 #[test]
 fn rest_snapshots_from_the_stream_port() {
-    let mut venue = Venue::new();
+    let venue = Venue::new();
     let addr = venue.server.local_addr().unwrap();
     let stream = StreamUrl::parse(&combined_stream_url(&addr.to_string(), &["BTCUSDT"])).unwrap();
     let options = BinanceFeedOptions {
