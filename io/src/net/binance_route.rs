@@ -190,6 +190,60 @@ fn raw_payload<'a>(
     })
 }
 
+/// What a message is, without its payload (see [`MessageRouter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A depth diff of instrument `index`.
+    Depth(usize),
+    /// A bookTicker of instrument `index`.
+    BookTicker(usize),
+    /// An answer to request `id` (`None`: the id is not a number).
+    Answer(Option<u64>),
+    /// An error frame with no id.
+    StreamError,
+    /// A stream or payload no instrument has.
+    Unknown,
+    /// Not a JSON object.
+    Invalid,
+}
+
+/// The feed's message routing on its own, for tools and fuzzing: routes
+/// like a combined or raw connection carrying `symbols` (raw routing by
+/// `"e"` and `"s"`).
+#[derive(Clone, Debug)]
+pub struct MessageRouter {
+    names: Vec<StreamNames>,
+}
+
+impl MessageRouter {
+    /// A router for these exchange symbols (any case).
+    pub fn new(symbols: &[&str]) -> MessageRouter {
+        MessageRouter {
+            names: symbols.iter().map(|s| StreamNames::new(s)).collect(),
+        }
+    }
+
+    /// What `bytes` is.
+    pub fn route(&self, bytes: &[u8]) -> MessageKind {
+        match route(bytes, &self.names, None).0 {
+            Route::Stream {
+                index,
+                kind: StreamKind::Depth,
+                ..
+            } => MessageKind::Depth(index),
+            Route::Stream {
+                index,
+                kind: StreamKind::BookTicker,
+                ..
+            } => MessageKind::BookTicker(index),
+            Route::Answer { id } => MessageKind::Answer(id),
+            Route::StreamError => MessageKind::StreamError,
+            Route::Unknown => MessageKind::Unknown,
+            Route::Invalid => MessageKind::Invalid,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,7 @@ mod ws_server;
 mod ws_stream;
 
 pub use backoff::JitteredBackoff;
+pub use binance_route::{MessageKind as BinanceMessageKind, MessageRouter as BinanceMessageRouter};
 pub use binance_ws::{
     combined_stream_url, BinanceFeedConfig, BinanceFeedOptions, BinanceFeedStats,
     BinanceInstrument, BinanceWsFeed, MarketUpdate, SnapshotSource, SnapshotStats,
