@@ -428,6 +428,13 @@ fn silent_peer_times_out() {
         ..ws_config()
     });
     rig.connect_and_sync();
+    // Go silent only with every ping answered: then none is outstanding,
+    // so the next ping is certainly sent during the silence (a ping sent
+    // during the sync and left unanswered would time out with no new one).
+    rig.wait_until("every ping answered", true, |r| {
+        let ws = r.feed.ws_stats();
+        ws.pongs_received > 0 && ws.pongs_received == ws.pings_sent
+    });
     let opened = rig.feed.ws_stats().connects_opened;
     let skipped_before = rig.feed.ws_stats().reads_skipped;
     let pings_before = rig.feed.ws_stats().pings_sent;
