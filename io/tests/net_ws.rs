@@ -9,11 +9,14 @@
 //! conditions with deadlines. The snapshot travels over the same WebSocket
 //! (see `genesis_io::net` Binance docs).
 
-use genesis_io::binance::{DecimalGrid, InstrumentGrid, SyncOutcome};
+use genesis_io::binance::{
+    parse_depth_query, write_depth_snapshot, write_rest_error, DecimalGrid, InstrumentGrid,
+    SyncOutcome,
+};
 use genesis_io::book::Side;
 use genesis_io::net::{
-    combined_stream_url, BinanceFeedConfig, BinanceInstrument, BinanceWsFeed, ConnectionId,
-    DisconnectReason, MarketUpdate, WsConfig, WsEndpoint, WsServer,
+    combined_stream_url, BinanceFeedConfig, BinanceFeedOptions, BinanceInstrument, BinanceWsFeed,
+    ConnectionId, DisconnectReason, MarketUpdate, StreamUrl, WsConfig, WsEndpoint, WsServer,
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -29,6 +32,9 @@ struct Venue {
     update_id: u64,
     requests: Vec<(ConnectionId, u64)>,
     answer_requests: bool,
+    /// Serve `GET /api/v3/depth` on the stream port (else answer it 404).
+    serve_rest: bool,
+    rest_requests: u64,
 }
 
 fn decimal(units: i64, decimals: u32) -> String {
@@ -59,6 +65,8 @@ impl Venue {
             update_id: 100,
             requests: Vec::new(),
             answer_requests: true,
+            serve_rest: false,
+            rest_requests: 0,
         };
         for i in 0..5 {
             venue.bids.insert(10_000 - i * 5, 1_000 + i);
@@ -107,6 +115,10 @@ impl Venue {
 
     /// Accept, read requests, and answer them with the current book.
     fn poll(&mut self) {
+        if self.serve_rest {
+            self.poll_rest();
+            return;
+        }
         let requests = &mut self.requests;
         self.server.poll(|connection, bytes| {
             let text = std::str::from_utf8(bytes).unwrap();
@@ -127,6 +139,53 @@ impl Venue {
                 assert!(self.server.send_text(connection, &answer));
             }
         }
+    }
+}
+
+impl Venue {
+    /// Serve snapshots over REST on the stream port, as the simulated venue does.
+    fn poll_rest(&mut self) {
+        let mut gets = Vec::new();
+        self.server.poll_with_http(
+            |_, text| {
+                panic!(
+                    "no WebSocket request expected: {:?}",
+                    String::from_utf8_lossy(text)
+                )
+            },
+            |connection, target| gets.push((connection, parse_depth_query(target))),
+        );
+        for (connection, query) in gets {
+            self.rest_requests += 1;
+            let mut body = String::new();
+            let status = match query {
+                Ok(query) if query.symbol.as_bytes() == b"BTCUSDT" => {
+                    let bids: Vec<(i64, i64)> =
+                        self.bids.iter().rev().map(|(p, q)| (*p, *q)).collect();
+                    let asks: Vec<(i64, i64)> = self.asks.iter().map(|(p, q)| (*p, *q)).collect();
+                    write_depth_snapshot(
+                        &mut body,
+                        &grid(),
+                        self.update_id,
+                        bids.into_iter(),
+                        asks.into_iter(),
+                    );
+                    200
+                }
+                _ => {
+                    write_rest_error(&mut body, -1121, "Invalid symbol.");
+                    400
+                }
+            };
+            assert!(self.server.send_http_response(connection, status, &body));
+        }
+    }
+}
+
+fn grid() -> InstrumentGrid {
+    InstrumentGrid {
+        price: DecimalGrid::from_step("0.01").unwrap(),
+        qty: DecimalGrid::from_step("0.001").unwrap(),
     }
 }
 
@@ -153,10 +212,7 @@ impl Rig {
     fn new(ws: WsConfig) -> Rig {
         let venue = Venue::new();
         let addr = venue.server.local_addr().unwrap();
-        let grid = InstrumentGrid {
-            price: DecimalGrid::from_step("0.01").unwrap(),
-            qty: DecimalGrid::from_step("0.001").unwrap(),
-        };
+        let grid = grid();
         let feed = BinanceWsFeed::new(BinanceFeedConfig {
             endpoint: WsEndpoint {
                 addr,
@@ -372,6 +428,13 @@ fn silent_peer_times_out() {
         ..ws_config()
     });
     rig.connect_and_sync();
+    // Go silent only with every ping answered: then none is outstanding,
+    // so the next ping is certainly sent during the silence (a ping sent
+    // during the sync and left unanswered would time out with no new one).
+    rig.wait_until("every ping answered", true, |r| {
+        let ws = r.feed.ws_stats();
+        ws.pongs_received > 0 && ws.pongs_received == ws.pings_sent
+    });
     let opened = rig.feed.ws_stats().connects_opened;
     let skipped_before = rig.feed.ws_stats().reads_skipped;
     let pings_before = rig.feed.ws_stats().pings_sent;
@@ -452,4 +515,65 @@ fn refused_connects_back_off() {
     for (delay_ns, base_ms) in delays_ns.iter().zip([10u64, 20, 40, 80]) {
         assert!(*delay_ns >= base_ms * MS / 2, "{delays_ns:?}");
     }
+}
+
+// The venue serves the REST snapshot on its stream port (as the simulated
+// venue does): the feed, with REST derived from the stream URL, syncs by
+// the documented procedure; a plain `poll` answers REST with 404, counted
+// as an HTTP error and retried.
+#[test]
+fn rest_snapshots_from_the_stream_port() {
+    let venue = Venue::new();
+    let addr = venue.server.local_addr().unwrap();
+    let stream = StreamUrl::parse(&combined_stream_url(&addr.to_string(), &["BTCUSDT"])).unwrap();
+    let options = BinanceFeedOptions {
+        snapshot_backoff_initial_ns: 20 * MS,
+        snapshot_backoff_max_ns: 40 * MS,
+        snapshot_diff_wait_ns: 50 * MS,
+        ..BinanceFeedOptions::rest_beside(&stream)
+    };
+    assert_eq!(
+        options.snapshots,
+        genesis_io::net::SnapshotSource::Rest {
+            base_url: format!("http://{addr}"),
+        }
+    );
+    let feed = BinanceWsFeed::open(
+        BinanceFeedConfig {
+            endpoint: stream.endpoint().unwrap(),
+            ws: ws_config(),
+            instruments: vec![BinanceInstrument {
+                symbol: "BTCUSDT".to_string(),
+                grid: grid(),
+                levels_max: 64,
+                diff_buffer_max: 64,
+            }],
+            snapshot_depth_limit: 100,
+            snapshot_retry_ns: 2_000 * MS,
+        },
+        &options,
+    )
+    .unwrap();
+    let mut rig = Rig {
+        venue,
+        feed,
+        started: Instant::now(),
+        updates: Vec::new(),
+    };
+    rig.wait_until("a 404 from a venue not serving REST", true, |r| {
+        r.feed.stats().snapshot.http_errors > 0
+    });
+    assert_eq!(rig.venue.server.stats().http_refused, 1);
+    rig.venue.serve_rest = true;
+    rig.venue.diff(&[(10_002, 7)], &[], 0);
+    rig.wait_until("the REST sync", true, Rig::synced);
+    rig.assert_book_matches_venue();
+    assert!(rig.venue.rest_requests >= 1);
+    let server = *rig.venue.server.stats();
+    assert_eq!(server.http_requests, server.http_responses, "{server:?}");
+    rig.venue.diff(&[(10_003, 1)], &[(10_012, 2)], 2);
+    rig.wait_until("the resync over REST", true, |r| {
+        r.synced() && r.feed.sync(0).unwrap().stats().snapshots_applied == 2
+    });
+    rig.assert_book_matches_venue();
 }

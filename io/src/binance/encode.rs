@@ -203,13 +203,57 @@ pub fn write_snapshot_answer(
     out.clear();
     out.push_str(r#"{"id":"#);
     push_u64(out, request_id);
-    out.push_str(r#","status":200,"result":{"lastUpdateId":"#);
+    out.push_str(r#","status":200,"result":"#);
+    push_depth_snapshot(out, grid, last_update_id, bids, asks);
+    out.push('}');
+}
+
+/// Write the body of `GET /api/v3/depth`,
+/// `{"lastUpdateId":…,"bids":[…],"asks":[…]}`, into `out` (cleared first).
+/// Levels are (price steps, qty steps), best first.
+pub fn write_depth_snapshot(
+    out: &mut String,
+    grid: &InstrumentGrid,
+    last_update_id: u64,
+    bids: impl Iterator<Item = (i64, i64)>,
+    asks: impl Iterator<Item = (i64, i64)>,
+) {
+    out.clear();
+    push_depth_snapshot(out, grid, last_update_id, bids, asks);
+}
+
+fn push_depth_snapshot(
+    out: &mut String,
+    grid: &InstrumentGrid,
+    last_update_id: u64,
+    bids: impl Iterator<Item = (i64, i64)>,
+    asks: impl Iterator<Item = (i64, i64)>,
+) {
+    out.push_str(r#"{"lastUpdateId":"#);
     push_u64(out, last_update_id);
     out.push_str(r#","bids":"#);
     push_levels(out, grid, bids);
     out.push_str(r#","asks":"#);
     push_levels(out, grid, asks);
-    out.push_str("}}");
+    out.push('}');
+}
+
+/// Write a REST error body, `{"code":-1121,"msg":"Invalid symbol."}`, into
+/// `out` (cleared first). `msg` is escaped as a JSON string.
+pub fn write_rest_error(out: &mut String, code: i32, msg: &str) {
+    out.clear();
+    push_error_object(out, code, msg);
+}
+
+fn push_error_object(out: &mut String, code: i32, msg: &str) {
+    out.push_str(r#"{"code":"#);
+    if code < 0 {
+        out.push('-');
+    }
+    push_u64(out, u64::from(code.unsigned_abs()));
+    out.push_str(r#","msg":""#);
+    push_json_string_contents(out, msg);
+    out.push_str(r#""}"#);
 }
 
 /// Write a Binance-style error answer,
@@ -221,14 +265,9 @@ pub fn write_error_answer(out: &mut String, request_id: u64, status: u16, code: 
     push_u64(out, request_id);
     out.push_str(r#","status":"#);
     push_u64(out, u64::from(status));
-    out.push_str(r#","error":{"code":"#);
-    if code < 0 {
-        out.push('-');
-    }
-    push_u64(out, u64::from(code.unsigned_abs()));
-    out.push_str(r#","msg":""#);
-    push_json_string_contents(out, msg);
-    out.push_str(r#""}}"#);
+    out.push_str(r#","error":"#);
+    push_error_object(out, code, msg);
+    out.push('}');
 }
 
 /// A `depth` snapshot request.

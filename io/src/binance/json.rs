@@ -97,6 +97,21 @@ impl<'a> Cursor<'a> {
         Ok(value)
     }
 
+    /// A signed integer that fits in `i64` (Binance error codes are negative).
+    pub(crate) fn i64(&mut self) -> Result<i64, BinanceError> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.at += 1;
+        }
+        let magnitude = self.u64()?;
+        let value = if negative {
+            0i64.checked_sub_unsigned(magnitude)
+        } else {
+            i64::try_from(magnitude).ok()
+        };
+        value.ok_or(self.error("an integer that fits in 64 signed bits"))
+    }
+
     /// Walk an object: call `field(cursor, key)` with the cursor on each
     /// value; `field` must consume the value (or call [`Cursor::skip_value`]).
     #[inline]

@@ -1,22 +1,36 @@
 //! The documented Binance local-book procedure for one instrument, as a
-//! state machine around an [`L2Book`].
+//! state machine around an [`L2Book`]. It follows Binance's spot guide
+//! "How to manage a local order book correctly" (web-socket-streams.md):
 //!
 //! 1. Diffs arrive first and are buffered (bounded; the oldest is dropped
-//!    and counted when full).
-//! 2. The caller fetches a REST snapshot when [`DepthSync::take_snapshot_request`]
+//!    and counted when full). The caller asks for a snapshot once the first
+//!    diff is buffered ([`DepthSync::diffs_buffered_now`]; guide step 2
+//!    then 3), so the snapshot is not older than the stream.
+//! 2. The caller fetches a snapshot when [`DepthSync::take_snapshot_request`]
 //!    says so and passes it to [`DepthSync::on_snapshot`].
 //! 3. Buffered diffs with `u <= lastUpdateId` are dropped. If the first one
-//!    left starts after `lastUpdateId + 1` the snapshot is too old: another
-//!    is requested and the buffer kept.
-//! 4. The first diff applied must have `U <= lastUpdateId + 1 <= u`; every
-//!    later one `U == previous u + 1`. Anything else is a gap: the book is
-//!    cleared, marked [`StaleFlags::NOT_SYNCED`], a snapshot is requested and
-//!    the cycle starts again (resync). A diff that cannot be parsed, or that
-//!    leaves the book crossed, also forces a resync when synced.
+//!    left starts after `lastUpdateId + 1` the snapshot is older than the
+//!    buffered diffs: another is requested and the buffer kept
+//!    ([`SyncOutcome::SnapshotTooOld`]). The guide says to fetch again when
+//!    `lastUpdateId < U` of the first diff; we refetch only when
+//!    `lastUpdateId + 1 < U`, since a snapshot ending just before `U` is
+//!    continued exactly by that diff.
+//! 4. The book is set to the snapshot, then every buffered diff and every
+//!    later one goes through the guide's update procedure: `u <=` the
+//!    book's id is dropped; `U >` the book's id `+ 1` is a gap; otherwise
+//!    the levels are applied and the book's id becomes `u`. So the first
+//!    applied diff has `U <= lastUpdateId + 1 <= u`, and each later one
+//!    normally `U == previous u + 1`; a later diff that overlaps the book
+//!    (`U <= id < u`) is applied too, as the guide allows (quantities are
+//!    absolute), and counted in `diffs_overlapping`.
+//! 5. A gap clears the book, marks it [`StaleFlags::NOT_SYNCED`], requests a
+//!    snapshot and starts again (resync). A diff that cannot be parsed, has `U > u`, or leaves the book
+//!    crossed also forces a resync when synced.
 //!
-//! Owning thread: the ingest thread. Invariants: the book is usable
-//! (`!is_stale()`) only while synced; applying a diff in the synced state does
-//! not allocate (buffering during sync may, while the buffer pool warms up).
+//! Owning thread: the ingest thread. Invariants (asserted): the book is
+//! usable (`!is_stale()`) only while synced; while synced the buffer is
+//! empty; applying a diff in the synced state does not allocate (buffering
+//! during sync may, while the buffer pool warms up).
 
 use super::error::BinanceError;
 use super::messages::{
@@ -65,6 +79,11 @@ pub struct SyncStats {
     pub snapshots_applied: u64,
     /// Snapshots older than the buffered diffs.
     pub snapshots_too_old: u64,
+    /// Snapshots that arrived while the book was synced, ignored.
+    pub snapshots_ignored: u64,
+    /// Diffs applied that overlapped the book (`U <= id < u`) instead of
+    /// continuing it at `id + 1`.
+    pub diffs_overlapping: u64,
     /// Messages rejected as invalid JSON or missing fields.
     pub invalid_messages: u64,
     /// Messages rejected for a price or quantity off the grid.
@@ -144,6 +163,16 @@ impl DepthSync {
         std::mem::take(&mut self.snapshot_wanted)
     }
 
+    /// Whether a snapshot is wanted, without taking the request.
+    pub fn snapshot_wanted(&self) -> bool {
+        self.snapshot_wanted
+    }
+
+    /// Diffs held until a snapshot arrives.
+    pub fn diffs_buffered_now(&self) -> usize {
+        self.buffer.len()
+    }
+
     /// Parse a diff event and process it.
     pub fn on_diff_bytes(&mut self, bytes: &[u8]) -> SyncOutcome {
         let mut diff = std::mem::take(&mut self.scratch);
@@ -189,10 +218,17 @@ impl DepthSync {
 
     /// Process one parsed diff.
     pub fn on_diff(&mut self, diff: &DepthUpdate) -> SyncOutcome {
+        if diff.first_update_id > diff.final_update_id {
+            return self.on_bad_diff(BinanceError::Json {
+                at: 0,
+                expected: "U <= u in a depth diff",
+            });
+        }
         if !self.synced {
             self.buffer_push(diff);
             return SyncOutcome::Buffered;
         }
+        debug_assert!(self.buffer.is_empty(), "a synced book buffers nothing");
         let outcome = self.apply_synced(diff);
         if outcome == SyncOutcome::Resync {
             self.buffer_push(diff);
@@ -202,6 +238,11 @@ impl DepthSync {
 
     /// Process one parsed snapshot (see the module docs).
     pub fn on_snapshot(&mut self, snapshot: &DepthSnapshot) -> SyncOutcome {
+        if self.synced {
+            // Nobody asked for it (a late answer): the live book is newer.
+            self.stats.snapshots_ignored += 1;
+            return SyncOutcome::DroppedOld;
+        }
         let last = snapshot.last_update_id;
         while self
             .buffer
@@ -230,7 +271,7 @@ impl DepthSync {
         self.stats.snapshots_applied += 1;
         if !self.book.finish_update() {
             self.stats.crossed += 1;
-            self.resync();
+            self.restart();
             return SyncOutcome::Resync;
         }
         // The book was rebuilt from the snapshot: earlier causes no longer apply.
@@ -247,24 +288,29 @@ impl DepthSync {
             }
             self.spare.push(diff);
         }
+        debug_assert!(self.synced && self.buffer.is_empty() && !self.book.is_stale());
         SyncOutcome::Synced
     }
 
     fn apply_synced(&mut self, diff: &DepthUpdate) -> SyncOutcome {
+        debug_assert!(self.synced, "diffs are applied only to a synced book");
+        debug_assert!(diff.first_update_id <= diff.final_update_id);
         if diff.final_update_id <= self.last_update_id {
             self.stats.diffs_dropped_old += 1;
             return SyncOutcome::DroppedOld;
         }
         let next = self.last_update_id.saturating_add(1);
-        let continuous = if self.first_pending {
-            diff.first_update_id <= next
-        } else {
-            diff.first_update_id == next
-        };
-        if !continuous {
+        if diff.first_update_id > next {
+            // The guide: "you have missed some events". (Right after a
+            // snapshot that found nothing buffered the snapshot may instead
+            // predate the stream; the feed avoids that case by asking only
+            // once a diff is buffered.)
             self.stats.gaps += 1;
             self.resync();
             return SyncOutcome::Resync;
+        }
+        if diff.first_update_id < next && !self.first_pending {
+            self.stats.diffs_overlapping += 1;
         }
         for level in &diff.bids {
             self.book.set_level(Side::Bid, level.price, level.qty);
@@ -284,6 +330,12 @@ impl DepthSync {
     }
 
     fn resync(&mut self) {
+        debug_assert!(self.synced, "only a synced book resyncs");
+        self.restart();
+    }
+
+    /// Back to the start of the procedure: empty stale book, snapshot wanted.
+    fn restart(&mut self) {
         self.stats.resyncs += 1;
         self.synced = false;
         self.snapshot_wanted = true;
@@ -306,5 +358,117 @@ impl DepthSync {
         slot.copy_from(diff);
         self.buffer.push_back(slot);
         self.stats.diffs_buffered += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binance::DecimalGrid;
+
+    fn sync() -> DepthSync {
+        let grid = InstrumentGrid {
+            price: DecimalGrid::from_step("0.01").unwrap(),
+            qty: DecimalGrid::from_step("0.001").unwrap(),
+        };
+        DepthSync::new(grid, 16, 8)
+    }
+
+    fn diff(first: u64, last: u64, bid: &str) -> Vec<u8> {
+        format!(r#"{{"U":{first},"u":{last},"b":[["{bid}","1.000"]],"a":[]}}"#).into_bytes()
+    }
+
+    fn snapshot(last: u64) -> Vec<u8> {
+        format!(
+            r#"{{"lastUpdateId":{last},"bids":[["10.00","1.000"]],"asks":[["20.00","1.000"]]}}"#
+        )
+        .into_bytes()
+    }
+
+    // A buffered diff starting exactly at lastUpdateId + 1 continues the
+    // snapshot: synced, not too old (the boundary of guide step 4).
+    #[test]
+    fn diff_starting_right_after_snapshot_syncs() {
+        let mut s = sync();
+        assert_eq!(
+            s.on_diff_bytes(&diff(101, 103, "11.00")),
+            SyncOutcome::Buffered
+        );
+        assert_eq!(s.diffs_buffered_now(), 1);
+        assert_eq!(s.on_snapshot_bytes(&snapshot(100)), SyncOutcome::Synced);
+        assert_eq!((s.last_update_id(), s.stats().snapshots_too_old), (103, 0));
+    }
+
+    // One id further and the snapshot is older than the buffered diffs: it
+    // is refused, the buffer kept, and a newer snapshot syncs.
+    #[test]
+    fn snapshot_older_than_buffer_is_refetched() {
+        let mut s = sync();
+        s.take_snapshot_request();
+        s.on_diff_bytes(&diff(102, 103, "11.00"));
+        assert_eq!(
+            s.on_snapshot_bytes(&snapshot(100)),
+            SyncOutcome::SnapshotTooOld
+        );
+        assert!(s.take_snapshot_request(), "another snapshot is wanted");
+        assert_eq!(s.diffs_buffered_now(), 1, "the buffer is kept");
+        assert_eq!(s.on_snapshot_bytes(&snapshot(102)), SyncOutcome::Synced);
+        assert_eq!(s.last_update_id(), 103);
+    }
+
+    // A later diff that overlaps the book is applied and counted; one that
+    // skips an id is a gap.
+    #[test]
+    fn overlap_applies_gap_resyncs() {
+        let mut s = sync();
+        s.on_snapshot_bytes(&snapshot(100));
+        assert_eq!(
+            s.on_diff_bytes(&diff(99, 105, "11.00")),
+            SyncOutcome::Applied
+        );
+        assert_eq!(
+            s.on_diff_bytes(&diff(104, 107, "12.00")),
+            SyncOutcome::Applied
+        );
+        assert_eq!(s.stats().diffs_overlapping, 1);
+        assert_eq!(
+            s.on_diff_bytes(&diff(109, 110, "12.00")),
+            SyncOutcome::Resync
+        );
+        assert_eq!((s.stats().gaps, s.stats().resyncs), (1, 1));
+        assert!(s.book().is_stale());
+    }
+
+    // A snapshot newer than every buffered diff drops them all; a hole
+    // after it is a gap (the stream was flowing), not a too-old snapshot.
+    #[test]
+    fn hole_after_covering_snapshot_is_a_gap() {
+        let mut s = sync();
+        s.on_diff_bytes(&diff(95, 98, "11.00"));
+        assert_eq!(s.on_snapshot_bytes(&snapshot(100)), SyncOutcome::Synced);
+        assert_eq!(
+            s.on_diff_bytes(&diff(103, 104, "11.00")),
+            SyncOutcome::Resync
+        );
+        assert_eq!((s.stats().gaps, s.stats().snapshots_too_old), (1, 0));
+    }
+
+    // U > u is malformed: rejected while syncing, a resync when synced; a
+    // snapshot arriving while synced is ignored.
+    #[test]
+    fn malformed_ids_and_unrequested_snapshot() {
+        let mut s = sync();
+        assert!(matches!(
+            s.on_diff_bytes(&diff(5, 4, "11.00")),
+            SyncOutcome::Rejected(_)
+        ));
+        s.on_snapshot_bytes(&snapshot(100));
+        assert_eq!(s.on_snapshot_bytes(&snapshot(90)), SyncOutcome::DroppedOld);
+        assert_eq!((s.stats().snapshots_ignored, s.last_update_id()), (1, 100));
+        assert_eq!(
+            s.on_diff_bytes(&diff(102, 101, "11.00")),
+            SyncOutcome::Resync
+        );
+        assert_eq!(s.stats().invalid_messages, 2);
     }
 }

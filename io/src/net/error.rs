@@ -73,4 +73,18 @@ pub enum NetError {
         /// Why.
         reason: String,
     },
+    /// TLS could not be set up (roots, CA file, rustls configuration).
+    #[error("TLS set-up failed: {context}: {reason}")]
+    Tls {
+        /// What was being set up (e.g. "CA file /etc/genesis/ca.pem").
+        context: String,
+        /// Why.
+        reason: String,
+    },
+    /// The snapshot fetcher thread could not be started.
+    #[error("starting the snapshot fetcher thread failed: {source}")]
+    Spawn {
+        /// The OS error.
+        source: io::Error,
+    },
 }

@@ -1,10 +1,13 @@
 //! Socket transports for the feeds: a mio busy-poll reactor with socket
 //! options from config, MoldUDP64 over UDP (subscriber, and the venue's
-//! publisher and request server), and Binance-compatible WebSocket streams.
+//! publisher and request server), and Binance-compatible WebSocket streams
+//! (`ws://` or `wss://` through rustls) with REST depth snapshots.
 //!
 //! Owning thread: the ingest thread owns the subscriber side (reactor,
 //! [`MoldReceiver`]); the venue simulator's thread owns the publisher side.
-//! Nothing here is shared between threads. No type reads a clock on its
+//! Nothing here is shared between threads except the bounded queues to the
+//! Binance snapshot fetcher's own thread ([`SnapshotFetcher`], blocking HTTP
+//! off the ingest thread). No type reads a clock on its
 //! own: the caller passes `now_ns` or a clock closure, so tests drive time.
 //!
 //! How the engine's ingest loop drives it, once per iteration, in the
@@ -18,18 +21,23 @@
 //!    `ts_recv_ns` per datagram, updates the L3 books and sends due gap
 //!    requests; a book with `is_stale()` must not be traded on;
 //! 4. `binance_feed.poll(&mut clock, on_update)`: drives the WebSocket
-//!    (connect, reconnect with backoff, pings), routes messages to the L2
-//!    books and requests snapshots; after `MarketUpdate::Connected` every
-//!    book is stale until its `Snapshot { outcome: Synced }`.
+//!    (connect, TLS, reconnect with backoff, pings), routes messages to the
+//!    L2 books, takes REST snapshot answers and requests due snapshots;
+//!    after `MarketUpdate::Connected` every book is stale until its
+//!    `Snapshot { outcome: Synced }`.
 //!
 //! Venue side (simulator thread): [`MoldPublisher`] + [`MoldRequestServer`]
 //! (`server.poll(publisher.store())` every loop), and [`WsServer`] for the
-//! streams and snapshot answers.
+//! streams and, on the same port, `GET /api/v3/depth`
+//! ([`WsServer::poll_with_http`]).
 //!
 //! The only `unsafe` code is the `setsockopt`/`getsockopt` wrapper in
 //! `sys.rs`.
 
 mod backoff;
+mod binance_config;
+mod binance_route;
+mod binance_snapshots;
 mod binance_ws;
 mod error;
 mod json_route;
@@ -39,17 +47,21 @@ mod mold_request_server;
 mod options;
 mod reactor;
 mod retransmit_store;
+mod snapshot_fetcher;
+mod stream_url;
 #[allow(unsafe_code)]
 mod sys;
+mod tls;
 mod ws_client;
 mod ws_config;
 mod ws_server;
 mod ws_stream;
 
 pub use backoff::JitteredBackoff;
+pub use binance_route::{MessageKind as BinanceMessageKind, MessageRouter as BinanceMessageRouter};
 pub use binance_ws::{
-    combined_stream_url, BinanceFeedConfig, BinanceFeedStats, BinanceInstrument, BinanceWsFeed,
-    MarketUpdate,
+    combined_stream_url, BinanceFeedConfig, BinanceFeedOptions, BinanceFeedStats,
+    BinanceInstrument, BinanceWsFeed, MarketUpdate, SnapshotSource, SnapshotStats,
 };
 pub use error::NetError;
 pub use mold_publisher::{MoldPublisher, MoldPublisherConfig, PublisherStats};
@@ -62,6 +74,11 @@ pub use reactor::{
     bind_udp, connect_tcp, tcp_connect_state, ConnectState, PollMode, Reactor, ReactorStats,
 };
 pub use retransmit_store::RetransmitStore;
+pub use snapshot_fetcher::{
+    FetchFailure, SnapshotAnswer, SnapshotFetcher, SnapshotFetcherConfig, SnapshotRequest,
+};
+pub use stream_url::{StreamUrl, StreamWrapping};
+pub use tls::{TlsConfig, TlsRoots, TlsSetup};
 pub use ws_client::{DisconnectReason, WsClient, WsEvent, WsStats};
 pub use ws_config::{WsConfig, WsEndpoint};
 pub use ws_server::{ConnectionId, WsServer, WsServerStats};

@@ -8,8 +8,12 @@
 //! a dev-mode reactor wakes on data.
 //!
 //! States: `Idle` (waiting out the backoff) → `Connecting` (TCP) →
-//! `Handshaking` (HTTP upgrade) → `Open` → back to `Idle` on any failure,
-//! or `Closing` → `Stopped` when the caller closes.
+//! `TlsHandshaking` (`wss://` only) → `Handshaking` (HTTP upgrade) → `Open`
+//! → back to `Idle` on any failure, or `Closing` → `Stopped` when the caller
+//! closes. The TLS handshake is driven without blocking, one step per poll,
+//! inside the same `connect_timeout_ns` as TCP connect and the upgrade.
+//! A `wss://` URL uses rustls with the roots of [`TlsSetup`] (Mozilla's by
+//! default, see [`WsClient::with_tls`]); the server name is the URL's host.
 //! [`WsEvent::Connected`] is emitted on every (re)connection: the caller
 //! must then rebuild its books from fresh snapshots, since messages were
 //! lost while disconnected.
@@ -22,8 +26,10 @@
 //!   be resynchronised mid-frame);
 //! - invalid UTF-8 in a text frame or another protocol violation: reconnect;
 //! - binary frames: skipped;
-//! - no pong within `ping_timeout_ns`, or connect plus handshake longer than
-//!   `connect_timeout_ns`: reconnect;
+//! - no pong within `ping_timeout_ns`, or connect plus handshakes longer
+//!   than `connect_timeout_ns`: reconnect;
+//! - a TLS handshake that fails (certificate refused, protocol error):
+//!   reconnect with backoff; the reason is kept in [`WsClient::last_error`];
 //! - invalid JSON: not seen here (text is handed over as bytes); the
 //!   Binance layer counts and skips it.
 //!
@@ -52,11 +58,16 @@
 
 use super::backoff::JitteredBackoff;
 use super::reactor::{connect_tcp, tcp_connect_state, ConnectState};
+use super::stream_url::split_url;
+use super::tls::{TlsConfig, TlsSetup};
 use super::ws_config::{WsConfig, WsEndpoint};
-use super::ws_stream::{ChunkedStream, READ_BUFFER_BYTES};
+use super::ws_stream::{ChunkedStream, TlsProgress, READ_BUFFER_BYTES};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 use std::io::ErrorKind;
+use std::sync::Arc;
 use tungstenite::client::client_with_config;
 use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::handshake::client::{ClientHandshake, Response};
@@ -77,6 +88,8 @@ pub enum DisconnectReason {
     ConnectTimeout,
     /// The HTTP upgrade was refused or malformed.
     HandshakeFailed,
+    /// The TLS handshake failed (e.g. the server's certificate was refused).
+    TlsFailed,
     /// The peer sent a close frame.
     PeerClosed,
     /// The peer closed or reset the TCP connection without a close frame
@@ -119,6 +132,8 @@ pub struct WsStats {
     pub connects_opened: u64,
     /// Failed attempts (connect or handshake failure or timeout).
     pub connects_failed: u64,
+    /// Of those, TLS handshakes that failed.
+    pub tls_failures: u64,
     /// Text messages delivered.
     pub messages_text: u64,
     /// Binary frames skipped.
@@ -158,6 +173,10 @@ enum State {
         stream: TcpStream,
         started_ns: u64,
     },
+    TlsHandshaking {
+        stream: ChunkedStream,
+        started_ns: u64,
+    },
     Handshaking {
         mid: MidHandshake<ClientHandshake<ChunkedStream>>,
         started_ns: u64,
@@ -177,13 +196,25 @@ enum State {
     Stopped,
 }
 
+/// Whether and how a connection runs TLS.
+enum TlsTarget {
+    /// `ws://` (or a URL that will fail the upgrade anyway).
+    Plain,
+    /// `wss://`: the configuration and the server name to verify.
+    Tls(Arc<ClientConfig>, ServerName<'static>),
+    /// `wss://` whose host is not a valid server name: every attempt fails.
+    Invalid(String),
+}
+
 /// Non-blocking, reconnecting WebSocket client.
 pub struct WsClient {
     endpoint: WsEndpoint,
     config: WsConfig,
+    tls: TlsTarget,
     state: State,
     backoff: JitteredBackoff,
     registration: Option<(Registry, Token)>,
+    last_error: Option<String>,
     stats: WsStats,
 }
 
@@ -198,8 +229,33 @@ impl std::fmt::Debug for WsClient {
 }
 
 impl WsClient {
-    /// A client that connects on its first poll.
+    /// A client that connects on its first poll; a `wss://` URL trusts
+    /// Mozilla's roots (use [`WsClient::with_tls`] to add a CA file).
     pub fn new(endpoint: WsEndpoint, config: WsConfig) -> WsClient {
+        let is_tls = split_url(&endpoint.url, ("ws", "wss")).is_ok_and(|parts| parts.tls);
+        if !is_tls {
+            return WsClient::build(endpoint, config, TlsTarget::Plain);
+        }
+        // Compiled-in roots, no file: cannot fail short of a bug.
+        let setup = TlsSetup::new(&TlsConfig::default()).expect("Mozilla's roots load");
+        WsClient::with_tls(endpoint, config, &setup)
+    }
+
+    /// A client whose `wss://` connections trust the roots of `tls`.
+    pub fn with_tls(endpoint: WsEndpoint, config: WsConfig, tls: &TlsSetup) -> WsClient {
+        let target = match split_url(&endpoint.url, ("ws", "wss")) {
+            Ok(parts) if parts.tls => match ServerName::try_from(parts.host.to_string()) {
+                Ok(name) => TlsTarget::Tls(tls.client_config(), name),
+                Err(error) => {
+                    TlsTarget::Invalid(format!("TLS server name {:?}: {error}", parts.host))
+                }
+            },
+            _ => TlsTarget::Plain,
+        };
+        WsClient::build(endpoint, config, target)
+    }
+
+    fn build(endpoint: WsEndpoint, config: WsConfig, tls: TlsTarget) -> WsClient {
         let backoff = JitteredBackoff::new(
             config.reconnect_initial_ns,
             config.reconnect_max_ns,
@@ -208,11 +264,24 @@ impl WsClient {
         WsClient {
             endpoint,
             config,
+            tls,
             state: State::Idle { retry_at_ns: 0 },
             backoff,
             registration: None,
+            last_error: None,
             stats: WsStats::default(),
         }
+    }
+
+    /// Why the last attempt failed in the TLS or WebSocket handshake, if it
+    /// did (cleared when a connection opens).
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Whether connections run TLS (`wss://`).
+    pub fn is_tls(&self) -> bool {
+        !matches!(self.tls, TlsTarget::Plain)
     }
 
     /// Register every future connection's socket with `registry` under
@@ -296,6 +365,9 @@ impl WsClient {
             State::Connecting { stream, started_ns } => {
                 self.poll_connecting(stream, started_ns, now_ns, &mut report);
             }
+            State::TlsHandshaking { stream, started_ns } => {
+                self.poll_tls(stream, started_ns, now_ns, &mut report);
+            }
             State::Handshaking { mid, started_ns } => {
                 self.poll_handshake(mid.handshake(), started_ns, now_ns, &mut report);
             }
@@ -350,16 +422,76 @@ impl WsClient {
                 self.deregister(stream);
                 self.fail_attempt(DisconnectReason::ConnectFailed, now_ns, report);
             }
-            ConnectState::Connected => {
-                let config = self
-                    .config
-                    .tungstenite()
-                    .read_buffer_size(READ_BUFFER_BYTES);
-                let stream = ChunkedStream::new(stream);
-                let result = client_with_config(self.endpoint.url.as_str(), stream, Some(config));
-                self.poll_handshake(result, started_ns, now_ns, report);
+            ConnectState::Connected => match &self.tls {
+                TlsTarget::Plain => {
+                    let stream = ChunkedStream::new(stream);
+                    self.start_upgrade(stream, started_ns, now_ns, report);
+                }
+                TlsTarget::Tls(config, name) => {
+                    match ClientConnection::new(Arc::clone(config), name.clone()) {
+                        Ok(tls) => {
+                            let stream = ChunkedStream::with_tls(stream, tls);
+                            self.poll_tls(stream, started_ns, now_ns, report);
+                        }
+                        Err(error) => {
+                            self.deregister(stream);
+                            self.fail_tls(error.to_string(), now_ns, report);
+                        }
+                    }
+                }
+                TlsTarget::Invalid(reason) => {
+                    let reason = reason.clone();
+                    self.deregister(stream);
+                    self.fail_tls(reason, now_ns, report);
+                }
+            },
+        }
+    }
+
+    fn poll_tls(
+        &mut self,
+        mut stream: ChunkedStream,
+        started_ns: u64,
+        now_ns: u64,
+        report: &mut impl FnMut(WsEvent<'_>),
+    ) {
+        match stream.drive_tls_handshake() {
+            TlsProgress::Done => self.start_upgrade(stream, started_ns, now_ns, report),
+            TlsProgress::Pending if self.timed_out(started_ns, now_ns) => {
+                self.deregister_stream(stream.tcp_mut());
+                self.fail_attempt(DisconnectReason::ConnectTimeout, now_ns, report);
+            }
+            TlsProgress::Pending => self.state = State::TlsHandshaking { stream, started_ns },
+            TlsProgress::Failed(error) => {
+                self.deregister_stream(stream.tcp_mut());
+                self.fail_tls(error.to_string(), now_ns, report);
             }
         }
+    }
+
+    fn fail_tls(&mut self, reason: String, now_ns: u64, report: &mut impl FnMut(WsEvent<'_>)) {
+        self.stats.tls_failures += 1;
+        self.last_error = Some(format!(
+            "TLS handshake with {}: {reason}",
+            self.endpoint.url
+        ));
+        self.fail_attempt(DisconnectReason::TlsFailed, now_ns, report);
+    }
+
+    /// Send the HTTP upgrade (resumed by `poll_handshake` on later polls).
+    fn start_upgrade(
+        &mut self,
+        stream: ChunkedStream,
+        started_ns: u64,
+        now_ns: u64,
+        report: &mut impl FnMut(WsEvent<'_>),
+    ) {
+        let config = self
+            .config
+            .tungstenite()
+            .read_buffer_size(READ_BUFFER_BYTES);
+        let result = client_with_config(self.endpoint.url.as_str(), stream, Some(config));
+        self.poll_handshake(result, started_ns, now_ns, report);
     }
 
     fn poll_handshake(
@@ -372,6 +504,7 @@ impl WsClient {
         match result {
             Ok((ws, _response)) => {
                 self.stats.connects_opened += 1;
+                self.last_error = None;
                 self.backoff.reset();
                 self.state = State::Open {
                     ws,
@@ -391,7 +524,11 @@ impl WsClient {
             }
             // The stream is gone with the failed handshake; dropping the
             // descriptor removes it from epoll.
-            Err(HandshakeError::Failure(_)) => {
+            Err(HandshakeError::Failure(error)) => {
+                self.last_error = Some(format!(
+                    "WebSocket upgrade of {}: {error}",
+                    self.endpoint.url
+                ));
                 self.fail_attempt(DisconnectReason::HandshakeFailed, now_ns, report);
             }
         }
@@ -566,6 +703,7 @@ impl WsClient {
     fn drop_connection(&mut self, state: State) {
         match state {
             State::Connecting { stream, .. } => self.deregister(stream),
+            State::TlsHandshaking { mut stream, .. } => self.deregister_stream(stream.tcp_mut()),
             State::Handshaking { mut mid, .. } => {
                 self.deregister_stream(mid.get_mut().get_mut().tcp_mut());
             }

@@ -8,19 +8,33 @@
 //! connection (the request path is not inspected): enough for one
 //! simulated venue, not a general server.
 //!
+//! Plain HTTP on the same port: each connection's request head (up to
+//! [`HEAD_BYTES_MAX`]) is read first. A WebSocket upgrade goes on to
+//! tungstenite (which re-reads the head from a replaying stream); any other
+//! `GET` is handed to the caller of [`WsServer::poll_with_http`] with its
+//! request target (e.g. `/api/v3/depth?symbol=BTCUSDT&limit=1000`), who
+//! answers with [`WsServer::send_http_response`]; the response is written
+//! without blocking, over as many polls as it takes, then the connection
+//! is closed (`Connection: close`). [`WsServer::poll`] answers such
+//! requests 404. A head that is malformed, too long, or not a `GET` is
+//! answered 400 or 405 and counted.
+//!
 //! Fault injection for tests: [`WsServer::close_all`] (close frame, then
 //! drop) and [`WsServer::abort_all_mid_frame`] (half a frame, then drop).
 //! A connection whose peer misbehaves or goes away is dropped and counted.
 
 use super::error::NetError;
 use mio::net::{TcpListener, TcpStream};
-use std::io::{ErrorKind, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use tungstenite::error::Error as WsError;
 use tungstenite::handshake::server::{NoCallback, ServerHandshake};
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::{WebSocket, WebSocketConfig};
 use tungstenite::Message;
+
+/// Longest request head read before deciding upgrade or plain HTTP.
+pub const HEAD_BYTES_MAX: usize = 8 * 1024;
 
 /// Identifies one accepted connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,13 +55,74 @@ pub struct WsServerStats {
     pub messages_received: u64,
     /// Text messages sent.
     pub messages_sent: u64,
+    /// Plain HTTP requests handed to the caller.
+    pub http_requests: u64,
+    /// HTTP responses written in full.
+    pub http_responses: u64,
+    /// Request heads refused (malformed, too long, not `GET`) or left
+    /// unanswered by a caller of [`WsServer::poll`].
+    pub http_refused: u64,
 }
 
-type ServerMid = MidHandshake<ServerHandshake<TcpStream, NoCallback>>;
+/// A TCP stream that first replays the bytes already read from it (the
+/// request head), so tungstenite sees the whole upgrade request.
+#[derive(Debug)]
+pub struct ReplayStream {
+    head: Vec<u8>,
+    at: usize,
+    tcp: TcpStream,
+}
+
+impl Read for ReplayStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at < self.head.len() {
+            let count = buf.len().min(self.head.len() - self.at);
+            buf[..count].copy_from_slice(&self.head[self.at..self.at + count]);
+            self.at += count;
+            return Ok(count);
+        }
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for ReplayStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+type ServerMid = MidHandshake<ServerHandshake<ReplayStream, NoCallback>>;
 
 enum Connection {
+    /// Reading the request head.
+    Head {
+        tcp: TcpStream,
+        head: Vec<u8>,
+    },
     Handshaking(ServerMid),
-    Open(WebSocket<TcpStream>),
+    Open(WebSocket<ReplayStream>),
+    /// A plain request handed to the caller, awaiting its response.
+    HttpWaiting {
+        tcp: TcpStream,
+    },
+    /// Writing a response, then closing.
+    HttpWriting {
+        tcp: TcpStream,
+        out: Vec<u8>,
+        written: usize,
+    },
+}
+
+/// What a request head turned out to be.
+enum Head {
+    Incomplete,
+    Upgrade,
+    Get { target: std::ops::Range<usize> },
+    Refused(u16),
 }
 
 /// Non-blocking WebSocket server.
@@ -113,20 +188,65 @@ impl WsServer {
     }
 
     /// Accept, advance handshakes, and pass every text message received to
-    /// `on_text(connection, bytes)`.
-    pub fn poll(&mut self, mut on_text: impl FnMut(ConnectionId, &[u8])) {
+    /// `on_text(connection, bytes)`. Plain HTTP requests are answered 404.
+    pub fn poll(&mut self, on_text: impl FnMut(ConnectionId, &[u8])) {
+        let mut unanswered = [ConnectionId(u64::MAX); 8];
+        let mut count = 0usize;
+        self.poll_with_http(on_text, |id, _| {
+            if let Some(slot) = unanswered.get_mut(count) {
+                *slot = id;
+                count += 1;
+            }
+        });
+        for &id in &unanswered[..count] {
+            self.stats.http_refused += 1;
+            self.send_http_response(id, 404, r#"{"code":-1,"msg":"Not found."}"#);
+        }
+    }
+
+    /// Like [`WsServer::poll`], and hand each plain `GET` to
+    /// `on_http(connection, request_target)`; answer it with
+    /// [`WsServer::send_http_response`] after this returns.
+    pub fn poll_with_http(
+        &mut self,
+        mut on_text: impl FnMut(ConnectionId, &[u8]),
+        mut on_http: impl FnMut(ConnectionId, &[u8]),
+    ) {
         self.accept_all();
         // Each connection is moved out (a handshake step consumes it) and
         // moved back if still alive; the two vectors keep their capacity.
         std::mem::swap(&mut self.connections, &mut self.connections_spare);
         let mut pending = std::mem::take(&mut self.connections_spare);
         for (id, connection) in pending.drain(..) {
-            match self.advance(id, connection, &mut on_text) {
+            match self.advance(id, connection, &mut on_text, &mut on_http) {
                 Some(connection) => self.connections.push((id, connection)),
                 None => self.stats.dropped += 1,
             }
         }
         self.connections_spare = pending;
+    }
+
+    /// Answer a plain request with `status` and a JSON `body`; the
+    /// connection closes once it is written. `false` if `to` is not waiting
+    /// for a response.
+    pub fn send_http_response(&mut self, to: ConnectionId, status: u16, body: &str) -> bool {
+        let Some(index) = self
+            .connections
+            .iter()
+            .position(|(id, c)| *id == to && matches!(c, Connection::HttpWaiting { .. }))
+        else {
+            return false;
+        };
+        let (id, connection) = self.connections.swap_remove(index);
+        let Connection::HttpWaiting { tcp } = connection else {
+            unreachable!("matched above");
+        };
+        let out = http_response(status, body);
+        match write_out(tcp, out, 0) {
+            Some(connection) => self.connections.push((id, connection)),
+            None => self.stats.http_responses += 1,
+        }
+        true
     }
 
     /// Send `text` to one connection; `false` if it is not open or gone.
@@ -188,16 +308,9 @@ impl WsServer {
             self.stats.accepted += 1;
             let id = ConnectionId(self.connection_id_next);
             self.connection_id_next += 1;
-            match tungstenite::accept_with_config(stream, Some(self.config)) {
-                Ok(ws) => {
-                    self.stats.opened += 1;
-                    self.connections.push((id, Connection::Open(ws)));
-                }
-                Err(HandshakeError::Interrupted(mid)) => {
-                    self.connections.push((id, Connection::Handshaking(mid)));
-                }
-                Err(HandshakeError::Failure(_)) => self.stats.handshakes_failed += 1,
-            }
+            let head = Vec::with_capacity(1024);
+            self.connections
+                .push((id, Connection::Head { tcp: stream, head }));
         }
     }
 
@@ -206,19 +319,11 @@ impl WsServer {
         id: ConnectionId,
         connection: Connection,
         on_text: &mut impl FnMut(ConnectionId, &[u8]),
+        on_http: &mut impl FnMut(ConnectionId, &[u8]),
     ) -> Option<Connection> {
         match connection {
-            Connection::Handshaking(mid) => match mid.handshake() {
-                Ok(ws) => {
-                    self.stats.opened += 1;
-                    Some(Connection::Open(ws))
-                }
-                Err(HandshakeError::Interrupted(mid)) => Some(Connection::Handshaking(mid)),
-                Err(HandshakeError::Failure(_)) => {
-                    self.stats.handshakes_failed += 1;
-                    None
-                }
-            },
+            Connection::Head { tcp, head } => self.advance_head(id, tcp, head, on_http),
+            Connection::Handshaking(mid) => self.finish_handshake(mid.handshake()),
             Connection::Open(mut ws) => loop {
                 match ws.read() {
                     Ok(Message::Text(text)) => {
@@ -232,11 +337,142 @@ impl WsServer {
                     Err(_) => return None,
                 }
             },
+            waiting @ Connection::HttpWaiting { .. } => Some(waiting),
+            Connection::HttpWriting { tcp, out, written } => {
+                let connection = write_out(tcp, out, written);
+                if connection.is_none() {
+                    self.stats.http_responses += 1;
+                }
+                connection
+            }
+        }
+    }
+
+    /// Read the request head; then upgrade, hand a `GET` over, or refuse.
+    fn advance_head(
+        &mut self,
+        id: ConnectionId,
+        mut tcp: TcpStream,
+        mut head: Vec<u8>,
+        on_http: &mut impl FnMut(ConnectionId, &[u8]),
+    ) -> Option<Connection> {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match tcp.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(count) => head.extend_from_slice(&chunk[..count]),
+                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+            if head.len() > HEAD_BYTES_MAX {
+                break;
+            }
+        }
+        match classify_head(&head) {
+            Head::Incomplete => Some(Connection::Head { tcp, head }),
+            Head::Upgrade => {
+                let stream = ReplayStream { head, at: 0, tcp };
+                self.finish_handshake(tungstenite::accept_with_config(stream, Some(self.config)))
+            }
+            Head::Get { target } => {
+                self.stats.http_requests += 1;
+                on_http(id, head.get(target).unwrap_or_default());
+                Some(Connection::HttpWaiting { tcp })
+            }
+            Head::Refused(status) => {
+                self.stats.http_refused += 1;
+                let body = r#"{"code":-1,"msg":"Bad request."}"#;
+                write_out(tcp, http_response(status, body), 0)
+            }
+        }
+    }
+
+    fn finish_handshake(
+        &mut self,
+        result: Result<
+            WebSocket<ReplayStream>,
+            HandshakeError<ServerHandshake<ReplayStream, NoCallback>>,
+        >,
+    ) -> Option<Connection> {
+        match result {
+            Ok(ws) => {
+                self.stats.opened += 1;
+                Some(Connection::Open(ws))
+            }
+            Err(HandshakeError::Interrupted(mid)) => Some(Connection::Handshaking(mid)),
+            Err(HandshakeError::Failure(_)) => {
+                self.stats.handshakes_failed += 1;
+                None
+            }
         }
     }
 }
 
-fn send(ws: &mut WebSocket<TcpStream>, text: &str) -> bool {
+/// Decide what a request head is (see the module docs).
+fn classify_head(head: &[u8]) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(head) {
+        Ok(httparse::Status::Partial) if head.len() <= HEAD_BYTES_MAX => Head::Incomplete,
+        Ok(httparse::Status::Partial) | Err(_) => Head::Refused(400),
+        Ok(httparse::Status::Complete(_)) => {
+            let upgrade = request.headers.iter().any(|h| {
+                h.name.eq_ignore_ascii_case("upgrade") && h.value.eq_ignore_ascii_case(b"websocket")
+            });
+            match (request.method, request.path) {
+                (Some("GET"), _) if upgrade => Head::Upgrade,
+                (Some("GET"), Some(path)) => {
+                    // `path` borrows from `head`: its offset there.
+                    let start = path.as_ptr() as usize - head.as_ptr() as usize;
+                    Head::Get {
+                        target: start..start + path.len(),
+                    }
+                }
+                _ => Head::Refused(405),
+            }
+        }
+    }
+}
+
+fn http_response(status: u16, body: &str) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        418 => "I'm a teapot",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        _ => "Status",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// Write what the socket takes; `None` once all is written (or the peer is
+/// gone): the connection is then dropped, which closes it.
+fn write_out(mut tcp: TcpStream, out: Vec<u8>, mut written: usize) -> Option<Connection> {
+    while written < out.len() {
+        match tcp.write(&out[written..]) {
+            Ok(0) => return None,
+            Ok(count) => written += count,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                return Some(Connection::HttpWriting { tcp, out, written });
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+fn send(ws: &mut WebSocket<ReplayStream>, text: &str) -> bool {
     match ws.send(Message::text(text)) {
         Ok(()) => true,
         Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => true,

@@ -1,9 +1,21 @@
-//! The TCP stream as the WebSocket client's `tungstenite` sees it: every
-//! read asks the socket for at most [`READ_CHUNK_BYTES`], and the client
-//! sizes tungstenite's read buffer at [`READ_BUFFER_BYTES`]. Together they
-//! keep tungstenite's receive path from allocating (see below).
+//! The stream as the WebSocket client's `tungstenite` sees it: a mio
+//! `TcpStream`, plain or under TLS (a rustls `ClientConnection` driven over
+//! the same non-blocking socket), whose every read hands tungstenite at
+//! most [`READ_CHUNK_BYTES`]; the client sizes tungstenite's read buffer at
+//! [`READ_BUFFER_BYTES`]. Together they keep tungstenite's receive path
+//! from allocating (see below).
 //!
 //! Owning thread: the ingest thread, inside [`super::ws_client::WsClient`].
+//!
+//! TLS: the client completes the TLS handshake itself
+//! ([`ChunkedStream::drive_tls_handshake`], resumed on each poll) before
+//! tungstenite sends the HTTP upgrade. Afterwards reads and writes go
+//! through `rustls::Stream`, which reads ciphertext when it has no
+//! plaintext and returns `WouldBlock` when the socket has none either.
+//! rustls's buffered connection copies each decrypted record into a new
+//! `Vec` (`ChunkVecBuffer::append`), so under TLS the receive path makes
+//! one allocation per TLS record (usually one per WebSocket message; see
+//! `io/tests/net_ws_alloc.rs`); plain `ws://` makes none.
 //!
 //! Why the receive path does not allocate. `tungstenite` 0.30 reads into
 //! one `BytesMut` and hands each frame over as a `Bytes` split off that
@@ -33,6 +45,7 @@
 //! `Vec` per message; Binance does not fragment).
 
 use mio::net::TcpStream;
+use rustls::ClientConnection;
 use std::io::{self, ErrorKind, Read, Write};
 
 /// Most bytes one read asks the socket for.
@@ -50,16 +63,68 @@ pub const FRAME_NO_GROWTH_BYTES_MAX: usize = (READ_BUFFER_BYTES - 2 * READ_CHUNK
 const _: () = assert!(READ_CHUNK_BYTES >= 14, "a read can hold a frame header");
 const _: () = assert!(FRAME_NO_GROWTH_BYTES_MAX >= 32_000);
 
-/// A mio `TcpStream` whose reads are capped at [`READ_CHUNK_BYTES`].
+/// Most TLS I/O rounds one poll of the handshake makes before yielding.
+const TLS_HANDSHAKE_ROUNDS_MAX: usize = 8;
+
+/// Where the TLS handshake stands after a poll.
+#[derive(Debug)]
+pub enum TlsProgress {
+    /// Done (or no TLS): the WebSocket handshake may start.
+    Done,
+    /// Waiting for the socket.
+    Pending,
+    /// Failed; the error says why (e.g. the certificate was refused).
+    Failed(io::Error),
+}
+
+/// A mio `TcpStream`, plain or under TLS, whose reads are capped at
+/// [`READ_CHUNK_BYTES`].
 #[derive(Debug)]
 pub struct ChunkedStream {
     tcp: TcpStream,
+    tls: Option<Box<ClientConnection>>,
 }
 
 impl ChunkedStream {
     /// Wrap a connected stream.
     pub fn new(tcp: TcpStream) -> ChunkedStream {
-        ChunkedStream { tcp }
+        ChunkedStream { tcp, tls: None }
+    }
+
+    /// Wrap a connected stream under a TLS client connection whose
+    /// handshake has not started.
+    pub fn with_tls(tcp: TcpStream, tls: ClientConnection) -> ChunkedStream {
+        ChunkedStream {
+            tcp,
+            tls: Some(Box::new(tls)),
+        }
+    }
+
+    /// Advance the TLS handshake as far as the socket allows, without
+    /// blocking.
+    pub fn drive_tls_handshake(&mut self) -> TlsProgress {
+        let Some(tls) = self.tls.as_mut() else {
+            return TlsProgress::Done;
+        };
+        for _ in 0..TLS_HANDSHAKE_ROUNDS_MAX {
+            if !tls.is_handshaking() {
+                return TlsProgress::Done;
+            }
+            match tls.complete_io(&mut self.tcp) {
+                Ok((0, 0)) => return TlsProgress::Pending,
+                Ok(_) => {}
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                    return TlsProgress::Pending;
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return TlsProgress::Failed(error),
+            }
+        }
+        if tls.is_handshaking() {
+            TlsProgress::Pending
+        } else {
+            TlsProgress::Done
+        }
     }
 
     /// Whether a read would return at once: bytes are waiting, the peer
@@ -73,6 +138,10 @@ impl ChunkedStream {
     /// `BytesMut::resize(.., 0)`). Asking first spares an idle poll that
     /// memset.
     pub fn is_read_ready(&self) -> bool {
+        // rustls wants no ciphertext while it holds plaintext to hand out.
+        if self.tls.as_ref().is_some_and(|tls| !tls.wants_read()) {
+            return true;
+        }
         let mut byte = [0u8; 1];
         !matches!(self.tcp.peek(&mut byte), Err(error) if error.kind() == ErrorKind::WouldBlock)
     }
@@ -86,16 +155,25 @@ impl ChunkedStream {
 impl Read for ChunkedStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len().min(READ_CHUNK_BYTES);
-        self.tcp.read(&mut buf[..len])
+        match self.tls.as_mut() {
+            None => self.tcp.read(&mut buf[..len]),
+            Some(tls) => rustls::Stream::new(tls.as_mut(), &mut self.tcp).read(&mut buf[..len]),
+        }
     }
 }
 
 impl Write for ChunkedStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tcp.write(buf)
+        match self.tls.as_mut() {
+            None => self.tcp.write(buf),
+            Some(tls) => rustls::Stream::new(tls.as_mut(), &mut self.tcp).write(buf),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.tcp.flush()
+        match self.tls.as_mut() {
+            None => self.tcp.flush(),
+            Some(tls) => rustls::Stream::new(tls.as_mut(), &mut self.tcp).flush(),
+        }
     }
 }
