@@ -23,6 +23,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 # The interoperability test reads our latency logs with Python's HdrHistogram.
 python3 -c 'import hdrh' 2>/dev/null || python3 -m pip install --quiet hdrhistogram
+# The Binance integration tests run a Binance-shaped server in Python (websockets).
+python3 -c 'import websockets' 2>/dev/null || python3 -m pip install --quiet websockets
 cargo test --workspace --locked
 echo "== tuning scripts"
 bash tuning/tests/run.sh
