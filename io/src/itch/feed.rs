@@ -172,6 +172,46 @@ impl ItchFeed {
         };
     }
 
+    /// Set `flags` on every book (a gap or a snapshot pending: the missing
+    /// messages could concern any book).
+    pub fn mark_stale_all(&mut self, flags: StaleFlags) {
+        self.books.iter_mut().for_each(|b| b.mark_stale(flags));
+    }
+
+    /// Clear `flags` on every book once the cause is recovered.
+    pub fn clear_stale_all(&mut self, flags: StaleFlags) {
+        self.books.iter_mut().for_each(|b| b.clear_stale(flags));
+    }
+
+    /// A snapshot is about to rebuild the books: empty them, drop every
+    /// stale flag (the rebuild replaces whatever was wrong) and mark them
+    /// [`StaleFlags::NOT_SYNCED`] and [`StaleFlags::GAP`] until the snapshot
+    /// and the buffered live messages after it are applied. Locate
+    /// bindings are kept; the snapshot's directory messages rebind them.
+    pub fn begin_snapshot(&mut self) {
+        for book in &mut self.books {
+            book.clear();
+            book.clear_stale(StaleFlags::all());
+            book.mark_stale(StaleFlags::NOT_SYNCED | StaleFlags::GAP);
+        }
+    }
+
+    /// Apply one ITCH message body from a snapshot (no MoldUDP64 framing,
+    /// no sequencing), exactly as a live message: decoded, routed, applied,
+    /// counted, handed to `on_message`.
+    pub fn apply_snapshot_message<F>(&mut self, body: &[u8], mut on_message: F)
+    where
+        F: FnMut(Option<usize>, &ItchMessage),
+    {
+        self.on_message_bytes(body, &mut on_message);
+    }
+
+    /// The snapshot is complete: the live stream resumes at
+    /// `next_sequence` (the books stay stale until the caller clears them).
+    pub fn finish_snapshot(&mut self, next_sequence: u64) {
+        self.reset_sequence(Some(next_sequence));
+    }
+
     /// A retransmission request to send now, if one is due (see
     /// [`SequenceTracker::poll_request`]).
     pub fn poll_request(&mut self, now_ns: u64) -> Option<MoldRequest> {

@@ -1,0 +1,634 @@
+//! Market-data recovery for a MoldUDP64 ITCH feed, the way Nasdaq feed
+//! handlers do it: small gaps are refilled through the request port while
+//! live datagrams wait in a bounded buffer; a large gap, a late join or a
+//! retransmission that does not come is healed from a GLIMPSE snapshot,
+//! after which the buffered datagrams past the snapshot's sequence are
+//! applied. From the first missing message until the books have caught up
+//! with the live stream, every book is stale.
+//!
+//! Owning thread: the ingest thread. [`Recovery`] holds no socket and
+//! reads no clock: the receiver hands it datagrams, snapshot messages and
+//! `now_ns`, and sends the requests it returns and runs the snapshot
+//! session it asks for (see `net::MoldReceiver`).
+//!
+//! Phases:
+//! - `Live`: in sequence; datagrams are applied as they come.
+//! - `Retransmitting`: messages are missing; requests go to the request
+//!   port for `[next, first buffered)`, at most `request_count_max` a time,
+//!   no two closer than `request_interval_min_ns`, repeated after
+//!   `request_retry_ns`; later live datagrams are buffered. No progress for
+//!   `retransmit_timeout_ns` hands the gap to a snapshot.
+//! - `CatchingUp`: the buffered datagrams continue the stream; they are
+//!   replayed, a budget per poll.
+//! - `SnapshotWanted`: a snapshot is needed; the next attempt starts at its
+//!   time (at once, or after the backoff of a failure).
+//! - `SnapshotLoading`: a snapshot session runs; every datagram is buffered.
+//!
+//! Invariants: messages reach the books and the caller in sequence order,
+//! each once (a snapshot replaces the messages before its sequence); the
+//! buffer is preallocated and bounded (an overflow clears it, counts, and
+//! restarts the snapshot); the books are stale exactly while an episode
+//! (first gap to caught up) is open; nothing here allocates after
+//! [`Recovery::new`].
+
+use super::datagram_ring::DatagramRing;
+use super::error::SoupError;
+use super::feed::{ItchFeed, PacketOutcome};
+use super::glimpse::{parse_glimpse_message, GlimpseMessage};
+use super::message::ItchMessage;
+use super::mold::{MoldHeader, MoldPacket, MoldRequest, Session};
+use super::soup::LoginRejectReason;
+use crate::book::StaleFlags;
+use crate::net::JitteredBackoff;
+
+/// Thresholds and sizes of the recovery; units are in the names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    /// A gap of more missing messages than this (or a first datagram this
+    /// far past the expected sequence) is healed from a snapshot when a
+    /// snapshot source is configured; smaller ones by retransmission.
+    pub snapshot_gap_messages_min: u64,
+    /// A retransmission that makes no progress for this long hands the gap
+    /// to a snapshot (when a snapshot source is configured).
+    pub retransmit_timeout_ns: u64,
+    /// Smallest interval between two retransmission requests.
+    pub request_interval_min_ns: u64,
+    /// Bytes of live datagrams the buffer holds.
+    pub buffer_bytes_max: usize,
+    /// Live datagrams the buffer holds.
+    pub buffer_datagrams_max: usize,
+    /// Buffered datagrams replayed per poll (bounds the work of one poll).
+    pub replay_datagrams_per_poll_max: usize,
+    /// Delay before retrying the first failed snapshot; doubles per failure.
+    pub snapshot_backoff_initial_ns: u64,
+    /// Longest delay between snapshot attempts.
+    pub snapshot_backoff_max_ns: u64,
+    /// Seed of the backoff's jitter (deterministic tests).
+    pub snapshot_backoff_seed: u64,
+}
+
+impl Default for RecoveryConfig {
+    /// Snapshot past 4,096 missing messages or 50 ms without retransmission
+    /// progress; a request at most every 1 ms; 4 MiB / 4,096 datagrams of
+    /// buffer (about a second of a 100k messages/s feed); 64 replayed per
+    /// poll; snapshot retries from 10 ms doubling to 2 s.
+    fn default() -> RecoveryConfig {
+        RecoveryConfig {
+            snapshot_gap_messages_min: 4_096,
+            retransmit_timeout_ns: 50_000_000,
+            request_interval_min_ns: 1_000_000,
+            buffer_bytes_max: 4 << 20,
+            buffer_datagrams_max: 4_096,
+            replay_datagrams_per_poll_max: 64,
+            snapshot_backoff_initial_ns: 10_000_000,
+            snapshot_backoff_max_ns: 2_000_000_000,
+            snapshot_backoff_seed: 0x5EED,
+        }
+    }
+}
+
+/// Why a snapshot attempt failed (it is retried after the backoff).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotFailure {
+    /// The connection could not be made (refused, unreachable); raw errno.
+    ConnectFailed {
+        /// OS error number (0 if unknown).
+        errno: i32,
+    },
+    /// The connection did not complete in time.
+    ConnectTimeout,
+    /// Nothing arrived for too long.
+    IdleTimeout,
+    /// The server closed the connection before End of Snapshot.
+    Closed,
+    /// Reading or writing the socket failed; raw errno.
+    Io {
+        /// OS error number (0 if unknown).
+        errno: i32,
+    },
+    /// A packet or End of Snapshot that cannot be decoded.
+    BadFrame(SoupError),
+    /// A packet that has no place at this point of the session.
+    UnexpectedPacket {
+        /// Its type byte.
+        packet_type: u8,
+    },
+    /// The server refused the login.
+    LoginRejected(LoginRejectReason),
+    /// End of Session came before End of Snapshot.
+    EndOfSession,
+    /// Live datagrams overflowed the buffer while the snapshot loaded.
+    BufferOverflow,
+}
+
+/// Counters of the recovery, read by the engine per source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryStats {
+    /// Gaps detected (the stream jumped past the next expected message).
+    pub gaps: u64,
+    /// Recoveries that began before any live message was applied (a late
+    /// join), or by joining without a known sequence.
+    pub late_joins: u64,
+    /// Retransmission requests produced.
+    pub requests_sent: u64,
+    /// Messages applied from retransmitted datagrams.
+    pub messages_recovered_retransmit: u64,
+    /// Gaps handed to a snapshot because retransmission stalled.
+    pub retransmit_timeouts: u64,
+    /// Snapshot attempts started.
+    pub snapshots_requested: u64,
+    /// Snapshots applied to the books.
+    pub snapshots_applied: u64,
+    /// Snapshot attempts that failed (see `snapshot_failure_last`).
+    pub snapshots_failed: u64,
+    /// Messages applied from snapshots.
+    pub snapshot_messages_applied: u64,
+    /// Live datagrams put in the buffer.
+    pub datagrams_buffered: u64,
+    /// Times the buffer overflowed (it is cleared, the snapshot restarted).
+    pub buffer_overflows: u64,
+    /// Datagrams of another session, dropped.
+    pub datagrams_wrong_session: u64,
+    /// Recoveries completed: the books were stale and are fresh again.
+    pub resyncs: u64,
+    /// Caller's clock at the last datagram received (0 before any).
+    pub datagram_last_ns: u64,
+    /// Caller's clock when the open recovery began (0 when fresh).
+    pub stale_since_ns: u64,
+    /// How long the last completed recovery took (gap seen to caught up).
+    pub recovery_last_ns: u64,
+    /// Why the last snapshot attempt failed.
+    pub snapshot_failure_last: Option<SnapshotFailure>,
+}
+
+/// Where a datagram came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatagramSource {
+    /// The live feed.
+    Live,
+    /// The request port (an answer to a retransmission request).
+    Retransmission,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Live,
+    Retransmitting { progress_ns: u64 },
+    CatchingUp,
+    SnapshotWanted { start_at_ns: u64 },
+    SnapshotLoading,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct RequestState {
+    /// When the outstanding request went out (`None`: none outstanding).
+    sent_ns: Option<u64>,
+    /// When any request last went out (rate bound).
+    last_ns: Option<u64>,
+    /// One past the last message the outstanding request asked for.
+    end: u64,
+}
+
+/// The recovery state machine of one feed (see the module docs).
+#[derive(Debug)]
+pub struct Recovery {
+    config: RecoveryConfig,
+    snapshot_enabled: bool,
+    phase: Phase,
+    ring: DatagramRing,
+    backoff: JitteredBackoff,
+    session: Option<Session>,
+    /// One past the highest sequence any datagram announced.
+    seen_end: u64,
+    request: RequestState,
+    episode_started_ns: Option<u64>,
+    started: bool,
+    messages_applied_any: bool,
+    stats: RecoveryStats,
+}
+
+impl Recovery {
+    /// Allocate the buffer. `snapshot_enabled`: a snapshot source exists,
+    /// so large gaps and late joins go to it.
+    pub fn new(config: RecoveryConfig, snapshot_enabled: bool) -> Recovery {
+        assert!(
+            config.replay_datagrams_per_poll_max > 0,
+            "replay at least one datagram per poll"
+        );
+        Recovery {
+            ring: DatagramRing::new(config.buffer_bytes_max, config.buffer_datagrams_max),
+            backoff: JitteredBackoff::new(
+                config.snapshot_backoff_initial_ns,
+                config.snapshot_backoff_max_ns,
+                config.snapshot_backoff_seed,
+            ),
+            config,
+            snapshot_enabled,
+            phase: Phase::Live,
+            session: None,
+            seen_end: 0,
+            request: RequestState::default(),
+            episode_started_ns: None,
+            started: false,
+            messages_applied_any: false,
+            stats: RecoveryStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RecoveryConfig {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &RecoveryStats {
+        &self.stats
+    }
+
+    /// Whether a recovery is open (the books are stale).
+    pub fn is_recovering(&self) -> bool {
+        self.episode_started_ns.is_some()
+    }
+
+    /// Datagrams waiting in the buffer.
+    pub fn buffered_len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// On the first call: joining without a known sequence, with a
+    /// snapshot source, opens a recovery at once (the books are unknown).
+    fn ensure_started(&mut self, feed: &mut ItchFeed, now_ns: u64) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        if self.snapshot_enabled && feed.tracker().next_sequence().is_none() {
+            self.open_episode(feed, now_ns);
+            self.stats.late_joins += 1;
+            self.phase = Phase::SnapshotWanted {
+                start_at_ns: now_ns,
+            };
+        }
+    }
+
+    /// Take one datagram. It is applied at once when it continues the
+    /// stream, buffered when it lies beyond a gap or a snapshot is loading,
+    /// and opens a recovery when it reveals a gap.
+    pub fn on_datagram<F>(
+        &mut self,
+        feed: &mut ItchFeed,
+        datagram: &[u8],
+        ts_recv_ns: u64,
+        source: DatagramSource,
+        now_ns: u64,
+        on_message: &mut F,
+    ) where
+        F: FnMut(u64, Option<usize>, &ItchMessage),
+    {
+        self.ensure_started(feed, now_ns);
+        self.stats.datagram_last_ns = now_ns;
+        let Ok(packet) = MoldPacket::parse(datagram) else {
+            // Counted as malformed by the feed, not sequenced.
+            feed.on_datagram(datagram, |_, _| {});
+            return;
+        };
+        let header = *packet.header();
+        if *self.session.get_or_insert(header.session) != header.session {
+            self.stats.datagrams_wrong_session += 1;
+            return;
+        }
+        self.seen_end = self.seen_end.max(header.sequence_end());
+        match self.phase {
+            // Answers to requests made before the snapshot are older than it.
+            Phase::SnapshotWanted { .. } | Phase::SnapshotLoading
+                if source == DatagramSource::Retransmission => {}
+            Phase::SnapshotWanted { .. } | Phase::SnapshotLoading => {
+                self.buffer(&header, datagram, ts_recv_ns, now_ns);
+            }
+            Phase::Live | Phase::Retransmitting { .. } | Phase::CatchingUp => self.sequence(
+                feed, &header, datagram, ts_recv_ns, source, now_ns, on_message,
+            ),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sequence<F>(
+        &mut self,
+        feed: &mut ItchFeed,
+        header: &MoldHeader,
+        datagram: &[u8],
+        ts_recv_ns: u64,
+        source: DatagramSource,
+        now_ns: u64,
+        on_message: &mut F,
+    ) where
+        F: FnMut(u64, Option<usize>, &ItchMessage),
+    {
+        let next = feed.tracker().next_sequence();
+        if next.is_none_or(|next| header.sequence_number <= next) {
+            self.apply(feed, datagram, ts_recv_ns, source, now_ns, on_message);
+            return;
+        }
+        if source == DatagramSource::Retransmission {
+            // Beyond the gap on the request port: the request is repeated.
+            return;
+        }
+        if self.phase == Phase::Live {
+            self.open_gap(feed, header, next.unwrap_or(0), now_ns);
+        }
+        self.buffer(header, datagram, ts_recv_ns, now_ns);
+    }
+
+    /// A live datagram (or heartbeat) beyond `next` while live.
+    fn open_gap(&mut self, feed: &mut ItchFeed, header: &MoldHeader, next: u64, now_ns: u64) {
+        debug_assert!(header.sequence_number > next, "a gap lies beyond next");
+        let missing = header.sequence_number - next;
+        self.stats.gaps += 1;
+        if !self.messages_applied_any {
+            self.stats.late_joins += 1;
+        }
+        self.open_episode(feed, now_ns);
+        self.phase = if self.snapshot_enabled && missing > self.config.snapshot_gap_messages_min {
+            Phase::SnapshotWanted {
+                start_at_ns: now_ns,
+            }
+        } else {
+            Phase::Retransmitting {
+                progress_ns: now_ns,
+            }
+        };
+    }
+
+    fn apply<F>(
+        &mut self,
+        feed: &mut ItchFeed,
+        datagram: &[u8],
+        ts_recv_ns: u64,
+        source: DatagramSource,
+        now_ns: u64,
+        on_message: &mut F,
+    ) where
+        F: FnMut(u64, Option<usize>, &ItchMessage),
+    {
+        let outcome = feed.on_datagram(datagram, |book_index, message| {
+            on_message(ts_recv_ns, book_index, message)
+        });
+        if let PacketOutcome::Applied { message_count, .. } = outcome {
+            self.messages_applied_any = true;
+            if source == DatagramSource::Retransmission {
+                self.stats.messages_recovered_retransmit += u64::from(message_count);
+            }
+            if let Phase::Retransmitting { progress_ns } = &mut self.phase {
+                *progress_ns = now_ns;
+            }
+        }
+    }
+
+    /// Keep a live datagram for later; heartbeats carry no messages and
+    /// are not kept (their sequence is already in `seen_end`).
+    fn buffer(&mut self, header: &MoldHeader, datagram: &[u8], ts_recv_ns: u64, now_ns: u64) {
+        if header.messages_carried() == 0 {
+            return;
+        }
+        if !self.ring.push(datagram, ts_recv_ns) {
+            self.overflow(now_ns);
+            if !self.ring.push(datagram, ts_recv_ns) {
+                // Larger than the whole buffer: lost here, re-requested
+                // or covered by the snapshot like any other loss.
+                return;
+            }
+        }
+        self.stats.datagrams_buffered += 1;
+    }
+
+    fn overflow(&mut self, now_ns: u64) {
+        self.stats.buffer_overflows += 1;
+        self.ring.clear();
+        match self.phase {
+            Phase::SnapshotLoading => self.snapshot_failed(SnapshotFailure::BufferOverflow, now_ns),
+            Phase::SnapshotWanted { .. } => {}
+            Phase::Live | Phase::Retransmitting { .. } | Phase::CatchingUp => {
+                if self.snapshot_enabled {
+                    self.phase = Phase::SnapshotWanted {
+                        start_at_ns: now_ns,
+                    };
+                } else {
+                    // No snapshot: retransmission must cover everything.
+                    self.phase = Phase::Retransmitting {
+                        progress_ns: now_ns,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Apply buffered datagrams that continue the stream (at most
+    /// `replay_datagrams_per_poll_max`), then settle the phase: caught up
+    /// closes the recovery; a hole goes back to retransmission.
+    pub fn replay<F>(&mut self, feed: &mut ItchFeed, now_ns: u64, on_message: &mut F)
+    where
+        F: FnMut(u64, Option<usize>, &ItchMessage),
+    {
+        if !matches!(self.phase, Phase::Retransmitting { .. } | Phase::CatchingUp) {
+            return;
+        }
+        for _ in 0..self.config.replay_datagrams_per_poll_max {
+            let Some(next) = feed.tracker().next_sequence() else {
+                break;
+            };
+            let Some((datagram, ts_recv_ns)) = self.ring.front() else {
+                break;
+            };
+            let Ok(header) = MoldHeader::parse(datagram) else {
+                self.ring.pop_front();
+                continue;
+            };
+            if header.sequence_number > next {
+                break;
+            }
+            feed.on_datagram(datagram, |book_index, message| {
+                on_message(ts_recv_ns, book_index, message)
+            });
+            self.ring.pop_front();
+        }
+        self.settle(feed, now_ns);
+    }
+
+    fn settle(&mut self, feed: &mut ItchFeed, now_ns: u64) {
+        let next = feed.tracker().next_sequence().unwrap_or(0);
+        let head = self
+            .ring
+            .front()
+            .and_then(|(d, _)| MoldHeader::parse(d).ok());
+        match head {
+            None if next >= self.seen_end => self.close_episode(feed, now_ns),
+            Some(head) if head.sequence_number <= next => self.phase = Phase::CatchingUp,
+            _ => {
+                if self.phase == Phase::CatchingUp {
+                    // A new hole between buffered datagrams.
+                    self.stats.gaps += 1;
+                    self.phase = Phase::Retransmitting {
+                        progress_ns: now_ns,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Time-driven work: a stalled retransmission goes to a snapshot; a
+    /// retransmission request is returned when one is due.
+    pub fn poll(&mut self, feed: &mut ItchFeed, now_ns: u64) -> Option<MoldRequest> {
+        self.ensure_started(feed, now_ns);
+        let Phase::Retransmitting { progress_ns } = self.phase else {
+            return None;
+        };
+        if self.snapshot_enabled
+            && now_ns.saturating_sub(progress_ns) >= self.config.retransmit_timeout_ns
+        {
+            self.stats.retransmit_timeouts += 1;
+            self.phase = Phase::SnapshotWanted {
+                start_at_ns: now_ns,
+            };
+            return None;
+        }
+        self.request_due(feed, now_ns)
+    }
+
+    fn request_due(&mut self, feed: &ItchFeed, now_ns: u64) -> Option<MoldRequest> {
+        let first = feed.tracker().next_sequence()?;
+        let session = self.session?;
+        let end = self
+            .ring
+            .front()
+            .and_then(|(d, _)| MoldHeader::parse(d).ok())
+            .map_or(self.seen_end, |head| head.sequence_number);
+        if first >= end {
+            return None;
+        }
+        let (retry_ns, count_max) = feed.tracker().request_settings();
+        let answered = first >= self.request.end;
+        let due = match self.request.sent_ns {
+            None => true,
+            Some(sent_ns) => answered || now_ns.saturating_sub(sent_ns) >= retry_ns,
+        };
+        let spaced = self.request.last_ns.is_none_or(|last_ns| {
+            now_ns.saturating_sub(last_ns) >= self.config.request_interval_min_ns
+        });
+        if !due || !spaced {
+            return None;
+        }
+        let message_count = (end - first).min(u64::from(count_max)) as u16;
+        self.request = RequestState {
+            sent_ns: Some(now_ns),
+            last_ns: Some(now_ns),
+            end: first + u64::from(message_count),
+        };
+        self.stats.requests_sent += 1;
+        Some(MoldRequest {
+            session,
+            sequence_number: first,
+            message_count,
+        })
+    }
+
+    /// Whether a snapshot attempt should start now.
+    pub fn snapshot_due(&self, now_ns: u64) -> bool {
+        matches!(self.phase, Phase::SnapshotWanted { start_at_ns } if now_ns >= start_at_ns)
+    }
+
+    /// Whether a snapshot session should be running.
+    pub fn snapshot_loading(&self) -> bool {
+        self.phase == Phase::SnapshotLoading
+    }
+
+    /// A snapshot attempt starts (the receiver is connecting). Everything
+    /// buffered so far was published before the snapshot is taken, so it
+    /// is dropped: the buffer only needs what comes during the snapshot.
+    pub fn snapshot_started(&mut self) {
+        assert!(
+            matches!(self.phase, Phase::SnapshotWanted { .. }),
+            "a snapshot starts only when one is wanted"
+        );
+        self.ring.clear();
+        self.phase = Phase::SnapshotLoading;
+        self.stats.snapshots_requested += 1;
+    }
+
+    /// The snapshot server accepted the login: the books are rebuilt from here.
+    pub fn snapshot_login_accepted(&mut self, feed: &mut ItchFeed) {
+        debug_assert!(self.snapshot_loading(), "login accepted while loading");
+        feed.begin_snapshot();
+    }
+
+    /// One sequenced message of the snapshot session: an ITCH message is
+    /// applied to the books; End of Snapshot completes the snapshot
+    /// (`Ok(true)`); an undecodable End of Snapshot fails it.
+    pub fn snapshot_message<F>(
+        &mut self,
+        feed: &mut ItchFeed,
+        message: &[u8],
+        ts_recv_ns: u64,
+        on_message: &mut F,
+    ) -> Result<bool, SnapshotFailure>
+    where
+        F: FnMut(u64, Option<usize>, &ItchMessage),
+    {
+        debug_assert!(self.snapshot_loading(), "snapshot data while loading");
+        match parse_glimpse_message(message).map_err(SnapshotFailure::BadFrame)? {
+            GlimpseMessage::Itch(body) => {
+                feed.apply_snapshot_message(body, |book_index, m| {
+                    on_message(ts_recv_ns, book_index, m)
+                });
+                self.stats.snapshot_messages_applied += 1;
+                Ok(false)
+            }
+            GlimpseMessage::EndOfSnapshot { next_sequence } => {
+                feed.finish_snapshot(next_sequence);
+                self.seen_end = self.seen_end.max(next_sequence);
+                self.stats.snapshots_applied += 1;
+                self.backoff.reset();
+                self.request = RequestState::default();
+                self.phase = Phase::CatchingUp;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The snapshot attempt failed: count it and retry after the backoff.
+    /// The books stay stale (and may be half rebuilt) until a snapshot succeeds.
+    pub fn snapshot_failed(&mut self, failure: SnapshotFailure, now_ns: u64) {
+        self.stats.snapshots_failed += 1;
+        self.stats.snapshot_failure_last = Some(failure);
+        let delay_ns = self.backoff.next_delay_ns();
+        self.phase = Phase::SnapshotWanted {
+            start_at_ns: now_ns.saturating_add(delay_ns),
+        };
+    }
+
+    fn open_episode(&mut self, feed: &mut ItchFeed, now_ns: u64) {
+        if self.episode_started_ns.is_none() {
+            self.episode_started_ns = Some(now_ns);
+            self.stats.stale_since_ns = now_ns;
+        }
+        self.request = RequestState {
+            last_ns: self.request.last_ns,
+            ..RequestState::default()
+        };
+        feed.mark_stale_all(StaleFlags::GAP);
+    }
+
+    fn close_episode(&mut self, feed: &mut ItchFeed, now_ns: u64) {
+        debug_assert!(self.ring.is_empty(), "caught up means nothing buffered");
+        if let Some(started_ns) = self.episode_started_ns.take() {
+            self.stats.resyncs += 1;
+            self.stats.recovery_last_ns = now_ns.saturating_sub(started_ns);
+        }
+        self.stats.stale_since_ns = 0;
+        self.request = RequestState {
+            last_ns: self.request.last_ns,
+            ..RequestState::default()
+        };
+        self.phase = Phase::Live;
+        feed.clear_stale_all(StaleFlags::GAP | StaleFlags::NOT_SYNCED);
+    }
+}
