@@ -223,7 +223,7 @@ impl<'a> SoupPacket<'a> {
     /// Append the wire form (length prefix included) to `out`; `false`,
     /// with nothing appended, if the payload is longer than 65534 bytes.
     pub fn encode(&self, out: &mut Vec<u8>) -> bool {
-        let at = begin_packet(out, self.type_byte());
+        let at = begin_packet(out, self.packet_type());
         match self {
             SoupPacket::Debug { text: bytes }
             | SoupPacket::SequencedData { message: bytes }
@@ -255,7 +255,8 @@ impl<'a> SoupPacket<'a> {
         }
     }
 
-    fn type_byte(&self) -> u8 {
+    /// The packet-type byte.
+    pub fn packet_type(&self) -> u8 {
         match self {
             SoupPacket::Debug { .. } => b'+',
             SoupPacket::LoginAccepted { .. } => b'A',

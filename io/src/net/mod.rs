@@ -26,12 +26,13 @@
 //! (`server.poll(publisher.store())` every loop), and [`WsServer`] for the
 //! streams and snapshot answers.
 //!
-//! The only `unsafe` code is the `setsockopt`/`getsockopt` wrapper in
-//! `sys.rs`.
+//! The only `unsafe` code is in `sys.rs`: the `setsockopt`/`getsockopt`
+//! wrappers and `recvmsg` with the kernel's receive stamp.
 
 mod backoff;
 mod binance_ws;
 mod error;
+mod glimpse_server;
 mod json_route;
 mod mold_publisher;
 mod mold_receiver;
@@ -39,6 +40,8 @@ mod mold_request_server;
 mod options;
 mod reactor;
 mod retransmit_store;
+mod rx_stamp;
+mod soup_client;
 #[allow(unsafe_code)]
 mod sys;
 mod ws_client;
@@ -52,6 +55,7 @@ pub use binance_ws::{
     MarketUpdate,
 };
 pub use error::NetError;
+pub use glimpse_server::{GlimpseServer, GlimpseServerConfig, GlimpseServerStats};
 pub use mold_publisher::{MoldPublisher, MoldPublisherConfig, PublisherStats};
 pub use mold_receiver::{MoldReceiver, MoldReceiverConfig, ReceivePoll, ReceiverStats};
 pub use mold_request_server::{MoldRequestServer, RequestServerStats};
@@ -62,6 +66,8 @@ pub use reactor::{
     bind_udp, connect_tcp, tcp_connect_state, ConnectState, PollMode, Reactor, ReactorStats,
 };
 pub use retransmit_store::RetransmitStore;
+pub use rx_stamp::{enable_rx_stamps, realtime_ns, recv_stamped, RxStamping};
+pub use soup_client::{SoupClient, SoupClientConfig, SoupClientStats, SoupEvent};
 pub use ws_client::{DisconnectReason, WsClient, WsEvent, WsStats};
 pub use ws_config::{WsConfig, WsEndpoint};
 pub use ws_server::{ConnectionId, WsServer, WsServerStats};
