@@ -432,6 +432,7 @@ impl Recovery {
         if !matches!(self.phase, Phase::Retransmitting { .. } | Phase::CatchingUp) {
             return;
         }
+        let mut applied_count = 0;
         for _ in 0..self.config.replay_datagrams_per_poll_max {
             let Some(next) = feed.tracker().next_sequence() else {
                 break;
@@ -450,11 +451,15 @@ impl Recovery {
                 on_message(ts_recv_ns, book_index, message)
             });
             self.ring.pop_front();
+            applied_count += 1;
         }
-        self.settle(feed, now_ns);
+        self.settle(feed, now_ns, applied_count > 0);
     }
 
-    fn settle(&mut self, feed: &mut ItchFeed, now_ns: u64) {
+    /// After a replay: caught up closes the recovery; a head that fits
+    /// continues the catch-up; otherwise a hole waits for retransmission
+    /// (a new gap when this replay had moved the stream up to it).
+    fn settle(&mut self, feed: &mut ItchFeed, now_ns: u64, replayed: bool) {
         let next = feed.tracker().next_sequence().unwrap_or(0);
         let head = self
             .ring
@@ -464,8 +469,7 @@ impl Recovery {
             None if next >= self.seen_end => self.close_episode(feed, now_ns),
             Some(head) if head.sequence_number <= next => self.phase = Phase::CatchingUp,
             _ => {
-                if self.phase == Phase::CatchingUp {
-                    // A new hole between buffered datagrams.
+                if replayed || self.phase == Phase::CatchingUp {
                     self.stats.gaps += 1;
                     self.phase = Phase::Retransmitting {
                         progress_ns: now_ns,

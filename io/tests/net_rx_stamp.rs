@@ -1,0 +1,170 @@
+//! Kernel receive stamps: for UDP, for TCP, and through `MoldReceiver`, a
+//! datagram that waited in the socket is stamped when the kernel received
+//! it, not when user space read it. Each case sends, waits until the data
+//! is there (a condition, not a sleep), then does 2 ms of busy work before
+//! reading: the stamp must lie between the send and the moment the data
+//! was seen waiting, so at least 2 ms before the read. A user-space stamp
+//! could only be later than the busy work, so these fail without kernel
+//! stamps (and the kernel on Linux gives them for loopback).
+
+use genesis_io::itch::{
+    AddOrder, BuySell, ItchFeed, ItchFeedConfig, ItchMessage, MessageHeader, Price4, Session,
+    StockSymbol,
+};
+use genesis_io::net::{
+    enable_rx_stamps, realtime_ns, recv_stamped, MoldPublisher, MoldPublisherConfig, MoldReceiver,
+    MoldReceiverConfig, PollMode, Reactor, SocketOptions,
+};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+const BUSY_NS: u64 = 2_000_000;
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Spin on the clock for `BUSY_NS`: the data waits in the socket meanwhile.
+fn busy_work() -> u64 {
+    let start = realtime_ns();
+    let mut now = start;
+    while now < start + BUSY_NS {
+        std::hint::spin_loop();
+        now = realtime_ns();
+    }
+    now
+}
+
+/// Wait until `ready()` (data is queued), failing after the deadline.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} did not arrive");
+        std::thread::yield_now();
+    }
+}
+
+fn assert_kernel_stamp(stamp: u64, sent_ns: u64, seen_ns: u64, read_ns: u64) {
+    assert!(stamp >= sent_ns, "stamp {stamp} before the send {sent_ns}");
+    assert!(
+        stamp <= seen_ns,
+        "stamp {stamp} after the data was seen waiting at {seen_ns}"
+    );
+    assert!(
+        read_ns - stamp >= BUSY_NS,
+        "stamp {stamp} is not earlier than the read {read_ns} by the wait"
+    );
+}
+
+// A UDP datagram is stamped on arrival.
+#[test]
+fn udp_datagram_stamped_by_the_kernel() {
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let stamping = enable_rx_stamps(&receiver);
+    assert!(stamping.is_kernel(), "kernel refused stamps: {stamping:?}");
+    receiver.set_nonblocking(true).unwrap();
+    let sent_ns = realtime_ns();
+    sender
+        .send_to(b"datagram", receiver.local_addr().unwrap())
+        .unwrap();
+    let mut peek = [0u8; 16];
+    wait_until("the datagram", || receiver.peek(&mut peek).is_ok());
+    let seen_ns = realtime_ns();
+    busy_work();
+    let mut buffer = [0u8; 64];
+    let (count, stamp) = recv_stamped(&receiver, &mut buffer).unwrap();
+    let read_ns = realtime_ns();
+    assert_eq!(&buffer[..count], b"datagram");
+    assert_kernel_stamp(stamp.expect("a kernel stamp"), sent_ns, seen_ns, read_ns);
+}
+
+// TCP bytes are stamped on arrival too (the same call reads a stream).
+#[test]
+fn tcp_bytes_stamped_by_the_kernel() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    assert!(enable_rx_stamps(&server).is_kernel());
+    server.set_nonblocking(true).unwrap();
+    let sent_ns = realtime_ns();
+    std::io::Write::write_all(&mut client, b"segment").unwrap();
+    let mut peek = [0u8; 16];
+    wait_until("the segment", || {
+        server.peek(&mut peek).is_ok_and(|n| n == 7)
+    });
+    let seen_ns = realtime_ns();
+    busy_work();
+    let mut buffer = [0u8; 64];
+    let (count, stamp) = recv_stamped(&server, &mut buffer).unwrap();
+    let read_ns = realtime_ns();
+    assert_eq!(&buffer[..count], b"segment");
+    assert_kernel_stamp(stamp.expect("a kernel stamp"), sent_ns, seen_ns, read_ns);
+}
+
+// MoldReceiver hands every message the kernel stamp of its datagram.
+#[test]
+fn mold_receiver_uses_kernel_stamps() {
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    let mut receiver = MoldReceiver::bind(MoldReceiverConfig {
+        feed_bind_addr: loopback,
+        request_bind_addr: loopback,
+        request_server_addr: "127.0.0.1:9".parse().unwrap(),
+        options: SocketOptions::default(),
+        datagrams_per_poll_max: 8,
+    })
+    .unwrap();
+    assert!(receiver.rx_stamping().iter().all(|s| s.is_kernel()));
+    let mut reactor = Reactor::new(
+        PollMode::Wait {
+            timeout: Duration::from_millis(100),
+        },
+        8,
+    )
+    .unwrap();
+    receiver
+        .register(reactor.registry(), mio::Token(0), mio::Token(1))
+        .unwrap();
+    let mut publisher = MoldPublisher::bind(MoldPublisherConfig {
+        session: Session(*b"STAMPTEST1"),
+        bind_addr: loopback,
+        destination: receiver.feed_local_addr().unwrap(),
+        first_sequence: 1,
+        store_capacity: 8,
+        payload_bytes_max: 1400,
+    })
+    .unwrap();
+    let stock = StockSymbol::from_str_padded("S").unwrap();
+    let mut feed = ItchFeed::new(ItchFeedConfig {
+        symbols: vec![stock],
+        orders_max: 8,
+        levels_max: 8,
+        next_sequence: Some(1),
+        request_retry_ns: u64::MAX,
+        request_count_max: 1,
+    });
+    feed.bind_locate(1, 0);
+    let sent_ns = realtime_ns();
+    publisher.push(&ItchMessage::AddOrder(AddOrder {
+        header: MessageHeader {
+            stock_locate: 1,
+            tracking_number: 0,
+            timestamp_ns: 1,
+        },
+        order_ref: 1,
+        side: BuySell::Buy,
+        shares: 1,
+        stock,
+        price: Price4(100),
+        attribution: None,
+    }));
+    publisher.flush();
+    wait_until("readiness", || !reactor.poll().unwrap().is_empty());
+    let seen_ns = realtime_ns();
+    busy_work();
+    let mut stamps = Vec::new();
+    let read_ns = realtime_ns();
+    receiver.poll(&mut feed, &mut realtime_ns, |ts_recv_ns, _, _| {
+        stamps.push(ts_recv_ns)
+    });
+    assert_eq!(stamps.len(), 1);
+    assert_kernel_stamp(stamps[0], sent_ns, seen_ns, read_ns);
+    assert_eq!(receiver.stats().datagrams_stamped_user, 0);
+}
