@@ -467,15 +467,25 @@ fn failing_snapshot_server_retried_with_backoff() {
         seed: 105,
         ..Setup::default()
     });
-    // (failures so far, time) at each refused connection.
-    let mut failed_at = Vec::new();
-    while failed_at.len() < 4 {
-        let failed = rig.receiver.recovery_stats().snapshots_failed;
+    // After failure k the next attempt waits a backoff doubling from 5 ms
+    // to the 40 ms cap, jittered in [base/2, base]. Measured from the poll
+    // that saw the failure to the poll that started the next attempt
+    // (a step before the rig's clock after each wait).
+    for k in 1..=4u64 {
         rig.wait_until("a refused connection", |r| {
-            r.receiver.recovery_stats().snapshots_failed > failed
+            r.receiver.recovery_stats().snapshots_failed == k
         });
-        failed_at.push((rig.receiver.recovery_stats().snapshots_failed, rig.now_ns));
+        let failed_ns = rig.now_ns - STEP_NS;
         assert!(rig.feed.books().iter().all(|b| b.is_stale()));
+        rig.wait_until("the next attempt", |r| {
+            r.receiver.recovery_stats().snapshots_requested == k + 1
+        });
+        let waited = rig.now_ns - STEP_NS - failed_ns;
+        let base_ns = (5_000_000u64 << (k - 1)).min(40_000_000);
+        assert!(
+            waited >= base_ns / 2 && waited <= base_ns + STEP_NS,
+            "waited {waited} ns after failure {k}, base {base_ns}"
+        );
     }
     let stats = *rig.receiver.recovery_stats();
     assert!(
@@ -485,17 +495,9 @@ fn failing_snapshot_server_retried_with_backoff() {
         ),
         "{stats:?}"
     );
-    // After failure k the wait doubles from 5 ms to the 40 ms cap,
-    // jittered in [base/2, base] (plus a step for the connect to fail).
-    for pair in failed_at.windows(2) {
-        let ((k, at), (_, next_at)) = (pair[0], pair[1]);
-        let base_ns = (5_000_000u64 << (k - 1)).min(40_000_000);
-        let waited = next_at - at;
-        assert!(
-            waited >= base_ns / 2 && waited <= base_ns + 2 * STEP_NS,
-            "waited {waited} ns after failure {k}: {failed_at:?}"
-        );
-    }
+    rig.wait_until("the fifth refusal", |r| {
+        r.receiver.recovery_stats().snapshots_failed == 5
+    });
     let refused = rig.receiver.recovery_stats().snapshots_failed;
 
     let listener = TcpListener::bind(snapshot_addr).unwrap();

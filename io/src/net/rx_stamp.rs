@@ -10,6 +10,11 @@
 //! receivers keep the outcome for the caller to log). Stamps are
 //! CLOCK_REALTIME nanoseconds since the Unix epoch ([`realtime_ns`] reads
 //! the same clock). Reading never allocates.
+//!
+//! Start-up caveat: Linux turns arrival stamping on system-wide when the
+//! first socket asks, in a deferred work item. Until it has run (micro- to
+//! milliseconds), a UDP datagram is stamped when it is read and TCP data
+//! comes without a stamp (the owner then uses its clock and counts it).
 
 use super::sys;
 use std::os::fd::AsRawFd;
