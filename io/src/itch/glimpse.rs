@@ -103,8 +103,8 @@ pub fn write_snapshot(
 mod tests {
     use super::*;
     use crate::itch::message::{BuySell, Price4, StockSymbol};
-    use crate::itch::soup::SoupFramer;
     use crate::itch::venue_messages::SnapshotOrder;
+    use crate::itch::SoupFramer;
     use crate::itch::{decode, ItchMessage};
 
     // End of Snapshot round-trips; a wrong length or a non-number is an error.

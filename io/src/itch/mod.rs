@@ -35,8 +35,10 @@ pub mod glimpse;
 mod message;
 pub mod mold;
 mod recovery;
+mod recovery_config;
 mod sequence;
 pub mod soup;
+mod soup_framer;
 mod venue_messages;
 
 pub use datagram_ring::DatagramRing;
@@ -49,7 +51,9 @@ pub use message::{
     OrderExecutedWithPrice, OrderReplace, Price4, StockDirectory, StockSymbol, SystemEvent, Trade,
 };
 pub use mold::{MoldHeader, MoldPacket, MoldRequest, Session};
-pub use recovery::{DatagramSource, Recovery, RecoveryConfig, RecoveryStats, SnapshotFailure};
+pub use recovery::Recovery;
+pub use recovery_config::{DatagramSource, RecoveryConfig, RecoveryStats, SnapshotFailure};
 pub use sequence::{PacketVerdict, SequenceStats, SequenceTracker};
-pub use soup::{Credentials, LoginRejectReason, LoginRequest, SoupFramer, SoupPacket};
+pub use soup::{Credentials, LoginRejectReason, LoginRequest, SoupPacket};
+pub use soup_framer::SoupFramer;
 pub use venue_messages::{system_event, ItchInstrument, RestingOrders, SnapshotOrder};

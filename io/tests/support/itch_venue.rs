@@ -13,12 +13,15 @@ use genesis_io::itch::{
 use genesis_io::net::{
     GlimpseServer, GlimpseServerConfig, MoldPublisher, MoldPublisherConfig, MoldRequestServer,
 };
-use genesis_io::venue::{BookEvent, Ids, MatchingEngine, NewOrder, Side, TimeInForce};
+use genesis_io::venue::{Ids, MatchingEngine, NewOrder, Side, TimeInForce};
 use std::net::SocketAddr;
 
 pub const SESSION: Session = Session(*b"RECOVTEST1");
 pub const PRICE4_PER_TICK: i64 = 100;
 const MID_TICKS: i64 = 10_000;
+/// Past this many resting orders in a book, operations cancel (keeps the
+/// books well inside their capacity, so every operation has an effect).
+const RESTING_MAX: u64 = 2_048;
 
 /// SplitMix64: the seeded randomness of the order flow and the losses.
 #[derive(Clone, Debug)]
@@ -138,39 +141,70 @@ impl Venue {
     /// configured chance.
     pub fn trade(&mut self, count: usize) {
         for _ in 0..count {
-            let index = self.rng.below(self.books.len() as u64) as usize;
-            let mut events = Vec::new();
-            let choice = self.rng.below(10);
-            let resting = self.books[index].order_count() as u64;
-            if choice < 2 && resting > 0 {
-                let order_ref = self.pick_order(index);
-                let _ = self.books[index].cancel(order_ref, &mut |e| events.push(*e));
-            } else if choice < 3 && resting > 0 {
-                let order_ref = self.pick_order(index);
-                let price = self.price(Side::Buy);
-                let qty = 1 + self.rng.below(50) as i64;
-                let ids = &mut self.ids;
-                let _ =
-                    self.books[index].replace(order_ref, price, qty, ids, &mut |e| events.push(*e));
-            } else {
-                let side = if self.rng.below(2) == 0 {
-                    Side::Buy
-                } else {
-                    Side::Sell
-                };
-                let order = NewOrder {
-                    owner: 1,
-                    client_id: self.operations,
-                    side,
-                    price: self.price(side),
-                    qty: 1 + self.rng.below(100) as i64,
-                    tif: TimeInForce::Day,
-                };
-                let ids = &mut self.ids;
-                let _ = self.books[index].submit(order, ids, &mut |e| events.push(*e));
+            if self.operate() {
+                self.finish_packet();
             }
-            self.publish(index, &events);
-            self.operations += 1;
+        }
+    }
+
+    /// `count` random operations whose messages share packets (as the
+    /// simulator sends one loop iteration's messages); each packet is lost
+    /// with the configured chance.
+    pub fn trade_batch(&mut self, count: usize) {
+        for _ in 0..count {
+            self.operate();
+        }
+        self.finish_packet();
+    }
+
+    /// One random operation; its messages are queued in the publisher.
+    /// `false` if it changed nothing.
+    fn operate(&mut self) -> bool {
+        let index = self.rng.below(self.books.len() as u64) as usize;
+        let mut events = Vec::new();
+        let choice = self.rng.below(10);
+        let resting = self.books[index].order_count() as u64;
+        if (choice < 2 || resting >= RESTING_MAX) && resting > 0 {
+            let order_ref = self.pick_order(index);
+            let _ = self.books[index].cancel(order_ref, &mut |e| events.push(*e));
+        } else if choice < 3 && resting > 0 {
+            let order_ref = self.pick_order(index);
+            let price = self.price(Side::Buy);
+            let qty = 1 + self.rng.below(50) as i64;
+            let ids = &mut self.ids;
+            let _ = self.books[index].replace(order_ref, price, qty, ids, &mut |e| events.push(*e));
+        } else {
+            let side = if self.rng.below(2) == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            let order = NewOrder {
+                owner: 1,
+                client_id: self.operations,
+                side,
+                price: self.price(side),
+                qty: 1 + self.rng.below(100) as i64,
+                tif: TimeInForce::Day,
+            };
+            let ids = &mut self.ids;
+            let _ = self.books[index].submit(order, ids, &mut |e| events.push(*e));
+        }
+        self.operations += 1;
+        let instrument = self.instruments[index];
+        for event in &events {
+            let message: ItchMessage = instrument.book_event_message(event, 2);
+            self.publisher.push(&message);
+        }
+        !events.is_empty()
+    }
+
+    /// Send what is queued, or lose it with the configured chance.
+    fn finish_packet(&mut self) {
+        if self.rng.below(1_000) < self.loss_per_mille {
+            self.publisher.flush_dropped();
+        } else {
+            self.publisher.flush();
         }
     }
 
@@ -197,22 +231,6 @@ impl Venue {
             });
         }
         chosen
-    }
-
-    fn publish(&mut self, index: usize, events: &[BookEvent]) {
-        if events.is_empty() {
-            return;
-        }
-        let instrument = self.instruments[index];
-        for event in events {
-            let message: ItchMessage = instrument.book_event_message(event, 2);
-            self.publisher.push(&message);
-        }
-        if self.rng.below(1_000) < self.loss_per_mille {
-            self.publisher.flush_dropped();
-        } else {
-            self.publisher.flush();
-        }
     }
 
     /// Answer retransmission requests and snapshot logins.
