@@ -9,9 +9,9 @@
 use genesis_io::book::{L3Book, Level, Side, StaleFlags};
 use genesis_io::itch::glimpse::end_of_snapshot;
 use genesis_io::itch::{
-    encode_message, AddOrder, BuySell, DatagramSource, ItchFeed, ItchFeedConfig, ItchMessage,
-    MessageHeader, MoldPacketBuilder, OrderDelete, Price4, Recovery, RecoveryConfig, Session,
-    SnapshotFailure, StockDirectory, StockSymbol,
+    encode_message, AddOrder, Arrival, BuySell, DatagramSource, ItchFeed, ItchFeedConfig,
+    ItchInstrument, ItchMessage, MessageHeader, MoldPacketBuilder, OrderDelete, Price4, Recovery,
+    RecoveryConfig, Session, SnapshotFailure, StockSymbol,
 };
 
 const SESSION: Session = Session(*b"RECOVERY01");
@@ -29,23 +29,12 @@ fn header() -> MessageHeader {
 }
 
 fn directory() -> ItchMessage {
-    ItchMessage::StockDirectory(StockDirectory {
-        header: header(),
+    let instrument = ItchInstrument {
+        stock_locate: 1,
         stock: symbol(),
-        market_category: b'Q',
-        financial_status: b'N',
-        round_lot_size: 1,
-        round_lots_only: b'N',
-        issue_classification: b'C',
-        issue_sub_type: *b"Z ",
-        authenticity: b'P',
-        short_sale_threshold: b'N',
-        ipo_flag: b'N',
-        luld_reference_price_tier: b'1',
-        etp_flag: b'N',
-        etp_leverage_factor: 0,
-        inverse_indicator: b'N',
-    })
+        price4_per_tick: 1,
+    };
+    instrument.directory(1)
 }
 
 fn add(order_ref: u64, price: u32) -> ItchMessage {
@@ -151,14 +140,15 @@ impl Rig {
 
     fn datagram(&mut self, bytes: &[u8], source: DatagramSource, now_ns: u64) {
         let seen = &mut self.seen;
-        self.recovery.on_datagram(
-            &mut self.feed,
+        let arrival = Arrival {
             bytes,
-            now_ns,
+            ts_recv_ns: now_ns,
             source,
-            now_ns,
-            &mut |ts, _, _| seen.push(ts),
-        );
+        };
+        self.recovery
+            .on_datagram(&mut self.feed, arrival, now_ns, &mut |ts, _, _| {
+                seen.push(ts)
+            });
         let seen = &mut self.seen;
         self.recovery
             .replay(&mut self.feed, now_ns, &mut |ts, _, _| seen.push(ts));

@@ -21,11 +21,8 @@ use genesis_io::itch::{
     Credentials, ItchFeed, ItchFeedConfig, LoginRejectReason, LoginRequest, RecoveryConfig,
     Session, SnapshotFailure, SnapshotOrder, SoupPacket,
 };
-use genesis_io::net::{
-    GlimpseServer, GlimpseServerConfig, MoldReceiver, MoldReceiverConfig, SocketOptions,
-    SoupClientConfig,
-};
-use itch_venue::{symbols, Venue, VenueConfig, SESSION};
+use genesis_io::net::{GlimpseServer, GlimpseServerConfig, MoldReceiver, SocketOptions};
+use itch_venue::{loopback_receiver, snapshot_client, symbols, Venue, VenueConfig, SESSION};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 
@@ -44,20 +41,6 @@ fn recovery_config() -> RecoveryConfig {
         snapshot_backoff_initial_ns: 5_000_000,
         snapshot_backoff_max_ns: 40_000_000,
         ..RecoveryConfig::default()
-    }
-}
-
-fn snapshot_client(server_addr: SocketAddr) -> SoupClientConfig {
-    SoupClientConfig {
-        server_addr,
-        credentials: Credentials::new("test", "test").unwrap(),
-        requested_session: Session([b' '; 10]),
-        requested_sequence_number: 1,
-        connect_timeout_ns: 100_000_000,
-        idle_timeout_ns: 200_000_000,
-        heartbeat_interval_ns: 50_000_000,
-        read_bytes_per_poll_max: 64 * 1024,
-        options: SocketOptions::default(),
     }
 }
 
@@ -133,18 +116,12 @@ impl Rig {
             )
         });
         venue.loss_per_mille = setup.loss_per_mille;
-        let mut receiver = MoldReceiver::bind(MoldReceiverConfig {
-            feed_bind_addr: feed_addr,
-            request_bind_addr: loopback(),
-            request_server_addr: venue.request_addr(),
-            options: SocketOptions {
-                busy_poll_us: None,
-                recv_buffer_bytes: setup.recv_buffer_bytes,
-                tcp_nodelay: true,
-            },
-            datagrams_per_poll_max: 64,
-        })
-        .unwrap();
+        let options = SocketOptions {
+            busy_poll_us: None,
+            recv_buffer_bytes: setup.recv_buffer_bytes,
+            tcp_nodelay: true,
+        };
+        let mut receiver = loopback_receiver(feed_addr, venue.request_addr(), options);
         let snapshot_addr = setup.snapshot_addr.unwrap_or_else(|| venue.glimpse_addr());
         receiver.configure_recovery(setup.recovery, Some(snapshot_client(snapshot_addr)));
         Rig {
@@ -559,14 +536,11 @@ fn snapshot_server_serves_several_clients() {
         ..Setup::default()
     };
     let mut rig = Rig::joining_at(setup, feed_addr, Some(venue));
-    let mut other = MoldReceiver::bind(MoldReceiverConfig {
-        feed_bind_addr: loopback(),
-        request_bind_addr: loopback(),
-        request_server_addr: rig.venue.request_addr(),
-        options: SocketOptions::default(),
-        datagrams_per_poll_max: 64,
-    })
-    .unwrap();
+    let mut other = loopback_receiver(
+        loopback(),
+        rig.venue.request_addr(),
+        SocketOptions::default(),
+    );
     other.configure_recovery(
         recovery_config(),
         Some(snapshot_client(rig.venue.glimpse_addr())),

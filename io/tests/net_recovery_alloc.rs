@@ -9,25 +9,23 @@
 mod counting_alloc;
 use counting_alloc::allocations_in;
 
+#[path = "support/itch_venue.rs"]
+mod itch_venue;
+use itch_venue::{loopback_publisher, loopback_receiver};
+
 use genesis_io::itch::{
     AddOrder, BuySell, ItchFeed, ItchFeedConfig, ItchMessage, MessageHeader, OrderDelete, Price4,
     Session, StockSymbol,
 };
-use genesis_io::net::{
-    MoldPublisher, MoldPublisherConfig, MoldReceiver, MoldReceiverConfig, MoldRequestServer,
-    SocketOptions,
-};
+use genesis_io::net::{MoldRequestServer, SocketOptions};
 use std::time::{Duration, Instant};
 
 const SESSION: Session = Session(*b"ALLOCTEST2");
-
-fn header() -> MessageHeader {
-    MessageHeader {
-        stock_locate: 1,
-        tracking_number: 0,
-        timestamp_ns: 1,
-    }
-}
+const HEADER: MessageHeader = MessageHeader {
+    stock_locate: 1,
+    tracking_number: 0,
+    timestamp_ns: 1,
+};
 
 // Every fifth packet is lost and recovered through the request port while
 // later packets wait in the buffer; once warm, none of it allocates.
@@ -36,24 +34,10 @@ fn recovery_receive_path_does_not_allocate() {
     let symbol = StockSymbol::from_str_padded("ZZZ").unwrap();
     let loopback = "127.0.0.1:0".parse().unwrap();
     let mut server = MoldRequestServer::bind(loopback, SESSION, 1400).unwrap();
-    let mut receiver = MoldReceiver::bind(MoldReceiverConfig {
-        feed_bind_addr: loopback,
-        request_bind_addr: loopback,
-        request_server_addr: server.local_addr().unwrap(),
-        options: SocketOptions::default(),
-        datagrams_per_poll_max: 64,
-    })
-    .unwrap();
+    let request_addr = server.local_addr().unwrap();
+    let mut receiver = loopback_receiver(loopback, request_addr, SocketOptions::default());
     assert!(receiver.rx_stamping().iter().all(|s| s.is_kernel()));
-    let mut publisher = MoldPublisher::bind(MoldPublisherConfig {
-        session: SESSION,
-        bind_addr: loopback,
-        destination: receiver.feed_local_addr().unwrap(),
-        first_sequence: 1,
-        store_capacity: 1_024,
-        payload_bytes_max: 1400,
-    })
-    .unwrap();
+    let mut publisher = loopback_publisher(SESSION, receiver.feed_local_addr().unwrap(), 1_024);
     let mut feed = ItchFeed::new(ItchFeedConfig {
         symbols: vec![symbol],
         orders_max: 64,
@@ -72,7 +56,7 @@ fn recovery_receive_path_does_not_allocate() {
     for round in 0..rounds {
         let order_ref = round + 1;
         publisher.push(&ItchMessage::AddOrder(AddOrder {
-            header: header(),
+            header: HEADER,
             order_ref,
             side: BuySell::Buy,
             shares: 100,
@@ -81,7 +65,7 @@ fn recovery_receive_path_does_not_allocate() {
             attribution: None,
         }));
         publisher.push(&ItchMessage::OrderDelete(OrderDelete {
-            header: header(),
+            header: HEADER,
             order_ref,
         }));
         if round % 5 == 2 {

@@ -14,14 +14,17 @@
 //! holds a stamping socket open and waits (a condition with a deadline)
 //! until a probe datagram comes back stamped on arrival.
 
+#[path = "support/itch_venue.rs"]
+mod itch_venue;
+
 use genesis_io::itch::{
     AddOrder, BuySell, ItchFeed, ItchFeedConfig, ItchMessage, MessageHeader, Price4, Session,
     StockSymbol,
 };
 use genesis_io::net::{
-    enable_rx_stamps, realtime_ns, recv_stamped, MoldPublisher, MoldPublisherConfig, MoldReceiver,
-    MoldReceiverConfig, PollMode, Reactor, SocketOptions,
+    enable_rx_stamps, realtime_ns, recv_stamped, PollMode, Reactor, SocketOptions,
 };
+use itch_venue::{loopback_publisher, loopback_receiver};
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
@@ -167,14 +170,8 @@ fn tcp_bytes_stamped_by_the_kernel() {
 fn mold_receiver_uses_kernel_stamps() {
     let _live = kernel_stamping_live();
     let loopback = "127.0.0.1:0".parse().unwrap();
-    let mut receiver = MoldReceiver::bind(MoldReceiverConfig {
-        feed_bind_addr: loopback,
-        request_bind_addr: loopback,
-        request_server_addr: "127.0.0.1:9".parse().unwrap(),
-        options: SocketOptions::default(),
-        datagrams_per_poll_max: 8,
-    })
-    .unwrap();
+    let discard = "127.0.0.1:9".parse().unwrap();
+    let mut receiver = loopback_receiver(loopback, discard, SocketOptions::default());
     assert!(receiver.rx_stamping().iter().all(|s| s.is_kernel()));
     let mut reactor = Reactor::new(
         PollMode::Wait {
@@ -186,15 +183,8 @@ fn mold_receiver_uses_kernel_stamps() {
     receiver
         .register(reactor.registry(), mio::Token(0), mio::Token(1))
         .unwrap();
-    let mut publisher = MoldPublisher::bind(MoldPublisherConfig {
-        session: Session(*b"STAMPTEST1"),
-        bind_addr: loopback,
-        destination: receiver.feed_local_addr().unwrap(),
-        first_sequence: 1,
-        store_capacity: 8,
-        payload_bytes_max: 1400,
-    })
-    .unwrap();
+    let session = Session(*b"STAMPTEST1");
+    let mut publisher = loopback_publisher(session, receiver.feed_local_addr().unwrap(), 8);
     let stock = StockSymbol::from_str_padded("S").unwrap();
     let mut feed = ItchFeed::new(ItchFeedConfig {
         symbols: vec![stock],

@@ -19,13 +19,11 @@
 mod itch_venue;
 
 use criterion::Criterion;
-use genesis_io::itch::{
-    Credentials, ItchFeed, ItchFeedConfig, RecoveryConfig, Session, StockSymbol,
-};
+use genesis_io::itch::{ItchFeed, ItchFeedConfig, RecoveryConfig, StockSymbol};
 use genesis_io::net::{
     MoldReceiver, MoldReceiverConfig, PollMode, Reactor, SocketOptions, SoupClientConfig,
 };
-use itch_venue::{symbols, Venue, VenueConfig};
+use itch_venue::{snapshot_client, symbols, Venue, VenueConfig};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -114,7 +112,7 @@ impl Rig {
             },
             ..RecoveryConfig::default()
         };
-        receiver.configure_recovery(recovery, Some(snapshot_client(venue.glimpse_addr())));
+        receiver.configure_recovery(recovery, Some(snapshot_client_bench(venue.glimpse_addr())));
         let reactor = Reactor::new(
             PollMode::Wait {
                 timeout: Duration::from_millis(1),
@@ -186,17 +184,14 @@ impl Rig {
     }
 }
 
-fn snapshot_client(server_addr: SocketAddr) -> SoupClientConfig {
+/// The test rig's snapshot session, with deadlines for a real clock.
+fn snapshot_client_bench(server_addr: SocketAddr) -> SoupClientConfig {
     SoupClientConfig {
-        server_addr,
-        credentials: Credentials::new("bench", "bench").unwrap(),
-        requested_session: Session([b' '; 10]),
-        requested_sequence_number: 1,
         connect_timeout_ns: 1_000_000_000,
         idle_timeout_ns: 1_000_000_000,
         heartbeat_interval_ns: 1_000_000_000,
         read_bytes_per_poll_max: 256 * 1024,
-        options: SocketOptions::default(),
+        ..snapshot_client(server_addr)
     }
 }
 

@@ -52,7 +52,9 @@ pub use message::{
 };
 pub use mold::{MoldHeader, MoldPacket, MoldRequest, Session};
 pub use recovery::Recovery;
-pub use recovery_config::{DatagramSource, RecoveryConfig, RecoveryStats, SnapshotFailure};
+pub use recovery_config::{
+    Arrival, DatagramSource, RecoveryConfig, RecoveryStats, SnapshotFailure,
+};
 pub use sequence::{PacketVerdict, SequenceStats, SequenceTracker};
 pub use soup::{Credentials, LoginRejectReason, LoginRequest, SoupPacket};
 pub use soup_framer::SoupFramer;

@@ -36,7 +36,9 @@ use super::feed::{ItchFeed, PacketOutcome};
 use super::glimpse::{parse_glimpse_message, GlimpseMessage};
 use super::message::ItchMessage;
 use super::mold::{MoldHeader, MoldPacket, MoldRequest, Session};
-use super::recovery_config::{DatagramSource, RecoveryConfig, RecoveryStats, SnapshotFailure};
+use super::recovery_config::{
+    Arrival, DatagramSource, RecoveryConfig, RecoveryStats, SnapshotFailure,
+};
 use crate::book::StaleFlags;
 use crate::net::JitteredBackoff;
 
@@ -147,9 +149,7 @@ impl Recovery {
     pub fn on_datagram<F>(
         &mut self,
         feed: &mut ItchFeed,
-        datagram: &[u8],
-        ts_recv_ns: u64,
-        source: DatagramSource,
+        arrival: Arrival<'_>,
         now_ns: u64,
         on_message: &mut F,
     ) where
@@ -157,9 +157,9 @@ impl Recovery {
     {
         self.ensure_started(feed, now_ns);
         self.stats.datagram_last_ns = now_ns;
-        let Ok(packet) = MoldPacket::parse(datagram) else {
+        let Ok(packet) = MoldPacket::parse(arrival.bytes) else {
             // Counted as malformed by the feed, not sequenced.
-            feed.on_datagram(datagram, |_, _| {});
+            feed.on_datagram(arrival.bytes, |_, _| {});
             return;
         };
         let header = *packet.header();
@@ -171,24 +171,21 @@ impl Recovery {
         match self.phase {
             // Answers to requests made before the snapshot are older than it.
             Phase::SnapshotWanted { .. } | Phase::SnapshotLoading
-                if source == DatagramSource::Retransmission => {}
+                if arrival.source == DatagramSource::Retransmission => {}
             Phase::SnapshotWanted { .. } | Phase::SnapshotLoading => {
-                self.buffer(&header, datagram, ts_recv_ns, now_ns);
+                self.buffer(&header, arrival, now_ns);
             }
-            Phase::Live | Phase::Retransmitting { .. } | Phase::CatchingUp => self.sequence(
-                feed, &header, datagram, ts_recv_ns, source, now_ns, on_message,
-            ),
+            Phase::Live | Phase::Retransmitting { .. } | Phase::CatchingUp => {
+                self.sequence(feed, &header, arrival, now_ns, on_message)
+            }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn sequence<F>(
         &mut self,
         feed: &mut ItchFeed,
         header: &MoldHeader,
-        datagram: &[u8],
-        ts_recv_ns: u64,
-        source: DatagramSource,
+        arrival: Arrival<'_>,
         now_ns: u64,
         on_message: &mut F,
     ) where
@@ -196,17 +193,17 @@ impl Recovery {
     {
         let next = feed.tracker().next_sequence();
         if next.is_none_or(|next| header.sequence_number <= next) {
-            self.apply(feed, datagram, ts_recv_ns, source, now_ns, on_message);
+            self.apply(feed, arrival, now_ns, on_message);
             return;
         }
-        if source == DatagramSource::Retransmission {
+        if arrival.source == DatagramSource::Retransmission {
             // Beyond the gap on the request port: the request is repeated.
             return;
         }
         if self.phase == Phase::Live {
             self.open_gap(feed, header, next.unwrap_or(0), now_ns);
         }
-        self.buffer(header, datagram, ts_recv_ns, now_ns);
+        self.buffer(header, arrival, now_ns);
     }
 
     /// A live datagram (or heartbeat) beyond `next` while live.
@@ -232,20 +229,18 @@ impl Recovery {
     fn apply<F>(
         &mut self,
         feed: &mut ItchFeed,
-        datagram: &[u8],
-        ts_recv_ns: u64,
-        source: DatagramSource,
+        arrival: Arrival<'_>,
         now_ns: u64,
         on_message: &mut F,
     ) where
         F: FnMut(u64, Option<usize>, &ItchMessage),
     {
-        let outcome = feed.on_datagram(datagram, |book_index, message| {
-            on_message(ts_recv_ns, book_index, message)
+        let outcome = feed.on_datagram(arrival.bytes, |book_index, message| {
+            on_message(arrival.ts_recv_ns, book_index, message)
         });
         if let PacketOutcome::Applied { message_count, .. } = outcome {
             self.messages_applied_any = true;
-            if source == DatagramSource::Retransmission {
+            if arrival.source == DatagramSource::Retransmission {
                 self.stats.messages_recovered_retransmit += u64::from(message_count);
             }
             if let Phase::Retransmitting { progress_ns } = &mut self.phase {
@@ -256,13 +251,13 @@ impl Recovery {
 
     /// Keep a live datagram for later; heartbeats carry no messages and
     /// are not kept (their sequence is already in `seen_end`).
-    fn buffer(&mut self, header: &MoldHeader, datagram: &[u8], ts_recv_ns: u64, now_ns: u64) {
+    fn buffer(&mut self, header: &MoldHeader, arrival: Arrival<'_>, now_ns: u64) {
         if header.messages_carried() == 0 {
             return;
         }
-        if !self.ring.push(datagram, ts_recv_ns) {
+        if !self.ring.push(arrival.bytes, arrival.ts_recv_ns) {
             self.overflow(now_ns);
-            if !self.ring.push(datagram, ts_recv_ns) {
+            if !self.ring.push(arrival.bytes, arrival.ts_recv_ns) {
                 // Larger than the whole buffer: lost here, re-requested
                 // or covered by the snapshot like any other loss.
                 return;

@@ -127,6 +127,17 @@ pub struct RecoveryStats {
     pub snapshot_failure_last: Option<SnapshotFailure>,
 }
 
+/// One datagram as it was read.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival<'a> {
+    /// The datagram.
+    pub bytes: &'a [u8],
+    /// Its receive stamp (kernel, or the caller's clock).
+    pub ts_recv_ns: u64,
+    /// Which socket it came from.
+    pub source: DatagramSource,
+}
+
 /// Where a datagram came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DatagramSource {

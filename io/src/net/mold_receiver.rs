@@ -51,7 +51,8 @@ use super::reactor::bind_udp;
 use super::rx_stamp::{enable_rx_stamps, recv_stamped, RxStamping};
 use super::soup_client::{SoupClient, SoupClientConfig, SoupClientStats, SoupEvent};
 use crate::itch::{
-    DatagramSource, ItchFeed, ItchMessage, Recovery, RecoveryConfig, RecoveryStats, SnapshotFailure,
+    Arrival, DatagramSource, ItchFeed, ItchMessage, Recovery, RecoveryConfig, RecoveryStats,
+    SnapshotFailure,
 };
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
@@ -401,14 +402,12 @@ impl MoldReceiver {
             }
             self.stats.bytes_received += length as u64;
             result.datagram_count += 1;
-            self.recovery.on_datagram(
-                feed,
-                &self.buffer[..length],
+            let arrival = Arrival {
+                bytes: &self.buffer[..length],
                 ts_recv_ns,
                 source,
-                now_ns,
-                on_message,
-            );
+            };
+            self.recovery.on_datagram(feed, arrival, now_ns, on_message);
         }
         self.stats.polls_at_budget += 1;
     }

@@ -8,10 +8,11 @@
 
 use genesis_io::book::{L3Book, Level, Price, Qty, Side as BookSide};
 use genesis_io::itch::{
-    ItchFeed, ItchInstrument, ItchMessage, Session, SnapshotOrder, StockSymbol,
+    Credentials, ItchFeed, ItchInstrument, ItchMessage, Session, SnapshotOrder, StockSymbol,
 };
 use genesis_io::net::{
-    GlimpseServer, GlimpseServerConfig, MoldPublisher, MoldPublisherConfig, MoldRequestServer,
+    GlimpseServer, GlimpseServerConfig, MoldPublisher, MoldPublisherConfig, MoldReceiver,
+    MoldReceiverConfig, MoldRequestServer, SocketOptions, SoupClientConfig,
 };
 use genesis_io::venue::{Ids, MatchingEngine, NewOrder, Side, TimeInForce};
 use std::net::SocketAddr;
@@ -66,6 +67,55 @@ pub struct Venue {
     pub operations: u64,
 }
 
+/// A MoldUDP64 receiver with its feed socket at `feed_bind_addr` (port 0:
+/// any), requests to `request_server_addr`, 64 datagrams per socket a poll.
+pub fn loopback_receiver(
+    feed_bind_addr: SocketAddr,
+    request_server_addr: SocketAddr,
+    options: SocketOptions,
+) -> MoldReceiver {
+    MoldReceiver::bind(MoldReceiverConfig {
+        feed_bind_addr,
+        request_bind_addr: "127.0.0.1:0".parse().unwrap(),
+        request_server_addr,
+        options,
+        datagrams_per_poll_max: 64,
+    })
+    .unwrap()
+}
+
+/// A MoldUDP64 publisher on loopback sending to `destination` from sequence 1.
+pub fn loopback_publisher(
+    session: Session,
+    destination: SocketAddr,
+    store_capacity: usize,
+) -> MoldPublisher {
+    MoldPublisher::bind(MoldPublisherConfig {
+        session,
+        bind_addr: "127.0.0.1:0".parse().unwrap(),
+        destination,
+        first_sequence: 1,
+        store_capacity,
+        payload_bytes_max: 1400,
+    })
+    .unwrap()
+}
+
+/// A snapshot session to `server_addr` with short deadlines (test clock).
+pub fn snapshot_client(server_addr: SocketAddr) -> SoupClientConfig {
+    SoupClientConfig {
+        server_addr,
+        credentials: Credentials::new("test", "test").unwrap(),
+        requested_session: Session([b' '; 10]),
+        requested_sequence_number: 1,
+        connect_timeout_ns: 100_000_000,
+        idle_timeout_ns: 200_000_000,
+        heartbeat_interval_ns: 50_000_000,
+        read_bytes_per_poll_max: 64 * 1024,
+        options: SocketOptions::default(),
+    }
+}
+
 pub fn symbols(count: usize) -> Vec<StockSymbol> {
     (0..count)
         .map(|i| StockSymbol::from_str_padded(&format!("SYM{i}")).unwrap())
@@ -85,15 +135,7 @@ impl Venue {
                 price4_per_tick: PRICE4_PER_TICK,
             })
             .collect();
-        let publisher = MoldPublisher::bind(MoldPublisherConfig {
-            session: SESSION,
-            bind_addr: loopback,
-            destination,
-            first_sequence: 1,
-            store_capacity: config.store_capacity,
-            payload_bytes_max: 1400,
-        })
-        .unwrap();
+        let publisher = loopback_publisher(SESSION, destination, config.store_capacity);
         let request_server = MoldRequestServer::bind(loopback, SESSION, 1400).unwrap();
         let glimpse = GlimpseServer::bind(GlimpseServerConfig {
             bind_addr: config.glimpse_addr,
