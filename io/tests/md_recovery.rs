@@ -149,9 +149,7 @@ impl Rig {
             .on_datagram(&mut self.feed, arrival, now_ns, &mut |ts, _, _| {
                 seen.push(ts)
             });
-        let seen = &mut self.seen;
-        self.recovery
-            .replay(&mut self.feed, now_ns, &mut |ts, _, _| seen.push(ts));
+        self.recovery.replay(&mut self.feed, now_ns);
     }
 
     fn live(&mut self, first: u64, now_ns: u64) {
@@ -220,7 +218,11 @@ fn small_gap_refilled_by_retransmission_with_buffering() {
     rig.live(11, 40);
     assert!(rig.stale(), "a gap makes the book stale");
     assert_eq!(rig.recovery.buffered_len(), 2);
-    assert_eq!(rig.seen.len(), 4, "nothing past the gap is applied yet");
+    assert_eq!(rig.seen.len(), 8, "past the gap: handed on at once, stale");
+    assert!(
+        rig.feed.book(0).unwrap().order(10).is_none(),
+        "but not applied yet"
+    );
     let request = rig
         .recovery
         .poll(&mut rig.feed, 50)
@@ -244,7 +246,12 @@ fn small_gap_refilled_by_retransmission_with_buffering() {
         rig.feed.book(0).unwrap().stale_flags()
     );
     assert_same_book(rig.feed.book(0).unwrap(), &reference(13));
-    assert_eq!(rig.seen.len(), 12, "every message once, in order");
+    assert_eq!(rig.seen.len(), 12, "every message once");
+    assert_eq!(
+        rig.seen[8..],
+        [70; 4],
+        "the missing ones when retransmitted"
+    );
     let stats = rig.recovery.stats();
     assert_eq!(
         (
@@ -320,7 +327,7 @@ fn large_gap_healed_from_snapshot_and_buffer() {
     assert_eq!(rig.recovery.buffered_len(), 4);
     rig.snapshot(47);
     assert!(rig.stale(), "stale until the buffer is replayed");
-    rig.recovery.replay(&mut rig.feed, 30, &mut |_, _, _| {});
+    rig.recovery.replay(&mut rig.feed, 30);
     assert!(!rig.stale());
     assert_same_book(rig.feed.book(0).unwrap(), &reference(51));
     let stats = rig.recovery.stats();
@@ -345,7 +352,7 @@ fn join_without_sequence_takes_a_snapshot() {
     rig.recovery.snapshot_started();
     rig.live(21, 6);
     rig.snapshot(21);
-    rig.recovery.replay(&mut rig.feed, 7, &mut |_, _, _| {});
+    rig.recovery.replay(&mut rig.feed, 7);
     assert!(!rig.stale());
     assert_same_book(rig.feed.book(0).unwrap(), &reference(23));
     assert_eq!(rig.recovery.stats().late_joins, 1);
@@ -436,7 +443,7 @@ fn overflow_while_loading_restarts_the_snapshot() {
     rig.recovery.snapshot_started();
     rig.live(9, 12);
     rig.snapshot(9);
-    rig.recovery.replay(&mut rig.feed, 13, &mut |_, _, _| {});
+    rig.recovery.replay(&mut rig.feed, 13);
     assert!(!rig.stale());
     assert_same_book(rig.feed.book(0).unwrap(), &reference(11));
 }

@@ -301,6 +301,12 @@ fn recovers_from_loss(loss_per_mille: u64, seed: u64) -> Rig {
     assert!(stats.gaps > 0, "seed {seed}: losses opened gaps");
     assert!(stats.resyncs > 0, "seed {seed}: and were recovered");
     assert!(rig.venue.publisher.stats().packets_dropped > 0);
+    assert_eq!(stats.snapshots_requested, 0, "small gaps: retransmission");
+    assert_eq!(
+        rig.messages_seen,
+        rig.venue.publisher.next_sequence() - 1,
+        "every message handed on exactly once"
+    );
     rig
 }
 

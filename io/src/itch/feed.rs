@@ -22,6 +22,7 @@ use super::message::{BuySell, ItchMessage, OrderExecutedWithPrice, Price4, Stock
 use super::mold::{MoldPacket, MoldRequest};
 use super::sequence::{PacketVerdict, SequenceStats, SequenceTracker};
 use crate::book::{BookReject, L3Book, Price, Qty, Side, StaleFlags};
+use core::ops::Range;
 
 const LOCATE_UNBOUND: u16 = u16::MAX;
 
@@ -203,7 +204,34 @@ impl ItchFeed {
     where
         F: FnMut(Option<usize>, &ItchMessage),
     {
-        self.on_message_bytes(body, &mut on_message);
+        self.on_message_bytes(body, true, &mut on_message);
+    }
+
+    /// Hand the messages of a datagram that cannot be applied yet (it lies
+    /// beyond a gap) to `on_message`, those whose sequence number is in
+    /// `deliver`, without sequencing or applying them: decoded, routed by
+    /// the current locate bindings, an order executed priced from the book
+    /// when the book knows the order. Nothing is counted here; the messages
+    /// are counted when the datagram is applied.
+    pub fn deliver_unapplied<F>(&self, datagram: &[u8], deliver: Range<u64>, mut on_message: F)
+    where
+        F: FnMut(Option<usize>, &ItchMessage),
+    {
+        let Ok(packet) = MoldPacket::parse(datagram) else {
+            return;
+        };
+        let first = packet.header().sequence_number;
+        for (index, body) in packet.messages().enumerate() {
+            if !deliver.contains(&first.saturating_add(index as u64)) {
+                continue;
+            }
+            let Ok(msg) = decode(body) else {
+                continue;
+            };
+            let book_index = self.book_index(msg.header().stock_locate);
+            let executed_at = self.execution_price(&msg, book_index);
+            on_message(book_index, &with_execution_price(msg, executed_at));
+        }
     }
 
     /// The snapshot is complete: the live stream resumes at
@@ -220,7 +248,23 @@ impl ItchFeed {
 
     /// Process one datagram: frame, sequence, decode, update books, and call
     /// `on_message(book_index, message)` for each decoded message in order.
-    pub fn on_datagram<F>(&mut self, datagram: &[u8], mut on_message: F) -> PacketOutcome
+    pub fn on_datagram<F>(&mut self, datagram: &[u8], on_message: F) -> PacketOutcome
+    where
+        F: FnMut(Option<usize>, &ItchMessage),
+    {
+        self.on_datagram_delivering(datagram, 0..u64::MAX, on_message)
+    }
+
+    /// [`ItchFeed::on_datagram`], but only messages whose sequence number
+    /// is in `deliver` are handed to `on_message`; the others are applied
+    /// silently (they were handed on by [`ItchFeed::deliver_unapplied`]
+    /// when they arrived past a gap).
+    pub fn on_datagram_delivering<F>(
+        &mut self,
+        datagram: &[u8],
+        deliver: Range<u64>,
+        mut on_message: F,
+    ) -> PacketOutcome
     where
         F: FnMut(Option<usize>, &ItchMessage),
     {
@@ -239,9 +283,11 @@ impl ItchFeed {
                         .iter_mut()
                         .for_each(|b| b.clear_stale(StaleFlags::GAP));
                 }
+                let first = packet.header().sequence_number;
                 let mut message_count = 0u16;
-                for body in packet.messages().skip(usize::from(skip_count)) {
-                    self.on_message_bytes(body, &mut on_message);
+                for (index, body) in packet.messages().enumerate().skip(usize::from(skip_count)) {
+                    let handed_on = deliver.contains(&first.saturating_add(index as u64));
+                    self.on_message_bytes(body, handed_on, &mut on_message);
                     message_count += 1;
                 }
                 PacketOutcome::Applied {
@@ -264,8 +310,20 @@ impl ItchFeed {
         }
     }
 
+    /// The resting order's price for an order executed ('E') on a known
+    /// book (read before the execution is applied: the book forgets the
+    /// order when it is used up).
+    fn execution_price(&self, msg: &ItchMessage, book_index: Option<usize>) -> Option<Price> {
+        match (msg, book_index) {
+            (ItchMessage::OrderExecuted(m), Some(index)) => self.books[index]
+                .order(m.order_ref)
+                .map(|order| order.price),
+            _ => None,
+        }
+    }
+
     #[inline]
-    fn on_message_bytes<F>(&mut self, body: &[u8], on_message: &mut F)
+    fn on_message_bytes<F>(&mut self, body: &[u8], deliver: bool, on_message: &mut F)
     where
         F: FnMut(Option<usize>, &ItchMessage),
     {
@@ -287,14 +345,7 @@ impl ItchFeed {
             }
         }
         let book_index = self.book_index(msg.header().stock_locate);
-        // An execution trades at the resting order's price, which the book
-        // forgets when the order is used up: read it before applying.
-        let executed_at = match (&msg, book_index) {
-            (ItchMessage::OrderExecuted(m), Some(index)) => self.books[index]
-                .order(m.order_ref)
-                .map(|order| order.price),
-            _ => None,
-        };
+        let executed_at = self.execution_price(&msg, book_index);
         let applied = match book_index {
             Some(index) if apply_to_book(&mut self.books[index], &msg).is_err() => {
                 self.stats.book_rejects += 1;
@@ -307,9 +358,11 @@ impl ItchFeed {
             }
             None => true,
         };
-        // Only an execution the book took prints a trade.
-        let executed_at = executed_at.filter(|_| applied);
-        on_message(book_index, &with_execution_price(msg, executed_at));
+        if deliver {
+            // Only an execution the book took prints a trade.
+            let executed_at = executed_at.filter(|_| applied);
+            on_message(book_index, &with_execution_price(msg, executed_at));
+        }
     }
 }
 

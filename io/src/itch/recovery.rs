@@ -24,8 +24,20 @@
 //!   time (at once, or after the backoff of a failure).
 //! - `SnapshotLoading`: a snapshot session runs; every datagram is buffered.
 //!
-//! Invariants: messages reach the books and the caller in sequence order,
-//! each once (a snapshot replaces the messages before its sequence); the
+//! Delivery: every message reaches the caller once, as soon as it is here.
+//! A live datagram past a gap is handed on when it arrives (the books are
+//! stale then; it is not applied yet) and applied later without a second
+//! delivery; missing messages are handed on when their retransmission is
+//! applied; a snapshot hands on its messages as it rebuilds the books. When
+//! a recovery completes, the books may have changed through such silent
+//! replays: the caller should republish every book it shows. Two rare
+//! cases are applied but not handed on (never handed on twice): a datagram
+//! that arrives out of order past a gap, and, without a snapshot source,
+//! messages retransmitted after the buffer overflowed that had arrived
+//! live before.
+//!
+//! Invariants: messages reach the books in sequence order, each once (a
+//! snapshot replaces the messages before its sequence); the
 //! buffer is preallocated and bounded (an overflow clears it, counts, and
 //! restarts the snapshot); the books are stale exactly while an episode
 //! (first gap to caught up) is open; nothing here allocates after
@@ -72,6 +84,11 @@ pub struct Recovery {
     session: Option<Session>,
     /// One past the highest sequence any datagram announced.
     seen_end: u64,
+    /// One past the highest sequence handed to the caller ahead of a gap.
+    delivered_end: u64,
+    /// Retransmitted messages below this were handed on already (set when
+    /// a buffer overflow without a snapshot source drops delivered data).
+    silent_below: u64,
     request: RequestState,
     episode_started_ns: Option<u64>,
     started: bool,
@@ -99,6 +116,8 @@ impl Recovery {
             phase: Phase::Live,
             session: None,
             seen_end: 0,
+            delivered_end: 0,
+            silent_below: 0,
             request: RequestState::default(),
             episode_started_ns: None,
             started: false,
@@ -173,7 +192,7 @@ impl Recovery {
             Phase::SnapshotWanted { .. } | Phase::SnapshotLoading
                 if arrival.source == DatagramSource::Retransmission => {}
             Phase::SnapshotWanted { .. } | Phase::SnapshotLoading => {
-                self.buffer(&header, arrival, now_ns);
+                self.buffer(feed, &header, arrival, now_ns, on_message);
             }
             Phase::Live | Phase::Retransmitting { .. } | Phase::CatchingUp => {
                 self.sequence(feed, &header, arrival, now_ns, on_message)
@@ -203,7 +222,7 @@ impl Recovery {
         if self.phase == Phase::Live {
             self.open_gap(feed, header, next.unwrap_or(0), now_ns);
         }
-        self.buffer(header, arrival, now_ns);
+        self.buffer(feed, header, arrival, now_ns, on_message);
     }
 
     /// A live datagram (or heartbeat) beyond `next` while live.
@@ -235,7 +254,10 @@ impl Recovery {
     ) where
         F: FnMut(u64, Option<usize>, &ItchMessage),
     {
-        let outcome = feed.on_datagram(arrival.bytes, |book_index, message| {
+        // Buffered datagrams were handed on when they arrived.
+        let limit = self.ring_head_sequence().unwrap_or(u64::MAX);
+        let deliver = self.silent_below..limit;
+        let outcome = feed.on_datagram_delivering(arrival.bytes, deliver, |book_index, message| {
             on_message(arrival.ts_recv_ns, book_index, message)
         });
         if let PacketOutcome::Applied { message_count, .. } = outcome {
@@ -249,12 +271,27 @@ impl Recovery {
         }
     }
 
-    /// Keep a live datagram for later; heartbeats carry no messages and
-    /// are not kept (their sequence is already in `seen_end`).
-    fn buffer(&mut self, header: &MoldHeader, arrival: Arrival<'_>, now_ns: u64) {
+    /// Hand a live datagram's new messages to the caller now (stale) and
+    /// keep it to apply later; heartbeats carry no messages and are not
+    /// kept (their sequence is already in `seen_end`).
+    fn buffer<F>(
+        &mut self,
+        feed: &ItchFeed,
+        header: &MoldHeader,
+        arrival: Arrival<'_>,
+        now_ns: u64,
+        on_message: &mut F,
+    ) where
+        F: FnMut(u64, Option<usize>, &ItchMessage),
+    {
         if header.messages_carried() == 0 {
             return;
         }
+        let deliver = self.delivered_end..u64::MAX;
+        feed.deliver_unapplied(arrival.bytes, deliver, |book_index, message| {
+            on_message(arrival.ts_recv_ns, book_index, message)
+        });
+        self.delivered_end = self.delivered_end.max(header.sequence_end());
         if !self.ring.push(arrival.bytes, arrival.ts_recv_ns) {
             self.overflow(now_ns);
             if !self.ring.push(arrival.bytes, arrival.ts_recv_ns) {
@@ -278,7 +315,9 @@ impl Recovery {
                         start_at_ns: now_ns,
                     };
                 } else {
-                    // No snapshot: retransmission must cover everything.
+                    // No snapshot: retransmission must cover everything,
+                    // including what was handed on already.
+                    self.silent_below = self.delivered_end;
                     self.phase = Phase::Retransmitting {
                         progress_ns: now_ns,
                     };
@@ -288,33 +327,26 @@ impl Recovery {
     }
 
     /// Apply buffered datagrams that continue the stream (at most
-    /// `replay_datagrams_per_poll_max`), then settle the phase: caught up
-    /// closes the recovery; a hole goes back to retransmission.
-    pub fn replay<F>(&mut self, feed: &mut ItchFeed, now_ns: u64, on_message: &mut F)
-    where
-        F: FnMut(u64, Option<usize>, &ItchMessage),
-    {
+    /// `replay_datagrams_per_poll_max`), silently (they were handed on when
+    /// they arrived), then settle the phase: caught up closes the recovery;
+    /// a hole goes back to retransmission.
+    pub fn replay(&mut self, feed: &mut ItchFeed, now_ns: u64) {
         if !matches!(self.phase, Phase::Retransmitting { .. } | Phase::CatchingUp) {
             return;
         }
         let mut applied_count = 0;
         for _ in 0..self.config.replay_datagrams_per_poll_max {
-            let Some(next) = feed.tracker().next_sequence() else {
+            let (Some(next), Some(head)) =
+                (feed.tracker().next_sequence(), self.ring_head_sequence())
+            else {
                 break;
             };
-            let Some((datagram, ts_recv_ns)) = self.ring.front() else {
-                break;
-            };
-            let Ok(header) = MoldHeader::parse(datagram) else {
-                self.ring.pop_front();
-                continue;
-            };
-            if header.sequence_number > next {
+            if head > next {
                 break;
             }
-            feed.on_datagram(datagram, |book_index, message| {
-                on_message(ts_recv_ns, book_index, message)
-            });
+            if let Some((datagram, _)) = self.ring.front() {
+                feed.on_datagram_delivering(datagram, 0..0, |_, _| {});
+            }
             self.ring.pop_front();
             applied_count += 1;
         }
@@ -326,13 +358,9 @@ impl Recovery {
     /// (a new gap when this replay had moved the stream up to it).
     fn settle(&mut self, feed: &mut ItchFeed, now_ns: u64, replayed: bool) {
         let next = feed.tracker().next_sequence().unwrap_or(0);
-        let head = self
-            .ring
-            .front()
-            .and_then(|(d, _)| MoldHeader::parse(d).ok());
-        match head {
+        match self.ring_head_sequence() {
             None if next >= self.seen_end => self.close_episode(feed, now_ns),
-            Some(head) if head.sequence_number <= next => self.phase = Phase::CatchingUp,
+            Some(head) if head <= next => self.phase = Phase::CatchingUp,
             _ => {
                 if replayed || self.phase == Phase::CatchingUp {
                     self.stats.gaps += 1;
@@ -366,11 +394,7 @@ impl Recovery {
     fn request_due(&mut self, feed: &ItchFeed, now_ns: u64) -> Option<MoldRequest> {
         let first = feed.tracker().next_sequence()?;
         let session = self.session?;
-        let end = self
-            .ring
-            .front()
-            .and_then(|(d, _)| MoldHeader::parse(d).ok())
-            .map_or(self.seen_end, |head| head.sequence_number);
+        let end = self.ring_head_sequence().unwrap_or(self.seen_end);
         if first >= end {
             return None;
         }
@@ -398,6 +422,12 @@ impl Recovery {
             sequence_number: first,
             message_count,
         })
+    }
+
+    /// Sequence number of the oldest buffered datagram.
+    fn ring_head_sequence(&self) -> Option<u64> {
+        let (datagram, _) = self.ring.front()?;
+        MoldHeader::parse(datagram).ok().map(|h| h.sequence_number)
     }
 
     /// Whether a snapshot attempt should start now.

@@ -14,17 +14,21 @@
 //!    receivers below are polled every iteration regardless;
 //! 2. control input, then venue (FIX) sessions — not here;
 //! 3. `mold_receiver.poll(&mut itch_feed, &mut clock, on_message)`: reads
-//!    retransmissions then feed datagrams (bounded per call), stamps
-//!    `ts_recv_ns` per datagram, updates the L3 books and sends due gap
-//!    requests; a book with `is_stale()` must not be traded on;
+//!    retransmissions then feed datagrams (bounded per call) with the
+//!    kernel's receive stamp as `ts_recv_ns`, applies them in sequence or
+//!    buffers them past a gap, sends bounded retransmission requests, runs a
+//!    GLIMPSE snapshot session when a large gap or late join needs one
+//!    ([`MoldReceiver::configure_recovery`]); a book with `is_stale()` must
+//!    not be traded on;
 //! 4. `binance_feed.poll(&mut clock, on_update)`: drives the WebSocket
 //!    (connect, reconnect with backoff, pings), routes messages to the L2
 //!    books and requests snapshots; after `MarketUpdate::Connected` every
 //!    book is stale until its `Snapshot { outcome: Synced }`.
 //!
 //! Venue side (simulator thread): [`MoldPublisher`] + [`MoldRequestServer`]
-//! (`server.poll(publisher.store())` every loop), and [`WsServer`] for the
-//! streams and snapshot answers.
+//! (`server.poll(publisher.store())` every loop), [`GlimpseServer`]
+//! (`glimpse.poll(now_ns, publisher.next_sequence(), &orders)` every loop),
+//! and [`WsServer`] for the streams and snapshot answers.
 //!
 //! The only `unsafe` code is in `sys.rs`: the `setsockopt`/`getsockopt`
 //! wrappers and `recvmsg` with the kernel's receive stamp.

@@ -278,7 +278,7 @@ impl MoldReceiver {
             &mut result,
         );
         self.poll_snapshot(feed, now_ns, clock, &mut on_message);
-        self.recovery.replay(feed, now_ns, &mut on_message);
+        self.recovery.replay(feed, now_ns);
         result.request_sent = self.send_request_if_due(feed, now_ns);
         let after = self.recovery.stats();
         result.gap_seen = after.gaps > before.gaps;
