@@ -5,9 +5,15 @@
 //! executed with price ('C', printable) carrying the resting order's price,
 //! read before the execution is applied, so the caller can print the trade.
 //!
-//! Owning thread: the ingest thread, which calls [`ItchFeed::on_datagram`]
-//! for every datagram read and [`ItchFeed::poll_request`] on every poll
-//! iteration (sending any request it returns to the request port).
+//! Owning thread: the ingest thread. Used alone, the caller passes every
+//! datagram to [`ItchFeed::on_datagram`] and sends what
+//! [`ItchFeed::poll_request`] returns to the request port (live datagrams
+//! past a gap are then dropped and re-requested). Inside
+//! `net::MoldReceiver`, [`super::Recovery`] drives it instead: it buffers
+//! datagrams past a gap, hands them on early with
+//! [`ItchFeed::deliver_unapplied`], applies them later with
+//! [`ItchFeed::on_datagram_delivering`], and rebuilds the books from
+//! snapshots ([`ItchFeed::begin_snapshot`] and the functions after it).
 //!
 //! Invariants: one L3 book per configured symbol, allocated in
 //! [`ItchFeed::new`] with the locate table; processing a datagram does not
