@@ -148,7 +148,8 @@ impl Recovery {
 
     /// On the first call: joining without a known sequence, with a
     /// snapshot source, opens a recovery at once (the books are unknown).
-    fn ensure_started(&mut self, feed: &mut ItchFeed, now_ns: u64) {
+    /// Every entry point calls it; the receiver calls it first in each poll.
+    pub fn ensure_started(&mut self, feed: &mut ItchFeed, now_ns: u64) {
         if self.started {
             return;
         }

@@ -259,6 +259,7 @@ impl MoldReceiver {
         F: FnMut(u64, Option<usize>, &ItchMessage),
     {
         let now_ns = clock();
+        self.recovery.ensure_started(feed, now_ns);
         let before = *self.recovery.stats();
         let mut result = ReceivePoll::default();
         self.drain(
