@@ -6,7 +6,12 @@
 //!   `DepthSync::on_diff_bytes`, in messages/s (goal 1 M/s), for diffs of
 //!   2 and 20 levels.
 //!
+//! - `itch_recovery`: gap detection to recovered book over loopback, by
+//!   retransmission and by snapshot, at 100k and 400k messages/s
+//!   (`recovery/itch_recovery.rs`; prints p50/p99/max).
+//!
 //! Run: `cargo bench -p genesis-io --bench md_decode -- --warm-up-time 1 --measurement-time 2`
+//! (only the recovery figures: add `itch_recovery` after `--`).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use genesis_io::binance::{
@@ -240,5 +245,13 @@ fn bench_binance(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_itch, bench_binance);
+#[path = "recovery/itch_recovery.rs"]
+mod itch_recovery;
+
+criterion_group!(
+    benches,
+    bench_itch,
+    bench_binance,
+    itch_recovery::bench_recovery
+);
 criterion_main!(benches);

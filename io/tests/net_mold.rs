@@ -224,9 +224,9 @@ impl Rig {
         while !done(self) {
             assert!(
                 Instant::now() < deadline,
-                "deadline passed waiting for {what}: feed {:?}, seq {:?}, receiver {:?}",
+                "deadline passed waiting for {what}: feed {:?}, recovery {:?}, receiver {:?}",
                 self.feed.stats(),
-                self.feed.sequence_stats(),
+                self.receiver.recovery_stats(),
                 self.receiver.stats()
             );
             self.step(serve);
@@ -252,7 +252,7 @@ fn lost_packet_recovered_through_request_port() {
             rig.publisher.flush();
         }
     }
-    rig.wait_until("the gap", false, |r| r.feed.tracker().in_gap());
+    rig.wait_until("the gap", false, |r| r.receiver.is_recovering());
     assert!(
         rig.feed.book(0).unwrap().is_stale(),
         "a gap marks the book stale"
@@ -262,12 +262,13 @@ fn lost_packet_recovered_through_request_port() {
     });
 
     // Phase 2: the request port answers; the gap closes.
-    rig.wait_until("the gap to close", true, |r| !r.feed.tracker().in_gap());
+    rig.wait_until("the gap to close", true, |r| !r.receiver.is_recovering());
     assert!(
         !rig.feed.book(0).unwrap().is_stale(),
         "recovered book is live"
     );
-    assert_eq!(rig.feed.sequence_stats().gaps_closed, 1);
+    assert_eq!(rig.receiver.recovery_stats().resyncs, 1);
+    assert_eq!(rig.receiver.recovery_stats().gaps, 1);
     assert!(rig.server.stats().messages_resent >= 2);
 
     // Phase 3: the rest of the stream, then compare with the reference.
@@ -307,11 +308,11 @@ fn tail_loss_seen_by_heartbeat_and_junk_requests_counted() {
 
     let end = rig.publisher.next_sequence();
     rig.wait_until("tail recovery", true, |r| {
-        r.feed.tracker().next_sequence() == Some(end) && !r.feed.tracker().in_gap()
+        r.feed.tracker().next_sequence() == Some(end) && !r.receiver.is_recovering()
     });
     let book = rig.feed.book(0).unwrap();
     assert_eq!(book.order_count(), 1);
     assert!(!book.is_stale());
-    assert_eq!(rig.feed.sequence_stats().gaps_opened, 1);
+    assert_eq!(rig.receiver.recovery_stats().gaps, 1);
     assert_eq!(rig.server.stats().requests_malformed, 1);
 }

@@ -77,3 +77,45 @@ pub enum ItchError {
         value: u8,
     },
 }
+
+/// A SoupBinTCP packet (or a GLIMPSE end-of-snapshot message) that cannot be
+/// decoded. On a stream there is no resynchronising after a bad frame, so
+/// the session that sees one ends (counted by its owner).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum SoupError {
+    /// A length prefix of zero: every packet has at least its type byte.
+    #[error("SoupBinTCP packet with length 0 (a packet holds at least its type byte)")]
+    EmptyPacket,
+    /// A packet longer than the receive buffer can hold.
+    #[error("SoupBinTCP packet of {length} bytes exceeds the {capacity}-byte receive buffer")]
+    TooLong {
+        /// Length from the prefix (type byte and payload).
+        length: usize,
+        /// Largest packet the buffer holds.
+        capacity: usize,
+    },
+    /// A packet type the protocol does not define.
+    #[error("unknown SoupBinTCP packet type {packet_type:#04x} ({length} bytes)")]
+    UnknownType {
+        /// The type byte.
+        packet_type: u8,
+        /// Length of the packet (type byte and payload).
+        length: usize,
+    },
+    /// A fixed-size packet whose length differs from the spec.
+    #[error("SoupBinTCP packet '{}' is {got} bytes, the spec says {expected}", *packet_type as char)]
+    WrongLength {
+        /// The type byte.
+        packet_type: u8,
+        /// Length from the spec (type byte and payload).
+        expected: usize,
+        /// Length received.
+        got: usize,
+    },
+    /// A numeric field that is not space-padded ASCII digits fitting `u64`.
+    #[error("SoupBinTCP/GLIMPSE field {field} is not a space-padded decimal number")]
+    BadNumber {
+        /// Field name.
+        field: &'static str,
+    },
+}

@@ -5,9 +5,15 @@
 //! executed with price ('C', printable) carrying the resting order's price,
 //! read before the execution is applied, so the caller can print the trade.
 //!
-//! Owning thread: the ingest thread, which calls [`ItchFeed::on_datagram`]
-//! for every datagram read and [`ItchFeed::poll_request`] on every poll
-//! iteration (sending any request it returns to the request port).
+//! Owning thread: the ingest thread. Used alone, the caller passes every
+//! datagram to [`ItchFeed::on_datagram`] and sends what
+//! [`ItchFeed::poll_request`] returns to the request port (live datagrams
+//! past a gap are then dropped and re-requested). Inside
+//! `net::MoldReceiver`, [`super::Recovery`] drives it instead: it buffers
+//! datagrams past a gap, hands them on early with
+//! [`ItchFeed::deliver_unapplied`], applies them later with
+//! [`ItchFeed::on_datagram_delivering`], and rebuilds the books from
+//! snapshots ([`ItchFeed::begin_snapshot`] and the functions after it).
 //!
 //! Invariants: one L3 book per configured symbol, allocated in
 //! [`ItchFeed::new`] with the locate table; processing a datagram does not
@@ -22,6 +28,7 @@ use super::message::{BuySell, ItchMessage, OrderExecutedWithPrice, Price4, Stock
 use super::mold::{MoldPacket, MoldRequest};
 use super::sequence::{PacketVerdict, SequenceStats, SequenceTracker};
 use crate::book::{BookReject, L3Book, Price, Qty, Side, StaleFlags};
+use core::ops::Range;
 
 const LOCATE_UNBOUND: u16 = u16::MAX;
 
@@ -172,6 +179,73 @@ impl ItchFeed {
         };
     }
 
+    /// Set `flags` on every book (a gap or a snapshot pending: the missing
+    /// messages could concern any book).
+    pub fn mark_stale_all(&mut self, flags: StaleFlags) {
+        self.books.iter_mut().for_each(|b| b.mark_stale(flags));
+    }
+
+    /// Clear `flags` on every book once the cause is recovered.
+    pub fn clear_stale_all(&mut self, flags: StaleFlags) {
+        self.books.iter_mut().for_each(|b| b.clear_stale(flags));
+    }
+
+    /// A snapshot is about to rebuild the books: empty them, drop every
+    /// stale flag (the rebuild replaces whatever was wrong) and mark them
+    /// [`StaleFlags::NOT_SYNCED`] and [`StaleFlags::GAP`] until the snapshot
+    /// and the buffered live messages after it are applied. Locate
+    /// bindings are kept; the snapshot's directory messages rebind them.
+    pub fn begin_snapshot(&mut self) {
+        for book in &mut self.books {
+            book.clear();
+            book.clear_stale(StaleFlags::all());
+            book.mark_stale(StaleFlags::NOT_SYNCED | StaleFlags::GAP);
+        }
+    }
+
+    /// Apply one ITCH message body from a snapshot (no MoldUDP64 framing,
+    /// no sequencing), exactly as a live message: decoded, routed, applied,
+    /// counted, handed to `on_message`.
+    pub fn apply_snapshot_message<F>(&mut self, body: &[u8], mut on_message: F)
+    where
+        F: FnMut(Option<usize>, &ItchMessage),
+    {
+        self.on_message_bytes(body, true, &mut on_message);
+    }
+
+    /// Hand the messages of a datagram that cannot be applied yet (it lies
+    /// beyond a gap) to `on_message`, those whose sequence number is in
+    /// `deliver`, without sequencing or applying them: decoded, routed by
+    /// the current locate bindings, an order executed priced from the book
+    /// when the book knows the order. Nothing is counted here; the messages
+    /// are counted when the datagram is applied.
+    pub fn deliver_unapplied<F>(&self, datagram: &[u8], deliver: Range<u64>, mut on_message: F)
+    where
+        F: FnMut(Option<usize>, &ItchMessage),
+    {
+        let Ok(packet) = MoldPacket::parse(datagram) else {
+            return;
+        };
+        let first = packet.header().sequence_number;
+        for (index, body) in packet.messages().enumerate() {
+            if !deliver.contains(&first.saturating_add(index as u64)) {
+                continue;
+            }
+            let Ok(msg) = decode(body) else {
+                continue;
+            };
+            let book_index = self.book_index(msg.header().stock_locate);
+            let executed_at = self.execution_price(&msg, book_index);
+            on_message(book_index, &with_execution_price(msg, executed_at));
+        }
+    }
+
+    /// The snapshot is complete: the live stream resumes at
+    /// `next_sequence` (the books stay stale until the caller clears them).
+    pub fn finish_snapshot(&mut self, next_sequence: u64) {
+        self.reset_sequence(Some(next_sequence));
+    }
+
     /// A retransmission request to send now, if one is due (see
     /// [`SequenceTracker::poll_request`]).
     pub fn poll_request(&mut self, now_ns: u64) -> Option<MoldRequest> {
@@ -180,7 +254,23 @@ impl ItchFeed {
 
     /// Process one datagram: frame, sequence, decode, update books, and call
     /// `on_message(book_index, message)` for each decoded message in order.
-    pub fn on_datagram<F>(&mut self, datagram: &[u8], mut on_message: F) -> PacketOutcome
+    pub fn on_datagram<F>(&mut self, datagram: &[u8], on_message: F) -> PacketOutcome
+    where
+        F: FnMut(Option<usize>, &ItchMessage),
+    {
+        self.on_datagram_delivering(datagram, 0..u64::MAX, on_message)
+    }
+
+    /// [`ItchFeed::on_datagram`], but only messages whose sequence number
+    /// is in `deliver` are handed to `on_message`; the others are applied
+    /// silently (they were handed on by [`ItchFeed::deliver_unapplied`]
+    /// when they arrived past a gap).
+    pub fn on_datagram_delivering<F>(
+        &mut self,
+        datagram: &[u8],
+        deliver: Range<u64>,
+        mut on_message: F,
+    ) -> PacketOutcome
     where
         F: FnMut(Option<usize>, &ItchMessage),
     {
@@ -199,9 +289,11 @@ impl ItchFeed {
                         .iter_mut()
                         .for_each(|b| b.clear_stale(StaleFlags::GAP));
                 }
+                let first = packet.header().sequence_number;
                 let mut message_count = 0u16;
-                for body in packet.messages().skip(usize::from(skip_count)) {
-                    self.on_message_bytes(body, &mut on_message);
+                for (index, body) in packet.messages().enumerate().skip(usize::from(skip_count)) {
+                    let handed_on = deliver.contains(&first.saturating_add(index as u64));
+                    self.on_message_bytes(body, handed_on, &mut on_message);
                     message_count += 1;
                 }
                 PacketOutcome::Applied {
@@ -224,8 +316,20 @@ impl ItchFeed {
         }
     }
 
+    /// The resting order's price for an order executed ('E') on a known
+    /// book (read before the execution is applied: the book forgets the
+    /// order when it is used up).
+    fn execution_price(&self, msg: &ItchMessage, book_index: Option<usize>) -> Option<Price> {
+        match (msg, book_index) {
+            (ItchMessage::OrderExecuted(m), Some(index)) => self.books[index]
+                .order(m.order_ref)
+                .map(|order| order.price),
+            _ => None,
+        }
+    }
+
     #[inline]
-    fn on_message_bytes<F>(&mut self, body: &[u8], on_message: &mut F)
+    fn on_message_bytes<F>(&mut self, body: &[u8], deliver: bool, on_message: &mut F)
     where
         F: FnMut(Option<usize>, &ItchMessage),
     {
@@ -247,14 +351,7 @@ impl ItchFeed {
             }
         }
         let book_index = self.book_index(msg.header().stock_locate);
-        // An execution trades at the resting order's price, which the book
-        // forgets when the order is used up: read it before applying.
-        let executed_at = match (&msg, book_index) {
-            (ItchMessage::OrderExecuted(m), Some(index)) => self.books[index]
-                .order(m.order_ref)
-                .map(|order| order.price),
-            _ => None,
-        };
+        let executed_at = self.execution_price(&msg, book_index);
         let applied = match book_index {
             Some(index) if apply_to_book(&mut self.books[index], &msg).is_err() => {
                 self.stats.book_rejects += 1;
@@ -267,9 +364,11 @@ impl ItchFeed {
             }
             None => true,
         };
-        // Only an execution the book took prints a trade.
-        let executed_at = executed_at.filter(|_| applied);
-        on_message(book_index, &with_execution_price(msg, executed_at));
+        if deliver {
+            // Only an execution the book took prints a trade.
+            let executed_at = executed_at.filter(|_| applied);
+            on_message(book_index, &with_execution_price(msg, executed_at));
+        }
     }
 }
 

@@ -61,7 +61,9 @@ impl MoldHeader {
             .saturating_add(u64::from(self.messages_carried()))
     }
 
-    fn parse(datagram: &[u8]) -> Result<MoldHeader, MoldError> {
+    /// The header of a datagram (the first 20 bytes), without validating
+    /// the message blocks after it.
+    pub fn parse(datagram: &[u8]) -> Result<MoldHeader, MoldError> {
         let Some(bytes) = datagram.get(..MOLD_HEADER_LEN) else {
             return Err(MoldError::TooShort {
                 length: datagram.len(),

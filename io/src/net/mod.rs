@@ -17,9 +17,12 @@
 //!    receivers below are polled every iteration regardless;
 //! 2. control input, then venue (FIX) sessions — not here;
 //! 3. `mold_receiver.poll(&mut itch_feed, &mut clock, on_message)`: reads
-//!    retransmissions then feed datagrams (bounded per call), stamps
-//!    `ts_recv_ns` per datagram, updates the L3 books and sends due gap
-//!    requests; a book with `is_stale()` must not be traded on;
+//!    retransmissions then feed datagrams (bounded per call) with the
+//!    kernel's receive stamp as `ts_recv_ns`, applies them in sequence or
+//!    buffers them past a gap, sends bounded retransmission requests, runs a
+//!    GLIMPSE snapshot session when a large gap or late join needs one
+//!    ([`MoldReceiver::configure_recovery`]); a book with `is_stale()` must
+//!    not be traded on;
 //! 4. `binance_feed.poll(&mut clock, on_update)`: drives the WebSocket
 //!    (connect, TLS, reconnect with backoff, pings), routes messages to the
 //!    L2 books, takes REST snapshot answers and requests due snapshots;
@@ -27,12 +30,13 @@
 //!    `Snapshot { outcome: Synced }`.
 //!
 //! Venue side (simulator thread): [`MoldPublisher`] + [`MoldRequestServer`]
-//! (`server.poll(publisher.store())` every loop), and [`WsServer`] for the
-//! streams and, on the same port, `GET /api/v3/depth`
+//! (`server.poll(publisher.store())` every loop), [`GlimpseServer`]
+//! (`glimpse.poll(now_ns, publisher.next_sequence(), &orders)` every loop),
+//! and [`WsServer`] for the streams and, on the same port, `GET /api/v3/depth`
 //! ([`WsServer::poll_with_http`]).
 //!
-//! The only `unsafe` code is the `setsockopt`/`getsockopt` wrapper in
-//! `sys.rs`.
+//! The only `unsafe` code is in `sys.rs`: the `setsockopt`/`getsockopt`
+//! wrappers and `recvmsg` with the kernel's receive stamp.
 
 mod backoff;
 mod binance_config;
@@ -40,6 +44,7 @@ mod binance_route;
 mod binance_snapshots;
 mod binance_ws;
 mod error;
+mod glimpse_server;
 mod json_route;
 mod mold_publisher;
 mod mold_receiver;
@@ -47,7 +52,9 @@ mod mold_request_server;
 mod options;
 mod reactor;
 mod retransmit_store;
+mod rx_stamp;
 mod snapshot_fetcher;
+mod soup_client;
 mod stream_url;
 #[allow(unsafe_code)]
 mod sys;
@@ -64,6 +71,7 @@ pub use binance_ws::{
     BinanceInstrument, BinanceWsFeed, MarketUpdate, SnapshotSource, SnapshotStats,
 };
 pub use error::NetError;
+pub use glimpse_server::{GlimpseServer, GlimpseServerConfig, GlimpseServerStats};
 pub use mold_publisher::{MoldPublisher, MoldPublisherConfig, PublisherStats};
 pub use mold_receiver::{MoldReceiver, MoldReceiverConfig, ReceivePoll, ReceiverStats};
 pub use mold_request_server::{MoldRequestServer, RequestServerStats};
@@ -74,9 +82,11 @@ pub use reactor::{
     bind_udp, connect_tcp, tcp_connect_state, ConnectState, PollMode, Reactor, ReactorStats,
 };
 pub use retransmit_store::RetransmitStore;
+pub use rx_stamp::{enable_rx_stamps, realtime_ns, recv_stamped, RxStamping};
 pub use snapshot_fetcher::{
     FetchFailure, SnapshotAnswer, SnapshotFetcher, SnapshotFetcherConfig, SnapshotRequest,
 };
+pub use soup_client::{SoupClient, SoupClientConfig, SoupClientStats, SoupEvent};
 pub use stream_url::{StreamUrl, StreamWrapping};
 pub use tls::{TlsConfig, TlsRoots, TlsSetup};
 pub use ws_client::{DisconnectReason, WsClient, WsEvent, WsStats};

@@ -1,7 +1,9 @@
 //! The subscriber side of a MoldUDP64 stream: reads datagrams into one
-//! preallocated buffer, stamps each with the receive time as soon as it is
-//! read, hands it to [`ItchFeed::on_datagram`], and sends the feed's
-//! retransmission requests to the venue's request port.
+//! preallocated buffer with the kernel's receive stamp, hands them to the
+//! feed's [`Recovery`] (which applies them to the [`ItchFeed`] in sequence
+//! or buffers them past a gap), sends the retransmission requests it asks
+//! for to the venue's request port, and runs the GLIMPSE snapshot session
+//! it asks for over SoupBinTCP.
 //!
 //! Owning thread: the ingest thread, which calls [`MoldReceiver::poll`] on
 //! every loop iteration (whether or not the reactor reported readiness:
@@ -12,24 +14,46 @@
 //! request socket (an ephemeral port that sends requests and receives the
 //! retransmitted packets, which the venue sends back to the requester).
 //! The request socket is drained first, so retransmissions that close a gap
-//! are applied before newer feed packets (which the tracker would otherwise
-//! drop as beyond the gap and need again).
+//! are applied before newer feed packets are looked at. A third, the
+//! snapshot connection, exists only while a snapshot loads.
+//!
+//! Receive stamps: both sockets ask the kernel for `SO_TIMESTAMPNS` (or
+//! software `SO_TIMESTAMPING`) at bind; `ts_recv_ns` is then when the
+//! kernel received the datagram (CLOCK_REALTIME ns), so time spent waiting
+//! in the socket counts. Where the kernel refuses, or a datagram comes
+//! without a stamp, the caller's clock is read right after the read; how
+//! each socket fared is in [`MoldReceiver::rx_stamping`] (log it once) and
+//! unstamped datagrams are counted.
+//!
+//! Recovery (see [`Recovery`]): by default gaps are refilled through the
+//! request port with live datagrams buffered meanwhile;
+//! [`MoldReceiver::configure_recovery`] sets the thresholds and a snapshot
+//! server, which large gaps, late joins and stalled retransmissions then
+//! use. While recovering, every book is stale.
 //!
 //! Invariants: no allocation per datagram (the buffer is 64 KiB, larger
-//! than any UDP payload, so nothing is truncated); the clock is read once
-//! per datagram, right after `recv_from` returns.
+//! than any UDP payload, so nothing is truncated; the recovery buffer is
+//! preallocated); the caller's clock is read once per poll for timeouts
+//! (and per datagram only when the kernel gave no stamp).
 //!
 //! Bad-input and error policy: malformed datagrams, gaps, duplicates and
-//! other sessions follow [`ItchFeed`]'s policy (skip, count, re-request).
-//! A receive error other than `WouldBlock` (e.g. `ECONNREFUSED` echoed by an
-//! ICMP error after a request was sent to a closed port) is counted and the
-//! socket is read again next poll. A request the socket refuses is counted;
-//! the feed repeats it after its retry interval.
+//! other sessions follow [`ItchFeed`]'s and [`Recovery`]'s policies (skip,
+//! count, re-request). A receive error other than `WouldBlock` (e.g.
+//! `ECONNREFUSED` echoed by an ICMP error after a request was sent to a
+//! closed port) is counted and the socket is read again next poll. A
+//! request the socket refuses is counted; it is repeated after the retry
+//! interval. A snapshot session that fails is counted and retried with
+//! backoff.
 
 use super::error::NetError;
 use super::options::{OptionsReport, SocketOptions};
 use super::reactor::bind_udp;
-use crate::itch::{ItchFeed, ItchMessage, PacketOutcome};
+use super::rx_stamp::{enable_rx_stamps, recv_stamped, RxStamping};
+use super::soup_client::{SoupClient, SoupClientConfig, SoupClientStats, SoupEvent};
+use crate::itch::{
+    Arrival, DatagramSource, ItchFeed, ItchMessage, Recovery, RecoveryConfig, RecoveryStats,
+    SnapshotFailure,
+};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 use std::net::SocketAddr;
@@ -70,6 +94,8 @@ pub struct ReceiverStats {
     pub request_send_errors: u64,
     /// Polls that stopped at the datagram budget.
     pub polls_at_budget: u64,
+    /// Datagrams the kernel did not stamp (stamped from the caller's clock).
+    pub datagrams_stamped_user: u64,
 }
 
 /// What one [`MoldReceiver::poll`] did.
@@ -77,15 +103,19 @@ pub struct ReceiverStats {
 pub struct ReceivePoll {
     /// Datagrams read.
     pub datagram_count: usize,
-    /// A datagram opened a gap (books are stale).
+    /// A gap was detected (books are stale).
     pub gap_seen: bool,
-    /// A datagram closed the gap (books are live again).
+    /// A recovery completed: the books caught up and are fresh again.
     pub gap_closed: bool,
-    /// A request was sent.
+    /// A retransmission request was sent.
     pub request_sent: bool,
+    /// A snapshot was applied to the books.
+    pub snapshot_applied: bool,
+    /// A snapshot attempt failed (it is retried after the backoff).
+    pub snapshot_failed: bool,
 }
 
-/// MoldUDP64 subscriber: feed socket plus request socket.
+/// MoldUDP64 subscriber: feed socket, request socket, recovery.
 #[derive(Debug)]
 pub struct MoldReceiver {
     feed_socket: UdpSocket,
@@ -94,7 +124,10 @@ pub struct MoldReceiver {
     buffer: Box<[u8]>,
     datagrams_per_poll_max: usize,
     reports: [OptionsReport; 2],
+    stamping: [RxStamping; 2],
     stats: ReceiverStats,
+    recovery: Recovery,
+    snapshot: Option<SoupClient>,
 }
 
 #[derive(Clone, Copy)]
@@ -116,6 +149,10 @@ impl MoldReceiver {
             bind_udp("mold feed", config.feed_bind_addr, &config.options)?;
         let (request_socket, request_report) =
             bind_udp("mold request", config.request_bind_addr, &config.options)?;
+        let stamping = [
+            enable_rx_stamps(&feed_socket),
+            enable_rx_stamps(&request_socket),
+        ];
         Ok(MoldReceiver {
             feed_socket,
             request_socket,
@@ -123,8 +160,43 @@ impl MoldReceiver {
             buffer: vec![0u8; RECV_BUFFER_BYTES].into_boxed_slice(),
             datagrams_per_poll_max: config.datagrams_per_poll_max,
             reports: [feed_report, request_report],
+            stamping,
             stats: ReceiverStats::default(),
+            recovery: Recovery::new(RecoveryConfig::default(), false),
+            snapshot: None,
         })
+    }
+
+    /// Set the recovery thresholds and, with `snapshot`, the GLIMPSE
+    /// server that heals large gaps, late joins and stalled
+    /// retransmissions. Call before the first poll (it starts afresh).
+    pub fn configure_recovery(
+        &mut self,
+        config: RecoveryConfig,
+        snapshot: Option<SoupClientConfig>,
+    ) {
+        self.recovery = Recovery::new(config, snapshot.is_some());
+        self.snapshot = snapshot.map(SoupClient::new);
+    }
+
+    /// Recovery counters (gaps, retransmission, snapshots, buffer, resyncs).
+    pub fn recovery_stats(&self) -> &RecoveryStats {
+        self.recovery.stats()
+    }
+
+    /// Whether a recovery is open (every book is stale).
+    pub fn is_recovering(&self) -> bool {
+        self.recovery.is_recovering()
+    }
+
+    /// The snapshot client's counters, when a snapshot server is configured.
+    pub fn snapshot_client_stats(&self) -> Option<&SoupClientStats> {
+        self.snapshot.as_ref().map(SoupClient::stats)
+    }
+
+    /// How receive times are taken: `[feed, request]` (log once).
+    pub fn rx_stamping(&self) -> [RxStamping; 2] {
+        self.stamping
     }
 
     /// The feed socket's address (publish to it).
@@ -169,10 +241,13 @@ impl MoldReceiver {
             })
     }
 
-    /// Read what is waiting (retransmissions first, then the feed), feed it
-    /// to `feed`, then send a retransmission request if one is due.
-    /// `on_message(ts_recv_ns, book_index, message)` sees every decoded
-    /// message in sequence order; `clock` returns nanoseconds.
+    /// Read what is waiting (retransmissions first, then the feed), pass
+    /// it through the recovery to `feed`, run the snapshot session if one
+    /// is due, replay buffered datagrams, then send a retransmission
+    /// request if one is due. `on_message(ts_recv_ns, book_index, message)`
+    /// sees every applied message once, in sequence order (snapshot
+    /// messages in the snapshot's order); `clock` returns nanoseconds and
+    /// is read once per poll for timeouts.
     pub fn poll<C, F>(
         &mut self,
         feed: &mut ItchFeed,
@@ -183,16 +258,40 @@ impl MoldReceiver {
         C: FnMut() -> u64,
         F: FnMut(u64, Option<usize>, &ItchMessage),
     {
+        let now_ns = clock();
+        self.recovery.ensure_started(feed, now_ns);
+        let before = *self.recovery.stats();
         let mut result = ReceivePoll::default();
-        self.drain(Which::Request, feed, clock, &mut on_message, &mut result);
-        self.drain(Which::Feed, feed, clock, &mut on_message, &mut result);
-        result.request_sent = self.send_request_if_due(feed, clock());
+        self.drain(
+            Which::Request,
+            feed,
+            now_ns,
+            clock,
+            &mut on_message,
+            &mut result,
+        );
+        self.drain(
+            Which::Feed,
+            feed,
+            now_ns,
+            clock,
+            &mut on_message,
+            &mut result,
+        );
+        self.poll_snapshot(feed, now_ns, clock, &mut on_message);
+        self.recovery.replay(feed, now_ns);
+        result.request_sent = self.send_request_if_due(feed, now_ns);
+        let after = self.recovery.stats();
+        result.gap_seen = after.gaps > before.gaps;
+        result.gap_closed = after.resyncs > before.resyncs;
+        result.snapshot_applied = after.snapshots_applied > before.snapshots_applied;
+        result.snapshot_failed = after.snapshots_failed > before.snapshots_failed;
         result
     }
 
-    /// Send the feed's retransmission request if one is due at `now_ns`.
+    /// Send the recovery's retransmission request if one is due at `now_ns`.
     pub fn send_request_if_due(&mut self, feed: &mut ItchFeed, now_ns: u64) -> bool {
-        let Some(request) = feed.poll_request(now_ns) else {
+        let Some(request) = self.recovery.poll(feed, now_ns) else {
             return false;
         };
         match self
@@ -210,10 +309,69 @@ impl MoldReceiver {
         }
     }
 
+    /// Start, drive or end the snapshot session as the recovery wants.
+    fn poll_snapshot<C, F>(
+        &mut self,
+        feed: &mut ItchFeed,
+        now_ns: u64,
+        clock: &mut C,
+        on_message: &mut F,
+    ) where
+        C: FnMut() -> u64,
+        F: FnMut(u64, Option<usize>, &ItchMessage),
+    {
+        let Some(client) = self.snapshot.as_mut() else {
+            return;
+        };
+        let recovery = &mut self.recovery;
+        if !recovery.snapshot_loading() {
+            // Ended by a buffer overflow (or done): stop the old session.
+            if !client.is_idle() {
+                client.close();
+            }
+            if !recovery.snapshot_due(now_ns) {
+                return;
+            }
+            recovery.snapshot_started();
+            if let Err(failure) = client.connect(now_ns) {
+                recovery.snapshot_failed(failure, now_ns);
+                return;
+            }
+        }
+        let mut complete = false;
+        let mut bad: Option<SnapshotFailure> = None;
+        let failure = client.poll(now_ns, clock, |event| match event {
+            SoupEvent::LoginAccepted { .. } => {
+                recovery.snapshot_login_accepted(feed);
+                true
+            }
+            SoupEvent::Sequenced {
+                message,
+                ts_recv_ns,
+            } => match recovery.snapshot_message(feed, message, ts_recv_ns, on_message) {
+                Ok(done) => {
+                    complete = done;
+                    !done
+                }
+                Err(failure) => {
+                    bad = Some(failure);
+                    false
+                }
+            },
+        });
+        if complete {
+            client.logout();
+        } else if let Some(failure) = bad.or(failure) {
+            client.close();
+            recovery.snapshot_failed(failure, now_ns);
+        }
+    }
+
     fn drain<C, F>(
         &mut self,
         which: Which,
         feed: &mut ItchFeed,
+        now_ns: u64,
         clock: &mut C,
         on_message: &mut F,
         result: &mut ReceivePoll,
@@ -221,13 +379,13 @@ impl MoldReceiver {
         C: FnMut() -> u64,
         F: FnMut(u64, Option<usize>, &ItchMessage),
     {
-        let socket = match which {
-            Which::Request => &self.request_socket,
-            Which::Feed => &self.feed_socket,
+        let (socket, source) = match which {
+            Which::Request => (&self.request_socket, DatagramSource::Retransmission),
+            Which::Feed => (&self.feed_socket, DatagramSource::Live),
         };
         for _ in 0..self.datagrams_per_poll_max {
-            let length = match socket.recv_from(&mut self.buffer) {
-                Ok((length, _from)) => length,
+            let (length, stamp) = match recv_stamped(socket, &mut self.buffer) {
+                Ok(received) => received,
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => {
@@ -235,23 +393,22 @@ impl MoldReceiver {
                     continue;
                 }
             };
-            let ts_recv_ns = clock();
+            let ts_recv_ns = stamp.unwrap_or_else(|| {
+                self.stats.datagrams_stamped_user += 1;
+                clock()
+            });
             match which {
                 Which::Request => self.stats.retransmit_datagrams += 1,
                 Which::Feed => self.stats.feed_datagrams += 1,
             }
             self.stats.bytes_received += length as u64;
             result.datagram_count += 1;
-            let outcome = feed.on_datagram(&self.buffer[..length], |book_index, message| {
-                on_message(ts_recv_ns, book_index, message)
-            });
-            match outcome {
-                PacketOutcome::Gap => result.gap_seen = true,
-                PacketOutcome::Applied {
-                    gap_closed: true, ..
-                } => result.gap_closed = true,
-                _ => {}
-            }
+            let arrival = Arrival {
+                bytes: &self.buffer[..length],
+                ts_recv_ns,
+                source,
+            };
+            self.recovery.on_datagram(feed, arrival, now_ns, on_message);
         }
         self.stats.polls_at_budget += 1;
     }
