@@ -19,6 +19,7 @@
 pub mod backoff;
 pub mod decimal;
 pub mod decode;
+mod digits;
 pub mod encode;
 pub mod error;
 pub mod exec_dedup;

@@ -18,6 +18,14 @@ use crate::fix::out_buffer::OutBuffer;
 use crate::fix::seq_store::{SeqNumbers, SeqStore};
 use crate::fix::tags::{self, MsgType, SessionRejectReason};
 
+/// `49=<sender><SOH>56=<target><SOH>`, built once per session.
+fn comp_id_fields(sender_comp_id: &str, target_comp_id: &str) -> Box<[u8]> {
+    let (sender_tag, target_tag) = (tags::SENDER_COMP_ID, tags::TARGET_COMP_ID);
+    format!("{sender_tag}={sender_comp_id}\x01{target_tag}={target_comp_id}\x01")
+        .into_bytes()
+        .into_boxed_slice()
+}
+
 /// Encodes and queues outgoing messages for one session.
 #[derive(Debug)]
 pub struct Sender {
@@ -29,6 +37,8 @@ pub struct Sender {
     store: Option<SeqStore>,
     sender_comp_id: Box<[u8]>,
     target_comp_id: Box<[u8]>,
+    /// `49=<ours><SOH>56=<theirs><SOH>`, written after MsgType in every header.
+    comp_id_fields: Box<[u8]>,
     pub(super) logged_on: bool,
     pub(super) last_sent_ns: u64,
     pub(super) messages_sent_count: u64,
@@ -54,6 +64,7 @@ impl Sender {
             store,
             sender_comp_id: sender_comp_id.as_bytes().into(),
             target_comp_id: target_comp_id.as_bytes().into(),
+            comp_id_fields: comp_id_fields(sender_comp_id, target_comp_id),
             logged_on: false,
             last_sent_ns: 0,
             messages_sent_count: 0,
@@ -105,14 +116,14 @@ impl Sender {
         Ok(())
     }
 
+    /// The standard header: MsgType, the constant CompIDs (one copy),
+    /// MsgSeqNum, SendingTime. FIX fixes only the order of 8, 9 and 35.
+    #[inline]
     fn write_header(&mut self, msg_type: MsgType, seq_num: u64, now_ns: u64) {
         self.encoder.begin(msg_type.as_bytes());
+        self.encoder.raw(&self.comp_id_fields);
         self.encoder.field_u64(tags::MSG_SEQ_NUM, seq_num);
-        self.encoder
-            .field(tags::SENDER_COMP_ID, &self.sender_comp_id);
         self.encoder.field_timestamp(tags::SENDING_TIME, now_ns);
-        self.encoder
-            .field(tags::TARGET_COMP_ID, &self.target_comp_id);
     }
 
     /// Encodes a message with the next MsgSeqNum and queues it; returns the
