@@ -27,8 +27,14 @@ pub mod exec_report;
 pub mod framer;
 pub mod order;
 pub mod out_buffer;
+pub mod reconcile;
+pub mod reject;
+pub mod sent_log;
 pub mod seq_store;
 pub mod session;
+pub mod status;
+#[allow(unsafe_code)]
+mod sys;
 pub mod tags;
 pub mod tcp;
 pub mod time;
