@@ -30,6 +30,7 @@ use genesis_io::fix::exec_report::OrderUpdate;
 use genesis_io::fix::order::{NewOrderSingle, OrdType, Side, TimeInForce};
 use genesis_io::fix::out_buffer::OutBuffer;
 use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler, SessionState};
+use genesis_io::fix::status::StatusReport;
 use genesis_io::fix::{tags, Encoder, FieldTable, InstrumentScale, Lots, Message, Ticks};
 
 const T0_NS: u64 = 1_700_000_000_000_000_000;
@@ -181,6 +182,43 @@ fn decode_execution_report(criterion: &mut Criterion) {
     group.finish();
 }
 
+fn decode_status_report(criterion: &mut Criterion) {
+    let scale = InstrumentScale::new("0.01", "1").unwrap();
+    let report = message(
+        b"8",
+        2,
+        &[
+            (tags::ORDER_ID, "VENUE-000042"),
+            (tags::EXEC_ID, "0"),
+            (tags::EXEC_TYPE, "I"),
+            (tags::ORD_STATUS, "1"),
+            (tags::CL_ORD_ID, "GEN-000000123456"),
+            (tags::MASS_STATUS_REQ_ID, "GEN-MS-1"),
+            (tags::TOT_NUM_REPORTS, "3"),
+            (tags::LAST_RPT_REQUESTED, "N"),
+            (tags::SYMBOL, "ACME"),
+            (tags::SIDE, "1"),
+            (tags::ORDER_QTY, "100"),
+            (tags::PRICE, "101.25"),
+            (tags::LEAVES_QTY, "60"),
+            (tags::CUM_QTY, "40"),
+            (tags::AVG_PX, "101.25"),
+        ],
+    );
+    let mut table = FieldTable::new();
+    let mut group = criterion.benchmark_group("decode_status_report");
+    group.bench_function("decode_and_parse", |bencher| {
+        bencher.iter(|| {
+            let message = table.decode(black_box(&report)).unwrap();
+            match StatusReport::parse(&message, &scale) {
+                Ok(Some(status)) => status.cum_qty_lots.0,
+                _ => unreachable!("the report parses"),
+            }
+        })
+    });
+    group.finish();
+}
+
 /// Median nanoseconds per call of `work` over `rounds`, interleaved with
 /// `baseline` round by round so both see the same machine load.
 fn interleaved_medians(
@@ -236,7 +274,12 @@ fn print_encode_ratio() {
     );
 }
 
-criterion_group!(benches, encode_new_order_single, decode_execution_report);
+criterion_group!(
+    benches,
+    encode_new_order_single,
+    decode_execution_report,
+    decode_status_report
+);
 
 fn main() {
     benches();
