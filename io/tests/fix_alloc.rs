@@ -10,17 +10,19 @@
 mod counting_alloc;
 use counting_alloc::allocations_in;
 
+#[path = "support/fix_pair.rs"]
+mod fix_pair;
+use fix_pair::{order, raw, T0_NS};
+
 use genesis_io::fix::exec_dedup::{ExecIdSet, ExecKey};
 use genesis_io::fix::exec_report::OrderUpdate;
-use genesis_io::fix::order::{NewOrderSingle, OrdType, Side, TimeInForce};
+use genesis_io::fix::order::{NewOrderSingle, Side};
 use genesis_io::fix::reconcile::{ReconcileState, Reconciler};
 use genesis_io::fix::session::{
     RequestReject, Sender, Session, SessionConfig, SessionHandler, SessionState,
 };
 use genesis_io::fix::status::StatusReport;
-use genesis_io::fix::{tags, Encoder, FieldTable, InstrumentScale, Lots, Message, Ticks};
-
-const T0_NS: u64 = 1_700_000_000_000_000_000;
+use genesis_io::fix::{tags, FieldTable, InstrumentScale, Message};
 
 struct Fills {
     scale: InstrumentScale,
@@ -52,19 +54,9 @@ impl SessionHandler for Fills {
     }
 }
 
-fn header(encoder: &mut Encoder, msg_type: &[u8], seq_num: u64) {
-    encoder.begin(msg_type);
-    encoder.field_u64(tags::MSG_SEQ_NUM, seq_num);
-    encoder.field(tags::SENDER_COMP_ID, b"VENUE");
-    encoder.field_timestamp(tags::SENDING_TIME, T0_NS);
-    encoder.field(tags::TARGET_COMP_ID, b"GEN");
-}
-
 fn execution_report(seq_num: u64) -> Vec<u8> {
-    let mut encoder = Encoder::with_capacity(1024);
-    header(&mut encoder, b"8", seq_num);
     let exec_id = format!("X{seq_num}");
-    for (tag, value) in [
+    let fields = [
         (tags::ORDER_ID, "O1"),
         (tags::EXEC_ID, exec_id.as_str()),
         (tags::EXEC_TYPE, "F"),
@@ -78,17 +70,13 @@ fn execution_report(seq_num: u64) -> Vec<u8> {
         (tags::LEAVES_QTY, "9"),
         (tags::CUM_QTY, "1"),
         (tags::AVG_PX, "101.25"),
-    ] {
-        encoder.field(tag, value.as_bytes());
-    }
-    encoder.finish().unwrap().to_vec()
+    ];
+    raw(b"8", seq_num, &fields)
 }
 
 /// A status report answering mass status request `GEN-MS1`.
 fn status_report(seq_num: u64) -> Vec<u8> {
-    let mut encoder = Encoder::with_capacity(1024);
-    header(&mut encoder, b"8", seq_num);
-    for (tag, value) in [
+    let fields = [
         (tags::ORDER_ID, "O1"),
         (tags::EXEC_ID, "0"),
         (tags::EXEC_TYPE, "I"),
@@ -102,21 +90,20 @@ fn status_report(seq_num: u64) -> Vec<u8> {
         (tags::LEAVES_QTY, "9"),
         (tags::CUM_QTY, "1"),
         (tags::AVG_PX, "101.25"),
-    ] {
-        encoder.field(tag, value.as_bytes());
-    }
-    encoder.finish().unwrap().to_vec()
+    ];
+    raw(b"8", seq_num, &fields)
 }
 
 /// A session-level Reject of our message `ref_seq_num` (5051 undefined).
 fn session_reject(seq_num: u64, ref_seq_num: u64) -> Vec<u8> {
-    let mut encoder = Encoder::with_capacity(1024);
-    header(&mut encoder, b"3", seq_num);
-    encoder.field_u64(tags::REF_SEQ_NUM, ref_seq_num);
-    encoder.field(tags::REF_TAG_ID, b"5051");
-    encoder.field(tags::REF_MSG_TYPE, b"D");
-    encoder.field(tags::SESSION_REJECT_REASON, b"0");
-    encoder.finish().unwrap().to_vec()
+    let ref_seq_num = ref_seq_num.to_string();
+    let fields = [
+        (tags::REF_SEQ_NUM, ref_seq_num.as_str()),
+        (tags::REF_TAG_ID, "5051"),
+        (tags::REF_MSG_TYPE, "D"),
+        (tags::SESSION_REJECT_REASON, "0"),
+    ];
+    raw(b"3", seq_num, &fields)
 }
 
 /// A logged-on initiator and its handler.
@@ -132,13 +119,11 @@ fn logged_on(scale: InstrumentScale) -> (Session, Fills) {
         rejected_requests: 0,
     };
     session.on_connected(T0_NS, &mut fills);
-    let logon = {
-        let mut encoder = Encoder::with_capacity(256);
-        header(&mut encoder, b"A", 1);
-        encoder.field(tags::ENCRYPT_METHOD, b"0");
-        encoder.field(tags::HEART_BT_INT, b"30");
-        encoder.finish().unwrap().to_vec()
-    };
+    let logon = raw(
+        b"A",
+        1,
+        &[(tags::ENCRYPT_METHOD, "0"), (tags::HEART_BT_INT, "30")],
+    );
     session.on_bytes(&logon, T0_NS, &mut fills);
     assert_eq!(session.state(), SessionState::Active);
     (session, fills)
@@ -149,18 +134,7 @@ fn hot_paths_do_not_allocate() {
     let scale = InstrumentScale::new("0.01", "1").unwrap();
     let (mut session, mut fills) = logged_on(scale);
     let reports: Vec<Vec<u8>> = (2..1002).map(execution_report).collect();
-    let order = NewOrderSingle {
-        cl_ord_id: b"C1",
-        account: None,
-        symbol: b"ACME",
-        side: Side::Buy,
-        qty_lots: Lots(10),
-        ord_type: OrdType::Limit,
-        price_ticks: Some(Ticks(10_125)),
-        time_in_force: TimeInForce::Day,
-        transact_time_ns: T0_NS,
-        trigger_ns: None,
-    };
+    let order = order(b"C1", Side::Buy, 10);
     let mut table = FieldTable::new();
 
     let allocations = allocations_in(|| {
@@ -196,16 +170,8 @@ fn reject_and_status_paths_do_not_allocate() {
         .start_mass_status(session.sender(), T0_NS, u64::MAX / 2)
         .unwrap();
     let mut order = NewOrderSingle {
-        cl_ord_id: b"C1",
-        account: None,
-        symbol: b"ACME",
-        side: Side::Buy,
-        qty_lots: Lots(10),
-        ord_type: OrdType::Limit,
-        price_ticks: Some(Ticks(10_125)),
-        time_in_force: TimeInForce::Day,
-        transact_time_ns: T0_NS,
         trigger_ns: Some(T0_NS),
+        ..order(b"C1", Side::Buy, 10)
     };
     let rounds = 500u64;
     // Round r's order goes out with MsgSeqNum first_out + r; the venue's

@@ -27,7 +27,7 @@ use std::time::Duration;
 use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::exec_dedup::{ExecIdSet, ExecKey};
 use genesis_io::fix::exec_report::{ExecKind, OrdStatus, OrderUpdate};
-use genesis_io::fix::order::{NewOrderSingle, OrdType, Side, TimeInForce};
+use genesis_io::fix::order::{NewOrderSingle, Side};
 use genesis_io::fix::reconcile::{ReconcileState, Reconciler};
 use genesis_io::fix::reject::RejectLevel;
 use genesis_io::fix::seq_store::{reset_seq_store, SeqNumbers, SeqReset, SeqStore};
@@ -36,7 +36,7 @@ use genesis_io::fix::session::{
 };
 use genesis_io::fix::status::StatusReport;
 use genesis_io::fix::tcp::{unix_now_ns, TcpInitiator};
-use genesis_io::fix::{FixError, InstrumentScale, Lots, Message, MsgType, Ticks};
+use genesis_io::fix::{FixError, InstrumentScale, Message, MsgType, Ticks};
 
 #[path = "support/quickfix.rs"]
 mod quickfix;
@@ -44,7 +44,7 @@ use quickfix::*;
 
 #[path = "support/fix_pair.rs"]
 mod fix_pair;
-use fix_pair::RejectSeen;
+use fix_pair::{order, scale, RejectSeen};
 
 const TIMEOUT_NS: u64 = 10_000_000_000;
 
@@ -194,6 +194,39 @@ fn binaries() -> Option<&'static Binaries> {
     }
 }
 
+/// One strict acceptor running in its own folder, where our sequence file lives too.
+struct Venue {
+    acceptor: Executor,
+    port: u16,
+    seq_path: PathBuf,
+    _directory: tempfile::TempDir,
+}
+
+/// Starts the acceptor `pick` chooses, validating strictly; `None`: skipped.
+fn strict_venue(pick: impl FnOnce(&Binaries) -> &PathBuf) -> Option<Venue> {
+    let binaries = binaries()?;
+    let directory = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let acceptor = start_strict_executor(pick(binaries), directory.path(), port);
+    Some(Venue {
+        acceptor,
+        port,
+        seq_path: directory.path().join("genesis.seq"),
+        _directory: directory,
+    })
+}
+
+/// A new initiator on the venue's port, polled until logged on.
+fn logged_on(
+    venue: &Venue,
+    book: &mut Book,
+    configure: impl FnOnce(&mut SessionConfig),
+) -> TcpInitiator {
+    let mut driver = connect(venue.port, &venue.seq_path, configure);
+    wait_for("logon", &mut driver, book, &venue.acceptor, active);
+    driver
+}
+
 fn connect(port: u16, seq_path: &Path, configure: impl FnOnce(&mut SessionConfig)) -> TcpInitiator {
     let mut config = SessionConfig::initiator("GENESIS", "EXECUTOR");
     config.heartbeat_interval_s = 1;
@@ -205,30 +238,17 @@ fn connect(port: u16, seq_path: &Path, configure: impl FnOnce(&mut SessionConfig
 
 /// Sends a limit order; it always carries a trigger time, which the session
 /// writes as tag 5051 only when configured to.
-fn send_order(
-    driver: &mut TcpInitiator,
-    scale: &InstrumentScale,
-    cl_ord_id: &str,
-    side: Side,
-    qty: i64,
-) {
+fn send_order(driver: &mut TcpInitiator, cl_ord_id: &str, side: Side, qty: i64) {
     let now_ns = unix_now_ns();
     let order = NewOrderSingle {
-        cl_ord_id: cl_ord_id.as_bytes(),
-        account: None,
-        symbol: b"ACME",
-        side,
-        qty_lots: Lots(qty),
-        ord_type: OrdType::Limit,
-        price_ticks: Some(Ticks(10_125)),
-        time_in_force: TimeInForce::Day,
         transact_time_ns: now_ns,
         trigger_ns: Some(now_ns - 1_000),
+        ..order(cl_ord_id.as_bytes(), side, qty)
     };
     driver
         .session()
         .sender()
-        .send_new_order(&order, scale, now_ns)
+        .send_new_order(&order, &scale(), now_ns)
         .unwrap();
 }
 
@@ -296,23 +316,20 @@ fn active(driver: &mut TcpInitiator, _: &Book) -> bool {
 
 #[test]
 fn genesis_trades_with_a_validating_quickfix_executor() {
-    let Some(binaries) = binaries() else { return };
-    let directory = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let executor = start_strict_executor(&binaries.executor, directory.path(), port);
-    let seq_path = directory.path().join("genesis.seq");
-    let scale = InstrumentScale::new("0.01", "1").unwrap();
+    let Some(venue) = strict_venue(|binaries| &binaries.executor) else {
+        return;
+    };
+    let (executor, seq_path, port) = (&venue.acceptor, &venue.seq_path, venue.port);
     let mut book = Book::new();
 
     // Logon with HeartBtInt=1, then heartbeats both ways while idle.
-    let mut driver = connect(port, &seq_path, |_| {});
-    wait_for("logon", &mut driver, &mut book, &executor, active);
+    let mut driver = logged_on(&venue, &mut book, |_| {});
     let received_at_logon = driver.session().counters().messages_received;
     wait_for(
         "heartbeats",
         &mut driver,
         &mut book,
-        &executor,
+        executor,
         |driver, _| {
             let counters = driver.session().counters();
             counters.messages_received >= received_at_logon + 2 && counters.heartbeats_sent >= 2
@@ -325,10 +342,10 @@ fn genesis_trades_with_a_validating_quickfix_executor() {
     );
 
     // Orders (with a trigger time, not sent by default) accepted and filled.
-    send_order(&mut driver, &scale, "A1", Side::Buy, 7);
-    send_order(&mut driver, &scale, "A2", Side::Buy, 5);
-    send_order(&mut driver, &scale, "A3", Side::Sell, 4);
-    wait_for("3 fills", &mut driver, &mut book, &executor, |_, book| {
+    send_order(&mut driver, "A1", Side::Buy, 7);
+    send_order(&mut driver, "A2", Side::Buy, 5);
+    send_order(&mut driver, "A3", Side::Sell, 4);
+    wait_for("3 fills", &mut driver, &mut book, executor, |_, book| {
         book.fills == 3
     });
     assert_eq!(book.position_lots, 8);
@@ -339,24 +356,24 @@ fn genesis_trades_with_a_validating_quickfix_executor() {
     );
 
     // Clean restart: Logout, new session from the sequence file, no reject.
-    log_out(&mut driver, &mut book, &executor);
+    log_out(&mut driver, &mut book, executor);
     drop(driver);
-    let stored = SeqStore::new(&seq_path).load().unwrap().unwrap();
+    let stored = SeqStore::new(seq_path).load().unwrap().unwrap();
     assert!(stored.next_out > 1 && stored.next_in > 1, "{stored:?}");
-    let mut driver = connect(port, &seq_path, |_| {});
+    let mut driver = connect(port, seq_path, |_| {});
     wait_for(
         "logon after restart",
         &mut driver,
         &mut book,
-        &executor,
+        executor,
         active,
     );
-    send_order(&mut driver, &scale, "B1", Side::Buy, 2);
+    send_order(&mut driver, "B1", Side::Buy, 2);
     wait_for(
         "fill after restart",
         &mut driver,
         &mut book,
-        &executor,
+        executor,
         |_, book| book.fills == 4,
     );
     let counters = driver.session().counters();
@@ -367,30 +384,30 @@ fn genesis_trades_with_a_validating_quickfix_executor() {
     // fills; the restart recovers them through ResendRequest (PossDup) and
     // the OrderID+ExecID dedup keeps the position exact.
     let before = driver.session().seq_numbers();
-    send_order(&mut driver, &scale, "C1", Side::Sell, 1);
-    send_order(&mut driver, &scale, "C2", Side::Sell, 1);
+    send_order(&mut driver, "C1", Side::Sell, 1);
+    send_order(&mut driver, "C2", Side::Sell, 1);
     wait_for(
         "2 more fills",
         &mut driver,
         &mut book,
-        &executor,
+        executor,
         |_, book| book.fills == 6,
     );
     driver.drop_connection().unwrap();
     drop(driver);
-    let after = SeqStore::new(&seq_path).load().unwrap().unwrap();
-    SeqStore::new(&seq_path)
+    let after = SeqStore::new(seq_path).load().unwrap().unwrap();
+    SeqStore::new(seq_path)
         .save(SeqNumbers {
             next_out: after.next_out,
             next_in: before.next_in,
         })
         .unwrap();
-    let mut driver = connect(port, &seq_path, |_| {});
+    let mut driver = connect(port, seq_path, |_| {});
     wait_for(
         "resent fills",
         &mut driver,
         &mut book,
-        &executor,
+        executor,
         |driver, book| {
             driver.session().state() == SessionState::Active
                 && book.duplicate_fills == 2
@@ -405,7 +422,7 @@ fn genesis_trades_with_a_validating_quickfix_executor() {
     assert_eq!(book.position_lots, 8);
     assert_eq!(book.fills, 6);
     assert_eq!(book.rejects_received, 0);
-    log_out(&mut driver, &mut book, &executor);
+    log_out(&mut driver, &mut book, executor);
     assert_eq!(book.logons, 3);
 }
 
@@ -413,23 +430,16 @@ fn genesis_trades_with_a_validating_quickfix_executor() {
 fn trigger_time_tag_is_rejected_by_a_validating_executor_and_names_the_order() {
     // With 5051 configured on, QuickFIX rejects the order (35=3, 371=5051):
     // the application gets a typed reject of order T1, which never filled.
-    let Some(binaries) = binaries() else { return };
-    let directory = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let executor = start_strict_executor(&binaries.executor, directory.path(), port);
-    let scale = InstrumentScale::new("0.01", "1").unwrap();
+    let Some(venue) = strict_venue(|binaries| &binaries.executor) else {
+        return;
+    };
+    let executor = &venue.acceptor;
     let mut book = Book::new();
-    let seq_path = directory.path().join("genesis.seq");
-    let mut driver = connect(port, &seq_path, |config| config.send_trigger_time = true);
-    wait_for("logon", &mut driver, &mut book, &executor, active);
-    send_order(&mut driver, &scale, "T1", Side::Buy, 3);
-    wait_for(
-        "the reject",
-        &mut driver,
-        &mut book,
-        &executor,
-        |_, book| !book.rejects.is_empty(),
-    );
+    let mut driver = logged_on(&venue, &mut book, |config| config.send_trigger_time = true);
+    send_order(&mut driver, "T1", Side::Buy, 3);
+    wait_for("the reject", &mut driver, &mut book, executor, |_, book| {
+        !book.rejects.is_empty()
+    });
     let reject = &book.rejects[0];
     assert_eq!(reject.level, RejectLevel::Session);
     assert_eq!(reject.msg_type, Some(MsgType::NewOrderSingle));
@@ -437,7 +447,7 @@ fn trigger_time_tag_is_rejected_by_a_validating_executor_and_names_the_order() {
     assert_eq!(reject.ref_tag, Some(5051), "{reject:?}");
     assert_eq!(book.fills, 0);
     assert_eq!(driver.session().state(), SessionState::Active);
-    log_out(&mut driver, &mut book, &executor);
+    log_out(&mut driver, &mut book, executor);
 }
 
 #[test]
@@ -445,25 +455,19 @@ fn quickfix_executor_refuses_status_requests_with_a_business_reject() {
     // The example executor implements neither AF nor H: QuickFIX answers
     // each with 35=j (reason 3). AF refused moves the reconciler to its
     // fallback; H refused counts as answered, so that round completes.
-    let Some(binaries) = binaries() else { return };
-    let directory = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let executor = start_strict_executor(&binaries.executor, directory.path(), port);
+    let Some(venue) = strict_venue(|binaries| &binaries.executor) else {
+        return;
+    };
+    let executor = &venue.acceptor;
     let mut book = Book::new();
-    let seq_path = directory.path().join("genesis.seq");
-    let mut driver = connect(port, &seq_path, |_| {});
-    wait_for("logon", &mut driver, &mut book, &executor, active);
+    let mut driver = logged_on(&venue, &mut book, |_| {});
     let sender = driver.session().sender();
     book.reconciler
         .start_mass_status(sender, unix_now_ns(), TIMEOUT_NS)
         .unwrap();
-    wait_for(
-        "AF refused",
-        &mut driver,
-        &mut book,
-        &executor,
-        |_, book| book.reconciler.state() == ReconcileState::MassStatusRefused,
-    );
+    wait_for("AF refused", &mut driver, &mut book, executor, |_, book| {
+        book.reconciler.state() == ReconcileState::MassStatusRefused
+    });
     assert_eq!(book.rejects[0].level, RejectLevel::Business);
     assert_eq!(
         book.rejects[0].msg_type,
@@ -480,13 +484,13 @@ fn quickfix_executor_refuses_status_requests_with_a_business_reject() {
         .request_order_status(sender, order, instrument, unix_now_ns())
         .unwrap();
     book.reconciler.finish_requests();
-    wait_for("H refused", &mut driver, &mut book, &executor, |_, book| {
+    wait_for("H refused", &mut driver, &mut book, executor, |_, book| {
         book.reconciler.state() == ReconcileState::Complete
     });
     assert_eq!(book.rejects[1].msg_type, Some(MsgType::OrderStatusRequest));
     assert_eq!(book.rejects[1].request_id.as_deref(), Some(&b"A1"[..]));
     assert!(book.statuses.is_empty());
-    log_out(&mut driver, &mut book, &executor);
+    log_out(&mut driver, &mut book, executor);
 }
 
 #[test]
@@ -494,15 +498,12 @@ fn status_requests_are_answered_by_a_quickfix_acceptor_and_reconciled() {
     // Our QuickFIX-based acceptor, validating like the executor: AF with no
     // orders gets the empty answer; after one resting and one filled order,
     // AF reports both and H reports each, with the unknown one flagged.
-    let Some(binaries) = binaries() else { return };
-    let directory = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let acceptor = start_strict_executor(&binaries.status_acceptor, directory.path(), port);
-    let scale = InstrumentScale::new("0.01", "1").unwrap();
+    let Some(venue) = strict_venue(|binaries| &binaries.status_acceptor) else {
+        return;
+    };
+    let acceptor = &venue.acceptor;
     let mut book = Book::new();
-    let seq_path = directory.path().join("genesis.seq");
-    let mut driver = connect(port, &seq_path, |_| {});
-    wait_for("logon", &mut driver, &mut book, &acceptor, active);
+    let mut driver = logged_on(&venue, &mut book, |_| {});
     let complete =
         |_: &mut TcpInitiator, book: &Book| book.reconciler.state() == ReconcileState::Complete;
 
@@ -514,26 +515,26 @@ fn status_requests_are_answered_by_a_quickfix_acceptor_and_reconciled() {
         "empty AF answer",
         &mut driver,
         &mut book,
-        &acceptor,
+        acceptor,
         complete,
     );
     assert_eq!(book.statuses.len(), 1);
     assert!(book.statuses[0].empty, "{:?}", book.statuses[0]);
 
-    send_order(&mut driver, &scale, "R1", Side::Buy, 6);
-    send_order(&mut driver, &scale, "A1", Side::Sell, 2);
+    send_order(&mut driver, "R1", Side::Buy, 6);
+    send_order(&mut driver, "A1", Side::Sell, 2);
     wait_for(
         "ack and fill",
         &mut driver,
         &mut book,
-        &acceptor,
+        acceptor,
         |_, book| book.acks == 1 && book.fills == 1,
     );
     let sender = driver.session().sender();
     book.reconciler
         .start_mass_status(sender, unix_now_ns(), TIMEOUT_NS)
         .unwrap();
-    wait_for("AF answers", &mut driver, &mut book, &acceptor, complete);
+    wait_for("AF answers", &mut driver, &mut book, acceptor, complete);
     let seen = |cl_ord_id: &str, ord_status, cum, leaves| StatusSeen {
         cl_ord_id: cl_ord_id.into(),
         ord_status,
@@ -561,7 +562,7 @@ fn status_requests_are_answered_by_a_quickfix_acceptor_and_reconciled() {
             .unwrap();
     }
     book.reconciler.finish_requests();
-    wait_for("H answers", &mut driver, &mut book, &acceptor, complete);
+    wait_for("H answers", &mut driver, &mut book, acceptor, complete);
     assert_eq!(book.statuses.len(), 3);
     assert_eq!(book.statuses[0], seen("R1", OrdStatus::New, 0, 6));
     assert!(
@@ -571,7 +572,7 @@ fn status_requests_are_answered_by_a_quickfix_acceptor_and_reconciled() {
     );
     assert_eq!(book.reconciler.counters().unknown_orders, 1);
     assert!(book.rejects.is_empty(), "{:?}", book.rejects);
-    log_out(&mut driver, &mut book, &acceptor);
+    log_out(&mut driver, &mut book, acceptor);
 }
 
 #[test]
@@ -580,31 +581,28 @@ fn seq_num_too_low_at_quickfix_stops_with_the_remedy_and_the_reset_recovers() {
     // ("MsgSeqNum too low"); the driver stops with an error naming
     // `genesis fix reset-seq` instead of reconnecting; after the reset the
     // next Logon (141=Y) resets both sides and trading resumes.
-    let Some(binaries) = binaries() else { return };
-    let directory = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let executor = start_strict_executor(&binaries.executor, directory.path(), port);
-    let scale = InstrumentScale::new("0.01", "1").unwrap();
+    let Some(venue) = strict_venue(|binaries| &binaries.executor) else {
+        return;
+    };
+    let (executor, seq_path) = (&venue.acceptor, &venue.seq_path);
     let mut book = Book::new();
-    let seq_path = directory.path().join("genesis.seq");
-    let mut driver = connect(port, &seq_path, |_| {});
-    wait_for("logon", &mut driver, &mut book, &executor, active);
-    send_order(&mut driver, &scale, "A1", Side::Buy, 1);
-    wait_for("fill", &mut driver, &mut book, &executor, |_, book| {
+    let mut driver = logged_on(&venue, &mut book, |_| {});
+    send_order(&mut driver, "A1", Side::Buy, 1);
+    wait_for("fill", &mut driver, &mut book, executor, |_, book| {
         book.fills == 1
     });
-    log_out(&mut driver, &mut book, &executor);
+    log_out(&mut driver, &mut book, executor);
     drop(driver);
-    let stored = SeqStore::new(&seq_path).load().unwrap().unwrap();
-    SeqStore::new(&seq_path)
+    let stored = SeqStore::new(seq_path).load().unwrap().unwrap();
+    SeqStore::new(seq_path)
         .save(SeqNumbers {
             next_out: 2,
             ..stored
         })
         .unwrap();
 
-    let mut driver = connect(port, &seq_path, |_| {});
-    let error = wait_for_error(&mut driver, &mut book, &executor);
+    let mut driver = connect(venue.port, seq_path, |_| {});
+    let error = wait_for_error(&mut driver, &mut book, executor);
     let text = error.to_string();
     let expecting = format!(
         "the venue expected MsgSeqNum {} but we sent 2",
@@ -629,28 +627,21 @@ fn seq_num_too_low_at_quickfix_stops_with_the_remedy_and_the_reset_recovers() {
         Some(SessionEvent::Disconnect(_))
     ));
 
-    let in_use = reset_seq_store(&seq_path, SeqReset::LogonReset).unwrap_err();
+    let in_use = reset_seq_store(seq_path, SeqReset::LogonReset).unwrap_err();
     assert!(matches!(in_use, FixError::SeqStoreInUse { .. }), "{in_use}");
     drop(driver);
-    reset_seq_store(&seq_path, SeqReset::LogonReset).unwrap();
-    let mut driver = connect(port, &seq_path, |_| {});
-    wait_for(
-        "logon with reset",
-        &mut driver,
-        &mut book,
-        &executor,
-        active,
-    );
+    reset_seq_store(seq_path, SeqReset::LogonReset).unwrap();
+    let mut driver = logged_on(&venue, &mut book, |_| {});
     assert!(book.events.contains(&SessionEvent::SeqNumsReset));
-    send_order(&mut driver, &scale, "B1", Side::Buy, 1);
+    send_order(&mut driver, "B1", Side::Buy, 1);
     wait_for(
         "fill after reset",
         &mut driver,
         &mut book,
-        &executor,
+        executor,
         |_, book| book.fills == 2,
     );
-    log_out(&mut driver, &mut book, &executor);
-    let stored = SeqStore::new(&seq_path).load_state().unwrap().unwrap();
+    log_out(&mut driver, &mut book, executor);
+    let stored = SeqStore::new(seq_path).load_state().unwrap().unwrap();
     assert!(!stored.reset_on_next_logon);
 }

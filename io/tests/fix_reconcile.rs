@@ -39,30 +39,18 @@ struct Venue {
 
 impl Venue {
     fn report<'a>(order: &'a VenueOrder) -> StatusReport<'a> {
+        let filled = order.ord_status == OrdStatus::Filled;
         StatusReport {
             order_id: order.order_id,
-            exec_id: b"0",
             ord_status: order.ord_status,
             cl_ord_id: Some(order.cl_ord_id),
-            orig_cl_ord_id: None,
             symbol: Some(b"ACME"),
-            side: order.side,
             order_qty_lots: Some(Lots(order.qty)),
             price_ticks: Some(Ticks(10_125)),
             cum_qty_lots: Lots(order.cum),
-            leaves_qty_lots: Lots(if order.ord_status == OrdStatus::Filled {
-                0
-            } else {
-                order.qty - order.cum
-            }),
+            leaves_qty_lots: Lots(if filled { 0 } else { order.qty - order.cum }),
             avg_px_text: b"101.25",
-            ord_rej_reason: None,
-            text: None,
-            mass_status_req_id: None,
-            ord_status_req_id: None,
-            tot_num_reports: None,
-            last_rpt_requested: false,
-            poss_dup: false,
+            ..StatusReport::blank(order.side)
         }
     }
 }

@@ -358,6 +358,29 @@ impl<'a> ExecutionReport<'a> {
             encoder.field_decimal(tags::LAST_QTY, scale.lot, self.last_qty_lots.0);
             encoder.field_decimal(tags::LAST_PX, scale.tick, self.last_px_ticks.0);
         }
+        let state = OrderState {
+            leaves_qty_lots: self.leaves_qty_lots,
+            cum_qty_lots: self.cum_qty_lots,
+            avg_px_text: self.avg_px_text,
+            ord_rej_reason: self.ord_rej_reason,
+            text: self.text,
+        };
+        state.encode(encoder, scale);
+    }
+}
+
+/// The order-state fields every ExecutionReport ends with.
+pub(crate) struct OrderState<'a> {
+    pub(crate) leaves_qty_lots: Lots,
+    pub(crate) cum_qty_lots: Lots,
+    pub(crate) avg_px_text: &'a [u8],
+    pub(crate) ord_rej_reason: Option<u64>,
+    pub(crate) text: Option<&'a [u8]>,
+}
+
+impl OrderState<'_> {
+    /// LeavesQty, CumQty, AvgPx, then OrdRejReason and Text when present.
+    pub(crate) fn encode(&self, encoder: &mut Encoder, scale: &InstrumentScale) {
         encoder.field_decimal(tags::LEAVES_QTY, scale.lot, self.leaves_qty_lots.0);
         encoder.field_decimal(tags::CUM_QTY, scale.lot, self.cum_qty_lots.0);
         encoder.field(tags::AVG_PX, self.avg_px_text);

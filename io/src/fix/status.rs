@@ -31,7 +31,7 @@ use crate::fix::decimal::{InstrumentScale, Lots, Ticks};
 use crate::fix::decode::Message;
 use crate::fix::encode::Encoder;
 use crate::fix::error::ValueError;
-use crate::fix::exec_report::{ExecType, OrdStatus};
+use crate::fix::exec_report::{ExecType, OrdStatus, OrderState};
 use crate::fix::order::Side;
 use crate::fix::tags::{self, MsgType};
 
@@ -80,23 +80,25 @@ pub enum MassStatusReqType {
 }
 
 impl MassStatusReqType {
+    const ALL: [MassStatusReqType; 8] = [
+        MassStatusReqType::Security,
+        MassStatusReqType::UnderlyingSecurity,
+        MassStatusReqType::Product,
+        MassStatusReqType::CfiCode,
+        MassStatusReqType::SecurityType,
+        MassStatusReqType::TradingSession,
+        MassStatusReqType::AllOrders,
+        MassStatusReqType::PartyId,
+    ];
+
     /// Parses the wire value.
     pub fn from_code(code: u64) -> Result<MassStatusReqType, ValueError> {
-        Ok(match code {
-            1 => MassStatusReqType::Security,
-            2 => MassStatusReqType::UnderlyingSecurity,
-            3 => MassStatusReqType::Product,
-            4 => MassStatusReqType::CfiCode,
-            5 => MassStatusReqType::SecurityType,
-            6 => MassStatusReqType::TradingSession,
-            7 => MassStatusReqType::AllOrders,
-            8 => MassStatusReqType::PartyId,
-            _ => {
-                return Err(ValueError::UnknownValue {
-                    tag: tags::MASS_STATUS_REQ_TYPE,
-                })
-            }
-        })
+        MassStatusReqType::ALL
+            .into_iter()
+            .find(|req_type| *req_type as u64 == code)
+            .ok_or(ValueError::UnknownValue {
+                tag: tags::MASS_STATUS_REQ_TYPE,
+            })
     }
 }
 
@@ -308,15 +310,14 @@ impl<'a> StatusReport<'a> {
         if let Some(price) = self.price_ticks {
             encoder.field_decimal(tags::PRICE, scale.tick, price.0);
         }
-        encoder.field_decimal(tags::LEAVES_QTY, scale.lot, self.leaves_qty_lots.0);
-        encoder.field_decimal(tags::CUM_QTY, scale.lot, self.cum_qty_lots.0);
-        encoder.field(tags::AVG_PX, self.avg_px_text);
-        if let Some(reason) = self.ord_rej_reason {
-            encoder.field_u64(tags::ORD_REJ_REASON, reason);
-        }
-        if let Some(text) = self.text {
-            encoder.field(tags::TEXT, text);
-        }
+        let state = OrderState {
+            leaves_qty_lots: self.leaves_qty_lots,
+            cum_qty_lots: self.cum_qty_lots,
+            avg_px_text: self.avg_px_text,
+            ord_rej_reason: self.ord_rej_reason,
+            text: self.text,
+        };
+        state.encode(encoder, scale);
     }
 
     /// The answer to an H for an order the venue does not know.
@@ -327,7 +328,7 @@ impl<'a> StatusReport<'a> {
             symbol: Some(request.symbol),
             ord_rej_reason: Some(ORD_REJ_REASON_UNKNOWN_ORDER),
             text: Some(b"unknown order"),
-            ..StatusReport::empty(request.side)
+            ..StatusReport::blank(request.side)
         }
     }
 
@@ -339,11 +340,14 @@ impl<'a> StatusReport<'a> {
             tot_num_reports: Some(0),
             last_rpt_requested: true,
             text: Some(b"no orders match the request"),
-            ..StatusReport::empty(request.side.unwrap_or(Side::Buy))
+            ..StatusReport::blank(request.side.unwrap_or(Side::Buy))
         }
     }
 
-    fn empty(side: Side) -> StatusReport<'a> {
+    /// A report about no order: OrderID `NONE`, ExecID `0`, OrdStatus
+    /// Rejected, nothing filled or left. Fill in the fields that apply with
+    /// struct update syntax (`StatusReport { cl_ord_id, .. StatusReport::blank(side) }`).
+    pub fn blank(side: Side) -> StatusReport<'a> {
         StatusReport {
             order_id: ORDER_ID_NONE,
             exec_id: STATUS_EXEC_ID,
@@ -496,6 +500,20 @@ mod tests {
         assert_eq!(parsed, report);
         assert!(parsed.is_empty_answer() && parsed.last_rpt_requested);
         assert_eq!(parsed.mass_status_req_id, Some(&b"M1"[..]));
+    }
+
+    #[test]
+    fn mass_status_req_type_codes_round_trip() {
+        // 1..=8 parse to the variant with that code; 0 and 9 are refused.
+        for code in 1..=8u64 {
+            assert_eq!(
+                MassStatusReqType::from_code(code).map(|t| t as u64),
+                Ok(code)
+            );
+        }
+        for code in [0u64, 9] {
+            assert!(MassStatusReqType::from_code(code).is_err(), "{code}");
+        }
     }
 
     #[test]

@@ -76,26 +76,7 @@ impl SessionHandler for Recorder {
             if self.fill_orders {
                 self.next_exec_id += 1;
                 let exec_id = format!("X{}", self.next_exec_id);
-                let report = ExecutionReport {
-                    kind: ExecKind::Fill,
-                    exec_type: ExecType::Trade,
-                    ord_status: OrdStatus::Filled,
-                    order_id: b"O1",
-                    exec_id: exec_id.as_bytes(),
-                    cl_ord_id: Some(order.cl_ord_id),
-                    orig_cl_ord_id: None,
-                    symbol: Some(order.symbol),
-                    side: order.side,
-                    order_qty_lots: Some(order.qty_lots),
-                    last_qty_lots: order.qty_lots,
-                    last_px_ticks: order.price_ticks.unwrap_or_default(),
-                    cum_qty_lots: order.qty_lots,
-                    leaves_qty_lots: Lots(0),
-                    avg_px_text: b"0",
-                    ord_rej_reason: None,
-                    text: None,
-                    poss_dup: false,
-                };
+                let report = full_fill(&order, b"O1", exec_id.as_bytes(), b"0");
                 sender
                     .send_execution_report(&report, &scale(), now_ns)
                     .unwrap();
@@ -117,6 +98,35 @@ impl SessionHandler for Recorder {
 
     fn on_request_rejected(&mut self, reject: &RequestReject<'_>) {
         self.rejects.push(RejectSeen::of(reject));
+    }
+}
+
+/// The report of a venue that fills `order` whole at its limit price.
+pub fn full_fill<'a>(
+    order: &NewOrderSingle<'a>,
+    order_id: &'a [u8],
+    exec_id: &'a [u8],
+    avg_px_text: &'a [u8],
+) -> ExecutionReport<'a> {
+    ExecutionReport {
+        kind: ExecKind::Fill,
+        exec_type: ExecType::Trade,
+        ord_status: OrdStatus::Filled,
+        order_id,
+        exec_id,
+        cl_ord_id: Some(order.cl_ord_id),
+        orig_cl_ord_id: None,
+        symbol: Some(order.symbol),
+        side: order.side,
+        order_qty_lots: Some(order.qty_lots),
+        last_qty_lots: order.qty_lots,
+        last_px_ticks: order.price_ticks.unwrap_or_default(),
+        cum_qty_lots: order.qty_lots,
+        leaves_qty_lots: Lots(0),
+        avg_px_text,
+        ord_rej_reason: None,
+        text: None,
+        poss_dup: false,
     }
 }
 

@@ -79,15 +79,20 @@ pub fn copy_source(name: &str, into: &Path) -> Result<(), String> {
         return Ok(());
     }
     let gzipped = Path::new(EXAMPLE_DIR).join(format!("{name}.gz"));
+    fs::write(into.join(name), gunzip(&gzipped)?).map_err(|error| format!("write {name}: {error}"))
+}
+
+/// The contents of a gzipped file.
+fn gunzip(gzipped: &Path) -> Result<Vec<u8>, String> {
     let output = Command::new("gzip")
         .arg("-dc")
-        .arg(&gzipped)
+        .arg(gzipped)
         .output()
         .map_err(|error| format!("gzip: {error}"))?;
     if !output.status.success() {
         return Err(format!("gzip -dc {gzipped:?} failed"));
     }
-    fs::write(into.join(name), output.stdout).map_err(|error| format!("write {name}: {error}"))
+    Ok(output.stdout)
 }
 
 /// Builds the executor in `directory`; returns the binary's path.
@@ -135,17 +140,9 @@ fn compile(directory: &Path, sources: &[&str], binary_name: &str) -> Result<Path
 
 /// Writes QuickFIX 1.15.1's FIX 4.4 data dictionary into `directory`.
 pub fn data_dictionary(directory: &Path) -> Result<PathBuf, String> {
-    let gzipped = Path::new(SUPPORT_DIR).join("FIX44.xml.gz");
-    let output = Command::new("gzip")
-        .arg("-dc")
-        .arg(&gzipped)
-        .output()
-        .map_err(|error| format!("gzip: {error}"))?;
-    if !output.status.success() {
-        return Err(format!("gzip -dc {gzipped:?} failed"));
-    }
+    let dictionary = gunzip(&Path::new(SUPPORT_DIR).join("FIX44.xml.gz"))?;
     let path = directory.join("FIX44.xml");
-    fs::write(&path, output.stdout).map_err(|error| format!("write {path:?}: {error}"))?;
+    fs::write(&path, dictionary).map_err(|error| format!("write {path:?}: {error}"))?;
     Ok(path)
 }
 
