@@ -31,7 +31,7 @@ use crate::fix::decimal::{InstrumentScale, Lots, Ticks};
 use crate::fix::decode::Message;
 use crate::fix::encode::Encoder;
 use crate::fix::error::ValueError;
-use crate::fix::exec_report::{ExecType, OrdStatus, OrderState};
+use crate::fix::exec_report::{encode_order_state, ExecType, OrdStatus};
 use crate::fix::order::Side;
 use crate::fix::tags::{self, MsgType};
 
@@ -310,14 +310,9 @@ impl<'a> StatusReport<'a> {
         if let Some(price) = self.price_ticks {
             encoder.field_decimal(tags::PRICE, scale.tick, price.0);
         }
-        let state = OrderState {
-            leaves_qty_lots: self.leaves_qty_lots,
-            cum_qty_lots: self.cum_qty_lots,
-            avg_px_text: self.avg_px_text,
-            ord_rej_reason: self.ord_rej_reason,
-            text: self.text,
-        };
-        state.encode(encoder, scale);
+        let quantities = (self.leaves_qty_lots, self.cum_qty_lots);
+        let reject = (self.ord_rej_reason, self.text);
+        encode_order_state(encoder, scale, quantities, self.avg_px_text, reject);
     }
 
     /// The answer to an H for an order the venue does not know.
