@@ -314,12 +314,83 @@ fn active(driver: &mut TcpInitiator, _: &Book) -> bool {
     driver.session().state() == SessionState::Active
 }
 
+fn round_complete(_: &mut TcpInitiator, book: &Book) -> bool {
+    book.reconciler.state() == ReconcileState::Complete
+}
+
+/// Starts a reconciliation round with one OrderMassStatusRequest.
+fn ask_mass_status(driver: &mut TcpInitiator, book: &mut Book) {
+    let sender = driver.session().sender();
+    book.reconciler
+        .start_mass_status(sender, unix_now_ns(), TIMEOUT_NS)
+        .unwrap();
+}
+
+/// Starts a round of OrderStatusRequests, one per ClOrdID, and finishes it.
+fn ask_order_status(driver: &mut TcpInitiator, book: &mut Book, cl_ord_ids: &[&str]) {
+    book.reconciler
+        .start_order_status(unix_now_ns(), TIMEOUT_NS);
+    for cl_ord_id in cl_ord_ids {
+        let order = (cl_ord_id.as_bytes(), None);
+        let sender = driver.session().sender();
+        book.reconciler
+            .request_order_status(sender, order, (b"ACME", Side::Buy), unix_now_ns())
+            .unwrap();
+    }
+    book.reconciler.finish_requests();
+}
+
+/// Crash after fills we "missed": rolls next_in back over the last two
+/// fills; the restart recovers them through ResendRequest (PossDup) and the
+/// OrderID+ExecID dedup keeps the position exact. Returns the new driver,
+/// logged out.
+fn recover_missed_fills(venue: &Venue, mut driver: TcpInitiator, book: &mut Book) -> TcpInitiator {
+    let (executor, seq_path) = (&venue.acceptor, &venue.seq_path);
+    let before = driver.session().seq_numbers();
+    send_order(&mut driver, "C1", Side::Sell, 1);
+    send_order(&mut driver, "C2", Side::Sell, 1);
+    wait_for("2 more fills", &mut driver, book, executor, |_, book| {
+        book.fills == 6
+    });
+    driver.drop_connection().unwrap();
+    drop(driver);
+    let after = SeqStore::new(seq_path).load().unwrap().unwrap();
+    SeqStore::new(seq_path)
+        .save(SeqNumbers {
+            next_out: after.next_out,
+            next_in: before.next_in,
+        })
+        .unwrap();
+    let mut driver = connect(venue.port, seq_path, |_| {});
+    wait_for(
+        "resent fills",
+        &mut driver,
+        book,
+        executor,
+        |driver, book| {
+            driver.session().state() == SessionState::Active
+                && book.duplicate_fills == 2
+                && driver.session().seq_numbers().next_in >= after.next_in
+        },
+    );
+    assert_eq!(book.resends_requested, 1, "one ResendRequest for the gap");
+    assert!(
+        book.poss_dup_reports >= 2,
+        "the fills came back with PossDupFlag=Y"
+    );
+    assert_eq!(book.position_lots, 8);
+    assert_eq!(book.fills, 6);
+    assert_eq!(book.rejects_received, 0);
+    log_out(&mut driver, book, executor);
+    driver
+}
+
 #[test]
 fn genesis_trades_with_a_validating_quickfix_executor() {
     let Some(venue) = strict_venue(|binaries| &binaries.executor) else {
         return;
     };
-    let (executor, seq_path, port) = (&venue.acceptor, &venue.seq_path, venue.port);
+    let (executor, seq_path) = (&venue.acceptor, &venue.seq_path);
     let mut book = Book::new();
 
     // Logon with HeartBtInt=1, then heartbeats both ways while idle.
@@ -360,14 +431,7 @@ fn genesis_trades_with_a_validating_quickfix_executor() {
     drop(driver);
     let stored = SeqStore::new(seq_path).load().unwrap().unwrap();
     assert!(stored.next_out > 1 && stored.next_in > 1, "{stored:?}");
-    let mut driver = connect(port, seq_path, |_| {});
-    wait_for(
-        "logon after restart",
-        &mut driver,
-        &mut book,
-        executor,
-        active,
-    );
+    let mut driver = logged_on(&venue, &mut book, |_| {});
     send_order(&mut driver, "B1", Side::Buy, 2);
     wait_for(
         "fill after restart",
@@ -380,49 +444,8 @@ fn genesis_trades_with_a_validating_quickfix_executor() {
     assert_eq!((counters.seq_too_low, counters.rejects_received), (0, 0));
     assert_eq!(book.position_lots, 10);
 
-    // Crash after fills we "missed": roll next_in back over the last two
-    // fills; the restart recovers them through ResendRequest (PossDup) and
-    // the OrderID+ExecID dedup keeps the position exact.
-    let before = driver.session().seq_numbers();
-    send_order(&mut driver, "C1", Side::Sell, 1);
-    send_order(&mut driver, "C2", Side::Sell, 1);
-    wait_for(
-        "2 more fills",
-        &mut driver,
-        &mut book,
-        executor,
-        |_, book| book.fills == 6,
-    );
-    driver.drop_connection().unwrap();
+    let driver = recover_missed_fills(&venue, driver, &mut book);
     drop(driver);
-    let after = SeqStore::new(seq_path).load().unwrap().unwrap();
-    SeqStore::new(seq_path)
-        .save(SeqNumbers {
-            next_out: after.next_out,
-            next_in: before.next_in,
-        })
-        .unwrap();
-    let mut driver = connect(port, seq_path, |_| {});
-    wait_for(
-        "resent fills",
-        &mut driver,
-        &mut book,
-        executor,
-        |driver, book| {
-            driver.session().state() == SessionState::Active
-                && book.duplicate_fills == 2
-                && driver.session().seq_numbers().next_in >= after.next_in
-        },
-    );
-    assert_eq!(book.resends_requested, 1, "one ResendRequest for the gap");
-    assert!(
-        book.poss_dup_reports >= 2,
-        "the fills came back with PossDupFlag=Y"
-    );
-    assert_eq!(book.position_lots, 8);
-    assert_eq!(book.fills, 6);
-    assert_eq!(book.rejects_received, 0);
-    log_out(&mut driver, &mut book, executor);
     assert_eq!(book.logons, 3);
 }
 
@@ -461,10 +484,7 @@ fn quickfix_executor_refuses_status_requests_with_a_business_reject() {
     let executor = &venue.acceptor;
     let mut book = Book::new();
     let mut driver = logged_on(&venue, &mut book, |_| {});
-    let sender = driver.session().sender();
-    book.reconciler
-        .start_mass_status(sender, unix_now_ns(), TIMEOUT_NS)
-        .unwrap();
+    ask_mass_status(&mut driver, &mut book);
     wait_for("AF refused", &mut driver, &mut book, executor, |_, book| {
         book.reconciler.state() == ReconcileState::MassStatusRefused
     });
@@ -475,22 +495,29 @@ fn quickfix_executor_refuses_status_requests_with_a_business_reject() {
     );
     assert_eq!(book.rejects[0].request_id.as_deref(), Some(&b"GEN-MS1"[..]));
     assert_eq!(book.rejects[0].reason, Some(3));
-    book.reconciler
-        .start_order_status(unix_now_ns(), TIMEOUT_NS);
-    let order = (&b"A1"[..], None);
-    let instrument = (&b"ACME"[..], Side::Buy);
-    let sender = driver.session().sender();
-    book.reconciler
-        .request_order_status(sender, order, instrument, unix_now_ns())
-        .unwrap();
-    book.reconciler.finish_requests();
-    wait_for("H refused", &mut driver, &mut book, executor, |_, book| {
-        book.reconciler.state() == ReconcileState::Complete
-    });
+    ask_order_status(&mut driver, &mut book, &["A1"]);
+    wait_for(
+        "H refused",
+        &mut driver,
+        &mut book,
+        executor,
+        round_complete,
+    );
     assert_eq!(book.rejects[1].msg_type, Some(MsgType::OrderStatusRequest));
     assert_eq!(book.rejects[1].request_id.as_deref(), Some(&b"A1"[..]));
     assert!(book.statuses.is_empty());
     log_out(&mut driver, &mut book, executor);
+}
+
+fn seen(cl_ord_id: &str, ord_status: OrdStatus, cum: i64, leaves: i64) -> StatusSeen {
+    StatusSeen {
+        cl_ord_id: cl_ord_id.into(),
+        ord_status,
+        cum,
+        leaves,
+        unknown: false,
+        empty: false,
+    }
 }
 
 #[test]
@@ -504,19 +531,13 @@ fn status_requests_are_answered_by_a_quickfix_acceptor_and_reconciled() {
     let acceptor = &venue.acceptor;
     let mut book = Book::new();
     let mut driver = logged_on(&venue, &mut book, |_| {});
-    let complete =
-        |_: &mut TcpInitiator, book: &Book| book.reconciler.state() == ReconcileState::Complete;
-
-    let sender = driver.session().sender();
-    book.reconciler
-        .start_mass_status(sender, unix_now_ns(), TIMEOUT_NS)
-        .unwrap();
+    ask_mass_status(&mut driver, &mut book);
     wait_for(
         "empty AF answer",
         &mut driver,
         &mut book,
         acceptor,
-        complete,
+        round_complete,
     );
     assert_eq!(book.statuses.len(), 1);
     assert!(book.statuses[0].empty, "{:?}", book.statuses[0]);
@@ -530,46 +551,32 @@ fn status_requests_are_answered_by_a_quickfix_acceptor_and_reconciled() {
         acceptor,
         |_, book| book.acks == 1 && book.fills == 1,
     );
-    let sender = driver.session().sender();
-    book.reconciler
-        .start_mass_status(sender, unix_now_ns(), TIMEOUT_NS)
-        .unwrap();
-    wait_for("AF answers", &mut driver, &mut book, acceptor, complete);
-    let seen = |cl_ord_id: &str, ord_status, cum, leaves| StatusSeen {
-        cl_ord_id: cl_ord_id.into(),
-        ord_status,
-        cum,
-        leaves,
-        unknown: false,
-        empty: false,
-    };
-    assert_eq!(
-        book.statuses[1..],
-        [
-            seen("R1", OrdStatus::New, 0, 6),
-            seen("A1", OrdStatus::Filled, 2, 0)
-        ]
+    ask_mass_status(&mut driver, &mut book);
+    wait_for(
+        "AF answers",
+        &mut driver,
+        &mut book,
+        acceptor,
+        round_complete,
     );
+    let expected = [
+        seen("R1", OrdStatus::New, 0, 6),
+        seen("A1", OrdStatus::Filled, 2, 0),
+    ];
+    assert_eq!(book.statuses[1..], expected);
 
     book.statuses.clear();
-    book.reconciler
-        .start_order_status(unix_now_ns(), TIMEOUT_NS);
-    for cl_ord_id in ["R1", "A1", "X9"] {
-        let order = (cl_ord_id.as_bytes(), None);
-        let sender = driver.session().sender();
-        book.reconciler
-            .request_order_status(sender, order, (b"ACME", Side::Buy), unix_now_ns())
-            .unwrap();
-    }
-    book.reconciler.finish_requests();
-    wait_for("H answers", &mut driver, &mut book, acceptor, complete);
-    assert_eq!(book.statuses.len(), 3);
-    assert_eq!(book.statuses[0], seen("R1", OrdStatus::New, 0, 6));
-    assert!(
-        book.statuses[2].unknown && book.statuses[2].cl_ord_id == "X9",
-        "{:?}",
-        book.statuses[2]
+    ask_order_status(&mut driver, &mut book, &["R1", "A1", "X9"]);
+    wait_for(
+        "H answers",
+        &mut driver,
+        &mut book,
+        acceptor,
+        round_complete,
     );
+    assert_eq!(book.statuses[..2], expected);
+    let unknown = &book.statuses[2];
+    assert!(unknown.unknown && unknown.cl_ord_id == "X9", "{unknown:?}");
     assert_eq!(book.reconciler.counters().unknown_orders, 1);
     assert!(book.rejects.is_empty(), "{:?}", book.rejects);
     log_out(&mut driver, &mut book, acceptor);

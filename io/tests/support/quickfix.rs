@@ -115,8 +115,19 @@ pub fn build_status_acceptor(directory: &Path) -> Result<PathBuf, String> {
 
 /// `g++` of `sources` in `directory` into `binary_name`, written under a
 /// temporary name and renamed, so a concurrent build never runs half a file.
+/// A binary built from the same sources before (a `.sources` stamp beside
+/// it holds them) is reused.
 fn compile(directory: &Path, sources: &[&str], binary_name: &str) -> Result<PathBuf, String> {
     let binary = directory.join(binary_name);
+    let stamp = directory.join(format!("{binary_name}.sources"));
+    let mut text = Vec::new();
+    for source in sources {
+        let path = directory.join(source);
+        text.extend(fs::read(&path).map_err(|error| format!("read {path:?}: {error}"))?);
+    }
+    if binary.exists() && fs::read(&stamp).is_ok_and(|built| built == text) {
+        return Ok(binary);
+    }
     let partial = directory.join(format!("{binary_name}.{}.partial", std::process::id()));
     // QuickFIX 1.15 headers use dynamic exception specifications, which
     // C++17 (g++'s default) removed: compile as C++11.
@@ -135,6 +146,7 @@ fn compile(directory: &Path, sources: &[&str], binary_name: &str) -> Result<Path
         ));
     }
     fs::rename(&partial, &binary).map_err(|error| format!("rename {partial:?}: {error}"))?;
+    fs::write(&stamp, text).map_err(|error| format!("write {stamp:?}: {error}"))?;
     Ok(binary)
 }
 

@@ -118,22 +118,7 @@ impl Core {
             message.get(tags::SENDER_COMP_ID),
             message.get(tags::TARGET_COMP_ID),
         ) {
-            self.counters.comp_id_errors += 1;
-            self.reject(
-                message,
-                seq_num,
-                SessionRejectReason::CompIdProblem,
-                None,
-                now_ns,
-                handler,
-            );
-            let text = b"SenderCompID(49)/TargetCompID(56) do not match the session";
-            return self.logout_and_disconnect(
-                DisconnectReason::CompIdMismatch,
-                text,
-                now_ns,
-                handler,
-            );
+            return self.on_comp_id_mismatch(message, seq_num, now_ns, handler);
         }
         let msg_type = message.msg_type();
         let awaiting_logon = matches!(
@@ -154,12 +139,7 @@ impl Core {
         if msg_type == Some(MsgType::Logon)
             && message.get_flag(tags::RESET_SEQ_NUM_FLAG) == Ok(true)
         {
-            self.sender.seq.next_in = seq_num;
-            if self.config.role == Role::Acceptor {
-                self.sender.seq.next_out = 1;
-                self.sender.sent_log.clear();
-                self.peer_requested_reset = true;
-            }
+            self.on_reset_requested(seq_num);
         }
         if msg_type == Some(MsgType::SequenceReset)
             && message.get_flag(tags::GAP_FILL_FLAG) != Ok(true)
@@ -178,6 +158,31 @@ impl Core {
             if self.sender.seq.next_in > until {
                 self.resend_requested_until = None;
             }
+        }
+    }
+
+    fn on_comp_id_mismatch(
+        &mut self,
+        message: &Message<'_>,
+        seq_num: u64,
+        now_ns: u64,
+        handler: &mut impl SessionHandler,
+    ) {
+        self.counters.comp_id_errors += 1;
+        let reason = SessionRejectReason::CompIdProblem;
+        self.reject(message, seq_num, reason, None, now_ns, handler);
+        let text = b"SenderCompID(49)/TargetCompID(56) do not match the session";
+        self.logout_and_disconnect(DisconnectReason::CompIdMismatch, text, now_ns, handler);
+    }
+
+    /// A Logon with ResetSeqNumFlag(141)=Y: its number starts our count in;
+    /// an acceptor restarts its own from 1 and will echo the flag.
+    fn on_reset_requested(&mut self, seq_num: u64) {
+        self.sender.seq.next_in = seq_num;
+        if self.config.role == Role::Acceptor {
+            self.sender.seq.next_out = 1;
+            self.sender.sent_log.clear();
+            self.peer_requested_reset = true;
         }
     }
 
