@@ -84,7 +84,8 @@ fn order() -> NewOrderSingle<'static> {
     }
 }
 
-/// The hot path: one NewOrderSingle encoded, queued and drained.
+/// The hot path: one NewOrderSingle encoded, queued and drained (the
+/// queued bytes pass through `black_box`, as a socket write would read them).
 fn encode_once(
     session: &mut Session,
     order: &NewOrderSingle<'_>,
@@ -95,15 +96,15 @@ fn encode_once(
         .sender()
         .send_new_order(black_box(order), scale, now_ns)
         .unwrap();
-    let written = session.pending_output().len();
+    let written = black_box(session.pending_output()).len();
     session.consume_output(written);
     seq_num
 }
 
-/// The floor: the same bytes, already encoded, queued and drained.
+/// The floor: the same bytes, already encoded, queued and drained the same way.
 fn copy_once(out: &mut OutBuffer, prebuilt: &[u8]) -> usize {
     out.push(black_box(prebuilt)).unwrap();
-    let written = out.pending().len();
+    let written = black_box(out.pending()).len();
     out.consume(written);
     written
 }
