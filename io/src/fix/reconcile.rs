@@ -201,7 +201,9 @@ impl Reconciler {
         self.all_sent = false;
     }
 
-    /// Starts a round with one OrderMassStatusRequest for all orders.
+    /// Starts a round with one OrderMassStatusRequest for all orders. On a
+    /// send error the round stays Awaiting (the gate stays closed): start
+    /// again once the session can send.
     pub fn start_mass_status(
         &mut self,
         sender: &mut Sender,
