@@ -5,8 +5,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+#[path = "support/fix_pair.rs"]
+mod fix_pair;
+use fix_pair::full_fill;
+
 use genesis_io::fix::backoff::Backoff;
-use genesis_io::fix::exec_report::{ExecKind, ExecType, ExecutionReport, OrdStatus, OrderUpdate};
+use genesis_io::fix::exec_report::OrderUpdate;
 use genesis_io::fix::order::{NewOrderSingle, OrdType, OrderRequest, Side, TimeInForce};
 use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler, SessionState};
 use genesis_io::fix::tcp::{poll_until, unix_now_ns, TcpAcceptor, TcpInitiator};
@@ -30,26 +34,7 @@ impl SessionHandler for Venue {
         };
         self.exec_count += 1;
         let exec_id = self.exec_count.to_string();
-        let report = ExecutionReport {
-            kind: ExecKind::Fill,
-            exec_type: ExecType::Trade,
-            ord_status: OrdStatus::Filled,
-            order_id: exec_id.as_bytes(),
-            exec_id: exec_id.as_bytes(),
-            cl_ord_id: Some(order.cl_ord_id),
-            orig_cl_ord_id: None,
-            symbol: Some(order.symbol),
-            side: order.side,
-            order_qty_lots: Some(order.qty_lots),
-            last_qty_lots: order.qty_lots,
-            last_px_ticks: order.price_ticks.unwrap_or_default(),
-            cum_qty_lots: order.qty_lots,
-            leaves_qty_lots: Lots(0),
-            avg_px_text: b"101.25",
-            ord_rej_reason: None,
-            text: None,
-            poss_dup: false,
-        };
+        let report = full_fill(&order, exec_id.as_bytes(), exec_id.as_bytes(), b"101.25");
         sender
             .send_execution_report(&report, &scale(), now_ns)
             .unwrap();

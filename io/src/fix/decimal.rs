@@ -7,6 +7,7 @@
 //! steps at most 12 digits and 12 decimals, so the exact arithmetic below
 //! fits in `i128`.
 
+use crate::fix::digits::{digit_count, write_digits};
 use crate::fix::error::{FixError, ValueError};
 
 /// A price as a whole number of instrument ticks.
@@ -151,7 +152,17 @@ impl Step {
 
     /// Writes `count × step` as FIX decimal text into `out`; returns the length.
     /// Trailing fractional zeros are dropped (`"100.5"`, `"42"`).
+    #[inline]
     pub fn write(self, count: i64, out: &mut [u8; DECIMAL_TEXT_LEN_MAX]) -> usize {
+        match count.unsigned_abs().checked_mul(self.mantissa) {
+            Some(magnitude) => write_scaled(count < 0, magnitude, self.decimals as usize, out),
+            None => self.write_wide(count, out),
+        }
+    }
+
+    /// [`Step::write`] for products beyond `u64` (only absurd prices or
+    /// quantities reach here).
+    fn write_wide(self, count: i64, out: &mut [u8; DECIMAL_TEXT_LEN_MAX]) -> usize {
         let scaled = i128::from(count) * i128::from(self.mantissa);
         let magnitude = scaled.unsigned_abs();
         let divisor = pow10_i128(self.decimals) as u128;
@@ -177,6 +188,43 @@ impl Step {
         }
         length
     }
+}
+
+/// Writes `magnitude / 10^decimals` (negated when `negative`) without a
+/// division: all digits first, zero-padded to at least `decimals + 1`, then
+/// the point slid in before the last `decimals` and trailing zeros dropped.
+#[inline]
+fn write_scaled(
+    negative: bool,
+    magnitude: u64,
+    decimals: usize,
+    out: &mut [u8; DECIMAL_TEXT_LEN_MAX],
+) -> usize {
+    debug_assert!(
+        decimals <= STEP_DIGITS_MAX as usize,
+        "steps have at most 12 decimals"
+    );
+    let sign_len = usize::from(negative);
+    if negative {
+        out[0] = b'-';
+    }
+    let width = digit_count(magnitude).max(decimals + 1);
+    write_digits(magnitude, &mut out[sign_len..sign_len + width]);
+    let point = sign_len + width - decimals;
+    let mut fraction_len = decimals;
+    while fraction_len > 0 && out[point + fraction_len - 1] == b'0' {
+        fraction_len -= 1;
+    }
+    if fraction_len == 0 {
+        return point;
+    }
+    // Slide the kept fraction right by one for the point (at most 12
+    // bytes: a loop, not a memmove call).
+    for index in (point..point + fraction_len).rev() {
+        out[index + 1] = out[index];
+    }
+    out[point] = b'.';
+    point + 1 + fraction_len
 }
 
 /// Writes the decimal digits of `value` at the start of `out`; returns the count.

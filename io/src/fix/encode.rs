@@ -12,8 +12,9 @@
 
 use crate::fix::decimal::{Step, DECIMAL_TEXT_LEN_MAX};
 use crate::fix::decode::{checksum, BEGIN_PREFIX, SOH, TRAILER_LEN};
+use crate::fix::digits::{digit_count, write_digits};
 use crate::fix::error::SendError;
-use crate::fix::time::{format_utc_timestamp, UTC_TIMESTAMP_LEN};
+use crate::fix::time::TimestampCache;
 
 /// Room before the body for BeginString and BodyLength (12 + 9 digits + SOH).
 const HEADER_RESERVE: usize = 24;
@@ -24,20 +25,7 @@ pub struct Encoder {
     buffer: Box<[u8]>,
     cursor: usize,
     overflowed: bool,
-}
-
-/// Writes the decimal digits of `value` into the end of `digits`; returns
-/// the index of the first digit.
-fn digits_u64(mut value: u64, digits: &mut [u8; 20]) -> usize {
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            return start;
-        }
-    }
+    timestamps: TimestampCache,
 }
 
 impl Encoder {
@@ -48,6 +36,7 @@ impl Encoder {
             buffer: vec![0u8; capacity].into_boxed_slice(),
             cursor: HEADER_RESERVE,
             overflowed: false,
+            timestamps: TimestampCache::new(),
         }
     }
 
@@ -58,57 +47,107 @@ impl Encoder {
         self.field(crate::fix::tags::MSG_TYPE, msg_type);
     }
 
-    fn put(&mut self, bytes: &[u8]) {
-        let end = self.cursor + bytes.len();
-        match self.buffer.get_mut(self.cursor..end) {
-            Some(slot) => {
-                slot.copy_from_slice(bytes);
-                self.cursor = end;
-            }
-            None => self.overflowed = true,
+    /// The next `len` bytes of the message, or `None` (and the message
+    /// marked overflowed) when they do not fit.
+    #[inline]
+    fn reserve(&mut self, len: usize) -> Option<&mut [u8]> {
+        let start = self.cursor;
+        let end = start + len;
+        if end > self.buffer.len() {
+            self.overflowed = true;
+            return None;
+        }
+        self.cursor = end;
+        Some(&mut self.buffer[start..end])
+    }
+
+    /// Appends bytes that are already whole fields (`tag=value<SOH>…`),
+    /// such as a session's constant CompID fields.
+    #[inline]
+    pub fn raw(&mut self, fields: &[u8]) {
+        debug_assert!(
+            fields.last() == Some(&SOH),
+            "raw bytes end with a field's SOH"
+        );
+        if let Some(slot) = self.reserve(fields.len()) {
+            slot.copy_from_slice(fields);
         }
     }
 
-    fn put_tag(&mut self, tag: u32) {
-        let mut digits = [0u8; 20];
-        let start = digits_u64(u64::from(tag), &mut digits);
-        self.put(&digits[start..]);
-        self.put(b"=");
-    }
-
     /// Appends `tag=value<SOH>`. The value must not contain SOH.
+    #[inline]
     pub fn field(&mut self, tag: u32, value: &[u8]) {
         debug_assert!(!value.contains(&SOH), "tag {tag}: values never contain SOH");
-        self.put_tag(tag);
-        self.put(value);
-        self.put(&[SOH]);
+        let tag_len = digit_count(u64::from(tag));
+        let Some(slot) = self.reserve(tag_len + value.len() + 2) else {
+            return;
+        };
+        let (tag_text, rest) = slot.split_at_mut(tag_len);
+        write_digits(u64::from(tag), tag_text);
+        let (equals, rest) = rest.split_at_mut(1);
+        equals[0] = b'=';
+        let (value_text, soh) = rest.split_at_mut(value.len());
+        value_text.copy_from_slice(value);
+        soh[0] = SOH;
     }
 
     /// Appends an unsigned integer field.
+    #[inline]
     pub fn field_u64(&mut self, tag: u32, value: u64) {
-        let mut digits = [0u8; 20];
-        let start = digits_u64(value, &mut digits);
-        self.field(tag, &digits[start..]);
+        let tag_len = digit_count(u64::from(tag));
+        let value_len = digit_count(value);
+        let Some(slot) = self.reserve(tag_len + value_len + 2) else {
+            return;
+        };
+        let (tag_text, rest) = slot.split_at_mut(tag_len);
+        write_digits(u64::from(tag), tag_text);
+        let (equals, rest) = rest.split_at_mut(1);
+        equals[0] = b'=';
+        let (value_text, soh) = rest.split_at_mut(value_len);
+        write_digits(value, value_text);
+        soh[0] = SOH;
     }
 
     /// Appends a one-character field.
+    #[inline]
     pub fn field_char(&mut self, tag: u32, value: u8) {
         self.field(tag, &[value]);
     }
 
     /// Appends a UTCTimestamp field from nanoseconds since the Unix epoch.
+    #[inline]
     pub fn field_timestamp(&mut self, tag: u32, unix_ns: u64) {
-        let mut text = [0u8; UTC_TIMESTAMP_LEN];
-        format_utc_timestamp(unix_ns, &mut text);
+        let text = *self.timestamps.format(unix_ns);
         self.field(tag, &text);
     }
 
     /// Appends `count × step` as an exact decimal (a price in ticks or a
-    /// quantity in lots).
+    /// quantity in lots), written in place when the longest text fits.
+    #[inline]
     pub fn field_decimal(&mut self, tag: u32, step: Step, count: i64) {
-        let mut text = [0u8; DECIMAL_TEXT_LEN_MAX];
-        let length = step.write(count, &mut text);
-        self.field(tag, &text[..length]);
+        let tag_len = digit_count(u64::from(tag));
+        let start = self.cursor;
+        let text_start = start + tag_len + 1;
+        let room = self
+            .buffer
+            .get_mut(start..text_start + DECIMAL_TEXT_LEN_MAX + 1);
+        let Some(room) = room else {
+            // Near the end of the buffer: format aside, then copy what fits.
+            let mut text = [0u8; DECIMAL_TEXT_LEN_MAX];
+            let length = step.write(count, &mut text);
+            return self.field(tag, &text[..length]);
+        };
+        let (tag_text, rest) = room.split_at_mut(tag_len);
+        write_digits(u64::from(tag), tag_text);
+        rest[0] = b'=';
+        let Some(text) = rest[1..].first_chunk_mut::<DECIMAL_TEXT_LEN_MAX>() else {
+            // Unreachable: `room` holds the text and its SOH.
+            self.overflowed = true;
+            return;
+        };
+        let length = step.write(count, text);
+        rest[1 + length] = SOH;
+        self.cursor = text_start + length + 1;
     }
 
     /// Completes the message with BeginString, BodyLength and CheckSum and
@@ -119,26 +158,22 @@ impl Encoder {
             return Err(SendError::MessageTooLarge { capacity_bytes });
         }
         let body_length = (self.cursor - HEADER_RESERVE) as u64;
-        let mut digits = [0u8; 20];
-        let digits_start = digits_u64(body_length, &mut digits);
-        let length_digits = &digits[digits_start..];
-        let start = HEADER_RESERVE - BEGIN_PREFIX.len() - length_digits.len() - 1;
+        let length_len = digit_count(body_length);
+        debug_assert!(length_len <= 9, "capacity keeps BodyLength within 9 digits");
+        let start = HEADER_RESERVE - BEGIN_PREFIX.len() - length_len - 1;
         let prefix_end = start + BEGIN_PREFIX.len();
         self.buffer[start..prefix_end].copy_from_slice(BEGIN_PREFIX);
-        self.buffer[prefix_end..HEADER_RESERVE - 1].copy_from_slice(length_digits);
+        write_digits(
+            body_length,
+            &mut self.buffer[prefix_end..HEADER_RESERVE - 1],
+        );
         self.buffer[HEADER_RESERVE - 1] = SOH;
         let sum = checksum(&self.buffer[start..self.cursor]);
-        let trailer = [
-            b'1',
-            b'0',
-            b'=',
-            b'0' + sum / 100,
-            b'0' + (sum / 10) % 10,
-            b'0' + sum % 10,
-            SOH,
-        ];
         let end = self.cursor + TRAILER_LEN;
-        self.buffer[self.cursor..end].copy_from_slice(&trailer);
+        let trailer = &mut self.buffer[self.cursor..end];
+        trailer[..3].copy_from_slice(b"10=");
+        write_digits(u64::from(sum), &mut trailer[3..6]);
+        trailer[6] = SOH;
         Ok(&self.buffer[start..end])
     }
 }

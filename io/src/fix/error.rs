@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use crate::fix::session::SeqNumTooLow;
+
 /// Why a byte buffer is not a well-formed FIX 4.4 message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -86,6 +88,19 @@ pub enum ValueError {
     },
 }
 
+impl ValueError {
+    /// The tag the error is about.
+    pub fn tag(self) -> u32 {
+        match self {
+            ValueError::Missing { tag }
+            | ValueError::NotANumber { tag }
+            | ValueError::OutOfRange { tag }
+            | ValueError::OffGrid { tag }
+            | ValueError::UnknownValue { tag } => tag,
+        }
+    }
+}
+
 /// Why a message could not be sent. Nothing was queued when this is returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -148,6 +163,29 @@ pub enum FixError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A reset was refused because a running session holds the store.
+    #[error(
+        "sequence-number file {path} is in use by a running FIX session: stop it first, then reset"
+    )]
+    SeqStoreInUse {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The sequence numbers of the two sides disagree in a way no reconnect
+    /// can fix; the message names the remedy.
+    #[error(
+        "FIX MsgSeqNum too low: {problem}. Reconnecting cannot fix this, so the session stops. \
+         Remedy: stop genesis, then run `genesis fix reset-seq {seq_file}` (both sequence numbers \
+         back to 1; the next Logon sends ResetSeqNumFlag(141)=Y), or set \
+         venue.fix.reset_on_logon = true",
+        seq_file = seq_file_text(seq_file)
+    )]
+    SeqNumTooLow {
+        /// Which side's number was too low, and the numbers.
+        problem: SeqNumTooLow,
+        /// The session's sequence-number file, if it has one.
+        seq_file: Option<PathBuf>,
+    },
     /// A socket operation of the TCP driver failed.
     #[error("FIX TCP {what} {addr}: {source}")]
     Socket {
@@ -158,4 +196,11 @@ pub enum FixError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+fn seq_file_text(seq_file: &Option<PathBuf>) -> String {
+    match seq_file {
+        Some(path) => format!("--seq-file {}", path.display()),
+        None => "--seq-file <venue.fix.seq_file>".to_owned(),
+    }
 }

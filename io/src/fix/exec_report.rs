@@ -358,15 +358,29 @@ impl<'a> ExecutionReport<'a> {
             encoder.field_decimal(tags::LAST_QTY, scale.lot, self.last_qty_lots.0);
             encoder.field_decimal(tags::LAST_PX, scale.tick, self.last_px_ticks.0);
         }
-        encoder.field_decimal(tags::LEAVES_QTY, scale.lot, self.leaves_qty_lots.0);
-        encoder.field_decimal(tags::CUM_QTY, scale.lot, self.cum_qty_lots.0);
-        encoder.field(tags::AVG_PX, self.avg_px_text);
-        if let Some(reason) = self.ord_rej_reason {
-            encoder.field_u64(tags::ORD_REJ_REASON, reason);
-        }
-        if let Some(text) = self.text {
-            encoder.field(tags::TEXT, text);
-        }
+        let quantities = (self.leaves_qty_lots, self.cum_qty_lots);
+        let reject = (self.ord_rej_reason, self.text);
+        encode_order_state(encoder, scale, quantities, self.avg_px_text, reject);
+    }
+}
+
+/// The order-state fields every ExecutionReport ends with: LeavesQty and
+/// CumQty (`quantities`), AvgPx, then OrdRejReason and Text (`reject`) when present.
+pub(crate) fn encode_order_state(
+    encoder: &mut Encoder,
+    scale: &InstrumentScale,
+    (leaves_qty_lots, cum_qty_lots): (Lots, Lots),
+    avg_px_text: &[u8],
+    (ord_rej_reason, text): (Option<u64>, Option<&[u8]>),
+) {
+    encoder.field_decimal(tags::LEAVES_QTY, scale.lot, leaves_qty_lots.0);
+    encoder.field_decimal(tags::CUM_QTY, scale.lot, cum_qty_lots.0);
+    encoder.field(tags::AVG_PX, avg_px_text);
+    if let Some(reason) = ord_rej_reason {
+        encoder.field_u64(tags::ORD_REJ_REASON, reason);
+    }
+    if let Some(text) = text {
+        encoder.field(tags::TEXT, text);
     }
 }
 

@@ -8,9 +8,15 @@
 //! - [`tags`], [`decimal`], [`time`]: tag numbers, exact ticks/lots text, UTC timestamps.
 //! - [`decode`], [`encode`], [`framer`]: zero-copy decode into a fixed field
 //!   table, encode into a reusable buffer, message boundaries in a byte stream.
-//! - [`order`], [`exec_report`], [`exec_dedup`]: typed order-entry messages.
+//! - [`order`], [`exec_report`], [`exec_dedup`]: typed order-entry messages
+//!   and fill dedup on OrderID + ExecID.
+//! - [`status`], [`reconcile`]: OrderStatusRequest / OrderMassStatusRequest,
+//!   their ExecType=I answers, and the initiator's reconciliation round.
+//! - [`reject`], [`sent_log`]: Reject and BusinessMessageReject of our
+//!   requests, mapped back to the ClOrdID they reject.
 //! - [`seq_store`], [`out_buffer`], [`session`]: the sans-IO session state
-//!   machine (bytes in, bytes out, caller-supplied time).
+//!   machine (bytes in, bytes out, caller-supplied time), with the sequence
+//!   store's locked reset (the remedy for "MsgSeqNum too low").
 //! - [`tcp`], [`backoff`]: a thin non-blocking TCP driver for tests and tools.
 //!
 //! Invariants: decoding and encoding never allocate after construction and
@@ -19,6 +25,7 @@
 pub mod backoff;
 pub mod decimal;
 pub mod decode;
+mod digits;
 pub mod encode;
 pub mod error;
 pub mod exec_dedup;
@@ -26,8 +33,14 @@ pub mod exec_report;
 pub mod framer;
 pub mod order;
 pub mod out_buffer;
+pub mod reconcile;
+pub mod reject;
+pub mod sent_log;
 pub mod seq_store;
 pub mod session;
+pub mod status;
+#[allow(unsafe_code)]
+mod sys;
 pub mod tags;
 pub mod tcp;
 pub mod time;

@@ -96,8 +96,22 @@ pub const REF_TAG_ID: u32 = 371;
 pub const REF_MSG_TYPE: u32 = 372;
 /// SessionRejectReason(373).
 pub const SESSION_REJECT_REASON: u32 = 373;
+/// BusinessRejectRefID(379).
+pub const BUSINESS_REJECT_REF_ID: u32 = 379;
+/// BusinessRejectReason(380).
+pub const BUSINESS_REJECT_REASON: u32 = 380;
 /// CxlRejResponseTo(434).
 pub const CXL_REJ_RESPONSE_TO: u32 = 434;
+/// MassStatusReqID(584).
+pub const MASS_STATUS_REQ_ID: u32 = 584;
+/// MassStatusReqType(585).
+pub const MASS_STATUS_REQ_TYPE: u32 = 585;
+/// OrdStatusReqID(790).
+pub const ORD_STATUS_REQ_ID: u32 = 790;
+/// TotNumReports(911).
+pub const TOT_NUM_REPORTS: u32 = 911;
+/// LastRptRequested(912).
+pub const LAST_RPT_REQUESTED: u32 = 912;
 
 /// The FIX message types this crate understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -126,6 +140,12 @@ pub enum MsgType {
     ExecutionReport,
     /// OrderCancelReject (9).
     OrderCancelReject,
+    /// OrderStatusRequest (H).
+    OrderStatusRequest,
+    /// OrderMassStatusRequest (AF).
+    OrderMassStatusRequest,
+    /// BusinessMessageReject (j).
+    BusinessMessageReject,
 }
 
 impl MsgType {
@@ -144,11 +164,17 @@ impl MsgType {
             MsgType::OrderCancelReplaceRequest => b"G",
             MsgType::ExecutionReport => b"8",
             MsgType::OrderCancelReject => b"9",
+            MsgType::OrderStatusRequest => b"H",
+            MsgType::OrderMassStatusRequest => b"AF",
+            MsgType::BusinessMessageReject => b"j",
         }
     }
 
     /// Parses a MsgType(35) value; `None` for types this crate does not know.
     pub fn from_bytes(value: &[u8]) -> Option<MsgType> {
+        if value == b"AF" {
+            return Some(MsgType::OrderMassStatusRequest);
+        }
         let [byte] = value else { return None };
         Some(match byte {
             b'0' => MsgType::Heartbeat,
@@ -163,6 +189,8 @@ impl MsgType {
             b'G' => MsgType::OrderCancelReplaceRequest,
             b'8' => MsgType::ExecutionReport,
             b'9' => MsgType::OrderCancelReject,
+            b'H' => MsgType::OrderStatusRequest,
+            b'j' => MsgType::BusinessMessageReject,
             _ => return None,
         })
     }
@@ -214,9 +242,31 @@ impl MsgType {
                 ORD_STATUS,
                 CXL_REJ_RESPONSE_TO,
             ],
+            MsgType::OrderStatusRequest => &[CL_ORD_ID, SIDE],
+            MsgType::OrderMassStatusRequest => &[MASS_STATUS_REQ_ID, MASS_STATUS_REQ_TYPE],
+            MsgType::BusinessMessageReject => &[REF_MSG_TYPE, BUSINESS_REJECT_REASON],
         }
     }
 }
+
+/// Every [`MsgType`], for tests and tables.
+pub const MSG_TYPES: [MsgType; 15] = [
+    MsgType::Heartbeat,
+    MsgType::TestRequest,
+    MsgType::ResendRequest,
+    MsgType::Reject,
+    MsgType::SequenceReset,
+    MsgType::Logout,
+    MsgType::Logon,
+    MsgType::NewOrderSingle,
+    MsgType::OrderCancelRequest,
+    MsgType::OrderCancelReplaceRequest,
+    MsgType::ExecutionReport,
+    MsgType::OrderCancelReject,
+    MsgType::OrderStatusRequest,
+    MsgType::OrderMassStatusRequest,
+    MsgType::BusinessMessageReject,
+];
 
 /// SessionRejectReason(373) values this crate sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,4 +284,20 @@ pub enum SessionRejectReason {
     CompIdProblem = 9,
     /// 11: invalid (unknown) MsgType.
     InvalidMsgType = 11,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_msg_type_round_trips() {
+        // The header's promise: as_bytes and from_bytes are inverses.
+        for msg_type in MSG_TYPES {
+            assert_eq!(MsgType::from_bytes(msg_type.as_bytes()), Some(msg_type));
+        }
+        for unknown in [&b""[..], b"A0", b"AFX", b"Z", b"FA"] {
+            assert_eq!(MsgType::from_bytes(unknown), None, "{unknown:?}");
+        }
+    }
 }

@@ -7,7 +7,9 @@
 //! never waits on the network — except `connect`, which is a blocking
 //! `connect_timeout` (loopback or LAN: fine for tools, not for the engine);
 //! a partial write leaves the tail in the session's buffer for the next
-//! poll; reconnects follow a [`Backoff`].
+//! poll; reconnects follow a [`Backoff`], except after "MsgSeqNum too low":
+//! then `poll` returns the session's error (naming the remedy) instead of
+//! reconnecting.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -145,13 +147,18 @@ impl TcpInitiator {
         self.session.on_disconnected()
     }
 
-    /// One non-blocking pass; returns whether anything happened.
+    /// One non-blocking pass; returns whether anything happened. While the
+    /// sequence numbers disagree ([`Session::seq_num_error`]) it does not
+    /// connect and returns that error.
     pub fn poll(
         &mut self,
         now_ns: u64,
         handler: &mut impl SessionHandler,
     ) -> Result<bool, FixError> {
         let Some(stream) = self.stream.as_mut() else {
+            if let Some(error) = self.session.seq_num_error() {
+                return Err(error);
+            }
             return self.try_connect(now_ns, handler);
         };
         let (progressed, open) = drive(stream, &mut self.session, now_ns, handler);

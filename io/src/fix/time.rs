@@ -1,7 +1,11 @@
 //! UTC timestamps in FIX `UTCTimestamp` form (`YYYYMMDD-HH:MM:SS.sss`).
 //!
-//! Owning thread: none (pure functions). Invariant: never reads a clock;
-//! callers pass nanoseconds since the Unix epoch (UTC).
+//! Owning thread: none for the pure functions; a [`TimestampCache`] belongs
+//! to its encoder's thread. Invariant: never reads a clock; callers pass
+//! nanoseconds since the Unix epoch (UTC). The cache's text is always
+//! exactly what [`format_utc_timestamp`] writes for the same instant.
+
+use crate::fix::digits::write_digits;
 
 /// Length of `YYYYMMDD-HH:MM:SS.sss`.
 pub const UTC_TIMESTAMP_LEN: usize = 21;
@@ -22,17 +26,55 @@ pub fn format_utc_timestamp(unix_ns: u64, out: &mut [u8; UTC_TIMESTAMP_LEN]) {
     } else {
         (year, month, day)
     };
-    write_digits(&mut out[0..4], year);
-    write_digits(&mut out[4..6], month);
-    write_digits(&mut out[6..8], day);
+    write_digits(year, &mut out[0..4]);
+    write_digits(month, &mut out[4..6]);
+    write_digits(day, &mut out[6..8]);
     out[8] = b'-';
-    write_digits(&mut out[9..11], second_of_day / 3600);
+    write_digits(second_of_day / 3600, &mut out[9..11]);
     out[11] = b':';
-    write_digits(&mut out[12..14], (second_of_day / 60) % 60);
+    write_digits((second_of_day / 60) % 60, &mut out[12..14]);
     out[14] = b':';
-    write_digits(&mut out[15..17], second_of_day % 60);
+    write_digits(second_of_day % 60, &mut out[15..17]);
     out[17] = b'.';
-    write_digits(&mut out[18..21], millis);
+    write_digits(millis, &mut out[18..21]);
+}
+
+/// Formats timestamps with one calendar conversion per second: encoders
+/// write SendingTime and TransactTime for every order, nearly always within
+/// the second formatted last, so only the milliseconds change.
+#[derive(Clone, Copy, Debug)]
+pub struct TimestampCache {
+    second: u64,
+    text: [u8; UTC_TIMESTAMP_LEN],
+}
+
+impl Default for TimestampCache {
+    fn default() -> Self {
+        TimestampCache::new()
+    }
+}
+
+impl TimestampCache {
+    /// An empty cache (the first call formats in full).
+    pub const fn new() -> TimestampCache {
+        TimestampCache {
+            second: u64::MAX,
+            text: [0; UTC_TIMESTAMP_LEN],
+        }
+    }
+
+    /// `unix_ns` as `YYYYMMDD-HH:MM:SS.sss`, identical to [`format_utc_timestamp`].
+    #[inline]
+    pub fn format(&mut self, unix_ns: u64) -> &[u8; UTC_TIMESTAMP_LEN] {
+        let second = unix_ns / NANOS_PER_SECOND;
+        if second != self.second {
+            format_utc_timestamp(unix_ns, &mut self.text);
+            self.second = second;
+        }
+        let millis = (unix_ns % NANOS_PER_SECOND) / 1_000_000;
+        write_digits(millis, &mut self.text[18..21]);
+        &self.text
+    }
 }
 
 /// Parses `YYYYMMDD-HH:MM:SS` with an optional fraction of 1 to 9 digits
@@ -75,14 +117,6 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
     let day_of_year = (153 * month_shifted + 2) / 5 + day - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     (era * 146_097 + day_of_era).saturating_sub(719_468)
-}
-
-/// Writes `value` zero-padded into all of `out`.
-fn write_digits(out: &mut [u8], mut value: u64) {
-    for slot in out.iter_mut().rev() {
-        *slot = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
@@ -151,6 +185,26 @@ mod tests {
             b"20240101 00:00:00",
         ] {
             assert_eq!(parse_utc_timestamp(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cache_matches_the_full_formatter() {
+        // Same second, next second, a jump back, and the clamped far future.
+        let mut cache = TimestampCache::new();
+        for unix_ns in [
+            1_700_000_000_123_456_789u64,
+            1_700_000_000_999_000_000,
+            1_700_000_001_000_000_001,
+            951_782_400_123_456_789,
+            1_700_000_000_001_000_000,
+            u64::MAX,
+            0,
+        ] {
+            assert_eq!(
+                String::from_utf8(cache.format(unix_ns).to_vec()).unwrap(),
+                formatted(unix_ns)
+            );
         }
     }
 

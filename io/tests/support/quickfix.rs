@@ -1,7 +1,11 @@
 //! Shared by the FIX interoperability tests of io and engine: installs
 //! QuickFIX's Debian packages when missing (as root), builds its example
-//! acceptor "executor" (fills every limit order), and runs it on a loopback
-//! port, killed when dropped.
+//! acceptor "executor" (fills every limit order) and our QuickFIX-based
+//! acceptor that also answers status requests
+//! (`quickfix_status_acceptor.cpp`), and runs either on a loopback port,
+//! killed when dropped. A strict run validates every message against the
+//! FIX 4.4 data dictionary (`FIX44.xml.gz`, QuickFIX 1.15.1's own; Debian
+//! does not ship it) with `ValidateUserDefinedFields=Y`, as a venue would.
 #![allow(dead_code)]
 
 use genesis_io::fix::tcp::poll_until;
@@ -13,6 +17,8 @@ use std::time::Duration;
 
 pub const EXAMPLE_DIR: &str = "/usr/share/doc/libquickfix-doc/examples/executor/C++";
 pub const WAIT: Duration = Duration::from_secs(10);
+/// This folder, from io's tests and from engine's alike.
+pub const SUPPORT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../io/tests/support");
 
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true")
@@ -73,15 +79,20 @@ pub fn copy_source(name: &str, into: &Path) -> Result<(), String> {
         return Ok(());
     }
     let gzipped = Path::new(EXAMPLE_DIR).join(format!("{name}.gz"));
+    fs::write(into.join(name), gunzip(&gzipped)?).map_err(|error| format!("write {name}: {error}"))
+}
+
+/// The contents of a gzipped file.
+fn gunzip(gzipped: &Path) -> Result<Vec<u8>, String> {
     let output = Command::new("gzip")
         .arg("-dc")
-        .arg(&gzipped)
+        .arg(gzipped)
         .output()
         .map_err(|error| format!("gzip: {error}"))?;
     if !output.status.success() {
         return Err(format!("gzip -dc {gzipped:?} failed"));
     }
-    fs::write(into.join(name), output.stdout).map_err(|error| format!("write {name}: {error}"))
+    Ok(output.stdout)
 }
 
 /// Builds the executor in `directory`; returns the binary's path.
@@ -91,21 +102,41 @@ pub fn build_executor(directory: &Path) -> Result<PathBuf, String> {
     }
     // The example includes "config.h" (autoconf output); an empty one does.
     fs::write(directory.join("config.h"), "").map_err(|error| error.to_string())?;
-    let binary = directory.join("executor");
+    compile(directory, &["executor.cpp", "Application.cpp"], "executor")
+}
+
+/// Builds our status-answering acceptor in `directory`; returns the binary.
+pub fn build_status_acceptor(directory: &Path) -> Result<PathBuf, String> {
+    let name = "quickfix_status_acceptor.cpp";
+    let source = Path::new(SUPPORT_DIR).join(name);
+    fs::copy(&source, directory.join(name)).map_err(|error| format!("copy {source:?}: {error}"))?;
+    compile(directory, &[name], "status_acceptor")
+}
+
+/// `g++` of `sources` in `directory` into `binary_name`, written under a
+/// temporary name and renamed, so a concurrent build never runs half a file.
+/// A binary built from the same sources before (a `.sources` stamp beside
+/// it holds them) is reused.
+fn compile(directory: &Path, sources: &[&str], binary_name: &str) -> Result<PathBuf, String> {
+    let binary = directory.join(binary_name);
+    let stamp = directory.join(format!("{binary_name}.sources"));
+    let mut text = Vec::new();
+    for source in sources {
+        let path = directory.join(source);
+        text.extend(fs::read(&path).map_err(|error| format!("read {path:?}: {error}"))?);
+    }
+    if binary.exists() && fs::read(&stamp).is_ok_and(|built| built == text) {
+        return Ok(binary);
+    }
+    let partial = directory.join(format!("{binary_name}.{}.partial", std::process::id()));
     // QuickFIX 1.15 headers use dynamic exception specifications, which
     // C++17 (g++'s default) removed: compile as C++11.
     let output = Command::new("g++")
         .current_dir(directory)
-        .args([
-            "-std=gnu++11",
-            "-w",
-            "executor.cpp",
-            "Application.cpp",
-            "-lquickfix",
-            "-lpthread",
-            "-o",
-        ])
-        .arg(&binary)
+        .args(["-std=gnu++11", "-w"])
+        .args(sources)
+        .args(["-lquickfix", "-lpthread", "-o"])
+        .arg(&partial)
         .output()
         .map_err(|error| format!("g++: {error}"))?;
     if !output.status.success() {
@@ -114,7 +145,17 @@ pub fn build_executor(directory: &Path) -> Result<PathBuf, String> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
+    fs::rename(&partial, &binary).map_err(|error| format!("rename {partial:?}: {error}"))?;
+    fs::write(&stamp, text).map_err(|error| format!("write {stamp:?}: {error}"))?;
     Ok(binary)
+}
+
+/// Writes QuickFIX 1.15.1's FIX 4.4 data dictionary into `directory`.
+pub fn data_dictionary(directory: &Path) -> Result<PathBuf, String> {
+    let dictionary = gunzip(&Path::new(SUPPORT_DIR).join("FIX44.xml.gz"))?;
+    let path = directory.join("FIX44.xml");
+    fs::write(&path, dictionary).map_err(|error| format!("write {path:?}: {error}"))?;
+    Ok(path)
 }
 
 /// The running executor; killed and reaped when dropped.
@@ -148,11 +189,29 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Starts `binary` (the executor or the status acceptor) without message
+/// validation, as the first interoperability test did.
 pub fn start_executor(binary: &Path, directory: &Path, port: u16) -> Executor {
+    start_acceptor(binary, directory, port, "UseDataDictionary=N\n")
+}
+
+/// Starts `binary` validating every incoming message against the FIX 4.4
+/// data dictionary, user-defined fields included (a strict venue).
+pub fn start_strict_executor(binary: &Path, directory: &Path, port: u16) -> Executor {
+    let dictionary = data_dictionary(directory).unwrap();
+    let validation = format!(
+        "UseDataDictionary=Y\nDataDictionary={}\nValidateUserDefinedFields=Y\n\
+         ValidateFieldsOutOfOrder=Y\nValidateFieldsHaveValues=Y\n",
+        dictionary.display()
+    );
+    start_acceptor(binary, directory, port, &validation)
+}
+
+fn start_acceptor(binary: &Path, directory: &Path, port: u16, validation: &str) -> Executor {
     let settings = format!(
         "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort={port}\nSocketAcceptHost=127.0.0.1\n\
          SocketReuseAddress=Y\nStartTime=00:00:00\nEndTime=00:00:00\nFileStorePath={store}\n\
-         UseDataDictionary=N\nResetOnDisconnect=N\nResetOnLogout=N\n\n\
+         {validation}ResetOnDisconnect=N\nResetOnLogout=N\n\n\
          [SESSION]\nBeginString=FIX.4.4\nSenderCompID=EXECUTOR\nTargetCompID=GENESIS\n",
         store = directory.join("store").display()
     );

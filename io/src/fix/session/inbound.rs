@@ -10,12 +10,13 @@
 use std::io::Write as _;
 
 use super::{
-    Core, DisconnectReason, Role, Session, SessionEvent, SessionHandler, SessionState,
-    NANOS_PER_SECOND,
+    Core, DisconnectReason, Role, SeqNumTooLow, Session, SessionEvent, SessionHandler,
+    SessionState, NANOS_PER_SECOND,
 };
-use crate::fix::decode::Message;
+use crate::fix::decode::{parse_u64, Message};
 use crate::fix::error::DecodeError;
 use crate::fix::framer::Frame;
+use crate::fix::reject::{BusinessMessageReject, RejectLevel, RequestReject, SessionReject};
 use crate::fix::tags::{self, MsgType, SessionRejectReason};
 
 /// A short text for a Logout, formatted on the stack (no allocation).
@@ -117,22 +118,7 @@ impl Core {
             message.get(tags::SENDER_COMP_ID),
             message.get(tags::TARGET_COMP_ID),
         ) {
-            self.counters.comp_id_errors += 1;
-            self.reject(
-                message,
-                seq_num,
-                SessionRejectReason::CompIdProblem,
-                None,
-                now_ns,
-                handler,
-            );
-            let text = b"SenderCompID(49)/TargetCompID(56) do not match the session";
-            return self.logout_and_disconnect(
-                DisconnectReason::CompIdMismatch,
-                text,
-                now_ns,
-                handler,
-            );
+            return self.on_comp_id_mismatch(message, seq_num, now_ns, handler);
         }
         let msg_type = message.msg_type();
         let awaiting_logon = matches!(
@@ -153,10 +139,7 @@ impl Core {
         if msg_type == Some(MsgType::Logon)
             && message.get_flag(tags::RESET_SEQ_NUM_FLAG) == Ok(true)
         {
-            self.sender.seq.next_in = seq_num;
-            if self.config.role == Role::Acceptor {
-                self.sender.seq.next_out = 1;
-            }
+            self.on_reset_requested(seq_num);
         }
         if msg_type == Some(MsgType::SequenceReset)
             && message.get_flag(tags::GAP_FILL_FLAG) != Ok(true)
@@ -175,6 +158,31 @@ impl Core {
             if self.sender.seq.next_in > until {
                 self.resend_requested_until = None;
             }
+        }
+    }
+
+    fn on_comp_id_mismatch(
+        &mut self,
+        message: &Message<'_>,
+        seq_num: u64,
+        now_ns: u64,
+        handler: &mut impl SessionHandler,
+    ) {
+        self.counters.comp_id_errors += 1;
+        let reason = SessionRejectReason::CompIdProblem;
+        self.reject(message, seq_num, reason, None, now_ns, handler);
+        let text = b"SenderCompID(49)/TargetCompID(56) do not match the session";
+        self.logout_and_disconnect(DisconnectReason::CompIdMismatch, text, now_ns, handler);
+    }
+
+    /// A Logon with ResetSeqNumFlag(141)=Y: its number starts our count in;
+    /// an acceptor restarts its own from 1 and will echo the flag.
+    fn on_reset_requested(&mut self, seq_num: u64) {
+        self.sender.seq.next_in = seq_num;
+        if self.config.role == Role::Acceptor {
+            self.sender.seq.next_out = 1;
+            self.sender.sent_log.clear();
+            self.peer_requested_reset = true;
         }
     }
 
@@ -222,17 +230,14 @@ impl Core {
                 }
             }
             MsgType::ResendRequest => self.on_resend_request(message, seq_num, now_ns, handler),
-            MsgType::Reject => {
-                self.counters.rejects_received += 1;
-                let ref_seq_num = message.get_u64(tags::REF_SEQ_NUM).unwrap_or(0);
-                let reason = message.get_u64(tags::SESSION_REJECT_REASON).ok();
-                handler.on_session_event(SessionEvent::RejectReceived {
-                    ref_seq_num,
-                    reason,
-                });
-            }
+            MsgType::Reject => self.on_reject_received(message, seq_num, now_ns, handler),
             MsgType::SequenceReset => self.on_gap_fill(message, seq_num, now_ns, handler),
-            MsgType::Logout => self.on_logout(now_ns, handler),
+            MsgType::Logout => self.on_logout(message, now_ns, handler),
+            MsgType::BusinessMessageReject => {
+                if self.state == SessionState::Active {
+                    self.on_business_reject(message, seq_num, now_ns, handler);
+                }
+            }
             _ => {
                 if self.state == SessionState::Active {
                     self.counters.app_messages_received += 1;
@@ -268,6 +273,13 @@ impl Core {
             return handler.on_session_event(SessionEvent::DuplicateIgnored { seq_num });
         }
         self.counters.seq_too_low += 1;
+        self.note_seq_too_low(
+            SeqNumTooLow::Received {
+                expected,
+                received: seq_num,
+            },
+            handler,
+        );
         let text = ReasonText::new(format_args!(
             "MsgSeqNum too low, expecting {expected} but received {seq_num}"
         ));
@@ -303,7 +315,7 @@ impl Core {
                 }
                 self.on_logon(message, now_ns, handler);
             }
-            Some(MsgType::Logout) => return self.on_logout(now_ns, handler),
+            Some(MsgType::Logout) => return self.on_logout(message, now_ns, handler),
             Some(MsgType::ResendRequest)
                 if self
                     .first_missing_tag(message, MsgType::ResendRequest)
@@ -348,9 +360,10 @@ impl Core {
                     );
                 }
                 self.heartbeat_interval_ns = heartbeat_interval_s * NANOS_PER_SECOND;
+                let reset = self.peer_requested_reset;
                 if self
                     .sender
-                    .send_logon(heartbeat_interval_s, now_ns)
+                    .send_logon(heartbeat_interval_s, reset, now_ns)
                     .is_err()
                 {
                     return self.request_disconnect(DisconnectReason::OutputOverflow, handler);
@@ -362,6 +375,7 @@ impl Core {
         self.state = SessionState::Active;
         self.state_since_ns = now_ns;
         self.sender.logged_on = true;
+        self.sender.logon_acknowledged();
         // A failed write only loses the exact numbers; the reservation on
         // disk still keeps a restart from reusing a sequence number.
         let _ = self.sender.persist_exact();
@@ -371,13 +385,91 @@ impl Core {
         });
     }
 
-    fn on_logout(&mut self, now_ns: u64, handler: &mut impl SessionHandler) {
+    /// A Logout: answered, then disconnect. One whose text says our
+    /// MsgSeqNum was too low (QuickFIX: "MsgSeqNum too low, expecting N but
+    /// received M") stops the session until it is reset.
+    fn on_logout(&mut self, message: &Message<'_>, now_ns: u64, handler: &mut impl SessionHandler) {
+        let too_low = message.get(tags::TEXT).and_then(seq_too_low_in_text);
         if self.state != SessionState::LogoutSent {
             handler.on_session_event(SessionEvent::LogoutReceived);
             let _ = self.sender.send_logout(b"", now_ns);
             self.state = SessionState::LogoutSent;
         }
-        self.request_disconnect(DisconnectReason::LogoutComplete, handler);
+        let reason = match too_low {
+            Some(problem) => {
+                self.note_seq_too_low(problem, handler);
+                DisconnectReason::SeqNumTooLowAtCounterparty
+            }
+            None => DisconnectReason::LogoutComplete,
+        };
+        self.request_disconnect(reason, handler);
+    }
+
+    /// A session-level Reject: counted and reported; when its RefSeqNum is a
+    /// request in the sent log, the handler learns which request it rejects.
+    fn on_reject_received(
+        &mut self,
+        message: &Message<'_>,
+        seq_num: u64,
+        now_ns: u64,
+        handler: &mut impl SessionHandler,
+    ) {
+        self.counters.rejects_received += 1;
+        let Ok(reject) = SessionReject::parse(message) else {
+            let reason = SessionRejectReason::IncorrectDataFormat;
+            let tag = Some(tags::REF_SEQ_NUM);
+            return self.reject(message, seq_num, reason, tag, now_ns, handler);
+        };
+        handler.on_session_event(SessionEvent::RejectReceived {
+            ref_seq_num: reject.ref_seq_num,
+            reason: reject.reason,
+        });
+        let Some(sent) = self.sender.sent_log.get(reject.ref_seq_num) else {
+            return;
+        };
+        self.counters.requests_rejected += 1;
+        handler.on_request_rejected(&RequestReject {
+            level: RejectLevel::Session,
+            msg_type: Some(sent.msg_type),
+            request_id: Some(sent.id),
+            ref_seq_num: Some(reject.ref_seq_num),
+            ref_tag: reject.ref_tag,
+            reason: reject.reason,
+            text: reject.text,
+        });
+    }
+
+    /// A BusinessMessageReject: always delivered as a [`RequestReject`],
+    /// naming the request by BusinessRejectRefID(379), else by our log.
+    fn on_business_reject(
+        &mut self,
+        message: &Message<'_>,
+        seq_num: u64,
+        now_ns: u64,
+        handler: &mut impl SessionHandler,
+    ) {
+        self.counters.business_rejects_received += 1;
+        let reject = match BusinessMessageReject::parse(message) {
+            Ok(reject) => reject,
+            Err(error) => {
+                let reason = SessionRejectReason::IncorrectDataFormat;
+                let tag = Some(error.tag());
+                return self.reject(message, seq_num, reason, tag, now_ns, handler);
+            }
+        };
+        let sent = reject
+            .ref_seq_num
+            .and_then(|ref_seq_num| self.sender.sent_log.get(ref_seq_num));
+        self.counters.requests_rejected += 1;
+        handler.on_request_rejected(&RequestReject {
+            level: RejectLevel::Business,
+            msg_type: MsgType::from_bytes(reject.ref_msg_type).or(sent.map(|s| s.msg_type)),
+            request_id: reject.ref_id.or(sent.map(|s| s.id)),
+            ref_seq_num: reject.ref_seq_num,
+            ref_tag: None,
+            reason: Some(reject.reason),
+            text: reject.text,
+        });
     }
 
     /// Answers a ResendRequest with one gap fill (we never resend business
@@ -494,5 +586,57 @@ impl Core {
             ref_seq_num,
             reason: reason as u8,
         });
+    }
+}
+
+/// Reads "MsgSeqNum too low, expecting N but received M" (QuickFIX's and
+/// our own Logout text, any letter case); the numbers are optional.
+fn seq_too_low_in_text(text: &[u8]) -> Option<SeqNumTooLow> {
+    const PHRASE: &[u8] = b"msgseqnum too low";
+    let found = text
+        .windows(PHRASE.len())
+        .any(|window| window.eq_ignore_ascii_case(PHRASE));
+    found.then(|| SeqNumTooLow::Sent {
+        expected: number_after(text, b"expecting "),
+        sent: number_after(text, b"received "),
+    })
+}
+
+/// The decimal number right after the first `word` in `text`.
+fn number_after(text: &[u8], word: &[u8]) -> Option<u64> {
+    let start = text
+        .windows(word.len())
+        .position(|window| window.eq_ignore_ascii_case(word))?
+        + word.len();
+    let digits = &text[start..];
+    let length = digits
+        .iter()
+        .take_while(|byte| byte.is_ascii_digit())
+        .count();
+    parse_u64(&digits[..length])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quickfix_logout_text_is_read() {
+        // QuickFIX's exact wording, ours, and text that is something else.
+        assert_eq!(
+            seq_too_low_in_text(b"MsgSeqNum too low, expecting 57 but received 3"),
+            Some(SeqNumTooLow::Sent {
+                expected: Some(57),
+                sent: Some(3)
+            })
+        );
+        assert_eq!(
+            seq_too_low_in_text(b"msgseqnum TOO LOW"),
+            Some(SeqNumTooLow::Sent {
+                expected: None,
+                sent: None
+            })
+        );
+        assert_eq!(seq_too_low_in_text(b"restart"), None);
     }
 }

@@ -18,7 +18,15 @@
 //!   spec says (ignore a garbled message, session Reject, ResendRequest, or
 //!   Logout with a reason), and never panics;
 //! - after construction nothing allocates except the sequence-number file
-//!   writes (logon, logout, disconnect, once per reserved block).
+//!   writes (logon, logout, disconnect, once per reserved block);
+//! - every request sent (D, F, G, H, AF) is logged by MsgSeqNum in a fixed
+//!   ring, so a session-level Reject of it reaches the handler as a typed
+//!   [`RequestReject`] naming the request's ClOrdID, as does a
+//!   BusinessMessageReject (which is not passed to `on_app_message`);
+//! - "MsgSeqNum too low" in either direction stops the session: it records a
+//!   [`SeqNumTooLow`], refuses to log on again (unless a reset is configured
+//!   or pending), and [`Session::seq_num_error`] names the remedy, so a
+//!   driver never retries forever in silence.
 //!
 //! Resend policy for our own application messages: we never resend them.
 //! Every ResendRequest is answered with one SequenceReset-GapFill up to our
@@ -38,7 +46,8 @@ pub use sender::Sender;
 use crate::fix::decode::{FieldTable, Message};
 use crate::fix::error::FixError;
 use crate::fix::framer::Framer;
-use crate::fix::seq_store::{SeqNumbers, SeqStore};
+pub use crate::fix::reject::RequestReject;
+use crate::fix::seq_store::{SeqNumbers, SeqState, SeqStore, SeqStoreLock};
 
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
 
@@ -72,6 +81,16 @@ pub struct SessionConfig {
     pub logout_timeout_ns: u64,
     /// Outgoing sequence numbers reserved per write of the sequence file.
     pub seq_reserve_block: u64,
+    /// Initiator: every Logon carries ResetSeqNumFlag(141)=Y and both
+    /// directions (and the sequence file) restart at 1. For venues that
+    /// expect a fresh sequence each connection.
+    pub reset_on_logon: bool,
+    /// Send the user-defined tag 5051 (trigger time) when an order carries
+    /// one. Off by default: venues that validate user-defined fields reject
+    /// any order carrying it (35=3, 371=5051); the simulator reads it.
+    pub send_trigger_time: bool,
+    /// Requests remembered by MsgSeqNum, to name the request a Reject refers to.
+    pub sent_log_capacity: usize,
 }
 
 impl SessionConfig {
@@ -87,6 +106,9 @@ impl SessionConfig {
             logon_timeout_ns: 10 * NANOS_PER_SECOND,
             logout_timeout_ns: 2 * NANOS_PER_SECOND,
             seq_reserve_block: 1000,
+            reset_on_logon: false,
+            send_trigger_time: false,
+            sent_log_capacity: 1024,
         }
     }
 
@@ -160,6 +182,53 @@ pub enum DisconnectReason {
     LogonInvalid,
     /// The outgoing buffer overflowed with session messages.
     OutputOverflow,
+    /// The counterparty logged us out because our MsgSeqNum was too low
+    /// (see [`Session::seq_num_error`] for the remedy).
+    SeqNumTooLowAtCounterparty,
+    /// The sequence file could not be written when the numbers were reset.
+    SeqStoreFailed,
+}
+
+/// "MsgSeqNum too low", seen by us or by the counterparty: the two sides'
+/// numbers disagree and reconnecting cannot fix it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqNumTooLow {
+    /// The counterparty sent a MsgSeqNum below the one we expect (it reset
+    /// its numbers, or our stored `next_in` is ahead of it).
+    Received {
+        /// The MsgSeqNum we expected.
+        expected: u64,
+        /// The MsgSeqNum it sent.
+        received: u64,
+    },
+    /// The counterparty logged us out because our MsgSeqNum was below the
+    /// one it expects (our stored `next_out` is behind it). The numbers come
+    /// from its Logout text when it gives them.
+    Sent {
+        /// The MsgSeqNum it expected.
+        expected: Option<u64>,
+        /// The MsgSeqNum we sent.
+        sent: Option<u64>,
+    },
+}
+
+impl std::fmt::Display for SeqNumTooLow {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let number = |value: Option<u64>| value.map_or("?".to_owned(), |n| n.to_string());
+        match *self {
+            SeqNumTooLow::Received { expected, received } => write!(
+                formatter,
+                "we expected MsgSeqNum {expected} but the venue sent {received} \
+                 (the venue reset its numbers, or our stored next_in is ahead)"
+            ),
+            SeqNumTooLow::Sent { expected, sent } => write!(
+                formatter,
+                "the venue expected MsgSeqNum {} but we sent {} (our stored next_out is behind)",
+                number(expected),
+                number(sent)
+            ),
+        }
+    }
 }
 
 /// Something the engine may want to log, count, or act on. `Copy`, no text.
@@ -212,6 +281,11 @@ pub enum SessionEvent {
         /// Its MsgSeqNum.
         seq_num: u64,
     },
+    /// The sequence numbers disagree beyond repair by reconnecting; the
+    /// session will not log on again until reset (see [`Session::seq_num_error`]).
+    SeqNumTooLow(SeqNumTooLow),
+    /// Both directions were reset to 1 and the Logon carries ResetSeqNumFlag(141)=Y.
+    SeqNumsReset,
 }
 
 /// Counters of everything notable, for monitoring (read them any time).
@@ -251,6 +325,11 @@ pub struct SessionCounters {
     pub test_requests_sent: u64,
     /// Disconnects requested by the session.
     pub disconnects: u64,
+    /// Our requests rejected by a Reject or BusinessMessageReject (each
+    /// delivered as a [`RequestReject`]).
+    pub requests_rejected: u64,
+    /// BusinessMessageRejects received.
+    pub business_rejects_received: u64,
 }
 
 /// Receives what the session delivers. Called from inside the session's
@@ -264,6 +343,14 @@ pub trait SessionHandler {
     fn on_session_event(&mut self, event: SessionEvent) {
         let _ = event;
     }
+
+    /// The counterparty rejected one of our requests: a session-level
+    /// Reject whose RefSeqNum is a request in the sent log, or any
+    /// BusinessMessageReject. Close the request it names (by `request_id`
+    /// and `msg_type`) with `reason`. The default ignores it.
+    fn on_request_rejected(&mut self, reject: &RequestReject<'_>) {
+        let _ = reject;
+    }
 }
 
 /// One FIX session (initiator or acceptor).
@@ -272,6 +359,8 @@ pub struct Session {
     framer: Framer,
     table: FieldTable,
     core: Core,
+    /// Held while the session lives, so a reset cannot rewrite its numbers.
+    _seq_lock: Option<SeqStoreLock>,
 }
 
 /// Everything but the receive path, so a decoded [`Message`] (which
@@ -289,6 +378,10 @@ struct Core {
     resend_requested_until: Option<u64>,
     disconnect_reason: Option<DisconnectReason>,
     counters: SessionCounters,
+    /// Set once the numbers disagree beyond repair; blocks the next Logon.
+    seq_too_low: Option<SeqNumTooLow>,
+    /// Acceptor: the counterparty's Logon asked for a reset; echo 141=Y.
+    peer_requested_reset: bool,
 }
 
 impl Session {
@@ -296,21 +389,14 @@ impl Session {
     /// when the file does not exist yet).
     pub fn new(config: SessionConfig, store: Option<SeqStore>) -> Result<Session, FixError> {
         config.validate()?;
+        let seq_lock = store.as_ref().map(SeqStore::lock_shared).transpose()?;
         let seq = match &store {
-            Some(store) => store.load()?.unwrap_or_default(),
-            None => SeqNumbers::default(),
+            Some(store) => store.load_state()?.unwrap_or_default(),
+            None => SeqState::default(),
         };
-        let message_capacity_bytes = config.body_length_max + 64;
-        let sender = Sender::new(
-            &config.sender_comp_id,
-            &config.target_comp_id,
-            message_capacity_bytes,
-            config.out_capacity_bytes,
-            config.seq_reserve_block,
-            store,
-            seq,
-        );
+        let sender = Sender::new(&config, store, seq);
         Ok(Session {
+            _seq_lock: seq_lock,
             framer: Framer::new(config.body_length_max),
             table: FieldTable::new(),
             core: Core {
@@ -324,6 +410,8 @@ impl Session {
                 resend_requested_until: None,
                 disconnect_reason: None,
                 counters: SessionCounters::default(),
+                seq_too_low: None,
+                peer_requested_reset: false,
                 config,
             },
         })
@@ -345,6 +433,26 @@ impl Session {
     /// The current sequence numbers.
     pub fn seq_numbers(&self) -> SeqNumbers {
         self.core.sender.seq
+    }
+
+    /// Set once "MsgSeqNum too low" was seen in either direction; the
+    /// session then refuses to log on until reset.
+    pub fn seq_num_too_low(&self) -> Option<SeqNumTooLow> {
+        self.core.seq_too_low
+    }
+
+    /// The error to report (and stop reconnecting on) while
+    /// [`Session::seq_num_too_low`] is set: it names the remedy, a reset of
+    /// the sequence file (`genesis fix reset-seq`) or `reset_on_logon`.
+    pub fn seq_num_error(&self) -> Option<FixError> {
+        let problem = self.core.seq_too_low?;
+        if self.core.config.reset_on_logon {
+            return None;
+        }
+        Some(FixError::SeqNumTooLow {
+            problem,
+            seq_file: self.core.sender.store_path().map(Into::into),
+        })
     }
 
     /// The configuration.
@@ -449,21 +557,42 @@ impl Core {
         self.disconnect_reason = None;
         self.test_request_sent_ns = None;
         self.resend_requested_until = None;
+        self.peer_requested_reset = false;
         self.last_received_ns = now_ns;
         self.state_since_ns = now_ns;
         match self.config.role {
-            Role::Initiator => {
-                self.heartbeat_interval_ns = self.config.heartbeat_interval_s * NANOS_PER_SECOND;
-                self.state = SessionState::LogonSent;
-                if self
-                    .sender
-                    .send_logon(self.config.heartbeat_interval_s, now_ns)
-                    .is_err()
-                {
-                    self.request_disconnect(DisconnectReason::OutputOverflow, handler);
-                }
-            }
+            Role::Initiator => self.send_first_logon(now_ns, handler),
             Role::Acceptor => self.state = SessionState::AwaitingLogon,
+        }
+    }
+
+    /// Initiator: Logon, with a reset of both directions first when
+    /// configured or pending; refused while the numbers are known to disagree.
+    fn send_first_logon(&mut self, now_ns: u64, handler: &mut impl SessionHandler) {
+        let reset = self.config.reset_on_logon || self.sender.reset_pending();
+        if self.seq_too_low.is_some() && !reset {
+            return self.request_disconnect(DisconnectReason::SeqNumTooLow, handler);
+        }
+        if reset {
+            self.seq_too_low = None;
+            if self.sender.reset_numbers().is_err() {
+                return self.request_disconnect(DisconnectReason::SeqStoreFailed, handler);
+            }
+            handler.on_session_event(SessionEvent::SeqNumsReset);
+        }
+        self.heartbeat_interval_ns = self.config.heartbeat_interval_s * NANOS_PER_SECOND;
+        self.state = SessionState::LogonSent;
+        let interval_s = self.config.heartbeat_interval_s;
+        if self.sender.send_logon(interval_s, reset, now_ns).is_err() {
+            self.request_disconnect(DisconnectReason::OutputOverflow, handler);
+        }
+    }
+
+    /// Records that the numbers disagree (once) and tells the handler.
+    fn note_seq_too_low(&mut self, problem: SeqNumTooLow, handler: &mut impl SessionHandler) {
+        if self.seq_too_low.is_none() {
+            self.seq_too_low = Some(problem);
+            handler.on_session_event(SessionEvent::SeqNumTooLow(problem));
         }
     }
 

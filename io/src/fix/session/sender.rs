@@ -6,17 +6,33 @@
 //! queued in the [`OutBuffer`]; business messages are refused until the
 //! counterparty acknowledged Logon; before a MsgSeqNum beyond the persisted
 //! reservation is used, a new reservation is written to the [`SeqStore`],
-//! so a restart never reuses a sequence number; nothing allocates except
-//! that reservation write (once per `seq_reserve_block` messages).
+//! so a restart never reuses a sequence number; every request (D, F, G, H,
+//! AF) is logged with its MsgSeqNum and id in the [`SentLog`], and one whose
+//! id is longer than [`REQUEST_ID_LEN_MAX`] is refused unsent; tag 5051 is
+//! written only when the session is configured to send it; nothing
+//! allocates except that reservation write (once per `seq_reserve_block`
+//! messages).
 
+use super::SessionConfig;
 use crate::fix::decimal::InstrumentScale;
 use crate::fix::encode::Encoder;
 use crate::fix::error::{FixError, SendError};
 use crate::fix::exec_report::{ExecutionReport, OrderCancelReject};
 use crate::fix::order::{NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest};
 use crate::fix::out_buffer::OutBuffer;
-use crate::fix::seq_store::{SeqNumbers, SeqStore};
+use crate::fix::reject::BusinessMessageReject;
+use crate::fix::sent_log::{SentLog, REQUEST_ID_LEN_MAX};
+use crate::fix::seq_store::{SeqNumbers, SeqState, SeqStore};
+use crate::fix::status::{OrderMassStatusRequest, OrderStatusRequest, StatusReport};
 use crate::fix::tags::{self, MsgType, SessionRejectReason};
+
+/// `49=<sender><SOH>56=<target><SOH>`, built once per session.
+fn comp_id_fields(sender_comp_id: &str, target_comp_id: &str) -> Box<[u8]> {
+    let (sender_tag, target_tag) = (tags::SENDER_COMP_ID, tags::TARGET_COMP_ID);
+    format!("{sender_tag}={sender_comp_id}\x01{target_tag}={target_comp_id}\x01")
+        .into_bytes()
+        .into_boxed_slice()
+}
 
 /// Encodes and queues outgoing messages for one session.
 #[derive(Debug)]
@@ -29,36 +45,71 @@ pub struct Sender {
     store: Option<SeqStore>,
     sender_comp_id: Box<[u8]>,
     target_comp_id: Box<[u8]>,
+    /// `49=<ours><SOH>56=<theirs><SOH>`, written after MsgType in every header.
+    comp_id_fields: Box<[u8]>,
     pub(super) logged_on: bool,
     pub(super) last_sent_ns: u64,
     pub(super) messages_sent_count: u64,
     pub(super) app_messages_sent_count: u64,
+    /// The numbers were reset to 1 and no Logon was acknowledged since:
+    /// the next Logon carries 141=Y (also persisted, for a crash in between).
+    reset_pending: bool,
+    send_trigger_time: bool,
+    pub(super) sent_log: SentLog,
 }
 
 impl Sender {
-    pub(super) fn new(
-        sender_comp_id: &str,
-        target_comp_id: &str,
-        message_capacity_bytes: usize,
-        out_capacity_bytes: usize,
-        seq_reserve_block: u64,
-        store: Option<SeqStore>,
-        seq: SeqNumbers,
-    ) -> Sender {
+    pub(super) fn new(config: &SessionConfig, store: Option<SeqStore>, state: SeqState) -> Sender {
+        let (sender_comp_id, target_comp_id) = (&config.sender_comp_id, &config.target_comp_id);
+        let seq = state.numbers;
         Sender {
-            encoder: Encoder::with_capacity(message_capacity_bytes),
-            out: OutBuffer::with_capacity(out_capacity_bytes),
+            encoder: Encoder::with_capacity(config.body_length_max + 64),
+            out: OutBuffer::with_capacity(config.out_capacity_bytes),
             seq,
             next_out_reserved: seq.next_out,
-            seq_reserve_block: seq_reserve_block.max(1),
+            seq_reserve_block: config.seq_reserve_block.max(1),
             store,
             sender_comp_id: sender_comp_id.as_bytes().into(),
             target_comp_id: target_comp_id.as_bytes().into(),
+            comp_id_fields: comp_id_fields(sender_comp_id, target_comp_id),
             logged_on: false,
             last_sent_ns: 0,
             messages_sent_count: 0,
             app_messages_sent_count: 0,
+            reset_pending: state.reset_on_next_logon,
+            send_trigger_time: config.send_trigger_time,
+            sent_log: SentLog::with_capacity(config.sent_log_capacity),
         }
+    }
+
+    /// The sequence file's path, if the session has one.
+    pub(super) fn store_path(&self) -> Option<&std::path::Path> {
+        self.store.as_ref().map(SeqStore::path)
+    }
+
+    pub(super) fn reset_pending(&self) -> bool {
+        self.reset_pending
+    }
+
+    fn stored_state(&self, numbers: SeqNumbers) -> SeqState {
+        SeqState {
+            numbers,
+            reset_on_next_logon: self.reset_pending,
+        }
+    }
+
+    /// Both directions back to 1, the sent log forgotten, and the reset
+    /// persisted as pending until a Logon is acknowledged.
+    pub(super) fn reset_numbers(&mut self) -> Result<(), FixError> {
+        self.seq = SeqNumbers::default();
+        self.sent_log.clear();
+        self.reset_pending = true;
+        self.persist_exact()
+    }
+
+    /// A Logon was acknowledged: a pending reset is done.
+    pub(super) fn logon_acknowledged(&mut self) {
+        self.reset_pending = false;
     }
 
     /// The current sequence numbers.
@@ -84,7 +135,7 @@ impl Sender {
     pub(super) fn persist_exact(&mut self) -> Result<(), FixError> {
         self.next_out_reserved = self.seq.next_out;
         match &self.store {
-            Some(store) => store.save(self.seq),
+            Some(store) => store.save_state(self.stored_state(self.seq)),
             None => Ok(()),
         }
     }
@@ -99,20 +150,23 @@ impl Sender {
                 next_out: reserved,
                 next_in: self.seq.next_in,
             };
-            store.save(numbers).map_err(|_| SendError::SeqStoreFailed)?;
+            let state = self.stored_state(numbers);
+            store
+                .save_state(state)
+                .map_err(|_| SendError::SeqStoreFailed)?;
         }
         self.next_out_reserved = reserved;
         Ok(())
     }
 
+    /// The standard header: MsgType, the constant CompIDs (one copy),
+    /// MsgSeqNum, SendingTime. FIX fixes only the order of 8, 9 and 35.
+    #[inline]
     fn write_header(&mut self, msg_type: MsgType, seq_num: u64, now_ns: u64) {
         self.encoder.begin(msg_type.as_bytes());
+        self.encoder.raw(&self.comp_id_fields);
         self.encoder.field_u64(tags::MSG_SEQ_NUM, seq_num);
-        self.encoder
-            .field(tags::SENDER_COMP_ID, &self.sender_comp_id);
         self.encoder.field_timestamp(tags::SENDING_TIME, now_ns);
-        self.encoder
-            .field(tags::TARGET_COMP_ID, &self.target_comp_id);
     }
 
     /// Encodes a message with the next MsgSeqNum and queues it; returns the
@@ -149,15 +203,43 @@ impl Sender {
         Ok(seq_num)
     }
 
-    /// Sends a NewOrderSingle; returns its MsgSeqNum (keep it to match a
-    /// session-level Reject's RefSeqNum(45) to the order).
+    /// Sends a request (D, F, G, H, AF) and logs it under its MsgSeqNum with
+    /// `id` (ClOrdID or MassStatusReqID, field `id_tag`), so a Reject of it
+    /// can name it. An id longer than [`REQUEST_ID_LEN_MAX`] is refused.
+    fn send_request(
+        &mut self,
+        msg_type: MsgType,
+        (id_tag, id): (u32, &[u8]),
+        now_ns: u64,
+        body: impl FnOnce(&mut Encoder),
+    ) -> Result<u64, SendError> {
+        if id.len() > REQUEST_ID_LEN_MAX {
+            return Err(SendError::BadValue { tag: id_tag });
+        }
+        let seq_num = self.send_app(msg_type, now_ns, body)?;
+        self.sent_log.record(seq_num, msg_type, id);
+        Ok(seq_num)
+    }
+
+    /// The order as it goes on the wire: without tag 5051 unless configured.
+    fn wire_order<'a>(&self, order: &NewOrderSingle<'a>) -> NewOrderSingle<'a> {
+        NewOrderSingle {
+            trigger_ns: order.trigger_ns.filter(|_| self.send_trigger_time),
+            ..*order
+        }
+    }
+
+    /// Sends a NewOrderSingle; returns its MsgSeqNum. A session-level Reject
+    /// of it reaches [`super::SessionHandler::on_request_rejected`] with its ClOrdID.
     pub fn send_new_order(
         &mut self,
         order: &NewOrderSingle<'_>,
         scale: &InstrumentScale,
         now_ns: u64,
     ) -> Result<u64, SendError> {
-        self.send_app(MsgType::NewOrderSingle, now_ns, |encoder| {
+        let order = self.wire_order(order);
+        let id = (tags::CL_ORD_ID, order.cl_ord_id);
+        self.send_request(MsgType::NewOrderSingle, id, now_ns, |encoder| {
             order.encode_body(encoder, scale)
         })
     }
@@ -169,7 +251,8 @@ impl Sender {
         scale: &InstrumentScale,
         now_ns: u64,
     ) -> Result<u64, SendError> {
-        self.send_app(MsgType::OrderCancelRequest, now_ns, |encoder| {
+        let id = (tags::CL_ORD_ID, request.cl_ord_id);
+        self.send_request(MsgType::OrderCancelRequest, id, now_ns, |encoder| {
             request.encode_body(encoder, scale)
         })
     }
@@ -181,8 +264,61 @@ impl Sender {
         scale: &InstrumentScale,
         now_ns: u64,
     ) -> Result<u64, SendError> {
-        self.send_app(MsgType::OrderCancelReplaceRequest, now_ns, |encoder| {
+        let request = OrderCancelReplaceRequest {
+            order: self.wire_order(&request.order),
+            ..*request
+        };
+        let id = (tags::CL_ORD_ID, request.order.cl_ord_id);
+        self.send_request(MsgType::OrderCancelReplaceRequest, id, now_ns, |encoder| {
             request.encode_body(encoder, scale)
+        })
+    }
+
+    /// Sends an OrderStatusRequest (reconciliation); returns its MsgSeqNum.
+    pub fn send_order_status_request(
+        &mut self,
+        request: &OrderStatusRequest<'_>,
+        now_ns: u64,
+    ) -> Result<u64, SendError> {
+        let id = (tags::CL_ORD_ID, request.cl_ord_id);
+        self.send_request(MsgType::OrderStatusRequest, id, now_ns, |encoder| {
+            request.encode_body(encoder)
+        })
+    }
+
+    /// Sends an OrderMassStatusRequest (reconciliation); returns its MsgSeqNum.
+    pub fn send_mass_status_request(
+        &mut self,
+        request: &OrderMassStatusRequest<'_>,
+        now_ns: u64,
+    ) -> Result<u64, SendError> {
+        let id = (tags::MASS_STATUS_REQ_ID, request.mass_status_req_id);
+        self.send_request(MsgType::OrderMassStatusRequest, id, now_ns, |encoder| {
+            request.encode_body(encoder)
+        })
+    }
+
+    /// Sends an ExecutionReport with ExecType=I answering H or AF (acceptor
+    /// side); returns its MsgSeqNum.
+    pub fn send_status_report(
+        &mut self,
+        report: &StatusReport<'_>,
+        scale: &InstrumentScale,
+        now_ns: u64,
+    ) -> Result<u64, SendError> {
+        self.send_app(MsgType::ExecutionReport, now_ns, |encoder| {
+            report.encode_body(encoder, scale)
+        })
+    }
+
+    /// Sends a BusinessMessageReject (acceptor side); returns its MsgSeqNum.
+    pub fn send_business_reject(
+        &mut self,
+        reject: &BusinessMessageReject<'_>,
+        now_ns: u64,
+    ) -> Result<u64, SendError> {
+        self.send_app(MsgType::BusinessMessageReject, now_ns, |encoder| {
+            reject.encode_body(encoder)
         })
     }
 
@@ -209,14 +345,20 @@ impl Sender {
         })
     }
 
+    /// Logon; with `reset`, ResetSeqNumFlag(141)=Y (asking the counterparty
+    /// to reset, or echoing its request as acceptor).
     pub(super) fn send_logon(
         &mut self,
         heartbeat_interval_s: u64,
+        reset: bool,
         now_ns: u64,
     ) -> Result<u64, SendError> {
         self.send(MsgType::Logon, now_ns, |encoder| {
             encoder.field_char(tags::ENCRYPT_METHOD, b'0');
             encoder.field_u64(tags::HEART_BT_INT, heartbeat_interval_s);
+            if reset {
+                encoder.field_char(tags::RESET_SEQ_NUM_FLAG, b'Y');
+            }
         })
     }
 
