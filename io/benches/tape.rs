@@ -1,0 +1,2 @@
+//! Tape reader throughput (filled in below).
+fn main() {}
