@@ -18,7 +18,7 @@ use std::path::Path;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Read-ahead of the file under the (optional) decompressor.
-const FILE_BUFFER_BYTES: usize = 64 * 1024;
+const FILE_BUFFER_BYTES: usize = 32 * 1024;
 
 /// How a tape is (to be) stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 /// The big-endian length in front of every message.
 const LENGTH_PREFIX_BYTES: usize = 2;
 
-/// Window size: far above the longest possible message (2 + 65535 bytes).
-const WINDOW_BYTES: usize = 256 * 1024;
+/// Window size: twice the longest possible message (2 + 65535 bytes).
+const WINDOW_BYTES: usize = 128 * 1024;
 const _: () = assert!(WINDOW_BYTES >= LENGTH_PREFIX_BYTES + u16::MAX as usize);
 
 /// One decoded message and where it starts.

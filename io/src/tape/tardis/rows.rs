@@ -25,8 +25,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Window size: the longest line a reader accepts.
-const WINDOW_BYTES: usize = 256 * 1024;
+/// Window size: the longest line a reader accepts (Tardis rows are a few
+/// hundred bytes at most). Small enough that a merger of many files keeps
+/// its windows in cache.
+const WINDOW_BYTES: usize = 64 * 1024;
 
 /// A Tardis CSV dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
