@@ -21,7 +21,7 @@ use genesis_io::tape::tardis::{
 use genesis_io::tape::{Compression, ItchFileReader, ItchFileWriter, TapeSink};
 use std::sync::Arc;
 
-const RECORDS: u64 = 60_000;
+const RECORDS: u64 = 20_000;
 const WARM_UP_RECORDS: u64 = 1_000;
 
 /// Adds and deletes, with a skipped type every 16 messages.
