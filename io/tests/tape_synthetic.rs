@@ -114,6 +114,35 @@ struct Replay {
     snapshot_done: bool,
     snapshot_ts_ns: Option<u64>,
     last_snapshot_price: [Option<i64>; 2],
+    /// (exchange, local) time of the instrument's last row.
+    last_stamp_ns: Option<(u64, u64)>,
+}
+
+/// Rows of one feed message share both timestamps; the next message is
+/// strictly later in both, and finds a spread of at most 3 ticks.
+fn check_message_boundary(replay: &mut Replay, event: &TapeEvent) {
+    let stamp = (event.ts_exchange_ns(), event.ts_local_ns());
+    match replay.last_stamp_ns {
+        Some(last) if last.0 == stamp.0 => {
+            assert_eq!(last.1, stamp.1, "one message, one local time")
+        }
+        Some(last) => {
+            assert!(
+                stamp.0 > last.0 && stamp.1 > last.1,
+                "times rise between messages"
+            );
+            if replay.snapshot_done {
+                let spread = replay.book.best_ask().unwrap().price.0
+                    - replay.book.best_bid().unwrap().price.0;
+                assert!(
+                    (1..=3).contains(&spread),
+                    "spread {spread} ticks between messages"
+                );
+            }
+        }
+        None => {}
+    }
+    replay.last_stamp_ns = Some(stamp);
 }
 
 fn check_book_row(replay: &mut Replay, update: &genesis_io::tape::tardis::L2Update) {
@@ -162,7 +191,8 @@ fn check_trade(replay: &Replay, trade: &genesis_io::tape::tardis::TardisTrade) {
 }
 
 // Merged back, every row comes out; books never cross; every trade hits
-// the touch of the book as it stood; local time is never before exchange time.
+// the touch of the book as it stood; local time is never before exchange time;
+// messages are strictly ordered in both times and leave a tight spread.
 #[test]
 fn merged_tape_is_consistent() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,6 +205,7 @@ fn merged_tape_is_consistent() {
             snapshot_done: false,
             snapshot_ts_ns: None,
             last_snapshot_price: [None; 2],
+            last_stamp_ns: None,
         })
         .collect();
     let (mut rows, mut trades, mut last_local_ns) = (0u64, 0u64, 0u64);
@@ -188,6 +219,7 @@ fn merged_tape_is_consistent() {
         assert!(event.ts_local_ns() >= last_local_ns);
         last_local_ns = event.ts_local_ns();
         let replay = &mut replays[usize::from(event.instrument_index())];
+        check_message_boundary(replay, &event);
         match &event {
             TapeEvent::Book(update) => check_book_row(replay, update),
             TapeEvent::Trade(trade) => {

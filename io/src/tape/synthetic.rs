@@ -6,7 +6,8 @@
 //!
 //! Owning thread: the caller's; not a hot path. Invariants: the same config
 //! writes byte-identical files; every row keeps its book uncrossed with at
-//! least one level per side; timestamps never go backwards within a file.
+//! least one level per side; each feed message leaves the spread at most
+//! 3 ticks wide; timestamps never go backwards within a file.
 //!
 //! What the peers' Tardis loaders expect, and how these files meet it
 //! (checked against hftbacktest `py-hftbacktest/hftbacktest/data/utils/tardis.py`
@@ -23,7 +24,9 @@
 //!   file has exactly one snapshot, first, sides written best level first,
 //!   followed by updates.
 //! - hftbacktest shifts every local timestamp if any is before its exchange
-//!   timestamp: here `local_timestamp` = `timestamp` + a positive latency.
+//!   timestamp, and splits events whose exchange-time and local-time orders
+//!   differ: here `local_timestamp` = `timestamp` + a positive latency, and
+//!   both rise strictly from one feed message to the next.
 //! - NautilusTrader parses `exchange` into its Tardis exchange enum (a real
 //!   Tardis id such as "binance-futures", venue BINANCE) and upper-cases
 //!   `symbol` (symbols here are upper case); it starts a new snapshot (a
@@ -55,6 +58,8 @@ use std::sync::Arc;
 pub const SYNTHETIC_TICK_SIZE: &str = "0.1";
 /// Lot size of every synthetic instrument.
 pub const SYNTHETIC_LOT_SIZE: &str = "0.001";
+/// Widest spread left at the end of a feed message, in ticks.
+const SPREAD_TICKS_MAX: i64 = 3;
 /// Largest level or trade amount, in lots.
 const LEVEL_QTY_MAX_LOTS: u64 = 5_000;
 /// Exchange time between two feed messages, at most, in microseconds.
@@ -278,7 +283,9 @@ impl Generator {
         self.clock_us += 1 + self.below(MESSAGE_GAP_US_MAX);
         let latency_us = LATENCY_US_MIN + self.below(LATENCY_US_SPAN);
         let state = &mut self.states[index];
-        state.last_local_us = state.last_local_us.max(self.clock_us + latency_us);
+        // Strictly later than the last message, so exchange-time and local-time
+        // orders agree (hftbacktest then needs no event split).
+        state.last_local_us = (state.last_local_us + 1).max(self.clock_us + latency_us);
         Stamp {
             instrument_index: index as u16,
             ts_exchange_ns: self.clock_us * 1_000,
@@ -311,6 +318,7 @@ impl Generator {
         } else {
             self.book_change(index, stamp)?;
         }
+        self.tighten(index, stamp)?;
         for side in [Side::Bid, Side::Ask] {
             self.keep_depth(index, stamp, side)?;
         }
@@ -340,7 +348,8 @@ impl Generator {
         self.set_level(index, stamp, side, price, level_qty - qty, false)
     }
 
-    /// Change a level's amount, add one inside the spread, or remove one.
+    /// Change a level's amount, add one inside the spread or in a gap of
+    /// the side, or remove one near the top.
     fn book_change(&mut self, index: usize, stamp: Stamp) -> io::Result<()> {
         let side = if self.below(2) == 0 {
             Side::Bid
@@ -349,24 +358,46 @@ impl Generator {
         };
         let (best_bid, _) = self.best(index, Side::Bid);
         let (best_ask, _) = self.best(index, Side::Ask);
+        let (best, away) = match side {
+            Side::Bid => (best_bid, -1),
+            Side::Ask => (best_ask, 1),
+        };
         let levels = self.levels(index, side).len();
         let qty = self.random_qty();
-        match self.below(4) {
-            2 if best_ask - best_bid > 1 => {
-                let price = if side == Side::Bid {
-                    best_bid + 1
-                } else {
-                    best_ask - 1
-                };
-                self.set_level(index, stamp, side, price, qty, false)
+        match self.below(5) {
+            0 if best_ask - best_bid > 1 => {
+                self.set_level(index, stamp, side, best - away, qty, false)
             }
-            3 if levels > 1 => {
+            1 if levels > 1 => {
                 let price = self.near_top(index, side);
                 self.set_level(index, stamp, side, price, 0, false)
+            }
+            2 => {
+                let depth = 1 + self.below(2 * self.levels_target as u64) as i64;
+                let price = (best + away * depth).max(1);
+                self.set_level(index, stamp, side, price, qty, false)
             }
             _ => {
                 let price = self.near_top(index, side);
                 self.set_level(index, stamp, side, price, qty, false)
+            }
+        }
+    }
+
+    /// Narrow a spread wider than [`SPREAD_TICKS_MAX`] with new levels one
+    /// tick inside it, on either side.
+    fn tighten(&mut self, index: usize, stamp: Stamp) -> io::Result<()> {
+        loop {
+            let (best_bid, _) = self.best(index, Side::Bid);
+            let (best_ask, _) = self.best(index, Side::Ask);
+            if best_ask - best_bid <= SPREAD_TICKS_MAX {
+                return Ok(());
+            }
+            let qty = self.random_qty();
+            if self.below(2) == 0 {
+                self.set_level(index, stamp, Side::Bid, best_bid + 1, qty, false)?;
+            } else {
+                self.set_level(index, stamp, Side::Ask, best_ask - 1, qty, false)?;
             }
         }
     }
