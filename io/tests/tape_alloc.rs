@@ -58,12 +58,7 @@ fn itch_tape(compression: Compression) -> Vec<u8> {
 }
 
 fn instruments() -> Arc<TardisInstruments> {
-    let instrument = |symbol: &str| TardisInstrument {
-        exchange: "binance-futures".into(),
-        symbol: symbol.into(),
-        tick_size: "0.1".into(),
-        lot_size: "0.001".into(),
-    };
+    let instrument = |symbol| TardisInstrument::new("binance-futures", symbol, "0.1", "0.001");
     Arc::new(TardisInstruments::new(vec![instrument("BTCUSDT"), instrument("ETHUSDT")]).unwrap())
 }
 

@@ -14,16 +14,10 @@ use proptest::prelude::*;
 use std::sync::Arc;
 
 fn instruments() -> Arc<TardisInstruments> {
-    let instrument = |exchange: &str, symbol: &str, tick: &str, lot: &str| TardisInstrument {
-        exchange: exchange.into(),
-        symbol: symbol.into(),
-        tick_size: tick.into(),
-        lot_size: lot.into(),
-    };
     Arc::new(
         TardisInstruments::new(vec![
-            instrument("binance-futures", "BTCUSDT", "0.1", "0.001"),
-            instrument("deribit", "BTC-PERPETUAL", "0.5", "10"),
+            TardisInstrument::new("binance-futures", "BTCUSDT", "0.1", "0.001"),
+            TardisInstrument::new("deribit", "BTC-PERPETUAL", "0.5", "10"),
         ])
         .unwrap(),
     )

@@ -10,19 +10,11 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 
 fn instruments() -> Arc<TardisInstruments> {
-    let instrument = |exchange: &str, symbol: &str, tick: &str, lot: &str| TardisInstrument {
-        exchange: exchange.into(),
-        symbol: symbol.into(),
-        tick_size: tick.into(),
-        lot_size: lot.into(),
-    };
-    Arc::new(
-        TardisInstruments::new(vec![
-            instrument("binance-futures", "BTCUSDT", "0.1", "0.001"),
-            instrument("deribit", "BTC-PERPETUAL", "0.5", "10"),
-        ])
-        .unwrap(),
-    )
+    let instruments = TardisInstruments::new(vec![
+        TardisInstrument::new("binance-futures", "BTCUSDT", "0.1", "0.001"),
+        TardisInstrument::new("deribit", "BTC-PERPETUAL", "0.5", "10"),
+    ]);
+    Arc::new(instruments.unwrap())
 }
 
 fn with_header(header: &str, rows: &[u8]) -> Vec<u8> {

@@ -144,11 +144,14 @@ impl SyntheticTape {
 pub fn write_synthetic_tape(dir: &Path, config: &SyntheticConfig) -> io::Result<SyntheticTape> {
     check_config(config)?;
     let instruments: Vec<TardisInstrument> = (0..config.instrument_count)
-        .map(|index| TardisInstrument {
-            exchange: config.exchange.clone(),
-            symbol: format!("SYN{index}USDT"),
-            tick_size: SYNTHETIC_TICK_SIZE.to_string(),
-            lot_size: SYNTHETIC_LOT_SIZE.to_string(),
+        .map(|index| {
+            let symbol = format!("SYN{index}USDT");
+            TardisInstrument::new(
+                &config.exchange,
+                &symbol,
+                SYNTHETIC_TICK_SIZE,
+                SYNTHETIC_LOT_SIZE,
+            )
         })
         .collect();
     let table = TardisInstruments::new(instruments.clone())

@@ -24,6 +24,18 @@ pub struct TardisInstrument {
     pub lot_size: String,
 }
 
+impl TardisInstrument {
+    /// An instrument from its four strings (checked by [`TardisInstruments::new`]).
+    pub fn new(exchange: &str, symbol: &str, tick_size: &str, lot_size: &str) -> TardisInstrument {
+        TardisInstrument {
+            exchange: exchange.to_string(),
+            symbol: symbol.to_string(),
+            tick_size: tick_size.to_string(),
+            lot_size: lot_size.to_string(),
+        }
+    }
+}
+
 /// An instrument list that cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum InstrumentError {
@@ -185,12 +197,7 @@ mod tests {
     use super::*;
 
     fn instrument(symbol: &str, tick: &str) -> TardisInstrument {
-        TardisInstrument {
-            exchange: "binance-futures".into(),
-            symbol: symbol.into(),
-            tick_size: tick.into(),
-            lot_size: "0.001".into(),
-        }
+        TardisInstrument::new("binance-futures", symbol, tick, "0.001")
     }
 
     // Instruments are found by their row prefix; bad lists are refused.
