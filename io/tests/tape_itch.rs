@@ -242,7 +242,7 @@ proptest! {
             None => prop_assert!(whole == items.len() || offsets[whole] == cut as u64),
             Some(error) => {
                 prop_assert_eq!(error.offset(), Some(offsets[whole]));
-                prop_assert!(matches!(error.kind, TapeErrorKind::Truncated { .. }), "{}", error);
+                prop_assert!(matches!(error.kind(), TapeErrorKind::Truncated { .. }), "{}", error);
             }
         }
     }
@@ -348,7 +348,7 @@ fn malformed_messages_are_refused_with_offset() {
         assert_eq!(records.len(), 1);
         let error = error.expect("refused");
         assert_eq!(error.offset(), Some(21), "{error}");
-        assert!(is_expected(&error.kind), "{error}");
+        assert!(is_expected(error.kind()), "{error}");
         assert!(
             error.to_string().starts_with("tape.itch: byte 21: "),
             "{error}"

@@ -329,7 +329,7 @@ fn off_grid_values_are_refused_with_line_and_column() {
         (Some(2), Some("amount"))
     );
     assert!(
-        matches!(error.kind, TapeErrorKind::OffGrid { .. }),
+        matches!(error.kind(), TapeErrorKind::OffGrid { .. }),
         "{error}"
     );
     let error = trades_error("deribit,BTC-PERPETUAL,1,2,,buy,6443.25,10\n");
@@ -374,7 +374,7 @@ fn malformed_fields_name_their_column() {
             // "1,5" splits into one field too many.
             "amount" => {
                 return assert!(matches!(
-                    error.kind,
+                    error.kind(),
                     TapeErrorKind::FieldCount {
                         expected: 8,
                         found: 9
@@ -391,11 +391,11 @@ fn malformed_fields_name_their_column() {
     let error = trades_error("deribit,BTC-PERPETUAL,1,2,7,bid,1,10\n");
     assert_eq!(error.column_name(), Some("side"), "{error}");
     let error = trades_error("deribit,BTC-PERPETUAL,1,2,\"7\",buy,1,10\n");
-    assert!(matches!(error.kind, TapeErrorKind::Quoted), "{error}");
+    assert!(matches!(error.kind(), TapeErrorKind::Quoted), "{error}");
     assert_eq!(error.column_name(), Some("id"), "{error}");
     let error = book_error(&format!("{GOOD_ROW}\n{GOOD_ROW}"));
     assert!(
-        matches!(error.kind, TapeErrorKind::EmptyLine) && error.line() == Some(3),
+        matches!(error.kind(), TapeErrorKind::EmptyLine) && error.line() == Some(3),
         "{error}"
     );
 }
@@ -408,7 +408,7 @@ fn headers_are_checked() {
     let error = error.unwrap();
     assert_eq!(error.line(), Some(1));
     assert!(
-        matches!(error.kind, TapeErrorKind::BadHeader { .. }),
+        matches!(error.kind(), TapeErrorKind::BadHeader { .. }),
         "{error}"
     );
     assert!(read_all("empty.csv", b"").1.is_some());
@@ -426,7 +426,7 @@ fn headers_are_checked() {
         .err()
         .unwrap();
     assert!(
-        matches!(error.kind, TapeErrorKind::BadHeader { .. }),
+        matches!(error.kind(), TapeErrorKind::BadHeader { .. }),
         "{error}"
     );
 }

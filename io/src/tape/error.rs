@@ -149,32 +149,67 @@ pub enum TapeErrorKind {
     },
 }
 
-/// A tape that cannot be read (or written) on: the file, the place and why.
-#[derive(Debug, Error)]
-#[error("{}: {location}: {kind}", file.display())]
-pub struct TapeError {
-    /// The file (as given to the reader).
-    pub file: PathBuf,
-    /// Where in it.
-    pub location: Location,
-    /// What was wrong.
-    #[source]
-    pub kind: TapeErrorKind,
+/// A tape that cannot be read on: the file, the place and why. Boxed, so a
+/// reader's `Result` stays as small as its record.
+#[derive(Debug)]
+pub struct TapeError(Box<TapeErrorParts>);
+
+const _: () = assert!(std::mem::size_of::<TapeError>() == std::mem::size_of::<usize>());
+
+#[derive(Debug)]
+struct TapeErrorParts {
+    file: PathBuf,
+    location: Location,
+    kind: TapeErrorKind,
+}
+
+impl fmt::Display for TapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts = &self.0;
+        write!(
+            f,
+            "{}: {}: {}",
+            parts.file.display(),
+            parts.location,
+            parts.kind
+        )
+    }
+}
+
+impl std::error::Error for TapeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0.kind)
+    }
 }
 
 impl TapeError {
     /// An error at `location` in `file`.
     pub fn new(file: &Path, location: Location, kind: TapeErrorKind) -> TapeError {
-        TapeError {
+        TapeError(Box::new(TapeErrorParts {
             file: file.to_path_buf(),
             location,
             kind,
-        }
+        }))
+    }
+
+    /// The file (as given to the reader).
+    pub fn file(&self) -> &Path {
+        &self.0.file
+    }
+
+    /// Where in it.
+    pub fn location(&self) -> Location {
+        self.0.location
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> &TapeErrorKind {
+        &self.0.kind
     }
 
     /// The byte offset, for an error located by offset.
     pub fn offset(&self) -> Option<u64> {
-        match self.location {
+        match self.0.location {
             Location::Offset(offset) => Some(offset),
             _ => None,
         }
@@ -182,7 +217,7 @@ impl TapeError {
 
     /// The line, for an error located by line.
     pub fn line(&self) -> Option<u64> {
-        match self.location {
+        match self.0.location {
             Location::Line { line, .. } => Some(line),
             _ => None,
         }
@@ -190,7 +225,7 @@ impl TapeError {
 
     /// The column's header name, for an error in one field.
     pub fn column_name(&self) -> Option<&'static str> {
-        match self.location {
+        match self.0.location {
             Location::Line {
                 column: Some(column),
                 ..
