@@ -10,7 +10,8 @@ use genesis_io::itch::{
     SystemEvent, Trade,
 };
 use genesis_io::tape::{
-    Compression, ItchFileReader, ItchFileWriter, ItchRecord, TapeError, TapeErrorKind, TapeSink,
+    Compression, ItchFileReader, ItchFileWriter, ItchRecord, TapeError, TapeErrorKind, TapeFormat,
+    TapeSink,
 };
 use proptest::prelude::*;
 
@@ -370,6 +371,7 @@ fn files_on_disk_name_themselves() {
     writer.write_raw(&[b'Y'; 20]).unwrap();
     assert_eq!(writer.messages_written(), 2);
     writer.finish().unwrap();
+    assert_eq!(TapeFormat::detect(&path).unwrap(), TapeFormat::Itch);
     let mut reader = ItchFileReader::open(&path).unwrap();
     assert!(reader.is_gzip());
     assert_eq!(reader.next_record().unwrap().unwrap().message, message);

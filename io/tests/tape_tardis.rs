@@ -9,7 +9,7 @@ use genesis_io::tape::tardis::{
     Aggressor, L2Update, TapeEvent, TapeMerger, TardisDataset, TardisInstrument, TardisInstruments,
     TardisReader, TardisTrade, TardisWriter, TradeId,
 };
-use genesis_io::tape::{Compression, TapeError, TapeErrorKind, TapeSink};
+use genesis_io::tape::{Compression, TapeError, TapeErrorKind, TapeFormat, TapeSink};
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -538,6 +538,14 @@ fn opens_files_by_path() {
         write_trades(&written_trades, Compression::None),
     )
     .unwrap();
+    assert_eq!(
+        TapeFormat::detect(&book_path).unwrap(),
+        TapeFormat::TardisBook
+    );
+    assert_eq!(
+        TapeFormat::detect(&trades_path).unwrap(),
+        TapeFormat::TardisTrades
+    );
     let mut merger = TapeMerger::open(&[&book_path, &trades_path], instruments()).unwrap();
     assert_eq!(
         merger.sources()[0].dataset(),

@@ -10,6 +10,7 @@
 //! - [`tardis`]: `incremental_book_L2` and `trades` CSV readers, the
 //!   time-ordered [`tardis::TapeMerger`], and [`tardis::TardisWriter`].
 //! - [`synthetic`]: a seeded random-walk Tardis tape for benchmarks.
+//! - [`TapeFormat::detect`]: which of the above a file is, from its bytes.
 //!
 //! Invariants shared by every reader:
 //! - Compression is detected from the gzip magic bytes, never the name.
@@ -21,6 +22,7 @@
 //!   `tape_tardis`).
 
 mod error;
+mod format;
 mod input;
 mod itch_reader;
 mod itch_writer;
@@ -29,6 +31,7 @@ pub mod tardis;
 mod window;
 
 pub use error::{Column, Location, TapeError, TapeErrorKind};
+pub use format::TapeFormat;
 pub use input::{Compression, CountingReader, TapeInput, TapeSink};
 pub use itch_reader::{ItchFileReader, ItchFileStats, ItchRecord};
 pub use itch_writer::ItchFileWriter;
