@@ -32,7 +32,7 @@ pub enum Compression {
 
 /// Counts the bytes read from the underlying file, for progress reports.
 #[derive(Debug)]
-pub struct CountingReader<R> {
+struct CountingReader<R> {
     inner: R,
     bytes_read: u64,
 }

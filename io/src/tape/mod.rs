@@ -32,6 +32,6 @@ mod window;
 
 pub use error::{Column, Location, TapeError, TapeErrorKind};
 pub use format::TapeFormat;
-pub use input::{Compression, CountingReader, TapeInput, TapeSink};
+pub use input::{Compression, TapeInput, TapeSink};
 pub use itch_reader::{ItchFileReader, ItchFileStats, ItchRecord};
 pub use itch_writer::ItchFileWriter;
