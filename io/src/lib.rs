@@ -10,10 +10,12 @@
 //! - [`binance`]: Binance-compatible JSON market data (bookTicker, depth diffs).
 //! - [`net`]: socket transports: mio busy-poll reactor, MoldUDP64 over UDP, WebSocket.
 //! - [`venue`]: the simulated venue's price-time-priority matching engine.
+//! - [`tape`]: recorded tapes (ITCH 5.0 files, Tardis.dev CSV), read and written.
 
 pub mod binance;
 pub mod book;
 pub mod fix;
 pub mod itch;
 pub mod net;
+pub mod tape;
 pub mod venue;
