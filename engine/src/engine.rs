@@ -51,7 +51,7 @@ pub enum EngineError {
     #[error("drain: {0}")]
     Drain(#[from] crate::drain::DrainError),
     #[error("latency log: {0}")]
-    LatencyLog(#[from] crate::histlog::HistLogError),
+    LatencyLog(#[from] genesis_histlog::HistLogError),
     #[error("latency log folder {path}: {source}")]
     LatencyLogDir {
         path: std::path::PathBuf,
@@ -446,7 +446,7 @@ fn open_latency_log(config: &Config, start_unix_ns: u64) -> Result<LatencyLog, E
         "genesis run, pid {}; tags: <stage> (receive to stage exit), <stage>.processing",
         std::process::id()
     );
-    let writer = crate::histlog::IntervalLogWriter::create(&path, start_unix_ns, Some(&comment))?;
+    let writer = genesis_histlog::IntervalLogWriter::create(&path, start_unix_ns, Some(&comment))?;
     Ok((Some(Box::new(writer)), Some(path)))
 }
 

@@ -17,7 +17,6 @@ pub mod drain;
 pub mod engine;
 pub mod event;
 pub mod execution;
-pub mod histlog;
 pub mod ingest;
 pub mod journal_stage;
 pub mod metrics;

@@ -14,13 +14,12 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Highest latency a histogram tracks: 100 s; anything above saturates.
-const LATENCY_NS_MAX: u64 = 100_000_000_000;
 /// Events between two looks for a rotation offer.
 const ROTATE_CHECK_EVERY: u32 = 1_024;
 
+/// An empty latency histogram: 1 ns to 100 s, three significant digits.
 pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, LATENCY_NS_MAX, 3).expect("static histogram bounds are valid")
+    genesis_histlog::new_latency_histogram()
 }
 
 /// One interval of one stage: what travels between stage and reporter.

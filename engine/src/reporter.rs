@@ -14,21 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Where finished intervals go (the HdrHistogram interval log).
-pub trait IntervalSink: Send {
-    /// One interval of one tag.
-    fn write(
-        &mut self,
-        tag: &str,
-        interval_start_ns: u64,
-        interval_end_ns: u64,
-        histogram: &hdrhistogram::Histogram<u64>,
-    ) -> std::io::Result<()>;
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+pub use genesis_histlog::IntervalSink;
 
 struct Reported {
     name: &'static str,

@@ -55,7 +55,7 @@ fn default_run_trades_and_reports() {
     );
     // The latency interval log holds every stage's histograms, counting every event.
     let log_path = summary["latency_log_path"].as_str().expect("a latency log");
-    let log = genesis_engine::histlog::read_interval_log_file(&dir.path().join(log_path)).unwrap();
+    let log = genesis_histlog::read_interval_log_file(&dir.path().join(log_path)).unwrap();
     assert!(log.damage.is_empty(), "{:?}", log.damage);
     for stage in ["ingest", "risk", "strategy", "execution", "journal"] {
         let count: u64 = log

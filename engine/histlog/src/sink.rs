@@ -1,13 +1,29 @@
-//! The writer as the reporter's `IntervalSink`: the reporter hands over
-//! absolute interval bounds (ns since the epoch); the log wants offsets from
-//! the header's start time and a length.
+//! [`IntervalSink`]: where a latency reporter hands finished intervals, and
+//! the log writer as one. The reporter hands over absolute interval bounds
+//! (ns since the epoch); the log wants offsets from the header's start time
+//! and a length.
 
 use std::io::{self, Write};
 
 use hdrhistogram::Histogram;
 
 use super::IntervalLogWriter;
-use crate::reporter::IntervalSink;
+
+/// Where finished intervals go (the HdrHistogram interval log).
+pub trait IntervalSink: Send {
+    /// One interval of one tag.
+    fn write(
+        &mut self,
+        tag: &str,
+        interval_start_ns: u64,
+        interval_end_ns: u64,
+        histogram: &Histogram<u64>,
+    ) -> io::Result<()>;
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 impl<W: Write + Send> IntervalSink for IntervalLogWriter<W> {
     fn write(

@@ -1,7 +1,6 @@
 //! Allocation-free number and date formatting for log lines: seconds with
 //! three decimals from integer nanoseconds, and a UTC date for StartTime.
 
-use genesis_io::fix::time::civil_from_days;
 use std::fmt::Write as _;
 
 const NS_PER_MS: u64 = 1_000_000;
@@ -43,6 +42,34 @@ pub(crate) fn push_utc_date(out: &mut String, unix_ns: u64) {
     );
 }
 
+/// Days since 1970-01-01 to (year, month, day), Gregorian. Written once per
+/// log (its StartTime), so a plain walk over years and months will do.
+fn civil_from_days(mut days: u64) -> (u64, u64, u64) {
+    let is_leap = |year: u64| {
+        year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+    };
+    let mut year = 1970;
+    loop {
+        let year_days = if is_leap(year) { 366 } else { 365 };
+        if days < year_days {
+            break;
+        }
+        days -= year_days;
+        year += 1;
+    }
+    let february = if is_leap(year) { 29 } else { 28 };
+    let month_days = [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut month = 1;
+    for length in month_days {
+        if days < length {
+            break;
+        }
+        days -= length;
+        month += 1;
+    }
+    (year, month, days + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,18 +96,25 @@ mod tests {
         assert_eq!(out, "2.769 0.001");
     }
 
-    // Known dates: the epoch, a leap day, and 2023-11-14T22:13:20Z.
+    // Known dates: the epoch, a leap day, 2023-11-14T22:13:20Z, and the
+    // last millisecond of a year next to the first of the next.
     #[test]
     fn utc_dates() {
         let mut out = String::new();
-        push_utc_date(&mut out, 0);
-        out.push(' ');
-        push_utc_date(&mut out, 951_782_400_000_000_000);
-        out.push(' ');
-        push_utc_date(&mut out, 1_700_000_000_123_000_000);
+        for unix_ns in [
+            0,
+            951_782_400_000_000_000,
+            1_700_000_000_123_000_000,
+            1_704_067_199_999_000_000,
+            1_704_067_200_000_000_000,
+        ] {
+            push_utc_date(&mut out, unix_ns);
+            out.push(' ');
+        }
         assert_eq!(
             out,
-            "1970-01-01T00:00:00.000Z 2000-02-29T00:00:00.000Z 2023-11-14T22:13:20.123Z"
+            "1970-01-01T00:00:00.000Z 2000-02-29T00:00:00.000Z 2023-11-14T22:13:20.123Z \
+             2023-12-31T23:59:59.999Z 2024-01-01T00:00:00.000Z "
         );
     }
 }

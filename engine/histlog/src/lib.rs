@@ -17,7 +17,8 @@
 //! writer does) and is informational only: readers take values from the
 //! histogram itself.
 //!
-//! Ownership: one [`IntervalLogWriter`] belongs to the reporter thread; it
+//! Ownership: one [`IntervalLogWriter`] belongs to the reporter thread (as
+//! its [`IntervalSink`]); it
 //! reuses its buffers, so writing an interval allocates nothing once the
 //! buffers have grown to the largest histogram seen. Reading
 //! ([`read_interval_log`]) is for tools: it never panics on bad input, skips a
@@ -39,6 +40,7 @@ pub use decode::HistogramDecoder;
 pub use encode::HistogramEncoder;
 pub use error::{Damage, DamageKind, HistLogError};
 pub use reader::{read_interval_log, read_interval_log_file, Interval, IntervalLog};
+pub use sink::IntervalSink;
 pub use writer::IntervalLogWriter;
 
 /// The log format version this writer produces (the Java writer's current one).
@@ -51,6 +53,17 @@ pub const LEGEND_LINE: &str =
 /// Divisor for the informational max column: histograms hold ns, the column
 /// shows ms, like the Java writer's default `maxValueUnitRatio`.
 pub const MAX_VALUE_UNIT_RATIO: u64 = 1_000_000;
+
+/// Highest value the latency histograms written here track: 100 s in ns;
+/// anything above saturates.
+pub const LATENCY_NS_MAX: u64 = 100_000_000_000;
+
+/// An empty latency histogram as the engine records them: 1 ns to
+/// [`LATENCY_NS_MAX`], three significant digits.
+pub fn new_latency_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, LATENCY_NS_MAX, 3)
+        .expect("static histogram bounds are valid")
+}
 
 /// V2 cookie with the 8-byte word-size bits, as every implementation writes it.
 const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;

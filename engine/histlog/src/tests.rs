@@ -5,7 +5,6 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 
 use super::*;
-use crate::metrics::new_histogram;
 
 const START_TIME_UNIX_NS: u64 = 1_700_000_000_123_000_000;
 const SECOND_NS: u64 = 1_000_000_000;
@@ -13,7 +12,7 @@ const SECOND_NS: u64 = 1_000_000_000;
 /// A histogram with a spread of values from a fixed linear congruential
 /// sequence (seed in the name of the caller's tag, no randomness).
 fn sample_histogram(seed: u64, count: u64) -> Histogram<u64> {
-    let mut histogram = new_histogram();
+    let mut histogram = new_latency_histogram();
     let mut state = seed;
     for _ in 0..count {
         state = state
@@ -81,7 +80,7 @@ fn header_lines_are_the_java_ones() {
 // An interval line carries the tag, start, length, max in ms and a V2-deflate histogram.
 #[test]
 fn interval_line_shape() {
-    let mut histogram = new_histogram();
+    let mut histogram = new_latency_histogram();
     // 2_769_000 ns sits in a bucket whose highest equivalent value is 2_770_943.
     histogram.record(2_769_000).unwrap();
     let bytes = write_log(&[("risk", 3, histogram.clone())]);
@@ -257,7 +256,7 @@ fn plain_v2_histograms_are_read() {
 #[test]
 fn bad_tags_are_refused() {
     let mut writer = IntervalLogWriter::new(Vec::new());
-    let histogram = new_histogram();
+    let histogram = new_latency_histogram();
     for tag in ["", "a,b", "a b", "a\nb"] {
         let result = writer.write_interval(tag, 0, SECOND_NS, &histogram);
         assert!(
@@ -271,7 +270,7 @@ fn bad_tags_are_refused() {
 // An empty histogram round-trips with count zero.
 #[test]
 fn empty_histogram_round_trips() {
-    let bytes = write_log(&[("idle", 0, new_histogram())]);
+    let bytes = write_log(&[("idle", 0, new_latency_histogram())]);
     let log = read_interval_log(&bytes);
     assert!(log.damage.is_empty(), "{:?}", log.damage);
     assert_eq!(log.intervals[0].histogram.len(), 0);
@@ -295,7 +294,6 @@ fn offsets_without_headers_follow_java() {
 // As the reporter's sink, absolute interval bounds become offsets from the header's start.
 #[test]
 fn reporter_sink_writes_offsets_from_the_start_time() {
-    use crate::reporter::IntervalSink;
     let histogram = sample_histogram(3, 100);
     let mut writer = IntervalLogWriter::new(Vec::new());
     writer.write_header(START_TIME_UNIX_NS, None).unwrap();
