@@ -8,6 +8,7 @@ use genesis_io::binance::{DecimalGrid, InstrumentGrid};
 use genesis_io::net::{SocketOptions, WsConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +77,7 @@ pub struct Config {
     pub venue: VenueConfig,
     pub journal: JournalConfig,
     pub metrics: MetricsConfig,
-    pub alerts: crate::alerts::AlertConfig,
+    pub alerts: AlertConfig,
     pub host: HostConfig,
     pub postgres: PostgresConfig,
 }
@@ -133,6 +134,39 @@ impl Default for MetricsConfig {
     }
 }
 
+/// `[alerts]`: thresholds the reporter checks once per interval (see `alerts`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// Events per second below which to warn, and to go critical (while the feed is connected).
+    pub event_rate_warn_below: f64,
+    pub event_rate_critical_below: f64,
+    /// End-to-end p99 (receive → journal exit) over an interval, in ns.
+    pub latency_p99_warn_ns: u64,
+    pub latency_p99_critical_ns: u64,
+    /// Resident memory, in bytes.
+    pub memory_warn_bytes: u64,
+    pub memory_critical_bytes: u64,
+    /// Errors per event over an interval (0.01 = 1 %).
+    pub error_rate_warn: f64,
+    pub error_rate_critical: f64,
+}
+
+impl Default for AlertConfig {
+    fn default() -> AlertConfig {
+        AlertConfig {
+            event_rate_warn_below: 500.0,
+            event_rate_critical_below: 100.0,
+            latency_p99_warn_ns: 100_000_000,
+            latency_p99_critical_ns: 500_000_000,
+            memory_warn_bytes: 1 << 30,
+            memory_critical_bytes: 2 << 30,
+            error_rate_warn: 0.01,
+            error_rate_critical: 0.05,
+        }
+    }
+}
+
 /// What the engine does to the host it runs on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -164,6 +198,49 @@ impl CorePlan {
             self.journal,
         ]
     }
+}
+
+/// The five stages, in pipeline order.
+pub const STAGE_NAMES: [&str; 5] = ["ingest", "risk", "strategy", "execution", "journal"];
+
+/// Stages that run fused on one core: a range of stage indices into [`STAGE_NAMES`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub core: usize,
+    pub stages: Range<usize>,
+}
+
+impl Group {
+    /// "ingest+risk" style name of the group's stages.
+    pub fn name(&self) -> String {
+        STAGE_NAMES[self.stages.clone()].join("+")
+    }
+}
+
+/// Splits a core plan into fused groups. A core may appear only in one run
+/// of consecutive stages: a thread cannot run stages on both sides of another.
+pub fn plan_groups(plan: &CorePlan) -> Result<Vec<Group>, String> {
+    let cores = plan.as_array();
+    let mut groups: Vec<Group> = Vec::new();
+    for (stage, &core) in cores.iter().enumerate() {
+        match groups.last_mut() {
+            Some(group) if group.core == core => group.stages.end = stage + 1,
+            _ => {
+                if let Some(earlier) = groups.iter().find(|g| g.core == core) {
+                    return Err(format!(
+                        "stage `{}` is on core {core}, which already runs `{}` with another core in between; stages on one core must be consecutive in ingest → risk → strategy → execution → journal",
+                        STAGE_NAMES[stage],
+                        earlier.name()
+                    ));
+                }
+                groups.push(Group {
+                    core,
+                    stages: stage..stage + 1,
+                });
+            }
+        }
+    }
+    Ok(groups)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -683,7 +760,7 @@ impl Config {
             venue: VenueConfig::default(),
             journal: JournalConfig::default(),
             metrics: MetricsConfig::default(),
-            alerts: crate::alerts::AlertConfig::default(),
+            alerts: AlertConfig::default(),
             host: HostConfig::default(),
             postgres: PostgresConfig::default(),
         }
@@ -765,8 +842,7 @@ impl Config {
         if topology.batch_max == 0 {
             return Err(invalid("topology.batch_max", "must be at least 1".into()));
         }
-        crate::topology::plan_groups(&topology.cores)
-            .map_err(|message| invalid("topology.cores", message))?;
+        plan_groups(&topology.cores).map_err(|message| invalid("topology.cores", message))?;
         let planned: Vec<usize> = topology.cores.as_array().to_vec();
         for key in topology.waits.keys() {
             let core: usize = key.parse().map_err(|_| {
@@ -790,7 +866,7 @@ impl Config {
                     .map(|c| c.id)
                     .collect()
             });
-            for (stage, core) in crate::topology::STAGE_NAMES.iter().zip(planned) {
+            for (stage, core) in STAGE_NAMES.iter().zip(planned) {
                 if !available.contains(&core) {
                     return Err(invalid(
                         &format!("topology.cores.{stage}"),
@@ -945,7 +1021,7 @@ impl Config {
         if market_data.is_itch() {
             for (index, instrument) in self.instruments.iter().enumerate() {
                 if instrument.symbol.len() > 8
-                    || crate::venue::itch_sim::price4_per_tick(&instrument.tick_size).is_none()
+                    || genesis_io::itch::arith::price4_per_tick(&instrument.tick_size).is_none()
                 {
                     return Err(invalid(
                         &format!("instruments[{index}]"),
@@ -1181,5 +1257,55 @@ fn quoted_list(names: &[&str]) -> String {
     match quoted.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => quoted.join(""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(cores: [usize; 5]) -> CorePlan {
+        CorePlan {
+            ingest: cores[0],
+            risk: cores[1],
+            strategy: cores[2],
+            execution: cores[3],
+            journal: cores[4],
+        }
+    }
+
+    // All stages on one core make one fused group.
+    #[test]
+    fn one_core_is_one_group() {
+        let groups = plan_groups(&plan([0; 5])).unwrap();
+        assert_eq!(
+            groups,
+            vec![Group {
+                core: 0,
+                stages: 0..5
+            }]
+        );
+    }
+
+    // Two cores split the pipeline where the core changes.
+    #[test]
+    fn two_cores_make_two_groups() {
+        let groups = plan_groups(&plan([0, 0, 1, 1, 1])).unwrap();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            groups[1],
+            Group {
+                core: 1,
+                stages: 2..5
+            }
+        );
+        assert_eq!(groups[0].name(), "ingest+risk");
+    }
+
+    // A core that comes back after another is impossible, and the error names the stage.
+    #[test]
+    fn non_consecutive_core_is_refused() {
+        let err = plan_groups(&plan([0, 1, 0, 0, 0])).unwrap_err();
+        assert!(err.contains("stage `strategy` is on core 0"), "{err}");
     }
 }

@@ -231,7 +231,7 @@ pub fn run(
         .journal_durable
         .set((Arc::clone(&seq_durable), seq_first));
     if let Some(drain) = &drain {
-        let _ = board.drain.set(drain.stats());
+        let _ = board.gauges.set(drain.stats());
     }
     let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
     let mut venue_sim = parts.venue_sim;

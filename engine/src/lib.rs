@@ -21,6 +21,7 @@ pub mod ingest;
 pub mod journal_stage;
 pub mod metrics;
 pub mod metrics_http;
+pub mod orders;
 pub mod recent;
 pub mod replay;
 pub mod report;

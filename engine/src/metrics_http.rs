@@ -95,41 +95,13 @@ pub fn render(board: &Board, rings: usize) -> String {
             );
         }
     }
-    if let Some(drain) = board.drain.get() {
-        let snapshot = drain.snapshot();
-        let figures = [
-            (
-                "drain_lag_events",
-                "Events journaled but not yet in PostgreSQL.",
-                snapshot.lag_events as f64,
-            ),
-            (
-                "drain_lag_seconds",
-                "Age of the oldest event not yet in PostgreSQL.",
-                snapshot.lag_seconds,
-            ),
-            (
-                "drain_events_loaded",
-                "Events the drain loaded this run.",
-                snapshot.events_loaded as f64,
-            ),
-            (
-                "drain_connected",
-                "1 while the drain holds a database connection.",
-                f64::from(u8::from(snapshot.connected)),
-            ),
-            (
-                "drain_connection_failures",
-                "Failed connection attempts.",
-                snapshot.connection_failures as f64,
-            ),
-        ];
-        for (name, help, value) in figures {
+    if let Some(gauges) = board.gauges.get() {
+        gauges.visit(&mut |name, help, value| {
             let _ = writeln!(
                 out,
                 "# HELP genesis_{name} {help}\n# TYPE genesis_{name} gauge\ngenesis_{name} {value}"
             );
-        }
+        });
     }
     let gauges = [
         (
@@ -246,5 +218,28 @@ mod tests {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
         }
+    }
+
+    // Gauges of something beside the engine are rendered by name, with help and type lines.
+    #[test]
+    fn gauges_beside_the_engine_are_rendered() {
+        struct Follower;
+        impl crate::telemetry::Gauges for Follower {
+            fn visit(&self, gauge: &mut dyn FnMut(&'static str, &'static str, f64)) {
+                gauge("follower_lag_events", "Events not yet followed.", 7.0);
+                gauge("follower_lag_seconds", "Age of the oldest.", 0.25);
+            }
+        }
+        let board = Board::new();
+        assert!(!render(&board, 1).contains("follower_lag"));
+        let _ = board.gauges.set(std::sync::Arc::new(Follower));
+        let text = render(&board, 1);
+        assert!(text.contains(
+            "# HELP genesis_follower_lag_events Events not yet followed.\n# TYPE genesis_follower_lag_events gauge\ngenesis_follower_lag_events 7\n"
+        ));
+        assert!(
+            text.contains("genesis_follower_lag_seconds 0.25\n"),
+            "{text}"
+        );
     }
 }

@@ -5,12 +5,24 @@
 //! into this board with relaxed atomic stores every 1,024 polls, after every
 //! batch, and when it runs dry: no locks and no allocation on the hot path,
 //! and readers see values at most one batch old. Each slot has exactly one
-//! writer.
+//! writer, and sits on a cache line of its own (`CachePadded`), so threads
+//! that publish side by side never share a line.
+//!
+//! Whatever runs beside the engine (a journal follower) shows its figures
+//! through [`Gauges`]: the board holds the trait object, never its type.
 
 use crate::decision::RejectReason;
 use crate::metrics::Percentiles;
+use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Figures something beside the engine shows on the metrics endpoint.
+pub trait Gauges: Send + Sync {
+    /// Calls `gauge(name, help, value)` for each gauge: its Prometheus name
+    /// without the `genesis_` prefix, its help text, and its value now.
+    fn visit(&self, gauge: &mut dyn FnMut(&'static str, &'static str, f64));
+}
 
 /// Declares the counter slots with their Prometheus names and help texts.
 macro_rules! counters {
@@ -67,16 +79,17 @@ pub const RINGS_MAX: usize = 8;
 const REJECT_SLOTS: usize = 32;
 
 pub struct Board {
-    counters: Vec<AtomicU64>,
-    rejects: Vec<AtomicU64>,
-    ring_in: Vec<AtomicU64>,
-    ring_out: Vec<AtomicU64>,
+    counters: Vec<CachePadded<AtomicU64>>,
+    /// One writer (the strategy stage) stores all of them at once: one padded block.
+    rejects: CachePadded<[AtomicU64; REJECT_SLOTS]>,
+    ring_in: Vec<CachePadded<AtomicU64>>,
+    ring_out: Vec<CachePadded<AtomicU64>>,
     /// Written by the reporter each interval, read by the endpoint: never on the hot path.
     pub snapshot: Mutex<Snapshot>,
-    /// The PostgreSQL drain's figures, when one runs.
-    pub drain: std::sync::OnceLock<std::sync::Arc<crate::drain::DrainStats>>,
+    /// Figures of what runs beside the engine (a journal follower), when something does.
+    pub gauges: OnceLock<Arc<dyn Gauges>>,
     /// The journal writer's durable sequence, and this run's first sequence.
-    pub journal_durable: std::sync::OnceLock<(std::sync::Arc<AtomicU64>, u64)>,
+    pub journal_durable: OnceLock<(Arc<AtomicU64>, u64)>,
 }
 
 /// What the reporter last computed.
@@ -91,20 +104,22 @@ pub struct Snapshot {
     pub alerts: Vec<(&'static str, &'static str)>,
 }
 
-fn slots(count: usize) -> Vec<AtomicU64> {
-    (0..count).map(|_| AtomicU64::new(0)).collect()
+fn slots(count: usize) -> Vec<CachePadded<AtomicU64>> {
+    (0..count)
+        .map(|_| CachePadded::new(AtomicU64::new(0)))
+        .collect()
 }
 
 impl Board {
     pub fn new() -> Board {
         Board {
             counters: slots(Counter::ALL.len()),
-            rejects: slots(REJECT_SLOTS),
+            rejects: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
             ring_in: slots(RINGS_MAX),
             ring_out: slots(RINGS_MAX),
             snapshot: Mutex::new(Snapshot::default()),
-            journal_durable: std::sync::OnceLock::new(),
-            drain: std::sync::OnceLock::new(),
+            journal_durable: OnceLock::new(),
+            gauges: OnceLock::new(),
         }
     }
 

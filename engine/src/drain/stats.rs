@@ -39,6 +39,38 @@ pub struct DrainSnapshot {
     pub last_error: Option<String>,
 }
 
+impl crate::telemetry::Gauges for DrainStats {
+    /// The drain's lag and health on the metrics endpoint.
+    fn visit(&self, gauge: &mut dyn FnMut(&'static str, &'static str, f64)) {
+        let snapshot = self.snapshot();
+        gauge(
+            "drain_lag_events",
+            "Events journaled but not yet in PostgreSQL.",
+            snapshot.lag_events as f64,
+        );
+        gauge(
+            "drain_lag_seconds",
+            "Age of the oldest event not yet in PostgreSQL.",
+            snapshot.lag_seconds,
+        );
+        gauge(
+            "drain_events_loaded",
+            "Events the drain loaded this run.",
+            snapshot.events_loaded as f64,
+        );
+        gauge(
+            "drain_connected",
+            "1 while the drain holds a database connection.",
+            f64::from(u8::from(snapshot.connected)),
+        );
+        gauge(
+            "drain_connection_failures",
+            "Failed connection attempts.",
+            snapshot.connection_failures as f64,
+        );
+    }
+}
+
 impl DrainStats {
     pub fn new() -> DrainStats {
         DrainStats::default()

@@ -23,7 +23,7 @@ use crate::event::{Event, Input, TopOfBook, Trade, FLAG_STALE};
 use crate::ingest::bad_input::BadInputLog;
 use crate::ingest::source::Source;
 use crate::units::{InstrumentId, Price, Qty, Side};
-use crate::venue::itch_sim::price4_per_tick;
+use genesis_io::itch::arith::{epoch_ns_of, price4_per_tick};
 use genesis_io::itch::{BuySell, ItchFeed, ItchFeedConfig, ItchMessage, StockSymbol};
 use genesis_io::net::{MoldReceiver, MoldReceiverConfig};
 use std::collections::VecDeque;
@@ -236,10 +236,7 @@ impl Source for ItchSource {
                 &mut || clock.now_ns(),
                 |ts_recv_ns, book, message| {
                     let Some(index) = book else { return };
-                    let sent_ns = crate::venue::itch_sim::epoch_ns_of(
-                        message_timestamp_ns(message),
-                        ts_recv_ns,
-                    );
+                    let sent_ns = epoch_ns_of(message_timestamp_ns(message), ts_recv_ns);
                     if let Some(slot) = touched.get_mut(index) {
                         *slot = Some((ts_recv_ns, sent_ns));
                     }

@@ -13,7 +13,7 @@ pub mod market_maker;
 use crate::config::Config;
 use crate::decision::{Action, ExecResult, Gate, Intent, RejectReason, MAX_INTENTS};
 use crate::event::{Event, Fill, Input, OrderAck, OrderReject};
-use crate::execution::orders::{Order, OrderState, Orders};
+use crate::orders::{Order, OrderState, Orders};
 use crate::risk::pretrade::{OrderCheck, PreTrade};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 

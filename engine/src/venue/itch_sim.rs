@@ -11,6 +11,7 @@
 
 use crate::config::Config;
 use crate::venue::exchange::MarketDataOut;
+use genesis_io::itch::arith::{price4_per_tick, timestamp_ns_of};
 use genesis_io::itch::{
     AddOrder, BuySell, ItchMessage, MessageHeader, OrderCancel, OrderDelete, OrderExecuted,
     OrderReplace, Price4, Session, StockDirectory, StockSymbol,
@@ -21,21 +22,6 @@ use std::net::SocketAddr;
 
 /// The MoldUDP64 session the simulator publishes.
 pub const SESSION: Session = Session(*b"GENESIS001");
-
-/// Price4 units (1/10,000) in one tick of `tick_size`, if exact.
-pub fn price4_per_tick(tick_size: &str) -> Option<i64> {
-    let (whole, fraction) = tick_size.split_once('.').unwrap_or((tick_size, ""));
-    if fraction.len() > 4
-        || !whole
-            .bytes()
-            .chain(fraction.bytes())
-            .all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let padded = format!("{whole}{fraction:0<4}");
-    padded.parse::<i64>().ok().filter(|units| *units > 0)
-}
 
 /// The request port, bound before the receiver exists (it needs the address).
 pub struct ItchSimSockets {
@@ -225,39 +211,11 @@ impl MarketDataOut for ItchOut {
     fn on_operation_done(&mut self, _instrument: usize, _book: &MatchingEngine, _now_ns: u64) {}
 }
 
-const NS_PER_DAY: u64 = 86_400_000_000_000;
-
 /// The ITCH header: the send time as nanoseconds since midnight (UTC).
 fn header(locate: usize, now_ns: u64) -> MessageHeader {
     MessageHeader {
         stock_locate: locate as u16 + 1,
         tracking_number: 0,
-        timestamp_ns: now_ns % NS_PER_DAY,
-    }
-}
-
-/// The Unix time of an ITCH timestamp (ns since midnight) received at `ts_recv_ns`.
-pub fn epoch_ns_of(timestamp_ns: u64, ts_recv_ns: u64) -> u64 {
-    let midnight = ts_recv_ns - ts_recv_ns % NS_PER_DAY;
-    let sent = midnight + timestamp_ns;
-    // Sent just before midnight, received just after.
-    if sent > ts_recv_ns + NS_PER_DAY / 2 {
-        sent - NS_PER_DAY
-    } else {
-        sent
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Tick sizes convert to exact 4-decimal units, or are refused.
-    #[test]
-    fn ticks_in_price4_units() {
-        assert_eq!(price4_per_tick("0.01"), Some(100));
-        assert_eq!(price4_per_tick("0.05"), Some(500));
-        assert_eq!(price4_per_tick("1"), Some(10_000));
-        assert_eq!(price4_per_tick("0.00001"), None);
+        timestamp_ns: timestamp_ns_of(now_ns),
     }
 }

@@ -20,6 +20,7 @@
 //!   side byte, is skipped; it still consumes its sequence number.
 //! - A packet from another session is dropped.
 
+pub mod arith;
 mod decode;
 mod encode;
 mod error;

@@ -1,4 +1,5 @@
-//! The order state machine and the table of live orders.
+//! The order table: the order state machine and the live orders, shared by
+//! execution (authoritative) and the strategy stage's replica.
 //!
 //! ```text
 //! PendingNew ──ack──> New ──fill──> PartiallyFilled ──fill──> Filled
@@ -20,77 +21,9 @@ use crate::recent::RecentMap;
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashMap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OrderState {
-    PendingNew,
-    New,
-    PartiallyFilled,
-    Filled,
-    PendingCancel,
-    Cancelled,
-    Rejected,
-    PendingReplace,
-}
+mod order;
 
-impl OrderState {
-    pub fn is_closed(self) -> bool {
-        matches!(
-            self,
-            OrderState::Filled | OrderState::Cancelled | OrderState::Rejected
-        )
-    }
-
-    /// Working at the venue and free to be cancelled or replaced.
-    pub fn is_working(self) -> bool {
-        matches!(self, OrderState::New | OrderState::PartiallyFilled)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Order {
-    pub id: OrderId,
-    pub instrument: InstrumentId,
-    pub side: Side,
-    pub price: Price,
-    /// Total ordered quantity.
-    pub qty: Qty,
-    pub filled: Qty,
-    pub state: OrderState,
-    /// State to return to if a pending cancel or replace is rejected.
-    pub state_before: OrderState,
-    /// Price and total quantity a pending replace asks for.
-    pub replace_price: Price,
-    pub replace_qty: Qty,
-}
-
-impl Order {
-    pub fn leaves(&self) -> i64 {
-        (self.qty.0 - self.filled.0).max(0)
-    }
-
-    /// Leaves counted for limits: a pending replace counts at its larger size.
-    fn exposure(&self) -> i64 {
-        if self.state.is_closed() {
-            return 0;
-        }
-        let leaves = self.leaves();
-        if self.state == OrderState::PendingReplace {
-            return leaves.max(self.replace_qty.0 - self.filled.0).max(0);
-        }
-        leaves
-    }
-
-    /// The state a fill or an ack leaves a non-pending order in.
-    fn filled_state(&self) -> OrderState {
-        if self.filled.0 >= self.qty.0 {
-            OrderState::Filled
-        } else if self.filled.0 > 0 {
-            OrderState::PartiallyFilled
-        } else {
-            OrderState::New
-        }
-    }
-}
+pub use order::{Order, OrderState};
 
 /// Open buy and sell quantity of one instrument, for limits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
