@@ -3,8 +3,8 @@
 //! `cargo run --release -p genesis-engine --example tiny_strategy`.
 
 use genesis_engine::config::Config;
-use genesis_engine::engine::{self, Parts};
 use genesis_engine::event::{Event, Input};
+use genesis_engine::run::{self as engine, Parts};
 use genesis_engine::strategy::{Actions, Strategy};
 use genesis_engine::units::Qty;
 use std::sync::atomic::AtomicBool;

@@ -7,26 +7,22 @@
 //! which is what lets fused and pipelined plans, and replay, agree byte for
 //! byte. Thread wrappers and ingest's sources read the clock.
 
-pub mod alerts;
+pub mod adapters;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod decision;
 pub mod doctor;
 pub mod drain;
-pub mod engine;
 pub mod event;
 pub mod execution;
 pub mod ingest;
 pub mod journal_stage;
-pub mod metrics;
-pub mod metrics_http;
 pub mod orders;
 pub mod recent;
 pub mod replay;
-pub mod report;
-pub mod reporter;
 pub mod risk;
+pub mod run;
 pub mod strategy;
 pub mod sys;
 pub mod telemetry;

@@ -5,9 +5,9 @@ mod common;
 mod pg;
 
 use genesis_engine::drain::{self, DbUrl, DrainOptions, InstrumentRow};
-use genesis_engine::engine::{self, Parts};
 use genesis_engine::event::EventKind;
 use genesis_engine::journal_stage::EventReader;
+use genesis_engine::run::{self as engine, Parts};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,14 +9,14 @@ mod common;
 mod counting_alloc;
 
 use genesis_engine::clock::EpochClock;
-use genesis_engine::engine::Parts;
 use genesis_engine::event::Event;
 use genesis_engine::execution::ExecutionStage;
 use genesis_engine::ingest::{Ingest, Sink};
 use genesis_engine::journal_stage::JournalStage;
-use genesis_engine::metrics::{Exchange, Interval};
 use genesis_engine::risk::RiskStage;
+use genesis_engine::run::Parts;
 use genesis_engine::strategy::StrategyStage;
+use genesis_engine::telemetry::metrics::{Exchange, Interval};
 use genesis_engine::topology::chain::{Chain, Timed};
 
 struct Fused(Chain);

@@ -9,11 +9,11 @@
 mod common;
 
 use genesis_engine::config::{Config, CorePlan};
-use genesis_engine::engine::{self, Parts};
 use genesis_engine::event::Event;
 use genesis_engine::execution::NullGateway;
 use genesis_engine::ingest::{NoSource, ScriptedSource, Sources};
 use genesis_engine::journal_stage::EventReader;
+use genesis_engine::run::{self as engine, Parts};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

@@ -245,8 +245,8 @@ fn fix_session(
     hold_market: bool,
 ) -> (
     genesis_engine::venue::sim::VenueSim,
-    genesis_engine::venue::QueueGateway,
-    genesis_engine::venue::fix_client::FixClient,
+    genesis_engine::adapters::QueueGateway,
+    genesis_engine::adapters::fix::FixClient,
 ) {
     use genesis_engine::venue::sim::{VenueSim, VenueSimSetup};
     let sim = VenueSim::start(
@@ -262,8 +262,8 @@ fn fix_session(
         },
     )
     .unwrap();
-    let (gateway, requests) = genesis_engine::venue::QueueGateway::new(64);
-    let client = genesis_engine::venue::fix_client::FixClient::new(
+    let (gateway, requests) = genesis_engine::adapters::QueueGateway::new(64);
+    let client = genesis_engine::adapters::fix::FixClient::new(
         config,
         &config.venue.fix,
         sim.fix_addr,
@@ -276,7 +276,7 @@ fn fix_session(
 
 /// Polls the client's venue lane until `done` holds for an event (30 s deadline).
 fn poll_until(
-    client: &mut genesis_engine::venue::fix_client::FixClient,
+    client: &mut genesis_engine::adapters::fix::FixClient,
     clock: &genesis_engine::clock::EpochClock,
     what: &str,
     done: impl Fn(&genesis_engine::event::Event) -> bool,
@@ -299,10 +299,10 @@ fn poll_until(
 // queued once the session is up goes out and is acked.
 #[test]
 fn requests_that_waited_too_long_for_the_session_are_not_sent() {
+    use genesis_engine::adapters::fix::VENUE_REJECT_NOT_CONNECTED;
     use genesis_engine::event::Input;
     use genesis_engine::execution::gateway::{Gateway, OrderRequest, RequestKind};
     use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
-    use genesis_engine::venue::fix_client::VENUE_REJECT_NOT_CONNECTED;
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path());

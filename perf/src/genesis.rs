@@ -6,7 +6,7 @@ use crate::outcome::{Outcome, StageFigures};
 use crate::setup::{bench_config, parts};
 use anyhow::{bail, Result};
 use genesis_engine::config::CorePlan;
-use genesis_engine::engine;
+use genesis_engine::run as engine;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

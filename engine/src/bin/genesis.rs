@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use genesis_engine::config::Config;
-use genesis_engine::engine::{self, Parts};
+use genesis_engine::run::{self as engine, Parts};
 use genesis_engine::event::ControlCommand;
 use genesis_engine::ingest::ControlSender;
 use std::path::PathBuf;

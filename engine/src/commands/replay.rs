@@ -48,7 +48,7 @@ pub fn replay(dir: &Path, options: &ReplayOptions, out: &mut dyn Write) -> Resul
         }
         let mut replayer = Replayer::new(
             &config,
-            crate::engine::strategy_from_config(&config),
+            crate::run::strategy_from_config(&config),
             *seq_first,
             compare,
         );

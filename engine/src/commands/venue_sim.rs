@@ -11,7 +11,7 @@
 //! `"binance-ws"`) points an engine at it: see `engine/config/venue-sim-client.toml`.
 
 use crate::config::Config;
-use crate::metrics::Percentiles;
+use crate::telemetry::metrics::Percentiles;
 use crate::venue::itch_sim::ItchSimSockets;
 use crate::venue::sim::{VenueSim, VenueSimReport, VenueSimSetup};
 use std::io::Write;

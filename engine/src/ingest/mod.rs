@@ -12,16 +12,13 @@
 //! (backtests, replay) market data waits in the FIFO too.
 
 pub mod bad_input;
-pub mod binance_source;
-pub mod itch_source;
-pub mod sim_venue;
 pub mod source;
 pub mod synthetic;
 
 use crate::clock::EpochClock;
 use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE};
-use crate::metrics::StageMetrics;
 use crate::recent::RecentMap;
+use crate::telemetry::metrics::StageMetrics;
 use crate::units::{InstrumentId, Side};
 pub use source::{ControlInbox, ControlSender, NoSource, ScriptedSource, Source, POLL_BUDGET_MAX};
 use std::collections::VecDeque;

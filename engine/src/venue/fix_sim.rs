@@ -11,12 +11,12 @@
 //! time the engine sends (user tag 5051, else TransactTime(60)): the venue
 //! time of the market data that triggered the order.
 
+use crate::adapters::fix::cl_ord_id::{order_id_of, replace_version_of, ClOrdId};
 use crate::config::Config;
 use crate::event::{venue_reason, Input, RejectedRequest};
 use crate::execution::gateway::{OrderRequest as EngineRequest, RequestKind};
-use crate::metrics::new_histogram;
+use crate::telemetry::metrics::new_histogram;
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
-use crate::venue::cl_ord_id::{order_id_of, replace_version_of, ClOrdId};
 use crate::venue::exchange::{Exchange, MarketDataOut, Reply, OWNER_SESSION};
 use genesis_io::fix::exec_report::{
     CancelRejectResponseTo, ExecKind, ExecType, ExecutionReport, OrdStatus, OrderCancelReject,

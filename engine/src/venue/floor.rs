@@ -3,7 +3,7 @@
 //! same run as the engine.
 
 use crate::clock::EpochClock;
-use crate::metrics::new_histogram;
+use crate::telemetry::metrics::new_histogram;
 use hdrhistogram::Histogram;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -16,8 +16,8 @@
 use anyhow::Result;
 use clap::Parser;
 use genesis_engine::config::{Config, JournalDurability, WaitKind};
-use genesis_engine::engine::{self, Parts};
-use genesis_engine::metrics::Percentiles;
+use genesis_engine::run::{self as engine, Parts};
+use genesis_engine::telemetry::metrics::Percentiles;
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::PathBuf;

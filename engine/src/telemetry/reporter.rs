@@ -6,8 +6,8 @@
 //! its next check and hands the full set back (see `metrics`). The reporter
 //! allocates nothing per interval either: sets travel in a loop.
 
-use crate::alerts::{Alerts, Observed};
-use crate::metrics::{Exchange, Interval, Percentiles, StageMetrics};
+use crate::telemetry::alerts::{Alerts, Observed};
+use crate::telemetry::metrics::{Exchange, Interval, Percentiles, StageMetrics};
 use crate::telemetry::{Board, Counter, Snapshot};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,30 +1,32 @@
 //! Assembles a run: stages from config, sources and gateway, the core plan's
 //! threads; and collects the report when it ends.
 
+pub mod report;
+
+use crate::adapters::binance_source::BinanceSource;
+use crate::adapters::fix::FixClient;
+use crate::adapters::itch_source::ItchSource;
+use crate::adapters::paper_venue::SimVenue;
+use crate::adapters::QueueGateway;
 use crate::clock::EpochClock;
 use crate::config::Config;
 use crate::execution::{ExecutionStage, Gateway};
-use crate::ingest::binance_source::BinanceSource;
-use crate::ingest::itch_source::ItchSource;
-use crate::ingest::sim_venue::SimVenue;
 use crate::ingest::synthetic::Synthetic;
 use crate::ingest::{ControlInbox, ControlSender, Ingest, Sources};
 use crate::journal_stage::JournalStage;
-use crate::metrics::StageMetrics;
-use crate::report::RunReport;
-use crate::reporter::{Reporter, Watch};
 use crate::risk::RiskStage;
+use crate::run::report::RunReport;
 use crate::strategy::{Idle, MarketMaker, Strategy, StrategyStage};
+use crate::telemetry::metrics::StageMetrics;
+use crate::telemetry::reporter::{Reporter, Watch};
 use crate::telemetry::Board;
 use crate::topology::chain::{Chain, Timed};
 use crate::topology::runner::{run_groups, GroupPlan, Shared};
 use crate::topology::wait::Wait;
 use crate::topology::{self, EXECUTION, JOURNAL, RISK, STRATEGY};
-use crate::venue::fix_client::FixClient;
 use crate::venue::itch_sim::ItchSimSockets;
 use crate::venue::market_view::MarketView;
 use crate::venue::sim::{VenueSim, VenueSimSetup};
-use crate::venue::QueueGateway;
 use genesis_io::net::combined_stream_url;
 use genesis_journal::JournalError;
 use std::net::ToSocketAddrs;
@@ -289,7 +291,7 @@ pub fn run(
             }
         })
         .collect();
-    let alerts = crate::alerts::Alerts::new(&config.alerts);
+    let alerts = crate::telemetry::alerts::Alerts::new(&config.alerts);
     let mut reporter = Reporter::new(
         Duration::from_millis(config.metrics.interval_ms),
         latency_log,
@@ -306,7 +308,7 @@ pub fn run(
     }
     let reporter_done = Arc::new(AtomicBool::new(false));
     let reporter = reporter.spawn(Arc::clone(&reporter_done));
-    let plan_summary = crate::report::PlanSummary::of(&plans);
+    let plan_summary = crate::run::report::PlanSummary::of(&plans);
     let shared = Arc::new(Shared {
         stop,
         failed: AtomicBool::new(false),
@@ -374,8 +376,12 @@ pub fn run(
     let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
     report.latency_intervals = reporter.intervals_written;
     report.drain = drain;
-    report.tick_to_trade = tick_to_trade.as_ref().map(crate::metrics::Percentiles::of);
-    report.loopback_tcp_rtt = loopback_rtt.as_ref().map(crate::metrics::Percentiles::of);
+    report.tick_to_trade = tick_to_trade
+        .as_ref()
+        .map(crate::telemetry::metrics::Percentiles::of);
+    report.loopback_tcp_rtt = loopback_rtt
+        .as_ref()
+        .map(crate::telemetry::metrics::Percentiles::of);
     report.journal_seq_first = seq_first;
     report.journal_seq_durable = seq_durable.load(std::sync::atomic::Ordering::Acquire);
     report.journal_truncation = recovery.truncation.as_ref().map(|t| t.to_string());
@@ -395,7 +401,7 @@ fn start_endpoint(
     if config.metrics.listen.is_empty() {
         return None;
     }
-    match crate::metrics_http::serve(
+    match crate::telemetry::metrics_http::serve(
         &config.metrics.listen,
         Arc::clone(board),
         rings,
@@ -414,7 +420,7 @@ fn start_endpoint(
 
 /// A run's latency interval log, and where it is.
 type LatencyLog = (
-    Option<Box<dyn crate::reporter::IntervalSink>>,
+    Option<Box<dyn crate::telemetry::reporter::IntervalSink>>,
     Option<std::path::PathBuf>,
 );
 

@@ -14,6 +14,8 @@
 //! rejected the same way when the session comes up, rather than sent on
 //! market data that old; cancels always go.
 
+pub mod cl_ord_id;
+
 use crate::clock::EpochClock;
 use crate::config::{Config, FixVenueConfig};
 use crate::event::{venue_reason, Event, Fill, Input, OrderAck, OrderReject, RejectedRequest};
@@ -21,8 +23,8 @@ use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::ingest::source::Source;
 use crate::recent::RecentMap;
 use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
-use crate::venue::cl_ord_id::{id_of_text, order_id_of, replace_version_of, ClOrdId};
 use crate::venue::market_view::MarketView;
+use cl_ord_id::{id_of_text, order_id_of, replace_version_of, ClOrdId};
 use crossbeam_queue::ArrayQueue;
 use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::exec_report::{CancelRejectResponseTo, ExecKind, OrderUpdate};

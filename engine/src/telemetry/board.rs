@@ -12,7 +12,7 @@
 //! through [`Gauges`]: the board holds the trait object, never its type.
 
 use crate::decision::RejectReason;
-use crate::metrics::Percentiles;
+use crate::telemetry::metrics::Percentiles;
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -4,9 +4,9 @@
 use crate::decision::RejectReason;
 use crate::execution::ExecutionCounters;
 use crate::ingest::IngestCounters;
-use crate::metrics::{Percentiles, StageMetrics};
 use crate::risk::RiskCounters;
 use crate::strategy::StrategyCounters;
+use crate::telemetry::metrics::{Percentiles, StageMetrics};
 use crate::topology::runner::{GroupPlan, GroupResult};
 use serde_json::json;
 use std::fmt::Write as _;
