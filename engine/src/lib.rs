@@ -9,10 +9,8 @@
 
 pub mod adapters;
 pub mod clock;
-pub mod commands;
 pub mod config;
 pub mod decision;
-pub mod doctor;
 pub mod drain;
 pub mod event;
 pub mod execution;
@@ -28,7 +26,6 @@ pub mod sys;
 pub mod telemetry;
 pub mod topology;
 pub mod units;
-pub mod venue;
 
 pub use config::Config;
 pub use decision::{Action, ExecResult, Gate, Intent, Outcome, RejectReason, MAX_INTENTS};

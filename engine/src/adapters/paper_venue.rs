@@ -1,8 +1,16 @@
-//! The simulated venue of the built-in default, polled by ingest as its
-//! venue lane: it takes order requests from execution through a bounded
-//! queue ([`SimGateway`]), acks them, and fills them against the synthetic
-//! market (an order that crosses the touch fills at the touch, up to the
-//! touch's size; the rest rests and fills when the market trades through it).
+//! The paper venue (`venue.kind = "paper"`): in-process, no sockets,
+//! polled by ingest as its venue lane. It takes order requests from
+//! execution through a bounded queue ([`PaperGateway`]), acks them, and
+//! fills them against the market ingest reads (an order that crosses the
+//! touch fills at the touch, up to the touch's size; the rest rests and
+//! fills when the market reaches it).
+//!
+//! It sees the market through a tap on the market-data source
+//! ([`PaperVenue::market_tap`], wrapped around it with
+//! `ingest::Tapped`): every top of book, on ingest's thread, before the
+//! event is routed. The venue lane and the tap share the venue's state
+//! behind a mutex that only ingest's thread ever takes, so it is never
+//! contended.
 //!
 //! Its replies wait in a preallocated outbox; it takes a new request only
 //! when the outbox has room for every reply that request can cause.
@@ -11,23 +19,23 @@ use crate::clock::EpochClock;
 use crate::config::Config;
 use crate::event::{Event, Fill, Input, OrderAck, OrderReject, RejectedRequest};
 use crate::execution::gateway::{Gateway, OrderRequest, RequestKind, SendError};
-use crate::ingest::source::Source;
+use crate::ingest::source::{Source, Tap};
 use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
 use crossbeam_queue::ArrayQueue;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::event::venue_reason;
 
 /// Replies one request can cause: an ack and a fill.
 const REPLIES_PER_REQUEST_MAX: usize = 2;
 
-/// Execution's end of the simulated venue connection.
-pub struct SimGateway {
+/// Execution's end of the paper venue.
+pub struct PaperGateway {
     queue: Arc<ArrayQueue<OrderRequest>>,
 }
 
-impl Gateway for SimGateway {
+impl Gateway for PaperGateway {
     fn send(&mut self, request: &OrderRequest) -> Result<(), SendError> {
         self.queue
             .push(*request)
@@ -45,15 +53,21 @@ struct Resting {
 }
 
 #[derive(Default)]
-struct SimBook {
+struct PaperBook {
     bid: Option<(Price, Qty)>,
     ask: Option<(Price, Qty)>,
     resting: Vec<Resting>,
 }
 
-pub struct SimVenue {
+/// The venue lane's end: a source of acks, fills and rejects.
+pub struct PaperVenue {
+    state: Arc<Mutex<Paper>>,
+}
+
+/// Everything the venue holds, shared by its lane and its market tap.
+struct Paper {
     inbound: Arc<ArrayQueue<OrderRequest>>,
-    books: Vec<SimBook>,
+    books: Vec<PaperBook>,
     outbox: VecDeque<Event>,
     resting_count: usize,
     resting_max: usize,
@@ -62,18 +76,18 @@ pub struct SimVenue {
     now_ns: u64,
 }
 
-impl SimVenue {
+impl PaperVenue {
     /// The venue and the gateway execution sends through.
-    pub fn new(config: &Config) -> (SimVenue, SimGateway) {
+    pub fn new(config: &Config) -> (PaperVenue, PaperGateway) {
         let queue = Arc::new(ArrayQueue::new(config.venue.queue_capacity));
         let resting_max = config.venue.resting_orders_max;
         let books = (0..config.instruments.len())
-            .map(|_| SimBook {
+            .map(|_| PaperBook {
                 resting: Vec::with_capacity(resting_max),
-                ..SimBook::default()
+                ..PaperBook::default()
             })
             .collect();
-        let venue = SimVenue {
+        let paper = Paper {
             inbound: Arc::clone(&queue),
             books,
             outbox: VecDeque::with_capacity(resting_max * REPLIES_PER_REQUEST_MAX + 64),
@@ -83,33 +97,32 @@ impl SimVenue {
             venue_order_id_next: 1,
             now_ns: 0,
         };
-        (venue, SimGateway { queue })
+        let venue = PaperVenue {
+            state: Arc::new(Mutex::new(paper)),
+        };
+        (venue, PaperGateway { queue })
     }
 
-    /// Takes one request from any transport (the in-process queue, or FIX);
-    /// its replies wait in the outbox. Check `has_room` first.
-    pub fn submit(&mut self, request: OrderRequest, now_ns: u64) {
-        self.now_ns = now_ns;
-        self.handle(request);
+    /// What the market-data source's events go through (see the module
+    /// header): every top of book moves the touch and fills what it reached.
+    pub fn market_tap(&self) -> Tap {
+        let state = Arc::clone(&self.state);
+        Box::new(move |event: &Event| {
+            if let Input::TopOfBook(top) = event.input() {
+                lock(&state).on_market(event.instrument, top, event.ts_recv_ns);
+            }
+        })
     }
+}
 
-    /// True when the outbox can take every reply one more request can cause.
-    pub fn has_room(&self) -> bool {
-        self.outbox.capacity() - self.outbox.len() > REPLIES_PER_REQUEST_MAX
-    }
+/// The venue's state; a panic while it was held leaves it as it was.
+fn lock(state: &Mutex<Paper>) -> MutexGuard<'_, Paper> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
 
-    /// The next reply (ack, fill, reject, cancel ack), oldest first.
-    pub fn pop_reply(&mut self) -> Option<Event> {
-        self.outbox.pop_front()
-    }
-
+impl Paper {
     /// The market moved: remember the touch and fill resting orders it reached.
-    pub fn on_market(
-        &mut self,
-        instrument: InstrumentId,
-        top: crate::event::TopOfBook,
-        now_ns: u64,
-    ) {
+    fn on_market(&mut self, instrument: InstrumentId, top: crate::event::TopOfBook, now_ns: u64) {
         let Some(book) = self.books.get_mut(instrument.index()) else {
             return;
         };
@@ -294,7 +307,14 @@ impl SimVenue {
     }
 }
 
-impl Source for SimVenue {
+impl Source for PaperVenue {
+    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        lock(&self.state).poll(clock, budget, emit)
+    }
+}
+
+impl Paper {
+    /// Takes the requests the outbox has room for, then emits up to `budget` replies.
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         self.now_ns = clock.now_ns();
         while self.outbox.capacity() - self.outbox.len() > REPLIES_PER_REQUEST_MAX {
@@ -313,11 +333,5 @@ impl Source for SimVenue {
             emitted += 1;
         }
         emitted
-    }
-
-    fn observe(&mut self, event: &Event) {
-        if let Input::TopOfBook(top) = event.input() {
-            self.on_market(event.instrument, top, event.ts_recv_ns);
-        }
     }
 }

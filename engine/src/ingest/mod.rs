@@ -20,7 +20,9 @@ use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE
 use crate::recent::RecentMap;
 use crate::telemetry::metrics::StageMetrics;
 use crate::units::{InstrumentId, Side};
-pub use source::{ControlInbox, ControlSender, NoSource, ScriptedSource, Source, POLL_BUDGET_MAX};
+pub use source::{
+    ControlInbox, ControlSender, NoSource, ScriptedSource, Source, Tap, Tapped, POLL_BUDGET_MAX,
+};
 use std::collections::VecDeque;
 
 /// Events the priority FIFO holds while the ring is full.
@@ -155,12 +157,7 @@ impl Ingest {
         let market_may_flow =
             lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
         if market_may_flow {
-            market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| {
-                if ev.kind.lane() == Lane::MarketData {
-                    venue.observe(&ev);
-                }
-                lanes.route(ev, sink)
-            });
+            market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
         }
         let published = (lanes.counters.published - published_before) as usize;
         if published > 0 {

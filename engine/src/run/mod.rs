@@ -1,37 +1,43 @@
-//! Assembles a run: stages from config, sources and gateway, the core plan's
-//! threads; and collects the report when it ends.
+//! A run: the stages built from config, the core plan's threads started,
+//! and the report collected when they stop.
+//!
+//! What runs beside the engine — a simulated venue, a database follower of
+//! the journal — is its caller's: the engine calls the caller's
+//! [`RunHooks`] at the points where such things start and stop, and never
+//! names them. The pluggable parts (sources, strategy, gateway) come in as
+//! [`Parts`].
+//!
+//! Owning thread: the caller's. It spawns one thread per core group, the
+//! reporter thread and, if configured, the metrics endpoint's thread, and
+//! joins them all before it returns.
 
+mod latency_log;
+pub mod parts;
 pub mod report;
 
-use crate::adapters::binance_source::BinanceSource;
-use crate::adapters::fix::FixClient;
-use crate::adapters::itch_source::ItchSource;
-use crate::adapters::paper_venue::SimVenue;
-use crate::adapters::QueueGateway;
 use crate::clock::EpochClock;
-use crate::config::Config;
-use crate::execution::{ExecutionStage, Gateway};
-use crate::ingest::synthetic::Synthetic;
-use crate::ingest::{ControlInbox, ControlSender, Ingest, Sources};
+use crate::config::{plan_groups, Config, Group};
+use crate::execution::ExecutionStage;
+use crate::ingest::Ingest;
 use crate::journal_stage::JournalStage;
 use crate::risk::RiskStage;
-use crate::run::report::RunReport;
-use crate::strategy::{Idle, MarketMaker, Strategy, StrategyStage};
+use crate::strategy::StrategyStage;
+use crate::telemetry::alerts::Alerts;
 use crate::telemetry::metrics::StageMetrics;
 use crate::telemetry::reporter::{Reporter, Watch};
-use crate::telemetry::Board;
+use crate::telemetry::{Board, Gauges};
 use crate::topology::chain::{Chain, Timed};
-use crate::topology::runner::{run_groups, GroupPlan, Shared};
+use crate::topology::runner::{run_groups, GroupPlan, GroupResult, Shared};
 use crate::topology::wait::Wait;
-use crate::topology::{self, EXECUTION, JOURNAL, RISK, STRATEGY};
-use crate::venue::itch_sim::ItchSimSockets;
-use crate::venue::market_view::MarketView;
-use crate::venue::sim::{VenueSim, VenueSimSetup};
-use genesis_io::net::combined_stream_url;
-use genesis_journal::JournalError;
-use std::net::ToSocketAddrs;
-use std::sync::atomic::AtomicBool;
+use crate::topology::{EXECUTION, INGEST, JOURNAL, RISK, STRATEGY};
+use genesis_journal::{JournalError, RecoveryReport};
+use hdrhistogram::Histogram;
+pub use parts::{Parts, VenueAt};
+pub use report::{ReportNote, RunReport};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +54,9 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot start the drain thread: {0}")]
-    DrainThread(String),
-    #[error("drain: {0}")]
-    Drain(#[from] crate::drain::DrainError),
+    /// A caller's hook refused to start (its message says what and why).
+    #[error("{0}")]
+    Hook(String),
     #[error("latency log: {0}")]
     LatencyLog(#[from] genesis_histlog::HistLogError),
     #[error("latency log folder {path}: {source}")]
@@ -62,142 +67,56 @@ pub enum EngineError {
     },
 }
 
-/// The pluggable parts of a run: where input comes from, what trades, where orders go.
-pub struct Parts {
-    pub sources: Sources,
-    pub strategy: Box<dyn Strategy>,
-    pub gateway: Box<dyn Gateway>,
-    /// The simulated venue this run started, if any (stopped when the run ends).
-    pub venue_sim: Option<VenueSim>,
-    /// True when orders go to `venue_sim` (over FIX), so it measures tick-to-trade.
-    pub venue_sim_trades: bool,
-}
+/// What a caller runs around the engine, called from the run's thread at
+/// fixed points. Every method has a default that does nothing.
+pub trait RunHooks {
+    /// The journal in `journal_dir` is open and recovered; `seq_durable`
+    /// follows the last sequence known to be on disk. Start what follows
+    /// the journal here. Gauges returned are shown on the metrics
+    /// endpoint; an error stops the run before any thread starts.
+    fn on_journal_open(
+        &mut self,
+        _journal_dir: &Path,
+        _seq_durable: &Arc<AtomicU64>,
+    ) -> Result<Option<Arc<dyn Gauges>>, String> {
+        Ok(None)
+    }
 
-impl Parts {
-    /// The configured parts: control inbox, venue (simulated over FIX on
-    /// loopback by default), market data (from the simulated venue as ITCH
-    /// over UDP loopback by default), bundled strategy.
-    pub fn from_config(config: &Config) -> Result<(Parts, ControlSender), EngineError> {
-        let (control_sender, inbox) = ControlInbox::new();
-        let source = config.market_data.source.as_str();
-        let kind = config.venue.kind.as_str();
-        let sim_makes_market = matches!(source, "itch-sim" | "binance-sim");
-        // When the market comes from elsewhere, the simulated venue matches
-        // against the tops ingest sees, through this view (written by the
-        // FIX client's `observe`).
-        let view = (kind == "fix-sim" && !sim_makes_market)
-            .then(|| Arc::new(MarketView::new(config.instruments.len())));
-        let mut itch_sim_source = None;
-        let mut itch = None;
-        if source == "itch-sim" {
-            // The request port first: the engine's receiver needs its address,
-            // and the simulator needs the receiver's.
-            let sockets = ItchSimSockets::bind(loopback(0))
-                .map_err(|e| EngineError::Venue(format!("ITCH request port: {e}")))?;
-            let itch_source =
-                ItchSource::bind(config, sockets.request_addr).map_err(EngineError::Venue)?;
-            let feed_addr = itch_source.feed_addr().map_err(EngineError::Venue)?;
-            itch = Some((sockets, feed_addr));
-            itch_sim_source = Some(itch_source);
-        }
-        let fix = &config.venue.fix;
-        let venue_sim = if sim_makes_market || kind == "fix-sim" {
-            let fix_port = if kind == "fix-sim" { fix.port } else { 0 };
-            let setup = VenueSimSetup {
-                fix_addr: loopback(fix_port),
-                // The simulated venue's CompIDs mirror ours.
-                sender_comp_id: fix.target_comp_id.clone(),
-                target_comp_id: fix.sender_comp_id.clone(),
-                itch,
-                ws_addr: (source == "binance-sim").then(|| loopback(0)),
-                view: view.clone(),
-                hold_market: true,
-            };
-            Some(
-                VenueSim::start(config, setup)
-                    .map_err(|e| EngineError::Venue(format!("simulated venue: {e}")))?,
-            )
-        } else {
-            None
-        };
-        let market: Box<dyn crate::ingest::Source> = match (source, itch_sim_source) {
-            (_, Some(itch_source)) => Box::new(itch_source),
-            ("itch", _) => Box::new(ItchSource::bind_external(config).map_err(EngineError::Venue)?),
-            ("binance-sim" | "binance-ws", _) => {
-                let url = match venue_sim.as_ref().and_then(|sim| sim.ws_addr) {
-                    Some(ws_addr) if source == "binance-sim" => {
-                        let symbols: Vec<&str> = config
-                            .instruments
-                            .iter()
-                            .map(|i| i.symbol.as_str())
-                            .collect();
-                        combined_stream_url(&ws_addr.to_string(), &symbols)
-                    }
-                    _ => config.market_data.binance.url.clone(),
-                };
-                Box::new(BinanceSource::new(config, &url).map_err(EngineError::Venue)?)
-            }
-            _ => Box::new(Synthetic::new(config)),
-        };
-        let (venue, gateway): (Box<dyn crate::ingest::Source>, Box<dyn Gateway>) = match kind {
-            "sim" => {
-                let (venue, gateway) = SimVenue::new(config);
-                (Box::new(venue), Box::new(gateway))
-            }
-            _ => {
-                let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
-                let address = match venue_sim.as_ref().filter(|_| kind == "fix-sim") {
-                    Some(sim) => sim.fix_addr,
-                    None => (fix.host.as_str(), fix.port)
-                        .to_socket_addrs()
-                        .ok()
-                        .and_then(|mut addresses| addresses.next())
-                        .ok_or_else(|| {
-                            EngineError::Venue(format!(
-                                "cannot resolve venue.fix.host {}:{}",
-                                fix.host, fix.port
-                            ))
-                        })?,
-                };
-                // The simulated venue starts afresh with every run, so its
-                // session's sequence numbers must too: no sequence file.
-                let mut settings = fix.clone();
-                if kind == "fix-sim" {
-                    settings.seq_file = std::path::PathBuf::new();
-                }
-                let client = FixClient::new(config, &settings, address, requests, view.clone())
-                    .map_err(|err| EngineError::Venue(format!("FIX session: {err}")))?;
-                (Box::new(client), Box::new(gateway))
-            }
-        };
-        let parts = Parts {
-            sources: Sources {
-                control: Box::new(inbox),
-                venue,
-                market,
-            },
-            strategy: strategy_from_config(config),
-            gateway,
-            venue_sim,
-            venue_sim_trades: kind == "fix-sim",
-        };
-        Ok((parts, control_sender))
+    /// Every stage is built and the journal recovered: the threads start
+    /// reading their sources next.
+    fn on_ready(&mut self) {}
+
+    /// The threads have stopped. Latency measured outside the engine (a
+    /// venue's tick-to-trade), each written to the run's latency log under
+    /// its tag.
+    fn on_stopped(&mut self) -> Vec<(&'static str, Histogram<u64>)> {
+        Vec::new()
     }
 }
 
-fn loopback(port: u16) -> std::net::SocketAddr {
-    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+/// No hooks: nothing runs beside the engine.
+pub struct NoHooks;
+
+impl RunHooks for NoHooks {}
+
+/// The journal as a run opens it.
+struct OpenedJournal {
+    stage: JournalStage,
+    recovery: RecoveryReport,
+    seq_first: u64,
+    seq_durable: Arc<AtomicU64>,
 }
 
-/// The bundled strategy `strategy.name` names.
-pub fn strategy_from_config(config: &Config) -> Box<dyn Strategy> {
-    match config.strategy.name.as_str() {
-        "none" => Box::new(Idle),
-        _ => Box::new(MarketMaker::new(
-            config.strategy.market_maker.clone(),
-            config.instruments.len(),
-        )),
-    }
+/// The metrics endpoint's thread and the flag that stops it.
+struct Endpoint {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// The reporter's thread and the flag that ends it.
+struct RunningReporter {
+    done: Arc<AtomicBool>,
+    handle: JoinHandle<Reporter>,
 }
 
 /// Runs until the sources drain, `stop` is set, or `duration` passes.
@@ -205,110 +124,43 @@ pub fn strategy_from_config(config: &Config) -> Box<dyn Strategy> {
 pub fn run(
     config: &Config,
     parts: Parts,
+    hooks: &mut dyn RunHooks,
     stop: Arc<AtomicBool>,
     duration: Option<Duration>,
 ) -> Result<RunReport, EngineError> {
-    let groups = topology::plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
+    let groups = plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
     let clock = EpochClock::new();
-    let (journal, recovery) = JournalStage::open(&config.journal)?;
-    let seq_first = recovery.seq_next;
-    if let Some(truncation) = &recovery.truncation {
-        tracing::warn!(%truncation, "journal recovery cut a torn tail");
-    }
-    if seq_first > 1 {
-        tracing::info!(seq_first, journal = %journal.dir().display(), "resuming the journal after its last record");
-    }
-    let run_config = crate::journal_stage::run_config_path(&config.journal.dir, seq_first);
-    let config_text = toml::to_string_pretty(config).unwrap_or_default();
-    std::fs::write(&run_config, config_text).map_err(|source| EngineError::RunConfig {
-        path: run_config.clone(),
-        source,
-    })?;
-    let seq_durable = journal.seq_durable_handle();
-    let drain = start_drain(config, &seq_durable)?;
-    let (latency_log, latency_log_path) = open_latency_log(config, clock.now_ns())?;
+    let journal = open_journal(config)?;
+    let gauges = hooks
+        .on_journal_open(&config.journal.dir, &journal.seq_durable)
+        .map_err(EngineError::Hook)?;
+    let (latency_log, latency_log_path) = latency_log::open(config, clock.now_ns())?;
     let board = Arc::new(Board::new());
-    let endpoint_stop = Arc::new(AtomicBool::new(false));
     let _ = board
         .journal_durable
-        .set((Arc::clone(&seq_durable), seq_first));
-    if let Some(drain) = &drain {
-        let _ = board.gauges.set(drain.stats());
+        .set((Arc::clone(&journal.seq_durable), journal.seq_first));
+    if let Some(gauges) = gauges {
+        let _ = board.gauges.set(gauges);
     }
-    let endpoint = start_endpoint(config, &board, groups.len() - 1, &endpoint_stop);
-    let mut venue_sim = parts.venue_sim;
-    let venue_sim_trades = parts.venue_sim_trades;
-    let mut risk = Some(Timed::new(RiskStage::new(config), "risk"));
-    let mut strategy_stage = StrategyStage::new(config, parts.strategy);
-    strategy_stage.set_order_id_floor(crate::replay::order_id_floor(seq_first) - 1);
-    let mut strategy = Some(Timed::new(strategy_stage, "strategy"));
-    let mut execution = Some(Timed::new(
-        ExecutionStage::new(config, parts.gateway),
-        "execution",
-    ));
-    let mut journal = Some(Timed::new(journal, "journal"));
-    let mut ingest_stage = Ingest::new(
-        parts.sources,
-        clock.clone(),
-        config.instruments.len(),
-        config.topology.conflate_when_full,
-        config.risk.exec_id_memory,
-        config.market_data.timer_interval_ms * 1_000_000,
-    );
-    ingest_stage.set_seq_next(seq_first);
-    seed_exec_ids(
-        &mut ingest_stage,
-        &config.journal.dir,
+    let endpoint = Endpoint::start(config, &board, groups.len() - 1);
+    let (seq_first, seq_durable) = (journal.seq_first, Arc::clone(&journal.seq_durable));
+    let truncation = journal.recovery.truncation.as_ref().map(|t| t.to_string());
+    let mut plans = thread_plans(
+        config,
+        &groups,
+        parts,
+        journal.stage,
         seq_first,
-        config.risk.exec_id_memory,
+        &clock,
+        &board,
     );
-    let mut ingest = Some(ingest_stage);
-    let mut plans: Vec<GroupPlan> = groups
-        .iter()
-        .enumerate()
-        .map(|(index, group)| {
-            let has = |stage: usize| group.stages.contains(&stage);
-            GroupPlan {
-                group: group.clone(),
-                index,
-                board: Arc::clone(&board),
-                wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us),
-                pin: config.topology.pin_threads,
-                batch_max: config.topology.batch_max,
-                ingest: ingest.take().filter(|_| has(topology::INGEST)),
-                chain: Chain {
-                    clock: clock.clone(),
-                    risk: if has(RISK) { risk.take() } else { None },
-                    strategy: if has(STRATEGY) { strategy.take() } else { None },
-                    execution: if has(EXECUTION) {
-                        execution.take()
-                    } else {
-                        None
-                    },
-                    journal: if has(JOURNAL) { journal.take() } else { None },
-                    fatal: None,
-                },
-            }
-        })
-        .collect();
-    let alerts = crate::telemetry::alerts::Alerts::new(&config.alerts);
-    let mut reporter = Reporter::new(
+    let reporter = Reporter::new(
         Duration::from_millis(config.metrics.interval_ms),
         latency_log,
     )
-    .with_watch(Watch::new(Arc::clone(&board), alerts));
-    let now_ns = clock.now_ns();
-    for plan in &mut plans {
-        if let Some(ingest) = &mut plan.ingest {
-            reporter.attach(ingest.metrics_mut(), now_ns);
-        }
-        for metrics in plan.chain.metrics_mut() {
-            reporter.attach(metrics, now_ns);
-        }
-    }
-    let reporter_done = Arc::new(AtomicBool::new(false));
-    let reporter = reporter.spawn(Arc::clone(&reporter_done));
-    let plan_summary = crate::run::report::PlanSummary::of(&plans);
+    .with_watch(Watch::new(Arc::clone(&board), Alerts::new(&config.alerts)));
+    let reporter = start_reporter(reporter, &mut plans, &clock);
+    let plan_summary = report::PlanSummary::of(&plans);
     let shared = Arc::new(Shared {
         stop,
         failed: AtomicBool::new(false),
@@ -316,11 +168,7 @@ pub fn run(
     });
     let started = Instant::now();
     let started_ns = clock.now_ns();
-    // The simulated market starts moving only now that the engine is about
-    // to read it: nothing queues in the sockets while the journal recovers.
-    if let Some(sim) = &venue_sim {
-        sim.release_market();
-    }
+    hooks.on_ready();
     let mut results = run_groups(
         plans,
         config.topology.ring_capacity,
@@ -328,8 +176,166 @@ pub fn run(
         duration,
     );
     let elapsed = started.elapsed();
-    reporter_done.store(true, std::sync::atomic::Ordering::Release);
-    let mut reporter = reporter.join().expect("the reporter thread does not panic");
+    let (mut reporter, stages) = finish_reporter(reporter, &mut results, &clock);
+    for (tag, histogram) in hooks.on_stopped() {
+        reporter.write_extra(tag, started_ns, clock.now_ns(), &histogram);
+    }
+    endpoint.stop();
+    let error = shared
+        .fatal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
+    report.latency_intervals = reporter.intervals_written;
+    report.journal_seq_first = seq_first;
+    report.journal_seq_durable = seq_durable.load(Ordering::Acquire);
+    report.journal_truncation = truncation;
+    report.latency_log_path = latency_log_path;
+    report.latency_log_error = reporter.sink_error.take();
+    Ok(report)
+}
+
+/// Opens (recovers) the journal and records the run's config beside it.
+fn open_journal(config: &Config) -> Result<OpenedJournal, EngineError> {
+    let (stage, recovery) = JournalStage::open(&config.journal)?;
+    let seq_first = recovery.seq_next;
+    if let Some(truncation) = &recovery.truncation {
+        tracing::warn!(%truncation, "journal recovery cut a torn tail");
+    }
+    if seq_first > 1 {
+        tracing::info!(seq_first, journal = %stage.dir().display(), "resuming the journal after its last record");
+    }
+    let run_config = crate::journal_stage::run_config_path(&config.journal.dir, seq_first);
+    let config_text = toml::to_string_pretty(config).unwrap_or_default();
+    std::fs::write(&run_config, config_text).map_err(|source| EngineError::RunConfig {
+        path: run_config.clone(),
+        source,
+    })?;
+    let seq_durable = stage.seq_durable_handle();
+    Ok(OpenedJournal {
+        stage,
+        recovery,
+        seq_first,
+        seq_durable,
+    })
+}
+
+/// Every stage, each taken by the group that runs it.
+struct Stages {
+    ingest: Option<Ingest>,
+    risk: Option<Timed<RiskStage>>,
+    strategy: Option<Timed<StrategyStage>>,
+    execution: Option<Timed<ExecutionStage>>,
+    journal: Option<Timed<JournalStage>>,
+}
+
+/// The stages, built from config and parts, handed out to the core plan's groups.
+fn thread_plans(
+    config: &Config,
+    groups: &[Group],
+    parts: Parts,
+    journal: JournalStage,
+    seq_first: u64,
+    clock: &EpochClock,
+    board: &Arc<Board>,
+) -> Vec<GroupPlan> {
+    let mut strategy = StrategyStage::new(config, parts.strategy);
+    strategy.set_order_id_floor(crate::replay::order_id_floor(seq_first) - 1);
+    let mut stages = Stages {
+        ingest: Some(build_ingest(config, parts.sources, clock, seq_first)),
+        risk: Some(Timed::new(RiskStage::new(config), "risk")),
+        strategy: Some(Timed::new(strategy, "strategy")),
+        execution: Some(Timed::new(
+            ExecutionStage::new(config, parts.gateway),
+            "execution",
+        )),
+        journal: Some(Timed::new(journal, "journal")),
+    };
+    groups
+        .iter()
+        .enumerate()
+        .map(|(index, group)| {
+            let has = |stage: usize| group.stages.contains(&stage);
+            GroupPlan {
+                group: group.clone(),
+                index,
+                board: Arc::clone(board),
+                wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us),
+                pin: config.topology.pin_threads,
+                batch_max: config.topology.batch_max,
+                ingest: stages.ingest.take_if(|_| has(INGEST)),
+                chain: Chain {
+                    clock: clock.clone(),
+                    risk: stages.risk.take_if(|_| has(RISK)),
+                    strategy: stages.strategy.take_if(|_| has(STRATEGY)),
+                    execution: stages.execution.take_if(|_| has(EXECUTION)),
+                    journal: stages.journal.take_if(|_| has(JOURNAL)),
+                    fatal: None,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Ingest as the run needs it: numbering after the journal's last record,
+/// knowing the exec ids of the fills journaled last.
+fn build_ingest(
+    config: &Config,
+    sources: crate::ingest::Sources,
+    clock: &EpochClock,
+    seq_first: u64,
+) -> Ingest {
+    let mut ingest = Ingest::new(
+        sources,
+        clock.clone(),
+        config.instruments.len(),
+        config.topology.conflate_when_full,
+        config.risk.exec_id_memory,
+        config.market_data.timer_interval_ms * 1_000_000,
+    );
+    ingest.set_seq_next(seq_first);
+    seed_exec_ids(
+        &mut ingest,
+        &config.journal.dir,
+        seq_first,
+        config.risk.exec_id_memory,
+    );
+    ingest
+}
+
+/// Attaches every stage's metrics to the reporter and starts its thread.
+fn start_reporter(
+    mut reporter: Reporter,
+    plans: &mut [GroupPlan],
+    clock: &EpochClock,
+) -> RunningReporter {
+    let now_ns = clock.now_ns();
+    for plan in plans.iter_mut() {
+        if let Some(ingest) = &mut plan.ingest {
+            reporter.attach(ingest.metrics_mut(), now_ns);
+        }
+        for metrics in plan.chain.metrics_mut() {
+            reporter.attach(metrics, now_ns);
+        }
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let handle = reporter.spawn(Arc::clone(&done));
+    RunningReporter { done, handle }
+}
+
+/// Ends the reporter's thread and folds in each stage's last interval:
+/// the reporter, and the run's total per stage.
+fn finish_reporter(
+    running: RunningReporter,
+    results: &mut [GroupResult],
+    clock: &EpochClock,
+) -> (Reporter, Vec<StageMetrics>) {
+    running.done.store(true, Ordering::Release);
+    let mut reporter = running
+        .handle
+        .join()
+        .expect("the reporter thread does not panic");
     let finals: Vec<StageMetrics> = results
         .iter_mut()
         .flat_map(|r| {
@@ -340,126 +346,48 @@ pub fn run(
         })
         .collect();
     let stages = reporter.finish(finals, clock.now_ns());
-    if let Some(sim) = venue_sim.as_mut() {
-        let counters = sim.stop();
-        tracing::debug!(?counters, "simulated venue stopped");
-    }
-    let tick_to_trade = venue_sim.as_mut().filter(|_| venue_sim_trades).map(|sim| {
-        let histogram = sim
-            .tick_to_trade_ns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        reporter.write_extra("tick-to-trade", started_ns, clock.now_ns(), &histogram);
-        histogram
-    });
-    // The floor tick-to-trade is compared with, measured in this run.
-    let loopback_rtt = tick_to_trade
-        .as_ref()
-        .and_then(|_| crate::venue::floor::loopback_tcp_rtt(2_000).ok());
-    let drain = drain.map(|drain| match drain.stop(Duration::from_secs(5)) {
-        Ok(snapshot) => snapshot,
-        Err(err) => crate::drain::DrainSnapshot {
-            last_error: Some(err.to_string()),
-            ..Default::default()
-        },
-    });
-    endpoint_stop.store(true, std::sync::atomic::Ordering::Release);
-    if let Some(handle) = endpoint {
-        let _ = handle.join();
-    }
-    let error = shared
-        .fatal
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
-    report.latency_intervals = reporter.intervals_written;
-    report.drain = drain;
-    report.tick_to_trade = tick_to_trade
-        .as_ref()
-        .map(crate::telemetry::metrics::Percentiles::of);
-    report.loopback_tcp_rtt = loopback_rtt
-        .as_ref()
-        .map(crate::telemetry::metrics::Percentiles::of);
-    report.journal_seq_first = seq_first;
-    report.journal_seq_durable = seq_durable.load(std::sync::atomic::Ordering::Acquire);
-    report.journal_truncation = recovery.truncation.as_ref().map(|t| t.to_string());
-    report.latency_log_path = latency_log_path;
-    report.latency_log_error = reporter.sink_error.take();
-    Ok(report)
+    (reporter, stages)
 }
 
-/// Starts the metrics endpoint if configured; a port that cannot be bound is
-/// logged, never fatal: trading does not stop over a metrics port.
-fn start_endpoint(
-    config: &Config,
-    board: &Arc<Board>,
-    rings: usize,
-    stop: &Arc<AtomicBool>,
-) -> Option<std::thread::JoinHandle<()>> {
-    if config.metrics.listen.is_empty() {
-        return None;
-    }
-    match crate::telemetry::metrics_http::serve(
-        &config.metrics.listen,
-        Arc::clone(board),
-        rings,
-        Arc::clone(stop),
-    ) {
-        Ok((address, handle)) => {
-            tracing::info!(%address, "metrics endpoint: GET http://{address}/metrics");
-            Some(handle)
+impl Endpoint {
+    /// Starts the metrics endpoint if configured; a port that cannot be
+    /// bound is logged, never fatal: trading does not stop over a metrics port.
+    fn start(config: &Config, board: &Arc<Board>, rings: usize) -> Endpoint {
+        let stop = Arc::new(AtomicBool::new(false));
+        if config.metrics.listen.is_empty() {
+            return Endpoint { stop, handle: None };
         }
-        Err(err) => {
-            tracing::error!(address = %config.metrics.listen, %err, "metrics endpoint not started");
-            None
+        let served = crate::telemetry::metrics_http::serve(
+            &config.metrics.listen,
+            Arc::clone(board),
+            rings,
+            Arc::clone(&stop),
+        );
+        let handle = match served {
+            Ok((address, handle)) => {
+                tracing::info!(%address, "metrics endpoint: GET http://{address}/metrics");
+                Some(handle)
+            }
+            Err(err) => {
+                tracing::error!(address = %config.metrics.listen, %err, "metrics endpoint not started");
+                None
+            }
+        };
+        Endpoint { stop, handle }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(handle) = self.handle {
+            let _ = handle.join();
         }
     }
-}
-
-/// A run's latency interval log, and where it is.
-type LatencyLog = (
-    Option<Box<dyn crate::telemetry::reporter::IntervalSink>>,
-    Option<std::path::PathBuf>,
-);
-
-/// The interval log of this run, if configured: `<dir>/run-<secs>-<pid>.hlog`.
-fn open_latency_log(config: &Config, start_unix_ns: u64) -> Result<LatencyLog, EngineError> {
-    let dir = &config.metrics.latency_log_dir;
-    if dir.as_os_str().is_empty() {
-        return Ok((None, None));
-    }
-    std::fs::create_dir_all(dir).map_err(|source| EngineError::LatencyLogDir {
-        path: dir.clone(),
-        source,
-    })?;
-    let mut path = dir.join(format!(
-        "run-{}-{}.hlog",
-        start_unix_ns / 1_000_000_000,
-        std::process::id()
-    ));
-    let mut n = 1;
-    while path.exists() {
-        path = dir.join(format!(
-            "run-{}-{}-{n}.hlog",
-            start_unix_ns / 1_000_000_000,
-            std::process::id()
-        ));
-        n += 1;
-    }
-    let comment = format!(
-        "genesis run, pid {}; tags: <stage> (receive to stage exit), <stage>.processing",
-        std::process::id()
-    );
-    let writer = genesis_histlog::IntervalLogWriter::create(&path, start_unix_ns, Some(&comment))?;
-    Ok((Some(Box::new(writer)), Some(path)))
 }
 
 /// Feeds ingest the exec ids of the fills in the journal's last events, so a
 /// venue that resends fills after a restart (FIX ResendRequest, PossDup) does
 /// not get them counted twice. Reads at most `memory × 8` events back.
-fn seed_exec_ids(ingest: &mut Ingest, dir: &std::path::Path, seq_first: u64, memory: usize) {
+fn seed_exec_ids(ingest: &mut Ingest, dir: &Path, seq_first: u64, memory: usize) {
     if seq_first <= 1 {
         return;
     }
@@ -479,38 +407,4 @@ fn seed_exec_ids(ingest: &mut Ingest, dir: &std::path::Path, seq_first: u64, mem
         from,
         "exec ids of journaled fills remembered for duplicate detection"
     );
-}
-
-/// Starts the PostgreSQL drain following the journal, if a database is
-/// configured (`[postgres] url` or $DATABASE_URL); says once when not.
-fn start_drain(
-    config: &Config,
-    seq_durable: &Arc<std::sync::atomic::AtomicU64>,
-) -> Result<Option<crate::drain::LiveDrain>, EngineError> {
-    use crate::drain::{
-        DbUrl, DrainOptions, FolderMode, InstrumentRow, JournalFeed, LiveDrain,
-        JOURNAL_STREAM_DEFAULT,
-    };
-    let Some(url) = config.postgres.effective_url() else {
-        tracing::info!(
-            "no database configured ([postgres] url or DATABASE_URL): running without a drain"
-        );
-        return Ok(None);
-    };
-    let url = DbUrl::parse(&url)?;
-    tracing::info!(database = %url.redacted(), "draining the journal into PostgreSQL");
-    let feed = JournalFeed::new(
-        &config.journal.dir,
-        JOURNAL_STREAM_DEFAULT,
-        FolderMode::Follow,
-    )
-    .with_seq_written(Arc::clone(seq_durable));
-    let options = DrainOptions {
-        chunk_events: config.postgres.chunk_events,
-        instruments: InstrumentRow::from_config(config),
-        ..DrainOptions::default()
-    };
-    let drain = LiveDrain::spawn(url, Box::new(feed), options)
-        .map_err(|err| EngineError::DrainThread(err.to_string()))?;
-    Ok(Some(drain))
 }

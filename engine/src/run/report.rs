@@ -1,5 +1,7 @@
 //! The end-of-run report: one row per stage with count and percentiles,
-//! the totals, and the same numbers as JSON for `--summary-json`.
+//! the totals, and the same numbers as JSON for `--summary-json`. What ran
+//! beside the engine adds its own [`ReportNote`]s and, for a venue that
+//! measures it, tick-to-trade.
 
 use crate::decision::RejectReason;
 use crate::execution::ExecutionCounters;
@@ -48,6 +50,17 @@ impl PlanSummary {
     }
 }
 
+/// A line and a JSON field about something that ran beside the engine (a
+/// database follower of the journal), added by the run's caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportNote {
+    /// Printed after the journal's line.
+    pub line: String,
+    /// Added to the JSON under this key.
+    pub key: &'static str,
+    pub json: serde_json::Value,
+}
+
 pub struct RunReport {
     pub plan: PlanSummary,
     pub elapsed: Duration,
@@ -65,8 +78,8 @@ pub struct RunReport {
     pub journal_truncation: Option<String>,
     pub realized_pnl_units: i128,
     pub unrealized_pnl_units: i128,
-    /// The PostgreSQL drain at the end of the run, when one ran.
-    pub drain: Option<crate::drain::DrainSnapshot>,
+    /// What ran beside the engine, in the words of what ran it.
+    pub notes: Vec<ReportNote>,
     /// Risk's position per instrument at the end (lots).
     pub positions: Vec<i64>,
     /// From the market data that triggered an order to its arrival at the venue (FIX venues).
@@ -108,7 +121,7 @@ impl RunReport {
             journal_truncation: None,
             realized_pnl_units: 0,
             positions: Vec::new(),
-            drain: None,
+            notes: Vec::new(),
             unrealized_pnl_units: 0,
             error,
         };
@@ -261,21 +274,8 @@ impl RunReport {
                 self.journal_seq_durable
             );
         }
-        match &self.drain {
-            Some(drain) => {
-                let _ = writeln!(
-                    out,
-                    "drain: {} events loaded into PostgreSQL, lag {} events / {:.2} s at the end, {} connection failures{}",
-                    drain.events_loaded,
-                    drain.lag_events,
-                    drain.lag_seconds,
-                    drain.connection_failures,
-                    drain.last_error.as_ref().map(|e| format!(", last error: {e}")).unwrap_or_default()
-                );
-            }
-            None => {
-                let _ = writeln!(out, "drain: none (no database configured)");
-            }
+        for note in &self.notes {
+            let _ = writeln!(out, "{}", note.line);
         }
         if let Some(truncation) = &self.journal_truncation {
             let _ = writeln!(out, "journal recovery at start: {truncation}");
@@ -297,7 +297,7 @@ impl RunReport {
         out
     }
 
-    /// The same numbers as JSON.
+    /// The same numbers as JSON, with every note's field.
     pub fn to_json(&self) -> serde_json::Value {
         let stages: Vec<serde_json::Value> = self
             .stages
@@ -316,7 +316,7 @@ impl RunReport {
             .map(|(r, n)| (r.name().to_string(), json!(n)))
             .collect();
         let e = &self.execution;
-        json!({
+        let mut json = json!({
             "plan": self.plan.describe(),
             "elapsed_s": self.elapsed.as_secs_f64(),
             "events": self.ingest.published,
@@ -343,7 +343,6 @@ impl RunReport {
             "intents_accepted": self.strategy.intents_accepted,
             "realized_pnl_units": self.realized_pnl_units as f64,
             "positions": self.positions,
-            "drain": self.drain,
             "unrealized_pnl_units": self.unrealized_pnl_units as f64,
             "journal_path": self.journal_path.as_ref().map(|p| p.display().to_string()),
             "journal_records": self.journal_records,
@@ -356,6 +355,10 @@ impl RunReport {
             "tick_to_trade_ns": self.tick_to_trade,
             "loopback_tcp_rtt_ns": self.loopback_tcp_rtt,
             "error": self.error,
-        })
+        });
+        for note in &self.notes {
+            json[note.key] = note.json.clone();
+        }
+        json
     }
 }

@@ -19,6 +19,17 @@ use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 
 pub use market_maker::MarketMaker;
 
+/// The bundled strategy `strategy.name` names: the market maker, or none.
+pub fn from_config(config: &Config) -> Box<dyn Strategy> {
+    match config.strategy.name.as_str() {
+        "none" => Box::new(Idle),
+        _ => Box::new(MarketMaker::new(
+            config.strategy.market_maker.clone(),
+            config.instruments.len(),
+        )),
+    }
+}
+
 /// A trading strategy. Every callback but market data has a do-nothing default.
 pub trait Strategy: Send {
     fn name(&self) -> &'static str;

@@ -15,7 +15,6 @@ use genesis_engine::execution::ExecutionStage;
 use genesis_engine::ingest::{Ingest, Sink};
 use genesis_engine::journal_stage::JournalStage;
 use genesis_engine::risk::RiskStage;
-use genesis_engine::run::{self as engine, Parts};
 use genesis_engine::strategy::StrategyStage;
 use genesis_engine::telemetry::metrics::Percentiles;
 use genesis_engine::topology::chain::{Chain, Timed};
@@ -68,10 +67,10 @@ fn bench_config(dir: &Path) -> Config {
 
 fn genesis_fused(dir: &Path, seconds: f64) -> Result<Outcome> {
     let config = bench_config(dir);
-    let (parts, _control) = Parts::from_config(&config)?;
-    let report = engine::run(
+    let assembly = genesis_cli::assemble(&config)?;
+    let report = genesis_cli::run(
         &config,
-        parts,
+        assembly,
         Arc::new(AtomicBool::new(false)),
         Some(Duration::from_secs_f64(seconds)),
     )?;
@@ -89,11 +88,15 @@ fn genesis_fused(dir: &Path, seconds: f64) -> Result<Outcome> {
 fn crossbeam_per_stage(dir: &Path, seconds: f64) -> Result<Outcome> {
     let config = bench_config(dir);
     let clock = EpochClock::new();
-    let (parts, _control) = Parts::from_config(&config)?;
-    // As `engine::run` does when it starts reading.
-    if let Some(sim) = &parts.venue_sim {
-        sim.release_market();
-    }
+    let assembly = genesis_cli::assemble(&config)?;
+    // As a run does when it starts reading; the simulator stays up while
+    // `_beside` lives.
+    assembly.release_market();
+    let genesis_cli::Assembly {
+        parts,
+        beside: _beside,
+        ..
+    } = assembly;
     let chain = |risk, strategy, execution, journal| Chain {
         clock: clock.clone(),
         risk,

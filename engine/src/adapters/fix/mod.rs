@@ -23,7 +23,6 @@ use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::ingest::source::Source;
 use crate::recent::RecentMap;
 use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
-use crate::venue::market_view::MarketView;
 use cl_ord_id::{id_of_text, order_id_of, replace_version_of, ClOrdId};
 use crossbeam_queue::ArrayQueue;
 use genesis_io::fix::backoff::Backoff;
@@ -272,19 +271,16 @@ pub struct FixClient {
     instruments: RecentMap<u16>,
     cancels_sent: u64,
     logged_on: bool,
-    market: Option<Arc<MarketView>>,
     pub counters: FixClientCounters,
 }
 
 impl FixClient {
-    /// A client for `settings`, draining `requests`; `market` receives every
-    /// top of book ingest accepts (for an in-process simulated venue).
+    /// A client for `settings` at `address`, draining `requests`.
     pub fn new(
         config: &Config,
         settings: &FixVenueConfig,
         address: SocketAddr,
         requests: Arc<ArrayQueue<OrderRequest>>,
-        market: Option<Arc<MarketView>>,
     ) -> Result<FixClient, genesis_io::fix::FixError> {
         let mut session_config =
             SessionConfig::initiator(&settings.sender_comp_id, &settings.target_comp_id);
@@ -329,7 +325,6 @@ impl FixClient {
             instruments: RecentMap::with_capacity(1 << 16),
             cancels_sent: 0,
             logged_on: false,
-            market,
             counters: FixClientCounters::default(),
         })
     }
@@ -593,12 +588,6 @@ impl Source for FixClient {
             emitted += 1;
         }
         emitted
-    }
-
-    fn observe(&mut self, event: &Event) {
-        if let (Some(market), Input::TopOfBook(top)) = (&self.market, event.input()) {
-            market.publish(event.instrument.index(), &top);
-        }
     }
 }
 
