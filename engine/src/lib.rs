@@ -11,7 +11,6 @@ pub mod adapters;
 pub mod clock;
 pub mod config;
 pub mod decision;
-pub mod drain;
 pub mod event;
 pub mod execution;
 pub mod ingest;

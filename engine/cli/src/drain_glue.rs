@@ -6,11 +6,11 @@
 //! A database is configured by `[postgres] url` or $DATABASE_URL; without
 //! one the run says so once and goes on without a drain.
 
-use genesis_engine::config::Config;
-use genesis_engine::drain::{
+use genesis_drain::{
     DbUrl, DrainOptions, DrainSnapshot, FolderMode, InstrumentRow, JournalFeed, LiveDrain,
     JOURNAL_STREAM_DEFAULT,
 };
+use genesis_engine::config::Config;
 use genesis_engine::run::ReportNote;
 use genesis_engine::telemetry::Gauges;
 use std::path::Path;

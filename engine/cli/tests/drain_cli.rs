@@ -5,7 +5,7 @@
 #![allow(clippy::disallowed_methods)] // tests wait on wall-clock deadlines
 
 mod common;
-#[path = "../../tests/pg/mod.rs"]
+#[path = "../../drain/tests/pg/mod.rs"]
 mod pg;
 
 use common::process::{genesis, journal_events};

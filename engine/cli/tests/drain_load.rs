@@ -2,10 +2,10 @@
 //! engine's journal checked event by event, derived tables, credentials.
 
 mod common;
-#[path = "../../tests/pg/mod.rs"]
+#[path = "../../drain/tests/pg/mod.rs"]
 mod pg;
 
-use genesis_engine::drain::{self, DbUrl, DrainOptions, InstrumentRow};
+use genesis_drain::{self as drain, DbUrl, DrainOptions, InstrumentRow};
 use genesis_engine::event::EventKind;
 use genesis_engine::journal_stage::EventReader;
 use std::sync::atomic::AtomicBool;

@@ -18,13 +18,13 @@
 //! throwaway server (see `engine/tests/pg/mod.rs`, which this reuses).
 
 #[allow(dead_code, clippy::all)]
-#[path = "../../../engine/tests/pg/mod.rs"]
+#[path = "../../../engine/drain/tests/pg/mod.rs"]
 mod pg;
 
 use anyhow::Result;
 use clap::Parser;
+use genesis_drain::{self as drain, rows, DbUrl, DrainOptions, FolderMode, JournalFeed, LiveDrain};
 use genesis_engine::clock::EpochClock;
-use genesis_engine::drain::{self, rows, DbUrl, DrainOptions, FolderMode, JournalFeed, LiveDrain};
 use genesis_engine::event::{Event, EVENT_BYTES};
 use postgres::binary_copy::BinaryCopyInWriter;
 use std::sync::atomic::{AtomicU64, Ordering};

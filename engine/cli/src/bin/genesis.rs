@@ -284,18 +284,18 @@ fn run_cli(cli: Cli) -> Result<()> {
 }
 
 /// The URL given, else $DATABASE_URL.
-fn database_url(given: Option<String>) -> Result<genesis_engine::drain::DbUrl> {
+fn database_url(given: Option<String>) -> Result<genesis_drain::DbUrl> {
     let url = given
         .or_else(|| std::env::var("DATABASE_URL").ok())
         .context("no database: give --database-url or set DATABASE_URL")?;
-    Ok(genesis_engine::drain::DbUrl::parse(&url)?)
+    Ok(genesis_drain::DbUrl::parse(&url)?)
 }
 
 fn db(command: DbCommand) -> Result<()> {
     match command {
         DbCommand::Migrate { database_url: url } => {
             let url = database_url(url)?;
-            let report = genesis_engine::drain::migrate(&url)?;
+            let report = genesis_drain::migrate(&url)?;
             if report.applied.is_empty() {
                 println!(
                     "{}: schema version {} is current; nothing to do",
@@ -318,7 +318,7 @@ fn db(command: DbCommand) -> Result<()> {
         } => {
             let url = database_url(url)?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-            let report = genesis_engine::drain::archive(&url, older_than, &out)?;
+            let report = genesis_drain::archive(&url, older_than, &out)?;
             for day in &report.archived {
                 println!("archived {day:?}");
             }
@@ -338,9 +338,9 @@ fn db(command: DbCommand) -> Result<()> {
 fn drain(dir: &std::path::Path, url: Option<String>, config_path: Option<PathBuf>) -> Result<()> {
     let url = database_url(url)?;
     let config = load_config(config_path.as_ref())?;
-    let options = genesis_engine::drain::DrainOptions {
+    let options = genesis_drain::DrainOptions {
         chunk_events: config.postgres.chunk_events,
-        instruments: genesis_engine::drain::InstrumentRow::from_config(&config),
+        instruments: genesis_drain::InstrumentRow::from_config(&config),
         ..Default::default()
     };
     let bar = indicatif::ProgressBar::new(0);
@@ -353,7 +353,7 @@ fn drain(dir: &std::path::Path, url: Option<String>, config_path: Option<PathBuf
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let report = genesis_engine::drain::drain_folder(&url, dir, &options, &mut |progress| {
+    let report = genesis_drain::drain_folder(&url, dir, &options, &mut |progress| {
         bar.set_length(progress.events_loaded + progress.events_behind);
         bar.set_position(progress.events_loaded);
     })?;

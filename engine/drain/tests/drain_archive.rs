@@ -3,8 +3,8 @@
 
 mod pg;
 
-use genesis_engine::drain::partitions::{date_text, partition_name};
-use genesis_engine::drain::{self, archive, DbUrl, DrainOptions, FolderFeed, FolderMode};
+use genesis_drain::partitions::{date_text, partition_name};
+use genesis_drain::{self as drain, archive, DbUrl, DrainOptions, FolderFeed, FolderMode};
 use std::io::{Read, Write};
 
 const DAY_NS: u64 = 86_400_000_000_000;

@@ -7,16 +7,16 @@
 //! committed whole or not at all, and only if it starts right after the
 //! stream's committed watermark, so every event lands exactly once.
 
-use crate::drain::derive::{self, OrderRow, PositionRow};
-use crate::drain::error::DrainError;
-use crate::drain::feed::{Batch, Watermarks};
-use crate::drain::partitions;
-use crate::drain::rows::{self, timestamp};
-use crate::drain::schema::{self, InstrumentRow};
-use crate::drain::url::DbUrl;
-use crate::drain::watermark;
-use crate::risk::Position;
-use crate::units::{Qty, Side};
+use crate::derive::{self, OrderRow, PositionRow};
+use crate::error::DrainError;
+use crate::feed::{Batch, Watermarks};
+use crate::partitions;
+use crate::rows::{self, timestamp};
+use crate::schema::{self, InstrumentRow};
+use crate::url::DbUrl;
+use crate::watermark;
+use genesis_engine::risk::Position;
+use genesis_engine::units::{Qty, Side};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
 use postgres::{Client, Transaction};
@@ -316,7 +316,7 @@ fn read_orders(
                 venue_order_id: row.get::<_, Option<i64>>(11).map(|v| v as u64),
                 reject_reason: u8::try_from(row.get::<_, i16>(12))
                     .ok()
-                    .and_then(crate::decision::RejectReason::from_u8)
+                    .and_then(genesis_engine::decision::RejectReason::from_u8)
                     .unwrap_or_default(),
                 created_ns: micros_to_ns(row.get(13)),
                 updated_ns: micros_to_ns(row.get(14)),

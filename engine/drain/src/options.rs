@@ -1,8 +1,8 @@
 //! `DrainOptions`: chunk size, timeouts, backoff and what to register, shared
 //! by the offline and the live drain. Plain data, set once at start-up.
 
-use crate::drain::loader::FaultInjection;
-use crate::drain::schema::InstrumentRow;
+use crate::loader::FaultInjection;
+use crate::schema::InstrumentRow;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]

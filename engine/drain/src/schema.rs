@@ -6,10 +6,10 @@
 //! (new ones are appended); a second run applies nothing and changes no row;
 //! a database newer than this build is refused, not downgraded.
 
-use crate::decision::{Action, ExecResult, Gate, Outcome, RejectReason};
-use crate::drain::error::DrainError;
-use crate::drain::url::DbUrl;
-use crate::event::{ControlCommand, EventKind, RejectedRequest};
+use crate::error::DrainError;
+use crate::url::DbUrl;
+use genesis_engine::decision::{Action, ExecResult, Gate, Outcome, RejectReason};
+use genesis_engine::event::{ControlCommand, EventKind, RejectedRequest};
 
 /// One schema version: its number, a name, and the SQL that creates it.
 pub struct Migration {
@@ -308,7 +308,7 @@ pub struct InstrumentRow {
 
 impl InstrumentRow {
     /// One row per configured instrument, in config order (the instrument id is the index).
-    pub fn from_config(config: &crate::config::Config) -> Vec<InstrumentRow> {
+    pub fn from_config(config: &genesis_engine::config::Config) -> Vec<InstrumentRow> {
         config
             .instruments
             .iter()

@@ -433,7 +433,7 @@ pub mod journal {
 
 /// Database checks shared by the drain tests.
 pub mod check {
-    use genesis_engine::drain::rows::{event_from_row, EVENT_SELECT_COLUMNS};
+    use genesis_drain::rows::{event_from_row, EVENT_SELECT_COLUMNS};
     use genesis_engine::event::Event;
 
     /// The stream's events as stored, rebuilt, in sequence order.

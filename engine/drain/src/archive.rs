@@ -11,11 +11,11 @@
 //! `CREATE TABLE t (LIKE events); COPY t FROM '<file>' (FORMAT binary)`.
 //! `orders`, `fills` and `positions` are not partitioned and stay.
 
-use crate::clock::EpochClock;
-use crate::drain::error::DrainError;
-use crate::drain::partitions::{self, date_text, partition_name, NS_PER_DAY};
-use crate::drain::rows::timestamp;
-use crate::drain::url::DbUrl;
+use crate::error::DrainError;
+use crate::partitions::{self, date_text, partition_name, NS_PER_DAY};
+use crate::rows::timestamp;
+use crate::url::DbUrl;
+use genesis_engine::clock::EpochClock;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 
 mod pg;
 
-use genesis_engine::drain::{self, DbUrl, DrainError, DrainOptions, FaultInjection};
+use genesis_drain::{self as drain, DbUrl, DrainError, DrainOptions, FaultInjection};
 use std::time::Duration;
 
 const DAY_NS: u64 = 86_400_000_000_000;

@@ -4,7 +4,7 @@
 //! this module formats (`redacted`, `scrub`, every error built from it)
 //! contains the password, even when the URL does not parse.
 
-use crate::drain::error::DrainError;
+use crate::error::DrainError;
 use postgres::config::Host;
 use std::str::FromStr;
 use std::time::Duration;

@@ -8,8 +8,8 @@
 //! stream committed to the database, so resuming means reading that stream
 //! from `seq_last + 1`: exact, whatever chunk boundaries were.
 
-use crate::drain::error::FeedError;
-use crate::event::Event;
+use crate::error::FeedError;
+use genesis_engine::event::Event;
 use std::collections::BTreeMap;
 
 /// How far one stream has been loaded.

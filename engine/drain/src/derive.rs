@@ -10,10 +10,10 @@
 //! (`risk::Position`). Mass cancels on a gate change are not journaled per
 //! order: those orders stay as they were until their cancel acks arrive.
 
-use crate::decision::{Action, ExecResult, Intent, Outcome, RejectReason};
-use crate::event::{Event, Input, RejectedRequest};
-use crate::risk::Position;
-use crate::units::Side;
+use genesis_engine::decision::{Action, ExecResult, Intent, Outcome, RejectReason};
+use genesis_engine::event::{Event, Input, RejectedRequest};
+use genesis_engine::risk::Position;
+use genesis_engine::units::Side;
 use std::collections::BTreeMap;
 
 /// Status names stored in `orders.status`.
@@ -222,7 +222,7 @@ fn apply_input(event: &Event, orders: &mut BTreeMap<u64, OrderRow>) -> Option<u6
             (RejectedRequest::New, _) => row.status = status::REJECTED,
             // The venue does not know the order: closed, as the engine closes it.
             (RejectedRequest::Cancel | RejectedRequest::Replace, current)
-                if reject.venue_reason == crate::event::venue_reason::UNKNOWN_ORDER
+                if reject.venue_reason == genesis_engine::event::venue_reason::UNKNOWN_ORDER
                     && !matches!(
                         current,
                         status::FILLED | status::CANCELLED | status::REJECTED
@@ -240,7 +240,7 @@ fn apply_input(event: &Event, orders: &mut BTreeMap<u64, OrderRow>) -> Option<u6
     Some(id.0)
 }
 
-fn apply_ack(row: &mut OrderRow, ack: &crate::event::OrderAck) {
+fn apply_ack(row: &mut OrderRow, ack: &genesis_engine::event::OrderAck) {
     row.venue_order_id = Some(ack.venue_order_id);
     match row.status {
         status::PENDING_NEW => row.status = filled_status(row),
@@ -331,8 +331,8 @@ pub fn status_from_text(text: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Fill, OrderAck};
-    use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty};
+    use genesis_engine::event::{Fill, OrderAck};
+    use genesis_engine::units::{ExecId, InstrumentId, OrderId, Price, Qty};
 
     fn with_new_intent(seq: u64, id: u64) -> Event {
         let mut event = Event::EMPTY;
@@ -411,7 +411,7 @@ mod tests {
                 qty: Qty(4),
             }),
         );
-        event.flags = crate::event::FLAG_DUPLICATE;
+        event.flags = genesis_engine::event::FLAG_DUPLICATE;
         event.outcome = Outcome::DuplicateFill;
         let derived = derive(
             &[with_new_intent(1, 7), event],
@@ -431,7 +431,7 @@ mod tests {
         let reject = |seq, reason| {
             venue(
                 seq,
-                Input::OrderReject(crate::event::OrderReject {
+                Input::OrderReject(genesis_engine::event::OrderReject {
                     order_id: OrderId(7),
                     request: RejectedRequest::Cancel,
                     venue_reason: reason,
@@ -450,14 +450,14 @@ mod tests {
         let other = [
             with_new_intent(1, 7),
             ack,
-            reject(3, crate::event::venue_reason::OTHER),
+            reject(3, genesis_engine::event::venue_reason::OTHER),
         ];
         let derived = derive(&other, BTreeMap::new(), BTreeMap::new());
         assert_ne!(derived.orders[&7].status, status::CANCELLED);
         let unknown = [
             with_new_intent(1, 7),
             ack,
-            reject(3, crate::event::venue_reason::UNKNOWN_ORDER),
+            reject(3, genesis_engine::event::venue_reason::UNKNOWN_ORDER),
         ];
         let derived = derive(&unknown, BTreeMap::new(), BTreeMap::new());
         assert_eq!(derived.orders[&7].status, status::CANCELLED);

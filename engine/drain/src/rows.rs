@@ -7,9 +7,9 @@
 //! byte of the event except the intents' two reserved bytes, so the event
 //! can be rebuilt from it (`event_from_row`).
 
-use crate::decision::{Action, ExecResult, Gate, Intent, Outcome, RejectReason};
-use crate::event::{Event, EventKind};
-use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
+use genesis_engine::decision::{Action, ExecResult, Gate, Intent, Outcome, RejectReason};
+use genesis_engine::event::{Event, EventKind};
+use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -5,15 +5,15 @@
 //! chunk commits with its watermark, running it again resumes exactly
 //! where the last committed chunk ended.
 
-use crate::clock::EpochClock;
-use crate::drain::error::DrainError;
-use crate::drain::feed::{Batch, EventFeed};
-use crate::drain::folder_feed::{FolderFeed, FolderMode};
-use crate::drain::journal_feed::{JournalFeed, JOURNAL_STREAM_DEFAULT};
-use crate::drain::loader::Loader;
-use crate::drain::options::DrainOptions;
-use crate::drain::partitions::day_of_ns;
-use crate::drain::url::DbUrl;
+use crate::error::DrainError;
+use crate::feed::{Batch, EventFeed};
+use crate::folder_feed::{FolderFeed, FolderMode};
+use crate::journal_feed::{JournalFeed, JOURNAL_STREAM_DEFAULT};
+use crate::loader::Loader;
+use crate::options::DrainOptions;
+use crate::partitions::day_of_ns;
+use crate::url::DbUrl;
+use genesis_engine::clock::EpochClock;
 use std::path::Path;
 
 /// Where an offline drain is, for a progress bar.

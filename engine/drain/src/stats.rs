@@ -39,7 +39,7 @@ pub struct DrainSnapshot {
     pub last_error: Option<String>,
 }
 
-impl crate::telemetry::Gauges for DrainStats {
+impl genesis_engine::telemetry::Gauges for DrainStats {
     /// The drain's lag and health on the metrics endpoint.
     fn visit(&self, gauge: &mut dyn FnMut(&'static str, &'static str, f64)) {
         let snapshot = self.snapshot();

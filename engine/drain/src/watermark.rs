@@ -6,7 +6,7 @@
 //! before the chunk is written, so two drains of one stream cannot both
 //! load the same events.
 
-use crate::drain::feed::{StreamMark, Watermarks};
+use crate::feed::{StreamMark, Watermarks};
 use postgres::GenericClient;
 
 /// Every stream's mark.
@@ -65,7 +65,7 @@ pub fn advance(
         &[
             &stream,
             &(seq_last as i64),
-            &crate::drain::rows::timestamp(ts_last_ns),
+            &crate::rows::timestamp(ts_last_ns),
             &(events as i64),
             &finished,
         ],

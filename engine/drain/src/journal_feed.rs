@@ -9,10 +9,10 @@
 //! never blocks the writer. In `Finished` mode the feed ends when the tailer
 //! has nothing more (a torn tail is the end); in `Follow` mode it waits.
 
-use crate::drain::error::FeedError;
-use crate::drain::feed::{Batch, EventFeed, Watermarks};
-use crate::drain::folder_feed::FolderMode;
-use crate::event::{Event, EVENT_BYTES};
+use crate::error::FeedError;
+use crate::feed::{Batch, EventFeed, Watermarks};
+use crate::folder_feed::FolderMode;
+use genesis_engine::event::{Event, EVENT_BYTES};
 use genesis_journal::Tailer;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

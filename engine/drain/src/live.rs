@@ -9,14 +9,14 @@
 //! committed watermark after reconnecting, so it is loaded exactly once.
 //! The thread sleeps when idle or backing off; it never spins.
 
-use crate::clock::EpochClock;
-use crate::drain::error::DrainError;
-use crate::drain::feed::{Batch, EventFeed};
-use crate::drain::loader::Loader;
-use crate::drain::options::DrainOptions;
-use crate::drain::partitions::day_of_ns;
-use crate::drain::stats::{DrainSnapshot, DrainStats};
-use crate::drain::url::DbUrl;
+use crate::error::DrainError;
+use crate::feed::{Batch, EventFeed};
+use crate::loader::Loader;
+use crate::options::DrainOptions;
+use crate::partitions::day_of_ns;
+use crate::stats::{DrainSnapshot, DrainStats};
+use crate::url::DbUrl;
+use genesis_engine::clock::EpochClock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;

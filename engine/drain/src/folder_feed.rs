@@ -14,9 +14,9 @@
 //! Invariant: events of one stream are returned in order, each exactly once
 //! after `start_after`, starting after the stream's watermark.
 
-use crate::drain::error::FeedError;
-use crate::drain::feed::{Batch, EventFeed, StreamMark, Watermarks};
-use crate::event::{Event, EVENT_BYTES};
+use crate::error::FeedError;
+use crate::feed::{Batch, EventFeed, StreamMark, Watermarks};
+use genesis_engine::event::{Event, EVENT_BYTES};
 use genesis_journal::{FileReader, ReadOutcome, FRAME_PREFIX_BYTES, HEADER_BYTES};
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! and is built from a redacted URL and scrubbed database text: no password
 //! can reach a log line through these.
 
-use crate::event::DecodeError;
+use genesis_engine::event::DecodeError;
 use genesis_journal::JournalError;
 use std::path::PathBuf;
 

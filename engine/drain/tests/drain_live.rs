@@ -8,8 +8,8 @@
 
 mod pg;
 
+use genesis_drain::{self as drain, DbUrl, DrainOptions, FolderMode, JournalFeed, LiveDrain};
 use genesis_engine::clock::EpochClock;
-use genesis_engine::drain::{self, DbUrl, DrainOptions, FolderMode, JournalFeed, LiveDrain};
 use genesis_engine::event::EVENT_BYTES;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
