@@ -10,7 +10,7 @@
 
 use genesis_engine::adapters::binance_source::BinanceSource;
 use genesis_engine::clock::EpochClock;
-use genesis_engine::config::{Config, InstrumentConfig, InstrumentLimits};
+use genesis_engine::config::{Config, InstrumentConfig, InstrumentLimits, MarketDataSource};
 use genesis_engine::event::{Event, Input, TopOfBook, FLAG_STALE};
 use genesis_engine::ingest::Source;
 use genesis_engine::units::{Price, Qty};
@@ -30,7 +30,7 @@ fn config() -> Config {
         limits: InstrumentLimits::default(),
     }];
     config.topology.pin_threads = false;
-    config.market_data.source = "binance-sim".into();
+    config.market_data.source = MarketDataSource::BinanceSim;
     config.market_data.binance.snapshot_limit = 100;
     config.market_data.binance.reconnect_initial_ms = 20;
     config.market_data.binance.reconnect_max_ms = 200;

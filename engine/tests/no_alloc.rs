@@ -12,6 +12,7 @@ mod counting_alloc;
 mod fused;
 
 use fused::run_fused;
+use genesis_engine::config::{MarketDataSource, VenueKind};
 use genesis_engine::run::Parts;
 
 #[test]
@@ -25,8 +26,8 @@ fn fused_pipeline_allocates_nothing_per_event_after_warm_up() {
     // segments too, and rollover must not allocate either.
     config.journal.segment_size_mib = 16;
     // The in-process venue: this measures the engine's own path.
-    config.venue.kind = "sim".into();
-    config.market_data.source = "synthetic".into();
+    config.venue.kind = VenueKind::Paper;
+    config.market_data.source = MarketDataSource::Synthetic;
     let (parts, _control) = Parts::from_config(&config).unwrap();
     let measured = run_fused(&config, parts, 200_000, 300_000);
     assert!(measured.fills > 0, "the measured stretch includes fills");

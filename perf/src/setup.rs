@@ -8,7 +8,7 @@ use crate::schedule::ScheduledSource;
 use anyhow::Result;
 use genesis_cli::assembly::{Assembly, Beside};
 use genesis_engine::clock::EpochClock;
-use genesis_engine::config::{Config, CorePlan, JournalDurability, WaitKind};
+use genesis_engine::config::{Config, CorePlan, JournalDurability, MarketDataSource, WaitKind};
 use genesis_engine::execution::ExecutionStage;
 use genesis_engine::ingest::{Ingest, Sources};
 use genesis_engine::journal_stage::JournalStage;
@@ -44,7 +44,7 @@ pub const PLAN_TWO_CORES: CorePlan = CorePlan {
 pub fn bench_config(journal_dir: &Path, cores: CorePlan, pin: bool) -> Config {
     let mut config = Config::builtin();
     // The harness drives its own scheduled source in ingest.
-    config.market_data.source = "synthetic".into();
+    config.market_data.source = MarketDataSource::Synthetic;
     config.topology.cores = cores;
     config.topology.pin_threads = pin;
     config.topology.wait = WaitKind::SpinHint;

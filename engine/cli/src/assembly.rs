@@ -14,7 +14,7 @@ use crate::sim_glue::{self, SimHooks, WalkFlow};
 use genesis_engine::adapters::binance_source::BinanceSource;
 use genesis_engine::adapters::itch_source::ItchSource;
 use genesis_engine::clock::EpochClock;
-use genesis_engine::config::Config;
+use genesis_engine::config::{Config, MarketDataSource, VenueKind};
 use genesis_engine::ingest::{ControlSender, Source};
 use genesis_engine::run::parts::{market_from_config, venue_from_config};
 use genesis_engine::run::{EngineError, Parts, RunHooks, RunReport, VenueAt};
@@ -52,18 +52,17 @@ type ItchPair = (ItchRequestPort, ItchSource);
 
 /// Assembles the configured run (see the module header).
 pub fn assemble(config: &Config) -> Result<Assembly, EngineError> {
-    let source = config.market_data.source.as_str();
-    let kind = config.venue.kind.as_str();
-    let sim_makes_market = matches!(source, "itch-sim" | "binance-sim");
+    let source = config.market_data.source;
+    let sim_trades = config.venue.kind == VenueKind::FixSim;
     // When the market comes from elsewhere, the simulated venue matches
     // against the tops ingest sees, through this board.
-    let board = (kind == "fix-sim" && !sim_makes_market)
+    let board = (sim_trades && !source.is_simulated())
         .then(|| Arc::new(TopBoard::new(config.instruments.len())));
-    let itch = (source == "itch-sim")
+    let itch = (source == MarketDataSource::ItchSim)
         .then(|| bind_itch(config))
         .transpose()?;
     let clock = EpochClock::new();
-    let (sim, itch_source) = if sim_makes_market || kind == "fix-sim" {
+    let (sim, itch_source) = if source.is_simulated() || sim_trades {
         let (sim, itch_source) = start_sim(config, itch, board.as_ref(), &clock)?;
         (Some(sim), itch_source)
     } else {
@@ -71,8 +70,8 @@ pub fn assemble(config: &Config) -> Result<Assembly, EngineError> {
     };
     let market = market_source(config, itch_source, sim.as_ref())?;
     let market = sim_glue::tapped(market, board.as_ref());
-    let venue = match (kind, &sim) {
-        ("fix-sim", Some(sim)) => VenueAt::Fix {
+    let venue = match (sim_trades, &sim) {
+        (true, Some(sim)) => VenueAt::Fix {
             address: sim.fix_addr,
             // The simulated venue starts afresh with every run, so its
             // session's sequence numbers must too: no sequence file.
@@ -86,7 +85,7 @@ pub fn assemble(config: &Config) -> Result<Assembly, EngineError> {
     let (parts, control) = Parts::assemble(config, market, venue)?;
     let sim = sim.map(|sim| SimHooks {
         sim,
-        trades: kind == "fix-sim",
+        trades: sim_trades,
         tick_to_trade: None,
     });
     Ok(Assembly {
@@ -124,7 +123,7 @@ fn start_sim(
     clock: &EpochClock,
 ) -> Result<(VenueSim, Option<ItchSource>), EngineError> {
     let fix = &config.venue.fix;
-    let fix_port = if config.venue.kind == "fix-sim" {
+    let fix_port = if config.venue.kind == VenueKind::FixSim {
         fix.port
     } else {
         0
@@ -146,7 +145,7 @@ fn start_sim(
         sender_comp_id: fix.target_comp_id.clone(),
         target_comp_id: fix.sender_comp_id.clone(),
         itch: itch_out,
-        ws_addr: (config.market_data.source == "binance-sim").then(|| loopback(0)),
+        ws_addr: (config.market_data.source == MarketDataSource::BinanceSim).then(|| loopback(0)),
         flow,
         now_ns: sim_glue::now_ns(clock),
         hold_market: true,
@@ -167,8 +166,8 @@ fn market_source(
         return Ok(Box::new(itch_source));
     }
     let ws_addr = sim.and_then(|sim| sim.ws_addr);
-    match (config.market_data.source.as_str(), ws_addr) {
-        ("binance-sim", Some(ws_addr)) => {
+    match (config.market_data.source, ws_addr) {
+        (MarketDataSource::BinanceSim, Some(ws_addr)) => {
             let symbols: Vec<&str> = config
                 .instruments
                 .iter()

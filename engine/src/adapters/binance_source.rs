@@ -190,11 +190,7 @@ impl BinanceSource {
             snapshot_depth_limit: binance.snapshot_limit,
             snapshot_retry_ns: binance.snapshot_retry_ms.saturating_mul(1_000_000),
         });
-        let name = if market_data.source == "binance-sim" {
-            "binance-sim"
-        } else {
-            "binance-ws"
-        };
+        let name = market_data.source.name();
         tracing::info!(
             source = name,
             %addr,

@@ -14,7 +14,7 @@ use crate::adapters::fix::FixClient;
 use crate::adapters::itch_source::ItchSource;
 use crate::adapters::paper_venue::PaperVenue;
 use crate::adapters::QueueGateway;
-use crate::config::{Config, FixVenueConfig};
+use crate::config::{Config, FixVenueConfig, MarketDataSource, VenueKind};
 use crate::execution::Gateway;
 use crate::ingest::synthetic::Synthetic;
 use crate::ingest::{ControlInbox, ControlSender, Source, Sources, Tapped};
@@ -90,19 +90,21 @@ impl Parts {
 /// by itself: the synthetic walk, an external ITCH feed, an external
 /// Binance-compatible WebSocket endpoint.
 pub fn market_from_config(config: &Config) -> Result<Box<dyn Source>, EngineError> {
-    let source = config.market_data.source.as_str();
-    match source {
-        "synthetic" => Ok(Box::new(Synthetic::new(config))),
-        "itch" => Ok(Box::new(
+    match config.market_data.source {
+        MarketDataSource::Synthetic => Ok(Box::new(Synthetic::new(config))),
+        MarketDataSource::Itch => Ok(Box::new(
             ItchSource::bind_external(config).map_err(EngineError::Venue)?,
         )),
-        "binance-ws" => Ok(Box::new(
+        MarketDataSource::BinanceWs => Ok(Box::new(
             BinanceSource::new(config, &config.market_data.binance.url)
                 .map_err(EngineError::Venue)?,
         )),
-        other => Err(EngineError::Venue(format!(
-            "market_data.source = {other:?} is served by the simulated venue, which the caller starts"
-        ))),
+        simulated @ (MarketDataSource::ItchSim | MarketDataSource::BinanceSim) => {
+            Err(EngineError::Venue(format!(
+                "market_data.source = {:?} is served by the simulated venue, which the caller starts",
+                simulated.name()
+            )))
+        }
     }
 }
 
@@ -110,9 +112,9 @@ pub fn market_from_config(config: &Config) -> Result<Box<dyn Source>, EngineErro
 /// paper venue, a FIX venue at `venue.fix.host:port`.
 pub fn venue_from_config(config: &Config) -> Result<VenueAt, EngineError> {
     let fix = &config.venue.fix;
-    match config.venue.kind.as_str() {
-        "sim" => Ok(VenueAt::Paper),
-        "fix" => {
+    match config.venue.kind {
+        VenueKind::Paper => Ok(VenueAt::Paper),
+        VenueKind::Fix => {
             let address = (fix.host.as_str(), fix.port)
                 .to_socket_addrs()
                 .ok()
@@ -128,8 +130,8 @@ pub fn venue_from_config(config: &Config) -> Result<VenueAt, EngineError> {
                 settings: fix.clone(),
             })
         }
-        other => Err(EngineError::Venue(format!(
-            "venue.kind = {other:?} is the simulated venue, which the caller starts"
-        ))),
+        VenueKind::FixSim => Err(EngineError::Venue(
+            "venue.kind = \"fix-sim\" is the simulated venue, which the caller starts".into(),
+        )),
     }
 }

@@ -10,7 +10,7 @@
 
 pub mod market_maker;
 
-use crate::config::Config;
+use crate::config::{Config, StrategyName};
 use crate::decision::{Action, ExecResult, Gate, Intent, RejectReason, MAX_INTENTS};
 use crate::event::{Event, Fill, Input, OrderAck, OrderReject};
 use crate::orders::{Order, OrderState, Orders};
@@ -21,9 +21,9 @@ pub use market_maker::MarketMaker;
 
 /// The bundled strategy `strategy.name` names: the market maker, or none.
 pub fn from_config(config: &Config) -> Box<dyn Strategy> {
-    match config.strategy.name.as_str() {
-        "none" => Box::new(Idle),
-        _ => Box::new(MarketMaker::new(
+    match config.strategy.name {
+        StrategyName::None => Box::new(Idle),
+        StrategyName::MarketMaker => Box::new(MarketMaker::new(
             config.strategy.market_maker.clone(),
             config.instruments.len(),
         )),

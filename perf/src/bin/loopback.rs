@@ -68,7 +68,7 @@ fn wait_kind(name: &str) -> Result<WaitKind> {
 fn run_row(feed: &str, rate: u64, wait: WaitKind, seconds: f64) -> Result<Row> {
     let scratch = tempfile::tempdir_in(".")?;
     let mut config = Config::builtin();
-    config.market_data.source = feed.into();
+    config.market_data.source = feed.parse().map_err(anyhow::Error::msg)?;
     config.market_data.rate_per_sec = rate;
     config.topology.wait = wait;
     config.topology.pin_threads = false;

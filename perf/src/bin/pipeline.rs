@@ -9,7 +9,7 @@
 use anyhow::Result;
 use clap::Parser;
 use genesis_engine::clock::EpochClock;
-use genesis_engine::config::{Config, WaitKind};
+use genesis_engine::config::{Config, MarketDataSource, WaitKind};
 use genesis_engine::event::{Event, EVENT_BYTES};
 use genesis_engine::execution::ExecutionStage;
 use genesis_engine::ingest::{Ingest, Sink};
@@ -55,7 +55,7 @@ impl Outcome {
 
 fn bench_config(dir: &Path) -> Config {
     let mut config = Config::builtin();
-    config.market_data.source = "synthetic".into();
+    config.market_data.source = MarketDataSource::Synthetic;
     config.market_data.rate_per_sec = 0;
     config.market_data.timer_interval_ms = 100;
     config.topology.conflate_when_full = false;

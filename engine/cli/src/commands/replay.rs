@@ -9,7 +9,7 @@
 
 use crate::commands::journal::event_line;
 use anyhow::{bail, Context, Result};
-use genesis_engine::config::Config;
+use genesis_engine::config::{Config, ConfigError};
 use genesis_engine::journal_stage::{list_runs, EventReader};
 use genesis_engine::replay::{ReplaySummary, Replayer};
 use std::io::Write;
@@ -43,7 +43,11 @@ pub fn replay(dir: &Path, options: &ReplayOptions, out: &mut dyn Write) -> Resul
             None => Config::load_unvalidated(config_path)?,
         };
         if let Some(name) = options.strategy {
-            config.strategy.name = name.to_string();
+            config.strategy.name = name.parse().map_err(|message| ConfigError::Invalid {
+                origin: "--strategy".into(),
+                key: "strategy.name".into(),
+                message,
+            })?;
             config.validate("--strategy")?;
         }
         let mut replayer = Replayer::new(
