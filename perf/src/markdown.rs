@@ -248,6 +248,11 @@ fn load(out: &mut String, report: &Report) {
             human_ns(e.max_ns)
         );
     }
+    original_targets(out, report);
+}
+
+/// Genesis against the original guide's scenarios and targets.
+fn original_targets(out: &mut String, report: &Report) {
     let _ = writeln!(out, "\n### The original guide's scenarios and targets\n");
     let _ = writeln!(
         out,

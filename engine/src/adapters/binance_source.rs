@@ -58,7 +58,7 @@ use crate::event::{Event, Input, TopOfBook, FLAG_STALE};
 use crate::ingest::bad_input::BadInputLog;
 use crate::ingest::source::Source;
 use crate::units::{InstrumentId, Price, Qty, Side};
-use genesis_io::binance::{SyncOutcome, SyncStats};
+use genesis_io::binance::{BookTicker, SyncOutcome, SyncStats};
 use genesis_io::net::{
     BinanceFeedConfig, BinanceInstrument, BinanceWsFeed, MarketUpdate, WsEndpoint,
 };
@@ -291,58 +291,13 @@ impl BinanceSource {
 impl Tops {
     fn on_update(&mut self, update: MarketUpdate, now_ns: impl FnOnce() -> u64) {
         match update {
-            MarketUpdate::Connected => {
-                self.connected = true;
-                self.connected_this_poll = true;
-                for state in &mut self.instruments {
-                    state.synced = false;
-                    state.ticker_update_id = None;
-                    state.top_this_connection = false;
-                }
-            }
-            MarketUpdate::Disconnected(_) => {
-                // A failed attempt also reports a disconnect; only a lost connection counts here.
-                if std::mem::take(&mut self.connected) {
-                    self.counters.disconnects += 1;
-                }
-                let ts_ns = now_ns();
-                for index in 0..self.instruments.len() {
-                    self.instruments[index].synced = false;
-                    self.publish_stale(index, ts_ns);
-                }
-            }
+            MarketUpdate::Connected => self.on_connected(),
+            MarketUpdate::Disconnected(_) => self.on_disconnected(now_ns()),
             MarketUpdate::BookTicker {
                 instrument,
                 ticker,
                 ts_recv_ns,
-            } => {
-                let Some(state) = self.instruments.get_mut(instrument) else {
-                    return;
-                };
-                let top = TopOfBook {
-                    bid_px: Price(ticker.bid_price.0),
-                    bid_qty: Qty(ticker.bid_qty.0),
-                    ask_px: Price(ticker.ask_price.0),
-                    ask_qty: Qty(ticker.ask_qty.0),
-                };
-                if !is_valid_top(&top) {
-                    // Not published, not remembered: the update id does not
-                    // advance, so a corrected ticker with the same `u` is taken.
-                    self.counters.tickers_invalid += 1;
-                    return;
-                }
-                if state
-                    .ticker_update_id
-                    .is_some_and(|u| ticker.update_id <= u)
-                {
-                    self.counters.tickers_not_newer += 1;
-                    return;
-                }
-                state.ticker_update_id = Some(ticker.update_id);
-                state.top = Some(top);
-                state.top_this_connection = true;
-                self.publish(instrument, ts_recv_ns);
-            }
+            } => self.on_ticker(instrument, &ticker, ts_recv_ns),
             MarketUpdate::Depth {
                 instrument,
                 outcome,
@@ -352,24 +307,82 @@ impl Tops {
                 instrument,
                 outcome,
                 ts_recv_ns,
-            } => {
-                let Some(state) = self.instruments.get_mut(instrument) else {
-                    return;
-                };
-                match outcome {
-                    SyncOutcome::Synced => {
-                        state.synced = true;
-                        if state.top_this_connection {
-                            self.publish(instrument, ts_recv_ns);
-                        }
-                    }
-                    SyncOutcome::Resync => {
-                        state.synced = false;
-                        self.publish_stale(instrument, ts_recv_ns);
-                    }
-                    _ => {}
+            } => self.on_sync(instrument, outcome, ts_recv_ns),
+        }
+    }
+
+    /// A new connection: no book is synced and no ticker seen on it yet.
+    fn on_connected(&mut self) {
+        self.connected = true;
+        self.connected_this_poll = true;
+        for state in &mut self.instruments {
+            state.synced = false;
+            state.ticker_update_id = None;
+            state.top_this_connection = false;
+        }
+    }
+
+    /// The connection went: every top is published again, stale.
+    fn on_disconnected(&mut self, ts_ns: u64) {
+        // A failed attempt also reports a disconnect; only a lost connection counts here.
+        if std::mem::take(&mut self.connected) {
+            self.counters.disconnects += 1;
+        }
+        for index in 0..self.instruments.len() {
+            self.instruments[index].synced = false;
+            self.publish_stale(index, ts_ns);
+        }
+    }
+
+    /// A bookTicker: published if it is a valid top and newer than the last.
+    fn on_ticker(&mut self, instrument: usize, ticker: &BookTicker, ts_recv_ns: u64) {
+        let Some(state) = self.instruments.get_mut(instrument) else {
+            return;
+        };
+        let top = TopOfBook {
+            bid_px: Price(ticker.bid_price.0),
+            bid_qty: Qty(ticker.bid_qty.0),
+            ask_px: Price(ticker.ask_price.0),
+            ask_qty: Qty(ticker.ask_qty.0),
+        };
+        if !is_valid_top(&top) {
+            // Not published, not remembered: the update id does not
+            // advance, so a corrected ticker with the same `u` is taken.
+            self.counters.tickers_invalid += 1;
+            return;
+        }
+        if state
+            .ticker_update_id
+            .is_some_and(|u| ticker.update_id <= u)
+        {
+            self.counters.tickers_not_newer += 1;
+            return;
+        }
+        state.ticker_update_id = Some(ticker.update_id);
+        state.top = Some(top);
+        state.top_this_connection = true;
+        self.publish(instrument, ts_recv_ns);
+    }
+
+    /// A depth diff or snapshot moved the book's sync state: the top goes
+    /// live again once synced (if a ticker came on this connection), stale
+    /// on a resync.
+    fn on_sync(&mut self, instrument: usize, outcome: SyncOutcome, ts_recv_ns: u64) {
+        let Some(state) = self.instruments.get_mut(instrument) else {
+            return;
+        };
+        match outcome {
+            SyncOutcome::Synced => {
+                state.synced = true;
+                if state.top_this_connection {
+                    self.publish(instrument, ts_recv_ns);
                 }
             }
+            SyncOutcome::Resync => {
+                state.synced = false;
+                self.publish_stale(instrument, ts_recv_ns);
+            }
+            _ => {}
         }
     }
 

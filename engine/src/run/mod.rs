@@ -135,13 +135,7 @@ pub fn run(
         .on_journal_open(&config.journal.dir, &journal.seq_durable)
         .map_err(EngineError::Hook)?;
     let (latency_log, latency_log_path) = latency_log::open(config, clock.now_ns())?;
-    let board = Arc::new(Board::new());
-    let _ = board
-        .journal_durable
-        .set((Arc::clone(&journal.seq_durable), journal.seq_first));
-    if let Some(gauges) = gauges {
-        let _ = board.gauges.set(gauges);
-    }
+    let board = new_board(&journal, gauges);
     let endpoint = Endpoint::start(config, &board, groups.len() - 1);
     let (seq_first, seq_durable) = (journal.seq_first, Arc::clone(&journal.seq_durable));
     let truncation = journal.recovery.truncation.as_ref().map(|t| t.to_string());
@@ -154,12 +148,7 @@ pub fn run(
         &clock,
         &board,
     );
-    let reporter = Reporter::new(
-        Duration::from_millis(config.metrics.interval_ms),
-        latency_log,
-    )
-    .with_watch(Watch::new(Arc::clone(&board), Alerts::new(&config.alerts)));
-    let reporter = start_reporter(reporter, &mut plans, &clock);
+    let reporter = start_reporter(config, latency_log, &board, &mut plans, &clock);
     let plan_summary = report::PlanSummary::of(&plans);
     let shared = Arc::new(Shared {
         stop,
@@ -187,13 +176,26 @@ pub fn run(
         .unwrap_or_else(|e| e.into_inner())
         .take();
     let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
-    report.latency_intervals = reporter.intervals_written;
     report.journal_seq_first = seq_first;
     report.journal_seq_durable = seq_durable.load(Ordering::Acquire);
     report.journal_truncation = truncation;
     report.latency_log_path = latency_log_path;
+    report.latency_intervals = reporter.intervals_written;
     report.latency_log_error = reporter.sink_error.take();
     Ok(report)
+}
+
+/// The run's telemetry board, knowing the journal's durable sequence and
+/// the gauges of what runs beside the engine.
+fn new_board(journal: &OpenedJournal, gauges: Option<Arc<dyn Gauges>>) -> Arc<Board> {
+    let board = Arc::new(Board::new());
+    let _ = board
+        .journal_durable
+        .set((Arc::clone(&journal.seq_durable), journal.seq_first));
+    if let Some(gauges) = gauges {
+        let _ = board.gauges.set(gauges);
+    }
+    board
 }
 
 /// Opens (recovers) the journal and records the run's config beside it.
@@ -304,12 +306,20 @@ fn build_ingest(
     ingest
 }
 
-/// Attaches every stage's metrics to the reporter and starts its thread.
+/// The reporter, watching the board's alerts and writing the latency log,
+/// with every stage's metrics attached; started on its thread.
 fn start_reporter(
-    mut reporter: Reporter,
+    config: &Config,
+    latency_log: Option<Box<dyn crate::telemetry::reporter::IntervalSink>>,
+    board: &Arc<Board>,
     plans: &mut [GroupPlan],
     clock: &EpochClock,
 ) -> RunningReporter {
+    let mut reporter = Reporter::new(
+        Duration::from_millis(config.metrics.interval_ms),
+        latency_log,
+    )
+    .with_watch(Watch::new(Arc::clone(board), Alerts::new(&config.alerts)));
     let now_ns = clock.now_ns();
     for plan in plans.iter_mut() {
         if let Some(ingest) = &mut plan.ingest {

@@ -175,53 +175,50 @@ impl RunReport {
             self.elapsed.as_secs_f64(),
             self.plan.describe()
         );
-        for (title, pick) in [
-            ("latency from receive to stage exit (ns)", 0),
-            ("stage processing time (ns)", 1),
+        self.render_stage_tables(&mut out);
+        self.render_tick_to_trade(&mut out);
+        self.render_totals(&mut out);
+        self.render_journal(&mut out);
+        out
+    }
+
+    /// Per stage, latency since receive and processing time.
+    fn render_stage_tables(&self, out: &mut String) {
+        for (title, processing) in [
+            ("latency from receive to stage exit (ns)", false),
+            ("stage processing time (ns)", true),
         ] {
             let _ = writeln!(out, "\n{title}");
-            let _ = writeln!(
-                out,
-                "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
-                "stage", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
-            );
+            percentile_header(out, "stage");
             for stage in &self.stages {
-                let histogram = if pick == 0 {
-                    &stage.since_recv_ns
-                } else {
+                let histogram = if processing {
                     &stage.processing_ns
+                } else {
+                    &stage.since_recv_ns
                 };
-                let p = Percentiles::of(histogram);
-                let _ = writeln!(
-                    out,
-                    "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
-                    stage.name, p.count, p.p50, p.p90, p.p99, p.p99_9, p.p99_99, p.max
-                );
+                percentile_row(out, stage.name, &Percentiles::of(histogram));
             }
         }
-        if let Some(p) = &self.tick_to_trade {
-            let _ = writeln!(
-                out,
-                "\ntick-to-trade: market data sent → order at the venue (ns)"
-            );
-            let _ = writeln!(
-                out,
-                "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
-                "", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
-            );
-            for (name, p) in [
-                ("t2t", Some(p)),
-                ("tcp rtt", self.loopback_tcp_rtt.as_ref()),
-            ] {
-                if let Some(p) = p {
-                    let _ = writeln!(
-                        out,
-                        "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
-                        name, p.count, p.p50, p.p90, p.p99, p.p99_9, p.p99_99, p.max
-                    );
-                }
-            }
+    }
+
+    /// Tick-to-trade beside its floor, when a venue measured it.
+    fn render_tick_to_trade(&self, out: &mut String) {
+        let Some(tick_to_trade) = &self.tick_to_trade else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "\ntick-to-trade: market data sent → order at the venue (ns)"
+        );
+        percentile_header(out, "");
+        percentile_row(out, "t2t", tick_to_trade);
+        if let Some(rtt) = &self.loopback_tcp_rtt {
+            percentile_row(out, "tcp rtt", rtt);
         }
+    }
+
+    /// Events, orders, losses, pre-trade rejects and PnL.
+    fn render_totals(&self, out: &mut String) {
         let e = &self.execution;
         let _ = writeln!(
             out,
@@ -262,6 +259,10 @@ impl RunReport {
             "pnl (account units): realized {}, unrealized {}",
             self.realized_pnl_units, self.unrealized_pnl_units
         );
+    }
+
+    /// The journal, what ran beside the engine, the latency log, and any error.
+    fn render_journal(&self, out: &mut String) {
         if let Some(path) = &self.journal_path {
             let seq_last = self.journal_seq_first + self.journal_records.saturating_sub(1);
             let _ = writeln!(
@@ -294,7 +295,6 @@ impl RunReport {
         if let Some(error) = &self.error {
             let _ = writeln!(out, "ERROR: {error}");
         }
-        out
     }
 
     /// The same numbers as JSON, with every note's field.
@@ -360,5 +360,68 @@ impl RunReport {
             json[note.key] = note.json.clone();
         }
         json
+    }
+}
+
+/// The column heads of a percentile table, the first named `first`.
+fn percentile_header(out: &mut String, first: &str) {
+    let _ = writeln!(
+        out,
+        "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        first, "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+    );
+}
+
+/// One row of a percentile table.
+fn percentile_row(out: &mut String, name: &str, p: &Percentiles) {
+    let _ = writeln!(
+        out,
+        "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        name, p.count, p.p50, p.p90, p.p99, p.p99_9, p.p99_99, p.max
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The report's sections come in their order, and a note sits after the journal's line.
+    #[test]
+    fn render_orders_its_sections() {
+        let plan = PlanSummary {
+            threads: vec![(0, "ingest+risk".into(), "sleep")],
+        };
+        let mut report =
+            RunReport::collect(plan, Vec::new(), Vec::new(), Duration::from_secs(2), None);
+        report.journal_path = Some(PathBuf::from("journal"));
+        report.journal_records = 3;
+        report.journal_seq_first = 5;
+        report.tick_to_trade = Some(Percentiles {
+            count: 1,
+            p50: 7,
+            ..Percentiles::default()
+        });
+        report.notes.push(ReportNote {
+            line: "follower: 3 events".into(),
+            key: "follower",
+            json: serde_json::json!({"events": 3}),
+        });
+        let text = report.render();
+        let position = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle:?} in:\n{text}"))
+        };
+        assert!(text
+            .starts_with("genesis run: 2.00 s, fused, 1 thread(s): core 0: ingest+risk (sleep)\n"));
+        assert!(position("latency from receive") < position("stage processing time"));
+        assert!(position("stage processing time") < position("tick-to-trade:"));
+        assert!(
+            text.contains("\nt2t                   1         7"),
+            "{text}"
+        );
+        assert!(!text.contains("tcp rtt"), "no floor measured: {text}");
+        assert!(position("\nevents 0 (0/s)") < position("pnl (account units)"));
+        assert!(text.contains("journal: journal (3 records this run, sequences 5..=7, durable through 0)\nfollower: 3 events\n"));
+        assert_eq!(report.to_json()["follower"]["events"], 3);
     }
 }

@@ -6,7 +6,7 @@
 //! ever waited on by a pipeline thread.
 
 use crate::decision::RejectReason;
-use crate::telemetry::{Board, Counter, RINGS_MAX};
+use crate::telemetry::{Board, Counter, Snapshot, RINGS_MAX};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,6 +18,69 @@ use std::time::Duration;
 /// Renders the whole exposition.
 pub fn render(board: &Board, rings: usize) -> String {
     let mut out = String::with_capacity(8 * 1024);
+    render_counters(&mut out, board, rings);
+    let snapshot = board
+        .snapshot
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    render_stage_latency(&mut out, &snapshot);
+    if let Some((seq_last, seq_durable, lag_events)) = board.journal_durability() {
+        for (name, help, value) in [
+            (
+                "journal_seq_last",
+                "Last sequence appended to the journal.",
+                seq_last,
+            ),
+            (
+                "journal_seq_durable",
+                "Last sequence known to be on disk.",
+                seq_durable,
+            ),
+            (
+                "journal_durable_lag_events",
+                "Events appended but not yet known durable.",
+                lag_events,
+            ),
+        ] {
+            gauge(&mut out, name, help, value);
+        }
+    }
+    if let Some(gauges) = board.gauges.get() {
+        gauges.visit(&mut |name, help, value| gauge(&mut out, name, help, value));
+    }
+    gauge(
+        &mut out,
+        "events_per_second",
+        "Events per second over the last interval.",
+        snapshot.events_per_sec,
+    );
+    gauge(
+        &mut out,
+        "rss_bytes",
+        "Resident memory of the process.",
+        snapshot.rss_bytes as f64,
+    );
+    gauge(
+        &mut out,
+        "errors_per_event",
+        "Errors per event over the last interval.",
+        snapshot.errors_per_event,
+    );
+    render_alerts(&mut out, &snapshot);
+    out
+}
+
+/// One gauge with its help and type lines.
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP genesis_{name} {help}\n# TYPE genesis_{name} gauge\ngenesis_{name} {value}"
+    );
+}
+
+/// Every counter, pre-trade rejects by reason, and ring depths.
+fn render_counters(out: &mut String, board: &Board, rings: usize) {
     for counter in Counter::ALL {
         let name = format!("genesis_{}_total", counter.name());
         let _ = writeln!(
@@ -47,11 +110,10 @@ pub fn render(board: &Board, rings: usize) -> String {
             board.ring_depth(ring)
         );
     }
-    let snapshot = board
-        .snapshot
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+}
+
+/// The reporter's last interval, per stage and quantile.
+fn render_stage_latency(out: &mut String, snapshot: &Snapshot) {
     let _ = writeln!(
         out,
         "# HELP genesis_stage_latency_ns Stage latency over the last interval, in ns.\n# TYPE genesis_stage_latency_ns gauge"
@@ -70,62 +132,10 @@ pub fn render(board: &Board, rings: usize) -> String {
             }
         }
     }
-    if let Some((seq_last, seq_durable, lag_events)) = board.journal_durability() {
-        let journal = [
-            (
-                "journal_seq_last",
-                "Last sequence appended to the journal.",
-                seq_last,
-            ),
-            (
-                "journal_seq_durable",
-                "Last sequence known to be on disk.",
-                seq_durable,
-            ),
-            (
-                "journal_durable_lag_events",
-                "Events appended but not yet known durable.",
-                lag_events,
-            ),
-        ];
-        for (name, help, value) in journal {
-            let _ = writeln!(
-                out,
-                "# HELP genesis_{name} {help}\n# TYPE genesis_{name} gauge\ngenesis_{name} {value}"
-            );
-        }
-    }
-    if let Some(gauges) = board.gauges.get() {
-        gauges.visit(&mut |name, help, value| {
-            let _ = writeln!(
-                out,
-                "# HELP genesis_{name} {help}\n# TYPE genesis_{name} gauge\ngenesis_{name} {value}"
-            );
-        });
-    }
-    let gauges = [
-        (
-            "events_per_second",
-            "Events per second over the last interval.",
-            snapshot.events_per_sec,
-        ),
-        (
-            "rss_bytes",
-            "Resident memory of the process.",
-            snapshot.rss_bytes as f64,
-        ),
-        (
-            "errors_per_event",
-            "Errors per event over the last interval.",
-            snapshot.errors_per_event,
-        ),
-    ];
-    for (name, help, value) in gauges {
-        let _ = writeln!(
-            out,
-            "# HELP genesis_{name} {help}\n# TYPE genesis_{name} gauge\ngenesis_{name} {value}"
-        );
-    }
+}
+
+/// The alerts raised now (1 = warn, 2 = critical).
+fn render_alerts(out: &mut String, snapshot: &Snapshot) {
     let _ = writeln!(
         out,
         "# HELP genesis_alert Raised alerts (1 = warn, 2 = critical).\n# TYPE genesis_alert gauge"
@@ -134,7 +144,6 @@ pub fn render(board: &Board, rings: usize) -> String {
         let value = if *level == "critical" { 2 } else { 1 };
         let _ = writeln!(out, "genesis_alert{{alert=\"{name}\"}} {value}");
     }
-    out
 }
 
 /// Binds `address` and serves until `stop` is set; returns the bound address.

@@ -141,12 +141,25 @@ impl MarketDataOut for ItchOut {
         if instrument >= self.symbols.len() {
             return;
         }
+        let message = self.message_of(instrument, event, now_ns);
+        self.publisher.push(&message);
+        self.pending = true;
+    }
+
+    fn on_operation_done(&mut self, _instrument: usize, _book: &MatchingEngine, _now_ns: u64) {}
+}
+
+impl ItchOut {
+    /// The ITCH message a book event is: add, executed, cancel (partial),
+    /// delete (full), replace. Prices go out in 4-decimal units, quantities
+    /// as shares = lots, both clamped to the wire's u32.
+    fn message_of(&self, instrument: usize, event: &BookEvent, now_ns: u64) -> ItchMessage {
         let scale = self.price4_per_tick[instrument];
         let price4 =
             |ticks: i64| Price4(ticks.saturating_mul(scale).clamp(0, i64::from(u32::MAX)) as u32);
         let shares = |lots: i64| lots.clamp(0, i64::from(u32::MAX)) as u32;
         let header = header(instrument, now_ns);
-        let message = match *event {
+        match *event {
             BookEvent::Added {
                 order_ref,
                 side,
@@ -203,12 +216,8 @@ impl MarketDataOut for ItchOut {
                 shares: shares(qty),
                 price: price4(price),
             }),
-        };
-        self.publisher.push(&message);
-        self.pending = true;
+        }
     }
-
-    fn on_operation_done(&mut self, _instrument: usize, _book: &MatchingEngine, _now_ns: u64) {}
 }
 
 /// The ITCH header: the send time as nanoseconds since midnight (UTC).

@@ -38,34 +38,14 @@ pub fn replay(dir: &Path, options: &ReplayOptions, out: &mut dyn Write) -> Resul
     let mut total = ReplaySummary::default();
     for (index, (seq_first, config_path)) in runs.iter().enumerate() {
         let seq_end = runs.get(index + 1).map_or(u64::MAX, |(next, _)| next - 1);
-        let mut config = match options.config {
-            Some(config) => config.clone(),
-            None => Config::load_unvalidated(config_path)?,
-        };
-        if let Some(name) = options.strategy {
-            config.strategy.name = name.parse().map_err(|message| ConfigError::Invalid {
-                origin: "--strategy".into(),
-                key: "strategy.name".into(),
-                message,
-            })?;
-            config.validate("--strategy")?;
-        }
-        let mut replayer = Replayer::new(
+        let config = run_config(options, config_path)?;
+        let replayer = Replayer::new(
             &config,
             genesis_engine::strategy::from_config(&config),
             *seq_first,
             compare,
         );
-        let mut reader = EventReader::open(dir, *seq_first, seq_end)?;
-        while let Some(event) = reader.next_event()? {
-            if !replayer.step(&event) {
-                break;
-            }
-            if event.seq % 65_536 == 0 {
-                progress.set_position(event.seq);
-            }
-        }
-        let summary = replayer.summary;
+        let summary = replay_run(replayer, dir, (*seq_first, seq_end), &progress)?;
         merge(&mut total, &summary);
         if let Some(divergence) = &summary.divergence {
             progress.abandon();
@@ -99,6 +79,44 @@ pub fn replay(dir: &Path, options: &ReplayOptions, out: &mut dyn Write) -> Resul
         writeln!(out, "replay: every decision matches the journal")?;
     }
     Ok(total)
+}
+
+/// The config a recorded run replays with: the one given, else the one it
+/// recorded; with `--strategy`, that strategy instead.
+fn run_config(options: &ReplayOptions, recorded: &Path) -> Result<Config> {
+    let mut config = match options.config {
+        Some(config) => config.clone(),
+        None => Config::load_unvalidated(recorded)?,
+    };
+    if let Some(name) = options.strategy {
+        config.strategy.name = name.parse().map_err(|message| ConfigError::Invalid {
+            origin: "--strategy".into(),
+            key: "strategy.name".into(),
+            message,
+        })?;
+        config.validate("--strategy")?;
+    }
+    Ok(config)
+}
+
+/// One recorded run, sequences `from..=to`, through the replayer; stops at
+/// the first divergence.
+fn replay_run(
+    mut replayer: Replayer,
+    dir: &Path,
+    (from, to): (u64, u64),
+    progress: &indicatif::ProgressBar,
+) -> Result<ReplaySummary> {
+    let mut reader = EventReader::open(dir, from, to)?;
+    while let Some(event) = reader.next_event()? {
+        if !replayer.step(&event) {
+            break;
+        }
+        if event.seq % 65_536 == 0 {
+            progress.set_position(event.seq);
+        }
+    }
+    Ok(replayer.summary)
 }
 
 fn merge(total: &mut ReplaySummary, run: &ReplaySummary) {

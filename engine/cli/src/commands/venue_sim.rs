@@ -39,6 +39,25 @@ pub fn run(
     duration: Option<Duration>,
     out: &mut dyn Write,
 ) -> Result<VenueSimReport, String> {
+    let clock = EpochClock::new();
+    let (mut sim, itch_request_addr) = start(config, options, &clock)?;
+    print_addresses(config, options, (&sim, itch_request_addr), out);
+    let deadline_ns = duration.map(|d| clock.now_ns() + d.as_nanos() as u64);
+    while !stop.load(Ordering::Acquire) && deadline_ns.is_none_or(|at| clock.now_ns() < at) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let report = sim.stop();
+    print_report(&sim, &report, out);
+    Ok(report)
+}
+
+/// The simulator on the options' ports, its market the config's walk,
+/// held until the first FIX session connects; and its bound ITCH request port.
+fn start(
+    config: &Config,
+    options: &VenueSimOptions,
+    clock: &EpochClock,
+) -> Result<(VenueSim, Option<SocketAddr>), String> {
     let itch = match options.itch {
         Some((destination, request_addr)) => {
             let request_port = ItchRequestPort::bind(request_addr)
@@ -49,8 +68,7 @@ pub fn run(
     };
     let itch_request_addr = itch.as_ref().map(|(port, _)| port.request_addr);
     let fix = &config.venue.fix;
-    let clock = EpochClock::new();
-    let mut sim = VenueSim::start(
+    let sim = VenueSim::start(
         &sim_glue::sim_config(config),
         VenueSimSetup {
             fix_addr: options.fix_addr,
@@ -58,11 +76,22 @@ pub fn run(
             target_comp_id: fix.sender_comp_id.clone(),
             itch,
             ws_addr: options.ws_addr,
-            flow: Box::new(WalkFlow::new(config, &clock)),
-            now_ns: sim_glue::now_ns(&clock),
+            flow: Box::new(WalkFlow::new(config, clock)),
+            now_ns: sim_glue::now_ns(clock),
             hold_market: true,
         },
     )?;
+    Ok((sim, itch_request_addr))
+}
+
+/// Where the simulator listens and sends, and what its market is.
+fn print_addresses(
+    config: &Config,
+    options: &VenueSimOptions,
+    (sim, itch_request_addr): (&VenueSim, Option<SocketAddr>),
+    out: &mut dyn Write,
+) {
+    let fix = &config.venue.fix;
     let _ = writeln!(
         out,
         "venue-sim: FIX 4.4 on {} (SenderCompID {}, TargetCompID {})",
@@ -94,11 +123,10 @@ pub fn run(
         config.market_data.seed
     );
     let _ = out.flush();
-    let deadline_ns = duration.map(|d| clock.now_ns() + d.as_nanos() as u64);
-    while !stop.load(Ordering::Acquire) && deadline_ns.is_none_or(|at| clock.now_ns() < at) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let report = sim.stop();
+}
+
+/// What the simulator did, and the tick-to-trade it measured.
+fn print_report(sim: &VenueSim, report: &VenueSimReport, out: &mut dyn Write) {
     let tick_to_trade = sim
         .tick_to_trade_ns
         .lock()
@@ -123,5 +151,4 @@ pub fn run(
             p.count, p.p50, p.p99, p.max
         );
     }
-    Ok(report)
 }
