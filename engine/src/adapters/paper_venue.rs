@@ -14,6 +14,9 @@
 //!
 //! Its replies wait in a preallocated outbox; it takes a new request only
 //! when the outbox has room for every reply that request can cause.
+//! Invariants, asserted in debug builds: the outbox never outgrows its
+//! capacity, and the resting count is the orders the books hold, at most
+//! `venue.resting_orders_max`.
 
 use crate::clock::EpochClock;
 use crate::config::Config;
@@ -160,6 +163,7 @@ impl Paper {
             RequestKind::Cancel => self.handle_cancel(request),
             RequestKind::Replace => self.handle_replace(request),
         }
+        debug_assert!(self.resting_count_is_right(), "resting orders are counted");
     }
 
     fn handle_new(&mut self, request: OrderRequest) {
@@ -267,6 +271,12 @@ impl Paper {
         }
     }
 
+    /// Resting orders counted as they are held (a walk over the books: for debug assertions).
+    fn resting_count_is_right(&self) -> bool {
+        let held: usize = self.books.iter().map(|book| book.resting.len()).sum();
+        held == self.resting_count && held <= self.resting_max
+    }
+
     /// Fills resting orders the market has reached, while the outbox has room.
     fn match_instrument(&mut self, instrument: InstrumentId) {
         let book = &mut self.books[instrument.index()];
@@ -304,6 +314,7 @@ impl Paper {
                 index += 1;
             }
         }
+        debug_assert!(self.resting_count_is_right(), "resting orders are counted");
     }
 }
 

@@ -10,6 +10,11 @@
 //! update replacing an older one, each replacement counted and the
 //! published survivor flagged `FLAG_CONFLATED`. With conflation off
 //! (backtests, replay) market data waits in the FIFO too.
+//!
+//! Owning thread: the first group's. Invariants, asserted: sequence numbers
+//! rise by one per published event; the FIFO never holds more than
+//! [`PENDING_MAX`] and a source is polled only with room for its whole
+//! budget; at most one parked event per instrument.
 
 pub mod bad_input;
 pub mod source;
@@ -27,6 +32,8 @@ use std::collections::VecDeque;
 
 /// Events the priority FIFO holds while the ring is full.
 pub const PENDING_MAX: usize = 4_096;
+// A source is polled only with room for its whole budget.
+const _: () = assert!(POLL_BUDGET_MAX <= PENDING_MAX);
 
 /// Where ingest hands events: the fused stages, or the first ring.
 pub trait Sink {
@@ -280,6 +287,11 @@ impl Lanes {
     }
 
     fn publish(&mut self, event: Event, sink: &mut dyn Sink) -> bool {
+        debug_assert!(self.pending.len() <= PENDING_MAX, "the FIFO is bounded");
+        debug_assert!(
+            self.parked_order.len() <= self.parked.len(),
+            "one parked slot per instrument"
+        );
         let mut event = event;
         event.seq = self.seq_next;
         // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.

@@ -14,6 +14,11 @@
 //! Two replicas of this table exist, fed by the same inputs: execution's,
 //! which is authoritative and sends, and the strategy stage's, which lets
 //! pre-trade checks count open exposure without waiting for execution.
+//!
+//! Invariants, asserted (in debug builds, after every change): an order is
+//! never both open and closed; no more than `open_capacity` are open; each
+//! instrument's exposure is the sum of its open orders' exposures, never
+//! negative.
 
 use crate::decision::{ExecResult, Outcome};
 use crate::event::{venue_reason, Fill, OrderAck, OrderReject, RejectedRequest};
@@ -113,6 +118,11 @@ impl Orders {
         };
         self.add_exposure(&order, 1);
         self.open.insert(id.0, order);
+        debug_assert!(
+            self.open.len() <= self.open_capacity,
+            "open orders are bounded"
+        );
+        debug_assert!(self.exposure_is_consistent(order.instrument));
         Ok(())
     }
 
@@ -261,8 +271,13 @@ impl Orders {
     /// Applies `change` to an open order, keeping the exposure totals right.
     fn update<T>(&mut self, id: OrderId, change: impl FnOnce(&mut Order) -> T) -> Option<T> {
         let mut order = *self.open.get(&id.0)?;
+        debug_assert!(
+            self.closed.get(id.0).is_none(),
+            "an open order is not among the closed"
+        );
         self.add_exposure(&order, -1);
         let result = change(&mut order);
+        debug_assert_eq!(order.id, id, "a change keeps the order's identity");
         self.add_exposure(&order, 1);
         if order.state.is_closed() {
             self.open.remove(&id.0);
@@ -270,6 +285,7 @@ impl Orders {
         } else {
             self.open.insert(id.0, order);
         }
+        debug_assert!(self.exposure_is_consistent(order.instrument));
         Some(result)
     }
 
@@ -292,6 +308,30 @@ impl Orders {
             Side::Sell => exposure.sell_lots += lots,
             Side::None => {}
         }
+        debug_assert!(
+            exposure.buy_lots >= 0 && exposure.sell_lots >= 0,
+            "exposure never goes negative"
+        );
+    }
+
+    /// The instrument's exposure totals equal the sum over its open orders
+    /// (a walk over the open orders: for debug assertions).
+    fn exposure_is_consistent(&self, instrument: InstrumentId) -> bool {
+        let mut sum = Exposure::default();
+        for order in self
+            .open
+            .values()
+            .filter(|order| order.instrument == instrument)
+        {
+            match order.side {
+                Side::Buy => sum.buy_lots += order.exposure(),
+                Side::Sell => sum.sell_lots += order.exposure(),
+                Side::None => {}
+            }
+        }
+        self.exposure
+            .get(instrument.index())
+            .is_none_or(|exposure| *exposure == sum)
     }
 }
 

@@ -77,6 +77,10 @@ counters! {
 /// Ring slots the board tracks (rings between up to nine threads).
 pub const RINGS_MAX: usize = 8;
 const REJECT_SLOTS: usize = 32;
+const _: () = assert!(
+    RejectReason::ALL.len() <= REJECT_SLOTS,
+    "a slot for every reject reason"
+);
 
 pub struct Board {
     counters: Vec<CachePadded<AtomicU64>>,

@@ -8,6 +8,12 @@ use crate::units::OrderId;
 
 /// Room for a u64, a dot, a letter and another u64.
 pub const CL_ORD_ID_LEN_MAX: usize = 42;
+const _: () = assert!(
+    CL_ORD_ID_LEN_MAX >= 2 * U64_DIGITS_MAX + 2,
+    "two u64s and a suffix fit"
+);
+/// Decimal digits of the largest u64.
+const U64_DIGITS_MAX: usize = 20;
 
 /// A ClOrdID written into a fixed buffer.
 pub struct ClOrdId {

@@ -13,6 +13,10 @@
 //! replace that waited longer than `venue.fix.pending_age_max_ms` is
 //! rejected the same way when the session comes up, rather than sent on
 //! market data that old; cancels always go.
+//!
+//! Owning thread: ingest's. Invariants, asserted: one connection at a
+//! time; logged on only while connected; the pending list and the outbox
+//! never outgrow their bounds.
 
 pub mod cl_ord_id;
 mod inbox;
@@ -151,6 +155,7 @@ impl FixClient {
     }
 
     fn connect(&mut self, now_ns: u64) {
+        assert!(self.stream.is_none(), "one connection at a time");
         if now_ns < self.reconnect_at_ns {
             return;
         }
@@ -174,6 +179,7 @@ impl FixClient {
     }
 
     fn disconnect(&mut self, now_ns: u64) {
+        debug_assert!(self.stream.is_none(), "the stream was taken by pump");
         self.stream = None;
         self.logged_on = false;
         self.counters.disconnects += 1;
@@ -249,6 +255,11 @@ impl Source for FixClient {
             self.connect(now_ns);
         }
         self.pump(now_ns);
+        debug_assert!(
+            self.stream.is_some() || !self.logged_on,
+            "logged on only while connected"
+        );
+        debug_assert!(self.outbox.len() <= OUTBOX_MAX, "the outbox is bounded");
         let mut emitted = 0;
         while emitted < budget {
             let Some(mut event) = self.outbox.pop_front() else {
