@@ -1,6 +1,11 @@
 //! Genesis engine: the event model, the five stages (ingest → risk →
-//! strategy → execution → journal), the topology that runs them fused or
-//! pipelined per the core plan, configuration, and the run report.
+//! strategy → execution → journal), the order table they share, the
+//! topology that runs them fused or pipelined per the core plan,
+//! configuration, telemetry, the adapters to real venues and feeds, and a
+//! run with its report. What runs beside the engine (a simulated venue, a
+//! database follower) is its caller's, reached through `run::RunHooks`,
+//! `ingest::Tapped` and `telemetry::Gauges`; the engine names no simulator
+//! or drain type. `docs/architecture.md` walks the modules.
 //!
 //! Stage logic (risk, strategy, execution, journal encoding) reads no clock
 //! and no random source: every decision is a function of the event stream,

@@ -3,7 +3,7 @@
 //!
 //! Called on the drain thread for each chunk, inside its transaction, so the
 //! derived tables move with `events`. Orders follow execution's state
-//! machine (`execution/orders.rs`) as far as the journal shows it: an intent
+//! machine (the engine's `orders` module) as far as the journal shows it: an intent
 //! execution sent opens or changes an order; a venue input changes it only
 //! when execution applied it (`Outcome::Applied`, or `Overfill` for fills).
 //! Positions follow risk: every fill not flagged duplicate, by average cost

@@ -1,5 +1,7 @@
-//! The PostgreSQL drain (issue 7): every journaled event in the database
-//! exactly once, without touching the hot path.
+//! The PostgreSQL drain: every journaled event in the database exactly
+//! once, without touching the hot path. One way in, journal records (from a
+//! feed); two ways out, the database and the gauges of its lag
+//! ([`DrainStats`], shown through the engine's telemetry `Gauges`).
 //!
 //! Pieces, by job:
 //! - [`url`]: parse a database URL; show and scrub it without its password.

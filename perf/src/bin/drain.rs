@@ -1,4 +1,4 @@
-//! The PostgreSQL drain's speed (issue 7), beside its baseline in the same run:
+//! The PostgreSQL drain's speed, beside its baseline in the same run:
 //!
 //! ```text
 //! cargo run --release -p genesis-perf --bin drain            # ~1 minute
@@ -15,7 +15,7 @@
 //!    not yet committed) is sampled every 50 ms. Goal: < 1 s at 100k/s.
 //!
 //! Uses `DATABASE_URL` when set (a fresh database is created in it), else a
-//! throwaway server (see `engine/tests/pg/mod.rs`, which this reuses).
+//! throwaway server (see `engine/drain/tests/pg/mod.rs`, which this reuses).
 
 #[allow(dead_code, clippy::all)]
 #[path = "../../../engine/drain/tests/pg/mod.rs"]
