@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regression check (issue 6): compares a harness report's ratios with the
+# Regression check: compares a harness report's ratios with the
 # committed baseline, perf/baseline/report.json, and exits 1 if any figure is
 # more than 20 % worse (TOLERANCE=0.3 to loosen). Ratios only: absolute times
 # move with the machine and its neighbours.

@@ -7,6 +7,8 @@
 //! records are forced to disk, and the writer publishes the durable sequence
 //! (see `docs/restart.md`). A journal that cannot be written or synced stops
 //! the engine with the error: a possibly lost write is never retried over.
+//! Invariant, asserted in debug builds: the journal's sequence rises by one
+//! per record and equals the sequence ingest gave the event.
 
 use crate::config::{JournalConfig, JournalDurability, JournalWriteMode};
 use crate::event::{DecodeError, Event, EVENT_BYTES};
@@ -59,7 +61,9 @@ impl JournalStage {
     #[inline]
     pub fn on_event(&mut self, ev: &Event) -> Result<(), JournalError> {
         ev.encode(&mut self.scratch);
+        let seq_expected = self.writer.seq_next();
         let seq = self.writer.append(&self.scratch)?;
+        debug_assert_eq!(seq, seq_expected, "the journal's sequence rises by one");
         debug_assert_eq!(seq, ev.seq, "the journal's sequence is ingest's");
         self.records += 1;
         Ok(())

@@ -44,6 +44,12 @@ impl<V: Copy> RecentMap<V> {
         self.ring[self.next_index] = id;
         self.next_index = (self.next_index + 1) % self.ring.len();
         self.values.insert(id, value);
+        debug_assert_eq!(
+            self.values.len(),
+            self.len,
+            "every remembered id is in the ring once"
+        );
+        debug_assert!(self.len <= self.ring.len(), "the memory is bounded");
         true
     }
 

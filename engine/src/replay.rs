@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn replay_matches_and_tampering_is_caught() {
         let config = Config::builtin();
-        let strategy = || crate::engine::strategy_from_config(&config);
+        let strategy = || crate::strategy::from_config(&config);
         let mut recorder = Replayer::new(&config, strategy(), 1, false);
         let mut journal = Vec::new();
         for seq in 1..=50 {

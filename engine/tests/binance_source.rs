@@ -8,10 +8,10 @@
 //! non-blocking and driven in turn by the test loop, which waits on
 //! conditions with a generous deadline (never on time passing).
 
+use genesis_engine::adapters::binance_source::BinanceSource;
 use genesis_engine::clock::EpochClock;
-use genesis_engine::config::{Config, InstrumentConfig, InstrumentLimits};
+use genesis_engine::config::{Config, InstrumentConfig, InstrumentLimits, MarketDataSource};
 use genesis_engine::event::{Event, Input, TopOfBook, FLAG_STALE};
-use genesis_engine::ingest::binance_source::BinanceSource;
 use genesis_engine::ingest::Source;
 use genesis_engine::units::{Price, Qty};
 use genesis_io::net::{combined_stream_url, ConnectionId, WsServer};
@@ -30,7 +30,7 @@ fn config() -> Config {
         limits: InstrumentLimits::default(),
     }];
     config.topology.pin_threads = false;
-    config.market_data.source = "binance-sim".into();
+    config.market_data.source = MarketDataSource::BinanceSim;
     config.market_data.binance.snapshot_limit = 100;
     config.market_data.binance.reconnect_initial_ms = 20;
     config.market_data.binance.reconnect_max_ms = 200;

@@ -4,7 +4,7 @@
 mod common;
 
 use genesis_engine::decision::{Gate, RejectReason};
-use genesis_engine::execution::Orders;
+use genesis_engine::orders::Orders;
 use genesis_engine::risk::pretrade::{OrderCheck, PreTrade};
 use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
 

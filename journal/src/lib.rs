@@ -16,8 +16,9 @@
 //! - [`verify()`] and [`archive()`] (operator commands): check every header
 //!   and record; compress and move closed segments out by age.
 //!
-//! [`FileWriter`] and [`FileReader`] are the version-1 single-file journal,
-//! kept until the engine moves onto [`Writer`].
+//! With the `drain-folder-feed` feature, `legacy` adds `FileWriter` and
+//! `FileReader`: the version-1 single-file journal, which the drain's folder
+//! feed still reads for journals written before segments.
 
 pub mod archive;
 pub mod config;
@@ -26,6 +27,7 @@ mod durability;
 pub mod error;
 pub mod frame;
 pub mod layout;
+#[cfg(feature = "drain-folder-feed")]
 pub mod legacy;
 pub mod naming;
 mod prealloc;
@@ -46,8 +48,11 @@ pub use config::{Durability, JournalConfig, Preallocate, WriteMode};
 pub use error::JournalError;
 pub use frame::{FRAME_OVERHEAD_BYTES, FRAME_PREFIX_BYTES};
 pub use layout::Layout;
+#[cfg(feature = "drain-folder-feed")]
 pub use legacy::header::{FileHeader, FILE_FORMAT_VERSION, HEADER_BYTES};
+#[cfg(feature = "drain-folder-feed")]
 pub use legacy::reader::{FileReader, ReadOutcome};
+#[cfg(feature = "drain-folder-feed")]
 pub use legacy::writer::FileWriter;
 pub use range::{OwnedRecord, RangeReader, TornTail};
 pub use record::Record;

@@ -1,12 +1,11 @@
-//! Genesis itself, through `engine::run`: the core plan decides fused (one
+//! Genesis itself, through `genesis_cli::run` (the run `genesis run` assembles): the core plan decides fused (one
 //! thread) or pipelined (one thread per core, `disruptor` rings between).
 
 use crate::latency::Summary;
 use crate::outcome::{Outcome, StageFigures};
-use crate::setup::{bench_config, parts};
+use crate::setup::{assembly, bench_config};
 use anyhow::{bail, Result};
 use genesis_engine::config::CorePlan;
-use genesis_engine::engine;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -28,9 +27,9 @@ pub fn run(
     seconds: f64,
 ) -> Result<Outcome> {
     let config = bench_config(journal_dir, plan.cores, plan.pin);
-    let report = engine::run(
+    let report = genesis_cli::run(
         &config,
-        parts(&config, rate_per_sec)?,
+        assembly(&config, rate_per_sec)?,
         Arc::new(AtomicBool::new(false)),
         Some(Duration::from_secs_f64(seconds)),
     )?;

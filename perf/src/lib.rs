@@ -3,7 +3,7 @@
 //! strategy it used: the machine is shared and noisy, so only ratios travel.
 //!
 //! - `cargo run --release -p genesis-perf --bin bench -- --quick` runs the
-//!   whole harness (issue 6) and writes `report.md` and `report.json`
+//!   whole harness and writes `report.md` and `report.json`
 //!   (see `src/bin/bench.rs`); `perf/compare.sh` checks a report against
 //!   `perf/baseline/report.json`.
 //! - `cargo run --release -p genesis-perf --bin pipeline` runs the older

@@ -6,11 +6,10 @@
 
 use crate::counting_alloc::{count_allocations, is_installed};
 use crate::machine::{mib, Rss};
-use crate::setup::{bench_config, parts, stage_chains, PLAN_FUSED};
+use crate::setup::{bench_config, stage_chains, PLAN_FUSED};
 use anyhow::{anyhow, bail, Context, Result};
 use genesis_engine::clock::EpochClock;
 use genesis_engine::config::Config;
-use genesis_engine::engine::{self, Parts};
 use genesis_engine::event::Event;
 use genesis_engine::ingest::{Ingest, Sink};
 use genesis_engine::topology::chain::Chain;
@@ -80,7 +79,7 @@ pub fn allocations_per_event(
     let mut config = bench_config(journal_dir, PLAN_FUSED, false);
     config.market_data.timer_interval_ms = 1;
     let clock = EpochClock::new();
-    let (mut ingest, chains) = stage_chains(&config, parts(&config, 0)?, &clock)?;
+    let (mut ingest, chains, _beside) = stage_chains(&config, 0, &clock)?;
     let mut sink = FusedStages(chains);
     pump(&mut ingest, &mut sink, events_warm_up);
     let ((), allocations) = count_allocations(|| pump(&mut ingest, &mut sink, events_counted));
@@ -232,15 +231,15 @@ pub fn soak_child(
     sample_ms: u64,
 ) -> Result<Soak> {
     let config = defaults_config(journal_dir, rate_per_sec);
-    let (parts, _control): (Parts, _) = Parts::from_config(&config)?;
+    let assembly = genesis_cli::assemble(&config)?;
     let started = Instant::now();
     let run_config = config.clone();
     let run = std::thread::Builder::new()
         .name("soak-engine".into())
         .spawn(move || {
-            engine::run(
+            genesis_cli::run(
                 &run_config,
-                parts,
+                assembly,
                 Arc::new(AtomicBool::new(false)),
                 Some(Duration::from_secs_f64(seconds)),
             )

@@ -2,7 +2,7 @@
 //! it processed, and its latency end to end and per stage.
 
 use crate::latency::Summary;
-use genesis_engine::metrics::StageMetrics;
+use genesis_engine::telemetry::metrics::StageMetrics;
 use serde_json::{json, Value};
 
 /// Latency of one stage: from the event's scheduled time to the stage's

@@ -58,83 +58,107 @@ fn slug(name: &str) -> &'static str {
 
 /// Every ratio the report can give (those whose inputs were measured).
 pub fn of(report: &Report) -> Vec<Ratio> {
-    let mut ratios = Vec::new();
-    let mut push = |key: String, value: f64, better: Better, what: String| {
+    let mut ratios = Ratios(Vec::new());
+    ratios.against_baselines(report);
+    ratios.against_floors(report);
+    ratios.of_resources(report);
+    ratios.0
+}
+
+/// Ratios collected so far; one whose value is not finite is left out.
+struct Ratios(Vec<Ratio>);
+
+impl Ratios {
+    fn push(&mut self, key: String, value: f64, better: Better, what: String) {
         if value.is_finite() {
-            ratios.push(Ratio {
+            self.0.push(Ratio {
                 key,
                 value,
                 better,
                 what,
             });
         }
-    };
-    for genesis in [FUSED, PIPELINED] {
-        for baseline in [CROSSBEAM, MPSC, TOKIO] {
-            if let (Some(g), Some(b)) = (report.max_of(genesis), report.max_of(baseline)) {
-                push(
-                    format!("throughput_{}_over_{}", slug(genesis), slug(baseline)),
-                    g.events_per_sec() / b.events_per_sec(),
-                    Better::Higher,
-                    format!("events/s, {genesis} ÷ {baseline}, unpaced"),
-                );
+    }
+
+    /// Genesis beside each baseline: throughput unpaced, p99 at the offered rate.
+    fn against_baselines(&mut self, report: &Report) {
+        for genesis in [FUSED, PIPELINED] {
+            for baseline in [CROSSBEAM, MPSC, TOKIO] {
+                if let (Some(g), Some(b)) = (report.max_of(genesis), report.max_of(baseline)) {
+                    self.push(
+                        format!("throughput_{}_over_{}", slug(genesis), slug(baseline)),
+                        g.events_per_sec() / b.events_per_sec(),
+                        Better::Higher,
+                        format!("events/s, {genesis} ÷ {baseline}, unpaced"),
+                    );
+                }
+                if let (Some(g), Some(b)) =
+                    (report.at_rate_of(genesis), report.at_rate_of(baseline))
+                {
+                    self.push(
+                        format!("p99_{}_over_{}", slug(baseline), slug(genesis)),
+                        b.end_to_end.p99_ns as f64 / g.end_to_end.p99_ns.max(1) as f64,
+                        Better::Higher,
+                        format!(
+                            "end-to-end p99, {baseline} ÷ {genesis}, at {} events/s offered",
+                            report.offered_per_sec
+                        ),
+                    );
+                }
             }
-            if let (Some(g), Some(b)) = (report.at_rate_of(genesis), report.at_rate_of(baseline)) {
-                push(
-                    format!("p99_{}_over_{}", slug(baseline), slug(genesis)),
-                    b.end_to_end.p99_ns as f64 / g.end_to_end.p99_ns.max(1) as f64,
-                    Better::Higher,
-                    format!(
-                        "end-to-end p99, {baseline} ÷ {genesis}, at {} events/s offered",
-                        report.offered_per_sec
-                    ),
+        }
+    }
+
+    /// Genesis beside the hardware floor: a stage hop and end-to-end p50
+    /// over the cache-line and TCP round trips.
+    fn against_floors(&mut self, report: &Report) {
+        let ping_pong_ns = report.ping_pong.timed.p50_ns.max(1) as f64;
+        let tcp_ns = report.tcp.timed.p50_ns.max(1) as f64;
+        if let Some(hop_ns) = report.stage_hop_ns() {
+            self.push(
+                "stage_hop_over_ping_pong".into(),
+                hop_ns.max(0) as f64 / ping_pong_ns,
+                Better::Lower,
+                "Genesis pipelined stage hop p50 ÷ cache-line round trip p50".into(),
+            );
+        }
+        for genesis in [FUSED, PIPELINED] {
+            if let Some(g) = report.at_rate_of(genesis) {
+                self.push(
+                    format!("end_to_end_p50_{}_over_ping_pong", slug(genesis)),
+                    g.end_to_end.p50_ns as f64 / ping_pong_ns,
+                    Better::Lower,
+                    format!("{genesis} end-to-end p50 ÷ cache-line round trip p50"),
+                );
+                self.push(
+                    format!("end_to_end_p50_{}_over_tcp", slug(genesis)),
+                    g.end_to_end.p50_ns as f64 / tcp_ns,
+                    Better::Lower,
+                    format!("{genesis} end-to-end p50 ÷ loopback TCP round trip p50"),
                 );
             }
         }
     }
-    let ping_pong_ns = report.ping_pong.timed.p50_ns.max(1) as f64;
-    let tcp_ns = report.tcp.timed.p50_ns.max(1) as f64;
-    if let Some(hop_ns) = report.stage_hop_ns() {
-        push(
-            "stage_hop_over_ping_pong".into(),
-            hop_ns.max(0) as f64 / ping_pong_ns,
-            Better::Lower,
-            "Genesis pipelined stage hop p50 ÷ cache-line round trip p50".into(),
-        );
-    }
-    for genesis in [FUSED, PIPELINED] {
-        if let Some(g) = report.at_rate_of(genesis) {
-            push(
-                format!("end_to_end_p50_{}_over_ping_pong", slug(genesis)),
-                g.end_to_end.p50_ns as f64 / ping_pong_ns,
+
+    /// Allocations per event and steady RSS against their goals.
+    fn of_resources(&mut self, report: &Report) {
+        if let Some(alloc) = report.alloc {
+            self.push(
+                "allocations_per_event".into(),
+                alloc.per_event(),
                 Better::Lower,
-                format!("{genesis} end-to-end p50 ÷ cache-line round trip p50"),
+                "heap allocations per event, fused hot path after warm-up".into(),
             );
-            push(
-                format!("end_to_end_p50_{}_over_tcp", slug(genesis)),
-                g.end_to_end.p50_ns as f64 / tcp_ns,
+        }
+        if let Some(soak) = &report.soak {
+            self.push(
+                "rss_steady_over_goal".into(),
+                mib(soak.steady().total_bytes) / GOAL_RSS_MIB,
                 Better::Lower,
-                format!("{genesis} end-to-end p50 ÷ loopback TCP round trip p50"),
+                "RSS at steady state on the defaults ÷ 64 MiB".into(),
             );
         }
     }
-    if let Some(alloc) = report.alloc {
-        push(
-            "allocations_per_event".into(),
-            alloc.per_event(),
-            Better::Lower,
-            "heap allocations per event, fused hot path after warm-up".into(),
-        );
-    }
-    if let Some(soak) = &report.soak {
-        push(
-            "rss_steady_over_goal".into(),
-            mib(soak.steady().total_bytes) / GOAL_RSS_MIB,
-            Better::Lower,
-            "RSS at steady state on the defaults ÷ 64 MiB".into(),
-        );
-    }
-    ratios
 }
 
 /// One figure of a regression check.

@@ -20,7 +20,7 @@ pub const ORIGINAL_EVENTS_PER_SEC: f64 = 5_000.0;
 pub const ORIGINAL_P50_NS: u64 = 2_000_000;
 pub const ORIGINAL_P99_NS: u64 = 10_000_000;
 pub const ORIGINAL_RSS_MIB: f64 = 100.0;
-/// Issue 6's goals.
+/// The harness's goals: steady RSS, soak growth, fused over crossbeam.
 pub const GOAL_RSS_MIB: f64 = 64.0;
 pub const GOAL_GROWTH_MIB: f64 = 1.0;
 pub const GOAL_FUSED_OVER_CROSSBEAM: f64 = 5.0;

@@ -1,17 +1,19 @@
-//! What every pipeline variant shares: the benchmark config, the pluggable
-//! parts with the scheduled source in place of the synthetic feed, and the
-//! four post-ingest stages built one `Chain` each, exactly as the engine
-//! builds them, so every variant runs the same stage objects.
+//! What every pipeline variant shares: the benchmark config, the run as
+//! `genesis run` assembles it with the scheduled source in place of the
+//! synthetic feed, and the four post-ingest stages built one `Chain` each,
+//! exactly as the engine builds them, so every variant runs the same stage
+//! objects.
 
 use crate::schedule::ScheduledSource;
 use anyhow::Result;
+use genesis_cli::assembly::{Assembly, Beside};
 use genesis_engine::clock::EpochClock;
-use genesis_engine::config::{Config, CorePlan, JournalDurability, WaitKind};
-use genesis_engine::engine::Parts;
+use genesis_engine::config::{Config, CorePlan, JournalDurability, MarketDataSource, WaitKind};
 use genesis_engine::execution::ExecutionStage;
 use genesis_engine::ingest::{Ingest, Sources};
 use genesis_engine::journal_stage::JournalStage;
 use genesis_engine::risk::RiskStage;
+use genesis_engine::run::Parts;
 use genesis_engine::strategy::StrategyStage;
 use genesis_engine::topology::chain::{Chain, Timed};
 use std::path::Path;
@@ -42,7 +44,7 @@ pub const PLAN_TWO_CORES: CorePlan = CorePlan {
 pub fn bench_config(journal_dir: &Path, cores: CorePlan, pin: bool) -> Config {
     let mut config = Config::builtin();
     // The harness drives its own scheduled source in ingest.
-    config.market_data.source = "synthetic".into();
+    config.market_data.source = MarketDataSource::Synthetic;
     config.topology.cores = cores;
     config.topology.pin_threads = pin;
     config.topology.wait = WaitKind::SpinHint;
@@ -55,11 +57,13 @@ pub fn bench_config(journal_dir: &Path, cores: CorePlan, pin: bool) -> Config {
     config
 }
 
-/// The configured parts, with market data from the load generator at `rate_per_sec` (0: unpaced).
-pub fn parts(config: &Config, rate_per_sec: u64) -> Result<Parts> {
-    let (mut parts, _control) = Parts::from_config(config)?;
-    parts.sources.market = Box::new(ScheduledSource::new(config, rate_per_sec));
-    Ok(parts)
+/// The run as `genesis run` assembles it (the simulated venue beside the
+/// engine), with market data from the load generator at `rate_per_sec`
+/// (0: unpaced).
+pub fn assembly(config: &Config, rate_per_sec: u64) -> Result<Assembly> {
+    let mut assembly = genesis_cli::assemble(config)?;
+    assembly.replace_market(Box::new(ScheduledSource::new(config, rate_per_sec)));
+    Ok(assembly)
 }
 
 /// Ingest as the engine builds it, but never conflating.
@@ -75,8 +79,24 @@ pub fn ingest(config: &Config, sources: Sources, clock: &EpochClock) -> Ingest {
 }
 
 /// Risk, strategy, execution and journal (in `config.journal.dir`), one
-/// `Chain` each, in pipeline order, and the ingest that feeds them.
+/// `Chain` each, in pipeline order, and the ingest that feeds them, with
+/// market data at `rate_per_sec`; and what runs beside them (the simulated
+/// venue, its market released as a run releases it), to keep until the
+/// variant ends.
 pub fn stage_chains(
+    config: &Config,
+    rate_per_sec: u64,
+    clock: &EpochClock,
+) -> Result<(Ingest, Vec<Chain>, Beside)> {
+    let assembly = assembly(config, rate_per_sec)?;
+    assembly.release_market();
+    let Assembly { parts, beside, .. } = assembly;
+    let (ingest, chains) = chains_of(config, parts, clock)?;
+    Ok((ingest, chains, beside))
+}
+
+/// `parts` as ingest and one `Chain` per post-ingest stage.
+pub fn chains_of(
     config: &Config,
     parts: Parts,
     clock: &EpochClock,

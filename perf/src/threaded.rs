@@ -7,7 +7,7 @@
 
 use crate::drive::{drive, BASELINE_INGEST_WAIT};
 use crate::outcome::{Outcome, StageFigures};
-use crate::setup::{bench_config, parts, stage_chains, PLAN_FUSED};
+use crate::setup::{bench_config, stage_chains, PLAN_FUSED};
 use anyhow::{anyhow, Result};
 use genesis_engine::clock::EpochClock;
 use genesis_engine::event::Event;
@@ -115,7 +115,7 @@ pub fn run<L: Link>(
 ) -> Result<Outcome> {
     let config = bench_config(journal_dir, PLAN_FUSED, false);
     let clock = EpochClock::new();
-    let (mut ingest, chains) = stage_chains(&config, parts(&config, rate_per_sec)?, &clock)?;
+    let (mut ingest, chains, _beside) = stage_chains(&config, rate_per_sec, &clock)?;
     let capacity = config.topology.ring_capacity;
     let (head_tx, mut rx) = L::bounded(capacity);
     let last_index = chains.len() - 1;

@@ -5,7 +5,7 @@
 
 use crate::drive::{drive, BASELINE_INGEST_WAIT};
 use crate::outcome::Outcome;
-use crate::setup::{bench_config, parts, stage_chains, PLAN_FUSED};
+use crate::setup::{bench_config, stage_chains, PLAN_FUSED};
 use crate::threaded::outcome_of;
 use anyhow::{anyhow, Result};
 use genesis_engine::clock::EpochClock;
@@ -60,7 +60,7 @@ pub fn run(
 ) -> Result<Outcome> {
     let config = bench_config(journal_dir, PLAN_FUSED, false);
     let clock = EpochClock::new();
-    let (mut ingest, chains) = stage_chains(&config, parts(&config, rate_per_sec)?, &clock)?;
+    let (mut ingest, chains, _beside) = stage_chains(&config, rate_per_sec, &clock)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
         .thread_name("baseline-tokio")

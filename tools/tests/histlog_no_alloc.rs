@@ -6,8 +6,8 @@ mod common;
 mod counting_alloc;
 
 use common::{sample_histogram, SECOND_NS, START_TIME_UNIX_NS, TAGS};
-use genesis_engine::histlog::IntervalLogWriter;
-use genesis_engine::metrics::new_histogram;
+use genesis_histlog::new_latency_histogram as new_histogram;
+use genesis_histlog::IntervalLogWriter;
 
 // After reserve_for with a histogram that fills every sub-bucket, 300 intervals allocate nothing.
 #[test]

@@ -153,7 +153,7 @@ fn we_read_a_python_written_log_identically() {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
 
-    let read = genesis_engine::histlog::read_interval_log_file(&log).unwrap();
+    let read = genesis_histlog::read_interval_log_file(&log).unwrap();
     assert!(read.damage.is_empty(), "{:?}", read.damage);
     assert_eq!(read.format_version.as_deref(), Some("1.2"));
     assert_eq!(read.intervals.len(), expected.len());

@@ -2,9 +2,7 @@
 //! changes, and sending accepted intents to the venue through a [`Gateway`].
 
 pub mod gateway;
-pub mod orders;
 pub mod stage;
 
 pub use gateway::{Gateway, NullGateway, OrderRequest, RecordingGateway, RequestKind, SendError};
-pub use orders::{Order, OrderState, Orders};
 pub use stage::{ExecutionCounters, ExecutionStage};

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::decision::{Action, ExecResult, Gate, GateMode, Intent, Outcome};
 use crate::event::{Event, Input};
 use crate::execution::gateway::{Gateway, OrderRequest, RequestKind};
-use crate::execution::orders::{Order, Orders};
+use crate::orders::{Order, Orders};
 use crate::units::{InstrumentId, OrderId, Side};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -10,24 +10,30 @@
 //! update replacing an older one, each replacement counted and the
 //! published survivor flagged `FLAG_CONFLATED`. With conflation off
 //! (backtests, replay) market data waits in the FIFO too.
+//!
+//! Owning thread: the first group's. Invariants, asserted: sequence numbers
+//! rise by one per published event; the FIFO never holds more than
+//! [`PENDING_MAX`] and a source is polled only with room for its whole
+//! budget; at most one parked event per instrument.
 
 pub mod bad_input;
-pub mod binance_source;
-pub mod itch_source;
-pub mod sim_venue;
 pub mod source;
 pub mod synthetic;
 
 use crate::clock::EpochClock;
 use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE};
-use crate::metrics::StageMetrics;
 use crate::recent::RecentMap;
+use crate::telemetry::metrics::StageMetrics;
 use crate::units::{InstrumentId, Side};
-pub use source::{ControlInbox, ControlSender, NoSource, ScriptedSource, Source, POLL_BUDGET_MAX};
+pub use source::{
+    ControlInbox, ControlSender, NoSource, ScriptedSource, Source, Tap, Tapped, POLL_BUDGET_MAX,
+};
 use std::collections::VecDeque;
 
 /// Events the priority FIFO holds while the ring is full.
 pub const PENDING_MAX: usize = 4_096;
+// A source is polled only with room for its whole budget.
+const _: () = assert!(POLL_BUDGET_MAX <= PENDING_MAX);
 
 /// Where ingest hands events: the fused stages, or the first ring.
 pub trait Sink {
@@ -158,12 +164,7 @@ impl Ingest {
         let market_may_flow =
             lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
         if market_may_flow {
-            market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| {
-                if ev.kind.lane() == Lane::MarketData {
-                    venue.observe(&ev);
-                }
-                lanes.route(ev, sink)
-            });
+            market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
         }
         let published = (lanes.counters.published - published_before) as usize;
         if published > 0 {
@@ -286,6 +287,11 @@ impl Lanes {
     }
 
     fn publish(&mut self, event: Event, sink: &mut dyn Sink) -> bool {
+        debug_assert!(self.pending.len() <= PENDING_MAX, "the FIFO is bounded");
+        debug_assert!(
+            self.parked_order.len() <= self.parked.len(),
+            "one parked slot per instrument"
+        );
         let mut event = event;
         event.seq = self.seq_next;
         // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.

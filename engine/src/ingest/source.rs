@@ -1,4 +1,7 @@
-//! What ingest polls: the [`Source`] trait, and the control inbox.
+//! What ingest polls: the [`Source`] trait, the control inbox, scripted
+//! input, and [`Tapped`]: a source whose events something beside the
+//! engine sees first (the paper venue's touch, a simulator following the
+//! market).
 
 use crate::clock::EpochClock;
 use crate::event::{ControlCommand, Event, Input};
@@ -13,9 +16,6 @@ pub const POLL_BUDGET_MAX: usize = 64;
 /// events, each stamped with `ts_recv_ns` when its bytes were read.
 pub trait Source: Send {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize;
-
-    /// Sees every market-data event ingest accepts (the simulated venue matches on it).
-    fn observe(&mut self, _event: &Event) {}
 
     /// True once the source will never emit again (scripted input ran out).
     fn is_exhausted(&self) -> bool {
@@ -111,5 +111,36 @@ impl Source for ScriptedSource {
 
     fn is_exhausted(&self) -> bool {
         self.next_index == self.events.len()
+    }
+}
+
+/// What a [`Tapped`] source shows each event to, before ingest routes it.
+pub type Tap = Box<dyn FnMut(&Event) + Send>;
+
+/// A source whose every event is shown to a tap first, then emitted: on
+/// ingest's thread, in order, before ingest routes the event (so before
+/// any stage sees it).
+pub struct Tapped {
+    inner: Box<dyn Source>,
+    tap: Tap,
+}
+
+impl Tapped {
+    pub fn new(inner: Box<dyn Source>, tap: Tap) -> Tapped {
+        Tapped { inner, tap }
+    }
+}
+
+impl Source for Tapped {
+    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        let tap = &mut self.tap;
+        self.inner.poll(clock, budget, &mut |event| {
+            tap(&event);
+            emit(event)
+        })
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.inner.is_exhausted()
     }
 }

@@ -23,6 +23,7 @@ impl Position {
         if position == 0 || position.signum() == signed.signum() {
             self.cost_tick_lots += price.0 as i128 * signed as i128;
             self.qty = Qty(position + signed);
+            debug_assert!(self.qty.0 != 0, "adding to a position never flattens it");
             return 0;
         }
         let closed = signed.abs().min(position.abs());
@@ -38,6 +39,10 @@ impl Position {
             self.cost_tick_lots = 0;
         }
         self.qty = Qty(remaining);
+        debug_assert!(
+            self.qty.0 != 0 || self.cost_tick_lots == 0,
+            "a flat position carries no cost"
+        );
         realized
     }
 

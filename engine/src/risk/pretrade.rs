@@ -11,7 +11,7 @@
 
 use crate::config::Config;
 use crate::decision::{Gate, GateMode, RejectReason};
-use crate::execution::orders::{Exposure, Orders};
+use crate::orders::{Exposure, Orders};
 use crate::risk::throttle::Throttle;
 use crate::units::{InstrumentId, Price, Qty, Side};
 

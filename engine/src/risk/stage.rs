@@ -5,6 +5,11 @@
 //! the stop-loss and the daily-loss limit, obeys kill-switch commands, and
 //! writes the global gate and the event instrument's gate into the event.
 //! It reads no clock: time is the event's `ts_recv_ns`.
+//!
+//! Invariants, asserted in debug builds after every event: the total
+//! unrealized PnL is the sum of the instruments' at their last marks, and
+//! an instrument whose stop-loss tripped holds a position (a flat one
+//! clears it).
 
 use crate::config::Config;
 use crate::decision::Gate;
@@ -115,6 +120,17 @@ impl RiskStage {
         self.check_daily_loss();
         ev.gate_global = self.gate_global();
         ev.gate_instrument = self.gate_instrument(index, ev.ts_recv_ns);
+        debug_assert!(self.totals_are_consistent());
+    }
+
+    /// The totals agree with the instruments (a walk over them: for debug assertions).
+    fn totals_are_consistent(&self) -> bool {
+        let unrealized: i128 = self.instruments.iter().map(|i| i.unrealized_units).sum();
+        let stops_hold_positions = self
+            .instruments
+            .iter()
+            .all(|i| !i.stop_tripped || i.position.qty.0 != 0);
+        unrealized == self.unrealized_units && stops_hold_positions
     }
 
     fn on_control(&mut self, command: ControlCommand) {

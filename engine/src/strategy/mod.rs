@@ -10,14 +10,25 @@
 
 pub mod market_maker;
 
-use crate::config::Config;
+use crate::config::{Config, StrategyName};
 use crate::decision::{Action, ExecResult, Gate, Intent, RejectReason, MAX_INTENTS};
 use crate::event::{Event, Fill, Input, OrderAck, OrderReject};
-use crate::execution::orders::{Order, OrderState, Orders};
+use crate::orders::{Order, OrderState, Orders};
 use crate::risk::pretrade::{OrderCheck, PreTrade};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 
 pub use market_maker::MarketMaker;
+
+/// The bundled strategy `strategy.name` names: the market maker, or none.
+pub fn from_config(config: &Config) -> Box<dyn Strategy> {
+    match config.strategy.name {
+        StrategyName::None => Box::new(Idle),
+        StrategyName::MarketMaker => Box::new(MarketMaker::new(
+            config.strategy.market_maker.clone(),
+            config.instruments.len(),
+        )),
+    }
+}
 
 /// A trading strategy. Every callback but market data has a do-nothing default.
 pub trait Strategy: Send {

@@ -8,9 +8,9 @@ use crate::clock::EpochClock;
 use crate::event::Event;
 use crate::execution::ExecutionStage;
 use crate::journal_stage::JournalStage;
-use crate::metrics::StageMetrics;
 use crate::risk::RiskStage;
 use crate::strategy::StrategyStage;
+use crate::telemetry::metrics::StageMetrics;
 use crate::telemetry::{Board, Counter};
 
 pub struct Timed<S> {

@@ -10,10 +10,7 @@ pub mod chain;
 pub mod runner;
 pub mod wait;
 
-use crate::config::CorePlan;
-use std::ops::Range;
-
-pub const STAGE_NAMES: [&str; 5] = ["ingest", "risk", "strategy", "execution", "journal"];
+pub use crate::config::{plan_groups, Group, STAGE_NAMES};
 
 /// Stage indices, in pipeline order.
 pub const INGEST: usize = 0;
@@ -21,93 +18,3 @@ pub const RISK: usize = 1;
 pub const STRATEGY: usize = 2;
 pub const EXECUTION: usize = 3;
 pub const JOURNAL: usize = 4;
-
-/// Stages that run fused on one core.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Group {
-    pub core: usize,
-    pub stages: Range<usize>,
-}
-
-impl Group {
-    /// "ingest+risk" style name of the group's stages.
-    pub fn name(&self) -> String {
-        STAGE_NAMES[self.stages.clone()].join("+")
-    }
-}
-
-/// Splits a core plan into fused groups. A core may appear only in one run
-/// of consecutive stages: a thread cannot run stages on both sides of another.
-pub fn plan_groups(plan: &CorePlan) -> Result<Vec<Group>, String> {
-    let cores = plan.as_array();
-    let mut groups: Vec<Group> = Vec::new();
-    for (stage, &core) in cores.iter().enumerate() {
-        match groups.last_mut() {
-            Some(group) if group.core == core => group.stages.end = stage + 1,
-            _ => {
-                if let Some(earlier) = groups.iter().find(|g| g.core == core) {
-                    return Err(format!(
-                        "stage `{}` is on core {core}, which already runs `{}` with another core in between; stages on one core must be consecutive in ingest → risk → strategy → execution → journal",
-                        STAGE_NAMES[stage],
-                        earlier.name()
-                    ));
-                }
-                groups.push(Group {
-                    core,
-                    stages: stage..stage + 1,
-                });
-            }
-        }
-    }
-    Ok(groups)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan(cores: [usize; 5]) -> CorePlan {
-        CorePlan {
-            ingest: cores[0],
-            risk: cores[1],
-            strategy: cores[2],
-            execution: cores[3],
-            journal: cores[4],
-        }
-    }
-
-    // All stages on one core make one fused group.
-    #[test]
-    fn one_core_is_one_group() {
-        let groups = plan_groups(&plan([0; 5])).unwrap();
-        assert_eq!(
-            groups,
-            vec![Group {
-                core: 0,
-                stages: 0..5
-            }]
-        );
-    }
-
-    // Two cores split the pipeline where the core changes.
-    #[test]
-    fn two_cores_make_two_groups() {
-        let groups = plan_groups(&plan([0, 0, 1, 1, 1])).unwrap();
-        assert_eq!(groups.len(), 2);
-        assert_eq!(
-            groups[1],
-            Group {
-                core: 1,
-                stages: 2..5
-            }
-        );
-        assert_eq!(groups[0].name(), "ingest+risk");
-    }
-
-    // A core that comes back after another is impossible, and the error names the stage.
-    #[test]
-    fn non_consecutive_core_is_refused() {
-        let err = plan_groups(&plan([0, 1, 0, 0, 0])).unwrap_err();
-        assert!(err.contains("stage `strategy` is on core 0"), "{err}");
-    }
-}

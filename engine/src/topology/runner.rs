@@ -105,6 +105,15 @@ pub fn run_groups(
     shared: Arc<Shared>,
     duration: Option<Duration>,
 ) -> Vec<GroupResult> {
+    assert!(
+        ring_capacity.is_power_of_two(),
+        "a ring's capacity is a power of two"
+    );
+    assert!(!plans.is_empty(), "a run has at least one thread");
+    assert!(
+        plans.len() - 1 <= crate::telemetry::RINGS_MAX,
+        "the board tracks every ring"
+    );
     let ring_count = plans.len() - 1;
     let mut producers: Vec<Option<RingProducer>> = Vec::with_capacity(ring_count + 1);
     let mut pollers: Vec<Option<RingPoller>> = vec![None];

@@ -1,8 +1,6 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code)]
 
-pub mod process;
-
 use genesis_engine::config::{Config, InstrumentConfig, InstrumentLimits, WaitKind};
 use genesis_engine::event::{Event, Fill, Input, OrderAck, TopOfBook};
 use genesis_engine::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};

@@ -26,6 +26,7 @@
 //!   side byte, is skipped; it still consumes its sequence number.
 //! - A packet from another session is dropped.
 
+pub mod arith;
 mod datagram_ring;
 mod decode;
 mod encode;

@@ -1,10 +1,11 @@
-//! The version-1 single-file journal of the engine-core issue, kept so the
-//! engine builds while it moves to the segmented [`crate::Writer`].
+//! The version-1 single-file journal: one file per run, a 32-byte header,
+//! then frames exactly as in version 2. Behind the `drain-folder-feed`
+//! feature, because its one reader is the drain's folder feed (journals
+//! written before the engine moved to the segmented [`crate::Writer`]);
+//! [`FileWriter`] remains for that feed's tests.
 //!
-//! One file per run, a 32-byte header, then frames exactly as in version 2.
-//! [`FileWriter`] is owned by the journal stage's thread; [`FileReader`]
-//! reads one file front to back. New code should use the segmented journal;
-//! this module goes once nothing uses it.
+//! [`FileWriter`] is owned by the thread that appends; [`FileReader`] reads
+//! one file front to back.
 
 pub mod header;
 pub mod reader;

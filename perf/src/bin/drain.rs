@@ -1,4 +1,4 @@
-//! The PostgreSQL drain's speed (issue 7), beside its baseline in the same run:
+//! The PostgreSQL drain's speed, beside its baseline in the same run:
 //!
 //! ```text
 //! cargo run --release -p genesis-perf --bin drain            # ~1 minute
@@ -15,18 +15,19 @@
 //!    not yet committed) is sampled every 50 ms. Goal: < 1 s at 100k/s.
 //!
 //! Uses `DATABASE_URL` when set (a fresh database is created in it), else a
-//! throwaway server (see `engine/tests/pg/mod.rs`, which this reuses).
+//! throwaway server (see `engine/drain/tests/pg/mod.rs`, which this reuses).
 
 #[allow(dead_code, clippy::all)]
-#[path = "../../../engine/tests/pg/mod.rs"]
+#[path = "../../../engine/drain/tests/pg/mod.rs"]
 mod pg;
 
 use anyhow::Result;
 use clap::Parser;
+use genesis_drain::{self as drain, rows, DbUrl, DrainOptions, FolderMode, JournalFeed, LiveDrain};
 use genesis_engine::clock::EpochClock;
-use genesis_engine::drain::{self, rows, DbUrl, DrainOptions, FolderMode, JournalFeed, LiveDrain};
 use genesis_engine::event::{Event, EVENT_BYTES};
 use postgres::binary_copy::BinaryCopyInWriter;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,28 +141,29 @@ fn raw_copy(db: &pg::TestDb, events: &[Event], round: u32) -> Result<f64> {
 }
 
 /// Journals at `rate` events/s for `seconds` while a live drain follows; prints lag.
-fn lag_at_rate(url: &DbUrl, rate: u64, seconds: u64, chunk: usize) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let config = genesis_journal::JournalConfig::new(dir.path(), EVENT_BYTES);
-    let (mut writer, _) = genesis_journal::Writer::open(&config)?;
-    let seq_written = Arc::new(AtomicU64::new(0));
+/// A live drain following the journal in `dir` up to `seq_written`.
+fn follow(
+    url: &DbUrl,
+    dir: &Path,
+    seq_written: &Arc<AtomicU64>,
+    chunk: usize,
+) -> Result<LiveDrain> {
     let options = DrainOptions {
         chunk_events: chunk,
         poll_interval: Duration::from_millis(5),
         ..DrainOptions::default()
     };
-    let live = LiveDrain::spawn(
-        url.clone(),
-        Box::new(
-            JournalFeed::new(
-                dir.path(),
-                drain::JOURNAL_STREAM_DEFAULT,
-                FolderMode::Follow,
-            )
-            .with_seq_written(Arc::clone(&seq_written)),
-        ),
-        options,
-    )?;
+    let feed = JournalFeed::new(dir, drain::JOURNAL_STREAM_DEFAULT, FolderMode::Follow)
+        .with_seq_written(Arc::clone(seq_written));
+    Ok(LiveDrain::spawn(url.clone(), Box::new(feed), options)?)
+}
+
+fn lag_at_rate(url: &DbUrl, rate: u64, seconds: u64, chunk: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = genesis_journal::JournalConfig::new(dir.path(), EVENT_BYTES);
+    let (mut writer, _) = genesis_journal::Writer::open(&config)?;
+    let seq_written = Arc::new(AtomicU64::new(0));
+    let live = follow(url, dir.path(), &seq_written, chunk)?;
     let stats = live.stats();
     let clock = EpochClock::new();
     let start = clock.now_ns();

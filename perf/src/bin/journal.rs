@@ -69,8 +69,23 @@ fn main() -> Result<()> {
         "journal benchmark in {} ({PAYLOAD_BYTES}-byte payloads, {FRAME_BYTES}-byte frames)",
         root.display()
     );
-
     let raw = raw_disk(root)?;
+    print_raw(&raw);
+    let appends = appends(root, args.records, &raw)?;
+    let group = group_lag(&root.join("group"), &args)?;
+    print_group(&group, &args, &raw);
+    // Recovery and verify of the journal the last append run left behind.
+    let (_, _, recovery_dir) = appends.last().expect("two append runs");
+    let recovery = recover_and_verify(recovery_dir, args.records)?;
+    print_recovery(&recovery, &raw);
+    if let Some(path) = &args.json {
+        let report = report_json(&args, &raw, &appends, &group, &recovery);
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(())
+}
+
+fn print_raw(raw: &Raw) {
     println!(
         "raw disk: page-cache write {:.0} MB/s ({:.1} M frames/s), write+fdatasync {:.0} MB/s, read {:.0} MB/s, 72 KiB overwrite+fdatasync p50 {:.0} us p99 {:.0} us max {:.0} us",
         raw.cached_write_mb_per_sec,
@@ -81,11 +96,14 @@ fn main() -> Result<()> {
         raw.fdatasync_us_p99,
         raw.fdatasync_us_max
     );
+}
 
+/// Appends with policy `none` through each write path, printed beside the raw write.
+fn appends(root: &Path, records: u64, raw: &Raw) -> Result<Vec<(WriteMode, Append, PathBuf)>> {
     let mut appends = Vec::new();
     for mode in [WriteMode::Pwrite, WriteMode::Mmap] {
         let dir = root.join(format!("append-{mode:?}"));
-        let outcome = append_none(&dir, mode, args.records)?;
+        let outcome = append_none(&dir, mode, records)?;
         println!(
             "append, policy none, {mode:?}: {:.2} M records/s = {:.0} MB/s, {:.2}x raw page-cache write (goal >= 8 M/s); rollover waits {}",
             outcome.rate_per_sec / 1e6,
@@ -95,8 +113,10 @@ fn main() -> Result<()> {
         );
         appends.push((mode, outcome, dir));
     }
+    Ok(appends)
+}
 
-    let group = group_lag(&root.join("group"), &args)?;
+fn print_group(group: &Group, args: &Args, raw: &Raw) {
     println!(
         "group commit ({} records / {} us, {} {}) at {:.2} M events/s for {:.1} s: append->durable lag p50 {:.0} us p99 {:.0} us p99.9 {:.0} us max {:.0} us (goal p99 <= 2000 us); p99 is {:.1}x the raw fdatasync p99; {} syncs-worth behind at worst",
         args.group_records,
@@ -112,10 +132,9 @@ fn main() -> Result<()> {
         group.lag_us_p99 / raw.fdatasync_us_p99.max(1.0),
         group.records_behind_max
     );
+}
 
-    // Recovery and verify of the journal the last append run left behind.
-    let (_, _, recovery_dir) = appends.last().expect("two append runs");
-    let recovery = recover_and_verify(recovery_dir, args.records)?;
+fn print_recovery(recovery: &Recovery, raw: &Raw) {
     println!(
         "recovery+verify of {} records ({:.2} GB): open {:.3} s + verify {:.3} s = {:.3} s (goal < 2 s); verify reads {:.0} MB/s, {:.2}x raw read",
         recovery.records,
@@ -126,40 +145,45 @@ fn main() -> Result<()> {
         recovery.verify_mb_per_sec,
         recovery.verify_mb_per_sec / raw.read_mb_per_sec
     );
+}
 
-    if let Some(path) = &args.json {
-        let report = json!({
-            "raw": {
-                "cached_write_mb_per_sec": raw.cached_write_mb_per_sec,
-                "durable_write_mb_per_sec": raw.durable_write_mb_per_sec,
-                "read_mb_per_sec": raw.read_mb_per_sec,
-                "fdatasync_us_p50": raw.fdatasync_us_p50,
-                "fdatasync_us_p99": raw.fdatasync_us_p99,
-            },
-            "append_none": appends.iter().map(|(mode, o, _)| json!({
-                "mode": format!("{mode:?}"),
-                "records_per_sec": o.rate_per_sec,
-                "ratio_to_raw_cached_write": o.rate_per_sec * FRAME_BYTES as f64 / 1e6 / raw.cached_write_mb_per_sec,
-            })).collect::<Vec<_>>(),
-            "group": {
-                "records": args.group_records,
-                "interval_us": args.group_interval_us,
-                "rate_per_sec": group.rate_per_sec,
-                "lag_us_p50": group.lag_us_p50,
-                "lag_us_p99": group.lag_us_p99,
-                "lag_us_p999": group.lag_us_p999,
-                "lag_us_max": group.lag_us_max,
-            },
-            "recovery": {
-                "records": recovery.records,
-                "open_seconds": recovery.open_seconds,
-                "verify_seconds": recovery.verify_seconds,
-                "verify_mb_per_sec": recovery.verify_mb_per_sec,
-            },
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
-    }
-    Ok(())
+/// The same figures as JSON, for `--json`.
+fn report_json(
+    args: &Args,
+    raw: &Raw,
+    appends: &[(WriteMode, Append, PathBuf)],
+    group: &Group,
+    recovery: &Recovery,
+) -> serde_json::Value {
+    json!({
+        "raw": {
+            "cached_write_mb_per_sec": raw.cached_write_mb_per_sec,
+            "durable_write_mb_per_sec": raw.durable_write_mb_per_sec,
+            "read_mb_per_sec": raw.read_mb_per_sec,
+            "fdatasync_us_p50": raw.fdatasync_us_p50,
+            "fdatasync_us_p99": raw.fdatasync_us_p99,
+        },
+        "append_none": appends.iter().map(|(mode, o, _)| json!({
+            "mode": format!("{mode:?}"),
+            "records_per_sec": o.rate_per_sec,
+            "ratio_to_raw_cached_write": o.rate_per_sec * FRAME_BYTES as f64 / 1e6 / raw.cached_write_mb_per_sec,
+        })).collect::<Vec<_>>(),
+        "group": {
+            "records": args.group_records,
+            "interval_us": args.group_interval_us,
+            "rate_per_sec": group.rate_per_sec,
+            "lag_us_p50": group.lag_us_p50,
+            "lag_us_p99": group.lag_us_p99,
+            "lag_us_p999": group.lag_us_p999,
+            "lag_us_max": group.lag_us_max,
+        },
+        "recovery": {
+            "records": recovery.records,
+            "open_seconds": recovery.open_seconds,
+            "verify_seconds": recovery.verify_seconds,
+            "verify_mb_per_sec": recovery.verify_mb_per_sec,
+        },
+    })
 }
 
 struct Raw {
@@ -175,6 +199,21 @@ struct Raw {
 /// `fdatasync`, sequential reads, and small write+fdatasync latency.
 fn raw_disk(root: &Path) -> Result<Raw> {
     let chunk = vec![0x5au8; 1 << 20];
+    let (cached_write_mb_per_sec, read_mb_per_sec) = raw_cached(root, &chunk)?;
+    let durable_write_mb_per_sec = raw_durable(root, &chunk)?;
+    let histogram = raw_fdatasync(root)?;
+    Ok(Raw {
+        cached_write_mb_per_sec,
+        durable_write_mb_per_sec,
+        read_mb_per_sec,
+        fdatasync_us_p50: histogram.value_at_quantile(0.5) as f64,
+        fdatasync_us_p99: histogram.value_at_quantile(0.99) as f64,
+        fdatasync_us_max: histogram.max() as f64,
+    })
+}
+
+/// 512 MiB written in `chunk`s into the page cache, then read back: MB/s of each.
+fn raw_cached(root: &Path, chunk: &[u8]) -> Result<(f64, f64)> {
     let cached_bytes = 512u64 << 20;
     let path = root.join("raw-cached");
     let mut file = OpenOptions::new()
@@ -185,10 +224,9 @@ fn raw_disk(root: &Path) -> Result<Raw> {
         .open(&path)?;
     let start = Instant::now();
     for _ in 0..cached_bytes / chunk.len() as u64 {
-        file.write_all(&chunk)?;
+        file.write_all(chunk)?;
     }
     let cached_write_mb_per_sec = cached_bytes as f64 / start.elapsed().as_secs_f64() / 1e6;
-
     let mut buffer = vec![0u8; 4 << 20];
     let start = Instant::now();
     let mut offset = 0;
@@ -202,21 +240,28 @@ fn raw_disk(root: &Path) -> Result<Raw> {
     let read_mb_per_sec = offset as f64 / start.elapsed().as_secs_f64() / 1e6;
     drop(file);
     std::fs::remove_file(&path)?;
+    Ok((cached_write_mb_per_sec, read_mb_per_sec))
+}
 
+/// 256 MiB written in `chunk`s and fdatasync'd: MB/s.
+fn raw_durable(root: &Path, chunk: &[u8]) -> Result<f64> {
     let durable_bytes = 256u64 << 20;
     let path = root.join("raw-durable");
     let mut file = File::create(&path)?;
     let start = Instant::now();
     for _ in 0..durable_bytes / chunk.len() as u64 {
-        file.write_all(&chunk)?;
+        file.write_all(chunk)?;
     }
     file.sync_data()?;
     let durable_write_mb_per_sec = durable_bytes as f64 / start.elapsed().as_secs_f64() / 1e6;
     drop(file);
     std::fs::remove_file(&path)?;
+    Ok(durable_write_mb_per_sec)
+}
 
-    // Small overwrites of an already written file, as the journal's group
-    // commit does on zero-filled segments: the disk's fdatasync floor.
+/// Small overwrites of an already written file, as the journal's group
+/// commit does on zero-filled segments: the disk's fdatasync floor, in µs.
+fn raw_fdatasync(root: &Path) -> Result<Histogram<u64>> {
     let path = root.join("raw-fsync");
     let file = OpenOptions::new()
         .create(true)
@@ -236,14 +281,7 @@ fn raw_disk(root: &Path) -> Result<Raw> {
     }
     drop(file);
     std::fs::remove_file(&path)?;
-    Ok(Raw {
-        cached_write_mb_per_sec,
-        durable_write_mb_per_sec,
-        read_mb_per_sec,
-        fdatasync_us_p50: histogram.value_at_quantile(0.5) as f64,
-        fdatasync_us_p99: histogram.value_at_quantile(0.99) as f64,
-        fdatasync_us_max: histogram.max() as f64,
-    })
+    Ok(histogram)
 }
 
 struct Append {
@@ -288,7 +326,8 @@ struct Group {
 /// Appends at a fixed rate under group commit and measures, for every
 /// record, the time from when it was due (coordinated omission corrected)
 /// to when the published durable sequence covered it.
-fn group_lag(dir: &Path, args: &Args) -> Result<Group> {
+/// The group-commit journal the arguments describe.
+fn group_config(dir: &Path, args: &Args) -> JournalConfig {
     let mut config = JournalConfig::new(dir, PAYLOAD_BYTES);
     config.write_mode = match args.group_mode.as_str() {
         "mmap" => WriteMode::Mmap,
@@ -302,7 +341,11 @@ fn group_lag(dir: &Path, args: &Args) -> Result<Group> {
         records: args.group_records,
         interval_us: args.group_interval_us,
     };
-    let (mut writer, _) = Writer::open(&config)?;
+    config
+}
+
+fn group_lag(dir: &Path, args: &Args) -> Result<Group> {
+    let (mut writer, _) = Writer::open(&group_config(dir, args))?;
     let durable = writer.seq_durable_handle();
     let total = (args.group_seconds * args.group_rate_per_sec as f64) as u64;
     let period_ns = 1e9 / args.group_rate_per_sec as f64;

@@ -16,8 +16,7 @@
 use anyhow::Result;
 use clap::Parser;
 use genesis_engine::config::{Config, JournalDurability, WaitKind};
-use genesis_engine::engine::{self, Parts};
-use genesis_engine::metrics::Percentiles;
+use genesis_engine::telemetry::metrics::Percentiles;
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -69,7 +68,7 @@ fn wait_kind(name: &str) -> Result<WaitKind> {
 fn run_row(feed: &str, rate: u64, wait: WaitKind, seconds: f64) -> Result<Row> {
     let scratch = tempfile::tempdir_in(".")?;
     let mut config = Config::builtin();
-    config.market_data.source = feed.into();
+    config.market_data.source = feed.parse().map_err(anyhow::Error::msg)?;
     config.market_data.rate_per_sec = rate;
     config.topology.wait = wait;
     config.topology.pin_threads = false;
@@ -80,10 +79,10 @@ fn run_row(feed: &str, rate: u64, wait: WaitKind, seconds: f64) -> Result<Row> {
     config.metrics.latency_log_dir = PathBuf::new();
     config.venue.fix.seq_file = PathBuf::new();
     config.validate("loopback bench")?;
-    let (parts, _control) = Parts::from_config(&config)?;
-    let report = engine::run(
+    let assembly = genesis_cli::assemble(&config)?;
+    let report = genesis_cli::run(
         &config,
-        parts,
+        assembly,
         Arc::new(AtomicBool::new(false)),
         Some(Duration::from_secs_f64(seconds)),
     )?;

@@ -9,17 +9,13 @@
 use anyhow::Result;
 use clap::Parser;
 use genesis_engine::clock::EpochClock;
-use genesis_engine::config::{Config, WaitKind};
-use genesis_engine::engine::{self, Parts};
+use genesis_engine::config::{Config, MarketDataSource, WaitKind};
 use genesis_engine::event::{Event, EVENT_BYTES};
-use genesis_engine::execution::ExecutionStage;
-use genesis_engine::ingest::{Ingest, Sink};
-use genesis_engine::journal_stage::JournalStage;
-use genesis_engine::metrics::Percentiles;
-use genesis_engine::risk::RiskStage;
-use genesis_engine::strategy::StrategyStage;
-use genesis_engine::topology::chain::{Chain, Timed};
+use genesis_engine::ingest::Sink;
+use genesis_engine::telemetry::metrics::Percentiles;
+use genesis_engine::topology::chain::Chain;
 use genesis_journal::FileWriter;
+use genesis_perf::setup::chains_of;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -56,7 +52,7 @@ impl Outcome {
 
 fn bench_config(dir: &Path) -> Config {
     let mut config = Config::builtin();
-    config.market_data.source = "synthetic".into();
+    config.market_data.source = MarketDataSource::Synthetic;
     config.market_data.rate_per_sec = 0;
     config.market_data.timer_interval_ms = 100;
     config.topology.conflate_when_full = false;
@@ -68,10 +64,10 @@ fn bench_config(dir: &Path) -> Config {
 
 fn genesis_fused(dir: &Path, seconds: f64) -> Result<Outcome> {
     let config = bench_config(dir);
-    let (parts, _control) = Parts::from_config(&config)?;
-    let report = engine::run(
+    let assembly = genesis_cli::assemble(&config)?;
+    let report = genesis_cli::run(
         &config,
-        parts,
+        assembly,
         Arc::new(AtomicBool::new(false)),
         Some(Duration::from_secs_f64(seconds)),
     )?;
@@ -89,87 +85,17 @@ fn genesis_fused(dir: &Path, seconds: f64) -> Result<Outcome> {
 fn crossbeam_per_stage(dir: &Path, seconds: f64) -> Result<Outcome> {
     let config = bench_config(dir);
     let clock = EpochClock::new();
-    let (parts, _control) = Parts::from_config(&config)?;
-    // As `engine::run` does when it starts reading.
-    if let Some(sim) = &parts.venue_sim {
-        sim.release_market();
-    }
-    let chain = |risk, strategy, execution, journal| Chain {
-        clock: clock.clone(),
-        risk,
-        strategy,
-        execution,
-        journal,
-        fatal: None,
-    };
-    let mut stages = vec![
-        chain(
-            Some(Timed::new(RiskStage::new(&config), "risk")),
-            None,
-            None,
-            None,
-        ),
-        chain(
-            None,
-            Some(Timed::new(
-                StrategyStage::new(&config, parts.strategy),
-                "strategy",
-            )),
-            None,
-            None,
-        ),
-        chain(
-            None,
-            None,
-            Some(Timed::new(
-                ExecutionStage::new(&config, parts.gateway),
-                "execution",
-            )),
-            None,
-        ),
-        chain(
-            None,
-            None,
-            None,
-            Some(Timed::new(
-                JournalStage::open(&config.journal)?.0,
-                "journal",
-            )),
-        ),
-    ];
-    let capacity = config.topology.ring_capacity;
-    let (head_tx, mut rx) = crossbeam_channel::bounded::<Event>(capacity);
-    let mut handles = Vec::new();
-    let last = stages.len() - 1;
-    for (index, mut stage) in stages.drain(..).enumerate() {
-        let (tx, next_rx) = crossbeam_channel::bounded::<Event>(capacity);
-        let input = std::mem::replace(&mut rx, next_rx);
-        let is_last = index == last;
-        handles.push(std::thread::spawn(move || {
-            for mut event in input.iter() {
-                stage.process(&mut event);
-                if !is_last && tx.send(event).is_err() {
-                    break;
-                }
-            }
-            stage.finish();
-            stage
-        }));
-    }
-    struct ChannelSink(crossbeam_channel::Sender<Event>);
-    impl Sink for ChannelSink {
-        fn offer(&mut self, event: &Event) -> bool {
-            self.0.try_send(*event).is_ok()
-        }
-    }
-    let mut ingest = Ingest::new(
-        parts.sources,
-        clock.clone(),
-        config.instruments.len(),
-        false,
-        config.risk.exec_id_memory,
-        100_000_000,
-    );
+    let assembly = genesis_cli::assemble(&config)?;
+    // As a run does when it starts reading; the simulator stays up while
+    // `_beside` lives.
+    assembly.release_market();
+    let genesis_cli::Assembly {
+        parts,
+        beside: _beside,
+        ..
+    } = assembly;
+    let (mut ingest, stages) = chains_of(&config, parts, &clock)?;
+    let (head_tx, handles) = spawn_channel_stages(stages, config.topology.ring_capacity);
     let mut sink = ChannelSink(head_tx);
     let started = Instant::now();
     while started.elapsed().as_secs_f64() < seconds {
@@ -193,6 +119,46 @@ fn crossbeam_per_stage(dir: &Path, seconds: f64) -> Result<Outcome> {
         seconds: elapsed,
         p99_journal_since_recv_ns: Percentiles::of(&journal.metrics.since_recv_ns).p99,
     })
+}
+
+/// Ingest's end of the first channel.
+struct ChannelSink(crossbeam_channel::Sender<Event>);
+
+impl Sink for ChannelSink {
+    fn offer(&mut self, event: &Event) -> bool {
+        self.0.try_send(*event).is_ok()
+    }
+}
+
+/// One thread per stage, each receiving from the channel before it and
+/// sending to the next (the last sends nothing); the head's sender, and the
+/// threads, which hand their stage back when their input closes.
+fn spawn_channel_stages(
+    stages: Vec<Chain>,
+    capacity: usize,
+) -> (
+    crossbeam_channel::Sender<Event>,
+    Vec<std::thread::JoinHandle<Chain>>,
+) {
+    let (head_tx, mut rx) = crossbeam_channel::bounded::<Event>(capacity);
+    let last = stages.len() - 1;
+    let mut handles = Vec::new();
+    for (index, mut stage) in stages.into_iter().enumerate() {
+        let (tx, next_rx) = crossbeam_channel::bounded::<Event>(capacity);
+        let input = std::mem::replace(&mut rx, next_rx);
+        let is_last = index == last;
+        handles.push(std::thread::spawn(move || {
+            for mut event in input.iter() {
+                stage.process(&mut event);
+                if !is_last && tx.send(event).is_err() {
+                    break;
+                }
+            }
+            stage.finish();
+            stage
+        }));
+    }
+    (head_tx, handles)
 }
 
 /// The floor: framed 128-byte records appended to the same disk, nothing else.

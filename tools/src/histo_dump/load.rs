@@ -1,10 +1,10 @@
-//! Reads a log through `genesis_engine::histlog`, keeps the selected
+//! Reads a log through `genesis_histlog`, keeps the selected
 //! intervals (--tag, --from, --to) and adds them into one histogram per tag.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use genesis_engine::histlog::{read_interval_log_file, Damage, DamageKind, Interval, IntervalLog};
+use genesis_histlog::{read_interval_log_file, Damage, DamageKind, Interval, IntervalLog};
 use hdrhistogram::Histogram;
 
 /// Which intervals to keep.

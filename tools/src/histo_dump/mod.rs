@@ -1,5 +1,5 @@
 //! `histo-dump`: turns the engine's HdrHistogram interval logs (see
-//! `genesis_engine::histlog`) into latency reports: a per-tag percentile
+//! `genesis_histlog`) into latency reports: a per-tag percentile
 //! table, the classic `.hgrm` distribution, an SVG chart, a comparison of
 //! two runs, or JSON.
 //!

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use genesis_engine::histlog::Damage;
+use genesis_histlog::Damage;
 use serde::Serialize;
 
 use super::args::Unit;

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use genesis_engine::histlog::IntervalLogWriter;
-use genesis_engine::metrics::new_histogram;
+use genesis_histlog::new_latency_histogram as new_histogram;
+use genesis_histlog::IntervalLogWriter;
 use hdrhistogram::Histogram;
 
 pub const START_TIME_UNIX_NS: u64 = 1_700_000_000_000_000_000;

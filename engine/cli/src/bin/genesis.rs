@@ -1,0 +1,593 @@
+//! `genesis`: run the engine, or inspect its configuration.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use genesis_engine::config::Config;
+use genesis_engine::event::ControlCommand;
+use genesis_engine::ingest::ControlSender;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Genesis: a low-latency trading engine.
+///
+/// Events flow ingest → risk → strategy → execution → journal; the core plan
+/// in the config decides which stages share a thread. With no config, a
+/// built-in default runs: four synthetic instruments, a simulated venue, the
+/// bundled market maker, all stages fused on core 0, the journal under
+/// ./genesis-data/journal.
+#[derive(Parser)]
+#[command(name = "genesis", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Check every segment header and record; print the record count, the
+    /// sequence range and any damage. Exits 1 on damage (a torn tail alone,
+    /// which the next start truncates, is not damage).
+    Verify { dir: PathBuf },
+    /// Print records human-readably, or as JSON lines.
+    Cat {
+        dir: PathBuf,
+        #[arg(long, value_name = "SEQ", default_value_t = 1)]
+        from: u64,
+        #[arg(long, value_name = "SEQ", default_value_t = u64::MAX)]
+        to: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compress closed segments older than --compress-after days and move
+    /// those older than --older-than days to --to; never the active segment.
+    Archive {
+        dir: PathBuf,
+        /// Days after which closed segments move out (the guide's 30).
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        older_than: u64,
+        /// Days after which closed segments are compressed in place (the guide's 7).
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        compress_after: u64,
+        /// Where archived segments go (default: DIR/../journal-archive).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Apply the versioned schema migrations; a second run does nothing.
+    Migrate {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+    /// Detach, export (binary COPY files) and drop `events` partitions older
+    /// than DAYS; a day not fully drained is never touched.
+    Archive {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        older_than: u32,
+        /// Where the exported partitions go.
+        #[arg(long, value_name = "DIR", default_value = "genesis-data/db-archive")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine until Ctrl-C (or --duration), then print the per-stage latency report.
+    ///
+    /// Ctrl-C (SIGINT) or SIGTERM stops cleanly: ingest stops reading, every
+    /// event already read goes through all stages, the journal is synced and
+    /// the report is printed. A second Ctrl-C exits at once.
+    ///
+    /// Kill switch from outside: SIGUSR1 engages cancel-all (no new orders,
+    /// every open order cancelled); SIGUSR2 releases it. Both travel the
+    /// control lane, ahead of market data, and are journaled.
+    Run {
+        /// TOML config file (see engine/config/dev.toml for every key). Without it, the built-in default runs.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        /// Also write the report's numbers as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+        /// Override market_data.rate_per_sec: synthetic events per second, 0 for as fast as the engine goes.
+        #[arg(long, value_name = "EVENTS_PER_SEC")]
+        rate: Option<u64>,
+    },
+    /// Run the simulated venue on its own, for load tests and engines in other processes.
+    ///
+    /// The exchange `genesis run` starts in-process: price-time matching per
+    /// instrument over the config's seeded random walk, FIX 4.4 orders on
+    /// --fix-port, its books as ITCH 5.0 in MoldUDP64 sent to --itch-to with
+    /// a request port, and Binance-compatible WebSocket streams and
+    /// snapshots on --ws-port. Its CompIDs mirror the config's venue.fix
+    /// ones; up to eight FIX sessions at once, each its own participant.
+    /// engine/config/venue-sim-client.toml points an engine at it.
+    VenueSim {
+        /// TOML config: instruments, market_data (seed, rate_per_sec, trade_every), venue.fix CompIDs.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// FIX acceptor port on 127.0.0.1.
+        #[arg(long, value_name = "PORT", default_value_t = 9878)]
+        fix_port: u16,
+        /// Where the ITCH feed goes ("none": no feed).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:26400")]
+        itch_to: String,
+        /// MoldUDP64 retransmission request port on 127.0.0.1.
+        #[arg(long, value_name = "PORT", default_value_t = 26401)]
+        itch_request_port: u16,
+        /// WebSocket port on 127.0.0.1 (0: no WebSocket streams).
+        #[arg(long, value_name = "PORT", default_value_t = 9443)]
+        ws_port: u16,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        /// Override market_data.rate_per_sec.
+        #[arg(long, value_name = "EVENTS_PER_SEC")]
+        rate: Option<u64>,
+    },
+    /// Inspect a journal folder: verify, cat, archive.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Replay a journal through this build's risk, strategy and execution and
+    /// check that every decision matches, byte for byte; exits 1 at the first
+    /// divergence, printing what was journaled and what was produced. Each
+    /// recorded run replays with the config it recorded. With --config or
+    /// --strategy it is a backtest over the recorded inputs instead: decisions
+    /// are not compared; PnL and decision counts are reported.
+    Replay {
+        /// The journal folder (e.g. genesis-data/journal).
+        dir: PathBuf,
+        /// Backtest with this config instead of the recorded ones.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Backtest with this bundled strategy ("market-maker", "none").
+        #[arg(long, value_name = "NAME")]
+        strategy: Option<String>,
+    },
+    /// The PostgreSQL schema: migrate, archive.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Load a journal folder into PostgreSQL, resuming after what is already
+    /// loaded (exactly once, through the watermark), with a progress bar.
+    Drain {
+        /// The journal folder.
+        dir: PathBuf,
+        /// postgres://user:password@host:port/db (default: $DATABASE_URL). Passwords are never printed.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// The config whose instruments to register (default: the built-in one).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print the effective configuration as TOML (the built-in default without --config).
+    Config {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check that this host and config can run the engine: PASS, WARN, FAIL or SKIP per check.
+    ///
+    /// The engine's checks: the core plan's cores exist and are distinct, the
+    /// journal folder is writable with room, the metrics port is free, memory
+    /// can be locked, a database if one is configured. Then the host checks of
+    /// tuning/check-host.sh (isolation, governor, THP, sysctls, IRQs, SMT,
+    /// clocksource) against the same core plan, when the script is found
+    /// ($GENESIS_TUNING_DIR, ./tuning, or the source tree). Exits 1 on any FAIL,
+    /// or on any WARN with --strict.
+    Doctor {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Treat warnings as failures.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(err) = run_cli(Cli::parse()) {
+        eprintln!("genesis: error: {err:#}");
+        std::process::exit(2);
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config> {
+    match path {
+        Some(path) => Ok(Config::load(path)?),
+        None => Ok(Config::builtin()),
+    }
+}
+
+fn run_cli(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Config { config } => {
+            let config = load_config(config.as_ref())?;
+            print!(
+                "{}",
+                toml::to_string_pretty(&config).context("rendering config")?
+            );
+            Ok(())
+        }
+        Command::Doctor { config, strict } => doctor(config, strict),
+        Command::Journal { command } => journal(command),
+        Command::Db { command } => db(command),
+        Command::Drain {
+            dir,
+            database_url,
+            config,
+        } => drain(&dir, database_url, config),
+        Command::Replay {
+            dir,
+            config,
+            strategy,
+        } => {
+            let config = config.map(|path| Config::load(&path)).transpose()?;
+            let options = genesis_cli::commands::replay::ReplayOptions {
+                config: config.as_ref(),
+                strategy: strategy.as_deref(),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let summary =
+                genesis_cli::commands::replay::replay(&dir, &options, &mut std::io::stdout())?;
+            if summary.divergence.is_some() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Run {
+            config,
+            duration,
+            summary_json,
+            rate,
+        } => run(config, duration, summary_json, rate),
+        Command::VenueSim {
+            config,
+            fix_port,
+            itch_to,
+            itch_request_port,
+            ws_port,
+            duration,
+            rate,
+        } => {
+            let itch = match itch_to.as_str() {
+                "none" => None,
+                addr => Some((
+                    addr.parse::<std::net::SocketAddr>()
+                        .with_context(|| format!("--itch-to {addr:?} is not an address"))?,
+                    loopback(itch_request_port),
+                )),
+            };
+            let options = genesis_cli::commands::venue_sim::VenueSimOptions {
+                fix_addr: loopback(fix_port),
+                itch,
+                ws_addr: (ws_port != 0).then(|| loopback(ws_port)),
+            };
+            venue_sim(config, &options, duration, rate)
+        }
+    }
+}
+
+/// The URL given, else $DATABASE_URL.
+fn database_url(given: Option<String>) -> Result<genesis_drain::DbUrl> {
+    let url = given
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .context("no database: give --database-url or set DATABASE_URL")?;
+    Ok(genesis_drain::DbUrl::parse(&url)?)
+}
+
+fn db(command: DbCommand) -> Result<()> {
+    match command {
+        DbCommand::Migrate { database_url: url } => {
+            let url = database_url(url)?;
+            let report = genesis_drain::migrate(&url)?;
+            if report.applied.is_empty() {
+                println!(
+                    "{}: schema version {} is current; nothing to do",
+                    url.redacted(),
+                    report.version
+                );
+            } else {
+                println!(
+                    "{}: applied migrations {:?}; schema version {}",
+                    url.redacted(),
+                    report.applied,
+                    report.version
+                );
+            }
+        }
+        DbCommand::Archive {
+            database_url: url,
+            older_than,
+            out,
+        } => {
+            let url = database_url(url)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let report = genesis_drain::archive(&url, older_than, &out)?;
+            for day in &report.archived {
+                println!("archived {day:?}");
+            }
+            for day in &report.kept_not_drained {
+                println!("kept {day}: not fully drained yet");
+            }
+            println!(
+                "archive: {} day(s) exported to {} and dropped",
+                report.archived.len(),
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn drain(dir: &std::path::Path, url: Option<String>, config_path: Option<PathBuf>) -> Result<()> {
+    let url = database_url(url)?;
+    let config = load_config(config_path.as_ref())?;
+    let options = genesis_drain::DrainOptions {
+        chunk_events: config.postgres.chunk_events,
+        instruments: genesis_drain::InstrumentRow::from_config(&config),
+        ..Default::default()
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "drain {bar:40} {pos}/{len} events ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let report = genesis_drain::drain_folder(&url, dir, &options, &mut |progress| {
+        bar.set_length(progress.events_loaded + progress.events_behind);
+        bar.set_position(progress.events_loaded);
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "drain: {} events loaded into {} in {} chunk(s), {:.2} s",
+        report.events_loaded,
+        url.redacted(),
+        report.chunks,
+        report.elapsed_ns as f64 / 1e9
+    );
+    Ok(())
+}
+
+fn journal(command: JournalCommand) -> Result<()> {
+    use genesis_cli::commands::journal;
+    let mut out = std::io::stdout().lock();
+    match command {
+        JournalCommand::Verify { dir } => {
+            if !journal::verify(&dir, &mut out)? {
+                std::process::exit(1);
+            }
+        }
+        JournalCommand::Cat {
+            dir,
+            from,
+            to,
+            json,
+        } => {
+            journal::cat(&dir, from, to, json, &mut out)?;
+        }
+        JournalCommand::Archive {
+            dir,
+            older_than,
+            compress_after,
+            to,
+        } => {
+            let archive_dir = to.unwrap_or_else(|| dir.join("../journal-archive"));
+            journal::archive(
+                &dir,
+                compress_after.min(older_than),
+                older_than,
+                &archive_dir,
+                &mut out,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn doctor(config_path: Option<PathBuf>, strict: bool) -> Result<()> {
+    use genesis_cli::doctor::{self, Status};
+    let (config, origin) = match &config_path {
+        Some(path) => (Config::load_unvalidated(path)?, path.display().to_string()),
+        None => (Config::builtin(), "built-in default".to_string()),
+    };
+    let mut worst = Status::Pass;
+    for check in doctor::engine_checks(&config, &origin) {
+        println!("{:<4}  {}: {}", check.status, check.name, check.detail);
+        worst = worst.max(check.status);
+    }
+    match doctor::find_check_host() {
+        Some(script) => {
+            let mut hot: Vec<usize> = config.topology.cores.as_array().to_vec();
+            hot.sort_unstable();
+            hot.dedup();
+            let hot: Vec<String> = hot.iter().map(|c| c.to_string()).collect();
+            let mut command = std::process::Command::new("bash");
+            command.arg(&script).arg("--hot-cores").arg(hot.join(","));
+            if strict {
+                command.arg("--strict");
+            }
+            let status = command
+                .status()
+                .with_context(|| format!("running {}", script.display()))?;
+            if !status.success() {
+                worst = worst.max(Status::Fail);
+            }
+        }
+        None => println!("SKIP  host: tuning/check-host.sh not found (set GENESIS_TUNING_DIR)"),
+    }
+    if worst == Status::Fail || (strict && worst == Status::Warn) {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// mlockall (prod by default) and the /dev/cpu_dma_latency hold, as configured.
+/// Failures are logged: the engine still runs, and `genesis doctor` explains.
+fn prepare_host(config: &Config) -> Option<std::fs::File> {
+    if config
+        .host
+        .mlockall
+        .unwrap_or(config.mode == genesis_engine::config::Mode::Prod)
+    {
+        match genesis_engine::sys::lock_all_memory() {
+            Ok(()) => tracing::info!("all memory locked (mlockall)"),
+            Err(err) => {
+                tracing::error!(%err, "mlockall failed: raise LimitMEMLOCK (ulimit -l) or set host.mlockall = false")
+            }
+        }
+    }
+    let target_us = config.host.cpu_dma_latency_us?;
+    match genesis_engine::sys::hold_cpu_dma_latency(target_us) {
+        Ok(file) => {
+            tracing::info!(target_us, "holding /dev/cpu_dma_latency");
+            Some(file)
+        }
+        Err(err) => {
+            tracing::error!(%err, "cannot hold /dev/cpu_dma_latency");
+            None
+        }
+    }
+}
+
+/// SIGUSR1 → kill switch cancel-all, SIGUSR2 → kill switch off, polled off the hot path.
+fn watch_kill_switch_signals(control: ControlSender, stop: Arc<AtomicBool>) -> Result<()> {
+    let engage = Arc::new(AtomicBool::new(false));
+    let release = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&engage))
+        .context("installing SIGUSR1")?;
+    signal_hook::flag::register(signal_hook::consts::SIGUSR2, Arc::clone(&release))
+        .context("installing SIGUSR2")?;
+    std::thread::Builder::new()
+        .name("control-signals".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                for (flag, command) in [
+                    (&engage, ControlCommand::KillSwitchCancelAll),
+                    (&release, ControlCommand::KillSwitchOff),
+                ] {
+                    if flag.swap(false, Ordering::AcqRel) {
+                        tracing::warn!(command = command.name(), "kill switch signal received");
+                        if control.send(command).is_err() {
+                            tracing::error!(
+                                command = command.name(),
+                                "control lane full, command not queued"
+                            );
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+        .context("starting the signal watcher")?;
+    Ok(())
+}
+
+/// The config (built-in without a path) with `--rate` applied, validated.
+fn load_validated(path: Option<&PathBuf>, rate: Option<u64>) -> Result<Config> {
+    let mut config = load_config(path)?;
+    if let Some(rate) = rate {
+        config.market_data.rate_per_sec = rate;
+    }
+    config.validate(&path.map_or("built-in default".into(), |p| p.display().to_string()))?;
+    Ok(config)
+}
+
+fn loopback(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn parse_duration(duration: Option<f64>) -> Result<Option<Duration>> {
+    match duration {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
+            anyhow::bail!("--duration must be a positive number of seconds, got {secs}")
+        }
+        Some(secs) => Ok(Some(Duration::from_secs_f64(secs))),
+        None => Ok(None),
+    }
+}
+
+/// Ctrl-C sets the flag; a second one exits at once.
+fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if handler_stop.swap(true, Ordering::AcqRel) {
+            eprintln!("genesis: second interrupt, exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("genesis: stopping (Ctrl-C again to exit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(stop)
+}
+
+fn venue_sim(
+    config_path: Option<PathBuf>,
+    options: &genesis_cli::commands::venue_sim::VenueSimOptions,
+    duration: Option<f64>,
+    rate: Option<u64>,
+) -> Result<()> {
+    let config = load_validated(config_path.as_ref(), rate)?;
+    let duration = parse_duration(duration)?;
+    let stop = stop_on_ctrl_c()?;
+    genesis_cli::commands::venue_sim::run(
+        &config,
+        options,
+        &stop,
+        duration,
+        &mut std::io::stdout(),
+    )
+    .map_err(|e| anyhow::anyhow!("venue-sim: {e}"))?;
+    Ok(())
+}
+
+fn run(
+    config_path: Option<PathBuf>,
+    duration: Option<f64>,
+    summary_json: Option<PathBuf>,
+    rate: Option<u64>,
+) -> Result<()> {
+    let config = load_validated(config_path.as_ref(), rate)?;
+    let duration = parse_duration(duration)?;
+    let stop = stop_on_ctrl_c()?;
+    let _dma_latency_hold = prepare_host(&config);
+    let assembly = genesis_cli::assemble(&config)?;
+    watch_kill_switch_signals(assembly.control.clone(), Arc::clone(&stop))?;
+    tracing::info!(
+        instruments = config.instruments.len(),
+        strategy = %config.strategy.name,
+        journal = %config.journal.dir.display(),
+        "genesis starting"
+    );
+    let report = genesis_cli::run(&config, assembly, stop, duration)?;
+    print!("{}", report.render());
+    if let Some(path) = summary_json {
+        let text = serde_json::to_string_pretty(&report.to_json())?;
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(error) = report.error {
+        anyhow::bail!("the run stopped on an error: {error}");
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! `genesis venue-sim`: the simulated venue on its own, for load tests and
+//! for engines in other processes. The same exchange `genesis run` starts
+//! in-process (`genesis_sim::VenueSim`): FIX 4.4 on a TCP port, ITCH 5.0 in MoldUDP64
+//! sent to one UDP destination with a request port for retransmissions,
+//! Binance-compatible WebSocket streams and snapshots.
+//!
+//! The market is the config's seeded random walk (`market_data.seed`,
+//! `rate_per_sec`, `trade_every`) over its instruments; the venue's CompIDs
+//! mirror the config's `venue.fix` ones, so the same config file (with
+//! `venue.kind = "fix"` and `market_data.source = "itch"` or
+//! `"binance-ws"`) points an engine at it: see `engine/config/venue-sim-client.toml`.
+
+use crate::sim_glue::{self, WalkFlow};
+use genesis_engine::clock::EpochClock;
+use genesis_engine::config::Config;
+use genesis_engine::telemetry::metrics::Percentiles;
+use genesis_sim::{ItchRequestPort, VenueSim, VenueSimReport, VenueSimSetup};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Where the standalone simulator listens and sends.
+#[derive(Clone, Copy, Debug)]
+pub struct VenueSimOptions {
+    pub fix_addr: SocketAddr,
+    /// ITCH destination and request port; `None`: no ITCH feed.
+    pub itch: Option<(SocketAddr, SocketAddr)>,
+    /// WebSocket address; `None`: no WebSocket streams.
+    pub ws_addr: Option<SocketAddr>,
+}
+
+/// Starts the simulator, prints where it is, runs until `stop` (or
+/// `duration`), prints what it did.
+pub fn run(
+    config: &Config,
+    options: &VenueSimOptions,
+    stop: &AtomicBool,
+    duration: Option<Duration>,
+    out: &mut dyn Write,
+) -> Result<VenueSimReport, String> {
+    let clock = EpochClock::new();
+    let (mut sim, itch_request_addr) = start(config, options, &clock)?;
+    print_addresses(config, options, (&sim, itch_request_addr), out);
+    let deadline_ns = duration.map(|d| clock.now_ns() + d.as_nanos() as u64);
+    while !stop.load(Ordering::Acquire) && deadline_ns.is_none_or(|at| clock.now_ns() < at) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let report = sim.stop();
+    print_report(&sim, &report, out);
+    Ok(report)
+}
+
+/// The simulator on the options' ports, its market the config's walk,
+/// held until the first FIX session connects; and its bound ITCH request port.
+fn start(
+    config: &Config,
+    options: &VenueSimOptions,
+    clock: &EpochClock,
+) -> Result<(VenueSim, Option<SocketAddr>), String> {
+    let itch = match options.itch {
+        Some((destination, request_addr)) => {
+            let request_port = ItchRequestPort::bind(request_addr)
+                .map_err(|e| format!("ITCH request port {request_addr}: {e}"))?;
+            Some((request_port, destination))
+        }
+        None => None,
+    };
+    let itch_request_addr = itch.as_ref().map(|(port, _)| port.request_addr);
+    let fix = &config.venue.fix;
+    let sim = VenueSim::start(
+        &sim_glue::sim_config(config),
+        VenueSimSetup {
+            fix_addr: options.fix_addr,
+            sender_comp_id: fix.target_comp_id.clone(),
+            target_comp_id: fix.sender_comp_id.clone(),
+            itch,
+            ws_addr: options.ws_addr,
+            flow: Box::new(WalkFlow::new(config, clock)),
+            now_ns: sim_glue::now_ns(clock),
+            hold_market: true,
+        },
+    )?;
+    Ok((sim, itch_request_addr))
+}
+
+/// Where the simulator listens and sends, and what its market is.
+fn print_addresses(
+    config: &Config,
+    options: &VenueSimOptions,
+    (sim, itch_request_addr): (&VenueSim, Option<SocketAddr>),
+    out: &mut dyn Write,
+) {
+    let fix = &config.venue.fix;
+    let _ = writeln!(
+        out,
+        "venue-sim: FIX 4.4 on {} (SenderCompID {}, TargetCompID {})",
+        sim.fix_addr, fix.target_comp_id, fix.sender_comp_id
+    );
+    if let (Some((destination, _)), Some(request_addr)) = (options.itch, itch_request_addr) {
+        let _ = writeln!(
+            out,
+            "venue-sim: ITCH 5.0 / MoldUDP64 to {destination}, retransmission requests on {request_addr}"
+        );
+    }
+    if let Some(ws_addr) = sim.ws_addr {
+        let symbols: Vec<&str> = config
+            .instruments
+            .iter()
+            .map(|i| i.symbol.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "venue-sim: WebSocket {}",
+            genesis_io::net::combined_stream_url(&ws_addr.to_string(), &symbols)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "venue-sim: {} instrument(s), {} market events/s, seed {}; the market moves once a FIX session connects; Ctrl-C stops",
+        config.instruments.len(),
+        config.market_data.rate_per_sec,
+        config.market_data.seed
+    );
+    let _ = out.flush();
+}
+
+/// What the simulator did, and the tick-to-trade it measured.
+fn print_report(sim: &VenueSim, report: &VenueSimReport, out: &mut dyn Write) {
+    let tick_to_trade = sim
+        .tick_to_trade_ns
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let _ = writeln!(
+        out,
+        "venue-sim: {} executions, {} fills to the session, {} session rejects; WebSocket: {} diffs, {} tickers, {} snapshots, {} bad requests",
+        report.exchange.executions,
+        report.exchange.session_fills,
+        report.exchange.session_rejects,
+        report.ws.diffs_sent,
+        report.ws.tickers_sent,
+        report.ws.snapshots_sent,
+        report.ws.bad_requests
+    );
+    if !tick_to_trade.is_empty() {
+        let p = Percentiles::of(&tick_to_trade);
+        let _ = writeln!(
+            out,
+            "venue-sim: tick-to-trade over {} orders: p50 {} ns, p99 {} ns, max {} ns",
+            p.count, p.p50, p.p99, p.max
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! The simulated venue around an engine run: what the engine's config asks
+//! of it, in the simulator's own terms.
+//!
+//! - [`sim_config`]: the instruments and limits it lists, from the config.
+//! - [`WalkFlow`]: the config's seeded random walk (the engine's synthetic
+//!   source) as the simulator's market flow.
+//! - [`board_tap`]: when the market comes from elsewhere (the synthetic walk
+//!   in ingest, an external feed) and orders go to the simulator, a tap on
+//!   ingest's market-data source publishes every top of book on a
+//!   [`TopBoard`] the simulator's liquidity provider quotes from.
+//! - [`SimHooks`]: releases the held market when the engine starts reading,
+//!   stops the simulator when the run ends and hands back its tick-to-trade.
+//!
+//! Owning threads: the flow runs on the simulator's thread, the tap on
+//! ingest's, the hooks on the run's caller's.
+
+use genesis_engine::clock::EpochClock;
+use genesis_engine::config::Config;
+use genesis_engine::event::{Event, Input};
+use genesis_engine::ingest::synthetic::Synthetic;
+use genesis_engine::ingest::{Source, Tap};
+use genesis_engine::units::Side;
+use genesis_sim::venue::NowNs;
+use genesis_sim::{MarketFlow, MarketMove, SimConfig, SimInstrument, Top, TopBoard, VenueSim};
+use hdrhistogram::Histogram;
+use std::sync::Arc;
+
+/// The simulator's view of the config: its instruments, book size, and the
+/// ITCH feed's deliberate loss.
+pub fn sim_config(config: &Config) -> SimConfig {
+    SimConfig {
+        instruments: config
+            .instruments
+            .iter()
+            .map(|i| SimInstrument {
+                symbol: i.symbol.clone(),
+                tick_size: i.tick_size.clone(),
+                lot_size: i.lot_size.clone(),
+            })
+            .collect(),
+        resting_orders_max: config.venue.resting_orders_max,
+        itch_drop_every: config.market_data.sim_drop_every,
+    }
+}
+
+/// The simulator's clock: the engine's, so both stamp the same time.
+pub fn now_ns(clock: &EpochClock) -> NowNs {
+    let clock = clock.clone();
+    Box::new(move || clock.now_ns())
+}
+
+/// The config's seeded random walk, as moves of the simulated market.
+pub struct WalkFlow {
+    walk: Synthetic,
+    clock: EpochClock,
+}
+
+impl WalkFlow {
+    pub fn new(config: &Config, clock: &EpochClock) -> WalkFlow {
+        WalkFlow {
+            walk: Synthetic::new(config),
+            clock: clock.clone(),
+        }
+    }
+}
+
+impl MarketFlow for WalkFlow {
+    fn poll(&mut self, moves: &mut dyn FnMut(MarketMove)) {
+        self.walk.poll(&self.clock, 64, &mut |event| {
+            if let Some(market_move) = move_of(&event) {
+                moves(market_move);
+            }
+        });
+    }
+}
+
+/// The market move a walk's event makes: a top the provider quotes, or a
+/// print the taker trades (a sell print sells, anything else buys).
+fn move_of(event: &Event) -> Option<MarketMove> {
+    let instrument = event.instrument.index();
+    match event.input() {
+        Input::TopOfBook(top) => Some(MarketMove::Top {
+            instrument,
+            top: top_of(&top),
+        }),
+        Input::Trade(trade) => Some(MarketMove::Print {
+            instrument,
+            aggressor: if event.side == Side::Sell {
+                genesis_sim::exchange::Side::Sell
+            } else {
+                genesis_sim::exchange::Side::Buy
+            },
+            price: trade.price.0,
+            qty: trade.qty.0,
+        }),
+        _ => None,
+    }
+}
+
+fn top_of(top: &genesis_engine::event::TopOfBook) -> Top {
+    Top {
+        bid_px: top.bid_px.0,
+        bid_qty: top.bid_qty.0,
+        ask_px: top.ask_px.0,
+        ask_qty: top.ask_qty.0,
+    }
+}
+
+/// A tap that publishes every top of book ingest reads on `board`.
+pub fn board_tap(board: &Arc<TopBoard>) -> Tap {
+    let board = Arc::clone(board);
+    Box::new(move |event: &Event| {
+        if let Input::TopOfBook(top) = event.input() {
+            board.publish_top(event.instrument.index(), &top_of(&top));
+        }
+    })
+}
+
+/// `source` with [`board_tap`] on it, when there is a board.
+pub fn tapped(source: Box<dyn Source>, board: Option<&Arc<TopBoard>>) -> Box<dyn Source> {
+    match board {
+        Some(board) => Box::new(genesis_engine::ingest::Tapped::new(
+            source,
+            board_tap(board),
+        )),
+        None => source,
+    }
+}
+
+/// The simulated venue a run started.
+pub struct SimHooks {
+    pub sim: VenueSim,
+    /// Orders go to it over FIX, so it measures tick-to-trade.
+    pub trades: bool,
+    /// Its tick-to-trade once stopped, when it traded.
+    pub tick_to_trade: Option<Histogram<u64>>,
+}
+
+impl SimHooks {
+    /// The engine is about to read: the held market starts moving, so
+    /// nothing queued in the sockets while the journal recovered.
+    pub fn on_ready(&mut self) {
+        self.sim.release_market();
+    }
+
+    /// Stops the simulator; its tick-to-trade histogram when orders went to it.
+    pub fn on_stopped(&mut self) -> Option<Histogram<u64>> {
+        let counters = self.sim.stop();
+        tracing::debug!(?counters, "simulated venue stopped");
+        if !self.trades {
+            return None;
+        }
+        let histogram = self
+            .sim
+            .tick_to_trade_ns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.tick_to_trade = Some(histogram.clone());
+        Some(histogram)
+    }
+}

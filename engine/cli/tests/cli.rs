@@ -1,0 +1,329 @@
+//! The `genesis` binary as an operator runs it: the default run, Ctrl-C,
+//! help, and a broken config.
+
+#![allow(clippy::disallowed_methods)] // tests wait on wall-clock deadlines
+
+mod common;
+
+use common::process::*;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+// `genesis run --duration 2` on the built-in defaults trades and prints the per-stage table.
+#[test]
+fn default_run_trades_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = genesis()
+        .args(["run", "--duration", "2", "--summary-json", "summary.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for stage in ["ingest", "risk", "strategy", "execution", "journal"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(stage)),
+            "row for {stage} in:\n{stdout}"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    let number = |key: &str| {
+        summary[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} in {summary}"))
+    };
+    assert!(number("events") > 10_000, "{summary}");
+    assert!(number("orders_sent") > 0, "{summary}");
+    assert!(number("fills") > 0, "{summary}");
+    assert_eq!(number("dropped"), 0);
+    assert_eq!(summary["stages"].as_array().unwrap().len(), 5);
+    assert!(
+        summary["stages"][4]["since_recv_ns"]["p99"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(
+        journal_records(&dir.path().join("genesis-data/journal")),
+        number("events")
+    );
+    // The latency interval log holds every stage's histograms, counting every event.
+    let log_path = summary["latency_log_path"].as_str().expect("a latency log");
+    let log = genesis_histlog::read_interval_log_file(&dir.path().join(log_path)).unwrap();
+    assert!(log.damage.is_empty(), "{:?}", log.damage);
+    for stage in ["ingest", "risk", "strategy", "execution", "journal"] {
+        let count: u64 = log
+            .intervals
+            .iter()
+            .filter(|i| i.tag.as_deref() == Some(stage))
+            .map(|i| i.histogram.len())
+            .sum();
+        assert_eq!(count, number("events"), "events in the {stage} intervals");
+    }
+}
+
+// Ctrl-C stops cleanly: every event read is journaled and the report still prints.
+#[test]
+fn interrupt_stops_cleanly_with_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dev.toml");
+    std::fs::write(
+        &config,
+        "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nrate_per_sec = 20000\n",
+    )
+    .unwrap();
+    let mut child = genesis()
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--summary-json",
+            "summary.json",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let journal_dir = dir.path().join("genesis-data/journal");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let grown = journal_events(&journal_dir).len() > 1_000;
+        if grown {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the engine wrote no journal within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, libc::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the engine did not stop within 30 s of SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("latency from receive to stage exit"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        journal_records(&journal_dir),
+        summary["events"].as_u64().unwrap()
+    );
+}
+
+// --help documents the commands and their flags.
+#[test]
+fn help_documents_everything() {
+    let top = genesis().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&top.stdout);
+    assert!(text.contains("run") && text.contains("config"), "{text}");
+    let run = genesis().args(["run", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    for flag in [
+        "--config",
+        "--duration",
+        "--summary-json",
+        "--rate",
+        "Ctrl-C",
+    ] {
+        assert!(text.contains(flag), "{flag} in:\n{text}");
+    }
+}
+
+// A broken config is a clear error naming the key, exit code 2, no panic.
+#[test]
+fn broken_config_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[risk]\nmax_open_orders = -3\n").unwrap();
+    let output = genesis()
+        .args(["run", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("max_open_orders") && stderr.contains("bad.toml"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+// SIGUSR1 engages the kill switch (cancel-all) through the control lane: it is
+// journaled, open orders are cancelled and nothing new is accepted after it.
+#[test]
+fn sigusr1_engages_cancel_all() {
+    use genesis_engine::decision::{Action, Outcome};
+    use genesis_engine::event::{ControlCommand, Input};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dev.toml");
+    std::fs::write(
+        &config,
+        "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nrate_per_sec = 20000\n",
+    )
+    .unwrap();
+    let child = genesis()
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--summary-json",
+            "summary.json",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let journal_dir = dir.path().join("genesis-data/journal");
+    let events = || journal_events(&journal_dir);
+    wait_until("orders in the journal", || {
+        events().iter().any(|e| {
+            e.intents
+                .iter()
+                .any(|i| i.is_accepted() && i.action == Action::New)
+        })
+    });
+    signal(&child, libc::SIGUSR1);
+    let is_kill = |e: &genesis_engine::event::Event| {
+        e.input() == Input::Control(ControlCommand::KillSwitchCancelAll)
+    };
+    wait_until("the kill switch in the journal", || {
+        events().iter().any(is_kill)
+    });
+    signal(&child, libc::SIGINT);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events();
+    let at = events.iter().position(is_kill).unwrap();
+    assert_eq!(events[at].outcome, Outcome::MassCancel);
+    let accepted_after = events[at..]
+        .iter()
+        .flat_map(|e| e.intents.iter())
+        .filter(|i| i.is_accepted() && i.action != Action::Cancel)
+        .count();
+    assert_eq!(
+        accepted_after, 0,
+        "no new order or replace accepted after the kill switch"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["control_events"].as_u64(), Some(1));
+}
+
+// The metrics endpoint is scraped during a run: counters move, stage latencies and rings are there.
+#[test]
+fn metrics_endpoint_is_scraped_during_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("dev.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[topology]\npin_threads = false\nwait = \"sleep\"\ncores = {{ ingest = 0, risk = 0, strategy = 1, execution = 1, journal = 1 }}\n[metrics]\ninterval_ms = 100\nlisten = \"127.0.0.1:{port}\"\n[market_data]\nrate_per_sec = 20000\n"
+        ),
+    )
+    .unwrap();
+    let child = genesis()
+        .args(["run", "--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut metrics = std::collections::HashMap::new();
+    wait_until("a scrape with events, orders and stage latencies", || {
+        let Some(body) = scrape(port) else {
+            return false;
+        };
+        metrics = parse_exposition(&body);
+        metrics
+            .get("genesis_events_total")
+            .is_some_and(|v| *v > 1_000.0)
+            && metrics
+                .get("genesis_orders_sent_total")
+                .is_some_and(|v| *v > 0.0)
+            && metrics.contains_key(
+                "genesis_stage_latency_ns{stage=\"journal\",kind=\"since_recv\",quantile=\"0.99\"}",
+            )
+    });
+    assert!(
+        metrics.contains_key("genesis_ring_depth{ring=\"0\"}"),
+        "{metrics:?}"
+    );
+    assert!(metrics["genesis_events_per_second"] > 0.0);
+    assert!(metrics["genesis_rss_bytes"] > 1e6);
+    assert_eq!(metrics["genesis_dropped_total"], 0.0);
+    signal(&child, libc::SIGINT);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+// `genesis doctor` reports the engine's checks, and a core that does not exist is a FAIL.
+#[test]
+fn doctor_reports_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad-cores.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[topology]\ncores = {{ ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 4096 }}\n[metrics]\nlisten = \"\"\n[journal]\ndir = \"{}\"\n",
+            dir.path().join("journal").display()
+        ),
+    )
+    .unwrap();
+    let output = genesis()
+        .args(["doctor", "--config", config.to_str().unwrap()])
+        .env("GENESIS_TUNING_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL  core plan") && l.contains("4096")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("PASS  journal folder")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("SKIP  metrics port")),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,177 @@
+//! Genesis itself against QuickFIX/C++'s example acceptor "executor", which
+//! fills every limit order at its price: `genesis run` with `venue.kind =
+//! "fix"` logs on, heartbeats, trades, and its positions match its fills;
+//! a restart resumes sequence numbers without being rejected; a restart after
+//! missed messages recovers them through ResendRequest, and the resent fills
+//! already journaled are recognised as duplicates, not counted twice.
+//!
+//! Like io's QuickFIX test, it installs the Debian packages when missing (as
+//! root) and fails in CI (CI=true) if the executor cannot be built.
+
+#![allow(clippy::disallowed_methods)] // tests wait on wall-clock deadlines
+
+mod common;
+#[path = "../../../io/tests/support/quickfix.rs"]
+mod quickfix;
+
+use common::process::genesis;
+use genesis_engine::event::{Event, EventKind, Input};
+use genesis_engine::journal_stage::EventReader;
+use genesis_io::fix::seq_store::{SeqNumbers, SeqStore};
+use std::path::Path;
+
+fn run_genesis(dir: &Path, port: u16, seconds: &str, strategy: &str) -> serde_json::Value {
+    let config = dir.join("genesis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[topology]\npin_threads = false\nwait = \"sleep\"\n\
+             [market_data]\nrate_per_sec = 5000\n\
+             [risk]\norders_per_window = 50\n\
+             [strategy]\nname = \"{strategy}\"\n\
+             [metrics]\nlisten = \"\"\nlatency_log_dir = \"\"\n\
+             [journal]\ndir = \"{journal}\"\n\
+             [venue]\nkind = \"fix\"\n\
+             [venue.fix]\nport = {port}\nsender_comp_id = \"GENESIS\"\ntarget_comp_id = \"EXECUTOR\"\nheartbeat_s = 1\nseq_file = \"{seq}\"\n",
+            journal = dir.join("journal").display(),
+            seq = dir.join("GENESIS-EXECUTOR.seq").display()
+        ),
+    )
+    .unwrap();
+    let summary = dir.join("summary.json");
+    let output = genesis()
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--duration",
+            seconds,
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap()
+}
+
+/// Signed fill quantity per instrument over `events`, duplicates excluded.
+fn positions_from_fills(events: &[Event], instruments: usize) -> Vec<i64> {
+    let mut positions = vec![0; instruments];
+    for event in events
+        .iter()
+        .filter(|e| e.kind == EventKind::Fill && !e.is_duplicate())
+    {
+        if let Input::Fill(fill) = event.input() {
+            positions[event.instrument.index()] += event.side.sign() * fill.qty.0;
+        }
+    }
+    positions
+}
+
+#[test]
+fn genesis_trades_with_quickfix_executor() {
+    if let Err(why) = quickfix::ensure_packages() {
+        assert!(
+            !quickfix::in_ci(),
+            "QuickFIX executor unavailable in CI: {why}"
+        );
+        eprintln!("SKIPPED (not CI): {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let build = dir.path().join("build");
+    std::fs::create_dir_all(&build).unwrap();
+    let binary = quickfix::build_executor(&build).unwrap();
+    let port = quickfix::free_port();
+    let executor = quickfix::start_executor(&binary, &build, port);
+
+    // 1. Logon, heartbeats, orders filled, positions equal to the fills.
+    let first = run_genesis(dir.path(), port, "3", "market-maker");
+    assert!(first["orders_sent"].as_u64().unwrap() > 0, "{first}");
+    assert!(first["fills"].as_u64().unwrap() > 0, "{first}");
+    let journal = dir.path().join("journal");
+    let events = EventReader::read_all(&journal).unwrap();
+    let positions: Vec<i64> = first["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        positions,
+        positions_from_fills(&events, positions.len()),
+        "risk positions equal the fills"
+    );
+    // An idle session (no strategy) heartbeats every second.
+    run_genesis(dir.path(), port, "3", "none");
+    let log = std::fs::read_to_string(&executor.log_path).unwrap_or_default();
+    assert!(
+        log.contains("35=0"),
+        "heartbeats in the executor's log:\n{}",
+        executor.log_tail()
+    );
+
+    // 2. A restart resumes the sequence numbers: no reject, no "too low" logout, more fills.
+    let store = SeqStore::new(dir.path().join("GENESIS-EXECUTOR.seq"));
+    let after_first = store.load().unwrap().unwrap();
+    let second = run_genesis(dir.path(), port, "2", "market-maker");
+    assert!(second["fills"].as_u64().unwrap() > 0, "{second}");
+    let after_second = store.load().unwrap().unwrap();
+    assert!(
+        after_second.next_out > after_first.next_out,
+        "{after_first:?} → {after_second:?}"
+    );
+    let log = std::fs::read_to_string(&executor.log_path).unwrap_or_default();
+    assert!(
+        !log.contains("MsgSeqNum too low"),
+        "{}",
+        executor.log_tail()
+    );
+
+    // 3. Pretend the last messages were never read: the restart asks for them
+    // again (ResendRequest); the resent fills are already journaled, so they
+    // come back flagged duplicate and positions do not move twice.
+    store
+        .save(SeqNumbers {
+            next_out: after_second.next_out,
+            next_in: after_second.next_in.saturating_sub(20).max(1),
+        })
+        .unwrap();
+    let third = run_genesis(dir.path(), port, "2", "market-maker");
+    assert!(
+        third["duplicate_fills"].as_u64().unwrap() > 0,
+        "resent fills recognised: {third}"
+    );
+    let events = EventReader::read_all(&journal).unwrap();
+    let last_run_first_seq = third["journal_seq_first"].as_u64().unwrap();
+    let last_run: Vec<Event> = events
+        .iter()
+        .filter(|e| e.seq >= last_run_first_seq)
+        .copied()
+        .collect();
+    let positions: Vec<i64> = third["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        positions,
+        positions_from_fills(&last_run, positions.len()),
+        "duplicates are not counted"
+    );
+    let log = std::fs::read_to_string(&executor.log_path).unwrap_or_default();
+    assert!(
+        log.contains("35=2"),
+        "a ResendRequest reached the executor:\n{}",
+        executor.log_tail()
+    );
+    drop(executor);
+}

@@ -1,0 +1,89 @@
+//! `[journal]`: where the journal is, how records reach the disk, and
+//! how big its segments are.
+
+use super::{ConfigError, Invalid};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// When journaled events are forced to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JournalDurability {
+    /// Page cache only: the kernel writes back when it likes.
+    None,
+    /// fdatasync every `group_records` records or `group_interval_us`, whichever first, off the writer's thread.
+    Group,
+    /// fdatasync at the end of every batch, on the journal's thread.
+    Batch,
+}
+
+/// How records reach the page cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JournalWriteMode {
+    /// Straight into a memory map of the preallocated segment.
+    Mmap,
+    /// Through a buffer written with pwrite.
+    Pwrite,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// Folder of the journal: preallocated segments named by their first
+    /// sequence; a restart resumes after the last record.
+    pub dir: PathBuf,
+    pub durability: JournalDurability,
+    pub group_records: u64,
+    pub group_interval_us: u64,
+    /// Size of each preallocated segment file.
+    pub segment_size_mib: u64,
+    pub write_mode: JournalWriteMode,
+    /// Buffer for `write_mode = "pwrite"`.
+    pub buffer_bytes: usize,
+    /// `fdatasync` the journal when the engine stops.
+    pub sync_on_exit: bool,
+}
+
+impl Default for JournalConfig {
+    fn default() -> JournalConfig {
+        JournalConfig {
+            dir: PathBuf::from("genesis-data/journal"),
+            durability: JournalDurability::Group,
+            group_records: 4_096,
+            group_interval_us: 1_000,
+            segment_size_mib: 64,
+            write_mode: JournalWriteMode::Pwrite,
+            buffer_bytes: 256 << 10,
+            sync_on_exit: true,
+        }
+    }
+}
+
+impl JournalConfig {
+    /// A usable buffer and segment size, and group-commit bounds when grouping.
+    pub(super) fn validate(&self, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
+        if self.buffer_bytes < 4096 {
+            return Err(invalid(
+                "journal.buffer_bytes",
+                format!("{} is below 4096", self.buffer_bytes),
+            ));
+        }
+        if self.segment_size_mib == 0 || self.segment_size_mib > 4096 {
+            return Err(invalid(
+                "journal.segment_size_mib",
+                format!("{} is not within 1..=4096", self.segment_size_mib),
+            ));
+        }
+        if self.durability == JournalDurability::Group
+            && (self.group_records == 0 || self.group_interval_us == 0)
+        {
+            return Err(invalid(
+                "journal.group_records",
+                "group_records and group_interval_us must be positive with durability = \"group\""
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}

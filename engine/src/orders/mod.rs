@@ -1,0 +1,607 @@
+//! The order table: the order state machine and the live orders, shared by
+//! execution (authoritative) and the strategy stage's replica.
+//!
+//! ```text
+//! PendingNew ──ack──> New ──fill──> PartiallyFilled ──fill──> Filled
+//!     │                │  └─cancel─> PendingCancel ──ack──> Cancelled
+//!     └──reject──> Rejected └─replace─> PendingReplace ──ack──> New/PartiallyFilled
+//! ```
+//! A fill is applied in any live state, so a fill that races a cancel or a
+//! replace completes the order; a cancel or replace reject puts the order
+//! back in the state it left. Closed orders are remembered for a while so
+//! that a late message for them is recognised rather than called unknown.
+//!
+//! Two replicas of this table exist, fed by the same inputs: execution's,
+//! which is authoritative and sends, and the strategy stage's, which lets
+//! pre-trade checks count open exposure without waiting for execution.
+//!
+//! Invariants, asserted (in debug builds, after every change): an order is
+//! never both open and closed; no more than `open_capacity` are open; each
+//! instrument's exposure is the sum of its open orders' exposures, never
+//! negative.
+
+use crate::decision::{ExecResult, Outcome};
+use crate::event::{venue_reason, Fill, OrderAck, OrderReject, RejectedRequest};
+use crate::recent::RecentMap;
+use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
+use rustc_hash::FxHashMap;
+
+mod order;
+
+pub use order::{Order, OrderState};
+
+/// Open buy and sell quantity of one instrument, for limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exposure {
+    pub buy_lots: i64,
+    pub sell_lots: i64,
+}
+
+pub struct Orders {
+    open: FxHashMap<u64, Order>,
+    closed: RecentMap<OrderState>,
+    exposure: Vec<Exposure>,
+    open_capacity: usize,
+}
+
+impl Orders {
+    pub fn new(instrument_count: usize, open_capacity: usize, closed_memory: usize) -> Orders {
+        let mut open = FxHashMap::default();
+        open.reserve(open_capacity + 1);
+        Orders {
+            open,
+            closed: RecentMap::with_capacity(closed_memory.max(1)),
+            exposure: vec![Exposure::default(); instrument_count],
+            open_capacity,
+        }
+    }
+
+    /// Sized from config: room for twice the open-order limit, and the last 16k closed orders.
+    pub fn for_config(config: &crate::config::Config) -> Orders {
+        Orders::new(
+            config.instruments.len(),
+            config.risk.max_open_orders * 2 + 16,
+            16_384,
+        )
+    }
+
+    pub fn get(&self, id: OrderId) -> Option<&Order> {
+        self.open.get(&id.0)
+    }
+
+    /// The final state of a recently closed order.
+    pub fn closed_state(&self, id: OrderId) -> Option<OrderState> {
+        self.closed.get(id.0)
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn exposure(&self, instrument: InstrumentId) -> Exposure {
+        self.exposure
+            .get(instrument.index())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn iter_open(&self) -> impl Iterator<Item = &Order> {
+        self.open.values()
+    }
+
+    /// Records a new order about to be sent.
+    pub fn open_new(
+        &mut self,
+        id: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) -> Result<(), ExecResult> {
+        if self.open.contains_key(&id.0) || self.closed.get(id.0).is_some() {
+            return Err(ExecResult::DuplicateOrderId);
+        }
+        if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
+            return Err(ExecResult::SendFailed);
+        }
+        let order = Order {
+            id,
+            instrument,
+            side,
+            price,
+            qty,
+            filled: Qty(0),
+            state: OrderState::PendingNew,
+            state_before: OrderState::PendingNew,
+            replace_price: price,
+            replace_qty: qty,
+        };
+        self.add_exposure(&order, 1);
+        self.open.insert(id.0, order);
+        debug_assert!(
+            self.open.len() <= self.open_capacity,
+            "open orders are bounded"
+        );
+        debug_assert!(self.exposure_is_consistent(order.instrument));
+        Ok(())
+    }
+
+    /// Marks a cancel as requested; the order must be live and not already being cancelled.
+    pub fn request_cancel(&mut self, id: OrderId) -> Result<Order, ExecResult> {
+        self.update(id, |order| match order.state {
+            OrderState::PendingNew
+            | OrderState::New
+            | OrderState::PartiallyFilled
+            | OrderState::PendingReplace => {
+                order.state_before = order.state;
+                order.state = OrderState::PendingCancel;
+                Ok(*order)
+            }
+            _ => Err(ExecResult::OrderNotWorking),
+        })
+        .unwrap_or_else(|| Err(self.missing(id)))
+    }
+
+    /// Marks a replace as requested; only a working order can be replaced, and not below its fills.
+    pub fn request_replace(
+        &mut self,
+        id: OrderId,
+        price: Price,
+        qty: Qty,
+    ) -> Result<Order, ExecResult> {
+        self.update(id, |order| {
+            if !order.state.is_working() || qty.0 <= order.filled.0 {
+                return Err(ExecResult::OrderNotWorking);
+            }
+            order.state_before = order.state;
+            order.state = OrderState::PendingReplace;
+            order.replace_price = price;
+            order.replace_qty = qty;
+            Ok(*order)
+        })
+        .unwrap_or_else(|| Err(self.missing(id)))
+    }
+
+    fn missing(&self, id: OrderId) -> ExecResult {
+        if self.closed.get(id.0).is_some() {
+            ExecResult::OrderNotWorking
+        } else {
+            ExecResult::UnknownOrder
+        }
+    }
+
+    pub fn on_ack(&mut self, ack: &OrderAck) -> Outcome {
+        let outcome = self.update(ack.order_id, |order| match order.state {
+            OrderState::PendingNew => {
+                order.state = order.filled_state();
+                Outcome::Applied
+            }
+            OrderState::PendingReplace => {
+                // A venue that does not echo the price (FIX's ExecutionReport
+                // carries OrderQty but may omit Price) leaves it zero: keep ours.
+                order.price = if ack.price.0 > 0 {
+                    ack.price
+                } else {
+                    order.replace_price
+                };
+                order.qty = if ack.qty.0 > 0 {
+                    ack.qty
+                } else {
+                    order.replace_qty
+                };
+                order.state = order.filled_state();
+                Outcome::Applied
+            }
+            // The ack of the new order overtook by our cancel: it stays pending cancel.
+            OrderState::PendingCancel if order.state_before == OrderState::PendingNew => {
+                order.state_before = OrderState::New;
+                Outcome::Applied
+            }
+            _ => Outcome::InvalidTransition,
+        });
+        self.settle(ack.order_id, outcome)
+    }
+
+    pub fn on_fill(&mut self, side: Side, fill: &Fill) -> Outcome {
+        let outcome = self.update(fill.order_id, |order| {
+            if side != order.side {
+                return Outcome::InvalidTransition;
+            }
+            order.filled = Qty(order.filled.0 + fill.qty.0);
+            let overfilled = order.filled.0 > order.qty.0;
+            match order.state {
+                // A fill racing our cancel or replace: the order may complete under it.
+                OrderState::PendingCancel | OrderState::PendingReplace
+                    if order.filled.0 < order.qty.0 =>
+                {
+                    order.state_before = order.filled_state();
+                }
+                _ => order.state = order.filled_state(),
+            }
+            if overfilled {
+                Outcome::Overfill
+            } else {
+                Outcome::Applied
+            }
+        });
+        self.settle(fill.order_id, outcome)
+    }
+
+    pub fn on_cancel_ack(&mut self, id: OrderId) -> Outcome {
+        let outcome = self.update(id, |order| {
+            order.state = OrderState::Cancelled;
+            Outcome::Applied
+        });
+        self.settle(id, outcome)
+    }
+
+    pub fn on_reject(&mut self, reject: &OrderReject) -> Outcome {
+        let outcome = self.update(reject.order_id, |order| {
+            match (reject.request, order.state) {
+                // The venue does not know the order: it is not live there,
+                // whatever this table thought (a venue restart, a purge, a
+                // fill we have not read yet). Closed; a fill still in flight
+                // is applied as a late message, and positions count it.
+                (RejectedRequest::Cancel | RejectedRequest::Replace, _)
+                    if reject.venue_reason == venue_reason::UNKNOWN_ORDER =>
+                {
+                    order.state = OrderState::Cancelled;
+                    Outcome::Applied
+                }
+                (RejectedRequest::New, OrderState::PendingNew)
+                | (RejectedRequest::New, OrderState::PendingCancel)
+                    if order.filled.0 == 0 =>
+                {
+                    order.state = OrderState::Rejected;
+                    Outcome::Applied
+                }
+                (RejectedRequest::Cancel, OrderState::PendingCancel)
+                | (RejectedRequest::Replace, OrderState::PendingReplace) => {
+                    order.state = order.state_before;
+                    Outcome::Applied
+                }
+                // A cancel reject for an order that filled meanwhile: nothing to undo.
+                (RejectedRequest::Cancel, _) => Outcome::Applied,
+                _ => Outcome::InvalidTransition,
+            }
+        });
+        self.settle(reject.order_id, outcome)
+    }
+
+    /// Applies `change` to an open order, keeping the exposure totals right.
+    fn update<T>(&mut self, id: OrderId, change: impl FnOnce(&mut Order) -> T) -> Option<T> {
+        let mut order = *self.open.get(&id.0)?;
+        debug_assert!(
+            self.closed.get(id.0).is_none(),
+            "an open order is not among the closed"
+        );
+        self.add_exposure(&order, -1);
+        let result = change(&mut order);
+        debug_assert_eq!(order.id, id, "a change keeps the order's identity");
+        self.add_exposure(&order, 1);
+        if order.state.is_closed() {
+            self.open.remove(&id.0);
+            self.closed.insert(id.0, order.state);
+        } else {
+            self.open.insert(id.0, order);
+        }
+        debug_assert!(self.exposure_is_consistent(order.instrument));
+        Some(result)
+    }
+
+    /// The outcome for a message about `id`, given what `update` found.
+    fn settle(&self, id: OrderId, outcome: Option<Outcome>) -> Outcome {
+        match outcome {
+            Some(outcome) => outcome,
+            None if self.closed.get(id.0).is_some() => Outcome::LateForClosedOrder,
+            None => Outcome::UnknownOrder,
+        }
+    }
+
+    fn add_exposure(&mut self, order: &Order, sign: i64) {
+        let Some(exposure) = self.exposure.get_mut(order.instrument.index()) else {
+            return;
+        };
+        let lots = order.exposure() * sign;
+        match order.side {
+            Side::Buy => exposure.buy_lots += lots,
+            Side::Sell => exposure.sell_lots += lots,
+            Side::None => {}
+        }
+        debug_assert!(
+            exposure.buy_lots >= 0 && exposure.sell_lots >= 0,
+            "exposure never goes negative"
+        );
+    }
+
+    /// The instrument's exposure totals equal the sum over its open orders
+    /// (a walk over the open orders: for debug assertions).
+    fn exposure_is_consistent(&self, instrument: InstrumentId) -> bool {
+        let mut sum = Exposure::default();
+        for order in self
+            .open
+            .values()
+            .filter(|order| order.instrument == instrument)
+        {
+            match order.side {
+                Side::Buy => sum.buy_lots += order.exposure(),
+                Side::Sell => sum.sell_lots += order.exposure(),
+                Side::None => {}
+            }
+        }
+        self.exposure
+            .get(instrument.index())
+            .is_none_or(|exposure| *exposure == sum)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::ExecId;
+
+    const ID: OrderId = OrderId(7);
+    const INSTRUMENT: InstrumentId = InstrumentId(0);
+
+    fn table_with_order(qty: i64) -> Orders {
+        let mut orders = Orders::new(1, 16, 16);
+        orders
+            .open_new(ID, INSTRUMENT, Side::Buy, Price(100), Qty(qty))
+            .unwrap();
+        orders
+    }
+
+    fn ack(price: i64, qty: i64) -> OrderAck {
+        OrderAck {
+            order_id: ID,
+            venue_order_id: 1,
+            price: Price(price),
+            qty: Qty(qty),
+        }
+    }
+
+    fn fill(exec: u64, qty: i64) -> Fill {
+        Fill {
+            order_id: ID,
+            exec_id: ExecId(exec),
+            price: Price(100),
+            qty: Qty(qty),
+        }
+    }
+
+    fn reject(request: RejectedRequest) -> OrderReject {
+        OrderReject {
+            order_id: ID,
+            request,
+            venue_reason: 0,
+        }
+    }
+
+    fn state(orders: &Orders) -> Option<OrderState> {
+        orders.get(ID).map(|o| o.state).or(orders.closed_state(ID))
+    }
+
+    // pending-new → new → partially filled → filled, with exposure following the leaves.
+    #[test]
+    fn new_ack_partial_fill_complete() {
+        let mut orders = table_with_order(10);
+        assert_eq!(state(&orders), Some(OrderState::PendingNew));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 10);
+        assert_eq!(orders.on_ack(&ack(100, 10)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::New));
+        assert_eq!(orders.on_fill(Side::Buy, &fill(1, 4)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::PartiallyFilled));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 6);
+        assert_eq!(orders.on_fill(Side::Buy, &fill(2, 6)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::Filled));
+        assert_eq!(orders.open_count(), 0);
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 0);
+    }
+
+    // A replace or cancel the venue refuses because it does not know the
+    // order closes it; refused for another reason, the order stays working.
+    #[test]
+    fn unknown_at_the_venue_closes_the_order() {
+        for request in [RejectedRequest::Replace, RejectedRequest::Cancel] {
+            let mut orders = table_with_order(10);
+            orders.on_ack(&ack(100, 10));
+            let pending = match request {
+                RejectedRequest::Replace => orders.request_replace(ID, Price(101), Qty(10)),
+                _ => orders.request_cancel(ID),
+            };
+            assert!(pending.is_ok(), "{request:?}");
+            let refused = OrderReject {
+                venue_reason: venue_reason::OTHER,
+                ..reject(request)
+            };
+            assert_eq!(orders.on_reject(&refused), Outcome::Applied);
+            assert_eq!(state(&orders), Some(OrderState::New), "{request:?}");
+            let _ = match request {
+                RejectedRequest::Replace => orders.request_replace(ID, Price(101), Qty(10)),
+                _ => orders.request_cancel(ID),
+            };
+            let unknown = OrderReject {
+                venue_reason: venue_reason::UNKNOWN_ORDER,
+                ..reject(request)
+            };
+            assert_eq!(orders.on_reject(&unknown), Outcome::Applied);
+            assert_eq!(state(&orders), Some(OrderState::Cancelled), "{request:?}");
+            assert_eq!(orders.open_count(), 0);
+            assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 0);
+            // A fill still in flight arrives late, and is reported so.
+            assert_eq!(
+                orders.on_fill(Side::Buy, &fill(9, 2)),
+                Outcome::LateForClosedOrder
+            );
+        }
+    }
+
+    // pending-new → rejected by the venue closes the order and frees its exposure.
+    #[test]
+    fn venue_reject_of_new_order() {
+        let mut orders = table_with_order(10);
+        assert_eq!(
+            orders.on_reject(&reject(RejectedRequest::New)),
+            Outcome::Applied
+        );
+        assert_eq!(state(&orders), Some(OrderState::Rejected));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 0);
+    }
+
+    // new → pending-cancel → cancelled.
+    #[test]
+    fn cancel_then_cancel_ack() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        assert!(orders.request_cancel(ID).is_ok());
+        assert_eq!(state(&orders), Some(OrderState::PendingCancel));
+        // A second cancel while one is pending is refused.
+        assert_eq!(orders.request_cancel(ID), Err(ExecResult::OrderNotWorking));
+        assert_eq!(orders.on_cancel_ack(ID), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::Cancelled));
+    }
+
+    // Cancel/fill race: the fill that completes the order arrives while the cancel is pending;
+    // the venue's cancel reject that follows is recognised as late, not unknown.
+    #[test]
+    fn fill_completes_order_under_pending_cancel() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_cancel(ID).unwrap();
+        assert_eq!(orders.on_fill(Side::Buy, &fill(1, 10)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::Filled));
+        assert_eq!(
+            orders.on_reject(&reject(RejectedRequest::Cancel)),
+            Outcome::LateForClosedOrder
+        );
+        assert_eq!(orders.on_cancel_ack(ID), Outcome::LateForClosedOrder);
+    }
+
+    // Cancel/fill race: a partial fill under a pending cancel, then the cancel ack: cancelled with the fill kept.
+    #[test]
+    fn partial_fill_under_pending_cancel_then_cancelled() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_cancel(ID).unwrap();
+        orders.on_fill(Side::Buy, &fill(1, 3));
+        assert_eq!(state(&orders), Some(OrderState::PendingCancel));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 7);
+        orders.on_cancel_ack(ID);
+        assert_eq!(state(&orders), Some(OrderState::Cancelled));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 0);
+    }
+
+    // A cancel reject puts the order back where it was, including a fill that came meanwhile.
+    #[test]
+    fn cancel_reject_restores_state() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_cancel(ID).unwrap();
+        orders.on_fill(Side::Buy, &fill(1, 2));
+        assert_eq!(
+            orders.on_reject(&reject(RejectedRequest::Cancel)),
+            Outcome::Applied
+        );
+        assert_eq!(state(&orders), Some(OrderState::PartiallyFilled));
+    }
+
+    // A cancel sent before the new order's ack: the ack keeps it pending cancel.
+    #[test]
+    fn ack_overtaken_by_cancel() {
+        let mut orders = table_with_order(10);
+        orders.request_cancel(ID).unwrap();
+        assert_eq!(orders.on_ack(&ack(100, 10)), Outcome::Applied);
+        assert_eq!(state(&orders), Some(OrderState::PendingCancel));
+        orders.on_cancel_ack(ID);
+        assert_eq!(state(&orders), Some(OrderState::Cancelled));
+    }
+
+    // Replace: pending-replace counts the larger size; the ack applies the new price and size.
+    #[test]
+    fn replace_then_ack() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_replace(ID, Price(101), Qty(15)).unwrap();
+        assert_eq!(state(&orders), Some(OrderState::PendingReplace));
+        assert_eq!(orders.exposure(INSTRUMENT).buy_lots, 15);
+        assert_eq!(orders.on_ack(&ack(101, 15)), Outcome::Applied);
+        let order = *orders.get(ID).unwrap();
+        assert_eq!(
+            (order.state, order.price, order.qty),
+            (OrderState::New, Price(101), Qty(15))
+        );
+    }
+
+    // A replace reject restores the order; a replace below the filled quantity is refused up front.
+    #[test]
+    fn replace_reject_and_invalid_replace() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.on_fill(Side::Buy, &fill(1, 4));
+        assert_eq!(
+            orders.request_replace(ID, Price(100), Qty(4)),
+            Err(ExecResult::OrderNotWorking)
+        );
+        orders.request_replace(ID, Price(99), Qty(8)).unwrap();
+        assert_eq!(
+            orders.on_reject(&reject(RejectedRequest::Replace)),
+            Outcome::Applied
+        );
+        let order = *orders.get(ID).unwrap();
+        assert_eq!(
+            (order.state, order.price, order.qty),
+            (OrderState::PartiallyFilled, Price(100), Qty(10))
+        );
+    }
+
+    // A fill that completes the order while a replace is pending closes it.
+    #[test]
+    fn fill_completes_order_under_pending_replace() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        orders.request_replace(ID, Price(101), Qty(12)).unwrap();
+        orders.on_fill(Side::Buy, &fill(1, 10));
+        assert_eq!(state(&orders), Some(OrderState::Filled));
+        assert_eq!(orders.on_ack(&ack(101, 12)), Outcome::LateForClosedOrder);
+    }
+
+    // Fills for orders never seen are reported as unknown; more than ordered is an overfill.
+    #[test]
+    fn unknown_order_and_overfill() {
+        let mut orders = table_with_order(10);
+        let stranger = Fill {
+            order_id: OrderId(999),
+            ..fill(1, 1)
+        };
+        assert_eq!(orders.on_fill(Side::Buy, &stranger), Outcome::UnknownOrder);
+        orders.on_ack(&ack(100, 10));
+        assert_eq!(orders.on_fill(Side::Buy, &fill(2, 12)), Outcome::Overfill);
+        assert_eq!(state(&orders), Some(OrderState::Filled));
+    }
+
+    // An order id can be used once only, even after the order closed.
+    #[test]
+    fn duplicate_order_id_is_refused() {
+        let mut orders = table_with_order(10);
+        assert_eq!(
+            orders.open_new(ID, INSTRUMENT, Side::Sell, Price(1), Qty(1)),
+            Err(ExecResult::DuplicateOrderId)
+        );
+        orders.on_reject(&reject(RejectedRequest::New));
+        assert_eq!(
+            orders.open_new(ID, INSTRUMENT, Side::Sell, Price(1), Qty(1)),
+            Err(ExecResult::DuplicateOrderId)
+        );
+    }
+
+    // A fill on the wrong side for the order is not applied.
+    #[test]
+    fn wrong_side_fill_is_invalid() {
+        let mut orders = table_with_order(10);
+        assert_eq!(
+            orders.on_fill(Side::Sell, &fill(1, 1)),
+            Outcome::InvalidTransition
+        );
+        assert_eq!(orders.get(ID).unwrap().filled, Qty(0));
+    }
+}

@@ -1,0 +1,36 @@
+//! The run's HdrHistogram interval log: `<metrics.latency_log_dir>/run-<secs>-<pid>.hlog`,
+//! written by the reporter thread through `genesis_histlog`.
+
+use super::EngineError;
+use crate::config::Config;
+use crate::telemetry::reporter::IntervalSink;
+use std::path::PathBuf;
+
+/// A run's latency interval log, and where it is.
+pub(super) type LatencyLog = (Option<Box<dyn IntervalSink>>, Option<PathBuf>);
+
+/// The interval log of this run, if configured; a name already taken gets
+/// a `-<n>` suffix.
+pub(super) fn open(config: &Config, start_unix_ns: u64) -> Result<LatencyLog, EngineError> {
+    let dir = &config.metrics.latency_log_dir;
+    if dir.as_os_str().is_empty() {
+        return Ok((None, None));
+    }
+    std::fs::create_dir_all(dir).map_err(|source| EngineError::LatencyLogDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let start_s = start_unix_ns / 1_000_000_000;
+    let pid = std::process::id();
+    let mut path = dir.join(format!("run-{start_s}-{pid}.hlog"));
+    let mut n = 1;
+    while path.exists() {
+        path = dir.join(format!("run-{start_s}-{pid}-{n}.hlog"));
+        n += 1;
+    }
+    let comment = format!(
+        "genesis run, pid {pid}; tags: <stage> (receive to stage exit), <stage>.processing"
+    );
+    let writer = genesis_histlog::IntervalLogWriter::create(&path, start_unix_ns, Some(&comment))?;
+    Ok((Some(Box::new(writer)), Some(path)))
+}

@@ -1,0 +1,420 @@
+//! A run: the stages built from config, the core plan's threads started,
+//! and the report collected when they stop.
+//!
+//! What runs beside the engine — a simulated venue, a database follower of
+//! the journal — is its caller's: the engine calls the caller's
+//! [`RunHooks`] at the points where such things start and stop, and never
+//! names them. The pluggable parts (sources, strategy, gateway) come in as
+//! [`Parts`].
+//!
+//! Owning thread: the caller's. It spawns one thread per core group, the
+//! reporter thread and, if configured, the metrics endpoint's thread, and
+//! joins them all before it returns.
+
+mod latency_log;
+pub mod parts;
+pub mod report;
+
+use crate::clock::EpochClock;
+use crate::config::{plan_groups, Config, Group};
+use crate::execution::ExecutionStage;
+use crate::ingest::Ingest;
+use crate::journal_stage::JournalStage;
+use crate::risk::RiskStage;
+use crate::strategy::StrategyStage;
+use crate::telemetry::alerts::Alerts;
+use crate::telemetry::metrics::StageMetrics;
+use crate::telemetry::reporter::{Reporter, Watch};
+use crate::telemetry::{Board, Gauges};
+use crate::topology::chain::{Chain, Timed};
+use crate::topology::runner::{run_groups, GroupPlan, GroupResult, Shared};
+use crate::topology::wait::Wait;
+use crate::topology::{EXECUTION, INGEST, JOURNAL, RISK, STRATEGY};
+use genesis_journal::{JournalError, RecoveryReport};
+use hdrhistogram::Histogram;
+pub use parts::{Parts, VenueAt};
+pub use report::{ReportNote, RunReport};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("core plan: {0}")]
+    Plan(String),
+    #[error("venue: {0}")]
+    Venue(String),
+    #[error("cannot record the run's config at {path}: {source}")]
+    RunConfig {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A caller's hook refused to start (its message says what and why).
+    #[error("{0}")]
+    Hook(String),
+    #[error("latency log: {0}")]
+    LatencyLog(#[from] genesis_histlog::HistLogError),
+    #[error("latency log folder {path}: {source}")]
+    LatencyLogDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a caller runs around the engine, called from the run's thread at
+/// fixed points. Every method has a default that does nothing.
+pub trait RunHooks {
+    /// The journal in `journal_dir` is open and recovered; `seq_durable`
+    /// follows the last sequence known to be on disk. Start what follows
+    /// the journal here. Gauges returned are shown on the metrics
+    /// endpoint; an error stops the run before any thread starts.
+    fn on_journal_open(
+        &mut self,
+        _journal_dir: &Path,
+        _seq_durable: &Arc<AtomicU64>,
+    ) -> Result<Option<Arc<dyn Gauges>>, String> {
+        Ok(None)
+    }
+
+    /// Every stage is built and the journal recovered: the threads start
+    /// reading their sources next.
+    fn on_ready(&mut self) {}
+
+    /// The threads have stopped. Latency measured outside the engine (a
+    /// venue's tick-to-trade), each written to the run's latency log under
+    /// its tag.
+    fn on_stopped(&mut self) -> Vec<(&'static str, Histogram<u64>)> {
+        Vec::new()
+    }
+}
+
+/// No hooks: nothing runs beside the engine.
+pub struct NoHooks;
+
+impl RunHooks for NoHooks {}
+
+/// The journal as a run opens it.
+struct OpenedJournal {
+    stage: JournalStage,
+    recovery: RecoveryReport,
+    seq_first: u64,
+    seq_durable: Arc<AtomicU64>,
+}
+
+/// The metrics endpoint's thread and the flag that stops it.
+struct Endpoint {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// The reporter's thread and the flag that ends it.
+struct RunningReporter {
+    done: Arc<AtomicBool>,
+    handle: JoinHandle<Reporter>,
+}
+
+/// Runs until the sources drain, `stop` is set, or `duration` passes.
+#[allow(clippy::disallowed_methods)] // wall time of the whole run, for the report
+pub fn run(
+    config: &Config,
+    parts: Parts,
+    hooks: &mut dyn RunHooks,
+    stop: Arc<AtomicBool>,
+    duration: Option<Duration>,
+) -> Result<RunReport, EngineError> {
+    let groups = plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
+    let clock = EpochClock::new();
+    let journal = open_journal(config)?;
+    let gauges = hooks
+        .on_journal_open(&config.journal.dir, &journal.seq_durable)
+        .map_err(EngineError::Hook)?;
+    let (latency_log, latency_log_path) = latency_log::open(config, clock.now_ns())?;
+    let board = new_board(&journal, gauges);
+    let endpoint = Endpoint::start(config, &board, groups.len() - 1);
+    let (seq_first, seq_durable) = (journal.seq_first, Arc::clone(&journal.seq_durable));
+    let truncation = journal.recovery.truncation.as_ref().map(|t| t.to_string());
+    let mut plans = thread_plans(
+        config,
+        &groups,
+        parts,
+        journal.stage,
+        seq_first,
+        &clock,
+        &board,
+    );
+    let reporter = start_reporter(config, latency_log, &board, &mut plans, &clock);
+    let plan_summary = report::PlanSummary::of(&plans);
+    let shared = Arc::new(Shared {
+        stop,
+        failed: AtomicBool::new(false),
+        fatal: Mutex::new(None),
+    });
+    let started = Instant::now();
+    let started_ns = clock.now_ns();
+    hooks.on_ready();
+    let mut results = run_groups(
+        plans,
+        config.topology.ring_capacity,
+        Arc::clone(&shared),
+        duration,
+    );
+    let elapsed = started.elapsed();
+    let (mut reporter, stages) = finish_reporter(reporter, &mut results, &clock);
+    for (tag, histogram) in hooks.on_stopped() {
+        reporter.write_extra(tag, started_ns, clock.now_ns(), &histogram);
+    }
+    endpoint.stop();
+    let error = shared
+        .fatal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
+    report.journal_seq_first = seq_first;
+    report.journal_seq_durable = seq_durable.load(Ordering::Acquire);
+    report.journal_truncation = truncation;
+    report.latency_log_path = latency_log_path;
+    report.latency_intervals = reporter.intervals_written;
+    report.latency_log_error = reporter.sink_error.take();
+    Ok(report)
+}
+
+/// The run's telemetry board, knowing the journal's durable sequence and
+/// the gauges of what runs beside the engine.
+fn new_board(journal: &OpenedJournal, gauges: Option<Arc<dyn Gauges>>) -> Arc<Board> {
+    let board = Arc::new(Board::new());
+    let _ = board
+        .journal_durable
+        .set((Arc::clone(&journal.seq_durable), journal.seq_first));
+    if let Some(gauges) = gauges {
+        let _ = board.gauges.set(gauges);
+    }
+    board
+}
+
+/// Opens (recovers) the journal and records the run's config beside it.
+fn open_journal(config: &Config) -> Result<OpenedJournal, EngineError> {
+    let (stage, recovery) = JournalStage::open(&config.journal)?;
+    let seq_first = recovery.seq_next;
+    if let Some(truncation) = &recovery.truncation {
+        tracing::warn!(%truncation, "journal recovery cut a torn tail");
+    }
+    if seq_first > 1 {
+        tracing::info!(seq_first, journal = %stage.dir().display(), "resuming the journal after its last record");
+    }
+    let run_config = crate::journal_stage::run_config_path(&config.journal.dir, seq_first);
+    let config_text = toml::to_string_pretty(config).unwrap_or_default();
+    std::fs::write(&run_config, config_text).map_err(|source| EngineError::RunConfig {
+        path: run_config.clone(),
+        source,
+    })?;
+    let seq_durable = stage.seq_durable_handle();
+    Ok(OpenedJournal {
+        stage,
+        recovery,
+        seq_first,
+        seq_durable,
+    })
+}
+
+/// Every stage, each taken by the group that runs it.
+struct Stages {
+    ingest: Option<Ingest>,
+    risk: Option<Timed<RiskStage>>,
+    strategy: Option<Timed<StrategyStage>>,
+    execution: Option<Timed<ExecutionStage>>,
+    journal: Option<Timed<JournalStage>>,
+}
+
+/// The stages, built from config and parts, handed out to the core plan's groups.
+fn thread_plans(
+    config: &Config,
+    groups: &[Group],
+    parts: Parts,
+    journal: JournalStage,
+    seq_first: u64,
+    clock: &EpochClock,
+    board: &Arc<Board>,
+) -> Vec<GroupPlan> {
+    let mut strategy = StrategyStage::new(config, parts.strategy);
+    strategy.set_order_id_floor(crate::replay::order_id_floor(seq_first) - 1);
+    let mut stages = Stages {
+        ingest: Some(build_ingest(config, parts.sources, clock, seq_first)),
+        risk: Some(Timed::new(RiskStage::new(config), "risk")),
+        strategy: Some(Timed::new(strategy, "strategy")),
+        execution: Some(Timed::new(
+            ExecutionStage::new(config, parts.gateway),
+            "execution",
+        )),
+        journal: Some(Timed::new(journal, "journal")),
+    };
+    groups
+        .iter()
+        .enumerate()
+        .map(|(index, group)| {
+            let has = |stage: usize| group.stages.contains(&stage);
+            GroupPlan {
+                group: group.clone(),
+                index,
+                board: Arc::clone(board),
+                wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us),
+                pin: config.topology.pin_threads,
+                batch_max: config.topology.batch_max,
+                ingest: stages.ingest.take_if(|_| has(INGEST)),
+                chain: Chain {
+                    clock: clock.clone(),
+                    risk: stages.risk.take_if(|_| has(RISK)),
+                    strategy: stages.strategy.take_if(|_| has(STRATEGY)),
+                    execution: stages.execution.take_if(|_| has(EXECUTION)),
+                    journal: stages.journal.take_if(|_| has(JOURNAL)),
+                    fatal: None,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Ingest as the run needs it: numbering after the journal's last record,
+/// knowing the exec ids of the fills journaled last.
+fn build_ingest(
+    config: &Config,
+    sources: crate::ingest::Sources,
+    clock: &EpochClock,
+    seq_first: u64,
+) -> Ingest {
+    let mut ingest = Ingest::new(
+        sources,
+        clock.clone(),
+        config.instruments.len(),
+        config.topology.conflate_when_full,
+        config.risk.exec_id_memory,
+        config.market_data.timer_interval_ms * 1_000_000,
+    );
+    ingest.set_seq_next(seq_first);
+    seed_exec_ids(
+        &mut ingest,
+        &config.journal.dir,
+        seq_first,
+        config.risk.exec_id_memory,
+    );
+    ingest
+}
+
+/// The reporter, watching the board's alerts and writing the latency log,
+/// with every stage's metrics attached; started on its thread.
+fn start_reporter(
+    config: &Config,
+    latency_log: Option<Box<dyn crate::telemetry::reporter::IntervalSink>>,
+    board: &Arc<Board>,
+    plans: &mut [GroupPlan],
+    clock: &EpochClock,
+) -> RunningReporter {
+    let mut reporter = Reporter::new(
+        Duration::from_millis(config.metrics.interval_ms),
+        latency_log,
+    )
+    .with_watch(Watch::new(Arc::clone(board), Alerts::new(&config.alerts)));
+    let now_ns = clock.now_ns();
+    for plan in plans.iter_mut() {
+        if let Some(ingest) = &mut plan.ingest {
+            reporter.attach(ingest.metrics_mut(), now_ns);
+        }
+        for metrics in plan.chain.metrics_mut() {
+            reporter.attach(metrics, now_ns);
+        }
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let handle = reporter.spawn(Arc::clone(&done));
+    RunningReporter { done, handle }
+}
+
+/// Ends the reporter's thread and folds in each stage's last interval:
+/// the reporter, and the run's total per stage.
+fn finish_reporter(
+    running: RunningReporter,
+    results: &mut [GroupResult],
+    clock: &EpochClock,
+) -> (Reporter, Vec<StageMetrics>) {
+    running.done.store(true, Ordering::Release);
+    let mut reporter = running
+        .handle
+        .join()
+        .expect("the reporter thread does not panic");
+    let finals: Vec<StageMetrics> = results
+        .iter_mut()
+        .flat_map(|r| {
+            let ingest = r.ingest.as_ref().map(|i| i.metrics().clone());
+            ingest
+                .into_iter()
+                .chain(r.chain.metrics_mut().map(|m| m.clone()).collect::<Vec<_>>())
+        })
+        .collect();
+    let stages = reporter.finish(finals, clock.now_ns());
+    (reporter, stages)
+}
+
+impl Endpoint {
+    /// Starts the metrics endpoint if configured; a port that cannot be
+    /// bound is logged, never fatal: trading does not stop over a metrics port.
+    fn start(config: &Config, board: &Arc<Board>, rings: usize) -> Endpoint {
+        let stop = Arc::new(AtomicBool::new(false));
+        if config.metrics.listen.is_empty() {
+            return Endpoint { stop, handle: None };
+        }
+        let served = crate::telemetry::metrics_http::serve(
+            &config.metrics.listen,
+            Arc::clone(board),
+            rings,
+            Arc::clone(&stop),
+        );
+        let handle = match served {
+            Ok((address, handle)) => {
+                tracing::info!(%address, "metrics endpoint: GET http://{address}/metrics");
+                Some(handle)
+            }
+            Err(err) => {
+                tracing::error!(address = %config.metrics.listen, %err, "metrics endpoint not started");
+                None
+            }
+        };
+        Endpoint { stop, handle }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(handle) = self.handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Feeds ingest the exec ids of the fills in the journal's last events, so a
+/// venue that resends fills after a restart (FIX ResendRequest, PossDup) does
+/// not get them counted twice. Reads at most `memory × 8` events back.
+fn seed_exec_ids(ingest: &mut Ingest, dir: &Path, seq_first: u64, memory: usize) {
+    if seq_first <= 1 {
+        return;
+    }
+    let from = seq_first.saturating_sub(memory as u64 * 8).max(1);
+    let Ok(mut reader) = crate::journal_stage::EventReader::open(dir, from, seq_first - 1) else {
+        return;
+    };
+    let mut seeded = 0u64;
+    while let Ok(Some(event)) = reader.next_event() {
+        if let crate::event::Input::Fill(fill) = event.input() {
+            ingest.remember_exec_id(fill.exec_id.0);
+            seeded += 1;
+        }
+    }
+    tracing::info!(
+        seeded,
+        from,
+        "exec ids of journaled fills remembered for duplicate detection"
+    );
+}

@@ -1,0 +1,427 @@
+//! The end-of-run report: one row per stage with count and percentiles,
+//! the totals, and the same numbers as JSON for `--summary-json`. What ran
+//! beside the engine adds its own [`ReportNote`]s and, for a venue that
+//! measures it, tick-to-trade.
+
+use crate::decision::RejectReason;
+use crate::execution::ExecutionCounters;
+use crate::ingest::IngestCounters;
+use crate::risk::RiskCounters;
+use crate::strategy::StrategyCounters;
+use crate::telemetry::metrics::{Percentiles, StageMetrics};
+use crate::topology::runner::{GroupPlan, GroupResult};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which thread ran which stages, and how it waited.
+#[derive(Clone, Debug)]
+pub struct PlanSummary {
+    pub threads: Vec<(usize, String, &'static str)>,
+}
+
+impl PlanSummary {
+    pub fn of(plans: &[GroupPlan]) -> PlanSummary {
+        PlanSummary {
+            threads: plans
+                .iter()
+                .map(|p| (p.group.core, p.group.name(), p.wait.kind().name()))
+                .collect(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        let kind = if self.threads.len() == 1 {
+            "fused"
+        } else {
+            "pipelined"
+        };
+        let threads: Vec<String> = self
+            .threads
+            .iter()
+            .map(|(core, stages, wait)| format!("core {core}: {stages} ({wait})"))
+            .collect();
+        format!(
+            "{kind}, {} thread(s): {}",
+            self.threads.len(),
+            threads.join("; ")
+        )
+    }
+}
+
+/// A line and a JSON field about something that ran beside the engine (a
+/// database follower of the journal), added by the run's caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportNote {
+    /// Printed after the journal's line.
+    pub line: String,
+    /// Added to the JSON under this key.
+    pub key: &'static str,
+    pub json: serde_json::Value,
+}
+
+pub struct RunReport {
+    pub plan: PlanSummary,
+    pub elapsed: Duration,
+    pub stages: Vec<StageMetrics>,
+    pub ingest: IngestCounters,
+    pub risk: RiskCounters,
+    pub strategy: StrategyCounters,
+    pub execution: ExecutionCounters,
+    pub journal_path: Option<PathBuf>,
+    pub journal_records: u64,
+    /// First sequence of this run, and the last known on disk at the end.
+    pub journal_seq_first: u64,
+    pub journal_seq_durable: u64,
+    /// The torn tail recovery cut at start, if any.
+    pub journal_truncation: Option<String>,
+    pub realized_pnl_units: i128,
+    pub unrealized_pnl_units: i128,
+    /// What ran beside the engine, in the words of what ran it.
+    pub notes: Vec<ReportNote>,
+    /// Risk's position per instrument at the end (lots).
+    pub positions: Vec<i64>,
+    /// From the market data that triggered an order to its arrival at the venue (FIX venues).
+    pub tick_to_trade: Option<Percentiles>,
+    /// A loopback TCP round trip, measured in the same run: the floor for tick-to-trade.
+    pub loopback_tcp_rtt: Option<Percentiles>,
+    /// Intervals the reporter wrote to the latency log, and where.
+    pub latency_intervals: u64,
+    pub latency_log_path: Option<PathBuf>,
+    pub latency_log_error: Option<String>,
+    pub error: Option<String>,
+}
+
+impl RunReport {
+    pub fn collect(
+        plan: PlanSummary,
+        results: Vec<GroupResult>,
+        stages: Vec<StageMetrics>,
+        elapsed: Duration,
+        error: Option<String>,
+    ) -> RunReport {
+        let mut report = RunReport {
+            plan,
+            elapsed,
+            stages,
+            latency_intervals: 0,
+            tick_to_trade: None,
+            loopback_tcp_rtt: None,
+            latency_log_path: None,
+            latency_log_error: None,
+            ingest: IngestCounters::default(),
+            risk: RiskCounters::default(),
+            strategy: StrategyCounters::default(),
+            execution: ExecutionCounters::default(),
+            journal_path: None,
+            journal_records: 0,
+            journal_seq_first: 0,
+            journal_seq_durable: 0,
+            journal_truncation: None,
+            realized_pnl_units: 0,
+            positions: Vec::new(),
+            notes: Vec::new(),
+            unrealized_pnl_units: 0,
+            error,
+        };
+        for result in results {
+            if let Some(ingest) = &result.ingest {
+                report.ingest = ingest.counters();
+            }
+            let chain = result.chain;
+            if let Some(risk) = chain.risk {
+                report.risk = risk.stage.counters;
+                report.realized_pnl_units = risk.stage.realized_units();
+                report.positions = (0..risk.stage.instrument_count())
+                    .map(|i| risk.stage.position(i).0)
+                    .collect();
+                report.unrealized_pnl_units = risk.stage.unrealized_units();
+            }
+            if let Some(strategy) = chain.strategy {
+                report.strategy = strategy.stage.counters;
+            }
+            if let Some(execution) = chain.execution {
+                report.execution = execution.stage.counters;
+            }
+            if let Some(journal) = chain.journal {
+                report.journal_path = Some(journal.stage.dir().to_path_buf());
+                report.journal_records = journal.stage.records;
+            }
+        }
+        report
+    }
+
+    pub fn events_per_sec(&self) -> f64 {
+        self.ingest.published as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Rejections by reason, non-zero only.
+    pub fn rejects(&self) -> Vec<(RejectReason, u64)> {
+        RejectReason::ALL
+            .iter()
+            .filter(|r| **r != RejectReason::None)
+            .map(|r| (*r, self.strategy.rejects_by_reason[*r as usize]))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// The human-readable report printed at shutdown.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "genesis run: {:.2} s, {}",
+            self.elapsed.as_secs_f64(),
+            self.plan.describe()
+        );
+        self.render_stage_tables(&mut out);
+        self.render_tick_to_trade(&mut out);
+        self.render_totals(&mut out);
+        self.render_journal(&mut out);
+        out
+    }
+
+    /// Per stage, latency since receive and processing time.
+    fn render_stage_tables(&self, out: &mut String) {
+        for (title, processing) in [
+            ("latency from receive to stage exit (ns)", false),
+            ("stage processing time (ns)", true),
+        ] {
+            let _ = writeln!(out, "\n{title}");
+            percentile_header(out, "stage");
+            for stage in &self.stages {
+                let histogram = if processing {
+                    &stage.processing_ns
+                } else {
+                    &stage.since_recv_ns
+                };
+                percentile_row(out, stage.name, &Percentiles::of(histogram));
+            }
+        }
+    }
+
+    /// Tick-to-trade beside its floor, when a venue measured it.
+    fn render_tick_to_trade(&self, out: &mut String) {
+        let Some(tick_to_trade) = &self.tick_to_trade else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "\ntick-to-trade: market data sent → order at the venue (ns)"
+        );
+        percentile_header(out, "");
+        percentile_row(out, "t2t", tick_to_trade);
+        if let Some(rtt) = &self.loopback_tcp_rtt {
+            percentile_row(out, "tcp rtt", rtt);
+        }
+    }
+
+    /// Events, orders, losses, pre-trade rejects and PnL.
+    fn render_totals(&self, out: &mut String) {
+        let e = &self.execution;
+        let _ = writeln!(
+            out,
+            "\nevents {} ({:.0}/s): market data {}, venue {}, control {}, timers {}",
+            self.ingest.published,
+            self.events_per_sec(),
+            self.ingest.market_data,
+            self.ingest.venue,
+            self.ingest.control,
+            self.ingest.timers
+        );
+        let _ = writeln!(
+            out,
+            "orders sent {}, replaces {}, cancels {}, acks {}, fills {}, venue rejects {}, send failures {}",
+            e.orders_sent, e.replaces_sent, e.cancels_sent, e.acks, e.fills, e.venue_rejects, e.send_failed
+        );
+        let _ = writeln!(
+            out,
+            "conflated {}, dropped {}, duplicate fills {}, fills for unknown orders {}, overfills {}, late messages {}",
+            self.ingest.conflated, self.ingest.dropped, self.ingest.duplicate_fills, e.fills_unknown_order, e.overfills, e.late_messages
+        );
+        let rejects: Vec<String> = self
+            .rejects()
+            .iter()
+            .map(|(r, n)| format!("{} {n}", r.name()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "pre-trade rejects: {}",
+            if rejects.is_empty() {
+                "none".to_string()
+            } else {
+                rejects.join(", ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "pnl (account units): realized {}, unrealized {}",
+            self.realized_pnl_units, self.unrealized_pnl_units
+        );
+    }
+
+    /// The journal, what ran beside the engine, the latency log, and any error.
+    fn render_journal(&self, out: &mut String) {
+        if let Some(path) = &self.journal_path {
+            let seq_last = self.journal_seq_first + self.journal_records.saturating_sub(1);
+            let _ = writeln!(
+                out,
+                "journal: {} ({} records this run, sequences {}..={}, durable through {})",
+                path.display(),
+                self.journal_records,
+                self.journal_seq_first,
+                seq_last,
+                self.journal_seq_durable
+            );
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "{}", note.line);
+        }
+        if let Some(truncation) = &self.journal_truncation {
+            let _ = writeln!(out, "journal recovery at start: {truncation}");
+        }
+        if let Some(path) = &self.latency_log_path {
+            let _ = writeln!(
+                out,
+                "latency log: {} ({} intervals; read it with histo-dump)",
+                path.display(),
+                self.latency_intervals
+            );
+        }
+        if let Some(error) = &self.latency_log_error {
+            let _ = writeln!(out, "latency log stopped: {error}");
+        }
+        if let Some(error) = &self.error {
+            let _ = writeln!(out, "ERROR: {error}");
+        }
+    }
+
+    /// The same numbers as JSON, with every note's field.
+    pub fn to_json(&self) -> serde_json::Value {
+        let stages: Vec<serde_json::Value> = self
+            .stages
+            .iter()
+            .map(|s| {
+                json!({
+                    "stage": s.name,
+                    "since_recv_ns": Percentiles::of(&s.since_recv_ns),
+                    "processing_ns": Percentiles::of(&s.processing_ns),
+                })
+            })
+            .collect();
+        let rejects: serde_json::Map<String, serde_json::Value> = self
+            .rejects()
+            .iter()
+            .map(|(r, n)| (r.name().to_string(), json!(n)))
+            .collect();
+        let e = &self.execution;
+        let mut json = json!({
+            "plan": self.plan.describe(),
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "events": self.ingest.published,
+            "events_per_sec": self.events_per_sec(),
+            "market_data": self.ingest.market_data,
+            "venue_events": self.ingest.venue,
+            "control_events": self.ingest.control,
+            "timers": self.ingest.timers,
+            "orders_sent": e.orders_sent,
+            "replaces_sent": e.replaces_sent,
+            "cancels_sent": e.cancels_sent,
+            "acks": e.acks,
+            "fills": e.fills,
+            "venue_rejects": e.venue_rejects,
+            "send_failed": e.send_failed,
+            "rejects_by_reason": rejects,
+            "rejects_total": self.rejects().iter().map(|(_, n)| n).sum::<u64>(),
+            "conflated": self.ingest.conflated,
+            "dropped": self.ingest.dropped,
+            "duplicate_fills": self.ingest.duplicate_fills,
+            "fills_unknown_order": e.fills_unknown_order,
+            "overfills": e.overfills,
+            "intents": self.strategy.intents,
+            "intents_accepted": self.strategy.intents_accepted,
+            "realized_pnl_units": self.realized_pnl_units as f64,
+            "positions": self.positions,
+            "unrealized_pnl_units": self.unrealized_pnl_units as f64,
+            "journal_path": self.journal_path.as_ref().map(|p| p.display().to_string()),
+            "journal_records": self.journal_records,
+            "journal_seq_first": self.journal_seq_first,
+            "journal_seq_durable": self.journal_seq_durable,
+            "journal_truncation": self.journal_truncation,
+            "latency_log_path": self.latency_log_path.as_ref().map(|p| p.display().to_string()),
+            "latency_intervals": self.latency_intervals,
+            "stages": stages,
+            "tick_to_trade_ns": self.tick_to_trade,
+            "loopback_tcp_rtt_ns": self.loopback_tcp_rtt,
+            "error": self.error,
+        });
+        for note in &self.notes {
+            json[note.key] = note.json.clone();
+        }
+        json
+    }
+}
+
+/// The column heads of a percentile table, the first named `first`.
+fn percentile_header(out: &mut String, first: &str) {
+    let _ = writeln!(
+        out,
+        "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        first, "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+    );
+}
+
+/// One row of a percentile table.
+fn percentile_row(out: &mut String, name: &str, p: &Percentiles) {
+    let _ = writeln!(
+        out,
+        "{:<10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        name, p.count, p.p50, p.p90, p.p99, p.p99_9, p.p99_99, p.max
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The report's sections come in their order, and a note sits after the journal's line.
+    #[test]
+    fn render_orders_its_sections() {
+        let plan = PlanSummary {
+            threads: vec![(0, "ingest+risk".into(), "sleep")],
+        };
+        let mut report =
+            RunReport::collect(plan, Vec::new(), Vec::new(), Duration::from_secs(2), None);
+        report.journal_path = Some(PathBuf::from("journal"));
+        report.journal_records = 3;
+        report.journal_seq_first = 5;
+        report.tick_to_trade = Some(Percentiles {
+            count: 1,
+            p50: 7,
+            ..Percentiles::default()
+        });
+        report.notes.push(ReportNote {
+            line: "follower: 3 events".into(),
+            key: "follower",
+            json: serde_json::json!({"events": 3}),
+        });
+        let text = report.render();
+        let position = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle:?} in:\n{text}"))
+        };
+        assert!(text
+            .starts_with("genesis run: 2.00 s, fused, 1 thread(s): core 0: ingest+risk (sleep)\n"));
+        assert!(position("latency from receive") < position("stage processing time"));
+        assert!(position("stage processing time") < position("tick-to-trade:"));
+        assert!(
+            text.contains("\nt2t                   1         7"),
+            "{text}"
+        );
+        assert!(!text.contains("tcp rtt"), "no floor measured: {text}");
+        assert!(position("\nevents 0 (0/s)") < position("pnl (account units)"));
+        assert!(text.contains("journal: journal (3 records this run, sequences 5..=7, durable through 0)\nfollower: 3 events\n"));
+        assert_eq!(report.to_json()["follower"]["events"], 3);
+    }
+}

@@ -1,0 +1,205 @@
+//! Threshold alerts from the original guide, evaluated by the reporter once
+//! per interval: each is logged at warn or critical (error level) when
+//! crossed, and cleared once when the value comes back. Defaults are the
+//! guide's (absurdly loose for Genesis); the prod config tightens latency.
+
+use crate::config::AlertConfig;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Normal,
+    Warn,
+    Critical,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Normal => "normal",
+            Level::Warn => "warn",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+/// One watched value with its two thresholds.
+#[derive(Clone, Debug)]
+pub struct Alert {
+    pub name: &'static str,
+    warn: f64,
+    critical: f64,
+    /// True when low values are bad (event rate).
+    below: bool,
+    pub level: Level,
+}
+
+impl Alert {
+    pub fn above(name: &'static str, warn: f64, critical: f64) -> Alert {
+        Alert {
+            name,
+            warn,
+            critical,
+            below: false,
+            level: Level::Normal,
+        }
+    }
+
+    pub fn below(name: &'static str, warn: f64, critical: f64) -> Alert {
+        Alert {
+            below: true,
+            ..Alert::above(name, warn, critical)
+        }
+    }
+
+    /// Takes a new value; returns the new level if it changed.
+    pub fn evaluate(&mut self, value: f64) -> Option<Level> {
+        let beyond = |threshold: f64| {
+            if self.below {
+                value < threshold
+            } else {
+                value > threshold
+            }
+        };
+        let level = if beyond(self.critical) {
+            Level::Critical
+        } else if beyond(self.warn) {
+            Level::Warn
+        } else {
+            Level::Normal
+        };
+        if level == self.level {
+            return None;
+        }
+        self.level = level;
+        Some(level)
+    }
+}
+
+/// The four alerts of the guide.
+pub struct Alerts {
+    pub event_rate: Alert,
+    pub latency_p99: Alert,
+    pub memory: Alert,
+    pub error_rate: Alert,
+}
+
+/// The values one interval produced.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Observed {
+    pub events_per_sec: f64,
+    pub latency_p99_ns: Option<u64>,
+    pub rss_bytes: u64,
+    pub errors_per_event: f64,
+    pub feed_connected: bool,
+}
+
+impl Alerts {
+    pub fn new(config: &AlertConfig) -> Alerts {
+        Alerts {
+            event_rate: Alert::below(
+                "event_rate",
+                config.event_rate_warn_below,
+                config.event_rate_critical_below,
+            ),
+            latency_p99: Alert::above(
+                "latency_p99",
+                config.latency_p99_warn_ns as f64,
+                config.latency_p99_critical_ns as f64,
+            ),
+            memory: Alert::above(
+                "memory",
+                config.memory_warn_bytes as f64,
+                config.memory_critical_bytes as f64,
+            ),
+            error_rate: Alert::above(
+                "error_rate",
+                config.error_rate_warn,
+                config.error_rate_critical,
+            ),
+        }
+    }
+
+    /// Evaluates every alert and logs each change once.
+    pub fn evaluate(&mut self, observed: &Observed) {
+        if observed.feed_connected {
+            log_change(&mut self.event_rate, observed.events_per_sec, "events/s");
+        }
+        if let Some(p99) = observed.latency_p99_ns {
+            log_change(&mut self.latency_p99, p99 as f64, "ns");
+        }
+        log_change(&mut self.memory, observed.rss_bytes as f64, "bytes");
+        log_change(
+            &mut self.error_rate,
+            observed.errors_per_event,
+            "errors/event",
+        );
+    }
+
+    /// Alerts not at normal, with their level.
+    pub fn raised(&self) -> Vec<(&'static str, &'static str)> {
+        [
+            &self.event_rate,
+            &self.latency_p99,
+            &self.memory,
+            &self.error_rate,
+        ]
+        .into_iter()
+        .filter(|a| a.level != Level::Normal)
+        .map(|a| (a.name, a.level.name()))
+        .collect()
+    }
+}
+
+fn log_change(alert: &mut Alert, value: f64, unit: &str) {
+    match alert.evaluate(value) {
+        Some(Level::Critical) => tracing::error!(
+            alert = alert.name,
+            value,
+            unit,
+            "CRITICAL threshold crossed"
+        ),
+        Some(Level::Warn) => {
+            tracing::warn!(alert = alert.name, value, unit, "warning threshold crossed")
+        }
+        Some(Level::Normal) => tracing::info!(alert = alert.name, value, unit, "alert cleared"),
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Latency crosses warn, then critical, then clears: each change reported once.
+    #[test]
+    fn crosses_and_clears_once() {
+        let mut alert = Alert::above("latency_p99", 100.0, 500.0);
+        assert_eq!(alert.evaluate(50.0), None);
+        assert_eq!(alert.evaluate(150.0), Some(Level::Warn));
+        assert_eq!(alert.evaluate(160.0), None);
+        assert_eq!(alert.evaluate(600.0), Some(Level::Critical));
+        assert_eq!(alert.evaluate(90.0), Some(Level::Normal));
+        assert_eq!(alert.evaluate(80.0), None);
+    }
+
+    // The event-rate alert fires when the rate drops below its thresholds.
+    #[test]
+    fn low_event_rate_alerts() {
+        let mut alerts = Alerts::new(&AlertConfig::default());
+        let mut observed = Observed {
+            events_per_sec: 50.0,
+            feed_connected: true,
+            ..Observed::default()
+        };
+        alerts.evaluate(&observed);
+        assert_eq!(alerts.raised(), vec![("event_rate", "critical")]);
+        observed.events_per_sec = 10_000.0;
+        alerts.evaluate(&observed);
+        assert!(alerts.raised().is_empty());
+        // With no feed connected a silent engine is not an alert.
+        observed.events_per_sec = 0.0;
+        observed.feed_connected = false;
+        alerts.evaluate(&observed);
+        assert!(alerts.raised().is_empty());
+    }
+}

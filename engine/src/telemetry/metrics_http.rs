@@ -1,0 +1,254 @@
+//! The Prometheus text-format endpoint (`GET /metrics`), on loopback by default.
+//!
+//! One thread, off the hot path: it accepts a connection, renders the
+//! telemetry board (counters the pipeline threads publish with relaxed
+//! stores) and the reporter's last snapshot, and closes. Nothing here is
+//! ever waited on by a pipeline thread.
+
+use crate::decision::RejectReason;
+use crate::telemetry::{Board, Counter, Snapshot, RINGS_MAX};
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Renders the whole exposition.
+pub fn render(board: &Board, rings: usize) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    render_counters(&mut out, board, rings);
+    let snapshot = board
+        .snapshot
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    render_stage_latency(&mut out, &snapshot);
+    if let Some((seq_last, seq_durable, lag_events)) = board.journal_durability() {
+        for (name, help, value) in [
+            (
+                "journal_seq_last",
+                "Last sequence appended to the journal.",
+                seq_last,
+            ),
+            (
+                "journal_seq_durable",
+                "Last sequence known to be on disk.",
+                seq_durable,
+            ),
+            (
+                "journal_durable_lag_events",
+                "Events appended but not yet known durable.",
+                lag_events,
+            ),
+        ] {
+            gauge(&mut out, name, help, value);
+        }
+    }
+    if let Some(gauges) = board.gauges.get() {
+        gauges.visit(&mut |name, help, value| gauge(&mut out, name, help, value));
+    }
+    gauge(
+        &mut out,
+        "events_per_second",
+        "Events per second over the last interval.",
+        snapshot.events_per_sec,
+    );
+    gauge(
+        &mut out,
+        "rss_bytes",
+        "Resident memory of the process.",
+        snapshot.rss_bytes as f64,
+    );
+    gauge(
+        &mut out,
+        "errors_per_event",
+        "Errors per event over the last interval.",
+        snapshot.errors_per_event,
+    );
+    render_alerts(&mut out, &snapshot);
+    out
+}
+
+/// One gauge with its help and type lines.
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP genesis_{name} {help}\n# TYPE genesis_{name} gauge\ngenesis_{name} {value}"
+    );
+}
+
+/// Every counter, pre-trade rejects by reason, and ring depths.
+fn render_counters(out: &mut String, board: &Board, rings: usize) {
+    for counter in Counter::ALL {
+        let name = format!("genesis_{}_total", counter.name());
+        let _ = writeln!(
+            out,
+            "# HELP {name} {}\n# TYPE {name} counter\n{name} {}",
+            counter.help(),
+            board.get(*counter)
+        );
+    }
+    let _ = writeln!(out, "# HELP genesis_rejects_total Pre-trade rejections by reason.\n# TYPE genesis_rejects_total counter");
+    for reason in RejectReason::ALL
+        .iter()
+        .filter(|r| **r != RejectReason::None)
+    {
+        let _ = writeln!(
+            out,
+            "genesis_rejects_total{{reason=\"{}\"}} {}",
+            reason.name(),
+            board.rejects(*reason)
+        );
+    }
+    let _ = writeln!(out, "# HELP genesis_ring_depth Events waiting in each ring between pipelined threads.\n# TYPE genesis_ring_depth gauge");
+    for ring in 0..rings.min(RINGS_MAX) {
+        let _ = writeln!(
+            out,
+            "genesis_ring_depth{{ring=\"{ring}\"}} {}",
+            board.ring_depth(ring)
+        );
+    }
+}
+
+/// The reporter's last interval, per stage and quantile.
+fn render_stage_latency(out: &mut String, snapshot: &Snapshot) {
+    let _ = writeln!(
+        out,
+        "# HELP genesis_stage_latency_ns Stage latency over the last interval, in ns.\n# TYPE genesis_stage_latency_ns gauge"
+    );
+    for (stage, since_recv, processing) in &snapshot.stages {
+        for (kind, p) in [("since_recv", since_recv), ("processing", processing)] {
+            for (quantile, value) in [
+                ("0.5", p.p50),
+                ("0.9", p.p90),
+                ("0.99", p.p99),
+                ("0.999", p.p99_9),
+                ("0.9999", p.p99_99),
+                ("1", p.max),
+            ] {
+                let _ = writeln!(out, "genesis_stage_latency_ns{{stage=\"{stage}\",kind=\"{kind}\",quantile=\"{quantile}\"}} {value}");
+            }
+        }
+    }
+}
+
+/// The alerts raised now (1 = warn, 2 = critical).
+fn render_alerts(out: &mut String, snapshot: &Snapshot) {
+    let _ = writeln!(
+        out,
+        "# HELP genesis_alert Raised alerts (1 = warn, 2 = critical).\n# TYPE genesis_alert gauge"
+    );
+    for (name, level) in &snapshot.alerts {
+        let value = if *level == "critical" { 2 } else { 1 };
+        let _ = writeln!(out, "genesis_alert{{alert=\"{name}\"}} {value}");
+    }
+}
+
+/// Binds `address` and serves until `stop` is set; returns the bound address.
+pub fn serve(
+    address: &str,
+    board: Arc<Board>,
+    rings: usize,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(address)?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let handle = std::thread::Builder::new()
+        .name("metrics-http".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if let Err(err) = answer(stream, &board, rings) {
+                            tracing::debug!(%err, "metrics request failed");
+                        }
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "metrics endpoint accept failed");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }
+        })?;
+    Ok((bound, handle))
+}
+
+fn answer(mut stream: TcpStream, board: &Board, rings: usize) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut request = [0u8; 2048];
+    let mut length = 0;
+    while length < request.len() && !request[..length].windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = stream.read(&mut request[length..])?;
+        if read == 0 {
+            break;
+        }
+        length += read;
+    }
+    let first_line = request[..length]
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let (status, body) =
+        if first_line.starts_with(b"GET /metrics ") || first_line.starts_with(b"GET / ") {
+            ("200 OK", render(board, rings))
+        } else {
+            (
+                "404 Not Found",
+                "only GET /metrics is served here\n".to_string(),
+            )
+        };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Every line of the exposition is a comment or `name{labels} value` with a numeric value.
+    #[test]
+    fn exposition_is_well_formed() {
+        let board = Board::new();
+        board.set(Counter::Events, 42);
+        let text = render(&board, 1);
+        assert!(text.contains("genesis_events_total 42"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+
+    // Gauges of something beside the engine are rendered by name, with help and type lines.
+    #[test]
+    fn gauges_beside_the_engine_are_rendered() {
+        struct Follower;
+        impl crate::telemetry::Gauges for Follower {
+            fn visit(&self, gauge: &mut dyn FnMut(&'static str, &'static str, f64)) {
+                gauge("follower_lag_events", "Events not yet followed.", 7.0);
+                gauge("follower_lag_seconds", "Age of the oldest.", 0.25);
+            }
+        }
+        let board = Board::new();
+        assert!(!render(&board, 1).contains("follower_lag"));
+        let _ = board.gauges.set(std::sync::Arc::new(Follower));
+        let text = render(&board, 1);
+        assert!(text.contains(
+            "# HELP genesis_follower_lag_events Events not yet followed.\n# TYPE genesis_follower_lag_events gauge\ngenesis_follower_lag_events 7\n"
+        ));
+        assert!(
+            text.contains("genesis_follower_lag_seconds 0.25\n"),
+            "{text}"
+        );
+    }
+}

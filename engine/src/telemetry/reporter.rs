@@ -1,0 +1,265 @@
+//! The reporter thread: collects each stage's finished latency intervals,
+//! writes them to the interval log, and keeps run totals for the report.
+//!
+//! It runs off the hot path on its own (unpinned, sleeping) thread. Once per
+//! interval it offers every stage an empty histogram set; the stage swaps at
+//! its next check and hands the full set back (see `metrics`). The reporter
+//! allocates nothing per interval either: sets travel in a loop.
+
+use crate::telemetry::alerts::{Alerts, Observed};
+use crate::telemetry::metrics::{Exchange, Interval, Percentiles, StageMetrics};
+use crate::telemetry::{Board, Counter, Snapshot};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use genesis_histlog::IntervalSink;
+
+struct Reported {
+    name: &'static str,
+    processing_tag: String,
+    exchange: Exchange,
+    totals: StageMetrics,
+    last_since_recv: Percentiles,
+    last_processing: Percentiles,
+    // Boxed because they travel through the exchange queues as they are.
+    #[allow(clippy::vec_box)]
+    spares: Vec<Box<Interval>>,
+}
+
+pub struct Reporter {
+    stages: Vec<Reported>,
+    interval: Duration,
+    sink: Option<Box<dyn IntervalSink>>,
+    /// Intervals written to the sink.
+    pub intervals_written: u64,
+    /// The first error the sink returned; logging stops after it.
+    pub sink_error: Option<String>,
+    watch: Option<Watch>,
+}
+
+/// The board the reporter reads counters from, and the alerts it evaluates.
+pub struct Watch {
+    pub board: Arc<Board>,
+    pub alerts: Alerts,
+    events_last: u64,
+    errors_last: u64,
+    tick_last: Option<std::time::Instant>,
+}
+
+impl Watch {
+    pub fn new(board: Arc<Board>, alerts: Alerts) -> Watch {
+        Watch {
+            board,
+            alerts,
+            events_last: 0,
+            errors_last: 0,
+            tick_last: None,
+        }
+    }
+}
+
+impl Reporter {
+    pub fn new(interval: Duration, sink: Option<Box<dyn IntervalSink>>) -> Reporter {
+        Reporter {
+            stages: Vec::new(),
+            interval,
+            sink,
+            intervals_written: 0,
+            sink_error: None,
+            watch: None,
+        }
+    }
+
+    /// Publishes a snapshot to `watch.board` and evaluates alerts every interval.
+    pub fn with_watch(mut self, watch: Watch) -> Reporter {
+        self.watch = Some(watch);
+        self
+    }
+
+    /// Connects a stage; its intervals start at `now_ns`.
+    pub fn attach(&mut self, metrics: &mut StageMetrics, now_ns: u64) {
+        let exchange = Exchange::new();
+        metrics.attach(exchange.clone(), now_ns);
+        self.stages.push(Reported {
+            name: metrics.name,
+            processing_tag: format!("{}.processing", metrics.name),
+            exchange,
+            totals: StageMetrics::new(metrics.name),
+            last_since_recv: Percentiles::default(),
+            last_processing: Percentiles::default(),
+            spares: vec![Box::new(Interval::new()), Box::new(Interval::new())],
+        });
+    }
+
+    /// Counters and latency of the interval just ended: snapshot for the endpoint, alerts.
+    #[allow(clippy::disallowed_methods)] // the reporter thread measures its own interval
+    fn watch(&mut self) {
+        let Some(watch) = &mut self.watch else { return };
+        let now = std::time::Instant::now();
+        let seconds = watch
+            .tick_last
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        watch.tick_last = Some(now);
+        let events = watch.board.get(Counter::Events);
+        let errors = watch.board.errors();
+        let new_events = events.saturating_sub(watch.events_last);
+        let new_errors = errors.saturating_sub(watch.errors_last);
+        watch.events_last = events;
+        watch.errors_last = errors;
+        if seconds <= 0.0 {
+            return;
+        }
+        let end_to_end = self
+            .stages
+            .last()
+            .map(|s| s.last_since_recv)
+            .filter(|p| p.count > 0);
+        let observed = Observed {
+            events_per_sec: new_events as f64 / seconds,
+            latency_p99_ns: end_to_end.map(|p| p.p99),
+            rss_bytes: crate::sys::rss_bytes().unwrap_or(0),
+            errors_per_event: if new_events == 0 {
+                0.0
+            } else {
+                new_errors as f64 / new_events as f64
+            },
+            feed_connected: true,
+        };
+        watch.alerts.evaluate(&observed);
+        let snapshot = Snapshot {
+            stages: self
+                .stages
+                .iter()
+                .map(|s| (s.name, s.last_since_recv, s.last_processing))
+                .collect(),
+            events_per_sec: observed.events_per_sec,
+            rss_bytes: observed.rss_bytes,
+            errors_per_event: observed.errors_per_event,
+            alerts: watch.alerts.raised(),
+        };
+        *watch
+            .board
+            .snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = snapshot;
+    }
+
+    /// Takes in finished intervals, then offers each stage an empty set.
+    pub fn tick(&mut self) {
+        self.take_and_offer();
+        self.watch();
+    }
+
+    fn take_and_offer(&mut self) {
+        for index in 0..self.stages.len() {
+            while let Some(interval) = self.stages[index].exchange.full.pop() {
+                self.take(index, interval);
+            }
+            let stage = &mut self.stages[index];
+            if stage.exchange.fresh.is_empty() {
+                if let Some(spare) = stage.spares.pop() {
+                    let _ = stage.exchange.fresh.push(spare);
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, index: usize, mut interval: Box<Interval>) {
+        let stage = &mut self.stages[index];
+        if let (Some(sink), None) = (&mut self.sink, &self.sink_error) {
+            let written = sink
+                .write(
+                    stage.name,
+                    interval.start_ns,
+                    interval.end_ns,
+                    &interval.since_recv_ns,
+                )
+                .and_then(|_| {
+                    sink.write(
+                        &stage.processing_tag,
+                        interval.start_ns,
+                        interval.end_ns,
+                        &interval.processing_ns,
+                    )
+                });
+            match written {
+                Ok(()) => self.intervals_written += 1,
+                Err(err) => self.sink_error = Some(format!("latency log: {err}")),
+            }
+        }
+        stage.last_since_recv = Percentiles::of(&interval.since_recv_ns);
+        stage.last_processing = Percentiles::of(&interval.processing_ns);
+        let _ = stage.totals.since_recv_ns.add(&interval.since_recv_ns);
+        let _ = stage.totals.processing_ns.add(&interval.processing_ns);
+        interval.since_recv_ns.reset();
+        interval.processing_ns.reset();
+        stage.spares.push(interval);
+    }
+
+    /// Runs `tick` every interval on its own thread until `done` is set.
+    pub fn spawn(mut self, done: Arc<AtomicBool>) -> JoinHandle<Reporter> {
+        std::thread::Builder::new()
+            .name("reporter".into())
+            .spawn(move || {
+                let step = Duration::from_millis(5).min(self.interval);
+                let mut waited = Duration::ZERO;
+                while !done.load(Ordering::Acquire) {
+                    std::thread::sleep(step);
+                    waited += step;
+                    if waited >= self.interval {
+                        waited = Duration::ZERO;
+                        self.tick();
+                        if let Some(sink) = &mut self.sink {
+                            let _ = sink.flush();
+                        }
+                    }
+                }
+                self
+            })
+            .expect("spawning the reporter thread")
+    }
+
+    /// Writes one interval of a histogram no stage owns (tick-to-trade, measured by the venue).
+    pub fn write_extra(
+        &mut self,
+        tag: &str,
+        start_ns: u64,
+        end_ns: u64,
+        histogram: &hdrhistogram::Histogram<u64>,
+    ) {
+        if let (Some(sink), None) = (&mut self.sink, &self.sink_error) {
+            match sink
+                .write(tag, start_ns, end_ns, histogram)
+                .and_then(|_| sink.flush())
+            {
+                Ok(()) => self.intervals_written += 1,
+                Err(err) => self.sink_error = Some(format!("latency log: {err}")),
+            }
+        }
+    }
+
+    /// Adds the stages' last, unrotated figures (from the finished threads)
+    /// and returns the run totals in stage order.
+    pub fn finish(&mut self, finals: Vec<StageMetrics>, now_ns: u64) -> Vec<StageMetrics> {
+        self.take_and_offer();
+        for last in finals {
+            let Some(index) = self.stages.iter().position(|s| s.name == last.name) else {
+                continue;
+            };
+            let start_ns = last.interval_start_ns();
+            let interval = Box::new(Interval {
+                since_recv_ns: last.since_recv_ns,
+                processing_ns: last.processing_ns,
+                start_ns,
+                end_ns: now_ns.max(start_ns),
+            });
+            self.take(index, interval);
+        }
+        if let Some(sink) = &mut self.sink {
+            let _ = sink.flush();
+        }
+        self.stages.iter().map(|s| s.totals.clone()).collect()
+    }
+}

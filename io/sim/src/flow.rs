@@ -1,0 +1,64 @@
+//! Where the simulated market's moves come from. The exchange's liquidity
+//! provider quotes each [`Top`] a flow hands over and its taker prints each
+//! trade: a flow is either a walk the caller runs (any [`MarketFlow`]) or
+//! the tops another thread publishes on a [`TopBoard`] ([`BoardFlow`]).
+//!
+//! Owning thread: the simulator's; a flow is polled once per loop iteration.
+
+use crate::board::TopBoard;
+use genesis_io::venue::Side;
+use std::sync::Arc;
+
+/// A top of book in the instrument's ticks and lots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Top {
+    pub bid_px: i64,
+    pub bid_qty: i64,
+    pub ask_px: i64,
+    pub ask_qty: i64,
+}
+
+/// One move of the market.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarketMove {
+    /// The liquidity provider quotes this top on `instrument`.
+    Top { instrument: usize, top: Top },
+    /// The taker prints a trade: an immediate-or-cancel order from the
+    /// `aggressor`'s side at `price`.
+    Print {
+        instrument: usize,
+        aggressor: Side,
+        price: i64,
+        qty: i64,
+    },
+}
+
+/// Moves of the market, polled by the simulator's thread.
+pub trait MarketFlow: Send {
+    /// Hands over the moves due now, oldest first.
+    fn poll(&mut self, moves: &mut dyn FnMut(MarketMove));
+}
+
+/// The tops another thread publishes on a board, one move per newer top.
+pub struct BoardFlow {
+    board: Arc<TopBoard>,
+    versions: Vec<u64>,
+}
+
+impl BoardFlow {
+    pub fn new(board: Arc<TopBoard>) -> BoardFlow {
+        let versions = vec![0; board.slot_count()];
+        BoardFlow { board, versions }
+    }
+}
+
+impl MarketFlow for BoardFlow {
+    fn poll(&mut self, moves: &mut dyn FnMut(MarketMove)) {
+        for (instrument, version) in self.versions.iter_mut().enumerate() {
+            if let Some((newer, top)) = self.board.read_top_if_newer(instrument, *version) {
+                *version = newer;
+                moves(MarketMove::Top { instrument, top });
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Genesis's simulated exchange: what the engine trades against in its
+//! default run, in tests and in benchmarks, and what `genesis venue-sim`
+//! runs on its own.
+//!
+//! It speaks only protocols, as a real venue does: orders arrive over FIX
+//! 4.4 ([`fix`]), its books go out as ITCH 5.0 in MoldUDP64 over UDP with a
+//! retransmission request port ([`itch`]) and as Binance-compatible
+//! WebSocket streams with depth snapshots ([`ws`]). Inside, one
+//! price-time-priority matching engine per instrument
+//! (`genesis_io::venue`) holds a liquidity provider's quotes, a taker's
+//! prints and the sessions' orders ([`exchange`]). The market moves by a
+//! [`MarketFlow`]: a walk its caller runs, or tops published on a
+//! [`TopBoard`] ([`BoardFlow`]). It knows nothing of the engine: its
+//! caller builds a [`SimConfig`] and hands it a clock.
+//!
+//! Threads: [`VenueSim`] owns one thread, which runs everything here and
+//! sleeps when idle; a [`TopBoard`] is written by one other thread.
+
+pub mod board;
+pub mod config;
+pub mod exchange;
+pub mod fix;
+pub mod flow;
+pub mod itch;
+mod sys;
+pub mod venue;
+pub mod ws;
+
+pub use board::{SeqlockBoard, TopBoard};
+pub use config::{SimConfig, SimInstrument};
+pub use exchange::ExchangeCounters;
+pub use flow::{BoardFlow, MarketFlow, MarketMove, Top};
+pub use itch::ItchRequestPort;
+pub use venue::{NowNs, VenueSim, VenueSimReport, VenueSimSetup};
+pub use ws::WsOutCounters;
+
+#[cfg(test)]
+mod tests {
+    /// Four instruments on a cent tick and a one-share lot, as the engine's
+    /// built-in config lists them.
+    pub fn config() -> crate::SimConfig {
+        let instrument = |symbol: &str| crate::SimInstrument {
+            symbol: symbol.into(),
+            tick_size: "0.01".into(),
+            lot_size: "1".into(),
+        };
+        crate::SimConfig {
+            instruments: ["ALPHA", "BRAVO", "CHARLIE", "DELTA"]
+                .into_iter()
+                .map(instrument)
+                .collect(),
+            resting_orders_max: 4_096,
+            itch_drop_every: 0,
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The simulated venue: one thread running the exchange (price-time
+//! matching per instrument, [`crate::exchange`]), its FIX acceptor
+//! ([`crate::fix`]), and its market data: ITCH 5.0 over MoldUDP64 on UDP
+//! with a request port ([`crate::itch`]) and Binance-compatible WebSocket
+//! streams with snapshots ([`crate::ws`]).
+//!
+//! The market moves by the [`MarketFlow`] it is given: a walk its caller
+//! runs (the liquidity provider quotes it, the taker prints its trades), or
+//! the tops another thread publishes on a board ([`crate::BoardFlow`]).
+//!
+//! Time comes from the clock it is given, so its timestamps (ITCH headers,
+//! ExecID seeds, tick-to-trade) agree with its caller's. The thread sleeps
+//! 20 µs when a loop iteration found nothing to do: it is a simulator and
+//! must not take a core from the engine on a small host.
+
+use crate::config::SimConfig;
+use crate::exchange::{Exchange, ExchangeCounters, MarketDataOut};
+use crate::fix::FixAcceptor;
+use crate::flow::{MarketFlow, MarketMove};
+use crate::itch::{ItchOut, ItchRequestPort};
+use crate::ws::{WsOut, WsOutCounters};
+use genesis_io::venue::{BookEvent, MatchingEngine};
+use hdrhistogram::Histogram;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Nanoseconds since the Unix epoch, from the caller's clock.
+pub type NowNs = Box<dyn Fn() -> u64 + Send>;
+
+/// What to start.
+pub struct VenueSimSetup {
+    /// The FIX port (port 0 picks a free one).
+    pub fix_addr: SocketAddr,
+    /// The venue's own CompID and its clients'.
+    pub sender_comp_id: String,
+    pub target_comp_id: String,
+    /// ITCH: the bound request port and where to publish the feed.
+    pub itch: Option<(ItchRequestPort, SocketAddr)>,
+    /// WebSocket streams on this address (port 0 picks a free one).
+    pub ws_addr: Option<SocketAddr>,
+    /// Where the market's moves come from.
+    pub flow: Box<dyn MarketFlow>,
+    /// The clock every timestamp is read from.
+    pub now_ns: NowNs,
+    /// Keep the market still until [`VenueSim::release_market`] or the
+    /// first FIX session connects (sessions are served meanwhile): an
+    /// in-process engine releases it when it starts reading, so no market
+    /// data waits in its sockets; an engine in another process has bound its
+    /// feed socket before it connects, so it hears the feed from sequence 1
+    /// (a late joiner must replay the session through the request port,
+    /// which recovers slower than a 100k/s feed moves).
+    pub hold_market: bool,
+}
+
+/// What the simulator did, when it stops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VenueSimReport {
+    pub exchange: ExchangeCounters,
+    pub ws: WsOutCounters,
+}
+
+/// A running simulated venue.
+pub struct VenueSim {
+    pub fix_addr: SocketAddr,
+    pub ws_addr: Option<SocketAddr>,
+    /// Receive time at the venue minus the trigger's venue time, per order (ns).
+    pub tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
+    report: Arc<Mutex<VenueSimReport>>,
+    market_moving: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// The market-data outputs the exchange feeds.
+struct Outputs {
+    itch: Option<ItchOut>,
+    ws: Option<WsOut>,
+}
+
+impl MarketDataOut for Outputs {
+    fn on_book_event(
+        &mut self,
+        instrument: usize,
+        event: &BookEvent,
+        book: &MatchingEngine,
+        now_ns: u64,
+    ) {
+        if let Some(itch) = &mut self.itch {
+            itch.on_book_event(instrument, event, book, now_ns);
+        }
+        if let Some(ws) = &mut self.ws {
+            ws.on_book_event(instrument, event, book, now_ns);
+        }
+    }
+
+    fn on_operation_done(&mut self, instrument: usize, book: &MatchingEngine, now_ns: u64) {
+        if let Some(ws) = &mut self.ws {
+            ws.on_operation_done(instrument, book, now_ns);
+        }
+    }
+}
+
+/// Everything the simulator's thread owns.
+struct Simulator {
+    exchange: Exchange,
+    fix: FixAcceptor,
+    outputs: Outputs,
+    flow: Box<dyn MarketFlow>,
+    /// This iteration's moves (reused).
+    moves: Vec<MarketMove>,
+    now_ns: NowNs,
+}
+
+/// The flags the simulator's thread shares with its handle.
+struct Shared {
+    stop: Arc<AtomicBool>,
+    market_moving: Arc<AtomicBool>,
+    report: Arc<Mutex<VenueSimReport>>,
+}
+
+impl VenueSim {
+    /// Binds every port, then starts the simulator's thread.
+    pub fn start(config: &SimConfig, setup: VenueSimSetup) -> Result<VenueSim, String> {
+        let exec_id_seed = (setup.now_ns)() / 1_000;
+        let fix = FixAcceptor::bind(
+            config,
+            setup.fix_addr,
+            &setup.sender_comp_id,
+            &setup.target_comp_id,
+            exec_id_seed,
+        )
+        .map_err(|e| format!("FIX port {}: {e}", setup.fix_addr))?;
+        let fix_addr = fix.local_addr().map_err(|e| e.to_string())?;
+        let outputs = Outputs {
+            itch: bind_itch(config, setup.itch)?,
+            ws: bind_ws(config, setup.ws_addr)?,
+        };
+        let ws_addr = match &outputs.ws {
+            Some(ws) => Some(ws.local_addr()?),
+            None => None,
+        };
+        let tick_to_trade_ns = Arc::clone(&fix.tick_to_trade_ns);
+        let simulator = Simulator {
+            exchange: Exchange::new(config.instruments.len(), config.resting_orders_max),
+            fix,
+            outputs,
+            flow: setup.flow,
+            moves: Vec::with_capacity(64),
+            now_ns: setup.now_ns,
+        };
+        let shared = Shared {
+            stop: Arc::new(AtomicBool::new(false)),
+            market_moving: Arc::new(AtomicBool::new(!setup.hold_market)),
+            report: Arc::new(Mutex::new(VenueSimReport::default())),
+        };
+        let handle = spawn(simulator, &shared)?;
+        Ok(VenueSim {
+            fix_addr,
+            ws_addr,
+            tick_to_trade_ns,
+            report: shared.report,
+            market_moving: shared.market_moving,
+            stop: shared.stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Lets a held market move (see [`VenueSimSetup::hold_market`]).
+    pub fn release_market(&self) {
+        self.market_moving.store(true, Ordering::Release);
+    }
+
+    /// Stops the thread; what it did.
+    pub fn stop(&mut self) -> VenueSimReport {
+        self.stop.store(true, Ordering::Release);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+        *self.report.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for VenueSim {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn bind_itch(
+    config: &SimConfig,
+    itch: Option<(ItchRequestPort, SocketAddr)>,
+) -> Result<Option<ItchOut>, String> {
+    let Some((request_port, destination)) = itch else {
+        return Ok(None);
+    };
+    ItchOut::new(config, request_port, destination)
+        .map(Some)
+        .map_err(|e| format!("ITCH publisher to {destination}: {e}"))
+}
+
+fn bind_ws(config: &SimConfig, addr: Option<SocketAddr>) -> Result<Option<WsOut>, String> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    WsOut::bind(config, addr)
+        .map(Some)
+        .map_err(|e| format!("WebSocket port {addr}: {e}"))
+}
+
+/// The simulator's thread: runs until stopped, then leaves its counters.
+fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, String> {
+    let stop = Arc::clone(&shared.stop);
+    let moving = Arc::clone(&shared.market_moving);
+    let report = Arc::clone(&shared.report);
+    std::thread::Builder::new()
+        .name("venue-sim".into())
+        .spawn(move || {
+            if let Some(itch) = &mut simulator.outputs.itch {
+                itch.directory((simulator.now_ns)());
+            }
+            while !stop.load(Ordering::Acquire) {
+                let mut market_moving = moving.load(Ordering::Acquire);
+                if !market_moving && simulator.fix.connected_count() > 0 {
+                    moving.store(true, Ordering::Release);
+                    market_moving = true;
+                }
+                if !simulator.step(market_moving) {
+                    std::thread::sleep(Duration::from_micros(20));
+                }
+            }
+            let mut report = report.lock().unwrap_or_else(|e| e.into_inner());
+            report.exchange = simulator.exchange.counters;
+            if let Some(ws) = &simulator.outputs.ws {
+                report.ws = ws.counters;
+            }
+        })
+        .map_err(|e| format!("cannot start the simulator thread: {e}"))
+}
+
+impl Simulator {
+    /// One loop iteration; true if anything happened.
+    fn step(&mut self, market_moving: bool) -> bool {
+        let now_ns = (self.now_ns)();
+        let mut busy = market_moving && self.move_market(now_ns);
+        // The feed goes out before the session is served, so the session's
+        // turn never delays market data; and again after, with what the
+        // session's orders changed.
+        self.flush_itch();
+        busy |= self
+            .fix
+            .poll(&mut self.exchange, &mut self.outputs, (self.now_ns)());
+        self.flush_itch();
+        if let Some(ws) = &mut self.outputs.ws {
+            ws.poll(&self.exchange, (self.now_ns)());
+        }
+        busy
+    }
+
+    fn flush_itch(&mut self) {
+        if let Some(itch) = &mut self.outputs.itch {
+            itch.poll();
+        }
+    }
+
+    /// Applies the flow's moves; true if there were any.
+    fn move_market(&mut self, now_ns: u64) -> bool {
+        let moves = &mut self.moves;
+        self.flow.poll(&mut |market_move| moves.push(market_move));
+        let busy = !self.moves.is_empty();
+        for market_move in self.moves.drain(..) {
+            match market_move {
+                MarketMove::Top { instrument, top } => {
+                    self.exchange
+                        .on_top(instrument, &top, now_ns, &mut self.outputs)
+                }
+                MarketMove::Print {
+                    instrument,
+                    aggressor,
+                    price,
+                    qty,
+                } => self.exchange.on_print(
+                    instrument,
+                    aggressor,
+                    price,
+                    qty,
+                    now_ns,
+                    &mut self.outputs,
+                ),
+            }
+        }
+        busy
+    }
+}

@@ -1,0 +1,426 @@
+//! The simulated venue's market data over WebSocket, Binance-compatible:
+//! `<symbol>@bookTicker` on every change of the top of book,
+//! `<symbol>@depth@100ms` diffs of every changed level every 100 ms, and
+//! depth snapshots answered on the same connection (Binance's WebSocket API
+//! `depth` method; see `genesis_io::net::binance_ws` for why).
+//!
+//! Owning thread: the simulator's (`venue`). Every book change that
+//! touches a level takes the instrument's next update id; a diff carries
+//! the first (`U`) and last (`u`) id of its window and each changed level's
+//! quantity after the window; a snapshot carries the id of the last change
+//! it includes (`lastUpdateId`). So the client's documented procedure
+//! (buffer, snapshot, first diff with `U <= lastUpdateId+1 <= u`, then
+//! `U == previous u + 1`) holds by construction.
+//!
+//! Every connection receives every stream (the path is not inspected).
+//! Every snapshot request is answered, however many arrive in one poll (they
+//! are collected into a preallocated list first, which grows off the hot
+//! path if a poll brings more): a valid one with the snapshot, one for an
+//! unknown symbol with a Binance-style "Invalid symbol." error carrying its
+//! id, and one that does not parse with a "Malformed request." error (id 0:
+//! no id could be trusted). Each error answer is counted in `bad_requests`.
+
+use crate::config::{SimConfig, SimInstrument};
+use crate::exchange::{Exchange, MarketDataOut};
+use genesis_io::binance::{
+    parse_depth_request, write_book_ticker, write_error_answer, write_snapshot_answer, DecimalGrid,
+    DepthDiffBuilder, DepthRequest, InstrumentGrid,
+};
+use genesis_io::net::{ConnectionId, WsServer};
+use genesis_io::venue::{BookEvent, MatchingEngine, Side as BookSide};
+use std::net::SocketAddr;
+
+/// How often depth diffs go out.
+pub const DIFF_INTERVAL_NS: u64 = 100_000_000;
+
+/// Most levels a snapshot answer carries.
+const SNAPSHOT_LEVELS_MAX: usize = 5_000;
+
+/// Snapshot requests one poll holds without growing its list.
+const REQUESTS_PER_POLL_CAPACITY: usize = 64;
+
+struct Stream {
+    symbol_lower: String,
+    symbol_upper: String,
+    grid: InstrumentGrid,
+    diff: DepthDiffBuilder,
+    update_id: u64,
+    /// Last top of book sent: (bid price, bid qty, ask price, ask qty).
+    top_sent: (i64, i64, i64, i64),
+}
+
+/// Counters of the WebSocket side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WsOutCounters {
+    pub diffs_sent: u64,
+    pub tickers_sent: u64,
+    pub snapshots_sent: u64,
+    pub bad_requests: u64,
+}
+
+pub struct WsOut {
+    server: WsServer,
+    streams: Vec<Stream>,
+    text: String,
+    bids: Vec<(i64, i64)>,
+    asks: Vec<(i64, i64)>,
+    /// This poll's requests in arrival order (`Err` when one did not
+    /// parse); cleared every poll, capacity kept.
+    requests: Vec<(ConnectionId, Result<DepthRequest, ()>)>,
+    diff_due_ns: u64,
+    pub counters: WsOutCounters,
+}
+
+impl WsOut {
+    /// Listens at `addr` (port 0 picks a free one).
+    pub fn bind(config: &SimConfig, addr: SocketAddr) -> Result<WsOut, String> {
+        let server = WsServer::bind(addr, 1 << 20).map_err(|e| e.to_string())?;
+        let streams = config
+            .instruments
+            .iter()
+            .map(|i| {
+                // One price step per tick and one quantity step per lot:
+                // engine units are grid steps.
+                let grid = grid_of(i)?;
+                Ok(Stream {
+                    symbol_lower: i.symbol.to_ascii_lowercase(),
+                    symbol_upper: i.symbol.to_ascii_uppercase(),
+                    grid,
+                    diff: DepthDiffBuilder::new(&i.symbol, grid, 4_096),
+                    update_id: 0,
+                    top_sent: (0, 0, 0, 0),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(WsOut {
+            server,
+            streams,
+            text: String::with_capacity(64 << 10),
+            bids: Vec::with_capacity(SNAPSHOT_LEVELS_MAX),
+            asks: Vec::with_capacity(SNAPSHOT_LEVELS_MAX),
+            requests: Vec::with_capacity(REQUESTS_PER_POLL_CAPACITY),
+            diff_due_ns: 0,
+            counters: WsOutCounters::default(),
+        })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, String> {
+        self.server.local_addr().map_err(|e| e.to_string())
+    }
+
+    /// Connections with a completed handshake.
+    pub fn open_count(&self) -> usize {
+        self.server.open_count()
+    }
+
+    /// Accepts connections, answers snapshot requests, and sends the diffs
+    /// when their 100 ms window closes.
+    pub fn poll(&mut self, exchange: &Exchange, now_ns: u64) {
+        let mut requests = std::mem::take(&mut self.requests);
+        requests.clear();
+        self.server.poll(|connection, bytes| {
+            requests.push((connection, parse_depth_request(bytes).map_err(|_| ())));
+        });
+        for &(connection, request) in &requests {
+            match request {
+                Ok(request) => self.answer_snapshot(exchange, connection, &request),
+                Err(()) => self.answer_malformed(connection),
+            }
+        }
+        self.requests = requests;
+        if now_ns >= self.diff_due_ns {
+            self.diff_due_ns = now_ns + DIFF_INTERVAL_NS;
+            self.send_diffs(now_ns);
+        }
+    }
+
+    fn answer_malformed(&mut self, connection: ConnectionId) {
+        self.counters.bad_requests += 1;
+        self.text.clear();
+        write_error_answer(&mut self.text, 0, 400, -1102, "Malformed request.");
+        self.server.send_text(connection, &self.text);
+    }
+
+    fn answer_snapshot(
+        &mut self,
+        exchange: &Exchange,
+        connection: ConnectionId,
+        request: &DepthRequest,
+    ) {
+        let (id, limit) = (request.id, request.limit);
+        let instrument = self
+            .streams
+            .iter()
+            .position(|s| s.symbol_upper.as_bytes() == request.symbol.as_bytes());
+        self.text.clear();
+        let Some((index, book)) =
+            instrument.and_then(|index| exchange.book(index).map(|book| (index, book)))
+        else {
+            self.counters.bad_requests += 1;
+            write_error_answer(&mut self.text, id, 400, -1121, "Invalid symbol.");
+            self.server.send_text(connection, &self.text);
+            return;
+        };
+        let levels_max = (limit as usize).clamp(1, SNAPSHOT_LEVELS_MAX);
+        let (bids, asks) = (&mut self.bids, &mut self.asks);
+        bids.clear();
+        asks.clear();
+        book.for_each_level(BookSide::Buy, levels_max, &mut |price, qty| {
+            bids.push((price, qty))
+        });
+        book.for_each_level(BookSide::Sell, levels_max, &mut |price, qty| {
+            asks.push((price, qty))
+        });
+        let stream = &self.streams[index];
+        write_snapshot_answer(
+            &mut self.text,
+            id,
+            &stream.grid,
+            stream.update_id,
+            self.bids.iter().copied(),
+            self.asks.iter().copied(),
+        );
+        self.counters.snapshots_sent += 1;
+        self.server.send_text(connection, &self.text);
+    }
+
+    fn send_diffs(&mut self, now_ns: u64) {
+        for index in 0..self.streams.len() {
+            self.flush_diff(index, now_ns);
+        }
+    }
+
+    fn flush_diff(&mut self, index: usize, now_ns: u64) {
+        self.text.clear();
+        if self.streams[index]
+            .diff
+            .write_diff(now_ns / 1_000_000, &mut self.text)
+        {
+            self.counters.diffs_sent += 1;
+            self.server.broadcast_text(&self.text);
+        }
+    }
+
+    fn level_changed(
+        &mut self,
+        index: usize,
+        side: BookSide,
+        price: i64,
+        book: &MatchingEngine,
+        now_ns: u64,
+    ) {
+        let stream = &mut self.streams[index];
+        stream.update_id += 1;
+        let qty = book.level_qty(side, price);
+        let diff_side = match side {
+            BookSide::Buy => genesis_io::book::Side::Bid,
+            BookSide::Sell => genesis_io::book::Side::Ask,
+        };
+        if stream
+            .diff
+            .on_level(diff_side, price, qty, stream.update_id)
+            .is_err()
+        {
+            // The window's level buffer is full: send it now, then record
+            // (one level per update id here, so no id straddles two diffs).
+            self.flush_diff(index, now_ns);
+            let stream = &mut self.streams[index];
+            let recorded = stream
+                .diff
+                .on_level(diff_side, price, qty, stream.update_id);
+            debug_assert!(recorded.is_ok(), "an empty window takes a level");
+        }
+    }
+}
+
+/// The instrument's price and quantity grids: one step per tick and lot.
+fn grid_of(instrument: &SimInstrument) -> Result<InstrumentGrid, String> {
+    let step = |field: &str, text: &str| {
+        DecimalGrid::from_step(text)
+            .map_err(|_| format!("{field}: {text:?} is not a grid step a Binance feed can use"))
+    };
+    Ok(InstrumentGrid {
+        price: step("tick_size", &instrument.tick_size)?,
+        qty: step("lot_size", &instrument.lot_size)?,
+    })
+}
+
+impl MarketDataOut for WsOut {
+    fn on_book_event(
+        &mut self,
+        instrument: usize,
+        event: &BookEvent,
+        book: &MatchingEngine,
+        now_ns: u64,
+    ) {
+        if instrument >= self.streams.len() {
+            return;
+        }
+        match *event {
+            BookEvent::Added { side, price, .. }
+            | BookEvent::Executed { side, price, .. }
+            | BookEvent::Cancelled { side, price, .. } => {
+                self.level_changed(instrument, side, price, book, now_ns);
+            }
+            BookEvent::Replaced {
+                side,
+                old_price,
+                price,
+                ..
+            } => {
+                self.level_changed(instrument, side, old_price, book, now_ns);
+                if price != old_price {
+                    self.level_changed(instrument, side, price, book, now_ns);
+                }
+            }
+        }
+    }
+
+    fn on_operation_done(&mut self, instrument: usize, book: &MatchingEngine, _now_ns: u64) {
+        let Some(stream) = self.streams.get_mut(instrument) else {
+            return;
+        };
+        let (Some((bid_px, bid_qty)), Some((ask_px, ask_qty))) = (book.best_bid(), book.best_ask())
+        else {
+            return;
+        };
+        let top = (bid_px, bid_qty, ask_px, ask_qty);
+        if top == stream.top_sent {
+            return;
+        }
+        stream.top_sent = top;
+        self.text.clear();
+        write_book_ticker(
+            &mut self.text,
+            &stream.symbol_lower,
+            &stream.symbol_upper,
+            &stream.grid,
+            stream.update_id,
+            (bid_px, bid_qty),
+            (ask_px, ask_qty),
+        );
+        self.counters.tickers_sent += 1;
+        self.server.broadcast_text(&self.text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use genesis_io::net::{WsClient, WsConfig, WsEndpoint, WsEvent};
+
+    /// Nanoseconds since the test began.
+    struct TestClock(std::time::Instant);
+
+    impl TestClock {
+        fn now_ns(&self) -> u64 {
+            self.0.elapsed().as_nanos() as u64
+        }
+    }
+
+    const DEADLINE_NS: u64 = 10_000_000_000;
+
+    /// Polls the venue side and the client in turn until `done` holds over
+    /// the answers collected, failing with what is known at the deadline.
+    fn drive(
+        clock: &TestClock,
+        out: &mut WsOut,
+        exchange: &Exchange,
+        client: &mut WsClient,
+        answers: &mut Vec<serde_json::Value>,
+        what: &str,
+        done: impl Fn(&WsOut, &WsClient, &[serde_json::Value]) -> bool,
+    ) {
+        let deadline_ns = clock.now_ns() + DEADLINE_NS;
+        while !done(out, client, answers) {
+            assert!(
+                clock.now_ns() < deadline_ns,
+                "deadline passed waiting for {what}: {:?}, client {:?}, answers {answers:?}",
+                out.counters,
+                client.stats()
+            );
+            out.poll(exchange, 0);
+            client.poll(&mut || clock.now_ns(), |event| {
+                if let WsEvent::Text { bytes, .. } = event {
+                    let value: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+                    // Diffs and tickers are streams; answers carry an id.
+                    if value.get("id").is_some() {
+                        answers.push(value);
+                    }
+                }
+            });
+            std::thread::yield_now();
+        }
+    }
+
+    // Thirteen requests in one go, more than any fixed batch: ten valid, one
+    // for an unknown symbol, two that do not parse; each gets its own
+    // answer, and each error answer is counted.
+    #[test]
+    fn every_request_of_a_poll_is_answered() {
+        let config = crate::tests::config();
+        let exchange = Exchange::new(config.instruments.len(), 64);
+        let mut out = WsOut::bind(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = out.local_addr().unwrap();
+        let mut client = WsClient::new(
+            WsEndpoint {
+                addr,
+                url: format!("ws://{addr}/stream?streams=alpha@bookTicker"),
+            },
+            WsConfig {
+                message_bytes_max: 1 << 20,
+                ..WsConfig::default()
+            },
+        );
+        let clock = TestClock(std::time::Instant::now());
+        let mut answers = Vec::new();
+        drive(
+            &clock,
+            &mut out,
+            &exchange,
+            &mut client,
+            &mut answers,
+            "the connection",
+            |out, client, _| client.is_open() && out.open_count() == 1,
+        );
+
+        for id in 1..=10 {
+            let symbol = &config.instruments[id as usize % config.instruments.len()].symbol;
+            let request = format!(
+                r#"{{"id":{id},"method":"depth","params":{{"symbol":"{symbol}","limit":5}}}}"#
+            );
+            assert!(client.send_text(&request));
+        }
+        assert!(client
+            .send_text(r#"{"id":11,"method":"depth","params":{"symbol":"NOSUCH","limit":5}}"#));
+        assert!(client.send_text("{not json"));
+        assert!(client.send_text(r#"{"id":13,"method":"trades"}"#));
+        drive(
+            &clock,
+            &mut out,
+            &exchange,
+            &mut client,
+            &mut answers,
+            "thirteen answers",
+            |_, _, answers| answers.len() >= 13,
+        );
+
+        let mut ids: Vec<u64> = answers.iter().map(|a| a["id"].as_u64().unwrap()).collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+            "{answers:?}"
+        );
+        for answer in &answers {
+            let (id, status) = (answer["id"].as_u64().unwrap(), &answer["status"]);
+            match id {
+                1..=10 => assert_eq!(status, 200, "snapshot {answer}"),
+                11 => assert_eq!(answer["error"]["code"], -1121, "{answer}"),
+                _ => assert_eq!(answer["error"]["code"], -1102, "{answer}"),
+            }
+        }
+        assert_eq!(out.counters.snapshots_sent, 10);
+        assert_eq!(out.counters.bad_requests, 3, "one count per error answer");
+    }
+}
