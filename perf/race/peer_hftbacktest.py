@@ -27,6 +27,10 @@ from hftbacktest.types import DEPTH_CLEAR_EVENT, LOCAL_EVENT
 from common import check_events, emit, load_tape, parse_args, stdout_to_stderr
 
 WARMUP_ROWS = 5_000
+# A warm-up run's per-asset slices end at different times, and hftbacktest then
+# times out instead of reporting the end of data: an hour without a feed row
+# ends the loop (the tape has one every ~100 µs).
+FEED_TIMEOUT_NS = 3_600_000_000_000
 NO_ORDER = np.uint64(0)
 
 
@@ -81,7 +85,12 @@ def market_maker(hbt, assets, n, lot_sizes, order_lots, max_position_lots):
     ticks = np.zeros((assets, 2), np.int64)
     next_id = np.uint64(1)
     orders = 0
-    while hbt.wait_next_feed(False, 1_000_000_000_000) != 1:
+    while True:
+        result = hbt.wait_next_feed(False, FEED_TIMEOUT_NS)
+        if result == 0 or result == 1:  # no feed for an hour of tape time, or end of data
+            break
+        if result != 2:
+            raise RuntimeError("wait_next_feed failed")
         asset = updated_asset(hbt, assets)
         if asset < 0:
             continue
