@@ -4,7 +4,7 @@
 # target/perf-report/race-peers.{json,md}. A benchmark, not a test: nothing
 # here runs in CI. See perf/race/README.md.
 #
-#   perf/race/run.sh              # 2 M rows (about 25 min on 2 shared vCPUs)
+#   perf/race/run.sh              # 2 M rows (10-30 min on 2 shared vCPUs)
 #   perf/race/run.sh --small      # 50 k rows, a quick check
 #   GENESIS=target/release/genesis perf/race/run.sh   # adds Genesis's rows
 #
