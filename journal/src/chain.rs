@@ -77,12 +77,21 @@ impl Problem {
 }
 
 impl Folder {
+    /// Reads the folder in the order that keeps a live writer and a
+    /// concurrent `archive` from making a clean journal look damaged: the
+    /// seals before the listing (a seal is appended only after its segment's
+    /// successor exists, so a segment sealed in between still shows its
+    /// successor), the archive boundary after it (the boundary is raised
+    /// before a segment moves out, so one moved in between is covered).
     pub fn load(dir: &Path) -> Result<Folder, JournalError> {
+        let seals = seal::load(dir)?;
+        let segments = naming::list_all_segments(dir)?;
+        let boundary = boundary::load(dir)?;
         Ok(Folder {
             dir: dir.to_path_buf(),
-            segments: naming::list_all_segments(dir)?,
-            seals: seal::load(dir)?,
-            boundary: boundary::load(dir)?,
+            segments,
+            seals,
+            boundary,
         })
     }
 
