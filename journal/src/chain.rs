@@ -238,8 +238,13 @@ pub(crate) fn check_closed(
     let expected = Seal::of_full_segment(layout, listed.seq_first, header_crc, seal.body_crc);
     if *seal != expected {
         return Err(damaged(format!(
-            "the segment does not match its seal: sealed {seal:?}, found header CRC32C {header_crc:#010x} and {} records",
-            layout.slots_per_segment
+            "the segment does not match its seal: sealed with header CRC32C {:#010x} and records {}..={} ({}), found header CRC32C {header_crc:#010x} and records {}..={}",
+            seal.header_crc,
+            seal.seq_first,
+            seal.seq_last,
+            seal.records,
+            expected.seq_first,
+            expected.seq_last
         )));
     }
     if read_body && !listed.compressed {
