@@ -68,9 +68,10 @@ pub struct Writer {
 impl Writer {
     /// Opens (or creates) the journal in `config.dir`: takes the folder
     /// lock, checks the chain of segments and every closed segment (see
-    /// [`ClosedCheck`](crate::config::ClosedCheck)), recovers the newest segment, and gets ready to
-    /// append after its last good record. Damage anywhere is refused with
-    /// an error naming the file and the remedy, and nothing is changed.
+    /// [`ClosedCheck`](crate::config::ClosedCheck)), recovers the newest
+    /// segment, and gets ready to append after its last good record. Damage
+    /// anywhere is refused with an error naming the file and the remedy,
+    /// and nothing is changed.
     pub fn open(config: &JournalConfig) -> Result<(Writer, RecoveryReport), JournalError> {
         let dir = config.dir.as_path();
         let layout = Layout::new(config.record_size_bytes, config.segment_size_bytes, dir)?;

@@ -55,7 +55,10 @@ fn flipped_bit_in_the_zeroed_tail_is_cut() {
     flip(&newest, slot_offset(3) + 9, 0x40);
     let err = Writer::open(&config).err().unwrap().to_string();
     assert!(err.contains("mid-log damage"), "{err}");
-    assert!(err.contains("genesis journal truncate"), "the refusal says the remedy: {err}");
+    assert!(
+        err.contains("genesis journal truncate"),
+        "the refusal says the remedy: {err}"
+    );
     let plan = plan_truncate(dir.path(), TruncateAt::FirstDamage).unwrap();
     assert_eq!(plan.seq_cut, RECORDS + 1);
     assert_eq!(plan.records_discarded, 0);
