@@ -215,15 +215,17 @@ impl Writer {
         let seq_first = self.active.target.seq_first + self.layout.slots_per_segment;
         let prepared = match self.prealloc.take(seq_first) {
             Ok(prepared) => prepared,
-            Err(err) => return Err(self.folder_changed().unwrap_or(err)),
+            Err(err) => return Err(self.folder_changed(None).unwrap_or(err)),
         };
         let target = prepared.target;
         if let Err(error) = std::fs::rename(&prepared.tmp_path, &target.path) {
-            return Err(self.folder_changed().unwrap_or(JournalError::Io {
-                path: target.path.clone(),
-                op: "rename preallocated segment into place",
-                error,
-            }));
+            return Err(self.folder_changed(Some(&prepared.tmp_path)).unwrap_or(
+                JournalError::Io {
+                    path: target.path.clone(),
+                    op: "rename preallocated segment into place",
+                    error,
+                },
+            ));
         }
         self.shared.register(target.clone(), true);
         let closed = std::mem::replace(
@@ -240,19 +242,31 @@ impl Writer {
         Ok(())
     }
 
-    /// After a failed rollover: the folder was removed or replaced under
-    /// the writer (an outside process, a test's temporary folder dropped
-    /// while its writer thread still ran), said plainly. Cold path.
+    /// After a failed rollover: the folder, or files in it, were removed or
+    /// replaced under the writer (a test's temporary folder dropped while
+    /// its writer thread still ran, an outside program cleaning the folder),
+    /// said plainly. `None` when nothing of the kind is seen. Cold path.
     #[cold]
-    fn folder_changed(&self) -> Option<JournalError> {
+    fn folder_changed(&self, prepared: Option<&Path>) -> Option<JournalError> {
+        let active = &self.active.target.path;
         let reason = match folder_id(&self.dir) {
-            Err(_) => "it no longer exists: it was removed while the writer was running (records since the last rollover went to files that are gone)",
-            Ok(id) if id != self.dir_id => "another folder now has its name: it was moved or removed and recreated while the writer was running",
-            Ok(_) => return None,
+            Err(_) => "it no longer exists: it was removed while the writer was running (records since the last rollover went to files that are gone)".to_string(),
+            Ok(id) if id != self.dir_id => "another folder now has its name: it was moved or removed and recreated while the writer was running".to_string(),
+            Ok(_) if !active.exists() => format!(
+                "the segment being written, {}, is gone: the folder is being removed, or another program deletes files in it, while the writer runs",
+                active.display()
+            ),
+            Ok(_) => match prepared.filter(|tmp| !tmp.exists()) {
+                Some(tmp) => format!(
+                    "the next segment, prepared as {}, was removed by another program while this writer held the folder lock",
+                    tmp.display()
+                ),
+                None => return None,
+            },
         };
         Some(JournalError::FolderChanged {
             path: self.dir.clone(),
-            reason: reason.to_string(),
+            reason,
         })
     }
 

@@ -107,3 +107,35 @@ fn folder_removed_under_a_live_writer_is_named() {
         "{err}"
     );
 }
+
+// The folder being deleted file by file (what `remove_dir_all` of a test's
+// temporary folder does while its writer thread still runs), or only the
+// prepared segment removed: the rollover says which, not a bare ENOENT.
+#[test]
+fn files_removed_under_a_live_writer_are_named() {
+    for remove_active in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), 4, WriteMode::Pwrite, Durability::None);
+        let (mut writer, _) = Writer::open(&config).unwrap();
+        writer.append(&payload(1)).unwrap();
+        let prepared = dir.path().join(".prealloc-00000000000000000005.tmp");
+        wait_for("the helper to prepare segment 5", DEADLINE, || {
+            prepared.exists()
+        });
+        std::fs::remove_file(&prepared).unwrap();
+        if remove_active {
+            std::fs::remove_file(segment(dir.path(), 1)).unwrap();
+        }
+        let err = (2..=5)
+            .find_map(|seq| writer.append(&payload(seq)).err())
+            .expect("the rollover into segment 5 fails");
+        assert!(matches!(err, JournalError::FolderChanged { .. }), "{err}");
+        let text = err.to_string();
+        let says = if remove_active {
+            "the segment being written"
+        } else {
+            "was removed by another program"
+        };
+        assert!(text.contains(says), "{text}");
+    }
+}
