@@ -10,6 +10,7 @@
 //! and nothing that runs beside the engine.
 
 mod alerts;
+mod backtest;
 mod host;
 mod instruments;
 mod journal;
@@ -23,6 +24,7 @@ mod topology;
 mod venue;
 
 pub use alerts::AlertConfig;
+pub use backtest::{BacktestConfig, QueueModelKind, VenueTime};
 pub use host::HostConfig;
 pub use instruments::{instrument_grid, InstrumentConfig, InstrumentLimits};
 pub use journal::{JournalConfig, JournalDurability, JournalWriteMode};
@@ -33,7 +35,7 @@ pub use market_data::{
 pub use metrics::MetricsConfig;
 pub use postgres::PostgresConfig;
 pub use risk::RiskConfig;
-pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName};
+pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName, TouchQuoterConfig};
 pub use topology::{plan_groups, CorePlan, Group, TopologyConfig, WaitKind, STAGE_NAMES};
 pub use venue::{FixVenueConfig, VenueConfig, VenueKind};
 
@@ -87,6 +89,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     pub host: HostConfig,
     pub postgres: PostgresConfig,
+    /// How `genesis backtest` replays tapes (nothing else reads it).
+    pub backtest: BacktestConfig,
 }
 
 impl Default for Config {
@@ -124,6 +128,7 @@ impl Config {
             alerts: AlertConfig::default(),
             host: HostConfig::default(),
             postgres: PostgresConfig::default(),
+            backtest: BacktestConfig::default(),
         }
     }
 
@@ -174,6 +179,7 @@ impl Config {
         self.market_data.validate(&self.instruments, &invalid)?;
         self.venue.validate(&invalid)?;
         self.metrics.validate(&invalid)?;
+        self.backtest.validate(&invalid)?;
         self.journal.validate(&invalid)
     }
 
@@ -233,7 +239,7 @@ mod tests {
         let err = "moonshot".parse::<StrategyName>().unwrap_err();
         assert_eq!(
             err,
-            "unknown strategy \"moonshot\"; this build has \"market-maker\" and \"none\""
+            "unknown strategy \"moonshot\"; this build has \"market-maker\", \"touch-quoter\" and \"none\""
         );
     }
 }
