@@ -137,6 +137,7 @@ pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<Backte
     };
     let progress = lock(&driver).progress();
     let bar = ProgressThread::start(options.progress, tape_bytes, progress);
+    let cpu_started_s = report::process_cpu_s();
     let run = genesis_engine::run::run(
         &config,
         parts,
@@ -144,6 +145,7 @@ pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<Backte
         Arc::clone(&options.stop),
         None,
     );
+    let cpu_s = report::process_cpu_s() - cpu_started_s;
     bar.finish();
     let run = run?;
     let mut driver = lock(&driver);
@@ -160,6 +162,7 @@ pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<Backte
             .then_some(config.strategy.touch_quoter.requote_every_updates),
         strategy: config.strategy.name.to_string(),
         tape_error: driver.feed_mut().take_error().map(|e| e.to_string()),
+        cpu_s,
         run,
     })
 }
