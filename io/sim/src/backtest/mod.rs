@@ -48,6 +48,8 @@
 
 mod market;
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod tests;
 
 use genesis_io::tape::records::{RecordKind, TapeRecord};
