@@ -428,3 +428,28 @@ fn the_binary_names_a_truncated_itch_file_and_exits_1() {
     );
     assert!(summary["events"].as_u64().unwrap() > 100, "{summary}");
 }
+
+// The race's config and dev.toml's [backtest] load: the touch quoter with the peers' parameters, the defaults.
+#[test]
+fn the_shipped_configs_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let race = Config::load(&root.join("perf/race/genesis.toml")).unwrap();
+    assert_eq!(race.strategy.name.to_string(), "touch-quoter");
+    let quoter = &race.strategy.touch_quoter;
+    assert_eq!(
+        (
+            quoter.requote_every_updates,
+            quoter.order_lots,
+            quoter.max_position_lots
+        ),
+        (8, 1, 10)
+    );
+    assert_eq!(race.instruments.len(), 4);
+    assert_eq!(race.backtest.entry_latency_ns, 100_000);
+    let dev = Config::load(&root.join("engine/config/dev.toml")).unwrap();
+    assert_eq!(dev.backtest, Config::builtin().backtest);
+    assert_eq!(
+        dev.strategy.touch_quoter,
+        Config::builtin().strategy.touch_quoter
+    );
+}

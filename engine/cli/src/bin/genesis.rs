@@ -167,7 +167,7 @@ enum Command {
         /// Backtest with this config instead of the recorded ones.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Backtest with this bundled strategy ("market-maker", "none").
+        /// Backtest with this bundled strategy ("market-maker", "touch-quoter", "none").
         #[arg(long, value_name = "NAME")]
         strategy: Option<String>,
     },
