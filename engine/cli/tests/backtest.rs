@@ -294,6 +294,8 @@ fn a_converted_tape_backtests_like_its_source() {
     let binary = dir.path().join("tape.gnstape");
     let converted = convert(&config, &tapes, &binary).unwrap();
     assert!(converted.records >= 4_000);
+    // An empty folder is a fresh journal; one holding records is refused.
+    std::fs::create_dir(dir.path().join("csv")).unwrap();
     let (from_csv, _) = run(&config, &tapes, &dir.path().join("csv"));
     let (from_binary, printed) = run(&config, &[binary], &dir.path().join("binary"));
     assert_eq!(
@@ -305,6 +307,12 @@ fn a_converted_tape_backtests_like_its_source() {
         segments(&dir.path().join("csv")),
         segments(&dir.path().join("binary"))
     );
+    let (again, _) = run(&config, &tapes, &dir.path().join("csv"));
+    let error = format!(
+        "{:#}",
+        again.err().expect("a journal with records is refused")
+    );
+    assert!(error.contains("already holds records"), "{error}");
 }
 
 // An ITCH 5.0 day (gzip) backtests through order-by-order books, trades, replays and repeats.

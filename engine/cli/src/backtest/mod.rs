@@ -95,8 +95,11 @@ fn check_fresh_journal(dir: &Path) -> Result<()> {
     if !dir.exists() {
         return Ok(());
     }
-    let verify = genesis_journal::verify(dir)
-        .with_context(|| format!("checking the journal folder {}", dir.display()))?;
+    let verify = match genesis_journal::verify(dir) {
+        // An empty folder (or one with files but no segment) holds no records.
+        Err(genesis_journal::JournalError::NoJournal { .. }) => return Ok(()),
+        other => other.with_context(|| format!("checking the journal folder {}", dir.display()))?,
+    };
     if let Some(seq_last) = verify.seq_last {
         bail!(
             "journal folder {} already holds records up to sequence {seq_last}: a backtest writes a journal of its own; give --journal with a new folder (or remove it)",
