@@ -260,3 +260,50 @@ fn mixed_formats_are_refused() {
         "{text}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+    // Arbitrary bytes after a valid binary-tape header (and any file at all)
+    // never panic the reader; an error names the file and the offset of the
+    // record at fault, after every whole record before it came out.
+    #[test]
+    fn garbled_binary_tapes_are_refused_at_a_record_offset(
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        whole_file in proptest::prelude::any::<bool>(),
+    ) {
+        use genesis_io::tape::records::binary::{BinaryTapeWriter, RECORD_BYTES};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("garbled.gnstape");
+        let wanted = options("AAA", "0.1", "1").instruments;
+        let mut bytes = if whole_file {
+            genesis_io::tape::records::binary::MAGIC.to_vec()
+        } else {
+            BinaryTapeWriter::new(Vec::new(), &wanted).unwrap().finish().unwrap()
+        };
+        let header_bytes = bytes.len() as u64;
+        bytes.extend_from_slice(&body);
+        std::fs::write(&path, &bytes).unwrap();
+        let Ok(mut records) = TapeRecords::open(std::slice::from_ref(&path), &options("AAA", "0.1", "1")) else {
+            proptest::prop_assert!(whole_file, "a valid header opens");
+            return Ok(());
+        };
+        let mut read = 0u64;
+        loop {
+            match records.next_record() {
+                Ok(Some(_)) => read += 1,
+                Ok(None) => {
+                    proptest::prop_assert_eq!(body.len() % RECORD_BYTES, 0);
+                    break;
+                }
+                Err(error) => {
+                    let text = error.to_string();
+                    proptest::prop_assert!(text.contains("garbled.gnstape"), "{}", text);
+                    let offset = error.offset().expect("an offset");
+                    proptest::prop_assert_eq!(offset, header_bytes + read * RECORD_BYTES as u64, "{}", text);
+                    break;
+                }
+            }
+        }
+    }
+}
