@@ -260,7 +260,7 @@ fn fix_session(
             itch: None,
             ws_addr: None,
             flow: Box::new(WalkFlow::new(config, &clock)),
-            now_ns: sim_glue::now_ns(&clock),
+            now_ns: sim_glue::now_ns(),
             hold_market,
         },
     )
