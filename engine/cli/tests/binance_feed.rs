@@ -28,9 +28,12 @@ mod common;
 mod market_data;
 
 use binance_peer::{make_tls_files, python_ready, Peer, TlsFiles};
-use common::process::journal_events;
+use common::process::{journal_events, scrape};
 use genesis_engine::event::FLAG_STALE;
-use market_data::{assert_no_order_on_a_stale_book, feed_metric, is_top, start_engine, EngineRun};
+use market_data::{
+    assert_no_order_on_a_stale_book, feed_metric, is_top, promtool_check_feed_series, start_engine,
+    EngineRun,
+};
 
 const SOURCE: &str = "binance-ws";
 const SYMBOL: &str = "BTCUSDT";
@@ -215,6 +218,7 @@ fn a_scrape_during_a_forced_gap_shows_the_stale_gauge_rise_and_fall() {
         });
     assert!(feed_metric(&during, "book_stale_seconds", SOURCE, SYMBOL) > 0.0);
     assert!(feed_metric(&during, "gaps_total", SOURCE, SYMBOL) >= 1.0);
+    promtool_check_feed_series(&scrape(rig.run.metrics_port).expect("a scrape"));
     rig.peer.command("rest_errors_clear");
     rig.wait_top("a fresh top after the resync", mark, false, true);
     rig.run

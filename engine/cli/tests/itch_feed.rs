@@ -15,11 +15,11 @@ mod common;
 #[path = "support/market_data.rs"]
 mod market_data;
 
-use common::process::journal_events;
+use common::process::{journal_events, scrape};
 use genesis_engine::event::{EventKind, Input, FLAG_STALE};
 use market_data::{
-    assert_no_order_on_a_stale_book, feed_metric, longest_silence_ns, recoveries_per_instrument,
-    start_engine,
+    assert_no_order_on_a_stale_book, feed_metric, longest_silence_ns, promtool_check_feed_series,
+    recoveries_per_instrument, start_engine,
 };
 
 /// The built-in config's four instruments.
@@ -36,6 +36,7 @@ fn lossy_run(name: &str, market_data: &str, gaps_min: f64) {
         feed_metric(m, "gaps_total", SOURCE, "all") >= gaps_min
             && feed_metric(m, "resyncs_total", SOURCE, "all") >= gaps_min
     });
+    promtool_check_feed_series(&scrape(run.metrics_port).expect("a scrape"));
     let from = journal_events(&run.journal).len();
     run.wait_fresh_market_data(
         "market data after the gaps, with a fresh top of every book",

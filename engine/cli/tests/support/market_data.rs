@@ -288,3 +288,47 @@ pub fn assert_no_order_on_a_stale_book(events: &[Event]) {
         }
     }
 }
+
+/// Checks the `genesis_feed_*` families of a scrape with `promtool check
+/// metrics` (format and lint). Fails in CI when promtool is missing
+/// (test.sh installs the `prometheus` package); elsewhere it says it skipped.
+pub fn promtool_check_feed_series(body: &str) {
+    use std::io::Write;
+    let feed: String = body
+        .lines()
+        .filter(|line| line.contains("genesis_feed_"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(
+        feed.contains("genesis_feed_book_stale{"),
+        "feed series in the scrape:\n{body}"
+    );
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(
+            !ci,
+            "CI: promtool is required (test.sh installs the prometheus package)"
+        );
+        eprintln!("SKIPPED: promtool is not installed; the feed series were not linted");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(feed.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool check metrics: {}{}\n{feed}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
