@@ -39,8 +39,10 @@ const SOURCE: &str = "binance-ws";
 const SYMBOL: &str = "BTCUSDT";
 
 /// The engine's config for the server's ports: the server's instrument
-/// (price step 0.01, quantity step 0.001), REST snapshots, fast reconnects
-/// and retries, the paper venue, and a stale-book alert after 100 ms.
+/// (price step 0.01, quantity step 0.001), REST snapshots taken only once a
+/// diff is buffered (the server's market moves only when the test says, so
+/// the quiet-symbol fallback is pushed out of reach), fast reconnects and
+/// retries, the paper venue, and a stale-book alert after 100 ms.
 fn sections(peer: &Peer, tls: Option<&TlsFiles>) -> String {
     let (ws, http) = if tls.is_some() {
         ("wss", "https")
@@ -56,6 +58,7 @@ fn sections(peer: &Peer, tls: Option<&TlsFiles>) -> String {
          rest_url = \"{http}://127.0.0.1:{}\"\nca_file = \"{ca_file}\"\n\
          reconnect_initial_ms = 40\nreconnect_max_ms = 400\n\
          snapshot_backoff_initial_ms = 20\nsnapshot_backoff_max_ms = 200\n\
+         snapshot_diff_wait_ms = 600000\n\
          [venue]\nkind = \"paper\"\n\
          [alerts]\nbook_stale_max_ms = 100\n",
         peer.ws_port, peer.http_port

@@ -61,6 +61,10 @@ pub struct BinanceConfig {
     /// jitter) up to `snapshot_backoff_max_ms`.
     pub snapshot_backoff_initial_ms: u64,
     pub snapshot_backoff_max_ms: u64,
+    /// REST: a snapshot is fetched once the stream's first diff is
+    /// buffered (Binance's procedure), or after this long without one (a
+    /// quiet symbol).
+    pub snapshot_diff_wait_ms: u64,
     /// Send a ping after this long without one.
     pub ping_interval_s: u64,
     /// Drop the connection when a ping gets no pong within this long.
@@ -91,6 +95,7 @@ impl Default for BinanceConfig {
             rest_timeout_ms: 10_000,
             snapshot_backoff_initial_ms: 250,
             snapshot_backoff_max_ms: 30_000,
+            snapshot_diff_wait_ms: 1_000,
             ping_interval_s: 20,
             ping_timeout_s: 10,
             close_timeout_s: 5,
@@ -136,7 +141,10 @@ impl BinanceConfig {
                 } else {
                     self.rest_url.trim_end_matches('/').to_string()
                 };
-                BinanceFeedOptions::rest(base_url)
+                BinanceFeedOptions {
+                    snapshot_diff_wait_ns: self.snapshot_diff_wait_ms.saturating_mul(MS_NS),
+                    ..BinanceFeedOptions::rest(base_url)
+                }
             }
             BinanceSnapshotSource::WebSocketApi => BinanceFeedOptions::web_socket_api(),
         };
@@ -269,6 +277,7 @@ mod tests {
                 base_url: "https://api.example.com".into()
             }
         );
+        assert_eq!(options.snapshot_diff_wait_ns, 1_000_000_000);
         let config = BinanceConfig {
             snapshot_source: BinanceSnapshotSource::WebSocketApi,
             ca_file: "/tmp/ca.pem".into(),
