@@ -42,13 +42,23 @@ pub fn unix_ns() -> u64 {
 /// `[topology]` or `[journal]`), unpinned with sleeping waits, a metrics
 /// endpoint and a long duration: the test stops it.
 pub fn start_engine(dir: &Path, name: &str, sections: &str) -> EngineRun {
+    start_engine_with_topology(dir, name, "", sections)
+}
+
+/// [`start_engine`] with more `[topology]` keys (`topology`, TOML lines).
+pub fn start_engine_with_topology(
+    dir: &Path,
+    name: &str,
+    topology: &str,
+    sections: &str,
+) -> EngineRun {
     let journal = dir.join(name).join("journal");
     let config = dir.join(format!("{name}.toml"));
     let metrics_port = free_port();
     std::fs::write(
         &config,
         format!(
-            "[topology]\npin_threads = false\nwait = \"sleep\"\n\
+            "[topology]\npin_threads = false\nwait = \"sleep\"\n{topology}\n\
              [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\nlatency_log_dir = \"\"\ninterval_ms = 200\n\
              [journal]\ndir = \"{}\"\n\
              {sections}\n",
