@@ -52,6 +52,14 @@ fn lossy_run(name: &str, topology: &str, market_data: &str, gaps_min: f64) {
             .iter()
             .any(|e| e.kind == EventKind::Fill)
     });
+    // The feed socket's datagrams carry the kernel's receive stamps.
+    let log = run.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("kernel receive stamps on") && l.contains("feed")),
+        "{name}: {}",
+        run.log_tail()
+    );
     let (summary, events) = run.stop();
 
     let tops: Vec<_> = events
