@@ -61,8 +61,14 @@ impl Default for JournalConfig {
 }
 
 impl JournalConfig {
-    /// A usable buffer and segment size, and group-commit bounds when grouping.
+    /// A folder, a usable buffer and segment size, and group-commit bounds when grouping.
     pub(super) fn validate(&self, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
+        if self.dir.as_os_str().is_empty() {
+            return Err(invalid(
+                "journal.dir",
+                "must name a folder, such as \"genesis-data/journal\"".into(),
+            ));
+        }
         if self.buffer_bytes < 4096 {
             return Err(invalid(
                 "journal.buffer_bytes",
