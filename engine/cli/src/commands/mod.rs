@@ -4,5 +4,7 @@
 //! so the binary stays a thin parser and tests can call them directly.
 
 pub mod journal;
+pub mod journal_archive;
+pub mod journal_truncate;
 pub mod replay;
 pub mod venue_sim;
