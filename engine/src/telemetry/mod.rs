@@ -7,12 +7,15 @@
 //! - [`board`]: counters each pipeline thread copies out with relaxed stores,
 //!   and the [`Gauges`] of whatever runs beside the engine.
 //! - [`alerts`]: the guide's thresholds, evaluated once per interval.
-//! - [`metrics_http`]: the Prometheus endpoint's thread, rendering the board.
+//! - [`metrics_http`]: the Prometheus exposition, rendered from the board.
+//! - [`metrics_server`]: the endpoint's thread, serving every connection at
+//!   once (mio) with an idle timeout and a bound on connections.
 
 pub mod alerts;
 pub mod board;
 pub mod metrics;
 pub mod metrics_http;
+pub mod metrics_server;
 pub mod reporter;
 
 pub use board::{Board, Counter, Gauges, Snapshot, RINGS_MAX};
