@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::process::{free_port, genesis, journal_events, signal, write_run_config};
+use common::process::{free_port, genesis, journal_events, signal, spawn, write_run_config};
 use genesis_engine::event::{EventKind, FLAG_STALE};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -62,7 +62,7 @@ fn number_before(line: &str, label: &str) -> u64 {
 /// An engine run in its own process, trading with the standalone venue.
 struct EngineRun {
     name: &'static str,
-    child: Child,
+    child: common::process::ChildGuard,
     journal: std::path::PathBuf,
     summary: std::path::PathBuf,
 }
@@ -77,21 +77,21 @@ fn start_engine(dir: &Path, name: &'static str, market_data: &str, fix_port: u16
         ),
     );
     let summary = dir.join(format!("{name}.json"));
-    let child = genesis()
-        .args([
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--duration",
-            "4",
-        ])
-        .arg("--summary-json")
-        .arg(&summary)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        genesis()
+            .args([
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--duration",
+                "4",
+            ])
+            .arg("--summary-json")
+            .arg(&summary)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     EngineRun {
         name,
         child,
@@ -134,15 +134,15 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
     let dir = tempfile::tempdir().unwrap();
     let (fix_port, ws_port) = (free_port(), free_port());
     let (feed_port, request_port) = (free_udp_port(), free_udp_port());
-    let mut sim = genesis()
-        .args(["venue-sim", "--rate", "20000"])
-        .args(["--fix-port", &fix_port.to_string()])
-        .args(["--itch-to", &format!("127.0.0.1:{feed_port}")])
-        .args(["--itch-request-port", &request_port.to_string()])
-        .args(["--ws-port", &ws_port.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut sim = spawn(
+        genesis()
+            .args(["venue-sim", "--rate", "20000"])
+            .args(["--fix-port", &fix_port.to_string()])
+            .args(["--itch-to", &format!("127.0.0.1:{feed_port}")])
+            .args(["--itch-request-port", &request_port.to_string()])
+            .args(["--ws-port", &ws_port.to_string()])
+            .stdout(Stdio::piped()),
+    );
     let lines = lines_of(&mut sim);
     let mut seen = Vec::new();
     let ws_line = wait_for_line(&lines, "WebSocket ws://", &mut seen);
