@@ -28,5 +28,7 @@ python3 -c 'import hdrh' 2>/dev/null || python3 -m pip install --quiet hdrhistog
 # The Binance integration tests run a Binance-shaped server in Python (websockets).
 python3 -c 'import websockets' 2>/dev/null || python3 -m pip install --quiet websockets
 cargo test --workspace --locked
+echo "== PostgreSQL tests against a running server (DATABASE_URL)"
+bash tools/ci/pg-external.sh
 echo "== tuning scripts"
 bash tuning/tests/run.sh

@@ -43,6 +43,13 @@ fn default_run_trades_and_reports() {
     assert!(number("fills") > 0, "{summary}");
     assert_eq!(number("dropped"), 0);
     assert_eq!(summary["stages"].as_array().unwrap().len(), 5);
+    // Tick-to-trade crosses loopback TCP and a FIX encode and decode: no
+    // sample is below a microsecond (they were 1 ns when the venue
+    // subtracted a TSC time from a CLOCK_REALTIME stamp).
+    let tick_to_trade = &summary["tick_to_trade_ns"];
+    assert!(tick_to_trade["count"].as_u64().unwrap() > 0, "{summary}");
+    let p50 = tick_to_trade["p50"].as_u64().unwrap();
+    assert!(p50 >= 1_000, "tick-to-trade p50 {p50} ns: {summary}");
     assert!(
         summary["stages"][4]["since_recv_ns"]["p99"]
             .as_u64()
