@@ -338,3 +338,73 @@ fn empty_ranges_and_folders_without_a_journal_fail() {
         text(&cat)
     );
 }
+
+// `journal archive --compress-after 0`: with a drain's database that cannot
+// be asked, nothing is compressed and the command fails; without a
+// database, closed segments are compressed, and verify, cat and replay read
+// them (verify counting them).
+#[test]
+fn archive_is_bounded_by_the_drain_and_compressed_segments_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, journal) = journal_of(dir.path(), 2);
+    let journal_arg = journal.to_str().unwrap();
+    let before = segments(&journal);
+    let unreachable = run(
+        &[
+            "journal",
+            "archive",
+            journal_arg,
+            "--compress-after",
+            "0",
+            "--database-url",
+            "postgres://genesis@127.0.0.1:1/genesis",
+        ],
+        dir.path(),
+    );
+    assert_eq!(unreachable.status.code(), Some(2), "{}", text(&unreachable));
+    assert!(
+        text(&unreachable).contains("nothing was compressed"),
+        "{}",
+        text(&unreachable)
+    );
+    assert_eq!(segments(&journal), before, "nothing compressed");
+
+    let archive = genesis()
+        .args(["journal", "archive", journal_arg, "--compress-after", "0"])
+        .env_remove("DATABASE_URL")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(archive.status.success(), "{}", text(&archive));
+    assert!(
+        text(&archive).contains("no database configured"),
+        "{}",
+        text(&archive)
+    );
+    let compressed = before.len() - segments(&journal).len();
+    assert!(
+        compressed >= 1,
+        "closed segments compressed: {}",
+        text(&archive)
+    );
+    let verify = run(&["journal", "verify", journal_arg], dir.path());
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert!(
+        text(&verify).contains(&format!("({compressed} compressed)")),
+        "{}",
+        text(&verify)
+    );
+    let events = EventReader::read_all(&journal).unwrap();
+    let cat = run(&["journal", "cat", journal_arg], dir.path());
+    assert!(cat.status.success(), "{}", text(&cat));
+    assert_eq!(
+        String::from_utf8_lossy(&cat.stdout).lines().count(),
+        events.len()
+    );
+    let replay = run(&["replay", journal_arg], dir.path());
+    assert!(
+        replay.status.success() && text(&replay).contains("every decision matches"),
+        "{}",
+        text(&replay)
+    );
+}
