@@ -411,3 +411,46 @@ fn replaces_and_cancels_follow_the_accepted_clordid() {
     );
     sim.stop();
 }
+
+// A FIX connection that sends garbage instead of a Logon is closed by the
+// venue after its logon timeout, freeing the slot, instead of being held open.
+#[test]
+fn fix_connection_sending_garbage_is_closed() {
+    use std::io::{Read, Write};
+    let fix_port = free_port();
+    let _sim = spawn(
+        genesis()
+            .args(["venue-sim", "--itch-to", "none", "--ws-port", "0"])
+            .args(["--fix-port", &fix_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let started = std::time::Instant::now();
+    let mut stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", fix_port)) {
+            Ok(stream) => break stream,
+            Err(err) if started.elapsed() < std::time::Duration::from_secs(30) => {
+                let _ = err;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(err) => panic!("the venue's FIX port never opened: {err}"),
+        }
+    };
+    stream
+        .write_all(b"GET / HTTP/1.1\r\n\r\n\x00\x01garbage")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let sent = std::time::Instant::now();
+    let mut buffer = [0u8; 256];
+    let closed = loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    assert!(closed, "still open {:?} after garbage", sent.elapsed());
+}

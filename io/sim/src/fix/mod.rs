@@ -5,7 +5,9 @@
 //! ExecutionReports and OrderCancelRejects ([`reports`]). Up to
 //! [`SESSIONS_MAX`] sessions at once, each its own participant (they can
 //! trade with each other); when one goes away its resting orders are
-//! cancelled. ClOrdIDs are opaque text ([`ids`]).
+//! cancelled. A connection that has not logged on within
+//! [`LOGON_TIMEOUT_NS`] (it sent garbage, or nothing) is closed, freeing its
+//! slot. ClOrdIDs are opaque text ([`ids`]).
 //!
 //! It measures tick-to-trade: for every order it receives, its receive time
 //! (the kernel's stamp, SO_TIMESTAMPNS, when available) minus the trigger
@@ -25,7 +27,7 @@ mod reports;
 
 use crate::config::SimConfig;
 use crate::exchange::{Exchange, MarketDataOut, OWNER_SESSION};
-use genesis_io::fix::session::{Session, SessionConfig};
+use genesis_io::fix::session::{Session, SessionConfig, SessionState};
 use genesis_io::fix::InstrumentScale;
 use hdrhistogram::Histogram;
 use ids::Ids;
@@ -59,7 +61,13 @@ struct Connection {
     /// Kernel receive stamps on (SO_TIMESTAMPNS), so that the sleeping
     /// simulator thread does not add its sleep to tick-to-trade.
     stamped: bool,
+    /// When it was accepted: a connection not logged on within
+    /// [`LOGON_TIMEOUT_NS`] (garbage, or nothing at all) is closed.
+    connected_ns: u64,
 }
+
+/// How long an accepted connection may take to log on.
+pub const LOGON_TIMEOUT_NS: u64 = 2_000_000_000;
 
 /// What the session handler needs besides the session.
 struct Router {
@@ -162,7 +170,9 @@ impl FixAcceptor {
             let mut handler = Orders::new(&mut self.router, &mut *exchange, &mut *out, slot);
             let (read_busy, gone) = connection.read(&mut handler, now_ns, realtime_to_now_ns);
             busy |= read_busy;
-            closed[slot] = gone;
+            let logon_overdue = connection.session.state() == SessionState::AwaitingLogon
+                && now_ns.saturating_sub(connection.connected_ns) > LOGON_TIMEOUT_NS;
+            closed[slot] = gone || logon_overdue;
             connection.session.poll_timers(now_ns, &mut handler);
         }
         busy |= self.send_replies(exchange, now_ns);
@@ -238,6 +248,7 @@ impl FixAcceptor {
             stream,
             session,
             stamped,
+            connected_ns: now_ns,
         });
         true
     }
