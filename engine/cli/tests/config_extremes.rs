@@ -36,8 +36,15 @@ enum Step {
 /// pipelined over two threads (so rings are allocated), unpinned with
 /// sleeping waits, the journal in `dir` with small segments, no endpoint
 /// and no latency log, and every optional key present (so it is walked too).
-fn base_config(dir: &Path) -> Config {
+/// With `simulated`, orders go to the simulated venue over FIX and market
+/// data comes as ITCH from it (the default); else to the paper venue with
+/// the synthetic feed, which start and stop in a fraction of the time.
+fn base_config(dir: &Path, simulated: bool) -> Config {
     let mut config = Config::builtin();
+    if !simulated {
+        config.venue.kind = genesis_engine::config::VenueKind::Paper;
+        config.market_data.source = genesis_engine::config::MarketDataSource::Synthetic;
+    }
     config.topology.pin_threads = false;
     config.topology.wait = genesis_engine::config::WaitKind::Sleep;
     config.topology.cores.strategy = 1;
@@ -171,7 +178,12 @@ fn check_case(
     keys: &[NumericKey],
     changes: &[(usize, Value)],
 ) -> Result<Outcome, String> {
-    let mut value = Value::try_from(base_config(dir)).unwrap();
+    // Keys of the venue and the market data run against the simulator.
+    let simulated = changes.iter().any(|(index, _)| {
+        let key = &keys[*index].dotted;
+        key.starts_with("venue") || key.starts_with("market_data")
+    });
+    let mut value = Value::try_from(base_config(dir, simulated)).unwrap();
     let mut described = Vec::new();
     for (index, new) in changes {
         let key = &keys[*index];
@@ -201,7 +213,7 @@ fn check_case(
 }
 
 fn all_keys(dir: &Path) -> Vec<NumericKey> {
-    let value = Value::try_from(base_config(dir)).unwrap();
+    let value = Value::try_from(base_config(dir, true)).unwrap();
     let mut keys = Vec::new();
     numeric_keys(&value, &mut Vec::new(), "", &mut keys);
     keys
