@@ -415,6 +415,7 @@ fn replaces_and_cancels_follow_the_accepted_clordid() {
 // A FIX connection that sends garbage instead of a Logon is closed by the
 // venue after its logon timeout, freeing the slot, instead of being held open.
 #[test]
+#[allow(clippy::disallowed_methods)] // a wall-clock deadline for the port to open
 fn fix_connection_sending_garbage_is_closed() {
     use std::io::{Read, Write};
     let fix_port = free_port();
