@@ -26,7 +26,7 @@ mod venue;
 pub use alerts::AlertConfig;
 pub use host::HostConfig;
 pub use instruments::{instrument_grid, InstrumentConfig, InstrumentLimits};
-pub use journal::{JournalConfig, JournalDurability, JournalWriteMode};
+pub use journal::{JournalClosedCheck, JournalConfig, JournalDurability, JournalWriteMode};
 pub use market_data::{
     check_binance_url, BinanceConfig, ItchAddressConfig, MarketDataConfig, MarketDataSocketConfig,
     MarketDataSource,
