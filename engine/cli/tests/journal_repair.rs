@@ -268,6 +268,15 @@ fn flipped_bit_in_the_zeroed_tail_is_cut() {
         "{}",
         text(&nothing)
     );
+    // --at SEQ cuts a clean journal where asked; the operator action takes that sequence.
+    let seq_last = EventReader::read_all(&journal).unwrap().last().unwrap().seq;
+    let at = (seq_last - 10).to_string();
+    let cut = truncate(&journal, &["--at", &at, "--yes"], "");
+    assert!(cut.status.success(), "{}", text(&cut));
+    let events = EventReader::read_all(&journal).unwrap();
+    assert_eq!(events.last().unwrap().seq, seq_last - 10, "{}", text(&cut));
+    let replay = run(&["replay", journal.to_str().unwrap()], dir.path());
+    assert!(replay.status.success(), "{}", text(&replay));
 }
 
 // A torn last record: `cat --json` keeps stdout pure JSON lines and says so on stderr.
