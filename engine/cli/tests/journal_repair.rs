@@ -206,6 +206,11 @@ fn deleted_middle_segment_is_refused_named_and_cut() {
         dir.path(),
     );
     assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("journal closed segments checked"),
+        "the start-up check is reported: {}",
+        text(&again)
+    );
     let after = EventReader::read_all(&journal).unwrap();
     assert!(after.len() as u64 > seq_cut && after[seq_cut as usize].seq == seq_cut + 1);
     let replay = run(&["replay", journal_arg], dir.path());
