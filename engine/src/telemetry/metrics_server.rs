@@ -97,12 +97,13 @@ impl Server {
             }
             #[allow(clippy::disallowed_methods)] // idle timeouts are wall-clock, off the hot path
             let now = Instant::now();
-            for event in events.iter() {
-                match event.token() {
-                    LISTENER => self.accept_all(now),
-                    Token(index) => self.advance(index, now),
-                }
+            for event in events.iter().filter(|event| event.token() != LISTENER) {
+                self.advance(event.token().0, now);
             }
+            // Every wake, not only on the listener's readiness: readiness is
+            // edge-triggered, and an accept that failed (out of descriptors)
+            // leaves connections waiting that no new edge would announce.
+            self.accept_all(now);
             self.close_idle(now);
         }
     }
