@@ -422,3 +422,42 @@ fn archive_is_bounded_by_the_drain_and_compressed_segments_are_read() {
         text(&replay)
     );
 }
+
+// Damage in a closed segment (a flipped bit mid-record, a deleted first
+// segment) refuses the start, naming the file, instead of appending to a
+// journal verify calls damaged.
+#[test]
+fn damage_in_closed_segments_refuses_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, journal) = journal_of(dir.path(), 2);
+    let config_arg = config.to_str().unwrap();
+    let first = segments(&journal)[0].clone();
+    let first_name = first.file_name().unwrap().to_string_lossy().into_owned();
+    let original = std::fs::read(&first).unwrap();
+    let mut flipped = original.clone();
+    flipped[original.len() / 2] ^= 0x04;
+    std::fs::write(&first, &flipped).unwrap();
+    let start = run(
+        &["run", "--config", config_arg, "--duration", "0.3"],
+        dir.path(),
+    );
+    assert_eq!(start.status.code(), Some(2), "{}", text(&start));
+    assert!(text(&start).contains(&first_name), "{}", text(&start));
+    std::fs::remove_file(&first).unwrap();
+    let start = run(
+        &["run", "--config", config_arg, "--duration", "0.3"],
+        dir.path(),
+    );
+    assert_eq!(start.status.code(), Some(2), "{}", text(&start));
+    assert!(text(&start).contains("Remedy"), "{}", text(&start));
+    std::fs::write(&first, &original).unwrap();
+    let start = run(
+        &["run", "--config", config_arg, "--duration", "0.3"],
+        dir.path(),
+    );
+    assert!(
+        start.status.success(),
+        "restored, it starts: {}",
+        text(&start)
+    );
+}
