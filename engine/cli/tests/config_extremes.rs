@@ -250,7 +250,7 @@ fn every_numeric_key_at_every_extreme() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     // Up to three keys at once at random extremes (random powers of two): refused or run.
     #[test]
