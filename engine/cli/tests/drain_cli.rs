@@ -283,3 +283,84 @@ fn the_database_password_reaches_no_log_error_or_file() {
         assert_eq!(mode, 0o600, "{}", path.display());
     }
 }
+
+// `journal archive` never compresses what the drain has not loaded: with
+// the drain's database holding nothing yet, every closed segment is held
+// back; once `genesis drain` loaded the journal they are compressed, and a
+// second drain reads the compressed segments and finds nothing new.
+#[test]
+fn archive_waits_for_the_drain() {
+    use genesis_engine::event::EVENT_BYTES;
+    let db = pg::TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    let mut config = genesis_journal::JournalConfig::new(&journal, EVENT_BYTES);
+    config.segment_size_bytes = 1 << 20;
+    let (mut writer, _) = genesis_journal::Writer::open(&config).unwrap();
+    let mut bytes = [0u8; EVENT_BYTES];
+    for event in pg::journal::synthetic(1, 20_000, 1_700_000_000_000_000_000, 1_000) {
+        event.encode(&mut bytes);
+        writer.append(&bytes).unwrap();
+    }
+    writer.close().unwrap();
+    let segments = || {
+        let mut names: Vec<String> = std::fs::read_dir(&journal)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains(".gjseg"))
+            .collect();
+        names.sort();
+        names
+    };
+    let before = segments();
+    assert!(before.len() >= 3, "{before:?}");
+    let journal_arg = journal.to_str().unwrap();
+    let migrate = genesis()
+        .args(["db", "migrate", "--database-url", db.url()])
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{}", text(&migrate));
+    let archive = || {
+        genesis()
+            .args(["journal", "archive", journal_arg, "--compress-after", "0"])
+            .args(["--database-url", db.url()])
+            .output()
+            .unwrap()
+    };
+    let held = archive();
+    assert!(held.status.success(), "{}", text(&held));
+    assert!(text(&held).contains("held back"), "{}", text(&held));
+    assert_eq!(
+        segments(),
+        before,
+        "nothing compressed before the drain: {}",
+        text(&held)
+    );
+
+    let drain = genesis()
+        .args(["drain", "--database-url", db.url(), journal_arg])
+        .output()
+        .unwrap();
+    assert!(drain.status.success(), "{}", text(&drain));
+    let compressed = archive();
+    assert!(compressed.status.success(), "{}", text(&compressed));
+    let after = segments();
+    assert!(
+        after
+            .iter()
+            .filter(|name| !name.ends_with(".gjseg"))
+            .count()
+            >= 2,
+        "closed segments compressed once drained: {after:?}\n{}",
+        text(&compressed)
+    );
+    let again = genesis()
+        .args(["drain", "--database-url", db.url(), journal_arg])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success() && text(&again).contains("drain: 0 events loaded"),
+        "{}",
+        text(&again)
+    );
+}
