@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 run_tests() {
     cargo test --locked -p genesis-drain --test drain_resume --test drain_archive
-    cargo test --locked -p genesis-cli --test drain_cli run_drains_its_journal_into_postgres
+    cargo test --locked -p genesis-cli --test drain_cli -- run_drains_its_journal_into_postgres archive_waits_for_the_drain
 }
 if [ -n "${DATABASE_URL:-}" ]; then
     run_tests
