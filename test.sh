@@ -4,8 +4,9 @@
 # Needs the Rust toolchain. As root it installs the Debian packages the tests
 # use when missing: QuickFIX (FIX interop test), PostgreSQL 15 (drain tests;
 # each starts a throwaway server unless DATABASE_URL is set), Prometheus
-# (`promtool check metrics` on the metrics endpoint's output), Java's
-# HdrHistogram (`HistogramLogProcessor` against `histo-dump --hgrm`), and the tuning
+# (`promtool check metrics` on the metrics endpoint's output, the feed-health
+# series included), Java's HdrHistogram (`HistogramLogProcessor` against
+# `histo-dump --hgrm`), and the tuning
 # tests install shellcheck; Python's hdrhistogram is installed for the
 # latency-log interop test. Tests talk to loopback only and use fused or
 # two-thread plans with sleeping waits.

@@ -236,6 +236,17 @@ fn default_run_with_the_websocket_feed() {
         report["tick_to_trade_ns"]["count"].as_u64().unwrap() > 0,
         "{report}"
     );
+    // The default binance-sim run takes its snapshots by Binance's
+    // documented procedure: REST, on the venue's port beside the streams.
+    let rest = report["venue_sim"]["ws_rest_snapshots_sent"]
+        .as_u64()
+        .unwrap();
+    assert!(rest >= 4, "a REST snapshot per instrument: {report}");
+    assert_eq!(
+        report["venue_sim"]["ws_snapshots_sent"].as_u64().unwrap(),
+        rest,
+        "no WebSocket-API snapshot: {report}"
+    );
 }
 
 /// A simulated venue serving FIX only, and our FIX client for it (not yet
@@ -260,7 +271,7 @@ fn fix_session(
             itch: None,
             ws_addr: None,
             flow: Box::new(WalkFlow::new(config, &clock)),
-            now_ns: sim_glue::now_ns(&clock),
+            now_ns: sim_glue::now_ns(),
             hold_market,
         },
     )
@@ -320,6 +331,7 @@ fn requests_that_waited_too_long_for_the_session_are_not_sent() {
         price: Price(9_000),
         qty: Qty(1),
         ts_trigger_ns: clock.now_ns(),
+        ts_decided_ns: clock.now_ns(),
     };
     // Queued before the client's first poll, which connects and sends the
     // logon: the session cannot be up before the next poll reads the answer.
@@ -366,6 +378,7 @@ fn replaces_and_cancels_follow_the_accepted_clordid() {
             price: Price(price),
             qty: Qty(3),
             ts_trigger_ns: 0,
+            ts_decided_ns: 0,
         };
         gateway.send(&request).unwrap();
     };

@@ -10,8 +10,11 @@
 //! and nothing that runs beside the engine.
 
 mod alerts;
+mod backtest;
+mod binance;
 mod host;
 mod instruments;
+mod itch;
 mod journal;
 mod kind;
 mod market_data;
@@ -24,18 +27,18 @@ mod topology;
 mod venue;
 
 pub use alerts::AlertConfig;
+pub use backtest::{BacktestConfig, QueueModelKind, VenueTime};
+pub use binance::{rest_url_for, BinanceConfig, BinanceSnapshotSource, TlsRootsKind};
 pub use host::HostConfig;
 pub use instruments::{instrument_grid, InstrumentConfig, InstrumentLimits};
+pub use itch::ItchConfig;
 pub use journal::{JournalClosedCheck, JournalConfig, JournalDurability, JournalWriteMode};
-pub use market_data::{
-    check_binance_url, BinanceConfig, ItchAddressConfig, MarketDataConfig, MarketDataSocketConfig,
-    MarketDataSource,
-};
+pub use market_data::{MarketDataConfig, MarketDataSocketConfig, MarketDataSource};
 pub use metrics::MetricsConfig;
 pub use postgres::{redact_url, PostgresConfig};
 pub use ranges::{CAPACITY_MAX, DURATION_MS_MAX, PRICE_TICKS_MAX, QTY_LOTS_MAX};
 pub use risk::RiskConfig;
-pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName};
+pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName, TouchQuoterConfig};
 pub use topology::{plan_groups, CorePlan, Group, TopologyConfig, WaitKind, STAGE_NAMES};
 pub use venue::{FixVenueConfig, VenueConfig, VenueKind};
 
@@ -89,6 +92,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     pub host: HostConfig,
     pub postgres: PostgresConfig,
+    /// How `genesis backtest` replays tapes (nothing else reads it).
+    pub backtest: BacktestConfig,
 }
 
 impl Default for Config {
@@ -126,6 +131,7 @@ impl Config {
             alerts: AlertConfig::default(),
             host: HostConfig::default(),
             postgres: PostgresConfig::default(),
+            backtest: BacktestConfig::default(),
         }
     }
 
@@ -176,6 +182,7 @@ impl Config {
         self.market_data.validate(&self.instruments, &invalid)?;
         self.venue.validate(&invalid)?;
         self.metrics.validate(&invalid)?;
+        self.backtest.validate(&invalid)?;
         self.journal.validate(&invalid)?;
         self.postgres.validate(&invalid)?;
         ranges::validate(self, &invalid)
@@ -263,7 +270,7 @@ mod tests {
         let err = "moonshot".parse::<StrategyName>().unwrap_err();
         assert_eq!(
             err,
-            "unknown strategy \"moonshot\"; this build has \"market-maker\" and \"none\""
+            "unknown strategy \"moonshot\"; this build has \"market-maker\", \"touch-quoter\" and \"none\""
         );
     }
 }

@@ -12,14 +12,12 @@
 //! It measures tick-to-trade: for every order it receives, its receive time
 //! (the kernel's stamp, SO_TIMESTAMPNS, when available) minus the trigger
 //! time the client sends (user tag 5051, else TransactTime(60)): the venue
-//! time of the market data that triggered the order. The trigger is in the
-//! simulator's clock (the `now_ns` it stamps market data with, a TSC
-//! anchored once), the kernel's stamp in CLOCK_REALTIME; the two drift
-//! apart over a run, so each stamp is moved into the simulator's clock by
-//! the offset between the two read together at the start of each poll.
-//! Subtracting across clocks gave negative differences, once clamped to
-//! 1 ns: tick-to-trade p50s of 1 ns. A receive time before its trigger
-//! (a client clock the venue does not share) is counted, never recorded.
+//! time of the market data that triggered the order. Kernel stamps are
+//! CLOCK_REALTIME, so the clock the venue is given must be too (the
+//! caller's choice; `genesis` gives it CLOCK_REALTIME): subtracting a TSC
+//! time from a CLOCK_REALTIME stamp, which drift apart, gave negative
+//! differences, once clamped to 1 ns. A receive time still before its
+//! trigger (a clock the venue does not share) is counted, never recorded.
 
 mod ids;
 mod orders;
@@ -78,8 +76,7 @@ struct Router {
     exec_seq: u64,
     /// The ExecID's text (reused).
     exec_id: String,
-    /// When the kernel received the bytes being processed, else when they
-    /// were read, in the simulator's clock.
+    /// When the kernel received the bytes being processed, else when they were read.
     arrival_ns: u64,
     /// Orders that arrived (by the venue's clock) before their trigger time.
     tick_to_trade_before_trigger: u64,
@@ -159,8 +156,6 @@ impl FixAcceptor {
         out: &mut dyn MarketDataOut,
         now_ns: u64,
     ) -> bool {
-        // First, as close as can be to the reading of `now_ns` by the caller.
-        let realtime_to_now_ns = now_ns as i128 - genesis_io::net::realtime_ns() as i128;
         let mut busy = self.accept(exchange, out, now_ns);
         let mut closed = [false; SESSIONS_MAX];
         for (slot, connection) in self.connections.iter_mut().enumerate() {
@@ -168,7 +163,7 @@ impl FixAcceptor {
                 continue;
             };
             let mut handler = Orders::new(&mut self.router, &mut *exchange, &mut *out, slot);
-            let (read_busy, gone) = connection.read(&mut handler, now_ns, realtime_to_now_ns);
+            let (read_busy, gone) = connection.read(&mut handler, now_ns);
             busy |= read_busy;
             let logon_overdue = connection.session.state() == SessionState::AwaitingLogon
                 && now_ns.saturating_sub(connection.connected_ns) > LOGON_TIMEOUT_NS;
@@ -234,7 +229,7 @@ impl FixAcceptor {
             return false;
         }
         let _ = stream.set_nodelay(true);
-        let stamped = crate::sys::enable_receive_timestamps(&stream).is_ok();
+        let stamped = genesis_io::net::enable_rx_stamps(&stream).is_kernel();
         assert_eq!(
             self.router.ids.order_count(slot),
             0,
@@ -256,16 +251,9 @@ impl FixAcceptor {
 
 impl Connection {
     /// Reads what arrived and hands it to the session: (anything read, peer gone).
-    /// `realtime_to_now_ns`: the simulator's clock minus CLOCK_REALTIME, to
-    /// bring the kernel's receive stamp into the clock triggers are in.
-    fn read(
-        &mut self,
-        handler: &mut Orders<'_>,
-        now_ns: u64,
-        realtime_to_now_ns: i128,
-    ) -> (bool, bool) {
+    fn read(&mut self, handler: &mut Orders<'_>, now_ns: u64) -> (bool, bool) {
         let received = if self.stamped {
-            crate::sys::recv_with_timestamp(&self.stream, self.session.recv_buffer())
+            genesis_io::net::recv_stamped(&self.stream, self.session.recv_buffer())
         } else {
             self.stream
                 .read(self.session.recv_buffer())
@@ -274,10 +262,7 @@ impl Connection {
         match received {
             Ok((0, _)) => (false, true),
             Ok((count, stamp)) => {
-                let arrival_ns = stamp.map_or(now_ns, |stamp| {
-                    u64::try_from(stamp as i128 + realtime_to_now_ns).unwrap_or(now_ns)
-                });
-                handler.set_arrival_ns(arrival_ns);
+                handler.set_arrival_ns(stamp.unwrap_or(now_ns));
                 self.session.on_received(count, now_ns, handler);
                 (true, false)
             }
