@@ -64,7 +64,152 @@ pub(super) fn validate(config: &Config, invalid: &Invalid<'_>) -> Result<(), Con
     venue(config, invalid)?;
     journal_and_metrics(config, invalid)?;
     alerts(config, invalid)?;
-    market_data(config, invalid)
+    market_data(config, invalid)?;
+    itch(&config.market_data.itch, invalid)?;
+    binance(&config.market_data.binance, invalid)?;
+    backtest_and_touch_quoter(config, invalid)
+}
+
+/// Capacities the ITCH receiver preallocates, and its timeouts.
+fn itch(itch: &super::ItchConfig, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
+    let key = |field: &str| format!("market_data.itch.{field}");
+    for (field, value, max) in [
+        ("book_orders_max", itch.book_orders_max, CAPACITY_MAX),
+        ("book_levels_max", itch.book_levels_max, 1 << 16),
+        ("buffer_datagrams_max", itch.buffer_datagrams_max, 1 << 16),
+        (
+            "replay_datagrams_per_poll_max",
+            itch.replay_datagrams_per_poll_max,
+            1 << 16,
+        ),
+        (
+            "datagrams_per_poll_max",
+            itch.datagrams_per_poll_max,
+            1 << 16,
+        ),
+        ("buffer_bytes_max", itch.buffer_bytes_max, 1 << 30),
+    ] {
+        in_range(invalid, &key(field), value, 0..=max)?;
+    }
+    for (field, value) in [
+        ("retransmit_timeout_ms", itch.retransmit_timeout_ms),
+        ("request_retry_ms", itch.request_retry_ms),
+        (
+            "snapshot_backoff_initial_ms",
+            itch.snapshot_backoff_initial_ms,
+        ),
+        ("snapshot_backoff_max_ms", itch.snapshot_backoff_max_ms),
+        (
+            "snapshot_connect_timeout_ms",
+            itch.snapshot_connect_timeout_ms,
+        ),
+        ("snapshot_idle_timeout_ms", itch.snapshot_idle_timeout_ms),
+    ] {
+        in_range(invalid, &key(field), value, 0..=DURATION_MS_MAX)?;
+    }
+    in_range(
+        invalid,
+        &key("request_interval_min_us"),
+        itch.request_interval_min_us,
+        0..=60_000_000,
+    )?;
+    in_range(
+        invalid,
+        &key("snapshot_gap_messages_min"),
+        itch.snapshot_gap_messages_min,
+        0..=1 << 40,
+    )
+}
+
+/// The Binance feed's timeouts and sizes.
+fn binance(binance: &super::BinanceConfig, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
+    let key = |field: &str| format!("market_data.binance.{field}");
+    for (field, value) in [
+        ("rest_timeout_ms", binance.rest_timeout_ms),
+        (
+            "snapshot_backoff_initial_ms",
+            binance.snapshot_backoff_initial_ms,
+        ),
+        ("snapshot_backoff_max_ms", binance.snapshot_backoff_max_ms),
+        ("snapshot_diff_wait_ms", binance.snapshot_diff_wait_ms),
+        ("snapshot_retry_ms", binance.snapshot_retry_ms),
+        ("reconnect_initial_ms", binance.reconnect_initial_ms),
+        ("reconnect_max_ms", binance.reconnect_max_ms),
+    ] {
+        in_range(invalid, &key(field), value, 0..=DURATION_MS_MAX)?;
+    }
+    for (field, value) in [
+        ("ping_interval_s", binance.ping_interval_s),
+        ("ping_timeout_s", binance.ping_timeout_s),
+        ("close_timeout_s", binance.close_timeout_s),
+        ("connect_timeout_s", binance.connect_timeout_s),
+    ] {
+        in_range(invalid, &key(field), value, 0..=86_400)?;
+    }
+    in_range(
+        invalid,
+        &key("message_bytes_max"),
+        binance.message_bytes_max,
+        0..=1 << 28,
+    )?;
+    in_range(
+        invalid,
+        &key("snapshot_limit"),
+        binance.snapshot_limit,
+        0..=5_000,
+    )
+}
+
+/// The backtest's preallocated tables and latencies, and the touch quoter's sizes.
+fn backtest_and_touch_quoter(config: &Config, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
+    let backtest = &config.backtest;
+    for (field, value, max) in [
+        ("orders_max", backtest.orders_max, CAPACITY_MAX),
+        ("book_levels_max", backtest.book_levels_max, 1 << 16),
+        (
+            "lookahead_rows_max",
+            backtest.lookahead_rows_max,
+            CAPACITY_MAX,
+        ),
+        ("itch_orders_max", backtest.itch_orders_max, 1 << 22),
+    ] {
+        in_range(invalid, &format!("backtest.{field}"), value, 0..=max)?;
+    }
+    for (field, value) in [
+        ("entry_latency_ns", backtest.entry_latency_ns),
+        ("response_latency_ns", backtest.response_latency_ns),
+    ] {
+        in_range(
+            invalid,
+            &format!("backtest.{field}"),
+            value,
+            0..=3_600_000_000_000,
+        )?;
+    }
+    let quoter = &config.strategy.touch_quoter;
+    in_range(
+        invalid,
+        "strategy.touch_quoter.requote_every_updates",
+        quoter.requote_every_updates,
+        0..=1 << 32,
+    )?;
+    for (field, value) in [
+        ("order_lots", quoter.order_lots),
+        ("max_position_lots", quoter.max_position_lots),
+    ] {
+        in_range(
+            invalid,
+            &format!("strategy.touch_quoter.{field}"),
+            value,
+            0..=QTY_LOTS_MAX,
+        )?;
+    }
+    in_range(
+        invalid,
+        "alerts.book_stale_max_ms",
+        config.alerts.book_stale_max_ms,
+        0..=DURATION_MS_MAX,
+    )
 }
 
 fn topology(config: &Config, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
