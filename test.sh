@@ -4,14 +4,16 @@
 # Needs the Rust toolchain. As root it installs the Debian packages the tests
 # use when missing: QuickFIX (FIX interop test), PostgreSQL 15 (drain tests;
 # each starts a throwaway server unless DATABASE_URL is set), Prometheus
-# (promtool lints the feed-health series in the market-data tests), and the tuning
+# (`promtool check metrics` on the metrics endpoint's output, the feed-health
+# series included), Java's HdrHistogram (`HistogramLogProcessor` against
+# `histo-dump --hgrm`), and the tuning
 # tests install shellcheck; Python's hdrhistogram is installed for the
 # latency-log interop test. Tests talk to loopback only and use fused or
 # two-thread plans with sleeping waits.
 set -euo pipefail
 cd "$(dirname "$0")"
 # Debian packages the tests use, installed when missing (CI runs as root).
-packages="libquickfix-dev libquickfix-doc g++ postgresql-15 prometheus"
+packages="libquickfix-dev libquickfix-doc g++ postgresql-15 prometheus default-jre-headless libhdrhistogram-java"
 if ! dpkg -s $packages >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "== installing $packages"
     apt-get update -qq
@@ -27,5 +29,7 @@ python3 -c 'import hdrh' 2>/dev/null || python3 -m pip install --quiet hdrhistog
 # The Binance integration tests run a Binance-shaped server in Python (websockets).
 python3 -c 'import websockets' 2>/dev/null || python3 -m pip install --quiet websockets
 cargo test --workspace --locked
+echo "== PostgreSQL tests against a running server (DATABASE_URL)"
+bash tools/ci/pg-external.sh
 echo "== tuning scripts"
 bash tuning/tests/run.sh

@@ -10,7 +10,7 @@
 //! Invariant, asserted in debug builds: the journal's sequence rises by one
 //! per record and equals the sequence ingest gave the event.
 
-use crate::config::{JournalConfig, JournalDurability, JournalWriteMode};
+use crate::config::{JournalClosedCheck, JournalConfig, JournalDurability, JournalWriteMode};
 use crate::event::{DecodeError, Event, EVENT_BYTES};
 use genesis_journal::{Durability, JournalError, RangeReader, RecoveryReport, Writer};
 use std::path::{Path, PathBuf};
@@ -47,6 +47,10 @@ impl JournalStage {
             JournalWriteMode::Pwrite => genesis_journal::WriteMode::Pwrite,
         };
         options.write_buffer_bytes = config.buffer_bytes;
+        options.closed_check = match config.closed_check {
+            JournalClosedCheck::Full => genesis_journal::ClosedCheck::Full,
+            JournalClosedCheck::Seals => genesis_journal::ClosedCheck::Seals,
+        };
         let (writer, recovery) = Writer::open(&options)?;
         let stage = JournalStage {
             writer,

@@ -279,3 +279,75 @@ fn binance_off_grid_tick_size_is_refused() {
     let err = error_of("[[instruments]]\nsymbol = \"BTC-USDT\"\ntick_size = \"0.01\"\nlot_size = \"1\"\n[market_data]\nsource = \"binance-sim\"\n");
     assert!(err.contains("`instruments[0].symbol`"), "{err}");
 }
+
+// The values an audit found panicking later are refused up front, naming the key and the range.
+#[test]
+fn capacities_beyond_the_range_are_named() {
+    for (toml, key) in [
+        (
+            "[venue]\nresting_orders_max = 1099511627776\n",
+            "`venue.resting_orders_max`",
+        ),
+        (
+            "[venue]\nqueue_capacity = 4611686018427387904\n",
+            "`venue.queue_capacity`",
+        ),
+        (
+            "[topology]\nring_capacity = 1099511627776\n",
+            "`topology.ring_capacity`",
+        ),
+    ] {
+        let err = error_of(toml);
+        assert!(
+            err.contains(key) && err.contains("allowed range"),
+            "{toml}: {err}"
+        );
+    }
+}
+
+// Two instruments with one symbol, and an empty journal folder, are refused by key.
+#[test]
+fn duplicate_symbols_and_empty_journal_dir_are_named() {
+    let two = "[[instruments]]\nsymbol = \"X\"\ntick_size = \"0.01\"\nlot_size = \"1\"\n";
+    let err = error_of(&format!("{two}{two}"));
+    assert!(
+        err.contains("`instruments[1].symbol`") && err.contains("instruments[0]"),
+        "{err}"
+    );
+    let err = error_of("[journal]\ndir = \"\"\n");
+    assert!(err.contains("`journal.dir`"), "{err}");
+}
+
+// A malformed database URL names the key and never repeats its password.
+#[test]
+fn bad_postgres_url_names_the_key_without_the_password() {
+    let err = error_of("[postgres]\nurl = \"mysql://trader:hunter2@host/db\"\n");
+    assert!(err.contains("`postgres.url`"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+// `genesis config` output and the recorded config carry no password; the file is 0600.
+#[test]
+fn recorded_config_is_redacted_and_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let config = Config::parse(
+        "[postgres]\nurl = \"postgres://trader:hunter2@db:5432/genesis?password=hunter3\"\n",
+        "test.toml",
+    )
+    .unwrap();
+    let text = config.to_redacted_toml();
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(text.contains("postgres://trader@db:5432/genesis"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config-1.toml");
+    std::fs::write(&path, "old").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    config.record_to(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(!written.contains("hunter"), "{written}");
+    // The recorded file parses back into the same config, less the password.
+    let back: Config = toml::from_str(&written).unwrap();
+    assert_eq!(back.postgres.url, "postgres://trader@db:5432/genesis");
+}

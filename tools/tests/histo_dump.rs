@@ -336,3 +336,82 @@ fn help_documents_everything() {
         assert!(help.contains(needle), "help lacks {needle:?}:\n{help}");
     }
 }
+
+// An empty log (no interval at all) is an error, not an empty success.
+#[test]
+fn empty_log_is_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = temp_path(&dir, "empty.hlog");
+    std::fs::write(&log, "").unwrap();
+    let output = histo_dump(&[log.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("no interval"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+// By default --plot draws the stage totals and tick-to-trade (not the
+// `.processing` tags), each series in its own colour, on a log latency axis
+// whose labels span decades; --tag draws what it names.
+#[test]
+fn plot_defaults_to_totals_on_a_log_axis() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = temp_path(&dir, "run.hlog");
+    let mut writer = genesis_histlog::IntervalLogWriter::new(Vec::new());
+    writer.write_header(START_TIME_UNIX_NS, None).unwrap();
+    for (index, tag) in ["risk", "risk.processing", "journal", "tick-to-trade"]
+        .into_iter()
+        .enumerate()
+    {
+        let histogram = sample_histogram(index as u64 + 3, 2_000, 1 + index as u64 * 40);
+        writer
+            .write_interval(tag, 0, SECOND_NS, &histogram)
+            .unwrap();
+    }
+    std::fs::write(&log, writer.into_inner()).unwrap();
+    let svg = temp_path(&dir, "latency.svg");
+    let output = histo_dump(&[log.to_str().unwrap(), "--plot", svg.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let content = std::fs::read_to_string(&svg).unwrap();
+    let document = roxmltree::Document::parse(&content).expect("well-formed SVG");
+    let texts: Vec<&str> = document
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    for tag in ["risk", "journal", "tick-to-trade"] {
+        assert!(texts.contains(&tag), "legend lacks {tag}: {texts:?}");
+    }
+    assert!(!texts.contains(&"risk.processing"), "{texts:?}");
+    let colours: std::collections::BTreeSet<&str> = document
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline"))
+        .filter_map(|n| n.attribute("stroke"))
+        .filter(|stroke| *stroke != "#000000")
+        .collect();
+    assert!(colours.len() >= 3, "one colour per series: {colours:?}");
+    // Log axis: the y labels (numbers) span at least two decades.
+    let numbers: Vec<f64> = texts
+        .iter()
+        .filter_map(|t| t.parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+        .collect();
+    let (low, high) = numbers
+        .iter()
+        .fold((f64::MAX, 0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+    assert!(high / low >= 100.0, "y labels {numbers:?}");
+    let tagged = histo_dump(&[
+        log.to_str().unwrap(),
+        "--tag",
+        "risk.processing",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(tagged.status.code(), Some(0), "{}", text(&tagged.stderr));
+    assert!(std::fs::read_to_string(&svg)
+        .unwrap()
+        .contains("risk.processing"));
+}

@@ -4,7 +4,8 @@
 //! final figures one line of the report.
 //!
 //! A database is configured by `[postgres] url` or $DATABASE_URL; without
-//! one the run says so once and goes on without a drain.
+//! one the run says so once and goes on without a drain. A URL without a
+//! password takes one from `postgres.password_file`, `$PGPASSWORD` or `.pgpass`.
 
 use genesis_drain::{
     DbUrl, DrainOptions, DrainSnapshot, FolderMode, InstrumentRow, JournalFeed, LiveDrain,
@@ -39,7 +40,11 @@ impl DrainHooks {
             );
             return Ok(None);
         };
-        let url = DbUrl::parse(&url).map_err(|err| format!("drain: {err}"))?;
+        let key = config.postgres.url_key();
+        let password_file = &config.postgres.password_file;
+        let url = DbUrl::parse(&url)
+            .and_then(|url| url.with_password_from(Some(password_file)))
+            .map_err(|err| format!("drain: `{key}`: {err}"))?;
         tracing::info!(database = %url.redacted(), "draining the journal into PostgreSQL");
         let feed = JournalFeed::new(journal_dir, JOURNAL_STREAM_DEFAULT, FolderMode::Follow)
             .with_seq_written(Arc::clone(seq_durable));

@@ -234,13 +234,13 @@ fn sigkill_loses_nothing_durable() {
             &format!("durability = \"group\"\ngroup_records = 512\ngroup_interval_us = 500\n[metrics]\ninterval_ms = 50\nlisten = \"127.0.0.1:{port}\"\n"),
         );
         let before = journal_events(&journal).len() as u64;
-        let child = genesis()
-            .args(["run", "--config", config.to_str().unwrap()])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = spawn(
+            genesis()
+                .args(["run", "--config", config.to_str().unwrap()])
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         // Run until a seeded number of new events is journaled and durable, then kill.
         let target = before + 500 + rng.next_u64() % 5_000;
         let mut durable = 0u64;

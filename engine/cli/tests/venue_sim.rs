@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::process::{free_port, genesis, journal_events, signal, write_run_config};
+use common::process::{free_port, genesis, journal_events, signal, spawn, write_run_config};
 use genesis_engine::event::{EventKind, FLAG_STALE};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -62,7 +62,7 @@ fn number_before(line: &str, label: &str) -> u64 {
 /// An engine run in its own process, trading with the standalone venue.
 struct EngineRun {
     name: &'static str,
-    child: Child,
+    child: common::process::ChildGuard,
     journal: std::path::PathBuf,
     summary: std::path::PathBuf,
 }
@@ -77,21 +77,21 @@ fn start_engine(dir: &Path, name: &'static str, market_data: &str, fix_port: u16
         ),
     );
     let summary = dir.join(format!("{name}.json"));
-    let child = genesis()
-        .args([
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--duration",
-            "4",
-        ])
-        .arg("--summary-json")
-        .arg(&summary)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        genesis()
+            .args([
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--duration",
+                "4",
+            ])
+            .arg("--summary-json")
+            .arg(&summary)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     EngineRun {
         name,
         child,
@@ -134,15 +134,15 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
     let dir = tempfile::tempdir().unwrap();
     let (fix_port, ws_port) = (free_port(), free_port());
     let (feed_port, request_port) = (free_udp_port(), free_udp_port());
-    let mut sim = genesis()
-        .args(["venue-sim", "--rate", "20000"])
-        .args(["--fix-port", &fix_port.to_string()])
-        .args(["--itch-to", &format!("127.0.0.1:{feed_port}")])
-        .args(["--itch-request-port", &request_port.to_string()])
-        .args(["--ws-port", &ws_port.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut sim = spawn(
+        genesis()
+            .args(["venue-sim", "--rate", "20000"])
+            .args(["--fix-port", &fix_port.to_string()])
+            .args(["--itch-to", &format!("127.0.0.1:{feed_port}")])
+            .args(["--itch-request-port", &request_port.to_string()])
+            .args(["--ws-port", &ws_port.to_string()])
+            .stdout(Stdio::piped()),
+    );
     let lines = lines_of(&mut sim);
     let mut seen = Vec::new();
     let ws_line = wait_for_line(&lines, "WebSocket ws://", &mut seen);
@@ -423,4 +423,48 @@ fn replaces_and_cancels_follow_the_accepted_clordid() {
         "{cancelled:?}"
     );
     sim.stop();
+}
+
+// A FIX connection that sends garbage instead of a Logon is closed by the
+// venue after its logon timeout, freeing the slot, instead of being held open.
+#[test]
+#[allow(clippy::disallowed_methods)] // a wall-clock deadline for the port to open
+fn fix_connection_sending_garbage_is_closed() {
+    use std::io::{Read, Write};
+    let fix_port = free_port();
+    let _sim = spawn(
+        genesis()
+            .args(["venue-sim", "--itch-to", "none", "--ws-port", "0"])
+            .args(["--fix-port", &fix_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let started = std::time::Instant::now();
+    let mut stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", fix_port)) {
+            Ok(stream) => break stream,
+            Err(err) if started.elapsed() < std::time::Duration::from_secs(30) => {
+                let _ = err;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(err) => panic!("the venue's FIX port never opened: {err}"),
+        }
+    };
+    stream
+        .write_all(b"GET / HTTP/1.1\r\n\r\n\x00\x01garbage")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let sent = std::time::Instant::now();
+    let mut buffer = [0u8; 256];
+    let closed = loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    assert!(closed, "still open {:?} after garbage", sent.elapsed());
 }

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 pub enum DrainError {
     #[error("database URL is not valid: {reason}")]
     BadUrl { reason: String },
+    #[error("postgres.password_file {path}: {reason}")]
+    PasswordFile { path: PathBuf, reason: String },
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
     #[error("database {url}: {what}: {reason}")]

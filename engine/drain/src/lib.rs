@@ -4,7 +4,8 @@
 //! ([`DrainStats`], shown through the engine's telemetry `Gauges`).
 //!
 //! Pieces, by job:
-//! - [`url`]: parse a database URL; show and scrub it without its password.
+//! - [`url`]: parse a database URL; show and scrub it without its password;
+//!   [`password`]: its password from a file, `$PGPASSWORD` or `.pgpass`.
 //! - [`schema`]: versioned migrations ([`migrate`]), code names, instruments.
 //! - [`feed`], [`journal_feed`] (the engine's segmented journal, one stream)
 //!   and [`folder_feed`] (version-1 files, a stream each): where events come
@@ -47,6 +48,7 @@ pub mod loader;
 pub mod offline;
 pub mod options;
 pub mod partitions;
+pub mod password;
 pub mod rows;
 pub mod schema;
 pub mod stats;

@@ -6,6 +6,7 @@
 
 use crate::error::DrainError;
 use postgres::config::Host;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -48,6 +49,34 @@ impl DbUrl {
             redacted,
             secrets,
         })
+    }
+
+    /// The URL with a password from `password_file`, `$PGPASSWORD` or
+    /// `.pgpass` when it carries none itself (see [`crate::password`]); the
+    /// source is logged by name, the password never.
+    pub fn with_password_from(mut self, password_file: Option<&Path>) -> Result<DbUrl, DrainError> {
+        if self.config.get_password().is_some() {
+            return Ok(self);
+        }
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(name)) => name.clone(),
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => "localhost".to_string(),
+        };
+        let user = self.config.get_user().unwrap_or("").to_string();
+        let database = self.config.get_dbname().unwrap_or(&user).to_string();
+        let target = crate::password::Target {
+            host: &host,
+            port: self.config.get_ports().first().copied().unwrap_or(5432),
+            database: &database,
+            user: &user,
+        };
+        if let Some(found) = crate::password::find(password_file, &target)? {
+            tracing::info!(database = %self.redacted, source = %found.source, "database password taken from a password source");
+            self.config.password(found.password.as_bytes());
+            self.secrets.push(found.password);
+        }
+        Ok(self)
     }
 
     /// `postgres://user@host:port/db`: the URL without its password, for logs and errors.

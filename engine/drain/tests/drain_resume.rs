@@ -110,8 +110,11 @@ fn connection_killed_mid_copy_then_resume_is_exact() {
             }
             let rows = admin
                 .query(
+                    // Only this test's database: under DATABASE_URL other
+                    // tests' drains run COPY on the same server.
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE query LIKE 'COPY events%' AND state = 'active' AND pid <> pg_backend_pid()",
+                 WHERE query LIKE 'COPY events%' AND state = 'active' AND pid <> pg_backend_pid()
+                   AND datname = current_database()",
                     &[],
                 )
                 .unwrap();

@@ -85,6 +85,18 @@ pub(super) fn validate(
     }
     for (index, instrument) in instruments.iter().enumerate() {
         validate_instrument(instrument, &format!("instruments[{index}]"), invalid)?;
+        if let Some(first) = instruments[..index]
+            .iter()
+            .position(|earlier| earlier.symbol == instrument.symbol)
+        {
+            return Err(invalid(
+                &format!("instruments[{index}].symbol"),
+                format!(
+                    "{:?} is already the symbol of instruments[{first}]; symbols must be unique",
+                    instrument.symbol
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -27,6 +27,20 @@ pub enum JournalWriteMode {
     Pwrite,
 }
 
+/// How much of the closed segments `genesis run` reads at start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JournalClosedCheck {
+    /// Every byte of every closed segment against its seal (one sequential
+    /// read of the folder): any changed byte refuses the start.
+    #[default]
+    Full,
+    /// Headers, sizes, seals and the chain only (two small reads a
+    /// segment); a flipped bit inside a record is found by readers and
+    /// `genesis journal verify`, not at start.
+    Seals,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JournalConfig {
@@ -43,6 +57,8 @@ pub struct JournalConfig {
     pub buffer_bytes: usize,
     /// `fdatasync` the journal when the engine stops.
     pub sync_on_exit: bool,
+    /// What the start-up check of closed segments reads.
+    pub closed_check: JournalClosedCheck,
 }
 
 impl Default for JournalConfig {
@@ -56,13 +72,20 @@ impl Default for JournalConfig {
             write_mode: JournalWriteMode::Pwrite,
             buffer_bytes: 256 << 10,
             sync_on_exit: true,
+            closed_check: JournalClosedCheck::Full,
         }
     }
 }
 
 impl JournalConfig {
-    /// A usable buffer and segment size, and group-commit bounds when grouping.
+    /// A folder, a usable buffer and segment size, and group-commit bounds when grouping.
     pub(super) fn validate(&self, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
+        if self.dir.as_os_str().is_empty() {
+            return Err(invalid(
+                "journal.dir",
+                "must name a folder, such as \"genesis-data/journal\"".into(),
+            ));
+        }
         if self.buffer_bytes < 4096 {
             return Err(invalid(
                 "journal.buffer_bytes",

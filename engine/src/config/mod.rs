@@ -20,6 +20,7 @@ mod kind;
 mod market_data;
 mod metrics;
 mod postgres;
+mod ranges;
 mod risk;
 mod strategy;
 mod topology;
@@ -31,10 +32,11 @@ pub use binance::{rest_url_for, BinanceConfig, BinanceSnapshotSource, TlsRootsKi
 pub use host::HostConfig;
 pub use instruments::{instrument_grid, InstrumentConfig, InstrumentLimits};
 pub use itch::ItchConfig;
-pub use journal::{JournalConfig, JournalDurability, JournalWriteMode};
+pub use journal::{JournalClosedCheck, JournalConfig, JournalDurability, JournalWriteMode};
 pub use market_data::{MarketDataConfig, MarketDataSocketConfig, MarketDataSource};
 pub use metrics::MetricsConfig;
-pub use postgres::PostgresConfig;
+pub use postgres::{redact_url, PostgresConfig};
+pub use ranges::{CAPACITY_MAX, DURATION_MS_MAX, PRICE_TICKS_MAX, QTY_LOTS_MAX};
 pub use risk::RiskConfig;
 pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName, TouchQuoterConfig};
 pub use topology::{plan_groups, CorePlan, Group, TopologyConfig, WaitKind, STAGE_NAMES};
@@ -181,7 +183,35 @@ impl Config {
         self.venue.validate(&invalid)?;
         self.metrics.validate(&invalid)?;
         self.backtest.validate(&invalid)?;
-        self.journal.validate(&invalid)
+        self.journal.validate(&invalid)?;
+        self.postgres.validate(&invalid)?;
+        ranges::validate(self, &invalid)
+    }
+
+    /// The config as Genesis writes or prints it: TOML with every secret
+    /// removed (the database URL's password), under a comment saying so.
+    pub fn to_redacted_toml(&self) -> String {
+        let redacted = Config {
+            postgres: self.postgres.redacted(),
+            ..self.clone()
+        };
+        let text = toml::to_string_pretty(&redacted).unwrap_or_default();
+        format!("# Genesis config; a password in [postgres] url is never written here.\n{text}")
+    }
+
+    /// Records the config (redacted) at `path`, readable by its owner only
+    /// (mode 0600, also when the file was already there).
+    pub fn record_to(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(self.to_redacted_toml().as_bytes())
     }
 
     /// Wait strategy of the thread on `core`.

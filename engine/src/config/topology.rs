@@ -140,12 +140,14 @@ impl TopologyConfig {
     /// pinning) that every planned core exists.
     pub(super) fn validate(&self, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
         let topology = self;
-        if !topology.ring_capacity.is_power_of_two() || topology.ring_capacity < 64 {
+        let ring_capacity = topology.ring_capacity;
+        if !ring_capacity.is_power_of_two() || !(64..=super::CAPACITY_MAX).contains(&ring_capacity)
+        {
             return Err(invalid(
                 "topology.ring_capacity",
                 format!(
-                    "{} is not a power of two of at least 64",
-                    topology.ring_capacity
+                    "{ring_capacity} is not a power of two in the allowed range 64..={}",
+                    super::CAPACITY_MAX
                 ),
             ));
         }

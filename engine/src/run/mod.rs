@@ -205,6 +205,14 @@ fn new_board(journal: &OpenedJournal, gauges: Option<Arc<dyn Gauges>>) -> Arc<Bo
 fn open_journal(config: &Config) -> Result<OpenedJournal, EngineError> {
     let (stage, recovery) = JournalStage::open(&config.journal)?;
     let seq_first = recovery.seq_next;
+    let closed = &recovery.closed;
+    tracing::info!(
+        segments_checked = closed.segments_checked,
+        segments_read = closed.segments_read,
+        sealed_now = closed.sealed_now,
+        seal_log_rebuilt = closed.seal_log_rebuilt.as_deref().unwrap_or("no"),
+        "journal closed segments checked: every one present, in sequence and matching its seal"
+    );
     if let Some(truncation) = &recovery.truncation {
         tracing::warn!(%truncation, "journal recovery cut a torn tail");
     }
@@ -212,11 +220,12 @@ fn open_journal(config: &Config) -> Result<OpenedJournal, EngineError> {
         tracing::info!(seq_first, journal = %stage.dir().display(), "resuming the journal after its last record");
     }
     let run_config = crate::journal_stage::run_config_path(&config.journal.dir, seq_first);
-    let config_text = toml::to_string_pretty(config).unwrap_or_default();
-    std::fs::write(&run_config, config_text).map_err(|source| EngineError::RunConfig {
-        path: run_config.clone(),
-        source,
-    })?;
+    config
+        .record_to(&run_config)
+        .map_err(|source| EngineError::RunConfig {
+            path: run_config.clone(),
+            source,
+        })?;
     let seq_durable = stage.seq_durable_handle();
     Ok(OpenedJournal {
         stage,

@@ -1,19 +1,20 @@
-//! The Prometheus text-format endpoint (`GET /metrics`), on loopback by default.
+//! The Prometheus text exposition (`GET /metrics`): what the endpoint
+//! renders. The server loop that answers is `metrics_server` (mio, every
+//! connection at once); this file only turns the telemetry board into text.
 //!
-//! One thread, off the hot path: it accepts a connection, renders the
-//! telemetry board (counters the pipeline threads publish with relaxed
-//! stores) and the reporter's last snapshot, and closes. Nothing here is
-//! ever waited on by a pipeline thread.
+//! Conventions (checked by `promtool check metrics` in the tests): base
+//! units (seconds, bytes), counters end in `_total`, latency quantiles are a
+//! `summary` (over the reporter's last interval), and every family has its
+//! HELP and TYPE lines. A series beside the engine comes in through the
+//! board's `Gauges` and is rendered by `gauge`.
 
 use crate::decision::RejectReason;
 use crate::telemetry::{Board, Counter, Snapshot, RINGS_MAX};
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 /// Renders the whole exposition.
 pub fn render(board: &Board, rings: usize) -> String {
@@ -115,15 +116,15 @@ fn render_counters(out: &mut String, board: &Board, rings: usize) {
     }
 }
 
-/// The reporter's last interval, per stage and quantile.
+/// The reporter's last interval, per stage and quantile, in seconds.
 fn render_stage_latency(out: &mut String, snapshot: &Snapshot) {
     let _ = writeln!(
         out,
-        "# HELP genesis_stage_latency_ns Stage latency over the last interval, in ns.\n# TYPE genesis_stage_latency_ns gauge"
+        "# HELP genesis_stage_latency_seconds Stage latency over the last reporting interval (kind since_recv: from receive to stage exit; processing: in the stage).\n# TYPE genesis_stage_latency_seconds summary"
     );
     for (stage, since_recv, processing) in &snapshot.stages {
         for (kind, p) in [("since_recv", since_recv), ("processing", processing)] {
-            for (quantile, value) in [
+            for (quantile, value_ns) in [
                 ("0.5", p.p50),
                 ("0.9", p.p90),
                 ("0.99", p.p99),
@@ -131,7 +132,8 @@ fn render_stage_latency(out: &mut String, snapshot: &Snapshot) {
                 ("0.9999", p.p99_99),
                 ("1", p.max),
             ] {
-                let _ = writeln!(out, "genesis_stage_latency_ns{{stage=\"{stage}\",kind=\"{kind}\",quantile=\"{quantile}\"}} {value}");
+                let seconds = value_ns as f64 / 1e9;
+                let _ = writeln!(out, "genesis_stage_latency_seconds{{stage=\"{stage}\",kind=\"{kind}\",quantile=\"{quantile}\"}} {seconds}");
             }
         }
     }
@@ -150,69 +152,14 @@ fn render_alerts(out: &mut String, snapshot: &Snapshot) {
 }
 
 /// Binds `address` and serves until `stop` is set; returns the bound address.
+/// See `metrics_server` for how connections are served.
 pub fn serve(
     address: &str,
     board: Arc<Board>,
     rings: usize,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(address)?;
-    listener.set_nonblocking(true)?;
-    let bound = listener.local_addr()?;
-    let handle = std::thread::Builder::new()
-        .name("metrics-http".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Acquire) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        if let Err(err) = answer(stream, &board, rings) {
-                            tracing::debug!(%err, "metrics request failed");
-                        }
-                    }
-                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(20))
-                    }
-                    Err(err) => {
-                        tracing::warn!(%err, "metrics endpoint accept failed");
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                }
-            }
-        })?;
-    Ok((bound, handle))
-}
-
-fn answer(mut stream: TcpStream, board: &Board, rings: usize) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut request = [0u8; 2048];
-    let mut length = 0;
-    while length < request.len() && !request[..length].windows(4).any(|w| w == b"\r\n\r\n") {
-        let read = stream.read(&mut request[length..])?;
-        if read == 0 {
-            break;
-        }
-        length += read;
-    }
-    let first_line = request[..length]
-        .split(|b| *b == b'\n')
-        .next()
-        .unwrap_or_default();
-    let (status, body) =
-        if first_line.starts_with(b"GET /metrics ") || first_line.starts_with(b"GET / ") {
-            ("200 OK", render(board, rings))
-        } else {
-            (
-                "404 Not Found",
-                "only GET /metrics is served here\n".to_string(),
-            )
-        };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()
+    super::metrics_server::serve(address, board, rings, stop)
 }
 
 #[cfg(test)]

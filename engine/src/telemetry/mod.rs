@@ -10,13 +10,16 @@
 //! - [`alerts`]: the guide's thresholds, evaluated once per interval.
 //! - [`feed_health`]: gaps, snapshots, stale books per market-data source
 //!   and instrument, written by the source's thread.
-//! - [`metrics_http`]: the Prometheus endpoint's thread, rendering the board.
+//! - [`metrics_http`]: the Prometheus exposition, rendered from the board.
+//! - [`metrics_server`]: the endpoint's thread, serving every connection at
+//!   once (mio) with an idle timeout and a bound on connections.
 
 pub mod alerts;
 pub mod board;
 pub mod feed_health;
 pub mod metrics;
 pub mod metrics_http;
+pub mod metrics_server;
 pub mod reporter;
 pub mod tally;
 

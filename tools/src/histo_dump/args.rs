@@ -7,18 +7,25 @@ use clap::{Parser, ValueEnum};
 const AFTER_HELP: &str = "\
 Values in the log are nanoseconds. Each tag's intervals (after --tag,
 --from and --to) are added into one histogram per tag, and percentiles are
-taken with value_at_quantile, which gives the same answer as the Java and
-Python HdrHistogram tools.
+taken with value_at_quantile (see Percentiles below).
 
 Damage: a line that is garbled, or cut off at the end of the file, is
 skipped; every other line is still read. Each damaged line is reported on
 stderr as `histo-dump: LOG: line N: what`, and the report is printed from
 what was read.
 
+Percentiles: the table and --json take value_at_quantile, Java's
+convention (the count at a percentile is rounded up: the smallest value with
+at least ceil(p/100 * count) values at or below it); --hgrm is Java's
+outputPercentileDistribution step for step. Both equal Java's HdrHistogram
+exactly. Python's hdrh rounds that count to the nearest integer instead, so
+it can differ by one recorded value at some percentiles.
+
 Exit codes:
   0  every log read whole, report printed
-  1  fatal: a log cannot be read, --tag names no tag in it, or an output
-     (the SVG) cannot be written; nothing trustworthy was printed
+  1  fatal: a log cannot be read or holds no interval (an empty file),
+     --tag names no tag in it, or an output (the SVG) cannot be written;
+     nothing trustworthy was printed
   2  bad command line
   3  damage found in LOG or OTHER_LOG; the report covers the lines read
 
@@ -64,10 +71,17 @@ pub struct Args {
     #[arg(long, conflicts_with = "compare")]
     pub hgrm: bool,
 
-    /// Also write a percentile-distribution chart to FILE.svg: latency
-    /// against percentile on a log 1/(1-p) axis, one line per tag.
+    /// Also write a percentile-distribution chart to FILE.svg: latency (log
+    /// axis) against percentile (log 1/(1-p) axis), one line per series, each
+    /// with its own colour and pattern. Without --tag it plots each stage's
+    /// total (receive to stage exit) and tick-to-trade, not the
+    /// `<stage>.processing` tags; --tag plots that tag.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+
+    /// Draw the --plot latency axis linear instead of logarithmic.
+    #[arg(long, requires = "plot")]
+    pub linear_y: bool,
 
     /// Compare LOG (the new run) against OTHER_LOG (the baseline): for each
     /// tag present in both, each percentile side by side with the ratio

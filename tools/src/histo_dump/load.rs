@@ -18,6 +18,11 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// No tag, no time bounds: every interval of the log.
+    pub fn is_everything(&self) -> bool {
+        self.tag.is_none() && self.from_s.is_none() && self.to_s.is_none()
+    }
+
     fn keeps(&self, log: &IntervalLog, interval: &Interval) -> bool {
         if let Some(tag) = &self.tag {
             if interval.tag.as_deref() != Some(tag.as_str()) {

@@ -45,11 +45,17 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Res
     for loaded in std::iter::once(&log).chain(other.as_ref()) {
         damage_count += loaded.damage.len();
         report_damage(err, loaded)?;
+        if loaded.tags.is_empty() && loaded.damage.is_empty() && selection.is_everything() {
+            bail!(
+                "{}: no interval histogram in it (an empty log?): nothing to report",
+                loaded.path.display()
+            );
+        }
     }
     if let Some(plot_path) = &args.plot {
-        let tags = plot_tags(&log, other.as_ref());
+        let tags = plot_tags(&log, other.as_ref(), args.tag.is_some());
         let title = format!("Latency by percentile: {}", file_name(&log));
-        write_plot(plot_path, &tags, args.unit, &title)?;
+        write_plot(plot_path, &tags, args.unit, &title, !args.linear_y)?;
     }
     match &other {
         Some(other) => write_comparison(args, out, &log, other)?,
@@ -128,14 +134,34 @@ fn write_comparison(
     Ok(())
 }
 
-/// LOG's tags, then OTHER's renamed `tag (file)`, for one chart.
-fn plot_tags(log: &LoadedLog, other: Option<&LoadedLog>) -> Vec<TagHistogram> {
+/// Whether a tag is drawn by default: a stage's total (receive to stage
+/// exit) or tick-to-trade, not a stage's own processing time.
+fn plotted_by_default(tag: &TagHistogram) -> bool {
+    !tag.name().ends_with(".processing")
+}
+
+/// LOG's tags, then OTHER's renamed `tag (file)`, for one chart: every
+/// selected tag with --tag, else the default ones (all, if none is).
+fn plot_tags(log: &LoadedLog, other: Option<&LoadedLog>, tag_asked: bool) -> Vec<TagHistogram> {
+    let chosen = |loaded: &LoadedLog| -> Vec<TagHistogram> {
+        let default: Vec<TagHistogram> = loaded
+            .tags
+            .iter()
+            .filter(|tag| tag_asked || plotted_by_default(tag))
+            .cloned()
+            .collect();
+        if default.is_empty() {
+            loaded.tags.clone()
+        } else {
+            default
+        }
+    };
     let Some(other) = other else {
-        return log.tags.clone();
+        return chosen(log);
     };
     let mut tags = Vec::new();
     for (loaded, source) in [(log, file_name(log)), (other, file_name(other))] {
-        for tag in &loaded.tags {
+        for tag in &chosen(loaded) {
             let mut renamed = tag.clone();
             renamed.tag = Some(format!("{} ({source})", tag.name()));
             tags.push(renamed);

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use genesis_engine::config::Config;
 use genesis_engine::event::ControlCommand;
 use genesis_engine::ingest::ControlSender;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +28,11 @@ struct Cli {
 enum JournalCommand {
     /// Check every segment header and record; print the record count, the
     /// sequence range and any damage. Exits 1 on damage (a torn tail alone,
-    /// which the next start truncates, is not damage).
+    /// which the next start truncates, is not damage), 2 when DIR holds no journal.
     Verify { dir: PathBuf },
-    /// Print records human-readably, or as JSON lines.
+    /// Print records human-readably, or as JSON lines (stdout holds only the
+    /// events; diagnostics go to stderr). A gap in the sequences is an error
+    /// naming it (exit 2), after the events before it.
     Cat {
         dir: PathBuf,
         #[arg(long, value_name = "SEQ", default_value_t = 1)]
@@ -41,7 +43,9 @@ enum JournalCommand {
         json: bool,
     },
     /// Compress closed segments older than --compress-after days and move
-    /// those older than --older-than days to --to; never the active segment.
+    /// those older than --older-than days to --to; never the active segment,
+    /// and never a segment the drain has not loaded yet (its database from
+    /// --database-url, the config's [postgres] url, or $DATABASE_URL).
     Archive {
         dir: PathBuf,
         /// Days after which closed segments move out (the guide's 30).
@@ -53,6 +57,29 @@ enum JournalCommand {
         /// Where archived segments go (default: DIR/../journal-archive).
         #[arg(long, value_name = "DIR")]
         to: Option<PathBuf>,
+        /// The drain's database (default: the config's [postgres] url, else $DATABASE_URL).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// The config naming the drain's database.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Cut the journal at its first damage or at a sequence, the way past
+    /// damage `genesis run` refuses. Shows the plan and asks before cutting
+    /// (--yes: without asking); keeps the originals in DIR/truncated-<seq>-<n>/
+    /// and journals the cut as an operator action at the cut sequence. Exits
+    /// 0 when cut or when nothing needs cutting, 1 when not confirmed.
+    Truncate {
+        dir: PathBuf,
+        /// Cut at the first damage in sequence order.
+        #[arg(long, conflicts_with = "at", required_unless_present = "at")]
+        first_damage: bool,
+        /// Discard this sequence and every later one.
+        #[arg(long, value_name = "SEQ")]
+        at: Option<u64>,
+        /// Cut without asking.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -157,7 +184,7 @@ enum Command {
         #[arg(long, value_name = "EVENTS_PER_SEC")]
         rate: Option<u64>,
     },
-    /// Inspect a journal folder: verify, cat, archive.
+    /// Inspect or repair a journal folder: verify, cat, archive, truncate.
     Journal {
         #[command(subcommand)]
         command: JournalCommand,
@@ -218,7 +245,8 @@ enum Command {
     Drain {
         /// The journal folder.
         dir: PathBuf,
-        /// postgres://user:password@host:port/db (default: $DATABASE_URL). Passwords are never printed.
+        /// postgres://user@host:port/db (default: $DATABASE_URL); the password from
+        /// the URL, the config's postgres.password_file, $PGPASSWORD or ~/.pgpass. Never printed.
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
         /// The config whose instruments to register (default: the built-in one).
@@ -272,10 +300,7 @@ fn run_cli(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Config { config } => {
             let config = load_config(config.as_ref())?;
-            print!(
-                "{}",
-                toml::to_string_pretty(&config).context("rendering config")?
-            );
+            print!("{}", config.to_redacted_toml());
             Ok(())
         }
         Command::Doctor { config, strict } => doctor(config, strict),
@@ -371,18 +396,30 @@ fn run_cli(cli: Cli) -> Result<()> {
     }
 }
 
-/// The URL given, else $DATABASE_URL.
-fn database_url(given: Option<String>) -> Result<genesis_drain::DbUrl> {
-    let url = given
-        .or_else(|| std::env::var("DATABASE_URL").ok())
-        .context("no database: give --database-url or set DATABASE_URL")?;
-    Ok(genesis_drain::DbUrl::parse(&url)?)
+/// The URL given, else $DATABASE_URL; without a password in it, one from
+/// `password_file`, `$PGPASSWORD` or `.pgpass`.
+fn database_url(
+    given: Option<String>,
+    password_file: Option<&Path>,
+) -> Result<genesis_drain::DbUrl> {
+    let (key, url) = match given {
+        Some(url) => ("--database-url", url),
+        None => (
+            "DATABASE_URL",
+            std::env::var("DATABASE_URL")
+                .ok()
+                .context("no database: give --database-url or set DATABASE_URL")?,
+        ),
+    };
+    genesis_drain::DbUrl::parse(&url)
+        .and_then(|url| url.with_password_from(password_file))
+        .context(key)
 }
 
 fn db(command: DbCommand) -> Result<()> {
     match command {
         DbCommand::Migrate { database_url: url } => {
-            let url = database_url(url)?;
+            let url = database_url(url, None)?;
             let report = genesis_drain::migrate(&url)?;
             if report.applied.is_empty() {
                 println!(
@@ -404,7 +441,7 @@ fn db(command: DbCommand) -> Result<()> {
             older_than,
             out,
         } => {
-            let url = database_url(url)?;
+            let url = database_url(url, None)?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let report = genesis_drain::archive(&url, older_than, &out)?;
             for day in &report.archived {
@@ -424,8 +461,8 @@ fn db(command: DbCommand) -> Result<()> {
 }
 
 fn drain(dir: &std::path::Path, url: Option<String>, config_path: Option<PathBuf>) -> Result<()> {
-    let url = database_url(url)?;
     let config = load_config(config_path.as_ref())?;
+    let url = database_url(url, Some(&config.postgres.password_file))?;
     let options = genesis_drain::DrainOptions {
         chunk_events: config.postgres.chunk_events,
         instruments: genesis_drain::InstrumentRow::from_config(&config),
@@ -471,23 +508,57 @@ fn journal(command: JournalCommand) -> Result<()> {
             to,
             json,
         } => {
-            journal::cat(&dir, from, to, json, &mut out)?;
+            journal::cat(&dir, (from, to), json, &mut out, &mut std::io::stderr())?;
         }
         JournalCommand::Archive {
             dir,
             older_than,
             compress_after,
             to,
+            database_url: url,
+            config,
         } => {
-            let archive_dir = to.unwrap_or_else(|| dir.join("../journal-archive"));
-            journal::archive(
-                &dir,
-                compress_after.min(older_than),
-                older_than,
-                &archive_dir,
-                &mut out,
-            )?;
+            let config = load_config(config.as_ref())?;
+            let url = url.or_else(|| config.postgres.effective_url());
+            let database = url
+                .map(|url| database_url(Some(url), Some(&config.postgres.password_file)))
+                .transpose()?;
+            let options = genesis_cli::commands::journal_archive::ArchiveOptions {
+                compress_after_days: compress_after.min(older_than),
+                archive_after_days: older_than,
+                archive_dir: to.unwrap_or_else(|| dir.join("../journal-archive")),
+                database,
+            };
+            genesis_cli::commands::journal_archive::archive(&dir, &options, &mut out)?;
         }
+        JournalCommand::Truncate {
+            dir,
+            first_damage: _,
+            at,
+            yes,
+        } => journal_truncate(&dir, at, yes, &mut out)?,
+    }
+    Ok(())
+}
+
+/// `genesis journal truncate`; exits 1 when the operator does not confirm.
+fn journal_truncate(
+    dir: &Path,
+    at: Option<u64>,
+    yes: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    use genesis_cli::commands::journal_truncate::{truncate, TruncateOptions, TruncateOutcome};
+    let options = TruncateOptions {
+        at: at.map_or(
+            genesis_journal::TruncateAt::FirstDamage,
+            genesis_journal::TruncateAt::Seq,
+        ),
+        yes,
+    };
+    let outcome = truncate(dir, &options, &mut std::io::stdin().lock(), out)?;
+    if outcome == TruncateOutcome::NotConfirmed {
+        std::process::exit(1);
     }
     Ok(())
 }
@@ -604,10 +675,17 @@ fn loopback(port: u16) -> std::net::SocketAddr {
     std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }
 
+/// Longest `--duration`: a year, far beyond any run, and far inside what
+/// `Duration` and the clock can add without overflow.
+const DURATION_S_MAX: f64 = 366.0 * 86_400.0;
+
+/// `--duration` as a `Duration`: a positive number of seconds up to a year.
 fn parse_duration(duration: Option<f64>) -> Result<Option<Duration>> {
     match duration {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
-            anyhow::bail!("--duration must be a positive number of seconds, got {secs}")
+        Some(secs) if !(secs.is_finite() && secs > 0.0 && secs <= DURATION_S_MAX) => {
+            anyhow::bail!(
+                "--duration {secs} is outside the allowed range: more than 0 and at most {DURATION_S_MAX} seconds (a year)"
+            )
         }
         Some(secs) => Ok(Some(Duration::from_secs_f64(secs))),
         None => Ok(None),

@@ -1,6 +1,12 @@
-//! `genesis journal verify | cat | archive`.
+//! `genesis journal verify | cat`, and the event formats `cat` and
+//! `replay` print. `archive` and `truncate` are in `journal_archive` and
+//! `journal_truncate`.
+//!
+//! Standard output carries only what was asked for (the report, or the
+//! events, as JSON lines with `--json`); diagnostics such as a torn tail go
+//! to the separate diagnostics writer (stderr in the binary).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use genesis_engine::decision::Intent;
 use genesis_engine::event::Event;
 use genesis_engine::journal_stage::EventReader;
@@ -19,10 +25,12 @@ pub fn verify(dir: &Path, out: &mut dyn Write) -> Result<bool> {
     };
     writeln!(
         out,
-        "journal {}: {} segment(s), {} record(s), {range}",
+        "journal {}: {} segment(s) ({} compressed), {} record(s), {range}; {} seal(s) checked",
         dir.display(),
         report.segments,
-        report.records
+        report.compressed,
+        report.records,
+        report.seals_checked
     )?;
     if let Some(torn) = &report.torn_tail {
         writeln!(
@@ -68,8 +76,20 @@ pub fn verify(dir: &Path, out: &mut dyn Write) -> Result<bool> {
     Ok(clean)
 }
 
-/// Prints events `from..=to`, one per line, human-readable or as JSON lines.
-pub fn cat(dir: &Path, from: u64, to: u64, as_json: bool, out: &mut dyn Write) -> Result<u64> {
+/// Prints events `from..=to` to `out`, one per line, human-readable or as
+/// JSON lines; a torn tail is reported to `diagnostics`. A gap in the
+/// sequence (a missing segment) is an error naming it, after the events
+/// before it were printed.
+pub fn cat(
+    dir: &Path,
+    (from, to): (u64, u64),
+    as_json: bool,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> Result<u64> {
+    if from > to {
+        bail!("--from {from} is after --to {to}: no sequence is in that range");
+    }
     let mut reader = EventReader::open(dir, from.max(1), to)?;
     let mut printed = 0;
     while let Some(event) = reader.next_event()? {
@@ -81,7 +101,11 @@ pub fn cat(dir: &Path, from: u64, to: u64, as_json: bool, out: &mut dyn Write) -
         printed += 1;
     }
     if let Some(torn) = reader.torn_tail() {
-        writeln!(out, "# torn tail at sequence {}: {}", torn.seq, torn.reason)?;
+        writeln!(
+            diagnostics,
+            "genesis: torn tail at sequence {}: {} (the next start truncates it)",
+            torn.seq, torn.reason
+        )?;
     }
     Ok(printed)
 }
@@ -110,6 +134,9 @@ pub fn event_line(event: &Event) -> String {
         event.gate_instrument.name(),
         event.outcome.name(),
     );
+    if let Some(action) = crate::commands::journal_truncate::OperatorAction::of(event) {
+        line.push_str(&format!(" | {action}"));
+    }
     for intent in event.intents.iter().filter(|i| !i.is_empty()) {
         line.push_str(&format!(
             " | {} #{} i{} {:?} {}@{} risk={} exec={}",
@@ -147,6 +174,8 @@ pub fn event_json(event: &Event) -> serde_json::Value {
         .filter(|i| !i.is_empty())
         .map(intent_json)
         .collect();
+    let operator = crate::commands::journal_truncate::OperatorAction::of(event)
+        .map(|action| action.to_string());
     json!({
         "seq": event.seq,
         "ts_recv_ns": event.ts_recv_ns,
@@ -161,45 +190,6 @@ pub fn event_json(event: &Event) -> serde_json::Value {
         "gate_instrument": event.gate_instrument.name(),
         "outcome": event.outcome.name(),
         "intents": intents,
+        "operator": operator,
     })
-}
-
-/// Compresses and moves out closed segments by age; the active one is never touched.
-pub fn archive(
-    dir: &Path,
-    compress_after_days: u64,
-    archive_after_days: u64,
-    archive_dir: &Path,
-    out: &mut dyn Write,
-) -> Result<()> {
-    const DAY_S: u64 = 86_400;
-    let policy = genesis_journal::ArchivePolicy {
-        compress_after: std::time::Duration::from_secs(compress_after_days * DAY_S),
-        archive_after: std::time::Duration::from_secs(
-            archive_after_days.max(compress_after_days) * DAY_S,
-        ),
-        archive_dir: archive_dir.to_path_buf(),
-    };
-    #[allow(clippy::disallowed_methods)] // segment ages are wall-clock file ages
-    let now = std::time::SystemTime::now();
-    let report = genesis_journal::archive(dir, &policy, now)?;
-    for path in &report.compressed {
-        writeln!(out, "compressed {}", path.display())?;
-    }
-    for path in &report.archived {
-        writeln!(out, "archived {}", path.display())?;
-    }
-    if let Some(active) = &report.active_segment {
-        writeln!(out, "active segment left alone: {}", active.display())?;
-    }
-    writeln!(
-        out,
-        "archive: {} compressed, {} moved to {}; {} bytes became {}",
-        report.compressed.len(),
-        report.archived.len(),
-        archive_dir.display(),
-        report.bytes_before_compression,
-        report.bytes_after_compression
-    )?;
-    Ok(())
 }

@@ -1,11 +1,64 @@
 //! Running the `genesis` binary in tests: spawning, signals, deadlines,
 //! reading its journal and scraping its metrics endpoint.
-#![allow(unsafe_code)] // kill(2) to send signals to the child
+//!
+//! A `genesis` child never outlives its test: [`spawn`] returns a
+//! [`ChildGuard`] that kills and reaps the child when dropped (a failed
+//! assertion unwinds through it), and every command from [`genesis`] asks
+//! the kernel to kill the child if the thread that spawned it ends
+//! (`PR_SET_PDEATHSIG`), which also covers a test process that dies.
+#![allow(unsafe_code)] // kill(2) to send signals to the child, prctl(2) in pre_exec
 #![allow(clippy::disallowed_methods)] // deadlines are wall-clock
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
+
+/// A spawned child that is killed and reaped when dropped, unless it was
+/// waited for through [`ChildGuard::wait_with_output`].
+pub struct ChildGuard {
+    child: Option<Child>,
+}
+
+impl ChildGuard {
+    /// Waits for the child to exit and collects its output (the guard is spent).
+    pub fn wait_with_output(mut self) -> std::io::Result<Output> {
+        self.child
+            .take()
+            .expect("the child is held until waited for")
+            .wait_with_output()
+    }
+}
+
+impl std::ops::Deref for ChildGuard {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.child.as_ref().expect("the child is held")
+    }
+}
+
+impl std::ops::DerefMut for ChildGuard {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.child.as_mut().expect("the child is held")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Spawns `command` under a [`ChildGuard`].
+pub fn spawn(command: &mut Command) -> ChildGuard {
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {command:?}: {e}"));
+    ChildGuard { child: Some(child) }
+}
 
 pub fn signal(child: &std::process::Child, signal: i32) {
     let pid = libc::pid_t::try_from(child.id()).unwrap();
@@ -23,8 +76,21 @@ pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// The `genesis` binary, killed by the kernel if the spawning thread ends first.
 pub fn genesis() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_genesis"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_genesis"));
+    // SAFETY: the closure runs in the forked child before exec and calls
+    // only prctl(2), which is async-signal-safe; it touches no memory of
+    // the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
 }
 
 /// Every event in a journal folder, live or finished (empty if there is none yet).

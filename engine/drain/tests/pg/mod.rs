@@ -46,15 +46,27 @@ impl TestDb {
         }
     }
 
+    /// A private server even when `DATABASE_URL` is set: for a test that
+    /// stops and starts the server under the drain.
+    pub fn private_server() -> TestDb {
+        TestDb::private(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    }
+
     fn external(admin: String, id: u32) -> TestDb {
         let name = format!("genesis_test_{}_{id}", std::process::id());
         let mut client =
             postgres::Client::connect(&admin, postgres::NoTls).expect("connect to DATABASE_URL");
-        client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-            ))
-            .expect("create a test database");
+        // Two statements, two round trips: one `batch_execute` would run
+        // them as one implicit transaction, where DROP DATABASE and CREATE
+        // DATABASE are refused.
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            client
+                .batch_execute(&statement)
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
         let mut config: postgres::Config = admin.parse().expect("DATABASE_URL parses");
         config.dbname(&name);
         let url = url_of(&config, &name);

@@ -5,14 +5,19 @@
 //! ExecutionReports and OrderCancelRejects ([`reports`]). Up to
 //! [`SESSIONS_MAX`] sessions at once, each its own participant (they can
 //! trade with each other); when one goes away its resting orders are
-//! cancelled. ClOrdIDs are opaque text ([`ids`]).
+//! cancelled. A connection that has not logged on within
+//! [`LOGON_TIMEOUT_NS`] (it sent garbage, or nothing) is closed, freeing its
+//! slot. ClOrdIDs are opaque text ([`ids`]).
 //!
 //! It measures tick-to-trade: for every order it receives, its receive time
 //! (the kernel's stamp, SO_TIMESTAMPNS, when available) minus the trigger
 //! time the client sends (user tag 5051, else TransactTime(60)): the venue
 //! time of the market data that triggered the order. Kernel stamps are
 //! CLOCK_REALTIME, so the clock the venue is given must be too (the
-//! caller's choice; `genesis` gives it CLOCK_REALTIME).
+//! caller's choice; `genesis` gives it CLOCK_REALTIME): subtracting a TSC
+//! time from a CLOCK_REALTIME stamp, which drift apart, gave negative
+//! differences, once clamped to 1 ns. A receive time still before its
+//! trigger (a clock the venue does not share) is counted, never recorded.
 
 mod ids;
 mod orders;
@@ -20,7 +25,7 @@ mod reports;
 
 use crate::config::SimConfig;
 use crate::exchange::{Exchange, MarketDataOut, OWNER_SESSION};
-use genesis_io::fix::session::{Session, SessionConfig};
+use genesis_io::fix::session::{Session, SessionConfig, SessionState};
 use genesis_io::fix::InstrumentScale;
 use hdrhistogram::Histogram;
 use ids::Ids;
@@ -54,7 +59,13 @@ struct Connection {
     /// Kernel receive stamps on (SO_TIMESTAMPNS), so that the sleeping
     /// simulator thread does not add its sleep to tick-to-trade.
     stamped: bool,
+    /// When it was accepted: a connection not logged on within
+    /// [`LOGON_TIMEOUT_NS`] (garbage, or nothing at all) is closed.
+    connected_ns: u64,
 }
+
+/// How long an accepted connection may take to log on.
+pub const LOGON_TIMEOUT_NS: u64 = 2_000_000_000;
 
 /// What the session handler needs besides the session.
 struct Router {
@@ -67,6 +78,8 @@ struct Router {
     exec_id: String,
     /// When the kernel received the bytes being processed, else when they were read.
     arrival_ns: u64,
+    /// Orders that arrived (by the venue's clock) before their trigger time.
+    tick_to_trade_before_trigger: u64,
     /// The ClOrdIDs of the sessions' live orders.
     ids: Ids,
 }
@@ -113,6 +126,7 @@ impl FixAcceptor {
                 exec_seq: exec_id_seed,
                 exec_id: String::with_capacity(24),
                 arrival_ns: 0,
+                tick_to_trade_before_trigger: 0,
                 ids: Ids::new(SESSIONS_MAX),
             },
             tick_to_trade_ns,
@@ -121,6 +135,12 @@ impl FixAcceptor {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Orders whose receive time, in the venue's clock, was before their
+    /// trigger time (left out of tick-to-trade).
+    pub fn tick_to_trade_before_trigger(&self) -> u64 {
+        self.router.tick_to_trade_before_trigger
     }
 
     /// Sessions connected now.
@@ -145,7 +165,9 @@ impl FixAcceptor {
             let mut handler = Orders::new(&mut self.router, &mut *exchange, &mut *out, slot);
             let (read_busy, gone) = connection.read(&mut handler, now_ns);
             busy |= read_busy;
-            closed[slot] = gone;
+            let logon_overdue = connection.session.state() == SessionState::AwaitingLogon
+                && now_ns.saturating_sub(connection.connected_ns) > LOGON_TIMEOUT_NS;
+            closed[slot] = gone || logon_overdue;
             connection.session.poll_timers(now_ns, &mut handler);
         }
         busy |= self.send_replies(exchange, now_ns);
@@ -221,6 +243,7 @@ impl FixAcceptor {
             stream,
             session,
             stamped,
+            connected_ns: now_ns,
         });
         true
     }

@@ -98,19 +98,25 @@ impl<'a> Orders<'a> {
         self.router.arrival_ns = arrival_ns;
     }
 
-    /// Records one order's tick-to-trade: arrival minus trigger time.
+    /// Records one order's tick-to-trade: arrival minus trigger time. An
+    /// arrival before its trigger is a clock the venue does not share, not a
+    /// latency: counted, not recorded.
     fn record_tick_to_trade(&mut self, trigger_ns: u64, now_ns: u64) {
         let arrival_ns = if self.router.arrival_ns > 0 {
             self.router.arrival_ns
         } else {
             now_ns
         };
+        let Some(latency_ns) = arrival_ns.checked_sub(trigger_ns) else {
+            self.router.tick_to_trade_before_trigger += 1;
+            return;
+        };
         let mut histogram = self
             .router
             .tick_to_trade_ns
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        histogram.saturating_record(arrival_ns.saturating_sub(trigger_ns).max(1));
+        histogram.saturating_record(latency_ns);
     }
 
     /// The exchange's key for the order the request is about; `None` for a

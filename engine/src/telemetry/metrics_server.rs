@@ -1,0 +1,289 @@
+//! The metrics endpoint's server loop: one thread, off the hot path, serving
+//! every connection at once through a `mio` poll so that no client can make
+//! another wait.
+//!
+//! Invariants:
+//! - Every socket is non-blocking; the thread only ever blocks in `poll`,
+//!   for at most [`POLL_TIMEOUT`], so `stop` is seen within that.
+//! - The listen backlog is emptied on every readiness: accepting never
+//!   waits on a request being read.
+//! - At most [`CONNECTIONS_MAX`] connections are held. When full, the one
+//!   idle the longest is closed to take the new one, so a client that
+//!   opens connections and sends nothing cannot keep a scraper out.
+//! - A connection that has not sent a whole request within [`IDLE_TIMEOUT`]
+//!   is closed; a request larger than [`REQUEST_BYTES_MAX`] is answered 431.
+//! - One request per connection (`Connection: close`): the body is rendered
+//!   once the request is complete, written as the socket takes it, and the
+//!   connection closed.
+//!
+//! Nothing here is ever waited on by a pipeline thread: rendering reads the
+//! board's relaxed counters and the reporter's last snapshot.
+
+use crate::telemetry::Board;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Connections held at once; the longest idle is closed for a new one.
+pub const CONNECTIONS_MAX: usize = 256;
+/// A connection that has not sent a whole request by then is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// Largest request head read; larger is answered 431 and closed.
+pub const REQUEST_BYTES_MAX: usize = 4096;
+/// Longest wait in `poll`: how soon `stop` and idle connections are seen.
+const POLL_TIMEOUT: Duration = Duration::from_millis(50);
+const LISTENER: Token = Token(usize::MAX);
+
+/// One client connection: reading its request, then writing the answer.
+struct Connection {
+    stream: TcpStream,
+    request: Vec<u8>,
+    /// The answer once the request is complete, and how much of it is written.
+    response: Option<(Vec<u8>, usize)>,
+    last_activity: Instant,
+}
+
+/// Binds `address` and serves until `stop` is set; returns the bound address.
+pub fn serve(
+    address: &str,
+    board: Arc<Board>,
+    rings: usize,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = std::net::TcpListener::bind(address)?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let mut server = Server {
+        poll: Poll::new()?,
+        listener: TcpListener::from_std(listener),
+        slots: (0..CONNECTIONS_MAX).map(|_| None).collect(),
+        board,
+        rings,
+    };
+    server
+        .poll
+        .registry()
+        .register(&mut server.listener, LISTENER, Interest::READABLE)?;
+    let handle = std::thread::Builder::new()
+        .name("metrics-http".into())
+        .spawn(move || server.run(&stop))?;
+    Ok((bound, handle))
+}
+
+struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    /// Connection slots; a slot's index is its token.
+    slots: Vec<Option<Connection>>,
+    board: Arc<Board>,
+    rings: usize,
+}
+
+impl Server {
+    fn run(&mut self, stop: &AtomicBool) {
+        let mut events = Events::with_capacity(CONNECTIONS_MAX + 1);
+        while !stop.load(Ordering::Acquire) {
+            if let Err(err) = self.poll.poll(&mut events, Some(POLL_TIMEOUT)) {
+                if err.kind() != ErrorKind::Interrupted {
+                    tracing::warn!(%err, "metrics endpoint poll failed");
+                    std::thread::sleep(POLL_TIMEOUT);
+                }
+                continue;
+            }
+            #[allow(clippy::disallowed_methods)] // idle timeouts are wall-clock, off the hot path
+            let now = Instant::now();
+            for event in events.iter().filter(|event| event.token() != LISTENER) {
+                self.advance(event.token().0, now);
+            }
+            // Every wake, not only on the listener's readiness: readiness is
+            // edge-triggered, and an accept that failed (out of descriptors)
+            // leaves connections waiting that no new edge would announce.
+            self.accept_all(now);
+            self.close_idle(now);
+        }
+    }
+
+    /// Accepts every pending connection (the backlog never fills).
+    fn accept_all(&mut self, now: Instant) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => self.admit(stream, now),
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => {
+                    // Out of descriptors, most likely: the next readiness retries.
+                    tracing::warn!(%err, "metrics endpoint accept failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes `stream` into a free slot, closing the longest idle one if none is free.
+    fn admit(&mut self, mut stream: TcpStream, now: Instant) {
+        let index = match self.slots.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                let oldest = self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, slot)| slot.as_ref().map(|c| (c.last_activity, i)))
+                    .min()
+                    .map(|(_, i)| i)
+                    .expect("a full table has an oldest connection");
+                self.close(oldest);
+                oldest
+            }
+        };
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, Token(index), interest)
+            .is_err()
+        {
+            return;
+        }
+        self.slots[index] = Some(Connection {
+            stream,
+            request: Vec::with_capacity(512),
+            response: None,
+            last_activity: now,
+        });
+    }
+
+    /// Reads what the connection sent and writes what it can take; closes it when done or broken.
+    fn advance(&mut self, index: usize, now: Instant) {
+        let Some(connection) = self.slots.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        let done = match connection.response {
+            None => read_request(connection, now, &self.board, self.rings),
+            Some(_) => Ok(false),
+        }
+        .and_then(|done| {
+            if done || connection.response.is_none() {
+                return Ok(done);
+            }
+            write_response(connection, now)
+        });
+        match done {
+            Ok(false) => {}
+            Ok(true) => self.close(index),
+            Err(err) => {
+                tracing::debug!(%err, "metrics connection dropped");
+                self.close(index);
+            }
+        }
+    }
+
+    fn close_idle(&mut self, now: Instant) {
+        for index in 0..self.slots.len() {
+            let idle = self.slots[index]
+                .as_ref()
+                .is_some_and(|c| now.duration_since(c.last_activity) >= IDLE_TIMEOUT);
+            if idle {
+                self.close(index);
+            }
+        }
+    }
+
+    fn close(&mut self, index: usize) {
+        if let Some(mut connection) = self.slots[index].take() {
+            let _ = self.poll.registry().deregister(&mut connection.stream);
+        }
+    }
+}
+
+/// Reads until the socket is drained; once the request head is complete,
+/// renders the answer. `Ok(true)`: the client closed before asking.
+fn read_request(
+    connection: &mut Connection,
+    now: Instant,
+    board: &Board,
+    rings: usize,
+) -> std::io::Result<bool> {
+    let mut chunk = [0u8; 1024];
+    loop {
+        match connection.stream.read(&mut chunk) {
+            Ok(0) => return Ok(true),
+            Ok(read) => {
+                connection.last_activity = now;
+                let room = REQUEST_BYTES_MAX.saturating_sub(connection.request.len());
+                connection
+                    .request
+                    .extend_from_slice(&chunk[..read.min(room)]);
+                if let Some(response) = answer_for(&connection.request, board, rings) {
+                    connection.response = Some((response, 0));
+                    return Ok(false);
+                }
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The answer to `request` once it is complete (or too large to be), else none yet.
+fn answer_for(request: &[u8], board: &Board, rings: usize) -> Option<Vec<u8>> {
+    let complete =
+        request.windows(4).any(|w| w == b"\r\n\r\n") || request.windows(2).any(|w| w == b"\n\n");
+    if !complete && request.len() < REQUEST_BYTES_MAX {
+        return None;
+    }
+    let first_line = request.split(|b| *b == b'\n').next().unwrap_or_default();
+    let (status, content_type, body) = if !complete {
+        (
+            "431 Request Header Fields Too Large",
+            "text/plain",
+            "request too large\n".to_string(),
+        )
+    } else if first_line.starts_with(b"GET /metrics ") || first_line.starts_with(b"GET / ") {
+        (
+            "200 OK",
+            "text/plain; version=0.0.4; charset=utf-8",
+            super::metrics_http::render(board, rings),
+        )
+    } else {
+        (
+            "404 Not Found",
+            "text/plain",
+            "only GET /metrics is served here\n".to_string(),
+        )
+    };
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(body.as_bytes());
+    Some(response)
+}
+
+/// Writes as much of the answer as the socket takes. `Ok(true)`: all written.
+fn write_response(connection: &mut Connection, now: Instant) -> std::io::Result<bool> {
+    let Some((response, written)) = connection.response.as_mut() else {
+        return Ok(false);
+    };
+    while *written < response.len() {
+        match connection.stream.write(&response[*written..]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(count) => {
+                *written += count;
+                connection.last_activity = now;
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let _ = connection.stream.flush();
+    Ok(true)
+}
