@@ -18,6 +18,7 @@ mod market_data;
 mod metrics;
 mod postgres;
 mod risk;
+mod snapshot;
 mod strategy;
 mod topology;
 mod venue;
@@ -33,6 +34,7 @@ pub use market_data::{
 pub use metrics::MetricsConfig;
 pub use postgres::PostgresConfig;
 pub use risk::RiskConfig;
+pub use snapshot::SnapshotConfig;
 pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName};
 pub use topology::{plan_groups, CorePlan, Group, TopologyConfig, WaitKind, STAGE_NAMES};
 pub use venue::{FixVenueConfig, VenueConfig, VenueKind};
@@ -83,6 +85,7 @@ pub struct Config {
     pub market_data: MarketDataConfig,
     pub venue: VenueConfig,
     pub journal: JournalConfig,
+    pub snapshot: SnapshotConfig,
     pub metrics: MetricsConfig,
     pub alerts: AlertConfig,
     pub host: HostConfig,
@@ -120,6 +123,7 @@ impl Config {
             market_data: MarketDataConfig::default(),
             venue: VenueConfig::default(),
             journal: JournalConfig::default(),
+            snapshot: SnapshotConfig::default(),
             metrics: MetricsConfig::default(),
             alerts: AlertConfig::default(),
             host: HostConfig::default(),
@@ -174,6 +178,7 @@ impl Config {
         self.market_data.validate(&self.instruments, &invalid)?;
         self.venue.validate(&invalid)?;
         self.metrics.validate(&invalid)?;
+        self.snapshot.validate(&invalid)?;
         self.journal.validate(&invalid)
     }
 
