@@ -18,6 +18,7 @@
 //! reporter thread, the snapshot thread and, if configured, the metrics
 //! endpoint's thread, and joins them all before it returns.
 
+mod fresh_venue;
 mod latency_log;
 pub mod parts;
 pub mod rebuild;
@@ -67,7 +68,7 @@ pub enum EngineError {
         source: std::io::Error,
     },
     /// The stages' state could not be rebuilt from snapshots and journal.
-    #[error("restart: {0}")]
+    #[error("restart")]
     Restart(#[from] RestartError),
     /// A caller's hook refused to start (its message says what and why).
     #[error("{0}")]

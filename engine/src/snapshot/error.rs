@@ -12,7 +12,7 @@ use std::path::PathBuf;
 pub enum RestartError {
     #[error(transparent)]
     Read(#[from] EventReadError),
-    #[error("cannot list the runs and snapshots of {dir}: {source}")]
+    #[error("cannot list the runs and snapshots of {dir}")]
     List {
         dir: PathBuf,
         #[source]
@@ -50,13 +50,13 @@ pub enum RestartError {
     },
     #[error("the journal's state was built for instruments [{journal}], this config has [{config}]: state cannot carry over. Flatten and cancel everything, then start with a new journal.dir")]
     Incompatible { journal: String, config: String },
-    #[error("restoring state into the run starting at {seq_first}: {source}")]
+    #[error("restoring state into the run starting at {seq_first}")]
     State {
         seq_first: u64,
         #[source]
         source: StateError,
     },
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Write {
         path: PathBuf,
         #[source]

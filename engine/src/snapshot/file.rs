@@ -239,25 +239,27 @@ pub fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// What a snapshot stands for: the header's fields but the payload's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    pub seq: u64,
+    pub run_seq_first: u64,
+    pub fingerprint: u64,
+    pub event_crc32c: u32,
+}
+
 /// Writes a snapshot of `payload` into `dir`; returns its path.
-pub fn write_snapshot(
-    dir: &Path,
-    seq: u64,
-    run_seq_first: u64,
-    fingerprint: u64,
-    event_crc32c: u32,
-    payload: &[u8],
-) -> std::io::Result<PathBuf> {
+pub fn write_snapshot(dir: &Path, meta: &SnapshotMeta, payload: &[u8]) -> std::io::Result<PathBuf> {
     create_dir(dir)?;
     let header = SnapshotHeader {
-        seq,
-        run_seq_first,
-        fingerprint,
+        seq: meta.seq,
+        run_seq_first: meta.run_seq_first,
+        fingerprint: meta.fingerprint,
         payload_bytes: payload.len() as u64,
         payload_crc32c: crc32c::crc32c(payload),
-        event_crc32c,
+        event_crc32c: meta.event_crc32c,
     };
-    let path = snapshot_path(dir, seq);
+    let path = snapshot_path(dir, meta.seq);
     write_atomically(&path, &[&encode_header(&header), payload])?;
     Ok(path)
 }
@@ -270,7 +272,13 @@ mod tests {
     #[test]
     fn round_trip_and_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write_snapshot(dir.path(), 42, 7, 0xfeed, 9, b"state bytes").unwrap();
+        let meta = SnapshotMeta {
+            seq: 42,
+            run_seq_first: 7,
+            fingerprint: 0xfeed,
+            event_crc32c: 9,
+        };
+        let path = write_snapshot(dir.path(), &meta, b"state bytes").unwrap();
         assert_eq!(
             path.file_name().unwrap(),
             "snapshot-00000000000000000042.gsnap"

@@ -19,7 +19,7 @@
 //!
 //! Owning thread: the snapshot thread ([`spawn`]); in tests, the caller.
 
-use super::file::Refused;
+use super::file::SnapshotMeta;
 use super::store::SnapshotStore;
 use crate::event::{Event, EVENT_BYTES};
 use crate::replay::Replayer;
@@ -244,13 +244,13 @@ impl Follower {
     /// Writes the replica's state as the snapshot of `seq_applied`, then prunes.
     fn write(&mut self, now: Option<Instant>) {
         let payload = self.replica.save_state();
-        let written = self.store.write(
-            self.seq_applied,
-            self.run_seq_first,
-            self.fingerprint,
-            self.event_crc32c,
-            &payload,
-        );
+        let meta = SnapshotMeta {
+            seq: self.seq_applied,
+            run_seq_first: self.run_seq_first,
+            fingerprint: self.fingerprint,
+            event_crc32c: self.event_crc32c,
+        };
+        let written = self.store.write(&meta, &payload);
         self.events_since = 0;
         self.written_at = now.or(self.written_at);
         match written.and_then(|path| self.store.prune(self.policy.keep).map(|_| path)) {
@@ -358,9 +358,4 @@ fn follow(mut follower: Follower, end: &AtomicU64) -> FollowerReport {
         }
     }
     follower.report
-}
-
-/// A snapshot refused while loading, as the report and the log say it.
-pub fn describe_refusal(refused: &Refused, fallback: &str) -> String {
-    format!("{refused}; using {fallback}")
 }

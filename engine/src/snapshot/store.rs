@@ -6,7 +6,9 @@
 //! has one writer at a time: the journal's writer lock covers it, since
 //! only a run holding the journal writes snapshots of it.
 
-use super::file::{parse_snapshot_name, read_header, write_snapshot, SNAPSHOT_EXTENSION};
+use super::file::{
+    parse_snapshot_name, read_header, write_snapshot, SnapshotMeta, SNAPSHOT_EXTENSION,
+};
 use std::path::{Path, PathBuf};
 
 /// Name of the snapshot folder inside a journal folder.
@@ -58,22 +60,8 @@ impl SnapshotStore {
         Ok(files)
     }
 
-    pub fn write(
-        &self,
-        seq: u64,
-        run_seq_first: u64,
-        fingerprint: u64,
-        event_crc32c: u32,
-        payload: &[u8],
-    ) -> std::io::Result<PathBuf> {
-        write_snapshot(
-            &self.dir,
-            seq,
-            run_seq_first,
-            fingerprint,
-            event_crc32c,
-            payload,
-        )
+    pub fn write(&self, meta: &SnapshotMeta, payload: &[u8]) -> std::io::Result<PathBuf> {
+        write_snapshot(&self.dir, meta, payload)
     }
 
     /// Removes all but the newest `keep` snapshots; returns what it removed.
@@ -137,8 +125,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SnapshotStore::of_journal(dir.path());
         assert!(store.list().unwrap().is_empty(), "no folder, no snapshots");
-        for (seq, run) in [(10, 1), (20, 1), (30, 21), (40, 21), (50, 41)] {
-            store.write(seq, run, 1, 0, b"x").unwrap();
+        for (seq, run_seq_first) in [(10, 1), (20, 1), (30, 21), (40, 21), (50, 41)] {
+            let meta = SnapshotMeta {
+                seq,
+                run_seq_first,
+                fingerprint: 1,
+                event_crc32c: 0,
+            };
+            store.write(&meta, b"x").unwrap();
         }
         let removed = store.prune(4).unwrap();
         assert_eq!(removed.len(), 1);
