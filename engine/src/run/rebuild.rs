@@ -141,12 +141,27 @@ pub fn rebuild(
     let live = pool
         .take_live()
         .expect("the walk gives the live strategy back");
-    let rebuilt = begin_run(config, &history, seq_first, (live, gateway), walked, report)?;
-    let mut rebuilt = rebuilt;
+    // Another start at this sequence journaled nothing, yet may have sent
+    // orders whose events were lost: its ids are never given out again.
+    let ids_past_earlier = earlier_start(journal_dir, seq_first)?
+        .map_or(0, |earlier| earlier.order_id_next + order_id_gap(config));
+    let mut rebuilt = begin_run(
+        config,
+        &history,
+        (seq_first, ids_past_earlier),
+        (live, gateway),
+        walked,
+        report,
+    )?;
     rebuilt.report.total_ms = started.elapsed().as_secs_f64() * 1e3;
     write_start_record(journal_dir, seq_first, &rebuilt, &history)?;
     log_rebuilt(&rebuilt.report);
     Ok(rebuilt)
+}
+
+/// The start record an earlier start at `seq_first` left (it journaled nothing).
+fn earlier_start(dir: &Path, seq_first: u64) -> Result<Option<StartRecord>, RestartError> {
+    StartRecord::read(dir, seq_first).map_err(|detail| RestartError::Run { seq_first, detail })
 }
 
 /// From the newest valid snapshot (or the first record) to the journal's
@@ -222,11 +237,12 @@ fn walk(
 }
 
 /// The live stages: flat, or the walked state carried into this config,
-/// with order ids moved past anything the last run may have sent.
+/// with order ids moved past anything the last run (or an earlier start
+/// at this sequence that journaled nothing) may have sent.
 fn begin_run(
     config: &Config,
     history: &History,
-    seq_first: u64,
+    (seq_first, ids_past_earlier): (u64, u64),
     (strategy, gateway): (Box<dyn Strategy>, Box<dyn Gateway>),
     walked: Option<Walked>,
     mut report: RestartReport,
@@ -236,7 +252,7 @@ fn begin_run(
         None => {
             report.origin = "empty journal";
             report.strategy_state_carried = true;
-            live.set_order_id_next(order_id_floor(seq_first));
+            live.set_order_id_next(order_id_floor(seq_first).max(ids_past_earlier));
             (None, None)
         }
         Some(walked) => {
@@ -248,7 +264,11 @@ fn begin_run(
                 .map_err(|source| RestartError::State { seq_first, source })?;
             report.strategy_state_carried = outcome.strategy_state_carried;
             let past_lost = live.order_id_next() + order_id_gap(&last.config);
-            live.set_order_id_next(order_id_floor(seq_first).max(past_lost));
+            live.set_order_id_next(
+                order_id_floor(seq_first)
+                    .max(past_lost)
+                    .max(ids_past_earlier),
+            );
             (Some(bytes), walked.last_event_crc32c)
         }
     };
