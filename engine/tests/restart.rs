@@ -347,3 +347,24 @@ fn damaged_snapshots_fall_back_to_older_ones_then_to_a_full_replay() {
     drive(&mut world, 100, 0x5eed_0003);
     assert_eq!(replay_from_first_record(&world), world.state());
 }
+
+// A start that replayed a tail leaves its result as a snapshot of the run
+// that journaled it: starting again at once (a crash loop, or a run that
+// journaled nothing) replays nothing, and ids still move past both starts.
+#[test]
+fn a_start_that_replayed_leaves_a_snapshot_for_the_next() {
+    let mut world = World::new(Some(policy(1_000)));
+    drive(&mut world, 300, 0x5eed_0004);
+    let first = world.restart(RebuildOptions::default(), false);
+    assert_eq!(first.origin, "full replay");
+    assert!(first.events_replayed > 0);
+    for _ in 0..2 {
+        let order_id_next = world.strategy().order_id_next();
+        let again = world.restart(RebuildOptions::default(), false);
+        assert_eq!(again.origin, "snapshot", "{again:?}");
+        assert_eq!(again.events_replayed, 0, "{again:?}");
+        assert!(again.order_id_next > order_id_next, "{again:?}");
+    }
+    drive(&mut world, 50, 0x5eed_0005);
+    assert_eq!(replay_from_first_record(&world), world.state());
+}

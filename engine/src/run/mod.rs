@@ -203,7 +203,7 @@ pub fn run(
 struct Begun {
     report: RestartReport,
     state: Vec<u8>,
-    start_snapshot_event_crc32c: Option<u32>,
+    start_snapshot: Option<rebuild::StartSnapshot>,
 }
 
 /// The stages with the state rebuilt from snapshots and journal, ingest
@@ -243,7 +243,7 @@ fn rebuild_stages(
     let start = Begun {
         report: rebuilt.report,
         state: rebuilt.state,
-        start_snapshot_event_crc32c: rebuilt.start_snapshot_event_crc32c,
+        start_snapshot: rebuilt.start_snapshot,
     };
     Ok((stages, start))
 }
@@ -290,7 +290,7 @@ fn start_snapshots(
         Some(Arc::clone(board)),
     )
     .map_err(|e| format!("off: cannot follow the journal: {e}"))?;
-    follower.start_with_snapshot(start.start_snapshot_event_crc32c);
+    follower.start_with_snapshot(start.start_snapshot.clone());
     Ok(crate::snapshot::follower::spawn(follower))
 }
 

@@ -20,7 +20,7 @@ use crate::orders::{Order, OrderState};
 use crate::recent::RecentMap;
 use crate::replay::{order_id_floor, order_id_gap, Replayer};
 use crate::risk::RiskStage;
-use crate::snapshot::file::Refused;
+use crate::snapshot::file::{Refused, SnapshotMeta};
 use crate::snapshot::history::{check_compatible, enter_run, load_newest, replay_range};
 use crate::snapshot::start_record::{SnapshotUsed, StartRecord, START_RECORD_VERSION};
 use crate::snapshot::{History, RestartError, SnapshotStore, StartState, StrategyPool};
@@ -94,10 +94,20 @@ pub struct Rebuilt {
     pub journal_state: Option<Vec<u8>>,
     /// The state this run begins with.
     pub state: Vec<u8>,
-    /// When events were replayed: the CRC of the journal's last record, so
-    /// the snapshot thread writes the start state as a snapshot of it.
-    pub start_snapshot_event_crc32c: Option<u32>,
+    /// When events were replayed: the state at the journal's end as a
+    /// snapshot of the run that wrote it, for the snapshot thread to write
+    /// first, so the next start need not replay them again.
+    pub start_snapshot: Option<StartSnapshot>,
     pub report: RestartReport,
+}
+
+/// The journal's end state, as a snapshot of the last run that journaled.
+/// Labelled with that run (not the new one), it stays valid whatever the
+/// new run does, even if it dies before journaling anything.
+#[derive(Clone, Debug)]
+pub struct StartSnapshot {
+    pub meta: SnapshotMeta,
+    pub payload: Vec<u8>,
 }
 
 /// What the walk over the journal's runs ended with.
@@ -248,7 +258,7 @@ fn begin_run(
     mut report: RestartReport,
 ) -> Result<Rebuilt, RestartError> {
     let mut live = Replayer::with_gateway(config, strategy, gateway, false);
-    let (journal_state, start_crc) = match walked {
+    let (journal_state, start_snapshot) = match walked {
         None => {
             report.origin = "empty journal";
             report.strategy_state_carried = true;
@@ -269,7 +279,16 @@ fn begin_run(
                     .max(past_lost)
                     .max(ids_past_earlier),
             );
-            (Some(bytes), walked.last_event_crc32c)
+            let start_snapshot = walked.last_event_crc32c.map(|event_crc32c| StartSnapshot {
+                meta: SnapshotMeta {
+                    seq: seq_first - 1,
+                    run_seq_first: last.seq_first,
+                    fingerprint: last.fingerprint(),
+                    event_crc32c,
+                },
+                payload: bytes.clone(),
+            });
+            (Some(bytes), start_snapshot)
         }
     };
     report.order_id_next = live.order_id_next();
@@ -283,7 +302,7 @@ fn begin_run(
         exec_ids,
         journal_state,
         state,
-        start_snapshot_event_crc32c: start_crc,
+        start_snapshot,
         report,
     })
 }

@@ -23,6 +23,7 @@ use super::file::SnapshotMeta;
 use super::store::SnapshotStore;
 use crate::event::{Event, EVENT_BYTES};
 use crate::replay::Replayer;
+use crate::run::rebuild::StartSnapshot;
 use crate::telemetry::{Board, Counter};
 use genesis_journal::Tailer;
 use std::path::{Path, PathBuf};
@@ -80,8 +81,8 @@ pub struct Follower {
     seq_written: u64,
     events_since: u64,
     written_at: Option<Instant>,
-    /// The start state to write first, with the CRC of the record it stands on.
-    start_snapshot: Option<u32>,
+    /// The journal's end state to write first (see `start_with_snapshot`).
+    start_snapshot: Option<StartSnapshot>,
     pub report: FollowerReport,
 }
 
@@ -137,19 +138,26 @@ impl Follower {
         self.report.stopped.is_some()
     }
 
-    /// Has the thread write the start state first (see `write_start`), when
-    /// start-up replayed events (`Some`: the CRC of the journal's last record).
-    pub fn start_with_snapshot(&mut self, event_crc32c: Option<u32>) {
-        self.start_snapshot = event_crc32c;
+    /// Has the thread write the journal's end state first (see
+    /// `write_start`), when start-up replayed events to rebuild it.
+    pub fn start_with_snapshot(&mut self, start: Option<StartSnapshot>) {
+        self.start_snapshot = start;
     }
 
-    /// Writes the starting state now, as the snapshot of sequence
-    /// `seq_first - 1` (whose record's CRC is `event_crc32c`): a start-up
-    /// that replayed events need not replay them again next time.
-    pub fn write_start(&mut self, event_crc32c: u32) {
-        self.event_crc32c = event_crc32c;
-        self.events_since = 1;
-        self.write(None);
+    /// Writes the state start-up rebuilt at the journal's end, as a snapshot
+    /// of the run that journaled it: a start-up that replayed events need
+    /// not replay them again next time.
+    pub fn write_start(&mut self, start: &StartSnapshot) {
+        assert_eq!(
+            start.meta.seq,
+            self.run_seq_first - 1,
+            "the start snapshot stands at the journal's end"
+        );
+        let written = self
+            .store
+            .write(&start.meta, &start.payload)
+            .and_then(|path| self.store.prune(self.policy.keep).map(|_| path));
+        self.record_written(written, start.meta.seq, start.payload.len());
     }
 
     /// Applies up to `budget` new records, writing a snapshot when one is due at `now`.
@@ -250,20 +258,28 @@ impl Follower {
             fingerprint: self.fingerprint,
             event_crc32c: self.event_crc32c,
         };
-        let written = self.store.write(&meta, &payload);
+        let written = self
+            .store
+            .write(&meta, &payload)
+            .and_then(|path| self.store.prune(self.policy.keep).map(|_| path));
         self.events_since = 0;
         self.written_at = now.or(self.written_at);
-        match written.and_then(|path| self.store.prune(self.policy.keep).map(|_| path)) {
+        self.record_written(written, self.seq_applied, payload.len());
+    }
+
+    /// Counts a snapshot written at `seq` (or the error).
+    fn record_written(&mut self, written: std::io::Result<PathBuf>, seq: u64, bytes: usize) {
+        match written {
             Ok(path) => {
-                self.seq_written = self.seq_applied;
+                self.seq_written = self.seq_written.max(seq);
                 self.report.snapshots_written += 1;
-                self.report.last_seq = Some(self.seq_applied);
-                self.report.last_bytes = payload.len() as u64;
-                tracing::debug!(seq = self.seq_applied, path = %path.display(), bytes = payload.len(), "snapshot written");
+                self.report.last_seq = Some(seq);
+                self.report.last_bytes = bytes as u64;
+                tracing::debug!(seq, path = %path.display(), bytes, "snapshot written");
                 self.report.last_path = Some(path);
                 if let Some(board) = &self.board {
                     board.set(Counter::SnapshotsWritten, self.report.snapshots_written);
-                    board.set(Counter::SnapshotSeqLast, self.seq_applied);
+                    board.set(Counter::SnapshotSeqLast, seq);
                 }
             }
             Err(err) => {
@@ -328,8 +344,8 @@ fn follow(mut follower: Follower, end: &AtomicU64) -> FollowerReport {
     if let Err(err) = crate::sys::lower_thread_priority(10) {
         tracing::debug!(%err, "the snapshot thread keeps its priority");
     }
-    if let Some(crc) = follower.start_snapshot.take() {
-        follower.write_start(crc);
+    if let Some(start) = follower.start_snapshot.take() {
+        follower.write_start(&start);
     }
     let mut finishing_since: Option<Instant> = None;
     loop {

@@ -213,7 +213,7 @@ fn spawn_snapshots(
         None,
     )
     .unwrap();
-    follower.start_with_snapshot(rebuilt.start_snapshot_event_crc32c);
+    follower.start_with_snapshot(rebuilt.start_snapshot.clone());
     genesis_engine::snapshot::follower::spawn(follower)
 }
 

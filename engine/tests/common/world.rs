@@ -514,8 +514,8 @@ fn start_follower(
         None,
     )
     .unwrap();
-    if let Some(crc) = rebuilt.start_snapshot_event_crc32c {
-        follower.write_start(crc);
+    if let Some(start) = &rebuilt.start_snapshot {
+        follower.write_start(start);
     }
     follower
 }
