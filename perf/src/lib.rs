@@ -8,6 +8,9 @@
 //!   `perf/baseline/report.json`.
 //! - `cargo run --release -p genesis-perf --bin pipeline` runs the older
 //!   fused-against-crossbeam-against-raw-append benchmark.
+//! - `cargo run --release -p genesis-perf --bin restart` times the start-up
+//!   rebuild of stage state over a 10 M-event journal: snapshot + tail
+//!   beside a full replay (see `src/bin/restart.rs`).
 //!
 //! Modules: the variants (`genesis`, `threaded`, `tokio_pipeline`, sharing
 //! `setup` and `drive`), the load generator (`schedule`), the hardware floor
