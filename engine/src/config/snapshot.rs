@@ -22,7 +22,9 @@ impl Default for SnapshotConfig {
     fn default() -> SnapshotConfig {
         SnapshotConfig {
             enabled: true,
-            events_between: 1_000_000,
+            // A crash leaves less than this to replay at start: about a quarter
+            // second on a shared two-core host (perf/src/bin/restart.rs).
+            events_between: 250_000,
             interval_ms: 60_000,
             keep: 3,
         }
