@@ -44,8 +44,8 @@ fn fused_pipeline_allocates_nothing_per_event_after_warm_up() {
 // A restart as `genesis run` makes it: the state of a first run (positions,
 // open orders, exec ids) rebuilt from its snapshot and journal, the venue
 // shown the open orders, and the snapshot thread following the journal and
-// writing snapshots all through the measured stretch. The engine's thread
-// still allocates nothing per event.
+// writing snapshots beside the pipeline. The engine's thread still
+// allocates nothing per event.
 #[test]
 fn restarted_pipeline_beside_the_snapshot_thread_allocates_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -77,7 +77,7 @@ fn restarted_pipeline_beside_the_snapshot_thread_allocates_nothing() {
     assert!(snapshots.stopped.is_none(), "{snapshots:?}");
     assert!(
         snapshots.snapshots_written >= 10,
-        "snapshots written beside the measured stretch: {snapshots:?}"
+        "snapshots written over the run: {snapshots:?}"
     );
     assert_eq!(snapshots.last_seq, Some(measured.seq_last));
     assert!(measured.fills > 0 && measured.orders > 0);

@@ -9,8 +9,11 @@
 //! started (see `snapshot::history`), every decision checked: a divergence
 //! stops the start-up, naming the sequence. The state at the journal's end
 //! is carried into stages built from this run's config (refused if the
-//! instruments changed), order ids move past anything the last run may
-//! have sent, and a start record says how this run began.
+//! instruments changed), order ids move past anything the last run (or an
+//! earlier start at this sequence that journaled nothing) may have sent,
+//! and a start record says how this run began. When events were replayed,
+//! the state at the journal's end goes to the snapshot thread as a snapshot
+//! of the last journaling run ([`StartSnapshot`]).
 //!
 //! Owning thread: the caller of `run::run`, before any pipeline thread starts.
 

@@ -17,6 +17,10 @@
 //! it stands for. Each snapshot also carries the CRC of the journal record at
 //! its sequence; start-up refuses one the journal no longer matches.
 //!
+//! When start-up had to replay events, the thread first writes the state
+//! start-up rebuilt, as a snapshot of the last run that journaled it
+//! (`run::rebuild::StartSnapshot`).
+//!
 //! Owning thread: the snapshot thread ([`spawn`]); in tests, the caller.
 
 use super::file::SnapshotMeta;
@@ -38,8 +42,9 @@ const TAIL_BUFFER_BYTES: usize = 1 << 20;
 pub const POLL_RECORDS_MAX: usize = 4_096;
 /// How long the thread sleeps when the journal has nothing new.
 const IDLE_SLEEP: Duration = Duration::from_millis(1);
-/// How long, once the run stopped, the thread may take to reach the journal's end.
-const FINISH_DEADLINE: Duration = Duration::from_secs(10);
+/// How long, once the run stopped, the thread may take to reach the
+/// journal's end (a shutdown never waits longer on it).
+pub const FINISH_DEADLINE: Duration = Duration::from_secs(10);
 /// `end` while the run goes on.
 const RUNNING: u64 = u64::MAX;
 
@@ -314,23 +319,38 @@ fn decode(dir: &Path, seq: u64, payload: &[u8]) -> Result<Event, String> {
 pub struct SnapshotThread {
     handle: JoinHandle<FollowerReport>,
     end: Arc<AtomicU64>,
+    /// How long it may take to catch up once told the end, in ms.
+    finish_deadline_ms: Arc<AtomicU64>,
 }
 
 /// Starts the follower on a thread of its own, at low priority.
 pub fn spawn(follower: Follower) -> SnapshotThread {
     let end = Arc::new(AtomicU64::new(RUNNING));
-    let thread_end = Arc::clone(&end);
+    let finish_deadline_ms = Arc::new(AtomicU64::new(FINISH_DEADLINE.as_millis() as u64));
+    let (thread_end, thread_deadline) = (Arc::clone(&end), Arc::clone(&finish_deadline_ms));
     let handle = std::thread::Builder::new()
         .name("snapshot".into())
-        .spawn(move || follow(follower, &thread_end))
+        .spawn(move || follow(follower, &thread_end, &thread_deadline))
         .expect("spawning the snapshot thread");
-    SnapshotThread { handle, end }
+    SnapshotThread {
+        handle,
+        end,
+        finish_deadline_ms,
+    }
 }
 
 impl SnapshotThread {
     /// The run stopped with `seq_last` its last journaled record: the thread
     /// follows the journal to it, writes a final snapshot and ends.
     pub fn finish(self, seq_last: u64) -> FollowerReport {
+        self.finish_within(seq_last, FINISH_DEADLINE)
+    }
+
+    /// As [`SnapshotThread::finish`], giving the thread `deadline` to catch up.
+    pub fn finish_within(self, seq_last: u64, deadline: Duration) -> FollowerReport {
+        let deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX);
+        self.finish_deadline_ms
+            .store(deadline_ms, Ordering::Release);
         self.end.store(seq_last, Ordering::Release);
         self.handle.join().unwrap_or_else(|_| FollowerReport {
             stopped: Some("the snapshot thread panicked".into()),
@@ -340,7 +360,11 @@ impl SnapshotThread {
 }
 
 #[allow(clippy::disallowed_methods)] // the thread wrapper times snapshots by wall time
-fn follow(mut follower: Follower, end: &AtomicU64) -> FollowerReport {
+fn follow(
+    mut follower: Follower,
+    end: &AtomicU64,
+    finish_deadline_ms: &AtomicU64,
+) -> FollowerReport {
     if let Err(err) = crate::sys::lower_thread_priority(10) {
         tracing::debug!(%err, "the snapshot thread keeps its priority");
     }
@@ -361,9 +385,10 @@ fn follow(mut follower: Follower, end: &AtomicU64) -> FollowerReport {
                 break;
             }
             let since = *finishing_since.get_or_insert(now);
-            if now.duration_since(since) > FINISH_DEADLINE {
+            let deadline = Duration::from_millis(finish_deadline_ms.load(Ordering::Acquire));
+            if now.duration_since(since) > deadline {
                 follower.report.stopped = Some(format!(
-                    "the journal's end {seq_last} was not reached within {FINISH_DEADLINE:?} of the run's end (followed to {}): no final snapshot",
+                    "the journal's end {seq_last} was not reached within {deadline:?} of the run's end (followed to {}): no final snapshot",
                     follower.seq_applied()
                 ));
                 break;
