@@ -45,6 +45,7 @@ fn restart_resumes_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "[metrics]\nlisten = \"\"\n");
     let config = config.to_str().unwrap();
+    let mut first_final_snapshot = false;
     for index in 0..2 {
         let summary = dir.path().join(format!("summary-{index}.json"));
         let summary_arg = summary.to_str().unwrap();
@@ -72,22 +73,22 @@ fn restart_resumes_and_replays() {
             "run {index}: {report}"
         );
         // The first run starts on an empty journal; the second from the
-        // final snapshot the first one's snapshot thread wrote at its end.
+        // final snapshot the first one's snapshot thread wrote at its end,
+        // or (if that thread could not catch up within its deadline on a
+        // loaded machine, which the report says) from a full replay.
         let restart = &report["restart"];
-        let origin = if index == 0 {
-            "empty journal"
-        } else {
-            "snapshot"
-        };
-        assert_eq!(restart["origin"], origin, "run {index}: {restart}");
-        assert_eq!(restart["events_replayed"], 0, "run {index}: {restart}");
-        assert_eq!(
-            report["snapshots"]["stopped"],
-            serde_json::Value::Null,
-            "{report}"
-        );
+        match index {
+            0 => assert_eq!(restart["origin"], "empty journal", "{restart}"),
+            _ if first_final_snapshot => {
+                assert_eq!(restart["origin"], "snapshot", "{restart}");
+                assert_eq!(restart["events_replayed"], 0, "{restart}");
+            }
+            _ => assert_eq!(restart["origin"], "full replay", "{restart}"),
+        }
+        let stopped = &report["snapshots"]["stopped"];
+        first_final_snapshot = stopped.is_null();
         assert!(
-            report["snapshots"]["written"].as_u64().unwrap() >= 1,
+            stopped.is_null() || stopped.as_str().unwrap().contains("was not reached within"),
             "{report}"
         );
     }
