@@ -147,7 +147,7 @@ fn restart_resumes_and_replays() {
         .and_then(|rest| rest.split(' ').next()?.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(
-        compared >= 2,
+        compared >= 1,
         "replay compared the kept snapshots: {}",
         text(&replay)
     );
