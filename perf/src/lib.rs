@@ -11,6 +11,8 @@
 //! - `cargo run --release -p genesis-perf --bin restart` times the start-up
 //!   rebuild of stage state over a 10 M-event journal: snapshot + tail
 //!   beside a full replay (see `src/bin/restart.rs`).
+//! - `cargo run --release -p genesis-perf --bin md_recovery` times ITCH gap
+//!   recovery (retransmission and snapshot) beside a loopback TCP round trip.
 //!
 //! Modules: the variants (`genesis`, `threaded`, `tokio_pipeline`, sharing
 //! `setup` and `drive`), the load generator (`schedule`), the hardware floor

@@ -10,8 +10,10 @@
 //! every poll, so one thread owns every sequence number. In a fused plan the
 //! hop costs nothing; in a pipelined one it is one cache-line transfer.
 
+mod binance_health;
 pub mod binance_source;
 pub mod fix;
+mod itch_health;
 pub mod itch_source;
 pub mod paper_venue;
 

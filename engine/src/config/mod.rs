@@ -10,8 +10,10 @@
 //! and nothing that runs beside the engine.
 
 mod alerts;
+mod binance;
 mod host;
 mod instruments;
+mod itch;
 mod journal;
 mod kind;
 mod market_data;
@@ -24,13 +26,12 @@ mod topology;
 mod venue;
 
 pub use alerts::AlertConfig;
+pub use binance::{rest_url_for, BinanceConfig, BinanceSnapshotSource, TlsRootsKind};
 pub use host::HostConfig;
 pub use instruments::{instrument_grid, InstrumentConfig, InstrumentLimits};
+pub use itch::ItchConfig;
 pub use journal::{JournalConfig, JournalDurability, JournalWriteMode};
-pub use market_data::{
-    check_binance_url, BinanceConfig, ItchAddressConfig, MarketDataConfig, MarketDataSocketConfig,
-    MarketDataSource,
-};
+pub use market_data::{MarketDataConfig, MarketDataSocketConfig, MarketDataSource};
 pub use metrics::MetricsConfig;
 pub use postgres::PostgresConfig;
 pub use risk::RiskConfig;

@@ -6,6 +6,7 @@
 use crate::clock::EpochClock;
 use crate::event::{ControlCommand, Event, Input};
 use crate::orders::Order;
+use crate::telemetry::feed_health::FeedHealth;
 use crate::units::{InstrumentId, Side};
 use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
@@ -21,6 +22,12 @@ pub trait Source: Send {
     /// True once the source will never emit again (scripted input ran out).
     fn is_exhausted(&self) -> bool {
         false
+    }
+
+    /// The feed's health (gaps, snapshots, stale books), for the metrics
+    /// endpoint and the alerts, when the source keeps one.
+    fn feed_health(&self) -> Option<Arc<FeedHealth>> {
+        None
     }
 
     /// What the engine rebuilt from its snapshots and journal at start-up,
@@ -167,5 +174,9 @@ impl Source for Tapped {
 
     fn on_restored(&mut self, restored: &Restored<'_>) {
         self.inner.on_restored(restored);
+    }
+
+    fn feed_health(&self) -> Option<Arc<FeedHealth>> {
+        self.inner.feed_health()
     }
 }

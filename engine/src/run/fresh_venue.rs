@@ -52,6 +52,10 @@ impl Source for FreshVenue {
         self.answers_emitted == self.answers.len() && self.inner.is_exhausted()
     }
 
+    fn feed_health(&self) -> Option<std::sync::Arc<crate::telemetry::feed_health::FeedHealth>> {
+        self.inner.feed_health()
+    }
+
     fn on_restored(&mut self, restored: &Restored<'_>) {
         assert_eq!(
             self.answers_emitted, 0,

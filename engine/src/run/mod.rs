@@ -149,12 +149,16 @@ pub fn run(
     let journal = open_journal(config)?;
     let (seq_first, seq_durable) = (journal.seq_first, Arc::clone(&journal.seq_durable));
     let truncation = journal.recovery.truncation.as_ref().map(|t| t.to_string());
+    let feed_health = parts.sources.market.feed_health();
     let (stages, rebuilt) = rebuild_stages(config, parts, journal.stage, seq_first, &clock)?;
     let gauges = hooks
         .on_journal_open(&config.journal.dir, &journal.seq_durable)
         .map_err(EngineError::Hook)?;
     let (latency_log, latency_log_path) = latency_log::open(config, clock.now_ns())?;
     let board = new_board(&journal.seq_durable, seq_first, gauges);
+    if let Some(health) = feed_health {
+        let _ = board.feed_health.set(health);
+    }
     let endpoint = Endpoint::start(config, &board, groups.len() - 1);
     let snapshots = start_snapshots(config, &stages, &rebuilt, seq_first, &seq_durable, &board);
     let mut plans = thread_plans(config, &groups, stages, &clock, &board);

@@ -12,6 +12,7 @@
 //! through [`Gauges`]: the board holds the trait object, never its type.
 
 use crate::decision::RejectReason;
+use crate::telemetry::feed_health::FeedHealth;
 use crate::telemetry::metrics::Percentiles;
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,6 +98,8 @@ pub struct Board {
     pub gauges: OnceLock<Arc<dyn Gauges>>,
     /// The journal writer's durable sequence, and this run's first sequence.
     pub journal_durable: OnceLock<(Arc<AtomicU64>, u64)>,
+    /// The market-data source's health, when it reports one.
+    pub feed_health: OnceLock<Arc<FeedHealth>>,
 }
 
 /// What the reporter last computed.
@@ -127,6 +130,7 @@ impl Board {
             snapshot: Mutex::new(Snapshot::default()),
             journal_durable: OnceLock::new(),
             gauges: OnceLock::new(),
+            feed_health: OnceLock::new(),
         }
     }
 

@@ -128,6 +128,9 @@ impl Reporter {
             feed_connected: true,
         };
         watch.alerts.evaluate(&observed);
+        if let Some(health) = watch.board.feed_health.get() {
+            watch.alerts.evaluate_feed(&health.observe());
+        }
         let snapshot = Snapshot {
             stages: self
                 .stages

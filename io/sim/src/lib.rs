@@ -4,8 +4,9 @@
 //!
 //! It speaks only protocols, as a real venue does: orders arrive over FIX
 //! 4.4 ([`fix`]), its books go out as ITCH 5.0 in MoldUDP64 over UDP with a
-//! retransmission request port ([`itch`]) and as Binance-compatible
-//! WebSocket streams with depth snapshots ([`ws`]). Inside, one
+//! retransmission request port and a GLIMPSE snapshot server ([`itch`]),
+//! and as Binance-compatible WebSocket streams with depth snapshots over
+//! REST on the same port ([`ws`]). Inside, one
 //! price-time-priority matching engine per instrument
 //! (`genesis_io::venue`) holds a liquidity provider's quotes, a taker's
 //! prints and the sessions' orders ([`exchange`]). The market moves by a
@@ -22,7 +23,6 @@ pub mod exchange;
 pub mod fix;
 pub mod flow;
 pub mod itch;
-mod sys;
 pub mod venue;
 pub mod ws;
 
@@ -30,7 +30,7 @@ pub use board::{SeqlockBoard, TopBoard};
 pub use config::{SimConfig, SimInstrument};
 pub use exchange::ExchangeCounters;
 pub use flow::{BoardFlow, MarketFlow, MarketMove, Top};
-pub use itch::ItchRequestPort;
+pub use itch::{ItchOutCounters, ItchPorts};
 pub use venue::{NowNs, VenueSim, VenueSimReport, VenueSimSetup};
 pub use ws::WsOutCounters;
 
@@ -51,6 +51,8 @@ mod tests {
                 .collect(),
             resting_orders_max: 4_096,
             itch_drop_every: 0,
+            itch_loss_ppm: 0,
+            itch_loss_seed: 0,
         }
     }
 }

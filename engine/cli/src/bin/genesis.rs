@@ -106,8 +106,9 @@ enum Command {
     /// The exchange `genesis run` starts in-process: price-time matching per
     /// instrument over the config's seeded random walk, FIX 4.4 orders on
     /// --fix-port, its books as ITCH 5.0 in MoldUDP64 sent to --itch-to with
-    /// a request port, and Binance-compatible WebSocket streams and
-    /// snapshots on --ws-port. Its CompIDs mirror the config's venue.fix
+    /// a request port and a GLIMPSE snapshot server, and Binance-compatible
+    /// WebSocket streams with REST snapshots on --ws-port. The market moves
+    /// from the start (late joiners catch up from snapshots). Its CompIDs mirror the config's venue.fix
     /// ones; up to eight FIX sessions at once, each its own participant.
     /// engine/config/venue-sim-client.toml points an engine at it.
     VenueSim {
@@ -123,6 +124,12 @@ enum Command {
         /// MoldUDP64 retransmission request port on 127.0.0.1.
         #[arg(long, value_name = "PORT", default_value_t = 26401)]
         itch_request_port: u16,
+        /// GLIMPSE snapshot server (SoupBinTCP) port on 127.0.0.1.
+        #[arg(long, value_name = "PORT", default_value_t = 26402)]
+        itch_snapshot_port: u16,
+        /// Keep the market still until the first FIX session connects.
+        #[arg(long)]
+        hold_market: bool,
         /// WebSocket port on 127.0.0.1 (0: no WebSocket streams).
         #[arg(long, value_name = "PORT", default_value_t = 9443)]
         ws_port: u16,
@@ -264,22 +271,27 @@ fn run_cli(cli: Cli) -> Result<()> {
             fix_port,
             itch_to,
             itch_request_port,
+            itch_snapshot_port,
+            hold_market,
             ws_port,
             duration,
             rate,
         } => {
             let itch = match itch_to.as_str() {
                 "none" => None,
-                addr => Some((
-                    addr.parse::<std::net::SocketAddr>()
+                addr => Some(genesis_cli::commands::venue_sim::ItchOptions {
+                    destination: addr
+                        .parse::<std::net::SocketAddr>()
                         .with_context(|| format!("--itch-to {addr:?} is not an address"))?,
-                    loopback(itch_request_port),
-                )),
+                    request_addr: loopback(itch_request_port),
+                    snapshot_addr: loopback(itch_snapshot_port),
+                }),
             };
             let options = genesis_cli::commands::venue_sim::VenueSimOptions {
                 fix_addr: loopback(fix_port),
                 itch,
                 ws_addr: (ws_port != 0).then(|| loopback(ws_port)),
+                hold_market,
             };
             venue_sim(config, &options, duration, rate)
         }
