@@ -207,7 +207,7 @@ pub fn run(
 struct Begun {
     report: RestartReport,
     state: Vec<u8>,
-    start_snapshot: Option<rebuild::StartSnapshot>,
+    start_snapshot: Option<crate::snapshot::StartSnapshot>,
 }
 
 /// The stages with the state rebuilt from snapshots and journal, ingest

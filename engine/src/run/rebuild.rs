@@ -23,7 +23,7 @@ use crate::orders::{Order, OrderState};
 use crate::recent::RecentMap;
 use crate::replay::{order_id_floor, order_id_gap, Replayer};
 use crate::risk::RiskStage;
-use crate::snapshot::file::{Refused, SnapshotMeta};
+use crate::snapshot::file::{Refused, SnapshotMeta, StartSnapshot};
 use crate::snapshot::history::{check_compatible, enter_run, load_newest, replay_range};
 use crate::snapshot::start_record::{SnapshotUsed, StartRecord, START_RECORD_VERSION};
 use crate::snapshot::{History, RestartError, SnapshotStore, StartState, StrategyPool};
@@ -102,15 +102,6 @@ pub struct Rebuilt {
     /// first, so the next start need not replay them again.
     pub start_snapshot: Option<StartSnapshot>,
     pub report: RestartReport,
-}
-
-/// The journal's end state, as a snapshot of the last run that journaled.
-/// Labelled with that run (not the new one), it stays valid whatever the
-/// new run does, even if it dies before journaling anything.
-#[derive(Clone, Debug)]
-pub struct StartSnapshot {
-    pub meta: SnapshotMeta,
-    pub payload: Vec<u8>,
 }
 
 /// What the walk over the journal's runs ended with.

@@ -248,6 +248,15 @@ pub struct SnapshotMeta {
     pub event_crc32c: u32,
 }
 
+/// The journal's end state, as a snapshot of the last run that journaled.
+/// Labelled with that run (not the new one), it stays valid whatever the
+/// new run does, even if it dies before journaling anything.
+#[derive(Clone, Debug)]
+pub struct StartSnapshot {
+    pub meta: SnapshotMeta,
+    pub payload: Vec<u8>,
+}
+
 /// Writes a snapshot of `payload` into `dir`; returns its path.
 pub fn write_snapshot(dir: &Path, meta: &SnapshotMeta, payload: &[u8]) -> std::io::Result<PathBuf> {
     create_dir(dir)?;

@@ -19,15 +19,14 @@
 //!
 //! When start-up had to replay events, the thread first writes the state
 //! start-up rebuilt, as a snapshot of the last run that journaled it
-//! (`run::rebuild::StartSnapshot`).
+//! ([`StartSnapshot`]).
 //!
 //! Owning thread: the snapshot thread ([`spawn`]); in tests, the caller.
 
-use super::file::SnapshotMeta;
+use super::file::{SnapshotMeta, StartSnapshot};
 use super::store::SnapshotStore;
 use crate::event::{Event, EVENT_BYTES};
 use crate::replay::Replayer;
-use crate::run::rebuild::StartSnapshot;
 use crate::telemetry::{Board, Counter};
 use genesis_journal::Tailer;
 use std::path::{Path, PathBuf};

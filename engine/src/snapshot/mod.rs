@@ -19,7 +19,7 @@ pub mod start_record;
 pub mod store;
 
 pub use error::RestartError;
-pub use file::{Refusal, Refused, Snapshot, SnapshotHeader, SnapshotMeta};
+pub use file::{Refusal, Refused, Snapshot, SnapshotHeader, SnapshotMeta, StartSnapshot};
 pub use fingerprint::fingerprint;
 pub use follower::{Follower, FollowerReport, SnapshotPolicy, SnapshotThread};
 pub use history::{History, RunRecord, StrategyPool};
