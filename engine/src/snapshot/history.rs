@@ -171,8 +171,9 @@ impl StrategyPool {
 }
 
 /// Builds the stages of run `index` and does what the run's start did:
-/// carries `previous` on, or starts flat. With `check`, the carried state
-/// must have the CRC the run recorded at its start.
+/// carries `previous` on, or starts flat. With `check` (a replay, not a
+/// backtest), decisions are compared with the journal's and the carried
+/// state must have the CRC the run recorded at its start.
 pub fn enter_run(
     history: &History,
     index: usize,
@@ -182,7 +183,7 @@ pub fn enter_run(
 ) -> Result<Replayer, RestartError> {
     let run = &history.runs[index];
     let strategy = pool.instance_for(run)?;
-    let mut replica = Replayer::fresh(&run.config, strategy, true);
+    let mut replica = Replayer::fresh(&run.config, strategy, check);
     let start = run.start.as_ref();
     match (start, previous) {
         (Some(start), Some(previous)) if start.state == StartState::Carried => {
