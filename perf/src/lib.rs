@@ -6,6 +6,11 @@
 //!   whole harness and writes `report.md` and `report.json`
 //!   (see `src/bin/bench.rs`); `perf/compare.sh` checks a report against
 //!   `perf/baseline/report.json`.
+//! - `cargo run --release -p genesis-perf --bin readme-table` regenerates
+//!   the README's performance table from the committed baseline
+//!   (`tests/readme_table.rs` fails when they disagree).
+//! - `cargo run --release -p genesis-perf --bin profile` runs a fixed number
+//!   of events through the fused path for callgrind (`docs/performance.md`).
 //! - `cargo run --release -p genesis-perf --bin pipeline` runs the older
 //!   fused-against-crossbeam-against-raw-append benchmark.
 //! - `cargo run --release -p genesis-perf --bin restart` times the start-up
@@ -16,19 +21,23 @@
 //!
 //! Modules: the variants (`genesis`, `threaded`, `tokio_pipeline`, sharing
 //! `setup` and `drive`), the load generator (`schedule`), the hardware floor
-//! (`floor`), memory (`memory`, `counting_alloc`), and the report (`report`,
-//! `markdown`, `ratios`, with `latency`, `outcome` and `machine`).
+//! (`floor`), the engine over loopback sockets (`loopback`), memory
+//! (`memory`, `counting_alloc`), and the report (`report`, `markdown`,
+//! `ratios`, with `latency`, `outcome` and `machine`; `readme` renders the
+//! README's table from a report).
 
 pub mod counting_alloc;
 pub mod drive;
 pub mod floor;
 pub mod genesis;
 pub mod latency;
+pub mod loopback;
 pub mod machine;
 pub mod markdown;
 pub mod memory;
 pub mod outcome;
 pub mod ratios;
+pub mod readme;
 pub mod report;
 pub mod schedule;
 pub mod setup;

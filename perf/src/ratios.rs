@@ -56,11 +56,21 @@ fn slug(name: &str) -> &'static str {
     }
 }
 
+/// A loopback feed's name in ratio keys.
+fn feed_slug(feed: &str) -> &'static str {
+    match feed {
+        "itch-sim" => "itch",
+        "binance-sim" => "websocket",
+        _ => "other",
+    }
+}
+
 /// Every ratio the report can give (those whose inputs were measured).
 pub fn of(report: &Report) -> Vec<Ratio> {
     let mut ratios = Ratios(Vec::new());
     ratios.against_baselines(report);
     ratios.against_floors(report);
+    ratios.over_sockets(report);
     ratios.of_resources(report);
     ratios.0
 }
@@ -80,8 +90,20 @@ impl Ratios {
         }
     }
 
-    /// Genesis beside each baseline: throughput unpaced, p99 at the offered rate.
+    /// Genesis beside each baseline: throughput unpaced, p99 at the offered
+    /// rate; and pipelined p99 beside fused p99.
     fn against_baselines(&mut self, report: &Report) {
+        if let (Some(f), Some(p)) = (report.at_rate_of(FUSED), report.at_rate_of(PIPELINED)) {
+            self.push(
+                "p99_pipelined_over_fused".into(),
+                p.end_to_end.p99_ns as f64 / f.end_to_end.p99_ns.max(1) as f64,
+                Better::Lower,
+                format!(
+                    "end-to-end p99, {PIPELINED} ÷ {FUSED}, at {} events/s offered",
+                    report.offered_per_sec
+                ),
+            );
+        }
         for genesis in [FUSED, PIPELINED] {
             for baseline in [CROSSBEAM, MPSC, TOKIO] {
                 if let (Some(g), Some(b)) = (report.max_of(genesis), report.max_of(baseline)) {
@@ -105,6 +127,37 @@ impl Ratios {
                         ),
                     );
                 }
+            }
+        }
+    }
+
+    /// The engine over loopback sockets: the venue's tick-to-trade p50 and
+    /// the engine's receive → journal exit p50, each over the loopback TCP
+    /// round trip measured in the same row.
+    fn over_sockets(&mut self, report: &Report) {
+        for row in &report.loopback {
+            let feed = feed_slug(&row.feed);
+            if let Some(value) = row.tick_to_trade_over_rtt() {
+                self.push(
+                    format!("tick_to_trade_p50_{feed}_over_tcp"),
+                    value,
+                    Better::Lower,
+                    format!(
+                        "venue tick-to-trade p50 over {} at {} updates/s ÷ loopback TCP round trip p50 (same row)",
+                        row.feed, row.rate_offered
+                    ),
+                );
+            }
+            if let Some(value) = row.journal_over_rtt() {
+                self.push(
+                    format!("receive_to_journal_p50_{feed}_over_tcp"),
+                    value,
+                    Better::Lower,
+                    format!(
+                        "engine receive → journal exit p50 over {} at {} updates/s ÷ loopback TCP round trip p50 (same row)",
+                        row.feed, row.rate_offered
+                    ),
+                );
             }
         }
     }
@@ -205,6 +258,19 @@ pub fn compare(baseline: &Value, new: &Value, tolerance: f64) -> Result<Vec<Find
     Ok(findings)
 }
 
+/// Ratios the new report has and the baseline lacks: not checked until
+/// the baseline is regenerated with them.
+pub fn not_in_baseline(baseline: &Value, new: &Value) -> Vec<String> {
+    let Some(new_ratios) = new["ratios"].as_object() else {
+        return Vec::new();
+    };
+    new_ratios
+        .keys()
+        .filter(|key| baseline["ratios"].get(key.as_str()).is_none())
+        .cloned()
+        .collect()
+}
+
 /// How many times worse `new` is than `base` (1 = same, below 1 = better).
 fn worse_factor(base: f64, new: f64, better: Better) -> f64 {
     let (worse, reference) = match better {
@@ -263,6 +329,18 @@ mod tests {
             .map(|f| f.key.as_str())
             .collect();
         assert_eq!(flagged, vec!["alloc2", "hop"]);
+    }
+
+    // A ratio only the new report has is listed as unchecked, not flagged.
+    #[test]
+    fn new_figure_is_listed_unchecked() {
+        let base = report(&[("old", 1.0, "higher")]);
+        let new = report(&[("old", 1.0, "higher"), ("fresh", 2.0, "lower")]);
+        assert_eq!(not_in_baseline(&base, &new), vec!["fresh".to_string()]);
+        assert!(compare(&base, &new, 0.2)
+            .unwrap()
+            .iter()
+            .all(|f| !f.flagged));
     }
 
     // A ratio the new report lacks is flagged: the check cannot vouch for it.

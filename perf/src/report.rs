@@ -2,6 +2,7 @@
 //! markdown form is in `markdown.rs`, the regression ratios in `ratios.rs`.
 
 use crate::floor::RoundTrip;
+use crate::loopback::Row;
 use crate::machine::Machine;
 use crate::memory::{AllocFigure, Soak};
 use crate::outcome::Outcome;
@@ -23,8 +24,13 @@ pub const ORIGINAL_RSS_MIB: f64 = 100.0;
 /// The harness's goals: steady RSS, soak growth, fused over crossbeam.
 pub const GOAL_RSS_MIB: f64 = 64.0;
 pub const GOAL_GROWTH_MIB: f64 = 1.0;
-pub const GOAL_FUSED_OVER_CROSSBEAM: f64 = 5.0;
+pub const GOAL_FUSED_OVER_CROSSBEAM: f64 = 2.0;
+pub const GOAL_FUSED_OVER_TOKIO: f64 = 3.0;
 pub const GOAL_TOKIO_P99_OVER_GENESIS: f64 = 10.0;
+/// Pipelined p99 at the offered rate at most this multiple of fused p99.
+pub const GOAL_PIPELINED_P99_OVER_FUSED: f64 = 3.0;
+/// A stage hop p50 at most this multiple of the cache-line round trip.
+pub const GOAL_HOP_OVER_PING_PONG: f64 = 3.0;
 
 pub struct Report {
     pub machine: Machine,
@@ -43,6 +49,9 @@ pub struct Report {
     pub tcp: RoundTrip,
     /// Genesis fused at each fixed rate of the load generator.
     pub ladder: Vec<Outcome>,
+    /// The engine over loopback sockets (ITCH and WebSocket in, FIX out) at
+    /// the offered rate, each row beside its own TCP round trip.
+    pub loopback: Vec<Row>,
     pub alloc: Option<AllocFigure>,
     pub soak: Option<Soak>,
     pub notes: Vec<String>,
@@ -61,6 +70,10 @@ impl Report {
 
     pub fn at_rate_of(&self, name: &str) -> Option<&Outcome> {
         find(&self.at_rate, name)
+    }
+
+    pub fn loopback_of(&self, feed: &str) -> Option<&Row> {
+        self.loopback.iter().find(|r| r.feed == feed)
     }
 
     pub fn ladder_at(&self, offered_per_sec: u64) -> Option<&Outcome> {
@@ -92,7 +105,7 @@ impl Report {
             "unix_time_s": self.unix_time_s,
             "seconds_per_variant": self.seconds_per_variant,
             "genesis_pinned": self.genesis_pinned,
-            "input": "in-process load generator (perf::schedule::ScheduledSource); latency from each event's scheduled time",
+            "input": "pipelines: in-process load generator (perf::schedule::ScheduledSource), latency from each event's scheduled time; loopback: the simulated venue's ITCH/WebSocket feeds and FIX port on loopback sockets",
             "throughput": outcomes(&self.max),
             "offered_per_sec": self.offered_per_sec,
             "at_offered_rate": outcomes(&self.at_rate),
@@ -102,6 +115,7 @@ impl Report {
                 "stage_hop_ns": self.stage_hop_ns(),
             },
             "load_ladder": outcomes(&self.ladder),
+            "loopback": self.loopback.iter().map(Row::to_json).collect::<Vec<_>>(),
             "allocations": self.alloc.map(AllocFigure::to_json),
             "soak": self.soak.as_ref().map(Soak::to_json),
             "ratios": ratios::of(self).iter().map(|r| (r.key.clone(), r.to_json())).collect::<serde_json::Map<_, _>>(),

@@ -7,10 +7,11 @@
 //! for the wait of every event behind it. The schedule never restarts when it
 //! is late (unlike the engine's own synthetic feed), for the same reason.
 //!
-//! The engine cannot read market data from a socket yet, so the harness
-//! drives it in-process through [`ScheduledSource`]. A loopback transport
-//! would reuse [`Schedule`] unchanged on its sending side (write `due_ns` into
-//! the message) and stamp `ts_recv_ns` from the message on the receiving side.
+//! The pipeline comparisons drive every variant in-process through
+//! [`ScheduledSource`], so Genesis and the baselines get identical input and
+//! no socket's noise; the engine's own socket path (ITCH over UDP, WebSocket,
+//! FIX out) is measured beside them in the report's loopback section
+//! (`crate::loopback`).
 
 use genesis_engine::clock::EpochClock;
 use genesis_engine::config::Config;
@@ -86,11 +87,10 @@ impl Source for ScheduledSource {
             let Some(due_ns) = self.schedule.take_due(now_ns) else {
                 break;
             };
-            self.feed.poll(clock, 1, &mut |mut event| {
-                event.ts_recv_ns = due_ns;
-                event.ts_venue_ns = due_ns;
-                emit(event);
-            });
+            let mut event = self.feed.next_event();
+            event.ts_recv_ns = due_ns;
+            event.ts_venue_ns = due_ns;
+            emit(event);
             emitted += 1;
         }
         emitted

@@ -95,6 +95,27 @@ pub fn stage_chains(
     Ok((ingest, chains, beside))
 }
 
+/// `parts` as ingest and the one `Chain` of all four post-ingest stages
+/// that the engine's fused plan runs behind ingest on its single thread.
+pub fn fused_chain(config: &Config, parts: Parts, clock: &EpochClock) -> Result<(Ingest, Chain)> {
+    let (journal, _recovery) = JournalStage::open(&config.journal)?;
+    let chain = Chain {
+        clock: clock.clone(),
+        risk: Some(Timed::new(RiskStage::new(config), "risk")),
+        strategy: Some(Timed::new(
+            StrategyStage::new(config, parts.strategy),
+            "strategy",
+        )),
+        execution: Some(Timed::new(
+            ExecutionStage::new(config, parts.gateway),
+            "execution",
+        )),
+        journal: Some(Timed::new(journal, "journal")),
+        fatal: None,
+    };
+    Ok((ingest(config, parts.sources, clock), chain))
+}
+
 /// `parts` as ingest and one `Chain` per post-ingest stage.
 pub fn chains_of(
     config: &Config,

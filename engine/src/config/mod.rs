@@ -10,6 +10,7 @@
 //! and nothing that runs beside the engine.
 
 mod alerts;
+mod backtest;
 mod binance;
 mod host;
 mod instruments;
@@ -26,6 +27,7 @@ mod topology;
 mod venue;
 
 pub use alerts::AlertConfig;
+pub use backtest::{BacktestConfig, QueueModelKind, VenueTime};
 pub use binance::{rest_url_for, BinanceConfig, BinanceSnapshotSource, TlsRootsKind};
 pub use host::HostConfig;
 pub use instruments::{instrument_grid, InstrumentConfig, InstrumentLimits};
@@ -36,7 +38,7 @@ pub use metrics::MetricsConfig;
 pub use postgres::PostgresConfig;
 pub use risk::RiskConfig;
 pub use snapshot::SnapshotConfig;
-pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName};
+pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName, TouchQuoterConfig};
 pub use topology::{plan_groups, CorePlan, Group, TopologyConfig, WaitKind, STAGE_NAMES};
 pub use venue::{FixVenueConfig, VenueConfig, VenueKind};
 
@@ -91,6 +93,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     pub host: HostConfig,
     pub postgres: PostgresConfig,
+    /// How `genesis backtest` replays tapes (nothing else reads it).
+    pub backtest: BacktestConfig,
 }
 
 impl Default for Config {
@@ -129,6 +133,7 @@ impl Config {
             alerts: AlertConfig::default(),
             host: HostConfig::default(),
             postgres: PostgresConfig::default(),
+            backtest: BacktestConfig::default(),
         }
     }
 
@@ -180,6 +185,7 @@ impl Config {
         self.venue.validate(&invalid)?;
         self.metrics.validate(&invalid)?;
         self.snapshot.validate(&invalid)?;
+        self.backtest.validate(&invalid)?;
         self.journal.validate(&invalid)
     }
 
@@ -239,7 +245,7 @@ mod tests {
         let err = "moonshot".parse::<StrategyName>().unwrap_err();
         assert_eq!(
             err,
-            "unknown strategy \"moonshot\"; this build has \"market-maker\" and \"none\""
+            "unknown strategy \"moonshot\"; this build has \"market-maker\", \"touch-quoter\" and \"none\""
         );
     }
 }

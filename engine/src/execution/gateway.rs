@@ -24,6 +24,10 @@ pub struct OrderRequest {
     /// input has none): a venue subtracts it from its own receive time to
     /// measure tick-to-trade. FIX carries it as TransactTime(60).
     pub ts_trigger_ns: u64,
+    /// The receive time (`ts_recv_ns`) of the event on which execution sent
+    /// it: when the engine decided, on the engine's clock. A simulated venue
+    /// adds its order latency to this.
+    pub ts_decided_ns: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -42,6 +42,8 @@ pub struct ExecutionStage {
     positions: Vec<i64>,
     /// Scratch list for mass cancels, preallocated to the open-order capacity.
     cancel_ids: Vec<OrderId>,
+    /// `ts_recv_ns` of the event being processed: requests carry it.
+    ts_event_recv_ns: u64,
     pub counters: ExecutionCounters,
 }
 
@@ -56,12 +58,14 @@ impl ExecutionStage {
             gate_instrument_last: vec![Gate::Open; count],
             positions: vec![0; count],
             cancel_ids: Vec::with_capacity(open_capacity),
+            ts_event_recv_ns: 0,
             counters: ExecutionCounters::default(),
         }
     }
 
     #[inline]
     pub fn on_event(&mut self, ev: &mut Event) {
+        self.ts_event_recv_ns = ev.ts_recv_ns;
         ev.outcome = self.apply_input(ev);
         self.apply_gates(ev);
         let ts_ns = if ev.ts_venue_ns > 0 {
@@ -228,6 +232,7 @@ impl ExecutionStage {
             price,
             qty,
             ts_trigger_ns: ts_ns,
+            ts_decided_ns: self.ts_event_recv_ns,
         };
         match self.gateway.send(&request) {
             Ok(()) => {

@@ -40,9 +40,11 @@ impl Synthetic {
         }
     }
 
-    /// The next update: one instrument's mid takes a step of -1, 0 or +1 tick,
-    /// pulled gently back towards where it started.
-    fn next_event(&mut self) -> Event {
+    /// The next update, unstamped (a load generator that stamps its own
+    /// times calls this instead of `poll`, which reads the clock per event):
+    /// one instrument's mid takes a step of -1, 0 or +1 tick, pulled gently
+    /// back towards where it started.
+    pub fn next_event(&mut self) -> Event {
         let draw = self.rng.next_u64();
         let index = (draw % self.mids.len() as u64) as usize;
         let mid = self.mids[index];

@@ -8,7 +8,17 @@
 //! lock-free queue. The stage checks for an offer every 1,024 events and
 //! whenever it runs dry, so an interval ends within ~1,024 events of the
 //! reporter's tick.
+//!
+//! Every event is counted exactly, but not recorded into the histograms
+//! one by one: `record` counts into a [`Tally`] in the histograms' own
+//! bucket layout (a bucket index and an increment), settled into the
+//! histograms in bulk when the stage hands an interval to the reporter, on
+//! [`StageMetrics::settle`] (the chain's `finish` calls it), and at least
+//! every [`SETTLE_EVERY_MAX`] events; a clone includes what is pending.
+//! Settling often would cost as much as recording each value directly, so
+//! the public histograms lag while a stage runs.
 
+use crate::telemetry::tally::Tally;
 use crossbeam_queue::ArrayQueue;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -16,6 +26,8 @@ use std::sync::Arc;
 
 /// Events between two looks for a rotation offer.
 const ROTATE_CHECK_EVERY: u32 = 1_024;
+/// Most events between two settles (a tally's count stays far below `u32::MAX`).
+pub const SETTLE_EVERY_MAX: u32 = 1 << 24;
 
 /// An empty latency histogram: 1 ns to 100 s, three significant digits.
 pub fn new_histogram() -> Histogram<u64> {
@@ -81,19 +93,30 @@ pub struct StageMetrics {
     pub processing_ns: Histogram<u64>,
     interval_start_ns: u64,
     events_since_check: u32,
+    events_since_settle: u32,
     exchange: Option<Exchange>,
+    /// Counts not yet settled into the histograms (see the module header).
+    since_recv_tally: Tally,
+    processing_tally: Tally,
 }
 
 impl Clone for StageMetrics {
-    /// A copy of the figures, detached from any reporter.
+    /// A copy of the figures, settled and detached from any reporter.
     fn clone(&self) -> StageMetrics {
+        let mut since_recv_ns = self.since_recv_ns.clone();
+        let mut processing_ns = self.processing_ns.clone();
+        self.since_recv_tally.add_to(&mut since_recv_ns);
+        self.processing_tally.add_to(&mut processing_ns);
         StageMetrics {
             name: self.name,
-            since_recv_ns: self.since_recv_ns.clone(),
-            processing_ns: self.processing_ns.clone(),
+            since_recv_ns,
+            processing_ns,
             interval_start_ns: self.interval_start_ns,
             events_since_check: 0,
+            events_since_settle: 0,
             exchange: None,
+            since_recv_tally: Tally::new(),
+            processing_tally: Tally::new(),
         }
     }
 }
@@ -106,7 +129,10 @@ impl StageMetrics {
             processing_ns: new_histogram(),
             interval_start_ns: 0,
             events_since_check: 0,
+            events_since_settle: 0,
             exchange: None,
+            since_recv_tally: Tally::new(),
+            processing_tally: Tally::new(),
         }
     }
 
@@ -118,24 +144,39 @@ impl StageMetrics {
 
     #[inline]
     pub fn record(&mut self, now_ns: u64, since_recv_ns: u64, processing_ns: u64) {
-        self.since_recv_ns.saturating_record(since_recv_ns.max(1));
-        self.processing_ns.saturating_record(processing_ns.max(1));
+        self.since_recv_tally.record(since_recv_ns.max(1));
+        self.processing_tally.record(processing_ns.max(1));
         self.events_since_check += 1;
         if self.events_since_check >= ROTATE_CHECK_EVERY {
             self.rotate_if_offered(now_ns);
         }
     }
 
-    /// Hands the interval to the reporter if it offered an empty set.
+    /// Moves the pending counts into the public histograms.
+    pub fn settle(&mut self) {
+        self.since_recv_tally.settle_into(&mut self.since_recv_ns);
+        self.processing_tally.settle_into(&mut self.processing_ns);
+        self.events_since_settle = 0;
+    }
+
+    /// Hands the interval (settled) to the reporter if it offered an empty set.
     #[inline]
     pub fn rotate_if_offered(&mut self, now_ns: u64) {
+        self.events_since_settle += self.events_since_check;
         self.events_since_check = 0;
+        if self.events_since_settle >= SETTLE_EVERY_MAX {
+            self.settle();
+        }
         let Some(exchange) = &self.exchange else {
             return;
         };
         let Some(mut spare) = exchange.fresh.pop() else {
             return;
         };
+        // `settle`, field by field: `exchange` borrows `self`.
+        self.since_recv_tally.settle_into(&mut self.since_recv_ns);
+        self.processing_tally.settle_into(&mut self.processing_ns);
+        self.events_since_settle = 0;
         std::mem::swap(&mut self.since_recv_ns, &mut spare.since_recv_ns);
         std::mem::swap(&mut self.processing_ns, &mut spare.processing_ns);
         spare.start_ns = self.interval_start_ns;
@@ -196,6 +237,11 @@ mod tests {
         metrics.record(150, 10, 5);
         metrics.rotate_if_offered(200);
         assert!(exchange.full.is_empty());
+        assert_eq!(
+            metrics.clone().since_recv_ns.len(),
+            1,
+            "a clone counts what is pending"
+        );
         exchange.fresh.push(Box::new(Interval::new())).ok().unwrap();
         metrics.rotate_if_offered(300);
         let full = exchange.full.pop().unwrap();
@@ -203,5 +249,22 @@ mod tests {
         assert_eq!(full.since_recv_ns.len(), 1);
         assert_eq!(metrics.since_recv_ns.len(), 0);
         assert_eq!(metrics.interval_start_ns(), 300);
+    }
+
+    // Without a reporter, pending counts reach the histograms on `settle`, each value in its bucket.
+    #[test]
+    fn settle_without_a_reporter() {
+        let mut metrics = StageMetrics::new("journal");
+        for value in [1, 40, 40, 2_500, 1_000_000] {
+            metrics.record(0, value, value / 2);
+        }
+        assert_eq!(metrics.since_recv_ns.len(), 0, "still pending");
+        metrics.settle();
+        let mut direct = new_histogram();
+        for value in [1u64, 40, 40, 2_500, 1_000_000] {
+            direct.saturating_record(value);
+        }
+        assert_eq!(metrics.since_recv_ns, direct);
+        assert_eq!(metrics.processing_ns.len(), 5);
     }
 }

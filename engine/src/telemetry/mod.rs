@@ -3,6 +3,7 @@
 //!
 //! - [`metrics`]: per-stage latency histograms, owned by each stage's
 //!   thread, handed to the reporter by swapping sets (no lock, no allocation).
+//! - [`tally`]: the cheap per-event front of those histograms, settled in bulk.
 //! - [`reporter`]: the reporter thread: interval log, run totals, alerts.
 //! - [`board`]: counters each pipeline thread copies out with relaxed stores,
 //!   and the [`Gauges`] of whatever runs beside the engine.
@@ -17,5 +18,6 @@ pub mod feed_health;
 pub mod metrics;
 pub mod metrics_http;
 pub mod reporter;
+pub mod tally;
 
 pub use board::{Board, Counter, Gauges, Snapshot, RINGS_MAX};

@@ -158,9 +158,11 @@ impl Chain {
         [risk, strategy, execution, journal].into_iter().flatten()
     }
 
-    /// The engine is stopping: make the journal durable as configured.
+    /// The engine is stopping: make the journal durable as configured, and
+    /// settle every stage's pending latency counts into its histograms.
     pub fn finish(&mut self) {
         self.on_idle();
+        self.metrics_mut().for_each(StageMetrics::settle);
         if let Some(journal) = &mut self.journal {
             if let Err(err) = journal.stage.finish() {
                 if self.fatal.is_none() {

@@ -12,11 +12,15 @@
 //! prints and the sessions' orders ([`exchange`]). The market moves by a
 //! [`MarketFlow`]: a walk its caller runs, or tops published on a
 //! [`TopBoard`] ([`BoardFlow`]). It knows nothing of the engine: its
-//! caller builds a [`SimConfig`] and hands it a clock.
+//! caller builds a [`SimConfig`] and hands it a clock. Apart from these,
+//! [`backtest`] is the venue `genesis backtest` matches orders in: a
+//! recorded tape's book with a queue-position model, in tape time, driven
+//! through plain values rather than a protocol.
 //!
 //! Threads: [`VenueSim`] owns one thread, which runs everything here and
 //! sleeps when idle; a [`TopBoard`] is written by one other thread.
 
+pub mod backtest;
 pub mod board;
 pub mod config;
 pub mod exchange;

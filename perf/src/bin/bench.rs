@@ -7,13 +7,15 @@
 //!
 //! Runs, in this order, so nothing else of the harness competes with a
 //! measurement: the hardware floor; every pipeline variant unpaced
-//! (throughput); every variant at one offered rate (latency); Genesis fused
-//! at the load generator's fixed rates; the allocation count; the soak (in a
-//! child process). Never more than two spinning threads at once. Writes
+//! (throughput); every variant at one offered rate (latency); the engine
+//! over loopback sockets at that rate (ITCH and WebSocket in, FIX out);
+//! Genesis fused at the load generator's fixed rates; the allocation count;
+//! the soak (in a child process). Never more than two spinning threads at once. Writes
 //! `report.md` and `report.json` to `--out` and prints the markdown.
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use genesis_engine::config::WaitKind;
 use genesis_perf::counting_alloc::CountingAlloc;
 use genesis_perf::genesis::Plan;
 use genesis_perf::machine::Machine;
@@ -21,7 +23,7 @@ use genesis_perf::outcome::Outcome;
 use genesis_perf::report::{Report, CROSSBEAM, FUSED, MPSC, PIPELINED, TOKIO};
 use genesis_perf::setup::{PLAN_FUSED, PLAN_TWO_CORES};
 use genesis_perf::threaded::{Crossbeam, StdMpsc};
-use genesis_perf::{floor, genesis, markdown, memory, threaded, tokio_pipeline};
+use genesis_perf::{floor, genesis, loopback, markdown, memory, threaded, tokio_pipeline};
 use std::path::{Path, PathBuf};
 
 #[global_allocator]
@@ -66,6 +68,9 @@ struct RunArgs {
     /// Market-data events/s offered to every variant for the latency comparison.
     #[arg(long, default_value_t = 100_000)]
     offered_rate: u64,
+    /// Loopback feeds run at the offered rate (itch-sim, binance-sim; empty: none).
+    #[arg(long, value_delimiter = ',', default_value = "itch-sim,binance-sim")]
+    loopback_feeds: Vec<String>,
     /// Seconds of the memory soak (default 600, the goal's ten minutes; quick 15).
     #[arg(long)]
     soak_seconds: Option<f64>,
@@ -182,6 +187,8 @@ fn run(args: RunArgs) -> Result<()> {
     }
     let at_rate = all_variants(root, args.offered_rate, seconds, !args.no_pin)?;
 
+    let loopback = loopback_rows(root, &args, seconds)?;
+
     let ladder = load_ladder(root, &args, seconds, &max)?;
 
     let (alloc, soak) = memory_figures(root, &args, soak_seconds)?;
@@ -206,6 +213,7 @@ fn run(args: RunArgs) -> Result<()> {
         ping_pong,
         tcp,
         ladder,
+        loopback,
         alloc: Some(alloc),
         soak: Some(soak),
         notes,
@@ -232,6 +240,18 @@ fn memory_figures(
     let sample_ms = if soak_seconds <= 30.0 { 250 } else { 1_000 };
     let soak = memory::soak_in_child(root, soak_seconds, args.soak_rate, sample_ms)?;
     Ok((alloc, soak))
+}
+
+/// The engine over loopback sockets at the offered rate, one row per feed.
+fn loopback_rows(root: &Path, args: &RunArgs, seconds: f64) -> Result<Vec<loopback::Row>> {
+    let mut rows = Vec::new();
+    for feed in args.loopback_feeds.iter().filter(|f| !f.is_empty()) {
+        progress(&format!("loopback: {feed} @ {}/s", args.offered_rate));
+        rows.push(in_dir(root, &format!("loopback {feed}"), |d| {
+            loopback::run_row(feed, args.offered_rate, WaitKind::SpinHint, seconds, d)
+        })?);
+    }
+    Ok(rows)
 }
 
 /// Genesis fused at each rate of the ladder, then unpaced (from `max`).

@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use genesis_perf::ratios::compare;
+use genesis_perf::ratios::{compare, not_in_baseline};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -61,6 +61,13 @@ fn main() -> Result<()> {
             f.key,
             f.better.name(),
             f.baseline
+        );
+    }
+    let unchecked = not_in_baseline(&baseline, &new);
+    if !unchecked.is_empty() {
+        println!(
+            "\nNot in the baseline, so not checked (regenerate the baseline to check them): {}",
+            unchecked.join(", ")
         );
     }
     let flagged = findings.iter().filter(|f| f.flagged).count();

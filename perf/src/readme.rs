@@ -1,0 +1,340 @@
+//! The README's performance table, rendered from a bench report's JSON (the
+//! committed baseline, `perf/baseline/report.json`), so the README never
+//! holds a hand-copied figure. Each row says whether it is a ratio (two
+//! figures measured in the same run, which travels between machines) or
+//! an absolute figure (true of the baseline's machine and its load only).
+//!
+//! `cargo run -p genesis-perf --bin readme-table` rewrites the table
+//! between [`BEGIN`] and [`END`]; `tests/readme_table.rs` fails when the
+//! README and the baseline disagree. A figure the report lacks is left out.
+
+use crate::latency::human_ns;
+use crate::report::{
+    CROSSBEAM, FUSED, GOAL_FUSED_OVER_CROSSBEAM, GOAL_FUSED_OVER_TOKIO, GOAL_GROWTH_MIB,
+    GOAL_HOP_OVER_PING_PONG, GOAL_PIPELINED_P99_OVER_FUSED, GOAL_RSS_MIB,
+    GOAL_TOKIO_P99_OVER_GENESIS, PIPELINED, TOKIO,
+};
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// The line before the generated table.
+pub const BEGIN: &str = "<!-- perf-table:begin: generated from perf/baseline/report.json by `cargo run -p genesis-perf --bin readme-table`; do not edit by hand -->";
+/// The line after it.
+pub const END: &str = "<!-- perf-table:end -->";
+
+const RATIO: &str = "ratio (same run)";
+const ABSOLUTE: &str = "absolute (baseline machine)";
+
+/// One row: what, which kind of figure, the value, the goal and its verdict.
+struct Row {
+    figure: String,
+    kind: &'static str,
+    measured: String,
+    goal: String,
+}
+
+/// A goal's text with its verdict.
+fn goal(text: String, met: bool) -> String {
+    format!("{text}: {}", if met { "met" } else { "**not met**" })
+}
+
+fn rate(events_per_sec: f64) -> String {
+    if events_per_sec >= 1e6 {
+        format!("{:.2} M", events_per_sec / 1e6)
+    } else if events_per_sec >= 1e3 {
+        format!("{:.1} k", events_per_sec / 1e3)
+    } else {
+        format!("{events_per_sec:.0}")
+    }
+}
+
+fn variant<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
+    list.as_array()?.iter().find(|v| v["name"] == name)
+}
+
+fn ns(value: &Value) -> Option<u64> {
+    value.as_u64()
+}
+
+/// The rows the report's figures give, in the README's order.
+fn rows(report: &Value) -> Vec<Row> {
+    let mut rows = Vec::new();
+    throughput_rows(report, &mut rows);
+    latency_rows(report, &mut rows);
+    socket_rows(report, &mut rows);
+    resource_rows(report, &mut rows);
+    rows
+}
+
+fn throughput_rows(report: &Value, rows: &mut Vec<Row>) {
+    let throughput = &report["throughput"];
+    let per_sec = |name| variant(throughput, name).and_then(|v| v["events_per_sec"].as_f64());
+    if let Some(fused) = per_sec(FUSED) {
+        rows.push(Row {
+            figure: "Genesis fused, all five stages, unpaced (in-process load generator)".into(),
+            kind: ABSOLUTE,
+            measured: format!("{} events/s", rate(fused)),
+            goal: "—".into(),
+        });
+        for (name, goal_multiple) in [
+            (CROSSBEAM, GOAL_FUSED_OVER_CROSSBEAM),
+            (TOKIO, GOAL_FUSED_OVER_TOKIO),
+        ] {
+            if let Some(other) = per_sec(name) {
+                let ratio = fused / other;
+                rows.push(Row {
+                    figure: format!("throughput, fused ÷ {name} (same stages, unpaced)"),
+                    kind: RATIO,
+                    measured: format!("{ratio:.2}×"),
+                    goal: goal(format!("≥ {goal_multiple}×"), ratio >= goal_multiple),
+                });
+            }
+        }
+    }
+}
+
+fn latency_rows(report: &Value, rows: &mut Vec<Row>) {
+    let at_rate = &report["at_offered_rate"];
+    let offered = rate(report["offered_per_sec"].as_f64().unwrap_or(0.0));
+    let p99 = |name| variant(at_rate, name).and_then(|v| ns(&v["end_to_end"]["p99_ns"]));
+    let fused_p99 = p99(FUSED).map(|p| p.max(1) as f64);
+    if let (Some(fused), Some(tokio)) = (fused_p99, p99(TOKIO)) {
+        let ratio = tokio as f64 / fused;
+        rows.push(Row {
+            figure: format!("p99 at {offered} events/s, tokio ÷ Genesis fused"),
+            kind: RATIO,
+            measured: format!("{ratio:.1}×"),
+            goal: goal(
+                format!("≥ {GOAL_TOKIO_P99_OVER_GENESIS}×"),
+                ratio >= GOAL_TOKIO_P99_OVER_GENESIS,
+            ),
+        });
+    }
+    if let (Some(fused), Some(pipelined)) = (fused_p99, p99(PIPELINED)) {
+        let ratio = pipelined as f64 / fused;
+        rows.push(Row {
+            figure: format!("p99 at {offered} events/s, Genesis pipelined ÷ fused"),
+            kind: RATIO,
+            measured: format!("{ratio:.1}×"),
+            goal: goal(
+                format!("≤ {GOAL_PIPELINED_P99_OVER_FUSED}×"),
+                ratio <= GOAL_PIPELINED_P99_OVER_FUSED,
+            ),
+        });
+    }
+    if let Some(hop) = report["ratios"]["stage_hop_over_ping_pong"]["value"].as_f64() {
+        rows.push(Row {
+            figure: "pipelined stage hop p50 ÷ cache-line round trip p50".into(),
+            kind: RATIO,
+            measured: format!("{hop:.1}×"),
+            goal: goal(
+                format!("≤ {GOAL_HOP_OVER_PING_PONG}×"),
+                hop <= GOAL_HOP_OVER_PING_PONG,
+            ),
+        });
+    }
+    if let Some(fused) = variant(at_rate, FUSED) {
+        let e = &fused["end_to_end"];
+        if let (Some(p50), Some(p99)) = (ns(&e["p50_ns"]), ns(&e["p99_ns"])) {
+            rows.push(Row {
+                figure: format!(
+                    "fused end to end p50 / p99 at {offered} events/s (scheduled → journal exit)"
+                ),
+                kind: ABSOLUTE,
+                measured: format!("{} / {}", human_ns(p50), human_ns(p99)),
+                goal: "—".into(),
+            });
+        }
+    }
+    let floor = &report["floor"];
+    let ping = ns(&floor["cache_line_ping_pong"]["timed"]["p50_ns"]);
+    let tcp = ns(&floor["loopback_tcp_64b"]["timed"]["p50_ns"]);
+    if let (Some(ping), Some(tcp)) = (ping, tcp) {
+        rows.push(Row {
+            figure: "floor: cache-line round trip / loopback TCP round trip, p50".into(),
+            kind: ABSOLUTE,
+            measured: format!("{} / {}", human_ns(ping), human_ns(tcp)),
+            goal: "—".into(),
+        });
+    }
+}
+
+/// The loopback rows: venue tick-to-trade over the round trip of the same row.
+fn socket_rows(report: &Value, rows: &mut Vec<Row>) {
+    let Some(loopback) = report["loopback"].as_array() else {
+        return;
+    };
+    for row in loopback {
+        let feed = row["feed"].as_str().unwrap_or("?");
+        let offered = rate(row["rate_offered"].as_f64().unwrap_or(0.0));
+        let t2t = &row["tick_to_trade_ns"];
+        let rtt = ns(&row["tcp_rtt_ns"]["p50"]);
+        if let (Some(p50), Some(p99)) = (ns(&t2t["p50"]), ns(&t2t["p99"])) {
+            rows.push(Row {
+                figure: format!(
+                    "venue tick-to-trade p50 / p99, {feed} at {offered}/s over loopback sockets"
+                ),
+                kind: ABSOLUTE,
+                measured: format!("{} / {}", human_ns(p50), human_ns(p99)),
+                goal: "—".into(),
+            });
+            if let Some(rtt) = rtt.filter(|r| *r > 0) {
+                rows.push(Row {
+                    figure: format!(
+                        "venue tick-to-trade p50 ÷ loopback TCP round trip p50, {feed}"
+                    ),
+                    kind: RATIO,
+                    measured: format!("{:.1}×", p50 as f64 / rtt as f64),
+                    goal: "—".into(),
+                });
+            }
+        }
+    }
+}
+
+fn resource_rows(report: &Value, rows: &mut Vec<Row>) {
+    let soak = &report["soak"];
+    if let Some(steady) = soak["rss_steady"]["total_mib"].as_f64() {
+        rows.push(Row {
+            figure: "RSS at steady state on the defaults".into(),
+            kind: ABSOLUTE,
+            measured: format!("{steady:.1} MiB"),
+            goal: goal(format!("< {GOAL_RSS_MIB:.0} MiB"), steady < GOAL_RSS_MIB),
+        });
+    }
+    if let (Some(growth), Some(seconds)) = (
+        soak["growth_total_mib"].as_f64(),
+        soak["elapsed_s"].as_f64(),
+    ) {
+        let warm_up = soak["warm_up_s"].as_f64().unwrap_or(0.0);
+        rows.push(Row {
+            figure: format!(
+                "RSS growth after warm-up, {:.0} s soak at {}/s",
+                seconds - warm_up,
+                rate(soak["rate_per_sec"].as_f64().unwrap_or(0.0))
+            ),
+            kind: ABSOLUTE,
+            measured: format!("{growth:+.2} MiB"),
+            goal: goal(
+                format!("< {GOAL_GROWTH_MIB:.0} MiB over 10 minutes"),
+                growth < GOAL_GROWTH_MIB && seconds >= 600.0,
+            ),
+        });
+    }
+    if let Some(per_event) = report["allocations"]["allocations_per_event"].as_f64() {
+        rows.push(Row {
+            figure: "heap allocations per event after warm-up (count)".into(),
+            kind: ABSOLUTE,
+            measured: format!("{per_event}"),
+            goal: goal("0".into(), per_event == 0.0),
+        });
+    }
+}
+
+/// The generated block: a line naming the baseline's machine and run, then
+/// the table, between [`BEGIN`] and [`END`].
+pub fn table(report: &Value) -> String {
+    let mut out = String::new();
+    let machine = &report["machine"];
+    let pressure = machine["cpu_pressure_pct_start"]
+        .as_f64()
+        .map_or("n/a".to_string(), |p| format!("{p:.0} %"));
+    let _ = writeln!(out, "{BEGIN}");
+    let _ = writeln!(
+        out,
+        "Baseline: {}, {} CPUs, Linux {}; {} mode, Genesis {}; CPU pressure (PSI some avg60) {pressure} at start.\n",
+        machine["cpu_model"].as_str().unwrap_or("unknown CPU"),
+        machine["cores_online"],
+        machine["kernel"].as_str().unwrap_or("?"),
+        report["mode"].as_str().unwrap_or("?"),
+        if report["genesis_pinned"] == true { "pinned" } else { "unpinned" },
+    );
+    let _ = writeln!(out, "| figure | kind | measured | goal |");
+    let _ = writeln!(out, "|---|---|---:|---|");
+    for row in rows(report) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            row.figure, row.kind, row.measured, row.goal
+        );
+    }
+    let _ = writeln!(out, "{END}");
+    out
+}
+
+/// `readme` with the block between [`BEGIN`] and [`END`] (both lines
+/// included) replaced by `block`.
+pub fn splice(readme: &str, block: &str) -> Result<String, String> {
+    let start = readme
+        .find(BEGIN)
+        .ok_or("the README has no perf-table begin marker")?;
+    let end_at = readme[start..]
+        .find(END)
+        .ok_or("the README has no perf-table end marker after its begin marker")?;
+    let mut end = start + end_at + END.len();
+    if readme[end..].starts_with('\n') {
+        end += 1;
+    }
+    Ok(format!("{}{block}{}", &readme[..start], &readme[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn report() -> Value {
+        json!({
+            "machine": {"cpu_model": "Test CPU", "cores_online": 2, "kernel": "6.1", "cpu_pressure_pct_start": 1.0},
+            "mode": "quick",
+            "genesis_pinned": false,
+            "offered_per_sec": 100000,
+            "throughput": [
+                {"name": FUSED, "events_per_sec": 4.0e6},
+                {"name": CROSSBEAM, "events_per_sec": 1.0e6},
+                {"name": TOKIO, "events_per_sec": 2.0e6},
+            ],
+            "at_offered_rate": [
+                {"name": FUSED, "end_to_end": {"p50_ns": 400, "p99_ns": 10000}},
+                {"name": PIPELINED, "end_to_end": {"p50_ns": 900, "p99_ns": 50000}},
+            ],
+        })
+    }
+
+    // Throughput against crossbeam is a ratio and meets the goal; against tokio (2×) it misses.
+    #[test]
+    fn rows_say_ratio_or_absolute_and_judge_goals() {
+        let text = table(&report());
+        assert!(text.contains("| throughput, fused ÷ crossbeam thread-per-stage (same stages, unpaced) | ratio (same run) | 4.00× | ≥ 2×: met |"), "{text}");
+        assert!(text.contains("| throughput, fused ÷ tokio tasks (same stages, unpaced) | ratio (same run) | 2.00× | ≥ 3×: **not met** |"), "{text}");
+        assert!(text.contains("| Genesis fused, all five stages, unpaced (in-process load generator) | absolute (baseline machine) | 4.00 M events/s | — |"), "{text}");
+        assert!(
+            text.contains(
+                "Genesis pipelined ÷ fused | ratio (same run) | 5.0× | ≤ 3×: **not met** |"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Test CPU"));
+    }
+
+    // Splicing replaces only the marked block, and splicing twice changes nothing more.
+    #[test]
+    fn splice_replaces_the_block_only() {
+        let readme = format!("intro\n{BEGIN}\nold\n{END}\noutro\n");
+        let block = format!("{BEGIN}\nnew\n{END}\n");
+        let once = splice(&readme, &block).unwrap();
+        assert_eq!(once, format!("intro\n{BEGIN}\nnew\n{END}\noutro\n"));
+        assert_eq!(splice(&once, &block).unwrap(), once);
+    }
+
+    // A README without markers is an error naming what is missing.
+    #[test]
+    fn splice_needs_markers() {
+        assert!(splice("no markers", "x")
+            .unwrap_err()
+            .contains("begin marker"));
+        assert!(splice(&format!("{BEGIN}\n"), "x")
+            .unwrap_err()
+            .contains("end marker"));
+    }
+}
