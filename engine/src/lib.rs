@@ -25,6 +25,8 @@ pub mod recent;
 pub mod replay;
 pub mod risk;
 pub mod run;
+pub mod snapshot;
+pub mod state_codec;
 pub mod strategy;
 pub mod sys;
 pub mod telemetry;

@@ -1,8 +1,15 @@
 //! A fixed-capacity memory of recently seen ids: an FxHashMap plus a ring
 //! that evicts the oldest id once the capacity is reached. Both are sized at
 //! construction, so inserting never allocates after start-up.
+//!
+//! Its state (the ids, oldest first, with their values) is saved and
+//! restored for restarts; restoring into a smaller memory keeps the newest.
 
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use rustc_hash::FxHashMap;
+
+/// Most ids a saved memory may list (the config caps memories at 2^24).
+const SAVED_IDS_MAX: usize = 1 << 24;
 
 pub struct RecentMap<V: Copy> {
     values: FxHashMap<u64, V>,
@@ -70,6 +77,64 @@ impl<V: Copy> RecentMap<V> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    pub fn capacity(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Every remembered id with its value, from the oldest to the newest.
+    pub fn iter_oldest_first(&self) -> impl Iterator<Item = (u64, V)> + '_ {
+        let start = if self.len == self.ring.len() {
+            self.next_index
+        } else {
+            0
+        };
+        (0..self.len).map(move |offset| {
+            let id = self.ring[(start + offset) % self.ring.len()];
+            let value = self.values.get(&id).copied();
+            (id, value.expect("every id in the ring is remembered"))
+        })
+    }
+
+    /// Forgets every id, keeping the memory's allocation.
+    pub fn clear(&mut self) {
+        self.values.clear();
+        self.next_index = 0;
+        self.len = 0;
+    }
+
+    /// Writes the ids oldest first, each followed by what `value` writes.
+    pub fn save_state(&self, out: &mut StateWriter, value: impl Fn(&mut StateWriter, V)) {
+        out.count(self.len);
+        for (id, v) in self.iter_oldest_first() {
+            out.u64(id);
+            value(out, v);
+        }
+    }
+
+    /// Reads back what `save_state` wrote, replacing what is remembered.
+    /// A memory smaller than the saved one keeps the newest ids.
+    pub fn restore_state(
+        &mut self,
+        input: &mut StateReader<'_>,
+        what: &'static str,
+        mut value: impl FnMut(&mut StateReader<'_>) -> Result<V, StateError>,
+    ) -> Result<(), StateError> {
+        self.clear();
+        let count = input.count(what, SAVED_IDS_MAX)?;
+        let skipped = count.saturating_sub(self.ring.len());
+        for index in 0..count {
+            let id = input.u64(what)?;
+            let v = value(input)?;
+            if index >= skipped && !self.insert(id, v) {
+                return Err(StateError::Inconsistent {
+                    what,
+                    detail: "an id is listed twice",
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -101,5 +166,42 @@ mod tests {
         m.set(3, 30);
         assert_eq!(m.get(1), None, "the oldest id is evicted");
         assert_eq!(m.get(3), Some(30));
+    }
+
+    // Saved and restored, the memory lists the same ids in the same order and
+    // evicts the same one next; a smaller memory keeps the newest.
+    #[test]
+    fn save_restore_keeps_order_and_eviction() {
+        let mut m = RecentMap::with_capacity(3);
+        for id in [5, 6, 7, 8] {
+            m.insert(id, id * 10);
+        }
+        let mut out = StateWriter::new();
+        m.save_state(&mut out, |w, v| w.u64(v));
+        let bytes = out.into_bytes();
+        let mut back = RecentMap::with_capacity(3);
+        back.restore_state(&mut StateReader::new(&bytes), "ids", |r| r.u64("value"))
+            .unwrap();
+        assert_eq!(
+            back.iter_oldest_first().collect::<Vec<_>>(),
+            vec![(6, 60), (7, 70), (8, 80)]
+        );
+        let mut again = StateWriter::new();
+        back.save_state(&mut again, |w, v| w.u64(v));
+        assert_eq!(
+            again.into_bytes(),
+            bytes,
+            "save → restore → save is identical"
+        );
+        back.insert(9, 90);
+        assert_eq!(back.get(6), None, "the oldest is evicted first");
+        let mut small = RecentMap::with_capacity(2);
+        small
+            .restore_state(&mut StateReader::new(&bytes), "ids", |r| r.u64("value"))
+            .unwrap();
+        assert_eq!(
+            small.iter_oldest_first().collect::<Vec<_>>(),
+            vec![(7, 70), (8, 80)]
+        );
     }
 }

@@ -13,6 +13,9 @@
 //!   of events through the fused path for callgrind (`docs/performance.md`).
 //! - `cargo run --release -p genesis-perf --bin pipeline` runs the older
 //!   fused-against-crossbeam-against-raw-append benchmark.
+//! - `cargo run --release -p genesis-perf --bin restart` times the start-up
+//!   rebuild of stage state over a 10 M-event journal: snapshot + tail
+//!   beside a full replay (see `src/bin/restart.rs`).
 //! - `cargo run --release -p genesis-perf --bin md_recovery` times ITCH gap
 //!   recovery (retransmission and snapshot) beside a loopback TCP round trip.
 //!

@@ -45,6 +45,7 @@ fn restart_resumes_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "[metrics]\nlisten = \"\"\n");
     let config = config.to_str().unwrap();
+    let mut first_final_snapshot = false;
     for index in 0..2 {
         let summary = dir.path().join(format!("summary-{index}.json"));
         let summary_arg = summary.to_str().unwrap();
@@ -70,6 +71,25 @@ fn restart_resumes_and_replays() {
         assert!(
             report["fills"].as_u64().unwrap() > 0,
             "run {index}: {report}"
+        );
+        // The first run starts on an empty journal; the second from the
+        // final snapshot the first one's snapshot thread wrote at its end,
+        // or (if that thread could not catch up within its deadline on a
+        // loaded machine, which the report says) from a full replay.
+        let restart = &report["restart"];
+        match index {
+            0 => assert_eq!(restart["origin"], "empty journal", "{restart}"),
+            _ if first_final_snapshot => {
+                assert_eq!(restart["origin"], "snapshot", "{restart}");
+                assert_eq!(restart["events_replayed"], 0, "{restart}");
+            }
+            _ => assert_eq!(restart["origin"], "full replay", "{restart}"),
+        }
+        let stopped = &report["snapshots"]["stopped"];
+        first_final_snapshot = stopped.is_null();
+        assert!(
+            stopped.is_null() || stopped.as_str().unwrap().contains("was not reached within"),
+            "{report}"
         );
     }
     let journal = dir.path().join("journal");
@@ -117,8 +137,20 @@ fn restart_resumes_and_replays() {
     let replay = run(&["replay", journal_arg], dir.path());
     assert!(replay.status.success(), "{}", text(&replay));
     assert!(
-        text(&replay).contains("2 run(s)") && text(&replay).contains("every decision matches"),
+        text(&replay).contains("2 run(s)")
+            && text(&replay).contains("state carried across 1 run boundary(ies)")
+            && text(&replay).contains("every decision matches"),
         "{}",
+        text(&replay)
+    );
+    let compared = text(&replay)
+        .split("every decision matches the journal; ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        compared >= 1,
+        "replay compared the kept snapshots: {}",
         text(&replay)
     );
     let backtest = run(&["replay", journal_arg, "--strategy", "none"], dir.path());
@@ -278,5 +310,81 @@ fn sigkill_loses_nothing_durable() {
     }
     let replay = run(&["replay", journal.to_str().unwrap()], dir.path());
     assert!(replay.status.success(), "seed {seed}: {}", text(&replay));
-    assert!(text(&replay).contains("20 run(s)"), "{}", text(&replay));
+    assert!(
+        text(&replay).contains("20 run(s)")
+            && text(&replay).contains("state carried across 19 run boundary(ies)"),
+        "{}",
+        text(&replay)
+    );
+}
+
+// The newest snapshot damaged while the engine is down: the next run says
+// so at start (log, report, JSON) and starts from an older one plus the
+// journal after it, and replay names the damaged file it could not compare.
+#[test]
+fn a_damaged_snapshot_falls_back_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[metrics]\nlisten = \"\"\n[snapshot]\nevents_between = 100\n",
+    );
+    let config = config.to_str().unwrap();
+    let summary = dir.path().join("summary.json");
+    let args = [
+        "run",
+        "--config",
+        config,
+        "--duration",
+        "1",
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ];
+    let first = run(&args, dir.path());
+    assert!(first.status.success(), "{}", text(&first));
+    let snapshots = dir.path().join("journal").join("snapshots");
+    let mut files: Vec<_> = std::fs::read_dir(&snapshots)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "{files:?}");
+    let newest = files.last().unwrap().clone();
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&newest, &bytes).unwrap();
+
+    let second = run(&args, dir.path());
+    assert!(second.status.success(), "{}", text(&second));
+    let name = newest.file_name().unwrap().to_str().unwrap();
+    assert!(
+        text(&second).contains(&format!("restart: snapshot {}", newest.display()))
+            && text(&second)
+                .contains("damaged payload (CRC32C mismatch); falling back to snapshot"),
+        "{}",
+        text(&second)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let restart = &report["restart"];
+    assert_eq!(restart["origin"], "snapshot", "{restart}");
+    assert!(
+        restart["events_replayed"].as_u64().unwrap() > 0,
+        "{restart}"
+    );
+    assert!(
+        restart["fallbacks"][0].as_str().unwrap().contains(name),
+        "{restart}"
+    );
+
+    let replay = run(
+        &["replay", dir.path().join("journal").to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(replay.status.success(), "{}", text(&replay));
+    assert!(
+        text(&replay).contains("state carried across 1 run boundary(ies)"),
+        "{}",
+        text(&replay)
+    );
 }

@@ -14,6 +14,10 @@
 //!
 //! Its replies wait in a preallocated outbox; it takes a new request only
 //! when the outbox has room for every reply that request can cause.
+//!
+//! It lives and dies with the process: after a restart it holds nothing, so
+//! it answers every order the engine restored as open with a cancel ack
+//! (a venue that cancels on disconnect), journaled like any venue message.
 //! Invariants, asserted in debug builds: the outbox never outgrows its
 //! capacity, and the resting count is the orders the books hold, at most
 //! `venue.resting_orders_max`.
@@ -22,7 +26,7 @@ use crate::clock::EpochClock;
 use crate::config::Config;
 use crate::event::{Event, Fill, Input, OrderAck, OrderReject, RejectedRequest};
 use crate::execution::gateway::{Gateway, OrderRequest, RequestKind, SendError};
-use crate::ingest::source::{Source, Tap};
+use crate::ingest::source::{Restored, Source, Tap};
 use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
 use crossbeam_queue::ArrayQueue;
 use std::collections::VecDeque;
@@ -321,6 +325,18 @@ impl Paper {
 impl Source for PaperVenue {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         lock(&self.state).poll(clock, budget, emit)
+    }
+
+    /// Orders the engine restored are not in this (new) venue: cancelled.
+    fn on_restored(&mut self, restored: &Restored<'_>) {
+        let mut paper = lock(&self.state);
+        // At start-up, before the hot path: room for these replies too.
+        paper.outbox.reserve(restored.open_orders.len());
+        for order in restored.open_orders {
+            let mut event = Event::new(order.instrument, order.side, Input::CancelAck(order.id));
+            event.ts_venue_ns = paper.now_ns;
+            paper.outbox.push_back(event);
+        }
     }
 }
 

@@ -22,6 +22,7 @@ mod metrics;
 mod postgres;
 mod ranges;
 mod risk;
+mod snapshot;
 mod strategy;
 mod topology;
 mod venue;
@@ -38,6 +39,7 @@ pub use metrics::MetricsConfig;
 pub use postgres::{redact_url, PostgresConfig};
 pub use ranges::{CAPACITY_MAX, DURATION_MS_MAX, PRICE_TICKS_MAX, QTY_LOTS_MAX};
 pub use risk::RiskConfig;
+pub use snapshot::SnapshotConfig;
 pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName, TouchQuoterConfig};
 pub use topology::{plan_groups, CorePlan, Group, TopologyConfig, WaitKind, STAGE_NAMES};
 pub use venue::{FixVenueConfig, VenueConfig, VenueKind};
@@ -88,6 +90,7 @@ pub struct Config {
     pub market_data: MarketDataConfig,
     pub venue: VenueConfig,
     pub journal: JournalConfig,
+    pub snapshot: SnapshotConfig,
     pub metrics: MetricsConfig,
     pub alerts: AlertConfig,
     pub host: HostConfig,
@@ -127,6 +130,7 @@ impl Config {
             market_data: MarketDataConfig::default(),
             venue: VenueConfig::default(),
             journal: JournalConfig::default(),
+            snapshot: SnapshotConfig::default(),
             metrics: MetricsConfig::default(),
             alerts: AlertConfig::default(),
             host: HostConfig::default(),
@@ -182,6 +186,7 @@ impl Config {
         self.market_data.validate(&self.instruments, &invalid)?;
         self.venue.validate(&invalid)?;
         self.metrics.validate(&invalid)?;
+        self.snapshot.validate(&invalid)?;
         self.backtest.validate(&invalid)?;
         self.journal.validate(&invalid)?;
         self.postgres.validate(&invalid)?;

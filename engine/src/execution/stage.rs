@@ -1,13 +1,18 @@
 //! The execution stage: applies venue messages to the order table, mass
 //! cancels when risk's gates demand it, and sends accepted intents.
 //!
-//! Owned by the thread its core runs; reads no clock.
+//! Owned by the thread its core runs; reads no clock. A mass cancel sends
+//! its cancels in order-id order, whatever order the table's hash map
+//! holds them in, so that a restored table sends exactly what the live one
+//! would. Carried across a restart (`save_state`/`restore_state`): the
+//! order table, the gates last seen and the positions; counters are per run.
 
 use crate::config::Config;
 use crate::decision::{Action, ExecResult, Gate, GateMode, Intent, Outcome};
 use crate::event::{Event, Input};
 use crate::execution::gateway::{Gateway, OrderRequest, RequestKind};
 use crate::orders::{Order, Orders};
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Side};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -163,6 +168,8 @@ impl ExecutionStage {
                 self.cancel_ids.push(order.id);
             }
         }
+        // The table's iteration order depends on its history; the venue must not.
+        self.cancel_ids.sort_unstable();
         for index in 0..self.cancel_ids.len() {
             let id = self.cancel_ids[index];
             if let Ok(order) = self.orders.request_cancel(id) {
@@ -245,6 +252,28 @@ impl ExecutionStage {
 
     pub fn position(&self, instrument: InstrumentId) -> i64 {
         self.positions.get(instrument.index()).copied().unwrap_or(0)
+    }
+
+    pub fn save_state(&self, out: &mut StateWriter) {
+        self.orders.save_state(out);
+        out.u8(self.gate_global_last as u8);
+        out.count(self.positions.len());
+        for index in 0..self.positions.len() {
+            out.u8(self.gate_instrument_last[index] as u8);
+            out.i64(self.positions[index]);
+        }
+    }
+
+    pub fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        self.orders.restore_state(input)?;
+        self.gate_global_last = input.code("execution.gate_global_last", Gate::from_u8)?;
+        input.count_exact("instruments", self.positions.len())?;
+        for index in 0..self.positions.len() {
+            self.gate_instrument_last[index] =
+                input.code("execution.gate_instrument_last", Gate::from_u8)?;
+            self.positions[index] = input.i64("execution.position")?;
+        }
+        Ok(())
     }
 }
 

@@ -11,6 +11,9 @@
 //! published survivor flagged `FLAG_CONFLATED`. With conflation off
 //! (backtests, replay) market data waits in the FIFO too.
 //!
+//! Its state across a restart is the exec-id memory: every fill journaled
+//! inserts its exec id in journal order, so replaying the journal rebuilds it.
+//!
 //! Owning thread: the first group's. Invariants, asserted: sequence numbers
 //! rise by one per published event; the FIFO never holds more than
 //! [`PENDING_MAX`] and a source is polled only with room for its whole
@@ -26,7 +29,8 @@ use crate::recent::RecentMap;
 use crate::telemetry::metrics::StageMetrics;
 use crate::units::{InstrumentId, Side};
 pub use source::{
-    ControlInbox, ControlSender, NoSource, ScriptedSource, Source, Tap, Tapped, POLL_BUDGET_MAX,
+    ControlInbox, ControlSender, NoSource, Restored, ScriptedSource, Source, Tap, Tapped,
+    POLL_BUDGET_MAX,
 };
 use std::collections::VecDeque;
 
@@ -116,6 +120,20 @@ impl Ingest {
     /// that a venue resending it after a restart is recognised as a duplicate.
     pub fn remember_exec_id(&mut self, exec_id: u64) {
         self.lanes.exec_ids.insert(exec_id, ());
+    }
+
+    /// The exec-id memory, for a restart to restore (before the first poll).
+    pub fn exec_ids_mut(&mut self) -> &mut RecentMap<()> {
+        &mut self.lanes.exec_ids
+    }
+
+    pub fn exec_ids(&self) -> &RecentMap<()> {
+        &self.lanes.exec_ids
+    }
+
+    /// Shows the venue source what the run starts from (see [`Source::on_restored`]).
+    pub fn on_restored(&mut self, restored: &Restored<'_>) {
+        self.sources.venue.on_restored(restored);
     }
 
     /// Starts numbering after `seq_last` (resuming a journal).

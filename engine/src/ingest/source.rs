@@ -5,6 +5,7 @@
 
 use crate::clock::EpochClock;
 use crate::event::{ControlCommand, Event, Input};
+use crate::orders::Order;
 use crate::telemetry::feed_health::FeedHealth;
 use crate::units::{InstrumentId, Side};
 use crossbeam_queue::ArrayQueue;
@@ -28,6 +29,26 @@ pub trait Source: Send {
     fn feed_health(&self) -> Option<Arc<FeedHealth>> {
         None
     }
+
+    /// What the engine rebuilt from its snapshots and journal at start-up,
+    /// shown to the venue source once, before its first poll (never to the
+    /// other sources). A venue client asks the venue about these orders; a
+    /// venue that forgot them (the in-process paper venue) answers for them.
+    /// Whatever it emits is journaled like any venue message.
+    fn on_restored(&mut self, _restored: &Restored<'_>) {}
+}
+
+/// The state a run starts from, as the venue source needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Restored<'a> {
+    /// Orders open when the journal ended, in id order, as execution holds
+    /// them: state, side, price, quantities, the venue's id from the ack,
+    /// and the replace versions sent and accepted (for ClOrdIDs).
+    pub open_orders: &'a [Order],
+    /// This run's first sequence.
+    pub seq_first: u64,
+    /// The first order id this run gives out; every restored order's id is below it.
+    pub order_id_next: u64,
 }
 
 /// A source that never emits.
@@ -149,6 +170,10 @@ impl Source for Tapped {
 
     fn is_exhausted(&self) -> bool {
         self.inner.is_exhausted()
+    }
+
+    fn on_restored(&mut self, restored: &Restored<'_>) {
+        self.inner.on_restored(restored);
     }
 
     fn feed_health(&self) -> Option<Arc<FeedHealth>> {

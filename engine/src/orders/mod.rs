@@ -18,11 +18,16 @@
 //! Invariants, asserted (in debug builds, after every change): an order is
 //! never both open and closed; no more than `open_capacity` are open; each
 //! instrument's exposure is the sum of its open orders' exposures, never
-//! negative.
+//! negative. A restore checks the same and refuses state that breaks them.
+//!
+//! Carried across a restart (`save_state`/`restore_state`): the open orders
+//! with their states, versions and venue ids, in id order, and the memory
+//! of closed orders, oldest first. Exposure is recomputed from the orders.
 
 use crate::decision::{ExecResult, Outcome};
 use crate::event::{venue_reason, Fill, OrderAck, OrderReject, RejectedRequest};
 use crate::recent::RecentMap;
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashMap;
 
@@ -104,18 +109,7 @@ impl Orders {
         if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
             return Err(ExecResult::SendFailed);
         }
-        let order = Order {
-            id,
-            instrument,
-            side,
-            price,
-            qty,
-            filled: Qty(0),
-            state: OrderState::PendingNew,
-            state_before: OrderState::PendingNew,
-            replace_price: price,
-            replace_qty: qty,
-        };
+        let order = Order::pending_new(id, instrument, side, price, qty);
         self.add_exposure(&order, 1);
         self.open.insert(id.0, order);
         debug_assert!(
@@ -157,6 +151,7 @@ impl Orders {
             order.state = OrderState::PendingReplace;
             order.replace_price = price;
             order.replace_qty = qty;
+            order.version_sent += 1;
             Ok(*order)
         })
         .unwrap_or_else(|| Err(self.missing(id)))
@@ -174,6 +169,7 @@ impl Orders {
         let outcome = self.update(ack.order_id, |order| match order.state {
             OrderState::PendingNew => {
                 order.state = order.filled_state();
+                order.venue_order_id = ack.venue_order_id;
                 Outcome::Applied
             }
             OrderState::PendingReplace => {
@@ -190,11 +186,13 @@ impl Orders {
                     order.replace_qty
                 };
                 order.state = order.filled_state();
+                order.version_accepted = order.version_sent;
                 Outcome::Applied
             }
             // The ack of the new order overtook by our cancel: it stays pending cancel.
             OrderState::PendingCancel if order.state_before == OrderState::PendingNew => {
                 order.state_before = OrderState::New;
+                order.venue_order_id = ack.venue_order_id;
                 Outcome::Applied
             }
             _ => Outcome::InvalidTransition,
@@ -255,9 +253,16 @@ impl Orders {
                     order.state = OrderState::Rejected;
                     Outcome::Applied
                 }
-                (RejectedRequest::Cancel, OrderState::PendingCancel)
-                | (RejectedRequest::Replace, OrderState::PendingReplace) => {
+                (RejectedRequest::Cancel, OrderState::PendingCancel) => {
                     order.state = order.state_before;
+                    Outcome::Applied
+                }
+                (RejectedRequest::Replace, OrderState::PendingReplace) => {
+                    order.state = order.state_before;
+                    if reject.venue_reason < 0 {
+                        // Refused by the venue client itself: it never left.
+                        order.version_sent = order.version_sent.saturating_sub(1);
+                    }
                     Outcome::Applied
                 }
                 // A cancel reject for an order that filled meanwhile: nothing to undo.
@@ -296,6 +301,55 @@ impl Orders {
             None if self.closed.get(id.0).is_some() => Outcome::LateForClosedOrder,
             None => Outcome::UnknownOrder,
         }
+    }
+
+    /// Writes the open orders (by id) and the closed-order memory (oldest first).
+    pub fn save_state(&self, out: &mut StateWriter) {
+        let mut open: Vec<&Order> = self.open.values().collect();
+        open.sort_unstable_by_key(|order| order.id.0);
+        out.count(open.len());
+        for order in open {
+            order.save_state(out);
+        }
+        self.closed
+            .save_state(out, |out, state| out.u8(state.code()));
+    }
+
+    /// Reads back what `save_state` wrote and recomputes the exposure.
+    pub fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        self.open.clear();
+        self.exposure.fill(Exposure::default());
+        let count = input.count("open orders", self.open_capacity)?;
+        for _ in 0..count {
+            let order = Order::restore_state(input)?;
+            if order.instrument.index() >= self.exposure.len() {
+                return Err(StateError::Shape {
+                    what: "instrument index of an order (below the instrument count)",
+                    expected: self.exposure.len() as u64,
+                    found: u64::from(order.instrument.0),
+                });
+            }
+            if self.open.insert(order.id.0, order).is_some() {
+                return Err(StateError::Inconsistent {
+                    what: "order table",
+                    detail: "an order id is listed twice",
+                });
+            }
+            self.add_exposure(&order, 1);
+        }
+        self.closed.restore_state(input, "closed orders", |input| {
+            input.code("closed order state", OrderState::from_code)
+        })?;
+        let overlap = self.open.keys().any(|id| self.closed.get(*id).is_some());
+        let exposure_ok = (0..self.exposure.len())
+            .all(|index| self.exposure_is_consistent(InstrumentId(index as u16)));
+        if overlap || !exposure_ok {
+            return Err(StateError::Inconsistent {
+                what: "order table",
+                detail: "an order is both open and closed, or exposure went negative",
+            });
+        }
+        Ok(())
     }
 
     fn add_exposure(&mut self, order: &Order, sign: i64) {

@@ -4,7 +4,11 @@
 //! Sliding minimum and maximum come from two monotonic deques, preallocated.
 //! If a window holds more samples than the capacity, the oldest are dropped
 //! early, which can only shorten the window a move is measured over.
+//!
+//! State that survives a restart: both deques and the end of a halt; the
+//! trip count is a per-run counter and is not carried.
 
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use std::collections::VecDeque;
 
 /// Samples one window can hold before the oldest are dropped.
@@ -74,6 +78,46 @@ impl CircuitBreaker {
 
     pub fn is_halted(&self, ts_ns: u64) -> bool {
         ts_ns < self.halted_until_ns
+    }
+
+    pub fn save_state(&self, out: &mut StateWriter) {
+        out.u64(self.halted_until_ns);
+        for deque in [&self.minima, &self.maxima] {
+            out.count(deque.len());
+            for &(ts_ns, mid) in deque {
+                out.u64(ts_ns);
+                out.i64(mid);
+            }
+        }
+    }
+
+    /// Reads back what `save_state` wrote, into the preallocated deques.
+    pub fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        self.halted_until_ns = input.u64("breaker.halted_until_ns")?;
+        for deque in [&mut self.minima, &mut self.maxima] {
+            deque.clear();
+            let count = input.count("breaker.samples", BREAKER_SAMPLES_MAX)?;
+            for _ in 0..count {
+                let ts_ns = input.u64("breaker.sample_ts_ns")?;
+                let mid = input.i64("breaker.sample_mid")?;
+                deque.push_back((ts_ns, mid));
+            }
+        }
+        // The deques' mids are strictly monotonic by construction (their times
+        // need not be: sources stamp events as they read them).
+        let monotonic = |deque: &VecDeque<(u64, i64)>, rising: bool| {
+            deque
+                .iter()
+                .zip(deque.iter().skip(1))
+                .all(|(a, b)| if rising { a.1 < b.1 } else { a.1 > b.1 })
+        };
+        if !monotonic(&self.minima, true) || !monotonic(&self.maxima, false) {
+            return Err(StateError::Inconsistent {
+                what: "circuit breaker",
+                detail: "its window samples are out of order",
+            });
+        }
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 //! `cost_tick_lots` is the sum of price × signed quantity of the open lots, so
 //! realized plus unrealized PnL is exact however the position was built.
 
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{Price, Qty, Side};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,6 +50,27 @@ impl Position {
     /// Unrealized PnL at `mark`, in tick-lots.
     pub fn unrealized_tick_lots(&self, mark: Price) -> i128 {
         mark.0 as i128 * self.qty.0 as i128 - self.cost_tick_lots
+    }
+
+    pub fn save_state(&self, out: &mut StateWriter) {
+        out.i64(self.qty.0);
+        out.i128(self.cost_tick_lots);
+        out.i128(self.realized_tick_lots);
+    }
+
+    pub fn restore_state(input: &mut StateReader<'_>) -> Result<Position, StateError> {
+        let position = Position {
+            qty: Qty(input.i64("position.qty")?),
+            cost_tick_lots: input.i128("position.cost_tick_lots")?,
+            realized_tick_lots: input.i128("position.realized_tick_lots")?,
+        };
+        if position.qty.0 == 0 && position.cost_tick_lots != 0 {
+            return Err(StateError::Inconsistent {
+                what: "position",
+                detail: "a flat position carries a cost",
+            });
+        }
+        Ok(position)
     }
 }
 

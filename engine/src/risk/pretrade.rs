@@ -8,11 +8,14 @@
 //!
 //! Owned by the strategy stage, which feeds it positions, mids and gates from
 //! the events it sees, and the open exposure from its order-table replica.
+//! All of that, and the throttle's window, is carried across a restart
+//! (`save_state`/`restore_state`); the limits come from the config.
 
 use crate::config::Config;
 use crate::decision::{Gate, GateMode, RejectReason};
 use crate::orders::{Exposure, Orders};
 use crate::risk::throttle::Throttle;
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, Price, Qty, Side};
 
 /// Limits of one instrument, resolved from config.
@@ -146,6 +149,30 @@ impl PreTrade {
     /// Records an accepted new order or replace against the throttle.
     pub fn record_order(&mut self, ts_ns: u64) {
         self.throttle.record(ts_ns);
+    }
+
+    pub fn save_state(&self, out: &mut StateWriter) {
+        out.count(self.rules.len());
+        for index in 0..self.rules.len() {
+            out.i64(self.positions[index]);
+            out.option_i64(self.mids[index]);
+            out.u8(self.gates[index] as u8);
+            out.bool(self.stale[index]);
+        }
+        out.u8(self.gate_global as u8);
+        self.throttle.save_state(out);
+    }
+
+    pub fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        input.count_exact("instruments", self.rules.len())?;
+        for index in 0..self.rules.len() {
+            self.positions[index] = input.i64("pretrade.position")?;
+            self.mids[index] = input.option_i64("pretrade.mid")?;
+            self.gates[index] = input.code("pretrade.gate", Gate::from_u8)?;
+            self.stale[index] = input.bool("pretrade.stale")?;
+        }
+        self.gate_global = input.code("pretrade.gate_global", Gate::from_u8)?;
+        self.throttle.restore_state(input)
     }
 
     /// The verdict on a new order or a replace at event time `ts_ns`.

@@ -9,13 +9,19 @@
 //! Invariants, asserted in debug builds after every event: the total
 //! unrealized PnL is the sum of the instruments' at their last marks, and
 //! an instrument whose stop-loss tripped holds a position (a flat one
-//! clears it).
+//! clears it). A restore checks the same and refuses state that breaks them.
+//!
+//! Durable across a restart (`save_state`/`restore_state`): positions with
+//! their average cost and realized PnL, marks, stop-loss and breaker state,
+//! the kill switch (a halt survives a restart until the operator lifts it),
+//! today's loss and its day. Counters are per run and are not carried.
 
 use crate::config::Config;
 use crate::decision::Gate;
 use crate::event::{ControlCommand, Event, Input};
 use crate::risk::breaker::CircuitBreaker;
 use crate::risk::portfolio::Position;
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{Price, Qty};
 
 const NS_PER_DAY: u64 = 86_400_000_000_000;
@@ -254,5 +260,51 @@ impl RiskStage {
 
     pub fn unrealized_units(&self) -> i128 {
         self.unrealized_units
+    }
+
+    /// Writes the state a restart carries (see the module header).
+    pub fn save_state(&self, out: &mut StateWriter) {
+        out.count(self.instruments.len());
+        for instrument in &self.instruments {
+            instrument.position.save_state(out);
+            out.option_i64(instrument.mark.map(|p| p.0));
+            out.bool(instrument.stop_tripped);
+            instrument.breaker.save_state(out);
+            out.bool(instrument.breaker_halted);
+            out.i128(instrument.unrealized_units);
+        }
+        out.u8(self.kill_switch as u8);
+        out.bool(self.daily_loss_tripped);
+        out.u64(self.day_index);
+        out.i128(self.realized_units);
+        out.i128(self.unrealized_units);
+        out.i128(self.day_start_units);
+    }
+
+    /// Reads back what `save_state` wrote; refuses state for another
+    /// instrument count or state that breaks the stage's invariants.
+    pub fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        input.count_exact("instruments", self.instruments.len())?;
+        for instrument in &mut self.instruments {
+            instrument.position = Position::restore_state(input)?;
+            instrument.mark = input.option_i64("risk.mark")?.map(Price);
+            instrument.stop_tripped = input.bool("risk.stop_tripped")?;
+            instrument.breaker.restore_state(input)?;
+            instrument.breaker_halted = input.bool("risk.breaker_halted")?;
+            instrument.unrealized_units = input.i128("risk.unrealized_units")?;
+        }
+        self.kill_switch = input.code("risk.kill_switch", Gate::from_u8)?;
+        self.daily_loss_tripped = input.bool("risk.daily_loss_tripped")?;
+        self.day_index = input.u64("risk.day_index")?;
+        self.realized_units = input.i128("risk.realized_units")?;
+        self.unrealized_units = input.i128("risk.unrealized_units_total")?;
+        self.day_start_units = input.i128("risk.day_start_units")?;
+        if !self.totals_are_consistent() {
+            return Err(StateError::Inconsistent {
+                what: "risk",
+                detail: "unrealized PnL is not the sum over instruments, or a stop-loss holds no position",
+            });
+        }
+        Ok(())
     }
 }

@@ -7,20 +7,32 @@
 //! names them. The pluggable parts (sources, strategy, gateway) come in as
 //! [`Parts`].
 //!
+//! Before any thread starts, the stages' state is rebuilt from the newest
+//! valid snapshot and the journal after it ([`rebuild`]), and the venue
+//! source is shown what was restored. Beside the pipeline, the snapshot
+//! thread follows the journal with a replica of the stages and writes
+//! snapshots (`snapshot::follower`); it ends after the pipeline, with a
+//! final snapshot of the run's last record.
+//!
 //! Owning thread: the caller's. It spawns one thread per core group, the
-//! reporter thread and, if configured, the metrics endpoint's thread, and
-//! joins them all before it returns.
+//! reporter thread, the snapshot thread and, if configured, the metrics
+//! endpoint's thread, and joins them all before it returns.
 
+mod fresh_venue;
 mod latency_log;
 pub mod parts;
+pub mod rebuild;
 pub mod report;
 
 use crate::clock::EpochClock;
-use crate::config::{plan_groups, Config, Group};
+use crate::config::{plan_groups, Config, Group, JournalDurability};
 use crate::execution::ExecutionStage;
-use crate::ingest::Ingest;
+use crate::ingest::{Ingest, Restored};
 use crate::journal_stage::JournalStage;
+use crate::orders::Order;
+use crate::replay::Replayer;
 use crate::risk::RiskStage;
+use crate::snapshot::{Follower, RestartError, SnapshotPolicy, SnapshotThread};
 use crate::strategy::StrategyStage;
 use crate::telemetry::alerts::Alerts;
 use crate::telemetry::metrics::StageMetrics;
@@ -33,7 +45,8 @@ use crate::topology::{EXECUTION, INGEST, JOURNAL, RISK, STRATEGY};
 use genesis_journal::{JournalError, RecoveryReport};
 use hdrhistogram::Histogram;
 pub use parts::{Parts, VenueAt};
-pub use report::{ReportNote, RunReport};
+pub use rebuild::{RebuildOptions, Rebuilt, RestartReport};
+pub use report::{ReportNote, RunReport, SnapshotStatus};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,6 +67,9 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// The stages' state could not be rebuilt from snapshots and journal.
+    #[error("restart")]
+    Restart(#[from] RestartError),
     /// A caller's hook refused to start (its message says what and why).
     #[error("{0}")]
     Hook(String),
@@ -131,26 +147,21 @@ pub fn run(
     let groups = plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
     let clock = EpochClock::new();
     let journal = open_journal(config)?;
+    let (seq_first, seq_durable) = (journal.seq_first, Arc::clone(&journal.seq_durable));
+    let truncation = journal.recovery.truncation.as_ref().map(|t| t.to_string());
+    let feed_health = parts.sources.market.feed_health();
+    let (stages, rebuilt) = rebuild_stages(config, parts, journal.stage, seq_first, &clock)?;
     let gauges = hooks
         .on_journal_open(&config.journal.dir, &journal.seq_durable)
         .map_err(EngineError::Hook)?;
     let (latency_log, latency_log_path) = latency_log::open(config, clock.now_ns())?;
-    let board = new_board(&journal, gauges);
-    if let Some(health) = parts.sources.market.feed_health() {
+    let board = new_board(&journal.seq_durable, seq_first, gauges);
+    if let Some(health) = feed_health {
         let _ = board.feed_health.set(health);
     }
     let endpoint = Endpoint::start(config, &board, groups.len() - 1);
-    let (seq_first, seq_durable) = (journal.seq_first, Arc::clone(&journal.seq_durable));
-    let truncation = journal.recovery.truncation.as_ref().map(|t| t.to_string());
-    let mut plans = thread_plans(
-        config,
-        &groups,
-        parts,
-        journal.stage,
-        seq_first,
-        &clock,
-        &board,
-    );
+    let snapshots = start_snapshots(config, &stages, &rebuilt, seq_first, &seq_durable, &board);
+    let mut plans = thread_plans(config, &groups, stages, &clock, &board);
     let reporter = start_reporter(config, latency_log, &board, &mut plans, &clock);
     let plan_summary = report::PlanSummary::of(&plans);
     let shared = Arc::new(Shared {
@@ -168,7 +179,8 @@ pub fn run(
         duration,
     );
     let elapsed = started.elapsed();
-    let (mut reporter, stages) = finish_reporter(reporter, &mut results, &clock);
+    let snapshot_status = finish_snapshots(snapshots, seq_first, &results);
+    let (mut reporter, stage_metrics) = finish_reporter(reporter, &mut results, &clock);
     for (tag, histogram) in hooks.on_stopped() {
         reporter.write_extra(tag, started_ns, clock.now_ns(), &histogram);
     }
@@ -178,23 +190,145 @@ pub fn run(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
-    let mut report = RunReport::collect(plan_summary, results, stages, elapsed, error);
+    let mut report = RunReport::collect(plan_summary, results, stage_metrics, elapsed, error);
     report.journal_seq_first = seq_first;
     report.journal_seq_durable = seq_durable.load(Ordering::Acquire);
     report.journal_truncation = truncation;
     report.latency_log_path = latency_log_path;
     report.latency_intervals = reporter.intervals_written;
     report.latency_log_error = reporter.sink_error.take();
+    report.restart = Some(rebuilt.report);
+    report.snapshots = Some(snapshot_status);
     Ok(report)
+}
+
+/// What start-up rebuilt, beside the stages it went into: the report, and
+/// the start state the snapshot thread's replica begins from.
+struct Begun {
+    report: RestartReport,
+    state: Vec<u8>,
+    start_snapshot: Option<crate::snapshot::StartSnapshot>,
+}
+
+/// The stages with the state rebuilt from snapshots and journal, ingest
+/// numbering after the journal's last record and remembering its exec ids,
+/// and the venue source told what was restored.
+fn rebuild_stages(
+    config: &Config,
+    parts: Parts,
+    journal: JournalStage,
+    seq_first: u64,
+    clock: &EpochClock,
+) -> Result<(Stages, Begun), EngineError> {
+    let rebuilt = rebuild::rebuild(
+        config,
+        &config.journal.dir,
+        seq_first,
+        parts.strategy,
+        parts.gateway,
+        RebuildOptions::default(),
+    )?;
+    let mut ingest = build_ingest(config, parts.sources, clock, seq_first);
+    *ingest.exec_ids_mut() = rebuilt.exec_ids;
+    let mut open: Vec<Order> = rebuilt.execution.orders().iter_open().copied().collect();
+    open.sort_unstable_by_key(|order| order.id.0);
+    ingest.on_restored(&Restored {
+        open_orders: &open,
+        seq_first,
+        order_id_next: rebuilt.report.order_id_next,
+    });
+    let stages = Stages {
+        ingest: Some(ingest),
+        risk: Some(Timed::new(rebuilt.risk, "risk")),
+        strategy: Some(Timed::new(rebuilt.strategy, "strategy")),
+        execution: Some(Timed::new(rebuilt.execution, "execution")),
+        journal: Some(Timed::new(journal, "journal")),
+    };
+    let start = Begun {
+        report: rebuilt.report,
+        state: rebuilt.state,
+        start_snapshot: rebuilt.start_snapshot,
+    };
+    Ok((stages, start))
+}
+
+/// The snapshot thread, following the journal from this run's first
+/// record with a replica in the run's start state; or why there is none.
+fn start_snapshots(
+    config: &Config,
+    stages: &Stages,
+    start: &Begun,
+    seq_first: u64,
+    seq_durable: &Arc<AtomicU64>,
+    board: &Arc<Board>,
+) -> Result<SnapshotThread, String> {
+    if !config.snapshot.enabled {
+        return Err("off (snapshot.enabled = false)".into());
+    }
+    let live = &stages.strategy.as_ref().expect("the strategy stage").stage;
+    let Some(strategy) = live.strategy_replica() else {
+        return Err(format!(
+            "off: strategy {:?} offers no replica (Strategy::replica)",
+            live.strategy_name()
+        ));
+    };
+    let mut replica = Replayer::fresh(config, strategy, true);
+    replica
+        .restore_state(&start.state)
+        .map_err(|e| format!("off: the replica does not restore the start state: {e}"))?;
+    let policy = SnapshotPolicy {
+        events_between: config.snapshot.events_between,
+        interval: Duration::from_millis(config.snapshot.interval_ms),
+        keep: config.snapshot.keep,
+    };
+    let durable =
+        (config.journal.durability != JournalDurability::None).then(|| Arc::clone(seq_durable));
+    let fingerprint = crate::snapshot::fingerprint(config, live.strategy_name());
+    let mut follower = Follower::new(
+        &config.journal.dir,
+        replica,
+        seq_first,
+        fingerprint,
+        policy,
+        durable,
+        Some(Arc::clone(board)),
+    )
+    .map_err(|e| format!("off: cannot follow the journal: {e}"))?;
+    follower.start_with_snapshot(start.start_snapshot.clone());
+    Ok(crate::snapshot::follower::spawn(follower))
+}
+
+/// Ends the snapshot thread once it has followed the journal to the run's last record.
+fn finish_snapshots(
+    snapshots: Result<SnapshotThread, String>,
+    seq_first: u64,
+    results: &[GroupResult],
+) -> SnapshotStatus {
+    let records: u64 = results
+        .iter()
+        .filter_map(|r| r.chain.journal.as_ref())
+        .map(|journal| journal.stage.records)
+        .sum();
+    match snapshots {
+        Ok(thread) => SnapshotStatus::Ran(thread.finish(seq_first + records - 1)),
+        Err(reason) => {
+            tracing::warn!(%reason, "no snapshots this run: a restart replays the journal from the last snapshot there is");
+            SnapshotStatus::Off(reason)
+        }
+    }
 }
 
 /// The run's telemetry board, knowing the journal's durable sequence and
 /// the gauges of what runs beside the engine.
-fn new_board(journal: &OpenedJournal, gauges: Option<Arc<dyn Gauges>>) -> Arc<Board> {
+fn new_board(
+    seq_durable: &Arc<AtomicU64>,
+    seq_first: u64,
+    gauges: Option<Arc<dyn Gauges>>,
+) -> Arc<Board> {
     let board = Arc::new(Board::new());
     let _ = board
         .journal_durable
-        .set((Arc::clone(&journal.seq_durable), journal.seq_first));
+        .set((Arc::clone(seq_durable), seq_first));
     if let Some(gauges) = gauges {
         let _ = board.gauges.set(gauges);
     }
@@ -244,28 +378,14 @@ struct Stages {
     journal: Option<Timed<JournalStage>>,
 }
 
-/// The stages, built from config and parts, handed out to the core plan's groups.
+/// The stages handed out to the core plan's groups.
 fn thread_plans(
     config: &Config,
     groups: &[Group],
-    parts: Parts,
-    journal: JournalStage,
-    seq_first: u64,
+    mut stages: Stages,
     clock: &EpochClock,
     board: &Arc<Board>,
 ) -> Vec<GroupPlan> {
-    let mut strategy = StrategyStage::new(config, parts.strategy);
-    strategy.set_order_id_floor(crate::replay::order_id_floor(seq_first) - 1);
-    let mut stages = Stages {
-        ingest: Some(build_ingest(config, parts.sources, clock, seq_first)),
-        risk: Some(Timed::new(RiskStage::new(config), "risk")),
-        strategy: Some(Timed::new(strategy, "strategy")),
-        execution: Some(Timed::new(
-            ExecutionStage::new(config, parts.gateway),
-            "execution",
-        )),
-        journal: Some(Timed::new(journal, "journal")),
-    };
     groups
         .iter()
         .enumerate()
@@ -292,8 +412,7 @@ fn thread_plans(
         .collect()
 }
 
-/// Ingest as the run needs it: numbering after the journal's last record,
-/// knowing the exec ids of the fills journaled last.
+/// Ingest as the run needs it: numbering after the journal's last record.
 fn build_ingest(
     config: &Config,
     sources: crate::ingest::Sources,
@@ -309,12 +428,6 @@ fn build_ingest(
         config.market_data.timer_interval_ms * 1_000_000,
     );
     ingest.set_seq_next(seq_first);
-    seed_exec_ids(
-        &mut ingest,
-        &config.journal.dir,
-        seq_first,
-        config.risk.exec_id_memory,
-    );
     ingest
 }
 
@@ -404,29 +517,4 @@ impl Endpoint {
             let _ = handle.join();
         }
     }
-}
-
-/// Feeds ingest the exec ids of the fills in the journal's last events, so a
-/// venue that resends fills after a restart (FIX ResendRequest, PossDup) does
-/// not get them counted twice. Reads at most `memory × 8` events back.
-fn seed_exec_ids(ingest: &mut Ingest, dir: &Path, seq_first: u64, memory: usize) {
-    if seq_first <= 1 {
-        return;
-    }
-    let from = seq_first.saturating_sub(memory as u64 * 8).max(1);
-    let Ok(mut reader) = crate::journal_stage::EventReader::open(dir, from, seq_first - 1) else {
-        return;
-    };
-    let mut seeded = 0u64;
-    while let Ok(Some(event)) = reader.next_event() {
-        if let crate::event::Input::Fill(fill) = event.input() {
-            ingest.remember_exec_id(fill.exec_id.0);
-            seeded += 1;
-        }
-    }
-    tracing::info!(
-        seeded,
-        from,
-        "exec ids of journaled fills remembered for duplicate detection"
-    );
 }

@@ -6,8 +6,11 @@
 //! Binance-compatible feed, the paper venue, a FIX venue at its address.
 //! A caller that starts something to serve the engine (a simulated venue)
 //! builds the market-data source or points the venue itself, and hands
-//! them to [`Parts::assemble`].
+//! them to [`Parts::assemble`]. A simulated venue started for the run
+//! knows no order of an earlier run: its source answers the restored open
+//! orders as cancelled (`fresh_venue`).
 
+use super::fresh_venue::FreshVenue;
 use super::EngineError;
 use crate::adapters::binance_source::BinanceSource;
 use crate::adapters::fix::FixClient;
@@ -70,7 +73,13 @@ impl Parts {
                     let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
                     let client = FixClient::new(config, &settings, address, requests)
                         .map_err(|err| EngineError::Venue(format!("FIX session: {err}")))?;
-                    (Box::new(client), Box::new(gateway), market)
+                    let venue: Box<dyn Source> = if config.venue.kind == VenueKind::FixSim {
+                        // The caller started this venue for this run: it knows no earlier order.
+                        Box::new(FreshVenue::new(Box::new(client)))
+                    } else {
+                        Box::new(client)
+                    };
+                    (venue, Box::new(gateway), market)
                 }
             };
         let parts = Parts {

@@ -7,6 +7,8 @@ use crate::decision::RejectReason;
 use crate::execution::ExecutionCounters;
 use crate::ingest::IngestCounters;
 use crate::risk::RiskCounters;
+use crate::run::rebuild::RestartReport;
+use crate::snapshot::FollowerReport;
 use crate::strategy::StrategyCounters;
 use crate::telemetry::metrics::{Percentiles, StageMetrics};
 use crate::topology::runner::{GroupPlan, GroupResult};
@@ -61,6 +63,13 @@ pub struct ReportNote {
     pub json: serde_json::Value,
 }
 
+/// The snapshot thread of a run: what it wrote, or why it did not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotStatus {
+    Off(String),
+    Ran(FollowerReport),
+}
+
 pub struct RunReport {
     pub plan: PlanSummary,
     pub elapsed: Duration,
@@ -90,6 +99,9 @@ pub struct RunReport {
     pub latency_intervals: u64,
     pub latency_log_path: Option<PathBuf>,
     pub latency_log_error: Option<String>,
+    /// The state the run began with: from where, how fast, what it held.
+    pub restart: Option<RestartReport>,
+    pub snapshots: Option<SnapshotStatus>,
     pub error: Option<String>,
 }
 
@@ -123,6 +135,8 @@ impl RunReport {
             positions: Vec::new(),
             notes: Vec::new(),
             unrealized_pnl_units: 0,
+            restart: None,
+            snapshots: None,
             error,
         };
         for result in results {
@@ -281,6 +295,7 @@ impl RunReport {
         if let Some(truncation) = &self.journal_truncation {
             let _ = writeln!(out, "journal recovery at start: {truncation}");
         }
+        self.render_restart(out);
         if let Some(path) = &self.latency_log_path {
             let _ = writeln!(
                 out,
@@ -294,6 +309,78 @@ impl RunReport {
         }
         if let Some(error) = &self.error {
             let _ = writeln!(out, "ERROR: {error}");
+        }
+    }
+
+    /// Where the start state came from, what it held, and the snapshots written.
+    fn render_restart(&self, out: &mut String) {
+        if let Some(restart) = &self.restart {
+            let from = match (&restart.snapshot_file, restart.snapshot_seq) {
+                (Some(file), Some(seq)) => format!("snapshot {file} (sequence {seq})"),
+                _ => restart.origin.to_string(),
+            };
+            let positions: Vec<String> = restart
+                .positions
+                .iter()
+                .map(|(symbol, qty)| format!("{symbol} {qty}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "restart: state from {from} + {} event(s) replayed over {} run(s) (snapshot load {:.1} ms, replay {:.1} ms, total {:.1} ms); positions {}; {} open order(s); order ids from {}",
+                restart.events_replayed,
+                restart.runs_walked,
+                restart.snapshot_load_ms,
+                restart.replay_ms,
+                restart.total_ms,
+                positions.join(", "),
+                restart.open_orders.len(),
+                restart.order_id_next
+            );
+            for fallback in &restart.fallbacks {
+                let _ = writeln!(out, "restart: {fallback}");
+            }
+        }
+        match &self.snapshots {
+            Some(SnapshotStatus::Ran(s)) => {
+                let _ = writeln!(
+                    out,
+                    "snapshots: {} written, last at sequence {}{}{}",
+                    s.snapshots_written,
+                    s.last_seq
+                        .map_or_else(|| "-".to_string(), |seq| seq.to_string()),
+                    s.stopped
+                        .as_ref()
+                        .map_or_else(String::new, |why| format!("; STOPPED: {why}")),
+                    s.last_write_error
+                        .as_ref()
+                        .map_or_else(String::new, |e| format!(
+                            "; {} write error(s), last: {e}",
+                            s.write_errors
+                        )),
+                );
+            }
+            Some(SnapshotStatus::Off(reason)) => {
+                let _ = writeln!(out, "snapshots: {reason}");
+            }
+            None => {}
+        }
+    }
+
+    /// The snapshot thread's figures as JSON.
+    fn snapshots_json(&self) -> serde_json::Value {
+        match &self.snapshots {
+            Some(SnapshotStatus::Ran(s)) => json!({
+                "written": s.snapshots_written,
+                "last_seq": s.last_seq,
+                "last_path": s.last_path.as_ref().map(|p| p.display().to_string()),
+                "last_bytes": s.last_bytes,
+                "events_followed": s.events_followed,
+                "stopped": s.stopped,
+                "write_errors": s.write_errors,
+                "last_write_error": s.last_write_error,
+            }),
+            Some(SnapshotStatus::Off(reason)) => json!({ "off": reason }),
+            None => serde_json::Value::Null,
         }
     }
 
@@ -354,6 +441,8 @@ impl RunReport {
             "stages": stages,
             "tick_to_trade_ns": self.tick_to_trade,
             "loopback_tcp_rtt_ns": self.loopback_tcp_rtt,
+            "restart": self.restart,
+            "snapshots": self.snapshots_json(),
             "error": self.error,
         });
         for note in &self.notes {

@@ -5,14 +5,16 @@
 //! A quote is placed when missing, replaced when its target moved by the
 //! requote threshold, and withdrawn on the side that would push inventory
 //! past its maximum. Orders still pending at the venue are left alone.
+//! Its state, carried across restarts, is the order id of each quote.
 
 use crate::config::MarketMakerConfig;
 use crate::decision::GateMode;
 use crate::event::{Event, Input};
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::strategy::{Actions, Strategy};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Quotes {
     bid: Option<OrderId>,
     ask: Option<OrderId>,
@@ -114,6 +116,30 @@ impl Strategy for MarketMaker {
         self.quote_side(&mut quotes.bid, instrument, Side::Buy, bid, act);
         self.quote_side(&mut quotes.ask, instrument, Side::Sell, ask, act);
         self.quotes[instrument.index()] = quotes;
+    }
+
+    fn save_state(&self, out: &mut StateWriter) {
+        out.count(self.quotes.len());
+        for quotes in &self.quotes {
+            out.option_u64(quotes.bid.map(|id| id.0));
+            out.option_u64(quotes.ask.map(|id| id.0));
+        }
+    }
+
+    fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        input.count_exact("instruments", self.quotes.len())?;
+        for quotes in &mut self.quotes {
+            quotes.bid = input.option_u64("market_maker.bid")?.map(OrderId);
+            quotes.ask = input.option_u64("market_maker.ask")?.map(OrderId);
+        }
+        Ok(())
+    }
+
+    fn replica(&self) -> Option<Box<dyn Strategy>> {
+        Some(Box::new(MarketMaker::new(
+            self.params.clone(),
+            self.quotes.len(),
+        )))
     }
 }
 

@@ -7,6 +7,11 @@
 //! as a `Result`, and the intent, accepted or not, is written into the event
 //! for execution and the journal. At most [`MAX_INTENTS`] intents fit in one
 //! event. Strategies read no clock: `Actions::ts_ns` is the event's time.
+//!
+//! A restart carries the stage's state (`save_state`/`restore_state`): the
+//! pre-trade state with its throttle window, the order replica, the next
+//! order id, and the strategy's own state, which a strategy saves through
+//! [`Strategy::save_state`] (stateless strategies keep the defaults).
 
 pub mod market_maker;
 pub mod touch_quoter;
@@ -16,6 +21,7 @@ use crate::decision::{Action, ExecResult, Gate, Intent, RejectReason, MAX_INTENT
 use crate::event::{Event, Fill, Input, OrderAck, OrderReject};
 use crate::orders::{Order, OrderState, Orders};
 use crate::risk::pretrade::{OrderCheck, PreTrade};
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 
 pub use market_maker::MarketMaker;
@@ -61,6 +67,29 @@ pub trait Strategy: Send {
     }
 
     fn on_timer(&mut self, _timer_id: u64, _act: &mut Actions) {}
+
+    /// Writes what the strategy must remember across a restart (its own
+    /// view: quotes it keeps, signals it accumulated). The engine saves it
+    /// in snapshots and carries it into the next run; the default, for a
+    /// strategy whose decisions depend only on what `Actions` shows, writes
+    /// nothing. The bytes must be a function of the state alone (no hash-map
+    /// order), so that saving a restored strategy gives the same bytes.
+    fn save_state(&self, _out: &mut StateWriter) {}
+
+    /// Reads back what `save_state` wrote, into a strategy built with the
+    /// same parameters. Bad bytes are an error, never a panic.
+    fn restore_state(&mut self, _input: &mut StateReader<'_>) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    /// A new instance with the same parameters and no state. The engine runs
+    /// it beside the live one, on the snapshot thread, fed the journaled
+    /// events (it must decide exactly as the live one). `None`, the default,
+    /// turns periodic snapshots off for this strategy: a restart then
+    /// replays the journal from the last snapshot written, or from the start.
+    fn replica(&self) -> Option<Box<dyn Strategy>> {
+        None
+    }
 }
 
 /// A strategy that never trades: for runs that only record, and for tests.
@@ -72,6 +101,10 @@ impl Strategy for Idle {
     }
 
     fn on_market_data(&mut self, _event: &Event, _act: &mut Actions) {}
+
+    fn replica(&self) -> Option<Box<dyn Strategy>> {
+        Some(Box::new(Idle))
+    }
 }
 
 /// What the strategy stage knows beyond the strategy itself.
@@ -287,8 +320,59 @@ impl StrategyStage {
         self.book.order_id_next = self.book.order_id_next.max(last + 1);
     }
 
+    /// The id the next new order gets.
+    pub fn order_id_next(&self) -> u64 {
+        self.book.order_id_next
+    }
+
     pub fn strategy_name(&self) -> &'static str {
         self.strategy.name()
+    }
+
+    /// A fresh instance of the strategy, if it offers one (see [`Strategy::replica`]).
+    pub fn strategy_replica(&self) -> Option<Box<dyn Strategy>> {
+        self.strategy.replica()
+    }
+
+    /// The strategy, taken back out of the stage.
+    pub fn into_strategy(self) -> Box<dyn Strategy> {
+        self.strategy
+    }
+
+    /// Writes the state a restart carries: pre-trade state, the order
+    /// replica, the next order id, and the strategy's own state under its name.
+    pub fn save_state(&self, out: &mut StateWriter) {
+        self.book.pretrade.save_state(out);
+        self.book.orders.save_state(out);
+        out.u64(self.book.order_id_next);
+        out.str(self.strategy.name());
+        let mut own = StateWriter::new();
+        self.strategy.save_state(&mut own);
+        out.bytes(own.as_bytes());
+    }
+
+    /// Reads back what `save_state` wrote. The strategy's own state is
+    /// restored only if it was saved under this strategy's name; returns
+    /// whether it was (another strategy starts from its own defaults).
+    pub fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<bool, StateError> {
+        self.book.pretrade.restore_state(input)?;
+        self.book.orders.restore_state(input)?;
+        self.book.order_id_next = input.u64("strategy.order_id_next")?;
+        if self.book.order_id_next == 0 {
+            return Err(StateError::Inconsistent {
+                what: "strategy stage",
+                detail: "the next order id is 0",
+            });
+        }
+        let name = input.str("strategy.name")?;
+        let own = input.bytes("strategy.state")?;
+        if name != self.strategy.name() {
+            return Ok(false);
+        }
+        let mut own = StateReader::new(own);
+        self.strategy.restore_state(&mut own)?;
+        own.finish("the strategy's own state")?;
+        Ok(true)
     }
 
     #[inline]

@@ -17,6 +17,22 @@ pub fn lock_all_memory() -> io::Result<()> {
     }
 }
 
+/// Lowers the calling thread's scheduling priority to `nice` (Linux: a
+/// thread has its own nice value): for helper threads that must yield to
+/// the pipeline's.
+pub fn lower_thread_priority(nice: i32) -> io::Result<()> {
+    // SAFETY: gettid takes no arguments and returns the calling thread's id.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    // SAFETY: setpriority with PRIO_PROCESS and a thread id of ours only
+    // changes that thread's nice value; no memory is involved.
+    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Free and total bytes of the file system holding `path`.
 pub fn disk_space(path: &Path) -> io::Result<(u64, u64)> {
     let c_path = CString::new(path.as_os_str().as_encoded_bytes())

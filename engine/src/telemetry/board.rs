@@ -73,6 +73,9 @@ counters! {
     BreakerTrips => "breaker_trips", "Circuit-breaker trips.";
     DailyLossTrips => "daily_loss_trips", "Daily-loss-limit trips.";
     JournalRecords => "journal_records", "Events appended to the journal.";
+    SnapshotsWritten => "snapshots_written", "Snapshots of stage state the snapshot thread wrote.";
+    SnapshotSeqLast => "snapshot_seq_last", "Journal sequence of the last snapshot written.";
+    SnapshotDivergences => "snapshot_divergences", "Decisions the snapshot replica derived differently from the journal (should be 0).";
 }
 
 /// Ring slots the board tracks (rings between up to nine threads).

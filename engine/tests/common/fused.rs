@@ -7,13 +7,21 @@ use crate::counting_alloc;
 use genesis_engine::clock::EpochClock;
 use genesis_engine::event::Event;
 use genesis_engine::execution::ExecutionStage;
+use genesis_engine::ingest::Restored;
 use genesis_engine::ingest::{Ingest, Sink};
 use genesis_engine::journal_stage::JournalStage;
+use genesis_engine::orders::Order;
+use genesis_engine::replay::Replayer;
 use genesis_engine::risk::RiskStage;
+use genesis_engine::run::rebuild::{rebuild, RebuildOptions, Rebuilt};
 use genesis_engine::run::Parts;
+use genesis_engine::snapshot::{
+    fingerprint, Follower, FollowerReport, SnapshotPolicy, SnapshotThread,
+};
 use genesis_engine::strategy::StrategyStage;
 use genesis_engine::telemetry::metrics::{Exchange, Interval};
 use genesis_engine::topology::chain::{Chain, Timed};
+use std::time::Duration;
 
 struct Fused(Chain);
 
@@ -77,18 +85,55 @@ pub struct Measured {
     pub fills: u64,
     pub orders: u64,
     pub market_data: u64,
+    /// Latency intervals the fake reporter took while counting.
+    pub intervals_rotated: u64,
+    /// With snapshots on: what the snapshot thread did over the whole run.
+    pub snapshots: Option<FollowerReport>,
+    /// The journal's last sequence when the run stopped.
+    pub seq_last: u64,
+}
+
+/// How the stages begin.
+pub enum Begin {
+    /// Empty stages, numbering from the journal's next sequence.
+    Fresh,
+    /// As `run::run` begins: the state rebuilt from snapshots and journal,
+    /// ingest remembering the exec ids and the venue shown the open orders,
+    /// and the snapshot thread following the journal beside the pipeline.
+    Restarted(SnapshotPolicy),
 }
 
 /// Runs `parts` fused on this thread: `warm_up` events, then `measured`
 /// more with the allocator counting on this thread only (a simulated
-/// venue's thread, when there is one, is not the engine's).
+/// venue's thread, or the snapshot thread, is not the engine's).
 pub fn run_fused(
     config: &genesis_engine::config::Config,
     parts: Parts,
     warm_up: u64,
     measured: u64,
 ) -> Measured {
+    let measured = run_fused_from(config, parts, warm_up, measured, Begin::Fresh);
+    assert!(
+        measured.intervals_rotated > 10,
+        "latency intervals rotated while counting"
+    );
+    measured
+}
+
+pub fn run_fused_from(
+    config: &genesis_engine::config::Config,
+    parts: Parts,
+    warm_up: u64,
+    measured: u64,
+    begin: Begin,
+) -> Measured {
     let clock = EpochClock::new();
+    let (journal, recovery) = JournalStage::open(&config.journal).unwrap();
+    let seq_first = recovery.seq_next;
+    // As a run records its config, for a restart to rebuild with.
+    let config_path =
+        genesis_engine::journal_stage::run_config_path(&config.journal.dir, seq_first);
+    std::fs::write(config_path, toml::to_string_pretty(config).unwrap()).unwrap();
     let mut ingest = Ingest::new(
         parts.sources,
         clock.clone(),
@@ -97,22 +142,92 @@ pub fn run_fused(
         config.risk.exec_id_memory,
         1_000_000,
     );
-    let (journal, _) = JournalStage::open(&config.journal).unwrap();
-    let mut sink = Fused(Chain {
-        clock,
-        risk: Some(Timed::new(RiskStage::new(config), "risk")),
-        strategy: Some(Timed::new(
-            StrategyStage::new(config, parts.strategy),
-            "strategy",
-        )),
-        execution: Some(Timed::new(
-            ExecutionStage::new(config, parts.gateway),
-            "execution",
-        )),
-        journal: Some(Timed::new(journal, "journal")),
-        fatal: None,
-    });
+    ingest.set_seq_next(seq_first);
+    let (chain, snapshots) = match begin {
+        Begin::Fresh => (
+            Chain {
+                clock,
+                risk: Some(Timed::new(RiskStage::new(config), "risk")),
+                strategy: Some(Timed::new(
+                    StrategyStage::new(config, parts.strategy),
+                    "strategy",
+                )),
+                execution: Some(Timed::new(
+                    ExecutionStage::new(config, parts.gateway),
+                    "execution",
+                )),
+                journal: Some(Timed::new(journal, "journal")),
+                fatal: None,
+            },
+            None,
+        ),
+        Begin::Restarted(policy) => {
+            let rebuilt = rebuild(
+                config,
+                &config.journal.dir,
+                seq_first,
+                parts.strategy,
+                parts.gateway,
+                RebuildOptions::default(),
+            )
+            .unwrap();
+            let thread = spawn_snapshots(config, &rebuilt, seq_first, policy);
+            *ingest.exec_ids_mut() = rebuilt.exec_ids;
+            let open: Vec<Order> = rebuilt.execution.orders().iter_open().copied().collect();
+            ingest.on_restored(&Restored {
+                open_orders: &open,
+                seq_first,
+                order_id_next: rebuilt.report.order_id_next,
+            });
+            let chain = Chain {
+                clock,
+                risk: Some(Timed::new(rebuilt.risk, "risk")),
+                strategy: Some(Timed::new(rebuilt.strategy, "strategy")),
+                execution: Some(Timed::new(rebuilt.execution, "execution")),
+                journal: Some(Timed::new(journal, "journal")),
+                fatal: None,
+            };
+            (chain, Some(thread))
+        }
+    };
+    let mut sink = Fused(chain);
+    let mut measured = measure(&mut ingest, &mut sink, warm_up, measured);
+    sink.0.finish();
+    measured.seq_last = ingest.seq_next() - 1;
+    // A low-priority thread on a loaded machine may trail far behind: it
+    // gets all the time it needs to reach the end (the figure checked is
+    // the engine thread's allocations, not the follower's pace).
+    let deadline = Duration::from_secs(600);
+    measured.snapshots = snapshots.map(|thread| thread.finish_within(measured.seq_last, deadline));
+    measured
+}
 
+/// The snapshot thread as `run::run` starts it: its replica in the start state.
+fn spawn_snapshots(
+    config: &genesis_engine::config::Config,
+    rebuilt: &Rebuilt,
+    seq_first: u64,
+    policy: SnapshotPolicy,
+) -> SnapshotThread {
+    let live = &rebuilt.strategy;
+    let mut replica = Replayer::fresh(config, live.strategy_replica().unwrap(), true);
+    replica.restore_state(&rebuilt.state).unwrap();
+    let mut follower = Follower::new(
+        &config.journal.dir,
+        replica,
+        seq_first,
+        fingerprint(config, live.strategy_name()),
+        policy,
+        None,
+        None,
+    )
+    .unwrap();
+    follower.start_with_snapshot(rebuilt.start_snapshot.clone());
+    genesis_engine::snapshot::follower::spawn(follower)
+}
+
+/// Warms up, then counts the allocations of `measured` events on this thread.
+fn measure(ingest: &mut Ingest, sink: &mut Fused, warm_up: u64, measured: u64) -> Measured {
     let mut reporter = FakeReporter {
         exchanges: Vec::new(),
         pool: (0..20).map(|_| Box::new(Interval::new())).collect(),
@@ -128,7 +243,7 @@ pub fn run_fused(
         reporter.exchanges.push(exchange);
     }
 
-    pump(&mut ingest, &mut sink, &mut reporter, warm_up);
+    pump(ingest, sink, &mut reporter, warm_up);
     let execution = &sink.0.execution.as_ref().unwrap().stage.counters;
     let (fills_before, orders_before) = (
         execution.fills,
@@ -137,11 +252,7 @@ pub fn run_fused(
     let market_data_before = ingest.counters().market_data;
     let intervals_before = reporter.intervals_taken;
     let allocations =
-        counting_alloc::allocations_in(|| pump(&mut ingest, &mut sink, &mut reporter, measured));
-    assert!(
-        reporter.intervals_taken > intervals_before + 10,
-        "latency intervals rotated while counting"
-    );
+        counting_alloc::allocations_in(|| pump(ingest, sink, &mut reporter, measured));
     assert!(sink.0.fatal.is_none());
     let execution = &sink.0.execution.as_ref().unwrap().stage.counters;
     Measured {
@@ -149,5 +260,8 @@ pub fn run_fused(
         fills: execution.fills - fills_before,
         orders: execution.orders_sent + execution.replaces_sent - orders_before,
         market_data: ingest.counters().market_data - market_data_before,
+        intervals_rotated: reporter.intervals_taken - intervals_before,
+        snapshots: None,
+        seq_last: 0,
     }
 }

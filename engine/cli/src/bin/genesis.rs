@@ -192,7 +192,10 @@ enum Command {
     /// Replay a journal through this build's risk, strategy and execution and
     /// check that every decision matches, byte for byte; exits 1 at the first
     /// divergence, printing what was journaled and what was produced. Each
-    /// recorded run replays with the config it recorded. With --config or
+    /// recorded run replays with the config it recorded and begins as it
+    /// began live (state carried from the run before, or flat), and the
+    /// state must equal every snapshot still in the journal's snapshots
+    /// folder, byte for byte (exits 1 otherwise). With --config or
     /// --strategy it is a backtest over the recorded inputs instead: decisions
     /// are not compared; PnL and decision counts are reported.
     Replay {

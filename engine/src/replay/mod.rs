@@ -8,13 +8,24 @@
 //! fills were flagged by the live ingest) — and every decision field is
 //! cleared before the stages run. Execution sends to a null gateway; its
 //! decisions depend only on its inputs and its own state.
+//!
+//! A [`Replayer`] is also the engine's replica: it keeps ingest's exec-id
+//! memory beside the three stages, so its state ([`state`]) is everything
+//! a restart carries. The snapshot thread runs one beside the live stages;
+//! start-up and `genesis replay` run one per recorded run, carrying state
+//! from run to run as the live starts did.
+
+pub mod state;
 
 use crate::config::Config;
-use crate::decision::{Action, RejectReason};
-use crate::event::{Event, EventKind};
-use crate::execution::{ExecutionStage, NullGateway};
+use crate::decision::{Action, RejectReason, MAX_INTENTS};
+use crate::event::{Event, EventKind, Input};
+use crate::execution::{ExecutionStage, Gateway, NullGateway};
+use crate::recent::RecentMap;
 use crate::risk::RiskStage;
+use crate::state_codec::StateError;
 use crate::strategy::{Strategy, StrategyStage};
+pub use state::{restore_stages, save_stages, RestoreOutcome, StagesMut, StagesRef};
 
 /// The first event whose decisions differ from the journal's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,23 +49,37 @@ pub struct ReplaySummary {
     pub divergence: Option<Divergence>,
 }
 
-/// The stages of one run being replayed.
+/// The stages of one run being replayed, and ingest's exec-id memory.
 pub struct Replayer {
     risk: RiskStage,
     strategy: StrategyStage,
     execution: ExecutionStage,
+    exec_ids: RecentMap<()>,
     compare: bool,
     pub summary: ReplaySummary,
 }
 
-/// Order ids of a run start at four times its first sequence number: at most
-/// two intents per event, so a later run's ids never meet an earlier run's.
+/// Order ids of a run start at four times its first sequence number at
+/// least: at most two intents per event, so a run's ids stay below four
+/// times the first sequence of any later run.
 pub fn order_id_floor(seq_first: u64) -> u64 {
     seq_first.saturating_mul(4)
 }
 
+/// Order ids a run may have sent whose events never reached the journal's
+/// page cache when it died: two per event in the rings after the strategy
+/// (four rings at most) and in the journal writer's buffer. A restart
+/// starts its ids at least this far past the last journaled one.
+pub fn order_id_gap(config: &Config) -> u64 {
+    let frame_bytes = (crate::event::EVENT_BYTES + genesis_journal::FRAME_OVERHEAD_BYTES) as u64;
+    let ring_events = config.topology.ring_capacity as u64 * 4;
+    let buffer_events = config.journal.buffer_bytes as u64 / frame_bytes + 1;
+    MAX_INTENTS as u64 * (ring_events + buffer_events)
+}
+
 impl Replayer {
-    /// Fresh stages for a run whose first event is `seq_first`.
+    /// Fresh stages for a run whose first event is `seq_first`, with the
+    /// order-id floor of a run that started flat.
     /// `compare` checks decisions against the journal (replay) or not (backtest).
     pub fn new(
         config: &Config,
@@ -62,12 +87,30 @@ impl Replayer {
         seq_first: u64,
         compare: bool,
     ) -> Replayer {
-        let mut strategy = StrategyStage::new(config, strategy);
-        strategy.set_order_id_floor(order_id_floor(seq_first).saturating_sub(1));
+        let mut replayer = Replayer::fresh(config, strategy, compare);
+        replayer
+            .strategy
+            .set_order_id_floor(order_id_floor(seq_first).saturating_sub(1));
+        replayer
+    }
+
+    /// Fresh stages with no order-id floor: for state to be restored into.
+    pub fn fresh(config: &Config, strategy: Box<dyn Strategy>, compare: bool) -> Replayer {
+        Replayer::with_gateway(config, strategy, Box::new(NullGateway), compare)
+    }
+
+    /// Fresh stages whose execution sends through `gateway`.
+    pub fn with_gateway(
+        config: &Config,
+        strategy: Box<dyn Strategy>,
+        gateway: Box<dyn Gateway>,
+        compare: bool,
+    ) -> Replayer {
         Replayer {
             risk: RiskStage::new(config),
-            strategy,
-            execution: ExecutionStage::new(config, Box::new(NullGateway)),
+            strategy: StrategyStage::new(config, strategy),
+            execution: ExecutionStage::new(config, gateway),
+            exec_ids: RecentMap::with_capacity(config.risk.exec_id_memory),
             compare,
             summary: ReplaySummary::default(),
         }
@@ -77,6 +120,10 @@ impl Replayer {
     pub fn step(&mut self, journaled: &Event) -> bool {
         let mut event = *journaled;
         event.clear_decisions();
+        if let Input::Fill(fill) = event.input() {
+            // As ingest did when it read the fill: a repeat changes nothing.
+            self.exec_ids.insert(fill.exec_id.0, ());
+        }
         self.risk.on_event(&mut event);
         self.strategy.on_event(&mut event);
         self.execution.on_event(&mut event);
@@ -90,6 +137,65 @@ impl Replayer {
             return false;
         }
         true
+    }
+
+    /// The state a restart carries (see [`state`]).
+    pub fn save_state(&self) -> Vec<u8> {
+        save_stages(self.stages())
+    }
+
+    /// Replaces the stages' state with `bytes` (what `save_state` wrote).
+    pub fn restore_state(&mut self, bytes: &[u8]) -> Result<RestoreOutcome, StateError> {
+        restore_stages(
+            bytes,
+            StagesMut {
+                risk: &mut self.risk,
+                strategy: &mut self.strategy,
+                execution: &mut self.execution,
+                exec_ids: &mut self.exec_ids,
+            },
+        )
+    }
+
+    pub fn stages(&self) -> StagesRef<'_> {
+        StagesRef {
+            risk: &self.risk,
+            strategy: &self.strategy,
+            execution: &self.execution,
+            exec_ids: &self.exec_ids,
+        }
+    }
+
+    /// Makes order ids start at `order_id_next` at least (a run boundary).
+    pub fn set_order_id_next(&mut self, order_id_next: u64) {
+        self.strategy
+            .set_order_id_floor(order_id_next.saturating_sub(1));
+    }
+
+    pub fn order_id_next(&self) -> u64 {
+        self.strategy.order_id_next()
+    }
+
+    pub fn risk(&self) -> &RiskStage {
+        &self.risk
+    }
+
+    pub fn strategy(&self) -> &StrategyStage {
+        &self.strategy
+    }
+
+    pub fn execution(&self) -> &ExecutionStage {
+        &self.execution
+    }
+
+    /// The strategy, taken back out of the stages.
+    pub fn into_strategy(self) -> Box<dyn Strategy> {
+        self.strategy.into_strategy()
+    }
+
+    /// The three stages and the exec-id memory, to run live.
+    pub fn into_parts(self) -> (RiskStage, StrategyStage, ExecutionStage, RecentMap<()>) {
+        (self.risk, self.strategy, self.execution, self.exec_ids)
     }
 
     fn count(&mut self, event: &Event) {

@@ -1,0 +1,370 @@
+//! Restarts: the stages die at random moments and start again on their
+//! journal through the engine's own start-up rebuild (`run::rebuild`),
+//! from the newest valid snapshot and the journal after it, while a test
+//! venue keeps its orders and the requests in flight.
+//!
+//! - Over random input with restarts at random points, no pre-trade limit
+//!   is exceeded across restarts, each stage's position is the sum of the
+//!   venue's fills, no order id is sent twice, the rebuilt state is the
+//!   state at death byte for byte (from snapshots and from a full replay),
+//!   and replaying the whole journal from its first record, run by run as
+//!   each began, ends in the live state.
+//! - Damaged snapshots fall back to older ones, then to a full replay, and
+//!   say so in the report and the start record.
+
+mod common;
+#[path = "common/world.rs"]
+mod world;
+
+use genesis_engine::execution::NullGateway;
+use genesis_engine::run::rebuild::{rebuild, RebuildOptions};
+use genesis_engine::snapshot::file::read_snapshot;
+use genesis_engine::snapshot::history::{enter_run, replay_range};
+use genesis_engine::snapshot::{History, SnapshotPolicy, StartRecord, StrategyPool};
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use world::{market_maker, step, Step, World};
+
+#[derive(Clone, Debug)]
+enum Action {
+    Step(Step),
+    /// The engine stops (`graceful`) or dies, then starts again; `damage`
+    /// flips a byte of the newest snapshot (at that offset) while it is down.
+    Restart {
+        graceful: bool,
+        damage: Option<usize>,
+    },
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        40 => step().prop_map(Action::Step),
+        1 => (any::<bool>(), proptest::option::weighted(0.3, any::<usize>()))
+            .prop_map(|(graceful, damage)| Action::Restart { graceful, damage }),
+    ]
+}
+
+fn policy(events_between: u64) -> SnapshotPolicy {
+    SnapshotPolicy {
+        events_between,
+        // Never by time: the test decides every moment.
+        interval: Duration::from_secs(86_400),
+        keep: 3,
+    }
+}
+
+fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|x| x == "gsnap"));
+    files.sort();
+    files
+}
+
+/// Flips one byte of `path` at `offset` (modulo its length).
+fn flip_byte(path: &Path, offset: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = offset % bytes.len();
+    bytes[at] ^= 0x5a;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The state at the journal's end as a full replay from the first record rebuilds it.
+fn full_replay_state(world: &World) -> Option<Vec<u8>> {
+    let rebuilt = rebuild(
+        &world.config,
+        &world.config.journal.dir,
+        world.seq_next(),
+        market_maker(&world.config),
+        Box::new(NullGateway),
+        RebuildOptions {
+            use_snapshots: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        rebuilt.report.origin,
+        if world.seq_next() == 1 {
+            "empty journal"
+        } else {
+            "full replay"
+        }
+    );
+    rebuilt.journal_state
+}
+
+/// Stops (or kills) and starts the world again, checking what the start-up rebuilt.
+fn restart(
+    world: &mut World,
+    graceful: bool,
+    damage: Option<usize>,
+    events_between: u64,
+) -> Result<(), TestCaseError> {
+    let before = world.state();
+    let seq_first = world.seq_next();
+    let order_id_next = world.strategy().order_id_next();
+    // A run that journaled nothing leaves the journal's end where it was.
+    let expected = if seq_first > world.run_seq_first {
+        Some(before)
+    } else {
+        world.journal_state.clone()
+    };
+    world.stop(graceful);
+    let damaged = damage.and_then(|offset| {
+        let newest = snapshot_files(&world.snapshots_dir()).pop()?;
+        flip_byte(&newest, offset);
+        Some(newest)
+    });
+    prop_assert_eq!(
+        full_replay_state(world),
+        expected.clone(),
+        "a full replay rebuilds the state at death"
+    );
+    let report = world.start(RebuildOptions::default());
+    prop_assert_eq!(
+        &world.journal_state,
+        &expected,
+        "snapshot + tail rebuild the state at death: {:?}",
+        report
+    );
+    prop_assert!(
+        report.order_id_next > order_id_next,
+        "order ids move past every id given out before: {} after {}",
+        report.order_id_next,
+        order_id_next
+    );
+    match &damaged {
+        Some(path) => {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            prop_assert!(
+                report
+                    .fallbacks
+                    .iter()
+                    .any(|f| f.contains(&name) && f.contains("falling back to")),
+                "the damaged snapshot is named: {:?}",
+                report
+            );
+            prop_assert!(
+                report.snapshot_file.as_deref() != path.to_str(),
+                "{:?}",
+                report
+            );
+            // Unless the start snapshot took its name, it would be refused again at every start.
+            if read_snapshot(path).is_err() {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        None => {
+            prop_assert!(report.fallbacks.is_empty(), "{:?}", report);
+            prop_assert!(
+                report.events_replayed < events_between,
+                "the newest snapshot leaves less than a snapshot interval to replay: {:?}",
+                report
+            );
+            if graceful && seq_first > 1 {
+                prop_assert_eq!(report.origin, "snapshot");
+                prop_assert_eq!(
+                    report.events_replayed,
+                    0,
+                    "a clean stop leaves a final snapshot"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `genesis replay`'s walk: every run from the first record, each begun as
+/// its start record says (carried state's CRC checked), every decision checked.
+fn replay_from_first_record(world: &World) -> Vec<u8> {
+    let dir = &world.config.journal.dir;
+    let history = History::load(dir, world.seq_next() - 1).unwrap();
+    let mut pool = StrategyPool::bundled();
+    let mut previous = None;
+    for (index, run) in history.runs.iter().enumerate() {
+        let mut replica = enter_run(&history, index, previous.take(), &mut pool, true)
+            .unwrap_or_else(|e| panic!("entering the run at {}: {e}", run.seq_first));
+        replay_range(
+            dir,
+            run.seq_first,
+            &mut replica,
+            (run.seq_first, run.seq_last),
+            &mut |_, _| Ok(()),
+        )
+        .unwrap_or_else(|e| panic!("replaying the run at {}: {e}", run.seq_first));
+        previous = Some(replica);
+    }
+    previous.expect("a run").save_state()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    // Random input with restarts at random points (some with the newest snapshot damaged).
+    #[test]
+    fn limits_and_positions_hold_across_restarts(
+        events_between in 1u64..40,
+        actions in proptest::collection::vec(action(), 1..250),
+    ) {
+        let mut world = World::new(Some(policy(events_between)));
+        let mut restarts = 0;
+        for action in &actions {
+            match action {
+                Action::Step(step) => world.apply(step),
+                Action::Restart { graceful, damage } => {
+                    restart(&mut world, *graceful, *damage, events_between)?;
+                    restarts += 1;
+                }
+            }
+            world.check()?;
+        }
+        if world.seq_next() > 1 {
+            let history = History::load(&world.config.journal.dir, world.seq_next() - 1).unwrap();
+            prop_assert!(history.runs.len() <= restarts + 1);
+            // A run that journaled nothing leaves the journal's end where it was.
+            let live = if world.seq_next() > world.run_seq_first {
+                world.state()
+            } else {
+                world.journal_state.clone().unwrap()
+            };
+            prop_assert_eq!(replay_from_first_record(&world), live, "replay across restarts ends in the live state");
+        }
+    }
+}
+
+/// A seeded run of steps (a small xorshift: this test is not a search).
+fn drive(world: &mut World, steps: usize, seed: u64) {
+    let mut x = seed;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..steps {
+        let step = match next() % 10 {
+            0..=3 => Step::Market {
+                instrument: (next() % 2) as u16,
+                delta: (next() % 7) as i64 - 3,
+                spread: 1 + (next() % 3) as i64,
+            },
+            4..=6 => Step::Answer,
+            7 | 8 => Step::Fill {
+                pick: next() as usize,
+                qty: 1 + (next() % 6) as i64,
+            },
+            _ => Step::Wait { ms: next() % 300 },
+        };
+        world.apply(&step);
+        world.check().unwrap();
+    }
+}
+
+// Each damaged snapshot is refused with its reason, the next older one is
+// used, and with none left the state comes from a full replay; the report
+// and the start record say so, and every rebuild ends in the same state.
+#[test]
+fn damaged_snapshots_fall_back_to_older_ones_then_to_a_full_replay() {
+    let mut world = World::new(Some(policy(25)));
+    drive(&mut world, 400, 0x5eed_0001);
+    world.restart(RebuildOptions::default(), false);
+    drive(&mut world, 300, 0x5eed_0002);
+    let before = world.state();
+    let seq_first = world.seq_next();
+    world.stop(false);
+    let files = snapshot_files(&world.snapshots_dir());
+    assert_eq!(files.len(), 3, "three snapshots kept: {files:?}");
+    let rebuild_now = |world: &World| {
+        rebuild(
+            &world.config,
+            &world.config.journal.dir,
+            seq_first,
+            market_maker(&world.config),
+            Box::new(NullGateway),
+            RebuildOptions::default(),
+        )
+        .unwrap()
+    };
+    let clean = rebuild_now(&world);
+    assert_eq!(clean.report.snapshot_file.as_deref(), files[2].to_str());
+    assert!(clean.report.fallbacks.is_empty());
+    assert_eq!(clean.journal_state.as_deref(), Some(&before[..]));
+
+    // The newest: a payload byte flipped.
+    flip_byte(&files[2], 100);
+    // The middle one: cut short.
+    let bytes = std::fs::read(&files[1]).unwrap();
+    std::fs::write(&files[1], &bytes[..bytes.len() / 2]).unwrap();
+    let rebuilt = rebuild_now(&world);
+    assert_eq!(rebuilt.report.origin, "snapshot");
+    assert_eq!(rebuilt.report.snapshot_file.as_deref(), files[0].to_str());
+    assert_eq!(rebuilt.journal_state.as_deref(), Some(&before[..]));
+    let fallbacks = &rebuilt.report.fallbacks;
+    assert_eq!(fallbacks.len(), 2, "{fallbacks:?}");
+    assert!(
+        fallbacks[0].contains(files[2].to_str().unwrap())
+            && fallbacks[0].contains("damaged payload (CRC32C mismatch)")
+            && fallbacks[0].contains(&format!("falling back to snapshot {}", files[0].display())),
+        "{fallbacks:?}"
+    );
+    assert!(fallbacks[1].contains("is truncated"), "{fallbacks:?}");
+    assert!(rebuilt.report.events_replayed > clean.report.events_replayed);
+    let record = StartRecord::read(&world.config.journal.dir, seq_first)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        &record.fallbacks, fallbacks,
+        "the start record says what was refused"
+    );
+
+    // The oldest: not a snapshot at all. Nothing is left but the journal.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    bytes[..8].copy_from_slice(b"GARBAGE!");
+    std::fs::write(&files[0], bytes).unwrap();
+    let rebuilt = rebuild_now(&world);
+    assert_eq!(rebuilt.report.origin, "full replay");
+    assert_eq!(rebuilt.report.snapshot_file, None);
+    assert_eq!(rebuilt.report.events_replayed, seq_first - 1);
+    assert_eq!(rebuilt.journal_state.as_deref(), Some(&before[..]));
+    let fallbacks = &rebuilt.report.fallbacks;
+    assert_eq!(fallbacks.len(), 3, "{fallbacks:?}");
+    assert!(
+        fallbacks[2].contains("is not a Genesis snapshot"),
+        "{fallbacks:?}"
+    );
+    assert!(
+        fallbacks
+            .iter()
+            .all(|f| f.ends_with("falling back to a full replay from the first record")),
+        "{fallbacks:?}"
+    );
+
+    // The run goes on from there, and snapshots start again.
+    let report = world.start(RebuildOptions::default());
+    assert_eq!(report.origin, "full replay");
+    drive(&mut world, 100, 0x5eed_0003);
+    assert_eq!(replay_from_first_record(&world), world.state());
+}
+
+// A start that replayed a tail leaves its result as a snapshot of the run
+// that journaled it: starting again at once (a crash loop, or a run that
+// journaled nothing) replays nothing, and ids still move past both starts.
+#[test]
+fn a_start_that_replayed_leaves_a_snapshot_for_the_next() {
+    let mut world = World::new(Some(policy(1_000)));
+    drive(&mut world, 300, 0x5eed_0004);
+    let first = world.restart(RebuildOptions::default(), false);
+    assert_eq!(first.origin, "full replay");
+    assert!(first.events_replayed > 0);
+    for _ in 0..2 {
+        let order_id_next = world.strategy().order_id_next();
+        let again = world.restart(RebuildOptions::default(), false);
+        assert_eq!(again.origin, "snapshot", "{again:?}");
+        assert_eq!(again.events_replayed, 0, "{again:?}");
+        assert!(again.order_id_next > order_id_next, "{again:?}");
+    }
+    drive(&mut world, 50, 0x5eed_0005);
+    assert_eq!(replay_from_first_record(&world), world.state());
+}
