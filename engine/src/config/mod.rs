@@ -35,7 +35,7 @@ pub use postgres::PostgresConfig;
 pub use risk::RiskConfig;
 pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName};
 pub use topology::{plan_groups, CorePlan, Group, TopologyConfig, WaitKind, STAGE_NAMES};
-pub use venue::{FixVenueConfig, VenueConfig, VenueKind};
+pub use venue::{FixVenueConfig, ReconcileMode, ReconcileUnknown, VenueConfig, VenueKind};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -1,11 +1,16 @@
 //! The execution stage: applies venue messages to the order table, mass
-//! cancels when risk's gates demand it, and sends accepted intents.
+//! cancels when risk's gates demand it, sends accepted intents, and
+//! reconciles the table with the venue's status answers ([`reconcile`]).
 //!
 //! Owned by the thread its core runs; reads no clock.
 
+mod reconcile;
+
+pub use reconcile::ReconcileCounters;
+
 use crate::config::Config;
 use crate::decision::{Action, ExecResult, Gate, GateMode, Intent, Outcome};
-use crate::event::{Event, Input};
+use crate::event::{ControlCommand, Event, Input};
 use crate::execution::gateway::{Gateway, OrderRequest, RequestKind};
 use crate::orders::{Order, Orders};
 use crate::units::{InstrumentId, OrderId, Side};
@@ -27,6 +32,8 @@ pub struct ExecutionCounters {
     pub venue_rejects: u64,
     pub cancel_acks: u64,
     pub mass_cancels: u64,
+    /// Reconciliation with the venue (status requests at logon).
+    pub reconcile: ReconcileCounters,
 }
 
 pub struct ExecutionStage {
@@ -37,6 +44,9 @@ pub struct ExecutionStage {
     positions: Vec<i64>,
     /// Scratch list for mass cancels, preallocated to the open-order capacity.
     cancel_ids: Vec<OrderId>,
+    reconciliation: reconcile::Reconciliation,
+    /// The receive time of the event being handled: when its requests were decided.
+    ts_decided_ns: u64,
     pub counters: ExecutionCounters,
 }
 
@@ -51,12 +61,15 @@ impl ExecutionStage {
             gate_instrument_last: vec![Gate::Open; count],
             positions: vec![0; count],
             cancel_ids: Vec::with_capacity(open_capacity),
+            reconciliation: reconcile::Reconciliation::new(config, open_capacity),
+            ts_decided_ns: 0,
             counters: ExecutionCounters::default(),
         }
     }
 
     #[inline]
     pub fn on_event(&mut self, ev: &mut Event) {
+        self.ts_decided_ns = ev.ts_recv_ns;
         ev.outcome = self.apply_input(ev);
         self.apply_gates(ev);
         let ts_ns = if ev.ts_venue_ns > 0 {
@@ -84,6 +97,14 @@ impl ExecutionStage {
 
     fn apply_input(&mut self, ev: &Event) -> Outcome {
         let outcome = match ev.input() {
+            // Applied when execution read the venue's answer (`reconcile`).
+            _ if ev.is_reconciled() => Outcome::None,
+            Input::Reconcile(phase) => self.on_reconcile_phase(&phase, ev),
+            Input::VenueOrder(order) => self.on_venue_order(&order, ev),
+            Input::Control(ControlCommand::ReconcileRelease) => {
+                self.on_reconcile_release();
+                Outcome::None
+            }
             Input::OrderAck(ack) => {
                 self.counters.acks += 1;
                 self.orders.on_ack(&ack)
@@ -221,6 +242,7 @@ impl ExecutionStage {
             price,
             qty,
             ts_trigger_ns: ts_ns,
+            ts_decided_ns: self.ts_decided_ns,
         };
         match self.gateway.send(&request) {
             Ok(()) => {
@@ -228,6 +250,7 @@ impl ExecutionStage {
                     RequestKind::New => self.counters.orders_sent += 1,
                     RequestKind::Cancel => self.counters.cancels_sent += 1,
                     RequestKind::Replace => self.counters.replaces_sent += 1,
+                    _ => {}
                 }
                 ExecResult::Sent
             }
