@@ -5,7 +5,9 @@
 //!
 //! Every reply takes the next ExecID, whatever it becomes. A replace ack
 //! names the new ClOrdID and the one it replaced; everything else names
-//! the version accepted last. An order that closes is forgotten.
+//! the version accepted last. An order that closes is forgotten. A reply
+//! for a participant that is not connected (the venue kept its orders) is
+//! only recorded: the participant learns the outcome by asking for status.
 
 use super::ids::Chain;
 use super::Router;
@@ -94,7 +96,7 @@ impl Router {
     /// Turns one of the exchange's replies to the session in `slot` into FIX.
     pub(super) fn answer(
         &mut self,
-        session: &mut Session,
+        session: Option<&mut Session>,
         slot: usize,
         reply: &Reply,
         now_ns: u64,
@@ -118,7 +120,7 @@ impl Router {
     /// An OrderCancelReject: the accepted version stays; an unknown order is forgotten.
     fn cancel_reject(
         &mut self,
-        session: &mut Session,
+        session: Option<&mut Session>,
         (slot, key): (usize, u64),
         chain: &Chain,
         request: RequestKind,
@@ -141,7 +143,9 @@ impl Router {
             text: None,
             poss_dup: false,
         };
-        let _ = session.sender().send_cancel_reject(&reject, now_ns);
+        if let Some(session) = session {
+            let _ = session.sender().send_cancel_reject(&reject, now_ns);
+        }
         self.ids.clear_request(slot, key);
         if code == reason::UNKNOWN_ORDER {
             self.ids.close(slot, key);
@@ -150,7 +154,7 @@ impl Router {
 
     fn execution_report(
         &mut self,
-        session: &mut Session,
+        session: Option<&mut Session>,
         (slot, key): (usize, u64),
         chain: &Chain,
         reply: &Reply,
@@ -169,6 +173,7 @@ impl Router {
         if fields.closes {
             self.ids.close(slot, key);
         }
+        let Some(session) = session else { return };
         self.exec_id.clear();
         let _ = write!(self.exec_id, "{}", self.exec_seq);
         let instrument = reply.instrument.min(self.scales.len() - 1);
