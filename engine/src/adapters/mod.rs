@@ -15,13 +15,17 @@ pub mod fix;
 pub mod itch_source;
 pub mod paper_venue;
 
+use crate::clock::EpochClock;
 use crate::execution::gateway::{Gateway, OrderRequest, SendError};
 use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
 
-/// Execution's end of a venue connection owned by another thread.
+/// Execution's end of a venue connection owned by another thread. It
+/// stamps each request with the moment it was made (`ts_decided_ns`: now,
+/// when execution hands it over), from which the session ages it.
 pub struct QueueGateway {
     queue: Arc<ArrayQueue<OrderRequest>>,
+    clock: EpochClock,
 }
 
 impl QueueGateway {
@@ -31,6 +35,7 @@ impl QueueGateway {
         (
             QueueGateway {
                 queue: Arc::clone(&queue),
+                clock: EpochClock::new(),
             },
             queue,
         )
@@ -39,8 +44,10 @@ impl QueueGateway {
 
 impl Gateway for QueueGateway {
     fn send(&mut self, request: &OrderRequest) -> Result<(), SendError> {
-        self.queue
-            .push(*request)
-            .map_err(|_| SendError::Backpressure)
+        let made = OrderRequest {
+            ts_decided_ns: self.clock.now_ns(),
+            ..*request
+        };
+        self.queue.push(made).map_err(|_| SendError::Backpressure)
     }
 }

@@ -94,7 +94,7 @@ pub struct FixVenueConfig {
     /// A new order or replace that waited longer than this for the session
     /// (connecting, logging on) is rejected locally instead of sent: it was
     /// priced on market data that old. Cancels are always sent. The age
-    /// counts from the event the strategy decided on.
+    /// counts from the moment execution made the request.
     pub pending_age_max_ms: u64,
     /// Send the user-defined tag 5051 (trigger time) on orders. Unset: on
     /// for `kind = "fix-sim"` (the simulator measures tick-to-trade with

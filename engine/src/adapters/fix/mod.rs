@@ -9,7 +9,7 @@
 //! What a strict venue enforces, and what a disconnect leaves behind:
 //! - A request waits in a bounded list while the session is down. A new
 //!   order or replace made longer ago than `venue.fix.pending_age_max_ms`
-//!   (counted from the event the strategy decided on) is rejected locally
+//!   (counted from when execution made it) is rejected locally
 //!   (`venue_reason::NOT_CONNECTED`), on any poll, connected or not, so
 //!   nothing goes out late on old prices; cancels always go.
 //! - A session-level Reject (35=3) or BusinessMessageReject (35=j) of a
