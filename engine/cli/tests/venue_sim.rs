@@ -262,6 +262,7 @@ fn fix_session(
             flow: Box::new(WalkFlow::new(config, &clock)),
             now_ns: sim_glue::now_ns(&clock),
             hold_market,
+            cancel_on_disconnect: true,
         },
     )
     .unwrap();
@@ -310,6 +311,8 @@ fn requests_that_waited_too_long_for_the_session_are_not_sent() {
     let mut config = common::test_config(dir.path());
     config.venue.fix.pending_age_max_ms = 300;
     config.venue.fix.seq_file = std::path::PathBuf::new();
+    // No execution stage here to apply a reconciliation.
+    config.venue.fix.reconcile = genesis_engine::config::ReconcileMode::Off;
     let (mut sim, mut gateway, mut client) = fix_session(&config, false);
     let clock = genesis_engine::clock::EpochClock::new();
     let order = |id: u64| OrderRequest {
@@ -320,6 +323,7 @@ fn requests_that_waited_too_long_for_the_session_are_not_sent() {
         price: Price(9_000),
         qty: Qty(1),
         ts_trigger_ns: clock.now_ns(),
+        ts_decided_ns: clock.now_ns(),
     };
     // Queued before the client's first poll, which connects and sends the
     // logon: the session cannot be up before the next poll reads the answer.
@@ -355,6 +359,7 @@ fn replaces_and_cancels_follow_the_accepted_clordid() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path());
     config.venue.fix.seq_file = std::path::PathBuf::new();
+    config.venue.fix.reconcile = genesis_engine::config::ReconcileMode::Off;
     let (mut sim, mut gateway, mut client) = fix_session(&config, true);
     let clock = genesis_engine::clock::EpochClock::new();
     let mut send = |kind, price| {
@@ -366,6 +371,7 @@ fn replaces_and_cancels_follow_the_accepted_clordid() {
             price: Price(price),
             qty: Qty(3),
             ts_trigger_ns: 0,
+            ts_decided_ns: 0,
         };
         gateway.send(&request).unwrap();
     };
