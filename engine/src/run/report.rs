@@ -358,8 +358,6 @@ impl RunReport {
             "intents_accepted": self.strategy.intents_accepted,
             "realized_pnl_units": self.realized_pnl_units as f64,
             "positions": self.positions,
-            "open_orders": self.open_orders_json(),
-            "reconcile": reconcile_json(&e.reconcile),
             "unrealized_pnl_units": self.unrealized_pnl_units as f64,
             "journal_path": self.journal_path.as_ref().map(|p| p.display().to_string()),
             "journal_records": self.journal_records,
@@ -373,6 +371,9 @@ impl RunReport {
             "loopback_tcp_rtt_ns": self.loopback_tcp_rtt,
             "error": self.error,
         });
+        // Outside the macro: it recurses once per key.
+        json["open_orders"] = serde_json::Value::Array(self.open_orders_json());
+        json["reconcile"] = reconcile_json(&e.reconcile);
         for note in &self.notes {
             json[note.key] = note.json.clone();
         }
