@@ -605,9 +605,19 @@ fn parse_duration(duration: Option<f64>) -> Result<Option<Duration>> {
     }
 }
 
-/// Ctrl-C sets the flag; a second one exits at once.
+/// Ctrl-C (SIGINT) or SIGTERM sets the flag; a second one exits at once.
+/// SIGHUP is not a stop: it releases a held reconciliation gate.
 fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
+    // The exit comes first, so it sees the flag the first SIGTERM set.
+    signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGTERM,
+        130,
+        Arc::clone(&stop),
+    )
+    .context("installing SIGTERM")?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))
+        .context("installing SIGTERM")?;
     let handler_stop = Arc::clone(&stop);
     ctrlc::set_handler(move || {
         if handler_stop.swap(true, Ordering::AcqRel) {

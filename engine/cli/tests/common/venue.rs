@@ -182,6 +182,14 @@ impl Engine {
     }
 }
 
+impl Drop for Engine {
+    /// A test that failed half-way leaves no engine running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A TCP proxy on loopback to one address: every byte the client sent is
 /// kept; an outage drops the connections and refuses new ones until it ends.
 pub struct Proxy {
@@ -194,6 +202,12 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(to: SocketAddr) -> Proxy {
+        Proxy::dropping(to, None)
+    }
+
+    /// A proxy that drops every FIX message from the client containing
+    /// `needle` (it never reaches the venue; the rest passes).
+    pub fn dropping(to: SocketAddr, needle: Option<&'static str>) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let proxy = Proxy {
@@ -227,7 +241,7 @@ impl Proxy {
                         drop(client);
                     } else if let Ok(venue) = TcpStream::connect(to) {
                         client.set_nonblocking(false).unwrap();
-                        pump(&client, &venue, Some(Arc::clone(&sent)));
+                        pump(&client, &venue, Some((Arc::clone(&sent), needle)));
                         pump(&venue, &client, None);
                         live.push((client, venue));
                     }
@@ -256,25 +270,49 @@ impl Drop for Proxy {
     }
 }
 
-/// Copies `from` to `to` on a thread until either closes; keeps a copy.
-fn pump(from: &TcpStream, to: &TcpStream, keep: Option<Arc<Mutex<Vec<u8>>>>) {
+/// What the client sent, and the messages not to pass on.
+type Keep = Option<(Arc<Mutex<Vec<u8>>>, Option<&'static str>)>;
+
+/// Copies `from` to `to` on a thread until either closes, whole FIX
+/// messages at a time when it keeps a copy (and may drop some).
+fn pump(from: &TcpStream, to: &TcpStream, keep: Keep) {
     let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
     std::thread::spawn(move || {
         let mut buffer = [0u8; 16 << 10];
+        let mut pending = Vec::new();
         loop {
-            match from.read(&mut buffer) {
+            let count = match from.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
-                Ok(count) => {
-                    if let Some(keep) = &keep {
-                        keep.lock().unwrap().extend_from_slice(&buffer[..count]);
-                    }
-                    if to.write_all(&buffer[..count]).is_err() {
-                        break;
-                    }
+                Ok(count) => count,
+            };
+            let Some((sent, needle)) = &keep else {
+                if to.write_all(&buffer[..count]).is_err() {
+                    break;
+                }
+                continue;
+            };
+            pending.extend_from_slice(&buffer[..count]);
+            while let Some(end) = message_end(&pending) {
+                let message: Vec<u8> = pending.drain(..end).collect();
+                let text = String::from_utf8_lossy(&message).replace('\x01', "|");
+                if needle.is_some_and(|needle| text.contains(needle)) {
+                    continue;
+                }
+                sent.lock().unwrap().extend_from_slice(&message);
+                if to.write_all(&message).is_err() {
+                    return;
                 }
             }
         }
         let _ = to.shutdown(Shutdown::Both);
         let _ = from.shutdown(Shutdown::Both);
     });
+}
+
+/// The length of the first whole FIX message in `bytes` (it ends with
+/// `<SOH>10=nnn<SOH>`), if it is all there.
+fn message_end(bytes: &[u8]) -> Option<usize> {
+    let at = bytes.windows(4).position(|w| w == b"\x0110=")?;
+    let end = at + 8;
+    (bytes.len() >= end).then_some(end)
 }
