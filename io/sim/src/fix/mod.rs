@@ -62,7 +62,8 @@ pub struct FixAcceptor {
 enum Connection {
     /// Waiting for the Logon that says who it is.
     Logon(Pending),
-    Live(Live),
+    /// Boxed: a session is large, and slots wait empty or pending most of the time.
+    Live(Box<Live>),
 }
 
 struct Live {
@@ -250,13 +251,13 @@ impl FixAcceptor {
         session.on_connected(now_ns, &mut handler);
         handler.set_arrival_ns(now_ns);
         session.on_bytes(&pending.bytes, now_ns, &mut handler);
-        self.connections[slot] = Some(Connection::Live(Live {
+        self.connections[slot] = Some(Connection::Live(Box::new(Live {
             stream: pending.stream,
             session,
             participant,
             stamped: pending.stamped,
             gone: false,
-        }));
+        })));
         true
     }
 
