@@ -97,6 +97,9 @@ impl ExecutionStage {
 
     fn apply_input(&mut self, ev: &Event) -> Outcome {
         let outcome = match ev.input() {
+            // Missed fill quantity noted from a venue answer, applied as it
+            // comes back journaled (`reconcile`).
+            Input::Fill(fill) if ev.is_reconciled() => self.on_reconciled_fill(&fill, ev),
             // Applied when execution read the venue's answer (`reconcile`).
             _ if ev.is_reconciled() => Outcome::None,
             Input::Reconcile(phase) => self.on_reconcile_phase(&phase, ev),

@@ -14,17 +14,19 @@
 //!   risk has applied them all.
 //! - Each VenueOrder about an order the table holds: it takes the venue's
 //!   terms if it works there; fill quantity the table misses (CumQty above
-//!   its filled) is applied; and it closes as the venue says if the venue
-//!   works it no more. About an order the table does not hold and the venue
+//!   its filled) is handed on as a flagged fill, applied when it comes back
+//!   journaled; and it closes as the venue says if the venue works it no
+//!   more. About an order the table does not hold and the venue
 //!   works: adopted (then cancelled with `reconcile_unknown = "cancel"`).
 //!
 //! Owning thread: execution's; reads no clock. Every decision is a function
 //! of journaled events, so replay reproduces it; the follow-ups go through
 //! the gateway (nowhere in replay, where the journal holds the flagged
 //! events they became).
-//! Invariants: missed fill quantity is applied once (the table's filled
-//! then equals the venue's CumQty, so a repeated answer finds nothing
-//! missing); the gate is reported held only between a timeout and the next
+//! Invariants: missed fill quantity is applied once, when its flagged fill
+//! comes back journaled (the table's filled then equals the venue's CumQty,
+//! so a later answer finds nothing missing; one lost to a crash before it
+//! was journaled is found missing again); the gate is reported held only between a timeout and the next
 //! completion or release.
 
 use super::ExecutionStage;
@@ -35,7 +37,7 @@ use crate::event::{
 };
 use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::orders::{Order, OrderState};
-use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
+use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashSet;
 
 /// What reconciliation did, for the run report and the metrics endpoint.
@@ -231,18 +233,11 @@ impl ExecutionStage {
         Outcome::Applied
     }
 
-    /// Fill quantity the engine never heard of, applied here and handed on.
+    /// Fill quantity the engine never heard of: handed on, and applied
+    /// when it comes back journaled ([`Self::on_reconciled_fill`]), so a
+    /// crash before it is journaled leaves it missing everywhere, and the
+    /// next round finds it again.
     fn apply_missed_fill(&mut self, order: &Order, lots: i64, ev: &Event) {
-        let fill = Fill {
-            order_id: order.id,
-            exec_id: ExecId(0),
-            price: order.price,
-            qty: Qty(lots),
-        };
-        if let Some(position) = self.positions.get_mut(order.instrument.index()) {
-            *position += order.side.sign() * lots;
-        }
-        self.orders.on_fill(order.side, &fill);
         self.counters.reconcile.fills += 1;
         self.counters.reconcile.fill_lots += lots as u64;
         self.note(
@@ -252,6 +247,19 @@ impl ExecutionStage {
             Qty(lots),
             ev,
         );
+    }
+
+    /// A missed fill, journaled: the position and the order move now, once
+    /// (ingest flags a repeat of its exec id duplicate, and the table's
+    /// filled quantity then equals the venue's CumQty).
+    pub(super) fn on_reconciled_fill(&mut self, fill: &Fill, ev: &Event) -> Outcome {
+        if ev.is_duplicate() {
+            return Outcome::DuplicateFill;
+        }
+        if let Some(position) = self.positions.get_mut(ev.instrument.index()) {
+            *position += ev.side.sign() * fill.qty.0;
+        }
+        self.orders.on_fill(ev.side, fill)
     }
 
     /// An order the venue works and the table does not hold.
