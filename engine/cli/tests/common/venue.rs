@@ -195,6 +195,9 @@ impl Drop for Engine {
 pub struct Proxy {
     pub port: u16,
     sent: Arc<Mutex<Vec<u8>>>,
+    /// How much had been sent when the outage cut the connections, and
+    /// when the first connection after it was let through.
+    cut_at: Arc<Mutex<(Option<usize>, Option<usize>)>>,
     down_until: Arc<Mutex<Option<Instant>>>,
     cut: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -213,10 +216,12 @@ impl Proxy {
         let proxy = Proxy {
             port: listener.local_addr().unwrap().port(),
             sent: Arc::default(),
+            cut_at: Arc::default(),
             down_until: Arc::default(),
             cut: Arc::default(),
             stop: Arc::default(),
         };
+        let cut_at = Arc::clone(&proxy.cut_at);
         let (sent, down_until, cut, stop) = (
             Arc::clone(&proxy.sent),
             Arc::clone(&proxy.down_until),
@@ -224,13 +229,18 @@ impl Proxy {
             Arc::clone(&proxy.stop),
         );
         std::thread::spawn(move || {
-            let mut live: Vec<(TcpStream, TcpStream)> = Vec::new();
+            let mut live: Vec<(TcpStream, TcpStream, Arc<AtomicBool>)> = Vec::new();
             while !stop.load(Ordering::Acquire) {
                 if cut.swap(false, Ordering::AcqRel) {
-                    for (client, venue) in live.drain(..) {
+                    // Under the lock the pumps record under: nothing of a cut
+                    // connection is recorded after `cut_at`.
+                    let sent = sent.lock().unwrap();
+                    for (client, venue, gone) in live.drain(..) {
+                        gone.store(true, Ordering::Release);
                         let _ = client.shutdown(Shutdown::Both);
                         let _ = venue.shutdown(Shutdown::Both);
                     }
+                    *cut_at.lock().unwrap() = (Some(sent.len()), None);
                 }
                 let down = down_until
                     .lock()
@@ -240,10 +250,17 @@ impl Proxy {
                     if down {
                         drop(client);
                     } else if let Ok(venue) = TcpStream::connect(to) {
+                        let mut marks = cut_at.lock().unwrap();
+                        if marks.0.is_some() && marks.1.is_none() {
+                            marks.1 = Some(sent.lock().unwrap().len());
+                        }
+                        drop(marks);
                         client.set_nonblocking(false).unwrap();
-                        pump(&client, &venue, Some((Arc::clone(&sent), needle)));
+                        let gone = Arc::new(AtomicBool::new(false));
+                        let keep = (Arc::clone(&sent), needle, Arc::clone(&gone));
+                        pump(&client, &venue, Some(keep));
                         pump(&venue, &client, None);
-                        live.push((client, venue));
+                        live.push((client, venue, gone));
                     }
                 }
                 std::thread::sleep(Duration::from_millis(2));
@@ -262,6 +279,15 @@ impl Proxy {
     pub fn sent_text(&self) -> String {
         String::from_utf8_lossy(&self.sent.lock().unwrap()).replace('\x01', "|")
     }
+
+    /// What the client sent during the outage: from the cut to the first
+    /// connection let through after it (`None` before the cut).
+    pub fn sent_during_outage(&self) -> Option<String> {
+        let (cut_at, ended_at) = *self.cut_at.lock().unwrap();
+        let sent = self.sent.lock().unwrap();
+        let during = &sent[cut_at?..ended_at.unwrap_or(sent.len())];
+        Some(String::from_utf8_lossy(during).replace('\x01', "|"))
+    }
 }
 
 impl Drop for Proxy {
@@ -270,8 +296,9 @@ impl Drop for Proxy {
     }
 }
 
-/// What the client sent, and the messages not to pass on.
-type Keep = Option<(Arc<Mutex<Vec<u8>>>, Option<&'static str>)>;
+/// What the client sent, the messages not to pass on, and whether the
+/// connection was cut (then nothing more is recorded).
+type Keep = Option<(Arc<Mutex<Vec<u8>>>, Option<&'static str>, Arc<AtomicBool>)>;
 
 /// Copies `from` to `to` on a thread until either closes, whole FIX
 /// messages at a time when it keeps a copy (and may drop some).
@@ -285,7 +312,7 @@ fn pump(from: &TcpStream, to: &TcpStream, keep: Keep) {
                 Ok(0) | Err(_) => break,
                 Ok(count) => count,
             };
-            let Some((sent, needle)) = &keep else {
+            let Some((sent, needle, gone)) = &keep else {
                 if to.write_all(&buffer[..count]).is_err() {
                     break;
                 }
@@ -298,7 +325,13 @@ fn pump(from: &TcpStream, to: &TcpStream, keep: Keep) {
                 if needle.is_some_and(|needle| text.contains(needle)) {
                     continue;
                 }
-                sent.lock().unwrap().extend_from_slice(&message);
+                {
+                    let mut sent = sent.lock().unwrap();
+                    if gone.load(Ordering::Acquire) {
+                        return;
+                    }
+                    sent.extend_from_slice(&message);
+                }
                 if to.write_all(&message).is_err() {
                     return;
                 }
