@@ -1,16 +1,21 @@
 //! A read position in a journal folder that walks across segments: the
 //! shared engine of the range reader and the tailer.
 //!
-//! Owned by one reader thread. It reads whole frames with `pread` into one
+//! Owned by one reader thread. It reads whole frames (with `pread`, or
+//! through a decompressor for a segment `archive` compressed) into one
 //! buffer of bounded size, judges the frame at its position, and moves to
 //! the next segment by name when a segment's last slot is passed. It never
 //! maps files, so a writer's segments are never held mapped by readers.
+//! When the segment it needs is not there but a later one is, the
+//! sequences between are missing: that is an error naming the gap, never
+//! the quiet end of the log.
 
 use crate::layout::Layout;
-use crate::naming;
+use crate::naming::{self, SegmentFile};
 use crate::scan;
 use crate::segment::{self, OpenSegment};
 use crate::slot::{self, SlotDamage, SlotState};
+use crate::source::ReadAt;
 use crate::{JournalError, Record};
 use std::path::{Path, PathBuf};
 
@@ -55,11 +60,11 @@ impl Cursor {
             buffer_slot_first: 0,
             buffer_frames: 0,
         };
-        let segments = naming::list_segments(dir)?;
+        let segments = naming::list_all_segments(dir)?;
         let holder = segments.iter().rev().find(|s| s.seq_first <= seq);
         match (holder, segments.first()) {
             (Some(holder), _) => {
-                let open = segment::open_segment(&holder.path, holder.seq_first, false)?;
+                let open = segment::open_listed(holder)?;
                 let layout = Layout::of_header(&open.header, &open.path)?;
                 let slots = layout.slots_per_segment;
                 cursor.seq_first_wanted =
@@ -158,7 +163,7 @@ impl Cursor {
         let slot_index = self.seq_next - open.header.seq_first;
         if slot_index + 1 >= layout.slots_per_segment {
             let next = open.header.seq_first + layout.slots_per_segment;
-            return Ok(naming::segment_path(&self.dir, next).exists());
+            return Ok(self.segment_exists(next));
         }
         if !(self.buffer_slot_first..self.buffer_slot_first + self.buffer_frames)
             .contains(&(slot_index + 1))
@@ -179,14 +184,15 @@ impl Cursor {
             return Ok(false);
         };
         let next = open.header.seq_first + layout.slots_per_segment;
-        if naming::segment_path(&self.dir, next).exists() {
+        if self.segment_exists(next) {
             return Ok(true);
         }
         let slot_from = self.seq_next - open.header.seq_first + 1;
         let mut found = false;
         let mut scratch = Vec::new();
+        let open = self.segment.as_mut().expect("checked above");
         scan::for_each_slot(
-            &open.file,
+            &mut open.source,
             &open.path,
             &layout,
             open.header.seq_first,
@@ -204,6 +210,12 @@ impl Cursor {
         Ok(found)
     }
 
+    /// Whether the segment starting at `seq_first` exists, plain or compressed.
+    fn segment_exists(&self, seq_first: u64) -> bool {
+        naming::segment_path(&self.dir, seq_first).exists()
+            || naming::compressed_path(&self.dir, seq_first).exists()
+    }
+
     fn frame_at(&self, slot_index: u64) -> &[u8] {
         let frame_bytes = self.layout.expect("layout known").frame_bytes;
         let start = (slot_index - self.buffer_slot_first) as usize * frame_bytes;
@@ -212,13 +224,15 @@ impl Cursor {
 
     /// Reads frames from `slot_index` on, up to the buffer size or the segment's end.
     fn fill(&mut self, slot_index: u64) -> Result<(), JournalError> {
-        let open = self.segment.as_ref().expect("segment open");
+        let open = self.segment.as_mut().expect("segment open");
         let layout = self.layout.expect("layout known");
         let frames_max = (self.buffer_bytes_max / layout.frame_bytes).max(1) as u64;
         let frames = frames_max.min(layout.slots_per_segment - slot_index);
         let len = frames as usize * layout.frame_bytes;
         self.buffer.resize(len, 0);
-        let got = scan::read_up_to_at(&open.file, &mut self.buffer, layout.slot_offset(slot_index))
+        let got = open
+            .source
+            .read_up_to_at(&mut self.buffer, layout.slot_offset(slot_index))
             .map_err(JournalError::io(&open.path, "read segment"))?;
         self.buffer[got..].fill(0);
         self.buffer_slot_first = slot_index;
@@ -226,13 +240,27 @@ impl Cursor {
         Ok(())
     }
 
-    /// Opens the segment starting at `seq_first_wanted`; false if it does not exist yet.
+    /// Opens the segment starting at `seq_first_wanted`, plain or
+    /// compressed; false if it does not exist (yet).
     fn open_wanted(&mut self) -> Result<bool, JournalError> {
-        let path = naming::segment_path(&self.dir, self.seq_first_wanted);
-        if !path.exists() {
+        let plain = naming::segment_path(&self.dir, self.seq_first_wanted);
+        let compressed = naming::compressed_path(&self.dir, self.seq_first_wanted);
+        let listed = if plain.exists() {
+            SegmentFile {
+                seq_first: self.seq_first_wanted,
+                path: plain,
+                compressed: false,
+            }
+        } else if compressed.exists() {
+            SegmentFile {
+                seq_first: self.seq_first_wanted,
+                path: compressed,
+                compressed: true,
+            }
+        } else {
             return Ok(false);
-        }
-        let open = segment::open_segment(&path, self.seq_first_wanted, false)?;
+        };
+        let open = segment::open_listed(&listed)?;
         match self.layout {
             Some(layout) => layout.check_header(&open.header, &open.path)?,
             None => self.layout = Some(Layout::of_header(&open.header, &open.path)?),
@@ -240,5 +268,31 @@ impl Cursor {
         self.segment = Some(open);
         self.invalidate();
         Ok(true)
+    }
+
+    /// After `Step::SegmentMissing`: the gap error if a later segment exists
+    /// (the missing one will never come), `None` if the log simply ends here.
+    pub fn gap(&self) -> Result<Option<JournalError>, JournalError> {
+        let segments = naming::list_all_segments(&self.dir)?;
+        let Some(next) = segments
+            .iter()
+            .find(|s| s.seq_first > self.seq_first_wanted)
+        else {
+            return Ok(None);
+        };
+        // The wanted segment may have appeared since `step` looked.
+        if segments
+            .iter()
+            .any(|s| s.seq_first == self.seq_first_wanted)
+        {
+            return Ok(None);
+        }
+        Ok(Some(JournalError::Gap {
+            dir: self.dir.clone(),
+            seq_first_missing: self.seq_next,
+            seq_last_missing: next.seq_first - 1,
+            missing: naming::segment_path(&self.dir, self.seq_first_wanted),
+            next: next.path.clone(),
+        }))
     }
 }

@@ -42,6 +42,9 @@ pub(crate) struct SyncShared {
     pub durable_seq: Arc<AtomicU64>,
     /// Set by the writer when it closes; the group thread syncs once more and exits.
     pub stop: AtomicBool,
+    /// Last sequence of the newest sealed segment (0: none sealed by this
+    /// writer yet). Raised by the preallocating helper after each seal.
+    pub sealed_seq: AtomicU64,
     failed: AtomicBool,
     failure: Mutex<Option<(PathBuf, String)>>,
     registered: Mutex<Registered>,
@@ -70,6 +73,7 @@ impl SyncShared {
             written_seq: AtomicU64::new(durable),
             durable_seq: Arc::new(AtomicU64::new(durable)),
             stop: AtomicBool::new(false),
+            sealed_seq: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
             registered: Mutex::new(Registered {
@@ -111,7 +115,13 @@ impl SyncShared {
     }
 
     fn fail(&self, path: &Path, err: &std::io::Error) -> JournalError {
-        lock(&self.failure).get_or_insert_with(|| (path.to_path_buf(), err.to_string()));
+        self.stop(path, format!("fdatasync failed: {err}"))
+    }
+
+    /// Stops the journal for good: every later writer call returns
+    /// `SyncFailed` with `reason`. The first reason given is kept.
+    pub fn stop(&self, path: &Path, reason: String) -> JournalError {
+        lock(&self.failure).get_or_insert_with(|| (path.to_path_buf(), reason));
         self.failed.store(true, Ordering::Release);
         self.failure_error()
     }

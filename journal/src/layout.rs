@@ -72,13 +72,21 @@ impl Layout {
         SEGMENT_HEADER_BYTES as u64 + slot_index * self.frame_bytes as u64
     }
 
-    /// The header a segment whose first record is `seq_first` starts with.
-    pub fn header_for(&self, seq_first: u64) -> SegmentHeader {
+    /// The header a segment whose first record is `seq_first` starts with,
+    /// in a journal whose first sequence is `seq_origin`.
+    pub fn header_for(&self, seq_first: u64, seq_origin: u64) -> SegmentHeader {
         SegmentHeader::new(
             self.record_size_bytes as u32,
             seq_first,
             self.segment_size_bytes,
+            seq_origin,
         )
+    }
+
+    /// Bytes after the header: every slot and the zero remainder. A seal's
+    /// CRC covers exactly these.
+    pub fn body_bytes(&self) -> u64 {
+        self.segment_size_bytes - SEGMENT_HEADER_BYTES as u64
     }
 
     /// Checks that `header` describes this layout.

@@ -17,10 +17,19 @@ pub const COMPRESSED_EXTENSION: &str = "gjseg.gz";
 pub const PREALLOC_PREFIX: &str = ".prealloc-";
 /// Name of the writer's lock file.
 pub const LOCK_FILE_NAME: &str = "LOCK";
+/// Name of the seal log: one seal per closed segment (see `crate::seal`).
+pub const SEALS_FILE_NAME: &str = "SEALS";
+/// Name of the archive boundary: segments before it were moved out on purpose.
+pub const ARCHIVED_FILE_NAME: &str = "ARCHIVED";
 
 /// `DIR/<seq_first, 20 digits>.gjseg`.
 pub fn segment_path(dir: &Path, seq_first: u64) -> PathBuf {
     dir.join(format!("{seq_first:020}.{SEGMENT_EXTENSION}"))
+}
+
+/// `DIR/<seq_first, 20 digits>.gjseg.gz`: a segment compressed by `archive`.
+pub fn compressed_path(dir: &Path, seq_first: u64) -> PathBuf {
+    dir.join(format!("{seq_first:020}.{COMPRESSED_EXTENSION}"))
 }
 
 /// `DIR/.prealloc-<seq_first>.tmp`: a segment being prepared.
@@ -42,6 +51,8 @@ pub fn parse_seq_first(file_name: &str, extension: &str) -> Option<u64> {
 pub struct SegmentFile {
     pub seq_first: u64,
     pub path: PathBuf,
+    /// A `.gjseg.gz` written by `archive` (read through a decompressor).
+    pub compressed: bool,
 }
 
 /// Files of `extension` in `dir`, sorted by first sequence.
@@ -56,11 +67,32 @@ pub fn list_files(dir: &Path, extension: &str) -> Result<Vec<SegmentFile>, Journ
             found.push(SegmentFile {
                 seq_first,
                 path: entry.path(),
+                compressed: extension == COMPRESSED_EXTENSION,
             });
         }
     }
     found.sort_by_key(|segment| segment.seq_first);
     Ok(found)
+}
+
+/// Every segment of `dir`, plain or compressed, sorted by first sequence.
+/// When both forms of one segment exist (`archive` stopped between writing
+/// the compressed copy and removing the original), the plain one is listed.
+pub fn list_all_segments(dir: &Path) -> Result<Vec<SegmentFile>, JournalError> {
+    let mut all = list_segments(dir)?;
+    let compressed = list_files(dir, COMPRESSED_EXTENSION)?;
+    let plain_count = all.len();
+    for segment in compressed {
+        let plain = &all[..plain_count];
+        if plain
+            .binary_search_by_key(&segment.seq_first, |s| s.seq_first)
+            .is_err()
+        {
+            all.push(segment);
+        }
+    }
+    all.sort_by_key(|segment| segment.seq_first);
+    Ok(all)
 }
 
 /// Live segments of `dir`, sorted by first sequence.
@@ -88,6 +120,25 @@ pub fn list_prealloc(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Plain and compressed segments list together by first sequence; a
+    // segment present in both forms is listed once, plain.
+    #[test]
+    fn all_segments_prefer_plain() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "00000000000000000001.gjseg.gz",
+            "00000000000000000011.gjseg.gz",
+            "00000000000000000011.gjseg",
+            "00000000000000000021.gjseg",
+            ".prealloc-00000000000000000031.tmp",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let all = list_all_segments(dir.path()).unwrap();
+        let seen: Vec<(u64, bool)> = all.iter().map(|s| (s.seq_first, s.compressed)).collect();
+        assert_eq!(seen, [(1, true), (11, false), (21, false)]);
+    }
 
     // A segment name parses back to its first sequence; other names do not parse.
     #[test]

@@ -1,25 +1,38 @@
-//! Preparing the next segment ahead of need, on a helper thread.
+//! Preparing the next segment ahead of need, and sealing closed ones, on a
+//! helper thread.
 //!
 //! The helper creates the segment under a temporary dot-name, reserves its
 //! full size (`fallocate`, and with `zero_fill` real zeros, so later
 //! `fdatasync`s need no extent conversion), writes and syncs its header, and in `Mmap` mode
 //! maps it with its pages faulted in. The writer asks for segment `k+1` as
 //! soon as it moves into segment `k`, so at rollover it normally finds it
-//! ready and only renames it. The helper also unmaps retired segments, so
-//! `munmap` never runs on the writer's thread.
+//! ready and only renames it.
+//!
+//! After each rollover the writer hands the closed segment back: the helper
+//! unmaps it (so `munmap` never runs on the writer's thread), syncs its
+//! data and the folder (so the successor's name is on disk), takes the
+//! CRC32C of its body and appends its seal to the seal log (see
+//! [`crate::seal`]). A failure there stops the journal, as a failed
+//! `fdatasync` does. Sealing costs the writer nothing per record.
 //!
 //! Channels are bounded and allocated once: no allocation per record, and
-//! none per rollover on the writer's side beyond the file name.
+//! none per rollover on the writer's side. The helper is joined when the
+//! writer closes, after it has finished every job handed to it; only a
+//! writer holding the folder lock ever runs one, so no other helper can
+//! touch this one's temporary files.
 
-use crate::durability::SyncTarget;
+use crate::durability::{SyncShared, SyncTarget};
 use crate::layout::Layout;
 use crate::naming;
+use crate::scan;
+use crate::seal::{self, Seal};
 use crate::sys;
 use crate::JournalError;
 use memmap2::MmapMut;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -34,14 +47,23 @@ pub(crate) struct Prepared {
     pub map: Option<MmapMut>,
 }
 
+/// What the helper needs to prepare segments of one journal.
+#[derive(Clone, Copy)]
+pub(crate) struct SegmentSpec {
+    pub layout: Layout,
+    /// First sequence of the journal, written into every header.
+    pub seq_origin: u64,
+    pub map: bool,
+    pub zero_fill: bool,
+}
+
 /// Creates, preallocates and (optionally) maps the segment starting at `seq_first`.
 pub(crate) fn prepare_segment(
     dir: &Path,
-    layout: &Layout,
+    spec: &SegmentSpec,
     seq_first: u64,
-    map: bool,
-    zero_fill: bool,
 ) -> Result<Prepared, JournalError> {
+    let layout = &spec.layout;
     let tmp_path = naming::prealloc_path(dir, seq_first);
     let io = |op| JournalError::io(&tmp_path, op);
     match std::fs::remove_file(&tmp_path) {
@@ -56,14 +78,14 @@ pub(crate) fn prepare_segment(
         .open(&tmp_path)
         .map_err(io("create segment"))?;
     sys::fs::preallocate(&file, layout.segment_size_bytes).map_err(io("preallocate segment"))?;
-    if zero_fill {
+    if spec.zero_fill {
         write_zeros(&file, layout.segment_size_bytes).map_err(io("zero-fill segment"))?;
     }
-    let header = layout.header_for(seq_first).encode();
+    let header = layout.header_for(seq_first, spec.seq_origin).encode();
     file.write_all_at(&header, 0)
         .map_err(io("write segment header"))?;
     file.sync_data().map_err(io("fdatasync new segment"))?;
-    let map = if map {
+    let map = if spec.map {
         Some(
             sys::map::map_segment(&file, layout.segment_size_bytes as usize)
                 .map_err(io("map segment"))?,
@@ -97,7 +119,97 @@ fn write_zeros(file: &File, len_bytes: u64) -> std::io::Result<()> {
 
 enum Job {
     Prepare(u64),
-    Retire(MmapMut),
+    /// A segment the writer moved out of: unmap it, then seal it.
+    Seal {
+        target: Arc<SyncTarget>,
+        map: Option<MmapMut>,
+    },
+}
+
+/// The helper's side of sealing: the seal log and a read buffer, opened once.
+pub(crate) struct Sealer {
+    layout: Layout,
+    /// Sync the segment, the folder and the seal log (every policy but
+    /// `Durability::None`, under which nothing is promised after a power loss).
+    sync: bool,
+    dir: File,
+    dir_path: PathBuf,
+    seals: File,
+    seals_path: PathBuf,
+    buffer: Vec<u8>,
+}
+
+impl Sealer {
+    /// Opens the folder and the seal log (which `Writer::open` made sound).
+    pub fn open(dir: &Path, layout: Layout, sync: bool) -> Result<Sealer, JournalError> {
+        Ok(Sealer {
+            layout,
+            sync,
+            dir: File::open(dir).map_err(JournalError::io(dir, "open folder"))?,
+            dir_path: dir.to_path_buf(),
+            seals: seal::open_for_append(dir)?,
+            seals_path: seal::seals_path(dir),
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Seals a closed (full) segment. Unless durability is `None`, its data
+    /// and the folder are synced first, so a seal on disk always describes
+    /// data on disk, and a successor whose name is on disk; the seal itself
+    /// is synced after.
+    fn seal(&mut self, target: &SyncTarget) -> Result<u64, JournalError> {
+        let path = &target.path;
+        if self.sync {
+            target
+                .file
+                .sync_data()
+                .map_err(JournalError::io(path, "fdatasync closed segment"))?;
+            self.dir
+                .sync_all()
+                .map_err(JournalError::io(&self.dir_path, "fsync folder"))?;
+        }
+        let header = scan::read_header(&target.file, path)?;
+        let body_crc = scan::body_crc(&target.file, path, &self.layout, &mut self.buffer)?
+            .ok_or_else(|| JournalError::Layout {
+                path: path.clone(),
+                reason: "the closed segment is shorter than its header says".into(),
+            })?;
+        let seal = Seal::of_full_segment(&self.layout, target.seq_first, header.crc(), body_crc);
+        seal::append(&mut self.seals, &self.seals_path, &seal, self.sync)?;
+        Ok(seal.seq_last)
+    }
+}
+
+/// The helper thread's loop: jobs in order until the writer hangs up.
+fn helper_loop(
+    dir: &Path,
+    spec: &SegmentSpec,
+    jobs: Receiver<Job>,
+    ready: SyncSender<Result<Prepared, JournalError>>,
+    mut sealer: Sealer,
+    shared: &SyncShared,
+) {
+    for job in jobs {
+        match job {
+            Job::Prepare(seq_first) => {
+                if ready.send(prepare_segment(dir, spec, seq_first)).is_err() {
+                    return;
+                }
+            }
+            Job::Seal { target, map } => {
+                drop(map);
+                match sealer.seal(&target) {
+                    Ok(seq_last) => shared.sealed_seq.store(seq_last, Ordering::Release),
+                    Err(err) => {
+                        shared.stop(
+                            &target.path,
+                            format!("sealing the closed segment failed: {err}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The writer's handle on the helper thread.
@@ -113,29 +225,16 @@ pub(crate) struct Preallocator {
 impl Preallocator {
     pub fn spawn(
         dir: &Path,
-        layout: Layout,
-        map: bool,
-        zero_fill: bool,
+        spec: SegmentSpec,
+        sealer: Sealer,
+        shared: Arc<SyncShared>,
     ) -> Result<Preallocator, JournalError> {
-        let (jobs, job_rx) = mpsc::sync_channel::<Job>(4);
+        let (jobs, job_rx) = mpsc::sync_channel::<Job>(8);
         let (ready_tx, ready) = mpsc::sync_channel(2);
         let helper_dir = dir.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("journal-prealloc".into())
-            .spawn(move || {
-                for job in job_rx {
-                    match job {
-                        Job::Prepare(seq_first) => {
-                            let prepared =
-                                prepare_segment(&helper_dir, &layout, seq_first, map, zero_fill);
-                            if ready_tx.send(prepared).is_err() {
-                                return;
-                            }
-                        }
-                        Job::Retire(map) => drop(map),
-                    }
-                }
-            })
+            .spawn(move || helper_loop(&helper_dir, &spec, job_rx, ready_tx, sealer, &shared))
             .map_err(JournalError::io(dir, "spawn preallocating thread"))?;
         Ok(Preallocator {
             jobs: Some(jobs),
@@ -150,7 +249,7 @@ impl Preallocator {
         let stopped = || JournalError::Io {
             path: self.dir.clone(),
             op: "hand work to the preallocating thread",
-            source: std::io::Error::other("the preallocating thread has stopped"),
+            error: std::io::Error::other("the preallocating thread has stopped"),
         };
         self.jobs
             .as_ref()
@@ -164,9 +263,9 @@ impl Preallocator {
         self.send(Job::Prepare(seq_first))
     }
 
-    /// Hands a mapping of a closed segment over to be unmapped off this thread.
-    pub fn retire(&self, map: MmapMut) -> Result<(), JournalError> {
-        self.send(Job::Retire(map))
+    /// Hands a closed segment over to be unmapped (if mapped) and sealed off this thread.
+    pub fn seal(&self, target: Arc<SyncTarget>, map: Option<MmapMut>) -> Result<(), JournalError> {
+        self.send(Job::Seal { target, map })
     }
 
     /// The segment asked for last; waits only if the helper is behind.
@@ -190,11 +289,12 @@ impl Preallocator {
         JournalError::Io {
             path: self.dir.clone(),
             op: "wait for the next segment",
-            source: std::io::Error::other("the preallocating thread has stopped"),
+            error: std::io::Error::other("the preallocating thread has stopped"),
         }
     }
 
-    /// Stops the helper and removes segments it prepared that were never used.
+    /// Stops the helper once it has done every job handed to it (seals
+    /// included), and removes segments it prepared that were never used.
     pub fn shutdown(&mut self) {
         drop(self.jobs.take());
         if let Some(thread) = self.thread.take() {

@@ -4,7 +4,9 @@
 //! default) whatever the range. Reading ends at the range's end or at the
 //! log's end, whichever comes first. A damaged last frame (a torn tail not
 //! yet recovered) ends reading and is reported in `torn_tail`; damage with
-//! data after it is an error naming the file and byte offset.
+//! data after it is an error naming the file and byte offset; a missing
+//! segment with later ones present is an error naming the gap. Compressed
+//! segments read like plain ones.
 
 use crate::cursor::{Cursor, Step};
 use crate::{JournalError, Record};
@@ -60,7 +62,10 @@ impl RangeReader {
             Step::Record => Ok(Some(self.cursor.take_record())),
             Step::SegmentMissing => {
                 self.done = true;
-                Ok(None)
+                match self.cursor.gap()? {
+                    Some(gap) => Err(gap),
+                    None => Ok(None),
+                }
             }
             Step::Empty | Step::Damaged(_) => {
                 self.done = true;

@@ -17,11 +17,11 @@
 //!   but the log cannot be trusted across the gap.
 
 use crate::layout::Layout;
+use crate::open_check::ClosedCheckReport;
 use crate::scan;
 use crate::slot::{SlotDamage, SlotState};
 use crate::JournalError;
 use std::fs::File;
-use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -66,6 +66,8 @@ pub struct RecoveryReport {
     pub prealloc_removed: usize,
     /// True when the folder held no segment and a first one was created.
     pub created: bool,
+    /// What the check of every closed segment did.
+    pub closed: ClosedCheckReport,
 }
 
 /// Where the log in a segment ends, and the torn tail if one was cut.
@@ -83,57 +85,33 @@ pub(crate) fn recover_segment(
     seq_first: u64,
 ) -> Result<SegmentEnd, JournalError> {
     let mut buffer = Vec::new();
-    let mut slot_end = None;
-    let mut first_bad: Option<SlotState> = None;
-    let mut later_damage: Option<u64> = None;
-    scan::for_each_slot(
-        file,
-        path,
-        layout,
-        seq_first,
-        0..layout.slots_per_segment,
-        &mut buffer,
-        |slot_index, state, _| {
-            match (slot_end, state) {
-                (None, SlotState::Valid) => {}
-                (None, bad) => {
-                    slot_end = Some(slot_index);
-                    first_bad = Some(bad);
-                }
-                (Some(_), SlotState::Empty) => {}
-                (Some(_), _) => {
-                    later_damage = Some(slot_index);
-                    return ControlFlow::Break(());
-                }
-            }
-            ControlFlow::Continue(())
-        },
-    )?;
-    let Some(slot_end) = slot_end else {
+    let Some(first) = scan::first_invalid(file, path, seq_first, layout, &mut buffer)? else {
         return Ok(SegmentEnd {
             slot_end: layout.slots_per_segment,
             truncation: None,
         });
     };
+    let slot_end = first.slot_index;
     let offset = layout.slot_offset(slot_end);
     let seq_expected = seq_first + slot_end;
-    if let Some(later_slot) = later_damage {
-        let reason = match first_bad {
-            Some(SlotState::Damaged(damage)) => damage.to_string(),
+    if let Some(later_slot) = first.slot_data_after {
+        let reason = match first.state {
+            SlotState::Damaged(damage) => damage.to_string(),
             _ => "record missing (zero bytes)".to_string(),
         };
+        let dir = path.parent().unwrap_or(Path::new(".")).display();
         return Err(JournalError::Corrupt {
             path: path.to_path_buf(),
             offset,
             seq_expected,
             reason: format!(
-                "{reason}, and more data follows at byte offset {}: mid-log damage, refusing to truncate",
+                "{reason}, and more data follows at byte offset {}: mid-log damage, refusing to truncate by itself. Remedy: see it with `genesis journal verify {dir}`, then cut the journal there with `genesis journal truncate {dir} --first-damage` (records from sequence {seq_expected} on are discarded)",
                 layout.slot_offset(later_slot)
             ),
         });
     }
-    let truncation = match first_bad {
-        Some(SlotState::Damaged(damage)) => {
+    let truncation = match first.state {
+        SlotState::Damaged(damage) => {
             let zeros = vec![0u8; layout.frame_bytes];
             file.write_all_at(&zeros, offset)
                 .map_err(JournalError::io(path, "clear torn tail"))?;

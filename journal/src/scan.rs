@@ -1,46 +1,68 @@
-//! Reading one segment front to back in large chunks and judging every slot.
+//! Reading one segment front to back in large chunks: judging every slot,
+//! or taking the CRC32C of its whole body for a seal.
 //!
-//! Used by recovery (the newest segment) and verify (every segment). Runs on
-//! the caller's thread; the chunk buffer is the caller's, so memory stays
-//! bounded by one chunk whatever the segment size.
+//! Used by recovery (the newest segment), the check of closed segments at
+//! open, verify, truncate and the sealing helper. Runs on the caller's
+//! thread; the chunk buffer is the caller's, so memory stays bounded by one
+//! chunk whatever the segment size.
 
 use crate::layout::Layout;
 use crate::segment_header::{SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::slot::{self, SlotState};
+use crate::source::ReadAt;
 use crate::JournalError;
-use std::fs::File;
 use std::ops::ControlFlow;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Bytes read per `pread` when scanning (rounded down to whole frames).
 pub const SCAN_CHUNK_BYTES: usize = 4 << 20;
 
 /// Reads and decodes the header of an open segment.
-pub fn read_header(file: &File, path: &Path) -> Result<SegmentHeader, JournalError> {
+pub(crate) fn read_header(
+    mut source: impl ReadAt,
+    path: &Path,
+) -> Result<SegmentHeader, JournalError> {
     let mut bytes = [0u8; SEGMENT_HEADER_BYTES];
-    let got = read_up_to_at(file, &mut bytes, 0).map_err(JournalError::io(path, "read header"))?;
+    let got = source
+        .read_up_to_at(&mut bytes, 0)
+        .map_err(JournalError::io(path, "read header"))?;
     SegmentHeader::decode(&bytes[..got], path)
 }
 
-/// Reads until `buf` is full or the file ends; returns the byte count.
-pub fn read_up_to_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+/// CRC32C of a segment's body (every byte after the header), read in
+/// chunks into `buffer`; `Ok(None)` when the segment is shorter than its
+/// layout says.
+pub(crate) fn body_crc(
+    mut source: impl ReadAt,
+    path: &Path,
+    layout: &Layout,
+    buffer: &mut Vec<u8>,
+) -> Result<Option<u32>, JournalError> {
+    let body_bytes = layout.body_bytes();
+    buffer.resize(SCAN_CHUNK_BYTES.min(body_bytes as usize), 0);
+    let mut crc = 0u32;
+    let mut read_bytes = 0u64;
+    while read_bytes < body_bytes {
+        let len = buffer.len().min((body_bytes - read_bytes) as usize);
+        let chunk = &mut buffer[..len];
+        let offset = SEGMENT_HEADER_BYTES as u64 + read_bytes;
+        let got = source
+            .read_up_to_at(chunk, offset)
+            .map_err(JournalError::io(path, "read segment"))?;
+        if got < len {
+            return Ok(None);
         }
+        crc = crc32c::crc32c_append(crc, chunk);
+        read_bytes += len as u64;
     }
-    Ok(filled)
+    Ok(Some(crc))
 }
 
 /// Calls `on_slot(slot_index, state, frame)` for slots `slot_from..slot_end` in
-/// order, stopping early when it breaks. `seq_first` is the segment's.
-pub fn for_each_slot(
-    file: &File,
+/// order, stopping early when it breaks. `seq_first` is the segment's. Bytes
+/// past the end of a short source read as zero.
+pub(crate) fn for_each_slot(
+    mut source: impl ReadAt,
     path: &Path,
     layout: &Layout,
     seq_first: u64,
@@ -56,7 +78,8 @@ pub fn for_each_slot(
     while slot_index < slot_range.end {
         let frames = chunk_frames.min((slot_range.end - slot_index) as usize);
         let chunk = &mut buffer[..frames * frame_bytes];
-        let got = read_up_to_at(file, chunk, layout.slot_offset(slot_index))
+        let got = source
+            .read_up_to_at(chunk, layout.slot_offset(slot_index))
             .map_err(JournalError::io(path, "read segment"))?;
         chunk[got..].fill(0);
         for frame in chunk.chunks_exact(frame_bytes) {
@@ -68,4 +91,53 @@ pub fn for_each_slot(
         }
     }
     Ok(())
+}
+
+/// The first slot of a segment that is not a valid record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FirstInvalid {
+    pub slot_index: u64,
+    pub state: SlotState,
+    /// The first later slot that is not empty (data after the end), if any.
+    pub slot_data_after: Option<u64>,
+}
+
+/// Finds the first slot of the segment at `path` (starting at `seq_first`)
+/// that is not a valid record, and whether anything but zeros follows it;
+/// `None` when every slot is valid (the segment is full).
+pub(crate) fn first_invalid(
+    source: impl ReadAt,
+    path: &Path,
+    seq_first: u64,
+    layout: &Layout,
+    buffer: &mut Vec<u8>,
+) -> Result<Option<FirstInvalid>, JournalError> {
+    let mut first: Option<FirstInvalid> = None;
+    for_each_slot(
+        source,
+        path,
+        layout,
+        seq_first,
+        0..layout.slots_per_segment,
+        buffer,
+        |slot_index, state, _| {
+            match (&mut first, state) {
+                (None, SlotState::Valid) => {}
+                (None, state) => {
+                    first = Some(FirstInvalid {
+                        slot_index,
+                        state,
+                        slot_data_after: None,
+                    })
+                }
+                (Some(_), SlotState::Empty) => {}
+                (Some(found), _) => {
+                    found.slot_data_after = Some(slot_index);
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        },
+    )?;
+    Ok(first)
 }

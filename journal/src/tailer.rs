@@ -11,7 +11,8 @@
 //! empty or damaged and the next poll reads it again. Damage is reported as
 //! corruption only once the writer has provably moved past it (the next
 //! slot holds a valid record, or the next segment exists) and a fresh read
-//! of the slot still fails.
+//! of the slot still fails. A missing segment with a later one present is
+//! an error naming the gap; compressed segments read like plain ones.
 
 use crate::cursor::{Cursor, Step};
 use crate::{JournalError, Record};
@@ -49,7 +50,11 @@ impl Tailer {
         }
         match step {
             Step::Record => Ok(Some(self.cursor.take_record())),
-            Step::SegmentMissing => Ok(None),
+            // Not written yet, unless a later segment exists: then it never will be.
+            Step::SegmentMissing => match self.cursor.gap()? {
+                Some(gap) => Err(gap),
+                None => Ok(None),
+            },
             Step::Empty | Step::Damaged(_) => {
                 if !self.cursor.writer_moved_past()? {
                     self.cursor.invalidate();

@@ -11,20 +11,24 @@
 //!
 //! Invariants: records carry consecutive sequences; slot `i` of a segment
 //! holds `seq_first + i`; only the newest named segment is ever written; the
-//! durable sequence never passes what was handed to the page cache.
+//! durable sequence never passes what was handed to the page cache; one
+//! writer per folder (an exclusive `flock` on `LOCK`, which names its
+//! holder), so no other writer or helper ever touches this one's files.
 
 use crate::config::{Durability, JournalConfig, WriteMode};
 use crate::durability::{self, SyncShared, SyncTarget};
 use crate::frame;
 use crate::layout::Layout;
+use crate::lock;
 use crate::naming;
-use crate::prealloc::{self, Preallocator};
+use crate::open_check::{self, ClosedCheckReport};
+use crate::prealloc::{self, Preallocator, Sealer, SegmentSpec};
 use crate::recovery::{self, RecoveryReport};
 use crate::segment;
 use crate::sys;
 use crate::JournalError;
 use memmap2::MmapMut;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +45,8 @@ struct Active {
 /// Appends records to a segmented journal folder. See the module comment.
 pub struct Writer {
     dir: PathBuf,
+    /// Device and inode of `dir` at open, to tell a removed or replaced folder.
+    dir_id: (u64, u64),
     layout: Layout,
     durability: Durability,
     active: Active,
@@ -60,29 +66,38 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Opens (or creates) the journal in `config.dir`, recovers its newest
-    /// segment, and gets ready to append after its last good record.
+    /// Opens (or creates) the journal in `config.dir`: takes the folder
+    /// lock, checks the chain of segments and every closed segment (see
+    /// [`ClosedCheck`](crate::config::ClosedCheck)), recovers the newest
+    /// segment, and gets ready to append after its last good record. Damage
+    /// anywhere is refused with an error naming the file and the remedy,
+    /// and nothing is changed.
     pub fn open(config: &JournalConfig) -> Result<(Writer, RecoveryReport), JournalError> {
         let dir = config.dir.as_path();
         let layout = Layout::new(config.record_size_bytes, config.segment_size_bytes, dir)?;
         check_config(config)?;
         std::fs::create_dir_all(dir).map_err(JournalError::io(dir, "create folder"))?;
-        let lock = lock_folder(dir)?;
-        let mut prealloc_removed = 0;
-        for stale in naming::list_prealloc(dir)? {
-            std::fs::remove_file(&stale).map_err(JournalError::io(&stale, "remove"))?;
-            prealloc_removed += 1;
-        }
-        let mapped = config.write_mode == WriteMode::Mmap;
-        let (active, slot_index, mut report) = match naming::list_segments(dir)?.pop() {
-            None => create_first(dir, &layout, config.seq_first, mapped, config.zero_fill())?,
-            Some(newest) => reopen_newest(&newest, &layout, mapped)?,
+        let lock = lock::lock_folder(dir)?;
+        let dir_id = folder_id(dir)?;
+        let prealloc_removed = remove_stale_prealloc(dir)?;
+        let checked = open_check::check(dir, &layout, config.seq_first, config.closed_check)?;
+        let spec = SegmentSpec {
+            layout,
+            seq_origin: checked.seq_origin,
+            map: config.write_mode == WriteMode::Mmap,
+            zero_fill: config.zero_fill(),
+        };
+        let (active, slot_index, mut report) = match &checked.newest {
+            None => create_first(dir, &spec, config.seq_first)?,
+            Some(newest) => reopen_newest(newest, &spec)?,
         };
         report.prealloc_removed = prealloc_removed;
+        report.closed = checked.report;
         let durable = report.seq_next - 1;
         let shared = Arc::new(SyncShared::new(dir, durable, |f| f.sync_data())?);
         shared.register(active.target.clone(), false);
-        let prealloc = Preallocator::spawn(dir, layout, mapped, config.zero_fill())?;
+        let sealer = Sealer::open(dir, layout, config.durability != Durability::None)?;
+        let prealloc = Preallocator::spawn(dir, spec, sealer, shared.clone())?;
         prealloc.request(active.target.seq_first + layout.slots_per_segment)?;
         let (syncer, group_records) = match config.durability {
             Durability::Group {
@@ -94,21 +109,15 @@ impl Writer {
             }
             _ => (None, u64::MAX),
         };
-        let buffer_frames = match (config.write_mode, config.durability) {
-            (WriteMode::Mmap, _) => 0,
-            (WriteMode::Pwrite, Durability::Group { records, .. }) => {
-                (config.write_buffer_bytes / layout.frame_bytes).clamp(1, records as usize)
-            }
-            (WriteMode::Pwrite, _) => (config.write_buffer_bytes / layout.frame_bytes).max(1),
-        };
         let writer = Writer {
             dir: dir.to_path_buf(),
+            dir_id,
             layout,
             durability: config.durability,
             active,
             slot_index,
             seq_next: report.seq_next,
-            buffer: Vec::with_capacity(buffer_frames * layout.frame_bytes),
+            buffer: Vec::with_capacity(buffer_frames(config, &layout) * layout.frame_bytes),
             shared,
             syncer,
             group_records,
@@ -199,16 +208,25 @@ impl Writer {
         self.shared.sync_through(self.seq_next - 1)
     }
 
-    /// Moves into the next segment, prepared ahead by the helper thread.
+    /// Moves into the next segment, prepared ahead by the helper thread,
+    /// and hands the closed one back to the helper to be sealed.
     fn roll_over(&mut self) -> Result<(), JournalError> {
         self.flush()?;
         let seq_first = self.active.target.seq_first + self.layout.slots_per_segment;
-        let prepared = self.prealloc.take(seq_first)?;
+        let prepared = match self.prealloc.take(seq_first) {
+            Ok(prepared) => prepared,
+            Err(err) => return Err(self.folder_changed(None).unwrap_or(err)),
+        };
         let target = prepared.target;
-        std::fs::rename(&prepared.tmp_path, &target.path).map_err(JournalError::io(
-            &target.path,
-            "rename preallocated segment into place",
-        ))?;
+        if let Err(error) = std::fs::rename(&prepared.tmp_path, &target.path) {
+            return Err(self.folder_changed(Some(&prepared.tmp_path)).unwrap_or(
+                JournalError::Io {
+                    path: target.path.clone(),
+                    op: "rename preallocated segment into place",
+                    error,
+                },
+            ));
+        }
         self.shared.register(target.clone(), true);
         let closed = std::mem::replace(
             &mut self.active,
@@ -217,13 +235,39 @@ impl Writer {
                 map: prepared.map,
             },
         );
-        if let Some(map) = closed.map {
-            self.prealloc.retire(map)?;
-        }
         self.prealloc
             .request(seq_first + self.layout.slots_per_segment)?;
+        self.prealloc.seal(closed.target, closed.map)?;
         self.slot_index = 0;
         Ok(())
+    }
+
+    /// After a failed rollover: the folder, or files in it, were removed or
+    /// replaced under the writer (a test's temporary folder dropped while
+    /// its writer thread still ran, an outside program cleaning the folder),
+    /// said plainly. `None` when nothing of the kind is seen. Cold path.
+    #[cold]
+    fn folder_changed(&self, prepared: Option<&Path>) -> Option<JournalError> {
+        let active = &self.active.target.path;
+        let reason = match folder_id(&self.dir) {
+            Err(_) => "it no longer exists: it was removed while the writer was running (records since the last rollover went to files that are gone)".to_string(),
+            Ok(id) if id != self.dir_id => "another folder now has its name: it was moved or removed and recreated while the writer was running".to_string(),
+            Ok(_) if !active.exists() => format!(
+                "the segment being written, {}, is gone: the folder is being removed, or another program deletes files in it, while the writer runs",
+                active.display()
+            ),
+            Ok(_) => match prepared.filter(|tmp| !tmp.exists()) {
+                Some(tmp) => format!(
+                    "the next segment, prepared as {}, was removed by another program while this writer held the folder lock",
+                    tmp.display()
+                ),
+                None => return None,
+            },
+        };
+        Some(JournalError::FolderChanged {
+            path: self.dir.clone(),
+            reason,
+        })
     }
 
     /// Flushes, syncs, stops the helper threads and removes the unused
@@ -247,7 +291,8 @@ impl Writer {
             let _ = handle.join();
         }
         self.prealloc.shutdown();
-        synced
+        // The helper sealed the last closed segments before it stopped.
+        synced.and_then(|()| self.shared.check())
     }
 
     /// Sequence number the next append gets.
@@ -263,6 +308,12 @@ impl Writer {
     /// The durable sequence as a shared atomic that other threads can read.
     pub fn seq_durable_handle(&self) -> Arc<AtomicU64> {
         self.shared.durable_seq.clone()
+    }
+
+    /// Last sequence of the newest segment this writer has sealed (0: none
+    /// yet). Sealing runs on the helper thread just after each rollover.
+    pub fn seq_sealed(&self) -> u64 {
+        self.shared.sealed_seq.load(Ordering::Acquire)
     }
 
     /// The segment being written.
@@ -312,37 +363,42 @@ fn check_config(config: &JournalConfig) -> Result<(), JournalError> {
     Ok(())
 }
 
-/// Takes the folder's writer lock: one writer per journal.
-fn lock_folder(dir: &Path) -> Result<File, JournalError> {
-    let path = dir.join(naming::LOCK_FILE_NAME);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(JournalError::io(&path, "open lock file"))?;
-    match sys::fs::try_lock_exclusive(&file) {
-        Ok(true) => Ok(file),
-        Ok(false) => Err(JournalError::Locked {
-            path: dir.to_path_buf(),
-        }),
-        Err(source) => Err(JournalError::Io {
-            path,
-            op: "lock",
-            source,
-        }),
+/// Device and inode of a folder.
+fn folder_id(dir: &Path) -> Result<(u64, u64), JournalError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).map_err(JournalError::io(dir, "stat folder"))?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// Removes preallocated segments a writer that stopped left behind. Only
+/// under the folder lock: no live helper can be preparing one.
+fn remove_stale_prealloc(dir: &Path) -> Result<usize, JournalError> {
+    let mut removed = 0;
+    for stale in naming::list_prealloc(dir)? {
+        std::fs::remove_file(&stale).map_err(JournalError::io(&stale, "remove"))?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// Frames the `Pwrite` buffer holds (none with a map).
+fn buffer_frames(config: &JournalConfig, layout: &Layout) -> usize {
+    match (config.write_mode, config.durability) {
+        (WriteMode::Mmap, _) => 0,
+        (WriteMode::Pwrite, Durability::Group { records, .. }) => {
+            (config.write_buffer_bytes / layout.frame_bytes).clamp(1, records as usize)
+        }
+        (WriteMode::Pwrite, _) => (config.write_buffer_bytes / layout.frame_bytes).max(1),
     }
 }
 
 /// An empty folder: the first segment is prepared here, synchronously.
 fn create_first(
     dir: &Path,
-    layout: &Layout,
+    spec: &SegmentSpec,
     seq_first: u64,
-    mapped: bool,
-    zero_fill: bool,
 ) -> Result<(Active, u64, RecoveryReport), JournalError> {
-    let prepared = prealloc::prepare_segment(dir, layout, seq_first, mapped, zero_fill)?;
+    let prepared = prealloc::prepare_segment(dir, spec, seq_first)?;
     let path = prepared.target.path.clone();
     std::fs::rename(&prepared.tmp_path, &path)
         .map_err(JournalError::io(&path, "rename new segment into place"))?;
@@ -355,6 +411,7 @@ fn create_first(
         truncation: None,
         prealloc_removed: 0,
         created: true,
+        closed: ClosedCheckReport::default(),
     };
     let active = Active {
         target: prepared.target,
@@ -366,36 +423,45 @@ fn create_first(
 /// A folder with segments: recover the newest and resume after its last good record.
 fn reopen_newest(
     newest: &naming::SegmentFile,
-    layout: &Layout,
-    mapped: bool,
+    spec: &SegmentSpec,
 ) -> Result<(Active, u64, RecoveryReport), JournalError> {
-    let open = segment::open_segment(&newest.path, newest.seq_first, true)?;
-    layout.check_header(&open.header, &open.path)?;
-    let end = recovery::recover_segment(&open.file, &open.path, layout, newest.seq_first)?;
+    let layout = &spec.layout;
+    let (file, header) = segment::open_plain(&newest.path, newest.seq_first, true)?;
+    layout.check_header(&header, &newest.path)?;
+    if header.seq_origin != 0 && header.seq_origin != spec.seq_origin {
+        return Err(JournalError::Layout {
+            path: newest.path.clone(),
+            reason: format!(
+                "the header says the journal starts at sequence {}, this journal starts at {}: the segment belongs to another journal",
+                header.seq_origin, spec.seq_origin
+            ),
+        });
+    }
+    let end = recovery::recover_segment(&file, &newest.path, layout, newest.seq_first)?;
     // What recovery found is the log: make it durable before calling it so.
-    open.file
-        .sync_data()
-        .map_err(JournalError::io(&open.path, "fdatasync on open"))?;
-    let map = if mapped {
+    file.sync_data()
+        .map_err(JournalError::io(&newest.path, "fdatasync on open"))?;
+    let map = if spec.map {
         Some(
-            sys::map::map_segment(&open.file, layout.segment_size_bytes as usize)
-                .map_err(JournalError::io(&open.path, "map segment"))?,
+            sys::map::map_segment(&file, layout.segment_size_bytes as usize)
+                .map_err(JournalError::io(&newest.path, "map segment"))?,
         )
     } else {
         None
     };
     let report = RecoveryReport {
-        segment_path: open.path.clone(),
+        segment_path: newest.path.clone(),
         seq_next: newest.seq_first + end.slot_end,
         truncation: end.truncation,
         prealloc_removed: 0,
         created: false,
+        closed: ClosedCheckReport::default(),
     };
     let active = Active {
         target: Arc::new(SyncTarget {
             seq_first: newest.seq_first,
-            file: open.file,
-            path: open.path,
+            file,
+            path: newest.path.clone(),
         }),
         map,
     };

@@ -33,6 +33,10 @@ fn archive_moves_old_closed_segments_and_never_the_active_one() {
         writer.append(&payload(seq)).unwrap();
     }
     writer.sync().unwrap();
+    // Closed segments are sealed on the helper thread just after rollover.
+    wait_for("segments 1 and 5 sealed", Duration::from_secs(10), || {
+        writer.seq_sealed() >= 8
+    });
     let now = SystemTime::now();
     for seq_first in [1, 5, 9] {
         set_age(&segment(dir.path(), seq_first), now, 40 * DAY);

@@ -8,6 +8,7 @@ use genesis_journal::{
     Durability, JournalError, RangeReader, SegmentHeader, WriteMode, Writer, FORMAT_VERSION,
 };
 use proptest::prelude::*;
+use std::time::Duration;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
@@ -162,7 +163,8 @@ fn wrong_payload_size_is_refused() {
     assert_eq!(writer.seq_next(), 1);
 }
 
-// Only one writer at a time: a second open of the same folder is refused.
+// Only one writer at a time: a second open of the same folder is refused,
+// naming the folder and the holder (process id and name).
 #[test]
 fn second_writer_is_locked_out() {
     let dir = tempfile::tempdir().unwrap();
@@ -170,8 +172,41 @@ fn second_writer_is_locked_out() {
     let (writer, _) = Writer::open(&config).unwrap();
     let err = Writer::open(&config).err().unwrap();
     assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&dir.path().display().to_string()), "{text}");
+    assert!(
+        text.contains(&format!("held by pid {} (", std::process::id())),
+        "{text}"
+    );
     drop(writer);
     Writer::open(&config).unwrap();
+}
+
+// Another process holding the lock is named by its process id.
+#[test]
+fn lock_held_by_another_process_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), 4, WriteMode::Pwrite, Durability::None);
+    drop(Writer::open(&config).unwrap());
+    let lock = dir.path().join("LOCK");
+    // `flock` (util-linux) holds the lock file; once it does, the test
+    // writes its holder line the way a writer does.
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("flock(1) from util-linux");
+    wait_for("flock to take the lock", Duration::from_secs(10), || {
+        matches!(Writer::open(&config), Err(JournalError::Locked { .. }))
+    });
+    std::fs::write(&lock, format!("pid {} (sleep)\n", holder.id())).unwrap();
+    let err = Writer::open(&config).err().unwrap().to_string();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(
+        err.contains(&format!("held by pid {} (sleep)", holder.id())),
+        "{err}"
+    );
 }
 
 // A segment written by a newer format is refused with its version and file named.
@@ -185,15 +220,20 @@ fn unknown_format_version_is_refused() {
     let header = SegmentHeader::decode(&bytes, &path).unwrap();
     assert_eq!(header.format_version, FORMAT_VERSION);
     // Patch the version by hand: `encode` always writes this build's version.
-    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     std::fs::write(&path, &bytes).unwrap();
     let err = Writer::open(&config).err().unwrap().to_string();
-    assert!(err.contains("format version 3 is unknown"), "{err}");
+    assert!(
+        err.contains(&format!("format version {} is unknown", FORMAT_VERSION + 1)),
+        "{err}"
+    );
     assert!(err.contains("00000000000000000001.gjseg"), "{err}");
     let report = genesis_journal::verify(dir.path()).unwrap();
     assert!(!report.is_clean());
     assert!(
-        report.damages[0].reason.contains("format version 3"),
+        report.damages[0]
+            .reason
+            .contains(&format!("format version {}", FORMAT_VERSION + 1)),
         "{:?}",
         report.damages
     );

@@ -40,7 +40,7 @@ impl FileReader {
     pub fn open(path: &Path) -> Result<FileReader, JournalError> {
         let io = |op: &'static str| {
             let path = path.to_path_buf();
-            move |source| JournalError::Io { path, op, source }
+            move |error| JournalError::Io { path, op, error }
         };
         let file = File::open(path).map_err(io("open"))?;
         let file_len_bytes = file.metadata().map_err(io("stat"))?.len();
@@ -68,10 +68,10 @@ impl FileReader {
     pub fn next_record(&mut self) -> Result<ReadOutcome<'_>, JournalError> {
         let offset = self.offset;
         let got =
-            read_up_to(&mut self.input, &mut self.frame).map_err(|source| JournalError::Io {
+            read_up_to(&mut self.input, &mut self.frame).map_err(|error| JournalError::Io {
                 path: self.path.clone(),
                 op: "read",
-                source,
+                error,
             })?;
         if got == 0 {
             return Ok(ReadOutcome::End);

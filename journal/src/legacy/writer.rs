@@ -31,7 +31,7 @@ impl FileWriter {
     ) -> Result<FileWriter, JournalError> {
         let io = |op: &'static str| {
             let path = path.to_path_buf();
-            move |source| JournalError::Io { path, op, source }
+            move |error| JournalError::Io { path, op, error }
         };
         let mut file = OpenOptions::new()
             .write(true)
@@ -84,10 +84,10 @@ impl FileWriter {
         }
         self.file
             .write_all(&self.buffer)
-            .map_err(|source| JournalError::Io {
+            .map_err(|error| JournalError::Io {
                 path: self.path.clone(),
                 op: "write",
-                source,
+                error,
             })?;
         self.bytes_written += self.buffer.len() as u64;
         self.buffer.clear();
@@ -97,10 +97,10 @@ impl FileWriter {
     /// Flushes, then waits until the data is on disk (`fdatasync`).
     pub fn sync(&mut self) -> Result<(), JournalError> {
         self.flush()?;
-        self.file.sync_data().map_err(|source| JournalError::Io {
+        self.file.sync_data().map_err(|error| JournalError::Io {
             path: self.path.clone(),
             op: "fdatasync",
-            source,
+            error,
         })
     }
 

@@ -69,3 +69,47 @@ pub fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) 
 pub fn first_segment(dir: &Path) -> std::path::PathBuf {
     dir.join("00000000000000000001.gjseg")
 }
+
+/// Path of the segment starting at `seq_first`.
+pub fn segment(dir: &Path, seq_first: u64) -> std::path::PathBuf {
+    dir.join(format!("{seq_first:020}.gjseg"))
+}
+
+/// Byte offset of slot `slot` in a segment.
+pub fn slot_offset(slot: u64) -> usize {
+    HEADER + slot as usize * FRAME
+}
+
+/// A closed journal of `records` records in segments of `slots` slots,
+/// every closed segment sealed (close waits for the sealing helper).
+pub fn sealed_journal(dir: &Path, slots: u64, records: u64) -> genesis_journal::JournalConfig {
+    let config = config(dir, slots, WriteMode::Pwrite, Durability::None);
+    write_journal(&config, records);
+    config
+}
+
+/// XORs `mask` into the byte at `offset` of `path`.
+pub fn flip(path: &Path, offset: usize, mask: u8) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[offset] ^= mask;
+    std::fs::write(path, &bytes).unwrap();
+}
+
+/// Every regular file of a folder (name, bytes), to prove a refusal changed nothing.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+/// Sets a file's modification time `age` before `now`.
+pub fn set_age(path: &Path, now: std::time::SystemTime, age: Duration) {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_modified(now - age).unwrap();
+}
