@@ -130,3 +130,28 @@ fn unknown_venue_order_is_adopted_with_its_fills() {
     let order = *exec.orders().get(OrderId(9)).unwrap();
     assert_eq!((order.filled, order.leaves()), (Qty(2), 3));
 }
+
+#[test]
+fn unknown_venue_order_is_cancelled_when_so_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path());
+    config.venue.fix.reconcile_unknown = genesis_engine::config::ReconcileUnknown::Cancel;
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&config, Box::new(notes.clone()));
+    exec.on_event(&mut venue_order(9, 0, VenueOrderState::Open));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledAck, 9, 5),
+            (RequestKind::Cancel, 9, 5)
+        ]
+    );
+    assert_eq!(
+        exec.orders().get(OrderId(9)).map(|o| o.state),
+        Some(OrderState::PendingCancel)
+    );
+    assert_eq!(exec.counters.reconcile.cancelled, 1);
+    // An order the venue reports closed and the engine never knew: nothing to do.
+    exec.on_event(&mut venue_order(11, 5, VenueOrderState::Filled));
+    assert_eq!(notes.take(), vec![]);
+}
