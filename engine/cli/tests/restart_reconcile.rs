@@ -21,7 +21,7 @@ use genesis_engine::event::{EventKind, Input};
 use rand_core::{RngCore, SeedableRng};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Instruments of the default config, in index order.
 const SYMBOLS: usize = 4;
@@ -89,6 +89,46 @@ fn journal_positions(journal: &Path) -> Vec<i64> {
         }
     }
     positions
+}
+
+/// Acks, fills, cancel acks and rejects the engine journaled.
+fn venue_answers(journal: &Path) -> usize {
+    journal_events(journal)
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::OrderAck
+                    | EventKind::Fill
+                    | EventKind::CancelAck
+                    | EventKind::OrderReject
+            )
+        })
+        .count()
+}
+
+/// Waits, with the market held, until neither the venue's book of the
+/// engine's orders nor the answers the engine journaled have changed for
+/// 400 ms: whatever the engine sent is answered and the answer read.
+fn settle(venue: &mut Venue, journal: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = (serde_json::Value::Null, 0);
+    let mut stable_since = Instant::now();
+    loop {
+        let participant = venue.summary();
+        let now = (participant["open_orders"].clone(), venue_answers(journal));
+        if now != last {
+            last = now;
+            stable_since = Instant::now();
+        } else if stable_since.elapsed() >= Duration::from_millis(400) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the engine and the venue never settled"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn genesis_ok(args: &[&str], what: &str) {
@@ -160,7 +200,7 @@ fn killed_engine_restarts_into_the_venues_state() {
         lap("restarted and reconciled");
         // Still market: whatever the engine sends is answered, then it stops.
         venue.order("hold", "the market is still");
-        std::thread::sleep(Duration::from_millis(500));
+        settle(&mut venue, &journal);
         let report = engine.stop();
         let participant = venue.summary();
         lap("stopped");
