@@ -3,7 +3,8 @@
 //! flagged fill and applied once, when that fill comes back journaled (a
 //! crash before then leaves it missing, and the next answer finds it
 //! again); an order the venue reports done is closed; one it holds and the
-//! engine does not know is adopted.
+//! engine does not know is adopted; one the engine never recorded that
+//! filled while it was down has its fills applied.
 
 mod common;
 
@@ -151,7 +152,32 @@ fn unknown_venue_order_is_cancelled_when_so_configured() {
         Some(OrderState::PendingCancel)
     );
     assert_eq!(exec.counters.reconcile.cancelled, 1);
-    // An order the venue reports closed and the engine never knew: nothing to do.
+    // Closed at the venue without a fill, never known here: nothing to do.
+    exec.on_event(&mut venue_order(11, 0, VenueOrderState::Cancelled));
+    assert_eq!(notes.take(), vec![]);
+}
+
+// An order the engine never recorded (sent just before a crash) that
+// filled while it was down: its fill is the account's, applied once, and
+// the order closed.
+#[test]
+fn unrecorded_order_filled_while_down_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&common::test_config(dir.path()), Box::new(notes.clone()));
+    exec.on_event(&mut venue_order(11, 5, VenueOrderState::Filled));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledFill, 11, 5),
+            (RequestKind::ReconciledClose, 11, 0)
+        ]
+    );
+    assert_eq!(
+        exec.orders().closed_state(OrderId(11)),
+        Some(OrderState::Filled)
+    );
+    // Told again (a later round): closed here, nothing more.
     exec.on_event(&mut venue_order(11, 5, VenueOrderState::Filled));
     assert_eq!(notes.take(), vec![]);
 }

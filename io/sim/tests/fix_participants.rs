@@ -2,7 +2,8 @@
 //! away: with cancel-on-disconnect off its resting orders stay and keep
 //! trading; when it comes back it asks for them with an
 //! OrderMassStatusRequest (35=AF) and OrderStatusRequests (35=H) and gets
-//! ExecutionReports with ExecType=I; the summary says what it holds.
+//! ExecutionReports with ExecType=I (the mass answer tells the orders that
+//! closed while it was away too); the summary says what it holds.
 
 use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::order::{NewOrderSingle, OrdType, Side as FixSide, TimeInForce};
@@ -227,33 +228,53 @@ fn resting_orders_outlive_the_session_and_are_reported_by_status() {
             )
             .unwrap();
     }
-    read_until(&mut client, &mut seen, "three status answers", |s| {
-        s.reports.iter().filter(|r| r.exec_type == "I").count() == 3
+    read_until(&mut client, &mut seen, "four status answers", |s| {
+        s.reports.iter().filter(|r| r.exec_type == "I").count() == 4
     });
     let status: Vec<&Report> = seen.reports.iter().filter(|r| r.exec_type == "I").collect();
-    assert_eq!(
+    let af = |r: &Report| {
         (
-            status[0].cl_ord_id.as_str(),
-            status[0].ord_status.as_str(),
-            status[0].tot_num_reports.as_str(),
-            status[0].last_rpt_requested.as_str()
-        ),
-        ("102", "0", "1", "Y"),
-        "AF: the one resting order, new, the last report"
+            r.cl_ord_id.clone(),
+            r.ord_status.clone(),
+            r.cum_qty.clone(),
+            r.tot_num_reports.clone(),
+            r.last_rpt_requested.clone(),
+        )
+    };
+    let text = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let expect = |v: [&str; 5]| {
+        let v = text(&v);
+        (
+            v[0].clone(),
+            v[1].clone(),
+            v[2].clone(),
+            v[3].clone(),
+            v[4].clone(),
+        )
+    };
+    assert_eq!(
+        af(status[0]),
+        expect(["102", "0", "0", "2", "N"]),
+        "AF: the resting order, new"
+    );
+    assert_eq!(
+        af(status[1]),
+        expect(["101", "2", "5", "2", "Y"]),
+        "AF: the order filled while away, the last report"
     );
     assert_eq!(
         (
-            status[1].ord_status_req_id.as_str(),
-            status[1].ord_status.as_str(),
-            status[1].cum_qty.as_str()
+            status[2].ord_status_req_id.as_str(),
+            status[2].ord_status.as_str(),
+            status[2].cum_qty.as_str()
         ),
         ("S101", "2", "5"),
         "H: filled while away"
     );
     assert_eq!(
         (
-            status[2].ord_status_req_id.as_str(),
-            status[2].ord_status.as_str()
+            status[3].ord_status_req_id.as_str(),
+            status[3].ord_status.as_str()
         ),
         ("S999", "8"),
         "H: unknown order"

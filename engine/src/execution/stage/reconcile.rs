@@ -169,8 +169,7 @@ impl ExecutionStage {
             return self.reconcile_known(order, report, ev);
         }
         if report.state != VenueOrderState::Open {
-            // Closed at the venue and not open here: nothing to change.
-            return Outcome::LateForClosedOrder;
+            return self.closed_unknown(report, ev);
         }
         if self.orders.closed_state(id).is_some() {
             // Closed here, working there: it is no order of ours any more.
@@ -183,6 +182,43 @@ impl ExecutionStage {
             return self.request_cancel_at_venue(&order, ev);
         }
         self.adopt(report, ev)
+    }
+
+    /// Closed at the venue and not open here. One the table closed is done
+    /// with; one it never knew that traded is an order sent in the moment
+    /// before a crash, whose decision never reached the journal (or one
+    /// entered at the venue for this account): its fills are the account's,
+    /// so it is entered, its fills applied, and closed as the venue says.
+    fn closed_unknown(&mut self, report: &VenueOrder, ev: &Event) -> Outcome {
+        let id = report.order_id;
+        if self.orders.closed_state(id).is_some() || report.cum_qty.0 <= 0 {
+            return Outcome::LateForClosedOrder;
+        }
+        let order = venue_order(report, ev.instrument, ev.side);
+        if self
+            .orders
+            .adopt(id, order.instrument, order.side, order.price, order.qty)
+            != Outcome::Applied
+        {
+            return Outcome::InvalidTransition;
+        }
+        tracing::warn!(
+            order = id.0,
+            cum_qty = report.cum_qty.0,
+            "the venue reports fills of an order the engine never recorded: applied"
+        );
+        self.counters.reconcile.adopted += 1;
+        self.apply_missed_fill(&order, report.cum_qty.0, ev);
+        self.orders.close_as(id, closed_state(report.state));
+        self.counters.reconcile.closed += 1;
+        self.note(
+            RequestKind::ReconciledClose,
+            &order,
+            order.price,
+            Qty(0),
+            ev,
+        );
+        Outcome::Applied
     }
 
     /// An order the table holds: terms, missed fills, close, in that order.

@@ -90,6 +90,9 @@ struct Router {
     arrival_ns: u64,
     /// The ClOrdIDs of the participants' orders.
     ids: Ids,
+    /// Per participant: orders that filled or were cancelled while it had
+    /// no session (it never heard), told with the next mass status answer.
+    done_while_away: Vec<Vec<u64>>,
 }
 
 impl FixAcceptor {
@@ -140,6 +143,7 @@ impl FixAcceptor {
                 exec_id: String::with_capacity(24),
                 arrival_ns: 0,
                 ids: Ids::new(SESSIONS_MAX),
+                done_while_away: Vec::new(),
             },
             tick_to_trade_ns,
         })

@@ -103,6 +103,9 @@ impl Router {
     ) {
         self.exec_seq += 1;
         let key = reply.answer.order();
+        if session.is_none() {
+            self.note_done_while_away(slot, reply);
+        }
         let Some(chain) = self.ids.chain(slot, key).cloned() else {
             debug_assert!(false, "a reply names an order whose ClOrdIDs are known");
             return;
@@ -204,5 +207,42 @@ impl Router {
         let _ = session
             .sender()
             .send_execution_report(&report, &self.scales[instrument], now_ns);
+    }
+}
+
+/// Done orders kept per away participant for its next mass status answer.
+const DONE_WHILE_AWAY_MAX: usize = 4_096;
+
+impl Router {
+    /// An order of a participant without a session traded or left the
+    /// book: remembered (once, bounded, oldest dropped) for its return.
+    fn note_done_while_away(&mut self, slot: usize, reply: &Reply) {
+        let closes = match reply.answer {
+            Answer::Fill { .. } => reply.leaves_qty == 0,
+            Answer::Cancelled { .. } => true,
+            _ => false,
+        };
+        if !closes {
+            return;
+        }
+        if self.done_while_away.len() <= slot {
+            self.done_while_away.resize_with(slot + 1, Vec::new);
+        }
+        let done = &mut self.done_while_away[slot];
+        let key = reply.answer.order();
+        if !done.contains(&key) {
+            if done.len() == DONE_WHILE_AWAY_MAX {
+                done.remove(0);
+            }
+            done.push(key);
+        }
+    }
+
+    /// The orders that closed while the participant was away (taken: told once).
+    pub(super) fn take_done_while_away(&mut self, slot: usize) -> Vec<u64> {
+        self.done_while_away
+            .get_mut(slot)
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 }

@@ -2,7 +2,8 @@
 //! answered with one ExecutionReport of ExecType=I about the order it names
 //! (by any ClOrdID the order ever had, or its OrderID; live or recently
 //! done), or the unknown-order answer; an OrderMassStatusRequest (AF) with
-//! one report per live order of the participant (TotNumReports, and
+//! one report per live order of the participant, and per order that
+//! filled or was cancelled while it had no session (TotNumReports, and
 //! LastRptRequested=Y on the last), or the single no-orders answer. The
 //! forms are `genesis_io::fix::status`'s, FIX 4.4's.
 //!
@@ -114,6 +115,7 @@ impl Orders<'_> {
             .exchange
             .live_session_orders(self.owner())
             .into_iter()
+            .chain(self.done_while_away())
             .filter(|(_, view)| symbol_index.is_none_or(|index| index == Some(view.instrument)))
             .filter(|(_, view)| request.side.is_none_or(|side| fix_side(view.side) == side))
             .collect();
@@ -140,6 +142,19 @@ impl Orders<'_> {
             };
             self.send_report(&about, answering, sender, now_ns);
         }
+    }
+
+    /// Orders that filled or were cancelled while the participant had no
+    /// session: a mass status answer tells them too (as a venue's "orders
+    /// of the day" does), so a client learns of fills on orders it sent
+    /// but never recorded before it went down.
+    fn done_while_away(&mut self) -> Vec<(u64, OrderView)> {
+        let owner = self.owner();
+        let keys = self.router.take_done_while_away(self.participant);
+        keys.into_iter()
+            .filter_map(|key| Some((key, self.exchange.session_order(owner, key)?)))
+            .filter(|(_, view)| view.state != ViewState::Live)
+            .collect()
     }
 
     /// One ExecType=I report about an order.
