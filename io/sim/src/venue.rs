@@ -356,6 +356,9 @@ impl Simulator {
                 continue;
             }
             let note = self.apply(&command, moving, held);
+            // Its replies reach their sessions (or are kept for the away)
+            // before anything later is done or told.
+            self.fix.send_replies(&mut self.exchange, (self.now_ns)());
             lock(&control.notes).push(note);
             self.flush_itch();
         }

@@ -324,7 +324,7 @@ impl FixAcceptor {
     /// for participants that are away. Replies wait in the exchange while a
     /// session's socket is not taking what it already has: none is encoded
     /// into a full buffer and lost.
-    fn send_replies(&mut self, exchange: &mut Exchange, now_ns: u64) -> bool {
+    pub(crate) fn send_replies(&mut self, exchange: &mut Exchange, now_ns: u64) -> bool {
         let backed_up = self.connections.iter().flatten().any(|c| match c {
             Connection::Live(live) => {
                 live.session.pending_output().len() > OUTPUT_BACKLOG_BYTES_MAX
