@@ -3,14 +3,15 @@
 # the workspace, and the tuning scripts against fake /proc and /sys trees.
 # Needs the Rust toolchain. As root it installs the Debian packages the tests
 # use when missing: QuickFIX (FIX interop test), PostgreSQL 15 (drain tests;
-# each starts a throwaway server unless DATABASE_URL is set), and the tuning
+# each starts a throwaway server unless DATABASE_URL is set), Prometheus
+# (promtool lints the feed-health series in the market-data tests), and the tuning
 # tests install shellcheck; Python's hdrhistogram is installed for the
 # latency-log interop test. Tests talk to loopback only and use fused or
 # two-thread plans with sleeping waits.
 set -euo pipefail
 cd "$(dirname "$0")"
 # Debian packages the tests use, installed when missing (CI runs as root).
-packages="libquickfix-dev libquickfix-doc g++ postgresql-15"
+packages="libquickfix-dev libquickfix-doc g++ postgresql-15 prometheus"
 if ! dpkg -s $packages >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "== installing $packages"
     apt-get update -qq

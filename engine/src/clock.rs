@@ -2,6 +2,15 @@
 //! epoch at start-up. Reading it costs a few nanoseconds, so every stage can
 //! time every event. Only thread wrappers and I/O (ingest's sources) read it;
 //! stage logic takes time from the event.
+//!
+//! Kernel receive stamps are CLOCK_REALTIME, a different clock: NTP slews
+//! it, and the TSC's calibration drifts from it over a run. Every latency
+//! is measured on this clock, so a source converts each kernel stamp with a
+//! [`RealtimeBridge`] measured after its reads: the offset between the two
+//! clocks read back to back, so a stamp lands on this clock no later than
+//! the moment of the conversion (never in the future, so a latency taken
+//! from it is never negative), and the drift never accumulates (the
+//! offset is measured afresh every poll).
 
 // The one module that reads clocks for the engine (see clippy.toml).
 #![allow(clippy::disallowed_methods)]
@@ -58,8 +67,95 @@ impl EpochClock {
     }
 }
 
+/// Converts CLOCK_REALTIME stamps (the kernel's receive stamps) to an
+/// [`EpochClock`]'s epoch ns, with the offset measured at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RealtimeBridge {
+    /// The epoch clock's reading when the offset was measured.
+    now_ns: u64,
+    /// That reading minus CLOCK_REALTIME read right after it.
+    offset_ns: i64,
+}
+
+impl RealtimeBridge {
+    /// The bridge of readings taken together: `now_ns` on the epoch clock,
+    /// then `realtime_ns` on CLOCK_REALTIME.
+    pub fn new(now_ns: u64, realtime_ns: u64) -> RealtimeBridge {
+        let offset = i128::from(now_ns) - i128::from(realtime_ns);
+        RealtimeBridge {
+            now_ns,
+            offset_ns: offset.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+        }
+    }
+
+    /// A CLOCK_REALTIME stamp taken before the bridge was measured, on the
+    /// epoch clock: never later than the bridge's instant (a stamp from a
+    /// clock stepped backwards is clamped there).
+    #[inline]
+    pub fn epoch_ns(&self, realtime_ns: u64) -> u64 {
+        let converted = i128::from(realtime_ns) + i128::from(self.offset_ns);
+        converted.clamp(0, i128::from(self.now_ns)) as u64
+    }
+
+    /// The epoch clock's reading the bridge was measured at.
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+}
+
+impl EpochClock {
+    /// Measures a bridge now: this clock, then CLOCK_REALTIME (the order
+    /// keeps a stamp read before the call at or before the returned now).
+    #[inline]
+    pub fn realtime_bridge(&self) -> RealtimeBridge {
+        let now_ns = self.now_ns();
+        RealtimeBridge::new(now_ns, realtime_ns())
+    }
+}
+
+/// CLOCK_REALTIME now, in ns since the Unix epoch (the kernel stamps' clock).
+#[inline]
+pub fn realtime_ns() -> u64 {
+    genesis_io::net::realtime_ns()
+}
+
 impl Default for EpochClock {
     fn default() -> EpochClock {
         EpochClock::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Stamps convert by the measured offset; one later than the bridge's
+    // instant (a clock stepped back) is clamped to it, so no latency taken
+    // from a converted stamp is negative.
+    #[test]
+    fn bridge_converts_and_never_lands_in_the_future() {
+        let bridge = RealtimeBridge::new(1_000_000, 5_000_000);
+        assert_eq!(bridge.epoch_ns(4_990_000), 990_000);
+        assert_eq!(bridge.epoch_ns(5_000_000), 1_000_000);
+        assert_eq!(bridge.epoch_ns(6_000_000), 1_000_000, "clamped to now");
+        assert_eq!(bridge.epoch_ns(0), 0, "clamped to the epoch");
+        let ahead = RealtimeBridge::new(9_000, 1_000);
+        assert_eq!(ahead.epoch_ns(900), 8_900);
+    }
+
+    // A kernel-like stamp taken just before the bridge converts to within a
+    // few milliseconds before the clock's now, however far the two clocks
+    // have drifted apart since the epoch clock was anchored.
+    #[test]
+    fn a_fresh_stamp_converts_to_just_before_now() {
+        let clock = EpochClock::new();
+        for _ in 0..1_000 {
+            let stamp = realtime_ns();
+            let bridge = clock.realtime_bridge();
+            let converted = bridge.epoch_ns(stamp);
+            let latency_ns = clock.now_ns() - converted;
+            assert!(latency_ns < 50_000_000, "{latency_ns} ns");
+            assert!(converted <= bridge.now_ns());
+        }
     }
 }

@@ -87,12 +87,15 @@ pub const FLAG_CONFLATED: u8 = 2;
 /// Event flag: the book this market data comes from is stale (a feed gap not
 /// yet recovered); nothing new may be traded on the instrument.
 pub const FLAG_STALE: u8 = 4;
+/// Event flag: more book deltas of the same feed message follow (the rows of
+/// a snapshot); the book is whole again only after the delta without it.
+pub const FLAG_MESSAGE_CONTINUES: u8 = 8;
 /// Event flag: made by reconciliation with the venue, not read from a live
 /// ExecutionReport: a fill the engine missed, an order it adopted, synced
 /// or closed after the venue's status answers (`docs/restart.md`). Execution
 /// applied it when it read the venue's answer ([`Input::VenueOrder`]); risk
 /// and strategy apply it as they read it, once.
-pub const FLAG_RECONCILED: u8 = 8;
+pub const FLAG_RECONCILED: u8 = 16;
 
 code_enum! {
     /// A step of reconciliation with the venue (FIX status requests at logon).
@@ -205,11 +208,16 @@ pub struct Trade {
     pub trade_id: u64,
 }
 
-/// A price level's new total size (zero removes the level); side in the event header.
+/// A price level's new total size (zero removes the level); side in the
+/// event header. `bid_px` and `ask_px` are the touch once the level is set
+/// (`Price(0)`: that side of the book is empty), so a strategy needs no book
+/// of its own to quote at it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BookDelta {
     pub price: Price,
     pub qty: Qty,
+    pub bid_px: Price,
+    pub ask_px: Price,
 }
 
 /// The venue accepted a new order or a replace; `price`/`qty` are what now works.
@@ -315,7 +323,10 @@ impl Event {
                 [t.bid_px.0, t.bid_qty.0, t.ask_px.0, t.ask_qty.0],
             ),
             Input::Trade(t) => (EventKind::Trade, [t.price.0, t.qty.0, t.trade_id as i64, 0]),
-            Input::BookDelta(d) => (EventKind::BookDelta, [d.price.0, d.qty.0, 0, 0]),
+            Input::BookDelta(d) => (
+                EventKind::BookDelta,
+                [d.price.0, d.qty.0, d.bid_px.0, d.ask_px.0],
+            ),
             Input::OrderAck(a) => (
                 EventKind::OrderAck,
                 [
@@ -377,6 +388,8 @@ impl Event {
             EventKind::BookDelta => Input::BookDelta(BookDelta {
                 price: Price(d[0]),
                 qty: Qty(d[1]),
+                bid_px: Price(d[2]),
+                ask_px: Price(d[3]),
             }),
             EventKind::OrderAck => Input::OrderAck(OrderAck {
                 order_id: OrderId(d[0] as u64),
@@ -583,6 +596,16 @@ mod tests {
                     trade_id
                 }
             )),
+            (p.clone(), q.clone(), p.clone(), p.clone()).prop_map(
+                |(price, qty, bid_px, ask_px)| {
+                    Input::BookDelta(BookDelta {
+                        price,
+                        qty,
+                        bid_px,
+                        ask_px,
+                    })
+                }
+            ),
             (any::<u64>(), any::<u64>(), p.clone(), q.clone()).prop_map(|(o, e, price, qty)| {
                 Input::Fill(Fill {
                     order_id: OrderId(o),

@@ -6,11 +6,17 @@
 //!
 //! Single-threaded: the venue's `WsServer` and the source are both
 //! non-blocking and driven in turn by the test loop, which waits on
-//! conditions with a generous deadline (never on time passing).
+//! conditions with a generous deadline (never on time passing). Snapshots
+//! come from the WebSocket API's `depth` request here
+//! (`snapshot_source = "websocket-api"`), which this scripted venue
+//! answers; the REST procedure is tested against a Binance-shaped server
+//! in `engine/cli/tests/binance_feed.rs`.
 
 use genesis_engine::adapters::binance_source::BinanceSource;
 use genesis_engine::clock::EpochClock;
-use genesis_engine::config::{Config, InstrumentConfig, InstrumentLimits, MarketDataSource};
+use genesis_engine::config::{
+    BinanceSnapshotSource, Config, InstrumentConfig, InstrumentLimits, MarketDataSource,
+};
 use genesis_engine::event::{Event, Input, TopOfBook, FLAG_STALE};
 use genesis_engine::ingest::Source;
 use genesis_engine::units::{Price, Qty};
@@ -34,6 +40,7 @@ fn config() -> Config {
     config.market_data.binance.snapshot_limit = 100;
     config.market_data.binance.reconnect_initial_ms = 20;
     config.market_data.binance.reconnect_max_ms = 200;
+    config.market_data.binance.snapshot_source = BinanceSnapshotSource::WebSocketApi;
     config.validate("test").unwrap();
     config
 }
@@ -350,18 +357,23 @@ fn disconnect_is_stale_until_rebuilt() {
     assert_eq!(rig.source.feed().stats().reconnect_resyncs, 1);
 }
 
-// The constructor names what is wrong: a URL without an instrument's stream,
-// a tick size no grid can hold.
+// The constructor names what is wrong: a URL that is neither raw nor
+// combined, a scheme that is not ws or wss, a tick size no grid can hold.
+// A URL that lacks an instrument's stream is taken (the feed subscribes it).
 #[test]
 fn constructor_errors_name_the_problem() {
     let config = config();
-    let err = BinanceSource::new(
-        &config,
-        "ws://127.0.0.1:1/stream?streams=btcusdt@bookTicker",
-    )
-    .err()
-    .unwrap();
-    assert!(err.contains("btcusdt@depth@100ms"), "{err}");
+    for (url, expected) in [
+        ("ws://127.0.0.1:1/api/v3/depth", "neither raw"),
+        ("http://127.0.0.1:1/ws/btcusdt@bookTicker", "scheme"),
+    ] {
+        let err = BinanceSource::new(&config, url).err().unwrap();
+        assert!(
+            err.contains("market_data.binance.url") && err.contains(expected),
+            "{err}"
+        );
+    }
+    assert!(BinanceSource::new(&config, "ws://127.0.0.1:1/ws/btcusdt@bookTicker").is_ok());
     let mut off_grid = config.clone();
     off_grid.instruments[0].tick_size = "0.0000000000000000001".into();
     let err = BinanceSource::new(

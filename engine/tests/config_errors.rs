@@ -158,7 +158,40 @@ fn itch_addresses_are_checked() {
     Config::parse("[market_data.itch]\nfeed_bind = \"nowhere\"\n", "t").unwrap();
 }
 
-// binance-ws needs a ws:// combined-stream URL carrying every instrument's streams.
+// The snapshot server is an address or "" (retransmission alone); the
+// recovery's thresholds are checked for every ITCH source, each by name.
+#[test]
+fn itch_recovery_settings_are_checked() {
+    let external = "[market_data]\nsource = \"itch\"\n[market_data.itch]\n";
+    Config::parse(&format!("{external}snapshot_server = \"\"\n"), "t").unwrap();
+    let err = error_of(&format!("{external}snapshot_server = \"glimpse\"\n"));
+    assert!(err.contains("`market_data.itch.snapshot_server`"), "{err}");
+    for (line, key) in [
+        (
+            "snapshot_backoff_initial_ms = 100\nsnapshot_backoff_max_ms = 10",
+            "snapshot_backoff_max_ms",
+        ),
+        ("buffer_datagrams_max = 0", "buffer_datagrams_max"),
+        ("buffer_bytes_max = 100", "buffer_bytes_max"),
+        ("snapshot_username = \"toolongname\"", "snapshot_username"),
+        (
+            "snapshot_password_file = \"p\"\nsnapshot_password_env = \"P\"",
+            "snapshot_password_file",
+        ),
+    ] {
+        let err = error_of(&format!("[market_data.itch]\n{line}\n"));
+        assert!(
+            err.contains(&format!("`market_data.itch.{key}`")),
+            "{line}: {err}"
+        );
+    }
+    let err = error_of("[market_data]\nsim_loss_ppm = 2000000\n");
+    assert!(err.contains("`market_data.sim_loss_ppm`"), "{err}");
+}
+
+// binance-ws needs a stream URL: raw or combined, ws:// or wss://; a
+// rest_url must be an http(s) base; the snapshot source and TLS roots are
+// kinds named in errors.
 #[test]
 fn binance_url_is_checked() {
     let instrument =
@@ -173,17 +206,33 @@ fn binance_url_is_checked() {
         err.contains("`market_data.binance.url`") && err.contains("needs"),
         "{err}"
     );
-    let err = error_of(&with_url(
+    for url in [
         "wss://stream.binance.com:9443/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms",
-    ));
+        "wss://stream.binance.com:9443/ws/btcusdt@depth@100ms",
+        "ws://127.0.0.1:9443/stream?streams=btcusdt@bookTicker",
+    ] {
+        Config::parse(&with_url(url), "t").unwrap();
+    }
+    let err = error_of(&with_url("http://127.0.0.1:9443/ws/btcusdt@bookTicker"));
     assert!(
-        err.contains("`market_data.binance.url`") && err.contains("ws://"),
+        err.contains("`market_data.binance.url`") && err.contains("scheme"),
         "{err}"
     );
-    let err = error_of(&with_url(
-        "ws://127.0.0.1:9443/stream?streams=btcusdt@bookTicker",
+    let err = error_of(&with_url("ws://127.0.0.1:9443/api/v3/depth"));
+    assert!(err.contains("neither raw"), "{err}");
+    let url = "ws://127.0.0.1:9443/ws";
+    let err = error_of(&format!(
+        "{}rest_url = \"api.binance.com\"\n",
+        with_url(url)
     ));
-    assert!(err.contains("btcusdt@depth@100ms"), "{err}");
+    assert!(err.contains("`market_data.binance.rest_url`"), "{err}");
+    let err = error_of(&format!("{}snapshot_source = \"carrier\"\n", with_url(url)));
+    assert!(
+        err.contains("`market_data.binance.snapshot_source`") && err.contains("\"websocket-api\""),
+        "{err}"
+    );
+    let err = error_of(&format!("{}tls_roots = \"mine\"\n", with_url(url)));
+    assert!(err.contains("\"webpki\" and \"system\""), "{err}");
     let config = Config::parse(
         &with_url("ws://127.0.0.1:9443/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms"),
         "t",

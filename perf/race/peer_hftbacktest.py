@@ -10,7 +10,8 @@ for the response), no fees. Feed: the tape converted by
 `events` counts the tape rows fed in (L2 rows + trade rows); the DEPTH_CLEAR
 rows that the converter inserts before a snapshot are not counted.
 `wall_s` is the backtest loop alone, after a warm-up run that compiles it;
-`load_s` is conversion plus building the backtester.
+`load_s` is conversion plus building the backtester; `cpu_s` is the process's
+CPU time over the loop (user + system, all threads).
 """
 
 import time
@@ -154,12 +155,13 @@ def backtester(meta, feeds, latency_ns):
 def run(args, meta, feeds):
     lots = np.array([float(i["lot_size"]) for i in meta["instruments"]])
     hbt = backtester(meta, feeds, args.latency_us * 1000)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     orders, fills, updates = market_maker(hbt, len(feeds), args.n, lots, args.order_lots,
                                           args.max_position_lots)
     wall_s = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
     hbt.close()
-    return orders, fills, int(updates), wall_s
+    return orders, fills, int(updates), wall_s, cpu_s
 
 
 def main():
@@ -172,9 +174,9 @@ def main():
     check_events(meta, events, "hftbacktest")
     load_s = time.perf_counter() - started
     run(args, meta, [data[:WARMUP_ROWS].copy() for data in feeds])  # compiles the loop
-    orders, fills, updates, wall_s = run(args, meta, feeds)
+    orders, fills, updates, wall_s, cpu_s = run(args, meta, feeds)
     emit(args, "hftbacktest", hftbacktest.__version__, events, fills, orders, wall_s,
-         book_updates=updates, load_s=round(load_s, 3), queue_model="risk-averse, no partial fills")
+         cpu_s=cpu_s, book_updates=updates, load_s=round(load_s, 3), queue_model="risk-averse, no partial fills")
 
 
 if __name__ == "__main__":

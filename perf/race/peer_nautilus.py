@@ -11,7 +11,8 @@ throttle raised out of the way. The data engine buffers deltas up to each
 F_LAST flag, so the strategy sees one callback per L2 message.
 
 `events` counts the tape rows fed in (deltas + trade ticks). `wall_s` is
-`engine.run()` alone; `load_s` is loading plus adding the data to the engine.
+`engine.run()` alone; `load_s` is loading plus adding the data to the engine;
+`cpu_s` is the process's CPU time over the run (user + system, all threads).
 """
 
 import time
@@ -156,12 +157,13 @@ def main():
             lot_sizes=tuple(i["lot_size"] for i in meta["instruments"]),
             n=args.n, order_lots=args.order_lots, max_position_lots=args.max_position_lots))
         bt.add_strategy(maker)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         bt.run()
         wall_s = time.perf_counter() - started
+        cpu_s = time.process_time() - cpu_started
         bt.dispose()
     emit(args, "nautilus_trader", nautilus_trader.__version__, events, maker.fills,
-         maker.orders_sent, wall_s, book_updates=sum(q.updates for q in maker.quoting.values()),
+         maker.orders_sent, wall_s, cpu_s=cpu_s, book_updates=sum(q.updates for q in maker.quoting.values()),
          load_s=round(load_s, 3), queue_model="none: fills when the book reaches the order")
 
 

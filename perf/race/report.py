@@ -37,14 +37,52 @@ def read_runs(paths):
     return runs
 
 
+PAIRS = [("genesis", "hftbacktest"), ("genesis", "nautilus_trader"),
+         ("genesis-csv", "hftbacktest"), ("genesis-csv", "nautilus_trader"),
+         ("hftbacktest", "nautilus_trader")]
+
+
 def ratios(runs):
-    """events/s ratios at each N: genesis over each peer when it ran, hftbacktest over nautilus always."""
+    """Ratios at each N, one engine over another measured in the same run: of
+    events/s (wall) and of events per CPU second. Keyed and shaped as the
+    bench report's ratios ({value, better, what}), so that `compare` checks
+    them against perf/baseline/race.json."""
     by_n = {}
     for run in runs:
-        by_n.setdefault(run["n"], {})[run["engine"]] = run["events_per_s"]
-    pairs = [("genesis", "hftbacktest"), ("genesis", "nautilus_trader"), ("hftbacktest", "nautilus_trader")]
-    return {f"n={n}": {f"{a}/{b}": round(rates[a] / rates[b], 2) for a, b in pairs if a in rates and b in rates}
-            for n, rates in sorted(by_n.items())}
+        by_n.setdefault(run["n"], {})[run["engine"]] = run
+    out = {}
+    for n, engines in sorted(by_n.items()):
+        for a, b in PAIRS:
+            if a not in engines or b not in engines:
+                continue
+            slug = f"race_n{n}_{a.replace('-', '_')}_over_{b}"
+            for key, unit in (("events_per_s", "events/s"), ("events_per_cpu_s", "events per CPU second")):
+                if engines[a].get(key) and engines[b].get(key):
+                    suffix = "" if key == "events_per_s" else "_per_cpu_s"
+                    out[slug + suffix] = {
+                        "value": round(engines[a][key] / engines[b][key], 3),
+                        "better": "higher",
+                        "what": f"{unit}, {a} ÷ {b}, N = {n}, same tape, same run",
+                    }
+    return out
+
+
+def fills_note(runs):
+    """Fills and orders of each engine as a share of hftbacktest's at the same N
+    (the same queue model: they should agree within a few per cent)."""
+    by_n = {}
+    for run in runs:
+        by_n.setdefault(run["n"], {})[run["engine"]] = run
+    notes = {}
+    for n, engines in sorted(by_n.items()):
+        base = engines.get("hftbacktest")
+        for engine, run in engines.items():
+            if base and engine != "hftbacktest" and base["fills"] and base["orders"]:
+                notes[f"n={n} {engine}/hftbacktest"] = {
+                    "fills": round(run["fills"] / base["fills"], 4),
+                    "orders": round(run["orders"] / base["orders"], 4),
+                }
+    return notes
 
 
 def markdown(report):
@@ -54,17 +92,25 @@ def markdown(report):
         f"seed {tape['seed']}, csv sha256 `{tape['csv_sha256'][:16]}…`. "
         f"CPU: {report['machine']['cpu_model']} ({report['machine']['cpus']} cpus, shared with other work).",
         "",
-        "| engine | version | N | events | events/s | fills | orders | wall s | load s | latency p50/p99/p99.9 ns |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| engine | version | N | events | events/s | events/CPU-s | fills | orders | wall s | CPU s | load s | load avg | latency p50/p99/p99.9/max ns |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in report["runs"]:
         latency = r.get("latency_ns")
-        spread = "/".join(str(latency[k]) for k in ("p50", "p99", "p99_9")) if latency else "n/a"
+        spread = "/".join(str(latency[k]) for k in ("p50", "p99", "p99_9", "max")) if latency else "n/a"
+        per_cpu = r.get("events_per_cpu_s")
         lines.append(f"| {r['engine']} | {r['version']} | {r['n']} | {r['events']} | {r['events_per_s']:,} "
-                     f"| {r['fills']} | {r['orders']} | {r['wall_s']} | {r.get('load_s', 'n/a')} | {spread} |")
+                     f"| {f'{per_cpu:,}' if per_cpu else 'n/a'} | {r['fills']} | {r['orders']} | {r['wall_s']} "
+                     f"| {r.get('cpu_s', 'n/a')} | {r.get('load_s', 'n/a')} | {r.get('loadavg_1m', 'n/a')} | {spread} |")
     lines.append("")
-    for n, pairs in report["ratios"].items():
-        lines.append(f"Ratios at {n}: " + ", ".join(f"{k} {v}×" for k, v in pairs.items()))
+    lines.append("genesis: the binary tape (`genesis tape convert`, whose time is its load s); genesis-csv: "
+                 "the gzip CSV files read and parsed inside its wall time. Genesis's latency is per event, "
+                 "from the row taken off the tape to its journal write (fused plan).")
+    lines.append("")
+    for key, ratio in report["ratios"].items():
+        lines.append(f"- `{key}`: {ratio['value']}× ({ratio['what']})")
+    for key, note in report["fills_vs_hftbacktest"].items():
+        lines.append(f"- {key}: fills {note['fills']}×, orders {note['orders']}×")
     return "\n".join(lines) + "\n"
 
 
@@ -81,6 +127,7 @@ def main():
         "machine": machine(),
         "runs": runs,
         "ratios": ratios(runs),
+        "fills_vs_hftbacktest": fills_note(runs),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "race-peers.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -7,6 +7,7 @@
 #   perf/race/run.sh              # 2 M rows (10-30 min on 2 shared vCPUs)
 #   perf/race/run.sh --small      # 50 k rows, a quick check
 #   GENESIS=target/release/genesis perf/race/run.sh   # adds Genesis's rows
+#   (build it first: cargo build --release -p genesis-cli --bin genesis)
 #
 # Environment: RACE_VENV (venv, default target/race-venv), OUT (report
 # directory, default target/perf-report), RACE_NS (default "8 64"),
@@ -29,9 +30,31 @@ if ! "$python" -c "import json,sys; m=json.load(open('$tape/tape.json')); \
     "$python" perf/race/check_tape.py "$tape"
 fi
 
-# Genesis's config comes from the ```toml block in the README, with {n} filled in.
+# Genesis: the tape converted once to a binary tape (`genesis tape convert`:
+# its time is Genesis's load_s, as conversion is the peers'), and the race's
+# config (perf/race/genesis.toml) with N filled in.
 genesis_config() {
-    sed -n '/^```toml$/,/^```$/p' perf/race/README.md | sed '1d;$d' | sed "s/{n}/$1/g"
+    sed "s/^requote_every_updates = [0-9]*/requote_every_updates = $1/" perf/race/genesis.toml
+}
+genesis_convert() {
+    local started=$(date +%s%N)
+    "$GENESIS" tape convert "$tape"/*.csv* --config perf/race/genesis.toml --out "$tape/tape.gnstape" >&2
+    genesis_load_s=$(( ($(date +%s%N) - started) / 1000000 ))
+    genesis_load_s=$(printf '%d.%03d' $((genesis_load_s / 1000)) $((genesis_load_s % 1000)))
+}
+# One Genesis run: backtest with the journal on, replay verifies the journal,
+# the summary becomes one result line (engine renamed, load_s added).
+genesis_run() {
+    local n=$1 engine=$2 load_s=$3; shift 3
+    local journal=target/race/genesis-journal-$engine-n$n summary=$out/race-$engine-n$n.json
+    rm -rf "$journal"
+    genesis_config "$n" > "target/race/genesis-n$n.toml"
+    "$GENESIS" backtest "$@" --config "target/race/genesis-n$n.toml" --journal "$journal" \
+        --summary-json "$summary" > "$out/race-logs/$engine-n$n.log" 2>&1
+    "$GENESIS" replay "$journal" >> "$out/race-logs/$engine-n$n.log" 2>&1
+    "$python" -c "import json,sys; r=json.load(open(sys.argv[1])); r['engine']=sys.argv[2]; \
+        r['load_s']=float(sys.argv[3]) if sys.argv[3] else None; r['replay_verified']=True; \
+        print(json.dumps(r))" "$summary" "$engine" "$load_s"
 }
 
 mkdir -p "$out/race-logs"
@@ -45,12 +68,16 @@ for n in ${RACE_NS:-8 64}; do
     done
     if [[ -n ${GENESIS:-} ]]; then
         echo "race: genesis, N=$n" >&2
-        genesis_config "$n" > "target/race/genesis-n$n.toml"
-        "$GENESIS" backtest "$tape"/*.csv* --config "target/race/genesis-n$n.toml" \
-            --summary-json "$out/race-genesis-n$n.json" 2> "$out/race-logs/genesis-n$n.log"
-        # one line per run, as report.py reads them
-        "$python" -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))" \
-            "$out/race-genesis-n$n.json" | tee -a "$results"
+        [[ -n ${genesis_load_s:-} ]] || genesis_convert
+        genesis_run "$n" genesis "${genesis_load_s:-}" "$tape/tape.gnstape" | tee -a "$results"
+        echo "race: genesis from the CSV files, N=$n" >&2
+        genesis_run "$n" genesis-csv "" "$tape"/*.csv* | tee -a "$results"
     fi
 done
 "$python" perf/race/report.py "$results" --tape "$tape" --out "$out"
+# The ratios against the committed baseline (a note, not a failure: a shared
+# machine moves them; see perf/baseline/README.md).
+if [[ -n ${GENESIS:-} && -f perf/baseline/race.json ]]; then
+    cargo run --release -q -p genesis-perf --bin compare -- perf/baseline/race.json \
+        "$out/race-peers.json" --tolerance "${TOLERANCE:-0.2}" || true
+fi

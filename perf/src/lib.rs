@@ -8,6 +8,8 @@
 //!   `perf/baseline/report.json`.
 //! - `cargo run --release -p genesis-perf --bin pipeline` runs the older
 //!   fused-against-crossbeam-against-raw-append benchmark.
+//! - `cargo run --release -p genesis-perf --bin md_recovery` times ITCH gap
+//!   recovery (retransmission and snapshot) beside a loopback TCP round trip.
 //!
 //! Modules: the variants (`genesis`, `threaded`, `tokio_pipeline`, sharing
 //! `setup` and `drive`), the load generator (`schedule`), the hardware floor

@@ -5,9 +5,10 @@
 //! report with what ran beside the engine. Tests and benchmarks reuse it.
 //!
 //! Order matters and follows the sockets: the simulator's ITCH request port
-//! is bound first (the engine's receiver needs its address), then the
-//! engine's feed socket (the simulator publishes to it), then the simulator;
-//! a WebSocket feed and the FIX session connect to the simulator's ports.
+//! and snapshot server are bound first (the engine's receiver needs their
+//! addresses), then the engine's feed socket (the simulator publishes to
+//! it), then the simulator; a WebSocket feed (with its REST snapshots on
+//! the same port) and the FIX session connect to the simulator's ports.
 
 use crate::drain_glue::DrainHooks;
 use crate::sim_glue::{self, SimHooks, WalkFlow};
@@ -17,11 +18,12 @@ use genesis_engine::clock::EpochClock;
 use genesis_engine::config::{Config, MarketDataSource, VenueKind};
 use genesis_engine::ingest::{ControlSender, Source};
 use genesis_engine::run::parts::{market_from_config, venue_from_config};
-use genesis_engine::run::{EngineError, Parts, RunHooks, RunReport, VenueAt};
+use genesis_engine::run::{EngineError, Parts, ReportNote, RunHooks, RunReport, VenueAt};
+use genesis_engine::telemetry::feed_health::FeedHealth;
 use genesis_engine::telemetry::metrics::Percentiles;
 use genesis_engine::telemetry::Gauges;
 use genesis_io::net::combined_stream_url;
-use genesis_sim::{BoardFlow, ItchRequestPort, TopBoard, VenueSim, VenueSimSetup};
+use genesis_sim::{BoardFlow, ItchPorts, TopBoard, VenueSim, VenueSimSetup};
 use hdrhistogram::Histogram;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -46,9 +48,9 @@ pub struct Beside {
     drain: DrainHooks,
 }
 
-/// Where the simulated venue's ITCH feed goes: its bound request port, and
-/// the engine's source reading it.
-type ItchPair = (ItchRequestPort, ItchSource);
+/// Where the simulated venue's ITCH feed goes: its bound request port and
+/// snapshot server, and the engine's source reading it.
+type ItchPair = (ItchPorts, ItchSource);
 
 /// Assembles the configured run (see the module header).
 pub fn assemble(config: &Config) -> Result<Assembly, EngineError> {
@@ -87,6 +89,7 @@ pub fn assemble(config: &Config) -> Result<Assembly, EngineError> {
         sim,
         trades: sim_trades,
         tick_to_trade: None,
+        report: None,
     });
     Ok(Assembly {
         parts,
@@ -104,13 +107,15 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// The simulator's request port first (the engine's receiver needs its
-/// address), then the engine's feed socket (the simulator needs its).
+/// The simulator's request port and snapshot server first (the engine's
+/// receiver needs their addresses), then the engine's feed socket (the
+/// simulator needs its).
 fn bind_itch(config: &Config) -> Result<ItchPair, EngineError> {
-    let request_port = ItchRequestPort::bind(loopback(0))
-        .map_err(|e| EngineError::Venue(format!("ITCH request port: {e}")))?;
-    let source = ItchSource::bind(config, request_port.request_addr).map_err(EngineError::Venue)?;
-    Ok((request_port, source))
+    let ports = ItchPorts::bind(&sim_glue::sim_config(config), loopback(0), loopback(0))
+        .map_err(|e| EngineError::Venue(format!("ITCH request port and snapshot server: {e}")))?;
+    let source = ItchSource::bind(config, ports.request_addr, Some(ports.snapshot_addr))
+        .map_err(EngineError::Venue)?;
+    Ok((ports, source))
 }
 
 /// Starts the simulated venue: FIX on `venue.fix.port` when orders go to it
@@ -129,9 +134,9 @@ fn start_sim(
         0
     };
     let (itch_out, itch_source) = match itch {
-        Some((request_port, source)) => {
+        Some((ports, source)) => {
             let feed_addr = source.feed_addr().map_err(EngineError::Venue)?;
-            (Some((request_port, feed_addr)), Some(source))
+            (Some((ports, feed_addr)), Some(source))
         }
         None => (None, None),
     };
@@ -147,7 +152,7 @@ fn start_sim(
         itch: itch_out,
         ws_addr: (config.market_data.source == MarketDataSource::BinanceSim).then(|| loopback(0)),
         flow,
-        now_ns: sim_glue::now_ns(clock),
+        now_ns: sim_glue::now_ns(),
         hold_market: true,
         cancel_on_disconnect: config.venue.cancel_on_disconnect,
     };
@@ -226,9 +231,19 @@ impl RunHooks for Beside {
 
 impl Beside {
     /// Completes the report with what ran beside the engine: tick-to-trade
-    /// beside a loopback TCP round trip measured now (its floor), and the
-    /// drain's line.
-    fn finish(&mut self, report: &mut RunReport) {
+    /// beside a loopback TCP round trip measured now (its floor), the
+    /// simulator's and the feed's counters, and the drain's line.
+    fn finish(&mut self, report: &mut RunReport, health: Option<&FeedHealth>) {
+        if let Some(health) = health {
+            report.notes.push(ReportNote {
+                line: health.summary_line(),
+                key: "market_data",
+                json: health.summary_json(),
+            });
+        }
+        if let Some(note) = self.sim.as_ref().and_then(SimHooks::report_note) {
+            report.notes.push(note);
+        }
         let tick_to_trade = self.sim.as_mut().and_then(|sim| sim.tick_to_trade.take());
         if let Some(histogram) = &tick_to_trade {
             report.tick_to_trade = Some(Percentiles::of(histogram));
@@ -250,8 +265,9 @@ pub fn run(
     duration: Option<Duration>,
 ) -> Result<RunReport, EngineError> {
     let mut beside = assembly.beside;
+    let health = assembly.parts.sources.market.feed_health();
     // On an error, what started beside the engine stops as it is dropped.
     let mut report = genesis_engine::run::run(config, assembly.parts, &mut beside, stop, duration)?;
-    beside.finish(&mut report);
+    beside.finish(&mut report, health.as_deref());
     Ok(report)
 }

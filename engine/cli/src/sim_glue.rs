@@ -19,14 +19,17 @@ use genesis_engine::config::Config;
 use genesis_engine::event::{Event, Input};
 use genesis_engine::ingest::synthetic::Synthetic;
 use genesis_engine::ingest::{Source, Tap};
+use genesis_engine::run::ReportNote;
 use genesis_engine::units::Side;
 use genesis_sim::venue::NowNs;
-use genesis_sim::{MarketFlow, MarketMove, SimConfig, SimInstrument, Top, TopBoard, VenueSim};
+use genesis_sim::{
+    MarketFlow, MarketMove, SimConfig, SimInstrument, Top, TopBoard, VenueSim, VenueSimReport,
+};
 use hdrhistogram::Histogram;
 use std::sync::Arc;
 
 /// The simulator's view of the config: its instruments, book size, and the
-/// ITCH feed's deliberate loss.
+/// ITCH feed's deliberate loss (periodic, and a share seeded by `seed`).
 pub fn sim_config(config: &Config) -> SimConfig {
     SimConfig {
         instruments: config
@@ -40,13 +43,19 @@ pub fn sim_config(config: &Config) -> SimConfig {
             .collect(),
         resting_orders_max: config.venue.resting_orders_max,
         itch_drop_every: config.market_data.sim_drop_every,
+        itch_loss_ppm: config.market_data.sim_loss_ppm,
+        itch_loss_seed: config.market_data.seed,
     }
 }
 
-/// The simulator's clock: the engine's, so both stamp the same time.
-pub fn now_ns(clock: &EpochClock) -> NowNs {
-    let clock = clock.clone();
-    Box::new(move || clock.now_ns())
+/// The simulator's clock: CLOCK_REALTIME, the clock of the kernel's
+/// receive stamps. Its tick-to-trade is the kernel's stamp of an order's
+/// arrival minus the ITCH header time of the market data that triggered
+/// it, which the simulator stamped itself: one clock at both ends. (The
+/// engine converts kernel stamps to its own clock, see
+/// `genesis_engine::clock::RealtimeBridge`.)
+pub fn now_ns() -> NowNs {
+    Box::new(genesis_engine::clock::realtime_ns)
 }
 
 /// The config's seeded random walk, as moves of the simulated market.
@@ -134,6 +143,8 @@ pub struct SimHooks {
     pub trades: bool,
     /// Its tick-to-trade once stopped, when it traded.
     pub tick_to_trade: Option<Histogram<u64>>,
+    /// What it did, once stopped.
+    pub report: Option<VenueSimReport>,
 }
 
 impl SimHooks {
@@ -147,6 +158,7 @@ impl SimHooks {
     pub fn on_stopped(&mut self) -> Option<Histogram<u64>> {
         let counters = self.sim.stop();
         tracing::debug!(?counters, "simulated venue stopped");
+        self.report = Some(counters);
         if !self.trades {
             return None;
         }
@@ -158,5 +170,33 @@ impl SimHooks {
             .clone();
         self.tick_to_trade = Some(histogram.clone());
         Some(histogram)
+    }
+}
+
+impl SimHooks {
+    /// The simulator's market-data counters for the run's report, once stopped.
+    pub fn report_note(&self) -> Option<ReportNote> {
+        let report = self.report?;
+        let (itch, ws) = (report.itch, report.ws);
+        Some(ReportNote {
+            line: format!(
+                "venue-sim: ITCH {} packets, {} lost on purpose, {} retransmission requests answered, {} GLIMPSE snapshots; WebSocket {} snapshots ({} over REST)",
+                itch.packets_sent,
+                itch.packets_dropped,
+                itch.retransmissions_answered,
+                itch.snapshots_sent,
+                ws.snapshots_sent,
+                ws.rest_snapshots_sent
+            ),
+            key: "venue_sim",
+            json: serde_json::json!({
+                "itch_packets_sent": itch.packets_sent,
+                "itch_packets_dropped": itch.packets_dropped,
+                "itch_retransmissions_answered": itch.retransmissions_answered,
+                "itch_snapshots_sent": itch.snapshots_sent,
+                "ws_snapshots_sent": ws.snapshots_sent,
+                "ws_rest_snapshots_sent": ws.rest_snapshots_sent,
+            }),
+        })
     }
 }

@@ -236,6 +236,17 @@ fn default_run_with_the_websocket_feed() {
         report["tick_to_trade_ns"]["count"].as_u64().unwrap() > 0,
         "{report}"
     );
+    // The default binance-sim run takes its snapshots by Binance's
+    // documented procedure: REST, on the venue's port beside the streams.
+    let rest = report["venue_sim"]["ws_rest_snapshots_sent"]
+        .as_u64()
+        .unwrap();
+    assert!(rest >= 4, "a REST snapshot per instrument: {report}");
+    assert_eq!(
+        report["venue_sim"]["ws_snapshots_sent"].as_u64().unwrap(),
+        rest,
+        "no WebSocket-API snapshot: {report}"
+    );
 }
 
 /// A simulated venue serving FIX only, and our FIX client for it (not yet
@@ -260,7 +271,7 @@ fn fix_session(
             itch: None,
             ws_addr: None,
             flow: Box::new(WalkFlow::new(config, &clock)),
-            now_ns: sim_glue::now_ns(&clock),
+            now_ns: sim_glue::now_ns(),
             hold_market,
             cancel_on_disconnect: true,
         },

@@ -1,11 +1,16 @@
 //! Market data from a Binance-compatible WebSocket endpoint
 //! (`genesis_io::net::BinanceWsFeed`): each instrument's `<symbol>@bookTicker`
-//! and `<symbol>@depth@100ms` on one combined stream, depth snapshots asked
-//! for over the same socket, reconnect with backoff. Published as the
-//! engine's top-of-book events.
+//! and `<symbol>@depth@100ms` on one connection (a combined or raw stream
+//! URL, `ws://` or `wss://` through rustls; streams the URL does not name
+//! are subscribed), depth snapshots by Binance's documented procedure
+//! (REST `GET /api/v3/depth` on the feed's helper thread, or the WebSocket
+//! API's `depth` request as an option), reconnect with backoff. Published
+//! as the engine's top-of-book events; feed health (gaps, resyncs,
+//! snapshots, disconnects, stale books) goes to [`FeedHealth`].
 //!
 //! Owning thread: the ingest thread, which polls this as its market-data
-//! lane; `poll` never blocks.
+//! lane; `poll` never blocks (a REST snapshot is fetched on the feed's
+//! helper thread; the ingest thread only queues requests and takes answers).
 //!
 //! Where the top comes from (a choice): from bookTicker, gated by the
 //! depth book. bookTicker is the faster stream (pushed on every change of the
@@ -35,7 +40,9 @@
 //! and resyncs the book. Neither is published.
 //!
 //! Timestamps: `ts_recv_ns` is the time the feed read the message (the
-//! `EpochClock` ingest polls with). `ts_venue_ns` is the receive time too:
+//! `EpochClock` ingest polls with): the io layer's WebSocket client reads
+//! through tungstenite (and rustls) and hands on no kernel receive stamp
+//! for its TCP reads, so this source cannot have one yet. `ts_venue_ns` is the receive time too:
 //! a spot bookTicker carries no event time, and the depth diff's `E` is not
 //! handed out by the io feed; a stale re-publication caused by a
 //! disconnect is stamped with the time it was noticed.
@@ -52,18 +59,20 @@
 //! the impossible case). Bad input is logged at most once per metrics
 //! interval ([`BadInputLog`]).
 
+use crate::adapters::binance_health::{feed_rows, BinanceHealth};
 use crate::clock::EpochClock;
-use crate::config::{check_binance_url, instrument_grid, Config};
+use crate::config::{instrument_grid, BinanceConfig, Config};
 use crate::event::{Event, Input, TopOfBook, FLAG_STALE};
 use crate::ingest::bad_input::BadInputLog;
 use crate::ingest::source::Source;
+use crate::telemetry::feed_health::{FeedHealth, HealthWriter};
 use crate::units::{InstrumentId, Price, Qty, Side};
 use genesis_io::binance::{BookTicker, SyncOutcome, SyncStats};
 use genesis_io::net::{
-    BinanceFeedConfig, BinanceInstrument, BinanceWsFeed, MarketUpdate, WsEndpoint,
+    BinanceFeedConfig, BinanceInstrument, BinanceWsFeed, MarketUpdate, StreamUrl,
 };
 use std::collections::VecDeque;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 
 /// Diffs an instrument buffers while it waits for a snapshot.
 const DIFF_BUFFER_MAX: usize = 1_024;
@@ -121,6 +130,8 @@ struct InstrumentState {
     top_this_connection: bool,
     /// What was last queued: the top and its stale flag.
     published: Option<(TopOfBook, bool)>,
+    /// Receive time of the instrument's last stream message (0: none yet).
+    message_last_ns: u64,
 }
 
 /// The part of the source the feed's callback writes to.
@@ -140,67 +151,61 @@ pub struct BinanceSource {
     poll_room_min: usize,
     /// Book counters as last read, per instrument (they restart with each connection).
     sync_seen: Vec<SyncStats>,
-    /// Book counters summed over instruments and connections.
-    sync_total: SyncStats,
+    /// Book counters per instrument, summed over connections.
+    sync_totals: Vec<SyncStats>,
     bad_input: BadInputLog<BAD_INPUT_COUNT>,
+    health: BinanceHealth,
 }
 
 impl BinanceSource {
-    /// A source for every configured instrument, reading the combined
-    /// stream at `url` (`ws://host:port/stream?streams=...` with both
-    /// streams of every instrument). The host is resolved here, at start-up,
-    /// so the ingest thread never does DNS. The first poll connects.
+    /// A source for every configured instrument, reading the stream at
+    /// `url` (raw or combined, `ws://` or `wss://`) with the snapshot
+    /// source and TLS roots of `[market_data.binance]`. The host is
+    /// resolved, the TLS roots loaded and the REST fetcher's thread started
+    /// here, at start-up, so the ingest thread never does DNS or blocks on
+    /// HTTP. The first poll connects.
     pub fn new(config: &Config, url: &str) -> Result<BinanceSource, String> {
-        let symbols: Vec<&str> = config
-            .instruments
-            .iter()
-            .map(|i| i.symbol.as_str())
-            .collect();
-        check_binance_url(url, &symbols).map_err(|e| format!("market_data.binance.url: {e}"))?;
-        let addr = resolve(url)?;
+        let url_error = |e: genesis_io::net::NetError| format!("market_data.binance.url: {e}");
+        let stream = StreamUrl::parse(url).map_err(url_error)?;
+        let endpoint = stream.endpoint().map_err(url_error)?;
         let market_data = &config.market_data;
         let binance = &market_data.binance;
-        let levels_max = binance.snapshot_limit.max(1) as usize;
-        let instruments = config
-            .instruments
-            .iter()
-            .enumerate()
-            .map(|(index, instrument)| {
-                let grid = instrument_grid(instrument).map_err(|(field, message)| {
-                    format!("instruments[{index}].{field}: {message}")
-                })?;
-                Ok(BinanceInstrument {
-                    // The snapshot request names the exchange symbol, which is upper case.
-                    symbol: instrument.symbol.to_ascii_uppercase(),
-                    grid,
-                    levels_max,
-                    diff_buffer_max: DIFF_BUFFER_MAX,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let instruments = feed_instruments(config)?;
         let ws = market_data.ws_config();
         let count = instruments.len();
-        let feed = BinanceWsFeed::new(BinanceFeedConfig {
-            endpoint: WsEndpoint {
-                addr,
-                url: url.to_string(),
+        let options = binance.feed_options(&stream);
+        let addr = endpoint.addr;
+        let feed = BinanceWsFeed::open(
+            BinanceFeedConfig {
+                endpoint,
+                ws,
+                instruments,
+                snapshot_depth_limit: binance.snapshot_limit,
+                snapshot_retry_ns: binance.snapshot_retry_ms.saturating_mul(1_000_000),
             },
-            ws,
-            instruments,
-            snapshot_depth_limit: binance.snapshot_limit,
-            snapshot_retry_ns: binance.snapshot_retry_ms.saturating_mul(1_000_000),
-        });
+            &options,
+        )
+        .map_err(|e| format!("market_data.binance: {e}"))?;
         let name = market_data.source.name();
         tracing::info!(
             source = name,
             %addr,
+            tls = stream.tls,
+            snapshots = %BinanceConfig::snapshot_origin(&options),
             options = ?ws.socket,
-            "market-data socket options requested (applied on every connect; the WebSocket client does not report refusals)"
+            "Binance feed (socket options are applied on every connect; the WebSocket client does not report refusals)"
         );
         // One poll queues at most one event per message plus, per
         // instrument, a stale mark on a disconnect and one after the poll.
         let poll_room_min = ws.messages_per_poll_max + 2 * count + 2;
         let outbox_max = (2 * poll_room_min).max(1_024);
+        let symbols: Vec<&str> = config
+            .instruments
+            .iter()
+            .map(|i| i.symbol.as_str())
+            .collect();
+        let health = FeedHealth::new(name, feed_rows(&symbols));
+        let writer = HealthWriter::new(health, true, EpochClock::new().now_ns());
         Ok(BinanceSource {
             feed,
             tops: Tops {
@@ -213,8 +218,9 @@ impl BinanceSource {
             },
             poll_room_min,
             sync_seen: vec![SyncStats::default(); count],
-            sync_total: SyncStats::default(),
+            sync_totals: vec![SyncStats::default(); count],
             bad_input: BadInputLog::new(name, BAD_INPUT_NAMES, config.metrics.interval_ms),
+            health: BinanceHealth::new(writer, name),
         })
     }
 
@@ -239,12 +245,12 @@ impl BinanceSource {
 
     /// Book counters summed over instruments and connections (the feed's own restart on reconnect).
     pub fn sync_total(&self) -> SyncStats {
-        self.sync_total
+        sum_sync_stats(&self.sync_totals)
     }
 
     /// The cumulative bad-input counters, in the order of `BAD_INPUT_NAMES`.
     pub fn bad_input_counters(&self) -> [u64; BAD_INPUT_COUNT] {
-        bad_input_counters(&self.feed, &self.sync_total, &self.tops.counters)
+        bad_input_counters(&self.feed, &self.sync_total(), &self.tops.counters)
     }
 
     /// Adds what the books counted since the last call to the totals.
@@ -258,7 +264,7 @@ impl BinanceSource {
                 continue;
             };
             let now = *sync.stats();
-            let total = &mut self.sync_total;
+            let total = &mut self.sync_totals[index];
             total.gaps += now.gaps.saturating_sub(seen.gaps);
             total.resyncs += now.resyncs.saturating_sub(seen.resyncs);
             total.off_grid += now.off_grid.saturating_sub(seen.off_grid);
@@ -266,6 +272,7 @@ impl BinanceSource {
             total.buffer_overflows += now.buffer_overflows.saturating_sub(seen.buffer_overflows);
             total.crossed += now.crossed.saturating_sub(seen.crossed);
             total.snapshots_applied += now.snapshots_applied.saturating_sub(seen.snapshots_applied);
+            total.snapshots_too_old += now.snapshots_too_old.saturating_sub(seen.snapshots_too_old);
             total.diffs_applied += now.diffs_applied.saturating_sub(seen.diffs_applied);
             *seen = now;
         }
@@ -273,6 +280,7 @@ impl BinanceSource {
 
     /// After a poll: a book the updates did not report as unsynced may
     /// still be unusable (a rejected level marks it stale); flag it now.
+    /// Then the books' state and counters go to the feed health.
     fn reconcile(&mut self, now_ns: u64) {
         for index in 0..self.tops.instruments.len() {
             let live = self
@@ -284,12 +292,76 @@ impl BinanceSource {
                 state.synced = false;
                 self.tops.publish_stale(index, now_ns);
             }
+            let fresh = live && self.tops.connected;
+            let message_last_ns = self.tops.instruments[index].message_last_ns;
+            self.health.update_book(
+                index,
+                fresh,
+                message_last_ns,
+                &self.sync_totals[index],
+                now_ns,
+            );
         }
+        let disconnects = self.tops.counters.disconnects;
+        self.health.update_feed(&self.feed, disconnects, now_ns);
     }
+}
+
+/// The feed's instruments: upper-case symbols (as REST and snapshots name
+/// them) on the instruments' grids, books as deep as a snapshot.
+fn feed_instruments(config: &Config) -> Result<Vec<BinanceInstrument>, String> {
+    let levels_max = config.market_data.binance.snapshot_limit.max(1) as usize;
+    config
+        .instruments
+        .iter()
+        .enumerate()
+        .map(|(index, instrument)| {
+            let grid = instrument_grid(instrument)
+                .map_err(|(field, message)| format!("instruments[{index}].{field}: {message}"))?;
+            Ok(BinanceInstrument {
+                symbol: instrument.symbol.to_ascii_uppercase(),
+                grid,
+                levels_max,
+                diff_buffer_max: DIFF_BUFFER_MAX,
+            })
+        })
+        .collect()
+}
+
+/// Book counters summed over instruments.
+fn sum_sync_stats(totals: &[SyncStats]) -> SyncStats {
+    let mut sum = SyncStats::default();
+    for total in totals {
+        sum.gaps += total.gaps;
+        sum.resyncs += total.resyncs;
+        sum.off_grid += total.off_grid;
+        sum.invalid_messages += total.invalid_messages;
+        sum.buffer_overflows += total.buffer_overflows;
+        sum.crossed += total.crossed;
+        sum.snapshots_applied += total.snapshots_applied;
+        sum.snapshots_too_old += total.snapshots_too_old;
+        sum.diffs_applied += total.diffs_applied;
+    }
+    sum
 }
 
 impl Tops {
     fn on_update(&mut self, update: MarketUpdate, now_ns: impl FnOnce() -> u64) {
+        if let MarketUpdate::BookTicker {
+            instrument,
+            ts_recv_ns,
+            ..
+        }
+        | MarketUpdate::Depth {
+            instrument,
+            ts_recv_ns,
+            ..
+        } = update
+        {
+            if let Some(state) = self.instruments.get_mut(instrument) {
+                state.message_last_ns = ts_recv_ns;
+            }
+        }
         match update {
             MarketUpdate::Connected => self.on_connected(),
             MarketUpdate::Disconnected(_) => self.on_disconnected(now_ns()),
@@ -447,10 +519,15 @@ impl Source for BinanceSource {
             emit(event);
             emitted += 1;
         }
-        let (feed, total, counters) = (&self.feed, &self.sync_total, &self.tops.counters);
-        self.bad_input
-            .check(clock.now_ns(), || bad_input_counters(feed, total, counters));
+        let (feed, totals, counters) = (&self.feed, &self.sync_totals, &self.tops.counters);
+        self.bad_input.check(clock.now_ns(), || {
+            bad_input_counters(feed, &sum_sync_stats(totals), counters)
+        });
         emitted
+    }
+
+    fn feed_health(&self) -> Option<Arc<FeedHealth>> {
+        Some(Arc::clone(self.health.shared()))
     }
 }
 
@@ -490,23 +567,4 @@ fn bad_input_counters(
         ws.ping_timeouts,
         counters.tickers_invalid,
     ]
-}
-
-/// The TCP address of a `ws://host[:port]/...` URL (port 80 when absent).
-fn resolve(url: &str) -> Result<SocketAddr, String> {
-    let rest = url.strip_prefix("ws://").unwrap_or(url);
-    let host_port = rest.split(['/', '?']).next().unwrap_or("");
-    let has_port = host_port
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && !port.contains(']'));
-    let target = if has_port {
-        host_port.to_string()
-    } else {
-        format!("{host_port}:80")
-    };
-    target
-        .to_socket_addrs()
-        .map_err(|e| format!("market_data.binance.url: cannot resolve {host_port:?}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("market_data.binance.url: {host_port:?} resolves to no address"))
 }

@@ -2,32 +2,51 @@
 //! order-by-order books (`genesis_io::itch::ItchFeed`) and published as the
 //! engine's top-of-book and trade events.
 //!
-//! Polled by ingest as its market-data lane; never blocks. A sequence gap
-//! marks every book stale until the request port's retransmission fills it
-//! (the receiver sends the MoldUDP64 request); while a book is stale its
-//! top-of-book events carry `FLAG_STALE`, and pre-trade risk refuses new
-//! orders on that instrument. Prices are converted from ITCH's 4-decimal
-//! fixed point to the instrument's ticks exactly; a price off the tick grid
-//! is counted and the update is not published.
+//! Owning thread: ingest, which polls this as its market-data lane; `poll`
+//! never blocks.
+//!
+//! Recovery (the receiver's, `genesis_io::net::MoldReceiver`): a small gap
+//! is refilled through the venue's request port, a large gap or a late
+//! join from a GLIMPSE snapshot over SoupBinTCP, live datagrams buffered
+//! meanwhile; the thresholds are `[market_data.itch]`'s. From the gap to
+//! the recovery every book is stale: its tops and trades carry
+//! `FLAG_STALE` (and are journaled so), and pre-trade risk refuses new
+//! orders on it. Whenever a book's stale state turns, and after a gap
+//! closes or a snapshot applies (the books may have changed silently), the
+//! top of every book is examined again and published if it differs from
+//! what was published last. A failed snapshot is retried by the receiver
+//! with backoff; failures are counted, logged (at 1, 2, 4, ... in a row)
+//! and raise the `snapshot_failing` alert through [`FeedHealth`].
+//!
+//! Receive stamps: the kernel stamps each datagram on arrival
+//! (CLOCK_REALTIME); a stamp is converted to the engine's clock by a
+//! [`crate::clock::RealtimeBridge`] measured after the reads, so a latency
+//! measured from `ts_recv_ns` is never negative. How the sockets fared is
+//! logged once at start-up, and the first datagram the kernel did not
+//! stamp is logged once.
 //!
 //! Two ways in: [`ItchSource::bind`] on loopback for the in-process
 //! simulator ("itch-sim"), [`ItchSource::bind_external`] at the addresses of
-//! `[market_data.itch]` ("itch"). Socket options come from
-//! `[market_data.socket]`; how they fared is logged once at start-up. Bad
-//! input (malformed datagrams and messages, gaps, off-grid prices, ...) is
-//! counted and logged at most once per metrics interval ([`BadInputLog`]).
+//! `[market_data.itch]` ("itch"). Prices are converted from ITCH's
+//! 4-decimal fixed point to the instrument's ticks exactly; a price off the
+//! tick grid is counted and the update is not published. Bad input
+//! (malformed datagrams and messages, gaps, off-grid prices, ...) is counted
+//! and logged at most once per metrics interval ([`BadInputLog`]).
 
-use crate::clock::EpochClock;
+use crate::adapters::itch_health::{feed_rows, ItchHealth};
+use crate::clock::{realtime_ns, EpochClock, RealtimeBridge};
 use crate::config::Config;
 use crate::event::{Event, Input, TopOfBook, Trade, FLAG_STALE};
 use crate::ingest::bad_input::BadInputLog;
 use crate::ingest::source::Source;
+use crate::telemetry::feed_health::{FeedHealth, HealthWriter};
 use crate::units::{InstrumentId, Price, Qty, Side};
 use genesis_io::itch::arith::{epoch_ns_of, price4_per_tick};
 use genesis_io::itch::{BuySell, ItchFeed, ItchFeedConfig, ItchMessage, StockSymbol};
-use genesis_io::net::{MoldReceiver, MoldReceiverConfig};
+use genesis_io::net::{MoldReceiver, MoldReceiverConfig, ReceivePoll};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 const OUTBOX_MAX: usize = 8_192;
 
@@ -37,24 +56,54 @@ pub struct ItchSourceCounters {
     pub gaps: u64,
     pub gaps_closed: u64,
     pub requests_sent: u64,
+    pub snapshots_applied: u64,
+    pub snapshots_failed: u64,
     pub off_grid: u64,
+}
+
+/// Where the source's sockets bind and whom they ask.
+#[derive(Clone, Copy, Debug)]
+pub struct ItchAddresses {
+    pub feed_bind: SocketAddr,
+    pub request_bind: SocketAddr,
+    pub request_server: SocketAddr,
+    /// The GLIMPSE snapshot server; `None` heals by retransmission alone.
+    pub snapshot_server: Option<SocketAddr>,
+}
+
+/// A book's top in ticks, and whether the book was stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BookTop {
+    top: TopOfBook,
+    stale: bool,
+}
+
+/// A book touched in this poll: its last message's stamps (receive stamp
+/// still on CLOCK_REALTIME), or none when it is only examined again.
+#[derive(Clone, Copy, Debug)]
+struct Touch {
+    message: Option<(u64, u64)>,
 }
 
 pub struct ItchSource {
     receiver: MoldReceiver,
     feed: ItchFeed,
     price4_per_tick: Vec<i64>,
-    /// Last published (bid, bid qty, ask, ask qty, stale) per instrument.
-    last: Vec<(i64, i64, i64, i64, bool)>,
-    /// Books touched in this poll: receive and send time of their last message.
-    touched: Vec<Option<(u64, u64)>>,
+    /// What was last published per instrument.
+    published: Vec<Option<BookTop>>,
+    /// Books touched in this poll.
+    touched: Vec<Option<Touch>>,
+    /// Books stale at any time during this poll (their trades are flagged).
+    stale_in_poll: Vec<bool>,
     outbox: VecDeque<Event>,
     pub counters: ItchSourceCounters,
-    bad_input: BadInputLog<9>,
+    bad_input: BadInputLog<11>,
+    health: ItchHealth,
+    name: &'static str,
 }
 
 /// Names of the bad-input counters an ITCH source logs (see [`ItchSource::bad_input_counters`]).
-const BAD_INPUT_NAMES: [&str; 9] = [
+const BAD_INPUT_NAMES: [&str; 11] = [
     "datagrams_malformed",
     "messages_malformed",
     "messages_unknown_type",
@@ -64,61 +113,66 @@ const BAD_INPUT_NAMES: [&str; 9] = [
     "recv_errors",
     "request_send_errors",
     "off_grid",
+    "snapshots_failed",
+    "buffer_overflows",
 ];
 
 impl ItchSource {
     /// Binds a feed socket on loopback for the in-process simulator
-    /// ("itch-sim"); the venue must publish to `feed_addr()` and answer
-    /// retransmission requests at `request_server`. Socket options come
-    /// from `[market_data.socket]`.
-    pub fn bind(config: &Config, request_server: SocketAddr) -> Result<ItchSource, String> {
+    /// ("itch-sim"); the venue must publish to `feed_addr()`, answer
+    /// retransmission requests at `request_server` and snapshot logins at
+    /// `snapshot_server`. Socket options come from `[market_data.socket]`.
+    pub fn bind(
+        config: &Config,
+        request_server: SocketAddr,
+        snapshot_server: Option<SocketAddr>,
+    ) -> Result<ItchSource, String> {
         let any_port: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
-        ItchSource::open(config, "itch-sim", any_port, any_port, request_server)
+        let addresses = ItchAddresses {
+            feed_bind: any_port,
+            request_bind: any_port,
+            request_server,
+            snapshot_server,
+        };
+        ItchSource::open(config, "itch-sim", addresses)
     }
 
     /// Binds to an external feed ("itch"): the feed socket at
     /// `market_data.itch.feed_bind`, retransmission requests to
-    /// `market_data.itch.request_server` from an ephemeral port on every
-    /// interface (the venue answers the requester). Books start from
-    /// sequence 1: joining a running session, the first packet opens a gap
-    /// and the request port replays the session so far, which the
-    /// order-by-order books need anyway.
+    /// `request_server` from an ephemeral port on every interface (the
+    /// venue answers the requester), snapshots from `snapshot_server`.
+    /// Books start from sequence 1: joining a running session, the first
+    /// datagram is far ahead and a snapshot catches up (without a snapshot
+    /// server, the request port replays the session so far).
     pub fn bind_external(config: &Config) -> Result<ItchSource, String> {
         let itch = &config.market_data.itch;
-        let feed_bind: SocketAddr = itch.feed_bind.parse().map_err(|_| {
-            format!(
-                "market_data.itch.feed_bind {:?} is not a socket address",
-                itch.feed_bind
-            )
-        })?;
-        let request_server: SocketAddr = itch.request_server.parse().map_err(|_| {
-            format!(
-                "market_data.itch.request_server {:?} is not a socket address",
-                itch.request_server
-            )
-        })?;
-        let request_bind = match request_server {
-            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
-            SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+        let address = |key: &str, text: &str| {
+            text.parse::<SocketAddr>()
+                .map_err(|_| format!("market_data.itch.{key} {text:?} is not a socket address"))
         };
-        ItchSource::open(config, "itch", feed_bind, request_bind, request_server)
+        let request_server = address("request_server", &itch.request_server)?;
+        let snapshot_server = match itch.snapshot_server.as_str() {
+            "" => None,
+            text => Some(address("snapshot_server", text)?),
+        };
+        let addresses = ItchAddresses {
+            feed_bind: address("feed_bind", &itch.feed_bind)?,
+            request_bind: match request_server {
+                SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+                SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+            },
+            request_server,
+            snapshot_server,
+        };
+        ItchSource::open(config, "itch", addresses)
     }
 
     fn open(
         config: &Config,
         name: &'static str,
-        feed_bind_addr: SocketAddr,
-        request_bind_addr: SocketAddr,
-        request_server_addr: SocketAddr,
+        addresses: ItchAddresses,
     ) -> Result<ItchSource, String> {
-        let symbols = config
-            .instruments
-            .iter()
-            .map(|i| {
-                StockSymbol::from_str_padded(&i.symbol)
-                    .ok_or_else(|| format!("symbol {:?} is longer than ITCH's 8 bytes", i.symbol))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let feed = new_feed(config)?;
         let price4_per_tick = config
             .instruments
             .iter()
@@ -128,38 +182,32 @@ impl ItchSource {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let count = symbols.len();
-        let feed = ItchFeed::new(ItchFeedConfig {
-            symbols,
-            orders_max: 4_096,
-            levels_max: 256,
-            next_sequence: Some(1),
-            request_retry_ns: 20_000_000,
-            request_count_max: 512,
-        });
-        let receiver = MoldReceiver::bind(MoldReceiverConfig {
-            feed_bind_addr,
-            request_bind_addr,
-            request_server_addr,
-            options: config.market_data.socket_options(),
-            datagrams_per_poll_max: 64,
-        })
-        .map_err(|e| format!("binding the ITCH feed socket at {feed_bind_addr}: {e}"))?;
-        log_options(name, &receiver);
+        let receiver = new_receiver(config, &addresses)?;
+        log_start(name, &receiver, addresses.snapshot_server);
+        let count = price4_per_tick.len();
+        let symbols: Vec<&str> = config
+            .instruments
+            .iter()
+            .map(|i| i.symbol.as_str())
+            .collect();
+        let health = FeedHealth::new(name, feed_rows(&symbols));
         Ok(ItchSource {
             receiver,
             feed,
             price4_per_tick,
-            last: vec![(0, 0, 0, 0, false); count],
+            published: vec![None; count],
             touched: vec![None; count],
+            stale_in_poll: vec![false; count],
             outbox: VecDeque::with_capacity(OUTBOX_MAX),
             counters: ItchSourceCounters::default(),
             bad_input: BadInputLog::new(name, BAD_INPUT_NAMES, config.metrics.interval_ms),
+            health: ItchHealth::new(HealthWriter::new(health, false, EpochClock::new().now_ns())),
+            name,
         })
     }
 
     /// The cumulative bad-input counters, in the order of `BAD_INPUT_NAMES`.
-    pub fn bad_input_counters(&self) -> [u64; 9] {
+    pub fn bad_input_counters(&self) -> [u64; 11] {
         bad_input_counters(&self.feed, &self.receiver, &self.counters)
     }
 
@@ -168,8 +216,66 @@ impl ItchSource {
         &self.feed
     }
 
+    /// The receiver: its recovery counters, stamping and sockets.
+    pub fn receiver(&self) -> &MoldReceiver {
+        &self.receiver
+    }
+
     pub fn feed_addr(&self) -> Result<SocketAddr, String> {
         self.receiver.feed_local_addr().map_err(|e| e.to_string())
+    }
+
+    /// Reads what is waiting through the recovery, converts the receive
+    /// stamps, flags what was stale, and queues the tops that changed.
+    fn receive(&mut self, clock: &EpochClock) {
+        let first_new = self.outbox.len();
+        for (index, slot) in self.stale_in_poll.iter_mut().enumerate() {
+            *slot = self.health.is_stale(index);
+        }
+        let (touched, outbox) = (&mut self.touched, &mut self.outbox);
+        let result = self.receiver.poll(
+            &mut self.feed,
+            &mut realtime_ns,
+            |ts_recv_ns, book, message| on_message(touched, outbox, ts_recv_ns, book, message),
+        );
+        let bridge = clock.realtime_bridge();
+        self.count(&result);
+        self.settle_stale(&result, bridge.now_ns());
+        for event in self.outbox.range_mut(first_new..) {
+            event.ts_recv_ns = bridge.epoch_ns(event.ts_recv_ns);
+            if self.stale_in_poll[event.instrument.index()] {
+                event.flags |= FLAG_STALE;
+            }
+        }
+        self.publish_touched(&bridge);
+        self.health
+            .update(&self.receiver, &result, &bridge, self.name);
+    }
+
+    /// Adds what one receive did to the counters.
+    fn count(&mut self, result: &ReceivePoll) {
+        let counters = &mut self.counters;
+        counters.datagrams += result.datagram_count as u64;
+        counters.gaps += u64::from(result.gap_seen);
+        counters.gaps_closed += u64::from(result.gap_closed);
+        counters.requests_sent += u64::from(result.request_sent);
+        counters.snapshots_applied += u64::from(result.snapshot_applied);
+        counters.snapshots_failed += u64::from(result.snapshot_failed);
+    }
+
+    /// Books whose stale state turned are published again (so risk stops
+    /// or resumes trading on them at once); after a recovery every book is
+    /// examined again, since replays changed them without messages.
+    fn settle_stale(&mut self, result: &ReceivePoll, now_ns: u64) {
+        let recovered = result.gap_closed || result.snapshot_applied;
+        for index in 0..self.touched.len() {
+            let stale = self.feed.book(index).is_some_and(|book| book.is_stale());
+            self.stale_in_poll[index] |= stale;
+            let turned = self.health.set_stale(index, stale, now_ns);
+            if (turned || recovered) && self.touched[index].is_none() {
+                self.touched[index] = Some(Touch { message: None });
+            }
+        }
     }
 
     fn ticks(&mut self, index: usize, price4: i64) -> Option<i64> {
@@ -182,84 +288,93 @@ impl ItchSource {
     }
 
     /// Publishes the top of every book this poll touched, if it changed.
-    fn publish_touched(&mut self) {
+    fn publish_touched(&mut self, bridge: &RealtimeBridge) {
         for index in 0..self.touched.len() {
-            let Some((ts_recv_ns, ts_venue_ns)) = self.touched[index].take() else {
+            let Some(touch) = self.touched[index].take() else {
                 continue;
             };
-            let Some(book) = self.feed.book(index) else {
-                continue;
+            let (ts_recv_ns, ts_venue_ns) = match touch.message {
+                Some((recv_realtime_ns, venue_ns)) => {
+                    let ts_recv_ns = bridge.epoch_ns(recv_realtime_ns);
+                    self.health.on_message(index, ts_recv_ns);
+                    (ts_recv_ns, venue_ns)
+                }
+                None => (bridge.now_ns(), bridge.now_ns()),
             };
-            let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else {
-                continue;
-            };
-            let stale = book.is_stale();
-            let (bid_qty, ask_qty) = (bid.qty.0, ask.qty.0);
-            let (Some(bid_px), Some(ask_px)) = (
-                self.ticks(index, bid.price.0),
-                self.ticks(index, ask.price.0),
-            ) else {
-                continue;
-            };
-            let now = (bid_px, bid_qty, ask_px, ask_qty, stale);
-            if self.last[index] == now || self.outbox.len() == OUTBOX_MAX {
-                continue;
+            if let Some(top) = self.top_of(index) {
+                self.push_top(index, top, ts_recv_ns, ts_venue_ns);
             }
-            self.last[index] = now;
-            let mut event = Event::new(
-                InstrumentId(index as u16),
-                Side::None,
-                Input::TopOfBook(TopOfBook {
-                    bid_px: Price(bid_px),
-                    bid_qty: Qty(bid_qty),
-                    ask_px: Price(ask_px),
-                    ask_qty: Qty(ask_qty),
-                }),
-            );
-            event.ts_recv_ns = ts_recv_ns;
-            event.ts_venue_ns = ts_venue_ns;
-            if stale {
-                event.flags |= FLAG_STALE;
-            }
-            self.outbox.push_back(event);
         }
+    }
+
+    /// The book's top in ticks, and whether it is stale; none while a side is empty.
+    fn top_of(&mut self, index: usize) -> Option<BookTop> {
+        let book = self.feed.book(index)?;
+        let (bid, ask) = (book.best_bid()?, book.best_ask()?);
+        let stale = book.is_stale();
+        let (bid_qty, ask_qty) = (bid.qty.0, ask.qty.0);
+        let (bid_price4, ask_price4) = (bid.price.0, ask.price.0);
+        Some(BookTop {
+            top: TopOfBook {
+                bid_px: Price(self.ticks(index, bid_price4)?),
+                bid_qty: Qty(bid_qty),
+                ask_px: Price(self.ticks(index, ask_price4)?),
+                ask_qty: Qty(ask_qty),
+            },
+            stale,
+        })
+    }
+
+    fn push_top(&mut self, index: usize, top: BookTop, ts_recv_ns: u64, ts_venue_ns: u64) {
+        if self.published[index] == Some(top) || self.outbox.len() == OUTBOX_MAX {
+            return;
+        }
+        self.published[index] = Some(top);
+        let mut event = Event::new(
+            InstrumentId(index as u16),
+            Side::None,
+            Input::TopOfBook(top.top),
+        );
+        event.ts_recv_ns = ts_recv_ns;
+        event.ts_venue_ns = ts_venue_ns;
+        if top.stale {
+            event.flags |= FLAG_STALE;
+        }
+        self.outbox.push_back(event);
+    }
+}
+
+/// One applied (or, past a gap, delivered) message: marks its book
+/// touched and queues a trade at once, its price still in ITCH units and
+/// its receive stamp still on CLOCK_REALTIME (both converted after the poll).
+fn on_message(
+    touched: &mut [Option<Touch>],
+    outbox: &mut VecDeque<Event>,
+    ts_recv_ns: u64,
+    book: Option<usize>,
+    message: &ItchMessage,
+) {
+    let Some(index) = book else { return };
+    let sent_ns = epoch_ns_of(message_timestamp_ns(message), ts_recv_ns);
+    if let Some(slot) = touched.get_mut(index) {
+        *slot = Some(Touch {
+            message: Some((ts_recv_ns, sent_ns)),
+        });
+    }
+    // Never dropped in practice: a poll runs only with half the outbox
+    // free (4,096), and reads at most a few budgets of datagrams.
+    if let (Some((side, trade)), true) = (trade_of(message), outbox.len() < OUTBOX_MAX) {
+        let mut event = Event::new(InstrumentId(index as u16), side, Input::Trade(trade));
+        event.ts_recv_ns = ts_recv_ns;
+        event.ts_venue_ns = sent_ns;
+        outbox.push_back(event);
     }
 }
 
 impl Source for ItchSource {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         if self.outbox.len() < OUTBOX_MAX / 2 {
-            let touched = &mut self.touched;
-            let outbox = &mut self.outbox;
-            let result = self.receiver.poll(
-                &mut self.feed,
-                &mut || clock.now_ns(),
-                |ts_recv_ns, book, message| {
-                    let Some(index) = book else { return };
-                    let sent_ns = epoch_ns_of(message_timestamp_ns(message), ts_recv_ns);
-                    if let Some(slot) = touched.get_mut(index) {
-                        *slot = Some((ts_recv_ns, sent_ns));
-                    }
-                    // Each trade is published at once, its price still in ITCH units
-                    // (converted when emitted). Never dropped in practice: a poll
-                    // runs only with half the outbox free (4,096), and reads at
-                    // most 64 datagrams of at most ~42 executions each.
-                    if let (Some((side, trade)), true) =
-                        (trade_of(message), outbox.len() < OUTBOX_MAX)
-                    {
-                        let mut event =
-                            Event::new(InstrumentId(index as u16), side, Input::Trade(trade));
-                        event.ts_recv_ns = ts_recv_ns;
-                        event.ts_venue_ns = sent_ns;
-                        outbox.push_back(event);
-                    }
-                },
-            );
-            self.counters.datagrams += result.datagram_count as u64;
-            self.counters.gaps += u64::from(result.gap_seen);
-            self.counters.gaps_closed += u64::from(result.gap_closed);
-            self.counters.requests_sent += u64::from(result.request_sent);
-            self.publish_touched();
+            self.receive(clock);
         }
         let now_ns = clock.now_ns();
         let (bad_input, counters) = (&mut self.bad_input, &self.counters);
@@ -283,32 +398,91 @@ impl Source for ItchSource {
         }
         emitted
     }
+
+    fn feed_health(&self) -> Option<Arc<FeedHealth>> {
+        Some(Arc::clone(self.health.shared()))
+    }
+}
+
+/// The books, one per instrument, sized by `[market_data.itch]`.
+fn new_feed(config: &Config) -> Result<ItchFeed, String> {
+    let itch = &config.market_data.itch;
+    let symbols = config
+        .instruments
+        .iter()
+        .map(|i| {
+            StockSymbol::from_str_padded(&i.symbol)
+                .ok_or_else(|| format!("symbol {:?} is longer than ITCH's 8 bytes", i.symbol))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ItchFeed::new(ItchFeedConfig {
+        symbols,
+        orders_max: itch.book_orders_max,
+        levels_max: itch.book_levels_max,
+        next_sequence: Some(1),
+        request_retry_ns: itch.request_retry_ms.saturating_mul(1_000_000),
+        request_count_max: itch.request_messages_max,
+    }))
+}
+
+/// The receiver's sockets, with its recovery (and snapshot session) configured.
+fn new_receiver(config: &Config, addresses: &ItchAddresses) -> Result<MoldReceiver, String> {
+    let itch = &config.market_data.itch;
+    let options = config.market_data.socket_options();
+    let mut receiver = MoldReceiver::bind(MoldReceiverConfig {
+        feed_bind_addr: addresses.feed_bind,
+        request_bind_addr: addresses.request_bind,
+        request_server_addr: addresses.request_server,
+        options,
+        datagrams_per_poll_max: itch.datagrams_per_poll_max,
+    })
+    .map_err(|e| {
+        format!(
+            "binding the ITCH feed socket at {}: {e}",
+            addresses.feed_bind
+        )
+    })?;
+    let snapshot = addresses
+        .snapshot_server
+        .map(|server| itch.snapshot_client(server, options))
+        .transpose()?;
+    receiver.configure_recovery(itch.recovery(config.market_data.seed), snapshot);
+    Ok(receiver)
 }
 
 fn bad_input_counters(
     feed: &ItchFeed,
     receiver: &MoldReceiver,
     counters: &ItchSourceCounters,
-) -> [u64; 9] {
+) -> [u64; 11] {
     let stats = feed.stats();
     let sequence = feed.sequence_stats();
+    let recovery = receiver.recovery_stats();
     let receiver = receiver.stats();
     [
         stats.datagrams_malformed,
         stats.messages_malformed,
         stats.messages_unknown_type,
         stats.book_rejects,
-        sequence.gaps_opened,
-        sequence.packets_wrong_session,
+        recovery.gaps,
+        sequence.packets_wrong_session + recovery.datagrams_wrong_session,
         receiver.recv_errors,
         receiver.request_send_errors,
         counters.off_grid,
+        recovery.snapshots_failed,
+        recovery.buffer_overflows,
     ]
 }
 
-/// Logs once, at start-up, how the socket options fared on both sockets.
-fn log_options(source: &'static str, receiver: &MoldReceiver) {
-    for (role, report) in ["feed", "request"].iter().zip(receiver.options_reports()) {
+/// Logs once, at start-up, how the socket options and the receive stamps
+/// fared on both sockets, and where gaps are healed from.
+fn log_start(source: &'static str, receiver: &MoldReceiver, snapshot: Option<SocketAddr>) {
+    let stamping = receiver.rx_stamping();
+    for ((role, report), stamping) in ["feed", "request"]
+        .iter()
+        .zip(receiver.options_reports())
+        .zip(stamping)
+    {
         if report.any_refused() {
             tracing::warn!(
                 source,
@@ -319,6 +493,25 @@ fn log_options(source: &'static str, receiver: &MoldReceiver) {
         } else {
             tracing::info!(source, socket = role, ?report, "market-data socket options");
         }
+        if stamping.is_kernel() {
+            tracing::info!(source, socket = role, ?stamping, "kernel receive stamps on");
+        } else {
+            tracing::warn!(
+                source,
+                socket = role,
+                ?stamping,
+                "the kernel refused receive stamps: ts_recv_ns falls back to user space, after each read"
+            );
+        }
+    }
+    match snapshot {
+        Some(server) => {
+            tracing::info!(source, %server, "large gaps and late joins are healed from GLIMPSE snapshots")
+        }
+        None => tracing::warn!(
+            source,
+            "no snapshot server: every gap is healed through the request port alone"
+        ),
     }
 }
 

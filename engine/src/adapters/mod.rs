@@ -1,8 +1,8 @@
 //! Adapters to real venues and feeds, each one of ingest's sources: the FIX
 //! 4.4 client the engine trades through ([`fix`]), market data as ITCH 5.0
 //! over MoldUDP64 ([`itch_source`]) and as Binance-compatible WebSocket
-//! streams ([`binance_source`]), and the paper venue that fills at the touch
-//! in-process ([`paper_venue`]).
+//! streams ([`binance_source`]), recorded tapes ([`tape_source`]), and the
+//! paper venue that fills at the touch in-process ([`paper_venue`]).
 //!
 //! A venue session belongs to ingest's thread (it polls the socket: acks and
 //! fills arrive in the venue lane). Execution hands requests over through a
@@ -10,10 +10,13 @@
 //! every poll, so one thread owns every sequence number. In a fused plan the
 //! hop costs nothing; in a pipelined one it is one cache-line transfer.
 
+mod binance_health;
 pub mod binance_source;
 pub mod fix;
+mod itch_health;
 pub mod itch_source;
 pub mod paper_venue;
+pub mod tape_source;
 
 use crate::clock::EpochClock;
 use crate::execution::gateway::{Gateway, OrderRequest, SendError};

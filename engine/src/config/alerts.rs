@@ -19,6 +19,13 @@ pub struct AlertConfig {
     /// Errors per event over an interval (0.01 = 1 %).
     pub error_rate_warn: f64,
     pub error_rate_critical: f64,
+    /// A market-data book stale (after a gap, a disconnect, before its
+    /// snapshot) longer than this warns; ten times as long is critical.
+    pub book_stale_max_ms: u64,
+    /// Snapshot attempts failed in a row (since the last one applied) at
+    /// which to warn, and to go critical.
+    pub snapshot_failures_warn: u64,
+    pub snapshot_failures_critical: u64,
 }
 
 impl Default for AlertConfig {
@@ -32,6 +39,9 @@ impl Default for AlertConfig {
             memory_critical_bytes: 2 << 30,
             error_rate_warn: 0.01,
             error_rate_critical: 0.05,
+            book_stale_max_ms: 5_000,
+            snapshot_failures_warn: 1,
+            snapshot_failures_critical: 5,
         }
     }
 }

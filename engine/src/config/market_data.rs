@@ -1,9 +1,13 @@
 //! `[market_data]`: where market data comes from (the source kind), the
-//! synthetic walk's seed and rate, and the sockets of the feeds: ITCH 5.0
-//! over MoldUDP64 (`[market_data.itch]`), Binance-compatible WebSocket
-//! (`[market_data.binance]`), and their options (`[market_data.socket]`).
+//! synthetic walk's seed and rate, the simulated feed's deliberate loss,
+//! and the sockets of the feeds: ITCH 5.0 over MoldUDP64
+//! (`[market_data.itch]`, in `itch.rs`), Binance-compatible WebSocket
+//! (`[market_data.binance]`, in `binance.rs`), and their options
+//! (`[market_data.socket]`).
 
+use super::binance::BinanceConfig;
 use super::instruments::{instrument_grid, InstrumentConfig};
+use super::itch::ItchConfig;
 use super::kind::config_kind;
 use super::{ConfigError, Invalid};
 use genesis_io::net::{SocketOptions, WsConfig};
@@ -16,7 +20,7 @@ config_kind! {
         Synthetic = "synthetic",
         /// The default: the same walk published by the simulated venue as
         /// ITCH 5.0 over MoldUDP64 on UDP loopback, with a retransmission
-        /// request port.
+        /// request port and a GLIMPSE snapshot server.
         ItchSim = "itch-sim",
         /// An external ITCH 5.0 / MoldUDP64 feed (a standalone simulator or
         /// a venue) at the addresses of `[market_data.itch]`.
@@ -72,15 +76,19 @@ pub struct MarketDataConfig {
     pub rate_per_sec: u64,
     /// One update in this many is a trade print.
     pub trade_every: u64,
-    /// "itch-sim" only, for tests: the simulator drops one packet in this
-    /// many (keeping it for retransmission), so gaps and recovery happen. 0: never.
+    /// "itch-sim" and `genesis venue-sim`, for tests: the simulator drops
+    /// one packet in this many (keeping it for retransmission), so gaps and
+    /// recovery happen. 0: never.
     pub sim_drop_every: u64,
+    /// Likewise, a seeded share of packets lost, in parts per million
+    /// (10000 = 1 %); the seed is `seed`. 0: none.
+    pub sim_loss_ppm: u64,
     /// Period of timer events for strategies, in milliseconds (0: none).
     pub timer_interval_ms: u64,
     /// Options of the market-data sockets (UDP feed and request sockets, the WebSocket's TCP).
     pub socket: MarketDataSocketConfig,
-    /// Addresses of an external ITCH feed (`source = "itch"`).
-    pub itch: ItchAddressConfig,
+    /// An ITCH feed's addresses (`source = "itch"`) and its recovery.
+    pub itch: ItchConfig,
     /// The Binance-compatible WebSocket feed (`source = "binance-sim"` or `"binance-ws"`).
     pub binance: BinanceConfig,
 }
@@ -93,9 +101,10 @@ impl Default for MarketDataConfig {
             rate_per_sec: 100_000,
             trade_every: 8,
             sim_drop_every: 0,
+            sim_loss_ppm: 0,
             timer_interval_ms: 100,
             socket: MarketDataSocketConfig::default(),
-            itch: ItchAddressConfig::default(),
+            itch: ItchConfig::default(),
             binance: BinanceConfig::default(),
         }
     }
@@ -169,96 +178,48 @@ impl MarketDataConfig {
                 }
             }
         }
-        if market_data.source == MarketDataSource::Itch {
-            let itch = &market_data.itch;
-            for (key, text) in [
-                ("market_data.itch.feed_bind", &itch.feed_bind),
-                ("market_data.itch.request_server", &itch.request_server),
-            ] {
-                if text.parse::<std::net::SocketAddr>().is_err() {
-                    return Err(invalid(
-                        key,
-                        format!("{text:?} is not a socket address such as \"127.0.0.1:26400\""),
-                    ));
-                }
-            }
+        if market_data.is_itch() {
+            let external = market_data.source == MarketDataSource::Itch;
+            market_data.itch.validate(external, invalid)?;
         }
         if market_data.is_binance() {
-            self.validate_binance(instruments, invalid)?;
+            validate_binance_instruments(instruments, invalid)?;
+            let url_required = market_data.source == MarketDataSource::BinanceWs;
+            market_data.binance.validate(url_required, invalid)?;
         }
-        Ok(())
-    }
-
-    fn validate_binance(
-        &self,
-        instruments: &[InstrumentConfig],
-        invalid: &Invalid<'_>,
-    ) -> Result<(), ConfigError> {
-        for (index, instrument) in instruments.iter().enumerate() {
-            if !instrument.symbol.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(invalid(
-                    &format!("instruments[{index}].symbol"),
-                    format!(
-                        "{:?}: a Binance symbol is letters and digits only",
-                        instrument.symbol
-                    ),
-                ));
-            }
-            instrument_grid(instrument).map_err(|(field, message)| {
-                invalid(&format!("instruments[{index}].{field}"), message)
-            })?;
-        }
-        let binance = &self.binance;
-        if self.source == MarketDataSource::BinanceWs {
-            if binance.url.is_empty() {
-                return Err(invalid(
-                    "market_data.binance.url",
-                    "source \"binance-ws\" needs the endpoint's combined-stream URL, such as \"ws://127.0.0.1:9443/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms\"".into(),
-                ));
-            }
-            let symbols: Vec<&str> = instruments.iter().map(|i| i.symbol.as_str()).collect();
-            check_binance_url(&binance.url, &symbols)
-                .map_err(|message| invalid("market_data.binance.url", message))?;
-        }
-        let positive = [
-            ("ping_interval_s", binance.ping_interval_s),
-            ("ping_timeout_s", binance.ping_timeout_s),
-            ("close_timeout_s", binance.close_timeout_s),
-            ("connect_timeout_s", binance.connect_timeout_s),
-            ("snapshot_retry_ms", binance.snapshot_retry_ms),
-            ("reconnect_initial_ms", binance.reconnect_initial_ms),
-        ];
-        for (field, value) in positive {
-            if value == 0 {
-                return Err(invalid(
-                    &format!("market_data.binance.{field}"),
-                    "must be positive".into(),
-                ));
-            }
-        }
-        if binance.reconnect_max_ms < binance.reconnect_initial_ms {
+        if market_data.sim_loss_ppm > 1_000_000 {
             return Err(invalid(
-                "market_data.binance.reconnect_max_ms",
+                "market_data.sim_loss_ppm",
                 format!(
-                    "{} is below reconnect_initial_ms = {}",
-                    binance.reconnect_max_ms, binance.reconnect_initial_ms
+                    "{} is more than 1000000 (all of them)",
+                    market_data.sim_loss_ppm
                 ),
             ));
         }
-        if !(1..=5_000).contains(&binance.snapshot_limit) {
-            return Err(invalid(
-                "market_data.binance.snapshot_limit",
-                format!("{} is not within 1..=5000", binance.snapshot_limit),
-            ));
-        }
-        if binance.message_bytes_max < 4_096 {
-            return Err(invalid(
-                "market_data.binance.message_bytes_max",
-                format!("{} is below 4096", binance.message_bytes_max),
-            ));
-        }
         Ok(())
     }
+}
+
+/// A Binance symbol is letters and digits, and its tick and lot sizes fit the feed's grid.
+fn validate_binance_instruments(
+    instruments: &[InstrumentConfig],
+    invalid: &Invalid<'_>,
+) -> Result<(), ConfigError> {
+    for (index, instrument) in instruments.iter().enumerate() {
+        if !instrument.symbol.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(invalid(
+                &format!("instruments[{index}].symbol"),
+                format!(
+                    "{:?}: a Binance symbol is letters and digits only",
+                    instrument.symbol
+                ),
+            ));
+        }
+        instrument_grid(instrument).map_err(|(field, message)| {
+            invalid(&format!("instruments[{index}].{field}"), message)
+        })?;
+    }
+    Ok(())
 }
 
 /// `[market_data.socket]`: latency and loss tuning of the market-data
@@ -287,103 +248,4 @@ impl Default for MarketDataSocketConfig {
             tcp_nodelay: true,
         }
     }
-}
-
-/// `[market_data.itch]`: an external ITCH 5.0 feed in MoldUDP64 over UDP.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ItchAddressConfig {
-    /// Where our feed socket binds, such as "0.0.0.0:26400": the address the
-    /// venue publishes to (a multicast feed is not joined by this build).
-    pub feed_bind: String,
-    /// The venue's MoldUDP64 request (retransmission) port, such as "10.0.0.5:26401".
-    pub request_server: String,
-}
-
-impl Default for ItchAddressConfig {
-    fn default() -> ItchAddressConfig {
-        ItchAddressConfig {
-            feed_bind: "127.0.0.1:26400".into(),
-            request_server: "127.0.0.1:26401".into(),
-        }
-    }
-}
-
-/// `[market_data.binance]`: the Binance-compatible WebSocket feed
-/// (`<symbol>@bookTicker` and `<symbol>@depth@100ms` of every instrument on
-/// one combined stream, depth snapshots requested over the same socket).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BinanceConfig {
-    /// Combined-stream URL, `ws://host:port/stream?streams=<symbol>@bookTicker/<symbol>@depth@100ms/...`
-    /// with both streams of every instrument (symbols in lower case).
-    /// Required with `source = "binance-ws"`; with "binance-sim" the run
-    /// fills it in and a value here is ignored. TLS (`wss://`) is not in this build.
-    pub url: String,
-    /// Send a ping after this long without one.
-    pub ping_interval_s: u64,
-    /// Drop the connection when a ping gets no pong within this long.
-    pub ping_timeout_s: u64,
-    /// Give the close handshake this long before dropping the socket.
-    pub close_timeout_s: u64,
-    /// Give TCP connect plus the WebSocket handshake this long.
-    pub connect_timeout_s: u64,
-    /// Largest message accepted; a larger one drops the connection.
-    pub message_bytes_max: usize,
-    /// Levels per side asked for in a depth snapshot (1..=5000), and kept in each book.
-    pub snapshot_limit: u32,
-    /// Ask for a snapshot again when one is unanswered (or refused) this long.
-    pub snapshot_retry_ms: u64,
-    /// First reconnect delay; it doubles up to `reconnect_max_ms`, with jitter.
-    pub reconnect_initial_ms: u64,
-    pub reconnect_max_ms: u64,
-}
-
-impl Default for BinanceConfig {
-    fn default() -> BinanceConfig {
-        BinanceConfig {
-            url: String::new(),
-            ping_interval_s: 20,
-            ping_timeout_s: 10,
-            close_timeout_s: 5,
-            connect_timeout_s: 10,
-            message_bytes_max: 1 << 20,
-            snapshot_limit: 1_000,
-            snapshot_retry_ms: 5_000,
-            reconnect_initial_ms: 100,
-            reconnect_max_ms: 30_000,
-        }
-    }
-}
-
-/// Checks a Binance combined-stream URL: `ws://`, a `host:port`, the
-/// `/stream?streams=` path, and both streams of every symbol.
-pub fn check_binance_url(url: &str, symbols: &[&str]) -> Result<(), String> {
-    let Some(rest) = url.strip_prefix("ws://") else {
-        return Err(format!(
-            "{url:?} must start with \"ws://\" (TLS is not in this build)"
-        ));
-    };
-    let host_port = rest.split(['/', '?']).next().unwrap_or("");
-    if host_port.is_empty() {
-        return Err(format!("{url:?} has no host"));
-    }
-    let Some((_, query)) = rest.split_once("/stream?streams=") else {
-        return Err(format!(
-            "{url:?} is not a combined-stream URL (ws://host:port/stream?streams=...)"
-        ));
-    };
-    let streams: Vec<&str> = query.split('/').collect();
-    for symbol in symbols {
-        let lower = symbol.to_ascii_lowercase();
-        for stream in [
-            format!("{lower}@bookTicker"),
-            format!("{lower}@depth@100ms"),
-        ] {
-            if !streams.contains(&stream.as_str()) {
-                return Err(format!("{url:?} lacks the stream {stream:?} of {symbol}"));
-            }
-        }
-    }
-    Ok(())
 }

@@ -10,8 +10,11 @@
 //! and nothing that runs beside the engine.
 
 mod alerts;
+mod backtest;
+mod binance;
 mod host;
 mod instruments;
+mod itch;
 mod journal;
 mod kind;
 mod market_data;
@@ -23,17 +26,17 @@ mod topology;
 mod venue;
 
 pub use alerts::AlertConfig;
+pub use backtest::{BacktestConfig, QueueModelKind, VenueTime};
+pub use binance::{rest_url_for, BinanceConfig, BinanceSnapshotSource, TlsRootsKind};
 pub use host::HostConfig;
 pub use instruments::{instrument_grid, InstrumentConfig, InstrumentLimits};
+pub use itch::ItchConfig;
 pub use journal::{JournalConfig, JournalDurability, JournalWriteMode};
-pub use market_data::{
-    check_binance_url, BinanceConfig, ItchAddressConfig, MarketDataConfig, MarketDataSocketConfig,
-    MarketDataSource,
-};
+pub use market_data::{MarketDataConfig, MarketDataSocketConfig, MarketDataSource};
 pub use metrics::MetricsConfig;
 pub use postgres::PostgresConfig;
 pub use risk::RiskConfig;
-pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName};
+pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName, TouchQuoterConfig};
 pub use topology::{plan_groups, CorePlan, Group, TopologyConfig, WaitKind, STAGE_NAMES};
 pub use venue::{FixVenueConfig, ReconcileMode, ReconcileUnknown, VenueConfig, VenueKind};
 
@@ -87,6 +90,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     pub host: HostConfig,
     pub postgres: PostgresConfig,
+    /// How `genesis backtest` replays tapes (nothing else reads it).
+    pub backtest: BacktestConfig,
 }
 
 impl Default for Config {
@@ -124,6 +129,7 @@ impl Config {
             alerts: AlertConfig::default(),
             host: HostConfig::default(),
             postgres: PostgresConfig::default(),
+            backtest: BacktestConfig::default(),
         }
     }
 
@@ -174,6 +180,7 @@ impl Config {
         self.market_data.validate(&self.instruments, &invalid)?;
         self.venue.validate(&invalid)?;
         self.metrics.validate(&invalid)?;
+        self.backtest.validate(&invalid)?;
         self.journal.validate(&invalid)
     }
 
@@ -233,7 +240,7 @@ mod tests {
         let err = "moonshot".parse::<StrategyName>().unwrap_err();
         assert_eq!(
             err,
-            "unknown strategy \"moonshot\"; this build has \"market-maker\" and \"none\""
+            "unknown strategy \"moonshot\"; this build has \"market-maker\", \"touch-quoter\" and \"none\""
         );
     }
 }

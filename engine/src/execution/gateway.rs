@@ -50,10 +50,11 @@ pub struct OrderRequest {
     /// input has none): a venue subtracts it from its own receive time to
     /// measure tick-to-trade. FIX carries it as TransactTime(60).
     pub ts_trigger_ns: u64,
-    /// When the request was made (the engine's clock): execution sets the
-    /// receive time of the event it decided on, and a gateway to another
-    /// thread (`adapters::QueueGateway`) the moment execution hands it over.
-    /// A venue session that cannot send it within
+    /// When the request was made, on the engine's clock: execution sets the
+    /// receive time (`ts_recv_ns`) of the event it decided on, and a gateway
+    /// to another thread (`adapters::QueueGateway`) restamps it with the
+    /// moment execution hands it over. A simulated venue adds its order
+    /// latency to this; a venue session that cannot send it within
     /// `venue.fix.pending_age_max_ms` of this rejects it locally (0: not
     /// known, not aged).
     pub ts_decided_ns: u64,

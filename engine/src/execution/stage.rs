@@ -45,8 +45,8 @@ pub struct ExecutionStage {
     /// Scratch list for mass cancels, preallocated to the open-order capacity.
     cancel_ids: Vec<OrderId>,
     reconciliation: reconcile::Reconciliation,
-    /// The receive time of the event being handled: when its requests were decided.
-    ts_decided_ns: u64,
+    /// `ts_recv_ns` of the event being processed: requests carry it.
+    ts_event_recv_ns: u64,
     pub counters: ExecutionCounters,
 }
 
@@ -62,14 +62,14 @@ impl ExecutionStage {
             positions: vec![0; count],
             cancel_ids: Vec::with_capacity(open_capacity),
             reconciliation: reconcile::Reconciliation::new(config, open_capacity),
-            ts_decided_ns: 0,
+            ts_event_recv_ns: 0,
             counters: ExecutionCounters::default(),
         }
     }
 
     #[inline]
     pub fn on_event(&mut self, ev: &mut Event) {
-        self.ts_decided_ns = ev.ts_recv_ns;
+        self.ts_event_recv_ns = ev.ts_recv_ns;
         ev.outcome = self.apply_input(ev);
         self.apply_gates(ev);
         let ts_ns = if ev.ts_venue_ns > 0 {
@@ -245,7 +245,7 @@ impl ExecutionStage {
             price,
             qty,
             ts_trigger_ns: ts_ns,
-            ts_decided_ns: self.ts_decided_ns,
+            ts_decided_ns: self.ts_event_recv_ns,
         };
         match self.gateway.send(&request) {
             Ok(()) => {

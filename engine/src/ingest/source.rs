@@ -5,6 +5,7 @@
 
 use crate::clock::EpochClock;
 use crate::event::{ControlCommand, Event, Input};
+use crate::telemetry::feed_health::FeedHealth;
 use crate::units::{InstrumentId, Side};
 use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
@@ -20,6 +21,12 @@ pub trait Source: Send {
     /// True once the source will never emit again (scripted input ran out).
     fn is_exhausted(&self) -> bool {
         false
+    }
+
+    /// The feed's health (gaps, snapshots, stale books), for the metrics
+    /// endpoint and the alerts, when the source keeps one.
+    fn feed_health(&self) -> Option<Arc<FeedHealth>> {
+        None
     }
 }
 
@@ -142,5 +149,9 @@ impl Source for Tapped {
 
     fn is_exhausted(&self) -> bool {
         self.inner.is_exhausted()
+    }
+
+    fn feed_health(&self) -> Option<Arc<FeedHealth>> {
+        self.inner.feed_health()
     }
 }

@@ -115,6 +115,15 @@ impl RiskStage {
                 let mid = (t.bid_px.0 + t.ask_px.0).div_euclid(2);
                 self.on_mark(index, Price(mid), ev.ts_recv_ns);
             }
+            Input::BookDelta(d)
+                if index < self.instruments.len()
+                    && d.bid_px.0 > 0
+                    && d.ask_px.0 > 0
+                    && ev.flags & crate::event::FLAG_MESSAGE_CONTINUES == 0 =>
+            {
+                let mid = (d.bid_px.0 + d.ask_px.0).div_euclid(2);
+                self.on_mark(index, Price(mid), ev.ts_recv_ns);
+            }
             Input::Trade(t)
                 if index < self.instruments.len() && self.instruments[index].mark.is_none() =>
             {

@@ -136,6 +136,9 @@ pub fn run(
         .map_err(EngineError::Hook)?;
     let (latency_log, latency_log_path) = latency_log::open(config, clock.now_ns())?;
     let board = new_board(&journal, gauges);
+    if let Some(health) = parts.sources.market.feed_health() {
+        let _ = board.feed_health.set(health);
+    }
     let endpoint = Endpoint::start(config, &board, groups.len() - 1);
     let (seq_first, seq_durable) = (journal.seq_first, Arc::clone(&journal.seq_durable));
     let truncation = journal.recovery.truncation.as_ref().map(|t| t.to_string());

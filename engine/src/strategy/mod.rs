@@ -9,6 +9,7 @@
 //! event. Strategies read no clock: `Actions::ts_ns` is the event's time.
 
 pub mod market_maker;
+pub mod touch_quoter;
 
 use crate::config::{Config, StrategyName};
 use crate::decision::{Action, ExecResult, Gate, Intent, RejectReason, MAX_INTENTS};
@@ -18,13 +19,18 @@ use crate::risk::pretrade::{OrderCheck, PreTrade};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 
 pub use market_maker::MarketMaker;
+pub use touch_quoter::TouchQuoter;
 
-/// The bundled strategy `strategy.name` names: the market maker, or none.
+/// The bundled strategy `strategy.name` names: the market maker, the touch quoter, or none.
 pub fn from_config(config: &Config) -> Box<dyn Strategy> {
     match config.strategy.name {
         StrategyName::None => Box::new(Idle),
         StrategyName::MarketMaker => Box::new(MarketMaker::new(
             config.strategy.market_maker.clone(),
+            config.instruments.len(),
+        )),
+        StrategyName::TouchQuoter => Box::new(TouchQuoter::new(
+            config.strategy.touch_quoter.clone(),
             config.instruments.len(),
         )),
     }
@@ -331,6 +337,16 @@ impl StrategyStage {
             Input::TopOfBook(t) if t.bid_px.0 > 0 && t.ask_px.0 > 0 => {
                 book.pretrade
                     .set_mid(ev.instrument, (t.bid_px.0 + t.ask_px.0).div_euclid(2));
+                book.pretrade
+                    .set_stale(ev.instrument, ev.flags & crate::event::FLAG_STALE != 0);
+            }
+            Input::BookDelta(d)
+                if d.bid_px.0 > 0
+                    && d.ask_px.0 > 0
+                    && ev.flags & crate::event::FLAG_MESSAGE_CONTINUES == 0 =>
+            {
+                book.pretrade
+                    .set_mid(ev.instrument, (d.bid_px.0 + d.ask_px.0).div_euclid(2));
                 book.pretrade
                     .set_stale(ev.instrument, ev.flags & crate::event::FLAG_STALE != 0);
             }

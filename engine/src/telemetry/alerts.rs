@@ -5,8 +5,11 @@
 //! One more is Genesis's own: `reconcile`, critical while a reconciliation
 //! with the venue timed out and its gate still holds new orders back (the
 //! operator releases it with SIGHUP; `docs/restart.md`).
+//! Two watch the market data ([`Alerts::evaluate_feed`]): a book stale
+//! longer than `book_stale_max_ms`, and snapshots failing in a row.
 
 use crate::config::AlertConfig;
+use crate::telemetry::feed_health::FeedObserved;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -78,13 +81,15 @@ impl Alert {
     }
 }
 
-/// The four alerts of the guide, and the reconciliation gate's.
+/// The four alerts of the guide, the reconciliation gate's, and the market data's two.
 pub struct Alerts {
     pub event_rate: Alert,
     pub latency_p99: Alert,
     pub memory: Alert,
     pub error_rate: Alert,
     pub reconcile: Alert,
+    pub book_stale: Alert,
+    pub snapshot_failing: Alert,
 }
 
 /// The values one interval produced.
@@ -123,6 +128,38 @@ impl Alerts {
                 config.error_rate_critical,
             ),
             reconcile: Alert::above("reconcile", 0.5, 0.5),
+            book_stale: Alert::above(
+                "book_stale",
+                config.book_stale_max_ms as f64,
+                config.book_stale_max_ms as f64 * 10.0,
+            ),
+            // `above` is strict: n failures in a row cross n - 1.
+            snapshot_failing: Alert::above(
+                "snapshot_failing",
+                config.snapshot_failures_warn as f64 - 0.5,
+                config.snapshot_failures_critical as f64 - 0.5,
+            ),
+        }
+    }
+
+    /// Evaluates the market data's alerts, naming the stalest book in the log.
+    pub fn evaluate_feed(&mut self, feed: &FeedObserved) {
+        let (book, stale_ms) = feed
+            .stalest
+            .as_ref()
+            .map_or(("none", 0.0), |(label, ms)| (label.as_str(), *ms));
+        if let Some(level) = self.book_stale.evaluate(stale_ms) {
+            log_level(&self.book_stale, level, stale_ms, "ms", book);
+        }
+        let failures = feed.snapshot_failures_in_a_row as f64;
+        if let Some(level) = self.snapshot_failing.evaluate(failures) {
+            log_level(
+                &self.snapshot_failing,
+                level,
+                failures,
+                "failed in a row",
+                "",
+            );
         }
     }
 
@@ -152,6 +189,8 @@ impl Alerts {
             &self.memory,
             &self.error_rate,
             &self.reconcile,
+            &self.book_stale,
+            &self.snapshot_failing,
         ]
         .into_iter()
         .filter(|a| a.level != Level::Normal)
@@ -161,18 +200,31 @@ impl Alerts {
 }
 
 fn log_change(alert: &mut Alert, value: f64, unit: &str) {
-    match alert.evaluate(value) {
-        Some(Level::Critical) => tracing::error!(
+    if let Some(level) = alert.evaluate(value) {
+        log_level(alert, level, value, unit, "");
+    }
+}
+
+/// Logs an alert's new level once; `what` names the thing (a book), if any.
+fn log_level(alert: &Alert, level: Level, value: f64, unit: &str, what: &str) {
+    match level {
+        Level::Critical => tracing::error!(
             alert = alert.name,
             value,
             unit,
+            what,
             "CRITICAL threshold crossed"
         ),
-        Some(Level::Warn) => {
-            tracing::warn!(alert = alert.name, value, unit, "warning threshold crossed")
+        Level::Warn => {
+            tracing::warn!(
+                alert = alert.name,
+                value,
+                unit,
+                what,
+                "warning threshold crossed"
+            )
         }
-        Some(Level::Normal) => tracing::info!(alert = alert.name, value, unit, "alert cleared"),
-        None => {}
+        Level::Normal => tracing::info!(alert = alert.name, value, unit, what, "alert cleared"),
     }
 }
 
@@ -190,6 +242,33 @@ mod tests {
         assert_eq!(alert.evaluate(600.0), Some(Level::Critical));
         assert_eq!(alert.evaluate(90.0), Some(Level::Normal));
         assert_eq!(alert.evaluate(80.0), None);
+    }
+
+    // A book stale past the limit raises the alert, ten times the limit is
+    // critical, a fresh book clears it; one failed snapshot warns.
+    #[test]
+    fn stale_books_and_failing_snapshots_alert() {
+        let mut alerts = Alerts::new(&AlertConfig {
+            book_stale_max_ms: 100,
+            ..AlertConfig::default()
+        });
+        let stale = |ms: f64| FeedObserved {
+            stalest: Some(("itch/ALPHA".into(), ms)),
+            snapshot_failures_in_a_row: 0,
+        };
+        alerts.evaluate_feed(&stale(50.0));
+        assert!(alerts.raised().is_empty());
+        alerts.evaluate_feed(&stale(150.0));
+        assert_eq!(alerts.raised(), vec![("book_stale", "warn")]);
+        alerts.evaluate_feed(&stale(1_500.0));
+        assert_eq!(alerts.raised(), vec![("book_stale", "critical")]);
+        alerts.evaluate_feed(&FeedObserved {
+            stalest: None,
+            snapshot_failures_in_a_row: 1,
+        });
+        assert_eq!(alerts.raised(), vec![("snapshot_failing", "warn")]);
+        alerts.evaluate_feed(&FeedObserved::default());
+        assert!(alerts.raised().is_empty());
     }
 
     // The event-rate alert fires when the rate drops below its thresholds.

@@ -12,6 +12,7 @@
 //! through [`Gauges`]: the board holds the trait object, never its type.
 
 use crate::decision::RejectReason;
+use crate::telemetry::feed_health::FeedHealth;
 use crate::telemetry::metrics::Percentiles;
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,6 +106,8 @@ pub struct Board {
     pub journal_durable: OnceLock<(Arc<AtomicU64>, u64)>,
     /// 1 while a reconciliation that timed out holds new orders back (a gauge).
     reconcile_gate_held: CachePadded<AtomicU64>,
+    /// The market-data source's health, when it reports one.
+    pub feed_health: OnceLock<Arc<FeedHealth>>,
 }
 
 /// What the reporter last computed.
@@ -136,6 +139,7 @@ impl Board {
             journal_durable: OnceLock::new(),
             gauges: OnceLock::new(),
             reconcile_gate_held: CachePadded::new(AtomicU64::new(0)),
+            feed_health: OnceLock::new(),
         }
     }
 

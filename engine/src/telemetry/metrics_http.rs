@@ -49,6 +49,9 @@ pub fn render(board: &Board, rings: usize) -> String {
     if let Some(gauges) = board.gauges.get() {
         gauges.visit(&mut |name, help, value| gauge(&mut out, name, help, value));
     }
+    if let Some(health) = board.feed_health.get() {
+        health.render(&mut out);
+    }
     gauge(
         &mut out,
         "events_per_second",

@@ -7,10 +7,13 @@
 //! - [`board`]: counters each pipeline thread copies out with relaxed stores,
 //!   and the [`Gauges`] of whatever runs beside the engine.
 //! - [`alerts`]: the guide's thresholds, evaluated once per interval.
+//! - [`feed_health`]: gaps, snapshots, stale books per market-data source
+//!   and instrument, written by the source's thread.
 //! - [`metrics_http`]: the Prometheus endpoint's thread, rendering the board.
 
 pub mod alerts;
 pub mod board;
+pub mod feed_health;
 pub mod metrics;
 pub mod metrics_http;
 pub mod reporter;

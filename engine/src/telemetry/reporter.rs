@@ -129,6 +129,9 @@ impl Reporter {
             reconcile_gate_held: watch.board.reconcile_gate_held(),
         };
         watch.alerts.evaluate(&observed);
+        if let Some(health) = watch.board.feed_health.get() {
+            watch.alerts.evaluate_feed(&health.observe());
+        }
         let snapshot = Snapshot {
             stages: self
                 .stages

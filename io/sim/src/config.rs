@@ -1,6 +1,7 @@
 //! What the simulator needs to know, in its own terms: the instruments it
 //! lists (symbol, tick and lot sizes as decimal strings), how many orders
-//! its books hold, and the ITCH feed's deliberate loss for tests. A caller
+//! its books hold, and the ITCH feed's deliberate loss for tests (periodic
+//! or a seeded share). A caller
 //! with its own configuration builds this from it.
 
 /// One listed instrument. Prices inside the simulator are whole ticks of
@@ -22,4 +23,8 @@ pub struct SimConfig {
     /// The ITCH feed drops (but keeps for retransmission) one packet in this
     /// many, so gaps and recovery happen in tests; 0: never.
     pub itch_drop_every: u64,
+    /// Likewise a seeded share of packets, in parts per million; 0: none.
+    pub itch_loss_ppm: u64,
+    /// The seed of that share.
+    pub itch_loss_seed: u64,
 }

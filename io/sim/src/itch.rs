@@ -1,64 +1,147 @@
 //! The simulated venue's market data over UDP: every change to its books
 //! published as NASDAQ TotalView-ITCH 5.0 in MoldUDP64 packets on UDP
-//! loopback, with a request port answering retransmission requests.
+//! loopback, a request port answering retransmission requests, and a
+//! GLIMPSE-style snapshot server (SoupBinTCP over TCP) that answers each
+//! login with the current books as Add Order messages and the sequence to
+//! resume from, so a late joiner or a receiver past a large gap catches up.
 //!
-//! Owning thread: the simulator's (`venue`). Book events map one to
-//! one: a resting order is an add order ('A'), an execution an order
-//! executed ('E', with the venue's match number), a partial cancel an order
-//! cancel ('X'), a full one an order delete ('D'), a cancel/replace an order
-//! replace ('U'). Quantities go out as shares = lots; prices as 4-decimal
-//! fixed point. A stock directory message per instrument opens the session.
+//! Owning thread: the simulator's (`venue`). The mapping from book events
+//! to ITCH messages is `genesis_io::itch::ItchInstrument`'s, the one the
+//! snapshots use too (locate = index + 1, prices in 4-decimal fixed point,
+//! shares = lots). A stock directory message per instrument opens the session.
+//!
+//! Loss on purpose, for tests: one packet in `itch_drop_every`, and/or a
+//! seeded share `itch_loss_ppm` (SplitMix64 from `itch_loss_seed`); a lost
+//! packet is kept for retransmission. Every packet is sent through that
+//! decision: a packet is closed at [`PACKET_MESSAGES_MAX`] messages, well
+//! before the publisher would close it by size on its own. With nothing
+//! sent for [`HEARTBEAT_INTERVAL_NS`] a heartbeat goes out, so a loss at
+//! the tail of the stream shows as a gap.
 
 use crate::config::SimConfig;
-use crate::exchange::MarketDataOut;
+use crate::exchange::{Exchange, MarketDataOut};
 use genesis_io::itch::arith::{price4_per_tick, timestamp_ns_of};
-use genesis_io::itch::{
-    AddOrder, BuySell, ItchMessage, MessageHeader, OrderCancel, OrderDelete, OrderExecuted,
-    OrderReplace, Price4, Session, StockDirectory, StockSymbol,
+use genesis_io::itch::{ItchInstrument, Session, SnapshotOrder, StockSymbol};
+use genesis_io::net::{
+    GlimpseServer, GlimpseServerConfig, MoldPublisher, MoldPublisherConfig, MoldRequestServer,
 };
-use genesis_io::net::{MoldPublisher, MoldPublisherConfig, MoldRequestServer};
-use genesis_io::venue::{BookEvent, MatchingEngine, Side as BookSide};
+use genesis_io::venue::{BookEvent, MatchingEngine};
 use std::net::SocketAddr;
 
 /// The MoldUDP64 session the simulator publishes.
 pub const SESSION: Session = Session(*b"GENESIS001");
+/// Messages per packet: 24 of ITCH's longest (39 bytes plus a 2-byte
+/// length) stay under the 1,400-byte payload with room to spare.
+pub const PACKET_MESSAGES_MAX: u16 = 24;
+/// A heartbeat goes out after this long without a packet.
+pub const HEARTBEAT_INTERVAL_NS: u64 = 100_000_000;
+const PAYLOAD_BYTES_MAX: usize = 1_400;
 
-/// The request port, bound before the receiver exists (it needs the address).
-pub struct ItchRequestPort {
+/// The ports receivers reach the venue at, bound before the receiver
+/// exists (it needs their addresses): the request port and the snapshot server.
+pub struct ItchPorts {
     server: MoldRequestServer,
+    glimpse: GlimpseServer,
     pub request_addr: SocketAddr,
+    pub snapshot_addr: SocketAddr,
 }
 
-impl ItchRequestPort {
-    /// Binds the request port at `addr` (port 0 picks a free one).
-    pub fn bind(addr: SocketAddr) -> std::io::Result<ItchRequestPort> {
-        let server = MoldRequestServer::bind(addr, SESSION, 1400).map_err(std::io::Error::other)?;
-        let request_addr = server.local_addr().map_err(std::io::Error::other)?;
-        Ok(ItchRequestPort {
+impl ItchPorts {
+    /// Binds the request port at `request_addr` and the snapshot server at
+    /// `snapshot_addr` (port 0 picks a free one).
+    pub fn bind(
+        config: &SimConfig,
+        request_addr: SocketAddr,
+        snapshot_addr: SocketAddr,
+    ) -> std::io::Result<ItchPorts> {
+        let server = MoldRequestServer::bind(request_addr, SESSION, PAYLOAD_BYTES_MAX)
+            .map_err(std::io::Error::other)?;
+        let glimpse = GlimpseServer::bind(GlimpseServerConfig {
+            bind_addr: snapshot_addr,
+            session: SESSION,
+            credentials: None,
+            instruments: instruments(config),
+            clients_max: 16,
+            login_timeout_ns: 5_000_000_000,
+            idle_timeout_ns: 5_000_000_000,
+        })
+        .map_err(std::io::Error::other)?;
+        Ok(ItchPorts {
+            request_addr: server.local_addr().map_err(std::io::Error::other)?,
+            snapshot_addr: glimpse.local_addr().map_err(std::io::Error::other)?,
             server,
-            request_addr,
+            glimpse,
         })
     }
 }
 
-/// The ITCH side of the simulator: publisher, request port, symbols.
+/// How each instrument appears on the feed.
+fn instruments(config: &SimConfig) -> Vec<ItchInstrument> {
+    config
+        .instruments
+        .iter()
+        .enumerate()
+        .map(|(index, i)| ItchInstrument {
+            stock_locate: index as u16 + 1,
+            stock: StockSymbol::from_str_padded(&i.symbol).unwrap_or_default(),
+            price4_per_tick: price4_per_tick(&i.tick_size).unwrap_or(1),
+        })
+        .collect()
+}
+
+/// Counters of the ITCH side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ItchOutCounters {
+    pub packets_sent: u64,
+    pub packets_dropped: u64,
+    pub heartbeats_sent: u64,
+    pub retransmissions_answered: u64,
+    pub snapshots_sent: u64,
+}
+
+/// Which packets are lost on purpose.
+struct Loss {
+    drop_every: u64,
+    loss_ppm: u64,
+    /// SplitMix64 state.
+    state: u64,
+    packets: u64,
+}
+
+impl Loss {
+    /// Whether the next packet is lost.
+    fn next_lost(&mut self) -> bool {
+        self.packets += 1;
+        let periodic = self.drop_every > 0 && self.packets.is_multiple_of(self.drop_every);
+        periodic || (self.loss_ppm > 0 && self.next_random() % 1_000_000 < self.loss_ppm)
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The ITCH side of the simulator: publisher, request port, snapshot server.
 pub struct ItchOut {
     publisher: MoldPublisher,
     server: MoldRequestServer,
-    symbols: Vec<StockSymbol>,
-    price4_per_tick: Vec<i64>,
-    /// Drop (but keep for retransmission) one packet in this many (0: never) — for tests.
-    drop_every: u64,
-    packets: u64,
-    pending: bool,
+    glimpse: GlimpseServer,
+    instruments: Vec<ItchInstrument>,
+    loss: Loss,
+    sent_last_ns: u64,
+    pub counters: ItchOutCounters,
 }
 
 impl ItchOut {
     /// Publishes to `destination` (the engine's feed socket) and answers
-    /// requests on the already bound request port.
+    /// requests and snapshot logins on the already bound ports.
     pub fn new(
         config: &SimConfig,
-        request_port: ItchRequestPort,
+        ports: ItchPorts,
         destination: SocketAddr,
     ) -> std::io::Result<ItchOut> {
         let publisher = MoldPublisher::bind(MoldPublisherConfig {
@@ -66,67 +149,72 @@ impl ItchOut {
             bind_addr: "127.0.0.1:0".parse().expect("literal address"),
             destination,
             first_sequence: 1,
-            store_capacity: 1 << 16,
-            payload_bytes_max: 1400,
+            store_capacity: 1 << 17,
+            payload_bytes_max: PAYLOAD_BYTES_MAX,
         })
         .map_err(std::io::Error::other)?;
         Ok(ItchOut {
             publisher,
-            server: request_port.server,
-            symbols: config
-                .instruments
-                .iter()
-                .map(|i| StockSymbol::from_str_padded(&i.symbol).unwrap_or_default())
-                .collect(),
-            price4_per_tick: config
-                .instruments
-                .iter()
-                .map(|i| price4_per_tick(&i.tick_size).unwrap_or(1))
-                .collect(),
-            drop_every: config.itch_drop_every,
-            packets: 0,
-            pending: false,
+            server: ports.server,
+            glimpse: ports.glimpse,
+            instruments: instruments(config),
+            loss: Loss {
+                drop_every: config.itch_drop_every,
+                loss_ppm: config.itch_loss_ppm,
+                state: config.itch_loss_seed,
+                packets: 0,
+            },
+            sent_last_ns: 0,
+            counters: ItchOutCounters::default(),
         })
     }
 
-    /// A stock directory message per instrument: locate = index + 1.
+    /// A stock directory message per instrument: the session opens.
     pub fn directory(&mut self, now_ns: u64) {
-        for (index, symbol) in self.symbols.clone().into_iter().enumerate() {
-            self.publisher
-                .push(&ItchMessage::StockDirectory(StockDirectory {
-                    header: header(index, now_ns),
-                    stock: symbol,
-                    market_category: b'Q',
-                    financial_status: b'N',
-                    round_lot_size: 1,
-                    round_lots_only: b'N',
-                    issue_classification: b'C',
-                    issue_sub_type: *b"Z ",
-                    authenticity: b'P',
-                    short_sale_threshold: b'N',
-                    ipo_flag: b'N',
-                    luld_reference_price_tier: b'1',
-                    etp_flag: b'N',
-                    etp_leverage_factor: 0,
-                    inverse_indicator: b'N',
-                }));
+        let timestamp_ns = timestamp_ns_of(now_ns);
+        for index in 0..self.instruments.len() {
+            let message = self.instruments[index].directory(timestamp_ns);
+            self.publisher.push(&message);
         }
-        self.publisher.flush();
+        self.finish_packet(now_ns);
     }
 
-    /// Sends what this loop iteration queued (one packet or more), dropping
-    /// one in `drop_every` on purpose, and answers retransmission requests.
-    pub fn poll(&mut self) {
-        if self.pending {
-            self.pending = false;
-            self.packets += 1;
-            if self.drop_every > 0 && self.packets.is_multiple_of(self.drop_every) {
-                self.publisher.flush_dropped();
-            } else {
-                self.publisher.flush();
-            }
+    /// Sends what this loop iteration queued (losing some on purpose, see
+    /// the module docs), a heartbeat when the feed was quiet, answers
+    /// retransmission requests, and serves snapshot logins from `exchange`.
+    pub fn poll(&mut self, exchange: &Exchange, now_ns: u64) {
+        self.finish_packet(now_ns);
+        if now_ns.saturating_sub(self.sent_last_ns) >= HEARTBEAT_INTERVAL_NS {
+            self.publisher.send_heartbeat();
+            self.counters.heartbeats_sent += 1;
+            self.sent_last_ns = now_ns;
         }
         self.server.poll(self.publisher.store());
+        let instruments = &self.instruments;
+        let orders = |index: usize, f: &mut dyn FnMut(SnapshotOrder)| {
+            if let (Some(book), Some(instrument)) = (exchange.book(index), instruments.get(index)) {
+                instrument.for_each_resting_order(book, f);
+            }
+        };
+        self.glimpse
+            .poll(now_ns, self.publisher.next_sequence(), &orders);
+        self.counters.retransmissions_answered = self.server.stats().requests_answered;
+        self.counters.snapshots_sent = self.glimpse.stats().snapshots_sent;
+    }
+
+    /// Closes the current packet: sent, or lost on purpose.
+    fn finish_packet(&mut self, now_ns: u64) {
+        if self.publisher.pending_message_count() == 0 {
+            return;
+        }
+        if self.loss.next_lost() {
+            self.publisher.flush_dropped();
+            self.counters.packets_dropped += 1;
+        } else {
+            self.publisher.flush();
+            self.counters.packets_sent += 1;
+        }
+        self.sent_last_ns = now_ns;
     }
 }
 
@@ -138,93 +226,47 @@ impl MarketDataOut for ItchOut {
         _book: &MatchingEngine,
         now_ns: u64,
     ) {
-        if instrument >= self.symbols.len() {
+        let Some(itch) = self.instruments.get(instrument) else {
             return;
-        }
-        let message = self.message_of(instrument, event, now_ns);
+        };
+        let message = itch.book_event_message(event, timestamp_ns_of(now_ns));
         self.publisher.push(&message);
-        self.pending = true;
+        if self.publisher.pending_message_count() >= PACKET_MESSAGES_MAX {
+            self.finish_packet(now_ns);
+        }
     }
 
     fn on_operation_done(&mut self, _instrument: usize, _book: &MatchingEngine, _now_ns: u64) {}
 }
 
-impl ItchOut {
-    /// The ITCH message a book event is: add, executed, cancel (partial),
-    /// delete (full), replace. Prices go out in 4-decimal units, quantities
-    /// as shares = lots, both clamped to the wire's u32.
-    fn message_of(&self, instrument: usize, event: &BookEvent, now_ns: u64) -> ItchMessage {
-        let scale = self.price4_per_tick[instrument];
-        let price4 =
-            |ticks: i64| Price4(ticks.saturating_mul(scale).clamp(0, i64::from(u32::MAX)) as u32);
-        let shares = |lots: i64| lots.clamp(0, i64::from(u32::MAX)) as u32;
-        let header = header(instrument, now_ns);
-        match *event {
-            BookEvent::Added {
-                order_ref,
-                side,
-                price,
-                qty,
-                ..
-            } => ItchMessage::AddOrder(AddOrder {
-                header,
-                order_ref,
-                side: if side == BookSide::Sell {
-                    BuySell::Sell
-                } else {
-                    BuySell::Buy
-                },
-                shares: shares(qty),
-                stock: self.symbols[instrument],
-                price: price4(price),
-                attribution: None,
-            }),
-            BookEvent::Executed {
-                maker_ref,
-                qty,
-                match_number,
-                ..
-            } => ItchMessage::OrderExecuted(OrderExecuted {
-                header,
-                order_ref: maker_ref,
-                executed_shares: shares(qty),
-                match_number,
-            }),
-            BookEvent::Cancelled {
-                order_ref,
-                cancelled_qty,
-                leaves,
-                ..
-            } if leaves > 0 => ItchMessage::OrderCancel(OrderCancel {
-                header,
-                order_ref,
-                cancelled_shares: shares(cancelled_qty),
-            }),
-            BookEvent::Cancelled { order_ref, .. } => {
-                ItchMessage::OrderDelete(OrderDelete { header, order_ref })
-            }
-            BookEvent::Replaced {
-                old_ref,
-                new_ref,
-                price,
-                qty,
-                ..
-            } => ItchMessage::OrderReplace(OrderReplace {
-                header,
-                original_order_ref: old_ref,
-                new_order_ref: new_ref,
-                shares: shares(qty),
-                price: price4(price),
-            }),
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The ITCH header: the send time as nanoseconds since midnight (UTC).
-fn header(locate: usize, now_ns: u64) -> MessageHeader {
-    MessageHeader {
-        stock_locate: locate as u16 + 1,
-        tracking_number: 0,
-        timestamp_ns: timestamp_ns_of(now_ns),
+    // One in ten dropped periodically; a seeded 10 % lands near 10 % and
+    // repeats with the seed.
+    #[test]
+    fn losses_follow_the_settings() {
+        let mut periodic = Loss {
+            drop_every: 10,
+            loss_ppm: 0,
+            state: 1,
+            packets: 0,
+        };
+        let lost = (0..1_000).filter(|_| periodic.next_lost()).count();
+        assert_eq!(lost, 100);
+        let seeded = |seed| {
+            let mut loss = Loss {
+                drop_every: 0,
+                loss_ppm: 100_000,
+                state: seed,
+                packets: 0,
+            };
+            (0..100_000).map(|_| loss.next_lost()).collect::<Vec<_>>()
+        };
+        let first = seeded(42);
+        let share = first.iter().filter(|l| **l).count();
+        assert!((9_000..11_000).contains(&share), "{share}");
+        assert_eq!(first, seeded(42));
     }
 }

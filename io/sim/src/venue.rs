@@ -1,8 +1,8 @@
 //! The simulated venue: one thread running the exchange (price-time
 //! matching per instrument, [`crate::exchange`]), its FIX acceptor
 //! ([`crate::fix`]), and its market data: ITCH 5.0 over MoldUDP64 on UDP
-//! with a request port ([`crate::itch`]) and Binance-compatible WebSocket
-//! streams with snapshots ([`crate::ws`]).
+//! with a request port and a GLIMPSE snapshot server ([`crate::itch`]) and
+//! Binance-compatible WebSocket streams with REST snapshots ([`crate::ws`]).
 //!
 //! The market moves by the [`MarketFlow`] it is given: a walk its caller
 //! runs (the liquidity provider quotes it, the taker prints its trades), or
@@ -23,7 +23,7 @@ use crate::config::SimConfig;
 use crate::exchange::{Exchange, ExchangeCounters, MarketDataOut, Side};
 use crate::fix::{FixAcceptor, ParticipantSummary};
 use crate::flow::{MarketFlow, MarketMove};
-use crate::itch::{ItchOut, ItchRequestPort};
+use crate::itch::{ItchOut, ItchOutCounters, ItchPorts};
 use crate::ws::{WsOut, WsOutCounters};
 use genesis_io::venue::{BookEvent, MatchingEngine};
 use hdrhistogram::Histogram;
@@ -44,8 +44,8 @@ pub struct VenueSimSetup {
     /// The venue's own CompID and its clients'.
     pub sender_comp_id: String,
     pub target_comp_id: String,
-    /// ITCH: the bound request port and where to publish the feed.
-    pub itch: Option<(ItchRequestPort, SocketAddr)>,
+    /// ITCH: the bound request port and snapshot server, and where to publish the feed.
+    pub itch: Option<(ItchPorts, SocketAddr)>,
     /// WebSocket streams on this address (port 0 picks a free one).
     pub ws_addr: Option<SocketAddr>,
     /// Where the market's moves come from.
@@ -55,10 +55,8 @@ pub struct VenueSimSetup {
     /// Keep the market still until [`VenueSim::release_market`] or the
     /// first FIX session connects (sessions are served meanwhile): an
     /// in-process engine releases it when it starts reading, so no market
-    /// data waits in its sockets; an engine in another process has bound its
-    /// feed socket before it connects, so it hears the feed from sequence 1
-    /// (a late joiner must replay the session through the request port,
-    /// which recovers slower than a 100k/s feed moves).
+    /// data waits in its sockets. Not needed by an engine in another
+    /// process: joining late, it catches up from a snapshot.
     pub hold_market: bool,
     /// Cancel a participant's resting orders when its session goes (a
     /// real venue's cancel-on-disconnect); false keeps them for its return.
@@ -96,6 +94,7 @@ pub enum VenueCommand {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VenueSimReport {
     pub exchange: ExchangeCounters,
+    pub itch: ItchOutCounters,
     pub ws: WsOutCounters,
 }
 
@@ -290,12 +289,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn bind_itch(
     config: &SimConfig,
-    itch: Option<(ItchRequestPort, SocketAddr)>,
+    itch: Option<(ItchPorts, SocketAddr)>,
 ) -> Result<Option<ItchOut>, String> {
-    let Some((request_port, destination)) = itch else {
+    let Some((ports, destination)) = itch else {
         return Ok(None);
     };
-    ItchOut::new(config, request_port, destination)
+    ItchOut::new(config, ports, destination)
         .map(Some)
         .map_err(|e| format!("ITCH publisher to {destination}: {e}"))
 }
@@ -341,6 +340,9 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
             report.exchange = simulator.exchange.counters;
             if let Some(ws) = &simulator.outputs.ws {
                 report.ws = ws.counters;
+            }
+            if let Some(itch) = &simulator.outputs.itch {
+                report.itch = itch.counters;
             }
         })
         .map_err(|e| format!("cannot start the simulator thread: {e}"))
@@ -432,7 +434,7 @@ impl Simulator {
 
     fn flush_itch(&mut self) {
         if let Some(itch) = &mut self.outputs.itch {
-            itch.poll();
+            itch.poll(&self.exchange, (self.now_ns)());
         }
     }
 

@@ -1,8 +1,10 @@
 //! The simulated venue's market data over WebSocket, Binance-compatible:
 //! `<symbol>@bookTicker` on every change of the top of book,
 //! `<symbol>@depth@100ms` diffs of every changed level every 100 ms, and
-//! depth snapshots answered on the same connection (Binance's WebSocket API
-//! `depth` method; see `genesis_io::net::binance_ws` for why).
+//! depth snapshots as Binance serves them, over REST on the same port
+//! (`GET /api/v3/depth?symbol=…&limit=…`, answered with the snapshot or
+//! Binance's error body), and on the WebSocket connection for clients that
+//! use the WebSocket API's `depth` method.
 //!
 //! Owning thread: the simulator's (`venue`). Every book change that
 //! touches a level takes the instrument's next update id; a diff carries
@@ -16,15 +18,18 @@
 //! Every snapshot request is answered, however many arrive in one poll (they
 //! are collected into a preallocated list first, which grows off the hot
 //! path if a poll brings more): a valid one with the snapshot, one for an
-//! unknown symbol with a Binance-style "Invalid symbol." error carrying its
-//! id, and one that does not parse with a "Malformed request." error (id 0:
-//! no id could be trusted). Each error answer is counted in `bad_requests`.
+//! unknown symbol with a Binance-style "Invalid symbol." error (code -1121,
+//! HTTP 400 over REST; carrying its id over the WebSocket API), and one that
+//! does not parse with a "Malformed request." error (code -1102; id 0 over
+//! the WebSocket API: no id could be trusted). Each error answer is counted
+//! in `bad_requests`.
 
 use crate::config::{SimConfig, SimInstrument};
 use crate::exchange::{Exchange, MarketDataOut};
 use genesis_io::binance::{
-    parse_depth_request, write_book_ticker, write_error_answer, write_snapshot_answer, DecimalGrid,
-    DepthDiffBuilder, DepthRequest, InstrumentGrid,
+    parse_depth_query, parse_depth_request, write_book_ticker, write_depth_snapshot,
+    write_error_answer, write_rest_error, write_snapshot_answer, DecimalGrid, DepthDiffBuilder,
+    DepthQuery, DepthRequest, InstrumentGrid,
 };
 use genesis_io::net::{ConnectionId, WsServer};
 use genesis_io::venue::{BookEvent, MatchingEngine, Side as BookSide};
@@ -54,7 +59,10 @@ struct Stream {
 pub struct WsOutCounters {
     pub diffs_sent: u64,
     pub tickers_sent: u64,
+    /// Snapshots answered, over REST and the WebSocket API together.
     pub snapshots_sent: u64,
+    /// Of those, over REST.
+    pub rest_snapshots_sent: u64,
     pub bad_requests: u64,
 }
 
@@ -67,6 +75,8 @@ pub struct WsOut {
     /// This poll's requests in arrival order (`Err` when one did not
     /// parse); cleared every poll, capacity kept.
     requests: Vec<(ConnectionId, Result<DepthRequest, ()>)>,
+    /// This poll's REST requests, likewise.
+    gets: Vec<(ConnectionId, Result<DepthQuery, ()>)>,
     diff_due_ns: u64,
     pub counters: WsOutCounters,
 }
@@ -99,6 +109,7 @@ impl WsOut {
             bids: Vec::with_capacity(SNAPSHOT_LEVELS_MAX),
             asks: Vec::with_capacity(SNAPSHOT_LEVELS_MAX),
             requests: Vec::with_capacity(REQUESTS_PER_POLL_CAPACITY),
+            gets: Vec::with_capacity(REQUESTS_PER_POLL_CAPACITY),
             diff_due_ns: 0,
             counters: WsOutCounters::default(),
         })
@@ -113,21 +124,30 @@ impl WsOut {
         self.server.open_count()
     }
 
-    /// Accepts connections, answers snapshot requests, and sends the diffs
-    /// when their 100 ms window closes.
+    /// Accepts connections, answers snapshot requests (REST and WebSocket
+    /// API), and sends the diffs when their 100 ms window closes.
     pub fn poll(&mut self, exchange: &Exchange, now_ns: u64) {
         let mut requests = std::mem::take(&mut self.requests);
+        let mut gets = std::mem::take(&mut self.gets);
         requests.clear();
-        self.server.poll(|connection, bytes| {
-            requests.push((connection, parse_depth_request(bytes).map_err(|_| ())));
-        });
+        gets.clear();
+        self.server.poll_with_http(
+            |connection, bytes| {
+                requests.push((connection, parse_depth_request(bytes).map_err(|_| ())));
+            },
+            |connection, target| gets.push((connection, parse_depth_query(target).map_err(|_| ()))),
+        );
         for &(connection, request) in &requests {
             match request {
                 Ok(request) => self.answer_snapshot(exchange, connection, &request),
                 Err(()) => self.answer_malformed(connection),
             }
         }
+        for &(connection, query) in &gets {
+            self.answer_rest(exchange, connection, query);
+        }
         self.requests = requests;
+        self.gets = gets;
         if now_ns >= self.diff_due_ns {
             self.diff_due_ns = now_ns + DIFF_INTERVAL_NS;
             self.send_diffs(now_ns);
@@ -141,26 +161,14 @@ impl WsOut {
         self.server.send_text(connection, &self.text);
     }
 
-    fn answer_snapshot(
-        &mut self,
-        exchange: &Exchange,
-        connection: ConnectionId,
-        request: &DepthRequest,
-    ) {
-        let (id, limit) = (request.id, request.limit);
-        let instrument = self
+    /// The instrument a request names and its book's levels (in
+    /// `bids`/`asks`), or `None` for an unknown symbol.
+    fn levels_of(&mut self, exchange: &Exchange, symbol: &[u8], limit: u32) -> Option<usize> {
+        let index = self
             .streams
             .iter()
-            .position(|s| s.symbol_upper.as_bytes() == request.symbol.as_bytes());
-        self.text.clear();
-        let Some((index, book)) =
-            instrument.and_then(|index| exchange.book(index).map(|book| (index, book)))
-        else {
-            self.counters.bad_requests += 1;
-            write_error_answer(&mut self.text, id, 400, -1121, "Invalid symbol.");
-            self.server.send_text(connection, &self.text);
-            return;
-        };
+            .position(|s| s.symbol_upper.as_bytes() == symbol)?;
+        let book = exchange.book(index)?;
         let levels_max = (limit as usize).clamp(1, SNAPSHOT_LEVELS_MAX);
         let (bids, asks) = (&mut self.bids, &mut self.asks);
         bids.clear();
@@ -171,6 +179,24 @@ impl WsOut {
         book.for_each_level(BookSide::Sell, levels_max, &mut |price, qty| {
             asks.push((price, qty))
         });
+        Some(index)
+    }
+
+    fn answer_snapshot(
+        &mut self,
+        exchange: &Exchange,
+        connection: ConnectionId,
+        request: &DepthRequest,
+    ) {
+        let id = request.id;
+        let found = self.levels_of(exchange, request.symbol.as_bytes(), request.limit);
+        self.text.clear();
+        let Some(index) = found else {
+            self.counters.bad_requests += 1;
+            write_error_answer(&mut self.text, id, 400, -1121, "Invalid symbol.");
+            self.server.send_text(connection, &self.text);
+            return;
+        };
         let stream = &self.streams[index];
         write_snapshot_answer(
             &mut self.text,
@@ -182,6 +208,46 @@ impl WsOut {
         );
         self.counters.snapshots_sent += 1;
         self.server.send_text(connection, &self.text);
+    }
+
+    /// `GET /api/v3/depth`: the snapshot, or Binance's error body with 400.
+    fn answer_rest(
+        &mut self,
+        exchange: &Exchange,
+        connection: ConnectionId,
+        query: Result<DepthQuery, ()>,
+    ) {
+        let found = match query {
+            Ok(query) => self.levels_of(exchange, query.symbol.as_bytes(), query.limit),
+            Err(()) => None,
+        };
+        self.text.clear();
+        let status = match (found, query) {
+            (Some(index), _) => {
+                let stream = &self.streams[index];
+                write_depth_snapshot(
+                    &mut self.text,
+                    &stream.grid,
+                    stream.update_id,
+                    self.bids.iter().copied(),
+                    self.asks.iter().copied(),
+                );
+                self.counters.snapshots_sent += 1;
+                self.counters.rest_snapshots_sent += 1;
+                200
+            }
+            (None, Ok(_)) => {
+                write_rest_error(&mut self.text, -1121, "Invalid symbol.");
+                400
+            }
+            (None, Err(())) => {
+                write_rest_error(&mut self.text, -1102, "Malformed request.");
+                400
+            }
+        };
+        self.counters.bad_requests += u64::from(status != 200);
+        self.server
+            .send_http_response(connection, status, &self.text);
     }
 
     fn send_diffs(&mut self, now_ns: u64) {
@@ -422,5 +488,67 @@ mod tests {
         }
         assert_eq!(out.counters.snapshots_sent, 10);
         assert_eq!(out.counters.bad_requests, 3, "one count per error answer");
+    }
+
+    /// One plain GET on a thread; its whole response once the venue closes.
+    fn get(addr: SocketAddr, target: &str) -> std::thread::JoinHandle<String> {
+        use std::io::{Read, Write};
+        let request = format!("GET {target} HTTP/1.1\r\nHost: venue\r\n\r\n");
+        std::thread::spawn(move || {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            response
+        })
+    }
+
+    // REST snapshots on the stream port: a known symbol gets its book's
+    // levels and the stream's last update id, as Binance's GET
+    // /api/v3/depth answers; an unknown symbol and a malformed query get
+    // Binance's error bodies with HTTP 400, counted.
+    #[test]
+    fn rest_snapshots_on_the_stream_port() {
+        let config = crate::tests::config();
+        let mut exchange = Exchange::new(config.instruments.len(), 64);
+        let mut out = WsOut::bind(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let top = crate::Top {
+            bid_px: 9_990,
+            bid_qty: 3,
+            ask_px: 10_010,
+            ask_qty: 4,
+        };
+        exchange.on_top(1, &top, 1, &mut out);
+        let update_id = out.streams[1].update_id;
+        assert!(update_id > 0, "the quotes took update ids");
+        let addr = out.local_addr().unwrap();
+        let clock = TestClock(std::time::Instant::now());
+        let mut answer = |target: &str| {
+            let handle = get(addr, target);
+            let deadline_ns = clock.now_ns() + DEADLINE_NS;
+            while !handle.is_finished() {
+                assert!(clock.now_ns() < deadline_ns, "no answer to {target}");
+                out.poll(&exchange, 0);
+                std::thread::yield_now();
+            }
+            let response = handle.join().unwrap();
+            let (head, body) = response.split_once("\r\n\r\n").unwrap();
+            let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+            (
+                status,
+                serde_json::from_str::<serde_json::Value>(body).unwrap(),
+            )
+        };
+        let (status, snapshot) = answer("/api/v3/depth?symbol=BRAVO&limit=5");
+        assert_eq!(status, 200, "{snapshot}");
+        assert_eq!(snapshot["lastUpdateId"], update_id);
+        assert_eq!(snapshot["bids"][0][0], "99.90");
+        assert_eq!(snapshot["asks"][0][0], "100.10");
+        let (status, error) = answer("/api/v3/depth?symbol=NOSUCH");
+        assert_eq!((status, &error["code"]), (400, &serde_json::json!(-1121)));
+        let (status, error) = answer("/api/v3/depth?limit=5");
+        assert_eq!((status, &error["code"]), (400, &serde_json::json!(-1102)));
+        assert_eq!(out.counters.rest_snapshots_sent, 1);
+        assert_eq!(out.counters.bad_requests, 2);
     }
 }

@@ -10,6 +10,8 @@
 //! - [`tardis`]: `incremental_book_L2` and `trades` CSV readers, the
 //!   time-ordered [`tardis::TapeMerger`], and [`tardis::TardisWriter`].
 //! - [`synthetic`]: a seeded random-walk Tardis tape for benchmarks.
+//! - [`records`]: any of the above as one stream of compact level-change
+//!   and trade records, and the binary tape that stores them.
 //! - [`TapeFormat::detect`]: which of the above a file is, from its bytes.
 //!
 //! Invariants shared by every reader:
@@ -26,6 +28,7 @@ mod format;
 mod input;
 mod itch_reader;
 mod itch_writer;
+pub mod records;
 pub mod synthetic;
 pub mod tardis;
 mod window;

@@ -19,7 +19,8 @@ line per command on stdout ("ok …" or "error …"):
   gap                 the next change is applied but its diff never sent
   ticker              send a bookTicker of the current top
   stale_snapshots N   the next N snapshots predate the connection's first diff
-  rest_error S C      the next snapshot request gets HTTP S with code C
+  rest_error S C [N]  the next N (default 1) snapshot requests get HTTP S with code C
+  rest_errors_clear   drop the injected REST errors still queued
   drop                abort every WebSocket connection (no close frame)
   book                reply with the book: {"id":…,"bids":…,"asks":…}
   stats               reply with the counters as JSON
@@ -259,8 +260,14 @@ class Server:
                 self.stale_snapshots = int(args[0])
             return "ok"
         if name == "rest_error":
+            # rest_error STATUS CODE [COUNT]: the next COUNT (default 1) REST calls fail.
+            count = int(args[2]) if len(args) > 2 else 1
             with self.lock:
-                self.rest_errors.append((int(args[0]), int(args[1])))
+                self.rest_errors.extend([(int(args[0]), int(args[1]))] * count)
+            return "ok"
+        if name == "rest_errors_clear":
+            with self.lock:
+                self.rest_errors.clear()
             return "ok"
         if name == "drop":
             await self.drop()

@@ -100,6 +100,23 @@ enum DbCommand {
 }
 
 #[derive(Subcommand)]
+enum TapeCommand {
+    /// Read tapes (any format) once and write their records as one compact
+    /// binary tape, which `genesis backtest` then replays without parsing.
+    Convert {
+        /// Tape files: Tardis CSV (book and trades, merged by time) or ITCH 5.0, plain or gzip.
+        #[arg(required = true)]
+        tapes: Vec<PathBuf>,
+        /// The config naming the instruments (and `[backtest]`'s tape options).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The binary tape to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the engine until Ctrl-C (or --duration), then print the per-stage latency report.
     ///
@@ -129,8 +146,9 @@ enum Command {
     /// The exchange `genesis run` starts in-process: price-time matching per
     /// instrument over the config's seeded random walk, FIX 4.4 orders on
     /// --fix-port, its books as ITCH 5.0 in MoldUDP64 sent to --itch-to with
-    /// a request port, and Binance-compatible WebSocket streams and
-    /// snapshots on --ws-port. Its CompIDs mirror the config's venue.fix
+    /// a request port and a GLIMPSE snapshot server, and Binance-compatible
+    /// WebSocket streams with REST snapshots on --ws-port. The market moves
+    /// from the start (late joiners catch up from snapshots). Its CompIDs mirror the config's venue.fix
     /// ones; up to eight FIX sessions at once, each its own participant.
     /// engine/config/venue-sim-client.toml points an engine at it.
     VenueSim {
@@ -146,6 +164,12 @@ enum Command {
         /// MoldUDP64 retransmission request port on 127.0.0.1.
         #[arg(long, value_name = "PORT", default_value_t = 26401)]
         itch_request_port: u16,
+        /// GLIMPSE snapshot server (SoupBinTCP) port on 127.0.0.1.
+        #[arg(long, value_name = "PORT", default_value_t = 26402)]
+        itch_snapshot_port: u16,
+        /// Keep the market still until the first FIX session connects.
+        #[arg(long)]
+        hold_market: bool,
         /// WebSocket port on 127.0.0.1 (0: no WebSocket streams).
         #[arg(long, value_name = "PORT", default_value_t = 9443)]
         ws_port: u16,
@@ -187,9 +211,39 @@ enum Command {
         /// Backtest with this config instead of the recorded ones.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Backtest with this bundled strategy ("market-maker", "none").
+        /// Backtest with this bundled strategy ("market-maker", "touch-quoter", "none").
         #[arg(long, value_name = "NAME")]
         strategy: Option<String>,
+    },
+    /// Backtest recorded tapes through the five stages against the backtest venue, in tape time.
+    ///
+    /// Tapes: Nasdaq ITCH 5.0 files, Tardis.dev incremental_book_L2 and
+    /// trades CSV files (merged by time), or binary tapes from `genesis tape
+    /// convert`; plain or gzip, the format told from the bytes. The venue
+    /// matches the strategy's orders against the tape's book with a queue
+    /// model and a constant order latency (`[backtest]` in the config). The
+    /// journal it writes replays with `genesis replay`; the same tape and
+    /// config write the same journal. Ends with a report: PnL, fills,
+    /// orders, per-stage latency, events/s. Exits 1 on a tape error (after
+    /// the report), 2 on any other error.
+    Backtest {
+        /// Tape files, all of one format.
+        #[arg(required = true)]
+        tapes: Vec<PathBuf>,
+        /// TOML config: instruments, strategy, core plan, journal, [backtest].
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Also write the report's numbers as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+        /// Write the journal here instead of journal.dir (a folder with no records yet).
+        #[arg(long, value_name = "DIR")]
+        journal: Option<PathBuf>,
+    },
+    /// Tape tools: convert.
+    Tape {
+        #[command(subcommand)]
+        command: TapeCommand,
     },
     /// The PostgreSQL schema: migrate, archive.
     Db {
@@ -293,11 +347,42 @@ fn run_cli(cli: Cli) -> Result<()> {
             summary_json,
             rate,
         } => run(config, duration, summary_json, rate),
+        Command::Backtest {
+            tapes,
+            config,
+            summary_json,
+            journal,
+        } => backtest(tapes, &config, summary_json, journal),
+        Command::Tape {
+            command: TapeCommand::Convert { tapes, config, out },
+        } => {
+            let config = Config::load(&config)?;
+            let converted = match genesis_cli::commands::backtest::convert(&config, &tapes, &out) {
+                Ok(converted) => converted,
+                Err(err) => {
+                    eprintln!("genesis: error: {err:#}");
+                    let tape_error = err
+                        .downcast_ref::<genesis_cli::commands::backtest::TapeFailure>()
+                        .is_some();
+                    std::process::exit(if tape_error { 1 } else { 2 });
+                }
+            };
+            println!(
+                "tape convert: {} records, {} bytes to {} in {:.2} s",
+                converted.records,
+                converted.bytes,
+                out.display(),
+                converted.elapsed_s
+            );
+            Ok(())
+        }
         Command::VenueSim {
             config,
             fix_port,
             itch_to,
             itch_request_port,
+            itch_snapshot_port,
+            hold_market,
             ws_port,
             duration,
             rate,
@@ -306,16 +391,19 @@ fn run_cli(cli: Cli) -> Result<()> {
         } => {
             let itch = match itch_to.as_str() {
                 "none" => None,
-                addr => Some((
-                    addr.parse::<std::net::SocketAddr>()
+                addr => Some(genesis_cli::commands::venue_sim::ItchOptions {
+                    destination: addr
+                        .parse::<std::net::SocketAddr>()
                         .with_context(|| format!("--itch-to {addr:?} is not an address"))?,
-                    loopback(itch_request_port),
-                )),
+                    request_addr: loopback(itch_request_port),
+                    snapshot_addr: loopback(itch_snapshot_port),
+                }),
             };
             let options = genesis_cli::commands::venue_sim::VenueSimOptions {
                 fix_addr: loopback(fix_port),
                 itch,
                 ws_addr: (ws_port != 0).then(|| loopback(ws_port)),
+                hold_market,
                 cancel_on_disconnect,
                 summary_json,
             };
@@ -660,6 +748,37 @@ fn venue_sim(
         &mut std::io::stdout(),
     )
     .map_err(|e| anyhow::anyhow!("venue-sim: {e}"))?;
+    Ok(())
+}
+
+/// `genesis backtest`: exits 1 on a tape error (after the report), like a failed check.
+fn backtest(
+    tapes: Vec<PathBuf>,
+    config_path: &std::path::Path,
+    summary_json: Option<PathBuf>,
+    journal: Option<PathBuf>,
+) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let options = genesis_cli::backtest::BacktestOptions {
+        tapes,
+        journal,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        stop: stop_on_ctrl_c()?,
+    };
+    let result = genesis_cli::commands::backtest::backtest(
+        &config,
+        &options,
+        summary_json.as_deref(),
+        &mut std::io::stdout(),
+    );
+    if let Err(err) = result {
+        eprintln!("genesis: error: {err:#}");
+        let tape_error = err
+            .downcast_ref::<genesis_cli::commands::backtest::TapeFailure>()
+            .is_some();
+        std::process::exit(if tape_error { 1 } else { 2 });
+    }
     Ok(())
 }
 

@@ -1,14 +1,19 @@
 //! `genesis venue-sim`: the simulated venue on its own, for load tests and
 //! for engines in other processes. The same exchange `genesis run` starts
-//! in-process (`genesis_sim::VenueSim`): FIX 4.4 on a TCP port, ITCH 5.0 in MoldUDP64
-//! sent to one UDP destination with a request port for retransmissions,
-//! Binance-compatible WebSocket streams and snapshots.
+//! in-process (`genesis_sim::VenueSim`): FIX 4.4 on a TCP port, ITCH 5.0 in
+//! MoldUDP64 sent to one UDP destination with a request port for
+//! retransmissions and a GLIMPSE snapshot server (SoupBinTCP), and
+//! Binance-compatible WebSocket streams with REST snapshots on their port.
 //!
 //! The market is the config's seeded random walk (`market_data.seed`,
-//! `rate_per_sec`, `trade_every`) over its instruments; the venue's CompIDs
-//! mirror the config's `venue.fix` ones, so the same config file (with
-//! `venue.kind = "fix"` and `market_data.source = "itch"` or
-//! `"binance-ws"`) points an engine at it: see `engine/config/venue-sim-client.toml`.
+//! `rate_per_sec`, `trade_every`) over its instruments, moving from the
+//! start (an engine that joins later catches up from a snapshot), or held
+//! until the first FIX session connects with `--hold-market`. The feed's
+//! deliberate loss comes from `market_data.sim_drop_every` and
+//! `sim_loss_ppm`. The venue's CompIDs mirror the config's `venue.fix`
+//! ones, so the same config file (with `venue.kind = "fix"` and
+//! `market_data.source = "itch"` or `"binance-ws"`) points an engine at it:
+//! see `engine/config/venue-sim-client.toml`.
 //!
 //! With `venue.cancel_on_disconnect = false` (or `--cancel-on-disconnect
 //! false`) a participant's resting orders stay in the book while its
@@ -24,8 +29,7 @@ use genesis_engine::clock::EpochClock;
 use genesis_engine::config::Config;
 use genesis_engine::telemetry::metrics::Percentiles;
 use genesis_sim::{
-    ItchRequestPort, ParticipantSummary, Side, VenueCommand, VenueSim, VenueSimReport,
-    VenueSimSetup,
+    ItchPorts, ParticipantSummary, Side, VenueCommand, VenueSim, VenueSimReport, VenueSimSetup,
 };
 use serde_json::json;
 use std::io::Write;
@@ -42,14 +46,24 @@ const SUMMARY_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct VenueSimOptions {
     pub fix_addr: SocketAddr,
-    /// ITCH destination and request port; `None`: no ITCH feed.
-    pub itch: Option<(SocketAddr, SocketAddr)>,
-    /// WebSocket address; `None`: no WebSocket streams.
+    /// The ITCH feed; `None`: no ITCH feed.
+    pub itch: Option<ItchOptions>,
+    /// WebSocket address (REST snapshots on the same port); `None`: no WebSocket streams.
     pub ws_addr: Option<SocketAddr>,
+    /// Keep the market still until the first FIX session connects.
+    pub hold_market: bool,
     /// Overrides `venue.cancel_on_disconnect`.
     pub cancel_on_disconnect: Option<bool>,
     /// Where the summary goes on exit.
     pub summary_json: Option<PathBuf>,
+}
+
+/// Where the ITCH feed goes, and the ports receivers reach.
+#[derive(Clone, Copy, Debug)]
+pub struct ItchOptions {
+    pub destination: SocketAddr,
+    pub request_addr: SocketAddr,
+    pub snapshot_addr: SocketAddr,
 }
 
 /// What an operator asks of the standalone simulator, one line each.
@@ -71,8 +85,8 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<VenueSimReport, String> {
     let clock = EpochClock::new();
-    let (mut sim, itch_request_addr) = start(config, options, &clock)?;
-    print_addresses(config, options, (&sim, itch_request_addr), out);
+    let (mut sim, itch_ports) = start(config, options, &clock)?;
+    print_addresses(config, options, (&sim, itch_ports), out);
     let deadline_ns = duration.map(|d| clock.now_ns() + d.as_nanos() as u64);
     while !stop.load(Ordering::Acquire) && deadline_ns.is_none_or(|at| clock.now_ns() < at) {
         if let Some(commands) = &commands {
@@ -208,25 +222,33 @@ fn write_summary(path: &Path, summary: &[ParticipantSummary]) -> Result<(), Stri
         .map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-/// The simulator on the options' ports, its market the config's walk,
-/// held until the first FIX session connects; and its bound ITCH request port.
+/// The simulator on the options' ports, its market the config's walk
+/// (held if asked); and its bound ITCH request and snapshot addresses.
 fn start(
     config: &Config,
     options: &VenueSimOptions,
     clock: &EpochClock,
-) -> Result<(VenueSim, Option<SocketAddr>), String> {
+) -> Result<(VenueSim, Option<(SocketAddr, SocketAddr)>), String> {
+    let sim_config = sim_glue::sim_config(config);
     let itch = match options.itch {
-        Some((destination, request_addr)) => {
-            let request_port = ItchRequestPort::bind(request_addr)
-                .map_err(|e| format!("ITCH request port {request_addr}: {e}"))?;
-            Some((request_port, destination))
+        Some(itch) => {
+            let ports = ItchPorts::bind(&sim_config, itch.request_addr, itch.snapshot_addr)
+                .map_err(|e| {
+                    format!(
+                        "ITCH request port {} or snapshot server {}: {e}",
+                        itch.request_addr, itch.snapshot_addr
+                    )
+                })?;
+            Some((ports, itch.destination))
         }
         None => None,
     };
-    let itch_request_addr = itch.as_ref().map(|(port, _)| port.request_addr);
+    let itch_ports = itch
+        .as_ref()
+        .map(|(ports, _)| (ports.request_addr, ports.snapshot_addr));
     let fix = &config.venue.fix;
     let sim = VenueSim::start(
-        &sim_glue::sim_config(config),
+        &sim_config,
         VenueSimSetup {
             fix_addr: options.fix_addr,
             sender_comp_id: fix.target_comp_id.clone(),
@@ -234,21 +256,21 @@ fn start(
             itch,
             ws_addr: options.ws_addr,
             flow: Box::new(WalkFlow::new(config, clock)),
-            now_ns: sim_glue::now_ns(clock),
-            hold_market: true,
+            now_ns: sim_glue::now_ns(),
+            hold_market: options.hold_market,
             cancel_on_disconnect: options
                 .cancel_on_disconnect
                 .unwrap_or(config.venue.cancel_on_disconnect),
         },
     )?;
-    Ok((sim, itch_request_addr))
+    Ok((sim, itch_ports))
 }
 
 /// Where the simulator listens and sends, and what its market is.
 fn print_addresses(
     config: &Config,
     options: &VenueSimOptions,
-    (sim, itch_request_addr): (&VenueSim, Option<SocketAddr>),
+    (sim, itch_ports): (&VenueSim, Option<(SocketAddr, SocketAddr)>),
     out: &mut dyn Write,
 ) {
     let fix = &config.venue.fix;
@@ -257,10 +279,11 @@ fn print_addresses(
         "venue-sim: FIX 4.4 on {} (SenderCompID {}, TargetCompID {})",
         sim.fix_addr, fix.target_comp_id, fix.sender_comp_id
     );
-    if let (Some((destination, _)), Some(request_addr)) = (options.itch, itch_request_addr) {
+    if let (Some(itch), Some((request_addr, snapshot_addr))) = (options.itch, itch_ports) {
         let _ = writeln!(
             out,
-            "venue-sim: ITCH 5.0 / MoldUDP64 to {destination}, retransmission requests on {request_addr}"
+            "venue-sim: ITCH 5.0 / MoldUDP64 to {}, retransmission requests on {request_addr}, GLIMPSE snapshots on {snapshot_addr}",
+            itch.destination
         );
     }
     if let Some(ws_addr) = sim.ws_addr {
@@ -275,9 +298,14 @@ fn print_addresses(
             genesis_io::net::combined_stream_url(&ws_addr.to_string(), &symbols)
         );
     }
+    let moves = if options.hold_market {
+        "the market moves once a FIX session connects"
+    } else {
+        "the market moves from now on"
+    };
     let _ = writeln!(
         out,
-        "venue-sim: {} instrument(s), {} market events/s, seed {}; the market moves once a FIX session connects; resting orders {} when their session goes; Ctrl-C stops",
+        "venue-sim: {} instrument(s), {} market events/s, seed {}; {moves}; resting orders {} when their session goes; Ctrl-C stops",
         config.instruments.len(),
         config.market_data.rate_per_sec,
         config.market_data.seed,
@@ -302,14 +330,21 @@ fn print_report(sim: &VenueSim, report: &VenueSimReport, out: &mut dyn Write) {
         .clone();
     let _ = writeln!(
         out,
-        "venue-sim: {} executions, {} fills to the session, {} session rejects; WebSocket: {} diffs, {} tickers, {} snapshots, {} bad requests",
+        "venue-sim: {} executions, {} fills to the session, {} session rejects; WebSocket: {} diffs, {} tickers, {} snapshots ({} over REST), {} bad requests",
         report.exchange.executions,
         report.exchange.session_fills,
         report.exchange.session_rejects,
         report.ws.diffs_sent,
         report.ws.tickers_sent,
         report.ws.snapshots_sent,
+        report.ws.rest_snapshots_sent,
         report.ws.bad_requests
+    );
+    let itch = &report.itch;
+    let _ = writeln!(
+        out,
+        "venue-sim: ITCH: {} packets sent, {} lost on purpose, {} retransmission requests answered, {} GLIMPSE snapshots",
+        itch.packets_sent, itch.packets_dropped, itch.retransmissions_answered, itch.snapshots_sent
     );
     if !tick_to_trade.is_empty() {
         let p = Percentiles::of(&tick_to_trade);

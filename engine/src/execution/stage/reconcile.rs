@@ -337,7 +337,7 @@ impl ExecutionStage {
     }
 
     fn request_cancel_at_venue(&mut self, order: &Order, ev: &Event) -> Outcome {
-        self.ts_decided_ns = ev.ts_recv_ns;
+        self.ts_event_recv_ns = ev.ts_recv_ns;
         match self.send(
             RequestKind::Cancel,
             order,

@@ -12,7 +12,9 @@
 //! It measures tick-to-trade: for every order it receives, its receive time
 //! (the kernel's stamp, SO_TIMESTAMPNS, when available) minus the trigger
 //! time the client sends (user tag 5051, else TransactTime(60)): the venue
-//! time of the market data that triggered the order.
+//! time of the market data that triggered the order. Kernel stamps are
+//! CLOCK_REALTIME, so the clock the venue is given must be too (the
+//! caller's choice; `genesis` gives it CLOCK_REALTIME).
 
 mod connection;
 mod ids;
@@ -358,7 +360,7 @@ impl FixAcceptor {
             return false;
         }
         let _ = stream.set_nodelay(true);
-        let stamped = crate::sys::enable_receive_timestamps(&stream).is_ok();
+        let stamped = genesis_io::net::enable_rx_stamps(&stream).is_kernel();
         self.connections[slot] = Some(Connection::Logon(Pending {
             stream,
             bytes: Vec::with_capacity(connection::LOGON_BYTES_MAX),
@@ -373,7 +375,7 @@ impl Live {
     /// Reads what arrived and hands it to the session: (anything read, peer gone).
     fn read(&mut self, handler: &mut Orders<'_>, now_ns: u64) -> (bool, bool) {
         let received = if self.stamped {
-            crate::sys::recv_with_timestamp(&self.stream, self.session.recv_buffer())
+            genesis_io::net::recv_stamped(&self.stream, self.session.recv_buffer())
         } else {
             self.stream
                 .read(self.session.recv_buffer())

@@ -1,0 +1,500 @@
+//! The backtest's clock: one loop that merges, in tape time, what the
+//! engine receives (tape rows, the venue's replies) with what the backtest
+//! venue receives (tape rows, the engine's orders), and the two sources
+//! ingest polls for it: [`MarketLane`] hands the engine the tape's rows,
+//! [`VenueLane`] the venue's replies, as a real feed and venue would.
+//!
+//! Four streams, each already in time order, merged by (time, rank):
+//!
+//! | rank | item | time |
+//! |---:|---|---|
+//! | 0 | the venue sees a tape row | its exchange time (or local, by `backtest.venue_time`), never after its local time nor before the row before |
+//! | 1 | the engine receives a tape row | its local time (`ts_recv_ns`) |
+//! | 2 | the engine receives a venue reply | the venue's time + `response_latency_ns` |
+//! | 3 | the venue receives an order | the engine's decision time (`ts_decided_ns`) + `entry_latency_ns` |
+//!
+//! So at one instant the venue applies the tape before orders arriving
+//! then, as hftbacktest does. Rows are read ahead (at most
+//! `backtest.lookahead_rows_max`) so the venue can see them before the
+//! engine does.
+//!
+//! Why it is deterministic: an order decided at time t reaches the venue at
+//! t + entry latency or later, so the venue may run up to there before the
+//! engine's decisions are known. With every stage up to execution on
+//! ingest's thread, an event handed over is decided before the hand-over
+//! returns (fused plan: orders are taken right after each hand-over); with
+//! the journal on a thread of its own, an event may wait for room in the
+//! ring, so one poll hands over only what falls within the entry latency
+//! of its first event, and takes the orders at the next poll, when ingest
+//! has passed everything on. No clock is read but to measure latency.
+//!
+//! After the last row, orders and replies are still answered and delivered
+//! up to the last row's time plus both latencies; later ones are dropped
+//! and counted. Owning thread: ingest's (the lanes share the driver behind
+//! a mutex only that thread takes). Invariants, asserted in debug builds:
+//! every time handed to the engine is at or after the one before; the
+//! venue has seen every row the engine receives; queues never outgrow what
+//! was reserved for them.
+
+use super::translate;
+use genesis_engine::adapters::tape_source::{TapeBooks, TapeFeed};
+use genesis_engine::clock::EpochClock;
+use genesis_engine::config::{Config, VenueTime};
+use genesis_engine::event::{Event, FLAG_MESSAGE_CONTINUES};
+use genesis_engine::execution::gateway::OrderRequest;
+use genesis_engine::ingest::Source;
+use genesis_io::tape::records::TapeRecord;
+use genesis_sim::backtest::{BacktestVenue, BacktestVenueConfig, Reply};
+use hdrhistogram::Histogram;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Orders and replies in flight the queues reserve room for.
+const IN_FLIGHT_RESERVED: usize = 4_096;
+/// Rows between two updates of the progress counters.
+const PROGRESS_EVERY_ROWS: u64 = 4_096;
+
+/// What the merge takes next, in rank order for equal times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Item {
+    VenueTape,
+    EngineTape,
+    EngineReply,
+    VenueRequest,
+}
+
+/// Which of ingest's sources is asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    Market,
+    Venue,
+}
+
+impl Lane {
+    fn item(self) -> Item {
+        match self {
+            Lane::Market => Item::EngineTape,
+            Lane::Venue => Item::EngineReply,
+        }
+    }
+}
+
+/// What the backtest's clock did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriverCounters {
+    /// Tape rows handed to the engine.
+    pub rows: u64,
+    /// Book deltas that end a feed message.
+    pub book_updates: u64,
+    pub trades: u64,
+    /// Venue replies handed to the engine.
+    pub replies: u64,
+    /// Orders (new, cancel, replace) the venue received.
+    pub requests: u64,
+    /// Rows the venue saw later than their time (the read-ahead was full,
+    /// or the tape's exchange times go backwards).
+    pub venue_clock_held: u64,
+    /// Orders that would have reached the venue after the tape's end.
+    pub requests_unanswered: u64,
+    /// Replies that would have reached the engine after the tape's end.
+    pub replies_undelivered: u64,
+}
+
+/// Progress counters another thread may read while the backtest runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub rows: AtomicU64,
+    pub file_bytes_read: AtomicU64,
+}
+
+/// The backtest's clock (see the module header).
+pub struct Driver {
+    feed: TapeFeed,
+    books: TapeBooks,
+    venue: BacktestVenue,
+    requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
+    rows: VecDeque<TapeRecord>,
+    rows_max: usize,
+    /// Index in `rows` of the next row the venue has not seen.
+    venue_next: usize,
+    venue_clock_ns: u64,
+    requests: VecDeque<(u64, OrderRequest)>,
+    replies: VecDeque<Event>,
+    entry_ns: u64,
+    response_ns: u64,
+    venue_time: VenueTime,
+    /// Every stage up to execution runs inside a hand-over.
+    synchronous: bool,
+    now_ns: u64,
+    last_handed_ns: u64,
+    /// Local time of the last row read: the tape's end, once it ends.
+    last_read_local_ns: u64,
+    end_ns: Option<u64>,
+    counters: DriverCounters,
+    latency_ns: Histogram<u64>,
+    progress: Arc<Progress>,
+}
+
+impl Driver {
+    /// A driver over `feed`, answering orders that execution puts in `requests_in`.
+    pub fn new(
+        config: &Config,
+        feed: TapeFeed,
+        requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
+        synchronous: bool,
+    ) -> Driver {
+        let backtest = &config.backtest;
+        let venue = BacktestVenue::new(&BacktestVenueConfig {
+            instruments: config.instruments.len(),
+            orders_max: backtest.orders_max,
+            book_levels_max: backtest.book_levels_max,
+        });
+        Driver {
+            feed,
+            books: TapeBooks::new(config),
+            venue,
+            requests_in,
+            rows: VecDeque::with_capacity(backtest.lookahead_rows_max),
+            rows_max: backtest.lookahead_rows_max,
+            venue_next: 0,
+            venue_clock_ns: 0,
+            requests: VecDeque::with_capacity(IN_FLIGHT_RESERVED),
+            replies: VecDeque::with_capacity(IN_FLIGHT_RESERVED),
+            entry_ns: backtest.entry_latency_ns,
+            response_ns: backtest.response_latency_ns,
+            venue_time: backtest.venue_time,
+            synchronous,
+            now_ns: 0,
+            last_handed_ns: 0,
+            last_read_local_ns: 0,
+            end_ns: None,
+            counters: DriverCounters::default(),
+            latency_ns: genesis_engine::telemetry::metrics::new_histogram(),
+            progress: Arc::new(Progress::default()),
+        }
+    }
+
+    /// Ingest's two sources over the shared driver.
+    pub fn lanes(driver: &Arc<Mutex<Driver>>) -> (VenueLane, MarketLane) {
+        (
+            VenueLane(Arc::clone(driver)),
+            MarketLane(Arc::clone(driver)),
+        )
+    }
+
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
+    }
+
+    pub fn counters(&self) -> DriverCounters {
+        self.counters
+    }
+
+    /// Per event: from taking it off the read-ahead to the end of its
+    /// hand-over (the journal's write, in a fused plan).
+    pub fn latency_ns(&self) -> &Histogram<u64> {
+        &self.latency_ns
+    }
+
+    pub fn venue(&self) -> &BacktestVenue {
+        &self.venue
+    }
+
+    pub fn feed_mut(&mut self) -> &mut TapeFeed {
+        &mut self.feed
+    }
+
+    pub fn levels_truncated(&self) -> u64 {
+        self.books.levels_truncated()
+    }
+
+    /// True once nothing more will happen.
+    fn is_finished(&self) -> bool {
+        self.feed.is_done()
+            && self.rows.is_empty()
+            && self.requests.is_empty()
+            && self.replies.is_empty()
+            && self.requests_in.is_empty()
+    }
+
+    /// One poll of `lane`: the merge runs until the next item is the other
+    /// lane's, the budget is spent, or (pipelined) the entry latency of the
+    /// first hand-over is reached. Returns the events handed over.
+    fn pump(
+        &mut self,
+        lane: Lane,
+        clock: &EpochClock,
+        budget: usize,
+        emit: &mut dyn FnMut(Event),
+    ) -> usize {
+        if budget == 0 {
+            return 0;
+        }
+        self.take_requests();
+        let mut handed = 0;
+        let mut window_end_ns = u64::MAX;
+        while let Some((time_ns, item)) = self.next_item() {
+            if time_ns > window_end_ns {
+                break;
+            }
+            match item {
+                Item::VenueTape => self.venue_sees_row(time_ns),
+                Item::VenueRequest => self.venue_takes_request(time_ns),
+                Item::EngineTape | Item::EngineReply => {
+                    if item != lane.item() || handed == budget {
+                        break;
+                    }
+                    self.hand_over(item, clock, emit);
+                    handed += 1;
+                    if self.synchronous {
+                        self.take_requests();
+                    } else {
+                        window_end_ns = window_end_ns.min(time_ns.saturating_add(self.entry_ns));
+                    }
+                }
+            }
+        }
+        handed
+    }
+
+    /// The earliest item of the four streams, by (time, rank).
+    #[inline]
+    fn next_item(&mut self) -> Option<(u64, Item)> {
+        self.read_ahead();
+        if self.feed.is_done() && self.rows.is_empty() {
+            self.drop_after_end();
+        }
+        let venue_row = self
+            .rows
+            .get(self.venue_next)
+            .map(|row| (self.venue_time_of(row), Item::VenueTape));
+        let engine_row =
+            (self.venue_next > 0).then(|| (self.rows[0].ts_local_ns, Item::EngineTape));
+        let reply = self
+            .replies
+            .front()
+            .map(|e| (e.ts_recv_ns, Item::EngineReply));
+        let request = self.requests.front().map(|(t, _)| (*t, Item::VenueRequest));
+        [venue_row, engine_row, reply, request]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Reads rows until the venue has one it has not seen (or the
+    /// read-ahead is full, or the tape ended).
+    #[inline]
+    fn read_ahead(&mut self) {
+        while self.venue_next == self.rows.len() && !self.feed.is_done() {
+            if self.rows.len() == self.rows_max {
+                return;
+            }
+            match self.feed.next_record() {
+                Some(row) => {
+                    self.last_read_local_ns = row.ts_local_ns;
+                    self.rows.push_back(row);
+                }
+                None => {
+                    self.end_ns = Some(
+                        self.last_read_local_ns
+                            .saturating_add(self.entry_ns)
+                            .saturating_add(self.response_ns),
+                    );
+                }
+            }
+        }
+    }
+
+    /// When the venue sees `row`: its exchange (or local) time, never after
+    /// its local time, never before the row the venue saw last.
+    #[inline]
+    fn venue_time_of(&self, row: &TapeRecord) -> u64 {
+        let seen = match self.venue_time {
+            VenueTime::Exchange => row.ts_exchange_ns.min(row.ts_local_ns),
+            VenueTime::Local => row.ts_local_ns,
+        };
+        seen.max(self.venue_clock_ns)
+    }
+
+    /// After the tape: drops orders and replies beyond its end (counted).
+    fn drop_after_end(&mut self) {
+        let Some(end_ns) = self.end_ns else { return };
+        while self.requests.front().is_some_and(|(t, _)| *t > end_ns) {
+            self.requests.pop_front();
+            self.counters.requests_unanswered += 1;
+        }
+        while self.replies.front().is_some_and(|e| e.ts_recv_ns > end_ns) {
+            self.replies.pop_front();
+            self.counters.replies_undelivered += 1;
+        }
+    }
+
+    /// Moves the orders execution sent into the arrival queue.
+    #[inline]
+    fn take_requests(&mut self) {
+        while let Some(request) = self.requests_in.pop() {
+            let arrival_ns = request.ts_decided_ns.saturating_add(self.entry_ns);
+            debug_assert!(
+                self.requests.back().is_none_or(|(t, _)| *t <= arrival_ns),
+                "orders arrive in the order they were decided"
+            );
+            self.requests.push_back((arrival_ns, request));
+        }
+    }
+
+    /// The venue applies the next tape row.
+    #[inline]
+    fn venue_sees_row(&mut self, time_ns: u64) {
+        let row = self.rows[self.venue_next];
+        self.venue_next += 1;
+        if time_ns < self.now_ns {
+            self.counters.venue_clock_held += 1;
+        }
+        let venue_ns = self.advance_to(time_ns);
+        self.venue_clock_ns = venue_ns;
+        let (replies, response_ns) = (&mut self.replies, self.response_ns);
+        self.venue.on_record(&row, &mut |reply| {
+            push_reply(replies, &reply, venue_ns, response_ns)
+        });
+    }
+
+    /// The venue takes the next order.
+    fn venue_takes_request(&mut self, time_ns: u64) {
+        let Some((_, request)) = self.requests.pop_front() else {
+            return;
+        };
+        if !request.kind.is_order_entry() {
+            // A reconciliation note: no backtest venue reconciles.
+            return;
+        }
+        self.counters.requests += 1;
+        let venue_ns = self.advance_to(time_ns);
+        let (replies, response_ns) = (&mut self.replies, self.response_ns);
+        match translate::request_of(&request) {
+            Some(order) => self.venue.on_request(&order, &mut |reply| {
+                push_reply(replies, &reply, venue_ns, response_ns)
+            }),
+            None => {
+                let mut event = translate::sideless_reject(&request);
+                event.ts_venue_ns = venue_ns;
+                event.ts_recv_ns = venue_ns + response_ns;
+                replies.push_back(event);
+            }
+        }
+    }
+
+    /// Moves the backtest's clock to `time_ns` (never back); the time now.
+    #[inline]
+    fn advance_to(&mut self, time_ns: u64) -> u64 {
+        self.now_ns = self.now_ns.max(time_ns);
+        self.now_ns
+    }
+
+    /// Hands the engine its next row or reply, timing the hand-over.
+    #[inline]
+    fn hand_over(&mut self, item: Item, clock: &EpochClock, emit: &mut dyn FnMut(Event)) {
+        let started = clock.raw();
+        let event = match item {
+            Item::EngineTape => self.next_row_event(),
+            _ => {
+                self.counters.replies += 1;
+                self.replies.pop_front().expect("the merge saw a reply")
+            }
+        };
+        debug_assert!(
+            event.ts_recv_ns >= self.last_handed_ns,
+            "engine time never goes back"
+        );
+        self.last_handed_ns = event.ts_recv_ns;
+        self.advance_to(event.ts_recv_ns);
+        emit(event);
+        let latency_ns = clock.delta_ns(started, clock.raw());
+        self.latency_ns.saturating_record(latency_ns.max(1));
+    }
+
+    /// The front row as the engine's event.
+    #[inline]
+    fn next_row_event(&mut self) -> Event {
+        debug_assert!(self.venue_next > 0, "the venue saw the row first");
+        let row = self.rows.pop_front().expect("the merge saw a row");
+        self.venue_next -= 1;
+        let counters = &mut self.counters;
+        counters.rows += 1;
+        if row.kind.is_trade() {
+            counters.trades += 1;
+        } else if !row.continues() {
+            counters.book_updates += 1;
+        }
+        if counters.rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
+            self.progress.rows.store(counters.rows, Ordering::Relaxed);
+            let bytes = self.feed.file_bytes_read();
+            self.progress
+                .file_bytes_read
+                .store(bytes, Ordering::Relaxed);
+        }
+        let event = self.books.event_of(&row);
+        debug_assert_eq!(
+            event.flags & FLAG_MESSAGE_CONTINUES != 0,
+            row.continues() && !row.kind.is_trade()
+        );
+        event
+    }
+
+    /// Final progress figures.
+    pub fn publish_progress(&self) {
+        self.progress
+            .rows
+            .store(self.counters.rows, Ordering::Relaxed);
+        let bytes = self.feed.file_bytes_read();
+        self.progress
+            .file_bytes_read
+            .store(bytes, Ordering::Relaxed);
+    }
+}
+
+/// A venue reply as the engine event it becomes, stamped with the venue's
+/// time and its arrival at the engine.
+#[inline]
+fn push_reply(replies: &mut VecDeque<Event>, reply: &Reply, venue_ns: u64, response_ns: u64) {
+    let mut event = translate::event_of(reply);
+    event.ts_venue_ns = venue_ns;
+    event.ts_recv_ns = venue_ns.saturating_add(response_ns);
+    debug_assert!(
+        replies
+            .back()
+            .is_none_or(|e| e.ts_recv_ns <= event.ts_recv_ns),
+        "replies arrive in the order the venue made them"
+    );
+    replies.push_back(event);
+}
+
+fn lock(driver: &Mutex<Driver>) -> MutexGuard<'_, Driver> {
+    driver.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Ingest's market-data lane: the tape's rows.
+pub struct MarketLane(Arc<Mutex<Driver>>);
+
+/// Ingest's venue lane: the backtest venue's acks, fills, cancels and rejects.
+pub struct VenueLane(Arc<Mutex<Driver>>);
+
+impl Source for MarketLane {
+    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        lock(&self.0).pump(Lane::Market, clock, budget, emit)
+    }
+
+    fn is_exhausted(&self) -> bool {
+        lock(&self.0).is_finished()
+    }
+}
+
+impl Source for VenueLane {
+    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        lock(&self.0).pump(Lane::Venue, clock, budget, emit)
+    }
+
+    fn is_exhausted(&self) -> bool {
+        lock(&self.0).is_finished()
+    }
+}

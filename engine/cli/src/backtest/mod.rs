@@ -1,0 +1,218 @@
+//! `genesis backtest TAPE… --config FILE`: recorded tapes through the same
+//! five stages as a live run, against the backtest venue
+//! (`genesis_sim::backtest`), in tape time.
+//!
+//! The market comes from the tapes (`genesis_engine::adapters::tape_source`:
+//! Tardis CSV, ITCH 5.0 or binary tapes, plain or gzip, told from their
+//! bytes); orders go through execution's gateway to the backtest venue;
+//! [`driver`] merges both in tape time and hands ingest the rows and the
+//! venue's replies. The run is `genesis_engine::run::run` with these parts:
+//! the config's core plan, wait strategies, journal and latency histograms,
+//! as live. What differs, and why:
+//! - ingest, risk, strategy and execution must share one core (the journal
+//!   may have its own): the venue's clock may only run ahead of orders that
+//!   are already decided (see [`driver`]);
+//! - ingest's timers are off (they would tick in wall time) and market data
+//!   is never conflated: every row of the tape is processed; the latency
+//!   and event-rate alerts are off (they compare wall time with tape time);
+//! - the journal folder must hold no records yet: a backtest writes a
+//!   journal of its own, which `genesis replay` verifies without a venue
+//!   (the venue's answers are journaled inputs).
+//!
+//! Owning thread: the caller's; the engine's threads (and, with
+//! `backtest.read_ahead_thread`, the tape reader) are started and joined
+//! inside [`run_backtest`].
+
+pub mod driver;
+mod report;
+mod translate;
+
+pub use driver::{Driver, DriverCounters, Progress};
+pub use report::BacktestReport;
+
+use crate::commands::backtest::TapeFailure;
+use anyhow::{bail, Context, Result};
+use genesis_engine::adapters::tape_source::TapeFeed;
+use genesis_engine::adapters::QueueGateway;
+use genesis_engine::config::{plan_groups, Config, StrategyName};
+use genesis_engine::ingest::{NoSource, Sources, POLL_BUDGET_MAX};
+use genesis_engine::run::{NoHooks, Parts};
+use genesis_engine::telemetry::metrics::Percentiles;
+use genesis_engine::topology::EXECUTION;
+use genesis_io::tape::records::TapesFormat;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What `genesis backtest` was asked.
+pub struct BacktestOptions {
+    pub tapes: Vec<PathBuf>,
+    /// Overrides `journal.dir`.
+    pub journal: Option<PathBuf>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Set to stop early (Ctrl-C); what was read is processed and journaled.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// The config as a backtest runs it: `options.journal` applied, timers
+/// off, no conflation; refused if its core plan puts execution off
+/// ingest's core. Returns it and whether the plan is fused.
+pub fn backtest_config(config: &Config, options: &BacktestOptions) -> Result<(Config, bool)> {
+    let mut config = config.clone();
+    if let Some(dir) = &options.journal {
+        config.journal.dir = dir.clone();
+    }
+    config.market_data.timer_interval_ms = 0;
+    config.topology.conflate_when_full = false;
+    // Receive → journal latency and event-rate alerts compare wall time
+    // with tape time here: meaningless, so off.
+    config.alerts.latency_p99_warn_ns = i64::MAX as u64;
+    config.alerts.latency_p99_critical_ns = i64::MAX as u64;
+    config.alerts.event_rate_warn_below = 0.0;
+    config.alerts.event_rate_critical_below = 0.0;
+    let groups = plan_groups(&config.topology.cores).map_err(anyhow::Error::msg)?;
+    if !groups[0].stages.contains(&EXECUTION) {
+        bail!(
+            "topology.cores: a backtest runs ingest, risk, strategy and execution on one core (only the journal may have its own): the venue's clock may run ahead only of orders already decided; this plan runs {}",
+            groups[0].name()
+        );
+    }
+    if config.venue.queue_capacity < 2 * POLL_BUDGET_MAX {
+        bail!(
+            "venue.queue_capacity {} is below {}, the orders one poll of a backtest can send",
+            config.venue.queue_capacity,
+            2 * POLL_BUDGET_MAX
+        );
+    }
+    config.validate("backtest")?;
+    Ok((config, groups.len() == 1))
+}
+
+/// Refuses a journal folder that already holds records.
+fn check_fresh_journal(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let verify = match genesis_journal::verify(dir) {
+        // An empty folder (or one with files but no segment) holds no records.
+        Err(genesis_journal::JournalError::NoJournal { .. }) => return Ok(()),
+        other => other.with_context(|| format!("checking the journal folder {}", dir.display()))?,
+    };
+    if let Some(seq_last) = verify.seq_last {
+        bail!(
+            "journal folder {} already holds records up to sequence {seq_last}: a backtest writes a journal of its own; give --journal with a new folder (or remove it)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Runs the backtest (see the module header).
+pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<BacktestReport> {
+    let (config, synchronous) = backtest_config(config, options)?;
+    check_fresh_journal(&config.journal.dir)?;
+    let tape_failure = |e: genesis_io::tape::TapeError| TapeFailure(e.to_string());
+    let format = TapesFormat::detect(&options.tapes).map_err(tape_failure)?;
+    let feed = TapeFeed::open(&options.tapes, &config).map_err(tape_failure)?;
+    let tape_bytes = options
+        .tapes
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
+    let driver = Arc::new(Mutex::new(Driver::new(
+        &config,
+        feed,
+        requests,
+        synchronous,
+    )));
+    let (venue, market) = Driver::lanes(&driver);
+    let parts = Parts {
+        sources: Sources {
+            control: Box::new(NoSource),
+            venue: Box::new(venue),
+            market: Box::new(market),
+        },
+        strategy: genesis_engine::strategy::from_config(&config),
+        gateway: Box::new(gateway),
+    };
+    let progress = lock(&driver).progress();
+    let bar = ProgressThread::start(options.progress, tape_bytes, progress);
+    let cpu_started_s = report::process_cpu_s();
+    let run = genesis_engine::run::run(
+        &config,
+        parts,
+        &mut NoHooks,
+        Arc::clone(&options.stop),
+        None,
+    );
+    let cpu_s = report::process_cpu_s() - cpu_started_s;
+    bar.finish();
+    let run = run?;
+    let mut driver = lock(&driver);
+    driver.publish_progress();
+    Ok(BacktestReport {
+        driver: driver.counters(),
+        venue: driver.venue().counters(),
+        latency: Percentiles::of(driver.latency_ns()),
+        latency_to_journal: synchronous,
+        format,
+        tape_bytes,
+        levels_truncated: driver.levels_truncated(),
+        requote_every_updates: (config.strategy.name == StrategyName::TouchQuoter)
+            .then_some(config.strategy.touch_quoter.requote_every_updates),
+        strategy: config.strategy.name.to_string(),
+        tape_error: driver.feed_mut().take_error().map(|e| e.to_string()),
+        cpu_s,
+        run,
+    })
+}
+
+fn lock(driver: &Mutex<Driver>) -> std::sync::MutexGuard<'_, Driver> {
+    driver.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A progress bar of the tape's bytes, drawn from another thread (the
+/// engine's threads only store counters).
+struct ProgressThread {
+    done: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressThread {
+    fn start(shown: bool, tape_bytes: u64, progress: Arc<Progress>) -> ProgressThread {
+        let done = Arc::new(AtomicBool::new(false));
+        if !shown {
+            return ProgressThread { done, handle: None };
+        }
+        let bar = indicatif::ProgressBar::new(tape_bytes);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "backtest {bar:40} {bytes}/{total_bytes} of tape, {msg} ({elapsed}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let finished = Arc::clone(&done);
+        let handle = std::thread::Builder::new()
+            .name("backtest-progress".into())
+            .spawn(move || {
+                while !finished.load(Ordering::Acquire) {
+                    bar.set_position(progress.file_bytes_read.load(Ordering::Relaxed));
+                    bar.set_message(format!("{} rows", progress.rows.load(Ordering::Relaxed)));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            })
+            .ok();
+        ProgressThread { done, handle }
+    }
+
+    fn finish(mut self) {
+        self.done.store(true, Ordering::Release);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! `genesis backtest` end to end on small tapes written by the project's own
+//! encoders: a seeded Tardis tape and a seeded ITCH 5.0 tape each backtest
+//! with the touch quoter to a journal that `genesis replay` verifies, the
+//! same tape twice (and through either core plan, and as a binary tape)
+//! gives byte-identical journal segments, and a bad tape stops the backtest
+//! with its file and line or byte offset after journaling every row before.
+
+use genesis_cli::backtest::{BacktestOptions, BacktestReport};
+use genesis_cli::commands::backtest::{backtest, convert, TapeFailure};
+use genesis_cli::commands::replay::{replay, ReplayOptions};
+use genesis_engine::config::Config;
+use genesis_io::itch::{
+    AddOrder, BuySell, ItchMessage, MessageHeader, OrderCancel, OrderDelete, OrderExecuted,
+    OrderReplace, Price4, StockSymbol, Trade,
+};
+use genesis_io::tape::synthetic::{write_synthetic_tape, SyntheticConfig};
+use genesis_io::tape::{Compression, ItchFileWriter};
+use rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// The touch quoter on `instruments` (TOML), requoting every 4th update,
+/// with `topology` as the core plan; journal given per run.
+fn config(dir: &Path, instruments: &str, topology: &str) -> Config {
+    let text = format!(
+        "{topology}\n\
+         [metrics]\nlisten = \"\"\nlatency_log_dir = \"\"\n\
+         [journal]\ndir = \"{}\"\n\
+         [risk]\norders_per_window = 1000000\n\
+         [strategy]\nname = \"touch-quoter\"\n\
+         [strategy.touch_quoter]\nrequote_every_updates = 4\norder_lots = 1\nmax_position_lots = 5\n\
+         [backtest]\nitch_day = \"2019-01-30\"\n\
+         {instruments}\n",
+        dir.join("unused-journal").display()
+    );
+    let path = dir.join("backtest.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::load(&path).unwrap()
+}
+
+const FUSED: &str = "[topology]\npin_threads = false\nwait = \"sleep\"";
+const JOURNAL_APART: &str = "[topology]\npin_threads = false\nwait = \"sleep\"\n\
+     cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 1 }";
+
+fn synthetic_instruments() -> String {
+    (0..2)
+        .map(|i| {
+            format!(
+                "[[instruments]]\nsymbol = \"SYN{i}USDT\"\ntick_size = \"0.1\"\nlot_size = \"0.001\"\n\
+                 [instruments.limits]\nmax_order_qty = 1\nposition_limit = 8\nstop_loss = 0\n"
+            )
+        })
+        .collect()
+}
+
+const ITCH_INSTRUMENT: &str = "[[instruments]]\nsymbol = \"ALPHA\"\ntick_size = \"0.01\"\n\
+     lot_size = \"1\"\n[instruments.limits]\nmax_order_qty = 1\nposition_limit = 8\nstop_loss = 0\n";
+
+/// A seeded two-instrument Tardis tape of about `rows` rows, plain CSV.
+fn tardis_tape(dir: &Path, rows: u64) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = SyntheticConfig {
+        seed: 7,
+        instrument_count: 2,
+        rows,
+        snapshot_levels: 10,
+        compression: Compression::None,
+        ..SyntheticConfig::default()
+    };
+    write_synthetic_tape(dir, &config).unwrap().paths()
+}
+
+/// A seeded ITCH 5.0 day for one stock, ALPHA (locate 1): adds on
+/// both sides of a fixed mid, executions, cancels, deletes, replaces and
+/// non-displayed trades of the orders it holds.
+fn itch_tape(path: &Path, messages: usize, compression: Compression) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    let mut writer = ItchFileWriter::create(path, compression).unwrap();
+    let stock = StockSymbol::from_str_padded("ALPHA").unwrap();
+    let mid_ticks = 10_000i64;
+    let mut live: Vec<(u64, BuySell, i64, u32)> = Vec::new();
+    let mut next_ref = 1u64;
+    for index in 0..messages {
+        let header = MessageHeader {
+            stock_locate: 1,
+            tracking_number: 0,
+            timestamp_ns: 34_200_000_000_000 + index as u64 * 50_000,
+        };
+        let roll = rng.next_u32() % 100;
+        let price = |side: BuySell, rng: &mut Xoshiro256PlusPlus| {
+            let away = 1 + (rng.next_u32() % 4) as i64;
+            let ticks = if side == BuySell::Buy {
+                mid_ticks - away
+            } else {
+                mid_ticks + away
+            };
+            Price4((ticks * 100) as u32)
+        };
+        let message = if live.len() < 8 || roll < 45 {
+            let side = if rng.next_u32() % 2 == 0 {
+                BuySell::Buy
+            } else {
+                BuySell::Sell
+            };
+            let (order_ref, shares, price) =
+                (next_ref, 100 + rng.next_u32() % 400, price(side, &mut rng));
+            next_ref += 1;
+            live.push((order_ref, side, i64::from(price.0), shares));
+            ItchMessage::AddOrder(AddOrder {
+                header,
+                order_ref,
+                side,
+                shares,
+                stock,
+                price,
+                attribution: None,
+            })
+        } else if roll < 95 {
+            let at = rng.next_u32() as usize % live.len();
+            let (order_ref, side, price_units, shares) = live[at];
+            let part = 1 + rng.next_u32() % shares;
+            match roll {
+                45..=64 => {
+                    if part == shares {
+                        live.remove(at);
+                    } else {
+                        live[at].3 -= part;
+                    }
+                    ItchMessage::OrderExecuted(OrderExecuted {
+                        header,
+                        order_ref,
+                        executed_shares: part,
+                        match_number: index as u64,
+                    })
+                }
+                65..=79 if part < shares => {
+                    live[at].3 -= part;
+                    ItchMessage::OrderCancel(OrderCancel {
+                        header,
+                        order_ref,
+                        cancelled_shares: part,
+                    })
+                }
+                65..=89 => {
+                    live.remove(at);
+                    ItchMessage::OrderDelete(OrderDelete { header, order_ref })
+                }
+                _ => {
+                    let (new_ref, price) = (next_ref, price(side, &mut rng));
+                    next_ref += 1;
+                    live[at] = (new_ref, side, i64::from(price.0), shares);
+                    let _ = price_units;
+                    ItchMessage::OrderReplace(OrderReplace {
+                        header,
+                        original_order_ref: order_ref,
+                        new_order_ref: new_ref,
+                        shares,
+                        price,
+                    })
+                }
+            }
+        } else {
+            let side = if rng.next_u32() % 2 == 0 {
+                BuySell::Buy
+            } else {
+                BuySell::Sell
+            };
+            ItchMessage::Trade(Trade {
+                header,
+                order_ref: 0,
+                side,
+                shares: 100,
+                stock,
+                price: price(side, &mut rng),
+                match_number: index as u64,
+            })
+        };
+        writer.write_message(&message).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+fn options(tapes: &[PathBuf], journal: &Path) -> BacktestOptions {
+    BacktestOptions {
+        tapes: tapes.to_vec(),
+        journal: Some(journal.to_path_buf()),
+        progress: false,
+        stop: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+/// Backtests `tapes` into `journal`, printing the report into the result.
+fn run(
+    config: &Config,
+    tapes: &[PathBuf],
+    journal: &Path,
+) -> (anyhow::Result<BacktestReport>, String) {
+    let mut printed = Vec::new();
+    let result = backtest(config, &options(tapes, journal), None, &mut printed);
+    (result, String::from_utf8(printed).unwrap())
+}
+
+/// The journal's segment files, in name order, as bytes.
+fn segments(journal: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(journal)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "gjseg"))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no segment in {}", journal.display());
+    names
+        .into_iter()
+        .map(|path| {
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&path).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `genesis replay` over the journal: every decision matches.
+fn assert_replays(journal: &Path, events: u64) {
+    let mut printed = Vec::new();
+    let options = ReplayOptions {
+        config: None,
+        strategy: None,
+        progress: false,
+    };
+    let summary = replay(journal, &options, &mut printed).unwrap();
+    let printed = String::from_utf8(printed).unwrap();
+    assert!(summary.divergence.is_none(), "{printed}");
+    assert_eq!(summary.events, events, "{printed}");
+}
+
+// A Tardis tape trades, replays decision for decision, and backtests twice
+// (and with the journal on its own thread) to the same journal bytes.
+#[test]
+fn tardis_tape_backtests_to_a_journal_that_replays_and_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = tardis_tape(&dir.path().join("tape"), 12_000);
+    let config = config(dir.path(), &synthetic_instruments(), FUSED);
+    let (first, printed) = run(&config, &tapes, &dir.path().join("first"));
+    let first = first.unwrap();
+    assert!(
+        printed.contains("fills") && printed.contains("pnl"),
+        "{printed}"
+    );
+    let driver = first.driver;
+    assert!(
+        driver.rows >= 12_000 && driver.book_updates > 0 && driver.trades > 0,
+        "{printed}"
+    );
+    assert!(
+        first.orders() > 100 && first.run.execution.fills > 10,
+        "{printed}"
+    );
+    assert_eq!(
+        first.run.journal_records, first.run.ingest.published,
+        "{printed}"
+    );
+    assert_eq!(
+        first.run.ingest.market_data, driver.rows,
+        "every row reaches the engine"
+    );
+    assert_replays(&dir.path().join("first"), first.run.journal_records);
+
+    let (second, _) = run(&config, &tapes, &dir.path().join("second"));
+    assert_eq!(second.unwrap().driver, driver);
+    assert_eq!(
+        segments(&dir.path().join("first")),
+        segments(&dir.path().join("second"))
+    );
+
+    let apart = self::config(dir.path(), &synthetic_instruments(), JOURNAL_APART);
+    let (third, printed) = run(&apart, &tapes, &dir.path().join("third"));
+    third.unwrap();
+    assert!(printed.contains("2 thread(s)"), "{printed}");
+    assert!(
+        segments(&dir.path().join("first")) == segments(&dir.path().join("third")),
+        "the journal on its own thread changed the journal"
+    );
+}
+
+// `genesis tape convert` makes a binary tape that backtests to the same journal as its CSV files.
+#[test]
+fn a_converted_tape_backtests_like_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = tardis_tape(&dir.path().join("tape"), 4_000);
+    let config = config(dir.path(), &synthetic_instruments(), FUSED);
+    let binary = dir.path().join("tape.gnstape");
+    let converted = convert(&config, &tapes, &binary).unwrap();
+    assert!(converted.records >= 4_000);
+    // An empty folder is a fresh journal; one holding records is refused.
+    std::fs::create_dir(dir.path().join("csv")).unwrap();
+    let (from_csv, _) = run(&config, &tapes, &dir.path().join("csv"));
+    let (from_binary, printed) = run(&config, &[binary], &dir.path().join("binary"));
+    assert_eq!(
+        from_csv.unwrap().driver,
+        from_binary.unwrap().driver,
+        "{printed}"
+    );
+    assert_eq!(
+        segments(&dir.path().join("csv")),
+        segments(&dir.path().join("binary"))
+    );
+    let (again, _) = run(&config, &tapes, &dir.path().join("csv"));
+    let error = format!(
+        "{:#}",
+        again.err().expect("a journal with records is refused")
+    );
+    assert!(error.contains("already holds records"), "{error}");
+}
+
+// An ITCH 5.0 day (gzip) backtests through order-by-order books, trades, replays and repeats.
+#[test]
+fn itch_tape_backtests_to_a_journal_that_replays_and_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("01302019.NASDAQ_ITCH50.gz");
+    itch_tape(&tape, 6_000, Compression::Gzip);
+    let config = config(dir.path(), ITCH_INSTRUMENT, FUSED);
+    let (first, printed) = run(
+        &config,
+        std::slice::from_ref(&tape),
+        &dir.path().join("first"),
+    );
+    let first = first.unwrap();
+    assert!(
+        first.driver.trades > 100 && first.driver.book_updates > 1_000,
+        "{printed}"
+    );
+    assert!(
+        first.orders() > 50 && first.run.execution.fills > 0,
+        "{printed}"
+    );
+    assert_replays(&dir.path().join("first"), first.run.journal_records);
+    let (second, _) = run(&config, &[tape], &dir.path().join("second"));
+    assert_eq!(second.unwrap().driver, first.driver);
+    assert_eq!(
+        segments(&dir.path().join("first")),
+        segments(&dir.path().join("second"))
+    );
+}
+
+// A garbled CSV line stops the backtest naming file and line; the rows before it are journaled and replay.
+#[test]
+fn a_bad_tardis_line_is_named_and_what_came_before_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = tardis_tape(&dir.path().join("tape"), 3_000);
+    let book = tapes
+        .iter()
+        .find(|p| p.to_string_lossy().contains("book_L2"))
+        .unwrap()
+        .clone();
+    let text = std::fs::read_to_string(&book).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[300] = "binance-futures,SYN0USDT,oops,1,false,bid,1.0,1";
+    std::fs::write(&book, lines.join("\n") + "\n").unwrap();
+    let config = config(dir.path(), &synthetic_instruments(), FUSED);
+    let journal = dir.path().join("journal");
+    let (result, printed) = run(&config, &tapes, &journal);
+    let error = result.err().expect("a bad line fails the backtest");
+    let failure = error.downcast_ref::<TapeFailure>().expect("a tape failure");
+    assert!(
+        failure.0.contains(&book.display().to_string()) && failure.0.contains("line 301"),
+        "{failure}"
+    );
+    assert!(
+        printed.contains("TAPE ERROR") && printed.contains("line 301"),
+        "{printed}"
+    );
+    let records = genesis_engine::journal_stage::read_available(&journal)
+        .unwrap()
+        .len() as u64;
+    assert!(
+        records > 200,
+        "rows before the bad line are journaled: {records}"
+    );
+    assert_replays(&journal, records);
+}
+
+// The binary exits 1 on a truncated ITCH file, naming it and the offset, after the report.
+#[test]
+fn the_binary_names_a_truncated_itch_file_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("day.itch");
+    itch_tape(&tape, 500, Compression::None);
+    let bytes = std::fs::read(&tape).unwrap();
+    std::fs::write(&tape, &bytes[..bytes.len() - 7]).unwrap();
+    let config = config(dir.path(), ITCH_INSTRUMENT, FUSED);
+    std::fs::write(
+        dir.path().join("cli.toml"),
+        toml::to_string(&config).unwrap(),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_genesis"))
+        .args([
+            "backtest",
+            "day.itch",
+            "--config",
+            "cli.toml",
+            "--journal",
+            "journal",
+            "--summary-json",
+            "summary.json",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("day.itch: byte ") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("genesis backtest:"),
+        "the report comes first:\n{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert!(
+        summary["error"].as_str().unwrap().contains("byte "),
+        "{summary}"
+    );
+    assert!(summary["events"].as_u64().unwrap() > 100, "{summary}");
+}
+
+// The race's config and dev.toml's [backtest] load: the touch quoter with the peers' parameters, the defaults.
+#[test]
+fn the_shipped_configs_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let race = Config::load(&root.join("perf/race/genesis.toml")).unwrap();
+    assert_eq!(race.strategy.name.to_string(), "touch-quoter");
+    let quoter = &race.strategy.touch_quoter;
+    assert_eq!(
+        (
+            quoter.requote_every_updates,
+            quoter.order_lots,
+            quoter.max_position_lots
+        ),
+        (8, 1, 10)
+    );
+    assert_eq!(race.instruments.len(), 4);
+    assert_eq!(race.backtest.entry_latency_ns, 100_000);
+    let dev = Config::load(&root.join("engine/config/dev.toml")).unwrap();
+    assert_eq!(dev.backtest, Config::builtin().backtest);
+    assert_eq!(
+        dev.strategy.touch_quoter,
+        Config::builtin().strategy.touch_quoter
+    );
+}

@@ -1,0 +1,283 @@
+//! An engine joining a feed that is already moving: a standalone `genesis
+//! venue-sim` runs its market from the start at 400k updates/s (the rate
+//! it is asked for; a debug build on a shared host reaches less); once its
+//! MoldUDP64 stream is past sequence 100,000, an engine in another process
+//! binds the feed port. Its first datagram is far ahead of sequence 1, so
+//! it loads a GLIMPSE snapshot over SoupBinTCP while buffering the live
+//! feed, applies what it buffered, and its books are fresh: it journals
+//! fresh tops and the venue's trades, and trades itself over FIX.
+//!
+//! The time from the engine's start to its first fresh top is printed as a
+//! figure; the test waits on conditions with a generous deadline and does
+//! not assert a time.
+//!
+//! And a late joiner whose snapshot server is down: its attempts fail, are
+//! retried with backoff, counted and alerted, its books stay stale, until
+//! the server is reachable (a forwarder the test opens) and a snapshot loads.
+
+#![allow(clippy::disallowed_methods)] // deadlines are wall-clock
+
+mod common;
+#[path = "support/market_data.rs"]
+mod market_data;
+
+use common::process::{free_port, genesis, signal};
+use genesis_engine::event::{EventKind, FLAG_STALE};
+use market_data::{feed_metric, is_top, start_engine, DEADLINE};
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The child's stdout, line by line, read on a thread.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> String {
+    let mut seen = Vec::new();
+    loop {
+        match lines.recv_timeout(DEADLINE) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {needle:?}; saw {seen:#?}"),
+        }
+    }
+}
+
+/// Listens on the feed port until a datagram past `sequence_min` arrives
+/// (MoldUDP64: session, then the sequence number big-endian at byte 10).
+fn wait_for_sequence(feed_port: u16, sequence_min: u64) -> u64 {
+    let probe = std::net::UdpSocket::bind(("127.0.0.1", feed_port)).unwrap();
+    probe
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let mut datagram = [0u8; 2048];
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the feed never passed {sequence_min}"
+        );
+        let Ok(length) = probe.recv(&mut datagram) else {
+            continue;
+        };
+        if length < 20 {
+            continue;
+        }
+        let sequence = u64::from_be_bytes(datagram[10..18].try_into().unwrap());
+        if sequence >= sequence_min {
+            return sequence;
+        }
+    }
+}
+
+/// A standalone `genesis venue-sim` at `rate`, moving from the start.
+struct Venue {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    fix_port: u16,
+    feed_port: u16,
+    request_port: u16,
+    snapshot_port: u16,
+}
+
+impl Venue {
+    fn start(rate: u64) -> Venue {
+        let (fix_port, snapshot_port) = (free_port(), free_port());
+        let (feed_port, request_port) = (free_udp_port(), free_udp_port());
+        let mut child = genesis()
+            .args(["venue-sim", "--rate", &rate.to_string(), "--ws-port", "0"])
+            .args(["--fix-port", &fix_port.to_string()])
+            .args(["--itch-to", &format!("127.0.0.1:{feed_port}")])
+            .args(["--itch-request-port", &request_port.to_string()])
+            .args(["--itch-snapshot-port", &snapshot_port.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = lines_of(&mut child);
+        let moving = wait_for_line(&lines, "Ctrl-C stops");
+        assert!(moving.contains("the market moves from now on"), "{moving}");
+        Venue {
+            child,
+            lines,
+            fix_port,
+            feed_port,
+            request_port,
+            snapshot_port,
+        }
+    }
+
+    /// `[market_data]` for an engine reading this venue's feed, taking
+    /// snapshots from `snapshot_port`.
+    fn market_data(&self, snapshot_port: u16) -> String {
+        format!(
+            "[market_data]\nsource = \"itch\"\n[market_data.itch]\n\
+             feed_bind = \"127.0.0.1:{}\"\nrequest_server = \"127.0.0.1:{}\"\n\
+             snapshot_server = \"127.0.0.1:{snapshot_port}\"\n",
+            self.feed_port, self.request_port
+        )
+    }
+
+    /// SIGINT; its closing totals line.
+    fn stop(mut self) -> String {
+        signal(&self.child, libc::SIGINT);
+        let totals = wait_for_line(&self.lines, "GLIMPSE snapshots");
+        assert!(self.child.wait().unwrap().success());
+        totals
+    }
+}
+
+impl Drop for Venue {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Forwards every connection to `listener` on to `target`, both ways.
+fn forward(listener: TcpListener, target: u16) {
+    std::thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let (mut client_in, mut server_in) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut client_out, mut server_out) = (client, server);
+            std::thread::spawn(move || std::io::copy(&mut client_in, &mut server_out));
+            std::thread::spawn(move || std::io::copy(&mut server_in, &mut client_out));
+        }
+    });
+}
+
+const SYMBOLS: [&str; 4] = ["ALPHA", "BRAVO", "CHARLIE", "DELTA"];
+
+/// Every book has a stale gauge and reads `stale`.
+fn all_books(metrics: &std::collections::HashMap<String, f64>, stale: f64) -> bool {
+    SYMBOLS.iter().all(|symbol| {
+        metrics.contains_key(&format!(
+            "genesis_feed_book_stale{{source=\"itch\",instrument=\"{symbol}\"}}"
+        )) && feed_metric(metrics, "book_stale", "itch", symbol) == stale
+    })
+}
+
+#[test]
+fn an_engine_joining_a_moving_venue_catches_up_from_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let venue = Venue::start(400_000);
+    let sequence_seen = wait_for_sequence(venue.feed_port, 100_000);
+
+    let mut run = start_engine(
+        dir.path(),
+        "late-joiner",
+        &format!(
+            "{}[venue]\nkind = \"fix\"\n[venue.fix]\nhost = \"127.0.0.1\"\nport = {}\nseq_file = \"\"\n",
+            venue.market_data(venue.snapshot_port),
+            venue.fix_port
+        ),
+    );
+    let fresh = run.wait_metrics("every book fresh after a snapshot", |m| {
+        feed_metric(m, "snapshots_applied_total", "itch", "all") >= 1.0 && all_books(m, 0.0)
+    });
+    let events = run.wait_fresh_market_data("fresh tops and trades", 0, 2_000, &[0, 1, 2, 3]);
+    let first_fresh = events
+        .iter()
+        .find(|e| is_top(e) && e.flags & FLAG_STALE == 0)
+        .expect("a fresh top");
+    let joined_ms = first_fresh.ts_recv_ns.saturating_sub(run.started_unix_ns) as f64 / 1e6;
+    let journal = run.journal.clone();
+    run.wait("fills over FIX", || {
+        common::process::journal_events(&journal)
+            .iter()
+            .any(|e| e.kind == EventKind::Fill)
+    });
+    let (summary, events) = run.stop();
+
+    let trades = events.iter().filter(|e| e.kind == EventKind::Trade).count();
+    assert!(trades > 100, "the venue's trades are journaled: {trades}");
+    let feed = &summary["market_data"]["rows"][0];
+    assert!(
+        feed["snapshots_applied_total"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    eprintln!(
+        "late join: feed at sequence {sequence_seen} when the engine started; first fresh top {joined_ms:.0} ms after the engine's start; \
+         {trades} trades, {} fills; feed {feed}; scrape at fresh: snapshots applied {}",
+        summary["fills"],
+        feed_metric(&fresh, "snapshots_applied_total", "itch", "all")
+    );
+
+    let totals = venue.stop();
+    assert!(!totals.contains(" 0 GLIMPSE snapshots"), "{totals}");
+}
+
+// A late joiner whose snapshot server is down: every attempt fails (the
+// connection is refused), is retried with backoff and counted; the books
+// stay stale (gauge 1) and the snapshot_failing and book_stale alerts are
+// raised. Once the server is reachable the next attempt loads the books,
+// the gauges fall to 0 and both alerts clear.
+#[test]
+fn failed_snapshots_are_retried_counted_and_alerted_until_one_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let venue = Venue::start(20_000);
+    wait_for_sequence(venue.feed_port, 10_000);
+    let down_port = free_port();
+    let mut run = start_engine(
+        dir.path(),
+        "snapshot-down",
+        &format!(
+            "{}[venue]\nkind = \"paper\"\n[alerts]\nbook_stale_max_ms = 100\n",
+            venue.market_data(down_port)
+        ),
+    );
+    run.wait_metrics(
+        "failed snapshots counted, stale books, both alerts raised",
+        |m| {
+            feed_metric(m, "snapshots_failed_total", "itch", "all") >= 3.0
+                && all_books(m, 1.0)
+                && m.contains_key("genesis_alert{alert=\"snapshot_failing\"}")
+                && m.contains_key("genesis_alert{alert=\"book_stale\"}")
+        },
+    );
+    assert!(
+        run.log().contains("a GLIMPSE snapshot failed"),
+        "{}",
+        run.log_tail()
+    );
+    forward(
+        TcpListener::bind(("127.0.0.1", down_port)).unwrap(),
+        venue.snapshot_port,
+    );
+    run.wait_metrics("a snapshot applied, fresh books, alerts cleared", |m| {
+        feed_metric(m, "snapshots_applied_total", "itch", "all") >= 1.0
+            && all_books(m, 0.0)
+            && !m.contains_key("genesis_alert{alert=\"snapshot_failing\"}")
+            && !m.contains_key("genesis_alert{alert=\"book_stale\"}")
+    });
+    let log = run.log();
+    assert!(
+        log.contains("a GLIMPSE snapshot applied after failures"),
+        "{log}"
+    );
+    run.stop();
+    venue.stop();
+}

@@ -1,0 +1,1 @@
+../../../../io/tests/peers/binance_server.py

@@ -1,0 +1,331 @@
+//! Market data from recorded tapes: the tape's records
+//! (`genesis_io::tape::records`: Tardis CSV, ITCH 5.0 or binary tapes, told
+//! from their bytes) read in order ([`TapeFeed`]), on ingest's thread or on
+//! a reader thread of their own a bounded queue ahead, and turned into the
+//! engine's events ([`TapeBooks`]).
+//!
+//! Event mapping: a level change becomes a `book_delta` (side Buy for a bid
+//! level, Sell for an ask; the level's new size; the touch it leaves) and a
+//! row followed by more of its message carries `FLAG_MESSAGE_CONTINUES`; a
+//! trade becomes a `trade` (side: the taker's, None when the tape does not
+//! say). Time comes from the tape: `ts_recv_ns` is the row's arrival
+//! (local) timestamp, `ts_venue_ns` its exchange timestamp. Nothing reads a
+//! clock, so the same tape makes the same events.
+//!
+//! Owning thread: ingest's (the reader thread owns only the file readers).
+//! Invariants: books are allocated at construction and keep at most
+//! `backtest.book_levels_max` levels per side (deeper levels are dropped and
+//! counted); no record allocates after warm-up (the reader thread's chunks
+//! are recycled); the first tape error is kept and ends the feed, every
+//! record before it having been handed out.
+
+use crate::config::Config;
+use crate::event::{BookDelta, Event, Input, Trade, FLAG_MESSAGE_CONTINUES};
+use crate::units::{InstrumentId, Price, Qty, Side};
+use crossbeam_channel::{Receiver, Sender};
+use genesis_io::book::{self, L2Book};
+use genesis_io::tape::records::{
+    RecordInstrument, RecordKind, RecordOptions, TapeRecord, TapeRecords,
+};
+use genesis_io::tape::TapeError;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Records per chunk the reader thread hands over.
+const CHUNK_RECORDS: usize = 4_096;
+/// Chunks in flight between the reader thread and ingest.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// How the tapes of `config` are read: its instruments, and the formats' options.
+pub fn record_options(config: &Config) -> RecordOptions {
+    let backtest = &config.backtest;
+    RecordOptions {
+        instruments: config
+            .instruments
+            .iter()
+            .map(|i| RecordInstrument {
+                symbol: i.symbol.clone(),
+                tick_size: i.tick_size.clone(),
+                lot_size: i.lot_size.clone(),
+            })
+            .collect(),
+        tardis_exchange: backtest.tardis_exchange.clone(),
+        itch_midnight_ns: backtest.itch_midnight_ns().unwrap_or(0),
+        itch_orders_max: backtest.itch_orders_max,
+        itch_levels_max: backtest.book_levels_max,
+    }
+}
+
+/// What the reader thread hands over.
+enum Chunk {
+    Records(Vec<TapeRecord>),
+    /// The tape ended cleanly.
+    End,
+    /// The tape failed here (the records before it came in earlier chunks).
+    Failed(TapeError),
+}
+
+/// The reader thread's end of the hand-over, and the thread.
+struct ReadAhead {
+    full: Receiver<Chunk>,
+    empty: Sender<Vec<TapeRecord>>,
+    current: Vec<TapeRecord>,
+    next_index: usize,
+    bytes_read: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+enum Reading {
+    Here(TapeRecords),
+    Ahead(ReadAhead),
+    Done,
+}
+
+/// The records of a list of tapes, in order.
+pub struct TapeFeed {
+    reading: Reading,
+    records: u64,
+    bytes_read_at_end: u64,
+    error: Option<TapeError>,
+}
+
+impl TapeFeed {
+    /// Opens `paths` for `config` (format told from their bytes); with
+    /// `backtest.read_ahead_thread`, a thread reads them ahead.
+    pub fn open(paths: &[PathBuf], config: &Config) -> Result<TapeFeed, TapeError> {
+        let records = TapeRecords::open(paths, &record_options(config))?;
+        let reading = if config.backtest.read_ahead_thread {
+            Reading::Ahead(ReadAhead::start(records))
+        } else {
+            Reading::Here(records)
+        };
+        Ok(TapeFeed {
+            reading,
+            records: 0,
+            bytes_read_at_end: 0,
+            error: None,
+        })
+    }
+
+    /// The next record; `None` at the end of the tapes or at an error (kept
+    /// for [`TapeFeed::error`]).
+    #[inline]
+    pub fn next_record(&mut self) -> Option<TapeRecord> {
+        let next = match &mut self.reading {
+            Reading::Here(records) => records.next_record(),
+            Reading::Ahead(ahead) => ahead.next_record(),
+            Reading::Done => Ok(None),
+        };
+        match next {
+            Ok(Some(record)) => {
+                self.records += 1;
+                Some(record)
+            }
+            Ok(None) => {
+                self.finish();
+                None
+            }
+            Err(error) => {
+                self.error = Some(error);
+                self.finish();
+                None
+            }
+        }
+    }
+
+    /// The tapes ended (or failed): the readers (and the reader thread) go.
+    fn finish(&mut self) {
+        self.bytes_read_at_end = self.file_bytes_read();
+        self.reading = Reading::Done;
+    }
+
+    /// Whether every record has been handed out (or the tape failed).
+    pub fn is_done(&self) -> bool {
+        matches!(self.reading, Reading::Done)
+    }
+
+    /// Records handed out so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Bytes of the tape files read so far (compressed bytes for gzip).
+    pub fn file_bytes_read(&self) -> u64 {
+        match &self.reading {
+            Reading::Here(records) => records.file_bytes_read(),
+            Reading::Ahead(ahead) => ahead.bytes_read.load(Ordering::Relaxed),
+            Reading::Done => self.bytes_read_at_end,
+        }
+    }
+
+    /// The error that ended the tape, if one did.
+    pub fn error(&self) -> Option<&TapeError> {
+        self.error.as_ref()
+    }
+
+    /// Takes the error that ended the tape, if one did.
+    pub fn take_error(&mut self) -> Option<TapeError> {
+        self.error.take()
+    }
+}
+
+impl ReadAhead {
+    /// Starts the reader thread over `records`.
+    fn start(mut records: TapeRecords) -> ReadAhead {
+        let (full_sender, full) = crossbeam_channel::bounded(CHUNKS_IN_FLIGHT);
+        let (empty, empty_receiver) = crossbeam_channel::bounded(CHUNKS_IN_FLIGHT + 2);
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::clone(&bytes_read);
+        let thread = std::thread::Builder::new()
+            .name("tape-reader".into())
+            .spawn(move || {
+                let empty: Receiver<Vec<TapeRecord>> = empty_receiver;
+                loop {
+                    let mut chunk = empty
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(CHUNK_RECORDS));
+                    chunk.clear();
+                    let end = fill_chunk(&mut records, &mut chunk);
+                    bytes.store(records.file_bytes_read(), Ordering::Relaxed);
+                    if !chunk.is_empty() && full_sender.send(Chunk::Records(chunk)).is_err() {
+                        return;
+                    }
+                    if let Some(last) = end {
+                        let _ = full_sender.send(last);
+                        return;
+                    }
+                }
+            })
+            .expect("spawning the tape reader thread");
+        ReadAhead {
+            full,
+            empty,
+            current: Vec::new(),
+            next_index: 0,
+            bytes_read,
+            thread: Some(thread),
+        }
+    }
+
+    #[inline]
+    fn next_record(&mut self) -> Result<Option<TapeRecord>, TapeError> {
+        if let Some(record) = self.current.get(self.next_index) {
+            self.next_index += 1;
+            return Ok(Some(*record));
+        }
+        // Blocks while the reader is behind: the engine has nothing else to do.
+        match self.full.recv() {
+            Ok(Chunk::Records(chunk)) => {
+                let used = std::mem::replace(&mut self.current, chunk);
+                let _ = self.empty.try_send(used);
+                self.next_index = 1;
+                Ok(self.current.first().copied())
+            }
+            Ok(Chunk::End) | Err(_) => Ok(None),
+            Ok(Chunk::Failed(error)) => Err(error),
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        // Dropping the receiver ends a reader blocked on a full queue.
+        let (_, closed) = crossbeam_channel::bounded(0);
+        drop(std::mem::replace(&mut self.full, closed));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Fills `chunk`; the last message when the tape ended or failed.
+fn fill_chunk(records: &mut TapeRecords, chunk: &mut Vec<TapeRecord>) -> Option<Chunk> {
+    while chunk.len() < CHUNK_RECORDS {
+        match records.next_record() {
+            Ok(Some(record)) => chunk.push(record),
+            Ok(None) => return Some(Chunk::End),
+            Err(error) => return Some(Chunk::Failed(error)),
+        }
+    }
+    None
+}
+
+/// The books the touch comes from, one per instrument, and the record →
+/// event mapping of the module header.
+pub struct TapeBooks {
+    books: Vec<L2Book>,
+}
+
+impl TapeBooks {
+    /// Empty books for `config`'s instruments, `backtest.book_levels_max` a side.
+    pub fn new(config: &Config) -> TapeBooks {
+        TapeBooks {
+            books: (0..config.instruments.len())
+                .map(|_| L2Book::with_capacity(config.backtest.book_levels_max))
+                .collect(),
+        }
+    }
+
+    /// The engine event of `record`, its book updated first.
+    #[inline]
+    pub fn event_of(&mut self, record: &TapeRecord) -> Event {
+        let instrument = InstrumentId(record.instrument);
+        let (side, input) = match record.kind {
+            RecordKind::Bid | RecordKind::Ask => self.level(record),
+            RecordKind::TradeBuy | RecordKind::TradeSell | RecordKind::TradeUnknown => {
+                let side = match record.kind {
+                    RecordKind::TradeBuy => Side::Buy,
+                    RecordKind::TradeSell => Side::Sell,
+                    _ => Side::None,
+                };
+                let trade = Trade {
+                    price: Price(record.price),
+                    qty: Qty(record.qty),
+                    trade_id: record.trade_id,
+                };
+                (side, Input::Trade(trade))
+            }
+        };
+        let mut event = Event::new(instrument, side, input);
+        event.ts_recv_ns = record.ts_local_ns;
+        event.ts_venue_ns = record.ts_exchange_ns;
+        if record.continues() && !record.kind.is_trade() {
+            event.flags |= FLAG_MESSAGE_CONTINUES;
+        }
+        event
+    }
+
+    /// Applies a level change; its side and delta with the touch after it.
+    #[inline]
+    fn level(&mut self, record: &TapeRecord) -> (Side, Input) {
+        let (side, book_side) = match record.kind {
+            RecordKind::Bid => (Side::Buy, book::Side::Bid),
+            _ => (Side::Sell, book::Side::Ask),
+        };
+        let mut touch = (0, 0);
+        if let Some(book) = self.books.get_mut(usize::from(record.instrument)) {
+            if record.starts_snapshot() {
+                book.clear();
+            }
+            book.set_level(book_side, book::Price(record.price), book::Qty(record.qty));
+            touch = (
+                book.best_bid().map_or(0, |level| level.price.0),
+                book.best_ask().map_or(0, |level| level.price.0),
+            );
+        }
+        let delta = BookDelta {
+            price: Price(record.price),
+            qty: Qty(record.qty),
+            bid_px: Price(touch.0),
+            ask_px: Price(touch.1),
+        };
+        (side, Input::BookDelta(delta))
+    }
+
+    /// Levels dropped because a side was full, over all books.
+    pub fn levels_truncated(&self) -> u64 {
+        self.books.iter().map(L2Book::levels_truncated).sum()
+    }
+}
