@@ -71,6 +71,8 @@ fn start_venue() -> VenueSim {
         }],
         resting_orders_max: 64,
         itch_drop_every: 0,
+        itch_loss_ppm: 0,
+        itch_loss_seed: 0,
     };
     let clock = std::time::Instant::now();
     VenueSim::start(
