@@ -277,7 +277,7 @@ fn fix_session(
         },
     )
     .unwrap();
-    let (gateway, requests) = genesis_engine::adapters::QueueGateway::new(64);
+    let (gateway, requests) = genesis_engine::adapters::QueueGateway::stamping(64);
     let client = genesis_engine::adapters::fix::FixClient::new(
         config,
         &config.venue.fix,
