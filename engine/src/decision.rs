@@ -62,6 +62,8 @@ code_enum! {
         IntentSlotsFull = 19 => "intent_slots_full",
         /// The instrument's book is stale (a feed gap not yet recovered).
         StaleBook = 20 => "stale_book",
+        /// The venue session is down or being reconciled (`docs/restart.md`).
+        VenueReconciling = 21 => "venue_reconciling",
     }
 }
 
@@ -75,6 +77,8 @@ code_enum! {
         ReduceOnlyStopLoss = 4 => "reduce_only_stop_loss",
         HaltCircuitBreaker = 5 => "halt_circuit_breaker",
         ReduceOnlyDailyLoss = 6 => "reduce_only_daily_loss",
+        /// New orders and replaces wait until the venue's orders are reconciled.
+        HaltReconciling = 7 => "halt_reconciling",
     }
 }
 
@@ -94,7 +98,9 @@ impl Gate {
             Gate::ReduceOnlyKillSwitch | Gate::ReduceOnlyStopLoss | Gate::ReduceOnlyDailyLoss => {
                 GateMode::ReduceOnly
             }
-            Gate::HaltKillSwitch | Gate::HaltCircuitBreaker => GateMode::Halt,
+            Gate::HaltKillSwitch | Gate::HaltCircuitBreaker | Gate::HaltReconciling => {
+                GateMode::Halt
+            }
             Gate::CancelAllKillSwitch => GateMode::CancelAll,
         }
     }
@@ -109,6 +115,7 @@ impl Gate {
             Gate::ReduceOnlyStopLoss => RejectReason::StopLoss,
             Gate::HaltCircuitBreaker => RejectReason::CircuitBreaker,
             Gate::ReduceOnlyDailyLoss => RejectReason::DailyLoss,
+            Gate::HaltReconciling => RejectReason::VenueReconciling,
         }
     }
 

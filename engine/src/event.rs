@@ -30,6 +30,10 @@ code_enum! {
         CancelAck = 7 => "cancel_ack",
         Control = 8 => "control",
         Timer = 9 => "timer",
+        /// Reconciliation with the venue moved on a step (see [`ReconcilePhase`]).
+        Reconcile = 10 => "reconcile",
+        /// The venue's view of one order, answering a status request (see [`VenueOrder`]).
+        VenueOrder = 11 => "venue_order",
     }
 }
 
@@ -62,6 +66,8 @@ code_enum! {
         KillSwitchReduceOnly = 2 => "kill_switch_reduce_only",
         KillSwitchCancelAll = 3 => "kill_switch_cancel_all",
         KillSwitchOff = 4 => "kill_switch_off",
+        /// The operator opens the gate a reconciliation that timed out left closed.
+        ReconcileRelease = 5 => "reconcile_release",
     }
 }
 
@@ -84,6 +90,84 @@ pub const FLAG_STALE: u8 = 4;
 /// Event flag: more book deltas of the same feed message follow (the rows of
 /// a snapshot); the book is whole again only after the delta without it.
 pub const FLAG_MESSAGE_CONTINUES: u8 = 8;
+/// Event flag: made by reconciliation with the venue, not read from a live
+/// ExecutionReport: a fill the engine missed, an order it adopted, synced
+/// or closed after the venue's status answers (`docs/restart.md`). Execution
+/// applied it when it read the venue's answer ([`Input::VenueOrder`]); risk
+/// and strategy apply it as they read it, once.
+pub const FLAG_RECONCILED: u8 = 16;
+
+code_enum! {
+    /// A step of reconciliation with the venue (FIX status requests at logon).
+    pub enum ReconcileStep {
+        None = 0 => "none",
+        /// The session is down or not yet reconciled: new orders and replaces are gated.
+        Pending = 1 => "pending",
+        /// Logged on; the venue is asked (`ReconcilePhase::request` says how).
+        Started = 2 => "started",
+        /// The venue answered every request of one kind: execution asks about
+        /// the open orders it did not mention, or finishes.
+        Answered = 3 => "answered",
+        /// Every answer is applied: the gate opens.
+        Complete = 4 => "complete",
+        /// The deadline passed: the gate stays closed until the operator releases it.
+        TimedOut = 5 => "timed_out",
+    }
+}
+
+code_enum! {
+    /// How the venue is asked in a reconciliation step.
+    pub enum StatusRequestKind {
+        None = 0 => "none",
+        /// One OrderMassStatusRequest (35=AF) for every order the venue holds.
+        MassStatus = 1 => "mass_status",
+        /// One OrderStatusRequest (35=H) per order execution believes open.
+        OrderStatus = 2 => "order_status",
+    }
+}
+
+code_enum! {
+    /// An order's state as the venue reports it.
+    pub enum VenueOrderState {
+        /// Working (new, partially filled, or a request pending on it).
+        Open = 0 => "open",
+        Filled = 1 => "filled",
+        /// Cancelled, expired or done for the day.
+        Cancelled = 2 => "cancelled",
+        Rejected = 3 => "rejected",
+        /// The venue does not know the order (an OrderStatusRequest's answer).
+        Unknown = 4 => "unknown",
+    }
+}
+
+/// A step of reconciliation, with what the venue answered in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReconcilePhase {
+    pub step: ReconcileStep,
+    pub request: StatusRequestKind,
+    /// Status requests sent in the step just answered (`Answered` only).
+    pub requests: u64,
+    /// Status reports that answered them (`Answered` only).
+    pub reports: u64,
+}
+
+/// The venue's view of one order (ExecType=I); side and instrument in the
+/// event header. `order_id` is the engine's id its ClOrdID names, or an
+/// adoption id for a ClOrdID the engine never made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VenueOrder {
+    pub order_id: OrderId,
+    /// Limit price (ticks); 0 when the venue gave none.
+    pub price: Price,
+    /// Total quantity (CumQty + LeavesQty; lots).
+    pub qty: Qty,
+    /// Filled so far at the venue (CumQty), below [`VENUE_CUM_QTY_MAX`].
+    pub cum_qty: Qty,
+    pub state: VenueOrderState,
+}
+
+/// CumQty shares its word with the state (the top byte): lots below 2^56.
+pub const VENUE_CUM_QTY_MAX: i64 = (1 << 56) - 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
@@ -164,22 +248,31 @@ pub struct OrderReject {
 
 /// Reason codes in [`OrderReject::venue_reason`]: FIX's own. A rejected new
 /// order carries OrdRejReason(103), a rejected cancel or replace
-/// CxlRejReason(102), as the venue sent them; negative codes are the
-/// engine's (`venue::fix_client::VENUE_REJECT_NOT_CONNECTED`).
+/// CxlRejReason(102), as the venue sent them (codes below 1000, shared with
+/// the simulated venue through `genesis_io::fix::reasons`); a request the
+/// venue refused at session level or as a business message carries
+/// [`SESSION_REJECT`](venue_reason::SESSION_REJECT) or
+/// [`BUSINESS_REJECT`](venue_reason::BUSINESS_REJECT) plus FIX's reason;
+/// negative codes are the engine's own (the request never left).
 pub mod venue_reason {
-    /// OrdRejReason 1: unknown symbol.
-    pub const UNKNOWN_SYMBOL: i64 = 1;
-    /// OrdRejReason 3: order exceeds limit (the venue holds no more orders).
-    pub const EXCEEDS_LIMIT: i64 = 3;
-    /// OrdRejReason 6: duplicate order (its ClOrdID is still live).
-    pub const DUPLICATE_ORDER: i64 = 6;
-    /// OrdRejReason 13: incorrect quantity.
-    pub const INCORRECT_QTY: i64 = 13;
     /// CxlRejReason 1: the venue does not know the order, so it is not live
     /// there; the engine closes it (a fill still in flight is still applied).
-    pub const UNKNOWN_ORDER: i64 = 1;
-    /// OrdRejReason and CxlRejReason 99: other (a bad price, a replace below the filled quantity).
-    pub const OTHER: i64 = 99;
+    pub use genesis_io::fix::reasons::UNKNOWN_ORDER;
+    pub use genesis_io::fix::reasons::{
+        DUPLICATE_ORDER, EXCEEDS_LIMIT, INCORRECT_QTY, OTHER, UNKNOWN_SYMBOL,
+    };
+    /// The request never left: the session was down, or it waited longer
+    /// than `venue.fix.pending_age_max_ms` since it was made.
+    pub const NOT_CONNECTED: i64 = -1;
+    /// A new order or replace reached the session while it reconciled with
+    /// the venue (made before the gate closed): not sent.
+    pub const RECONCILING: i64 = -2;
+    /// A session-level Reject (35=3): 1000 + SessionRejectReason(373)
+    /// (1099 when the Reject gave none). QuickFIX refusing an undefined tag
+    /// answers 373=0 (1000), a tag without value 373=4 (1004).
+    pub const SESSION_REJECT: i64 = 1_000;
+    /// A BusinessMessageReject (35=j): 2000 + BusinessRejectReason(380).
+    pub const BUSINESS_REJECT: i64 = 2_000;
 }
 
 /// The typed input of an event.
@@ -195,6 +288,8 @@ pub enum Input {
     CancelAck(OrderId),
     Control(ControlCommand),
     Timer(u64),
+    Reconcile(ReconcilePhase),
+    VenueOrder(VenueOrder),
 }
 
 impl Default for Event {
@@ -252,6 +347,16 @@ impl Event {
             Input::CancelAck(id) => (EventKind::CancelAck, [id.0 as i64, 0, 0, 0]),
             Input::Control(c) => (EventKind::Control, [c as i64, 0, 0, 0]),
             Input::Timer(id) => (EventKind::Timer, [id as i64, 0, 0, 0]),
+            Input::Reconcile(p) => (
+                EventKind::Reconcile,
+                [
+                    p.step as i64 | (p.request as i64) << 8,
+                    p.requests as i64,
+                    p.reports as i64,
+                    0,
+                ],
+            ),
+            Input::VenueOrder(o) => (EventKind::VenueOrder, venue_order_words(&o)),
         };
         Event {
             kind,
@@ -314,12 +419,33 @@ impl Event {
                     .unwrap_or(ControlCommand::None),
             ),
             EventKind::Timer => Input::Timer(d[0] as u64),
+            EventKind::Reconcile => Input::Reconcile(ReconcilePhase {
+                step: ReconcileStep::from_u8(d[0] as u8).unwrap_or(ReconcileStep::None),
+                request: StatusRequestKind::from_u8((d[0] >> 8) as u8)
+                    .unwrap_or(StatusRequestKind::None),
+                requests: d[1] as u64,
+                reports: d[2] as u64,
+            }),
+            EventKind::VenueOrder => Input::VenueOrder(VenueOrder {
+                order_id: OrderId(d[0] as u64),
+                price: Price(d[1]),
+                qty: Qty(d[2]),
+                cum_qty: Qty(d[3] & VENUE_CUM_QTY_MAX),
+                state: VenueOrderState::from_u8((d[3] >> 56) as u8)
+                    .unwrap_or(VenueOrderState::Unknown),
+            }),
         }
     }
 
     #[inline]
     pub fn is_duplicate(&self) -> bool {
         self.flags & FLAG_DUPLICATE != 0
+    }
+
+    /// Made by reconciliation with the venue (see [`FLAG_RECONCILED`]).
+    #[inline]
+    pub fn is_reconciled(&self) -> bool {
+        self.flags & FLAG_RECONCILED != 0
     }
 
     /// Clears every decision, keeping the input: what replay starts from.
@@ -381,6 +507,22 @@ impl Event {
             intents,
         })
     }
+}
+
+/// A venue order's words: id, price, total quantity, and CumQty with the
+/// state in the top byte.
+fn venue_order_words(order: &VenueOrder) -> [i64; 4] {
+    debug_assert!(
+        (0..=VENUE_CUM_QTY_MAX).contains(&order.cum_qty.0),
+        "CumQty fits its 56 bits"
+    );
+    let cum_qty = order.cum_qty.0.clamp(0, VENUE_CUM_QTY_MAX);
+    [
+        order.order_id.0 as i64,
+        order.price.0,
+        order.qty.0,
+        cum_qty | (order.state as i64) << 56,
+    ]
 }
 
 fn encode_intent(intent: &Intent, out: &mut [u8]) {
@@ -480,8 +622,34 @@ mod tests {
                 })
             }),
             any::<u64>().prop_map(|o| Input::CancelAck(OrderId(o))),
-            (0u8..5).prop_map(|c| Input::Control(ControlCommand::from_u8(c).unwrap())),
+            (0u8..6).prop_map(|c| Input::Control(ControlCommand::from_u8(c).unwrap())),
             any::<u64>().prop_map(Input::Timer),
+            (1u8..6, 0u8..3, any::<u32>(), any::<u32>()).prop_map(
+                |(step, request, requests, reports)| {
+                    Input::Reconcile(ReconcilePhase {
+                        step: ReconcileStep::from_u8(step).unwrap(),
+                        request: StatusRequestKind::from_u8(request).unwrap(),
+                        requests: u64::from(requests),
+                        reports: u64::from(reports),
+                    })
+                }
+            ),
+            (
+                any::<u64>(),
+                p.clone(),
+                q.clone(),
+                0..=VENUE_CUM_QTY_MAX,
+                0u8..5
+            )
+                .prop_map(|(o, price, qty, cum, state)| {
+                    Input::VenueOrder(VenueOrder {
+                        order_id: OrderId(o),
+                        price,
+                        qty,
+                        cum_qty: Qty(cum),
+                        state: VenueOrderState::from_u8(state).unwrap(),
+                    })
+                }),
         ]
     }
 

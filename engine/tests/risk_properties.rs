@@ -289,6 +289,8 @@ impl World {
             RequestKind::New => RejectedRequest::New,
             RequestKind::Cancel => RejectedRequest::Cancel,
             RequestKind::Replace => RejectedRequest::Replace,
+            // Reconciliation notes: this venue never reconciles.
+            _ => return,
         };
         let input = match (request.kind, found, reject) {
             (RequestKind::New, _, false) => {

@@ -154,6 +154,7 @@ fn start_sim(
         flow,
         now_ns: sim_glue::now_ns(),
         hold_market: true,
+        cancel_on_disconnect: config.venue.cancel_on_disconnect,
     };
     let sim = VenueSim::start(&sim_glue::sim_config(config), setup)
         .map_err(|e| EngineError::Venue(format!("simulated venue: {e}")))?;

@@ -1,9 +1,16 @@
 //! Genesis itself against QuickFIX/C++'s example acceptor "executor", which
-//! fills every limit order at its price: `genesis run` with `venue.kind =
-//! "fix"` logs on, heartbeats, trades, and its positions match its fills;
-//! a restart resumes sequence numbers without being rejected; a restart after
-//! missed messages recovers them through ResendRequest, and the resent fills
-//! already journaled are recognised as duplicates, not counted twice.
+//! fills every limit order at its price, run as a strict venue: every
+//! message validated against the FIX 4.4 data dictionary, user-defined
+//! fields included. `genesis run` with `venue.kind = "fix"` logs on,
+//! reconciles (the executor refuses OrderMassStatusRequest with a
+//! BusinessMessageReject: the engine falls back to OrderStatusRequests),
+//! heartbeats, trades, and its positions match its fills; a restart resumes
+//! sequence numbers without being rejected; a restart after missed messages
+//! recovers them through ResendRequest, and the resent fills already
+//! journaled are recognised as duplicates, not counted twice. With the
+//! user-defined trigger-time tag (5051) turned on, the executor rejects
+//! every NewOrderSingle at session level, and each order ends rejected in
+//! the engine with that reason.
 //!
 //! Like io's QuickFIX test, it installs the Debian packages when missing (as
 //! root) and fails in CI (CI=true) if the executor cannot be built.
@@ -15,12 +22,18 @@ mod common;
 mod quickfix;
 
 use common::process::genesis;
-use genesis_engine::event::{Event, EventKind, Input};
+use genesis_engine::event::{venue_reason, Event, EventKind, Input, RejectedRequest};
 use genesis_engine::journal_stage::EventReader;
 use genesis_io::fix::seq_store::{SeqNumbers, SeqStore};
 use std::path::Path;
 
-fn run_genesis(dir: &Path, port: u16, seconds: &str, strategy: &str) -> serde_json::Value {
+/// `genesis run` against the executor; `fix_extra` adds `[venue.fix]` keys.
+fn run_genesis(
+    dir: &Path,
+    port: u16,
+    (seconds, strategy): (&str, &str),
+    fix_extra: &str,
+) -> serde_json::Value {
     let config = dir.join("genesis.toml");
     std::fs::write(
         &config,
@@ -32,7 +45,7 @@ fn run_genesis(dir: &Path, port: u16, seconds: &str, strategy: &str) -> serde_js
              [metrics]\nlisten = \"\"\nlatency_log_dir = \"\"\n\
              [journal]\ndir = \"{journal}\"\n\
              [venue]\nkind = \"fix\"\n\
-             [venue.fix]\nport = {port}\nsender_comp_id = \"GENESIS\"\ntarget_comp_id = \"EXECUTOR\"\nheartbeat_s = 1\nseq_file = \"{seq}\"\n",
+             [venue.fix]\nport = {port}\nsender_comp_id = \"GENESIS\"\ntarget_comp_id = \"EXECUTOR\"\nheartbeat_s = 1\nseq_file = \"{seq}\"\n{fix_extra}",
             journal = dir.join("journal").display(),
             seq = dir.join("GENESIS-EXECUTOR.seq").display()
         ),
@@ -90,10 +103,10 @@ fn genesis_trades_with_quickfix_executor() {
     std::fs::create_dir_all(&build).unwrap();
     let binary = quickfix::build_executor(&build).unwrap();
     let port = quickfix::free_port();
-    let executor = quickfix::start_executor(&binary, &build, port);
+    let executor = quickfix::start_strict_executor(&binary, &build, port);
 
     // 1. Logon, heartbeats, orders filled, positions equal to the fills.
-    let first = run_genesis(dir.path(), port, "3", "market-maker");
+    let first = run_genesis(dir.path(), port, ("3", "market-maker"), "");
     assert!(first["orders_sent"].as_u64().unwrap() > 0, "{first}");
     assert!(first["fills"].as_u64().unwrap() > 0, "{first}");
     let journal = dir.path().join("journal");
@@ -110,7 +123,7 @@ fn genesis_trades_with_quickfix_executor() {
         "risk positions equal the fills"
     );
     // An idle session (no strategy) heartbeats every second.
-    run_genesis(dir.path(), port, "3", "none");
+    run_genesis(dir.path(), port, ("3", "none"), "");
     let log = std::fs::read_to_string(&executor.log_path).unwrap_or_default();
     assert!(
         log.contains("35=0"),
@@ -121,7 +134,7 @@ fn genesis_trades_with_quickfix_executor() {
     // 2. A restart resumes the sequence numbers: no reject, no "too low" logout, more fills.
     let store = SeqStore::new(dir.path().join("GENESIS-EXECUTOR.seq"));
     let after_first = store.load().unwrap().unwrap();
-    let second = run_genesis(dir.path(), port, "2", "market-maker");
+    let second = run_genesis(dir.path(), port, ("2", "market-maker"), "");
     assert!(second["fills"].as_u64().unwrap() > 0, "{second}");
     let after_second = store.load().unwrap().unwrap();
     assert!(
@@ -144,7 +157,7 @@ fn genesis_trades_with_quickfix_executor() {
             next_in: after_second.next_in.saturating_sub(20).max(1),
         })
         .unwrap();
-    let third = run_genesis(dir.path(), port, "2", "market-maker");
+    let third = run_genesis(dir.path(), port, ("2", "market-maker"), "");
     assert!(
         third["duplicate_fills"].as_u64().unwrap() > 0,
         "resent fills recognised: {third}"
@@ -166,6 +179,52 @@ fn genesis_trades_with_quickfix_executor() {
     assert!(
         log.contains("35=2"),
         "a ResendRequest reached the executor:\n{}",
+        executor.log_tail()
+    );
+    assert!(
+        !log.contains("5051="),
+        "no user-defined tag reached the strict venue:\n{}",
+        executor.log_tail()
+    );
+
+    // 4. With tag 5051 on, the strict venue refuses each NewOrderSingle at
+    // session level (35=3, RefTagID 5051): each order ends rejected in the
+    // engine, journaled with the session-level reason; none stays open.
+    let refused = run_genesis(
+        dir.path(),
+        port,
+        ("2", "market-maker"),
+        "send_trigger_time = true\n",
+    );
+    assert!(refused["orders_sent"].as_u64().unwrap() > 0, "{refused}");
+    assert_eq!(refused["fills"].as_u64(), Some(0), "{refused}");
+    assert_eq!(
+        refused["open_orders"].as_array().map(Vec::len),
+        Some(0),
+        "every refused order is closed: {refused}"
+    );
+    let from = refused["journal_seq_first"].as_u64().unwrap();
+    let events = EventReader::read_all(&journal).unwrap();
+    let session_rejects = events
+        .iter()
+        .filter(|e| e.seq >= from)
+        .filter(|e| {
+            matches!(e.input(), Input::OrderReject(r)
+                if r.request == RejectedRequest::New
+                    && (venue_reason::SESSION_REJECT..venue_reason::BUSINESS_REJECT)
+                        .contains(&r.venue_reason))
+        })
+        .count() as u64;
+    assert!(session_rejects > 0, "{refused}");
+    assert_eq!(
+        refused["acks"].as_u64(),
+        Some(0),
+        "no order was accepted: {refused}"
+    );
+    let log = std::fs::read_to_string(&executor.log_path).unwrap_or_default();
+    assert!(
+        log.contains("371=5051"),
+        "the executor named the tag it refused:\n{}",
         executor.log_tail()
     );
     drop(executor);

@@ -273,10 +273,11 @@ fn fix_session(
             flow: Box::new(WalkFlow::new(config, &clock)),
             now_ns: sim_glue::now_ns(),
             hold_market,
+            cancel_on_disconnect: true,
         },
     )
     .unwrap();
-    let (gateway, requests) = genesis_engine::adapters::QueueGateway::new(64);
+    let (gateway, requests) = genesis_engine::adapters::QueueGateway::stamping(64);
     let client = genesis_engine::adapters::fix::FixClient::new(
         config,
         &config.venue.fix,
@@ -321,6 +322,8 @@ fn requests_that_waited_too_long_for_the_session_are_not_sent() {
     let mut config = common::test_config(dir.path());
     config.venue.fix.pending_age_max_ms = 300;
     config.venue.fix.seq_file = std::path::PathBuf::new();
+    // No execution stage here to apply a reconciliation.
+    config.venue.fix.reconcile = genesis_engine::config::ReconcileMode::Off;
     let (mut sim, mut gateway, mut client) = fix_session(&config, false);
     let clock = genesis_engine::clock::EpochClock::new();
     let order = |id: u64| OrderRequest {
@@ -367,6 +370,7 @@ fn replaces_and_cancels_follow_the_accepted_clordid() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path());
     config.venue.fix.seq_file = std::path::PathBuf::new();
+    config.venue.fix.reconcile = genesis_engine::config::ReconcileMode::Off;
     let (mut sim, mut gateway, mut client) = fix_session(&config, true);
     let clock = genesis_engine::clock::EpochClock::new();
     let mut send = |kind, price| {

@@ -18,13 +18,19 @@ pub mod itch_source;
 pub mod paper_venue;
 pub mod tape_source;
 
+use crate::clock::EpochClock;
 use crate::execution::gateway::{Gateway, OrderRequest, SendError};
 use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
 
-/// Execution's end of a venue connection owned by another thread.
+/// Execution's end of a venue connection owned by another thread. A live
+/// venue session's gateway ([`QueueGateway::stamping`]) stamps each request
+/// with the moment it was made (`ts_decided_ns`: now, when execution hands
+/// it over), from which the session ages it; a backtest's keeps the time
+/// of the event it was decided on.
 pub struct QueueGateway {
     queue: Arc<ArrayQueue<OrderRequest>>,
+    clock: Option<EpochClock>,
 }
 
 impl QueueGateway {
@@ -34,16 +40,29 @@ impl QueueGateway {
         (
             QueueGateway {
                 queue: Arc::clone(&queue),
+                clock: None,
             },
             queue,
         )
+    }
+
+    /// The same, stamping each request with the wall-clock moment it is handed over.
+    pub fn stamping(capacity: usize) -> (QueueGateway, Arc<ArrayQueue<OrderRequest>>) {
+        let (mut gateway, queue) = QueueGateway::new(capacity);
+        gateway.clock = Some(EpochClock::new());
+        (gateway, queue)
     }
 }
 
 impl Gateway for QueueGateway {
     fn send(&mut self, request: &OrderRequest) -> Result<(), SendError> {
-        self.queue
-            .push(*request)
-            .map_err(|_| SendError::Backpressure)
+        let made = OrderRequest {
+            ts_decided_ns: self
+                .clock
+                .as_ref()
+                .map_or(request.ts_decided_ns, EpochClock::now_ns),
+            ..*request
+        };
+        self.queue.push(made).map_err(|_| SendError::Backpressure)
     }
 }

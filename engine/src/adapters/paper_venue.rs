@@ -166,6 +166,8 @@ impl Paper {
             RequestKind::New => self.handle_new(request),
             RequestKind::Cancel => self.handle_cancel(request),
             RequestKind::Replace => self.handle_replace(request),
+            // Reconciliation is a FIX venue's: the paper venue never asks.
+            _ => {}
         }
         debug_assert!(self.resting_count_is_right(), "resting orders are counted");
     }

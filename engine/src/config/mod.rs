@@ -42,7 +42,7 @@ pub use risk::RiskConfig;
 pub use snapshot::SnapshotConfig;
 pub use strategy::{MarketMakerConfig, StrategyConfig, StrategyName, TouchQuoterConfig};
 pub use topology::{plan_groups, CorePlan, Group, TopologyConfig, WaitKind, STAGE_NAMES};
-pub use venue::{FixVenueConfig, VenueConfig, VenueKind};
+pub use venue::{FixVenueConfig, ReconcileMode, ReconcileUnknown, VenueConfig, VenueKind};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -9,6 +9,32 @@ pub enum RequestKind {
     New,
     Cancel,
     Replace,
+    /// Reconciliation: ask the venue about this order (FIX OrderStatusRequest).
+    Status,
+    /// Reconciliation: every order execution believes open was asked about.
+    StatusListed,
+    /// Reconciliation, back to the venue lane: execution adopted this order
+    /// or took the venue's terms for it (price, total quantity); risk and
+    /// strategy hear it as a flagged ack.
+    ReconciledAck,
+    /// Reconciliation: execution applied fill quantity the engine missed
+    /// (`qty`); risk and strategy hear it as a flagged fill.
+    ReconciledFill,
+    /// Reconciliation: the venue holds the order no more; execution closed
+    /// it; risk and strategy hear it as a flagged cancel ack.
+    ReconciledClose,
+    /// Reconciliation: everything the venue answered is applied; the gate may open.
+    Reconciled,
+}
+
+impl RequestKind {
+    /// A new order, cancel or replace: something the venue acts on.
+    pub fn is_order_entry(self) -> bool {
+        matches!(
+            self,
+            RequestKind::New | RequestKind::Cancel | RequestKind::Replace
+        )
+    }
 }
 
 /// One request to the venue, as execution hands it to a gateway.
@@ -24,9 +50,13 @@ pub struct OrderRequest {
     /// input has none): a venue subtracts it from its own receive time to
     /// measure tick-to-trade. FIX carries it as TransactTime(60).
     pub ts_trigger_ns: u64,
-    /// The receive time (`ts_recv_ns`) of the event on which execution sent
-    /// it: when the engine decided, on the engine's clock. A simulated venue
-    /// adds its order latency to this.
+    /// When the request was made, on the engine's clock: execution sets the
+    /// receive time (`ts_recv_ns`) of the event it decided on, and a gateway
+    /// to another thread (`adapters::QueueGateway`) restamps it with the
+    /// moment execution hands it over. A simulated venue adds its order
+    /// latency to this; a venue session that cannot send it within
+    /// `venue.fix.pending_age_max_ms` of this rejects it locally (0: not
+    /// known, not aged).
     pub ts_decided_ns: u64,
 }
 

@@ -1,5 +1,6 @@
 //! The execution stage: applies venue messages to the order table, mass
-//! cancels when risk's gates demand it, and sends accepted intents.
+//! cancels when risk's gates demand it, sends accepted intents, and
+//! reconciles the table with the venue's status answers ([`reconcile`]).
 //!
 //! Owned by the thread its core runs; reads no clock. A mass cancel sends
 //! its cancels in order-id order, whatever order the table's hash map
@@ -7,9 +8,13 @@
 //! would. Carried across a restart (`save_state`/`restore_state`): the
 //! order table, the gates last seen and the positions; counters are per run.
 
+mod reconcile;
+
+pub use reconcile::ReconcileCounters;
+
 use crate::config::Config;
 use crate::decision::{Action, ExecResult, Gate, GateMode, Intent, Outcome};
-use crate::event::{Event, Input};
+use crate::event::{ControlCommand, Event, Input};
 use crate::execution::gateway::{Gateway, OrderRequest, RequestKind};
 use crate::orders::{Order, Orders};
 use crate::state_codec::{StateError, StateReader, StateWriter};
@@ -32,6 +37,8 @@ pub struct ExecutionCounters {
     pub venue_rejects: u64,
     pub cancel_acks: u64,
     pub mass_cancels: u64,
+    /// Reconciliation with the venue (status requests at logon).
+    pub reconcile: ReconcileCounters,
 }
 
 pub struct ExecutionStage {
@@ -42,6 +49,7 @@ pub struct ExecutionStage {
     positions: Vec<i64>,
     /// Scratch list for mass cancels, preallocated to the open-order capacity.
     cancel_ids: Vec<OrderId>,
+    reconciliation: reconcile::Reconciliation,
     /// `ts_recv_ns` of the event being processed: requests carry it.
     ts_event_recv_ns: u64,
     pub counters: ExecutionCounters,
@@ -58,6 +66,7 @@ impl ExecutionStage {
             gate_instrument_last: vec![Gate::Open; count],
             positions: vec![0; count],
             cancel_ids: Vec::with_capacity(open_capacity),
+            reconciliation: reconcile::Reconciliation::new(config, open_capacity),
             ts_event_recv_ns: 0,
             counters: ExecutionCounters::default(),
         }
@@ -93,6 +102,17 @@ impl ExecutionStage {
 
     fn apply_input(&mut self, ev: &Event) -> Outcome {
         let outcome = match ev.input() {
+            // Missed fill quantity noted from a venue answer, applied as it
+            // comes back journaled (`reconcile`).
+            Input::Fill(fill) if ev.is_reconciled() => self.on_reconciled_fill(&fill, ev),
+            // Applied when execution read the venue's answer (`reconcile`).
+            _ if ev.is_reconciled() => Outcome::None,
+            Input::Reconcile(phase) => self.on_reconcile_phase(&phase, ev),
+            Input::VenueOrder(order) => self.on_venue_order(&order, ev),
+            Input::Control(ControlCommand::ReconcileRelease) => {
+                self.on_reconcile_release();
+                Outcome::None
+            }
             Input::OrderAck(ack) => {
                 self.counters.acks += 1;
                 self.orders.on_ack(&ack)
@@ -240,6 +260,7 @@ impl ExecutionStage {
                     RequestKind::New => self.counters.orders_sent += 1,
                     RequestKind::Cancel => self.counters.cancels_sent += 1,
                     RequestKind::Replace => self.counters.replaces_sent += 1,
+                    _ => {}
                 }
                 ExecResult::Sent
             }

@@ -266,7 +266,10 @@ impl Lanes {
             Lane::Venue => self.counters.venue += 1,
         }
         if let Input::Fill(fill) = event.input() {
-            if !self.exec_ids.insert(fill.exec_id.0, ()) {
+            // A source may know a fill is a resend before ingest does (the
+            // FIX client: one reconciliation already counted).
+            let seen = !self.exec_ids.insert(fill.exec_id.0, ());
+            if seen || event.is_duplicate() {
                 event.flags |= FLAG_DUPLICATE;
                 self.counters.duplicate_fills += 1;
             }

@@ -32,6 +32,7 @@ use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashMap;
 
 mod order;
+mod reconcile;
 
 pub use order::{Order, OrderState};
 

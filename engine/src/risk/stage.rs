@@ -2,7 +2,9 @@
 //!
 //! Owned by the thread its core runs. Per event it applies fills to
 //! positions and PnL, marks positions at the mid, runs the circuit breaker,
-//! the stop-loss and the daily-loss limit, obeys kill-switch commands, and
+//! the stop-loss and the daily-loss limit, obeys kill-switch commands, holds
+//! new orders while the venue lane reconciles with the venue (from its
+//! journaled steps until complete, or until the operator releases it), and
 //! writes the global gate and the event instrument's gate into the event.
 //! It reads no clock: time is the event's `ts_recv_ns`.
 //!
@@ -18,7 +20,7 @@
 
 use crate::config::Config;
 use crate::decision::Gate;
-use crate::event::{ControlCommand, Event, Input};
+use crate::event::{ControlCommand, Event, Input, ReconcileStep};
 use crate::risk::breaker::CircuitBreaker;
 use crate::risk::portfolio::Position;
 use crate::state_codec::{StateError, StateReader, StateWriter};
@@ -52,6 +54,9 @@ pub struct RiskCounters {
 pub struct RiskStage {
     instruments: Vec<InstrumentRisk>,
     kill_switch: Gate,
+    /// Closed (`HaltReconciling`) from the venue lane's Pending or Started
+    /// step until Complete or an operator release.
+    reconcile_gate: Gate,
     daily_loss_limit: i64,
     daily_loss_tripped: bool,
     day_index: u64,
@@ -86,6 +91,7 @@ impl RiskStage {
         RiskStage {
             instruments,
             kill_switch: Gate::Open,
+            reconcile_gate: Gate::Open,
             daily_loss_limit: config.risk.daily_loss_limit,
             daily_loss_tripped: false,
             day_index: 0,
@@ -102,6 +108,13 @@ impl RiskStage {
         let index = ev.instrument.index();
         match ev.input() {
             Input::Control(command) => self.on_control(command),
+            Input::Reconcile(phase) => {
+                self.reconcile_gate = match phase.step {
+                    ReconcileStep::Pending | ReconcileStep::Started => Gate::HaltReconciling,
+                    ReconcileStep::Complete => Gate::Open,
+                    _ => self.reconcile_gate,
+                }
+            }
             Input::TopOfBook(t)
                 if index < self.instruments.len() && t.bid_px.0 > 0 && t.ask_px.0 > 0 =>
             {
@@ -155,6 +168,10 @@ impl RiskStage {
             ControlCommand::KillSwitchReduceOnly => Gate::ReduceOnlyKillSwitch,
             ControlCommand::KillSwitchCancelAll => Gate::CancelAllKillSwitch,
             ControlCommand::KillSwitchOff => Gate::Open,
+            ControlCommand::ReconcileRelease => {
+                self.reconcile_gate = Gate::Open;
+                self.kill_switch
+            }
             ControlCommand::None => self.kill_switch,
         };
     }
@@ -224,7 +241,9 @@ impl RiskStage {
         } else {
             Gate::Open
         };
-        self.kill_switch.strictest(daily)
+        self.kill_switch
+            .strictest(daily)
+            .strictest(self.reconcile_gate)
     }
 
     fn gate_instrument(&mut self, index: usize, ts_ns: u64) -> Gate {

@@ -70,7 +70,7 @@ impl Parts {
                     (Box::new(venue), Box::new(gateway), market)
                 }
                 VenueAt::Fix { address, settings } => {
-                    let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
+                    let (gateway, requests) = QueueGateway::stamping(config.venue.queue_capacity);
                     let client = FixClient::new(config, &settings, address, requests)
                         .map_err(|err| EngineError::Venue(format!("FIX session: {err}")))?;
                     let venue: Box<dyn Source> = if config.venue.kind == VenueKind::FixSim {

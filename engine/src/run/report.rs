@@ -91,6 +91,8 @@ pub struct RunReport {
     pub notes: Vec<ReportNote>,
     /// Risk's position per instrument at the end (lots).
     pub positions: Vec<i64>,
+    /// Execution's open orders at the end, by id (to compare with a venue's own view).
+    pub open_orders: Vec<crate::orders::Order>,
     /// From the market data that triggered an order to its arrival at the venue (FIX venues).
     pub tick_to_trade: Option<Percentiles>,
     /// A loopback TCP round trip, measured in the same run: the floor for tick-to-trade.
@@ -133,6 +135,7 @@ impl RunReport {
             journal_truncation: None,
             realized_pnl_units: 0,
             positions: Vec::new(),
+            open_orders: Vec::new(),
             notes: Vec::new(),
             unrealized_pnl_units: 0,
             restart: None,
@@ -157,6 +160,8 @@ impl RunReport {
             }
             if let Some(execution) = chain.execution {
                 report.execution = execution.stage.counters;
+                report.open_orders = execution.stage.orders().iter_open().copied().collect();
+                report.open_orders.sort_unstable_by_key(|order| order.id.0);
             }
             if let Some(journal) = chain.journal {
                 report.journal_path = Some(journal.stage.dir().to_path_buf());
@@ -254,6 +259,16 @@ impl RunReport {
             "conflated {}, dropped {}, duplicate fills {}, fills for unknown orders {}, overfills {}, late messages {}",
             self.ingest.conflated, self.ingest.dropped, self.ingest.duplicate_fills, e.fills_unknown_order, e.overfills, e.late_messages
         );
+        let r = &e.reconcile;
+        if r.rounds > 0 {
+            let _ = writeln!(
+                out,
+                "reconciliation: {} rounds, {} requests, {} reports; adopted {}, cancelled {}, closed {}, synced {}, missed fills {} ({} lots); timeouts {}, releases {}{}",
+                r.rounds, r.requests, r.reports, r.adopted, r.cancelled, r.closed, r.synced, r.fills,
+                r.fill_lots, r.timeouts, r.releases,
+                if r.gate_held != 0 { "; GATE HELD (timed out): SIGHUP releases it" } else { "" }
+            );
+        }
         let rejects: Vec<String> = self
             .rejects()
             .iter()
@@ -445,11 +460,52 @@ impl RunReport {
             "snapshots": self.snapshots_json(),
             "error": self.error,
         });
+        // Outside the macro: it recurses once per key.
+        json["open_orders"] = serde_json::Value::Array(self.open_orders_json());
+        json["reconcile"] = reconcile_json(&e.reconcile);
         for note in &self.notes {
             json[note.key] = note.json.clone();
         }
         json
     }
+
+    /// Execution's open orders: id, instrument, side, price, quantity, filled, leaves, state.
+    fn open_orders_json(&self) -> Vec<serde_json::Value> {
+        self.open_orders
+            .iter()
+            .map(|o| {
+                json!({
+                    "order_id": o.id.0,
+                    "instrument": o.instrument.0,
+                    "side": format!("{:?}", o.side).to_lowercase(),
+                    "price": o.price.0,
+                    "qty": o.qty.0,
+                    "filled": o.filled.0,
+                    "leaves": o.leaves(),
+                    "state": format!("{:?}", o.state),
+                })
+            })
+            .collect()
+    }
+}
+
+/// What reconciliation did, as JSON.
+fn reconcile_json(r: &crate::execution::ReconcileCounters) -> serde_json::Value {
+    json!({
+        "rounds": r.rounds,
+        "requests": r.requests,
+        "reports": r.reports,
+        "adopted": r.adopted,
+        "cancelled": r.cancelled,
+        "closed": r.closed,
+        "synced": r.synced,
+        "fills": r.fills,
+        "fill_lots": r.fill_lots,
+        "timeouts": r.timeouts,
+        "releases": r.releases,
+        "gate_held": r.gate_held != 0,
+        "followups_lost": r.followups_lost,
+    })
 }
 
 /// The column heads of a percentile table, the first named `first`.

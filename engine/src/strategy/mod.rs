@@ -441,6 +441,11 @@ impl StrategyStage {
                 book.pretrade.apply_fill(ev.instrument, ev.side, fill.qty);
                 book.orders.on_fill(ev.side, fill);
             }
+            // Execution adopted the order or took the venue's terms (reconciliation).
+            Input::OrderAck(ack) if ev.is_reconciled() => {
+                book.orders
+                    .adopt(ack.order_id, ev.instrument, ev.side, ack.price, ack.qty);
+            }
             Input::OrderAck(ack) => {
                 book.orders.on_ack(ack);
             }

@@ -2,6 +2,9 @@
 //! per interval: each is logged at warn or critical (error level) when
 //! crossed, and cleared once when the value comes back. Defaults are the
 //! guide's (absurdly loose for Genesis); the prod config tightens latency.
+//! One more is Genesis's own: `reconcile`, critical while a reconciliation
+//! with the venue timed out and its gate still holds new orders back (the
+//! operator releases it with SIGHUP; `docs/restart.md`).
 //! Two watch the market data ([`Alerts::evaluate_feed`]): a book stale
 //! longer than `book_stale_max_ms`, and snapshots failing in a row.
 
@@ -78,12 +81,13 @@ impl Alert {
     }
 }
 
-/// The four alerts of the guide, and the market data's two.
+/// The four alerts of the guide, the reconciliation gate's, and the market data's two.
 pub struct Alerts {
     pub event_rate: Alert,
     pub latency_p99: Alert,
     pub memory: Alert,
     pub error_rate: Alert,
+    pub reconcile: Alert,
     pub book_stale: Alert,
     pub snapshot_failing: Alert,
 }
@@ -96,6 +100,8 @@ pub struct Observed {
     pub rss_bytes: u64,
     pub errors_per_event: f64,
     pub feed_connected: bool,
+    /// A timed-out reconciliation holds new orders back.
+    pub reconcile_gate_held: bool,
 }
 
 impl Alerts {
@@ -121,6 +127,7 @@ impl Alerts {
                 config.error_rate_warn,
                 config.error_rate_critical,
             ),
+            reconcile: Alert::above("reconcile", 0.5, 0.5),
             book_stale: Alert::above(
                 "book_stale",
                 config.book_stale_max_ms as f64,
@@ -170,6 +177,8 @@ impl Alerts {
             observed.errors_per_event,
             "errors/event",
         );
+        let held = f64::from(u8::from(observed.reconcile_gate_held));
+        log_change(&mut self.reconcile, held, "gate held after a timeout");
     }
 
     /// Alerts not at normal, with their level.
@@ -179,6 +188,7 @@ impl Alerts {
             &self.latency_p99,
             &self.memory,
             &self.error_rate,
+            &self.reconcile,
             &self.book_stale,
             &self.snapshot_failing,
         ]
@@ -278,6 +288,21 @@ mod tests {
         // With no feed connected a silent engine is not an alert.
         observed.events_per_sec = 0.0;
         observed.feed_connected = false;
+        alerts.evaluate(&observed);
+        assert!(alerts.raised().is_empty());
+    }
+
+    // A reconciliation gate held after a timeout is critical until released.
+    #[test]
+    fn held_reconciliation_gate_is_critical() {
+        let mut alerts = Alerts::new(&AlertConfig::default());
+        let mut observed = Observed {
+            reconcile_gate_held: true,
+            ..Observed::default()
+        };
+        alerts.evaluate(&observed);
+        assert_eq!(alerts.raised(), vec![("reconcile", "critical")]);
+        observed.reconcile_gate_held = false;
         alerts.evaluate(&observed);
         assert!(alerts.raised().is_empty());
     }

@@ -76,6 +76,15 @@ counters! {
     SnapshotsWritten => "snapshots_written", "Snapshots of stage state the snapshot thread wrote.";
     SnapshotSeqLast => "snapshot_seq_last", "Journal sequence of the last snapshot written.";
     SnapshotDivergences => "snapshot_divergences", "Decisions the snapshot replica derived differently from the journal (should be 0).";
+    ReconcileRounds => "reconcile_rounds", "Reconciliations with the venue started (one per logon).";
+    ReconcileRequests => "reconcile_requests", "Status requests sent to the venue (OrderMassStatusRequest, OrderStatusRequest).";
+    ReconcileReports => "reconcile_reports", "Status reports that answered them.";
+    ReconcileAdopted => "reconcile_adopted", "Orders the venue held and the engine did not: adopted.";
+    ReconcileCancelled => "reconcile_cancelled", "Orders reconciliation cancelled at the venue.";
+    ReconcileClosed => "reconcile_closed", "Orders closed because the venue works them no more.";
+    ReconcileFills => "reconcile_fills", "Missed fills reconciliation applied.";
+    ReconcileTimeouts => "reconcile_timeouts", "Reconciliations that timed out (new orders stay gated).";
+    ReconcileReleases => "reconcile_releases", "Operator releases of the reconciliation gate.";
 }
 
 /// Ring slots the board tracks (rings between up to nine threads).
@@ -98,6 +107,8 @@ pub struct Board {
     pub gauges: OnceLock<Arc<dyn Gauges>>,
     /// The journal writer's durable sequence, and this run's first sequence.
     pub journal_durable: OnceLock<(Arc<AtomicU64>, u64)>,
+    /// 1 while a reconciliation that timed out holds new orders back (a gauge).
+    reconcile_gate_held: CachePadded<AtomicU64>,
     /// The market-data source's health, when it reports one.
     pub feed_health: OnceLock<Arc<FeedHealth>>,
 }
@@ -130,8 +141,20 @@ impl Board {
             snapshot: Mutex::new(Snapshot::default()),
             journal_durable: OnceLock::new(),
             gauges: OnceLock::new(),
+            reconcile_gate_held: CachePadded::new(AtomicU64::new(0)),
             feed_health: OnceLock::new(),
         }
+    }
+
+    /// Whether a timed-out reconciliation holds new orders back (one writer: execution's thread).
+    #[inline]
+    pub fn set_reconcile_gate_held(&self, held: bool) {
+        self.reconcile_gate_held
+            .store(u64::from(held), Ordering::Relaxed);
+    }
+
+    pub fn reconcile_gate_held(&self) -> bool {
+        self.reconcile_gate_held.load(Ordering::Relaxed) != 0
     }
 
     #[inline]

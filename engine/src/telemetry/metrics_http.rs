@@ -71,6 +71,12 @@ pub fn render(board: &Board, rings: usize) -> String {
         "Errors per event over the last interval.",
         snapshot.errors_per_event,
     );
+    gauge(
+        &mut out,
+        "reconcile_gate_held",
+        "1 while a reconciliation with the venue that timed out holds new orders back (SIGHUP releases it).",
+        u8::from(board.reconcile_gate_held()),
+    );
     render_alerts(&mut out, &snapshot);
     out
 }

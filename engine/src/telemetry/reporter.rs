@@ -126,6 +126,7 @@ impl Reporter {
                 new_errors as f64 / new_events as f64
             },
             feed_connected: true,
+            reconcile_gate_held: watch.board.reconcile_gate_held(),
         };
         watch.alerts.evaluate(&observed);
         if let Some(health) = watch.board.feed_health.get() {

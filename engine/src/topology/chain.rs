@@ -140,9 +140,19 @@ impl Chain {
                 (Counter::LateMessages, c.late_messages),
                 (Counter::InvalidTransitions, c.invalid_transitions),
                 (Counter::MassCancels, c.mass_cancels),
+                (Counter::ReconcileRounds, c.reconcile.rounds),
+                (Counter::ReconcileRequests, c.reconcile.requests),
+                (Counter::ReconcileReports, c.reconcile.reports),
+                (Counter::ReconcileAdopted, c.reconcile.adopted),
+                (Counter::ReconcileCancelled, c.reconcile.cancelled),
+                (Counter::ReconcileClosed, c.reconcile.closed),
+                (Counter::ReconcileFills, c.reconcile.fills),
+                (Counter::ReconcileTimeouts, c.reconcile.timeouts),
+                (Counter::ReconcileReleases, c.reconcile.releases),
             ] {
                 board.set(counter, value);
             }
+            board.set_reconcile_gate_held(c.reconcile.gate_held != 0);
         }
         if let Some(journal) = &self.journal {
             board.set(Counter::JournalRecords, journal.stage.records);

@@ -32,10 +32,11 @@ pub mod ws;
 
 pub use board::{SeqlockBoard, TopBoard};
 pub use config::{SimConfig, SimInstrument};
-pub use exchange::ExchangeCounters;
+pub use exchange::{ExchangeCounters, Side};
+pub use fix::{OpenOrderSummary, ParticipantSummary};
 pub use flow::{BoardFlow, MarketFlow, MarketMove, Top};
 pub use itch::{ItchOutCounters, ItchPorts};
-pub use venue::{NowNs, VenueSim, VenueSimReport, VenueSimSetup};
+pub use venue::{NowNs, VenueCommand, VenueSim, VenueSimReport, VenueSimSetup};
 pub use ws::WsOutCounters;
 
 #[cfg(test)]

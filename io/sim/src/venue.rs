@@ -12,18 +12,25 @@
 //! ExecID seeds, tick-to-trade) agree with its caller's. The thread sleeps
 //! 20 µs when a loop iteration found nothing to do: it is a simulator and
 //! must not take a core from the engine on a small host.
+//!
+//! An operator (or a test) drives it with [`VenueCommand`]s, applied on its
+//! thread in order, before the sessions are served: drop every session,
+//! hold or release the market, cancel or trade through resting orders,
+//! enter an order for a participant. When it stops it leaves a summary of
+//! every participant ([`ParticipantSummary`]).
 
 use crate::config::SimConfig;
-use crate::exchange::{Exchange, ExchangeCounters, MarketDataOut};
-use crate::fix::FixAcceptor;
+use crate::exchange::{Exchange, ExchangeCounters, MarketDataOut, Side};
+use crate::fix::{FixAcceptor, ParticipantSummary};
 use crate::flow::{MarketFlow, MarketMove};
 use crate::itch::{ItchOut, ItchOutCounters, ItchPorts};
 use crate::ws::{WsOut, WsOutCounters};
 use genesis_io::venue::{BookEvent, MatchingEngine};
 use hdrhistogram::Histogram;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -51,6 +58,36 @@ pub struct VenueSimSetup {
     /// data waits in its sockets. Not needed by an engine in another
     /// process: joining late, it catches up from a snapshot.
     pub hold_market: bool,
+    /// Cancel a participant's resting orders when its session goes (a
+    /// real venue's cancel-on-disconnect); false keeps them for its return.
+    pub cancel_on_disconnect: bool,
+}
+
+/// What an operator (or a test) asks of the running venue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VenueCommand {
+    /// Drop every FIX connection without Logout, as a network failure would.
+    Disconnect,
+    /// Stop the market: no quotes move, no prints trade.
+    Hold,
+    /// Let the market move again.
+    Release,
+    /// Cancel every n-th resting session order (an operator, an expiry).
+    CancelEvery(usize),
+    /// Trade through every n-th resting session order (it fills whole).
+    FillEvery(usize),
+    /// Enter a limit order for a participant at the venue (another
+    /// terminal on the same account).
+    Order {
+        participant: String,
+        cl_ord_id: String,
+        symbol: String,
+        side: Side,
+        price_ticks: i64,
+        qty_lots: i64,
+    },
+    /// Take every participant's summary now ([`VenueSim::summary_now`]).
+    Summary,
 }
 
 /// What the simulator did, when it stops.
@@ -69,8 +106,29 @@ pub struct VenueSim {
     pub tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
     report: Arc<Mutex<VenueSimReport>>,
     market_moving: Arc<AtomicBool>,
+    control: Arc<Control>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
+}
+
+/// Commands on their way to the simulator's thread, what it said of the
+/// ones it applied, and the summary it leaves when it stops.
+#[derive(Default)]
+struct Control {
+    commands: Mutex<VecDeque<VenueCommand>>,
+    notes: Mutex<Vec<String>>,
+    /// The latest summary and how many were taken (at a `Summary` command or the stop).
+    summary: Mutex<(u64, Vec<ParticipantSummary>)>,
+    summary_taken: Condvar,
+}
+
+impl Control {
+    fn store_summary(&self, summary: Vec<ParticipantSummary>) {
+        let mut stored = lock(&self.summary);
+        stored.0 += 1;
+        stored.1 = summary;
+        self.summary_taken.notify_all();
+    }
 }
 
 /// The market-data outputs the exchange feeds.
@@ -118,6 +176,9 @@ struct Shared {
     stop: Arc<AtomicBool>,
     market_moving: Arc<AtomicBool>,
     report: Arc<Mutex<VenueSimReport>>,
+    control: Arc<Control>,
+    /// The market waits for the first session (or a release).
+    held_for_first_session: bool,
 }
 
 impl VenueSim {
@@ -127,9 +188,9 @@ impl VenueSim {
         let fix = FixAcceptor::bind(
             config,
             setup.fix_addr,
-            &setup.sender_comp_id,
-            &setup.target_comp_id,
+            (&setup.sender_comp_id, &setup.target_comp_id),
             exec_id_seed,
+            setup.cancel_on_disconnect,
         )
         .map_err(|e| format!("FIX port {}: {e}", setup.fix_addr))?;
         let fix_addr = fix.local_addr().map_err(|e| e.to_string())?;
@@ -154,6 +215,8 @@ impl VenueSim {
             stop: Arc::new(AtomicBool::new(false)),
             market_moving: Arc::new(AtomicBool::new(!setup.hold_market)),
             report: Arc::new(Mutex::new(VenueSimReport::default())),
+            control: Arc::new(Control::default()),
+            held_for_first_session: setup.hold_market,
         };
         let handle = spawn(simulator, &shared)?;
         Ok(VenueSim {
@@ -162,6 +225,7 @@ impl VenueSim {
             tick_to_trade_ns,
             report: shared.report,
             market_moving: shared.market_moving,
+            control: shared.control,
             stop: shared.stop,
             handle: Some(handle),
         })
@@ -170,6 +234,37 @@ impl VenueSim {
     /// Lets a held market move (see [`VenueSimSetup::hold_market`]).
     pub fn release_market(&self) {
         self.market_moving.store(true, Ordering::Release);
+    }
+
+    /// Queues a command for the simulator's thread (applied in order).
+    pub fn command(&self, command: VenueCommand) {
+        lock(&self.control.commands).push_back(command);
+    }
+
+    /// What the simulator said of the commands it applied since the last call.
+    pub fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.control.notes))
+    }
+
+    /// Every participant's fills, positions and open orders, as the
+    /// simulator left them when it stopped (empty before).
+    pub fn summary(&self) -> Vec<ParticipantSummary> {
+        lock(&self.control.summary).1.clone()
+    }
+
+    /// Every participant's summary as the running simulator sees it, taken
+    /// on its thread between two loop iterations; `None` if it did not
+    /// answer within `timeout` (stopped, or stuck).
+    pub fn summary_now(&self, timeout: Duration) -> Option<Vec<ParticipantSummary>> {
+        let taken_before = lock(&self.control.summary).0;
+        self.command(VenueCommand::Summary);
+        let guard = lock(&self.control.summary);
+        let (guard, _) = self
+            .control
+            .summary_taken
+            .wait_timeout_while(guard, timeout, |(taken, _)| *taken == taken_before)
+            .unwrap_or_else(|e| e.into_inner());
+        (guard.0 != taken_before).then(|| guard.1.clone())
     }
 
     /// Stops the thread; what it did.
@@ -186,6 +281,10 @@ impl Drop for VenueSim {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn bind_itch(
@@ -209,11 +308,14 @@ fn bind_ws(config: &SimConfig, addr: Option<SocketAddr>) -> Result<Option<WsOut>
         .map_err(|e| format!("WebSocket port {addr}: {e}"))
 }
 
-/// The simulator's thread: runs until stopped, then leaves its counters.
+/// The simulator's thread: runs until stopped, then leaves its counters
+/// and summary.
 fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, String> {
     let stop = Arc::clone(&shared.stop);
     let moving = Arc::clone(&shared.market_moving);
     let report = Arc::clone(&shared.report);
+    let control = Arc::clone(&shared.control);
+    let mut held_for_first_session = shared.held_for_first_session;
     std::thread::Builder::new()
         .name("venue-sim".into())
         .spawn(move || {
@@ -221,8 +323,11 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
                 itch.directory((simulator.now_ns)());
             }
             while !stop.load(Ordering::Acquire) {
+                simulator.apply_commands(&control, &moving, &mut held_for_first_session);
                 let mut market_moving = moving.load(Ordering::Acquire);
-                if !market_moving && simulator.fix.connected_count() > 0 {
+                held_for_first_session &= !market_moving;
+                if held_for_first_session && simulator.fix.connected_count() > 0 {
+                    held_for_first_session = false;
                     moving.store(true, Ordering::Release);
                     market_moving = true;
                 }
@@ -230,7 +335,8 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
                     std::thread::sleep(Duration::from_micros(20));
                 }
             }
-            let mut report = report.lock().unwrap_or_else(|e| e.into_inner());
+            control.store_summary(simulator.fix.summary(&simulator.exchange));
+            let mut report = lock(&report);
             report.exchange = simulator.exchange.counters;
             if let Some(ws) = &simulator.outputs.ws {
                 report.ws = ws.counters;
@@ -243,6 +349,71 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
 }
 
 impl Simulator {
+    /// Applies the queued commands in order; notes what each did.
+    fn apply_commands(&mut self, control: &Control, moving: &AtomicBool, held: &mut bool) {
+        let commands: Vec<VenueCommand> = lock(&control.commands).drain(..).collect();
+        for command in commands {
+            if command == VenueCommand::Summary {
+                control.store_summary(self.fix.summary(&self.exchange));
+                continue;
+            }
+            let note = self.apply(&command, moving, held);
+            // Its replies reach their sessions (or are kept for the away)
+            // before anything later is done or told.
+            self.fix.send_replies(&mut self.exchange, (self.now_ns)());
+            lock(&control.notes).push(note);
+            self.flush_itch();
+        }
+    }
+
+    fn apply(&mut self, command: &VenueCommand, moving: &AtomicBool, held: &mut bool) -> String {
+        let now_ns = (self.now_ns)();
+        let (exchange, out) = (&mut self.exchange, &mut self.outputs);
+        match command {
+            VenueCommand::Disconnect => {
+                let dropped = self.fix.drop_connections(exchange, out, now_ns);
+                format!("disconnect: {dropped} session(s) dropped")
+            }
+            VenueCommand::Hold => {
+                *held = false;
+                moving.store(false, Ordering::Release);
+                "hold: the market is still".into()
+            }
+            VenueCommand::Release => {
+                moving.store(true, Ordering::Release);
+                "release: the market moves".into()
+            }
+            VenueCommand::CancelEvery(every) => {
+                let cancelled = exchange.venue_cancel_every(*every, now_ns, out);
+                format!("cancel: {cancelled} resting order(s) cancelled by the venue")
+            }
+            VenueCommand::FillEvery(every) => {
+                let swept = exchange.venue_fill_every(*every, now_ns, out);
+                format!("fill: {swept} resting order(s) traded through")
+            }
+            VenueCommand::Order {
+                participant,
+                cl_ord_id,
+                symbol,
+                side,
+                price_ticks,
+                qty_lots,
+            } => {
+                let entered = self.fix.enter_order(
+                    (participant, cl_ord_id),
+                    (symbol, *side, *price_ticks, *qty_lots),
+                    (exchange, out),
+                    now_ns,
+                );
+                match entered {
+                    Ok(()) => format!("order: {cl_ord_id} entered for {participant}"),
+                    Err(error) => format!("order: refused: {error}"),
+                }
+            }
+            VenueCommand::Summary => "summary".into(),
+        }
+    }
+
     /// One loop iteration; true if anything happened.
     fn step(&mut self, market_moving: bool) -> bool {
         let now_ns = (self.now_ns)();

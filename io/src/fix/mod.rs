@@ -13,7 +13,8 @@
 //! - [`status`], [`reconcile`]: OrderStatusRequest / OrderMassStatusRequest,
 //!   their ExecType=I answers, and the initiator's reconciliation round.
 //! - [`reject`], [`sent_log`]: Reject and BusinessMessageReject of our
-//!   requests, mapped back to the ClOrdID they reject.
+//!   requests, mapped back to the ClOrdID they reject; [`reasons`]: the
+//!   OrdRejReason/CxlRejReason codes engine and simulator share.
 //! - [`seq_store`], [`out_buffer`], [`session`]: the sans-IO session state
 //!   machine (bytes in, bytes out, caller-supplied time), with the sequence
 //!   store's locked reset (the remedy for "MsgSeqNum too low").
@@ -33,6 +34,7 @@ pub mod exec_report;
 pub mod framer;
 pub mod order;
 pub mod out_buffer;
+pub mod reasons;
 pub mod reconcile;
 pub mod reject;
 pub mod sent_log;

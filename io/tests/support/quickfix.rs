@@ -17,8 +17,15 @@ use std::time::Duration;
 
 pub const EXAMPLE_DIR: &str = "/usr/share/doc/libquickfix-doc/examples/executor/C++";
 pub const WAIT: Duration = Duration::from_secs(10);
-/// This folder, from io's tests and from engine's alike.
-pub const SUPPORT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../io/tests/support");
+/// This folder, from any crate of the workspace that includes this file
+/// (io's tests, the engine binary's).
+pub fn support_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("io/tests/support"))
+        .find(|dir| dir.is_dir())
+        .expect("io/tests/support above the crate")
+}
 
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true")
@@ -108,7 +115,7 @@ pub fn build_executor(directory: &Path) -> Result<PathBuf, String> {
 /// Builds our status-answering acceptor in `directory`; returns the binary.
 pub fn build_status_acceptor(directory: &Path) -> Result<PathBuf, String> {
     let name = "quickfix_status_acceptor.cpp";
-    let source = Path::new(SUPPORT_DIR).join(name);
+    let source = support_dir().join(name);
     fs::copy(&source, directory.join(name)).map_err(|error| format!("copy {source:?}: {error}"))?;
     compile(directory, &[name], "status_acceptor")
 }
@@ -152,7 +159,7 @@ fn compile(directory: &Path, sources: &[&str], binary_name: &str) -> Result<Path
 
 /// Writes QuickFIX 1.15.1's FIX 4.4 data dictionary into `directory`.
 pub fn data_dictionary(directory: &Path) -> Result<PathBuf, String> {
-    let dictionary = gunzip(&Path::new(SUPPORT_DIR).join("FIX44.xml.gz"))?;
+    let dictionary = gunzip(&support_dir().join("FIX44.xml.gz"))?;
     let path = directory.join("FIX44.xml");
     fs::write(&path, dictionary).map_err(|error| format!("write {path:?}: {error}"))?;
     Ok(path)

@@ -364,6 +364,10 @@ impl Driver {
         let Some((_, request)) = self.requests.pop_front() else {
             return;
         };
+        if !request.kind.is_order_entry() {
+            // A reconciliation note: no backtest venue reconciles.
+            return;
+        }
         self.counters.requests += 1;
         let venue_ns = self.advance_to(time_ns);
         let (replies, response_ns) = (&mut self.replies, self.response_ns);

@@ -21,11 +21,7 @@ pub(crate) fn request_of(request: &OrderRequest) -> Option<Request> {
         Side::None => return None,
     };
     Some(Request {
-        kind: match request.kind {
-            RequestKind::New => backtest::RequestKind::New,
-            RequestKind::Cancel => backtest::RequestKind::Cancel,
-            RequestKind::Replace => backtest::RequestKind::Replace,
-        },
+        kind: kind_of(request.kind)?,
         order_id: request.order_id.0,
         instrument: request.instrument.0,
         side,
@@ -34,15 +30,22 @@ pub(crate) fn request_of(request: &OrderRequest) -> Option<Request> {
     })
 }
 
+/// The venue's kind of an order-entry request; `None` for reconciliation's
+/// notes to a FIX session (no backtest venue answers status requests).
+fn kind_of(kind: RequestKind) -> Option<backtest::RequestKind> {
+    match kind {
+        RequestKind::New => Some(backtest::RequestKind::New),
+        RequestKind::Cancel => Some(backtest::RequestKind::Cancel),
+        RequestKind::Replace => Some(backtest::RequestKind::Replace),
+        _ => None,
+    }
+}
+
 /// The reject an engine request with no side gets.
 pub(crate) fn sideless_reject(request: &OrderRequest) -> Event {
     let reject = OrderReject {
         order_id: request.order_id,
-        request: rejected_request(match request.kind {
-            RequestKind::New => backtest::RequestKind::New,
-            RequestKind::Cancel => backtest::RequestKind::Cancel,
-            RequestKind::Replace => backtest::RequestKind::Replace,
-        }),
+        request: rejected_request(kind_of(request.kind).unwrap_or(backtest::RequestKind::New)),
         venue_reason: venue_reason::OTHER,
     };
     Event::new(request.instrument, Side::None, Input::OrderReject(reject))

@@ -84,6 +84,29 @@ enum JournalCommand {
 }
 
 #[derive(Subcommand)]
+enum FixCommand {
+    /// Reset a FIX session's sequence-number file (the remedy "MsgSeqNum
+    /// too low" names). Stop the engine first: a running session holds the
+    /// file and the reset is refused. Without --next-out/--next-in both
+    /// numbers go back to 1 and the next Logon carries
+    /// ResetSeqNumFlag(141)=Y, so the venue resets its side too; with them,
+    /// exactly those numbers are written and no reset is asked for (for
+    /// venues that refuse an intraday reset: --next-out = the MsgSeqNum the
+    /// venue said it expects).
+    ResetSeq {
+        /// The session's file: venue.fix.seq_file.
+        #[arg(long, value_name = "PATH")]
+        seq_file: PathBuf,
+        /// MsgSeqNum of the next message sent.
+        #[arg(long, value_name = "N", requires = "next_in")]
+        next_out: Option<u64>,
+        /// MsgSeqNum expected on the next message received.
+        #[arg(long, value_name = "N", requires = "next_out")]
+        next_in: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
 enum DbCommand {
     /// Apply the versioned schema migrations; a second run does nothing.
     Migrate {
@@ -183,6 +206,20 @@ enum Command {
         /// Override market_data.rate_per_sec.
         #[arg(long, value_name = "EVENTS_PER_SEC")]
         rate: Option<u64>,
+        /// Cancel a participant's resting orders when its session goes
+        /// (true), or keep them working for its return (false). Default:
+        /// venue.cancel_on_disconnect.
+        #[arg(long, value_name = "BOOL")]
+        cancel_on_disconnect: Option<bool>,
+        /// On exit, write every participant's fills, net position per
+        /// instrument and open orders as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+    },
+    /// FIX session maintenance: reset the sequence-number file.
+    Fix {
+        #[command(subcommand)]
+        command: FixCommand,
     },
     /// Inspect or repair a journal folder: verify, cat, archive, truncate.
     Journal {
@@ -377,6 +414,8 @@ fn run_cli(cli: Cli) -> Result<()> {
             ws_port,
             duration,
             rate,
+            cancel_on_disconnect,
+            summary_json,
         } => {
             let itch = match itch_to.as_str() {
                 "none" => None,
@@ -393,10 +432,45 @@ fn run_cli(cli: Cli) -> Result<()> {
                 itch,
                 ws_addr: (ws_port != 0).then(|| loopback(ws_port)),
                 hold_market,
+                cancel_on_disconnect,
+                summary_json,
             };
             venue_sim(config, &options, duration, rate)
         }
+        Command::Fix { command } => fix(command),
     }
+}
+
+fn fix(command: FixCommand) -> Result<()> {
+    use genesis_io::fix::seq_store::{reset_seq_store, SeqNumbers, SeqReset};
+    let FixCommand::ResetSeq {
+        seq_file,
+        next_out,
+        next_in,
+    } = command;
+    let reset = match (next_out, next_in) {
+        (Some(next_out), Some(next_in)) => SeqReset::Set(SeqNumbers { next_out, next_in }),
+        _ => SeqReset::LogonReset,
+    };
+    let done = reset_seq_store(&seq_file, reset)
+        .with_context(|| format!("resetting {}", seq_file.display()))?;
+    let previous = done
+        .previous
+        .map_or("none (no file, or unreadable)".to_owned(), |n| {
+            format!("next out {}, next in {}", n.next_out, n.next_in)
+        });
+    println!(
+        "{}: was {previous}; now next out {}, next in {}{}",
+        seq_file.display(),
+        done.written.numbers.next_out,
+        done.written.numbers.next_in,
+        if done.written.reset_on_next_logon {
+            "; the next Logon sends ResetSeqNumFlag(141)=Y"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 /// The URL given, else $DATABASE_URL; without a password in it, one from
@@ -631,14 +705,18 @@ fn prepare_host(config: &Config) -> Option<std::fs::File> {
     }
 }
 
-/// SIGUSR1 → kill switch cancel-all, SIGUSR2 → kill switch off, polled off the hot path.
+/// SIGUSR1 → kill switch cancel-all, SIGUSR2 → kill switch off, SIGHUP →
+/// release the gate a timed-out reconciliation left closed; polled off the hot path.
 fn watch_kill_switch_signals(control: ControlSender, stop: Arc<AtomicBool>) -> Result<()> {
     let engage = Arc::new(AtomicBool::new(false));
     let release = Arc::new(AtomicBool::new(false));
+    let reconcile_release = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&engage))
         .context("installing SIGUSR1")?;
     signal_hook::flag::register(signal_hook::consts::SIGUSR2, Arc::clone(&release))
         .context("installing SIGUSR2")?;
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reconcile_release))
+        .context("installing SIGHUP")?;
     std::thread::Builder::new()
         .name("control-signals".into())
         .spawn(move || {
@@ -646,9 +724,10 @@ fn watch_kill_switch_signals(control: ControlSender, stop: Arc<AtomicBool>) -> R
                 for (flag, command) in [
                     (&engage, ControlCommand::KillSwitchCancelAll),
                     (&release, ControlCommand::KillSwitchOff),
+                    (&reconcile_release, ControlCommand::ReconcileRelease),
                 ] {
                     if flag.swap(false, Ordering::AcqRel) {
-                        tracing::warn!(command = command.name(), "kill switch signal received");
+                        tracing::warn!(command = command.name(), "control signal received");
                         if control.send(command).is_err() {
                             tracing::error!(
                                 command = command.name(),
@@ -695,9 +774,19 @@ fn parse_duration(duration: Option<f64>) -> Result<Option<Duration>> {
     }
 }
 
-/// Ctrl-C sets the flag; a second one exits at once.
+/// Ctrl-C (SIGINT) or SIGTERM sets the flag; a second one exits at once.
+/// SIGHUP is not a stop: it releases a held reconciliation gate.
 fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
+    // The exit comes first, so it sees the flag the first SIGTERM set.
+    signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGTERM,
+        130,
+        Arc::clone(&stop),
+    )
+    .context("installing SIGTERM")?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))
+        .context("installing SIGTERM")?;
     let handler_stop = Arc::clone(&stop);
     ctrlc::set_handler(move || {
         if handler_stop.swap(true, Ordering::AcqRel) {
@@ -718,11 +807,24 @@ fn venue_sim(
 ) -> Result<()> {
     let config = load_validated(config_path.as_ref(), rate)?;
     let duration = parse_duration(duration)?;
+    // Ctrl-C and SIGTERM both stop it (and write the summary).
     let stop = stop_on_ctrl_c()?;
+    let (lines, commands) = std::sync::mpsc::channel();
+    // Operator commands, one a line; the reader ends with standard input.
+    std::thread::Builder::new()
+        .name("venue-sim-stdin".into())
+        .spawn(move || {
+            for line in std::io::stdin().lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("starting the command reader")?;
     genesis_cli::commands::venue_sim::run(
         &config,
         options,
-        &stop,
+        (&stop, Some(commands)),
         duration,
         &mut std::io::stdout(),
     )

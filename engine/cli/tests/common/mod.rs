@@ -5,6 +5,7 @@
 #[path = "../../../tests/common/mod.rs"]
 mod engine;
 pub mod process;
+pub mod venue;
 
 // Each test binary uses a different part.
 #[allow(unused_imports)]

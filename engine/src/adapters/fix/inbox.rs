@@ -1,46 +1,47 @@
 //! What the FIX session hands the engine while it reads: ExecutionReports
 //! and OrderCancelRejects become the venue lane's events (acks, fills,
-//! cancel acks, rejects) in the client's preallocated outbox, and the
-//! ClOrdID version each order is at follows the replaces the venue accepts.
+//! cancel acks, rejects) in the client's preallocated outbox; status
+//! answers (ExecType=I) go to reconciliation, never taken for live reports;
+//! a Reject (35=3) or BusinessMessageReject (35=j) of a new order, cancel
+//! or replace becomes the engine's reject of that request, with the reason.
+//!
+//! Fills carry an exec id keyed on ExecID together with the venue's
+//! OrderID (`genesis_io::fix::exec_dedup::ExecKey`), so a venue that
+//! restarts its ExecID counter does not turn real fills into duplicates,
+//! while a PossDup resend (same OrderID, same ExecID) is still caught by
+//! ingest. A fill whose CumQty a reconciliation already counted is flagged
+//! duplicate here.
 //!
 //! Owning thread: ingest's, inside `FixClient::poll`. A report that names
 //! no configured instrument, or does not parse, is counted and logged,
 //! never turned into an event.
 
-use super::cl_ord_id::{id_of_text, order_id_of, replace_version_of};
-use super::{FixClientCounters, OUTBOX_MAX};
-use crate::event::{venue_reason, Event, Fill, Input, OrderAck, OrderReject, RejectedRequest};
-use crate::recent::RecentMap;
-use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
-use genesis_io::fix::exec_report::{
-    CancelRejectResponseTo, ExecKind, ExecutionReport, OrderCancelReject, OrderUpdate,
+use super::cl_ord_id::{engine_order_id, id_of_text};
+use super::ledger::Ledger;
+use super::reconcile::Round;
+use super::{push_event, FixClientCounters, Instruments, Link};
+use crate::event::{
+    venue_reason, Event, Fill, Input, OrderAck, OrderReject, RejectedRequest, FLAG_DUPLICATE,
 };
+use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
+use genesis_io::fix::exec_dedup::ExecKey;
+use genesis_io::fix::exec_report::{
+    CancelRejectResponseTo, ExecKind, ExecType, ExecutionReport, OrderCancelReject, OrderUpdate,
+};
+use genesis_io::fix::reject::{RejectLevel, RequestReject};
 use genesis_io::fix::session::{SessionEvent, SessionHandler};
-use genesis_io::fix::{InstrumentScale, Message};
-use rustc_hash::FxHashMap;
+use genesis_io::fix::status::StatusReport;
+use genesis_io::fix::{tags, Message, MsgType};
 use std::collections::VecDeque;
-
-/// Orders whose versions are remembered, preallocated.
-pub(super) const VERSIONS_CAPACITY: usize = 1 << 16;
-
-/// The ClOrdID versions of one order: the one the venue last accepted (its
-/// OrigClOrdID for the next cancel or replace) and the last one sent (a
-/// replace the venue refuses leaves `accepted` where it was).
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Versions {
-    pub accepted: u64,
-    pub sent: u64,
-}
 
 /// What the session hands the engine while reading.
 pub(super) struct Inbox<'a> {
     pub outbox: &'a mut VecDeque<Event>,
-    pub versions: &'a mut FxHashMap<u64, Versions>,
-    pub instruments: &'a RecentMap<u16>,
-    pub scales: &'a [InstrumentScale],
-    pub symbols: &'a [String],
+    pub ledger: &'a mut Ledger,
+    pub round: &'a mut Round,
+    pub instruments: &'a Instruments,
     pub counters: &'a mut FixClientCounters,
-    pub logged_on: &'a mut bool,
+    pub link: &'a mut Link,
 }
 
 impl Inbox<'_> {
@@ -48,10 +49,9 @@ impl Inbox<'_> {
     /// (an OrderCancelReject carries no symbol).
     fn instrument_of(&self, symbol: Option<&[u8]>, cl_ord_id: Option<&[u8]>) -> Option<usize> {
         if let Some(symbol) = symbol {
-            return self.symbols.iter().position(|s| s.as_bytes() == symbol);
+            return self.instruments.index_of(symbol);
         }
-        let order = cl_ord_id.and_then(order_id_of)?;
-        self.instruments.get(order.0).map(usize::from)
+        self.ledger.instrument_of(engine_order_id(cl_ord_id?))
     }
 
     /// The parsed update, or `None` when the message is not one (counted).
@@ -60,7 +60,7 @@ impl Inbox<'_> {
         message: &Message<'m>,
         instrument: usize,
     ) -> Option<OrderUpdate<'m>> {
-        match OrderUpdate::parse(message, &self.scales[instrument]) {
+        match OrderUpdate::parse(message, &self.instruments.scales[instrument]) {
             Ok(Some(update)) => Some(update),
             Ok(None) => {
                 self.counters.reports_ignored += 1;
@@ -76,22 +76,34 @@ impl Inbox<'_> {
 
     /// An ExecutionReport as the venue lane's event.
     fn on_execution(&mut self, report: &ExecutionReport<'_>, instrument: usize, now_ns: u64) {
-        let order = report.cl_ord_id.and_then(order_id_of).unwrap_or(OrderId(0));
-        let original = report.orig_cl_ord_id.and_then(order_id_of).unwrap_or(order);
+        let order = report.cl_ord_id.map_or(OrderId(0), engine_order_id);
+        let original = report.orig_cl_ord_id.map_or(order, engine_order_id);
         let Some(input) = execution_input(report, order, original) else {
             self.counters.reports_ignored += 1;
             return;
         };
-        self.track_versions(report.kind, original, report.cl_ord_id);
-        self.push(instrument, side_of(report.side), input, now_ns);
+        let mut flags = 0;
+        if matches!(input, Input::Fill(_))
+            && self
+                .ledger
+                .covered_by_status(original, report.cum_qty_lots.0)
+        {
+            // A resend of a fill the last status answer counted: applied once already.
+            flags |= FLAG_DUPLICATE;
+            self.counters.fills_covered_by_reconcile += 1;
+        }
+        self.ledger
+            .track_versions(report.kind, original, report.cl_ord_id);
+        let key = (InstrumentId(instrument as u16), side_of(report.side));
+        push_event(self.outbox, key, input, flags, now_ns);
     }
 
     /// An OrderCancelReject as the venue lane's reject event.
     fn on_cancel_reject(&mut self, reject: &OrderCancelReject<'_>, instrument: usize, now_ns: u64) {
-        let order = order_id_of(reject.orig_cl_ord_id).unwrap_or(OrderId(0));
+        let order = engine_order_id(reject.orig_cl_ord_id);
         if reject.reason == Some(venue_reason::UNKNOWN_ORDER as u64) {
             // The order is closed (see `Orders::on_reject`): forget it.
-            self.versions.remove(&order.0);
+            self.ledger.forget(order);
         }
         let request = match reject.response_to {
             CancelRejectResponseTo::Cancel => RejectedRequest::Cancel,
@@ -102,37 +114,41 @@ impl Inbox<'_> {
             request,
             venue_reason: reject.reason.map_or(0, |r| r as i64),
         });
-        self.push(instrument, Side::None, input, now_ns);
+        let key = (InstrumentId(instrument as u16), Side::None);
+        push_event(self.outbox, key, input, 0, now_ns);
     }
 
-    /// A replace the venue accepted makes its ClOrdID the order's current
-    /// one; an order that closed is forgotten.
-    fn track_versions(&mut self, kind: ExecKind, order: OrderId, cl_ord_id: Option<&[u8]>) {
-        match kind {
-            ExecKind::Replaced => {
-                let version = cl_ord_id.and_then(replace_version_of);
-                if let (Some(version), Some(versions)) = (version, self.versions.get_mut(&order.0))
-                {
-                    versions.accepted = version;
-                }
+    /// An ExecutionReport with ExecType=I: an answer to our status
+    /// requests, applied by reconciliation if it answers this round.
+    fn on_status_message(&mut self, message: &Message<'_>, instrument: Option<usize>, now_ns: u64) {
+        let scale = self.instruments.scales[instrument.unwrap_or(0)];
+        let report = match StatusReport::parse(message, &scale) {
+            Ok(Some(report)) => report,
+            Ok(None) => return,
+            Err(err) => {
+                self.counters.reports_unparsed += 1;
+                tracing::warn!(%err, "unparsable FIX status report");
+                return;
             }
-            ExecKind::Fill | ExecKind::Cancelled | ExecKind::Expired | ExecKind::Rejected => {
-                self.versions.remove(&order.0);
-            }
-            _ => {}
-        }
-    }
-
-    fn push(&mut self, instrument: usize, side: Side, input: Input, ts_venue_ns: u64) {
-        if self.outbox.len() == OUTBOX_MAX {
-            // Bounded by construction: ingest drains the outbox every poll
-            // and the session reads at most one socket buffer per poll.
-            tracing::error!("FIX client outbox full: a venue message is dropped");
+        };
+        // A resent status answer describes an order as it was, not as it is.
+        if report.poss_dup || !self.round.on_report(&report) {
+            self.counters.reports_ignored += 1;
             return;
         }
-        let mut event = Event::new(InstrumentId(instrument as u16), side, input);
-        event.ts_venue_ns = ts_venue_ns;
-        self.outbox.push_back(event);
+        if report.is_empty_answer() {
+            return;
+        }
+        let Some(instrument) = instrument else {
+            self.counters.reports_ignored += 1;
+            tracing::warn!(symbol = ?report.symbol.map(String::from_utf8_lossy),
+                "status report for a symbol not configured");
+            return;
+        };
+        if let Some(order) = self.ledger.on_status(&report, instrument, &scale) {
+            let key = (InstrumentId(instrument as u16), side_of(report.side));
+            push_event(self.outbox, key, Input::VenueOrder(order), 0, now_ns);
+        }
     }
 }
 
@@ -157,7 +173,7 @@ fn execution_input(
         ExecKind::Replaced => ack(original),
         ExecKind::PartialFill | ExecKind::Fill => Input::Fill(Fill {
             order_id: original,
-            exec_id: ExecId(id_of_text(report.exec_id)),
+            exec_id: ExecId(ExecKey::of_report(report).hash()),
             price: Price(report.last_px_ticks.0),
             qty: Qty(report.last_qty_lots.0),
         }),
@@ -178,6 +194,24 @@ fn side_of(side: genesis_io::fix::order::Side) -> Side {
     }
 }
 
+/// A status answer (35=8 with 150=I): never a live report.
+fn is_status_report(message: &Message<'_>) -> bool {
+    message.msg_type() == Some(MsgType::ExecutionReport)
+        && message.get(tags::EXEC_TYPE) == Some(&[ExecType::OrderStatus.as_char()][..])
+}
+
+/// The engine's reason code for a request the venue refused outright.
+fn reject_reason(reject: &RequestReject<'_>) -> i64 {
+    match reject.level {
+        RejectLevel::Session => {
+            venue_reason::SESSION_REJECT + reject.reason.map_or(99, |r| r.min(999) as i64)
+        }
+        RejectLevel::Business => {
+            venue_reason::BUSINESS_REJECT + reject.reason.map_or(0, |r| r.min(999) as i64)
+        }
+    }
+}
+
 impl SessionHandler for Inbox<'_> {
     fn on_app_message(
         &mut self,
@@ -185,11 +219,15 @@ impl SessionHandler for Inbox<'_> {
         _sender: &mut genesis_io::fix::session::Sender,
         now_ns: u64,
     ) {
-        let symbol = message.get(genesis_io::fix::tags::SYMBOL);
+        let symbol = message.get(tags::SYMBOL);
         let order = message
-            .get(genesis_io::fix::tags::ORIG_CL_ORD_ID)
-            .or_else(|| message.get(genesis_io::fix::tags::CL_ORD_ID));
-        let Some(instrument) = self.instrument_of(symbol, order) else {
+            .get(tags::ORIG_CL_ORD_ID)
+            .or_else(|| message.get(tags::CL_ORD_ID));
+        let instrument = self.instrument_of(symbol, order);
+        if is_status_report(message) {
+            return self.on_status_message(message, instrument, now_ns);
+        }
+        let Some(instrument) = instrument else {
             self.counters.reports_ignored += 1;
             tracing::warn!(symbol = ?symbol.map(String::from_utf8_lossy), "FIX report for a symbol not configured");
             return;
@@ -203,16 +241,59 @@ impl SessionHandler for Inbox<'_> {
         }
     }
 
+    /// A new order, cancel or replace the venue refused at session or
+    /// business level is rejected in the engine, with the reason; a refused
+    /// status request goes to reconciliation.
+    fn on_request_rejected(&mut self, reject: &RequestReject<'_>) {
+        if self.round.on_request_rejected(reject) {
+            return;
+        }
+        let request = match reject.msg_type {
+            Some(MsgType::NewOrderSingle) => RejectedRequest::New,
+            Some(MsgType::OrderCancelRequest) => RejectedRequest::Cancel,
+            Some(MsgType::OrderCancelReplaceRequest) => RejectedRequest::Replace,
+            _ => {
+                tracing::warn!(
+                    ?reject,
+                    "the venue rejected a request of ours that is no order"
+                );
+                return;
+            }
+        };
+        let Some(order) = reject.request_id.map(engine_order_id) else {
+            tracing::warn!(
+                ?reject,
+                "the venue rejected an order request it does not name"
+            );
+            return;
+        };
+        self.counters.requests_rejected_by_venue += 1;
+        let venue_reason = reject_reason(reject);
+        tracing::warn!(order = order.0, ?request, level = ?reject.level, venue_reason,
+            ref_tag = ?reject.ref_tag, text = ?reject.text.map(String::from_utf8_lossy),
+            "the venue refused an order request; the engine rejects it");
+        let instrument = self.ledger.instrument_of(order).unwrap_or(0);
+        let input = Input::OrderReject(OrderReject {
+            order_id: order,
+            request,
+            venue_reason,
+        });
+        let key = (InstrumentId(instrument as u16), Side::None);
+        push_event(self.outbox, key, input, 0, 0);
+    }
+
     fn on_session_event(&mut self, event: SessionEvent) {
         match event {
             SessionEvent::LoggedOn {
                 heartbeat_interval_s,
             } => {
-                *self.logged_on = true;
+                self.link.logged_on = true;
+                self.link.logon_seen = true;
                 self.counters.logons += 1;
                 tracing::info!(heartbeat_interval_s, "FIX session logged on");
             }
-            SessionEvent::Disconnect(reason) => tracing::warn!(?reason, "FIX session disconnects"),
+            // Logged once, with the loss, by the client.
+            SessionEvent::Disconnect(reason) => self.link.session_reason = Some(reason),
             SessionEvent::GapFilled { begin, new_seq_num } => {
                 tracing::warn!(
                     begin,
@@ -230,7 +311,86 @@ impl SessionHandler for Inbox<'_> {
                     "the venue rejected one of our messages at session level"
                 )
             }
+            SessionEvent::SeqNumTooLow(problem) => {
+                tracing::error!(%problem, "FIX MsgSeqNum too low: the session stops")
+            }
+            SessionEvent::SeqNumsReset => {
+                tracing::warn!("FIX sequence numbers reset to 1 (ResetSeqNumFlag=Y on logon)")
+            }
             other => tracing::debug!(?other, "FIX session event"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use genesis_io::fix::exec_report::OrdStatus;
+    use genesis_io::fix::{Lots, Ticks};
+
+    fn fill(order_id: &'static [u8], exec_id: &'static [u8]) -> ExecutionReport<'static> {
+        ExecutionReport {
+            kind: ExecKind::PartialFill,
+            exec_type: ExecType::Trade,
+            ord_status: OrdStatus::PartiallyFilled,
+            order_id,
+            exec_id,
+            cl_ord_id: Some(b"7"),
+            orig_cl_ord_id: None,
+            symbol: Some(b"ALPHA"),
+            side: genesis_io::fix::order::Side::Buy,
+            order_qty_lots: None,
+            last_qty_lots: Lots(1),
+            last_px_ticks: Ticks(100),
+            cum_qty_lots: Lots(1),
+            leaves_qty_lots: Lots(1),
+            avg_px_text: b"1.00",
+            ord_rej_reason: None,
+            text: None,
+            poss_dup: false,
+        }
+    }
+
+    fn exec_id_of(report: &ExecutionReport<'_>) -> ExecId {
+        match execution_input(report, OrderId(7), OrderId(7)) {
+            Some(Input::Fill(fill)) => fill.exec_id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // A venue that restarted its ExecID counter repeats ExecID "1" on
+    // another order: a different fill. The same OrderID and ExecID, resent
+    // with PossDup, is the same fill.
+    #[test]
+    fn fills_are_keyed_on_order_id_and_exec_id() {
+        let first = exec_id_of(&fill(b"V-1", b"1"));
+        let restarted = exec_id_of(&fill(b"V-2", b"1"));
+        assert_ne!(first, restarted);
+        let resent = ExecutionReport {
+            poss_dup: true,
+            ..fill(b"V-1", b"1")
+        };
+        assert_eq!(exec_id_of(&resent), first);
+    }
+
+    // Session and business rejects keep FIX's reason in their own ranges.
+    #[test]
+    fn reject_reasons_name_their_level() {
+        let reject = RequestReject {
+            level: RejectLevel::Session,
+            msg_type: Some(MsgType::NewOrderSingle),
+            request_id: Some(b"7"),
+            ref_seq_num: Some(3),
+            ref_tag: Some(5051),
+            reason: Some(0),
+            text: None,
+        };
+        assert_eq!(reject_reason(&reject), venue_reason::SESSION_REJECT);
+        let business = RequestReject {
+            level: RejectLevel::Business,
+            reason: Some(3),
+            ..reject
+        };
+        assert_eq!(reject_reason(&business), venue_reason::BUSINESS_REJECT + 3);
     }
 }

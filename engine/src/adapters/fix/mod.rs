@@ -6,35 +6,47 @@
 //! requests execution queued, and writes what the session has to send
 //! without blocking: a partial write stays in the session's buffer.
 //!
-//! Requests queued while the session is not logged on wait in a bounded
-//! list; if it fills, the oldest request is answered with a local reject
-//! (venue reason `VENUE_REJECT_NOT_CONNECTED`) so neither strategy nor
-//! execution waits forever on an order that never left. A new order or
-//! replace that waited longer than `venue.fix.pending_age_max_ms` is
-//! rejected the same way when the session comes up, rather than sent on
-//! market data that old; cancels always go.
+//! What a strict venue enforces, and what a disconnect leaves behind:
+//! - A request waits in a bounded list while the session is down. A new
+//!   order or replace made longer ago than `venue.fix.pending_age_max_ms`
+//!   (counted from when execution made it) is rejected locally
+//!   (`venue_reason::NOT_CONNECTED`), on any poll, connected or not, so
+//!   nothing goes out late on old prices; cancels always go.
+//! - A session-level Reject (35=3) or BusinessMessageReject (35=j) of a
+//!   new order, cancel or replace becomes the engine's reject of that
+//!   request, journaled with the reason ([`inbox`]).
+//! - "MsgSeqNum too low" stops reconnecting: the error, logged once, names
+//!   the remedy (`genesis fix reset-seq`, or `reset_on_logon`).
+//! - Fills are deduplicated on ExecID together with the venue's OrderID.
+//! - After each logon the venue is asked for every order it holds and the
+//!   answers are applied before new orders may go ([`reconcile`]).
+//! - Losing the socket is logged once per loss, with the reason.
 //!
 //! Owning thread: ingest's. Invariants, asserted: one connection at a
 //! time; logged on only while connected; the pending list and the outbox
-//! never outgrow their bounds.
+//! never outgrow their bounds; no new order or replace is sent while a
+//! reconciliation round is asking or applying.
 
 pub mod cl_ord_id;
 mod inbox;
+mod ledger;
+mod reconcile;
 mod requests;
 
 use crate::clock::EpochClock;
 use crate::config::{Config, FixVenueConfig};
-use crate::event::Event;
+use crate::event::{venue_reason, Event, Input};
 use crate::execution::gateway::OrderRequest;
 use crate::ingest::source::Source;
-use crate::recent::RecentMap;
+use crate::units::{InstrumentId, Side};
 use crossbeam_queue::ArrayQueue;
 use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::seq_store::SeqStore;
-use genesis_io::fix::session::{Session, SessionConfig, SessionState};
-use genesis_io::fix::InstrumentScale;
-use inbox::{Inbox, Versions, VERSIONS_CAPACITY};
-use rustc_hash::FxHashMap;
+use genesis_io::fix::session::{DisconnectReason, Session, SessionConfig, SessionState};
+use genesis_io::fix::{FixError, InstrumentScale};
+use inbox::Inbox;
+use ledger::Ledger;
+use reconcile::Round;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -42,7 +54,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Reason code of a reject the client makes itself for a request it could not send.
-pub const VENUE_REJECT_NOT_CONNECTED: i64 = -1;
+pub const VENUE_REJECT_NOT_CONNECTED: i64 = venue_reason::NOT_CONNECTED;
 /// Requests that wait for the session; the oldest is rejected locally past it.
 const PENDING_MAX: usize = 4_096;
 /// Venue events that wait for ingest to take them.
@@ -54,11 +66,68 @@ pub struct FixClientCounters {
     pub disconnects: u64,
     pub logons: u64,
     pub requests_sent: u64,
+    /// Requests answered with a local reject (never sent), for any reason.
     pub rejected_not_connected: u64,
-    /// New orders and replaces that waited too long for the session (also in `rejected_not_connected`).
+    /// New orders and replaces made longer ago than `pending_age_max_ms`
+    /// (also in `rejected_not_connected`).
     pub requests_expired: u64,
+    /// New orders and replaces that reached the session during a
+    /// reconciliation round (also in `rejected_not_connected`).
+    pub rejected_reconciling: u64,
+    /// Our requests the venue refused with a Reject (35=3) or a
+    /// BusinessMessageReject (35=j).
+    pub requests_rejected_by_venue: u64,
     pub reports_unparsed: u64,
     pub reports_ignored: u64,
+    /// Fill reports a reconciliation had already counted (flagged duplicate).
+    pub fills_covered_by_reconcile: u64,
+    /// Times the session refused to connect because the sequence numbers disagree.
+    pub seq_num_too_low: u64,
+}
+
+/// The venue's instruments as the session names them.
+pub(super) struct Instruments {
+    pub scales: Vec<InstrumentScale>,
+    pub symbols: Vec<String>,
+}
+
+impl Instruments {
+    fn index_of(&self, symbol: &[u8]) -> Option<usize> {
+        self.symbols.iter().position(|s| s.as_bytes() == symbol)
+    }
+}
+
+/// Why the connection went: logged once per loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loss {
+    PeerClosed,
+    Read(std::io::ErrorKind),
+    Write(std::io::ErrorKind),
+    Session(DisconnectReason),
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loss::PeerClosed => f.write_str("the venue closed the connection"),
+            Loss::Read(kind) => write!(f, "read failed: {kind}"),
+            Loss::Write(kind) => write!(f, "write failed: {kind}"),
+            Loss::Session(reason) => write!(f, "the session ended it: {reason:?}"),
+        }
+    }
+}
+
+/// The connection's state beyond the session's.
+#[derive(Default)]
+pub(super) struct Link {
+    pub logged_on: bool,
+    /// Set by the session's LoggedOn event; the poll starts a round on it.
+    pub logon_seen: bool,
+    /// Why the session asked to disconnect, if it did.
+    pub session_reason: Option<DisconnectReason>,
+    /// The first poll happened (the gate was closed for the first round).
+    polled: bool,
+    seq_error_logged: bool,
 }
 
 pub struct FixClient {
@@ -68,19 +137,16 @@ pub struct FixClient {
     backoff: Backoff,
     reconnect_at_ns: u64,
     requests: Arc<ArrayQueue<OrderRequest>>,
-    /// Requests waiting for the session, with when they were queued.
-    pending: VecDeque<(OrderRequest, u64)>,
+    /// Requests waiting for the session.
+    pending: VecDeque<OrderRequest>,
     pending_age_max_ns: u64,
     outbox: VecDeque<Event>,
-    scales: Vec<InstrumentScale>,
-    symbols: Vec<String>,
-    /// Replace count per order, for the ClOrdID of its next version.
-    /// ClOrdID versions of orders that were replaced, until they close.
-    versions: FxHashMap<u64, Versions>,
-    /// Instrument of each recent order, for reports that carry no symbol.
-    instruments: RecentMap<u16>,
+    instruments: Instruments,
+    /// What the client remembers per order (ClOrdID versions, adopted ids, status answers).
+    ledger: Ledger,
+    round: Round,
+    link: Link,
     cancels_sent: u64,
-    logged_on: bool,
     pub counters: FixClientCounters,
 }
 
@@ -91,10 +157,14 @@ impl FixClient {
         settings: &FixVenueConfig,
         address: SocketAddr,
         requests: Arc<ArrayQueue<OrderRequest>>,
-    ) -> Result<FixClient, genesis_io::fix::FixError> {
+    ) -> Result<FixClient, FixError> {
         let mut session_config =
             SessionConfig::initiator(&settings.sender_comp_id, &settings.target_comp_id);
         session_config.heartbeat_interval_s = settings.heartbeat_s;
+        session_config.reset_on_logon = settings.reset_on_logon;
+        session_config.send_trigger_time = settings
+            .send_trigger_time
+            .unwrap_or(config.venue.sends_trigger_time());
         let store = (!settings.seq_file.as_os_str().is_empty()).then(|| {
             if let Some(parent) = settings.seq_file.parent() {
                 let _ = std::fs::create_dir_all(parent);
@@ -106,6 +176,7 @@ impl FixClient {
             .iter()
             .map(|i| InstrumentScale::new(&i.tick_size, &i.lot_size))
             .collect::<Result<Vec<_>, _>>()?;
+        let orders_max = config.risk.max_open_orders * 2 + 16;
         Ok(FixClient {
             address,
             session: Session::new(session_config, store)?,
@@ -119,24 +190,30 @@ impl FixClient {
             pending: VecDeque::with_capacity(PENDING_MAX),
             pending_age_max_ns: settings.pending_age_max_ms * 1_000_000,
             outbox: VecDeque::with_capacity(OUTBOX_MAX),
-            scales,
-            symbols: config
-                .instruments
-                .iter()
-                .map(|i| i.symbol.clone())
-                .collect(),
-            versions: {
-                // Only open orders that were replaced are here, and risk caps
-                // open orders; this room is never outgrown in practice.
-                let mut versions = FxHashMap::default();
-                versions.reserve(VERSIONS_CAPACITY);
-                versions
+            instruments: Instruments {
+                scales,
+                symbols: config
+                    .instruments
+                    .iter()
+                    .map(|i| i.symbol.clone())
+                    .collect(),
             },
-            instruments: RecentMap::with_capacity(1 << 16),
+            ledger: Ledger::new(),
+            round: Round::new(settings, orders_max),
+            link: Link::default(),
             cancels_sent: 0,
-            logged_on: false,
             counters: FixClientCounters::default(),
         })
+    }
+
+    /// The "MsgSeqNum too low" error, naming its remedy, while the session refuses to log on.
+    pub fn seq_num_error(&self) -> Option<FixError> {
+        self.session.seq_num_error()
+    }
+
+    /// Where reconciliation is: true while new orders and replaces are held back.
+    pub fn is_reconciling(&self) -> bool {
+        self.round.gating()
     }
 
     fn inbox(&mut self) -> (&mut Session, Inbox<'_>) {
@@ -144,18 +221,25 @@ impl FixClient {
             &mut self.session,
             Inbox {
                 outbox: &mut self.outbox,
-                versions: &mut self.versions,
+                ledger: &mut self.ledger,
+                round: &mut self.round,
                 instruments: &self.instruments,
-                scales: &self.scales,
-                symbols: &self.symbols,
                 counters: &mut self.counters,
-                logged_on: &mut self.logged_on,
+                link: &mut self.link,
             },
         )
     }
 
     fn connect(&mut self, now_ns: u64) {
         assert!(self.stream.is_none(), "one connection at a time");
+        if let Some(error) = self.session.seq_num_error() {
+            self.counters.seq_num_too_low += 1;
+            if !self.link.seq_error_logged {
+                self.link.seq_error_logged = true;
+                tracing::error!("{error}");
+            }
+            return;
+        }
         if now_ns < self.reconnect_at_ns {
             return;
         }
@@ -167,7 +251,8 @@ impl FixClient {
                 }
                 self.counters.connects += 1;
                 self.stream = Some(stream);
-                self.logged_on = false;
+                self.link.logged_on = false;
+                self.link.session_reason = None;
                 let (session, mut inbox) = self.inbox();
                 session.on_connected(now_ns, &mut inbox);
             }
@@ -178,41 +263,59 @@ impl FixClient {
         }
     }
 
-    fn disconnect(&mut self, now_ns: u64) {
+    /// The connection is gone: logged once, with why; the gate closes until
+    /// the next round (with reconciliation on).
+    fn disconnect(&mut self, loss: Loss, now_ns: u64) {
         debug_assert!(self.stream.is_none(), "the stream was taken by pump");
-        self.stream = None;
-        self.logged_on = false;
+        let was_logged_on = self.link.logged_on;
+        self.link.logged_on = false;
         self.counters.disconnects += 1;
+        tracing::warn!(address = %self.address, reason = %loss, was_logged_on, "FIX session lost");
         if let Err(err) = self.session.on_disconnected() {
             tracing::error!(%err, "saving FIX sequence numbers failed");
         }
+        self.round.on_disconnect(&mut self.outbox, now_ns);
         self.reconnect_at_ns = now_ns + self.backoff.next_delay_ns();
     }
 
-    /// Reads what the socket has, runs timers, sends queued requests, writes output.
-    fn pump(&mut self, now_ns: u64) {
-        let Some(mut stream) = self.stream.take() else {
-            return;
-        };
-        let mut alive = true;
+    /// Reads what the socket has into the session; `Err` when the connection is gone.
+    fn read_socket(&mut self, stream: &mut TcpStream, now_ns: u64) -> Result<(), Loss> {
         loop {
             match stream.read(self.session.recv_buffer()) {
-                Ok(0) => {
-                    alive = false;
-                    break;
-                }
+                Ok(0) => return Err(Loss::PeerClosed),
                 Ok(count) => {
                     let (session, mut inbox) = self.inbox();
                     session.on_received(count, now_ns, &mut inbox);
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    alive = false;
-                    break;
-                }
+                Err(err) => return Err(Loss::Read(err.kind())),
             }
         }
+    }
+
+    /// Writes what the session has to send, as far as the socket takes it.
+    fn write_socket(&mut self, stream: &mut TcpStream) -> Result<(), Loss> {
+        while !self.session.pending_output().is_empty() {
+            match stream.write(self.session.pending_output()) {
+                Ok(0) => return Err(Loss::PeerClosed),
+                Ok(written) => self.session.consume_output(written),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(Loss::Write(err.kind())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what the socket has, runs timers and reconciliation, sends
+    /// queued requests, writes output.
+    fn pump(&mut self, now_ns: u64) {
+        let Some(mut stream) = self.stream.take() else {
+            self.send_requests(now_ns);
+            return;
+        };
+        let read = self.read_socket(&mut stream, now_ns);
         {
             let (session, mut inbox) = self.inbox();
             session.poll_timers(now_ns, &mut inbox);
@@ -220,20 +323,21 @@ impl FixClient {
         if self.session.state() == SessionState::Active {
             self.backoff.reset();
         }
-        self.send_requests(now_ns);
-        while alive && !self.session.pending_output().is_empty() {
-            match stream.write(self.session.pending_output()) {
-                Ok(0) => alive = false,
-                Ok(written) => self.session.consume_output(written),
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => alive = false,
-            }
+        if std::mem::take(&mut self.link.logon_seen) {
+            self.round
+                .start(self.session.sender(), &mut self.outbox, now_ns);
         }
-        if !alive || self.session.disconnect_reason().is_some() {
-            self.disconnect(now_ns);
-        } else {
-            self.stream = Some(stream);
+        self.round.poll(&mut self.outbox, now_ns);
+        self.send_requests(now_ns);
+        let written = read.and_then(|()| self.write_socket(&mut stream));
+        let loss = match (written, self.session.disconnect_reason()) {
+            (Err(loss), _) => Some(loss),
+            (Ok(()), Some(reason)) => Some(Loss::Session(reason)),
+            (Ok(()), None) => None,
+        };
+        match loss {
+            Some(loss) => self.disconnect(loss, now_ns),
+            None => self.stream = Some(stream),
         }
     }
 
@@ -248,15 +352,39 @@ impl FixClient {
     }
 }
 
+/// Queues a venue event for ingest (bounded by construction: ingest drains
+/// the outbox every poll, and a poll reads at most one socket buffer).
+pub(super) fn push_event(
+    outbox: &mut VecDeque<Event>,
+    (instrument, side): (InstrumentId, Side),
+    input: Input,
+    flags: u8,
+    ts_venue_ns: u64,
+) {
+    if outbox.len() == OUTBOX_MAX {
+        tracing::error!("FIX client outbox full: a venue event is dropped");
+        return;
+    }
+    let mut event = Event::new(instrument, side, input);
+    event.flags = flags;
+    event.ts_venue_ns = ts_venue_ns;
+    outbox.push_back(event);
+}
+
 impl Source for FixClient {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         let now_ns = clock.now_ns();
+        if !self.link.polled {
+            // Before any market data: nothing new goes until the first round.
+            self.link.polled = true;
+            self.round.on_disconnect(&mut self.outbox, now_ns);
+        }
         if self.stream.is_none() {
             self.connect(now_ns);
         }
         self.pump(now_ns);
         debug_assert!(
-            self.stream.is_some() || !self.logged_on,
+            self.stream.is_some() || !self.link.logged_on,
             "logged on only while connected"
         );
         debug_assert!(self.outbox.len() <= OUTBOX_MAX, "the outbox is bounded");

@@ -1,15 +1,19 @@
 //! Execution's requests on their way out: queued while the session is not
-//! up (bounded; the oldest is answered with a local reject when full), a
-//! new order or replace that waited too long rejected locally rather than
-//! sent on old prices, and each request encoded with the ClOrdID of the
-//! order's version the venue accepted last.
+//! up (bounded; the oldest is answered with a local reject when full); a
+//! new order or replace made longer ago than `pending_age_max_ms` rejected
+//! locally, on any poll, rather than sent on old prices; a new order or
+//! replace that reaches the session during a reconciliation round refused
+//! locally too; each request encoded with the ClOrdID of the order's
+//! version the venue accepted last (or the venue's own, for an order
+//! adopted from it). Reconciliation's notes from execution go to the round.
 //!
 //! Owning thread: ingest's, inside `FixClient::poll`.
 
 use super::cl_ord_id::ClOrdId;
-use super::inbox::Versions;
-use super::{FixClient, OUTBOX_MAX, PENDING_MAX, VENUE_REJECT_NOT_CONNECTED};
-use crate::event::{Event, Input, OrderReject, RejectedRequest};
+use super::ledger::{Ledger, Versions};
+use super::reconcile::Venue;
+use super::{push_event, FixClient, PENDING_MAX};
+use crate::event::{venue_reason, Input, OrderReject, RejectedRequest};
 use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::units::Side;
 use genesis_io::fix::order::{
@@ -18,7 +22,6 @@ use genesis_io::fix::order::{
 };
 use genesis_io::fix::session::{Session, SessionState};
 use genesis_io::fix::{InstrumentScale, Lots, SendError, Ticks};
-use rustc_hash::FxHashMap;
 
 /// What every request of one order carries: its instrument's symbol and
 /// scale, its side, and the ClOrdID the venue knows it by now.
@@ -51,27 +54,31 @@ fn limit_order<'a>(
 }
 
 impl FixClient {
-    /// Takes what execution queued, then, with the session up, sends what
-    /// waits in order (or rejects it locally if it waited too long).
+    /// Takes what execution queued, rejects what is too old to send, then,
+    /// with the session up, sends what waits in order.
     pub(super) fn send_requests(&mut self, now_ns: u64) {
         while let Some(request) = self.requests.pop() {
-            if self.pending.len() == PENDING_MAX {
-                let (oldest, _) = self.pending.pop_front().expect("pending is full");
-                self.reject_locally(&oldest, now_ns);
+            if !request.kind.is_order_entry() {
+                self.on_note(&request, now_ns);
+                continue;
             }
-            self.pending.push_back((request, now_ns));
+            if self.pending.len() == PENDING_MAX {
+                let oldest = self.pending.pop_front().expect("pending is full");
+                self.reject_locally(&oldest, venue_reason::NOT_CONNECTED, now_ns);
+            }
+            self.pending.push_back(request);
         }
         debug_assert!(self.pending.len() <= PENDING_MAX, "pending is bounded");
+        self.expire_pending(now_ns);
         if self.session.state() != SessionState::Active {
             return;
         }
-        while let Some((request, queued_ns)) = self.pending.front().copied() {
-            if request.kind != RequestKind::Cancel
-                && now_ns.saturating_sub(queued_ns) > self.pending_age_max_ns
-            {
+        while let Some(request) = self.pending.front().copied() {
+            if request.kind != RequestKind::Cancel && self.round.gating() {
+                // Made before the gate closed; the venue's orders are not known yet.
                 self.pending.pop_front();
-                self.counters.requests_expired += 1;
-                self.reject_locally(&request, now_ns);
+                self.counters.rejected_reconciling += 1;
+                self.reject_locally(&request, venue_reason::RECONCILING, now_ns);
                 continue;
             }
             match self.send_one(&request, now_ns) {
@@ -83,41 +90,62 @@ impl FixClient {
                 Err(err) => {
                     tracing::warn!(%err, order = request.order_id.0, "FIX request not sent");
                     self.pending.pop_front();
-                    self.reject_locally(&request, now_ns);
+                    self.reject_locally(&request, venue_reason::NOT_CONNECTED, now_ns);
                 }
             }
         }
     }
 
+    /// Rejects every new order or replace made longer ago than the limit.
+    fn expire_pending(&mut self, now_ns: u64) {
+        let mut index = 0;
+        while index < self.pending.len() {
+            let request = self.pending[index];
+            // A request without a decision time (0) is not aged.
+            let age_ns = now_ns.saturating_sub(request.ts_decided_ns.max(1))
+                * u64::from(request.ts_decided_ns > 0);
+            if request.kind == RequestKind::Cancel || age_ns <= self.pending_age_max_ns {
+                index += 1;
+                continue;
+            }
+            self.pending.remove(index);
+            self.counters.requests_expired += 1;
+            self.reject_locally(&request, venue_reason::NOT_CONNECTED, now_ns);
+        }
+    }
+
+    /// A reconciliation note from execution, for the round.
+    fn on_note(&mut self, note: &OrderRequest, now_ns: u64) {
+        let active = self.session.state() == SessionState::Active;
+        let venue = Venue {
+            outbox: &mut self.outbox,
+            ledger: &mut self.ledger,
+            instruments: &self.instruments,
+            sender: active.then(|| self.session.sender()),
+        };
+        self.round.on_note(note, venue, now_ns);
+    }
+
     fn send_one(&mut self, request: &OrderRequest, now_ns: u64) -> Result<(), SendError> {
-        let instrument = request.instrument.index().min(self.scales.len() - 1);
-        let versions = self
-            .versions
-            .get(&request.order_id.0)
-            .copied()
-            .unwrap_or_default();
-        debug_assert!(
-            versions.accepted <= versions.sent,
-            "the accepted version is one this client sent"
-        );
+        let instrument = request
+            .instrument
+            .index()
+            .min(self.instruments.scales.len() - 1);
         let addressed = Addressed {
-            symbol: self.symbols[instrument].as_bytes(),
-            scale: self.scales[instrument],
+            symbol: self.instruments.symbols[instrument].as_bytes(),
+            scale: self.instruments.scales[instrument],
             side: if request.side == Side::Buy {
                 FixSide::Buy
             } else {
                 FixSide::Sell
             },
-            current: ClOrdId::new(
-                request.order_id,
-                (versions.accepted > 0).then_some((b'r', versions.accepted)),
-            ),
-            versions,
+            current: self.ledger.current_cl_ord_id(request.order_id),
+            versions: self.ledger.versions(request.order_id),
         };
         match request.kind {
             RequestKind::New => {
-                self.instruments
-                    .insert(request.order_id.0, instrument as u16);
+                self.ledger
+                    .remember_instrument(request.order_id, instrument);
                 let order = limit_order(request, &addressed, addressed.current.as_bytes());
                 let sender = self.session.sender();
                 sender
@@ -142,32 +170,31 @@ impl FixClient {
             }
             RequestKind::Replace => send_replace(
                 &mut self.session,
-                &mut self.versions,
+                &mut self.ledger,
                 request,
                 &addressed,
                 now_ns,
             ),
+            _ => unreachable!("only order entry waits to be sent"),
         }
     }
 
     /// Answers a request that never left with a reject event, so the order does not hang.
-    pub(super) fn reject_locally(&mut self, request: &OrderRequest, now_ns: u64) {
+    pub(super) fn reject_locally(&mut self, request: &OrderRequest, reason: i64, now_ns: u64) {
+        debug_assert!(reason < 0, "local rejects carry the engine's own codes");
         self.counters.rejected_not_connected += 1;
         let rejected = match request.kind {
-            RequestKind::New => RejectedRequest::New,
             RequestKind::Cancel => RejectedRequest::Cancel,
             RequestKind::Replace => RejectedRequest::Replace,
+            _ => RejectedRequest::New,
         };
         let input = Input::OrderReject(OrderReject {
             order_id: request.order_id,
             request: rejected,
-            venue_reason: VENUE_REJECT_NOT_CONNECTED,
+            venue_reason: reason,
         });
-        let mut event = Event::new(request.instrument, request.side, input);
-        event.ts_venue_ns = now_ns;
-        if self.outbox.len() < OUTBOX_MAX {
-            self.outbox.push_back(event);
-        }
+        let key = (request.instrument, request.side);
+        push_event(&mut self.outbox, key, input, 0, now_ns);
     }
 }
 
@@ -175,7 +202,7 @@ impl FixClient {
 /// (the accepted one moves only when the venue acknowledges it).
 fn send_replace(
     session: &mut Session,
-    versions_of: &mut FxHashMap<u64, Versions>,
+    ledger: &mut Ledger,
     request: &OrderRequest,
     addressed: &Addressed<'_>,
     now_ns: u64,
@@ -190,6 +217,6 @@ fn send_replace(
         .sender()
         .send_replace(&replace, &addressed.scale, now_ns)?;
     let sent = versions.sent + 1;
-    versions_of.insert(request.order_id.0, Versions { sent, ..versions });
+    ledger.replace_sent(request.order_id, Versions { sent, ..versions });
     Ok(())
 }

@@ -24,16 +24,21 @@
 //! Owning thread: the simulator's thread. It is a simulator, not the hot
 //! path: the reply queue and the session's order table may grow.
 //! A session that disconnects has its resting orders cancelled
-//! (cancel-on-disconnect), so a standalone simulator never keeps orders
-//! nobody will hear about.
+//! (cancel-on-disconnect) unless its FIX side keeps them for the
+//! participant's return; either way the exchange remembers each
+//! participant's fills, net position per instrument, and its orders, live
+//! and recently done, to answer status requests ([`status`]).
 //!
 //! Invariants, asserted: a session order's fills never exceed its quantity;
 //! the liquidity provider's remembered quotes are its own resting orders or
 //! nothing; after every operation no book is crossed.
 
 mod sessions;
+mod status;
 #[cfg(test)]
 mod tests;
+
+pub use status::{OrderView, ParticipantTotals, ViewState};
 
 use crate::flow::Top;
 pub use genesis_io::venue::Side;
@@ -55,22 +60,13 @@ pub const BOOK_LEVELS_MAX: usize = 1_024;
 pub const PRICE_TICKS_MAX: i64 = 1 << 40;
 pub const QTY_LOTS_MAX: i64 = u32::MAX as i64;
 
-/// Reason codes of a refusal, FIX's own: a refused new order carries
-/// OrdRejReason(103), a refused cancel or replace CxlRejReason(102).
-pub mod reason {
-    /// OrdRejReason 1: unknown symbol.
-    pub const UNKNOWN_SYMBOL: i64 = 1;
-    /// OrdRejReason 3: order exceeds limit (the book holds no more orders).
-    pub const EXCEEDS_LIMIT: i64 = 3;
-    /// OrdRejReason 6: duplicate order (its ClOrdID is still live).
-    pub const DUPLICATE_ORDER: i64 = 6;
-    /// OrdRejReason 13: incorrect quantity.
-    pub const INCORRECT_QTY: i64 = 13;
-    /// CxlRejReason 1: unknown order.
-    pub const UNKNOWN_ORDER: i64 = 1;
-    /// OrdRejReason and CxlRejReason 99: other (a bad price, a replace below the filled quantity).
-    pub const OTHER: i64 = 99;
-}
+/// Reason codes of a refusal, FIX's own (shared with the engine): a
+/// refused new order carries OrdRejReason(103), a refused cancel or replace
+/// CxlRejReason(102).
+pub use genesis_io::fix::reasons as reason;
+
+/// Done orders remembered (over all participants), for status requests about them.
+pub const DONE_MEMORY: usize = 4_096;
 
 /// What a session asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,11 +138,18 @@ pub trait MarketDataOut {
 #[derive(Clone, Copy, Debug)]
 struct SessionOrder {
     instrument: usize,
+    side: Side,
+    /// Limit price (ticks).
+    price: i64,
     /// Its reference in the book while it rests.
     order_ref: Option<OrderRef>,
     /// Total quantity (FIX OrderQty) and what of it has traded.
     qty: i64,
     filled: i64,
+    /// Σ price × qty of its fills (ticks × lots), for AvgPx.
+    notional: i128,
+    /// Set once the order is done with; it is then only remembered.
+    done: Option<ViewState>,
 }
 
 /// A reply to a session: the answer, which session and instrument it is
@@ -178,8 +181,13 @@ pub struct Exchange {
     ids: Ids,
     /// The liquidity provider's resting [bid, ask] per instrument.
     quotes: Vec<[Option<OrderRef>; 2]>,
-    /// The sessions' live orders, by session and the session's order key.
+    /// The sessions' live orders, and the last [`DONE_MEMORY`] done ones,
+    /// by session and the session's order key.
     session_orders: HashMap<(u32, u64), SessionOrder>,
+    /// Done orders, oldest first (what `session_orders` forgets first).
+    done_keys: VecDeque<(u32, u64)>,
+    /// Each session's fills and net position.
+    totals: HashMap<u32, ParticipantTotals>,
     /// Replies to the sessions, oldest first.
     replies: VecDeque<Reply>,
     /// The session whose request is being handled.
@@ -205,6 +213,8 @@ impl Exchange {
             ids: Ids::default(),
             quotes: vec![[None, None]; instrument_count],
             session_orders: HashMap::with_capacity(4_096),
+            done_keys: VecDeque::with_capacity(DONE_MEMORY),
+            totals: HashMap::new(),
             replies: VecDeque::with_capacity(4_096),
             session: OWNER_SESSION,
             done_on_arrival: None,
@@ -337,9 +347,34 @@ impl Exchange {
             self.books[instrument].cancel_all_of(session, &mut |event| scratch.push(*event));
             self.dispatch(instrument, out);
         }
-        self.session_orders
-            .retain(|(owner, _), _| *owner != session);
+        let live: Vec<(u32, u64)> = self
+            .session_orders
+            .iter()
+            .filter(|((owner, _), order)| *owner == session && order.done.is_none())
+            .map(|(key, _)| *key)
+            .collect();
+        for key in live {
+            self.retire(key, ViewState::Cancelled);
+        }
         self.replies.retain(|reply| reply.session != session);
+    }
+
+    /// The order is done with: remembered among the last [`DONE_MEMORY`].
+    fn retire(&mut self, key: (u32, u64), state: ViewState) {
+        let Some(order) = self.session_orders.get_mut(&key) else {
+            return;
+        };
+        if order.done.is_some() {
+            return;
+        }
+        order.done = Some(state);
+        order.order_ref = None;
+        if self.done_keys.len() == DONE_MEMORY {
+            if let Some(oldest) = self.done_keys.pop_front() {
+                self.session_orders.remove(&oldest);
+            }
+        }
+        self.done_keys.push_back(key);
     }
 
     /// Hands the operation's book events to the outputs and turns the
@@ -365,7 +400,7 @@ impl Exchange {
                 if maker_owner >= OWNER_SESSION {
                     self.session_fill(maker_owner, instrument, maker_client_id, side, price, qty);
                     if maker_leaves == 0 {
-                        self.session_orders.remove(&(maker_owner, maker_client_id));
+                        self.retire((maker_owner, maker_client_id), ViewState::Filled);
                     }
                 }
                 if taker_owner >= OWNER_SESSION {
@@ -406,9 +441,18 @@ impl Exchange {
         qty: i64,
     ) {
         self.counters.session_fills += 1;
+        let totals = self
+            .totals
+            .entry(session)
+            .or_insert_with(|| ParticipantTotals::new(self.books.len()));
+        totals.fills += 1;
+        if let Some(position) = totals.positions.get_mut(instrument) {
+            *position += if side == Side::Buy { qty } else { -qty };
+        }
         let (cum_qty, leaves_qty) = match self.session_orders.get_mut(&(session, order)) {
             Some(resting) => {
                 resting.filled += qty;
+                resting.notional += i128::from(price) * i128::from(qty);
                 assert!(
                     resting.filled <= resting.qty,
                     "an order never fills beyond its quantity"

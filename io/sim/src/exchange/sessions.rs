@@ -2,13 +2,14 @@
 //! from `Exchange::submit`, and the replies they queue. Same owning thread
 //! as the exchange.
 //!
-//! Each session order is remembered from its acceptance until it closes
-//! (filled, cancelled, expired on arrival, refused), so its replies carry
-//! FIX's CumQty and LeavesQty.
+//! Each session order is remembered from its acceptance, live until it
+//! closes (filled, cancelled, expired on arrival) and done for a while
+//! after, so its replies carry FIX's CumQty and LeavesQty and a status
+//! request about it can be answered.
 
 use super::{
     reason, Answer, Exchange, MarketDataOut, Reply, Request, RequestKind, SessionOrder, Side,
-    OWNER_SESSION, PRICE_TICKS_MAX, QTY_LOTS_MAX,
+    ViewState, OWNER_SESSION, PRICE_TICKS_MAX, QTY_LOTS_MAX,
 };
 use genesis_io::venue::{NewOrder, Reject, TimeInForce};
 
@@ -47,7 +48,12 @@ impl Exchange {
             if expired_qty > 0 {
                 self.reply(&request, Answer::Cancelled { order }, false);
             }
-            self.session_orders.remove(&(self.session, order));
+            let state = if expired_qty > 0 {
+                ViewState::Cancelled
+            } else {
+                ViewState::Filled
+            };
+            self.retire((self.session, order), state);
         }
     }
 
@@ -58,7 +64,8 @@ impl Exchange {
             Some(reason::OTHER)
         } else if self
             .session_orders
-            .contains_key(&(self.session, request.order))
+            .get(&(self.session, request.order))
+            .is_some_and(|order| order.done.is_none())
         {
             Some(reason::DUPLICATE_ORDER)
         } else {
@@ -84,9 +91,13 @@ impl Exchange {
                     (self.session, request.order),
                     SessionOrder {
                         instrument: request.instrument,
+                        side: request.side,
+                        price: request.price,
                         order_ref: submitted.order_ref,
                         qty: request.qty,
                         filled: 0,
+                        notional: 0,
+                        done: None,
                     },
                 );
                 if submitted.order_ref.is_none() {
@@ -110,7 +121,7 @@ impl Exchange {
                     order: request.order,
                 };
                 self.reply(request, cancelled, false);
-                self.session_orders.remove(&(self.session, request.order));
+                self.retire((self.session, request.order), ViewState::Cancelled);
             }
             Err(refusal) => self.reject(request, cancel_reason_of(refusal)),
         }
@@ -142,6 +153,7 @@ impl Exchange {
                 if let Some(entry) = self.session_orders.get_mut(&key) {
                     entry.order_ref = submitted.order_ref;
                     entry.qty = request.qty;
+                    entry.price = request.price;
                 }
                 if submitted.order_ref.is_none() {
                     self.done_on_arrival = Some((request.order, submitted.expired_qty));
@@ -163,7 +175,7 @@ impl Exchange {
             .session_orders
             .get(&(self.session, request.order))
             .copied()
-            .filter(|order| order.instrument == request.instrument)?;
+            .filter(|order| order.instrument == request.instrument && order.done.is_none())?;
         Some((order, order.order_ref?))
     }
 

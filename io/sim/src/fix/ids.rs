@@ -42,7 +42,7 @@ struct SessionIds {
     closed: VecDeque<(u64, Chain)>,
 }
 
-/// The ids of every session slot, and the next key to hand out.
+/// The ids of every participant (`slot` below), and the next key to hand out.
 pub(super) struct Ids {
     sessions: Vec<SessionIds>,
     next_key: u64,
@@ -56,12 +56,49 @@ impl Ids {
         }
     }
 
+    fn ensure(&mut self, slot: usize) {
+        if self.sessions.len() <= slot {
+            self.sessions.resize_with(slot + 1, SessionIds::default);
+        }
+    }
+
+    /// The key of a recently closed order one of whose versions is `text`.
+    pub fn closed_key_of(&self, slot: usize, text: &[u8]) -> Option<u64> {
+        let session = self.sessions.get(slot)?;
+        session
+            .closed
+            .iter()
+            .rev()
+            .find(|(_, chain)| chain.versions.iter().any(|v| v == text))
+            .map(|(key, _)| *key)
+    }
+
+    /// The key of a live or recently closed order whose OrderID (its first
+    /// ClOrdID) is `root`.
+    pub fn key_of_root(&self, slot: usize, root: &[u8]) -> Option<u64> {
+        let session = self.sessions.get(slot)?;
+        session
+            .chains
+            .iter()
+            .find(|(_, chain)| chain.root == root)
+            .map(|(key, _)| *key)
+            .or_else(|| {
+                session
+                    .closed
+                    .iter()
+                    .rev()
+                    .find(|(_, chain)| chain.root == root)
+                    .map(|(key, _)| *key)
+            })
+    }
+
     /// The key of the live order one of whose accepted versions is `text`.
     pub fn key_of(&self, slot: usize, text: &[u8]) -> Option<u64> {
         self.sessions.get(slot)?.by_text.get(text).copied()
     }
 
     /// Live orders of the session in `slot`.
+    #[cfg(test)]
     pub fn order_count(&self, slot: usize) -> usize {
         self.sessions
             .get(slot)
@@ -90,6 +127,7 @@ impl Ids {
         }
         let key = self.next_key;
         self.next_key += 1;
+        self.ensure(slot);
         let session = &mut self.sessions[slot];
         session.by_text.insert(cl_ord_id.to_vec(), key);
         let chain = Chain {

@@ -1,13 +1,15 @@
 //! The simulated venue's FIX side: a FIX 4.4 acceptor on a loopback port,
 //! polled by the simulator's thread ([`crate::venue`]), passing the
 //! sessions' orders, cancels and replaces to the exchange's matching
-//! engines ([`crate::exchange`], [`orders`]) and answering with
-//! ExecutionReports and OrderCancelRejects ([`reports`]). Up to
-//! [`SESSIONS_MAX`] sessions at once, each its own participant (they can
-//! trade with each other); when one goes away its resting orders are
-//! cancelled. A connection that has not logged on within
-//! [`LOGON_TIMEOUT_NS`] (it sent garbage, or nothing) is closed, freeing its
-//! slot. ClOrdIDs are opaque text ([`ids`]).
+//! engines ([`crate::exchange`], [`orders`]), answering with
+//! ExecutionReports and OrderCancelRejects ([`reports`]) and status
+//! requests with ExecType=I reports ([`status`]). Up to [`SESSIONS_MAX`]
+//! sessions at once. Each SenderCompID that logs on is a participant
+//! ([`participants`]); when its session goes away its resting orders are
+//! cancelled, or, with `cancel_on_disconnect` off, kept for its return.
+//! A connection that has not sent its Logon within [`LOGON_WAIT_NS`] is
+//! closed, freeing its slot; one whose first message is not a Logon is
+//! closed at once. ClOrdIDs are opaque text ([`ids`]).
 //!
 //! It measures tick-to-trade: for every order it receives, its receive time
 //! (the kernel's stamp, SO_TIMESTAMPNS, when available) minus the trigger
@@ -19,20 +21,27 @@
 //! differences, once clamped to 1 ns. A receive time still before its
 //! trigger (a clock the venue does not share) is counted, never recorded.
 
+mod connection;
 mod ids;
 mod orders;
+mod participants;
 mod reports;
+mod status;
+mod summary;
 
 use crate::config::SimConfig;
-use crate::exchange::{Exchange, MarketDataOut, OWNER_SESSION};
-use genesis_io::fix::session::{Session, SessionConfig, SessionState};
+use crate::exchange::{Exchange, MarketDataOut};
+use connection::{peek_logon, Peek, Pending, LOGON_WAIT_NS};
+use genesis_io::fix::session::{Session, SessionConfig};
 use genesis_io::fix::InstrumentScale;
 use hdrhistogram::Histogram;
 use ids::Ids;
 use orders::Orders;
+use participants::Participants;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+pub use summary::{OpenOrderSummary, ParticipantSummary};
 
 /// Sessions the simulator serves at once.
 pub const SESSIONS_MAX: usize = 8;
@@ -41,31 +50,39 @@ pub const SESSIONS_MAX: usize = 8;
 /// (the session's output buffer holds 1 MiB).
 const OUTPUT_BACKLOG_BYTES_MAX: usize = 256 << 10;
 
-/// The simulator's FIX side: a listener on loopback and up to
-/// [`SESSIONS_MAX`] sessions, each its own participant on the exchange.
+/// The simulator's FIX side: a listener on loopback, up to
+/// [`SESSIONS_MAX`] connections, and the participants they log on as.
 pub struct FixAcceptor {
     listener: TcpListener,
+    /// The venue's CompID; a Logon must name it as TargetCompID.
+    venue_comp_id: String,
     session_config: SessionConfig,
-    /// Slot `n` is the exchange's participant `OWNER_SESSION + n`.
     connections: Vec<Option<Connection>>,
+    participants: Participants,
+    /// Cancel a participant's resting orders when its session goes.
+    cancel_on_disconnect: bool,
     router: Router,
     /// Receive time at the venue minus the trigger's venue time, per order (ns).
     pub tick_to_trade_ns: Arc<Mutex<Histogram<u64>>>,
 }
 
-struct Connection {
+enum Connection {
+    /// Waiting for the Logon that says who it is.
+    Logon(Pending),
+    /// Boxed: a session is large, and slots wait empty or pending most of the time.
+    Live(Box<Live>),
+}
+
+struct Live {
     stream: TcpStream,
     session: Session,
+    participant: usize,
     /// Kernel receive stamps on (SO_TIMESTAMPNS), so that the sleeping
     /// simulator thread does not add its sleep to tick-to-trade.
     stamped: bool,
-    /// When it was accepted: a connection not logged on within
-    /// [`LOGON_TIMEOUT_NS`] (garbage, or nothing at all) is closed.
-    connected_ns: u64,
+    /// The peer went away.
+    gone: bool,
 }
-
-/// How long an accepted connection may take to log on.
-pub const LOGON_TIMEOUT_NS: u64 = 2_000_000_000;
 
 /// What the session handler needs besides the session.
 struct Router {
@@ -80,23 +97,26 @@ struct Router {
     arrival_ns: u64,
     /// Orders that arrived (by the venue's clock) before their trigger time.
     tick_to_trade_before_trigger: u64,
-    /// The ClOrdIDs of the sessions' live orders.
+    /// The ClOrdIDs of the participants' orders.
     ids: Ids,
+    /// Per participant: orders that filled or were cancelled while it had
+    /// no session (it never heard), told with the next mass status answer.
+    done_while_away: Vec<Vec<u64>>,
 }
 
 impl FixAcceptor {
-    /// Binds `addr` (port 0 picks a free one); the venue's CompIDs are
-    /// `sender_comp_id` (ours) and `target_comp_id` (the client's).
-    /// ExecIDs count up from `exec_id_seed`, which must be clear of any
-    /// earlier run's (a client that resumes takes a repeated ExecID for a
-    /// resent duplicate): the start time in µs is, unless an earlier run
-    /// sent more than a million reports per second.
+    /// Binds `addr` (port 0 picks a free one); the venue's CompID is
+    /// `sender_comp_id`; `target_comp_id` names the first participant
+    /// (any SenderCompID may log on). ExecIDs count up from `exec_id_seed`,
+    /// which must be clear of any earlier run's (a client that resumes takes
+    /// a repeated ExecID for a resent duplicate): the start time in µs is,
+    /// unless an earlier run sent more than a million reports per second.
     pub fn bind(
         config: &SimConfig,
         addr: SocketAddr,
-        sender_comp_id: &str,
-        target_comp_id: &str,
+        (sender_comp_id, target_comp_id): (&str, &str),
         exec_id_seed: u64,
+        cancel_on_disconnect: bool,
     ) -> std::io::Result<FixAcceptor> {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
@@ -111,10 +131,15 @@ impl FixAcceptor {
             "the venue lists at least one instrument"
         );
         let tick_to_trade_ns = Arc::new(Mutex::new(genesis_histlog::new_latency_histogram()));
+        let mut session_config = SessionConfig::acceptor(sender_comp_id, target_comp_id);
+        session_config.send_trigger_time = true;
         Ok(FixAcceptor {
             listener,
-            session_config: SessionConfig::acceptor(sender_comp_id, target_comp_id),
+            venue_comp_id: sender_comp_id.to_owned(),
+            session_config,
             connections: (0..SESSIONS_MAX).map(|_| None).collect(),
+            participants: Participants::default(),
+            cancel_on_disconnect,
             router: Router {
                 symbols: config
                     .instruments
@@ -128,6 +153,7 @@ impl FixAcceptor {
                 arrival_ns: 0,
                 tick_to_trade_before_trigger: 0,
                 ids: Ids::new(SESSIONS_MAX),
+                done_while_away: Vec::new(),
             },
             tick_to_trade_ns,
         })
@@ -143,9 +169,12 @@ impl FixAcceptor {
         self.router.tick_to_trade_before_trigger
     }
 
-    /// Sessions connected now.
+    /// Sessions logged on now.
     pub fn connected_count(&self) -> usize {
-        self.connections.iter().flatten().count()
+        self.connections
+            .iter()
+            .filter(|c| matches!(c, Some(Connection::Live(_))))
+            .count()
     }
 
     /// Accepts a connection into a free slot, reads and handles what each
@@ -156,65 +185,184 @@ impl FixAcceptor {
         out: &mut dyn MarketDataOut,
         now_ns: u64,
     ) -> bool {
-        let mut busy = self.accept(exchange, out, now_ns);
-        let mut closed = [false; SESSIONS_MAX];
-        for (slot, connection) in self.connections.iter_mut().enumerate() {
-            let Some(connection) = connection.as_mut() else {
-                continue;
-            };
-            let mut handler = Orders::new(&mut self.router, &mut *exchange, &mut *out, slot);
-            let (read_busy, gone) = connection.read(&mut handler, now_ns);
-            busy |= read_busy;
-            let logon_overdue = connection.session.state() == SessionState::AwaitingLogon
-                && now_ns.saturating_sub(connection.connected_ns) > LOGON_TIMEOUT_NS;
-            closed[slot] = gone || logon_overdue;
-            connection.session.poll_timers(now_ns, &mut handler);
+        let mut busy = self.accept(now_ns);
+        for slot in 0..SESSIONS_MAX {
+            busy |= self.read_slot(slot, exchange, out, now_ns);
         }
         busy |= self.send_replies(exchange, now_ns);
-        for (slot, entry) in self.connections.iter_mut().enumerate() {
-            let Some(connection) = entry.as_mut() else {
-                continue;
-            };
-            connection.write();
-            if closed[slot] || connection.session.disconnect_reason().is_some() {
-                let _ = connection.session.on_disconnected();
-                *entry = None;
-                self.router.ids.clear_session(slot);
-                exchange.session_closed(OWNER_SESSION + slot as u32, now_ns, out);
-                busy = true;
-            }
+        for slot in 0..SESSIONS_MAX {
+            busy |= self.flush_slot(slot, exchange, out, now_ns);
         }
         busy
     }
 
-    /// Encodes the exchange's replies into their sessions. Replies wait in
-    /// the exchange while a session's socket is not taking what it already
-    /// has: none is encoded into a full buffer and lost.
-    fn send_replies(&mut self, exchange: &mut Exchange, now_ns: u64) -> bool {
-        let backed_up = self
-            .connections
-            .iter()
-            .flatten()
-            .any(|c| c.session.pending_output().len() > OUTPUT_BACKLOG_BYTES_MAX);
-        let mut busy = false;
-        let mut next_reply = || (!backed_up).then(|| exchange.pop_reply()).flatten();
-        while let Some(reply) = next_reply() {
-            busy = true;
-            let slot = reply.session.saturating_sub(OWNER_SESSION) as usize;
-            if let Some(Some(connection)) = self.connections.get_mut(slot) {
-                self.router
-                    .answer(&mut connection.session, slot, &reply, now_ns);
-            }
-        }
-        busy
-    }
-
-    fn accept(
+    /// Reads what one connection sent: a Logon being assembled, or a session's messages.
+    fn read_slot(
         &mut self,
+        slot: usize,
         exchange: &mut Exchange,
         out: &mut dyn MarketDataOut,
         now_ns: u64,
     ) -> bool {
+        let (read, peek, expired) = match &mut self.connections[slot] {
+            None => return false,
+            Some(Connection::Live(live)) => {
+                let mut handler = Orders::new(&mut self.router, exchange, out, live.participant);
+                let (busy, gone) = live.read(&mut handler, now_ns);
+                live.gone |= gone;
+                live.session.poll_timers(now_ns, &mut handler);
+                return busy;
+            }
+            Some(Connection::Logon(pending)) => {
+                let read = pending.read();
+                let expired = now_ns.saturating_sub(pending.since_ns) > LOGON_WAIT_NS;
+                (read, peek_logon(&pending.bytes), expired)
+            }
+        };
+        match (read, peek) {
+            (
+                _,
+                Peek::Logon {
+                    sender_comp_id,
+                    target_comp_id,
+                },
+            ) => self.log_on(
+                slot,
+                (&sender_comp_id, &target_comp_id),
+                exchange,
+                out,
+                now_ns,
+            ),
+            (Ok(()), Peek::Incomplete) if !expired => false,
+            _ => {
+                self.connections[slot] = None;
+                true
+            }
+        }
+    }
+
+    /// The Logon is in: the connection becomes its participant's session.
+    fn log_on(
+        &mut self,
+        slot: usize,
+        (sender_comp_id, target_comp_id): (&str, &str),
+        exchange: &mut Exchange,
+        out: &mut dyn MarketDataOut,
+        now_ns: u64,
+    ) -> bool {
+        let Some(Connection::Logon(pending)) = self.connections[slot].take() else {
+            return false;
+        };
+        if target_comp_id != self.venue_comp_id {
+            return true;
+        }
+        let Some(participant) = self.participants.attach(sender_comp_id, slot) else {
+            return true;
+        };
+        let config = SessionConfig {
+            target_comp_id: sender_comp_id.to_owned(),
+            ..self.session_config.clone()
+        };
+        let Ok(mut session) = Session::new(config, None) else {
+            self.participants.detach(participant);
+            return true;
+        };
+        let mut handler = Orders::new(&mut self.router, exchange, out, participant);
+        session.on_connected(now_ns, &mut handler);
+        handler.set_arrival_ns(now_ns);
+        session.on_bytes(&pending.bytes, now_ns, &mut handler);
+        self.connections[slot] = Some(Connection::Live(Box::new(Live {
+            stream: pending.stream,
+            session,
+            participant,
+            stamped: pending.stamped,
+            gone: false,
+        })));
+        true
+    }
+
+    /// Writes a session's output; closes the connection if it is done.
+    fn flush_slot(
+        &mut self,
+        slot: usize,
+        exchange: &mut Exchange,
+        out: &mut dyn MarketDataOut,
+        now_ns: u64,
+    ) -> bool {
+        let Some(Connection::Live(live)) = &mut self.connections[slot] else {
+            return false;
+        };
+        live.write();
+        if live.gone || live.session.disconnect_reason().is_some() {
+            self.close(slot, exchange, out, now_ns);
+            return true;
+        }
+        false
+    }
+
+    /// Drops the connection in `slot` (no Logout); its participant's
+    /// orders are cancelled or kept, as configured.
+    fn close(
+        &mut self,
+        slot: usize,
+        exchange: &mut Exchange,
+        out: &mut dyn MarketDataOut,
+        now_ns: u64,
+    ) {
+        let Some(Connection::Live(mut live)) = self.connections[slot].take() else {
+            self.connections[slot] = None;
+            return;
+        };
+        let _ = live.session.on_disconnected();
+        self.participants.detach(live.participant);
+        if self.cancel_on_disconnect {
+            self.router.ids.clear_session(live.participant);
+            exchange.session_closed(Participants::owner(live.participant), now_ns, out);
+        }
+    }
+
+    /// Drops every connection without Logout, as a network failure would.
+    /// Returns how many sessions were dropped.
+    pub fn drop_connections(
+        &mut self,
+        exchange: &mut Exchange,
+        out: &mut dyn MarketDataOut,
+        now_ns: u64,
+    ) -> usize {
+        let live = self.connected_count();
+        for slot in 0..SESSIONS_MAX {
+            self.close(slot, exchange, out, now_ns);
+        }
+        live
+    }
+
+    /// Encodes the exchange's replies into their sessions, or records them
+    /// for participants that are away. Replies wait in the exchange while a
+    /// session's socket is not taking what it already has: none is encoded
+    /// into a full buffer and lost.
+    pub(crate) fn send_replies(&mut self, exchange: &mut Exchange, now_ns: u64) -> bool {
+        let backed_up = self.connections.iter().flatten().any(|c| match c {
+            Connection::Live(live) => {
+                live.session.pending_output().len() > OUTPUT_BACKLOG_BYTES_MAX
+            }
+            Connection::Logon(_) => false,
+        });
+        let mut busy = false;
+        let mut next_reply = || (!backed_up).then(|| exchange.pop_reply()).flatten();
+        while let Some(reply) = next_reply() {
+            busy = true;
+            let participant = Participants::index_of_owner(reply.session);
+            let slot = self.participants.get(participant).and_then(|p| p.slot);
+            let session = match slot.and_then(|slot| self.connections[slot].as_mut()) {
+                Some(Connection::Live(live)) => Some(&mut live.session),
+                _ => None,
+            };
+            self.router.answer(session, participant, &reply, now_ns);
+        }
+        busy
+    }
+
+    fn accept(&mut self, now_ns: u64) -> bool {
         // A connection waits in the listen backlog while every slot is taken.
         let Some(slot) = self.connections.iter().position(Option::is_none) else {
             return false;
@@ -222,34 +370,22 @@ impl FixAcceptor {
         let Ok((stream, _)) = self.listener.accept() else {
             return false;
         };
-        let Ok(mut session) = Session::new(self.session_config.clone(), None) else {
-            return false;
-        };
         if stream.set_nonblocking(true).is_err() {
             return false;
         }
         let _ = stream.set_nodelay(true);
         let stamped = genesis_io::net::enable_rx_stamps(&stream).is_kernel();
-        assert_eq!(
-            self.router.ids.order_count(slot),
-            0,
-            "a free slot starts with no orders"
-        );
-        session.on_connected(
-            now_ns,
-            &mut Orders::new(&mut self.router, exchange, out, slot),
-        );
-        self.connections[slot] = Some(Connection {
+        self.connections[slot] = Some(Connection::Logon(Pending {
             stream,
-            session,
+            bytes: Vec::with_capacity(connection::LOGON_BYTES_MAX),
+            since_ns: now_ns,
             stamped,
-            connected_ns: now_ns,
-        });
+        }));
         true
     }
 }
 
-impl Connection {
+impl Live {
     /// Reads what arrived and hands it to the session: (anything read, peer gone).
     fn read(&mut self, handler: &mut Orders<'_>, now_ns: u64) -> (bool, bool) {
         let received = if self.stamped {

@@ -4,7 +4,9 @@
 //!
 //! A NewOrderSingle opens its ClOrdID's chain; a cancel or replace must
 //! name (OrigClOrdID) a version of a live order the venue accepted, or it
-//! is refused at once as an unknown order (CxlRejReason 1).
+//! is refused at once as an unknown order (CxlRejReason 1). Status requests
+//! (OrderStatusRequest, OrderMassStatusRequest) are answered from the
+//! exchange's view of the participant's orders ([`super::status`]).
 
 use super::Router;
 use crate::exchange::{reason, Exchange, MarketDataOut, Request, RequestKind, Side, OWNER_SESSION};
@@ -14,11 +16,11 @@ use genesis_io::fix::session::{Sender, SessionHandler};
 use genesis_io::fix::Message;
 
 pub(super) struct Orders<'a> {
-    router: &'a mut Router,
-    exchange: &'a mut Exchange,
+    pub(super) router: &'a mut Router,
+    pub(super) exchange: &'a mut Exchange,
     out: &'a mut dyn MarketDataOut,
-    /// The session's slot; the exchange participant is `OWNER_SESSION + slot`.
-    slot: usize,
+    /// The participant; the exchange owner is `OWNER_SESSION + participant`.
+    pub(super) participant: usize,
 }
 
 /// What the venue reads from an order request.
@@ -83,13 +85,13 @@ impl<'a> Orders<'a> {
         router: &'a mut Router,
         exchange: &'a mut Exchange,
         out: &'a mut dyn MarketDataOut,
-        slot: usize,
+        participant: usize,
     ) -> Orders<'a> {
         Orders {
             router,
             exchange,
             out,
-            slot,
+            participant,
         }
     }
 
@@ -123,12 +125,13 @@ impl<'a> Orders<'a> {
     /// cancel or replace naming no live order's accepted version.
     fn key_of(&mut self, fields: &Fields<'_>) -> Option<u64> {
         let ids = &mut self.router.ids;
+        let participant = self.participant;
         match fields.kind {
-            RequestKind::New => Some(ids.open(self.slot, fields.names)),
+            RequestKind::New => Some(ids.open(participant, fields.names)),
             RequestKind::Cancel | RequestKind::Replace => {
-                let key = ids.key_of(self.slot, fields.names)?;
+                let key = ids.key_of(participant, fields.names)?;
                 if fields.kind == RequestKind::Replace {
-                    ids.request(self.slot, key, fields.asks);
+                    ids.request(participant, key, fields.asks);
                 }
                 Some(key)
             }
@@ -158,6 +161,9 @@ fn refuse_unknown(sender: &mut Sender, fields: &Fields<'_>, now_ns: u64) {
 
 impl SessionHandler for Orders<'_> {
     fn on_app_message(&mut self, message: &Message<'_>, sender: &mut Sender, now_ns: u64) {
+        if self.answer_status(message, sender, now_ns) {
+            return;
+        }
         let symbol = message
             .get(genesis_io::fix::tags::SYMBOL)
             .unwrap_or_default();
@@ -188,7 +194,7 @@ impl SessionHandler for Orders<'_> {
             price: fields.price,
             qty: fields.qty,
         };
-        let session = OWNER_SESSION + self.slot as u32;
+        let session = OWNER_SESSION + self.participant as u32;
         self.exchange.submit(session, request, now_ns, self.out);
     }
 }

@@ -5,7 +5,9 @@
 //!
 //! Every reply takes the next ExecID, whatever it becomes. A replace ack
 //! names the new ClOrdID and the one it replaced; everything else names
-//! the version accepted last. An order that closes is forgotten.
+//! the version accepted last. An order that closes is forgotten. A reply
+//! for a participant that is not connected (the venue kept its orders) is
+//! only recorded: the participant learns the outcome by asking for status.
 
 use super::ids::Chain;
 use super::Router;
@@ -94,13 +96,16 @@ impl Router {
     /// Turns one of the exchange's replies to the session in `slot` into FIX.
     pub(super) fn answer(
         &mut self,
-        session: &mut Session,
+        session: Option<&mut Session>,
         slot: usize,
         reply: &Reply,
         now_ns: u64,
     ) {
         self.exec_seq += 1;
         let key = reply.answer.order();
+        if session.is_none() {
+            self.note_done_while_away(slot, reply);
+        }
         let Some(chain) = self.ids.chain(slot, key).cloned() else {
             debug_assert!(false, "a reply names an order whose ClOrdIDs are known");
             return;
@@ -118,7 +123,7 @@ impl Router {
     /// An OrderCancelReject: the accepted version stays; an unknown order is forgotten.
     fn cancel_reject(
         &mut self,
-        session: &mut Session,
+        session: Option<&mut Session>,
         (slot, key): (usize, u64),
         chain: &Chain,
         request: RequestKind,
@@ -141,7 +146,9 @@ impl Router {
             text: None,
             poss_dup: false,
         };
-        let _ = session.sender().send_cancel_reject(&reject, now_ns);
+        if let Some(session) = session {
+            let _ = session.sender().send_cancel_reject(&reject, now_ns);
+        }
         self.ids.clear_request(slot, key);
         if code == reason::UNKNOWN_ORDER {
             self.ids.close(slot, key);
@@ -150,7 +157,7 @@ impl Router {
 
     fn execution_report(
         &mut self,
-        session: &mut Session,
+        session: Option<&mut Session>,
         (slot, key): (usize, u64),
         chain: &Chain,
         reply: &Reply,
@@ -169,6 +176,7 @@ impl Router {
         if fields.closes {
             self.ids.close(slot, key);
         }
+        let Some(session) = session else { return };
         self.exec_id.clear();
         let _ = write!(self.exec_id, "{}", self.exec_seq);
         let instrument = reply.instrument.min(self.scales.len() - 1);
@@ -199,5 +207,42 @@ impl Router {
         let _ = session
             .sender()
             .send_execution_report(&report, &self.scales[instrument], now_ns);
+    }
+}
+
+/// Done orders kept per away participant for its next mass status answer.
+const DONE_WHILE_AWAY_MAX: usize = 4_096;
+
+impl Router {
+    /// An order of a participant without a session traded or left the
+    /// book: remembered (once, bounded, oldest dropped) for its return.
+    fn note_done_while_away(&mut self, slot: usize, reply: &Reply) {
+        let closes = match reply.answer {
+            Answer::Fill { .. } => reply.leaves_qty == 0,
+            Answer::Cancelled { .. } => true,
+            _ => false,
+        };
+        if !closes {
+            return;
+        }
+        if self.done_while_away.len() <= slot {
+            self.done_while_away.resize_with(slot + 1, Vec::new);
+        }
+        let done = &mut self.done_while_away[slot];
+        let key = reply.answer.order();
+        if !done.contains(&key) {
+            if done.len() == DONE_WHILE_AWAY_MAX {
+                done.remove(0);
+            }
+            done.push(key);
+        }
+    }
+
+    /// The orders that closed while the participant was away (taken: told once).
+    pub(super) fn take_done_while_away(&mut self, slot: usize) -> Vec<u64> {
+        self.done_while_away
+            .get_mut(slot)
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 }

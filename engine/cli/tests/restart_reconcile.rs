@@ -1,0 +1,246 @@
+//! Restart without amnesia against a venue that keeps orders: `genesis run`
+//! trades with a standalone `genesis venue-sim` (cancel-on-disconnect off),
+//! is killed with SIGKILL at seeded moments, and the venue trades through
+//! its resting orders while it is down. After each restart and
+//! reconciliation the engine's positions and open orders equal the venue's
+//! summary, the journal's fills (live and reconciled) sum to the venue's
+//! positions (no fill missed or counted twice), and `journal verify` and
+//! `replay` pass.
+//!
+//! CI runs `GENESIS_RESTART_KILLS` kill points (default 5) from
+//! `GENESIS_RESTART_SEED` (default 13); the issue's full 20 is
+//! `GENESIS_RESTART_KILLS=20`.
+
+#![allow(clippy::disallowed_methods)] // kill moments and settling are wall-clock
+
+mod common;
+
+use common::process::{free_port, genesis, journal_events, write_run_config};
+use common::venue::{Engine, Venue};
+use genesis_engine::event::{EventKind, Input};
+use rand_core::{RngCore, SeedableRng};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Instruments of the default config, in index order.
+const SYMBOLS: usize = 4;
+
+/// (order id, instrument, side, price, leaves) of the engine's open orders.
+fn engine_orders(report: &serde_json::Value) -> BTreeSet<(u64, u64, String, i64, i64)> {
+    report["open_orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["order_id"].as_u64().unwrap(),
+                o["instrument"].as_u64().unwrap(),
+                o["side"].as_str().unwrap().to_owned(),
+                o["price"].as_i64().unwrap(),
+                o["leaves"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The same for the venue's open orders of the participant.
+fn venue_orders(
+    participant: &serde_json::Value,
+    symbols: &[String],
+) -> BTreeSet<(u64, u64, String, i64, i64)> {
+    participant["open_orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let cl_ord_id = o["cl_ord_id"].as_str().unwrap();
+            let id = cl_ord_id.split('.').next().unwrap().parse().unwrap();
+            let symbol = o["symbol"].as_str().unwrap();
+            let instrument = symbols.iter().position(|s| s == symbol).unwrap() as u64;
+            (
+                id,
+                instrument,
+                o["side"].as_str().unwrap().to_owned(),
+                o["price_ticks"].as_i64().unwrap(),
+                o["leaves"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn venue_positions(participant: &serde_json::Value, symbols: &[String]) -> Vec<i64> {
+    symbols
+        .iter()
+        .map(|s| participant["positions"][s].as_i64().unwrap_or(0))
+        .collect()
+}
+
+/// Signed lots of every fill the journal holds, live and reconciled,
+/// duplicates excluded, per instrument.
+fn journal_positions(journal: &Path) -> Vec<i64> {
+    let mut positions = vec![0; SYMBOLS];
+    for event in journal_events(journal)
+        .iter()
+        .filter(|e| e.kind == EventKind::Fill && !e.is_duplicate())
+    {
+        if let Input::Fill(fill) = event.input() {
+            positions[event.instrument.index()] += event.side.sign() * fill.qty.0;
+        }
+    }
+    positions
+}
+
+/// Acks, fills, cancel acks and rejects the engine journaled.
+fn venue_answers(journal: &Path) -> usize {
+    journal_events(journal)
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::OrderAck
+                    | EventKind::Fill
+                    | EventKind::CancelAck
+                    | EventKind::OrderReject
+            )
+        })
+        .count()
+}
+
+/// Waits, with the market held, until neither the venue's book of the
+/// engine's orders nor the answers the engine journaled have changed for
+/// 400 ms: whatever the engine sent is answered and the answer read.
+fn settle(venue: &mut Venue, journal: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = (serde_json::Value::Null, 0);
+    let mut stable_since = Instant::now();
+    loop {
+        let participant = venue.summary();
+        let now = (participant["open_orders"].clone(), venue_answers(journal));
+        if now != last {
+            last = now;
+            stable_since = Instant::now();
+        } else if stable_since.elapsed() >= Duration::from_millis(400) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the engine and the venue never settled"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn genesis_ok(args: &[&str], what: &str) {
+    let output = genesis().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+#[ignore = "needs the stage state rebuilt from the journal at start-up: runs once that is merged (branch reconcile-with-restart-state)"]
+fn killed_engine_restarts_into_the_venues_state() {
+    let kills = env_number("GENESIS_RESTART_KILLS", 5);
+    let seed = env_number("GENESIS_RESTART_SEED", 13);
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let fix_port = free_port();
+    // The venue reads the same config for its instruments and CompIDs.
+    let (venue_config, _) = write_run_config(dir.path(), "venue", "");
+    let mut venue = Venue::start(dir.path(), &venue_config, fix_port);
+    let url = venue.ws_url.clone();
+    let (config, journal) = write_run_config(
+        dir.path(),
+        "engine",
+        &format!(
+            "segment_size_mib = 1\n\
+             [market_data]\nsource = \"binance-ws\"\n[market_data.binance]\nurl = \"{url}\"\n\
+             [venue]\nkind = \"fix\"\n\
+             [venue.fix]\nhost = \"127.0.0.1\"\nport = {fix_port}\nseq_file = \"\"\n\
+             reconcile = \"mass-status\"\nreconcile_timeout_ms = 20000\n"
+        ),
+    );
+    let symbols: Vec<String> = genesis_engine::config::Config::load(&config)
+        .unwrap()
+        .instruments
+        .iter()
+        .map(|i| i.symbol.clone())
+        .collect();
+    assert_eq!(symbols.len(), SYMBOLS);
+    let journal_text = journal.to_str().unwrap().to_owned();
+    let mut runs = 0;
+    let mut reconciled_fills = 0;
+    let started = std::time::Instant::now();
+    let lap = |what: &str| eprintln!("{:>8.2} s {what}", started.elapsed().as_secs_f64());
+    for kill in 0..kills {
+        // Trading, killed at a seeded moment.
+        runs += 1;
+        let engine = Engine::start(dir.path(), &config, runs);
+        engine.wait_reconciled();
+        let trade_ms = 300 + rng.next_u64() % 1_200;
+        std::thread::sleep(Duration::from_millis(trade_ms));
+        engine.kill();
+        lap("killed");
+        // Down: the venue trades through some of its resting orders.
+        venue.order("fill-every 2", "traded through");
+        // Back: the venue is asked, the answers applied, the gate opens.
+        runs += 1;
+        let engine = Engine::start(dir.path(), &config, runs);
+        engine.wait_reconciled();
+        lap("restarted and reconciled");
+        // Still market: whatever the engine sends is answered, then it stops.
+        venue.order("hold", "the market is still");
+        settle(&mut venue, &journal);
+        let report = engine.stop();
+        let participant = venue.summary();
+        lap("stopped");
+        let context =
+            format!("kill {kill} after {trade_ms} ms: engine {report}\nvenue {participant}");
+        reconciled_fills += report["reconcile"]["fills"].as_u64().unwrap();
+        assert_eq!(
+            report["reconcile"]["timeouts"].as_u64(),
+            Some(0),
+            "{context}"
+        );
+        assert_eq!(
+            engine_orders(&report),
+            venue_orders(&participant, &symbols),
+            "open orders: {context}"
+        );
+        let positions: Vec<i64> = report["positions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_i64().unwrap())
+            .collect();
+        let at_venue = venue_positions(&participant, &symbols);
+        assert_eq!(positions, at_venue, "positions: {context}");
+        assert_eq!(
+            journal_positions(&journal),
+            at_venue,
+            "every fill journaled once: {context}"
+        );
+        genesis_ok(&["journal", "verify", &journal_text], "journal verify");
+        lap("compared");
+        genesis_ok(&["replay", &journal_text], "replay");
+        lap("verified and replayed");
+        venue.order("release", "the market moves");
+    }
+    assert!(
+        reconciled_fills > 0,
+        "fills made while the engine was down were applied by reconciliation"
+    );
+    let end = venue.stop();
+    assert_eq!(end["participants"].as_array().unwrap().len(), 1, "{end}");
+}

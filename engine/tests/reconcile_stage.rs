@@ -1,0 +1,183 @@
+//! Execution reconciling its order table with the venue's status answers,
+//! on hand-made events: fill quantity the engine missed is handed on as a
+//! flagged fill and applied once, when that fill comes back journaled (a
+//! crash before then leaves it missing, and the next answer finds it
+//! again); an order the venue reports done is closed; one it holds and the
+//! engine does not know is adopted; one the engine never recorded that
+//! filled while it was down has its fills applied.
+
+mod common;
+
+use common::{ack, fill};
+use genesis_engine::event::{Event, Input, VenueOrder, VenueOrderState, FLAG_RECONCILED};
+use genesis_engine::execution::{ExecutionStage, Gateway, OrderRequest, RequestKind, SendError};
+use genesis_engine::orders::OrderState;
+use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Notes(Arc<Mutex<Vec<OrderRequest>>>);
+
+impl Gateway for Notes {
+    fn send(&mut self, request: &OrderRequest) -> Result<(), SendError> {
+        self.0.lock().unwrap().push(*request);
+        Ok(())
+    }
+}
+
+impl Notes {
+    /// The reconciliation notes sent since the last call: (kind, order, qty).
+    fn take(&self) -> Vec<(RequestKind, u64, i64)> {
+        self.0
+            .lock()
+            .unwrap()
+            .drain(..)
+            .map(|r| (r.kind, r.order_id.0, r.qty.0))
+            .collect()
+    }
+}
+
+fn venue_order(order: u64, cum_qty: i64, state: VenueOrderState) -> Event {
+    Event::new(
+        InstrumentId(0),
+        Side::Buy,
+        Input::VenueOrder(VenueOrder {
+            order_id: OrderId(order),
+            price: Price(10_000),
+            qty: Qty(5),
+            cum_qty: Qty(cum_qty),
+            state,
+        }),
+    )
+}
+
+fn reconciled(mut event: Event) -> Event {
+    event.flags |= FLAG_RECONCILED;
+    event
+}
+
+/// Execution holding order 7 (buy 5 at 10,000), acknowledged.
+fn holding_order_7() -> (ExecutionStage, Notes) {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&common::test_config(dir.path()), Box::new(notes.clone()));
+    // Adopted, as reconciliation enters an order it did not make, then acked.
+    exec.on_event(&mut venue_order(7, 0, VenueOrderState::Open));
+    exec.on_event(&mut reconciled(ack(0, Side::Buy, 7, 10_000, 5, 1)));
+    notes.take();
+    assert_eq!(
+        exec.orders().get(OrderId(7)).map(|o| o.filled),
+        Some(Qty(0))
+    );
+    (exec, notes)
+}
+
+#[test]
+fn missed_fill_is_applied_once_when_it_comes_back() {
+    let (mut exec, notes) = holding_order_7();
+    exec.on_event(&mut venue_order(7, 3, VenueOrderState::Open));
+    assert_eq!(notes.take(), vec![(RequestKind::ReconciledFill, 7, 3)]);
+    // Not applied until it comes back journaled: a crash here loses it everywhere.
+    assert_eq!(exec.orders().get(OrderId(7)).unwrap().filled, Qty(0));
+    // Lost to a crash: the next answer finds it missing again.
+    exec.on_event(&mut venue_order(7, 3, VenueOrderState::Open));
+    assert_eq!(notes.take(), vec![(RequestKind::ReconciledFill, 7, 3)]);
+    exec.on_event(&mut reconciled(fill(0, Side::Buy, 7, 1, 10_000, 3, 2)));
+    assert_eq!(exec.orders().get(OrderId(7)).unwrap().filled, Qty(3));
+    // Applied: the same answer again finds nothing missing.
+    exec.on_event(&mut venue_order(7, 3, VenueOrderState::Open));
+    assert_eq!(notes.take(), vec![]);
+    assert_eq!(
+        exec.counters.reconcile.fill_lots, 6,
+        "noted twice, applied once"
+    );
+}
+
+#[test]
+fn order_done_at_the_venue_closes_with_its_last_fill() {
+    let (mut exec, notes) = holding_order_7();
+    exec.on_event(&mut venue_order(7, 5, VenueOrderState::Filled));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledFill, 7, 5),
+            (RequestKind::ReconciledClose, 7, 0)
+        ]
+    );
+    assert_eq!(
+        exec.orders().closed_state(OrderId(7)),
+        Some(OrderState::Filled)
+    );
+    // The fill still moves the position when it comes back, on the closed order.
+    exec.on_event(&mut reconciled(fill(0, Side::Buy, 7, 1, 10_000, 5, 2)));
+    assert_eq!(exec.counters.reconcile.closed, 1);
+}
+
+#[test]
+fn unknown_venue_order_is_adopted_with_its_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&common::test_config(dir.path()), Box::new(notes.clone()));
+    exec.on_event(&mut venue_order(9, 2, VenueOrderState::Open));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledAck, 9, 5),
+            (RequestKind::ReconciledFill, 9, 2)
+        ]
+    );
+    assert_eq!(exec.counters.reconcile.adopted, 1);
+    exec.on_event(&mut reconciled(fill(0, Side::Buy, 9, 1, 10_000, 2, 2)));
+    let order = *exec.orders().get(OrderId(9)).unwrap();
+    assert_eq!((order.filled, order.leaves()), (Qty(2), 3));
+}
+
+#[test]
+fn unknown_venue_order_is_cancelled_when_so_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path());
+    config.venue.fix.reconcile_unknown = genesis_engine::config::ReconcileUnknown::Cancel;
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&config, Box::new(notes.clone()));
+    exec.on_event(&mut venue_order(9, 0, VenueOrderState::Open));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledAck, 9, 5),
+            (RequestKind::Cancel, 9, 5)
+        ]
+    );
+    assert_eq!(
+        exec.orders().get(OrderId(9)).map(|o| o.state),
+        Some(OrderState::PendingCancel)
+    );
+    assert_eq!(exec.counters.reconcile.cancelled, 1);
+    // Closed at the venue without a fill, never known here: nothing to do.
+    exec.on_event(&mut venue_order(11, 0, VenueOrderState::Cancelled));
+    assert_eq!(notes.take(), vec![]);
+}
+
+// An order the engine never recorded (sent just before a crash) that
+// filled while it was down: its fill is the account's, applied once, and
+// the order closed.
+#[test]
+fn unrecorded_order_filled_while_down_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&common::test_config(dir.path()), Box::new(notes.clone()));
+    exec.on_event(&mut venue_order(11, 5, VenueOrderState::Filled));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledFill, 11, 5),
+            (RequestKind::ReconciledClose, 11, 0)
+        ]
+    );
+    assert_eq!(
+        exec.orders().closed_state(OrderId(11)),
+        Some(OrderState::Filled)
+    );
+    // Told again (a later round): closed here, nothing more.
+    exec.on_event(&mut venue_order(11, 5, VenueOrderState::Filled));
+    assert_eq!(notes.take(), vec![]);
+}

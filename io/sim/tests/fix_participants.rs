@@ -1,0 +1,306 @@
+//! The simulated venue as a real venue plays it for a participant that goes
+//! away: with cancel-on-disconnect off its resting orders stay and keep
+//! trading; when it comes back it asks for them with an
+//! OrderMassStatusRequest (35=AF) and OrderStatusRequests (35=H) and gets
+//! ExecutionReports with ExecType=I (the mass answer tells the orders that
+//! closed while it was away too); the summary says what it holds.
+
+use genesis_io::fix::backoff::Backoff;
+use genesis_io::fix::order::{NewOrderSingle, OrdType, Side as FixSide, TimeInForce};
+use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler, SessionState};
+use genesis_io::fix::status::{MassStatusReqType, OrderMassStatusRequest, OrderStatusRequest};
+use genesis_io::fix::tcp::{poll_until, TcpInitiator};
+use genesis_io::fix::{tags, InstrumentScale, Lots, Message, Ticks};
+use genesis_sim::{
+    MarketFlow, MarketMove, SimConfig, SimInstrument, VenueCommand, VenueSim, VenueSimSetup,
+};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A market that never moves: only the participant's orders rest.
+struct Still;
+
+impl MarketFlow for Still {
+    fn poll(&mut self, _moves: &mut dyn FnMut(MarketMove)) {}
+}
+
+/// What the participant read: per message, its type and the fields the test checks.
+#[derive(Default)]
+struct Seen {
+    reports: Vec<Report>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Report {
+    exec_type: String,
+    ord_status: String,
+    cl_ord_id: String,
+    cum_qty: String,
+    tot_num_reports: String,
+    last_rpt_requested: String,
+    ord_status_req_id: String,
+}
+
+impl SessionHandler for Seen {
+    fn on_app_message(&mut self, message: &Message<'_>, _sender: &mut Sender, _now_ns: u64) {
+        let text = |tag| {
+            message
+                .get(tag)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        };
+        self.reports.push(Report {
+            exec_type: text(tags::EXEC_TYPE),
+            ord_status: text(tags::ORD_STATUS),
+            cl_ord_id: text(tags::CL_ORD_ID),
+            cum_qty: text(tags::CUM_QTY),
+            tot_num_reports: text(tags::TOT_NUM_REPORTS),
+            last_rpt_requested: text(tags::LAST_RPT_REQUESTED),
+            ord_status_req_id: text(tags::ORD_STATUS_REQ_ID),
+        });
+    }
+}
+
+fn start_venue() -> VenueSim {
+    let config = SimConfig {
+        instruments: vec![SimInstrument {
+            symbol: "ALPHA".into(),
+            tick_size: "0.01".into(),
+            lot_size: "1".into(),
+        }],
+        resting_orders_max: 64,
+        itch_drop_every: 0,
+        itch_loss_ppm: 0,
+        itch_loss_seed: 0,
+    };
+    let clock = std::time::Instant::now();
+    VenueSim::start(
+        &config,
+        VenueSimSetup {
+            fix_addr: "127.0.0.1:0".parse().unwrap(),
+            sender_comp_id: "VENUE".into(),
+            target_comp_id: "GENESIS".into(),
+            itch: None,
+            ws_addr: None,
+            flow: Box::new(Still),
+            now_ns: Box::new(move || clock.elapsed().as_nanos() as u64 + 1),
+            hold_market: true,
+            cancel_on_disconnect: false,
+        },
+    )
+    .unwrap()
+}
+
+/// Polls until `done` holds for what was read.
+fn read_until(
+    client: &mut TcpInitiator,
+    seen: &mut Seen,
+    what: &str,
+    done: impl Fn(&Seen) -> bool,
+) {
+    let reached = std::cell::Cell::new(false);
+    let polled = poll_until(
+        WAIT,
+        |now| {
+            let progressed = client.poll(now, seen)?;
+            reached.set(done(seen));
+            Ok(progressed)
+        },
+        || reached.get(),
+    );
+    assert!(
+        matches!(polled, Ok(true)),
+        "{what}: {polled:?}; read {:#?}",
+        seen.reports
+    );
+}
+
+fn connect(venue: &VenueSim, seen: &mut Seen) -> TcpInitiator {
+    let session = Session::new(SessionConfig::initiator("GENESIS", "VENUE"), None).unwrap();
+    let mut client = TcpInitiator::new(
+        venue.fix_addr,
+        session,
+        Backoff::new(10_000_000, 100_000_000),
+    );
+    client.set_reconnect(false);
+    let logged_on = std::cell::Cell::new(false);
+    let polled = poll_until(
+        WAIT,
+        |now| {
+            let progressed = client.poll(now, seen)?;
+            logged_on.set(client.session().state() == SessionState::Active);
+            Ok(progressed)
+        },
+        || logged_on.get(),
+    );
+    assert!(matches!(polled, Ok(true)), "logon: {polled:?}");
+    client
+}
+
+fn buy(client: &mut TcpInitiator, cl_ord_id: &str, price: i64, now_ns: u64) {
+    let scale = InstrumentScale::new("0.01", "1").unwrap();
+    let order = NewOrderSingle {
+        cl_ord_id: cl_ord_id.as_bytes(),
+        account: None,
+        symbol: b"ALPHA",
+        side: FixSide::Buy,
+        qty_lots: Lots(5),
+        ord_type: OrdType::Limit,
+        price_ticks: Some(Ticks(price)),
+        time_in_force: TimeInForce::Day,
+        transact_time_ns: now_ns,
+        trigger_ns: None,
+    };
+    client
+        .session()
+        .sender()
+        .send_new_order(&order, &scale, now_ns)
+        .unwrap();
+}
+
+fn participant(venue: &VenueSim) -> genesis_sim::ParticipantSummary {
+    let summary = venue.summary_now(WAIT).expect("the venue answers");
+    summary
+        .into_iter()
+        .find(|p| p.name == "GENESIS")
+        .expect("GENESIS is a participant")
+}
+
+// Orders rest while their participant is away, trade there, and are told
+// back to it as ExecType=I reports: all of them for AF, one for H, the
+// unknown-order answer for an id the venue never saw.
+#[test]
+fn resting_orders_outlive_the_session_and_are_reported_by_status() {
+    let mut venue = start_venue();
+    let mut seen = Seen::default();
+    let mut client = connect(&venue, &mut seen);
+    venue.command(VenueCommand::Hold);
+    let now = genesis_io::fix::tcp::unix_now_ns();
+    buy(&mut client, "101", 9_100, now);
+    buy(&mut client, "102", 9_000, now);
+    read_until(&mut client, &mut seen, "two acks", |s| {
+        s.reports.iter().filter(|r| r.exec_type == "0").count() == 2
+    });
+    // Gone without Logout: the orders stay.
+    client.drop_connection().unwrap();
+    drop(client);
+    common_wait(&venue, "the session is dropped", |p| {
+        p.open_orders.len() == 2
+    });
+    // Traded while the participant is away: the first order (101, the
+    // higher bid, so the sweep at its price leaves 102) fills whole.
+    venue.command(VenueCommand::FillEvery(2));
+    let away = common_wait(&venue, "one order fills while away", |p| p.fills == 1);
+    assert_eq!(away.positions, vec![("ALPHA".to_owned(), 5)]);
+    assert_eq!(away.open_orders.len(), 1);
+    assert_eq!(away.open_orders[0].cl_ord_id, "102");
+    assert_eq!(
+        (away.open_orders[0].qty, away.open_orders[0].leaves),
+        (5, 5)
+    );
+
+    // Back: AF lists what rests; H tells the filled one and an unknown one.
+    let mut seen = Seen::default();
+    let mut client = connect(&venue, &mut seen);
+    let now = genesis_io::fix::tcp::unix_now_ns();
+    let sender = client.session().sender();
+    sender
+        .send_mass_status_request(
+            &OrderMassStatusRequest {
+                mass_status_req_id: b"M1",
+                req_type: MassStatusReqType::AllOrders,
+                symbol: None,
+                side: None,
+            },
+            now,
+        )
+        .unwrap();
+    for (cl_ord_id, id) in [("101", "S101"), ("999", "S999")] {
+        sender
+            .send_order_status_request(
+                &OrderStatusRequest {
+                    cl_ord_id: cl_ord_id.as_bytes(),
+                    order_id: None,
+                    ord_status_req_id: Some(id.as_bytes()),
+                    symbol: b"ALPHA",
+                    side: FixSide::Buy,
+                },
+                now,
+            )
+            .unwrap();
+    }
+    read_until(&mut client, &mut seen, "four status answers", |s| {
+        s.reports.iter().filter(|r| r.exec_type == "I").count() == 4
+    });
+    let status: Vec<&Report> = seen.reports.iter().filter(|r| r.exec_type == "I").collect();
+    let af = |r: &Report| {
+        (
+            r.cl_ord_id.clone(),
+            r.ord_status.clone(),
+            r.cum_qty.clone(),
+            r.tot_num_reports.clone(),
+            r.last_rpt_requested.clone(),
+        )
+    };
+    let text = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let expect = |v: [&str; 5]| {
+        let v = text(&v);
+        (
+            v[0].clone(),
+            v[1].clone(),
+            v[2].clone(),
+            v[3].clone(),
+            v[4].clone(),
+        )
+    };
+    assert_eq!(
+        af(status[0]),
+        expect(["102", "0", "0", "2", "N"]),
+        "AF: the resting order, new"
+    );
+    assert_eq!(
+        af(status[1]),
+        expect(["101", "2", "5", "2", "Y"]),
+        "AF: the order filled while away, the last report"
+    );
+    assert_eq!(
+        (
+            status[2].ord_status_req_id.as_str(),
+            status[2].ord_status.as_str(),
+            status[2].cum_qty.as_str()
+        ),
+        ("S101", "2", "5"),
+        "H: filled while away"
+    );
+    assert_eq!(
+        (
+            status[3].ord_status_req_id.as_str(),
+            status[3].ord_status.as_str()
+        ),
+        ("S999", "8"),
+        "H: unknown order"
+    );
+    drop(client);
+    venue.stop();
+    let end = venue.summary();
+    assert_eq!(end.len(), 1, "{end:?}");
+    assert_eq!(end[0].fills, 1);
+}
+
+/// Takes summaries until `done` holds for GENESIS's (20 s).
+fn common_wait(
+    venue: &VenueSim,
+    what: &str,
+    done: impl Fn(&genesis_sim::ParticipantSummary) -> bool,
+) -> genesis_sim::ParticipantSummary {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let now = participant(venue);
+        if done(&now) {
+            return now;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {now:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
