@@ -149,7 +149,6 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 #[test]
-#[ignore = "needs the stage state rebuilt from the journal at start-up: runs once that is merged (branch reconcile-with-restart-state)"]
 fn killed_engine_restarts_into_the_venues_state() {
     let kills = env_number("GENESIS_RESTART_KILLS", 5);
     let seed = env_number("GENESIS_RESTART_SEED", 13);

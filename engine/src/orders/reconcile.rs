@@ -50,16 +50,9 @@ impl Orders {
             return Outcome::InvalidTransition;
         }
         let order = Order {
-            id,
-            instrument,
-            side,
-            price,
-            qty,
-            filled: Qty(0),
             state: OrderState::New,
             state_before: OrderState::New,
-            replace_price: price,
-            replace_qty: qty,
+            ..Order::pending_new(id, instrument, side, price, qty)
         };
         self.add_exposure(&order, 1);
         self.open.insert(id.0, order);

@@ -81,6 +81,15 @@ impl Ledger {
         self.versions.insert(order.0, versions);
     }
 
+    /// An order restored open at start-up: its versions and instrument.
+    pub fn restore(&mut self, order: OrderId, instrument: usize, versions: Versions) {
+        debug_assert!(versions.accepted <= versions.sent);
+        if versions.sent > 0 {
+            self.versions.insert(order.0, versions);
+        }
+        self.remember_instrument(order, instrument);
+    }
+
     /// The ClOrdID the venue knows the order by now.
     pub fn current_cl_ord_id(&self, order: OrderId) -> ClOrdId {
         let versions = self.versions(order);

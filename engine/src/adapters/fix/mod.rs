@@ -372,6 +372,20 @@ pub(super) fn push_event(
 }
 
 impl Source for FixClient {
+    /// The orders open when the journal ended: the client learns the
+    /// ClOrdID version the venue accepted last and the instrument of each,
+    /// so status requests, cancels and replaces name them as the venue does.
+    fn on_restored(&mut self, restored: &crate::ingest::source::Restored<'_>) {
+        for order in restored.open_orders {
+            let versions = ledger::Versions {
+                accepted: u64::from(order.version_accepted),
+                sent: u64::from(order.version_sent.max(order.version_accepted)),
+            };
+            self.ledger
+                .restore(order.id, order.instrument.index(), versions);
+        }
+    }
+
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         let now_ns = clock.now_ns();
         if !self.link.polled {

@@ -372,16 +372,9 @@ impl ExecutionStage {
 /// The order a venue report describes, as the table would hold it.
 fn venue_order(report: &VenueOrder, instrument: InstrumentId, side: Side) -> Order {
     Order {
-        id: report.order_id,
-        instrument,
-        side,
-        price: report.price,
-        qty: report.qty,
-        filled: Qty(0),
         state: OrderState::New,
         state_before: OrderState::New,
-        replace_price: report.price,
-        replace_qty: report.qty,
+        ..Order::pending_new(report.order_id, instrument, side, report.price, report.qty)
     }
 }
 
