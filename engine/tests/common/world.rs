@@ -203,6 +203,7 @@ impl Venue {
                     RequestKind::New => RejectedRequest::New,
                     RequestKind::Cancel => RejectedRequest::Cancel,
                     RequestKind::Replace => RejectedRequest::Replace,
+                    other => panic!("the test venue takes no reconciliation request ({other:?}): it has no FIX session"),
                 },
                 venue_reason: 9,
             }),
