@@ -186,6 +186,24 @@ impl RunReport {
     }
 
     /// The human-readable report printed at shutdown.
+    /// The `pre-trade rejects: …` line, by reason (`none` without any).
+    pub fn render_rejects(&self, out: &mut String) {
+        let rejects: Vec<String> = self
+            .rejects()
+            .iter()
+            .map(|(r, n)| format!("{} {n}", r.name()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "pre-trade rejects: {}",
+            if rejects.is_empty() {
+                "none".to_string()
+            } else {
+                rejects.join(", ")
+            }
+        );
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -269,20 +287,7 @@ impl RunReport {
                 if r.gate_held != 0 { "; GATE HELD (timed out): SIGHUP releases it" } else { "" }
             );
         }
-        let rejects: Vec<String> = self
-            .rejects()
-            .iter()
-            .map(|(r, n)| format!("{} {n}", r.name()))
-            .collect();
-        let _ = writeln!(
-            out,
-            "pre-trade rejects: {}",
-            if rejects.is_empty() {
-                "none".to_string()
-            } else {
-                rejects.join(", ")
-            }
-        );
+        self.render_rejects(out);
         let _ = writeln!(
             out,
             "pnl (account units): realized {}, unrealized {}",

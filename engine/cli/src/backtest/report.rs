@@ -85,20 +85,7 @@ impl BacktestReport {
             "\nstrategy {}: orders {} (new {}, replaces {}), cancels {}, fills {} ({} lots; maker {}, taker {}), venue rejects {}",
             self.strategy, self.orders(), e.orders_sent, e.replaces_sent, e.cancels_sent, e.fills, v.lots_filled, v.fills_maker, v.fills_taker, e.venue_rejects
         );
-        let rejects: Vec<String> = run
-            .rejects()
-            .iter()
-            .map(|(r, n)| format!("{} {n}", r.name()))
-            .collect();
-        let _ = writeln!(
-            out,
-            "pre-trade rejects: {}",
-            if rejects.is_empty() {
-                "none".to_string()
-            } else {
-                rejects.join(", ")
-            }
-        );
+        run.render_rejects(out);
         let _ = writeln!(
             out,
             "pnl (account units): realized {}, unrealized {}; positions {:?}",
