@@ -324,7 +324,7 @@ impl Lanes {
         self.seq_next += 1;
         self.counters.published += 1;
         let since_recv_ns = exit_ns.saturating_sub(event.ts_recv_ns);
-        self.metrics.record(exit_ns, since_recv_ns, since_recv_ns);
+        self.metrics.record_same(exit_ns, since_recv_ns);
         true
     }
 

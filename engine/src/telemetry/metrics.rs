@@ -17,8 +17,15 @@
 //! every [`SETTLE_EVERY_MAX`] events; a clone includes what is pending.
 //! Settling often would cost as much as recording each value directly, so
 //! the public histograms lag while a stage runs.
+//!
+//! A stage of a fused chain is not timed on every event (see
+//! `topology::chain`): an event it was not timed on is still counted, once,
+//! in the buckets of the last values measured ([`StageMetrics::record_repeat`],
+//! [`StageMetrics::record_since_recv`]), so every count stays exact and the
+//! distribution is that of the measured sample; `repeated_events` says how
+//! many events were counted so.
 
-use crate::telemetry::tally::Tally;
+use crate::telemetry::tally::{Slot, Tally};
 use crossbeam_queue::ArrayQueue;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -98,6 +105,15 @@ pub struct StageMetrics {
     /// Counts not yet settled into the histograms (see the module header).
     since_recv_tally: Tally,
     processing_tally: Tally,
+    /// Buckets of the last values measured: what an event timed only in
+    /// part counts again (see [`StageMetrics::record_since_recv`]).
+    since_recv_last: Slot,
+    processing_last: Slot,
+    /// True once a value was measured (not repeated) since the stage began.
+    measured_any: bool,
+    /// Events counted (in one histogram or both) as a repeat of the last
+    /// measured values rather than measured themselves.
+    pub repeated_events: u64,
 }
 
 impl Clone for StageMetrics {
@@ -117,6 +133,10 @@ impl Clone for StageMetrics {
             exchange: None,
             since_recv_tally: Tally::new(),
             processing_tally: Tally::new(),
+            since_recv_last: self.since_recv_last,
+            processing_last: self.processing_last,
+            measured_any: self.measured_any,
+            repeated_events: self.repeated_events,
         }
     }
 }
@@ -133,6 +153,10 @@ impl StageMetrics {
             exchange: None,
             since_recv_tally: Tally::new(),
             processing_tally: Tally::new(),
+            since_recv_last: Slot::ONE_NS,
+            processing_last: Slot::ONE_NS,
+            measured_any: false,
+            repeated_events: 0,
         }
     }
 
@@ -142,10 +166,57 @@ impl StageMetrics {
         self.interval_start_ns = now_ns;
     }
 
+    /// Counts one event, both spans measured.
     #[inline]
     pub fn record(&mut self, now_ns: u64, since_recv_ns: u64, processing_ns: u64) {
-        self.since_recv_tally.record(since_recv_ns.max(1));
-        self.processing_tally.record(processing_ns.max(1));
+        self.since_recv_last = self.since_recv_tally.record(since_recv_ns.max(1));
+        self.processing_last = self.processing_tally.record(processing_ns.max(1));
+        self.measured_any = true;
+        self.counted(now_ns);
+    }
+
+    /// Counts one event whose processing span is the same span as its
+    /// time since receipt (ingest: its exit is the hand-off).
+    #[inline]
+    pub fn record_same(&mut self, now_ns: u64, since_recv_ns: u64) {
+        let slot = self.since_recv_tally.record(since_recv_ns.max(1));
+        self.processing_tally.record_slot(slot);
+        (self.since_recv_last, self.processing_last) = (slot, slot);
+        self.measured_any = true;
+        self.counted(now_ns);
+    }
+
+    /// Counts one event whose time since receipt was measured but whose
+    /// processing was not (a chain times its stages on a sample of events):
+    /// the processing count goes to the last measured value's bucket.
+    #[inline]
+    pub fn record_since_recv(&mut self, now_ns: u64, since_recv_ns: u64) {
+        debug_assert!(self.measured_any, "a repeat follows a measurement");
+        self.since_recv_last = self.since_recv_tally.record(since_recv_ns.max(1));
+        self.processing_tally.record_slot(self.processing_last);
+        self.repeated_events += 1;
+        self.counted(now_ns);
+    }
+
+    /// Counts one event that was not timed: both counts go to the last
+    /// measured values' buckets, so every event is still counted once.
+    #[inline]
+    pub fn record_repeat(&mut self, now_ns: u64) {
+        debug_assert!(self.measured_any, "a repeat follows a measurement");
+        self.since_recv_tally.record_slot(self.since_recv_last);
+        self.processing_tally.record_slot(self.processing_last);
+        self.repeated_events += 1;
+        self.counted(now_ns);
+    }
+
+    /// True once an event was measured: until then nothing may be repeated.
+    #[inline]
+    pub fn measured_any(&self) -> bool {
+        self.measured_any
+    }
+
+    #[inline]
+    fn counted(&mut self, now_ns: u64) {
         self.events_since_check += 1;
         if self.events_since_check >= ROTATE_CHECK_EVERY {
             self.rotate_if_offered(now_ns);
@@ -266,5 +337,28 @@ mod tests {
         }
         assert_eq!(metrics.since_recv_ns, direct);
         assert_eq!(metrics.processing_ns.len(), 5);
+    }
+
+    // A repeat counts the event again in the buckets of the last measured
+    // values; `record_same` counts one span in both histograms.
+    #[test]
+    fn repeats_count_in_the_last_measured_buckets() {
+        let mut metrics = StageMetrics::new("strategy");
+        assert!(!metrics.measured_any());
+        metrics.record(0, 500, 40);
+        metrics.record_repeat(0);
+        metrics.record_since_recv(0, 9_000);
+        metrics.settle();
+        assert_eq!(metrics.since_recv_ns.count_at(500), 2);
+        assert_eq!(metrics.since_recv_ns.count_at(9_000), 1);
+        assert_eq!(metrics.processing_ns.count_at(40), 3);
+        assert_eq!(metrics.processing_ns.len(), 3);
+        assert_eq!(metrics.repeated_events, 2);
+        let mut ingest = StageMetrics::new("ingest");
+        ingest.record_same(0, 700);
+        ingest.record_repeat(0);
+        ingest.settle();
+        assert_eq!(ingest.since_recv_ns.count_at(700), 2);
+        assert_eq!(ingest.processing_ns.count_at(700), 2);
     }
 }

@@ -52,6 +52,15 @@ const fn value_of(index: usize) -> u64 {
     (sub_bucket as u64) << bucket
 }
 
+/// A bucket of the histogram's layout: where one value is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot(u16);
+
+impl Slot {
+    /// The bucket of 1 ns (the lowest value a stage records).
+    pub const ONE_NS: Slot = Slot(index_of(1) as u16);
+}
+
 /// Counts not yet in the histogram.
 pub struct Tally {
     counts: Box<[u32]>,
@@ -67,20 +76,34 @@ impl Tally {
         }
     }
 
-    /// Counts `value` (clamped like `saturating_record`). The caller settles
-    /// before any count could pass `u32::MAX`.
+    /// The bucket `value` is counted in (clamped like `saturating_record`).
     #[inline]
-    pub fn record(&mut self, value: u64) {
+    pub fn slot_of(value: u64) -> Slot {
         let index = index_of(value);
-        let index = if index < COUNTS_LEN {
-            index
+        Slot(if index < COUNTS_LEN {
+            index as u16
         } else {
-            CLAMP_INDEX
-        };
-        let count = &mut self.counts[index];
+            CLAMP_INDEX as u16
+        })
+    }
+
+    /// Counts `value` (clamped like `saturating_record`); returns its bucket,
+    /// so that the same value can be counted again with [`Tally::record_slot`].
+    /// The caller settles before any count could pass `u32::MAX`.
+    #[inline]
+    pub fn record(&mut self, value: u64) -> Slot {
+        let slot = Tally::slot_of(value);
+        self.record_slot(slot);
+        slot
+    }
+
+    /// Counts one more value in the bucket `slot` (from [`Tally::slot_of`]).
+    #[inline]
+    pub fn record_slot(&mut self, slot: Slot) {
+        let count = &mut self.counts[usize::from(slot.0)];
         if *count == 0 {
             // Within the capacity reserved in `new`: each index is listed once.
-            self.touched.push(index as u16);
+            self.touched.push(slot.0);
         }
         debug_assert!(*count < u32::MAX, "settled before a count overflows");
         *count += 1;

@@ -1,8 +1,19 @@
 //! A fused run of stages after ingest, called in order per event, each timed.
 //!
-//! Owned by one thread. A stage that is not in this group is `None`. The
-//! clock is read once at entry and once after each stage; each reading both
-//! ends one stage's processing time and gives its time since receipt.
+//! Owned by one thread. A stage that is not in this group is `None`.
+//!
+//! Timing costs a clock read per reading (a TSC read: tens of cycles), so a
+//! chain reads the clock once per event, when the event leaves its last
+//! stage: that stage's time since receipt is exact for every event. On
+//! about one event in [`LAP_SAMPLE_EVERY`] (chosen by a hash of the event's
+//! sequence number, so no periodic pattern in the input aliases with the
+//! sample) it reads the clock at entry and after each stage instead, and
+//! every stage records its processing time and time since receipt. On the
+//! other events each stage counts the event again in the buckets of its
+//! last measured values: every histogram still counts every event exactly
+//! once; its distribution is that of the sample (`StageMetrics::record_repeat`).
+//! Invariant: the first event a chain processes is timed in full, so a
+//! repeat always repeats a measurement.
 
 use crate::clock::EpochClock;
 use crate::event::Event;
@@ -45,9 +56,25 @@ impl Chain {
             && self.journal.is_none()
     }
 
-    /// Runs the group's stages on one event.
+    /// Runs the group's stages on one event, timed as the module header says.
     #[inline]
     pub fn process(&mut self, ev: &mut Event) {
+        if laps_sampled(ev.seq) || !self.measured_any() {
+            self.process_lapped(ev);
+        } else {
+            self.process_unlapped(ev);
+        }
+    }
+
+    /// True once the chain timed an event stage by stage (or has no stage).
+    #[inline]
+    fn measured_any(&mut self) -> bool {
+        self.metrics_mut().next().is_none_or(|m| m.measured_any())
+    }
+
+    /// Every stage timed: a clock read at entry and after each stage.
+    #[inline]
+    fn process_lapped(&mut self, ev: &mut Event) {
         let clock = &self.clock;
         let mut t_last = clock.raw();
         let mut lap = |metrics: &mut StageMetrics, ts_recv_ns: u64| {
@@ -73,12 +100,38 @@ impl Chain {
             lap(&mut execution.metrics, ev.ts_recv_ns);
         }
         if let Some(journal) = &mut self.journal {
-            if let Err(err) = journal.stage.on_event(ev) {
-                if self.fatal.is_none() {
-                    self.fatal = Some(format!("journal write failed, stopping: {err}"));
-                }
-            }
+            journal_event(journal, &mut self.fatal, ev);
             lap(&mut journal.metrics, ev.ts_recv_ns);
+        }
+    }
+
+    /// One clock read as the event leaves: the last stage's time since
+    /// receipt is measured, every other count repeats the last measurement.
+    #[inline]
+    fn process_unlapped(&mut self, ev: &mut Event) {
+        if let Some(risk) = &mut self.risk {
+            risk.stage.on_event(ev);
+        }
+        if let Some(strategy) = &mut self.strategy {
+            strategy.stage.on_event(ev);
+        }
+        if let Some(execution) = &mut self.execution {
+            execution.stage.on_event(ev);
+        }
+        if let Some(journal) = &mut self.journal {
+            journal_event(journal, &mut self.fatal, ev);
+        }
+        let now_ns = self.clock.now_ns();
+        let since_recv_ns = now_ns.saturating_sub(ev.ts_recv_ns);
+        let mut stages = self.metrics_mut();
+        let mut last = stages.next();
+        for next in stages {
+            if let Some(earlier) = last.replace(next) {
+                earlier.record_repeat(now_ns);
+            }
+        }
+        if let Some(last) = last {
+            last.record_since_recv(now_ns, since_recv_ns);
         }
     }
 
@@ -179,6 +232,115 @@ impl Chain {
                     self.fatal = Some(format!("journal sync failed: {err}"));
                 }
             }
+        }
+    }
+}
+
+/// Appends the event to the journal; a failure stops the engine (the first one is kept).
+#[inline]
+fn journal_event(journal: &mut Timed<JournalStage>, fatal: &mut Option<String>, ev: &Event) {
+    if let Err(err) = journal.stage.on_event(ev) {
+        if fatal.is_none() {
+            *fatal = Some(format!("journal write failed, stopping: {err}"));
+        }
+    }
+}
+
+/// On average one event in this many is timed stage by stage (see the module header).
+pub const LAP_SAMPLE_EVERY: u64 = 16;
+
+/// Whether the event numbered `seq` is timed stage by stage: splitmix64's
+/// finalizer of the sequence number, so consecutive events are chosen
+/// independently of any pattern in their content, and every chain of a
+/// pipelined plan times the same events.
+#[inline]
+pub fn laps_sampled(seq: u64) -> bool {
+    let mut z = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    z % LAP_SAMPLE_EVERY == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::event::{Input, TopOfBook};
+    use crate::strategy::Idle;
+    use crate::units::{InstrumentId, Price, Qty, Side};
+
+    fn two_stage_chain() -> Chain {
+        let config = Config::default();
+        Chain {
+            clock: EpochClock::new(),
+            risk: Some(Timed::new(RiskStage::new(&config), "risk")),
+            strategy: Some(Timed::new(
+                StrategyStage::new(&config, Box::new(Idle)),
+                "strategy",
+            )),
+            execution: None,
+            journal: None,
+            fatal: None,
+        }
+    }
+
+    fn quote(seq: u64) -> Event {
+        let mut ev = Event::new(
+            InstrumentId(0),
+            Side::None,
+            Input::TopOfBook(TopOfBook {
+                bid_px: Price(100),
+                bid_qty: Qty(1),
+                ask_px: Price(102),
+                ask_qty: Qty(1),
+            }),
+        );
+        ev.seq = seq;
+        ev
+    }
+
+    // Every stage counts every event once, whether timed or not; the events
+    // not chosen for laps are the ones counted as repeats, and the first
+    // event is timed in full even when the hash does not choose it.
+    #[test]
+    fn every_event_is_counted_once_and_only_sampled_ones_are_timed() {
+        let mut chain = two_stage_chain();
+        let first = (1..).find(|&seq| !laps_sampled(seq)).unwrap();
+        let seqs: Vec<u64> = (first..first + 20_000).collect();
+        for &seq in &seqs {
+            chain.process(&mut quote(seq));
+        }
+        chain.metrics_mut().for_each(StageMetrics::settle);
+        let timed = 1 + seqs[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
+        let events = seqs.len() as u64;
+        for metrics in chain.metrics_mut() {
+            assert_eq!(metrics.since_recv_ns.len(), events, "{}", metrics.name);
+            assert_eq!(metrics.processing_ns.len(), events, "{}", metrics.name);
+            assert_eq!(metrics.repeated_events, events - timed, "{}", metrics.name);
+        }
+        assert!(
+            (events / 20..events / 12).contains(&timed),
+            "{timed} of {events} timed stage by stage"
+        );
+    }
+
+    // About one event in 16 is chosen, evenly across any period in the
+    // input (a requote every 8th update must not alias with the sample).
+    #[test]
+    fn the_sample_is_spread_evenly() {
+        let period = 8u64;
+        let mut chosen = vec![0u64; period as usize];
+        for seq in 1..=1_600_000u64 {
+            chosen[(seq % period) as usize] += u64::from(laps_sampled(seq));
+        }
+        let per_class = 1_600_000 / period / LAP_SAMPLE_EVERY;
+        for (class, &count) in chosen.iter().enumerate() {
+            let off = count.abs_diff(per_class);
+            assert!(
+                off < per_class / 20,
+                "class {class}: {count} of ~{per_class}"
+            );
         }
     }
 }
