@@ -49,6 +49,15 @@ impl CircuitBreaker {
             return true;
         }
         let window_start = ts_ns.saturating_sub(self.window_ns);
+        if self.is_last_mid(mid) {
+            self.on_same_mid(ts_ns, mid, window_start)
+        } else {
+            self.on_any_mid(ts_ns, mid, window_start)
+        }
+    }
+
+    /// The general path: expire, keep both deques monotonic, push, check.
+    fn on_any_mid(&mut self, ts_ns: u64, mid: i64, window_start: u64) -> bool {
         for deque in [&mut self.minima, &mut self.maxima] {
             while deque.front().is_some_and(|&(ts, _)| ts < window_start)
                 || deque.len() == BREAKER_SAMPLES_MAX
@@ -64,6 +73,39 @@ impl CircuitBreaker {
             self.maxima.pop_back();
         }
         self.maxima.push_back((ts_ns, mid));
+        self.check_window(ts_ns, mid)
+    }
+
+    /// True when `mid` is the last mid fed (both deques end with it).
+    #[inline]
+    fn is_last_mid(&self, mid: i64) -> bool {
+        self.minima.back().is_some_and(|&(_, m)| m == mid)
+            && self.maxima.back().is_some_and(|&(_, m)| m == mid)
+    }
+
+    /// `on_mid` for the mid fed last, with the same result and the same
+    /// deques as the general path: there each deque drops its expired
+    /// front (and one more sample when full), pops its last sample (equal
+    /// to `mid`) and pushes `(ts_ns, mid)`; here the last sample takes the
+    /// new time in place, which no expiry can then drop. The window's
+    /// extremes change only by expiry, so the check runs as before.
+    fn on_same_mid(&mut self, ts_ns: u64, mid: i64, window_start: u64) -> bool {
+        for deque in [&mut self.minima, &mut self.maxima] {
+            if let Some(last) = deque.back_mut() {
+                last.0 = ts_ns;
+            }
+            while deque.front().is_some_and(|&(ts, _)| ts < window_start)
+                || deque.len() == BREAKER_SAMPLES_MAX
+            {
+                deque.pop_front();
+            }
+        }
+        self.check_window(ts_ns, mid)
+    }
+
+    /// Trips if the window's extremes are `move_ticks` or more apart.
+    #[inline]
+    fn check_window(&mut self, ts_ns: u64, mid: i64) -> bool {
         let low = self.minima.front().map_or(mid, |&(_, m)| m);
         let high = self.maxima.front().map_or(mid, |&(_, m)| m);
         if high - low >= self.move_ticks {
@@ -144,5 +186,60 @@ mod tests {
         for step in 0..20 {
             assert!(!b.on_mid(step * 600, 100 + step as i64), "step {step}");
         }
+    }
+
+    // The path for a repeated mid leaves the same deques and gives the same
+    // answers as the general path, expiry, full deques and trips included.
+    #[test]
+    fn the_repeated_mid_path_matches_the_general_path() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..40 {
+            let window_ns = 1 + next() % 5_000;
+            let mut fast = CircuitBreaker::new(12, window_ns, 3_000);
+            let mut general = CircuitBreaker::new(12, window_ns, 3_000);
+            let (mut ts, mut mid) = (1_000u64, 500i64);
+            for step in 0..3_000 {
+                let r = next();
+                // Times mostly rise but may step back (sources stamp as they read).
+                ts = (ts + r % 400).saturating_sub((r >> 20) % 3 * 150);
+                if (r >> 8) % 3 == 0 {
+                    mid += ((r >> 12) % 7) as i64 - 3;
+                }
+                let expected = if general.move_ticks == 0 || general.is_halted(ts) {
+                    general.is_halted(ts)
+                } else {
+                    general.on_any_mid(ts, mid, ts.saturating_sub(window_ns))
+                };
+                assert_eq!(fast.on_mid(ts, mid), expected, "round {round} step {step}");
+                let (mut a, mut b) = (StateWriter::new(), StateWriter::new());
+                fast.save_state(&mut a);
+                general.save_state(&mut b);
+                assert_eq!(a.as_bytes(), b.as_bytes(), "round {round} step {step}");
+            }
+        }
+    }
+
+    // A deque full of rising mids within the window drops its oldest sample
+    // on a repeated mid, as the general path does.
+    #[test]
+    fn a_full_window_drops_its_oldest_sample_on_a_repeat() {
+        let mut fast = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
+        let mut general = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
+        for step in 0..BREAKER_SAMPLES_MAX as i64 + 5 {
+            fast.on_mid(10 + step as u64, step);
+            general.on_mid(10 + step as u64, step);
+        }
+        let last = BREAKER_SAMPLES_MAX as i64 + 4;
+        assert!(!fast.on_mid(99_999, last));
+        assert!(!general.on_any_mid(99_999, last, 0));
+        assert_eq!(fast.minima, general.minima);
+        assert_eq!(fast.maxima, general.maxima);
+        assert_eq!(fast.minima.len(), BREAKER_SAMPLES_MAX - 1);
     }
 }
