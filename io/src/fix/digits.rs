@@ -1,5 +1,5 @@
 //! Decimal digits of unsigned integers, written two at a time from a
-//! 200-byte table: the integer formatting under every encoded tag, number,
+//! table of the 100 pairs: the integer formatting under every encoded tag, number,
 //! price, quantity and timestamp.
 //!
 //! Owning thread: none (pure functions).
@@ -7,13 +7,16 @@
 //! 100, which compile to multiplications); a caller sizes the output with
 //! [`digit_count`], or asks for zero padding by passing a wider slice.
 
-/// "00", "01", … "99".
-const PAIRS: &[u8; 200] = b"\
-0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
+/// "00", "01", … "99", as two-byte pairs (one 16-bit copy per pair).
+const PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut index = 0;
+    while index < 100 {
+        pairs[index] = [b'0' + (index / 10) as u8, b'0' + (index % 10) as u8];
+        index += 1;
+    }
+    pairs
+};
 
 /// 10^0 … 10^19.
 const POWERS_OF_TEN: [u64; 20] = {
@@ -49,10 +52,9 @@ pub(crate) const fn digit_count(value: u64) -> usize {
 pub(crate) fn write_digits(mut value: u64, out: &mut [u8]) {
     let mut end = out.len();
     while end >= 2 {
-        let pair = (value % 100) as usize * 2;
-        out[end - 2] = PAIRS[pair];
-        out[end - 1] = PAIRS[pair + 1];
+        let pair = PAIRS[(value % 100) as usize];
         value /= 100;
+        out[end - 2..end].copy_from_slice(&pair);
         end -= 2;
     }
     if end == 1 {

@@ -9,6 +9,10 @@
 //! The body is written after a reserved gap; `finish` writes
 //! `8=FIX.4.4<SOH>9=<len><SOH>` right-aligned into the gap, so the message is
 //! one contiguous slice without moving the body.
+//!
+//! The field writers are always inlined: every caller passes a constant
+//! tag, so `tag=` folds to constant bytes instead of digits computed per
+//! field (measured with callgrind in `docs/performance.md`).
 
 use crate::fix::decimal::{Step, DECIMAL_TEXT_LEN_MAX};
 use crate::fix::decode::{checksum, BEGIN_PREFIX, SOH, TRAILER_LEN};
@@ -49,7 +53,7 @@ impl Encoder {
 
     /// The next `len` bytes of the message, or `None` (and the message
     /// marked overflowed) when they do not fit.
-    #[inline]
+    #[inline(always)]
     fn reserve(&mut self, len: usize) -> Option<&mut [u8]> {
         let start = self.cursor;
         let end = start + len;
@@ -63,7 +67,7 @@ impl Encoder {
 
     /// Appends bytes that are already whole fields (`tag=value<SOH>…`),
     /// such as a session's constant CompID fields.
-    #[inline]
+    #[inline(always)]
     pub fn raw(&mut self, fields: &[u8]) {
         debug_assert!(
             fields.last() == Some(&SOH),
@@ -75,7 +79,7 @@ impl Encoder {
     }
 
     /// Appends `tag=value<SOH>`. The value must not contain SOH.
-    #[inline]
+    #[inline(always)]
     pub fn field(&mut self, tag: u32, value: &[u8]) {
         debug_assert!(!value.contains(&SOH), "tag {tag}: values never contain SOH");
         let tag_len = digit_count(u64::from(tag));
@@ -92,7 +96,7 @@ impl Encoder {
     }
 
     /// Appends an unsigned integer field.
-    #[inline]
+    #[inline(always)]
     pub fn field_u64(&mut self, tag: u32, value: u64) {
         let tag_len = digit_count(u64::from(tag));
         let value_len = digit_count(value);
@@ -109,13 +113,13 @@ impl Encoder {
     }
 
     /// Appends a one-character field.
-    #[inline]
+    #[inline(always)]
     pub fn field_char(&mut self, tag: u32, value: u8) {
         self.field(tag, &[value]);
     }
 
     /// Appends a UTCTimestamp field from nanoseconds since the Unix epoch.
-    #[inline]
+    #[inline(always)]
     pub fn field_timestamp(&mut self, tag: u32, unix_ns: u64) {
         let text = *self.timestamps.format(unix_ns);
         self.field(tag, &text);
@@ -123,7 +127,7 @@ impl Encoder {
 
     /// Appends `count × step` as an exact decimal (a price in ticks or a
     /// quantity in lots), written in place when the longest text fits.
-    #[inline]
+    #[inline(always)]
     pub fn field_decimal(&mut self, tag: u32, step: Step, count: i64) {
         let tag_len = digit_count(u64::from(tag));
         let start = self.cursor;
