@@ -8,6 +8,9 @@
 
 use super::types::{BookReject, Level, Price, Qty, Side};
 
+/// Levels from the best a search walks before it bisects the rest.
+const TOP_PROBE_LEVELS: usize = 8;
+
 /// The levels of one side, best last.
 #[derive(Clone, Debug)]
 pub struct LevelSide {
@@ -82,14 +85,33 @@ impl LevelSide {
         }
     }
 
-    /// Binary search in the best-last order: `Ok(index)` if found, else the
-    /// insertion index.
+    /// Search in the best-last order: `Ok(index)` if found, else the
+    /// insertion index. Most updates touch the top few levels, so the
+    /// [`TOP_PROBE_LEVELS`] best are walked from the best down first; a
+    /// price below them is found by binary search (same answers).
     #[inline]
     fn search(&self, price: Price) -> Result<usize, usize> {
+        let len = self.levels.len();
+        let probe_end = len.saturating_sub(TOP_PROBE_LEVELS);
+        let mut index = len;
+        while index > probe_end {
+            let level_price = self.levels[index - 1].price;
+            if level_price == price {
+                return Ok(index - 1);
+            }
+            if !self.is_better(level_price, price) {
+                return Err(index);
+            }
+            index -= 1;
+        }
+        self.binary_search(&self.levels[..probe_end], price)
+    }
+
+    fn binary_search(&self, levels: &[Level], price: Price) -> Result<usize, usize> {
         match self.side {
-            Side::Bid => self.levels.binary_search_by(|l| l.price.cmp(&price)),
+            Side::Bid => levels.binary_search_by(|l| l.price.cmp(&price)),
             // Asks are stored in descending price order.
-            Side::Ask => self.levels.binary_search_by(|l| price.cmp(&l.price)),
+            Side::Ask => levels.binary_search_by(|l| price.cmp(&l.price)),
         }
     }
 
@@ -220,5 +242,28 @@ mod tests {
         asks.apply_delta(Price(5), Qty(-3), -1).unwrap();
         asks.apply_delta(Price(5), Qty(-2), -1).unwrap();
         assert!(asks.is_empty());
+    }
+
+    // The walk from the best finds what a binary search finds: every
+    // present price and every insertion point, both sides, any depth.
+    #[test]
+    fn search_matches_binary_search() {
+        for side in [Side::Bid, Side::Ask] {
+            for depth in [0usize, 1, 3, 8, 9, 40] {
+                let mut levels = LevelSide::with_capacity(side, 64);
+                for i in 0..depth as i64 {
+                    levels.set(Price(100 + 3 * i), Qty(1)).unwrap();
+                }
+                for price in 95..(110 + 3 * depth as i64) {
+                    let price = Price(price);
+                    let expected = levels.binary_search(&levels.levels, price);
+                    assert_eq!(
+                        levels.search(price),
+                        expected,
+                        "{side:?} depth {depth} {price:?}"
+                    );
+                }
+            }
+        }
     }
 }
