@@ -84,6 +84,7 @@ fn header(out: &mut String, report: &Report) {
     );
     let _ = writeln!(out, "- Input: the pipeline comparisons (sections 1, 2 and 4) are driven **in-process** by the harness's load generator (`perf/src/schedule.rs`), a `Source` that stamps each event with its *scheduled* time, so every variant gets the same input; latency is counted from that time (coordinated omission corrected) to the journal stage's exit: that is \"end to end\" below. Section 3 drives the engine **over loopback sockets**: the simulated venue's ITCH (UDP) and WebSocket feeds in, FIX (TCP) out.");
     let _ = writeln!(out, "- Every variant runs the same stage objects (`RiskStage`, `StrategyStage` with the bundled market maker, `ExecutionStage` with the simulated venue, `JournalStage` in the page cache) wrapped in `topology::chain::Chain`, and the same `Ingest`; no conflation. Events/s counts every event through the journal (market data, acks, fills, timers).");
+    let _ = writeln!(out, "- Stage timing (every variant, `Chain`): one clock read per event as it leaves a thread's stages (the last stage's time since receipt is exact for every event); each stage's processing time, and the time since receipt of stages before the last, are **measured on a 1-in-{} sample** of events chosen by a hash of the sequence number; the other events are counted in the buckets of the last measurement, so every histogram's count is exact.", genesis_engine::topology::chain::LAP_SAMPLE_EVERY);
 }
 
 fn variant_rows(out: &mut String, outcomes: &[Outcome], extra: impl Fn(&Outcome) -> String) {

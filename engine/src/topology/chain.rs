@@ -259,7 +259,7 @@ pub fn laps_sampled(seq: u64) -> bool {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
-    z % LAP_SAMPLE_EVERY == 0
+    z.is_multiple_of(LAP_SAMPLE_EVERY)
 }
 
 #[cfg(test)]

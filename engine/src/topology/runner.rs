@@ -114,6 +114,13 @@ pub fn run_groups(
         plans.len() - 1 <= crate::telemetry::RINGS_MAX,
         "the board tracks every ring"
     );
+    tracing::info!(
+        sample_every = crate::topology::chain::LAP_SAMPLE_EVERY,
+        "stage timing: one clock read per event as it leaves each thread's stages; \
+         each stage's processing time is measured on a 1-in-{} sample of events \
+         (the rest are counted in the last measured buckets, so counts are exact)",
+        crate::topology::chain::LAP_SAMPLE_EVERY
+    );
     let ring_count = plans.len() - 1;
     let mut producers: Vec<Option<RingProducer>> = Vec::with_capacity(ring_count + 1);
     let mut pollers: Vec<Option<RingPoller>> = vec![None];
@@ -127,17 +134,25 @@ pub fn run_groups(
     producers.push(None);
     // Threads are built (rings and all) before any is pinned: see DESIGN.md's pitfalls.
     let started = Instant::now();
+    let waiter = std::thread::current();
     let handles: Vec<JoinHandle<GroupResult>> = plans
         .into_iter()
         .zip(producers)
         .zip(pollers)
-        .map(|((plan, producer), poller)| spawn_group(plan, producer, poller, Arc::clone(&shared)))
+        .map(|((plan, producer), poller)| {
+            spawn_group(plan, producer, poller, Arc::clone(&shared), waiter.clone())
+        })
         .collect();
+    // Parked, not polling: on a machine with as many cores as hot threads,
+    // every wake-up of this thread preempts one of them. A group that ends
+    // unparks it; the timeout only bounds a missed stop flag.
     while !handles.iter().all(|h| h.is_finished()) {
-        if duration.is_some_and(|d| started.elapsed() >= d) {
+        let elapsed = started.elapsed();
+        if duration.is_some_and(|d| elapsed >= d) {
             shared.stop.store(true, Ordering::Release);
         }
-        std::thread::sleep(Duration::from_millis(2));
+        let until_deadline = duration.map_or(WAIT_MAX, |d| d.saturating_sub(elapsed));
+        std::thread::park_timeout(until_deadline.clamp(WAIT_MIN, WAIT_MAX));
     }
     handles
         .into_iter()
@@ -151,16 +166,31 @@ pub fn run_groups(
         .collect()
 }
 
+/// Longest and shortest park of the thread that waits for the groups.
+const WAIT_MAX: Duration = Duration::from_millis(20);
+const WAIT_MIN: Duration = Duration::from_millis(1);
+
+/// Wakes the waiting thread when the group's thread ends, however it ends.
+struct WakeOnExit(std::thread::Thread);
+
+impl Drop for WakeOnExit {
+    fn drop(&mut self) {
+        self.0.unpark();
+    }
+}
+
 fn spawn_group(
     plan: GroupPlan,
     producer: Option<RingProducer>,
     poller: Option<RingPoller>,
     shared: Arc<Shared>,
+    waiter: std::thread::Thread,
 ) -> JoinHandle<GroupResult> {
     let name = plan.group.name();
     std::thread::Builder::new()
         .name(name.clone())
         .spawn(move || {
+            let _wake = WakeOnExit(waiter);
             let _guard = PanicGuard(&shared, name.clone());
             if plan.pin && !core_affinity::set_for_current(core_affinity::CoreId { id: plan.group.core }) {
                 tracing::warn!(thread = %name, core = plan.group.core, "could not pin thread to its core");
