@@ -30,6 +30,7 @@
 //! completion or release.
 
 use super::ExecutionStage;
+use crate::adapters::fix::cl_ord_id::ADOPTED_ORDER_ID_FLAG;
 use crate::config::{Config, ReconcileMode, ReconcileUnknown};
 use crate::decision::Outcome;
 use crate::event::{
@@ -37,6 +38,7 @@ use crate::event::{
 };
 use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::orders::{Order, OrderState};
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashSet;
 
@@ -81,6 +83,13 @@ pub(super) struct Reconciliation {
     listing: Vec<Order>,
     /// Follow-ups lost in this round.
     lost_in_round: u64,
+    /// The highest id of the orders the engine decided to send (journaled
+    /// decisions only: never raised by an adoption, which would hide the
+    /// unrecorded orders below it in the same answer). The journal records
+    /// every order at or below it (ids rise with the journal's sequence),
+    /// so a venue report of one that is neither open nor remembered closed
+    /// tells nothing new; one above it was sent but never journaled.
+    own_id_max: u64,
 }
 
 impl Reconciliation {
@@ -93,9 +102,63 @@ impl Reconciliation {
             mentioned,
             listing: Vec::with_capacity(open_capacity),
             lost_in_round: 0,
+            own_id_max: 0,
         }
     }
+
+    /// The engine decided to send a new order.
+    pub(super) fn note_own(&mut self, id: OrderId) {
+        if id.0 < ADOPTED_ORDER_ID_FLAG {
+            self.own_id_max = self.own_id_max.max(id.0);
+        }
+    }
+
+    /// The journal holds the order's record: it is one of the engine's own
+    /// orders at or below the highest the table held.
+    fn recorded(&self, id: OrderId) -> bool {
+        id.0 < ADOPTED_ORDER_ID_FLAG && id.0 <= self.own_id_max
+    }
+
+    /// A new run begins: no round is under way (the venue lane starts its own).
+    pub(super) fn begin_run(&mut self) {
+        self.mentioned.clear();
+        self.lost_in_round = 0;
+    }
+
+    /// The round's state and the highest own order id, ids sorted.
+    pub(super) fn save_state(&self, out: &mut StateWriter) {
+        out.u64(self.own_id_max);
+        out.u64(self.lost_in_round);
+        let mut mentioned: Vec<u64> = self.mentioned.iter().copied().collect();
+        mentioned.sort_unstable();
+        out.count(mentioned.len());
+        for id in mentioned {
+            out.u64(id);
+        }
+    }
+
+    pub(super) fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        self.own_id_max = input.u64("execution.own_order_id_max")?;
+        self.lost_in_round = input.u64("execution.reconcile_lost_in_round")?;
+        let count = input.count("orders mentioned in the round", MENTIONED_MAX)?;
+        self.mentioned.clear();
+        for _ in 0..count {
+            if !self
+                .mentioned
+                .insert(input.u64("execution.reconcile_mentioned")?)
+            {
+                return Err(StateError::Inconsistent {
+                    what: "execution reconciliation",
+                    detail: "an order is listed twice among those the venue mentioned",
+                });
+            }
+        }
+        Ok(())
+    }
 }
+
+/// Orders one round may hear about (live and recently done at the venue), at most.
+const MENTIONED_MAX: usize = 1 << 20;
 
 impl ExecutionStage {
     /// A step of the round, as the venue lane journaled it.
@@ -171,7 +234,7 @@ impl ExecutionStage {
         if report.state != VenueOrderState::Open {
             return self.closed_unknown(report, ev);
         }
-        if self.orders.closed_state(id).is_some() {
+        if self.orders.closed_state(id).is_some() || self.reconciliation.recorded(id) {
             // Closed here, working there: it is no order of ours any more.
             tracing::warn!(
                 order = id.0,
@@ -184,14 +247,19 @@ impl ExecutionStage {
         self.adopt(report, ev)
     }
 
-    /// Closed at the venue and not open here. One the table closed is done
-    /// with; one it never knew that traded is an order sent in the moment
+    /// Closed at the venue and not open here. One the journal recorded
+    /// (the table closed it, or it is at or below the highest own id) is
+    /// done with: a mass answer tells the day's done orders, most of them
+    /// known. One never recorded that traded is an order sent in the moment
     /// before a crash, whose decision never reached the journal (or one
     /// entered at the venue for this account): its fills are the account's,
     /// so it is entered, its fills applied, and closed as the venue says.
     fn closed_unknown(&mut self, report: &VenueOrder, ev: &Event) -> Outcome {
         let id = report.order_id;
-        if self.orders.closed_state(id).is_some() || report.cum_qty.0 <= 0 {
+        if self.orders.closed_state(id).is_some() || self.reconciliation.recorded(id) {
+            return Outcome::None;
+        }
+        if report.cum_qty.0 <= 0 {
             return Outcome::LateForClosedOrder;
         }
         let order = venue_order(report, ev.instrument, ev.side);
