@@ -250,3 +250,33 @@ fn done_orders_the_journal_recorded_are_not_applied_again() {
     restored.on_event(&mut venue_order(17, 5, VenueOrderState::Filled));
     assert_eq!(notes.take(), vec![], "17 is recorded after a restart too");
 }
+
+// The venue delivers a live fill of an order the engine never recorded
+// (at logon, before its mass status answer): the position moves then, and
+// the answer about that order later applies only what the live fills
+// lacked: nothing when they covered its CumQty, the rest otherwise.
+#[test]
+fn live_fills_of_an_unrecorded_order_are_not_applied_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&common::test_config(dir.path()), Box::new(notes.clone()));
+    exec.on_event(&mut fill(0, Side::Buy, 40, 1, 10_000, 5, 1));
+    assert_eq!(exec.position(InstrumentId(0)), 5);
+    exec.on_event(&mut venue_order(40, 5, VenueOrderState::Filled));
+    assert_eq!(notes.take(), vec![], "its whole CumQty came live");
+    // Partly live: 2 of 5, the order still working at the venue.
+    exec.on_event(&mut fill(0, Side::Buy, 41, 2, 10_000, 2, 2));
+    exec.on_event(&mut venue_order(41, 4, VenueOrderState::Open));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledAck, 41, 5),
+            (RequestKind::ReconciledFill, 41, 2)
+        ]
+    );
+    assert_eq!(
+        exec.orders().get(OrderId(41)).map(|o| o.filled),
+        Some(Qty(2)),
+        "the table holds the live lots"
+    );
+}

@@ -125,7 +125,12 @@ impl ExecutionStage {
                 if let Some(position) = self.positions.get_mut(ev.instrument.index()) {
                     *position += ev.side.sign() * fill.qty.0;
                 }
-                self.orders.on_fill(ev.side, &fill)
+                let outcome = self.orders.on_fill(ev.side, &fill);
+                if outcome == Outcome::UnknownOrder {
+                    self.reconciliation
+                        .note_unknown_fill(fill.order_id, fill.qty.0);
+                }
+                outcome
             }
             Input::OrderReject(reject) => {
                 self.counters.venue_rejects += 1;

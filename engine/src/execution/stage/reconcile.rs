@@ -23,6 +23,12 @@
 //! of journaled events, so replay reproduces it; the follow-ups go through
 //! the gateway (nowhere in replay, where the journal holds the flagged
 //! events they became).
+//! A live fill about an own order above the mark (one sent and never
+//! recorded, whose reports the venue still delivers, often at logon before
+//! it answers the mass status request) moves the positions as it comes,
+//! and is remembered: a status answer about that order applies only the
+//! CumQty those fills lack.
+//!
 //! Invariants: missed fill quantity is applied once, when its flagged fill
 //! comes back journaled (the table's filled then equals the venue's CumQty,
 //! so a later answer finds nothing missing; one lost to a crash before it
@@ -38,6 +44,7 @@ use crate::event::{
 };
 use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::orders::{Order, OrderState};
+use crate::recent::RecentMap;
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashSet;
@@ -90,7 +97,14 @@ pub(super) struct Reconciliation {
     /// so a venue report of one that is neither open nor remembered closed
     /// tells nothing new; one above it was sent but never journaled.
     own_id_max: u64,
+    /// Lots of live fills about own orders above `own_id_max` (sent, never
+    /// recorded, their reports still arriving): already applied, so a
+    /// status answer about such an order applies only what they lack.
+    unrecorded_filled: RecentMap<i64>,
 }
+
+/// Unrecorded orders whose live fills are remembered.
+const UNRECORDED_MEMORY: usize = 1_024;
 
 impl Reconciliation {
     pub(super) fn new(config: &Config, open_capacity: usize) -> Reconciliation {
@@ -103,7 +117,22 @@ impl Reconciliation {
             listing: Vec::with_capacity(open_capacity),
             lost_in_round: 0,
             own_id_max: 0,
+            unrecorded_filled: RecentMap::with_capacity(UNRECORDED_MEMORY),
         }
+    }
+
+    /// A live fill about an order the table does not hold: remembered if
+    /// the order is one of ours the journal never recorded.
+    pub(super) fn note_unknown_fill(&mut self, id: OrderId, lots: i64) {
+        if id.0 < ADOPTED_ORDER_ID_FLAG && id.0 > self.own_id_max {
+            let before = self.unrecorded_filled.get(id.0).unwrap_or(0);
+            self.unrecorded_filled.set(id.0, before + lots);
+        }
+    }
+
+    /// Lots of the order already applied from live fills while it was unrecorded.
+    fn unrecorded_filled(&self, id: OrderId) -> i64 {
+        self.unrecorded_filled.get(id.0).unwrap_or(0)
     }
 
     /// The engine decided to send a new order.
@@ -135,6 +164,8 @@ impl Reconciliation {
         for id in mentioned {
             out.u64(id);
         }
+        self.unrecorded_filled
+            .save_state(out, |out, lots| out.i64(lots));
     }
 
     pub(super) fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
@@ -153,7 +184,10 @@ impl Reconciliation {
                 });
             }
         }
-        Ok(())
+        self.unrecorded_filled
+            .restore_state(input, "execution.unrecorded_filled", |input| {
+                input.i64("execution.unrecorded_filled_lots")
+            })
     }
 }
 
@@ -262,6 +296,12 @@ impl ExecutionStage {
         if report.cum_qty.0 <= 0 {
             return Outcome::LateForClosedOrder;
         }
+        // Its live reports may have come first (the venue sends what it
+        // holds for the session at logon): those lots are applied already.
+        let missed = report.cum_qty.0 - self.reconciliation.unrecorded_filled(id);
+        if missed <= 0 {
+            return Outcome::None;
+        }
         let order = venue_order(report, ev.instrument, ev.side);
         if self
             .orders
@@ -276,7 +316,7 @@ impl ExecutionStage {
             "the venue reports fills of an order the engine never recorded: applied"
         );
         self.counters.reconcile.adopted += 1;
-        self.apply_missed_fill(&order, report.cum_qty.0, ev);
+        self.apply_missed_fill(&order, missed, ev);
         self.orders.close_as(id, closed_state(report.state));
         self.counters.reconcile.closed += 1;
         self.note(
@@ -392,8 +432,20 @@ impl ExecutionStage {
             order.qty,
             ev,
         );
-        if report.cum_qty.0 > 0 {
-            self.apply_missed_fill(&order, report.cum_qty.0, ev);
+        // Lots its live fills brought already (the position moved then):
+        // the table catches up; only the rest is missed.
+        let applied = self.reconciliation.unrecorded_filled(order.id);
+        if applied > 0 {
+            let fill = Fill {
+                order_id: order.id,
+                exec_id: crate::units::ExecId(0),
+                price: order.price,
+                qty: Qty(applied),
+            };
+            self.orders.on_fill(order.side, &fill);
+        }
+        if report.cum_qty.0 > applied {
+            self.apply_missed_fill(&order, report.cum_qty.0 - applied, ev);
         }
         if self.reconciliation.cancel_unknown && self.orders.get(order.id).is_some() {
             self.counters.reconcile.cancelled += 1;
