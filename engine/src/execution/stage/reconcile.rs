@@ -36,7 +36,6 @@
 //! completion or release.
 
 use super::ExecutionStage;
-use crate::adapters::fix::cl_ord_id::ADOPTED_ORDER_ID_FLAG;
 use crate::config::{Config, ReconcileMode, ReconcileUnknown};
 use crate::decision::Outcome;
 use crate::event::{
@@ -124,7 +123,7 @@ impl Reconciliation {
     /// A live fill about an order the table does not hold: remembered if
     /// the order is one of ours the journal never recorded.
     pub(super) fn note_unknown_fill(&mut self, id: OrderId, lots: i64) {
-        if id.0 < ADOPTED_ORDER_ID_FLAG && id.0 > self.own_id_max {
+        if id.is_own() && id.0 > self.own_id_max {
             let before = self.unrecorded_filled.get(id.0).unwrap_or(0);
             self.unrecorded_filled.set(id.0, before + lots);
         }
@@ -137,7 +136,7 @@ impl Reconciliation {
 
     /// The engine decided to send a new order.
     pub(super) fn note_own(&mut self, id: OrderId) {
-        if id.0 < ADOPTED_ORDER_ID_FLAG {
+        if id.is_own() {
             self.own_id_max = self.own_id_max.max(id.0);
         }
     }
@@ -145,7 +144,7 @@ impl Reconciliation {
     /// The journal holds the order's record: it is one of the engine's own
     /// orders at or below the highest the table held.
     fn recorded(&self, id: OrderId) -> bool {
-        id.0 < ADOPTED_ORDER_ID_FLAG && id.0 <= self.own_id_max
+        id.is_own() && id.0 <= self.own_id_max
     }
 
     /// A new run begins: no round is under way (the venue lane starts its own).
