@@ -75,6 +75,10 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocket;
 use tungstenite::{Bytes, Message};
 
+/// An open connection's pings: when the last was sent, and when the one
+/// still awaiting its pong was.
+type Pings = (u64, Option<u64>);
+
 /// Payload of our pings: static, so a ping allocates nothing. Pongs are
 /// matched by arrival, not by payload.
 const PING_PAYLOAD: &[u8] = b"genesis";
@@ -538,14 +542,14 @@ impl WsClient {
     fn poll_open<C>(
         &mut self,
         mut ws: WebSocket<ChunkedStream>,
-        pings: (u64, Option<u64>),
+        pings: Pings,
         mut read_blocked: bool,
         clock: &mut C,
         report: &mut impl FnMut(WsEvent<'_>),
     ) where
         C: FnMut() -> u64,
     {
-        let (mut ping_last_ns, mut ping_outstanding_ns) = pings;
+        let (ping_last_ns, mut ping_outstanding_ns) = pings;
         // A read that would block left no complete frame in tungstenite's
         // buffer, so while the socket has nothing either, a read would only
         // zero-fill the buffer and block again.
@@ -594,10 +598,35 @@ impl WsClient {
             }
         }
         let now_ns = clock();
+        let pings = (ping_last_ns, ping_outstanding_ns);
+        let Some((ws, (ping_last_ns, ping_outstanding_ns))) =
+            self.keep_alive(ws, pings, now_ns, report)
+        else {
+            return;
+        };
+        self.state = State::Open {
+            ws,
+            ping_last_ns,
+            ping_outstanding_ns,
+            read_blocked,
+        };
+    }
+
+    /// After the reads of an open connection: a ping whose pong is overdue
+    /// loses the connection, a ping is sent when one is due, and what is
+    /// queued is flushed. The connection and its pings, unless it was lost.
+    fn keep_alive(
+        &mut self,
+        mut ws: WebSocket<ChunkedStream>,
+        (mut ping_last_ns, mut ping_outstanding_ns): Pings,
+        now_ns: u64,
+        report: &mut impl FnMut(WsEvent<'_>),
+    ) -> Option<(WebSocket<ChunkedStream>, Pings)> {
         if let Some(sent_ns) = ping_outstanding_ns {
             if now_ns.saturating_sub(sent_ns) >= self.config.ping_timeout_ns {
                 self.stats.ping_timeouts += 1;
-                return self.lose_connection(ws, DisconnectReason::PingTimeout, now_ns, report);
+                self.lose_connection(ws, DisconnectReason::PingTimeout, now_ns, report);
+                return None;
             }
         } else if now_ns.saturating_sub(ping_last_ns) >= self.config.ping_interval_ns {
             ping_last_ns = now_ns;
@@ -610,15 +639,11 @@ impl WsClient {
             Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => {}
             Err(error) => {
                 let reason = self.classify(&error);
-                return self.lose_connection(ws, reason, now_ns, report);
+                self.lose_connection(ws, reason, now_ns, report);
+                return None;
             }
         }
-        self.state = State::Open {
-            ws,
-            ping_last_ns,
-            ping_outstanding_ns,
-            read_blocked,
-        };
+        Some((ws, (ping_last_ns, ping_outstanding_ns)))
     }
 
     fn poll_closing(&mut self, mut ws: WebSocket<ChunkedStream>, deadline_ns: u64, now_ns: u64) {
