@@ -362,12 +362,12 @@ fn binary_tape(seeds: &[(u16, i64, i64, u8)]) -> Vec<u8> {
     writer.finish().unwrap()
 }
 
-/// Cases per property: 192 (CI), or `TAPE_FUZZ_CASES` for a longer search.
+/// Cases per property: 128 (CI), or `TAPE_FUZZ_CASES` for a longer search.
 fn cases() -> u32 {
     std::env::var("TAPE_FUZZ_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
-        .unwrap_or(192)
+        .unwrap_or(128)
 }
 
 proptest! {
