@@ -6,11 +6,12 @@
 //! with 1,000 idle connections held open against it, over a fixed stretch
 //! of engine events (a fused pipeline on the test's thread: synthetic feed,
 //! paper venue, market maker, journal) the endpoint's thread burns next to
-//! no CPU: under 1 % of the stretch's wall time and under 10 % of the
-//! engine thread's CPU time (it measures well under 1 % of either). Both are the threads' own CPU clocks
+//! no CPU: under 1 % of the stretch's wall time (it measures about 0.1 %,
+//! beside `stress --cpu 2` too; the engine thread's CPU time is printed
+//! beside it). CPU times are the threads' own CPU clocks
 //! (`pthread_getcpuclockid`), so a loaded host lengthens the stretch but
-//! does not move the ratios (a starved or busy-looping endpoint would burn
-//! a whole core: 100 % of the wall time). Its thread is not pinned: it may
+//! does not move the ratio (a starved or busy-looping endpoint would burn a
+//! whole core: 100 % of the wall time). Its thread is not pinned: it may
 //! run on every CPU the process may, so the kernel can keep it off the
 //! pipeline's cores.
 
@@ -106,20 +107,40 @@ fn raise_descriptor_limit(wanted: u64) {
     }
 }
 
-// 1,000 connections that send nothing are held open by the client; a scrape
-// on a fresh connection still answers in under 100 ms.
-#[test]
-fn idle_connections_do_not_starve_a_scrape() {
+/// Taken by the tests that time scrapes or count CPU: the engine stretch
+/// of one would otherwise take the cores the other's scrapes are timed on.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The endpoint on a busy board, with `count` connections that send
+/// nothing held open against it: its address, thread, stop flag and the
+/// idle connections.
+fn serve_beside_idle_connections(
+    count: usize,
+) -> (
+    SocketAddr,
+    std::thread::JoinHandle<()>,
+    Arc<AtomicBool>,
+    Vec<TcpStream>,
+) {
     raise_descriptor_limit(4096);
     let stop = Arc::new(AtomicBool::new(false));
     let (address, handle) =
         metrics_http::serve("127.0.0.1:0", busy_board(), 1, Arc::clone(&stop)).unwrap();
-    let idle: Vec<TcpStream> = (0..1_000)
+    let idle = (0..count)
         .map(|i| {
             TcpStream::connect_timeout(&address, Duration::from_secs(5))
                 .unwrap_or_else(|e| panic!("idle connection {i}: {e}"))
         })
         .collect();
+    (address, handle, stop, idle)
+}
+
+// 1,000 connections that send nothing are held open by the client; a scrape
+// on a fresh connection still answers in under 100 ms.
+#[test]
+fn idle_connections_do_not_starve_a_scrape() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (address, handle, stop, idle) = serve_beside_idle_connections(1_000);
     // Five scrapes: the median under 100 ms, every one under a second. (A
     // starved endpoint takes seconds to minutes; a single scrape on a loaded
     // two-core host can lose its core for a scheduler tick or two.)
@@ -260,16 +281,8 @@ fn task_named(name: &str) -> String {
 // events (see the header); its thread is not pinned.
 #[test]
 fn idle_connections_cost_the_hot_path_next_to_nothing() {
-    raise_descriptor_limit(4096);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (address, endpoint) =
-        metrics_http::serve("127.0.0.1:0", busy_board(), 1, Arc::clone(&stop)).unwrap();
-    let idle: Vec<TcpStream> = (0..1_000)
-        .map(|i| {
-            TcpStream::connect_timeout(&address, Duration::from_secs(5))
-                .unwrap_or_else(|e| panic!("idle connection {i}: {e}"))
-        })
-        .collect();
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (address, endpoint, stop, idle) = serve_beside_idle_connections(1_000);
     // Behind 1,000 idle connections, a scrape is answered.
     assert!(scrape(address).contains("genesis_events_total 1234"));
     let endpoint_task = task_named("metrics-http");
@@ -307,15 +320,11 @@ fn idle_connections_cost_the_hot_path_next_to_nothing() {
     );
     eprintln!("{figures}");
     // The bound's base is the stretch's wall time: an idle endpoint's cost
-    // is a few system calls per wake, 20 wakes a second, whatever the load.
+    // is a few system calls per wake, 20 wakes a second, whatever the load
+    // (a bound on the engine's CPU time would tighten as load stretches the
+    // wall time: not a bound that cannot flake).
     assert!(
         endpoint_cpu_ns * 100 < wall_ns,
         "the endpoint's thread used 1 % or more of the stretch's wall time: {figures}"
-    );
-    // And beside the engine's own CPU time, far under what one busy or
-    // starved endpoint would take (a core's worth).
-    assert!(
-        endpoint_cpu_ns * 10 < engine_cpu_ns,
-        "the endpoint's thread used 10 % or more of the engine's CPU time: {figures}"
     );
 }

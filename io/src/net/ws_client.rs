@@ -550,17 +550,7 @@ impl WsClient {
         C: FnMut() -> u64,
     {
         let (ping_last_ns, mut ping_outstanding_ns) = pings;
-        // A read that would block left no complete frame in tungstenite's
-        // buffer, so while the socket has nothing either, a read would only
-        // zero-fill the buffer and block again.
-        let reads_max = if read_blocked && !ws.get_ref().is_read_ready() {
-            self.stats.reads_skipped += 1;
-            0
-        } else {
-            read_blocked = false;
-            self.config.messages_per_poll_max
-        };
-        for _ in 0..reads_max {
+        for _ in 0..self.reads_allowed(&ws, &mut read_blocked) {
             // Each message is dropped by the end of its arm, before the next
             // `read()`: that lets tungstenite reuse its read buffer in place.
             match ws.read() {
@@ -610,6 +600,19 @@ impl WsClient {
             ping_outstanding_ns,
             read_blocked,
         };
+    }
+
+    /// Reads this poll may make. A read that would block left no complete
+    /// frame in tungstenite's buffer, so while the socket has nothing
+    /// either, a read would only zero-fill the buffer and block again.
+    fn reads_allowed(&mut self, ws: &WebSocket<ChunkedStream>, read_blocked: &mut bool) -> usize {
+        if *read_blocked && !ws.get_ref().is_read_ready() {
+            self.stats.reads_skipped += 1;
+            0
+        } else {
+            *read_blocked = false;
+            self.config.messages_per_poll_max
+        }
     }
 
     /// After the reads of an open connection: a ping whose pong is overdue

@@ -255,8 +255,7 @@ impl Watch {
                     if let Some(cpu_ms) = task_cpu_ms(id) {
                         seen.endpoint_cpu_ms = cpu_ms;
                     }
-                }
-                if tasks.len() > 2 {
+                    // While the endpoint's thread lives, so do the pipeline's.
                     seen.affinities = tasks
                         .into_iter()
                         .map(|(name, _, cpus)| (name, cpus))
