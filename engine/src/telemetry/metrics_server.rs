@@ -5,8 +5,9 @@
 //! Invariants:
 //! - Every socket is non-blocking; the thread only ever blocks in `poll`,
 //!   for at most [`POLL_TIMEOUT`], so `stop` is seen within that.
-//! - The listen backlog is emptied on every readiness: accepting never
-//!   waits on a request being read.
+//! - The listen backlog ([`LISTEN_BACKLOG`] deep, not std's 128) is
+//!   emptied on every readiness: accepting never waits on a request being
+//!   read, and a burst of connections never drops a scrape's handshake.
 //! - At most [`CONNECTIONS_MAX`] connections are held (`held` counts
 //!   them). When full, the one idle the longest is closed to take the new
 //!   one, so a client that opens connections and sends nothing cannot keep
@@ -38,6 +39,11 @@ pub const CONNECTIONS_MAX: usize = 256;
 pub const IDLE_TIMEOUT: Duration = Duration::from_millis(1_000);
 /// Largest request head read; larger is answered 431 and closed.
 pub const REQUEST_BYTES_MAX: usize = 4096;
+/// Connections the kernel queues for `accept` (capped by
+/// `net.core.somaxconn`). std's 128 is below what one client may open at
+/// once: past it the kernel drops the handshake's last ACK, and a scrape
+/// caught behind waits for the SYN-ACK to be sent again, about a second.
+const LISTEN_BACKLOG: i32 = 4096;
 /// Longest wait in `poll`: how soon `stop` and idle connections are seen.
 const POLL_TIMEOUT: Duration = Duration::from_millis(50);
 const LISTENER: Token = Token(usize::MAX);
@@ -59,6 +65,7 @@ pub fn serve(
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = std::net::TcpListener::bind(address)?;
+    deepen_backlog(&listener)?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
     let mut server = Server {
@@ -77,6 +84,21 @@ pub fn serve(
         .name("metrics-http".into())
         .spawn(move || server.run(&stop))?;
     Ok((bound, handle))
+}
+
+/// Raises the bound listener's backlog to [`LISTEN_BACKLOG`] (`listen(2)`
+/// again on a listening socket sets a new backlog).
+#[allow(unsafe_code)] // listen(2)
+fn deepen_backlog(listener: &std::net::TcpListener) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: listen(2) on a descriptor the borrowed listener owns; no
+    // memory is passed.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 struct Server {
