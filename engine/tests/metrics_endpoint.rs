@@ -3,7 +3,8 @@
 //! not keep a scrape out, and every scrape passes `promtool check metrics`.
 //!
 //! And beside the hot path, measured without a clock that load can skew:
-//! with 1,000 idle connections held open against it, over a fixed stretch
+//! with 1,000 idle connections held open against it (once the server has
+//! closed them for idleness, the steady state), over a fixed stretch
 //! of engine events (a fused pipeline on the test's thread: synthetic feed,
 //! paper venue, market maker, journal) the endpoint's thread burns next to
 //! no CPU: under 1 % of the stretch's wall time (it measures about 0.1 %,
@@ -276,6 +277,34 @@ fn task_named(name: &str) -> String {
         .unwrap()
 }
 
+/// Waits until the server has closed every idle connection (each client
+/// end reads end-of-file or a reset): after its idle timeout, the steady
+/// state the stretch measures. Fails after a minute.
+fn wait_until_server_closed(idle: &[TcpStream]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for stream in idle {
+        stream.set_nonblocking(true).unwrap();
+    }
+    loop {
+        let open = idle
+            .iter()
+            .filter(|stream| match (&**stream).read(&mut [0u8; 1]) {
+                Ok(0) => false,
+                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+                Ok(_) => panic!("the endpoint sent bytes to a connection that asked nothing"),
+            })
+            .count();
+        if open == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} idle connections still open a minute on (the idle timeout is 1 s)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 // With 1,000 idle connections held open, a scrape answers and the
 // endpoint's thread uses next to no CPU over a fixed stretch of engine
 // events (see the header); its thread is not pinned.
@@ -291,6 +320,8 @@ fn idle_connections_cost_the_hot_path_next_to_nothing() {
         cpus_allowed("self"),
         "the endpoint's thread may run on every CPU the process may (it is not pinned)"
     );
+
+    wait_until_server_closed(&idle);
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path());
