@@ -330,12 +330,17 @@ fn metrics_endpoint_is_scraped_during_a_run() {
             && metrics
                 .get("genesis_tick_to_trade_seconds_count{part=\"total\"}")
                 .is_some_and(|v| *v > 0.0)
+            // The rate is of the reporter's last interval, which a loaded
+            // host may have left without a counter update: the same scrape
+            // must show it moving too.
+            && metrics
+                .get("genesis_events_per_second")
+                .is_some_and(|v| *v > 0.0)
     });
     assert!(
         metrics.contains_key("genesis_ring_depth{ring=\"0\"}"),
         "{metrics:?}"
     );
-    assert!(metrics["genesis_events_per_second"] > 0.0);
     // A live scrape, journal and ring series included, passes promtool.
     let body = scrape(port).expect("a second scrape");
     let mut promtool = std::process::Command::new("promtool")
