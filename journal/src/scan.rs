@@ -30,8 +30,9 @@ pub(crate) fn read_header(
 }
 
 /// CRC32C of a segment's body (every byte after the header), read in
-/// chunks into `buffer`; `Ok(None)` when the segment is shorter than its
-/// layout says.
+/// chunks into `buffer` (sized here to [`SCAN_CHUNK_BYTES`] when empty; a
+/// caller that sized it keeps its size); `Ok(None)` when the segment is
+/// shorter than its layout says.
 pub(crate) fn body_crc(
     mut source: impl ReadAt,
     path: &Path,
@@ -39,7 +40,9 @@ pub(crate) fn body_crc(
     buffer: &mut Vec<u8>,
 ) -> Result<Option<u32>, JournalError> {
     let body_bytes = layout.body_bytes();
-    buffer.resize(SCAN_CHUNK_BYTES.min(body_bytes as usize), 0);
+    if buffer.is_empty() {
+        buffer.resize(SCAN_CHUNK_BYTES.min(body_bytes as usize), 0);
+    }
     let mut crc = 0u32;
     let mut read_bytes = 0u64;
     while read_bytes < body_bytes {

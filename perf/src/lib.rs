@@ -22,7 +22,7 @@
 //! Modules: the variants (`genesis`, `threaded`, `tokio_pipeline`, sharing
 //! `setup` and `drive`), the load generator (`schedule`), the hardware floor
 //! (`floor`), the engine over loopback sockets (`loopback`), memory
-//! (`memory`, `counting_alloc`), and the report (`report`, `markdown`,
+//! (`memory`, `counting_alloc`, the soak's plot in `svg`), and the report (`report`, `markdown`,
 //! `ratios`, with `latency`, `outcome` and `machine`; `readme` renders the
 //! README's table from a report).
 
@@ -41,5 +41,6 @@ pub mod readme;
 pub mod report;
 pub mod schedule;
 pub mod setup;
+pub mod svg;
 pub mod threaded;
 pub mod tokio_pipeline;

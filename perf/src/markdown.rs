@@ -3,6 +3,7 @@
 
 use crate::latency::human_ns;
 use crate::machine::mib;
+use crate::memory::Soak;
 use crate::outcome::Outcome;
 use crate::ratios;
 use crate::report::*;
@@ -337,43 +338,7 @@ fn original_targets(out: &mut String, report: &Report) {
 fn memory(out: &mut String, report: &Report) {
     let _ = writeln!(out, "\n## 5. Memory\n");
     if let Some(soak) = &report.soak {
-        let (steady, last, max) = (soak.steady(), soak.last(), soak.max());
-        let _ = writeln!(out, "Engine on its defaults ({}; built-in synthetic feed at {} events/s; metrics endpoint on an ephemeral port; journal in a scratch folder) in a child process, RSS sampled {} times over {:.1} s; steady state = first sample after {:.1} s of warm-up.\n", soak.plan, rate(soak.rate_per_sec as f64), soak.samples.len(), soak.elapsed_s, soak.warm_up_s);
-        let _ = writeln!(out, "| RSS | steady | last | max | growth |");
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
-        for (label, pick) in [
-            ("total", 0),
-            ("anonymous (heap, stacks)", 1),
-            ("file-backed (binary, journal map)", 2),
-        ] {
-            let get = |r: crate::machine::Rss| match pick {
-                0 => r.total_bytes,
-                1 => r.anon_bytes,
-                _ => r.file_bytes,
-            };
-            let _ = writeln!(
-                out,
-                "| {label} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:+.2} MiB |",
-                mib(get(steady)),
-                mib(get(last)),
-                mib(get(max)),
-                (get(last) as f64 - get(steady) as f64) / (1024.0 * 1024.0)
-            );
-        }
-        let growth = soak.growth_total_bytes() as f64 / (1024.0 * 1024.0);
-        let _ = writeln!(
-            out,
-            "\nGoals: RSS at steady state < {GOAL_RSS_MIB:.0} MB: **{:.1} MiB, {}**. Soak growth < {GOAL_GROWTH_MIB:.0} MB: **{growth:+.2} MiB over the {:.0} s after warm-up, {}** (the goal is for a 10-minute soak; this run asked for {:.0} s — `--soak-seconds 600` runs the full one). Growth rate after warm-up: {:+.3} MiB/min, {:+.2} MiB over 10 minutes if it held (pages of preallocated tables are still being touched early on: only the full soak settles it). The soak processed {} events ({}/s).",
-            mib(steady.total_bytes),
-            met(mib(steady.total_bytes) < GOAL_RSS_MIB),
-            soak.elapsed_s - soak.warm_up_s,
-            met(growth < GOAL_GROWTH_MIB),
-            soak.seconds_requested,
-            soak.growth_mib_per_min(),
-            soak.growth_mib_per_min() * 10.0,
-            soak.events,
-            rate(soak.events_per_sec())
-        );
+        soak_section(out, soak);
     }
     if let Some(alloc) = report.alloc {
         let _ = writeln!(
@@ -382,6 +347,47 @@ fn memory(out: &mut String, report: &Report) {
             alloc.events_warm_up, alloc.allocations, alloc.events_counted, alloc.per_event()
         );
     }
+}
+
+/// The soak's paragraph, RSS table, plot link and goals (also written alone by `bench soak`).
+pub fn soak_section(out: &mut String, soak: &Soak) {
+    let (steady, last, max) = (soak.steady(), soak.last(), soak.max());
+    let _ = writeln!(out, "Engine on its defaults ({}; the simulated venue's ITCH feed over UDP loopback at {} events/s, orders over FIX on a loopback port, the journal in a scratch folder, the metrics endpoint on an ephemeral port) in a child process, RSS sampled {} times over {:.1} s; steady state = first sample after {:.1} s of warm-up. The curve is in `rss.svg` beside this report.\n\n![RSS over the soak](rss.svg)\n", soak.plan, rate(soak.rate_per_sec as f64), soak.samples.len(), soak.elapsed_s, soak.warm_up_s);
+    let _ = writeln!(out, "| RSS | steady | last | max | growth |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for (label, pick) in [
+        ("total", 0),
+        ("anonymous (heap, stacks)", 1),
+        ("file-backed (binary, journal map)", 2),
+    ] {
+        let get = |r: crate::machine::Rss| match pick {
+            0 => r.total_bytes,
+            1 => r.anon_bytes,
+            _ => r.file_bytes,
+        };
+        let _ = writeln!(
+            out,
+            "| {label} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:+.2} MiB |",
+            mib(get(steady)),
+            mib(get(last)),
+            mib(get(max)),
+            (get(last) as f64 - get(steady) as f64) / (1024.0 * 1024.0)
+        );
+    }
+    let growth = soak.growth_total_bytes() as f64 / (1024.0 * 1024.0);
+    let _ = writeln!(
+        out,
+        "\nGoals: RSS at steady state < {GOAL_RSS_MIB:.0} MB: **{:.1} MiB, {}**. Soak growth < {GOAL_GROWTH_MIB:.0} MB: **{growth:+.2} MiB over the {:.0} s after warm-up, {}** (the goal is for a 10-minute soak; this run asked for {:.0} s — `--soak-seconds 600` runs the full one). Growth rate after warm-up: {:+.3} MiB/min, {:+.2} MiB over 10 minutes if it held (pages of preallocated tables are still being touched early on: only the full soak settles it). The soak processed {} events ({}/s).",
+        mib(steady.total_bytes),
+        met(mib(steady.total_bytes) < GOAL_RSS_MIB),
+        soak.elapsed_s - soak.warm_up_s,
+        met(growth < GOAL_GROWTH_MIB),
+        soak.seconds_requested,
+        soak.growth_mib_per_min(),
+        soak.growth_mib_per_min() * 10.0,
+        soak.events,
+        rate(soak.events_per_sec())
+    );
 }
 
 fn regression(out: &mut String, report: &Report) {

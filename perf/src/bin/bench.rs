@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p genesis-perf --bin bench -- --quick   # ~1 minute
 //! cargo run --release -p genesis-perf --bin bench              # ~12 minutes (10-minute soak)
+//! cargo run --release -p genesis-perf --bin bench -- soak      # the 10-minute soak alone, with rss.svg
 //! ```
 //!
 //! Runs, in this order, so nothing else of the harness competes with a
@@ -43,6 +44,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Child {
+    /// The memory soak alone, on the engine's defaults in a child process:
+    /// writes soak.md, soak.json and rss.svg (RSS over time) to --out.
+    Soak {
+        /// Seconds of the soak (the goal is for ten minutes).
+        #[arg(long, default_value_t = 600.0)]
+        seconds: f64,
+        /// Market-data events/s during the soak.
+        #[arg(long, default_value_t = 100_000)]
+        rate: u64,
+        #[arg(long, default_value = "target/perf-report/soak")]
+        out: PathBuf,
+    },
     /// Internal: the soak, run by the harness in a child process.
     #[command(hide = true)]
     SoakChild {
@@ -104,6 +117,9 @@ fn main() -> Result<()> {
         let dir = tempfile::tempdir_in(&scratch)?;
         let soak = memory::soak_child(dir.path(), seconds, rate, sample_ms)?;
         return memory::print_soak(&soak);
+    }
+    if let Some(Child::Soak { seconds, rate, out }) = cli.child {
+        return soak_alone(seconds, rate, &out);
     }
     run(cli.run)
 }
@@ -242,6 +258,35 @@ fn memory_figures(
     Ok((alloc, soak))
 }
 
+/// `bench soak`: the soak without the rest of the harness.
+fn soak_alone(seconds: f64, rate: u64, out: &Path) -> Result<()> {
+    let scratch = tempfile::tempdir()?;
+    progress(&format!(
+        "soak: defaults at {rate}/s for {seconds} s (child process)"
+    ));
+    let sample_ms = if seconds <= 30.0 { 250 } else { 1_000 };
+    let soak = memory::soak_in_child(scratch.path(), seconds, rate, sample_ms)?;
+    let machine = Machine::detect();
+    let mut text = format!(
+        "# Soak\n\nCPU: {}, {} of {} cores usable, load average {:.2} at the start.\n\n",
+        machine.cpu_model, machine.cores_usable, machine.cores_online, machine.load_average_1m
+    );
+    markdown::soak_section(&mut text, &soak);
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("soak.md"), &text)?;
+    std::fs::write(
+        out.join("soak.json"),
+        serde_json::to_string_pretty(&soak.to_json())? + "\n",
+    )?;
+    std::fs::write(out.join("rss.svg"), genesis_perf::svg::rss_plot(&soak))?;
+    println!("{text}");
+    progress(&format!(
+        "wrote {}/soak.md, soak.json and rss.svg",
+        out.display()
+    ));
+    Ok(())
+}
+
 /// The engine over loopback sockets at the offered rate, one row per feed.
 fn loopback_rows(root: &Path, args: &RunArgs, seconds: f64) -> Result<Vec<loopback::Row>> {
     let mut rows = Vec::new();
@@ -283,6 +328,9 @@ fn write_report(report: &Report, out: &Path) -> Result<()> {
     let text = markdown::render(report);
     std::fs::create_dir_all(out)?;
     std::fs::write(out.join("report.md"), &text)?;
+    if let Some(soak) = &report.soak {
+        std::fs::write(out.join("rss.svg"), genesis_perf::svg::rss_plot(soak))?;
+    }
     std::fs::write(
         out.join("report.json"),
         serde_json::to_string_pretty(&report.to_json())? + "\n",

@@ -3,9 +3,9 @@
 //!
 //! A new order's ClOrdID opens a chain under a fresh key (the exchange's
 //! name for the order); an accepted replace adds its ClOrdID to the chain.
-//! A cancel or replace is served when its OrigClOrdID is any version of a
-//! live order the venue accepted, and refused as an unknown order
-//! otherwise. Reports name the order by its first ClOrdID (OrderID(37)) and
+//! A cancel or replace is served when its OrigClOrdID is one of the last
+//! [`VERSIONS_KEPT`] versions of a live order the venue accepted, and
+//! refused as an unknown order otherwise. Reports name the order by its first ClOrdID (OrderID(37)) and
 //! its version accepted last. When an order closes its ClOrdIDs stop
 //! naming it, but its chain is kept among the last [`CLOSED_MEMORY`]
 //! closed ones, for replies already queued about it (a cancel that crossed
@@ -20,6 +20,11 @@ use std::collections::{HashMap, VecDeque};
 
 /// Closed orders whose chains a session keeps for late replies.
 pub const CLOSED_MEMORY: usize = 4_096;
+
+/// Accepted versions a live order answers to: the newest ones. A quoting
+/// order replaced all day would otherwise keep every ClOrdID it ever had,
+/// and the venue's memory would grow with the run.
+pub const VERSIONS_KEPT: usize = 16;
 
 /// One order's ClOrdIDs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,10 +162,19 @@ impl Ids {
             .take()
             .unwrap_or_else(|| chain.accepted.clone());
         let previous = std::mem::replace(&mut chain.accepted, new.clone());
+        let mut forgotten = None;
         if !chain.versions.contains(&new) {
             chain.versions.push(new.clone());
+            if chain.versions.len() > VERSIONS_KEPT {
+                forgotten = Some(chain.versions.remove(0));
+            }
         }
-        self.sessions[slot].by_text.insert(new.clone(), key);
+        let by_text = &mut self.sessions[slot].by_text;
+        if let Some(old) = forgotten {
+            let removed = by_text.remove(&old);
+            assert_eq!(removed, Some(key), "a version maps to its own order");
+        }
+        by_text.insert(new.clone(), key);
         Some((new, previous))
     }
 
@@ -271,5 +285,30 @@ mod tests {
         }
         assert!(ids.chain(0, first).is_none(), "the oldest is gone");
         assert!(ids.chain(0, first + 1).is_some());
+    }
+
+    // An order replaced all day keeps only its newest versions: the
+    // venue's memory does not grow with the run.
+    #[test]
+    fn a_long_replaced_order_keeps_only_its_newest_versions() {
+        let mut ids = Ids::new(1);
+        let key = ids.open(0, b"v0");
+        for n in 1..=100u32 {
+            ids.request(0, key, format!("v{n}").as_bytes());
+            ids.accept_replace(0, key);
+        }
+        let session = &ids.sessions[0];
+        assert_eq!(session.by_text.len(), VERSIONS_KEPT);
+        assert_eq!(ids.chain(0, key).unwrap().versions.len(), VERSIONS_KEPT);
+        assert_eq!(ids.key_of(0, b"v100"), Some(key));
+        assert_eq!(ids.key_of(0, b"v85"), Some(key));
+        assert_eq!(ids.key_of(0, b"v84"), None, "older versions are forgotten");
+        assert_eq!(
+            ids.chain(0, key).unwrap().root,
+            b"v0",
+            "OrderID stays the first ClOrdID"
+        );
+        ids.close(0, key);
+        assert!(ids.sessions[0].by_text.is_empty());
     }
 }
