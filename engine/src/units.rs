@@ -45,6 +45,19 @@ impl InstrumentId {
     }
 }
 
+/// Set in the id of an order adopted from the venue under a ClOrdID the
+/// engine did not make (`adapters::fix::cl_ord_id`): the engine's own order
+/// ids (four per journal sequence) never reach it.
+pub const ADOPTED_ORDER_ID_FLAG: u64 = 1 << 62;
+
+impl OrderId {
+    /// One of the engine's own orders, not one adopted under a foreign ClOrdID.
+    #[inline]
+    pub fn is_own(self) -> bool {
+        self.0 < ADOPTED_ORDER_ID_FLAG
+    }
+}
+
 /// Side of an order, a fill or a book entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[repr(u8)]

@@ -11,6 +11,10 @@
 //! (`snapshot_source = "websocket-api"`), which this scripted venue
 //! answers; the REST procedure is tested against a Binance-shaped server
 //! in `engine/cli/tests/binance_feed.rs`.
+//!
+//! And the receive stamp: a ticker that waited in the socket is published
+//! with the kernel's arrival stamp as `ts_recv_ns` (on the engine's clock),
+//! not the time the source read it.
 
 use genesis_engine::adapters::binance_source::BinanceSource;
 use genesis_engine::clock::EpochClock;
@@ -21,6 +25,11 @@ use genesis_engine::event::{Event, Input, TopOfBook, FLAG_STALE};
 use genesis_engine::ingest::Source;
 use genesis_engine::units::{Price, Qty};
 use genesis_io::net::{combined_stream_url, ConnectionId, WsServer};
+
+// io's test support reads the wall clock for its deadlines.
+#[allow(clippy::disallowed_methods)]
+#[path = "../../io/tests/support/rx_stamp.rs"]
+mod rx_stamp;
 
 const DEADLINE_NS: u64 = 20_000_000_000;
 
@@ -216,7 +225,11 @@ impl Rig {
     /// A rig whose book is synced, with a live top published from a ticker
     /// carrying update id `update_id`.
     fn live(update_id: u64) -> (Rig, TopOfBook) {
-        let mut rig = Rig::new();
+        Rig::new().made_live(update_id)
+    }
+
+    fn made_live(self, update_id: u64) -> (Rig, TopOfBook) {
+        let mut rig = self;
         rig.wait_until("the snapshot request", |r| !r.venue.requests.is_empty());
         rig.sync_book();
         let live = top(2_000, 5, 2_001, 6);
@@ -383,4 +396,72 @@ fn constructor_errors_name_the_problem() {
     .err()
     .unwrap();
     assert!(err.contains("instruments[0].tick_size"), "{err}");
+}
+
+// A ticker that waited 2 ms in the socket before the source polled carries
+// the kernel's arrival stamp: at or before the moment epoll saw it waiting,
+// and well before the poll. (A user-space stamp could only be later than
+// the wait.) The first tickers after connecting may come before kernel
+// stamping is live system-wide, so the rounds start once one comes stamped.
+#[test]
+fn a_top_carries_the_kernel_receive_stamp() {
+    use mio::{Events, Poll, Token};
+    let _live = rx_stamp::kernel_stamping_live();
+    let mut rig = Rig::new();
+    let mut poll = Poll::new().unwrap();
+    let client = rig.source.feed_mut().client_mut();
+    client.register_with(poll.registry(), Token(0)).unwrap();
+    assert!(
+        client.rx_stamping().is_kernel(),
+        "{:?}",
+        client.rx_stamping()
+    );
+    let (mut rig, _) = rig.made_live(1);
+    let mut events = Events::with_capacity(8);
+    let mut update_id = 1;
+    let mut round = |rig: &mut Rig| {
+        poll.poll(&mut events, Some(std::time::Duration::ZERO))
+            .unwrap();
+        update_id += 1;
+        let sent_ns = rig.clock.now_ns();
+        let ask_qty = 10 + (update_id % 2) as i64;
+        rig.venue.ticker(update_id, top(2_000, 5, 2_001, ask_qty));
+        rx_stamp::wait_until("the ticker", || {
+            poll.poll(&mut events, Some(std::time::Duration::from_millis(100)))
+                .unwrap();
+            events.iter().any(|event| event.is_readable())
+        });
+        let seen_ns = rig.clock.now_ns();
+        rx_stamp::busy_work();
+        let polled_ns = rig.clock.now_ns();
+        let (top, stale) = rig.next_top("the ticker");
+        assert_eq!((top.ask_qty.0, stale), (ask_qty, false));
+        [
+            sent_ns,
+            seen_ns,
+            polled_ns,
+            rig.events[rig.seen - 1].ts_recv_ns,
+        ]
+    };
+    rx_stamp::wait_until("a kernel-stamped ticker", || {
+        let stamped = rig.source.feed().ws_stats().messages_stamped_kernel;
+        round(&mut rig);
+        rig.source.feed().ws_stats().messages_stamped_kernel > stamped
+    });
+    for _ in 0..3 {
+        let [sent_ns, seen_ns, polled_ns, ts_recv_ns] = round(&mut rig);
+        assert!(
+            ts_recv_ns >= sent_ns,
+            "stamp {ts_recv_ns} before the send {sent_ns}"
+        );
+        assert!(
+            ts_recv_ns <= seen_ns,
+            "stamp {ts_recv_ns} after the ticker was seen waiting at {seen_ns}"
+        );
+        assert!(
+            polled_ns - ts_recv_ns >= rx_stamp::BUSY_NS / 2,
+            "stamp {ts_recv_ns} is not earlier than the poll {polled_ns} by the wait"
+        );
+    }
+    assert_eq!(rig.source.feed().ws_stats().messages_stamped_user, 0);
 }

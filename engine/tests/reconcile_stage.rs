@@ -4,14 +4,17 @@
 //! crash before then leaves it missing, and the next answer finds it
 //! again); an order the venue reports done is closed; one it holds and the
 //! engine does not know is adopted; one the engine never recorded that
-//! filled while it was down has its fills applied.
+//! filled while it was down has its fills applied; one it recorded and
+//! forgot is not applied again.
 
 mod common;
 
 use common::{ack, fill};
+use genesis_engine::decision::{Action, Intent};
 use genesis_engine::event::{Event, Input, VenueOrder, VenueOrderState, FLAG_RECONCILED};
 use genesis_engine::execution::{ExecutionStage, Gateway, OrderRequest, RequestKind, SendError};
 use genesis_engine::orders::OrderState;
+use genesis_engine::state_codec::{StateReader, StateWriter};
 use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
 use std::sync::{Arc, Mutex};
 
@@ -180,4 +183,100 @@ fn unrecorded_order_filled_while_down_is_applied() {
     // Told again (a later round): closed here, nothing more.
     exec.on_event(&mut venue_order(11, 5, VenueOrderState::Filled));
     assert_eq!(notes.take(), vec![]);
+}
+
+/// An event carrying the decision to send order `order` (buy 5 at 10,000).
+fn decided(order: u64) -> Event {
+    let mut event = common::top(0, 9_999, 10_001, 1);
+    event.intents[0] = Intent {
+        order_id: OrderId(order),
+        price: Price(10_000),
+        qty: Qty(5),
+        instrument: InstrumentId(0),
+        action: Action::New,
+        side: Side::Buy,
+        ..Intent::EMPTY
+    };
+    event
+}
+
+// A mass status answer tells the day's done orders, most of them recorded.
+// One at or below the highest order the engine decided to send is in the
+// journal (ids rise with it): told again after the table forgot it, it
+// changes nothing. One above was sent and never recorded: its fills are
+// applied, even after an unrecorded order that still works was adopted
+// first in the same answer. The highest decided id survives a restart.
+#[test]
+fn done_orders_the_journal_recorded_are_not_applied_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::test_config(dir.path());
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&config, Box::new(notes.clone()));
+    exec.on_event(&mut decided(20));
+    assert_eq!(notes.take(), vec![(RequestKind::New, 20, 5)]);
+    // Recorded (15 <= 20), unknown to the table: nothing.
+    exec.on_event(&mut venue_order(15, 5, VenueOrderState::Filled));
+    assert_eq!(notes.take(), vec![]);
+    // Unrecorded and working (adopted), then unrecorded and done (applied).
+    exec.on_event(&mut venue_order(30, 0, VenueOrderState::Open));
+    assert_eq!(notes.take(), vec![(RequestKind::ReconciledAck, 30, 5)]);
+    exec.on_event(&mut venue_order(25, 5, VenueOrderState::Filled));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledFill, 25, 5),
+            (RequestKind::ReconciledClose, 25, 0)
+        ]
+    );
+    // Recorded, still working at the venue, not open here: cancelled there.
+    exec.on_event(&mut venue_order(16, 0, VenueOrderState::Open));
+    assert_eq!(notes.take(), vec![(RequestKind::Cancel, 16, 5)]);
+
+    // Restored into a new stage: the highest decided id is carried.
+    let mut out = StateWriter::new();
+    exec.save_state(&mut out);
+    let bytes = out.into_bytes();
+    let mut restored = ExecutionStage::new(&config, Box::new(notes.clone()));
+    let mut input = StateReader::new(&bytes);
+    restored.restore_state(&mut input).unwrap();
+    input.finish("execution").unwrap();
+    let mut again = StateWriter::new();
+    restored.save_state(&mut again);
+    assert_eq!(
+        again.into_bytes(),
+        bytes,
+        "restore then save gives the bytes back"
+    );
+    restored.on_event(&mut venue_order(17, 5, VenueOrderState::Filled));
+    assert_eq!(notes.take(), vec![], "17 is recorded after a restart too");
+}
+
+// The venue delivers a live fill of an order the engine never recorded
+// (at logon, before its mass status answer): the position moves then, and
+// the answer about that order later applies only what the live fills
+// lacked: nothing when they covered its CumQty, the rest otherwise.
+#[test]
+fn live_fills_of_an_unrecorded_order_are_not_applied_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&common::test_config(dir.path()), Box::new(notes.clone()));
+    exec.on_event(&mut fill(0, Side::Buy, 40, 1, 10_000, 5, 1));
+    assert_eq!(exec.position(InstrumentId(0)), 5);
+    exec.on_event(&mut venue_order(40, 5, VenueOrderState::Filled));
+    assert_eq!(notes.take(), vec![], "its whole CumQty came live");
+    // Partly live: 2 of 5, the order still working at the venue.
+    exec.on_event(&mut fill(0, Side::Buy, 41, 2, 10_000, 2, 2));
+    exec.on_event(&mut venue_order(41, 4, VenueOrderState::Open));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledAck, 41, 5),
+            (RequestKind::ReconciledFill, 41, 2)
+        ]
+    );
+    assert_eq!(
+        exec.orders().get(OrderId(41)).map(|o| o.filled),
+        Some(Qty(2)),
+        "the table holds the live lots"
+    );
 }

@@ -3,9 +3,11 @@
 //! from the newest valid snapshot and the journal after it, while a test
 //! venue keeps its orders and the requests in flight.
 //!
-//! - Over random input with restarts at random points, no pre-trade limit
-//!   is exceeded across restarts, each stage's position is the sum of the
-//!   venue's fills, no order id is sent twice, the rebuilt state is the
+//! - Over random input with restarts at random points, the venue filling,
+//!   cancelling and taking orders for the account while the engine is down
+//!   and every start reconciling with it, no pre-trade limit is exceeded
+//!   across restarts, each stage's position is the sum of the venue's fills
+//!   (reconciliation's included), no order id is sent twice, the rebuilt state is the
 //!   state at death byte for byte (from snapshots and from a full replay),
 //!   and replaying the whole journal from its first record, run by run as
 //!   each began, ends in the live state.
@@ -16,32 +18,39 @@ mod common;
 #[path = "common/world.rs"]
 mod world;
 
+use genesis_engine::decision::Gate;
 use genesis_engine::execution::NullGateway;
 use genesis_engine::run::rebuild::{rebuild, RebuildOptions};
-use genesis_engine::snapshot::file::read_snapshot;
+use genesis_engine::snapshot::file::{read_snapshot, write_snapshot};
 use genesis_engine::snapshot::history::{enter_run, replay_range};
-use genesis_engine::snapshot::{History, SnapshotPolicy, StartRecord, StrategyPool};
+use genesis_engine::snapshot::{History, SnapshotMeta, SnapshotPolicy, StartRecord, StrategyPool};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use world::{market_maker, step, Step, World};
+use world::{away, market_maker, step, Away, Step, World};
 
 #[derive(Clone, Debug)]
 enum Action {
     Step(Step),
     /// The engine stops (`graceful`) or dies, then starts again; `damage`
-    /// flips a byte of the newest snapshot (at that offset) while it is down.
+    /// flips a byte of the newest snapshot (at that offset) while it is
+    /// down, and the venue does `away` meanwhile.
     Restart {
         graceful: bool,
         damage: Option<usize>,
+        away: Vec<Away>,
     },
 }
 
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         40 => step().prop_map(Action::Step),
-        1 => (any::<bool>(), proptest::option::weighted(0.3, any::<usize>()))
-            .prop_map(|(graceful, damage)| Action::Restart { graceful, damage }),
+        1 => (
+            any::<bool>(),
+            proptest::option::weighted(0.3, any::<usize>()),
+            proptest::collection::vec(away(), 0..4),
+        )
+            .prop_map(|(graceful, damage, away)| Action::Restart { graceful, damage, away }),
     ]
 }
 
@@ -98,8 +107,8 @@ fn full_replay_state(world: &World) -> Option<Vec<u8>> {
 /// Stops (or kills) and starts the world again, checking what the start-up rebuilt.
 fn restart(
     world: &mut World,
-    graceful: bool,
-    damage: Option<usize>,
+    (graceful, damage): (bool, Option<usize>),
+    away: &[Away],
     events_between: u64,
 ) -> Result<(), TestCaseError> {
     let before = world.state();
@@ -112,6 +121,9 @@ fn restart(
         world.journal_state.clone()
     };
     world.stop(graceful);
+    for action in away {
+        world.while_away(action);
+    }
     let damaged = damage.and_then(|offset| {
         let newest = snapshot_files(&world.snapshots_dir()).pop()?;
         flip_byte(&newest, offset);
@@ -151,8 +163,9 @@ fn restart(
                 "{:?}",
                 report
             );
-            // Unless the start snapshot took its name, it would be refused again at every start.
-            if read_snapshot(path).is_err() {
+            // Unless the start snapshot took its name, it would be refused
+            // again at every start (the start's round may have pruned it).
+            if path.exists() && read_snapshot(path).is_err() {
                 std::fs::remove_file(path).unwrap();
             }
         }
@@ -208,13 +221,13 @@ proptest! {
         events_between in 1u64..40,
         actions in proptest::collection::vec(action(), 1..250),
     ) {
-        let mut world = World::new(Some(policy(events_between)));
+        let mut world = World::reconciling(Some(policy(events_between)));
         let mut restarts = 0;
         for action in &actions {
             match action {
                 Action::Step(step) => world.apply(step),
-                Action::Restart { graceful, damage } => {
-                    restart(&mut world, *graceful, *damage, events_between)?;
+                Action::Restart { graceful, damage, away } => {
+                    restart(&mut world, (*graceful, *damage), away, events_between)?;
                     restarts += 1;
                 }
             }
@@ -367,4 +380,153 @@ fn a_start_that_replayed_leaves_a_snapshot_for_the_next() {
     }
     drive(&mut world, 50, 0x5eed_0005);
     assert_eq!(replay_from_first_record(&world), world.state());
+}
+
+// A venue that outlives the engine acts while it is down: it fills a
+// resting order whole, cancels another, and takes an order someone else
+// entered for the account. The start's round applies the fill once,
+// closes both, adopts and cancels the stranger's, and the state is what
+// a replay from the first record rebuilds.
+#[test]
+fn what_the_venue_did_while_the_engine_was_down_is_reconciled() {
+    let mut world = World::reconciling(Some(policy(25)));
+    let mut seed = 0x5eed_0010;
+    while world.venue.own_resting() < 2 {
+        drive(&mut world, 50, seed);
+        seed += 1;
+        assert!(seed < 0x5eed_0010 + 40, "two orders rest at the venue");
+    }
+    world.stop(false);
+    // What was in flight reached the venue.
+    let resting = world.venue.own_resting();
+    assert!(resting >= 2);
+    for away in [
+        Away::Fill { pick: 0, qty: 100 },
+        Away::Cancel { pick: 0 },
+        Away::Foreign {
+            instrument: 1,
+            side: true,
+        },
+    ] {
+        world.while_away(&away);
+    }
+    world.start(RebuildOptions::default());
+    world.check().unwrap();
+    let counted = world.execution().counters.reconcile;
+    assert_eq!(counted.rounds, 1, "{counted:?}");
+    assert!(counted.fills >= 1 && counted.fill_lots >= 1, "{counted:?}");
+    assert!(
+        counted.closed >= 2,
+        "the filled and the cancelled: {counted:?}"
+    );
+    assert_eq!((counted.adopted, counted.cancelled), (1, 1), "{counted:?}");
+    assert_eq!(world.venue.own_resting(), resting - 2);
+    assert_eq!(
+        world.execution().orders().open_count(),
+        world.venue.own_resting(),
+        "the engine's open orders are the venue's"
+    );
+    drive(&mut world, 100, 0x5eed_0020);
+    assert_eq!(replay_from_first_record(&world), world.state());
+}
+
+// A snapshot written while a round holds the gate shut, then a kill before
+// the round completes: the start rebuilds from that snapshot and the
+// journal after it exactly as a full replay does, every decision made
+// behind the gate (refused) re-derived the same, and replay agrees.
+#[test]
+fn a_snapshot_taken_during_reconciliation_restores_the_same_decisions() {
+    let mut world = World::reconciling(Some(policy(10)));
+    drive(&mut world, 200, 0x5eed_0030);
+    world.stop(false);
+    // Started again with the round only begun: asked, answered, not complete.
+    world.reconciling = false;
+    world.start(RebuildOptions::default());
+    world.reconciling = true;
+    let round_from = world.seq_next();
+    world.reconcile_begin();
+    let market = |i: u64| Step::Market {
+        instrument: (i % 2) as u16,
+        delta: if i.is_multiple_of(3) { 2 } else { -1 },
+        spread: 2,
+    };
+    let newest_seq = |world: &World| {
+        let newest = snapshot_files(&world.snapshots_dir()).pop()?;
+        let name = newest.file_stem()?.to_str()?.to_owned();
+        name.strip_prefix("snapshot-")?.parse::<u64>().ok()
+    };
+    // The market moves until a snapshot written during the round has at
+    // least four events after it. The strategy, seeing the gate shut, does
+    // not quote (with the gate open it would: a rebuild that lost the gate
+    // diverges from the journal in that tail).
+    world.sink.1.clear();
+    let mut i = 0;
+    loop {
+        world.apply(&market(i));
+        i += 1;
+        assert!(i < 60, "a snapshot is written during the round");
+        let newest = newest_seq(&world).unwrap_or(0);
+        if newest >= round_from && world.seq_next() - 1 - newest >= 4 {
+            break;
+        }
+    }
+    let moves = std::mem::take(&mut world.sink.1);
+    assert!(moves
+        .iter()
+        .all(|e| e.gate_global == Gate::HaltReconciling && e.intents.iter().all(|i| i.is_empty())));
+    let before = world.state();
+    world.stop(false);
+    assert_eq!(
+        full_replay_state(&world).as_deref(),
+        Some(&before[..]),
+        "a full replay rebuilds the state at death"
+    );
+    let report = world.start(RebuildOptions::default());
+    assert_eq!(report.origin, "snapshot", "{report:?}");
+    let snapshot_seq = report.snapshot_seq.unwrap();
+    assert!(
+        snapshot_seq >= round_from && report.events_replayed >= 4,
+        "a snapshot written during the round, then its tail: {report:?}"
+    );
+    assert_eq!(world.journal_state.as_deref(), Some(&before[..]));
+    world.check().unwrap();
+    drive(&mut world, 50, 0x5eed_0031);
+    assert_eq!(replay_from_first_record(&world), world.state());
+}
+
+// A snapshot whose state was written in the previous payload format (a
+// build before this one) is refused, naming both versions, and the start
+// falls back to a full replay, which rebuilds the same state.
+#[test]
+fn a_snapshot_in_an_older_state_format_is_refused_for_a_full_replay() {
+    let mut world = World::new(Some(policy(1_000)));
+    drive(&mut world, 200, 0x5eed_0040);
+    let before = world.state();
+    world.stop(true);
+    let files = snapshot_files(&world.snapshots_dir());
+    let newest = read_snapshot(files.last().unwrap()).unwrap();
+    for file in &files {
+        std::fs::remove_file(file).unwrap();
+    }
+    let mut payload = newest.payload.clone();
+    payload[..2].copy_from_slice(&1u16.to_le_bytes());
+    let header = newest.header;
+    let meta = SnapshotMeta {
+        seq: header.seq,
+        run_seq_first: header.run_seq_first,
+        fingerprint: header.fingerprint,
+        event_crc32c: header.event_crc32c,
+    };
+    let old = write_snapshot(&world.snapshots_dir(), &meta, &payload).unwrap();
+    let report = world.start(RebuildOptions::default());
+    assert_eq!(report.origin, "full replay", "{report:?}");
+    assert_eq!(report.fallbacks.len(), 1, "{report:?}");
+    let fallback = &report.fallbacks[0];
+    assert!(
+        fallback.contains(old.to_str().unwrap())
+            && fallback.contains("state format version 1; this build reads version 2")
+            && fallback.ends_with("falling back to a full replay from the first record"),
+        "{fallback}"
+    );
+    assert_eq!(world.journal_state.as_deref(), Some(&before[..]));
 }

@@ -9,9 +9,15 @@
 //! counted. Messages go out in bursts of one to four diffs plus as many
 //! tickers, so reads see several frames at once and frames split across
 //! reads. Every wait is on a condition with a deadline.
+//!
+//! The client takes the kernel's receive stamp with each read (`recvmsg`
+//! with a control buffer on the stack): every measured message must carry
+//! one, so the zero is the stamping path's.
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/rx_stamp.rs"]
+mod rx_stamp;
 use counting_alloc::{ALLOCATIONS, COUNTING};
 
 use genesis_io::binance::{
@@ -231,6 +237,7 @@ fn measure(
     let probe = counting_alloc::allocations_in(|| drop(std::hint::black_box(vec![1u8; 8])));
     assert!(probe >= 1, "the counting allocator sees allocations");
 
+    let _live = rx_stamp::kernel_stamping_live();
     let mut rig = Rig::new(ping_interval_ns);
     rig.wait_until("the first sync", false, Rig::synced);
     // `Connected` and the snapshot's `Synced`; nothing else is expected.
@@ -240,9 +247,16 @@ fn measure(
     }
     ALLOCATIONS.with(|n| n.set(0));
     let mut messages = 0u64;
+    let stamped_before = rig.feed.ws_stats().messages_stamped_kernel;
     for round in rounds_warm_up..rounds_warm_up + rounds_measured {
         messages += rig.round(round, burst(round), true);
     }
+    assert_eq!(
+        rig.feed.ws_stats().messages_stamped_kernel - stamped_before,
+        messages,
+        "every measured message carries the kernel's stamp: {:?}",
+        rig.feed.ws_stats()
+    );
     // Idle polls (no data sent): the read is skipped after a peek, which
     // must not allocate either. With pings due on every poll the venue's
     // pongs keep the socket busy, so only without pings is a skip certain.

@@ -10,6 +10,11 @@
 //! CI runs `GENESIS_RESTART_KILLS` kill points (default 5) from
 //! `GENESIS_RESTART_SEED` (default 13); the issue's full 20 is
 //! `GENESIS_RESTART_KILLS=20`.
+//!
+//! The rare moment a kill happens to hit (an order sent and filled live just
+//! before it, with no record on disk) is also made exact: the journal's
+//! tail is cut at that order's decision, and its fills must come back
+//! through reconciliation, once.
 
 #![allow(clippy::disallowed_methods)] // kill moments and settling are wall-clock
 
@@ -17,10 +22,11 @@ mod common;
 
 use common::process::{free_port, genesis, journal_events, write_run_config};
 use common::venue::{Engine, Venue};
-use genesis_engine::event::{EventKind, Input};
+use genesis_engine::decision::Action;
+use genesis_engine::event::{Event, EventKind, Input};
 use rand_core::{RngCore, SeedableRng};
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Instruments of the default config, in index order.
@@ -131,6 +137,84 @@ fn settle(venue: &mut Venue, journal: &Path) {
     }
 }
 
+/// After a restart and reconciliation: no timeout, the engine's open orders
+/// and positions are the venue's, and the journal's fills (live and
+/// reconciled) sum to the venue's positions.
+fn assert_same_book(
+    report: &serde_json::Value,
+    participant: &serde_json::Value,
+    symbols: &[String],
+    journal: &Path,
+    context: &str,
+) {
+    assert_eq!(
+        report["reconcile"]["timeouts"].as_u64(),
+        Some(0),
+        "{context}"
+    );
+    assert_eq!(
+        engine_orders(report),
+        venue_orders(participant, symbols),
+        "open orders: {context}"
+    );
+    let positions: Vec<i64> = report["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    let at_venue = venue_positions(participant, symbols);
+    assert_eq!(positions, at_venue, "positions: {context}");
+    assert_eq!(
+        journal_positions(journal),
+        at_venue,
+        "every fill journaled once: {context}"
+    );
+}
+
+/// A standalone venue (cancel-on-disconnect off) and the config of an
+/// engine trading with it over FIX, reconciling by mass status.
+struct World {
+    venue: Venue,
+    config: PathBuf,
+    journal: PathBuf,
+    symbols: Vec<String>,
+}
+
+impl World {
+    fn new(dir: &Path) -> World {
+        let fix_port = free_port();
+        // The venue reads the same config for its instruments and CompIDs.
+        let (venue_config, _) = write_run_config(dir, "venue", "");
+        let venue = Venue::start(dir, &venue_config, fix_port);
+        let url = venue.ws_url.clone();
+        let (config, journal) = write_run_config(
+            dir,
+            "engine",
+            &format!(
+                "segment_size_mib = 1\n\
+                 [market_data]\nsource = \"binance-ws\"\n[market_data.binance]\nurl = \"{url}\"\n\
+                 [venue]\nkind = \"fix\"\n\
+                 [venue.fix]\nhost = \"127.0.0.1\"\nport = {fix_port}\nseq_file = \"\"\n\
+                 reconcile = \"mass-status\"\nreconcile_timeout_ms = 20000\n"
+            ),
+        );
+        let symbols: Vec<String> = genesis_engine::config::Config::load(&config)
+            .unwrap()
+            .instruments
+            .iter()
+            .map(|i| i.symbol.clone())
+            .collect();
+        assert_eq!(symbols.len(), SYMBOLS);
+        World {
+            venue,
+            config,
+            journal,
+            symbols,
+        }
+    }
+}
+
 fn genesis_ok(args: &[&str], what: &str) {
     let output = genesis().args(args).output().unwrap();
     assert!(
@@ -149,35 +233,17 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 #[test]
-#[ignore = "known defect, about 1 run in 16 under load: a fill the venue sent live just before the kill, never journaled, is not in the mass-status answer (the order was not done while away), so the position ends a fill short; run with --ignored"]
 fn killed_engine_restarts_into_the_venues_state() {
     let kills = env_number("GENESIS_RESTART_KILLS", 5);
     let seed = env_number("GENESIS_RESTART_SEED", 13);
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let fix_port = free_port();
-    // The venue reads the same config for its instruments and CompIDs.
-    let (venue_config, _) = write_run_config(dir.path(), "venue", "");
-    let mut venue = Venue::start(dir.path(), &venue_config, fix_port);
-    let url = venue.ws_url.clone();
-    let (config, journal) = write_run_config(
-        dir.path(),
-        "engine",
-        &format!(
-            "segment_size_mib = 1\n\
-             [market_data]\nsource = \"binance-ws\"\n[market_data.binance]\nurl = \"{url}\"\n\
-             [venue]\nkind = \"fix\"\n\
-             [venue.fix]\nhost = \"127.0.0.1\"\nport = {fix_port}\nseq_file = \"\"\n\
-             reconcile = \"mass-status\"\nreconcile_timeout_ms = 20000\n"
-        ),
-    );
-    let symbols: Vec<String> = genesis_engine::config::Config::load(&config)
-        .unwrap()
-        .instruments
-        .iter()
-        .map(|i| i.symbol.clone())
-        .collect();
-    assert_eq!(symbols.len(), SYMBOLS);
+    let World {
+        mut venue,
+        config,
+        journal,
+        symbols,
+    } = World::new(dir.path());
     let journal_text = journal.to_str().unwrap().to_owned();
     let mut runs = 0;
     let mut reconciled_fills = 0;
@@ -204,33 +270,11 @@ fn killed_engine_restarts_into_the_venues_state() {
         settle(&mut venue, &journal);
         let report = engine.stop();
         let participant = venue.summary();
-        lap("stopped");
+        lap(&format!("stopped; reconciliation {}", report["reconcile"]));
         let context =
             format!("kill {kill} after {trade_ms} ms: engine {report}\nvenue {participant}");
         reconciled_fills += report["reconcile"]["fills"].as_u64().unwrap();
-        assert_eq!(
-            report["reconcile"]["timeouts"].as_u64(),
-            Some(0),
-            "{context}"
-        );
-        assert_eq!(
-            engine_orders(&report),
-            venue_orders(&participant, &symbols),
-            "open orders: {context}"
-        );
-        let positions: Vec<i64> = report["positions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_i64().unwrap())
-            .collect();
-        let at_venue = venue_positions(&participant, &symbols);
-        assert_eq!(positions, at_venue, "positions: {context}");
-        assert_eq!(
-            journal_positions(&journal),
-            at_venue,
-            "every fill journaled once: {context}"
-        );
+        assert_same_book(&report, &participant, &symbols, &journal, &context);
         genesis_ok(&["journal", "verify", &journal_text], "journal verify");
         lap("compared");
         genesis_ok(&["replay", &journal_text], "replay");
@@ -243,4 +287,112 @@ fn killed_engine_restarts_into_the_venues_state() {
     );
     let end = venue.stop();
     assert_eq!(end["participants"].as_array().unwrap().len(), 1, "{end}");
+}
+
+/// The journal sequence of the decision that sent each order (its New intent).
+fn decisions(events: &[Event]) -> HashMap<u64, u64> {
+    let mut sent = HashMap::new();
+    for event in events {
+        for intent in event.intents.iter().filter(|i| i.action == Action::New) {
+            sent.entry(intent.order_id.0).or_insert(event.seq);
+        }
+    }
+    sent
+}
+
+// The journal is write-behind: an order can be sent, and filled live, in
+// the moment before a kill with neither its decision nor its fill on disk.
+// Cutting the journal's tail at such an order's decision makes that moment
+// exact. The venue's mass status answer tells the order's fills; the
+// engine, which never recorded it (its id is above the highest it held),
+// applies them once, and its book equals the venue's.
+#[test]
+fn fills_of_orders_the_journal_never_recorded_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let World {
+        mut venue,
+        config,
+        journal,
+        symbols,
+    } = World::new(dir.path());
+    let journal_text = journal.to_str().unwrap().to_owned();
+    let engine = Engine::start(dir.path(), &config, 1);
+    engine.wait_reconciled();
+    // Trading until at least two orders filled live (the first may have been sent early).
+    let filled_orders = |events: &[Event]| -> Vec<(u64, u64)> {
+        let sent = decisions(events);
+        let mut filled: Vec<(u64, u64)> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Fill && !e.is_duplicate() && !e.is_reconciled())
+            .filter_map(|e| match e.input() {
+                Input::Fill(fill) => Some((*sent.get(&fill.order_id.0)?, fill.order_id.0)),
+                _ => None,
+            })
+            .collect();
+        filled.sort_unstable();
+        filled.dedup();
+        filled
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while filled_orders(&journal_events(&journal)).len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no order filled live within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    engine.kill();
+    // The last order that filled live loses its decision and everything after it.
+    let events = journal_events(&journal);
+    let (cut, order) = *filled_orders(&events).last().unwrap();
+    let lost_lots: i64 = events
+        .iter()
+        .filter(|e| e.seq >= cut && e.kind == EventKind::Fill && !e.is_duplicate())
+        .filter_map(|e| match e.input() {
+            Input::Fill(fill) if fill.order_id.0 == order => Some(fill.qty.0),
+            _ => None,
+        })
+        .sum();
+    assert!(lost_lots > 0);
+    // Cut as a crash loses the tail: nothing is recorded in its place.
+    let plan = genesis_journal::truncate::plan_truncate(
+        &journal,
+        genesis_journal::truncate::TruncateAt::Seq(cut),
+    )
+    .unwrap();
+    genesis_journal::truncate::truncate(&journal, &plan).unwrap();
+    assert!(
+        !decisions(&journal_events(&journal)).contains_key(&order),
+        "order {order} is no longer recorded"
+    );
+    // Back: reconciliation finds the order at the venue, done, with its fills.
+    let engine = Engine::start(dir.path(), &config, 2);
+    engine.wait_reconciled();
+    venue.order("hold", "the market is still");
+    settle(&mut venue, &journal);
+    let report = engine.stop();
+    let participant = venue.summary();
+    let context = format!("cut at {cut} (order {order}): engine {report}\nvenue {participant}");
+    assert_same_book(&report, &participant, &symbols, &journal, &context);
+    // Its reports still held at the venue may come live at logon, the rest
+    // through the mass status answer: together its venue CumQty, once.
+    let recovered: i64 = journal_events(&journal)
+        .iter()
+        .filter(|e| e.seq >= cut && e.kind == EventKind::Fill && !e.is_duplicate())
+        .filter_map(|e| match e.input() {
+            Input::Fill(fill) if fill.order_id.0 == order => Some(fill.qty.0),
+            _ => None,
+        })
+        .sum();
+    assert!(
+        recovered >= lost_lots,
+        "the unrecorded order's {lost_lots} lot(s) came back: {recovered}; {context}"
+    );
+    assert!(
+        report["reconcile"]["fill_lots"].as_u64().unwrap() > 0,
+        "reconciliation applied missed fills: {context}"
+    );
+    genesis_ok(&["journal", "verify", &journal_text], "journal verify");
+    genesis_ok(&["replay", &journal_text], "replay");
+    venue.stop();
 }

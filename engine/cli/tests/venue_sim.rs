@@ -236,6 +236,13 @@ fn default_run_with_the_websocket_feed() {
         report["tick_to_trade_ns"]["count"].as_u64().unwrap() > 0,
         "{report}"
     );
+    // The WebSocket feed's messages carry the kernel's receive stamps.
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("kernel receive stamps on") && l.contains("binance-sim")),
+        "{log}"
+    );
     // The default binance-sim run takes its snapshots by Binance's
     // documented procedure: REST, on the venue's port beside the streams.
     let rest = report["venue_sim"]["ws_rest_snapshots_sent"]

@@ -39,12 +39,17 @@
 //! tell the two apart); an off-grid depth diff is counted in `off_grid`
 //! and resyncs the book. Neither is published.
 //!
-//! Timestamps: `ts_recv_ns` is the time the feed read the message (the
-//! `EpochClock` ingest polls with): the io layer's WebSocket client reads
-//! through tungstenite (and rustls) and hands on no kernel receive stamp
-//! for its TCP reads, so this source cannot have one yet. `ts_venue_ns` is the receive time too:
-//! a spot bookTicker carries no event time, and the depth diff's `E` is not
-//! handed out by the io feed; a stale re-publication caused by a
+//! Timestamps: `ts_recv_ns` is the kernel's receive stamp of the socket
+//! read that delivered the message's last byte (plain or under TLS; why the
+//! last byte: `genesis_io::net`'s `ws_stream.rs`), converted by the io
+//! layer's WebSocket client to the `EpochClock` ingest polls with, never
+//! later than the clock's reading after the read. Where the kernel refuses
+//! stamps, or a read comes without one (just after start-up), the message
+//! is stamped from that clock after the read: how a fresh socket fared is
+//! logged at start-up (`WsClient::rx_stamping`), and the first message
+//! stamped in user space is logged once. `ts_venue_ns` is the receive time
+//! too: a spot bookTicker carries no event time, and the depth diff's `E`
+//! is not handed out by the io feed; a stale re-publication caused by a
 //! disconnect is stamped with the time it was noticed.
 //!
 //! Socket options (`[market_data.socket]`: busy poll, receive buffer,
@@ -69,7 +74,7 @@ use crate::telemetry::feed_health::{FeedHealth, HealthWriter};
 use crate::units::{InstrumentId, Price, Qty, Side};
 use genesis_io::binance::{BookTicker, SyncOutcome, SyncStats};
 use genesis_io::net::{
-    BinanceFeedConfig, BinanceInstrument, BinanceWsFeed, MarketUpdate, StreamUrl,
+    BinanceFeedConfig, BinanceInstrument, BinanceWsFeed, MarketUpdate, RxStamping, StreamUrl,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -155,6 +160,10 @@ pub struct BinanceSource {
     sync_totals: Vec<SyncStats>,
     bad_input: BadInputLog<BAD_INPUT_COUNT>,
     health: BinanceHealth,
+    /// The source's name, for the log.
+    name: &'static str,
+    /// The first message stamped in user space was logged.
+    user_stamp_logged: bool,
 }
 
 impl BinanceSource {
@@ -195,6 +204,7 @@ impl BinanceSource {
             options = ?ws.socket,
             "Binance feed (socket options are applied on every connect; the WebSocket client does not report refusals)"
         );
+        log_rx_stamping(name, feed.client().rx_stamping());
         // One poll queues at most one event per message plus, per
         // instrument, a stale mark on a disconnect and one after the poll.
         let poll_room_min = ws.messages_per_poll_max + 2 * count + 2;
@@ -221,7 +231,25 @@ impl BinanceSource {
             sync_totals: vec![SyncStats::default(); count],
             bad_input: BadInputLog::new(name, BAD_INPUT_NAMES, config.metrics.interval_ms),
             health: BinanceHealth::new(writer, name),
+            name,
+            user_stamp_logged: false,
         })
+    }
+
+    /// Logs, once, the first message the kernel did not stamp.
+    fn check_user_stamps(&mut self) {
+        let ws = self.feed.ws_stats();
+        if self.user_stamp_logged || ws.messages_stamped_user == 0 {
+            return;
+        }
+        self.user_stamp_logged = true;
+        tracing::warn!(
+            source = self.name,
+            stamping = ?self.feed.client().rx_stamping(),
+            messages_stamped_kernel = ws.messages_stamped_kernel,
+            "a market-data message came without a kernel receive stamp; \
+             it is stamped in user space after the read (logged once; counted in ws stats)"
+        );
     }
 
     /// The feed, its books and its counters.
@@ -304,6 +332,19 @@ impl BinanceSource {
         }
         let disconnects = self.tops.counters.disconnects;
         self.health.update_feed(&self.feed, disconnects, now_ns);
+    }
+}
+
+/// Logs how receive times are taken, once at start-up.
+fn log_rx_stamping(source: &'static str, stamping: RxStamping) {
+    if stamping.is_kernel() {
+        tracing::info!(source, ?stamping, "kernel receive stamps on");
+    } else {
+        tracing::warn!(
+            source,
+            ?stamping,
+            "no kernel receive stamps: ts_recv_ns is read in user space after each read"
+        );
     }
 }
 
@@ -510,6 +551,7 @@ impl Source for BinanceSource {
             });
             self.accumulate_sync_stats();
             self.reconcile(clock.now_ns());
+            self.check_user_stamps();
         }
         let mut emitted = 0;
         while emitted < budget {

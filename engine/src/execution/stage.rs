@@ -6,7 +6,9 @@
 //! its cancels in order-id order, whatever order the table's hash map
 //! holds them in, so that a restored table sends exactly what the live one
 //! would. Carried across a restart (`save_state`/`restore_state`): the
-//! order table, the gates last seen and the positions; counters are per run.
+//! order table, the gates last seen, the positions, and reconciliation's
+//! round (the orders the venue mentioned so far) and the highest own order
+//! id; counters are per run.
 
 mod reconcile;
 
@@ -127,7 +129,12 @@ impl ExecutionStage {
                 if let Some(position) = self.positions.get_mut(ev.instrument.index()) {
                     *position += ev.side.sign() * fill.qty.0;
                 }
-                self.orders.on_fill(ev.side, &fill)
+                let outcome = self.orders.on_fill(ev.side, &fill);
+                if outcome == Outcome::UnknownOrder {
+                    self.reconciliation
+                        .note_unknown_fill(fill.order_id, fill.qty.0);
+                }
+                outcome
             }
             Input::OrderReject(reject) => {
                 self.counters.venue_rejects += 1;
@@ -214,6 +221,7 @@ impl ExecutionStage {
                 ) {
                     return result;
                 }
+                self.reconciliation.note_own(intent.order_id);
                 let order = *self.orders.get(intent.order_id).expect("just opened");
                 self.send(RequestKind::New, &order, order.price, order.qty, ts_ns)
             }
@@ -288,6 +296,7 @@ impl ExecutionStage {
             out.u8(self.gate_instrument_last[index] as u8);
             out.i64(self.positions[index]);
         }
+        self.reconciliation.save_state(out);
     }
 
     pub fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
@@ -299,7 +308,13 @@ impl ExecutionStage {
                 input.code("execution.gate_instrument_last", Gate::from_u8)?;
             self.positions[index] = input.i64("execution.position")?;
         }
-        Ok(())
+        self.reconciliation.restore_state(input)
+    }
+
+    /// A new run begins with this state: no reconciliation round is under
+    /// way (the run's venue lane starts its own at logon).
+    pub fn begin_run(&mut self) {
+        self.reconciliation.begin_run();
     }
 }
 

@@ -166,6 +166,15 @@ impl Replayer {
         }
     }
 
+    /// State carried into a new run: no reconciliation round of the last
+    /// run is under way any more (its gate opens; the new run's venue lane
+    /// starts its own round). Live start-up and replay both call it where
+    /// a run carries state on.
+    pub fn begin_run(&mut self) {
+        self.risk.begin_run();
+        self.execution.begin_run();
+    }
+
     /// Makes order ids start at `order_id_next` at least (a run boundary).
     pub fn set_order_id_next(&mut self, order_id_next: u64) {
         self.strategy

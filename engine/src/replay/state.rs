@@ -5,9 +5,10 @@
 //!
 //! ```text
 //! u16 STATE_FORMAT_VERSION
-//! section 1 risk        (RiskStage::save_state)
+//! section 1 risk        (RiskStage::save_state: ..., the reconciliation gate)
 //! section 2 strategy    (StrategyStage::save_state: pre-trade, order replica, next id, strategy)
-//! section 3 execution   (ExecutionStage::save_state: order table, gates, positions)
+//! section 3 execution   (ExecutionStage::save_state: order table, gates, positions,
+//!                        the reconciliation round, the highest own order id)
 //! section 4 exec ids    (the memory, oldest first)
 //! ```
 //!
@@ -22,7 +23,12 @@ use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::strategy::StrategyStage;
 
 /// Version of the payload layout above; a reader refuses any other.
-pub const STATE_FORMAT_VERSION: u16 = 1;
+///
+/// 2: risk carries the reconciliation gate; execution the reconciliation
+/// round (the orders the venue mentioned, follow-ups lost) and the highest
+/// own order id the table held; the strategy's own state holds the touch
+/// quoter's orders.
+pub const STATE_FORMAT_VERSION: u16 = 2;
 
 const SECTION_RISK: u8 = 1;
 const SECTION_STRATEGY: u8 = 2;

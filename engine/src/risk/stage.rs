@@ -16,7 +16,9 @@
 //! Durable across a restart (`save_state`/`restore_state`): positions with
 //! their average cost and realized PnL, marks, stop-loss and breaker state,
 //! the kill switch (a halt survives a restart until the operator lifts it),
-//! today's loss and its day. Counters are per run and are not carried.
+//! today's loss and its day, and the reconciliation gate (so a snapshot
+//! taken during a round restores it; a new run begins with it open, see
+//! [`RiskStage::begin_run`]). Counters are per run and are not carried.
 
 use crate::config::Config;
 use crate::decision::Gate;
@@ -298,6 +300,14 @@ impl RiskStage {
         out.i128(self.realized_units);
         out.i128(self.unrealized_units);
         out.i128(self.day_start_units);
+        out.u8(self.reconcile_gate as u8);
+    }
+
+    /// A new run begins with this state: the gate of a reconciliation
+    /// round the last run left unfinished opens (the run's venue lane
+    /// closes it again at its own first poll, if it reconciles).
+    pub fn begin_run(&mut self) {
+        self.reconcile_gate = Gate::Open;
     }
 
     /// Reads back what `save_state` wrote; refuses state for another
@@ -318,6 +328,13 @@ impl RiskStage {
         self.realized_units = input.i128("risk.realized_units")?;
         self.unrealized_units = input.i128("risk.unrealized_units_total")?;
         self.day_start_units = input.i128("risk.day_start_units")?;
+        self.reconcile_gate = input.code("risk.reconcile_gate", Gate::from_u8)?;
+        if !matches!(self.reconcile_gate, Gate::Open | Gate::HaltReconciling) {
+            return Err(StateError::Inconsistent {
+                what: "risk",
+                detail: "the reconciliation gate is neither open nor halting for reconciliation",
+            });
+        }
         if !self.totals_are_consistent() {
             return Err(StateError::Inconsistent {
                 what: "risk",

@@ -267,6 +267,7 @@ fn begin_run(
                 .restore_state(&bytes)
                 .map_err(|source| RestartError::State { seq_first, source })?;
             report.strategy_state_carried = outcome.strategy_state_carried;
+            live.begin_run();
             let past_lost = live.order_id_next() + order_id_gap(&last.config);
             live.set_order_id_next(
                 order_id_floor(seq_first)
@@ -372,6 +373,7 @@ fn write_start_record(
         strategy_state_carried: report.strategy_state_carried,
         order_id_next: report.order_id_next,
         state_bytes: rebuilt.state.len() as u64,
+        state_format_version: crate::replay::state::STATE_FORMAT_VERSION,
         state_crc32c: crc32c::crc32c(&rebuilt.state),
         snapshot: report.snapshot_file.as_ref().map(|file| SnapshotUsed {
             file: Path::new(file)

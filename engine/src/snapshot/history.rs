@@ -19,6 +19,7 @@ use super::store::SnapshotStore;
 use crate::config::Config;
 use crate::event::Event;
 use crate::journal_stage::{list_runs, EventReader};
+use crate::replay::state::STATE_FORMAT_VERSION;
 use crate::replay::{order_id_floor, Replayer};
 use crate::strategy::Strategy;
 use std::path::{Path, PathBuf};
@@ -197,9 +198,13 @@ pub fn enter_run(
                     seq_first: run.seq_first,
                     source,
                 })?;
+            replica.begin_run();
             replica.set_order_id_next(start.order_id_next);
             let found = crc32c::crc32c(&replica.save_state());
-            if check && found != start.state_crc32c {
+            if check
+                && start.state_format_version == STATE_FORMAT_VERSION
+                && found != start.state_crc32c
+            {
                 return Err(RestartError::StartMismatch {
                     seq_first: run.seq_first,
                     found,

@@ -43,12 +43,21 @@ pub struct StartRecord {
     /// The first order id the run gave out.
     pub order_id_next: u64,
     pub state_bytes: u64,
+    /// The stage-state format `state_crc32c` was taken in (absent in
+    /// records written before it was: format 1). Under another format than
+    /// this build's the CRC cannot be checked, only the carry repeated.
+    #[serde(default = "state_format_version_1")]
+    pub state_format_version: u16,
     pub state_crc32c: u32,
     /// What the rebuild started from: a snapshot, or nothing (a full replay).
     pub snapshot: Option<SnapshotUsed>,
     pub events_replayed: u64,
     /// Snapshots refused on the way, each with its reason.
     pub fallbacks: Vec<String>,
+}
+
+fn state_format_version_1() -> u16 {
+    1
 }
 
 /// `DIR/start-<seq_first, 20 digits>.json`.

@@ -8,6 +8,17 @@
 //! start-up rebuild (`run::rebuild`) on its journal: the venue keeps its
 //! orders and the requests in flight, as a real venue would, and a snapshot
 //! follower can run beside the stages as the snapshot thread does.
+//!
+//! With reconciliation on ([`World::reconciling`]) the venue plays a FIX
+//! venue across the engine's death: the requests in flight reach it (their
+//! answers are lost with the session), it may fill and cancel resting
+//! orders and take orders entered by someone else for the account while
+//! the engine is down ([`World::while_away`]), and every start runs a
+//! round as the venue lane does: the gate closes, the mass status answer
+//! (resting orders, orders done lately, with CumQty) is fed as `VenueOrder`
+//! events, execution's notes are served (status requests answered, missed
+//! fills, acks and closes fed back flagged reconciled), and the round
+//! completes.
 #![allow(dead_code)]
 #![allow(clippy::disallowed_methods)] // the follower times snapshots by wall clock
 
@@ -15,7 +26,8 @@ use genesis_engine::clock::EpochClock;
 use genesis_engine::config::Config;
 use genesis_engine::decision::{Action, Intent};
 use genesis_engine::event::{
-    ControlCommand, Event, Fill, Input, OrderAck, OrderReject, RejectedRequest, TopOfBook,
+    ControlCommand, Event, Fill, Input, OrderAck, OrderReject, ReconcilePhase, ReconcileStep,
+    RejectedRequest, StatusRequestKind, TopOfBook, VenueOrder, VenueOrderState, FLAG_RECONCILED,
 };
 use genesis_engine::execution::{ExecutionStage, Gateway, OrderRequest, RequestKind, SendError};
 use genesis_engine::ingest::{Ingest, NoSource, Sink, Source, Sources};
@@ -145,9 +157,47 @@ struct Resting {
     order_id: OrderId,
     instrument: InstrumentId,
     side: Side,
+    price: i64,
     leaves: i64,
     filled: i64,
 }
+
+impl Resting {
+    fn report(&self, state: VenueOrderState) -> VenueOrder {
+        VenueOrder {
+            order_id: self.order_id,
+            price: Price(self.price),
+            qty: Qty(self.filled + self.leaves),
+            cum_qty: Qty(self.filled),
+            state,
+        }
+    }
+}
+
+/// What the venue does to the account while the engine is down.
+#[derive(Clone, Debug)]
+pub enum Away {
+    /// Fills part (or all) of a resting order, chosen by index.
+    Fill { pick: usize, qty: i64 },
+    /// Cancels a resting order (expiry, a venue purge).
+    Cancel { pick: usize },
+    /// An order entered for the account by another system.
+    Foreign { instrument: u16, side: bool },
+}
+
+pub fn away() -> impl Strategy<Value = Away> {
+    prop_oneof![
+        3 => (any::<usize>(), 1i64..=6).prop_map(|(pick, qty)| Away::Fill { pick, qty }),
+        1 => any::<usize>().prop_map(|pick| Away::Cancel { pick }),
+        1 => (0..INSTRUMENTS, any::<bool>()).prop_map(|(instrument, side)| Away::Foreign { instrument, side }),
+    ]
+}
+
+/// Ids of orders entered at the venue by someone else: outside the engine's
+/// own range, as an adopted ClOrdID's are.
+const FOREIGN_ORDER_ID: u64 = 1 << 62;
+/// Orders done lately that a mass status answer tells.
+const DONE_TOLD: usize = 16;
 
 /// The test's venue and its record of what it filled.
 pub struct Venue {
@@ -157,6 +207,9 @@ pub struct Venue {
     exec_id_next: u64,
     /// Every order id the venue was sent: a restart must never reuse one.
     order_ids: HashSet<u64>,
+    /// The orders done last (filled or cancelled), newest last.
+    done: VecDeque<(Resting, VenueOrderState)>,
+    foreign_next: u64,
 }
 
 impl Venue {
@@ -183,18 +236,21 @@ impl Venue {
                     order_id: request.order_id,
                     instrument: request.instrument,
                     side: request.side,
+                    price: request.price.0,
                     leaves: request.qty.0,
                     filled: 0,
                 });
                 ack
             }
             (RequestKind::Cancel, Some(index), false) => {
-                self.resting.remove(index);
+                let resting = self.resting.remove(index);
+                self.note_done(resting, VenueOrderState::Cancelled);
                 Input::CancelAck(request.order_id)
             }
             (RequestKind::Replace, Some(index), false) => {
                 let resting = &mut self.resting[index];
                 resting.leaves = (request.qty.0 - resting.filled).max(0);
+                resting.price = request.price.0;
                 ack
             }
             (kind, _, _) => Input::OrderReject(OrderReject {
@@ -232,7 +288,86 @@ impl Venue {
         };
         self.exec_id_next += 1;
         self.position[resting.instrument.index()] += resting.side.sign() * qty;
+        if resting.leaves == 0 {
+            self.note_done(resting, VenueOrderState::Filled);
+        }
         Some((resting, fill))
+    }
+
+    fn note_done(&mut self, resting: Resting, state: VenueOrderState) {
+        if self.done.len() == DONE_TOLD {
+            self.done.pop_front();
+        }
+        self.done.push_back((resting, state));
+    }
+
+    /// What the venue does while the engine is down (nobody hears of it).
+    fn act_away(&mut self, away: &Away, mids: &[i64]) {
+        match *away {
+            Away::Fill { pick, qty } => {
+                // The account's own orders: someone else's are cancelled at the next start.
+                let own: Vec<usize> = (0..self.resting.len())
+                    .filter(|&i| self.resting[i].order_id.0 & FOREIGN_ORDER_ID == 0)
+                    .collect();
+                if !own.is_empty() {
+                    let _ = self.fill(own[pick % own.len()], qty, mids);
+                }
+            }
+            Away::Cancel { pick } if !self.resting.is_empty() => {
+                let resting = self.resting.remove(pick % self.resting.len());
+                self.note_done(resting, VenueOrderState::Cancelled);
+            }
+            Away::Cancel { .. } => {}
+            Away::Foreign { instrument, side } => {
+                self.foreign_next += 1;
+                let mid = mids[instrument as usize];
+                self.resting.push(Resting {
+                    order_id: OrderId(FOREIGN_ORDER_ID | self.foreign_next),
+                    instrument: InstrumentId(instrument),
+                    side: if side { Side::Buy } else { Side::Sell },
+                    price: if side { mid - 2 } else { mid + 2 },
+                    leaves: 1,
+                    filled: 0,
+                });
+            }
+        }
+    }
+
+    /// The account's own orders resting at the venue.
+    pub fn own_resting(&self) -> usize {
+        self.resting
+            .iter()
+            .filter(|r| r.order_id.0 & FOREIGN_ORDER_ID == 0)
+            .count()
+    }
+
+    /// The mass status answer: every resting order, then the orders done lately.
+    fn mass_status(&self) -> Vec<(Resting, VenueOrderState)> {
+        let resting = self.resting.iter().map(|r| (*r, VenueOrderState::Open));
+        resting.chain(self.done.iter().copied()).collect()
+    }
+
+    /// The answer to an OrderStatusRequest about `order`.
+    fn order_status(&self, request: &OrderRequest) -> VenueOrder {
+        let resting = self.resting.iter().find(|r| r.order_id == request.order_id);
+        if let Some(resting) = resting {
+            return resting.report(VenueOrderState::Open);
+        }
+        let done = self
+            .done
+            .iter()
+            .rev()
+            .find(|(r, _)| r.order_id == request.order_id);
+        match done {
+            Some((resting, state)) => resting.report(*state),
+            None => VenueOrder {
+                order_id: request.order_id,
+                price: Price(0),
+                qty: Qty(0),
+                cum_qty: Qty(0),
+                state: VenueOrderState::Unknown,
+            },
+        }
     }
 }
 
@@ -253,6 +388,8 @@ pub struct World {
     pub journal_state: Option<Vec<u8>>,
     /// The first sequence of the current run.
     pub run_seq_first: u64,
+    /// Each start runs a reconciliation round with the venue (see the header).
+    pub reconciling: bool,
     pub dir: tempfile::TempDir,
 }
 
@@ -261,13 +398,24 @@ impl World {
     /// the start-up rebuild, on an empty journal); with `policy`, a
     /// snapshot follower runs beside the stages.
     pub fn new(policy: Option<SnapshotPolicy>) -> World {
+        World::build(policy, false)
+    }
+
+    /// A world whose venue outlives the engine and is reconciled with at
+    /// every start (the first too), unknown orders cancelled.
+    pub fn reconciling(policy: Option<SnapshotPolicy>) -> World {
+        World::build(policy, true)
+    }
+
+    fn build(policy: Option<SnapshotPolicy>, reconciling: bool) -> World {
         // In memory where there is a tmpfs: every snapshot and start record
         // is fsynced, and a disk shared with other builds makes that slow.
         let dir = match std::path::Path::new("/dev/shm").is_dir() {
             true => tempfile::tempdir_in("/dev/shm").unwrap(),
             false => tempfile::tempdir().unwrap(),
         };
-        let config = tight_config(&dir.path().join("journal"));
+        let mut config = tight_config(&dir.path().join("journal"));
+        config.venue.fix.reconcile_unknown = genesis_engine::config::ReconcileUnknown::Cancel;
         let inbox = Inbox::default();
         let mut world = World {
             ingest: new_ingest(&inbox, &config, 1),
@@ -281,6 +429,8 @@ impl World {
                 position: [0; INSTRUMENTS as usize],
                 exec_id_next: 1,
                 order_ids: HashSet::new(),
+                done: VecDeque::new(),
+                foreign_next: 0,
             },
             mids: [10_000; INSTRUMENTS as usize],
             ts_ns: 1_000 * 86_400 * 1_000_000_000,
@@ -289,6 +439,7 @@ impl World {
             policy,
             journal_state: None,
             run_seq_first: 1,
+            reconciling,
             dir,
         };
         world.start(RebuildOptions::default());
@@ -326,8 +477,11 @@ impl World {
     }
 
     fn feed(&mut self, instrument: InstrumentId, side: Side, input: Input) {
+        self.feed_with(Event::new(instrument, side, input));
+    }
+
+    fn feed_with(&mut self, mut event: Event) {
         self.ts_ns += 1_000;
-        let mut event = Event::new(instrument, side, input);
         event.ts_recv_ns = self.ts_ns;
         self.inbox.0.lock().unwrap().push_back(event);
         while self.ingest.poll(&mut self.sink) > 0 {}
@@ -459,6 +613,22 @@ impl World {
         }
         self.sink.0.finish();
         self.sink.0 = empty_chain();
+        if self.reconciling {
+            // What was in flight reaches the venue; the answers die with the session.
+            let in_flight: Vec<OrderRequest> = self.wire.0.lock().unwrap().drain(..).collect();
+            for request in in_flight.iter().filter(|r| !is_note(r.kind)) {
+                let _ = self.venue.answer(request, false);
+            }
+        }
+    }
+
+    /// The venue acts on the account while the engine is down.
+    pub fn while_away(&mut self, away: &Away) {
+        assert!(
+            self.reconciling,
+            "only a venue that outlives the engine acts meanwhile"
+        );
+        self.venue.act_away(away, &self.mids);
     }
 
     /// Opens the journal and builds the stages as `run::run` does: the
@@ -490,8 +660,119 @@ impl World {
         chain.journal = Some(Timed::new(journal, "journal"));
         self.journal_state = rebuilt.journal_state;
         self.run_seq_first = seq_first;
+        if self.reconciling {
+            self.reconcile();
+        }
         rebuilt.report
     }
+
+    fn feed_phase(&mut self, step: ReconcileStep, request: StatusRequestKind) {
+        let phase = ReconcilePhase {
+            step,
+            request,
+            requests: 0,
+            reports: 0,
+        };
+        self.feed(InstrumentId(0), Side::None, Input::Reconcile(phase));
+    }
+
+    /// The gate closes and the round starts with the mass status request;
+    /// the answer comes back and execution's notes are served until the
+    /// round completes.
+    pub fn reconcile(&mut self) {
+        self.reconcile_begin();
+        self.reconcile_finish();
+    }
+
+    /// The first half of a round: asked, and the mass status answer read.
+    pub fn reconcile_begin(&mut self) {
+        self.feed_phase(ReconcileStep::Pending, StatusRequestKind::None);
+        self.feed_phase(ReconcileStep::Started, StatusRequestKind::MassStatus);
+        for (resting, state) in self.venue.mass_status() {
+            let report = resting.report(state);
+            self.feed(resting.instrument, resting.side, Input::VenueOrder(report));
+        }
+        self.feed_phase(ReconcileStep::Answered, StatusRequestKind::MassStatus);
+    }
+
+    /// The rest: execution's notes served, the venue's answers fed, until
+    /// the round completes.
+    pub fn reconcile_finish(&mut self) {
+        let mut complete = false;
+        for _ in 0..64 {
+            let requests: Vec<OrderRequest> = self.wire.0.lock().unwrap().drain(..).collect();
+            if requests.is_empty() {
+                break;
+            }
+            for request in &requests {
+                complete |= self.serve(request);
+            }
+        }
+        assert!(complete, "the round completes");
+        assert!(
+            self.wire.0.lock().unwrap().is_empty(),
+            "every note is served"
+        );
+    }
+
+    /// Serves one request made during a round; true when it completed the round.
+    fn serve(&mut self, request: &OrderRequest) -> bool {
+        let key = (request.instrument, request.side);
+        let flagged = |input: Input| {
+            let mut event = Event::new(key.0, key.1, input);
+            event.flags = FLAG_RECONCILED;
+            event
+        };
+        let event = match request.kind {
+            RequestKind::Status => {
+                let report = self.venue.order_status(request);
+                self.feed(key.0, key.1, Input::VenueOrder(report));
+                return false;
+            }
+            RequestKind::StatusListed => {
+                self.feed_phase(ReconcileStep::Answered, StatusRequestKind::OrderStatus);
+                return false;
+            }
+            RequestKind::Reconciled => {
+                self.feed_phase(ReconcileStep::Complete, StatusRequestKind::None);
+                return true;
+            }
+            RequestKind::ReconciledAck => flagged(Input::OrderAck(OrderAck {
+                order_id: request.order_id,
+                venue_order_id: 0,
+                price: request.price,
+                qty: request.qty,
+            })),
+            RequestKind::ReconciledFill => flagged(Input::Fill(Fill {
+                order_id: request.order_id,
+                exec_id: ExecId(reconciled_exec_id(request, &self.venue)),
+                price: request.price,
+                qty: request.qty,
+            })),
+            RequestKind::ReconciledClose => flagged(Input::CancelAck(request.order_id)),
+            _ => {
+                let input = self.venue.answer(request, false);
+                self.feed(key.0, key.1, input);
+                return false;
+            }
+        };
+        self.feed_with(event);
+        false
+    }
+}
+
+/// A missed fill's exec id, as the venue lane makes it: the order and the
+/// CumQty the fill brings it to, so the same missed quantity is one fill.
+fn reconciled_exec_id(request: &OrderRequest, venue: &Venue) -> u64 {
+    let cum = venue.order_status(request).cum_qty.0 as u64;
+    0x5245_434f_4e43_494c ^ request.order_id.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ cum
+}
+
+fn is_note(kind: RequestKind) -> bool {
+    !matches!(
+        kind,
+        RequestKind::New | RequestKind::Cancel | RequestKind::Replace
+    )
 }
 
 /// A follower whose replica begins in the run's start state, as the run's

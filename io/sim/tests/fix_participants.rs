@@ -3,7 +3,7 @@
 //! trading; when it comes back it asks for them with an
 //! OrderMassStatusRequest (35=AF) and OrderStatusRequests (35=H) and gets
 //! ExecutionReports with ExecType=I (the mass answer tells the orders that
-//! closed while it was away too); the summary says what it holds.
+//! closed lately too, while it was away or not); the summary says what it holds.
 
 use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::order::{NewOrderSingle, OrdType, Side as FixSide, TimeInForce};
@@ -185,9 +185,11 @@ fn resting_orders_outlive_the_session_and_are_reported_by_status() {
     // Gone without Logout: the orders stay.
     client.drop_connection().unwrap();
     drop(client);
-    common_wait(&venue, "the session is dropped", |p| {
-        p.open_orders.len() == 2
-    });
+    // Two summaries answered one after the other: the venue's loop read
+    // the closed connection in between (see the test below).
+    for _ in 0..2 {
+        assert_eq!(participant(&venue).open_orders.len(), 2);
+    }
     // Traded while the participant is away: the first order (101, the
     // higher bid, so the sweep at its price leaves 102) fills whole.
     venue.command(VenueCommand::FillEvery(2));
@@ -286,6 +288,83 @@ fn resting_orders_outlive_the_session_and_are_reported_by_status() {
     let end = venue.summary();
     assert_eq!(end.len(), 1, "{end:?}");
     assert_eq!(end[0].fills, 1);
+}
+
+// An order filled while its session was up, whose report the client may
+// never have recorded (it died just after), is told again by the next
+// mass status answer, beside what rests: the venue's answer covers the
+// participant's recent done orders, not only those done while it was away.
+#[test]
+fn mass_status_tells_orders_done_while_the_session_was_up() {
+    let mut venue = start_venue();
+    let mut seen = Seen::default();
+    let mut client = connect(&venue, &mut seen);
+    venue.command(VenueCommand::Hold);
+    let now = genesis_io::fix::tcp::unix_now_ns();
+    buy(&mut client, "301", 9_100, now);
+    buy(&mut client, "302", 9_000, now);
+    read_until(&mut client, &mut seen, "two acks", |s| {
+        s.reports.iter().filter(|r| r.exec_type == "0").count() == 2
+    });
+    // Traded with the session up: the fill report is sent, and read here.
+    venue.command(VenueCommand::FillEvery(2));
+    read_until(&mut client, &mut seen, "the fill of 301", |s| {
+        s.reports
+            .iter()
+            .any(|r| r.exec_type == "F" && r.cl_ord_id == "301")
+    });
+    client.drop_connection().unwrap();
+    drop(client);
+    // Two summaries answered one after the other: the venue's loop read
+    // the connection at least once in between, after it was closed, so
+    // the next logon finds the participant away (not a second one).
+    for _ in 0..2 {
+        assert_eq!(participant(&venue).fills, 1);
+    }
+
+    let mut seen = Seen::default();
+    let mut client = connect(&venue, &mut seen);
+    let now = genesis_io::fix::tcp::unix_now_ns();
+    client
+        .session()
+        .sender()
+        .send_mass_status_request(
+            &OrderMassStatusRequest {
+                mass_status_req_id: b"M2",
+                req_type: MassStatusReqType::AllOrders,
+                symbol: None,
+                side: None,
+            },
+            now,
+        )
+        .unwrap();
+    read_until(&mut client, &mut seen, "the mass status answer", |s| {
+        s.reports.iter().any(|r| r.last_rpt_requested == "Y")
+    });
+    let answer: Vec<(String, String, String, String)> = seen
+        .reports
+        .iter()
+        .filter(|r| r.exec_type == "I")
+        .map(|r| {
+            (
+                r.cl_ord_id.clone(),
+                r.ord_status.clone(),
+                r.cum_qty.clone(),
+                r.tot_num_reports.clone(),
+            )
+        })
+        .collect();
+    let expect = |v: [&str; 4]| (v[0].into(), v[1].into(), v[2].into(), v[3].into());
+    assert_eq!(
+        answer,
+        vec![
+            expect(["302", "0", "0", "2"]),
+            expect(["301", "2", "5", "2"])
+        ],
+        "what rests, then the order filled with the session up"
+    );
+    drop(client);
+    venue.stop();
 }
 
 /// Takes summaries until `done` holds for GENESIS's (20 s).

@@ -82,7 +82,7 @@ pub use reactor::{
     bind_udp, connect_tcp, tcp_connect_state, ConnectState, PollMode, Reactor, ReactorStats,
 };
 pub use retransmit_store::RetransmitStore;
-pub use rx_stamp::{enable_rx_stamps, realtime_ns, recv_stamped, RxStamping};
+pub use rx_stamp::{enable_rx_stamps, probe_tcp_rx_stamps, realtime_ns, recv_stamped, RxStamping};
 pub use snapshot_fetcher::{
     FetchFailure, SnapshotAnswer, SnapshotFetcher, SnapshotFetcherConfig, SnapshotRequest,
 };

@@ -32,12 +32,30 @@ pub enum RxStamping {
         /// OS error number of the refusal.
         errno: i32,
     },
+    /// Not asked for (configuration): stamps are read from the caller's
+    /// clock right after each read.
+    NotRequested,
 }
 
 impl RxStamping {
     /// Whether the kernel stamps arrivals.
     pub fn is_kernel(self) -> bool {
-        !matches!(self, RxStamping::UserSpace { .. })
+        !matches!(
+            self,
+            RxStamping::UserSpace { .. } | RxStamping::NotRequested
+        )
+    }
+}
+
+/// What a new TCP socket would get from [`enable_rx_stamps`]: asked of a
+/// fresh, unconnected socket, so a client can report it at start-up,
+/// before its first connection exists.
+pub fn probe_tcp_rx_stamps() -> RxStamping {
+    match sys::tcp_socket() {
+        Ok(socket) => enable_rx_stamps(&socket),
+        Err(error) => RxStamping::UserSpace {
+            errno: error.raw_os_error().unwrap_or(0),
+        },
     }
 }
 
@@ -71,4 +89,62 @@ pub fn realtime_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Converts kernel stamps (CLOCK_REALTIME) to a caller's clock, with the
+/// offset between the two measured at the first conversion after each
+/// [`CallerClockBridge::reset`] (once per poll: the clocks do not drift
+/// apart measurably within one). A converted stamp is never later than
+/// the caller's reading it is converted beside, so a latency taken from it
+/// is never negative; a stamp from before the caller's epoch clamps to 0.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CallerClockBridge {
+    /// Caller's clock minus CLOCK_REALTIME, once measured.
+    offset_ns: Option<i128>,
+}
+
+impl CallerClockBridge {
+    /// Forget the offset (call at the start of each poll).
+    pub(crate) fn reset(&mut self) {
+        self.offset_ns = None;
+    }
+
+    /// `kernel_ns` on the caller's clock, given `read_ns`, the caller's
+    /// clock read after the read that delivered the stamped bytes.
+    pub(crate) fn convert(&mut self, kernel_ns: u64, read_ns: u64) -> u64 {
+        // CLOCK_REALTIME is read after `read_ns`, so the offset errs low by
+        // the time between the two reads (tens of ns): never into the future.
+        let offset = *self
+            .offset_ns
+            .get_or_insert_with(|| i128::from(read_ns) - i128::from(realtime_ns()));
+        (i128::from(kernel_ns) + offset).clamp(0, i128::from(read_ns)) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A stamp taken just before converts to just before the caller's
+    // reading, whatever the caller's clock's origin; one from before the
+    // caller's epoch clamps to 0 and one "from the future" to the reading.
+    #[test]
+    fn bridge_converts_into_the_callers_clock() {
+        let mut bridge = CallerClockBridge::default();
+        let kernel_ns = realtime_ns();
+        let read_ns = 5_000_000_000;
+        let converted = bridge.convert(kernel_ns, read_ns);
+        assert!(converted <= read_ns);
+        assert!(read_ns - converted < 50_000_000, "{converted}");
+        assert_eq!(bridge.convert(kernel_ns - 10_000_000_000, read_ns), 0);
+        assert_eq!(bridge.convert(kernel_ns + 1_000_000_000, read_ns), read_ns);
+        bridge.reset();
+        assert_eq!(bridge.convert(realtime_ns(), 0), 0);
+    }
+
+    // A fresh TCP socket takes kernel stamps on Linux.
+    #[test]
+    fn a_tcp_socket_takes_kernel_stamps() {
+        assert!(probe_tcp_rx_stamps().is_kernel());
+    }
 }

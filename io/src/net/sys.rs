@@ -1,5 +1,6 @@
 //! The only `libc` calls of the transports: `setsockopt`/`getsockopt` on
-//! integer options, and `recvmsg` with the kernel's receive stamp.
+//! integer options, `recvmsg` with the kernel's receive stamp, and
+//! `socket` for a probe socket.
 //!
 //! Owning thread: any (pure system calls on a borrowed descriptor).
 //! Invariant: every `unsafe` block passes pointers to live locals or
@@ -9,7 +10,21 @@
 //! `io::Error` with the errno kept.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// A new, unconnected IPv4 TCP socket (close-on-exec), to ask the kernel
+/// about options before any connection exists.
+pub fn tcp_socket() -> io::Result<OwnedFd> {
+    // SAFETY: `socket` takes no pointers; a non-negative result is a new
+    // descriptor nobody else owns, which `OwnedFd` then closes on drop.
+    unsafe {
+        let raw = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(raw))
+    }
+}
 
 /// `setsockopt(fd, level, name, &value, sizeof(int))`.
 pub fn set_int_option(fd: &impl AsRawFd, level: i32, name: i32, value: i32) -> io::Result<()> {

@@ -44,6 +44,20 @@
 //! So the text must not outlive the callback, and each message is dropped
 //! before the next read.
 //!
+//! Receive stamps: each text message's `ts_recv_ns` is the kernel's
+//! receive stamp of the socket read that delivered the message's last byte
+//! (why the last: `ws_stream.rs`), converted to the caller's clock (the
+//! offset to CLOCK_REALTIME is measured once per poll that converts, and a
+//! converted stamp is never later than the caller's clock read right after
+//! the message; see [`super::rx_stamp`]). Every connection asks for stamps
+//! ([`super::enable_rx_stamps`]) unless [`WsConfig::rx_stamps`] is off; how
+//! that fared is [`WsClient::rx_stamping`] (probed on a fresh socket when
+//! the client is made, so it can be logged at start-up, then the outcome of
+//! the latest connection). Where the kernel refuses, or a read comes
+//! without a stamp (stamping not live yet just after start-up), the message
+//! is stamped from the caller's clock after the read, and counted in
+//! [`WsStats::messages_stamped_user`].
+//!
 //! Idle polls: tungstenite zero-fills the spare part of its read buffer
 //! (up to 128 KiB) before every socket read, including one that ends in
 //! `WouldBlock`. So after a read that would have blocked (tungstenite then
@@ -58,6 +72,7 @@
 
 use super::backoff::JitteredBackoff;
 use super::reactor::{connect_tcp, tcp_connect_state, ConnectState};
+use super::rx_stamp::{enable_rx_stamps, probe_tcp_rx_stamps, CallerClockBridge, RxStamping};
 use super::stream_url::split_url;
 use super::tls::{TlsConfig, TlsSetup};
 use super::ws_config::{WsConfig, WsEndpoint};
@@ -112,11 +127,13 @@ pub enum DisconnectReason {
 pub enum WsEvent<'a> {
     /// A connection opened: rebuild state from snapshots.
     Connected,
-    /// A text message, with the time it was read.
+    /// A text message, with the time it was received.
     Text {
         /// The message bytes (valid UTF-8).
         bytes: &'a [u8],
-        /// Receive time from the caller's clock.
+        /// Receive time on the caller's clock: the kernel's stamp of the
+        /// read that delivered the last byte, or the caller's clock after
+        /// the read when there is none (see the module docs).
         ts_recv_ns: u64,
     },
     /// The connection ended; a reconnect is scheduled unless the caller closed it.
@@ -159,6 +176,11 @@ pub struct WsStats {
     /// Open polls that skipped tungstenite's `read()` because the last read
     /// would have blocked and the socket still had nothing to read.
     pub reads_skipped: u64,
+    /// Text messages stamped by the kernel.
+    pub messages_stamped_kernel: u64,
+    /// Text messages stamped from the caller's clock (stamps off, refused,
+    /// or a read that came without one).
+    pub messages_stamped_user: u64,
 }
 
 /// What a (resumed) client handshake returns.
@@ -215,6 +237,10 @@ pub struct WsClient {
     backoff: JitteredBackoff,
     registration: Option<(Registry, Token)>,
     last_error: Option<String>,
+    /// How receive times are taken (probe, then the latest connection's).
+    stamping: RxStamping,
+    /// Kernel stamps to the caller's clock, measured afresh each poll.
+    bridge: CallerClockBridge,
     stats: WsStats,
 }
 
@@ -223,6 +249,7 @@ impl std::fmt::Debug for WsClient {
         f.debug_struct("WsClient")
             .field("endpoint", &self.endpoint)
             .field("open", &self.is_open())
+            .field("stamping", &self.stamping)
             .field("stats", &self.stats)
             .finish()
     }
@@ -261,6 +288,11 @@ impl WsClient {
             config.reconnect_max_ns,
             config.reconnect_jitter_seed,
         );
+        let stamping = if config.rx_stamps {
+            probe_tcp_rx_stamps()
+        } else {
+            RxStamping::NotRequested
+        };
         WsClient {
             endpoint,
             config,
@@ -269,8 +301,18 @@ impl WsClient {
             backoff,
             registration: None,
             last_error: None,
+            stamping,
+            bridge: CallerClockBridge::default(),
             stats: WsStats::default(),
         }
+    }
+
+    /// How receive times are taken: before the first connection, what a
+    /// fresh TCP socket was granted (log it at start-up); afterwards, what
+    /// the latest connection's socket was granted. Not kernel: every
+    /// message is stamped from the caller's clock after its read.
+    pub fn rx_stamping(&self) -> RxStamping {
+        self.stamping
     }
 
     /// Why the last attempt failed in the TLS or WebSocket handshake, if it
@@ -390,6 +432,11 @@ impl WsClient {
         self.stats.connects_started += 1;
         match connect_tcp(self.endpoint.addr, &self.config.socket) {
             Ok((mut stream, _report)) => {
+                self.stamping = if self.config.rx_stamps {
+                    enable_rx_stamps(&stream)
+                } else {
+                    RxStamping::NotRequested
+                };
                 if let Some((registry, token)) = &self.registration {
                     let interest = Interest::READABLE | Interest::WRITABLE;
                     if registry.register(&mut stream, *token, interest).is_err() {
@@ -424,13 +471,14 @@ impl WsClient {
             }
             ConnectState::Connected => match &self.tls {
                 TlsTarget::Plain => {
-                    let stream = ChunkedStream::new(stream);
+                    let stream = ChunkedStream::new(stream, self.stamping.is_kernel());
                     self.start_upgrade(stream, started_ns, now_ns, report);
                 }
                 TlsTarget::Tls(config, name) => {
                     match ClientConnection::new(Arc::clone(config), name.clone()) {
                         Ok(tls) => {
-                            let stream = ChunkedStream::with_tls(stream, tls);
+                            let kernel = self.stamping.is_kernel();
+                            let stream = ChunkedStream::with_tls(stream, tls, kernel);
                             self.poll_tls(stream, started_ns, now_ns, report);
                         }
                         Err(error) => {
@@ -546,6 +594,7 @@ impl WsClient {
         C: FnMut() -> u64,
     {
         let (mut ping_last_ns, mut ping_outstanding_ns) = pings;
+        self.bridge.reset();
         // A read that would block left no complete frame in tungstenite's
         // buffer, so while the socket has nothing either, a read would only
         // zero-fill the buffer and block again.
@@ -561,7 +610,7 @@ impl WsClient {
             // `read()`: that lets tungstenite reuse its read buffer in place.
             match ws.read() {
                 Ok(Message::Text(text)) => {
-                    let ts_recv_ns = clock();
+                    let ts_recv_ns = self.stamp(ws.get_ref().last_rx_stamp_ns(), clock());
                     self.stats.messages_text += 1;
                     report(WsEvent::Text {
                         bytes: text.as_bytes(),
@@ -619,6 +668,21 @@ impl WsClient {
             ping_outstanding_ns,
             read_blocked,
         };
+    }
+
+    /// A message's receive time on the caller's clock: the kernel's stamp
+    /// converted, else `read_ns` (the caller's clock after the read).
+    fn stamp(&mut self, kernel_ns: Option<u64>, read_ns: u64) -> u64 {
+        match kernel_ns {
+            Some(kernel_ns) => {
+                self.stats.messages_stamped_kernel += 1;
+                self.bridge.convert(kernel_ns, read_ns)
+            }
+            None => {
+                self.stats.messages_stamped_user += 1;
+                read_ns
+            }
+        }
     }
 
     fn poll_closing(&mut self, mut ws: WebSocket<ChunkedStream>, deadline_ns: u64, now_ns: u64) {

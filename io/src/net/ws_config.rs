@@ -44,6 +44,10 @@ pub struct WsConfig {
     pub messages_per_poll_max: usize,
     /// Socket options (busy poll, receive buffer, `TCP_NODELAY`).
     pub socket: SocketOptions,
+    /// Ask the kernel to stamp arrivals (`SO_TIMESTAMPNS`, else software
+    /// `SO_TIMESTAMPING`) and give each message the stamp; `false` stamps
+    /// every message from the caller's clock after the read.
+    pub rx_stamps: bool,
 }
 
 impl Default for WsConfig {
@@ -59,6 +63,7 @@ impl Default for WsConfig {
             reconnect_jitter_seed: 0x5EED,
             messages_per_poll_max: 64,
             socket: SocketOptions::default(),
+            rx_stamps: true,
         }
     }
 }

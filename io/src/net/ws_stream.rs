@@ -43,7 +43,27 @@
 //! `read()` (so the buffer is unique when `reserve` runs), and messages are
 //! never fragmented by the venue (tungstenite assembles fragments in a new
 //! `Vec` per message; Binance does not fragment).
+//!
+//! Kernel receive stamps. With stamps on (the socket has `SO_TIMESTAMPNS`
+//! or software `SO_TIMESTAMPING`, see [`super::enable_rx_stamps`]), every
+//! socket read, plain or the ciphertext reads rustls makes, is a `recvmsg`
+//! that also takes the kernel's stamp; [`ChunkedStream::last_rx_stamp_ns`]
+//! is the stamp of the latest read that delivered bytes (`None` if that
+//! read came without one). A message takes the stamp of the read that
+//! delivered its **last** byte: a message cannot be acted on before that
+//! byte is in, so time before it is network (or the venue writing the
+//! message), not time the engine made the message wait; and it is the
+//! stamp the client can know without tracking buffer offsets inside
+//! tungstenite and rustls: both parse what they hold before reading the
+//! socket again, so when a message comes out, the latest socket read is
+//! the one that completed it (or, with several messages from one read,
+//! that same read). Linux gives a TCP read the stamp of the last segment
+//! it consumed, so the stamp is never earlier than the arrival of the
+//! message's last byte and never later than the read that returned it;
+//! messages completed by one read share its stamp. The control buffer
+//! lives on the stack: stamping adds no allocation.
 
+use super::sys;
 use mio::net::TcpStream;
 use rustls::ClientConnection;
 use std::io::{self, ErrorKind, Read, Write};
@@ -77,27 +97,92 @@ pub enum TlsProgress {
     Failed(io::Error),
 }
 
+/// What the socket reads learned of the kernel's receive stamps.
+#[derive(Clone, Copy, Debug, Default)]
+struct RxStamps {
+    /// Read with `recvmsg` and take the stamp (the socket has stamps on).
+    kernel: bool,
+    /// Stamp of the latest read that delivered bytes, if it had one.
+    last_ns: Option<u64>,
+}
+
+impl RxStamps {
+    /// One read into `buf` (at most its length), noting its stamp.
+    fn read(&mut self, tcp: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.kernel {
+            let count = tcp.read(buf)?;
+            if count > 0 {
+                self.last_ns = None;
+            }
+            return Ok(count);
+        }
+        let (count, stamp) = sys::recv_with_stamp(&*tcp, buf)?;
+        if count > 0 {
+            self.last_ns = stamp;
+        }
+        Ok(count)
+    }
+}
+
+/// The socket as rustls sees it: reads take the kernel's stamp.
+struct StampedSocket<'a> {
+    tcp: &'a mut TcpStream,
+    stamps: &'a mut RxStamps,
+}
+
+impl Read for StampedSocket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stamps.read(self.tcp, buf)
+    }
+}
+
+impl Write for StampedSocket<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 /// A mio `TcpStream`, plain or under TLS, whose reads are capped at
-/// [`READ_CHUNK_BYTES`].
+/// [`READ_CHUNK_BYTES`] and, with stamps on, take the kernel's receive stamp.
 #[derive(Debug)]
 pub struct ChunkedStream {
     tcp: TcpStream,
     tls: Option<Box<ClientConnection>>,
+    stamps: RxStamps,
 }
 
 impl ChunkedStream {
-    /// Wrap a connected stream.
-    pub fn new(tcp: TcpStream) -> ChunkedStream {
-        ChunkedStream { tcp, tls: None }
+    /// Wrap a connected stream; `kernel_stamps`: the socket has receive
+    /// stamps on (reads then use `recvmsg` and keep the stamp).
+    pub fn new(tcp: TcpStream, kernel_stamps: bool) -> ChunkedStream {
+        ChunkedStream {
+            tcp,
+            tls: None,
+            stamps: RxStamps {
+                kernel: kernel_stamps,
+                last_ns: None,
+            },
+        }
     }
 
     /// Wrap a connected stream under a TLS client connection whose
     /// handshake has not started.
-    pub fn with_tls(tcp: TcpStream, tls: ClientConnection) -> ChunkedStream {
+    pub fn with_tls(tcp: TcpStream, tls: ClientConnection, kernel_stamps: bool) -> ChunkedStream {
         ChunkedStream {
-            tcp,
             tls: Some(Box::new(tls)),
+            ..ChunkedStream::new(tcp, kernel_stamps)
         }
+    }
+
+    /// The kernel's receive stamp (CLOCK_REALTIME ns) of the latest socket
+    /// read that delivered bytes; `None` if it came without one (stamps
+    /// off or refused, or not yet live; see the module docs).
+    pub fn last_rx_stamp_ns(&self) -> Option<u64> {
+        self.stamps.last_ns
     }
 
     /// Advance the TLS handshake as far as the socket allows, without
@@ -155,25 +240,37 @@ impl ChunkedStream {
 impl Read for ChunkedStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len().min(READ_CHUNK_BYTES);
+        let mut socket = StampedSocket {
+            tcp: &mut self.tcp,
+            stamps: &mut self.stamps,
+        };
         match self.tls.as_mut() {
-            None => self.tcp.read(&mut buf[..len]),
-            Some(tls) => rustls::Stream::new(tls.as_mut(), &mut self.tcp).read(&mut buf[..len]),
+            None => socket.read(&mut buf[..len]),
+            Some(tls) => rustls::Stream::new(tls.as_mut(), &mut socket).read(&mut buf[..len]),
         }
     }
 }
 
 impl Write for ChunkedStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut socket = StampedSocket {
+            tcp: &mut self.tcp,
+            stamps: &mut self.stamps,
+        };
         match self.tls.as_mut() {
-            None => self.tcp.write(buf),
-            Some(tls) => rustls::Stream::new(tls.as_mut(), &mut self.tcp).write(buf),
+            None => socket.write(buf),
+            Some(tls) => rustls::Stream::new(tls.as_mut(), &mut socket).write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        let mut socket = StampedSocket {
+            tcp: &mut self.tcp,
+            stamps: &mut self.stamps,
+        };
         match self.tls.as_mut() {
-            None => self.tcp.flush(),
-            Some(tls) => rustls::Stream::new(tls.as_mut(), &mut self.tcp).flush(),
+            None => socket.flush(),
+            Some(tls) => rustls::Stream::new(tls.as_mut(), &mut socket).flush(),
         }
     }
 }

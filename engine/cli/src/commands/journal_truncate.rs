@@ -7,20 +7,25 @@
 //! is nothing to cut → confirm → cut (originals kept in
 //! `DIR/truncated-<seq>-<n>/`) → move aside the recorded configs of runs that
 //! started after the cut → journal the operator action as the event at the
-//! cut sequence, a run of its own with the config of the run it ends.
+//! cut sequence, a run of its own with the config of the run it ends, which
+//! carries on the state rebuilt from the journal before the cut (positions,
+//! open orders), as a `genesis run` starting there would.
 //!
 //! The operator action is a control event with no command (`ControlCommand::None`,
 //! which no stage acts on) whose spare input words carry [`OPERATOR_TRUNCATE`],
 //! the number of records discarded and the last discarded sequence; its
-//! decisions are what fresh stages of its config produce, so `replay` checks
-//! it like any other event.
+//! decisions are what the carried stages of its config produce, so `replay`
+//! checks it like any other event.
 
 use crate::commands::journal::event_line;
 use anyhow::{bail, Context, Result};
 use genesis_engine::config::Config;
 use genesis_engine::event::{ControlCommand, Event, EventKind, Input};
+use genesis_engine::execution::NullGateway;
 use genesis_engine::journal_stage::{list_runs, run_config_path, JournalStage};
 use genesis_engine::replay::Replayer;
+use genesis_engine::run::rebuild::rebuild;
+use genesis_engine::run::RebuildOptions;
 use genesis_engine::units::{InstrumentId, Side};
 use genesis_journal::{TruncateAt, TruncatePlan};
 use std::io::{BufRead, Write};
@@ -154,7 +159,7 @@ fn journal_operator_action(dir: &Path, plan: &TruncatePlan, aside: &Path) -> Res
     config
         .record_to(&recorded)
         .with_context(|| format!("recording {}", recorded.display()))?;
-    let event = decided(&config, operator_event(plan));
+    let event = decided(&config, dir, operator_event(plan))?;
     let (mut stage, recovery) = JournalStage::open(&config.journal)?;
     if recovery.seq_next != plan.seq_cut {
         bail!(
@@ -187,15 +192,32 @@ fn operator_event(plan: &TruncatePlan) -> Event {
     event
 }
 
-/// `event` with the decisions fresh stages of `config` make for it, exactly
-/// as `genesis replay` will produce them (a replayer comparing against the
-/// undecided event reports the decided one as its divergence).
-fn decided(config: &Config, event: Event) -> Event {
+/// `event` with the decisions the stages make for it, exactly as `genesis
+/// replay` and the next start-up will produce them: the state the journal
+/// holds before the cut is rebuilt and carried into the operator action's
+/// run, as `genesis run` does at start, and a start record says so. (Fresh
+/// stages here made the operator action a run that started flat, and the
+/// next run forgot every position and open order.)
+fn decided(config: &Config, dir: &Path, event: Event) -> Result<Event> {
+    let rebuilt = rebuild(
+        config,
+        dir,
+        event.seq,
+        genesis_engine::strategy::from_config(config),
+        Box::new(NullGateway),
+        RebuildOptions::default(),
+    )
+    .context("rebuilding the state before the cut")?;
     let strategy = genesis_engine::strategy::from_config(config);
-    let mut replayer = Replayer::new(config, strategy, event.seq, true);
-    replayer.step(&event);
+    let mut replayer = Replayer::fresh(config, strategy, true);
     replayer
+        .restore_state(&rebuilt.state)
+        .context("carrying the state before the cut into the operator action")?;
+    replayer.begin_run();
+    replayer.set_order_id_next(rebuilt.report.order_id_next);
+    replayer.step(&event);
+    Ok(replayer
         .summary
         .divergence
-        .map_or(event, |divergence| divergence.produced)
+        .map_or(event, |divergence| divergence.produced))
 }

@@ -11,10 +11,7 @@ use crate::units::OrderId;
 
 /// Room for any request id the session logs (and two u64s with a suffix).
 pub const CL_ORD_ID_LEN_MAX: usize = genesis_io::fix::sent_log::REQUEST_ID_LEN_MAX;
-/// Set in the id of an order adopted from the venue under a ClOrdID the
-/// engine did not make: engine order ids (four per journal sequence) never
-/// reach it.
-pub const ADOPTED_ORDER_ID_FLAG: u64 = 1 << 62;
+pub use crate::units::ADOPTED_ORDER_ID_FLAG;
 const _: () = assert!(
     CL_ORD_ID_LEN_MAX >= 2 * U64_DIGITS_MAX + 2,
     "two u64s and a suffix fit"

@@ -23,6 +23,12 @@
 //! of journaled events, so replay reproduces it; the follow-ups go through
 //! the gateway (nowhere in replay, where the journal holds the flagged
 //! events they became).
+//! A live fill about an own order above the mark (one sent and never
+//! recorded, whose reports the venue still delivers, often at logon before
+//! it answers the mass status request) moves the positions as it comes,
+//! and is remembered: a status answer about that order applies only the
+//! CumQty those fills lack.
+//!
 //! Invariants: missed fill quantity is applied once, when its flagged fill
 //! comes back journaled (the table's filled then equals the venue's CumQty,
 //! so a later answer finds nothing missing; one lost to a crash before it
@@ -37,6 +43,8 @@ use crate::event::{
 };
 use crate::execution::gateway::{OrderRequest, RequestKind};
 use crate::orders::{Order, OrderState};
+use crate::recent::RecentMap;
+use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashSet;
 
@@ -81,7 +89,21 @@ pub(super) struct Reconciliation {
     listing: Vec<Order>,
     /// Follow-ups lost in this round.
     lost_in_round: u64,
+    /// The highest id of the orders the engine decided to send (journaled
+    /// decisions only: never raised by an adoption, which would hide the
+    /// unrecorded orders below it in the same answer). The journal records
+    /// every order at or below it (ids rise with the journal's sequence),
+    /// so a venue report of one that is neither open nor remembered closed
+    /// tells nothing new; one above it was sent but never journaled.
+    own_id_max: u64,
+    /// Lots of live fills about own orders above `own_id_max` (sent, never
+    /// recorded, their reports still arriving): already applied, so a
+    /// status answer about such an order applies only what they lack.
+    unrecorded_filled: RecentMap<i64>,
 }
+
+/// Unrecorded orders whose live fills are remembered.
+const UNRECORDED_MEMORY: usize = 1_024;
 
 impl Reconciliation {
     pub(super) fn new(config: &Config, open_capacity: usize) -> Reconciliation {
@@ -93,9 +115,83 @@ impl Reconciliation {
             mentioned,
             listing: Vec::with_capacity(open_capacity),
             lost_in_round: 0,
+            own_id_max: 0,
+            unrecorded_filled: RecentMap::with_capacity(UNRECORDED_MEMORY),
         }
     }
+
+    /// A live fill about an order the table does not hold: remembered if
+    /// the order is one of ours the journal never recorded.
+    pub(super) fn note_unknown_fill(&mut self, id: OrderId, lots: i64) {
+        if id.is_own() && id.0 > self.own_id_max {
+            let before = self.unrecorded_filled.get(id.0).unwrap_or(0);
+            self.unrecorded_filled.set(id.0, before + lots);
+        }
+    }
+
+    /// Lots of the order already applied from live fills while it was unrecorded.
+    fn unrecorded_filled(&self, id: OrderId) -> i64 {
+        self.unrecorded_filled.get(id.0).unwrap_or(0)
+    }
+
+    /// The engine decided to send a new order.
+    pub(super) fn note_own(&mut self, id: OrderId) {
+        if id.is_own() {
+            self.own_id_max = self.own_id_max.max(id.0);
+        }
+    }
+
+    /// The journal holds the order's record: it is one of the engine's own
+    /// orders at or below the highest the table held.
+    fn recorded(&self, id: OrderId) -> bool {
+        id.is_own() && id.0 <= self.own_id_max
+    }
+
+    /// A new run begins: no round is under way (the venue lane starts its own).
+    pub(super) fn begin_run(&mut self) {
+        self.mentioned.clear();
+        self.lost_in_round = 0;
+    }
+
+    /// The round's state and the highest own order id, ids sorted.
+    pub(super) fn save_state(&self, out: &mut StateWriter) {
+        out.u64(self.own_id_max);
+        out.u64(self.lost_in_round);
+        let mut mentioned: Vec<u64> = self.mentioned.iter().copied().collect();
+        mentioned.sort_unstable();
+        out.count(mentioned.len());
+        for id in mentioned {
+            out.u64(id);
+        }
+        self.unrecorded_filled
+            .save_state(out, |out, lots| out.i64(lots));
+    }
+
+    pub(super) fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        self.own_id_max = input.u64("execution.own_order_id_max")?;
+        self.lost_in_round = input.u64("execution.reconcile_lost_in_round")?;
+        let count = input.count("orders mentioned in the round", MENTIONED_MAX)?;
+        self.mentioned.clear();
+        for _ in 0..count {
+            if !self
+                .mentioned
+                .insert(input.u64("execution.reconcile_mentioned")?)
+            {
+                return Err(StateError::Inconsistent {
+                    what: "execution reconciliation",
+                    detail: "an order is listed twice among those the venue mentioned",
+                });
+            }
+        }
+        self.unrecorded_filled
+            .restore_state(input, "execution.unrecorded_filled", |input| {
+                input.i64("execution.unrecorded_filled_lots")
+            })
+    }
 }
+
+/// Orders one round may hear about (live and recently done at the venue), at most.
+const MENTIONED_MAX: usize = 1 << 20;
 
 impl ExecutionStage {
     /// A step of the round, as the venue lane journaled it.
@@ -171,7 +267,7 @@ impl ExecutionStage {
         if report.state != VenueOrderState::Open {
             return self.closed_unknown(report, ev);
         }
-        if self.orders.closed_state(id).is_some() {
+        if self.orders.closed_state(id).is_some() || self.reconciliation.recorded(id) {
             // Closed here, working there: it is no order of ours any more.
             tracing::warn!(
                 order = id.0,
@@ -184,15 +280,26 @@ impl ExecutionStage {
         self.adopt(report, ev)
     }
 
-    /// Closed at the venue and not open here. One the table closed is done
-    /// with; one it never knew that traded is an order sent in the moment
+    /// Closed at the venue and not open here. One the journal recorded
+    /// (the table closed it, or it is at or below the highest own id) is
+    /// done with: a mass answer tells the day's done orders, most of them
+    /// known. One never recorded that traded is an order sent in the moment
     /// before a crash, whose decision never reached the journal (or one
     /// entered at the venue for this account): its fills are the account's,
     /// so it is entered, its fills applied, and closed as the venue says.
     fn closed_unknown(&mut self, report: &VenueOrder, ev: &Event) -> Outcome {
         let id = report.order_id;
-        if self.orders.closed_state(id).is_some() || report.cum_qty.0 <= 0 {
+        if self.orders.closed_state(id).is_some() || self.reconciliation.recorded(id) {
+            return Outcome::None;
+        }
+        if report.cum_qty.0 <= 0 {
             return Outcome::LateForClosedOrder;
+        }
+        // Its live reports may have come first (the venue sends what it
+        // holds for the session at logon): those lots are applied already.
+        let missed = report.cum_qty.0 - self.reconciliation.unrecorded_filled(id);
+        if missed <= 0 {
+            return Outcome::None;
         }
         let order = venue_order(report, ev.instrument, ev.side);
         if self
@@ -208,7 +315,7 @@ impl ExecutionStage {
             "the venue reports fills of an order the engine never recorded: applied"
         );
         self.counters.reconcile.adopted += 1;
-        self.apply_missed_fill(&order, report.cum_qty.0, ev);
+        self.apply_missed_fill(&order, missed, ev);
         self.orders.close_as(id, closed_state(report.state));
         self.counters.reconcile.closed += 1;
         self.note(
@@ -324,8 +431,20 @@ impl ExecutionStage {
             order.qty,
             ev,
         );
-        if report.cum_qty.0 > 0 {
-            self.apply_missed_fill(&order, report.cum_qty.0, ev);
+        // Lots its live fills brought already (the position moved then):
+        // the table catches up; only the rest is missed.
+        let applied = self.reconciliation.unrecorded_filled(order.id);
+        if applied > 0 {
+            let fill = Fill {
+                order_id: order.id,
+                exec_id: crate::units::ExecId(0),
+                price: order.price,
+                qty: Qty(applied),
+            };
+            self.orders.on_fill(order.side, &fill);
+        }
+        if report.cum_qty.0 > applied {
+            self.apply_missed_fill(&order, report.cum_qty.0 - applied, ev);
         }
         if self.reconciliation.cancel_unknown && self.orders.get(order.id).is_some() {
             self.counters.reconcile.cancelled += 1;

@@ -99,9 +99,9 @@ struct Router {
     tick_to_trade_before_trigger: u64,
     /// The ClOrdIDs of the participants' orders.
     ids: Ids,
-    /// Per participant: orders that filled or were cancelled while it had
-    /// no session (it never heard), told with the next mass status answer.
-    done_while_away: Vec<Vec<u64>>,
+    /// Per participant: the orders that filled or were cancelled last
+    /// (session or not), told with every mass status answer.
+    done_recently: Vec<std::collections::VecDeque<u64>>,
 }
 
 impl FixAcceptor {
@@ -153,7 +153,7 @@ impl FixAcceptor {
                 arrival_ns: 0,
                 tick_to_trade_before_trigger: 0,
                 ids: Ids::new(SESSIONS_MAX),
-                done_while_away: Vec::new(),
+                done_recently: Vec::new(),
             },
             tick_to_trade_ns,
         })

@@ -5,9 +5,11 @@
 //!
 //! Every reply takes the next ExecID, whatever it becomes. A replace ack
 //! names the new ClOrdID and the one it replaced; everything else names
-//! the version accepted last. An order that closes is forgotten. A reply
-//! for a participant that is not connected (the venue kept its orders) is
-//! only recorded: the participant learns the outcome by asking for status.
+//! the version accepted last. An order that closes is forgotten, but for
+//! the last [`DONE_RECENTLY_MAX`] of each participant, which every mass
+//! status answer tells. A reply for a participant that is not connected
+//! (the venue kept its orders) is only recorded: the participant learns the
+//! outcome by asking for status.
 
 use super::ids::Chain;
 use super::Router;
@@ -103,9 +105,7 @@ impl Router {
     ) {
         self.exec_seq += 1;
         let key = reply.answer.order();
-        if session.is_none() {
-            self.note_done_while_away(slot, reply);
-        }
+        self.note_done(slot, reply);
         let Some(chain) = self.ids.chain(slot, key).cloned() else {
             debug_assert!(false, "a reply names an order whose ClOrdIDs are known");
             return;
@@ -210,13 +210,15 @@ impl Router {
     }
 }
 
-/// Done orders kept per away participant for its next mass status answer.
-const DONE_WHILE_AWAY_MAX: usize = 4_096;
+/// Done orders kept per participant for its mass status answers: the
+/// orders of its day a client may have sent and lost the record of (the
+/// last ones before it went down) are among them.
+pub(super) const DONE_RECENTLY_MAX: usize = 4_096;
 
 impl Router {
-    /// An order of a participant without a session traded or left the
-    /// book: remembered (once, bounded, oldest dropped) for its return.
-    fn note_done_while_away(&mut self, slot: usize, reply: &Reply) {
+    /// An order of a participant traded out or left the book: remembered
+    /// (once, bounded, oldest dropped), whether its session heard or not.
+    fn note_done(&mut self, slot: usize, reply: &Reply) {
         let closes = match reply.answer {
             Answer::Fill { .. } => reply.leaves_qty == 0,
             Answer::Cancelled { .. } => true,
@@ -225,24 +227,24 @@ impl Router {
         if !closes {
             return;
         }
-        if self.done_while_away.len() <= slot {
-            self.done_while_away.resize_with(slot + 1, Vec::new);
+        if self.done_recently.len() <= slot {
+            self.done_recently.resize_with(slot + 1, Default::default);
         }
-        let done = &mut self.done_while_away[slot];
+        let done = &mut self.done_recently[slot];
         let key = reply.answer.order();
         if !done.contains(&key) {
-            if done.len() == DONE_WHILE_AWAY_MAX {
-                done.remove(0);
+            if done.len() == DONE_RECENTLY_MAX {
+                done.pop_front();
             }
-            done.push(key);
+            done.push_back(key);
         }
     }
 
-    /// The orders that closed while the participant was away (taken: told once).
-    pub(super) fn take_done_while_away(&mut self, slot: usize) -> Vec<u64> {
-        self.done_while_away
-            .get_mut(slot)
-            .map(std::mem::take)
+    /// The orders of the participant that closed last, oldest first.
+    pub(super) fn done_recently(&self, slot: usize) -> Vec<u64> {
+        self.done_recently
+            .get(slot)
+            .map(|done| done.iter().copied().collect())
             .unwrap_or_default()
     }
 }

@@ -2,8 +2,8 @@
 //! answered with one ExecutionReport of ExecType=I about the order it names
 //! (by any ClOrdID the order ever had, or its OrderID; live or recently
 //! done), or the unknown-order answer; an OrderMassStatusRequest (AF) with
-//! one report per live order of the participant, and per order that
-//! filled or was cancelled while it had no session (TotNumReports, and
+//! one report per live order of the participant, and per order of its
+//! that filled or was cancelled last, the newest 4,096 (TotNumReports, and
 //! LastRptRequested=Y on the last), or the single no-orders answer. The
 //! forms are `genesis_io::fix::status`'s, FIX 4.4's.
 //!
@@ -115,7 +115,7 @@ impl Orders<'_> {
             .exchange
             .live_session_orders(self.owner())
             .into_iter()
-            .chain(self.done_while_away())
+            .chain(self.done_recently())
             .filter(|(_, view)| symbol_index.is_none_or(|index| index == Some(view.instrument)))
             .filter(|(_, view)| request.side.is_none_or(|side| fix_side(view.side) == side))
             .collect();
@@ -144,13 +144,15 @@ impl Orders<'_> {
         }
     }
 
-    /// Orders that filled or were cancelled while the participant had no
-    /// session: a mass status answer tells them too (as a venue's "orders
-    /// of the day" does), so a client learns of fills on orders it sent
-    /// but never recorded before it went down.
-    fn done_while_away(&mut self) -> Vec<(u64, OrderView)> {
+    /// The participant's orders that filled or were cancelled last (while
+    /// it had a session or not): a mass status answer tells them too (as a
+    /// venue's "orders of the day" does), so a client learns of fills on
+    /// orders it sent but never recorded before it went down, even those
+    /// whose reports it was sent and never read. Told at every answer: the
+    /// client knows which it recorded.
+    fn done_recently(&self) -> Vec<(u64, OrderView)> {
         let owner = self.owner();
-        let keys = self.router.take_done_while_away(self.participant);
+        let keys = self.router.done_recently(self.participant);
         keys.into_iter()
             .filter_map(|key| Some((key, self.exchange.session_order(owner, key)?)))
             .filter(|(_, view)| view.state != ViewState::Live)

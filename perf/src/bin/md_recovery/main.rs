@@ -4,15 +4,15 @@
 //! retransmission or snapshot round trip can cost):
 //!
 //! ```text
-//! cargo run --release -p genesis-perf --bin md_recovery            # ~1 minute
-//! cargo run --release -p genesis-perf --bin md_recovery -- --rates 100000 --seconds 5
+//! cargo run --release -p genesis-perf --bin md_recovery            # ~1.5 minutes
+//! cargo run --release -p genesis-perf --bin md_recovery -- --rates 100000 --seconds 5 --joins 3
 //! ```
 //!
-//! For each rate and each way of healing, the run's own assembly (as `genesis
-//! run` builds it: the in-process simulated venue publishing ITCH 5.0 over
-//! MoldUDP64 on loopback, with its request port and GLIMPSE server, and the
-//! engine's `ItchSource`) runs with the venue losing one packet in
-//! `--drop-every` on purpose. Retransmission: every gap goes to the request
+//! For each rate and each way of healing, the simulated venue `genesis run`
+//! starts (in process, publishing ITCH 5.0 over MoldUDP64 on loopback, with
+//! its request port and GLIMPSE server; `venue.rs`) and the engine's
+//! `ItchSource` run with the venue losing one packet in `--drop-every` on
+//! purpose. Retransmission: every gap goes to the request
 //! port (snapshot threshold and retransmit timeout out of reach). Snapshot:
 //! every gap goes to a GLIMPSE snapshot (threshold 0), live datagrams
 //! buffered meanwhile.
@@ -24,11 +24,22 @@
 //! source, which sleeps 20 µs when a poll brings nothing (the dev wait; a
 //! spinning prod loop recovers sooner). Rates are the config's
 //! `rate_per_sec` (walk updates per second; each update is one or more
-//! ITCH messages); the table shows the market-data events the source
-//! published per second as well.
+//! ITCH messages), the rate offered; the tables show beside it the rate the
+//! venue achieved (the walk's moves it published per second, counted; a
+//! loaded host reaches less) and the market-data events the source
+//! published per second.
+//!
+//! Then the late join (`late_join.rs`): per rate, a venue moving from the
+//! start, and `--joins` times a new source binding its feed after
+//! `--join-warm-up-ms`; a sample is the time from the bind to every book
+//! fresh after a GLIMPSE snapshot.
+
+mod late_join;
+mod venue;
 
 use anyhow::{ensure, Context, Result};
 use clap::Parser;
+use genesis_engine::adapters::itch_source::ItchSource;
 use genesis_engine::clock::EpochClock;
 use genesis_engine::config::Config;
 use genesis_engine::ingest::Source;
@@ -52,6 +63,12 @@ struct Cli {
     /// twenty gaps per second at any rate).
     #[arg(long, default_value_t = 0)]
     drop_every: u64,
+    /// Late joins timed per rate (0: none).
+    #[arg(long, default_value_t = 5)]
+    joins: usize,
+    /// How long the venue moves before each late join (ms).
+    #[arg(long, default_value_t = 1_000)]
+    join_warm_up_ms: u64,
     /// Also write the figures as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -68,6 +85,8 @@ struct Case {
     rate: u64,
     mode: Mode,
     recovery: Summary,
+    /// Walk updates per second the venue achieved while measured.
+    achieved_per_second: f64,
     events_per_second: f64,
     gaps: u64,
     snapshots_applied: u64,
@@ -93,10 +112,27 @@ fn main() -> Result<()> {
             cases.push(case);
         }
     }
+    let mut joins = Vec::new();
+    for &rate in cli.rates.iter().filter(|_| cli.joins > 0) {
+        let warm_up = Duration::from_millis(cli.join_warm_up_ms);
+        let case = late_join::run(rate, cli.joins, warm_up)?;
+        eprintln!(
+            "{rate}/s late join: {} joins, p50 {}",
+            case.join.count,
+            human_ns(case.join.p50_ns)
+        );
+        joins.push(case);
+    }
     print_table(&cases, floor.timed);
+    print_joins(&joins);
     if let Some(path) = &cli.json {
         let rows: Vec<_> = cases.iter().map(case_json).collect();
-        let report = json!({"floor_loopback_tcp": floor.to_json(), "cases": rows});
+        let join_rows: Vec<_> = joins.iter().map(join_json).collect();
+        let report = json!({
+            "floor_loopback_tcp": floor.to_json(),
+            "cases": rows,
+            "late_joins": join_rows,
+        });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -118,27 +154,38 @@ fn case_config(rate: u64, mode: Mode, drop_every: u64) -> Result<Config> {
     Ok(Config::parse(&text, "md_recovery")?)
 }
 
-/// Runs one case: assemble, release the market, poll, time each recovery.
+/// Runs one case: the venue and the source, release the market, poll,
+/// time each recovery.
 fn run_case(rate: u64, mode: Mode, drop_every: u64, seconds: u64) -> Result<Case> {
     let config = case_config(rate, mode, drop_every)?;
-    let mut assembly = genesis_cli::assemble(&config)?;
-    assembly.release_market();
-    let market = &mut assembly.parts.sources.market;
+    let ports = genesis_sim::ItchPorts::bind(
+        &genesis_cli::sim_glue::sim_config(&config),
+        venue::loopback(0),
+        venue::loopback(0),
+    )
+    .map_err(|e| anyhow::anyhow!("ITCH request port and snapshot server: {e}"))?;
+    let mut market = ItchSource::bind(&config, ports.request_addr, Some(ports.snapshot_addr))
+        .map_err(anyhow::Error::msg)?;
+    let feed_addr = market.feed_addr().map_err(anyhow::Error::msg)?;
+    let venue = venue::Venue::start(&config, ports, feed_addr, true)?;
+    venue.release();
     let health = market
         .feed_health()
         .context("the ITCH source keeps feed health")?;
     let clock = EpochClock::new();
-    poll_for(market.as_mut(), &health, &clock, 1_000_000_000, None);
+    poll_for(&mut market, &health, &clock, 1_000_000_000, None);
     let before = health.load(0);
+    let moves_before = venue.moves();
     let mut recovery = histogram();
     let duration_ns = seconds * 1_000_000_000;
     let events = poll_for(
-        market.as_mut(),
+        &mut market,
         &health,
         &clock,
         duration_ns,
         Some(&mut recovery),
     );
+    let achieved_per_second = venue.moves().rate_since(moves_before);
     let after = health.load(0);
     ensure!(!recovery.is_empty(), "{rate}/s {mode:?}: no gap was healed");
     let delta = |counter| after.get(counter) - before.get(counter);
@@ -146,6 +193,7 @@ fn run_case(rate: u64, mode: Mode, drop_every: u64, seconds: u64) -> Result<Case
         rate,
         mode,
         recovery: Summary::of(&recovery),
+        achieved_per_second,
         events_per_second: events as f64 / seconds as f64,
         gaps: delta(FeedCounter::Gaps),
         snapshots_applied: delta(FeedCounter::SnapshotsApplied),
@@ -156,7 +204,7 @@ fn run_case(rate: u64, mode: Mode, drop_every: u64, seconds: u64) -> Result<Case
 /// Polls the source for `duration_ns`, timing each stretch with a stale
 /// book into `recovery` (when given); returns the events published.
 fn poll_for(
-    market: &mut dyn Source,
+    market: &mut ItchSource,
     health: &FeedHealth,
     clock: &EpochClock,
     duration_ns: u64,
@@ -197,13 +245,14 @@ fn print_table(cases: &[Case], floor: Summary) {
         human_ns(floor.p50_ns),
         human_ns(floor.p99_ns)
     );
-    println!("| rate (updates/s) | healed by | events/s published | gaps | samples | p50 | p99 | max | p50 / floor p50 | snapshots applied | messages retransmitted |");
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| offered (updates/s) | achieved (updates/s) | healed by | events/s published | gaps | samples | p50 | p99 | max | p50 / floor p50 | snapshots applied | messages retransmitted |");
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for case in cases {
         let ratio = case.recovery.p50_ns as f64 / floor.p50_ns.max(1) as f64;
         println!(
-            "| {} | {:?} | {:.0} | {} | {} | {} | {} | {} | {ratio:.0}x | {} | {} |",
+            "| {} | {:.0} | {:?} | {:.0} | {} | {} | {} | {} | {} | {ratio:.0}x | {} | {} |",
             case.rate,
+            case.achieved_per_second,
             case.mode,
             case.events_per_second,
             case.gaps,
@@ -217,9 +266,40 @@ fn print_table(cases: &[Case], floor: Summary) {
     }
 }
 
+fn print_joins(joins: &[late_join::JoinCase]) {
+    if joins.is_empty() {
+        return;
+    }
+    println!("\nLate join: a new ITCH source binding a moving feed, to every book fresh after a GLIMPSE snapshot\n");
+    println!("| offered (updates/s) | achieved (updates/s) | joins | p50 | p99 | max | messages retransmitted |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for case in joins {
+        println!(
+            "| {} | {:.0} | {} | {} | {} | {} | {} |",
+            case.rate,
+            case.achieved_per_second,
+            case.join.count,
+            human_ns(case.join.p50_ns),
+            human_ns(case.join.p99_ns),
+            human_ns(case.join.max_ns),
+            case.messages_retransmitted,
+        );
+    }
+}
+
+fn join_json(case: &late_join::JoinCase) -> serde_json::Value {
+    json!({
+        "rate_per_sec": case.rate,
+        "achieved_per_second": case.achieved_per_second,
+        "join": case.join.to_json(),
+        "messages_retransmitted": case.messages_retransmitted,
+    })
+}
+
 fn case_json(case: &Case) -> serde_json::Value {
     json!({
         "rate_per_sec": case.rate,
+        "achieved_per_second": case.achieved_per_second,
         "mode": format!("{:?}", case.mode),
         "recovery": case.recovery.to_json(),
         "events_per_second": case.events_per_second,
