@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A board with every kind of series filled in: counters, stage latencies,
-/// alerts and gauges beside the engine.
+/// the engine's tick-to-trade, alerts and gauges beside the engine.
 fn busy_board() -> Arc<Board> {
     let board = Arc::new(Board::new());
     board.set(Counter::Events, 1_234);
@@ -55,6 +55,12 @@ fn busy_board() -> Arc<Board> {
         snapshot.events_per_sec = 20_000.0;
         snapshot.rss_bytes = 50 << 20;
         snapshot.alerts = vec![("event_rate_low", "warn")];
+        snapshot.tick_to_trade = Some(genesis_engine::telemetry::tick_to_trade::T2tSplit {
+            total: p,
+            recv_read: p,
+            read_decide: p,
+            decide_send: p,
+        });
     }
     struct Beside;
     impl Gauges for Beside {
