@@ -11,11 +11,20 @@
 //! the moment of the conversion (never in the future, so a latency taken
 //! from it is never negative), and the drift never accumulates (the
 //! offset is measured afresh every poll).
+//!
+//! Every `EpochClock` of a process shares one anchor (taken by the first
+//! one made), so stamps read on different threads' clocks (ingest's receive
+//! and read stamps, execution's gateway's decision stamp, the FIX client's
+//! send stamp) subtract exactly, with no anchor error between them.
 
 // The one module that reads clocks for the engine (see clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The process's anchor: a raw reading and the Unix time read beside it.
+static ANCHOR: OnceLock<(quanta::Clock, u64, u64)> = OnceLock::new();
 
 #[derive(Clone, Debug)]
 pub struct EpochClock {
@@ -25,17 +34,21 @@ pub struct EpochClock {
 }
 
 impl EpochClock {
+    /// The process's clock: the first call anchors it, later ones share the anchor.
     pub fn new() -> EpochClock {
-        let clock = quanta::Clock::new();
-        let base_raw = clock.raw();
-        let base_epoch_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
+        let (clock, base_raw, base_epoch_ns) = ANCHOR.get_or_init(|| {
+            let clock = quanta::Clock::new();
+            let base_raw = clock.raw();
+            let base_epoch_ns = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            (clock, base_raw, base_epoch_ns)
+        });
         EpochClock {
-            clock,
-            base_raw,
-            base_epoch_ns,
+            clock: clock.clone(),
+            base_raw: *base_raw,
+            base_epoch_ns: *base_epoch_ns,
         }
     }
 
@@ -141,6 +154,17 @@ mod tests {
         assert_eq!(bridge.epoch_ns(0), 0, "clamped to the epoch");
         let ahead = RealtimeBridge::new(9_000, 1_000);
         assert_eq!(ahead.epoch_ns(900), 8_900);
+    }
+
+    // Two clocks made at different times read the same instant alike:
+    // they share the process's anchor.
+    #[test]
+    fn clocks_share_one_anchor() {
+        let first = EpochClock::new();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = EpochClock::new();
+        let raw = first.raw();
+        assert_eq!(first.epoch_ns(raw), second.epoch_ns(raw));
     }
 
     // A kernel-like stamp taken just before the bridge converts to within a

@@ -5,7 +5,7 @@ use crate::latency::Summary;
 use crate::outcome::{Outcome, StageFigures};
 use crate::setup::{assembly, bench_config};
 use anyhow::{bail, Result};
-use genesis_engine::config::CorePlan;
+use genesis_engine::config::{Config, CorePlan};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -27,9 +27,20 @@ pub fn run(
     seconds: f64,
 ) -> Result<Outcome> {
     let config = bench_config(journal_dir, plan.cores, plan.pin);
+    run_config(name, &config, rate_per_sec, seconds)
+}
+
+/// Runs the engine as `config` says (a `bench_config`, perhaps changed) for
+/// `seconds` with market data offered at `rate_per_sec` (0: unpaced).
+pub fn run_config(
+    name: &'static str,
+    config: &Config,
+    rate_per_sec: u64,
+    seconds: f64,
+) -> Result<Outcome> {
     let report = genesis_cli::run(
-        &config,
-        assembly(&config, rate_per_sec)?,
+        config,
+        assembly(config, rate_per_sec)?,
         Arc::new(AtomicBool::new(false)),
         Some(Duration::from_secs_f64(seconds)),
     )?;
@@ -49,7 +60,11 @@ pub fn run(
         plan: format!(
             "{}, {}",
             report.plan.describe(),
-            if plan.pin { "pinned" } else { "unpinned" }
+            if config.topology.pin_threads {
+                "pinned"
+            } else {
+                "unpinned"
+            }
         ),
         wait: waits.join(" / "),
         offered_per_sec: rate_per_sec,

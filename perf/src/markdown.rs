@@ -240,10 +240,6 @@ fn floor(out: &mut String, report: &Report) {
     let _ = writeln!(out, "- Tick-to-trade over sockets, beside a loopback TCP round trip from the same row: section 3.");
 }
 
-fn us(ns: u64) -> String {
-    format!("{:.1}", ns as f64 / 1_000.0)
-}
-
 fn over_sockets(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
@@ -254,31 +250,11 @@ fn over_sockets(out: &mut String, report: &Report) {
         return;
     };
     let _ = writeln!(out, "The engine as `genesis run` assembles it ({}, wait `{}`, unpinned); the simulated venue on its own thread publishes ITCH 5.0 over MoldUDP64 on UDP (`itch-sim`) or Binance-compatible WebSocket streams (`binance-sim`) and takes orders over FIX 4.4 on TCP; journal in the page cache. Each row ran {:.1} s; its TCP round trip was measured in the same row, so the ratios survive a noisy machine. µs throughout.\n", first.plan, first.wait, first.seconds);
-    let _ = writeln!(out, "| feed | offered/s | market data events/s | receive → journal p50 / p99 / p99.9 | venue tick-to-trade p50 / p99 | TCP round trip p50 | t2t p50 ÷ RTT p50 | fills |");
-    let _ = writeln!(out, "|---|---:|---:|---|---|---:|---:|---:|");
-    for row in &report.loopback {
-        let j = &row.journal_since_recv;
-        let t2t = row
-            .tick_to_trade
-            .as_ref()
-            .map_or("-".into(), |t| format!("{} / {}", us(t.p50), us(t.p99)));
-        let rtt = row.tcp_rtt.as_ref().map_or("-".into(), |r| us(r.p50));
-        let ratio = row
-            .tick_to_trade_over_rtt()
-            .map_or("-".into(), |r| format!("{r:.1}×"));
-        let _ = writeln!(
-            out,
-            "| {} | {} | {:.0} | {} / {} / {} | {t2t} | {rtt} | {ratio} | {} |",
-            row.feed,
-            row.rate_offered,
-            row.market_data_per_sec,
-            us(j.p50),
-            us(j.p99),
-            us(j.p99_9),
-            row.fills
-        );
-    }
-    let _ = writeln!(out, "\nVenue tick-to-trade: the venue's kernel receive stamp of an order minus the venue time of the market data that triggered it (ITCH: the message's send time; a bookTicker carries none, so on `binance-sim` it starts at the engine's receive). It includes the simulated venue's own delays (it sleeps 20 µs when idle and batches its output). More rates: `cargo run --release -p genesis-perf --bin loopback`.");
+    crate::loopback::markdown_tables(out, &report.loopback);
+    let _ = writeln!(
+        out,
+        "\nMore rates: `cargo run --release -p genesis-perf --bin loopback`."
+    );
 }
 
 fn load(out: &mut String, report: &Report) {

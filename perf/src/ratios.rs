@@ -131,7 +131,8 @@ impl Ratios {
         }
     }
 
-    /// The engine over loopback sockets: the venue's tick-to-trade p50 and
+    /// The engine over loopback sockets: the engine's own tick-to-trade p50
+    /// and p99, the venue's tick-to-trade p50 and
     /// the engine's receive → journal exit p50, each over the loopback TCP
     /// round trip measured in the same row.
     fn over_sockets(&mut self, report: &Report) {
@@ -147,6 +148,19 @@ impl Ratios {
                         row.feed, row.rate_offered
                     ),
                 );
+            }
+            for (quantile, pick) in [("p50", pick_p50 as fn(&_) -> u64), ("p99", pick_p99)] {
+                if let Some(value) = row.engine_tick_to_trade_over_rtt(pick) {
+                    self.push(
+                        format!("engine_tick_to_trade_{quantile}_{feed}_over_tcp"),
+                        value,
+                        Better::Lower,
+                        format!(
+                            "engine tick-to-trade {quantile} (kernel receive → order written) over {} at {} updates/s ÷ loopback TCP round trip p50 (same row)",
+                            row.feed, row.rate_offered
+                        ),
+                    );
+                }
             }
             if let Some(value) = row.journal_over_rtt() {
                 self.push(
@@ -269,6 +283,14 @@ pub fn not_in_baseline(baseline: &Value, new: &Value) -> Vec<String> {
         .filter(|key| baseline["ratios"].get(key.as_str()).is_none())
         .cloned()
         .collect()
+}
+
+fn pick_p50(p: &genesis_engine::telemetry::metrics::Percentiles) -> u64 {
+    p.p50
+}
+
+fn pick_p99(p: &genesis_engine::telemetry::metrics::Percentiles) -> u64 {
+    p.p99
 }
 
 /// How many times worse `new` is than `base` (1 = same, below 1 = better).

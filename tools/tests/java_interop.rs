@@ -39,7 +39,8 @@ fn java_available() -> bool {
 
 /// A log with tag `exact`: eight values 1,093 times each (8,744 in all), so
 /// exactly 87.5% of them lie at or below the seventh; and tag `sample`: the
-/// usual spread with a millisecond tail.
+/// usual spread with a millisecond tail; and one interval under a tag
+/// named as the engine's tick-to-trade parts are.
 fn write_log(path: &Path) {
     let mut writer = IntervalLogWriter::new(Vec::new());
     writer
@@ -60,6 +61,11 @@ fn write_log(path: &Path) {
             .write_interval("sample", start_s * SECOND_NS, SECOND_NS, &sample)
             .unwrap();
     }
+    // A tag as the engine's tick-to-trade parts are named (dash and dot).
+    let part = sample_histogram(11, 2_000, 3);
+    writer
+        .write_interval("engine-t2t.decide-send", 0, SECOND_NS, &part)
+        .unwrap();
     std::fs::write(path, writer.into_inner()).unwrap();
 }
 
@@ -106,7 +112,7 @@ fn java_histogram_log_processor_matches_hgrm_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let log = temp_path(&dir, "run.hlog");
     write_log(&log);
-    for tag in ["exact", "sample"] {
+    for tag in ["exact", "sample", "engine-t2t.decide-send"] {
         let java = java_hgrm(&log, tag, dir.path());
         let ours = histo_dump(&[
             log.to_str().unwrap(),

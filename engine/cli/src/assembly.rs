@@ -230,8 +230,9 @@ impl RunHooks for Beside {
 }
 
 impl Beside {
-    /// Completes the report with what ran beside the engine: tick-to-trade
-    /// beside a loopback TCP round trip measured now (its floor), the
+    /// Completes the report with what ran beside the engine: the venue's
+    /// tick-to-trade, a loopback TCP round trip measured now beside either
+    /// tick-to-trade (their floor), the
     /// simulator's and the feed's counters, and the drain's line.
     fn finish(&mut self, report: &mut RunReport, health: Option<&FeedHealth>) {
         if let Some(health) = health {
@@ -247,6 +248,8 @@ impl Beside {
         let tick_to_trade = self.sim.as_mut().and_then(|sim| sim.tick_to_trade.take());
         if let Some(histogram) = &tick_to_trade {
             report.tick_to_trade = Some(Percentiles::of(histogram));
+        }
+        if report.tick_to_trade.is_some() || report.engine_tick_to_trade.is_some() {
             report.loopback_tcp_rtt = crate::floor::loopback_tcp_rtt(2_000)
                 .ok()
                 .as_ref()

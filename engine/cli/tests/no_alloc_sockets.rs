@@ -2,7 +2,8 @@
 //! warm-up, the fused pipeline with market data over UDP (ITCH) or WebSocket
 //! (Binance-compatible) from the simulated venue, and orders and fills over
 //! FIX, runs tens of thousands of events with zero heap allocations on its
-//! thread (the simulator's thread is not the engine's).
+//! thread (the simulator's thread is not the engine's), the engine's
+//! tick-to-trade stamped, recorded and rotated to a reporter meanwhile.
 
 mod common;
 #[path = "../../../io/tests/support/counting_alloc.rs"]
@@ -47,6 +48,10 @@ fn itch_and_fix_over_sockets_allocate_nothing_per_event_after_warm_up() {
         "market data arrived over UDP"
     );
     assert!(measured.fills > 0, "fills arrived over FIX");
+    assert!(
+        measured.engine_t2t_orders > 0,
+        "the engine's tick-to-trade was recorded while counting"
+    );
     assert_eq!(measured.allocations, 0, "heap allocations after warm-up");
 }
 

@@ -342,6 +342,7 @@ fn requests_that_waited_too_long_for_the_session_are_not_sent() {
         qty: Qty(1),
         ts_trigger_ns: clock.now_ns(),
         ts_decided_ns: clock.now_ns(),
+        trigger_seq: 0,
     };
     // Queued before the client's first poll, which connects and sends the
     // logon: the session cannot be up before the next poll reads the answer.
@@ -390,6 +391,7 @@ fn replaces_and_cancels_follow_the_accepted_clordid() {
             qty: Qty(3),
             ts_trigger_ns: 0,
             ts_decided_ns: 0,
+            trigger_seq: 0,
         };
         gateway.send(&request).unwrap();
     };

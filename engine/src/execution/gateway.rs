@@ -58,6 +58,10 @@ pub struct OrderRequest {
     /// `venue.fix.pending_age_max_ms` of this rejects it locally (0: not
     /// known, not aged).
     pub ts_decided_ns: u64,
+    /// The sequence number of the event it was decided on (0: none): the
+    /// venue session finds that event's receive and read stamps by it
+    /// (`telemetry::tick_to_trade`).
+    pub trigger_seq: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -54,6 +54,8 @@ pub struct ExecutionStage {
     reconciliation: reconcile::Reconciliation,
     /// `ts_recv_ns` of the event being processed: requests carry it.
     ts_event_recv_ns: u64,
+    /// `seq` of the event being processed: requests name it.
+    event_seq: u64,
     pub counters: ExecutionCounters,
 }
 
@@ -70,6 +72,7 @@ impl ExecutionStage {
             cancel_ids: Vec::with_capacity(open_capacity),
             reconciliation: reconcile::Reconciliation::new(config, open_capacity),
             ts_event_recv_ns: 0,
+            event_seq: 0,
             counters: ExecutionCounters::default(),
         }
     }
@@ -77,6 +80,7 @@ impl ExecutionStage {
     #[inline]
     pub fn on_event(&mut self, ev: &mut Event) {
         self.ts_event_recv_ns = ev.ts_recv_ns;
+        self.event_seq = ev.seq;
         ev.outcome = self.apply_input(ev);
         self.apply_gates(ev);
         let ts_ns = if ev.ts_venue_ns > 0 {
@@ -261,6 +265,7 @@ impl ExecutionStage {
             qty,
             ts_trigger_ns: ts_ns,
             ts_decided_ns: self.ts_event_recv_ns,
+            trigger_seq: self.event_seq,
         };
         match self.gateway.send(&request) {
             Ok(()) => {

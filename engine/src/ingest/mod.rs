@@ -11,6 +11,11 @@
 //! published survivor flagged `FLAG_CONFLATED`. With conflation off
 //! (backtests, replay) market data waits in the FIFO too.
 //!
+//! For the engine's tick-to-trade (`telemetry::tick_to_trade`), when the
+//! venue session measures it, ingest stamps when it read each poll's input
+//! (one clock read at the poll's first hand-off) and leaves every
+//! market-data event's receive and read stamps in the session's table.
+//!
 //! Its state across a restart is the exec-id memory: every fill journaled
 //! inserts its exec id in journal order, so replaying the journal rebuilds it.
 //!
@@ -27,12 +32,14 @@ use crate::clock::EpochClock;
 use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE};
 use crate::recent::RecentMap;
 use crate::telemetry::metrics::StageMetrics;
+use crate::telemetry::tick_to_trade::TriggerStamps;
 use crate::units::{InstrumentId, Side};
 pub use source::{
     ControlInbox, ControlSender, NoSource, Restored, ScriptedSource, Source, Tap, Tapped,
     POLL_BUDGET_MAX,
 };
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Events the priority FIFO holds while the ring is full.
 pub const PENDING_MAX: usize = 4_096;
@@ -78,6 +85,10 @@ struct Lanes {
     exec_ids: RecentMap<()>,
     metrics: StageMetrics,
     counters: IngestCounters,
+    /// The venue session's stamp table, when it measures tick-to-trade.
+    trigger_stamps: Option<Arc<TriggerStamps>>,
+    /// When this poll's input was read (0: nothing handed over yet).
+    read_ns: u64,
 }
 
 pub struct Ingest {
@@ -97,6 +108,8 @@ impl Ingest {
         exec_id_memory: usize,
         timer_interval_ns: u64,
     ) -> Ingest {
+        let mut sources = sources;
+        let trigger_stamps = sources.venue.tick_to_trade().map(|t2t| t2t.stamps());
         Ingest {
             sources,
             lanes: Lanes {
@@ -109,6 +122,8 @@ impl Ingest {
                 exec_ids: RecentMap::with_capacity(exec_id_memory),
                 metrics: StageMetrics::new("ingest"),
                 counters: IngestCounters::default(),
+                trigger_stamps,
+                read_ns: 0,
             },
             timer_interval_ns,
             timer_due_ns: 0,
@@ -182,6 +197,7 @@ impl Ingest {
         let market_may_flow =
             lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
         if market_may_flow {
+            lanes.read_ns = 0;
             market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
         }
         let published = (lanes.counters.published - published_before) as usize;
@@ -223,6 +239,13 @@ impl Ingest {
 
     pub fn metrics_mut(&mut self) -> &mut StageMetrics {
         &mut self.lanes.metrics
+    }
+
+    /// The venue session's tick-to-trade recorder, if it keeps one.
+    pub fn tick_to_trade_mut(
+        &mut self,
+    ) -> Option<&mut crate::telemetry::tick_to_trade::TickToTrade> {
+        self.sources.venue.tick_to_trade()
     }
 
     /// Copies the counters to the telemetry board.
@@ -317,6 +340,9 @@ impl Lanes {
         event.seq = self.seq_next;
         // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.
         let exit_ns = self.clock.now_ns();
+        if let Some(stamps) = &self.trigger_stamps {
+            stamp_trigger(stamps, &event, &mut self.read_ns, exit_ns);
+        }
         if !sink.offer(&event) {
             self.counters.ring_full += 1;
             return false;
@@ -329,6 +355,8 @@ impl Lanes {
     }
 
     fn flush_pending(&mut self, sink: &mut dyn Sink) -> bool {
+        // Published later than read: their read stamp is not known.
+        self.read_ns = u64::MAX;
         while let Some(event) = self.pending.front().copied() {
             if !self.publish(event, sink) {
                 return false;
@@ -339,6 +367,7 @@ impl Lanes {
     }
 
     fn flush_parked(&mut self, sink: &mut dyn Sink) -> bool {
+        self.read_ns = u64::MAX;
         while let Some(&index) = self.parked_order.front() {
             let Some(event) = self.parked[index as usize] else {
                 self.parked_order.pop_front();
@@ -351,5 +380,22 @@ impl Lanes {
             self.parked_order.pop_front();
         }
         true
+    }
+}
+
+/// Leaves a market-data event's receive and read stamps for the venue
+/// session's tick-to-trade. The read stamp is the poll's first hand-off
+/// (`exit_ns` then); an event published from the FIFO or a parked slot,
+/// read in an earlier poll (`read_ns` is `u64::MAX`), is left out.
+#[inline]
+fn stamp_trigger(stamps: &TriggerStamps, event: &Event, read_ns: &mut u64, exit_ns: u64) {
+    if event.kind.lane() != Lane::MarketData {
+        return;
+    }
+    if *read_ns == 0 {
+        *read_ns = exit_ns;
+    }
+    if *read_ns != u64::MAX {
+        stamps.put(event.seq, event.ts_recv_ns, *read_ns);
     }
 }

@@ -36,6 +36,13 @@ pub trait Source: Send {
     /// venue that forgot them (the in-process paper venue) answers for them.
     /// Whatever it emits is journaled like any venue message.
     fn on_restored(&mut self, _restored: &Restored<'_>) {}
+
+    /// The engine's tick-to-trade, recorded by a venue session that sends
+    /// orders over a socket (`telemetry::tick_to_trade`); ingest fills its
+    /// stamp table.
+    fn tick_to_trade(&mut self) -> Option<&mut crate::telemetry::tick_to_trade::TickToTrade> {
+        None
+    }
 }
 
 /// The state a run starts from, as the venue source needs it.
@@ -178,5 +185,9 @@ impl Source for Tapped {
 
     fn feed_health(&self) -> Option<Arc<FeedHealth>> {
         self.inner.feed_health()
+    }
+
+    fn tick_to_trade(&mut self) -> Option<&mut crate::telemetry::tick_to_trade::TickToTrade> {
+        self.inner.tick_to_trade()
     }
 }

@@ -41,11 +41,9 @@ impl Source for FreshVenue {
             emit(*event);
         }
         self.answers_emitted += taken;
-        if taken < budget {
-            taken + self.inner.poll(clock, budget - taken, emit)
-        } else {
-            taken
-        }
+        // Always polled, with what budget is left: a zero budget is ingest
+        // asking the session to send what the fused stages just decided.
+        taken + self.inner.poll(clock, budget - taken, emit)
     }
 
     fn is_exhausted(&self) -> bool {
@@ -54,6 +52,10 @@ impl Source for FreshVenue {
 
     fn feed_health(&self) -> Option<std::sync::Arc<crate::telemetry::feed_health::FeedHealth>> {
         self.inner.feed_health()
+    }
+
+    fn tick_to_trade(&mut self) -> Option<&mut crate::telemetry::tick_to_trade::TickToTrade> {
+        self.inner.tick_to_trade()
     }
 
     fn on_restored(&mut self, restored: &Restored<'_>) {
@@ -104,5 +106,22 @@ mod tests {
         assert_eq!(venue.poll(&clock, 2, &mut |e| seen.push(e.input())), 0);
         let ids: Vec<Input> = (1..=3).map(|id| Input::CancelAck(OrderId(id))).collect();
         assert_eq!(seen, ids);
+    }
+
+    // A zero-budget poll (ingest asking the session to send what the fused
+    // stages just decided) reaches the session inside.
+    #[test]
+    fn a_zero_budget_poll_reaches_the_session() {
+        struct Counting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl Source for Counting {
+            fn poll(&mut self, _: &EpochClock, _: usize, _: &mut dyn FnMut(Event)) -> usize {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                0
+            }
+        }
+        let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut venue = FreshVenue::new(Box::new(Counting(std::sync::Arc::clone(&polls))));
+        venue.poll(&EpochClock::new(), 0, &mut |_| {});
+        assert_eq!(polls.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 }

@@ -1,5 +1,9 @@
 //! The run's HdrHistogram interval log: `<metrics.latency_log_dir>/run-<secs>-<pid>.hlog`,
-//! written by the reporter thread through `genesis_histlog`.
+//! written by the reporter thread through `genesis_histlog`. Tags: each
+//! stage's `<stage>` and `<stage>.processing`; with a venue session that
+//! measures it, the engine's tick-to-trade `engine-t2t` and its parts
+//! (`telemetry::tick_to_trade::TAGS`); after the run, a venue's own
+//! `tick-to-trade`.
 
 use super::EngineError;
 use crate::config::Config;
@@ -29,7 +33,7 @@ pub(super) fn open(config: &Config, start_unix_ns: u64) -> Result<LatencyLog, En
         n += 1;
     }
     let comment = format!(
-        "genesis run, pid {pid}; tags: <stage> (receive to stage exit), <stage>.processing"
+        "genesis run, pid {pid}; tags: <stage> (receive to stage exit), <stage>.processing, engine-t2t (kernel receive to order sent) and its parts engine-t2t.recv-read, .read-decide, .decide-send, tick-to-trade (the venue's)"
     );
     let writer = genesis_histlog::IntervalLogWriter::create(&path, start_unix_ns, Some(&comment))?;
     Ok((Some(Box::new(writer)), Some(path)))

@@ -196,6 +196,9 @@ pub fn run(
     report.journal_truncation = truncation;
     report.latency_log_path = latency_log_path;
     report.latency_intervals = reporter.intervals_written;
+    report.engine_tick_to_trade = reporter
+        .tick_to_trade_totals()
+        .map(crate::telemetry::tick_to_trade::T2tSplit::of);
     report.latency_log_error = reporter.sink_error.take();
     report.restart = Some(rebuilt.report);
     report.snapshots = Some(snapshot_status);
@@ -449,6 +452,9 @@ fn start_reporter(
     for plan in plans.iter_mut() {
         if let Some(ingest) = &mut plan.ingest {
             reporter.attach(ingest.metrics_mut(), now_ns);
+            if let Some(recorder) = ingest.tick_to_trade_mut() {
+                reporter.attach_tick_to_trade(recorder, now_ns);
+            }
         }
         for metrics in plan.chain.metrics_mut() {
             reporter.attach(metrics, now_ns);
@@ -480,7 +486,15 @@ fn finish_reporter(
                 .chain(r.chain.metrics_mut().map(|m| m.clone()).collect::<Vec<_>>())
         })
         .collect();
-    let stages = reporter.finish(finals, clock.now_ns());
+    let now_ns = clock.now_ns();
+    let last_t2t = results
+        .iter_mut()
+        .filter_map(|r| r.ingest.as_mut())
+        .find_map(|ingest| ingest.tick_to_trade_mut().map(|t| t.last_interval(now_ns)));
+    if let Some(last) = last_t2t {
+        reporter.finish_tick_to_trade(last);
+    }
+    let stages = reporter.finish(finals, now_ns);
     (reporter, stages)
 }
 

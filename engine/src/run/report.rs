@@ -1,7 +1,11 @@
 //! The end-of-run report: one row per stage with count and percentiles,
 //! the totals, and the same numbers as JSON for `--summary-json`. What ran
-//! beside the engine adds its own [`ReportNote`]s and, for a venue that
-//! measures it, tick-to-trade.
+//! beside the engine adds its own [`ReportNote`]s. Tick-to-trade comes in
+//! two rows: the engine's own (kernel receive of the market data → the
+//! order's bytes handed to the kernel, with its three parts), measured by
+//! the venue session, and the venue's (market data sent → order at the
+//! venue), for a venue that measures it; beside them the loopback TCP round
+//! trip of the same run.
 
 use crate::decision::RejectReason;
 use crate::execution::ExecutionCounters;
@@ -11,6 +15,7 @@ use crate::run::rebuild::RestartReport;
 use crate::snapshot::FollowerReport;
 use crate::strategy::StrategyCounters;
 use crate::telemetry::metrics::{Percentiles, StageMetrics};
+use crate::telemetry::tick_to_trade::T2tSplit;
 use crate::topology::runner::{GroupPlan, GroupResult};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -95,6 +100,9 @@ pub struct RunReport {
     pub open_orders: Vec<crate::orders::Order>,
     /// From the market data that triggered an order to its arrival at the venue (FIX venues).
     pub tick_to_trade: Option<Percentiles>,
+    /// The engine's own tick-to-trade and its split (`telemetry::tick_to_trade`),
+    /// when its venue session sends orders over a socket.
+    pub engine_tick_to_trade: Option<T2tSplit>,
     /// A loopback TCP round trip, measured in the same run: the floor for tick-to-trade.
     pub loopback_tcp_rtt: Option<Percentiles>,
     /// Intervals the reporter wrote to the latency log, and where.
@@ -121,6 +129,7 @@ impl RunReport {
             stages,
             latency_intervals: 0,
             tick_to_trade: None,
+            engine_tick_to_trade: None,
             loopback_tcp_rtt: None,
             latency_log_path: None,
             latency_log_error: None,
@@ -238,17 +247,26 @@ impl RunReport {
         }
     }
 
-    /// Tick-to-trade beside its floor, when a venue measured it.
+    /// Tick-to-trade, the engine's own (with its split) and the venue's,
+    /// beside the loopback round trip of the same run.
     fn render_tick_to_trade(&self, out: &mut String) {
-        let Some(tick_to_trade) = &self.tick_to_trade else {
+        if self.engine_tick_to_trade.is_none() && self.tick_to_trade.is_none() {
             return;
-        };
+        }
         let _ = writeln!(
             out,
-            "\ntick-to-trade: market data sent → order at the venue (ns)"
+            "\ntick-to-trade (ns): engine = kernel receive of the market data → order's bytes handed to the kernel; venue = market data sent → order at the venue's kernel"
         );
         percentile_header(out, "");
-        percentile_row(out, "t2t", tick_to_trade);
+        if let Some(split) = &self.engine_tick_to_trade {
+            percentile_row(out, "engine t2t", &split.total);
+            percentile_row(out, " recv→read", &split.recv_read);
+            percentile_row(out, " read→dec", &split.read_decide);
+            percentile_row(out, " dec→send", &split.decide_send);
+        }
+        if let Some(tick_to_trade) = &self.tick_to_trade {
+            percentile_row(out, "venue t2t", tick_to_trade);
+        }
         if let Some(rtt) = &self.loopback_tcp_rtt {
             percentile_row(out, "tcp rtt", rtt);
         }
@@ -460,6 +478,7 @@ impl RunReport {
             "latency_intervals": self.latency_intervals,
             "stages": stages,
             "tick_to_trade_ns": self.tick_to_trade,
+            "engine_tick_to_trade_ns": self.engine_tick_to_trade,
             "loopback_tcp_rtt_ns": self.loopback_tcp_rtt,
             "restart": self.restart,
             "snapshots": self.snapshots_json(),
@@ -564,14 +583,57 @@ mod tests {
         assert!(text
             .starts_with("genesis run: 2.00 s, fused, 1 thread(s): core 0: ingest+risk (sleep)\n"));
         assert!(position("latency from receive") < position("stage processing time"));
-        assert!(position("stage processing time") < position("tick-to-trade:"));
+        assert!(position("stage processing time") < position("tick-to-trade (ns)"));
         assert!(
-            text.contains("\nt2t                   1         7"),
+            text.contains("\nvenue t2t             1         7"),
             "{text}"
         );
+        assert!(!text.contains("engine t2t"), "none measured: {text}");
         assert!(!text.contains("tcp rtt"), "no floor measured: {text}");
         assert!(position("\nevents 0 (0/s)") < position("pnl (account units)"));
         assert!(text.contains("journal: journal (3 records this run, sequences 5..=7, durable through 0)\nfollower: 3 events\n"));
         assert_eq!(report.to_json()["follower"]["events"], 3);
+    }
+
+    // The engine's tick-to-trade comes first with its three parts, then
+    // the venue's, then the round trip; the JSON carries the split.
+    #[test]
+    fn engine_tick_to_trade_sits_above_the_venue_row() {
+        let plan = PlanSummary {
+            threads: vec![(0, "ingest".into(), "sleep")],
+        };
+        let mut report =
+            RunReport::collect(plan, Vec::new(), Vec::new(), Duration::from_secs(1), None);
+        let p = |p50| Percentiles {
+            count: 2,
+            p50,
+            ..Percentiles::default()
+        };
+        report.engine_tick_to_trade = Some(T2tSplit {
+            total: p(1_900),
+            recv_read: p(400),
+            read_decide: p(700),
+            decide_send: p(800),
+        });
+        report.tick_to_trade = Some(p(20_000));
+        report.loopback_tcp_rtt = Some(p(15_000));
+        let text = report.render();
+        let position = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle:?} in:\n{text}"))
+        };
+        assert!(
+            text.contains("\nengine t2t            2      1900"),
+            "{text}"
+        );
+        assert!(position("engine t2t") < position(" recv→read"));
+        assert!(position(" recv→read") < position(" read→dec"));
+        assert!(position(" read→dec") < position(" dec→send"));
+        assert!(position(" dec→send") < position("venue t2t"));
+        assert!(position("venue t2t") < position("tcp rtt"));
+        let json = report.to_json();
+        assert_eq!(json["engine_tick_to_trade_ns"]["total"]["p50"], 1_900);
+        assert_eq!(json["engine_tick_to_trade_ns"]["decide_send"]["p50"], 800);
+        assert_eq!(json["loopback_tcp_rtt_ns"]["p50"], 15_000);
     }
 }

@@ -123,6 +123,8 @@ pub struct Snapshot {
     pub errors_per_event: f64,
     /// Alerts currently raised: (name, level).
     pub alerts: Vec<(&'static str, &'static str)>,
+    /// The engine's tick-to-trade over the last interval, when a venue session measures it.
+    pub tick_to_trade: Option<crate::telemetry::tick_to_trade::T2tSplit>,
 }
 
 fn slots(count: usize) -> Vec<CachePadded<AtomicU64>> {

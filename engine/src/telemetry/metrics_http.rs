@@ -9,6 +9,8 @@
 //! board's `Gauges` and is rendered by `gauge`.
 
 use crate::decision::RejectReason;
+use crate::telemetry::metrics::Percentiles;
+use crate::telemetry::tick_to_trade::PART_NAMES;
 use crate::telemetry::{Board, Counter, Snapshot, RINGS_MAX};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -26,6 +28,7 @@ pub fn render(board: &Board, rings: usize) -> String {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     render_stage_latency(&mut out, &snapshot);
+    render_tick_to_trade(&mut out, &snapshot);
     if let Some((seq_last, seq_durable, lag_events)) = board.journal_durability() {
         for (name, help, value) in [
             (
@@ -130,19 +133,51 @@ fn render_stage_latency(out: &mut String, snapshot: &Snapshot) {
     );
     for (stage, since_recv, processing) in &snapshot.stages {
         for (kind, p) in [("since_recv", since_recv), ("processing", processing)] {
-            for (quantile, value_ns) in [
-                ("0.5", p.p50),
-                ("0.9", p.p90),
-                ("0.99", p.p99),
-                ("0.999", p.p99_9),
-                ("0.9999", p.p99_99),
-                ("1", p.max),
-            ] {
+            for (quantile, value_ns) in quantiles(p) {
                 let seconds = value_ns as f64 / 1e9;
                 let _ = writeln!(out, "genesis_stage_latency_seconds{{stage=\"{stage}\",kind=\"{kind}\",quantile=\"{quantile}\"}} {seconds}");
             }
         }
     }
+}
+
+/// The engine's own tick-to-trade over the reporter's last interval, its
+/// total and three parts, per quantile, in seconds; with the order count.
+/// Absent without a venue session that measures it.
+fn render_tick_to_trade(out: &mut String, snapshot: &Snapshot) {
+    let Some(split) = &snapshot.tick_to_trade else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "# HELP genesis_tick_to_trade_seconds The engine's tick-to-trade over the last reporting interval: from the kernel's receive stamp of the market data to the order's bytes handed to the kernel (part total), split in recv_read, read_decide and decide_send.\n# TYPE genesis_tick_to_trade_seconds summary"
+    );
+    for (part, p) in PART_NAMES.iter().zip(split.parts()) {
+        for (quantile, value_ns) in quantiles(p) {
+            let seconds = value_ns as f64 / 1e9;
+            let _ = writeln!(
+                out,
+                "genesis_tick_to_trade_seconds{{part=\"{part}\",quantile=\"{quantile}\"}} {seconds}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "genesis_tick_to_trade_seconds_count{{part=\"{part}\"}} {}",
+            p.count
+        );
+    }
+}
+
+/// The quantiles a summary shows, by label.
+fn quantiles(p: &Percentiles) -> [(&'static str, u64); 6] {
+    [
+        ("0.5", p.p50),
+        ("0.9", p.p90),
+        ("0.99", p.p99),
+        ("0.999", p.p99_9),
+        ("0.9999", p.p99_99),
+        ("1", p.max),
+    ]
 }
 
 /// The alerts raised now (1 = warn, 2 = critical).
@@ -183,6 +218,33 @@ mod tests {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
         }
+    }
+
+    // The engine's tick-to-trade is a summary per part, with its count,
+    // only once a venue session measures it.
+    #[test]
+    fn tick_to_trade_is_a_summary_per_part() {
+        let board = Board::new();
+        assert!(!render(&board, 1).contains("tick_to_trade"));
+        let p = Percentiles {
+            count: 3,
+            p50: 1_500,
+            max: 9_000,
+            ..Percentiles::default()
+        };
+        board.snapshot.lock().unwrap().tick_to_trade =
+            Some(crate::telemetry::tick_to_trade::T2tSplit {
+                total: p,
+                recv_read: p,
+                read_decide: p,
+                decide_send: p,
+            });
+        let text = render(&board, 1);
+        assert!(text.contains("# TYPE genesis_tick_to_trade_seconds summary\n"));
+        assert!(text.contains(
+            "genesis_tick_to_trade_seconds{part=\"total\",quantile=\"0.5\"} 0.0000015\n"
+        ));
+        assert!(text.contains("genesis_tick_to_trade_seconds_count{part=\"decide_send\"} 3\n"));
     }
 
     // Gauges of something beside the engine are rendered by name, with help and type lines.

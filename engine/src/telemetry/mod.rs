@@ -5,6 +5,8 @@
 //!   thread, handed to the reporter by swapping sets (no lock, no allocation).
 //! - [`tally`]: the cheap per-event front of those histograms, settled in bulk.
 //! - [`reporter`]: the reporter thread: interval log, run totals, alerts.
+//! - [`tick_to_trade`]: the engine's own tick-to-trade and its split,
+//!   recorded by the venue session from stamps ingest and execution leave.
 //! - [`board`]: counters each pipeline thread copies out with relaxed stores,
 //!   and the [`Gauges`] of whatever runs beside the engine.
 //! - [`alerts`]: the guide's thresholds, evaluated once per interval.
@@ -22,5 +24,6 @@ pub mod metrics_http;
 pub mod metrics_server;
 pub mod reporter;
 pub mod tally;
+pub mod tick_to_trade;
 
 pub use board::{Board, Counter, Gauges, Snapshot, RINGS_MAX};

@@ -8,6 +8,9 @@
 
 use crate::telemetry::alerts::{Alerts, Observed};
 use crate::telemetry::metrics::{Exchange, Interval, Percentiles, StageMetrics};
+use crate::telemetry::tick_to_trade::{
+    T2tExchange, T2tInterval, T2tSplit, TickToTrade, PARTS, TAGS,
+};
 use crate::telemetry::{Board, Counter, Snapshot};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,8 +31,18 @@ struct Reported {
     spares: Vec<Box<Interval>>,
 }
 
+/// The engine's tick-to-trade, as the reporter follows it.
+struct ReportedT2t {
+    exchange: T2tExchange,
+    totals: [hdrhistogram::Histogram<u64>; PARTS],
+    last: T2tSplit,
+    #[allow(clippy::vec_box)]
+    spares: Vec<Box<T2tInterval>>,
+}
+
 pub struct Reporter {
     stages: Vec<Reported>,
+    tick_to_trade: Option<ReportedT2t>,
     interval: Duration,
     sink: Option<Box<dyn IntervalSink>>,
     /// Intervals written to the sink.
@@ -64,6 +77,7 @@ impl Reporter {
     pub fn new(interval: Duration, sink: Option<Box<dyn IntervalSink>>) -> Reporter {
         Reporter {
             stages: Vec::new(),
+            tick_to_trade: None,
             interval,
             sink,
             intervals_written: 0,
@@ -90,6 +104,18 @@ impl Reporter {
             last_since_recv: Percentiles::default(),
             last_processing: Percentiles::default(),
             spares: vec![Box::new(Interval::new()), Box::new(Interval::new())],
+        });
+    }
+
+    /// Connects the venue session's tick-to-trade; its intervals start at `now_ns`.
+    pub fn attach_tick_to_trade(&mut self, recorder: &mut TickToTrade, now_ns: u64) {
+        let exchange = T2tExchange::new();
+        recorder.attach(exchange.clone(), now_ns);
+        self.tick_to_trade = Some(ReportedT2t {
+            exchange,
+            totals: std::array::from_fn(|_| crate::telemetry::metrics::new_histogram()),
+            last: T2tSplit::default(),
+            spares: vec![Box::new(T2tInterval::new()), Box::new(T2tInterval::new())],
         });
     }
 
@@ -142,6 +168,7 @@ impl Reporter {
             rss_bytes: observed.rss_bytes,
             errors_per_event: observed.errors_per_event,
             alerts: watch.alerts.raised(),
+            tick_to_trade: self.tick_to_trade.as_ref().map(|t| t.last),
         };
         *watch
             .board
@@ -157,6 +184,7 @@ impl Reporter {
     }
 
     fn take_and_offer(&mut self) {
+        self.take_and_offer_t2t();
         for index in 0..self.stages.len() {
             while let Some(interval) = self.stages[index].exchange.full.pop() {
                 self.take(index, interval);
@@ -200,6 +228,62 @@ impl Reporter {
         interval.since_recv_ns.reset();
         interval.processing_ns.reset();
         stage.spares.push(interval);
+    }
+
+    /// The tick-to-trade's finished intervals in, an empty set offered.
+    fn take_and_offer_t2t(&mut self) {
+        let Some(exchange) = self.tick_to_trade.as_ref().map(|t| t.exchange.clone()) else {
+            return;
+        };
+        while let Some(interval) = exchange.full.pop() {
+            self.take_t2t(interval);
+        }
+        let Some(t2t) = &mut self.tick_to_trade else {
+            return;
+        };
+        if t2t.exchange.fresh.is_empty() {
+            if let Some(spare) = t2t.spares.pop() {
+                let _ = t2t.exchange.fresh.push(spare);
+            }
+        }
+    }
+
+    /// Writes one tick-to-trade interval under its four tags, adds it to the totals.
+    fn take_t2t(&mut self, mut interval: Box<T2tInterval>) {
+        let Some(t2t) = &mut self.tick_to_trade else {
+            return;
+        };
+        if let (Some(sink), None) = (&mut self.sink, &self.sink_error) {
+            let written = TAGS
+                .iter()
+                .zip(&interval.histograms)
+                .try_for_each(|(tag, histogram)| {
+                    sink.write(tag, interval.start_ns, interval.end_ns, histogram)
+                });
+            match written {
+                Ok(()) => self.intervals_written += 1,
+                Err(err) => self.sink_error = Some(format!("latency log: {err}")),
+            }
+        }
+        t2t.last = T2tSplit::of(&interval.histograms);
+        for (total, histogram) in t2t.totals.iter_mut().zip(&mut interval.histograms) {
+            let _ = total.add(&*histogram);
+            histogram.reset();
+        }
+        t2t.spares.push(interval);
+    }
+
+    /// The engine's tick-to-trade over the run (after `finish`), if a venue session measured it.
+    pub fn tick_to_trade_totals(&self) -> Option<&[hdrhistogram::Histogram<u64>; PARTS]> {
+        self.tick_to_trade.as_ref().map(|t| &t.totals)
+    }
+
+    /// Adds the tick-to-trade's last, unrotated interval (the recorder's thread has finished).
+    pub fn finish_tick_to_trade(&mut self, last: T2tInterval) {
+        self.take_and_offer_t2t();
+        if self.tick_to_trade.is_some() {
+            self.take_t2t(Box::new(last));
+        }
     }
 
     /// Runs `tick` every interval on its own thread until `done` is set.

@@ -20,6 +20,7 @@ use genesis_engine::snapshot::{
 };
 use genesis_engine::strategy::StrategyStage;
 use genesis_engine::telemetry::metrics::{Exchange, Interval};
+use genesis_engine::telemetry::tick_to_trade::{T2tExchange, T2tInterval};
 use genesis_engine::topology::chain::{Chain, Timed};
 use std::time::Duration;
 
@@ -39,6 +40,12 @@ struct FakeReporter {
     #[allow(clippy::vec_box)]
     pool: Vec<Box<Interval>>,
     intervals_taken: u64,
+    /// The venue session's tick-to-trade, when it measures it.
+    t2t: Option<T2tExchange>,
+    #[allow(clippy::vec_box)]
+    t2t_pool: Vec<Box<T2tInterval>>,
+    /// Orders in the tick-to-trade intervals taken.
+    t2t_orders: u64,
 }
 
 impl FakeReporter {
@@ -54,6 +61,17 @@ impl FakeReporter {
                 if let Some(spare) = self.pool.pop() {
                     let _ = exchange.fresh.push(spare);
                 }
+            }
+        }
+        let Some(t2t) = &self.t2t else { return };
+        while let Some(mut full) = t2t.full.pop() {
+            self.t2t_orders += full.histograms[0].len();
+            full.histograms.iter_mut().for_each(|h| h.reset());
+            self.t2t_pool.push(full);
+        }
+        if t2t.fresh.is_empty() {
+            if let Some(spare) = self.t2t_pool.pop() {
+                let _ = t2t.fresh.push(spare);
             }
         }
     }
@@ -91,6 +109,8 @@ pub struct Measured {
     pub snapshots: Option<FollowerReport>,
     /// The journal's last sequence when the run stopped.
     pub seq_last: u64,
+    /// Orders the venue session measured the engine's tick-to-trade of.
+    pub engine_t2t_orders: u64,
 }
 
 /// How the stages begin.
@@ -232,7 +252,15 @@ fn measure(ingest: &mut Ingest, sink: &mut Fused, warm_up: u64, measured: u64) -
         exchanges: Vec::new(),
         pool: (0..20).map(|_| Box::new(Interval::new())).collect(),
         intervals_taken: 0,
+        t2t: None,
+        t2t_pool: (0..4).map(|_| Box::new(T2tInterval::new())).collect(),
+        t2t_orders: 0,
     };
+    if let Some(recorder) = ingest.tick_to_trade_mut() {
+        let exchange = T2tExchange::new();
+        recorder.attach(exchange.clone(), 0);
+        reporter.t2t = Some(exchange);
+    }
     reporter.exchanges.push(Exchange::new());
     ingest
         .metrics_mut()
@@ -251,6 +279,7 @@ fn measure(ingest: &mut Ingest, sink: &mut Fused, warm_up: u64, measured: u64) -
     );
     let market_data_before = ingest.counters().market_data;
     let intervals_before = reporter.intervals_taken;
+    let t2t_before = t2t_orders(ingest, &reporter);
     let allocations =
         counting_alloc::allocations_in(|| pump(ingest, sink, &mut reporter, measured));
     assert!(sink.0.fatal.is_none());
@@ -263,5 +292,14 @@ fn measure(ingest: &mut Ingest, sink: &mut Fused, warm_up: u64, measured: u64) -
         intervals_rotated: reporter.intervals_taken - intervals_before,
         snapshots: None,
         seq_last: 0,
+        engine_t2t_orders: t2t_orders(ingest, &reporter) - t2t_before,
     }
+}
+
+/// Orders in the tick-to-trade so far: taken by the reporter, and pending.
+fn t2t_orders(ingest: &mut Ingest, reporter: &FakeReporter) -> u64 {
+    let pending = ingest
+        .tick_to_trade_mut()
+        .map_or(0, |t2t| t2t.histograms[0].len());
+    reporter.t2t_orders + pending
 }

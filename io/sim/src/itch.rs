@@ -13,8 +13,9 @@
 //! Loss on purpose, for tests: one packet in `itch_drop_every`, and/or a
 //! seeded share `itch_loss_ppm` (SplitMix64 from `itch_loss_seed`); a lost
 //! packet is kept for retransmission. Every packet is sent through that
-//! decision: a packet is closed at [`PACKET_MESSAGES_MAX`] messages, well
-//! before the publisher would close it by size on its own. With nothing
+//! decision: a packet is closed after each market move
+//! ([`ItchOut::send_packet`]), at [`PACKET_MESSAGES_MAX`] messages, well
+//! before the publisher would close it by size on its own, and at each poll. With nothing
 //! sent for [`HEARTBEAT_INTERVAL_NS`] a heartbeat goes out, so a loss at
 //! the tail of the stream shows as a gap.
 
@@ -200,6 +201,13 @@ impl ItchOut {
             .poll(now_ns, self.publisher.next_sequence(), &orders);
         self.counters.retransmissions_answered = self.server.stats().requests_answered;
         self.counters.snapshots_sent = self.glimpse.stats().snapshots_sent;
+    }
+
+    /// Sends what is queued now, as one packet (or loses it on purpose):
+    /// the venue calls it after each market move, so no message waits for
+    /// the moves after it.
+    pub fn send_packet(&mut self, now_ns: u64) {
+        self.finish_packet(now_ns);
     }
 
     /// Closes the current packet: sent, or lost on purpose.

@@ -17,7 +17,8 @@
 //! recorded tape's book with a queue-position model, in tape time, driven
 //! through plain values rather than a protocol.
 //!
-//! Threads: [`VenueSim`] owns one thread, which runs everything here and
+//! Threads: [`VenueSim`] owns one thread, which runs everything here, polls
+//! (yielding the core) while busy and
 //! sleeps when idle; a [`TopBoard`] is written by one other thread.
 
 pub mod backtest;

@@ -9,9 +9,16 @@
 //! the tops another thread publishes on a board ([`crate::BoardFlow`]).
 //!
 //! Time comes from the clock it is given, so its timestamps (ITCH headers,
-//! ExecID seeds, tick-to-trade) agree with its caller's. The thread sleeps
-//! 20 µs when a loop iteration found nothing to do: it is a simulator and
-//! must not take a core from the engine on a small host.
+//! ExecID seeds, tick-to-trade) agree with its caller's. Its own delays are
+//! kept out of the latencies measured against it:
+//! - each market move is stamped when it is applied (not when the loop
+//!   iteration began) and its ITCH packet leaves at once, so no message
+//!   waits for the rest of the iteration's moves before it is sent;
+//! - after a busy iteration the thread keeps polling, yielding the core
+//!   between polls, for [`IDLE_POLL_NS`]; only a venue idle that long
+//!   sleeps ([`IDLE_SLEEP`]) between polls. One thread, never more: a
+//!   simulator must not take the engine's core on a small host (a yield
+//!   hands the core over whenever another thread wants it).
 //!
 //! An operator (or a test) drives it with [`VenueCommand`]s, applied on its
 //! thread in order, before the sessions are served: drop every session,
@@ -33,6 +40,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// How long the loop keeps polling after the last iteration that did
+/// something: a steady feed (a move every 50 µs or more often) never waits
+/// for a sleep to end.
+pub const IDLE_POLL_NS: u64 = 50_000;
+/// The pause between polls of a venue idle for longer than [`IDLE_POLL_NS`].
+pub const IDLE_SLEEP: Duration = Duration::from_micros(20);
 
 /// Nanoseconds since the Unix epoch, from the caller's clock.
 pub type NowNs = Box<dyn Fn() -> u64 + Send>;
@@ -322,6 +336,7 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
             if let Some(itch) = &mut simulator.outputs.itch {
                 itch.directory((simulator.now_ns)());
             }
+            let mut idle = Idle::default();
             while !stop.load(Ordering::Acquire) {
                 simulator.apply_commands(&control, &moving, &mut held_for_first_session);
                 let mut market_moving = moving.load(Ordering::Acquire);
@@ -331,9 +346,8 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
                     moving.store(true, Ordering::Release);
                     market_moving = true;
                 }
-                if !simulator.step(market_moving) {
-                    std::thread::sleep(Duration::from_micros(20));
-                }
+                let busy = simulator.step(market_moving);
+                idle.pause(busy, (simulator.now_ns)());
             }
             control.store_summary(simulator.fix.summary(&simulator.exchange));
             let mut report = lock(&report);
@@ -346,6 +360,26 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
             }
         })
         .map_err(|e| format!("cannot start the simulator thread: {e}"))
+}
+
+/// When the loop last did something, and how it waits since.
+#[derive(Default)]
+struct Idle {
+    busy_last_ns: u64,
+}
+
+impl Idle {
+    /// After an iteration: nothing if it was busy; a yield within
+    /// [`IDLE_POLL_NS`] of the last busy one; a sleep after that.
+    fn pause(&mut self, busy: bool, now_ns: u64) {
+        if busy {
+            self.busy_last_ns = now_ns;
+        } else if now_ns.saturating_sub(self.busy_last_ns) < IDLE_POLL_NS {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(IDLE_SLEEP);
+        }
+    }
 }
 
 impl Simulator {
@@ -416,8 +450,7 @@ impl Simulator {
 
     /// One loop iteration; true if anything happened.
     fn step(&mut self, market_moving: bool) -> bool {
-        let now_ns = (self.now_ns)();
-        let mut busy = market_moving && self.move_market(now_ns);
+        let mut busy = market_moving && self.move_market();
         // The feed goes out before the session is served, so the session's
         // turn never delays market data; and again after, with what the
         // session's orders changed.
@@ -438,12 +471,14 @@ impl Simulator {
         }
     }
 
-    /// Applies the flow's moves; true if there were any.
-    fn move_market(&mut self, now_ns: u64) -> bool {
+    /// Applies the flow's moves, each stamped as it is applied and its
+    /// ITCH packet sent at once; true if there were any.
+    fn move_market(&mut self) -> bool {
         let moves = &mut self.moves;
         self.flow.poll(&mut |market_move| moves.push(market_move));
         let busy = !self.moves.is_empty();
         for market_move in self.moves.drain(..) {
+            let now_ns = (self.now_ns)();
             match market_move {
                 MarketMove::Top { instrument, top } => {
                     self.exchange
@@ -462,6 +497,9 @@ impl Simulator {
                     now_ns,
                     &mut self.outputs,
                 ),
+            }
+            if let Some(itch) = &mut self.outputs.itch {
+                itch.send_packet(now_ns);
             }
         }
         busy

@@ -97,6 +97,45 @@ impl Fields<'_> {
 /// Decode one ITCH 5.0 message body.
 #[inline]
 pub fn decode(msg: &[u8]) -> Result<ItchMessage, ItchError> {
+    let msg_type = framed_type(msg)?;
+    let f = Fields(msg);
+    Ok(match msg_type {
+        b'A' | b'F' => ItchMessage::AddOrder(decode_add(&f, msg_type == b'F')?),
+        b'E' => ItchMessage::OrderExecuted(OrderExecuted {
+            header: f.header(),
+            order_ref: f.u64(11),
+            executed_shares: f.u32(19),
+            match_number: f.u64(23),
+        }),
+        b'C' => ItchMessage::OrderExecutedWithPrice(decode_executed_with_price(&f)),
+        b'X' => ItchMessage::OrderCancel(OrderCancel {
+            header: f.header(),
+            order_ref: f.u64(11),
+            cancelled_shares: f.u32(19),
+        }),
+        b'D' => ItchMessage::OrderDelete(OrderDelete {
+            header: f.header(),
+            order_ref: f.u64(11),
+        }),
+        b'U' => ItchMessage::OrderReplace(decode_replace(&f)),
+        b'P' => ItchMessage::Trade(decode_trade(&f)?),
+        b'S' => ItchMessage::SystemEvent(SystemEvent {
+            header: f.header(),
+            event_code: f.u8(11),
+        }),
+        b'R' => ItchMessage::StockDirectory(decode_directory(&f)),
+        _ => {
+            return Err(ItchError::UnknownType {
+                msg_type,
+                length: msg.len(),
+            })
+        }
+    })
+}
+
+/// The message's type byte, once its length is the type's.
+#[inline(always)]
+fn framed_type(msg: &[u8]) -> Result<u8, ItchError> {
     let Some(&msg_type) = msg.first() else {
         return Err(ItchError::Empty);
     };
@@ -113,59 +152,42 @@ pub fn decode(msg: &[u8]) -> Result<ItchMessage, ItchError> {
             got: msg.len(),
         });
     }
-    let f = Fields(msg);
-    Ok(match msg_type {
-        b'A' | b'F' => ItchMessage::AddOrder(decode_add(&f, msg_type == b'F')?),
-        b'E' => ItchMessage::OrderExecuted(OrderExecuted {
-            header: f.header(),
-            order_ref: f.u64(11),
-            executed_shares: f.u32(19),
-            match_number: f.u64(23),
-        }),
-        b'C' => ItchMessage::OrderExecutedWithPrice(OrderExecutedWithPrice {
-            header: f.header(),
-            order_ref: f.u64(11),
-            executed_shares: f.u32(19),
-            match_number: f.u64(23),
-            printable: f.u8(31),
-            execution_price: Price4(f.u32(32)),
-        }),
-        b'X' => ItchMessage::OrderCancel(OrderCancel {
-            header: f.header(),
-            order_ref: f.u64(11),
-            cancelled_shares: f.u32(19),
-        }),
-        b'D' => ItchMessage::OrderDelete(OrderDelete {
-            header: f.header(),
-            order_ref: f.u64(11),
-        }),
-        b'U' => ItchMessage::OrderReplace(OrderReplace {
-            header: f.header(),
-            original_order_ref: f.u64(11),
-            new_order_ref: f.u64(19),
-            shares: f.u32(27),
-            price: Price4(f.u32(31)),
-        }),
-        b'P' => ItchMessage::Trade(Trade {
-            header: f.header(),
-            order_ref: f.u64(11),
-            side: f.side(19)?,
-            shares: f.u32(20),
-            stock: StockSymbol(f.array(24)),
-            price: Price4(f.u32(32)),
-            match_number: f.u64(36),
-        }),
-        b'S' => ItchMessage::SystemEvent(SystemEvent {
-            header: f.header(),
-            event_code: f.u8(11),
-        }),
-        b'R' => ItchMessage::StockDirectory(decode_directory(&f)),
-        _ => {
-            return Err(ItchError::UnknownType {
-                msg_type,
-                length: msg.len(),
-            })
-        }
+    Ok(msg_type)
+}
+
+#[inline(always)]
+fn decode_executed_with_price(f: &Fields<'_>) -> OrderExecutedWithPrice {
+    OrderExecutedWithPrice {
+        header: f.header(),
+        order_ref: f.u64(11),
+        executed_shares: f.u32(19),
+        match_number: f.u64(23),
+        printable: f.u8(31),
+        execution_price: Price4(f.u32(32)),
+    }
+}
+
+#[inline(always)]
+fn decode_replace(f: &Fields<'_>) -> OrderReplace {
+    OrderReplace {
+        header: f.header(),
+        original_order_ref: f.u64(11),
+        new_order_ref: f.u64(19),
+        shares: f.u32(27),
+        price: Price4(f.u32(31)),
+    }
+}
+
+#[inline(always)]
+fn decode_trade(f: &Fields<'_>) -> Result<Trade, ItchError> {
+    Ok(Trade {
+        header: f.header(),
+        order_ref: f.u64(11),
+        side: f.side(19)?,
+        shares: f.u32(20),
+        stock: StockSymbol(f.array(24)),
+        price: Price4(f.u32(32)),
+        match_number: f.u64(36),
     })
 }
 

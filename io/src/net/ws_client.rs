@@ -90,6 +90,10 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocket;
 use tungstenite::{Bytes, Message};
 
+/// An open connection's pings: when the last was sent, and when the one
+/// still awaiting its pong was.
+type Pings = (u64, Option<u64>);
+
 /// Payload of our pings: static, so a ping allocates nothing. Pongs are
 /// matched by arrival, not by payload.
 const PING_PAYLOAD: &[u8] = b"genesis";
@@ -586,26 +590,16 @@ impl WsClient {
     fn poll_open<C>(
         &mut self,
         mut ws: WebSocket<ChunkedStream>,
-        pings: (u64, Option<u64>),
+        pings: Pings,
         mut read_blocked: bool,
         clock: &mut C,
         report: &mut impl FnMut(WsEvent<'_>),
     ) where
         C: FnMut() -> u64,
     {
-        let (mut ping_last_ns, mut ping_outstanding_ns) = pings;
+        let (ping_last_ns, mut ping_outstanding_ns) = pings;
         self.bridge.reset();
-        // A read that would block left no complete frame in tungstenite's
-        // buffer, so while the socket has nothing either, a read would only
-        // zero-fill the buffer and block again.
-        let reads_max = if read_blocked && !ws.get_ref().is_read_ready() {
-            self.stats.reads_skipped += 1;
-            0
-        } else {
-            read_blocked = false;
-            self.config.messages_per_poll_max
-        };
-        for _ in 0..reads_max {
+        for _ in 0..self.reads_allowed(&ws, &mut read_blocked) {
             // Each message is dropped by the end of its arm, before the next
             // `read()`: that lets tungstenite reuse its read buffer in place.
             match ws.read() {
@@ -643,10 +637,48 @@ impl WsClient {
             }
         }
         let now_ns = clock();
+        let pings = (ping_last_ns, ping_outstanding_ns);
+        let Some((ws, (ping_last_ns, ping_outstanding_ns))) =
+            self.keep_alive(ws, pings, now_ns, report)
+        else {
+            return;
+        };
+        self.state = State::Open {
+            ws,
+            ping_last_ns,
+            ping_outstanding_ns,
+            read_blocked,
+        };
+    }
+
+    /// Reads this poll may make. A read that would block left no complete
+    /// frame in tungstenite's buffer, so while the socket has nothing
+    /// either, a read would only zero-fill the buffer and block again.
+    fn reads_allowed(&mut self, ws: &WebSocket<ChunkedStream>, read_blocked: &mut bool) -> usize {
+        if *read_blocked && !ws.get_ref().is_read_ready() {
+            self.stats.reads_skipped += 1;
+            0
+        } else {
+            *read_blocked = false;
+            self.config.messages_per_poll_max
+        }
+    }
+
+    /// After the reads of an open connection: a ping whose pong is overdue
+    /// loses the connection, a ping is sent when one is due, and what is
+    /// queued is flushed. The connection and its pings, unless it was lost.
+    fn keep_alive(
+        &mut self,
+        mut ws: WebSocket<ChunkedStream>,
+        (mut ping_last_ns, mut ping_outstanding_ns): Pings,
+        now_ns: u64,
+        report: &mut impl FnMut(WsEvent<'_>),
+    ) -> Option<(WebSocket<ChunkedStream>, Pings)> {
         if let Some(sent_ns) = ping_outstanding_ns {
             if now_ns.saturating_sub(sent_ns) >= self.config.ping_timeout_ns {
                 self.stats.ping_timeouts += 1;
-                return self.lose_connection(ws, DisconnectReason::PingTimeout, now_ns, report);
+                self.lose_connection(ws, DisconnectReason::PingTimeout, now_ns, report);
+                return None;
             }
         } else if now_ns.saturating_sub(ping_last_ns) >= self.config.ping_interval_ns {
             ping_last_ns = now_ns;
@@ -659,15 +691,11 @@ impl WsClient {
             Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => {}
             Err(error) => {
                 let reason = self.classify(&error);
-                return self.lose_connection(ws, reason, now_ns, report);
+                self.lose_connection(ws, reason, now_ns, report);
+                return None;
             }
         }
-        self.state = State::Open {
-            ws,
-            ping_last_ns,
-            ping_outstanding_ns,
-            read_blocked,
-        };
+        Some((ws, (ping_last_ns, ping_outstanding_ns)))
     }
 
     /// A message's receive time on the caller's clock: the kernel's stamp

@@ -65,10 +65,10 @@ fn main() -> Result<()> {
     }
     let unchecked = not_in_baseline(&baseline, &new);
     if !unchecked.is_empty() {
-        println!(
-            "\nNot in the baseline, so not checked (regenerate the baseline to check them): {}",
-            unchecked.join(", ")
-        );
+        println!();
+        for key in &unchecked {
+            println!("no baseline for row {key}: not checked (regenerate the baseline on a quiet machine to check it)");
+        }
     }
     let flagged = findings.iter().filter(|f| f.flagged).count();
     println!(

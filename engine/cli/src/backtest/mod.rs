@@ -109,6 +109,30 @@ fn check_fresh_journal(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The engine's parts for a backtest of `feed` under `config` (as
+/// [`backtest_config`] returns it): the tape and the backtest venue as
+/// ingest's sources through the [`Driver`], execution's gateway feeding the
+/// venue, and the config's strategy. The driver is shared with the lanes.
+pub fn backtest_parts(
+    config: &Config,
+    feed: TapeFeed,
+    synchronous: bool,
+) -> (Parts, Arc<Mutex<Driver>>) {
+    let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
+    let driver = Arc::new(Mutex::new(Driver::new(config, feed, requests, synchronous)));
+    let (venue, market) = Driver::lanes(&driver);
+    let parts = Parts {
+        sources: Sources {
+            control: Box::new(NoSource),
+            venue: Box::new(venue),
+            market: Box::new(market),
+        },
+        strategy: genesis_engine::strategy::from_config(config),
+        gateway: Box::new(gateway),
+    };
+    (parts, driver)
+}
+
 /// Runs the backtest (see the module header).
 pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<BacktestReport> {
     let (config, synchronous) = backtest_config(config, options)?;
@@ -121,23 +145,7 @@ pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<Backte
         .iter()
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
-    let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
-    let driver = Arc::new(Mutex::new(Driver::new(
-        &config,
-        feed,
-        requests,
-        synchronous,
-    )));
-    let (venue, market) = Driver::lanes(&driver);
-    let parts = Parts {
-        sources: Sources {
-            control: Box::new(NoSource),
-            venue: Box::new(venue),
-            market: Box::new(market),
-        },
-        strategy: genesis_engine::strategy::from_config(&config),
-        gateway: Box::new(gateway),
-    };
+    let (parts, driver) = backtest_parts(&config, feed, synchronous);
     let progress = lock(&driver).progress();
     let bar = ProgressThread::start(options.progress, tape_bytes, progress);
     let cpu_started_s = report::process_cpu_s();

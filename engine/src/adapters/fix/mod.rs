@@ -22,6 +22,12 @@
 //!   answers are applied before new orders may go ([`reconcile`]).
 //! - Losing the socket is logged once per loss, with the reason.
 //!
+//! The engine's tick-to-trade is recorded here ([`TickToTrade`]): each
+//! order on market data is stamped when `write` returns with the session's
+//! output drained (its bytes are the kernel's then; a partial write waits
+//! for the write that finishes it), read on the process's one
+//! [`EpochClock`].
+//!
 //! Owning thread: ingest's. Invariants, asserted: one connection at a
 //! time; logged on only while connected; the pending list and the outbox
 //! never outgrow their bounds; no new order or replace is sent while a
@@ -38,6 +44,7 @@ use crate::config::{Config, FixVenueConfig};
 use crate::event::{venue_reason, Event, Input};
 use crate::execution::gateway::OrderRequest;
 use crate::ingest::source::Source;
+use crate::telemetry::tick_to_trade::TickToTrade;
 use crate::units::{InstrumentId, Side};
 use crossbeam_queue::ArrayQueue;
 use genesis_io::fix::backoff::Backoff;
@@ -148,6 +155,10 @@ pub struct FixClient {
     link: Link,
     cancels_sent: u64,
     pub counters: FixClientCounters,
+    /// The engine's tick-to-trade: stamps at send.
+    tick_to_trade: TickToTrade,
+    /// The send stamp's clock (the process's one anchor, as ingest's).
+    clock: EpochClock,
 }
 
 impl FixClient {
@@ -203,6 +214,8 @@ impl FixClient {
             link: Link::default(),
             cancels_sent: 0,
             counters: FixClientCounters::default(),
+            tick_to_trade: TickToTrade::new(),
+            clock: EpochClock::new(),
         })
     }
 
@@ -330,6 +343,7 @@ impl FixClient {
         self.round.poll(&mut self.outbox, now_ns);
         self.send_requests(now_ns);
         let written = read.and_then(|()| self.write_socket(&mut stream));
+        self.stamp_sent(written.is_ok());
         let loss = match (written, self.session.disconnect_reason()) {
             (Err(loss), _) => Some(loss),
             (Ok(()), Some(reason)) => Some(Loss::Session(reason)),
@@ -338,6 +352,17 @@ impl FixClient {
         match loss {
             Some(loss) => self.disconnect(loss, now_ns),
             None => self.stream = Some(stream),
+        }
+    }
+
+    /// The send stamp: once the output is drained, every order encoded since
+    /// the last one was handed to the kernel now; lost with the connection.
+    #[inline]
+    fn stamp_sent(&mut self, written: bool) {
+        if !written {
+            self.tick_to_trade.on_lost();
+        } else if self.session.pending_output().is_empty() {
+            self.tick_to_trade.on_written(self.clock.now_ns());
         }
     }
 
@@ -386,6 +411,10 @@ impl Source for FixClient {
         }
     }
 
+    fn tick_to_trade(&mut self) -> Option<&mut TickToTrade> {
+        Some(&mut self.tick_to_trade)
+    }
+
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         let now_ns = clock.now_ns();
         if !self.link.polled {
@@ -397,6 +426,7 @@ impl Source for FixClient {
             self.connect(now_ns);
         }
         self.pump(now_ns);
+        self.tick_to_trade.on_poll(now_ns);
         debug_assert!(
             self.stream.is_some() || !self.link.logged_on,
             "logged on only while connected"

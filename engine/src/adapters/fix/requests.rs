@@ -85,6 +85,8 @@ impl FixClient {
                 Ok(()) => {
                     self.pending.pop_front();
                     self.counters.requests_sent += 1;
+                    self.tick_to_trade
+                        .on_encoded(request.trigger_seq, request.ts_decided_ns);
                 }
                 Err(SendError::OutputFull { .. }) => break,
                 Err(err) => {

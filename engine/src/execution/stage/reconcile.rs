@@ -480,6 +480,7 @@ impl ExecutionStage {
             qty,
             ts_trigger_ns: ev.ts_recv_ns,
             ts_decided_ns: ev.ts_recv_ns,
+            trigger_seq: ev.seq,
         };
         if self.gateway.send(&request).is_err() {
             self.counters.reconcile.followups_lost += 1;

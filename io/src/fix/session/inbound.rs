@@ -105,37 +105,9 @@ impl Core {
         self.counters.messages_received += 1;
         self.last_received_ns = now_ns;
         self.test_request_sent_ns = None;
-        let Ok(seq_num) = message.seq_num() else {
-            let text = b"MsgSeqNum(34) missing or not a number";
-            return self.logout_and_disconnect(
-                DisconnectReason::SeqNumMissing,
-                text,
-                now_ns,
-                handler,
-            );
+        let Some((seq_num, msg_type)) = self.admit(message, now_ns, handler) else {
+            return;
         };
-        if !self.sender.comp_ids_match(
-            message.get(tags::SENDER_COMP_ID),
-            message.get(tags::TARGET_COMP_ID),
-        ) {
-            return self.on_comp_id_mismatch(message, seq_num, now_ns, handler);
-        }
-        let msg_type = message.msg_type();
-        let awaiting_logon = matches!(
-            self.state,
-            SessionState::LogonSent | SessionState::AwaitingLogon
-        );
-        let logout_while_logging_on =
-            self.state == SessionState::LogonSent && msg_type == Some(MsgType::Logout);
-        if awaiting_logon && msg_type != Some(MsgType::Logon) && !logout_while_logging_on {
-            let text = b"the first message must be Logon(A)";
-            return self.logout_and_disconnect(
-                DisconnectReason::LogonInvalid,
-                text,
-                now_ns,
-                handler,
-            );
-        }
         if msg_type == Some(MsgType::Logon)
             && message.get_flag(tags::RESET_SEQ_NUM_FLAG) == Ok(true)
         {
@@ -159,6 +131,42 @@ impl Core {
                 self.resend_requested_until = None;
             }
         }
+    }
+
+    /// The checks every message passes before its sequence number counts:
+    /// a MsgSeqNum, the session's CompIDs, and Logon first while logging
+    /// on. Its MsgSeqNum and type, or `None` once the session was ended.
+    fn admit(
+        &mut self,
+        message: &Message<'_>,
+        now_ns: u64,
+        handler: &mut impl SessionHandler,
+    ) -> Option<(u64, Option<MsgType>)> {
+        let Ok(seq_num) = message.seq_num() else {
+            let text = b"MsgSeqNum(34) missing or not a number";
+            self.logout_and_disconnect(DisconnectReason::SeqNumMissing, text, now_ns, handler);
+            return None;
+        };
+        if !self.sender.comp_ids_match(
+            message.get(tags::SENDER_COMP_ID),
+            message.get(tags::TARGET_COMP_ID),
+        ) {
+            self.on_comp_id_mismatch(message, seq_num, now_ns, handler);
+            return None;
+        }
+        let msg_type = message.msg_type();
+        let awaiting_logon = matches!(
+            self.state,
+            SessionState::LogonSent | SessionState::AwaitingLogon
+        );
+        let logout_while_logging_on =
+            self.state == SessionState::LogonSent && msg_type == Some(MsgType::Logout);
+        if awaiting_logon && msg_type != Some(MsgType::Logon) && !logout_while_logging_on {
+            let text = b"the first message must be Logon(A)";
+            self.logout_and_disconnect(DisconnectReason::LogonInvalid, text, now_ns, handler);
+            return None;
+        }
+        Some((seq_num, msg_type))
     }
 
     fn on_comp_id_mismatch(

@@ -302,33 +302,16 @@ fn apply(stock: &mut Stock, message: &ItchMessage, made: &mut Made) -> Result<()
             made.level(stock, side, price, 0);
         }
         ItchMessage::OrderExecuted(m) => {
-            let order = stock.book.order(m.order_ref).ok_or(Applied::Refused)?;
-            let qty = lots(stock, m.executed_shares)?;
-            stock.book.reduce(m.order_ref, qty).map_err(refused)?;
-            made.push(
-                taker_of(order.side),
-                order.price.0,
-                qty.0 / stock.shares_per_lot,
-                m.match_number,
-                CONTINUES,
-            );
-            made.level(stock, order.side, order.price, 0);
+            let execution = (m.order_ref, m.executed_shares, None, m.match_number);
+            execute(stock, execution, made)?;
         }
         ItchMessage::OrderExecutedWithPrice(m) => {
-            let order = stock.book.order(m.order_ref).ok_or(Applied::Refused)?;
-            let (qty, price) = (
-                lots(stock, m.executed_shares)?,
-                ticks(stock, m.execution_price)?,
-            );
-            stock.book.reduce(m.order_ref, qty).map_err(refused)?;
-            made.push(
-                taker_of(order.side),
-                price.0,
-                qty.0 / stock.shares_per_lot,
-                m.match_number,
-                CONTINUES,
-            );
-            made.level(stock, order.side, order.price, 0);
+            let price = Some(m.execution_price);
+            execute(
+                stock,
+                (m.order_ref, m.executed_shares, price, m.match_number),
+                made,
+            )?;
         }
         ItchMessage::OrderCancel(m) => {
             let order = stock.book.order(m.order_ref).ok_or(Applied::Refused)?;
@@ -366,6 +349,34 @@ fn apply(stock: &mut Stock, message: &ItchMessage, made: &mut Made) -> Result<()
         }
         ItchMessage::SystemEvent(_) | ItchMessage::StockDirectory(_) => {}
     }
+    Ok(())
+}
+
+/// An execution of a resting order (at its own price, or at `price`): the
+/// print, then the order's level as it is left.
+fn execute(
+    stock: &mut Stock,
+    (order_ref, shares, price, match_number): (u64, u32, Option<Price4>, u64),
+    made: &mut Made,
+) -> Result<(), Applied> {
+    let order = stock.book.order(order_ref).ok_or(Applied::Refused)?;
+    let qty = lots(stock, shares)?;
+    let price = match price {
+        Some(price) => ticks(stock, price)?,
+        None => order.price,
+    };
+    stock
+        .book
+        .reduce(order_ref, qty)
+        .map_err(|_| Applied::Refused)?;
+    made.push(
+        taker_of(order.side),
+        price.0,
+        qty.0 / stock.shares_per_lot,
+        match_number,
+        CONTINUES,
+    );
+    made.level(stock, order.side, order.price, 0);
     Ok(())
 }
 
