@@ -169,6 +169,55 @@ fn idle_connections_do_not_starve_a_scrape() {
     handle.join().unwrap();
 }
 
+/// The CPUs a thread of this process may run on.
+#[allow(unsafe_code)] // pthread_getaffinity_np(3)
+fn thread_cpus(thread: libc::pthread_t) -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain old data (all-zero: the empty set);
+    // `thread` is live (joined only after this call); the call writes only
+    // to the set passed by pointer, of the size given.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(libc::pthread_getaffinity_np(thread, size, &mut set), 0);
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .collect()
+    }
+}
+
+// With the pipeline pinned, the endpoint's thread keeps off its cores when
+// others remain, and keeps every CPU when the plan pins them all.
+#[test]
+fn the_endpoint_keeps_off_the_pipelines_pinned_cores() {
+    let ours = thread_cpus(this_thread());
+    for keep_off in [ours[..1].to_vec(), ours.clone()] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (address, handle) = metrics_http::serve_off(
+            "127.0.0.1:0",
+            busy_board(),
+            1,
+            Arc::clone(&stop),
+            keep_off.clone(),
+        )
+        .unwrap();
+        // Answering a scrape means the thread has started, and it moves
+        // itself before it serves.
+        assert!(scrape(address).contains("genesis_events_total 1234"));
+        let endpoint = thread_cpus(handle.as_pthread_t());
+        let expected: Vec<usize> = if keep_off.len() < ours.len() {
+            ours.iter()
+                .copied()
+                .filter(|c| !keep_off.contains(c))
+                .collect()
+        } else {
+            ours.clone()
+        };
+        assert_eq!(endpoint, expected, "keeping off {keep_off:?} of {ours:?}");
+        stop.store(true, Ordering::Release);
+        handle.join().unwrap();
+    }
+}
+
 // A request that never ends is cut off at the size bound with 431, and a
 // request for anything else is a 404, both without stopping the server.
 #[test]

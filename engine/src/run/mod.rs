@@ -461,7 +461,7 @@ fn start_reporter(
         }
     }
     let done = Arc::new(AtomicBool::new(false));
-    let handle = reporter.spawn(Arc::clone(&done));
+    let handle = reporter.spawn(Arc::clone(&done), pinned_cores(config));
     RunningReporter { done, handle }
 }
 
@@ -498,6 +498,18 @@ fn finish_reporter(
     (reporter, stages)
 }
 
+/// The cores the pipeline's threads are pinned to (none when unpinned):
+/// helper threads keep off them.
+fn pinned_cores(config: &Config) -> Vec<usize> {
+    if !config.topology.pin_threads {
+        return Vec::new();
+    }
+    let mut cores = config.topology.cores.as_array().to_vec();
+    cores.sort_unstable();
+    cores.dedup();
+    cores
+}
+
 impl Endpoint {
     /// Starts the metrics endpoint if configured; a port that cannot be
     /// bound is logged, never fatal: trading does not stop over a metrics port.
@@ -506,11 +518,12 @@ impl Endpoint {
         if config.metrics.listen.is_empty() {
             return Endpoint { stop, handle: None };
         }
-        let served = crate::telemetry::metrics_http::serve(
+        let served = crate::telemetry::metrics_http::serve_off(
             &config.metrics.listen,
             Arc::clone(board),
             rings,
             Arc::clone(&stop),
+            pinned_cores(config),
         );
         let handle = match served {
             Ok((address, handle)) => {

@@ -33,6 +33,55 @@ pub fn lower_thread_priority(nice: i32) -> io::Result<()> {
     }
 }
 
+/// Moves the calling thread off `cores` (the pipeline's pinned cores): it
+/// may run on every CPU it may run on now except those. Returns the CPUs it
+/// is left with, or `None` (affinity unchanged) when nothing would be left:
+/// a plan that pins every core shares them with its helpers.
+pub fn keep_thread_off(cores: &[usize]) -> io::Result<Option<Vec<usize>>> {
+    // SAFETY: cpu_set_t is plain old data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: pid 0 is the calling thread; `set` is a valid, writable
+    // cpu_set_t of `size` bytes.
+    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let allowed = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below CPU_SETSIZE, inside the set.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) });
+    let left: Vec<usize> = allowed.filter(|cpu| !cores.contains(cpu)).collect();
+    if left.is_empty() {
+        return Ok(None);
+    }
+    for &cpu in cores
+        .iter()
+        .filter(|&&cpu| cpu < libc::CPU_SETSIZE as usize)
+    {
+        // SAFETY: `cpu` is below CPU_SETSIZE, inside the set.
+        unsafe { libc::CPU_CLR(cpu, &mut set) };
+    }
+    // SAFETY: as above; the set is non-empty.
+    if unsafe { libc::sched_setaffinity(0, size, &set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Some(left))
+}
+
+/// The CPUs the calling thread may run on.
+pub fn thread_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: as in `keep_thread_off`.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: as in `keep_thread_off`.
+    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below CPU_SETSIZE, inside the set.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
 /// Free and total bytes of the file system holding `path`.
 pub fn disk_space(path: &Path) -> io::Result<(u64, u64)> {
     let c_path = CString::new(path.as_os_str().as_encoded_bytes())
@@ -115,6 +164,24 @@ mod tests {
         assert_eq!(parse_cpu_list("0-3,6"), Some(vec![0, 1, 2, 3, 6]));
         assert_eq!(parse_cpu_list("1"), Some(vec![1]));
         assert_eq!(parse_cpu_list("x"), None);
+    }
+
+    // A helper thread leaves the pipeline's cores when others remain, and
+    // keeps its CPUs when none would.
+    #[test]
+    fn helper_threads_keep_off_pinned_cores() {
+        std::thread::spawn(|| {
+            let before = thread_cpus().unwrap();
+            assert_eq!(keep_thread_off(&before).unwrap(), None);
+            assert_eq!(thread_cpus().unwrap(), before, "nothing left: unchanged");
+            if before.len() >= 2 {
+                let left = keep_thread_off(&before[..1]).unwrap().unwrap();
+                assert_eq!(left, before[1..].to_vec());
+                assert_eq!(thread_cpus().unwrap(), left);
+            }
+        })
+        .join()
+        .unwrap();
     }
 
     // The current folder's file system reports some space, and this process some memory.

@@ -200,7 +200,19 @@ pub fn serve(
     rings: usize,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
-    super::metrics_server::serve(address, board, rings, stop)
+    super::metrics_server::serve(address, board, rings, stop, Vec::new())
+}
+
+/// [`serve`], with the endpoint's thread kept off `cores` (the pipeline's
+/// pinned cores) when other CPUs remain.
+pub fn serve_off(
+    address: &str,
+    board: Arc<Board>,
+    rings: usize,
+    stop: Arc<AtomicBool>,
+    cores: Vec<usize>,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    super::metrics_server::serve(address, board, rings, stop, cores)
 }
 
 #[cfg(test)]

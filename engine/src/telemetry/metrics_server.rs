@@ -63,6 +63,7 @@ pub fn serve(
     board: Arc<Board>,
     rings: usize,
     stop: Arc<AtomicBool>,
+    keep_off: Vec<usize>,
 ) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = std::net::TcpListener::bind(address)?;
     deepen_backlog(&listener)?;
@@ -82,7 +83,10 @@ pub fn serve(
         .register(&mut server.listener, LISTENER, Interest::READABLE)?;
     let handle = std::thread::Builder::new()
         .name("metrics-http".into())
-        .spawn(move || server.run(&stop))?;
+        .spawn(move || {
+            super::leave_cores(&keep_off, "metrics endpoint");
+            server.run(&stop)
+        })?;
     Ok((bound, handle))
 }
 

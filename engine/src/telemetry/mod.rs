@@ -27,3 +27,18 @@ pub mod tally;
 pub mod tick_to_trade;
 
 pub use board::{Board, Counter, Gauges, Snapshot, RINGS_MAX};
+
+/// Moves a helper thread off the pipeline's pinned cores, saying where it
+/// runs; a failure is logged (the helper still works, only less out of the way).
+pub(crate) fn leave_cores(cores: &[usize], who: &str) {
+    if cores.is_empty() {
+        return;
+    }
+    match crate::sys::keep_thread_off(cores) {
+        Ok(Some(left)) => {
+            tracing::debug!(thread = who, cpus = ?left, "kept off the pipeline's cores")
+        }
+        Ok(None) => tracing::debug!(thread = who, "the plan pins every CPU: sharing them"),
+        Err(err) => tracing::warn!(thread = who, %err, "could not keep off the pipeline's cores"),
+    }
+}

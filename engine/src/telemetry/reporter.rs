@@ -287,10 +287,13 @@ impl Reporter {
     }
 
     /// Runs `tick` every interval on its own thread until `done` is set.
-    pub fn spawn(mut self, done: Arc<AtomicBool>) -> JoinHandle<Reporter> {
+    /// Runs the reporter on its own thread, kept off `keep_off` (the
+    /// pipeline's pinned cores) when other CPUs remain.
+    pub fn spawn(mut self, done: Arc<AtomicBool>, keep_off: Vec<usize>) -> JoinHandle<Reporter> {
         std::thread::Builder::new()
             .name("reporter".into())
             .spawn(move || {
+                super::leave_cores(&keep_off, "reporter");
                 let step = Duration::from_millis(5).min(self.interval);
                 let mut waited = Duration::ZERO;
                 while !done.load(Ordering::Acquire) {
