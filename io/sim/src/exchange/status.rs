@@ -97,6 +97,22 @@ impl Exchange {
         live
     }
 
+    /// `session`'s orders that are done (filled or cancelled), oldest
+    /// first, the newest `max` of them: done from the moment the book
+    /// retired them, whether their replies have gone out yet or not.
+    pub fn done_session_orders(&self, session: u32, max: usize) -> Vec<(u64, OrderView)> {
+        let mut done: Vec<(u64, OrderView)> = self
+            .done_keys
+            .iter()
+            .rev()
+            .filter(|(owner, _)| *owner == session)
+            .filter_map(|key| Some((key.1, view_of(self.session_orders.get(key)?))))
+            .take(max)
+            .collect();
+        done.reverse();
+        done
+    }
+
     /// `session`'s fills and net position per instrument.
     pub fn participant_totals(&self, session: u32) -> ParticipantTotals {
         self.totals

@@ -28,6 +28,8 @@ mod participants;
 mod reports;
 mod status;
 mod summary;
+#[cfg(test)]
+mod tests;
 
 use crate::config::SimConfig;
 use crate::exchange::{Exchange, MarketDataOut};
@@ -99,9 +101,6 @@ struct Router {
     tick_to_trade_before_trigger: u64,
     /// The ClOrdIDs of the participants' orders.
     ids: Ids,
-    /// Per participant: the orders that filled or were cancelled last
-    /// (session or not), told with every mass status answer.
-    done_recently: Vec<std::collections::VecDeque<u64>>,
 }
 
 impl FixAcceptor {
@@ -153,7 +152,6 @@ impl FixAcceptor {
                 arrival_ns: 0,
                 tick_to_trade_before_trigger: 0,
                 ids: Ids::new(SESSIONS_MAX),
-                done_recently: Vec::new(),
             },
             tick_to_trade_ns,
         })

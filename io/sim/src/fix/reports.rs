@@ -5,11 +5,11 @@
 //!
 //! Every reply takes the next ExecID, whatever it becomes. A replace ack
 //! names the new ClOrdID and the one it replaced; everything else names
-//! the version accepted last. An order that closes is forgotten, but for
-//! the last [`DONE_RECENTLY_MAX`] of each participant, which every mass
-//! status answer tells. A reply for a participant that is not connected
-//! (the venue kept its orders) is only recorded: the participant learns the
-//! outcome by asking for status.
+//! the version accepted last. An order that closes keeps only its
+//! ClOrdIDs among the recently closed ([`super::ids`]), for status answers
+//! (which tell what the exchange holds, not what was sent). A reply for a
+//! participant that is not connected (the venue kept its orders) is only
+//! recorded: the participant learns the outcome by asking for status.
 
 use super::ids::Chain;
 use super::Router;
@@ -105,7 +105,6 @@ impl Router {
     ) {
         self.exec_seq += 1;
         let key = reply.answer.order();
-        self.note_done(slot, reply);
         let Some(chain) = self.ids.chain(slot, key).cloned() else {
             debug_assert!(false, "a reply names an order whose ClOrdIDs are known");
             return;
@@ -207,44 +206,5 @@ impl Router {
         let _ = session
             .sender()
             .send_execution_report(&report, &self.scales[instrument], now_ns);
-    }
-}
-
-/// Done orders kept per participant for its mass status answers: the
-/// orders of its day a client may have sent and lost the record of (the
-/// last ones before it went down) are among them.
-pub(super) const DONE_RECENTLY_MAX: usize = 4_096;
-
-impl Router {
-    /// An order of a participant traded out or left the book: remembered
-    /// (once, bounded, oldest dropped), whether its session heard or not.
-    fn note_done(&mut self, slot: usize, reply: &Reply) {
-        let closes = match reply.answer {
-            Answer::Fill { .. } => reply.leaves_qty == 0,
-            Answer::Cancelled { .. } => true,
-            _ => false,
-        };
-        if !closes {
-            return;
-        }
-        if self.done_recently.len() <= slot {
-            self.done_recently.resize_with(slot + 1, Default::default);
-        }
-        let done = &mut self.done_recently[slot];
-        let key = reply.answer.order();
-        if !done.contains(&key) {
-            if done.len() == DONE_RECENTLY_MAX {
-                done.pop_front();
-            }
-            done.push_back(key);
-        }
-    }
-
-    /// The orders of the participant that closed last, oldest first.
-    pub(super) fn done_recently(&self, slot: usize) -> Vec<u64> {
-        self.done_recently
-            .get(slot)
-            .map(|done| done.iter().copied().collect())
-            .unwrap_or_default()
     }
 }

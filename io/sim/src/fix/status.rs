@@ -3,7 +3,8 @@
 //! (by any ClOrdID the order ever had, or its OrderID; live or recently
 //! done), or the unknown-order answer; an OrderMassStatusRequest (AF) with
 //! one report per live order of the participant, and per order of its
-//! that filled or was cancelled last, the newest 4,096 (TotNumReports, and
+//! that filled or was cancelled last (as the exchange holds it, its last
+//! report sent or still waiting), the newest 4,096 (TotNumReports, and
 //! LastRptRequested=Y on the last), or the single no-orders answer. The
 //! forms are `genesis_io::fix::status`'s, FIX 4.4's.
 //!
@@ -19,6 +20,11 @@ use genesis_io::fix::status::{
     MassStatusReqType, OrderMassStatusRequest, OrderStatusRequest, StatusReport, StatusRequest,
 };
 use genesis_io::fix::{Lots, Message, Ticks};
+
+/// Done orders kept per participant for its mass status answers: the
+/// orders of its day a client may have sent and lost the record of (the
+/// last ones before it went down) are among them.
+const DONE_RECENTLY_MAX: usize = 4_096;
 
 /// Where a report about one order comes from.
 struct About<'a> {
@@ -148,13 +154,15 @@ impl Orders<'_> {
     /// it had a session or not): a mass status answer tells them too (as a
     /// venue's "orders of the day" does), so a client learns of fills on
     /// orders it sent but never recorded before it went down, even those
-    /// whose reports it was sent and never read. Told at every answer: the
+    /// whose reports it was sent and never read. Done as the exchange
+    /// holds them, not as their reports went out: an order that traded out
+    /// while its last fill report still waits for the session is told as
+    /// filled (the report follows the answer). Told at every answer: the
     /// client knows which it recorded.
     fn done_recently(&self) -> Vec<(u64, OrderView)> {
-        let owner = self.owner();
-        let keys = self.router.done_recently(self.participant);
-        keys.into_iter()
-            .filter_map(|key| Some((key, self.exchange.session_order(owner, key)?)))
+        self.exchange
+            .done_session_orders(self.owner(), DONE_RECENTLY_MAX)
+            .into_iter()
             .filter(|(_, view)| view.state != ViewState::Live)
             .collect()
     }
