@@ -28,3 +28,24 @@ pub struct SimConfig {
     /// The seed of that share.
     pub itch_loss_seed: u64,
 }
+
+impl SimConfig {
+    /// `symbols` on a cent tick and a one-share lot, `resting_orders_max`
+    /// orders per book, and a feed that loses nothing.
+    pub fn cents(symbols: &[&str], resting_orders_max: usize) -> SimConfig {
+        SimConfig {
+            instruments: symbols
+                .iter()
+                .map(|symbol| SimInstrument {
+                    symbol: (*symbol).into(),
+                    tick_size: "0.01".into(),
+                    lot_size: "1".into(),
+                })
+                .collect(),
+            resting_orders_max,
+            itch_drop_every: 0,
+            itch_loss_ppm: 0,
+            itch_loss_seed: 0,
+        }
+    }
+}

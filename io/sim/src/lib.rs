@@ -45,20 +45,6 @@ mod tests {
     /// Four instruments on a cent tick and a one-share lot, as the engine's
     /// built-in config lists them.
     pub fn config() -> crate::SimConfig {
-        let instrument = |symbol: &str| crate::SimInstrument {
-            symbol: symbol.into(),
-            tick_size: "0.01".into(),
-            lot_size: "1".into(),
-        };
-        crate::SimConfig {
-            instruments: ["ALPHA", "BRAVO", "CHARLIE", "DELTA"]
-                .into_iter()
-                .map(instrument)
-                .collect(),
-            resting_orders_max: 4_096,
-            itch_drop_every: 0,
-            itch_loss_ppm: 0,
-            itch_loss_seed: 0,
-        }
+        crate::SimConfig::cents(&["ALPHA", "BRAVO", "CHARLIE", "DELTA"], 4_096)
     }
 }

@@ -11,9 +11,7 @@ use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler, S
 use genesis_io::fix::status::{MassStatusReqType, OrderMassStatusRequest, OrderStatusRequest};
 use genesis_io::fix::tcp::{poll_until, TcpInitiator};
 use genesis_io::fix::{tags, InstrumentScale, Lots, Message, Ticks};
-use genesis_sim::{
-    MarketFlow, MarketMove, SimConfig, SimInstrument, VenueCommand, VenueSim, VenueSimSetup,
-};
+use genesis_sim::{MarketFlow, MarketMove, SimConfig, VenueCommand, VenueSim, VenueSimSetup};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -63,17 +61,7 @@ impl SessionHandler for Seen {
 }
 
 fn start_venue() -> VenueSim {
-    let config = SimConfig {
-        instruments: vec![SimInstrument {
-            symbol: "ALPHA".into(),
-            tick_size: "0.01".into(),
-            lot_size: "1".into(),
-        }],
-        resting_orders_max: 64,
-        itch_drop_every: 0,
-        itch_loss_ppm: 0,
-        itch_loss_seed: 0,
-    };
+    let config = SimConfig::cents(&["ALPHA"], 64);
     let clock = std::time::Instant::now();
     VenueSim::start(
         &config,

@@ -4,7 +4,7 @@
 //! stamped when the iteration began.
 
 use genesis_sim::itch::ItchPorts;
-use genesis_sim::{MarketFlow, MarketMove, SimConfig, SimInstrument, Top, VenueSim, VenueSimSetup};
+use genesis_sim::{MarketFlow, MarketMove, SimConfig, Top, VenueSim, VenueSimSetup};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
@@ -29,20 +29,7 @@ impl MarketFlow for FourAtOnce {
 }
 
 fn config() -> SimConfig {
-    SimConfig {
-        instruments: ["ALPHA", "BRAVO", "CHARLIE", "DELTA"]
-            .into_iter()
-            .map(|symbol| SimInstrument {
-                symbol: symbol.into(),
-                tick_size: "0.01".into(),
-                lot_size: "1".into(),
-            })
-            .collect(),
-        resting_orders_max: 64,
-        itch_drop_every: 0,
-        itch_loss_ppm: 0,
-        itch_loss_seed: 0,
-    }
+    SimConfig::cents(&["ALPHA", "BRAVO", "CHARLIE", "DELTA"], 64)
 }
 
 /// (message count, first message's ITCH timestamp) of a MoldUDP64 packet.

@@ -3,7 +3,7 @@
 //! poll happens in an exact order, whatever the machine's load.
 
 use super::FixAcceptor;
-use crate::config::{SimConfig, SimInstrument};
+use crate::config::SimConfig;
 use crate::exchange::{Exchange, MarketDataOut};
 use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::order::{NewOrderSingle, OrdType, Side as FixSide, TimeInForce};
@@ -54,17 +54,7 @@ struct Rig {
 
 impl Rig {
     fn new() -> Rig {
-        let config = SimConfig {
-            instruments: vec![SimInstrument {
-                symbol: "ALPHA".into(),
-                tick_size: "0.01".into(),
-                lot_size: "1".into(),
-            }],
-            resting_orders_max: 64,
-            itch_drop_every: 0,
-            itch_loss_ppm: 0,
-            itch_loss_seed: 0,
-        };
+        let config = SimConfig::cents(&["ALPHA"], 64);
         let acceptor = FixAcceptor::bind(
             &config,
             "127.0.0.1:0".parse().unwrap(),
