@@ -38,18 +38,8 @@ pub fn lower_thread_priority(nice: i32) -> io::Result<()> {
 /// is left with, or `None` (affinity unchanged) when nothing would be left:
 /// a plan that pins every core shares them with its helpers.
 pub fn keep_thread_off(cores: &[usize]) -> io::Result<Option<Vec<usize>>> {
-    // SAFETY: cpu_set_t is plain old data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: pid 0 is the calling thread; `set` is a valid, writable
-    // cpu_set_t of `size` bytes.
-    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let allowed = (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `cpu` is below CPU_SETSIZE, inside the set.
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) });
-    let left: Vec<usize> = allowed.filter(|cpu| !cores.contains(cpu)).collect();
+    let mut set = thread_affinity()?;
+    let left: Vec<usize> = cpus_in(&set).filter(|cpu| !cores.contains(cpu)).collect();
     if left.is_empty() {
         return Ok(None);
     }
@@ -60,8 +50,9 @@ pub fn keep_thread_off(cores: &[usize]) -> io::Result<Option<Vec<usize>>> {
         // SAFETY: `cpu` is below CPU_SETSIZE, inside the set.
         unsafe { libc::CPU_CLR(cpu, &mut set) };
     }
-    // SAFETY: as above; the set is non-empty.
-    if unsafe { libc::sched_setaffinity(0, size, &set) } != 0 {
+    // SAFETY: pid 0 is the calling thread; `set` is a valid, non-empty
+    // cpu_set_t of the size given.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(Some(left))
@@ -69,17 +60,26 @@ pub fn keep_thread_off(cores: &[usize]) -> io::Result<Option<Vec<usize>>> {
 
 /// The CPUs the calling thread may run on.
 pub fn thread_cpus() -> io::Result<Vec<usize>> {
-    // SAFETY: as in `keep_thread_off`.
+    Ok(cpus_in(&thread_affinity()?).collect())
+}
+
+/// The calling thread's affinity mask.
+fn thread_affinity() -> io::Result<libc::cpu_set_t> {
+    // SAFETY: cpu_set_t is plain old data; all-zero is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: as in `keep_thread_off`.
-    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+    // SAFETY: pid 0 is the calling thread; `set` is a valid, writable
+    // cpu_set_t of the size given.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0
+    {
         return Err(io::Error::last_os_error());
     }
-    Ok((0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `cpu` is below CPU_SETSIZE, inside the set.
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect())
+    Ok(set)
+}
+
+/// The CPUs in `set`, lowest first.
+fn cpus_in(set: &libc::cpu_set_t) -> impl Iterator<Item = usize> + '_ {
+    // SAFETY: `cpu` is below CPU_SETSIZE, inside the set.
+    (0..libc::CPU_SETSIZE as usize).filter(move |&cpu| unsafe { libc::CPU_ISSET(cpu, set) })
 }
 
 /// Free and total bytes of the file system holding `path`.
