@@ -5,7 +5,10 @@
 //! again); an order the venue reports done is closed; one it holds and the
 //! engine does not know is adopted; one the engine never recorded that
 //! filled while it was down has its fills applied; one it recorded and
-//! forgot is not applied again.
+//! forgot is not applied again; one under another ClOrdID lineage is no
+//! order of ours (done: nothing applied; working: adopted for what is left,
+//! its earlier fills not ours); and the strategy's replica holds an adopted
+//! order exactly as the table does.
 
 mod common;
 
@@ -15,6 +18,7 @@ use genesis_engine::event::{Event, Input, VenueOrder, VenueOrderState, FLAG_RECO
 use genesis_engine::execution::{ExecutionStage, Gateway, OrderRequest, RequestKind, SendError};
 use genesis_engine::orders::OrderState;
 use genesis_engine::state_codec::{StateReader, StateWriter};
+use genesis_engine::strategy::StrategyStage;
 use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
 use std::sync::{Arc, Mutex};
 
@@ -31,13 +35,41 @@ impl Gateway for Notes {
 impl Notes {
     /// The reconciliation notes sent since the last call: (kind, order, qty).
     fn take(&self) -> Vec<(RequestKind, u64, i64)> {
-        self.0
-            .lock()
-            .unwrap()
-            .drain(..)
+        self.take_requests()
+            .into_iter()
             .map(|r| (r.kind, r.order_id.0, r.qty.0))
             .collect()
     }
+
+    fn take_requests(&self) -> Vec<OrderRequest> {
+        self.0.lock().unwrap().drain(..).collect()
+    }
+}
+
+/// The flagged events the venue lane makes of execution's notes (as
+/// `adapters::fix::reconcile` does): acks, missed fills, closes.
+fn served(notes: &[OrderRequest]) -> Vec<Event> {
+    let mut events = Vec::new();
+    for (index, note) in notes.iter().enumerate() {
+        let input = match note.kind {
+            RequestKind::ReconciledAck => Input::OrderAck(genesis_engine::event::OrderAck {
+                order_id: note.order_id,
+                venue_order_id: 0,
+                price: note.price,
+                qty: note.qty,
+            }),
+            RequestKind::ReconciledFill => Input::Fill(genesis_engine::event::Fill {
+                order_id: note.order_id,
+                exec_id: genesis_engine::units::ExecId(900 + index as u64),
+                price: note.price,
+                qty: note.qty,
+            }),
+            RequestKind::ReconciledClose => Input::CancelAck(note.order_id),
+            _ => continue,
+        };
+        events.push(reconciled(Event::new(note.instrument, note.side, input)));
+    }
+    events
 }
 
 fn venue_order(order: u64, cum_qty: i64, state: VenueOrderState) -> Event {
@@ -264,19 +296,153 @@ fn live_fills_of_an_unrecorded_order_are_not_applied_again() {
     assert_eq!(exec.position(InstrumentId(0)), 5);
     exec.on_event(&mut venue_order(40, 5, VenueOrderState::Filled));
     assert_eq!(notes.take(), vec![], "its whole CumQty came live");
-    // Partly live: 2 of 5, the order still working at the venue.
+    // Partly live: 2 of 5, the order still working at the venue. The table
+    // takes it on for the 3 lots left after those live ones (it never held
+    // them), then the 2 the answer shows missing.
     exec.on_event(&mut fill(0, Side::Buy, 41, 2, 10_000, 2, 2));
     exec.on_event(&mut venue_order(41, 4, VenueOrderState::Open));
     assert_eq!(
         notes.take(),
         vec![
-            (RequestKind::ReconciledAck, 41, 5),
+            (RequestKind::ReconciledAck, 41, 3),
             (RequestKind::ReconciledFill, 41, 2)
         ]
     );
+    exec.on_event(&mut reconciled(fill(0, Side::Buy, 41, 3, 10_000, 2, 3)));
+    let order = *exec.orders().get(OrderId(41)).unwrap();
     assert_eq!(
-        exec.orders().get(OrderId(41)).map(|o| o.filled),
-        Some(Qty(2)),
-        "the table holds the live lots"
+        (order.qty, order.filled, order.leaves()),
+        (Qty(3), Qty(2), 1)
+    );
+    assert_eq!(
+        exec.position(InstrumentId(0)),
+        5 + 4,
+        "the order's CumQty, once"
+    );
+    // A later answer (the next round) reads the venue's quantities less
+    // those live lots: nothing missing, nothing to sync.
+    exec.on_event(&mut venue_order(41, 4, VenueOrderState::Open));
+    assert_eq!(notes.take(), vec![]);
+}
+
+/// Execution and the strategy stage fed the same events, as the pipeline feeds them.
+fn both(exec: &mut ExecutionStage, strategy: &mut StrategyStage, event: &Event) {
+    let mut for_strategy = *event;
+    strategy.on_event(&mut for_strategy);
+    let mut for_execution = *event;
+    exec.on_event(&mut for_execution);
+}
+
+// An order the engine never recorded, partly filled live before
+// reconciliation: the strategy's replica holds it exactly as the order
+// table does (quantity, filled, leaves), and both stay alike as it fills.
+#[test]
+fn replica_of_an_unrecorded_partly_filled_order_agrees_with_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::test_config(dir.path());
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&config, Box::new(notes.clone()));
+    let mut strategy = StrategyStage::new(&config, genesis_engine::strategy::from_config(&config));
+    both(
+        &mut exec,
+        &mut strategy,
+        &fill(0, Side::Buy, 41, 1, 10_000, 2, 1),
+    );
+    both(
+        &mut exec,
+        &mut strategy,
+        &venue_order(41, 4, VenueOrderState::Open),
+    );
+    for event in served(&notes.take_requests()) {
+        both(&mut exec, &mut strategy, &event);
+    }
+    let alike = |exec: &ExecutionStage, strategy: &StrategyStage| {
+        let table = exec.orders().get(OrderId(41)).copied();
+        let replica = strategy.orders().get(OrderId(41)).copied();
+        let terms = |o: Option<genesis_engine::orders::Order>| {
+            o.map(|o| (o.state, o.price, o.qty, o.filled, o.leaves()))
+        };
+        assert!(table.is_some(), "the table holds the order");
+        assert_eq!(terms(table), terms(replica), "replica = table");
+        assert_eq!(
+            strategy.pretrade().position(InstrumentId(0)).0,
+            exec.position(InstrumentId(0)),
+            "positions alike"
+        );
+    };
+    alike(&exec, &strategy);
+    assert_eq!(
+        exec.position(InstrumentId(0)),
+        4,
+        "the venue's CumQty, once"
+    );
+    assert_eq!(exec.orders().get(OrderId(41)).unwrap().leaves(), 1);
+    // The live fill of its last lot closes it in both.
+    both(
+        &mut exec,
+        &mut strategy,
+        &fill(0, Side::Buy, 41, 7, 10_000, 1, 4),
+    );
+    assert_eq!(
+        exec.orders().closed_state(OrderId(41)),
+        Some(OrderState::Filled)
+    );
+    assert_eq!(
+        strategy.orders().closed_state(OrderId(41)),
+        Some(OrderState::Filled)
+    );
+    assert_eq!(strategy.pretrade().position(InstrumentId(0)).0, 5);
+    assert_eq!(exec.position(InstrumentId(0)), 5);
+}
+
+/// A ClOrdID another lineage made (a new journal's predecessor): the
+/// adoption id the venue client gives it, outside the engine's own ids.
+fn their_order(n: u64) -> u64 {
+    genesis_engine::adapters::fix::cl_ord_id::adopted_order_id(format!("ab12cd{n}").as_bytes()).0
+}
+
+// A new journal against a venue that remembers an earlier lineage's
+// orders: a done one (filled) is not ours, and nothing is applied; a
+// working one, partly filled, is adopted for what is left, its fills
+// before adoption not ours; fills after adoption are.
+#[test]
+fn another_lineages_orders_are_not_our_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = Notes::default();
+    let mut exec = ExecutionStage::new(&common::test_config(dir.path()), Box::new(notes.clone()));
+    let (done, working) = (their_order(4), their_order(5));
+    assert!(!OrderId(done).is_own() && !OrderId(working).is_own());
+    exec.on_event(&mut venue_order(done, 5, VenueOrderState::Filled));
+    assert_eq!(
+        notes.take(),
+        vec![],
+        "a done order of another lineage changes nothing"
+    );
+    assert_eq!(exec.counters.reconcile.adopted, 0);
+    exec.on_event(&mut venue_order(working, 2, VenueOrderState::Open));
+    assert_eq!(
+        notes.take(),
+        vec![(RequestKind::ReconciledAck, working, 3)],
+        "adopted for the 3 lots left, no missed fill"
+    );
+    let order = *exec.orders().get(OrderId(working)).unwrap();
+    assert_eq!((order.qty, order.filled), (Qty(3), Qty(0)));
+    assert_eq!(exec.position(InstrumentId(0)), 0, "no fill invented");
+    // Told again (the next round): nothing missing.
+    exec.on_event(&mut venue_order(working, 2, VenueOrderState::Open));
+    assert_eq!(notes.take(), vec![]);
+    // A fill after adoption is ours, and the next answer agrees.
+    exec.on_event(&mut fill(0, Side::Buy, working, 1, 10_000, 1, 3));
+    assert_eq!(exec.position(InstrumentId(0)), 1);
+    exec.on_event(&mut venue_order(working, 3, VenueOrderState::Open));
+    assert_eq!(notes.take(), vec![]);
+    // Done at the venue with one more lot we did not hear of: that lot is ours.
+    exec.on_event(&mut venue_order(working, 4, VenueOrderState::Cancelled));
+    assert_eq!(
+        notes.take(),
+        vec![
+            (RequestKind::ReconciledFill, working, 1),
+            (RequestKind::ReconciledClose, working, 0)
+        ]
     );
 }

@@ -530,3 +530,85 @@ fn a_snapshot_in_an_older_state_format_is_refused_for_a_full_replay() {
     );
     assert_eq!(world.journal_state.as_deref(), Some(&before[..]));
 }
+
+/// The lineage every start record of the world's journal names, in order.
+fn lineages(world: &World) -> Vec<Option<String>> {
+    let dir = &world.config.journal.dir;
+    let mut records: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            name.starts_with("start-") && name.ends_with(".json")
+        })
+        .collect();
+    records.sort();
+    records
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            let record: StartRecord = serde_json::from_str(&text).unwrap();
+            record.lineage
+        })
+        .collect()
+}
+
+/// Cuts the journal's tail from `seq` on, as `genesis journal truncate --at` does.
+fn cut_journal(world: &World, seq: u64) {
+    use genesis_journal::truncate::{plan_truncate, truncate, TruncateAt};
+    let dir = &world.config.journal.dir;
+    let plan = plan_truncate(dir, TruncateAt::Seq(seq)).unwrap();
+    truncate(dir, &plan).unwrap();
+}
+
+// The journal's ClOrdID lineage is chosen once, by its first start, and
+// every later start carries it: after a kill (from a snapshot), a clean
+// stop, a full replay, a cut of the journal's tail, and a cut of the whole
+// journal. Another journal chooses its own.
+#[test]
+fn the_journal_keeps_its_lineage_through_every_start() {
+    let mut world = World::new(Some(policy(25)));
+    let first = lineages(&world);
+    assert_eq!(first.len(), 1);
+    let lineage = first[0].clone().expect("a new journal has a lineage");
+    assert!(genesis_engine::orders::Lineage::parse(&lineage).is_some());
+    drive(&mut world, 200, 0x5eed_0050);
+    let killed = world.restart(RebuildOptions::default(), false);
+    assert_eq!(killed.origin, "snapshot", "{killed:?}");
+    assert_eq!(
+        (killed.lineage.as_deref(), killed.lineage_new),
+        (Some(&lineage[..]), false)
+    );
+    drive(&mut world, 100, 0x5eed_0051);
+    world.restart(RebuildOptions::default(), true);
+    let replayed = world.restart(
+        RebuildOptions {
+            use_snapshots: false,
+        },
+        false,
+    );
+    assert_eq!(replayed.lineage.as_deref(), Some(&lineage[..]));
+    drive(&mut world, 100, 0x5eed_0052);
+    world.stop(false);
+    cut_journal(&world, world.seq_next() / 2);
+    let after_cut = world.start(RebuildOptions::default());
+    assert_eq!(after_cut.lineage.as_deref(), Some(&lineage[..]));
+    world.stop(false);
+    cut_journal(&world, 1);
+    let emptied = world.start(RebuildOptions::default());
+    assert_eq!(emptied.origin, "empty journal", "{emptied:?}");
+    assert_eq!(
+        (emptied.lineage.as_deref(), emptied.lineage_new),
+        (Some(&lineage[..]), false),
+        "a journal cut to nothing keeps its lineage"
+    );
+    assert!(lineages(&world)
+        .iter()
+        .all(|l| l.as_deref() == Some(&lineage[..])));
+    let other = World::new(None);
+    assert_ne!(
+        lineages(&other),
+        vec![Some(lineage)],
+        "another journal, another lineage"
+    );
+}

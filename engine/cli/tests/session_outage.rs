@@ -19,14 +19,25 @@ use genesis_engine::event::{venue_reason, Input, RejectedRequest};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// ClOrdIDs of the NewOrderSingles in `sent` (FIX text, SOH as `|`).
-fn new_order_ids(sent: &str) -> BTreeSet<u64> {
+/// The engine order ids of the NewOrderSingles in `sent` (FIX text, SOH
+/// as `|`), read from their ClOrdIDs under the journal's lineage.
+fn new_order_ids(sent: &str, journal: &std::path::Path) -> BTreeSet<u64> {
+    let start = genesis_engine::snapshot::StartRecord::read(journal, 1)
+        .unwrap()
+        .expect("the run's start record");
+    let lineage = start
+        .lineage
+        .as_deref()
+        .and_then(genesis_engine::orders::Lineage::parse);
+    let ids = genesis_engine::adapters::fix::cl_ord_id::ClOrdIds::new(lineage);
+    assert!(lineage.is_some(), "a new journal has a lineage");
     sent.split("8=FIX.4.4|")
         .filter(|message| message.contains("|35=D|"))
         .filter_map(|message| {
             let start = message.find("|11=")? + 4;
             let end = message[start..].find('|')? + start;
-            message[start..end].parse().ok()
+            let (order, _) = ids.own_order_of(&message.as_bytes()[start..end])?;
+            Some(order.0)
         })
         .collect()
 }
@@ -52,7 +63,7 @@ fn orders_made_during_an_outage_are_rejected_locally_not_sent() {
     let engine = Engine::start(dir.path(), &config, 1);
     engine.wait_log("the first logon", "FIX session logged on");
     common::process::wait_until("new orders reach the venue", || {
-        !new_order_ids(&proxy.sent_text()).is_empty()
+        !new_order_ids(&proxy.sent_text(), &journal).is_empty()
     });
     proxy.outage(Duration::from_secs(5));
     engine.wait_log("the loss logged", "FIX session lost");
@@ -63,7 +74,7 @@ fn orders_made_during_an_outage_are_rejected_locally_not_sent() {
     let sent_during = proxy.sent_during_outage().expect("the connection was cut");
     let sent_at_logon = proxy.sent_text().len();
     common::process::wait_until("new orders after the outage", || {
-        !new_order_ids(&proxy.sent_text()[sent_at_logon..]).is_empty()
+        !new_order_ids(&proxy.sent_text()[sent_at_logon..], &journal).is_empty()
     });
     let report = engine.stop();
     drop(venue);
@@ -94,7 +105,7 @@ fn orders_made_during_an_outage_are_rejected_locally_not_sent() {
         "nothing reached the venue during the outage: {sent_during}"
     );
     // A new order's ClOrdID is its id: none rejected locally went out later.
-    let sent = new_order_ids(&proxy.sent_text());
+    let sent = new_order_ids(&proxy.sent_text(), &journal);
     let leaked: Vec<&u64> = new_rejected.iter().filter(|id| sent.contains(id)).collect();
     assert!(
         leaked.is_empty(),

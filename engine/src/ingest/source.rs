@@ -56,6 +56,9 @@ pub struct Restored<'a> {
     pub seq_first: u64,
     /// The first order id this run gives out; every restored order's id is below it.
     pub order_id_next: u64,
+    /// The journal's ClOrdID lineage (`orders::lineage`); none for a
+    /// journal recorded before lineages existed.
+    pub lineage: Option<crate::orders::Lineage>,
 }
 
 /// A source that never emits.

@@ -31,9 +31,11 @@ use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashMap;
 
+pub mod lineage;
 mod order;
 mod reconcile;
 
+pub use lineage::Lineage;
 pub use order::{Order, OrderState};
 
 /// Open buy and sell quantity of one instrument, for limits.

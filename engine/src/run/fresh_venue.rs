@@ -98,6 +98,7 @@ mod tests {
             open_orders: &orders,
             seq_first: 10,
             order_id_next: 40,
+            lineage: None,
         });
         let clock = EpochClock::new();
         let mut seen = Vec::new();

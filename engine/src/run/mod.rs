@@ -239,6 +239,7 @@ fn rebuild_stages(
         open_orders: &open,
         seq_first,
         order_id_next: rebuilt.report.order_id_next,
+        lineage: rebuilt.lineage,
     });
     let stages = Stages {
         ingest: Some(ingest),

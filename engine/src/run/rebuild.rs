@@ -11,7 +11,9 @@
 //! is carried into stages built from this run's config (refused if the
 //! instruments changed), order ids move past anything the last run (or an
 //! earlier start at this sequence that journaled nothing) may have sent,
-//! and a start record says how this run began. When events were replayed,
+//! and a start record says how this run began, with the journal's ClOrdID
+//! lineage: the last run's, else that of an earlier start at this sequence
+//! (a journal cut back to it), else a new one for a new journal. When events were replayed,
 //! the state at the journal's end goes to the snapshot thread as a snapshot
 //! of the last journaling run ([`StartSnapshot`]).
 //!
@@ -19,7 +21,7 @@
 
 use crate::config::Config;
 use crate::execution::{ExecutionStage, Gateway};
-use crate::orders::{Order, OrderState};
+use crate::orders::{Lineage, Order, OrderState};
 use crate::recent::RecentMap;
 use crate::replay::{order_id_floor, order_id_gap, Replayer};
 use crate::risk::RiskStage;
@@ -80,6 +82,10 @@ pub struct RestartReport {
     pub total_ms: f64,
     pub strategy_state_carried: bool,
     pub order_id_next: u64,
+    /// The journal's ClOrdID lineage (none: a journal from before lineages).
+    pub lineage: Option<String>,
+    /// True when this start chose the lineage (a new journal).
+    pub lineage_new: bool,
     /// Risk's position per instrument (symbol, lots).
     pub positions: Vec<(String, i64)>,
     pub open_orders: Vec<RestoredOrder>,
@@ -102,6 +108,8 @@ pub struct Rebuilt {
     /// first, so the next start need not replay them again.
     pub start_snapshot: Option<StartSnapshot>,
     pub report: RestartReport,
+    /// The journal's ClOrdID lineage, for the venue client.
+    pub lineage: Option<Lineage>,
 }
 
 /// What the walk over the journal's runs ended with.
@@ -147,8 +155,11 @@ pub fn rebuild(
         .expect("the walk gives the live strategy back");
     // Another start at this sequence journaled nothing, yet may have sent
     // orders whose events were lost: its ids are never given out again.
-    let ids_past_earlier = earlier_start(journal_dir, seq_first)?
+    let earlier = earlier_start(journal_dir, seq_first)?;
+    let ids_past_earlier = earlier
+        .as_ref()
         .map_or(0, |earlier| earlier.order_id_next + order_id_gap(config));
+    let (lineage, lineage_new) = journal_lineage(&history, earlier.as_ref(), seq_first)?;
     let mut rebuilt = begin_run(
         config,
         &history,
@@ -157,10 +168,47 @@ pub fn rebuild(
         walked,
         report,
     )?;
+    rebuilt.lineage = lineage;
+    rebuilt.report.lineage = lineage.map(|l| l.to_string());
+    rebuilt.report.lineage_new = lineage_new;
     rebuilt.report.total_ms = started.elapsed().as_secs_f64() * 1e3;
     write_start_record(journal_dir, seq_first, &rebuilt, &history)?;
     log_rebuilt(&rebuilt.report);
     Ok(rebuilt)
+}
+
+/// The journal's ClOrdID lineage (see the module header), and whether this
+/// start chose it. A journal whose runs began before lineages keeps none.
+fn journal_lineage(
+    history: &History,
+    earlier: Option<&StartRecord>,
+    seq_first: u64,
+) -> Result<(Option<Lineage>, bool), RestartError> {
+    // The newest run with a start record (every run this build started has one).
+    let newest = history
+        .runs
+        .iter()
+        .rev()
+        .find_map(|run| run.start.as_ref().map(|start| (run.seq_first, start)));
+    let recorded = newest.or_else(|| earlier.map(|start| (seq_first, start)));
+    let (run, start) = match (recorded, history.runs.is_empty()) {
+        (Some(recorded), _) => recorded,
+        // Runs recorded before start records: plain ClOrdIDs, as they ran.
+        (None, false) => return Ok((None, false)),
+        (None, true) => return Ok((Some(Lineage::generate()), true)),
+    };
+    match &start.lineage {
+        None => Ok((None, false)),
+        Some(text) => match Lineage::parse(text) {
+            Some(lineage) => Ok((Some(lineage), false)),
+            None => Err(RestartError::Run {
+                seq_first: run,
+                detail: format!(
+                    "start record names the ClOrdID lineage {text:?}, not six of 0-9a-z"
+                ),
+            }),
+        },
+    }
 }
 
 /// The start record an earlier start at `seq_first` left (it journaled nothing).
@@ -299,6 +347,7 @@ fn begin_run(
         state,
         start_snapshot,
         report,
+        lineage: None,
     })
 }
 
@@ -375,6 +424,7 @@ fn write_start_record(
         state_bytes: rebuilt.state.len() as u64,
         state_format_version: crate::replay::state::STATE_FORMAT_VERSION,
         state_crc32c: crc32c::crc32c(&rebuilt.state),
+        lineage: rebuilt.lineage.map(|l| l.to_string()),
         snapshot: report.snapshot_file.as_ref().map(|file| SnapshotUsed {
             file: Path::new(file)
                 .file_name()
@@ -411,6 +461,8 @@ fn log_rebuilt(report: &RestartReport) {
         total_ms = report.total_ms,
         open_orders = report.open_orders.len(),
         order_id_next = report.order_id_next,
+        lineage = report.lineage.as_deref().unwrap_or("none (plain ClOrdIDs)"),
+        lineage_new = report.lineage_new,
         "stage state rebuilt"
     );
     if !report.strategy_state_carried {

@@ -6,7 +6,10 @@
 //! record says: carry the state on (`carried`) or start flat (`flat`, and
 //! every run recorded before start records existed), then set the next
 //! order id the run used. `state_crc32c` is the CRC32C of the state the run
-//! began with; whoever rebuilds it checks it.
+//! began with; whoever rebuilds it checks it. `lineage` is the journal's
+//! ClOrdID lineage (`orders::lineage`), chosen by the journal's first start
+//! and copied by every later one; absent in records written before
+//! lineages existed (those journals keep plain ClOrdIDs).
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -54,6 +57,9 @@ pub struct StartRecord {
     pub events_replayed: u64,
     /// Snapshots refused on the way, each with its reason.
     pub fallbacks: Vec<String>,
+    /// The journal's ClOrdID lineage (six of `0-9a-z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
 }
 
 fn state_format_version_1() -> u16 {

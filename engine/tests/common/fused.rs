@@ -198,6 +198,7 @@ pub fn run_fused_from(
                 open_orders: &open,
                 seq_first,
                 order_id_next: rebuilt.report.order_id_next,
+                lineage: rebuilt.lineage,
             });
             let chain = Chain {
                 clock,

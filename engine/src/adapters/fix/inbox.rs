@@ -12,11 +12,19 @@
 //! ingest. A fill whose CumQty a reconciliation already counted is flagged
 //! duplicate here.
 //!
+//! With reconciliation on, a live fill about an order the client knows
+//! nothing of is followed by a `VenueOrder` event read from the same report
+//! (`Ledger::on_live_unknown`): execution then applies the CumQty it shows
+//! missing for an order of ours the journal never recorded, once, even if
+//! the venue's mass status answer leaves the order out. A fill about an
+//! order under another ClOrdID lineage that the engine has not adopted is
+//! not ours: journaled flagged duplicate (applied nowhere) and counted.
+//!
 //! Owning thread: ingest's, inside `FixClient::poll`. A report that names
 //! no configured instrument, or does not parse, is counted and logged,
 //! never turned into an event.
 
-use super::cl_ord_id::{engine_order_id, id_of_text};
+use super::cl_ord_id::id_of_text;
 use super::ledger::Ledger;
 use super::reconcile::Round;
 use super::{push_event, FixClientCounters, Instruments, Link};
@@ -51,7 +59,7 @@ impl Inbox<'_> {
         if let Some(symbol) = symbol {
             return self.instruments.index_of(symbol);
         }
-        self.ledger.instrument_of(engine_order_id(cl_ord_id?))
+        self.ledger.instrument_of(self.ledger.order_of(cl_ord_id?))
     }
 
     /// The parsed update, or `None` when the message is not one (counted).
@@ -75,15 +83,26 @@ impl Inbox<'_> {
     }
 
     /// An ExecutionReport as the venue lane's event.
-    fn on_execution(&mut self, report: &ExecutionReport<'_>, instrument: usize, now_ns: u64) {
-        let order = report.cl_ord_id.map_or(OrderId(0), engine_order_id);
-        let original = report.orig_cl_ord_id.map_or(order, engine_order_id);
+    /// `price_text` is the report's Price(44), when it has one.
+    fn on_execution(
+        &mut self,
+        report: &ExecutionReport<'_>,
+        (instrument, price_text): (usize, Option<&[u8]>),
+        now_ns: u64,
+    ) {
+        let order = report
+            .cl_ord_id
+            .map_or(OrderId(0), |id| self.ledger.order_of(id));
+        let original = report
+            .orig_cl_ord_id
+            .map_or(order, |id| self.ledger.order_of(id));
         let Some(input) = execution_input(report, order, original) else {
             self.counters.reports_ignored += 1;
             return;
         };
+        let is_fill = matches!(input, Input::Fill(_));
         let mut flags = 0;
-        if matches!(input, Input::Fill(_))
+        if is_fill
             && self
                 .ledger
                 .covered_by_status(original, report.cum_qty_lots.0)
@@ -92,15 +111,34 @@ impl Inbox<'_> {
             flags |= FLAG_DUPLICATE;
             self.counters.fills_covered_by_reconcile += 1;
         }
+        let reconciling = is_fill && self.round.enabled() && !report.poss_dup;
+        if reconciling && !original.is_own() && !self.ledger.is_adopted(original) {
+            // Another lineage's (or system's) order the engine never took on.
+            flags |= FLAG_DUPLICATE;
+            self.counters.fills_not_ours += 1;
+        }
+        let told = if reconciling {
+            let scale = self.instruments.scales[instrument];
+            let price = price_text
+                .and_then(|text| scale.price_ticks(tags::PRICE, text).ok())
+                .map(|ticks| ticks.0);
+            self.ledger
+                .on_live_unknown(report, (instrument, price), &scale)
+        } else {
+            None
+        };
         self.ledger
             .track_versions(report.kind, original, report.cl_ord_id);
         let key = (InstrumentId(instrument as u16), side_of(report.side));
         push_event(self.outbox, key, input, flags, now_ns);
+        if let Some(told) = told {
+            push_event(self.outbox, key, Input::VenueOrder(told), 0, now_ns);
+        }
     }
 
     /// An OrderCancelReject as the venue lane's reject event.
     fn on_cancel_reject(&mut self, reject: &OrderCancelReject<'_>, instrument: usize, now_ns: u64) {
-        let order = engine_order_id(reject.orig_cl_ord_id);
+        let order = self.ledger.order_of(reject.orig_cl_ord_id);
         if reject.reason == Some(venue_reason::UNKNOWN_ORDER as u64) {
             // The order is closed (see `Orders::on_reject`): forget it.
             self.ledger.forget(order);
@@ -233,7 +271,9 @@ impl SessionHandler for Inbox<'_> {
             return;
         };
         match self.update_of(message, instrument) {
-            Some(OrderUpdate::Execution(report)) => self.on_execution(&report, instrument, now_ns),
+            Some(OrderUpdate::Execution(report)) => {
+                self.on_execution(&report, (instrument, message.get(tags::PRICE)), now_ns)
+            }
             Some(OrderUpdate::CancelReject(reject)) => {
                 self.on_cancel_reject(&reject, instrument, now_ns)
             }
@@ -260,7 +300,7 @@ impl SessionHandler for Inbox<'_> {
                 return;
             }
         };
-        let Some(order) = reject.request_id.map(engine_order_id) else {
+        let Some(order) = reject.request_id.map(|id| self.ledger.order_of(id)) else {
             tracing::warn!(
                 ?reject,
                 "the venue rejected an order request it does not name"
@@ -371,6 +411,129 @@ mod tests {
             ..fill(b"V-1", b"1")
         };
         assert_eq!(exec_id_of(&resent), first);
+    }
+
+    /// What an inbox turned reports into, over the parts it borrows.
+    struct Lane {
+        outbox: VecDeque<Event>,
+        ledger: Ledger,
+        round: Round,
+        instruments: Instruments,
+        counters: FixClientCounters,
+        link: Link,
+    }
+
+    impl Lane {
+        /// A lane reconciling by mass status, ClOrdIDs under lineage `k3x9qz`.
+        fn new() -> Lane {
+            let mut ledger = Ledger::new();
+            ledger.set_lineage(crate::orders::Lineage::parse("k3x9qz"));
+            Lane {
+                outbox: VecDeque::new(),
+                ledger,
+                round: Round::new(&crate::config::FixVenueConfig::default(), 16),
+                instruments: Instruments {
+                    scales: vec![genesis_io::fix::InstrumentScale::new("0.01", "1").unwrap()],
+                    symbols: vec!["ALPHA".into()],
+                },
+                counters: FixClientCounters::default(),
+                link: Link {
+                    logged_on: true,
+                    logon_seen: false,
+                    session_reason: None,
+                    polled: true,
+                    seq_error_logged: false,
+                },
+            }
+        }
+
+        fn read(&mut self, report: &ExecutionReport<'_>) -> Vec<Event> {
+            let mut inbox = Inbox {
+                outbox: &mut self.outbox,
+                ledger: &mut self.ledger,
+                round: &mut self.round,
+                instruments: &self.instruments,
+                counters: &mut self.counters,
+                link: &mut self.link,
+            };
+            inbox.on_execution(report, (0, Some(b"100.00")), 1);
+            self.outbox.drain(..).collect()
+        }
+    }
+
+    /// A live fill of `last` lots bringing order `cl_ord_id` (10 lots) to `cum`.
+    fn live_fill(
+        cl_ord_id: &'static [u8],
+        exec_id: &'static [u8],
+        last: i64,
+        cum: i64,
+    ) -> ExecutionReport<'static> {
+        ExecutionReport {
+            cl_ord_id: Some(cl_ord_id),
+            order_qty_lots: Some(Lots(10)),
+            last_qty_lots: Lots(last),
+            cum_qty_lots: Lots(cum),
+            leaves_qty_lots: Lots(10 - cum),
+            ..fill(b"V-9", exec_id)
+        }
+    }
+
+    // A live fill of an order of ours this client knows nothing of (sent
+    // just before a crash, never recorded) carries its CumQty: the fill is
+    // followed by the order as the venue holds it, so execution applies
+    // the lots the crash lost. Once: the next fill of it is a plain fill.
+    #[test]
+    fn live_fill_of_an_unknown_order_tells_its_cum_qty() {
+        let mut lane = Lane::new();
+        let events = lane.read(&live_fill(b"k3x9qzb", b"E2", 3, 5));
+        let inputs: Vec<Input> = events.iter().map(|e| e.input()).collect();
+        assert!(
+            matches!(inputs[0], Input::Fill(f) if f.order_id == OrderId(11) && f.qty == Qty(3))
+        );
+        assert_eq!(events[0].flags, 0);
+        match inputs.get(1) {
+            Some(Input::VenueOrder(told)) => {
+                assert_eq!(told.order_id, OrderId(11));
+                assert_eq!(
+                    (told.qty, told.cum_qty, told.price),
+                    (Qty(10), Qty(5), Price(10_000))
+                );
+                assert_eq!(told.state, crate::event::VenueOrderState::Open);
+            }
+            other => panic!("the order's state follows the fill: {other:?}"),
+        }
+        let events = lane.read(&live_fill(b"k3x9qzb", b"E3", 1, 6));
+        assert_eq!(events.len(), 1, "known now: {events:?}");
+        assert_eq!(events[0].flags, 0);
+    }
+
+    // An order this client sent is known: its fills are plain fills.
+    #[test]
+    fn live_fill_of_a_known_order_is_a_plain_fill() {
+        let mut lane = Lane::new();
+        lane.ledger.remember_instrument(OrderId(11), 0);
+        let events = lane.read(&live_fill(b"k3x9qzb", b"E2", 3, 5));
+        assert_eq!(events.len(), 1);
+        assert!(matches!(events[0].input(), Input::Fill(_)));
+    }
+
+    // A fill of another lineage's order the engine never adopted is not
+    // ours: journaled flagged duplicate (applied nowhere) and counted; the
+    // order as the venue holds it follows, for execution to adopt.
+    #[test]
+    fn live_fill_of_another_lineages_order_is_not_ours() {
+        let mut lane = Lane::new();
+        let events = lane.read(&live_fill(b"ab12cd4", b"E2", 3, 5));
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events[0].is_duplicate(), "not our fill");
+        assert_eq!(lane.counters.fills_not_ours, 1);
+        let adopted = lane.ledger.order_of(b"ab12cd4");
+        assert!(!adopted.is_own());
+        assert!(matches!(events[1].input(), Input::VenueOrder(v) if v.order_id == adopted));
+        // Adopted (the venue works it): its next fill is ours.
+        let events = lane.read(&live_fill(b"ab12cd4", b"E3", 1, 6));
+        assert_eq!(events.len(), 1);
+        assert!(!events[0].is_duplicate());
     }
 
     // Session and business rejects keep FIX's reason in their own ranges.

@@ -4,7 +4,16 @@
 //! without a symbol), the ClOrdIDs of orders adopted from the venue, and
 //! what the last status answer said of each order (its CumQty, so a resent
 //! fill that answer already counted is not counted again, and its AvgPx,
-//! the price of a missed fill).
+//! the price of a missed fill), and the form of its ClOrdIDs (the journal's
+//! lineage, `cl_ord_id`).
+//!
+//! A live ExecutionReport about an order the ledger knows nothing of (not
+//! sent by this client, not restored open, not in a status answer: one
+//! sent in the moment before a crash and never recorded, or another
+//! lineage's or system's) is read as a status answer too
+//! ([`Ledger::on_live_unknown`]): execution learns its CumQty, so lots the
+//! crash lost are applied once even if the venue's mass status answer
+//! leaves the order out, and another lineage's fills are told apart.
 //!
 //! Owning thread: ingest's, inside `FixClient::poll`. Invariants: the
 //! accepted version of an order never exceeds the last one sent; every map
@@ -12,11 +21,12 @@
 //! orders, the rest by recent-id rings), except that more adopted orders
 //! than expected grow theirs on the reconciliation path, never per message.
 
-use super::cl_ord_id::{engine_order_id, own_order_of, replace_version_of, ClOrdId};
+use super::cl_ord_id::{ClOrdId, ClOrdIds};
 use crate::event::{VenueOrder, VenueOrderState};
+use crate::orders::Lineage;
 use crate::recent::RecentMap;
 use crate::units::{OrderId, Price, Qty};
-use genesis_io::fix::exec_report::{ExecKind, OrdStatus};
+use genesis_io::fix::exec_report::{ExecKind, ExecutionReport, OrdStatus};
 use genesis_io::fix::status::StatusReport;
 use genesis_io::fix::{tags, InstrumentScale};
 use rustc_hash::FxHashMap;
@@ -46,6 +56,7 @@ struct StatusMemo {
 }
 
 pub(super) struct Ledger {
+    ids: ClOrdIds,
     versions: FxHashMap<u64, Versions>,
     instruments: RecentMap<u16>,
     /// ClOrdIDs of orders adopted under a ClOrdID the engine did not make.
@@ -60,11 +71,32 @@ impl Ledger {
         let mut adopted = FxHashMap::default();
         adopted.reserve(ADOPTED_CAPACITY);
         Ledger {
+            ids: ClOrdIds::default(),
             versions,
             instruments: RecentMap::with_capacity(RECENT_ORDERS),
             adopted,
             status: RecentMap::with_capacity(RECENT_ORDERS),
         }
+    }
+
+    /// The journal's lineage: every ClOrdID from now on carries it.
+    pub fn set_lineage(&mut self, lineage: Option<Lineage>) {
+        self.ids = ClOrdIds::new(lineage);
+    }
+
+    /// The engine order a ClOrdID names (ours, or an adoption id).
+    pub fn order_of(&self, cl_ord_id: &[u8]) -> OrderId {
+        self.ids.order_of(cl_ord_id)
+    }
+
+    /// The ClOrdID of `order`, or of one of its requests.
+    pub fn cl_ord_id(&self, order: OrderId, suffix: Option<(u8, u64)>) -> ClOrdId {
+        self.ids.id(order, suffix)
+    }
+
+    /// An order adopted from the venue under a ClOrdID the engine did not make.
+    pub fn is_adopted(&self, order: OrderId) -> bool {
+        self.adopted.contains_key(&order.0)
     }
 
     pub fn versions(&self, order: OrderId) -> Versions {
@@ -94,11 +126,11 @@ impl Ledger {
     pub fn current_cl_ord_id(&self, order: OrderId) -> ClOrdId {
         let versions = self.versions(order);
         if versions.accepted > 0 {
-            return ClOrdId::new(order, Some((b'r', versions.accepted)));
+            return self.ids.id(order, Some((b'r', versions.accepted)));
         }
         match self.adopted.get(&order.0) {
             Some(foreign) => *foreign,
-            None => ClOrdId::new(order, None),
+            None => self.ids.id(order, None),
         }
     }
 
@@ -115,7 +147,7 @@ impl Ledger {
     pub fn track_versions(&mut self, kind: ExecKind, order: OrderId, cl_ord_id: Option<&[u8]>) {
         match kind {
             ExecKind::Replaced => {
-                let version = cl_ord_id.and_then(replace_version_of);
+                let version = cl_ord_id.and_then(|id| self.ids.replace_version_of(id));
                 if let (Some(version), Some(versions)) = (version, self.versions.get_mut(&order.0))
                 {
                     versions.accepted = version;
@@ -165,34 +197,10 @@ impl Ledger {
         scale: &InstrumentScale,
     ) -> Option<VenueOrder> {
         let cl_ord_id = report.cl_ord_id.or(report.orig_cl_ord_id)?;
-        let order = engine_order_id(cl_ord_id);
-        match own_order_of(cl_ord_id) {
-            Some((_, Some(version))) if version > 0 => {
-                let versions = self.versions.entry(order.0).or_default();
-                versions.accepted = version;
-                versions.sent = versions.sent.max(version);
-            }
-            Some(_) => {}
-            None => {
-                if let Some(text) = ClOrdId::from_text(cl_ord_id) {
-                    self.adopted.insert(order.0, text);
-                }
-            }
-        }
-        self.remember_instrument(order, instrument);
-        let avg_px_ticks = scale
-            .price_ticks(tags::AVG_PX, report.avg_px_text)
-            .ok()
-            .map(|ticks| ticks.0)
-            .filter(|ticks| *ticks > 0);
+        let state = venue_state(report);
+        let order = self.learn_order(cl_ord_id, state, instrument);
         let cum_qty = report.cum_qty_lots.0;
-        self.status.set(
-            order.0,
-            StatusMemo {
-                cum_qty,
-                avg_px_ticks,
-            },
-        );
+        self.remember_status(order, cum_qty, scale, report.avg_px_text);
         Some(VenueOrder {
             order_id: order,
             price: Price(report.price_ticks.map_or(0, |p| p.0)),
@@ -200,8 +208,99 @@ impl Ledger {
                 .order_qty_lots
                 .map_or(cum_qty + report.leaves_qty_lots.0, |q| q.0)),
             cum_qty: Qty(cum_qty.clamp(0, crate::event::VENUE_CUM_QTY_MAX)),
-            state: venue_state(report),
+            state,
         })
+    }
+
+    /// A live report about an order this ledger knows nothing of, read as
+    /// a status answer (see the module header); `None` for a known order.
+    /// `price` is the report's Price(44), when it has one.
+    pub fn on_live_unknown(
+        &mut self,
+        report: &ExecutionReport<'_>,
+        (instrument, price): (usize, Option<i64>),
+        scale: &InstrumentScale,
+    ) -> Option<VenueOrder> {
+        let cl_ord_id = report.orig_cl_ord_id.or(report.cl_ord_id)?;
+        let order = self.ids.order_of(cl_ord_id);
+        if self.instrument_of(order).is_some() || self.is_adopted(order) {
+            return None;
+        }
+        let state = live_state(report);
+        self.learn_order(cl_ord_id, state, instrument);
+        let cum_qty = report.cum_qty_lots.0;
+        self.remember_status(order, cum_qty, scale, report.avg_px_text);
+        Some(VenueOrder {
+            order_id: order,
+            price: Price(price.unwrap_or(0).max(0)),
+            qty: Qty(report
+                .order_qty_lots
+                .map_or(cum_qty + report.leaves_qty_lots.0, |q| q.0)),
+            cum_qty: Qty(cum_qty.clamp(0, crate::event::VENUE_CUM_QTY_MAX)),
+            state,
+        })
+    }
+
+    /// The engine's id for an order the venue told of: its ClOrdID version
+    /// remembered (ours), or its ClOrdID kept while it works (adopted).
+    fn learn_order(
+        &mut self,
+        cl_ord_id: &[u8],
+        state: VenueOrderState,
+        instrument: usize,
+    ) -> OrderId {
+        let order = self.ids.order_of(cl_ord_id);
+        match self.ids.own_order_of(cl_ord_id) {
+            Some((_, Some(version))) if version > 0 => {
+                let versions = self.versions.entry(order.0).or_default();
+                versions.accepted = version;
+                versions.sent = versions.sent.max(version);
+            }
+            Some(_) => {}
+            // Execution adopts only orders the venue still works.
+            None if state == VenueOrderState::Open => {
+                if let Some(text) = ClOrdId::from_text(cl_ord_id) {
+                    self.adopted.insert(order.0, text);
+                }
+            }
+            None => {}
+        }
+        self.remember_instrument(order, instrument);
+        order
+    }
+
+    fn remember_status(
+        &mut self,
+        order: OrderId,
+        cum_qty: i64,
+        scale: &InstrumentScale,
+        avg_px_text: &[u8],
+    ) {
+        let avg_px_ticks = scale
+            .price_ticks(tags::AVG_PX, avg_px_text)
+            .ok()
+            .map(|ticks| ticks.0)
+            .filter(|ticks| *ticks > 0);
+        self.status.set(
+            order.0,
+            StatusMemo {
+                cum_qty,
+                avg_px_ticks,
+            },
+        );
+    }
+}
+
+/// The state a live report leaves its order in.
+fn live_state(report: &ExecutionReport<'_>) -> VenueOrderState {
+    match report.ord_status {
+        OrdStatus::Filled => VenueOrderState::Filled,
+        OrdStatus::Rejected => VenueOrderState::Rejected,
+        OrdStatus::Canceled | OrdStatus::Expired | OrdStatus::DoneForDay => {
+            VenueOrderState::Cancelled
+        }
+        _ if report.leaves_qty_lots.0 <= 0 => VenueOrderState::Cancelled,
+        _ => VenueOrderState::Open,
     }
 }
 

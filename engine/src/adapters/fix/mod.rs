@@ -88,6 +88,9 @@ pub struct FixClientCounters {
     pub reports_ignored: u64,
     /// Fill reports a reconciliation had already counted (flagged duplicate).
     pub fills_covered_by_reconcile: u64,
+    /// Fill reports about orders of another ClOrdID lineage (or system)
+    /// the engine never adopted: not ours (flagged duplicate).
+    pub fills_not_ours: u64,
     /// Times the session refused to connect because the sequence numbers disagree.
     pub seq_num_too_low: u64,
 }
@@ -397,10 +400,12 @@ pub(super) fn push_event(
 }
 
 impl Source for FixClient {
-    /// The orders open when the journal ended: the client learns the
-    /// ClOrdID version the venue accepted last and the instrument of each,
-    /// so status requests, cancels and replaces name them as the venue does.
+    /// The journal's ClOrdID lineage, and the orders open when the journal
+    /// ended: the client learns the ClOrdID version the venue accepted last
+    /// and the instrument of each, so status requests, cancels and replaces
+    /// name them as the venue does.
     fn on_restored(&mut self, restored: &crate::ingest::source::Restored<'_>) {
+        self.ledger.set_lineage(restored.lineage);
         for order in restored.open_orders {
             let versions = ledger::Versions {
                 accepted: u64::from(order.version_accepted),

@@ -81,7 +81,7 @@ impl Round {
         }
     }
 
-    fn enabled(&self) -> bool {
+    pub fn enabled(&self) -> bool {
         self.mode != ReconcileMode::Off
     }
 

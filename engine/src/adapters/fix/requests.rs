@@ -5,7 +5,10 @@
 //! replace that reaches the session during a reconciliation round refused
 //! locally too; each request encoded with the ClOrdID of the order's
 //! version the venue accepted last (or the venue's own, for an order
-//! adopted from it). Reconciliation's notes from execution go to the round.
+//! adopted from it). A replace's ClOrdID names the order's next version, a
+//! cancel's the journal sequence of the event that decided it: both come
+//! from the journal, never repeat across restarts, and replay names them
+//! as they were sent. Reconciliation's notes from execution go to the round.
 //!
 //! Owning thread: ingest's, inside `FixClient::poll`.
 
@@ -156,7 +159,16 @@ impl FixClient {
             }
             RequestKind::Cancel => {
                 self.cancels_sent += 1;
-                let cancel_id = ClOrdId::new(request.order_id, Some((b'c', self.cancels_sent)));
+                // Numbered by the event that decided it (an order is
+                // cancelled at most once per event): unique across
+                // restarts, and the journal names it. Without one, a count.
+                let number = match request.trigger_seq {
+                    0 => self.cancels_sent,
+                    seq => seq,
+                };
+                let cancel_id = self
+                    .ledger
+                    .cl_ord_id(request.order_id, Some((b'c', number)));
                 let cancel = OrderCancelRequest {
                     orig_cl_ord_id: addressed.current.as_bytes(),
                     cl_ord_id: cancel_id.as_bytes(),
@@ -210,7 +222,7 @@ fn send_replace(
     now_ns: u64,
 ) -> Result<(), SendError> {
     let versions = addressed.versions;
-    let next = ClOrdId::new(request.order_id, Some((b'r', versions.sent + 1)));
+    let next = ledger.cl_ord_id(request.order_id, Some((b'r', versions.sent + 1)));
     let replace = OrderCancelReplaceRequest {
         orig_cl_ord_id: addressed.current.as_bytes(),
         order: limit_order(request, addressed, next.as_bytes()),

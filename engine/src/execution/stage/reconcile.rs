@@ -18,6 +18,16 @@
 //!   journaled; and it closes as the venue says if the venue works it no
 //!   more. About an order the table does not hold and the venue
 //!   works: adopted (then cancelled with `reconcile_unknown = "cancel"`).
+//!   About an order the table does not hold and the venue has done with:
+//!   applied only if it is ours and unrecorded (below); an order under
+//!   another ClOrdID lineage (a new journal's predecessor, another system)
+//!   is no order of ours, and its fills are not our fills.
+//! - An adopted order enters the table (and the strategy's replica, through
+//!   the flagged ack) for the quantity not yet filled when the table took
+//!   it on: lots filled before are kept as the order's offset, subtracted
+//!   from every later answer's quantities. For another lineage's order
+//!   that is its whole CumQty (its fills before adoption are not ours);
+//!   for an unrecorded order of ours, the lots its live fills brought.
 //!
 //! Owning thread: execution's; reads no clock. Every decision is a function
 //! of journaled events, so replay reproduces it; the follow-ups go through
@@ -30,10 +40,12 @@
 //! CumQty those fills lack.
 //!
 //! Invariants: missed fill quantity is applied once, when its flagged fill
-//! comes back journaled (the table's filled then equals the venue's CumQty,
-//! so a later answer finds nothing missing; one lost to a crash before it
-//! was journaled is found missing again); the gate is reported held only between a timeout and the next
-//! completion or release.
+//! comes back journaled (the table's filled then equals the venue's CumQty
+//! less the order's offset, so a later answer finds nothing missing; one
+//! lost to a crash before it was journaled is found missing again); the
+//! table and the strategy's replica hold an adopted order alike (same
+//! quantity, same fills); the gate is reported held only between a
+//! timeout and the next completion or release.
 
 use super::ExecutionStage;
 use crate::config::{Config, ReconcileMode, ReconcileUnknown};
@@ -96,9 +108,12 @@ pub(super) struct Reconciliation {
     /// so a venue report of one that is neither open nor remembered closed
     /// tells nothing new; one above it was sent but never journaled.
     own_id_max: u64,
-    /// Lots of live fills about own orders above `own_id_max` (sent, never
-    /// recorded, their reports still arriving): already applied, so a
-    /// status answer about such an order applies only what they lack.
+    /// Lots an order had filled before the table took it on: live fills
+    /// about own orders above `own_id_max` (sent, never recorded, their
+    /// reports still arriving; already applied, so a status answer about
+    /// such an order applies only what they lack), or another lineage's
+    /// CumQty at adoption (not ours). The table holds such an order for
+    /// the rest; every answer about it is read less these lots.
     unrecorded_filled: RecentMap<i64>,
 }
 
@@ -129,9 +144,16 @@ impl Reconciliation {
         }
     }
 
-    /// Lots of the order already applied from live fills while it was unrecorded.
+    /// Lots the order had filled before the table took it on (its offset).
     fn unrecorded_filled(&self, id: OrderId) -> i64 {
         self.unrecorded_filled.get(id.0).unwrap_or(0)
+    }
+
+    /// Another lineage's order adopted with `lots` filled before: not ours.
+    fn note_filled_before_adoption(&mut self, id: OrderId, lots: i64) {
+        if lots > 0 {
+            self.unrecorded_filled.set(id.0, lots);
+        }
     }
 
     /// The engine decided to send a new order.
@@ -283,12 +305,18 @@ impl ExecutionStage {
     /// Closed at the venue and not open here. One the journal recorded
     /// (the table closed it, or it is at or below the highest own id) is
     /// done with: a mass answer tells the day's done orders, most of them
-    /// known. One never recorded that traded is an order sent in the moment
-    /// before a crash, whose decision never reached the journal (or one
-    /// entered at the venue for this account): its fills are the account's,
-    /// so it is entered, its fills applied, and closed as the venue says.
+    /// known. One of ours never recorded that traded is an order sent in
+    /// the moment before a crash, whose decision never reached the journal:
+    /// its fills are the account's, so it is entered, its fills applied,
+    /// and closed as the venue says. One under another lineage (or
+    /// another system's) is not ours: nothing is applied.
     fn closed_unknown(&mut self, report: &VenueOrder, ev: &Event) -> Outcome {
         let id = report.order_id;
+        if !id.is_own() {
+            // Another lineage's or system's order, done before we took it
+            // on: its fills are not ours.
+            return Outcome::None;
+        }
         if self.orders.closed_state(id).is_some() || self.reconciliation.recorded(id) {
             return Outcome::None;
         }
@@ -331,15 +359,22 @@ impl ExecutionStage {
     /// An order the table holds: terms, missed fills, close, in that order.
     fn reconcile_known(&mut self, order: Order, report: &VenueOrder, ev: &Event) -> Outcome {
         let working = report.state == VenueOrderState::Open;
+        // The venue's quantities less what was filled before the table held it.
+        let offset = self.reconciliation.unrecorded_filled(order.id);
+        let venue_qty = Qty(if report.qty.0 > 0 {
+            report.qty.0 - offset
+        } else {
+            0
+        });
         let terms_differ = (report.price.0 > 0 && report.price != order.price)
-            || (report.qty.0 > 0 && report.qty != order.qty);
+            || (venue_qty.0 > 0 && venue_qty != order.qty);
         if working && (terms_differ || !order.state.is_working()) {
             self.orders.adopt(
                 order.id,
                 order.instrument,
                 order.side,
                 report.price,
-                report.qty,
+                venue_qty,
             );
             self.counters.reconcile.synced += 1;
             let synced = *self.orders.get(order.id).unwrap_or(&order);
@@ -351,13 +386,13 @@ impl ExecutionStage {
                 ev,
             );
         }
-        let missed = report.cum_qty.0 - order.filled.0;
+        let missed = report.cum_qty.0 - offset - order.filled.0;
         if missed > 0 {
             self.apply_missed_fill(&order, missed, ev);
         } else if missed < 0 {
             tracing::warn!(
                 order = order.id.0,
-                engine = order.filled.0,
+                engine = order.filled.0 + offset,
                 venue = report.cum_qty.0,
                 "the engine counts more filled than the venue reports"
             );
@@ -405,9 +440,19 @@ impl ExecutionStage {
         self.orders.on_fill(ev.side, fill)
     }
 
-    /// An order the venue works and the table does not hold.
+    /// An order the venue works and the table does not hold: entered for
+    /// what was not yet filled when the table took it on (see the header).
     fn adopt(&mut self, report: &VenueOrder, ev: &Event) -> Outcome {
-        let order = venue_order(report, ev.instrument, ev.side);
+        let id = report.order_id;
+        // Ours and unrecorded: the lots its live fills brought (applied
+        // then). Another lineage's: its whole CumQty (never ours).
+        let before = if id.is_own() {
+            self.reconciliation.unrecorded_filled(id)
+        } else {
+            report.cum_qty.0
+        };
+        let mut order = venue_order(report, ev.instrument, ev.side);
+        order.qty = Qty(report.qty.0 - before);
         let adopted = self.orders.adopt(
             order.id,
             order.instrument,
@@ -423,6 +468,9 @@ impl ExecutionStage {
             );
             return adopted;
         }
+        if !id.is_own() {
+            self.reconciliation.note_filled_before_adoption(id, before);
+        }
         self.counters.reconcile.adopted += 1;
         self.note(
             RequestKind::ReconciledAck,
@@ -431,20 +479,8 @@ impl ExecutionStage {
             order.qty,
             ev,
         );
-        // Lots its live fills brought already (the position moved then):
-        // the table catches up; only the rest is missed.
-        let applied = self.reconciliation.unrecorded_filled(order.id);
-        if applied > 0 {
-            let fill = Fill {
-                order_id: order.id,
-                exec_id: crate::units::ExecId(0),
-                price: order.price,
-                qty: Qty(applied),
-            };
-            self.orders.on_fill(order.side, &fill);
-        }
-        if report.cum_qty.0 > applied {
-            self.apply_missed_fill(&order, report.cum_qty.0 - applied, ev);
+        if report.cum_qty.0 > before {
+            self.apply_missed_fill(&order, report.cum_qty.0 - before, ev);
         }
         if self.reconciliation.cancel_unknown && self.orders.get(order.id).is_some() {
             self.counters.reconcile.cancelled += 1;
