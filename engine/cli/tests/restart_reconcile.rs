@@ -27,7 +27,7 @@
 
 mod common;
 
-use common::process::{free_port, genesis, journal_events, write_run_config};
+use common::process::{free_port, genesis, journal_events, scrape, wait_until, write_run_config};
 use common::venue::{Engine, Venue};
 use genesis_engine::adapters::fix::cl_ord_id::ClOrdIds;
 use genesis_engine::decision::Action;
@@ -632,5 +632,89 @@ fn a_new_journal_does_not_take_the_old_journals_orders_for_its_own() {
     let fresh_text = fresh_journal.to_str().unwrap();
     genesis_ok(&["journal", "verify", fresh_text], "journal verify");
     genesis_ok(&["replay", fresh_text], "replay");
+    venue.stop();
+}
+
+/// The value of a metric in a /metrics body.
+fn metric(body: &str, name: &str) -> Option<u64> {
+    body.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+// With `reconcile = "order-status"` the engine asks about each order it
+// believes open with an OrderStatusRequest (35=H): after a clean stop the
+// venue trades through some of the resting orders, and the restart's round
+// closes and fills them from the answers, once; every result is counted in
+// the report and on /metrics.
+#[test]
+fn order_status_mode_reconciles_order_by_order_and_counts_on_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let World {
+        mut venue,
+        config,
+        journal,
+        symbols,
+        ..
+    } = World::new(dir.path());
+    let metrics_port = free_port();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("\"mass-status\"", "\"order-status\"")
+        .replace(
+            "listen = \"\"",
+            &format!("listen = \"127.0.0.1:{metrics_port}\""),
+        )
+        .replace("[metrics]\n", "[metrics]\ninterval_ms = 100\n");
+    std::fs::write(&config, text).unwrap();
+    let first = Engine::start(dir.path(), &config, 1);
+    first.wait_reconciled();
+    wait_until("two orders resting at the venue", || {
+        venue.summary()["open_orders"].as_array().unwrap().len() >= 2
+    });
+    venue.order("hold", "the market is still");
+    settle(&mut venue, &journal, &mut Tally::new());
+    let stopped = first.stop();
+    let resting = stopped["open_orders"].as_array().unwrap().len() as u64;
+    assert!(resting >= 2, "{stopped}");
+    venue.order("fill-every 2", "traded through");
+    let second = Engine::start(dir.path(), &config, 2);
+    second.wait_reconciled();
+    settle(&mut venue, &journal, &mut Tally::new());
+    let mut body = String::new();
+    wait_until("the round's counts on /metrics", || {
+        body = scrape(metrics_port).unwrap_or_default();
+        metric(&body, "genesis_reconcile_rounds_total") == Some(1)
+    });
+    let report = second.stop();
+    let participant = venue.summary();
+    let context = format!("engine {report}\nvenue {participant}\nmetrics {body}");
+    let reconcile = &report["reconcile"];
+    assert_eq!(
+        reconcile["requests"].as_u64(),
+        Some(resting),
+        "one H per open order: {context}"
+    );
+    assert!(reconcile["fills"].as_u64().unwrap() > 0, "{context}");
+    for (key, name) in [
+        ("requests", "genesis_reconcile_requests_total"),
+        ("reports", "genesis_reconcile_reports_total"),
+        ("closed", "genesis_reconcile_closed_total"),
+        ("fills", "genesis_reconcile_fills_total"),
+    ] {
+        assert_eq!(
+            metric(&body, name),
+            reconcile[key].as_u64(),
+            "{name}: {context}"
+        );
+    }
+    let journaled = journal_positions(&journal);
+    assert_same_book(&report, &participant, &symbols, &journaled, &context);
+    let text = journal.to_str().unwrap();
+    genesis_ok(&["replay", text], "replay");
     venue.stop();
 }
