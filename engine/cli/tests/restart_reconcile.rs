@@ -552,10 +552,16 @@ fn a_new_journal_does_not_take_the_old_journals_orders_for_its_own() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Held from here until the new engine took the old orders on: only
+    // the venue's sweep trades, half of the old resting orders.
+    venue.order("hold", "the market is still");
     old.kill();
     venue.order("fill-every 2", "traded through");
-    venue.order("hold", "the market is still");
     let before = venue.summary();
+    assert!(
+        !before["open_orders"].as_array().unwrap().is_empty(),
+        "old orders still work at the venue: {before}"
+    );
     let old_ids: BTreeSet<String> = before["open_orders"]
         .as_array()
         .unwrap()
