@@ -13,6 +13,8 @@
 //!   each began, ends in the live state.
 //! - Damaged snapshots fall back to older ones, then to a full replay, and
 //!   say so in the report and the start record.
+//! - The journal's ClOrdID lineage is chosen once and carried by every
+//!   start (snapshot, full replay, a cut tail, a journal cut to nothing).
 
 mod common;
 #[path = "common/world.rs"]
