@@ -1,7 +1,7 @@
 //! The same input gives byte-identical decisions in every topology.
 //!
 //! A live run (synthetic feed, simulated venue, market maker) records a
-//! journal. Its inputs, decisions stripped, are then fed through fused,
+//! journal until it holds enough input and a fill. Its inputs, decisions stripped, are then fed through fused,
 //! two-thread and five-thread plans with tiny rings, so that rings fill and
 //! backpressure is exercised. Every plan's journal must equal the live one
 //! byte for byte: decisions depend on the input stream and nothing else.
@@ -9,15 +9,14 @@
 mod common;
 
 use genesis_engine::config::{Config, CorePlan};
-use genesis_engine::event::Event;
+use genesis_engine::event::{Event, Input};
 use genesis_engine::execution::NullGateway;
 use genesis_engine::ingest::{NoSource, ScriptedSource, Sources};
 use genesis_engine::journal_stage::EventReader;
 use genesis_engine::run::{self as engine, NoHooks, Parts};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 fn replay(mut config: Config, cores: [usize; 5], inputs: Vec<Event>, dir: &Path) -> Vec<Event> {
     config.topology.cores = CorePlan {
@@ -57,13 +56,19 @@ fn fused_and_pipelined_plans_journal_identical_decisions() {
     config.market_data.timer_interval_ms = 20;
     config.market_data.seed = 7;
     let assembly = genesis_cli::assemble(&config).unwrap();
-    let report = genesis_cli::run(
-        &config,
-        assembly,
-        Arc::new(AtomicBool::new(false)),
-        Some(Duration::from_millis(400)),
-    )
-    .unwrap();
+    // The live run lasts until its journal holds enough input and a fill,
+    // not a fixed time: a starved host may journal few events in any span.
+    let stop = Arc::new(AtomicBool::new(false));
+    let live = {
+        let (config, stop) = (config.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || genesis_cli::run(&config, assembly, stop, None))
+    };
+    common::process::wait_until("the live run journals 2,000 events and a fill", || {
+        let events = common::process::journal_events(&live_dir);
+        events.len() > 2_000 && events.iter().any(|e| matches!(e.input(), Input::Fill(_)))
+    });
+    stop.store(true, Ordering::Relaxed);
+    let report = live.join().unwrap().unwrap();
     assert_eq!(report.error, None);
     assert!(
         report.execution.orders_sent > 0,
