@@ -36,7 +36,7 @@ use crate::snapshot::{Follower, RestartError, SnapshotPolicy, SnapshotThread};
 use crate::strategy::StrategyStage;
 use crate::telemetry::alerts::Alerts;
 use crate::telemetry::metrics::StageMetrics;
-use crate::telemetry::reporter::{Reporter, Watch};
+use crate::telemetry::reporter::{Reporter, ReporterThread, Watch};
 use crate::telemetry::{Board, Gauges};
 use crate::topology::chain::{Chain, Timed};
 use crate::topology::runner::{run_groups, GroupPlan, GroupResult, Shared};
@@ -127,12 +127,6 @@ struct OpenedJournal {
 struct Endpoint {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
-}
-
-/// The reporter's thread and the flag that ends it.
-struct RunningReporter {
-    done: Arc<AtomicBool>,
-    handle: JoinHandle<Reporter>,
 }
 
 /// Runs until the sources drain, `stop` is set, or `duration` passes.
@@ -442,7 +436,7 @@ fn start_reporter(
     board: &Arc<Board>,
     plans: &mut [GroupPlan],
     clock: &EpochClock,
-) -> RunningReporter {
+) -> ReporterThread {
     let mut reporter = Reporter::new(
         Duration::from_millis(config.metrics.interval_ms),
         latency_log,
@@ -460,23 +454,17 @@ fn start_reporter(
             reporter.attach(metrics, now_ns);
         }
     }
-    let done = Arc::new(AtomicBool::new(false));
-    let handle = reporter.spawn(Arc::clone(&done), pinned_cores(config));
-    RunningReporter { done, handle }
+    reporter.spawn(Arc::new(AtomicBool::new(false)), pinned_cores(config))
 }
 
 /// Ends the reporter's thread and folds in each stage's last interval:
 /// the reporter, and the run's total per stage.
 fn finish_reporter(
-    running: RunningReporter,
+    running: ReporterThread,
     results: &mut [GroupResult],
     clock: &EpochClock,
 ) -> (Reporter, Vec<StageMetrics>) {
-    running.done.store(true, Ordering::Release);
-    let mut reporter = running
-        .handle
-        .join()
-        .expect("the reporter thread does not panic");
+    let mut reporter = running.finish();
     let finals: Vec<StageMetrics> = results
         .iter_mut()
         .flat_map(|r| {
