@@ -157,6 +157,7 @@ pub fn run(
     let snapshots = start_snapshots(config, &stages, &rebuilt, seq_first, &seq_durable, &board);
     let mut plans = thread_plans(config, &groups, stages, &clock, &board);
     let reporter = start_reporter(config, latency_log, &board, &mut plans, &clock);
+    keep_helpers_off(config);
     let plan_summary = report::PlanSummary::of(&plans);
     let shared = Arc::new(Shared {
         stop,
@@ -484,6 +485,24 @@ fn finish_reporter(
     }
     let stages = reporter.finish(finals, now_ns);
     (reporter, stages)
+}
+
+/// Moves the helper threads already running (journal sync and
+/// preallocation, snapshot, reporter, metrics endpoint, a simulated venue
+/// in this process) off the cores the pipeline pins, when other CPUs remain.
+fn keep_helpers_off(config: &Config) {
+    let cores = pinned_cores(config);
+    if cores.is_empty() {
+        return;
+    }
+    match crate::sys::keep_process_threads_off(&cores) {
+        Ok(moved) => tracing::debug!(
+            moved,
+            ?cores,
+            "helper threads kept off the pipeline's cores"
+        ),
+        Err(err) => tracing::warn!(%err, "could not keep helper threads off the pipeline's cores"),
+    }
 }
 
 /// The cores the pipeline's threads are pinned to (none when unpinned):
