@@ -15,8 +15,10 @@
 //!
 //! `--hop` measures what one ring hop costs beside the cache-line round
 //! trip, in one run: a bare `disruptor` ring carrying a `u64`, the same ring
-//! carrying the 128-byte `Event`, and the `Event` ring with the consumer
-//! reading the clock on every empty poll (as idle work does), each event
+//! carrying the 128-byte `Event` (as the allocator aligns it, and on cache
+//! lines of its own as the engine's rings now carry it), and the `Event`
+//! ring with the consumer reading the clock on every empty poll (as idle
+//! work does), each event
 //! sent when the consumer is idle (one every few µs, as at 100k events/s),
 //! timed from the producer's stamp to the consumer's pick-up (one TSC, so
 //! both cores read the same clock).
@@ -116,6 +118,11 @@ fn hop<E: Send + Sync + 'static>(
     ))
 }
 
+/// The event on whole cache lines of its own, as the engine's rings carry it.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct AlignedEvent(Event);
+
 fn no_idle_work(_: &EpochClock) {}
 
 fn clock_read_idle_work(clock: &EpochClock) {
@@ -131,7 +138,7 @@ fn hop_comparison() -> Result<()> {
         "cache-line round trip p50 {rtt} ns (timed), {:.0} ns untimed",
         ping.untimed_ns
     );
-    let rows: [(&str, (u64, u64)); 3] = [
+    let rows: [(&str, (u64, u64)); 4] = [
         (
             "disruptor hop, u64 payload, no idle work",
             hop(|| 0u64, |e, t| *e = t, |e| *e, no_idle_work)?,
@@ -142,6 +149,15 @@ fn hop_comparison() -> Result<()> {
                 || Event::EMPTY,
                 |e, t| e.ts_recv_ns = t,
                 |e| e.ts_recv_ns,
+                no_idle_work,
+            )?,
+        ),
+        (
+            "disruptor hop, 128-byte Event on its own cache lines (align 64), no idle work",
+            hop(
+                || AlignedEvent(Event::EMPTY),
+                |e, t| e.0.ts_recv_ns = t,
+                |e| e.0.ts_recv_ns,
                 no_idle_work,
             )?,
         ),
