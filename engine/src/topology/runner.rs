@@ -319,7 +319,7 @@ const IDLE_WORK_EVERY_POLLS: u32 = 64;
 /// Whether an empty poll, the `idle_polls`-th in a row (from 0), does the idle work.
 #[inline]
 fn idle_work_due(idle_polls: u32) -> bool {
-    idle_polls % IDLE_WORK_EVERY_POLLS == 0
+    idle_polls.is_multiple_of(IDLE_WORK_EVERY_POLLS)
 }
 
 fn run_head(

@@ -65,7 +65,7 @@ impl Wait {
     pub fn yields_after(&self, idle_polls: u32) -> bool {
         match self.kind {
             WaitKind::BusySpin | WaitKind::Sleep => false,
-            WaitKind::SpinHint => idle_polls > 0 && idle_polls % SPIN_POLLS_PER_YIELD == 0,
+            WaitKind::SpinHint => idle_polls > 0 && idle_polls.is_multiple_of(SPIN_POLLS_PER_YIELD),
             WaitKind::Yield => true,
         }
     }
