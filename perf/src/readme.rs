@@ -9,6 +9,7 @@
 //! README and the baseline disagree. A figure the report lacks is left out.
 
 use crate::latency::human_ns;
+use crate::loopback::ENGINE_T2T_GOAL_NS;
 use crate::report::{
     CROSSBEAM, FUSED, GOAL_FUSED_OVER_CROSSBEAM, GOAL_FUSED_OVER_TOKIO, GOAL_GROWTH_MIB,
     GOAL_HOP_OVER_PING_PONG, GOAL_PIPELINED_P99_OVER_FUSED, GOAL_RSS_MIB,
@@ -165,6 +166,9 @@ fn socket_rows(report: &Value, rows: &mut Vec<Row>) {
         return;
     };
     for row in loopback {
+        engine_t2t_rows(row, rows);
+    }
+    for row in loopback {
         let feed = row["feed"].as_str().unwrap_or("?");
         let offered = rate(row["rate_offered"].as_f64().unwrap_or(0.0));
         let t2t = &row["tick_to_trade_ns"];
@@ -189,6 +193,46 @@ fn socket_rows(report: &Value, rows: &mut Vec<Row>) {
                 });
             }
         }
+    }
+}
+
+/// The engine's own tick-to-trade of one loopback row (kernel receive stamp
+/// → order bytes handed to the kernel), and its ratio to that row's TCP round trip.
+fn engine_t2t_rows(row: &Value, rows: &mut Vec<Row>) {
+    let feed = row["feed"].as_str().unwrap_or("?");
+    let offered = rate(row["rate_offered"].as_f64().unwrap_or(0.0));
+    let total = &row["engine_tick_to_trade_ns"]["total"];
+    let (Some(p50), Some(p99)) = (ns(&total["p50"]), ns(&total["p99"])) else {
+        return;
+    };
+    if total["count"].as_u64() == Some(0) {
+        return;
+    }
+    let (goal_p50, goal_p99) = ENGINE_T2T_GOAL_NS;
+    rows.push(Row {
+        figure: format!(
+            "engine tick-to-trade p50 / p99 (kernel receive → order written), {feed} at {offered}/s over loopback sockets"
+        ),
+        kind: ABSOLUTE,
+        measured: format!("{} / {}", human_ns(p50), human_ns(p99)),
+        goal: goal(
+            format!("≤ {} / {}", human_ns(goal_p50), human_ns(goal_p99)),
+            p50 <= goal_p50 && p99 <= goal_p99,
+        ),
+    });
+    if let Some(rtt) = ns(&row["tcp_rtt_ns"]["p50"]).filter(|r| *r > 0) {
+        rows.push(Row {
+            figure: format!(
+                "engine tick-to-trade p50 / p99 ÷ loopback TCP round trip p50, {feed} (same row)"
+            ),
+            kind: RATIO,
+            measured: format!(
+                "{:.2}× / {:.1}×",
+                p50 as f64 / rtt as f64,
+                p99 as f64 / rtt as f64
+            ),
+            goal: "—".into(),
+        });
     }
 }
 
@@ -315,6 +359,26 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Test CPU"));
+    }
+
+    // The engine's own tick-to-trade row is absolute with its goal, and its
+    // ratio to the TCP round trip of the same row is a ratio.
+    #[test]
+    fn engine_tick_to_trade_rows() {
+        let mut report = report();
+        report["loopback"] = json!([{
+            "feed": "itch-sim",
+            "rate_offered": 100000,
+            "engine_tick_to_trade_ns": {"total": {"count": 10, "p50": 1500, "p99": 30000}},
+            "tcp_rtt_ns": {"p50": 15000},
+            "tick_to_trade_ns": {"p50": 40000, "p99": 90000},
+        }]);
+        let text = table(&report);
+        assert!(text.contains("| engine tick-to-trade p50 / p99 (kernel receive → order written), itch-sim at 100.0 k/s over loopback sockets | absolute (baseline machine) | 1500 ns / 30.0 µs | ≤ 2000 ns / 15.0 µs: **not met** |"), "{text}");
+        assert!(text.contains("| engine tick-to-trade p50 / p99 ÷ loopback TCP round trip p50, itch-sim (same row) | ratio (same run) | 0.10× / 2.0× | — |"), "{text}");
+        let engine_at = text.find("engine tick-to-trade p50 / p99 (").unwrap();
+        let venue_at = text.find("venue tick-to-trade p50 / p99,").unwrap();
+        assert!(engine_at < venue_at, "the engine's own row comes first");
     }
 
     // Splicing replaces only the marked block, and splicing twice changes nothing more.

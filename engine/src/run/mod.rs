@@ -36,7 +36,7 @@ use crate::snapshot::{Follower, RestartError, SnapshotPolicy, SnapshotThread};
 use crate::strategy::StrategyStage;
 use crate::telemetry::alerts::Alerts;
 use crate::telemetry::metrics::StageMetrics;
-use crate::telemetry::reporter::{Reporter, Watch};
+use crate::telemetry::reporter::{Reporter, ReporterThread, Watch};
 use crate::telemetry::{Board, Gauges};
 use crate::topology::chain::{Chain, Timed};
 use crate::topology::runner::{run_groups, GroupPlan, GroupResult, Shared};
@@ -129,12 +129,6 @@ struct Endpoint {
     handle: Option<JoinHandle<()>>,
 }
 
-/// The reporter's thread and the flag that ends it.
-struct RunningReporter {
-    done: Arc<AtomicBool>,
-    handle: JoinHandle<Reporter>,
-}
-
 /// Runs until the sources drain, `stop` is set, or `duration` passes.
 #[allow(clippy::disallowed_methods)] // wall time of the whole run, for the report
 pub fn run(
@@ -163,6 +157,7 @@ pub fn run(
     let snapshots = start_snapshots(config, &stages, &rebuilt, seq_first, &seq_durable, &board);
     let mut plans = thread_plans(config, &groups, stages, &clock, &board);
     let reporter = start_reporter(config, latency_log, &board, &mut plans, &clock);
+    keep_helpers_off(config);
     let plan_summary = report::PlanSummary::of(&plans);
     let shared = Arc::new(Shared {
         stop,
@@ -443,7 +438,7 @@ fn start_reporter(
     board: &Arc<Board>,
     plans: &mut [GroupPlan],
     clock: &EpochClock,
-) -> RunningReporter {
+) -> ReporterThread {
     let mut reporter = Reporter::new(
         Duration::from_millis(config.metrics.interval_ms),
         latency_log,
@@ -461,23 +456,17 @@ fn start_reporter(
             reporter.attach(metrics, now_ns);
         }
     }
-    let done = Arc::new(AtomicBool::new(false));
-    let handle = reporter.spawn(Arc::clone(&done), pinned_cores(config));
-    RunningReporter { done, handle }
+    reporter.spawn(Arc::new(AtomicBool::new(false)), pinned_cores(config))
 }
 
 /// Ends the reporter's thread and folds in each stage's last interval:
 /// the reporter, and the run's total per stage.
 fn finish_reporter(
-    running: RunningReporter,
+    running: ReporterThread,
     results: &mut [GroupResult],
     clock: &EpochClock,
 ) -> (Reporter, Vec<StageMetrics>) {
-    running.done.store(true, Ordering::Release);
-    let mut reporter = running
-        .handle
-        .join()
-        .expect("the reporter thread does not panic");
+    let mut reporter = running.finish();
     let finals: Vec<StageMetrics> = results
         .iter_mut()
         .flat_map(|r| {
@@ -497,6 +486,24 @@ fn finish_reporter(
     }
     let stages = reporter.finish(finals, now_ns);
     (reporter, stages)
+}
+
+/// Moves the helper threads already running (journal sync and
+/// preallocation, snapshot, reporter, metrics endpoint, a simulated venue
+/// in this process) off the cores the pipeline pins, when other CPUs remain.
+fn keep_helpers_off(config: &Config) {
+    let cores = pinned_cores(config);
+    if cores.is_empty() {
+        return;
+    }
+    match crate::sys::keep_process_threads_off(&cores) {
+        Ok(moved) => tracing::debug!(
+            moved,
+            ?cores,
+            "helper threads kept off the pipeline's cores"
+        ),
+        Err(err) => tracing::warn!(%err, "could not keep helper threads off the pipeline's cores"),
+    }
 }
 
 /// The cores the pipeline's threads are pinned to (none when unpinned):

@@ -58,6 +58,68 @@ pub fn keep_thread_off(cores: &[usize]) -> io::Result<Option<Vec<usize>>> {
     Ok(Some(left))
 }
 
+/// Moves every other thread of this process that exists now off `cores`,
+/// as [`keep_thread_off`] does for the caller: the helpers started before
+/// the pipeline (journal sync and preallocation, snapshot follower,
+/// reporter, metrics endpoint, an in-process simulated venue) inherit the
+/// mask of whoever spawned them and would otherwise share the pinned cores.
+/// The calling thread keeps its mask (the pipeline's threads it spawns next
+/// pin themselves). Returns how many threads were moved; a thread left with
+/// no CPU outside `cores`, or one that ended meanwhile, is not moved.
+pub fn keep_process_threads_off(cores: &[usize]) -> io::Result<usize> {
+    let mut moved = 0;
+    let caller = current_tid();
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        let Some(tid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<libc::pid_t>().ok())
+            .filter(|&tid| tid != caller)
+        else {
+            continue;
+        };
+        match keep_tid_off(tid, cores) {
+            Ok(true) => moved += 1,
+            Ok(false) => {}
+            Err(err) if err.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(moved)
+}
+
+/// [`keep_thread_off`] for thread `tid` of this process; false if nothing would be left.
+fn keep_tid_off(tid: libc::pid_t, cores: &[usize]) -> io::Result<bool> {
+    let mut set = affinity_of(tid)?;
+    if cpus_in(&set).all(|cpu| cores.contains(&cpu)) {
+        return Ok(false);
+    }
+    for &cpu in cores
+        .iter()
+        .filter(|&&cpu| cpu < libc::CPU_SETSIZE as usize)
+    {
+        // SAFETY: `cpu` is below CPU_SETSIZE, inside the set.
+        unsafe { libc::CPU_CLR(cpu, &mut set) };
+    }
+    // SAFETY: `tid` is a thread of this process (or gone: ESRCH); `set` is a
+    // valid, non-empty cpu_set_t of the size given.
+    if unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(true)
+}
+
+/// The CPUs thread `tid` of this process may run on.
+pub fn cpus_of_thread(tid: i32) -> io::Result<Vec<usize>> {
+    Ok(cpus_in(&affinity_of(tid)?).collect())
+}
+
+/// The calling thread's id (what /proc/self/task lists).
+pub fn current_tid() -> i32 {
+    // SAFETY: gettid takes no arguments and returns the calling thread's id.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
 /// The CPUs the calling thread may run on.
 pub fn thread_cpus() -> io::Result<Vec<usize>> {
     Ok(cpus_in(&thread_affinity()?).collect())
@@ -65,11 +127,17 @@ pub fn thread_cpus() -> io::Result<Vec<usize>> {
 
 /// The calling thread's affinity mask.
 fn thread_affinity() -> io::Result<libc::cpu_set_t> {
+    affinity_of(0)
+}
+
+/// Thread `tid`'s affinity mask (0: the calling thread).
+fn affinity_of(tid: libc::pid_t) -> io::Result<libc::cpu_set_t> {
     // SAFETY: cpu_set_t is plain old data; all-zero is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: pid 0 is the calling thread; `set` is a valid, writable
-    // cpu_set_t of the size given.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0
+    // SAFETY: `tid` names a thread (0: the caller); `set` is a valid,
+    // writable cpu_set_t of the size given.
+    if unsafe { libc::sched_getaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &mut set) }
+        != 0
     {
         return Err(io::Error::last_os_error());
     }

@@ -1,8 +1,10 @@
 //! The reporter thread: collects each stage's finished latency intervals,
 //! writes them to the interval log, and keeps run totals for the report.
 //!
-//! It runs off the hot path on its own (unpinned, sleeping) thread. Once per
-//! interval it offers every stage an empty histogram set; the stage swaps at
+//! It runs off the hot path on its own (unpinned, sleeping) thread, which
+//! wakes once per interval and at the end, never in between (a helper's
+//! every wake-up takes a hot core for a moment when the pipeline's threads
+//! fill the machine). Once per interval it offers every stage an empty histogram set; the stage swaps at
 //! its next check and hands the full set back (see `metrics`). The reporter
 //! allocates nothing per interval either: sets travel in a loop.
 
@@ -12,7 +14,7 @@ use crate::telemetry::tick_to_trade::{
     T2tExchange, T2tInterval, T2tSplit, TickToTrade, PARTS, TAGS,
 };
 use crate::telemetry::{Board, Counter, Snapshot};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -50,6 +52,34 @@ pub struct Reporter {
     /// The first error the sink returned; logging stops after it.
     pub sink_error: Option<String>,
     watch: Option<Watch>,
+    wakes: Arc<ReporterWakes>,
+}
+
+/// What the reporter's thread did while it ran: returns from its sleep,
+/// and intervals it handled. A healthy reporter wakes about once per tick.
+#[derive(Debug, Default)]
+pub struct ReporterWakes {
+    /// Times the thread returned from its sleep (timeouts, the final unpark, spurious wakes).
+    pub wakeups: AtomicU64,
+    /// Intervals handled (`tick`).
+    pub ticks: AtomicU64,
+}
+
+/// The reporter's running thread and the flag that ends it.
+pub struct ReporterThread {
+    done: Arc<AtomicBool>,
+    handle: JoinHandle<Reporter>,
+}
+
+impl ReporterThread {
+    /// Ends the thread (it wakes at once) and hands the reporter back.
+    pub fn finish(self) -> Reporter {
+        self.done.store(true, Ordering::Release);
+        self.handle.thread().unpark();
+        self.handle
+            .join()
+            .expect("the reporter thread does not panic")
+    }
 }
 
 /// The board the reporter reads counters from, and the alerts it evaluates.
@@ -83,6 +113,7 @@ impl Reporter {
             intervals_written: 0,
             sink_error: None,
             watch: None,
+            wakes: Arc::default(),
         }
     }
 
@@ -286,30 +317,48 @@ impl Reporter {
         }
     }
 
-    /// Runs `tick` every interval on its own thread until `done` is set.
+    /// How often the reporter's thread woke and how often it ticked; shared
+    /// with whoever holds the returned handle, read after or during a run.
+    pub fn wakes(&self) -> Arc<ReporterWakes> {
+        Arc::clone(&self.wakes)
+    }
+
     /// Runs the reporter on its own thread, kept off `keep_off` (the
     /// pipeline's pinned cores) when other CPUs remain.
-    pub fn spawn(mut self, done: Arc<AtomicBool>, keep_off: Vec<usize>) -> JoinHandle<Reporter> {
-        std::thread::Builder::new()
+    ///
+    /// The thread sleeps (parked) until its next interval is due and wakes
+    /// once per interval, never in between: on a host with as many cores as
+    /// hot threads every wake-up of a helper preempts one of them. To end
+    /// it, set `done` and unpark its thread ([`ReporterThread::finish`]).
+    pub fn spawn(self, done: Arc<AtomicBool>, keep_off: Vec<usize>) -> ReporterThread {
+        let thread_done = Arc::clone(&done);
+        let handle = std::thread::Builder::new()
             .name("reporter".into())
-            .spawn(move || {
-                super::leave_cores(&keep_off, "reporter");
-                let step = Duration::from_millis(5).min(self.interval);
-                let mut waited = Duration::ZERO;
-                while !done.load(Ordering::Acquire) {
-                    std::thread::sleep(step);
-                    waited += step;
-                    if waited >= self.interval {
-                        waited = Duration::ZERO;
-                        self.tick();
-                        if let Some(sink) = &mut self.sink {
-                            let _ = sink.flush();
-                        }
-                    }
+            .spawn(move || self.run_until(&thread_done, &keep_off))
+            .expect("spawning the reporter thread");
+        ReporterThread { done, handle }
+    }
+
+    #[allow(clippy::disallowed_methods)] // the reporter thread keeps its own interval
+    fn run_until(mut self, done: &AtomicBool, keep_off: &[usize]) -> Reporter {
+        super::leave_cores(keep_off, "reporter");
+        let mut tick_due = std::time::Instant::now() + self.interval;
+        while !done.load(Ordering::Acquire) {
+            let now = std::time::Instant::now();
+            if now >= tick_due {
+                // Intervals missed while descheduled are not made up: one tick covers them.
+                tick_due = (tick_due + self.interval).max(now + self.interval / 2);
+                self.wakes.ticks.fetch_add(1, Ordering::Relaxed);
+                self.tick();
+                if let Some(sink) = &mut self.sink {
+                    let _ = sink.flush();
                 }
-                self
-            })
-            .expect("spawning the reporter thread")
+                continue;
+            }
+            std::thread::park_timeout(tick_due - now);
+            self.wakes.wakeups.fetch_add(1, Ordering::Relaxed);
+        }
+        self
     }
 
     /// Writes one interval of a histogram no stage owns (tick-to-trade, measured by the venue).
@@ -352,5 +401,51 @@ impl Reporter {
             let _ = sink.flush();
         }
         self.stages.iter().map(|s| s.totals.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::metrics::StageMetrics;
+
+    // The thread sleeps a whole interval between ticks: it wakes about once
+    // per tick (plus the final unpark), not on a short polling step.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // the test's own deadline
+    fn reporter_wakes_once_per_interval() {
+        let mut reporter = Reporter::new(Duration::from_millis(20), None);
+        let mut metrics = StageMetrics::new("risk");
+        reporter.attach(&mut metrics, 0);
+        let wakes = reporter.wakes();
+        let thread = reporter.spawn(Arc::new(AtomicBool::new(false)), Vec::new());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while wakes.ticks.load(Ordering::Relaxed) < 5 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reporter did not tick 5 times within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let reporter = thread.finish();
+        let ticks = reporter.wakes.ticks.load(Ordering::Relaxed);
+        let wakeups = reporter.wakes.wakeups.load(Ordering::Relaxed);
+        assert!(ticks >= 5);
+        // One wake per tick and one for the end; a little room for spurious wakes.
+        assert!(
+            wakeups <= ticks + 3,
+            "{wakeups} wake-ups for {ticks} ticks: the thread polls between intervals"
+        );
+    }
+
+    // Finishing wakes the thread at once: a reporter with an hour-long
+    // interval still ends when asked.
+    #[test]
+    fn finish_wakes_a_long_interval() {
+        let reporter = Reporter::new(Duration::from_secs(3_600), None);
+        let thread = reporter.spawn(Arc::new(AtomicBool::new(false)), Vec::new());
+        let reporter = thread.finish();
+        assert_eq!(reporter.wakes.ticks.load(Ordering::Relaxed), 0);
+        assert!(reporter.wakes.wakeups.load(Ordering::Relaxed) <= 2);
     }
 }

@@ -16,13 +16,28 @@ use disruptor::{
     BusySpin, EventPoller, Polling, Producer, SingleConsumerBarrier, SingleProducer,
     SingleProducerBarrier,
 };
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-type RingProducer = SingleProducer<Event, SingleConsumerBarrier>;
-type RingPoller = EventPoller<Event, SingleProducerBarrier>;
+type RingProducer = SingleProducer<Slot, SingleConsumerBarrier>;
+type RingPoller = EventPoller<Slot, SingleProducerBarrier>;
+
+/// A ring slot: one `Event` on whole cache lines of its own.
+///
+/// `Event` is 8-byte aligned, so a ring of bare events starts wherever the
+/// allocator puts it (16 or 32 bytes into a cache line here): every
+/// 128-byte event then spans three lines and shares one with each
+/// neighbour, so the producer writing event `n + 1` takes from the consumer
+/// the line it is reading event `n` from, on every hop. Aligned, an event
+/// is exactly two lines and neighbours share none.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Slot(Event);
+
+const _: () = assert!(core::mem::size_of::<Slot>() == crate::event::EVENT_BYTES);
+const _: () = assert!(core::mem::align_of::<Slot>() == 64);
 
 /// Flags every thread of a run watches.
 pub struct Shared {
@@ -84,8 +99,8 @@ impl Sink for HeadSink {
             // The chain runs inside the slot only once the slot is ours, so a full ring costs nothing.
             Some(producer) => producer
                 .try_publish(|slot| {
-                    *slot = *event;
-                    chain.process(slot);
+                    slot.0 = *event;
+                    chain.process(&mut slot.0);
                 })
                 .is_ok(),
             None => {
@@ -126,7 +141,7 @@ pub fn run_groups(
     let mut pollers: Vec<Option<RingPoller>> = vec![None];
     for _ in 0..ring_count {
         let (poller, builder) =
-            disruptor::build_single_producer(ring_capacity, || Event::EMPTY, BusySpin)
+            disruptor::build_single_producer(ring_capacity, || Slot(Event::EMPTY), BusySpin)
                 .new_event_poller();
         producers.push(Some(builder.build()));
         pollers.push(Some(poller));
@@ -134,26 +149,22 @@ pub fn run_groups(
     producers.push(None);
     // Threads are built (rings and all) before any is pinned: see DESIGN.md's pitfalls.
     let started = Instant::now();
-    let waiter = std::thread::current();
+    let mut waiter = Waiter::new(plans.len());
     let handles: Vec<JoinHandle<GroupResult>> = plans
         .into_iter()
         .zip(producers)
         .zip(pollers)
         .map(|((plan, producer), poller)| {
-            spawn_group(plan, producer, poller, Arc::clone(&shared), waiter.clone())
+            spawn_group(
+                plan,
+                producer,
+                poller,
+                Arc::clone(&shared),
+                waiter.on_exit(),
+            )
         })
         .collect();
-    // Parked, not polling: on a machine with as many cores as hot threads,
-    // every wake-up of this thread preempts one of them. A group that ends
-    // unparks it; the timeout only bounds a missed stop flag.
-    while !handles.iter().all(|h| h.is_finished()) {
-        let elapsed = started.elapsed();
-        if duration.is_some_and(|d| elapsed >= d) {
-            shared.stop.store(true, Ordering::Release);
-        }
-        let until_deadline = duration.map_or(WAIT_MAX, |d| d.saturating_sub(elapsed));
-        std::thread::park_timeout(until_deadline.clamp(WAIT_MIN, WAIT_MAX));
-    }
+    waiter.wait(&shared, started, duration);
     handles
         .into_iter()
         .filter_map(|handle| match handle.join() {
@@ -166,16 +177,70 @@ pub fn run_groups(
         .collect()
 }
 
-/// Longest and shortest park of the thread that waits for the groups.
-const WAIT_MAX: Duration = Duration::from_millis(20);
-const WAIT_MIN: Duration = Duration::from_millis(1);
+/// Longest park of the thread that waits for the groups: it only bounds a
+/// wake-up lost to a bug, since every group unparks the waiter as it ends.
+const WAIT_MAX: Duration = Duration::from_secs(1);
 
-/// Wakes the waiting thread when the group's thread ends, however it ends.
-struct WakeOnExit(std::thread::Thread);
+/// The caller's thread while the groups run: parked, not polling. On a
+/// machine with as many cores as hot threads every wake-up of this thread
+/// preempts one of them, so it wakes only at the run's deadline and when a
+/// group ends (each group unparks it, however it ends).
+struct Waiter {
+    thread: std::thread::Thread,
+    groups: usize,
+    ended: Arc<AtomicUsize>,
+    /// Returns from park, for tests.
+    wakeups: u64,
+}
+
+impl Waiter {
+    fn new(groups: usize) -> Waiter {
+        Waiter {
+            thread: std::thread::current(),
+            groups,
+            ended: Arc::new(AtomicUsize::new(0)),
+            wakeups: 0,
+        }
+    }
+
+    /// What a group's thread holds: it counts the group ended and wakes the waiter when dropped.
+    fn on_exit(&self) -> WakeOnExit {
+        WakeOnExit {
+            waiter: self.thread.clone(),
+            ended: Arc::clone(&self.ended),
+        }
+    }
+
+    /// Parks until every group ended; sets `shared.stop` once `duration` passed.
+    #[allow(clippy::disallowed_methods)] // the run's deadline is wall time
+    fn wait(&mut self, shared: &Shared, started: Instant, duration: Option<Duration>) {
+        while self.ended.load(Ordering::Acquire) < self.groups {
+            let elapsed = started.elapsed();
+            let until_deadline = match duration {
+                Some(d) if elapsed >= d => {
+                    shared.stop.store(true, Ordering::Release);
+                    WAIT_MAX
+                }
+                Some(d) => d - elapsed,
+                None => WAIT_MAX,
+            };
+            std::thread::park_timeout(until_deadline.min(WAIT_MAX));
+            self.wakeups += 1;
+        }
+    }
+}
+
+/// Counts the group ended and wakes the waiting thread when the group's
+/// thread ends, however it ends (a panic unwinds through it too).
+struct WakeOnExit {
+    waiter: std::thread::Thread,
+    ended: Arc<AtomicUsize>,
+}
 
 impl Drop for WakeOnExit {
     fn drop(&mut self) {
-        self.0.unpark();
+        self.ended.fetch_add(1, Ordering::AcqRel);
+        self.waiter.unpark();
     }
 }
 
@@ -184,13 +249,13 @@ fn spawn_group(
     producer: Option<RingProducer>,
     poller: Option<RingPoller>,
     shared: Arc<Shared>,
-    waiter: std::thread::Thread,
+    wake_on_exit: WakeOnExit,
 ) -> JoinHandle<GroupResult> {
     let name = plan.group.name();
     std::thread::Builder::new()
         .name(name.clone())
         .spawn(move || {
-            let _wake = WakeOnExit(waiter);
+            let _wake = wake_on_exit;
             let _guard = PanicGuard(&shared, name.clone());
             if plan.pin && !core_affinity::set_for_current(core_affinity::CoreId { id: plan.group.core }) {
                 tracing::warn!(thread = %name, core = plan.group.core, "could not pin thread to its core");
@@ -243,6 +308,20 @@ impl Telemetry {
 /// Polls between two telemetry publications on the head thread.
 const PUBLISH_EVERY_POLLS: u32 = 1_024;
 
+/// Empty polls between two rounds of idle work (flushes, interval
+/// hand-over, the head's board publication). The first empty poll after
+/// work always does it, so buffers are flushed as soon as input pauses;
+/// the empty polls after it only look at the input, which keeps the gap
+/// between an event's arrival and its pick-up near one ring read instead
+/// of half a round of idle work (the stage hop's share of it).
+const IDLE_WORK_EVERY_POLLS: u32 = 64;
+
+/// Whether an empty poll, the `idle_polls`-th in a row (from 0), does the idle work.
+#[inline]
+fn idle_work_due(idle_polls: u32) -> bool {
+    idle_polls.is_multiple_of(IDLE_WORK_EVERY_POLLS)
+}
+
 fn run_head(
     mut ingest: Ingest,
     chain: Chain,
@@ -253,9 +332,11 @@ fn run_head(
 ) -> GroupResult {
     let mut sink = HeadSink { chain, producer };
     let mut polls = 0u32;
+    let mut idle_polls = 0u32;
     while !shared.stop.load(Ordering::Acquire) {
         let published = ingest.poll(&mut sink);
         if published > 0 {
+            idle_polls = 0;
             sink.chain.end_of_batch();
         }
         if let Some(message) = sink.chain.fatal.take() {
@@ -271,10 +352,13 @@ fn run_head(
             if ingest.is_drained() {
                 break;
             }
-            telemetry.publish_head(&ingest, &sink);
-            ingest.on_idle();
-            sink.chain.on_idle();
-            wait.idle();
+            if idle_work_due(idle_polls) {
+                telemetry.publish_head(&ingest, &sink);
+                ingest.on_idle();
+                sink.chain.on_idle();
+            }
+            wait.idle_after(idle_polls);
+            idle_polls = idle_polls.wrapping_add(1);
         }
     }
     // Control and venue events already read are published, never dropped.
@@ -302,11 +386,13 @@ fn run_downstream(
     telemetry: &Telemetry,
 ) -> GroupResult {
     let mut processed = 0u64;
+    let mut idle_polls = 0u32;
     'outer: loop {
         match poller.take(batch_max) {
             Ok(mut guard) => {
+                idle_polls = 0;
                 for slot in &mut guard {
-                    let mut event = *slot;
+                    let mut event = slot.0;
                     chain.process(&mut event);
                     processed += 1;
                     if let Some(producer) = &mut producer {
@@ -323,8 +409,11 @@ fn run_downstream(
                 if shared.failed.load(Ordering::Acquire) {
                     break;
                 }
-                chain.on_idle();
-                wait.idle();
+                if idle_work_due(idle_polls) {
+                    chain.on_idle();
+                }
+                wait.idle_after(idle_polls);
+                idle_polls = idle_polls.wrapping_add(1);
             }
             Err(Polling::Shutdown) => break,
         }
@@ -353,12 +442,108 @@ fn publish_blocking(
     shared: &Shared,
 ) -> bool {
     loop {
-        if producer.try_publish(|slot| *slot = *event).is_ok() {
+        if producer.try_publish(|slot| slot.0 = *event).is_ok() {
             return true;
         }
         if shared.failed.load(Ordering::Acquire) {
             return false;
         }
         wait.backoff();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared {
+            stop: Arc::new(AtomicBool::new(false)),
+            failed: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+        }
+    }
+
+    /// Most wake-ups a waiter may have had over `elapsed`: the deadline,
+    /// each group's end, and one per WAIT_MAX a slow (loaded) group took.
+    fn wakeups_bound(elapsed: Duration) -> u64 {
+        3 + (elapsed.as_millis() / WAIT_MAX.as_millis()) as u64
+    }
+
+    // The waiter sleeps until the deadline and wakes when the group ends,
+    // not on a short polling step (the old 20 ms park woke 10 times in 200 ms).
+    #[test]
+    #[allow(clippy::disallowed_methods)] // the run's deadline is wall time
+    fn waiter_wakes_at_the_deadline_and_at_the_end() {
+        let shared = Arc::new(shared());
+        let mut waiter = Waiter::new(1);
+        let on_exit = waiter.on_exit();
+        let thread_shared = Arc::clone(&shared);
+        let group = std::thread::spawn(move || {
+            let _wake = on_exit;
+            while !thread_shared.stop.load(Ordering::Acquire) {
+                std::thread::park_timeout(Duration::from_millis(1));
+            }
+        });
+        let started = Instant::now();
+        waiter.wait(&shared, started, Some(Duration::from_millis(200)));
+        let elapsed = started.elapsed();
+        group.join().unwrap();
+        assert!(shared.stop.load(Ordering::Acquire), "the deadline set stop");
+        assert!(
+            waiter.wakeups <= wakeups_bound(elapsed),
+            "{} wake-ups in a {elapsed:?} run: the waiter polls",
+            waiter.wakeups
+        );
+    }
+
+    // Idle work runs on the first empty poll after work and then every
+    // IDLE_WORK_EVERY_POLLS-th, never on the polls between.
+    #[test]
+    fn idle_work_on_the_first_empty_poll_then_spaced() {
+        let due: Vec<u32> = (0..200).filter(|&n| idle_work_due(n)).collect();
+        assert_eq!(due, vec![0, 64, 128, 192]);
+    }
+
+    // Every slot of a ring starts on a cache line of its own, whatever
+    // alignment the allocator gives a bare event.
+    #[test]
+    fn ring_slots_start_on_cache_lines() {
+        use disruptor::Producer;
+        let (_poller, builder) =
+            disruptor::build_single_producer(64, || Slot(Event::EMPTY), BusySpin)
+                .new_event_poller();
+        let mut producer = builder.build();
+        for _ in 0..64 {
+            producer.publish(|slot| {
+                let address = slot as *const Slot as usize;
+                assert_eq!(address % 64, 0, "slot at {address:#x}");
+            });
+        }
+    }
+
+    // A group that panics still counts as ended and wakes the waiter.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // the test's own clock
+    fn a_panicking_group_wakes_the_waiter() {
+        let shared = shared();
+        let mut waiter = Waiter::new(2);
+        let first = waiter.on_exit();
+        let second = waiter.on_exit();
+        let ok = std::thread::spawn(move || drop(first));
+        let panics = std::thread::spawn(move || {
+            let _wake = second;
+            panic!("a stage failed");
+        });
+        let started = Instant::now();
+        waiter.wait(&shared, started, None);
+        let elapsed = started.elapsed();
+        ok.join().unwrap();
+        assert!(panics.join().is_err());
+        assert!(
+            waiter.wakeups <= wakeups_bound(elapsed),
+            "{} wake-ups in {elapsed:?}",
+            waiter.wakeups
+        );
     }
 }

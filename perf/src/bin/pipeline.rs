@@ -5,17 +5,34 @@
 //! Every run uses the built-in instruments and market maker, the synthetic
 //! feed as fast as the engine takes it (`rate_per_sec = 0`, no conflation)
 //! and the simulated venue, with the journal in the page cache.
+//!
+//! `--latency-rate N` runs instead the pipelined-p99 comparison alone, the
+//! way the bench's latency row does (load generator at N events/s, threads
+//! unpinned): the cache-line round trip, Genesis fused, Genesis pipelined
+//! (two threads), their p99 ratio and the stage hop, all in one run, with
+//! the CPU pressure beside them. `--only pipelined` runs just that plan
+//! (for `perf sched record`, which attributes what preempts its threads).
+//!
+//! `--hop` measures what one ring hop costs beside the cache-line round
+//! trip, in one run: a bare `disruptor` ring carrying a `u64`, the same ring
+//! carrying the 128-byte `Event` (as the allocator aligns it, and on cache
+//! lines of its own as the engine's rings now carry it), and the `Event`
+//! ring with the consumer reading the clock on every empty poll (as idle
+//! work does), each event
+//! sent when the consumer is idle (one every few µs, as at 100k events/s),
+//! timed from the producer's stamp to the consumer's pick-up (one TSC, so
+//! both cores read the same clock).
 
 use anyhow::Result;
 use clap::Parser;
 use genesis_engine::clock::EpochClock;
-use genesis_engine::config::{Config, MarketDataSource, WaitKind};
+use genesis_engine::config::{Config, CorePlan, MarketDataSource, WaitKind};
 use genesis_engine::event::{Event, EVENT_BYTES};
 use genesis_engine::ingest::Sink;
 use genesis_engine::telemetry::metrics::Percentiles;
 use genesis_engine::topology::chain::Chain;
 use genesis_journal::FileWriter;
-use genesis_perf::setup::chains_of;
+use genesis_perf::setup::{chains_of, PLAN_FUSED, PLAN_TWO_CORES};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -34,6 +51,136 @@ struct Args {
     /// Write the report as JSON here too.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Run the pipelined-p99 comparison at this offered rate instead.
+    #[arg(long)]
+    latency_rate: Option<u64>,
+    /// With `--latency-rate`: run only this plan (fused or pipelined).
+    #[arg(long)]
+    only: Option<String>,
+    /// Measure one ring hop beside the cache-line round trip instead.
+    #[arg(long)]
+    hop: bool,
+}
+
+/// Hops timed per ring variant.
+const HOPS: u64 = 100_000;
+/// Gap between two sends: the consumer is idle when each event lands.
+const HOP_GAP_NS: u64 = 2_000;
+
+/// One-way latency of `HOPS` events through a fresh ring of `E`, stamped
+/// by `stamp` on the producer and read back by `stamp_of` on the consumer,
+/// which calls `idle` on every empty poll. Returns the p50 and p99 in ns.
+fn hop<E: Send + Sync + 'static>(
+    empty: fn() -> E,
+    stamp: fn(&mut E, u64),
+    stamp_of: fn(&E) -> u64,
+    idle: fn(&EpochClock),
+) -> Result<(u64, u64)> {
+    use disruptor::{BusySpin, Polling, Producer};
+    let (mut poller, builder) =
+        disruptor::build_single_producer(1 << 12, empty, BusySpin).new_event_poller();
+    let mut producer = builder.build();
+    let clock = EpochClock::new();
+    let consumer_clock = clock.clone();
+    let consumer = std::thread::Builder::new()
+        .name("hop-consumer".into())
+        .spawn(move || {
+            let clock = consumer_clock;
+            let mut histogram = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
+            loop {
+                match poller.take(1) {
+                    Ok(mut guard) => {
+                        let now = clock.raw();
+                        for event in &mut guard {
+                            let _ = histogram.record(clock.delta_ns(stamp_of(event), now));
+                        }
+                    }
+                    Err(Polling::NoEvents) => idle(&clock),
+                    Err(Polling::Shutdown) => break,
+                }
+            }
+            histogram
+        })?;
+    for _ in 0..HOPS {
+        let due = clock.now_ns() + HOP_GAP_NS;
+        while clock.now_ns() < due {
+            std::hint::spin_loop();
+        }
+        producer.publish(|slot| stamp(slot, clock.raw()));
+    }
+    drop(producer);
+    let histogram = consumer
+        .join()
+        .map_err(|_| anyhow::anyhow!("hop consumer panicked"))?;
+    Ok((
+        histogram.value_at_quantile(0.5),
+        histogram.value_at_quantile(0.99),
+    ))
+}
+
+/// The event on whole cache lines of its own, as the engine's rings carry it.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct AlignedEvent(Event);
+
+fn no_idle_work(_: &EpochClock) {}
+
+fn clock_read_idle_work(clock: &EpochClock) {
+    std::hint::black_box(clock.now_ns());
+}
+
+/// `--hop`: the ring hop's parts beside the cache-line round trip, one run.
+fn hop_comparison() -> Result<()> {
+    println!("cpu pressure at start: {}", pressure());
+    let ping = genesis_perf::floor::cache_line_ping_pong(200_000)?;
+    let rtt = ping.timed.p50_ns.max(1);
+    println!(
+        "cache-line round trip p50 {rtt} ns (timed), {:.0} ns untimed",
+        ping.untimed_ns
+    );
+    let rows: [(&str, (u64, u64)); 4] = [
+        (
+            "disruptor hop, u64 payload, no idle work",
+            hop(|| 0u64, |e, t| *e = t, |e| *e, no_idle_work)?,
+        ),
+        (
+            "disruptor hop, 128-byte Event, no idle work",
+            hop(
+                || Event::EMPTY,
+                |e, t| e.ts_recv_ns = t,
+                |e| e.ts_recv_ns,
+                no_idle_work,
+            )?,
+        ),
+        (
+            "disruptor hop, 128-byte Event on its own cache lines (align 64), no idle work",
+            hop(
+                || AlignedEvent(Event::EMPTY),
+                |e, t| e.0.ts_recv_ns = t,
+                |e| e.0.ts_recv_ns,
+                no_idle_work,
+            )?,
+        ),
+        (
+            "disruptor hop, 128-byte Event, a clock read per empty poll",
+            hop(
+                || Event::EMPTY,
+                |e, t| e.ts_recv_ns = t,
+                |e| e.ts_recv_ns,
+                clock_read_idle_work,
+            )?,
+        ),
+    ];
+    println!("| hop | p50 ns | p99 ns | p50 ÷ round trip p50 |");
+    println!("|---|---:|---:|---:|");
+    for (name, (p50, p99)) in rows {
+        println!(
+            "| {name} | {p50} | {p99} | {:.2}x |",
+            p50 as f64 / rtt as f64
+        );
+    }
+    println!("cpu pressure at end: {}", pressure());
+    Ok(())
 }
 
 struct Outcome {
@@ -183,8 +330,93 @@ fn raw_journal_append(dir: &Path, seconds: f64) -> Result<Outcome> {
     })
 }
 
+/// One plan of the latency comparison at `rate` for `seconds`, in its own journal folder.
+fn at_rate(
+    root: &Path,
+    name: &'static str,
+    cores: CorePlan,
+    rate: u64,
+    seconds: f64,
+) -> Result<genesis_perf::outcome::Outcome> {
+    let dir = root.join(name.replace(' ', "-"));
+    std::fs::create_dir_all(&dir)?;
+    let plan = genesis_perf::genesis::Plan { cores, pin: false };
+    let outcome = genesis_perf::genesis::run(name, &dir, plan, rate, seconds);
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+fn pressure() -> String {
+    std::fs::read_to_string("/proc/pressure/cpu")
+        .map(|t| t.lines().next().unwrap_or("").to_string())
+        .unwrap_or_else(|_| "n/a".into())
+}
+
+/// The pipelined-p99 comparison: floor, fused, pipelined at `rate`, one run.
+fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
+    let scratch = tempfile::tempdir_in(".")?;
+    let root = scratch.path();
+    println!("cpu pressure at start: {}", pressure());
+    let ping = genesis_perf::floor::cache_line_ping_pong(200_000)?;
+    println!(
+        "cache-line round trip: p50 {} ns timed, {:.0} ns untimed",
+        ping.timed.p50_ns, ping.untimed_ns
+    );
+    let wanted = |name: &str| args.only.as_deref().is_none_or(|only| name.contains(only));
+    let mut fused_p99 = None;
+    for (name, cores) in [("fused", PLAN_FUSED), ("pipelined", PLAN_TWO_CORES)] {
+        if !wanted(name) {
+            continue;
+        }
+        let outcome = at_rate(
+            root,
+            if name == "fused" {
+                "genesis fused"
+            } else {
+                "genesis pipelined"
+            },
+            cores,
+            rate,
+            args.seconds,
+        )?;
+        let e = &outcome.end_to_end;
+        println!(
+            "{name} @ {rate}/s: {} events, end to end p50 {} ns, p99 {} ns, p99.9 {} ns, max {} ns ({})",
+            outcome.events, e.p50_ns, e.p99_ns, e.p99_9_ns, e.max_ns, outcome.plan
+        );
+        if name == "fused" {
+            fused_p99 = Some(e.p99_ns.max(1));
+            continue;
+        }
+        let stage = |n: &str| outcome.stages.iter().find(|s| s.name == n);
+        if let (Some(risk), Some(strategy)) = (stage("risk"), stage("strategy")) {
+            let hop = strategy.since_scheduled.p50_ns as i64
+                - strategy.processing.p50_ns as i64
+                - risk.since_scheduled.p50_ns as i64;
+            println!(
+                "stage hop p50 {hop} ns = {:.1}x the cache-line round trip p50",
+                hop as f64 / ping.timed.p50_ns.max(1) as f64
+            );
+        }
+        if let Some(fused) = fused_p99 {
+            println!(
+                "pipelined p99 / fused p99 = {:.1}x",
+                e.p99_ns as f64 / fused as f64
+            );
+        }
+    }
+    println!("cpu pressure at end: {}", pressure());
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.hop {
+        return hop_comparison();
+    }
+    if let Some(rate) = args.latency_rate {
+        return latency_comparison(&args, rate);
+    }
     let scratch = tempfile::tempdir_in(".")?;
     let root = args
         .journal_dir

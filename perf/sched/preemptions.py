@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Who takes the pipeline's hot threads off their cores, from `perf sched record`.
+
+    perf sched record -o sched.data -- target/release/pipeline --latency-rate 100000 --seconds 5 --only pipelined
+    perf script -i sched.data -F comm,pid,tid,cpu,time,event,trace > sched.txt
+    python3 perf/sched/preemptions.py sched.txt --pid <pipeline pid> --hot ingest+risk,strategy+execut
+
+A hot thread switched out while still runnable (prev_state R) was preempted:
+the task switched in at that moment is its preemptor, and the hot thread is
+off-CPU until it is switched in again (on either CPU). Prints, per
+preemptor, how often and for how long it took a hot thread's core, per
+second of the recording, split into this process's threads ("ours") and
+everything else (builds, kernel threads); then how often each of our other
+threads was switched in (its wake-ups) per second.
+"""
+
+import argparse
+import collections
+import re
+
+SWITCH = re.compile(
+    r"prev_comm=(?P<prev_comm>.+?) prev_pid=(?P<prev_pid>\d+) prev_prio=\d+ "
+    r"prev_state=(?P<state>\S+) ==> next_comm=(?P<next_comm>.+?) next_pid=(?P<next_pid>\d+)"
+)
+HEAD = re.compile(r"^\s*(?P<comm>.+?)\s+(?P<pid>-?\d+)/(?P<tid>\d+)\s+\[(?P<cpu>\d+)\]\s+(?P<time>[\d.]+):\s+(?P<event>\S+):")
+
+
+def parse(path):
+    """Yields (time_s, cpu, pid, event, trace) per line; pid is the current task's process."""
+    with open(path, errors="replace") as lines:
+        for line in lines:
+            head = HEAD.match(line)
+            if head:
+                yield (
+                    float(head["time"]),
+                    int(head["cpu"]),
+                    int(head["pid"]),
+                    int(head["tid"]),
+                    head["event"],
+                    line[head.end():],
+                )
+
+
+def main():
+    args = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    args.add_argument("script_output")
+    args.add_argument("--pid", type=int, required=True, help="the benchmark's process id")
+    args.add_argument("--hot", required=True, help="comma-separated names (comm) of the hot threads")
+    opts = args.parse_args()
+    hot_names = set(opts.hot.split(","))
+
+    ours = set()  # tids of the benchmark's process
+    names = {}
+    hot_tids = set()
+    off_since = {}  # hot tid -> (time, preemptor label)
+    stolen = collections.defaultdict(list)  # label -> [off-CPU durations]
+    switched_in = collections.Counter()  # our non-hot tids -> switch-ins
+    first = last = None
+    switches = []
+    for time_s, cpu, pid, tid, event, trace in parse(opts.script_output):
+        first = time_s if first is None else first
+        last = time_s
+        if pid == opts.pid:
+            ours.add(tid)
+        if event == "sched:sched_switch":
+            m = SWITCH.search(trace)
+            if m:
+                switches.append((time_s, cpu, m))
+    for time_s, cpu, m in switches:
+        prev, nxt = int(m["prev_pid"]), int(m["next_pid"])
+        names[prev], names[nxt] = m["prev_comm"], m["next_comm"]
+        for t, name in ((prev, m["prev_comm"]), (nxt, m["next_comm"])):
+            if t in ours and name in hot_names:
+                hot_tids.add(t)
+    # The window: from the hot threads' first switch to their last (the run
+    # itself, not the benchmark's start-up or its other phases).
+    hot_times = [t for t, _, m in switches if int(m["prev_pid"]) in hot_tids or int(m["next_pid"]) in hot_tids]
+    first, last = (hot_times[0], hot_times[-1]) if hot_times else (0.0, 0.0)
+    for time_s, cpu, m in switches:
+        if not first <= time_s <= last:
+            continue
+        prev, nxt = int(m["prev_pid"]), int(m["next_pid"])
+        if prev in hot_tids and m["state"].startswith("R"):
+            who = names[nxt] if nxt else "idle"
+            label = ("ours: " if nxt in ours else "other: ") + re.sub(r"[/:]\d+$|\d+$", "", who)
+            off_since[prev] = (time_s, label)
+        if nxt in hot_tids and nxt in off_since:
+            since, label = off_since.pop(nxt)
+            stolen[label].append(time_s - since)
+        if nxt in ours and nxt not in hot_tids:
+            switched_in[names[nxt]] += 1
+    seconds = max((last or 0) - (first or 0), 1e-9)
+    print(f"window (hot threads' first to last switch): {seconds:.2f} s; hot threads: {sorted(names[t] for t in hot_tids)}")
+    print()
+    print("| preemptor | preemptions/s | off-CPU ms/s | p50 µs | max µs |")
+    print("|---|---:|---:|---:|---:|")
+    total = collections.Counter()
+    for label, spans in sorted(stolen.items(), key=lambda kv: -sum(kv[1])):
+        spans.sort()
+        side = label.split(":")[0]
+        total[side] += sum(spans)
+        print(
+            f"| {label} | {len(spans) / seconds:.1f} | {sum(spans) * 1e3 / seconds:.2f} "
+            f"| {spans[len(spans) // 2] * 1e6:.0f} | {spans[-1] * 1e6:.0f} |"
+        )
+    print()
+    for side in ("ours", "other"):
+        print(f"{side}: hot threads off-CPU {total[side] * 1e3 / seconds:.2f} ms per second")
+    print()
+    print("| our other thread | switched in /s |")
+    print("|---|---:|")
+    for name, count in switched_in.most_common():
+        print(f"| {name} | {count / seconds:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
