@@ -2,6 +2,11 @@
 //! walk of the mid of each instrument, published as top-of-book updates with
 //! a trade print every `trade_every` updates. The same seed gives the same
 //! prices; only the timestamps depend on the clock.
+//!
+//! Owned by ingest's thread. The walk takes no division by a runtime value
+//! on the common path (an instrument count that is a power of two picks by
+//! mask; the trade print comes from a countdown), which gives the same
+//! draws as `% len` and `% trade_every` would.
 
 use crate::clock::EpochClock;
 use crate::config::Config;
@@ -15,9 +20,13 @@ pub struct Synthetic {
     rng: Xoshiro256PlusPlus,
     mids: Vec<i64>,
     anchors: Vec<i64>,
+    /// `mids.len() - 1` when the count is a power of two.
+    index_mask: Option<u64>,
     interval_ns: u64,
     due_ns: u64,
     trade_every: u64,
+    /// Updates since the last trade print (a trade when it reaches `trade_every`).
+    since_trade: u64,
     updates: u64,
 }
 
@@ -32,12 +41,24 @@ impl Synthetic {
         Synthetic {
             rng: Xoshiro256PlusPlus::seed_from_u64(config.market_data.seed),
             anchors: mids.clone(),
+            index_mask: mids.len().is_power_of_two().then(|| mids.len() as u64 - 1),
             mids,
             interval_ns: 1_000_000_000u64.checked_div(rate).map_or(0, |ns| ns.max(1)),
             due_ns: 0,
             trade_every: config.market_data.trade_every,
+            since_trade: 0,
             updates: 0,
         }
+    }
+
+    /// The instrument a draw picks: `draw % count`.
+    #[inline]
+    fn pick(&self, draw: u64) -> usize {
+        let index = match self.index_mask {
+            Some(mask) => draw & mask,
+            None => draw % self.mids.len() as u64,
+        };
+        index as usize
     }
 
     /// The next update, unstamped (a load generator that stamps its own
@@ -46,9 +67,10 @@ impl Synthetic {
     /// back towards where it started.
     pub fn next_event(&mut self) -> Event {
         let draw = self.rng.next_u64();
-        let index = (draw % self.mids.len() as u64) as usize;
-        let mid = self.mids[index];
-        let anchor = self.anchors[index];
+        let index = self.pick(draw);
+        let (Some(&mid), Some(&anchor)) = (self.mids.get(index), self.anchors.get(index)) else {
+            unreachable!("pick returns an index below the instrument count");
+        };
         let drift = (anchor - mid).signum() * (draw >> 20).is_multiple_of(16) as i64;
         let step = ((draw >> 8) % 3) as i64 - 1 + drift;
         let mid = (mid + step).max(2);
@@ -56,7 +78,10 @@ impl Synthetic {
         let half_spread = 1 + ((draw >> 12) % 2) as i64;
         let instrument = InstrumentId(index as u16);
         self.updates += 1;
-        if self.updates.is_multiple_of(self.trade_every) {
+        self.since_trade += 1;
+        // `updates % trade_every == 0`, counted down (0 never trades).
+        if self.since_trade == self.trade_every {
+            self.since_trade = 0;
             let buy = (draw >> 16) & 1 == 1;
             let price = if buy {
                 mid + half_spread
@@ -116,5 +141,50 @@ impl Source for Synthetic {
             now_ns = clock.now_ns();
         }
         emitted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The walk as first written: `% len` and `% trade_every` per draw.
+    fn reference(config: &Config, count: usize) -> Vec<(usize, bool, i64)> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.market_data.seed);
+        let mut mids: Vec<i64> = config
+            .instruments
+            .iter()
+            .map(|i| i.start_price_ticks)
+            .collect();
+        let anchors = mids.clone();
+        (1..=count as u64)
+            .map(|updates| {
+                let draw = rng.next_u64();
+                let index = (draw % mids.len() as u64) as usize;
+                let drift = (anchors[index] - mids[index]).signum()
+                    * (draw >> 20).is_multiple_of(16) as i64;
+                mids[index] = (mids[index] + ((draw >> 8) % 3) as i64 - 1 + drift).max(2);
+                let trade = updates.is_multiple_of(config.market_data.trade_every);
+                (index, trade, mids[index])
+            })
+            .collect()
+    }
+
+    // The mask and the countdown draw the same walk as the divisions, for
+    // a power-of-two instrument count and for another.
+    #[test]
+    fn same_walk_as_the_division_formula() {
+        for (instruments, trade_every) in [(4, 8), (3, 5), (1, 1)] {
+            let mut config = Config::builtin();
+            config.instruments.truncate(instruments);
+            config.market_data.trade_every = trade_every;
+            let mut walk = Synthetic::new(&config);
+            for (index, trade, mid) in reference(&config, 5_000) {
+                let event = walk.next_event();
+                assert_eq!(event.instrument.index(), index);
+                assert_eq!(event.kind == crate::event::EventKind::Trade, trade);
+                assert_eq!(walk.mids[index], mid);
+            }
+        }
     }
 }

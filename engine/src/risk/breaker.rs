@@ -1,27 +1,126 @@
 //! Circuit breaker for one instrument: halt after the mid moves `move_ticks`
 //! or more within `window_ns` of event time, for `halt_ns`.
 //!
-//! Sliding minimum and maximum come from two monotonic deques, preallocated.
-//! If a window holds more samples than the capacity, the oldest are dropped
-//! early, which can only shorten the window a move is measured over.
+//! Sliding minimum and maximum come from two monotonic deques, preallocated
+//! as fixed rings of a power-of-two capacity (a slot is a mask away; no
+//! wrap-around branches, no growth). If a window holds more samples than
+//! the capacity, the oldest are dropped early, which can only shorten the
+//! window a move is measured over.
 //!
 //! State that survives a restart: both deques and the end of a halt; the
 //! trip count is a per-run counter and is not carried.
 
 use crate::state_codec::{StateError, StateReader, StateWriter};
-use std::collections::VecDeque;
 
 /// Samples one window can hold before the oldest are dropped.
 pub const BREAKER_SAMPLES_MAX: usize = 4_096;
+const _: () = assert!(BREAKER_SAMPLES_MAX.is_power_of_two());
+const SLOT_MASK: usize = BREAKER_SAMPLES_MAX - 1;
+
+/// A window sample: (event time, mid).
+type Sample = (u64, i64);
+
+/// A double-ended queue of at most [`BREAKER_SAMPLES_MAX`] samples in a
+/// fixed ring. Invariants: `head` and every slot index are masked below the
+/// capacity; `len <= BREAKER_SAMPLES_MAX`; a push never finds it full (the
+/// breaker drops the oldest sample first).
+struct Samples {
+    slots: Box<[Sample; BREAKER_SAMPLES_MAX]>,
+    head: usize,
+    len: usize,
+}
+
+impl Samples {
+    fn new() -> Samples {
+        let slots: Box<[Sample]> = vec![(0, 0); BREAKER_SAMPLES_MAX].into_boxed_slice();
+        let Ok(slots) = slots.try_into() else {
+            unreachable!("the vector has the ring's length");
+        };
+        Samples {
+            slots,
+            head: 0,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn at(&self, offset: usize) -> Sample {
+        self.slots[(self.head + offset) & SLOT_MASK]
+    }
+
+    #[inline]
+    fn front(&self) -> Option<Sample> {
+        (self.len > 0).then(|| self.at(0))
+    }
+
+    #[inline]
+    fn back(&self) -> Option<Sample> {
+        (self.len > 0).then(|| self.at(self.len - 1))
+    }
+
+    #[inline]
+    fn back_mut(&mut self) -> Option<&mut Sample> {
+        let index = (self.head + self.len.checked_sub(1)?) & SLOT_MASK;
+        Some(&mut self.slots[index])
+    }
+
+    #[inline]
+    fn pop_front(&mut self) {
+        debug_assert!(self.len > 0, "pops only a present sample");
+        self.head = (self.head + 1) & SLOT_MASK;
+        self.len -= 1;
+    }
+
+    #[inline]
+    fn pop_back(&mut self) {
+        debug_assert!(self.len > 0, "pops only a present sample");
+        self.len -= 1;
+    }
+
+    #[inline]
+    fn push_back(&mut self, sample: Sample) {
+        debug_assert!(
+            self.len < BREAKER_SAMPLES_MAX,
+            "the oldest sample is dropped first"
+        );
+        self.slots[(self.head + self.len) & SLOT_MASK] = sample;
+        self.len += 1;
+    }
+
+    fn clear(&mut self) {
+        (self.head, self.len) = (0, 0);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Sample> + '_ {
+        (0..self.len).map(|offset| self.at(offset))
+    }
+}
+
+impl PartialEq for Samples {
+    fn eq(&self, other: &Samples) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Samples {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 pub struct CircuitBreaker {
     move_ticks: i64,
     window_ns: u64,
     halt_ns: u64,
     /// (ts, mid) with increasing mids: the front is the window minimum.
-    minima: VecDeque<(u64, i64)>,
+    minima: Samples,
     /// (ts, mid) with decreasing mids: the front is the window maximum.
-    maxima: VecDeque<(u64, i64)>,
+    maxima: Samples,
     halted_until_ns: u64,
     pub trips: u64,
 }
@@ -33,8 +132,8 @@ impl CircuitBreaker {
             move_ticks,
             window_ns,
             halt_ns,
-            minima: VecDeque::with_capacity(BREAKER_SAMPLES_MAX),
-            maxima: VecDeque::with_capacity(BREAKER_SAMPLES_MAX),
+            minima: Samples::new(),
+            maxima: Samples::new(),
             halted_until_ns: 0,
             trips: 0,
         }
@@ -59,17 +158,17 @@ impl CircuitBreaker {
     /// The general path: expire, keep both deques monotonic, push, check.
     fn on_any_mid(&mut self, ts_ns: u64, mid: i64, window_start: u64) -> bool {
         for deque in [&mut self.minima, &mut self.maxima] {
-            while deque.front().is_some_and(|&(ts, _)| ts < window_start)
+            while deque.front().is_some_and(|(ts, _)| ts < window_start)
                 || deque.len() == BREAKER_SAMPLES_MAX
             {
                 deque.pop_front();
             }
         }
-        while self.minima.back().is_some_and(|&(_, m)| m >= mid) {
+        while self.minima.back().is_some_and(|(_, m)| m >= mid) {
             self.minima.pop_back();
         }
         self.minima.push_back((ts_ns, mid));
-        while self.maxima.back().is_some_and(|&(_, m)| m <= mid) {
+        while self.maxima.back().is_some_and(|(_, m)| m <= mid) {
             self.maxima.pop_back();
         }
         self.maxima.push_back((ts_ns, mid));
@@ -79,8 +178,8 @@ impl CircuitBreaker {
     /// True when `mid` is the last mid fed (both deques end with it).
     #[inline]
     fn is_last_mid(&self, mid: i64) -> bool {
-        self.minima.back().is_some_and(|&(_, m)| m == mid)
-            && self.maxima.back().is_some_and(|&(_, m)| m == mid)
+        self.minima.back().is_some_and(|(_, m)| m == mid)
+            && self.maxima.back().is_some_and(|(_, m)| m == mid)
     }
 
     /// `on_mid` for the mid fed last, with the same result and the same
@@ -94,7 +193,7 @@ impl CircuitBreaker {
             if let Some(last) = deque.back_mut() {
                 last.0 = ts_ns;
             }
-            while deque.front().is_some_and(|&(ts, _)| ts < window_start)
+            while deque.front().is_some_and(|(ts, _)| ts < window_start)
                 || deque.len() == BREAKER_SAMPLES_MAX
             {
                 deque.pop_front();
@@ -106,8 +205,8 @@ impl CircuitBreaker {
     /// Trips if the window's extremes are `move_ticks` or more apart.
     #[inline]
     fn check_window(&mut self, ts_ns: u64, mid: i64) -> bool {
-        let low = self.minima.front().map_or(mid, |&(_, m)| m);
-        let high = self.maxima.front().map_or(mid, |&(_, m)| m);
+        let low = self.minima.front().map_or(mid, |(_, m)| m);
+        let high = self.maxima.front().map_or(mid, |(_, m)| m);
         if high - low >= self.move_ticks {
             self.trips += 1;
             self.halted_until_ns = ts_ns.saturating_add(self.halt_ns);
@@ -126,7 +225,7 @@ impl CircuitBreaker {
         out.u64(self.halted_until_ns);
         for deque in [&self.minima, &self.maxima] {
             out.count(deque.len());
-            for &(ts_ns, mid) in deque {
+            for (ts_ns, mid) in deque.iter() {
                 out.u64(ts_ns);
                 out.i64(mid);
             }
@@ -147,7 +246,7 @@ impl CircuitBreaker {
         }
         // The deques' mids are strictly monotonic by construction (their times
         // need not be: sources stamp events as they read them).
-        let monotonic = |deque: &VecDeque<(u64, i64)>, rising: bool| {
+        let monotonic = |deque: &Samples, rising: bool| {
             deque
                 .iter()
                 .zip(deque.iter().skip(1))

@@ -39,13 +39,23 @@ impl Throttle {
     #[inline]
     pub fn record(&mut self, ts_ns: u64) {
         let capacity = self.times_ns.len();
+        // Both sums stay below twice the capacity: one subtraction wraps
+        // them, where `%` would divide by a runtime value.
+        let wrap = |index: usize| {
+            if index >= capacity {
+                index - capacity
+            } else {
+                index
+            }
+        };
         if self.len < capacity {
-            self.times_ns[(self.head_index + self.len) % capacity] = ts_ns;
+            self.times_ns[wrap(self.head_index + self.len)] = ts_ns;
             self.len += 1;
         } else {
             self.times_ns[self.head_index] = ts_ns;
-            self.head_index = (self.head_index + 1) % capacity;
+            self.head_index = wrap(self.head_index + 1);
         }
+        debug_assert!(self.head_index < capacity && self.len <= capacity);
     }
 
     /// Orders counted in the window ending at `ts_ns`.

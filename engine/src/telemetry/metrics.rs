@@ -23,7 +23,9 @@
 //! in the buckets of the last values measured ([`StageMetrics::record_repeat`],
 //! [`StageMetrics::record_since_recv`]), so every count stays exact and the
 //! distribution is that of the measured sample; `repeated_events` says how
-//! many events were counted so.
+//! many events were counted so. Repeats are batched: a stage keeps a count
+//! of repeats per histogram and adds it to the last bucket in one step
+//! before that bucket changes, and before any settle, rotation or clone.
 
 use crate::telemetry::tally::{Slot, Tally};
 use crossbeam_queue::ArrayQueue;
@@ -109,6 +111,9 @@ pub struct StageMetrics {
     /// part counts again (see [`StageMetrics::record_since_recv`]).
     since_recv_last: Slot,
     processing_last: Slot,
+    /// Repeats of `since_recv_last` / `processing_last` not yet in the tallies.
+    since_recv_repeats: u32,
+    processing_repeats: u32,
     /// True once a value was measured (not repeated) since the stage began.
     measured_any: bool,
     /// Events counted (in one histogram or both) as a repeat of the last
@@ -123,6 +128,20 @@ impl Clone for StageMetrics {
         let mut processing_ns = self.processing_ns.clone();
         self.since_recv_tally.add_to(&mut since_recv_ns);
         self.processing_tally.add_to(&mut processing_ns);
+        for (histogram, slot, repeats) in [
+            (
+                &mut since_recv_ns,
+                self.since_recv_last,
+                self.since_recv_repeats,
+            ),
+            (
+                &mut processing_ns,
+                self.processing_last,
+                self.processing_repeats,
+            ),
+        ] {
+            histogram.saturating_record_n(slot.lowest_value(), u64::from(repeats));
+        }
         StageMetrics {
             name: self.name,
             since_recv_ns,
@@ -135,6 +154,8 @@ impl Clone for StageMetrics {
             processing_tally: Tally::new(),
             since_recv_last: self.since_recv_last,
             processing_last: self.processing_last,
+            since_recv_repeats: 0,
+            processing_repeats: 0,
             measured_any: self.measured_any,
             repeated_events: self.repeated_events,
         }
@@ -155,6 +176,8 @@ impl StageMetrics {
             processing_tally: Tally::new(),
             since_recv_last: Slot::ONE_NS,
             processing_last: Slot::ONE_NS,
+            since_recv_repeats: 0,
+            processing_repeats: 0,
             measured_any: false,
             repeated_events: 0,
         }
@@ -169,6 +192,7 @@ impl StageMetrics {
     /// Counts one event, both spans measured.
     #[inline]
     pub fn record(&mut self, now_ns: u64, since_recv_ns: u64, processing_ns: u64) {
+        self.flush_repeats();
         self.since_recv_last = self.since_recv_tally.record(since_recv_ns.max(1));
         self.processing_last = self.processing_tally.record(processing_ns.max(1));
         self.measured_any = true;
@@ -179,6 +203,7 @@ impl StageMetrics {
     /// time since receipt (ingest: its exit is the hand-off).
     #[inline]
     pub fn record_same(&mut self, now_ns: u64, since_recv_ns: u64) {
+        self.flush_repeats();
         let slot = self.since_recv_tally.record(since_recv_ns.max(1));
         self.processing_tally.record_slot(slot);
         (self.since_recv_last, self.processing_last) = (slot, slot);
@@ -192,8 +217,11 @@ impl StageMetrics {
     #[inline]
     pub fn record_since_recv(&mut self, now_ns: u64, since_recv_ns: u64) {
         debug_assert!(self.measured_any, "a repeat follows a measurement");
+        if self.since_recv_repeats > 0 {
+            self.flush_repeats();
+        }
         self.since_recv_last = self.since_recv_tally.record(since_recv_ns.max(1));
-        self.processing_tally.record_slot(self.processing_last);
+        self.processing_repeats += 1;
         self.repeated_events += 1;
         self.counted(now_ns);
     }
@@ -203,10 +231,21 @@ impl StageMetrics {
     #[inline]
     pub fn record_repeat(&mut self, now_ns: u64) {
         debug_assert!(self.measured_any, "a repeat follows a measurement");
-        self.since_recv_tally.record_slot(self.since_recv_last);
-        self.processing_tally.record_slot(self.processing_last);
+        self.since_recv_repeats += 1;
+        self.processing_repeats += 1;
         self.repeated_events += 1;
         self.counted(now_ns);
+    }
+
+    /// Adds the batched repeats to the tallies, in the last measured buckets.
+    #[inline]
+    fn flush_repeats(&mut self) {
+        let since_recv = std::mem::take(&mut self.since_recv_repeats);
+        let processing = std::mem::take(&mut self.processing_repeats);
+        self.since_recv_tally
+            .record_slot_n(self.since_recv_last, since_recv);
+        self.processing_tally
+            .record_slot_n(self.processing_last, processing);
     }
 
     /// True once an event was measured: until then nothing may be repeated.
@@ -225,6 +264,7 @@ impl StageMetrics {
 
     /// Moves the pending counts into the public histograms.
     pub fn settle(&mut self) {
+        self.flush_repeats();
         self.since_recv_tally.settle_into(&mut self.since_recv_ns);
         self.processing_tally.settle_into(&mut self.processing_ns);
         self.events_since_settle = 0;
@@ -245,6 +285,12 @@ impl StageMetrics {
             return;
         };
         // `settle`, field by field: `exchange` borrows `self`.
+        let since_recv = std::mem::take(&mut self.since_recv_repeats);
+        let processing = std::mem::take(&mut self.processing_repeats);
+        self.since_recv_tally
+            .record_slot_n(self.since_recv_last, since_recv);
+        self.processing_tally
+            .record_slot_n(self.processing_last, processing);
         self.since_recv_tally.settle_into(&mut self.since_recv_ns);
         self.processing_tally.settle_into(&mut self.processing_ns);
         self.events_since_settle = 0;
@@ -360,5 +406,44 @@ mod tests {
         ingest.settle();
         assert_eq!(ingest.since_recv_ns.count_at(700), 2);
         assert_eq!(ingest.processing_ns.count_at(700), 2);
+    }
+
+    // Batched repeats land in the buckets of the measurement they repeat,
+    // across new measurements, clones, rotations and settles.
+    #[test]
+    fn batched_repeats_keep_their_buckets() {
+        let mut metrics = StageMetrics::new("execution");
+        let exchange = Exchange::new();
+        metrics.attach(exchange.clone(), 0);
+        metrics.record(0, 300, 30);
+        (0..5).for_each(|_| metrics.record_repeat(0));
+        metrics.record_since_recv(0, 6_000);
+        metrics.record_since_recv(0, 7_000);
+        let copy = metrics.clone();
+        assert_eq!(
+            copy.since_recv_ns.count_at(300),
+            6,
+            "a clone sees pending repeats"
+        );
+        assert_eq!(copy.processing_ns.count_at(30), 8);
+        exchange.fresh.push(Box::new(Interval::new())).ok().unwrap();
+        metrics.rotate_if_offered(10);
+        let first = exchange.full.pop().unwrap();
+        assert_eq!(first.since_recv_ns, copy.since_recv_ns);
+        assert_eq!(first.processing_ns, copy.processing_ns);
+        metrics.record_repeat(20);
+        metrics.record(20, 80_000, 900);
+        metrics.record_repeat(20);
+        metrics.settle();
+        assert_eq!(
+            metrics.since_recv_ns.count_at(7_000),
+            1,
+            "repeat of the last since-recv"
+        );
+        assert_eq!(metrics.processing_ns.count_at(30), 1);
+        assert_eq!(metrics.since_recv_ns.count_at(80_000), 2);
+        assert_eq!(metrics.processing_ns.count_at(900), 2);
+        assert_eq!(metrics.since_recv_ns.len(), 3);
+        assert_eq!(metrics.repeated_events, 9);
     }
 }

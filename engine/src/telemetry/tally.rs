@@ -59,6 +59,11 @@ pub struct Slot(u16);
 impl Slot {
     /// The bucket of 1 ns (the lowest value a stage records).
     pub const ONE_NS: Slot = Slot(index_of(1) as u16);
+
+    /// The lowest value the bucket holds (what a settle records for it).
+    pub fn lowest_value(self) -> u64 {
+        value_of(usize::from(self.0))
+    }
 }
 
 /// Counts not yet in the histogram.
@@ -107,6 +112,24 @@ impl Tally {
         }
         debug_assert!(*count < u32::MAX, "settled before a count overflows");
         *count += 1;
+    }
+
+    /// Counts `count` more values in the bucket `slot` at once (repeats of
+    /// one measurement, batched by the caller).
+    #[inline]
+    pub fn record_slot_n(&mut self, slot: Slot, count: u32) {
+        if count == 0 {
+            return;
+        }
+        let total = &mut self.counts[usize::from(slot.0)];
+        if *total == 0 {
+            self.touched.push(slot.0);
+        }
+        debug_assert!(
+            total.checked_add(count).is_some(),
+            "settled before a count overflows"
+        );
+        *total += count;
     }
 
     /// True when nothing waits to be settled.
@@ -183,6 +206,25 @@ mod tests {
                 direct.value_at_quantile(quantile)
             );
         }
+    }
+
+    // Counting a bucket n times at once is the same as n single counts.
+    #[test]
+    fn a_batch_of_counts_equals_single_counts() {
+        let (mut single, mut batched) = (Tally::new(), Tally::new());
+        let slot = Tally::slot_of(4_321);
+        for _ in 0..17 {
+            single.record_slot(slot);
+        }
+        batched.record_slot_n(slot, 0);
+        assert!(batched.is_empty(), "a batch of none touches nothing");
+        batched.record_slot_n(slot, 9);
+        batched.record_slot_n(slot, 8);
+        let (mut a, mut b) = (new_latency_histogram(), new_latency_histogram());
+        single.settle_into(&mut a);
+        batched.settle_into(&mut b);
+        assert_eq!(a, b);
+        assert_eq!(b.count_at(slot.lowest_value()), 17);
     }
 
     // A reader's copy sees the pending counts; the tally keeps them for its own settle.

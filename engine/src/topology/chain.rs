@@ -66,10 +66,18 @@ impl Chain {
         }
     }
 
-    /// True once the chain timed an event stage by stage (or has no stage).
+    /// True once the chain timed an event stage by stage (or has no stage):
+    /// the first stage present has measured something.
     #[inline]
-    fn measured_any(&mut self) -> bool {
-        self.metrics_mut().next().is_none_or(|m| m.measured_any())
+    fn measured_any(&self) -> bool {
+        let first = match (&self.risk, &self.strategy, &self.execution, &self.journal) {
+            (Some(risk), ..) => &risk.metrics,
+            (None, Some(strategy), ..) => &strategy.metrics,
+            (None, None, Some(execution), _) => &execution.metrics,
+            (None, None, None, Some(journal)) => &journal.metrics,
+            (None, None, None, None) => return true,
+        };
+        first.measured_any()
     }
 
     /// Every stage timed: a clock read at entry and after each stage.
@@ -123,13 +131,29 @@ impl Chain {
         }
         let now_ns = self.clock.now_ns();
         let since_recv_ns = now_ns.saturating_sub(ev.ts_recv_ns);
-        let mut stages = self.metrics_mut();
-        let mut last = stages.next();
-        for next in stages {
-            if let Some(earlier) = last.replace(next) {
-                earlier.record_repeat(now_ns);
-            }
-        }
+        // Unrolled over the four stages (an iterator over the options cost
+        // as much as the counting itself): every stage but the last repeats.
+        let mut last = None;
+        repeat_before(
+            &mut last,
+            self.risk.as_mut().map(|s| &mut s.metrics),
+            now_ns,
+        );
+        repeat_before(
+            &mut last,
+            self.strategy.as_mut().map(|s| &mut s.metrics),
+            now_ns,
+        );
+        repeat_before(
+            &mut last,
+            self.execution.as_mut().map(|s| &mut s.metrics),
+            now_ns,
+        );
+        repeat_before(
+            &mut last,
+            self.journal.as_mut().map(|s| &mut s.metrics),
+            now_ns,
+        );
         if let Some(last) = last {
             last.record_since_recv(now_ns, since_recv_ns);
         }
@@ -242,6 +266,21 @@ fn journal_event(journal: &mut Timed<JournalStage>, fatal: &mut Option<String>, 
     if let Err(err) = journal.stage.on_event(ev) {
         if fatal.is_none() {
             *fatal = Some(format!("journal write failed, stopping: {err}"));
+        }
+    }
+}
+
+/// Makes `next` (when the stage is present) the last stage seen; the one
+/// it replaces counts the event as a repeat.
+#[inline(always)]
+fn repeat_before<'a>(
+    last: &mut Option<&'a mut StageMetrics>,
+    next: Option<&'a mut StageMetrics>,
+    now_ns: u64,
+) {
+    if let Some(next) = next {
+        if let Some(earlier) = last.replace(next) {
+            earlier.record_repeat(now_ns);
         }
     }
 }

@@ -3,9 +3,11 @@
 //!
 //! Owning thread: the session's thread (inside its sender).
 //! Invariants: preallocated in [`SentLog::with_capacity`] and never grown;
-//! slot `seq_num % capacity` holds the last request recorded with a number
-//! of that residue, so a lookup answers exactly for a request sent within
-//! the last `capacity` MsgSeqNums (of all messages, heartbeats included) and
+//! the slot count is the capacity rounded up to a power of two (a mask, not
+//! a 64-bit division, picks the slot); slot `seq_num & mask` holds the last
+//! request recorded with a number of that residue, so a lookup answers
+//! exactly for a request sent within the last `capacity` MsgSeqNums (of all
+//! messages, heartbeats included; up to the slot count, in fact) and
 //! `None` for anything older, for an admin message, or after a reset;
 //! recording copies at most [`REQUEST_ID_LEN_MAX`] bytes and never allocates.
 
@@ -44,18 +46,29 @@ pub struct SentRequest<'a> {
 #[derive(Debug)]
 pub struct SentLog {
     slots: Box<[Slot]>,
+    /// `slots.len() - 1`, the length a power of two.
+    mask: u64,
 }
 
 impl SentLog {
-    /// A log covering the last `capacity` MsgSeqNums (at least 1).
+    /// A log covering at least the last `capacity` MsgSeqNums (at least 1;
+    /// rounded up to a power of two).
     pub fn with_capacity(capacity: usize) -> SentLog {
+        let len = capacity.max(1).next_power_of_two();
         SentLog {
-            slots: vec![EMPTY; capacity.max(1)].into_boxed_slice(),
+            slots: vec![EMPTY; len].into_boxed_slice(),
+            mask: len as u64 - 1,
         }
     }
 
+    #[inline]
     fn index(&self, seq_num: u64) -> usize {
-        (seq_num % self.slots.len() as u64) as usize
+        let index = (seq_num & self.mask) as usize;
+        debug_assert!(
+            index < self.slots.len(),
+            "the mask keeps the index in range"
+        );
+        index
     }
 
     /// Records the request sent with `seq_num`. `id` must be at most
@@ -118,6 +131,22 @@ mod tests {
         assert_eq!(log.get(0), None);
         log.clear();
         assert_eq!(log.get(8), None, "cleared by a reset");
+    }
+
+    #[test]
+    fn capacity_rounds_up_to_a_power_of_two() {
+        // Capacity 3 keeps 4 slots: the last 4 numbers are found, the 5th back is not.
+        let mut log = SentLog::with_capacity(3);
+        for seq_num in 1..=9u64 {
+            log.record(seq_num, MsgType::NewOrderSingle, &seq_num.to_be_bytes());
+        }
+        for seq_num in 6..=9u64 {
+            assert_eq!(
+                log.get(seq_num).map(|sent| sent.id),
+                Some(&seq_num.to_be_bytes()[..])
+            );
+        }
+        assert_eq!(log.get(5), None, "overwritten by 9");
     }
 
     #[test]
