@@ -140,7 +140,7 @@ fn run_reader(
         let bridge = clock.realtime_bridge();
         received += 1;
         let Some(kernel_ns) = stamp else { continue };
-        if received % ORDER_EVERY != 0 {
+        if !received.is_multiple_of(ORDER_EVERY) {
             continue;
         }
         let stamps = OrderStamps {

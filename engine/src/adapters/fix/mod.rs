@@ -515,11 +515,11 @@ mod tests {
     }
 
     /// Waits (with a deadline) until the venue's bytes reach the client's socket.
-    fn wait_unread(client: &FixClient) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    fn wait_unread(client: &FixClient, clock: &EpochClock) {
+        let deadline_ns = clock.now_ns() + 5_000_000_000;
         while !unread(client) {
             assert!(
-                std::time::Instant::now() < deadline,
+                clock.now_ns() < deadline_ns,
                 "the venue's bytes never arrived"
             );
             std::thread::yield_now();
@@ -535,7 +535,7 @@ mod tests {
         venue
             .write_all(b"8=FIX.4.4\x019=5")
             .expect("the venue writes");
-        wait_unread(&client);
+        wait_unread(&client, &clock);
         assert_eq!(client.poll(&clock, 0, &mut |_| {}), 0);
         assert!(unread(&client), "the send-now poll left the bytes unread");
         client.poll(&clock, 64, &mut |_| {});
