@@ -11,7 +11,8 @@
 #
 # Environment: RACE_VENV (venv, default target/race-venv), OUT (report
 # directory, default target/perf-report), RACE_NS (default "8 64"),
-# RACE_SEED (default 1), RACE_ROWS (overrides the row count).
+# RACE_SEED (default 1), RACE_ROWS (overrides the row count), RACE_PEERS
+# (default "hftbacktest nautilus": Nautilus takes most of the time).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows=2000000 tape=target/race/tape
@@ -61,7 +62,7 @@ mkdir -p "$out/race-logs"
 results=$out/race-results.jsonl
 : > "$results"
 for n in ${RACE_NS:-8 64}; do
-    for peer in hftbacktest nautilus; do
+    for peer in ${RACE_PEERS:-hftbacktest nautilus}; do
         echo "race: $peer, N=$n" >&2
         "$python" "perf/race/peer_$peer.py" "$tape" --n "$n" \
             2> "$out/race-logs/$peer-n$n.log" | tee -a "$results"

@@ -4,6 +4,10 @@
 //! same tape twice (and through either core plan, and as a binary tape)
 //! gives byte-identical journal segments, and a bad tape stops the backtest
 //! with its file and line or byte offset after journaling every row before.
+//! The market-data events journaled are the tape source's own mapping of
+//! every row over books of its own (the driver takes the touch from the
+//! venue's book instead), every hand-over is counted once in the per-event
+//! latency though only a sample is timed, and no snapshot is written.
 
 #[path = "common/tapes.rs"]
 mod tapes;
@@ -11,7 +15,10 @@ mod tapes;
 use genesis_cli::backtest::{BacktestOptions, BacktestReport};
 use genesis_cli::commands::backtest::{backtest, convert, TapeFailure};
 use genesis_cli::commands::replay::{replay, ReplayOptions};
+use genesis_engine::adapters::tape_source::{TapeBooks, TapeFeed};
 use genesis_engine::config::Config;
+use genesis_engine::event::{EventKind, Input, FLAG_MESSAGE_CONTINUES};
+use genesis_engine::journal_stage::EventReader;
 use genesis_io::tape::Compression;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -74,6 +81,65 @@ fn assert_replays(journal: &Path, events: u64) {
     assert_eq!(summary.events, events, "{printed}");
 }
 
+/// The journal's market data is, row for row, what the tape source maps
+/// `tapes` to over books of its own (the oracle); the report counted every
+/// hand-over (rows and replies) in its latency; no snapshot was written.
+fn assert_rows_as_the_tape_source_maps_them(
+    config: &Config,
+    tapes: &[PathBuf],
+    journal: &Path,
+    report: &BacktestReport,
+) {
+    let mut feed = TapeFeed::open(tapes, config).unwrap();
+    let mut books = TapeBooks::new(config);
+    let journaled = EventReader::read_all(journal).unwrap();
+    let mut market = journaled
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::BookDelta | EventKind::Trade));
+    let mut rows = 0u64;
+    while let Some(record) = feed.next_record() {
+        let expected = books.event_of(&record);
+        let got = market.next().expect("every row is journaled");
+        rows += 1;
+        assert_eq!(
+            (
+                got.instrument,
+                got.side,
+                got.input(),
+                got.flags & FLAG_MESSAGE_CONTINUES
+            ),
+            (
+                expected.instrument,
+                expected.side,
+                expected.input(),
+                expected.flags & FLAG_MESSAGE_CONTINUES
+            ),
+            "row {rows}: {record:?}"
+        );
+        assert_eq!(
+            (got.ts_recv_ns, got.ts_venue_ns),
+            (expected.ts_recv_ns, expected.ts_venue_ns)
+        );
+    }
+    assert!(market.next().is_none(), "no market data beyond the tape");
+    assert_eq!(rows, report.driver.rows);
+    assert!(
+        journaled
+            .iter()
+            .any(|e| matches!(e.input(), Input::BookDelta(d) if d.bid_px.0 > 0 && d.ask_px.0 > 0)),
+        "the touch is carried"
+    );
+    assert_eq!(
+        report.latency.count,
+        report.driver.rows + report.driver.replies,
+        "every hand-over counted once in the per-event latency"
+    );
+    assert!(
+        !journal.join("snapshots").exists(),
+        "a backtest writes no snapshot"
+    );
+}
+
 // A Tardis tape trades, replays decision for decision, and backtests twice
 // (and with the journal on its own thread) to the same journal bytes.
 #[test]
@@ -105,6 +171,7 @@ fn tardis_tape_backtests_to_a_journal_that_replays_and_repeats() {
         "every row reaches the engine"
     );
     assert_replays(&dir.path().join("first"), first.run.journal_records);
+    assert_rows_as_the_tape_source_maps_them(&config, &tapes, &dir.path().join("first"), &first);
 
     let (second, _) = run(&config, &tapes, &dir.path().join("second"));
     assert_eq!(second.unwrap().driver, driver);
@@ -175,6 +242,12 @@ fn itch_tape_backtests_to_a_journal_that_replays_and_repeats() {
         "{printed}"
     );
     assert_replays(&dir.path().join("first"), first.run.journal_records);
+    assert_rows_as_the_tape_source_maps_them(
+        &config,
+        std::slice::from_ref(&tape),
+        &dir.path().join("first"),
+        &first,
+    );
     let (second, _) = run(&config, &[tape], &dir.path().join("second"));
     assert_eq!(second.unwrap().driver, first.driver);
     assert_eq!(

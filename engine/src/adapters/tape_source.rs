@@ -271,61 +271,88 @@ impl TapeBooks {
     /// The engine event of `record`, its book updated first.
     #[inline]
     pub fn event_of(&mut self, record: &TapeRecord) -> Event {
-        let instrument = InstrumentId(record.instrument);
-        let (side, input) = match record.kind {
-            RecordKind::Bid | RecordKind::Ask => self.level(record),
-            RecordKind::TradeBuy | RecordKind::TradeSell | RecordKind::TradeUnknown => {
-                let side = match record.kind {
-                    RecordKind::TradeBuy => Side::Buy,
-                    RecordKind::TradeSell => Side::Sell,
-                    _ => Side::None,
-                };
-                let trade = Trade {
-                    price: Price(record.price),
-                    qty: Qty(record.qty),
-                    trade_id: record.trade_id,
-                };
-                (side, Input::Trade(trade))
-            }
+        let touch = match record.kind {
+            RecordKind::Bid | RecordKind::Ask => self.apply(record),
+            _ => (0, 0),
         };
-        let mut event = Event::new(instrument, side, input);
-        event.ts_recv_ns = record.ts_local_ns;
-        event.ts_venue_ns = record.ts_exchange_ns;
-        if record.continues() && !record.kind.is_trade() {
-            event.flags |= FLAG_MESSAGE_CONTINUES;
-        }
-        event
+        event_of_record(record, touch)
     }
 
-    /// Applies a level change; its side and delta with the touch after it.
+    /// Applies a level change; the touch (best bid, best ask; 0 for an
+    /// empty side) after it.
     #[inline]
-    fn level(&mut self, record: &TapeRecord) -> (Side, Input) {
-        let (side, book_side) = match record.kind {
-            RecordKind::Bid => (Side::Buy, book::Side::Bid),
-            _ => (Side::Sell, book::Side::Ask),
+    fn apply(&mut self, record: &TapeRecord) -> (i64, i64) {
+        let Some(book) = self.books.get_mut(usize::from(record.instrument)) else {
+            return (0, 0);
         };
-        let mut touch = (0, 0);
-        if let Some(book) = self.books.get_mut(usize::from(record.instrument)) {
-            if record.starts_snapshot() {
-                book.clear();
-            }
-            book.set_level(book_side, book::Price(record.price), book::Qty(record.qty));
-            touch = (
-                book.best_bid().map_or(0, |level| level.price.0),
-                book.best_ask().map_or(0, |level| level.price.0),
-            );
+        let book_side = match record.kind {
+            RecordKind::Bid => book::Side::Bid,
+            _ => book::Side::Ask,
+        };
+        if record.starts_snapshot() {
+            book.clear();
         }
-        let delta = BookDelta {
-            price: Price(record.price),
-            qty: Qty(record.qty),
-            bid_px: Price(touch.0),
-            ask_px: Price(touch.1),
-        };
-        (side, Input::BookDelta(delta))
+        book.set_level(book_side, book::Price(record.price), book::Qty(record.qty));
+        touch_of(book)
     }
 
     /// Levels dropped because a side was full, over all books.
     pub fn levels_truncated(&self) -> u64 {
         self.books.iter().map(L2Book::levels_truncated).sum()
     }
+}
+
+/// A book's touch as a book delta carries it: (best bid, best ask), 0 for
+/// an empty side.
+#[inline]
+pub fn touch_of(book: &L2Book) -> (i64, i64) {
+    (
+        book.best_bid().map_or(0, |level| level.price.0),
+        book.best_ask().map_or(0, |level| level.price.0),
+    )
+}
+
+/// The engine event of `record` (the mapping of the module header), given
+/// the touch of its instrument's book once the record applied (ignored for
+/// a trade). For a caller that keeps the book itself: the backtest venue's
+/// book sees the same records in the same order.
+#[inline]
+pub fn event_of_record(record: &TapeRecord, touch: (i64, i64)) -> Event {
+    let instrument = InstrumentId(record.instrument);
+    let (side, input) = match record.kind {
+        RecordKind::Bid | RecordKind::Ask => {
+            let side = if record.kind == RecordKind::Bid {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            let delta = BookDelta {
+                price: Price(record.price),
+                qty: Qty(record.qty),
+                bid_px: Price(touch.0),
+                ask_px: Price(touch.1),
+            };
+            (side, Input::BookDelta(delta))
+        }
+        RecordKind::TradeBuy | RecordKind::TradeSell | RecordKind::TradeUnknown => {
+            let side = match record.kind {
+                RecordKind::TradeBuy => Side::Buy,
+                RecordKind::TradeSell => Side::Sell,
+                _ => Side::None,
+            };
+            let trade = Trade {
+                price: Price(record.price),
+                qty: Qty(record.qty),
+                trade_id: record.trade_id,
+            };
+            (side, Input::Trade(trade))
+        }
+    };
+    let mut event = Event::new(instrument, side, input);
+    event.ts_recv_ns = record.ts_local_ns;
+    event.ts_venue_ns = record.ts_exchange_ns;
+    if record.continues() && !record.kind.is_trade() {
+        event.flags |= FLAG_MESSAGE_CONTINUES;
+    }
+    event
 }

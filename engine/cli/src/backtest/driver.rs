@@ -36,13 +36,15 @@
 //! venue has seen every row the engine receives; queues never outgrow what
 //! was reserved for them.
 
+use super::read_ahead::{ReadAhead, Row};
 use super::translate;
-use genesis_engine::adapters::tape_source::{TapeBooks, TapeFeed};
+use genesis_engine::adapters::tape_source::{event_of_record, touch_of, TapeFeed};
 use genesis_engine::clock::EpochClock;
 use genesis_engine::config::{Config, VenueTime};
 use genesis_engine::event::{Event, FLAG_MESSAGE_CONTINUES};
 use genesis_engine::execution::gateway::OrderRequest;
 use genesis_engine::ingest::Source;
+use genesis_engine::topology::chain::laps_sampled;
 use genesis_io::tape::records::TapeRecord;
 use genesis_sim::backtest::{BacktestVenue, BacktestVenueConfig, Reply};
 use hdrhistogram::Histogram;
@@ -111,10 +113,13 @@ pub struct Progress {
 /// The backtest's clock (see the module header).
 pub struct Driver {
     feed: TapeFeed,
-    books: TapeBooks,
+    /// Also the engine's books: the touch an engine event carries is the
+    /// venue's book's after the same row (both apply every row of the tape
+    /// in order, and orders never change the venue's book).
     venue: BacktestVenue,
+    instruments: usize,
     requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
-    rows: VecDeque<TapeRecord>,
+    rows: ReadAhead,
     rows_max: usize,
     /// Index in `rows` of the next row the venue has not seen.
     venue_next: usize,
@@ -132,8 +137,66 @@ pub struct Driver {
     last_read_local_ns: u64,
     end_ns: Option<u64>,
     counters: DriverCounters,
-    latency_ns: Histogram<u64>,
+    latency: SampledLatency,
     progress: Arc<Progress>,
+}
+
+/// Per-event latency of the hand-overs, timed on a sample: the clock is
+/// read around one hand-over in about
+/// [`LAP_SAMPLE_EVERY`](genesis_engine::topology::chain::LAP_SAMPLE_EVERY), chosen by the
+/// live chain's [`laps_sampled`] of the hand-over's number (so a requote
+/// every Nth update cannot alias with it); every other hand-over counts
+/// once more in the last measured value's bucket, so the histogram counts
+/// every event exactly once. The first hand-over is always timed.
+struct SampledLatency {
+    histogram: Histogram<u64>,
+    /// Hand-overs so far (the sample's key).
+    handed: u64,
+    /// The last measured latency; 0 until one is.
+    last_ns: u64,
+    /// Hand-overs since `last_ns` was recorded, not yet counted.
+    repeats: u64,
+}
+
+impl SampledLatency {
+    fn new() -> SampledLatency {
+        SampledLatency {
+            histogram: genesis_engine::telemetry::metrics::new_histogram(),
+            handed: 0,
+            last_ns: 0,
+            repeats: 0,
+        }
+    }
+
+    /// Whether the next hand-over is timed; counts it.
+    #[inline]
+    fn next_is_timed(&mut self) -> bool {
+        self.handed += 1;
+        laps_sampled(self.handed) || self.last_ns == 0
+    }
+
+    /// A timed hand-over took `latency_ns`.
+    #[inline]
+    fn measured(&mut self, latency_ns: u64) {
+        self.settle();
+        self.last_ns = latency_ns.max(1);
+        self.histogram.saturating_record(self.last_ns);
+    }
+
+    /// An untimed hand-over: counted as the last measured one.
+    #[inline]
+    fn repeated(&mut self) {
+        debug_assert!(self.last_ns > 0, "a repeat follows a measurement");
+        self.repeats += 1;
+    }
+
+    /// Counts the repeats waiting.
+    fn settle(&mut self) {
+        if self.repeats > 0 {
+            self.histogram
+                .saturating_record_n(self.last_ns, std::mem::take(&mut self.repeats));
+        }
+    }
 }
 
 impl Driver {
@@ -152,10 +215,10 @@ impl Driver {
         });
         Driver {
             feed,
-            books: TapeBooks::new(config),
             venue,
+            instruments: config.instruments.len(),
             requests_in,
-            rows: VecDeque::with_capacity(backtest.lookahead_rows_max),
+            rows: ReadAhead::with_capacity(backtest.lookahead_rows_max),
             rows_max: backtest.lookahead_rows_max,
             venue_next: 0,
             venue_clock_ns: 0,
@@ -170,7 +233,7 @@ impl Driver {
             last_read_local_ns: 0,
             end_ns: None,
             counters: DriverCounters::default(),
-            latency_ns: genesis_engine::telemetry::metrics::new_histogram(),
+            latency: SampledLatency::new(),
             progress: Arc::new(Progress::default()),
         }
     }
@@ -192,9 +255,11 @@ impl Driver {
     }
 
     /// Per event: from taking it off the read-ahead to the end of its
-    /// hand-over (the journal's write, in a fused plan).
-    pub fn latency_ns(&self) -> &Histogram<u64> {
-        &self.latency_ns
+    /// hand-over (the journal's write, in a fused plan), timed on a sample
+    /// (see [`SampledLatency`]); every hand-over is counted.
+    pub fn latency_ns(&mut self) -> &Histogram<u64> {
+        self.latency.settle();
+        &self.latency.histogram
     }
 
     pub fn venue(&self) -> &BacktestVenue {
@@ -205,8 +270,12 @@ impl Driver {
         &mut self.feed
     }
 
+    /// Levels dropped because a book side was full, over all books.
     pub fn levels_truncated(&self) -> u64 {
-        self.books.levels_truncated()
+        (0..self.instruments)
+            .filter_map(|index| self.venue.book(index as u16))
+            .map(|book| book.levels_truncated())
+            .sum()
     }
 
     /// True once nothing more will happen.
@@ -258,28 +327,37 @@ impl Driver {
         handed
     }
 
-    /// The earliest item of the four streams, by (time, rank).
+    /// The earliest item of the four streams, by (time, rank): each stream
+    /// in rank order replaces the best so far only if strictly earlier.
     #[inline]
     fn next_item(&mut self) -> Option<(u64, Item)> {
-        self.read_ahead();
-        if self.feed.is_done() && self.rows.is_empty() {
-            self.drop_after_end();
+        if self.venue_next == self.rows.len() {
+            self.read_ahead();
+            if self.rows.is_empty() && self.feed.is_done() {
+                self.drop_after_end();
+            }
         }
-        let venue_row = self
-            .rows
-            .get(self.venue_next)
-            .map(|row| (self.venue_time_of(row), Item::VenueTape));
-        let engine_row =
-            (self.venue_next > 0).then(|| (self.rows[0].ts_local_ns, Item::EngineTape));
-        let reply = self
-            .replies
-            .front()
-            .map(|e| (e.ts_recv_ns, Item::EngineReply));
-        let request = self.requests.front().map(|(t, _)| (*t, Item::VenueRequest));
-        [venue_row, engine_row, reply, request]
-            .into_iter()
-            .flatten()
-            .min()
+        let mut best: Option<(u64, Item)> = None;
+        let mut consider = |time_ns: u64, item: Item| {
+            if best.is_none_or(|(best_ns, _)| time_ns < best_ns) {
+                best = Some((time_ns, item));
+            }
+        };
+        if let Some(row) = self.rows.get(self.venue_next) {
+            consider(row.venue_ns.max(self.venue_clock_ns), Item::VenueTape);
+        }
+        if self.venue_next > 0 {
+            if let Some(row) = self.rows.get(0) {
+                consider(row.record.ts_local_ns, Item::EngineTape);
+            }
+        }
+        if let Some(reply) = self.replies.front() {
+            consider(reply.ts_recv_ns, Item::EngineReply);
+        }
+        if let Some((time_ns, _)) = self.requests.front() {
+            consider(*time_ns, Item::VenueRequest);
+        }
+        best
     }
 
     /// Reads rows until the venue has one it has not seen (or the
@@ -291,9 +369,13 @@ impl Driver {
                 return;
             }
             match self.feed.next_record() {
-                Some(row) => {
-                    self.last_read_local_ns = row.ts_local_ns;
-                    self.rows.push_back(row);
+                Some(record) => {
+                    self.last_read_local_ns = record.ts_local_ns;
+                    self.rows.push_back(Row {
+                        record,
+                        touch: (0, 0),
+                        venue_ns: self.venue_time_of(&record),
+                    });
                 }
                 None => {
                     self.end_ns = Some(
@@ -306,15 +388,15 @@ impl Driver {
         }
     }
 
-    /// When the venue sees `row`: its exchange (or local) time, never after
-    /// its local time, never before the row the venue saw last.
+    /// When the venue would see `row`: its exchange (or local) time, never
+    /// after its local time. The merge holds it back to the row the venue
+    /// saw last.
     #[inline]
     fn venue_time_of(&self, row: &TapeRecord) -> u64 {
-        let seen = match self.venue_time {
+        match self.venue_time {
             VenueTime::Exchange => row.ts_exchange_ns.min(row.ts_local_ns),
             VenueTime::Local => row.ts_local_ns,
-        };
-        seen.max(self.venue_clock_ns)
+        }
     }
 
     /// After the tape: drops orders and replies beyond its end (counted).
@@ -343,10 +425,11 @@ impl Driver {
         }
     }
 
-    /// The venue applies the next tape row.
+    /// The venue applies the next tape row, and keeps the touch it leaves
+    /// for the row's engine event.
     #[inline]
     fn venue_sees_row(&mut self, time_ns: u64) {
-        let row = self.rows[self.venue_next];
+        let record = self.rows.at_mut(self.venue_next).record;
         self.venue_next += 1;
         if time_ns < self.now_ns {
             self.counters.venue_clock_held += 1;
@@ -354,9 +437,14 @@ impl Driver {
         let venue_ns = self.advance_to(time_ns);
         self.venue_clock_ns = venue_ns;
         let (replies, response_ns) = (&mut self.replies, self.response_ns);
-        self.venue.on_record(&row, &mut |reply| {
+        self.venue.on_record(&record, &mut |reply| {
             push_reply(replies, &reply, venue_ns, response_ns)
         });
+        if !record.kind.is_trade() {
+            if let Some(book) = self.venue.book(record.instrument) {
+                self.rows.at_mut(self.venue_next - 1).touch = touch_of(book);
+            }
+        }
     }
 
     /// The venue takes the next order.
@@ -391,10 +479,12 @@ impl Driver {
         self.now_ns
     }
 
-    /// Hands the engine its next row or reply, timing the hand-over.
+    /// Hands the engine its next row or reply, timing a sample of the
+    /// hand-overs (the only clock reads of a backtest).
     #[inline]
     fn hand_over(&mut self, item: Item, clock: &EpochClock, emit: &mut dyn FnMut(Event)) {
-        let started = clock.raw();
+        let timed = self.latency.next_is_timed();
+        let started = if timed { clock.raw() } else { 0 };
         let event = match item {
             Item::EngineTape => self.next_row_event(),
             _ => {
@@ -409,15 +499,20 @@ impl Driver {
         self.last_handed_ns = event.ts_recv_ns;
         self.advance_to(event.ts_recv_ns);
         emit(event);
-        let latency_ns = clock.delta_ns(started, clock.raw());
-        self.latency_ns.saturating_record(latency_ns.max(1));
+        if timed {
+            self.latency.measured(clock.delta_ns(started, clock.raw()));
+        } else {
+            self.latency.repeated();
+        }
     }
 
     /// The front row as the engine's event.
     #[inline]
     fn next_row_event(&mut self) -> Event {
         debug_assert!(self.venue_next > 0, "the venue saw the row first");
-        let row = self.rows.pop_front().expect("the merge saw a row");
+        let Row {
+            record: row, touch, ..
+        } = self.rows.pop_front().expect("the merge saw a row");
         self.venue_next -= 1;
         let counters = &mut self.counters;
         counters.rows += 1;
@@ -433,7 +528,7 @@ impl Driver {
                 .file_bytes_read
                 .store(bytes, Ordering::Relaxed);
         }
-        let event = self.books.event_of(&row);
+        let event = event_of_record(&row, touch);
         debug_assert_eq!(
             event.flags & FLAG_MESSAGE_CONTINUES != 0,
             row.continues() && !row.kind.is_trade()

@@ -17,13 +17,15 @@
 //!   and event-rate alerts are off (they compare wall time with tape time);
 //! - the journal folder must hold no records yet: a backtest writes a
 //!   journal of its own, which `genesis replay` verifies without a venue
-//!   (the venue's answers are journaled inputs).
+//!   (the venue's answers are journaled inputs); as it is never resumed, no
+//!   snapshot thread runs (`snapshot.enabled` off).
 //!
 //! Owning thread: the caller's; the engine's threads (and, with
 //! `backtest.read_ahead_thread`, the tape reader) are started and joined
 //! inside [`run_backtest`].
 
 pub mod driver;
+mod read_ahead;
 mod report;
 mod translate;
 
@@ -66,6 +68,10 @@ pub fn backtest_config(config: &Config, options: &BacktestOptions) -> Result<(Co
     }
     config.market_data.timer_interval_ms = 0;
     config.topology.conflate_when_full = false;
+    // A backtest's journal is never resumed (the folder must be fresh), so
+    // the snapshots a restart starts from are never read: no snapshot
+    // thread re-running risk and strategy over the journal beside the run.
+    config.snapshot.enabled = false;
     // Receive → journal latency and event-rate alerts compare wall time
     // with tape time here: meaningless, so off.
     config.alerts.latency_p99_warn_ns = i64::MAX as u64;

@@ -26,7 +26,7 @@
 use super::{RecordInstrument, RecordKind, TapeRecord, FLAGS_ALL};
 use crate::tape::error::{Location, TapeError, TapeErrorKind};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, ErrorKind, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The first eight bytes of every binary tape.
@@ -210,8 +210,16 @@ impl BinaryFile {
     #[inline]
     fn next_record(&mut self) -> Result<Option<TapeRecord>, TapeError> {
         let mut bytes = [0u8; RECORD_BYTES];
-        let held = read_full(&mut self.input, &mut bytes)
-            .map_err(|e| TapeError::new(&self.path, Location::Offset(self.offset), e.into()))?;
+        // Straight from the read buffer when it holds a whole record (all
+        // but one record in READ_BUFFER_BYTES / RECORD_BYTES).
+        let held = if let Some(whole) = self.input.buffer().get(..RECORD_BYTES) {
+            bytes.copy_from_slice(whole);
+            self.input.consume(RECORD_BYTES);
+            RECORD_BYTES
+        } else {
+            read_full(&mut self.input, &mut bytes)
+                .map_err(|e| TapeError::new(&self.path, Location::Offset(self.offset), e.into()))?
+        };
         if held == 0 {
             return Ok(None);
         }
