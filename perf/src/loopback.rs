@@ -18,6 +18,11 @@
 //!   time; a bookTicker carries none, so on the WebSocket feed it starts at
 //!   the engine's receive and leaves out the feed's own delay).
 //!
+//! A third figure is the floor under the engine's own ([`floor`]): two
+//! plain threads doing the same I/O with no logic between, measured right
+//! after the engine in the same row, so engine ÷ floor per part says what
+//! the engine adds.
+//!
 //! Used by `bench` (its loopback section) and the `loopback` binary, which
 //! print the same tables ([`markdown_tables`]).
 
@@ -31,6 +36,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
+
+pub mod floor;
 
 /// The feeds a loopback row can run, by `market_data.source` name.
 pub const FEEDS: [&str; 2] = ["itch-sim", "binance-sim"];
@@ -51,6 +58,8 @@ pub struct Row {
     pub tick_to_trade: Option<Percentiles>,
     /// The engine's own: kernel receive → order written, and its split.
     pub engine_tick_to_trade: Option<T2tSplit>,
+    /// The same split of two plain threads doing the same I/O ([`floor`]).
+    pub floor: Option<T2tSplit>,
     pub tcp_rtt: Option<Percentiles>,
 }
 
@@ -69,6 +78,16 @@ impl Row {
         match (&self.engine_tick_to_trade, &self.tcp_rtt) {
             (Some(t), Some(r)) if r.p50 > 0 && t.total.count > 0 => {
                 Some(pick(&t.total) as f64 / r.p50 as f64)
+            }
+            _ => None,
+        }
+    }
+
+    /// The engine's receive → read p50 ÷ the floor's, same row.
+    pub fn recv_read_over_floor(&self) -> Option<f64> {
+        match (&self.engine_tick_to_trade, &self.floor) {
+            (Some(t), Some(f)) if f.recv_read.p50 > 0 && t.total.count > 0 => {
+                Some(t.recv_read.p50 as f64 / f.recv_read.p50 as f64)
             }
             _ => None,
         }
@@ -96,6 +115,7 @@ impl Row {
             "journal_since_recv_ns": self.journal_since_recv,
             "tick_to_trade_ns": self.tick_to_trade,
             "engine_tick_to_trade_ns": self.engine_tick_to_trade,
+            "floor_tick_to_trade_ns": self.floor,
             "tcp_rtt_ns": self.tcp_rtt,
         })
     }
@@ -145,6 +165,7 @@ pub fn run_row(feed: &str, rate: u64, wait: WaitKind, seconds: f64, scratch: &Pa
         anyhow::bail!("{feed} at {rate}/s stopped on an error: {error}");
     }
     let journal = report.stages.last().expect("a journal stage");
+    let floor = floor::floor_row(rate, wait, seconds.min(2.0))?;
     Ok(Row {
         feed: feed.into(),
         rate_offered: rate,
@@ -156,6 +177,7 @@ pub fn run_row(feed: &str, rate: u64, wait: WaitKind, seconds: f64, scratch: &Pa
         journal_since_recv: Percentiles::of(&journal.since_recv_ns),
         tick_to_trade: report.tick_to_trade,
         engine_tick_to_trade: report.engine_tick_to_trade,
+        floor: Some(floor),
         tcp_rtt: report.loopback_tcp_rtt,
     })
 }
@@ -206,6 +228,7 @@ pub fn markdown_tables(out: &mut String, rows: &[Row]) {
             if met { "met" } else { "not met" }
         );
     }
+    floor_table(out, rows);
     let _ = writeln!(out, "\n| feed | offered/s | market data events/s | receive → journal p50 / p99 / p99.9 | venue tick-to-trade p50 / p99 | TCP round trip p50 | venue t2t p50 ÷ RTT p50 | fills |");
     let _ = writeln!(out, "|---|---:|---:|---|---|---:|---:|---:|");
     for row in rows {
@@ -230,6 +253,39 @@ pub fn markdown_tables(out: &mut String, rows: &[Row]) {
     let _ = writeln!(out, "\nVenue tick-to-trade: the venue's kernel receive stamp of an order minus the venue time of the market data that triggered it (ITCH: the message's send time, stamped as each market move is applied and sent in its own packet; a bookTicker carries none, so on `binance-sim` it starts at the engine's receive). Both figures share one clock each: the engine converts kernel stamps to its own clock with a bridge measured after each read; the venue's clock is CLOCK_REALTIME, as its kernel stamps are.");
 }
 
+/// p50 of the engine's part ÷ the floor's, as a column.
+fn over(engine: &Percentiles, floor: &Percentiles) -> String {
+    if floor.p50 == 0 || engine.count == 0 {
+        return "-".into();
+    }
+    format!("{:.2}×", engine.p50 as f64 / floor.p50 as f64)
+}
+
+/// The floor's split beside the engine's, part by part (p50 ratios).
+fn floor_table(out: &mut String, rows: &[Row]) {
+    let _ = writeln!(out, "\nFloor: two plain threads doing the same I/O in the same row ([`floor`]: UDP datagrams paced as the venue sends them, read with `recvmsg` and the kernel's stamp by a thread waiting as the engine's does, an order-sized `write` to TCP on every {}th); p50 / p99, and the engine's p50 ÷ the floor's.\n", floor::ORDER_EVERY);
+    let _ = writeln!(out, "| feed | offered/s | floor t2t | recv → read | decision → send | engine ÷ floor: t2t | recv → read | decision → send |");
+    let _ = writeln!(out, "|---|---:|---|---|---|---:|---:|---:|");
+    for row in rows {
+        let Some(f) = row.floor.filter(|f| f.total.count > 0) else {
+            continue;
+        };
+        let e = row.engine_tick_to_trade.unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.feed,
+            row.rate_offered,
+            p50_p99(&f.total),
+            p50_p99(&f.recv_read),
+            p50_p99(&f.decide_send),
+            over(&e.total, &f.total),
+            over(&e.recv_read, &f.recv_read),
+            over(&e.decide_send, &f.decide_send),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +308,7 @@ mod tests {
             journal_since_recv: p(900, 4_000),
             tick_to_trade: Some(p(20_000, 60_000)),
             engine_tick_to_trade: engine,
+            floor: None,
             tcp_rtt: Some(p(10_000, 30_000)),
         }
     }
@@ -272,7 +329,14 @@ mod tests {
             read_decide: p(600, 4_000),
             decide_send: p(700, 5_000),
         };
-        let measured = row(Some(split));
+        let mut measured = row(Some(split));
+        measured.floor = Some(T2tSplit {
+            total: p(900, 6_000),
+            recv_read: p(200, 2_000),
+            read_decide: p(0, 0),
+            decide_send: p(140, 3_000),
+        });
+        assert_eq!(measured.recv_read_over_floor(), Some(2.5));
         assert_eq!(
             measured.engine_tick_to_trade_over_rtt(|p| p.p50),
             Some(0.18)
@@ -282,6 +346,12 @@ mod tests {
         assert!(
             out.contains("| itch-sim | 100000 | 7 | 1.8 / 12.0 | 0.5 / 3.0 | 0.6 / 4.0 | 0.7 / 5.0 | 10.0 | 0.18× | met |"),
             "{out}"
+        );
+        assert!(
+            out.contains(
+                "| itch-sim | 100000 | 0.9 / 6.0 | 0.2 / 2.0 | 0.1 / 3.0 | 2.00× | 2.50× | 5.00× |"
+            ),
+            "the floor's row and the engine's ratios to it: {out}"
         );
         assert!(
             out.contains("| itch-sim | 100000 | 0 | - | - | - | - | 10.0 | - | - |"),

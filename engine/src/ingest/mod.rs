@@ -11,6 +11,14 @@
 //! published survivor flagged `FLAG_CONFLATED`. With conflation off
 //! (backtests, replay) market data waits in the FIFO too.
 //!
+//! Orders leave as soon as they are made: after each market-data event it
+//! hands over, ingest asks the venue source whether execution queued a
+//! request ([`Source::send_due`]) and, if so, polls it with a zero budget
+//! (send only) before the next event of the batch; after the round it does
+//! the same for orders made on control and venue events. What the journal
+//! records does not change, only when the order's bytes are written (the
+//! journal is write-behind either way: DESIGN.md, docs/restart.md).
+//!
 //! For the engine's tick-to-trade (`telemetry::tick_to_trade`), when the
 //! venue session measures it, ingest stamps when it read each poll's input
 //! (one clock read at the poll's first hand-off) and leaves every
@@ -198,12 +206,19 @@ impl Ingest {
             lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
         if market_may_flow {
             lanes.read_ns = 0;
-            market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
+            market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| {
+                lanes.route(ev, sink);
+                // An order the fused stages made on this update leaves now,
+                // not after the rest of the batch is processed and journaled.
+                if venue.send_due() {
+                    venue.poll(&clock, 0, &mut |_| {});
+                }
+            });
         }
         let published = (lanes.counters.published - published_before) as usize;
         if published > 0 {
-            // Orders the fused stages just made leave now, not on the next round:
-            // a zero budget lets the venue source send without emitting.
+            // Orders made on control or venue events leave now, not on the next
+            // round: a zero budget lets the venue source send without emitting.
             venue.poll(&clock, 0, &mut |_| {});
         }
         published
@@ -397,5 +412,99 @@ fn stamp_trigger(stamps: &TriggerStamps, event: &Event, read_ns: &mut u64, exit_
     }
     if *read_ns != u64::MAX {
         stamps.put(event.seq, event.ts_recv_ns, *read_ns);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::TopOfBook;
+    use crate::units::{Price, Qty};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    /// Execution stand-in: queues an order on the first event it sees.
+    struct Stages {
+        queued: Arc<AtomicBool>,
+        log: Log,
+    }
+
+    impl Sink for Stages {
+        fn offer(&mut self, event: &Event) -> bool {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("event {}", event.seq));
+            if event.seq == 1 {
+                self.queued.store(true, Ordering::Release);
+            }
+            true
+        }
+    }
+
+    /// Venue stand-in: sends what was queued on a zero-budget poll.
+    struct Venue {
+        queued: Arc<AtomicBool>,
+        log: Log,
+    }
+
+    impl Source for Venue {
+        fn poll(
+            &mut self,
+            _clock: &EpochClock,
+            budget: usize,
+            _emit: &mut dyn FnMut(Event),
+        ) -> usize {
+            if budget == 0 && self.queued.swap(false, Ordering::AcqRel) {
+                self.log.lock().unwrap().push("sent".into());
+            }
+            0
+        }
+
+        fn send_due(&self) -> bool {
+            self.queued.load(Ordering::Acquire)
+        }
+    }
+
+    fn top(bid: i64) -> Event {
+        Event::new(
+            InstrumentId(0),
+            Side::None,
+            Input::TopOfBook(TopOfBook {
+                bid_px: Price(bid),
+                bid_qty: Qty(1),
+                ask_px: Price(bid + 2),
+                ask_qty: Qty(1),
+            }),
+        )
+    }
+
+    // An order decided on the first update of a batch is sent before the
+    // second update is handed over, not after the whole batch.
+    #[test]
+    fn an_order_leaves_before_the_rest_of_its_batch() {
+        let queued = Arc::new(AtomicBool::new(false));
+        let log: Log = Arc::default();
+        let sources = Sources {
+            control: Box::new(NoSource),
+            venue: Box::new(Venue {
+                queued: Arc::clone(&queued),
+                log: Arc::clone(&log),
+            }),
+            market: Box::new(ScriptedSource::new(vec![top(100), top(101), top(102)])),
+        };
+        let mut ingest = Ingest::new(sources, EpochClock::new(), 1, true, 16, 0);
+        let mut stages = Stages {
+            queued,
+            log: Arc::clone(&log),
+        };
+        assert_eq!(ingest.poll(&mut stages), 3, "one poll takes the batch");
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["event 1", "sent", "event 2", "event 3"],
+            "the order went out right after the event it was decided on"
+        );
     }
 }

@@ -43,6 +43,13 @@ pub trait Source: Send {
     fn tick_to_trade(&mut self) -> Option<&mut crate::telemetry::tick_to_trade::TickToTrade> {
         None
     }
+
+    /// A venue source: requests wait to be sent. Ingest then polls it with
+    /// a zero budget right after the event that made them, rather than
+    /// after the rest of its batch. A cheap look (one queue's emptiness).
+    fn send_due(&self) -> bool {
+        false
+    }
 }
 
 /// The state a run starts from, as the venue source needs it.
@@ -192,5 +199,9 @@ impl Source for Tapped {
 
     fn tick_to_trade(&mut self) -> Option<&mut crate::telemetry::tick_to_trade::TickToTrade> {
         self.inner.tick_to_trade()
+    }
+
+    fn send_due(&self) -> bool {
+        self.inner.send_due()
     }
 }

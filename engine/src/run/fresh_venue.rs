@@ -58,6 +58,10 @@ impl Source for FreshVenue {
         self.inner.tick_to_trade()
     }
 
+    fn send_due(&self) -> bool {
+        self.inner.send_due()
+    }
+
     fn on_restored(&mut self, restored: &Restored<'_>) {
         assert_eq!(
             self.answers_emitted, 0,

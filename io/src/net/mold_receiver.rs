@@ -13,8 +13,11 @@
 //! Two sockets: the feed socket (bound to the stream's port) and the
 //! request socket (an ephemeral port that sends requests and receives the
 //! retransmitted packets, which the venue sends back to the requester).
-//! The request socket is drained first, so retransmissions that close a gap
-//! are applied before newer feed packets are looked at. A third, the
+//! While a recovery is open the request socket is drained first, so
+//! retransmissions that close a gap are applied before newer feed packets
+//! are looked at; otherwise (nothing was asked) it is read only on one poll
+//! in [`REQUEST_DRAIN_EVERY_POLLS`], which keeps an empty `recvmsg` out of
+//! every poll and so out of the market data's receive → read. A third, the
 //! snapshot connection, exists only while a snapshot loads.
 //!
 //! Receive stamps: both sockets ask the kernel for `SO_TIMESTAMPNS` (or
@@ -60,6 +63,8 @@ use std::net::SocketAddr;
 
 /// Larger than the largest UDP payload (65507 bytes over IPv4).
 const RECV_BUFFER_BYTES: usize = 64 * 1024;
+/// Outside a recovery, the request socket is read on one poll in this many.
+pub const REQUEST_DRAIN_EVERY_POLLS: u32 = 64;
 
 /// How to build a [`MoldReceiver`].
 #[derive(Clone, Copy, Debug)]
@@ -128,6 +133,8 @@ pub struct MoldReceiver {
     stats: ReceiverStats,
     recovery: Recovery,
     snapshot: Option<SoupClient>,
+    /// Polls since the request socket was last drained outside a recovery.
+    polls_since_request_drain: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -164,6 +171,7 @@ impl MoldReceiver {
             stats: ReceiverStats::default(),
             recovery: Recovery::new(RecoveryConfig::default(), false),
             snapshot: None,
+            polls_since_request_drain: 0,
         })
     }
 
@@ -262,14 +270,16 @@ impl MoldReceiver {
         self.recovery.ensure_started(feed, now_ns);
         let before = *self.recovery.stats();
         let mut result = ReceivePoll::default();
-        self.drain(
-            Which::Request,
-            feed,
-            now_ns,
-            clock,
-            &mut on_message,
-            &mut result,
-        );
+        if self.request_drain_due() {
+            self.drain(
+                Which::Request,
+                feed,
+                now_ns,
+                clock,
+                &mut on_message,
+                &mut result,
+            );
+        }
         self.drain(
             Which::Feed,
             feed,
@@ -287,6 +297,21 @@ impl MoldReceiver {
         result.snapshot_applied = after.snapshots_applied > before.snapshots_applied;
         result.snapshot_failed = after.snapshots_failed > before.snapshots_failed;
         result
+    }
+
+    /// Whether this poll reads the request socket: always while a recovery
+    /// is open (retransmissions then come first), otherwise every
+    /// [`REQUEST_DRAIN_EVERY_POLLS`]th poll (late or stray answers), so a
+    /// quiet feed's poll makes one `recvmsg`, not two.
+    fn request_drain_due(&mut self) -> bool {
+        self.polls_since_request_drain += 1;
+        if self.recovery.is_recovering()
+            || self.polls_since_request_drain >= REQUEST_DRAIN_EVERY_POLLS
+        {
+            self.polls_since_request_drain = 0;
+            return true;
+        }
+        false
     }
 
     /// Send the recovery's retransmission request if one is due at `now_ns`.
@@ -411,5 +436,63 @@ impl MoldReceiver {
             self.recovery.on_datagram(feed, arrival, now_ns, on_message);
         }
         self.stats.polls_at_budget += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::itch::{ItchFeedConfig, StockSymbol};
+    use std::time::{Duration, Instant};
+
+    fn receiver_and_feed() -> (MoldReceiver, ItchFeed) {
+        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+        let receiver = MoldReceiver::bind(MoldReceiverConfig {
+            feed_bind_addr: loopback,
+            request_bind_addr: loopback,
+            request_server_addr: "127.0.0.1:9".parse().expect("literal address"),
+            options: SocketOptions::default(),
+            datagrams_per_poll_max: 64,
+        })
+        .expect("bound on loopback");
+        let feed = ItchFeed::new(ItchFeedConfig {
+            symbols: vec![StockSymbol::from_str_padded("TEST").expect("a valid symbol")],
+            orders_max: 16,
+            levels_max: 16,
+            next_sequence: Some(1),
+            request_retry_ns: u64::MAX,
+            request_count_max: 1,
+        });
+        (receiver, feed)
+    }
+
+    // Outside a recovery the request socket is read on one poll in
+    // REQUEST_DRAIN_EVERY_POLLS: a stray datagram there waits, and is
+    // read (never lost) within that many polls.
+    #[test]
+    fn the_request_socket_is_read_now_and_then_outside_a_recovery() {
+        let (mut receiver, mut feed) = receiver_and_feed();
+        let mut clock = || 1_000_u64;
+        receiver.poll(&mut feed, &mut clock, |_, _, _| {});
+        assert!(!receiver.is_recovering(), "nothing was missed");
+        let stray = std::net::UdpSocket::bind("127.0.0.1:0").expect("a sender");
+        let target = receiver.request_socket.local_addr().expect("bound");
+        stray.send_to(b"stray", target).expect("sent on loopback");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut byte = [0u8; 8];
+        while receiver.request_socket.peek(&mut byte).is_err() {
+            assert!(Instant::now() < deadline, "the datagram never arrived");
+            std::thread::yield_now();
+        }
+        receiver.poll(&mut feed, &mut clock, |_, _, _| {});
+        assert_eq!(receiver.stats().retransmit_datagrams, 0, "not read at once");
+        for _ in 0..REQUEST_DRAIN_EVERY_POLLS {
+            receiver.poll(&mut feed, &mut clock, |_, _, _| {});
+        }
+        assert_eq!(
+            receiver.stats().retransmit_datagrams,
+            1,
+            "read within the period"
+        );
     }
 }

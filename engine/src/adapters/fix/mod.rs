@@ -4,7 +4,10 @@
 //! session (acks, fills and rejects become engine events in a preallocated
 //! outbox), runs the session's timers (heartbeats, test requests), sends the
 //! requests execution queued, and writes what the session has to send
-//! without blocking: a partial write stays in the session's buffer.
+//! without blocking: a partial write stays in the session's buffer. A poll
+//! with a zero budget is ingest asking for the orders just decided: it only
+//! encodes and writes them (no read first), and [`Source::send_due`] tells
+//! ingest when execution has queued one.
 //!
 //! What a strict venue enforces, and what a disconnect leaves behind:
 //! - A request waits in a bounded list while the session is down. A new
@@ -358,6 +361,22 @@ impl FixClient {
         }
     }
 
+    /// Sends queued requests and writes them, nothing else: no read of the
+    /// socket (a `recv` that would find nothing before the `write` that
+    /// matters), no timers, no reconciliation (all on the next full poll).
+    fn send_now(&mut self, now_ns: u64) {
+        let Some(mut stream) = self.stream.take() else {
+            return;
+        };
+        self.send_requests(now_ns);
+        let written = self.write_socket(&mut stream);
+        self.stamp_sent(written.is_ok());
+        match written {
+            Err(loss) => self.disconnect(loss, now_ns),
+            Ok(()) => self.stream = Some(stream),
+        }
+    }
+
     /// The send stamp: once the output is drained, every order encoded since
     /// the last one was handed to the kernel now; lost with the connection.
     #[inline]
@@ -420,8 +439,19 @@ impl Source for FixClient {
         Some(&mut self.tick_to_trade)
     }
 
+    /// Execution queued a request that no poll has taken yet.
+    fn send_due(&self) -> bool {
+        !self.requests.is_empty()
+    }
+
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         let now_ns = clock.now_ns();
+        if budget == 0 && self.stream.is_some() && self.link.polled {
+            // Ingest's "send now": the orders just decided go out before
+            // anything else; the socket is read on ingest's next round.
+            self.send_now(now_ns);
+            return 0;
+        }
         if !self.link.polled {
             // Before any market data: nothing new goes until the first round.
             self.link.polled = true;
@@ -455,5 +485,91 @@ impl Drop for FixClient {
         if self.stream.is_some() {
             self.logout(crate::clock::EpochClock::new().now_ns());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A client connected to a listener standing in for the venue (no
+    /// logon answered), polled once so it is past its first poll.
+    fn connected() -> (FixClient, TcpStream, EpochClock) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let config = Config::builtin();
+        let mut settings = config.venue.fix.clone();
+        settings.seq_file = std::path::PathBuf::new();
+        let (_gateway, requests) = crate::adapters::QueueGateway::new(16);
+        let address = listener.local_addr().expect("bound");
+        let mut client = FixClient::new(&config, &settings, address, requests).expect("a client");
+        let clock = EpochClock::new();
+        client.poll(&clock, 64, &mut |_| {});
+        assert!(client.stream.is_some(), "connected on the first poll");
+        let (venue, _) = listener.accept().expect("the client connects");
+        (client, venue, clock)
+    }
+
+    /// Whether bytes wait unread on the client's socket (none once it is closed).
+    fn unread(client: &FixClient) -> bool {
+        let mut byte = [0u8; 1];
+        client
+            .stream
+            .as_ref()
+            .is_some_and(|stream| matches!(stream.peek(&mut byte), Ok(count) if count > 0))
+    }
+
+    /// Waits (with a deadline) until the venue's bytes reach the client's socket.
+    fn wait_unread(client: &FixClient, clock: &EpochClock) {
+        let deadline_ns = clock.now_ns() + 5_000_000_000;
+        while !unread(client) {
+            assert!(
+                clock.now_ns() < deadline_ns,
+                "the venue's bytes never arrived"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    // Ingest's zero-budget "send now" poll writes without reading the
+    // socket first: what the venue sent waits for the next full poll.
+    #[test]
+    fn a_zero_budget_poll_does_not_read_the_socket() {
+        let (mut client, mut venue, clock) = connected();
+        // Half a message: the session keeps it buffered, nothing is lost.
+        venue
+            .write_all(b"8=FIX.4.4\x019=5")
+            .expect("the venue writes");
+        wait_unread(&client, &clock);
+        assert_eq!(client.poll(&clock, 0, &mut |_| {}), 0);
+        assert!(unread(&client), "the send-now poll left the bytes unread");
+        client.poll(&clock, 64, &mut |_| {});
+        assert!(!unread(&client), "a full poll reads them");
+    }
+
+    // Ingest asks the venue to send only when execution queued a request.
+    #[test]
+    fn send_is_due_only_with_a_queued_request() {
+        let (mut gateway, requests) = crate::adapters::QueueGateway::new(4);
+        let config = Config::builtin();
+        let mut settings = config.venue.fix.clone();
+        settings.seq_file = std::path::PathBuf::new();
+        let address: SocketAddr = "127.0.0.1:9".parse().expect("literal address");
+        let client = FixClient::new(&config, &settings, address, requests).expect("a client");
+        assert!(!client.send_due());
+        use crate::execution::gateway::Gateway;
+        let request = OrderRequest {
+            kind: crate::execution::gateway::RequestKind::Cancel,
+            order_id: crate::units::OrderId(1),
+            instrument: InstrumentId(0),
+            side: Side::Buy,
+            price: crate::units::Price(100),
+            qty: crate::units::Qty(1),
+            ts_trigger_ns: 0,
+            ts_decided_ns: 0,
+            trigger_seq: 0,
+        };
+        gateway.send(&request).expect("room in the queue");
+        assert!(client.send_due());
     }
 }
