@@ -7,8 +7,8 @@
 //! positions (no fill missed or counted twice), and `journal verify` and
 //! `replay` pass.
 //!
-//! CI runs `GENESIS_RESTART_KILLS` kill points (default 20, the issue's
-//! count) from `GENESIS_RESTART_SEED` (default 13). A round reads only the
+//! CI runs `GENESIS_RESTART_KILLS` kill points (default 20) from
+//! `GENESIS_RESTART_SEED` (default 13). A round reads only the
 //! journal records written since the last, and the journal check and
 //! replay after each round run on a copy beside the next round, so a round
 //! costs the same however long the journal has grown.
