@@ -278,22 +278,10 @@ impl StageMetrics {
         if self.events_since_settle >= SETTLE_EVERY_MAX {
             self.settle();
         }
-        let Some(exchange) = &self.exchange else {
+        let Some(mut spare) = self.exchange.as_ref().and_then(|e| e.fresh.pop()) else {
             return;
         };
-        let Some(mut spare) = exchange.fresh.pop() else {
-            return;
-        };
-        // `settle`, field by field: `exchange` borrows `self`.
-        let since_recv = std::mem::take(&mut self.since_recv_repeats);
-        let processing = std::mem::take(&mut self.processing_repeats);
-        self.since_recv_tally
-            .record_slot_n(self.since_recv_last, since_recv);
-        self.processing_tally
-            .record_slot_n(self.processing_last, processing);
-        self.since_recv_tally.settle_into(&mut self.since_recv_ns);
-        self.processing_tally.settle_into(&mut self.processing_ns);
-        self.events_since_settle = 0;
+        self.settle();
         std::mem::swap(&mut self.since_recv_ns, &mut spare.since_recv_ns);
         std::mem::swap(&mut self.processing_ns, &mut spare.processing_ns);
         spare.start_ns = self.interval_start_ns;
@@ -302,7 +290,9 @@ impl StageMetrics {
         // The reporter offers one set per interval and drains `full` before
         // offering again, so there is always room; if not, the set is dropped
         // (freed), which loses one interval of figures but never blocks.
-        let _ = exchange.full.push(spare);
+        if let Some(exchange) = &self.exchange {
+            let _ = exchange.full.push(spare);
+        }
     }
 
     /// When the current interval began (epoch ns).
