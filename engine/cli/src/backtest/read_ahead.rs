@@ -8,7 +8,7 @@
 //! Invariants, asserted in debug builds: never more rows than slots; a row is popped only
 //! once pushed.
 
-use genesis_io::tape::records::{RecordKind, TapeRecord};
+use genesis_io::tape::records::TapeRecord;
 
 /// A row of the read-ahead.
 #[derive(Clone, Copy, Debug)]
@@ -25,16 +25,7 @@ pub struct Row {
 /// What an empty slot holds.
 fn blank_row() -> Row {
     Row {
-        record: TapeRecord {
-            ts_local_ns: 0,
-            ts_exchange_ns: 0,
-            price: 0,
-            qty: 0,
-            trade_id: 0,
-            instrument: 0,
-            kind: RecordKind::Bid,
-            flags: 0,
-        },
+        record: TapeRecord::BLANK,
         touch: (0, 0),
         venue_ns: 0,
     }

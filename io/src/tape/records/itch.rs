@@ -116,16 +116,7 @@ impl ItchRecords {
                 book: L3Book::with_capacity(options.itch_orders_max, options.itch_levels_max),
             });
         }
-        let blank = TapeRecord {
-            ts_local_ns: 0,
-            ts_exchange_ns: 0,
-            price: 0,
-            qty: 0,
-            trade_id: 0,
-            instrument: 0,
-            kind: RecordKind::Bid,
-            flags: 0,
-        };
+        let blank = TapeRecord::BLANK;
         Ok(ItchRecords {
             reader: Some(ItchFileReader::open(&first)?),
             paths: paths.to_vec(),

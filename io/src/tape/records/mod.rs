@@ -105,6 +105,18 @@ pub struct TapeRecord {
 }
 
 impl TapeRecord {
+    /// An all-zero bid level change: what an unfilled slot holds.
+    pub const BLANK: TapeRecord = TapeRecord {
+        ts_local_ns: 0,
+        ts_exchange_ns: 0,
+        price: 0,
+        qty: 0,
+        trade_id: 0,
+        instrument: 0,
+        kind: RecordKind::Bid,
+        flags: 0,
+    };
+
     /// Whether more rows of the same message follow.
     #[inline]
     pub fn continues(&self) -> bool {
