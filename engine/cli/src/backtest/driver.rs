@@ -1,8 +1,10 @@
 //! The backtest's clock: one loop that merges, in tape time, what the
 //! engine receives (tape rows, the venue's replies) with what the backtest
 //! venue receives (tape rows, the engine's orders), and the two sources
-//! ingest polls for it: [`MarketLane`] hands the engine the tape's rows,
-//! [`VenueLane`] the venue's replies, as a real feed and venue would.
+//! ingest polls for it: [`MarketLane`] hands the engine the tape's rows
+//! (and the venue's replies that fall between them, so one poll runs the
+//! merge as far as its budget), [`VenueLane`] the replies that come first
+//! in a round.
 //!
 //! Four streams, each already in time order, merged by (time, rank):
 //!
@@ -14,7 +16,9 @@
 //! | 3 | the venue receives an order | the engine's decision time (`ts_decided_ns`) + `entry_latency_ns` |
 //!
 //! So at one instant the venue applies the tape before orders arriving
-//! then, as hftbacktest does. Rows are read ahead (at most
+//! then, as hftbacktest does. Each stream's next item is kept as one number
+//! (time, then rank), updated only when that stream moves: the merge is
+//! the least of four numbers. Rows are read ahead (at most
 //! `backtest.lookahead_rows_max`) so the venue can see them before the
 //! engine does.
 //!
@@ -33,8 +37,8 @@
 //! and counted. Owning thread: ingest's (the lanes share the driver behind
 //! a mutex only that thread takes). Invariants, asserted in debug builds:
 //! every time handed to the engine is at or after the one before; the
-//! venue has seen every row the engine receives; queues never outgrow what
-//! was reserved for them.
+//! venue has seen every row the engine receives; the kept keys are the
+//! streams' own; queues never outgrow what was reserved for them.
 
 use super::read_ahead::{ReadAhead, Row};
 use super::translate;
@@ -60,10 +64,30 @@ const PROGRESS_EVERY_ROWS: u64 = 4_096;
 /// What the merge takes next, in rank order for equal times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Item {
-    VenueTape,
-    EngineTape,
-    EngineReply,
-    VenueRequest,
+    VenueTape = 0,
+    EngineTape = 1,
+    EngineReply = 2,
+    VenueRequest = 3,
+}
+
+impl Item {
+    const BY_RANK: [Item; 4] = [
+        Item::VenueTape,
+        Item::EngineTape,
+        Item::EngineReply,
+        Item::VenueRequest,
+    ];
+}
+
+/// A stream's next item as one number: its time, then its rank, so the
+/// merge is a `min` of four numbers; [`NONE`] when the stream has none.
+type MergeKey = u128;
+/// A stream with nothing to take (above every real key).
+const NONE: MergeKey = MergeKey::MAX;
+
+#[inline]
+fn merge_key(time_ns: u64, item: Item) -> MergeKey {
+    (MergeKey::from(time_ns) << 2) | item as MergeKey
 }
 
 /// Which of ingest's sources is asking.
@@ -74,10 +98,14 @@ enum Lane {
 }
 
 impl Lane {
-    fn item(self) -> Item {
+    /// Whether a poll of this lane hands `item` over: the market lane hands
+    /// over the rows and the replies between them (one poll runs the merge
+    /// as far as its budget allows); the venue lane only replies.
+    #[inline]
+    fn hands(self, item: Item) -> bool {
         match self {
-            Lane::Market => Item::EngineTape,
-            Lane::Venue => Item::EngineReply,
+            Lane::Market => true,
+            Lane::Venue => item == Item::EngineReply,
         }
     }
 }
@@ -126,6 +154,13 @@ pub struct Driver {
     venue_clock_ns: u64,
     requests: VecDeque<(u64, OrderRequest)>,
     replies: VecDeque<Event>,
+    /// Each stream's next item as a [`MergeKey`], kept as the streams move
+    /// (never recomputed per item): the row the venue sees next, the row the
+    /// engine receives next, the front reply and the front request.
+    venue_key: MergeKey,
+    engine_key: MergeKey,
+    reply_key: MergeKey,
+    request_key: MergeKey,
     entry_ns: u64,
     response_ns: u64,
     venue_time: VenueTime,
@@ -224,6 +259,10 @@ impl Driver {
             venue_clock_ns: 0,
             requests: VecDeque::with_capacity(IN_FLIGHT_RESERVED),
             replies: VecDeque::with_capacity(IN_FLIGHT_RESERVED),
+            venue_key: NONE,
+            engine_key: NONE,
+            reply_key: NONE,
+            request_key: NONE,
             entry_ns: backtest.entry_latency_ns,
             response_ns: backtest.response_latency_ns,
             venue_time: backtest.venue_time,
@@ -311,7 +350,7 @@ impl Driver {
                 Item::VenueTape => self.venue_sees_row(time_ns),
                 Item::VenueRequest => self.venue_takes_request(time_ns),
                 Item::EngineTape | Item::EngineReply => {
-                    if item != lane.item() || handed == budget {
+                    if !lane.hands(item) || handed == budget {
                         break;
                     }
                     self.hand_over(item, clock, emit);
@@ -327,8 +366,8 @@ impl Driver {
         handed
     }
 
-    /// The earliest item of the four streams, by (time, rank): each stream
-    /// in rank order replaces the best so far only if strictly earlier.
+    /// The earliest item of the four streams, by (time, rank): the least
+    /// of their keys.
     #[inline]
     fn next_item(&mut self) -> Option<(u64, Item)> {
         if self.venue_next == self.rows.len() {
@@ -337,27 +376,55 @@ impl Driver {
                 self.drop_after_end();
             }
         }
-        let mut best: Option<(u64, Item)> = None;
-        let mut consider = |time_ns: u64, item: Item| {
-            if best.is_none_or(|(best_ns, _)| time_ns < best_ns) {
-                best = Some((time_ns, item));
-            }
-        };
-        if let Some(row) = self.rows.get(self.venue_next) {
-            consider(row.venue_ns.max(self.venue_clock_ns), Item::VenueTape);
+        debug_assert!(self.keys_are_right(), "the merge keys follow the streams");
+        let key = self
+            .venue_key
+            .min(self.engine_key)
+            .min(self.reply_key)
+            .min(self.request_key);
+        (key != NONE).then(|| ((key >> 2) as u64, Item::BY_RANK[(key & 3) as usize]))
+    }
+
+    /// The key of the row the venue sees next: its time, held back to the
+    /// venue's clock.
+    #[inline]
+    fn venue_key_now(&self) -> MergeKey {
+        self.rows.get(self.venue_next).map_or(NONE, |row| {
+            merge_key(row.venue_ns.max(self.venue_clock_ns), Item::VenueTape)
+        })
+    }
+
+    /// The key of the row the engine receives next (one the venue has seen).
+    #[inline]
+    fn engine_key_now(&self) -> MergeKey {
+        if self.venue_next == 0 {
+            return NONE;
         }
-        if self.venue_next > 0 {
-            if let Some(row) = self.rows.get(0) {
-                consider(row.record.ts_local_ns, Item::EngineTape);
-            }
-        }
-        if let Some(reply) = self.replies.front() {
-            consider(reply.ts_recv_ns, Item::EngineReply);
-        }
-        if let Some((time_ns, _)) = self.requests.front() {
-            consider(*time_ns, Item::VenueRequest);
-        }
-        best
+        self.rows.get(0).map_or(NONE, |row| {
+            merge_key(row.record.ts_local_ns, Item::EngineTape)
+        })
+    }
+
+    #[inline]
+    fn reply_key_now(&self) -> MergeKey {
+        self.replies
+            .front()
+            .map_or(NONE, |reply| merge_key(reply.ts_recv_ns, Item::EngineReply))
+    }
+
+    #[inline]
+    fn request_key_now(&self) -> MergeKey {
+        self.requests
+            .front()
+            .map_or(NONE, |(time_ns, _)| merge_key(*time_ns, Item::VenueRequest))
+    }
+
+    /// The kept keys are the streams' (for debug assertions).
+    fn keys_are_right(&self) -> bool {
+        self.venue_key == self.venue_key_now()
+            && self.engine_key == self.engine_key_now()
+            && self.reply_key == self.reply_key_now()
+            && self.request_key == self.request_key_now()
     }
 
     /// Reads rows until the venue has one it has not seen (or the
@@ -376,6 +443,7 @@ impl Driver {
                         touch: (0, 0),
                         venue_ns: self.venue_time_of(&record),
                     });
+                    self.venue_key = self.venue_key_now();
                 }
                 None => {
                     self.end_ns = Some(
@@ -410,26 +478,42 @@ impl Driver {
             self.replies.pop_front();
             self.counters.replies_undelivered += 1;
         }
+        self.request_key = self.request_key_now();
+        self.reply_key = self.reply_key_now();
     }
 
-    /// Moves the orders execution sent into the arrival queue.
-    #[inline]
+    /// Moves the orders execution sent into the arrival queue (after every
+    /// hand-over of a fused plan: one look at the queue when it is empty).
+    #[inline(always)]
     fn take_requests(&mut self) {
-        while let Some(request) = self.requests_in.pop() {
-            let arrival_ns = request.ts_decided_ns.saturating_add(self.entry_ns);
-            debug_assert!(
-                self.requests.back().is_none_or(|(t, _)| *t <= arrival_ns),
-                "orders arrive in the order they were decided"
-            );
-            self.requests.push_back((arrival_ns, request));
+        if !self.requests_in.is_empty() {
+            self.take_sent_requests();
         }
     }
 
-    /// The venue applies the next tape row, and keeps the touch it leaves
-    /// for the row's engine event.
+    fn take_sent_requests(&mut self) {
+        while let Some(request) = self.requests_in.pop() {
+            // An order is decided at the time of the event that made it,
+            // never after the backtest's now, and the link to the venue is a
+            // FIFO. Both hold for every order made on the driver's events;
+            // an event from outside tape time (a wall-clock timer, which a
+            // backtest does not run) is taken to happen now.
+            let decided_ns = request.ts_decided_ns.min(self.now_ns);
+            let arrival_ns = decided_ns.saturating_add(self.entry_ns);
+            let arrival_ns = self
+                .requests
+                .back()
+                .map_or(arrival_ns, |(t, _)| arrival_ns.max(*t));
+            self.requests.push_back((arrival_ns, request));
+        }
+        self.request_key = self.request_key_now();
+    }
+
+    /// The venue applies the next tape row in its slot of the read-ahead,
+    /// and keeps there the touch it leaves for the row's engine event.
     #[inline]
     fn venue_sees_row(&mut self, time_ns: u64) {
-        let record = self.rows.at_mut(self.venue_next).record;
+        let index = self.venue_next;
         self.venue_next += 1;
         if time_ns < self.now_ns {
             self.counters.venue_clock_held += 1;
@@ -437,13 +521,21 @@ impl Driver {
         let venue_ns = self.advance_to(time_ns);
         self.venue_clock_ns = venue_ns;
         let (replies, response_ns) = (&mut self.replies, self.response_ns);
-        self.venue.on_record(&record, &mut |reply| {
+        let row = self.rows.at_mut(index);
+        self.venue.on_record(&row.record, &mut |reply| {
             push_reply(replies, &reply, venue_ns, response_ns)
         });
-        if !record.kind.is_trade() {
-            if let Some(book) = self.venue.book(record.instrument) {
-                self.rows.at_mut(self.venue_next - 1).touch = touch_of(book);
+        if !row.record.kind.is_trade() {
+            if let Some(book) = self.venue.book(row.record.instrument) {
+                row.touch = touch_of(book);
             }
+        }
+        if index == 0 {
+            self.engine_key = merge_key(row.record.ts_local_ns, Item::EngineTape);
+        }
+        self.venue_key = self.venue_key_now();
+        if self.reply_key == NONE {
+            self.reply_key = self.reply_key_now();
         }
     }
 
@@ -452,6 +544,7 @@ impl Driver {
         let Some((_, request)) = self.requests.pop_front() else {
             return;
         };
+        self.request_key = self.request_key_now();
         if !request.kind.is_order_entry() {
             // A reconciliation note: no backtest venue reconciles.
             return;
@@ -469,6 +562,9 @@ impl Driver {
                 event.ts_recv_ns = venue_ns + response_ns;
                 replies.push_back(event);
             }
+        }
+        if self.reply_key == NONE {
+            self.reply_key = self.reply_key_now();
         }
     }
 
@@ -489,7 +585,9 @@ impl Driver {
             Item::EngineTape => self.next_row_event(),
             _ => {
                 self.counters.replies += 1;
-                self.replies.pop_front().expect("the merge saw a reply")
+                let reply = self.replies.pop_front().expect("the merge saw a reply");
+                self.reply_key = self.reply_key_now();
+                reply
             }
         };
         debug_assert!(
@@ -506,14 +604,14 @@ impl Driver {
         }
     }
 
-    /// The front row as the engine's event.
+    /// The front row as the engine's event, made in its slot, which is
+    /// then freed.
     #[inline]
     fn next_row_event(&mut self) -> Event {
         debug_assert!(self.venue_next > 0, "the venue saw the row first");
         let Row {
             record: row, touch, ..
-        } = self.rows.pop_front().expect("the merge saw a row");
-        self.venue_next -= 1;
+        } = self.rows.front().expect("the merge saw a row");
         let counters = &mut self.counters;
         counters.rows += 1;
         if row.kind.is_trade() {
@@ -521,18 +619,22 @@ impl Driver {
         } else if !row.continues() {
             counters.book_updates += 1;
         }
-        if counters.rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
-            self.progress.rows.store(counters.rows, Ordering::Relaxed);
+        let event = event_of_record(row, *touch);
+        debug_assert_eq!(
+            event.flags & FLAG_MESSAGE_CONTINUES != 0,
+            row.continues() && !row.kind.is_trade()
+        );
+        self.rows.drop_front();
+        self.venue_next -= 1;
+        self.engine_key = self.engine_key_now();
+        let rows = self.counters.rows;
+        if rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
+            self.progress.rows.store(rows, Ordering::Relaxed);
             let bytes = self.feed.file_bytes_read();
             self.progress
                 .file_bytes_read
                 .store(bytes, Ordering::Relaxed);
         }
-        let event = event_of_record(&row, touch);
-        debug_assert_eq!(
-            event.flags & FLAG_MESSAGE_CONTINUES != 0,
-            row.continues() && !row.kind.is_trade()
-        );
         event
     }
 

@@ -3,8 +3,9 @@
 //! it has, the touch it left in the venue's book.
 //!
 //! A ring of a power-of-two number of slots, allocated once: front, push
-//! and pop are a mask and an add (the merge asks for the front rows
-//! several times per row). Owning thread: the driver's (ingest's).
+//! and drop are a mask and an add. Rows are read and updated in their
+//! slots (the venue writes the touch, the hand-over makes the event from
+//! the slot), never copied out. Owning thread: the driver's (ingest's).
 //! Invariants, asserted in debug builds: never more rows than slots; a row is popped only
 //! once pushed.
 
@@ -83,15 +84,19 @@ impl ReadAhead {
         self.len += 1;
     }
 
+    /// The front row, if any (read in place: the merge hands it over from
+    /// its slot).
     #[inline]
-    pub fn pop_front(&mut self) -> Option<Row> {
-        if self.len == 0 {
-            return None;
-        }
-        let row = self.slots[self.head & self.mask];
+    pub fn front(&self) -> Option<&Row> {
+        self.get(0)
+    }
+
+    /// Frees the front row's slot; there must be one.
+    #[inline]
+    pub fn drop_front(&mut self) {
+        debug_assert!(self.len > 0, "a row to drop");
         self.head = self.head.wrapping_add(1);
         self.len -= 1;
-        Some(row)
     }
 }
 
@@ -115,13 +120,16 @@ mod tests {
             rows.push_back(row(ts));
             if rows.len() == 3 {
                 assert_eq!(rows.get(2).unwrap().record.ts_local_ns, ts);
-                assert_eq!(rows.pop_front().unwrap().record.ts_local_ns, next_out);
+                assert_eq!(rows.front().unwrap().record.ts_local_ns, next_out);
+                rows.drop_front();
                 next_out += 1;
             }
         }
         assert_eq!(rows.get(0).unwrap().record.ts_local_ns, next_out);
         assert!(rows.get(2).is_none());
-        while rows.pop_front().is_some() {}
+        while !rows.is_empty() {
+            rows.drop_front();
+        }
         assert!(rows.is_empty());
     }
 }
