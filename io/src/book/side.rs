@@ -91,6 +91,20 @@ impl LevelSide {
     /// price below them is found by binary search (same answers).
     #[inline]
     fn search(&self, price: Price) -> Result<usize, usize> {
+        // One loop per side, so the walk does not ask the side per level.
+        match self.side {
+            Side::Bid => self.search_from_best(price, |level, price| level > price),
+            Side::Ask => self.search_from_best(price, |level, price| level < price),
+        }
+    }
+
+    /// [`LevelSide::search`] with `is_better` the side's order.
+    #[inline(always)]
+    fn search_from_best(
+        &self,
+        price: Price,
+        is_better: impl Fn(Price, Price) -> bool,
+    ) -> Result<usize, usize> {
         let len = self.levels.len();
         let probe_end = len.saturating_sub(TOP_PROBE_LEVELS);
         let mut index = len;
@@ -99,7 +113,7 @@ impl LevelSide {
             if level_price == price {
                 return Ok(index - 1);
             }
-            if !self.is_better(level_price, price) {
+            if !is_better(level_price, price) {
                 return Err(index);
             }
             index -= 1;
