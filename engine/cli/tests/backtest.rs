@@ -1,8 +1,8 @@
 //! `genesis backtest` end to end on small tapes written by the project's own
 //! encoders: a seeded Tardis tape and a seeded ITCH 5.0 tape each backtest
 //! with the touch quoter to a journal that `genesis replay` verifies, the
-//! same tape twice (and through either core plan, and as a binary tape)
-//! gives byte-identical journal segments, and a bad tape stops the backtest
+//! same tape twice (through either core plan, twice through each, and as a
+//! binary tape) gives byte-identical journal segments, and a bad tape stops the backtest
 //! with its file and line or byte offset after journaling every row before.
 //! The market-data events journaled are the tape source's own mapping of
 //! every row over books of its own (the driver takes the touch from the
@@ -182,11 +182,19 @@ fn tardis_tape_backtests_to_a_journal_that_replays_and_repeats() {
 
     let apart = self::config(dir.path(), &synthetic_instruments(), JOURNAL_APART);
     let (third, printed) = run(&apart, &tapes, &dir.path().join("third"));
-    third.unwrap();
+    let third = third.unwrap();
     assert!(printed.contains("2 thread(s)"), "{printed}");
     assert!(
         segments(&dir.path().join("first")) == segments(&dir.path().join("third")),
         "the journal on its own thread changed the journal"
+    );
+    assert_eq!(third.driver, driver);
+    // The pipelined plan repeats itself too, whatever the journal thread's pace.
+    let (fourth, _) = run(&apart, &tapes, &dir.path().join("fourth"));
+    assert_eq!(fourth.unwrap().driver, driver);
+    assert!(
+        segments(&dir.path().join("third")) == segments(&dir.path().join("fourth")),
+        "the pipelined plan gave two journals for one tape"
     );
 }
 
