@@ -48,6 +48,7 @@ def read_runs(paths):
 
 
 PAIRS = [("genesis", "hftbacktest"), ("genesis", "nautilus_trader"),
+         ("genesis-2cores", "hftbacktest"), ("genesis-2cores", "nautilus_trader"),
          ("genesis-csv", "hftbacktest"), ("genesis-csv", "nautilus_trader"),
          ("hftbacktest", "nautilus_trader")]
 
@@ -119,14 +120,14 @@ def markdown(report):
         f"seed {tape['seed']}, csv sha256 `{tape['csv_sha256'][:16]}…`. "
         f"CPU: {report['machine']['cpu_model']} ({report['machine']['cpus']} cpus, shared with other work).",
         "",
-        "| engine | version | N | events | events/s (b) | events/CPU-s (b) | events/s from CSV (a) | fills | orders | wall s | CPU s | load s | load avg | latency p50/p99/p99.9/max ns |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| engine | version | plan | N | events | events/s (b) | events/CPU-s (b) | events/s from CSV (a) | fills | orders | wall s | CPU s | load s | load avg | latency p50/p99/p99.9/max ns |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in report["runs"]:
         latency = r.get("latency_ns")
         spread = "/".join(str(latency[k]) for k in ("p50", "p99", "p99_9", "max")) if latency else "n/a"
         per_cpu = r.get("events_per_cpu_s")
-        lines.append(f"| {r['engine']} | {r['version']} | {r['n']} | {r['events']} | {r['events_per_s']:,} "
+        lines.append(f"| {r['engine']} | {r['version']} | {r.get('plan', '1 thread')} | {r['n']} | {r['events']} | {r['events_per_s']:,} "
                      f"| {f'{per_cpu:,}' if per_cpu else 'n/a'} | {from_csv_rate(r) or 0:,} "
                      f"| {r['fills']} | {r['orders']} | {r['wall_s']} "
                      f"| {r.get('cpu_s', 'n/a')} | {r.get('load_s') if r.get('load_s') is not None else '—'} | {r.get('loadavg_1m', 'n/a')} | {spread} |")
@@ -137,8 +138,12 @@ def markdown(report):
                  "Scope (a), from the same Tardis CSV files, conversion included for everyone: events ÷ "
                  "(load s + wall s); genesis-csv: the gzip CSV files read and parsed inside its wall time. "
                  "Genesis's journal is on in every run (group commit: fdatasync on a background thread "
-                 "every 4,096 records or 1 ms). Genesis's latency is per event, from the row taken off the "
-                 "tape to its journal write (fused plan), timed on a 1-in-16 sample with exact counts.")
+                 "every 4,096 records or 1 ms). Plan: the threads that ran the engine's stages; the peers "
+                 "are single-threaded; genesis and genesis-csv run all five stages fused on one thread; "
+                 "genesis-2cores runs the journal on a second core (its CPU s counts both threads, so "
+                 "events/CPU-s shows what the second core costs). Genesis's latency is per event, from "
+                 "the row taken off the tape to its journal write (fused), or to its hand-over to the "
+                 "journal's ring (genesis-2cores), timed on a 1-in-16 sample with exact counts.")
     lines.append("")
     for key, ratio in report["ratios"].items():
         lines.append(f"- `{key}`: {ratio['value']}× ({ratio['what']})")

@@ -33,9 +33,17 @@ fi
 
 # Genesis: the tape converted once to a binary tape (`genesis tape convert`:
 # its time is Genesis's load_s, as conversion is the peers'), and the race's
-# config (perf/race/genesis.toml) with N filled in.
+# config (perf/race/genesis.toml) with N filled in, in one of two core plans:
+# `fused` (one thread runs the five stages, as the peers run on one) or
+# `journal-apart` (the journal on core 1, the rest on core 0: the second
+# core used; the summary's `plan` names it, and its CPU s counts both).
 genesis_config() {
-    sed "s/^requote_every_updates = [0-9]*/requote_every_updates = $1/" perf/race/genesis.toml
+    local cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 0 }'
+    # The journal's thread sleeps when its ring is empty (it is the lighter
+    # thread: spinning would only burn the second core's CPU seconds).
+    [[ $2 == journal-apart ]] && cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 1 }\nwaits = { "1" = "sleep" }'
+    sed -e "s/^requote_every_updates = [0-9]*/requote_every_updates = $1/" \
+        -e "s/^cores = .*/$cores/" perf/race/genesis.toml
 }
 genesis_convert() {
     local started=$(date +%s%N)
@@ -46,11 +54,11 @@ genesis_convert() {
 # One Genesis run: backtest with the journal on, replay verifies the journal,
 # the summary becomes one result line (engine renamed, load_s added).
 genesis_run() {
-    local n=$1 engine=$2 load_s=$3; shift 3
+    local n=$1 engine=$2 plan=$3 load_s=$4; shift 4
     local journal=target/race/genesis-journal-$engine-n$n summary=$out/race-$engine-n$n.json
     rm -rf "$journal"
-    genesis_config "$n" > "target/race/genesis-n$n.toml"
-    "$GENESIS" backtest "$@" --config "target/race/genesis-n$n.toml" --journal "$journal" \
+    genesis_config "$n" "$plan" > "target/race/$engine-n$n.toml"
+    "$GENESIS" backtest "$@" --config "target/race/$engine-n$n.toml" --journal "$journal" \
         --summary-json "$summary" > "$out/race-logs/$engine-n$n.log" 2>&1
     "$GENESIS" replay "$journal" >> "$out/race-logs/$engine-n$n.log" 2>&1
     "$python" -c "import json,sys; r=json.load(open(sys.argv[1])); r['engine']=sys.argv[2]; \
@@ -70,9 +78,12 @@ for n in ${RACE_NS:-8 64}; do
     if [[ -n ${GENESIS:-} ]]; then
         echo "race: genesis, N=$n" >&2
         [[ -n ${genesis_load_s:-} ]] || genesis_convert
-        genesis_run "$n" genesis "${genesis_load_s:-}" "$tape/tape.gnstape" | tee -a "$results"
+        genesis_run "$n" genesis fused "${genesis_load_s:-}" "$tape/tape.gnstape" | tee -a "$results"
+        echo "race: genesis, journal on its own core, N=$n" >&2
+        genesis_run "$n" genesis-2cores journal-apart "${genesis_load_s:-}" "$tape/tape.gnstape" \
+            | tee -a "$results"
         echo "race: genesis from the CSV files, N=$n" >&2
-        genesis_run "$n" genesis-csv "" "$tape"/*.csv* | tee -a "$results"
+        genesis_run "$n" genesis-csv fused "" "$tape"/*.csv* | tee -a "$results"
     fi
 done
 "$python" perf/race/report.py "$results" --tape "$tape" --out "$out"
