@@ -39,9 +39,10 @@ fi
 # core used; the summary's `plan` names it, and its CPU s counts both).
 genesis_config() {
     local cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 0 }'
-    # The journal's thread sleeps when its ring is empty (it is the lighter
-    # thread: spinning would only burn the second core's CPU seconds).
-    [[ $2 == journal-apart ]] && cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 1 }\nwaits = { "1" = "sleep" }'
+    # Both threads sleep when they wait (the journal for events, ingest for
+    # room in the ring): spinning burnt 6-10 CPU s a run on the shared
+    # machine, sleeping ~4, fused ~1.2.
+    [[ $2 == journal-apart ]] && cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 1 }\nwaits = { "0" = "sleep", "1" = "sleep" }'
     sed -e "s/^requote_every_updates = [0-9]*/requote_every_updates = $1/" \
         -e "s/^cores = .*/$cores/" perf/race/genesis.toml
 }
