@@ -3,6 +3,8 @@
 //! The CRC covers the sequence number and the payload, so a stale record left
 //! in a reused file, whose sequence is not the one expected, never passes.
 
+use crate::crc;
+
 /// Bytes before the payload: length, CRC32C and sequence.
 pub const FRAME_PREFIX_BYTES: usize = 16;
 /// Bytes a frame adds to its payload.
@@ -11,8 +13,8 @@ pub const FRAME_OVERHEAD_BYTES: usize = FRAME_PREFIX_BYTES;
 /// CRC32C (Castagnoli) over the sequence number and the payload.
 #[inline]
 pub fn checksum(seq: u64, payload: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(&seq.to_le_bytes());
-    crc32c::crc32c_append(crc, payload)
+    let crc = crc::crc32c(&seq.to_le_bytes());
+    crc::crc32c_append(crc, payload)
 }
 
 /// Writes one frame into `out`, which must be exactly `FRAME_PREFIX_BYTES + payload.len()` long.
@@ -24,7 +26,7 @@ pub fn encode(seq: u64, payload: &[u8], out: &mut [u8]) {
     out[8..16].copy_from_slice(&seq.to_le_bytes());
     out[16..].copy_from_slice(payload);
     // Sequence and payload are contiguous: one CRC pass over both.
-    let crc = crc32c::crc32c(&out[8..]);
+    let crc = crc::crc32c(&out[8..]);
     out[4..8].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -38,7 +40,7 @@ pub fn encode_length_last(seq: u64, payload: &[u8], out: &mut [u8]) {
     let length = u32::try_from(payload.len()).expect("payload fits in u32");
     out[8..16].copy_from_slice(&seq.to_le_bytes());
     out[16..].copy_from_slice(payload);
-    let crc = crc32c::crc32c(&out[8..]);
+    let crc = crc::crc32c(&out[8..]);
     out[4..8].copy_from_slice(&crc.to_le_bytes());
     std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
     out[0..4].copy_from_slice(&length.to_le_bytes());
@@ -61,7 +63,7 @@ pub fn append(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(payload);
-    let crc = crc32c::crc32c(&out[start + 8..]);
+    let crc = crc::crc32c(&out[start + 8..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
