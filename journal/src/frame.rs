@@ -37,9 +37,17 @@ pub fn encode(seq: u64, payload: &[u8], out: &mut [u8]) {
 #[inline]
 pub fn encode_length_last(seq: u64, payload: &[u8], out: &mut [u8]) {
     debug_assert_eq!(out.len(), FRAME_PREFIX_BYTES + payload.len());
-    let length = u32::try_from(payload.len()).expect("payload fits in u32");
+    encode_length_last_with(seq, out, |slot| slot.copy_from_slice(payload));
+}
+
+/// [`encode_length_last`] with the payload written in place by
+/// `write_payload` (handed exactly the payload's bytes, `out` less the
+/// prefix), so a caller that encodes its record needs no copy of it.
+#[inline]
+pub fn encode_length_last_with(seq: u64, out: &mut [u8], write_payload: impl FnOnce(&mut [u8])) {
+    let length = u32::try_from(out.len() - FRAME_PREFIX_BYTES).expect("payload fits in u32");
     out[8..16].copy_from_slice(&seq.to_le_bytes());
-    out[16..].copy_from_slice(payload);
+    write_payload(&mut out[16..]);
     let crc = crc::crc32c(&out[8..]);
     out[4..8].copy_from_slice(&crc.to_le_bytes());
     std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
@@ -57,12 +65,27 @@ pub struct Prefix {
 /// Appends one frame to `out` (which should have room: this is the writer's hot path).
 #[inline]
 pub fn append(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
+    append_with(seq, payload.len(), out, |slot| {
+        slot.copy_from_slice(payload)
+    });
+}
+
+/// [`append`] with the `payload_bytes` of payload written in place by
+/// `write_payload` (handed exactly that many zeroed bytes).
+#[inline]
+pub fn append_with(
+    seq: u64,
+    payload_bytes: usize,
+    out: &mut Vec<u8>,
+    write_payload: impl FnOnce(&mut [u8]),
+) {
     let start = out.len();
-    let length = u32::try_from(payload.len()).expect("payload fits in u32");
+    let length = u32::try_from(payload_bytes).expect("payload fits in u32");
     out.extend_from_slice(&length.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(payload);
+    out.resize(start + FRAME_PREFIX_BYTES + payload_bytes, 0);
+    write_payload(&mut out[start + FRAME_PREFIX_BYTES..]);
     let crc = crc::crc32c(&out[start + 8..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
@@ -102,6 +125,26 @@ mod tests {
         encode(5, &payload, &mut a);
         encode_length_last(5, &payload, &mut b);
         assert_eq!(a, b);
+    }
+
+    // Writing the payload in place gives the same frame as copying it in,
+    // through both encoders.
+    #[test]
+    fn in_place_payloads_encode_the_same_frames() {
+        let payload: Vec<u8> = (0..128u8).collect();
+        let mut copied = [0u8; 144];
+        let mut in_place = [0u8; 144];
+        encode_length_last(9, &payload, &mut copied);
+        encode_length_last_with(9, &mut in_place, |slot| slot.copy_from_slice(&payload));
+        assert_eq!(copied, in_place);
+        let mut appended = vec![0xAA];
+        let mut appended_with = vec![0xAA];
+        append(9, &payload, &mut appended);
+        append_with(9, payload.len(), &mut appended_with, |slot| {
+            slot.copy_from_slice(&payload)
+        });
+        assert_eq!(appended, appended_with);
+        assert_eq!(&appended[1..], &copied[..]);
     }
 
     // The same payload under another sequence number has another checksum.

@@ -139,6 +139,18 @@ impl Writer {
                 expected: self.layout.record_size_bytes,
             });
         }
+        self.append_with(|slot| slot.copy_from_slice(payload))
+    }
+
+    /// Appends one record that `write_payload` writes in place, into the
+    /// frame itself (handed exactly the record size's bytes, zeroed or
+    /// stale: it must write every byte), and returns its sequence number.
+    /// The same frame as [`Writer::append`] of those bytes, without a copy.
+    #[inline]
+    pub fn append_with(
+        &mut self,
+        write_payload: impl FnOnce(&mut [u8]),
+    ) -> Result<u64, JournalError> {
         self.shared.check()?;
         if self.slot_index == self.layout.slots_per_segment {
             self.roll_over()?;
@@ -147,7 +159,8 @@ impl Writer {
         let frame_bytes = self.layout.frame_bytes;
         if let Some(map) = self.active.map.as_mut() {
             let start = self.layout.slot_offset(self.slot_index) as usize;
-            frame::encode_length_last(seq, payload, &mut map[start..start + frame_bytes]);
+            let out = &mut map[start..start + frame_bytes];
+            frame::encode_length_last_with(seq, out, write_payload);
             self.slot_index += 1;
             self.seq_next += 1;
             self.published(seq);
@@ -156,7 +169,8 @@ impl Writer {
                 self.flush()?;
             }
             // Within the capacity reserved at open: never reallocates.
-            frame::append(seq, payload, &mut self.buffer);
+            let payload_bytes = self.layout.record_size_bytes;
+            frame::append_with(seq, payload_bytes, &mut self.buffer, write_payload);
             self.slot_index += 1;
             self.seq_next += 1;
         }
