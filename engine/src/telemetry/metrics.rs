@@ -237,6 +237,28 @@ impl StageMetrics {
         self.counted(now_ns);
     }
 
+    /// True when the next event must be counted with a clock reading: no
+    /// value was measured yet (nothing to repeat), or the count reaches a
+    /// look for a rotation offer, which needs the time the interval ends.
+    #[inline]
+    pub fn repeat_needs_clock(&self) -> bool {
+        !self.measured_any || self.events_since_check + 1 >= ROTATE_CHECK_EVERY
+    }
+
+    /// [`StageMetrics::record_repeat`] without a clock reading: only when
+    /// [`StageMetrics::repeat_needs_clock`] is false, so no rotation is due.
+    #[inline]
+    pub fn record_repeat_unclocked(&mut self) {
+        debug_assert!(
+            !self.repeat_needs_clock(),
+            "a repeat without a clock is never due to rotate"
+        );
+        self.since_recv_repeats += 1;
+        self.processing_repeats += 1;
+        self.repeated_events += 1;
+        self.events_since_check += 1;
+    }
+
     /// Adds the batched repeats to the tallies, in the last measured buckets.
     #[inline]
     fn flush_repeats(&mut self) {
@@ -396,6 +418,32 @@ mod tests {
         ingest.settle();
         assert_eq!(ingest.since_recv_ns.count_at(700), 2);
         assert_eq!(ingest.processing_ns.count_at(700), 2);
+    }
+
+    // A repeat counted without a clock needs one first (nothing measured
+    // yet) and again each time a rotation look is due; in between it counts
+    // in the last measured buckets like any repeat.
+    #[test]
+    fn unclocked_repeats_ask_for_the_clock_when_due() {
+        let mut metrics = StageMetrics::new("ingest");
+        assert!(metrics.repeat_needs_clock(), "nothing measured yet");
+        metrics.record_same(0, 700);
+        let mut clocked = 1u64;
+        for event in 1..10_000u64 {
+            if metrics.repeat_needs_clock() {
+                metrics.record_same(event, 900);
+                clocked += 1;
+            } else {
+                metrics.record_repeat_unclocked();
+            }
+        }
+        metrics.settle();
+        assert_eq!(metrics.since_recv_ns.len(), 10_000);
+        assert_eq!(metrics.processing_ns.len(), 10_000);
+        assert_eq!(metrics.repeated_events, 10_000 - clocked);
+        // One clocked count per rotation look (every 1,024 events).
+        assert_eq!(clocked, 1 + 10_000 / u64::from(ROTATE_CHECK_EVERY));
+        assert!(metrics.since_recv_ns.count_at(700) >= 1_000);
     }
 
     // Batched repeats land in the buckets of the measurement they repeat,
