@@ -20,7 +20,7 @@
 //! journal is write-behind either way: DESIGN.md, docs/restart.md).
 //!
 //! Ingest's own latency (receipt to hand-off) is timed, like the chains'
-//! stages, on the events `topology::chain::laps_sampled` chooses (about one
+//! stages, on the events `telemetry::metrics::laps_sampled` chooses (about one
 //! in 16): the others are counted in the buckets of the last measurement
 //! (`StageMetrics::record_repeat_unclocked`), so every event is still
 //! counted once and a hand-off costs no clock read most of the time.
@@ -45,9 +45,8 @@ pub mod synthetic;
 use crate::clock::EpochClock;
 use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE};
 use crate::recent::RecentMap;
-use crate::telemetry::metrics::StageMetrics;
+use crate::telemetry::metrics::{laps_sampled, StageMetrics};
 use crate::telemetry::tick_to_trade::TriggerStamps;
-use crate::topology::chain::laps_sampled;
 use crate::units::{InstrumentId, Side};
 pub use source::{
     ControlInbox, ControlSender, NoSource, Restored, ScriptedSource, Source, Tap, Tapped,
