@@ -50,7 +50,6 @@ pub use report::{ReportNote, RunReport, SnapshotStatus};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +125,7 @@ struct OpenedJournal {
 /// The metrics endpoint's thread and the flag that stops it.
 struct Endpoint {
     stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    handle: Option<crate::telemetry::metrics_http::EndpointThread>,
 }
 
 /// Runs until the sources drain, `stop` is set, or `duration` passes.
