@@ -393,7 +393,8 @@ fn thread_plans(
                 group: group.clone(),
                 index,
                 board: Arc::clone(board),
-                wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us),
+                wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us)
+                    .with_spin_budget_us(config.topology.spin_budget_us),
                 pin: config.topology.pin_threads,
                 batch_max: config.topology.batch_max,
                 ingest: stages.ingest.take_if(|_| has(INGEST)),
