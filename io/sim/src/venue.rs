@@ -434,8 +434,13 @@ impl Idle {
         } else if self.flow_interval_ns == 0 {
             std::thread::sleep(IDLE_SLEEP);
         } else {
-            let until_flow = Duration::from_nanos(self.flow_due_ns.saturating_sub(now_ns));
-            std::thread::sleep(self.sleep.min(until_flow).max(Duration::from_micros(1)));
+            // The next read is ahead unless the market is held (no read
+            // since it came due): then only the doubling bounds the sleep.
+            let until_flow = match self.flow_due_ns.saturating_sub(now_ns) {
+                0 => self.sleep,
+                ns => Duration::from_nanos(ns),
+            };
+            std::thread::sleep(self.sleep.min(until_flow));
             self.sleep = (self.sleep * 2).min(IDLE_SLEEP_MAX);
         }
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// Tops the test publishes, one every few µs (the engine publishes one per event).
 const TOPS: i64 = 5_000;
 
-fn start_venue(board: &Arc<TopBoard>) -> VenueSim {
+fn start_venue(board: &Arc<TopBoard>, hold_market: bool) -> VenueSim {
     let config = SimConfig::cents(&["ALPHA"], 64);
     let clock = Instant::now();
     VenueSim::start(
@@ -26,20 +26,15 @@ fn start_venue(board: &Arc<TopBoard>) -> VenueSim {
             ws_addr: None,
             flow: Box::new(BoardFlow::new(Arc::clone(board))),
             now_ns: Box::new(move || clock.elapsed().as_nanos() as u64 + 1),
-            hold_market: false,
+            hold_market,
             cancel_on_disconnect: false,
         },
     )
     .unwrap()
 }
 
-// The board moves every few µs; the venue reads it at most once per
-// interval, and loops about as often (its sleeps end at the next read).
-#[test]
-fn a_board_flow_is_read_on_its_interval_not_on_every_top() {
-    let board = Arc::new(TopBoard::new(1));
-    let started = Instant::now();
-    let mut venue = start_venue(&board);
+/// Publishes [`TOPS`] tops, one every 10 µs or more.
+fn publish_tops(board: &TopBoard) {
     for n in 0..TOPS {
         let top = Top {
             bid_px: 10_000 + n % 7,
@@ -50,6 +45,16 @@ fn a_board_flow_is_read_on_its_interval_not_on_every_top() {
         board.publish_top(0, &top);
         std::thread::sleep(Duration::from_micros(10));
     }
+}
+
+// The board moves every few µs; the venue reads it at most once per
+// interval, and loops about as often (its sleeps end at the next read).
+#[test]
+fn a_board_flow_is_read_on_its_interval_not_on_every_top() {
+    let board = Arc::new(TopBoard::new(1));
+    let started = Instant::now();
+    let mut venue = start_venue(&board, false);
+    publish_tops(&board);
     let report = venue.stop();
     let intervals = started.elapsed().as_nanos() as u64 / BOARD_POLL_INTERVAL_NS + 1;
     assert!(report.flow_polls >= 1, "the venue read the board");
@@ -61,6 +66,25 @@ fn a_board_flow_is_read_on_its_interval_not_on_every_top() {
     assert!(
         report.loop_iterations <= 2 * intervals + 16,
         "{} loop iterations in {intervals} intervals of a board read: the venue polls between reads",
+        report.loop_iterations
+    );
+}
+
+// A held market (no session connected, never released) is not read at all,
+// and the venue's idle sleeps still double to their bound: it loops at most
+// about once per millisecond too.
+#[test]
+fn a_held_board_flow_is_not_read_and_the_venue_sleeps() {
+    let board = Arc::new(TopBoard::new(1));
+    let started = Instant::now();
+    let mut venue = start_venue(&board, true);
+    publish_tops(&board);
+    let report = venue.stop();
+    let intervals = started.elapsed().as_nanos() as u64 / BOARD_POLL_INTERVAL_NS + 1;
+    assert_eq!(report.flow_polls, 0, "a held market is not read");
+    assert!(
+        report.loop_iterations <= 2 * intervals + 16,
+        "{} loop iterations in {intervals} ms while held: the venue polls",
         report.loop_iterations
     );
 }
