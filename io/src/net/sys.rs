@@ -1,5 +1,6 @@
 //! The only `libc` calls of the transports: `setsockopt`/`getsockopt` on
-//! integer options, `recvmsg` with the kernel's receive stamp, `recvmsg`
+//! integer options, `recvmsg` (and `recvmmsg`, a batch) with the kernel's
+//! receive stamp, `recvmsg`
 //! of the error queue for transmit stamps, and `socket` for a probe socket.
 //!
 //! Owning thread: any (pure system calls on a borrowed descriptor).
@@ -202,4 +203,64 @@ fn control_tx_stamp(header: &libc::msghdr) -> Option<(u32, u64)> {
         }
     }
     Some((key?, stamp_ns?))
+}
+
+/// Datagrams one [`recv_batch_stamped`] call reads at most.
+pub const RECV_BATCH_MAX: usize = 16;
+
+/// Up to `received.len()` (at most [`RECV_BATCH_MAX`]) datagrams in one
+/// `recvmmsg(fd, MSG_DONTWAIT)`: datagram `i` lands in
+/// `buffer[i * slot_bytes..]`, and `received[i]` gets its length and the
+/// kernel's receive stamp (as [`recv_with_stamp`]). Returns how many came;
+/// fewer than asked means the socket had no more. `WouldBlock` when none.
+pub fn recv_batch_stamped(
+    fd: &impl AsRawFd,
+    buffer: &mut [u8],
+    slot_bytes: usize,
+    received: &mut [(usize, Option<u64>)],
+) -> io::Result<usize> {
+    let batch = received
+        .len()
+        .min(RECV_BATCH_MAX)
+        .min(buffer.len() / slot_bytes.max(1));
+    let mut iovs = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; RECV_BATCH_MAX];
+    let mut controls = [[0u64; 16]; RECV_BATCH_MAX];
+    // SAFETY: `mmsghdr` is plain old data; all-zero is a valid empty header
+    // that the loop below points at a slot, its iovec and its control buffer.
+    let mut headers: [libc::mmsghdr; RECV_BATCH_MAX] = unsafe { std::mem::zeroed() };
+    for (index, slot) in buffer.chunks_exact_mut(slot_bytes).take(batch).enumerate() {
+        iovs[index] = libc::iovec {
+            iov_base: slot.as_mut_ptr().cast::<libc::c_void>(),
+            iov_len: slot.len(),
+        };
+        let header = &mut headers[index].msg_hdr;
+        header.msg_iov = &mut iovs[index];
+        header.msg_iovlen = 1;
+        header.msg_control = controls[index].as_mut_ptr().cast::<libc::c_void>();
+        header.msg_controllen = std::mem::size_of_val(&controls[index]) as _;
+    }
+    // SAFETY: `fd` is a live descriptor; the first `batch` headers point at
+    // their own iovec (a disjoint `slot_bytes` slot of `buffer`) and control
+    // buffer with true lengths, all alive for the call; the kernel fills at
+    // most `batch` headers and writes only within those lengths.
+    let count = unsafe {
+        libc::recvmmsg(
+            fd.as_raw_fd(),
+            headers.as_mut_ptr(),
+            batch as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if count < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let count = count as usize;
+    for (out, header) in received.iter_mut().zip(&headers[..count]) {
+        *out = (header.msg_len as usize, control_stamp(&header.msg_hdr));
+    }
+    Ok(count)
 }
