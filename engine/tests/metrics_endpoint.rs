@@ -60,6 +60,8 @@ fn busy_board() -> Arc<Board> {
             recv_read: p,
             read_decide: p,
             decide_send: p,
+            decide_return: p,
+            send_stamp: genesis_engine::telemetry::tick_to_trade::SendStamp::TxSoftware,
         });
     }
     struct Beside;

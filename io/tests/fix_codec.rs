@@ -195,3 +195,79 @@ fn off_grid_price_is_refused_on_decode() {
         "20 is a multiple of 0.5"
     );
 }
+
+/// A session logged on as "GEN" to "VENUE", its next MsgSeqNum 2.
+fn logged_on_session() -> genesis_io::fix::session::Session {
+    use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler};
+    struct Ignore;
+    impl SessionHandler for Ignore {
+        fn on_app_message(&mut self, _: &genesis_io::fix::Message<'_>, _: &mut Sender, _: u64) {}
+    }
+    let mut config = SessionConfig::initiator("GEN", "VENUE");
+    config.seq_reserve_block = u64::MAX / 4;
+    let mut session = Session::new(config, None).unwrap();
+    let t0_ns = 1_700_000_000_000_000_000;
+    session.on_connected(t0_ns, &mut Ignore);
+    let mut encoder = Encoder::with_capacity(256);
+    encoder.begin(b"A");
+    encoder.field_u64(tags::MSG_SEQ_NUM, 1);
+    encoder.field(tags::SENDER_COMP_ID, b"VENUE");
+    encoder.field(tags::TARGET_COMP_ID, b"GEN");
+    encoder.field_timestamp(tags::SENDING_TIME, t0_ns);
+    encoder.field(tags::ENCRYPT_METHOD, b"0");
+    encoder.field(tags::HEART_BT_INT, b"30");
+    let logon = encoder.finish().unwrap().to_vec();
+    session.on_bytes(&logon, t0_ns, &mut Ignore);
+    let pending = session.pending_output().len();
+    session.consume_output(pending);
+    session
+}
+
+proptest! {
+    // The session's NewOrderSingle (a prebuilt header prefix, short values
+    // copied without memcpy) is byte for byte what the plain field writers
+    // make in the same field order, for ids and symbols of every length.
+    #[test]
+    fn session_order_bytes_match_the_plain_encoder(
+        cl_ord_id in "[A-Za-z0-9-]{1,64}",
+        account in proptest::option::of("[A-Z0-9]{1,20}"),
+        symbol in "[A-Z]{1,12}",
+        qty in 1i64..1_000_000,
+        price in 1i64..10_000_000,
+        now_ns in 1_700_000_000_000_000_000u64..1_800_000_000_000_000_000,
+    ) {
+        let mut session = logged_on_session();
+        let order = NewOrderSingle {
+            cl_ord_id: cl_ord_id.as_bytes(),
+            account: account.as_deref().map(str::as_bytes),
+            symbol: symbol.as_bytes(),
+            side: Side::Sell,
+            qty_lots: Lots(qty),
+            ord_type: OrdType::Limit,
+            price_ticks: Some(Ticks(price)),
+            time_in_force: TimeInForce::GoodTillCancel,
+            transact_time_ns: now_ns - 1_000,
+            trigger_ns: None,
+        };
+        let seq_num = session.sender().send_new_order(&order, &scale(), now_ns).unwrap();
+        let mut encoder = Encoder::with_capacity(1024);
+        encoder.begin(b"D");
+        encoder.field(tags::SENDER_COMP_ID, b"GEN");
+        encoder.field(tags::TARGET_COMP_ID, b"VENUE");
+        encoder.field_u64(tags::MSG_SEQ_NUM, seq_num);
+        encoder.field_timestamp(tags::SENDING_TIME, now_ns);
+        order.encode_body(&mut encoder, &scale());
+        let expected = encoder.finish().unwrap().to_vec();
+        prop_assert_eq!(session.pending_output(), &expected[..]);
+        // And every copied value reads back whole (the oracle above shares
+        // the field writer).
+        let mut table = FieldTable::new();
+        let message = table.decode(&expected).unwrap();
+        prop_assert_eq!(message.get(tags::CL_ORD_ID), Some(cl_ord_id.as_bytes()));
+        prop_assert_eq!(message.get(tags::ACCOUNT), account.as_deref().map(str::as_bytes));
+        prop_assert_eq!(message.get(tags::SYMBOL), Some(symbol.as_bytes()));
+        prop_assert_eq!(message.get(tags::SENDER_COMP_ID), Some(&b"GEN"[..]));
+        prop_assert_eq!(message.get(tags::TARGET_COMP_ID), Some(&b"VENUE"[..]));
+        prop_assert_eq!(message.seq_num(), Ok(seq_num));
+    }
+}

@@ -198,9 +198,9 @@ fn p50_p99(p: &Percentiles) -> String {
 /// then the venue's with receive → journal; each beside the row's TCP
 /// round trip (µs).
 pub fn markdown_tables(out: &mut String, rows: &[Row]) {
-    let _ = writeln!(out, "Engine tick-to-trade: kernel receive stamp of the market data → the order's bytes handed to the kernel (FIX `write` returned), split in three; p50 / p99. Goal on the 2-vCPU VM at 100k updates/s: p50 ≤ {} µs, p99 ≤ {} µs (absolute, judge it on a quiet machine; the ratio column survives a noisy one).\n", us(ENGINE_T2T_GOAL_NS.0), us(ENGINE_T2T_GOAL_NS.1));
-    let _ = writeln!(out, "| feed | offered/s | orders | engine t2t | recv → read | read → decision | decision → send | TCP round trip p50 | t2t p50 ÷ RTT p50 | goal |");
-    let _ = writeln!(out, "|---|---:|---:|---|---|---|---|---:|---:|---|");
+    let _ = writeln!(out, "Engine tick-to-trade: kernel receive stamp of the market data → the order's bytes handed to the kernel (the kernel's TX software stamp of its last byte where `send stamp` says `tx_software`, else FIX `write` returned), split in three, and decision → `write` returned beside it; p50 / p99. Goal on the 2-vCPU VM at 100k updates/s: p50 ≤ {} µs, p99 ≤ {} µs (absolute, judge it on a quiet machine; the ratio column survives a noisy one).\n", us(ENGINE_T2T_GOAL_NS.0), us(ENGINE_T2T_GOAL_NS.1));
+    let _ = writeln!(out, "| feed | offered/s | orders | engine t2t | recv → read | read → decision | decision → send | send stamp | decision → write return | TCP round trip p50 | t2t p50 ÷ RTT p50 | goal |");
+    let _ = writeln!(out, "|---|---:|---:|---|---|---|---|---|---|---:|---:|---|");
     for row in rows {
         let rtt = row.tcp_rtt.as_ref().map_or("-".into(), |r| us(r.p50));
         let ratio = row
@@ -209,7 +209,7 @@ pub fn markdown_tables(out: &mut String, rows: &[Row]) {
         let Some(t) = row.engine_tick_to_trade.filter(|t| t.total.count > 0) else {
             let _ = writeln!(
                 out,
-                "| {} | {} | 0 | - | - | - | - | {rtt} | - | - |",
+                "| {} | {} | 0 | - | - | - | - | - | - | {rtt} | - | - |",
                 row.feed, row.rate_offered
             );
             continue;
@@ -217,7 +217,7 @@ pub fn markdown_tables(out: &mut String, rows: &[Row]) {
         let met = t.total.p50 <= ENGINE_T2T_GOAL_NS.0 && t.total.p99 <= ENGINE_T2T_GOAL_NS.1;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {rtt} | {ratio} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {rtt} | {ratio} | {} |",
             row.feed,
             row.rate_offered,
             t.total.count,
@@ -225,6 +225,8 @@ pub fn markdown_tables(out: &mut String, rows: &[Row]) {
             p50_p99(&t.recv_read),
             p50_p99(&t.read_decide),
             p50_p99(&t.decide_send),
+            t.send_stamp.name(),
+            p50_p99(&t.decide_return),
             if met { "met" } else { "not met" }
         );
     }
@@ -264,8 +266,8 @@ fn over(engine: &Percentiles, floor: &Percentiles) -> String {
 /// The floor's split beside the engine's, part by part (p50 ratios).
 fn floor_table(out: &mut String, rows: &[Row]) {
     let _ = writeln!(out, "\nFloor: two plain threads doing the same I/O in the same row ([`floor`]: UDP datagrams paced as the venue sends them, read with `recvmsg` and the kernel's stamp by a thread waiting as the engine's does, an order-sized `write` to TCP on every {}th); p50 / p99, and the engine's p50 ÷ the floor's.\n", floor::ORDER_EVERY);
-    let _ = writeln!(out, "| feed | offered/s | floor t2t | recv → read | decision → send | engine ÷ floor: t2t | recv → read | decision → send |");
-    let _ = writeln!(out, "|---|---:|---|---|---|---:|---:|---:|");
+    let _ = writeln!(out, "| feed | offered/s | floor t2t | recv → read | decision → send | send stamp | decision → write return | engine ÷ floor: t2t | recv → read | decision → send | decision → write return |");
+    let _ = writeln!(out, "|---|---:|---|---|---|---|---|---:|---:|---:|---:|");
     for row in rows {
         let Some(f) = row.floor.filter(|f| f.total.count > 0) else {
             continue;
@@ -273,15 +275,18 @@ fn floor_table(out: &mut String, rows: &[Row]) {
         let e = row.engine_tick_to_trade.unwrap_or_default();
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.feed,
             row.rate_offered,
             p50_p99(&f.total),
             p50_p99(&f.recv_read),
             p50_p99(&f.decide_send),
+            f.send_stamp.name(),
+            p50_p99(&f.decide_return),
             over(&e.total, &f.total),
             over(&e.recv_read, &f.recv_read),
             over(&e.decide_send, &f.decide_send),
+            over(&e.decide_return, &f.decide_return),
         );
     }
 }
@@ -289,6 +294,7 @@ fn floor_table(out: &mut String, rows: &[Row]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use genesis_engine::telemetry::tick_to_trade::SendStamp;
 
     fn row(engine: Option<T2tSplit>) -> Row {
         let p = |p50, p99| Percentiles {
@@ -328,6 +334,8 @@ mod tests {
             recv_read: p(500, 3_000),
             read_decide: p(600, 4_000),
             decide_send: p(700, 5_000),
+            decide_return: p(900, 6_000),
+            send_stamp: SendStamp::TxSoftware,
         };
         let mut measured = row(Some(split));
         measured.floor = Some(T2tSplit {
@@ -335,6 +343,8 @@ mod tests {
             recv_read: p(200, 2_000),
             read_decide: p(0, 0),
             decide_send: p(140, 3_000),
+            decide_return: p(300, 4_000),
+            send_stamp: SendStamp::TxSoftware,
         });
         assert_eq!(measured.recv_read_over_floor(), Some(2.5));
         assert_eq!(
@@ -344,17 +354,17 @@ mod tests {
         let mut out = String::new();
         markdown_tables(&mut out, &[measured, row(None)]);
         assert!(
-            out.contains("| itch-sim | 100000 | 7 | 1.8 / 12.0 | 0.5 / 3.0 | 0.6 / 4.0 | 0.7 / 5.0 | 10.0 | 0.18× | met |"),
+            out.contains("| itch-sim | 100000 | 7 | 1.8 / 12.0 | 0.5 / 3.0 | 0.6 / 4.0 | 0.7 / 5.0 | tx_software | 0.9 / 6.0 | 10.0 | 0.18× | met |"),
             "{out}"
         );
         assert!(
             out.contains(
-                "| itch-sim | 100000 | 0.9 / 6.0 | 0.2 / 2.0 | 0.1 / 3.0 | 2.00× | 2.50× | 5.00× |"
+                "| itch-sim | 100000 | 0.9 / 6.0 | 0.2 / 2.0 | 0.1 / 3.0 | tx_software | 0.3 / 4.0 | 2.00× | 2.50× | 5.00× | 3.00× |"
             ),
             "the floor's row and the engine's ratios to it: {out}"
         );
         assert!(
-            out.contains("| itch-sim | 100000 | 0 | - | - | - | - | 10.0 | - | - |"),
+            out.contains("| itch-sim | 100000 | 0 | - | - | - | - | - | - | 10.0 | - | - |"),
             "{out}"
         );
         assert!(out.contains("| 20.0 / 60.0 | 10.0 | 2.0× | 3 |"), "{out}");

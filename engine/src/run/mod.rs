@@ -190,9 +190,7 @@ pub fn run(
     report.journal_truncation = truncation;
     report.latency_log_path = latency_log_path;
     report.latency_intervals = reporter.intervals_written;
-    report.engine_tick_to_trade = reporter
-        .tick_to_trade_totals()
-        .map(crate::telemetry::tick_to_trade::T2tSplit::of);
+    report.engine_tick_to_trade = reporter.tick_to_trade_split();
     report.latency_log_error = reporter.sink_error.take();
     report.restart = Some(rebuilt.report);
     report.snapshots = Some(snapshot_status);

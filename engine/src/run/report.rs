@@ -263,6 +263,12 @@ impl RunReport {
             percentile_row(out, " recv→read", &split.recv_read);
             percentile_row(out, " read→dec", &split.read_decide);
             percentile_row(out, " dec→send", &split.decide_send);
+            percentile_row(out, " dec→return", &split.decide_return);
+            let _ = writeln!(
+                out,
+                "  (send stamp: {}; dec→return = until the session's write returned)",
+                split.send_stamp.name()
+            );
         }
         if let Some(tick_to_trade) = &self.tick_to_trade {
             percentile_row(out, "venue t2t", tick_to_trade);
@@ -614,6 +620,8 @@ mod tests {
             recv_read: p(400),
             read_decide: p(700),
             decide_send: p(800),
+            decide_return: p(900),
+            send_stamp: crate::telemetry::tick_to_trade::SendStamp::TxSoftware,
         });
         report.tick_to_trade = Some(p(20_000));
         report.loopback_tcp_rtt = Some(p(15_000));
@@ -629,11 +637,15 @@ mod tests {
         assert!(position("engine t2t") < position(" recv→read"));
         assert!(position(" recv→read") < position(" read→dec"));
         assert!(position(" read→dec") < position(" dec→send"));
-        assert!(position(" dec→send") < position("venue t2t"));
+        assert!(position(" dec→send") < position(" dec→return"));
+        assert!(position(" dec→return") < position("send stamp: tx_software"));
+        assert!(position(" dec→return") < position("venue t2t"));
         assert!(position("venue t2t") < position("tcp rtt"));
         let json = report.to_json();
         assert_eq!(json["engine_tick_to_trade_ns"]["total"]["p50"], 1_900);
         assert_eq!(json["engine_tick_to_trade_ns"]["decide_send"]["p50"], 800);
+        assert_eq!(json["engine_tick_to_trade_ns"]["decide_return"]["p50"], 900);
+        assert_eq!(json["engine_tick_to_trade_ns"]["send_stamp"], "tx_software");
         assert_eq!(json["loopback_tcp_rtt_ns"]["p50"], 15_000);
     }
 }

@@ -150,7 +150,7 @@ fn render_tick_to_trade(out: &mut String, snapshot: &Snapshot) {
     };
     let _ = writeln!(
         out,
-        "# HELP genesis_tick_to_trade_seconds The engine's tick-to-trade over the last reporting interval: from the kernel's receive stamp of the market data to the order's bytes handed to the kernel (part total), split in recv_read, read_decide and decide_send.\n# TYPE genesis_tick_to_trade_seconds summary"
+        "# HELP genesis_tick_to_trade_seconds The engine's tick-to-trade over the last reporting interval: from the kernel's receive stamp of the market data to the order's bytes handed to the kernel (part total), split in recv_read, read_decide and decide_send; decide_return ends when the session's write returned.\n# TYPE genesis_tick_to_trade_seconds summary"
     );
     for (part, p) in PART_NAMES.iter().zip(split.parts()) {
         for (quantile, value_ns) in quantiles(p) {
@@ -166,6 +166,11 @@ fn render_tick_to_trade(out: &mut String, snapshot: &Snapshot) {
             p.count
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP genesis_tick_to_trade_send_stamp What ends decide_send and the total: the kernel's TX software stamp (tx_software) or the session's write returning (send_return).\n# TYPE genesis_tick_to_trade_send_stamp gauge\ngenesis_tick_to_trade_send_stamp{{source=\"{}\"}} 1",
+        split.send_stamp.name()
+    );
 }
 
 /// The quantiles a summary shows, by label.
@@ -250,6 +255,8 @@ mod tests {
                 recv_read: p,
                 read_decide: p,
                 decide_send: p,
+                decide_return: p,
+                send_stamp: crate::telemetry::tick_to_trade::SendStamp::SendReturn,
             });
         let text = render(&board, 1);
         assert!(text.contains("# TYPE genesis_tick_to_trade_seconds summary\n"));
@@ -257,6 +264,8 @@ mod tests {
             "genesis_tick_to_trade_seconds{part=\"total\",quantile=\"0.5\"} 0.0000015\n"
         ));
         assert!(text.contains("genesis_tick_to_trade_seconds_count{part=\"decide_send\"} 3\n"));
+        assert!(text.contains("genesis_tick_to_trade_seconds_count{part=\"decide_return\"} 3\n"));
+        assert!(text.contains("genesis_tick_to_trade_send_stamp{source=\"send_return\"} 1\n"));
     }
 
     // Gauges of something beside the engine are rendered by name, with help and type lines.

@@ -11,7 +11,7 @@
 use crate::telemetry::alerts::{Alerts, Observed};
 use crate::telemetry::metrics::{Exchange, Interval, Percentiles, StageMetrics};
 use crate::telemetry::tick_to_trade::{
-    T2tExchange, T2tInterval, T2tSplit, TickToTrade, PARTS, TAGS,
+    SendStamp, T2tExchange, T2tInterval, T2tSplit, TickToTrade, PARTS, TAGS,
 };
 use crate::telemetry::{Board, Counter, Snapshot};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,6 +38,8 @@ struct ReportedT2t {
     exchange: T2tExchange,
     totals: [hdrhistogram::Histogram<u64>; PARTS],
     last: T2tSplit,
+    /// What ended `decide-send` in the latest interval.
+    send_stamp: SendStamp,
     #[allow(clippy::vec_box)]
     spares: Vec<Box<T2tInterval>>,
 }
@@ -146,6 +148,7 @@ impl Reporter {
             exchange,
             totals: std::array::from_fn(|_| crate::telemetry::metrics::new_histogram()),
             last: T2tSplit::default(),
+            send_stamp: SendStamp::default(),
             spares: vec![Box::new(T2tInterval::new()), Box::new(T2tInterval::new())],
         });
     }
@@ -279,7 +282,7 @@ impl Reporter {
         }
     }
 
-    /// Writes one tick-to-trade interval under its four tags, adds it to the totals.
+    /// Writes one tick-to-trade interval under its tags, adds it to the totals.
     fn take_t2t(&mut self, mut interval: Box<T2tInterval>) {
         let Some(t2t) = &mut self.tick_to_trade else {
             return;
@@ -296,7 +299,8 @@ impl Reporter {
                 Err(err) => self.sink_error = Some(format!("latency log: {err}")),
             }
         }
-        t2t.last = T2tSplit::of(&interval.histograms);
+        t2t.last = T2tSplit::of(&interval.histograms, interval.send_stamp);
+        t2t.send_stamp = interval.send_stamp;
         for (total, histogram) in t2t.totals.iter_mut().zip(&mut interval.histograms) {
             let _ = total.add(&*histogram);
             histogram.reset();
@@ -307,6 +311,12 @@ impl Reporter {
     /// The engine's tick-to-trade over the run (after `finish`), if a venue session measured it.
     pub fn tick_to_trade_totals(&self) -> Option<&[hdrhistogram::Histogram<u64>; PARTS]> {
         self.tick_to_trade.as_ref().map(|t| &t.totals)
+    }
+
+    /// The run's tick-to-trade split (after `finish`), naming its send stamp.
+    pub fn tick_to_trade_split(&self) -> Option<T2tSplit> {
+        let t2t = self.tick_to_trade.as_ref()?;
+        Some(T2tSplit::of(&t2t.totals, t2t.send_stamp))
     }
 
     /// Adds the tick-to-trade's last, unrotated interval (the recorder's thread has finished).

@@ -6,7 +6,12 @@
 //! |---|---|---|
 //! | `recv-read` | the kernel's receive stamp (`Event::ts_recv_ns`) | ingest took the input from its source (first hand-off of the poll that read it) |
 //! | `read-decide` | that read | execution handed the request to its gateway |
-//! | `decide-send` | that hand-over | the venue session's `write` of the bytes returned |
+//! | `decide-send` | that hand-over | the kernel handed the order's last byte to the device (its `SO_TIMESTAMPING` TX software stamp), or, where the kernel gives none, the session's `write` returned |
+//! | `decide-return` | that hand-over | the session's `write` of the bytes returned (always; beside the stamp, so nothing is hidden) |
+//!
+//! Which send stamp the total uses is [`SendStamp`], named in every
+//! report. On loopback the TX stamp comes before `write` returns (the
+//! receiver's TCP input runs inside the sender's system call after it).
 //!
 //! One clock: the kernel's stamps are CLOCK_REALTIME, converted by the
 //! source to the engine's [`crate::clock::EpochClock`] with a bridge measured
@@ -19,6 +24,11 @@
 //! room in the 128-byte event); execution names the event it decided on
 //! (`OrderRequest::trigger_seq`), its gateway stamps the decision
 //! (`ts_decided_ns`), and the venue session looks the rest up when it sends.
+//! With TX stamps, a written order waits for its stamp, matched by the
+//! byte counter of `SOF_TIMESTAMPING_OPT_ID` (the session counts the bytes
+//! it wrote since the stamps were enabled); one whose stamp has not come
+//! within [`TX_STAMP_WAIT_NS`] of its write is counted in
+//! `tx_stamps_missed` (its `decide-return` is recorded all the same).
 //! An order decided on anything but market data (a fill, a timer) is not
 //! counted; nor is one whose slot was overwritten before it was sent
 //! (counted as `stamps_missed`).
@@ -31,8 +41,10 @@
 
 use crate::telemetry::metrics::{new_histogram, Percentiles};
 use crossbeam_queue::ArrayQueue;
+use genesis_io::net::TxKey;
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -42,11 +54,43 @@ pub const TAGS: [&str; PARTS] = [
     "engine-t2t.recv-read",
     "engine-t2t.read-decide",
     "engine-t2t.decide-send",
+    "engine-t2t.decide-return",
 ];
 /// The `part` label of each histogram on `/metrics`, in the same order.
-pub const PART_NAMES: [&str; PARTS] = ["total", "recv_read", "read_decide", "decide_send"];
-/// The total and its three parts.
-pub const PARTS: usize = 4;
+pub const PART_NAMES: [&str; PARTS] = [
+    "total",
+    "recv_read",
+    "read_decide",
+    "decide_send",
+    "decide_return",
+];
+/// The total, its three parts, and decision → `write` returned.
+pub const PARTS: usize = 5;
+/// A written order waits this long for its TX stamp before it is counted
+/// as missed (on loopback the stamp is there before `write` returns).
+pub const TX_STAMP_WAIT_NS: u64 = 10_000_000;
+
+/// Which instant ends `decide-send` (and the total).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendStamp {
+    /// The kernel's `SO_TIMESTAMPING` TX software stamp of the order's last byte.
+    TxSoftware,
+    /// The clock when the session's `write` returned (the kernel gives no
+    /// TX stamp, or nothing was measured).
+    #[default]
+    SendReturn,
+}
+
+impl SendStamp {
+    /// The name reports and metrics print.
+    pub fn name(self) -> &'static str {
+        match self {
+            SendStamp::TxSoftware => "tx_software",
+            SendStamp::SendReturn => "send_return",
+        }
+    }
+}
 /// Slots of the stamp table: more events than ever sit between ingest's
 /// hand-off and the order's send (a ring and a poll budget).
 pub const TRIGGER_SLOTS: usize = 1 << 16;
@@ -129,10 +173,10 @@ pub struct OrderStamps {
 }
 
 impl OrderStamps {
-    /// The total and the three parts up to `sent_ns`, in [`TAGS`] order.
-    /// Stamps out of order (a read before its receive) count as zero, and
-    /// the parts still add up to the total.
-    pub fn parts(&self, sent_ns: u64) -> [u64; PARTS] {
+    /// The total and the three parts up to `sent_ns`, then decision →
+    /// `returned_ns`, in [`TAGS`] order. Stamps out of order (a read before
+    /// its receive) count as zero, and the parts still add up to the total.
+    pub fn parts(&self, sent_ns: u64, returned_ns: u64) -> [u64; PARTS] {
         let read_ns = self.read_ns.max(self.recv_ns);
         let decided_ns = self.decided_ns.max(read_ns);
         let sent_ns = sent_ns.max(decided_ns);
@@ -141,6 +185,7 @@ impl OrderStamps {
             read_ns - self.recv_ns,
             decided_ns - read_ns,
             sent_ns - decided_ns,
+            returned_ns.saturating_sub(decided_ns),
         ]
     }
 }
@@ -150,6 +195,8 @@ pub struct T2tInterval {
     pub histograms: [Histogram<u64>; PARTS],
     pub start_ns: u64,
     pub end_ns: u64,
+    /// What ended `decide-send` in this interval.
+    pub send_stamp: SendStamp,
 }
 
 impl T2tInterval {
@@ -158,6 +205,7 @@ impl T2tInterval {
             histograms: std::array::from_fn(|_| new_histogram()),
             start_ns: 0,
             end_ns: 0,
+            send_stamp: SendStamp::default(),
         }
     }
 }
@@ -190,14 +238,30 @@ impl Default for T2tExchange {
     }
 }
 
+/// An order on its way out: its stamps, where its bytes end (counted
+/// from the connection's first byte) and, once written, when `write`
+/// returned.
+#[derive(Clone, Copy, Debug)]
+struct Outgoing {
+    stamps: OrderStamps,
+    end_offset: u64,
+    returned_ns: u64,
+}
+
 /// What the venue session measured: the histograms, the table ingest
-/// fills, and the orders encoded but not yet written.
+/// fills, the orders encoded but not yet written, and those written but
+/// not yet stamped.
 pub struct TickToTrade {
     pub histograms: [Histogram<u64>; PARTS],
     stamps: Arc<TriggerStamps>,
-    awaiting_write: Vec<OrderStamps>,
+    awaiting_write: Vec<Outgoing>,
+    /// Written, waiting for the kernel's TX stamp (oldest first).
+    awaiting_stamp: VecDeque<Outgoing>,
+    send_stamp: SendStamp,
     /// Orders on market data whose trigger's stamps were gone when sent.
     pub stamps_missed: u64,
+    /// Written orders whose TX stamp never came (not in the total).
+    pub tx_stamps_missed: u64,
     interval_start_ns: u64,
     records_since_check: u32,
     polls_since_check: u32,
@@ -210,7 +274,10 @@ impl TickToTrade {
             histograms: std::array::from_fn(|_| new_histogram()),
             stamps: Arc::new(TriggerStamps::new()),
             awaiting_write: Vec::with_capacity(AWAITING_WRITE_MAX),
+            awaiting_stamp: VecDeque::with_capacity(AWAITING_WRITE_MAX),
+            send_stamp: SendStamp::default(),
             stamps_missed: 0,
+            tx_stamps_missed: 0,
             interval_start_ns: 0,
             records_since_check: 0,
             polls_since_check: 0,
@@ -223,11 +290,26 @@ impl TickToTrade {
         Arc::clone(&self.stamps)
     }
 
+    /// What ends `decide-send` from now on (set at each connection, when
+    /// the session knows whether the kernel stamps its sends); orders still
+    /// in flight are forgotten.
+    pub fn set_send_stamp(&mut self, send_stamp: SendStamp) {
+        self.send_stamp = send_stamp;
+        self.awaiting_write.clear();
+        self.awaiting_stamp.clear();
+    }
+
+    /// What ends `decide-send` now.
+    pub fn send_stamp(&self) -> SendStamp {
+        self.send_stamp
+    }
+
     /// An order on event `trigger_seq`, decided at `decided_ns`, was
-    /// encoded: its stamps wait for the write (nothing if the trigger was
+    /// encoded, its bytes ending at `end_offset` of the connection's
+    /// output: its stamps wait for the write (nothing if the trigger was
     /// not market data).
     #[inline]
-    pub fn on_encoded(&mut self, trigger_seq: u64, decided_ns: u64) {
+    pub fn on_encoded(&mut self, trigger_seq: u64, decided_ns: u64, end_offset: u64) {
         if trigger_seq == 0 {
             return;
         }
@@ -242,34 +324,93 @@ impl TickToTrade {
             self.stamps_missed += 1;
             return;
         }
-        self.awaiting_write.push(OrderStamps {
-            recv_ns,
-            read_ns,
-            decided_ns,
+        self.awaiting_write.push(Outgoing {
+            stamps: OrderStamps {
+                recv_ns,
+                read_ns,
+                decided_ns,
+            },
+            end_offset,
+            returned_ns: 0,
         });
     }
 
-    /// Everything encoded was handed to the kernel at `sent_ns`.
-    pub fn on_written(&mut self, sent_ns: u64) {
+    /// Everything encoded was handed to the kernel by a `write` that
+    /// returned at `returned_ns`: recorded now at send return, or left to
+    /// wait for the TX stamp.
+    pub fn on_written(&mut self, returned_ns: u64) {
         if self.awaiting_write.is_empty() {
             return;
         }
         for index in 0..self.awaiting_write.len() {
-            let parts = self.awaiting_write[index].parts(sent_ns);
-            for (histogram, value) in self.histograms.iter_mut().zip(parts) {
-                histogram.saturating_record(value.max(1));
+            let mut order = self.awaiting_write[index];
+            order.returned_ns = returned_ns;
+            match self.send_stamp {
+                SendStamp::SendReturn => self.record(&order, returned_ns),
+                SendStamp::TxSoftware if self.awaiting_stamp.len() < AWAITING_WRITE_MAX => {
+                    self.awaiting_stamp.push_back(order);
+                }
+                SendStamp::TxSoftware => self.tx_stamps_missed += 1,
             }
         }
-        self.records_since_check += self.awaiting_write.len() as u32;
         self.awaiting_write.clear();
-        if self.records_since_check >= ROTATE_CHECK_EVERY {
-            self.rotate_if_offered(sent_ns);
+        self.check_rotation(returned_ns);
+    }
+
+    /// The kernel stamped a send whose last byte is `key` at `sent_ns`
+    /// (converted to the engine's clock): every waiting order it covers is
+    /// recorded with it.
+    pub fn on_tx_stamp(&mut self, key: TxKey, sent_ns: u64) {
+        debug_assert!(
+            self.send_stamp == SendStamp::TxSoftware || self.awaiting_stamp.is_empty(),
+            "orders wait for a stamp only when sends are stamped"
+        );
+        while let Some(order) = self.awaiting_stamp.front().copied() {
+            if !key.covers(order.end_offset) {
+                break;
+            }
+            self.awaiting_stamp.pop_front();
+            self.record(&order, sent_ns);
+        }
+        self.check_rotation(sent_ns);
+    }
+
+    /// Written orders still without a stamp [`TX_STAMP_WAIT_NS`] after
+    /// their write are counted as missed and dropped.
+    pub fn expire_tx_stamps(&mut self, now_ns: u64) {
+        while let Some(order) = self.awaiting_stamp.front() {
+            if now_ns.saturating_sub(order.returned_ns) < TX_STAMP_WAIT_NS {
+                break;
+            }
+            self.awaiting_stamp.pop_front();
+            self.tx_stamps_missed += 1;
         }
     }
 
-    /// The connection went with bytes unwritten: their orders are not counted.
+    /// Written orders that wait for their TX stamp.
+    pub fn awaiting_tx_stamp(&self) -> usize {
+        self.awaiting_stamp.len()
+    }
+
+    fn record(&mut self, order: &Outgoing, sent_ns: u64) {
+        let parts = order.stamps.parts(sent_ns, order.returned_ns);
+        for (histogram, value) in self.histograms.iter_mut().zip(parts) {
+            histogram.saturating_record(value.max(1));
+        }
+        self.records_since_check += 1;
+    }
+
+    fn check_rotation(&mut self, now_ns: u64) {
+        if self.records_since_check >= ROTATE_CHECK_EVERY {
+            self.rotate_if_offered(now_ns);
+        }
+    }
+
+    /// The connection went: orders not yet written, or not yet stamped, are
+    /// not counted.
     pub fn on_lost(&mut self) {
         self.awaiting_write.clear();
+        self.awaiting_stamp.clear();
     }
 
     /// The session was polled: an interval ends within ~1,024 polls of the
@@ -301,6 +442,7 @@ impl TickToTrade {
         std::mem::swap(&mut self.histograms, &mut spare.histograms);
         spare.start_ns = self.interval_start_ns;
         spare.end_ns = now_ns;
+        spare.send_stamp = self.send_stamp;
         self.interval_start_ns = now_ns;
         // As for stages: the reporter drains `full` before offering again.
         let _ = exchange.full.push(spare);
@@ -312,6 +454,7 @@ impl TickToTrade {
             histograms: self.histograms.clone(),
             start_ns: self.interval_start_ns,
             end_ns: now_ns.max(self.interval_start_ns),
+            send_stamp: self.send_stamp,
         }
     }
 }
@@ -329,25 +472,32 @@ pub struct T2tSplit {
     pub recv_read: Percentiles,
     pub read_decide: Percentiles,
     pub decide_send: Percentiles,
+    /// Decision → `write` returned, whatever ends `decide_send`.
+    pub decide_return: Percentiles,
+    /// What ends `decide_send` and the total.
+    pub send_stamp: SendStamp,
 }
 
 impl T2tSplit {
-    pub fn of(histograms: &[Histogram<u64>; PARTS]) -> T2tSplit {
+    pub fn of(histograms: &[Histogram<u64>; PARTS], send_stamp: SendStamp) -> T2tSplit {
         T2tSplit {
             total: Percentiles::of(&histograms[0]),
             recv_read: Percentiles::of(&histograms[1]),
             read_decide: Percentiles::of(&histograms[2]),
             decide_send: Percentiles::of(&histograms[3]),
+            decide_return: Percentiles::of(&histograms[4]),
+            send_stamp,
         }
     }
 
-    /// The four, in [`TAGS`] order.
+    /// The five, in [`TAGS`] order.
     pub fn parts(&self) -> [&Percentiles; PARTS] {
         [
             &self.total,
             &self.recv_read,
             &self.read_decide,
             &self.decide_send,
+            &self.decide_return,
         ]
     }
 }
@@ -364,14 +514,14 @@ mod tests {
             read_ns: 1_300,
             decided_ns: 1_700,
         };
-        assert_eq!(stamps.parts(2_500), [1_500, 300, 400, 800]);
+        assert_eq!(stamps.parts(2_500, 2_600), [1_500, 300, 400, 800, 900]);
         let odd = OrderStamps {
             recv_ns: 1_000,
             read_ns: 900,
             decided_ns: 1_200,
         };
-        let parts = odd.parts(1_100);
-        assert_eq!(parts, [200, 0, 200, 0]);
+        let parts = odd.parts(1_100, 1_300);
+        assert_eq!(parts, [200, 0, 200, 0, 100]);
         assert_eq!(parts[0], parts[1] + parts[2] + parts[3]);
     }
 
@@ -395,19 +545,21 @@ mod tests {
         let table = t2t.stamps();
         table.put(7, 1_000, 1_200);
         table.put(8, 1_100, 0);
-        t2t.on_encoded(7, 1_500);
-        t2t.on_encoded(8, 1_500);
-        t2t.on_encoded(9, 1_500);
-        t2t.on_encoded(0, 1_500);
+        t2t.on_encoded(7, 1_500, 100);
+        t2t.on_encoded(8, 1_500, 200);
+        t2t.on_encoded(9, 1_500, 300);
+        t2t.on_encoded(0, 1_500, 400);
         assert_eq!(t2t.stamps_missed, 1, "event 9 was never stamped");
         assert!(t2t.histograms[0].is_empty(), "nothing before the write");
         t2t.on_written(2_000);
-        let split = T2tSplit::of(&t2t.histograms);
+        let split = T2tSplit::of(&t2t.histograms, t2t.send_stamp());
         assert_eq!(split.total.count, 1);
         assert_eq!(split.total.max, 1_000);
         assert_eq!(split.recv_read.max, 200);
         assert_eq!(split.read_decide.max, 300);
         assert_eq!(split.decide_send.max, 500);
+        assert_eq!(split.decide_return.max, 500, "send return ends both");
+        assert_eq!(split.send_stamp, SendStamp::SendReturn);
         t2t.on_written(3_000);
         assert_eq!(t2t.histograms[0].len(), 1, "recorded once");
     }
@@ -419,7 +571,7 @@ mod tests {
         let exchange = T2tExchange::new();
         t2t.attach(exchange.clone(), 10);
         t2t.stamps().put(1, 100, 110);
-        t2t.on_encoded(1, 120);
+        t2t.on_encoded(1, 120, 50);
         t2t.on_written(130);
         exchange
             .fresh
@@ -432,5 +584,37 @@ mod tests {
         assert_eq!(full.histograms[0].len(), 1);
         assert!(t2t.histograms.iter().all(Histogram::is_empty));
         assert_eq!(t2t.last_interval(400).end_ns, 500, "never before its start");
+    }
+
+    // With TX stamps, a written order waits for the stamp that covers its
+    // last byte; decide-send ends at the stamp, decide-return at `write`
+    // return; one never stamped is counted, not recorded.
+    #[test]
+    fn tx_stamps_end_decide_send() {
+        let mut t2t = TickToTrade::new();
+        t2t.set_send_stamp(SendStamp::TxSoftware);
+        let table = t2t.stamps();
+        for seq in 1..=3 {
+            table.put(seq, 1_000, 1_100);
+        }
+        t2t.on_encoded(1, 1_200, 150);
+        t2t.on_encoded(2, 1_200, 300);
+        t2t.on_written(2_200);
+        assert!(t2t.histograms[0].is_empty(), "nothing before the stamp");
+        t2t.on_tx_stamp(TxKey(149), 1_500);
+        assert_eq!(t2t.histograms[0].len(), 1, "the first order's last byte");
+        t2t.on_tx_stamp(TxKey(299), 1_700);
+        let split = T2tSplit::of(&t2t.histograms, t2t.send_stamp());
+        assert_eq!(split.decide_send.max, 500);
+        assert_eq!(split.decide_return.max, 1_000);
+        assert_eq!(split.total.max, 700);
+        assert_eq!(split.send_stamp, SendStamp::TxSoftware);
+        t2t.on_encoded(3, 1_200, 450);
+        t2t.on_written(6_000);
+        t2t.expire_tx_stamps(6_000 + TX_STAMP_WAIT_NS - 1);
+        assert_eq!(t2t.awaiting_tx_stamp(), 1);
+        t2t.expire_tx_stamps(6_000 + TX_STAMP_WAIT_NS);
+        assert_eq!((t2t.awaiting_tx_stamp(), t2t.tx_stamps_missed), (0, 1));
+        assert_eq!(t2t.histograms[0].len(), 2, "the missed one is not recorded");
     }
 }

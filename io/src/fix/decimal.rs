@@ -208,6 +208,12 @@ fn write_scaled(
     if negative {
         out[0] = b'-';
     }
+    if decimals == 0 {
+        // A whole step (a lot of 1 or 100, a tick of 1): no point, no fraction.
+        let width = digit_count(magnitude);
+        write_digits(magnitude, &mut out[sign_len..sign_len + width]);
+        return sign_len + width;
+    }
     let width = digit_count(magnitude).max(decimals + 1);
     write_digits(magnitude, &mut out[sign_len..sign_len + width]);
     let point = sign_len + width - decimals;

@@ -18,6 +18,23 @@ const PAIRS: [[u8; 2]; 100] = {
     pairs
 };
 
+/// "000", "001", … "999": fields that always have three digits
+/// (milliseconds, CheckSum) and most BodyLengths, in one 3-byte copy
+/// instead of a pair, a division and a single digit.
+const TRIPLES: [[u8; 3]; 1000] = {
+    let mut triples = [[0u8; 3]; 1000];
+    let mut index = 0;
+    while index < 1000 {
+        triples[index] = [
+            b'0' + (index / 100) as u8,
+            b'0' + (index / 10 % 10) as u8,
+            b'0' + (index % 10) as u8,
+        ];
+        index += 1;
+    }
+    triples
+};
+
 /// 10^0 … 10^19.
 const POWERS_OF_TEN: [u64; 20] = {
     let mut powers = [1u64; 20];
@@ -62,6 +79,13 @@ pub(crate) fn write_digits(mut value: u64, out: &mut [u8]) {
     }
 }
 
+/// Writes `value` (below 1000) as exactly three digits, zero-padded.
+#[inline]
+pub(crate) fn write_3_digits(value: u64, out: &mut [u8; 3]) {
+    debug_assert!(value < 1000, "three digits");
+    *out = TRIPLES[(value % 1000) as usize];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +117,15 @@ mod tests {
         assert_eq!(text(7, 3), "007");
         assert_eq!(text(1234, 6), "001234");
         assert_eq!(text(0, 2), "00");
+    }
+
+    #[test]
+    fn three_digits_match_the_padded_writer() {
+        // Every value below 1000, as the general writer pads it.
+        for value in 0..1000u64 {
+            let mut out = [0u8; 3];
+            write_3_digits(value, &mut out);
+            assert_eq!(String::from_utf8(out.to_vec()).unwrap(), text(value, 3));
+        }
     }
 }

@@ -86,7 +86,7 @@ impl SentLog {
         slot.seq_num = seq_num;
         slot.msg_type = msg_type;
         slot.id_len = id_len as u8;
-        slot.id[..id_len].copy_from_slice(&id[..id_len]);
+        crate::fix::encode::copy_short(&mut slot.id[..id_len], &id[..id_len]);
     }
 
     /// The request sent with `seq_num`, if it is still in the log.

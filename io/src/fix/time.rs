@@ -5,7 +5,7 @@
 //! nanoseconds since the Unix epoch (UTC). The cache's text is always
 //! exactly what [`format_utc_timestamp`] writes for the same instant.
 
-use crate::fix::digits::write_digits;
+use crate::fix::digits::{write_3_digits, write_digits};
 
 /// Length of `YYYYMMDD-HH:MM:SS.sss`.
 pub const UTC_TIMESTAMP_LEN: usize = 21;
@@ -72,7 +72,9 @@ impl TimestampCache {
             self.second = second;
         }
         let millis = (unix_ns % NANOS_PER_SECOND) / 1_000_000;
-        write_digits(millis, &mut self.text[18..21]);
+        if let Some(digits) = self.text.last_chunk_mut::<3>() {
+            write_3_digits(millis, digits);
+        }
         &self.text
     }
 }

@@ -36,7 +36,8 @@
 //! ([`WsServer::poll_with_http`]).
 //!
 //! The only `unsafe` code is in `sys.rs`: the `setsockopt`/`getsockopt`
-//! wrappers and `recvmsg` with the kernel's receive stamp.
+//! wrappers, `recvmsg` with the kernel's receive stamp, and `recvmsg` of
+//! the error queue for transmit stamps ([`enable_tx_stamps`]).
 
 mod backoff;
 mod binance_config;
@@ -59,6 +60,7 @@ mod stream_url;
 #[allow(unsafe_code)]
 mod sys;
 mod tls;
+mod tx_stamp;
 mod ws_client;
 mod ws_config;
 mod ws_server;
@@ -89,6 +91,7 @@ pub use snapshot_fetcher::{
 pub use soup_client::{SoupClient, SoupClientConfig, SoupClientStats, SoupEvent};
 pub use stream_url::{StreamUrl, StreamWrapping};
 pub use tls::{TlsConfig, TlsRoots, TlsSetup};
+pub use tx_stamp::{drain_tx_stamps, enable_tx_stamps, TxKey, TxStamp, TxStamping};
 pub use ws_client::{DisconnectReason, WsClient, WsEvent, WsStats};
 pub use ws_config::{WsConfig, WsEndpoint};
 pub use ws_server::{ConnectionId, WsServer, WsServerStats};

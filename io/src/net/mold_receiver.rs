@@ -1,5 +1,6 @@
-//! The subscriber side of a MoldUDP64 stream: reads datagrams into one
-//! preallocated buffer with the kernel's receive stamp, hands them to the
+//! The subscriber side of a MoldUDP64 stream: reads datagrams, up to 16
+//! per `recvmmsg` system call, into one preallocated buffer with the
+//! kernel's receive stamps, hands them to the
 //! feed's [`Recovery`] (which applies them to the [`ItchFeed`] in sequence
 //! or buffers them past a gap), sends the retransmission requests it asks
 //! for to the venue's request port, and runs the GLIMPSE snapshot session
@@ -34,8 +35,13 @@
 //! server, which large gaps, late joins and stalled retransmissions then
 //! use. While recovering, every book is stale.
 //!
-//! Invariants: no allocation per datagram (the buffer is 64 KiB, larger
-//! than any UDP payload, so nothing is truncated; the recovery buffer is
+//! One `recvmmsg` reads what is waiting: a poll that finds one datagram
+//! makes one system call, not a `recvmsg` for it and a second that finds
+//! the socket empty (the datagram's events wait for that second call
+//! before ingest hands them on).
+//!
+//! Invariants: no allocation per datagram (the buffer is 16 slots of 64
+//! KiB, each larger than any UDP payload, so nothing is truncated; the recovery buffer is
 //! preallocated); the caller's clock is read once per poll for timeouts
 //! (and per datagram only when the kernel gave no stamp).
 //!
@@ -51,8 +57,9 @@
 use super::error::NetError;
 use super::options::{OptionsReport, SocketOptions};
 use super::reactor::bind_udp;
-use super::rx_stamp::{enable_rx_stamps, recv_stamped, RxStamping};
+use super::rx_stamp::{enable_rx_stamps, RxStamping};
 use super::soup_client::{SoupClient, SoupClientConfig, SoupClientStats, SoupEvent};
+use super::sys::{recv_batch_stamped, RECV_BATCH_MAX};
 use crate::itch::{
     Arrival, DatagramSource, ItchFeed, ItchMessage, Recovery, RecoveryConfig, RecoveryStats,
     SnapshotFailure,
@@ -164,7 +171,7 @@ impl MoldReceiver {
             feed_socket,
             request_socket,
             request_server_addr: config.request_server_addr,
-            buffer: vec![0u8; RECV_BUFFER_BYTES].into_boxed_slice(),
+            buffer: vec![0u8; RECV_BATCH_MAX * RECV_BUFFER_BYTES].into_boxed_slice(),
             datagrams_per_poll_max: config.datagrams_per_poll_max,
             reports: [feed_report, request_report],
             stamping,
@@ -408,32 +415,44 @@ impl MoldReceiver {
             Which::Request => (&self.request_socket, DatagramSource::Retransmission),
             Which::Feed => (&self.feed_socket, DatagramSource::Live),
         };
-        for _ in 0..self.datagrams_per_poll_max {
-            let (length, stamp) = match recv_stamped(socket, &mut self.buffer) {
-                Ok(received) => received,
+        let mut remaining = self.datagrams_per_poll_max;
+        while remaining > 0 {
+            let mut received = [(0usize, None); RECV_BATCH_MAX];
+            let batch = remaining.min(RECV_BATCH_MAX);
+            let slots = (&mut self.buffer, RECV_BUFFER_BYTES);
+            let count = match recv_batch_stamped(socket, slots.0, slots.1, &mut received[..batch]) {
+                Ok(count) => count,
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.stats.recv_errors += 1;
+                    remaining -= 1;
                     continue;
                 }
             };
-            let ts_recv_ns = stamp.unwrap_or_else(|| {
-                self.stats.datagrams_stamped_user += 1;
-                clock()
-            });
-            match which {
-                Which::Request => self.stats.retransmit_datagrams += 1,
-                Which::Feed => self.stats.feed_datagrams += 1,
+            for (index, &(length, stamp)) in received[..count].iter().enumerate() {
+                let ts_recv_ns = stamp.unwrap_or_else(|| {
+                    self.stats.datagrams_stamped_user += 1;
+                    clock()
+                });
+                match which {
+                    Which::Request => self.stats.retransmit_datagrams += 1,
+                    Which::Feed => self.stats.feed_datagrams += 1,
+                }
+                self.stats.bytes_received += length as u64;
+                result.datagram_count += 1;
+                let start = index * RECV_BUFFER_BYTES;
+                let arrival = Arrival {
+                    bytes: &self.buffer[start..start + length.min(RECV_BUFFER_BYTES)],
+                    ts_recv_ns,
+                    source,
+                };
+                self.recovery.on_datagram(feed, arrival, now_ns, on_message);
             }
-            self.stats.bytes_received += length as u64;
-            result.datagram_count += 1;
-            let arrival = Arrival {
-                bytes: &self.buffer[..length],
-                ts_recv_ns,
-                source,
-            };
-            self.recovery.on_datagram(feed, arrival, now_ns, on_message);
+            remaining -= count;
+            if count < batch {
+                return; // the socket had no more
+            }
         }
         self.stats.polls_at_budget += 1;
     }
@@ -494,5 +513,39 @@ mod tests {
             1,
             "read within the period"
         );
+    }
+
+    // Forty datagrams waiting (more than two batches of RECV_BATCH_MAX)
+    // are all read, every one whole and stamped by the kernel.
+    #[test]
+    fn waiting_datagrams_are_read_in_batches() {
+        let (mut receiver, mut feed) = receiver_and_feed();
+        let mut clock = || 1_000_u64;
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("a sender");
+        let target = receiver.feed_socket.local_addr().expect("bound");
+        let datagrams = 40u64;
+        for index in 0..datagrams {
+            let mut datagram = vec![0u8; 20 + index as usize];
+            datagram[..10].copy_from_slice(b"SESSION001");
+            datagram[10..18].copy_from_slice(&(1_000 + index).to_be_bytes());
+            sender.send_to(&datagram, target).expect("sent on loopback");
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut read = 0;
+        while read < datagrams {
+            assert!(
+                Instant::now() < deadline,
+                "{read} of {datagrams} datagrams read"
+            );
+            read += receiver
+                .poll(&mut feed, &mut clock, |_, _, _| {})
+                .datagram_count as u64;
+            std::thread::yield_now();
+        }
+        let stats = receiver.stats();
+        assert_eq!(stats.feed_datagrams, datagrams);
+        let bytes: u64 = (0..datagrams).map(|index| 20 + index).sum();
+        assert_eq!(stats.bytes_received, bytes, "every datagram whole");
+        assert_eq!(stats.datagrams_stamped_user, 0, "every one kernel-stamped");
     }
 }

@@ -14,7 +14,10 @@
 //! The stamps are the engine's: the kernel's CLOCK_REALTIME stamp converted
 //! to an [`EpochClock`] by a bridge measured right after the read (that
 //! bridge's reading is the read stamp), the decision stamp before `write`,
-//! the send stamp when `write` returned. So engine ÷ floor, part by part,
+//! the send stamp the kernel's TX software stamp of the order's last byte
+//! (read from the error queue right after the write, converted the same
+//! way; the clock at `write` return where the kernel gives none), and
+//! decision → `write` returned beside it. So engine ÷ floor, part by part,
 //! is what the engine adds to the machine's own cost of the same path.
 //!
 //! Owning thread: the caller's, which spawns the two and joins them; the
@@ -24,9 +27,9 @@ use anyhow::{Context, Result};
 use genesis_engine::clock::EpochClock;
 use genesis_engine::config::WaitKind;
 use genesis_engine::telemetry::metrics::new_histogram;
-use genesis_engine::telemetry::tick_to_trade::{OrderStamps, T2tSplit, PARTS};
+use genesis_engine::telemetry::tick_to_trade::{OrderStamps, SendStamp, T2tSplit, PARTS};
 use genesis_engine::topology::wait::Wait;
-use genesis_io::net::{enable_rx_stamps, recv_stamped};
+use genesis_io::net::{drain_tx_stamps, enable_rx_stamps, enable_tx_stamps, recv_stamped};
 use genesis_sim::venue::{IDLE_POLL_NS, IDLE_SLEEP};
 use hdrhistogram::Histogram;
 use std::io::{ErrorKind, Read, Write};
@@ -60,6 +63,10 @@ pub fn floor_row(rate: u64, wait: WaitKind, seconds: f64) -> Result<T2tSplit> {
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
     }
+    let send_stamp = match enable_tx_stamps(&order_out).is_kernel() {
+        true => SendStamp::TxSoftware,
+        false => SendStamp::SendReturn,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let venue = {
         let stop = Arc::clone(&stop);
@@ -72,7 +79,10 @@ pub fn floor_row(rate: u64, wait: WaitKind, seconds: f64) -> Result<T2tSplit> {
         let stop = Arc::clone(&stop);
         std::thread::Builder::new()
             .name("floor-reader".into())
-            .spawn(move || run_reader(&reader_udp, order_out, Wait::new(wait, 1), &stop))
+            .spawn(move || {
+                let wait = Wait::new(wait, 1);
+                run_reader(&reader_udp, order_out, (wait, send_stamp), &stop)
+            })
             .context("cannot start the floor's reader thread")?
     };
     std::thread::sleep(Duration::from_secs_f64(seconds));
@@ -80,7 +90,7 @@ pub fn floor_row(rate: u64, wait: WaitKind, seconds: f64) -> Result<T2tSplit> {
     let sent = venue.join().expect("the floor's venue thread panicked");
     let histograms = reader.join().expect("the floor's reader thread panicked")?;
     anyhow::ensure!(sent > 0, "the floor's venue sent nothing");
-    Ok(T2tSplit::of(&histograms))
+    Ok(T2tSplit::of(&histograms, send_stamp))
 }
 
 /// The venue side: a datagram at each due time, the order socket drained.
@@ -120,14 +130,14 @@ fn run_venue(socket: &UdpSocket, mut orders: TcpStream, rate: u64, stop: &Atomic
 fn run_reader(
     socket: &UdpSocket,
     mut orders: TcpStream,
-    wait: Wait,
+    (wait, send_stamp): (Wait, SendStamp),
     stop: &AtomicBool,
 ) -> Result<[Histogram<u64>; PARTS]> {
     let clock = EpochClock::new();
     let mut histograms: [Histogram<u64>; PARTS] = std::array::from_fn(|_| new_histogram());
     let mut buffer = [0u8; 64 * 1024];
     let order = [0x38u8; ORDER_BYTES];
-    let mut received = 0u64;
+    let (mut received, mut bytes_written) = (0u64, 0u64);
     while !stop.load(Ordering::Acquire) {
         let stamp = match recv_stamped(socket, &mut buffer) {
             Ok((_, stamp)) => stamp,
@@ -149,14 +159,41 @@ fn run_reader(
             decided_ns: clock.now_ns(),
         };
         match orders.write(&order) {
-            Ok(_) => {}
+            Ok(written) => bytes_written += written as u64,
             Err(error) if error.kind() == ErrorKind::WouldBlock => continue,
             Err(error) => return Err(error).context("floor: order write failed"),
         }
-        let parts = stamps.parts(clock.now_ns());
+        let returned_ns = clock.now_ns();
+        let sent_ns = match send_stamp {
+            SendStamp::TxSoftware => match tx_stamp_of(&orders, bytes_written, &clock)? {
+                Some(sent_ns) => sent_ns,
+                None => continue, // not stamped yet: not counted, as in the engine
+            },
+            SendStamp::SendReturn => returned_ns,
+        };
+        let parts = stamps.parts(sent_ns, returned_ns);
         for (histogram, value) in histograms.iter_mut().zip(parts) {
             histogram.saturating_record(value);
         }
     }
     Ok(histograms)
+}
+
+/// The TX stamp of the send that carried byte `bytes_written - 1`, on
+/// `clock`, if the error queue holds it (older stamps are passed over).
+fn tx_stamp_of(orders: &TcpStream, bytes_written: u64, clock: &EpochClock) -> Result<Option<u64>> {
+    let mut found = None;
+    loop {
+        let count = drain_tx_stamps(orders, 16, |stamp| {
+            if stamp.key.covers(bytes_written) {
+                found = Some(stamp.realtime_ns);
+            }
+        })
+        .context("floor: reading TX stamps failed")?;
+        if count < 16 {
+            break;
+        }
+    }
+    let bridge = clock.realtime_bridge();
+    Ok(found.map(|realtime_ns| bridge.epoch_ns(realtime_ns)))
 }

@@ -88,8 +88,13 @@ impl FixClient {
                 Ok(()) => {
                     self.pending.pop_front();
                     self.counters.requests_sent += 1;
-                    self.tick_to_trade
-                        .on_encoded(request.trigger_seq, request.ts_decided_ns);
+                    let end_offset =
+                        self.bytes_written + self.session.pending_output().len() as u64;
+                    self.tick_to_trade.on_encoded(
+                        request.trigger_seq,
+                        request.ts_decided_ns,
+                        end_offset,
+                    );
                 }
                 Err(SendError::OutputFull { .. }) => break,
                 Err(err) => {

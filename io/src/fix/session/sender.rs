@@ -26,12 +26,67 @@ use crate::fix::seq_store::{SeqNumbers, SeqState, SeqStore};
 use crate::fix::status::{OrderMassStatusRequest, OrderStatusRequest, StatusReport};
 use crate::fix::tags::{self, MsgType, SessionRejectReason};
 
-/// `49=<sender><SOH>56=<target><SOH>`, built once per session.
-fn comp_id_fields(sender_comp_id: &str, target_comp_id: &str) -> Box<[u8]> {
-    let (sender_tag, target_tag) = (tags::SENDER_COMP_ID, tags::TARGET_COMP_ID);
-    format!("{sender_tag}={sender_comp_id}\x01{target_tag}={target_comp_id}\x01")
-        .into_bytes()
-        .into_boxed_slice()
+/// Every MsgType a session sends, indexed by `MsgType as usize`.
+const MSG_TYPES: [MsgType; 15] = [
+    MsgType::Heartbeat,
+    MsgType::TestRequest,
+    MsgType::ResendRequest,
+    MsgType::Reject,
+    MsgType::SequenceReset,
+    MsgType::Logout,
+    MsgType::Logon,
+    MsgType::NewOrderSingle,
+    MsgType::OrderCancelRequest,
+    MsgType::OrderCancelReplaceRequest,
+    MsgType::ExecutionReport,
+    MsgType::OrderCancelReject,
+    MsgType::OrderStatusRequest,
+    MsgType::OrderMassStatusRequest,
+    MsgType::BusinessMessageReject,
+];
+
+/// The header's constant start for every MsgType, built once per
+/// session: `35=<type><SOH>49=<sender><SOH>56=<target><SOH>34=`, one copy
+/// per message where MsgType, the CompIDs and the `34=` before MsgSeqNum
+/// were four writes.
+#[derive(Debug)]
+struct HeaderPrefixes {
+    bytes: Box<[u8]>,
+    /// Start and end of each type's prefix in `bytes`, by `MsgType as usize`.
+    spans: [(u32, u32); MSG_TYPES.len()],
+}
+
+impl HeaderPrefixes {
+    fn new(sender_comp_id: &str, target_comp_id: &str) -> HeaderPrefixes {
+        let (sender_tag, target_tag) = (tags::SENDER_COMP_ID, tags::TARGET_COMP_ID);
+        let (type_tag, seq_tag) = (tags::MSG_TYPE, tags::MSG_SEQ_NUM);
+        let mut bytes = Vec::new();
+        let mut spans = [(0, 0); MSG_TYPES.len()];
+        for (index, msg_type) in MSG_TYPES.into_iter().enumerate() {
+            assert_eq!(
+                msg_type as usize, index,
+                "MSG_TYPES is in declaration order"
+            );
+            let start = bytes.len() as u32;
+            bytes.extend_from_slice(format!("{type_tag}=").as_bytes());
+            bytes.extend_from_slice(msg_type.as_bytes());
+            let rest = format!(
+                "\x01{sender_tag}={sender_comp_id}\x01{target_tag}={target_comp_id}\x01{seq_tag}="
+            );
+            bytes.extend_from_slice(rest.as_bytes());
+            spans[index] = (start, bytes.len() as u32);
+        }
+        HeaderPrefixes {
+            bytes: bytes.into_boxed_slice(),
+            spans,
+        }
+    }
+
+    #[inline(always)]
+    fn of(&self, msg_type: MsgType) -> &[u8] {
+        let (start, end) = self.spans[msg_type as usize];
+        &self.bytes[start as usize..end as usize]
+    }
 }
 
 /// Encodes and queues outgoing messages for one session.
@@ -45,8 +100,8 @@ pub struct Sender {
     store: Option<SeqStore>,
     sender_comp_id: Box<[u8]>,
     target_comp_id: Box<[u8]>,
-    /// `49=<ours><SOH>56=<theirs><SOH>`, written after MsgType in every header.
-    comp_id_fields: Box<[u8]>,
+    /// `35=<type><SOH>49=<ours><SOH>56=<theirs><SOH>34=` per MsgType.
+    header_prefixes: HeaderPrefixes,
     pub(super) logged_on: bool,
     pub(super) last_sent_ns: u64,
     pub(super) messages_sent_count: u64,
@@ -71,7 +126,7 @@ impl Sender {
             store,
             sender_comp_id: sender_comp_id.as_bytes().into(),
             target_comp_id: target_comp_id.as_bytes().into(),
-            comp_id_fields: comp_id_fields(sender_comp_id, target_comp_id),
+            header_prefixes: HeaderPrefixes::new(sender_comp_id, target_comp_id),
             logged_on: false,
             last_sent_ns: 0,
             messages_sent_count: 0,
@@ -159,13 +214,13 @@ impl Sender {
         Ok(())
     }
 
-    /// The standard header: MsgType, the constant CompIDs (one copy),
-    /// MsgSeqNum, SendingTime. FIX fixes only the order of 8, 9 and 35.
+    /// The standard header: MsgType, the constant CompIDs and `34=` (one
+    /// copy of the type's prefix), MsgSeqNum, SendingTime. FIX fixes only
+    /// the order of 8, 9 and 35.
     #[inline]
     fn write_header(&mut self, msg_type: MsgType, seq_num: u64, now_ns: u64) {
-        self.encoder.begin(msg_type.as_bytes());
-        self.encoder.raw(&self.comp_id_fields);
-        self.encoder.field_u64(tags::MSG_SEQ_NUM, seq_num);
+        self.encoder.begin_with(self.header_prefixes.of(msg_type));
+        self.encoder.value_u64(seq_num);
         self.encoder.field_timestamp(tags::SENDING_TIME, now_ns);
     }
 
