@@ -48,7 +48,7 @@ pub(super) struct Versions {
 }
 
 /// What a status answer said of an order.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct StatusMemo {
     cum_qty: i64,
     /// AvgPx in ticks, when it lies on the tick grid.
