@@ -38,4 +38,16 @@ fn a_new_memory_is_resident_in_full() {
     assert!(memory.insert(7, ()));
     assert_eq!(memory.len(), 1);
     assert!(!memory.insert(7, ()));
+
+    // A memory made resident on demand leaves most of it to the kernel.
+    let before = anon_resident_bytes();
+    let lazy: RecentMap<()> = RecentMap::with_capacity_on_demand(CAPACITY);
+    let after = anon_resident_bytes();
+    assert!(
+        after.saturating_sub(before) < reserved / 4,
+        "an on-demand memory made {} KiB resident of {} KiB",
+        after.saturating_sub(before) / 1024,
+        reserved / 1024
+    );
+    assert!(lazy.is_empty());
 }

@@ -48,7 +48,7 @@ pub(super) struct Versions {
 }
 
 /// What a status answer said of an order.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct StatusMemo {
     cum_qty: i64,
     /// AvgPx in ticks, when it lies on the tick grid.
@@ -75,7 +75,8 @@ impl Ledger {
             versions,
             instruments: RecentMap::with_capacity(RECENT_ORDERS),
             adopted,
-            status: RecentMap::with_capacity(RECENT_ORDERS),
+            // Written by status answers only: resident as they come.
+            status: RecentMap::with_capacity_on_demand(RECENT_ORDERS),
         }
     }
 
