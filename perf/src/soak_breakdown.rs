@@ -104,7 +104,7 @@ fn header(line: &str) -> Option<Mapping> {
     let end = u64::from_str_radix(end, 16).ok()?;
     let _perms = fields.next()?;
     let _offset = fields.next()?;
-    let _dev = fields.next()?.contains(':').then_some(())?;
+    fields.next()?.contains(':').then_some(())?; // the device, major:minor
     let inode: u64 = fields.next()?.parse().ok()?;
     let path = fields.next().unwrap_or("");
     let class = match path {
