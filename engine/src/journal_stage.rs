@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 pub struct JournalStage {
     writer: Writer,
-    scratch: [u8; EVENT_BYTES],
     sync_on_exit: bool,
     /// Only the `batch` policy does anything at the end of a batch; the
     /// others hand records to the page cache when the buffer fills or the
@@ -54,7 +53,6 @@ impl JournalStage {
         let (writer, recovery) = Writer::open(&options)?;
         let stage = JournalStage {
             writer,
-            scratch: [0; EVENT_BYTES],
             sync_on_exit: config.sync_on_exit,
             sync_each_batch: config.durability == JournalDurability::Batch,
             records: 0,
@@ -62,11 +60,15 @@ impl JournalStage {
         Ok((stage, recovery))
     }
 
+    /// Appends the event, encoded straight into its frame (no copy).
     #[inline]
     pub fn on_event(&mut self, ev: &Event) -> Result<(), JournalError> {
-        ev.encode(&mut self.scratch);
         let seq_expected = self.writer.seq_next();
-        let seq = self.writer.append(&self.scratch)?;
+        let seq = self.writer.append_with(|slot| {
+            // The journal was opened with `EVENT_BYTES` records (`open`).
+            let slot: &mut [u8; EVENT_BYTES] = slot.try_into().expect("an event-sized record");
+            ev.encode(slot);
+        })?;
         debug_assert_eq!(seq, seq_expected, "the journal's sequence rises by one");
         debug_assert_eq!(seq, ev.seq, "the journal's sequence is ingest's");
         self.records += 1;

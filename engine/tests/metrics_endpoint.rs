@@ -125,7 +125,7 @@ fn serve_beside_idle_connections(
     count: usize,
 ) -> (
     SocketAddr,
-    std::thread::JoinHandle<()>,
+    metrics_http::EndpointThread,
     Arc<AtomicBool>,
     Vec<TcpStream>,
 ) {

@@ -83,6 +83,41 @@ fn daily_loss_trips_for_the_day() {
     assert_eq!(next_day.gate_global, Gate::Open);
 }
 
+// The day rolls at the UTC boundary to the nanosecond (the last
+// nanosecond of a day still belongs to it), and an event from an earlier
+// day (time going back) starts that day over too.
+#[test]
+fn daily_loss_rolls_at_the_exact_boundary_both_ways() {
+    let mut risk = stage();
+    let day_end = (T0 / (86_400 * SEC) + 1) * 86_400 * SEC;
+    run(&mut risk, fill(0, Side::Buy, 1, 1, 10_000, 100, T0));
+    let ev = run(
+        &mut risk,
+        fill(0, Side::Sell, 2, 2, 9_400, 100, day_end - 1),
+    );
+    assert_eq!(ev.gate_global, Gate::ReduceOnlyDailyLoss, "same day");
+    assert_eq!(
+        run(&mut risk, top(0, 9_999, 10_001, day_end)).gate_global,
+        Gate::Open
+    );
+    run(
+        &mut risk,
+        fill(0, Side::Buy, 3, 3, 10_000, 100, day_end + 1),
+    );
+    let ev = run(
+        &mut risk,
+        fill(0, Side::Sell, 4, 4, 9_400, 100, day_end + 2),
+    );
+    assert_eq!(
+        ev.gate_global,
+        Gate::ReduceOnlyDailyLoss,
+        "the next day's own loss"
+    );
+    let back = run(&mut risk, top(0, 9_999, 10_001, day_end - 1));
+    assert_eq!(back.gate_global, Gate::Open, "an earlier day starts over");
+    assert_eq!(risk.counters.daily_loss_trips, 2);
+}
+
 // A 1 000-tick move within a second halts the instrument for 5 s of event time.
 #[test]
 fn circuit_breaker_halts_then_reopens() {

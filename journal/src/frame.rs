@@ -3,6 +3,8 @@
 //! The CRC covers the sequence number and the payload, so a stale record left
 //! in a reused file, whose sequence is not the one expected, never passes.
 
+use crate::crc;
+
 /// Bytes before the payload: length, CRC32C and sequence.
 pub const FRAME_PREFIX_BYTES: usize = 16;
 /// Bytes a frame adds to its payload.
@@ -11,8 +13,8 @@ pub const FRAME_OVERHEAD_BYTES: usize = FRAME_PREFIX_BYTES;
 /// CRC32C (Castagnoli) over the sequence number and the payload.
 #[inline]
 pub fn checksum(seq: u64, payload: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(&seq.to_le_bytes());
-    crc32c::crc32c_append(crc, payload)
+    let crc = crc::crc32c(&seq.to_le_bytes());
+    crc::crc32c_append(crc, payload)
 }
 
 /// Writes one frame into `out`, which must be exactly `FRAME_PREFIX_BYTES + payload.len()` long.
@@ -24,7 +26,7 @@ pub fn encode(seq: u64, payload: &[u8], out: &mut [u8]) {
     out[8..16].copy_from_slice(&seq.to_le_bytes());
     out[16..].copy_from_slice(payload);
     // Sequence and payload are contiguous: one CRC pass over both.
-    let crc = crc32c::crc32c(&out[8..]);
+    let crc = crc::crc32c(&out[8..]);
     out[4..8].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -35,10 +37,18 @@ pub fn encode(seq: u64, payload: &[u8], out: &mut [u8]) {
 #[inline]
 pub fn encode_length_last(seq: u64, payload: &[u8], out: &mut [u8]) {
     debug_assert_eq!(out.len(), FRAME_PREFIX_BYTES + payload.len());
-    let length = u32::try_from(payload.len()).expect("payload fits in u32");
+    encode_length_last_with(seq, out, |slot| slot.copy_from_slice(payload));
+}
+
+/// [`encode_length_last`] with the payload written in place by
+/// `write_payload` (handed exactly the payload's bytes, `out` less the
+/// prefix), so a caller that encodes its record needs no copy of it.
+#[inline]
+pub fn encode_length_last_with(seq: u64, out: &mut [u8], write_payload: impl FnOnce(&mut [u8])) {
+    let length = u32::try_from(out.len() - FRAME_PREFIX_BYTES).expect("payload fits in u32");
     out[8..16].copy_from_slice(&seq.to_le_bytes());
-    out[16..].copy_from_slice(payload);
-    let crc = crc32c::crc32c(&out[8..]);
+    write_payload(&mut out[16..]);
+    let crc = crc::crc32c(&out[8..]);
     out[4..8].copy_from_slice(&crc.to_le_bytes());
     std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
     out[0..4].copy_from_slice(&length.to_le_bytes());
@@ -52,7 +62,7 @@ pub struct Prefix {
     pub seq: u64,
 }
 
-/// Appends one frame to `out` (which should have room: this is the writer's hot path).
+/// Appends one frame to `out` (which should have room).
 #[inline]
 pub fn append(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
@@ -61,7 +71,7 @@ pub fn append(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(payload);
-    let crc = crc32c::crc32c(&out[start + 8..]);
+    let crc = crc::crc32c(&out[start + 8..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -100,6 +110,21 @@ mod tests {
         encode(5, &payload, &mut a);
         encode_length_last(5, &payload, &mut b);
         assert_eq!(a, b);
+    }
+
+    // Writing the payload in place gives the same frame as copying it in,
+    // and as appending it to a buffer.
+    #[test]
+    fn in_place_payloads_encode_the_same_frames() {
+        let payload: Vec<u8> = (0..128u8).collect();
+        let mut copied = [0u8; 144];
+        let mut in_place = [0u8; 144];
+        encode_length_last(9, &payload, &mut copied);
+        encode_length_last_with(9, &mut in_place, |slot| slot.copy_from_slice(&payload));
+        assert_eq!(copied, in_place);
+        let mut appended = vec![0xAA];
+        append(9, &payload, &mut appended);
+        assert_eq!(&appended[1..], &copied[..]);
     }
 
     // The same payload under another sequence number has another checksum.

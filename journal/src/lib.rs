@@ -31,6 +31,7 @@ pub mod archive;
 mod boundary;
 mod chain;
 pub mod config;
+mod crc;
 mod cursor;
 mod durability;
 pub mod error;

@@ -53,8 +53,11 @@ pub struct Writer {
     /// Next slot to write in the active segment.
     slot_index: u64,
     seq_next: u64,
-    /// `Pwrite` mode: frames not yet written, for slots just before `slot_index`.
-    buffer: Vec<u8>,
+    /// `Pwrite` mode: frames not yet written, for slots just before
+    /// `slot_index`, in `buffer[..buffer_len]`. Sized (and zeroed) once at
+    /// open, so a frame is encoded in place with no fill or copy.
+    buffer: Box<[u8]>,
+    buffer_len: usize,
     shared: Arc<SyncShared>,
     syncer: Option<(JoinHandle<()>, Thread)>,
     /// Group commit: records after which to wake the sync thread.
@@ -117,7 +120,8 @@ impl Writer {
             active,
             slot_index,
             seq_next: report.seq_next,
-            buffer: Vec::with_capacity(buffer_frames(config, &layout) * layout.frame_bytes),
+            buffer: vec![0; buffer_frames(config, &layout) * layout.frame_bytes].into_boxed_slice(),
+            buffer_len: 0,
             shared,
             syncer,
             group_records,
@@ -139,6 +143,18 @@ impl Writer {
                 expected: self.layout.record_size_bytes,
             });
         }
+        self.append_with(|slot| slot.copy_from_slice(payload))
+    }
+
+    /// Appends one record that `write_payload` writes in place, into the
+    /// frame itself (handed exactly the record size's bytes, zeroed or
+    /// stale: it must write every byte), and returns its sequence number.
+    /// The same frame as [`Writer::append`] of those bytes, without a copy.
+    #[inline]
+    pub fn append_with(
+        &mut self,
+        write_payload: impl FnOnce(&mut [u8]),
+    ) -> Result<u64, JournalError> {
         self.shared.check()?;
         if self.slot_index == self.layout.slots_per_segment {
             self.roll_over()?;
@@ -147,16 +163,18 @@ impl Writer {
         let frame_bytes = self.layout.frame_bytes;
         if let Some(map) = self.active.map.as_mut() {
             let start = self.layout.slot_offset(self.slot_index) as usize;
-            frame::encode_length_last(seq, payload, &mut map[start..start + frame_bytes]);
+            let out = &mut map[start..start + frame_bytes];
+            frame::encode_length_last_with(seq, out, write_payload);
             self.slot_index += 1;
             self.seq_next += 1;
             self.published(seq);
         } else {
-            if self.buffer.len() + frame_bytes > self.buffer.capacity() {
+            if self.buffer_len + frame_bytes > self.buffer.len() {
                 self.flush()?;
             }
-            // Within the capacity reserved at open: never reallocates.
-            frame::append(seq, payload, &mut self.buffer);
+            let out = &mut self.buffer[self.buffer_len..self.buffer_len + frame_bytes];
+            frame::encode_length_last_with(seq, out, write_payload);
+            self.buffer_len += frame_bytes;
             self.slot_index += 1;
             self.seq_next += 1;
         }
@@ -177,17 +195,17 @@ impl Writer {
 
     /// Hands buffered records to the page cache (`Pwrite` mode; a no-op with a map).
     pub fn flush(&mut self) -> Result<(), JournalError> {
-        if self.buffer.is_empty() {
+        if self.buffer_len == 0 {
             return Ok(());
         }
-        let frames = (self.buffer.len() / self.layout.frame_bytes) as u64;
+        let frames = (self.buffer_len / self.layout.frame_bytes) as u64;
         let offset = self.layout.slot_offset(self.slot_index - frames);
         let target = &self.active.target;
         target
             .file
-            .write_all_at(&self.buffer, offset)
+            .write_all_at(&self.buffer[..self.buffer_len], offset)
             .map_err(JournalError::io(&target.path, "write"))?;
-        self.buffer.clear();
+        self.buffer_len = 0;
         self.published(self.seq_next - 1);
         Ok(())
     }

@@ -11,7 +11,9 @@ off-CPU until it is switched in again (on either CPU). Prints, per
 preemptor, how often and for how long it took a hot thread's core, per
 second of the recording, split into this process's threads ("ours") and
 everything else (builds, kernel threads); then how often each of our other
-threads was switched in (its wake-ups) per second.
+threads was switched in (its wake-ups) per second, and how long it ran
+(on-CPU ms per second: the work it takes from the hot threads' cores when
+no core is spare).
 """
 
 import argparse
@@ -55,6 +57,8 @@ def main():
     off_since = {}  # hot tid -> (time, preemptor label)
     stolen = collections.defaultdict(list)  # label -> [off-CPU durations]
     switched_in = collections.Counter()  # our non-hot tids -> switch-ins
+    on_cpu = collections.Counter()  # our non-hot thread names -> seconds on a CPU
+    running = {}  # cpu -> (tid, since)
     first = last = None
     switches = []
     for time_s, cpu, pid, tid, event, trace in parse(opts.script_output):
@@ -89,6 +93,9 @@ def main():
             stolen[label].append(time_s - since)
         if nxt in ours and nxt not in hot_tids:
             switched_in[names[nxt]] += 1
+        if cpu in running and running[cpu][0] == prev and prev in ours and prev not in hot_tids:
+            on_cpu[names[prev]] += time_s - running[cpu][1]
+        running[cpu] = (nxt, time_s)
     seconds = max((last or 0) - (first or 0), 1e-9)
     print(f"window (hot threads' first to last switch): {seconds:.2f} s; hot threads: {sorted(names[t] for t in hot_tids)}")
     print()
@@ -107,10 +114,10 @@ def main():
     for side in ("ours", "other"):
         print(f"{side}: hot threads off-CPU {total[side] * 1e3 / seconds:.2f} ms per second")
     print()
-    print("| our other thread | switched in /s |")
-    print("|---|---:|")
+    print("| our other thread | switched in /s | on-CPU ms/s |")
+    print("|---|---:|---:|")
     for name, count in switched_in.most_common():
-        print(f"| {name} | {count / seconds:.1f} |")
+        print(f"| {name} | {count / seconds:.1f} | {on_cpu[name] * 1e3 / seconds:.2f} |")
 
 
 if __name__ == "__main__":

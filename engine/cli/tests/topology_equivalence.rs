@@ -8,7 +8,7 @@
 
 mod common;
 
-use genesis_engine::config::{Config, CorePlan};
+use genesis_engine::config::{Config, CorePlan, WaitKind};
 use genesis_engine::event::{Event, Input};
 use genesis_engine::execution::NullGateway;
 use genesis_engine::ingest::{NoSource, ScriptedSource, Sources};
@@ -92,10 +92,17 @@ fn fused_and_pipelined_plans_journal_identical_decisions() {
         .collect();
     assert!(inputs.len() > 1_000, "enough input: {}", inputs.len());
 
-    for (name, cores) in [
-        ("fused", [0, 0, 0, 0, 0]),
-        ("two threads", [0, 0, 1, 1, 1]),
-        ("five threads", [0, 1, 2, 3, 4]),
+    // The readers of `spin-park` plans park at once (budget 0): every
+    // batch wakes them through the ring's doorbell, full rings included.
+    let mut parking = config.clone();
+    parking.topology.wait = WaitKind::SpinPark;
+    parking.topology.spin_budget_us = 0;
+    for (name, cores, config) in [
+        ("fused", [0, 0, 0, 0, 0], &config),
+        ("two threads", [0, 0, 1, 1, 1], &config),
+        ("five threads", [0, 1, 2, 3, 4], &config),
+        ("two threads spin-park", [0, 0, 1, 1, 1], &parking),
+        ("five threads spin-park", [0, 1, 2, 3, 4], &parking),
     ] {
         let dir = root.path().join(name.replace(' ', "-"));
         let replayed = replay(config.clone(), cores, inputs.clone(), &dir);

@@ -222,6 +222,12 @@ fn topology(config: &Config, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
     )?;
     in_range(
         invalid,
+        "topology.spin_budget_us",
+        topology.spin_budget_us,
+        0..=1_000_000,
+    )?;
+    in_range(
+        invalid,
         "topology.batch_max",
         topology.batch_max,
         1..=CAPACITY_MAX as u64,

@@ -20,6 +20,11 @@ pub enum WaitKind {
     Yield,
     /// Sleep `topology.sleep_us`: for dev, tests and small hosts.
     Sleep,
+    /// Spin with the pause hint for `topology.spin_budget_us` of idle,
+    /// then park until the thread before it publishes (it unparks only a
+    /// thread that said it sleeps). A thread that reads sockets (ingest)
+    /// has nobody to wake it and spins as `spin-hint`.
+    SpinPark,
 }
 
 impl WaitKind {
@@ -29,6 +34,7 @@ impl WaitKind {
             WaitKind::SpinHint => "spin-hint",
             WaitKind::Yield => "yield",
             WaitKind::Sleep => "sleep",
+            WaitKind::SpinPark => "spin-park",
         }
     }
 }
@@ -109,6 +115,8 @@ pub struct TopologyConfig {
     pub wait: WaitKind,
     /// Sleep length for the `sleep` wait strategy, in microseconds.
     pub sleep_us: u64,
+    /// Idle time the `spin-park` wait strategy spins before it parks, in microseconds.
+    pub spin_budget_us: u64,
     /// Per-thread wait strategy, keyed by core id ("1" = "busy-spin").
     pub waits: BTreeMap<String, WaitKind>,
     /// Slots in each ring between pipelined threads (a power of two).
@@ -127,6 +135,7 @@ impl Default for TopologyConfig {
             pin_threads: true,
             wait: WaitKind::SpinHint,
             sleep_us: 50,
+            spin_budget_us: 50,
             waits: BTreeMap::new(),
             ring_capacity: 1 << 13,
             conflate_when_full: true,

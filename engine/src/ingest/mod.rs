@@ -19,6 +19,12 @@
 //! records does not change, only when the order's bytes are written (the
 //! journal is write-behind either way: DESIGN.md, docs/restart.md).
 //!
+//! Ingest's own latency (receipt to hand-off) is timed, like the chains'
+//! stages, on the events `telemetry::metrics::laps_sampled` chooses (about one
+//! in 16): the others are counted in the buckets of the last measurement
+//! (`StageMetrics::record_repeat_unclocked`), so every event is still
+//! counted once and a hand-off costs no clock read most of the time.
+//!
 //! For the engine's tick-to-trade (`telemetry::tick_to_trade`), when the
 //! venue session measures it, ingest stamps when it read each poll's input
 //! (one clock read at the poll's first hand-off) and leaves every
@@ -39,7 +45,7 @@ pub mod synthetic;
 use crate::clock::EpochClock;
 use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE};
 use crate::recent::RecentMap;
-use crate::telemetry::metrics::StageMetrics;
+use crate::telemetry::metrics::{laps_sampled, StageMetrics};
 use crate::telemetry::tick_to_trade::TriggerStamps;
 use crate::units::{InstrumentId, Side};
 pub use source::{
@@ -354,7 +360,8 @@ impl Lanes {
         let mut event = event;
         event.seq = self.seq_next;
         // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.
-        let exit_ns = self.clock.now_ns();
+        let clocked = self.needs_clock(&event);
+        let exit_ns = if clocked { self.clock.now_ns() } else { 0 };
         if let Some(stamps) = &self.trigger_stamps {
             stamp_trigger(stamps, &event, &mut self.read_ns, exit_ns);
         }
@@ -364,9 +371,26 @@ impl Lanes {
         }
         self.seq_next += 1;
         self.counters.published += 1;
-        let since_recv_ns = exit_ns.saturating_sub(event.ts_recv_ns);
-        self.metrics.record_same(exit_ns, since_recv_ns);
+        if clocked {
+            let since_recv_ns = exit_ns.saturating_sub(event.ts_recv_ns);
+            self.metrics.record_same(exit_ns, since_recv_ns);
+        } else {
+            self.metrics.record_repeat_unclocked();
+        }
         true
+    }
+
+    /// Whether this hand-off reads the clock: on the chains' sample of
+    /// events (`laps_sampled`, the same events every chain times), when the
+    /// metrics need a time, and for a poll's first market-data hand-off
+    /// while the venue session takes tick-to-trade stamps (its read stamp).
+    #[inline]
+    fn needs_clock(&self, event: &Event) -> bool {
+        laps_sampled(event.seq)
+            || self.metrics.repeat_needs_clock()
+            || (self.trigger_stamps.is_some()
+                && self.read_ns == 0
+                && event.kind.lane() == Lane::MarketData)
     }
 
     fn flush_pending(&mut self, sink: &mut dyn Sink) -> bool {

@@ -62,6 +62,9 @@ pub struct RiskStage {
     daily_loss_limit: i64,
     daily_loss_tripped: bool,
     day_index: u64,
+    /// The nanoseconds of day `day_index` once an event fell in it (empty
+    /// until then and after a restore): an event inside needs no division.
+    day_span_ns: std::ops::Range<u64>,
     /// Realized PnL of all instruments, in account units.
     realized_units: i128,
     unrealized_units: i128,
@@ -97,6 +100,7 @@ impl RiskStage {
             daily_loss_limit: config.risk.daily_loss_limit,
             daily_loss_tripped: false,
             day_index: 0,
+            day_span_ns: 0..0,
             realized_units: 0,
             unrealized_units: 0,
             day_start_units: 0,
@@ -220,8 +224,17 @@ impl RiskStage {
         }
     }
 
+    /// A new UTC day of event time starts the daily loss over. An event in
+    /// the day seen last costs two comparisons, not a 64-bit division (tens
+    /// of cycles on this kind of CPU), and decides exactly as the division.
+    #[inline]
     fn roll_day(&mut self, ts_ns: u64) {
+        if self.day_span_ns.contains(&ts_ns) {
+            return;
+        }
         let day = ts_ns / NS_PER_DAY;
+        let start_ns = day * NS_PER_DAY;
+        self.day_span_ns = start_ns..start_ns.saturating_add(NS_PER_DAY);
         if day != self.day_index {
             self.day_index = day;
             self.day_start_units = self.realized_units + self.unrealized_units;
@@ -325,6 +338,7 @@ impl RiskStage {
         self.kill_switch = input.code("risk.kill_switch", Gate::from_u8)?;
         self.daily_loss_tripped = input.bool("risk.daily_loss_tripped")?;
         self.day_index = input.u64("risk.day_index")?;
+        self.day_span_ns = 0..0;
         self.realized_units = input.i128("risk.realized_units")?;
         self.unrealized_units = input.i128("risk.unrealized_units_total")?;
         self.day_start_units = input.i128("risk.day_start_units")?;

@@ -50,7 +50,6 @@ pub use report::{ReportNote, RunReport, SnapshotStatus};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +125,7 @@ struct OpenedJournal {
 /// The metrics endpoint's thread and the flag that stops it.
 struct Endpoint {
     stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    handle: Option<crate::telemetry::metrics_http::EndpointThread>,
 }
 
 /// Runs until the sources drain, `stop` is set, or `duration` passes.
@@ -394,7 +393,8 @@ fn thread_plans(
                 group: group.clone(),
                 index,
                 board: Arc::clone(board),
-                wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us),
+                wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us)
+                    .with_spin_budget_us(config.topology.spin_budget_us),
                 pin: config.topology.pin_threads,
                 batch_max: config.topology.batch_max,
                 ingest: stages.ingest.take_if(|_| has(INGEST)),

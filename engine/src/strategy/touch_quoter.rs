@@ -42,6 +42,9 @@ struct Touch {
 #[derive(Clone, Copy, Debug, Default)]
 struct Quoting {
     updates: u64,
+    /// Updates left until the next requote (`requote_every_updates` less
+    /// `updates` modulo it): a countdown, not a division per update.
+    updates_to_requote: u64,
     /// The strategy's order on each side: buy, sell.
     orders: [Option<OrderId>; 2],
     /// A requote that did not fit in its event's intents.
@@ -61,9 +64,13 @@ impl TouchQuoter {
             params.requote_every_updates > 0,
             "requote_every_updates is validated positive"
         );
+        let first = Quoting {
+            updates_to_requote: params.requote_every_updates,
+            ..Quoting::default()
+        };
         TouchQuoter {
             params,
-            quoting: vec![Quoting::default(); instrument_count],
+            quoting: vec![first; instrument_count],
             waiting: Vec::with_capacity(instrument_count),
         }
     }
@@ -74,9 +81,14 @@ impl TouchQuoter {
             return;
         };
         quoting.updates += 1;
-        if quoting.updates % self.params.requote_every_updates != 0 {
+        quoting.updates_to_requote -= 1;
+        if quoting.updates_to_requote != 0 {
             return;
         }
+        quoting.updates_to_requote = self.params.requote_every_updates;
+        debug_assert!(quoting
+            .updates
+            .is_multiple_of(self.params.requote_every_updates));
         if touch.bid.0 <= 0 || touch.ask.0 <= 0 {
             return;
         }
@@ -216,6 +228,8 @@ impl Strategy for TouchQuoter {
         input.count_exact("instruments", self.quoting.len())?;
         for quoting in &mut self.quoting {
             quoting.updates = input.u64("touch_quoter.updates")?;
+            let every = self.params.requote_every_updates;
+            quoting.updates_to_requote = every - quoting.updates % every;
             for order in &mut quoting.orders {
                 *order = input.option_u64("touch_quoter.order")?.map(OrderId);
             }

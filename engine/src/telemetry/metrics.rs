@@ -237,6 +237,28 @@ impl StageMetrics {
         self.counted(now_ns);
     }
 
+    /// True when the next event must be counted with a clock reading: no
+    /// value was measured yet (nothing to repeat), or the count reaches a
+    /// look for a rotation offer, which needs the time the interval ends.
+    #[inline]
+    pub fn repeat_needs_clock(&self) -> bool {
+        !self.measured_any || self.events_since_check + 1 >= ROTATE_CHECK_EVERY
+    }
+
+    /// [`StageMetrics::record_repeat`] without a clock reading: only when
+    /// [`StageMetrics::repeat_needs_clock`] is false, so no rotation is due.
+    #[inline]
+    pub fn record_repeat_unclocked(&mut self) {
+        debug_assert!(
+            !self.repeat_needs_clock(),
+            "a repeat without a clock is never due to rotate"
+        );
+        self.since_recv_repeats += 1;
+        self.processing_repeats += 1;
+        self.repeated_events += 1;
+        self.events_since_check += 1;
+    }
+
     /// Adds the batched repeats to the tallies, in the last measured buckets.
     #[inline]
     fn flush_repeats(&mut self) {
@@ -331,6 +353,22 @@ impl Percentiles {
     }
 }
 
+/// On average one event in this many is timed stage by stage (see `topology::chain`).
+pub const LAP_SAMPLE_EVERY: u64 = 16;
+
+/// Whether the event numbered `seq` is timed stage by stage: splitmix64's
+/// finalizer of the sequence number, so consecutive events are chosen
+/// independently of any pattern in their content, and every chain of a
+/// pipelined plan, and ingest, time the same events (`topology::chain`).
+#[inline]
+pub fn laps_sampled(seq: u64) -> bool {
+    let mut z = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    z.is_multiple_of(LAP_SAMPLE_EVERY)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,6 +434,32 @@ mod tests {
         ingest.settle();
         assert_eq!(ingest.since_recv_ns.count_at(700), 2);
         assert_eq!(ingest.processing_ns.count_at(700), 2);
+    }
+
+    // A repeat counted without a clock needs one first (nothing measured
+    // yet) and again each time a rotation look is due; in between it counts
+    // in the last measured buckets like any repeat.
+    #[test]
+    fn unclocked_repeats_ask_for_the_clock_when_due() {
+        let mut metrics = StageMetrics::new("ingest");
+        assert!(metrics.repeat_needs_clock(), "nothing measured yet");
+        metrics.record_same(0, 700);
+        let mut clocked = 1u64;
+        for event in 1..10_000u64 {
+            if metrics.repeat_needs_clock() {
+                metrics.record_same(event, 900);
+                clocked += 1;
+            } else {
+                metrics.record_repeat_unclocked();
+            }
+        }
+        metrics.settle();
+        assert_eq!(metrics.since_recv_ns.len(), 10_000);
+        assert_eq!(metrics.processing_ns.len(), 10_000);
+        assert_eq!(metrics.repeated_events, 10_000 - clocked);
+        // One clocked count per rotation look (every 1,024 events).
+        assert_eq!(clocked, 1 + 10_000 / u64::from(ROTATE_CHECK_EVERY));
+        assert!(metrics.since_recv_ns.count_at(700) >= 1_000);
     }
 
     // Batched repeats land in the buckets of the measurement they repeat,

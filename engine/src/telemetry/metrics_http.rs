@@ -8,6 +8,7 @@
 //! HELP and TYPE lines. A series beside the engine comes in through the
 //! board's `Gauges` and is rendered by `gauge`.
 
+pub use super::metrics_server::EndpointThread;
 use crate::decision::RejectReason;
 use crate::telemetry::metrics::Percentiles;
 use crate::telemetry::tick_to_trade::PART_NAMES;
@@ -16,7 +17,6 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// Renders the whole exposition.
 pub fn render(board: &Board, rings: usize) -> String {
@@ -199,7 +199,7 @@ pub fn serve(
     board: Arc<Board>,
     rings: usize,
     stop: Arc<AtomicBool>,
-) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+) -> std::io::Result<(SocketAddr, EndpointThread)> {
     super::metrics_server::serve(address, board, rings, stop, Vec::new())
 }
 
@@ -211,7 +211,7 @@ pub fn serve_off(
     rings: usize,
     stop: Arc<AtomicBool>,
     cores: Vec<usize>,
-) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+) -> std::io::Result<(SocketAddr, EndpointThread)> {
     super::metrics_server::serve(address, board, rings, stop, cores)
 }
 

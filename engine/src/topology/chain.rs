@@ -22,6 +22,7 @@ use crate::journal_stage::JournalStage;
 use crate::risk::RiskStage;
 use crate::strategy::StrategyStage;
 use crate::telemetry::metrics::StageMetrics;
+pub use crate::telemetry::metrics::{laps_sampled, LAP_SAMPLE_EVERY};
 use crate::telemetry::{Board, Counter};
 
 pub struct Timed<S> {
@@ -283,22 +284,6 @@ fn repeat_before<'a>(
             earlier.record_repeat(now_ns);
         }
     }
-}
-
-/// On average one event in this many is timed stage by stage (see the module header).
-pub const LAP_SAMPLE_EVERY: u64 = 16;
-
-/// Whether the event numbered `seq` is timed stage by stage: splitmix64's
-/// finalizer of the sequence number, so consecutive events are chosen
-/// independently of any pattern in their content, and every chain of a
-/// pipelined plan times the same events.
-#[inline]
-pub fn laps_sampled(seq: u64) -> bool {
-    let mut z = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    z.is_multiple_of(LAP_SAMPLE_EVERY)
 }
 
 #[cfg(test)]

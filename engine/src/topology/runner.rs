@@ -5,12 +5,17 @@
 //! A thread that panics, or a stage that hits a fatal error, sets `failed`
 //! and `stop`; producers publish with `try_publish` and give up once
 //! `failed` is set, so no thread spins forever on a ring nobody drains.
+//!
+//! A ring whose reader waits by `spin-park` has a [`Doorbell`]: its
+//! producer rings it after each batch it publishes and once more when it
+//! drops its end, so a parked reader wakes for new events and for the
+//! shutdown alike.
 
 use crate::event::Event;
 use crate::ingest::{Ingest, Sink};
 use crate::telemetry::Board;
 use crate::topology::chain::Chain;
-use crate::topology::wait::Wait;
+use crate::topology::wait::{Doorbell, Wait, PARK_MAX};
 use crate::topology::Group;
 use disruptor::{
     BusySpin, EventPoller, Polling, Producer, SingleConsumerBarrier, SingleProducer,
@@ -147,6 +152,12 @@ pub fn run_groups(
         pollers.push(Some(poller));
     }
     producers.push(None);
+    // Ring i's doorbell, if its reader (group i + 1) parks.
+    let bells: Vec<Option<Arc<Doorbell>>> = plans
+        .iter()
+        .skip(1)
+        .map(|plan| plan.wait.parks().then(|| Arc::new(Doorbell::default())))
+        .collect();
     // Threads are built (rings and all) before any is pinned: see DESIGN.md's pitfalls.
     let started = Instant::now();
     let mut waiter = Waiter::new(plans.len());
@@ -155,10 +166,13 @@ pub fn run_groups(
         .zip(producers)
         .zip(pollers)
         .map(|((plan, producer), poller)| {
+            let index = plan.index;
+            let bell_in = index.checked_sub(1).and_then(|i| bells[i].clone());
+            let bell_out = bells.get(index).cloned().flatten();
             spawn_group(
                 plan,
-                producer,
-                poller,
+                (producer, bell_out),
+                (poller, bell_in),
                 Arc::clone(&shared),
                 waiter.on_exit(),
             )
@@ -246,8 +260,8 @@ impl Drop for WakeOnExit {
 
 fn spawn_group(
     plan: GroupPlan,
-    producer: Option<RingProducer>,
-    poller: Option<RingPoller>,
+    (producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
+    (poller, bell_in): (Option<RingPoller>, Option<Arc<Doorbell>>),
     shared: Arc<Shared>,
     wake_on_exit: WakeOnExit,
 ) -> JoinHandle<GroupResult> {
@@ -264,12 +278,15 @@ fn spawn_group(
                 board: plan.board,
                 index: plan.index,
             };
+            if let Some(bell) = &bell_in {
+                bell.register_reader();
+            }
             match (plan.ingest, poller) {
-                (Some(ingest), _) => run_head(ingest, plan.chain, producer, plan.wait, &shared, &telemetry),
+                (Some(ingest), _) => run_head(ingest, plan.chain, (producer, bell_out), plan.wait, &shared, &telemetry),
                 (None, Some(poller)) => run_downstream(
-                    poller,
+                    (poller, bell_in),
                     plan.chain,
-                    producer,
+                    (producer, bell_out),
                     (plan.wait, plan.batch_max),
                     &shared,
                     &telemetry,
@@ -325,7 +342,7 @@ fn idle_work_due(idle_polls: u32) -> bool {
 fn run_head(
     mut ingest: Ingest,
     chain: Chain,
-    producer: Option<RingProducer>,
+    (producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
     wait: Wait,
     shared: &Shared,
     telemetry: &Telemetry,
@@ -337,6 +354,7 @@ fn run_head(
         let published = ingest.poll(&mut sink);
         if published > 0 {
             idle_polls = 0;
+            ring(&bell_out);
             sink.chain.end_of_batch();
         }
         if let Some(message) = sink.chain.fatal.take() {
@@ -371,6 +389,7 @@ fn run_head(
         shared.fail(message);
     }
     drop(sink.producer);
+    ring(&bell_out);
     GroupResult {
         ingest: Some(ingest),
         chain: sink.chain,
@@ -378,30 +397,31 @@ fn run_head(
 }
 
 fn run_downstream(
-    mut poller: RingPoller,
+    (mut poller, bell_in): (RingPoller, Option<Arc<Doorbell>>),
     mut chain: Chain,
-    mut producer: Option<RingProducer>,
+    (mut producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
     (wait, batch_max): (Wait, u64),
     shared: &Shared,
     telemetry: &Telemetry,
 ) -> GroupResult {
     let mut processed = 0u64;
-    let mut idle_polls = 0u32;
+    let mut idle = ReaderIdle::default();
     'outer: loop {
         match poller.take(batch_max) {
             Ok(mut guard) => {
-                idle_polls = 0;
+                idle.on_work(bell_in.as_deref());
                 for slot in &mut guard {
                     let mut event = slot.0;
                     chain.process(&mut event);
                     processed += 1;
                     if let Some(producer) = &mut producer {
-                        if !publish_blocking(producer, &event, wait, shared) {
+                        if !publish_blocking(producer, &event, (wait, &bell_out), shared) {
                             break 'outer;
                         }
                     }
                 }
                 drop(guard);
+                ring(&bell_out);
                 chain.end_of_batch();
                 telemetry.publish_downstream(&chain, processed, producer.is_some());
             }
@@ -409,11 +429,13 @@ fn run_downstream(
                 if shared.failed.load(Ordering::Acquire) {
                     break;
                 }
-                if idle_work_due(idle_polls) {
+                if idle_work_due(idle.polls) {
                     chain.on_idle();
                 }
-                wait.idle_after(idle_polls);
-                idle_polls = idle_polls.wrapping_add(1);
+                if idle.wait(wait, bell_in.as_deref()) {
+                    // Parked and not rung: a timeout, so the idle work is due.
+                    chain.on_idle();
+                }
             }
             Err(Polling::Shutdown) => break,
         }
@@ -428,17 +450,79 @@ fn run_downstream(
         shared.fail(message);
     }
     drop(producer);
+    ring(&bell_out);
     GroupResult {
         ingest: None,
         chain,
     }
 }
 
+/// Wakes the next ring's reader if it parks and said it sleeps.
+#[inline]
+fn ring(bell: &Option<Arc<Doorbell>>) {
+    if let Some(bell) = bell {
+        bell.ring();
+    }
+}
+
+/// A ring reader's idle state: empty polls in a row, when they began, and
+/// whether it announced it sleeps (`spin-park`).
+#[derive(Default)]
+struct ReaderIdle {
+    polls: u32,
+    since: Option<std::time::Instant>,
+    announced: bool,
+}
+
+impl ReaderIdle {
+    #[inline]
+    fn on_work(&mut self, bell: Option<&Doorbell>) {
+        self.polls = 0;
+        self.since = None;
+        if self.announced {
+            self.announced = false;
+            if let Some(bell) = bell {
+                bell.withdraw();
+            }
+        }
+    }
+
+    /// After an empty poll: spins (or yields, or sleeps) by `wait`; a
+    /// `spin-park` reader past its budget announces, polls once more, then
+    /// parks. True if it parked and was not rung (a timeout).
+    #[inline]
+    fn wait(&mut self, wait: Wait, bell: Option<&Doorbell>) -> bool {
+        let polls = self.polls;
+        self.polls = self.polls.wrapping_add(1);
+        let Some(bell) = bell else {
+            wait.idle_after(polls);
+            return false;
+        };
+        if self.announced {
+            if !bell.sleep(PARK_MAX) {
+                // Rung after the poll that found the ring empty: say it again.
+                bell.announce();
+                return false;
+            }
+            return bell.is_sleeping();
+        }
+        if wait.park_due(polls, &mut self.since) {
+            bell.announce();
+            self.announced = true;
+        } else {
+            wait.idle_after(polls);
+        }
+        false
+    }
+}
+
 /// Publishes into a ring that may be full; false if the run failed meanwhile.
+/// A full ring rings its doorbell: its reader may have parked on the
+/// ring's last batch while this one was still being published into it.
 fn publish_blocking(
     producer: &mut RingProducer,
     event: &Event,
-    wait: Wait,
+    (wait, bell): (Wait, &Option<Arc<Doorbell>>),
     shared: &Shared,
 ) -> bool {
     loop {
@@ -448,6 +532,7 @@ fn publish_blocking(
         if shared.failed.load(Ordering::Acquire) {
             return false;
         }
+        ring(bell);
         wait.backoff();
     }
 }

@@ -37,7 +37,22 @@ pub enum MarketMove {
 pub trait MarketFlow: Send {
     /// Hands over the moves due now, oldest first.
     fn poll(&mut self, moves: &mut dyn FnMut(MarketMove));
+
+    /// How often the simulator polls the flow, in ns. Zero (the default):
+    /// on every loop iteration, as a walk paced by its own clock needs. A
+    /// flow that keeps only the latest state (a board holds one top per
+    /// instrument) loses nothing between polls, so the simulator polls it
+    /// this often and sleeps in between instead of following every top.
+    fn poll_interval_ns(&self) -> u64 {
+        0
+    }
 }
+
+/// How often the simulator reads a [`BoardFlow`]: the engine beside it
+/// publishes a top per market event (100 k/s in the benchmarks), and on a
+/// small host a venue that follows each one is a third busy thread beside
+/// the engine's two; read once a millisecond it quotes tops at most 1 ms old.
+pub const BOARD_POLL_INTERVAL_NS: u64 = 1_000_000;
 
 /// The tops another thread publishes on a board, one move per newer top.
 pub struct BoardFlow {
@@ -60,5 +75,9 @@ impl MarketFlow for BoardFlow {
                 moves(MarketMove::Top { instrument, top });
             }
         }
+    }
+
+    fn poll_interval_ns(&self) -> u64 {
+        BOARD_POLL_INTERVAL_NS
     }
 }

@@ -19,6 +19,14 @@
 //!   sleeps ([`IDLE_SLEEP`]) between polls. One thread, never more: a
 //!   simulator must not take the engine's core on a small host (a yield
 //!   hands the core over whenever another thread wants it).
+//! - a flow that is read on an interval ([`MarketFlow::poll_interval_ns`],
+//!   the board an in-process engine publishes its market on) is read only
+//!   that often, and its moves do not count as work: the engine beside it
+//!   publishes a top per event, and a venue that followed each one stayed
+//!   busy, polling and yielding, on a host whose every core an engine
+//!   thread spins on (thousands of preemptions a second). Idle, such a
+//!   venue's sleeps double from [`IDLE_SLEEP`] to [`IDLE_SLEEP_MAX`] and
+//!   end at the flow's next read, so it wakes about once per interval.
 //!
 //! An operator (or a test) drives it with [`VenueCommand`]s, applied on its
 //! thread in order, before the sessions are served: drop every session,
@@ -47,6 +55,8 @@ use std::time::Duration;
 pub const IDLE_POLL_NS: u64 = 50_000;
 /// The pause between polls of a venue idle for longer than [`IDLE_POLL_NS`].
 pub const IDLE_SLEEP: Duration = Duration::from_micros(20);
+/// The longest sleep of an idle venue whose flow is read on an interval.
+pub const IDLE_SLEEP_MAX: Duration = Duration::from_millis(1);
 
 /// Nanoseconds since the Unix epoch, from the caller's clock.
 pub type NowNs = Box<dyn Fn() -> u64 + Send>;
@@ -110,6 +120,10 @@ pub struct VenueSimReport {
     pub exchange: ExchangeCounters,
     pub itch: ItchOutCounters,
     pub ws: WsOutCounters,
+    /// Loop iterations (each polls every socket once).
+    pub loop_iterations: u64,
+    /// Times the market flow was read.
+    pub flow_polls: u64,
 }
 
 /// A running simulated venue.
@@ -336,7 +350,8 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
             if let Some(itch) = &mut simulator.outputs.itch {
                 itch.directory((simulator.now_ns)());
             }
-            let mut idle = Idle::default();
+            let mut idle = Idle::new(simulator.flow.poll_interval_ns());
+            let mut counts = (0u64, 0u64);
             while !stop.load(Ordering::Acquire) {
                 simulator.apply_commands(&control, &moving, &mut held_for_first_session);
                 let mut market_moving = moving.load(Ordering::Acquire);
@@ -346,11 +361,15 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
                     moving.store(true, Ordering::Release);
                     market_moving = true;
                 }
-                let busy = simulator.step(market_moving);
+                let read_flow = market_moving && idle.flow_due((simulator.now_ns)());
+                let busy = simulator.step(read_flow, idle.flow_moves_are_work());
+                counts.0 += 1;
+                counts.1 += u64::from(read_flow);
                 idle.pause(busy, (simulator.now_ns)());
             }
             control.store_summary(simulator.fix.summary(&simulator.exchange));
             let mut report = lock(&report);
+            (report.loop_iterations, report.flow_polls) = counts;
             report.exchange = simulator.exchange.counters;
             if let Some(ws) = &simulator.outputs.ws {
                 report.ws = ws.counters;
@@ -363,21 +382,66 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
 }
 
 /// When the loop last did something, and how it waits since.
-#[derive(Default)]
 struct Idle {
-    busy_last_ns: u64,
+    /// When an iteration last did something (`None`: never yet).
+    busy_last_ns: Option<u64>,
+    /// How often the flow is read (0: every iteration).
+    flow_interval_ns: u64,
+    /// When the flow is read next (with an interval).
+    flow_due_ns: u64,
+    /// The next idle sleep (doubles while idle, with an interval).
+    sleep: Duration,
 }
 
 impl Idle {
+    fn new(flow_interval_ns: u64) -> Idle {
+        Idle {
+            busy_last_ns: None,
+            flow_interval_ns,
+            flow_due_ns: 0,
+            sleep: IDLE_SLEEP,
+        }
+    }
+
+    /// Whether this iteration reads the flow; if so, the next read is one interval on.
+    fn flow_due(&mut self, now_ns: u64) -> bool {
+        if now_ns < self.flow_due_ns {
+            return false;
+        }
+        self.flow_due_ns = now_ns + self.flow_interval_ns;
+        true
+    }
+
+    /// Whether the flow's moves keep the loop polling (a flow read every
+    /// iteration), or are only read on their interval.
+    fn flow_moves_are_work(&self) -> bool {
+        self.flow_interval_ns == 0
+    }
+
     /// After an iteration: nothing if it was busy; a yield within
-    /// [`IDLE_POLL_NS`] of the last busy one; a sleep after that.
+    /// [`IDLE_POLL_NS`] of the last busy one; a sleep after that, which,
+    /// with a flow read on an interval, doubles up to [`IDLE_SLEEP_MAX`]
+    /// and ends no later than the flow's next read.
     fn pause(&mut self, busy: bool, now_ns: u64) {
         if busy {
-            self.busy_last_ns = now_ns;
-        } else if now_ns.saturating_sub(self.busy_last_ns) < IDLE_POLL_NS {
+            self.busy_last_ns = Some(now_ns);
+            self.sleep = IDLE_SLEEP;
+        } else if self
+            .busy_last_ns
+            .is_some_and(|last| now_ns.saturating_sub(last) < IDLE_POLL_NS)
+        {
             std::thread::yield_now();
-        } else {
+        } else if self.flow_interval_ns == 0 {
             std::thread::sleep(IDLE_SLEEP);
+        } else {
+            // The next read is ahead unless the market is held (no read
+            // since it came due): then only the doubling bounds the sleep.
+            let until_flow = match self.flow_due_ns.saturating_sub(now_ns) {
+                0 => self.sleep,
+                ns => Duration::from_nanos(ns),
+            };
+            std::thread::sleep(self.sleep.min(until_flow));
+            self.sleep = (self.sleep * 2).min(IDLE_SLEEP_MAX);
         }
     }
 }
@@ -448,9 +512,10 @@ impl Simulator {
         }
     }
 
-    /// One loop iteration; true if anything happened.
-    fn step(&mut self, market_moving: bool) -> bool {
-        let mut busy = market_moving && self.move_market();
+    /// One loop iteration: reads the flow if `read_flow`; true if anything
+    /// happened (the flow's moves count only if `flow_moves_are_work`).
+    fn step(&mut self, read_flow: bool, flow_moves_are_work: bool) -> bool {
+        let mut busy = read_flow && self.move_market() && flow_moves_are_work;
         // The feed goes out before the session is served, so the session's
         // turn never delays market data; and again after, with what the
         // session's orders changed.

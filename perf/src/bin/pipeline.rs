@@ -12,6 +12,9 @@
 //! (two threads), their p99 ratio and the stage hop, all in one run, with
 //! the CPU pressure beside them. `--only pipelined` runs just that plan
 //! (for `perf sched record`, which attributes what preempts its threads).
+//! `--spin-budgets-us 0,5,20,100` adds, in the same run, the pipelined plan
+//! with the `spin-park` wait at each budget (the reader spins that long,
+//! then parks until ingest publishes): the hop and p99 per budget.
 //!
 //! `--hop` measures what one ring hop costs beside the cache-line round
 //! trip, in one run: a bare `disruptor` ring carrying a `u64`, the same ring
@@ -60,6 +63,10 @@ struct Args {
     /// Measure one ring hop beside the cache-line round trip instead.
     #[arg(long)]
     hop: bool,
+    /// With `--latency-rate`: also run the pipelined plan with the
+    /// `spin-park` wait at each of these spin budgets (µs).
+    #[arg(long, value_delimiter = ',')]
+    spin_budgets_us: Vec<u64>,
 }
 
 /// Hops timed per ring variant.
@@ -118,6 +125,92 @@ fn hop<E: Send + Sync + 'static>(
     ))
 }
 
+/// Gap between two sends in the `spin-park` hop rows: 100 k events/s.
+const PARK_HOP_GAP_NS: u64 = 10_000;
+
+/// A row's name that lives as long as the table.
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+/// One-way latency of `HOPS` aligned events, one every [`PARK_HOP_GAP_NS`],
+/// to a reader that waits as the engine's `spin-park` reader does (spins
+/// `budget_us` of idle, announces, looks once more, parks until rung).
+/// Returns the p50 and p99 in ns.
+fn hop_spin_park(budget_us: u64) -> Result<(u64, u64)> {
+    use disruptor::{BusySpin, Polling, Producer};
+    use genesis_engine::topology::wait::{Doorbell, PARK_MAX};
+    let (mut poller, builder) =
+        disruptor::build_single_producer(1 << 12, || AlignedEvent(Event::EMPTY), BusySpin)
+            .new_event_poller();
+    let mut producer = builder.build();
+    let clock = EpochClock::new();
+    let consumer_clock = clock.clone();
+    let bell = Arc::new(Doorbell::default());
+    let reader_bell = Arc::clone(&bell);
+    let wait = genesis_engine::topology::wait::Wait::new(WaitKind::SpinPark, 1)
+        .with_spin_budget_us(budget_us);
+    let consumer = std::thread::Builder::new()
+        .name("hop-consumer".into())
+        .spawn(move || {
+            let (clock, bell) = (consumer_clock, reader_bell);
+            bell.register_reader();
+            let mut histogram = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
+            let (mut polls, mut since, mut announced) = (0u32, None, false);
+            loop {
+                match poller.take(1) {
+                    Ok(mut guard) => {
+                        let now = clock.raw();
+                        for event in &mut guard {
+                            let _ = histogram.record(clock.delta_ns(event.0.ts_recv_ns, now));
+                        }
+                        (polls, since) = (0, None);
+                        if std::mem::take(&mut announced) {
+                            bell.withdraw();
+                        }
+                    }
+                    Err(Polling::NoEvents) if announced => {
+                        if !bell.sleep(PARK_MAX) {
+                            bell.announce();
+                        }
+                    }
+                    Err(Polling::NoEvents) => {
+                        if wait.park_due(polls, &mut since) {
+                            bell.announce();
+                            announced = true;
+                        } else {
+                            wait.idle();
+                        }
+                        polls = polls.wrapping_add(1);
+                    }
+                    Err(Polling::Shutdown) => break,
+                }
+            }
+            (
+                histogram,
+                bell.wakes.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })?;
+    for _ in 0..HOPS {
+        let due = clock.now_ns() + PARK_HOP_GAP_NS;
+        while clock.now_ns() < due {
+            std::hint::spin_loop();
+        }
+        producer.publish(|slot| slot.0.ts_recv_ns = clock.raw());
+        bell.ring();
+    }
+    drop(producer);
+    bell.ring();
+    let (histogram, wakes) = consumer
+        .join()
+        .map_err(|_| anyhow::anyhow!("hop consumer panicked"))?;
+    println!("spin-park {budget_us} us: the reader was woken {wakes} times in {HOPS} hops");
+    Ok((
+        histogram.value_at_quantile(0.5),
+        histogram.value_at_quantile(0.99),
+    ))
+}
+
 /// The event on whole cache lines of its own, as the engine's rings carry it.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
@@ -130,7 +223,7 @@ fn clock_read_idle_work(clock: &EpochClock) {
 }
 
 /// `--hop`: the ring hop's parts beside the cache-line round trip, one run.
-fn hop_comparison() -> Result<()> {
+fn hop_comparison(args: &Args) -> Result<()> {
     println!("cpu pressure at start: {}", pressure());
     let ping = genesis_perf::floor::cache_line_ping_pong(200_000)?;
     let rtt = ping.timed.p50_ns.max(1);
@@ -171,6 +264,14 @@ fn hop_comparison() -> Result<()> {
             )?,
         ),
     ];
+    let mut rows = rows.to_vec();
+    for &budget_us in &args.spin_budgets_us {
+        let name = format!(
+            "disruptor hop, aligned Event, one every {} us, reader spin-park {budget_us} us",
+            PARK_HOP_GAP_NS / 1_000
+        );
+        rows.push((leak(name), hop_spin_park(budget_us)?));
+    }
     println!("| hop | p50 ns | p99 ns | p50 ÷ round trip p50 |");
     println!("|---|---:|---:|---:|");
     for (name, (p50, p99)) in rows {
@@ -330,20 +431,36 @@ fn raw_journal_append(dir: &Path, seconds: f64) -> Result<Outcome> {
     })
 }
 
-/// One plan of the latency comparison at `rate` for `seconds`, in its own journal folder.
+/// One plan of the latency comparison at `rate` for `seconds`, in its own
+/// journal folder, with the `spin-park` wait at `spin_budget_us` if given.
 fn at_rate(
     root: &Path,
     name: &'static str,
     cores: CorePlan,
-    rate: u64,
-    seconds: f64,
+    (rate, seconds): (u64, f64),
+    spin_budget_us: Option<u64>,
 ) -> Result<genesis_perf::outcome::Outcome> {
     let dir = root.join(name.replace(' ', "-"));
     std::fs::create_dir_all(&dir)?;
-    let plan = genesis_perf::genesis::Plan { cores, pin: false };
-    let outcome = genesis_perf::genesis::run(name, &dir, plan, rate, seconds);
+    let mut config = genesis_perf::setup::bench_config(&dir, cores, false);
+    if let Some(budget) = spin_budget_us {
+        config.topology.wait = WaitKind::SpinPark;
+        config.topology.spin_budget_us = budget;
+    }
+    let outcome = genesis_perf::genesis::run_config(name, &config, rate, seconds);
     let _ = std::fs::remove_dir_all(&dir);
     outcome
+}
+
+/// The stage hop p50 (strategy's entry median less risk's exit median), ns.
+fn hop_p50_ns(outcome: &genesis_perf::outcome::Outcome) -> Option<i64> {
+    let stage = |n: &str| outcome.stages.iter().find(|s| s.name == n);
+    let (risk, strategy) = (stage("risk")?, stage("strategy")?);
+    Some(
+        strategy.since_scheduled.p50_ns as i64
+            - strategy.processing.p50_ns as i64
+            - risk.since_scheduled.p50_ns as i64,
+    )
 }
 
 fn pressure() -> String {
@@ -364,21 +481,27 @@ fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
     );
     let wanted = |name: &str| args.only.as_deref().is_none_or(|only| name.contains(only));
     let mut fused_p99 = None;
-    for (name, cores) in [("fused", PLAN_FUSED), ("pipelined", PLAN_TWO_CORES)] {
+    let budgets = args
+        .spin_budgets_us
+        .iter()
+        .map(|&b| ("pipelined spin-park", Some(b)));
+    let plans = [("fused", None), ("pipelined", None)]
+        .into_iter()
+        .chain(budgets);
+    for (name, spin_budget_us) in plans {
         if !wanted(name) {
             continue;
         }
-        let outcome = at_rate(
-            root,
-            if name == "fused" {
-                "genesis fused"
-            } else {
-                "genesis pipelined"
-            },
-            cores,
-            rate,
-            args.seconds,
-        )?;
+        let (run_name, cores) = match name {
+            "fused" => ("genesis fused", PLAN_FUSED),
+            "pipelined" => ("genesis pipelined", PLAN_TWO_CORES),
+            _ => ("genesis pipelined spin-park", PLAN_TWO_CORES),
+        };
+        let outcome = at_rate(root, run_name, cores, (rate, args.seconds), spin_budget_us)?;
+        let name = match spin_budget_us {
+            Some(budget) => format!("{name} {budget} us"),
+            None => name.to_string(),
+        };
         let e = &outcome.end_to_end;
         println!(
             "{name} @ {rate}/s: {} events, end to end p50 {} ns, p99 {} ns, p99.9 {} ns, max {} ns ({})",
@@ -388,11 +511,7 @@ fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
             fused_p99 = Some(e.p99_ns.max(1));
             continue;
         }
-        let stage = |n: &str| outcome.stages.iter().find(|s| s.name == n);
-        if let (Some(risk), Some(strategy)) = (stage("risk"), stage("strategy")) {
-            let hop = strategy.since_scheduled.p50_ns as i64
-                - strategy.processing.p50_ns as i64
-                - risk.since_scheduled.p50_ns as i64;
+        if let Some(hop) = hop_p50_ns(&outcome) {
             println!(
                 "stage hop p50 {hop} ns = {:.1}x the cache-line round trip p50",
                 hop as f64 / ping.timed.p50_ns.max(1) as f64
@@ -412,7 +531,7 @@ fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
 fn main() -> Result<()> {
     let args = Args::parse();
     if args.hop {
-        return hop_comparison();
+        return hop_comparison(&args);
     }
     if let Some(rate) = args.latency_rate {
         return latency_comparison(&args, rate);

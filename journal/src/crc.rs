@@ -1,0 +1,115 @@
+//! CRC32C (Castagnoli) for the record path: the SSE4.2 `crc32` instruction
+//! eight bytes at a time when the CPU has it, the `crc32c` crate otherwise.
+//!
+//! Any thread; no state but the standard library's cached CPU feature
+//! bits. Why not the crate alone: a journal record is ~140 bytes, and the
+//! crate's general path (alignment split, three-way interleave set-up for
+//! long buffers, a call it does not inline) cost ~147 instructions per
+//! record where the plain loop below is ~60. Invariant, proved by property
+//! tests against the crate: every path returns the crate's value for every
+//! input and every starting CRC, so frames written either way are the same
+//! bytes and either reader accepts them.
+#![allow(unsafe_code)]
+
+/// CRC32C of `data`.
+#[inline]
+pub fn crc32c(data: &[u8]) -> u32 {
+    crc32c_append(0, data)
+}
+
+/// CRC32C of `data` continuing from `crc` (the CRC of the bytes before it).
+#[inline]
+pub fn crc32c_append(crc: u32, data: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("sse4.2") {
+            // SAFETY: the CPU supports SSE4.2, checked just above, which is
+            // the only precondition of the `target_feature` function.
+            return unsafe { x86::crc32c_append(crc, data) };
+        }
+    }
+    portable(crc, data)
+}
+
+/// The fallback on CPUs without the instruction: the crate's own choice.
+#[inline]
+fn portable(crc: u32, data: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc, data)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
+
+    /// One `crc32` instruction per eight bytes, then per remaining byte.
+    /// Records are short, so no interleaving across three streams: the
+    /// instruction's latency chain over ~17 words is cheaper than the
+    /// set-up and the combine step that interleaving needs.
+    ///
+    /// # Safety
+    /// The CPU must support SSE4.2.
+    #[target_feature(enable = "sse4.2")]
+    #[allow(unused_unsafe)] // the intrinsics are safe to call here from Rust 1.87 on
+    pub unsafe fn crc32c_append(crc: u32, data: &[u8]) -> u32 {
+        let mut state = u64::from(!crc);
+        let mut words = data.chunks_exact(8);
+        for word in &mut words {
+            let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            // SAFETY: this function is compiled with SSE4.2, which the
+            // caller guarantees the CPU has.
+            state = unsafe { _mm_crc32_u64(state, word) };
+        }
+        let mut state = state as u32;
+        for &byte in words.remainder() {
+            // SAFETY: as above.
+            state = unsafe { _mm_crc32_u8(state, byte) };
+        }
+        !state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    // The standard check value of CRC32C ("123456789").
+    #[test]
+    fn check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c(b""), 0);
+    }
+
+    // A journal-record-sized buffer (sequence + 128-byte event) agrees with
+    // the crate at every split point of an append.
+    #[test]
+    fn appends_at_every_split_agree() {
+        let data: Vec<u8> = (0..136u32).map(|i| (i * 131 + 7) as u8).collect();
+        let whole = crc32c::crc32c(&data);
+        for split in 0..=data.len() {
+            let head = crc32c(&data[..split]);
+            assert_eq!(crc32c_append(head, &data[split..]), whole, "split {split}");
+        }
+    }
+
+    proptest! {
+        // Any bytes, any starting CRC: the dispatching path equals the crate.
+        #[test]
+        fn equals_the_crate(crc in any::<u32>(), data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            prop_assert_eq!(crc32c_append(crc, &data), crc32c::crc32c_append(crc, &data));
+        }
+
+        // The hardware loop itself (when this CPU has it) equals the crate,
+        // so a host without SSE4.2 (the portable path) writes the same frames.
+        #[test]
+        fn hardware_loop_equals_the_crate(crc in any::<u32>(), data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("sse4.2") {
+                // SAFETY: SSE4.2 was detected just above.
+                let hardware = unsafe { x86::crc32c_append(crc, &data) };
+                prop_assert_eq!(hardware, crc32c::crc32c_append(crc, &data));
+            }
+            prop_assert_eq!(portable(crc, &data), crc32c::crc32c_append(crc, &data));
+        }
+    }
+}
