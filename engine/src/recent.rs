@@ -4,6 +4,13 @@
 //!
 //! Its state (the ids, oldest first, with their values) is saved and
 //! restored for restarts; restoring into a smaller memory keeps the newest.
+//!
+//! Both are written through at construction ([`RecentMap::with_capacity`];
+//! `with_capacity_on_demand` for memories written rarely), so the memory
+//! they reserve is resident from start-up: left to the kernel, the ring's pages would
+//! become resident one by one as ids land in them, and the table's as
+//! hashes hit them, which at a live order rate takes many minutes and reads
+//! as a slow leak in a soak.
 
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use rustc_hash::FxHashMap;
@@ -18,8 +25,27 @@ pub struct RecentMap<V: Copy> {
     len: usize,
 }
 
-impl<V: Copy> RecentMap<V> {
+impl<V: Copy + Default> RecentMap<V> {
+    /// An empty memory of `capacity` ids, its table and ring resident.
     pub fn with_capacity(capacity: usize) -> RecentMap<V> {
+        let mut memory = RecentMap::with_capacity_on_demand(capacity);
+        // Fill the table once and empty it (the allocation stays): the
+        // multiplicative hash spreads consecutive keys over every bucket
+        // page. Slots of the ring past `len` are never read, so any value
+        // will do; a non-zero one is written, not left to a zeroed page.
+        let keys = 0..capacity as u64;
+        memory.values.extend(keys.map(|key| (key, V::default())));
+        memory.values.clear();
+        memory.ring.fill(u64::MAX);
+        memory
+    }
+}
+
+impl<V: Copy> RecentMap<V> {
+    /// An empty memory of `capacity` ids whose pages become resident as ids
+    /// arrive: for a memory written rarely (status answers), where making
+    /// it all resident up front would cost more than it settles.
+    pub fn with_capacity_on_demand(capacity: usize) -> RecentMap<V> {
         assert!(capacity > 0, "capacity is positive");
         let mut values = FxHashMap::default();
         values.reserve(capacity + 1);

@@ -22,7 +22,8 @@
 //! Modules: the variants (`genesis`, `threaded`, `tokio_pipeline`, sharing
 //! `setup` and `drive`), the load generator (`schedule`), the hardware floor
 //! (`floor`), the engine over loopback sockets (`loopback`), memory
-//! (`memory`, `counting_alloc`, the soak's plot in `svg`), and the report (`report`, `markdown`,
+//! (`memory`, `counting_alloc`, the soak's plot in `svg` and its
+//! breakdown by mapping and thread in `soak_breakdown`), and the report (`report`, `markdown`,
 //! `ratios`, with `latency`, `outcome` and `machine`; `readme` renders the
 //! README's table from a report).
 
@@ -41,6 +42,7 @@ pub mod readme;
 pub mod report;
 pub mod schedule;
 pub mod setup;
+pub mod soak_breakdown;
 pub mod svg;
 pub mod threaded;
 pub mod tokio_pipeline;

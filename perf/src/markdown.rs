@@ -392,6 +392,9 @@ pub fn soak_section(out: &mut String, soak: &Soak) {
         soak.events,
         rate(soak.events_per_sec())
     );
+    if let (Some(steady), Some(last)) = (&soak.detail_steady, &soak.detail_last) {
+        crate::soak_breakdown::render(out, steady, last);
+    }
 }
 
 fn regression(out: &mut String, report: &Report) {

@@ -7,6 +7,7 @@
 use crate::counting_alloc::{count_allocations, is_installed};
 use crate::machine::{mib, Rss};
 use crate::setup::{bench_config, stage_chains, PLAN_FUSED};
+use crate::soak_breakdown::Breakdown;
 use anyhow::{anyhow, bail, Context, Result};
 use genesis_engine::clock::EpochClock;
 use genesis_engine::config::Config;
@@ -104,6 +105,9 @@ pub struct Soak {
     /// (seconds since start, RSS).
     pub samples: Vec<(f64, Rss)>,
     pub warm_up_s: f64,
+    /// Where the memory is at the steady-state sample and at the last one.
+    pub detail_steady: Option<Breakdown>,
+    pub detail_last: Option<Breakdown>,
 }
 
 impl Soak {
@@ -173,6 +177,8 @@ impl Soak {
             "growth_anon_mib": self.growth_anon_bytes() as f64 / (1024.0 * 1024.0),
             "growth_mib_per_min": self.growth_mib_per_min(),
             "series": self.samples.iter().map(|(t, r)| json!([t, r.total_bytes, r.anon_bytes, r.file_bytes])).collect::<Vec<_>>(),
+            "detail_steady": self.detail_steady.as_ref().map(Breakdown::to_json),
+            "detail_last": self.detail_last.as_ref().map(Breakdown::to_json),
         })
     }
 
@@ -206,6 +212,8 @@ impl Soak {
             elapsed_s: number("elapsed_s")?,
             samples,
             warm_up_s: number("warm_up_s")?,
+            detail_steady: Breakdown::from_json(&value["detail_steady"]),
+            detail_last: Breakdown::from_json(&value["detail_last"]),
         })
     }
 }
@@ -244,9 +252,23 @@ pub fn soak_child(
                 Some(Duration::from_secs_f64(seconds)),
             )
         })?;
-    let mut samples = Vec::new();
+    let warm_up = warm_up_s(seconds);
+    let (mut samples, mut detail_steady, mut detail_last) = (Vec::new(), None, None);
     while !run.is_finished() {
-        samples.push((started.elapsed().as_secs_f64(), Rss::now()));
+        let at = started.elapsed().as_secs_f64();
+        if at >= seconds {
+            // The soak is over: what the engine allocates to stop and
+            // report is not the soak's memory.
+            std::thread::sleep(Duration::from_millis(sample_ms));
+            continue;
+        }
+        samples.push((at, Rss::now()));
+        if at >= warm_up {
+            // The steady sample's breakdown, then the latest one's.
+            let detail = Breakdown::now(at);
+            detail_steady.get_or_insert_with(|| detail.clone());
+            detail_last = Some(detail);
+        }
         std::thread::sleep(Duration::from_millis(sample_ms));
     }
     let report = run
@@ -262,7 +284,9 @@ pub fn soak_child(
         events: report.ingest.published,
         elapsed_s: report.elapsed.as_secs_f64(),
         samples,
-        warm_up_s: warm_up_s(seconds),
+        warm_up_s: warm_up,
+        detail_steady,
+        detail_last,
     })
 }
 

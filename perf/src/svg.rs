@@ -198,6 +198,7 @@ mod tests {
                 })
                 .collect(),
             warm_up_s: 5.0,
+            ..Soak::default()
         }
     }
 

@@ -5,8 +5,10 @@
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OrderState {
+    /// Where every order starts (and a preallocated slot's filler).
+    #[default]
     PendingNew,
     New,
     PartiallyFilled,

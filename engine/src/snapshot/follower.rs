@@ -12,6 +12,12 @@
 //! journal's page cache through a `Tailer`, on a thread of its own that
 //! lowers its priority and sleeps when there is nothing new.
 //!
+//! A snapshot's payload (hundreds of KiB, growing for many minutes as the
+//! replica's id memories fill) is mapped on its own and unmapped when
+//! freed ([`spawn`] sets `sys::map_large_allocations`): from the thread's
+//! malloc arena, each larger payload would leave the arena larger for the
+//! rest of the run.
+//!
 //! Periodic snapshots wait until their sequence is durable (under the
 //! `group` and `batch` policies) so a snapshot never outlives the records
 //! it stands for. Each snapshot also carries the CRC of the journal record at
@@ -44,6 +50,9 @@ const IDLE_SLEEP: Duration = Duration::from_millis(1);
 /// How long, once the run stopped, the thread may take to reach the
 /// journal's end (a shutdown never waits longer on it).
 pub const FINISH_DEADLINE: Duration = Duration::from_secs(10);
+/// Allocations from this size up are mapped on their own (glibc's default
+/// threshold, kept from rising): the snapshot payloads among them.
+const LARGE_ALLOCATION_BYTES: usize = 128 << 10;
 /// `end` while the run goes on.
 const RUNNING: u64 = u64::MAX;
 
@@ -327,6 +336,7 @@ pub fn spawn(follower: Follower) -> SnapshotThread {
     let end = Arc::new(AtomicU64::new(RUNNING));
     let finish_deadline_ms = Arc::new(AtomicU64::new(FINISH_DEADLINE.as_millis() as u64));
     let (thread_end, thread_deadline) = (Arc::clone(&end), Arc::clone(&finish_deadline_ms));
+    crate::sys::map_large_allocations(LARGE_ALLOCATION_BYTES);
     let handle = std::thread::Builder::new()
         .name("snapshot".into())
         .spawn(move || follow(follower, &thread_end, &thread_deadline))

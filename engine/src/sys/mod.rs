@@ -17,6 +17,26 @@ pub fn lock_all_memory() -> io::Result<()> {
     }
 }
 
+/// Large allocations (from `bytes` up) get pages of their own from the
+/// kernel, returned when freed (glibc's `M_MMAP_THRESHOLD`, which also
+/// stops glibc raising the threshold after each large free): a helper
+/// thread's large temporary buffers then leave nothing resident behind.
+/// Process-wide; elsewhere than glibc a no-op. Returns whether it was set.
+pub fn map_large_allocations(bytes: usize) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt takes two integers; it changes the allocator's
+        // parameters under the allocator's own lock.
+        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, bytes) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = bytes;
+        false
+    }
+}
+
 /// Lowers the calling thread's scheduling priority to `nice` (Linux: a
 /// thread has its own nice value): for helper threads that must yield to
 /// the pipeline's.

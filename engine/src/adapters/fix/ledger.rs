@@ -75,7 +75,8 @@ impl Ledger {
             versions,
             instruments: RecentMap::with_capacity(RECENT_ORDERS),
             adopted,
-            status: RecentMap::with_capacity(RECENT_ORDERS),
+            // Written by status answers only: resident as they come.
+            status: RecentMap::with_capacity_on_demand(RECENT_ORDERS),
         }
     }
 
