@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use genesis_perf::readme::{splice, table};
+use genesis_perf::readme::{splice, table, with_long_soak};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -14,6 +14,10 @@ struct Args {
     /// The report the table comes from.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/baseline/report.json"))]
     report: PathBuf,
+    /// The full soak's JSON (`bench soak --out perf/baseline/soak`), shown beside
+    /// the report's quick soak when it exists.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/baseline/soak/soak.json"))]
+    soak: PathBuf,
     /// The README to update.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))]
     readme: PathBuf,
@@ -26,8 +30,9 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let report_text = std::fs::read_to_string(&args.report)
         .with_context(|| format!("reading {}", args.report.display()))?;
-    let report: serde_json::Value = serde_json::from_str(&report_text)
+    let mut report: serde_json::Value = serde_json::from_str(&report_text)
         .with_context(|| format!("parsing {}", args.report.display()))?;
+    with_long_soak(&mut report, &args.soak).map_err(anyhow::Error::msg)?;
     let readme = std::fs::read_to_string(&args.readme)
         .with_context(|| format!("reading {}", args.readme.display()))?;
     let updated = splice(&readme, &table(&report))
