@@ -249,7 +249,8 @@ impl MsgType {
     }
 }
 
-/// Every [`MsgType`], for tests and tables.
+/// Every [`MsgType`] in declaration order (indexed by `MsgType as usize`),
+/// for tests and tables such as the session's header prefixes.
 pub const MSG_TYPES: [MsgType; 15] = [
     MsgType::Heartbeat,
     MsgType::TestRequest,

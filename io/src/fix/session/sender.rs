@@ -24,26 +24,7 @@ use crate::fix::reject::BusinessMessageReject;
 use crate::fix::sent_log::{SentLog, REQUEST_ID_LEN_MAX};
 use crate::fix::seq_store::{SeqNumbers, SeqState, SeqStore};
 use crate::fix::status::{OrderMassStatusRequest, OrderStatusRequest, StatusReport};
-use crate::fix::tags::{self, MsgType, SessionRejectReason};
-
-/// Every MsgType a session sends, indexed by `MsgType as usize`.
-const MSG_TYPES: [MsgType; 15] = [
-    MsgType::Heartbeat,
-    MsgType::TestRequest,
-    MsgType::ResendRequest,
-    MsgType::Reject,
-    MsgType::SequenceReset,
-    MsgType::Logout,
-    MsgType::Logon,
-    MsgType::NewOrderSingle,
-    MsgType::OrderCancelRequest,
-    MsgType::OrderCancelReplaceRequest,
-    MsgType::ExecutionReport,
-    MsgType::OrderCancelReject,
-    MsgType::OrderStatusRequest,
-    MsgType::OrderMassStatusRequest,
-    MsgType::BusinessMessageReject,
-];
+use crate::fix::tags::{self, MsgType, SessionRejectReason, MSG_TYPES};
 
 /// The header's constant start for every MsgType, built once per
 /// session: `35=<type><SOH>49=<sender><SOH>56=<target><SOH>34=`, one copy
