@@ -71,6 +71,20 @@ fn thread_named(prefix: &str) -> i32 {
     }
 }
 
+/// Thread `tid`'s policy once it is `wanted`, or the last one read when
+/// 10 s passed (the caller's assertion then names the thread).
+#[allow(clippy::disallowed_methods)] // the test's own deadline
+fn policy_becomes(tid: i32, wanted: (i32, i32)) -> (i32, i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let policy = sys::thread_policy(tid).unwrap();
+        if policy == wanted || Instant::now() >= deadline {
+            return policy;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 // Each stage thread runs SCHED_FIFO at the configured priority; the
 // reporter beside them stays SCHED_OTHER; the run ends without error.
 #[test]
@@ -99,22 +113,25 @@ fn stage_threads_run_fifo_and_helpers_stay_normal() {
             Some(Duration::from_secs(20)),
         )
     });
-    let head = thread_named("ingest");
-    let tail = thread_named("strategy");
-    let reporter = thread_named("reporter");
-    let policies = [
-        sys::thread_policy(head),
-        sys::thread_policy(tail),
-        sys::thread_policy(reporter),
-    ];
+    let fifo = (libc::SCHED_FIFO, i32::from(PRIORITY));
+    // A stage thread has its name from its start and makes itself FIFO
+    // once pinned: wait for the policy, not just the thread.
+    let head = policy_becomes(thread_named("ingest"), fifo);
+    let tail = policy_becomes(thread_named("strategy"), fifo);
+    let reporter = sys::thread_policy(thread_named("reporter"));
     stop.store(true, Ordering::Release);
     let report = engine.join().unwrap().unwrap();
     assert_eq!(report.error, None, "the run ended cleanly");
-    let [head, tail, reporter] = policies.map(Result::unwrap);
-    let fifo = (libc::SCHED_FIFO, i32::from(PRIORITY));
-    assert_eq!(head, fifo, "ingest+risk thread");
-    assert_eq!(tail, fifo, "strategy+execution+journal thread");
-    assert_eq!(reporter.0, libc::SCHED_OTHER, "the reporter stays normal");
+    assert_eq!(head, fifo, "ingest+risk thread (within 10 s)");
+    assert_eq!(
+        tail, fifo,
+        "strategy+execution+journal thread (within 10 s)"
+    );
+    assert_eq!(
+        reporter.unwrap().0,
+        libc::SCHED_OTHER,
+        "the reporter stays normal"
+    );
 }
 
 // Real-time threads that are not pinned are refused by name: a FIFO
