@@ -262,12 +262,20 @@ impl Chain {
 }
 
 /// Appends the event to the journal; a failure stops the engine (the first one is kept).
-#[inline]
+#[inline(always)]
 fn journal_event(journal: &mut Timed<JournalStage>, fatal: &mut Option<String>, ev: &Event) {
     if let Err(err) = journal.stage.on_event(ev) {
-        if fatal.is_none() {
-            *fatal = Some(format!("journal write failed, stopping: {err}"));
-        }
+        journal_failed(fatal, err);
+    }
+}
+
+/// Keeps the first journal failure (out of line: the append is inlined in
+/// every chain, its error formatting need not be).
+#[cold]
+#[inline(never)]
+fn journal_failed(fatal: &mut Option<String>, err: genesis_journal::JournalError) {
+    if fatal.is_none() {
+        *fatal = Some(format!("journal write failed, stopping: {err}"));
     }
 }
 
