@@ -425,7 +425,9 @@ impl StrategyStage {
         self.counters.intents_overflow = self.book.intents_overflow;
     }
 
-    /// Brings positions, mids, gates and the order replica up to date with the input.
+    /// Brings positions, mids, gates and the order replica up to date with
+    /// the input: market data here, inline; venue messages out of line.
+    #[inline]
     fn observe(&mut self, ev: &Event, input: &Input) {
         let book = &mut self.book;
         book.pretrade
@@ -450,6 +452,16 @@ impl StrategyStage {
             Input::Trade(t) if book.pretrade.mid(ev.instrument).is_none() => {
                 book.pretrade.set_mid(ev.instrument, t.price.0);
             }
+            Input::TopOfBook(_) | Input::BookDelta(_) | Input::Trade(_) => {}
+            _ => self.observe_venue(ev, input),
+        }
+    }
+
+    /// The order replica and positions follow the venue's messages.
+    #[inline(never)]
+    fn observe_venue(&mut self, ev: &Event, input: &Input) {
+        let book = &mut self.book;
+        match input {
             Input::Fill(fill) if !ev.is_duplicate() => {
                 book.pretrade.apply_fill(ev.instrument, ev.side, fill.qty);
                 book.orders.on_fill(ev.side, fill);
