@@ -56,12 +56,16 @@ mod x86 {
         // the same chain of `crc32`s with a quarter of the loop's steps.
         let mut blocks = data.chunks_exact(32);
         for block in &mut blocks {
-            for word in block.chunks_exact(8) {
-                let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-                // SAFETY: this function is compiled with SSE4.2, which the
-                // caller guarantees the CPU has.
-                state = unsafe { _mm_crc32_u64(state, word) };
-            }
+            let word =
+                |at: usize| u64::from_le_bytes(block[at..at + 8].try_into().expect("8 bytes"));
+            // SAFETY: this function is compiled with SSE4.2, which the
+            // caller guarantees the CPU has.
+            state = unsafe {
+                let state = _mm_crc32_u64(state, word(0));
+                let state = _mm_crc32_u64(state, word(8));
+                let state = _mm_crc32_u64(state, word(16));
+                _mm_crc32_u64(state, word(24))
+            };
         }
         let mut words = blocks.remainder().chunks_exact(8);
         for word in &mut words {
