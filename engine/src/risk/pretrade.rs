@@ -340,8 +340,9 @@ mod tests {
         fn fast_checks_answer_as_the_wide_formulas(
             price in prop_oneof![-1_000_000i64..1_000_000, any::<i64>()],
             mid in prop_oneof![1i64..1_000_000, any::<i64>()],
-            qty in prop_oneof![0i64..1_000, any::<i64>()],
-            tick_value in prop_oneof![1i64..1_000, any::<i64>()],
+            // Wide enough to overflow i64 (the fallback), not i128.
+            qty in prop_oneof![0i64..1_000, any::<i32>().prop_map(i64::from)],
+            tick_value in prop_oneof![1i64..1_000, 1i64..1 << 20],
             limit in any::<i64>(),
             bps in prop_oneof![0i64..10_000, any::<i64>()],
         ) {

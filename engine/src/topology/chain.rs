@@ -172,7 +172,12 @@ impl Chain {
             self.execution.as_mut().map(|s| &mut s.metrics),
             self.journal.as_mut().map(|s| &mut s.metrics),
         ];
-        let Some(target) = stages.iter().flatten().last().map(|m| m.repeated_events) else {
+        let Some(target) = stages
+            .iter()
+            .flatten()
+            .next_back()
+            .map(|m| m.repeated_events)
+        else {
             return;
         };
         for metrics in stages.iter_mut().flatten() {
