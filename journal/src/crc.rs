@@ -52,7 +52,22 @@ mod x86 {
     #[allow(unused_unsafe)] // the intrinsics are safe to call here from Rust 1.87 on
     pub unsafe fn crc32c_append(crc: u32, data: &[u8]) -> u32 {
         let mut state = u64::from(!crc);
-        let mut words = data.chunks_exact(8);
+        // Four words a turn (a record is ~17 words), then single words:
+        // the same chain of `crc32`s with a quarter of the loop's steps.
+        let mut blocks = data.chunks_exact(32);
+        for block in &mut blocks {
+            let word =
+                |at: usize| u64::from_le_bytes(block[at..at + 8].try_into().expect("8 bytes"));
+            // SAFETY: this function is compiled with SSE4.2, which the
+            // caller guarantees the CPU has.
+            state = unsafe {
+                let state = _mm_crc32_u64(state, word(0));
+                let state = _mm_crc32_u64(state, word(8));
+                let state = _mm_crc32_u64(state, word(16));
+                _mm_crc32_u64(state, word(24))
+            };
+        }
+        let mut words = blocks.remainder().chunks_exact(8);
         for word in &mut words {
             let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
             // SAFETY: this function is compiled with SSE4.2, which the

@@ -43,7 +43,7 @@ pub fn encode_length_last(seq: u64, payload: &[u8], out: &mut [u8]) {
 /// [`encode_length_last`] with the payload written in place by
 /// `write_payload` (handed exactly the payload's bytes, `out` less the
 /// prefix), so a caller that encodes its record needs no copy of it.
-#[inline]
+#[inline(always)]
 pub fn encode_length_last_with(seq: u64, out: &mut [u8], write_payload: impl FnOnce(&mut [u8])) {
     let length = u32::try_from(out.len() - FRAME_PREFIX_BYTES).expect("payload fits in u32");
     out[8..16].copy_from_slice(&seq.to_le_bytes());

@@ -150,7 +150,7 @@ impl Writer {
     /// frame itself (handed exactly the record size's bytes, zeroed or
     /// stale: it must write every byte), and returns its sequence number.
     /// The same frame as [`Writer::append`] of those bytes, without a copy.
-    #[inline]
+    #[inline(always)]
     pub fn append_with(
         &mut self,
         write_payload: impl FnOnce(&mut [u8]),

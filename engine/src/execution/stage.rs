@@ -16,7 +16,7 @@ pub use reconcile::ReconcileCounters;
 
 use crate::config::Config;
 use crate::decision::{Action, ExecResult, Gate, GateMode, Intent, Outcome};
-use crate::event::{ControlCommand, Event, Input};
+use crate::event::{ControlCommand, Event, Input, Lane};
 use crate::execution::gateway::{Gateway, OrderRequest, RequestKind};
 use crate::orders::{Order, Orders};
 use crate::state_codec::{StateError, StateReader, StateWriter};
@@ -81,8 +81,20 @@ impl ExecutionStage {
     pub fn on_event(&mut self, ev: &mut Event) {
         self.ts_event_recv_ns = ev.ts_recv_ns;
         self.event_seq = ev.seq;
-        ev.outcome = self.apply_input(ev);
-        self.apply_gates(ev);
+        // Market data changes no order (the common case, decided here
+        // without the call): its outcome is `None`, as `apply_input` says.
+        ev.outcome = if ev.kind.lane() == Lane::MarketData {
+            Outcome::None
+        } else {
+            self.apply_input(ev)
+        };
+        // Gates as last seen change nothing: only a change takes the call.
+        let index = ev.instrument.index();
+        if ev.gate_global != self.gate_global_last
+            || self.gate_instrument_last.get(index) != Some(&ev.gate_instrument)
+        {
+            self.apply_gates(ev);
+        }
         let ts_ns = if ev.ts_venue_ns > 0 {
             ev.ts_venue_ns
         } else {
@@ -106,6 +118,7 @@ impl ExecutionStage {
         &self.orders
     }
 
+    #[inline(never)]
     fn apply_input(&mut self, ev: &Event) -> Outcome {
         let outcome = match ev.input() {
             // Missed fill quantity noted from a venue answer, applied as it
@@ -161,6 +174,7 @@ impl ExecutionStage {
 
     /// Mass cancels when the global gate turns to cancel-all, and cancels
     /// exposure-increasing orders when an instrument turns reduce-only or halts.
+    #[inline(never)]
     fn apply_gates(&mut self, ev: &mut Event) {
         let global = ev.gate_global;
         if global.mode() == GateMode::CancelAll

@@ -197,15 +197,13 @@ impl PreTrade {
         if order.qty.0 > rules.max_order_qty {
             return RejectReason::MaxOrderQty;
         }
-        let notional = order.price.0 as i128 * order.qty.0 as i128 * rules.tick_value as i128;
-        if notional > rules.max_order_notional as i128 {
+        if notional_exceeds(order.price.0, order.qty.0, rules) {
             return RejectReason::MaxNotional;
         }
         let Some(mid) = self.mids[order.instrument.index()] else {
             return RejectReason::NoReferencePrice;
         };
-        let band = (mid as i128 * rules.price_band_bps as i128 / 10_000).max(1);
-        if (order.price.0 as i128 - mid as i128).abs() > band {
+        if outside_band(order.price.0, mid, rules.price_band_bps) {
             return RejectReason::PriceBand;
         }
         let added = (order.qty.0 - order.filled) - order.leaves_now;
@@ -268,6 +266,37 @@ impl PreTrade {
     }
 }
 
+/// price × qty × tick value above the order's notional limit. In `i64`
+/// when nothing overflows (a constant-time multiply); in `i128` otherwise,
+/// with the same answer.
+#[inline]
+fn notional_exceeds(price: i64, qty: i64, rules: &InstrumentRules) -> bool {
+    match price
+        .checked_mul(qty)
+        .and_then(|v| v.checked_mul(rules.tick_value))
+    {
+        Some(notional) => notional > rules.max_order_notional,
+        None => {
+            price as i128 * qty as i128 * rules.tick_value as i128
+                > rules.max_order_notional as i128
+        }
+    }
+}
+
+/// The price further from the mid than `bps` basis points of it (at least
+/// one tick). The band divides by a constant in `i64` when the product
+/// fits (no 128-bit division call), in `i128` otherwise: the same answer.
+#[inline]
+fn outside_band(price: i64, mid: i64, bps: i64) -> bool {
+    match (mid.checked_mul(bps), price.checked_sub(mid)) {
+        (Some(product), Some(off)) if off != i64::MIN => off.abs() > (product / 10_000).max(1),
+        _ => {
+            let band = (mid as i128 * bps as i128 / 10_000).max(1);
+            (price as i128 - mid as i128).abs() > band
+        }
+    }
+}
+
 fn with_added(exposure: Exposure, side: Side, lots: i64) -> Exposure {
     match side {
         Side::Buy => Exposure {
@@ -287,4 +316,41 @@ pub fn worst_abs(position: i64, exposure: Exposure) -> i64 {
     (position + exposure.buy_lots)
         .abs()
         .max((position - exposure.sell_lots).abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rules(tick_value: i64, max_order_notional: i64) -> InstrumentRules {
+        InstrumentRules {
+            tick_value,
+            max_order_qty: i64::MAX,
+            max_order_notional,
+            price_band_bps: 0,
+            position_limit: i64::MAX,
+        }
+    }
+
+    // The i64 fast paths answer as the i128 formulas they replace, over
+    // small values (the i64 path) and extreme ones (the fallback).
+    proptest! {
+        #[test]
+        fn fast_checks_answer_as_the_wide_formulas(
+            price in prop_oneof![-1_000_000i64..1_000_000, any::<i64>()],
+            mid in prop_oneof![1i64..1_000_000, any::<i64>()],
+            // Wide enough to overflow i64 (the fallback), not i128.
+            qty in prop_oneof![0i64..1_000, any::<i32>().prop_map(i64::from)],
+            tick_value in prop_oneof![1i64..1_000, 1i64..1 << 20],
+            limit in any::<i64>(),
+            bps in prop_oneof![0i64..10_000, any::<i64>()],
+        ) {
+            let wide_notional = price as i128 * qty as i128 * tick_value as i128 > limit as i128;
+            prop_assert_eq!(notional_exceeds(price, qty, &rules(tick_value, limit)), wide_notional);
+            let band = (mid as i128 * bps as i128 / 10_000).max(1);
+            let wide_band = (price as i128 - mid as i128).abs() > band;
+            prop_assert_eq!(outside_band(price, mid, bps), wide_band);
+        }
+    }
 }

@@ -55,11 +55,10 @@ impl MarketMaker {
         if live.is_none() {
             *slot = None;
         }
-        // Pace ourselves rather than collect throttle rejects; cancels always go.
-        let may_send = act.throttle_allows();
+        // Pace ourselves rather than collect throttle rejects; cancels always
+        // go. The throttle is asked only when an order would go out.
         match (live, target) {
-            (None, Some(_)) | (Some(_), Some(_)) if !may_send => {}
-            (None, Some(price)) if price > 0 => {
+            (None, Some(price)) if price > 0 && act.throttle_allows() => {
                 let position = act.position(instrument).0;
                 let reduce_only = act.gate(instrument).mode() == GateMode::ReduceOnly;
                 let qty = if reduce_only {
@@ -76,7 +75,8 @@ impl MarketMaker {
                 if order.state.is_working()
                     && price > 0
                     && (order.price.0 - price).abs()
-                        >= self.params.requote_threshold_ticks.max(1) =>
+                        >= self.params.requote_threshold_ticks.max(1)
+                    && act.throttle_allows() =>
             {
                 let _ = act.replace(order.id, Price(price), order.qty);
             }

@@ -379,17 +379,21 @@ impl StrategyStage {
     pub fn on_event(&mut self, ev: &mut Event) {
         let input = ev.input();
         self.observe(ev, &input);
-        let event = *ev;
+        // Intents are made in a local array and copied into the event only
+        // when there are some (most events make none): the strategy reads
+        // the event itself, not a copy of all its bytes.
+        let mut intents = [Intent::EMPTY; MAX_INTENTS];
         let mut act = Actions {
             book: &mut self.book,
-            intents: &mut ev.intents,
+            intents: &mut intents,
             used: 0,
             ts_ns: ev.ts_recv_ns,
         };
+        let event: &Event = ev;
         let instrument = event.instrument;
         match input {
             Input::TopOfBook(_) | Input::Trade(_) | Input::BookDelta(_) => {
-                self.strategy.on_market_data(&event, &mut act)
+                self.strategy.on_market_data(event, &mut act)
             }
             Input::Fill(fill) if !event.is_duplicate() => self
                 .strategy
@@ -401,8 +405,17 @@ impl StrategyStage {
             _ => {}
         }
         let used = act.used;
-        self.counters.intents += used as u64;
-        for intent in &ev.intents[..used] {
+        if used > 0 {
+            ev.intents[..used].copy_from_slice(&intents[..used]);
+            self.count_intents(&ev.intents[..used]);
+        }
+    }
+
+    /// Counts the intents an event made, accepted or by reject reason.
+    #[inline(never)]
+    fn count_intents(&mut self, intents: &[Intent]) {
+        self.counters.intents += intents.len() as u64;
+        for intent in intents {
             if intent.is_accepted() {
                 self.counters.intents_accepted += 1;
             } else {
@@ -412,7 +425,9 @@ impl StrategyStage {
         self.counters.intents_overflow = self.book.intents_overflow;
     }
 
-    /// Brings positions, mids, gates and the order replica up to date with the input.
+    /// Brings positions, mids, gates and the order replica up to date with
+    /// the input: market data here, inline; venue messages out of line.
+    #[inline]
     fn observe(&mut self, ev: &Event, input: &Input) {
         let book = &mut self.book;
         book.pretrade
@@ -437,6 +452,16 @@ impl StrategyStage {
             Input::Trade(t) if book.pretrade.mid(ev.instrument).is_none() => {
                 book.pretrade.set_mid(ev.instrument, t.price.0);
             }
+            Input::TopOfBook(_) | Input::BookDelta(_) | Input::Trade(_) => {}
+            _ => self.observe_venue(ev, input),
+        }
+    }
+
+    /// The order replica and positions follow the venue's messages.
+    #[inline(never)]
+    fn observe_venue(&mut self, ev: &Event, input: &Input) {
+        let book = &mut self.book;
+        match input {
             Input::Fill(fill) if !ev.is_duplicate() => {
                 book.pretrade.apply_fill(ev.instrument, ev.side, fill.qty);
                 book.orders.on_fill(ev.side, fill);

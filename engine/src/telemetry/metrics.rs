@@ -237,6 +237,26 @@ impl StageMetrics {
         self.counted(now_ns);
     }
 
+    /// Counts `n` events that were not timed at once, as `n` calls of
+    /// [`StageMetrics::record_repeat`] would (a chain counts the stages
+    /// before its last in batches). With `now_ns` it looks for a rotation if
+    /// one is due; without, the next count with a time looks.
+    #[inline]
+    pub fn record_repeats(&mut self, n: u32, now_ns: Option<u64>) {
+        debug_assert!(self.measured_any, "a repeat follows a measurement");
+        debug_assert!(n > 0, "a batch counts at least one event");
+        self.since_recv_repeats += n;
+        self.processing_repeats += n;
+        self.repeated_events += u64::from(n);
+        match now_ns {
+            Some(now_ns) => {
+                self.events_since_check += n - 1;
+                self.counted(now_ns);
+            }
+            None => self.events_since_check += n,
+        }
+    }
+
     /// True when the next event must be counted with a clock reading: no
     /// value was measured yet (nothing to repeat), or the count reaches a
     /// look for a rotation offer, which needs the time the interval ends.

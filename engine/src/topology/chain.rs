@@ -12,8 +12,13 @@
 //! other events each stage counts the event again in the buckets of its
 //! last measured values: every histogram still counts every event exactly
 //! once; its distribution is that of the sample (`StageMetrics::record_repeat`).
-//! Invariant: the first event a chain processes is timed in full, so a
-//! repeat always repeats a measurement.
+//! The last stage counts each such event as it leaves; the stages before
+//! it catch up in batches of [`REPEAT_BATCH`] (one count per batch, not
+//! per event and stage), and always before a timed event, a rotation look
+//! on idle, and any read of the figures (`metrics_mut`).
+//! Invariants: the first event a chain processes is timed in full, so a
+//! repeat always repeats a measurement; after a catch-up every stage has
+//! the same `repeated_events` (the stages see the same events).
 
 use crate::clock::EpochClock;
 use crate::event::Event;
@@ -24,6 +29,9 @@ use crate::strategy::StrategyStage;
 use crate::telemetry::metrics::StageMetrics;
 pub use crate::telemetry::metrics::{laps_sampled, LAP_SAMPLE_EVERY};
 use crate::telemetry::{Board, Counter};
+
+/// Untimed events the stages before the last count at once (a power of two).
+pub const REPEAT_BATCH: u64 = 64;
 
 pub struct Timed<S> {
     pub stage: S,
@@ -84,6 +92,8 @@ impl Chain {
     /// Every stage timed: a clock read at entry and after each stage.
     #[inline]
     fn process_lapped(&mut self, ev: &mut Event) {
+        // The repeats so far go to the buckets measured before this event.
+        self.catch_up_repeats(None);
         let clock = &self.clock;
         let mut t_last = clock.raw();
         let mut lap = |metrics: &mut StageMetrics, ts_recv_ns: u64| {
@@ -132,31 +142,51 @@ impl Chain {
         }
         let now_ns = self.clock.now_ns();
         let since_recv_ns = now_ns.saturating_sub(ev.ts_recv_ns);
-        // Unrolled over the four stages (an iterator over the options cost
-        // as much as the counting itself): every stage but the last repeats.
-        let mut last = None;
-        repeat_before(
-            &mut last,
+        // The last stage counts the event now; the ones before it catch up
+        // once a batch of repeats has gathered.
+        let last = match (
+            &mut self.risk,
+            &mut self.strategy,
+            &mut self.execution,
+            &mut self.journal,
+        ) {
+            (.., Some(journal)) => &mut journal.metrics,
+            (.., Some(execution), None) => &mut execution.metrics,
+            (_, Some(strategy), None, None) => &mut strategy.metrics,
+            (Some(risk), None, None, None) => &mut risk.metrics,
+            (None, None, None, None) => return,
+        };
+        last.record_since_recv(now_ns, since_recv_ns);
+        if last.repeated_events % REPEAT_BATCH == 0 {
+            self.catch_up_repeats(Some(now_ns));
+        }
+    }
+
+    /// Brings every stage's repeat count up to the last stage's (see the
+    /// module header); with `now_ns` each looks for a rotation if one is due.
+    #[inline(never)]
+    fn catch_up_repeats(&mut self, now_ns: Option<u64>) {
+        let mut stages = [
             self.risk.as_mut().map(|s| &mut s.metrics),
-            now_ns,
-        );
-        repeat_before(
-            &mut last,
             self.strategy.as_mut().map(|s| &mut s.metrics),
-            now_ns,
-        );
-        repeat_before(
-            &mut last,
             self.execution.as_mut().map(|s| &mut s.metrics),
-            now_ns,
-        );
-        repeat_before(
-            &mut last,
             self.journal.as_mut().map(|s| &mut s.metrics),
-            now_ns,
-        );
-        if let Some(last) = last {
-            last.record_since_recv(now_ns, since_recv_ns);
+        ];
+        let Some(target) = stages
+            .iter()
+            .flatten()
+            .next_back()
+            .map(|m| m.repeated_events)
+        else {
+            return;
+        };
+        for metrics in stages.iter_mut().flatten() {
+            debug_assert!(metrics.repeated_events <= target, "the last stage leads");
+            let behind = target - metrics.repeated_events;
+            if behind > 0 {
+                let behind = u32::try_from(behind).expect("at most a batch behind");
+                metrics.record_repeats(behind, now_ns);
+            }
         }
     }
 
@@ -237,8 +267,10 @@ impl Chain {
         }
     }
 
-    /// The metrics of the stages this chain runs, in pipeline order.
+    /// The metrics of the stages this chain runs, in pipeline order, every
+    /// event counted in each.
     pub fn metrics_mut(&mut self) -> impl Iterator<Item = &mut StageMetrics> {
+        self.catch_up_repeats(None);
         let risk = self.risk.as_mut().map(|s| &mut s.metrics);
         let strategy = self.strategy.as_mut().map(|s| &mut s.metrics);
         let execution = self.execution.as_mut().map(|s| &mut s.metrics);
@@ -262,27 +294,20 @@ impl Chain {
 }
 
 /// Appends the event to the journal; a failure stops the engine (the first one is kept).
-#[inline]
+#[inline(always)]
 fn journal_event(journal: &mut Timed<JournalStage>, fatal: &mut Option<String>, ev: &Event) {
     if let Err(err) = journal.stage.on_event(ev) {
-        if fatal.is_none() {
-            *fatal = Some(format!("journal write failed, stopping: {err}"));
-        }
+        journal_failed(fatal, err);
     }
 }
 
-/// Makes `next` (when the stage is present) the last stage seen; the one
-/// it replaces counts the event as a repeat.
-#[inline(always)]
-fn repeat_before<'a>(
-    last: &mut Option<&'a mut StageMetrics>,
-    next: Option<&'a mut StageMetrics>,
-    now_ns: u64,
-) {
-    if let Some(next) = next {
-        if let Some(earlier) = last.replace(next) {
-            earlier.record_repeat(now_ns);
-        }
+/// Keeps the first journal failure (out of line: the append is inlined in
+/// every chain, its error formatting need not be).
+#[cold]
+#[inline(never)]
+fn journal_failed(fatal: &mut Option<String>, err: genesis_journal::JournalError) {
+    if fatal.is_none() {
+        *fatal = Some(format!("journal write failed, stopping: {err}"));
     }
 }
 
@@ -347,6 +372,37 @@ mod tests {
             (events / 20..events / 12).contains(&timed),
             "{timed} of {events} timed stage by stage"
         );
+    }
+
+    // The stages before the last count their repeats in batches, yet a
+    // read of the figures at any point finds every event counted once in
+    // every stage, with the same number of repeats.
+    #[test]
+    fn a_read_between_batches_counts_every_event() {
+        let mut chain = two_stage_chain();
+        let first = (1..).find(|&seq| !laps_sampled(seq)).unwrap();
+        let mut processed = 0u64;
+        for read_after in [1u64, 5, 63, 64, 65, 200, 1_000] {
+            for seq in first + processed..first + read_after {
+                chain.process(&mut quote(seq));
+            }
+            processed = read_after;
+            let counts: Vec<(u64, u64, u64)> = chain
+                .metrics_mut()
+                .map(|m| {
+                    let m = m.clone();
+                    (
+                        m.since_recv_ns.len(),
+                        m.processing_ns.len(),
+                        m.repeated_events,
+                    )
+                })
+                .collect();
+            assert_eq!(counts.len(), 2);
+            assert_eq!(counts[0], counts[1], "after {processed} events");
+            assert_eq!(counts[0].0, processed, "after {processed} events");
+            assert_eq!(counts[0].1, processed, "after {processed} events");
+        }
     }
 
     // About one event in 16 is chosen, evenly across any period in the
