@@ -127,6 +127,9 @@ impl Reporter {
 
     /// Connects a stage; its intervals start at `now_ns`.
     pub fn attach(&mut self, metrics: &mut StageMetrics, now_ns: u64) {
+        // A stage with a reporter records for the whole run: its tallies'
+        // pages are made resident now, not page by page minutes in.
+        metrics.make_resident();
         let exchange = Exchange::new();
         metrics.attach(exchange.clone(), now_ns);
         self.stages.push(Reported {
