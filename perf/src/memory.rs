@@ -94,6 +94,9 @@ pub fn allocations_per_event(
     })
 }
 
+/// The window of the end-of-soak slope: the last five minutes.
+pub const LAST_WINDOW_S: f64 = 300.0;
+
 /// What the soak child reports.
 #[derive(Clone, Debug, Default)]
 pub struct Soak {
@@ -159,6 +162,34 @@ impl Soak {
         self.growth_total_bytes() as f64 / (1024.0 * 1024.0) / (last - first) * 60.0
     }
 
+    /// Total RSS growth per minute over the last `window_s` of samples (at
+    /// most the time after warm-up): the least-squares slope, so one noisy
+    /// sample does not set it. Whether the curve is still rising at the end.
+    pub fn growth_mib_per_min_last(&self, window_s: f64) -> f64 {
+        let end = self.samples.last().map_or(0.0, |s| s.0);
+        let from = (end - window_s).max(self.warm_up_s);
+        let points: Vec<(f64, f64)> = self
+            .samples
+            .iter()
+            .filter(|(t, _)| *t >= from)
+            .map(|(t, rss)| (*t, rss.total_bytes as f64 / (1024.0 * 1024.0)))
+            .collect();
+        let n = points.len() as f64;
+        if points.len() < 2 {
+            return 0.0;
+        }
+        let (mean_t, mean_m) = (
+            points.iter().map(|p| p.0).sum::<f64>() / n,
+            points.iter().map(|p| p.1).sum::<f64>() / n,
+        );
+        let spread: f64 = points.iter().map(|p| (p.0 - mean_t).powi(2)).sum();
+        if spread == 0.0 {
+            return 0.0;
+        }
+        let covariance: f64 = points.iter().map(|p| (p.0 - mean_t) * (p.1 - mean_m)).sum();
+        covariance / spread * 60.0
+    }
+
     pub fn to_json(&self) -> Value {
         let rss = |r: Rss| json!({"total_mib": mib(r.total_bytes), "anon_mib": mib(r.anon_bytes), "file_mib": mib(r.file_bytes)});
         json!({
@@ -176,6 +207,7 @@ impl Soak {
             "growth_total_mib": self.growth_total_bytes() as f64 / (1024.0 * 1024.0),
             "growth_anon_mib": self.growth_anon_bytes() as f64 / (1024.0 * 1024.0),
             "growth_mib_per_min": self.growth_mib_per_min(),
+            "growth_mib_per_min_last_5min": self.growth_mib_per_min_last(LAST_WINDOW_S),
             "series": self.samples.iter().map(|(t, r)| json!([t, r.total_bytes, r.anon_bytes, r.file_bytes])).collect::<Vec<_>>(),
             "detail_steady": self.detail_steady.as_ref().map(Breakdown::to_json),
             "detail_last": self.detail_last.as_ref().map(Breakdown::to_json),
@@ -333,4 +365,45 @@ pub fn soak_in_child(
         .find(|l| l.starts_with('{'))
         .ok_or_else(|| anyhow!("the soak child printed no result"))?;
     Soak::from_json(&serde_json::from_str(line)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn soak_of(mib_at: impl Fn(f64) -> f64) -> Soak {
+        let samples = (0..=600)
+            .map(|t| {
+                let t = f64::from(t);
+                let total_bytes = (mib_at(t) * 1024.0 * 1024.0) as u64;
+                (
+                    t,
+                    Rss {
+                        total_bytes,
+                        anon_bytes: total_bytes,
+                        file_bytes: 0,
+                    },
+                )
+            })
+            .collect();
+        Soak {
+            samples,
+            warm_up_s: 60.0,
+            ..Soak::default()
+        }
+    }
+
+    // A curve that rises until minute 5 and is flat after has no slope at
+    // the end, though its growth after warm-up is not zero.
+    #[test]
+    fn the_last_slope_sees_a_curve_that_settled() {
+        let soak = soak_of(|t| 60.0 + t.min(300.0) / 300.0);
+        assert!(soak.growth_mib_per_min() > 0.05);
+        assert!(soak.growth_mib_per_min_last(LAST_WINDOW_S).abs() < 1e-3);
+        // A steady 0.09 MiB/min is found as such.
+        let rising = soak_of(|t| 60.0 + 0.09 * t / 60.0);
+        let slope = rising.growth_mib_per_min_last(LAST_WINDOW_S);
+        assert!((slope - 0.09).abs() < 1e-3, "slope {slope}");
+        assert_eq!(Soak::default().growth_mib_per_min_last(LAST_WINDOW_S), 0.0);
+    }
 }

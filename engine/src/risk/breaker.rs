@@ -32,7 +32,10 @@ struct Samples {
 
 impl Samples {
     fn new() -> Samples {
-        let slots: Box<[Sample]> = vec![(0, 0); BREAKER_SAMPLES_MAX].into_boxed_slice();
+        // Resident now: the cursor walks the ring at the pace of mid
+        // changes, which would make its pages resident over minutes.
+        let slots: Box<[Sample]> =
+            crate::sys::resident::resident_vec(BREAKER_SAMPLES_MAX, (0, 0)).into_boxed_slice();
         let Ok(slots) = slots.try_into() else {
             unreachable!("the vector has the ring's length");
         };

@@ -2,6 +2,8 @@
 //! wrapped in a safe function that returns `std::io::Result`.
 #![allow(unsafe_code)]
 
+pub mod resident;
+
 use std::ffi::CString;
 use std::io;
 use std::path::Path;

@@ -183,6 +183,12 @@ impl StageMetrics {
         }
     }
 
+    /// Makes the tallies' pages resident now (see [`Tally::make_resident`]).
+    pub fn make_resident(&mut self) {
+        self.since_recv_tally.make_resident();
+        self.processing_tally.make_resident();
+    }
+
     /// Connects this stage to a reporter; intervals start at `now_ns`.
     pub fn attach(&mut self, exchange: Exchange, now_ns: u64) {
         self.exchange = Some(exchange);

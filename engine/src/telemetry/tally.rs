@@ -81,6 +81,16 @@ impl Tally {
         }
     }
 
+    /// Makes every page of the counts and of the index list resident now
+    /// (see `sys::resident`): left to the kernel, a latency of a magnitude
+    /// not seen before lands on a page of its own and makes it resident
+    /// minutes into a run. For the tallies a long run records into; the
+    /// counts and indexes are unchanged.
+    pub fn make_resident(&mut self) {
+        crate::sys::resident::touch_pages(&mut self.counts);
+        crate::sys::resident::make_spare_resident(&mut self.touched);
+    }
+
     /// The bucket `value` is counted in (clamped like `saturating_record`).
     #[inline]
     pub fn slot_of(value: u64) -> Slot {
