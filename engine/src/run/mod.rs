@@ -101,6 +101,13 @@ pub trait RunHooks {
     /// reading their sources next.
     fn on_ready(&mut self) {}
 
+    /// Work for the last thread of a plan with more than one (the
+    /// journal's) to do between its batches; asked once, before the
+    /// threads start, and only of such a plan. None: no side work.
+    fn side_work(&mut self) -> Option<Box<dyn crate::topology::side_work::SideWork>> {
+        None
+    }
+
     /// The threads have stopped. Latency measured outside the engine (a
     /// venue's tick-to-trade), each written to the run's latency log under
     /// its tag.
@@ -155,6 +162,11 @@ pub fn run(
     let endpoint = Endpoint::start(config, &board, groups.len() - 1);
     let snapshots = start_snapshots(config, &stages, &rebuilt, seq_first, &seq_durable, &board);
     let mut plans = thread_plans(config, &groups, stages, &clock, &board);
+    if plans.len() > 1 {
+        if let Some(last) = plans.last_mut() {
+            last.side = hooks.side_work();
+        }
+    }
     let reporter = start_reporter(config, latency_log, &board, &mut plans, &clock);
     keep_helpers_off(config);
     let plan_summary = report::PlanSummary::of(&plans);
@@ -404,6 +416,7 @@ fn thread_plans(
                     journal: stages.journal.take_if(|_| has(JOURNAL)),
                     fatal: None,
                 },
+                side: None,
             }
         })
         .collect()

@@ -15,6 +15,7 @@ use crate::event::Event;
 use crate::ingest::{Ingest, Sink};
 use crate::telemetry::Board;
 use crate::topology::chain::Chain;
+use crate::topology::side_work::SideWork;
 use crate::topology::wait::{Doorbell, Wait, PARK_MAX};
 use crate::topology::Group;
 use disruptor::{
@@ -88,6 +89,9 @@ pub struct GroupPlan {
     pub batch_max: u64,
     pub ingest: Option<Ingest>,
     pub chain: Chain,
+    /// Work this thread does between its batches (a thread after the
+    /// first only; see [`SideWork`]).
+    pub side: Option<Box<dyn SideWork>>,
 }
 
 /// Ingest's sink: the fused stages, then the next ring if there is one.
@@ -130,6 +134,10 @@ pub fn run_groups(
         "a ring's capacity is a power of two"
     );
     assert!(!plans.is_empty(), "a run has at least one thread");
+    assert!(
+        plans[0].side.is_none(),
+        "side work runs on a thread after the first"
+    );
     assert!(
         plans.len() - 1 <= crate::telemetry::RINGS_MAX,
         "the board tracks every ring"
@@ -285,7 +293,7 @@ fn spawn_group(
                 (Some(ingest), _) => run_head(ingest, plan.chain, (producer, bell_out), plan.wait, &shared, &telemetry),
                 (None, Some(poller)) => run_downstream(
                     (poller, bell_in),
-                    plan.chain,
+                    (plan.chain, plan.side),
                     (producer, bell_out),
                     (plan.wait, plan.batch_max),
                     &shared,
@@ -398,7 +406,7 @@ fn run_head(
 
 fn run_downstream(
     (mut poller, bell_in): (RingPoller, Option<Arc<Doorbell>>),
-    mut chain: Chain,
+    (mut chain, mut side): (Chain, Option<Box<dyn SideWork>>),
     (mut producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
     (wait, batch_max): (Wait, u64),
     shared: &Shared,
@@ -407,6 +415,7 @@ fn run_downstream(
     let mut processed = 0u64;
     let mut idle = ReaderIdle::default();
     'outer: loop {
+        let side_worked = side.as_mut().is_some_and(|side| side.step());
         match poller.take(batch_max) {
             Ok(mut guard) => {
                 idle.on_work(bell_in.as_deref());
@@ -428,6 +437,10 @@ fn run_downstream(
             Err(Polling::NoEvents) => {
                 if shared.failed.load(Ordering::Acquire) {
                     break;
+                }
+                if side_worked {
+                    idle.on_work(bell_in.as_deref());
+                    continue;
                 }
                 if idle_work_due(idle.polls) {
                     chain.on_idle();
