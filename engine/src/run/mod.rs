@@ -108,6 +108,14 @@ pub trait RunHooks {
         None
     }
 
+    /// Whether the first thread waits for room in its ring rather than
+    /// leave an event pending, so that every event has been through its
+    /// stages when the source's emit returns (a backtest's venue relies on
+    /// it to take the orders right after each hand-over). False: live.
+    fn head_blocks(&self) -> bool {
+        false
+    }
+
     /// The threads have stopped. Latency measured outside the engine (a
     /// venue's tick-to-trade), each written to the run's latency log under
     /// its tag.
@@ -163,6 +171,7 @@ pub fn run(
     let snapshots = start_snapshots(config, &stages, &rebuilt, seq_first, &seq_durable, &board);
     let mut plans = thread_plans(config, &groups, stages, &clock, &board);
     if plans.len() > 1 {
+        plans[0].head_blocks = hooks.head_blocks();
         if let Some(last) = plans.last_mut() {
             last.side = hooks.side_work();
         }
@@ -417,6 +426,7 @@ fn thread_plans(
                     fatal: None,
                 },
                 side: None,
+                head_blocks: false,
             }
         })
         .collect()

@@ -92,26 +92,42 @@ pub struct GroupPlan {
     /// Work this thread does between its batches (a thread after the
     /// first only; see [`SideWork`]).
     pub side: Option<Box<dyn SideWork>>,
+    /// The first thread waits for room in its ring rather than leave an
+    /// event pending, so every event has been through its stages when the
+    /// source's emit returns (a backtest's venue relies on it).
+    pub head_blocks: bool,
 }
 
 /// Ingest's sink: the fused stages, then the next ring if there is one.
-struct HeadSink {
+struct HeadSink<'a> {
     chain: Chain,
     producer: Option<RingProducer>,
+    /// Wait for room in a full ring (see [`GroupPlan::head_blocks`]):
+    /// how, the ring's doorbell, and the run's flags.
+    blocks: Option<(Wait, Option<Arc<Doorbell>>, &'a Shared)>,
 }
 
-impl Sink for HeadSink {
+impl Sink for HeadSink<'_> {
     #[inline]
     fn offer(&mut self, event: &Event) -> bool {
         let chain = &mut self.chain;
         match &mut self.producer {
             // The chain runs inside the slot only once the slot is ours, so a full ring costs nothing.
-            Some(producer) => producer
-                .try_publish(|slot| {
+            Some(producer) => loop {
+                let published = producer.try_publish(|slot| {
                     slot.0 = *event;
                     chain.process(&mut slot.0);
-                })
-                .is_ok(),
+                });
+                let Some((wait, bell, shared)) = &self.blocks else {
+                    break published.is_ok();
+                };
+                if published.is_ok() || shared.failed.load(Ordering::Acquire) {
+                    break published.is_ok();
+                }
+                // Full: its reader may have parked on the last batch.
+                ring(bell);
+                wait.backoff();
+            },
             None => {
                 let mut copy = *event;
                 chain.process(&mut copy);
@@ -290,7 +306,7 @@ fn spawn_group(
                 bell.register_reader();
             }
             match (plan.ingest, poller) {
-                (Some(ingest), _) => run_head(ingest, plan.chain, (producer, bell_out), plan.wait, &shared, &telemetry),
+                (Some(ingest), _) => run_head(ingest, plan.chain, (producer, bell_out), (plan.wait, plan.head_blocks), &shared, &telemetry),
                 (None, Some(poller)) => run_downstream(
                     (poller, bell_in),
                     (plan.chain, plan.side),
@@ -351,11 +367,16 @@ fn run_head(
     mut ingest: Ingest,
     chain: Chain,
     (producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
-    wait: Wait,
+    (wait, head_blocks): (Wait, bool),
     shared: &Shared,
     telemetry: &Telemetry,
 ) -> GroupResult {
-    let mut sink = HeadSink { chain, producer };
+    let blocks = head_blocks.then(|| (wait, bell_out.clone(), shared));
+    let mut sink = HeadSink {
+        chain,
+        producer,
+        blocks,
+    };
     let mut polls = 0u32;
     let mut idle_polls = 0u32;
     while !shared.stop.load(Ordering::Acquire) {

@@ -20,17 +20,21 @@
 //! (time, then rank), updated only when that stream moves: the merge is
 //! the least of four numbers. Rows are read ahead (at most
 //! `backtest.lookahead_rows_max`) so the venue can see them before the
-//! engine does.
+//! engine does: by the driver, or, with `backtest.tape_core`, by the
+//! tape's core, which also makes each row's touch and event; then, when
+//! the next row is not yet published, the merge stops until it is (it
+//! never moves past a row it has not seen, so the order is the same).
 //!
 //! Why it is deterministic: an order decided at time t reaches the venue at
 //! t + entry latency or later, so the venue may run up to there before the
 //! engine's decisions are known. With every stage up to execution on
 //! ingest's thread, an event handed over is decided before the hand-over
-//! returns (fused plan: orders are taken right after each hand-over); with
-//! the journal on a thread of its own, an event may wait for room in the
-//! ring, so one poll hands over only what falls within the entry latency
-//! of its first event, and takes the orders at the next poll, when ingest
-//! has passed everything on. No clock is read but to measure latency.
+//! returns (synchronous: orders are taken right after each hand-over) —
+//! `genesis backtest` runs every plan so, ingest's thread waiting for room
+//! in the journal's ring (`RunHooks::head_blocks`). A driver that is not
+//! synchronous (its events may wait in ingest) hands over in one poll only
+//! what falls within the entry latency of its first event, and takes the
+//! orders at the next poll. No clock is read but to measure latency.
 //!
 //! After the last row, orders and replies are still answered and delivered
 //! up to the last row's time plus both latencies; later ones are dropped

@@ -11,7 +11,9 @@
 //! as live. What differs, and why:
 //! - ingest, risk, strategy and execution must share one core (the journal
 //!   may have its own): the venue's clock may only run ahead of orders that
-//!   are already decided (see [`driver`]);
+//!   are already decided (see [`driver`]); the tape's order-independent
+//!   work may run ahead on another core (`backtest.tape_core`, see
+//!   [`tape_core`]);
 //! - ingest's timers are off (they would tick in wall time) and market data
 //!   is never conflated: every row of the tape is processed; the latency
 //!   and event-rate alerts are off (they compare wall time with tape time);
@@ -21,8 +23,9 @@
 //!   snapshot thread runs (`snapshot.enabled` off).
 //!
 //! Owning thread: the caller's; the engine's threads (and, with
-//! `backtest.read_ahead_thread`, the tape reader) are started and joined
-//! inside [`run_backtest`].
+//! `backtest.read_ahead_thread`, the tape reader; with `backtest.tape_core`
+//! in a fused plan, the tape's thread) are started and joined inside
+//! [`run_backtest`].
 
 pub mod driver;
 mod read_ahead;
@@ -208,6 +211,10 @@ impl TapeCore {
 }
 
 impl RunHooks for TapeCore {
+    fn head_blocks(&self) -> bool {
+        true
+    }
+
     fn side_work(&mut self) -> Option<Box<dyn SideWork>> {
         match self {
             TapeCore::OnJournalThread(ahead) => ahead
@@ -220,7 +227,7 @@ impl RunHooks for TapeCore {
 
 /// Runs the backtest (see the module header).
 pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<BacktestReport> {
-    let (config, synchronous) = backtest_config(config, options)?;
+    let (config, fused) = backtest_config(config, options)?;
     check_fresh_journal(&config.journal.dir)?;
     let tape_failure = |e: genesis_io::tape::TapeError| TapeFailure(e.to_string());
     let format = TapesFormat::detect(&options.tapes).map_err(tape_failure)?;
@@ -230,7 +237,10 @@ pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<Backte
         .iter()
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
-    let (parts, driver, ahead) = backtest_parts(&config, feed, synchronous);
+    // Ingest's thread waits for room in the journal's ring (the hooks ask
+    // it to), so every plan hands over synchronously: orders are taken
+    // right after each hand-over, with no window.
+    let (parts, driver, ahead) = backtest_parts(&config, feed, true);
     let progress = lock(&driver).progress();
     let bar = ProgressThread::start(options.progress, tape_bytes, progress);
     let cpu_started_s = report::process_cpu_s();
@@ -254,7 +264,7 @@ pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<Backte
         driver: driver.counters(),
         venue: driver.venue().counters(),
         latency: Percentiles::of(driver.latency_ns()),
-        latency_to_journal: synchronous,
+        latency_to_journal: fused,
         format,
         tape_bytes,
         levels_truncated: driver.levels_truncated(),
