@@ -113,8 +113,8 @@ impl Slots {
 
     #[inline]
     fn cell(&self, index: usize) -> *mut Row {
-        // Masked: always within the slots.
-        self.cells[index & self.mask].get()
+        // SAFETY: masked by `cells.len() - 1` (a power of two): in bounds.
+        unsafe { self.cells.get_unchecked(index & self.mask) }.get()
     }
 
     /// The producer's view: rows freed, and the index the driver waits for.
@@ -369,10 +369,11 @@ mod tests {
 
     #[test]
     fn rows_published_by_another_thread_come_out_in_order_and_end() {
-        // A producer thread writes 10,000 rows through 8 slots, publishing
-        // in uneven batches and waiting for freed slots; the driver's side
-        // takes every row once, in order, then sees the end.
-        const ROWS: usize = 10_000;
+        // A producer thread writes 5,000 rows through 8 slots, publishing
+        // in uneven batches and waiting (sleeping) for freed slots; the
+        // driver's side takes every row once, in order, then sees the end.
+        const ROWS: usize = 5_000;
+        let nap = || std::thread::sleep(std::time::Duration::from_micros(20));
         let (mut rows, slots) = ReadAhead::ahead(8);
         let producer = std::thread::spawn(move || {
             let mut next = 0usize;
@@ -380,7 +381,7 @@ mod tests {
                 let (released, _) = slots.released_and_wanted();
                 let end = (released + slots.capacity()).min(ROWS).min(next + 3);
                 if next == end {
-                    std::thread::yield_now();
+                    nap();
                     continue;
                 }
                 for index in next..end {
@@ -402,7 +403,7 @@ mod tests {
                         rows.drop_front();
                     }
                 }
-                Taken::Waiting => std::thread::yield_now(),
+                Taken::Waiting => nap(),
                 Taken::Ended => break,
             }
             while rows.len() == 8 {
