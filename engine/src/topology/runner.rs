@@ -124,9 +124,11 @@ impl Sink for HeadSink<'_> {
                 if published.is_ok() || shared.failed.load(Ordering::Acquire) {
                     break published.is_ok();
                 }
-                // Full: its reader may have parked on the last batch.
+                // Full: its reader may have parked on the last batch. Wait
+                // as an idle thread does (a sleeping plan sleeps: yielding
+                // in a loop burnt a core while the journal caught up).
                 ring(bell);
-                wait.backoff();
+                wait.idle();
             },
             None => {
                 let mut copy = *event;
