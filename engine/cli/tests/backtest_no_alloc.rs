@@ -139,7 +139,7 @@ fn tardis_and_binary_tape_backtests_allocate_nothing_per_event() {
             let binary = dir.path().join("tape.gtape");
             convert(&config, &tapes, &binary).unwrap();
             let journal = dir.path().join("journal-binary");
-            let (measured, fills) = measure(&config, &[binary.clone()], &journal);
+            let (measured, fills) = measure(&config, std::slice::from_ref(&binary), &journal);
             assert_allocation_free("binary tape", &measured, fills);
             let mut tape_core = config.clone();
             tape_core.backtest.tape_core = Some(1);

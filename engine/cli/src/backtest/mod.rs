@@ -166,7 +166,7 @@ pub fn backtest_parts(
 /// hooks for it) or on a thread of its own.
 pub enum TapeCore {
     None,
-    OnJournalThread(Option<TapeAhead>),
+    OnJournalThread(Option<Box<TapeAhead>>),
     Own(TapeThread),
 }
 
@@ -181,7 +181,7 @@ impl TapeCore {
         let groups = plan_groups(&config.topology.cores).map_err(anyhow::Error::msg)?;
         let journal_group = groups.iter().position(|g| g.stages.contains(&JOURNAL));
         if journal_group.is_some_and(|index| index > 0 && groups[index].core == core) {
-            return Ok(TapeCore::OnJournalThread(Some(ahead)));
+            return Ok(TapeCore::OnJournalThread(Some(Box::new(ahead))));
         }
         let wait = Wait::new(config.wait_for_core(core), config.topology.sleep_us);
         Ok(TapeCore::Own(TapeThread::start(
@@ -217,9 +217,9 @@ impl RunHooks for TapeCore {
 
     fn side_work(&mut self) -> Option<Box<dyn SideWork>> {
         match self {
-            TapeCore::OnJournalThread(ahead) => ahead
-                .take()
-                .map(|ahead| Box::new(ahead) as Box<dyn SideWork>),
+            TapeCore::OnJournalThread(ahead) => {
+                ahead.take().map(|ahead| ahead as Box<dyn SideWork>)
+            }
             _ => None,
         }
     }
