@@ -206,9 +206,15 @@ impl Rig {
         let event = self.events[self.seen];
         self.seen += 1;
         assert!(event.ts_recv_ns > 0, "receive time stamped");
-        assert_eq!(
-            event.ts_venue_ns, event.ts_recv_ns,
-            "no venue time on these streams"
+        // No venue time on these streams: the receive time, on CLOCK_REALTIME.
+        let epoch_minus_realtime =
+            i128::from(self.clock.now_ns()) - i128::from(genesis_engine::clock::realtime_ns());
+        let realtime = i128::from(event.ts_recv_ns) - epoch_minus_realtime;
+        assert!(
+            (i128::from(event.ts_venue_ns) - realtime).abs() < 1_000_000,
+            "venue time {} is the receive time {} on CLOCK_REALTIME ({realtime})",
+            event.ts_venue_ns,
+            event.ts_recv_ns
         );
         let Input::TopOfBook(top) = event.input() else {
             panic!("{what}: not a top of book: {event:?}");

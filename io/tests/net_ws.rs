@@ -577,3 +577,29 @@ fn rest_snapshots_from_the_stream_port() {
     });
     rig.assert_book_matches_venue();
 }
+
+// A poll that reads a message and finds the socket drained behind it does
+// not read the socket again to learn it is empty: one `recv` per message
+// where there were two (counted, not timed).
+#[test]
+fn a_drained_socket_is_not_read_again_in_the_same_poll() {
+    let mut rig = Rig::new(ws_config());
+    rig.connect_and_sync();
+    let before = *rig.feed.ws_stats();
+    let tickers = 20u64;
+    for id in 1..=tickers {
+        let seen = rig.feed.ws_stats().messages_text;
+        rig.venue.server.broadcast_text(&format!(
+            r#"{{"stream":"btcusdt@bookTicker","data":{{"u":{id},"s":"BTCUSDT","b":"100.07","B":"0.002","a":"100.10","A":"1.000"}}}}"#
+        ));
+        rig.wait_until("the ticker", true, |r| {
+            r.feed.ws_stats().messages_text > seen
+        });
+    }
+    let after = *rig.feed.ws_stats();
+    assert!(after.messages_text - before.messages_text >= tickers);
+    assert!(
+        after.socket_reads_spared - before.socket_reads_spared >= tickers,
+        "each poll that read a ticker spared the read of the empty socket: {after:?}"
+    );
+}

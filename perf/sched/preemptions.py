@@ -13,7 +13,11 @@ second of the recording, split into this process's threads ("ours") and
 everything else (builds, kernel threads); then how often each of our other
 threads was switched in (its wake-ups) per second, and how long it ran
 (on-CPU ms per second: the work it takes from the hot threads' cores when
-no core is spare).
+no core is spare). Last, the p99 and p99.9 wait those off-CPU spans imply
+for events arriving uniformly (an event that arrives while a hot thread is
+off waits out the rest of the span; both threads' spans pooled, an upper
+bound where they overlap): compare it with the run's measured p99 to see
+whether the preemptions account for it.
 """
 
 import argparse
@@ -114,10 +118,34 @@ def main():
     for side in ("ours", "other"):
         print(f"{side}: hot threads off-CPU {total[side] * 1e3 / seconds:.2f} ms per second")
     print()
+    print("| preemptors | implied p99 wait µs | implied p99.9 wait µs | time with a hot thread off-CPU |")
+    print("|---|---:|---:|---:|")
+    for side in ("ours", "other", "all"):
+        spans = [d for label, ds in stolen.items() for d in ds if side == "all" or label.startswith(side)]
+        print(
+            f"| {side} | {implied_wait(spans, seconds, 0.01) * 1e6:.0f} "
+            f"| {implied_wait(spans, seconds, 0.001) * 1e6:.0f} | {sum(spans) / seconds * 100:.2f} % |"
+        )
+    print()
     print("| our other thread | switched in /s | on-CPU ms/s |")
     print("|---|---:|---:|")
     for name, count in switched_in.most_common():
         print(f"| {name} | {count / seconds:.1f} | {on_cpu[name] * 1e3 / seconds:.2f} |")
+
+
+def implied_wait(spans, seconds, tail):
+    """The wait d exceeded by a fraction `tail` of uniformly arriving events:
+    an arrival inside a span of length s waits s - t, so the fraction waiting
+    more than d is sum(max(0, s - d)) / seconds. Bisection on d."""
+    def beyond(d):
+        return sum(max(0.0, s - d) for s in spans) / seconds
+    if beyond(0.0) <= tail:
+        return 0.0
+    low, high = 0.0, max(spans)
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if beyond(mid) > tail else (low, mid)
+    return high
 
 
 if __name__ == "__main__":

@@ -122,6 +122,26 @@ pub fn cache_line_ping_pong(round_trips: u64) -> Result<RoundTrip> {
     Ok(result)
 }
 
+/// Cache-line round trips measured `repeats` times, `round_trips` each
+/// (same pinned pair, same pause-hint spin as every row), in order. One
+/// measurement moves with where the hypervisor runs the two vCPUs at that
+/// moment (this VM's p50 read 60–90 ns in some runs and 230–280 ns in
+/// others): a ratio against it takes [`median_by_p50`] of repeats taken
+/// beside the figure it is compared with.
+pub fn cache_line_ping_pong_repeats(repeats: usize, round_trips: u64) -> Result<Vec<RoundTrip>> {
+    (0..repeats)
+        .map(|_| cache_line_ping_pong(round_trips))
+        .collect()
+}
+
+/// The repeat whose timed p50 is the median of the repeats' p50s (the
+/// upper median of an even count): a real measurement, not an average.
+pub fn median_by_p50(mut repeats: Vec<RoundTrip>) -> RoundTrip {
+    assert!(!repeats.is_empty(), "at least one repeat");
+    repeats.sort_by_key(|r| r.timed.p50_ns);
+    repeats[repeats.len() / 2]
+}
+
 /// Bytes in each loopback message: about one encoded order.
 const TCP_MESSAGE_BYTES: usize = 64;
 

@@ -60,10 +60,13 @@ pub fn run_config(
         plan: format!(
             "{}, {}",
             report.plan.describe(),
-            if config.topology.pin_threads {
-                "pinned"
-            } else {
-                "unpinned"
+            match (
+                config.topology.pin_threads,
+                config.topology.realtime_priority
+            ) {
+                (false, _) => "unpinned".to_string(),
+                (true, 0) => "pinned".to_string(),
+                (true, priority) => format!("pinned, SCHED_FIFO {priority}"),
             }
         ),
         wait: waits.join(" / "),

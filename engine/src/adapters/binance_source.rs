@@ -48,9 +48,16 @@
 //! is stamped from that clock after the read: how a fresh socket fared is
 //! logged at start-up (`WsClient::rx_stamping`), and the first message
 //! stamped in user space is logged once. `ts_venue_ns` is the receive time
-//! too: a spot bookTicker carries no event time, and the depth diff's `E`
-//! is not handed out by the io feed; a stale re-publication caused by a
-//! disconnect is stamped with the time it was noticed.
+//! too (a spot bookTicker carries no event time, and the depth diff's `E`
+//! is not handed out by the io feed), but on CLOCK_REALTIME, the clock of
+//! venue times (ITCH's timestamps are the venue's): converted back from
+//! `ts_recv_ns` with the offset between the two clocks measured once per
+//! poll that queued events. Execution sends it as TransactTime and as the
+//! order's trigger time, which a venue compares with its own clock; the
+//! engine's TSC clock drifts from CLOCK_REALTIME by its calibration error
+//! over a run, and a venue's tick-to-trade would carry that drift. A stale
+//! re-publication caused by a disconnect is stamped with the time it was
+//! noticed.
 //!
 //! Socket options (`[market_data.socket]`: busy poll, receive buffer,
 //! `TCP_NODELAY`) are applied by the WebSocket client on every connect; it
@@ -65,7 +72,7 @@
 //! interval ([`BadInputLog`]).
 
 use crate::adapters::binance_health::{feed_rows, BinanceHealth};
-use crate::clock::EpochClock;
+use crate::clock::{realtime_ns, EpochClock};
 use crate::config::{instrument_grid, BinanceConfig, Config};
 use crate::event::{Event, Input, TopOfBook, FLAG_STALE};
 use crate::ingest::bad_input::BadInputLog;
@@ -517,6 +524,20 @@ impl Tops {
         }
     }
 
+    /// The venue time of the events queued after the first `queued`: their
+    /// receive time on CLOCK_REALTIME (see the module docs), with the offset
+    /// measured now (one clock read each, only when events were queued).
+    fn venue_times_on_realtime(&mut self, queued: usize, clock: &EpochClock) {
+        if self.outbox.len() == queued {
+            return;
+        }
+        let epoch_minus_realtime = i128::from(clock.now_ns()) - i128::from(realtime_ns());
+        for event in self.outbox.range_mut(queued..) {
+            let realtime = i128::from(event.ts_recv_ns) - epoch_minus_realtime;
+            event.ts_venue_ns = realtime.clamp(1, i128::from(u64::MAX)) as u64;
+        }
+    }
+
     fn push(&mut self, index: usize, top: TopOfBook, stale: bool, ts_recv_ns: u64) {
         if self.instruments[index].published == Some((top, stale)) {
             return;
@@ -545,10 +566,12 @@ impl Tops {
 impl Source for BinanceSource {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         if self.tops.outbox_max - self.tops.outbox.len() >= self.poll_room_min {
+            let queued = self.tops.outbox.len();
             let tops = &mut self.tops;
             self.feed.poll(&mut || clock.now_ns(), |update| {
                 tops.on_update(update, || clock.now_ns());
             });
+            tops.venue_times_on_realtime(queued, clock);
             self.accumulate_sync_stats();
             self.reconcile(clock.now_ns());
             self.check_user_stamps();

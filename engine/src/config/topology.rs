@@ -126,6 +126,14 @@ pub struct TopologyConfig {
     pub conflate_when_full: bool,
     /// Most events a thread takes from its ring in one batch.
     pub batch_max: u64,
+    /// 0 (the default): the stage threads are normal (CFS) threads. 1..=99:
+    /// each pinned stage thread runs `SCHED_FIFO` at this priority, so no
+    /// normal thread preempts it (helpers stay normal, off the pinned cores
+    /// when a CPU is left). Needs `pin_threads` and CAP_SYS_NICE (root);
+    /// a refusal stops the run with an error naming this key. See
+    /// docs/architecture.md "Threads" for the risks (RT throttling, a
+    /// spinning FIFO thread starves kernel work on its core).
+    pub realtime_priority: u8,
 }
 
 impl Default for TopologyConfig {
@@ -140,6 +148,7 @@ impl Default for TopologyConfig {
             ring_capacity: 1 << 13,
             conflate_when_full: true,
             batch_max: 256,
+            realtime_priority: 0,
         }
     }
 }
@@ -179,6 +188,7 @@ impl TopologyConfig {
                 ));
             }
         }
+        topology.validate_realtime(invalid)?;
         if topology.pin_threads {
             let available = crate::sys::cpus_online().unwrap_or_else(|_| {
                 core_affinity::get_core_ids()
@@ -202,6 +212,29 @@ impl TopologyConfig {
         Ok(())
     }
 }
+
+impl TopologyConfig {
+    /// The real-time priority is off, or in 1..=99 on pinned threads.
+    fn validate_realtime(&self, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
+        let priority = self.realtime_priority;
+        if priority > REALTIME_PRIORITY_MAX {
+            return Err(invalid(
+                "topology.realtime_priority",
+                format!("{priority} is above {REALTIME_PRIORITY_MAX}, the highest SCHED_FIFO priority (0 = off)"),
+            ));
+        }
+        if priority > 0 && !self.pin_threads {
+            return Err(invalid(
+                "topology.realtime_priority",
+                "needs topology.pin_threads = true: an unpinned FIFO thread may land on any CPU and starve what runs there".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The highest `SCHED_FIFO` priority Linux allows.
+pub const REALTIME_PRIORITY_MAX: u8 = 99;
 
 #[cfg(test)]
 mod tests {

@@ -58,6 +58,9 @@ pub enum EngineError {
     Journal(#[from] JournalError),
     #[error("core plan: {0}")]
     Plan(String),
+    /// Real-time stage threads were asked for and refused.
+    #[error("{0}")]
+    Realtime(String),
     #[error("venue: {0}")]
     Venue(String),
     #[error("cannot record the run's config at {path}: {source}")]
@@ -153,6 +156,7 @@ pub fn run(
     duration: Option<Duration>,
 ) -> Result<RunReport, EngineError> {
     let groups = plan_groups(&config.topology.cores).map_err(EngineError::Plan)?;
+    check_realtime(config)?;
     let clock = EpochClock::new();
     let journal = open_journal(config)?;
     let (seq_first, seq_durable) = (journal.seq_first, Arc::clone(&journal.seq_durable));
@@ -312,7 +316,41 @@ fn start_snapshots(
     )
     .map_err(|e| format!("off: cannot follow the journal: {e}"))?;
     follower.start_with_snapshot(start.start_snapshot.clone());
-    Ok(crate::snapshot::follower::spawn(follower))
+    Ok(match no_core_free(config) {
+        Some(reason) => {
+            tracing::info!(%reason, "snapshot thread deferred to the end of the run");
+            crate::snapshot::follower::spawn_deferred(follower, reason)
+        }
+        None => crate::snapshot::follower::spawn(follower),
+    })
+}
+
+/// Why no CPU is left for a helper that works all run long (the snapshot
+/// follower), or `None`: the plan's stage threads that spin when idle
+/// (`busy-spin`, `spin-hint`; a `spin-park` head, which has nobody to wake
+/// it) are as many as the CPUs this process may run on.
+fn no_core_free(config: &Config) -> Option<String> {
+    no_core_free_of(config, crate::sys::thread_cpus().ok()?.len())
+}
+
+/// [`no_core_free`] with `cpus` CPUs for the process.
+fn no_core_free_of(config: &Config, cpus: usize) -> Option<String> {
+    use crate::config::WaitKind;
+    let groups = plan_groups(&config.topology.cores).ok()?;
+    let spinning = groups
+        .iter()
+        .enumerate()
+        .filter(|(index, group)| match config.wait_for_core(group.core) {
+            WaitKind::BusySpin | WaitKind::SpinHint => true,
+            WaitKind::SpinPark => *index == 0,
+            WaitKind::Yield | WaitKind::Sleep => false,
+        })
+        .count();
+    (spinning >= cpus).then(|| {
+        format!(
+            "deferred to the run's end: {spinning} spinning stage thread(s) on {cpus} CPU(s) leave none free, so the follower replays the journal once the run stops"
+        )
+    })
 }
 
 /// Ends the snapshot thread once it has followed the journal to the run's last record.
@@ -415,6 +453,7 @@ fn thread_plans(
                 wait: Wait::new(config.wait_for_core(group.core), config.topology.sleep_us)
                     .with_spin_budget_us(config.topology.spin_budget_us),
                 pin: config.topology.pin_threads,
+                realtime_priority: config.topology.realtime_priority,
                 batch_max: config.topology.batch_max,
                 ingest: stages.ingest.take_if(|_| has(INGEST)),
                 chain: Chain {
@@ -509,6 +548,21 @@ fn finish_reporter(
     (reporter, stages)
 }
 
+/// A plan that asks for `SCHED_FIFO` stage threads is refused before
+/// anything starts when this process may not have them (no root or
+/// CAP_SYS_NICE): never a silent downgrade to normal threads.
+fn check_realtime(config: &Config) -> Result<(), EngineError> {
+    let priority = config.topology.realtime_priority;
+    if priority == 0 {
+        return Ok(());
+    }
+    crate::sys::check_fifo_allowed(i32::from(priority)).map_err(|err| {
+        EngineError::Realtime(format!(
+            "topology.realtime_priority = {priority}: this process may not run threads SCHED_FIFO: {err} (needs root or CAP_SYS_NICE, or an RLIMIT_RTPRIO of at least {priority}; set it to 0 to run without)"
+        ))
+    })
+}
+
 /// Moves the helper threads already running (journal sync and
 /// preallocation, snapshot, reporter, metrics endpoint, a simulated venue
 /// in this process) off the cores the pipeline pins, when other CPUs remain.
@@ -572,5 +626,40 @@ impl Endpoint {
         if let Some(handle) = self.handle {
             let _ = handle.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CorePlan, WaitKind};
+
+    fn two_threads(wait: WaitKind) -> Config {
+        let mut config = Config::builtin();
+        config.topology.cores = CorePlan {
+            ingest: 0,
+            risk: 0,
+            strategy: 1,
+            execution: 1,
+            journal: 1,
+        };
+        config.topology.wait = wait;
+        config
+    }
+
+    // Two spinning stage threads on two CPUs leave none for the snapshot
+    // thread; on three CPUs, or with threads that sleep, or a spin-park
+    // reader (only its head spins), one is left.
+    #[test]
+    fn the_snapshot_thread_is_deferred_only_when_spinners_fill_the_cpus() {
+        let spin = two_threads(WaitKind::SpinHint);
+        assert!(no_core_free_of(&spin, 2).is_some_and(|why| why.contains("2 spinning")));
+        assert_eq!(no_core_free_of(&spin, 3), None);
+        assert_eq!(no_core_free_of(&two_threads(WaitKind::Sleep), 2), None);
+        assert_eq!(no_core_free_of(&two_threads(WaitKind::SpinPark), 2), None);
+        assert!(no_core_free_of(&two_threads(WaitKind::SpinPark), 1).is_some());
+        let mut fused = Config::builtin();
+        fused.topology.wait = WaitKind::BusySpin;
+        assert_eq!(no_core_free_of(&fused, 2), None, "fused leaves one CPU");
     }
 }

@@ -394,7 +394,7 @@ impl RunReport {
             Some(SnapshotStatus::Ran(s)) => {
                 let _ = writeln!(
                     out,
-                    "snapshots: {} written, last at sequence {}{}{}",
+                    "snapshots: {} written, last at sequence {}{}{}{}",
                     s.snapshots_written,
                     s.last_seq
                         .map_or_else(|| "-".to_string(), |seq| seq.to_string()),
@@ -407,6 +407,9 @@ impl RunReport {
                             "; {} write error(s), last: {e}",
                             s.write_errors
                         )),
+                    s.deferred
+                        .as_ref()
+                        .map_or_else(String::new, |why| format!("; {why}")),
                 );
             }
             Some(SnapshotStatus::Off(reason)) => {
@@ -428,6 +431,8 @@ impl RunReport {
                 "stopped": s.stopped,
                 "write_errors": s.write_errors,
                 "last_write_error": s.last_write_error,
+                "deferred": s.deferred,
+                "wakeups_while_running": s.wakeups_while_running,
             }),
             Some(SnapshotStatus::Off(reason)) => json!({ "off": reason }),
             None => serde_json::Value::Null,

@@ -53,6 +53,51 @@ pub fn lower_thread_priority(nice: i32) -> io::Result<()> {
     }
 }
 
+/// Makes the calling thread `SCHED_FIFO` at `priority` (1..=99): it runs
+/// before every normal (CFS) thread of its CPU and is preempted only by a
+/// higher real-time priority or the kernel's RT throttling
+/// (`/proc/sys/kernel/sched_rt_runtime_us`). Needs CAP_SYS_NICE (root) or
+/// an `RLIMIT_RTPRIO` of at least `priority`; refused with EPERM otherwise.
+pub fn set_thread_fifo(priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: pid 0 is the calling thread (Linux applies the policy per
+    // thread); `param` is a valid sched_param read during the call only.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Scheduling policy of thread `tid` of this process (0: the calling
+/// thread), as `sched_getscheduler` returns it (`libc::SCHED_OTHER`,
+/// `libc::SCHED_FIFO`, ...), with its real-time priority (0 for normal threads).
+pub fn thread_policy(tid: i32) -> io::Result<(i32, i32)> {
+    // SAFETY: `tid` names a thread (0: the caller); no memory is involved.
+    let policy = unsafe { libc::sched_getscheduler(tid) };
+    if policy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: as above; `param` is a valid, writable sched_param.
+    if unsafe { libc::sched_getparam(tid, &mut param) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((policy, param.sched_priority))
+}
+
+/// Whether this process may make a thread `SCHED_FIFO` at `priority`:
+/// tried on a short-lived thread of its own, so no thread of the run
+/// changes. Err holds the system's refusal (EPERM without CAP_SYS_NICE).
+pub fn check_fifo_allowed(priority: i32) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("rt-check".into())
+        .spawn(move || set_thread_fifo(priority))?
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the real-time check thread panicked")))
+}
+
 /// Moves the calling thread off `cores` (the pipeline's pinned cores): it
 /// may run on every CPU it may run on now except those. Returns the CPUs it
 /// is left with, or `None` (affinity unchanged) when nothing would be left:
@@ -266,6 +311,29 @@ mod tests {
                 let left = keep_thread_off(&before[..1]).unwrap().unwrap();
                 assert_eq!(left, before[1..].to_vec());
                 assert_eq!(thread_cpus().unwrap(), left);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    // A normal thread reports SCHED_OTHER; made FIFO (when this process may:
+    // root or CAP_SYS_NICE, as in CI) it reports SCHED_FIFO at its priority.
+    #[test]
+    fn a_thread_made_fifo_reports_the_policy() {
+        std::thread::spawn(|| {
+            assert_eq!(thread_policy(0).unwrap(), (libc::SCHED_OTHER, 0));
+            match set_thread_fifo(3) {
+                Ok(()) => assert_eq!(thread_policy(0).unwrap(), (libc::SCHED_FIFO, 3)),
+                Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "CI runs as root and must be able to set SCHED_FIFO: {err}"
+                    );
+                    eprintln!("skipped: SCHED_FIFO not permitted here ({err})");
+                    assert!(check_fifo_allowed(3).is_err());
+                }
+                Err(err) => panic!("sched_setscheduler: {err}"),
             }
         })
         .join()

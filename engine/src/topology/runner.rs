@@ -86,6 +86,8 @@ pub struct GroupPlan {
     pub board: Arc<Board>,
     pub wait: Wait,
     pub pin: bool,
+    /// `SCHED_FIFO` priority of the thread once pinned (0: a normal thread).
+    pub realtime_priority: u8,
     pub batch_max: u64,
     pub ingest: Option<Ingest>,
     pub chain: Chain,
@@ -300,6 +302,10 @@ fn spawn_group(
             if plan.pin && !core_affinity::set_for_current(core_affinity::CoreId { id: plan.group.core }) {
                 tracing::warn!(thread = %name, core = plan.group.core, "could not pin thread to its core");
             }
+            if let Err(message) = make_realtime(plan.realtime_priority, &name) {
+                // The run stops at once: a plan asked for FIFO never runs without it.
+                shared.fail(message);
+            }
             let telemetry = Telemetry {
                 board: plan.board,
                 index: plan.index,
@@ -321,6 +327,21 @@ fn spawn_group(
             }
         })
         .expect("spawning a pipeline thread")
+}
+
+/// Makes the calling stage thread `SCHED_FIFO` at `priority` (0: leaves it
+/// a normal thread). The error names the config key and the refusal.
+fn make_realtime(priority: u8, thread: &str) -> Result<(), String> {
+    if priority == 0 {
+        return Ok(());
+    }
+    crate::sys::set_thread_fifo(i32::from(priority)).map_err(|err| {
+        format!(
+            "topology.realtime_priority = {priority}: thread {thread} cannot run SCHED_FIFO: {err} (needs root or CAP_SYS_NICE, or an RLIMIT_RTPRIO of at least {priority}; set it to 0 to run without)"
+        )
+    })?;
+    tracing::info!(thread, priority, "stage thread runs SCHED_FIFO");
+    Ok(())
 }
 
 /// A thread's view of the telemetry board: which rings it feeds and drains.

@@ -121,6 +121,9 @@ pub enum Begin {
     /// ingest remembering the exec ids and the venue shown the open orders,
     /// and the snapshot thread following the journal beside the pipeline.
     Restarted(SnapshotPolicy),
+    /// As `Restarted`, with the snapshot thread deferred to the run's end
+    /// (as a run whose stage threads spin on every CPU starts it).
+    RestartedDeferred(SnapshotPolicy),
 }
 
 /// Runs `parts` fused on this thread: `warm_up` events, then `measured`
@@ -181,7 +184,8 @@ pub fn run_fused_from(
             },
             None,
         ),
-        Begin::Restarted(policy) => {
+        Begin::Restarted(policy) | Begin::RestartedDeferred(policy) => {
+            let deferred = matches!(begin, Begin::RestartedDeferred(_));
             let rebuilt = rebuild(
                 config,
                 &config.journal.dir,
@@ -191,7 +195,7 @@ pub fn run_fused_from(
                 RebuildOptions::default(),
             )
             .unwrap();
-            let thread = spawn_snapshots(config, &rebuilt, seq_first, policy);
+            let thread = spawn_snapshots(config, &rebuilt, seq_first, (policy, deferred));
             *ingest.exec_ids_mut() = rebuilt.exec_ids;
             let open: Vec<Order> = rebuilt.execution.orders().iter_open().copied().collect();
             ingest.on_restored(&Restored {
@@ -228,7 +232,7 @@ fn spawn_snapshots(
     config: &genesis_engine::config::Config,
     rebuilt: &Rebuilt,
     seq_first: u64,
-    policy: SnapshotPolicy,
+    (policy, deferred): (SnapshotPolicy, bool),
 ) -> SnapshotThread {
     let live = &rebuilt.strategy;
     let mut replica = Replayer::fresh(config, live.strategy_replica().unwrap(), true);
@@ -244,7 +248,11 @@ fn spawn_snapshots(
     )
     .unwrap();
     follower.start_with_snapshot(rebuilt.start_snapshot.clone());
-    genesis_engine::snapshot::follower::spawn(follower)
+    if deferred {
+        genesis_engine::snapshot::follower::spawn_deferred(follower, "deferred (test)".into())
+    } else {
+        genesis_engine::snapshot::follower::spawn(follower)
+    }
 }
 
 /// Warms up, then counts the allocations of `measured` events on this thread.

@@ -15,10 +15,15 @@
 //!   iteration began) and its ITCH packet leaves at once, so no message
 //!   waits for the rest of the iteration's moves before it is sent;
 //! - after a busy iteration the thread keeps polling, yielding the core
-//!   between polls, for [`IDLE_POLL_NS`]; only a venue idle that long
-//!   sleeps ([`IDLE_SLEEP`]) between polls. One thread, never more: a
-//!   simulator must not take the engine's core on a small host (a yield
-//!   hands the core over whenever another thread wants it).
+//!   between polls, for at most [`IDLE_YIELDS_MAX`] polls within
+//!   [`IDLE_POLL_NS`]; then it sleeps ([`IDLE_SLEEP`]) between polls. One
+//!   thread, never more: a simulator must not take the engine's core on a
+//!   small host. A yield hands the core over whenever another thread
+//!   wants it, but the yielding thread stays runnable and takes a core
+//!   back at once: on a host whose every core an engine thread spins on,
+//!   each yield after FIX traffic was a preemption of an engine thread,
+//!   so they are few (the ITCH and WebSocket servers offer no readiness
+//!   handle to block on, so the loop cannot sleep in `epoll` instead).
 //! - a flow that is read on an interval ([`MarketFlow::poll_interval_ns`],
 //!   the board an in-process engine publishes its market on) is read only
 //!   that often, and its moves do not count as work: the engine beside it
@@ -53,6 +58,12 @@ use std::time::Duration;
 /// something: a steady feed (a move every 50 µs or more often) never waits
 /// for a sleep to end.
 pub const IDLE_POLL_NS: u64 = 50_000;
+/// Most polls, each after a yield, that follow a busy iteration before the
+/// loop sleeps instead (within [`IDLE_POLL_NS`]): one, to pick up what
+/// crossed the last poll, without staying runnable for 50 µs (the old
+/// loop made 2–3 per busy iteration in a debug build under load, dozens
+/// in a release build on a quiet host).
+pub const IDLE_YIELDS_MAX: u32 = 1;
 /// The pause between polls of a venue idle for longer than [`IDLE_POLL_NS`].
 pub const IDLE_SLEEP: Duration = Duration::from_micros(20);
 /// The longest sleep of an idle venue whose flow is read on an interval.
@@ -124,6 +135,10 @@ pub struct VenueSimReport {
     pub loop_iterations: u64,
     /// Times the market flow was read.
     pub flow_polls: u64,
+    /// Iterations that did something (FIX traffic, or a flow read every iteration).
+    pub busy_iterations: u64,
+    /// Yields of the core between polls after a busy iteration.
+    pub yields: u64,
 }
 
 /// A running simulated venue.
@@ -370,6 +385,7 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
             control.store_summary(simulator.fix.summary(&simulator.exchange));
             let mut report = lock(&report);
             (report.loop_iterations, report.flow_polls) = counts;
+            (report.busy_iterations, report.yields) = (idle.busy_iterations, idle.yields);
             report.exchange = simulator.exchange.counters;
             if let Some(ws) = &simulator.outputs.ws {
                 report.ws = ws.counters;
@@ -391,6 +407,11 @@ struct Idle {
     flow_due_ns: u64,
     /// The next idle sleep (doubles while idle, with an interval).
     sleep: Duration,
+    /// Yields left before the loop sleeps (reset by a busy iteration).
+    yields_left: u32,
+    /// Busy iterations and yields so far, for the report.
+    busy_iterations: u64,
+    yields: u64,
 }
 
 impl Idle {
@@ -400,6 +421,9 @@ impl Idle {
             flow_interval_ns,
             flow_due_ns: 0,
             sleep: IDLE_SLEEP,
+            yields_left: 0,
+            busy_iterations: 0,
+            yields: 0,
         }
     }
 
@@ -419,17 +443,23 @@ impl Idle {
     }
 
     /// After an iteration: nothing if it was busy; a yield within
-    /// [`IDLE_POLL_NS`] of the last busy one; a sleep after that, which,
-    /// with a flow read on an interval, doubles up to [`IDLE_SLEEP_MAX`]
-    /// and ends no later than the flow's next read.
+    /// [`IDLE_POLL_NS`] of the last busy one, at most [`IDLE_YIELDS_MAX`]
+    /// times; a sleep after that, which, with a flow read on an interval,
+    /// doubles up to [`IDLE_SLEEP_MAX`] and ends no later than the flow's
+    /// next read.
     fn pause(&mut self, busy: bool, now_ns: u64) {
         if busy {
             self.busy_last_ns = Some(now_ns);
             self.sleep = IDLE_SLEEP;
-        } else if self
-            .busy_last_ns
-            .is_some_and(|last| now_ns.saturating_sub(last) < IDLE_POLL_NS)
+            self.yields_left = IDLE_YIELDS_MAX;
+            self.busy_iterations += 1;
+        } else if self.yields_left > 0
+            && self
+                .busy_last_ns
+                .is_some_and(|last| now_ns.saturating_sub(last) < IDLE_POLL_NS)
         {
+            self.yields_left -= 1;
+            self.yields += 1;
             std::thread::yield_now();
         } else if self.flow_interval_ns == 0 {
             std::thread::sleep(IDLE_SLEEP);

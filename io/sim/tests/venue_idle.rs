@@ -6,6 +6,7 @@
 //! yielded on every iteration, thousands of times per interval).
 
 use genesis_sim::flow::BOARD_POLL_INTERVAL_NS;
+use genesis_sim::venue::IDLE_YIELDS_MAX;
 use genesis_sim::{BoardFlow, SimConfig, Top, TopBoard, VenueSim, VenueSimSetup};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,5 +87,38 @@ fn a_held_board_flow_is_not_read_and_the_venue_sleeps() {
         report.loop_iterations <= 2 * intervals + 16,
         "{} loop iterations in {intervals} ms while held: the venue polls",
         report.loop_iterations
+    );
+}
+
+/// FIX connections the test opens, a few ms apart.
+const CONNECTIONS: usize = 20;
+
+// After FIX traffic (here: each accepted connection, and what it sends) the
+// venue yields the core between polls at most IDLE_YIELDS_MAX (1) times, then
+// sleeps: it no longer stays runnable, yielding, for 50 µs after every
+// message (dozens of yields each, each a preemption of an engine thread on
+// a host whose cores the engine spins on).
+#[test]
+fn after_fix_traffic_the_venue_yields_a_bounded_number_of_times() {
+    use std::io::Write;
+    let board = Arc::new(TopBoard::new(1));
+    let mut venue = start_venue(&board, true);
+    let mut streams = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let mut stream = std::net::TcpStream::connect(venue.fix_addr).unwrap();
+        let _ = stream.write_all(b"8=FIX.4.4\x019=5\x0135=0\x01");
+        streams.push(stream);
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    let report = venue.stop();
+    assert!(
+        report.busy_iterations >= 1,
+        "the connections were FIX traffic: {report:?}"
+    );
+    assert!(
+        report.yields <= u64::from(IDLE_YIELDS_MAX) * report.busy_iterations,
+        "{} yields after {} busy iterations (at most {IDLE_YIELDS_MAX} each)",
+        report.yields,
+        report.busy_iterations
     );
 }

@@ -2,13 +2,23 @@
 //!
 //! Owning thread: whoever owns the [`Encoder`] (the session's thread).
 //! Invariants: after [`Encoder::with_capacity`] nothing allocates; writing
-//! past the capacity never panics but marks the message as overflowed and
-//! [`Encoder::finish`] refuses it; BodyLength(9) and CheckSum(10) are always
-//! computed from the bytes actually written.
+//! past the capacity never panics: the write is skipped, the cursor still
+//! advances past the buffer's end, and [`Encoder::finish`] refuses the
+//! message (the cursor only grows within a message, so one check there
+//! covers every field); BodyLength(9) and CheckSum(10) are always computed
+//! from the bytes actually written.
 //!
 //! The body is written after a reserved gap; `finish` writes
 //! `8=FIX.4.4<SOH>9=<len><SOH>` right-aligned into the gap, so the message is
 //! one contiguous slice without moving the body.
+//!
+//! A message starts at the encoder's base (0 for a plain encoder); the
+//! session's [`crate::fix::outbox::Outbox`] moves the base to the end of the
+//! bytes still waiting for the socket, so a message is encoded where it is
+//! queued and never copied (measured in `docs/performance.md`). A message
+//! may span at most `message_capacity` bytes from its base; a write past
+//! the buffer still advances the cursor (without writing), so `finish`
+//! tells a message too large from a queue too full.
 //!
 //! The field writers are always inlined: every caller passes a constant
 //! tag, so `tag=` folds to constant bytes instead of digits computed per
@@ -21,28 +31,68 @@ use crate::fix::error::SendError;
 use crate::fix::time::TimestampCache;
 
 /// Room before the body for BeginString and BodyLength (12 + 9 digits + SOH).
-const HEADER_RESERVE: usize = 24;
+pub(crate) const HEADER_RESERVE: usize = 24;
+
+/// The FIX CheckSum (sum mod 256) of `bytes[..len]`, which may zero up to
+/// 16 bytes after them (the trailer's place, written afterwards): the sum
+/// then runs over whole 16-byte blocks, one vector add each, with no
+/// byte-by-byte tail (measured with callgrind in `docs/performance.md`).
+/// Without that room, the plain sum.
+#[inline(always)]
+fn checksum_in_place(bytes: &mut [u8], len: usize) -> u8 {
+    let padded = len.next_multiple_of(BLOCK);
+    match bytes.get_mut(len..len + BLOCK) {
+        Some(after) if padded <= len + BLOCK => after.fill(0),
+        _ => return checksum(&bytes[..len]),
+    }
+    let mut lanes = [0u8; BLOCK];
+    for block in bytes[..padded].chunks_exact(BLOCK) {
+        for (lane, byte) in lanes.iter_mut().zip(block) {
+            *lane = lane.wrapping_add(*byte);
+        }
+    }
+    lanes.iter().fold(0u8, |sum, lane| sum.wrapping_add(*lane))
+}
+
+/// Bytes the CheckSum adds at once.
+const BLOCK: usize = 16;
 
 /// A reusable message encoder.
 #[derive(Debug)]
 pub struct Encoder {
     buffer: Box<[u8]>,
+    /// Where the current message's reserved gap starts.
+    base: usize,
+    /// Where the next field goes; past the buffer's end once a write did
+    /// not fit.
     cursor: usize,
-    overflowed: bool,
+    /// The most bytes one message may span from `base`.
+    message_capacity: usize,
     timestamps: TimestampCache,
 }
 
+/// A message that could not be completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    /// Longer than the encoder's message capacity (the bytes it may span).
+    Message(usize),
+    /// Within the message capacity, but past the end of the buffer.
+    Room,
+}
+
 /// Copies `source` into `target` (the same length) without a `memcpy`
-/// call for values of up to 16 bytes (ids, symbols, accounts): two
-/// overlapping 8- or 4-byte moves, or single bytes below 4. A `memcpy`
-/// call costs ~14 instructions of set-up (measured with callgrind in
-/// `docs/performance.md`); longer values take it.
+/// call for values of up to 32 bytes (ids, symbols, accounts, a session's
+/// header prefix): two overlapping 16-, 8- or 4-byte moves, or single
+/// bytes below 4. A `memcpy` call costs ~14 instructions of set-up
+/// (measured with callgrind in `docs/performance.md`); longer values take it.
 #[inline(always)]
 pub(crate) fn copy_short(target: &mut [u8], source: &[u8]) {
     debug_assert_eq!(target.len(), source.len(), "same length");
     let length = source.len();
-    if length > 16 || target.len() != length {
+    if length > 32 || target.len() != length {
         target.copy_from_slice(source);
+    } else if length > 16 {
+        copy_two::<16>(target, source);
     } else if length >= 8 {
         copy_two::<8>(target, source);
     } else if length >= 4 {
@@ -73,18 +123,45 @@ impl Encoder {
     /// An encoder for messages of at most `capacity_bytes` (allocated once here).
     pub fn with_capacity(capacity_bytes: usize) -> Encoder {
         let capacity = capacity_bytes.max(HEADER_RESERVE + 64);
+        Encoder::queue(capacity, capacity)
+    }
+
+    /// An encoder over a buffer of `buffer_bytes` in which each message
+    /// spans at most `message_capacity_bytes` from the base
+    /// ([`Encoder::set_base`]).
+    pub(crate) fn queue(message_capacity_bytes: usize, buffer_bytes: usize) -> Encoder {
+        let message_capacity = message_capacity_bytes.max(HEADER_RESERVE + 64);
         Encoder {
-            buffer: vec![0u8; capacity].into_boxed_slice(),
+            buffer: vec![0u8; buffer_bytes.max(message_capacity)].into_boxed_slice(),
+            base: 0,
             cursor: HEADER_RESERVE,
-            overflowed: false,
+            message_capacity,
             timestamps: TimestampCache::new(),
         }
     }
 
+    /// The next message starts at `base` (its reserved gap first).
+    #[inline(always)]
+    pub(crate) fn set_base(&mut self, base: usize) {
+        debug_assert!(base <= self.buffer.len(), "the base lies in the buffer");
+        self.base = base;
+    }
+
+    /// The whole buffer (the queue's bytes live in it).
+    #[inline(always)]
+    pub(crate) fn buffer(&self) -> &[u8] {
+        &self.buffer
+    }
+
+    /// The whole buffer, to move queued bytes within it.
+    #[inline(always)]
+    pub(crate) fn buffer_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer
+    }
+
     /// Starts a message of type `msg_type` (the MsgType(35) value).
     pub fn begin(&mut self, msg_type: &[u8]) {
-        self.cursor = HEADER_RESERVE;
-        self.overflowed = false;
+        self.cursor = self.base + HEADER_RESERVE;
         self.field(crate::fix::tags::MSG_TYPE, msg_type);
     }
 
@@ -95,10 +172,9 @@ impl Encoder {
     #[inline(always)]
     pub fn begin_with(&mut self, prefix: &[u8]) {
         debug_assert!(prefix.starts_with(b"35="), "a message starts with MsgType");
-        self.cursor = HEADER_RESERVE;
-        self.overflowed = false;
+        self.cursor = self.base + HEADER_RESERVE;
         if let Some(slot) = self.reserve(prefix.len()) {
-            slot.copy_from_slice(prefix);
+            copy_short(slot, prefix);
         }
     }
 
@@ -115,18 +191,14 @@ impl Encoder {
         soh[0] = SOH;
     }
 
-    /// The next `len` bytes of the message, or `None` (and the message
-    /// marked overflowed) when they do not fit.
+    /// The next `len` bytes of the message, or `None` when they do not
+    /// fit (the cursor advances either way, so `finish` sees the overflow).
     #[inline(always)]
     fn reserve(&mut self, len: usize) -> Option<&mut [u8]> {
         let start = self.cursor;
         let end = start + len;
-        if end > self.buffer.len() {
-            self.overflowed = true;
-            return None;
-        }
         self.cursor = end;
-        Some(&mut self.buffer[start..end])
+        self.buffer.get_mut(start..end)
     }
 
     /// Appends bytes that are already whole fields (`tag=value<SOH>…`),
@@ -210,7 +282,7 @@ impl Encoder {
         rest[0] = b'=';
         let Some(text) = rest[1..].first_chunk_mut::<DECIMAL_TEXT_LEN_MAX>() else {
             // Unreachable: `room` holds the text and its SOH.
-            self.overflowed = true;
+            self.cursor = usize::MAX / 2;
             return;
         };
         let length = step.write(count, text);
@@ -221,33 +293,47 @@ impl Encoder {
     /// Completes the message with BeginString, BodyLength and CheckSum and
     /// returns it. Errors when the message did not fit.
     pub fn finish(&mut self) -> Result<&[u8], SendError> {
-        let capacity_bytes = self.buffer.len();
-        if self.overflowed || self.cursor + TRAILER_LEN > capacity_bytes {
-            return Err(SendError::MessageTooLarge { capacity_bytes });
+        match self.finish_span() {
+            Ok((start, end)) => Ok(&self.buffer[start..end]),
+            Err(Overflow::Message(_) | Overflow::Room) => Err(SendError::MessageTooLarge {
+                capacity_bytes: self.message_capacity,
+            }),
         }
-        let body_length = (self.cursor - HEADER_RESERVE) as u64;
+    }
+
+    /// [`Encoder::finish`], returning where the message lies in the buffer.
+    #[inline]
+    pub(crate) fn finish_span(&mut self) -> Result<(usize, usize), Overflow> {
+        let end = self.cursor + TRAILER_LEN;
+        if end - self.base > self.message_capacity {
+            return Err(Overflow::Message(self.message_capacity));
+        }
+        let gap_end = self.base + HEADER_RESERVE;
+        let Some(message) = self.buffer.get_mut(self.base..end) else {
+            return Err(Overflow::Room);
+        };
+        let body_length = (self.cursor - gap_end) as u64;
         let length_len = digit_count(body_length);
         debug_assert!(length_len <= 9, "capacity keeps BodyLength within 9 digits");
         let start = HEADER_RESERVE - BEGIN_PREFIX.len() - length_len - 1;
         let prefix_end = start + BEGIN_PREFIX.len();
-        self.buffer[start..prefix_end].copy_from_slice(BEGIN_PREFIX);
-        let length_text = &mut self.buffer[prefix_end..HEADER_RESERVE - 1];
+        message[start..prefix_end].copy_from_slice(BEGIN_PREFIX);
+        let length_text = &mut message[prefix_end..HEADER_RESERVE - 1];
         match length_text.first_chunk_mut::<3>() {
             Some(digits) if length_len == 3 => write_3_digits(body_length, digits),
             _ => write_digits(body_length, length_text),
         }
-        self.buffer[HEADER_RESERVE - 1] = SOH;
-        let sum = checksum(&self.buffer[start..self.cursor]);
-        let end = self.cursor + TRAILER_LEN;
-        let Some(trailer) = self.buffer[self.cursor..end].first_chunk_mut::<TRAILER_LEN>() else {
-            // Unreachable: the capacity check above left room for the trailer.
-            return Err(SendError::MessageTooLarge { capacity_bytes });
+        message[HEADER_RESERVE - 1] = SOH;
+        let summed_end = message.len() - TRAILER_LEN;
+        let sum = checksum_in_place(&mut self.buffer[self.base + start..], summed_end - start);
+        let Some(trailer) = self.buffer.get_mut(self.cursor..end) else {
+            return Err(Overflow::Room);
         };
         let mut sum_text = [0u8; 3];
         write_3_digits(u64::from(sum), &mut sum_text);
         let [hundreds, tens, ones] = sum_text;
-        *trailer = [b'1', b'0', b'=', hundreds, tens, ones, SOH];
-        Ok(&self.buffer[start..end])
+        trailer.copy_from_slice(&[b'1', b'0', b'=', hundreds, tens, ones, SOH]);
+        Ok((self.base + start, end))
     }
 }
 

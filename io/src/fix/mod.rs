@@ -15,7 +15,7 @@
 //! - [`reject`], [`sent_log`]: Reject and BusinessMessageReject of our
 //!   requests, mapped back to the ClOrdID they reject; [`reasons`]: the
 //!   OrdRejReason/CxlRejReason codes engine and simulator share.
-//! - [`seq_store`], [`out_buffer`], [`session`]: the sans-IO session state
+//! - [`seq_store`], [`out_buffer`], [`outbox`], [`session`]: the sans-IO session state
 //!   machine (bytes in, bytes out, caller-supplied time), with the sequence
 //!   store's locked reset (the remedy for "MsgSeqNum too low").
 //! - [`tcp`], [`backoff`]: a thin non-blocking TCP driver for tests and tools.
@@ -34,6 +34,7 @@ pub mod exec_report;
 pub mod framer;
 pub mod order;
 pub mod out_buffer;
+pub mod outbox;
 pub mod reasons;
 pub mod reconcile;
 pub mod reject;

@@ -175,7 +175,14 @@ pub enum OrderRequest<'a> {
     Replace(OrderCancelReplaceRequest<'a>),
 }
 
-fn encode_order_fields(order: &NewOrderSingle<'_>, encoder: &mut Encoder, scale: &InstrumentScale) {
+/// The order's body fields; tag 5051 only if `with_trigger` (and the order has one).
+#[inline(always)]
+fn encode_order_fields(
+    order: &NewOrderSingle<'_>,
+    encoder: &mut Encoder,
+    scale: &InstrumentScale,
+    with_trigger: bool,
+) {
     encoder.field(tags::CL_ORD_ID, order.cl_ord_id);
     if let Some(account) = order.account {
         encoder.field(tags::ACCOUNT, account);
@@ -190,7 +197,7 @@ fn encode_order_fields(order: &NewOrderSingle<'_>, encoder: &mut Encoder, scale:
         encoder.field_decimal(tags::PRICE, scale.tick, price.0);
     }
     encoder.field_char(tags::TIME_IN_FORCE, order.time_in_force.as_char());
-    if let Some(trigger_ns) = order.trigger_ns {
+    if let Some(trigger_ns) = order.trigger_ns.filter(|_| with_trigger) {
         encoder.field_u64(tags::GENESIS_TRIGGER_NS, trigger_ns);
     }
 }
@@ -201,7 +208,19 @@ impl NewOrderSingle<'_> {
 
     /// Writes the body fields (after the session's header).
     pub fn encode_body(&self, encoder: &mut Encoder, scale: &InstrumentScale) {
-        encode_order_fields(self, encoder, scale);
+        encode_order_fields(self, encoder, scale, true);
+    }
+
+    /// [`NewOrderSingle::encode_body`], with tag 5051 only if
+    /// `with_trigger` (the session's `send_trigger_time`): the session
+    /// encodes the caller's order as it is, without a filtered copy.
+    pub(crate) fn encode_body_with(
+        &self,
+        encoder: &mut Encoder,
+        scale: &InstrumentScale,
+        with_trigger: bool,
+    ) {
+        encode_order_fields(self, encoder, scale, with_trigger);
     }
 }
 
@@ -227,7 +246,7 @@ impl OrderCancelReplaceRequest<'_> {
     /// Writes the body fields (after the session's header).
     pub fn encode_body(&self, encoder: &mut Encoder, scale: &InstrumentScale) {
         encoder.field(tags::ORIG_CL_ORD_ID, self.orig_cl_ord_id);
-        encode_order_fields(&self.order, encoder, scale);
+        encode_order_fields(&self.order, encoder, scale, true);
     }
 }
 

@@ -180,6 +180,9 @@ pub struct WsStats {
     /// Open polls that skipped tungstenite's `read()` because the last read
     /// would have blocked and the socket still had nothing to read.
     pub reads_skipped: u64,
+    /// Socket reads not made because an earlier read of the same poll
+    /// found the socket drained (`ws_stream.rs`).
+    pub socket_reads_spared: u64,
     /// Text messages stamped by the kernel.
     pub messages_stamped_kernel: u64,
     /// Text messages stamped from the caller's clock (stamps off, refused,
@@ -599,6 +602,7 @@ impl WsClient {
     {
         let (ping_last_ns, mut ping_outstanding_ns) = pings;
         self.bridge.reset();
+        ws.get_mut().start_poll();
         for _ in 0..self.reads_allowed(&ws, &mut read_blocked) {
             // Each message is dropped by the end of its arm, before the next
             // `read()`: that lets tungstenite reuse its read buffer in place.
@@ -636,6 +640,7 @@ impl WsClient {
                 }
             }
         }
+        self.stats.socket_reads_spared += ws.get_mut().take_reads_spared();
         let now_ns = clock();
         let pings = (ping_last_ns, ping_outstanding_ns);
         let Some((ws, (ping_last_ns, ping_outstanding_ns))) =

@@ -39,6 +39,18 @@
 //! well under 1 KiB). A bigger frame (a deep snapshot) may double the
 //! buffer a few times per connection, once; the buffer then keeps its size.
 //!
+//! A drained socket is not read again in the same poll. A plain socket
+//! read that returned fewer bytes than asked (and more than none) found the
+//! socket empty behind them; until the client's read loop ends (the reads
+//! between [`ChunkedStream::start_poll`] and
+//! [`ChunkedStream::take_reads_spared`]; the handshake's reads are never
+//! spared), the next read answers `WouldBlock` without the system call
+//! (counted).
+//! Without it every message a poll read cost a second `recv` that found
+//! nothing, after tungstenite had parsed the message; bytes that arrive in
+//! between are read on the next poll, as a datagram arriving after a
+//! `recvmmsg` is. Under TLS every read goes to rustls as before.
+//!
 //! Invariants the client keeps: each message is dropped before the next
 //! `read()` (so the buffer is unique when `reserve` runs), and messages are
 //! never fragmented by the venue (tungstenite assembles fragments in a new
@@ -153,6 +165,12 @@ pub struct ChunkedStream {
     tcp: TcpStream,
     tls: Option<Box<ClientConnection>>,
     stamps: RxStamps,
+    /// Inside the client's read loop (reads may be spared).
+    in_poll: bool,
+    /// A plain read of this poll found the socket empty behind its bytes.
+    drained: bool,
+    /// Reads answered `WouldBlock` without a system call since last taken.
+    reads_spared: u64,
 }
 
 impl ChunkedStream {
@@ -166,6 +184,9 @@ impl ChunkedStream {
                 kernel: kernel_stamps,
                 last_ns: None,
             },
+            in_poll: false,
+            drained: false,
+            reads_spared: 0,
         }
     }
 
@@ -231,6 +252,20 @@ impl ChunkedStream {
         !matches!(self.tcp.peek(&mut byte), Err(error) if error.kind() == ErrorKind::WouldBlock)
     }
 
+    /// The client's read loop of a poll starts: the socket may hold bytes again.
+    pub fn start_poll(&mut self) {
+        self.in_poll = true;
+        self.drained = false;
+    }
+
+    /// The read loop ended: reads answered `WouldBlock` without a system
+    /// call in it (the socket was drained earlier in the same loop).
+    pub fn take_reads_spared(&mut self) -> u64 {
+        self.in_poll = false;
+        self.drained = false;
+        std::mem::take(&mut self.reads_spared)
+    }
+
     /// The socket, to (de)register it with a reactor.
     pub fn tcp_mut(&mut self) -> &mut TcpStream {
         &mut self.tcp
@@ -245,7 +280,16 @@ impl Read for ChunkedStream {
             stamps: &mut self.stamps,
         };
         match self.tls.as_mut() {
-            None => socket.read(&mut buf[..len]),
+            None if self.drained => {
+                self.reads_spared += 1;
+                Err(ErrorKind::WouldBlock.into())
+            }
+            None => {
+                let count = socket.read(&mut buf[..len])?;
+                // Zero is the peer's close: reported on every read, never spared.
+                self.drained = self.in_poll && count > 0 && count < len;
+                Ok(count)
+            }
             Some(tls) => rustls::Stream::new(tls.as_mut(), &mut socket).read(&mut buf[..len]),
         }
     }

@@ -11,7 +11,11 @@
 //! (throughput); every variant at one offered rate (latency); the engine
 //! over loopback sockets at that rate (ITCH and WebSocket in, FIX out);
 //! Genesis fused at the load generator's fixed rates; the allocation count;
-//! the soak (in a child process). Never more than two spinning threads at once. Writes
+//! the soak (in a child process). Never more than two spinning threads at once.
+//! At the offered rate the pipelined row sits between two sets of
+//! cache-line round trips (five repeats each; the hop is compared with
+//! their median), and a `genesis pipelined SCHED_FIFO` row follows the
+//! five variants when the process may use `SCHED_FIFO` (`--realtime-priority`). Writes
 //! `report.md` and `report.json` to `--out` and prints the markdown.
 
 use anyhow::{Context, Result};
@@ -94,6 +98,12 @@ struct RunArgs {
     /// shared machine a pinned thread cannot leave a core others keep busy.
     #[arg(long)]
     no_pin: bool,
+    /// At the offered rate, also run Genesis pipelined pinned with its stage
+    /// threads `SCHED_FIFO` at this priority (row "genesis pipelined
+    /// SCHED_FIFO"; needs root or CAP_SYS_NICE, else a note says why the
+    /// row is missing; 0: no such row).
+    #[arg(long, default_value_t = 10)]
+    realtime_priority: u8,
     /// Folder for report.md and report.json.
     #[arg(long, default_value = "target/perf-report")]
     out: PathBuf,
@@ -137,8 +147,27 @@ fn in_dir<T>(root: &Path, name: &str, run: impl FnOnce(&Path) -> Result<T>) -> R
     result.with_context(|| format!("benchmark `{name}`"))
 }
 
-/// All five variants at `rate_per_sec` (0: unpaced), `seconds` each.
-fn all_variants(root: &Path, rate_per_sec: u64, seconds: f64, pin: bool) -> Result<Vec<Outcome>> {
+/// The Genesis variant whose stage threads run `SCHED_FIFO` (`--realtime-priority`).
+const PIPELINED_FIFO: &str = "genesis pipelined SCHED_FIFO";
+
+/// Repeats of the cache-line round trip beside the pipelined row, and
+/// round trips per repeat.
+const RTT_REPEATS: usize = 5;
+const RTT_ROUND_TRIPS: u64 = 40_000;
+
+/// The cache-line round trip measured just before and just after the
+/// pipelined row at the offered rate ([`RTT_REPEATS`] repeats each): the
+/// repeat with the median p50 of all ten, and every repeat's p50 in order.
+type RoundTripBeside = (floor::RoundTrip, Vec<u64>);
+
+/// All five variants at `rate_per_sec` (0: unpaced), `seconds` each; at an
+/// offered rate, with the round trip measured beside the pipelined row.
+fn all_variants(
+    root: &Path,
+    rate_per_sec: u64,
+    seconds: f64,
+    pin: bool,
+) -> Result<(Vec<Outcome>, Option<RoundTripBeside>)> {
     let fused = Plan {
         cores: PLAN_FUSED,
         pin,
@@ -153,10 +182,27 @@ fn all_variants(root: &Path, rate_per_sec: u64, seconds: f64, pin: bool) -> Resu
     outcomes.push(in_dir(root, &label(FUSED), |d| {
         genesis::run(FUSED, d, fused, rate_per_sec, seconds)
     })?);
+    let beside = rate_per_sec > 0;
+    let before = if beside {
+        floor::cache_line_ping_pong_repeats(RTT_REPEATS, RTT_ROUND_TRIPS)?
+    } else {
+        Vec::new()
+    };
     progress(&label(PIPELINED));
     outcomes.push(in_dir(root, &label(PIPELINED), |d| {
         genesis::run(PIPELINED, d, pipelined, rate_per_sec, seconds)
     })?);
+    let round_trip = if beside {
+        let mut repeats = before;
+        repeats.extend(floor::cache_line_ping_pong_repeats(
+            RTT_REPEATS,
+            RTT_ROUND_TRIPS,
+        )?);
+        let p50s = repeats.iter().map(|r| r.timed.p50_ns).collect();
+        Some((floor::median_by_p50(repeats), p50s))
+    } else {
+        None
+    };
     progress(&label(CROSSBEAM));
     outcomes.push(in_dir(root, &label(CROSSBEAM), |d| {
         threaded::run::<Crossbeam>(CROSSBEAM, d, rate_per_sec, seconds)
@@ -169,7 +215,26 @@ fn all_variants(root: &Path, rate_per_sec: u64, seconds: f64, pin: bool) -> Resu
     outcomes.push(in_dir(root, &label(TOKIO), |d| {
         tokio_pipeline::run(TOKIO, d, rate_per_sec, seconds)
     })?);
-    Ok(outcomes)
+    Ok((outcomes, round_trip))
+}
+
+/// Genesis pipelined pinned, its stage threads `SCHED_FIFO` at `priority`,
+/// at the offered rate; or a note saying why there is no such row.
+fn pipelined_fifo(root: &Path, args: &RunArgs, seconds: f64) -> Result<Result<Outcome, String>> {
+    let priority = args.realtime_priority;
+    if let Err(err) = genesis_engine::sys::check_fifo_allowed(i32::from(priority)) {
+        return Ok(Err(format!(
+            "No `{PIPELINED_FIFO}` row: SCHED_FIFO {priority} was refused ({err}); run the bench as root."
+        )));
+    }
+    let label = format!("{PIPELINED_FIFO} @ {}", args.offered_rate);
+    progress(&label);
+    in_dir(root, &label, |d| {
+        let mut config = genesis_perf::setup::bench_config(d, PLAN_TWO_CORES, true);
+        config.topology.realtime_priority = priority;
+        genesis::run_config(PIPELINED_FIFO, &config, args.offered_rate, seconds)
+    })
+    .map(Ok)
 }
 
 fn run(args: RunArgs) -> Result<()> {
@@ -190,7 +255,7 @@ fn run(args: RunArgs) -> Result<()> {
     let ping_pong = floor::cache_line_ping_pong(round_trips)?;
     let tcp = floor::loopback_tcp(round_trips / 10)?;
 
-    let max = all_variants(root, 0, seconds, !args.no_pin)?;
+    let (max, _) = all_variants(root, 0, seconds, !args.no_pin)?;
     let slowest = max
         .iter()
         .map(Outcome::events_per_sec)
@@ -201,7 +266,29 @@ fn run(args: RunArgs) -> Result<()> {
             args.offered_rate
         ));
     }
-    let at_rate = all_variants(root, args.offered_rate, seconds, !args.no_pin)?;
+    let (mut at_rate, beside) = all_variants(root, args.offered_rate, seconds, !args.no_pin)?;
+    let ping_pong = match beside {
+        Some((median, p50s)) => {
+            notes.push(format!(
+                "Cache-line round trip: p50 {} ns at the start of the run; beside the pipelined row at the offered rate (5 repeats just before, 5 just after) {:?} ns; the hop and every ratio to the round trip use their median, {} ns.",
+                ping_pong.timed.p50_ns, p50s, median.timed.p50_ns
+            ));
+            median
+        }
+        None => ping_pong,
+    };
+    if args.realtime_priority > 0 {
+        match pipelined_fifo(root, &args, seconds)? {
+            Ok(outcome) => {
+                notes.push(format!(
+                    "Row `{PIPELINED_FIFO}`: pipelined, threads pinned to cores 0 and 1, both stage threads SCHED_FIFO at priority {} (`--realtime-priority`); every other row runs normal (CFS) threads.",
+                    args.realtime_priority
+                ));
+                at_rate.push(outcome);
+            }
+            Err(note) => notes.push(note),
+        }
+    }
 
     let loopback = loopback_rows(root, &args, seconds)?;
 

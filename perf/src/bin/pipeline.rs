@@ -15,6 +15,10 @@
 //! `--spin-budgets-us 0,5,20,100` adds, in the same run, the pipelined plan
 //! with the `spin-park` wait at each budget (the reader spins that long,
 //! then parks until ingest publishes): the hop and p99 per budget.
+//! `--realtime-priority N` adds the pipelined plan pinned with its stage
+//! threads `SCHED_FIFO` at N (root only), with each of those waits.
+//! Each pipelined row's hop is compared with the cache-line round trip
+//! measured just before and just after it (median of repeats each time).
 //!
 //! `--hop` measures what one ring hop costs beside the cache-line round
 //! trip, in one run: a bare `disruptor` ring carrying a `u64`, the same ring
@@ -67,6 +71,46 @@ struct Args {
     /// `spin-park` wait at each of these spin budgets (µs).
     #[arg(long, value_delimiter = ',')]
     spin_budgets_us: Vec<u64>,
+    /// With `--latency-rate`: also run the pipelined plan pinned, its stage
+    /// threads `SCHED_FIFO` at this priority (needs root; 0: no such row),
+    /// once per wait (spin-hint, and each of `--spin-budgets-us`).
+    #[arg(long, default_value_t = 0)]
+    realtime_priority: u8,
+    /// With `--realtime-priority`: also the FIFO plan whose head (ingest)
+    /// sleeps this long when idle and whose reader parks at once
+    /// (`spin-park` 0), one row per value (µs): FIFO threads that sleep
+    /// leave the normal threads their time without RT throttling.
+    #[arg(long, value_delimiter = ',')]
+    fifo_head_sleep_us: Vec<u64>,
+}
+
+/// How a row's threads wait: the `spin-park` budget if any, and a sleeping head's sleep.
+#[derive(Clone, Copy, Default)]
+struct RowWaits {
+    spin_budget_us: Option<u64>,
+    head_sleep_us: Option<u64>,
+}
+
+/// Repeats of the cache-line round trip beside each pipelined row, and
+/// round trips per repeat.
+const RTT_REPEATS: usize = 5;
+const RTT_ROUND_TRIPS: u64 = 40_000;
+
+/// The cache-line round trip as a hop is compared with: the median p50 of
+/// [`RTT_REPEATS`] repeats; prints every repeat's p50 after `label`.
+fn round_trip_p50(label: &str) -> Result<u64> {
+    use genesis_perf::floor::{cache_line_ping_pong_repeats, median_by_p50};
+    let repeats = cache_line_ping_pong_repeats(RTT_REPEATS, RTT_ROUND_TRIPS)?;
+    let p50s: Vec<u64> = repeats.iter().map(|r| r.timed.p50_ns).collect();
+    let median = median_by_p50(repeats).timed.p50_ns;
+    println!("cache-line round trip {label}: p50 of {RTT_REPEATS} repeats {p50s:?} ns, median {median} ns");
+    Ok(median)
+}
+
+/// The median of the round trips measured just before and just after a row.
+fn median_of(mut p50s: Vec<u64>) -> u64 {
+    p50s.sort_unstable();
+    p50s[p50s.len() / 2].max(1)
 }
 
 /// Hops timed per ring variant.
@@ -225,12 +269,7 @@ fn clock_read_idle_work(clock: &EpochClock) {
 /// `--hop`: the ring hop's parts beside the cache-line round trip, one run.
 fn hop_comparison(args: &Args) -> Result<()> {
     println!("cpu pressure at start: {}", pressure());
-    let ping = genesis_perf::floor::cache_line_ping_pong(200_000)?;
-    let rtt = ping.timed.p50_ns.max(1);
-    println!(
-        "cache-line round trip p50 {rtt} ns (timed), {:.0} ns untimed",
-        ping.untimed_ns
-    );
+    let rtt = round_trip_p50("before the hops")?.max(1);
     let rows: [(&str, (u64, u64)); 4] = [
         (
             "disruptor hop, u64 payload, no idle work",
@@ -272,6 +311,7 @@ fn hop_comparison(args: &Args) -> Result<()> {
         );
         rows.push((leak(name), hop_spin_park(budget_us)?));
     }
+    let rtt = median_of(vec![rtt, round_trip_p50("after the hops")?]);
     println!("| hop | p50 ns | p99 ns | p50 ÷ round trip p50 |");
     println!("|---|---:|---:|---:|");
     for (name, (p50, p99)) in rows {
@@ -438,14 +478,23 @@ fn at_rate(
     name: &'static str,
     cores: CorePlan,
     (rate, seconds): (u64, f64),
-    spin_budget_us: Option<u64>,
+    (waits, realtime_priority): (RowWaits, u8),
 ) -> Result<genesis_perf::outcome::Outcome> {
     let dir = root.join(name.replace(' ', "-"));
     std::fs::create_dir_all(&dir)?;
     let mut config = genesis_perf::setup::bench_config(&dir, cores, false);
-    if let Some(budget) = spin_budget_us {
+    if let Some(budget) = waits.spin_budget_us {
         config.topology.wait = WaitKind::SpinPark;
         config.topology.spin_budget_us = budget;
+    }
+    if let Some(sleep_us) = waits.head_sleep_us {
+        let head = cores.ingest.to_string();
+        config.topology.waits.insert(head, WaitKind::Sleep);
+        config.topology.sleep_us = sleep_us;
+    }
+    if realtime_priority > 0 {
+        config.topology.pin_threads = true;
+        config.topology.realtime_priority = realtime_priority;
     }
     let outcome = genesis_perf::genesis::run_config(name, &config, rate, seconds);
     let _ = std::fs::remove_dir_all(&dir);
@@ -469,52 +518,47 @@ fn pressure() -> String {
         .unwrap_or_else(|_| "n/a".into())
 }
 
-/// The pipelined-p99 comparison: floor, fused, pipelined at `rate`, one run.
+/// The pipelined-p99 comparison: fused and pipelined at `rate` (and the
+/// pipelined variants asked for), one run; each pipelined row beside the
+/// cache-line round trip measured just before and just after it.
 fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
     let scratch = tempfile::tempdir_in(".")?;
     let root = scratch.path();
     println!("cpu pressure at start: {}", pressure());
-    let ping = genesis_perf::floor::cache_line_ping_pong(200_000)?;
-    println!(
-        "cache-line round trip: p50 {} ns timed, {:.0} ns untimed",
-        ping.timed.p50_ns, ping.untimed_ns
-    );
     let wanted = |name: &str| args.only.as_deref().is_none_or(|only| name.contains(only));
     let mut fused_p99 = None;
-    let budgets = args
-        .spin_budgets_us
-        .iter()
-        .map(|&b| ("pipelined spin-park", Some(b)));
-    let plans = [("fused", None), ("pipelined", None)]
-        .into_iter()
-        .chain(budgets);
-    for (name, spin_budget_us) in plans {
-        if !wanted(name) {
+    for (name, (waits, realtime)) in variants(args) {
+        if !wanted(&name) {
             continue;
         }
-        let (run_name, cores) = match name {
+        let (run_name, cores) = match name.as_str() {
             "fused" => ("genesis fused", PLAN_FUSED),
-            "pipelined" => ("genesis pipelined", PLAN_TWO_CORES),
-            _ => ("genesis pipelined spin-park", PLAN_TWO_CORES),
+            _ => ("genesis pipelined", PLAN_TWO_CORES),
         };
-        let outcome = at_rate(root, run_name, cores, (rate, args.seconds), spin_budget_us)?;
-        let name = match spin_budget_us {
-            Some(budget) => format!("{name} {budget} us"),
-            None => name.to_string(),
-        };
+        let before = (name != "fused")
+            .then(|| round_trip_p50("before"))
+            .transpose()?;
+        let outcome = at_rate(
+            root,
+            run_name,
+            cores,
+            (rate, args.seconds),
+            (waits, realtime),
+        )?;
         let e = &outcome.end_to_end;
         println!(
             "{name} @ {rate}/s: {} events, end to end p50 {} ns, p99 {} ns, p99.9 {} ns, max {} ns ({})",
             outcome.events, e.p50_ns, e.p99_ns, e.p99_9_ns, e.max_ns, outcome.plan
         );
-        if name == "fused" {
+        let Some(before) = before else {
             fused_p99 = Some(e.p99_ns.max(1));
             continue;
-        }
+        };
+        let rtt = median_of(vec![before, round_trip_p50("after")?]);
         if let Some(hop) = hop_p50_ns(&outcome) {
             println!(
-                "stage hop p50 {hop} ns = {:.1}x the cache-line round trip p50",
-                hop as f64 / ping.timed.p50_ns.max(1) as f64
+                "stage hop p50 {hop} ns = {:.1}x the cache-line round trip p50 ({rtt} ns, median of before and after)",
+                hop as f64 / rtt as f64
             );
         }
         if let Some(fused) = fused_p99 {
@@ -526,6 +570,50 @@ fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
     }
     println!("cpu pressure at end: {}", pressure());
     Ok(())
+}
+
+/// The rows of the latency comparison: name, waits, FIFO priority.
+fn variants(args: &Args) -> Vec<(String, (RowWaits, u8))> {
+    let park = |budget| RowWaits {
+        spin_budget_us: Some(budget),
+        head_sleep_us: None,
+    };
+    let mut rows = vec![
+        ("fused".to_string(), (RowWaits::default(), 0)),
+        ("pipelined".to_string(), (RowWaits::default(), 0)),
+    ];
+    for &budget in &args.spin_budgets_us {
+        rows.push((
+            format!("pipelined spin-park {budget} us"),
+            (park(budget), 0),
+        ));
+    }
+    let priority = args.realtime_priority;
+    if priority > 0 {
+        rows.push((
+            format!("pipelined FIFO {priority}"),
+            (RowWaits::default(), priority),
+        ));
+        for &budget in &args.spin_budgets_us {
+            rows.push((
+                format!("pipelined FIFO {priority} spin-park {budget} us"),
+                (park(budget), priority),
+            ));
+        }
+        for &sleep_us in &args.fifo_head_sleep_us {
+            let waits = RowWaits {
+                spin_budget_us: Some(0),
+                head_sleep_us: Some(sleep_us),
+            };
+            rows.push((
+                format!(
+                    "pipelined FIFO {priority} head sleep {sleep_us} us, reader spin-park 0 us"
+                ),
+                (waits, priority),
+            ));
+        }
+    }
+    rows
 }
 
 fn main() -> Result<()> {

@@ -3,7 +3,7 @@
 //!
 //! Owning thread: the session's thread.
 //! Invariants: a MsgSeqNum is consumed only when the whole message was
-//! queued in the [`OutBuffer`]; business messages are refused until the
+//! queued in the [`Outbox`]; business messages are refused until the
 //! counterparty acknowledged Logon; before a MsgSeqNum beyond the persisted
 //! reservation is used, a new reservation is written to the [`SeqStore`],
 //! so a restart never reuses a sequence number; every request (D, F, G, H,
@@ -15,11 +15,11 @@
 
 use super::SessionConfig;
 use crate::fix::decimal::InstrumentScale;
-use crate::fix::encode::Encoder;
+use crate::fix::encode::{Encoder, HEADER_RESERVE};
 use crate::fix::error::{FixError, SendError};
 use crate::fix::exec_report::{ExecutionReport, OrderCancelReject};
 use crate::fix::order::{NewOrderSingle, OrderCancelReplaceRequest, OrderCancelRequest};
-use crate::fix::out_buffer::OutBuffer;
+use crate::fix::outbox::Outbox;
 use crate::fix::reject::BusinessMessageReject;
 use crate::fix::sent_log::{SentLog, REQUEST_ID_LEN_MAX};
 use crate::fix::seq_store::{SeqNumbers, SeqState, SeqStore};
@@ -73,8 +73,8 @@ impl HeaderPrefixes {
 /// Encodes and queues outgoing messages for one session.
 #[derive(Debug)]
 pub struct Sender {
-    pub(super) encoder: Encoder,
-    pub(super) out: OutBuffer,
+    /// The encoder and the bytes it queued for the socket, in one buffer.
+    pub(super) out: Outbox,
     pub(super) seq: SeqNumbers,
     next_out_reserved: u64,
     seq_reserve_block: u64,
@@ -99,8 +99,11 @@ impl Sender {
         let (sender_comp_id, target_comp_id) = (&config.sender_comp_id, &config.target_comp_id);
         let seq = state.numbers;
         Sender {
-            encoder: Encoder::with_capacity(config.body_length_max + 64),
-            out: OutBuffer::with_capacity(config.out_capacity_bytes),
+            // Room for `out_capacity_bytes` pending and a message's header gap.
+            out: Outbox::with_capacity(
+                config.body_length_max + 64,
+                config.out_capacity_bytes + HEADER_RESERVE,
+            ),
             seq,
             next_out_reserved: seq.next_out,
             seq_reserve_block: config.seq_reserve_block.max(1),
@@ -198,11 +201,13 @@ impl Sender {
     /// The standard header: MsgType, the constant CompIDs and `34=` (one
     /// copy of the type's prefix), MsgSeqNum, SendingTime. FIX fixes only
     /// the order of 8, 9 and 35.
-    #[inline]
-    fn write_header(&mut self, msg_type: MsgType, seq_num: u64, now_ns: u64) {
-        self.encoder.begin_with(self.header_prefixes.of(msg_type));
-        self.encoder.value_u64(seq_num);
-        self.encoder.field_timestamp(tags::SENDING_TIME, now_ns);
+    #[inline(always)]
+    fn write_header(&mut self, msg_type: MsgType, seq_num: u64, now_ns: u64) -> &mut Encoder {
+        let encoder = self.out.encoder();
+        encoder.begin_with(self.header_prefixes.of(msg_type));
+        encoder.value_u64(seq_num);
+        encoder.field_timestamp(tags::SENDING_TIME, now_ns);
+        encoder
     }
 
     /// Encodes a message with the next MsgSeqNum and queues it; returns the
@@ -215,10 +220,8 @@ impl Sender {
     ) -> Result<u64, SendError> {
         self.reserve_if_needed()?;
         let seq_num = self.seq.next_out;
-        self.write_header(msg_type, seq_num, now_ns);
-        body(&mut self.encoder);
-        let bytes = self.encoder.finish()?;
-        self.out.push(bytes)?;
+        body(self.write_header(msg_type, seq_num, now_ns));
+        self.out.commit()?;
         self.seq.next_out += 1;
         self.last_sent_ns = now_ns;
         self.messages_sent_count += 1;
@@ -273,10 +276,10 @@ impl Sender {
         scale: &InstrumentScale,
         now_ns: u64,
     ) -> Result<u64, SendError> {
-        let order = self.wire_order(order);
         let id = (tags::CL_ORD_ID, order.cl_ord_id);
+        let with_trigger = self.send_trigger_time;
         self.send_request(MsgType::NewOrderSingle, id, now_ns, |encoder| {
-            order.encode_body(encoder, scale)
+            order.encode_body_with(encoder, scale, with_trigger)
         })
     }
 
@@ -463,14 +466,12 @@ impl Sender {
         new_seq_num: u64,
         now_ns: u64,
     ) -> Result<(), SendError> {
-        self.write_header(MsgType::SequenceReset, begin_seq_num, now_ns);
-        self.encoder.field_char(tags::POSS_DUP_FLAG, b'Y');
-        self.encoder
-            .field_timestamp(tags::ORIG_SENDING_TIME, now_ns);
-        self.encoder.field_char(tags::GAP_FILL_FLAG, b'Y');
-        self.encoder.field_u64(tags::NEW_SEQ_NO, new_seq_num);
-        let bytes = self.encoder.finish()?;
-        self.out.push(bytes)?;
+        let encoder = self.write_header(MsgType::SequenceReset, begin_seq_num, now_ns);
+        encoder.field_char(tags::POSS_DUP_FLAG, b'Y');
+        encoder.field_timestamp(tags::ORIG_SENDING_TIME, now_ns);
+        encoder.field_char(tags::GAP_FILL_FLAG, b'Y');
+        encoder.field_u64(tags::NEW_SEQ_NO, new_seq_num);
+        self.out.commit()?;
         self.last_sent_ns = now_ns;
         self.messages_sent_count += 1;
         Ok(())
