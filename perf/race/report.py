@@ -140,7 +140,9 @@ def markdown(report):
                  "Genesis's journal is on in every run (group commit: fdatasync on a background thread "
                  "every 4,096 records or 1 ms). Plan: the threads that ran the engine's stages; the peers "
                  "are single-threaded; genesis and genesis-csv run all five stages fused on one thread; "
-                 "genesis-2cores runs the journal on a second core, both threads sleeping when they wait (its CPU s counts both threads, so "
+                 "genesis-2cores runs one thread on a second core that reads the tape, applies it to the tape's books and makes each "
+                 "row's event ahead of the engine, and writes the journal behind it (`backtest.tape_core`); core 0 keeps the "
+                 "venue's matching, the merge and the other four stages; both threads sleep when they wait (its CPU s counts both threads, so "
                  "events/CPU-s shows what the second core costs). Genesis's latency is per event, from "
                  "the row taken off the tape to its journal write (fused), or to its hand-over to the "
                  "journal's ring (genesis-2cores), timed on a 1-in-16 sample with exact counts.")

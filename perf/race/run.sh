@@ -35,16 +35,24 @@ fi
 # its time is Genesis's load_s, as conversion is the peers'), and the race's
 # config (perf/race/genesis.toml) with N filled in, in one of two core plans:
 # `fused` (one thread runs the five stages, as the peers run on one) or
-# `journal-apart` (the journal on core 1, the rest on core 0: the second
-# core used; the summary's `plan` names it, and its CPU s counts both).
+# `tape-core` (core 1 runs one thread that reads the tape, applies it to
+# the tape's books and makes each row's event ahead of the engine, and
+# writes the journal behind it; core 0 runs the venue's matching, the merge
+# and the other four stages: the second core used; the summary's `plan`
+# names it, and its CPU s counts both).
 genesis_config() {
     local cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 0 }'
+    local tape_core=''
     # Both threads sleep when they wait (the journal for events, ingest for
     # room in the ring): spinning burnt 6-10 CPU s a run on the shared
     # machine, sleeping ~4, fused ~1.2.
-    [[ $2 == journal-apart ]] && cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 1 }\nwaits = { "0" = "sleep", "1" = "sleep" }'
+    if [[ $2 == tape-core ]]; then
+        cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 1 }\nwaits = { "0" = "sleep", "1" = "sleep" }'
+        tape_core='\ntape_core = 1'
+    fi
     sed -e "s/^requote_every_updates = [0-9]*/requote_every_updates = $1/" \
-        -e "s/^cores = .*/$cores/" perf/race/genesis.toml
+        -e "s/^cores = .*/$cores/" \
+        -e "s/^tardis_exchange = .*/&$tape_core/" perf/race/genesis.toml
 }
 genesis_convert() {
     local started=$(date +%s%N)
@@ -80,8 +88,8 @@ for n in ${RACE_NS:-8 64}; do
         echo "race: genesis, N=$n" >&2
         [[ -n ${genesis_load_s:-} ]] || genesis_convert
         genesis_run "$n" genesis fused "${genesis_load_s:-}" "$tape/tape.gnstape" | tee -a "$results"
-        echo "race: genesis, journal on its own core, N=$n" >&2
-        genesis_run "$n" genesis-2cores journal-apart "${genesis_load_s:-}" "$tape/tape.gnstape" \
+        echo "race: genesis, the tape and the journal on core 1, N=$n" >&2
+        genesis_run "$n" genesis-2cores tape-core "${genesis_load_s:-}" "$tape/tape.gnstape" \
             | tee -a "$results"
         echo "race: genesis from the CSV files, N=$n" >&2
         genesis_run "$n" genesis-csv fused "" "$tape"/*.csv* | tee -a "$results"

@@ -8,6 +8,9 @@
 //! every row over books of its own (the driver takes the touch from the
 //! venue's book instead), every hand-over is counted once in the per-event
 //! latency though only a sample is timed, and no snapshot is written.
+//! With the tape's work on a second core (`backtest.tape_core`, on a thread
+//! of its own or the journal's), the journal is the fused plan's, byte for
+//! byte, and a bad line is named the same way.
 
 #[path = "common/tapes.rs"]
 mod tapes;
@@ -198,6 +201,53 @@ fn tardis_tape_backtests_to_a_journal_that_replays_and_repeats() {
     );
 }
 
+/// `config` with the tape's order-independent work on core 1.
+fn with_tape_core(mut config: Config) -> Config {
+    config.backtest.tape_core = Some(1);
+    config
+}
+
+// The tape read, booked and made into events ahead on a second core gives
+// the fused plan's journal, byte for byte: on a thread of its own beside the
+// fused stages, and on the journal's thread (one thread on core 1), twice.
+#[test]
+fn the_tape_core_gives_the_fused_journal_under_every_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = tardis_tape(&dir.path().join("tape"), 12_000);
+    let fused = config(dir.path(), &synthetic_instruments(), FUSED);
+    let (first, _) = run(&fused, &tapes, &dir.path().join("fused"));
+    let driver = first.unwrap().driver;
+    let plans = [
+        ("own", with_tape_core(fused.clone()), "core 1: tape"),
+        (
+            "journal",
+            with_tape_core(config(dir.path(), &synthetic_instruments(), JOURNAL_APART)),
+            "core 1: journal+tape",
+        ),
+    ];
+    for (name, config, plan) in &plans {
+        for round in 0..2 {
+            let journal = dir.path().join(format!("{name}-{round}"));
+            let (report, printed) = run(config, &tapes, &journal);
+            let report = report.unwrap();
+            assert!(printed.contains(plan), "{name}: {printed}");
+            assert_eq!(report.driver, driver, "{name} {round}: {printed}");
+            assert!(
+                segments(&dir.path().join("fused")) == segments(&journal),
+                "{name} {round}: the tape's core changed the journal"
+            );
+        }
+    }
+    let journal = dir.path().join("journal-0");
+    let report = run(&plans[1].1, &tapes, &journal).0;
+    assert!(report.is_err(), "the journal folder holds records already");
+    assert_replays(&dir.path().join("journal-1"), {
+        genesis_engine::journal_stage::read_available(&dir.path().join("journal-1"))
+            .unwrap()
+            .len() as u64
+    });
+}
+
 // `genesis tape convert` makes a binary tape that backtests to the same journal as its CSV files.
 #[test]
 fn a_converted_tape_backtests_like_its_source() {
@@ -278,9 +328,16 @@ fn a_bad_tardis_line_is_named_and_what_came_before_is_kept() {
     let mut lines: Vec<&str> = text.lines().collect();
     lines[300] = "binance-futures,SYN0USDT,oops,1,false,bid,1.0,1";
     std::fs::write(&book, lines.join("\n") + "\n").unwrap();
-    let config = config(dir.path(), &synthetic_instruments(), FUSED);
-    let journal = dir.path().join("journal");
-    let (result, printed) = run(&config, &tapes, &journal);
+    let fused = config(dir.path(), &synthetic_instruments(), FUSED);
+    let apart = with_tape_core(config(dir.path(), &synthetic_instruments(), JOURNAL_APART));
+    for (name, config) in [("fused", fused), ("tape-core", apart)] {
+        assert_bad_line_named(&config, &tapes, &dir.path().join(name), &book);
+    }
+}
+
+/// Backtests `tapes`, whose `book` has a bad line 301, into `journal`.
+fn assert_bad_line_named(config: &Config, tapes: &[PathBuf], journal: &Path, book: &Path) {
+    let (result, printed) = run(config, tapes, journal);
     let error = result.err().expect("a bad line fails the backtest");
     let failure = error.downcast_ref::<TapeFailure>().expect("a tape failure");
     assert!(
@@ -291,14 +348,14 @@ fn a_bad_tardis_line_is_named_and_what_came_before_is_kept() {
         printed.contains("TAPE ERROR") && printed.contains("line 301"),
         "{printed}"
     );
-    let records = genesis_engine::journal_stage::read_available(&journal)
+    let records = genesis_engine::journal_stage::read_available(journal)
         .unwrap()
         .len() as u64;
     assert!(
         records > 200,
         "rows before the bad line are journaled: {records}"
     );
-    assert_replays(&journal, records);
+    assert_replays(journal, records);
 }
 
 // The binary exits 1 on a truncated ITCH file, naming it and the offset, after the report.

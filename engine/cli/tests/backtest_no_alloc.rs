@@ -10,7 +10,10 @@
 //! The parts are the ones `run_backtest` builds (`backtest_config`,
 //! `TapeFeed::open`, `backtest_parts`), run fused on the test's thread with
 //! the tape read on that thread too (no read-ahead thread), so the counting
-//! allocator sees the reader, the venue and the stages alike.
+//! allocator sees the reader, the venue and the stages alike. With the
+//! tape's work on a second core (`backtest.tape_core`), the tape's steps
+//! run on a thread the test starts, which counts its own allocations after
+//! its first steps.
 
 mod common;
 #[path = "../../../io/tests/support/counting_alloc.rs"]
@@ -21,10 +24,12 @@ mod fused;
 mod tapes;
 
 use fused::{run_fused, Measured};
+use genesis_cli::backtest::tape_core::TapeAhead;
 use genesis_cli::backtest::{backtest_config, backtest_parts, BacktestOptions};
 use genesis_cli::commands::backtest::convert;
 use genesis_engine::adapters::tape_source::TapeFeed;
 use genesis_engine::config::Config;
+use genesis_engine::topology::side_work::SideWork;
 use genesis_io::tape::synthetic::{write_synthetic_tape, SyntheticConfig};
 use genesis_io::tape::Compression;
 use std::path::{Path, PathBuf};
@@ -50,16 +55,47 @@ fn measure(config: &Config, tapes: &[PathBuf], journal: &Path) -> (Measured, u64
     let (config, synchronous) = backtest_config(&config, &options).unwrap();
     assert!(synchronous, "a fused plan");
     let feed = TapeFeed::open(tapes, &config).unwrap();
-    let (parts, driver) = backtest_parts(&config, feed, synchronous);
+    let (parts, driver, ahead) = backtest_parts(&config, feed, synchronous);
+    let tape_core = ahead.map(|ahead| std::thread::spawn(move || tape_steps(ahead)));
     let measured = run_fused(&config, parts, WARM_UP_EVENTS, MEASURED_EVENTS);
-    let driver = driver.lock().unwrap();
-    let venue = driver.venue().counters();
-    assert!(
-        driver.counters().rows > WARM_UP_EVENTS,
-        "the tape still had rows when counting stopped: {:?}",
-        driver.counters()
-    );
-    (measured, venue.fills_maker + venue.fills_taker)
+    let fills = {
+        let driver = driver.lock().unwrap();
+        let venue = driver.venue().counters();
+        assert!(
+            driver.counters().rows > WARM_UP_EVENTS,
+            "the tape still had rows when counting stopped: {:?}",
+            driver.counters()
+        );
+        venue.fills_maker + venue.fills_taker
+    };
+    drop(driver);
+    if let Some(tape_core) = tape_core {
+        let (steps, allocations) = tape_core.join().unwrap();
+        assert!(steps > TAPE_WARM_UP_STEPS, "the tape's steps were counted");
+        assert_eq!(allocations, 0, "heap allocations in the tape core's steps");
+    }
+    (measured, fills)
+}
+
+/// Steps of the tape's work before its allocations count.
+const TAPE_WARM_UP_STEPS: u64 = 8;
+
+/// Runs the tape's work until it stops; its steps that wrote rows, and
+/// the allocations of those after the first [`TAPE_WARM_UP_STEPS`].
+fn tape_steps(mut ahead: TapeAhead) -> (u64, u64) {
+    let mut steps = 0u64;
+    while !ahead.is_stopped() {
+        if steps == TAPE_WARM_UP_STEPS {
+            counting_alloc::COUNTING.with(|c| c.set(true));
+        }
+        if ahead.step() {
+            steps += 1;
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+    counting_alloc::COUNTING.with(|c| c.set(false));
+    (steps, counting_alloc::ALLOCATIONS.with(|n| n.get()))
 }
 
 fn assert_allocation_free(what: &str, measured: &Measured, venue_fills: u64) {
@@ -103,8 +139,13 @@ fn tardis_and_binary_tape_backtests_allocate_nothing_per_event() {
             let binary = dir.path().join("tape.gtape");
             convert(&config, &tapes, &binary).unwrap();
             let journal = dir.path().join("journal-binary");
-            let (measured, fills) = measure(&config, &[binary], &journal);
+            let (measured, fills) = measure(&config, std::slice::from_ref(&binary), &journal);
             assert_allocation_free("binary tape", &measured, fills);
+            let mut tape_core = config.clone();
+            tape_core.backtest.tape_core = Some(1);
+            let journal = dir.path().join("journal-tape-core");
+            let (measured, fills) = measure(&tape_core, &[binary], &journal);
+            assert_allocation_free("binary tape, tape core", &measured, fills);
         }
     }
 }

@@ -67,6 +67,12 @@ pub struct BacktestConfig {
     /// ingest (a second busy thread: CSV and gzip tapes run faster; a
     /// binary tape gains little).
     pub read_ahead_thread: bool,
+    /// The core that does the tape's order-independent work ahead of the
+    /// engine: reading and decoding rows, the tape's books, each row's
+    /// touch and engine event (`tape_core = 1`). It runs on the journal's
+    /// thread when the journal has that core to itself, else on a thread
+    /// of its own there. Unset: all of it on ingest's thread.
+    pub tape_core: Option<usize>,
 }
 
 impl Default for BacktestConfig {
@@ -83,6 +89,7 @@ impl Default for BacktestConfig {
             itch_day: "1970-01-01".into(),
             itch_orders_max: 1 << 18,
             read_ahead_thread: false,
+            tape_core: None,
         }
     }
 }
@@ -99,6 +106,12 @@ impl BacktestConfig {
             if value == 0 || value > 1 << 24 {
                 return Err(invalid(key, format!("{value} is not within 1..=16777216")));
             }
+        }
+        if self.read_ahead_thread && self.tape_core.is_some() {
+            return Err(invalid(
+                "backtest.read_ahead_thread",
+                "is off when backtest.tape_core is set (the tape's core reads the tape)".into(),
+            ));
         }
         if self.tardis_exchange.is_empty() {
             return Err(invalid(

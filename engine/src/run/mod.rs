@@ -104,6 +104,21 @@ pub trait RunHooks {
     /// reading their sources next.
     fn on_ready(&mut self) {}
 
+    /// Work for the last thread of a plan with more than one (the
+    /// journal's) to do between its batches; asked once, before the
+    /// threads start, and only of such a plan. None: no side work.
+    fn side_work(&mut self) -> Option<Box<dyn crate::topology::side_work::SideWork>> {
+        None
+    }
+
+    /// Whether the first thread waits for room in its ring rather than
+    /// leave an event pending, so that every event has been through its
+    /// stages when the source's emit returns (a backtest's venue relies on
+    /// it to take the orders right after each hand-over). False: live.
+    fn head_blocks(&self) -> bool {
+        false
+    }
+
     /// The threads have stopped. Latency measured outside the engine (a
     /// venue's tick-to-trade), each written to the run's latency log under
     /// its tag.
@@ -159,6 +174,12 @@ pub fn run(
     let endpoint = Endpoint::start(config, &board, groups.len() - 1);
     let snapshots = start_snapshots(config, &stages, &rebuilt, seq_first, &seq_durable, &board);
     let mut plans = thread_plans(config, &groups, stages, &clock, &board);
+    if plans.len() > 1 {
+        plans[0].head_blocks = hooks.head_blocks();
+        if let Some(last) = plans.last_mut() {
+            last.side = hooks.side_work();
+        }
+    }
     let reporter = start_reporter(config, latency_log, &board, &mut plans, &clock);
     keep_helpers_off(config);
     let plan_summary = report::PlanSummary::of(&plans);
@@ -443,6 +464,8 @@ fn thread_plans(
                     journal: stages.journal.take_if(|_| has(JOURNAL)),
                     fatal: None,
                 },
+                side: None,
+                head_blocks: false,
             }
         })
         .collect()

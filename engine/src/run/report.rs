@@ -33,7 +33,13 @@ impl PlanSummary {
         PlanSummary {
             threads: plans
                 .iter()
-                .map(|p| (p.group.core, p.group.name(), p.wait.kind().name()))
+                .map(|p| {
+                    let name = match &p.side {
+                        Some(side) => format!("{}+{}", p.group.name(), side.name()),
+                        None => p.group.name(),
+                    };
+                    (p.group.core, name, p.wait.kind().name())
+                })
                 .collect(),
         }
     }

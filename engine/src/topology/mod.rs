@@ -8,6 +8,7 @@
 
 pub mod chain;
 pub mod runner;
+pub mod side_work;
 pub mod wait;
 
 pub use crate::config::{plan_groups, Group, STAGE_NAMES};

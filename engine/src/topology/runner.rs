@@ -15,6 +15,7 @@ use crate::event::Event;
 use crate::ingest::{Ingest, Sink};
 use crate::telemetry::Board;
 use crate::topology::chain::Chain;
+use crate::topology::side_work::SideWork;
 use crate::topology::wait::{Doorbell, Wait, PARK_MAX};
 use crate::topology::Group;
 use disruptor::{
@@ -90,26 +91,47 @@ pub struct GroupPlan {
     pub batch_max: u64,
     pub ingest: Option<Ingest>,
     pub chain: Chain,
+    /// Work this thread does between its batches (a thread after the
+    /// first only; see [`SideWork`]).
+    pub side: Option<Box<dyn SideWork>>,
+    /// The first thread waits for room in its ring rather than leave an
+    /// event pending, so every event has been through its stages when the
+    /// source's emit returns (a backtest's venue relies on it).
+    pub head_blocks: bool,
 }
 
 /// Ingest's sink: the fused stages, then the next ring if there is one.
-struct HeadSink {
+struct HeadSink<'a> {
     chain: Chain,
     producer: Option<RingProducer>,
+    /// Wait for room in a full ring (see [`GroupPlan::head_blocks`]):
+    /// how, the ring's doorbell, and the run's flags.
+    blocks: Option<(Wait, Option<Arc<Doorbell>>, &'a Shared)>,
 }
 
-impl Sink for HeadSink {
+impl Sink for HeadSink<'_> {
     #[inline]
     fn offer(&mut self, event: &Event) -> bool {
         let chain = &mut self.chain;
         match &mut self.producer {
             // The chain runs inside the slot only once the slot is ours, so a full ring costs nothing.
-            Some(producer) => producer
-                .try_publish(|slot| {
+            Some(producer) => loop {
+                let published = producer.try_publish(|slot| {
                     slot.0 = *event;
                     chain.process(&mut slot.0);
-                })
-                .is_ok(),
+                });
+                let Some((wait, bell, shared)) = &self.blocks else {
+                    break published.is_ok();
+                };
+                if published.is_ok() || shared.failed.load(Ordering::Acquire) {
+                    break published.is_ok();
+                }
+                // Full: its reader may have parked on the last batch. Wait
+                // as an idle thread does (a sleeping plan sleeps: yielding
+                // in a loop burnt a core while the journal caught up).
+                ring(bell);
+                wait.idle();
+            },
             None => {
                 let mut copy = *event;
                 chain.process(&mut copy);
@@ -132,6 +154,10 @@ pub fn run_groups(
         "a ring's capacity is a power of two"
     );
     assert!(!plans.is_empty(), "a run has at least one thread");
+    assert!(
+        plans[0].side.is_none(),
+        "side work runs on a thread after the first"
+    );
     assert!(
         plans.len() - 1 <= crate::telemetry::RINGS_MAX,
         "the board tracks every ring"
@@ -288,10 +314,10 @@ fn spawn_group(
                 bell.register_reader();
             }
             match (plan.ingest, poller) {
-                (Some(ingest), _) => run_head(ingest, plan.chain, (producer, bell_out), plan.wait, &shared, &telemetry),
+                (Some(ingest), _) => run_head(ingest, plan.chain, (producer, bell_out), (plan.wait, plan.head_blocks), &shared, &telemetry),
                 (None, Some(poller)) => run_downstream(
                     (poller, bell_in),
-                    plan.chain,
+                    (plan.chain, plan.side),
                     (producer, bell_out),
                     (plan.wait, plan.batch_max),
                     &shared,
@@ -364,11 +390,16 @@ fn run_head(
     mut ingest: Ingest,
     chain: Chain,
     (producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
-    wait: Wait,
+    (wait, head_blocks): (Wait, bool),
     shared: &Shared,
     telemetry: &Telemetry,
 ) -> GroupResult {
-    let mut sink = HeadSink { chain, producer };
+    let blocks = head_blocks.then(|| (wait, bell_out.clone(), shared));
+    let mut sink = HeadSink {
+        chain,
+        producer,
+        blocks,
+    };
     let mut polls = 0u32;
     let mut idle_polls = 0u32;
     while !shared.stop.load(Ordering::Acquire) {
@@ -419,7 +450,7 @@ fn run_head(
 
 fn run_downstream(
     (mut poller, bell_in): (RingPoller, Option<Arc<Doorbell>>),
-    mut chain: Chain,
+    (mut chain, mut side): (Chain, Option<Box<dyn SideWork>>),
     (mut producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
     (wait, batch_max): (Wait, u64),
     shared: &Shared,
@@ -428,6 +459,7 @@ fn run_downstream(
     let mut processed = 0u64;
     let mut idle = ReaderIdle::default();
     'outer: loop {
+        let side_worked = side.as_mut().is_some_and(|side| side.step());
         match poller.take(batch_max) {
             Ok(mut guard) => {
                 idle.on_work(bell_in.as_deref());
@@ -449,6 +481,10 @@ fn run_downstream(
             Err(Polling::NoEvents) => {
                 if shared.failed.load(Ordering::Acquire) {
                     break;
+                }
+                if side_worked {
+                    idle.on_work(bell_in.as_deref());
+                    continue;
                 }
                 if idle_work_due(idle.polls) {
                     chain.on_idle();

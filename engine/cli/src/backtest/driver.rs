@@ -20,17 +20,21 @@
 //! (time, then rank), updated only when that stream moves: the merge is
 //! the least of four numbers. Rows are read ahead (at most
 //! `backtest.lookahead_rows_max`) so the venue can see them before the
-//! engine does.
+//! engine does: by the driver, or, with `backtest.tape_core`, by the
+//! tape's core, which also makes each row's touch and event; then, when
+//! the next row is not yet published, the merge stops until it is (it
+//! never moves past a row it has not seen, so the order is the same).
 //!
 //! Why it is deterministic: an order decided at time t reaches the venue at
 //! t + entry latency or later, so the venue may run up to there before the
 //! engine's decisions are known. With every stage up to execution on
 //! ingest's thread, an event handed over is decided before the hand-over
-//! returns (fused plan: orders are taken right after each hand-over); with
-//! the journal on a thread of its own, an event may wait for room in the
-//! ring, so one poll hands over only what falls within the entry latency
-//! of its first event, and takes the orders at the next poll, when ingest
-//! has passed everything on. No clock is read but to measure latency.
+//! returns (synchronous: orders are taken right after each hand-over) —
+//! `genesis backtest` runs every plan so, ingest's thread waiting for room
+//! in the journal's ring (`RunHooks::head_blocks`). A driver that is not
+//! synchronous (its events may wait in ingest) hands over in one poll only
+//! what falls within the entry latency of its first event, and takes the
+//! orders at the next poll. No clock is read but to measure latency.
 //!
 //! After the last row, orders and replies are still answered and delivered
 //! up to the last row's time plus both latencies; later ones are dropped
@@ -40,7 +44,8 @@
 //! venue has seen every row the engine receives; the kept keys are the
 //! streams' own; queues never outgrow what was reserved for them.
 
-use super::read_ahead::{ReadAhead, Row};
+use super::read_ahead::{ReadAhead, Row, Taken};
+use super::tape_core::{venue_time_of, TapeAhead};
 use super::translate;
 use genesis_engine::adapters::tape_source::{event_of_record, touch_of, TapeFeed};
 use genesis_engine::clock::EpochClock;
@@ -49,7 +54,7 @@ use genesis_engine::event::{Event, FLAG_MESSAGE_CONTINUES};
 use genesis_engine::execution::gateway::OrderRequest;
 use genesis_engine::ingest::Source;
 use genesis_engine::topology::chain::laps_sampled;
-use genesis_io::tape::records::TapeRecord;
+use genesis_io::tape::TapeError;
 use genesis_sim::backtest::{BacktestVenue, BacktestVenueConfig, Reply};
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
@@ -140,7 +145,11 @@ pub struct Progress {
 
 /// The backtest's clock (see the module header).
 pub struct Driver {
-    feed: TapeFeed,
+    /// The tape, read here; None when the tape's core reads it ahead
+    /// (`backtest.tape_core`: the rows come through `rows`).
+    feed: Option<TapeFeed>,
+    /// The tape's core published its last row and the driver took it.
+    ahead_ended: bool,
     /// Also the engine's books: the touch an engine event carries is the
     /// venue's book's after the same row (both apply every row of the tape
     /// in order, and orders never change the venue's book).
@@ -242,6 +251,29 @@ impl Driver {
         requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
         synchronous: bool,
     ) -> Driver {
+        let rows = ReadAhead::with_capacity(config.backtest.lookahead_rows_max);
+        Driver::over(config, (Some(feed), rows), requests_in, synchronous)
+    }
+
+    /// A driver whose rows the returned [`TapeAhead`] reads from `feed`
+    /// and prepares ahead on the tape's core (`backtest.tape_core`).
+    pub fn with_tape_core(
+        config: &Config,
+        feed: TapeFeed,
+        requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
+        synchronous: bool,
+    ) -> (Driver, TapeAhead) {
+        let (rows, slots) = ReadAhead::ahead(config.backtest.lookahead_rows_max);
+        let driver = Driver::over(config, (None, rows), requests_in, synchronous);
+        (driver, TapeAhead::new(config, feed, slots))
+    }
+
+    fn over(
+        config: &Config,
+        (feed, rows): (Option<TapeFeed>, ReadAhead),
+        requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
+        synchronous: bool,
+    ) -> Driver {
         let backtest = &config.backtest;
         let venue = BacktestVenue::new(&BacktestVenueConfig {
             instruments: config.instruments.len(),
@@ -250,10 +282,11 @@ impl Driver {
         });
         Driver {
             feed,
+            ahead_ended: false,
             venue,
             instruments: config.instruments.len(),
             requests_in,
-            rows: ReadAhead::with_capacity(backtest.lookahead_rows_max),
+            rows,
             rows_max: backtest.lookahead_rows_max,
             venue_next: 0,
             venue_clock_ns: 0,
@@ -305,8 +338,29 @@ impl Driver {
         &self.venue
     }
 
-    pub fn feed_mut(&mut self) -> &mut TapeFeed {
-        &mut self.feed
+    /// Takes the error that ended the tape, if one did.
+    pub fn take_tape_error(&mut self) -> Option<TapeError> {
+        match &mut self.feed {
+            Some(feed) => feed.take_error(),
+            None => self.rows.take_error(),
+        }
+    }
+
+    /// Bytes of the tape files read so far.
+    fn file_bytes_read(&self) -> u64 {
+        match &self.feed {
+            Some(feed) => feed.file_bytes_read(),
+            None => self.rows.file_bytes_read(),
+        }
+    }
+
+    /// Whether every row of the tape has been read (or it failed).
+    #[inline]
+    fn tape_done(&self) -> bool {
+        match &self.feed {
+            Some(feed) => feed.is_done(),
+            None => self.ahead_ended,
+        }
     }
 
     /// Levels dropped because a book side was full, over all books.
@@ -319,7 +373,7 @@ impl Driver {
 
     /// True once nothing more will happen.
     fn is_finished(&self) -> bool {
-        self.feed.is_done()
+        self.tape_done()
             && self.rows.is_empty()
             && self.requests.is_empty()
             && self.replies.is_empty()
@@ -367,12 +421,15 @@ impl Driver {
     }
 
     /// The earliest item of the four streams, by (time, rank): the least
-    /// of their keys.
+    /// of their keys; None also while the tape's core has not yet
+    /// published the row the venue sees next (the merge waits for it).
     #[inline]
     fn next_item(&mut self) -> Option<(u64, Item)> {
         if self.venue_next == self.rows.len() {
-            self.read_ahead();
-            if self.rows.is_empty() && self.feed.is_done() {
+            if !self.read_ahead() {
+                return None;
+            }
+            if self.rows.is_empty() && self.tape_done() {
                 self.drop_after_end();
             }
         }
@@ -428,43 +485,65 @@ impl Driver {
     }
 
     /// Reads rows until the venue has one it has not seen (or the
-    /// read-ahead is full, or the tape ended).
+    /// read-ahead is full, or the tape ended). False if the tape's core
+    /// has not published the next row yet: the merge must wait.
     #[inline]
-    fn read_ahead(&mut self) {
-        while self.venue_next == self.rows.len() && !self.feed.is_done() {
+    fn read_ahead(&mut self) -> bool {
+        while self.venue_next == self.rows.len() && !self.tape_done() {
             if self.rows.len() == self.rows_max {
-                return;
+                return true;
             }
-            match self.feed.next_record() {
+            let Some(feed) = self.feed.as_mut() else {
+                if !self.take_published() {
+                    return false;
+                }
+                continue;
+            };
+            match feed.next_record() {
                 Some(record) => {
                     self.last_read_local_ns = record.ts_local_ns;
-                    self.rows.push_back(Row {
-                        record,
-                        touch: (0, 0),
-                        venue_ns: self.venue_time_of(&record),
+                    let venue_ns = venue_time_of(self.venue_time, &record);
+                    self.rows.push_with(|row| {
+                        row.record = record;
+                        row.touch = (0, 0);
+                        row.venue_ns = venue_ns;
                     });
                     self.venue_key = self.venue_key_now();
                 }
-                None => {
-                    self.end_ns = Some(
-                        self.last_read_local_ns
-                            .saturating_add(self.entry_ns)
-                            .saturating_add(self.response_ns),
-                    );
-                }
+                None => self.tape_ended(),
+            }
+        }
+        true
+    }
+
+    /// Takes the next row the tape's core published (its venue time, touch
+    /// and event made there); false if there is none yet.
+    #[inline]
+    fn take_published(&mut self) -> bool {
+        match self.rows.take_published() {
+            Taken::Row => {
+                let row = self.rows.get(self.rows.len() - 1).expect("a row was taken");
+                self.last_read_local_ns = row.record.ts_local_ns;
+                self.venue_key = self.venue_key_now();
+                true
+            }
+            Taken::Waiting => false,
+            Taken::Ended => {
+                self.ahead_ended = true;
+                self.tape_ended();
+                true
             }
         }
     }
 
-    /// When the venue would see `row`: its exchange (or local) time, never
-    /// after its local time. The merge holds it back to the row the venue
-    /// saw last.
-    #[inline]
-    fn venue_time_of(&self, row: &TapeRecord) -> u64 {
-        match self.venue_time {
-            VenueTime::Exchange => row.ts_exchange_ns.min(row.ts_local_ns),
-            VenueTime::Local => row.ts_local_ns,
-        }
+    /// The tape ended: what arrives after its last row plus both latencies
+    /// is dropped.
+    fn tape_ended(&mut self) {
+        self.end_ns = Some(
+            self.last_read_local_ns
+                .saturating_add(self.entry_ns)
+                .saturating_add(self.response_ns),
+        );
     }
 
     /// After the tape: drops orders and replies beyond its end (counted).
@@ -521,17 +600,37 @@ impl Driver {
         let venue_ns = self.advance_to(time_ns);
         self.venue_clock_ns = venue_ns;
         let (replies, response_ns) = (&mut self.replies, self.response_ns);
-        let row = self.rows.at_mut(index);
-        self.venue.on_record(&row.record, &mut |reply| {
-            push_reply(replies, &reply, venue_ns, response_ns)
-        });
-        if !row.record.kind.is_trade() {
-            if let Some(book) = self.venue.book(row.record.instrument) {
-                row.touch = touch_of(book);
+        let ts_local_ns = if self.rows.is_ahead() {
+            // The tape's core made the touch and the event from its own books.
+            let row = self.rows.get(index).expect("the merge saw the row");
+            self.venue.on_record(&row.record, &mut |reply| {
+                push_reply(replies, &reply, venue_ns, response_ns)
+            });
+            debug_assert_eq!(
+                row.event,
+                event_of_record(
+                    &row.record,
+                    self.venue
+                        .book(row.record.instrument)
+                        .map_or((0, 0), touch_of)
+                ),
+                "the tape's core made the event the venue's book gives"
+            );
+            row.record.ts_local_ns
+        } else {
+            let row = self.rows.at_mut(index);
+            self.venue.on_record(&row.record, &mut |reply| {
+                push_reply(replies, &reply, venue_ns, response_ns)
+            });
+            if !row.record.kind.is_trade() {
+                if let Some(book) = self.venue.book(row.record.instrument) {
+                    row.touch = touch_of(book);
+                }
             }
-        }
+            row.record.ts_local_ns
+        };
         if index == 0 {
-            self.engine_key = merge_key(row.record.ts_local_ns, Item::EngineTape);
+            self.engine_key = merge_key(ts_local_ns, Item::EngineTape);
         }
         self.venue_key = self.venue_key_now();
         if self.reply_key == NONE {
@@ -610,7 +709,10 @@ impl Driver {
     fn next_row_event(&mut self) -> Event {
         debug_assert!(self.venue_next > 0, "the venue saw the row first");
         let Row {
-            record: row, touch, ..
+            record: row,
+            touch,
+            event: ahead_event,
+            ..
         } = self.rows.front().expect("the merge saw a row");
         let counters = &mut self.counters;
         counters.rows += 1;
@@ -619,7 +721,11 @@ impl Driver {
         } else if !row.continues() {
             counters.book_updates += 1;
         }
-        let event = event_of_record(row, *touch);
+        let event = if self.rows.is_ahead() {
+            *ahead_event
+        } else {
+            event_of_record(row, *touch)
+        };
         debug_assert_eq!(
             event.flags & FLAG_MESSAGE_CONTINUES != 0,
             row.continues() && !row.kind.is_trade()
@@ -630,7 +736,7 @@ impl Driver {
         let rows = self.counters.rows;
         if rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
             self.progress.rows.store(rows, Ordering::Relaxed);
-            let bytes = self.feed.file_bytes_read();
+            let bytes = self.file_bytes_read();
             self.progress
                 .file_bytes_read
                 .store(bytes, Ordering::Relaxed);
@@ -643,7 +749,7 @@ impl Driver {
         self.progress
             .rows
             .store(self.counters.rows, Ordering::Relaxed);
-        let bytes = self.feed.file_bytes_read();
+        let bytes = self.file_bytes_read();
         self.progress
             .file_bytes_read
             .store(bytes, Ordering::Relaxed);

@@ -11,7 +11,9 @@
 //! as live. What differs, and why:
 //! - ingest, risk, strategy and execution must share one core (the journal
 //!   may have its own): the venue's clock may only run ahead of orders that
-//!   are already decided (see [`driver`]);
+//!   are already decided (see [`driver`]); the tape's order-independent
+//!   work may run ahead on another core (`backtest.tape_core`, see
+//!   [`tape_core`]);
 //! - ingest's timers are off (they would tick in wall time) and market data
 //!   is never conflated: every row of the tape is processed; the latency
 //!   and event-rate alerts are off (they compare wall time with tape time);
@@ -21,12 +23,14 @@
 //!   snapshot thread runs (`snapshot.enabled` off).
 //!
 //! Owning thread: the caller's; the engine's threads (and, with
-//! `backtest.read_ahead_thread`, the tape reader) are started and joined
-//! inside [`run_backtest`].
+//! `backtest.read_ahead_thread`, the tape reader; with `backtest.tape_core`
+//! in a fused plan, the tape's thread) are started and joined inside
+//! [`run_backtest`].
 
 pub mod driver;
 mod read_ahead;
 mod report;
+pub mod tape_core;
 mod translate;
 
 pub use driver::{Driver, DriverCounters, Progress};
@@ -38,14 +42,17 @@ use genesis_engine::adapters::tape_source::TapeFeed;
 use genesis_engine::adapters::QueueGateway;
 use genesis_engine::config::{plan_groups, Config, StrategyName};
 use genesis_engine::ingest::{NoSource, Sources, POLL_BUDGET_MAX};
-use genesis_engine::run::{NoHooks, Parts};
+use genesis_engine::run::{Parts, RunHooks};
 use genesis_engine::telemetry::metrics::Percentiles;
-use genesis_engine::topology::EXECUTION;
+use genesis_engine::topology::side_work::SideWork;
+use genesis_engine::topology::wait::Wait;
+use genesis_engine::topology::{EXECUTION, JOURNAL};
 use genesis_io::tape::records::TapesFormat;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tape_core::{TapeAhead, TapeThread};
 
 /// What `genesis backtest` was asked.
 pub struct BacktestOptions {
@@ -92,6 +99,13 @@ pub fn backtest_config(config: &Config, options: &BacktestOptions) -> Result<(Co
             2 * POLL_BUDGET_MAX
         );
     }
+    if let Some(core) = config.backtest.tape_core {
+        if core == groups[0].core {
+            bail!(
+                "backtest.tape_core {core} is ingest's core: the tape's work goes on another core (the journal's, or a free one)"
+            );
+        }
+    }
     config.validate("backtest")?;
     Ok((config, groups.len() == 1))
 }
@@ -119,13 +133,22 @@ fn check_fresh_journal(dir: &Path) -> Result<()> {
 /// [`backtest_config`] returns it): the tape and the backtest venue as
 /// ingest's sources through the [`Driver`], execution's gateway feeding the
 /// venue, and the config's strategy. The driver is shared with the lanes.
+/// With `backtest.tape_core`, also the tape's work for that core (see
+/// [`tape_core`]), to run with [`TapeCore::start`].
 pub fn backtest_parts(
     config: &Config,
     feed: TapeFeed,
     synchronous: bool,
-) -> (Parts, Arc<Mutex<Driver>>) {
+) -> (Parts, Arc<Mutex<Driver>>, Option<TapeAhead>) {
     let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
-    let driver = Arc::new(Mutex::new(Driver::new(config, feed, requests, synchronous)));
+    let (driver, ahead) = match config.backtest.tape_core {
+        Some(_) => {
+            let (driver, ahead) = Driver::with_tape_core(config, feed, requests, synchronous);
+            (driver, Some(ahead))
+        }
+        None => (Driver::new(config, feed, requests, synchronous), None),
+    };
+    let driver = Arc::new(Mutex::new(driver));
     let (venue, market) = Driver::lanes(&driver);
     let parts = Parts {
         sources: Sources {
@@ -136,12 +159,75 @@ pub fn backtest_parts(
         strategy: genesis_engine::strategy::from_config(config),
         gateway: Box::new(gateway),
     };
-    (parts, driver)
+    (parts, driver, ahead)
+}
+
+/// Where the tape's work runs: on the journal's thread (the run asks the
+/// hooks for it) or on a thread of its own.
+pub enum TapeCore {
+    None,
+    OnJournalThread(Option<Box<TapeAhead>>),
+    Own(TapeThread),
+}
+
+impl TapeCore {
+    /// Places `ahead` on `backtest.tape_core`: the journal's thread if the
+    /// journal runs alone on that core, else a thread of its own pinned
+    /// there (when the plan pins), waiting by that core's wait strategy.
+    pub fn start(config: &Config, ahead: Option<TapeAhead>) -> Result<TapeCore> {
+        let (Some(ahead), Some(core)) = (ahead, config.backtest.tape_core) else {
+            return Ok(TapeCore::None);
+        };
+        let groups = plan_groups(&config.topology.cores).map_err(anyhow::Error::msg)?;
+        let journal_group = groups.iter().position(|g| g.stages.contains(&JOURNAL));
+        if journal_group.is_some_and(|index| index > 0 && groups[index].core == core) {
+            return Ok(TapeCore::OnJournalThread(Some(Box::new(ahead))));
+        }
+        let wait = Wait::new(config.wait_for_core(core), config.topology.sleep_us);
+        Ok(TapeCore::Own(TapeThread::start(
+            ahead,
+            core,
+            wait,
+            config.topology.pin_threads,
+        )))
+    }
+
+    /// The tape's thread's line in the plan's description, if it has one.
+    fn own_thread(&self, config: &Config) -> Option<(usize, String, &'static str)> {
+        match (self, config.backtest.tape_core) {
+            (TapeCore::Own(_), Some(core)) => {
+                Some((core, "tape".into(), config.wait_for_core(core).name()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Waits for the tape's own thread, if it has one.
+    pub fn finish(self) {
+        if let TapeCore::Own(thread) = self {
+            thread.join();
+        }
+    }
+}
+
+impl RunHooks for TapeCore {
+    fn head_blocks(&self) -> bool {
+        true
+    }
+
+    fn side_work(&mut self) -> Option<Box<dyn SideWork>> {
+        match self {
+            TapeCore::OnJournalThread(ahead) => {
+                ahead.take().map(|ahead| ahead as Box<dyn SideWork>)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Runs the backtest (see the module header).
 pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<BacktestReport> {
-    let (config, synchronous) = backtest_config(config, options)?;
+    let (config, fused) = backtest_config(config, options)?;
     check_fresh_journal(&config.journal.dir)?;
     let tape_failure = |e: genesis_io::tape::TapeError| TapeFailure(e.to_string());
     let format = TapesFormat::detect(&options.tapes).map_err(tape_failure)?;
@@ -151,34 +237,41 @@ pub fn run_backtest(config: &Config, options: &BacktestOptions) -> Result<Backte
         .iter()
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
-    let (parts, driver) = backtest_parts(&config, feed, synchronous);
+    // Ingest's thread waits for room in the journal's ring (the hooks ask
+    // it to), so every plan hands over synchronously: orders are taken
+    // right after each hand-over, with no window.
+    let (parts, driver, ahead) = backtest_parts(&config, feed, true);
     let progress = lock(&driver).progress();
     let bar = ProgressThread::start(options.progress, tape_bytes, progress);
     let cpu_started_s = report::process_cpu_s();
+    let mut tape_core = TapeCore::start(&config, ahead)?;
     let run = genesis_engine::run::run(
         &config,
         parts,
-        &mut NoHooks,
+        &mut tape_core,
         Arc::clone(&options.stop),
         None,
     );
+    let own_thread = tape_core.own_thread(&config);
+    tape_core.finish();
     let cpu_s = report::process_cpu_s() - cpu_started_s;
     bar.finish();
-    let run = run?;
+    let mut run = run?;
+    run.plan.threads.extend(own_thread);
     let mut driver = lock(&driver);
     driver.publish_progress();
     Ok(BacktestReport {
         driver: driver.counters(),
         venue: driver.venue().counters(),
         latency: Percentiles::of(driver.latency_ns()),
-        latency_to_journal: synchronous,
+        latency_to_journal: fused,
         format,
         tape_bytes,
         levels_truncated: driver.levels_truncated(),
         requote_every_updates: (config.strategy.name == StrategyName::TouchQuoter)
             .then_some(config.strategy.touch_quoter.requote_every_updates),
         strategy: config.strategy.name.to_string(),
-        tape_error: driver.feed_mut().take_error().map(|e| e.to_string()),
+        tape_error: driver.take_tape_error().map(|e| e.to_string()),
         cpu_s,
         run,
     })

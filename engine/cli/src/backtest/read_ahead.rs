@@ -4,23 +4,46 @@
 //!
 //! A ring of a power-of-two number of slots, allocated once: front, push
 //! and drop are a mask and an add. Rows are read and updated in their
-//! slots (the venue writes the touch, the hand-over makes the event from
-//! the slot), never copied out. Owning thread: the driver's (ingest's).
-//! Invariants, asserted in debug builds: never more rows than slots; a row is popped only
-//! once pushed.
+//! slots, never copied out. Two ways to fill it:
+//! - here (the driver reads the tape itself): [`ReadAhead::push_with`]
+//!   writes the next slot, and the venue writes the touch into it;
+//! - ahead (`backtest.tape_core`): the tape's thread
+//!   ([`super::tape_core::TapeAhead`]) writes whole rows — the record, its
+//!   venue time, the touch and the engine event — into the slots past the
+//!   driver's, and publishes them in batches; the driver takes them in
+//!   order ([`ReadAhead::take_published`]) and frees them in batches.
+//!
+//! Owning thread: the driver's (ingest's); the tape's thread writes only
+//! slots the driver has not taken. Invariants (single producer, single
+//! consumer): the producer writes only slots in `[published, released +
+//! slots)` and publishes them with a release store; the driver reads only
+//! slots in `[released, published)` and frees them with a release store;
+//! never more rows than slots; a row is dropped only once taken.
 
+#![allow(unsafe_code)]
+
+use genesis_engine::event::Event;
 use genesis_io::tape::records::TapeRecord;
+use genesis_io::tape::TapeError;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Rows the driver frees at once (one release store per batch).
+const RELEASE_EVERY_ROWS: usize = 64;
 
 /// A row of the read-ahead.
 #[derive(Clone, Copy, Debug)]
 pub struct Row {
     pub record: TapeRecord,
     /// (best bid, best ask) after the row in the venue's book, 0 for an
-    /// empty side; set when the venue sees the row.
+    /// empty side; set when the venue sees the row (read here).
     pub touch: (i64, i64),
     /// The row's own time at the venue (exchange or local, by
     /// `backtest.venue_time`), before the venue's clock holds it back.
     pub venue_ns: u64,
+    /// The row's engine event, touch and all (read ahead only).
+    pub event: Event,
 }
 
 /// What an empty slot holds.
@@ -29,29 +52,167 @@ fn blank_row() -> Row {
         record: TapeRecord::BLANK,
         touch: (0, 0),
         venue_ns: 0,
+        event: Event::EMPTY,
     }
+}
+
+/// A cursor alone on its cache lines (the two threads write one each).
+#[repr(align(128))]
+#[derive(Default)]
+struct Cursor(AtomicUsize);
+
+/// The slots and the cursors both threads share.
+pub struct Slots {
+    cells: Box<[UnsafeCell<Row>]>,
+    mask: usize,
+    /// Rows written (absolute count): the producer's release store.
+    published: Cursor,
+    /// Rows freed (absolute count): the driver's release store.
+    released: Cursor,
+    /// The driver found no row to take at this absolute index: the
+    /// producer reads at least up to it.
+    wanted: Cursor,
+    /// Set (release) after the last row is published: the tape ended or failed.
+    ended: AtomicBool,
+    /// The driver is gone: the producer stops.
+    closed: AtomicBool,
+    /// The error that ended the tape, if one did (set before `ended`).
+    pub error: Mutex<Option<TapeError>>,
+    /// Bytes of the tape files read (for the progress bar).
+    pub file_bytes_read: AtomicU64,
+}
+
+// SAFETY: the cells are shared by one producer and one consumer that touch
+// disjoint ranges of slots, handed over by the release/acquire cursors
+// (see the module header); everything else is atomic or behind a mutex.
+unsafe impl Sync for Slots {}
+
+impl Slots {
+    /// Room for at least `rows_max` rows.
+    fn with_capacity(rows_max: usize) -> Slots {
+        assert!(rows_max > 0, "the read-ahead holds at least one row");
+        let slot_count = rows_max.next_power_of_two();
+        Slots {
+            cells: (0..slot_count)
+                .map(|_| UnsafeCell::new(blank_row()))
+                .collect(),
+            mask: slot_count - 1,
+            published: Cursor::default(),
+            released: Cursor::default(),
+            wanted: Cursor::default(),
+            ended: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            error: Mutex::new(None),
+            file_bytes_read: AtomicU64::new(0),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.cells.len()
+    }
+
+    #[inline]
+    fn cell(&self, index: usize) -> *mut Row {
+        // SAFETY: masked by `cells.len() - 1` (a power of two): in bounds.
+        unsafe { self.cells.get_unchecked(index & self.mask) }.get()
+    }
+
+    /// The producer's view: rows freed, and the index the driver waits for.
+    #[inline]
+    pub fn released_and_wanted(&self) -> (usize, usize) {
+        (
+            self.released.0.load(Ordering::Acquire),
+            self.wanted.0.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The producer writes row `index`.
+    ///
+    /// # Safety
+    /// Only the single producer calls it, for `index` in `[published,
+    /// released + capacity)` as it last read them.
+    #[inline]
+    pub unsafe fn write(&self, index: usize, row: impl FnOnce(&mut Row)) {
+        // SAFETY: by the caller's contract the driver reads no slot in that
+        // range until it is published, and no other thread writes it.
+        row(unsafe { &mut *self.cell(index) })
+    }
+
+    /// The producer publishes rows up to `index` (absolute).
+    #[inline]
+    pub fn publish(&self, index: usize) {
+        self.published.0.store(index, Ordering::Release);
+    }
+
+    /// The producer is done: every row is published; `error` ended the tape.
+    pub fn end(&self, error: Option<TapeError>) {
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+        self.ended.store(true, Ordering::Release);
+    }
+
+    /// The driver is gone (or the run ended): the producer stops.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Whether the driver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// What [`ReadAhead::take_published`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// One more row is in the read-ahead.
+    Row,
+    /// None published yet: the tape's thread is behind.
+    Waiting,
+    /// The tape ended and every row was taken.
+    Ended,
 }
 
 /// Rows in tape order (see the module header).
 pub struct ReadAhead {
-    slots: Box<[Row]>,
-    mask: usize,
-    /// Slot index of the front row, not masked.
+    slots: Arc<Slots>,
+    /// Absolute index of the front row.
     head: usize,
     len: usize,
+    /// The producer's `published` as last read (ahead only).
+    published: usize,
+    /// `head` as last stored in `released` (ahead only).
+    released: usize,
+    ahead: bool,
 }
 
 impl ReadAhead {
-    /// Room for at least `rows_max` rows.
+    /// Room for at least `rows_max` rows, filled by the driver itself.
     pub fn with_capacity(rows_max: usize) -> ReadAhead {
-        assert!(rows_max > 0, "the read-ahead holds at least one row");
-        let slot_count = rows_max.next_power_of_two();
+        ReadAhead::over(Arc::new(Slots::with_capacity(rows_max)), false)
+    }
+
+    /// Room for at least `rows_max` rows, filled by the tape's thread
+    /// through the slots returned.
+    pub fn ahead(rows_max: usize) -> (ReadAhead, Arc<Slots>) {
+        let slots = Arc::new(Slots::with_capacity(rows_max));
+        (ReadAhead::over(Arc::clone(&slots), true), slots)
+    }
+
+    fn over(slots: Arc<Slots>, ahead: bool) -> ReadAhead {
         ReadAhead {
-            slots: vec![blank_row(); slot_count].into_boxed_slice(),
-            mask: slot_count - 1,
+            slots,
             head: 0,
             len: 0,
+            published: 0,
+            released: 0,
+            ahead,
         }
+    }
+
+    /// Whether the tape's thread fills it.
+    #[inline]
+    pub fn is_ahead(&self) -> bool {
+        self.ahead
     }
 
     #[inline]
@@ -67,21 +228,66 @@ impl ReadAhead {
     /// The row `index` places behind the front.
     #[inline]
     pub fn get(&self, index: usize) -> Option<&Row> {
-        (index < self.len).then(|| &self.slots[self.head.wrapping_add(index) & self.mask])
+        // SAFETY: a taken row's slot is in `[released, published)` (or
+        // written only by this owner, here): nothing writes it while the
+        // driver holds it.
+        (index < self.len).then(|| unsafe { &*self.slots.cell(self.head.wrapping_add(index)) })
     }
 
-    /// The row `index` places behind the front; it must be there.
+    /// The row `index` places behind the front; it must be there (filled
+    /// here only: the tape's thread's rows are read-only).
     #[inline]
     pub fn at_mut(&mut self, index: usize) -> &mut Row {
         debug_assert!(index < self.len, "a row of the read-ahead");
-        &mut self.slots[self.head.wrapping_add(index) & self.mask]
+        debug_assert!(
+            !self.ahead,
+            "rows read ahead are the tape thread's as written"
+        );
+        // SAFETY: filled here, no other thread touches the slots, and
+        // `&mut self` makes this the only reference.
+        unsafe { &mut *self.slots.cell(self.head.wrapping_add(index)) }
     }
 
+    /// Appends a row written in its slot by `fill` (filled here only).
     #[inline]
-    pub fn push_back(&mut self, row: Row) {
-        debug_assert!(self.len < self.slots.len(), "the read-ahead has room");
-        self.slots[self.head.wrapping_add(self.len) & self.mask] = row;
+    pub fn push_with(&mut self, fill: impl FnOnce(&mut Row)) {
+        debug_assert!(!self.ahead, "the tape's thread fills this one");
+        debug_assert!(self.len < self.slots.capacity(), "the read-ahead has room");
+        // SAFETY: as `at_mut`; the slot is past the rows held.
+        fill(unsafe { &mut *self.slots.cell(self.head.wrapping_add(self.len)) });
         self.len += 1;
+    }
+
+    /// Takes the next row the tape's thread published (ahead only).
+    #[inline]
+    pub fn take_published(&mut self) -> Taken {
+        debug_assert!(self.ahead, "rows come from the tape's thread");
+        let next = self.head.wrapping_add(self.len);
+        if next == self.published {
+            self.published = self.slots.published.0.load(Ordering::Acquire);
+            if next == self.published {
+                return self.nothing_published(next);
+            }
+        }
+        self.len += 1;
+        Taken::Row
+    }
+
+    /// No row at `next`: ended, or the producer is asked for it.
+    #[cold]
+    fn nothing_published(&mut self, next: usize) -> Taken {
+        if self.slots.ended.load(Ordering::Acquire) {
+            // Published before `ended` was set: one more look.
+            self.published = self.slots.published.0.load(Ordering::Acquire);
+            if next != self.published {
+                self.len += 1;
+                return Taken::Row;
+            }
+            return Taken::Ended;
+        }
+        self.release();
+        self.slots.wanted.0.store(next + 1, Ordering::Relaxed);
+        Taken::Waiting
     }
 
     /// The front row, if any (read in place: the merge hands it over from
@@ -97,6 +303,36 @@ impl ReadAhead {
         debug_assert!(self.len > 0, "a row to drop");
         self.head = self.head.wrapping_add(1);
         self.len -= 1;
+        if self.ahead && self.head.wrapping_sub(self.released) >= RELEASE_EVERY_ROWS {
+            self.release();
+        }
+    }
+
+    /// Hands the freed slots back to the tape's thread.
+    #[inline]
+    fn release(&mut self) {
+        self.released = self.head;
+        self.slots.released.0.store(self.head, Ordering::Release);
+    }
+
+    /// Bytes of the tape files read by the tape's thread.
+    pub fn file_bytes_read(&self) -> u64 {
+        self.slots.file_bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// The error that ended the tape on the tape's thread, if one did.
+    pub fn take_error(&self) -> Option<TapeError> {
+        self.slots
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.slots.close();
     }
 }
 
@@ -104,10 +340,8 @@ impl ReadAhead {
 mod tests {
     use super::*;
 
-    fn row(ts_local_ns: u64) -> Row {
-        let mut row = blank_row();
-        row.record.ts_local_ns = ts_local_ns;
-        row
+    fn push(rows: &mut ReadAhead, ts_local_ns: u64) {
+        rows.push_with(|row| row.record.ts_local_ns = ts_local_ns);
     }
 
     #[test]
@@ -117,7 +351,7 @@ mod tests {
         let mut rows = ReadAhead::with_capacity(3);
         let mut next_out = 0;
         for ts in 0..10 {
-            rows.push_back(row(ts));
+            push(&mut rows, ts);
             if rows.len() == 3 {
                 assert_eq!(rows.get(2).unwrap().record.ts_local_ns, ts);
                 assert_eq!(rows.front().unwrap().record.ts_local_ns, next_out);
@@ -131,5 +365,53 @@ mod tests {
             rows.drop_front();
         }
         assert!(rows.is_empty());
+    }
+
+    #[test]
+    fn rows_published_by_another_thread_come_out_in_order_and_end() {
+        // A producer thread writes 5,000 rows through 8 slots, publishing
+        // in uneven batches and waiting (sleeping) for freed slots; the
+        // driver's side takes every row once, in order, then sees the end.
+        const ROWS: usize = 5_000;
+        let nap = || std::thread::sleep(std::time::Duration::from_micros(20));
+        let (mut rows, slots) = ReadAhead::ahead(8);
+        let producer = std::thread::spawn(move || {
+            let mut next = 0usize;
+            while next < ROWS {
+                let (released, _) = slots.released_and_wanted();
+                let end = (released + slots.capacity()).min(ROWS).min(next + 3);
+                if next == end {
+                    nap();
+                    continue;
+                }
+                for index in next..end {
+                    // SAFETY: the one producer, within `[published, released + capacity)`.
+                    unsafe { slots.write(index, |row| row.record.ts_local_ns = index as u64) };
+                }
+                next = end;
+                slots.publish(next);
+            }
+            slots.end(None);
+        });
+        let mut seen = 0u64;
+        loop {
+            match rows.take_published() {
+                Taken::Row => {
+                    assert_eq!(rows.get(rows.len() - 1).unwrap().record.ts_local_ns, seen);
+                    seen += 1;
+                    if rows.len() > 2 {
+                        rows.drop_front();
+                    }
+                }
+                Taken::Waiting => nap(),
+                Taken::Ended => break,
+            }
+            while rows.len() == 8 {
+                rows.drop_front();
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(seen, ROWS as u64);
+        assert!(rows.take_error().is_none());
     }
 }
