@@ -360,3 +360,45 @@ fn bad_requests_are_refused() {
     );
     assert!(tape.events.is_empty());
 }
+
+// Orders come and go for far longer than the done-order memory: the
+// session-order table never doubles (its tombstones are cleaned in place),
+// so its memory is all reached at start-up, not minutes into a run.
+#[test]
+fn the_session_order_table_keeps_its_size_as_orders_come_and_go() {
+    let (mut exchange, mut tape) = (Exchange::new(1, 64), Tape::default());
+    exchange.on_top(0, &top(100, 110), 1, &mut tape);
+    let capacity = exchange.session_orders.capacity();
+    assert!(
+        capacity >= DONE_MEMORY + 1_024,
+        "room for the done memory and the live orders: {capacity}"
+    );
+    for order in 1..=50_000u64 {
+        let now = 2 * order;
+        exchange.submit(
+            OWNER_SESSION,
+            request(RequestKind::New, order, Side::Buy, 101, 1),
+            now,
+            &mut tape,
+        );
+        exchange.submit(
+            OWNER_SESSION,
+            request(RequestKind::Cancel, order, Side::Buy, 0, 1),
+            now + 1,
+            &mut tape,
+        );
+        while exchange.pop_reply().is_some() {}
+    }
+    assert_eq!(
+        exchange.session_orders.len(),
+        DONE_MEMORY,
+        "the live order count is 0 and the done memory full"
+    );
+    // Tombstones lower the reported capacity until a clean-up; a doubling
+    // would raise it.
+    let after = exchange.session_orders.capacity();
+    assert!(
+        after <= capacity,
+        "the table grew from room for {capacity} to {after}"
+    );
+}
