@@ -5,17 +5,9 @@
 
 use genesis_engine::recent::RecentMap;
 
-/// Anonymous resident bytes of this process (`RssAnon` of /proc/self/status).
-fn anon_resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("RssAnon:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .expect("RssAnon in /proc/self/status");
-    kib * 1024
-}
+#[path = "common/resident.rs"]
+mod resident;
+use resident::anon_resident_bytes;
 
 // 2^20 ids: an 8 MiB ring and a table of 2^21 eight-byte buckets (16 MiB)
 // plus its control bytes. Left to the kernel, only the control bytes would

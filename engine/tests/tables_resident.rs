@@ -10,17 +10,9 @@
 use genesis_engine::risk::breaker::CircuitBreaker;
 use genesis_engine::telemetry::tally::Tally;
 
-/// Anonymous resident bytes of this process (`RssAnon` of /proc/self/status).
-fn anon_resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("RssAnon:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .expect("RssAnon in /proc/self/status");
-    kib * 1024
-}
+#[path = "common/resident.rs"]
+mod resident;
+use resident::anon_resident_bytes;
 
 /// Resident bytes `make` adds, and what it returned (kept alive).
 fn resident_growth<T>(make: impl FnOnce() -> T) -> (u64, T) {
