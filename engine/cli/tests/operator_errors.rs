@@ -171,3 +171,46 @@ fn a_taken_metrics_port_is_named_by_doctor_and_run() {
     );
     drop(holder);
 }
+
+// `genesis doctor --strict` hands --strict to the host checks and fails on
+// what they warn about; without it a warning alone passes. The host checks
+// are a stand-in script found through GENESIS_TUNING_DIR, as doctor finds
+// tuning/check-host.sh.
+#[test]
+fn doctor_strict_fails_on_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let tuning = dir.path().join("tuning");
+    std::fs::create_dir_all(&tuning).unwrap();
+    std::fs::write(
+        tuning.join("check-host.sh"),
+        "echo 'WARN  stand-in knob            off'\nfor a in \"$@\"; do [ \"$a\" = --strict ] && exit 1; done\nexit 0\n",
+    )
+    .unwrap();
+    let config = dir.path().join("plain.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metrics]\nlisten = \"\"\n[journal]\ndir = \"{}\"\n",
+            dir.path().join("journal").display()
+        ),
+    )
+    .unwrap();
+    let doctor = |strict: bool| {
+        let mut command = genesis();
+        command
+            .args(["doctor", "--config", config.to_str().unwrap()])
+            .env("GENESIS_TUNING_DIR", &tuning)
+            .env_remove("DATABASE_URL");
+        if strict {
+            command.arg("--strict");
+        }
+        command.output().unwrap()
+    };
+    let relaxed = doctor(false);
+    let stdout = String::from_utf8_lossy(&relaxed.stdout);
+    assert_eq!(relaxed.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("WARN  stand-in knob"), "{stdout}");
+    let strict = doctor(true);
+    let stdout = String::from_utf8_lossy(&strict.stdout);
+    assert_eq!(strict.status.code(), Some(1), "{stdout}");
+}
