@@ -93,6 +93,8 @@ pub const READ_EVERY_IDLE_POLLS: u32 = 8;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FixClientCounters {
     pub connects: u64,
+    /// Connection attempts that failed (refused, unreachable, timed out).
+    pub connect_failures: u64,
     pub disconnects: u64,
     pub logons: u64,
     pub requests_sent: u64,
@@ -116,6 +118,12 @@ pub struct FixClientCounters {
     pub fills_not_ours: u64,
     /// Times the session refused to connect because the sequence numbers disagree.
     pub seq_num_too_low: u64,
+}
+
+/// Whether the `failures`-th failed connection attempt in a row is logged
+/// at warn: the first, then each power of ten.
+fn connect_failure_is_said(failures: u64) -> bool {
+    failures == 1 || (failures >= 10 && 10u64.pow(failures.ilog10()) == failures)
 }
 
 /// The venue's instruments as the session names them.
@@ -306,6 +314,13 @@ impl FixClient {
                     return;
                 }
                 self.start_send_stamps(&stream);
+                if self.counters.connect_failures > 0 {
+                    tracing::info!(
+                        address = %self.address,
+                        failed_attempts = self.counters.connect_failures,
+                        "FIX venue reachable again"
+                    );
+                }
                 self.counters.connects += 1;
                 self.stream = Some(stream);
                 self.link.logged_on = false;
@@ -314,9 +329,31 @@ impl FixClient {
                 session.on_connected(now_ns, &mut inbox);
             }
             Err(err) => {
-                self.reconnect_at_ns = now_ns + self.backoff.next_delay_ns();
-                tracing::debug!(%err, address = %self.address, "FIX connect failed; backing off");
+                let delay_ns = self.backoff.next_delay_ns();
+                self.reconnect_at_ns = now_ns + delay_ns;
+                self.counters.connect_failures += 1;
+                self.log_connect_failure(&err, delay_ns);
             }
+        }
+    }
+
+    /// A venue that does not answer is said at warn on the first failed
+    /// attempt and then on the 10th, 100th, 1,000th …, so an absent venue
+    /// is visible without a line per retry; the other attempts go to debug.
+    #[cold]
+    fn log_connect_failure(&self, err: &std::io::Error, retry_in_ns: u64) {
+        let failures = self.counters.connect_failures;
+        let retry_in_ms = retry_in_ns / 1_000_000;
+        if connect_failure_is_said(failures) {
+            tracing::warn!(
+                %err,
+                address = %self.address,
+                failures,
+                retry_in_ms,
+                "FIX venue not reachable; orders wait, then are rejected locally"
+            );
+        } else {
+            tracing::debug!(%err, address = %self.address, failures, "FIX connect failed; backing off");
         }
     }
 
@@ -639,6 +676,33 @@ mod tests {
             );
             std::thread::yield_now();
         }
+    }
+
+    #[test]
+    fn failed_connects_are_said_on_the_first_and_each_power_of_ten() {
+        let said: Vec<u64> = (1..=20_000)
+            .filter(|&n| connect_failure_is_said(n))
+            .collect();
+        assert_eq!(said, [1, 10, 100, 1_000, 10_000]);
+    }
+
+    // A venue that is not there: each attempt is counted, none connects.
+    #[test]
+    fn a_closed_port_counts_failed_connects() {
+        let address = {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+            listener.local_addr().expect("bound")
+        };
+        let config = Config::builtin();
+        let mut settings = config.venue.fix.clone();
+        settings.seq_file = std::path::PathBuf::new();
+        let (_gateway, requests) = crate::adapters::QueueGateway::new(16);
+        let mut client = FixClient::new(&config, &settings, address, requests).expect("a client");
+        let clock = EpochClock::new();
+        client.poll(&clock, 64, &mut |_| {});
+        assert!(client.stream.is_none());
+        assert_eq!(client.counters.connect_failures, 1);
+        assert_eq!(client.counters.connects, 0);
     }
 
     // Ingest's zero-budget "send now" poll writes without reading the
