@@ -269,10 +269,10 @@ impl RunReport {
             percentile_row(out, " recv→read", &split.recv_read);
             percentile_row(out, " read→dec", &split.read_decide);
             percentile_row(out, " dec→send", &split.decide_send);
-            percentile_row(out, " dec→return", &split.decide_return);
+            percentile_row(out, " dec→write", &split.decide_return);
             let _ = writeln!(
                 out,
-                "  (send stamp: {}; dec→return = until the session's write returned)",
+                "  (send stamp: {}; dec→write = until the session's write returned)",
                 split.send_stamp.name()
             );
         }
@@ -648,10 +648,17 @@ mod tests {
         assert!(position("engine t2t") < position(" recv→read"));
         assert!(position(" recv→read") < position(" read→dec"));
         assert!(position(" read→dec") < position(" dec→send"));
-        assert!(position(" dec→send") < position(" dec→return"));
-        assert!(position(" dec→return") < position("send stamp: tx_software"));
-        assert!(position(" dec→return") < position("venue t2t"));
+        assert!(position(" dec→send") < position(" dec→write"));
+        assert!(position(" dec→write") < position("send stamp: tx_software"));
+        assert!(position(" dec→write") < position("venue t2t"));
         assert!(position("venue t2t") < position("tcp rtt"));
+        // Every row's columns line up with the header's, split rows included.
+        let width = |start: &str| {
+            let line = text.lines().find(|line| line.starts_with(start));
+            line.map(|line| line.chars().count())
+        };
+        assert_eq!(width(" dec→write"), width("engine t2t"), "{text}");
+        assert_eq!(width(" recv→read"), width("engine t2t"), "{text}");
         let json = report.to_json();
         assert_eq!(json["engine_tick_to_trade_ns"]["total"]["p50"], 1_900);
         assert_eq!(json["engine_tick_to_trade_ns"]["decide_send"]["p50"], 800);
