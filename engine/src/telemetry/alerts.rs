@@ -205,8 +205,10 @@ fn log_change(alert: &mut Alert, value: f64, unit: &str) {
     }
 }
 
-/// Logs an alert's new level once; `what` names the thing (a book), if any.
+/// Logs an alert's new level once; `what` names the thing (a book), if
+/// any (an empty name leaves the field out of the line).
 fn log_level(alert: &Alert, level: Level, value: f64, unit: &str, what: &str) {
+    let what = (!what.is_empty()).then_some(what);
     match level {
         Level::Critical => tracing::error!(
             alert = alert.name,
