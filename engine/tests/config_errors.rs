@@ -7,7 +7,7 @@ fn error_of(toml: &str) -> String {
     Config::parse(toml, "test.toml").unwrap_err().to_string()
 }
 
-// The shipped dev and prod examples parse (prod with pinning off: this host has other cores).
+// The shipped dev, prod and synthetic examples parse (prod with pinning off: this host has other cores).
 #[test]
 fn example_configs_are_valid() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -19,6 +19,14 @@ fn example_configs_are_valid() {
     assert_eq!(prod.topology.wait, WaitKind::BusySpin);
     prod.topology.pin_threads = false;
     prod.validate("prod.toml").unwrap();
+    let synthetic = Config::load(std::path::Path::new(&format!(
+        "{root}/config/synthetic.toml"
+    )));
+    let synthetic = synthetic.unwrap();
+    assert_eq!(
+        synthetic.market_data.source,
+        genesis_engine::config::MarketDataSource::Synthetic
+    );
 }
 
 // An empty file is the built-in default.
