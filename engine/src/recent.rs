@@ -14,6 +14,7 @@
 
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 
 /// Most ids a saved memory may list (the config caps memories at 2^24).
 const SAVED_IDS_MAX: usize = 1 << 24;
@@ -65,18 +66,27 @@ impl<V: Copy> RecentMap<V> {
     /// Remembers `id`; returns false (and keeps the old value) if it was already known.
     #[inline]
     pub fn insert(&mut self, id: u64, value: V) -> bool {
-        if self.values.contains_key(&id) {
-            return false;
+        // One probe for the check and the insert: the table has room for
+        // one id more than the ring (reserved at construction), so the new
+        // id goes in before the oldest leaves.
+        match self.values.entry(id) {
+            Entry::Occupied(_) => return false,
+            Entry::Vacant(slot) => {
+                slot.insert(value);
+            }
         }
         if self.len == self.ring.len() {
             let evicted = self.ring[self.next_index];
+            debug_assert_ne!(evicted, id, "a remembered id is not new");
             self.values.remove(&evicted);
         } else {
             self.len += 1;
         }
         self.ring[self.next_index] = id;
-        self.next_index = (self.next_index + 1) % self.ring.len();
-        self.values.insert(id, value);
+        self.next_index += 1;
+        if self.next_index == self.ring.len() {
+            self.next_index = 0;
+        }
         debug_assert_eq!(
             self.values.len(),
             self.len,

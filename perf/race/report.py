@@ -49,6 +49,7 @@ def read_runs(paths):
 
 PAIRS = [("genesis", "hftbacktest"), ("genesis", "nautilus_trader"),
          ("genesis-2cores", "hftbacktest"), ("genesis-2cores", "nautilus_trader"),
+         ("genesis-2cores-spin", "hftbacktest"), ("genesis-2cores-spin", "nautilus_trader"),
          ("genesis-csv", "hftbacktest"), ("genesis-csv", "nautilus_trader"),
          ("hftbacktest", "nautilus_trader")]
 
@@ -143,7 +144,8 @@ def markdown(report):
                  "genesis-2cores runs one thread on a second core that reads the tape, applies it to the tape's books and makes each "
                  "row's event ahead of the engine, and writes the journal behind it (`backtest.tape_core`); core 0 keeps the "
                  "venue's matching, the merge and the other four stages; both threads sleep when they wait (its CPU s counts both threads, so "
-                 "events/CPU-s shows what the second core costs). Genesis's latency is per event, from "
+                 "events/CPU-s shows what the second core costs); genesis-2cores-spin is the same plan with both threads "
+                 "spinning with a pause hint when they wait (`spin-hint`, named in its plan column). Genesis's latency is per event, from "
                  "the row taken off the tape to its journal write (fused), or to its hand-over to the "
                  "journal's ring (genesis-2cores), timed on a 1-in-16 sample with exact counts.")
     lines.append("")

@@ -43,11 +43,15 @@ fi
 genesis_config() {
     local cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 0 }'
     local tape_core=''
-    # Both threads sleep when they wait (the journal for events, ingest for
-    # room in the ring): spinning burnt 6-10 CPU s a run on the shared
-    # machine, sleeping ~4, fused ~1.2.
-    if [[ $2 == tape-core ]]; then
-        cores='cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 1 }\nwaits = { "0" = "sleep", "1" = "sleep" }'
+    # tape-core: both threads sleep when they wait (the journal for events,
+    # ingest for room in the ring); tape-core-spin: both spin with a pause
+    # hint (`spin-hint`), for the race only, where engines run one at a
+    # time so two busy threads have the two cores. The summary's plan names
+    # the wait that ran.
+    if [[ $2 == tape-core* ]]; then
+        local wait=sleep
+        [[ $2 == tape-core-spin ]] && wait=spin-hint
+        cores="cores = { ingest = 0, risk = 0, strategy = 0, execution = 0, journal = 1 }\\nwaits = { \"0\" = \"$wait\", \"1\" = \"$wait\" }"
         tape_core='\ntape_core = 1'
     fi
     sed -e "s/^requote_every_updates = [0-9]*/requote_every_updates = $1/" \
@@ -90,6 +94,9 @@ for n in ${RACE_NS:-8 64}; do
         genesis_run "$n" genesis fused "${genesis_load_s:-}" "$tape/tape.gnstape" | tee -a "$results"
         echo "race: genesis, the tape and the journal on core 1, N=$n" >&2
         genesis_run "$n" genesis-2cores tape-core "${genesis_load_s:-}" "$tape/tape.gnstape" \
+            | tee -a "$results"
+        echo "race: genesis, the tape and the journal on core 1, spinning waits, N=$n" >&2
+        genesis_run "$n" genesis-2cores-spin tape-core-spin "${genesis_load_s:-}" "$tape/tape.gnstape" \
             | tee -a "$results"
         echo "race: genesis from the CSV files, N=$n" >&2
         genesis_run "$n" genesis-csv fused "" "$tape"/*.csv* | tee -a "$results"

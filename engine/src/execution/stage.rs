@@ -226,17 +226,17 @@ impl ExecutionStage {
     fn execute(&mut self, intent: &Intent, ts_ns: u64) -> ExecResult {
         match intent.action {
             Action::New => {
-                if let Err(result) = self.orders.open_new(
+                let order = match self.orders.open_new(
                     intent.order_id,
                     intent.instrument,
                     intent.side,
                     intent.price,
                     intent.qty,
                 ) {
-                    return result;
-                }
+                    Ok(order) => order,
+                    Err(result) => return result,
+                };
                 self.reconciliation.note_own(intent.order_id);
-                let order = *self.orders.get(intent.order_id).expect("just opened");
                 self.send(RequestKind::New, &order, order.price, order.qty, ts_ns)
             }
             Action::Cancel => match self.orders.request_cancel(intent.order_id) {

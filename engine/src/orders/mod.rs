@@ -30,6 +30,7 @@ use crate::recent::RecentMap;
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 
 pub mod lineage;
 mod order;
@@ -97,7 +98,7 @@ impl Orders {
         self.open.values()
     }
 
-    /// Records a new order about to be sent.
+    /// Records a new order about to be sent; the order as opened.
     pub fn open_new(
         &mut self,
         id: OrderId,
@@ -105,22 +106,28 @@ impl Orders {
         side: Side,
         price: Price,
         qty: Qty,
-    ) -> Result<(), ExecResult> {
-        if self.open.contains_key(&id.0) || self.closed.get(id.0).is_some() {
+    ) -> Result<Order, ExecResult> {
+        if self.closed.get(id.0).is_some() {
             return Err(ExecResult::DuplicateOrderId);
         }
-        if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
+        let full =
+            instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity;
+        // One look-up in the open table for the check and the insert.
+        let Entry::Vacant(slot) = self.open.entry(id.0) else {
+            return Err(ExecResult::DuplicateOrderId);
+        };
+        if full {
             return Err(ExecResult::SendFailed);
         }
         let order = Order::pending_new(id, instrument, side, price, qty);
+        slot.insert(order);
         self.add_exposure(&order, 1);
-        self.open.insert(id.0, order);
         debug_assert!(
             self.open.len() <= self.open_capacity,
             "open orders are bounded"
         );
         debug_assert!(self.exposure_is_consistent(order.instrument));
-        Ok(())
+        Ok(order)
     }
 
     /// Marks a cancel as requested; the order must be live and not already being cancelled.
@@ -277,21 +284,23 @@ impl Orders {
     }
 
     /// Applies `change` to an open order, keeping the exposure totals right.
+    /// One look-up in the table: the order is changed in its slot, and
+    /// taken out only when it closes.
     fn update<T>(&mut self, id: OrderId, change: impl FnOnce(&mut Order) -> T) -> Option<T> {
-        let mut order = *self.open.get(&id.0)?;
+        let slot = self.open.get_mut(&id.0)?;
+        let before = *slot;
+        let result = change(slot);
+        let order = *slot;
         debug_assert!(
             self.closed.get(id.0).is_none(),
             "an open order is not among the closed"
         );
-        self.add_exposure(&order, -1);
-        let result = change(&mut order);
         debug_assert_eq!(order.id, id, "a change keeps the order's identity");
+        self.add_exposure(&before, -1);
         self.add_exposure(&order, 1);
         if order.state.is_closed() {
             self.open.remove(&id.0);
             self.closed.insert(id.0, order.state);
-        } else {
-            self.open.insert(id.0, order);
         }
         debug_assert!(self.exposure_is_consistent(order.instrument));
         Some(result)

@@ -97,18 +97,32 @@ impl Market {
         if self.resting.is_empty() {
             return 0;
         }
-        for order in self.resting.iter_mut() {
+        let best_bid = self.book.best_bid().map(|level| level.price.0);
+        let best_ask = self.book.best_ask().map(|level| level.price.0);
+        // One pass in arrival order: each order's queue moves (rule 4),
+        // then it fills if the opposite touch reached it (rule 6). A fill
+        // changes only its own order, so this is the order two passes
+        // would give, replies included.
+        let mut left = 0;
+        let mut index = 0;
+        while index < self.resting.len() {
+            let order = &mut self.resting[index];
             if order.side == side && order.price == record.price && record.qty < order.ahead {
                 ledger.counters.lots_ahead_cancelled += (order.ahead - record.qty) as u64;
                 order.ahead = record.qty.max(0);
             }
+            let reached = match order.side {
+                Side::Buy => best_ask.is_some_and(|ask| ask <= order.price),
+                Side::Sell => best_bid.is_some_and(|bid| bid >= order.price),
+            };
+            let leaves = order.leaves();
+            if reached && self.fill(index, leaves, ledger, out) {
+                left += 1;
+                continue;
+            }
+            index += 1;
         }
-        let best_bid = self.book.best_bid().map(|level| level.price.0);
-        let best_ask = self.book.best_ask().map(|level| level.price.0);
-        self.fill_where(ledger, out, |order| match order.side {
-            Side::Buy => best_ask.is_some_and(|ask| ask <= order.price),
-            Side::Sell => best_bid.is_some_and(|bid| bid >= order.price),
-        })
+        left
     }
 
     /// A print (rules 3 and 5); `taker` is None when the tape does not say.
@@ -169,26 +183,6 @@ impl Market {
             return true;
         }
         false
-    }
-
-    /// Fills all leaves of every order `reached` selects; how many left.
-    fn fill_where(
-        &mut self,
-        ledger: &mut Ledger,
-        out: &mut dyn FnMut(Reply),
-        reached: impl Fn(&Resting) -> bool,
-    ) -> usize {
-        let mut left = 0;
-        let mut index = 0;
-        while index < self.resting.len() {
-            let order = self.resting[index];
-            if reached(&order) && self.fill(index, order.leaves(), ledger, out) {
-                left += 1;
-                continue;
-            }
-            index += 1;
-        }
-        left
     }
 
     /// A new order (rules 1 and 2); the change in resting orders, or why not.
