@@ -43,13 +43,13 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 )]
 struct Cli {
     #[command(subcommand)]
-    child: Option<Child>,
+    child: Option<Command>,
     #[command(flatten)]
     run: RunArgs,
 }
 
 #[derive(Subcommand)]
-enum Child {
+enum Command {
     /// The memory soak alone, on the engine's defaults in a child process:
     /// writes soak.md, soak.json and rss.svg (RSS over time) to --out.
     Soak {
@@ -137,7 +137,7 @@ const LADDER_RATES: [u64; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    if let Some(Child::SoakChild {
+    if let Some(Command::SoakChild {
         seconds,
         rate,
         sample_ms,
@@ -148,10 +148,10 @@ fn main() -> Result<()> {
         let soak = memory::soak_child(dir.path(), seconds, rate, sample_ms)?;
         return memory::print_soak(&soak);
     }
-    if let Some(Child::Soak { seconds, rate, out }) = cli.child {
+    if let Some(Command::Soak { seconds, rate, out }) = cli.child {
         return soak_alone(seconds, rate, &out);
     }
-    if let Some(Child::Throughput {
+    if let Some(Command::Throughput {
         rows,
         repeats,
         seconds,
