@@ -4,8 +4,9 @@
 # more than 20 % worse (TOLERANCE=0.3 to loosen). Ratios only: absolute times
 # move with the machine and its neighbours. A ratio the new report has and
 # the baseline lacks (the engine's own tick-to-trade, until the baseline is
-# regenerated) is printed as "no baseline for row <key>" and does not fail;
-# a ratio the baseline has and the new report lost does.
+# regenerated; the 2-thread row's `throughput_two_thread_over_crossbeam` and
+# `_over_tokio` until then) is printed as "no baseline for row <key>" and
+# does not fail; a ratio the baseline has and the new report lost does.
 #
 #   perf/compare.sh                    # runs `bench --quick` (~1 min), then compares
 #   perf/compare.sh NEW/report.json    # compares an existing report

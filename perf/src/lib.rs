@@ -44,5 +44,7 @@ pub mod schedule;
 pub mod setup;
 pub mod soak_breakdown;
 pub mod svg;
+pub mod thread_cpu;
 pub mod threaded;
+pub mod throughput;
 pub mod tokio_pipeline;

@@ -143,6 +143,7 @@ fn pipelines(out: &mut String, report: &Report) {
             met(ratio >= GOAL_FUSED_OVER_TOKIO)
         );
     }
+    two_thread_note(out, report);
     let _ = writeln!(
         out,
         "\n### Latency at the same offered load: {} market-data events/s\n",
@@ -178,6 +179,24 @@ fn pipelines(out: &mut String, report: &Report) {
             met(ratio <= GOAL_PIPELINED_P99_OVER_FUSED)
         );
     }
+}
+
+/// The 2-thread plan's ratios, said to be a 2-thread plan (the goal is the fused row's).
+fn two_thread_note(out: &mut String, report: &Report) {
+    let Some(two) = report.max_of(TWO_THREAD) else {
+        return;
+    };
+    let over = |name| {
+        report.max_of(name).map_or("n/a".to_string(), |b| {
+            multiple(two.events_per_sec() / b.events_per_sec())
+        })
+    };
+    let _ = writeln!(
+        out,
+        "2-thread plan (`{TWO_THREAD}`: ingest, risk, strategy and execution fused on core 0, the journal on core 1; not the goal row): **{}** the crossbeam pipeline, **{}** the tokio pipeline.",
+        over(CROSSBEAM),
+        over(TOKIO)
+    );
 }
 
 fn floor(out: &mut String, report: &Report) {

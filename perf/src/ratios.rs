@@ -4,7 +4,7 @@
 //! machine and its neighbours, ratios much less.
 
 use crate::machine::mib;
-use crate::report::{Report, CROSSBEAM, FUSED, GOAL_RSS_MIB, MPSC, PIPELINED, TOKIO};
+use crate::report::{Report, CROSSBEAM, FUSED, GOAL_RSS_MIB, MPSC, PIPELINED, TOKIO, TWO_THREAD};
 use serde_json::{json, Value};
 
 /// Which way is better.
@@ -52,6 +52,7 @@ fn slug(name: &str) -> &'static str {
         TOKIO => "tokio",
         FUSED => "fused",
         PIPELINED => "pipelined",
+        TWO_THREAD => "two_thread",
         _ => "other",
     }
 }
@@ -104,7 +105,8 @@ impl Ratios {
                 ),
             );
         }
-        for genesis in [FUSED, PIPELINED] {
+        // The 2-thread row runs unpaced only: it has throughput ratios, no p99 ones.
+        for genesis in [FUSED, PIPELINED, TWO_THREAD] {
             for baseline in [CROSSBEAM, MPSC, TOKIO] {
                 if let (Some(g), Some(b)) = (report.max_of(genesis), report.max_of(baseline)) {
                     self.push(

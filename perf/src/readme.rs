@@ -15,7 +15,7 @@ use crate::loopback::ENGINE_T2T_GOAL_NS;
 use crate::report::{
     CROSSBEAM, FUSED, GOAL_FUSED_OVER_CROSSBEAM, GOAL_FUSED_OVER_TOKIO, GOAL_GROWTH_MIB,
     GOAL_HOP_OVER_PING_PONG, GOAL_PIPELINED_P99_OVER_FUSED, GOAL_RSS_MIB,
-    GOAL_TOKIO_P99_OVER_GENESIS, PIPELINED, TOKIO,
+    GOAL_TOKIO_P99_OVER_GENESIS, PIPELINED, TOKIO, TWO_THREAD,
 };
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -92,6 +92,29 @@ fn throughput_rows(report: &Value, rows: &mut Vec<Row>) {
                     goal: goal(format!("≥ {goal_multiple}×"), ratio >= goal_multiple),
                 });
             }
+        }
+    }
+    two_thread_rows(report, rows);
+}
+
+/// The 2-thread plan (decisions fused on one core, the journal on the
+/// other) beside the same baselines: its own rows, never the goal's.
+fn two_thread_rows(report: &Value, rows: &mut Vec<Row>) {
+    let throughput = &report["throughput"];
+    let per_sec = |name| variant(throughput, name).and_then(|v| v["events_per_sec"].as_f64());
+    let Some(two) = per_sec(TWO_THREAD) else {
+        return;
+    };
+    for name in [CROSSBEAM, TOKIO] {
+        if let Some(other) = per_sec(name) {
+            rows.push(Row {
+                figure: format!(
+                    "throughput, {TWO_THREAD} ÷ {name} (2 threads: decisions fused on core 0, journal on core 1; unpaced)"
+                ),
+                kind: RATIO,
+                measured: format!("{:.2}×", two / other),
+                goal: "— (a 2-thread plan; the goal is the fused row's)".into(),
+            });
         }
     }
 }
@@ -412,6 +435,28 @@ mod tests {
         let engine_at = text.find("engine tick-to-trade p50 / p99 (").unwrap();
         let venue_at = text.find("venue tick-to-trade p50 / p99,").unwrap();
         assert!(engine_at < venue_at, "the engine's own row comes first");
+    }
+
+    // The 2-thread row, when the report has it, gets its own ratios,
+    // labelled as a 2-thread plan and judged against no goal; without it
+    // the table has no such row.
+    #[test]
+    fn two_thread_row_is_its_own() {
+        assert!(!table(&report()).contains(TWO_THREAD));
+        let mut report = report();
+        report["throughput"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": TWO_THREAD, "events_per_sec": 5.0e6}));
+        let text = table(&report);
+        assert!(text.contains(&format!("| throughput, {TWO_THREAD} ÷ crossbeam thread-per-stage (2 threads: decisions fused on core 0, journal on core 1; unpaced) | ratio (same run) | 5.00× | — (a 2-thread plan; the goal is the fused row's) |")), "{text}");
+        assert!(
+            text.contains(&format!(
+                "| throughput, {TWO_THREAD} ÷ tokio tasks (2 threads"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("| throughput, fused ÷ crossbeam thread-per-stage (same stages, unpaced) | ratio (same run) | 4.00× | ≥ 2×: met |"), "the fused row stays the goal row: {text}");
     }
 
     // The full soak, when given, gets its own growth row, judged against the

@@ -15,6 +15,9 @@ pub const PIPELINED: &str = "genesis pipelined";
 pub const CROSSBEAM: &str = "crossbeam thread-per-stage";
 pub const MPSC: &str = "std mpsc thread-per-stage";
 pub const TOKIO: &str = "tokio tasks";
+/// Two threads: ingest, risk, strategy and execution fused on core 0, the
+/// journal on core 1 (a two-thread plan; the goal row is [`FUSED`]).
+pub const TWO_THREAD: &str = "genesis 2-thread (journal apart)";
 
 /// The original Python guide's targets.
 pub const ORIGINAL_EVENTS_PER_SEC: f64 = 5_000.0;

@@ -27,6 +27,17 @@ pub const PLAN_FUSED: CorePlan = CorePlan {
     journal: 0,
 };
 
+/// Ingest and the stages that decide on core 0, the journal on core 1:
+/// the decisions run fused as in [`PLAN_FUSED`], and the journal, which
+/// decides nothing, takes the second core (a two-thread plan).
+pub const PLAN_JOURNAL_APART: CorePlan = CorePlan {
+    ingest: 0,
+    risk: 0,
+    strategy: 0,
+    execution: 0,
+    journal: 1,
+};
+
 /// ingest+risk on core 0, strategy+execution+journal on core 1.
 pub const PLAN_TWO_CORES: CorePlan = CorePlan {
     ingest: 0,

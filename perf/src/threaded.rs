@@ -76,11 +76,20 @@ impl Link for StdMpsc {
     }
 }
 
-struct LinkSink<L: Link>(L::Tx);
+/// The first channel, as ingest's sink: `try_send` (full: ingest keeps the
+/// event and its thread yields, [`BASELINE_INGEST_WAIT`]), or, with
+/// `blocking`, `send`, which parks the ingest thread until there is room.
+struct LinkSink<L: Link> {
+    tx: L::Tx,
+    blocking: bool,
+}
 
 impl<L: Link> Sink for LinkSink<L> {
     fn offer(&mut self, event: &Event) -> bool {
-        L::try_send(&self.0, *event)
+        if self.blocking {
+            return L::send(&self.tx, *event);
+        }
+        L::try_send(&self.tx, *event)
     }
 }
 
@@ -113,6 +122,19 @@ pub fn run<L: Link>(
     rate_per_sec: u64,
     seconds: f64,
 ) -> Result<Outcome> {
+    run_with::<L>(name, journal_dir, rate_per_sec, seconds, false)
+}
+
+/// As [`run`]; with `blocking`, ingest hands over with a blocking `send`
+/// (its thread parks while the first channel is full) instead of
+/// `try_send` and a yield (`bench throughput --rows crossbeam-blocking`).
+pub fn run_with<L: Link>(
+    name: &'static str,
+    journal_dir: &Path,
+    rate_per_sec: u64,
+    seconds: f64,
+    blocking: bool,
+) -> Result<Outcome> {
     let config = bench_config(journal_dir, PLAN_FUSED, false);
     let clock = EpochClock::new();
     let (mut ingest, chains, _beside) = stage_chains(&config, rate_per_sec, &clock)?;
@@ -130,7 +152,10 @@ pub fn run<L: Link>(
                 .spawn(move || stage_loop::<L>(chain, input, output))?,
         );
     }
-    let mut sink = LinkSink::<L>(head_tx);
+    let mut sink = LinkSink::<L> {
+        tx: head_tx,
+        blocking,
+    };
     let started = drive(&mut ingest, &mut sink, seconds);
     drop(sink);
     let mut chains = Vec::new();
@@ -145,10 +170,14 @@ pub fn run<L: Link>(
         "5 threads, unpinned: ingest (harness thread) | risk | strategy | execution | journal, bounded {} channels of {capacity}",
         L::NAME
     );
-    let wait = format!(
-        "ingest: {}; stages: blocking receive",
-        BASELINE_INGEST_WAIT.name()
-    );
+    let wait = if blocking {
+        "ingest: blocking send; stages: blocking receive".to_string()
+    } else {
+        format!(
+            "ingest: {}; stages: blocking receive",
+            BASELINE_INGEST_WAIT.name()
+        )
+    };
     outcome_of(
         name,
         plan,

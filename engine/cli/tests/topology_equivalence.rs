@@ -100,6 +100,7 @@ fn fused_and_pipelined_plans_journal_identical_decisions() {
     for (name, cores, config) in [
         ("fused", [0, 0, 0, 0, 0], &config),
         ("two threads", [0, 0, 1, 1, 1], &config),
+        ("journal apart", [0, 0, 0, 0, 1], &config),
         ("five threads", [0, 1, 2, 3, 4], &config),
         ("two threads spin-park", [0, 0, 1, 1, 1], &parking),
         ("five threads spin-park", [0, 1, 2, 3, 4], &parking),

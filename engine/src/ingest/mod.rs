@@ -64,6 +64,16 @@ const _: () = assert!(POLL_BUDGET_MAX <= PENDING_MAX);
 pub trait Sink {
     /// Takes the event, or returns false if there is no room now.
     fn offer(&mut self, event: &Event) -> bool;
+
+    /// As [`Sink::offer`], but the sink may work on the caller's event in
+    /// place: a fused sink runs its stages on it and saves a copy. Ingest
+    /// hands over a copy of its own and reads only the event's receipt
+    /// time afterwards, which no stage changes; a sink that refuses the
+    /// event leaves it unchanged.
+    #[inline]
+    fn offer_mut(&mut self, event: &mut Event) -> bool {
+        self.offer(event)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -365,7 +375,7 @@ impl Lanes {
         if let Some(stamps) = &self.trigger_stamps {
             stamp_trigger(stamps, &event, &mut self.read_ns, exit_ns);
         }
-        if !sink.offer(&event) {
+        if !sink.offer_mut(&mut event) {
             self.counters.ring_full += 1;
             return false;
         }

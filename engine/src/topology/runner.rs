@@ -139,6 +139,17 @@ impl Sink for HeadSink<'_> {
             }
         }
     }
+
+    /// Fused (no ring after the chain): the stages run on ingest's own
+    /// copy, with no second copy of the event.
+    #[inline]
+    fn offer_mut(&mut self, event: &mut Event) -> bool {
+        if self.producer.is_some() {
+            return self.offer(event);
+        }
+        self.chain.process(event);
+        true
+    }
 }
 
 /// Runs the plan until ingest drains, `shared.stop` is set or `duration` passes.

@@ -4,11 +4,13 @@
 //! cargo run --release -p genesis-perf --bin bench -- --quick   # ~1 minute
 //! cargo run --release -p genesis-perf --bin bench              # ~12 minutes (10-minute soak)
 //! cargo run --release -p genesis-perf --bin bench -- soak      # the 10-minute soak alone, with rss.svg
+//! cargo run --release -p genesis-perf --bin bench -- throughput --rows fused,crossbeam --no-pin
+//!                                                              # unpaced rows only, in turns, with per-thread CPU
 //! ```
 //!
 //! Runs, in this order, so nothing else of the harness competes with a
 //! measurement: the hardware floor; every pipeline variant unpaced
-//! (throughput); every variant at one offered rate (latency); the engine
+//! (throughput, with the 2-thread plan beside them); every variant at one offered rate (latency); the engine
 //! over loopback sockets at that rate (ITCH and WebSocket in, FIX out);
 //! Genesis fused at the load generator's fixed rates; the allocation count;
 //! the soak (in a child process). Never more than two spinning threads at once.
@@ -25,7 +27,7 @@ use genesis_perf::counting_alloc::CountingAlloc;
 use genesis_perf::genesis::Plan;
 use genesis_perf::machine::Machine;
 use genesis_perf::outcome::Outcome;
-use genesis_perf::report::{Report, CROSSBEAM, FUSED, MPSC, PIPELINED, TOKIO};
+use genesis_perf::report::{Report, CROSSBEAM, FUSED, MPSC, PIPELINED, TOKIO, TWO_THREAD};
 use genesis_perf::setup::{PLAN_FUSED, PLAN_TWO_CORES};
 use genesis_perf::threaded::{Crossbeam, StdMpsc};
 use genesis_perf::{floor, genesis, loopback, markdown, memory, threaded, tokio_pipeline};
@@ -41,13 +43,13 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 )]
 struct Cli {
     #[command(subcommand)]
-    child: Option<Child>,
+    child: Option<Command>,
     #[command(flatten)]
     run: RunArgs,
 }
 
 #[derive(Subcommand)]
-enum Child {
+enum Command {
     /// The memory soak alone, on the engine's defaults in a child process:
     /// writes soak.md, soak.json and rss.svg (RSS over time) to --out.
     Soak {
@@ -58,6 +60,24 @@ enum Child {
         #[arg(long, default_value_t = 100_000)]
         rate: u64,
         #[arg(long, default_value = "target/perf-report/soak")]
+        out: PathBuf,
+    },
+    /// Only the unpaced rows named, in turns (`--repeats`), each with its
+    /// threads' CPU: writes throughput.md and throughput.json to --out.
+    Throughput {
+        /// Rows, by short name: fused, two-thread, pipelined, crossbeam, mpsc, tokio.
+        #[arg(long, value_delimiter = ',', default_value = "fused,crossbeam,tokio")]
+        rows: Vec<String>,
+        /// Turns: every row runs once per turn, in the order given.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Seconds each run lasts.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// Leave Genesis's threads unpinned.
+        #[arg(long)]
+        no_pin: bool,
+        #[arg(long, default_value = "target/perf-report/throughput")]
         out: PathBuf,
     },
     /// Internal: the soak, run by the harness in a child process.
@@ -117,7 +137,7 @@ const LADDER_RATES: [u64; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    if let Some(Child::SoakChild {
+    if let Some(Command::SoakChild {
         seconds,
         rate,
         sample_ms,
@@ -128,8 +148,18 @@ fn main() -> Result<()> {
         let soak = memory::soak_child(dir.path(), seconds, rate, sample_ms)?;
         return memory::print_soak(&soak);
     }
-    if let Some(Child::Soak { seconds, rate, out }) = cli.child {
+    if let Some(Command::Soak { seconds, rate, out }) = cli.child {
         return soak_alone(seconds, rate, &out);
+    }
+    if let Some(Command::Throughput {
+        rows,
+        repeats,
+        seconds,
+        no_pin,
+        out,
+    }) = cli.child
+    {
+        return genesis_perf::throughput::main(&rows, repeats, seconds, !no_pin, &out);
     }
     run(cli.run)
 }
@@ -182,6 +212,13 @@ fn all_variants(
     outcomes.push(in_dir(root, &label(FUSED), |d| {
         genesis::run(FUSED, d, fused, rate_per_sec, seconds)
     })?);
+    if rate_per_sec == 0 {
+        // Throughput only: the 2-thread plan beside the baselines.
+        progress(&label(TWO_THREAD));
+        outcomes.push(in_dir(root, &label(TWO_THREAD), |d| {
+            genesis_perf::throughput::run_row(TWO_THREAD, d, seconds, pin)
+        })?);
+    }
     let beside = rate_per_sec > 0;
     let before = if beside {
         floor::cache_line_ping_pong_repeats(RTT_REPEATS, RTT_ROUND_TRIPS)?
