@@ -268,98 +268,25 @@ fn hop_spin_park(budget_us: u64) -> Result<(u64, u64)> {
 const PAIRS: usize = 10;
 const PAIR_HOPS: u64 = 20_000;
 
-fn pin(core: usize) {
-    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: core });
-}
-
-/// One-way latency of `hops` aligned events through a fresh ring, the
-/// producer pinned to core 0 and the consumer to core 1 (the round trip's
-/// pair), the consumer spinning with the pause hint as `spin-hint` does.
-/// Closed loop, as the round trip is: one event in flight, the next sent
-/// [`HOP_GAP_NS`] after the consumer took the last, so a descheduled side
-/// delays one sample, not a queue of them (an open-loop stream at a fixed
-/// rate turns one 10 ms preemption into 10 ms of queued events). Returns
-/// the p50 and p99 in ns.
-fn hop_pinned(hops: u64) -> Result<(u64, u64)> {
-    use disruptor::{BusySpin, Polling, Producer};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let (mut poller, builder) =
-        disruptor::build_single_producer(1 << 12, || AlignedEvent(Event::EMPTY), BusySpin)
-            .new_event_poller();
-    let clock = EpochClock::new();
-    let consumer_clock = clock.clone();
-    let taken = Arc::new(AtomicU64::new(0));
-    let consumer_taken = Arc::clone(&taken);
-    let consumer = std::thread::Builder::new()
-        .name("hop-consumer".into())
-        .spawn(move || {
-            pin(1);
-            let clock = consumer_clock;
-            let mut histogram = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
-            loop {
-                match poller.take(1) {
-                    Ok(mut guard) => {
-                        let now = clock.raw();
-                        for event in &mut guard {
-                            let _ = histogram.record(clock.delta_ns(event.0.ts_recv_ns, now));
-                            consumer_taken.fetch_add(1, Ordering::Release);
-                        }
-                    }
-                    Err(Polling::NoEvents) => std::hint::spin_loop(),
-                    Err(Polling::Shutdown) => break,
-                }
-            }
-            histogram
-        })?;
-    let producer = std::thread::Builder::new()
-        .name("hop-producer".into())
-        .spawn(move || {
-            pin(0);
-            let mut producer = builder.build();
-            for sent in 0..hops {
-                while taken.load(Ordering::Acquire) < sent {
-                    std::hint::spin_loop();
-                }
-                let due = clock.now_ns() + HOP_GAP_NS;
-                while clock.now_ns() < due {
-                    std::hint::spin_loop();
-                }
-                producer.publish(|slot| slot.0.ts_recv_ns = clock.raw());
-            }
-        })?;
-    producer
-        .join()
-        .map_err(|_| anyhow::anyhow!("hop producer panicked"))?;
-    let histogram = consumer
-        .join()
-        .map_err(|_| anyhow::anyhow!("hop consumer panicked"))?;
-    Ok((
-        histogram.value_at_quantile(0.5),
-        histogram.value_at_quantile(0.99),
-    ))
-}
-
-/// [`PAIRS`] repeats of a cache-line round trip then a pinned hop, on the
-/// same pair with the same spin; prints each pair and the median ratio.
+/// [`PAIRS`] repeats of a cache-line round trip then a pinned, closed-loop
+/// ring hop ([`genesis_perf::floor::paired_ring_hops`]); prints each pair
+/// and the median ratio.
 fn paired_hops() -> Result<()> {
-    use genesis_perf::floor::cache_line_ping_pong;
+    use genesis_perf::floor::{paired_ring_hops, ratio_spread};
     println!("| pair | round trip p50 ns | hop p50 ns | hop p99 ns | hop ÷ round trip |");
     println!("|---:|---:|---:|---:|---:|");
-    let mut ratios = Vec::with_capacity(PAIRS);
-    for pair in 0..PAIRS {
-        let rtt = cache_line_ping_pong(RTT_ROUND_TRIPS)?.timed.p50_ns.max(1);
-        let (p50, p99) = hop_pinned(PAIR_HOPS)?;
-        let ratio = p50 as f64 / rtt as f64;
-        ratios.push(ratio);
-        println!("| {pair} | {rtt} | {p50} | {p99} | {ratio:.2}x |");
+    let pairs = paired_ring_hops(PAIRS, RTT_ROUND_TRIPS, PAIR_HOPS)?;
+    for (index, pair) in pairs.pairs.iter().enumerate() {
+        println!(
+            "| {index} | {} | {} | {} | {:.2}x |",
+            pair.round_trip_p50_ns,
+            pair.hop_p50_ns,
+            pair.hop_p99_ns,
+            pair.ratio()
+        );
     }
-    ratios.sort_by(f64::total_cmp);
-    println!(
-        "paired hop ÷ round trip: median {:.2}x, range {:.2}x–{:.2}x over {PAIRS} pairs",
-        ratios[PAIRS / 2],
-        ratios[0],
-        ratios[PAIRS - 1]
-    );
+    let (low, median, high) = ratio_spread(&pairs.pairs);
+    println!("paired hop ÷ round trip: median {median:.2}x, range {low:.2}x–{high:.2}x over {PAIRS} pairs");
     Ok(())
 }
 
