@@ -60,6 +60,7 @@ while (($#)); do
     shift
 done
 g_set_root "$root"
+g_check_named_config "$config" "$hot_override"
 [[ -n "$config" ]] || config=$(g_path /etc/genesis/genesis.toml)
 
 if [[ "$mode" != dry ]] && ! g_is_root; then

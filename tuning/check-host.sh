@@ -46,6 +46,7 @@ while (($#)); do
     shift
 done
 g_set_root "$root"
+g_check_named_config "$config" "$hot_override"
 [[ -n "$config" ]] || config=$(g_path /etc/genesis/genesis.toml)
 
 n_pass=0 n_warn=0 n_fail=0 n_skip=0

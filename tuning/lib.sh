@@ -229,6 +229,14 @@ _g_plan_awk() {
     }' "$1"
 }
 
+# g_check_named_config CONFIG HOT_OVERRIDE: a config named by --config or
+# $GENESIS_CONFIG must exist (a typo would otherwise pass as "no core plan");
+# only the default path may be missing. Exits 2 naming it.
+g_check_named_config() {
+    [[ -z "$1" || -n "$2" || -f "$1" ]] ||
+        g_die "no engine config at $1 (named by --config or GENESIS_CONFIG); pass an existing file, or --hot-cores LIST"
+}
+
 # g_load_plan CONFIG HOT_OVERRIDE: sets G_HOT, G_HOUSE and G_PLAN_FROM, or
 # G_PLAN_ERR (status 1). HOT_OVERRIDE ("2,3", from --hot-cores) wins over the
 # config. Calls g_load_cpus.

@@ -7,9 +7,14 @@
 # either way, so they are not repeated here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# `--workspace` with the test targets named, not `-p`: cargo resolves features
+# for the packages selected, so `-p genesis-drain` or `-p genesis-cli` alone
+# builds serde, libc, tokio and everything above them a second (and third)
+# time with other features, where the workspace's build from `cargo test
+# --workspace` is reused as it is.
 run_tests() {
-    cargo test --locked -p genesis-drain --test drain_resume --test drain_archive
-    cargo test --locked -p genesis-cli --test drain_cli -- run_drains_its_journal_into_postgres archive_waits_for_the_drain
+    cargo test --locked --workspace --test drain_resume --test drain_archive
+    cargo test --locked --workspace --test drain_cli -- run_drains_its_journal_into_postgres archive_waits_for_the_drain
 }
 if [ -n "${DATABASE_URL:-}" ]; then
     run_tests

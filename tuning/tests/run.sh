@@ -503,6 +503,17 @@ rm "$V3/etc/genesis/genesis.toml"
 check "$V3"
 expect_out "no config: WARN core-plan" "^WARN +core-plan +no engine config"
 expect_out "no config: plan checks skipped" "^SKIP +cmdline\.isolation +no core plan"
+for script in check apply irq; do
+    case $script in
+    check) check "$V3" --config "$WORK/no-such.toml" ;;
+    apply) tune "$V3" --config "$WORK/no-such.toml" ;;
+    irq) irqs "$V3" --config "$WORK/no-such.toml" ;;
+    esac
+    expect_rc "$script: a --config that does not exist is a usage error" 2
+    expect_out "$script: ... naming it" "no engine config at $WORK/no-such.toml"
+done
+GENESIS_CONFIG="$WORK/no-such.toml" check "$V3"
+expect_rc "check: a GENESIS_CONFIG that does not exist is a usage error" 2
 
 # ---- genesis.service ---------------------------------------------------------------------
 echo "== genesis.service"

@@ -1,7 +1,7 @@
 //! `genesis doctor`: checks that this host and this config can run the engine.
 //!
-//! The engine's own checks (core plan, journal folder, ports, memory locking)
-//! run here; the host checks (isolation, governor, THP, sysctls, IRQs, SMT,
+//! The engine's own checks (core plan, journal folder, ports, the drain's
+//! database, memory locking) run here; the host checks (isolation, governor, THP, sysctls, IRQs, SMT,
 //! clocksource) come from `tuning/check-host.sh` when it can be found.
 
 use genesis_engine::config::{Config, Mode};
@@ -53,7 +53,7 @@ pub fn engine_checks(config: &Config, origin: &str) -> Vec<Check> {
         core_plan(config),
         journal_folder(&config.journal.dir),
         metrics_port(config),
-        database(),
+        database(config),
         memory_lock(config),
     ]
 }
@@ -189,13 +189,36 @@ fn metrics_port(config: &Config) -> Check {
     }
 }
 
-fn database() -> Check {
-    check(
-        Status::Skip,
-        "database",
-        "no database configured (the PostgreSQL drain is not part of this build)",
-    )
+/// The drain's database, when one is configured: PASS when it accepts a
+/// connection (with the password the drain would use), FAIL naming the
+/// URL without its password otherwise.
+fn database(config: &Config) -> Check {
+    let Some(url) = config.postgres.effective_url() else {
+        return check(
+            Status::Skip,
+            "database",
+            "no database configured ([postgres] url or DATABASE_URL): the engine runs without a drain",
+        );
+    };
+    let key = config.postgres.url_key();
+    let url = match genesis_drain::DbUrl::parse(&url)
+        .and_then(|url| url.with_password_from(Some(&config.postgres.password_file)))
+    {
+        Ok(url) => url,
+        Err(err) => return check(Status::Fail, "database", format!("`{key}`: {err}")),
+    };
+    match url.connect(DATABASE_CONNECT_TIMEOUT) {
+        Ok(_) => check(
+            Status::Pass,
+            "database",
+            format!("{} accepts a connection", url.redacted()),
+        ),
+        Err(err) => check(Status::Fail, "database", format!("`{key}`: {err}")),
+    }
 }
+
+/// How long the database check waits for a connection.
+const DATABASE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn memory_lock(config: &Config) -> Check {
     let wanted = config.host.mlockall.unwrap_or(config.mode == Mode::Prod);

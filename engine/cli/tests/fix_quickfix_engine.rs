@@ -101,7 +101,11 @@ fn genesis_trades_with_quickfix_executor() {
     let dir = tempfile::tempdir().unwrap();
     let build = dir.path().join("build");
     std::fs::create_dir_all(&build).unwrap();
-    let binary = quickfix::build_executor(&build).unwrap();
+    // Compiled where io's QuickFIX test compiles it, and reused from there
+    // when the sources are the same: one g++ run per CI run, not two.
+    let compiled = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("quickfix-acceptors");
+    std::fs::create_dir_all(&compiled).unwrap();
+    let binary = quickfix::build_executor(&compiled).unwrap();
     let port = quickfix::free_port();
     let executor = quickfix::start_strict_executor(&binary, &build, port);
 

@@ -6,21 +6,22 @@
 //! not at all ([`SendError::OutputFull`] when the buffer has no room for it,
 //! [`SendError::MessageTooLarge`] when it exceeds the message capacity), so
 //! a partial socket write never loses or splits a message: the unwritten
-//! tail stays here until the next write. Pending bytes are
-//! `buffer[start..end]`; while nothing is pending, the next message is
+//! tail stays here until the next write. Pending bytes are the
+//! [`PendingSpan`] of the encoder's buffer (the cursor
+//! [`OutBuffer`](crate::fix::out_buffer::OutBuffer) uses too); while nothing is pending, the next message is
 //! encoded at the buffer's start and queued where it lies; otherwise it is
 //! encoded after the pending bytes and slid down over its unused header
 //! gap (at most 11 bytes), the only copy, and only while output waits.
 
 use crate::fix::encode::{Encoder, Overflow};
 use crate::fix::error::SendError;
+use crate::fix::out_buffer::PendingSpan;
 
 /// Encoder and send queue in one buffer.
 #[derive(Debug)]
 pub struct Outbox {
     encoder: Encoder,
-    start: usize,
-    end: usize,
+    pending: PendingSpan,
     /// The most bytes one message may span, its header gap included.
     message_capacity: usize,
 }
@@ -33,8 +34,7 @@ impl Outbox {
         let message_capacity = encoder.buffer().len().min(message_capacity_bytes.max(1));
         Outbox {
             encoder,
-            start: 0,
-            end: 0,
+            pending: PendingSpan::default(),
             message_capacity,
         }
     }
@@ -44,17 +44,9 @@ impl Outbox {
     /// would not fit behind them). Complete the message with [`Outbox::commit`].
     #[inline]
     pub fn encoder(&mut self) -> &mut Encoder {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        } else if self.start > 0 && self.encoder.buffer().len() - self.end < self.message_capacity {
-            self.encoder
-                .buffer_mut()
-                .copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        self.encoder.set_base(self.end);
+        self.pending
+            .make_room(self.encoder.buffer_mut(), self.message_capacity);
+        self.encoder.set_base(self.pending.end());
         &mut self.encoder
     }
 
@@ -69,38 +61,28 @@ impl Outbox {
             }
             Err(Overflow::Room) => {
                 return Err(SendError::OutputFull {
-                    pending_bytes: self.end - self.start,
+                    pending_bytes: self.pending.len(),
                 })
             }
         };
-        debug_assert!(start >= self.end, "a message lies after the pending bytes");
-        if self.start == self.end {
-            (self.start, self.end) = (start, end);
-        } else {
-            self.encoder.buffer_mut().copy_within(start..end, self.end);
-            self.end += end - start;
-        }
+        self.pending
+            .append_within(self.encoder.buffer_mut(), start..end);
         Ok(())
     }
 
     /// The bytes waiting to be written.
     pub fn pending(&self) -> &[u8] {
-        &self.encoder.buffer()[self.start..self.end]
+        &self.encoder.buffer()[self.pending.range()]
     }
 
     /// Marks `count` pending bytes as written.
     pub fn consume(&mut self, count: usize) {
-        self.start = (self.start + count).min(self.end);
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
+        self.pending.consume(count);
     }
 
     /// Drops everything pending (after a disconnect).
     pub fn clear(&mut self) {
-        self.start = 0;
-        self.end = 0;
+        self.pending.clear();
     }
 }
 

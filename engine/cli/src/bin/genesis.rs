@@ -14,7 +14,8 @@ use std::time::Duration;
 ///
 /// Events flow ingest → risk → strategy → execution → journal; the core plan
 /// in the config decides which stages share a thread. With no config, a
-/// built-in default runs: four synthetic instruments, a simulated venue, the
+/// built-in default runs: a simulated venue on loopback (four instruments on
+/// a seeded random walk, ITCH 5.0 over UDP in, FIX 4.4 over TCP out), the
 /// bundled market maker, all stages fused on core 0, the journal under
 /// ./genesis-data/journal.
 #[derive(Parser)]
@@ -152,8 +153,9 @@ enum Command {
     /// the report is printed. A second Ctrl-C exits at once.
     ///
     /// Kill switch from outside: SIGUSR1 engages cancel-all (no new orders,
-    /// every open order cancelled); SIGUSR2 releases it. Both travel the
-    /// control lane, ahead of market data, and are journaled.
+    /// every open order cancelled); SIGUSR2 releases it. SIGHUP releases new
+    /// orders held back by a reconciliation with the venue that timed out.
+    /// All travel the control lane, ahead of market data, and are journaled.
     Run {
         /// TOML config file (see engine/config/dev.toml for every key). Without it, the built-in default runs.
         #[arg(long, value_name = "FILE")]
@@ -164,7 +166,9 @@ enum Command {
         /// Also write the report's numbers as JSON to this file.
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
-        /// Override market_data.rate_per_sec: synthetic events per second, 0 for as fast as the engine goes.
+        /// Override market_data.rate_per_sec: the seeded walk's updates per second (the simulated
+        /// venue's feed, or the in-process one with market_data.source = "synthetic"); 0 for as
+        /// fast as the source goes.
         #[arg(long, value_name = "EVENTS_PER_SEC")]
         rate: Option<u64>,
     },
@@ -226,9 +230,11 @@ enum Command {
         #[command(subcommand)]
         command: JournalCommand,
     },
-    /// Replay a journal through this build's risk, strategy and execution and
-    /// check that every decision matches, byte for byte; exits 1 at the first
-    /// divergence, printing what was journaled and what was produced. Each
+    /// Replay a journal and check that every decision matches, byte for byte.
+    ///
+    /// The journal's inputs go through this build's risk, strategy and
+    /// execution; exits 1 at the first divergence, printing what was
+    /// journaled and what was produced. Each
     /// recorded run replays with the config it recorded and begins as it
     /// began live (state carried from the run before, or flat), and the
     /// state must equal every snapshot still in the journal's snapshots
@@ -322,11 +328,29 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: a log file, journald or
+        // a pipe gets plain text, not escape codes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(err) = run_cli(Cli::parse()) {
-        eprintln!("genesis: error: {err:#}");
+        eprintln!("genesis: error: {}", error_text(&err));
         std::process::exit(2);
     }
+}
+
+/// The error and its causes, joined by ": ", each cause once: many errors
+/// already end with their cause's text (`cannot read config F: No such
+/// file…`), which `{:#}` would print a second time.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config> {
@@ -388,7 +412,7 @@ fn run_cli(cli: Cli) -> Result<()> {
             let converted = match genesis_cli::commands::backtest::convert(&config, &tapes, &out) {
                 Ok(converted) => converted,
                 Err(err) => {
-                    eprintln!("genesis: error: {err:#}");
+                    eprintln!("genesis: error: {}", error_text(&err));
                     let tape_error = err
                         .downcast_ref::<genesis_cli::commands::backtest::TapeFailure>()
                         .is_some();
@@ -854,7 +878,7 @@ fn backtest(
         &mut std::io::stdout(),
     );
     if let Err(err) = result {
-        eprintln!("genesis: error: {err:#}");
+        eprintln!("genesis: error: {}", error_text(&err));
         let tape_error = err
             .downcast_ref::<genesis_cli::commands::backtest::TapeFailure>()
             .is_some();

@@ -6,6 +6,7 @@
 //! events, as JSON lines with `--json`); diagnostics such as a torn tail go
 //! to the separate diagnostics writer (stderr in the binary).
 
+use crate::commands::journal_input::{input_json, input_text};
 use anyhow::{bail, Result};
 use genesis_engine::decision::Intent;
 use genesis_engine::event::Event;
@@ -113,13 +114,13 @@ pub fn cat(
 /// One event as a line: sequence, time, input, gates, outcome, intents.
 pub fn event_line(event: &Event) -> String {
     let mut line = format!(
-        "{:>10} {} {:<12} i{} {:?} {:?}{}{} gate={}/{} outcome={}",
+        "{:>10} {} {:<12} i{} {:?} {}{}{} gate={}/{} outcome={}",
         event.seq,
         event.ts_recv_ns,
         event.kind.name(),
         event.instrument.0,
         event.side,
-        event.input(),
+        input_text(&event.input()),
         if event.is_duplicate() {
             " DUPLICATE"
         } else {
@@ -166,7 +167,8 @@ fn intent_json(intent: &Intent) -> serde_json::Value {
     })
 }
 
-/// One event as a JSON object (the input words as named by its kind).
+/// One event as a JSON object: the input's fields by name (`input`), and
+/// its four raw words (`data`).
 pub fn event_json(event: &Event) -> serde_json::Value {
     let intents: Vec<serde_json::Value> = event
         .intents
@@ -184,7 +186,7 @@ pub fn event_json(event: &Event) -> serde_json::Value {
         "instrument": event.instrument.0,
         "side": format!("{:?}", event.side).to_lowercase(),
         "flags": event.flags,
-        "input": format!("{:?}", event.input()),
+        "input": input_json(&event.input()),
         "data": event.data,
         "gate_global": event.gate_global.name(),
         "gate_instrument": event.gate_instrument.name(),

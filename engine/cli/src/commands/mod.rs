@@ -6,6 +6,7 @@
 pub mod backtest;
 pub mod journal;
 pub mod journal_archive;
+pub mod journal_input;
 pub mod journal_truncate;
 pub mod replay;
 pub mod venue_sim;
