@@ -70,15 +70,6 @@ impl<const WORDS: usize> SeqlockBoard<WORDS> {
         self.bell.set(bell).is_ok()
     }
 
-    /// The prices at which `slot`'s resting orders would trade: the highest
-    /// resting buy and the lowest resting sell (`None`: no order on that side).
-    pub fn watch_prices(&self, slot: usize, buy_max: Option<i64>, sell_min: Option<i64>) {
-        if let Some([buy, sell]) = self.watched.get(slot) {
-            buy.store(buy_max.unwrap_or(i64::MIN), Ordering::Relaxed);
-            sell.store(sell_min.unwrap_or(i64::MAX), Ordering::Relaxed);
-        }
-    }
-
     /// Whether the bell was rung since the last call (the reader, before it reads).
     pub fn take_ring(&self) -> bool {
         self.rung.swap(false, Ordering::AcqRel)
@@ -156,6 +147,33 @@ impl TopBoard {
         self.ring_if_reached(instrument, top.bid_px, top.ask_px);
     }
 
+    /// The prices at which `instrument`'s resting orders would trade: the
+    /// highest resting buy and the lowest resting sell (`None`: no order
+    /// on that side).
+    ///
+    /// A top published between the reader's last read and this call saw
+    /// the old prices and did not ring, so the board is checked once more
+    /// after the prices are stored (behind a full fence): a top that
+    /// already reaches them marks the ring taken by the next read. The
+    /// writer does not fence (it runs on ingest's hot path), so a top whose
+    /// store is still in flight during this check can be missed; the venue
+    /// therefore still reads the board on a slow timer while orders rest
+    /// (`venue::WATCH_FALLBACK_NS`).
+    pub fn watch_prices(&self, instrument: usize, buy_max: Option<i64>, sell_min: Option<i64>) {
+        let Some([buy, sell]) = self.watched.get(instrument) else {
+            return;
+        };
+        let (buy_max, sell_min) = (buy_max.unwrap_or(i64::MIN), sell_min.unwrap_or(i64::MAX));
+        buy.store(buy_max, Ordering::Relaxed);
+        sell.store(sell_min, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if let Some((_, top)) = self.read_top_if_newer(instrument, 0) {
+            if top.bid_px >= sell_min || top.ask_px <= buy_max {
+                self.rung.store(true, Ordering::Release);
+            }
+        }
+    }
+
     /// The instrument's latest top and its version, if published since `seen_version`.
     pub fn read_top_if_newer(&self, instrument: usize, seen_version: u64) -> Option<(u64, Top)> {
         self.read_if_newer(instrument, seen_version).map(
@@ -225,6 +243,32 @@ mod tests {
         board.watch_prices(0, None, None);
         board.publish_top(0, &top(1, 1_000));
         assert!(!board.rung(), "nothing resting: no ring");
+    }
+
+    // A top published before the prices were watched (it saw none and did
+    // not ring) is found by the check the watch makes.
+    #[test]
+    fn watching_a_price_the_top_already_reaches_marks_the_ring() {
+        let board = TopBoard::new(1);
+        let bell = Arc::new(Doorbell::new().unwrap());
+        assert!(board.install_bell(Arc::clone(&bell)));
+        board.publish_top(
+            0,
+            &Top {
+                bid_px: 104,
+                bid_qty: 1,
+                ask_px: 105,
+                ask_qty: 1,
+            },
+        );
+        assert!(!board.rung(), "nothing watched yet");
+        board.watch_prices(0, Some(98), Some(104));
+        assert!(
+            board.take_ring(),
+            "the bid already reaches the new resting sell"
+        );
+        board.watch_prices(0, Some(98), Some(110));
+        assert!(!board.rung(), "the top does not reach these prices");
     }
 
     // A reader on another thread never sees words of two publications mixed.

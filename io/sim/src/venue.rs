@@ -36,7 +36,10 @@
 //!   moves. A board rings the venue's doorbell itself when a top reaches
 //!   the price of a resting session order (the venue tells it those prices
 //!   after every change, [`MarketFlow::watch_prices`]), so then the timer
-//!   is armed only after such a ring. Otherwise the board is read, if a
+//!   is armed only after such a ring, or every [`WATCH_FALLBACK_NS`] while
+//!   orders rest (the board's writer does not fence, so a ring can be
+//!   missed in a window of nanoseconds; the fallback bounds what such a
+//!   miss costs). Otherwise the board is read, if a
 //!   read is due, when the next FIX message wakes the venue, before the
 //!   message is handled: an order still meets a top at most one interval
 //!   old.
@@ -70,6 +73,12 @@ use std::time::Duration;
 pub const IDLE_SLEEP: Duration = Duration::from_micros(20);
 /// The longest idle wait while ITCH or WebSocket outputs are served.
 pub const IDLE_SLEEP_MAX: Duration = Duration::from_millis(1);
+
+/// While session orders rest on a board that rings, the board is still
+/// read this often: a top the doorbell missed (see
+/// [`crate::board::TopBoard::watch_prices`]) meets the orders at most this
+/// late. 100 wake-ups a second at most, against 1,000 for the interval.
+pub const WATCH_FALLBACK_NS: u64 = 10_000_000;
 
 /// Nanoseconds since the Unix epoch, from the caller's clock.
 pub type NowNs = Box<dyn Fn() -> u64 + Send>;
@@ -524,6 +533,8 @@ impl Simulator {
             && (publishes || (self.exchange.session_orders_live() > 0 && self.flow.read_wanted()))
         {
             Some(idle.flow_due_ns.saturating_sub(now_ns))
+        } else if market_moving && self.exchange.session_orders_live() > 0 {
+            Some(WATCH_FALLBACK_NS.max(idle.flow_due_ns.saturating_sub(now_ns)))
         } else {
             None
         };
