@@ -9,8 +9,9 @@ A hot thread switched out while still runnable (prev_state R) was preempted:
 the task switched in at that moment is its preemptor, and the hot thread is
 off-CPU until it is switched in again (on either CPU). Prints, per
 preemptor, how often and for how long it took a hot thread's core, per
-second of the recording, split into this process's threads ("ours") and
-everything else (builds, kernel threads); then how often each of our other
+second of the recording, split into this process's threads ("ours"), the
+kernel's own threads ("kernel": ksoftirqd, kworker, rcu, migration, ...)
+and everything else ("other": builds, other processes); then how often each of our other
 threads was switched in (its wake-ups) per second, and how long it ran
 (on-CPU ms per second: the work it takes from the hot threads' cores when
 no core is spare). Last, the p99 and p99.9 wait those off-CPU spans imply
@@ -28,6 +29,7 @@ SWITCH = re.compile(
     r"prev_comm=(?P<prev_comm>.+?) prev_pid=(?P<prev_pid>\d+) prev_prio=\d+ "
     r"prev_state=(?P<state>\S+) ==> next_comm=(?P<next_comm>.+?) next_pid=(?P<next_pid>\d+)"
 )
+KERNEL = re.compile(r"^(ksoftirqd|kworker|rcu_|rcuc|rcuog|rcuop|migration|kthreadd|irq/|watchdog|cpuhp|kcompactd|khugepaged|kswapd|jbd2|ext4-|xfs|kblockd|oom_reaper|idle_inject|swapper)")
 HEAD = re.compile(r"^\s*(?P<comm>.+?)\s+(?P<pid>-?\d+)/(?P<tid>\d+)\s+\[(?P<cpu>\d+)\]\s+(?P<time>[\d.]+):\s+(?P<event>\S+):")
 
 
@@ -90,7 +92,8 @@ def main():
         prev, nxt = int(m["prev_pid"]), int(m["next_pid"])
         if prev in hot_tids and m["state"].startswith("R"):
             who = names[nxt] if nxt else "idle"
-            label = ("ours: " if nxt in ours else "other: ") + re.sub(r"[/:]\d+$|\d+$", "", who)
+            side = "ours: " if nxt in ours else "kernel: " if KERNEL.match(who) else "other: "
+            label = side + re.sub(r"[/:]\d+$|\d+$", "", who)
             off_since[prev] = (time_s, label)
         if nxt in hot_tids and nxt in off_since:
             since, label = off_since.pop(nxt)
@@ -115,12 +118,12 @@ def main():
             f"| {spans[len(spans) // 2] * 1e6:.0f} | {spans[-1] * 1e6:.0f} |"
         )
     print()
-    for side in ("ours", "other"):
+    for side in ("ours", "kernel", "other"):
         print(f"{side}: hot threads off-CPU {total[side] * 1e3 / seconds:.2f} ms per second")
     print()
     print("| preemptors | implied p99 wait µs | implied p99.9 wait µs | time with a hot thread off-CPU |")
     print("|---|---:|---:|---:|")
-    for side in ("ours", "other", "all"):
+    for side in ("ours", "kernel", "other", "all"):
         spans = [d for label, ds in stolen.items() for d in ds if side == "all" or label.startswith(side)]
         print(
             f"| {side} | {implied_wait(spans, seconds, 0.01) * 1e6:.0f} "

@@ -4,7 +4,10 @@
 //! costs through the kernel's network stack).
 //!
 //! The ping-pong runs exactly two spinning threads, one per core, and nothing
-//! else of the harness runs meanwhile.
+//! else of the harness runs meanwhile. So does the paired ring hop
+//! ([`paired_ring_hops`]): the engine's ring type on the same pinned pair,
+//! with the same spin and one event in flight, each repeat right after a
+//! round trip, so a hop ÷ round trip ratio compares like with like.
 
 use crate::latency::{histogram, Summary};
 use anyhow::{anyhow, Result};
@@ -194,4 +197,151 @@ pub fn loopback_tcp(round_trips: u64) -> Result<RoundTrip> {
         untimed_ns,
         timed: Summary::of(&timed),
     })
+}
+
+/// The engine's ring slot: a 128-byte event on whole cache lines of its own.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct RingSlot(genesis_engine::event::Event);
+
+/// Gap between a hop's pick-up and the next send: the consumer is idle
+/// (spinning) when each event lands, as between events at 100 k/s.
+const HOP_GAP_NS: u64 = 2_000;
+
+/// One-way latency of `hops` events through a fresh `disruptor` ring of
+/// the engine's slot type, the producer pinned to core 0 and the consumer
+/// to core 1 (the round trip's pair), the consumer spinning with the pause
+/// hint as `spin-hint` does. Closed loop, as the round trip is: one event
+/// in flight, the next sent [`HOP_GAP_NS`] after the last was taken, so a
+/// descheduled side delays one sample, not a queue of them. Timed from the
+/// producer's stamp in the slot to the consumer's pick-up (one TSC).
+/// Returns the p50 and p99 in ns.
+pub fn ring_hop_pinned(hops: u64) -> Result<(u64, u64)> {
+    use disruptor::{BusySpin, Polling, Producer};
+    let empty = || RingSlot(genesis_engine::event::Event::EMPTY);
+    let (mut poller, builder) =
+        disruptor::build_single_producer(1 << 12, empty, BusySpin).new_event_poller();
+    let clock = EpochClock::new();
+    let consumer_clock = clock.clone();
+    let taken = Arc::new(Line(AtomicU64::new(0)));
+    let consumer_taken = Arc::clone(&taken);
+    let consumer = std::thread::Builder::new()
+        .name("hop-consumer".into())
+        .spawn(move || {
+            pin(1);
+            let clock = consumer_clock;
+            let mut timed = histogram();
+            loop {
+                match poller.take(1) {
+                    Ok(mut guard) => {
+                        let now = clock.raw();
+                        for slot in &mut guard {
+                            timed.saturating_record(clock.delta_ns(slot.0.ts_recv_ns, now).max(1));
+                            consumer_taken.0.fetch_add(1, Ordering::Release);
+                        }
+                    }
+                    Err(Polling::NoEvents) => std::hint::spin_loop(),
+                    Err(Polling::Shutdown) => break,
+                }
+            }
+            timed
+        })?;
+    let producer = std::thread::Builder::new()
+        .name("hop-producer".into())
+        .spawn(move || {
+            pin(0);
+            let mut producer = builder.build();
+            for sent in 0..hops {
+                while taken.0.load(Ordering::Acquire) < sent {
+                    std::hint::spin_loop();
+                }
+                let due = clock.now_ns() + HOP_GAP_NS;
+                while clock.now_ns() < due {
+                    std::hint::spin_loop();
+                }
+                producer.publish(|slot| slot.0.ts_recv_ns = clock.raw());
+            }
+        })?;
+    producer
+        .join()
+        .map_err(|_| anyhow!("hop producer panicked"))?;
+    let timed = consumer
+        .join()
+        .map_err(|_| anyhow!("hop consumer panicked"))?;
+    Ok((timed.value_at_quantile(0.5), timed.value_at_quantile(0.99)))
+}
+
+/// One round trip and the ring hop measured right after it.
+#[derive(Clone, Copy, Debug)]
+pub struct PairedHop {
+    pub round_trip_p50_ns: u64,
+    pub hop_p50_ns: u64,
+    pub hop_p99_ns: u64,
+}
+
+impl PairedHop {
+    pub fn ratio(&self) -> f64 {
+        self.hop_p50_ns as f64 / self.round_trip_p50_ns.max(1) as f64
+    }
+}
+
+/// Every pair, in order.
+#[derive(Clone, Debug)]
+pub struct PairedHops {
+    pub pairs: Vec<PairedHop>,
+}
+
+/// `pairs` repeats of a cache-line round trip (`round_trips`) then a ring
+/// hop ([`ring_hop_pinned`], `hops`), same pinned pair, same spin.
+pub fn paired_ring_hops(pairs: usize, round_trips: u64, hops: u64) -> Result<PairedHops> {
+    let pairs = (0..pairs)
+        .map(|_| {
+            let round_trip_p50_ns = cache_line_ping_pong(round_trips)?.timed.p50_ns;
+            let (hop_p50_ns, hop_p99_ns) = ring_hop_pinned(hops)?;
+            Ok(PairedHop {
+                round_trip_p50_ns,
+                hop_p50_ns,
+                hop_p99_ns,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(PairedHops { pairs })
+}
+
+/// The lowest, median (upper, for an even count) and highest hop ÷ round
+/// trip ratio of the pairs.
+pub fn ratio_spread(pairs: &[PairedHop]) -> (f64, f64, f64) {
+    assert!(!pairs.is_empty(), "at least one pair");
+    let mut ratios: Vec<f64> = pairs.iter().map(PairedHop::ratio).collect();
+    ratios.sort_by(f64::total_cmp);
+    (
+        ratios[0],
+        ratios[ratios.len() / 2],
+        ratios[ratios.len() - 1],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(round_trip_p50_ns: u64, hop_p50_ns: u64) -> PairedHop {
+        PairedHop {
+            round_trip_p50_ns,
+            hop_p50_ns,
+            hop_p99_ns: hop_p50_ns * 2,
+        }
+    }
+
+    // Each ratio is taken within its pair, never across pairs.
+    #[test]
+    fn ratios_are_taken_per_pair() {
+        let pairs = [pair(50, 100), pair(250, 250), pair(100, 150)];
+        assert_eq!(ratio_spread(&pairs), (1.0, 1.5, 2.0));
+        assert_eq!(
+            pair(0, 70).ratio(),
+            70.0,
+            "a zero round trip counts as 1 ns"
+        );
+    }
 }

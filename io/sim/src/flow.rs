@@ -6,6 +6,7 @@
 //! Owning thread: the simulator's; a flow is polled once per loop iteration.
 
 use crate::board::TopBoard;
+use crate::wait::Doorbell;
 use genesis_io::venue::Side;
 use std::sync::Arc;
 
@@ -46,6 +47,23 @@ pub trait MarketFlow: Send {
     fn poll_interval_ns(&self) -> u64 {
         0
     }
+
+    /// Lets the flow ring `bell` when the market reaches a price given to
+    /// [`MarketFlow::watch_prices`]; true if it will. Default: it cannot.
+    fn ring_when_reached(&mut self, _bell: Arc<Doorbell>) -> bool {
+        false
+    }
+
+    /// The prices at which the sessions' resting orders on `instrument`
+    /// would trade (highest buy, lowest sell; `None`: none on that side).
+    fn watch_prices(&mut self, _instrument: usize, _buy_max: Option<i64>, _sell_min: Option<i64>) {}
+
+    /// Whether the flow wants a read for the resting orders' sake: always,
+    /// unless it rings when the market reaches them and has not rung since
+    /// its last read.
+    fn read_wanted(&self) -> bool {
+        true
+    }
 }
 
 /// How often the simulator reads a [`BoardFlow`]: the engine beside it
@@ -58,17 +76,26 @@ pub const BOARD_POLL_INTERVAL_NS: u64 = 1_000_000;
 pub struct BoardFlow {
     board: Arc<TopBoard>,
     versions: Vec<u64>,
+    /// The board rings the simulator when the market reaches its sessions' orders.
+    rings: bool,
 }
 
 impl BoardFlow {
     pub fn new(board: Arc<TopBoard>) -> BoardFlow {
         let versions = vec![0; board.slot_count()];
-        BoardFlow { board, versions }
+        BoardFlow {
+            board,
+            versions,
+            rings: false,
+        }
     }
 }
 
 impl MarketFlow for BoardFlow {
     fn poll(&mut self, moves: &mut dyn FnMut(MarketMove)) {
+        // Taken before the read: a top that reaches a resting price after
+        // it rings again.
+        self.board.take_ring();
         for (instrument, version) in self.versions.iter_mut().enumerate() {
             if let Some((newer, top)) = self.board.read_top_if_newer(instrument, *version) {
                 *version = newer;
@@ -79,5 +106,18 @@ impl MarketFlow for BoardFlow {
 
     fn poll_interval_ns(&self) -> u64 {
         BOARD_POLL_INTERVAL_NS
+    }
+
+    fn ring_when_reached(&mut self, bell: Arc<Doorbell>) -> bool {
+        self.rings = self.board.install_bell(bell);
+        self.rings
+    }
+
+    fn watch_prices(&mut self, instrument: usize, buy_max: Option<i64>, sell_min: Option<i64>) {
+        self.board.watch_prices(instrument, buy_max, sell_min);
+    }
+
+    fn read_wanted(&self) -> bool {
+        !self.rings || self.board.rung()
     }
 }

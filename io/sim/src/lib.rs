@@ -18,8 +18,9 @@
 //! through plain values rather than a protocol.
 //!
 //! Threads: [`VenueSim`] owns one thread, which runs everything here, polls
-//! (yielding the core) while busy and
-//! sleeps when idle; a [`TopBoard`] is written by one other thread.
+//! while busy and, when idle, blocks on its FIX sockets and a doorbell
+//! until one is ready or a timer is due ([`wait`]); a [`TopBoard`] is
+//! written by one other thread.
 
 pub mod backtest;
 pub mod board;
@@ -29,6 +30,7 @@ pub mod fix;
 pub mod flow;
 pub mod itch;
 pub mod venue;
+pub mod wait;
 pub mod ws;
 
 pub use board::{SeqlockBoard, TopBoard};

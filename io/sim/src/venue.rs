@@ -14,24 +14,37 @@
 //! - each market move is stamped when it is applied (not when the loop
 //!   iteration began) and its ITCH packet leaves at once, so no message
 //!   waits for the rest of the iteration's moves before it is sent;
-//! - after a busy iteration the thread keeps polling, yielding the core
-//!   between polls, for at most [`IDLE_YIELDS_MAX`] polls within
-//!   [`IDLE_POLL_NS`]; then it sleeps ([`IDLE_SLEEP`]) between polls. One
-//!   thread, never more: a simulator must not take the engine's core on a
-//!   small host. A yield hands the core over whenever another thread
-//!   wants it, but the yielding thread stays runnable and takes a core
-//!   back at once: on a host whose every core an engine thread spins on,
-//!   each yield after FIX traffic was a preemption of an engine thread,
-//!   so they are few (the ITCH and WebSocket servers offer no readiness
-//!   handle to block on, so the loop cannot sleep in `epoll` instead).
+//! - after an iteration that did nothing the thread blocks in `ppoll`
+//!   ([`crate::wait`]) on its FIX listener and connections and a
+//!   [`Doorbell`] the handle rings (a command, the market's release, the
+//!   stop), until one is ready or the next timer is due: the flow's next
+//!   read, the FIX sessions' timers (a sixteenth of their heartbeat
+//!   interval), or, while ITCH or WebSocket outputs are served (their
+//!   servers give no descriptor to wait on), an idle sleep that doubles
+//!   from [`IDLE_SLEEP`] to [`IDLE_SLEEP_MAX`]. A kernel-stamped FIX read
+//!   keeps the wait out of tick-to-trade. So an engine's order wakes the
+//!   venue through its socket, and a venue with nothing to serve and
+//!   nothing timed makes no wake-ups at all: on a host whose every core an
+//!   engine thread spins on, each wake-up is a preemption of an engine
+//!   thread. One thread, never more.
 //! - a flow that is read on an interval ([`MarketFlow::poll_interval_ns`],
-//!   the board an in-process engine publishes its market on) is read only
-//!   that often, and its moves do not count as work: the engine beside it
-//!   publishes a top per event, and a venue that followed each one stayed
-//!   busy, polling and yielding, on a host whose every core an engine
-//!   thread spins on (thousands of preemptions a second). Idle, such a
-//!   venue's sleeps double from [`IDLE_SLEEP`] to [`IDLE_SLEEP_MAX`] and
-//!   end at the flow's next read, so it wakes about once per interval.
+//!   the board an in-process engine publishes its market on) is read at
+//!   most that often, and its moves do not count as work: the engine beside
+//!   it publishes a top per event. Its timer is armed only while something
+//!   depends on the market between two FIX messages: an ITCH or WebSocket
+//!   output that publishes it, or a session order that could trade as it
+//!   moves. A board rings the venue's doorbell itself when a top reaches
+//!   the price of a resting session order (the venue tells it those prices
+//!   after every change, [`MarketFlow::watch_prices`]), so then the timer
+//!   is armed only after such a ring, or every [`WATCH_FALLBACK_NS`] while
+//!   orders rest (the board's writer does not fence, so a ring can be
+//!   missed in a window of nanoseconds; the fallback bounds what such a
+//!   miss costs). Otherwise the board is read, if a
+//!   read is due, when the next FIX message wakes the venue, before the
+//!   message is handled: an order still meets a top at most one interval
+//!   old.
+//! - a flow read on every iteration (a walk paced by its caller's clock)
+//!   bounds every wait by [`IDLE_SLEEP`], as before.
 //!
 //! An operator (or a test) drives it with [`VenueCommand`]s, applied on its
 //! thread in order, before the sessions are served: drop every session,
@@ -44,6 +57,7 @@ use crate::exchange::{Exchange, ExchangeCounters, MarketDataOut, Side};
 use crate::fix::{FixAcceptor, ParticipantSummary};
 use crate::flow::{MarketFlow, MarketMove};
 use crate::itch::{ItchOut, ItchOutCounters, ItchPorts};
+use crate::wait::{Doorbell, Readiness};
 use crate::ws::{WsOut, WsOutCounters};
 use genesis_io::venue::{BookEvent, MatchingEngine};
 use hdrhistogram::Histogram;
@@ -54,20 +68,17 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// How long the loop keeps polling after the last iteration that did
-/// something: a steady feed (a move every 50 µs or more often) never waits
-/// for a sleep to end.
-pub const IDLE_POLL_NS: u64 = 50_000;
-/// Most polls, each after a yield, that follow a busy iteration before the
-/// loop sleeps instead (within [`IDLE_POLL_NS`]): one, to pick up what
-/// crossed the last poll, without staying runnable for 50 µs (the old
-/// loop made 2–3 per busy iteration in a debug build under load, dozens
-/// in a release build on a quiet host).
-pub const IDLE_YIELDS_MAX: u32 = 1;
-/// The pause between polls of a venue idle for longer than [`IDLE_POLL_NS`].
+/// The longest wait of a venue whose flow is read on every iteration (a
+/// walk), and the first idle wait while ITCH or WebSocket outputs are served.
 pub const IDLE_SLEEP: Duration = Duration::from_micros(20);
-/// The longest sleep of an idle venue whose flow is read on an interval.
+/// The longest idle wait while ITCH or WebSocket outputs are served.
 pub const IDLE_SLEEP_MAX: Duration = Duration::from_millis(1);
+
+/// While session orders rest on a board that rings, the board is still
+/// read this often: a top the doorbell missed (see
+/// [`crate::board::TopBoard::watch_prices`]) meets the orders at most this
+/// late. 100 wake-ups a second at most, against 1,000 for the interval.
+pub const WATCH_FALLBACK_NS: u64 = 10_000_000;
 
 /// Nanoseconds since the Unix epoch, from the caller's clock.
 pub type NowNs = Box<dyn Fn() -> u64 + Send>;
@@ -137,8 +148,10 @@ pub struct VenueSimReport {
     pub flow_polls: u64,
     /// Iterations that did something (FIX traffic, or a flow read every iteration).
     pub busy_iterations: u64,
-    /// Yields of the core between polls after a busy iteration.
-    pub yields: u64,
+    /// Blocking waits after an iteration that did nothing.
+    pub waits: u64,
+    /// Of those, ended by their timeout rather than a socket or the doorbell.
+    pub waits_timed_out: u64,
 }
 
 /// A running simulated venue.
@@ -151,6 +164,7 @@ pub struct VenueSim {
     market_moving: Arc<AtomicBool>,
     control: Arc<Control>,
     stop: Arc<AtomicBool>,
+    doorbell: Arc<Doorbell>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -220,6 +234,8 @@ struct Shared {
     market_moving: Arc<AtomicBool>,
     report: Arc<Mutex<VenueSimReport>>,
     control: Arc<Control>,
+    /// Ends the simulator's wait.
+    doorbell: Arc<Doorbell>,
     /// The market waits for the first session (or a release).
     held_for_first_session: bool,
 }
@@ -259,6 +275,9 @@ impl VenueSim {
             market_moving: Arc::new(AtomicBool::new(!setup.hold_market)),
             report: Arc::new(Mutex::new(VenueSimReport::default())),
             control: Arc::new(Control::default()),
+            doorbell: Arc::new(
+                Doorbell::new().map_err(|e| format!("the simulator's doorbell: {e}"))?,
+            ),
             held_for_first_session: setup.hold_market,
         };
         let handle = spawn(simulator, &shared)?;
@@ -270,6 +289,7 @@ impl VenueSim {
             market_moving: shared.market_moving,
             control: shared.control,
             stop: shared.stop,
+            doorbell: shared.doorbell,
             handle: Some(handle),
         })
     }
@@ -277,11 +297,13 @@ impl VenueSim {
     /// Lets a held market move (see [`VenueSimSetup::hold_market`]).
     pub fn release_market(&self) {
         self.market_moving.store(true, Ordering::Release);
+        self.doorbell.ring();
     }
 
     /// Queues a command for the simulator's thread (applied in order).
     pub fn command(&self, command: VenueCommand) {
         lock(&self.control.commands).push_back(command);
+        self.doorbell.ring();
     }
 
     /// What the simulator said of the commands it applied since the last call.
@@ -313,6 +335,7 @@ impl VenueSim {
     /// Stops the thread; what it did.
     pub fn stop(&mut self) -> VenueSimReport {
         self.stop.store(true, Ordering::Release);
+        self.doorbell.ring();
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
         }
@@ -358,6 +381,7 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
     let moving = Arc::clone(&shared.market_moving);
     let report = Arc::clone(&shared.report);
     let control = Arc::clone(&shared.control);
+    let doorbell = Arc::clone(&shared.doorbell);
     let mut held_for_first_session = shared.held_for_first_session;
     std::thread::Builder::new()
         .name("venue-sim".into())
@@ -366,6 +390,7 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
                 itch.directory((simulator.now_ns)());
             }
             let mut idle = Idle::new(simulator.flow.poll_interval_ns());
+            let flow_rings = simulator.flow.ring_when_reached(Arc::clone(&doorbell));
             let mut counts = (0u64, 0u64);
             while !stop.load(Ordering::Acquire) {
                 simulator.apply_commands(&control, &moving, &mut held_for_first_session);
@@ -380,12 +405,20 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
                 let busy = simulator.step(read_flow, idle.flow_moves_are_work());
                 counts.0 += 1;
                 counts.1 += u64::from(read_flow);
-                idle.pause(busy, (simulator.now_ns)());
+                if flow_rings && (busy || read_flow) {
+                    simulator.watch_resting_prices();
+                }
+                if busy {
+                    idle.on_busy();
+                } else if !stop.load(Ordering::Acquire) {
+                    simulator.wait(&mut idle, market_moving, &doorbell);
+                }
             }
             control.store_summary(simulator.fix.summary(&simulator.exchange));
             let mut report = lock(&report);
             (report.loop_iterations, report.flow_polls) = counts;
-            (report.busy_iterations, report.yields) = (idle.busy_iterations, idle.yields);
+            report.busy_iterations = idle.busy_iterations;
+            (report.waits, report.waits_timed_out) = (idle.waits, idle.waits_timed_out);
             report.exchange = simulator.exchange.counters;
             if let Some(ws) = &simulator.outputs.ws {
                 report.ws = ws.counters;
@@ -397,33 +430,33 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
         .map_err(|e| format!("cannot start the simulator thread: {e}"))
 }
 
-/// When the loop last did something, and how it waits since.
+/// How the loop waits when an iteration did nothing.
 struct Idle {
-    /// When an iteration last did something (`None`: never yet).
-    busy_last_ns: Option<u64>,
     /// How often the flow is read (0: every iteration).
     flow_interval_ns: u64,
     /// When the flow is read next (with an interval).
     flow_due_ns: u64,
-    /// The next idle sleep (doubles while idle, with an interval).
+    /// The next idle wait while ITCH or WebSocket outputs are served
+    /// (doubles while idle, reset by a busy iteration).
     sleep: Duration,
-    /// Yields left before the loop sleeps (reset by a busy iteration).
-    yields_left: u32,
-    /// Busy iterations and yields so far, for the report.
+    /// The descriptors of the wait (reused).
+    readiness: Readiness,
+    /// Busy iterations and waits so far, for the report.
     busy_iterations: u64,
-    yields: u64,
+    waits: u64,
+    waits_timed_out: u64,
 }
 
 impl Idle {
     fn new(flow_interval_ns: u64) -> Idle {
         Idle {
-            busy_last_ns: None,
             flow_interval_ns,
             flow_due_ns: 0,
             sleep: IDLE_SLEEP,
-            yields_left: 0,
+            readiness: Readiness::default(),
             busy_iterations: 0,
-            yields: 0,
+            waits: 0,
+            waits_timed_out: 0,
         }
     }
 
@@ -442,41 +475,76 @@ impl Idle {
         self.flow_interval_ns == 0
     }
 
-    /// After an iteration: nothing if it was busy; a yield within
-    /// [`IDLE_POLL_NS`] of the last busy one, at most [`IDLE_YIELDS_MAX`]
-    /// times; a sleep after that, which, with a flow read on an interval,
-    /// doubles up to [`IDLE_SLEEP_MAX`] and ends no later than the flow's
-    /// next read.
-    fn pause(&mut self, busy: bool, now_ns: u64) {
-        if busy {
-            self.busy_last_ns = Some(now_ns);
-            self.sleep = IDLE_SLEEP;
-            self.yields_left = IDLE_YIELDS_MAX;
-            self.busy_iterations += 1;
-        } else if self.yields_left > 0
-            && self
-                .busy_last_ns
-                .is_some_and(|last| now_ns.saturating_sub(last) < IDLE_POLL_NS)
-        {
-            self.yields_left -= 1;
-            self.yields += 1;
-            std::thread::yield_now();
-        } else if self.flow_interval_ns == 0 {
-            std::thread::sleep(IDLE_SLEEP);
-        } else {
-            // The next read is ahead unless the market is held (no read
-            // since it came due): then only the doubling bounds the sleep.
-            let until_flow = match self.flow_due_ns.saturating_sub(now_ns) {
-                0 => self.sleep,
-                ns => Duration::from_nanos(ns),
-            };
-            std::thread::sleep(self.sleep.min(until_flow));
-            self.sleep = (self.sleep * 2).min(IDLE_SLEEP_MAX);
-        }
+    fn on_busy(&mut self) {
+        self.sleep = IDLE_SLEEP;
+        self.busy_iterations += 1;
+    }
+
+    /// The idle sleep while outputs without a descriptor are served: this
+    /// one, and the next one doubled.
+    fn next_sleep_ns(&mut self) -> u64 {
+        let sleep = self.sleep;
+        self.sleep = (self.sleep * 2).min(IDLE_SLEEP_MAX);
+        sleep.as_nanos() as u64
     }
 }
 
 impl Simulator {
+    /// Blocks until a FIX socket or the doorbell is ready, or the earliest
+    /// timer ([`Simulator::wait_ns`]) is due.
+    fn wait(&mut self, idle: &mut Idle, market_moving: bool, doorbell: &Doorbell) {
+        let timeout = self
+            .wait_ns(idle, market_moving, (self.now_ns)())
+            .map(Duration::from_nanos);
+        let readiness = &mut idle.readiness;
+        readiness.clear();
+        readiness.readable(doorbell.fd());
+        self.fix.list_fds(readiness);
+        idle.waits += 1;
+        match readiness.wait(timeout) {
+            Ok(true) => doorbell.clear(),
+            Ok(false) => idle.waits_timed_out += 1,
+            // Not expected (ppoll fails on bad arguments only): pause as
+            // the shortest idle wait does rather than spin.
+            Err(_) => std::thread::sleep(IDLE_SLEEP),
+        }
+    }
+
+    /// Tells the flow where the sessions' resting orders are, so it rings
+    /// when the market reaches them ([`MarketFlow::ring_when_reached`]).
+    fn watch_resting_prices(&mut self) {
+        for instrument in 0..self.exchange.instrument_count() {
+            let (buy_max, sell_min) = self.exchange.session_resting_prices(instrument);
+            self.flow.watch_prices(instrument, buy_max, sell_min);
+        }
+    }
+
+    /// How long the thread may wait (`None`: until a socket or the
+    /// doorbell): the earliest of the flow's next read (an interval flow
+    /// only while a market-data output publishes the market, or a session
+    /// order rests and the flow cannot ring when the market reaches it or
+    /// has rung), the FIX sessions' timers, and the idle sleep while ITCH
+    /// or WebSocket outputs (polled, not waited on) are served.
+    fn wait_ns(&self, idle: &mut Idle, market_moving: bool, now_ns: u64) -> Option<u64> {
+        let publishes = self.outputs.itch.is_some() || self.outputs.ws.is_some();
+        let flow = if idle.flow_interval_ns == 0 {
+            Some(IDLE_SLEEP.as_nanos() as u64)
+        } else if market_moving
+            && (publishes || (self.exchange.session_orders_live() > 0 && self.flow.read_wanted()))
+        {
+            Some(idle.flow_due_ns.saturating_sub(now_ns))
+        } else if market_moving && self.exchange.session_orders_live() > 0 {
+            Some(WATCH_FALLBACK_NS.max(idle.flow_due_ns.saturating_sub(now_ns)))
+        } else {
+            None
+        };
+        let outputs = publishes.then(|| idle.next_sleep_ns());
+        [flow, outputs, self.fix.timer_wait_ns()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     /// Applies the queued commands in order; notes what each did.
     fn apply_commands(&mut self, control: &Control, moving: &AtomicBool, held: &mut bool) {
         let commands: Vec<VenueCommand> = lock(&control.commands).drain(..).collect();

@@ -11,7 +11,11 @@ use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler, S
 use genesis_io::fix::status::{MassStatusReqType, OrderMassStatusRequest, OrderStatusRequest};
 use genesis_io::fix::tcp::{poll_until, TcpInitiator};
 use genesis_io::fix::{tags, InstrumentScale, Lots, Message, Ticks};
-use genesis_sim::{MarketFlow, MarketMove, SimConfig, VenueCommand, VenueSim, VenueSimSetup};
+use genesis_sim::{
+    BoardFlow, MarketFlow, MarketMove, SimConfig, Top, TopBoard, VenueCommand, VenueSim,
+    VenueSimSetup,
+};
+use std::sync::Arc;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -61,6 +65,10 @@ impl SessionHandler for Seen {
 }
 
 fn start_venue() -> VenueSim {
+    start_venue_with(Box::new(Still), true)
+}
+
+fn start_venue_with(flow: Box<dyn MarketFlow>, hold_market: bool) -> VenueSim {
     let config = SimConfig::cents(&["ALPHA"], 64);
     let clock = std::time::Instant::now();
     VenueSim::start(
@@ -71,9 +79,9 @@ fn start_venue() -> VenueSim {
             target_comp_id: "GENESIS".into(),
             itch: None,
             ws_addr: None,
-            flow: Box::new(Still),
+            flow,
             now_ns: Box::new(move || clock.elapsed().as_nanos() as u64 + 1),
-            hold_market: true,
+            hold_market,
             cancel_on_disconnect: false,
         },
     )
@@ -153,6 +161,45 @@ fn participant(venue: &VenueSim) -> genesis_sim::ParticipantSummary {
         .into_iter()
         .find(|p| p.name == "GENESIS")
         .expect("GENESIS is a participant")
+}
+
+// A session's resting buy trades when the board's market reaches it: the
+// venue waits with no timer for the board (it would otherwise read it once
+// a millisecond), the board rings it when a top's ask reaches the buy, the
+// venue reads the top and its liquidity provider's ask trades the order.
+#[test]
+fn a_resting_order_trades_when_the_board_reaches_it() {
+    let top = |bid_px, ask_px| Top {
+        bid_px,
+        bid_qty: 5,
+        ask_px,
+        ask_qty: 5,
+    };
+    let board = Arc::new(TopBoard::new(1));
+    board.publish_top(0, &top(1_000, 1_010));
+    let mut venue = start_venue_with(Box::new(BoardFlow::new(Arc::clone(&board))), false);
+    let mut seen = Seen::default();
+    let mut client = connect(&venue, &mut seen);
+    buy(&mut client, "B1", 990, 1);
+    read_until(&mut client, &mut seen, "the buy rests", |seen| {
+        seen.reports
+            .iter()
+            .any(|r| r.cl_ord_id == "B1" && r.exec_type == "0")
+    });
+    board.publish_top(0, &top(995, 1_005));
+    board.publish_top(0, &top(985, 990));
+    read_until(
+        &mut client,
+        &mut seen,
+        "the market reached the buy",
+        |seen| {
+            seen.reports
+                .iter()
+                .any(|r| r.cl_ord_id == "B1" && r.exec_type == "F")
+        },
+    );
+    let report = venue.stop();
+    assert!(report.exchange.session_fills >= 1, "{report:?}");
 }
 
 // Orders rest while their participant is away, trade there, and are told

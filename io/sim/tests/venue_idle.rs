@@ -1,12 +1,13 @@
-//! A venue that follows an in-process engine's board reads it once per
-//! [`BOARD_POLL_INTERVAL_NS`] and sleeps in between, however fast the
-//! board moves: it is not a third busy thread beside the engine's two.
-//! Counts, not times: the loop's iterations and flow reads against the
-//! number of intervals the run lasted (the old loop read the flow and
-//! yielded on every iteration, thousands of times per interval).
+//! A venue that follows an in-process engine's board reads it at most once
+//! per [`BOARD_POLL_INTERVAL_NS`], and only on a timer while something
+//! depends on the market; otherwise it blocks until a FIX socket or its
+//! doorbell wakes it, however fast the board moves: it is not a third busy
+//! thread beside the engine's two. Counts, not times: the loop's
+//! iterations, flow reads and waits against the number of intervals the
+//! run lasted (the old loop read the flow and yielded on every iteration,
+//! thousands of times per interval; then once per interval).
 
 use genesis_sim::flow::BOARD_POLL_INTERVAL_NS;
-use genesis_sim::venue::IDLE_YIELDS_MAX;
 use genesis_sim::{BoardFlow, SimConfig, Top, TopBoard, VenueSim, VenueSimSetup};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,8 +49,9 @@ fn publish_tops(board: &TopBoard) {
     }
 }
 
-// The board moves every few µs; the venue reads it at most once per
-// interval, and loops about as often (its sleeps end at the next read).
+// The board moves every few µs; with no session order resting and no
+// market-data output, nothing depends on it between FIX messages: the
+// venue reads it once at the start and then blocks (no timer at all).
 #[test]
 fn a_board_flow_is_read_on_its_interval_not_on_every_top() {
     let board = Arc::new(TopBoard::new(1));
@@ -65,15 +67,18 @@ fn a_board_flow_is_read_on_its_interval_not_on_every_top() {
         report.flow_polls
     );
     assert!(
-        report.loop_iterations <= 2 * intervals + 16,
-        "{} loop iterations in {intervals} intervals of a board read: the venue polls between reads",
+        report.loop_iterations <= 4,
+        "{} loop iterations in {intervals} intervals of a board read: the idle venue wakes up",
         report.loop_iterations
+    );
+    assert_eq!(
+        report.waits_timed_out, 0,
+        "no timer ended a wait: {report:?}"
     );
 }
 
 // A held market (no session connected, never released) is not read at all,
-// and the venue's idle sleeps still double to their bound: it loops at most
-// about once per millisecond too.
+// and the venue blocks: no timer is due.
 #[test]
 fn a_held_board_flow_is_not_read_and_the_venue_sleeps() {
     let board = Arc::new(TopBoard::new(1));
@@ -84,24 +89,29 @@ fn a_held_board_flow_is_not_read_and_the_venue_sleeps() {
     let intervals = started.elapsed().as_nanos() as u64 / BOARD_POLL_INTERVAL_NS + 1;
     assert_eq!(report.flow_polls, 0, "a held market is not read");
     assert!(
-        report.loop_iterations <= 2 * intervals + 16,
+        report.loop_iterations <= 4,
         "{} loop iterations in {intervals} ms while held: the venue polls",
         report.loop_iterations
+    );
+    assert_eq!(
+        report.waits_timed_out, 0,
+        "no timer ended a wait: {report:?}"
     );
 }
 
 /// FIX connections the test opens, a few ms apart.
 const CONNECTIONS: usize = 20;
 
-// After FIX traffic (here: each accepted connection, and what it sends) the
-// venue yields the core between polls at most IDLE_YIELDS_MAX (1) times, then
-// sleeps: it no longer stays runnable, yielding, for 50 µs after every
-// message (dozens of yields each, each a preemption of an engine thread on
-// a host whose cores the engine spins on).
+// FIX traffic (here: each accepted connection, and what it sends, which is
+// not yet a whole Logon, so the first 8 fill the slots and wait for their
+// Logon deadline) wakes the venue through its sockets; between messages it
+// blocks, woken by a timer only for the pending Logons' deadline (a wait
+// of at most 100 ms): it no longer yields or sleeps in 20 µs steps.
 #[test]
-fn after_fix_traffic_the_venue_yields_a_bounded_number_of_times() {
+fn fix_traffic_wakes_the_venue_and_between_messages_it_blocks() {
     use std::io::Write;
     let board = Arc::new(TopBoard::new(1));
+    let started = Instant::now();
     let mut venue = start_venue(&board, true);
     let mut streams = Vec::new();
     for _ in 0..CONNECTIONS {
@@ -111,14 +121,30 @@ fn after_fix_traffic_the_venue_yields_a_bounded_number_of_times() {
         std::thread::sleep(Duration::from_millis(3));
     }
     let report = venue.stop();
+    let tenths = started.elapsed().as_millis() as u64 / 100 + 1;
     assert!(
         report.busy_iterations >= 1,
         "the connections were FIX traffic: {report:?}"
     );
+    // Every wake-up has a cause: a connection to accept, bytes arriving
+    // on one (at most one burst per connection here), the stop's ring, or
+    // a pending Logon's timer. The old loop slept 20 µs at a time:
+    // thousands of iterations in this test.
+    let causes = CONNECTIONS as u64 + report.waits_timed_out + 2;
     assert!(
-        report.yields <= u64::from(IDLE_YIELDS_MAX) * report.busy_iterations,
-        "{} yields after {} busy iterations (at most {IDLE_YIELDS_MAX} each)",
-        report.yields,
+        report.waits <= report.busy_iterations + causes,
+        "{} waits after {} busy iterations: {report:?}",
+        report.waits,
         report.busy_iterations
+    );
+    assert!(
+        report.loop_iterations <= 2 * (CONNECTIONS as u64 + tenths) + 8,
+        "{} loop iterations for {CONNECTIONS} connections in {tenths} tenths of a second: {report:?}",
+        report.loop_iterations
+    );
+    assert!(
+        report.waits_timed_out <= tenths + 1,
+        "{} waits ended by a timer in {tenths} tenths of a second: {report:?}",
+        report.waits_timed_out
     );
 }

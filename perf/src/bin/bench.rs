@@ -257,6 +257,22 @@ fn all_variants(
 
 /// Genesis pipelined pinned, its stage threads `SCHED_FIFO` at `priority`,
 /// at the offered rate; or a note saying why there is no such row.
+/// The engine's ring hop against the round trip like for like: same
+/// pinned pair, same spin, one event in flight, each of 10 repeats right
+/// after a round trip (`floor::paired_ring_hops`).
+fn paired_hop_note() -> Result<String> {
+    progress("paired ring hop and round trip, pinned to cores 0 and 1");
+    let paired = floor::paired_ring_hops(10, RTT_ROUND_TRIPS, 20_000)?;
+    let (low, median, high) = floor::ratio_spread(&paired.pairs);
+    let list = |f: fn(&floor::PairedHop) -> u64| paired.pairs.iter().map(f).collect::<Vec<_>>();
+    Ok(format!(
+        "Ring hop paired with the round trip (the engine's ring slot, producer on core 0, consumer on core 1 spinning with the pause hint, one event in flight, each of 10 repeats right after a round trip on the same pair): hop ÷ round trip median {median:.2}× (range {low:.2}–{high:.2}×); round trip p50s {:?} ns, hop p50s {:?} ns, hop p99s {:?} ns. The stage hop above is the engine's own, unpinned and open loop (events at the offered rate whatever the consumer does), a difference of medians: a different measurement from the round trip it is divided by.",
+        list(|p| p.round_trip_p50_ns),
+        list(|p| p.hop_p50_ns),
+        list(|p| p.hop_p99_ns),
+    ))
+}
+
 fn pipelined_fifo(root: &Path, args: &RunArgs, seconds: f64) -> Result<Result<Outcome, String>> {
     let priority = args.realtime_priority;
     if let Err(err) = genesis_engine::sys::check_fifo_allowed(i32::from(priority)) {
@@ -314,6 +330,7 @@ fn run(args: RunArgs) -> Result<()> {
         }
         None => ping_pong,
     };
+    notes.push(paired_hop_note()?);
     if args.realtime_priority > 0 {
         match pipelined_fifo(root, &args, seconds)? {
             Ok(outcome) => {

@@ -28,7 +28,16 @@
 //! work does), each event
 //! sent when the consumer is idle (one every few µs, as at 100k events/s),
 //! timed from the producer's stamp to the consumer's pick-up (one TSC, so
-//! both cores read the same clock).
+//! both cores read the same clock). Then the paired rows: the aligned
+//! `Event` ring with its producer pinned to core 0 and its consumer to
+//! core 1, the consumer spinning with the pause hint (the engine's
+//! `spin-hint`), one event in flight as the round trip has, each repeat
+//! right after a cache-line round trip on the same pinned pair with the
+//! same spin: hop ÷ round trip per pair, so both
+//! figures of a ratio come from the same placement of the two vCPUs (this
+//! VM's round trip switches between ~60–100 ns and ~250–450 ns within a
+//! second, and a hop measured at one level against a round trip at the
+//! other reads 2–6× apart).
 
 use anyhow::Result;
 use clap::Parser;
@@ -255,6 +264,32 @@ fn hop_spin_park(budget_us: u64) -> Result<(u64, u64)> {
     ))
 }
 
+/// Paired repeats of round trip then hop, and hops per repeat.
+const PAIRS: usize = 10;
+const PAIR_HOPS: u64 = 20_000;
+
+/// [`PAIRS`] repeats of a cache-line round trip then a pinned, closed-loop
+/// ring hop ([`genesis_perf::floor::paired_ring_hops`]); prints each pair
+/// and the median ratio.
+fn paired_hops() -> Result<()> {
+    use genesis_perf::floor::{paired_ring_hops, ratio_spread};
+    println!("| pair | round trip p50 ns | hop p50 ns | hop p99 ns | hop ÷ round trip |");
+    println!("|---:|---:|---:|---:|---:|");
+    let pairs = paired_ring_hops(PAIRS, RTT_ROUND_TRIPS, PAIR_HOPS)?;
+    for (index, pair) in pairs.pairs.iter().enumerate() {
+        println!(
+            "| {index} | {} | {} | {} | {:.2}x |",
+            pair.round_trip_p50_ns,
+            pair.hop_p50_ns,
+            pair.hop_p99_ns,
+            pair.ratio()
+        );
+    }
+    let (low, median, high) = ratio_spread(&pairs.pairs);
+    println!("paired hop ÷ round trip: median {median:.2}x, range {low:.2}x–{high:.2}x over {PAIRS} pairs");
+    Ok(())
+}
+
 /// The event on whole cache lines of its own, as the engine's rings carry it.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
@@ -320,6 +355,7 @@ fn hop_comparison(args: &Args) -> Result<()> {
             p50 as f64 / rtt as f64
         );
     }
+    paired_hops()?;
     println!("cpu pressure at end: {}", pressure());
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! The floor under the engine's own tick-to-trade, measured in the same
 //! run: two plain threads doing the engine's I/O with no logic between.
 //!
-//! - The venue thread sends UDP datagrams on loopback at the row's rate,
-//!   paced and idling as the simulated venue does (polls while busy, yields
-//!   within [`IDLE_POLL_NS`] of the last send, sleeps [`IDLE_SLEEP`] after),
-//!   and drains a TCP connection (the "orders") without blocking.
+//! - The venue thread sends UDP datagrams on loopback at the row's rate
+//!   and drains a TCP connection (the "orders"), waiting as the simulated
+//!   venue does: between two sends it blocks in `ppoll` on the order socket
+//!   until an order arrives or the next datagram is due
+//!   ([`genesis_sim::wait::Readiness`]); no yields, no fixed sleeps.
 //! - The reader thread busy-reads its UDP socket with `recvmsg(MSG_DONTWAIT)`
 //!   and the kernel's receive stamp (`SO_TIMESTAMPNS`, as the engine's
 //!   receiver asks), waiting between empty reads by the row's wait strategy;
@@ -30,10 +31,11 @@ use genesis_engine::telemetry::metrics::new_histogram;
 use genesis_engine::telemetry::tick_to_trade::{OrderStamps, SendStamp, T2tSplit, PARTS};
 use genesis_engine::topology::wait::Wait;
 use genesis_io::net::{drain_tx_stamps, enable_rx_stamps, enable_tx_stamps, recv_stamped};
-use genesis_sim::venue::{IDLE_POLL_NS, IDLE_SLEEP};
+use genesis_sim::wait::Readiness;
 use hdrhistogram::Histogram;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +102,8 @@ fn run_venue(socket: &UdpSocket, mut orders: TcpStream, rate: u64, stop: &Atomic
     let period_ns = 1_000_000_000 / rate.max(1);
     let payload = [0x41u8; DATAGRAM_BYTES];
     let mut sink = [0u8; 64 * 1024];
-    let (mut due_ns, mut busy_last_ns, mut sent) = (clock.now_ns(), 0, 0u64);
+    let mut readiness = Readiness::default();
+    let (mut due_ns, mut sent, mut orders_open) = (clock.now_ns(), 0u64, true);
     while !stop.load(Ordering::Acquire) {
         let now_ns = clock.now_ns();
         let mut busy = false;
@@ -111,15 +114,25 @@ fn run_venue(socket: &UdpSocket, mut orders: TcpStream, rate: u64, stop: &Atomic
             sent += u64::from(busy);
         }
         match orders.read(&mut sink) {
-            Ok(count) if count > 0 => busy = true,
-            _ => {}
+            Ok(0) => orders_open = false,
+            Ok(_) => busy = true,
+            Err(_) => {}
         }
-        if busy {
-            busy_last_ns = now_ns;
-        } else if now_ns.saturating_sub(busy_last_ns) < IDLE_POLL_NS {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(IDLE_SLEEP);
+        if !busy {
+            // Until an order arrives or the next datagram is due (bounded,
+            // so the stop is seen within a period). A closed socket stays
+            // readable: it is no longer waited on.
+            readiness.clear();
+            if orders_open {
+                readiness.readable(orders.as_raw_fd());
+            }
+            let until_due = due_ns.saturating_sub(clock.now_ns());
+            if readiness
+                .wait(Some(Duration::from_nanos(until_due)))
+                .is_err()
+            {
+                std::thread::sleep(Duration::from_nanos(until_due));
+            }
         }
     }
     sent

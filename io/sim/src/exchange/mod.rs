@@ -256,6 +256,35 @@ impl Exchange {
         self.books.len()
     }
 
+    /// The highest resting buy and lowest resting sell of the sessions on
+    /// `instrument` (`None`: none on that side): the prices a move of the
+    /// market must reach to trade them.
+    pub fn session_resting_prices(&self, instrument: usize) -> (Option<i64>, Option<i64>) {
+        let Some(book) = self.books.get(instrument) else {
+            return (None, None);
+        };
+        let best_of = |side: Side| {
+            let mut best = None;
+            book.for_each_order(side, &mut |_, order| {
+                if best.is_none() && order.owner >= OWNER_SESSION {
+                    best = Some(order.price);
+                }
+            });
+            best
+        };
+        (best_of(Side::Buy), best_of(Side::Sell))
+    }
+
+    /// The sessions' orders still live (resting, or not yet answered):
+    /// while there are any, the market must be followed for them to trade.
+    pub fn session_orders_live(&self) -> usize {
+        // Every done key is among the remembered orders (a reused key may
+        // have replaced a done one: then this reads one low).
+        self.session_orders
+            .len()
+            .saturating_sub(self.done_keys.len())
+    }
+
     /// The next reply to a session (ack, fill, cancel ack, reject), oldest
     /// first, with the session it is for.
     pub fn pop_reply(&mut self) -> Option<Reply> {

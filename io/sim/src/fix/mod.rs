@@ -33,6 +33,7 @@ mod tests;
 
 use crate::config::SimConfig;
 use crate::exchange::{Exchange, MarketDataOut};
+use crate::wait::Readiness;
 use connection::{peek_logon, Peek, Pending, LOGON_WAIT_NS};
 use genesis_io::fix::session::{Session, SessionConfig};
 use genesis_io::fix::InstrumentScale;
@@ -42,6 +43,7 @@ use orders::Orders;
 use participants::Participants;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 pub use summary::{OpenOrderSummary, ParticipantSummary};
 
@@ -51,6 +53,15 @@ pub const SESSIONS_MAX: usize = 8;
 /// Unsent bytes a session may hold before replies wait in the exchange
 /// (the session's output buffer holds 1 MiB).
 const OUTPUT_BACKLOG_BYTES_MAX: usize = 256 << 10;
+
+/// The longest the simulator waits without polling a live session's
+/// timers (heartbeats, TestRequests, logout timeouts): a sixteenth of its
+/// heartbeat interval, within these bounds.
+const TIMER_WAIT_NS_MIN: u64 = 1_000_000;
+const TIMER_WAIT_NS_MAX: u64 = 250_000_000;
+/// The longest wait while a connection has yet to send its Logon (closed
+/// after [`LOGON_WAIT_NS`]).
+const LOGON_TIMER_WAIT_NS: u64 = 100_000_000;
 
 /// The simulator's FIX side: a listener on loopback, up to
 /// [`SESSIONS_MAX`] connections, and the participants they log on as.
@@ -173,6 +184,38 @@ impl FixAcceptor {
             .iter()
             .filter(|c| matches!(c, Some(Connection::Live(_))))
             .count()
+    }
+
+    /// Lists what the simulator's wait wakes for: the listener while a
+    /// slot is free, every connection's input, and its output while bytes
+    /// wait for room in the socket.
+    pub fn list_fds(&self, readiness: &mut Readiness) {
+        if self.connections.iter().any(Option::is_none) {
+            readiness.readable(self.listener.as_raw_fd());
+        }
+        for connection in self.connections.iter().flatten() {
+            match connection {
+                Connection::Logon(pending) => readiness.readable(pending.stream.as_raw_fd()),
+                Connection::Live(live) => readiness.readable_or_writable(
+                    live.stream.as_raw_fd(),
+                    !live.session.pending_output().is_empty(),
+                ),
+            }
+        }
+    }
+
+    /// How long the simulator may wait before the sessions' timers need a
+    /// poll (`None`: no connection, nothing timed).
+    pub fn timer_wait_ns(&self) -> Option<u64> {
+        self.connections
+            .iter()
+            .flatten()
+            .map(|connection| match connection {
+                Connection::Logon(_) => LOGON_TIMER_WAIT_NS,
+                Connection::Live(live) => (live.session.heartbeat_interval_ns() / 16)
+                    .clamp(TIMER_WAIT_NS_MIN, TIMER_WAIT_NS_MAX),
+            })
+            .min()
     }
 
     /// Accepts a connection into a free slot, reads and handles what each

@@ -1,0 +1,96 @@
+//! An idle venue makes no wake-ups: beside a board that moves every few
+//! µs, with no session order resting and no market-data output, its thread
+//! blocks until its doorbell or a FIX socket wakes it. Counted from the
+//! kernel's side (`/proc/self/task/<tid>/status`: the thread's voluntary
+//! and involuntary context switches), never timed. One test in this
+//! binary, so the venue's thread is the only `venue-sim` of the process.
+
+use genesis_sim::{BoardFlow, SimConfig, Top, TopBoard, VenueSim, VenueSimSetup};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The venue thread's context switches so far (voluntary + involuntary).
+fn venue_switches() -> u64 {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let path = task.expect("a task entry").path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim() != "venue-sim" {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).expect("the task's status");
+        let switches: u64 = status
+            .lines()
+            .filter(|line| line.contains("ctxt_switches:"))
+            .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        found.push(switches);
+    }
+    assert_eq!(found.len(), 1, "one venue-sim thread in this process");
+    found[0]
+}
+
+/// Moves the board every ~20 µs for `duration`.
+fn move_board(board: &TopBoard, duration: Duration) {
+    let started = Instant::now();
+    let mut n = 0i64;
+    while started.elapsed() < duration {
+        let top = Top {
+            bid_px: 10_000 + n % 7,
+            bid_qty: 5,
+            ask_px: 10_010 + n % 7,
+            ask_qty: 5,
+        };
+        board.publish_top(0, &top);
+        n += 1;
+        std::thread::sleep(Duration::from_micros(20));
+    }
+}
+
+#[test]
+fn an_idle_venue_beside_a_moving_board_is_never_switched_in() {
+    let board = Arc::new(TopBoard::new(1));
+    let clock = Instant::now();
+    let mut venue = VenueSim::start(
+        &SimConfig::cents(&["ALPHA"], 64),
+        VenueSimSetup {
+            fix_addr: "127.0.0.1:0".parse().unwrap(),
+            sender_comp_id: "VENUE".into(),
+            target_comp_id: "GENESIS".into(),
+            itch: None,
+            ws_addr: None,
+            flow: Box::new(BoardFlow::new(Arc::clone(&board))),
+            now_ns: Box::new(move || clock.elapsed().as_nanos() as u64 + 1),
+            hold_market: false,
+            cancel_on_disconnect: false,
+        },
+    )
+    .unwrap();
+    // Settled: the first iteration ran and the thread waits.
+    assert!(
+        venue.summary_now(Duration::from_secs(10)).is_some(),
+        "the venue answers a command (its doorbell wakes it)"
+    );
+    let before = venue_switches();
+    move_board(&board, Duration::from_millis(300));
+    let idle = venue_switches() - before;
+    // The old loop: ~300 (one sleep per board interval); before that, thousands.
+    assert!(
+        idle <= 2,
+        "the idle venue was switched in {idle} times in 300 ms beside a moving board"
+    );
+    assert!(
+        venue.summary_now(Duration::from_secs(10)).is_some(),
+        "after the idle spell a command still wakes it"
+    );
+    assert!(
+        venue_switches() > before + idle,
+        "the command's wake-up is counted: the count is the venue thread's"
+    );
+    let report = venue.stop();
+    assert_eq!(
+        report.waits_timed_out, 0,
+        "no timer ended a wait: {report:?}"
+    );
+    assert!(report.flow_polls >= 1, "the board was read: {report:?}");
+}
