@@ -200,10 +200,10 @@ impl Ingest {
         } = &mut self.sources;
         let clock = lanes.clock.clone();
         if lanes.pending_room() >= POLL_BUDGET_MAX {
-            control.poll(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
+            control.poll_in_place(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
         }
         if lanes.pending_room() >= POLL_BUDGET_MAX {
-            venue.poll(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
+            venue.poll_in_place(&clock, POLL_BUDGET_MAX, &mut |ev| lanes.route(ev, sink));
         }
         if self.timer_interval_ns > 0 {
             let now_ns = clock.now_ns();
@@ -215,14 +215,14 @@ impl Ingest {
                 let mut timer =
                     Event::new(InstrumentId(0), Side::None, Input::Timer(self.timer_count));
                 timer.ts_recv_ns = now_ns;
-                lanes.route(timer, sink);
+                lanes.route(&mut timer, sink);
             }
         }
         let market_may_flow =
             lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
         if market_may_flow {
             lanes.read_ns = 0;
-            market.poll(&clock, POLL_BUDGET_MAX, &mut |ev| {
+            market.poll_in_place(&clock, POLL_BUDGET_MAX, &mut |ev| {
                 lanes.route(ev, sink);
                 // An order the fused stages made on this update leaves now,
                 // not after the rest of the batch is processed and journaled.
@@ -310,8 +310,9 @@ impl Lanes {
         PENDING_MAX - self.pending.len()
     }
 
-    /// Sends `event` downstream now or keeps it by its lane's rule.
-    fn route(&mut self, mut event: Event, sink: &mut dyn Sink) {
+    /// Sends `event` downstream now or keeps a copy by its lane's rule
+    /// (the event is the source's, lent: a fused sink works on it in place).
+    fn route(&mut self, event: &mut Event, sink: &mut dyn Sink) {
         let lane = event.kind.lane();
         match lane {
             Lane::Control => self.counters.control += 1,
@@ -330,20 +331,20 @@ impl Lanes {
         }
         let conflating = lane == Lane::MarketData && self.conflate;
         if conflating && !self.parked_order.is_empty() {
-            return self.park(event);
+            return self.park(*event);
         }
         if self.pending.is_empty() && self.publish(event, sink) {
             return;
         }
         if conflating {
-            return self.park(event);
+            return self.park(*event);
         }
         if self.pending.len() == PENDING_MAX {
             // Unreachable by construction: sources are polled only with room for a full budget.
             self.counters.dropped += 1;
             return;
         }
-        self.pending.push_back(event);
+        self.pending.push_back(*event);
     }
 
     fn park(&mut self, mut event: Event) {
@@ -361,21 +362,20 @@ impl Lanes {
         *slot = Some(event);
     }
 
-    fn publish(&mut self, event: Event, sink: &mut dyn Sink) -> bool {
+    fn publish(&mut self, event: &mut Event, sink: &mut dyn Sink) -> bool {
         debug_assert!(self.pending.len() <= PENDING_MAX, "the FIFO is bounded");
         debug_assert!(
             self.parked_order.len() <= self.parked.len(),
             "one parked slot per instrument"
         );
-        let mut event = event;
         event.seq = self.seq_next;
         // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.
-        let clocked = self.needs_clock(&event);
+        let clocked = self.needs_clock(event);
         let exit_ns = if clocked { self.clock.now_ns() } else { 0 };
         if let Some(stamps) = &self.trigger_stamps {
-            stamp_trigger(stamps, &event, &mut self.read_ns, exit_ns);
+            stamp_trigger(stamps, event, &mut self.read_ns, exit_ns);
         }
-        if !sink.offer_mut(&mut event) {
+        if !sink.offer_mut(event) {
             self.counters.ring_full += 1;
             return false;
         }
@@ -406,8 +406,8 @@ impl Lanes {
     fn flush_pending(&mut self, sink: &mut dyn Sink) -> bool {
         // Published later than read: their read stamp is not known.
         self.read_ns = u64::MAX;
-        while let Some(event) = self.pending.front().copied() {
-            if !self.publish(event, sink) {
+        while let Some(mut event) = self.pending.front().copied() {
+            if !self.publish(&mut event, sink) {
                 return false;
             }
             self.pending.pop_front();
@@ -418,11 +418,11 @@ impl Lanes {
     fn flush_parked(&mut self, sink: &mut dyn Sink) -> bool {
         self.read_ns = u64::MAX;
         while let Some(&index) = self.parked_order.front() {
-            let Some(event) = self.parked[index as usize] else {
+            let Some(mut event) = self.parked[index as usize] else {
                 self.parked_order.pop_front();
                 continue;
             };
-            if !self.publish(event, sink) {
+            if !self.publish(&mut event, sink) {
                 return false;
             }
             self.parked[index as usize] = None;

@@ -19,6 +19,20 @@ pub const POLL_BUDGET_MAX: usize = 64;
 pub trait Source: Send {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize;
 
+    /// As [`Source::poll`], but each event is lent where the source keeps
+    /// it: ingest numbers it and a fused sink runs the stages on it in
+    /// place, with no copy on the way (the backtest's read-ahead hands its
+    /// slots so). The source must not read the event back as its own
+    /// afterwards. By default, `poll` with each event lent from the stack.
+    fn poll_in_place(
+        &mut self,
+        clock: &EpochClock,
+        budget: usize,
+        emit: &mut dyn FnMut(&mut Event),
+    ) -> usize {
+        self.poll(clock, budget, &mut |mut event| emit(&mut event))
+    }
+
     /// True once the source will never emit again (scripted input ran out).
     fn is_exhausted(&self) -> bool {
         false

@@ -44,7 +44,7 @@
 //! venue has seen every row the engine receives; the kept keys are the
 //! streams' own; queues never outgrow what was reserved for them.
 
-use super::read_ahead::{ReadAhead, Row, Taken};
+use super::read_ahead::{ReadAhead, Taken};
 use super::tape_core::{venue_time_of, TapeAhead};
 use super::translate;
 use genesis_engine::adapters::tape_source::{event_of_record, touch_of, TapeFeed};
@@ -388,7 +388,7 @@ impl Driver {
         lane: Lane,
         clock: &EpochClock,
         budget: usize,
-        emit: &mut dyn FnMut(Event),
+        emit: &mut dyn FnMut(&mut Event),
     ) -> usize {
         if budget == 0 {
             return 0;
@@ -396,7 +396,14 @@ impl Driver {
         self.take_requests();
         let mut handed = 0;
         let mut window_end_ns = u64::MAX;
-        while let Some((time_ns, item)) = self.next_item() {
+        let rows_only_lane = lane == Lane::Market && self.synchronous;
+        loop {
+            if rows_only_lane && self.only_rows_wait() {
+                handed += self.pump_rows(clock, budget - handed, emit);
+            }
+            let Some((time_ns, item)) = self.next_item() else {
+                break;
+            };
             if time_ns > window_end_ns {
                 break;
             }
@@ -420,6 +427,74 @@ impl Driver {
         handed
     }
 
+    /// Whether only the tape's two streams have items: no reply and no
+    /// order waits (the merge is then [`Driver::pump_rows`]'s).
+    #[inline]
+    fn only_rows_wait(&self) -> bool {
+        self.reply_key == NONE && self.request_key == NONE
+    }
+
+    /// The merge while only the tape flows (a synchronous market lane):
+    /// the venue sees each row due at or before the engine's next row,
+    /// then the engine receives that row, the times compared as plain
+    /// numbers. The same order as the general merge (a row the venue sees
+    /// at t comes before a row the engine receives at t), without its
+    /// four-way compare per item. Stops when `budget` rows are handed
+    /// over, a reply or an order waits, or the next row is not read yet;
+    /// returns the rows handed over.
+    fn pump_rows(
+        &mut self,
+        clock: &EpochClock,
+        budget: usize,
+        emit: &mut dyn FnMut(&mut Event),
+    ) -> usize {
+        let mut handed = 0;
+        while handed < budget && self.venue_catches_up() {
+            self.hand_over_timed(clock, |driver| driver.hand_over_row(emit));
+            handed += 1;
+            if !self.requests_in.is_empty() {
+                self.take_sent_requests();
+                break;
+            }
+        }
+        self.venue_key = self.venue_key_now();
+        self.engine_key = self.engine_key_now();
+        self.reply_key = self.reply_key_now();
+        handed
+    }
+
+    /// The venue sees every row due at or before the engine's next row
+    /// (no reply nor order waits; the keys are left to the caller); true
+    /// if that row may be handed over now, false if there is none, a reply
+    /// now waits, or the tape's next row is not read yet (it might be due
+    /// first).
+    #[inline(always)]
+    fn venue_catches_up(&mut self) -> bool {
+        loop {
+            if self.venue_next == self.rows.len() {
+                if !self.read_ahead() {
+                    return false;
+                }
+                if self.venue_next == self.rows.len() {
+                    // The tape ended or the read-ahead is full: no row to see.
+                    return self.venue_next > 0;
+                }
+            }
+            let row = self.rows.get(self.venue_next).expect("a row not yet seen");
+            let venue_ns = row.venue_ns.max(self.venue_clock_ns);
+            if self.venue_next > 0 {
+                let front = self.rows.front().expect("a row the venue saw");
+                if venue_ns > front.record.ts_local_ns {
+                    return true;
+                }
+            }
+            self.venue_applies_row(venue_ns);
+            if !self.replies.is_empty() {
+                return false;
+            }
+        }
+    }
+
     /// The earliest item of the four streams, by (time, rank): the least
     /// of their keys; None also while the tape's core has not yet
     /// published the row the venue sees next (the merge waits for it).
@@ -429,6 +504,7 @@ impl Driver {
             if !self.read_ahead() {
                 return None;
             }
+            self.venue_key = self.venue_key_now();
             if self.rows.is_empty() && self.tape_done() {
                 self.drop_after_end();
             }
@@ -485,8 +561,9 @@ impl Driver {
     }
 
     /// Reads rows until the venue has one it has not seen (or the
-    /// read-ahead is full, or the tape ended). False if the tape's core
-    /// has not published the next row yet: the merge must wait.
+    /// read-ahead is full, or the tape ended); the venue's key is left to
+    /// the caller. False if the tape's core has not published the next
+    /// row yet: the merge must wait.
     #[inline]
     fn read_ahead(&mut self) -> bool {
         while self.venue_next == self.rows.len() && !self.tape_done() {
@@ -508,7 +585,6 @@ impl Driver {
                         row.touch = (0, 0);
                         row.venue_ns = venue_ns;
                     });
-                    self.venue_key = self.venue_key_now();
                 }
                 None => self.tape_ended(),
             }
@@ -516,15 +592,14 @@ impl Driver {
         true
     }
 
-    /// Takes the next row the tape's core published (its venue time, touch
+    /// Takes the rows the tape's core published (their venue time, touch
     /// and event made there); false if there is none yet.
     #[inline]
     fn take_published(&mut self) -> bool {
-        match self.rows.take_published() {
+        match self.rows.take_published(self.rows_max) {
             Taken::Row => {
                 let row = self.rows.get(self.rows.len() - 1).expect("a row was taken");
                 self.last_read_local_ns = row.record.ts_local_ns;
-                self.venue_key = self.venue_key_now();
                 true
             }
             Taken::Waiting => false,
@@ -592,6 +667,20 @@ impl Driver {
     /// and keeps there the touch it leaves for the row's engine event.
     #[inline]
     fn venue_sees_row(&mut self, time_ns: u64) {
+        self.venue_applies_row(time_ns);
+        if self.venue_next == 1 {
+            self.engine_key = self.engine_key_now();
+        }
+        self.venue_key = self.venue_key_now();
+        if self.reply_key == NONE {
+            self.reply_key = self.reply_key_now();
+        }
+    }
+
+    /// [`Driver::venue_sees_row`] without putting the merge keys right
+    /// (the caller does).
+    #[inline(always)]
+    fn venue_applies_row(&mut self, time_ns: u64) {
         let index = self.venue_next;
         self.venue_next += 1;
         if time_ns < self.now_ns {
@@ -600,7 +689,7 @@ impl Driver {
         let venue_ns = self.advance_to(time_ns);
         self.venue_clock_ns = venue_ns;
         let (replies, response_ns) = (&mut self.replies, self.response_ns);
-        let ts_local_ns = if self.rows.is_ahead() {
+        if self.rows.is_ahead() {
             // The tape's core made the touch and the event from its own books.
             let row = self.rows.get(index).expect("the merge saw the row");
             self.venue.on_record(&row.record, &mut |reply| {
@@ -616,7 +705,6 @@ impl Driver {
                 ),
                 "the tape's core made the event the venue's book gives"
             );
-            row.record.ts_local_ns
         } else {
             let row = self.rows.at_mut(index);
             self.venue.on_record(&row.record, &mut |reply| {
@@ -627,14 +715,6 @@ impl Driver {
                     row.touch = touch_of(book);
                 }
             }
-            row.record.ts_local_ns
-        };
-        if index == 0 {
-            self.engine_key = merge_key(ts_local_ns, Item::EngineTape);
-        }
-        self.venue_key = self.venue_key_now();
-        if self.reply_key == NONE {
-            self.reply_key = self.reply_key_now();
         }
     }
 
@@ -677,25 +757,28 @@ impl Driver {
     /// Hands the engine its next row or reply, timing a sample of the
     /// hand-overs (the only clock reads of a backtest).
     #[inline]
-    fn hand_over(&mut self, item: Item, clock: &EpochClock, emit: &mut dyn FnMut(Event)) {
+    fn hand_over(&mut self, item: Item, clock: &EpochClock, emit: &mut dyn FnMut(&mut Event)) {
+        self.hand_over_timed(clock, |driver| match item {
+            Item::EngineTape => {
+                driver.hand_over_row(emit);
+                driver.engine_key = driver.engine_key_now();
+            }
+            _ => {
+                driver.counters.replies += 1;
+                let mut reply = driver.replies.pop_front().expect("the merge saw a reply");
+                driver.reply_key = driver.reply_key_now();
+                driver.engine_receives(reply.ts_recv_ns);
+                emit(&mut reply);
+            }
+        });
+    }
+
+    /// Runs one hand-over, timed if it is in the sample.
+    #[inline(always)]
+    fn hand_over_timed(&mut self, clock: &EpochClock, hand_over: impl FnOnce(&mut Driver)) {
         let timed = self.latency.next_is_timed();
         let started = if timed { clock.raw() } else { 0 };
-        let event = match item {
-            Item::EngineTape => self.next_row_event(),
-            _ => {
-                self.counters.replies += 1;
-                let reply = self.replies.pop_front().expect("the merge saw a reply");
-                self.reply_key = self.reply_key_now();
-                reply
-            }
-        };
-        debug_assert!(
-            event.ts_recv_ns >= self.last_handed_ns,
-            "engine time never goes back"
-        );
-        self.last_handed_ns = event.ts_recv_ns;
-        self.advance_to(event.ts_recv_ns);
-        emit(event);
+        hand_over(self);
         if timed {
             self.latency.measured(clock.delta_ns(started, clock.raw()));
         } else {
@@ -703,36 +786,51 @@ impl Driver {
         }
     }
 
-    /// The front row as the engine's event, made in its slot, which is
-    /// then freed.
+    /// The engine's time moves to `ts_recv_ns` (never back).
     #[inline]
-    fn next_row_event(&mut self) -> Event {
+    fn engine_receives(&mut self, ts_recv_ns: u64) {
+        debug_assert!(
+            ts_recv_ns >= self.last_handed_ns,
+            "engine time never goes back"
+        );
+        self.last_handed_ns = ts_recv_ns;
+        self.advance_to(ts_recv_ns);
+    }
+
+    /// Hands over the front row as the engine's event, lent in its slot
+    /// (read ahead) or made from the row and its touch, then frees the
+    /// slot; the engine's key is left to the caller.
+    #[inline(always)]
+    fn hand_over_row(&mut self, emit: &mut dyn FnMut(&mut Event)) {
         debug_assert!(self.venue_next > 0, "the venue saw the row first");
-        let Row {
-            record: row,
-            touch,
-            event: ahead_event,
-            ..
-        } = self.rows.front().expect("the merge saw a row");
+        let ahead = self.rows.is_ahead();
+        let row = self.rows.front_mut().expect("the merge saw a row");
         let counters = &mut self.counters;
         counters.rows += 1;
-        if row.kind.is_trade() {
+        if row.record.kind.is_trade() {
             counters.trades += 1;
-        } else if !row.continues() {
+        } else if !row.record.continues() {
             counters.book_updates += 1;
         }
-        let event = if self.rows.is_ahead() {
-            *ahead_event
-        } else {
-            event_of_record(row, *touch)
-        };
-        debug_assert_eq!(
-            event.flags & FLAG_MESSAGE_CONTINUES != 0,
-            row.continues() && !row.kind.is_trade()
+        let ts_recv_ns = row.record.ts_local_ns;
+        debug_assert!(
+            ts_recv_ns >= self.last_handed_ns,
+            "engine time never goes back"
         );
+        self.last_handed_ns = ts_recv_ns;
+        self.now_ns = self.now_ns.max(ts_recv_ns);
+        if ahead {
+            debug_assert_eq!(
+                row.event.flags & FLAG_MESSAGE_CONTINUES != 0,
+                row.record.continues() && !row.record.kind.is_trade()
+            );
+            emit(&mut row.event);
+        } else {
+            let mut event = event_of_record(&row.record, row.touch);
+            emit(&mut event);
+        }
         self.rows.drop_front();
         self.venue_next -= 1;
-        self.engine_key = self.engine_key_now();
         let rows = self.counters.rows;
         if rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
             self.progress.rows.store(rows, Ordering::Relaxed);
@@ -741,7 +839,6 @@ impl Driver {
                 .file_bytes_read
                 .store(bytes, Ordering::Relaxed);
         }
-        event
     }
 
     /// Final progress figures.
@@ -784,6 +881,15 @@ pub struct VenueLane(Arc<Mutex<Driver>>);
 
 impl Source for MarketLane {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        self.poll_in_place(clock, budget, &mut |event| emit(*event))
+    }
+
+    fn poll_in_place(
+        &mut self,
+        clock: &EpochClock,
+        budget: usize,
+        emit: &mut dyn FnMut(&mut Event),
+    ) -> usize {
         lock(&self.0).pump(Lane::Market, clock, budget, emit)
     }
 
@@ -794,6 +900,15 @@ impl Source for MarketLane {
 
 impl Source for VenueLane {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        self.poll_in_place(clock, budget, &mut |event| emit(*event))
+    }
+
+    fn poll_in_place(
+        &mut self,
+        clock: &EpochClock,
+        budget: usize,
+        emit: &mut dyn FnMut(&mut Event),
+    ) -> usize {
         lock(&self.0).pump(Lane::Venue, clock, budget, emit)
     }
 

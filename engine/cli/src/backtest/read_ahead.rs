@@ -258,29 +258,36 @@ impl ReadAhead {
         self.len += 1;
     }
 
-    /// Takes the next row the tape's thread published (ahead only).
+    /// Takes the rows the tape's thread published and the driver has not
+    /// taken, up to `rows_max` held (ahead only): one acquire for a run of
+    /// rows.
     #[inline]
-    pub fn take_published(&mut self) -> Taken {
+    pub fn take_published(&mut self, rows_max: usize) -> Taken {
         debug_assert!(self.ahead, "rows come from the tape's thread");
         let next = self.head.wrapping_add(self.len);
         if next == self.published {
             self.published = self.slots.published.0.load(Ordering::Acquire);
             if next == self.published {
-                return self.nothing_published(next);
+                return self.nothing_published(next, rows_max);
             }
         }
-        self.len += 1;
+        debug_assert!(self.len < rows_max, "room for a row");
+        self.len = self.published.wrapping_sub(self.head).min(rows_max);
+        debug_assert!(
+            self.len <= self.slots.capacity(),
+            "never more rows than slots"
+        );
         Taken::Row
     }
 
     /// No row at `next`: ended, or the producer is asked for it.
     #[cold]
-    fn nothing_published(&mut self, next: usize) -> Taken {
+    fn nothing_published(&mut self, next: usize, rows_max: usize) -> Taken {
         if self.slots.ended.load(Ordering::Acquire) {
             // Published before `ended` was set: one more look.
             self.published = self.slots.published.0.load(Ordering::Acquire);
             if next != self.published {
-                self.len += 1;
+                self.len = self.published.wrapping_sub(self.head).min(rows_max);
                 return Taken::Row;
             }
             return Taken::Ended;
@@ -295,6 +302,16 @@ impl ReadAhead {
     #[inline]
     pub fn front(&self) -> Option<&Row> {
         self.get(0)
+    }
+
+    /// The front row, lent mutably: its event is handed over in its slot
+    /// (a fused sink runs the stages on it there); the slot is the
+    /// driver's until [`ReadAhead::drop_front`] frees it.
+    #[inline]
+    pub fn front_mut(&mut self) -> Option<&mut Row> {
+        // SAFETY: as `get`: a taken row's slot is the driver's alone until
+        // it is released, and `&mut self` makes this the only reference.
+        (self.len > 0).then(|| unsafe { &mut *self.slots.cell(self.head) })
     }
 
     /// Frees the front row's slot; there must be one.
@@ -371,7 +388,8 @@ mod tests {
     fn rows_published_by_another_thread_come_out_in_order_and_end() {
         // A producer thread writes 5,000 rows through 8 slots, publishing
         // in uneven batches and waiting (sleeping) for freed slots; the
-        // driver's side takes every row once, in order, then sees the end.
+        // driver's side takes every row once, in order, in runs of what is
+        // published (never more than it asks room for), then sees the end.
         const ROWS: usize = 5_000;
         let nap = || std::thread::sleep(std::time::Duration::from_micros(20));
         let (mut rows, slots) = ReadAhead::ahead(8);
@@ -395,11 +413,18 @@ mod tests {
         });
         let mut seen = 0u64;
         loop {
-            match rows.take_published() {
+            let held = rows.len();
+            match rows.take_published(8) {
                 Taken::Row => {
-                    assert_eq!(rows.get(rows.len() - 1).unwrap().record.ts_local_ns, seen);
-                    seen += 1;
-                    if rows.len() > 2 {
+                    assert!(
+                        rows.len() > held && rows.len() <= 8,
+                        "a run of rows, within 8"
+                    );
+                    for index in held..rows.len() {
+                        assert_eq!(rows.get(index).unwrap().record.ts_local_ns, seen);
+                        seen += 1;
+                    }
+                    while rows.len() > 2 {
                         rows.drop_front();
                     }
                 }
