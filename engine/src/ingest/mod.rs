@@ -223,7 +223,7 @@ impl Ingest {
         if market_may_flow {
             lanes.read_ns = 0;
             market.poll_in_place(&clock, POLL_BUDGET_MAX, &mut |ev| {
-                lanes.route(ev, sink);
+                lanes.route_market(ev, sink);
                 // An order the fused stages made on this update leaves now,
                 // not after the rest of the batch is processed and journaled.
                 if venue.send_due() {
@@ -308,6 +308,21 @@ impl Ingest {
 impl Lanes {
     fn pending_room(&self) -> usize {
         PENDING_MAX - self.pending.len()
+    }
+
+    /// [`Lanes::route`] for the market source's events: a market-data
+    /// event with conflation off and nothing waiting (a backtest's tape
+    /// row) is counted and published without the other lanes' checks (no
+    /// fill to look up, nothing to park).
+    #[inline(always)]
+    fn route_market(&mut self, event: &mut Event, sink: &mut dyn Sink) {
+        if self.conflate || !self.pending.is_empty() || event.kind.lane() != Lane::MarketData {
+            return self.route(event, sink);
+        }
+        self.counters.market_data += 1;
+        if !self.publish(event, sink) {
+            self.pending.push_back(*event);
+        }
     }
 
     /// Sends `event` downstream now or keeps a copy by its lane's rule
