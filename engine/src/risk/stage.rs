@@ -184,12 +184,18 @@ impl RiskStage {
 
     fn on_mark(&mut self, index: usize, mark: Price, ts_ns: u64) {
         let instrument = &mut self.instruments[index];
+        let moved = instrument.mark != Some(mark);
         instrument.mark = Some(mark);
         if instrument.breaker.on_mid(ts_ns, mark.0) && !instrument.breaker_halted {
             instrument.breaker_halted = true;
             self.counters.breaker_trips += 1;
         }
-        self.remark(index);
+        // The same mark on the same position leaves the unrealized PnL and
+        // the stop as they are (most book rows change no mid); a position
+        // changes only by a fill, which remarks.
+        if moved {
+            self.remark(index);
+        }
     }
 
     fn on_fill(&mut self, index: usize, side: crate::units::Side, price: Price, qty: Qty) {
