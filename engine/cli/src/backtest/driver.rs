@@ -63,6 +63,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Orders and replies in flight the queues reserve room for.
 const IN_FLIGHT_RESERVED: usize = 4_096;
+/// Rows the driver reads from the tape at once (when it reads it itself).
+const READ_RUN_ROWS: usize = 16;
 /// Rows between two updates of the progress counters.
 const PROGRESS_EVERY_ROWS: u64 = 4_096;
 
@@ -576,17 +578,24 @@ impl Driver {
                 }
                 continue;
             };
-            match feed.next_record() {
-                Some(record) => {
-                    self.last_read_local_ns = record.ts_local_ns;
-                    let venue_ns = venue_time_of(self.venue_time, &record);
-                    self.rows.push_with(|row| {
-                        row.record = record;
-                        row.touch = (0, 0);
-                        row.venue_ns = venue_ns;
-                    });
-                }
-                None => self.tape_ended(),
+            // A run of rows while there is room: the merge sees the same
+            // rows in the same order (a row read early waits in the
+            // read-ahead for its time; whenever the venue needs a row, the
+            // rows held and the room left are what reading one at a time
+            // leaves), for one pass through this loop per run.
+            let run = (self.rows_max - self.rows.len()).min(READ_RUN_ROWS);
+            for _ in 0..run {
+                let Some(record) = feed.next_record() else {
+                    self.tape_ended();
+                    break;
+                };
+                self.last_read_local_ns = record.ts_local_ns;
+                let venue_ns = venue_time_of(self.venue_time, &record);
+                self.rows.push_with(|row| {
+                    row.record = record;
+                    row.touch = (0, 0);
+                    row.venue_ns = venue_ns;
+                });
             }
         }
         true
