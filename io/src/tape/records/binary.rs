@@ -209,29 +209,42 @@ impl BinaryFile {
 
     #[inline]
     fn next_record(&mut self) -> Result<Option<TapeRecord>, TapeError> {
-        let mut bytes = [0u8; RECORD_BYTES];
-        // Straight from the read buffer when it holds a whole record (all
-        // but one record in READ_BUFFER_BYTES / RECORD_BYTES).
-        let held = if let Some(whole) = self.input.buffer().get(..RECORD_BYTES) {
-            bytes.copy_from_slice(whole);
+        // Decoded where it lies in the read buffer when that holds a whole
+        // record (all but one record in READ_BUFFER_BYTES / RECORD_BYTES).
+        if let Some(whole) = self.input.buffer().first_chunk::<RECORD_BYTES>() {
+            let decoded = decode(whole);
             self.input.consume(RECORD_BYTES);
-            RECORD_BYTES
-        } else {
-            read_full(&mut self.input, &mut bytes)
-                .map_err(|e| TapeError::new(&self.path, Location::Offset(self.offset), e.into()))?
-        };
+            return self.accept(decoded).map(Some);
+        }
+        let mut bytes = [0u8; RECORD_BYTES];
+        let held = read_full(&mut self.input, &mut bytes)
+            .map_err(|e| TapeError::new(&self.path, Location::Offset(self.offset), e.into()))?;
         if held == 0 {
             return Ok(None);
         }
-        let at = Location::Offset(self.offset);
         if held < RECORD_BYTES {
             let kind = TapeErrorKind::Truncated {
                 needed: RECORD_BYTES,
                 available: held,
             };
-            return Err(TapeError::new(&self.path, at, kind));
+            return Err(TapeError::new(
+                &self.path,
+                Location::Offset(self.offset),
+                kind,
+            ));
         }
-        let mut record = decode(&bytes).map_err(|field| {
+        self.accept(decode(&bytes)).map(Some)
+    }
+
+    /// Checks a decoded record (its instrument, its time against the one
+    /// before) and maps it onto the instruments asked for.
+    #[inline(always)]
+    fn accept(
+        &mut self,
+        decoded: Result<TapeRecord, &'static str>,
+    ) -> Result<TapeRecord, TapeError> {
+        let at = Location::Offset(self.offset);
+        let mut record = decoded.map_err(|field| {
             let kind = TapeErrorKind::BadValue {
                 expected: "a valid record",
                 found: field.to_string(),
@@ -255,7 +268,7 @@ impl BinaryFile {
         self.last_ts_local_ns = record.ts_local_ns;
         record.instrument = index;
         self.offset += RECORD_BYTES as u64;
-        Ok(Some(record))
+        Ok(record)
     }
 }
 
