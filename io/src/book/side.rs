@@ -105,20 +105,18 @@ impl LevelSide {
         price: Price,
         is_better: impl Fn(Price, Price) -> bool,
     ) -> Result<usize, usize> {
-        let len = self.levels.len();
-        let probe_end = len.saturating_sub(TOP_PROBE_LEVELS);
-        let mut index = len;
-        while index > probe_end {
-            let level_price = self.levels[index - 1].price;
-            if level_price == price {
-                return Ok(index - 1);
+        let probe_end = self.levels.len().saturating_sub(TOP_PROBE_LEVELS);
+        let (rest, top) = self.levels.split_at(probe_end);
+        // Walked as a slice from its end: no bounds check per level.
+        for (offset, level) in top.iter().enumerate().rev() {
+            if level.price == price {
+                return Ok(probe_end + offset);
             }
-            if !is_better(level_price, price) {
-                return Err(index);
+            if !is_better(level.price, price) {
+                return Err(probe_end + offset + 1);
             }
-            index -= 1;
         }
-        self.binary_search(&self.levels[..probe_end], price)
+        self.binary_search(rest, price)
     }
 
     fn binary_search(&self, levels: &[Level], price: Price) -> Result<usize, usize> {
