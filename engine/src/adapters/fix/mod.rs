@@ -811,9 +811,38 @@ mod tests {
             |client| client.counters.connect_failures > 0,
             "a refused connect",
         );
-        assert!(client.stream.is_none() && !client.is_connecting());
-        assert_eq!(client.counters.connect_failures, 1);
-        assert_eq!(client.counters.connects, 0);
+        assert_attempts(&client, 0, 1);
+    }
+
+    /// The client's attempt is over (connected only if it connected), with these counts.
+    fn assert_attempts(client: &FixClient, connects: u64, connect_failures: u64) {
+        assert!(!client.is_connecting(), "the attempt is over");
+        assert_eq!(client.stream.is_some(), connects > 0);
+        let counters = &client.counters;
+        assert_eq!(
+            (counters.connects, counters.connect_failures),
+            (connects, connect_failures)
+        );
+    }
+
+    /// A client whose SYN the venue's kernel drops ([`listener_dropping_syns`]),
+    /// after `polls` polls: each returned with the connect pending and
+    /// nothing counted.
+    fn pending_client(polls: usize) -> (TcpListener, std::net::TcpStream, FixClient) {
+        let (listener, filler) = listener_dropping_syns();
+        let address = listener.local_addr().expect("bound");
+        let mut client = client_at(address, |settings| settings.connect_timeout_ms = 600_000);
+        let clock = EpochClock::new();
+        for _ in 0..polls {
+            client.poll(&clock, 64, &mut |_| {});
+            assert!(
+                client.is_connecting(),
+                "the SYN was dropped: still connecting"
+            );
+            assert!(client.stream.is_none());
+            assert_eq!(client.counters, FixClientCounters::default());
+        }
+        (listener, filler, client)
     }
 
     // A venue host that drops SYNs: the poll returns with the connect
@@ -821,57 +850,32 @@ mod tests {
     // again the client connects on a later poll.
     #[test]
     fn a_pending_connect_does_not_hold_the_poll_and_completes_later() {
-        let (listener, _filler) = listener_dropping_syns();
-        let address = listener.local_addr().expect("bound");
-        let mut client = client_at(address, |settings| settings.connect_timeout_ms = 600_000);
-        let clock = EpochClock::new();
-        for _ in 0..2 {
-            client.poll(&clock, 64, &mut |_| {});
-            assert!(
-                client.is_connecting(),
-                "the SYN was dropped: still connecting"
-            );
-            assert!(client.stream.is_none());
-            assert_eq!(client.counters.connect_failures, 0);
-            assert_eq!(client.counters.connects, 0);
-        }
+        let (listener, _filler, mut client) = pending_client(2);
         let (_first, _) = listener.accept().expect("the queued connection");
         poll_until(&mut client, |client| client.stream.is_some(), "the connect");
-        assert!(!client.is_connecting());
-        assert_eq!(client.counters.connects, 1);
-        assert_eq!(client.counters.connect_failures, 0);
+        assert_attempts(&client, 1, 0);
     }
 
     // The venue goes away while the connect is pending: the retransmitted
     // SYN is refused, and that poll counts a failed connect.
     #[test]
     fn a_pending_connect_fails_when_the_venue_closes() {
-        let (listener, _filler) = listener_dropping_syns();
-        let address = listener.local_addr().expect("bound");
-        let mut client = client_at(address, |settings| settings.connect_timeout_ms = 600_000);
-        client.poll(&EpochClock::new(), 64, &mut |_| {});
-        assert!(
-            client.is_connecting(),
-            "the SYN was dropped: still connecting"
-        );
+        let (listener, _filler, mut client) = pending_client(1);
         drop(listener);
         poll_until(
             &mut client,
             |client| client.counters.connect_failures > 0,
             "the refused connect",
         );
-        assert!(!client.is_connecting() && client.stream.is_none());
-        assert_eq!(client.counters.connect_failures, 1);
-        assert_eq!(client.counters.connects, 0);
+        assert_attempts(&client, 0, 1);
     }
 
     // A connect still pending at `connect_timeout_ms` is a failed attempt:
     // counted, and the next waits for the backoff.
     #[test]
     fn a_connect_pending_past_its_deadline_fails() {
-        let (listener, _filler) = listener_dropping_syns();
-        let address = listener.local_addr().expect("bound");
-        let mut client = client_at(address, |settings| settings.connect_timeout_ms = 3_000);
+        let (_listener, _filler, mut client) = pending_client(0);
+        client.connect_timeout_ns = 3_000_000_000;
         let start_ns = 1_000;
         client.connect(start_ns);
         assert!(client.is_connecting());
@@ -880,8 +884,7 @@ mod tests {
         assert_eq!(client.counters.connect_failures, 0);
         let deadline_ns = start_ns + 3_000_000_000;
         client.connect(deadline_ns);
-        assert!(!client.is_connecting() && client.stream.is_none());
-        assert_eq!(client.counters.connect_failures, 1);
+        assert_attempts(&client, 0, 1);
         assert!(
             client.reconnect_at_ns > deadline_ns,
             "the next attempt backs off"
