@@ -18,7 +18,10 @@
 //! So at one instant the venue applies the tape before orders arriving
 //! then, as hftbacktest does. Each stream's next item is kept as one number
 //! (time, then rank), updated only when that stream moves: the merge is
-//! the least of four numbers. Rows are read ahead (at most
+//! the least of four numbers; while no reply and no order waits, the
+//! market lane merges the two tape streams alone, their times compared as
+//! plain numbers, and puts the four keys right when that run stops (the
+//! same order). Rows are read ahead (at most
 //! `backtest.lookahead_rows_max`) so the venue can see them before the
 //! engine does: by the driver, or, with `backtest.tape_core`, by the
 //! tape's core, which also makes each row's touch and event; then, when

@@ -11,13 +11,16 @@
 //!   ([`super::tape_core::TapeAhead`]) writes whole rows — the record, its
 //!   venue time, the touch and the engine event — into the slots past the
 //!   driver's, and publishes them in batches; the driver takes them in
-//!   order ([`ReadAhead::take_published`]) and frees them in batches.
+//!   order, every row published at once ([`ReadAhead::take_published`]),
+//!   lends each row's event where it lies for its hand-over
+//!   ([`ReadAhead::front_mut`]) and frees them in batches.
 //!
 //! Owning thread: the driver's (ingest's); the tape's thread writes only
 //! slots the driver has not taken. Invariants (single producer, single
 //! consumer): the producer writes only slots in `[published, released +
-//! slots)` and publishes them with a release store; the driver reads only
-//! slots in `[released, published)` and frees them with a release store;
+//! slots)` and publishes them with a release store; the driver reads (and,
+//! handing a row over, writes) only slots in `[released, published)` and
+//! frees them with a release store;
 //! never more rows than slots; a row is dropped only once taken.
 
 #![allow(unsafe_code)]
@@ -235,7 +238,8 @@ impl ReadAhead {
     }
 
     /// The row `index` places behind the front; it must be there (filled
-    /// here only: the tape's thread's rows are read-only).
+    /// here only: a row the tape's thread wrote changes only as its event
+    /// is handed over, through [`ReadAhead::front_mut`]).
     #[inline]
     pub fn at_mut(&mut self, index: usize) -> &mut Row {
         debug_assert!(index < self.len, "a row of the read-ahead");
