@@ -121,8 +121,8 @@ impl Orders {
             return Err(ExecResult::SendFailed);
         }
         let order = Order::pending_new(id, instrument, side, price, qty);
-        if !self.open.insert_new(order) {
-            // Only the free-slot marker is refused here (checked above otherwise).
+        if !self.open.insert_absent(order) {
+            // Only the free-slot marker is refused here.
             return Err(ExecResult::DuplicateOrderId);
         }
         self.add_exposure(&order, 1);
@@ -292,16 +292,22 @@ impl Orders {
     /// taken out only when it closes.
     fn update<T>(&mut self, id: OrderId, change: impl FnOnce(&mut Order) -> T) -> Option<T> {
         let slot = self.open.get_mut(id.0)?;
-        let before = *slot;
+        let exposure_before = slot.exposure();
+        let (instrument, side) = (slot.instrument, slot.side);
         let result = change(slot);
         let order = *slot;
         debug_assert!(
             self.closed_state(id).is_none(),
             "an open order is not among the closed"
         );
-        debug_assert_eq!(order.id, id, "a change keeps the order's identity");
-        self.add_exposure(&before, -1);
-        self.add_exposure(&order, 1);
+        debug_assert!(
+            order.id == id && order.instrument == instrument && order.side == side,
+            "a change keeps the order's identity, instrument and side"
+        );
+        let change_lots = order.exposure() - exposure_before;
+        if change_lots != 0 {
+            self.add_lots(instrument, side, change_lots);
+        }
         if order.state.is_closed() {
             self.open.remove(id.0);
             self.closed.insert(id.0, order.state);
@@ -369,11 +375,15 @@ impl Orders {
     }
 
     fn add_exposure(&mut self, order: &Order, sign: i64) {
-        let Some(exposure) = self.exposure.get_mut(order.instrument.index()) else {
+        self.add_lots(order.instrument, order.side, order.exposure() * sign);
+    }
+
+    /// Adds `lots` (negative: takes them) to one side of an instrument's exposure.
+    fn add_lots(&mut self, instrument: InstrumentId, side: Side, lots: i64) {
+        let Some(exposure) = self.exposure.get_mut(instrument.index()) else {
             return;
         };
-        let lots = order.exposure() * sign;
-        match order.side {
+        match side {
             Side::Buy => exposure.buy_lots += lots,
             Side::Sell => exposure.sell_lots += lots,
             Side::None => {}

@@ -98,8 +98,19 @@ impl OpenOrders {
     /// it is, or if the id is [`FREE_ID`].
     #[inline]
     pub fn insert_new(&mut self, order: Order) -> bool {
+        if self.contains(order.id.0) {
+            return false;
+        }
+        self.insert_absent(order)
+    }
+
+    /// Adds an order whose id the caller found not open; false (and nothing
+    /// changed) if the id is [`FREE_ID`].
+    #[inline]
+    pub fn insert_absent(&mut self, order: Order) -> bool {
         let id = order.id.0;
-        if id == FREE_ID || self.contains(id) {
+        debug_assert!(!self.contains(id), "the caller checked the id is not open");
+        if id == FREE_ID {
             return false;
         }
         let index = self.index(id);
