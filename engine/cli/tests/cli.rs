@@ -9,6 +9,10 @@ use common::process::*;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+/// A run unpinned, with sleeping waits, at 20,000 market events a second.
+const RUN_CONFIG: &str =
+    "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nrate_per_sec = 20000\n";
+
 // `genesis run --duration 2` on the built-in defaults trades and prints the per-stage table.
 #[test]
 fn default_run_trades_and_reports() {
@@ -107,25 +111,7 @@ fn default_run_trades_and_reports() {
 #[test]
 fn interrupt_stops_cleanly_with_report() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("dev.toml");
-    std::fs::write(
-        &config,
-        "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nrate_per_sec = 20000\n",
-    )
-    .unwrap();
-    let mut child = spawn(
-        genesis()
-            .args([
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--summary-json",
-                "summary.json",
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
+    let mut child = start_run(dir.path(), RUN_CONFIG);
     let journal_dir = dir.path().join("genesis-data/journal");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -149,23 +135,7 @@ fn interrupt_stops_cleanly_with_report() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        stdout.contains("latency from receive to stage exit"),
-        "{stdout}"
-    );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        journal_records(&journal_dir),
-        summary["events"].as_u64().unwrap()
-    );
+    assert_clean_stop(&output, dir.path(), &journal_dir);
 }
 
 // --help documents the commands and their flags.
@@ -231,25 +201,7 @@ fn sigusr1_engages_cancel_all() {
     use genesis_engine::decision::{Action, Outcome};
     use genesis_engine::event::{ControlCommand, Input};
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("dev.toml");
-    std::fs::write(
-        &config,
-        "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nrate_per_sec = 20000\n",
-    )
-    .unwrap();
-    let child = spawn(
-        genesis()
-            .args([
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--summary-json",
-                "summary.json",
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
+    let child = start_run(dir.path(), RUN_CONFIG);
     let journal_dir = dir.path().join("genesis-data/journal");
     let events = || journal_events(&journal_dir);
     wait_until("orders in the journal", || {

@@ -7,11 +7,31 @@ mod common;
 
 use common::process::*;
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 /// A loopback port nothing listens on (bound, then released).
 fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// `genesis doctor` on `config` with `args`, its host checks looked for in
+/// `tuning_dir`, and no `DATABASE_URL` from the environment.
+fn doctor(config: &Path, tuning_dir: &Path, args: &[&str]) -> Output {
+    genesis()
+        .args(["doctor", "--config", config.to_str().unwrap()])
+        .args(args)
+        .env("GENESIS_TUNING_DIR", tuning_dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+/// `genesis doctor` on a config of `sections` under `dir`, with no
+/// metrics endpoint (see [`config_in`]).
+fn doctor_with(dir: &Path, sections: &str) -> Output {
+    doctor(&config_in(dir, "", sections), dir, &[])
 }
 
 // A config file that does not exist: exit 2, the path named, the OS's reason once.
@@ -45,22 +65,13 @@ fn a_missing_config_file_is_named_once() {
 #[test]
 fn doctor_fails_a_database_that_does_not_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("db.toml");
     let port = closed_port();
-    std::fs::write(
-        &config,
-        format!(
-            "[metrics]\nlisten = \"\"\n[journal]\ndir = \"{}\"\n[postgres]\nurl = \"postgres://genesis:pw-not-for-logs@127.0.0.1:{port}/genesis\"\n",
-            dir.path().join("journal").display()
+    let output = doctor_with(
+        dir.path(),
+        &format!(
+            "[postgres]\nurl = \"postgres://genesis:pw-not-for-logs@127.0.0.1:{port}/genesis\"\n"
         ),
-    )
-    .unwrap();
-    let output = genesis()
-        .args(["doctor", "--config", config.to_str().unwrap()])
-        .env("GENESIS_TUNING_DIR", dir.path())
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
@@ -83,21 +94,7 @@ fn doctor_fails_a_database_that_does_not_answer() {
 #[test]
 fn doctor_skips_the_database_when_none_is_configured() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("plain.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[metrics]\nlisten = \"\"\n[journal]\ndir = \"{}\"\n",
-            dir.path().join("journal").display()
-        ),
-    )
-    .unwrap();
-    let output = genesis()
-        .args(["doctor", "--config", config.to_str().unwrap()])
-        .env("GENESIS_TUNING_DIR", dir.path())
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
+    let output = doctor_with(dir.path(), "");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout
@@ -107,14 +104,14 @@ fn doctor_skips_the_database_when_none_is_configured() {
     );
 }
 
-/// A config on the defaults whose metrics endpoint is `listen`, with its
-/// journal under `dir`.
-fn config_listening_on(dir: &std::path::Path, listen: &str) -> std::path::PathBuf {
-    let config = dir.join("metrics.toml");
+/// `dir/config.toml`: the defaults with the metrics endpoint on `listen`
+/// ("" for none) and the journal under `dir`, then `sections`.
+fn config_in(dir: &Path, listen: &str, sections: &str) -> PathBuf {
+    let config = dir.join("config.toml");
     std::fs::write(
         &config,
         format!(
-            "[topology]\npin_threads = false\nwait = \"sleep\"\n[metrics]\nlisten = \"{listen}\"\n[journal]\ndir = \"{}\"\n",
+            "[metrics]\nlisten = \"{listen}\"\n[journal]\ndir = \"{}\"\n{sections}",
             dir.join("journal").display()
         ),
     )
@@ -130,15 +127,14 @@ fn a_taken_metrics_port_is_named_by_doctor_and_run() {
     let dir = tempfile::tempdir().unwrap();
     let holder = TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = holder.local_addr().unwrap().to_string();
-    let config = config_listening_on(dir.path(), &listen);
-    let doctor = genesis()
-        .args(["doctor", "--config", config.to_str().unwrap()])
-        .env("GENESIS_TUNING_DIR", dir.path())
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&doctor.stdout);
-    assert_eq!(doctor.status.code(), Some(1), "{stdout}");
+    let config = config_in(
+        dir.path(),
+        &listen,
+        "[topology]\npin_threads = false\nwait = \"sleep\"\n",
+    );
+    let checked = doctor(&config, dir.path(), &[]);
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert_eq!(checked.status.code(), Some(1), "{stdout}");
     assert!(
         stdout
             .lines()
@@ -186,31 +182,12 @@ fn doctor_strict_fails_on_a_warning() {
         "echo 'WARN  stand-in knob            off'\nfor a in \"$@\"; do [ \"$a\" = --strict ] && exit 1; done\nexit 0\n",
     )
     .unwrap();
-    let config = dir.path().join("plain.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[metrics]\nlisten = \"\"\n[journal]\ndir = \"{}\"\n",
-            dir.path().join("journal").display()
-        ),
-    )
-    .unwrap();
-    let doctor = |strict: bool| {
-        let mut command = genesis();
-        command
-            .args(["doctor", "--config", config.to_str().unwrap()])
-            .env("GENESIS_TUNING_DIR", &tuning)
-            .env_remove("DATABASE_URL");
-        if strict {
-            command.arg("--strict");
-        }
-        command.output().unwrap()
-    };
-    let relaxed = doctor(false);
+    let config = config_in(dir.path(), "", "");
+    let relaxed = doctor(&config, &tuning, &[]);
     let stdout = String::from_utf8_lossy(&relaxed.stdout);
     assert_eq!(relaxed.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("WARN  stand-in knob"), "{stdout}");
-    let strict = doctor(true);
+    let strict = doctor(&config, &tuning, &["--strict"]);
     let stdout = String::from_utf8_lossy(&strict.stdout);
     assert_eq!(strict.status.code(), Some(1), "{stdout}");
 }

@@ -10,29 +10,13 @@ use common::process::*;
 use genesis_engine::decision::Action;
 use genesis_engine::event::{ControlCommand, Event, Input};
 use std::path::Path;
-use std::process::Stdio;
 
 /// A run on the defaults with sleeping waits and an unpinned thread,
 /// writing its journal and `summary.json` under `dir`.
 fn start_run(dir: &Path) -> ChildGuard {
-    let config = dir.join("dev.toml");
-    std::fs::write(
-        &config,
+    common::process::start_run(
+        dir,
         "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nrate_per_sec = 20000\n[metrics]\nlisten = \"\"\n",
-    )
-    .unwrap();
-    spawn(
-        genesis()
-            .args([
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--summary-json",
-                "summary.json",
-            ])
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
     )
 }
 
@@ -63,20 +47,7 @@ fn sigterm_stops_cleanly_with_report() {
     });
     signal(&child, libc::SIGTERM);
     let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        stdout.contains("latency from receive to stage exit"),
-        "{stdout}"
-    );
-    assert_eq!(
-        journal_records(&journal_dir),
-        summary(dir.path())["events"].as_u64().unwrap()
-    );
+    assert_clean_stop(&output, dir.path(), &journal_dir);
 }
 
 // SIGUSR1 engages cancel-all, SIGUSR2 releases it: both are journaled in

@@ -355,6 +355,7 @@ fn venue(config: &Config, invalid: &Invalid<'_>) -> Result<(), ConfigError> {
     for (field, value) in [
         ("reconnect_min_ms", fix.reconnect_min_ms),
         ("reconnect_max_ms", fix.reconnect_max_ms),
+        ("connect_timeout_ms", fix.connect_timeout_ms),
         ("pending_age_max_ms", fix.pending_age_max_ms),
     ] {
         in_range(

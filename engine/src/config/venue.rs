@@ -91,6 +91,10 @@ pub struct FixVenueConfig {
     /// Reconnect backoff, doubling from the first to the second, with jitter.
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
+    /// A connection not made within this long (no SYN-ACK, as from a host
+    /// that drops SYNs) is a failed attempt; ingest never waits for it, it
+    /// looks at the socket on each poll.
+    pub connect_timeout_ms: u64,
     /// A new order or replace that waited longer than this for the session
     /// (connecting, logging on) is rejected locally instead of sent: it was
     /// priced on market data that old. Cancels are always sent. The age
@@ -124,6 +128,7 @@ impl Default for FixVenueConfig {
             seq_file: PathBuf::from("genesis-data/fix/GENESIS-VENUE.seq"),
             reconnect_min_ms: 100,
             reconnect_max_ms: 5_000,
+            connect_timeout_ms: 3_000,
             pending_age_max_ms: 10,
             send_trigger_time: None,
             reset_on_logon: false,

@@ -5,16 +5,16 @@
 //! ExecutionReports with ExecType=I (the mass answer tells the orders that
 //! closed lately too, while it was away or not); the summary says what it holds.
 
+mod common;
+
+use common::start_venue_with;
 use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::order::{NewOrderSingle, OrdType, Side as FixSide, TimeInForce};
 use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler, SessionState};
 use genesis_io::fix::status::{MassStatusReqType, OrderMassStatusRequest, OrderStatusRequest};
 use genesis_io::fix::tcp::{poll_until, TcpInitiator};
 use genesis_io::fix::{tags, InstrumentScale, Lots, Message, Ticks};
-use genesis_sim::{
-    BoardFlow, MarketFlow, MarketMove, SimConfig, Top, TopBoard, VenueCommand, VenueSim,
-    VenueSimSetup,
-};
+use genesis_sim::{BoardFlow, MarketFlow, MarketMove, Top, TopBoard, VenueCommand, VenueSim};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,26 +66,6 @@ impl SessionHandler for Seen {
 
 fn start_venue() -> VenueSim {
     start_venue_with(Box::new(Still), true)
-}
-
-fn start_venue_with(flow: Box<dyn MarketFlow>, hold_market: bool) -> VenueSim {
-    let config = SimConfig::cents(&["ALPHA"], 64);
-    let clock = std::time::Instant::now();
-    VenueSim::start(
-        &config,
-        VenueSimSetup {
-            fix_addr: "127.0.0.1:0".parse().unwrap(),
-            sender_comp_id: "VENUE".into(),
-            target_comp_id: "GENESIS".into(),
-            itch: None,
-            ws_addr: None,
-            flow,
-            now_ns: Box::new(move || clock.elapsed().as_nanos() as u64 + 1),
-            hold_market,
-            cancel_on_disconnect: false,
-        },
-    )
-    .unwrap()
 }
 
 /// Polls until `done` holds for what was read.

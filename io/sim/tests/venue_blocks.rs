@@ -5,7 +5,10 @@
 //! and involuntary context switches), never timed. One test in this
 //! binary, so the venue's thread is the only `venue-sim` of the process.
 
-use genesis_sim::{BoardFlow, SimConfig, Top, TopBoard, VenueSim, VenueSimSetup};
+mod common;
+
+use common::{move_board, start_venue_with};
+use genesis_sim::{BoardFlow, TopBoard};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,48 +34,24 @@ fn venue_switches() -> u64 {
 }
 
 /// Moves the board every ~20 µs for `duration`.
-fn move_board(board: &TopBoard, duration: Duration) {
+fn move_board_for(board: &TopBoard, duration: Duration) {
     let started = Instant::now();
-    let mut n = 0i64;
-    while started.elapsed() < duration {
-        let top = Top {
-            bid_px: 10_000 + n % 7,
-            bid_qty: 5,
-            ask_px: 10_010 + n % 7,
-            ask_qty: 5,
-        };
-        board.publish_top(0, &top);
-        n += 1;
-        std::thread::sleep(Duration::from_micros(20));
-    }
+    move_board(board, Duration::from_micros(20), |_| {
+        started.elapsed() < duration
+    });
 }
 
 #[test]
 fn an_idle_venue_beside_a_moving_board_is_never_switched_in() {
     let board = Arc::new(TopBoard::new(1));
-    let clock = Instant::now();
-    let mut venue = VenueSim::start(
-        &SimConfig::cents(&["ALPHA"], 64),
-        VenueSimSetup {
-            fix_addr: "127.0.0.1:0".parse().unwrap(),
-            sender_comp_id: "VENUE".into(),
-            target_comp_id: "GENESIS".into(),
-            itch: None,
-            ws_addr: None,
-            flow: Box::new(BoardFlow::new(Arc::clone(&board))),
-            now_ns: Box::new(move || clock.elapsed().as_nanos() as u64 + 1),
-            hold_market: false,
-            cancel_on_disconnect: false,
-        },
-    )
-    .unwrap();
+    let mut venue = start_venue_with(Box::new(BoardFlow::new(Arc::clone(&board))), false);
     // Settled: the first iteration ran and the thread waits.
     assert!(
         venue.summary_now(Duration::from_secs(10)).is_some(),
         "the venue answers a command (its doorbell wakes it)"
     );
     let before = venue_switches();
-    move_board(&board, Duration::from_millis(300));
+    move_board_for(&board, Duration::from_millis(300));
     let idle = venue_switches() - before;
     // The old loop: ~300 (one sleep per board interval); before that, thousands.
     assert!(

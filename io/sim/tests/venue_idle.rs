@@ -7,8 +7,11 @@
 //! run lasted (the old loop read the flow and yielded on every iteration,
 //! thousands of times per interval; then once per interval).
 
+mod common;
+
+use common::{move_board, start_venue_with};
 use genesis_sim::flow::BOARD_POLL_INTERVAL_NS;
-use genesis_sim::{BoardFlow, SimConfig, Top, TopBoard, VenueSim, VenueSimSetup};
+use genesis_sim::{BoardFlow, TopBoard, VenueSim};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,37 +19,12 @@ use std::time::{Duration, Instant};
 const TOPS: i64 = 5_000;
 
 fn start_venue(board: &Arc<TopBoard>, hold_market: bool) -> VenueSim {
-    let config = SimConfig::cents(&["ALPHA"], 64);
-    let clock = Instant::now();
-    VenueSim::start(
-        &config,
-        VenueSimSetup {
-            fix_addr: "127.0.0.1:0".parse().unwrap(),
-            sender_comp_id: "VENUE".into(),
-            target_comp_id: "GENESIS".into(),
-            itch: None,
-            ws_addr: None,
-            flow: Box::new(BoardFlow::new(Arc::clone(board))),
-            now_ns: Box::new(move || clock.elapsed().as_nanos() as u64 + 1),
-            hold_market,
-            cancel_on_disconnect: false,
-        },
-    )
-    .unwrap()
+    start_venue_with(Box::new(BoardFlow::new(Arc::clone(board))), hold_market)
 }
 
 /// Publishes [`TOPS`] tops, one every 10 µs or more.
 fn publish_tops(board: &TopBoard) {
-    for n in 0..TOPS {
-        let top = Top {
-            bid_px: 10_000 + n % 7,
-            bid_qty: 5,
-            ask_px: 10_010 + n % 7,
-            ask_qty: 5,
-        };
-        board.publish_top(0, &top);
-        std::thread::sleep(Duration::from_micros(10));
-    }
+    move_board(board, Duration::from_micros(10), |n| n < TOPS);
 }
 
 // The board moves every few µs; with no session order resting and no

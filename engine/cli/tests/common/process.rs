@@ -135,6 +135,47 @@ pub fn write_run_config(
     (config, journal)
 }
 
+/// Starts `genesis run` in `dir` on `config_text` (written to
+/// `dir/dev.toml`), with `--summary-json summary.json` and its output piped.
+pub fn start_run(dir: &Path, config_text: &str) -> ChildGuard {
+    let config = dir.join("dev.toml");
+    std::fs::write(&config, config_text).unwrap();
+    spawn(
+        genesis()
+            .args([
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--summary-json",
+                "summary.json",
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    )
+}
+
+/// A run that stopped cleanly: exit 0, the report printed, and every event
+/// its summary (`dir/summary.json`) counts is in the journal at `journal_dir`.
+pub fn assert_clean_stop(output: &Output, dir: &Path, journal_dir: &Path) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("latency from receive to stage exit"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        journal_records(journal_dir),
+        summary["events"].as_u64().unwrap()
+    );
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -9,6 +9,14 @@
 //! encodes and writes them (no read first), and [`Source::send_due`] tells
 //! ingest when execution has queued one.
 //!
+//! Connecting never waits on the network: a poll starts a non-blocking
+//! `connect` and later polls ask the socket where it stands (`SO_ERROR`,
+//! then the peer's address) — connected, refused, or still pending. A
+//! venue host that drops SYNs (a firewall, a dead host) thus costs ingest
+//! two system calls per poll, not a blocked loop; an attempt not answered
+//! within `venue.fix.connect_timeout_ms` fails like a refused one
+//! (`connect_failures`, backoff, a warn on the 1st and each power of ten).
+//!
 //! How often the socket is read: on every full poll while an answer is
 //! expected (the session is not yet logged on, output waits, or bytes went
 //! out within [`READ_EVERY_POLL_NS`]), otherwise on one full poll in
@@ -68,15 +76,17 @@ use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::seq_store::SeqStore;
 use genesis_io::fix::session::{DisconnectReason, Session, SessionConfig, SessionState};
 use genesis_io::fix::{FixError, InstrumentScale};
-use genesis_io::net::{drain_tx_stamps, enable_tx_stamps, TxStamping};
+use genesis_io::net::{
+    drain_tx_stamps, enable_tx_stamps, tcp_connect_state, ConnectState, TxStamping,
+};
 use inbox::Inbox;
 use ledger::Ledger;
+use mio::net::TcpStream;
 use reconcile::Round;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Reason code of a reject the client makes itself for a request it could not send.
 pub const VENUE_REJECT_NOT_CONNECTED: i64 = venue_reason::NOT_CONNECTED;
@@ -171,10 +181,20 @@ pub(super) struct Link {
     seq_error_logged: bool,
 }
 
+/// A connection under way: its socket, and when it is given up.
+struct Connecting {
+    stream: TcpStream,
+    deadline_ns: u64,
+}
+
 pub struct FixClient {
     address: SocketAddr,
     session: Session,
     stream: Option<TcpStream>,
+    /// The connection being made (non-blocking) while `stream` is `None`.
+    connecting: Option<Connecting>,
+    /// A connection not made within this long is a failed attempt.
+    connect_timeout_ns: u64,
     backoff: Backoff,
     reconnect_at_ns: u64,
     requests: Arc<ArrayQueue<OrderRequest>>,
@@ -238,6 +258,8 @@ impl FixClient {
             address,
             session: Session::new(session_config, store)?,
             stream: None,
+            connecting: None,
+            connect_timeout_ns: settings.connect_timeout_ms * 1_000_000,
             backoff: Backoff::new(
                 settings.reconnect_min_ms * 1_000_000,
                 settings.reconnect_max_ms * 1_000_000,
@@ -294,47 +316,88 @@ impl FixClient {
         )
     }
 
+    /// Starts a connection when none is under way (unless the sequence
+    /// numbers disagree or the backoff says wait), then looks at the one
+    /// under way: never waits for the venue.
     fn connect(&mut self, now_ns: u64) {
         assert!(self.stream.is_none(), "one connection at a time");
-        if let Some(error) = self.session.seq_num_error() {
-            self.counters.seq_num_too_low += 1;
-            if !self.link.seq_error_logged {
-                self.link.seq_error_logged = true;
-                tracing::error!("{error}");
-            }
-            return;
-        }
-        if now_ns < self.reconnect_at_ns {
-            return;
-        }
-        match TcpStream::connect_timeout(&self.address, Duration::from_millis(50)) {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                if stream.set_nonblocking(true).is_err() {
-                    return;
+        if self.connecting.is_none() {
+            if let Some(error) = self.session.seq_num_error() {
+                self.counters.seq_num_too_low += 1;
+                if !self.link.seq_error_logged {
+                    self.link.seq_error_logged = true;
+                    tracing::error!("{error}");
                 }
-                self.start_send_stamps(&stream);
-                if self.counters.connect_failures > 0 {
-                    tracing::info!(
-                        address = %self.address,
-                        failed_attempts = self.counters.connect_failures,
-                        "FIX venue reachable again"
-                    );
-                }
-                self.counters.connects += 1;
-                self.stream = Some(stream);
-                self.link.logged_on = false;
-                self.link.session_reason = None;
-                let (session, mut inbox) = self.inbox();
-                session.on_connected(now_ns, &mut inbox);
+                return;
             }
-            Err(err) => {
-                let delay_ns = self.backoff.next_delay_ns();
-                self.reconnect_at_ns = now_ns + delay_ns;
-                self.counters.connect_failures += 1;
-                self.log_connect_failure(&err, delay_ns);
+            if now_ns < self.reconnect_at_ns {
+                return;
+            }
+            match TcpStream::connect(self.address) {
+                Ok(stream) => {
+                    self.connecting = Some(Connecting {
+                        stream,
+                        deadline_ns: now_ns.saturating_add(self.connect_timeout_ns),
+                    });
+                }
+                Err(err) => return self.connect_failed(&err, now_ns),
             }
         }
+        self.poll_connecting(now_ns);
+    }
+
+    /// Where the connection under way stands, asked without waiting
+    /// (`SO_ERROR`, then the peer's address): connected, failed, given up
+    /// past its deadline, or still pending (kept for the next poll).
+    fn poll_connecting(&mut self, now_ns: u64) {
+        let Some(connecting) = self.connecting.take() else {
+            return;
+        };
+        match tcp_connect_state(&connecting.stream) {
+            ConnectState::Connected => self.connected(connecting.stream, now_ns),
+            ConnectState::Failed(err) => self.connect_failed(&err, now_ns),
+            ConnectState::Pending if now_ns >= connecting.deadline_ns => {
+                let err = std::io::Error::from(std::io::ErrorKind::TimedOut);
+                self.connect_failed(&err, now_ns);
+            }
+            ConnectState::Pending => self.connecting = Some(connecting),
+        }
+    }
+
+    /// The connection is made: `TCP_NODELAY`, TX stamps, then the session
+    /// starts (its Logon goes out on this poll's write).
+    fn connected(&mut self, stream: TcpStream, now_ns: u64) {
+        debug_assert!(self.connecting.is_none(), "one connection at a time");
+        let _ = stream.set_nodelay(true);
+        self.start_send_stamps(&stream);
+        if self.counters.connect_failures > 0 {
+            tracing::info!(
+                address = %self.address,
+                failed_attempts = self.counters.connect_failures,
+                "FIX venue reachable again"
+            );
+        }
+        self.counters.connects += 1;
+        self.stream = Some(stream);
+        self.link.logged_on = false;
+        self.link.session_reason = None;
+        let (session, mut inbox) = self.inbox();
+        session.on_connected(now_ns, &mut inbox);
+    }
+
+    /// An attempt failed (refused, unreachable, no answer by its deadline):
+    /// counted, logged, and the next one waits for the backoff.
+    #[cold]
+    fn connect_failed(&mut self, err: &std::io::Error, now_ns: u64) {
+        let delay_ns = self.backoff.next_delay_ns();
+        self.reconnect_at_ns = now_ns + delay_ns;
+        self.counters.connect_failures += 1;
+        self.log_connect_failure(err, delay_ns);
+    }
+
+    /// Whether a connection is under way (started, not yet made or failed).
+    pub fn is_connecting(&self) -> bool {
+        self.connecting.is_some()
     }
 
     /// A venue that does not answer is said at warn on the first failed
@@ -612,6 +675,10 @@ impl Source for FixClient {
             self.stream.is_some() || !self.link.logged_on,
             "logged on only while connected"
         );
+        debug_assert!(
+            self.stream.is_none() || self.connecting.is_none(),
+            "one connection at a time"
+        );
         debug_assert!(self.outbox.len() <= OUTBOX_MAX, "the outbox is bounded");
         let mut emitted = 0;
         while emitted < budget {
@@ -642,7 +709,7 @@ mod tests {
 
     /// A client connected to a listener standing in for the venue (no
     /// logon answered), polled once so it is past its first poll.
-    fn connected() -> (FixClient, TcpStream, EpochClock) {
+    fn connected() -> (FixClient, std::net::TcpStream, EpochClock) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let config = Config::builtin();
         let mut settings = config.venue.fix.clone();
@@ -652,9 +719,54 @@ mod tests {
         let mut client = FixClient::new(&config, &settings, address, requests).expect("a client");
         let clock = EpochClock::new();
         client.poll(&clock, 64, &mut |_| {});
-        assert!(client.stream.is_some(), "connected on the first poll");
+        let deadline_ns = clock.now_ns() + 5_000_000_000;
+        while client.stream.is_none() {
+            assert!(clock.now_ns() < deadline_ns, "the client never connected");
+            std::thread::yield_now();
+            client.poll(&clock, 64, &mut |_| {});
+        }
         let (venue, _) = listener.accept().expect("the client connects");
         (client, venue, clock)
+    }
+
+    /// A client for a venue at `address` (no sequence file), with `settings` as changed by `change`.
+    fn client_at(address: SocketAddr, change: impl FnOnce(&mut FixVenueConfig)) -> FixClient {
+        let config = Config::builtin();
+        let mut settings = config.venue.fix.clone();
+        settings.seq_file = std::path::PathBuf::new();
+        change(&mut settings);
+        let (_gateway, requests) = crate::adapters::QueueGateway::new(16);
+        FixClient::new(&config, &settings, address, requests).expect("a client")
+    }
+
+    /// A loopback listener whose accept queue is full, so the kernel drops
+    /// the next SYN (as a firewall or a dead host does) and a connect to it
+    /// stays pending: with listen backlog 0, Linux queues one connection
+    /// (it refuses SYNs only once the queue holds more than the backlog),
+    /// which the returned stream holds unaccepted.
+    #[allow(unsafe_code)] // listen(2)
+    fn listener_dropping_syns() -> (TcpListener, std::net::TcpStream) {
+        use std::os::fd::AsRawFd;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        // SAFETY: listen(2) again on a descriptor the listener owns sets
+        // its backlog; no memory is passed.
+        let rc = unsafe { libc::listen(listener.as_raw_fd(), 0) };
+        assert_eq!(rc, 0, "listen: {}", std::io::Error::last_os_error());
+        let address = listener.local_addr().expect("bound");
+        let filler = std::net::TcpStream::connect(address).expect("the queue takes one");
+        (listener, filler)
+    }
+
+    /// Polls until `done` (every millisecond: the kernel retransmits a
+    /// dropped SYN after about a second), failing after 20 s.
+    fn poll_until(client: &mut FixClient, done: impl Fn(&FixClient) -> bool, what: &str) {
+        let clock = EpochClock::new();
+        let deadline_ns = clock.now_ns() + 20_000_000_000;
+        while !done(client) {
+            assert!(clock.now_ns() < deadline_ns, "{what} never happened");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            client.poll(&clock, 64, &mut |_| {});
+        }
     }
 
     /// Whether bytes wait unread on the client's socket (none once it is closed).
@@ -693,16 +805,92 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
             listener.local_addr().expect("bound")
         };
-        let config = Config::builtin();
-        let mut settings = config.venue.fix.clone();
-        settings.seq_file = std::path::PathBuf::new();
-        let (_gateway, requests) = crate::adapters::QueueGateway::new(16);
-        let mut client = FixClient::new(&config, &settings, address, requests).expect("a client");
+        let mut client = client_at(address, |_| {});
+        poll_until(
+            &mut client,
+            |client| client.counters.connect_failures > 0,
+            "a refused connect",
+        );
+        assert_attempts(&client, 0, 1);
+    }
+
+    /// The client's attempt is over (connected only if it connected), with these counts.
+    fn assert_attempts(client: &FixClient, connects: u64, connect_failures: u64) {
+        assert!(!client.is_connecting(), "the attempt is over");
+        assert_eq!(client.stream.is_some(), connects > 0);
+        let counters = &client.counters;
+        assert_eq!(
+            (counters.connects, counters.connect_failures),
+            (connects, connect_failures)
+        );
+    }
+
+    /// A client whose SYN the venue's kernel drops ([`listener_dropping_syns`]),
+    /// after `polls` polls: each returned with the connect pending and
+    /// nothing counted.
+    fn pending_client(polls: usize) -> (TcpListener, std::net::TcpStream, FixClient) {
+        let (listener, filler) = listener_dropping_syns();
+        let address = listener.local_addr().expect("bound");
+        let mut client = client_at(address, |settings| settings.connect_timeout_ms = 600_000);
         let clock = EpochClock::new();
-        client.poll(&clock, 64, &mut |_| {});
-        assert!(client.stream.is_none());
-        assert_eq!(client.counters.connect_failures, 1);
-        assert_eq!(client.counters.connects, 0);
+        for _ in 0..polls {
+            client.poll(&clock, 64, &mut |_| {});
+            assert!(
+                client.is_connecting(),
+                "the SYN was dropped: still connecting"
+            );
+            assert!(client.stream.is_none());
+            assert_eq!(client.counters, FixClientCounters::default());
+        }
+        (listener, filler, client)
+    }
+
+    // A venue host that drops SYNs: the poll returns with the connect
+    // pending, nothing counted as failed; once the venue takes connections
+    // again the client connects on a later poll.
+    #[test]
+    fn a_pending_connect_does_not_hold_the_poll_and_completes_later() {
+        let (listener, _filler, mut client) = pending_client(2);
+        let (_first, _) = listener.accept().expect("the queued connection");
+        poll_until(&mut client, |client| client.stream.is_some(), "the connect");
+        assert_attempts(&client, 1, 0);
+    }
+
+    // The venue goes away while the connect is pending: the retransmitted
+    // SYN is refused, and that poll counts a failed connect.
+    #[test]
+    fn a_pending_connect_fails_when_the_venue_closes() {
+        let (listener, _filler, mut client) = pending_client(1);
+        drop(listener);
+        poll_until(
+            &mut client,
+            |client| client.counters.connect_failures > 0,
+            "the refused connect",
+        );
+        assert_attempts(&client, 0, 1);
+    }
+
+    // A connect still pending at `connect_timeout_ms` is a failed attempt:
+    // counted, and the next waits for the backoff.
+    #[test]
+    fn a_connect_pending_past_its_deadline_fails() {
+        let (_listener, _filler, mut client) = pending_client(0);
+        client.connect_timeout_ns = 3_000_000_000;
+        let start_ns = 1_000;
+        client.connect(start_ns);
+        assert!(client.is_connecting());
+        client.connect(start_ns + 2_999_999_999);
+        assert!(client.is_connecting(), "not yet past the deadline");
+        assert_eq!(client.counters.connect_failures, 0);
+        let deadline_ns = start_ns + 3_000_000_000;
+        client.connect(deadline_ns);
+        assert_attempts(&client, 0, 1);
+        assert!(
+            client.reconnect_at_ns > deadline_ns,
+            "the next attempt backs off"
+        );
+        client.connect(deadline_ns + 1);
+        assert!(!client.is_connecting(), "no new attempt before the backoff");
     }
 
     // Ingest's zero-budget "send now" poll writes without reading the
