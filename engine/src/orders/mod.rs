@@ -11,6 +11,10 @@
 //! back in the state it left. Closed orders are remembered for a while so
 //! that a late message for them is recognised rather than called unknown.
 //!
+//! Both the open orders ([`open`]) and the memory of closed ones
+//! ([`closed`]) are found by the id's low bits, not by hashing: engine order
+//! ids are issued in sequence, so each order's replies read one slot.
+//!
 //! Two replicas of this table exist, fed by the same inputs: execution's,
 //! which is authoritative and sends, and the strategy stage's, which lets
 //! pre-trade checks count open exposure without waiting for execution.
@@ -22,19 +26,22 @@
 //!
 //! Carried across a restart (`save_state`/`restore_state`): the open orders
 //! with their states, versions and venue ids, in id order, and the memory
-//! of closed orders, oldest first. Exposure is recomputed from the orders.
+//! of closed orders (ids with final states). Exposure is recomputed from
+//! the orders.
 
 use crate::decision::{ExecResult, Outcome};
 use crate::event::{venue_reason, Fill, OrderAck, OrderReject, RejectedRequest};
-use crate::recent::RecentMap;
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
-use rustc_hash::FxHashMap;
-use std::collections::hash_map::Entry;
 
+mod closed;
 pub mod lineage;
+mod open;
 mod order;
 mod reconcile;
+
+use closed::ClosedOrders;
+use open::OpenOrders;
 
 pub use lineage::Lineage;
 pub use order::{Order, OrderState};
@@ -47,25 +54,23 @@ pub struct Exposure {
 }
 
 pub struct Orders {
-    open: FxHashMap<u64, Order>,
-    closed: RecentMap<OrderState>,
+    open: OpenOrders,
+    closed: ClosedOrders,
     exposure: Vec<Exposure>,
     open_capacity: usize,
 }
 
 impl Orders {
     pub fn new(instrument_count: usize, open_capacity: usize, closed_memory: usize) -> Orders {
-        let mut open = FxHashMap::default();
-        open.reserve(open_capacity + 1);
         Orders {
-            open,
-            closed: RecentMap::with_capacity(closed_memory.max(1)),
+            open: OpenOrders::with_capacity(open_capacity),
+            closed: ClosedOrders::with_capacity(closed_memory),
             exposure: vec![Exposure::default(); instrument_count],
             open_capacity,
         }
     }
 
-    /// Sized from config: room for twice the open-order limit, and the last 16k closed orders.
+    /// Sized from config: room for twice the open-order limit, and the closed orders among the last 16k ids.
     pub fn for_config(config: &crate::config::Config) -> Orders {
         Orders::new(
             config.instruments.len(),
@@ -74,11 +79,13 @@ impl Orders {
         )
     }
 
+    #[inline]
     pub fn get(&self, id: OrderId) -> Option<&Order> {
-        self.open.get(&id.0)
+        self.open.get(id.0)
     }
 
     /// The final state of a recently closed order.
+    #[inline]
     pub fn closed_state(&self, id: OrderId) -> Option<OrderState> {
         self.closed.get(id.0)
     }
@@ -95,7 +102,7 @@ impl Orders {
     }
 
     pub fn iter_open(&self) -> impl Iterator<Item = &Order> {
-        self.open.values()
+        self.open.iter()
     }
 
     /// Records a new order about to be sent; the order as opened.
@@ -107,20 +114,17 @@ impl Orders {
         price: Price,
         qty: Qty,
     ) -> Result<Order, ExecResult> {
-        if self.closed.get(id.0).is_some() {
+        if self.closed_state(id).is_some() || self.open.contains(id.0) {
             return Err(ExecResult::DuplicateOrderId);
         }
-        let full =
-            instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity;
-        // One look-up in the open table for the check and the insert.
-        let Entry::Vacant(slot) = self.open.entry(id.0) else {
-            return Err(ExecResult::DuplicateOrderId);
-        };
-        if full {
+        if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
             return Err(ExecResult::SendFailed);
         }
         let order = Order::pending_new(id, instrument, side, price, qty);
-        slot.insert(order);
+        if !self.open.insert_absent(order) {
+            // Only the free-slot marker is refused here.
+            return Err(ExecResult::DuplicateOrderId);
+        }
         self.add_exposure(&order, 1);
         debug_assert!(
             self.open.len() <= self.open_capacity,
@@ -168,7 +172,7 @@ impl Orders {
     }
 
     fn missing(&self, id: OrderId) -> ExecResult {
-        if self.closed.get(id.0).is_some() {
+        if self.closed_state(id).is_some() {
             ExecResult::OrderNotWorking
         } else {
             ExecResult::UnknownOrder
@@ -287,19 +291,25 @@ impl Orders {
     /// One look-up in the table: the order is changed in its slot, and
     /// taken out only when it closes.
     fn update<T>(&mut self, id: OrderId, change: impl FnOnce(&mut Order) -> T) -> Option<T> {
-        let slot = self.open.get_mut(&id.0)?;
-        let before = *slot;
+        let slot = self.open.get_mut(id.0)?;
+        let exposure_before = slot.exposure();
+        let (instrument, side) = (slot.instrument, slot.side);
         let result = change(slot);
         let order = *slot;
         debug_assert!(
-            self.closed.get(id.0).is_none(),
+            self.closed_state(id).is_none(),
             "an open order is not among the closed"
         );
-        debug_assert_eq!(order.id, id, "a change keeps the order's identity");
-        self.add_exposure(&before, -1);
-        self.add_exposure(&order, 1);
+        debug_assert!(
+            order.id == id && order.instrument == instrument && order.side == side,
+            "a change keeps the order's identity, instrument and side"
+        );
+        let change_lots = order.exposure() - exposure_before;
+        if change_lots != 0 {
+            self.add_lots(instrument, side, change_lots);
+        }
         if order.state.is_closed() {
-            self.open.remove(&id.0);
+            self.open.remove(id.0);
             self.closed.insert(id.0, order.state);
         }
         debug_assert!(self.exposure_is_consistent(order.instrument));
@@ -310,21 +320,20 @@ impl Orders {
     fn settle(&self, id: OrderId, outcome: Option<Outcome>) -> Outcome {
         match outcome {
             Some(outcome) => outcome,
-            None if self.closed.get(id.0).is_some() => Outcome::LateForClosedOrder,
+            None if self.closed_state(id).is_some() => Outcome::LateForClosedOrder,
             None => Outcome::UnknownOrder,
         }
     }
 
-    /// Writes the open orders (by id) and the closed-order memory (oldest first).
+    /// Writes the open orders (by id) and the closed-order memory.
     pub fn save_state(&self, out: &mut StateWriter) {
-        let mut open: Vec<&Order> = self.open.values().collect();
+        let mut open: Vec<&Order> = self.open.iter().collect();
         open.sort_unstable_by_key(|order| order.id.0);
         out.count(open.len());
         for order in open {
             order.save_state(out);
         }
-        self.closed
-            .save_state(out, |out, state| out.u8(state.code()));
+        self.closed.save_state(out);
     }
 
     /// Reads back what `save_state` wrote and recomputes the exposure.
@@ -341,7 +350,7 @@ impl Orders {
                     found: u64::from(order.instrument.0),
                 });
             }
-            if self.open.insert(order.id.0, order).is_some() {
+            if !self.open.insert_new(order) {
                 return Err(StateError::Inconsistent {
                     what: "order table",
                     detail: "an order id is listed twice",
@@ -349,10 +358,11 @@ impl Orders {
             }
             self.add_exposure(&order, 1);
         }
-        self.closed.restore_state(input, "closed orders", |input| {
-            input.code("closed order state", OrderState::from_code)
-        })?;
-        let overlap = self.open.keys().any(|id| self.closed.get(*id).is_some());
+        self.closed.restore_state(input)?;
+        let overlap = self
+            .open
+            .iter()
+            .any(|order| self.closed_state(order.id).is_some());
         let exposure_ok = (0..self.exposure.len())
             .all(|index| self.exposure_is_consistent(InstrumentId(index as u16)));
         if overlap || !exposure_ok {
@@ -365,11 +375,15 @@ impl Orders {
     }
 
     fn add_exposure(&mut self, order: &Order, sign: i64) {
-        let Some(exposure) = self.exposure.get_mut(order.instrument.index()) else {
+        self.add_lots(order.instrument, order.side, order.exposure() * sign);
+    }
+
+    /// Adds `lots` (negative: takes them) to one side of an instrument's exposure.
+    fn add_lots(&mut self, instrument: InstrumentId, side: Side, lots: i64) {
+        let Some(exposure) = self.exposure.get_mut(instrument.index()) else {
             return;
         };
-        let lots = order.exposure() * sign;
-        match order.side {
+        match side {
             Side::Buy => exposure.buy_lots += lots,
             Side::Sell => exposure.sell_lots += lots,
             Side::None => {}
@@ -386,7 +400,7 @@ impl Orders {
         let mut sum = Exposure::default();
         for order in self
             .open
-            .values()
+            .iter()
             .filter(|order| order.instrument == instrument)
         {
             match order.side {
@@ -658,6 +672,62 @@ mod tests {
             orders.open_new(ID, INSTRUMENT, Side::Sell, Price(1), Qty(1)),
             Err(ExecResult::DuplicateOrderId)
         );
+    }
+
+    // An order that stays open while many newer ids open and close (the
+    // ones mapping to its slot spill past it) keeps working; a recently
+    // closed id answers late, an id never sent answers unknown.
+    #[test]
+    fn a_long_lived_order_beside_many_short_ones() {
+        let mut orders = table_with_order(10);
+        orders.on_ack(&ack(100, 10));
+        for id in 8..3_000 {
+            let id = OrderId(id);
+            orders
+                .open_new(id, INSTRUMENT, Side::Sell, Price(101), Qty(1))
+                .unwrap();
+            assert_eq!(orders.on_cancel_ack(id), Outcome::Applied);
+        }
+        assert_eq!(orders.open_count(), 1);
+        assert_eq!(orders.exposure(INSTRUMENT).sell_lots, 0);
+        assert_eq!(orders.on_fill(Side::Buy, &fill(1, 10)), Outcome::Applied);
+        assert_eq!(orders.open_count(), 0);
+        // The memory holds 16 ids: a newer closed id keeps the old one's slot.
+        assert_eq!(state(&orders), None);
+        assert_eq!(
+            orders.on_cancel_ack(OrderId(2_999)),
+            Outcome::LateForClosedOrder
+        );
+        assert_eq!(orders.on_cancel_ack(OrderId(9_999)), Outcome::UnknownOrder);
+        assert_eq!(
+            orders.open_new(OrderId(2_999), INSTRUMENT, Side::Buy, Price(1), Qty(1)),
+            Err(ExecResult::DuplicateOrderId)
+        );
+    }
+
+    // Open orders in their slots and spilled past them, and the closed
+    // memory, survive a save and restore; saving again gives the same bytes.
+    #[test]
+    fn save_restore_with_spilled_orders() {
+        let mut orders = Orders::new(1, 16, 64);
+        for id in [1, 2, 3, 1 + 32, 1 + 64] {
+            orders
+                .open_new(OrderId(id), INSTRUMENT, Side::Buy, Price(100), Qty(2))
+                .unwrap();
+        }
+        orders.on_cancel_ack(OrderId(2));
+        let mut out = StateWriter::new();
+        orders.save_state(&mut out);
+        let bytes = out.into_bytes();
+        let mut back = Orders::new(1, 16, 64);
+        back.restore_state(&mut StateReader::new(&bytes)).unwrap();
+        assert_eq!(back.open_count(), 4);
+        assert_eq!(back.exposure(INSTRUMENT).buy_lots, 8);
+        assert!(back.get(OrderId(1 + 64)).is_some());
+        assert_eq!(back.closed_state(OrderId(2)), Some(OrderState::Cancelled));
+        let mut again = StateWriter::new();
+        back.save_state(&mut again);
+        assert_eq!(again.into_bytes(), bytes);
     }
 
     // A fill on the wrong side for the order is not applied.

@@ -25,7 +25,7 @@ impl Orders {
         price: Price,
         qty: Qty,
     ) -> Outcome {
-        if self.open.contains_key(&id.0) {
+        if self.open.contains(id.0) {
             let outcome = self.update(id, |order| {
                 if price.0 > 0 {
                     order.price = price;
@@ -39,7 +39,7 @@ impl Orders {
             });
             return self.settle(id, outcome);
         }
-        if self.closed.get(id.0).is_some() {
+        if self.closed_state(id).is_some() {
             return Outcome::LateForClosedOrder;
         }
         if instrument.index() >= self.exposure.len()
@@ -54,8 +54,11 @@ impl Orders {
             state_before: OrderState::New,
             ..Order::pending_new(id, instrument, side, price, qty)
         };
+        if !self.open.insert_new(order) {
+            // The one id no order may have (the open table's free marker).
+            return Outcome::InvalidTransition;
+        }
         self.add_exposure(&order, 1);
-        self.open.insert(id.0, order);
         debug_assert!(
             self.open.len() <= self.open_capacity,
             "open orders are bounded"

@@ -1,0 +1,231 @@
+//! The open orders of one order table, found by id without hashing:
+//! a direct-mapped array indexed by the id's low bits, and a hash map for
+//! the few ids whose slot another open order holds.
+//!
+//! Owned by the thread of the stage that owns the table (execution, or the
+//! strategy stage for its replica). Engine order ids are issued in sequence,
+//! and an order is open for a short while, so the slot an id maps to is
+//! almost always free when the order opens: the look-ups of its replies
+//! read one slot and compare the id. An order that stays open while the
+//! ids run once round the array keeps its slot; the newer id that maps to
+//! it goes to the spill map, which is searched only when it holds any.
+//!
+//! Invariants: an id is held at most once, in its slot or in the spill map,
+//! never both; a free slot holds [`FREE_ID`], which no order may use (it is
+//! refused on insert and never found); `len` counts both places. Everything
+//! is allocated at construction: inserts never allocate.
+
+use super::Order;
+use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
+use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
+
+/// The id a free slot holds; no order can have it.
+pub const FREE_ID: u64 = u64::MAX;
+
+/// Most slots in the array: beyond this the spill map takes the rest
+/// (a table of 2^21 open orders would otherwise need 180 MB of slots).
+const SLOTS_MAX: usize = 1 << 12;
+
+pub struct OpenOrders {
+    slots: Box<[Order]>,
+    mask: u64,
+    spill: FxHashMap<u64, Order>,
+    len: usize,
+}
+
+impl OpenOrders {
+    /// Room for `capacity` open orders: slots for twice as many ids (a
+    /// power of two, at most `SLOTS_MAX`), the spill map for all of them.
+    pub fn with_capacity(capacity: usize) -> OpenOrders {
+        let slot_count = (capacity.max(8) * 2).next_power_of_two().min(SLOTS_MAX);
+        let free = Order::pending_new(
+            OrderId(FREE_ID),
+            InstrumentId(0),
+            Side::None,
+            Price(0),
+            Qty(0),
+        );
+        let mut spill = FxHashMap::default();
+        spill.reserve(capacity + 1);
+        OpenOrders {
+            slots: vec![free; slot_count].into_boxed_slice(),
+            mask: slot_count as u64 - 1,
+            spill,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn index(&self, id: u64) -> usize {
+        (id & self.mask) as usize
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn contains(&self, id: u64) -> bool {
+        self.get(id).is_some()
+    }
+
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<&Order> {
+        let slot = &self.slots[self.index(id)];
+        if slot.id.0 == id && id != FREE_ID {
+            return Some(slot);
+        }
+        if self.spill.is_empty() {
+            return None;
+        }
+        self.spill.get(&id)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut Order> {
+        let index = self.index(id);
+        if self.slots[index].id.0 == id && id != FREE_ID {
+            return Some(&mut self.slots[index]);
+        }
+        if self.spill.is_empty() {
+            return None;
+        }
+        self.spill.get_mut(&id)
+    }
+
+    /// Adds an order whose id is not open; false (and nothing changed) if
+    /// it is, or if the id is [`FREE_ID`].
+    #[inline]
+    pub fn insert_new(&mut self, order: Order) -> bool {
+        if self.contains(order.id.0) {
+            return false;
+        }
+        self.insert_absent(order)
+    }
+
+    /// Adds an order whose id the caller found not open; false (and nothing
+    /// changed) if the id is [`FREE_ID`].
+    #[inline]
+    pub fn insert_absent(&mut self, order: Order) -> bool {
+        let id = order.id.0;
+        debug_assert!(!self.contains(id), "the caller checked the id is not open");
+        if id == FREE_ID {
+            return false;
+        }
+        let index = self.index(id);
+        if self.slots[index].id.0 == FREE_ID {
+            self.slots[index] = order;
+        } else {
+            let Entry::Vacant(slot) = self.spill.entry(id) else {
+                unreachable!("the id is not open");
+            };
+            slot.insert(order);
+        }
+        self.len += 1;
+        true
+    }
+
+    /// Takes the order with `id` out, if it is open.
+    #[inline]
+    pub fn remove(&mut self, id: u64) -> Option<Order> {
+        let index = self.index(id);
+        let slot = &mut self.slots[index];
+        let removed = if slot.id.0 == id && id != FREE_ID {
+            let order = *slot;
+            slot.id = OrderId(FREE_ID);
+            Some(order)
+        } else if self.spill.is_empty() {
+            None
+        } else {
+            self.spill.remove(&id)
+        };
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        debug_assert!(self.get(id).is_none(), "an id is held once");
+        removed
+    }
+
+    /// Every open order, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Order> {
+        self.slots
+            .iter()
+            .filter(|order| order.id.0 != FREE_ID)
+            .chain(self.spill.values())
+    }
+
+    /// Forgets every order, keeping the allocations.
+    pub fn clear(&mut self) {
+        for slot in self.slots.iter_mut() {
+            slot.id = OrderId(FREE_ID);
+        }
+        self.spill.clear();
+        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(id: u64) -> Order {
+        Order::pending_new(OrderId(id), InstrumentId(0), Side::Buy, Price(100), Qty(1))
+    }
+
+    // Ids in sequence take their own slots; each is found, and gone once removed.
+    #[test]
+    fn sequential_ids_are_found_and_removed() {
+        let mut open = OpenOrders::with_capacity(8);
+        for id in 1..=8 {
+            assert!(open.insert_new(order(id)));
+        }
+        assert_eq!(open.len(), 8);
+        assert_eq!(open.get(5).map(|o| o.id), Some(OrderId(5)));
+        assert_eq!(open.remove(5).map(|o| o.id), Some(OrderId(5)));
+        assert!(open.get(5).is_none());
+        assert!(open.remove(5).is_none(), "removed once only");
+        assert_eq!(open.len(), 7);
+    }
+
+    // An id whose slot an older open order holds goes to the spill map; both
+    // are found, and removing either leaves the other.
+    #[test]
+    fn a_taken_slot_spills() {
+        let mut open = OpenOrders::with_capacity(8);
+        let slots = open.slots.len() as u64;
+        assert!(open.insert_new(order(3)));
+        assert!(open.insert_new(order(3 + slots)));
+        assert!(open.insert_new(order(3 + 2 * slots)));
+        assert_eq!(open.len(), 3);
+        assert_eq!(open.get(3 + slots).map(|o| o.id.0), Some(3 + slots));
+        assert_eq!(open.remove(3).map(|o| o.id.0), Some(3));
+        assert!(open.get(3).is_none());
+        assert_eq!(open.get(3 + 2 * slots).map(|o| o.id.0), Some(3 + 2 * slots));
+        // The freed slot takes the next id that maps to it.
+        assert!(open.insert_new(order(3 + 3 * slots)));
+        assert_eq!(open.len(), 3);
+        let mut ids: Vec<u64> = open.iter().map(|o| o.id.0).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![3 + slots, 3 + 2 * slots, 3 + 3 * slots]);
+    }
+
+    // A duplicate id is refused wherever the first is held; the free marker
+    // is never an order, never found.
+    #[test]
+    fn duplicates_and_the_free_marker_are_refused() {
+        let mut open = OpenOrders::with_capacity(8);
+        let slots = open.slots.len() as u64;
+        assert!(open.insert_new(order(1)));
+        assert!(!open.insert_new(order(1)));
+        assert!(open.insert_new(order(1 + slots)));
+        assert!(!open.insert_new(order(1 + slots)));
+        assert!(!open.insert_new(order(FREE_ID)));
+        assert!(open.get(FREE_ID).is_none());
+        assert!(open.remove(FREE_ID).is_none());
+        assert_eq!(open.len(), 2);
+        open.clear();
+        assert_eq!(open.len(), 0);
+        assert!(open.get(1).is_none() && open.get(1 + slots).is_none());
+    }
+}
