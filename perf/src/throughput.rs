@@ -20,6 +20,10 @@ use crate::tokio_pipeline;
 /// yield while the first channel is full: not a report row (the report's
 /// baselines block); it shows what that hand-over would change.
 pub const CROSSBEAM_YIELD: &str = "crossbeam thread-per-stage, try_send and yield hand-over";
+/// The fused plan with the snapshot thread off: not a report row; beside
+/// `fused` it shows what the snapshot follower's replay on the other core
+/// costs the fused thread.
+pub const FUSED_NO_SNAPSHOT: &str = "genesis fused, snapshot thread off";
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -27,8 +31,9 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The rows by their short names, as `--rows` takes them.
-pub const ROWS: [(&str, &str); 7] = [
+pub const ROWS: [(&str, &str); 8] = [
     ("fused", FUSED),
+    ("fused-no-snapshot", FUSED_NO_SNAPSHOT),
     ("two-thread", TWO_THREAD),
     ("pipelined", PIPELINED),
     ("crossbeam", CROSSBEAM),
@@ -53,6 +58,11 @@ pub fn run_row(name: &'static str, dir: &Path, seconds: f64, pin: bool) -> Resul
     let plan = |cores| Plan { cores, pin };
     match name {
         FUSED => genesis::run(FUSED, dir, plan(PLAN_FUSED), 0, seconds),
+        FUSED_NO_SNAPSHOT => {
+            let mut config = crate::setup::bench_config(dir, PLAN_FUSED, pin);
+            config.snapshot.enabled = false;
+            genesis::run_config(FUSED_NO_SNAPSHOT, &config, 0, seconds)
+        }
         TWO_THREAD => genesis::run_config(TWO_THREAD, &two_thread_config(dir, pin), 0, seconds),
         PIPELINED => genesis::run(PIPELINED, dir, plan(PLAN_TWO_CORES), 0, seconds),
         CROSSBEAM => threaded::run::<Crossbeam>(CROSSBEAM, dir, 0, seconds),
@@ -130,7 +140,7 @@ fn per_sec(measured: &[Measured], turn: usize, name: &str) -> Option<f64> {
 /// Genesis rows ÷ baseline rows, per turn (pairs measured in the same turn).
 pub fn ratios(measured: &[Measured], repeats: usize) -> Vec<(String, Vec<f64>)> {
     let mut out = Vec::new();
-    for genesis in [FUSED, TWO_THREAD, PIPELINED] {
+    for genesis in [FUSED, FUSED_NO_SNAPSHOT, TWO_THREAD, PIPELINED] {
         for baseline in [CROSSBEAM, CROSSBEAM_YIELD, MPSC, TOKIO] {
             let values: Vec<f64> = (0..repeats)
                 .filter_map(|t| {

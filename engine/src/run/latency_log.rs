@@ -33,7 +33,8 @@ pub(super) fn open(config: &Config, start_unix_ns: u64) -> Result<LatencyLog, En
         n += 1;
     }
     let comment = format!(
-        "genesis run, pid {pid}; tags: <stage> (receive to stage exit), <stage>.processing, engine-t2t (kernel receive to order sent) and its parts engine-t2t.recv-read, .read-decide, .decide-send, tick-to-trade (the venue's)"
+        "genesis run, pid {pid}; tags: <stage> (receive to stage exit), <stage>.processing, engine-t2t (kernel receive to order sent) and its parts engine-t2t.recv-read, .read-decide, .decide-send, tick-to-trade (the venue's); every event is counted once in each stage tag, but <stage>.processing (and <stage> before a thread's last stage) is measured on a 1-in-{} sample of events, the rest counted in the last measured buckets; a thread's last stage measures every event, except on the first thread while ingest's polls come back full, when it too is measured on the sample",
+        crate::topology::chain::LAP_SAMPLE_EVERY
     );
     let writer = genesis_histlog::IntervalLogWriter::create(&path, start_unix_ns, Some(&comment))?;
     Ok((Some(Box::new(writer)), Some(path)))

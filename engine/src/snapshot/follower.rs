@@ -108,7 +108,10 @@ pub struct Follower {
     seq_durable: Option<Arc<AtomicU64>>,
     board: Option<Arc<Board>>,
     seq_applied: u64,
-    event_crc32c: u32,
+    /// The record at `seq_applied`, whose CRC a snapshot of it carries:
+    /// computed when a snapshot is written, not for every record followed
+    /// (a copy of 128 bytes costs less than their CRC).
+    payload_last: [u8; EVENT_BYTES],
     seq_written: u64,
     events_since: u64,
     written_at: Option<Instant>,
@@ -147,7 +150,7 @@ impl Follower {
             seq_durable,
             board,
             seq_applied: seq_first - 1,
-            event_crc32c: 0,
+            payload_last: [0; EVENT_BYTES],
             seq_written: 0,
             events_since: 0,
             written_at: None,
@@ -197,6 +200,10 @@ impl Follower {
             return 0;
         }
         let mut applied = 0;
+        // `now` is fixed for the poll, so whether the interval has passed
+        // changes only when a write moves `written_at`: it is looked at
+        // once here and after each write, not for every record.
+        let mut by_time = self.interval_passed(now);
         while applied < budget {
             let record = match self.tailer.poll() {
                 Ok(Some(record)) => record,
@@ -206,19 +213,24 @@ impl Follower {
                     return applied;
                 }
             };
-            let (seq, crc) = (record.seq, crc32c::crc32c(record.payload));
-            let event = match decode(&self.dir, seq, record.payload) {
+            let event = match decode(&self.dir, record.seq, record.payload) {
                 Ok(event) => event,
                 Err(message) => {
                     self.stop(message);
                     return applied;
                 }
             };
-            if !self.apply(&event, crc) {
+            // Kept for the CRC a snapshot of this sequence carries.
+            self.payload_last.copy_from_slice(record.payload);
+            if !self.apply(&event) {
                 return applied;
             }
             applied += 1;
-            self.write_if_due(now);
+            let by_count = self.events_since >= self.policy.events_between;
+            if by_count || by_time || self.written_at.is_none() {
+                self.write_if_due(now);
+                by_time = self.interval_passed(now);
+            }
         }
         if applied == 0 {
             self.write_if_due(now);
@@ -227,7 +239,7 @@ impl Follower {
     }
 
     /// Steps the replica; false (and stopped) on a divergence.
-    fn apply(&mut self, event: &Event, crc: u32) -> bool {
+    fn apply(&mut self, event: &Event) -> bool {
         debug_assert_eq!(
             event.seq,
             self.seq_applied + 1,
@@ -249,7 +261,6 @@ impl Follower {
             return false;
         }
         self.seq_applied = event.seq;
-        self.event_crc32c = crc;
         self.events_since += 1;
         self.report.events_followed += 1;
         true
@@ -265,9 +276,7 @@ impl Follower {
             return;
         }
         let by_count = self.events_since >= self.policy.events_between;
-        let by_time = self
-            .written_at
-            .is_some_and(|at| now.saturating_duration_since(at) >= self.policy.interval);
+        let by_time = self.interval_passed(now);
         if self.written_at.is_none() {
             self.written_at = Some(now);
         }
@@ -280,6 +289,12 @@ impl Follower {
         }
     }
 
+    /// True when `interval` has passed at `now` since the last write.
+    fn interval_passed(&self, now: Instant) -> bool {
+        self.written_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= self.policy.interval)
+    }
+
     /// Writes the replica's state as the snapshot of `seq_applied`, then prunes.
     fn write(&mut self, now: Option<Instant>) {
         let payload = self.replica.save_state();
@@ -287,7 +302,7 @@ impl Follower {
             seq: self.seq_applied,
             run_seq_first: self.run_seq_first,
             fingerprint: self.fingerprint,
-            event_crc32c: self.event_crc32c,
+            event_crc32c: crc32c::crc32c(&self.payload_last),
         };
         let written = self
             .store

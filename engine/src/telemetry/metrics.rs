@@ -119,6 +119,14 @@ pub struct StageMetrics {
     /// Events counted (in one histogram or both) as a repeat of the last
     /// measured values rather than measured themselves.
     pub repeated_events: u64,
+    /// Of those, the events whose time since receipt was repeated too (a
+    /// chain's stages before the last on every untimed event; its last
+    /// stage only while ingest is behind: see `topology::chain`).
+    pub since_recv_repeated_events: u64,
+    /// Set by a chain on its last stage while ingest's polls come back
+    /// full: that stage's time since receipt is then measured on the
+    /// sample too, like its processing time.
+    pub since_recv_on_sample: bool,
 }
 
 impl Clone for StageMetrics {
@@ -158,6 +166,8 @@ impl Clone for StageMetrics {
             processing_repeats: 0,
             measured_any: self.measured_any,
             repeated_events: self.repeated_events,
+            since_recv_repeated_events: self.since_recv_repeated_events,
+            since_recv_on_sample: self.since_recv_on_sample,
         }
     }
 }
@@ -180,6 +190,8 @@ impl StageMetrics {
             processing_repeats: 0,
             measured_any: false,
             repeated_events: 0,
+            since_recv_repeated_events: 0,
+            since_recv_on_sample: false,
         }
     }
 
@@ -240,6 +252,7 @@ impl StageMetrics {
         self.since_recv_repeats += 1;
         self.processing_repeats += 1;
         self.repeated_events += 1;
+        self.since_recv_repeated_events += 1;
         self.counted(now_ns);
     }
 
@@ -254,6 +267,7 @@ impl StageMetrics {
         self.since_recv_repeats += n;
         self.processing_repeats += n;
         self.repeated_events += u64::from(n);
+        self.since_recv_repeated_events += u64::from(n);
         match now_ns {
             Some(now_ns) => {
                 self.events_since_check += n - 1;
@@ -282,6 +296,7 @@ impl StageMetrics {
         self.since_recv_repeats += 1;
         self.processing_repeats += 1;
         self.repeated_events += 1;
+        self.since_recv_repeated_events += 1;
         self.events_since_check += 1;
     }
 

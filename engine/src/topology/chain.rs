@@ -4,7 +4,8 @@
 //!
 //! Timing costs a clock read per reading (a TSC read: tens of cycles), so a
 //! chain reads the clock once per event, when the event leaves its last
-//! stage: that stage's time since receipt is exact for every event. On
+//! stage: that stage's time since receipt is exact for every event, except
+//! while ingest is behind (see below). On
 //! about one event in [`LAP_SAMPLE_EVERY`] (chosen by a hash of the event's
 //! sequence number, so no periodic pattern in the input aliases with the
 //! sample) it reads the clock at entry and after each stage instead, and
@@ -16,6 +17,15 @@
 //! it catch up in batches of [`REPEAT_BATCH`] (one count per batch, not
 //! per event and stage), and always before a timed event, a rotation look
 //! on idle, and any read of the figures (`metrics_mut`).
+//!
+//! While ingest is behind (its last poll came back with a full budget,
+//! [`Chain::set_behind`]), the exit read is sampled too: an untimed event
+//! is counted in the last stage's buckets of its last measured values, so
+//! that stage's time since receipt is measured on the same 1-in-
+//! [`LAP_SAMPLE_EVERY`] sample (`StageMetrics::since_recv_repeated_events`
+//! counts the events counted so). Behind, an event's time since receipt is
+//! mostly its wait in the backlog; a paced run, whose polls find a few
+//! events each, keeps the exact figure for every event.
 //! Invariants: the first event a chain processes is timed in full, so a
 //! repeat always repeats a measurement; after a catch-up every stage has
 //! the same `repeated_events` (the stages see the same events).
@@ -63,6 +73,33 @@ impl Chain {
             && self.strategy.is_none()
             && self.execution.is_none()
             && self.journal.is_none()
+    }
+
+    /// Whether ingest is behind (its last poll filled its budget): the last
+    /// stage's time since receipt is then measured on the sample only (see
+    /// the module header). Counts stay exact either way.
+    #[inline]
+    pub fn set_behind(&mut self, behind: bool) {
+        if let Some(last) = self.last_metrics() {
+            last.since_recv_on_sample = behind;
+        }
+    }
+
+    /// The metrics of the last stage present.
+    #[inline]
+    fn last_metrics(&mut self) -> Option<&mut StageMetrics> {
+        match (
+            &mut self.risk,
+            &mut self.strategy,
+            &mut self.execution,
+            &mut self.journal,
+        ) {
+            (.., Some(journal)) => Some(&mut journal.metrics),
+            (.., Some(execution), None) => Some(&mut execution.metrics),
+            (_, Some(strategy), None, None) => Some(&mut strategy.metrics),
+            (Some(risk), None, None, None) => Some(&mut risk.metrics),
+            (None, None, None, None) => None,
+        }
     }
 
     /// Runs the group's stages on one event, timed as the module header says.
@@ -140,10 +177,9 @@ impl Chain {
         if let Some(journal) = &mut self.journal {
             journal_event(journal, &mut self.fatal, ev);
         }
-        let now_ns = self.clock.now_ns();
-        let since_recv_ns = now_ns.saturating_sub(ev.ts_recv_ns);
         // The last stage counts the event now; the ones before it catch up
         // once a batch of repeats has gathered.
+        let clock = &self.clock;
         let last = match (
             &mut self.risk,
             &mut self.strategy,
@@ -156,9 +192,16 @@ impl Chain {
             (Some(risk), None, None, None) => &mut risk.metrics,
             (None, None, None, None) => return,
         };
-        last.record_since_recv(now_ns, since_recv_ns);
+        let now_ns = if last.since_recv_on_sample && !last.repeat_needs_clock() {
+            last.record_repeat_unclocked();
+            None
+        } else {
+            let now_ns = clock.now_ns();
+            last.record_since_recv(now_ns, now_ns.saturating_sub(ev.ts_recv_ns));
+            Some(now_ns)
+        };
         if last.repeated_events % REPEAT_BATCH == 0 {
-            self.catch_up_repeats(Some(now_ns));
+            self.catch_up_repeats(now_ns);
         }
     }
 
@@ -403,6 +446,61 @@ mod tests {
             assert_eq!(counts[0].0, processed, "after {processed} events");
             assert_eq!(counts[0].1, processed, "after {processed} events");
         }
+    }
+
+    // While ingest is behind, the last stage's time since receipt is
+    // sampled too, yet every stage still counts every event once; once
+    // ingest keeps up again, every exit is measured again.
+    #[test]
+    fn behind_the_exit_is_sampled_and_counts_stay_exact() {
+        let mut chain = two_stage_chain();
+        let first = (1..).find(|&seq| !laps_sampled(seq)).unwrap();
+        let behind: Vec<u64> = (first..first + 20_000).collect();
+        chain.set_behind(true);
+        for &seq in &behind {
+            chain.process(&mut quote(seq));
+        }
+        let timed = 1 + behind[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
+        let events = behind.len() as u64;
+        let counts: Vec<(u64, u64, u64)> = chain
+            .metrics_mut()
+            .map(|m| {
+                let m = m.clone();
+                (
+                    m.since_recv_ns.len(),
+                    m.processing_ns.len(),
+                    m.since_recv_repeated_events,
+                )
+            })
+            .collect();
+        // Both stages repeat the same events; the last one needed the clock
+        // only for its rotation looks besides the sample.
+        let looks = events / 1_024 + 1;
+        assert_eq!(counts[0], (events, events, events - timed));
+        assert_eq!((counts[1].0, counts[1].1), (events, events));
+        assert!(
+            (events - timed - looks..=events - timed).contains(&counts[1].2),
+            "last stage repeated {} of {events} exits ({timed} timed)",
+            counts[1].2
+        );
+        chain.set_behind(false);
+        let before = chain
+            .strategy
+            .as_ref()
+            .unwrap()
+            .metrics
+            .since_recv_repeated_events;
+        let untimed = (first + events..first + events + 1_000)
+            .inspect(|&seq| chain.process(&mut quote(seq)))
+            .filter(|&seq| !laps_sampled(seq))
+            .count();
+        assert!(untimed > 0);
+        let last = chain.metrics_mut().last().unwrap();
+        assert_eq!(
+            last.since_recv_repeated_events, before,
+            "every exit measured"
+        );
+        assert_eq!(last.clone().since_recv_ns.len(), events + 1_000);
     }
 
     // About one event in 16 is chosen, evenly across any period in the

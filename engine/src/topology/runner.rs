@@ -12,7 +12,7 @@
 //! shutdown alike.
 
 use crate::event::Event;
-use crate::ingest::{Ingest, Sink};
+use crate::ingest::{Ingest, Sink, POLL_BUDGET_MAX};
 use crate::telemetry::Board;
 use crate::topology::chain::Chain;
 use crate::topology::side_work::SideWork;
@@ -175,9 +175,10 @@ pub fn run_groups(
     );
     tracing::info!(
         sample_every = crate::topology::chain::LAP_SAMPLE_EVERY,
-        "stage timing: one clock read per event as it leaves each thread's stages; \
-         each stage's processing time is measured on a 1-in-{} sample of events \
-         (the rest are counted in the last measured buckets, so counts are exact)",
+        "stage timing: one clock read per event as it leaves each thread's stages \
+         (on the first thread, only while ingest keeps up: while its polls come back full, \
+         on the sample too); each stage's processing time is measured on a 1-in-{} sample \
+         of events (the rest are counted in the last measured buckets, so counts are exact)",
         crate::topology::chain::LAP_SAMPLE_EVERY
     );
     let ring_count = plans.len() - 1;
@@ -415,6 +416,9 @@ fn run_head(
     let mut idle_polls = 0u32;
     while !shared.stop.load(Ordering::Acquire) {
         let published = ingest.poll(&mut sink);
+        // A full poll means ingest is behind: the next poll's exits are
+        // timed on the sample only (see `topology::chain`).
+        sink.chain.set_behind(published >= POLL_BUDGET_MAX);
         if published > 0 {
             idle_polls = 0;
             ring(&bell_out);

@@ -14,7 +14,7 @@
 //! unpaced load generator) into a sink that runs the
 //! one `Chain` of risk, strategy, execution and journal; after a poll that
 //! published, the chain's end of batch; after one that did not, the idle
-//! work. Only `measured_events` is profiled: warm-up and set-up are not.
+//! work; after a full one, the chain is told ingest is behind. Only `measured_events` is profiled: warm-up and set-up are not.
 
 use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
@@ -22,7 +22,7 @@ use genesis_engine::clock::EpochClock;
 use genesis_engine::config::VenueKind;
 use genesis_engine::event::Event;
 use genesis_engine::execution::ExecutionCounters;
-use genesis_engine::ingest::{Ingest, Sink};
+use genesis_engine::ingest::{Ingest, Sink, POLL_BUDGET_MAX};
 use genesis_engine::topology::chain::Chain;
 use genesis_perf::setup::{assembly, bench_config, fused_chain, PLAN_FUSED};
 use std::path::PathBuf;
@@ -83,7 +83,9 @@ fn measured_events(ingest: &mut Ingest, sink: &mut Fused, events: u64) {
 fn pump(ingest: &mut Ingest, sink: &mut Fused, events: u64) {
     let target = ingest.counters().published + events;
     while ingest.counters().published < target {
-        if ingest.poll(sink) > 0 {
+        let published = ingest.poll(sink);
+        sink.0.set_behind(published >= POLL_BUDGET_MAX);
+        if published > 0 {
             sink.0.end_of_batch();
         } else {
             ingest.on_idle();
