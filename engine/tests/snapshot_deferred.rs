@@ -16,6 +16,25 @@ use genesis_engine::run::Parts;
 use genesis_engine::snapshot::SnapshotPolicy;
 use std::time::{Duration, Instant};
 
+/// A snapshot every 5,000 events (never by time).
+const POLICY: SnapshotPolicy = SnapshotPolicy {
+    events_between: 5_000,
+    interval: Duration::from_secs(3_600),
+    keep: 3,
+};
+
+/// The in-process synthetic feed flat out on the paper venue, journaled
+/// under `dir`.
+fn flat_out_config(dir: &std::path::Path) -> genesis_engine::config::Config {
+    let mut config = common::test_config(dir);
+    config.market_data.rate_per_sec = 0;
+    config.market_data.timer_interval_ms = 1;
+    config.risk.orders_per_window = 1_000_000;
+    config.venue.kind = VenueKind::Paper;
+    config.market_data.source = MarketDataSource::Synthetic;
+    config
+}
+
 // The deferred thread wakes at most once per second of the run (plus its
 // first and last park), versus once per poll (about 1,000 a second) for a
 // live follower; at the end it has followed every event.
@@ -23,17 +42,7 @@ use std::time::{Duration, Instant};
 #[allow(clippy::disallowed_methods)] // the test's own clock bounds the wake-ups
 fn a_deferred_snapshot_thread_sleeps_through_the_run_then_catches_up() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(dir.path());
-    config.market_data.rate_per_sec = 0;
-    config.market_data.timer_interval_ms = 1;
-    config.risk.orders_per_window = 1_000_000;
-    config.venue.kind = VenueKind::Paper;
-    config.market_data.source = MarketDataSource::Synthetic;
-    let policy = SnapshotPolicy {
-        events_between: 5_000,
-        interval: Duration::from_secs(3_600),
-        keep: 3,
-    };
+    let config = flat_out_config(dir.path());
     let (parts, _control) = Parts::from_config(&config).unwrap();
     let started = Instant::now();
     let run = run_fused_from(
@@ -41,7 +50,7 @@ fn a_deferred_snapshot_thread_sleeps_through_the_run_then_catches_up() {
         parts,
         20_000,
         40_000,
-        Begin::RestartedDeferred(policy),
+        Begin::RestartedDeferred(POLICY),
     );
     let elapsed_s = started.elapsed().as_secs();
     let snapshots = run.snapshots.unwrap();
@@ -79,20 +88,10 @@ fn a_deferred_snapshot_thread_sleeps_through_the_run_then_catches_up() {
 fn a_live_snapshot_thread_sleeps_whenever_it_reaches_the_journals_end() {
     use genesis_engine::snapshot::follower::POLL_RECORDS_MAX;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(dir.path());
-    config.market_data.rate_per_sec = 0;
-    config.market_data.timer_interval_ms = 1;
-    config.risk.orders_per_window = 1_000_000;
-    config.venue.kind = VenueKind::Paper;
-    config.market_data.source = MarketDataSource::Synthetic;
-    let policy = SnapshotPolicy {
-        events_between: 5_000,
-        interval: Duration::from_secs(3_600),
-        keep: 3,
-    };
+    let config = flat_out_config(dir.path());
     let (parts, _control) = Parts::from_config(&config).unwrap();
     let started = Instant::now();
-    let run = run_fused_from(&config, parts, 20_000, 40_000, Begin::Restarted(policy));
+    let run = run_fused_from(&config, parts, 20_000, 40_000, Begin::Restarted(POLICY));
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let snapshots = run.snapshots.unwrap();
     assert!(snapshots.stopped.is_none(), "{snapshots:?}");

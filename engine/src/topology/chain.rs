@@ -362,6 +362,18 @@ mod tests {
     use crate::strategy::Idle;
     use crate::units::{InstrumentId, Price, Qty, Side};
 
+    /// Each stage's (time-since-receipt count, processing count, `third`),
+    /// its pending repeats settled.
+    fn stage_counts(chain: &mut Chain, third: fn(&StageMetrics) -> u64) -> Vec<(u64, u64, u64)> {
+        chain
+            .metrics_mut()
+            .map(|m| {
+                let m = m.clone();
+                (m.since_recv_ns.len(), m.processing_ns.len(), third(&m))
+            })
+            .collect()
+    }
+
     fn two_stage_chain() -> Chain {
         let config = Config::default();
         Chain {
@@ -430,17 +442,7 @@ mod tests {
                 chain.process(&mut quote(seq));
             }
             processed = read_after;
-            let counts: Vec<(u64, u64, u64)> = chain
-                .metrics_mut()
-                .map(|m| {
-                    let m = m.clone();
-                    (
-                        m.since_recv_ns.len(),
-                        m.processing_ns.len(),
-                        m.repeated_events,
-                    )
-                })
-                .collect();
+            let counts = stage_counts(&mut chain, |m| m.repeated_events);
             assert_eq!(counts.len(), 2);
             assert_eq!(counts[0], counts[1], "after {processed} events");
             assert_eq!(counts[0].0, processed, "after {processed} events");
@@ -462,17 +464,7 @@ mod tests {
         }
         let timed = 1 + behind[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
         let events = behind.len() as u64;
-        let counts: Vec<(u64, u64, u64)> = chain
-            .metrics_mut()
-            .map(|m| {
-                let m = m.clone();
-                (
-                    m.since_recv_ns.len(),
-                    m.processing_ns.len(),
-                    m.since_recv_repeated_events,
-                )
-            })
-            .collect();
+        let counts = stage_counts(&mut chain, |m| m.since_recv_repeated_events);
         // Both stages repeat the same events; the last one needed the clock
         // only for its rotation looks besides the sample.
         let looks = events / 1_024 + 1;

@@ -1,10 +1,10 @@
 //! The backtest's clock: one loop that merges, in tape time, what the
 //! engine receives (tape rows, the venue's replies) with what the backtest
 //! venue receives (tape rows, the engine's orders), and the two sources
-//! ingest polls for it: [`MarketLane`] hands the engine the tape's rows
-//! (and the venue's replies that fall between them, so one poll runs the
-//! merge as far as its budget), [`VenueLane`] the replies that come first
-//! in a round.
+//! ingest polls for it ([`DriverLane`]): the market-data lane hands the
+//! engine the tape's rows (and the venue's replies that fall between them,
+//! so one poll runs the merge as far as its budget), the venue lane the
+//! replies that come first in a round.
 //!
 //! Four streams, each already in time order, merged by (time, rank):
 //!
@@ -315,12 +315,14 @@ impl Driver {
         }
     }
 
-    /// Ingest's two sources over the shared driver.
-    pub fn lanes(driver: &Arc<Mutex<Driver>>) -> (VenueLane, MarketLane) {
-        (
-            VenueLane(Arc::clone(driver)),
-            MarketLane(Arc::clone(driver)),
-        )
+    /// Ingest's two sources over the shared driver: the venue lane, then
+    /// the market-data lane.
+    pub fn lanes(driver: &Arc<Mutex<Driver>>) -> (DriverLane, DriverLane) {
+        let lane = |lane| DriverLane {
+            driver: Arc::clone(driver),
+            lane,
+        };
+        (lane(Lane::Venue), lane(Lane::Market))
     }
 
     pub fn progress(&self) -> Arc<Progress> {
@@ -885,32 +887,16 @@ fn lock(driver: &Mutex<Driver>) -> MutexGuard<'_, Driver> {
     driver.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Ingest's market-data lane: the tape's rows.
-pub struct MarketLane(Arc<Mutex<Driver>>);
-
-/// Ingest's venue lane: the backtest venue's acks, fills, cancels and rejects.
-pub struct VenueLane(Arc<Mutex<Driver>>);
-
-impl Source for MarketLane {
-    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
-        self.poll_in_place(clock, budget, &mut |event| emit(*event))
-    }
-
-    fn poll_in_place(
-        &mut self,
-        clock: &EpochClock,
-        budget: usize,
-        emit: &mut dyn FnMut(&mut Event),
-    ) -> usize {
-        lock(&self.0).pump(Lane::Market, clock, budget, emit)
-    }
-
-    fn is_exhausted(&self) -> bool {
-        lock(&self.0).is_finished()
-    }
+/// One of ingest's two sources over the shared driver: the market-data
+/// lane (the tape's rows, and the replies that fall between them) or the
+/// venue lane (the backtest venue's acks, fills, cancels and rejects that
+/// come first in a round).
+pub struct DriverLane {
+    driver: Arc<Mutex<Driver>>,
+    lane: Lane,
 }
 
-impl Source for VenueLane {
+impl Source for DriverLane {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         self.poll_in_place(clock, budget, &mut |event| emit(*event))
     }
@@ -921,10 +907,10 @@ impl Source for VenueLane {
         budget: usize,
         emit: &mut dyn FnMut(&mut Event),
     ) -> usize {
-        lock(&self.0).pump(Lane::Venue, clock, budget, emit)
+        lock(&self.driver).pump(self.lane, clock, budget, emit)
     }
 
     fn is_exhausted(&self) -> bool {
-        lock(&self.0).is_finished()
+        lock(&self.driver).is_finished()
     }
 }
