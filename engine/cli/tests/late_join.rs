@@ -25,49 +25,14 @@ mod common;
 #[path = "support/market_data.rs"]
 mod market_data;
 
-use common::process::{free_port, genesis, signal};
+use common::process::free_port;
 use genesis_engine::event::EventKind;
 use market_data::{
-    assert_no_order_on_a_stale_book, feed_metric, longest_silence_ns, start_engine, DEADLINE,
+    all_books, assert_no_order_on_a_stale_book, feed_metric, longest_silence_ns, start_engine,
+    Venue, DEADLINE,
 };
-use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::Instant;
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The child's stdout, line by line, read on a thread.
-fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
-}
-
-fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> String {
-    let mut seen = Vec::new();
-    loop {
-        match lines.recv_timeout(DEADLINE) {
-            Ok(line) if line.contains(needle) => return line,
-            Ok(line) => seen.push(line),
-            Err(_) => panic!("no line with {needle:?}; saw {seen:#?}"),
-        }
-    }
-}
 
 /// Listens on the feed port until a datagram past `sequence_min` arrives
 /// (MoldUDP64: session, then the sequence number big-endian at byte 10).
@@ -96,74 +61,6 @@ fn wait_for_sequence(feed_port: u16, sequence_min: u64) -> u64 {
     }
 }
 
-/// A standalone `genesis venue-sim` at `rate`, moving from the start.
-struct Venue {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    fix_port: u16,
-    feed_port: u16,
-    request_port: u16,
-    snapshot_port: u16,
-}
-
-impl Venue {
-    /// Starts the venue offered `rate` updates/s; its banner must say so.
-    fn start(rate: u64) -> Venue {
-        let (fix_port, snapshot_port) = (free_port(), free_port());
-        let (feed_port, request_port) = (free_udp_port(), free_udp_port());
-        let mut child = genesis()
-            .args(["venue-sim", "--rate", &rate.to_string(), "--ws-port", "0"])
-            .args(["--fix-port", &fix_port.to_string()])
-            .args(["--itch-to", &format!("127.0.0.1:{feed_port}")])
-            .args(["--itch-request-port", &request_port.to_string()])
-            .args(["--itch-snapshot-port", &snapshot_port.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = lines_of(&mut child);
-        let moving = wait_for_line(&lines, "Ctrl-C stops");
-        assert!(moving.contains("the market moves from now on"), "{moving}");
-        assert!(
-            moving.contains(&format!(" {rate} market events/s")),
-            "offered {rate}/s: {moving}"
-        );
-        Venue {
-            child,
-            lines,
-            fix_port,
-            feed_port,
-            request_port,
-            snapshot_port,
-        }
-    }
-
-    /// `[market_data]` for an engine reading this venue's feed, taking
-    /// snapshots from `snapshot_port`.
-    fn market_data(&self, snapshot_port: u16) -> String {
-        format!(
-            "[market_data]\nsource = \"itch\"\n[market_data.itch]\n\
-             feed_bind = \"127.0.0.1:{}\"\nrequest_server = \"127.0.0.1:{}\"\n\
-             snapshot_server = \"127.0.0.1:{snapshot_port}\"\n",
-            self.feed_port, self.request_port
-        )
-    }
-
-    /// SIGINT; its closing totals line.
-    fn stop(mut self) -> String {
-        signal(&self.child, libc::SIGINT);
-        let totals = wait_for_line(&self.lines, "GLIMPSE snapshots");
-        assert!(self.child.wait().unwrap().success());
-        totals
-    }
-}
-
-impl Drop for Venue {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Forwards every connection to `listener` on to `target`, both ways.
 fn forward(listener: TcpListener, target: u16) {
     std::thread::spawn(move || {
@@ -180,17 +77,6 @@ fn forward(listener: TcpListener, target: u16) {
     });
 }
 
-const SYMBOLS: [&str; 4] = ["ALPHA", "BRAVO", "CHARLIE", "DELTA"];
-
-/// Every book has a stale gauge and reads `stale`.
-fn all_books(metrics: &std::collections::HashMap<String, f64>, stale: f64) -> bool {
-    SYMBOLS.iter().all(|symbol| {
-        metrics.contains_key(&format!(
-            "genesis_feed_book_stale{{source=\"itch\",instrument=\"{symbol}\"}}"
-        )) && feed_metric(metrics, "book_stale", "itch", symbol) == stale
-    })
-}
-
 #[test]
 fn an_engine_joining_a_moving_venue_catches_up_from_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,9 +87,9 @@ fn an_engine_joining_a_moving_venue_catches_up_from_a_snapshot() {
         dir.path(),
         "late-joiner",
         &format!(
-            "{}[venue]\nkind = \"fix\"\n[venue.fix]\nhost = \"127.0.0.1\"\nport = {}\nseq_file = \"\"\n",
+            "{}{}",
             venue.market_data(venue.snapshot_port),
-            venue.fix_port
+            venue.fix_section()
         ),
     );
     // Healed by the snapshot: by the time every book first reads fresh, a
@@ -211,7 +97,7 @@ fn an_engine_joining_a_moving_venue_catches_up_from_a_snapshot() {
     // messages than the engine missed before it joined (small gaps in the
     // buffered live feed may still go through the request port).
     let fresh = run.wait_metrics("every book fresh after a snapshot", |m| {
-        feed_metric(m, "snapshots_applied_total", "itch", "all") >= 1.0 && all_books(m, 0.0)
+        feed_metric(m, "snapshots_applied_total", "itch", "all") >= 1.0 && all_books(m, "itch", 0.0)
     });
     let retransmitted = feed_metric(&fresh, "messages_recovered_total", "itch", "all");
     assert!(
@@ -291,7 +177,7 @@ fn failed_snapshots_are_retried_counted_and_alerted_until_one_loads() {
         "failed snapshots counted, stale books, both alerts raised",
         |m| {
             feed_metric(m, "snapshots_failed_total", "itch", "all") >= 3.0
-                && all_books(m, 1.0)
+                && all_books(m, "itch", 1.0)
                 && m.contains_key("genesis_alert{alert=\"snapshot_failing\"}")
                 && m.contains_key("genesis_alert{alert=\"book_stale\"}")
         },
@@ -307,7 +193,7 @@ fn failed_snapshots_are_retried_counted_and_alerted_until_one_loads() {
     );
     run.wait_metrics("a snapshot applied, fresh books, alerts cleared", |m| {
         feed_metric(m, "snapshots_applied_total", "itch", "all") >= 1.0
-            && all_books(m, 0.0)
+            && all_books(m, "itch", 0.0)
             && !m.contains_key("genesis_alert{alert=\"snapshot_failing\"}")
             && !m.contains_key("genesis_alert{alert=\"book_stale\"}")
     });

@@ -7,49 +7,16 @@
 
 mod common;
 
-use common::process::{free_port, genesis, journal_events, signal, spawn, write_run_config};
+use common::process::{
+    free_port, free_udp_port, genesis, journal_events, lines_of, signal, spawn, wait_for_line,
+    write_run_config,
+};
 use genesis_engine::event::{EventKind, FLAG_STALE};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The simulator's stdout, line by line, read on a thread.
-fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
-}
-
-/// Waits (up to 60 s) for a line containing `needle`; every line read is kept.
-fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) -> String {
-    loop {
-        match lines.recv_timeout(std::time::Duration::from_secs(60)) {
-            Ok(line) => {
-                seen.push(line.clone());
-                if line.contains(needle) {
-                    return line;
-                }
-            }
-            Err(_) => panic!("no line with {needle:?}; saw {seen:#?}"),
-        }
-    }
-}
+/// How long to wait for one line of the simulator's output.
+const LINE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The number after `label` in `line` ("… 12 fills to the session …").
 fn number_before(line: &str, label: &str) -> u64 {
@@ -145,9 +112,9 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
     );
     let lines = lines_of(&mut sim);
     let mut seen = Vec::new();
-    let ws_line = wait_for_line(&lines, "WebSocket ws://", &mut seen);
+    let ws_line = wait_for_line(&lines, "WebSocket ws://", LINE_PATIENCE, &mut seen);
     let url = ws_line.split_whitespace().last().unwrap().to_string();
-    wait_for_line(&lines, "Ctrl-C stops", &mut seen);
+    wait_for_line(&lines, "Ctrl-C stops", LINE_PATIENCE, &mut seen);
 
     // Two engines at once, two sessions on one venue: one reads ITCH, one WebSocket.
     let itch = start_engine(
@@ -171,7 +138,7 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
     let (itch, websocket) = (finish_engine(itch), finish_engine(websocket));
 
     signal(&sim, libc::SIGINT);
-    let totals = wait_for_line(&lines, "fills to the session", &mut seen);
+    let totals = wait_for_line(&lines, "fills to the session", LINE_PATIENCE, &mut seen);
     assert!(sim.wait().unwrap().success(), "{seen:#?}");
     let venue_fills = number_before(&totals, "fills to the session");
     let engine_fills = itch["fills"].as_u64().unwrap() + websocket["fills"].as_u64().unwrap();

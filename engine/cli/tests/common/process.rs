@@ -185,6 +185,59 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A loopback UDP port nobody is bound to right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child's stdout, line by line, read on a thread.
+pub fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// Waits (up to `patience`) for a line containing `needle`; every line
+/// read on the way is kept in `seen`.
+pub fn wait_for_line(
+    lines: &std::sync::mpsc::Receiver<String>,
+    needle: &str,
+    patience: Duration,
+    seen: &mut Vec<String>,
+) -> String {
+    loop {
+        match lines.recv_timeout(patience) {
+            Ok(line) => {
+                seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("no line with {needle:?} within {patience:?}; saw {seen:#?}")
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("the output ended (the process exited?) before a line with {needle:?}; saw {seen:#?}")
+            }
+        }
+    }
+}
+
 /// One GET /metrics; the body, or None if the endpoint is not up yet.
 pub fn scrape(port: u16) -> Option<String> {
     use std::io::{Read, Write};

@@ -8,12 +8,14 @@
 #![allow(clippy::disallowed_methods)] // deadlines are wall-clock
 
 use crate::common::process::{
-    free_port, genesis, journal_events, parse_exposition, scrape, signal,
+    free_port, free_udp_port, genesis, journal_events, lines_of, parse_exposition, scrape, signal,
+    wait_for_line,
 };
 use genesis_engine::event::{Event, EventKind, FLAG_STALE};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How long any one condition may take: generous, for a loaded 2-core host.
@@ -191,6 +193,17 @@ impl EngineRun {
         events
     }
 
+    /// Stops the engine's process (SIGSTOP): none of its threads runs
+    /// until [`EngineRun::resume`].
+    pub fn pause(&self) {
+        signal(self.child.as_ref().expect("running"), libc::SIGSTOP);
+    }
+
+    /// Lets a paused engine go on (SIGCONT).
+    pub fn resume(&self) {
+        signal(self.child.as_ref().expect("running"), libc::SIGCONT);
+    }
+
     /// SIGINT, wait for a clean exit; the summary JSON and the journal.
     pub fn stop(mut self) -> (serde_json::Value, Vec<Event>) {
         let mut child = self.child.take().unwrap();
@@ -217,6 +230,96 @@ impl Drop for EngineRun {
     }
 }
 
+/// A standalone `genesis venue-sim` at `rate`, moving from the start.
+pub struct Venue {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    pub fix_port: u16,
+    pub feed_port: u16,
+    pub request_port: u16,
+    pub snapshot_port: u16,
+}
+
+impl Venue {
+    /// Starts the venue offered `rate` updates/s; its banner must say so.
+    pub fn start(rate: u64) -> Venue {
+        let (fix_port, snapshot_port) = (free_port(), free_port());
+        let (feed_port, request_port) = (free_udp_port(), free_udp_port());
+        let mut child = genesis()
+            .args(["venue-sim", "--rate", &rate.to_string(), "--ws-port", "0"])
+            .args(["--fix-port", &fix_port.to_string()])
+            .args(["--itch-to", &format!("127.0.0.1:{feed_port}")])
+            .args(["--itch-request-port", &request_port.to_string()])
+            .args(["--itch-snapshot-port", &snapshot_port.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = lines_of(&mut child);
+        let moving = wait_for_line(&lines, "Ctrl-C stops", DEADLINE, &mut Vec::new());
+        assert!(moving.contains("the market moves from now on"), "{moving}");
+        assert!(
+            moving.contains(&format!(" {rate} market events/s")),
+            "offered {rate}/s: {moving}"
+        );
+        Venue {
+            child,
+            lines,
+            fix_port,
+            feed_port,
+            request_port,
+            snapshot_port,
+        }
+    }
+
+    /// `[market_data]` for an engine reading this venue's feed, taking
+    /// snapshots from `snapshot_port`.
+    pub fn market_data(&self, snapshot_port: u16) -> String {
+        format!(
+            "[market_data]\nsource = \"itch\"\n[market_data.itch]\n\
+             feed_bind = \"127.0.0.1:{}\"\nrequest_server = \"127.0.0.1:{}\"\n\
+             snapshot_server = \"127.0.0.1:{snapshot_port}\"\n",
+            self.feed_port, self.request_port
+        )
+    }
+
+    /// `[venue]` for an engine trading with this venue over FIX.
+    pub fn fix_section(&self) -> String {
+        format!(
+            "[venue]\nkind = \"fix\"\n[venue.fix]\nhost = \"127.0.0.1\"\nport = {}\nseq_file = \"\"\n",
+            self.fix_port
+        )
+    }
+
+    /// SIGINT; its closing totals line.
+    pub fn stop(mut self) -> String {
+        signal(&self.child, libc::SIGINT);
+        let totals = wait_for_line(&self.lines, "GLIMPSE snapshots", DEADLINE, &mut Vec::new());
+        assert!(self.child.wait().unwrap().success());
+        totals
+    }
+}
+
+impl Drop for Venue {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Datagrams the kernel dropped on the UDP socket bound to `port` on
+/// 127.0.0.1 (a full receive buffer), from `/proc/net/udp`; `None` when no
+/// such socket is bound.
+pub fn udp_drops(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&local.as_str()))
+            .then(|| fields.last()?.parse().ok())
+            .flatten()
+    })
+}
+
 /// The `genesis_feed_*` lines of a scrape, for failure messages.
 pub fn feed_lines(metrics: &HashMap<String, f64>) -> String {
     let mut lines: Vec<String> = metrics
@@ -226,6 +329,18 @@ pub fn feed_lines(metrics: &HashMap<String, f64>) -> String {
         .collect();
     lines.sort();
     lines.join("\n")
+}
+
+/// The built-in config's instruments.
+pub const SYMBOLS: [&str; 4] = ["ALPHA", "BRAVO", "CHARLIE", "DELTA"];
+
+/// Every book of `source` has a stale gauge and reads `stale` (1 or 0).
+pub fn all_books(metrics: &HashMap<String, f64>, source: &str, stale: f64) -> bool {
+    SYMBOLS.iter().all(|symbol| {
+        metrics.contains_key(&format!(
+            "genesis_feed_book_stale{{source=\"{source}\",instrument=\"{symbol}\"}}"
+        )) && feed_metric(metrics, "book_stale", source, symbol) == stale
+    })
 }
 
 /// A feed-health series' value (0 when absent).
