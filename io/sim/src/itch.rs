@@ -21,6 +21,7 @@
 
 use crate::config::SimConfig;
 use crate::exchange::{Exchange, MarketDataOut};
+use crate::wait::Readiness;
 use genesis_io::itch::arith::{price4_per_tick, timestamp_ns_of};
 use genesis_io::itch::{ItchInstrument, Session, SnapshotOrder, StockSymbol};
 use genesis_io::net::{
@@ -201,6 +202,30 @@ impl ItchOut {
             .poll(now_ns, self.publisher.next_sequence(), &orders);
         self.counters.retransmissions_answered = self.server.stats().requests_answered;
         self.counters.snapshots_sent = self.glimpse.stats().snapshots_sent;
+    }
+
+    /// Lists what the simulator's wait wakes for: the request port and
+    /// the snapshot server's listener and sessions (their input, and their
+    /// output while a snapshot waits for room in the socket).
+    pub fn list_fds(&self, readiness: &mut Readiness) {
+        let mut list = |fd, wait_for| readiness.wait_for(fd, wait_for);
+        self.server.list_fds(&mut list);
+        self.glimpse.list_fds(&mut list);
+    }
+
+    /// How long the simulator may wait before a poll is due here: the
+    /// heartbeat of a quiet feed, or a snapshot session's login or
+    /// progress deadline. Never `None`: the heartbeat always comes.
+    pub fn timer_wait_ns(&self, now_ns: u64) -> u64 {
+        let heartbeat_ns = self
+            .sent_last_ns
+            .saturating_add(HEARTBEAT_INTERVAL_NS)
+            .saturating_sub(now_ns);
+        let deadline_ns = self
+            .glimpse
+            .deadline_ns()
+            .map_or(u64::MAX, |deadline_ns| deadline_ns.saturating_sub(now_ns));
+        heartbeat_ns.min(deadline_ns)
     }
 
     /// Sends what is queued now, as one packet (or loses it on purpose):

@@ -26,6 +26,7 @@
 
 use crate::config::{SimConfig, SimInstrument};
 use crate::exchange::{Exchange, MarketDataOut};
+use crate::wait::Readiness;
 use genesis_io::binance::{
     parse_depth_query, parse_depth_request, write_book_ticker, write_depth_snapshot,
     write_error_answer, write_rest_error, write_snapshot_answer, DecimalGrid, DepthDiffBuilder,
@@ -122,6 +123,23 @@ impl WsOut {
     /// Connections with a completed handshake.
     pub fn open_count(&self) -> usize {
         self.server.open_count()
+    }
+
+    /// Lists what the simulator's wait wakes for: the listener, each
+    /// connection's input, and its output while bytes wait for room.
+    pub fn list_fds(&self, readiness: &mut Readiness) {
+        self.server
+            .list_fds(&mut |fd, wait_for| readiness.wait_for(fd, wait_for));
+    }
+
+    /// How long the simulator may wait before a poll is due here: the close
+    /// of the diff window while a diff has levels to send (`None`: nothing
+    /// timed; the server sends no pings).
+    pub fn timer_wait_ns(&self, now_ns: u64) -> Option<u64> {
+        self.streams
+            .iter()
+            .any(|stream| !stream.diff.is_empty())
+            .then(|| self.diff_due_ns.saturating_sub(now_ns))
     }
 
     /// Accepts connections, answers snapshot requests (REST and WebSocket
