@@ -50,7 +50,9 @@
 //!   message is handled: an order still meets a top at most one interval
 //!   old.
 //! - a flow read on every iteration (a walk paced by its caller's clock)
-//!   bounds every wait by [`IDLE_SLEEP`], as before.
+//!   bounds every wait by [`IDLE_SLEEP`] while the market moves, as before;
+//!   held (until the engine reads, or by [`VenueCommand::Hold`]) it is not
+//!   read, so it sets no timer: the release rings the doorbell.
 //!
 //! An operator (or a test) drives it with [`VenueCommand`]s, applied on its
 //! thread in order, before the sessions are served: drop every session,
@@ -75,7 +77,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The longest wait of a venue whose flow is read on every iteration (a
-/// walk).
+/// walk) while its market moves.
 pub const IDLE_SLEEP: Duration = Duration::from_micros(20);
 
 /// While session orders rest on a board that rings, the board is still
@@ -526,7 +528,8 @@ impl Simulator {
     fn wait_ns(&self, idle: &Idle, market_moving: bool, now_ns: u64) -> Option<u64> {
         let publishes = self.outputs.itch.is_some() || self.outputs.ws.is_some();
         let flow = if idle.flow_interval_ns == 0 {
-            Some(IDLE_SLEEP.as_nanos() as u64)
+            // A held walk is not read: nothing to wake for.
+            market_moving.then_some(IDLE_SLEEP.as_nanos() as u64)
         } else if market_moving
             && (publishes || (self.exchange.session_orders_live() > 0 && self.flow.read_wanted()))
         {

@@ -5,9 +5,19 @@
 //! Each test binary uses a different part.
 #![allow(dead_code)]
 
-use genesis_sim::{ItchPorts, MarketFlow, SimConfig, Top, TopBoard, VenueSim, VenueSimSetup};
+use genesis_sim::{
+    ItchPorts, MarketFlow, MarketMove, SimConfig, Top, TopBoard, VenueSim, VenueSimSetup,
+};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+/// A market that never moves, read as a walk is (on every loop iteration
+/// while the market moves): only the participants' orders rest.
+pub struct Still;
+
+impl MarketFlow for Still {
+    fn poll(&mut self, _moves: &mut dyn FnMut(MarketMove)) {}
+}
 
 /// A venue for one instrument (ALPHA, cents) on a free loopback FIX port,
 /// fed by `flow`, its market held until released when `hold_market`, its
