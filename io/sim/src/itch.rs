@@ -276,6 +276,27 @@ impl MarketDataOut for ItchOut {
 mod tests {
     use super::*;
 
+    // A quiet feed's heartbeat is the ITCH side's only timer without a
+    // snapshot session: due one interval after the last packet, and again
+    // one interval after the heartbeat.
+    #[test]
+    fn the_heartbeat_is_timed_from_the_last_packet() {
+        let config = crate::tests::config();
+        let any = "127.0.0.1:0".parse().unwrap();
+        let feed = std::net::UdpSocket::bind(any).unwrap();
+        let ports = ItchPorts::bind(&config, any, any).unwrap();
+        let mut out = ItchOut::new(&config, ports, feed.local_addr().unwrap()).unwrap();
+        let exchange = Exchange::new(config.instruments.len(), 64);
+        out.directory(1_000);
+        assert_eq!(out.timer_wait_ns(1_000), HEARTBEAT_INTERVAL_NS);
+        assert_eq!(out.timer_wait_ns(2_000), HEARTBEAT_INTERVAL_NS - 1_000);
+        let due_ns = 1_000 + HEARTBEAT_INTERVAL_NS;
+        assert_eq!(out.timer_wait_ns(due_ns + 7), 0, "overdue");
+        out.poll(&exchange, due_ns + 7);
+        assert_eq!(out.counters.heartbeats_sent, 1);
+        assert_eq!(out.timer_wait_ns(due_ns + 7), HEARTBEAT_INTERVAL_NS);
+    }
+
     // One in ten dropped periodically; a seeded 10 % lands near 10 % and
     // repeats with the seed.
     #[test]

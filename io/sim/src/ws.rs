@@ -508,6 +508,37 @@ mod tests {
         assert_eq!(out.counters.bad_requests, 3, "one count per error answer");
     }
 
+    // The diff window's close wakes the venue only while the window holds
+    // a change: an idle market sets no 100 ms timer.
+    #[test]
+    fn the_diff_window_is_timed_only_while_it_holds_a_change() {
+        let config = crate::tests::config();
+        let mut exchange = Exchange::new(config.instruments.len(), 64);
+        let mut out = WsOut::bind(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
+        out.poll(&exchange, 1);
+        assert_eq!(out.timer_wait_ns(1), None, "an empty window is not timed");
+        let top = crate::Top {
+            bid_px: 9_990,
+            bid_qty: 3,
+            ask_px: 10_010,
+            ask_qty: 4,
+        };
+        exchange.on_top(1, &top, 2, &mut out);
+        assert_eq!(
+            out.timer_wait_ns(2),
+            Some(DIFF_INTERVAL_NS - 1),
+            "the window closes one interval after it opened"
+        );
+        assert_eq!(out.timer_wait_ns(DIFF_INTERVAL_NS + 5), Some(0), "overdue");
+        out.poll(&exchange, DIFF_INTERVAL_NS + 5);
+        assert_eq!(out.counters.diffs_sent, 1);
+        assert_eq!(
+            out.timer_wait_ns(DIFF_INTERVAL_NS + 5),
+            None,
+            "sent: nothing left to time"
+        );
+    }
+
     /// One plain GET on a thread; its whole response once the venue closes.
     fn get(addr: SocketAddr, target: &str) -> std::thread::JoinHandle<String> {
         use std::io::{Read, Write};
