@@ -14,7 +14,7 @@ use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler, S
 use genesis_io::fix::status::{MassStatusReqType, OrderMassStatusRequest, OrderStatusRequest};
 use genesis_io::fix::tcp::{poll_until, TcpInitiator};
 use genesis_io::fix::{tags, InstrumentScale, Lots, Message, Ticks};
-use genesis_sim::{BoardFlow, MarketFlow, MarketMove, Top, TopBoard, VenueCommand, VenueSim};
+use genesis_sim::{BoardFlow, Top, TopBoard, VenueCommand, VenueSim};
 use std::sync::Arc;
 use std::time::Duration;
 
