@@ -21,6 +21,7 @@
 
 use crate::config::SimConfig;
 use crate::exchange::{Exchange, MarketDataOut};
+use crate::wait::Readiness;
 use genesis_io::itch::arith::{price4_per_tick, timestamp_ns_of};
 use genesis_io::itch::{ItchInstrument, Session, SnapshotOrder, StockSymbol};
 use genesis_io::net::{
@@ -203,6 +204,30 @@ impl ItchOut {
         self.counters.snapshots_sent = self.glimpse.stats().snapshots_sent;
     }
 
+    /// Lists what the simulator's wait wakes for: the request port and
+    /// the snapshot server's listener and sessions (their input, and their
+    /// output while a snapshot waits for room in the socket).
+    pub fn list_fds(&self, readiness: &mut Readiness) {
+        let mut list = |fd, wait_for| readiness.wait_for(fd, wait_for);
+        self.server.list_fds(&mut list);
+        self.glimpse.list_fds(&mut list);
+    }
+
+    /// How long the simulator may wait before a poll is due here: the
+    /// heartbeat of a quiet feed, or a snapshot session's login or
+    /// progress deadline. Never `None`: the heartbeat always comes.
+    pub fn timer_wait_ns(&self, now_ns: u64) -> u64 {
+        let heartbeat_ns = self
+            .sent_last_ns
+            .saturating_add(HEARTBEAT_INTERVAL_NS)
+            .saturating_sub(now_ns);
+        let deadline_ns = self
+            .glimpse
+            .deadline_ns()
+            .map_or(u64::MAX, |deadline_ns| deadline_ns.saturating_sub(now_ns));
+        heartbeat_ns.min(deadline_ns)
+    }
+
     /// Sends what is queued now, as one packet (or loses it on purpose):
     /// the venue calls it after each market move, so no message waits for
     /// the moves after it.
@@ -250,6 +275,27 @@ impl MarketDataOut for ItchOut {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A quiet feed's heartbeat is the ITCH side's only timer without a
+    // snapshot session: due one interval after the last packet, and again
+    // one interval after the heartbeat.
+    #[test]
+    fn the_heartbeat_is_timed_from_the_last_packet() {
+        let config = crate::tests::config();
+        let any = "127.0.0.1:0".parse().unwrap();
+        let feed = std::net::UdpSocket::bind(any).unwrap();
+        let ports = ItchPorts::bind(&config, any, any).unwrap();
+        let mut out = ItchOut::new(&config, ports, feed.local_addr().unwrap()).unwrap();
+        let exchange = Exchange::new(config.instruments.len(), 64);
+        out.directory(1_000);
+        assert_eq!(out.timer_wait_ns(1_000), HEARTBEAT_INTERVAL_NS);
+        assert_eq!(out.timer_wait_ns(2_000), HEARTBEAT_INTERVAL_NS - 1_000);
+        let due_ns = 1_000 + HEARTBEAT_INTERVAL_NS;
+        assert_eq!(out.timer_wait_ns(due_ns + 7), 0, "overdue");
+        out.poll(&exchange, due_ns + 7);
+        assert_eq!(out.counters.heartbeats_sent, 1);
+        assert_eq!(out.timer_wait_ns(due_ns + 7), HEARTBEAT_INTERVAL_NS);
+    }
 
     // One in ten dropped periodically; a seeded 10 % lands near 10 % and
     // repeats with the seed.

@@ -18,8 +18,9 @@
 //! through plain values rather than a protocol.
 //!
 //! Threads: [`VenueSim`] owns one thread, which runs everything here, polls
-//! while busy and, when idle, blocks on its FIX sockets and a doorbell
-//! until one is ready or a timer is due ([`wait`]); a [`TopBoard`] is
+//! while busy and, when idle, blocks on the sockets it serves (FIX, ITCH,
+//! WebSocket) and a doorbell until one is ready or a timer is due
+//! ([`wait`]); a [`TopBoard`] is
 //! written by one other thread.
 
 pub mod backtest;

@@ -15,18 +15,24 @@
 //!   iteration began) and its ITCH packet leaves at once, so no message
 //!   waits for the rest of the iteration's moves before it is sent;
 //! - after an iteration that did nothing the thread blocks in `ppoll`
-//!   ([`crate::wait`]) on its FIX listener and connections and a
-//!   [`Doorbell`] the handle rings (a command, the market's release, the
-//!   stop), until one is ready or the next timer is due: the flow's next
+//!   ([`crate::wait`]) on its FIX listener and connections, the ITCH
+//!   request port and snapshot server (listener and sessions), the
+//!   WebSocket server (listener and connections, REST ones included), and
+//!   a [`Doorbell`] the handle rings (a command, the market's release, the
+//!   stop): on input, and on room to write where output waits (a partly
+//!   written FIX message, snapshot, WebSocket frame or REST response).
+//!   It wakes when one is ready or the next timer is due: the flow's next
 //!   read, the FIX sessions' timers (a sixteenth of their heartbeat
-//!   interval), or, while ITCH or WebSocket outputs are served (their
-//!   servers give no descriptor to wait on), an idle sleep that doubles
-//!   from [`IDLE_SLEEP`] to [`IDLE_SLEEP_MAX`]. A kernel-stamped FIX read
-//!   keeps the wait out of tick-to-trade. So an engine's order wakes the
-//!   venue through its socket, and a venue with nothing to serve and
-//!   nothing timed makes no wake-ups at all: on a host whose every core an
-//!   engine thread spins on, each wake-up is a preemption of an engine
-//!   thread. One thread, never more.
+//!   interval), the ITCH heartbeat of a quiet feed (every
+//!   [`crate::itch::HEARTBEAT_INTERVAL_NS`]), a snapshot session's login
+//!   or progress deadline, and the close of a WebSocket depth-diff window
+//!   that holds a change. A kernel-stamped FIX read keeps the wait out of
+//!   tick-to-trade. So an engine's order, a retransmission request, a
+//!   snapshot login or a WebSocket request wakes the venue through its
+//!   socket, and a venue with nothing to serve and nothing timed makes no
+//!   wake-ups at all: on a host whose every core an engine thread spins
+//!   on, each wake-up is a preemption of an engine thread. One thread,
+//!   never more.
 //! - a flow that is read on an interval ([`MarketFlow::poll_interval_ns`],
 //!   the board an in-process engine publishes its market on) is read at
 //!   most that often, and its moves do not count as work: the engine beside
@@ -44,7 +50,9 @@
 //!   message is handled: an order still meets a top at most one interval
 //!   old.
 //! - a flow read on every iteration (a walk paced by its caller's clock)
-//!   bounds every wait by [`IDLE_SLEEP`], as before.
+//!   bounds every wait by [`IDLE_SLEEP`] while the market moves, as before;
+//!   held (until the engine reads, or by [`VenueCommand::Hold`]) it is not
+//!   read, so it sets no timer: the release rings the doorbell.
 //!
 //! An operator (or a test) drives it with [`VenueCommand`]s, applied on its
 //! thread in order, before the sessions are served: drop every session,
@@ -69,10 +77,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The longest wait of a venue whose flow is read on every iteration (a
-/// walk), and the first idle wait while ITCH or WebSocket outputs are served.
+/// walk) while its market moves.
 pub const IDLE_SLEEP: Duration = Duration::from_micros(20);
-/// The longest idle wait while ITCH or WebSocket outputs are served.
-pub const IDLE_SLEEP_MAX: Duration = Duration::from_millis(1);
 
 /// While session orders rest on a board that rings, the board is still
 /// read this often: a top the doorbell missed (see
@@ -436,9 +442,6 @@ struct Idle {
     flow_interval_ns: u64,
     /// When the flow is read next (with an interval).
     flow_due_ns: u64,
-    /// The next idle wait while ITCH or WebSocket outputs are served
-    /// (doubles while idle, reset by a busy iteration).
-    sleep: Duration,
     /// The descriptors of the wait (reused).
     readiness: Readiness,
     /// Busy iterations and waits so far, for the report.
@@ -452,7 +455,6 @@ impl Idle {
         Idle {
             flow_interval_ns,
             flow_due_ns: 0,
-            sleep: IDLE_SLEEP,
             readiness: Readiness::default(),
             busy_iterations: 0,
             waits: 0,
@@ -476,22 +478,13 @@ impl Idle {
     }
 
     fn on_busy(&mut self) {
-        self.sleep = IDLE_SLEEP;
         self.busy_iterations += 1;
-    }
-
-    /// The idle sleep while outputs without a descriptor are served: this
-    /// one, and the next one doubled.
-    fn next_sleep_ns(&mut self) -> u64 {
-        let sleep = self.sleep;
-        self.sleep = (self.sleep * 2).min(IDLE_SLEEP_MAX);
-        sleep.as_nanos() as u64
     }
 }
 
 impl Simulator {
-    /// Blocks until a FIX socket or the doorbell is ready, or the earliest
-    /// timer ([`Simulator::wait_ns`]) is due.
+    /// Blocks until a socket it serves or the doorbell is ready, or the
+    /// earliest timer ([`Simulator::wait_ns`]) is due.
     fn wait(&mut self, idle: &mut Idle, market_moving: bool, doorbell: &Doorbell) {
         let timeout = self
             .wait_ns(idle, market_moving, (self.now_ns)())
@@ -500,6 +493,12 @@ impl Simulator {
         readiness.clear();
         readiness.readable(doorbell.fd());
         self.fix.list_fds(readiness);
+        if let Some(itch) = &self.outputs.itch {
+            itch.list_fds(readiness);
+        }
+        if let Some(ws) = &self.outputs.ws {
+            ws.list_fds(readiness);
+        }
         idle.waits += 1;
         match readiness.wait(timeout) {
             Ok(true) => doorbell.clear(),
@@ -523,12 +522,14 @@ impl Simulator {
     /// doorbell): the earliest of the flow's next read (an interval flow
     /// only while a market-data output publishes the market, or a session
     /// order rests and the flow cannot ring when the market reaches it or
-    /// has rung), the FIX sessions' timers, and the idle sleep while ITCH
-    /// or WebSocket outputs (polled, not waited on) are served.
-    fn wait_ns(&self, idle: &mut Idle, market_moving: bool, now_ns: u64) -> Option<u64> {
+    /// has rung), the FIX sessions' timers, and the market-data outputs'
+    /// timers (the ITCH heartbeat and snapshot deadlines, the WebSocket
+    /// diff window).
+    fn wait_ns(&self, idle: &Idle, market_moving: bool, now_ns: u64) -> Option<u64> {
         let publishes = self.outputs.itch.is_some() || self.outputs.ws.is_some();
         let flow = if idle.flow_interval_ns == 0 {
-            Some(IDLE_SLEEP.as_nanos() as u64)
+            // A held walk is not read: nothing to wake for.
+            market_moving.then_some(IDLE_SLEEP.as_nanos() as u64)
         } else if market_moving
             && (publishes || (self.exchange.session_orders_live() > 0 && self.flow.read_wanted()))
         {
@@ -538,8 +539,17 @@ impl Simulator {
         } else {
             None
         };
-        let outputs = publishes.then(|| idle.next_sleep_ns());
-        [flow, outputs, self.fix.timer_wait_ns()]
+        let itch = self
+            .outputs
+            .itch
+            .as_ref()
+            .map(|itch| itch.timer_wait_ns(now_ns));
+        let ws = self
+            .outputs
+            .ws
+            .as_ref()
+            .and_then(|ws| ws.timer_wait_ns(now_ns));
+        [flow, itch, ws, self.fix.timer_wait_ns()]
             .into_iter()
             .flatten()
             .min()

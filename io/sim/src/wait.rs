@@ -1,6 +1,7 @@
 //! How the simulator's thread waits when it has nothing to do: blocked in
-//! `ppoll` on the sockets it serves and on a [`Doorbell`], until one is
-//! readable (or writable, where output waits) or the next timer is due.
+//! `ppoll` on the sockets it serves (FIX, and the ITCH and WebSocket
+//! servers' as they list them, [`WaitFor`]) and on a [`Doorbell`], until
+//! one is readable (or writable, where output waits) or the next timer is due.
 //! Level-triggered, so a socket left unread by a bounded read is seen again
 //! at once, and a descriptor list rebuilt before each wait needs no
 //! registration as connections come and go.
@@ -16,6 +17,7 @@
 // wrapper for; each block says what it relies on.
 #![allow(unsafe_code)]
 
+use genesis_io::net::WaitFor;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -83,6 +85,16 @@ impl Readiness {
             libc::POLLIN | libc::POLLOUT
         } else {
             libc::POLLIN
+        };
+        self.push(fd, events);
+    }
+
+    /// Wake as a market-data server asks for `fd` ([`WaitFor`]).
+    pub fn wait_for(&mut self, fd: RawFd, wait_for: WaitFor) {
+        let events = match wait_for {
+            WaitFor::Readable => libc::POLLIN,
+            WaitFor::Writable => libc::POLLOUT,
+            WaitFor::ReadableOrWritable => libc::POLLIN | libc::POLLOUT,
         };
         self.push(fd, events);
     }

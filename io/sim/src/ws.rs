@@ -26,6 +26,7 @@
 
 use crate::config::{SimConfig, SimInstrument};
 use crate::exchange::{Exchange, MarketDataOut};
+use crate::wait::Readiness;
 use genesis_io::binance::{
     parse_depth_query, parse_depth_request, write_book_ticker, write_depth_snapshot,
     write_error_answer, write_rest_error, write_snapshot_answer, DecimalGrid, DepthDiffBuilder,
@@ -122,6 +123,23 @@ impl WsOut {
     /// Connections with a completed handshake.
     pub fn open_count(&self) -> usize {
         self.server.open_count()
+    }
+
+    /// Lists what the simulator's wait wakes for: the listener, each
+    /// connection's input, and its output while bytes wait for room.
+    pub fn list_fds(&self, readiness: &mut Readiness) {
+        self.server
+            .list_fds(&mut |fd, wait_for| readiness.wait_for(fd, wait_for));
+    }
+
+    /// How long the simulator may wait before a poll is due here: the close
+    /// of the diff window while a diff has levels to send (`None`: nothing
+    /// timed; the server sends no pings).
+    pub fn timer_wait_ns(&self, now_ns: u64) -> Option<u64> {
+        self.streams
+            .iter()
+            .any(|stream| !stream.diff.is_empty())
+            .then(|| self.diff_due_ns.saturating_sub(now_ns))
     }
 
     /// Accepts connections, answers snapshot requests (REST and WebSocket
@@ -488,6 +506,37 @@ mod tests {
         }
         assert_eq!(out.counters.snapshots_sent, 10);
         assert_eq!(out.counters.bad_requests, 3, "one count per error answer");
+    }
+
+    // The diff window's close wakes the venue only while the window holds
+    // a change: an idle market sets no 100 ms timer.
+    #[test]
+    fn the_diff_window_is_timed_only_while_it_holds_a_change() {
+        let config = crate::tests::config();
+        let mut exchange = Exchange::new(config.instruments.len(), 64);
+        let mut out = WsOut::bind(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
+        out.poll(&exchange, 1);
+        assert_eq!(out.timer_wait_ns(1), None, "an empty window is not timed");
+        let top = crate::Top {
+            bid_px: 9_990,
+            bid_qty: 3,
+            ask_px: 10_010,
+            ask_qty: 4,
+        };
+        exchange.on_top(1, &top, 2, &mut out);
+        assert_eq!(
+            out.timer_wait_ns(2),
+            Some(DIFF_INTERVAL_NS - 1),
+            "the window closes one interval after it opened"
+        );
+        assert_eq!(out.timer_wait_ns(DIFF_INTERVAL_NS + 5), Some(0), "overdue");
+        out.poll(&exchange, DIFF_INTERVAL_NS + 5);
+        assert_eq!(out.counters.diffs_sent, 1);
+        assert_eq!(
+            out.timer_wait_ns(DIFF_INTERVAL_NS + 5),
+            None,
+            "sent: nothing left to time"
+        );
     }
 
     /// One plain GET on a thread; its whole response once the venue closes.

@@ -7,25 +7,18 @@
 
 mod common;
 
-use common::start_venue_with;
+use common::{start_venue_with, Still};
 use genesis_io::fix::backoff::Backoff;
 use genesis_io::fix::order::{NewOrderSingle, OrdType, Side as FixSide, TimeInForce};
 use genesis_io::fix::session::{Sender, Session, SessionConfig, SessionHandler, SessionState};
 use genesis_io::fix::status::{MassStatusReqType, OrderMassStatusRequest, OrderStatusRequest};
 use genesis_io::fix::tcp::{poll_until, TcpInitiator};
 use genesis_io::fix::{tags, InstrumentScale, Lots, Message, Ticks};
-use genesis_sim::{BoardFlow, MarketFlow, MarketMove, Top, TopBoard, VenueCommand, VenueSim};
+use genesis_sim::{BoardFlow, Top, TopBoard, VenueCommand, VenueSim};
 use std::sync::Arc;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A market that never moves: only the participant's orders rest.
-struct Still;
-
-impl MarketFlow for Still {
-    fn poll(&mut self, _moves: &mut dyn FnMut(MarketMove)) {}
-}
 
 /// What the participant read: per message, its type and the fields the test checks.
 #[derive(Default)]

@@ -7,31 +7,10 @@
 
 mod common;
 
-use common::{move_board, start_venue_with};
+use common::{move_board, start_venue_with, venue_switches};
 use genesis_sim::{BoardFlow, TopBoard};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The venue thread's context switches so far (voluntary + involuntary).
-fn venue_switches() -> u64 {
-    let mut found = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
-        let path = task.expect("a task entry").path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if comm.trim() != "venue-sim" {
-            continue;
-        }
-        let status = std::fs::read_to_string(path.join("status")).expect("the task's status");
-        let switches: u64 = status
-            .lines()
-            .filter(|line| line.contains("ctxt_switches:"))
-            .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .sum();
-        found.push(switches);
-    }
-    assert_eq!(found.len(), 1, "one venue-sim thread in this process");
-    found[0]
-}
 
 /// Moves the board every ~20 µs for `duration`.
 fn move_board_for(board: &TopBoard, duration: Duration) {
@@ -62,10 +41,16 @@ fn an_idle_venue_beside_a_moving_board_is_never_switched_in() {
         venue.summary_now(Duration::from_secs(10)).is_some(),
         "after the idle spell a command still wakes it"
     );
-    assert!(
-        venue_switches() > before + idle,
-        "the command's wake-up is counted: the count is the venue thread's"
-    );
+    // Its switch is counted when it blocks again, just after it handed
+    // the summary over.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while venue_switches() <= before + idle {
+        assert!(
+            Instant::now() < deadline,
+            "the command's wake-up is counted: the count is the venue thread's"
+        );
+        std::thread::yield_now();
+    }
     let report = venue.stop();
     assert_eq!(
         report.waits_timed_out, 0,

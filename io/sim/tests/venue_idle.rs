@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{move_board, start_venue_with};
+use common::{move_board, start_venue_with, Still};
 use genesis_sim::flow::BOARD_POLL_INTERVAL_NS;
 use genesis_sim::{BoardFlow, TopBoard, VenueSim};
 use std::sync::Arc;
@@ -69,6 +69,29 @@ fn a_held_board_flow_is_not_read_and_the_venue_sleeps() {
     assert!(
         report.loop_iterations <= 4,
         "{} loop iterations in {intervals} ms while held: the venue polls",
+        report.loop_iterations
+    );
+    assert_eq!(
+        report.waits_timed_out, 0,
+        "no timer ended a wait: {report:?}"
+    );
+}
+
+// A walk (read on every iteration while the market moves) that is held is
+// not read, so it sets no timer: the venue blocks until the release, a
+// command or a FIX session (it woke every 20 µs, thousands of times here).
+#[test]
+fn a_held_walk_is_not_read_and_the_venue_sleeps() {
+    let mut venue = start_venue_with(Box::new(Still), true);
+    // Settled: the first iteration ran and the thread waits.
+    assert!(venue.summary_now(Duration::from_secs(10)).is_some());
+    // The span observed, not a wait for something.
+    std::thread::sleep(Duration::from_millis(100));
+    let report = venue.stop();
+    assert_eq!(report.flow_polls, 0, "a held market is not read");
+    assert!(
+        report.loop_iterations <= 4,
+        "{} loop iterations in 100 ms while held: the venue polls",
         report.loop_iterations
     );
     assert_eq!(

@@ -6,7 +6,9 @@
 //! the MoldUDP64 publisher and calls [`GlimpseServer::poll`] every loop with
 //! the publisher's next sequence number. The snapshot is taken in the poll
 //! that sees the login, from the same books the publisher's messages come
-//! from, so it is exactly the book before `next_sequence`.
+//! from, so it is exactly the book before `next_sequence`. Between polls
+//! that thread may block on [`GlimpseServer::list_fds`] until
+//! [`GlimpseServer::deadline_ns`].
 //!
 //! Invariants: nothing blocks (listener and connections are non-blocking;
 //! unsent bytes wait in the connection's buffer); at most `clients_max`
@@ -17,6 +19,7 @@
 //! a wrong password or session) closes that connection only, counted.
 
 use super::error::NetError;
+use super::wait_for::WaitFor;
 use crate::itch::glimpse::write_snapshot;
 use crate::itch::{
     Credentials, ItchInstrument, LoginRejectReason, RestingOrders, Session, SoupFramer, SoupPacket,
@@ -24,6 +27,7 @@ use crate::itch::{
 use mio::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 
 const NS_PER_DAY: u64 = 86_400_000_000_000;
 /// Client packets are short: a login request is the longest one accepted.
@@ -141,6 +145,33 @@ impl GlimpseServer {
     /// Connections being served.
     pub fn client_count(&self) -> usize {
         self.clients.len()
+    }
+
+    /// Lists what its owner's wait wakes for: the listener (a connection
+    /// to accept, or to refuse), every client's input, and its output while
+    /// snapshot bytes wait for room in the socket.
+    pub fn list_fds(&self, list: &mut dyn FnMut(RawFd, WaitFor)) {
+        list(self.listener.as_raw_fd(), WaitFor::Readable);
+        for client in &self.clients {
+            let output_waits = client.out_written < client.out.len();
+            list(
+                client.stream.as_raw_fd(),
+                WaitFor::input_or_output(output_waits),
+            );
+        }
+    }
+
+    /// The earliest client deadline (a login's, or a snapshot's progress
+    /// timeout), in the clock `poll` is given; `None` with no client. A
+    /// poll at or after it closes that client.
+    pub fn deadline_ns(&self) -> Option<u64> {
+        self.clients
+            .iter()
+            .map(|client| match client.stage {
+                Stage::AwaitingLogin => client.mark_ns,
+                Stage::Sending { .. } => client.mark_ns.saturating_add(self.config.idle_timeout_ns),
+            })
+            .min()
     }
 
     /// Accept, read logins, write snapshots, close what is done or late.

@@ -33,7 +33,8 @@
 //! (`server.poll(publisher.store())` every loop), [`GlimpseServer`]
 //! (`glimpse.poll(now_ns, publisher.next_sequence(), &orders)` every loop),
 //! and [`WsServer`] for the streams and, on the same port, `GET /api/v3/depth`
-//! ([`WsServer::poll_with_http`]).
+//! ([`WsServer::poll_with_http`]). Each lists its descriptors and what they
+//! wait for (`list_fds`, [`WaitFor`]), so that thread blocks between polls.
 //!
 //! The only `unsafe` code is in `sys.rs`: the `setsockopt`/`getsockopt`
 //! wrappers, `recvmsg` with the kernel's receive stamp, and `recvmsg` of
@@ -61,6 +62,7 @@ mod stream_url;
 mod sys;
 mod tls;
 mod tx_stamp;
+mod wait_for;
 mod ws_client;
 mod ws_config;
 mod ws_server;
@@ -92,6 +94,7 @@ pub use soup_client::{SoupClient, SoupClientConfig, SoupClientStats, SoupEvent};
 pub use stream_url::{StreamUrl, StreamWrapping};
 pub use tls::{TlsConfig, TlsRoots, TlsSetup};
 pub use tx_stamp::{drain_tx_stamps, enable_tx_stamps, TxKey, TxStamp, TxStamping};
+pub use wait_for::WaitFor;
 pub use ws_client::{DisconnectReason, WsClient, WsEvent, WsStats};
 pub use ws_config::{WsConfig, WsEndpoint};
 pub use ws_server::{ConnectionId, WsServer, WsServerStats};

@@ -3,7 +3,8 @@
 //! in ordinary downstream packets.
 //!
 //! Owning thread: the venue simulator's thread, which calls
-//! [`MoldRequestServer::poll`] with its publisher's store on every loop.
+//! [`MoldRequestServer::poll`] with its publisher's store on every loop,
+//! and may block between loops on its socket ([`MoldRequestServer::list_fds`]).
 //!
 //! Bad-input policy (counted in [`RequestServerStats`], never an error): a
 //! datagram that is not exactly a 20-byte request is dropped; a request for
@@ -17,9 +18,11 @@ use super::error::NetError;
 use super::options::SocketOptions;
 use super::reactor::bind_udp;
 use super::retransmit_store::RetransmitStore;
+use super::wait_for::WaitFor;
 use crate::itch::{MoldPacketBuilder, MoldRequest, Session};
 use mio::net::UdpSocket;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 
 /// Counters of the request server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -80,6 +83,12 @@ impl MoldRequestServer {
     /// Counters.
     pub fn stats(&self) -> &RequestServerStats {
         &self.stats
+    }
+
+    /// Lists the request port for its owner's wait: a request is a
+    /// datagram to read.
+    pub fn list_fds(&self, list: &mut dyn FnMut(RawFd, WaitFor)) {
+        list(self.socket.as_raw_fd(), WaitFor::Readable);
     }
 
     /// Answer every request waiting on the socket; returns how many

@@ -4,7 +4,9 @@
 //!
 //! Owning thread: the venue simulator's loop (or a test's loop), which calls
 //! [`WsServer::poll`] every iteration; nothing blocks, so a client and this
-//! server can run in one thread. It serves every stream to every
+//! server can run in one thread. A loop that blocks between polls waits on
+//! the descriptors [`WsServer::list_fds`] lists (a partly written frame or
+//! response wakes it when the socket has room). It serves every stream to every
 //! connection (the request path is not inspected): enough for one
 //! simulated venue, not a general server.
 //!
@@ -24,9 +26,11 @@
 //! A connection whose peer misbehaves or goes away is dropped and counted.
 
 use super::error::NetError;
+use super::wait_for::WaitFor;
 use mio::net::{TcpListener, TcpStream};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use tungstenite::error::Error as WsError;
 use tungstenite::handshake::server::{NoCallback, ServerHandshake};
 use tungstenite::handshake::{HandshakeError, MidHandshake};
@@ -104,7 +108,13 @@ enum Connection {
         head: Vec<u8>,
     },
     Handshaking(ServerMid),
-    Open(WebSocket<ReplayStream>),
+    Open {
+        ws: WebSocket<ReplayStream>,
+        /// A frame (or a pong) waits in tungstenite's buffer for room in
+        /// the socket: written by the next poll, which a writable socket
+        /// wakes.
+        output_waits: bool,
+    },
     /// A plain request handed to the caller, awaiting its response.
     HttpWaiting {
         tcp: TcpStream,
@@ -183,8 +193,36 @@ impl WsServer {
     pub fn open_count(&self) -> usize {
         self.connections
             .iter()
-            .filter(|(_, c)| matches!(c, Connection::Open(_)))
+            .filter(|(_, c)| matches!(c, Connection::Open { .. }))
             .count()
+    }
+
+    /// Lists what its owner's wait wakes for: the listener, each
+    /// connection's input while it is read (a request head, a handshake, an
+    /// open WebSocket), and its output while bytes wait for room in the
+    /// socket (a handshake's answer, an HTTP response, a frame). A request
+    /// handed to the caller and not yet answered is not listed: nothing of
+    /// it is read until the answer is written.
+    pub fn list_fds(&self, list: &mut dyn FnMut(RawFd, WaitFor)) {
+        list(self.listener.as_raw_fd(), WaitFor::Readable);
+        for (_, connection) in &self.connections {
+            let (fd, wait_for) = match connection {
+                Connection::Head { tcp, .. } => (tcp.as_raw_fd(), WaitFor::Readable),
+                // Interrupted only while its answer waits for room (the
+                // whole request head was read before it began).
+                Connection::Handshaking(mid) => (
+                    mid.get_ref().get_ref().tcp.as_raw_fd(),
+                    WaitFor::ReadableOrWritable,
+                ),
+                Connection::Open { ws, output_waits } => (
+                    ws.get_ref().tcp.as_raw_fd(),
+                    WaitFor::input_or_output(*output_waits),
+                ),
+                Connection::HttpWaiting { .. } => continue,
+                Connection::HttpWriting { tcp, .. } => (tcp.as_raw_fd(), WaitFor::Writable),
+            };
+            list(fd, wait_for);
+        }
     }
 
     /// Accept, advance handshakes, and pass every text message received to
@@ -251,11 +289,12 @@ impl WsServer {
 
     /// Send `text` to one connection; `false` if it is not open or gone.
     pub fn send_text(&mut self, to: ConnectionId, text: &str) -> bool {
-        let Some((_, Connection::Open(ws))) = self.connections.iter_mut().find(|(id, _)| *id == to)
+        let Some((_, Connection::Open { ws, output_waits })) =
+            self.connections.iter_mut().find(|(id, _)| *id == to)
         else {
             return false;
         };
-        let sent = send(ws, text);
+        let sent = send(ws, output_waits, text);
         self.stats.messages_sent += u64::from(sent);
         sent
     }
@@ -264,8 +303,8 @@ impl WsServer {
     pub fn broadcast_text(&mut self, text: &str) -> usize {
         let mut count = 0;
         for (_, connection) in &mut self.connections {
-            if let Connection::Open(ws) = connection {
-                count += usize::from(send(ws, text));
+            if let Connection::Open { ws, output_waits } = connection {
+                count += usize::from(send(ws, output_waits, text));
             }
         }
         self.stats.messages_sent += count as u64;
@@ -275,7 +314,7 @@ impl WsServer {
     /// Send a close frame to every connection and drop them all.
     pub fn close_all(&mut self) {
         for (_, connection) in self.connections.drain(..) {
-            if let Connection::Open(mut ws) = connection {
+            if let Connection::Open { mut ws, .. } = connection {
                 // The peer may be gone already; the drop below is what matters.
                 let _ = ws.close(None);
                 let _ = ws.flush();
@@ -288,7 +327,7 @@ impl WsServer {
     /// two, then drop every connection: the peer sees a close mid-frame.
     pub fn abort_all_mid_frame(&mut self) {
         for (_, connection) in self.connections.drain(..) {
-            if let Connection::Open(mut ws) = connection {
+            if let Connection::Open { mut ws, .. } = connection {
                 let _ = ws.get_mut().write_all(&[0x81, 126, 0x10, 0x00, b'{', b'"']);
             }
             self.stats.dropped += 1;
@@ -324,7 +363,7 @@ impl WsServer {
         match connection {
             Connection::Head { tcp, head } => self.advance_head(id, tcp, head, on_http),
             Connection::Handshaking(mid) => self.finish_handshake(mid.handshake()),
-            Connection::Open(mut ws) => loop {
+            Connection::Open { mut ws, .. } => loop {
                 match ws.read() {
                     Ok(Message::Text(text)) => {
                         self.stats.messages_received += 1;
@@ -332,7 +371,16 @@ impl WsServer {
                     }
                     Ok(_) => {}
                     Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
-                        return Some(Connection::Open(ws));
+                        // What an earlier send or a pong left unwritten
+                        // goes now (no system call when nothing waits).
+                        let output_waits = match ws.flush() {
+                            Ok(()) => false,
+                            Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
+                                true
+                            }
+                            Err(_) => return None,
+                        };
+                        return Some(Connection::Open { ws, output_waits });
                     }
                     Err(_) => return None,
                 }
@@ -398,7 +446,10 @@ impl WsServer {
         match result {
             Ok(ws) => {
                 self.stats.opened += 1;
-                Some(Connection::Open(ws))
+                Some(Connection::Open {
+                    ws,
+                    output_waits: false,
+                })
             }
             Err(HandshakeError::Interrupted(mid)) => Some(Connection::Handshaking(mid)),
             Err(HandshakeError::Failure(_)) => {
@@ -472,10 +523,15 @@ fn write_out(mut tcp: TcpStream, out: Vec<u8>, mut written: usize) -> Option<Con
     None
 }
 
-fn send(ws: &mut WebSocket<ReplayStream>, text: &str) -> bool {
+/// Sends `text`; what the socket did not take waits in tungstenite's buffer
+/// (`output_waits`) for the next poll.
+fn send(ws: &mut WebSocket<ReplayStream>, output_waits: &mut bool, text: &str) -> bool {
     match ws.send(Message::text(text)) {
         Ok(()) => true,
-        Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => true,
+        Err(WsError::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
+            *output_waits = true;
+            true
+        }
         Err(_) => false,
     }
 }
