@@ -243,31 +243,44 @@ pub struct Venue {
 impl Venue {
     /// Starts the venue offered `rate` updates/s; its banner must say so.
     pub fn start(rate: u64) -> Venue {
-        let (fix_port, snapshot_port) = (free_port(), free_port());
-        let (feed_port, request_port) = (free_udp_port(), free_udp_port());
+        // The venue binds its own ports (0: the kernel picks free ones) and
+        // prints them, so no port chosen here can be taken in between; only
+        // the feed's destination, which the engine binds, is picked here.
+        let feed_port = free_udp_port();
         let mut child = genesis()
             .args(["venue-sim", "--rate", &rate.to_string(), "--ws-port", "0"])
-            .args(["--fix-port", &fix_port.to_string()])
+            .args(["--fix-port", "0", "--itch-request-port", "0"])
+            .args(["--itch-snapshot-port", "0"])
             .args(["--itch-to", &format!("127.0.0.1:{feed_port}")])
-            .args(["--itch-request-port", &request_port.to_string()])
-            .args(["--itch-snapshot-port", &snapshot_port.to_string()])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         let lines = lines_of(&mut child);
-        let moving = wait_for_line(&lines, "Ctrl-C stops", DEADLINE, &mut Vec::new());
+        let mut banner = Vec::new();
+        let moving = wait_for_line(&lines, "Ctrl-C stops", DEADLINE, &mut banner);
         assert!(moving.contains("the market moves from now on"), "{moving}");
         assert!(
             moving.contains(&format!(" {rate} market events/s")),
             "offered {rate}/s: {moving}"
         );
+        let port_after = |label: &str| -> u16 {
+            banner
+                .iter()
+                .find_map(|line| {
+                    let rest = &line[line.find(label)? + label.len()..];
+                    let address = rest.split([' ', ',']).next()?;
+                    address.parse::<std::net::SocketAddr>().ok()
+                })
+                .unwrap_or_else(|| panic!("an address after {label:?} in {banner:#?}"))
+                .port()
+        };
         Venue {
+            fix_port: port_after("FIX 4.4 on "),
+            request_port: port_after("retransmission requests on "),
+            snapshot_port: port_after("GLIMPSE snapshots on "),
             child,
             lines,
-            fix_port,
             feed_port,
-            request_port,
-            snapshot_port,
         }
     }
 
