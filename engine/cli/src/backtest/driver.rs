@@ -430,10 +430,7 @@ impl Driver {
             handed = self.pump_synchronous(clock, budget, emit);
         }
         let mut window_end_ns = u64::MAX;
-        loop {
-            let Some((time_ns, item)) = self.next_item() else {
-                break;
-            };
+        while let Some((time_ns, item)) = self.next_item() {
             if time_ns > window_end_ns {
                 break;
             }

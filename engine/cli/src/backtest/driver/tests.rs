@@ -62,7 +62,9 @@ impl Engine {
         self.handed
             .push((event.kind, event.instrument.0, event.ts_recv_ns, event.data));
         let request = match event.input() {
-            Input::BookDelta(delta) if self.handed.len() % 5 == 0 && delta.bid_px.0 > 0 => {
+            Input::BookDelta(delta)
+                if self.handed.len().is_multiple_of(5) && delta.bid_px.0 > 0 =>
+            {
                 self.order_id_next += 1;
                 (RequestKind::New, OrderId(self.order_id_next), delta.bid_px)
             }
