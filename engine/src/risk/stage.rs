@@ -61,6 +61,9 @@ pub struct RiskStage {
     reconcile_gate: Gate,
     daily_loss_limit: i64,
     daily_loss_tripped: bool,
+    /// Today's PnL moved (a fill, a new mark, a new day, a restore) since
+    /// the daily-loss limit was last checked: only then can it trip.
+    daily_loss_unchecked: bool,
     day_index: u64,
     /// The nanoseconds of day `day_index` once an event fell in it (empty
     /// until then and after a restore): an event inside needs no division.
@@ -99,6 +102,7 @@ impl RiskStage {
             reconcile_gate: Gate::Open,
             daily_loss_limit: config.risk.daily_loss_limit,
             daily_loss_tripped: false,
+            daily_loss_unchecked: true,
             day_index: 0,
             day_span_ns: 0..0,
             realized_units: 0,
@@ -151,7 +155,9 @@ impl RiskStage {
             Input::Fill(_) => self.counters.unknown_instrument += 1,
             _ => {}
         }
-        self.check_daily_loss();
+        if self.daily_loss_unchecked {
+            self.check_daily_loss();
+        }
         ev.gate_global = self.gate_global();
         ev.gate_instrument = self.gate_instrument(index, ev.ts_recv_ns);
         debug_assert!(self.totals_are_consistent());
@@ -203,6 +209,7 @@ impl RiskStage {
         let instrument = &mut self.instruments[index];
         let realized = instrument.position.apply_fill(side, price, qty);
         self.realized_units += realized * instrument.tick_value as i128;
+        self.daily_loss_unchecked = true;
         if instrument.position.qty.0 == 0 {
             // Flat again: a tripped stop-loss has done its job.
             instrument.stop_tripped = false;
@@ -221,6 +228,7 @@ impl RiskStage {
             instrument.position.unrealized_tick_lots(mark) * instrument.tick_value as i128;
         self.unrealized_units += unrealized - instrument.unrealized_units;
         instrument.unrealized_units = unrealized;
+        self.daily_loss_unchecked = true;
         if instrument.stop_loss > 0
             && unrealized < -(instrument.stop_loss as i128)
             && !instrument.stop_tripped
@@ -245,10 +253,15 @@ impl RiskStage {
             self.day_index = day;
             self.day_start_units = self.realized_units + self.unrealized_units;
             self.daily_loss_tripped = false;
+            self.daily_loss_unchecked = true;
         }
     }
 
+    /// Trips the daily-loss limit if today's PnL is below it (checked
+    /// after any event that moved it: today's PnL is a function of the
+    /// realized and unrealized totals and the day's start alone).
     fn check_daily_loss(&mut self) {
+        self.daily_loss_unchecked = false;
         let today = self.realized_units + self.unrealized_units - self.day_start_units;
         if !self.daily_loss_tripped && today < -(self.daily_loss_limit as i128) {
             self.daily_loss_tripped = true;
@@ -332,6 +345,7 @@ impl RiskStage {
     /// Reads back what `save_state` wrote; refuses state for another
     /// instrument count or state that breaks the stage's invariants.
     pub fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        self.daily_loss_unchecked = true;
         input.count_exact("instruments", self.instruments.len())?;
         for instrument in &mut self.instruments {
             instrument.position = Position::restore_state(input)?;

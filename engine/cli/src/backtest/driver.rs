@@ -18,10 +18,13 @@
 //! So at one instant the venue applies the tape before orders arriving
 //! then, as hftbacktest does. Each stream's next item is kept as one number
 //! (time, then rank), updated only when that stream moves: the merge is
-//! the least of four numbers; while no reply and no order waits, the
-//! market lane merges the two tape streams alone, their times compared as
-//! plain numbers, and puts the four keys right when that run stops (the
-//! same order). Rows are read ahead (at most
+//! the least of four numbers. A synchronous market lane (a backtest's
+//! every poll but the venue lane's) merges in the same order without the
+//! keys: the times are compared as plain numbers, the tape's rows run in a
+//! tight loop while they come before the front reply and the front order
+//! (unbounded while none waits), the reply or the order is taken when it
+//! comes first, and the four keys are put right once, when the poll
+//! stops. Rows are read ahead (at most
 //! `backtest.lookahead_rows_max`) so the venue can see them before the
 //! engine does: by the driver, or, with `backtest.tape_core`, by the
 //! tape's core, which also makes each row's touch and event; then, when
@@ -47,6 +50,7 @@
 //! venue has seen every row the engine receives; the kept keys are the
 //! streams' own; queues never outgrow what was reserved for them.
 
+use super::order_link::OrderReceiver;
 use super::read_ahead::{ReadAhead, Taken};
 use super::tape_core::{venue_time_of, TapeAhead};
 use super::translate;
@@ -120,6 +124,22 @@ impl Lane {
     }
 }
 
+/// What the fast merge takes next, once the venue has seen the rows due
+/// first ([`Driver::venue_catches_up`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    /// The engine's next row.
+    Row,
+    /// The front reply or the front order.
+    Waiting,
+    /// A reply or an order appeared while none waited: the rows go on
+    /// bounded by it.
+    Arrived,
+    /// Nothing until the tape's next row is there (or the general merge
+    /// finishes the tape).
+    Tape,
+}
+
 /// What the backtest's clock did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DriverCounters {
@@ -160,7 +180,7 @@ pub struct Driver {
     /// in order, and orders never change the venue's book).
     venue: BacktestVenue,
     instruments: usize,
-    requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
+    requests_in: OrderReceiver,
     rows: ReadAhead,
     rows_max: usize,
     /// Index in `rows` of the next row the venue has not seen.
@@ -180,6 +200,9 @@ pub struct Driver {
     venue_time: VenueTime,
     /// Every stage up to execution runs inside a hand-over.
     synchronous: bool,
+    /// A synchronous market lane merges in [`Driver::pump_synchronous`]
+    /// (off only to test it against the general merge).
+    fast_merge: bool,
     now_ns: u64,
     last_handed_ns: u64,
     /// Local time of the last row read: the tape's end, once it ends.
@@ -253,7 +276,7 @@ impl Driver {
     pub fn new(
         config: &Config,
         feed: TapeFeed,
-        requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
+        requests_in: OrderReceiver,
         synchronous: bool,
     ) -> Driver {
         let rows = ReadAhead::with_capacity(config.backtest.lookahead_rows_max);
@@ -265,7 +288,7 @@ impl Driver {
     pub fn with_tape_core(
         config: &Config,
         feed: TapeFeed,
-        requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
+        requests_in: OrderReceiver,
         synchronous: bool,
     ) -> (Driver, TapeAhead) {
         let (rows, slots) = ReadAhead::ahead(config.backtest.lookahead_rows_max);
@@ -276,7 +299,7 @@ impl Driver {
     fn over(
         config: &Config,
         (feed, rows): (Option<TapeFeed>, ReadAhead),
-        requests_in: Arc<crossbeam_queue::ArrayQueue<OrderRequest>>,
+        requests_in: OrderReceiver,
         synchronous: bool,
     ) -> Driver {
         let backtest = &config.backtest;
@@ -305,6 +328,7 @@ impl Driver {
             response_ns: backtest.response_latency_ns,
             venue_time: backtest.venue_time,
             synchronous,
+            fast_merge: true,
             now_ns: 0,
             last_handed_ns: 0,
             last_read_local_ns: 0,
@@ -402,15 +426,11 @@ impl Driver {
         }
         self.take_requests();
         let mut handed = 0;
+        if lane == Lane::Market && self.synchronous && self.fast_merge {
+            handed = self.pump_synchronous(clock, budget, emit);
+        }
         let mut window_end_ns = u64::MAX;
-        let rows_only_lane = lane == Lane::Market && self.synchronous;
-        loop {
-            if rows_only_lane && self.only_rows_wait() {
-                handed += self.pump_rows(clock, budget - handed, emit);
-            }
-            let Some((time_ns, item)) = self.next_item() else {
-                break;
-            };
+        while let Some((time_ns, item)) = self.next_item() {
             if time_ns > window_end_ns {
                 break;
             }
@@ -434,72 +454,156 @@ impl Driver {
         handed
     }
 
-    /// Whether only the tape's two streams have items: no reply and no
-    /// order waits (the merge is then [`Driver::pump_rows`]'s).
-    #[inline]
-    fn only_rows_wait(&self) -> bool {
-        self.reply_key == NONE && self.request_key == NONE
-    }
-
-    /// The merge while only the tape flows (a synchronous market lane):
-    /// the venue sees each row due at or before the engine's next row,
-    /// then the engine receives that row, the times compared as plain
-    /// numbers. The same order as the general merge (a row the venue sees
-    /// at t comes before a row the engine receives at t), without its
-    /// four-way compare per item. Stops when `budget` rows are handed
-    /// over, a reply or an order waits, or the next row is not read yet;
-    /// returns the rows handed over.
-    fn pump_rows(
+    /// The merge of a synchronous market lane (most polls), in the
+    /// general merge's order ([`Driver::next_item`]) without its keys: each
+    /// stream's next time is a plain number, and the order of the tests
+    /// keeps the ranks at equal times (the venue's row, the engine's row,
+    /// a reply, an order). The rows run in an inner loop while they are
+    /// due before the front reply and the front order
+    /// ([`Driver::venue_catches_up`]); then the reply or the order is
+    /// taken, and the rows go on. Stops when the budget is spent and the
+    /// engine's item is next, or the tape's next row is not there (not
+    /// published yet, or none is left of a finished tape: the general
+    /// merge then drops what falls after the end); puts the four keys
+    /// right and returns the events handed over.
+    fn pump_synchronous(
         &mut self,
         clock: &EpochClock,
         budget: usize,
         emit: &mut dyn FnMut(&mut Event),
     ) -> usize {
         let mut handed = 0;
-        while handed < budget && self.venue_catches_up() {
-            self.hand_over_timed(clock, |driver| driver.hand_over_row(emit));
-            handed += 1;
-            if !self.requests_in.is_empty() {
-                self.take_sent_requests();
+        loop {
+            let waiting_ns = self.reply_front_ns().min(self.request_front_ns());
+            // u64::MAX: neither a reply nor an order waits (a row due then
+            // still ranks first), and the rows run without the bound.
+            let next = if waiting_ns == u64::MAX {
+                self.pump_rows::<false>(clock, budget, &mut handed, waiting_ns, emit)
+            } else {
+                self.pump_rows::<true>(clock, budget, &mut handed, waiting_ns, emit)
+            };
+            match next {
+                Next::Row | Next::Tape => break,
+                Next::Arrived => continue,
+                Next::Waiting => {}
+            }
+            // The rows may have brought replies and orders: the fronts again.
+            let reply_ns = self.reply_front_ns();
+            let request_ns = self.request_front_ns();
+            if !self.replies.is_empty() && reply_ns <= request_ns {
+                if handed == budget {
+                    break;
+                }
+                self.hand_over_timed(clock, |driver| driver.hand_over_reply(emit));
+                handed += 1;
+                self.take_requests();
+            } else if !self.requests.is_empty() {
+                self.venue_takes_request(request_ns);
+            } else {
                 break;
             }
         }
         self.venue_key = self.venue_key_now();
         self.engine_key = self.engine_key_now();
         self.reply_key = self.reply_key_now();
+        self.request_key = self.request_key_now();
         handed
     }
 
-    /// The venue sees every row due at or before the engine's next row
-    /// (no reply nor order waits; the keys are left to the caller); true
-    /// if that row may be handed over now, false if there is none, a reply
-    /// now waits, or the tape's next row is not read yet (it might be due
-    /// first).
+    /// Hands over the rows due before `waiting_ns` (the first reply or
+    /// order waiting; with `BOUNDED` false, none waits) until the budget
+    /// is spent or something else is next; says what is. Unbounded, it
+    /// stops as soon as a reply or an order appears ([`Next::Arrived`]).
     #[inline(always)]
-    fn venue_catches_up(&mut self) -> bool {
+    fn pump_rows<const BOUNDED: bool>(
+        &mut self,
+        clock: &EpochClock,
+        budget: usize,
+        handed: &mut usize,
+        mut waiting_ns: u64,
+        emit: &mut dyn FnMut(&mut Event),
+    ) -> Next {
+        loop {
+            let next = self.venue_catches_up::<BOUNDED>(&mut waiting_ns);
+            if next != Next::Row || *handed == budget {
+                return next;
+            }
+            self.hand_over_timed(clock, |driver| driver.hand_over_row(emit));
+            *handed += 1;
+            if !self.requests_in.is_empty() {
+                self.take_sent_requests();
+                if !BOUNDED {
+                    return Next::Arrived;
+                }
+                waiting_ns = waiting_ns.min(self.request_front_ns());
+            }
+        }
+    }
+
+    /// The venue sees every row due at or before the engine's next row
+    /// and, with `BOUNDED`, at or before `waiting_ns` (the first reply or
+    /// order waiting, brought forward by a reply a row makes); then says
+    /// what is next: the engine's row (due by `waiting_ns` too); the reply
+    /// or order waiting; with `BOUNDED` false, a reply a row made
+    /// ([`Next::Arrived`]); or nothing yet (the tape's next row is not
+    /// read yet, and might be due first, or no row is left of a finished
+    /// tape).
+    #[inline(always)]
+    fn venue_catches_up<const BOUNDED: bool>(&mut self, waiting_ns: &mut u64) -> Next {
         loop {
             if self.venue_next == self.rows.len() {
                 if !self.read_ahead() {
-                    return false;
+                    return Next::Tape;
                 }
                 if self.venue_next == self.rows.len() {
                     // The tape ended or the read-ahead is full: no row to see.
-                    return self.venue_next > 0;
+                    return match self.rows.front() {
+                        Some(row) if !BOUNDED || row.record.ts_local_ns <= *waiting_ns => Next::Row,
+                        Some(_) => Next::Waiting,
+                        None => Next::Tape,
+                    };
                 }
             }
             let row = self.rows.get(self.venue_next).expect("a row not yet seen");
             let venue_ns = row.venue_ns.max(self.venue_clock_ns);
             if self.venue_next > 0 {
                 let front = self.rows.front().expect("a row the venue saw");
-                if venue_ns > front.record.ts_local_ns {
-                    return true;
+                let engine_ns = front.record.ts_local_ns;
+                if venue_ns > engine_ns {
+                    return if !BOUNDED || engine_ns <= *waiting_ns {
+                        Next::Row
+                    } else {
+                        Next::Waiting
+                    };
                 }
+            }
+            if BOUNDED && venue_ns > *waiting_ns {
+                return Next::Waiting;
             }
             self.venue_applies_row(venue_ns);
             if !self.replies.is_empty() {
-                return false;
+                if !BOUNDED {
+                    return Next::Arrived;
+                }
+                *waiting_ns = (*waiting_ns).min(self.reply_front_ns());
             }
         }
+    }
+
+    /// The front reply's time at the engine; u64::MAX if none waits.
+    #[inline]
+    fn reply_front_ns(&self) -> u64 {
+        self.replies
+            .front()
+            .map_or(u64::MAX, |reply| reply.ts_recv_ns)
+    }
+
+    /// The front order's time at the venue; u64::MAX if none waits.
+    #[inline]
+    fn request_front_ns(&self) -> u64 {
+        self.requests
+            .front()
+            .map_or(u64::MAX, |(time_ns, _)| *time_ns)
     }
 
     /// The earliest item of the four streams, by (time, rank): the least
@@ -778,13 +882,27 @@ impl Driver {
                 driver.engine_key = driver.engine_key_now();
             }
             _ => {
-                driver.counters.replies += 1;
-                let mut reply = driver.replies.pop_front().expect("the merge saw a reply");
+                driver.hand_over_reply(emit);
                 driver.reply_key = driver.reply_key_now();
-                driver.engine_receives(reply.ts_recv_ns);
-                emit(&mut reply);
             }
         });
+    }
+
+    /// Hands over the front reply, lent in its place in the queue, then
+    /// drops it; the reply's key is left to the caller.
+    #[inline(always)]
+    fn hand_over_reply(&mut self, emit: &mut dyn FnMut(&mut Event)) {
+        self.counters.replies += 1;
+        let ts_recv_ns = self
+            .replies
+            .front()
+            .expect("the merge saw a reply")
+            .ts_recv_ns;
+        self.engine_receives(ts_recv_ns);
+        if let Some(reply) = self.replies.front_mut() {
+            emit(reply);
+        }
+        self.replies.pop_front();
     }
 
     /// Runs one hand-over, timed if it is in the sample.
@@ -914,3 +1032,6 @@ impl Source for DriverLane {
         lock(&self.driver).is_finished()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -28,6 +28,7 @@
 //! [`run_backtest`].
 
 pub mod driver;
+mod order_link;
 mod read_ahead;
 mod report;
 pub mod tape_core;
@@ -39,7 +40,6 @@ pub use report::BacktestReport;
 use crate::commands::backtest::TapeFailure;
 use anyhow::{bail, Context, Result};
 use genesis_engine::adapters::tape_source::TapeFeed;
-use genesis_engine::adapters::QueueGateway;
 use genesis_engine::config::{plan_groups, Config, StrategyName};
 use genesis_engine::ingest::{NoSource, Sources, POLL_BUDGET_MAX};
 use genesis_engine::run::{Parts, RunHooks};
@@ -140,7 +140,7 @@ pub fn backtest_parts(
     feed: TapeFeed,
     synchronous: bool,
 ) -> (Parts, Arc<Mutex<Driver>>, Option<TapeAhead>) {
-    let (gateway, requests) = QueueGateway::new(config.venue.queue_capacity);
+    let (orders_out, requests) = order_link::order_link(config.venue.queue_capacity);
     let (driver, ahead) = match config.backtest.tape_core {
         Some(_) => {
             let (driver, ahead) = Driver::with_tape_core(config, feed, requests, synchronous);
@@ -157,7 +157,7 @@ pub fn backtest_parts(
             market: Box::new(market),
         },
         strategy: genesis_engine::strategy::from_config(config),
-        gateway: Box::new(gateway),
+        gateway: Box::new(order_link::LinkGateway(orders_out)),
     };
     (parts, driver, ahead)
 }

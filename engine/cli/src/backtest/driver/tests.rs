@@ -1,0 +1,143 @@
+//! The synchronous market lane's merge ([`Driver::pump_synchronous`])
+//! against the general merge ([`Driver::next_item`]), the reference: on a
+//! seeded tape, with a scripted engine that sends orders (new orders at
+//! the touch, cancels of acknowledged ones) from what it is handed, both
+//! hand the engine the same events in the same order, and the venue
+//! receives the same orders.
+
+use super::super::order_link::{order_link, OrderSender};
+use super::*;
+use genesis_engine::event::{EventKind, Input};
+use genesis_engine::execution::gateway::RequestKind;
+use genesis_engine::units::{OrderId, Price, Qty, Side};
+use genesis_io::tape::synthetic::{write_synthetic_tape, SyntheticConfig};
+use genesis_io::tape::Compression;
+use std::path::{Path, PathBuf};
+
+fn config() -> Config {
+    let instruments: String = (0..2)
+        .map(|i| {
+            format!(
+                "[[instruments]]\nsymbol = \"SYN{i}USDT\"\ntick_size = \"0.1\"\nlot_size = \"0.001\"\n\
+                 [instruments.limits]\nmax_order_qty = 1\nposition_limit = 8\nstop_loss = 0\n"
+            )
+        })
+        .collect();
+    let text = format!(
+        "[metrics]\nlisten = \"\"\nlatency_log_dir = \"\"\n\
+         [backtest]\nentry_latency_ns = 300000\nresponse_latency_ns = 200000\n\
+         {instruments}"
+    );
+    Config::parse(&text, "driver test").expect("the test's config")
+}
+
+fn tape(dir: &Path) -> Vec<PathBuf> {
+    let synthetic = SyntheticConfig {
+        seed: 3,
+        instrument_count: 2,
+        rows: 6_000,
+        snapshot_levels: 8,
+        compression: Compression::None,
+        ..SyntheticConfig::default()
+    };
+    write_synthetic_tape(dir, &synthetic).unwrap().paths()
+}
+
+/// What the engine was handed, in order: kind, instrument, receipt time
+/// and input words.
+type Handed = Vec<(EventKind, u16, u64, [i64; 4])>;
+
+/// A deterministic stand-in for the stages: on every 5th book delta a
+/// buy at its best bid, and a cancel of every second order acknowledged,
+/// each decided at the event's receipt time.
+struct Engine {
+    requests: OrderSender,
+    handed: Handed,
+    order_id_next: u64,
+    acks: u64,
+}
+
+impl Engine {
+    fn on_event(&mut self, event: &Event) {
+        self.handed
+            .push((event.kind, event.instrument.0, event.ts_recv_ns, event.data));
+        let request = match event.input() {
+            Input::BookDelta(delta)
+                if self.handed.len().is_multiple_of(5) && delta.bid_px.0 > 0 =>
+            {
+                self.order_id_next += 1;
+                (RequestKind::New, OrderId(self.order_id_next), delta.bid_px)
+            }
+            Input::OrderAck(ack) => {
+                self.acks += 1;
+                if self.acks % 2 == 1 {
+                    return;
+                }
+                (RequestKind::Cancel, ack.order_id, ack.price)
+            }
+            _ => return,
+        };
+        let (kind, order_id, price) = request;
+        let sent = self.requests.push(&OrderRequest {
+            kind,
+            order_id,
+            instrument: event.instrument,
+            side: Side::Buy,
+            price: Price(price.0),
+            qty: Qty(1),
+            ts_trigger_ns: event.ts_recv_ns,
+            ts_decided_ns: event.ts_recv_ns,
+            trigger_seq: 0,
+        });
+        assert!(sent, "the test's link has room");
+    }
+}
+
+/// Runs the whole tape through a synchronous driver as ingest polls it
+/// (the venue lane, then the market lane, budget 64), with or without
+/// the fast merge; what the engine was handed, and the counters.
+fn handed(config: &Config, tapes: &[PathBuf], fast_merge: bool) -> (Handed, DriverCounters) {
+    let feed = TapeFeed::open(tapes, config).unwrap();
+    let (requests, requests_in) = order_link(1 << 12);
+    let mut driver = Driver::new(config, feed, requests_in, true);
+    driver.fast_merge = fast_merge;
+    let mut engine = Engine {
+        requests,
+        handed: Vec::new(),
+        order_id_next: 0,
+        acks: 0,
+    };
+    let clock = EpochClock::new();
+    let mut polls = 0;
+    while !driver.is_finished() {
+        for lane in [Lane::Venue, Lane::Market] {
+            driver.pump(lane, &clock, 64, &mut |event| engine.on_event(event));
+        }
+        polls += 1;
+        assert!(polls < 1_000_000, "the driver finishes");
+    }
+    (engine.handed, driver.counters())
+}
+
+// With replies and orders in flight between the rows, the fast merge
+// hands the engine, and the venue, exactly what the general merge does.
+#[test]
+fn the_fast_merge_hands_over_what_the_general_merge_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let tapes = tape(dir.path());
+    let config = config();
+    let (general, general_counters) = handed(&config, &tapes, false);
+    let (fast, fast_counters) = handed(&config, &tapes, true);
+    assert!(
+        general_counters.requests > 200 && general_counters.replies > 300,
+        "orders flow: {general_counters:?}"
+    );
+    assert_eq!(fast_counters, general_counters);
+    assert_eq!(fast.len(), general.len());
+    if let Some(index) = (0..fast.len()).find(|&i| fast[i] != general[i]) {
+        panic!(
+            "hand-over {index} differs: fast merge {:?}, general merge {:?}",
+            fast[index], general[index]
+        );
+    }
+}
