@@ -93,6 +93,31 @@ pub fn genesis() -> Command {
     command
 }
 
+/// Runs `genesis run` with `args` in `dir` until `done` holds of the events
+/// in the journal at `journal` (polled as [`wait_until`] polls), then stops
+/// it with Ctrl-C and returns its output: a run as long as the CPU it gets
+/// makes it, where a `--duration` run on a loaded host may end before it
+/// traded at all.
+pub fn run_until(
+    args: &[&str],
+    dir: &Path,
+    journal: &Path,
+    what: &str,
+    mut done: impl FnMut(&[genesis_engine::event::Event]) -> bool,
+) -> Output {
+    let child = spawn(
+        genesis()
+            .arg("run")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
+    wait_until(what, || done(&journal_events(journal)));
+    signal(&child, libc::SIGINT);
+    child.wait_with_output().unwrap()
+}
+
 /// Every event in a journal folder, live or finished (empty if there is none yet).
 pub fn journal_events(dir: &Path) -> Vec<genesis_engine::event::Event> {
     if !dir.exists() {
