@@ -68,10 +68,19 @@ pub fn signal(child: &std::process::Child, signal: i32) {
 }
 
 /// Polls `check` every 20 ms until it holds; fails with `what` after 30 s.
-pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, check: impl FnMut() -> bool) {
+    wait_until_or(what, check, String::new);
+}
+
+/// [`wait_until`], failing with `what` and what `context` says then.
+pub fn wait_until_or(what: &str, mut check: impl FnMut() -> bool, context: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !check() {
-        assert!(Instant::now() < deadline, "{what}: not within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within 30 s {}",
+            context()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -105,7 +114,7 @@ pub fn run_until(
     what: &str,
     mut done: impl FnMut(&[genesis_engine::event::Event]) -> bool,
 ) -> Output {
-    let child = spawn(
+    let mut child = spawn(
         genesis()
             .arg("run")
             .args(args)
@@ -113,9 +122,24 @@ pub fn run_until(
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped()),
     );
+    // Both pipes are read meanwhile: a full one would stall the engine.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     wait_until(what, || done(&journal_events(journal)));
     signal(&child, libc::SIGINT);
-    child.wait_with_output().unwrap()
+    let mut output = child.wait_with_output().unwrap();
+    output.stdout = stdout.join().unwrap();
+    output.stderr = stderr.join().unwrap();
+    output
 }
 
 /// Every event in a journal folder, live or finished (empty if there is none yet).
