@@ -34,6 +34,19 @@ fn live_tops(events: &[Event]) -> usize {
         .count()
 }
 
+/// Instruments of the default config.
+const INSTRUMENTS: usize = 4;
+
+/// Instruments with a fresh top journaled (their books synced).
+fn synced_instruments(events: &[Event]) -> usize {
+    let synced: std::collections::BTreeSet<usize> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::TopOfBook && e.flags & FLAG_STALE == 0)
+        .map(|e| e.instrument.index())
+        .collect();
+    synced.len()
+}
+
 /// What a run must have journaled before it is stopped: market data (more
 /// than 100 live tops) and a fill. Runs go on until then, however long the
 /// CPU they get makes that, instead of for a fixed time.
@@ -193,8 +206,8 @@ fn default_run_with_the_websocket_feed() {
         ],
         dir.path(),
         &journal,
-        "market data and a fill journaled",
-        traded,
+        "market data on every instrument and a fill journaled",
+        |events| traded(events) && synced_instruments(events) == INSTRUMENTS,
     );
     assert!(
         output.status.success(),
