@@ -94,19 +94,25 @@ fn start_engine(dir: &Path, name: &'static str, market_data: &str, fix_port: u16
     }
 }
 
-/// Stops the run once it traded (see [`traded`]); its report, checked
-/// against its journal.
-fn finish_engine(run: EngineRun) -> serde_json::Value {
-    let name = run.name;
+/// Waits until the run traded (see [`traded`]).
+fn wait_traded(run: &EngineRun) {
     let log = || std::fs::read_to_string(&run.log).unwrap_or_default();
     common::process::wait_until_or(
-        &format!("{name}: market data and a fill journaled"),
+        &format!("{}: market data and a fill journaled", run.name),
         || traded(&journal_events(&run.journal)),
         || {
             let tops = live_tops(&journal_events(&run.journal));
             format!("({tops} live tops); log:\n{}", log())
         },
     );
+}
+
+/// Stops the run once it traded (see [`traded`]); its report, checked
+/// against its journal.
+fn finish_engine(run: EngineRun) -> serde_json::Value {
+    let name = run.name;
+    let log = || std::fs::read_to_string(&run.log).unwrap_or_default();
+    wait_traded(&run);
     signal(&run.child, libc::SIGINT);
     let output = run.child.wait_with_output().unwrap();
     assert!(output.status.success(), "{name}: {}", log());
@@ -172,6 +178,9 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
         &format!("[market_data]\nsource = \"binance-ws\"\n[market_data.binance]\nurl = \"{url}\""),
         fix_port,
     );
+    // Both trade before either stops: two sessions at once.
+    wait_traded(&itch);
+    wait_traded(&websocket);
     let (itch, websocket) = (finish_engine(itch), finish_engine(websocket));
 
     signal(&sim, libc::SIGINT);
