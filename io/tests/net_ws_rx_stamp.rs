@@ -24,7 +24,7 @@ use genesis_io::net::{
 use mio::{Events, Poll, Token};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rx_stamp::{assert_kernel_stamp, busy_work, kernel_stamping_live, wait_until, BUSY_NS};
+use rx_stamp::{assert_converted_stamp, busy_work, kernel_stamping_live, wait_until, BUSY_NS};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -192,7 +192,7 @@ fn kernel_stamps_over(tls: bool) {
     let user_before = client.stats().messages_stamped_user;
     for _ in 0..3 {
         let [sent_ns, seen_ns, busy_ns, stamp] = stamped_round(&server, &mut client, &mut poll);
-        assert_kernel_stamp(stamp, sent_ns, seen_ns, busy_ns);
+        assert_converted_stamp(stamp, sent_ns, seen_ns, busy_ns);
     }
     assert_eq!(client.stats().messages_stamped_user, user_before);
 }

@@ -13,15 +13,23 @@ use std::time::{Duration, Instant};
 const RUN_CONFIG: &str =
     "[topology]\npin_threads = false\nwait = \"sleep\"\n[market_data]\nrate_per_sec = 20000\n";
 
-// `genesis run --duration 2` on the built-in defaults trades and prints the per-stage table.
+// `genesis run` on the built-in defaults, stopped with Ctrl-C once a fill
+// is journaled (however long the CPU it gets makes that), trades and
+// prints the per-stage table.
 #[test]
 fn default_run_trades_and_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let output = genesis()
-        .args(["run", "--duration", "2", "--summary-json", "summary.json"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let output = run_until(
+        &["--summary-json", "summary.json"],
+        dir.path(),
+        &dir.path().join("genesis-data/journal"),
+        "a fill journaled",
+        |events| {
+            events
+                .iter()
+                .any(|e| e.kind == genesis_engine::event::EventKind::Fill)
+        },
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -42,9 +50,9 @@ fn default_run_trades_and_reports() {
             .as_u64()
             .unwrap_or_else(|| panic!("{key} in {summary}"))
     };
-    // How many events a 2 s run takes follows the CPU it gets (a debug build
-    // beside other work takes a few thousand); what must hold is that it
-    // traded and that the journal holds every one of them (checked below).
+    // How many events the run took follows the CPU it got; what must hold
+    // is that it traded and that the journal holds every one of them
+    // (checked below).
     assert!(number("events") > 0, "{summary}");
     assert!(number("orders_sent") > 0, "{summary}");
     assert!(number("fills") > 0, "{summary}");

@@ -7,7 +7,7 @@
 mod common;
 
 use common::process::*;
-use genesis_engine::event::Event;
+use genesis_engine::event::{Event, EventKind};
 use genesis_engine::journal_stage::{list_runs, EventReader};
 use rand_core::{RngCore, SeedableRng};
 use std::path::Path;
@@ -64,8 +64,10 @@ fn restart_resumes_and_replays() {
     let journal = dir.path().join("journal");
     let mut first_final_snapshot = false;
     // At least two runs, and as many more as it takes for the 1 MiB
-    // segments to roll over (how many events a 1 s run journals follows the
-    // CPU it gets; the runs are counted, not timed).
+    // segments to roll over. Each run goes on until it journaled a fill and
+    // RUN_EVENTS_MIN events of its own, however long the CPU it gets makes
+    // that (the runs are counted, not timed).
+    const RUN_EVENTS_MIN: usize = 5_000;
     let mut runs_made = 0;
     while runs_made < 2 || segment_count(&journal) < 2 {
         assert!(
@@ -76,17 +78,16 @@ fn restart_resumes_and_replays() {
         runs_made += 1;
         let summary = dir.path().join(format!("summary-{index}.json"));
         let summary_arg = summary.to_str().unwrap();
-        let output = run(
-            &[
-                "run",
-                "--config",
-                config,
-                "--duration",
-                "1",
-                "--summary-json",
-                summary_arg,
-            ],
+        let before = journal_events(&journal).len();
+        let output = run_until(
+            &["--config", config, "--summary-json", summary_arg],
             dir.path(),
+            &journal,
+            &format!("run {index}: a fill and {RUN_EVENTS_MIN} events journaled"),
+            |events| {
+                let new = events.get(before..).unwrap_or_default();
+                new.len() >= RUN_EVENTS_MIN && new.iter().any(|e| e.kind == EventKind::Fill)
+            },
         );
         assert!(output.status.success(), "{}", text(&output));
         // Each run meets a fresh simulated venue, whose fills are new: none
@@ -224,18 +225,15 @@ fn restart_resumes_and_replays() {
 fn replay_reports_the_first_divergence() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "[metrics]\nlisten = \"\"\n");
-    let output = run(
-        &[
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--duration",
-            "1",
-        ],
+    let journal = dir.path().join("journal");
+    let output = run_until(
+        &["--config", config.to_str().unwrap()],
         dir.path(),
+        &journal,
+        "an accepted decision journaled",
+        |events| events.iter().any(|e| e.intents[0].is_accepted()),
     );
     assert!(output.status.success(), "{}", text(&output));
-    let journal = dir.path().join("journal");
     let mut events = EventReader::read_all(&journal).unwrap();
     let at = events
         .iter()
@@ -349,6 +347,23 @@ fn a_damaged_snapshot_falls_back_and_says_so() {
     );
     let config = config.to_str().unwrap();
     let summary = dir.path().join("summary.json");
+    let snapshots = dir.path().join("journal").join("snapshots");
+    let snapshot_count = || std::fs::read_dir(&snapshots).map_or(0, |entries| entries.count());
+    // Until two snapshots are written (one every 100 events), however long
+    // that takes; the run's end writes a final one.
+    let first = run_until(
+        &[
+            "--config",
+            config,
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        dir.path(),
+        &dir.path().join("journal"),
+        "two snapshots written",
+        |_| snapshot_count() >= 2,
+    );
+    assert!(first.status.success(), "{}", text(&first));
     let args = [
         "run",
         "--config",
@@ -358,9 +373,6 @@ fn a_damaged_snapshot_falls_back_and_says_so() {
         "--summary-json",
         summary.to_str().unwrap(),
     ];
-    let first = run(&args, dir.path());
-    assert!(first.status.success(), "{}", text(&first));
-    let snapshots = dir.path().join("journal").join("snapshots");
     let mut files: Vec<_> = std::fs::read_dir(&snapshots)
         .unwrap()
         .map(|e| e.unwrap().path())

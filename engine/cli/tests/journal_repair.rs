@@ -195,15 +195,15 @@ fn deleted_middle_segment_is_refused_named_and_cut() {
         "{}",
         text(&replay)
     );
-    let again = run(
-        &[
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--duration",
-            "0.5",
-        ],
+    // The next run appends after the cut: it goes on until it journaled an
+    // event of its own, however long that takes on a loaded host.
+    let cut_len = seq_cut as usize;
+    let again = run_until(
+        &["--config", config.to_str().unwrap()],
         dir.path(),
+        &journal,
+        "an event journaled after the cut",
+        |events| events.len() > cut_len,
     );
     assert!(again.status.success(), "{}", text(&again));
     assert!(

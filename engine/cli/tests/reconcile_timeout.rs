@@ -13,7 +13,7 @@ mod common;
 
 use common::process::{free_port, journal_events, scrape, signal, wait_until, write_run_config};
 use common::venue::{Engine, Proxy, Venue};
-use genesis_engine::event::{ControlCommand, Input};
+use genesis_engine::event::{ControlCommand, EventKind, Input};
 
 #[test]
 fn timed_out_reconciliation_holds_the_gate_until_the_operator_releases_it() {
@@ -52,8 +52,14 @@ fn timed_out_reconciliation_holds_the_gate_until_the_operator_releases_it() {
                 .lines()
                 .any(|line| line.contains("CRITICAL") && line.contains("\"reconcile\""))
     });
-    // Gated: market data flows, nothing goes out.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Gated: market data flows (200 tops journaled while the gate is held,
+    // counted rather than waited out), nothing goes out.
+    let held_at = journal_events(&journal).len();
+    wait_until("market data while the gate is held", || {
+        let events = journal_events(&journal);
+        let tops = events.get(held_at..).unwrap_or_default().iter();
+        tops.filter(|e| e.kind == EventKind::TopOfBook).count() >= 200
+    });
     assert!(
         !proxy.sent_text().contains("|35=D|"),
         "no order while the gate is held"

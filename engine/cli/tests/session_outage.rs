@@ -1,23 +1,23 @@
-//! A 5 s session outage while trading: the engine trades with a standalone
+//! A session outage while trading: the engine trades with a standalone
 //! `genesis venue-sim` through a proxy that drops the FIX connection and
-//! refuses new ones for 5 s. Every new order made while the session is down
-//! is rejected locally (`venue_reason::NOT_CONNECTED`, journaled), none of
-//! them ever reaches the venue (not even at the reconnect, on old prices),
+//! refuses new ones until an order made meanwhile has been rejected
+//! locally (the outage ends on that condition, not after a fixed time that
+//! a loaded host could let pass with no order made). Every new order made
+//! while the session is down is rejected locally
+//! (`venue_reason::NOT_CONNECTED`, journaled), none of them ever reaches
+//! the venue (not even at the reconnect, on old prices),
 //! and trading resumes once the session is back. Reconciliation is off
 //! here: with it on, the gate closes when the session goes and risk refuses
 //! new orders before they are made. The simulated venue starts every
 //! connection's sequence numbers at 1, so the engine logs on with
 //! `reset_on_logon` (ResetSeqNumFlag=Y), as it would with such a venue.
 
-#![allow(clippy::disallowed_methods)] // the outage and the trading are wall-clock
-
 mod common;
 
 use common::process::{free_port, journal_events, write_run_config};
 use common::venue::{Engine, Proxy, Venue};
-use genesis_engine::event::{venue_reason, Input, RejectedRequest};
+use genesis_engine::event::{venue_reason, Event, Input, RejectedRequest};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 /// The engine order ids of the NewOrderSingles in `sent` (FIX text, SOH
 /// as `|`), read from their ClOrdIDs under the journal's lineage.
@@ -38,6 +38,22 @@ fn new_order_ids(sent: &str, journal: &std::path::Path) -> BTreeSet<u64> {
             let end = message[start..].find('|')? + start;
             let (order, _) = ids.own_order_of(&message.as_bytes()[start..end])?;
             Some(order.0)
+        })
+        .collect()
+}
+
+/// The engine order ids of the `request`s rejected locally because the
+/// session was down.
+fn rejected_locally(events: &[Event], request: RejectedRequest) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(move |e| match e.input() {
+            Input::OrderReject(r)
+                if r.request == request && r.venue_reason == venue_reason::NOT_CONNECTED =>
+            {
+                Some(r.order_id.0)
+            }
+            _ => None,
         })
         .collect()
 }
@@ -65,9 +81,16 @@ fn orders_made_during_an_outage_are_rejected_locally_not_sent() {
     common::process::wait_until("new orders reach the venue", || {
         !new_order_ids(&proxy.sent_text(), &journal).is_empty()
     });
-    proxy.outage(Duration::from_secs(5));
+    let before_outage = journal_events(&journal).len();
+    proxy.outage_begin();
     engine.wait_log("the loss logged", "FIX session lost");
-    std::thread::sleep(Duration::from_secs(5));
+    common::process::wait_until("an order rejected locally during the outage", || {
+        let events = journal_events(&journal);
+        let during = events.get(before_outage..).unwrap_or_default();
+        !rejected_locally(during, RejectedRequest::New).is_empty()
+            || !rejected_locally(during, RejectedRequest::Replace).is_empty()
+    });
+    proxy.outage_end();
     common::process::wait_until("the second logon", || {
         engine.log().matches("FIX session logged on").count() >= 2
     });
@@ -81,21 +104,10 @@ fn orders_made_during_an_outage_are_rejected_locally_not_sent() {
 
     // New orders and replaces (the strategy moves its resting quotes).
     let events = journal_events(&journal);
-    let local = |request| {
-        events
-            .iter()
-            .filter_map(move |e| match e.input() {
-                Input::OrderReject(r)
-                    if r.request == request && r.venue_reason == venue_reason::NOT_CONNECTED =>
-                {
-                    Some(r.order_id.0)
-                }
-                _ => None,
-            })
-            .collect::<Vec<u64>>()
-    };
-    let (new_rejected, replaces_rejected) =
-        (local(RejectedRequest::New), local(RejectedRequest::Replace));
+    let (new_rejected, replaces_rejected) = (
+        rejected_locally(&events, RejectedRequest::New),
+        rejected_locally(&events, RejectedRequest::Replace),
+    );
     assert!(
         new_rejected.len() + replaces_rejected.len() > 0,
         "orders made during the outage were rejected locally: {report}"

@@ -8,10 +8,10 @@
 mod common;
 
 use common::process::{
-    free_port, free_udp_port, genesis, journal_events, lines_of, signal, spawn, wait_for_line,
-    write_run_config,
+    free_port, free_udp_port, genesis, journal_events, lines_of, run_until, signal, spawn,
+    wait_for_line, write_run_config,
 };
-use genesis_engine::event::{EventKind, FLAG_STALE};
+use genesis_engine::event::{Event, EventKind, FLAG_STALE};
 use std::path::Path;
 use std::process::Stdio;
 
@@ -26,12 +26,41 @@ fn number_before(line: &str, label: &str) -> u64 {
     head.split_whitespace().last().unwrap().parse().unwrap()
 }
 
+/// Tops journaled fresh (the book was synced).
+fn live_tops(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| e.kind == EventKind::TopOfBook && e.flags & FLAG_STALE == 0)
+        .count()
+}
+
+/// Instruments of the default config.
+const INSTRUMENTS: usize = 4;
+
+/// Instruments with a fresh top journaled (their books synced).
+fn synced_instruments(events: &[Event]) -> usize {
+    let synced: std::collections::BTreeSet<usize> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::TopOfBook && e.flags & FLAG_STALE == 0)
+        .map(|e| e.instrument.index())
+        .collect();
+    synced.len()
+}
+
+/// What a run must have journaled before it is stopped: market data (more
+/// than 100 live tops) and a fill. Runs go on until then, however long the
+/// CPU they get makes that, instead of for a fixed time.
+fn traded(events: &[Event]) -> bool {
+    live_tops(events) > 100 && events.iter().any(|e| e.kind == EventKind::Fill)
+}
+
 /// An engine run in its own process, trading with the standalone venue.
 struct EngineRun {
     name: &'static str,
     child: common::process::ChildGuard,
     journal: std::path::PathBuf,
     summary: std::path::PathBuf,
+    log: std::path::PathBuf,
 }
 
 fn start_engine(dir: &Path, name: &'static str, market_data: &str, fix_port: u16) -> EngineRun {
@@ -44,37 +73,49 @@ fn start_engine(dir: &Path, name: &'static str, market_data: &str, fix_port: u16
         ),
     );
     let summary = dir.join(format!("{name}.json"));
+    // Its log to a file: a pipe nobody reads while the test waits on the
+    // journal would fill and stall the engine.
+    let log = dir.join(format!("{name}.log"));
     let child = spawn(
         genesis()
-            .args([
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--duration",
-                "4",
-            ])
+            .args(["run", "--config", config.to_str().unwrap()])
             .arg("--summary-json")
             .arg(&summary)
             .current_dir(dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
+            .stderr(std::fs::File::create(&log).unwrap()),
     );
     EngineRun {
         name,
         child,
         journal,
         summary,
+        log,
     }
 }
 
+/// Waits until the run traded (see [`traded`]).
+fn wait_traded(run: &EngineRun) {
+    let log = || std::fs::read_to_string(&run.log).unwrap_or_default();
+    common::process::wait_until_or(
+        &format!("{}: market data and a fill journaled", run.name),
+        || traded(&journal_events(&run.journal)),
+        || {
+            let tops = live_tops(&journal_events(&run.journal));
+            format!("({tops} live tops); log:\n{}", log())
+        },
+    );
+}
+
+/// Stops the run once it traded (see [`traded`]); its report, checked
+/// against its journal.
 fn finish_engine(run: EngineRun) -> serde_json::Value {
     let name = run.name;
+    let log = || std::fs::read_to_string(&run.log).unwrap_or_default();
+    wait_traded(&run);
+    signal(&run.child, libc::SIGINT);
     let output = run.child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{name}: {}", log());
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&run.summary).unwrap()).unwrap();
     let events = journal_events(&run.journal);
@@ -84,10 +125,7 @@ fn finish_engine(run: EngineRun) -> serde_json::Value {
         Some(fills),
         "{name}: journal and report agree"
     );
-    let live_tops = events
-        .iter()
-        .filter(|e| e.kind == EventKind::TopOfBook && e.flags & FLAG_STALE == 0)
-        .count();
+    let live_tops = live_tops(&events);
     assert!(
         live_tops > 100,
         "{name}: market data arrived: {live_tops} live tops"
@@ -101,12 +139,16 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
     let dir = tempfile::tempdir().unwrap();
     let (fix_port, ws_port) = (free_port(), free_port());
     let (feed_port, request_port) = (free_udp_port(), free_udp_port());
+    // Every port given: the defaults (26400-26402) are fixed, and anything
+    // else on the host may hold them.
+    let snapshot_port = free_port();
     let mut sim = spawn(
         genesis()
             .args(["venue-sim", "--rate", "20000"])
             .args(["--fix-port", &fix_port.to_string()])
             .args(["--itch-to", &format!("127.0.0.1:{feed_port}")])
             .args(["--itch-request-port", &request_port.to_string()])
+            .args(["--itch-snapshot-port", &snapshot_port.to_string()])
             .args(["--ws-port", &ws_port.to_string()])
             .stdout(Stdio::piped()),
     );
@@ -121,7 +163,8 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
         dir.path(),
         "itch",
         &format!(
-            "[market_data]\nsource = \"itch\"\n[market_data.itch]\nfeed_bind = \"127.0.0.1:{feed_port}\"\nrequest_server = \"127.0.0.1:{request_port}\""
+            "[market_data]\nsource = \"itch\"\n[market_data.itch]\nfeed_bind = \"127.0.0.1:{feed_port}\"\n\
+             request_server = \"127.0.0.1:{request_port}\"\nsnapshot_server = \"127.0.0.1:{snapshot_port}\""
         ),
         fix_port,
     );
@@ -135,6 +178,9 @@ fn standalone_venue_sim_serves_engines_over_itch_websocket_and_fix() {
         &format!("[market_data]\nsource = \"binance-ws\"\n[market_data.binance]\nurl = \"{url}\""),
         fix_port,
     );
+    // Both trade before either stops: two sessions at once.
+    wait_traded(&itch);
+    wait_traded(&websocket);
     let (itch, websocket) = (finish_engine(itch), finish_engine(websocket));
 
     signal(&sim, libc::SIGINT);
@@ -160,19 +206,18 @@ fn default_run_with_the_websocket_feed() {
         "[market_data]\nsource = \"binance-sim\"\nrate_per_sec = 20000",
     );
     let summary = dir.path().join("summary.json");
-    let output = genesis()
-        .args([
-            "run",
+    let output = run_until(
+        &[
             "--config",
             config.to_str().unwrap(),
-            "--duration",
-            "4",
-        ])
-        .arg("--summary-json")
-        .arg(&summary)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        dir.path(),
+        &journal,
+        "market data on every instrument and a fill journaled",
+        |events| traded(events) && synced_instruments(events) == INSTRUMENTS,
+    );
     assert!(
         output.status.success(),
         "{}",

@@ -86,7 +86,10 @@ pub use reactor::{
     bind_udp, connect_tcp, tcp_connect_state, ConnectState, PollMode, Reactor, ReactorStats,
 };
 pub use retransmit_store::RetransmitStore;
-pub use rx_stamp::{enable_rx_stamps, probe_tcp_rx_stamps, realtime_ns, recv_stamped, RxStamping};
+pub use rx_stamp::{
+    enable_rx_stamps, probe_tcp_rx_stamps, realtime_ns, recv_stamped, RxStamping,
+    RX_STAMP_OFFSET_ERROR_NS_MAX,
+};
 pub use snapshot_fetcher::{
     FetchFailure, SnapshotAnswer, SnapshotFetcher, SnapshotFetcherConfig, SnapshotRequest,
 };

@@ -91,12 +91,27 @@ pub fn realtime_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// The widest bracket the caller-clock offset is taken from when it can
+/// be helped: the caller's clock, CLOCK_REALTIME, the caller's clock again,
+/// read back to back, take tens to a few hundred ns; a wider one means the
+/// thread was interrupted, preempted or descheduled by the hypervisor
+/// between the reads, and the offset taken from it would err by that long
+/// (microseconds to milliseconds on a loaded host), so it is measured again.
+/// A converted stamp errs low by at most this much, unless every one of
+/// [`OFFSET_ATTEMPTS`] brackets was wider (then by the narrowest).
+pub const RX_STAMP_OFFSET_ERROR_NS_MAX: u64 = 1_000;
+
+/// Brackets tried per measurement of the offset, at most.
+const OFFSET_ATTEMPTS: usize = 3;
+
 /// Converts kernel stamps (CLOCK_REALTIME) to a caller's clock, with the
 /// offset between the two measured at the first conversion after each
 /// [`CallerClockBridge::reset`] (once per poll: the clocks do not drift
 /// apart measurably within one). A converted stamp is never later than
 /// the caller's reading it is converted beside, so a latency taken from it
-/// is never negative; a stamp from before the caller's epoch clamps to 0.
+/// is never negative, and errs low by at most
+/// [`RX_STAMP_OFFSET_ERROR_NS_MAX`] (see there); a stamp from before the
+/// caller's epoch clamps to 0.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct CallerClockBridge {
     /// Caller's clock minus CLOCK_REALTIME, once measured.
@@ -110,15 +125,43 @@ impl CallerClockBridge {
     }
 
     /// `kernel_ns` on the caller's clock, given `read_ns`, the caller's
-    /// clock read after the read that delivered the stamped bytes.
-    pub(crate) fn convert(&mut self, kernel_ns: u64, read_ns: u64) -> u64 {
-        // CLOCK_REALTIME is read after `read_ns`, so the offset errs low by
-        // the time between the two reads (tens of ns): never into the future.
-        let offset = *self
-            .offset_ns
-            .get_or_insert_with(|| i128::from(read_ns) - i128::from(realtime_ns()));
+    /// clock read after the read that delivered the stamped bytes, and that
+    /// clock (read again to measure the offset, once per poll).
+    pub(crate) fn convert(
+        &mut self,
+        kernel_ns: u64,
+        read_ns: u64,
+        clock: &mut impl FnMut() -> u64,
+    ) -> u64 {
+        let offset = match self.offset_ns {
+            Some(offset) => offset,
+            None => *self.offset_ns.insert(measure_offset(read_ns, clock)),
+        };
         (i128::from(kernel_ns) + offset).clamp(0, i128::from(read_ns)) as u64
     }
+}
+
+/// The caller's clock minus CLOCK_REALTIME, from the narrowest of up to
+/// [`OFFSET_ATTEMPTS`] brackets (`before_ns`, CLOCK_REALTIME, the caller's
+/// clock after), stopping at the first no wider than
+/// [`RX_STAMP_OFFSET_ERROR_NS_MAX`]. Taken from the bracket's start, the
+/// offset errs low by at most its width: never into the future.
+fn measure_offset(mut before_ns: u64, clock: &mut impl FnMut() -> u64) -> i128 {
+    let mut narrowest: Option<(u64, i128)> = None;
+    for _ in 0..OFFSET_ATTEMPTS {
+        let realtime = realtime_ns();
+        let after_ns = clock();
+        let width_ns = after_ns.saturating_sub(before_ns);
+        let offset = i128::from(before_ns) - i128::from(realtime);
+        if narrowest.is_none_or(|(narrowest_ns, _)| width_ns < narrowest_ns) {
+            narrowest = Some((width_ns, offset));
+        }
+        if width_ns <= RX_STAMP_OFFSET_ERROR_NS_MAX {
+            break;
+        }
+        before_ns = after_ns;
+    }
+    narrowest.map_or(0, |(_, offset)| offset)
 }
 
 #[cfg(test)]
@@ -133,13 +176,37 @@ mod tests {
         let mut bridge = CallerClockBridge::default();
         let kernel_ns = realtime_ns();
         let read_ns = 5_000_000_000;
-        let converted = bridge.convert(kernel_ns, read_ns);
+        let mut clock = || read_ns;
+        let converted = bridge.convert(kernel_ns, read_ns, &mut clock);
         assert!(converted <= read_ns);
         assert!(read_ns - converted < 50_000_000, "{converted}");
-        assert_eq!(bridge.convert(kernel_ns - 10_000_000_000, read_ns), 0);
-        assert_eq!(bridge.convert(kernel_ns + 1_000_000_000, read_ns), read_ns);
+        assert_eq!(
+            bridge.convert(kernel_ns - 10_000_000_000, read_ns, &mut clock),
+            0
+        );
+        assert_eq!(
+            bridge.convert(kernel_ns + 1_000_000_000, read_ns, &mut clock),
+            read_ns
+        );
         bridge.reset();
-        assert_eq!(bridge.convert(realtime_ns(), 0), 0);
+        assert_eq!(bridge.convert(realtime_ns(), 0, &mut || 0), 0);
+    }
+
+    // The first bracket was interrupted (10 s between the caller's read and
+    // CLOCK_REALTIME's, as a preempted thread sees it): it is measured
+    // again, and the offset comes from a later bracket, not 10 s low.
+    #[test]
+    fn an_interrupted_offset_bracket_is_measured_again() {
+        const SHIFT_NS: u64 = 7_000_000_000;
+        let mut clock = || realtime_ns() + SHIFT_NS;
+        let before_ns = clock() - 10_000_000_000;
+        let offset = measure_offset(before_ns, &mut clock);
+        let error_ns = i128::from(SHIFT_NS) - offset;
+        assert!(error_ns >= 0, "the offset errs low, never high: {error_ns}");
+        assert!(
+            error_ns < 1_000_000_000,
+            "measured again: {error_ns} ns low"
+        );
     }
 
     // A fresh TCP socket takes kernel stamps on Linux.

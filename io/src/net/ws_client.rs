@@ -608,7 +608,7 @@ impl WsClient {
             // `read()`: that lets tungstenite reuse its read buffer in place.
             match ws.read() {
                 Ok(Message::Text(text)) => {
-                    let ts_recv_ns = self.stamp(ws.get_ref().last_rx_stamp_ns(), clock());
+                    let ts_recv_ns = self.stamp(ws.get_ref().last_rx_stamp_ns(), clock);
                     self.stats.messages_text += 1;
                     report(WsEvent::Text {
                         bytes: text.as_bytes(),
@@ -704,12 +704,13 @@ impl WsClient {
     }
 
     /// A message's receive time on the caller's clock: the kernel's stamp
-    /// converted, else `read_ns` (the caller's clock after the read).
-    fn stamp(&mut self, kernel_ns: Option<u64>, read_ns: u64) -> u64 {
+    /// converted, else `read_ns` (the caller's clock, read here, after the read).
+    fn stamp(&mut self, kernel_ns: Option<u64>, clock: &mut impl FnMut() -> u64) -> u64 {
+        let read_ns = clock();
         match kernel_ns {
             Some(kernel_ns) => {
                 self.stats.messages_stamped_kernel += 1;
-                self.bridge.convert(kernel_ns, read_ns)
+                self.bridge.convert(kernel_ns, read_ns, clock)
             }
             None => {
                 self.stats.messages_stamped_user += 1;

@@ -9,7 +9,7 @@
 //! until a probe datagram comes back stamped on arrival.
 #![allow(dead_code)]
 
-use genesis_io::net::{enable_rx_stamps, realtime_ns, recv_stamped};
+use genesis_io::net::{enable_rx_stamps, realtime_ns, recv_stamped, RX_STAMP_OFFSET_ERROR_NS_MAX};
 use mio::event::Source;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -87,6 +87,15 @@ pub fn kernel_stamping_live() -> UdpSocket {
         stamp.is_some_and(|stamp| stamp <= seen_ns)
     });
     socket
+}
+
+/// The same for a stamp converted to the caller's clock (a WebSocket
+/// client's): the conversion's offset may err low by up to
+/// [`RX_STAMP_OFFSET_ERROR_NS_MAX`], so the stamp may read that much
+/// before the send.
+pub fn assert_converted_stamp(stamp: u64, sent_ns: u64, seen_ns: u64, read_ns: u64) {
+    let sent_ns = sent_ns.saturating_sub(RX_STAMP_OFFSET_ERROR_NS_MAX);
+    assert_kernel_stamp(stamp, sent_ns, seen_ns, read_ns);
 }
 
 pub fn assert_kernel_stamp(stamp: u64, sent_ns: u64, seen_ns: u64, read_ns: u64) {

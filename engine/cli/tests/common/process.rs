@@ -68,10 +68,19 @@ pub fn signal(child: &std::process::Child, signal: i32) {
 }
 
 /// Polls `check` every 20 ms until it holds; fails with `what` after 30 s.
-pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, check: impl FnMut() -> bool) {
+    wait_until_or(what, check, String::new);
+}
+
+/// [`wait_until`], failing with `what` and what `context` says then.
+pub fn wait_until_or(what: &str, mut check: impl FnMut() -> bool, context: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !check() {
-        assert!(Instant::now() < deadline, "{what}: not within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within 30 s {}",
+            context()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -91,6 +100,46 @@ pub fn genesis() -> Command {
         });
     }
     command
+}
+
+/// Runs `genesis run` with `args` in `dir` until `done` holds of the events
+/// in the journal at `journal` (polled as [`wait_until`] polls), then stops
+/// it with Ctrl-C and returns its output: a run as long as the CPU it gets
+/// makes it, where a `--duration` run on a loaded host may end before it
+/// traded at all.
+pub fn run_until(
+    args: &[&str],
+    dir: &Path,
+    journal: &Path,
+    what: &str,
+    mut done: impl FnMut(&[genesis_engine::event::Event]) -> bool,
+) -> Output {
+    let mut child = spawn(
+        genesis()
+            .arg("run")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
+    // Both pipes are read meanwhile: a full one would stall the engine.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    wait_until(what, || done(&journal_events(journal)));
+    signal(&child, libc::SIGINT);
+    let mut output = child.wait_with_output().unwrap();
+    output.stdout = stdout.join().unwrap();
+    output.stderr = stderr.join().unwrap();
+    output
 }
 
 /// Every event in a journal folder, live or finished (empty if there is none yet).

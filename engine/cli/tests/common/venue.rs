@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The standalone venue: its process, its command line, its output.
 pub struct Venue {
@@ -191,14 +191,15 @@ impl Drop for Engine {
 }
 
 /// A TCP proxy on loopback to one address: every byte the client sent is
-/// kept; an outage drops the connections and refuses new ones until it ends.
+/// kept; an outage drops the connections and refuses new ones until the
+/// test ends it (a condition the test waits on, not a length of time).
 pub struct Proxy {
     pub port: u16,
     sent: Arc<Mutex<Vec<u8>>>,
     /// How much had been sent when the outage cut the connections, and
     /// when the first connection after it was let through.
     cut_at: Arc<Mutex<(Option<usize>, Option<usize>)>>,
-    down_until: Arc<Mutex<Option<Instant>>>,
+    down: Arc<AtomicBool>,
     cut: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 }
@@ -217,14 +218,14 @@ impl Proxy {
             port: listener.local_addr().unwrap().port(),
             sent: Arc::default(),
             cut_at: Arc::default(),
-            down_until: Arc::default(),
+            down: Arc::default(),
             cut: Arc::default(),
             stop: Arc::default(),
         };
         let cut_at = Arc::clone(&proxy.cut_at);
-        let (sent, down_until, cut, stop) = (
+        let (sent, down, cut, stop) = (
             Arc::clone(&proxy.sent),
-            Arc::clone(&proxy.down_until),
+            Arc::clone(&proxy.down),
             Arc::clone(&proxy.cut),
             Arc::clone(&proxy.stop),
         );
@@ -242,10 +243,7 @@ impl Proxy {
                     }
                     *cut_at.lock().unwrap() = (Some(sent.len()), None);
                 }
-                let down = down_until
-                    .lock()
-                    .unwrap()
-                    .is_some_and(|t| Instant::now() < t);
+                let down = down.load(Ordering::Acquire);
                 if let Ok((client, _)) = listener.accept() {
                     if down {
                         drop(client);
@@ -269,10 +267,15 @@ impl Proxy {
         proxy
     }
 
-    /// Drops every connection now and refuses new ones for `length`.
-    pub fn outage(&self, length: Duration) {
-        *self.down_until.lock().unwrap() = Some(Instant::now() + length);
+    /// Drops every connection now and refuses new ones until [`Proxy::outage_end`].
+    pub fn outage_begin(&self) {
+        self.down.store(true, Ordering::Release);
         self.cut.store(true, Ordering::Release);
+    }
+
+    /// Lets new connections through again.
+    pub fn outage_end(&self) {
+        self.down.store(false, Ordering::Release);
     }
 
     /// Everything the client sent so far, SOH as `|`.
