@@ -55,10 +55,10 @@
 //!   second wakes the venue about 1,000 times a second, not 50,000 (it
 //!   bounded every wait by [`IDLE_SLEEP`], which a flow that cannot tell
 //!   still does). A move is late by the wake-up's latency, as it was; its
-//!   venue time is its due time. A timer due within [`WAIT_MIN_NS`] (a
-//!   walk faster than 200,000 moves a second) is not waited for at all:
-//!   the loop goes round again, since a `ppoll` and the wake-up after it
-//!   cost more than the gap. Held (until the engine reads, or by
+//!   venue time is its due time. A timer due within [`WAIT_MIN_NS`] (2 µs;
+//!   every gap of a walk faster than 500,000 moves a second) is not waited
+//!   for in `ppoll`: the thread spins until it is due and goes round, since
+//!   a `ppoll` and the wake-up after it cost more than the gap. Held (until the engine reads, or by
 //!   [`VenueCommand::Hold`]) a walk is not read, so it sets no timer: the
 //!   release rings the doorbell.
 //!
@@ -90,14 +90,19 @@ use std::time::Duration;
 pub const IDLE_SLEEP: Duration = Duration::from_micros(20);
 
 /// A wait whose earliest timer is due sooner than this is not made: the
-/// loop goes round again (polling its sockets, reading the flow when due).
+/// thread spins until the timer is due, then goes round again (polling its
+/// sockets, reading the flow).
 /// A `ppoll` that blocks costs the venue a syscall, a switch out and a
-/// switch back in on a timer interrupt (several µs of CPU on a small VM,
-/// and the wake-up is late by the thread's timer slack, 50 µs by
-/// default), more than the gap it would sleep through; a walk faster than
-/// 200,000 moves a second (every 5 µs) keeps the venue busy between its
-/// moves, as it keeps it busy handling them.
-pub const WAIT_MIN_NS: u64 = 5_000;
+/// switch back in on a timer interrupt (µs of CPU on a small VM, and the
+/// wake-up is late by up to the thread's timer slack, 50 µs by default),
+/// more than such a gap. Kept short because the spin is CPU the engine's
+/// threads lose: with 5 µs (and going round at once instead of spinning),
+/// a walk at 100,000 moves a second (10 µs apart) on a loaded 2-vCPU host
+/// never waited at all, 590 ms of the venue's CPU in 2 s against 277 ms
+/// with the old 20 µs waits. With 2 µs only a walk faster than 500,000
+/// moves a second keeps the venue busy between its moves, as it keeps it
+/// busy handling them.
+pub const WAIT_MIN_NS: u64 = 2_000;
 
 /// While session orders rest on a board that rings, the board is still
 /// read this often: a top the doorbell missed (see
@@ -177,9 +182,9 @@ pub struct VenueSimReport {
     pub waits: u64,
     /// Of those, ended by their timeout rather than a socket or the doorbell.
     pub waits_timed_out: u64,
-    /// Iterations that did nothing but made no wait: the earliest timer
-    /// (a walk's next move) was due within [`WAIT_MIN_NS`].
-    pub waits_skipped: u64,
+    /// Iterations that did nothing and spun until the earliest timer (a
+    /// walk's next move) instead of a wait: it was due within [`WAIT_MIN_NS`].
+    pub waits_spun: u64,
 }
 
 /// A running simulated venue.
@@ -447,7 +452,7 @@ fn spawn(mut simulator: Simulator, shared: &Shared) -> Result<JoinHandle<()>, St
             (report.loop_iterations, report.flow_polls) = counts;
             report.busy_iterations = idle.busy_iterations;
             (report.waits, report.waits_timed_out) = (idle.waits, idle.waits_timed_out);
-            report.waits_skipped = idle.waits_skipped;
+            report.waits_spun = idle.waits_spun;
             report.exchange = simulator.exchange.counters;
             if let Some(ws) = &simulator.outputs.ws {
                 report.ws = ws.counters;
@@ -471,7 +476,7 @@ struct Idle {
     busy_iterations: u64,
     waits: u64,
     waits_timed_out: u64,
-    waits_skipped: u64,
+    waits_spun: u64,
 }
 
 impl Idle {
@@ -483,7 +488,7 @@ impl Idle {
             busy_iterations: 0,
             waits: 0,
             waits_timed_out: 0,
-            waits_skipped: 0,
+            waits_spun: 0,
         }
     }
 
@@ -509,12 +514,19 @@ impl Idle {
 
 impl Simulator {
     /// Blocks until a socket it serves or the doorbell is ready, or the
-    /// earliest timer ([`Simulator::wait_ns`]) is due; returns at once if
-    /// that timer is due within [`WAIT_MIN_NS`].
+    /// earliest timer ([`Simulator::wait_ns`]) is due; spins until that
+    /// timer instead if it is due within [`WAIT_MIN_NS`].
     fn wait(&mut self, idle: &mut Idle, market_moving: bool, doorbell: &Doorbell) {
         let timeout_ns = self.wait_ns(idle, market_moving, (self.now_ns)());
-        if timeout_ns.is_some_and(|ns| ns < WAIT_MIN_NS) {
-            idle.waits_skipped += 1;
+        if let Some(ns) = timeout_ns.filter(|&ns| ns < WAIT_MIN_NS) {
+            // Spin until the timer is due, then go round: a round polls
+            // every socket and costs µs itself, so going round at once
+            // would spend more than the gap.
+            idle.waits_spun += 1;
+            let until_ns = (self.now_ns)() + ns;
+            while (self.now_ns)() < until_ns {
+                std::hint::spin_loop();
+            }
             return;
         }
         let timeout = timeout_ns.map(Duration::from_nanos);
