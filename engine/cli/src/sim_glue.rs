@@ -62,24 +62,47 @@ pub fn now_ns() -> NowNs {
 pub struct WalkFlow {
     walk: Synthetic,
     clock: EpochClock,
+    /// The walk's pace: one move every `interval_ns` (0: unpaced, as many
+    /// as a read takes), as [`Synthetic`] schedules them.
+    interval_ns: u64,
+    /// When the next move is due on `clock`: the last move's venue time
+    /// plus the interval (0: before the first read, due at once).
+    due_ns: u64,
 }
 
 impl WalkFlow {
     pub fn new(config: &Config, clock: &EpochClock) -> WalkFlow {
+        let rate = config.market_data.rate_per_sec;
         WalkFlow {
             walk: Synthetic::new(config),
             clock: clock.clone(),
+            interval_ns: 1_000_000_000u64.checked_div(rate).map_or(0, |ns| ns.max(1)),
+            due_ns: 0,
         }
     }
 }
 
 impl MarketFlow for WalkFlow {
     fn poll(&mut self, moves: &mut dyn FnMut(MarketMove)) {
+        let mut last_ns = None;
         self.walk.poll(&self.clock, 64, &mut |event| {
+            last_ns = Some(event.ts_venue_ns);
             if let Some(market_move) = move_of(&event) {
                 moves(market_move);
             }
         });
+        // The walk stamps each move with its due time and schedules the
+        // next one interval on (a walk that fell a second behind restarts
+        // its schedule at the read, which stamps that move too).
+        if let Some(last_ns) = last_ns {
+            self.due_ns = last_ns + self.interval_ns;
+        }
+    }
+
+    /// The walk's next move is due one interval after its last: the venue
+    /// waits until then instead of polling for it.
+    fn next_move_in_ns(&self) -> Option<u64> {
+        Some(self.due_ns.saturating_sub(self.clock.now_ns()))
     }
 }
 
@@ -198,5 +221,42 @@ impl SimHooks {
                 "ws_rest_snapshots_sent": ws.rest_snapshots_sent,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk_at(rate_per_sec: u64) -> WalkFlow {
+        let mut config = Config::builtin();
+        config.market_data.rate_per_sec = rate_per_sec;
+        WalkFlow::new(&config, &EpochClock::new())
+    }
+
+    /// Moves one read hands over.
+    fn read(walk: &mut WalkFlow) -> usize {
+        let mut count = 0;
+        walk.poll(&mut |_| count += 1);
+        count
+    }
+
+    // Before its first read a walk is due at once; after a read its next
+    // move is at most one interval (1 ms at 1,000 a second) away.
+    #[test]
+    fn a_paced_walk_says_its_next_move_is_at_most_one_interval_away() {
+        let mut walk = walk_at(1_000);
+        assert_eq!(walk.next_move_in_ns(), Some(0), "due before the first read");
+        assert!(read(&mut walk) >= 1, "the first read moves the market");
+        let next_ns = walk.next_move_in_ns().expect("a walk can tell");
+        assert!(next_ns <= 1_000_000, "next move in {next_ns} ns");
+    }
+
+    // An unpaced walk (rate 0) always has a move due.
+    #[test]
+    fn an_unpaced_walk_is_always_due() {
+        let mut walk = walk_at(0);
+        assert_eq!(read(&mut walk), 64, "a read takes its whole budget");
+        assert_eq!(walk.next_move_in_ns(), Some(0));
     }
 }

@@ -3,7 +3,9 @@
 //! trade: a flow is either a walk the caller runs (any [`MarketFlow`]) or
 //! the tops another thread publishes on a [`TopBoard`] ([`BoardFlow`]).
 //!
-//! Owning thread: the simulator's; a flow is polled once per loop iteration.
+//! Owning thread: the simulator's; a flow is polled once per loop iteration,
+//! and a walk says when its next move is due ([`MarketFlow::next_move_in_ns`])
+//! so the venue waits until then between its moves.
 
 use crate::board::TopBoard;
 use crate::wait::Doorbell;
@@ -46,6 +48,15 @@ pub trait MarketFlow: Send {
     /// this often and sleeps in between instead of following every top.
     fn poll_interval_ns(&self) -> u64 {
         0
+    }
+
+    /// For a flow read on every iteration (a walk paced by its clock): how
+    /// long until its next move is due, in ns by the flow's own clock (0:
+    /// due now), so the venue waits until then instead of polling for it.
+    /// `None` (the default): the flow cannot tell, and the venue waits at
+    /// most [`crate::venue::IDLE_SLEEP`] between reads.
+    fn next_move_in_ns(&self) -> Option<u64> {
+        None
     }
 
     /// Lets the flow ring `bell` when the market reaches a price given to

@@ -9,9 +9,12 @@
 
 mod common;
 
-use common::{move_board, start_venue_with, Still};
+use common::{move_board, start_venue_with, wait_for_moves, Still};
 use genesis_sim::flow::BOARD_POLL_INTERVAL_NS;
+use genesis_sim::venue::WAIT_MIN_NS;
 use genesis_sim::{BoardFlow, TopBoard, VenueSim};
+use genesis_sim::{MarketFlow, MarketMove, Top};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,6 +100,58 @@ fn a_held_walk_is_not_read_and_the_venue_sleeps() {
     assert_eq!(
         report.waits_timed_out, 0,
         "no timer ended a wait: {report:?}"
+    );
+}
+
+/// A walk whose next move is always a fifth of [`WAIT_MIN_NS`] away (one
+/// faster than one move per [`WAIT_MIN_NS`]), moving on every 1,000th read: how often the venue
+/// reads it is what the test counts, not how fast the host is.
+struct Imminent {
+    reads: u64,
+    moves: Arc<AtomicU64>,
+}
+
+impl MarketFlow for Imminent {
+    fn poll(&mut self, moves: &mut dyn FnMut(MarketMove)) {
+        self.reads += 1;
+        if self.reads.is_multiple_of(1_000) {
+            let top = Top {
+                bid_px: 10_000,
+                bid_qty: 5,
+                ask_px: 10_010,
+                ask_qty: 5,
+            };
+            moves(MarketMove::Top { instrument: 0, top });
+            self.moves.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn next_move_in_ns(&self) -> Option<u64> {
+        Some(WAIT_MIN_NS / 5)
+    }
+}
+
+// A walk whose next move is due sooner than [`WAIT_MIN_NS`] is not waited for
+// in ppoll (which would cost more than the gap): the thread spins until it is
+// due and goes round (it waited 20 µs before).
+#[test]
+fn a_walk_due_within_the_shortest_wait_is_not_waited_for() {
+    let moves = Arc::new(AtomicU64::new(0));
+    let flow = Imminent {
+        reads: 0,
+        moves: Arc::clone(&moves),
+    };
+    let mut venue = start_venue_with(Box::new(flow), false);
+    wait_for_moves(&moves, 5);
+    let report = venue.stop();
+    assert_eq!(report.waits, 0, "no ppoll between moves: {report:?}");
+    assert!(
+        report.waits_spun >= 4 * 999,
+        "the loop went round between moves: {report:?}"
+    );
+    assert!(
+        report.flow_polls >= 5_000,
+        "the walk was read on every round: {report:?}"
     );
 }
 

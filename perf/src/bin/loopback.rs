@@ -37,7 +37,7 @@ fn markdown(rows: &[Row], args: &Args) -> String {
     let _ = writeln!(out, "# End to end over loopback sockets\n");
     let _ = writeln!(
         out,
-        "{} s per row; engine: {} (wait `{}`, unpinned); simulated venue on its own thread (polls while busy, sleeps 20 µs after 50 µs idle); journal in the page cache (durability `none`). Tick-to-trade (the engine's own and the venue's) and the TCP round trip are measured in the same row, so the ratio columns survive a noisy machine. µs throughout.\n",
+        "{} s per row; engine: {} (wait `{}`, unpinned); simulated venue on its own thread (polls while busy; otherwise blocks on its sockets until one is ready or a timer is due, the walk's next move included, and does not block for one due within 2 µs); journal in the page cache (durability `none`). Tick-to-trade (the engine's own and the venue's) and the TCP round trip are measured in the same row, so the ratio columns survive a noisy machine. µs throughout.\n",
         args.seconds,
         rows.first().map_or("-", |r| r.plan.as_str()),
         args.wait

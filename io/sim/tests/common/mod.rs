@@ -1,7 +1,7 @@
 //! Helpers shared by the simulator's integration tests: a venue on a
 //! loopback FIX port fed by a given market flow (with ITCH and WebSocket
-//! outputs if asked), a board that moves, and the venue thread's context
-//! switches.
+//! outputs if asked), a board that moves, a walk paced by the clock, and the
+//! venue thread's context switches.
 //! Each test binary uses a different part.
 #![allow(dead_code)]
 
@@ -9,6 +9,8 @@ use genesis_sim::{
     ItchPorts, MarketFlow, MarketMove, SimConfig, Top, TopBoard, VenueSim, VenueSimSetup,
 };
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A market that never moves, read as a walk is (on every loop iteration
@@ -17,6 +19,69 @@ pub struct Still;
 
 impl MarketFlow for Still {
     fn poll(&mut self, _moves: &mut dyn FnMut(MarketMove)) {}
+}
+
+/// A walk paced by the clock, as the engine's seeded walk is: move `k`
+/// (a top on instrument 0) is due `k` intervals after the start, at most 64
+/// a read, and the flow says when the next one is due. Counts its moves.
+pub struct Paced {
+    started: Instant,
+    interval_ns: u64,
+    moved: u64,
+    pub moves: Arc<AtomicU64>,
+}
+
+impl Paced {
+    pub fn new(moves_per_sec: u64) -> Paced {
+        Paced {
+            started: Instant::now(),
+            interval_ns: 1_000_000_000 / moves_per_sec,
+            moved: 0,
+            moves: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn elapsed_ns(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+}
+
+impl MarketFlow for Paced {
+    fn poll(&mut self, moves: &mut dyn FnMut(MarketMove)) {
+        let elapsed_ns = self.elapsed_ns();
+        let mut count = 0;
+        while count < 64 && self.moved * self.interval_ns <= elapsed_ns {
+            let n = self.moved as i64;
+            let top = Top {
+                bid_px: 10_000 + n % 7,
+                bid_qty: 5,
+                ask_px: 10_010 + n % 7,
+                ask_qty: 5,
+            };
+            moves(MarketMove::Top { instrument: 0, top });
+            self.moved += 1;
+            count += 1;
+        }
+        self.moves.fetch_add(count, Ordering::Relaxed);
+    }
+
+    fn next_move_in_ns(&self) -> Option<u64> {
+        Some((self.moved * self.interval_ns).saturating_sub(self.elapsed_ns()))
+    }
+}
+
+/// Waits until `moves` reaches `count` (30 s deadline), looking every
+/// millisecond so that the waiting thread does not compete with the venue's.
+pub fn wait_for_moves(moves: &AtomicU64, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while moves.load(Ordering::Relaxed) < count {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} moves in 30 s",
+            moves.load(Ordering::Relaxed)
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// A venue for one instrument (ALPHA, cents) on a free loopback FIX port,

@@ -33,6 +33,10 @@ impl MarketFlow for CountingFlow {
         });
         self.moves.fetch_add(count, Ordering::Relaxed);
     }
+
+    fn next_move_in_ns(&self) -> Option<u64> {
+        self.walk.next_move_in_ns()
+    }
 }
 
 pub fn loopback(port: u16) -> SocketAddr {
