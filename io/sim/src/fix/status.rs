@@ -4,8 +4,9 @@
 //! done), or the unknown-order answer; an OrderMassStatusRequest (AF) with
 //! one report per live order of the participant, and per order of its
 //! that filled or was cancelled last (as the exchange holds it, its last
-//! report sent or still waiting), the newest 4,096 (TotNumReports, and
-//! LastRptRequested=Y on the last), or the single no-orders answer. The
+//! report sent or still waiting), the newest 4,096, each whose ClOrdIDs the
+//! venue still holds (TotNumReports counts those, and LastRptRequested=Y on
+//! the last), or the single no-orders answer. The
 //! forms are `genesis_io::fix::status`'s, FIX 4.4's.
 //!
 //! Same owning thread as the acceptor.
@@ -117,25 +118,31 @@ impl Orders<'_> {
                     .iter()
                     .position(|s| s.as_bytes() == symbol)
             });
-        let live: Vec<(u64, OrderView)> = self
+        // Only orders whose ClOrdID chain the venue still holds can be
+        // told: a session closed with cancel-on-disconnect forgets its ids,
+        // while the exchange still lists its done orders. The answer's
+        // size counts what is sent, so its last report carries
+        // LastRptRequested=Y and the client's round completes.
+        let told: Vec<(OrderView, super::ids::Chain)> = self
             .exchange
             .live_session_orders(self.owner())
             .into_iter()
             .chain(self.done_recently())
             .filter(|(_, view)| symbol_index.is_none_or(|index| index == Some(view.instrument)))
             .filter(|(_, view)| request.side.is_none_or(|side| fix_side(view.side) == side))
+            .filter_map(|(key, view)| {
+                let chain = self.router.ids.chain(self.participant, key)?;
+                Some((view, chain.clone()))
+            })
             .collect();
-        if live.is_empty() {
+        if told.is_empty() {
             let report = StatusReport::no_orders(request);
             let scale = self.router.scales[0];
             let _ = sender.send_status_report(&report, &scale, now_ns);
             return;
         }
-        let total = live.len() as u64;
-        for (index, (key, view)) in live.into_iter().enumerate() {
-            let Some(chain) = self.router.ids.chain(self.participant, key).cloned() else {
-                continue;
-            };
+        let total = told.len() as u64;
+        for (index, (view, chain)) in told.into_iter().enumerate() {
             let about = About {
                 root: &chain.root,
                 cl_ord_id: &chain.accepted,

@@ -52,24 +52,34 @@ struct Rig {
     clock: Instant,
 }
 
+/// A client session to `acceptor`, not yet connected (it connects when polled).
+fn client_of(acceptor: &FixAcceptor) -> TcpInitiator {
+    let session = Session::new(SessionConfig::initiator("GENESIS", "VENUE"), None).unwrap();
+    let mut client = TcpInitiator::new(
+        acceptor.local_addr().unwrap(),
+        session,
+        Backoff::new(10_000_000, 100_000_000),
+    );
+    client.set_reconnect(false);
+    client
+}
+
 impl Rig {
     fn new() -> Rig {
+        Rig::with_cancel_on_disconnect(false)
+    }
+
+    fn with_cancel_on_disconnect(cancel_on_disconnect: bool) -> Rig {
         let config = SimConfig::cents(&["ALPHA"], 64);
         let acceptor = FixAcceptor::bind(
             &config,
             "127.0.0.1:0".parse().unwrap(),
             ("VENUE", "GENESIS"),
             0,
-            false,
+            cancel_on_disconnect,
         )
         .unwrap();
-        let session = Session::new(SessionConfig::initiator("GENESIS", "VENUE"), None).unwrap();
-        let mut client = TcpInitiator::new(
-            acceptor.local_addr().unwrap(),
-            session,
-            Backoff::new(10_000_000, 100_000_000),
-        );
-        client.set_reconnect(false);
+        let client = client_of(&acceptor);
         Rig {
             acceptor,
             exchange: Exchange::new(1, 64),
@@ -111,6 +121,73 @@ impl Rig {
     }
 }
 
+fn mass_status_request(id: &[u8]) -> OrderMassStatusRequest<'_> {
+    OrderMassStatusRequest {
+        mass_status_req_id: id,
+        req_type: MassStatusReqType::AllOrders,
+        symbol: None,
+        side: None,
+    }
+}
+
+// A session with a filled order goes away with cancel-on-disconnect on, so
+// the venue forgets its ClOrdIDs while the exchange still lists the order
+// as done; a new session of the same CompID asks for a mass status. It
+// gets an answer that ends (LastRptRequested=Y): the order the venue can
+// no longer name is left out of the answer and out of its count. (The
+// venue once skipped such orders but counted them, and sent nothing when
+// all were skipped: the new session's reconciliation waited until it
+// timed out.)
+#[test]
+fn mass_status_after_a_forgotten_session_still_ends() {
+    let mut rig = Rig::with_cancel_on_disconnect(true);
+    rig.drive("logon", true, |rig| {
+        rig.client.session().state() == SessionState::Active
+    });
+    let now = rig.now_ns();
+    let scale = InstrumentScale::new("0.01", "1").unwrap();
+    let order = NewOrderSingle {
+        cl_ord_id: b"41",
+        account: None,
+        symbol: b"ALPHA",
+        side: FixSide::Buy,
+        qty_lots: Lots(5),
+        ord_type: OrdType::Limit,
+        price_ticks: Some(Ticks(9_000)),
+        time_in_force: TimeInForce::Day,
+        transact_time_ns: now,
+        trigger_ns: None,
+    };
+    rig.sent().send_new_order(&order, &scale, now).unwrap();
+    rig.drive("the ack", true, |rig| {
+        rig.seen.0.iter().any(|r| r[0] == "0")
+    });
+    let now = rig.now_ns();
+    assert_eq!(rig.exchange.venue_fill_every(1, now, &mut Nowhere), 1);
+    rig.drive("the fill report", true, |rig| {
+        rig.seen.0.iter().any(|r| r[0] == "F")
+    });
+    rig.client.drop_connection().unwrap();
+    rig.drive("the venue closes the session", true, |rig| {
+        rig.acceptor.connected_count() == 0
+    });
+
+    rig.client = client_of(&rig.acceptor);
+    rig.seen = Seen::default();
+    rig.drive("the new session's logon", true, |rig| {
+        rig.client.session().state() == SessionState::Active
+    });
+    let now = rig.now_ns();
+    rig.sent()
+        .send_mass_status_request(&mass_status_request(b"M2"), now)
+        .unwrap();
+    rig.drive("the mass status answer's end", true, |rig| {
+        rig.seen.0.iter().any(|r| r[4] == "Y")
+    });
+    let answer: Vec<&[String; 5]> = rig.seen.0.iter().filter(|r| r[0] == "I").collect();
+    assert_eq!(answer.len(), 1, "the no-orders answer: {:?}", rig.seen.0);
+}
+
 // An order trades out at the exchange while its fill report still waits
 // to be encoded for the session, and the session's mass status request is
 // read in that moment: the answer tells the order as the exchange holds
@@ -145,13 +222,9 @@ fn mass_status_tells_an_order_filled_whose_report_still_waits() {
     // The order trades out; its fill report waits in the exchange.
     let now = rig.now_ns();
     assert_eq!(rig.exchange.venue_fill_every(1, now, &mut Nowhere), 1);
-    let request = OrderMassStatusRequest {
-        mass_status_req_id: b"M1",
-        req_type: MassStatusReqType::AllOrders,
-        symbol: None,
-        side: None,
-    };
-    rig.sent().send_mass_status_request(&request, now).unwrap();
+    rig.sent()
+        .send_mass_status_request(&mass_status_request(b"M1"), now)
+        .unwrap();
     rig.drive("the mass status answer", false, |rig| {
         rig.seen.0.iter().any(|r| r[4] == "Y")
     });
