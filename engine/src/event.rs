@@ -96,6 +96,13 @@ pub const FLAG_MESSAGE_CONTINUES: u8 = 8;
 /// applied it when it read the venue's answer ([`Input::VenueOrder`]); risk
 /// and strategy apply it as they read it, once.
 pub const FLAG_RECONCILED: u8 = 16;
+/// Event flag, for timing only and never written to the journal
+/// ([`Event::encode`] leaves it out): the event is on the sample every
+/// stage times lap by lap. Ingest sets it once, as it numbers the event
+/// (`telemetry::metrics::mark_lap_sample`), so every chain of a pipelined
+/// plan times the same events by reading one bit instead of hashing the
+/// sequence number again.
+pub const FLAG_LAP_SAMPLE: u8 = 32;
 
 code_enum! {
     /// A step of reconciliation with the venue (FIX status requests at logon).
@@ -448,6 +455,12 @@ impl Event {
         self.flags & FLAG_RECONCILED != 0
     }
 
+    /// On the lap sample (see [`FLAG_LAP_SAMPLE`]).
+    #[inline]
+    pub fn on_lap_sample(&self) -> bool {
+        self.flags & FLAG_LAP_SAMPLE != 0
+    }
+
     /// Clears every decision, keeping the input: what replay starts from.
     pub fn clear_decisions(&mut self) {
         self.gate_global = Gate::Open;
@@ -456,7 +469,9 @@ impl Event {
         self.intents = [Intent::EMPTY; MAX_INTENTS];
     }
 
-    /// Writes the event's exact bytes, little endian, no padding.
+    /// Writes the event's exact bytes, little endian, no padding; the
+    /// timing-only [`FLAG_LAP_SAMPLE`] is left out, so a journal does not
+    /// depend on which events were timed.
     pub fn encode(&self, out: &mut [u8; EVENT_BYTES]) {
         out[0..8].copy_from_slice(&self.seq.to_le_bytes());
         out[8..16].copy_from_slice(&self.ts_recv_ns.to_le_bytes());
@@ -464,7 +479,7 @@ impl Event {
         out[24] = self.kind as u8;
         out[25] = self.side as u8;
         out[26..28].copy_from_slice(&self.instrument.0.to_le_bytes());
-        out[28] = self.flags;
+        out[28] = self.flags & !FLAG_LAP_SAMPLE;
         out[29] = self.gate_global as u8;
         out[30] = self.gate_instrument as u8;
         out[31] = self.outcome as u8;
@@ -678,6 +693,22 @@ mod tests {
                 Err(err) => prop_assert!(err.to_string().contains("not a valid code")),
             }
         }
+    }
+
+    // The lap-sample flag is timing only: an event on the sample encodes to
+    // the same bytes as the same event off it, other flags kept.
+    #[test]
+    fn the_lap_sample_flag_is_not_journaled() {
+        let mut event = Event::new(InstrumentId(3), Side::Buy, Input::Timer(7));
+        event.seq = 42;
+        event.flags = FLAG_STALE;
+        let (mut plain, mut sampled) = ([0u8; EVENT_BYTES], [0u8; EVENT_BYTES]);
+        event.encode(&mut plain);
+        event.flags |= FLAG_LAP_SAMPLE;
+        assert!(event.on_lap_sample());
+        event.encode(&mut sampled);
+        assert_eq!(plain, sampled);
+        assert_eq!(Event::decode(&sampled).unwrap().flags, FLAG_STALE);
     }
 
     // A bad kind byte is refused and the error names the field.

@@ -21,9 +21,12 @@
 //!
 //! Ingest's own latency (receipt to hand-off) is timed, like the chains'
 //! stages, on the events `telemetry::metrics::laps_sampled` chooses (about one
-//! in 16): the others are counted in the buckets of the last measurement
-//! (`StageMetrics::record_repeat_unclocked`), so every event is still
-//! counted once and a hand-off costs no clock read most of the time.
+//! in 16), asked once per event as ingest numbers it and carried in the
+//! event (`FLAG_LAP_SAMPLE`, never journaled), so every chain times the
+//! same events by reading one bit. The other events are counted in the
+//! buckets of the last measurement (`StageMetrics::record_repeat_unclocked`),
+//! so every event is still counted once and a hand-off costs no clock read
+//! most of the time.
 //!
 //! For the engine's tick-to-trade (`telemetry::tick_to_trade`), when the
 //! venue session measures it, ingest stamps when it read each poll's input
@@ -45,7 +48,7 @@ pub mod synthetic;
 use crate::clock::EpochClock;
 use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE};
 use crate::recent::RecentMap;
-use crate::telemetry::metrics::{laps_sampled, StageMetrics};
+use crate::telemetry::metrics::{mark_lap_sample, StageMetrics};
 use crate::telemetry::tick_to_trade::TriggerStamps;
 use crate::units::{InstrumentId, Side};
 pub use source::{
@@ -387,8 +390,9 @@ impl Lanes {
             "one parked slot per instrument"
         );
         event.seq = self.seq_next;
+        let sampled = mark_lap_sample(event);
         // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.
-        let clocked = self.needs_clock(event);
+        let clocked = self.needs_clock(event, sampled);
         let exit_ns = if clocked { self.clock.now_ns() } else { 0 };
         if let Some(stamps) = &self.trigger_stamps {
             stamp_trigger(stamps, event, &mut self.read_ns, exit_ns);
@@ -409,12 +413,13 @@ impl Lanes {
     }
 
     /// Whether this hand-off reads the clock: on the chains' sample of
-    /// events (`laps_sampled`, the same events every chain times), when the
-    /// metrics need a time, and for a poll's first market-data hand-off
-    /// while the venue session takes tick-to-trade stamps (its read stamp).
+    /// events (`sampled`: the event's `FLAG_LAP_SAMPLE`, which every chain
+    /// reads), when the metrics need a time, and for a poll's first
+    /// market-data hand-off while the venue session takes tick-to-trade
+    /// stamps (its read stamp).
     #[inline]
-    fn needs_clock(&self, event: &Event) -> bool {
-        laps_sampled(event.seq)
+    fn needs_clock(&self, event: &Event, sampled: bool) -> bool {
+        sampled
             || self.metrics.repeat_needs_clock()
             || (self.trigger_stamps.is_some()
                 && self.read_ns == 0

@@ -27,6 +27,7 @@
 //! of repeats per histogram and adds it to the last bucket in one step
 //! before that bucket changes, and before any settle, rotation or clone.
 
+use crate::event::{Event, FLAG_LAP_SAMPLE};
 use crate::telemetry::tally::{Slot, Tally};
 use crossbeam_queue::ArrayQueue;
 use hdrhistogram::Histogram;
@@ -399,8 +400,10 @@ pub const LAP_SAMPLE_EVERY: u64 = 16;
 
 /// Whether the event numbered `seq` is timed stage by stage: splitmix64's
 /// finalizer of the sequence number, so consecutive events are chosen
-/// independently of any pattern in their content, and every chain of a
-/// pipelined plan, and ingest, time the same events (`topology::chain`).
+/// independently of any pattern in their content. Ingest asks once per
+/// event and carries the answer in the event ([`mark_lap_sample`]), so that
+/// ingest and every chain of a pipelined plan time the same events
+/// (`topology::chain`).
 #[inline]
 pub fn laps_sampled(seq: u64) -> bool {
     let mut z = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -408,6 +411,16 @@ pub fn laps_sampled(seq: u64) -> bool {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
     z.is_multiple_of(LAP_SAMPLE_EVERY)
+}
+
+/// Sets or clears `event`'s [`FLAG_LAP_SAMPLE`] by [`laps_sampled`] of its
+/// sequence number, and returns it: ingest calls it as it numbers the event
+/// (an event numbered again after a refused hand-off is marked again).
+#[inline]
+pub fn mark_lap_sample(event: &mut Event) -> bool {
+    let sampled = laps_sampled(event.seq);
+    event.flags = (event.flags & !FLAG_LAP_SAMPLE) | (FLAG_LAP_SAMPLE * u8::from(sampled));
+    sampled
 }
 
 #[cfg(test)]
