@@ -202,7 +202,7 @@ impl Chain {
             last.record_since_recv(now_ns, now_ns.saturating_sub(ev.ts_recv_ns));
             Some(now_ns)
         };
-        if last.repeated_events % REPEAT_BATCH == 0 {
+        if u64::from(last.events_since_check()) % REPEAT_BATCH == 0 {
             self.catch_up_repeats(now_ns);
         }
     }
@@ -221,13 +221,13 @@ impl Chain {
             .iter()
             .flatten()
             .next_back()
-            .map(|m| m.repeated_events)
+            .map(|m| m.repeated_events())
         else {
             return;
         };
         for metrics in stages.iter_mut().flatten() {
-            debug_assert!(metrics.repeated_events <= target, "the last stage leads");
-            let behind = target - metrics.repeated_events;
+            debug_assert!(metrics.repeated_events() <= target, "the last stage leads");
+            let behind = target - metrics.repeated_events();
             if behind > 0 {
                 let behind = u32::try_from(behind).expect("at most a batch behind");
                 metrics.record_repeats(behind, now_ns);
@@ -426,7 +426,12 @@ mod tests {
         for metrics in chain.metrics_mut() {
             assert_eq!(metrics.since_recv_ns.len(), events, "{}", metrics.name);
             assert_eq!(metrics.processing_ns.len(), events, "{}", metrics.name);
-            assert_eq!(metrics.repeated_events, events - timed, "{}", metrics.name);
+            assert_eq!(
+                metrics.repeated_events(),
+                events - timed,
+                "{}",
+                metrics.name
+            );
         }
         assert!(
             (events / 20..events / 12).contains(&timed),
@@ -447,7 +452,7 @@ mod tests {
                 chain.process(&mut quote(seq));
             }
             processed = read_after;
-            let counts = stage_counts(&mut chain, |m| m.repeated_events);
+            let counts = stage_counts(&mut chain, |m| m.repeated_events());
             assert_eq!(counts.len(), 2);
             assert_eq!(counts[0], counts[1], "after {processed} events");
             assert_eq!(counts[0].0, processed, "after {processed} events");
@@ -469,7 +474,7 @@ mod tests {
         }
         let timed = 1 + behind[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
         let events = behind.len() as u64;
-        let counts = stage_counts(&mut chain, |m| m.since_recv_repeated_events);
+        let counts = stage_counts(&mut chain, |m| m.since_recv_repeated_events());
         // Both stages repeat the same events; the last one needed the clock
         // only for its rotation looks besides the sample.
         let looks = events / 1_024 + 1;
@@ -486,7 +491,7 @@ mod tests {
             .as_ref()
             .unwrap()
             .metrics
-            .since_recv_repeated_events;
+            .since_recv_repeated_events();
         let untimed = (first + events..first + events + 1_000)
             .inspect(|&seq| chain.process(&mut quote(seq)))
             .filter(|&seq| !laps_sampled(seq))
@@ -494,7 +499,8 @@ mod tests {
         assert!(untimed > 0);
         let last = chain.metrics_mut().last().unwrap();
         assert_eq!(
-            last.since_recv_repeated_events, before,
+            last.since_recv_repeated_events(),
+            before,
             "every exit measured"
         );
         assert_eq!(last.clone().since_recv_ns.len(), events + 1_000);
@@ -533,7 +539,7 @@ mod tests {
         let timed = 1 + seqs[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
         let events = seqs.len() as u64;
         for chain in [&mut head, &mut tail] {
-            let counts = stage_counts(chain, |m| m.repeated_events);
+            let counts = stage_counts(chain, |m| m.repeated_events());
             assert_eq!(counts, vec![(events, events, events - timed)]);
         }
         // The flag decides, not the number: unmarked events are repeats.
@@ -543,7 +549,7 @@ mod tests {
             event.flags &= !crate::event::FLAG_LAP_SAMPLE;
             head.process(&mut event);
         }
-        let counts = stage_counts(&mut head, |m| m.repeated_events);
+        let counts = stage_counts(&mut head, |m| m.repeated_events());
         assert_eq!(
             counts,
             vec![(events + 50, events + 50, events - timed + 50)]
