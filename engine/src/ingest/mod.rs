@@ -538,6 +538,46 @@ mod tests {
         )
     }
 
+    /// Records each event's number and whether it is on the lap sample.
+    struct Marks(Vec<(u64, bool)>);
+
+    impl Sink for Marks {
+        fn offer(&mut self, event: &Event) -> bool {
+            self.0.push((event.seq, event.on_lap_sample()));
+            true
+        }
+    }
+
+    // Ingest marks exactly the events whose numbers the sample chooses, so
+    // every chain after it times the same events by reading the flag; a
+    // stale mark an event brings with it is put right.
+    #[test]
+    fn published_events_carry_the_lap_sample() {
+        let mut stale = top(100);
+        stale.flags = crate::event::FLAG_STALE | crate::event::FLAG_LAP_SAMPLE;
+        let mut script = vec![stale];
+        script.extend((0..499).map(|i| top(100 + i)));
+        let sources = Sources {
+            control: Box::new(NoSource),
+            venue: Box::new(NoSource),
+            market: Box::new(ScriptedSource::new(script)),
+        };
+        let mut ingest = Ingest::new(sources, EpochClock::new(), 1, false, 16, 0);
+        let mut marks = Marks(Vec::new());
+        while !ingest.is_drained() {
+            ingest.poll(&mut marks);
+        }
+        assert_eq!(marks.0.len(), 500);
+        for &(seq, marked) in &marks.0 {
+            let expected = crate::telemetry::metrics::laps_sampled(seq);
+            assert_eq!(marked, expected, "event {seq}");
+        }
+        assert!(
+            marks.0.iter().any(|&(_, marked)| marked),
+            "some are sampled"
+        );
+    }
+
     // An order decided on the first update of a batch is sent before the
     // second update is handed over, not after the whole batch.
     #[test]
