@@ -16,6 +16,36 @@ use crate::units::{ExecId, InstrumentId, OrderId, Price, Qty, Side};
 pub const EVENT_BYTES: usize = 128;
 const _: () = assert!(core::mem::size_of::<Event>() == EVENT_BYTES);
 const _: () = assert!(core::mem::align_of::<Event>() == 8);
+/// Where the flags byte sits in the encoding (and in memory).
+const FLAGS_OFFSET: usize = 28;
+// The encoding is the event's memory on a little-endian machine
+// (`Event::encode`): every field where the encoding puts it, with its size,
+// the offsets leaving no gap.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(offset_of!(Event, seq) == 0);
+    assert!(offset_of!(Event, ts_recv_ns) == 8);
+    assert!(offset_of!(Event, ts_venue_ns) == 16);
+    assert!(offset_of!(Event, kind) == 24 && size_of::<EventKind>() == 1);
+    assert!(offset_of!(Event, side) == 25 && size_of::<Side>() == 1);
+    assert!(offset_of!(Event, instrument) == 26 && size_of::<InstrumentId>() == 2);
+    assert!(offset_of!(Event, flags) == FLAGS_OFFSET);
+    assert!(offset_of!(Event, gate_global) == 29 && size_of::<Gate>() == 1);
+    assert!(offset_of!(Event, gate_instrument) == 30);
+    assert!(offset_of!(Event, outcome) == 31 && size_of::<Outcome>() == 1);
+    assert!(offset_of!(Event, data) == 32);
+    assert!(offset_of!(Event, intents) == 64 && MAX_INTENTS == 2);
+    assert!(size_of::<Intent>() == 32);
+    assert!(offset_of!(Intent, order_id) == 0 && size_of::<OrderId>() == 8);
+    assert!(offset_of!(Intent, price) == 8 && size_of::<Price>() == 8);
+    assert!(offset_of!(Intent, qty) == 16 && size_of::<Qty>() == 8);
+    assert!(offset_of!(Intent, instrument) == 24);
+    assert!(offset_of!(Intent, action) == 26 && size_of::<Action>() == 1);
+    assert!(offset_of!(Intent, side) == 27);
+    assert!(offset_of!(Intent, reject) == 28 && size_of::<RejectReason>() == 1);
+    assert!(offset_of!(Intent, exec) == 29 && size_of::<ExecResult>() == 1);
+    assert!(offset_of!(Intent, reserved) == 30);
+};
 
 code_enum! {
     /// What the event's input is.
@@ -96,6 +126,13 @@ pub const FLAG_MESSAGE_CONTINUES: u8 = 8;
 /// applied it when it read the venue's answer ([`Input::VenueOrder`]); risk
 /// and strategy apply it as they read it, once.
 pub const FLAG_RECONCILED: u8 = 16;
+/// Event flag, for timing only and never written to the journal
+/// ([`Event::encode`] leaves it out): the event is on the sample every
+/// stage times lap by lap. Ingest sets it once, as it numbers the event
+/// (`telemetry::metrics::mark_lap_sample`), so every chain of a pipelined
+/// plan times the same events by reading one bit instead of hashing the
+/// sequence number again.
+pub const FLAG_LAP_SAMPLE: u8 = 32;
 
 code_enum! {
     /// A step of reconciliation with the venue (FIX status requests at logon).
@@ -448,6 +485,12 @@ impl Event {
         self.flags & FLAG_RECONCILED != 0
     }
 
+    /// On the lap sample (see [`FLAG_LAP_SAMPLE`]).
+    #[inline]
+    pub fn on_lap_sample(&self) -> bool {
+        self.flags & FLAG_LAP_SAMPLE != 0
+    }
+
     /// Clears every decision, keeping the input: what replay starts from.
     pub fn clear_decisions(&mut self) {
         self.gate_global = Gate::Open;
@@ -456,15 +499,53 @@ impl Event {
         self.intents = [Intent::EMPTY; MAX_INTENTS];
     }
 
-    /// Writes the event's exact bytes, little endian, no padding.
+    /// Writes the event's exact bytes, little endian, no padding; the
+    /// timing-only [`FLAG_LAP_SAMPLE`] is left out, so a journal does not
+    /// depend on which events were timed. On a little-endian machine the
+    /// encoding is the event's memory (`repr(C)`, every field where the
+    /// encoding puts it: asserted at compile time), so it is one 128-byte
+    /// copy instead of a store per field (the journal's per-event cost).
+    #[inline]
     pub fn encode(&self, out: &mut [u8; EVENT_BYTES]) {
+        #[cfg(target_endian = "little")]
+        {
+            *out = *self.memory_bytes();
+            out[FLAGS_OFFSET] &= !FLAG_LAP_SAMPLE;
+        }
+        #[cfg(not(target_endian = "little"))]
+        self.encode_by_field(out);
+    }
+
+    /// The event's memory, byte for byte: its encoding on a little-endian
+    /// machine (but for [`FLAG_LAP_SAMPLE`]).
+    #[cfg(target_endian = "little")]
+    #[allow(unsafe_code)]
+    #[inline]
+    fn memory_bytes(&self) -> &[u8; EVENT_BYTES] {
+        // SAFETY: `Event` is `repr(C)` and `EVENT_BYTES` long; the layout
+        // assertions beside its definition put every field, and every field
+        // of its intents, at the offset and size its encoding gives it, and
+        // those fill the 128 bytes with no gap, so there is no padding byte.
+        // Every field is an integer, an array of integers, a one-integer
+        // newtype of the integer's size, a `repr(u8)` enum or an `Intent`
+        // made of the same, so every byte is initialised. `[u8; N]` has
+        // alignment 1, and the reference borrows `self`, which cannot change
+        // while it lives.
+        unsafe { &*(self as *const Event).cast::<[u8; EVENT_BYTES]>() }
+    }
+
+    /// The encoding written field by field, little endian: what
+    /// [`Event::encode`] does on a big-endian machine, and the reference the
+    /// tests hold the memory copy to.
+    #[cfg_attr(target_endian = "little", allow(dead_code))]
+    fn encode_by_field(&self, out: &mut [u8; EVENT_BYTES]) {
         out[0..8].copy_from_slice(&self.seq.to_le_bytes());
         out[8..16].copy_from_slice(&self.ts_recv_ns.to_le_bytes());
         out[16..24].copy_from_slice(&self.ts_venue_ns.to_le_bytes());
         out[24] = self.kind as u8;
         out[25] = self.side as u8;
         out[26..28].copy_from_slice(&self.instrument.0.to_le_bytes());
-        out[28] = self.flags;
+        out[FLAGS_OFFSET] = self.flags & !FLAG_LAP_SAMPLE;
         out[29] = self.gate_global as u8;
         out[30] = self.gate_instrument as u8;
         out[31] = self.outcome as u8;
@@ -669,6 +750,43 @@ mod tests {
             prop_assert_eq!(back.input(), input);
         }
 
+        // The encoding (the event's memory on this machine) is byte for byte
+        // the one written field by field, whatever the fields hold, every
+        // code of every enum included; the lap-sample flag is left out.
+        #[test]
+        fn encode_equals_the_field_by_field_encoding(
+            input in arb_input(),
+            words in any::<[u64; 3]>(),
+            header in (0u8..12, 0u8..3, any::<u16>(), any::<u8>(), 0u8..8, 0u8..8, 0u8..8),
+            intents in proptest::collection::vec((any::<[u64; 3]>(), any::<u16>(), 0u8..4, 0u8..3, 0u8..22, 0u8..6, any::<[u8; 2]>()), MAX_INTENTS),
+        ) {
+            let mut event = Event::new(InstrumentId(header.2), Side::from_u8(header.1).unwrap(), input);
+            [event.seq, event.ts_recv_ns, event.ts_venue_ns] = words;
+            event.kind = EventKind::from_u8(header.0).unwrap();
+            event.flags = header.3;
+            event.gate_global = Gate::from_u8(header.4).unwrap();
+            event.gate_instrument = Gate::from_u8(header.5).unwrap();
+            event.outcome = Outcome::from_u8(header.6).unwrap();
+            for (intent, (ids, instrument, action, side, reject, exec, reserved)) in event.intents.iter_mut().zip(intents) {
+                *intent = Intent {
+                    order_id: OrderId(ids[0]),
+                    price: Price(ids[1] as i64),
+                    qty: Qty(ids[2] as i64),
+                    instrument: InstrumentId(instrument),
+                    action: Action::from_u8(action).unwrap(),
+                    side: Side::from_u8(side).unwrap(),
+                    reject: RejectReason::from_u8(reject).unwrap(),
+                    exec: ExecResult::from_u8(exec).unwrap(),
+                    reserved,
+                };
+            }
+            let (mut copied, mut by_field) = ([0u8; EVENT_BYTES], [0u8; EVENT_BYTES]);
+            event.encode(&mut copied);
+            event.encode_by_field(&mut by_field);
+            prop_assert_eq!(copied, by_field);
+            prop_assert_eq!(copied[FLAGS_OFFSET], header.3 & !FLAG_LAP_SAMPLE);
+        }
+
         // Arbitrary bytes never panic the decoder: they decode or name the bad field.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), EVENT_BYTES)) {
@@ -678,6 +796,22 @@ mod tests {
                 Err(err) => prop_assert!(err.to_string().contains("not a valid code")),
             }
         }
+    }
+
+    // The lap-sample flag is timing only: an event on the sample encodes to
+    // the same bytes as the same event off it, other flags kept.
+    #[test]
+    fn the_lap_sample_flag_is_not_journaled() {
+        let mut event = Event::new(InstrumentId(3), Side::Buy, Input::Timer(7));
+        event.seq = 42;
+        event.flags = FLAG_STALE;
+        let (mut plain, mut sampled) = ([0u8; EVENT_BYTES], [0u8; EVENT_BYTES]);
+        event.encode(&mut plain);
+        event.flags |= FLAG_LAP_SAMPLE;
+        assert!(event.on_lap_sample());
+        event.encode(&mut sampled);
+        assert_eq!(plain, sampled);
+        assert_eq!(Event::decode(&sampled).unwrap().flags, FLAG_STALE);
     }
 
     // A bad kind byte is refused and the error names the field.

@@ -21,9 +21,12 @@
 //!
 //! Ingest's own latency (receipt to hand-off) is timed, like the chains'
 //! stages, on the events `telemetry::metrics::laps_sampled` chooses (about one
-//! in 16): the others are counted in the buckets of the last measurement
-//! (`StageMetrics::record_repeat_unclocked`), so every event is still
-//! counted once and a hand-off costs no clock read most of the time.
+//! in 16), asked once per event as ingest numbers it and carried in the
+//! event (`FLAG_LAP_SAMPLE`, never journaled), so every chain times the
+//! same events by reading one bit. The other events are counted in the
+//! buckets of the last measurement (`StageMetrics::record_repeat_unclocked`),
+//! so every event is still counted once and a hand-off costs no clock read
+//! most of the time.
 //!
 //! For the engine's tick-to-trade (`telemetry::tick_to_trade`), when the
 //! venue session measures it, ingest stamps when it read each poll's input
@@ -45,7 +48,7 @@ pub mod synthetic;
 use crate::clock::EpochClock;
 use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE};
 use crate::recent::RecentMap;
-use crate::telemetry::metrics::{laps_sampled, StageMetrics};
+use crate::telemetry::metrics::{mark_lap_sample, StageMetrics};
 use crate::telemetry::tick_to_trade::TriggerStamps;
 use crate::units::{InstrumentId, Side};
 pub use source::{
@@ -387,8 +390,9 @@ impl Lanes {
             "one parked slot per instrument"
         );
         event.seq = self.seq_next;
+        let sampled = mark_lap_sample(event);
         // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.
-        let clocked = self.needs_clock(event);
+        let clocked = self.needs_clock(event, sampled);
         let exit_ns = if clocked { self.clock.now_ns() } else { 0 };
         if let Some(stamps) = &self.trigger_stamps {
             stamp_trigger(stamps, event, &mut self.read_ns, exit_ns);
@@ -409,12 +413,13 @@ impl Lanes {
     }
 
     /// Whether this hand-off reads the clock: on the chains' sample of
-    /// events (`laps_sampled`, the same events every chain times), when the
-    /// metrics need a time, and for a poll's first market-data hand-off
-    /// while the venue session takes tick-to-trade stamps (its read stamp).
+    /// events (`sampled`: the event's `FLAG_LAP_SAMPLE`, which every chain
+    /// reads), when the metrics need a time, and for a poll's first
+    /// market-data hand-off while the venue session takes tick-to-trade
+    /// stamps (its read stamp).
     #[inline]
-    fn needs_clock(&self, event: &Event) -> bool {
-        laps_sampled(event.seq)
+    fn needs_clock(&self, event: &Event, sampled: bool) -> bool {
+        sampled
             || self.metrics.repeat_needs_clock()
             || (self.trigger_stamps.is_some()
                 && self.read_ns == 0
@@ -531,6 +536,46 @@ mod tests {
                 ask_qty: Qty(1),
             }),
         )
+    }
+
+    /// Records each event's number and whether it is on the lap sample.
+    struct Marks(Vec<(u64, bool)>);
+
+    impl Sink for Marks {
+        fn offer(&mut self, event: &Event) -> bool {
+            self.0.push((event.seq, event.on_lap_sample()));
+            true
+        }
+    }
+
+    // Ingest marks exactly the events whose numbers the sample chooses, so
+    // every chain after it times the same events by reading the flag; a
+    // stale mark an event brings with it is put right.
+    #[test]
+    fn published_events_carry_the_lap_sample() {
+        let mut stale = top(100);
+        stale.flags = crate::event::FLAG_STALE | crate::event::FLAG_LAP_SAMPLE;
+        let mut script = vec![stale];
+        script.extend((0..499).map(|i| top(100 + i)));
+        let sources = Sources {
+            control: Box::new(NoSource),
+            venue: Box::new(NoSource),
+            market: Box::new(ScriptedSource::new(script)),
+        };
+        let mut ingest = Ingest::new(sources, EpochClock::new(), 1, false, 16, 0);
+        let mut marks = Marks(Vec::new());
+        while !ingest.is_drained() {
+            ingest.poll(&mut marks);
+        }
+        assert_eq!(marks.0.len(), 500);
+        for &(seq, marked) in &marks.0 {
+            let expected = crate::telemetry::metrics::laps_sampled(seq);
+            assert_eq!(marked, expected, "event {seq}");
+        }
+        assert!(
+            marks.0.iter().any(|&(_, marked)| marked),
+            "some are sampled"
+        );
     }
 
     // An order decided on the first update of a batch is sent before the

@@ -26,7 +26,13 @@
 //! many events were counted so. Repeats are batched: a stage keeps a count
 //! of repeats per histogram and adds it to the last bucket in one step
 //! before that bucket changes, and before any settle, rotation or clone.
+//! A repeat counted without a clock ([`StageMetrics::record_repeat_unclocked`],
+//! on most events of ingest and of a chain's last stage) bumps one counter,
+//! the events since the last rotation look: the events it passed since the
+//! last other count are all such repeats, and are folded into the four
+//! repeat counts at the next other count, settle, rotation or clone.
 
+use crate::event::{Event, FLAG_LAP_SAMPLE};
 use crate::telemetry::tally::{Slot, Tally};
 use crossbeam_queue::ArrayQueue;
 use hdrhistogram::Histogram;
@@ -101,7 +107,12 @@ pub struct StageMetrics {
     /// The stage's own processing time per event.
     pub processing_ns: Histogram<u64>,
     interval_start_ns: u64,
+    /// Events counted since the last look for a rotation offer.
     events_since_check: u32,
+    /// `events_since_check` when a count last went through anything but
+    /// [`StageMetrics::record_repeat_unclocked`]: the events after it are
+    /// repeats not yet folded into the repeat counts below.
+    unclocked_mark: u32,
     events_since_settle: u32,
     exchange: Option<Exchange>,
     /// Counts not yet settled into the histograms (see the module header).
@@ -116,13 +127,10 @@ pub struct StageMetrics {
     processing_repeats: u32,
     /// True once a value was measured (not repeated) since the stage began.
     measured_any: bool,
-    /// Events counted (in one histogram or both) as a repeat of the last
-    /// measured values rather than measured themselves.
-    pub repeated_events: u64,
-    /// Of those, the events whose time since receipt was repeated too (a
-    /// chain's stages before the last on every untimed event; its last
-    /// stage only while ingest is behind: see `topology::chain`).
-    pub since_recv_repeated_events: u64,
+    /// Events counted as repeats, but for the unfolded ones (see
+    /// [`StageMetrics::repeated_events`]).
+    repeated_events: u64,
+    since_recv_repeated_events: u64,
     /// Set by a chain on its last stage while ingest's polls come back
     /// full: that stage's time since receipt is then measured on the
     /// sample too, like its processing time.
@@ -132,6 +140,7 @@ pub struct StageMetrics {
 impl Clone for StageMetrics {
     /// A copy of the figures, settled and detached from any reporter.
     fn clone(&self) -> StageMetrics {
+        let unclocked = self.unclocked_pending();
         let mut since_recv_ns = self.since_recv_ns.clone();
         let mut processing_ns = self.processing_ns.clone();
         self.since_recv_tally.add_to(&mut since_recv_ns);
@@ -140,12 +149,12 @@ impl Clone for StageMetrics {
             (
                 &mut since_recv_ns,
                 self.since_recv_last,
-                self.since_recv_repeats,
+                self.since_recv_repeats + unclocked,
             ),
             (
                 &mut processing_ns,
                 self.processing_last,
-                self.processing_repeats,
+                self.processing_repeats + unclocked,
             ),
         ] {
             histogram.saturating_record_n(slot.lowest_value(), u64::from(repeats));
@@ -156,6 +165,7 @@ impl Clone for StageMetrics {
             processing_ns,
             interval_start_ns: self.interval_start_ns,
             events_since_check: 0,
+            unclocked_mark: 0,
             events_since_settle: 0,
             exchange: None,
             since_recv_tally: Tally::new(),
@@ -165,8 +175,8 @@ impl Clone for StageMetrics {
             since_recv_repeats: 0,
             processing_repeats: 0,
             measured_any: self.measured_any,
-            repeated_events: self.repeated_events,
-            since_recv_repeated_events: self.since_recv_repeated_events,
+            repeated_events: self.repeated_events(),
+            since_recv_repeated_events: self.since_recv_repeated_events(),
             since_recv_on_sample: self.since_recv_on_sample,
         }
     }
@@ -180,6 +190,7 @@ impl StageMetrics {
             processing_ns: new_histogram(),
             interval_start_ns: 0,
             events_since_check: 0,
+            unclocked_mark: 0,
             events_since_settle: 0,
             exchange: None,
             since_recv_tally: Tally::new(),
@@ -235,6 +246,7 @@ impl StageMetrics {
     #[inline]
     pub fn record_since_recv(&mut self, now_ns: u64, since_recv_ns: u64) {
         debug_assert!(self.measured_any, "a repeat follows a measurement");
+        self.fold_unclocked();
         if self.since_recv_repeats > 0 {
             self.flush_repeats();
         }
@@ -249,6 +261,7 @@ impl StageMetrics {
     #[inline]
     pub fn record_repeat(&mut self, now_ns: u64) {
         debug_assert!(self.measured_any, "a repeat follows a measurement");
+        self.fold_unclocked();
         self.since_recv_repeats += 1;
         self.processing_repeats += 1;
         self.repeated_events += 1;
@@ -264,6 +277,7 @@ impl StageMetrics {
     pub fn record_repeats(&mut self, n: u32, now_ns: Option<u64>) {
         debug_assert!(self.measured_any, "a repeat follows a measurement");
         debug_assert!(n > 0, "a batch counts at least one event");
+        self.fold_unclocked();
         self.since_recv_repeats += n;
         self.processing_repeats += n;
         self.repeated_events += u64::from(n);
@@ -271,9 +285,13 @@ impl StageMetrics {
         match now_ns {
             Some(now_ns) => {
                 self.events_since_check += n - 1;
+                self.unclocked_mark = self.events_since_check;
                 self.counted(now_ns);
             }
-            None => self.events_since_check += n,
+            None => {
+                self.events_since_check += n;
+                self.unclocked_mark = self.events_since_check;
+            }
         }
     }
 
@@ -287,22 +305,65 @@ impl StageMetrics {
 
     /// [`StageMetrics::record_repeat`] without a clock reading: only when
     /// [`StageMetrics::repeat_needs_clock`] is false, so no rotation is due.
+    /// One increment: the repeat counts take it at the next fold (see the
+    /// module header).
     #[inline]
     pub fn record_repeat_unclocked(&mut self) {
         debug_assert!(
             !self.repeat_needs_clock(),
             "a repeat without a clock is never due to rotate"
         );
-        self.since_recv_repeats += 1;
-        self.processing_repeats += 1;
-        self.repeated_events += 1;
-        self.since_recv_repeated_events += 1;
         self.events_since_check += 1;
     }
 
-    /// Adds the batched repeats to the tallies, in the last measured buckets.
+    /// Events counted by [`StageMetrics::record_repeat_unclocked`] and not
+    /// yet folded into the repeat counts.
     #[inline]
+    fn unclocked_pending(&self) -> u32 {
+        self.events_since_check - self.unclocked_mark
+    }
+
+    /// Folds the repeats counted without a clock into the repeat counts:
+    /// each was a full repeat (both spans) of the last measured buckets.
+    #[inline]
+    fn fold_unclocked(&mut self) {
+        let unclocked = self.unclocked_pending();
+        self.since_recv_repeats += unclocked;
+        self.processing_repeats += unclocked;
+        self.repeated_events += u64::from(unclocked);
+        self.since_recv_repeated_events += u64::from(unclocked);
+        self.unclocked_mark = self.events_since_check;
+    }
+
+    /// Events counted (in one histogram or both) as a repeat of the last
+    /// measured values rather than measured themselves.
+    #[inline]
+    pub fn repeated_events(&self) -> u64 {
+        self.repeated_events + u64::from(self.unclocked_pending())
+    }
+
+    /// Of [`StageMetrics::repeated_events`], the events whose time since
+    /// receipt was repeated too (a chain's stages before the last on every
+    /// untimed event; its last stage only while ingest is behind: see
+    /// `topology::chain`).
+    #[inline]
+    pub fn since_recv_repeated_events(&self) -> u64 {
+        self.since_recv_repeated_events + u64::from(self.unclocked_pending())
+    }
+
+    /// Events counted since the last look for a rotation offer (a chain
+    /// catches its earlier stages up when this passes a multiple of its batch).
+    #[inline]
+    pub fn events_since_check(&self) -> u32 {
+        self.events_since_check
+    }
+
+    /// Adds the batched repeats to the tallies, in the last measured buckets.
+    // Always inlined: out of line (as the fold made it bigger), each
+    // measured count paid a call for what is mostly two zero checks.
+    #[inline(always)]
     fn flush_repeats(&mut self) {
+        self.fold_unclocked();
         let since_recv = std::mem::take(&mut self.since_recv_repeats);
         let processing = std::mem::take(&mut self.processing_repeats);
         self.since_recv_tally
@@ -317,9 +378,13 @@ impl StageMetrics {
         self.measured_any
     }
 
+    /// Counts one event not counted by `record_repeat_unclocked` (the
+    /// caller folded those first).
     #[inline]
     fn counted(&mut self, now_ns: u64) {
+        debug_assert_eq!(self.unclocked_pending(), 0, "folded before counting");
         self.events_since_check += 1;
+        self.unclocked_mark = self.events_since_check;
         if self.events_since_check >= ROTATE_CHECK_EVERY {
             self.rotate_if_offered(now_ns);
         }
@@ -336,8 +401,10 @@ impl StageMetrics {
     /// Hands the interval (settled) to the reporter if it offered an empty set.
     #[inline]
     pub fn rotate_if_offered(&mut self, now_ns: u64) {
+        self.fold_unclocked();
         self.events_since_settle += self.events_since_check;
         self.events_since_check = 0;
+        self.unclocked_mark = 0;
         if self.events_since_settle >= SETTLE_EVERY_MAX {
             self.settle();
         }
@@ -399,8 +466,10 @@ pub const LAP_SAMPLE_EVERY: u64 = 16;
 
 /// Whether the event numbered `seq` is timed stage by stage: splitmix64's
 /// finalizer of the sequence number, so consecutive events are chosen
-/// independently of any pattern in their content, and every chain of a
-/// pipelined plan, and ingest, time the same events (`topology::chain`).
+/// independently of any pattern in their content. Ingest asks once per
+/// event and carries the answer in the event ([`mark_lap_sample`]), so that
+/// ingest and every chain of a pipelined plan time the same events
+/// (`topology::chain`).
 #[inline]
 pub fn laps_sampled(seq: u64) -> bool {
     let mut z = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -408,6 +477,20 @@ pub fn laps_sampled(seq: u64) -> bool {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
     z.is_multiple_of(LAP_SAMPLE_EVERY)
+}
+
+/// Sets or clears `event`'s [`FLAG_LAP_SAMPLE`] by [`laps_sampled`] of its
+/// sequence number, and returns it: ingest calls it as it numbers the event
+/// (an event numbered again after a refused hand-off is marked again).
+#[inline]
+pub fn mark_lap_sample(event: &mut Event) -> bool {
+    let sampled = laps_sampled(event.seq);
+    if sampled {
+        event.flags |= FLAG_LAP_SAMPLE;
+    } else {
+        event.flags &= !FLAG_LAP_SAMPLE;
+    }
+    sampled
 }
 
 #[cfg(test)]
@@ -468,7 +551,7 @@ mod tests {
         assert_eq!(metrics.since_recv_ns.count_at(9_000), 1);
         assert_eq!(metrics.processing_ns.count_at(40), 3);
         assert_eq!(metrics.processing_ns.len(), 3);
-        assert_eq!(metrics.repeated_events, 2);
+        assert_eq!(metrics.repeated_events(), 2);
         let mut ingest = StageMetrics::new("ingest");
         ingest.record_same(0, 700);
         ingest.record_repeat(0);
@@ -497,7 +580,7 @@ mod tests {
         metrics.settle();
         assert_eq!(metrics.since_recv_ns.len(), 10_000);
         assert_eq!(metrics.processing_ns.len(), 10_000);
-        assert_eq!(metrics.repeated_events, 10_000 - clocked);
+        assert_eq!(metrics.repeated_events(), 10_000 - clocked);
         // One clocked count per rotation look (every 1,024 events).
         assert_eq!(clocked, 1 + 10_000 / u64::from(ROTATE_CHECK_EVERY));
         assert!(metrics.since_recv_ns.count_at(700) >= 1_000);
@@ -539,6 +622,6 @@ mod tests {
         assert_eq!(metrics.since_recv_ns.count_at(80_000), 2);
         assert_eq!(metrics.processing_ns.count_at(900), 2);
         assert_eq!(metrics.since_recv_ns.len(), 3);
-        assert_eq!(metrics.repeated_events, 9);
+        assert_eq!(metrics.repeated_events(), 9);
     }
 }

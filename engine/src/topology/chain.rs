@@ -8,7 +8,9 @@
 //! while ingest is behind (see below). On
 //! about one event in [`LAP_SAMPLE_EVERY`] (chosen by a hash of the event's
 //! sequence number, so no periodic pattern in the input aliases with the
-//! sample) it reads the clock at entry and after each stage instead, and
+//! sample; ingest hashes once and marks the event `FLAG_LAP_SAMPLE`, so
+//! every chain of a plan reads one bit and times the same events) it reads
+//! the clock at entry and after each stage instead, and
 //! every stage records its processing time and time since receipt. On the
 //! other events each stage counts the event again in the buckets of its
 //! last measured values: every histogram still counts every event exactly
@@ -105,7 +107,7 @@ impl Chain {
     /// Runs the group's stages on one event, timed as the module header says.
     #[inline]
     pub fn process(&mut self, ev: &mut Event) {
-        if laps_sampled(ev.seq) || !self.measured_any() {
+        if ev.on_lap_sample() || !self.measured_any() {
             self.process_lapped(ev);
         } else {
             self.process_unlapped(ev);
@@ -200,7 +202,7 @@ impl Chain {
             last.record_since_recv(now_ns, now_ns.saturating_sub(ev.ts_recv_ns));
             Some(now_ns)
         };
-        if last.repeated_events % REPEAT_BATCH == 0 {
+        if u64::from(last.events_since_check()) % REPEAT_BATCH == 0 {
             self.catch_up_repeats(now_ns);
         }
     }
@@ -219,13 +221,13 @@ impl Chain {
             .iter()
             .flatten()
             .next_back()
-            .map(|m| m.repeated_events)
+            .map(|m| m.repeated_events())
         else {
             return;
         };
         for metrics in stages.iter_mut().flatten() {
-            debug_assert!(metrics.repeated_events <= target, "the last stage leads");
-            let behind = target - metrics.repeated_events;
+            debug_assert!(metrics.repeated_events() <= target, "the last stage leads");
+            let behind = target - metrics.repeated_events();
             if behind > 0 {
                 let behind = u32::try_from(behind).expect("at most a batch behind");
                 metrics.record_repeats(behind, now_ns);
@@ -360,6 +362,7 @@ mod tests {
     use crate::config::Config;
     use crate::event::{Input, TopOfBook};
     use crate::strategy::Idle;
+    use crate::telemetry::metrics::mark_lap_sample;
     use crate::units::{InstrumentId, Price, Qty, Side};
 
     /// Each stage's (time-since-receipt count, processing count, `third`),
@@ -401,6 +404,8 @@ mod tests {
             }),
         );
         ev.seq = seq;
+        // Marked as ingest marks it when it numbers the event.
+        mark_lap_sample(&mut ev);
         ev
     }
 
@@ -421,7 +426,12 @@ mod tests {
         for metrics in chain.metrics_mut() {
             assert_eq!(metrics.since_recv_ns.len(), events, "{}", metrics.name);
             assert_eq!(metrics.processing_ns.len(), events, "{}", metrics.name);
-            assert_eq!(metrics.repeated_events, events - timed, "{}", metrics.name);
+            assert_eq!(
+                metrics.repeated_events(),
+                events - timed,
+                "{}",
+                metrics.name
+            );
         }
         assert!(
             (events / 20..events / 12).contains(&timed),
@@ -442,7 +452,7 @@ mod tests {
                 chain.process(&mut quote(seq));
             }
             processed = read_after;
-            let counts = stage_counts(&mut chain, |m| m.repeated_events);
+            let counts = stage_counts(&mut chain, |m| m.repeated_events());
             assert_eq!(counts.len(), 2);
             assert_eq!(counts[0], counts[1], "after {processed} events");
             assert_eq!(counts[0].0, processed, "after {processed} events");
@@ -464,7 +474,7 @@ mod tests {
         }
         let timed = 1 + behind[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
         let events = behind.len() as u64;
-        let counts = stage_counts(&mut chain, |m| m.since_recv_repeated_events);
+        let counts = stage_counts(&mut chain, |m| m.since_recv_repeated_events());
         // Both stages repeat the same events; the last one needed the clock
         // only for its rotation looks besides the sample.
         let looks = events / 1_024 + 1;
@@ -481,7 +491,7 @@ mod tests {
             .as_ref()
             .unwrap()
             .metrics
-            .since_recv_repeated_events;
+            .since_recv_repeated_events();
         let untimed = (first + events..first + events + 1_000)
             .inspect(|&seq| chain.process(&mut quote(seq)))
             .filter(|&seq| !laps_sampled(seq))
@@ -489,10 +499,61 @@ mod tests {
         assert!(untimed > 0);
         let last = chain.metrics_mut().last().unwrap();
         assert_eq!(
-            last.since_recv_repeated_events, before,
+            last.since_recv_repeated_events(),
+            before,
             "every exit measured"
         );
         assert_eq!(last.clone().since_recv_ns.len(), events + 1_000);
+    }
+
+    // Two chains of a pipelined plan, the second reading the first's output
+    // as a ring hands it on, time the same events: the ones ingest marked,
+    // whatever their sequence numbers hash to (an unmarked event is timed
+    // only as a chain's first).
+    #[test]
+    fn the_chains_of_a_plan_time_the_events_ingest_marked() {
+        let config = Config::default();
+        let chain_of = |risk, strategy| Chain {
+            clock: EpochClock::new(),
+            risk,
+            strategy,
+            execution: None,
+            journal: None,
+            fatal: None,
+        };
+        let mut head = chain_of(Some(Timed::new(RiskStage::new(&config), "risk")), None);
+        let mut tail = chain_of(
+            None,
+            Some(Timed::new(
+                StrategyStage::new(&config, Box::new(Idle)),
+                "strategy",
+            )),
+        );
+        let first = (1..).find(|&seq| !laps_sampled(seq)).unwrap();
+        let seqs: Vec<u64> = (first..first + 20_000).collect();
+        for &seq in &seqs {
+            let mut event = quote(seq);
+            head.process(&mut event);
+            tail.process(&mut event);
+        }
+        let timed = 1 + seqs[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
+        let events = seqs.len() as u64;
+        for chain in [&mut head, &mut tail] {
+            let counts = stage_counts(chain, |m| m.repeated_events());
+            assert_eq!(counts, vec![(events, events, events - timed)]);
+        }
+        // The flag decides, not the number: unmarked events are repeats.
+        let sampled_seqs = (first + events..).filter(|&seq| laps_sampled(seq)).take(50);
+        for seq in sampled_seqs {
+            let mut event = quote(seq);
+            event.flags &= !crate::event::FLAG_LAP_SAMPLE;
+            head.process(&mut event);
+        }
+        let counts = stage_counts(&mut head, |m| m.repeated_events());
+        assert_eq!(
+            counts,
+            vec![(events + 50, events + 50, events - timed + 50)]
+        );
     }
 
     // About one event in 16 is chosen, evenly across any period in the
