@@ -6,10 +6,9 @@
 //! wait). The servers are driven as the venue's thread drives them; the
 //! clients are read on the test's thread between the waits.
 
-use genesis_io::itch::{
-    BuySell, Credentials, ItchInstrument, LoginRequest, Price4, Session, SnapshotOrder, SoupPacket,
-    StockSymbol,
-};
+mod common;
+
+use genesis_io::itch::{BuySell, ItchInstrument, Price4, SnapshotOrder, StockSymbol};
 use genesis_io::net::{
     GlimpseServer, GlimpseServerConfig, WaitFor, WsClient, WsConfig, WsEndpoint, WsEvent, WsServer,
 };
@@ -150,13 +149,7 @@ fn a_blocked_snapshot_goes_out_when_the_socket_has_room() {
         }
     };
     let mut stream = TcpStream::connect(server.local_addr().unwrap()).unwrap();
-    let mut login = Vec::new();
-    SoupPacket::LoginRequest(LoginRequest {
-        credentials: Credentials::new("", "").unwrap(),
-        requested_session: Session([b' '; 10]),
-        requested_sequence_number: 0,
-    })
-    .encode(&mut login);
+    let login = common::glimpse_login_request();
     stream.write_all(&login).unwrap();
     stream.set_nonblocking(true).unwrap();
 

@@ -12,7 +12,7 @@
 mod common;
 
 use common::{start_venue_serving, venue_switches};
-use genesis_io::itch::{Credentials, LoginRequest, MoldRequest, Session, SoupPacket};
+use genesis_io::itch::MoldRequest;
 use genesis_io::net::{WsClient, WsConfig, WsEndpoint, WsEvent};
 use genesis_sim::itch::{HEARTBEAT_INTERVAL_NS, SESSION};
 use genesis_sim::{BoardFlow, ItchPorts, SimConfig, TopBoard};
@@ -66,13 +66,7 @@ fn retransmission(request_addr: SocketAddr) -> Vec<u8> {
 fn snapshot(snapshot_addr: SocketAddr) -> Vec<u8> {
     let mut stream = TcpStream::connect(snapshot_addr).unwrap();
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
-    let mut login = Vec::new();
-    SoupPacket::LoginRequest(LoginRequest {
-        credentials: Credentials::new("", "").unwrap(),
-        requested_session: Session([b' '; 10]),
-        requested_sequence_number: 0,
-    })
-    .encode(&mut login);
+    let login = common::glimpse_login_request();
     stream.write_all(&login).unwrap();
     let mut answer = Vec::new();
     stream

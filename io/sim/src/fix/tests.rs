@@ -116,6 +116,28 @@ impl Rig {
         }
     }
 
+    /// Logged on, sends order 41 (buy 5 ALPHA at 90.00) and drives until its ack.
+    fn order_acked(&mut self) {
+        let now = self.now_ns();
+        let scale = InstrumentScale::new("0.01", "1").unwrap();
+        let order = NewOrderSingle {
+            cl_ord_id: b"41",
+            account: None,
+            symbol: b"ALPHA",
+            side: FixSide::Buy,
+            qty_lots: Lots(5),
+            ord_type: OrdType::Limit,
+            price_ticks: Some(Ticks(9_000)),
+            time_in_force: TimeInForce::Day,
+            transact_time_ns: now,
+            trigger_ns: None,
+        };
+        self.sent().send_new_order(&order, &scale, now).unwrap();
+        self.drive("the ack", true, |rig| {
+            rig.seen.0.iter().any(|r| r[0] == "0")
+        });
+    }
+
     fn sent(&mut self) -> &mut Sender {
         self.client.session().sender()
     }
@@ -144,24 +166,7 @@ fn mass_status_after_a_forgotten_session_still_ends() {
     rig.drive("logon", true, |rig| {
         rig.client.session().state() == SessionState::Active
     });
-    let now = rig.now_ns();
-    let scale = InstrumentScale::new("0.01", "1").unwrap();
-    let order = NewOrderSingle {
-        cl_ord_id: b"41",
-        account: None,
-        symbol: b"ALPHA",
-        side: FixSide::Buy,
-        qty_lots: Lots(5),
-        ord_type: OrdType::Limit,
-        price_ticks: Some(Ticks(9_000)),
-        time_in_force: TimeInForce::Day,
-        transact_time_ns: now,
-        trigger_ns: None,
-    };
-    rig.sent().send_new_order(&order, &scale, now).unwrap();
-    rig.drive("the ack", true, |rig| {
-        rig.seen.0.iter().any(|r| r[0] == "0")
-    });
+    rig.order_acked();
     let now = rig.now_ns();
     assert_eq!(rig.exchange.venue_fill_every(1, now, &mut Nowhere), 1);
     rig.drive("the fill report", true, |rig| {
@@ -201,24 +206,7 @@ fn mass_status_tells_an_order_filled_whose_report_still_waits() {
     rig.drive("logon", true, |rig| {
         rig.client.session().state() == SessionState::Active
     });
-    let now = rig.now_ns();
-    let scale = InstrumentScale::new("0.01", "1").unwrap();
-    let order = NewOrderSingle {
-        cl_ord_id: b"41",
-        account: None,
-        symbol: b"ALPHA",
-        side: FixSide::Buy,
-        qty_lots: Lots(5),
-        ord_type: OrdType::Limit,
-        price_ticks: Some(Ticks(9_000)),
-        time_in_force: TimeInForce::Day,
-        transact_time_ns: now,
-        trigger_ns: None,
-    };
-    rig.sent().send_new_order(&order, &scale, now).unwrap();
-    rig.drive("the ack", true, |rig| {
-        rig.seen.0.iter().any(|r| r[0] == "0")
-    });
+    rig.order_acked();
     // The order trades out; its fill report waits in the exchange.
     let now = rig.now_ns();
     assert_eq!(rig.exchange.venue_fill_every(1, now, &mut Nowhere), 1);

@@ -157,3 +157,17 @@ pub fn venue_switches() -> u64 {
     assert_eq!(found.len(), 1, "one venue-sim thread in this process");
     found[0]
 }
+
+/// A SoupBinTCP login request for the GLIMPSE server: no credentials, any
+/// session, from the start.
+pub fn glimpse_login_request() -> Vec<u8> {
+    use genesis_io::itch::{Credentials, LoginRequest, Session, SoupPacket};
+    let mut login = Vec::new();
+    SoupPacket::LoginRequest(LoginRequest {
+        credentials: Credentials::new("", "").unwrap(),
+        requested_session: Session([b' '; 10]),
+        requested_sequence_number: 0,
+    })
+    .encode(&mut login);
+    login
+}
