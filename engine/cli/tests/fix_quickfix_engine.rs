@@ -21,20 +21,25 @@ mod common;
 #[path = "../../../io/tests/support/quickfix.rs"]
 mod quickfix;
 
-use common::process::genesis;
+use common::process::{journal_events, run_until};
 use genesis_engine::event::{venue_reason, Event, EventKind, Input, RejectedRequest};
 use genesis_engine::journal_stage::EventReader;
 use genesis_io::fix::seq_store::{SeqNumbers, SeqStore};
 use std::path::Path;
 
-/// `genesis run` against the executor; `fix_extra` adds `[venue.fix]` keys.
+/// `genesis run` against the executor with `strategy` (`fix_extra` adds
+/// `[venue.fix]` keys) until `done` holds of the events this run journaled,
+/// then Ctrl-C; its summary. A run lasts as long as the CPU it gets makes
+/// it: a fixed `--duration` on a loaded host may end before it traded.
 fn run_genesis(
     dir: &Path,
     port: u16,
-    (seconds, strategy): (&str, &str),
-    fix_extra: &str,
+    (strategy, fix_extra): (&str, &str),
+    what: &str,
+    mut done: impl FnMut(&[Event]) -> bool,
 ) -> serde_json::Value {
     let config = dir.join("genesis.toml");
+    let journal = dir.join("journal");
     std::fs::write(
         &config,
         format!(
@@ -46,25 +51,25 @@ fn run_genesis(
              [journal]\ndir = \"{journal}\"\n\
              [venue]\nkind = \"fix\"\n\
              [venue.fix]\nport = {port}\nsender_comp_id = \"GENESIS\"\ntarget_comp_id = \"EXECUTOR\"\nheartbeat_s = 1\nseq_file = \"{seq}\"\n{fix_extra}",
-            journal = dir.join("journal").display(),
+            journal = journal.display(),
             seq = dir.join("GENESIS-EXECUTOR.seq").display()
         ),
     )
     .unwrap();
     let summary = dir.join("summary.json");
-    let output = genesis()
-        .args([
-            "run",
+    let from = journal_events(&journal).len();
+    let output = run_until(
+        &[
             "--config",
             config.to_str().unwrap(),
-            "--duration",
-            seconds,
             "--summary-json",
             summary.to_str().unwrap(),
-        ])
-        .current_dir(dir)
-        .output()
-        .unwrap();
+        ],
+        dir,
+        &journal,
+        what,
+        |events| done(events.get(from..).unwrap_or_default()),
+    );
     assert!(
         output.status.success(),
         "{}{}",
@@ -72,6 +77,27 @@ fn run_genesis(
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap()
+}
+
+/// A fill of an order of this run's journal (not a resent duplicate).
+fn filled(events: &[Event]) -> bool {
+    events
+        .iter()
+        .any(|e| e.kind == EventKind::Fill && !e.is_duplicate())
+}
+
+/// New orders refused at session level (the venue's reject reason between
+/// session and business rejects).
+fn session_rejects(events: &[Event]) -> u64 {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(e.input(), Input::OrderReject(r)
+                if r.request == RejectedRequest::New
+                    && (venue_reason::SESSION_REJECT..venue_reason::BUSINESS_REJECT)
+                        .contains(&r.venue_reason))
+        })
+        .count() as u64
 }
 
 /// Signed fill quantity per instrument over `events`, duplicates excluded.
@@ -110,7 +136,13 @@ fn genesis_trades_with_quickfix_executor() {
     let executor = quickfix::start_strict_executor(&binary, &build, port);
 
     // 1. Logon, heartbeats, orders filled, positions equal to the fills.
-    let first = run_genesis(dir.path(), port, ("3", "market-maker"), "");
+    let first = run_genesis(
+        dir.path(),
+        port,
+        ("market-maker", ""),
+        "a fill over FIX",
+        filled,
+    );
     assert!(first["orders_sent"].as_u64().unwrap() > 0, "{first}");
     assert!(first["fills"].as_u64().unwrap() > 0, "{first}");
     let journal = dir.path().join("journal");
@@ -126,19 +158,33 @@ fn genesis_trades_with_quickfix_executor() {
         positions_from_fills(&events, positions.len()),
         "risk positions equal the fills"
     );
-    // An idle session (no strategy) heartbeats every second.
-    run_genesis(dir.path(), port, ("3", "none"), "");
-    let log = std::fs::read_to_string(&executor.log_path).unwrap_or_default();
-    assert!(
-        log.contains("35=0"),
-        "heartbeats in the executor's log:\n{}",
-        executor.log_tail()
+    // An idle session (no strategy) heartbeats every second: the run goes
+    // on until the executor's log holds more heartbeats than before it.
+    let heartbeats = || {
+        std::fs::read_to_string(&executor.log_path)
+            .unwrap_or_default()
+            .matches("35=0\u{1}")
+            .count()
+    };
+    let before = heartbeats();
+    run_genesis(
+        dir.path(),
+        port,
+        ("none", ""),
+        "heartbeats in the executor's log",
+        |_| heartbeats() > before,
     );
 
     // 2. A restart resumes the sequence numbers: no reject, no "too low" logout, more fills.
     let store = SeqStore::new(dir.path().join("GENESIS-EXECUTOR.seq"));
     let after_first = store.load().unwrap().unwrap();
-    let second = run_genesis(dir.path(), port, ("2", "market-maker"), "");
+    let second = run_genesis(
+        dir.path(),
+        port,
+        ("market-maker", ""),
+        "a fill after the restart",
+        filled,
+    );
     assert!(second["fills"].as_u64().unwrap() > 0, "{second}");
     let after_second = store.load().unwrap().unwrap();
     assert!(
@@ -161,7 +207,17 @@ fn genesis_trades_with_quickfix_executor() {
             next_in: after_second.next_in.saturating_sub(20).max(1),
         })
         .unwrap();
-    let third = run_genesis(dir.path(), port, ("2", "market-maker"), "");
+    let third = run_genesis(
+        dir.path(),
+        port,
+        ("market-maker", ""),
+        "a resent fill recognised as a duplicate",
+        |events| {
+            events
+                .iter()
+                .any(|e| e.kind == EventKind::Fill && e.is_duplicate())
+        },
+    );
     assert!(
         third["duplicate_fills"].as_u64().unwrap() > 0,
         "resent fills recognised: {third}"
@@ -202,8 +258,9 @@ fn genesis_trades_with_quickfix_executor() {
     let refused = run_genesis(
         dir.path(),
         port,
-        ("2", "market-maker"),
-        "send_trigger_time = true\n",
+        ("market-maker", "send_trigger_time = true\n"),
+        "an order refused at session level",
+        |events| session_rejects(events) > 0,
     );
     assert!(refused["orders_sent"].as_u64().unwrap() > 0, "{refused}");
     let own_first = refused["restart"]["order_id_next"].as_u64().unwrap();
@@ -231,16 +288,8 @@ fn genesis_trades_with_quickfix_executor() {
             );
         }
     }
-    let session_rejects = events
-        .iter()
-        .filter(|e| e.seq >= from)
-        .filter(|e| {
-            matches!(e.input(), Input::OrderReject(r)
-                if r.request == RejectedRequest::New
-                    && (venue_reason::SESSION_REJECT..venue_reason::BUSINESS_REJECT)
-                        .contains(&r.venue_reason))
-        })
-        .count() as u64;
+    let this_run: Vec<Event> = events.iter().filter(|e| e.seq >= from).copied().collect();
+    let session_rejects = session_rejects(&this_run);
     assert!(session_rejects > 0, "{refused}");
     let log = std::fs::read_to_string(&executor.log_path).unwrap_or_default();
     assert!(
