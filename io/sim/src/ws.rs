@@ -517,12 +517,7 @@ mod tests {
         let mut out = WsOut::bind(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
         out.poll(&exchange, 1);
         assert_eq!(out.timer_wait_ns(1), None, "an empty window is not timed");
-        let top = crate::Top {
-            bid_px: 9_990,
-            bid_qty: 3,
-            ask_px: 10_010,
-            ask_qty: 4,
-        };
+        let top = quotes();
         exchange.on_top(1, &top, 2, &mut out);
         assert_eq!(
             out.timer_wait_ns(2),
@@ -537,6 +532,16 @@ mod tests {
             None,
             "sent: nothing left to time"
         );
+    }
+
+    /// A top of 3 at 99.90 bid, 4 at 100.10 ask.
+    fn quotes() -> crate::Top {
+        crate::Top {
+            bid_px: 9_990,
+            bid_qty: 3,
+            ask_px: 10_010,
+            ask_qty: 4,
+        }
     }
 
     /// One plain GET on a thread; its whole response once the venue closes.
@@ -561,12 +566,7 @@ mod tests {
         let config = crate::tests::config();
         let mut exchange = Exchange::new(config.instruments.len(), 64);
         let mut out = WsOut::bind(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
-        let top = crate::Top {
-            bid_px: 9_990,
-            bid_qty: 3,
-            ask_px: 10_010,
-            ask_qty: 4,
-        };
+        let top = quotes();
         exchange.on_top(1, &top, 1, &mut out);
         let update_id = out.streams[1].update_id;
         assert!(update_id > 0, "the quotes took update ids");

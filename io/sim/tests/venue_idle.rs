@@ -68,16 +68,7 @@ fn a_held_board_flow_is_not_read_and_the_venue_sleeps() {
     publish_tops(&board);
     let report = venue.stop();
     let intervals = started.elapsed().as_nanos() as u64 / BOARD_POLL_INTERVAL_NS + 1;
-    assert_eq!(report.flow_polls, 0, "a held market is not read");
-    assert!(
-        report.loop_iterations <= 4,
-        "{} loop iterations in {intervals} ms while held: the venue polls",
-        report.loop_iterations
-    );
-    assert_eq!(
-        report.waits_timed_out, 0,
-        "no timer ended a wait: {report:?}"
-    );
+    assert_held_quietly(&report, &format!("{intervals} ms"));
 }
 
 // A walk (read on every iteration while the market moves) that is held is
@@ -91,16 +82,7 @@ fn a_held_walk_is_not_read_and_the_venue_sleeps() {
     // The span observed, not a wait for something.
     std::thread::sleep(Duration::from_millis(100));
     let report = venue.stop();
-    assert_eq!(report.flow_polls, 0, "a held market is not read");
-    assert!(
-        report.loop_iterations <= 4,
-        "{} loop iterations in 100 ms while held: the venue polls",
-        report.loop_iterations
-    );
-    assert_eq!(
-        report.waits_timed_out, 0,
-        "no timer ended a wait: {report:?}"
-    );
+    assert_held_quietly(&report, "100 ms");
 }
 
 /// A walk whose next move is always a fifth of [`WAIT_MIN_NS`] away (one
@@ -202,5 +184,20 @@ fn fix_traffic_wakes_the_venue_and_between_messages_it_blocks() {
         report.waits_timed_out <= tenths + 1,
         "{} waits ended by a timer in {tenths} tenths of a second: {report:?}",
         report.waits_timed_out
+    );
+}
+
+/// A held venue's report: its market never read, a few loop iterations at
+/// most over `span`, and no wait ended by a timer.
+fn assert_held_quietly(report: &genesis_sim::VenueSimReport, span: &str) {
+    assert_eq!(report.flow_polls, 0, "a held market is not read");
+    assert!(
+        report.loop_iterations <= 4,
+        "{} loop iterations in {span} while held: the venue polls",
+        report.loop_iterations
+    );
+    assert_eq!(
+        report.waits_timed_out, 0,
+        "no timer ended a wait: {report:?}"
     );
 }
