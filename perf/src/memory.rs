@@ -97,6 +97,12 @@ pub fn allocations_per_event(
 /// The window of the end-of-soak slope: the last five minutes.
 pub const LAST_WINDOW_S: f64 = 300.0;
 
+/// The share of the requested rate below which a soak's growth is not
+/// judged: the engine's bounded tables (order ids, recent fills, the
+/// snapshot's buffer) fill by events, not by seconds, so a run that fell
+/// well behind its rate was still warming up when the warm-up ended.
+pub const RATE_HELD_SHARE: f64 = 0.9;
+
 /// What the soak child reports.
 #[derive(Clone, Debug, Default)]
 pub struct Soak {
@@ -152,6 +158,20 @@ impl Soak {
         self.events as f64 / self.elapsed_s.max(1e-9)
     }
 
+    /// The share of the requested rate the engine processed (1.0 = all).
+    pub fn rate_kept(&self) -> f64 {
+        if self.rate_per_sec == 0 {
+            return 1.0;
+        }
+        self.events_per_sec() / self.rate_per_sec as f64
+    }
+
+    /// Whether the growth after warm-up can be judged: the engine kept at
+    /// least [`RATE_HELD_SHARE`] of the requested rate.
+    pub fn rate_held(&self) -> bool {
+        self.rate_kept() >= RATE_HELD_SHARE
+    }
+
     /// Total RSS growth per minute after warm-up, straight line from steady to last.
     pub fn growth_mib_per_min(&self) -> f64 {
         let first = self.after_warm_up().next().map_or(0.0, |s| s.0);
@@ -199,6 +219,7 @@ impl Soak {
             "events": self.events,
             "elapsed_s": self.elapsed_s,
             "events_per_sec": self.events_per_sec(),
+            "rate_kept": self.rate_kept(),
             "warm_up_s": self.warm_up_s,
             "samples": self.samples.len(),
             "rss_steady": rss(self.steady()),
@@ -405,5 +426,29 @@ mod tests {
         let slope = rising.growth_mib_per_min_last(LAST_WINDOW_S);
         assert!((slope - 0.09).abs() < 1e-3, "slope {slope}");
         assert_eq!(Soak::default().growth_mib_per_min_last(LAST_WINDOW_S), 0.0);
+    }
+
+    // The soak's verdict needs the engine to have kept its rate; the share is
+    // events per second over the requested rate, and it reaches the JSON.
+    #[test]
+    fn a_soak_knows_whether_it_kept_its_rate() {
+        let mut soak = Soak {
+            rate_per_sec: 100_000,
+            events: 12_424_032,
+            elapsed_s: 600.0,
+            ..Soak::default()
+        };
+        assert!((soak.rate_kept() - 0.207).abs() < 1e-3);
+        assert!(!soak.rate_held());
+        soak.events = 59_000_000;
+        assert!(soak.rate_held());
+        assert!((soak.to_json()["rate_kept"].as_f64().unwrap() - 0.983).abs() < 1e-3);
+        let mut text = String::new();
+        soak.events = 12_424_032;
+        crate::markdown::soak_section(&mut text, &soak);
+        assert!(
+            text.contains("not judged: the engine processed 21 % of the requested rate"),
+            "{text}"
+        );
     }
 }
