@@ -10,7 +10,12 @@
 //! clocks read back to back, so a stamp lands on this clock no later than
 //! the moment of the conversion (never in the future, so a latency taken
 //! from it is never negative), and the drift never accumulates (the
-//! offset is measured afresh every poll).
+//! offset is measured afresh every poll). The offset is read between two
+//! readings of this clock and measured again, up to three times, when
+//! they are more than `RX_STAMP_OFFSET_ERROR_NS_MAX` (1 µs) apart: a
+//! thread that lost its CPU between the reads would otherwise take an
+//! offset off by as long as it waited, and every stamp converted with it
+//! (receive stamps, the FIX client's send stamps) would err as much.
 //!
 //! Every `EpochClock` of a process shares one anchor (taken by the first
 //! one made), so stamps read on different threads' clocks (ingest's receive
@@ -20,6 +25,7 @@
 // The one module that reads clocks for the engine (see clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
+use genesis_io::net::measure_realtime_offset;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -94,10 +100,30 @@ impl RealtimeBridge {
     /// The bridge of readings taken together: `now_ns` on the epoch clock,
     /// then `realtime_ns` on CLOCK_REALTIME.
     pub fn new(now_ns: u64, realtime_ns: u64) -> RealtimeBridge {
-        let offset = i128::from(now_ns) - i128::from(realtime_ns);
+        RealtimeBridge::with_offset(now_ns, i128::from(now_ns) - i128::from(realtime_ns))
+    }
+
+    /// Measures a bridge with `clock` (epoch ns): `clock`, CLOCK_REALTIME,
+    /// `clock` again, and again up to three times while the two readings
+    /// of `clock` are more than `RX_STAMP_OFFSET_ERROR_NS_MAX` apart (the
+    /// thread lost its CPU between them); the offset comes from the
+    /// narrowest bracket's start, so it errs low (a stamp converts early,
+    /// never late) by at most that bracket's width. The bridge's instant
+    /// is `clock`'s last reading.
+    pub fn measure(clock: &mut impl FnMut() -> u64) -> RealtimeBridge {
+        let before_ns = clock();
+        let mut now_ns = before_ns;
+        let offset_ns = measure_realtime_offset(before_ns, &mut || {
+            now_ns = clock();
+            now_ns
+        });
+        RealtimeBridge::with_offset(now_ns, offset_ns)
+    }
+
+    fn with_offset(now_ns: u64, offset_ns: i128) -> RealtimeBridge {
         RealtimeBridge {
             now_ns,
-            offset_ns: offset.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+            offset_ns: offset_ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
         }
     }
 
@@ -117,12 +143,13 @@ impl RealtimeBridge {
 }
 
 impl EpochClock {
-    /// Measures a bridge now: this clock, then CLOCK_REALTIME (the order
-    /// keeps a stamp read before the call at or before the returned now).
+    /// Measures a bridge now: this clock, then CLOCK_REALTIME, then this
+    /// clock again, guarded against a preemption between the reads (see
+    /// [`RealtimeBridge::measure`]; the order keeps a stamp read before the
+    /// call at or before the returned now).
     #[inline]
     pub fn realtime_bridge(&self) -> RealtimeBridge {
-        let now_ns = self.now_ns();
-        RealtimeBridge::new(now_ns, realtime_ns())
+        RealtimeBridge::measure(&mut || self.now_ns())
     }
 }
 
@@ -154,6 +181,40 @@ mod tests {
         assert_eq!(bridge.epoch_ns(0), 0, "clamped to the epoch");
         let ahead = RealtimeBridge::new(9_000, 1_000);
         assert_eq!(ahead.epoch_ns(900), 8_900);
+    }
+
+    // The thread loses its CPU for 10 s between the clock's first reading
+    // and CLOCK_REALTIME's: the bracket is measured again, and the offset
+    // comes from a narrow one (not 10 s low); it errs low, never high, and
+    // a stamp taken before the bridge converts to no later than its now.
+    #[test]
+    fn a_preempted_bridge_measurement_is_taken_again() {
+        const SHIFT_NS: u64 = 7_000_000_000;
+        const PREEMPTED_NS: u64 = 10_000_000_000;
+        let mut reads = 0;
+        let mut clock = || {
+            reads += 1;
+            let now_ns = realtime_ns() + SHIFT_NS;
+            if reads == 1 {
+                now_ns - PREEMPTED_NS
+            } else {
+                now_ns
+            }
+        };
+        let stamp = realtime_ns();
+        let bridge = RealtimeBridge::measure(&mut clock);
+        assert!(reads >= 3, "a second bracket was read: {reads} readings");
+        let error_ns = i128::from(SHIFT_NS) - i128::from(bridge.offset_ns);
+        assert!(error_ns >= 0, "the offset errs low, never high: {error_ns}");
+        assert!(
+            error_ns < 1_000_000_000,
+            "measured again: {error_ns} ns low"
+        );
+        assert!(bridge.epoch_ns(stamp) <= bridge.now_ns());
+        assert!(
+            bridge.now_ns() >= stamp + SHIFT_NS,
+            "now is the last reading"
+        );
     }
 
     // Two clocks made at different times read the same instant alike:

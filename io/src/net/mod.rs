@@ -87,8 +87,8 @@ pub use reactor::{
 };
 pub use retransmit_store::RetransmitStore;
 pub use rx_stamp::{
-    enable_rx_stamps, probe_tcp_rx_stamps, realtime_ns, recv_stamped, RxStamping,
-    RX_STAMP_OFFSET_ERROR_NS_MAX,
+    enable_rx_stamps, measure_realtime_offset, probe_tcp_rx_stamps, realtime_ns, recv_stamped,
+    RxStamping, RX_STAMP_OFFSET_ERROR_NS_MAX,
 };
 pub use snapshot_fetcher::{
     FetchFailure, SnapshotAnswer, SnapshotFetcher, SnapshotFetcherConfig, SnapshotRequest,

@@ -135,7 +135,9 @@ impl CallerClockBridge {
     ) -> u64 {
         let offset = match self.offset_ns {
             Some(offset) => offset,
-            None => *self.offset_ns.insert(measure_offset(read_ns, clock)),
+            None => *self
+                .offset_ns
+                .insert(measure_realtime_offset(read_ns, clock)),
         };
         (i128::from(kernel_ns) + offset).clamp(0, i128::from(read_ns)) as u64
     }
@@ -145,8 +147,11 @@ impl CallerClockBridge {
 /// [`OFFSET_ATTEMPTS`] brackets (`before_ns`, CLOCK_REALTIME, the caller's
 /// clock after), stopping at the first no wider than
 /// [`RX_STAMP_OFFSET_ERROR_NS_MAX`]. Taken from the bracket's start, the
-/// offset errs low by at most its width: never into the future.
-fn measure_offset(mut before_ns: u64, clock: &mut impl FnMut() -> u64) -> i128 {
+/// offset errs low by at most its width: never into the future. Every
+/// reading of `clock` is at or after `before_ns`, so the caller may keep
+/// its last reading as "now" for the offset (a CLOCK_REALTIME stamp taken
+/// before the call then converts to no later than that).
+pub fn measure_realtime_offset(mut before_ns: u64, clock: &mut impl FnMut() -> u64) -> i128 {
     let mut narrowest: Option<(u64, i128)> = None;
     for _ in 0..OFFSET_ATTEMPTS {
         let realtime = realtime_ns();
@@ -200,7 +205,7 @@ mod tests {
         const SHIFT_NS: u64 = 7_000_000_000;
         let mut clock = || realtime_ns() + SHIFT_NS;
         let before_ns = clock() - 10_000_000_000;
-        let offset = measure_offset(before_ns, &mut clock);
+        let offset = measure_realtime_offset(before_ns, &mut clock);
         let error_ns = i128::from(SHIFT_NS) - offset;
         assert!(error_ns >= 0, "the offset errs low, never high: {error_ns}");
         assert!(
