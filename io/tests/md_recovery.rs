@@ -1,6 +1,8 @@
 //! The ITCH recovery state machine (`Recovery` over an `ItchFeed`), with no
 //! sockets and a clock the test drives: a small gap is refilled by bounded
-//! retransmission requests while live datagrams wait in the buffer; a large
+//! retransmission requests while live datagrams wait in the buffer; every
+//! hole is asked for in one pass and heals in one round trip, each message
+//! applied and handed on once; a large
 //! gap, a late join, a join with no sequence and a stalled retransmission go
 //! to a snapshot; the snapshot rebuilds the books and the buffered
 //! datagrams after its sequence are applied; an overflow restarts the
@@ -10,9 +12,10 @@ use genesis_io::book::{L3Book, Level, Side, StaleFlags};
 use genesis_io::itch::glimpse::end_of_snapshot;
 use genesis_io::itch::{
     encode_message, AddOrder, Arrival, BuySell, DatagramSource, ItchFeed, ItchFeedConfig,
-    ItchInstrument, ItchMessage, MessageHeader, MoldPacketBuilder, OrderDelete, Price4, Recovery,
-    RecoveryConfig, Session, SnapshotFailure, StockSymbol,
+    ItchInstrument, ItchMessage, MessageHeader, MoldPacketBuilder, MoldRequest, OrderDelete,
+    Price4, Recovery, RecoveryConfig, Session, SnapshotFailure, StockSymbol,
 };
+use proptest::prelude::*;
 
 const SESSION: Session = Session(*b"RECOVERY01");
 
@@ -149,7 +152,32 @@ impl Rig {
             .on_datagram(&mut self.feed, arrival, now_ns, &mut |ts, _, _| {
                 seen.push(ts)
             });
-        self.recovery.replay(&mut self.feed, now_ns);
+        self.replay(now_ns);
+    }
+
+    fn replay(&mut self, now_ns: u64) {
+        let seen = &mut self.seen;
+        self.recovery
+            .replay(&mut self.feed, now_ns, &mut |ts, _, _| seen.push(ts));
+    }
+
+    /// The requests of a pass due at `now_ns`, as (first, count).
+    fn poll(&mut self, now_ns: u64) -> Vec<(u64, u16)> {
+        self.recovery
+            .poll(&mut self.feed, now_ns)
+            .iter()
+            .map(|r: &MoldRequest| (r.sequence_number, r.message_count))
+            .collect()
+    }
+
+    /// What the venue sends back for a request: the stream's messages.
+    fn answer(&mut self, (first, count): (u64, u16), now_ns: u64) {
+        let messages: Vec<ItchMessage> = (first..first + u64::from(count)).map(message).collect();
+        self.datagram(
+            &packet(first, &messages),
+            DatagramSource::Retransmission,
+            now_ns,
+        );
     }
 
     fn live(&mut self, first: u64, now_ns: u64) {
@@ -223,16 +251,8 @@ fn small_gap_refilled_by_retransmission_with_buffering() {
         rig.feed.book(0).unwrap().order(10).is_none(),
         "but not applied yet"
     );
-    let request = rig
-        .recovery
-        .poll(&mut rig.feed, 50)
-        .expect("a request at once");
-    assert_eq!((request.sequence_number, request.message_count), (5, 4));
-    assert_eq!(
-        rig.recovery.poll(&mut rig.feed, 60),
-        None,
-        "no repeat before the retry"
-    );
+    assert_eq!(rig.poll(50), [(5, 4)], "a request at once");
+    assert_eq!(rig.poll(60), [], "no repeat before the retry");
     rig.datagram(
         &packet(5, &[message(5), message(6), message(7), message(8)]),
         DatagramSource::Retransmission,
@@ -265,9 +285,11 @@ fn small_gap_refilled_by_retransmission_with_buffering() {
     assert_eq!(stats.snapshots_requested, 0);
 }
 
-// Requests are bounded: at most request_count_max messages, repeated only
-// after request_retry_ns, never closer than request_interval_min_ns; an
-// answered part lets the next part go at once (subject to the interval).
+// Requests are bounded: a hole is asked for in requests of at most
+// request_count_max messages, all in one pass; a range is repeated only
+// after request_retry_ns; passes are never closer than
+// request_interval_min_ns; a partial answer does not ask again for what is
+// still in flight.
 #[test]
 fn requests_bounded_in_size_and_rate() {
     let config = RecoveryConfig {
@@ -277,27 +299,105 @@ fn requests_bounded_in_size_and_rate() {
     let mut rig = Rig::new(Some(1), config, false);
     rig.live(1, 0);
     rig.live(13, 0);
-    let r = rig.recovery.poll(&mut rig.feed, 0).unwrap();
-    assert_eq!((r.sequence_number, r.message_count), (3, 4));
-    assert_eq!(rig.recovery.poll(&mut rig.feed, 999), None);
-    let r = rig
-        .recovery
-        .poll(&mut rig.feed, 1_000)
-        .expect("retry after request_retry_ns");
-    assert_eq!((r.sequence_number, r.message_count), (3, 4));
+    assert_eq!(rig.poll(0), [(3, 4), (7, 4), (11, 2)], "one pass, split");
+    assert_eq!(rig.poll(999), []);
+    let retried = rig.poll(1_000);
+    assert_eq!(
+        retried,
+        [(3, 4), (7, 4), (11, 2)],
+        "retried after request_retry_ns"
+    );
     rig.datagram(
         &packet(3, &[message(3), message(4), message(5), message(6)]),
         DatagramSource::Retransmission,
         1_010,
     );
+    assert_eq!(rig.poll(1_050), [], "within the minimum interval");
+    assert_eq!(rig.poll(1_100), [], "the rest is still in flight");
+    assert_eq!(rig.poll(2_000), [(7, 4), (11, 2)], "until its retry");
+    assert_eq!(rig.recovery.stats().requests_sent, 8);
+}
+
+// Three holes between live datagrams: one pass asks for all three; the
+// answers for the later two arrive first and are kept (a repeat of one is
+// dropped), the first hole's answer comes last, and the whole stream is
+// applied in order: the book is fresh and equal to a loss-free one, and
+// every message was handed on exactly once.
+#[test]
+fn several_holes_heal_in_one_round_trip() {
+    let mut rig = Rig::new(Some(1), RecoveryConfig::default(), false);
+    for first in [1, 5, 9, 13] {
+        rig.live(first, 10);
+    }
+    assert!(rig.stale());
+    assert_eq!(rig.seen.len(), 8, "live messages handed on as they came");
+    let requests = rig.poll(20);
+    assert_eq!(requests, [(3, 2), (7, 2), (11, 2)], "every hole, one pass");
+    rig.answer(requests[1], 30);
+    rig.answer(requests[2], 31);
+    rig.answer(requests[1], 32);
+    assert_eq!(rig.recovery.answers_len(), 2, "later holes kept");
+    assert!(rig.stale(), "the first hole is still open");
+    assert_eq!(rig.seen.len(), 8, "kept answers are handed on when applied");
+    rig.answer(requests[0], 40);
+    assert!(!rig.stale(), "caught up in one round trip");
+    assert_same_book(rig.feed.book(0).unwrap(), &reference(15));
+    assert_eq!(rig.seen.len(), 14, "every message handed on once");
+    assert_eq!(rig.poll(50), [], "nothing left to ask for");
+    let stats = rig.recovery.stats();
+    assert_eq!(stats.requests_sent, 3);
+    assert_eq!(stats.messages_recovered_retransmit, 6);
     assert_eq!(
-        rig.recovery.poll(&mut rig.feed, 1_050),
-        None,
-        "answered, but within the minimum interval"
+        (stats.retransmissions_kept, stats.retransmissions_dropped),
+        (2, 1)
     );
-    let r = rig.recovery.poll(&mut rig.feed, 1_100).unwrap();
-    assert_eq!((r.sequence_number, r.message_count), (7, 4));
-    assert_eq!(rig.recovery.stats().requests_sent, 3);
+    assert_eq!((stats.resyncs, rig.recovery.answers_len()), (1, 0));
+}
+
+proptest! {
+    // Any pattern of lost packets (two messages each; the stream ends with
+    // a heartbeat, so a loss at the tail shows): one pass asks for every
+    // hole (one request per request_count_max piece of each run of lost
+    // messages), and answering those requests alone, the first hole's
+    // answer last or first, heals everything: fresh, the loss-free book,
+    // each message handed on once, nothing left to ask for.
+    #[test]
+    fn every_hole_is_asked_for_at_once(
+        lost in proptest::collection::vec(any::<bool>(), 1..40),
+        first_answer_last in any::<bool>(),
+    ) {
+        let mut rig = Rig::new(Some(1), RecoveryConfig::default(), false);
+        for (index, lost) in lost.iter().enumerate() {
+            if !lost {
+                rig.live(2 * index as u64 + 1, 10);
+            }
+        }
+        let end = 2 * lost.len() as u64 + 1;
+        rig.datagram(&packet(end, &[]), DatagramSource::Live, 10);
+        let mut expected = 0u64;
+        let mut run = 0u64;
+        for lost in lost.iter().chain([&false]) {
+            if *lost {
+                run += 2;
+            } else {
+                expected += run.div_ceil(4);
+                run = 0;
+            }
+        }
+        let mut requests = rig.poll(20);
+        prop_assert_eq!(requests.len() as u64, expected, "{:?}", requests);
+        if first_answer_last && !requests.is_empty() {
+            requests.rotate_left(1);
+        }
+        for request in requests {
+            rig.answer(request, 30);
+        }
+        prop_assert!(!rig.stale(), "{:?}", rig.recovery.stats());
+        assert_same_book(rig.feed.book(0).unwrap(), &reference(end));
+        prop_assert_eq!(rig.seen.len() as u64, end - 1, "each message once");
+        prop_assert_eq!(rig.poll(40), vec![]);
+        prop_assert_eq!(rig.recovery.stats().resyncs, u64::from(expected > 0));
+    }
 }
 
 // A gap larger than the threshold goes to a snapshot: the books are
@@ -314,11 +414,7 @@ fn large_gap_healed_from_snapshot_and_buffer() {
     rig.live(41, 10);
     assert!(rig.stale());
     assert!(rig.recovery.snapshot_due(10));
-    assert_eq!(
-        rig.recovery.poll(&mut rig.feed, 10),
-        None,
-        "no request: a snapshot"
-    );
+    assert_eq!(rig.poll(10), [], "no request: a snapshot");
     rig.recovery.snapshot_started();
     // During the snapshot: live packets 43..=50 are buffered.
     for first in [43, 45, 47, 49] {
@@ -327,7 +423,7 @@ fn large_gap_healed_from_snapshot_and_buffer() {
     assert_eq!(rig.recovery.buffered_len(), 4);
     rig.snapshot(47);
     assert!(rig.stale(), "stale until the buffer is replayed");
-    rig.recovery.replay(&mut rig.feed, 30);
+    rig.replay(30);
     assert!(!rig.stale());
     assert_same_book(rig.feed.book(0).unwrap(), &reference(51));
     let stats = rig.recovery.stats();
@@ -346,13 +442,13 @@ fn large_gap_healed_from_snapshot_and_buffer() {
 #[test]
 fn join_without_sequence_takes_a_snapshot() {
     let mut rig = Rig::new(None, RecoveryConfig::default(), true);
-    assert_eq!(rig.recovery.poll(&mut rig.feed, 5), None);
+    assert_eq!(rig.poll(5), []);
     assert!(rig.recovery.snapshot_due(5));
     assert!(rig.stale());
     rig.recovery.snapshot_started();
     rig.live(21, 6);
     rig.snapshot(21);
-    rig.recovery.replay(&mut rig.feed, 7);
+    rig.replay(7);
     assert!(!rig.stale());
     assert_same_book(rig.feed.book(0).unwrap(), &reference(23));
     assert_eq!(rig.recovery.stats().late_joins, 1);
@@ -369,9 +465,9 @@ fn stalled_retransmission_falls_back_to_snapshot() {
     let mut rig = Rig::new(Some(1), config, true);
     rig.live(1, 0);
     rig.live(5, 100);
-    assert!(rig.recovery.poll(&mut rig.feed, 100).is_some());
+    assert!(!rig.poll(100).is_empty());
     assert!(!rig.recovery.snapshot_due(599));
-    assert_eq!(rig.recovery.poll(&mut rig.feed, 599), None);
+    assert_eq!(rig.poll(599), []);
     assert!(!rig.recovery.snapshot_due(599));
     rig.recovery.poll(&mut rig.feed, 600);
     assert!(rig.recovery.snapshot_due(600));
@@ -443,7 +539,7 @@ fn overflow_while_loading_restarts_the_snapshot() {
     rig.recovery.snapshot_started();
     rig.live(9, 12);
     rig.snapshot(9);
-    rig.recovery.replay(&mut rig.feed, 13);
+    rig.replay(13);
     assert!(!rig.stale());
     assert_same_book(rig.feed.book(0).unwrap(), &reference(11));
 }
@@ -459,8 +555,7 @@ fn without_snapshot_large_gaps_use_retransmission() {
     rig.live(1, 0);
     rig.live(9, 0);
     assert!(!rig.recovery.snapshot_due(0));
-    let r = rig.recovery.poll(&mut rig.feed, 0).unwrap();
-    assert_eq!((r.sequence_number, r.message_count), (3, 4));
+    assert_eq!(rig.poll(0), [(3, 4), (7, 2)]);
     let book_stale = rig.feed.book(0).unwrap().stale_flags();
     assert!(book_stale.contains(StaleFlags::GAP));
 }

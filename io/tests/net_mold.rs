@@ -1,7 +1,9 @@
 //! MoldUDP64 over real UDP sockets on loopback: a publisher loses one packet
 //! on purpose, the receiver sees the gap (books stale), asks the request
 //! port, the retransmission fills the gap (books live), and the final book
-//! equals one built from the same messages without loss.
+//! equals one built from the same messages without loss; with several
+//! packets lost, every hole is asked for before any answer comes, and one
+//! round of answers heals them all.
 //!
 //! Single-threaded: the test loop drives the reactor, the request server
 //! and the receiver in turn, waiting on conditions with deadlines.
@@ -106,12 +108,16 @@ fn packets() -> Vec<Vec<ItchMessage>> {
 }
 
 fn feed() -> ItchFeed {
+    feed_retrying_after(200_000_000)
+}
+
+fn feed_retrying_after(request_retry_ns: u64) -> ItchFeed {
     ItchFeed::new(ItchFeedConfig {
         symbols: vec![symbol()],
         orders_max: 256,
         levels_max: 64,
         next_sequence: Some(1),
-        request_retry_ns: 200_000_000,
+        request_retry_ns,
         request_count_max: 100,
     })
 }
@@ -315,4 +321,55 @@ fn tail_loss_seen_by_heartbeat_and_junk_requests_counted() {
     assert!(!book.is_stale());
     assert_eq!(rig.receiver.recovery_stats().gaps, 1);
     assert_eq!(rig.server.stats().requests_malformed, 1);
+}
+
+// Four packets lost (a deterministic set) with no retry within the test
+// (60 s): while the request port is silent, the receiver asks for all four
+// holes, one request each; one round of answers then heals every one of
+// them in a single recovery, each message applied and seen once, and the
+// book equals the loss-free reference.
+#[test]
+fn every_hole_asked_for_at_once_and_healed_in_one_round() {
+    let mut rig = Rig::new();
+    rig.feed = feed_retrying_after(60_000_000_000);
+    let packets = packets();
+    let lost = [3, 7, 11, 15];
+    let total_messages: usize = packets.iter().map(Vec::len).sum();
+    for (index, messages) in packets.iter().enumerate() {
+        messages.iter().for_each(|m| rig.publisher.push(m));
+        if lost.contains(&index) {
+            rig.publisher.flush_dropped();
+        } else {
+            rig.publisher.flush();
+        }
+    }
+    let live = (packets.len() - lost.len()) as u64;
+    rig.wait_until("every hole asked for, the server silent", false, |r| {
+        r.receiver.stats().feed_datagrams == live
+            && r.receiver.stats().requests_sent == lost.len() as u64
+    });
+    assert!(rig.feed.book(0).unwrap().is_stale());
+    assert_eq!(rig.server.stats().requests_answered, 0);
+
+    let end = rig.publisher.next_sequence();
+    rig.wait_until("one round of answers heals everything", true, |r| {
+        r.feed.tracker().next_sequence() == Some(end) && !r.receiver.is_recovering()
+    });
+    let book = rig.feed.book(0).unwrap();
+    let reference = reference_book();
+    assert!(!book.is_stale());
+    assert_eq!(book.order_count(), reference.order_count());
+    assert_eq!(levels(book, Side::Bid), levels(&reference, Side::Bid));
+    assert_eq!(levels(book, Side::Ask), levels(&reference, Side::Ask));
+    assert_eq!(rig.messages_seen, total_messages, "every message seen once");
+    assert_eq!(
+        rig.receiver.stats().requests_sent,
+        lost.len() as u64,
+        "no hole asked for twice"
+    );
+    assert_eq!(rig.server.stats().requests_answered, lost.len() as u64);
+    let recovery = rig.receiver.recovery_stats();
+    assert_eq!(recovery.resyncs, 1, "healed together: {recovery:?}");
+    let lost_messages: usize = lost.iter().map(|&index| packets[index].len()).sum();
+    assert_eq!(recovery.messages_recovered_retransmit, lost_messages as u64);
 }

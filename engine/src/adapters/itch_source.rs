@@ -258,7 +258,7 @@ impl ItchSource {
         counters.datagrams += result.datagram_count as u64;
         counters.gaps += u64::from(result.gap_seen);
         counters.gaps_closed += u64::from(result.gap_closed);
-        counters.requests_sent += u64::from(result.request_sent);
+        counters.requests_sent += result.requests_sent as u64;
         counters.snapshots_applied += u64::from(result.snapshot_applied);
         counters.snapshots_failed += u64::from(result.snapshot_failed);
     }

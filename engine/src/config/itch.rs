@@ -47,7 +47,8 @@ pub struct ItchConfig {
     /// A retransmission that makes no progress for this long hands its gap
     /// to a snapshot.
     pub retransmit_timeout_ms: u64,
-    /// Smallest interval between two retransmission requests.
+    /// Smallest interval between two passes of retransmission requests
+    /// (a pass asks for every hole at once, one request per range).
     pub request_interval_min_us: u64,
     /// An unanswered retransmission request is sent again after this long.
     pub request_retry_ms: u64,
@@ -116,6 +117,7 @@ impl ItchConfig {
             snapshot_backoff_initial_ns: self.snapshot_backoff_initial_ms.saturating_mul(MS_NS),
             snapshot_backoff_max_ns: self.snapshot_backoff_max_ms.saturating_mul(MS_NS),
             snapshot_backoff_seed: seed,
+            ..RecoveryConfig::default()
         }
     }
 

@@ -116,6 +116,17 @@ impl DatagramRing {
         ))
     }
 
+    /// Every stored datagram with its stamp, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
+        (0..self.len).map(move |position| {
+            let entry = self.entries[(self.head + position) % self.entries.len()];
+            (
+                &self.arena[entry.offset..entry.offset + entry.length],
+                entry.ts_recv_ns,
+            )
+        })
+    }
+
     /// Drop the oldest datagram.
     pub fn pop_front(&mut self) {
         if self.len == 0 {
@@ -200,6 +211,8 @@ mod tests {
                 }
                 prop_assert_eq!(ring.len(), model.len());
             }
+            let stored: Vec<(Vec<u8>, u64)> = ring.iter().map(|(b, t)| (b.to_vec(), t)).collect();
+            prop_assert_eq!(&stored, &model.iter().cloned().collect::<Vec<_>>());
             while let Some((bytes, ts)) = ring.front() {
                 prop_assert_eq!(Some((bytes.to_vec(), ts)), model.pop_front());
                 ring.pop_front();

@@ -37,6 +37,7 @@ mod message;
 pub mod mold;
 mod recovery;
 mod recovery_config;
+mod request_plan;
 mod sequence;
 pub mod soup;
 mod soup_framer;

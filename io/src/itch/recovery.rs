@@ -13,13 +13,21 @@
 //!
 //! Phases:
 //! - `Live`: in sequence; datagrams are applied as they come.
-//! - `Retransmitting`: messages are missing; requests go to the request
-//!   port for `[next, first buffered)`, at most `request_count_max` a time,
-//!   no two closer than `request_interval_min_ns`, repeated after
-//!   `request_retry_ns`; later live datagrams are buffered. No progress for
-//!   `retransmit_timeout_ns` hands the gap to a snapshot.
-//! - `CatchingUp`: the buffered datagrams continue the stream; they are
-//!   replayed, a budget per poll.
+//! - `Retransmitting`: messages are missing; later live datagrams are
+//!   buffered, and every hole between `next` and the end of what the
+//!   stream announced (before, between and after the buffered datagrams)
+//!   is asked for in one pass: one request per contiguous range of at
+//!   most `request_count_max` messages, sent back to back, at most
+//!   `request_ranges_per_pass_max` ranges, passes no closer than
+//!   `request_interval_min_ns`, each range asked again after
+//!   `request_retry_ns` without an answer (`RequestPlan`). Answers for
+//!   the first hole are applied at once; answers for later holes wait in a
+//!   second buffer until the stream reaches them, so several holes heal in
+//!   one round trip. No progress for `retransmit_timeout_ns` hands the gap
+//!   to a snapshot.
+//! - `CatchingUp`: the buffered datagrams (live, and answers to later
+//!   holes) continue the stream; they are replayed in sequence order, a
+//!   budget per poll, and holes still open are asked for meanwhile.
 //! - `SnapshotWanted`: a snapshot is needed; the next attempt starts at its
 //!   time (at once, or after the backoff of a failure).
 //! - `SnapshotLoading`: a snapshot session runs; every datagram is buffered.
@@ -28,8 +36,9 @@
 //! A live datagram past a gap is handed on when it arrives (the books are
 //! stale then; it is not applied yet) and applied later without a second
 //! delivery; missing messages are handed on when their retransmission is
-//! applied; a snapshot hands on its messages as it rebuilds the books. When
-//! a recovery completes, the books may have changed through such silent
+//! applied (an answer kept for a later hole, when it is replayed); a
+//! snapshot hands on its messages as it rebuilds the books. When a
+//! recovery completes, the books may have changed through such silent
 //! replays: the caller should republish every book it shows. Two rare
 //! cases are applied but not handed on (never handed on twice): a datagram
 //! that arrives out of order past a gap, and, without a snapshot source,
@@ -38,8 +47,10 @@
 //!
 //! Invariants: messages reach the books in sequence order, each once (a
 //! snapshot replaces the messages before its sequence); the
-//! buffer is preallocated and bounded (an overflow clears it, counts, and
-//! restarts the snapshot); the books are stale exactly while an episode
+//! buffers are preallocated and bounded (a live overflow clears them,
+//! counts, and restarts the snapshot; an answer that finds no room, or
+//! arrives out of order behind a kept one, is dropped, counted and asked
+//! for again); the kept answers are in sequence order; the books are stale exactly while an episode
 //! (first gap to caught up) is open; nothing here allocates after
 //! [`Recovery::new`].
 
@@ -51,6 +62,7 @@ use super::mold::{MoldHeader, MoldPacket, MoldRequest, Session};
 use super::recovery_config::{
     Arrival, DatagramSource, RecoveryConfig, RecoveryStats, SnapshotFailure,
 };
+use super::request_plan::{PassInput, RequestPlan};
 use crate::book::StaleFlags;
 use crate::net::JitteredBackoff;
 
@@ -63,16 +75,6 @@ enum Phase {
     SnapshotLoading,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct RequestState {
-    /// When the outstanding request went out (`None`: none outstanding).
-    sent_ns: Option<u64>,
-    /// When any request last went out (rate bound).
-    last_ns: Option<u64>,
-    /// One past the last message the outstanding request asked for.
-    end: u64,
-}
-
 /// The recovery state machine of one feed (see the module docs).
 #[derive(Debug)]
 pub struct Recovery {
@@ -80,6 +82,11 @@ pub struct Recovery {
     snapshot_enabled: bool,
     phase: Phase,
     ring: DatagramRing,
+    /// Retransmitted datagrams past `next` (answers for later holes), in
+    /// sequence order, until the stream reaches them.
+    answers: DatagramRing,
+    /// One past the last message of the newest kept answer.
+    answers_end: u64,
     backoff: JitteredBackoff,
     session: Option<Session>,
     /// One past the highest sequence any datagram announced.
@@ -89,7 +96,7 @@ pub struct Recovery {
     /// Retransmitted messages below this were handed on already (set when
     /// a buffer overflow without a snapshot source drops delivered data).
     silent_below: u64,
-    request: RequestState,
+    requests: RequestPlan,
     episode_started_ns: Option<u64>,
     started: bool,
     messages_applied_any: bool,
@@ -106,6 +113,12 @@ impl Recovery {
         );
         Recovery {
             ring: DatagramRing::new(config.buffer_bytes_max, config.buffer_datagrams_max),
+            answers: DatagramRing::new(config.buffer_bytes_max, config.buffer_datagrams_max),
+            answers_end: 0,
+            requests: RequestPlan::new(
+                config.request_ranges_per_pass_max,
+                config.request_interval_min_ns,
+            ),
             backoff: JitteredBackoff::new(
                 config.snapshot_backoff_initial_ns,
                 config.snapshot_backoff_max_ns,
@@ -118,7 +131,6 @@ impl Recovery {
             seen_end: 0,
             delivered_end: 0,
             silent_below: 0,
-            request: RequestState::default(),
             episode_started_ns: None,
             started: false,
             messages_applied_any: false,
@@ -141,9 +153,14 @@ impl Recovery {
         self.episode_started_ns.is_some()
     }
 
-    /// Datagrams waiting in the buffer.
+    /// Live datagrams waiting in the buffer.
     pub fn buffered_len(&self) -> usize {
         self.ring.len()
+    }
+
+    /// Retransmitted datagrams kept for later holes.
+    pub fn answers_len(&self) -> usize {
+        self.answers.len()
     }
 
     /// On the first call: joining without a known sequence, with a
@@ -188,6 +205,7 @@ impl Recovery {
             return;
         }
         self.seen_end = self.seen_end.max(header.sequence_end());
+        self.requests.mark_changed();
         match self.phase {
             // Answers to requests made before the snapshot are older than it.
             Phase::SnapshotWanted { .. } | Phase::SnapshotLoading
@@ -217,7 +235,8 @@ impl Recovery {
             return;
         }
         if arrival.source == DatagramSource::Retransmission {
-            // Beyond the gap on the request port: the request is repeated.
+            // An answer for a later hole: kept until the stream reaches it.
+            self.keep_answer(header, arrival, now_ns);
             return;
         }
         if self.phase == Phase::Live {
@@ -272,6 +291,26 @@ impl Recovery {
         }
     }
 
+    /// Keep a retransmitted datagram that lies past `next` for its replay,
+    /// if it follows the kept ones; otherwise (out of order, a duplicate,
+    /// no room, or nothing is missing) it is dropped and counted, and its
+    /// range is asked for again when its retry comes.
+    fn keep_answer(&mut self, header: &MoldHeader, arrival: Arrival<'_>, now_ns: u64) {
+        if self.phase == Phase::Live || header.messages_carried() == 0 {
+            return;
+        }
+        let in_order = self.answers.is_empty() || header.sequence_number >= self.answers_end;
+        if !in_order || !self.answers.push(arrival.bytes, arrival.ts_recv_ns) {
+            self.stats.retransmissions_dropped += 1;
+            return;
+        }
+        self.answers_end = header.sequence_end();
+        self.stats.retransmissions_kept += 1;
+        if let Phase::Retransmitting { progress_ns } = &mut self.phase {
+            *progress_ns = now_ns;
+        }
+    }
+
     /// Hand a live datagram's new messages to the caller now (stale) and
     /// keep it to apply later; heartbeats carry no messages and are not
     /// kept (their sequence is already in `seen_end`).
@@ -307,6 +346,7 @@ impl Recovery {
     fn overflow(&mut self, now_ns: u64) {
         self.stats.buffer_overflows += 1;
         self.ring.clear();
+        self.answers.clear();
         match self.phase {
             Phase::SnapshotLoading => self.snapshot_failed(SnapshotFailure::BufferOverflow, now_ns),
             Phase::SnapshotWanted { .. } => {}
@@ -328,38 +368,73 @@ impl Recovery {
     }
 
     /// Apply buffered datagrams that continue the stream (at most
-    /// `replay_datagrams_per_poll_max`), silently (they were handed on when
-    /// they arrived), then settle the phase: caught up closes the recovery;
-    /// a hole goes back to retransmission.
-    pub fn replay(&mut self, feed: &mut ItchFeed, now_ns: u64) {
+    /// `replay_datagrams_per_poll_max`), in sequence order: live ones
+    /// silently (they were handed on when they arrived), kept answers
+    /// handing their messages to `on_message` (they were not); then settle
+    /// the phase: caught up closes the recovery; a hole goes back to
+    /// retransmission.
+    pub fn replay<F>(&mut self, feed: &mut ItchFeed, now_ns: u64, on_message: &mut F)
+    where
+        F: FnMut(u64, Option<usize>, &ItchMessage),
+    {
         if !matches!(self.phase, Phase::Retransmitting { .. } | Phase::CatchingUp) {
             return;
         }
         let mut applied_count = 0;
         for _ in 0..self.config.replay_datagrams_per_poll_max {
-            let (Some(next), Some(head)) =
-                (feed.tracker().next_sequence(), self.ring_head_sequence())
-            else {
+            let Some(next) = feed.tracker().next_sequence() else {
                 break;
             };
-            if head > next {
+            let live_head = self.ring_head_sequence();
+            if live_head.is_some_and(|head| head <= next) {
+                if let Some((datagram, _)) = self.ring.front() {
+                    feed.on_datagram_delivering(datagram, 0..0, |_, _| {});
+                }
+                self.ring.pop_front();
+            } else if head_sequence(&self.answers).is_some_and(|head| head <= next) {
+                self.apply_answer(feed, live_head, on_message);
+            } else {
                 break;
             }
-            if let Some((datagram, _)) = self.ring.front() {
-                feed.on_datagram_delivering(datagram, 0..0, |_, _| {});
-            }
-            self.ring.pop_front();
             applied_count += 1;
+        }
+        if applied_count > 0 {
+            self.requests.mark_changed();
         }
         self.settle(feed, now_ns, applied_count > 0);
     }
 
-    /// After a replay: caught up closes the recovery; a head that fits
-    /// continues the catch-up; otherwise a hole waits for retransmission
-    /// (a new gap when this replay had moved the stream up to it).
+    /// Apply the oldest kept answer (the stream has reached it), handing on
+    /// its messages below the live buffer's head (those at or past it came
+    /// live and were handed on then), and drop it.
+    fn apply_answer<F>(&mut self, feed: &mut ItchFeed, live_head: Option<u64>, on_message: &mut F)
+    where
+        F: FnMut(u64, Option<usize>, &ItchMessage),
+    {
+        let deliver = self.silent_below..live_head.unwrap_or(u64::MAX);
+        if let Some((datagram, ts_recv_ns)) = self.answers.front() {
+            let outcome = feed.on_datagram_delivering(datagram, deliver, |book_index, message| {
+                on_message(ts_recv_ns, book_index, message)
+            });
+            if let PacketOutcome::Applied { message_count, .. } = outcome {
+                self.messages_applied_any = true;
+                self.stats.messages_recovered_retransmit += u64::from(message_count);
+            }
+        }
+        self.answers.pop_front();
+    }
+
+    /// After a replay: caught up closes the recovery; a head (live or a
+    /// kept answer) that fits continues the catch-up; otherwise a hole
+    /// waits for retransmission (a new gap when this replay had moved the
+    /// stream up to it).
     fn settle(&mut self, feed: &mut ItchFeed, now_ns: u64, replayed: bool) {
         let next = feed.tracker().next_sequence().unwrap_or(0);
-        match self.ring_head_sequence() {
+        let head = match (self.ring_head_sequence(), head_sequence(&self.answers)) {
+            (Some(live), Some(answer)) => Some(live.min(answer)),
+            (live, answer) => live.or(answer),
+        };
+        match head {
             None if next >= self.seen_end => self.close_episode(feed, now_ns),
             Some(head) if head <= next => self.phase = Phase::CatchingUp,
             _ => {
@@ -373,62 +448,54 @@ impl Recovery {
         }
     }
 
-    /// Time-driven work: a stalled retransmission goes to a snapshot; a
-    /// retransmission request is returned when one is due.
-    pub fn poll(&mut self, feed: &mut ItchFeed, now_ns: u64) -> Option<MoldRequest> {
+    /// Time-driven work: a stalled retransmission goes to a snapshot; the
+    /// retransmission requests of a pass are returned when one is due (to
+    /// be sent back to back, in order; empty when none is).
+    pub fn poll(&mut self, feed: &mut ItchFeed, now_ns: u64) -> &[MoldRequest] {
         self.ensure_started(feed, now_ns);
-        let Phase::Retransmitting { progress_ns } = self.phase else {
-            return None;
-        };
-        if self.snapshot_enabled
-            && now_ns.saturating_sub(progress_ns) >= self.config.retransmit_timeout_ns
-        {
-            self.stats.retransmit_timeouts += 1;
-            self.phase = Phase::SnapshotWanted {
-                start_at_ns: now_ns,
-            };
-            return None;
+        match self.phase {
+            Phase::Retransmitting { progress_ns }
+                if self.snapshot_enabled
+                    && now_ns.saturating_sub(progress_ns) >= self.config.retransmit_timeout_ns =>
+            {
+                self.stats.retransmit_timeouts += 1;
+                self.phase = Phase::SnapshotWanted {
+                    start_at_ns: now_ns,
+                };
+                &[]
+            }
+            Phase::Retransmitting { .. } | Phase::CatchingUp => self.request_pass(feed, now_ns),
+            _ => &[],
         }
-        self.request_due(feed, now_ns)
     }
 
-    fn request_due(&mut self, feed: &ItchFeed, now_ns: u64) -> Option<MoldRequest> {
-        let first = feed.tracker().next_sequence()?;
-        let session = self.session?;
-        let end = self.ring_head_sequence().unwrap_or(self.seen_end);
-        if first >= end {
-            return None;
-        }
+    /// A pass over every hole of `[next, seen_end)` that the buffered
+    /// datagrams (live and kept answers) leave, if one is due.
+    fn request_pass(&mut self, feed: &ItchFeed, now_ns: u64) -> &[MoldRequest] {
+        let (Some(next), Some(session)) = (feed.tracker().next_sequence(), self.session) else {
+            return &[];
+        };
         let (retry_ns, count_max) = feed.tracker().request_settings();
-        let answered = first >= self.request.end;
-        let due = match self.request.sent_ns {
-            None => true,
-            Some(sent_ns) => answered || now_ns.saturating_sub(sent_ns) >= retry_ns,
-        };
-        let spaced = self.request.last_ns.is_none_or(|last_ns| {
-            now_ns.saturating_sub(last_ns) >= self.config.request_interval_min_ns
-        });
-        if !due || !spaced {
-            return None;
+        if next >= self.seen_end || !self.requests.due(now_ns, retry_ns) {
+            return &[];
         }
-        let message_count = (end - first).min(u64::from(count_max)) as u16;
-        self.request = RequestState {
-            sent_ns: Some(now_ns),
-            last_ns: Some(now_ns),
-            end: first + u64::from(message_count),
-        };
-        self.stats.requests_sent += 1;
-        Some(MoldRequest {
+        let input = PassInput {
             session,
-            sequence_number: first,
-            message_count,
-        })
+            next,
+            end: self.seen_end,
+            retry_ns,
+            count_max,
+            now_ns,
+        };
+        let covered = merged_by_first(ranges_of(&self.ring), ranges_of(&self.answers));
+        let sent = self.requests.pass(input, covered);
+        self.stats.requests_sent += sent.len() as u64;
+        sent
     }
 
-    /// Sequence number of the oldest buffered datagram.
+    /// Sequence number of the oldest buffered live datagram.
     fn ring_head_sequence(&self) -> Option<u64> {
-        let (datagram, _) = self.ring.front()?;
-        MoldHeader::parse(datagram).ok().map(|h| h.sequence_number)
+        head_sequence(&self.ring)
     }
 
     /// Whether a snapshot attempt should start now.
@@ -450,6 +517,7 @@ impl Recovery {
             "a snapshot starts only when one is wanted"
         );
         self.ring.clear();
+        self.answers.clear();
         self.phase = Phase::SnapshotLoading;
         self.stats.snapshots_requested += 1;
     }
@@ -487,7 +555,7 @@ impl Recovery {
                 self.seen_end = self.seen_end.max(next_sequence);
                 self.stats.snapshots_applied += 1;
                 self.backoff.reset();
-                self.request = RequestState::default();
+                self.requests.reset(true);
                 self.phase = Phase::CatchingUp;
                 Ok(true)
             }
@@ -510,10 +578,7 @@ impl Recovery {
             self.episode_started_ns = Some(now_ns);
             self.stats.stale_since_ns = now_ns;
         }
-        self.request = RequestState {
-            last_ns: self.request.last_ns,
-            ..RequestState::default()
-        };
+        self.requests.reset(false);
         feed.mark_stale_all(StaleFlags::GAP);
     }
 
@@ -524,11 +589,35 @@ impl Recovery {
             self.stats.recovery_last_ns = now_ns.saturating_sub(started_ns);
         }
         self.stats.stale_since_ns = 0;
-        self.request = RequestState {
-            last_ns: self.request.last_ns,
-            ..RequestState::default()
-        };
+        self.answers.clear();
+        self.requests.reset(false);
         self.phase = Phase::Live;
         feed.clear_stale_all(StaleFlags::GAP | StaleFlags::NOT_SYNCED);
     }
+}
+
+/// Sequence number of a buffer's oldest datagram.
+fn head_sequence(ring: &DatagramRing) -> Option<u64> {
+    let (datagram, _) = ring.front()?;
+    MoldHeader::parse(datagram).ok().map(|h| h.sequence_number)
+}
+
+/// The messages `[first, end)` each buffered datagram carries, oldest first.
+fn ranges_of(ring: &DatagramRing) -> impl Iterator<Item = (u64, u64)> + '_ {
+    ring.iter()
+        .filter_map(|(datagram, _)| MoldHeader::parse(datagram).ok())
+        .map(|header| (header.sequence_number, header.sequence_end()))
+}
+
+/// Two runs of ranges, each ordered by first message, as one such run.
+fn merged_by_first(
+    a: impl Iterator<Item = (u64, u64)>,
+    b: impl Iterator<Item = (u64, u64)>,
+) -> impl Iterator<Item = (u64, u64)> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y.0 < x.0 => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }

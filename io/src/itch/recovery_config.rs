@@ -17,8 +17,12 @@ pub struct RecoveryConfig {
     /// A retransmission that makes no progress for this long hands the gap
     /// to a snapshot (when a snapshot source is configured).
     pub retransmit_timeout_ns: u64,
-    /// Smallest interval between two retransmission requests.
+    /// Smallest interval between two passes of retransmission requests
+    /// (a pass asks for every hole at once).
     pub request_interval_min_ns: u64,
+    /// Most ranges one pass asks for (one request each; later holes wait
+    /// for a later pass).
+    pub request_ranges_per_pass_max: usize,
     /// Bytes of live datagrams the buffer holds.
     pub buffer_bytes_max: usize,
     /// Live datagrams the buffer holds.
@@ -35,14 +39,16 @@ pub struct RecoveryConfig {
 
 impl Default for RecoveryConfig {
     /// Snapshot past 4,096 missing messages or 50 ms without retransmission
-    /// progress; a request at most every 1 ms; 4 MiB / 4,096 datagrams of
-    /// buffer (about a second of a 100k messages/s feed); 64 replayed per
-    /// poll; snapshot retries from 10 ms doubling to 2 s.
+    /// progress; a pass of requests (up to 32 ranges) at most every 1 ms;
+    /// 4 MiB / 4,096 datagrams of buffer (about a second of a 100k
+    /// messages/s feed), as much again for answers to later holes; 64
+    /// replayed per poll; snapshot retries from 10 ms doubling to 2 s.
     fn default() -> RecoveryConfig {
         RecoveryConfig {
             snapshot_gap_messages_min: 4_096,
             retransmit_timeout_ns: 50_000_000,
             request_interval_min_ns: 1_000_000,
+            request_ranges_per_pass_max: 32,
             buffer_bytes_max: 4 << 20,
             buffer_datagrams_max: 4_096,
             replay_datagrams_per_poll_max: 64,
@@ -99,6 +105,13 @@ pub struct RecoveryStats {
     pub requests_sent: u64,
     /// Messages applied from retransmitted datagrams.
     pub messages_recovered_retransmit: u64,
+    /// Retransmitted datagrams kept for a later hole until the stream
+    /// reached them.
+    pub retransmissions_kept: u64,
+    /// Retransmitted datagrams past the next hole that could not be kept
+    /// (out of order behind a kept one, a duplicate, or no room); their
+    /// ranges are asked for again.
+    pub retransmissions_dropped: u64,
     /// Gaps handed to a snapshot because retransmission stalled.
     pub retransmit_timeouts: u64,
     /// Snapshot attempts started.

@@ -3,8 +3,8 @@
 //! kernel's receive stamps, hands them to the
 //! feed's [`Recovery`] (which applies them to the [`ItchFeed`] in sequence
 //! or buffers them past a gap), sends the retransmission requests it asks
-//! for to the venue's request port, and runs the GLIMPSE snapshot session
-//! it asks for over SoupBinTCP.
+//! for to the venue's request port (every hole at once, back to back), and
+//! runs the GLIMPSE snapshot session it asks for over SoupBinTCP.
 //!
 //! Owning thread: the ingest thread, which calls [`MoldReceiver::poll`] on
 //! every loop iteration (whether or not the reactor reported readiness:
@@ -119,8 +119,8 @@ pub struct ReceivePoll {
     pub gap_seen: bool,
     /// A recovery completed: the books caught up and are fresh again.
     pub gap_closed: bool,
-    /// A retransmission request was sent.
-    pub request_sent: bool,
+    /// Retransmission requests sent (one pass asks for every hole at once).
+    pub requests_sent: usize,
     /// A snapshot was applied to the books.
     pub snapshot_applied: bool,
     /// A snapshot attempt failed (it is retried after the backoff).
@@ -296,8 +296,8 @@ impl MoldReceiver {
             &mut result,
         );
         self.poll_snapshot(feed, now_ns, clock, &mut on_message);
-        self.recovery.replay(feed, now_ns);
-        result.request_sent = self.send_request_if_due(feed, now_ns);
+        self.recovery.replay(feed, now_ns, &mut on_message);
+        result.requests_sent = self.send_requests_if_due(feed, now_ns);
         let after = self.recovery.stats();
         result.gap_seen = after.gaps > before.gaps;
         result.gap_closed = after.resyncs > before.resyncs;
@@ -321,24 +321,23 @@ impl MoldReceiver {
         false
     }
 
-    /// Send the recovery's retransmission request if one is due at `now_ns`.
-    pub fn send_request_if_due(&mut self, feed: &mut ItchFeed, now_ns: u64) -> bool {
-        let Some(request) = self.recovery.poll(feed, now_ns) else {
-            return false;
-        };
-        match self
-            .request_socket
-            .send_to(&request.encode(), self.request_server_addr)
-        {
-            Ok(_) => {
-                self.stats.requests_sent += 1;
-                true
-            }
-            Err(_) => {
-                self.stats.request_send_errors += 1;
-                false
+    /// Send the recovery's retransmission requests if a pass is due at
+    /// `now_ns`, back to back (one per hole); returns how many the socket took.
+    pub fn send_requests_if_due(&mut self, feed: &mut ItchFeed, now_ns: u64) -> usize {
+        let mut sent = 0;
+        for request in self.recovery.poll(feed, now_ns) {
+            match self
+                .request_socket
+                .send_to(&request.encode(), self.request_server_addr)
+            {
+                Ok(_) => {
+                    self.stats.requests_sent += 1;
+                    sent += 1;
+                }
+                Err(_) => self.stats.request_send_errors += 1,
             }
         }
+        sent
     }
 
     /// Start, drive or end the snapshot session as the recovery wants.
