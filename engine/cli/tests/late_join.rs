@@ -11,8 +11,14 @@
 //! small part of the messages the engine missed before it joined); every
 //! book turns fresh; orders follow (fills over FIX, none accepted on a
 //! stale book); and market data keeps being journaled after the orders,
-//! with a fresh top of every book, and no long silence from the first
-//! market-data record on. How long the join takes is a figure, not a test:
+//! with a fresh top of every book, and no silence once the join healed:
+//! from the record by which every book had read fresh on, the kernel's
+//! receive stamps of the journaled market data leave no hole longer than
+//! the venue (offered 400k updates/s, a heartbeat every 100 ms) could be
+//! quiet, which neither the engine's speed nor the host's load can open
+//! (the kernel stamps arrival; what arrives is journaled however late it
+//! is read), only data the engine lost. The join itself, which a loaded
+//! host lengthens, is not timed: its healing is asserted by the snapshot. How long the join takes is a figure, not a test:
 //! `cargo run --release -p genesis-perf --bin md_recovery` (late join).
 //!
 //! And a late joiner whose snapshot server is down: its attempts fail, are
@@ -28,8 +34,8 @@ mod market_data;
 use common::process::free_port;
 use genesis_engine::event::EventKind;
 use market_data::{
-    all_books, assert_no_order_on_a_stale_book, feed_metric, longest_silence_ns, start_engine,
-    Venue, DEADLINE,
+    all_books, assert_no_order_on_a_stale_book, feed_metric, first_all_fresh, longest_silence_ns,
+    start_engine, Venue, DEADLINE,
 };
 use std::net::{TcpListener, TcpStream};
 use std::time::Instant;
@@ -133,10 +139,12 @@ fn an_engine_joining_a_moving_venue_catches_up_from_a_snapshot() {
     let trades = events.iter().filter(|e| e.kind == EventKind::Trade).count();
     assert!(trades > 100, "the venue's trades are journaled: {trades}");
     assert_no_order_on_a_stale_book(&events);
-    let silence_ns = longest_silence_ns(&events);
+    let joined = first_all_fresh(&events, &[0, 1, 2, 3]);
+    assert!(joined < events.len(), "every book read fresh once");
+    let silence_ns = longest_silence_ns(&events[joined..]);
     assert!(
         silence_ns < 10_000_000_000,
-        "market data was never missing from the journal for long: {silence_ns} ns"
+        "market data was never missing from the journal once joined: {silence_ns} ns"
     );
     let feed = &summary["market_data"]["rows"][0];
     assert!(

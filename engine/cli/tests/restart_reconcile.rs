@@ -30,7 +30,7 @@ mod common;
 use common::process::{free_port, genesis, journal_events, scrape, wait_until, write_run_config};
 use common::venue::{Engine, Venue};
 use genesis_engine::adapters::fix::cl_ord_id::ClOrdIds;
-use genesis_engine::decision::Action;
+use genesis_engine::decision::{Action, ExecResult};
 use genesis_engine::event::{Event, EventKind, Input};
 use rand_core::{RngCore, SeedableRng};
 use std::collections::{BTreeSet, HashMap};
@@ -123,6 +123,11 @@ struct Tally {
     positions: Vec<i64>,
     /// Acks, fills, cancel acks and rejects.
     answers: usize,
+    /// Requests sent to the venue (new, cancel, replace) not yet answered
+    /// (ack, reject, cancel ack), per order id, since this run's
+    /// reconciliation (a killed run's unanswered requests are the
+    /// reconciliation's business).
+    unanswered: HashMap<u64, u32>,
 }
 
 impl Tally {
@@ -131,6 +136,7 @@ impl Tally {
             seq_next: 1,
             positions: vec![0; SYMBOLS],
             answers: 0,
+            unanswered: HashMap::new(),
         }
     }
 
@@ -153,6 +159,31 @@ impl Tally {
     }
 
     fn count(&mut self, event: &Event) {
+        if event.kind == EventKind::Reconcile {
+            self.unanswered.clear();
+        }
+        for intent in event
+            .intents
+            .iter()
+            .filter(|i| i.exec == ExecResult::Sent && i.action != Action::None)
+        {
+            *self.unanswered.entry(intent.order_id.0).or_default() += 1;
+        }
+        let answered = match event.input() {
+            Input::OrderAck(ack) => Some(ack.order_id),
+            // Negative reasons are the engine's own: the request never left.
+            Input::OrderReject(reject) if reject.venue_reason >= 0 => Some(reject.order_id),
+            Input::CancelAck(order_id) => Some(order_id),
+            _ => None,
+        };
+        if let Some(order_id) = answered {
+            if let Some(count) = self.unanswered.get_mut(&order_id.0) {
+                *count -= 1;
+                if *count == 0 {
+                    self.unanswered.remove(&order_id.0);
+                }
+            }
+        }
         if matches!(
             event.kind,
             EventKind::OrderAck | EventKind::Fill | EventKind::CancelAck | EventKind::OrderReject
@@ -167,30 +198,33 @@ impl Tally {
     }
 }
 
-/// Waits, with the market held, until neither the venue's book of the
-/// engine's orders nor the answers the engine journaled have changed for
-/// 400 ms: whatever the engine sent is answered and the answer read.
+/// Waits, with the market held, until whatever the engine sent is
+/// answered and the answer read: every request the journal holds since
+/// this run's reconciliation has its answer journaled, and the venue's
+/// book of the engine's orders and the journaled answers are the same on
+/// two venue summaries in a row (a round trip through the venue between
+/// them), with nothing unanswered on either.
 fn settle(venue: &mut Venue, journal: &Path, tally: &mut Tally) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = (serde_json::Value::Null, 0);
-    let mut stable_since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = None;
     loop {
         let participant = venue.summary();
-        let now = (
-            participant["open_orders"].clone(),
-            tally.catch_up(journal).answers,
-        );
-        if now != last {
-            last = now;
-            stable_since = Instant::now();
-        } else if stable_since.elapsed() >= Duration::from_millis(400) {
-            return;
+        let tally = tally.catch_up(journal);
+        let now = (participant["open_orders"].clone(), tally.answers);
+        if tally.unanswered.is_empty() {
+            if last.as_ref() == Some(&now) {
+                return;
+            }
+            last = Some(now);
+        } else {
+            last = None;
         }
         assert!(
             Instant::now() < deadline,
-            "the engine and the venue never settled"
+            "the engine and the venue never settled: unanswered {:?}",
+            tally.unanswered
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -573,10 +607,14 @@ fn a_new_journal_does_not_take_the_old_journals_orders_for_its_own() {
     let fresh = Engine::start(dir.path(), &fresh_config, 2);
     fresh.wait_reconciled();
     venue.order("release", "the market moves");
-    let trading_until = Instant::now() + Duration::from_millis(1_500);
-    while Instant::now() < trading_until {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Trading until the new journal has sent an order under an id the old
+    // journal used too (what the lineage keeps apart), not for a while.
+    let old_sent = decisions(&journal_events(&journal));
+    wait_until("the new journal to reuse an old order id", || {
+        decisions(&journal_events(&fresh_journal))
+            .keys()
+            .any(|id| old_sent.contains_key(id))
+    });
     venue.order("hold", "the market is still");
     settle(&mut venue, &fresh_journal, &mut Tally::new());
     let report = fresh.stop();
@@ -591,7 +629,6 @@ fn a_new_journal_does_not_take_the_old_journals_orders_for_its_own() {
     let ids = cl_ord_ids(&report);
     let sent = decisions(&journal_events(&fresh_journal));
     assert!(!sent.is_empty(), "the new journal sent orders: {context}");
-    let old_sent = decisions(&journal_events(&journal));
     assert!(
         sent.keys().any(|id| old_sent.contains_key(id)),
         "the new journal's order ids repeat the old one's: {sent:?} {old_sent:?}"

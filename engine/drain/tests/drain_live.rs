@@ -132,14 +132,23 @@ fn live_drain_survives_a_database_outage() {
     .with_seq_written(writer.seq_written.clone());
     let live = LiveDrain::spawn(url.clone(), Box::new(feed), options).unwrap();
     let stats = live.stats();
-    pg::wait_until("the drain to load events", Duration::from_secs(30), || {
-        stats.events_loaded.load(Ordering::Relaxed) > 2_000
-    });
+    // Conditions, not deadlines: each wait goes on while the writer (or
+    // the drain) makes progress, however slowly a loaded host lets it, and
+    // fails only when it has stopped for 30 s.
+    const STALL: Duration = Duration::from_secs(30);
+    let written_now = || writer.seq_written.load(Ordering::Relaxed);
+    pg::wait_progressing(
+        "the drain to load events",
+        STALL,
+        || stats.events_loaded.load(Ordering::Relaxed),
+        || stats.events_loaded.load(Ordering::Relaxed) > 2_000,
+    );
 
     db.stop_server();
-    pg::wait_until(
+    pg::wait_progressing(
         "the drain to see the outage for 10 s",
-        Duration::from_secs(40),
+        STALL,
+        written_now,
         || {
             let now = stats.snapshot();
             !now.connected && now.lag_seconds >= 10.0 && now.lag_events > 50_000
@@ -154,18 +163,20 @@ fn live_drain_survives_a_database_outage() {
     // the writer stops, so catching up is reaching a fixed end, not racing
     // a writer that keeps appending on a loaded machine.
     let seq_at_roll = writer.seq_written.load(Ordering::Relaxed);
-    pg::wait_until(
+    pg::wait_progressing(
         "the journal to be reopened and appended to",
-        Duration::from_secs(40),
+        STALL,
+        written_now,
         || {
             writer.rolled.load(Ordering::Acquire)
                 && writer.seq_written.load(Ordering::Relaxed) > seq_at_roll + 1_000
         },
     );
     let written = writer.stop();
-    pg::wait_until(
+    pg::wait_progressing(
         "the drain to reconnect and load every written event",
-        Duration::from_secs(40),
+        STALL,
+        || stats.seq_last.load(Ordering::Relaxed),
         || {
             let now = stats.snapshot();
             now.connected && stats.seq_last.load(Ordering::Relaxed) == written

@@ -390,6 +390,23 @@ pub fn longest_silence_ns(events: &[Event]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The index of the first record by which every one of `instruments` has
+/// journaled a fresh top (the books were all healed once); the end if never.
+pub fn first_all_fresh(events: &[Event], instruments: &[u16]) -> usize {
+    let mut fresh = vec![false; instruments.len()];
+    events
+        .iter()
+        .position(|event| {
+            if is_top(event) && event.flags & FLAG_STALE == 0 {
+                if let Some(slot) = instruments.iter().position(|i| *i == event.instrument.0) {
+                    fresh[slot] = true;
+                }
+            }
+            fresh.iter().all(|f| *f)
+        })
+        .unwrap_or(events.len())
+}
+
 /// Per instrument: how many times its tops went from stale back to fresh.
 pub fn recoveries_per_instrument(events: &[Event], instruments: usize) -> Vec<u64> {
     let mut stale = vec![false; instruments];

@@ -337,6 +337,32 @@ pub fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() ->
     }
 }
 
+/// Waits until `condition` holds, for as long as `progress` keeps moving:
+/// fails only when its value has not changed for `stall` (a loaded host
+/// makes the work slower, never stops it; a stuck one stops it).
+#[allow(clippy::disallowed_methods)] // a test's stall limit, not a stage decision
+pub fn wait_progressing(
+    what: &str,
+    stall: Duration,
+    mut progress: impl FnMut() -> u64,
+    mut condition: impl FnMut() -> bool,
+) {
+    let mut last = progress();
+    let mut moved = Instant::now();
+    while !condition() {
+        let now = progress();
+        if now != last {
+            last = now;
+            moved = Instant::now();
+        }
+        assert!(
+            moved.elapsed() < stall,
+            "waiting for {what}: no progress for {stall:?} (stuck at {last})"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Journals for the drain tests: written directly, event by event.
 pub mod journal {
     use genesis_engine::decision::{Action, ExecResult, Intent, Outcome, RejectReason};
