@@ -111,9 +111,13 @@ fn an_engine_joining_a_moving_venue_catches_up_from_a_snapshot() {
         "the join was healed by the snapshot, not by retransmitting the {sequence_seen} \
          messages before it: {retransmitted} retransmitted"
     );
+    // Logged once: the first snapshot, or (an attempt before it failed,
+    // as a loaded host's buffer overflowing during the load makes it) the
+    // first after failures.
+    let log = run.log();
     assert!(
-        run.log()
-            .contains("the books were rebuilt from a GLIMPSE snapshot"),
+        log.contains("the books were rebuilt from a GLIMPSE snapshot")
+            || log.contains("a GLIMPSE snapshot applied after failures"),
         "{}",
         run.log_tail()
     );
