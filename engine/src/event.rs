@@ -494,6 +494,22 @@ impl Event {
         })
     }
 
+    /// The top of book this event carries, if it is one, read as
+    /// [`Event::book_delta`] reads.
+    #[inline]
+    pub fn top_of_book(&self) -> Option<TopOfBook> {
+        if self.kind != EventKind::TopOfBook {
+            return None;
+        }
+        let d = self.data;
+        Some(TopOfBook {
+            bid_px: Price(d[0]),
+            bid_qty: Qty(d[1]),
+            ask_px: Price(d[2]),
+            ask_qty: Qty(d[3]),
+        })
+    }
+
     /// The fill this event carries, if it is one, read as [`Event::book_delta`] reads.
     #[inline]
     pub fn fill(&self) -> Option<Fill> {
@@ -771,7 +787,8 @@ mod tests {
 
     proptest! {
         // Any event encodes to bytes and decodes to the same event and the
-        // same input, and its book-delta and fill views agree with the input.
+        // same input, and its book-delta, top-of-book and fill views agree
+        // with the input.
         #[test]
         fn event_round_trips(input in arb_input(), seq in any::<u64>(), ts in any::<u64>(), instrument in any::<u16>()) {
             let mut event = Event::new(InstrumentId(instrument), Side::Sell, input);
@@ -789,6 +806,11 @@ mod tests {
                 _ => None,
             };
             prop_assert_eq!(back.book_delta(), delta);
+            let top = match input {
+                Input::TopOfBook(top) => Some(top),
+                _ => None,
+            };
+            prop_assert_eq!(back.top_of_book(), top);
             let fill = match input {
                 Input::Fill(fill) => Some(fill),
                 _ => None,

@@ -118,7 +118,7 @@ impl RiskStage {
     pub fn on_event(&mut self, ev: &mut Event) {
         self.roll_day(ev.ts_recv_ns);
         let index = ev.instrument.index();
-        // A book row (most events) is read from the event's words; any
+        // Market data (most events) is read from the event's words; any
         // other input is decoded.
         if let Some(d) = ev.book_delta() {
             if index < self.instruments.len()
@@ -127,6 +127,11 @@ impl RiskStage {
                 && ev.flags & crate::event::FLAG_MESSAGE_CONTINUES == 0
             {
                 let mid = (d.bid_px.0 + d.ask_px.0).div_euclid(2);
+                self.on_mark(index, Price(mid), ev.ts_recv_ns);
+            }
+        } else if let Some(t) = ev.top_of_book() {
+            if index < self.instruments.len() && t.bid_px.0 > 0 && t.ask_px.0 > 0 {
+                let mid = (t.bid_px.0 + t.ask_px.0).div_euclid(2);
                 self.on_mark(index, Price(mid), ev.ts_recv_ns);
             }
         } else {
@@ -140,7 +145,7 @@ impl RiskStage {
         debug_assert!(self.totals_are_consistent());
     }
 
-    /// Every input but a book delta.
+    /// Every input but a book delta or a top of book.
     #[inline]
     fn on_input(&mut self, ev: &Event, index: usize) {
         match ev.input() {
@@ -151,12 +156,6 @@ impl RiskStage {
                     ReconcileStep::Complete => Gate::Open,
                     _ => self.reconcile_gate,
                 }
-            }
-            Input::TopOfBook(t)
-                if index < self.instruments.len() && t.bid_px.0 > 0 && t.ask_px.0 > 0 =>
-            {
-                let mid = (t.bid_px.0 + t.ask_px.0).div_euclid(2);
-                self.on_mark(index, Price(mid), ev.ts_recv_ns);
             }
             Input::Trade(t)
                 if index < self.instruments.len() && self.instruments[index].mark.is_none() =>
