@@ -351,7 +351,10 @@ impl Event {
         intents: [Intent::EMPTY; MAX_INTENTS],
     };
 
-    /// A new event with this input and no decisions yet.
+    /// A new event with this input and no decisions yet. Inlined: a caller
+    /// that names the input's kind (a tape row, a venue reply) builds the
+    /// event without the match over every kind.
+    #[inline]
     pub fn new(instrument: InstrumentId, side: Side, input: Input) -> Event {
         let (kind, data) = match input {
             Input::Empty => (EventKind::Empty, [0; 4]),
@@ -472,6 +475,54 @@ impl Event {
                     .unwrap_or(VenueOrderState::Unknown),
             }),
         }
+    }
+
+    /// The book delta this event carries, if it is one: read from its words
+    /// without decoding the other kinds (what a stage that acts on book
+    /// rows alone asks on every event).
+    #[inline]
+    pub fn book_delta(&self) -> Option<BookDelta> {
+        if self.kind != EventKind::BookDelta {
+            return None;
+        }
+        let d = self.data;
+        Some(BookDelta {
+            price: Price(d[0]),
+            qty: Qty(d[1]),
+            bid_px: Price(d[2]),
+            ask_px: Price(d[3]),
+        })
+    }
+
+    /// The top of book this event carries, if it is one, read as
+    /// [`Event::book_delta`] reads.
+    #[inline]
+    pub fn top_of_book(&self) -> Option<TopOfBook> {
+        if self.kind != EventKind::TopOfBook {
+            return None;
+        }
+        let d = self.data;
+        Some(TopOfBook {
+            bid_px: Price(d[0]),
+            bid_qty: Qty(d[1]),
+            ask_px: Price(d[2]),
+            ask_qty: Qty(d[3]),
+        })
+    }
+
+    /// The fill this event carries, if it is one, read as [`Event::book_delta`] reads.
+    #[inline]
+    pub fn fill(&self) -> Option<Fill> {
+        if self.kind != EventKind::Fill {
+            return None;
+        }
+        let d = self.data;
+        Some(Fill {
+            order_id: OrderId(d[0] as u64),
+            exec_id: ExecId(d[1] as u64),
+            price: Price(d[2]),
+            qty: Qty(d[3]),
+        })
     }
 
     #[inline]
@@ -735,7 +786,9 @@ mod tests {
     }
 
     proptest! {
-        // Any event encodes to bytes and decodes to the same event and the same input.
+        // Any event encodes to bytes and decodes to the same event and the
+        // same input, and its book-delta, top-of-book and fill views agree
+        // with the input.
         #[test]
         fn event_round_trips(input in arb_input(), seq in any::<u64>(), ts in any::<u64>(), instrument in any::<u16>()) {
             let mut event = Event::new(InstrumentId(instrument), Side::Sell, input);
@@ -748,6 +801,21 @@ mod tests {
             let back = Event::decode(&bytes).unwrap();
             prop_assert_eq!(back, event);
             prop_assert_eq!(back.input(), input);
+            let delta = match input {
+                Input::BookDelta(delta) => Some(delta),
+                _ => None,
+            };
+            prop_assert_eq!(back.book_delta(), delta);
+            let top = match input {
+                Input::TopOfBook(top) => Some(top),
+                _ => None,
+            };
+            prop_assert_eq!(back.top_of_book(), top);
+            let fill = match input {
+                Input::Fill(fill) => Some(fill),
+                _ => None,
+            };
+            prop_assert_eq!(back.fill(), fill);
         }
 
         // The encoding (the event's memory on this machine) is byte for byte

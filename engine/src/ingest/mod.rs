@@ -338,7 +338,7 @@ impl Lanes {
             Lane::Venue if event.kind == EventKind::Timer => self.counters.timers += 1,
             Lane::Venue => self.counters.venue += 1,
         }
-        if let Input::Fill(fill) = event.input() {
+        if let Some(fill) = event.fill() {
             // A source may know a fill is a resend before ingest does (the
             // FIX client: one reconciliation already counted).
             let seen = !self.exec_ids.insert(fill.exec_id.0, ());

@@ -101,11 +101,19 @@ impl Orders {
             .unwrap_or_default()
     }
 
+    /// Every instrument's exposure, by instrument index.
+    #[inline]
+    pub fn exposures(&self) -> &[Exposure] {
+        &self.exposure
+    }
+
     pub fn iter_open(&self) -> impl Iterator<Item = &Order> {
         self.open.iter()
     }
 
-    /// Records a new order about to be sent; the order as opened.
+    /// Records a new order about to be sent; the order as opened (inlined:
+    /// a caller that drops it, the strategy's replica, copies nothing).
+    #[inline]
     pub fn open_new(
         &mut self,
         id: OrderId,
@@ -134,7 +142,9 @@ impl Orders {
         Ok(order)
     }
 
-    /// Marks a cancel as requested; the order must be live and not already being cancelled.
+    /// Marks a cancel as requested; the order must be live and not already
+    /// being cancelled (inlined: the strategy's replica drops the order).
+    #[inline]
     pub fn request_cancel(&mut self, id: OrderId) -> Result<Order, ExecResult> {
         self.update(id, |order| match order.state {
             OrderState::PendingNew
@@ -290,29 +300,30 @@ impl Orders {
     /// Applies `change` to an open order, keeping the exposure totals right.
     /// One look-up in the table: the order is changed in its slot, and
     /// taken out only when it closes.
+    /// Reads back only what it needs from the changed order (no copy of it).
     fn update<T>(&mut self, id: OrderId, change: impl FnOnce(&mut Order) -> T) -> Option<T> {
+        debug_assert!(
+            self.open.get(id.0).is_none() || self.closed_state(id).is_none(),
+            "an open order is not among the closed"
+        );
         let slot = self.open.get_mut(id.0)?;
         let exposure_before = slot.exposure();
         let (instrument, side) = (slot.instrument, slot.side);
         let result = change(slot);
-        let order = *slot;
         debug_assert!(
-            self.closed_state(id).is_none(),
-            "an open order is not among the closed"
-        );
-        debug_assert!(
-            order.id == id && order.instrument == instrument && order.side == side,
+            slot.id == id && slot.instrument == instrument && slot.side == side,
             "a change keeps the order's identity, instrument and side"
         );
-        let change_lots = order.exposure() - exposure_before;
+        let (exposure_after, state) = (slot.exposure(), slot.state);
+        let change_lots = exposure_after - exposure_before;
         if change_lots != 0 {
             self.add_lots(instrument, side, change_lots);
         }
-        if order.state.is_closed() {
+        if state.is_closed() {
             self.open.remove(id.0);
-            self.closed.insert(id.0, order.state);
+            self.closed.insert(id.0, state);
         }
-        debug_assert!(self.exposure_is_consistent(order.instrument));
+        debug_assert!(self.exposure_is_consistent(instrument));
         Some(result)
     }
 

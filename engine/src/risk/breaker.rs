@@ -143,10 +143,18 @@ impl CircuitBreaker {
     }
 
     /// Feeds a mid at `ts_ns`; returns true while the instrument is halted.
+    /// A breaker that is off answers inline (risk feeds it every book row).
+    #[inline]
     pub fn on_mid(&mut self, ts_ns: u64, mid: i64) -> bool {
         if self.move_ticks == 0 {
             return false;
         }
+        self.on_mid_on(ts_ns, mid)
+    }
+
+    /// [`CircuitBreaker::on_mid`] for a breaker that is on.
+    #[inline(never)]
+    fn on_mid_on(&mut self, ts_ns: u64, mid: i64) -> bool {
         if self.is_halted(ts_ns) {
             return true;
         }

@@ -250,19 +250,25 @@ impl PreTrade {
     }
 
     /// Gross worst-case position if `instrument`'s worst case became `worst`.
+    /// One walk over the positions beside the table's exposures, no look-up
+    /// per instrument (each new order or replace asks).
     fn gross_with(&self, instrument: InstrumentId, worst: i64, orders: &Orders) -> i64 {
-        (0..self.rules.len())
-            .map(|index| {
-                if index == instrument.index() {
-                    worst
-                } else {
-                    worst_abs(
-                        self.positions[index],
-                        orders.exposure(InstrumentId(index as u16)),
-                    )
-                }
-            })
-            .sum()
+        debug_assert_eq!(
+            self.positions.len(),
+            orders.exposures().len(),
+            "the table counts the instruments pre-trade does"
+        );
+        let mut gross = 0i64;
+        for (index, (&position, &exposure)) in
+            self.positions.iter().zip(orders.exposures()).enumerate()
+        {
+            gross += if index == instrument.index() {
+                worst
+            } else {
+                worst_abs(position, exposure)
+            };
+        }
+        gross
     }
 }
 
@@ -285,16 +291,20 @@ fn notional_exceeds(price: i64, qty: i64, rules: &InstrumentRules) -> bool {
 
 /// The price further from the mid than `bps` basis points of it (at least
 /// one tick). The band divides by a constant in `i64` when the product
-/// fits (no 128-bit division call), in `i128` otherwise: the same answer.
-#[inline]
+/// fits (no 128-bit division call, inline), in `i128` otherwise: the same
+/// answer.
+#[inline(always)]
 fn outside_band(price: i64, mid: i64, bps: i64) -> bool {
     match (mid.checked_mul(bps), price.checked_sub(mid)) {
         (Some(product), Some(off)) if off != i64::MIN => off.abs() > (product / 10_000).max(1),
-        _ => {
-            let band = (mid as i128 * bps as i128 / 10_000).max(1);
-            (price as i128 - mid as i128).abs() > band
-        }
+        _ => outside_band_wide(price, mid, bps),
     }
+}
+
+#[inline(never)]
+fn outside_band_wide(price: i64, mid: i64, bps: i64) -> bool {
+    let band = (mid as i128 * bps as i128 / 10_000).max(1);
+    (price as i128 - mid as i128).abs() > band
 }
 
 fn with_added(exposure: Exposure, side: Side, lots: i64) -> Exposure {

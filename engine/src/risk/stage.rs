@@ -112,10 +112,42 @@ impl RiskStage {
         }
     }
 
-    #[inline]
+    // Always inlined into the chain: for a book row the stage's own work
+    // is a few compares, less than a call's register saves and restores.
+    #[inline(always)]
     pub fn on_event(&mut self, ev: &mut Event) {
         self.roll_day(ev.ts_recv_ns);
         let index = ev.instrument.index();
+        // Market data (most events) is read from the event's words; any
+        // other input is decoded.
+        if let Some(d) = ev.book_delta() {
+            if index < self.instruments.len()
+                && d.bid_px.0 > 0
+                && d.ask_px.0 > 0
+                && ev.flags & crate::event::FLAG_MESSAGE_CONTINUES == 0
+            {
+                let mid = (d.bid_px.0 + d.ask_px.0).div_euclid(2);
+                self.on_mark(index, Price(mid), ev.ts_recv_ns);
+            }
+        } else if let Some(t) = ev.top_of_book() {
+            if index < self.instruments.len() && t.bid_px.0 > 0 && t.ask_px.0 > 0 {
+                let mid = (t.bid_px.0 + t.ask_px.0).div_euclid(2);
+                self.on_mark(index, Price(mid), ev.ts_recv_ns);
+            }
+        } else {
+            self.on_input(ev, index);
+        }
+        if self.daily_loss_unchecked {
+            self.check_daily_loss();
+        }
+        ev.gate_global = self.gate_global();
+        ev.gate_instrument = self.gate_instrument(index, ev.ts_recv_ns);
+        debug_assert!(self.totals_are_consistent());
+    }
+
+    /// Every input but a book delta or a top of book.
+    #[inline]
+    fn on_input(&mut self, ev: &Event, index: usize) {
         match ev.input() {
             Input::Control(command) => self.on_control(command),
             Input::Reconcile(phase) => {
@@ -124,21 +156,6 @@ impl RiskStage {
                     ReconcileStep::Complete => Gate::Open,
                     _ => self.reconcile_gate,
                 }
-            }
-            Input::TopOfBook(t)
-                if index < self.instruments.len() && t.bid_px.0 > 0 && t.ask_px.0 > 0 =>
-            {
-                let mid = (t.bid_px.0 + t.ask_px.0).div_euclid(2);
-                self.on_mark(index, Price(mid), ev.ts_recv_ns);
-            }
-            Input::BookDelta(d)
-                if index < self.instruments.len()
-                    && d.bid_px.0 > 0
-                    && d.ask_px.0 > 0
-                    && ev.flags & crate::event::FLAG_MESSAGE_CONTINUES == 0 =>
-            {
-                let mid = (d.bid_px.0 + d.ask_px.0).div_euclid(2);
-                self.on_mark(index, Price(mid), ev.ts_recv_ns);
             }
             Input::Trade(t)
                 if index < self.instruments.len() && self.instruments[index].mark.is_none() =>
@@ -155,12 +172,6 @@ impl RiskStage {
             Input::Fill(_) => self.counters.unknown_instrument += 1,
             _ => {}
         }
-        if self.daily_loss_unchecked {
-            self.check_daily_loss();
-        }
-        ev.gate_global = self.gate_global();
-        ev.gate_instrument = self.gate_instrument(index, ev.ts_recv_ns);
-        debug_assert!(self.totals_are_consistent());
     }
 
     /// The totals agree with the instruments (a walk over them: for debug assertions).
@@ -188,6 +199,9 @@ impl RiskStage {
         };
     }
 
+    // Inlined: every book row that ends a message marks, and most change
+    // nothing (the same mid, the breaker off); the call cost more than that.
+    #[inline(always)]
     fn on_mark(&mut self, index: usize, mark: Price, ts_ns: u64) {
         let instrument = &mut self.instruments[index];
         let moved = instrument.mark != Some(mark);
@@ -269,7 +283,21 @@ impl RiskStage {
         }
     }
 
+    /// The global gate: open unless the kill switch, the daily loss or
+    /// reconciliation closes it (decided by three compares on most events).
+    #[inline]
     fn gate_global(&self) -> Gate {
+        if self.kill_switch == Gate::Open
+            && !self.daily_loss_tripped
+            && self.reconcile_gate == Gate::Open
+        {
+            return Gate::Open;
+        }
+        self.gate_global_closed()
+    }
+
+    #[inline(never)]
+    fn gate_global_closed(&self) -> Gate {
         let daily = if self.daily_loss_tripped {
             Gate::ReduceOnlyDailyLoss
         } else {

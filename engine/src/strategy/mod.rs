@@ -18,7 +18,7 @@ pub mod touch_quoter;
 
 use crate::config::{Config, StrategyName};
 use crate::decision::{Action, ExecResult, Gate, Intent, RejectReason, MAX_INTENTS};
-use crate::event::{Event, Fill, Input, OrderAck, OrderReject};
+use crate::event::{BookDelta, Event, Fill, Input, OrderAck, OrderReject, TopOfBook};
 use crate::orders::{Order, OrderState, Orders};
 use crate::risk::pretrade::{OrderCheck, PreTrade};
 use crate::state_codec::{StateError, StateReader, StateWriter};
@@ -375,10 +375,23 @@ impl StrategyStage {
         Ok(true)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn on_event(&mut self, ev: &mut Event) {
-        let input = ev.input();
-        self.observe(ev, &input);
+        // Market data (most events) is read from the event's words; any
+        // other input is decoded.
+        let input = if let Some(delta) = ev.book_delta() {
+            self.observe_book_delta(ev, &delta);
+            Input::BookDelta(delta)
+        } else if let Some(top) = ev.top_of_book() {
+            let pretrade = &mut self.book.pretrade;
+            pretrade.set_gates(ev.instrument, ev.gate_global, ev.gate_instrument);
+            mark_top_of_book(pretrade, ev, &top);
+            Input::TopOfBook(top)
+        } else {
+            let input = ev.input();
+            self.observe(ev, &input);
+            input
+        };
         // Intents are made in a local array and copied into the event only
         // when there are some (most events make none): the strategy reads
         // the event itself, not a copy of all its bytes.
@@ -433,28 +446,23 @@ impl StrategyStage {
         book.pretrade
             .set_gates(ev.instrument, ev.gate_global, ev.gate_instrument);
         match input {
-            Input::TopOfBook(t) if t.bid_px.0 > 0 && t.ask_px.0 > 0 => {
-                book.pretrade
-                    .set_mid(ev.instrument, (t.bid_px.0 + t.ask_px.0).div_euclid(2));
-                book.pretrade
-                    .set_stale(ev.instrument, ev.flags & crate::event::FLAG_STALE != 0);
-            }
-            Input::BookDelta(d)
-                if d.bid_px.0 > 0
-                    && d.ask_px.0 > 0
-                    && ev.flags & crate::event::FLAG_MESSAGE_CONTINUES == 0 =>
-            {
-                book.pretrade
-                    .set_mid(ev.instrument, (d.bid_px.0 + d.ask_px.0).div_euclid(2));
-                book.pretrade
-                    .set_stale(ev.instrument, ev.flags & crate::event::FLAG_STALE != 0);
-            }
+            Input::TopOfBook(t) => mark_top_of_book(&mut book.pretrade, ev, t),
+            Input::BookDelta(d) => mark_book_delta(&mut book.pretrade, ev, d),
             Input::Trade(t) if book.pretrade.mid(ev.instrument).is_none() => {
                 book.pretrade.set_mid(ev.instrument, t.price.0);
             }
-            Input::TopOfBook(_) | Input::BookDelta(_) | Input::Trade(_) => {}
+            Input::Trade(_) => {}
             _ => self.observe_venue(ev, input),
         }
+    }
+
+    /// A book row: the gates, and the mid and staleness once the book is
+    /// whole with both sides.
+    #[inline]
+    fn observe_book_delta(&mut self, ev: &Event, d: &BookDelta) {
+        let pretrade = &mut self.book.pretrade;
+        pretrade.set_gates(ev.instrument, ev.gate_global, ev.gate_instrument);
+        mark_book_delta(pretrade, ev, d);
     }
 
     /// The order replica and positions follow the venue's messages.
@@ -491,5 +499,24 @@ impl StrategyStage {
 
     pub fn pretrade(&self) -> &PreTrade {
         &self.book.pretrade
+    }
+}
+
+/// The mid and staleness a book row leaves, once the book is whole with
+/// both sides.
+#[inline]
+fn mark_book_delta(pretrade: &mut PreTrade, ev: &Event, d: &BookDelta) {
+    if d.bid_px.0 > 0 && d.ask_px.0 > 0 && ev.flags & crate::event::FLAG_MESSAGE_CONTINUES == 0 {
+        pretrade.set_mid(ev.instrument, (d.bid_px.0 + d.ask_px.0).div_euclid(2));
+        pretrade.set_stale(ev.instrument, ev.flags & crate::event::FLAG_STALE != 0);
+    }
+}
+
+/// The mid and staleness a top of book leaves, when it has both sides.
+#[inline]
+fn mark_top_of_book(pretrade: &mut PreTrade, ev: &Event, t: &TopOfBook) {
+    if t.bid_px.0 > 0 && t.ask_px.0 > 0 {
+        pretrade.set_mid(ev.instrument, (t.bid_px.0 + t.ask_px.0).div_euclid(2));
+        pretrade.set_stale(ev.instrument, ev.flags & crate::event::FLAG_STALE != 0);
     }
 }

@@ -26,7 +26,7 @@
 //! its order. A restore refuses a list that breaks the invariants.
 
 use crate::config::TouchQuoterConfig;
-use crate::event::{Event, Fill, Input, OrderAck, OrderReject, FLAG_MESSAGE_CONTINUES};
+use crate::event::{Event, Fill, OrderAck, OrderReject, FLAG_MESSAGE_CONTINUES};
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::strategy::{Actions, Strategy};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
@@ -75,16 +75,24 @@ impl TouchQuoter {
         }
     }
 
-    /// Counts an update and queues a requote on every Nth.
+    /// Counts an update and queues a requote on every Nth (the count
+    /// inline, the queueing a call).
+    #[inline(always)]
     fn on_update(&mut self, instrument: InstrumentId, touch: Touch) {
         let Some(quoting) = self.quoting.get_mut(instrument.index()) else {
             return;
         };
         quoting.updates += 1;
         quoting.updates_to_requote -= 1;
-        if quoting.updates_to_requote != 0 {
-            return;
+        if quoting.updates_to_requote == 0 {
+            self.requote_due(instrument, touch);
         }
+    }
+
+    /// The Nth update: the requote waits for intent slots at this touch.
+    #[inline(never)]
+    fn requote_due(&mut self, instrument: InstrumentId, touch: Touch) {
+        let quoting = &mut self.quoting[instrument.index()];
         quoting.updates_to_requote = self.params.requote_every_updates;
         debug_assert!(quoting
             .updates
@@ -110,19 +118,23 @@ impl TouchQuoter {
         }
     }
 
+    /// The requotes done leave the list at once, at the end (most often the
+    /// whole list: no element moves).
     #[inline(never)]
     fn run_waiting_now(&mut self, act: &mut Actions) {
-        while let Some(&index) = self.waiting.first() {
+        let mut done = 0;
+        while let Some(&index) = self.waiting.get(done) {
             let instrument = InstrumentId(index);
             let touch = self.quoting[instrument.index()]
                 .waiting
                 .expect("a waiting instrument has its touch");
             if !self.requote(instrument, touch, act) {
-                return;
+                break;
             }
             self.quoting[instrument.index()].waiting = None;
-            self.waiting.remove(0);
+            done += 1;
         }
+        self.waiting.drain(..done);
     }
 
     /// Both sides at `touch`; false if the intents ran out first.
@@ -156,14 +168,17 @@ impl TouchQuoter {
         wanted: bool,
         act: &mut Actions,
     ) -> bool {
-        if let Some(order) = slot.and_then(|id| act.order(id).copied()) {
-            if (wanted && order.price == price) || !order.state.is_working() {
+        // The order's price and state only, not a copy of all of it.
+        if let Some((id, order_price, state)) =
+            slot.and_then(|id| act.order(id).map(|order| (id, order.price, order.state)))
+        {
+            if (wanted && order_price == price) || !state.is_working() {
                 return true;
             }
             if act.slots_free() == 0 {
                 return false;
             }
-            let _ = act.cancel(order.id);
+            let _ = act.cancel(id);
         }
         *slot = None;
         if !wanted {
@@ -185,7 +200,7 @@ impl Strategy for TouchQuoter {
     }
 
     fn on_market_data(&mut self, event: &Event, act: &mut Actions) {
-        if let Input::BookDelta(delta) = event.input() {
+        if let Some(delta) = event.book_delta() {
             if event.flags & FLAG_MESSAGE_CONTINUES == 0 {
                 let touch = Touch {
                     bid: delta.bid_px,
@@ -296,7 +311,7 @@ mod tests {
     use super::*;
     use crate::config::{Config, StrategyName};
     use crate::decision::Action;
-    use crate::event::{BookDelta, OrderAck};
+    use crate::event::{BookDelta, Input, OrderAck};
     use crate::strategy::StrategyStage;
 
     fn stage(every: u64) -> StrategyStage {
