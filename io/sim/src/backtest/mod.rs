@@ -292,6 +292,21 @@ impl BacktestVenue {
             .volume_ahead(order_id)
     }
 
+    /// Every row runs the pass over the resting orders, none skipped (for
+    /// tests that compare the skip with it).
+    #[cfg(test)]
+    pub(crate) fn set_full_pass(&mut self, full_pass: bool) {
+        for market in &mut self.markets {
+            market.set_full_pass(full_pass);
+        }
+    }
+
+    /// Passes over the resting orders run so far, over all markets (tests).
+    #[cfg(test)]
+    pub(crate) fn passes(&self) -> u64 {
+        self.markets.iter().map(|market| market.passes).sum()
+    }
+
     /// Resting orders counted as held (a walk over the markets: for debug assertions).
     fn resting_count_is_right(&self) -> bool {
         let held: usize = self.markets.iter().map(Market::resting_len).sum();
