@@ -352,6 +352,7 @@ impl Event {
     };
 
     /// A new event with this input and no decisions yet.
+    #[inline]
     pub fn new(instrument: InstrumentId, side: Side, input: Input) -> Event {
         let (kind, data) = match input {
             Input::Empty => (EventKind::Empty, [0; 4]),
