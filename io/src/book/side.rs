@@ -174,6 +174,7 @@ impl LevelSide {
     /// dropped and a better one evicts the worst level: the side keeps the
     /// top `capacity` levels. Returns `Err(Capacity)` in both cases so the
     /// caller can count the truncation; the book stays usable.
+    #[inline]
     pub fn set(&mut self, price: Price, qty: Qty) -> Result<(), BookReject> {
         if qty.0 < 0 {
             return Err(BookReject::NotPositive);

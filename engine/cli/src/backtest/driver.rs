@@ -50,6 +50,7 @@
 //! venue has seen every row the engine receives; the kept keys are the
 //! streams' own; queues never outgrow what was reserved for them.
 
+use super::in_flight::InFlight;
 use super::order_link::OrderReceiver;
 use super::read_ahead::{ReadAhead, Taken};
 use super::tape_core::{venue_time_of, TapeAhead};
@@ -58,18 +59,30 @@ use genesis_engine::adapters::tape_source::{event_of_record, touch_of, TapeFeed}
 use genesis_engine::clock::EpochClock;
 use genesis_engine::config::{Config, VenueTime};
 use genesis_engine::event::{Event, FLAG_MESSAGE_CONTINUES};
-use genesis_engine::execution::gateway::OrderRequest;
+use genesis_engine::execution::gateway::{OrderRequest, RequestKind};
 use genesis_engine::ingest::Source;
-use genesis_engine::topology::chain::laps_sampled;
+use genesis_engine::topology::chain::LAP_SAMPLE_EVERY;
+use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
 use genesis_io::tape::TapeError;
 use genesis_sim::backtest::{BacktestVenue, BacktestVenueConfig, Reply};
 use hdrhistogram::Histogram;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Orders and replies in flight the queues reserve room for.
 const IN_FLIGHT_RESERVED: usize = 4_096;
+/// What an empty slot of the order queue holds.
+const BLANK_REQUEST: OrderRequest = OrderRequest {
+    kind: RequestKind::New,
+    order_id: OrderId(0),
+    instrument: InstrumentId(0),
+    side: Side::None,
+    price: Price(0),
+    qty: Qty(0),
+    ts_trigger_ns: 0,
+    ts_decided_ns: 0,
+    trigger_seq: 0,
+};
 /// Rows the driver reads from the tape at once (when it reads it itself).
 const READ_RUN_ROWS: usize = 16;
 /// Rows between two updates of the progress counters.
@@ -186,8 +199,10 @@ pub struct Driver {
     /// Index in `rows` of the next row the venue has not seen.
     venue_next: usize,
     venue_clock_ns: u64,
-    requests: VecDeque<(u64, OrderRequest)>,
-    replies: VecDeque<Event>,
+    /// Orders on their way to the venue, with their arrival times.
+    requests: InFlight<(u64, OrderRequest)>,
+    /// Replies on their way to the engine, as its events.
+    replies: InFlight<Event>,
     /// Each stream's next item as a [`MergeKey`], kept as the streams move
     /// (never recomputed per item): the row the venue sees next, the row the
     /// engine receives next, the front reply and the front request.
@@ -214,37 +229,65 @@ pub struct Driver {
 }
 
 /// Per-event latency of the hand-overs, timed on a sample: the clock is
-/// read around one hand-over in about
-/// [`LAP_SAMPLE_EVERY`](genesis_engine::topology::chain::LAP_SAMPLE_EVERY), chosen by the
-/// live chain's [`laps_sampled`] of the hand-over's number (so a requote
+/// read around the first hand-over and then about one in
+/// [`LAP_SAMPLE_EVERY`] (16), the gaps between timed hand-overs drawn at
+/// random (geometric, mean 16: each hand-over is timed with probability
+/// 1/16, independently of the others and of what it carries, so a requote
 /// every Nth update cannot alias with it); every other hand-over counts
 /// once more in the last measured value's bucket, so the histogram counts
-/// every event exactly once. The first hand-over is always timed.
+/// every event exactly once. A hand-over pays a countdown; a draw (one
+/// splitmix of the draw's number) is made once per timed hand-over.
 struct SampledLatency {
     histogram: Histogram<u64>,
-    /// Hand-overs so far (the sample's key).
-    handed: u64,
+    /// Hand-overs left until the next timed one (1: the next is).
+    countdown: u64,
+    /// Draws made so far (the next gap's key).
+    draws: u64,
     /// The last measured latency; 0 until one is.
     last_ns: u64,
     /// Hand-overs since `last_ns` was recorded, not yet counted.
     repeats: u64,
 }
 
+/// The gap's draw takes the chance of a timed hand-over as one nibble of
+/// 16 being zero.
+const _: () = assert!(LAP_SAMPLE_EVERY == 16);
+
 impl SampledLatency {
     fn new() -> SampledLatency {
         SampledLatency {
             histogram: genesis_engine::telemetry::metrics::new_histogram(),
-            handed: 0,
+            countdown: 1,
+            draws: 0,
             last_ns: 0,
             repeats: 0,
         }
     }
 
     /// Whether the next hand-over is timed; counts it.
-    #[inline]
+    #[inline(always)]
     fn next_is_timed(&mut self) -> bool {
-        self.handed += 1;
-        laps_sampled(self.handed) || self.last_ns == 0
+        self.countdown -= 1;
+        self.countdown == 0
+    }
+
+    /// The hand-overs from one timed hand-over to the next: each a trial
+    /// that succeeds with probability 1/16 (a nibble of a splitmix word
+    /// that is zero), so the gap is geometric with mean 16.
+    fn draw_gap(&mut self) -> u64 {
+        let mut gap = 0;
+        loop {
+            self.draws += 1;
+            let word = splitmix64(self.draws);
+            // The lowest flagged nibble is the lowest zero one (a borrow
+            // can flag a nibble only above a zero one).
+            let zero_nibbles =
+                word.wrapping_sub(0x1111_1111_1111_1111) & !word & 0x8888_8888_8888_8888;
+            if zero_nibbles != 0 {
+                return gap + u64::from(zero_nibbles.trailing_zeros() / 4) + 1;
+            }
+            gap += 16;
+        }
     }
 
     /// A timed hand-over took `latency_ns`.
@@ -253,6 +296,7 @@ impl SampledLatency {
         self.settle();
         self.last_ns = latency_ns.max(1);
         self.histogram.saturating_record(self.last_ns);
+        self.countdown = self.draw_gap();
     }
 
     /// An untimed hand-over: counted as the last measured one.
@@ -318,8 +362,8 @@ impl Driver {
             rows_max: backtest.lookahead_rows_max,
             venue_next: 0,
             venue_clock_ns: 0,
-            requests: VecDeque::with_capacity(IN_FLIGHT_RESERVED),
-            replies: VecDeque::with_capacity(IN_FLIGHT_RESERVED),
+            requests: InFlight::with_capacity(IN_FLIGHT_RESERVED, (0, BLANK_REQUEST)),
+            replies: InFlight::with_capacity(IN_FLIGHT_RESERVED, Event::EMPTY),
             venue_key: NONE,
             engine_key: NONE,
             reply_key: NONE,
@@ -494,7 +538,9 @@ impl Driver {
                 if handed == budget {
                     break;
                 }
-                self.hand_over_timed(clock, |driver| driver.hand_over_reply(emit));
+                let started = self.timing_starts(clock);
+                self.hand_over_reply(emit);
+                self.timing_ends(clock, started);
                 handed += 1;
                 self.take_requests();
             } else if !self.requests.is_empty() {
@@ -528,7 +574,9 @@ impl Driver {
             if next != Next::Row || *handed == budget {
                 return next;
             }
-            self.hand_over_timed(clock, |driver| driver.hand_over_row(emit));
+            let started = self.timing_starts(clock);
+            self.hand_over_row(emit);
+            self.timing_ends(clock, started);
             *handed += 1;
             if !self.requests_in.is_empty() {
                 self.take_sent_requests();
@@ -743,11 +791,11 @@ impl Driver {
     fn drop_after_end(&mut self) {
         let Some(end_ns) = self.end_ns else { return };
         while self.requests.front().is_some_and(|(t, _)| *t > end_ns) {
-            self.requests.pop_front();
+            self.requests.drop_front();
             self.counters.requests_unanswered += 1;
         }
         while self.replies.front().is_some_and(|e| e.ts_recv_ns > end_ns) {
-            self.replies.pop_front();
+            self.replies.drop_front();
             self.counters.replies_undelivered += 1;
         }
         self.request_key = self.request_key_now();
@@ -776,7 +824,8 @@ impl Driver {
                 .requests
                 .back()
                 .map_or(arrival_ns, |(t, _)| arrival_ns.max(*t));
-            self.requests.push_back((arrival_ns, request));
+            self.requests
+                .push_with(|slot| *slot = (arrival_ns, request));
         }
         self.request_key = self.request_key_now();
     }
@@ -837,28 +886,33 @@ impl Driver {
     }
 
     /// The venue takes the next order.
+    #[inline]
     fn venue_takes_request(&mut self, time_ns: u64) {
-        let Some((_, request)) = self.requests.pop_front() else {
+        let Some((_, request)) = self.requests.front() else {
             return;
         };
+        // A reconciliation note (no backtest venue reconciles) is dropped.
+        let entry = request.kind.is_order_entry();
+        let order = translate::request_of(request);
+        let sideless = (entry && order.is_none()).then(|| translate::sideless_reject(request));
+        self.requests.drop_front();
         self.request_key = self.request_key_now();
-        if !request.kind.is_order_entry() {
-            // A reconciliation note: no backtest venue reconciles.
+        if !entry {
             return;
         }
         self.counters.requests += 1;
         let venue_ns = self.advance_to(time_ns);
         let (replies, response_ns) = (&mut self.replies, self.response_ns);
-        match translate::request_of(&request) {
-            Some(order) => self.venue.on_request(&order, &mut |reply| {
+        match (order, sideless) {
+            (Some(order), _) => self.venue.on_request(&order, &mut |reply| {
                 push_reply(replies, &reply, venue_ns, response_ns)
             }),
-            None => {
-                let mut event = translate::sideless_reject(&request);
+            (None, Some(mut event)) => {
                 event.ts_venue_ns = venue_ns;
                 event.ts_recv_ns = venue_ns + response_ns;
-                replies.push_back(event);
+                replies.push_with(|slot| *slot = event);
             }
+            (None, None) => {}
         }
         if self.reply_key == NONE {
             self.reply_key = self.reply_key_now();
@@ -902,19 +956,29 @@ impl Driver {
         if let Some(reply) = self.replies.front_mut() {
             emit(reply);
         }
-        self.replies.pop_front();
+        self.replies.drop_front();
     }
 
     /// Runs one hand-over, timed if it is in the sample.
     #[inline(always)]
     fn hand_over_timed(&mut self, clock: &EpochClock, hand_over: impl FnOnce(&mut Driver)) {
-        let timed = self.latency.next_is_timed();
-        let started = if timed { clock.raw() } else { 0 };
+        let started = self.timing_starts(clock);
         hand_over(self);
-        if timed {
-            self.latency.measured(clock.delta_ns(started, clock.raw()));
-        } else {
-            self.latency.repeated();
+        self.timing_ends(clock, started);
+    }
+
+    /// Counts a hand-over about to run; the clock's reading if it is timed.
+    #[inline(always)]
+    fn timing_starts(&mut self, clock: &EpochClock) -> Option<u64> {
+        self.latency.next_is_timed().then(|| clock.raw())
+    }
+
+    /// After a hand-over: its latency if it was timed, else a repeat.
+    #[inline(always)]
+    fn timing_ends(&mut self, clock: &EpochClock, started: Option<u64>) {
+        match started {
+            Some(started) => self.latency.measured(clock.delta_ns(started, clock.raw())),
+            None => self.latency.repeated(),
         }
     }
 
@@ -986,19 +1050,28 @@ impl Driver {
 }
 
 /// A venue reply as the engine event it becomes, stamped with the venue's
-/// time and its arrival at the engine.
+/// time and its arrival at the engine, made in its slot of the queue.
 #[inline]
-fn push_reply(replies: &mut VecDeque<Event>, reply: &Reply, venue_ns: u64, response_ns: u64) {
-    let mut event = translate::event_of(reply);
-    event.ts_venue_ns = venue_ns;
-    event.ts_recv_ns = venue_ns.saturating_add(response_ns);
+fn push_reply(replies: &mut InFlight<Event>, reply: &Reply, venue_ns: u64, response_ns: u64) {
+    let ts_recv_ns = venue_ns.saturating_add(response_ns);
     debug_assert!(
-        replies
-            .back()
-            .is_none_or(|e| e.ts_recv_ns <= event.ts_recv_ns),
+        replies.back().is_none_or(|e| e.ts_recv_ns <= ts_recv_ns),
         "replies arrive in the order the venue made them"
     );
-    replies.push_back(event);
+    replies.push_with(|slot| {
+        *slot = translate::event_of(reply);
+        slot.ts_venue_ns = venue_ns;
+        slot.ts_recv_ns = ts_recv_ns;
+    });
+}
+
+/// splitmix64 of `key`: a well-mixed word for the latency sample's draws.
+#[inline]
+fn splitmix64(key: u64) -> u64 {
+    let mut z = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn lock(driver: &Mutex<Driver>) -> MutexGuard<'_, Driver> {

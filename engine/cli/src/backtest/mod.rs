@@ -28,6 +28,7 @@
 //! [`run_backtest`].
 
 pub mod driver;
+mod in_flight;
 mod order_link;
 mod read_ahead;
 mod report;

@@ -6,6 +6,15 @@
 //! negative; resting orders keep their arrival order (a filled one is
 //! removed in place), so replies come out in that order. The order list is
 //! allocated at construction and never grows past `orders_max`.
+//!
+//! Most rows reach no resting order, so each market keeps the range of its
+//! resting orders' prices per side ([`Reach`], put right whenever an order
+//! joins, leaves or moves) and a row outside it skips the pass over the
+//! orders: a level change away from every order's price whose touch
+//! reaches none, or a print that no order's side takes at or through its
+//! price. The pass runs on every row that may move or fill an order, so
+//! the replies, the queues and the counters are the full pass's (a property
+//! test runs both on random tapes).
 
 use super::{Answer, Ledger, RejectReason, Reply, Request, Side};
 use genesis_io::book::{self, L2Book};
@@ -39,10 +48,101 @@ fn book_side(side: Side) -> book::Side {
     }
 }
 
+/// The lowest and highest price of one side's resting orders; empty
+/// (`low > high`) when the side has none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PriceRange {
+    low: i64,
+    high: i64,
+}
+
+impl PriceRange {
+    const EMPTY: PriceRange = PriceRange {
+        low: i64::MAX,
+        high: i64::MIN,
+    };
+
+    #[inline]
+    fn holds(self, price: i64) -> bool {
+        self.low <= price && price <= self.high
+    }
+
+    #[inline]
+    fn with(self, price: i64) -> PriceRange {
+        PriceRange {
+            low: self.low.min(price),
+            high: self.high.max(price),
+        }
+    }
+}
+
+/// Where a market's resting orders are: what a row must reach to move or
+/// fill any of them (rules 3 to 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Reach {
+    buys: PriceRange,
+    sells: PriceRange,
+}
+
+impl Reach {
+    const NONE: Reach = Reach {
+        buys: PriceRange::EMPTY,
+        sells: PriceRange::EMPTY,
+    };
+
+    fn of(resting: &[Resting]) -> Reach {
+        resting
+            .iter()
+            .fold(Reach::NONE, |reach, order| match order.side {
+                Side::Buy => Reach {
+                    buys: reach.buys.with(order.price),
+                    ..reach
+                },
+                Side::Sell => Reach {
+                    sells: reach.sells.with(order.price),
+                    ..reach
+                },
+            })
+    }
+
+    /// Whether a level change at `price` on `side`, leaving the touch at
+    /// `best_bid` / `best_ask` (`i64::MIN` / `i64::MAX` for an empty side),
+    /// may move an order's queue (rule 4: an order at that price on that
+    /// side) or fill one (rule 6: the ask at or below a buy, the bid at or
+    /// above a sell). An empty range's bounds make a false answer unless a
+    /// price is at the end of `i64`, and a true one only costs the pass.
+    #[inline(always)]
+    fn level_reaches(self, side: Side, price: i64, best_bid: i64, best_ask: i64) -> bool {
+        let at_price = match side {
+            Side::Buy => self.buys.holds(price),
+            Side::Sell => self.sells.holds(price),
+        };
+        at_price | (best_ask <= self.buys.high) | (best_bid >= self.sells.low)
+    }
+
+    /// Whether a print at `price` by `taker` may take the queue of or fill
+    /// an order (rules 3 and 5: a buy at or above it hit by a sell or
+    /// unknown taker, a sell at or below it hit by a buy or unknown taker).
+    #[inline(always)]
+    fn trade_reaches(self, taker: Option<Side>, price: i64) -> bool {
+        let buys = taker != Some(Side::Buy) && price <= self.buys.high;
+        let sells = taker != Some(Side::Sell) && price >= self.sells.low;
+        buys || sells
+    }
+}
+
 pub(crate) struct Market {
     instrument: u16,
     book: L2Book,
     resting: Vec<Resting>,
+    /// Where `resting` is, kept with it.
+    reach: Reach,
+    /// Every row runs the pass over the orders (tests compare it with the
+    /// skip).
+    full_pass: bool,
+    /// Passes over the orders run (tests check that rows skip them).
+    #[cfg(test)]
+    pub(crate) passes: u64,
 }
 
 impl Market {
@@ -51,7 +151,23 @@ impl Market {
             instrument,
             book: L2Book::with_capacity(levels_max),
             resting: Vec::with_capacity(orders_max),
+            reach: Reach::NONE,
+            full_pass: false,
+            #[cfg(test)]
+            passes: 0,
         }
+    }
+
+    /// Runs the pass over the orders on every row (for tests).
+    #[cfg(test)]
+    pub(crate) fn set_full_pass(&mut self, full_pass: bool) {
+        self.full_pass = full_pass;
+    }
+
+    /// Puts the reach right after the resting orders changed.
+    #[inline]
+    fn resting_changed(&mut self) {
+        self.reach = Reach::of(&self.resting);
     }
 
     pub(crate) fn book(&self) -> &L2Book {
@@ -78,7 +194,7 @@ impl Market {
     }
 
     /// A level change (rules 4 and 6); returns how many orders left the book.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_level(
         &mut self,
         side: Side,
@@ -99,6 +215,39 @@ impl Market {
         }
         let best_bid = self.book.best_bid().map(|level| level.price.0);
         let best_ask = self.book.best_ask().map(|level| level.price.0);
+        debug_assert_eq!(
+            self.reach,
+            Reach::of(&self.resting),
+            "the reach follows the orders"
+        );
+        if !self.full_pass
+            && !self.reach.level_reaches(
+                side,
+                record.price,
+                best_bid.unwrap_or(i64::MIN),
+                best_ask.unwrap_or(i64::MAX),
+            )
+        {
+            return 0;
+        }
+        self.level_pass(side, record, (best_bid, best_ask), ledger, out)
+    }
+
+    /// The pass of a level change over the resting orders (rules 4 and 6),
+    /// with the touch after it (out of line: most rows skip it).
+    #[inline(never)]
+    fn level_pass(
+        &mut self,
+        side: Side,
+        record: &TapeRecord,
+        (best_bid, best_ask): (Option<i64>, Option<i64>),
+        ledger: &mut Ledger,
+        out: &mut dyn FnMut(Reply),
+    ) -> usize {
+        #[cfg(test)]
+        {
+            self.passes += 1;
+        }
         // One pass in arrival order: each order's queue moves (rule 4),
         // then it fills if the opposite touch reached it (rule 6). A fill
         // changes only its own order, so this is the order two passes
@@ -122,11 +271,14 @@ impl Market {
             }
             index += 1;
         }
+        if left > 0 {
+            self.resting_changed();
+        }
         left
     }
 
     /// A print (rules 3 and 5); `taker` is None when the tape does not say.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_trade(
         &mut self,
         taker: Option<Side>,
@@ -134,8 +286,32 @@ impl Market {
         ledger: &mut Ledger,
         out: &mut dyn FnMut(Reply),
     ) -> usize {
-        if self.resting.is_empty() {
+        debug_assert_eq!(
+            self.reach,
+            Reach::of(&self.resting),
+            "the reach follows the orders"
+        );
+        if self.resting.is_empty()
+            || !(self.full_pass || self.reach.trade_reaches(taker, record.price))
+        {
             return 0;
+        }
+        self.trade_pass(taker, record, ledger, out)
+    }
+
+    /// The pass of a print over the resting orders (rules 3 and 5), out
+    /// of line (most prints skip it).
+    #[inline(never)]
+    fn trade_pass(
+        &mut self,
+        taker: Option<Side>,
+        record: &TapeRecord,
+        ledger: &mut Ledger,
+        out: &mut dyn FnMut(Reply),
+    ) -> usize {
+        #[cfg(test)]
+        {
+            self.passes += 1;
         }
         let (price, qty) = (record.price, record.qty);
         let mut left = 0;
@@ -161,6 +337,9 @@ impl Market {
                 continue;
             }
             index += 1;
+        }
+        if left > 0 {
+            self.resting_changed();
         }
         left
     }
@@ -217,6 +396,11 @@ impl Market {
             "orders_max is checked by the venue"
         );
         self.resting.push(order);
+        // One more order: the reach only widens.
+        match order.side {
+            Side::Buy => self.reach.buys = self.reach.buys.with(order.price),
+            Side::Sell => self.reach.sells = self.reach.sells.with(order.price),
+        }
         Ok(1)
     }
 
@@ -255,6 +439,7 @@ impl Market {
             .position(|o| o.order_id == order_id)
             .ok_or(RejectReason::UnknownOrder)?;
         let order = self.resting.remove(index);
+        self.resting_changed();
         ledger.counters.cancelled += 1;
         out(Reply {
             order_id,
@@ -295,10 +480,12 @@ impl Market {
         self.resting.remove(index);
         self.take_liquidity(&mut order, ledger, out);
         if order.leaves() == 0 {
+            self.resting_changed();
             return Ok(-1);
         }
         order.ahead = self.depth(order.side, order.price);
         self.resting.push(order);
+        self.resting_changed();
         Ok(0)
     }
 }

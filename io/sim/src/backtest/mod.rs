@@ -217,8 +217,9 @@ impl BacktestVenue {
     }
 
     /// The tape moved: update the record's book, then move and fill the
-    /// resting orders it reaches (rules 3 to 6).
-    #[inline]
+    /// resting orders it reaches (rules 3 to 6). Inlined into the
+    /// caller: it runs on every row.
+    #[inline(always)]
     pub fn on_record(&mut self, record: &TapeRecord, out: &mut dyn FnMut(Reply)) {
         let Some(market) = self.markets.get_mut(usize::from(record.instrument)) else {
             return;
@@ -290,6 +291,21 @@ impl BacktestVenue {
         self.markets
             .get(usize::from(instrument))?
             .volume_ahead(order_id)
+    }
+
+    /// Every row runs the pass over the resting orders, none skipped (for
+    /// tests that compare the skip with it).
+    #[cfg(test)]
+    pub(crate) fn set_full_pass(&mut self, full_pass: bool) {
+        for market in &mut self.markets {
+            market.set_full_pass(full_pass);
+        }
+    }
+
+    /// Passes over the resting orders run so far, over all markets (tests).
+    #[cfg(test)]
+    pub(crate) fn passes(&self) -> u64 {
+        self.markets.iter().map(|market| market.passes).sum()
     }
 
     /// Resting orders counted as held (a walk over the markets: for debug assertions).

@@ -12,6 +12,10 @@
 //! - a crossing order fills only against the oracle's opposite levels
 //!   within its limit, never more than they hold;
 //! - no order fills beyond its quantity; the resting count matches.
+//!
+//! And the venue that skips the rows reaching no resting order against
+//! one that runs the pass over the orders on every row: the same replies,
+//! counters and queues after every step.
 
 use super::*;
 use proptest::prelude::*;
@@ -27,7 +31,10 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let price = 94i64..=106;
+    op_in(94..=106)
+}
+
+fn op_in(price: std::ops::RangeInclusive<i64>) -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (any::<bool>(), price.clone(), 0i64..8).prop_map(|(bid, price, qty)| Op::Level { bid, price, qty }),
         3 => (0u8..3, price.clone(), 1i64..8).prop_map(|(taker, price, qty)| Op::Print { taker, price, qty }),
@@ -375,8 +382,139 @@ impl Check {
     }
 }
 
+/// Two venues fed the same steps: one skips the rows that reach no
+/// resting order, the other runs the full pass on every row.
+struct Twins {
+    skipping: BacktestVenue,
+    full: BacktestVenue,
+    /// Every order sent: its id and side.
+    orders: Vec<(u64, Side)>,
+}
+
+impl Twins {
+    fn new() -> Twins {
+        let venue = || {
+            BacktestVenue::new(&BacktestVenueConfig {
+                instruments: 1,
+                orders_max: 16,
+                book_levels_max: 64,
+            })
+        };
+        let mut twins = Twins {
+            skipping: venue(),
+            full: venue(),
+            orders: Vec::new(),
+        };
+        twins.full.set_full_pass(true);
+        for (index, price) in (96..=99).enumerate() {
+            let flags = if index == 0 {
+                genesis_io::tape::records::SNAPSHOT_START
+            } else {
+                0
+            };
+            twins.record(level_record(RecordKind::Bid, price, 3, flags));
+            twins.record(level_record(RecordKind::Ask, price + 5, 3, 0));
+        }
+        twins
+    }
+
+    fn step(&mut self, op: &Op) {
+        match *op {
+            Op::Level { bid, price, qty } => {
+                let kind = if bid {
+                    RecordKind::Bid
+                } else {
+                    RecordKind::Ask
+                };
+                self.record(level_record(kind, price, qty, 0));
+            }
+            Op::Print { taker, price, qty } => {
+                let kind = [
+                    RecordKind::TradeBuy,
+                    RecordKind::TradeSell,
+                    RecordKind::TradeUnknown,
+                ][usize::from(taker)];
+                self.record(level_record(kind, price, qty, 0));
+            }
+            Op::New { buy, price, qty } => {
+                let side = if buy { Side::Buy } else { Side::Sell };
+                let order_id = self.orders.len() as u64 + 1;
+                self.orders.push((order_id, side));
+                self.request(RequestKind::New, order_id, side, price, qty);
+            }
+            Op::Cancel { pick } => {
+                if let Some((order_id, side)) = self.pick(pick) {
+                    self.request(RequestKind::Cancel, order_id, side, 0, 0);
+                }
+            }
+            Op::Replace { pick, price, qty } => {
+                if let Some((order_id, side)) = self.pick(pick) {
+                    self.request(RequestKind::Replace, order_id, side, price, qty);
+                }
+            }
+        }
+    }
+
+    /// One of the orders sent so far (resting or not), by `pick`.
+    fn pick(&self, pick: usize) -> Option<(u64, Side)> {
+        (!self.orders.is_empty()).then(|| self.orders[pick % self.orders.len()])
+    }
+
+    fn record(&mut self, record: TapeRecord) {
+        let mut skipping = Vec::new();
+        let mut full = Vec::new();
+        self.skipping
+            .on_record(&record, &mut |reply| skipping.push(reply));
+        self.full.on_record(&record, &mut |reply| full.push(reply));
+        assert_eq!(skipping, full, "the same replies to {record:?}");
+        self.same_state();
+    }
+
+    fn request(&mut self, kind: RequestKind, order_id: u64, side: Side, price: i64, qty: i64) {
+        let request = Request {
+            kind,
+            order_id,
+            instrument: 0,
+            side,
+            price,
+            qty,
+        };
+        let mut skipping = Vec::new();
+        let mut full = Vec::new();
+        self.skipping
+            .on_request(&request, &mut |reply| skipping.push(reply));
+        self.full
+            .on_request(&request, &mut |reply| full.push(reply));
+        assert_eq!(skipping, full, "the same replies to {request:?}");
+        self.same_state();
+    }
+
+    /// Counters, resting orders and every order's queue agree.
+    fn same_state(&self) {
+        assert_eq!(self.skipping.counters(), self.full.counters());
+        assert_eq!(self.skipping.resting_count(), self.full.resting_count());
+        for (order_id, _) in &self.orders {
+            assert_eq!(
+                self.skipping.volume_ahead(0, *order_id),
+                self.full.volume_ahead(0, *order_id),
+                "order {order_id}'s queue"
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    // Skipping the rows that reach no resting order changes no reply, counter or queue.
+    #[test]
+    fn skipping_rows_gives_the_full_pass(ops in prop::collection::vec(op_in(88..=112), 1..300)) {
+        let mut twins = Twins::new();
+        for op in &ops {
+            twins.step(op);
+        }
+        prop_assert!(twins.skipping.passes() <= twins.full.passes());
+    }
 
     // Random tapes and orders never break the queue model's rules (see the module header).
     #[test]

@@ -274,3 +274,33 @@ fn refusals_change_nothing() {
     );
     assert_eq!(venue.resting_count(), 3);
 }
+
+// Rows that reach no resting order skip the pass over the orders; a row at an order's price, or one whose touch reaches an order, runs it.
+#[test]
+fn rows_away_from_the_resting_orders_skip_the_pass() {
+    let mut venue = with_book();
+    ask(&mut venue, request(RequestKind::New, 1, Side::Buy, 100, 1));
+    ask(&mut venue, request(RequestKind::New, 2, Side::Sell, 102, 1));
+    let passes = venue.passes();
+    // Levels at other prices, a touch that reaches neither order, a buy
+    // taker's print below the sell and a sell taker's above the buy.
+    let away = [
+        record(RecordKind::Bid, 99, 1),
+        record(RecordKind::Ask, 103, 1),
+        record(RecordKind::Ask, 101, 0),
+        record(RecordKind::TradeBuy, 101, 4),
+        record(RecordKind::TradeSell, 101, 4),
+        record(RecordKind::TradeBuy, 100, 4),
+    ];
+    assert!(tape(&mut venue, &away).is_empty());
+    assert_eq!(venue.passes(), passes, "no row reached an order");
+    assert_eq!(venue.volume_ahead(0, 1), Some(5));
+    // The buy's level shrinks: its queue moves (rule 4).
+    assert!(tape(&mut venue, &[record(RecordKind::Bid, 100, 2)]).is_empty());
+    assert_eq!(venue.passes(), passes + 1);
+    assert_eq!(venue.volume_ahead(0, 1), Some(2));
+    // The bid reaches the sell (rule 6), away from either order's price.
+    let replies = tape(&mut venue, &[record(RecordKind::Bid, 102, 1)]);
+    assert_eq!(fills(&replies), vec![(2, 102, 1, true)]);
+    assert_eq!(venue.passes(), passes + 2);
+}

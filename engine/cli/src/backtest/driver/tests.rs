@@ -141,3 +141,52 @@ fn the_fast_merge_hands_over_what_the_general_merge_does() {
         );
     }
 }
+
+// The latency sample: the first hand-over is timed, then about 1 in 16,
+// with no period (every residue of the hand-over's number mod 8 is timed
+// at about the same rate, and about 1 gap in 16 is a single hand-over),
+// and the histogram counts every hand-over once.
+#[test]
+fn the_latency_sample_times_one_hand_over_in_16_at_random() {
+    let mut latency = SampledLatency::new();
+    let hand_overs: u64 = 1_600_000;
+    let mut timed_by_residue = [0u64; 8];
+    let mut gaps_of_one = 0u64;
+    let mut last_timed = None;
+    for number in 0..hand_overs {
+        if latency.next_is_timed() {
+            latency.measured(1_000 + number % 7);
+            timed_by_residue[(number % 8) as usize] += 1;
+            if last_timed == Some(number.wrapping_sub(1)) {
+                gaps_of_one += 1;
+            }
+            last_timed = Some(number);
+        } else {
+            assert!(number > 0, "the first hand-over is timed");
+            latency.repeated();
+        }
+    }
+    let timed: u64 = timed_by_residue.iter().sum();
+    assert!(
+        (95_000..=105_000).contains(&timed),
+        "about 1 in 16 timed: {timed}"
+    );
+    for (residue, count) in timed_by_residue.iter().enumerate() {
+        let share = *count as f64 / timed as f64;
+        assert!(
+            (0.115..=0.135).contains(&share),
+            "hand-overs {residue} mod 8 timed as often as the others: {timed_by_residue:?}"
+        );
+    }
+    let share_of_one = gaps_of_one as f64 / timed as f64;
+    assert!(
+        (0.05..=0.075).contains(&share_of_one),
+        "gaps are geometric (1 in 16 is a single hand-over): {share_of_one}"
+    );
+    latency.settle();
+    assert_eq!(
+        latency.histogram.len(),
+        hand_overs,
+        "every hand-over counted once"
+    );
+}
