@@ -45,6 +45,12 @@ def overlap(a_from, a_to, b_from, b_to):
     return max(0.0, min(a_to, b_to) - max(a_from, b_from))
 
 
+def within(spans, starts, lo, hi):
+    """The spans (sorted, not overlapping, `starts` their starts) that may overlap [lo, hi]."""
+    first = max(0, bisect.bisect_left(starts, lo) - 1)
+    return spans[first:bisect.bisect_right(starts, hi)]
+
+
 def switches_of(path):
     """Yields (time_s, cpu, prev_tid, prev_comm, prev_state, next_tid, next_comm)."""
     for time_s, cpu, _pid, _tid, event, trace in parse(path):
@@ -85,7 +91,7 @@ def timelines(path, pid, hot_names):
     return off, ran, ours
 
 
-def episodes(events, hot_names, off, ran, starts, ours):
+def episodes(events, hot_names, offs, runs_by_cpu, ours):
     """Per distinct event that began a slow event's backlog (`root_seq`):
     its beginning part, whether that part's thread was off its CPU for
     most of it, and who ran on the thread's CPU meanwhile."""
@@ -97,7 +103,7 @@ def episodes(events, hot_names, off, ran, starts, ours):
         lo, hi = int(event["root_from_mono_ns"]) / 1e9, int(event["root_to_mono_ns"]) / 1e9
         name = hot_names[group] if group < len(hot_names) else None
         cpus = [int(c) for c in event["cpus"].split()]
-        spans = off.get(name, [])
+        spans = offs[1](name, lo, hi)
         away = sum(overlap(a, b, lo, hi) for a, b, _ in spans)
         states = collections.Counter()
         who = collections.Counter()
@@ -107,9 +113,8 @@ def episodes(events, hot_names, off, ran, starts, ours):
                 continue
             states[why] += shi - slo
             cpu = cpus[group] if group < len(cpus) else None
-            runs = ran.get(cpu, [])
-            first = max(0, bisect.bisect_left(starts.get(cpu, []), slo) - 1)
-            for ra, rb, comm, tid in runs[first:bisect.bisect_right(starts.get(cpu, []), shi)]:
+            ran, starts = runs_by_cpu
+            for ra, rb, comm, tid in within(ran.get(cpu, []), starts.get(cpu, []), slo, shi):
                 if comm != "idle" and comm != name:
                     side = "hot: " if comm in hot_names else "ours: " if tid in ours else ""
                     who[side + re.sub(r"[/:]\d+$|\d+$", "", comm)] += overlap(ra, rb, slo, shi)
@@ -161,6 +166,10 @@ def main():
     hot_names = opts.hot.split(",")
     off, ran, ours = timelines(opts.script_output, opts.pid, set(hot_names))
     starts = {cpu: [run[0] for run in runs] for cpu, runs in ran.items()}
+    off_starts = {name: [span[0] for span in spans] for name, spans in off.items()}
+
+    def off_in(name, lo, hi):
+        return within(off.get(name, []), off_starts.get(name, []), lo, hi)
     missing = [name for name in hot_names if name not in off]
     if missing:
         print(f"note: no switch of {missing} in the recording (never descheduled, or a wrong name)")
@@ -178,9 +187,9 @@ def main():
     for index, event in enumerate(events):
         start, end = int(event["due_mono_ns"]) / 1e9, int(event["done_mono_ns"]) / 1e9
         cpus = [int(c) for c in event["cpus"].split()]
-        offs = [sum(overlap(a, b, start, end) for a, b, _ in off.get(name, [])) for name in hot_names]
+        offs = [sum(overlap(a, b, start, end) for a, b, _ in off_in(name, start, end)) for name in hot_names]
         for name in hot_names:
-            for a, b, why in off.get(name, []):
+            for a, b, why in off_in(name, start, end):
                 by_state[why] += overlap(a, b, start, end)
         group = int(event["dominant_group"])
         part = next(
@@ -190,20 +199,20 @@ def main():
         dominant_off = 0.0
         if part is not None and group < len(hot_names):
             from_ns, to_ns = (int(x) for x in part.rsplit("=", 1)[1].split(":"))
-            dominant_off = sum(overlap(a, b, from_ns / 1e9, to_ns / 1e9) for a, b, _ in off.get(hot_names[group], []))
+            dominant_off = sum(
+                overlap(a, b, from_ns / 1e9, to_ns / 1e9) for a, b, _ in off_in(hot_names[group], from_ns / 1e9, to_ns / 1e9)
+            )
         # While a hot thread was off its CPU in the window: who ran on the
         # CPU it had taken the event on (the other hot thread there means
         # the two were stacked on one CPU).
         others = collections.Counter()
         for group, name in enumerate(hot_names):
             cpu = cpus[group] if group < len(cpus) else None
-            for a, b, _ in off.get(name, []):
+            for a, b, _ in off_in(name, start, end):
                 lo, hi = max(a, start), min(b, end)
                 if hi <= lo or cpu is None:
                     continue
-                runs = ran.get(cpu, [])
-                first = max(0, bisect.bisect_left(starts.get(cpu, []), lo) - 1)
-                for ra, rb, comm, tid in runs[first:bisect.bisect_right(starts.get(cpu, []), hi)]:
+                for ra, rb, comm, tid in within(ran.get(cpu, []), starts.get(cpu, []), lo, hi):
                     if comm != "idle" and comm != name:
                         side = "hot: " if comm in hot_names else "ours: " if tid in ours else ""
                         label = side + re.sub(r"[/:]\d+$|\d+$", "", comm)
@@ -244,7 +253,7 @@ def main():
     print("|---|---:|")
     for comm, seconds in by_whom.most_common(12):
         print(f"| {comm} | {seconds * 1e6:.0f} |")
-    print_episodes(episodes(events, hot_names, off, ran, starts, ours))
+    print_episodes(episodes(events, hot_names, (off, off_in), (ran, starts), ours))
 
 
 if __name__ == "__main__":

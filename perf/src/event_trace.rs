@@ -195,7 +195,9 @@ pub fn breakdown(groups: &[&[TraceRow]]) -> Result<Vec<Traced>, String> {
 /// that is a queue behind earlier events on a thread, the part of an
 /// earlier event on that thread (not itself a queue) that covers most of
 /// the queued time: the stall that built the backlog. Returns that part
-/// and its event's index.
+/// and its event's index. A backlog no single part explains (the best
+/// covers under a tenth of the queue: the thread ran slower than the
+/// offered rate over many events) is its own root: the queue part itself.
 pub fn root_cause(events: &[Traced], index: usize) -> Option<(Part, usize)> {
     let dominant = *events.get(index)?.dominant()?;
     if dominant.kind != Kind::Queue {
@@ -222,7 +224,10 @@ pub fn root_cause(events: &[Traced], index: usize) -> Option<(Part, usize)> {
             }
         }
     }
-    best.map(|(part, earlier, _)| (part, earlier))
+    match best {
+        Some((part, earlier, overlap)) if overlap * 10 >= dominant.ns() => Some((part, earlier)),
+        _ => Some((dominant, index)),
+    }
 }
 
 /// The indices of the `k` slowest events (end to end), slowest first.
@@ -481,6 +486,43 @@ mod tests {
             root_causes(&events, &[0, 1, 2]),
             vec![(Kind::Away, 0, 2, 1, 8_000), (Kind::Stage(0), 0, 1, 1, 80)]
         );
+    }
+
+    // A CSV line names the event's longest part and what began its wait,
+    // with the beginning part's span on CLOCK_MONOTONIC (epoch less the offset).
+    #[test]
+    fn the_csv_names_the_part_that_began_the_wait() {
+        let heads = [
+            head(1, 1_000, 9_000, 9_100, 9_110),
+            head(2, 1_010, 9_120, 9_200, 9_210),
+        ];
+        let events = breakdown(&[&heads]).unwrap();
+        let csv = to_csv(&events, &[1], 1_000);
+        let line = csv.lines().nth(1).unwrap();
+        assert!(
+            line.starts_with("2,8200,10,8210,0,source: behind earlier events,0,8100,source: head thread away,0,1,0,8000,"),
+            "{line}"
+        );
+        assert_eq!(csv.lines().count(), 2);
+    }
+
+    // A backlog built by many short delays, none covering a tenth of it,
+    // is not pinned on any one of them.
+    #[test]
+    fn a_backlog_of_many_small_delays_is_its_own_root() {
+        // Each event arrives every 100 ns and takes 150 ns of risk: the
+        // queue grows by 50 ns an event, with no stall.
+        let heads: Vec<TraceRow> = (0..100u64)
+            .map(|i| {
+                let start = 1_000 + i * 150;
+                head(i + 1, 1_000 + i * 100, start, start + 140, start + 150)
+            })
+            .collect();
+        let events = breakdown(&[&heads]).unwrap();
+        let last = events.len() - 1;
+        assert_eq!(events[last].dominant().unwrap().kind, Kind::Queue);
+        let (part, began) = root_cause(&events, last).unwrap();
+        assert_eq!((part.kind, began), (Kind::Queue, last));
     }
 
     // Threads whose rows are not the same events are refused, by row.
