@@ -662,6 +662,21 @@ fn report_trace(args: &Args, row: &str) -> Result<()> {
         slow.last().map_or(0, |e| e.total_ns()),
         slow.first().map_or(0, |e| e.total_ns()),
     );
+    if tables.len() > 1 {
+        // Stage threads on one CPU (unpinned threads the scheduler stacked).
+        let stacked = |events: &[&Traced]| {
+            events
+                .iter()
+                .filter(|e| e.cpus.windows(2).all(|pair| pair[0] == pair[1]))
+                .count()
+        };
+        let (all_stacked, slow_stacked) = (stacked(&all), stacked(&slow));
+        println!(
+            "events every thread took on the same CPU (stacked): {all_stacked} of {} ({:.2} %); of the slowest {top}: {slow_stacked}",
+            all.len(),
+            all_stacked as f64 * 100.0 / all.len().max(1) as f64,
+        );
+    }
     let means_all: std::collections::HashMap<_, _> = dominant_parts(&all)
         .into_iter()
         .map(|(kind, group, _, mean)| ((kind, group), mean))
