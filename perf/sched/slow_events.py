@@ -38,7 +38,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from preemptions import KERNEL, SWITCH, parse  # noqa: E402
+from preemptions import HEAD, KERNEL, SWITCH  # noqa: E402
 
 
 def overlap(a_from, a_to, b_from, b_to):
@@ -51,43 +51,69 @@ def within(spans, starts, lo, hi):
     return spans[first:bisect.bisect_right(starts, hi)]
 
 
-def switches_of(path):
-    """Yields (time_s, cpu, prev_tid, prev_comm, prev_state, next_tid, next_comm)."""
-    for time_s, cpu, _pid, _tid, event, trace in parse(path):
-        if event != "sched:sched_switch":
-            continue
-        m = SWITCH.search(trace)
-        if m:
-            yield (time_s, cpu, int(m["prev_pid"]), m["prev_comm"], m["state"], int(m["next_pid"]), m["next_comm"])
+def records(path):
+    """Yields (time_s, cpu, pid, tid, comm, event, trace) per record; comm
+    and tid are the task current on that CPU."""
+    with open(path, errors="replace") as lines:
+        for line in lines:
+            head = HEAD.match(line)
+            if head:
+                yield (
+                    float(head["time"]),
+                    int(head["cpu"]),
+                    int(head["pid"]),
+                    int(head["tid"]),
+                    head["comm"],
+                    head["event"],
+                    line[head.end():],
+                )
 
 
 def timelines(path, pid, hot_names):
     """Per hot thread name, its off-CPU spans [(from, to, state)] (the
-    state it was switched out in: R preempted, S sleeping, D in I/O); per CPU, who ran
-    when [(from, to, comm, tid)], both over the whole recording; and the
-    benchmark's thread ids."""
+    state it was switched out in: R preempted, S sleeping, D in I/O); per
+    CPU, who ran when [(from, to, comm, tid)], both over the whole
+    recording; and the benchmark's thread ids. A record whose current task
+    is not the one the last switch on its CPU put there means switches were
+    lost (perf drops records when its buffer fills): the task the record
+    names is taken to run from then, and a hot thread seen running ends its
+    off-CPU span there."""
     ours = set()
-    for _t, _cpu, p, tid, _e, _trace in parse(path):
+    for _t, _cpu, p, tid, _comm, _e, _trace in records(path):
         if p == pid:
             ours.add(tid)
     hot = {}  # tid -> name
     off = collections.defaultdict(list)
     off_since = {}
     ran = collections.defaultdict(list)
-    running = {}  # cpu -> (since, comm)
-    for time_s, cpu, prev, prev_comm, state, nxt, next_comm in switches_of(path):
-        for tid, comm in ((prev, prev_comm), (nxt, next_comm)):
-            if tid in ours and comm in hot_names:
-                hot[tid] = comm
-        if prev in hot:
-            off_since[prev] = (time_s, state[:1])
-        if nxt in hot and nxt in off_since:
-            since, why = off_since.pop(nxt)
-            off[hot[nxt]].append((since, time_s, why))
+    running = {}  # cpu -> (since, comm, tid)
+
+    def switch_in(time_s, cpu, tid, comm):
         if cpu in running:
-            since, comm, tid = running[cpu]
-            ran[cpu].append((since, time_s, comm, tid))
-        running[cpu] = (time_s, next_comm if nxt else "idle", nxt)
+            since, was, was_tid = running[cpu]
+            ran[cpu].append((since, time_s, was, was_tid))
+        running[cpu] = (time_s, comm if tid else "idle", tid)
+        if tid in hot and tid in off_since:
+            since, why = off_since.pop(tid)
+            off[hot[tid]].append((since, time_s, why))
+
+    for time_s, cpu, _pid, tid, comm, event, trace in records(path):
+        if event != "sched:sched_switch":
+            # The current task of any record is running on its CPU.
+            if cpu in running and running[cpu][2] != tid:
+                switch_in(time_s, cpu, tid, comm)
+            continue
+        m = SWITCH.search(trace)
+        if not m:
+            continue
+        prev, nxt = int(m["prev_pid"]), int(m["next_pid"])
+        for t, comm in ((prev, m["prev_comm"]), (nxt, m["next_comm"])):
+            if t in ours and comm in hot_names:
+                hot[t] = comm
+        if prev in hot:
+            off_since.pop(prev, None)
+            off_since[prev] = (time_s, m["state"][:1])
+        switch_in(time_s, cpu, nxt, m["next_comm"])
     return off, ran, ours
 
 

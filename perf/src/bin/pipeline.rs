@@ -105,6 +105,11 @@ struct Args {
     /// (pinned threads cannot stack on one CPU); the bench runs them unpinned.
     #[arg(long)]
     pin: bool,
+    /// With `--latency-rate`: run without the engine's HdrHistogram
+    /// interval log (the reporter's once-a-second compressed write), to
+    /// see what that write costs a plan that leaves no CPU free.
+    #[arg(long)]
+    no_latency_log: bool,
     /// With `--trace`: the fraction of events, slowest first, to break down.
     #[arg(long, default_value_t = 0.001)]
     trace_top: f64,
@@ -532,7 +537,7 @@ fn raw_journal_append(dir: &Path, seconds: f64) -> Result<Outcome> {
 /// journal folder, with the `spin-park` wait at `spin_budget_us` if given.
 fn at_rate(
     root: &Path,
-    (name, pin): (&'static str, bool),
+    (name, pin, latency_log): (&'static str, bool, bool),
     cores: CorePlan,
     (rate, seconds): (u64, f64),
     (waits, realtime_priority): (RowWaits, u8),
@@ -540,6 +545,9 @@ fn at_rate(
     let dir = root.join(name.replace(' ', "-"));
     std::fs::create_dir_all(&dir)?;
     let mut config = genesis_perf::setup::bench_config(&dir, cores, pin);
+    if !latency_log {
+        config.metrics.latency_log_dir = PathBuf::new();
+    }
     if let Some(budget) = waits.spin_budget_us {
         config.topology.wait = WaitKind::SpinPark;
         config.topology.spin_budget_us = budget;
@@ -602,7 +610,7 @@ fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
         }
         let outcome = at_rate(
             root,
-            (run_name, args.pin),
+            (run_name, args.pin, !args.no_latency_log),
             cores,
             (rate, args.seconds),
             (waits, realtime),
