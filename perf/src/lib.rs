@@ -20,7 +20,8 @@
 //!   recovery (retransmission and snapshot) beside a loopback TCP round trip.
 //!
 //! Modules: the variants (`genesis`, `threaded`, `tokio_pipeline`, sharing
-//! `setup` and `drive`), the load generator (`schedule`), the hardware floor
+//! `setup` and `drive`), the load generator (`schedule`), where a traced
+//! run's slow events waited (`event_trace`), the hardware floor
 //! (`floor`), the engine over loopback sockets (`loopback`), memory
 //! (`memory`, `counting_alloc`, the soak's plot in `svg` and its
 //! breakdown by mapping and thread in `soak_breakdown`), and the report (`report`, `markdown`,
@@ -29,6 +30,7 @@
 
 pub mod counting_alloc;
 pub mod drive;
+pub mod event_trace;
 pub mod floor;
 pub mod genesis;
 pub mod latency;

@@ -79,9 +79,11 @@ impl ScheduledSource {
     }
 }
 
-impl Source for ScheduledSource {
-    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
-        let now_ns = clock.now_ns();
+impl ScheduledSource {
+    /// Releases, at `now_ns`, up to `budget` messages due by then, oldest
+    /// first, each stamped with its scheduled time. After a stall the
+    /// backlog leaves at once, a budget per poll, in order.
+    fn release(&mut self, now_ns: u64, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
         let mut emitted = 0;
         while emitted < budget {
             let Some(due_ns) = self.schedule.take_due(now_ns) else {
@@ -94,6 +96,12 @@ impl Source for ScheduledSource {
             emitted += 1;
         }
         emitted
+    }
+}
+
+impl Source for ScheduledSource {
+    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        self.release(clock.now_ns(), budget, emit)
     }
 }
 
@@ -111,6 +119,31 @@ mod tests {
         assert_eq!(schedule.take_due(13_500), Some(12_000));
         assert_eq!(schedule.take_due(13_500), Some(13_000));
         assert_eq!(schedule.take_due(13_500), None);
+    }
+
+    // After a stall the source releases the whole backlog in schedule
+    // order, a full budget per poll, none twice and none skipped, and once
+    // caught up it releases nothing before its time: a late poll is never
+    // slow to resume, and never runs ahead.
+    #[test]
+    fn a_stalled_source_releases_its_backlog_in_order_a_budget_per_poll() {
+        let mut source = ScheduledSource::new(&Config::builtin(), 1_000_000); // one per µs
+        let mut times = Vec::new();
+        let mut take = |source: &mut ScheduledSource, now_ns: u64| {
+            source.release(now_ns, 64, &mut |event: Event| times.push(event.ts_recv_ns))
+        };
+        assert_eq!(
+            take(&mut source, 1_000_000),
+            1,
+            "the schedule starts at the first poll"
+        );
+        // A 300 µs stall: 300 messages are due, released 64, 64, 64, 64, 44.
+        let polls: Vec<usize> = (0..6).map(|_| take(&mut source, 1_300_000)).collect();
+        assert_eq!(polls, vec![64, 64, 64, 64, 44, 0]);
+        assert_eq!(take(&mut source, 1_300_999), 0, "nothing before its time");
+        assert_eq!(take(&mut source, 1_301_000), 1);
+        let expected: Vec<u64> = (0..=301).map(|k| 1_000_000 + k * 1_000).collect();
+        assert_eq!(times, expected);
     }
 
     // Unpaced, every call is due at the time it is asked.

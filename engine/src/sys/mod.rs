@@ -187,6 +187,27 @@ pub fn current_tid() -> i32 {
     unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
+/// The CPU the calling thread runs on now (`sched_getcpu`, a vDSO read,
+/// no system call); `None` where the kernel cannot say.
+pub fn current_cpu() -> Option<u32> {
+    // SAFETY: sched_getcpu takes no arguments and touches no memory of ours.
+    let cpu = unsafe { libc::sched_getcpu() };
+    u32::try_from(cpu).ok()
+}
+
+/// `CLOCK_MONOTONIC` now, in nanoseconds: the clock `perf` stamps its
+/// records with under `-k CLOCK_MONOTONIC`.
+pub fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec the call writes; the clock id is a constant.
+    let result = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    debug_assert_eq!(result, 0, "CLOCK_MONOTONIC is always readable");
+    (now.tv_sec as u64) * 1_000_000_000 + now.tv_nsec as u64
+}
+
 /// The CPUs the calling thread may run on.
 pub fn thread_cpus() -> io::Result<Vec<usize>> {
     Ok(cpus_in(&thread_affinity()?).collect())

@@ -128,14 +128,33 @@ impl Chain {
         first.measured_any()
     }
 
+    /// As [`Chain::process`], with every stage timed (as on the sample),
+    /// returning when the event left each stage (epoch ns, in pipeline
+    /// order risk, strategy, execution, journal; 0 for a stage not in this
+    /// chain). For a per-event trace (`topology::trace`); the default path
+    /// never calls it.
+    #[inline]
+    pub fn process_traced(&mut self, ev: &mut Event) -> [u64; 4] {
+        let mut exits_ns = [0; 4];
+        self.process_lapped_with(ev, |stage, now_ns| exits_ns[stage] = now_ns);
+        exits_ns
+    }
+
     /// Every stage timed: a clock read at entry and after each stage.
     #[inline]
     fn process_lapped(&mut self, ev: &mut Event) {
+        self.process_lapped_with(ev, |_, _| {});
+    }
+
+    /// [`Chain::process_lapped`], telling `on_exit` each stage's exit
+    /// (its index in pipeline order from risk = 0, and the time).
+    #[inline]
+    fn process_lapped_with(&mut self, ev: &mut Event, mut on_exit: impl FnMut(usize, u64)) {
         // The repeats so far go to the buckets measured before this event.
         self.catch_up_repeats(None);
         let clock = &self.clock;
         let mut t_last = clock.raw();
-        let mut lap = |metrics: &mut StageMetrics, ts_recv_ns: u64| {
+        let mut lap = |metrics: &mut StageMetrics, ts_recv_ns: u64, stage: usize| {
             let t = clock.raw();
             let now_ns = clock.epoch_ns(t);
             metrics.record(
@@ -144,22 +163,23 @@ impl Chain {
                 clock.delta_ns(t_last, t),
             );
             t_last = t;
+            on_exit(stage, now_ns);
         };
         if let Some(risk) = &mut self.risk {
             risk.stage.on_event(ev);
-            lap(&mut risk.metrics, ev.ts_recv_ns);
+            lap(&mut risk.metrics, ev.ts_recv_ns, 0);
         }
         if let Some(strategy) = &mut self.strategy {
             strategy.stage.on_event(ev);
-            lap(&mut strategy.metrics, ev.ts_recv_ns);
+            lap(&mut strategy.metrics, ev.ts_recv_ns, 1);
         }
         if let Some(execution) = &mut self.execution {
             execution.stage.on_event(ev);
-            lap(&mut execution.metrics, ev.ts_recv_ns);
+            lap(&mut execution.metrics, ev.ts_recv_ns, 2);
         }
         if let Some(journal) = &mut self.journal {
             journal_event(journal, &mut self.fatal, ev);
-            lap(&mut journal.metrics, ev.ts_recv_ns);
+            lap(&mut journal.metrics, ev.ts_recv_ns, 3);
         }
     }
 

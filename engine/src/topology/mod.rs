@@ -9,6 +9,7 @@
 pub mod chain;
 pub mod runner;
 pub mod side_work;
+pub mod trace;
 pub mod wait;
 
 pub use crate::config::{plan_groups, Group, STAGE_NAMES};

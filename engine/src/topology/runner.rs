@@ -10,12 +10,18 @@
 //! producer rings it after each batch it publishes and once more when it
 //! drops its end, so a parked reader wakes for new events and for the
 //! shutdown alike.
+//!
+//! A run armed with `topology::trace::arm` stamps every event on every
+//! thread (taken, each stage's exit, handed to the next ring, the CPU);
+//! the threads are generic over [`Stamps`], so an unarmed run runs the
+//! [`NoTrace`] instance, with no stamp and no branch for it.
 
 use crate::event::Event;
 use crate::ingest::{Ingest, Sink, POLL_BUDGET_MAX};
 use crate::telemetry::Board;
 use crate::topology::chain::Chain;
 use crate::topology::side_work::SideWork;
+use crate::topology::trace::{GroupTrace, NoTrace, Stamps};
 use crate::topology::wait::{Doorbell, Wait, PARK_MAX};
 use crate::topology::Group;
 use disruptor::{
@@ -101,25 +107,66 @@ pub struct GroupPlan {
 }
 
 /// Ingest's sink: the fused stages, then the next ring if there is one.
-struct HeadSink<'a> {
+struct HeadSink<'a, T: Stamps> {
     chain: Chain,
     producer: Option<RingProducer>,
     /// Wait for room in a full ring (see [`GroupPlan::head_blocks`]):
     /// how, the ring's doorbell, and the run's flags.
     blocks: Option<(Wait, Option<Arc<Doorbell>>, &'a Shared)>,
+    trace: T,
 }
 
-impl Sink for HeadSink<'_> {
+/// Runs `chain` on `event`; a traced thread (`T::ON`) stamps the event
+/// taken now, on this CPU, and its stage exits.
+#[inline(always)]
+fn process_stamped<T: Stamps>(chain: &mut Chain, trace: &mut T, event: &mut Event) {
+    if T::ON {
+        let taken = taken_now(chain);
+        process_taken(chain, trace, event, taken);
+    } else {
+        chain.process(event);
+    }
+}
+
+/// A traced thread's "taken" stamp: the clock and the CPU it runs on.
+#[inline]
+fn taken_now(chain: &Chain) -> (u64, u32) {
+    let cpu = crate::sys::current_cpu().unwrap_or(u32::MAX);
+    (chain.clock.now_ns(), cpu)
+}
+
+/// Runs `chain` on `event`, taken at `taken` (a traced thread stamps it and the stage exits).
+#[inline(always)]
+fn process_taken<T: Stamps>(
+    chain: &mut Chain,
+    trace: &mut T,
+    event: &mut Event,
+    taken: (u64, u32),
+) {
+    if T::ON {
+        trace.begin(event, taken.0, taken.1);
+        let exits_ns = chain.process_traced(event);
+        trace.exits(exits_ns);
+    } else {
+        chain.process(event);
+    }
+}
+
+impl<T: Stamps> Sink for HeadSink<'_, T> {
     #[inline]
     fn offer(&mut self, event: &Event) -> bool {
         let chain = &mut self.chain;
+        let trace = &mut self.trace;
         match &mut self.producer {
             // The chain runs inside the slot only once the slot is ours, so a full ring costs nothing.
             Some(producer) => loop {
                 let published = producer.try_publish(|slot| {
                     slot.0 = *event;
-                    chain.process(&mut slot.0);
+                    process_stamped(chain, trace, &mut slot.0);
                 });
+                if T::ON && published.is_ok() {
+                    trace.sent(chain.clock.now_ns());
+                }
                 let Some((wait, bell, shared)) = &self.blocks else {
                     break published.is_ok();
                 };
@@ -134,7 +181,7 @@ impl Sink for HeadSink<'_> {
             },
             None => {
                 let mut copy = *event;
-                chain.process(&mut copy);
+                process_stamped(chain, trace, &mut copy);
                 true
             }
         }
@@ -147,7 +194,7 @@ impl Sink for HeadSink<'_> {
         if self.producer.is_some() {
             return self.offer(event);
         }
-        self.chain.process(event);
+        process_stamped(&mut self.chain, &mut self.trace, event);
         true
     }
 }
@@ -198,6 +245,12 @@ pub fn run_groups(
         .skip(1)
         .map(|plan| plan.wait.parks().then(|| Arc::new(Doorbell::default())))
         .collect();
+    // A traced run's tables, every page resident before the first event.
+    let mut traces: Vec<Option<GroupTrace>> = match crate::topology::trace::take_armed(plans.len())
+    {
+        Some(tables) => tables.into_iter().map(Some).collect(),
+        None => (0..plans.len()).map(|_| None).collect(),
+    };
     // Threads are built (rings and all) before any is pinned: see DESIGN.md's pitfalls.
     let started = Instant::now();
     let mut waiter = Waiter::new(plans.len());
@@ -210,7 +263,7 @@ pub fn run_groups(
             let bell_in = index.checked_sub(1).and_then(|i| bells[i].clone());
             let bell_out = bells.get(index).cloned().flatten();
             spawn_group(
-                plan,
+                (plan, traces[index].take()),
                 (producer, bell_out),
                 (poller, bell_in),
                 Arc::clone(&shared),
@@ -299,7 +352,7 @@ impl Drop for WakeOnExit {
 }
 
 fn spawn_group(
-    plan: GroupPlan,
+    (plan, trace): (GroupPlan, Option<GroupTrace>),
     (producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
     (poller, bell_in): (Option<RingPoller>, Option<Arc<Doorbell>>),
     shared: Arc<Shared>,
@@ -325,20 +378,49 @@ fn spawn_group(
             if let Some(bell) = &bell_in {
                 bell.register_reader();
             }
-            match (plan.ingest, poller) {
-                (Some(ingest), _) => run_head(ingest, plan.chain, (producer, bell_out), (plan.wait, plan.head_blocks), &shared, &telemetry),
-                (None, Some(poller)) => run_downstream(
-                    (poller, bell_in),
-                    (plan.chain, plan.side),
-                    (producer, bell_out),
-                    (plan.wait, plan.batch_max),
-                    &shared,
-                    &telemetry,
-                ),
-                (None, None) => unreachable!("every group after the first reads a ring"),
+            let rings = ((producer, bell_out), (poller, bell_in));
+            let run = (&*shared, &telemetry);
+            let stages = (plan.ingest, plan.chain, plan.side);
+            let waits = (plan.wait, plan.head_blocks, plan.batch_max);
+            match trace {
+                Some(trace) => run_group(stages, rings, waits, run, trace),
+                None => run_group(stages, rings, waits, run, NoTrace),
             }
         })
         .expect("spawning a pipeline thread")
+}
+
+/// The group's loop: the head's if it runs ingest, a ring reader's otherwise.
+#[allow(clippy::type_complexity)] // the parts spawn_group unpacks, passed on whole
+fn run_group<T: Stamps>(
+    (ingest, chain, side): (Option<Ingest>, Chain, Option<Box<dyn SideWork>>),
+    ((producer, bell_out), (poller, bell_in)): (
+        (Option<RingProducer>, Option<Arc<Doorbell>>),
+        (Option<RingPoller>, Option<Arc<Doorbell>>),
+    ),
+    (wait, head_blocks, batch_max): (Wait, bool, u64),
+    (shared, telemetry): (&Shared, &Telemetry),
+    trace: T,
+) -> GroupResult {
+    match (ingest, poller) {
+        (Some(ingest), _) => run_head(
+            ingest,
+            chain,
+            (producer, bell_out),
+            (wait, head_blocks),
+            (shared, telemetry),
+            trace,
+        ),
+        (None, Some(poller)) => run_downstream(
+            (poller, bell_in),
+            (chain, side),
+            (producer, bell_out),
+            (wait, batch_max),
+            (shared, telemetry),
+            trace,
+        ),
+        (None, None) => unreachable!("every group after the first reads a ring"),
+    }
 }
 
 /// Makes the calling stage thread `SCHED_FIFO` at `priority` (0: leaves it
@@ -364,7 +446,7 @@ struct Telemetry {
 }
 
 impl Telemetry {
-    fn publish_head(&self, ingest: &Ingest, sink: &HeadSink) {
+    fn publish_head<T: Stamps>(&self, ingest: &Ingest, sink: &HeadSink<T>) {
         ingest.publish(&self.board);
         sink.chain.publish(&self.board);
         if sink.producer.is_some() {
@@ -398,19 +480,20 @@ fn idle_work_due(idle_polls: u32) -> bool {
     idle_polls.is_multiple_of(IDLE_WORK_EVERY_POLLS)
 }
 
-fn run_head(
+fn run_head<T: Stamps>(
     mut ingest: Ingest,
     chain: Chain,
     (producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
     (wait, head_blocks): (Wait, bool),
-    shared: &Shared,
-    telemetry: &Telemetry,
+    (shared, telemetry): (&Shared, &Telemetry),
+    trace: T,
 ) -> GroupResult {
     let blocks = head_blocks.then(|| (wait, bell_out.clone(), shared));
     let mut sink = HeadSink {
         chain,
         producer,
         blocks,
+        trace,
     };
     let mut polls = 0u32;
     let mut idle_polls = 0u32;
@@ -423,6 +506,9 @@ fn run_head(
             idle_polls = 0;
             ring(&bell_out);
             sink.chain.end_of_batch();
+            if T::ON {
+                sink.trace.batch_end(sink.chain.clock.now_ns());
+            }
         }
         if let Some(message) = sink.chain.fatal.take() {
             shared.fail(message);
@@ -457,19 +543,20 @@ fn run_head(
     }
     drop(sink.producer);
     ring(&bell_out);
+    sink.trace.end();
     GroupResult {
         ingest: Some(ingest),
         chain: sink.chain,
     }
 }
 
-fn run_downstream(
+fn run_downstream<T: Stamps>(
     (mut poller, bell_in): (RingPoller, Option<Arc<Doorbell>>),
     (mut chain, mut side): (Chain, Option<Box<dyn SideWork>>),
     (mut producer, bell_out): (Option<RingProducer>, Option<Arc<Doorbell>>),
     (wait, batch_max): (Wait, u64),
-    shared: &Shared,
-    telemetry: &Telemetry,
+    (shared, telemetry): (&Shared, &Telemetry),
+    mut trace: T,
 ) -> GroupResult {
     let mut processed = 0u64;
     let mut idle = ReaderIdle::default();
@@ -478,13 +565,18 @@ fn run_downstream(
         match poller.take(batch_max) {
             Ok(mut guard) => {
                 idle.on_work(bell_in.as_deref());
+                // A traced thread stamps the batch taken now, on this CPU.
+                let taken = if T::ON { taken_now(&chain) } else { (0, 0) };
                 for slot in &mut guard {
                     let mut event = slot.0;
-                    chain.process(&mut event);
+                    process_taken(&mut chain, &mut trace, &mut event, taken);
                     processed += 1;
                     if let Some(producer) = &mut producer {
                         if !publish_blocking(producer, &event, (wait, &bell_out), shared) {
                             break 'outer;
+                        }
+                        if T::ON {
+                            trace.sent(chain.clock.now_ns());
                         }
                     }
                 }
@@ -492,6 +584,9 @@ fn run_downstream(
                 ring(&bell_out);
                 chain.end_of_batch();
                 telemetry.publish_downstream(&chain, processed, producer.is_some());
+                if T::ON {
+                    trace.batch_end(chain.clock.now_ns());
+                }
             }
             Err(Polling::NoEvents) => {
                 if shared.failed.load(Ordering::Acquire) {
@@ -523,6 +618,7 @@ fn run_downstream(
     }
     drop(producer);
     ring(&bell_out);
+    trace.end();
     GroupResult {
         ingest: None,
         chain,

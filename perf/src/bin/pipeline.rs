@@ -19,6 +19,11 @@
 //! threads `SCHED_FIFO` at N (root only), with each of those waits.
 //! Each pipelined row's hop is compared with the cache-line round trip
 //! measured just before and just after it (median of repeats each time).
+//! `--trace` stamps every event of each row on every thread
+//! (`genesis_engine::topology::trace`: taken, each stage's exit, handed to
+//! the next ring, the CPU) and prints where the slowest `--trace-top`
+//! fraction waited (`genesis_perf::event_trace`), with `--trace-csv DIR`
+//! their parts on `CLOCK_MONOTONIC` for `perf/sched/slow_events.py`.
 //!
 //! `--hop` measures what one ring hop costs beside the cache-line round
 //! trip, in one run: a bare `disruptor` ring carrying a `u64`, the same ring
@@ -91,6 +96,27 @@ struct Args {
     /// leave the normal threads their time without RT throttling.
     #[arg(long, value_delimiter = ',')]
     fifo_head_sleep_us: Vec<u64>,
+    /// With `--latency-rate`: trace every event of each row (a few clock
+    /// reads per event and stage more than the untraced run) and print
+    /// where the slowest waited.
+    #[arg(long)]
+    trace: bool,
+    /// With `--latency-rate`: pin each row's stage threads to their cores
+    /// (pinned threads cannot stack on one CPU); the bench runs them unpinned.
+    #[arg(long)]
+    pin: bool,
+    /// With `--latency-rate`: run without the engine's HdrHistogram
+    /// interval log (the reporter's once-a-second compressed write), to
+    /// see what that write costs a plan that leaves no CPU free.
+    #[arg(long)]
+    no_latency_log: bool,
+    /// With `--trace`: the fraction of events, slowest first, to break down.
+    #[arg(long, default_value_t = 0.001)]
+    trace_top: f64,
+    /// With `--trace`: write each row's slowest events here as CSV
+    /// (`<row>.csv`, times on CLOCK_MONOTONIC).
+    #[arg(long)]
+    trace_csv: Option<PathBuf>,
 }
 
 /// How a row's threads wait: the `spin-park` budget if any, and a sleeping head's sleep.
@@ -511,14 +537,17 @@ fn raw_journal_append(dir: &Path, seconds: f64) -> Result<Outcome> {
 /// journal folder, with the `spin-park` wait at `spin_budget_us` if given.
 fn at_rate(
     root: &Path,
-    name: &'static str,
+    (name, pin, latency_log): (&'static str, bool, bool),
     cores: CorePlan,
     (rate, seconds): (u64, f64),
     (waits, realtime_priority): (RowWaits, u8),
 ) -> Result<genesis_perf::outcome::Outcome> {
     let dir = root.join(name.replace(' ', "-"));
     std::fs::create_dir_all(&dir)?;
-    let mut config = genesis_perf::setup::bench_config(&dir, cores, false);
+    let mut config = genesis_perf::setup::bench_config(&dir, cores, pin);
+    if !latency_log {
+        config.metrics.latency_log_dir = PathBuf::new();
+    }
     if let Some(budget) = waits.spin_budget_us {
         config.topology.wait = WaitKind::SpinPark;
         config.topology.spin_budget_us = budget;
@@ -574,13 +603,21 @@ fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
         let before = (name != "fused")
             .then(|| round_trip_p50("before"))
             .transpose()?;
+        if args.trace {
+            // Room for every event offered, the venue's and the timer's, and slack.
+            let capacity = (rate as f64 * args.seconds * 1.25) as usize + 100_000;
+            genesis_engine::topology::trace::arm(capacity);
+        }
         let outcome = at_rate(
             root,
-            run_name,
+            (run_name, args.pin, !args.no_latency_log),
             cores,
             (rate, args.seconds),
             (waits, realtime),
         )?;
+        if args.trace {
+            report_trace(args, &name)?;
+        }
         let e = &outcome.end_to_end;
         println!(
             "{name} @ {rate}/s: {} events, end to end p50 {} ns, p99 {} ns, p99.9 {} ns, max {} ns ({})",
@@ -605,6 +642,140 @@ fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
         }
     }
     println!("cpu pressure at end: {}", pressure());
+    Ok(())
+}
+
+/// Where the slowest events of the row just run waited, from its trace.
+fn report_trace(args: &Args, row: &str) -> Result<()> {
+    use genesis_perf::event_trace::{
+        breakdown, dominant_parts, label, monotonic_offset_ns, root_cause, root_causes, slowest,
+        to_csv, Part, Traced,
+    };
+    let Some(recorded) = genesis_engine::topology::trace::take_recorded() else {
+        anyhow::bail!("{row}: --trace was asked for but the run handed back no trace");
+    };
+    let tables: Vec<&[_]> = recorded.groups.iter().map(|g| g.rows()).collect();
+    let untraced: Vec<u64> = recorded.groups.iter().map(|g| g.untraced).collect();
+    let events = breakdown(&tables).map_err(|e| anyhow::anyhow!("{row}: {e}"))?;
+    let top = ((events.len() as f64 * args.trace_top).ceil() as usize).max(1);
+    let slow_indices = slowest(&events, top);
+    let slow: Vec<&Traced> = slow_indices.iter().map(|&i| &events[i]).collect();
+    let all: Vec<&_> = events.iter().collect();
+    let first_due = events.first().map_or(0, |e| e.due_ns);
+    println!(
+        "trace of {row}: {} events on {} threads (untraced past the tables: {untraced:?}); the slowest {top} ({:.2} %): {} to {}",
+        events.len(),
+        tables.len(),
+        args.trace_top * 100.0,
+        slow.last().map_or(0, |e| e.total_ns()),
+        slow.first().map_or(0, |e| e.total_ns()),
+    );
+    if tables.len() > 1 {
+        // Stage threads on one CPU (unpinned threads the scheduler stacked).
+        let stacked = |events: &[&Traced]| {
+            events
+                .iter()
+                .filter(|e| e.cpus.windows(2).all(|pair| pair[0] == pair[1]))
+                .count()
+        };
+        let (all_stacked, slow_stacked) = (stacked(&all), stacked(&slow));
+        println!(
+            "events every thread took on the same CPU (stacked): {all_stacked} of {} ({:.2} %); of the slowest {top}: {slow_stacked}",
+            all.len(),
+            all_stacked as f64 * 100.0 / all.len().max(1) as f64,
+        );
+    }
+    let means_all: std::collections::HashMap<_, _> = dominant_parts(&all)
+        .into_iter()
+        .map(|(kind, group, _, mean)| ((kind, group), mean))
+        .collect();
+    let mut per_part: std::collections::BTreeMap<_, hdrhistogram::Histogram<u64>> =
+        std::collections::BTreeMap::new();
+    for part in events.iter().flat_map(|e| e.parts.iter()) {
+        let histogram = per_part
+            .entry((part.kind, part.group))
+            .or_insert_with(genesis_perf::latency::histogram);
+        let _ = histogram.record(part.ns().max(1));
+    }
+    println!("| part | longest part of (of the slowest {top}) | mean ns, slowest | mean ns, all | p99 ns, all | p99.9 ns, all | max ns, all |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (kind, group, dominant, mean) in dominant_parts(&slow) {
+        let h = &per_part[&(kind, group)];
+        println!(
+            "| {} | {dominant} | {mean} | {} | {} | {} | {} |",
+            label(kind, group),
+            means_all.get(&(kind, group)).copied().unwrap_or(0),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.max()
+        );
+    }
+    println!("what began each slow event's wait (a queue traced back to the event that began the backlog):");
+    println!("| began by | slow events delayed | episodes (events that began them) | mean ns of that part |");
+    println!("|---|---:|---:|---:|");
+    for (kind, group, delayed, episodes, mean) in root_causes(&events, &slow_indices) {
+        println!(
+            "| {} | {delayed} | {episodes} | {mean} |",
+            label(kind, group)
+        );
+    }
+    // One line per episode: its slowest event, with the event that began it.
+    let mut seen = std::collections::HashSet::new();
+    let episodes: Vec<(usize, Part, usize)> = slow_indices
+        .iter()
+        .filter_map(|&i| root_cause(&events, i).map(|(part, began)| (i, part, began)))
+        .filter(|&(_, _, began)| seen.insert(began))
+        .take(20)
+        .collect();
+    println!("the 20 worst episodes: the slowest event of each, then the event that began it (ms since the first event's schedule; CPU per thread; parts over 1 µs):");
+    for (index, part, began) in episodes {
+        let event = &events[index];
+        let first = &events[began];
+        println!(
+            "  seq {} at {:.3} ms, {}: began by seq {} at {:.3} ms on CPUs {:?}: {} {}",
+            event.seq,
+            event.due_ns.saturating_sub(first_due) as f64 / 1e6,
+            genesis_perf::latency::human_ns(event.total_ns()),
+            first.seq,
+            first.due_ns.saturating_sub(first_due) as f64 / 1e6,
+            first.cpus,
+            part.label(),
+            genesis_perf::latency::human_ns(part.ns()),
+        );
+    }
+    println!(
+        "the slowest 20 (ms since the first event's schedule; CPU per thread; parts over 1 µs):"
+    );
+    for event in slow.iter().take(20) {
+        let parts: Vec<String> = event
+            .parts
+            .iter()
+            .filter(|p| p.ns() >= 1_000)
+            .map(|p: &Part| format!("{} {}", p.label(), genesis_perf::latency::human_ns(p.ns())))
+            .collect();
+        println!(
+            "  seq {} at {:.3} ms: {} on CPUs {:?}: {}",
+            event.seq,
+            event.due_ns.saturating_sub(first_due) as f64 / 1e6,
+            genesis_perf::latency::human_ns(event.total_ns()),
+            event.cpus,
+            parts.join(", ")
+        );
+    }
+    if let Some(dir) = &args.trace_csv {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{}.csv", row.replace(' ', "-")));
+        std::fs::write(
+            &path,
+            to_csv(&events, &slow_indices, monotonic_offset_ns(&recorded)),
+        )?;
+        println!(
+            "wrote {} (CLOCK_MONOTONIC offset {} ns at the start, {} at the end)",
+            path.display(),
+            recorded.monotonic_offset_start_ns,
+            recorded.monotonic_offset_end_ns
+        );
+    }
     Ok(())
 }
 
