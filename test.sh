@@ -41,3 +41,5 @@ echo "== PostgreSQL tests against a running server (DATABASE_URL)"
 bash tools/ci/pg-external.sh
 echo "== tuning scripts"
 bash tuning/tests/run.sh
+echo "== race report (repeats and medians)"
+PYTHONDONTWRITEBYTECODE=1 python3 perf/race/report_test.py

@@ -5,6 +5,9 @@ Input: files of JSON lines as the peer runners print them (common.RESULT_KEYS
 first), and, when Genesis ran, its `--summary-json` files, which carry the same
 keys plus `latency_ns` ({"p50", "p99", "p99_9", "max"}). Output:
 `race-peers.json` (tape, machine, runs, ratios) and `race-peers.md`.
+An engine run more than once at one N (`RACE_REPEATS`) is reported by its
+median run by events/s (the lower middle one for an even count), with every
+run's events/s beside it; the ratios are of those median runs.
 Ratios are events/s of one engine over another at the same N, in the same run,
 in two scopes:
 - (b) each engine from its own pre-converted input: the peers' loop over the
@@ -45,6 +48,24 @@ def read_runs(paths):
                     raise SystemExit(f"{path}: a result without {missing}")
                 runs.append(run)
     return runs
+
+
+def median_runs(runs):
+    """One run per engine and N, in the order they first appear: the run with
+    the median events/s of its repeats (the lower middle one for an even
+    count), with `repeats` and every repeat's `events_per_s_runs` (in the
+    order they ran) added."""
+    groups = {}
+    for run in runs:
+        groups.setdefault((run["engine"], run["n"]), []).append(run)
+    out = []
+    for repeats in groups.values():
+        ranked = sorted(repeats, key=lambda r: r["events_per_s"])
+        chosen = dict(ranked[(len(ranked) - 1) // 2])
+        chosen["repeats"] = len(repeats)
+        chosen["events_per_s_runs"] = [r["events_per_s"] for r in repeats]
+        out.append(chosen)
+    return out
 
 
 PAIRS = [("genesis", "hftbacktest"), ("genesis", "nautilus_trader"),
@@ -148,6 +169,15 @@ def markdown(report):
                  "spinning with a pause hint when they wait (`spin-hint`, named in its plan column). Genesis's latency is per event, from "
                  "the row taken off the tape to its journal write (fused), or to its hand-over to the "
                  "journal's ring (genesis-2cores), timed on a 1-in-16 sample with exact counts.")
+    repeated = [r for r in report["runs"] if r.get("repeats", 1) > 1]
+    if repeated:
+        lines.append("")
+        lines.append("Each row above is the median run by events/s of its repeats; every repeat, in the order they ran "
+                     "(the engines took turns):")
+        lines.append("")
+        for r in repeated:
+            runs = ", ".join(f"{rate:,}" for rate in r["events_per_s_runs"])
+            lines.append(f"- {r['engine']}, N = {r['n']}: {r['repeats']} runs, events/s {runs}")
     lines.append("")
     for key, ratio in report["ratios"].items():
         lines.append(f"- `{key}`: {ratio['value']}× ({ratio['what']})")
@@ -163,7 +193,7 @@ def main():
     parser.add_argument("--out", type=Path, required=True, help="report directory")
     args = parser.parse_args()
     tape = json.loads((args.tape / "tape.json").read_text())
-    runs = read_runs(args.results)
+    runs = median_runs(read_runs(args.results))
     report = {
         "tape": {k: tape[k] for k in ("rows", "seed", "gzip", "csv_sha256", "instruments")},
         "machine": machine(),
