@@ -153,6 +153,21 @@ struct Rig {
 }
 
 impl Rig {
+    /// The book is fresh and equal to the reference, and every message of
+    /// the stream was handed on exactly once.
+    fn assert_healed(&self, total_messages: usize) {
+        let book = self.feed.book(0).unwrap();
+        let reference = reference_book();
+        assert!(!book.is_stale());
+        assert_eq!(book.order_count(), reference.order_count());
+        assert_eq!(levels(book, Side::Bid), levels(&reference, Side::Bid));
+        assert_eq!(levels(book, Side::Ask), levels(&reference, Side::Ask));
+        assert_eq!(
+            self.messages_seen, total_messages,
+            "every message seen once"
+        );
+    }
+
     fn new() -> Rig {
         let loopback = "127.0.0.1:0".parse().unwrap();
         let server = MoldRequestServer::bind(loopback, SESSION, 1400).unwrap();
@@ -287,13 +302,7 @@ fn lost_packet_recovered_through_request_port() {
         r.feed.tracker().next_sequence() == Some(end)
     });
 
-    let book = rig.feed.book(0).unwrap();
-    let reference = reference_book();
-    assert!(!book.is_stale());
-    assert_eq!(book.order_count(), reference.order_count());
-    assert_eq!(levels(book, Side::Bid), levels(&reference, Side::Bid));
-    assert_eq!(levels(book, Side::Ask), levels(&reference, Side::Ask));
-    assert_eq!(rig.messages_seen, total_messages, "every message seen once");
+    rig.assert_healed(total_messages);
     assert_eq!(rig.publisher.stats().packets_dropped, 1);
 }
 
@@ -355,13 +364,7 @@ fn every_hole_asked_for_at_once_and_healed_in_one_round() {
     rig.wait_until("one round of answers heals everything", true, |r| {
         r.feed.tracker().next_sequence() == Some(end) && !r.receiver.is_recovering()
     });
-    let book = rig.feed.book(0).unwrap();
-    let reference = reference_book();
-    assert!(!book.is_stale());
-    assert_eq!(book.order_count(), reference.order_count());
-    assert_eq!(levels(book, Side::Bid), levels(&reference, Side::Bid));
-    assert_eq!(levels(book, Side::Ask), levels(&reference, Side::Ask));
-    assert_eq!(rig.messages_seen, total_messages, "every message seen once");
+    rig.assert_healed(total_messages);
     assert_eq!(
         rig.receiver.stats().requests_sent,
         lost.len() as u64,

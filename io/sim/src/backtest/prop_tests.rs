@@ -62,6 +62,29 @@ struct Check {
     next_id: u64,
 }
 
+/// The tape row a market-data op stands for (`None` for an order op).
+fn market_record(op: &Op) -> Option<TapeRecord> {
+    match *op {
+        Op::Level { bid, price, qty } => {
+            let kind = if bid {
+                RecordKind::Bid
+            } else {
+                RecordKind::Ask
+            };
+            Some(level_record(kind, price, qty, 0))
+        }
+        Op::Print { taker, price, qty } => {
+            let kind = [
+                RecordKind::TradeBuy,
+                RecordKind::TradeSell,
+                RecordKind::TradeUnknown,
+            ][usize::from(taker)];
+            Some(level_record(kind, price, qty, 0))
+        }
+        _ => None,
+    }
+}
+
 fn level_record(kind: RecordKind, price: i64, qty: i64, flags: u8) -> TapeRecord {
     TapeRecord {
         ts_local_ns: 0,
@@ -115,23 +138,12 @@ impl Check {
     }
 
     fn step(&mut self, op: &Op) {
+        if let Some(record) = market_record(op) {
+            self.record(record);
+            return;
+        }
         match *op {
-            Op::Level { bid, price, qty } => {
-                let kind = if bid {
-                    RecordKind::Bid
-                } else {
-                    RecordKind::Ask
-                };
-                self.record(level_record(kind, price, qty, 0));
-            }
-            Op::Print { taker, price, qty } => {
-                let kind = [
-                    RecordKind::TradeBuy,
-                    RecordKind::TradeSell,
-                    RecordKind::TradeUnknown,
-                ][usize::from(taker)];
-                self.record(level_record(kind, price, qty, 0));
-            }
+            Op::Level { .. } | Op::Print { .. } => {}
             Op::New { buy, price, qty } => {
                 let side = if buy { Side::Buy } else { Side::Sell };
                 let id = self.next_id;
@@ -296,14 +308,7 @@ impl Check {
 
     /// A request: taker fills checked against the oracle's opposite levels.
     fn request(&mut self, kind: RequestKind, order_id: u64, side: Side, price: i64, qty: i64) {
-        let request = Request {
-            kind,
-            order_id,
-            instrument: 0,
-            side,
-            price,
-            qty,
-        };
+        let request = super::tests::request(kind, order_id, side, price, qty);
         let mut replies = Vec::new();
         self.venue
             .on_request(&request, &mut |reply| replies.push(reply));
@@ -419,23 +424,12 @@ impl Twins {
     }
 
     fn step(&mut self, op: &Op) {
+        if let Some(record) = market_record(op) {
+            self.record(record);
+            return;
+        }
         match *op {
-            Op::Level { bid, price, qty } => {
-                let kind = if bid {
-                    RecordKind::Bid
-                } else {
-                    RecordKind::Ask
-                };
-                self.record(level_record(kind, price, qty, 0));
-            }
-            Op::Print { taker, price, qty } => {
-                let kind = [
-                    RecordKind::TradeBuy,
-                    RecordKind::TradeSell,
-                    RecordKind::TradeUnknown,
-                ][usize::from(taker)];
-                self.record(level_record(kind, price, qty, 0));
-            }
+            Op::Level { .. } | Op::Print { .. } => {}
             Op::New { buy, price, qty } => {
                 let side = if buy { Side::Buy } else { Side::Sell };
                 let order_id = self.orders.len() as u64 + 1;
@@ -471,14 +465,7 @@ impl Twins {
     }
 
     fn request(&mut self, kind: RequestKind, order_id: u64, side: Side, price: i64, qty: i64) {
-        let request = Request {
-            kind,
-            order_id,
-            instrument: 0,
-            side,
-            price,
-            qty,
-        };
+        let request = super::tests::request(kind, order_id, side, price, qty);
         let mut skipping = Vec::new();
         let mut full = Vec::new();
         self.skipping

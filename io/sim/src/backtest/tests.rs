@@ -25,7 +25,13 @@ fn record(kind: RecordKind, price: i64, qty: i64) -> TapeRecord {
     }
 }
 
-fn request(kind: RequestKind, order_id: u64, side: Side, price: i64, qty: i64) -> Request {
+pub(super) fn request(
+    kind: RequestKind,
+    order_id: u64,
+    side: Side,
+    price: i64,
+    qty: i64,
+) -> Request {
     Request {
         kind,
         order_id,
