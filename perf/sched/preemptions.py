@@ -33,8 +33,9 @@ KERNEL = re.compile(r"^(ksoftirqd|kworker|rcu_|rcuc|rcuog|rcuop|migration|kthrea
 HEAD = re.compile(r"^\s*(?P<comm>.+?)\s+(?P<pid>-?\d+)/(?P<tid>\d+)\s+\[(?P<cpu>\d+)\]\s+(?P<time>[\d.]+):\s+(?P<event>\S+):")
 
 
-def parse(path):
-    """Yields (time_s, cpu, pid, event, trace) per line; pid is the current task's process."""
+def records(path):
+    """Yields (time_s, cpu, pid, tid, comm, event, trace) per record; comm,
+    pid and tid are the task current on that CPU."""
     with open(path, errors="replace") as lines:
         for line in lines:
             head = HEAD.match(line)
@@ -44,9 +45,16 @@ def parse(path):
                     int(head["cpu"]),
                     int(head["pid"]),
                     int(head["tid"]),
+                    head["comm"],
                     head["event"],
                     line[head.end():],
                 )
+
+
+def parse(path):
+    """Yields (time_s, cpu, pid, tid, event, trace) per line; pid is the current task's process."""
+    for time_s, cpu, pid, tid, _comm, event, trace in records(path):
+        yield time_s, cpu, pid, tid, event, trace
 
 
 def main():

@@ -38,7 +38,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from preemptions import HEAD, KERNEL, SWITCH  # noqa: E402
+from preemptions import KERNEL, SWITCH, records  # noqa: E402
 
 
 def overlap(a_from, a_to, b_from, b_to):
@@ -49,24 +49,6 @@ def within(spans, starts, lo, hi):
     """The spans (sorted, not overlapping, `starts` their starts) that may overlap [lo, hi]."""
     first = max(0, bisect.bisect_left(starts, lo) - 1)
     return spans[first:bisect.bisect_right(starts, hi)]
-
-
-def records(path):
-    """Yields (time_s, cpu, pid, tid, comm, event, trace) per record; comm
-    and tid are the task current on that CPU."""
-    with open(path, errors="replace") as lines:
-        for line in lines:
-            head = HEAD.match(line)
-            if head:
-                yield (
-                    float(head["time"]),
-                    int(head["cpu"]),
-                    int(head["pid"]),
-                    int(head["tid"]),
-                    head["comm"],
-                    head["event"],
-                    line[head.end():],
-                )
 
 
 def timelines(path, pid, hot_names):
