@@ -17,7 +17,8 @@ use crate::JournalError;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 /// A segment file the syncer may have to `fdatasync`.
@@ -47,6 +48,11 @@ pub(crate) struct SyncShared {
     pub sealed_seq: AtomicU64,
     /// Returns from the group-commit thread's park (timeouts and unparks).
     pub sync_wakeups: AtomicU64,
+    /// Successful syncs so far. Each one's writeback write-protected the
+    /// pages of a mapped segment, so the map window populates them again.
+    pub sync_epoch: AtomicU64,
+    /// The map window's thread (`WriteMode::Mmap`), woken after each sync.
+    window: OnceLock<Thread>,
     failed: AtomicBool,
     failure: Mutex<Option<(PathBuf, String)>>,
     registered: Mutex<Registered>,
@@ -77,6 +83,8 @@ impl SyncShared {
             stop: AtomicBool::new(false),
             sealed_seq: AtomicU64::new(0),
             sync_wakeups: AtomicU64::new(0),
+            sync_epoch: AtomicU64::new(0),
+            window: OnceLock::new(),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
             registered: Mutex::new(Registered {
@@ -95,6 +103,11 @@ impl SyncShared {
         let mut registered = lock(&self.registered);
         registered.segments.push(target);
         registered.dir_dirty |= renamed;
+    }
+
+    /// The map window's thread, to wake after every sync (set once).
+    pub fn set_window(&self, thread: Thread) {
+        let _ = self.window.set(thread);
     }
 
     /// `Err(SyncFailed)` once any `fdatasync` has failed. One relaxed load when healthy.
@@ -159,6 +172,10 @@ impl SyncShared {
         }
         scratch.clear();
         self.durable_seq.fetch_max(seq_target, Ordering::AcqRel);
+        self.sync_epoch.fetch_add(1, Ordering::AcqRel);
+        if let Some(window) = self.window.get() {
+            window.unpark();
+        }
         let mut registered = lock(&self.registered);
         while registered.segments.len() >= 2 && registered.segments[1].seq_first <= seq_target + 1 {
             registered.segments.remove(0);

@@ -56,6 +56,7 @@ mod sys;
 pub mod tailer;
 pub mod truncate;
 pub mod verify;
+mod window;
 pub mod writer;
 
 pub use archive::{archive, archive_bounded, ArchivePolicy, ArchiveReport, HeldBack};
@@ -78,4 +79,5 @@ pub use slot::SlotDamage;
 pub use tailer::Tailer;
 pub use truncate::{plan_truncate, truncate, TruncateAt, TruncatePlan, TruncateReport};
 pub use verify::{verify, Damage, VerifyReport};
+pub use window::{WindowStats, MAP_AHEAD_BYTES_DEFAULT};
 pub use writer::Writer;
