@@ -51,6 +51,8 @@ pub(crate) struct SyncShared {
     /// Successful syncs so far. Each one's writeback write-protected the
     /// pages of a mapped segment, so the map window populates them again.
     pub sync_epoch: AtomicU64,
+    /// A sync is writing back (set around the `fdatasync` calls).
+    pub syncing: AtomicBool,
     /// The map window's thread (`WriteMode::Mmap`), woken after each sync.
     window: OnceLock<Thread>,
     failed: AtomicBool,
@@ -84,6 +86,7 @@ impl SyncShared {
             sealed_seq: AtomicU64::new(0),
             sync_wakeups: AtomicU64::new(0),
             sync_epoch: AtomicU64::new(0),
+            syncing: AtomicBool::new(false),
             window: OnceLock::new(),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -142,6 +145,36 @@ impl SyncShared {
         self.failure_error()
     }
 
+    /// `fdatasync` of every segment in `segments`, then of the folder if dirty.
+    fn sync_files(
+        &self,
+        segments: &[Arc<SyncTarget>],
+        dir_dirty: bool,
+    ) -> Result<(), JournalError> {
+        for target in segments {
+            (self.sync_data)(&target.file).map_err(|e| self.fail(&target.path, &e))?;
+        }
+        if dir_dirty {
+            self.dir
+                .sync_all()
+                .map_err(|e| self.fail(&self.dir_path, &e))?;
+        }
+        Ok(())
+    }
+
+    /// A sync starts or ends: its writeback write-protects the mapped
+    /// segment's pages as it cleans them, so the map window populates them
+    /// again while it runs and once after.
+    fn writeback(&self, running: bool) {
+        self.syncing.store(running, Ordering::Release);
+        if !running {
+            self.sync_epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Some(window) = self.window.get() {
+            window.unpark();
+        }
+    }
+
     /// Forces every record up to `seq_target` (already in the page cache) to
     /// disk, then publishes it as durable.
     pub fn sync_through(&self, seq_target: u64) -> Result<(), JournalError> {
@@ -162,20 +195,12 @@ impl SyncShared {
             );
             std::mem::take(&mut registered.dir_dirty)
         };
-        for target in scratch.iter() {
-            (self.sync_data)(&target.file).map_err(|e| self.fail(&target.path, &e))?;
-        }
-        if dir_dirty {
-            self.dir
-                .sync_all()
-                .map_err(|e| self.fail(&self.dir_path, &e))?;
-        }
+        self.writeback(true);
+        let synced = self.sync_files(&scratch, dir_dirty);
+        self.writeback(false);
+        synced?;
         scratch.clear();
         self.durable_seq.fetch_max(seq_target, Ordering::AcqRel);
-        self.sync_epoch.fetch_add(1, Ordering::AcqRel);
-        if let Some(window) = self.window.get() {
-            window.unpark();
-        }
         let mut registered = lock(&self.registered);
         while registered.segments.len() >= 2 && registered.segments[1].seq_first <= seq_target + 1 {
             registered.segments.remove(0);

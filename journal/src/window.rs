@@ -16,12 +16,16 @@
 //! Threads: the writer publishes its position as the last written sequence
 //! (`SyncShared::written_seq`, which it stores anyway) and wakes this
 //! thread once per `ahead_bytes / 4` written (one `unpark`, no other system
-//! call) and at rollover, when it installs the next segment's map. Every
-//! successful sync bumps `SyncShared::sync_epoch` and wakes this thread:
-//! writeback write-protected the populated pages ahead of the writer, so
-//! they are populated again. Where the kernel refuses `MADV_POPULATE_WRITE`
-//! (before Linux 5.14), the window only releases pages behind the writer,
-//! which then takes its faults as it did before.
+//! call) and at rollover, when it installs the next segment's map. A sync
+//! wakes this thread as it starts and when it ends (`SyncShared::syncing`,
+//! `sync_epoch`): its writeback write-protects the pages it cleans, those
+//! populated ahead of the writer too, so while it runs the window is
+//! populated again every 50 µs, and once more after. Those pages, zeros
+//! not yet written, are then written back again by the next sync: under
+//! group commit the map writes up to `ahead_bytes` more per sync than
+//! `pwrite`. Where the kernel refuses `MADV_POPULATE_WRITE` (before Linux
+//! 5.14), the window only releases pages behind the writer, which then
+//! takes its faults as it did before.
 //!
 //! Invariants: only whole pages strictly behind the page holding the
 //! writer's next byte are released; the map is shared (`Arc`), so it is
@@ -36,6 +40,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{JoinHandle, Thread};
+use std::time::Duration;
 
 /// 1 MiB ahead of the writer (about 7,000 engine events).
 pub const MAP_AHEAD_BYTES_DEFAULT: usize = 1 << 20;
@@ -263,6 +268,7 @@ fn window_loop(
     let stats = &shared.stats;
     let mut plan: Option<(u64, WindowPlan)> = None;
     let mut epoch_seen = sync.sync_epoch.load(Ordering::Acquire);
+    let mut syncing = false;
     while !shared.stop.load(Ordering::Acquire) {
         let current = lock(&shared.current)
             .as_ref()
@@ -276,7 +282,8 @@ fn window_loop(
                 }
             };
             let epoch = sync.sync_epoch.load(Ordering::Acquire);
-            if epoch != epoch_seen {
+            syncing = sync.syncing.load(Ordering::Acquire);
+            if epoch != epoch_seen || syncing {
                 epoch_seen = epoch;
                 plan.cleaned();
             }
@@ -292,9 +299,18 @@ fn window_loop(
             // `map` may be the last reference to a closed segment's map:
             // unmapped here, off the writer's thread.
         }
-        std::thread::park();
+        if syncing {
+            // Writeback is cleaning pages ahead of the writer: populate
+            // them again soon, not only when the sync ends.
+            std::thread::park_timeout(SYNC_POLL);
+        } else {
+            std::thread::park();
+        }
     }
 }
+
+/// How often the window is populated again while a sync runs.
+const SYNC_POLL: Duration = Duration::from_micros(50);
 
 /// Populates and releases what `steps` says, counting what was done.
 fn apply(map: &SegmentMap, steps: &Steps, populate: PopulateFn, stats: &WindowStats) {

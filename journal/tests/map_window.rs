@@ -49,13 +49,15 @@ fn mapped_journal_is_byte_identical_to_pwrite() {
     assert_eq!(written(WriteMode::Mmap, 0), pwrite, "map, no window");
 }
 
-/// Minor page faults taken so far by the calling thread.
-fn thread_minor_faults() -> u64 {
+/// Page faults taken so far by the calling thread, minor and major (a
+/// fault that had to read its page in, even a zero-filled one, counts as
+/// major).
+fn thread_faults() -> u64 {
     let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
     // Fields after the command name (which may hold spaces) start at state;
-    // minflt is the tenth field of the line, the eighth after the name.
-    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-    after_name.split(' ').nth(7).unwrap().parse().unwrap()
+    // minflt and majflt are the eighth and tenth after the name.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[7].parse::<u64>().unwrap() + fields[9].parse::<u64>().unwrap()
 }
 
 /// Resident bytes of the mapping of `path` in this process (/proc/self/smaps).
@@ -89,7 +91,7 @@ const WRITTEN: u64 = 8 << 20;
 /// Appends `WRITTEN` bytes of records one quarter window at a time; with a
 /// window, waits before each quarter until the window thread has acted on
 /// the position of its last wake, so that the writer never outruns it.
-/// Returns the writer thread's minor faults while appending.
+/// Returns the writer thread's page faults while appending.
 fn append_in_steps(writer: &mut Writer) -> u64 {
     let records_per_step = STEP / FRAME as u64;
     let stats = writer.map_window_stats();
@@ -101,12 +103,12 @@ fn append_in_steps(writer: &mut Writer) -> u64 {
                 stats.position_done.load(Ordering::Acquire) >= behind
             });
         }
-        let before = thread_minor_faults();
+        let before = thread_faults();
         for _ in 0..records_per_step {
             let seq = writer.seq_next();
             writer.append(&payload(seq)).unwrap();
         }
-        faults += thread_minor_faults() - before;
+        faults += thread_faults() - before;
     }
     faults
 }
