@@ -7,9 +7,11 @@
 //! `docs/journal-format.md`). Pieces, by thread:
 //!
 //! - [`Writer`] (the journal stage's thread): appends into a memory map or
-//!   a `pwrite` buffer, rolls over into segments a helper thread prepared
-//!   ahead (and seals the closed ones, see [`seal`]), applies a
-//!   [`Durability`] policy and publishes the durable sequence.
+//!   a `pwrite` buffer (in map mode a `journal-window` thread write-faults
+//!   pages ahead of it and drops written ones), rolls over into segments a
+//!   helper thread prepared ahead (and seals the closed ones, see
+//!   [`seal`]), applies a [`Durability`] policy and publishes the durable
+//!   sequence.
 //!   [`Writer::open`] takes the folder lock, checks the chain of segments
 //!   and every closed segment against its seal, and recovers the newest
 //!   segment ([`RecoveryReport`], [`Truncation`]); damage anywhere is
