@@ -5,12 +5,12 @@
 //! (minor plus major), the user and system CPU of every journal thread,
 //! and the resident memory before closing.
 //!
-//! `cargo run --release -p genesis-journal --example write_path -- DIR pwrite|mmap none|group [records] [map_ahead_bytes]`
+//! `cargo run --release -p genesis-journal --example write_path -- DIR pwrite|mmap none|group [records] [map_ahead_bytes] [zero-fill]`
 //!
 //! DIR must not exist (it is created and left behind). `group` is group
 //! commit at 4,096 records or 1 ms, the engine's default.
 
-use genesis_journal::{Durability, JournalConfig, WriteMode, Writer};
+use genesis_journal::{Durability, JournalConfig, Preallocate, WriteMode, Writer};
 use std::path::PathBuf;
 
 const RECORD_BYTES: usize = 128;
@@ -18,7 +18,9 @@ const RECORD_BYTES: usize = 128;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || -> ! {
-        eprintln!("usage: write_path DIR pwrite|mmap none|group [records] [map_ahead_bytes]");
+        eprintln!(
+            "usage: write_path DIR pwrite|mmap none|group [records] [map_ahead_bytes] [zero-fill]"
+        );
         std::process::exit(2);
     };
     let (Some(dir), Some(mode), Some(durability)) = (args.first(), args.get(1), args.get(2)) else {
@@ -49,6 +51,9 @@ fn main() {
     };
     let records = number(3, 10_000_000);
     config.map_ahead_bytes = number(4, config.map_ahead_bytes as u64) as usize;
+    if args.get(5).is_some_and(|a| a == "zero-fill") {
+        config.preallocate = Preallocate::ZeroFill;
+    }
 
     let (mut writer, _) = Writer::open(&config).expect("open the journal");
     let faults_before = thread_faults();
@@ -60,8 +65,8 @@ fn main() {
     writer.flush().expect("flush");
     let writer_faults = thread_faults() - faults_before;
     println!(
-        "{mode} {durability}: {records} records, map_ahead_bytes {}",
-        config.map_ahead_bytes
+        "{mode} {durability}: {records} records, map_ahead_bytes {}, {:?}",
+        config.map_ahead_bytes, config.preallocate
     );
     println!("writer thread: {writer_faults} page faults (minor + major) while appending");
     for (name, user_s, system_s) in thread_cpu() {
