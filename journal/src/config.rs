@@ -38,9 +38,7 @@ pub enum Preallocate {
     Fallocate,
     /// `fallocate`, then write zeros over the whole segment and sync them on
     /// the helper thread: later `fdatasync`s write data only. Costs one extra
-    /// write of every segment, off the writer's thread. Always used with
-    /// `WriteMode::Mmap`, whose map window populates pages already in the
-    /// page cache on written blocks several times faster.
+    /// write of every segment, off the writer's thread.
     ZeroFill,
 }
 

@@ -94,13 +94,7 @@ impl Writer {
             seq_origin: checked.seq_origin,
             map: config.write_mode == WriteMode::Mmap,
             map_ahead_bytes: config.map_ahead_bytes,
-            // A map is written through zero-filled segments whatever
-            // `preallocate` says: populating pages of unwritten extents
-            // (zero-fill in the page cache, block reservation in
-            // `page_mkwrite`) cost the window more per page than the
-            // writer spends filling it, so the writer outran it and took
-            // the faults itself (`docs/journal-format.md`).
-            zero_fill: config.zero_fill() || config.write_mode == WriteMode::Mmap,
+            zero_fill: config.zero_fill(),
         };
         let (active, slot_index, populated_bytes, mut report) = match &checked.newest {
             None => create_first(dir, &spec, config.seq_first)?,
