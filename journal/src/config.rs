@@ -78,6 +78,11 @@ pub struct JournalConfig {
     pub write_mode: WriteMode,
     /// Buffer size in `WriteMode::Pwrite` (rounded down to whole frames).
     pub write_buffer_bytes: usize,
+    /// `WriteMode::Mmap`: bytes of the segment kept write-faulted ahead of
+    /// the writer by the `journal-window` thread (whole pages; the pages
+    /// behind the writer leave the map). 0 turns the window off: the writer
+    /// takes a page fault per page written, and the map stays resident.
+    pub map_ahead_bytes: usize,
     pub preallocate: Preallocate,
     /// How closed segments are checked at open (default `Full`).
     pub closed_check: ClosedCheck,
@@ -103,6 +108,7 @@ impl JournalConfig {
             durability: Durability::None,
             write_mode: WriteMode::Pwrite,
             write_buffer_bytes: WRITE_BUFFER_BYTES_DEFAULT,
+            map_ahead_bytes: crate::window::MAP_AHEAD_BYTES_DEFAULT,
             preallocate: Preallocate::Fallocate,
             closed_check: ClosedCheck::Full,
         }

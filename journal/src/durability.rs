@@ -17,7 +17,8 @@ use crate::JournalError;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 /// A segment file the syncer may have to `fdatasync`.
@@ -47,6 +48,13 @@ pub(crate) struct SyncShared {
     pub sealed_seq: AtomicU64,
     /// Returns from the group-commit thread's park (timeouts and unparks).
     pub sync_wakeups: AtomicU64,
+    /// Successful syncs so far. Each one's writeback write-protected the
+    /// pages of a mapped segment, so the map window populates them again.
+    pub sync_epoch: AtomicU64,
+    /// A sync is writing back (set around the `fdatasync` calls).
+    pub syncing: AtomicBool,
+    /// The map window's thread (`WriteMode::Mmap`), woken after each sync.
+    window: OnceLock<Thread>,
     failed: AtomicBool,
     failure: Mutex<Option<(PathBuf, String)>>,
     registered: Mutex<Registered>,
@@ -77,6 +85,9 @@ impl SyncShared {
             stop: AtomicBool::new(false),
             sealed_seq: AtomicU64::new(0),
             sync_wakeups: AtomicU64::new(0),
+            sync_epoch: AtomicU64::new(0),
+            syncing: AtomicBool::new(false),
+            window: OnceLock::new(),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
             registered: Mutex::new(Registered {
@@ -95,6 +106,11 @@ impl SyncShared {
         let mut registered = lock(&self.registered);
         registered.segments.push(target);
         registered.dir_dirty |= renamed;
+    }
+
+    /// The map window's thread, to wake after every sync (set once).
+    pub fn set_window(&self, thread: Thread) {
+        let _ = self.window.set(thread);
     }
 
     /// `Err(SyncFailed)` once any `fdatasync` has failed. One relaxed load when healthy.
@@ -129,6 +145,36 @@ impl SyncShared {
         self.failure_error()
     }
 
+    /// `fdatasync` of every segment in `segments`, then of the folder if dirty.
+    fn sync_files(
+        &self,
+        segments: &[Arc<SyncTarget>],
+        dir_dirty: bool,
+    ) -> Result<(), JournalError> {
+        for target in segments {
+            (self.sync_data)(&target.file).map_err(|e| self.fail(&target.path, &e))?;
+        }
+        if dir_dirty {
+            self.dir
+                .sync_all()
+                .map_err(|e| self.fail(&self.dir_path, &e))?;
+        }
+        Ok(())
+    }
+
+    /// A sync starts or ends: its writeback write-protects the mapped
+    /// segment's pages as it cleans them, so the map window populates them
+    /// again while it runs and once after.
+    fn writeback(&self, running: bool) {
+        self.syncing.store(running, Ordering::Release);
+        if !running {
+            self.sync_epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Some(window) = self.window.get() {
+            window.unpark();
+        }
+    }
+
     /// Forces every record up to `seq_target` (already in the page cache) to
     /// disk, then publishes it as durable.
     pub fn sync_through(&self, seq_target: u64) -> Result<(), JournalError> {
@@ -149,14 +195,10 @@ impl SyncShared {
             );
             std::mem::take(&mut registered.dir_dirty)
         };
-        for target in scratch.iter() {
-            (self.sync_data)(&target.file).map_err(|e| self.fail(&target.path, &e))?;
-        }
-        if dir_dirty {
-            self.dir
-                .sync_all()
-                .map_err(|e| self.fail(&self.dir_path, &e))?;
-        }
+        self.writeback(true);
+        let synced = self.sync_files(&scratch, dir_dirty);
+        self.writeback(false);
+        synced?;
         scratch.clear();
         self.durable_seq.fetch_max(seq_target, Ordering::AcqRel);
         let mut registered = lock(&self.registered);

@@ -7,9 +7,11 @@
 //! `docs/journal-format.md`). Pieces, by thread:
 //!
 //! - [`Writer`] (the journal stage's thread): appends into a memory map or
-//!   a `pwrite` buffer, rolls over into segments a helper thread prepared
-//!   ahead (and seals the closed ones, see [`seal`]), applies a
-//!   [`Durability`] policy and publishes the durable sequence.
+//!   a `pwrite` buffer (in map mode a `journal-window` thread write-faults
+//!   pages ahead of it and drops written ones), rolls over into segments a
+//!   helper thread prepared ahead (and seals the closed ones, see
+//!   [`seal`]), applies a [`Durability`] policy and publishes the durable
+//!   sequence.
 //!   [`Writer::open`] takes the folder lock, checks the chain of segments
 //!   and every closed segment against its seal, and recovers the newest
 //!   segment ([`RecoveryReport`], [`Truncation`]); damage anywhere is
@@ -56,6 +58,7 @@ mod sys;
 pub mod tailer;
 pub mod truncate;
 pub mod verify;
+mod window;
 pub mod writer;
 
 pub use archive::{archive, archive_bounded, ArchivePolicy, ArchiveReport, HeldBack};
@@ -78,4 +81,5 @@ pub use slot::SlotDamage;
 pub use tailer::Tailer;
 pub use truncate::{plan_truncate, truncate, TruncateAt, TruncatePlan, TruncateReport};
 pub use verify::{verify, Damage, VerifyReport};
+pub use window::{WindowStats, MAP_AHEAD_BYTES_DEFAULT};
 pub use writer::Writer;

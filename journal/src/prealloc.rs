@@ -4,7 +4,8 @@
 //! The helper creates the segment under a temporary dot-name, reserves its
 //! full size (`fallocate`, and with `zero_fill` real zeros, so later
 //! `fdatasync`s need no extent conversion), writes and syncs its header, and in `Mmap` mode
-//! maps it with its pages faulted in. The writer asks for segment `k+1` as
+//! maps it and write-faults its first pages (the rest are write-faulted
+//! ahead of the writer by the map window, see [`crate::window`]). The writer asks for segment `k+1` as
 //! soon as it moves into segment `k`, so at rollover it normally finds it
 //! ready and only renames it.
 //!
@@ -27,8 +28,9 @@ use crate::naming;
 use crate::scan;
 use crate::seal::{self, Seal};
 use crate::sys;
+use crate::sys::map::{MapWriter, SegmentMap};
+use crate::window;
 use crate::JournalError;
-use memmap2::MmapMut;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -44,7 +46,9 @@ pub(crate) struct Prepared {
     pub seq_first: u64,
     pub tmp_path: PathBuf,
     pub target: Arc<SyncTarget>,
-    pub map: Option<MmapMut>,
+    pub map: Option<MapWriter>,
+    /// Bytes from the start of `map` already write-faulted.
+    pub populated_bytes: usize,
 }
 
 /// What the helper needs to prepare segments of one journal.
@@ -54,6 +58,8 @@ pub(crate) struct SegmentSpec {
     /// First sequence of the journal, written into every header.
     pub seq_origin: u64,
     pub map: bool,
+    /// `Mmap` mode: bytes the map window keeps write-faulted ahead of the writer.
+    pub map_ahead_bytes: usize,
     pub zero_fill: bool,
 }
 
@@ -85,17 +91,18 @@ pub(crate) fn prepare_segment(
     file.write_all_at(&header, 0)
         .map_err(io("write segment header"))?;
     file.sync_data().map_err(io("fdatasync new segment"))?;
-    let map = if spec.map {
-        Some(
-            sys::map::map_segment(&file, layout.segment_size_bytes as usize)
-                .map_err(io("map segment"))?,
-        )
+    let (map, populated_bytes) = if spec.map {
+        let map = SegmentMap::new(&file, layout.segment_size_bytes as usize)
+            .map_err(io("map segment"))?;
+        let populated_bytes = window::populate_head(&map, spec.map_ahead_bytes);
+        (Some(MapWriter::new(map)), populated_bytes)
     } else {
-        None
+        (None, 0)
     };
     Ok(Prepared {
         seq_first,
         tmp_path,
+        populated_bytes,
         target: Arc::new(SyncTarget {
             seq_first,
             file,
@@ -122,7 +129,7 @@ enum Job {
     /// A segment the writer moved out of: unmap it, then seal it.
     Seal {
         target: Arc<SyncTarget>,
-        map: Option<MmapMut>,
+        map: Option<MapWriter>,
     },
 }
 
@@ -278,7 +285,11 @@ impl Preallocator {
     }
 
     /// Hands a closed segment over to be unmapped (if mapped) and sealed off this thread.
-    pub fn seal(&self, target: Arc<SyncTarget>, map: Option<MmapMut>) -> Result<(), JournalError> {
+    pub fn seal(
+        &self,
+        target: Arc<SyncTarget>,
+        map: Option<MapWriter>,
+    ) -> Result<(), JournalError> {
         self.send(Job::Seal { target, map })
     }
 

@@ -3,11 +3,14 @@
 //! Owned by one thread (the journal stage's). `append` encodes one frame
 //! straight into the active segment's memory map (`WriteMode::Mmap`) or into
 //! a preallocated buffer written with `pwrite` (`WriteMode::Pwrite`); it
-//! never allocates and never makes a system call in `Mmap` mode. Two helper
+//! never allocates and never makes a system call in `Mmap` mode (but one
+//! `unpark` of the window thread per `map_ahead_bytes / 4` written). Helper
 //! threads keep slow work off this one: `journal-prealloc` prepares the
-//! next segment and unmaps closed ones (see [`crate::prealloc`]), and under
-//! `Durability::Group` `journal-sync` runs `fdatasync` (see
-//! [`crate::durability`]).
+//! next segment and unmaps closed ones (see [`crate::prealloc`]),
+//! `journal-window` (`Mmap` mode) write-faults pages ahead of the writer so
+//! its stores take no page fault, and drops written pages from the map
+//! (see [`crate::window`]), and under `Durability::Group` `journal-sync`
+//! runs `fdatasync` (see [`crate::durability`]).
 //!
 //! Invariants: records carry consecutive sequences; slot `i` of a segment
 //! holds `seq_first + i`; only the newest named segment is ever written; the
@@ -25,9 +28,9 @@ use crate::open_check::{self, ClosedCheckReport};
 use crate::prealloc::{self, Preallocator, Sealer, SegmentSpec};
 use crate::recovery::{self, RecoveryReport};
 use crate::segment;
-use crate::sys;
+use crate::sys::map::{MapWriter, SegmentMap};
+use crate::window::{self, MapWindow, WindowStats};
 use crate::JournalError;
-use memmap2::MmapMut;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -39,7 +42,7 @@ use std::time::Duration;
 /// The segment being written.
 struct Active {
     target: Arc<SyncTarget>,
-    map: Option<MmapMut>,
+    map: Option<MapWriter>,
 }
 
 /// Appends records to a segmented journal folder. See the module comment.
@@ -64,6 +67,8 @@ pub struct Writer {
     group_records: u64,
     seq_nudged: u64,
     prealloc: Preallocator,
+    /// `Mmap` mode with `map_ahead_bytes > 0`: the map window's thread.
+    window: Option<MapWindow>,
     _lock: File,
     closed: bool,
 }
@@ -88,9 +93,10 @@ impl Writer {
             layout,
             seq_origin: checked.seq_origin,
             map: config.write_mode == WriteMode::Mmap,
+            map_ahead_bytes: config.map_ahead_bytes,
             zero_fill: config.zero_fill(),
         };
-        let (active, slot_index, mut report) = match &checked.newest {
+        let (active, slot_index, populated_bytes, mut report) = match &checked.newest {
             None => create_first(dir, &spec, config.seq_first)?,
             Some(newest) => reopen_newest(newest, &spec)?,
         };
@@ -99,6 +105,26 @@ impl Writer {
         let durable = report.seq_next - 1;
         let shared = Arc::new(SyncShared::new(dir, durable, |f| f.sync_data())?);
         shared.register(active.target.clone(), false);
+        let window = match &active.map {
+            Some(map) if config.map_ahead_bytes > 0 => {
+                let mut window = MapWindow::spawn(
+                    dir,
+                    layout,
+                    config.map_ahead_bytes,
+                    shared.clone(),
+                    window::populate_write,
+                )?;
+                let previous = window.switch(
+                    map.shared(),
+                    active.target.seq_first,
+                    populated_bytes,
+                    report.seq_next,
+                );
+                debug_assert!(previous.is_none(), "the first map");
+                Some(window)
+            }
+            _ => None,
+        };
         let sealer = Sealer::open(dir, layout, config.durability != Durability::None)?;
         let prealloc = Preallocator::spawn(dir, spec, sealer, shared.clone())?;
         prealloc.request(active.target.seq_first + layout.slots_per_segment)?;
@@ -127,6 +153,7 @@ impl Writer {
             group_records,
             seq_nudged: durable,
             prealloc,
+            window,
             _lock: lock,
             closed: false,
         };
@@ -163,11 +190,16 @@ impl Writer {
         let frame_bytes = self.layout.frame_bytes;
         if let Some(map) = self.active.map.as_mut() {
             let start = self.layout.slot_offset(self.slot_index) as usize;
-            let out = &mut map[start..start + frame_bytes];
+            let out = map.bytes_mut(start, frame_bytes);
             frame::encode_length_last_with(seq, out, write_payload);
             self.slot_index += 1;
             self.seq_next += 1;
             self.published(seq);
+            if let Some(window) = self.window.as_mut() {
+                if seq >= window.seq_wake {
+                    window.wake_at(seq);
+                }
+            }
         } else {
             if self.buffer_len + frame_bytes > self.buffer.len() {
                 self.flush()?;
@@ -246,6 +278,16 @@ impl Writer {
             ));
         }
         self.shared.register(target.clone(), true);
+        if let (Some(window), Some(map)) = (self.window.as_mut(), prepared.map.as_ref()) {
+            // The window's handle on the closed map goes now; the writer's
+            // own goes to the helper below, so `munmap` never runs here.
+            drop(window.switch(
+                map.shared(),
+                seq_first,
+                prepared.populated_bytes,
+                self.seq_next,
+            ));
+        }
         let closed = std::mem::replace(
             &mut self.active,
             Active {
@@ -308,6 +350,9 @@ impl Writer {
             thread.unpark();
             let _ = handle.join();
         }
+        if let Some(window) = self.window.as_mut() {
+            window.shutdown();
+        }
         self.prealloc.shutdown();
         // The helper sealed the last closed segments before it stopped.
         synced.and_then(|()| self.shared.check())
@@ -345,6 +390,11 @@ impl Writer {
 
     pub fn layout(&self) -> Layout {
         self.layout
+    }
+
+    /// What the map window's thread did (`Mmap` mode with a window only).
+    pub fn map_window_stats(&self) -> Option<Arc<WindowStats>> {
+        self.window.as_ref().map(MapWindow::stats)
     }
 
     /// Rollovers that had to wait for the helper to finish the next segment.
@@ -415,7 +465,7 @@ fn create_first(
     dir: &Path,
     spec: &SegmentSpec,
     seq_first: u64,
-) -> Result<(Active, u64, RecoveryReport), JournalError> {
+) -> Result<(Active, u64, usize, RecoveryReport), JournalError> {
     let prepared = prealloc::prepare_segment(dir, spec, seq_first)?;
     let path = prepared.target.path.clone();
     std::fs::rename(&prepared.tmp_path, &path)
@@ -435,14 +485,14 @@ fn create_first(
         target: prepared.target,
         map: prepared.map,
     };
-    Ok((active, 0, report))
+    Ok((active, 0, prepared.populated_bytes, report))
 }
 
 /// A folder with segments: recover the newest and resume after its last good record.
 fn reopen_newest(
     newest: &naming::SegmentFile,
     spec: &SegmentSpec,
-) -> Result<(Active, u64, RecoveryReport), JournalError> {
+) -> Result<(Active, u64, usize, RecoveryReport), JournalError> {
     let layout = &spec.layout;
     let (file, header) = segment::open_plain(&newest.path, newest.seq_first, true)?;
     layout.check_header(&header, &newest.path)?;
@@ -460,10 +510,9 @@ fn reopen_newest(
     file.sync_data()
         .map_err(JournalError::io(&newest.path, "fdatasync on open"))?;
     let map = if spec.map {
-        Some(
-            sys::map::map_segment(&file, layout.segment_size_bytes as usize)
-                .map_err(JournalError::io(&newest.path, "map segment"))?,
-        )
+        let map = SegmentMap::new(&file, layout.segment_size_bytes as usize)
+            .map_err(JournalError::io(&newest.path, "map segment"))?;
+        Some(MapWriter::new(map))
     } else {
         None
     };
@@ -483,7 +532,7 @@ fn reopen_newest(
         }),
         map,
     };
-    Ok((active, end.slot_end, report))
+    Ok((active, end.slot_end, 0, report))
 }
 
 fn spawn_syncer(

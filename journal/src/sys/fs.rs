@@ -1,4 +1,5 @@
-//! File-system calls that std does not offer: `fallocate` and `flock`.
+//! File-system calls that std does not offer: `fallocate`, `flock` and
+//! `posix_fadvise`.
 //!
 //! Called from the preallocating helper thread and from `Writer::open`,
 //! never per record.
@@ -42,4 +43,22 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
         return Ok(false);
     }
     Err(err)
+}
+
+/// Asks the kernel to read `offset..offset + len_bytes` of `file` into the
+/// page cache now (`POSIX_FADV_WILLNEED`); for preallocated, never written
+/// blocks that is zero-filling pages, no disk read.
+pub fn will_need(file: &File, offset: u64, len_bytes: u64) -> io::Result<()> {
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset exceeds off_t"))?;
+    let len = libc::off_t::try_from(len_bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "length exceeds off_t"))?;
+    // SAFETY: `posix_fadvise` only reads its integer arguments; the
+    // descriptor is open and owned by `file` for the duration of the call.
+    let rc =
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_WILLNEED) };
+    if rc == 0 {
+        return Ok(());
+    }
+    Err(io::Error::from_raw_os_error(rc))
 }
