@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use genesis_engine::telemetry::metrics::StageMetrics;
 use genesis_engine::telemetry::reporter::Reporter;
-use genesis_engine::telemetry::tick_to_trade::{TickToTrade, PARTS, TAGS};
+use genesis_engine::telemetry::tick_to_trade::{TickToTrade, TAGS};
 use genesis_histlog::{read_interval_log_file, IntervalLogWriter};
 use hdrhistogram::Histogram;
 use std::path::PathBuf;
@@ -109,9 +109,9 @@ fn main() -> Result<()> {
             }
             stage.rotate_if_offered(now_ns);
         }
-        for part in 0..PARTS {
-            if let Some(h) = nth(&t2t_logs[part], tick) {
-                t2t.histograms[part].add(h)?;
+        for (histogram, logged) in t2t.histograms.iter_mut().zip(&t2t_logs) {
+            if let Some(h) = nth(logged, tick) {
+                histogram.add(h)?;
             }
         }
         t2t.rotate_if_offered(now_ns);
