@@ -14,7 +14,8 @@ kernel's own threads ("kernel": ksoftirqd, kworker, rcu, migration, ...)
 and everything else ("other": builds, other processes); then how often each of our other
 threads was switched in (its wake-ups) per second, and how long it ran
 (on-CPU ms per second: the work it takes from the hot threads' cores when
-no core is spare). Last, the p99 and p99.9 wait those off-CPU spans imply
+no core is spare), in how many runs, how long each (p50, p99, longest),
+and how often its switch-in preempted a hot thread. Last, the p99 and p99.9 wait those off-CPU spans imply
 for events arriving uniformly (an event that arrives while a hot thread is
 off waits out the rest of the span; both threads' spans pooled, an upper
 bound where they overlap): compare it with the run's measured p99 to see
@@ -72,6 +73,8 @@ def main():
     stolen = collections.defaultdict(list)  # label -> [off-CPU durations]
     switched_in = collections.Counter()  # our non-hot tids -> switch-ins
     on_cpu = collections.Counter()  # our non-hot thread names -> seconds on a CPU
+    runs = collections.defaultdict(list)  # our non-hot thread names -> each run's seconds
+    took_hot = collections.Counter()  # our non-hot thread names -> switch-ins preempting a hot thread
     running = {}  # cpu -> (tid, since)
     first = last = None
     switches = []
@@ -108,8 +111,11 @@ def main():
             stolen[label].append(time_s - since)
         if nxt in ours and nxt not in hot_tids:
             switched_in[names[nxt]] += 1
+            if prev in hot_tids and m["state"].startswith("R"):
+                took_hot[names[nxt]] += 1
         if cpu in running and running[cpu][0] == prev and prev in ours and prev not in hot_tids:
             on_cpu[names[prev]] += time_s - running[cpu][1]
+            runs[names[prev]].append(time_s - running[cpu][1])
         running[cpu] = (nxt, time_s)
     seconds = max((last or 0) - (first or 0), 1e-9)
     print(f"window (hot threads' first to last switch): {seconds:.2f} s; hot threads: {sorted(names[t] for t in hot_tids)}")
@@ -138,10 +144,16 @@ def main():
             f"| {implied_wait(spans, seconds, 0.001) * 1e6:.0f} | {sum(spans) / seconds * 100:.2f} % |"
         )
     print()
-    print("| our other thread | switched in /s | on-CPU ms/s |")
-    print("|---|---:|---:|")
+    print("| our other thread | switched in /s | of which preempting a hot thread /s | on-CPU ms/s | runs | run p50 µs | run p99 µs | longest run µs |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, count in switched_in.most_common():
-        print(f"| {name} | {count / seconds:.1f} | {on_cpu[name] * 1e3 / seconds:.2f} |")
+        lengths = sorted(runs[name]) or [0.0]
+        print(
+            f"| {name} | {count / seconds:.1f} | {took_hot[name] / seconds:.1f} "
+            f"| {on_cpu[name] * 1e3 / seconds:.2f} | {len(runs[name])} "
+            f"| {lengths[len(lengths) // 2] * 1e6:.0f} | {lengths[min(len(lengths) - 1, len(lengths) * 99 // 100)] * 1e6:.0f} "
+            f"| {lengths[-1] * 1e6:.0f} |"
+        )
 
 
 def implied_wait(spans, seconds, tail):

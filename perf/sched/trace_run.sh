@@ -9,9 +9,13 @@
 #   HOT=ingest+risk+str perf/sched/trace_run.sh /tmp/quiet-fused --only fused
 #
 # Runs target/release/pipeline --latency-rate 100000 --seconds 4 --trace
-# with the arguments given (build it first), writes OUT_DIR/run.txt (the
-# row, the trace's tables, the CPU pressure before and after) and
-# OUT_DIR/slow-<row>.txt (perf/sched/slow_events.py per traced row). HOT
+# with the arguments given (build it first; PIPELINE=path runs another
+# build), writes OUT_DIR/run.txt (the
+# row, the trace's tables, the CPU pressure before and after),
+# OUT_DIR/slow-<row>.txt (perf/sched/slow_events.py per traced row) and
+# OUT_DIR/preemptions.txt (perf/sched/preemptions.py: who preempted the hot
+# threads, and each of our other threads' runs: how many, how long, how
+# many took a hot thread's CPU). HOT
 # names the stage threads in plan order (default: the two-thread plan's).
 set -eu
 out=$1
@@ -27,10 +31,14 @@ mkdir -p "$out"
     echo "cpu pressure after: $(head -1 /proc/pressure/cpu)"
 } > "$out/run.txt"
 perf script --ns -i "$out/sched.data" -F comm,pid,tid,cpu,time,event,trace > "$out/sched.txt" 2>/dev/null
-pid=$(grep -m1 -o '^ *pipeline *[0-9]*/' "$out/sched.txt" | grep -o '[0-9]*')
+# The kernel keeps 15 bytes of a task's name.
+comm=$(basename "$pipeline" | cut -c1-15)
+pid=$(grep -m1 -o "^ *$comm *[0-9]*/" "$out/sched.txt" | grep -o '[0-9]*/' | tr -d /)
 for csv in "$out"/trace/*.csv; do
     row=$(basename "$csv" .csv)
     python3 "$here/slow_events.py" "$csv" "$out/sched.txt" --pid "$pid" --hot "$hot" > "$out/slow-$row.txt"
     echo "$out/slow-$row.txt"
 done
+python3 "$here/preemptions.py" "$out/sched.txt" --pid "$pid" --hot "$hot" > "$out/preemptions.txt"
+echo "$out/preemptions.txt"
 rm -f "$out/sched.data"

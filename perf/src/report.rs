@@ -11,7 +11,14 @@ use serde_json::{json, Value};
 
 /// Variant names, shared by the tables and the ratio keys.
 pub const FUSED: &str = "genesis fused";
+/// At the offered rate this is the goal row, and it runs pinned whatever
+/// `--no-pin` says: the engine's plans pin by default, so that is how it is
+/// deployed. Unpaced it follows `--no-pin` like every Genesis row.
 pub const PIPELINED: &str = "genesis pipelined";
+/// The pipelined plan at the offered rate with its threads left unpinned
+/// (`pin_threads = false`): the row the goal ratio used before, kept beside
+/// the goal row (its ratio keeps the baseline's key, `p99_pipelined_over_fused`).
+pub const PIPELINED_UNPINNED: &str = "genesis pipelined unpinned";
 pub const CROSSBEAM: &str = "crossbeam thread-per-stage";
 pub const MPSC: &str = "std mpsc thread-per-stage";
 pub const TOKIO: &str = "tokio tasks";

@@ -14,9 +14,10 @@
 //! over loopback sockets at that rate (ITCH and WebSocket in, FIX out);
 //! Genesis fused at the load generator's fixed rates; the allocation count;
 //! the soak (in a child process). Never more than two spinning threads at once.
-//! At the offered rate the pipelined row sits between two sets of
+//! At the offered rate the pipelined row (the goal row: pinned, as the
+//! engine's plans are by default, whatever `--no-pin` says) sits between two sets of
 //! cache-line round trips (five repeats each; the hop is compared with
-//! their median), and a `genesis pipelined SCHED_FIFO` row follows the
+//! their median), the same plan unpinned follows it, and a `genesis pipelined SCHED_FIFO` row follows the
 //! five variants when the process may use `SCHED_FIFO` (`--realtime-priority`). Writes
 //! `report.md` and `report.json` to `--out` and prints the markdown.
 
@@ -27,7 +28,9 @@ use genesis_perf::counting_alloc::CountingAlloc;
 use genesis_perf::genesis::Plan;
 use genesis_perf::machine::Machine;
 use genesis_perf::outcome::Outcome;
-use genesis_perf::report::{Report, CROSSBEAM, FUSED, MPSC, PIPELINED, TOKIO, TWO_THREAD};
+use genesis_perf::report::{
+    Report, CROSSBEAM, FUSED, MPSC, PIPELINED, PIPELINED_UNPINNED, TOKIO, TWO_THREAD,
+};
 use genesis_perf::setup::{PLAN_FUSED, PLAN_TWO_CORES};
 use genesis_perf::threaded::{Crossbeam, StdMpsc};
 use genesis_perf::{floor, genesis, loopback, markdown, memory, threaded, tokio_pipeline};
@@ -116,6 +119,8 @@ struct RunArgs {
     soak_rate: u64,
     /// Leave Genesis's threads unpinned (the baselines always are): on a
     /// shared machine a pinned thread cannot leave a core others keep busy.
+    /// The pipelined goal row at the offered rate runs pinned regardless,
+    /// with an unpinned row beside it.
     #[arg(long)]
     no_pin: bool,
     /// At the offered rate, also run Genesis pipelined pinned with its stage
@@ -191,7 +196,8 @@ const RTT_ROUND_TRIPS: u64 = 40_000;
 type RoundTripBeside = (floor::RoundTrip, Vec<u64>);
 
 /// All five variants at `rate_per_sec` (0: unpaced), `seconds` each; at an
-/// offered rate, with the round trip measured beside the pipelined row.
+/// offered rate, with the round trip measured beside the pipelined row
+/// (pinned: the goal row) and the pipelined plan unpinned after it.
 fn all_variants(
     root: &Path,
     rate_per_sec: u64,
@@ -202,9 +208,10 @@ fn all_variants(
         cores: PLAN_FUSED,
         pin,
     };
+    // The goal row at the offered rate runs as deployed: pinned.
     let pipelined = Plan {
         cores: PLAN_TWO_CORES,
-        pin,
+        pin: pin || rate_per_sec > 0,
     };
     let label = |name: &str| format!("{name} @ {rate_per_sec}");
     let mut outcomes = Vec::new();
@@ -240,6 +247,16 @@ fn all_variants(
     } else {
         None
     };
+    if rate_per_sec > 0 {
+        progress(&label(PIPELINED_UNPINNED));
+        let unpinned = Plan {
+            cores: PLAN_TWO_CORES,
+            pin: false,
+        };
+        outcomes.push(in_dir(root, &label(PIPELINED_UNPINNED), |d| {
+            genesis::run(PIPELINED_UNPINNED, d, unpinned, rate_per_sec, seconds)
+        })?);
+    }
     progress(&label(CROSSBEAM));
     outcomes.push(in_dir(root, &label(CROSSBEAM), |d| {
         threaded::run::<Crossbeam>(CROSSBEAM, d, rate_per_sec, seconds)
@@ -352,7 +369,7 @@ fn run(args: RunArgs) -> Result<()> {
 
     notes.push("Spikes of 1–5 ms from the hypervisor/OS appear in every variant on this kind of VM (DESIGN.md): read max with that in mind.".into());
     notes.push(format!(
-        "Genesis variants run through `genesis_cli::run` (the engine's run with the simulated venue beside it) with the reporter thread attached (1 s intervals, no log file), threads {}; the baselines are unpinned, as a user would write them.",
+        "Genesis variants run through `genesis_cli::run` (the engine's run with the simulated venue beside it) with the reporter thread attached (1 s intervals, writing the HdrHistogram interval log to `genesis-data/latency/`), threads {}, except at the offered rate `{PIPELINED}`, the goal row, which always runs pinned to cores 0 and 1 as the engine's plans do by default, and `{PIPELINED_UNPINNED}`, the same plan unpinned; the baselines are unpinned, as a user would write them.",
         if args.no_pin { "unpinned (`--no-pin`)" } else { "pinned to their cores" }
     ));
     let report = Report {

@@ -117,6 +117,11 @@ struct Args {
     /// (`<row>.csv`, times on CLOCK_MONOTONIC).
     #[arg(long)]
     trace_csv: Option<PathBuf>,
+    /// With `--latency-rate`: skip the cache-line round trips beside each
+    /// pipelined row (and the hop ratio), e.g. under valgrind, where a
+    /// ping-pong between two threads it runs one at a time takes hours.
+    #[arg(long)]
+    no_round_trip: bool,
 }
 
 /// How a row's threads wait: the `spin-park` budget if any, and a sleeping head's sleep.
@@ -600,7 +605,7 @@ fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
             "fused" => ("genesis fused", PLAN_FUSED),
             _ => ("genesis pipelined", PLAN_TWO_CORES),
         };
-        let before = (name != "fused")
+        let before = (name != "fused" && !args.no_round_trip)
             .then(|| round_trip_p50("before"))
             .transpose()?;
         if args.trace {
@@ -623,16 +628,18 @@ fn latency_comparison(args: &Args, rate: u64) -> Result<()> {
             "{name} @ {rate}/s: {} events, end to end p50 {} ns, p99 {} ns, p99.9 {} ns, max {} ns ({})",
             outcome.events, e.p50_ns, e.p99_ns, e.p99_9_ns, e.max_ns, outcome.plan
         );
-        let Some(before) = before else {
+        if name == "fused" {
             fused_p99 = Some(e.p99_ns.max(1));
             continue;
-        };
-        let rtt = median_of(vec![before, round_trip_p50("after")?]);
-        if let Some(hop) = hop_p50_ns(&outcome) {
-            println!(
-                "stage hop p50 {hop} ns = {:.1}x the cache-line round trip p50 ({rtt} ns, median of before and after)",
-                hop as f64 / rtt as f64
-            );
+        }
+        if let Some(before) = before {
+            let rtt = median_of(vec![before, round_trip_p50("after")?]);
+            if let Some(hop) = hop_p50_ns(&outcome) {
+                println!(
+                    "stage hop p50 {hop} ns = {:.1}x the cache-line round trip p50 ({rtt} ns, median of before and after)",
+                    hop as f64 / rtt as f64
+                );
+            }
         }
         if let Some(fused) = fused_p99 {
             println!(
