@@ -740,19 +740,24 @@ impl Driver {
             // read-ahead for its time; whenever the venue needs a row, the
             // rows held and the room left are what reading one at a time
             // leaves), for one pass through this loop per run.
+            // The run's records go from the reader's decoding straight
+            // into their slots.
             let run = (self.rows_max - self.rows.len()).min(READ_RUN_ROWS);
-            for _ in 0..run {
-                let Some(record) = feed.next_record() else {
-                    self.tape_ended();
-                    break;
-                };
-                self.last_read_local_ns = record.ts_local_ns;
-                let venue_ns = venue_time_of(self.venue_time, &record);
-                self.rows.push_with(|row| {
-                    row.record = record;
+            let (rows, venue_time) = (&mut self.rows, self.venue_time);
+            let read = feed.read_run(run, |record| {
+                let venue_ns = venue_time_of(venue_time, record);
+                rows.push_with(|row| {
+                    row.record = *record;
                     row.touch = (0, 0);
                     row.venue_ns = venue_ns;
                 });
+            });
+            if read > 0 {
+                let last = self.rows.get(self.rows.len() - 1).expect("a row was read");
+                self.last_read_local_ns = last.record.ts_local_ns;
+            }
+            if read < run {
+                self.tape_ended();
             }
         }
         true
