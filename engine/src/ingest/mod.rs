@@ -313,18 +313,42 @@ impl Lanes {
         PENDING_MAX - self.pending.len()
     }
 
-    /// [`Lanes::route`] for the market source's events: a market-data
-    /// event with conflation off and nothing waiting (a backtest's tape
-    /// row) is counted and published without the other lanes' checks (no
-    /// fill to look up, nothing to park).
+    /// [`Lanes::route`] for the market source's events: with conflation
+    /// off and nothing waiting, a market-data event (a backtest's tape
+    /// row) or a venue reply (a backtest's, handed over between the rows)
+    /// is counted and published here, without the call and the other
+    /// lanes' checks (nothing to park; a reply's fill looked up as `route`
+    /// does).
     #[inline(always)]
     fn route_market(&mut self, event: &mut Event, sink: &mut dyn Sink) {
-        if self.conflate || !self.pending.is_empty() || event.kind.lane() != Lane::MarketData {
+        if self.conflate || !self.pending.is_empty() {
             return self.route(event, sink);
         }
-        self.counters.market_data += 1;
+        match event.kind.lane() {
+            Lane::MarketData => self.counters.market_data += 1,
+            Lane::Venue if event.kind != EventKind::Timer => {
+                self.counters.venue += 1;
+                self.flag_duplicate_fill(event);
+            }
+            Lane::Venue | Lane::Control => return self.route(event, sink),
+        }
         if !self.publish(event, sink) {
             self.pending.push_back(*event);
+        }
+    }
+
+    /// Flags a fill whose exec id was seen before (and counts it); every
+    /// fill's exec id is remembered.
+    #[inline(always)]
+    fn flag_duplicate_fill(&mut self, event: &mut Event) {
+        if let Some(fill) = event.fill() {
+            // A source may know a fill is a resend before ingest does (the
+            // FIX client: one reconciliation already counted).
+            let seen = !self.exec_ids.insert(fill.exec_id.0, ());
+            if seen || event.is_duplicate() {
+                event.flags |= FLAG_DUPLICATE;
+                self.counters.duplicate_fills += 1;
+            }
         }
     }
 
@@ -338,15 +362,7 @@ impl Lanes {
             Lane::Venue if event.kind == EventKind::Timer => self.counters.timers += 1,
             Lane::Venue => self.counters.venue += 1,
         }
-        if let Some(fill) = event.fill() {
-            // A source may know a fill is a resend before ingest does (the
-            // FIX client: one reconciliation already counted).
-            let seen = !self.exec_ids.insert(fill.exec_id.0, ());
-            if seen || event.is_duplicate() {
-                event.flags |= FLAG_DUPLICATE;
-                self.counters.duplicate_fills += 1;
-            }
-        }
+        self.flag_duplicate_fill(event);
         let conflating = lane == Lane::MarketData && self.conflate;
         if conflating && !self.parked_order.is_empty() {
             return self.park(*event);
