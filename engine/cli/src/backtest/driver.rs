@@ -84,7 +84,7 @@ const BLANK_REQUEST: OrderRequest = OrderRequest {
     trigger_seq: 0,
 };
 /// Rows the driver reads from the tape at once (when it reads it itself).
-const READ_RUN_ROWS: usize = 16;
+const READ_RUN_ROWS: usize = 64;
 /// Rows between two updates of the progress counters.
 const PROGRESS_EVERY_ROWS: u64 = 4_096;
 
