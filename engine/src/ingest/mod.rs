@@ -620,4 +620,95 @@ mod tests {
             "the order went out right after the event it was decided on"
         );
     }
+
+    /// Keeps every event published.
+    struct Published(Vec<Event>);
+
+    impl Sink for Published {
+        fn offer(&mut self, event: &Event) -> bool {
+            self.0.push(*event);
+            true
+        }
+    }
+
+    // Venue replies handed over by the market source (a backtest's, between
+    // its rows) take the inline path; the same script through the venue
+    // source takes `route`. Both publish the same events with the same
+    // flags (a repeated exec id, and a fill its source already marked,
+    // flagged duplicate) and count the same.
+    #[test]
+    fn replies_from_the_market_source_route_as_the_venue_source_does() {
+        use crate::event::{Fill, OrderAck, FLAG_DUPLICATE};
+        use crate::units::{ExecId, OrderId};
+        let fill = |exec_id: u64| {
+            let fill = Fill {
+                order_id: OrderId(7),
+                exec_id: ExecId(exec_id),
+                price: Price(100),
+                qty: Qty(1),
+            };
+            Event::new(InstrumentId(0), Side::Buy, Input::Fill(fill))
+        };
+        let ack = Event::new(
+            InstrumentId(0),
+            Side::Buy,
+            Input::OrderAck(OrderAck {
+                order_id: OrderId(7),
+                venue_order_id: 70,
+                price: Price(100),
+                qty: Qty(2),
+            }),
+        );
+        let mut marked = fill(4);
+        marked.flags |= FLAG_DUPLICATE;
+        let timer = Event::new(InstrumentId(0), Side::None, Input::Timer(1));
+        let script = vec![
+            top(100),
+            ack,
+            fill(1),
+            top(101),
+            fill(2),
+            fill(1),
+            timer,
+            fill(3),
+            marked,
+            top(102),
+            fill(2),
+        ];
+        let run = |as_market: bool| {
+            let scripted = Box::new(ScriptedSource::new(script.clone()));
+            let (venue, market): (Box<dyn Source>, Box<dyn Source>) = if as_market {
+                (Box::new(NoSource), scripted)
+            } else {
+                (scripted, Box::new(NoSource))
+            };
+            let sources = Sources {
+                control: Box::new(NoSource),
+                venue,
+                market,
+            };
+            let mut ingest = Ingest::new(sources, EpochClock::new(), 1, false, 16, 0);
+            let mut published = Published(Vec::new());
+            while !ingest.is_drained() {
+                ingest.poll(&mut published);
+            }
+            (published.0, ingest.counters())
+        };
+        let (inline, inline_counters) = run(true);
+        let (routed, routed_counters) = run(false);
+        assert_eq!(inline.len(), script.len());
+        assert_eq!(inline, routed, "the same events, numbers and flags");
+        assert_eq!(inline_counters, routed_counters);
+        assert_eq!(
+            inline_counters.duplicate_fills, 3,
+            "exec ids 1 and 2 again, and 4 marked"
+        );
+        assert_eq!(inline_counters.venue, 7);
+        assert_eq!(inline_counters.timers, 1);
+        let flagged: Vec<bool> = inline.iter().map(Event::is_duplicate).collect();
+        assert_eq!(
+            flagged,
+            [false, false, false, false, false, true, false, false, true, false, true]
+        );
+    }
 }
