@@ -578,7 +578,7 @@ impl Driver {
             self.hand_over_row(emit);
             self.timing_ends(clock, started);
             *handed += 1;
-            if !self.requests_in.is_empty() {
+            if self.requests_in.any_sent() {
                 self.take_sent_requests();
                 if !BOUNDED {
                     return Next::Arrived;
@@ -808,15 +808,16 @@ impl Driver {
     }
 
     /// Moves the orders execution sent into the arrival queue (after every
-    /// hand-over of a fused plan: one look at the queue when it is empty).
+    /// hand-over of a fused plan: one load of the link's flag when none was sent).
     #[inline(always)]
     fn take_requests(&mut self) {
-        if !self.requests_in.is_empty() {
+        if self.requests_in.any_sent() {
             self.take_sent_requests();
         }
     }
 
     fn take_sent_requests(&mut self) {
+        self.requests_in.take_sent_flag();
         while let Some(request) = self.requests_in.pop() {
             // An order is decided at the time of the event that made it,
             // never after the backtest's now, and the link to the venue is a
