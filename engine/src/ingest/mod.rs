@@ -120,6 +120,9 @@ struct Lanes {
 
 pub struct Ingest {
     sources: Sources,
+    /// The venue source may have requests to send after an event
+    /// ([`Source::may_send`], asked once).
+    venue_may_send: bool,
     lanes: Lanes,
     timer_interval_ns: u64,
     timer_due_ns: u64,
@@ -137,8 +140,10 @@ impl Ingest {
     ) -> Ingest {
         let mut sources = sources;
         let trigger_stamps = sources.venue.tick_to_trade().map(|t2t| t2t.stamps());
+        let venue_may_send = sources.venue.may_send();
         Ingest {
             sources,
+            venue_may_send,
             lanes: Lanes {
                 clock,
                 seq_next: 1,
@@ -225,11 +230,12 @@ impl Ingest {
             lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
         if market_may_flow {
             lanes.read_ns = 0;
+            let venue_may_send = self.venue_may_send;
             market.poll_in_place(&clock, POLL_BUDGET_MAX, &mut |ev| {
                 lanes.route_market(ev, sink);
                 // An order the fused stages made on this update leaves now,
                 // not after the rest of the batch is processed and journaled.
-                if venue.send_due() {
+                if venue_may_send && venue.send_due() {
                     venue.poll(&clock, 0, &mut |_| {});
                 }
             });

@@ -1110,6 +1110,12 @@ impl Source for DriverLane {
     fn is_exhausted(&self) -> bool {
         lock(&self.driver).is_finished()
     }
+
+    /// Execution's orders reach the driver through its own link, taken
+    /// after every hand-over: the lane has nothing to send.
+    fn may_send(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
