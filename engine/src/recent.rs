@@ -1,13 +1,23 @@
-//! A fixed-capacity memory of recently seen ids: an FxHashMap plus a ring
-//! that evicts the oldest id once the capacity is reached. Both are sized at
-//! construction, so inserting never allocates after start-up.
+//! A fixed-capacity memory of recently seen ids: a ring of the last
+//! `capacity` ids, oldest evicted first, and their values. Everything is
+//! sized at construction, so inserting never allocates after start-up.
+//!
+//! While the ids arrive rising (each greater than the one before, as a
+//! venue numbers its executions), the ring read from its oldest is sorted:
+//! a new id is known to be new by one compare with the newest, its value
+//! sits beside it in the ring, and a look-up is a binary search. The first
+//! id that does not rise moves the remembered ids into an FxHashMap, which
+//! answers from then on (until the memory is cleared). Both forms remember
+//! and forget the same ids; the rising form touches one ring slot per id
+//! where the table touched a bucket at a random place for the new id and
+//! another for the evicted one.
 //!
 //! Its state (the ids, oldest first, with their values) is saved and
 //! restored for restarts; restoring into a smaller memory keeps the newest.
 //!
-//! Both are written through at construction ([`RecentMap::with_capacity`];
+//! Everything is written through at construction ([`RecentMap::with_capacity`];
 //! `with_capacity_on_demand` for memories written rarely), so the memory
-//! they reserve is resident from start-up: left to the kernel, the ring's pages would
+//! it reserves is resident from start-up: left to the kernel, the ring's pages would
 //! become resident one by one as ids land in them, and the table's as
 //! hashes hit them, which at a live order rate takes many minutes and reads
 //! as a slow leak in a soak.
@@ -20,8 +30,18 @@ use std::collections::hash_map::Entry;
 const SAVED_IDS_MAX: usize = 1 << 24;
 
 pub struct RecentMap<V: Copy> {
+    /// The remembered ids and their values once the ids stopped rising;
+    /// empty while they rise.
     values: FxHashMap<u64, V>,
     ring: Box<[u64]>,
+    /// While the ids rise: the value of `ring[index]` at `index` (filled
+    /// as the ring is, then overwritten in place; room reserved for the
+    /// whole ring).
+    rising_values: Vec<V>,
+    /// Every id remembered since the memory was last empty was greater
+    /// than the one before it: the ring, from its oldest, is sorted and
+    /// `rising_values` holds the values.
+    rising: bool,
     next_index: usize,
     len: usize,
 }
@@ -38,6 +58,7 @@ impl<V: Copy + Default> RecentMap<V> {
         memory.values.extend(keys.map(|key| (key, V::default())));
         memory.values.clear();
         memory.ring.fill(u64::MAX);
+        memory.rising_values.resize(capacity, V::default());
         memory
     }
 }
@@ -53,6 +74,8 @@ impl<V: Copy> RecentMap<V> {
         RecentMap {
             values,
             ring: vec![0; capacity].into_boxed_slice(),
+            rising_values: Vec::with_capacity(capacity),
+            rising: true,
             next_index: 0,
             len: 0,
         }
@@ -60,12 +83,25 @@ impl<V: Copy> RecentMap<V> {
 
     #[inline]
     pub fn get(&self, id: u64) -> Option<V> {
+        if self.rising {
+            return self.rising_index(id).map(|index| self.rising_values[index]);
+        }
         self.values.get(&id).copied()
     }
 
     /// Remembers `id`; returns false (and keeps the old value) if it was already known.
     #[inline]
     pub fn insert(&mut self, id: u64, value: V) -> bool {
+        if self.rising {
+            if self.newest().is_none_or(|newest| id > newest) {
+                self.push_rising(id, value);
+                return true;
+            }
+            if self.rising_index(id).is_some() {
+                return false;
+            }
+            self.stop_rising();
+        }
         // One probe for the check and the insert: the table has room for
         // one id more than the ring (reserved at construction), so the new
         // id goes in before the oldest leaves.
@@ -83,10 +119,7 @@ impl<V: Copy> RecentMap<V> {
             self.len += 1;
         }
         self.ring[self.next_index] = id;
-        self.next_index += 1;
-        if self.next_index == self.ring.len() {
-            self.next_index = 0;
-        }
+        self.advance();
         debug_assert_eq!(
             self.values.len(),
             self.len,
@@ -99,10 +132,98 @@ impl<V: Copy> RecentMap<V> {
     /// Sets `id`'s value, remembering it as a new id if it was not known.
     #[inline]
     pub fn set(&mut self, id: u64, value: V) {
-        if let Some(slot) = self.values.get_mut(&id) {
+        if self.rising {
+            if let Some(index) = self.rising_index(id) {
+                self.rising_values[index] = value;
+                return;
+            }
+        } else if let Some(slot) = self.values.get_mut(&id) {
             *slot = value;
+            return;
+        }
+        self.insert(id, value);
+    }
+
+    /// The newest id remembered, if any.
+    #[inline]
+    fn newest(&self) -> Option<u64> {
+        if self.len == 0 {
+            return None;
+        }
+        let index = self
+            .next_index
+            .checked_sub(1)
+            .unwrap_or(self.ring.len() - 1);
+        Some(self.ring[index])
+    }
+
+    /// Remembers `id`, greater than every id remembered, while they rise.
+    #[inline]
+    fn push_rising(&mut self, id: u64, value: V) {
+        debug_assert!(self.rising && self.values.is_empty(), "the ring alone");
+        let index = self.next_index;
+        self.ring[index] = id;
+        if index < self.rising_values.len() {
+            self.rising_values[index] = value;
         } else {
-            self.insert(id, value);
+            debug_assert_eq!(index, self.rising_values.len(), "filled in order");
+            debug_assert!(index < self.rising_values.capacity(), "room reserved");
+            self.rising_values.push(value);
+        }
+        if self.len < self.ring.len() {
+            self.len += 1;
+        }
+        self.advance();
+    }
+
+    #[inline]
+    fn advance(&mut self) {
+        self.next_index += 1;
+        if self.next_index == self.ring.len() {
+            self.next_index = 0;
+        }
+    }
+
+    /// Where `id` is in the ring while the ids rise: a binary search of
+    /// the two sorted runs, the oldest ids from `next_index` to the end
+    /// (once the ring is full) and the newer from the start.
+    fn rising_index(&self, id: u64) -> Option<usize> {
+        debug_assert!(self.rising, "the ring is sorted");
+        let (older, newer) = if self.len == self.ring.len() {
+            (&self.ring[self.next_index..], &self.ring[..self.next_index])
+        } else {
+            (&self.ring[..0], &self.ring[..self.len])
+        };
+        let older_start = self.ring.len() - older.len();
+        match older.binary_search(&id) {
+            Ok(index) => Some(older_start + index),
+            Err(_) => newer.binary_search(&id).ok(),
+        }
+    }
+
+    /// An id came that does not rise: the remembered ids and their values
+    /// move into the table, which answers from now on.
+    #[cold]
+    fn stop_rising(&mut self) {
+        debug_assert!(
+            self.values.is_empty(),
+            "the table is unused while the ids rise"
+        );
+        let start = self.oldest_index();
+        for offset in 0..self.len {
+            let index = (start + offset) % self.ring.len();
+            self.values
+                .insert(self.ring[index], self.rising_values[index]);
+        }
+        self.rising = false;
+    }
+
+    /// The ring slot of the oldest id remembered.
+    fn oldest_index(&self) -> usize {
+        if self.len == self.ring.len() {
+            self.next_index
+        } else {
+            0
         }
     }
 
@@ -120,14 +241,15 @@ impl<V: Copy> RecentMap<V> {
 
     /// Every remembered id with its value, from the oldest to the newest.
     pub fn iter_oldest_first(&self) -> impl Iterator<Item = (u64, V)> + '_ {
-        let start = if self.len == self.ring.len() {
-            self.next_index
-        } else {
-            0
-        };
+        let start = self.oldest_index();
         (0..self.len).map(move |offset| {
-            let id = self.ring[(start + offset) % self.ring.len()];
-            let value = self.values.get(&id).copied();
+            let index = (start + offset) % self.ring.len();
+            let id = self.ring[index];
+            let value = if self.rising {
+                self.rising_values.get(index).copied()
+            } else {
+                self.values.get(&id).copied()
+            };
             (id, value.expect("every id in the ring is remembered"))
         })
     }
@@ -135,6 +257,7 @@ impl<V: Copy> RecentMap<V> {
     /// Forgets every id, keeping the memory's allocation.
     pub fn clear(&mut self) {
         self.values.clear();
+        self.rising = true;
         self.next_index = 0;
         self.len = 0;
     }
@@ -239,5 +362,121 @@ mod tests {
             small.iter_oldest_first().collect::<Vec<_>>(),
             vec![(7, 70), (8, 80)]
         );
+    }
+
+    /// The memory as a plain list: the last `capacity` ids remembered,
+    /// oldest first, with their values.
+    struct Model {
+        capacity: usize,
+        ids: std::collections::VecDeque<(u64, u32)>,
+    }
+
+    impl Model {
+        fn get(&self, id: u64) -> Option<u32> {
+            self.ids.iter().find(|(i, _)| *i == id).map(|(_, v)| *v)
+        }
+
+        fn insert(&mut self, id: u64, value: u32) -> bool {
+            if self.get(id).is_some() {
+                return false;
+            }
+            if self.ids.len() == self.capacity {
+                self.ids.pop_front();
+            }
+            self.ids.push_back((id, value));
+            true
+        }
+
+        fn set(&mut self, id: u64, value: u32) {
+            match self.ids.iter_mut().find(|(i, _)| *i == id) {
+                Some(slot) => slot.1 = value,
+                None => {
+                    self.insert(id, value);
+                }
+            }
+        }
+    }
+
+    // Ids that mostly rise (as a venue numbers its executions), now and
+    // then an old or repeated one, a clear or a save and restore: the
+    // memory answers every insert, get and set as the plain list does and
+    // lists the same ids, oldest first, after every step, whether it is
+    // still in its rising form or has moved to the table.
+    proptest::proptest! {
+        #[test]
+        fn remembers_what_a_plain_list_does(
+            capacity in 1usize..9,
+            on_demand in proptest::bool::ANY,
+            steps in proptest::collection::vec((0u8..20, 0u64..40, 1u64..4, proptest::num::u32::ANY), 1..200),
+        ) {
+            let mut memory: RecentMap<u32> = if on_demand {
+                RecentMap::with_capacity_on_demand(capacity)
+            } else {
+                RecentMap::with_capacity(capacity)
+            };
+            let mut model = Model { capacity, ids: Default::default() };
+            let mut last = 0u64;
+            for (kind, old_id, delta, value) in steps {
+                match kind {
+                    0..=12 => {
+                        last += delta;
+                        proptest::prop_assert_eq!(memory.insert(last, value), model.insert(last, value));
+                    }
+                    13..=14 => {
+                        proptest::prop_assert_eq!(memory.insert(old_id, value), model.insert(old_id, value));
+                    }
+                    15..=16 => {
+                        let id = if kind == 15 { old_id } else { last };
+                        memory.set(id, value);
+                        model.set(id, value);
+                    }
+                    17 => {
+                        let mut out = StateWriter::new();
+                        memory.save_state(&mut out, |w, v| w.u64(u64::from(v)));
+                        let bytes = out.into_bytes();
+                        memory = RecentMap::with_capacity(capacity);
+                        memory
+                            .restore_state(&mut StateReader::new(&bytes), "ids", |r| {
+                                r.u64("value").map(|v| v as u32)
+                            })
+                            .unwrap();
+                    }
+                    18 => {
+                        memory.clear();
+                        model.ids.clear();
+                    }
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(memory.len(), model.ids.len());
+                proptest::prop_assert_eq!(
+                    memory.iter_oldest_first().collect::<Vec<_>>(),
+                    model.ids.iter().copied().collect::<Vec<_>>()
+                );
+                for id in [old_id, last, last + 1] {
+                    proptest::prop_assert_eq!(memory.get(id), model.get(id), "id {}", id);
+                }
+            }
+        }
+    }
+
+    // Rising ids stay in the ring alone; the first one that does not rise
+    // moves the memory to its table, and a clear brings the rising form back.
+    #[test]
+    fn rising_ids_keep_the_ring_form_until_one_does_not_rise() {
+        let mut m = RecentMap::with_capacity(3);
+        for id in 10..20 {
+            assert!(m.insert(id, ()));
+        }
+        assert!(m.rising && m.values.is_empty());
+        assert!(!m.insert(18, ()), "a remembered id, found by the search");
+        assert!(m.rising);
+        assert!(m.insert(12, ()), "an evicted id is new again");
+        assert!(!m.rising && m.values.len() == 3);
+        assert_eq!(
+            m.iter_oldest_first().map(|(id, _)| id).collect::<Vec<_>>(),
+            [18, 19, 12]
+        );
+        m.clear();
+        assert!(m.rising && m.insert(1, ()));
     }
 }

@@ -135,6 +135,42 @@ impl TapeFeed {
         }
     }
 
+    /// Up to `max` records, each handed to `take` in order; how many.
+    /// Fewer than `max`: the tapes ended or failed (the error kept for
+    /// [`TapeFeed::error`]), every record before the failure handed out.
+    /// The records of `max` calls of [`TapeFeed::next_record`], for one
+    /// look at the reading and the format per run, and no record returned
+    /// through two results on its way.
+    #[inline]
+    pub fn read_run(&mut self, max: usize, mut take: impl FnMut(&TapeRecord)) -> usize {
+        let read = match &mut self.reading {
+            Reading::Here(records) => {
+                let mut read = 0;
+                let result = records.read_run(max, |record| {
+                    read += 1;
+                    take(record);
+                });
+                result.map(|_| read).map_err(|error| (read, error))
+            }
+            Reading::Ahead(ahead) => ahead.read_run(max, take),
+            Reading::Done => Ok(0),
+        };
+        let read = match read {
+            Ok(read) => read,
+            Err((read, error)) => {
+                self.error = Some(error);
+                self.finish();
+                self.records += read as u64;
+                return read;
+            }
+        };
+        self.records += read as u64;
+        if read < max && !self.is_done() {
+            self.finish();
+        }
+        read
+    }
+
     /// The tapes ended (or failed): the readers (and the reader thread) go.
     fn finish(&mut self) {
         self.bytes_read_at_end = self.file_bytes_read();
@@ -207,6 +243,23 @@ impl ReadAhead {
             bytes_read,
             thread: Some(thread),
         }
+    }
+
+    /// Up to `max` records to `take`; how many, or the error after how many.
+    #[inline]
+    fn read_run(
+        &mut self,
+        max: usize,
+        mut take: impl FnMut(&TapeRecord),
+    ) -> Result<usize, (usize, TapeError)> {
+        for read in 0..max {
+            match self.next_record() {
+                Ok(Some(record)) => take(&record),
+                Ok(None) => return Ok(read),
+                Err(error) => return Err((read, error)),
+            }
+        }
+        Ok(max)
     }
 
     #[inline]

@@ -120,6 +120,9 @@ struct Lanes {
 
 pub struct Ingest {
     sources: Sources,
+    /// The venue source may have requests to send after an event
+    /// ([`Source::may_send`], asked once).
+    venue_may_send: bool,
     lanes: Lanes,
     timer_interval_ns: u64,
     timer_due_ns: u64,
@@ -137,8 +140,10 @@ impl Ingest {
     ) -> Ingest {
         let mut sources = sources;
         let trigger_stamps = sources.venue.tick_to_trade().map(|t2t| t2t.stamps());
+        let venue_may_send = sources.venue.may_send();
         Ingest {
             sources,
+            venue_may_send,
             lanes: Lanes {
                 clock,
                 seq_next: 1,
@@ -225,11 +230,12 @@ impl Ingest {
             lanes.pending.is_empty() || (lanes.conflate && lanes.pending_room() >= POLL_BUDGET_MAX);
         if market_may_flow {
             lanes.read_ns = 0;
+            let venue_may_send = self.venue_may_send;
             market.poll_in_place(&clock, POLL_BUDGET_MAX, &mut |ev| {
                 lanes.route_market(ev, sink);
                 // An order the fused stages made on this update leaves now,
                 // not after the rest of the batch is processed and journaled.
-                if venue.send_due() {
+                if venue_may_send && venue.send_due() {
                     venue.poll(&clock, 0, &mut |_| {});
                 }
             });
@@ -313,18 +319,42 @@ impl Lanes {
         PENDING_MAX - self.pending.len()
     }
 
-    /// [`Lanes::route`] for the market source's events: a market-data
-    /// event with conflation off and nothing waiting (a backtest's tape
-    /// row) is counted and published without the other lanes' checks (no
-    /// fill to look up, nothing to park).
+    /// [`Lanes::route`] for the market source's events: with conflation
+    /// off and nothing waiting, a market-data event (a backtest's tape
+    /// row) or a venue reply (a backtest's, handed over between the rows)
+    /// is counted and published here, without the call and the other
+    /// lanes' checks (nothing to park; a reply's fill looked up as `route`
+    /// does).
     #[inline(always)]
     fn route_market(&mut self, event: &mut Event, sink: &mut dyn Sink) {
-        if self.conflate || !self.pending.is_empty() || event.kind.lane() != Lane::MarketData {
+        if self.conflate || !self.pending.is_empty() {
             return self.route(event, sink);
         }
-        self.counters.market_data += 1;
+        match event.kind.lane() {
+            Lane::MarketData => self.counters.market_data += 1,
+            Lane::Venue if event.kind != EventKind::Timer => {
+                self.counters.venue += 1;
+                self.flag_duplicate_fill(event);
+            }
+            Lane::Venue | Lane::Control => return self.route(event, sink),
+        }
         if !self.publish(event, sink) {
             self.pending.push_back(*event);
+        }
+    }
+
+    /// Flags a fill whose exec id was seen before (and counts it); every
+    /// fill's exec id is remembered.
+    #[inline(always)]
+    fn flag_duplicate_fill(&mut self, event: &mut Event) {
+        if let Some(fill) = event.fill() {
+            // A source may know a fill is a resend before ingest does (the
+            // FIX client: one reconciliation already counted).
+            let seen = !self.exec_ids.insert(fill.exec_id.0, ());
+            if seen || event.is_duplicate() {
+                event.flags |= FLAG_DUPLICATE;
+                self.counters.duplicate_fills += 1;
+            }
         }
     }
 
@@ -338,15 +368,7 @@ impl Lanes {
             Lane::Venue if event.kind == EventKind::Timer => self.counters.timers += 1,
             Lane::Venue => self.counters.venue += 1,
         }
-        if let Some(fill) = event.fill() {
-            // A source may know a fill is a resend before ingest does (the
-            // FIX client: one reconciliation already counted).
-            let seen = !self.exec_ids.insert(fill.exec_id.0, ());
-            if seen || event.is_duplicate() {
-                event.flags |= FLAG_DUPLICATE;
-                self.counters.duplicate_fills += 1;
-            }
-        }
+        self.flag_duplicate_fill(event);
         let conflating = lane == Lane::MarketData && self.conflate;
         if conflating && !self.parked_order.is_empty() {
             return self.park(*event);
@@ -602,6 +624,97 @@ mod tests {
             *log.lock().unwrap(),
             ["event 1", "sent", "event 2", "event 3"],
             "the order went out right after the event it was decided on"
+        );
+    }
+
+    /// Keeps every event published.
+    struct Published(Vec<Event>);
+
+    impl Sink for Published {
+        fn offer(&mut self, event: &Event) -> bool {
+            self.0.push(*event);
+            true
+        }
+    }
+
+    // Venue replies handed over by the market source (a backtest's, between
+    // its rows) take the inline path; the same script through the venue
+    // source takes `route`. Both publish the same events with the same
+    // flags (a repeated exec id, and a fill its source already marked,
+    // flagged duplicate) and count the same.
+    #[test]
+    fn replies_from_the_market_source_route_as_the_venue_source_does() {
+        use crate::event::{Fill, OrderAck, FLAG_DUPLICATE};
+        use crate::units::{ExecId, OrderId};
+        let fill = |exec_id: u64| {
+            let fill = Fill {
+                order_id: OrderId(7),
+                exec_id: ExecId(exec_id),
+                price: Price(100),
+                qty: Qty(1),
+            };
+            Event::new(InstrumentId(0), Side::Buy, Input::Fill(fill))
+        };
+        let ack = Event::new(
+            InstrumentId(0),
+            Side::Buy,
+            Input::OrderAck(OrderAck {
+                order_id: OrderId(7),
+                venue_order_id: 70,
+                price: Price(100),
+                qty: Qty(2),
+            }),
+        );
+        let mut marked = fill(4);
+        marked.flags |= FLAG_DUPLICATE;
+        let timer = Event::new(InstrumentId(0), Side::None, Input::Timer(1));
+        let script = vec![
+            top(100),
+            ack,
+            fill(1),
+            top(101),
+            fill(2),
+            fill(1),
+            timer,
+            fill(3),
+            marked,
+            top(102),
+            fill(2),
+        ];
+        let run = |as_market: bool| {
+            let scripted = Box::new(ScriptedSource::new(script.clone()));
+            let (venue, market): (Box<dyn Source>, Box<dyn Source>) = if as_market {
+                (Box::new(NoSource), scripted)
+            } else {
+                (scripted, Box::new(NoSource))
+            };
+            let sources = Sources {
+                control: Box::new(NoSource),
+                venue,
+                market,
+            };
+            let mut ingest = Ingest::new(sources, EpochClock::new(), 1, false, 16, 0);
+            let mut published = Published(Vec::new());
+            while !ingest.is_drained() {
+                ingest.poll(&mut published);
+            }
+            (published.0, ingest.counters())
+        };
+        let (inline, inline_counters) = run(true);
+        let (routed, routed_counters) = run(false);
+        assert_eq!(inline.len(), script.len());
+        assert_eq!(inline, routed, "the same events, numbers and flags");
+        assert_eq!(inline_counters, routed_counters);
+        assert_eq!(
+            inline_counters.duplicate_fills, 3,
+            "exec ids 1 and 2 again, and 4 marked"
+        );
+        assert_eq!(inline_counters.venue, 7);
+        assert_eq!(inline_counters.timers, 1);
+        let flagged: Vec<bool> = inline.iter().map(Event::is_duplicate).collect();
+        assert_eq!(
+            flagged,
+            [false, false, false, false, false, true, false, false, true, false, true]
         );
     }
 }

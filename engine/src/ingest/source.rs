@@ -64,6 +64,14 @@ pub trait Source: Send {
     fn send_due(&self) -> bool {
         false
     }
+
+    /// Whether [`Source::send_due`] may ever say true: asked once, when
+    /// ingest is made, so that a venue source that never queues requests
+    /// (a backtest's lane, which execution's own link feeds) costs no look
+    /// after every market-data event. True unless the source knows.
+    fn may_send(&self) -> bool {
+        true
+    }
 }
 
 /// The state a run starts from, as the venue source needs it.
@@ -88,6 +96,10 @@ pub struct NoSource;
 impl Source for NoSource {
     fn poll(&mut self, _clock: &EpochClock, _budget: usize, _emit: &mut dyn FnMut(Event)) -> usize {
         0
+    }
+
+    fn may_send(&self) -> bool {
+        false
     }
 
     fn is_exhausted(&self) -> bool {
@@ -217,5 +229,9 @@ impl Source for Tapped {
 
     fn send_due(&self) -> bool {
         self.inner.send_due()
+    }
+
+    fn may_send(&self) -> bool {
+        self.inner.may_send()
     }
 }

@@ -84,7 +84,7 @@ const BLANK_REQUEST: OrderRequest = OrderRequest {
     trigger_seq: 0,
 };
 /// Rows the driver reads from the tape at once (when it reads it itself).
-const READ_RUN_ROWS: usize = 16;
+const READ_RUN_ROWS: usize = 64;
 /// Rows between two updates of the progress counters.
 const PROGRESS_EVERY_ROWS: u64 = 4_096;
 
@@ -578,7 +578,7 @@ impl Driver {
             self.hand_over_row(emit);
             self.timing_ends(clock, started);
             *handed += 1;
-            if !self.requests_in.is_empty() {
+            if self.requests_in.any_sent() {
                 self.take_sent_requests();
                 if !BOUNDED {
                     return Next::Arrived;
@@ -740,19 +740,24 @@ impl Driver {
             // read-ahead for its time; whenever the venue needs a row, the
             // rows held and the room left are what reading one at a time
             // leaves), for one pass through this loop per run.
+            // The run's records go from the reader's decoding straight
+            // into their slots.
             let run = (self.rows_max - self.rows.len()).min(READ_RUN_ROWS);
-            for _ in 0..run {
-                let Some(record) = feed.next_record() else {
-                    self.tape_ended();
-                    break;
-                };
-                self.last_read_local_ns = record.ts_local_ns;
-                let venue_ns = venue_time_of(self.venue_time, &record);
-                self.rows.push_with(|row| {
-                    row.record = record;
+            let (rows, venue_time) = (&mut self.rows, self.venue_time);
+            let read = feed.read_run(run, |record| {
+                let venue_ns = venue_time_of(venue_time, record);
+                rows.push_with(|row| {
+                    row.record = *record;
                     row.touch = (0, 0);
                     row.venue_ns = venue_ns;
                 });
+            });
+            if read > 0 {
+                let last = self.rows.get(self.rows.len() - 1).expect("a row was read");
+                self.last_read_local_ns = last.record.ts_local_ns;
+            }
+            if read < run {
+                self.tape_ended();
             }
         }
         true
@@ -803,15 +808,16 @@ impl Driver {
     }
 
     /// Moves the orders execution sent into the arrival queue (after every
-    /// hand-over of a fused plan: one look at the queue when it is empty).
+    /// hand-over of a fused plan: one load of the link's flag when none was sent).
     #[inline(always)]
     fn take_requests(&mut self) {
-        if !self.requests_in.is_empty() {
+        if self.requests_in.any_sent() {
             self.take_sent_requests();
         }
     }
 
     fn take_sent_requests(&mut self) {
+        self.requests_in.take_sent_flag();
         while let Some(request) = self.requests_in.pop() {
             // An order is decided at the time of the event that made it,
             // never after the backtest's now, and the link to the venue is a
@@ -1103,6 +1109,12 @@ impl Source for DriverLane {
 
     fn is_exhausted(&self) -> bool {
         lock(&self.driver).is_finished()
+    }
+
+    /// Execution's orders reach the driver through its own link, taken
+    /// after every hand-over: the lane has nothing to send.
+    fn may_send(&self) -> bool {
+        false
     }
 }
 

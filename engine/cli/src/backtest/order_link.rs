@@ -11,42 +11,89 @@
 //! (`SendError::Backpressure`, journaled by execution as a failed send),
 //! at the capacity asked for (`venue.queue_capacity`), as the lock-free
 //! queue it replaces did. Nothing is allocated after [`order_link`].
+//!
+//! The driver looks for requests after every hand-over, and almost always
+//! finds none: a flag the sender raises after each push answers that with
+//! one load ([`OrderReceiver::any_sent`]), where the ring's own emptiness
+//! test reloads the producer's cursor every time it last found the ring
+//! empty. The receiver lowers the flag (an acquiring swap) before it
+//! takes what waits, so a request pushed meanwhile raises it again and is
+//! taken at the next look, never missed.
 
 use genesis_engine::execution::gateway::{Gateway, OrderRequest, SendError};
 use rtrb::{Consumer, Producer, RingBuffer};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The link's two ends, with room for `capacity` requests in flight.
 pub fn order_link(capacity: usize) -> (OrderSender, OrderReceiver) {
     assert!(capacity > 0, "the link holds at least one request");
     let (producer, consumer) = RingBuffer::new(capacity);
-    (OrderSender(producer), OrderReceiver(consumer))
+    let sent = Arc::new(AtomicBool::new(false));
+    (
+        OrderSender {
+            ring: producer,
+            sent: Arc::clone(&sent),
+        },
+        OrderReceiver {
+            ring: consumer,
+            sent,
+        },
+    )
 }
 
 /// The sending end (execution's, through [`LinkGateway`]).
-pub struct OrderSender(Producer<OrderRequest>);
+pub struct OrderSender {
+    ring: Producer<OrderRequest>,
+    /// Raised (release) after each push.
+    sent: Arc<AtomicBool>,
+}
 
 impl OrderSender {
     /// Puts `request` at the back; false if the ring is full.
     #[inline]
     pub fn push(&mut self, request: &OrderRequest) -> bool {
-        self.0.push(*request).is_ok()
+        if self.ring.push(*request).is_err() {
+            return false;
+        }
+        self.sent.store(true, Ordering::Release);
+        true
     }
 }
 
 /// The receiving end (the driver's).
-pub struct OrderReceiver(Consumer<OrderRequest>);
+pub struct OrderReceiver {
+    ring: Consumer<OrderRequest>,
+    /// Raised by the sender after each push; lowered by [`OrderReceiver::take_sent_flag`].
+    sent: Arc<AtomicBool>,
+}
 
 impl OrderReceiver {
     /// True if no request waits.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.ring.is_empty()
+    }
+
+    /// Whether a request was pushed since the flag was last lowered: if
+    /// not, none waits that the receiver has not been told of (a hint,
+    /// one load; [`OrderReceiver::take_sent_flag`] before taking).
+    #[inline]
+    pub fn any_sent(&self) -> bool {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Lowers the flag before the requests are taken: whatever was pushed
+    /// before it was raised is visible to [`OrderReceiver::pop`] now.
+    #[inline]
+    pub fn take_sent_flag(&self) {
+        self.sent.swap(false, Ordering::Acquire);
     }
 
     /// Takes the front request, if one waits.
     #[inline]
     pub fn pop(&mut self) -> Option<OrderRequest> {
-        self.0.pop().ok()
+        self.ring.pop().ok()
     }
 }
 
@@ -113,6 +160,27 @@ mod tests {
         }
         assert_eq!(next_out, next_in);
         assert!(receiver.is_empty());
+    }
+
+    // The flag rises with a push (not with a refused one) and stays up
+    // until the receiver lowers it; a request pushed after it was lowered
+    // raises it again.
+    #[test]
+    fn the_sent_flag_tells_of_every_push() {
+        let (mut sender, mut receiver) = order_link(1);
+        assert!(!receiver.any_sent());
+        assert!(sender.push(&request(1)));
+        assert!(receiver.any_sent());
+        receiver.take_sent_flag();
+        assert!(!receiver.any_sent());
+        assert!(!sender.push(&request(2)), "full");
+        assert!(!receiver.any_sent(), "a refused request raises nothing");
+        assert_eq!(receiver.pop(), Some(request(1)));
+        assert!(sender.push(&request(3)));
+        assert!(receiver.any_sent());
+        receiver.take_sent_flag();
+        assert_eq!(receiver.pop(), Some(request(3)));
+        assert!(!receiver.any_sent() && receiver.is_empty());
     }
 
     // The gateway says backpressure when the link is full.

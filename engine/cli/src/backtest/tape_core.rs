@@ -85,27 +85,34 @@ impl TapeAhead {
         room_end.min(target).min(self.next + BATCH_ROWS)
     }
 
-    /// Writes the next row, or ends the tape; false at its end.
+    /// Writes the rows up to `end` (absolute), read from the tape in one
+    /// run, each straight into its slot; false if the tape ended first
+    /// (then every row is published and the end is set).
     #[inline]
-    fn write_next(&mut self) -> bool {
-        let Some(record) = self.feed.next_record() else {
+    fn write_run(&mut self, end: usize) -> bool {
+        let (slots, books, venue_time) = (&self.slots, &mut self.books, self.venue_time);
+        let mut next = self.next;
+        let wanted = end - next;
+        let read = self.feed.read_run(wanted, |record| {
+            let venue_ns = venue_time_of(venue_time, record);
+            // SAFETY: the one producer, and `next < end <= step_end() <=
+            // released + capacity` (see `Slots::write`).
+            unsafe {
+                slots.write(next, |row| {
+                    row.record = *record;
+                    row.venue_ns = venue_ns;
+                    row.event = books.event_of(record);
+                })
+            };
+            next += 1;
+        });
+        self.next = next;
+        if read < wanted {
             self.slots.publish(self.next);
             self.slots.end(self.feed.take_error());
             self.ended = true;
             return false;
-        };
-        let venue_ns = venue_time_of(self.venue_time, &record);
-        let event = self.books.event_of(&record);
-        // SAFETY: the one producer, and `next < step_end() <= released +
-        // capacity` (see `Slots::write`).
-        unsafe {
-            self.slots.write(self.next, |row| {
-                row.record = record;
-                row.venue_ns = venue_ns;
-                row.event = event;
-            })
-        };
-        self.next += 1;
+        }
         true
     }
 }
@@ -124,10 +131,8 @@ impl SideWork for TapeAhead {
         if self.next >= end {
             return false;
         }
-        while self.next < end {
-            if !self.write_next() {
-                return true;
-            }
+        if !self.write_run(end) {
+            return true;
         }
         self.slots.publish(self.next);
         self.slots.file_bytes_read.store(

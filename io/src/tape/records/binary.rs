@@ -207,6 +207,34 @@ impl BinaryFile {
         })
     }
 
+    /// Decodes up to `max` records that lie whole in the read buffer,
+    /// each where it lies, handing each to `take`; how many. The buffer is
+    /// consumed once for them all. At a bad record, the error (the ones
+    /// before it handed over).
+    #[inline(always)]
+    fn read_buffered(
+        &mut self,
+        max: usize,
+        take: &mut impl FnMut(&TapeRecord),
+    ) -> Result<usize, TapeError> {
+        let whole = (self.input.buffer().len() / RECORD_BYTES).min(max);
+        for count in 0..whole {
+            let at = count * RECORD_BYTES;
+            let Some(bytes) = self.input.buffer()[at..].first_chunk::<RECORD_BYTES>() else {
+                unreachable!("{whole} whole records are buffered");
+            };
+            match self.accept(decode(bytes)) {
+                Ok(record) => take(&record),
+                Err(error) => {
+                    self.input.consume(at + RECORD_BYTES);
+                    return Err(error);
+                }
+            }
+        }
+        self.input.consume(whole * RECORD_BYTES);
+        Ok(whole)
+    }
+
     #[inline]
     fn next_record(&mut self) -> Result<Option<TapeRecord>, TapeError> {
         // Decoded where it lies in the read buffer when that holds a whole
@@ -439,6 +467,42 @@ impl BinaryRecords {
         }
     }
 
+    /// Up to `max` records, each handed to `take`; how many (fewer: the
+    /// last file ended). The records of `max` calls of
+    /// [`BinaryRecords::next_record`]: those whole in the read buffer
+    /// decoded in one loop, the rest (a record across a refill, the next
+    /// file, the end) through `next_record`, out of line.
+    #[inline]
+    pub fn read_run(
+        &mut self,
+        max: usize,
+        mut take: impl FnMut(&TapeRecord),
+    ) -> Result<usize, TapeError> {
+        let mut count = 0;
+        while count < max {
+            if let Some(file) = self.file.as_mut() {
+                count += file.read_buffered(max - count, &mut take)?;
+                if count == max {
+                    break;
+                }
+            }
+            match self.next_record_refilled()? {
+                Some(record) => {
+                    take(&record);
+                    count += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(count)
+    }
+
+    /// [`BinaryRecords::next_record`] when the buffer holds no whole record.
+    #[inline(never)]
+    fn next_record_refilled(&mut self) -> Result<Option<TapeRecord>, TapeError> {
+        self.next_record()
+    }
+
     /// Bytes of the files read so far.
     pub fn file_bytes_read(&self) -> u64 {
         self.bytes_of_done_files + self.file.as_ref().map_or(0, |f| f.offset)
@@ -525,5 +589,78 @@ mod tests {
             error.to_string().contains("converted with tick 0.1"),
             "{error}"
         );
+    }
+
+    /// Every record of `records` and how it ended, read in runs of the
+    /// sizes given in turn.
+    fn read_in_runs(
+        mut records: BinaryRecords,
+        runs: &[usize],
+    ) -> (Vec<TapeRecord>, Option<Option<u64>>) {
+        let mut out = Vec::new();
+        for &run in runs.iter().cycle() {
+            match records.read_run(run, |record| out.push(*record)) {
+                Ok(read) if read == run => {}
+                Ok(_) => return (out, None),
+                Err(error) => return (out, Some(error.offset())),
+            }
+        }
+        unreachable!("runs cycle")
+    }
+
+    // Runs read the records that one-at-a-time reading does, in order,
+    // across the read buffer's refills (a record cut by one) and from one
+    // file into the next, and stop at a bad record with its offset, after
+    // the good ones before it.
+    #[test]
+    fn runs_read_what_single_records_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let per_file = READ_BUFFER_BYTES / RECORD_BYTES * 2 + 5;
+        let paths: Vec<PathBuf> = (0..2)
+            .map(|file| {
+                let path = dir.path().join(format!("t{file}.gtape"));
+                let mut writer =
+                    BinaryTapeWriter::create(&path, &[instrument("AAA"), instrument("BBB")])
+                        .unwrap();
+                for index in 0..per_file {
+                    let ts = 10 + (file * per_file + index) as u64;
+                    writer.write(&record(ts, (index % 2) as u16)).unwrap();
+                }
+                writer.finish().unwrap();
+                path
+            })
+            .collect();
+        let wanted = [instrument("BBB"), instrument("AAA")];
+        let mut one_by_one = Vec::new();
+        let mut records = BinaryRecords::open(&paths, &wanted).unwrap();
+        while let Some(record) = records.next_record().unwrap() {
+            one_by_one.push(record);
+        }
+        assert_eq!(one_by_one.len(), 2 * per_file);
+        for runs in [&[1][..], &[16], &[7, 256, 3], &[100_000]] {
+            let (read, end) = read_in_runs(BinaryRecords::open(&paths, &wanted).unwrap(), runs);
+            assert_eq!(end, None, "runs {runs:?} end cleanly");
+            assert!(read == one_by_one, "runs {runs:?} read the same records");
+        }
+
+        // A bad kind in the second file, past its first refill.
+        let bad_index = READ_BUFFER_BYTES / RECORD_BYTES + 3;
+        let mut bytes = std::fs::read(&paths[1]).unwrap();
+        let header = bytes.len() - per_file * RECORD_BYTES;
+        bytes[header + bad_index * RECORD_BYTES + 42] = 9;
+        std::fs::write(&paths[1], &bytes).unwrap();
+        let bad_offset = (header + bad_index * RECORD_BYTES) as u64;
+        for runs in [&[1][..], &[16], &[7, 256, 3]] {
+            let (read, end) = read_in_runs(BinaryRecords::open(&paths, &wanted).unwrap(), runs);
+            assert_eq!(
+                end,
+                Some(Some(bad_offset)),
+                "runs {runs:?} stop at the bad kind"
+            );
+            assert!(
+                read[..] == one_by_one[..per_file + bad_index],
+                "runs {runs:?} read every record before it"
+            );
+        }
     }
 }

@@ -242,6 +242,25 @@ impl TapeRecords {
         }
     }
 
+    /// Reads up to `max` records, handing each to `take` in order; how
+    /// many it read. Fewer than `max`: the last file ended. On an error,
+    /// the records before it have been handed to `take`. The same records
+    /// as `max` calls of [`TapeRecords::next_record`], for one look at the
+    /// format per run: the format's reader is inlined into the loop, so a
+    /// record goes from its decoding to `take` without being returned.
+    #[inline]
+    pub fn read_run(
+        &mut self,
+        max: usize,
+        take: impl FnMut(&TapeRecord),
+    ) -> Result<usize, TapeError> {
+        match self {
+            TapeRecords::Tardis(records) => run_of(max, take, || records.next_record()),
+            TapeRecords::Itch(records) => run_of(max, take, || records.next_record()),
+            TapeRecords::Binary(records) => records.read_run(max, take),
+        }
+    }
+
     /// Bytes of the files read so far (compressed bytes for gzip).
     pub fn file_bytes_read(&self) -> u64 {
         match self {
@@ -270,6 +289,22 @@ impl TapeRecords {
             TapeRecords::Binary(_) => 0,
         }
     }
+}
+
+/// Up to `max` records from `next`, each handed to `take`; how many.
+#[inline(always)]
+fn run_of(
+    max: usize,
+    mut take: impl FnMut(&TapeRecord),
+    mut next: impl FnMut() -> Result<Option<TapeRecord>, TapeError>,
+) -> Result<usize, TapeError> {
+    for count in 0..max {
+        match next()? {
+            Some(record) => take(&record),
+            None => return Ok(count),
+        }
+    }
+    Ok(max)
 }
 
 /// A trade id as a number: a numeric id as it is (if it fits), any other
