@@ -24,9 +24,10 @@
 //! Owning thread: the book's owner. Invariants, asserted in debug builds:
 //! in ladder mode only the slots of held levels are non-zero, every one
 //! positive, `len` of them, between `worst` and `best` (both held, their
-//! distance under the window); in sorted mode every slot is zero. Every
-//! buffer is allocated in [`LadderBook::with_capacity`]; an update never
-//! allocates.
+//! distance under the window), and the sorted side is empty; in sorted
+//! mode every slot is zero and `len` is 0, so the range test alone tells
+//! an update the ladder takes at once from the rest. Every buffer is
+//! allocated in [`LadderBook::with_capacity`]; an update never allocates.
 
 use super::side::LevelSide;
 use super::types::{BookReject, Level, Price, Qty, RejectCounts, Side, StaleFlags};
@@ -90,19 +91,19 @@ impl LadderSide {
 
     #[inline]
     fn best(&self) -> Option<Level> {
-        if self.sorted_mode {
-            return self.sorted.best();
+        if self.len > 0 {
+            return Some(self.level(self.best));
         }
-        (self.len > 0).then(|| self.level(self.best))
+        self.sorted.best()
     }
 
     /// The best level's price, if any (no quantity read).
     #[inline]
     fn best_price(&self) -> Option<Price> {
-        if self.sorted_mode {
-            return self.sorted.best().map(|level| level.price);
+        if self.len > 0 {
+            return Some(Price(self.best * self.sign));
         }
-        (self.len > 0).then(|| Price(self.best * self.sign))
+        self.sorted.best().map(|level| level.price)
     }
 
     #[inline(always)]
@@ -128,9 +129,8 @@ impl LadderSide {
         if self.sorted_mode {
             return self.sorted.get(price).map_or(0, |level| level.qty.0);
         }
-        let Some(key) = price.0.checked_mul(self.sign) else {
-            return 0;
-        };
+        // As in `set`: a wrapped key is never inside the range.
+        let key = price.0.wrapping_mul(self.sign);
         if self.len == 0 || key < self.worst || key > self.best {
             return 0;
         }
@@ -143,13 +143,10 @@ impl LadderSide {
         if qty.0 < 0 {
             return Err(BookReject::NotPositive);
         }
-        if self.sorted_mode {
-            return self.set_sorted(price, qty);
-        }
-        // An ask at i64::MIN has no key: the sorted side takes it.
-        let Some(key) = price.0.checked_mul(self.sign) else {
-            return self.set_off_ladder(price, qty);
-        };
+        // Wrapping: only an ask at i64::MIN wraps (to i64::MIN), below
+        // every ask's key, so it never lands inside the range; sorted mode
+        // holds `len` at 0, so the range test is false there too.
+        let key = price.0.wrapping_mul(self.sign);
         if self.len > 0 && self.worst <= key && key <= self.best {
             let slot = self.slot(key);
             if self.slots[slot] != 0 {
@@ -166,10 +163,24 @@ impl LadderSide {
             // Inside the side's range, so better than the worst level.
             return self.insert_inside(key, qty.0);
         }
-        if qty.0 == 0 {
+        if qty.0 == 0 && !self.sorted_mode {
+            // Outside the range of a side on the ladder: no such level.
             return Ok(());
         }
-        // The common case inline: a new best or worst level on a side with
+        self.set_outside(price, qty)
+    }
+
+    /// An update outside the ladder's range, or of a side in sorted mode.
+    #[inline(never)]
+    fn set_outside(&mut self, price: Price, qty: Qty) -> Result<(), BookReject> {
+        if self.sorted_mode {
+            return self.set_sorted(price, qty);
+        }
+        // An ask at i64::MIN has no key: the sorted side takes it.
+        let Some(key) = price.0.checked_mul(self.sign) else {
+            return self.set_off_ladder(price, qty);
+        };
+        // The common case first: a new best or worst level on a side with
         // room, within the window.
         if self.len > 0 && self.len < self.capacity {
             let (worst, best) = (self.worst.min(key), self.best.max(key));
@@ -205,7 +216,6 @@ impl LadderSide {
 
     /// A new level better than the best or worse than the worst on an
     /// empty side, a full one, or past the window.
-    #[inline(never)]
     fn insert_outside(&mut self, key: i64, price: Price, qty: Qty) -> Result<(), BookReject> {
         if self.len == 0 {
             let slot = self.slot(key);
@@ -381,7 +391,7 @@ impl LadderSide {
             }
         }
         if self.sorted_mode {
-            return self.sorted.len() <= self.capacity;
+            return self.len == 0 && self.sorted.len() <= self.capacity;
         }
         if self.len == 0 {
             return self.sorted.is_empty();
