@@ -138,8 +138,8 @@ pub(crate) struct Market {
     resting: Vec<Resting>,
     /// Where `resting` is, kept with it.
     reach: Reach,
-    /// Every row runs the pass over the orders (tests compare it with the
-    /// skip).
+    /// Every row runs the pass over the orders, its general loop (tests
+    /// compare it with the skip and with the rule-4 loop).
     full_pass: bool,
     /// Passes over the orders run (tests check that rows skip them).
     #[cfg(test)]
@@ -245,6 +245,21 @@ impl Market {
         #[cfg(test)]
         {
             self.passes += 1;
+        }
+        // Most passes run for rule 4 alone: the touch reaches no order (no
+        // buy at or above the ask, no sell at or below the bid), so none
+        // fills and only the queues at the row's price may move. The full
+        // pass (tests) always takes the general loop below.
+        let touch_reaches = best_ask.is_some_and(|ask| ask <= self.reach.buys.high)
+            || best_bid.is_some_and(|bid| bid >= self.reach.sells.low);
+        if !touch_reaches && !self.full_pass {
+            for order in &mut self.resting {
+                if order.side == side && order.price == record.price && record.qty < order.ahead {
+                    ledger.counters.lots_ahead_cancelled += (order.ahead - record.qty) as u64;
+                    order.ahead = record.qty.max(0);
+                }
+            }
+            return 0;
         }
         // One pass in arrival order: each order's queue moves (rule 4),
         // then it fills if the opposite touch reached it (rule 6). A fill
