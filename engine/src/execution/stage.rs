@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::decision::{Action, ExecResult, Gate, GateMode, Intent, Outcome};
 use crate::event::{ControlCommand, Event, Input, Lane};
 use crate::execution::gateway::{Gateway, OrderRequest, RequestKind};
-use crate::orders::{Order, Orders};
+use crate::orders::{Order, OrderTerms, Orders};
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Side};
 
@@ -285,7 +285,7 @@ impl ExecutionStage {
     fn send(
         &mut self,
         kind: RequestKind,
-        order: &Order,
+        order: &OrderTerms,
         price: crate::units::Price,
         qty: crate::units::Qty,
         ts_ns: u64,

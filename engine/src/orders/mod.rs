@@ -44,7 +44,7 @@ use closed::ClosedOrders;
 use open::OpenOrders;
 
 pub use lineage::Lineage;
-pub use order::{Order, OrderState};
+pub use order::{Order, OrderState, OrderTerms};
 
 /// Open buy and sell quantity of one instrument, for limits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -111,8 +111,9 @@ impl Orders {
         self.open.iter()
     }
 
-    /// Records a new order about to be sent; the order as opened (inlined:
-    /// a caller that drops it, the strategy's replica, copies nothing).
+    /// Records a new order about to be sent; the terms it is sent on
+    /// (inlined: a caller that drops them, the strategy's replica, copies
+    /// nothing).
     #[inline]
     pub fn open_new(
         &mut self,
@@ -121,7 +122,7 @@ impl Orders {
         side: Side,
         price: Price,
         qty: Qty,
-    ) -> Result<Order, ExecResult> {
+    ) -> Result<OrderTerms, ExecResult> {
         if self.closed_state(id).is_some() || self.open.contains(id.0) {
             return Err(ExecResult::DuplicateOrderId);
         }
@@ -139,13 +140,20 @@ impl Orders {
             "open orders are bounded"
         );
         debug_assert!(self.exposure_is_consistent(order.instrument));
-        Ok(order)
+        Ok(OrderTerms {
+            id,
+            instrument,
+            side,
+            price,
+            qty,
+        })
     }
 
     /// Marks a cancel as requested; the order must be live and not already
-    /// being cancelled (inlined: the strategy's replica drops the order).
+    /// being cancelled. The terms the order works at (inlined: the
+    /// strategy's replica drops them).
     #[inline]
-    pub fn request_cancel(&mut self, id: OrderId) -> Result<Order, ExecResult> {
+    pub fn request_cancel(&mut self, id: OrderId) -> Result<OrderTerms, ExecResult> {
         self.update(id, |order| match order.state {
             OrderState::PendingNew
             | OrderState::New
@@ -153,20 +161,22 @@ impl Orders {
             | OrderState::PendingReplace => {
                 order.state_before = order.state;
                 order.state = OrderState::PendingCancel;
-                Ok(*order)
+                Ok(OrderTerms::of(order))
             }
             _ => Err(ExecResult::OrderNotWorking),
         })
         .unwrap_or_else(|| Err(self.missing(id)))
     }
 
-    /// Marks a replace as requested; only a working order can be replaced, and not below its fills.
+    /// Marks a replace as requested; only a working order can be replaced,
+    /// and not below its fills. The terms the order works at until the
+    /// venue accepts the replace.
     pub fn request_replace(
         &mut self,
         id: OrderId,
         price: Price,
         qty: Qty,
-    ) -> Result<Order, ExecResult> {
+    ) -> Result<OrderTerms, ExecResult> {
         self.update(id, |order| {
             if !order.state.is_working() || qty.0 <= order.filled.0 {
                 return Err(ExecResult::OrderNotWorking);
@@ -176,7 +186,7 @@ impl Orders {
             order.replace_price = price;
             order.replace_qty = qty;
             order.version_sent += 1;
-            Ok(*order)
+            Ok(OrderTerms::of(order))
         })
         .unwrap_or_else(|| Err(self.missing(id)))
     }
@@ -190,6 +200,25 @@ impl Orders {
     }
 
     pub fn on_ack(&mut self, ack: &OrderAck) -> Outcome {
+        // The common ack, a new order's before it filled in full: the order
+        // stays open and its exposure (its leaves) does not change, so its
+        // slot changes in place, without the exposure before and after.
+        if let Some(order) = self.open.get_mut(ack.order_id.0) {
+            if order.state == OrderState::PendingNew && order.filled.0 < order.qty.0 {
+                order.state = order.filled_state();
+                order.venue_order_id = ack.venue_order_id;
+                debug_assert!(!order.state.is_closed(), "the order stays open");
+                let instrument = order.instrument;
+                debug_assert!(self.exposure_is_consistent(instrument));
+                return Outcome::Applied;
+            }
+        }
+        self.on_ack_general(ack)
+    }
+
+    /// [`Orders::on_ack`] for every state (the reference its fast path is
+    /// tested against).
+    fn on_ack_general(&mut self, ack: &OrderAck) -> Outcome {
         let outcome = self.update(ack.order_id, |order| match order.state {
             OrderState::PendingNew => {
                 order.state = order.filled_state();
@@ -426,6 +455,8 @@ impl Orders {
     }
 }
 
+#[cfg(test)]
+mod prop_tests;
 #[cfg(test)]
 mod tests {
     use super::*;

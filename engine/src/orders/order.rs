@@ -86,6 +86,34 @@ pub struct Order {
     pub version_accepted: u32,
 }
 
+/// What a request to the venue names of an order: its id, instrument and
+/// side, and the price and total quantity it works at. Opening an order and
+/// asking to cancel or replace it answer with these (40 bytes), not with the
+/// whole order (88): the callers send a request or drop the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderTerms {
+    pub id: OrderId,
+    pub instrument: InstrumentId,
+    pub side: Side,
+    pub price: Price,
+    /// Total ordered quantity.
+    pub qty: Qty,
+}
+
+impl OrderTerms {
+    /// The terms `order` works at now.
+    #[inline]
+    pub fn of(order: &Order) -> OrderTerms {
+        OrderTerms {
+            id: order.id,
+            instrument: order.instrument,
+            side: order.side,
+            price: order.price,
+            qty: order.qty,
+        }
+    }
+}
+
 impl Order {
     /// A new order as it is about to be sent.
     pub fn pending_new(

@@ -1,4 +1,6 @@
-//! Order books: fixed-capacity L3 (order by order) and L2 (price level) books.
+//! Order books: fixed-capacity L3 (order by order) and L2 (price level) books,
+//! and an L2 book kept as a price-indexed ladder ([`LadderBook`]) that answers
+//! as [`L2Book`] does, for the backtest venue.
 //!
 //! Role: keep the state of one instrument's book from a market-data feed and
 //! answer best bid/ask in O(1). Owning thread: the ingest thread that decodes
@@ -18,12 +20,14 @@
 
 mod l2;
 mod l3;
+mod ladder;
 mod order_map;
 mod side;
 mod types;
 
 pub use l2::L2Book;
 pub use l3::{L3Book, Order};
+pub use ladder::{LadderBook, LadderLevels, LADDER_TICKS_DEFAULT};
 pub use order_map::OrderMap;
 pub use side::LevelSide;
 pub use types::{BookReject, Level, Price, Qty, RejectCounts, Side, StaleFlags};

@@ -66,6 +66,11 @@ impl LevelSide {
         self.levels.iter().rev()
     }
 
+    /// The levels from the worst to the best.
+    pub(super) fn levels_worst_first(&self) -> &[Level] {
+        &self.levels
+    }
+
     /// The level at `price`, if present.
     pub fn get(&self, price: Price) -> Option<Level> {
         self.search(price).ok().map(|index| self.levels[index])

@@ -55,7 +55,7 @@ use super::order_link::OrderReceiver;
 use super::read_ahead::{ReadAhead, Taken};
 use super::tape_core::{venue_time_of, TapeAhead};
 use super::translate;
-use genesis_engine::adapters::tape_source::{event_of_record, touch_of, TapeFeed};
+use genesis_engine::adapters::tape_source::{event_of_record, TapeFeed};
 use genesis_engine::clock::EpochClock;
 use genesis_engine::config::{Config, VenueTime};
 use genesis_engine::event::{Event, FLAG_MESSAGE_CONTINUES};
@@ -192,7 +192,6 @@ pub struct Driver {
     /// venue's book's after the same row (both apply every row of the tape
     /// in order, and orders never change the venue's book).
     venue: BacktestVenue,
-    instruments: usize,
     requests_in: OrderReceiver,
     rows: ReadAhead,
     rows_max: usize,
@@ -356,7 +355,6 @@ impl Driver {
             feed,
             ahead_ended: false,
             venue,
-            instruments: config.instruments.len(),
             requests_in,
             rows,
             rows_max: backtest.lookahead_rows_max,
@@ -440,10 +438,7 @@ impl Driver {
 
     /// Levels dropped because a book side was full, over all books.
     pub fn levels_truncated(&self) -> u64 {
-        (0..self.instruments)
-            .filter_map(|index| self.venue.book(index as u16))
-            .map(|book| book.levels_truncated())
-            .sum()
+        self.venue.levels_truncated()
     }
 
     /// True once nothing more will happen.
@@ -872,9 +867,7 @@ impl Driver {
                 row.event,
                 event_of_record(
                     &row.record,
-                    self.venue
-                        .book(row.record.instrument)
-                        .map_or((0, 0), touch_of)
+                    self.venue.touch(row.record.instrument).unwrap_or((0, 0))
                 ),
                 "the tape's core made the event the venue's book gives"
             );
@@ -884,8 +877,8 @@ impl Driver {
                 push_reply(replies, &reply, venue_ns, response_ns)
             });
             if !row.record.kind.is_trade() {
-                if let Some(book) = self.venue.book(row.record.instrument) {
-                    row.touch = touch_of(book);
+                if let Some(touch) = self.venue.touch(row.record.instrument) {
+                    row.touch = touch;
                 }
             }
         }

@@ -54,7 +54,7 @@ use crate::event::{
     Event, Fill, ReconcilePhase, ReconcileStep, StatusRequestKind, VenueOrder, VenueOrderState,
 };
 use crate::execution::gateway::{OrderRequest, RequestKind};
-use crate::orders::{Order, OrderState};
+use crate::orders::{Order, OrderState, OrderTerms};
 use crate::recent::RecentMap;
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
@@ -485,13 +485,17 @@ impl ExecutionStage {
         if self.reconciliation.cancel_unknown && self.orders.get(order.id).is_some() {
             self.counters.reconcile.cancelled += 1;
             if let Ok(pending) = self.orders.request_cancel(order.id) {
-                self.request_cancel_at_venue(&pending, ev);
+                self.send_cancel(&pending, ev);
             }
         }
         Outcome::Applied
     }
 
     fn request_cancel_at_venue(&mut self, order: &Order, ev: &Event) -> Outcome {
+        self.send_cancel(&OrderTerms::of(order), ev)
+    }
+
+    fn send_cancel(&mut self, order: &OrderTerms, ev: &Event) -> Outcome {
         self.ts_event_recv_ns = ev.ts_recv_ns;
         match self.send(
             RequestKind::Cancel,

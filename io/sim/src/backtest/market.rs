@@ -1,5 +1,6 @@
-//! One instrument of the backtest venue: the tape's L2 book and the orders
-//! resting on it, with the queue rules of the module header (`super`).
+//! One instrument of the backtest venue: the tape's L2 book (a
+//! price-indexed ladder, [`LadderBook`], which answers as `L2Book` does) and
+//! the orders resting on it, with the queue rules of the module header (`super`).
 //!
 //! Owning thread: the venue's. Invariants, asserted in debug builds: every
 //! resting order has positive leaves and a volume ahead that is not
@@ -17,7 +18,7 @@
 //! test runs both on random tapes).
 
 use super::{Answer, Ledger, RejectReason, Reply, Request, Side};
-use genesis_io::book::{self, L2Book};
+use genesis_io::book::{self, LadderBook};
 use genesis_io::tape::records::TapeRecord;
 
 /// One order resting at the venue.
@@ -133,12 +134,12 @@ impl Reach {
 
 pub(crate) struct Market {
     instrument: u16,
-    book: L2Book,
+    book: LadderBook,
     resting: Vec<Resting>,
     /// Where `resting` is, kept with it.
     reach: Reach,
-    /// Every row runs the pass over the orders (tests compare it with the
-    /// skip).
+    /// Every row runs the pass over the orders, its general loop (tests
+    /// compare it with the skip and with the rule-4 loop).
     full_pass: bool,
     /// Passes over the orders run (tests check that rows skip them).
     #[cfg(test)]
@@ -149,7 +150,7 @@ impl Market {
     pub(crate) fn new(instrument: u16, orders_max: usize, levels_max: usize) -> Market {
         Market {
             instrument,
-            book: L2Book::with_capacity(levels_max),
+            book: LadderBook::with_capacity(levels_max),
             resting: Vec::with_capacity(orders_max),
             reach: Reach::NONE,
             full_pass: false,
@@ -170,7 +171,7 @@ impl Market {
         self.reach = Reach::of(&self.resting);
     }
 
-    pub(crate) fn book(&self) -> &L2Book {
+    pub(crate) fn book(&self) -> &LadderBook {
         &self.book
     }
 
@@ -187,10 +188,7 @@ impl Market {
 
     /// The tape's size at `price` on `side`.
     fn depth(&self, side: Side, price: i64) -> i64 {
-        self.book
-            .levels(book_side(side))
-            .get(book::Price(price))
-            .map_or(0, |level| level.qty.0)
+        self.book.qty_at(book_side(side), book::Price(price)).0
     }
 
     /// A level change (rules 4 and 6); returns how many orders left the book.
@@ -213,8 +211,8 @@ impl Market {
         if self.resting.is_empty() {
             return 0;
         }
-        let best_bid = self.book.best_bid().map(|level| level.price.0);
-        let best_ask = self.book.best_ask().map(|level| level.price.0);
+        let best_bid = self.book.best_bid_price().map(|price| price.0);
+        let best_ask = self.book.best_ask_price().map(|price| price.0);
         debug_assert_eq!(
             self.reach,
             Reach::of(&self.resting),
@@ -247,6 +245,21 @@ impl Market {
         #[cfg(test)]
         {
             self.passes += 1;
+        }
+        // Most passes run for rule 4 alone: the touch reaches no order (no
+        // buy at or above the ask, no sell at or below the bid), so none
+        // fills and only the queues at the row's price may move. The full
+        // pass (tests) always takes the general loop below.
+        let touch_reaches = best_ask.is_some_and(|ask| ask <= self.reach.buys.high)
+            || best_bid.is_some_and(|bid| bid >= self.reach.sells.low);
+        if !touch_reaches && !self.full_pass {
+            for order in &mut self.resting {
+                if order.side == side && order.price == record.price && record.qty < order.ahead {
+                    ledger.counters.lots_ahead_cancelled += (order.ahead - record.qty) as u64;
+                    order.ahead = record.qty.max(0);
+                }
+            }
+            return 0;
         }
         // One pass in arrival order: each order's queue moves (rule 4),
         // then it fills if the opposite touch reached it (rule 6). A fill
@@ -404,18 +417,29 @@ impl Market {
         Ok(1)
     }
 
-    /// Rule 1: fills `order` against the opposite levels it crosses.
+    /// Rule 1: fills `order` against the opposite levels it crosses. Most
+    /// orders rest at or behind the touch: the opposite best alone says
+    /// that nothing crosses, and the walk over the levels is skipped.
+    #[inline]
     fn take_liquidity(&self, order: &mut Resting, ledger: &mut Ledger, out: &mut dyn FnMut(Reply)) {
-        let opposite = match order.side {
-            Side::Buy => self.book.levels(book::Side::Ask),
-            Side::Sell => self.book.levels(book::Side::Bid),
+        let best = match order.side {
+            Side::Buy => self.book.best_ask_price(),
+            Side::Sell => self.book.best_bid_price(),
         };
-        for level in opposite.iter_best_first() {
-            let crosses = match order.side {
-                Side::Buy => level.price.0 <= order.price,
-                Side::Sell => level.price.0 >= order.price,
-            };
-            if !crosses || order.leaves() == 0 {
+        if best.is_some_and(|best| crosses(order, best.0)) {
+            self.take_crossed(order, ledger, out);
+        }
+    }
+
+    /// [`Market::take_liquidity`]'s walk, for an order that crosses.
+    #[inline(never)]
+    fn take_crossed(&self, order: &mut Resting, ledger: &mut Ledger, out: &mut dyn FnMut(Reply)) {
+        let opposite = match order.side {
+            Side::Buy => book::Side::Ask,
+            Side::Sell => book::Side::Bid,
+        };
+        for level in self.book.iter_best_first(opposite) {
+            if !crosses(order, level.price.0) || order.leaves() == 0 {
                 break;
             }
             let qty = order.leaves().min(level.qty.0);
@@ -487,6 +511,15 @@ impl Market {
         self.resting.push(order);
         self.resting_changed();
         Ok(0)
+    }
+}
+
+/// Whether an opposite level at `price` is within `order`'s limit (rule 1).
+#[inline(always)]
+fn crosses(order: &Resting, price: i64) -> bool {
+    match order.side {
+        Side::Buy => price <= order.price,
+        Side::Sell => price >= order.price,
     }
 }
 

@@ -282,8 +282,27 @@ impl BacktestVenue {
     }
 
     /// The venue's book of `instrument` (its view of the tape).
-    pub fn book(&self, instrument: u16) -> Option<&genesis_io::book::L2Book> {
+    pub fn book(&self, instrument: u16) -> Option<&genesis_io::book::LadderBook> {
         self.markets.get(usize::from(instrument)).map(Market::book)
+    }
+
+    /// The touch of `instrument`'s book as a book delta carries it: (best
+    /// bid, best ask), 0 for an empty side.
+    #[inline]
+    pub fn touch(&self, instrument: u16) -> Option<(i64, i64)> {
+        let book = self.markets.get(usize::from(instrument))?.book();
+        Some((
+            book.best_bid_price().map_or(0, |price| price.0),
+            book.best_ask_price().map_or(0, |price| price.0),
+        ))
+    }
+
+    /// Levels dropped because a book side was full, over all books.
+    pub fn levels_truncated(&self) -> u64 {
+        self.markets
+            .iter()
+            .map(|market| market.book().levels_truncated())
+            .sum()
     }
 
     /// The volume ahead of a resting order, if it rests.

@@ -1,0 +1,195 @@
+//! The order table's fast paths against its general ones: random sequences
+//! of new orders, acks, fills, cancels, replaces and rejects applied to two
+//! tables, one answering acks through [`Orders::on_ack`] (a new order's ack
+//! changed in its slot) and one through the general update
+//! ([`Orders::on_ack_general`]). After every step both give the same
+//! outcome, the same orders, the same closed states and the same exposure.
+
+use super::*;
+use crate::event::RejectedRequest;
+use crate::units::ExecId;
+use proptest::prelude::*;
+
+const INSTRUMENTS: usize = 2;
+const IDS: u64 = 12;
+
+#[derive(Clone, Debug)]
+enum Step {
+    New {
+        instrument: u16,
+        buy: bool,
+        qty: i64,
+    },
+    Ack {
+        pick: u64,
+        price: i64,
+        qty: i64,
+    },
+    Fill {
+        pick: u64,
+        buy: bool,
+        qty: i64,
+    },
+    Cancel {
+        pick: u64,
+    },
+    CancelAck {
+        pick: u64,
+    },
+    Replace {
+        pick: u64,
+        qty: i64,
+    },
+    Reject {
+        pick: u64,
+        request: u8,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (0..INSTRUMENTS as u16, any::<bool>(), 1i64..6)
+            .prop_map(|(instrument, buy, qty)| Step::New { instrument, buy, qty }),
+        4 => (1..=IDS, prop_oneof![Just(0i64), 99i64..102], prop_oneof![Just(0i64), 1i64..8])
+            .prop_map(|(pick, price, qty)| Step::Ack { pick, price, qty }),
+        3 => (1..=IDS, prop_oneof![9 => Just(true), 1 => Just(false)], 1i64..4)
+            .prop_map(|(pick, buy, qty)| Step::Fill { pick, buy, qty }),
+        2 => (1..=IDS).prop_map(|pick| Step::Cancel { pick }),
+        2 => (1..=IDS).prop_map(|pick| Step::CancelAck { pick }),
+        2 => (1..=IDS, 1i64..8).prop_map(|(pick, qty)| Step::Replace { pick, qty }),
+        1 => (1..=IDS, 0u8..3).prop_map(|(pick, request)| Step::Reject { pick, request }),
+    ]
+}
+
+/// One table with the fast ack or the general one.
+struct Table {
+    orders: Orders,
+    fast_ack: bool,
+}
+
+impl Table {
+    fn apply(&mut self, step: &Step, id_next: u64, exec: u64) -> String {
+        let orders = &mut self.orders;
+        let side_of = |buy: bool| if buy { Side::Buy } else { Side::Sell };
+        match *step {
+            Step::New {
+                instrument,
+                buy,
+                qty,
+            } => format!(
+                "{:?}",
+                orders.open_new(
+                    OrderId(id_next),
+                    InstrumentId(instrument),
+                    side_of(buy),
+                    Price(100),
+                    Qty(qty)
+                )
+            ),
+            Step::Ack { pick, price, qty } => {
+                let ack = OrderAck {
+                    order_id: OrderId(pick),
+                    venue_order_id: 1_000 + pick,
+                    price: Price(price),
+                    qty: Qty(qty),
+                };
+                let outcome = if self.fast_ack {
+                    orders.on_ack(&ack)
+                } else {
+                    orders.on_ack_general(&ack)
+                };
+                format!("{outcome:?}")
+            }
+            Step::Fill { pick, buy, qty } => {
+                // Fills are on the order's side, now and then on the other.
+                let side = orders.get(OrderId(pick)).map_or(Side::Buy, |order| {
+                    if buy {
+                        order.side
+                    } else if order.side == Side::Buy {
+                        Side::Sell
+                    } else {
+                        Side::Buy
+                    }
+                });
+                let fill = Fill {
+                    order_id: OrderId(pick),
+                    exec_id: ExecId(exec),
+                    price: Price(100),
+                    qty: Qty(qty),
+                };
+                format!("{:?}", orders.on_fill(side, &fill))
+            }
+            Step::Cancel { pick } => format!("{:?}", orders.request_cancel(OrderId(pick))),
+            Step::CancelAck { pick } => format!("{:?}", orders.on_cancel_ack(OrderId(pick))),
+            Step::Replace { pick, qty } => {
+                format!(
+                    "{:?}",
+                    orders.request_replace(OrderId(pick), Price(101), Qty(qty))
+                )
+            }
+            Step::Reject { pick, request } => {
+                let request = match request {
+                    0 => RejectedRequest::New,
+                    1 => RejectedRequest::Cancel,
+                    _ => RejectedRequest::Replace,
+                };
+                let reject = OrderReject {
+                    order_id: OrderId(pick),
+                    request,
+                    venue_reason: 0,
+                };
+                format!("{:?}", orders.on_reject(&reject))
+            }
+        }
+    }
+}
+
+fn assert_same(fast: &Orders, general: &Orders, step: usize) {
+    for id in 1..=IDS {
+        let id = OrderId(id);
+        assert_eq!(
+            fast.get(id),
+            general.get(id),
+            "order {id:?} after step {step}"
+        );
+        assert_eq!(
+            fast.closed_state(id),
+            general.closed_state(id),
+            "closed {id:?} after step {step}"
+        );
+    }
+    assert_eq!(
+        fast.open_count(),
+        general.open_count(),
+        "open orders after step {step}"
+    );
+    assert_eq!(
+        fast.exposures(),
+        general.exposures(),
+        "exposure after step {step}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    // The ack changed in its slot gives what the general update gives, in
+    // every state an ack can meet (pending new, partly filled, pending
+    // cancel before the ack, pending replace, closed, unknown).
+    #[test]
+    fn the_fast_ack_answers_as_the_general_update(steps in proptest::collection::vec(step(), 1..120)) {
+        let mut fast = Table { orders: Orders::new(INSTRUMENTS, 32, 64), fast_ack: true };
+        let mut general = Table { orders: Orders::new(INSTRUMENTS, 32, 64), fast_ack: false };
+        let mut id_next = 1;
+        for (index, step) in steps.iter().enumerate() {
+            let exec = index as u64 + 1;
+            let got = fast.apply(step, id_next, exec);
+            let expected = general.apply(step, id_next, exec);
+            prop_assert_eq!(&got, &expected, "outcome of step {} {:?}", index, step);
+            if matches!(step, Step::New { .. }) && id_next < IDS {
+                id_next += 1;
+            }
+            assert_same(&fast.orders, &general.orders, index);
+        }
+    }
+}
