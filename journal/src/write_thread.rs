@@ -30,6 +30,9 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::{JoinHandle, Thread};
 
+/// Smallest page size: one store per page faults a buffer in.
+const PAGE_BYTES: usize = 4096;
+
 /// A buffer to write: `bytes[..len]` at `offset` of `target`, whose last
 /// record is `seq_last`.
 struct Job {
@@ -87,7 +90,13 @@ impl WriteThread {
         let (free_tx, free_rx) = mpsc::sync_channel::<Box<[u8]>>(buffers);
         let mut spare = Vec::with_capacity(buffers);
         for _ in 0..buffers {
-            spare.push(vec![0u8; buffer_bytes].into_boxed_slice());
+            let mut buffer = vec![0u8; buffer_bytes].into_boxed_slice();
+            // Fault the zeroed pages in here, at open, not on the writer's
+            // thread at its first pass through each buffer.
+            for byte in buffer.iter_mut().step_by(PAGE_BYTES) {
+                *byte = std::hint::black_box(0);
+            }
+            spare.push(buffer);
         }
         let first = spare.pop().expect("at least one buffer");
         let thread_shared = shared.clone();
