@@ -8,7 +8,8 @@
 //!
 //! - [`Writer`] (the journal stage's thread): appends into a memory map or
 //!   a `pwrite` buffer (in map mode a `journal-window` thread write-faults
-//!   pages ahead of it and drops written ones), rolls over into segments a
+//!   pages ahead of it and drops written ones; optionally a `journal-write`
+//!   thread makes the `pwrite`s), rolls over into segments a
 //!   helper thread prepared ahead (and seals the closed ones, see
 //!   [`seal`]), applies a [`Durability`] policy and publishes the durable
 //!   sequence.
