@@ -9,7 +9,9 @@
 //! `buffers` buffers exist, allocated at open, so a hand-over moves a box
 //! and allocates nothing; the writer's side is a store into a preallocated
 //! channel slot, plus a futex wake only when the thread sleeps. When no
-//! buffer is free the writer waits for one (backpressure, counted).
+//! buffer is free the writer parks until the thread gives one back
+//! (backpressure, counted); its own park protocol ([`Parking`]) rather than
+//! the channel's blocking `recv`, whose first wait on a thread allocates.
 //!
 //! Invariants: jobs are written in the order they were handed over, so the
 //! file gets the records in order; `SyncShared::written_seq` is raised by
@@ -25,9 +27,9 @@ use crate::durability::{SyncShared, SyncTarget};
 use crate::JournalError;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, Thread};
 
 /// Smallest page size: one store per page faults a buffer in.
@@ -64,9 +66,34 @@ pub(crate) struct WriteThread {
     /// Buffers handed over and not yet back.
     in_flight: usize,
     handle: Option<JoinHandle<()>>,
+    parking: Arc<Parking>,
     shared: Arc<SyncShared>,
     dir: PathBuf,
     pub stats: WriteThreadStats,
+}
+
+/// The writer waiting for a free buffer: it raises `writer_waiting`, looks
+/// at the channel once more, and parks; the thread, after giving a buffer
+/// back, unparks it if the flag is up. Both sides put a `SeqCst` fence
+/// between their store and their load, so either the writer sees the
+/// buffer or the thread sees the flag.
+#[derive(Default)]
+struct Parking {
+    writer_waiting: AtomicBool,
+    /// The thread that waits (set at its first wait; the writer may move).
+    writer: Mutex<Option<Thread>>,
+}
+
+impl Parking {
+    fn wake_writer(&self) {
+        fence(Ordering::SeqCst);
+        if self.writer_waiting.load(Ordering::Relaxed) {
+            let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(thread) = writer.as_ref() {
+                thread.unpark();
+            }
+        }
+    }
 }
 
 /// Who to wake after records are written: the group-commit thread, every `records`.
@@ -100,9 +127,16 @@ impl WriteThread {
         }
         let first = spare.pop().expect("at least one buffer");
         let thread_shared = shared.clone();
+        let parking = Arc::new(Parking::default());
+        let thread_parking = parking.clone();
         let handle = std::thread::Builder::new()
             .name("journal-write".into())
-            .spawn(move || write_loop(&jobs_rx, &free_tx, &thread_shared, nudge))
+            .spawn(move || {
+                write_loop(&jobs_rx, &free_tx, &thread_shared, &thread_parking, nudge);
+                // Gone: a writer waiting for a buffer sees the disconnection.
+                drop(free_tx);
+                thread_parking.wake_writer();
+            })
             .map_err(JournalError::io(dir, "spawn write thread"))?;
         let thread = WriteThread {
             jobs: Some(jobs_tx),
@@ -110,6 +144,7 @@ impl WriteThread {
             spare,
             in_flight: 0,
             handle: Some(handle),
+            parking,
             shared,
             dir: dir.to_path_buf(),
             stats: WriteThreadStats::default(),
@@ -171,15 +206,45 @@ impl WriteThread {
         Ok(())
     }
 
-    /// Blocks for the next buffer the thread gives back.
+    /// Waits for the next buffer the thread gives back.
     #[cold]
     fn receive(&mut self) -> Result<Box<[u8]>, JournalError> {
-        match self.free.recv() {
+        self.note_waiting_thread();
+        let waiting = &self.parking.writer_waiting;
+        let received = loop {
+            match self.free.try_recv() {
+                Err(TryRecvError::Empty) => {}
+                done => break done,
+            }
+            waiting.store(true, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            match self.free.try_recv() {
+                Err(TryRecvError::Empty) => std::thread::park(),
+                done => break done,
+            }
+            waiting.store(false, Ordering::Relaxed);
+        };
+        waiting.store(false, Ordering::Relaxed);
+        match received {
             Ok(free) => {
                 self.in_flight -= 1;
                 Ok(free)
             }
             Err(_) => Err(self.thread_gone()),
+        }
+    }
+
+    /// Records which thread the write thread unparks (the writer may have
+    /// moved since the last wait).
+    fn note_waiting_thread(&self) {
+        let current = std::thread::current();
+        let mut writer = self
+            .parking
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if writer.as_ref().map(Thread::id) != Some(current.id()) {
+            *writer = Some(current);
         }
     }
 
@@ -213,6 +278,7 @@ fn write_loop(
     jobs: &Receiver<Job>,
     free: &SyncSender<Box<[u8]>>,
     shared: &SyncShared,
+    parking: &Parking,
     nudge: SyncNudge,
 ) {
     let mut seq_nudged = shared.written_seq.load(Ordering::Acquire);
@@ -243,6 +309,7 @@ fn write_loop(
         if free.send(bytes).is_err() {
             return;
         }
+        parking.wake_writer();
     }
 }
 
