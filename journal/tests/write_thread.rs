@@ -26,10 +26,10 @@ fn write_mixed(config: &JournalConfig, count: u64) {
     for _ in 0..count {
         let seq = writer.seq_next();
         writer.append(&payload(seq)).unwrap();
-        if seq % 5 == 0 {
+        if seq.is_multiple_of(5) {
             writer.flush().unwrap();
         }
-        if seq % 11 == 0 {
+        if seq.is_multiple_of(11) {
             writer.end_of_batch().unwrap();
         }
     }
@@ -93,7 +93,7 @@ fn group_commit_never_makes_unwritten_records_durable() {
     for _ in 0..300 {
         let seq = writer.seq_next();
         writer.append(&payload(seq)).unwrap();
-        if seq % 3 == 0 {
+        if seq.is_multiple_of(3) {
             writer.flush().unwrap();
             let seq_durable = durable.load(std::sync::atomic::Ordering::Acquire);
             let readable = read_all(dir.path(), 1).len() as u64;
@@ -165,7 +165,7 @@ fn tailer_follows_the_write_thread() {
         for _ in 0..count {
             let seq = writer.seq_next();
             writer.append(&payload(seq)).unwrap();
-            if seq % 7 == 0 {
+            if seq.is_multiple_of(7) {
                 writer.flush().unwrap();
             }
         }

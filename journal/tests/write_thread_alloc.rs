@@ -19,7 +19,7 @@ fn hand_overs_and_waits_do_not_allocate_after_warm_up() {
     let append = |writer: &mut Writer| {
         let seq = writer.seq_next();
         writer.append(&payload(seq)).unwrap();
-        if seq % 3 == 0 {
+        if seq.is_multiple_of(3) {
             writer.flush().unwrap();
         }
     };
