@@ -46,6 +46,9 @@ impl JournalStage {
             JournalWriteMode::Pwrite => genesis_journal::WriteMode::Pwrite,
         };
         options.write_buffer_bytes = config.buffer_bytes;
+        if config.write_thread {
+            options.write_thread_buffers = genesis_journal::WRITE_THREAD_BUFFERS_DEFAULT;
+        }
         options.closed_check = match config.closed_check {
             JournalClosedCheck::Full => genesis_journal::ClosedCheck::Full,
             JournalClosedCheck::Seals => genesis_journal::ClosedCheck::Seals,

@@ -5,7 +5,7 @@
 //! (minor plus major), the user and system CPU of every journal thread,
 //! and the resident memory before closing.
 //!
-//! `cargo run --release -p genesis-journal --example write_path -- DIR pwrite|mmap none|group [records] [map_ahead_bytes] [zero-fill]`
+//! `cargo run --release -p genesis-journal --example write_path -- DIR pwrite|pwrite-thread|mmap none|group [records] [map_ahead_bytes] [zero-fill]`
 //!
 //! DIR must not exist (it is created and left behind). `group` is group
 //! commit at 4,096 records or 1 ms, the engine's default.
@@ -19,7 +19,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || -> ! {
         eprintln!(
-            "usage: write_path DIR pwrite|mmap none|group [records] [map_ahead_bytes] [zero-fill]"
+            "usage: write_path DIR pwrite|pwrite-thread|mmap none|group [records] [map_ahead_bytes] [zero-fill]"
         );
         std::process::exit(2);
     };
@@ -33,10 +33,13 @@ fn main() {
     }
     let mut config = JournalConfig::new(&dir, RECORD_BYTES);
     config.write_mode = match mode.as_str() {
-        "pwrite" => WriteMode::Pwrite,
+        "pwrite" | "pwrite-thread" => WriteMode::Pwrite,
         "mmap" => WriteMode::Mmap,
         _ => usage(),
     };
+    if mode == "pwrite-thread" {
+        config.write_thread_buffers = genesis_journal::WRITE_THREAD_BUFFERS_DEFAULT;
+    }
     config.durability = match durability.as_str() {
         "none" => Durability::None,
         "group" => Durability::Group {
@@ -62,7 +65,7 @@ fn main() {
         payload[..8].copy_from_slice(&seq.to_le_bytes());
         writer.append(&payload).expect("append");
     }
-    writer.flush().expect("flush");
+    writer.drain().expect("drain");
     let writer_faults = thread_faults() - faults_before;
     println!(
         "{mode} {durability}: {records} records, map_ahead_bytes {}, {:?}",
@@ -73,6 +76,9 @@ fn main() {
         println!("  thread {name:<16} user {user_s:6.2} s  system {system_s:6.2} s");
     }
     println!("resident before close: {} MiB", resident_kib() / 1024);
+    if let Some(stats) = writer.write_thread_stats() {
+        println!("write thread: {stats:?}");
+    }
     if let Some(stats) = writer.map_window_stats() {
         println!("map window: {stats:?}");
     }

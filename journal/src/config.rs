@@ -84,12 +84,22 @@ pub struct JournalConfig {
     /// takes a page fault per page written, and the map stays resident.
     pub map_ahead_bytes: usize,
     pub preallocate: Preallocate,
+    /// `WriteMode::Pwrite`: buffers of `write_buffer_bytes` that a
+    /// `journal-write` thread writes, so the writer's thread makes no
+    /// `pwrite` (0: the writer writes its one buffer itself). A full buffer
+    /// is handed over and the writer fills the next free one, waiting when
+    /// all are in flight. Records handed over and not yet written are lost
+    /// if the process dies, as the synchronous path loses its unwritten
+    /// buffer: up to this many buffers more (see `docs/journal-format.md`).
+    pub write_thread_buffers: usize,
     /// How closed segments are checked at open (default `Full`).
     pub closed_check: ClosedCheck,
 }
 
 /// 64 MiB: about 466 k engine events, a rollover every ~60 ms at 8 M records/s.
 pub const SEGMENT_SIZE_BYTES_DEFAULT: u64 = 64 << 20;
+/// Buffers of a write thread when one is asked for (1 MiB of 256 KiB buffers).
+pub const WRITE_THREAD_BUFFERS_DEFAULT: usize = 4;
 /// 256 KiB of frames per `pwrite`.
 pub const WRITE_BUFFER_BYTES_DEFAULT: usize = 256 << 10;
 
@@ -110,6 +120,7 @@ impl JournalConfig {
             write_buffer_bytes: WRITE_BUFFER_BYTES_DEFAULT,
             map_ahead_bytes: crate::window::MAP_AHEAD_BYTES_DEFAULT,
             preallocate: Preallocate::Fallocate,
+            write_thread_buffers: 0,
             closed_check: ClosedCheck::Full,
         }
     }

@@ -8,7 +8,8 @@
 //!
 //! - [`Writer`] (the journal stage's thread): appends into a memory map or
 //!   a `pwrite` buffer (in map mode a `journal-window` thread write-faults
-//!   pages ahead of it and drops written ones), rolls over into segments a
+//!   pages ahead of it and drops written ones; optionally a `journal-write`
+//!   thread makes the `pwrite`s), rolls over into segments a
 //!   helper thread prepared ahead (and seals the closed ones, see
 //!   [`seal`]), applies a [`Durability`] policy and publishes the durable
 //!   sequence.
@@ -59,10 +60,13 @@ pub mod tailer;
 pub mod truncate;
 pub mod verify;
 mod window;
+mod write_thread;
 pub mod writer;
 
 pub use archive::{archive, archive_bounded, ArchivePolicy, ArchiveReport, HeldBack};
-pub use config::{ClosedCheck, Durability, JournalConfig, Preallocate, WriteMode};
+pub use config::{
+    ClosedCheck, Durability, JournalConfig, Preallocate, WriteMode, WRITE_THREAD_BUFFERS_DEFAULT,
+};
 pub use error::JournalError;
 pub use frame::{FRAME_OVERHEAD_BYTES, FRAME_PREFIX_BYTES};
 pub use layout::Layout;
@@ -82,4 +86,5 @@ pub use tailer::Tailer;
 pub use truncate::{plan_truncate, truncate, TruncateAt, TruncatePlan, TruncateReport};
 pub use verify::{verify, Damage, VerifyReport};
 pub use window::{WindowStats, MAP_AHEAD_BYTES_DEFAULT};
+pub use write_thread::WriteThreadStats;
 pub use writer::Writer;

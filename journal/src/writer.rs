@@ -10,7 +10,10 @@
 //! `journal-window` (`Mmap` mode) write-faults pages ahead of the writer so
 //! its stores take no page fault, and drops written pages from the map
 //! (see [`crate::window`]), and under `Durability::Group` `journal-sync`
-//! runs `fdatasync` (see [`crate::durability`]).
+//! runs `fdatasync` (see [`crate::durability`]). In `Pwrite` mode with
+//! `write_thread_buffers > 0` the `pwrite`s themselves run on
+//! `journal-write` (see [`crate::write_thread`]): a full buffer is handed
+//! over without a system call and the writer goes on in a free one.
 //!
 //! Invariants: records carry consecutive sequences; slot `i` of a segment
 //! holds `seq_first + i`; only the newest named segment is ever written; the
@@ -30,6 +33,7 @@ use crate::recovery::{self, RecoveryReport};
 use crate::segment;
 use crate::sys::map::{MapWriter, SegmentMap};
 use crate::window::{self, MapWindow, WindowStats};
+use crate::write_thread::{SyncNudge, WriteThread, WriteThreadStats};
 use crate::JournalError;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -69,6 +73,9 @@ pub struct Writer {
     prealloc: Preallocator,
     /// `Mmap` mode with `map_ahead_bytes > 0`: the map window's thread.
     window: Option<MapWindow>,
+    /// `Pwrite` mode with `write_thread_buffers > 0`: the thread that
+    /// writes `buffer` once handed over (`buffer` is then one of its ring).
+    write_thread: Option<WriteThread>,
     _lock: File,
     closed: bool,
 }
@@ -138,6 +145,23 @@ impl Writer {
             }
             _ => (None, u64::MAX),
         };
+        let buffer_bytes = buffer_frames(config, &layout) * layout.frame_bytes;
+        let (write_thread, buffer) = if config.write_thread_buffers > 0 {
+            let nudge = SyncNudge {
+                thread: syncer.as_ref().map(|(_, thread)| thread.clone()),
+                records: group_records,
+            };
+            let (thread, first) = WriteThread::spawn(
+                dir,
+                config.write_thread_buffers,
+                buffer_bytes,
+                shared.clone(),
+                nudge,
+            )?;
+            (Some(thread), first)
+        } else {
+            (None, vec![0; buffer_bytes].into_boxed_slice())
+        };
         let writer = Writer {
             dir: dir.to_path_buf(),
             dir_id,
@@ -146,7 +170,7 @@ impl Writer {
             active,
             slot_index,
             seq_next: report.seq_next,
-            buffer: vec![0; buffer_frames(config, &layout) * layout.frame_bytes].into_boxed_slice(),
+            buffer,
             buffer_len: 0,
             shared,
             syncer,
@@ -154,6 +178,7 @@ impl Writer {
             seq_nudged: durable,
             prealloc,
             window,
+            write_thread,
             _lock: lock,
             closed: false,
         };
@@ -225,7 +250,9 @@ impl Writer {
         }
     }
 
-    /// Hands buffered records to the page cache (`Pwrite` mode; a no-op with a map).
+    /// Hands buffered records to the page cache (`Pwrite` mode; a no-op
+    /// with a map), or with a write thread, to the thread, which writes
+    /// them shortly after ([`Writer::drain`] waits for that).
     pub fn flush(&mut self) -> Result<(), JournalError> {
         if self.buffer_len == 0 {
             return Ok(());
@@ -233,6 +260,13 @@ impl Writer {
         let frames = (self.buffer_len / self.layout.frame_bytes) as u64;
         let offset = self.layout.slot_offset(self.slot_index - frames);
         let target = &self.active.target;
+        if let Some(thread) = self.write_thread.as_mut() {
+            self.shared.check()?;
+            let full = std::mem::take(&mut self.buffer);
+            let len = std::mem::take(&mut self.buffer_len);
+            self.buffer = thread.hand_over(full, len, offset, self.seq_next - 1, target)?;
+            return Ok(());
+        }
         target
             .file
             .write_all_at(&self.buffer[..self.buffer_len], offset)
@@ -242,26 +276,43 @@ impl Writer {
         Ok(())
     }
 
-    /// The caller finished a batch: flush, and under `Batch` wait for `fdatasync`.
+    /// Flushes and, with a write thread, waits until it wrote every record
+    /// appended so far (into the page cache). Without one, the same as
+    /// [`Writer::flush`].
+    pub fn drain(&mut self) -> Result<(), JournalError> {
+        self.flush()?;
+        if let Some(thread) = self.write_thread.as_mut() {
+            thread.drain()?;
+        }
+        self.shared.check()
+    }
+
+    /// The caller finished a batch: flush, and under `Batch` wait for
+    /// `fdatasync` (with a write thread, for its writes first).
     pub fn end_of_batch(&mut self) -> Result<(), JournalError> {
         self.shared.check()?;
-        self.flush()?;
         if self.durability == Durability::Batch {
+            self.drain()?;
             self.shared.sync_through(self.seq_next - 1)?;
+        } else {
+            self.flush()?;
         }
         Ok(())
     }
 
     /// Flushes and waits until every appended record is on disk, whatever the policy.
     pub fn sync(&mut self) -> Result<(), JournalError> {
-        self.flush()?;
+        self.drain()?;
         self.shared.sync_through(self.seq_next - 1)
     }
 
     /// Moves into the next segment, prepared ahead by the helper thread,
     /// and hands the closed one back to the helper to be sealed.
     fn roll_over(&mut self) -> Result<(), JournalError> {
-        self.flush()?;
+        // With a write thread: nothing of the closed segment may be in
+        // flight when it is sealed, nor the next segment's records written
+        // before it is registered for syncing.
+        self.drain()?;
         let seq_first = self.active.target.seq_first + self.layout.slots_per_segment;
         let prepared = match self.prealloc.take(seq_first) {
             Ok(prepared) => prepared,
@@ -341,10 +392,13 @@ impl Writer {
             return Ok(());
         }
         self.closed = true;
-        let synced = self.flush().and_then(|()| {
+        let synced = self.drain().and_then(|()| {
             self.shared.check()?;
             self.shared.sync_through(self.seq_next - 1)
         });
+        if let Some(thread) = self.write_thread.as_mut() {
+            thread.shutdown();
+        }
         self.shared.stop.store(true, Ordering::Release);
         if let Some((handle, thread)) = self.syncer.take() {
             thread.unpark();
@@ -397,6 +451,11 @@ impl Writer {
         self.window.as_ref().map(MapWindow::stats)
     }
 
+    /// What the hand-overs to the write thread cost (a write thread only).
+    pub fn write_thread_stats(&self) -> Option<WriteThreadStats> {
+        self.write_thread.as_ref().map(|thread| thread.stats)
+    }
+
     /// Rollovers that had to wait for the helper to finish the next segment.
     pub fn rollover_waits(&self) -> u64 {
         self.prealloc.rollover_waits
@@ -417,6 +476,11 @@ fn check_config(config: &JournalConfig) -> Result<(), JournalError> {
     if config.seq_first == 0 {
         return Err(bad(
             "the first sequence must be at least 1 (0 means none durable)",
+        ));
+    }
+    if config.write_thread_buffers > 0 && config.write_mode != WriteMode::Pwrite {
+        return Err(bad(
+            "a write thread (write_thread_buffers > 0) needs the pwrite write mode",
         ));
     }
     if let Durability::Group {

@@ -55,6 +55,10 @@ pub struct JournalConfig {
     pub write_mode: JournalWriteMode,
     /// Buffer for `write_mode = "pwrite"`.
     pub buffer_bytes: usize,
+    /// `write_mode = "pwrite"`: a `journal-write` thread writes full
+    /// buffers (four of `buffer_bytes`), so the journal stage's thread makes
+    /// no `pwrite`; a crash can then lose up to four buffers more.
+    pub write_thread: bool,
     /// `fdatasync` the journal when the engine stops.
     pub sync_on_exit: bool,
     /// What the start-up check of closed segments reads.
@@ -71,6 +75,7 @@ impl Default for JournalConfig {
             segment_size_mib: 64,
             write_mode: JournalWriteMode::Pwrite,
             buffer_bytes: 256 << 10,
+            write_thread: false,
             sync_on_exit: true,
             closed_check: JournalClosedCheck::Full,
         }
@@ -90,6 +95,12 @@ impl JournalConfig {
             return Err(invalid(
                 "journal.buffer_bytes",
                 format!("{} is below 4096", self.buffer_bytes),
+            ));
+        }
+        if self.write_thread && self.write_mode != JournalWriteMode::Pwrite {
+            return Err(invalid(
+                "journal.write_thread",
+                "needs write_mode = \"pwrite\" (the map mode has no writes to move)".into(),
             ));
         }
         if self.segment_size_mib == 0 || self.segment_size_mib > 4096 {
