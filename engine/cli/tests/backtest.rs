@@ -207,9 +207,17 @@ fn with_tape_core(mut config: Config) -> Config {
     config
 }
 
+/// `config` with the journal's buffers written by its own thread.
+fn with_write_thread(mut config: Config) -> Config {
+    config.journal.write_thread = true;
+    config
+}
+
 // The tape read, booked and made into events ahead on a second core gives
 // the fused plan's journal, byte for byte: on a thread of its own beside the
-// fused stages, and on the journal's thread (one thread on core 1), twice.
+// fused stages, and on the journal's thread (one thread on core 1), twice;
+// so does the fused plan whose journal buffers go to a write thread (the
+// race's setting).
 #[test]
 fn the_tape_core_gives_the_fused_journal_under_every_plan() {
     let dir = tempfile::tempdir().unwrap();
@@ -224,6 +232,7 @@ fn the_tape_core_gives_the_fused_journal_under_every_plan() {
             with_tape_core(config(dir.path(), &synthetic_instruments(), JOURNAL_APART)),
             "core 1: journal+tape",
         ),
+        ("write-thread", with_write_thread(fused.clone()), "fused"),
     ];
     for (name, config, plan) in &plans {
         for round in 0..2 {
