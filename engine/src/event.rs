@@ -129,9 +129,8 @@ pub const FLAG_RECONCILED: u8 = 16;
 /// Event flag, for timing only and never written to the journal
 /// ([`Event::encode`] leaves it out): the event is on the sample every
 /// stage times lap by lap. Ingest sets it once, as it numbers the event
-/// (`telemetry::metrics::mark_lap_sample`), so every chain of a pipelined
-/// plan times the same events by reading one bit instead of hashing the
-/// sequence number again.
+/// (`telemetry::metrics::mark_lap_sample`, by its `LapSampler`), so every
+/// chain of a pipelined plan times the same events by reading one bit.
 pub const FLAG_LAP_SAMPLE: u8 = 32;
 
 code_enum! {

@@ -20,10 +20,12 @@
 //! journal is write-behind either way: DESIGN.md, docs/restart.md).
 //!
 //! Ingest's own latency (receipt to hand-off) is timed, like the chains'
-//! stages, on the events `telemetry::metrics::laps_sampled` chooses (about one
-//! in 16), asked once per event as ingest numbers it and carried in the
-//! event (`FLAG_LAP_SAMPLE`, never journaled), so every chain times the
-//! same events by reading one bit. The other events are counted in the
+//! stages, on the events its `telemetry::metrics::LapSampler` chooses (about
+//! one in 16, by a countdown over gaps drawn at random), asked as ingest
+//! numbers the event and carried in the event (`FLAG_LAP_SAMPLE`, never
+//! journaled), so every chain times the same events by reading one bit.
+//! The countdown moves on only when the hand-off succeeds: an event offered
+//! again after a refused hand-off gets the same answer. The other events are counted in the
 //! buckets of the last measurement (`StageMetrics::record_repeat_unclocked`),
 //! so every event is still counted once and a hand-off costs no clock read
 //! most of the time.
@@ -48,7 +50,7 @@ pub mod synthetic;
 use crate::clock::EpochClock;
 use crate::event::{Event, EventKind, Input, Lane, FLAG_CONFLATED, FLAG_DUPLICATE};
 use crate::recent::RecentMap;
-use crate::telemetry::metrics::{mark_lap_sample, StageMetrics};
+use crate::telemetry::metrics::{mark_lap_sample, LapSampler, StageMetrics};
 use crate::telemetry::tick_to_trade::TriggerStamps;
 use crate::units::{InstrumentId, Side};
 pub use source::{
@@ -105,6 +107,9 @@ pub struct Sources {
 struct Lanes {
     clock: EpochClock,
     seq_next: u64,
+    /// Which events are timed lap by lap (decided as an event is numbered,
+    /// counted once it is handed off).
+    lap_sampler: LapSampler,
     pending: VecDeque<Event>,
     parked: Vec<Option<Event>>,
     parked_order: VecDeque<u16>,
@@ -147,6 +152,7 @@ impl Ingest {
             lanes: Lanes {
                 clock,
                 seq_next: 1,
+                lap_sampler: LapSampler::new(),
                 pending: VecDeque::with_capacity(PENDING_MAX),
                 parked: vec![None; instrument_count],
                 parked_order: VecDeque::with_capacity(instrument_count),
@@ -412,7 +418,10 @@ impl Lanes {
             "one parked slot per instrument"
         );
         event.seq = self.seq_next;
-        let sampled = mark_lap_sample(event);
+        // Decided now, counted only once the hand-off succeeds: an event
+        // offered again after a refusal gets the same answer.
+        let sampled = self.lap_sampler.next_is_sampled();
+        mark_lap_sample(event, sampled);
         // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.
         let clocked = self.needs_clock(event, sampled);
         let exit_ns = if clocked { self.clock.now_ns() } else { 0 };
@@ -424,6 +433,7 @@ impl Lanes {
             return false;
         }
         self.seq_next += 1;
+        self.lap_sampler.advance();
         self.counters.published += 1;
         if clocked {
             let since_recv_ns = exit_ns.saturating_sub(event.ts_recv_ns);
@@ -570,9 +580,10 @@ mod tests {
         }
     }
 
-    // Ingest marks exactly the events whose numbers the sample chooses, so
-    // every chain after it times the same events by reading the flag; a
-    // stale mark an event brings with it is put right.
+    // Ingest marks exactly the events its lap sample chooses (the first
+    // event, then a countdown over gaps drawn at random), so every chain
+    // after it times the same events by reading the flag; a stale mark an
+    // event brings with it is put right.
     #[test]
     fn published_events_carry_the_lap_sample() {
         let mut stale = top(100);
@@ -590,13 +601,64 @@ mod tests {
             ingest.poll(&mut marks);
         }
         assert_eq!(marks.0.len(), 500);
+        let mut sampler = LapSampler::new();
         for &(seq, marked) in &marks.0 {
-            let expected = crate::telemetry::metrics::laps_sampled(seq);
-            assert_eq!(marked, expected, "event {seq}");
+            assert_eq!(marked, sampler.take(), "event {seq}");
+        }
+        let sampled = marks.0.iter().filter(|&&(_, marked)| marked).count();
+        assert!((10..=70).contains(&sampled), "{sampled} of 500 sampled");
+    }
+
+    /// Refuses every third offer; records every offer and whether it took it.
+    struct Refusing(Vec<(u64, bool, bool)>);
+
+    impl Sink for Refusing {
+        fn offer(&mut self, event: &Event) -> bool {
+            let taken = self.0.len() % 3 != 2;
+            self.0.push((event.seq, event.on_lap_sample(), taken));
+            taken
+        }
+    }
+
+    // A refused hand-off does not count on the lap sample: the event is
+    // offered again with the same number and the same mark, and the events
+    // taken carry exactly the sample of an ingest that was never refused.
+    #[test]
+    fn a_refused_event_is_offered_again_with_the_same_lap_mark() {
+        let script: Vec<Event> = (0..500).map(|i| top(100 + i)).collect();
+        let sources = Sources {
+            control: Box::new(NoSource),
+            venue: Box::new(NoSource),
+            market: Box::new(ScriptedSource::new(script)),
+        };
+        let mut ingest = Ingest::new(sources, EpochClock::new(), 1, false, 16, 0);
+        let mut offers = Refusing(Vec::new());
+        while !ingest.is_drained() {
+            ingest.poll(&mut offers);
+        }
+        let refused = offers.0.iter().filter(|&&(_, _, taken)| !taken).count();
+        assert!(refused >= 200, "{refused} refused");
+        for pair in offers.0.windows(2) {
+            let ((seq, marked, taken), (next_seq, next_marked, _)) = (pair[0], pair[1]);
+            if !taken {
+                assert_eq!((next_seq, next_marked), (seq, marked), "re-offer of {seq}");
+            }
+        }
+        let taken: Vec<(u64, bool)> = offers
+            .0
+            .iter()
+            .filter(|&&(_, _, taken)| taken)
+            .map(|&(seq, marked, _)| (seq, marked))
+            .collect();
+        assert_eq!(taken.len(), 500);
+        let mut sampler = LapSampler::new();
+        for (&(seq, marked), expected_seq) in taken.iter().zip(1..) {
+            assert_eq!(seq, expected_seq);
+            assert_eq!(marked, sampler.take(), "event {seq}");
         }
         assert!(
-            marks.0.iter().any(|&(_, marked)| marked),
-            "some are sampled"
+            offers.0.iter().any(|&(_, marked, taken)| marked && !taken),
+            "a sampled event was refused and offered again"
         );
     }
 

@@ -464,33 +464,114 @@ impl Percentiles {
 /// On average one event in this many is timed stage by stage (see `topology::chain`).
 pub const LAP_SAMPLE_EVERY: u64 = 16;
 
-/// Whether the event numbered `seq` is timed stage by stage: splitmix64's
-/// finalizer of the sequence number, so consecutive events are chosen
-/// independently of any pattern in their content. Ingest asks once per
-/// event and carries the answer in the event ([`mark_lap_sample`]), so that
-/// ingest and every chain of a pipelined plan time the same events
-/// (`topology::chain`).
-#[inline]
-pub fn laps_sampled(seq: u64) -> bool {
-    let mut z = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    z.is_multiple_of(LAP_SAMPLE_EVERY)
+/// The gap's draw takes the chance of a sampled event as one nibble of 16
+/// being zero.
+const _: () = assert!(LAP_SAMPLE_EVERY == 16);
+
+/// The 1-in-[`LAP_SAMPLE_EVERY`] sample of events, by countdown: the first
+/// event is on it, then the gaps between sampled events are drawn at random
+/// (geometric, mean 16: each event is on the sample with probability 1/16,
+/// independently of the others and of what it carries, so a requote every
+/// Nth update cannot alias with it). An event pays a compare and a
+/// decrement; one draw is made per sampled event.
+///
+/// Ingest asks [`LapSampler::next_is_sampled`] as it numbers an event,
+/// carries the answer in the event ([`mark_lap_sample`]) so that ingest and
+/// every chain of a pipelined plan time the same events
+/// (`topology::chain`), and calls [`LapSampler::advance`] only once the
+/// hand-off succeeded: an event offered again after a refused hand-off gets
+/// the same answer. The backtest driver times its hand-overs with
+/// [`LapSampler::take`].
+#[derive(Debug, Clone)]
+pub struct LapSampler {
+    /// Events left until the next sampled one (1: the next is).
+    countdown: u64,
+    /// Draws made so far (the next gap's key).
+    draws: u64,
 }
 
-/// Sets or clears `event`'s [`FLAG_LAP_SAMPLE`] by [`laps_sampled`] of its
-/// sequence number, and returns it: ingest calls it as it numbers the event
-/// (an event numbered again after a refused hand-off is marked again).
+impl Default for LapSampler {
+    fn default() -> LapSampler {
+        LapSampler::new()
+    }
+}
+
+impl LapSampler {
+    /// A sample whose first event is on it.
+    pub const fn new() -> LapSampler {
+        LapSampler {
+            countdown: 1,
+            draws: 0,
+        }
+    }
+
+    /// Whether the next event is on the sample; counts nothing, so asking
+    /// again before [`LapSampler::advance`] gives the same answer.
+    #[inline(always)]
+    pub fn next_is_sampled(&self) -> bool {
+        self.countdown == 1
+    }
+
+    /// Counts the next event as taken: past a sampled one, draws the gap
+    /// to the one after.
+    #[inline(always)]
+    pub fn advance(&mut self) {
+        if self.countdown == 1 {
+            self.countdown = self.draw_gap();
+        } else {
+            self.countdown -= 1;
+        }
+    }
+
+    /// Whether the next event is on the sample; counts it.
+    #[inline(always)]
+    pub fn take(&mut self) -> bool {
+        let sampled = self.next_is_sampled();
+        self.advance();
+        sampled
+    }
+
+    /// The events from one sampled event to the next: each a trial that
+    /// succeeds with probability 1/16 (a nibble of a splitmix word that is
+    /// zero), so the gap is geometric with mean 16.
+    #[cold]
+    #[inline(never)]
+    fn draw_gap(&mut self) -> u64 {
+        let mut gap = 0;
+        loop {
+            self.draws += 1;
+            let word = splitmix64(self.draws);
+            // The lowest flagged nibble is the lowest zero one (a borrow
+            // can flag a nibble only above a zero one).
+            let zero_nibbles =
+                word.wrapping_sub(0x1111_1111_1111_1111) & !word & 0x8888_8888_8888_8888;
+            if zero_nibbles != 0 {
+                return gap + u64::from(zero_nibbles.trailing_zeros() / 4) + 1;
+            }
+            gap += 16;
+        }
+    }
+}
+
+/// splitmix64 of `key`: a well-mixed word for the lap sample's draws.
 #[inline]
-pub fn mark_lap_sample(event: &mut Event) -> bool {
-    let sampled = laps_sampled(event.seq);
+fn splitmix64(key: u64) -> u64 {
+    let mut z = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Sets or clears `event`'s [`FLAG_LAP_SAMPLE`]: ingest calls it as it
+/// numbers the event, with its [`LapSampler`]'s answer (an event numbered
+/// again after a refused hand-off is marked again, the same way).
+#[inline(always)]
+pub fn mark_lap_sample(event: &mut Event, sampled: bool) {
     if sampled {
         event.flags |= FLAG_LAP_SAMPLE;
     } else {
         event.flags &= !FLAG_LAP_SAMPLE;
     }
-    sampled
 }
 
 #[cfg(test)]
@@ -623,5 +704,55 @@ mod tests {
         assert_eq!(metrics.processing_ns.count_at(900), 2);
         assert_eq!(metrics.since_recv_ns.len(), 3);
         assert_eq!(metrics.repeated_events(), 9);
+    }
+
+    // About one event in 16 is sampled, evenly across any period in the
+    // input (a requote every 8th update must not alias with the sample),
+    // the gaps geometric (about 1 in 16 is a single event), the first event
+    // on it; asking again before advancing gives the same answer.
+    #[test]
+    fn the_lap_sample_is_one_in_16_at_random() {
+        let mut sampler = LapSampler::new();
+        assert!(sampler.next_is_sampled(), "the first event is sampled");
+        let events = 1_600_000u64;
+        let period = 8u64;
+        let mut chosen = vec![0u64; period as usize];
+        let mut gaps_of_one = 0u64;
+        let mut last = None;
+        for seq in 0..events {
+            let sampled = sampler.next_is_sampled();
+            assert_eq!(sampler.next_is_sampled(), sampled, "asked again");
+            sampler.advance();
+            if sampled {
+                chosen[(seq % period) as usize] += 1;
+                gaps_of_one += u64::from(last == Some(seq.wrapping_sub(1)));
+                last = Some(seq);
+            }
+        }
+        let timed: u64 = chosen.iter().sum();
+        let per_class = events / period / LAP_SAMPLE_EVERY;
+        for (class, &count) in chosen.iter().enumerate() {
+            let off = count.abs_diff(per_class);
+            assert!(
+                off < per_class / 20,
+                "class {class}: {count} of ~{per_class}"
+            );
+        }
+        let share_of_one = gaps_of_one as f64 / timed as f64;
+        assert!(
+            (0.05..=0.075).contains(&share_of_one),
+            "gaps are geometric (1 in 16 is a single event): {share_of_one}"
+        );
+        let mut again = LapSampler::new();
+        let taken: Vec<bool> = (0..1_000).map(|_| again.take()).collect();
+        let mut stepped = LapSampler::new();
+        let asked: Vec<bool> = (0..1_000)
+            .map(|_| {
+                let sampled = stepped.next_is_sampled();
+                stepped.advance();
+                sampled
+            })
+            .collect();
+        assert_eq!(taken, asked, "take is ask then advance");
     }
 }

@@ -6,10 +6,11 @@
 //! chain reads the clock once per event, when the event leaves its last
 //! stage: that stage's time since receipt is exact for every event, except
 //! while ingest is behind (see below). On
-//! about one event in [`LAP_SAMPLE_EVERY`] (chosen by a hash of the event's
-//! sequence number, so no periodic pattern in the input aliases with the
-//! sample; ingest hashes once and marks the event `FLAG_LAP_SAMPLE`, so
-//! every chain of a plan reads one bit and times the same events) it reads
+//! about one event in [`LAP_SAMPLE_EVERY`] (chosen by ingest's countdown
+//! with gaps drawn at random, `telemetry::metrics::LapSampler`, so no
+//! periodic pattern in the input aliases with the sample; ingest marks the
+//! event `FLAG_LAP_SAMPLE`, so every chain of a plan reads one bit and times
+//! the same events) it reads
 //! the clock at entry and after each stage instead, and
 //! every stage records its processing time and time since receipt. On the
 //! other events each stage counts the event again in the buckets of its
@@ -39,7 +40,7 @@ use crate::journal_stage::JournalStage;
 use crate::risk::RiskStage;
 use crate::strategy::StrategyStage;
 use crate::telemetry::metrics::StageMetrics;
-pub use crate::telemetry::metrics::{laps_sampled, LAP_SAMPLE_EVERY};
+pub use crate::telemetry::metrics::LAP_SAMPLE_EVERY;
 use crate::telemetry::{Board, Counter};
 
 /// Untimed events the stages before the last count at once (a power of two).
@@ -382,7 +383,7 @@ mod tests {
     use crate::config::Config;
     use crate::event::{Input, TopOfBook};
     use crate::strategy::Idle;
-    use crate::telemetry::metrics::mark_lap_sample;
+    use crate::telemetry::metrics::{mark_lap_sample, LapSampler};
     use crate::units::{InstrumentId, Price, Qty, Side};
 
     /// Each stage's (time-since-receipt count, processing count, `third`),
@@ -412,7 +413,16 @@ mod tests {
         }
     }
 
-    fn quote(seq: u64) -> Event {
+    /// Ingest's lap sample of `events` events, the first left off so that
+    /// a chain's first event is timed only as its first.
+    fn lap_marks(events: usize) -> Vec<bool> {
+        let mut sampler = LapSampler::new();
+        let mut marks: Vec<bool> = (0..events).map(|_| sampler.take()).collect();
+        marks[0] = false;
+        marks
+    }
+
+    fn quote(seq: u64, sampled: bool) -> Event {
         let mut ev = Event::new(
             InstrumentId(0),
             Side::None,
@@ -425,24 +435,23 @@ mod tests {
         );
         ev.seq = seq;
         // Marked as ingest marks it when it numbers the event.
-        mark_lap_sample(&mut ev);
+        mark_lap_sample(&mut ev, sampled);
         ev
     }
 
     // Every stage counts every event once, whether timed or not; the events
     // not chosen for laps are the ones counted as repeats, and the first
-    // event is timed in full even when the hash does not choose it.
+    // event is timed in full even when it is not on the sample.
     #[test]
     fn every_event_is_counted_once_and_only_sampled_ones_are_timed() {
         let mut chain = two_stage_chain();
-        let first = (1..).find(|&seq| !laps_sampled(seq)).unwrap();
-        let seqs: Vec<u64> = (first..first + 20_000).collect();
-        for &seq in &seqs {
-            chain.process(&mut quote(seq));
+        let marks = lap_marks(20_000);
+        for (seq, &sampled) in (1..).zip(&marks) {
+            chain.process(&mut quote(seq, sampled));
         }
         chain.metrics_mut().for_each(StageMetrics::settle);
-        let timed = 1 + seqs[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
-        let events = seqs.len() as u64;
+        let timed = 1 + marks[1..].iter().filter(|&&m| m).count() as u64;
+        let events = marks.len() as u64;
         for metrics in chain.metrics_mut() {
             assert_eq!(metrics.since_recv_ns.len(), events, "{}", metrics.name);
             assert_eq!(metrics.processing_ns.len(), events, "{}", metrics.name);
@@ -465,11 +474,11 @@ mod tests {
     #[test]
     fn a_read_between_batches_counts_every_event() {
         let mut chain = two_stage_chain();
-        let first = (1..).find(|&seq| !laps_sampled(seq)).unwrap();
+        let marks = lap_marks(1_000);
         let mut processed = 0u64;
         for read_after in [1u64, 5, 63, 64, 65, 200, 1_000] {
-            for seq in first + processed..first + read_after {
-                chain.process(&mut quote(seq));
+            for seq in processed..read_after {
+                chain.process(&mut quote(seq + 1, marks[seq as usize]));
             }
             processed = read_after;
             let counts = stage_counts(&mut chain, |m| m.repeated_events());
@@ -486,13 +495,12 @@ mod tests {
     #[test]
     fn behind_the_exit_is_sampled_and_counts_stay_exact() {
         let mut chain = two_stage_chain();
-        let first = (1..).find(|&seq| !laps_sampled(seq)).unwrap();
-        let behind: Vec<u64> = (first..first + 20_000).collect();
+        let behind = lap_marks(20_000);
         chain.set_behind(true);
-        for &seq in &behind {
-            chain.process(&mut quote(seq));
+        for (seq, &sampled) in (1..).zip(&behind) {
+            chain.process(&mut quote(seq, sampled));
         }
-        let timed = 1 + behind[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
+        let timed = 1 + behind[1..].iter().filter(|&&m| m).count() as u64;
         let events = behind.len() as u64;
         let counts = stage_counts(&mut chain, |m| m.since_recv_repeated_events());
         // Both stages repeat the same events; the last one needed the clock
@@ -512,9 +520,10 @@ mod tests {
             .unwrap()
             .metrics
             .since_recv_repeated_events();
-        let untimed = (first + events..first + events + 1_000)
-            .inspect(|&seq| chain.process(&mut quote(seq)))
-            .filter(|&seq| !laps_sampled(seq))
+        let untimed = (events + 1..)
+            .zip(lap_marks(1_000))
+            .inspect(|&(seq, sampled)| chain.process(&mut quote(seq, sampled)))
+            .filter(|&(_, sampled)| !sampled)
             .count();
         assert!(untimed > 0);
         let last = chain.metrics_mut().last().unwrap();
@@ -527,9 +536,8 @@ mod tests {
     }
 
     // Two chains of a pipelined plan, the second reading the first's output
-    // as a ring hands it on, time the same events: the ones ingest marked,
-    // whatever their sequence numbers hash to (an unmarked event is timed
-    // only as a chain's first).
+    // as a ring hands it on, time the same events: the ones ingest marked
+    // (an unmarked event is timed only as a chain's first).
     #[test]
     fn the_chains_of_a_plan_time_the_events_ingest_marked() {
         let config = Config::default();
@@ -549,49 +557,26 @@ mod tests {
                 "strategy",
             )),
         );
-        let first = (1..).find(|&seq| !laps_sampled(seq)).unwrap();
-        let seqs: Vec<u64> = (first..first + 20_000).collect();
-        for &seq in &seqs {
-            let mut event = quote(seq);
+        let marks = lap_marks(20_000);
+        for (seq, &sampled) in (1..).zip(&marks) {
+            let mut event = quote(seq, sampled);
             head.process(&mut event);
             tail.process(&mut event);
         }
-        let timed = 1 + seqs[1..].iter().filter(|&&s| laps_sampled(s)).count() as u64;
-        let events = seqs.len() as u64;
+        let timed = 1 + marks[1..].iter().filter(|&&m| m).count() as u64;
+        let events = marks.len() as u64;
         for chain in [&mut head, &mut tail] {
             let counts = stage_counts(chain, |m| m.repeated_events());
             assert_eq!(counts, vec![(events, events, events - timed)]);
         }
-        // The flag decides, not the number: unmarked events are repeats.
-        let sampled_seqs = (first + events..).filter(|&seq| laps_sampled(seq)).take(50);
-        for seq in sampled_seqs {
-            let mut event = quote(seq);
-            event.flags &= !crate::event::FLAG_LAP_SAMPLE;
-            head.process(&mut event);
+        // The flag decides: unmarked events are repeats, even a run of them.
+        for seq in events + 1..=events + 50 {
+            head.process(&mut quote(seq, false));
         }
         let counts = stage_counts(&mut head, |m| m.repeated_events());
         assert_eq!(
             counts,
             vec![(events + 50, events + 50, events - timed + 50)]
         );
-    }
-
-    // About one event in 16 is chosen, evenly across any period in the
-    // input (a requote every 8th update must not alias with the sample).
-    #[test]
-    fn the_sample_is_spread_evenly() {
-        let period = 8u64;
-        let mut chosen = vec![0u64; period as usize];
-        for seq in 1..=1_600_000u64 {
-            chosen[(seq % period) as usize] += u64::from(laps_sampled(seq));
-        }
-        let per_class = 1_600_000 / period / LAP_SAMPLE_EVERY;
-        for (class, &count) in chosen.iter().enumerate() {
-            let off = count.abs_diff(per_class);
-            assert!(
-                off < per_class / 20,
-                "class {class}: {count} of ~{per_class}"
-            );
-        }
     }
 }

@@ -61,7 +61,7 @@ use genesis_engine::config::{Config, VenueTime};
 use genesis_engine::event::{Event, FLAG_MESSAGE_CONTINUES};
 use genesis_engine::execution::gateway::{OrderRequest, RequestKind};
 use genesis_engine::ingest::Source;
-use genesis_engine::topology::chain::LAP_SAMPLE_EVERY;
+use genesis_engine::telemetry::metrics::LapSampler;
 use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
 use genesis_io::tape::TapeError;
 use genesis_sim::backtest::{BacktestVenue, BacktestVenueConfig, Reply};
@@ -229,35 +229,31 @@ pub struct Driver {
 
 /// Per-event latency of the hand-overs, timed on a sample: the clock is
 /// read around the first hand-over and then about one in
-/// [`LAP_SAMPLE_EVERY`] (16), the gaps between timed hand-overs drawn at
+/// [`LAP_SAMPLE_EVERY`](genesis_engine::telemetry::metrics::LAP_SAMPLE_EVERY)
+/// (16), the gaps between timed hand-overs drawn at
 /// random (geometric, mean 16: each hand-over is timed with probability
 /// 1/16, independently of the others and of what it carries, so a requote
 /// every Nth update cannot alias with it); every other hand-over counts
 /// once more in the last measured value's bucket, so the histogram counts
-/// every event exactly once. A hand-over pays a countdown; a draw (one
-/// splitmix of the draw's number) is made once per timed hand-over.
+/// every event exactly once. The sample is ingest's lap sample
+/// ([`LapSampler`], its own countdown and draws): a hand-over pays a
+/// countdown; a draw (one splitmix of the draw's number) is made once per
+/// timed hand-over.
 struct SampledLatency {
     histogram: Histogram<u64>,
-    /// Hand-overs left until the next timed one (1: the next is).
-    countdown: u64,
-    /// Draws made so far (the next gap's key).
-    draws: u64,
+    /// Which hand-overs are timed.
+    sample: LapSampler,
     /// The last measured latency; 0 until one is.
     last_ns: u64,
     /// Hand-overs since `last_ns` was recorded, not yet counted.
     repeats: u64,
 }
 
-/// The gap's draw takes the chance of a timed hand-over as one nibble of
-/// 16 being zero.
-const _: () = assert!(LAP_SAMPLE_EVERY == 16);
-
 impl SampledLatency {
     fn new() -> SampledLatency {
         SampledLatency {
             histogram: genesis_engine::telemetry::metrics::new_histogram(),
-            countdown: 1,
-            draws: 0,
+            sample: LapSampler::new(),
             last_ns: 0,
             repeats: 0,
         }
@@ -266,27 +262,7 @@ impl SampledLatency {
     /// Whether the next hand-over is timed; counts it.
     #[inline(always)]
     fn next_is_timed(&mut self) -> bool {
-        self.countdown -= 1;
-        self.countdown == 0
-    }
-
-    /// The hand-overs from one timed hand-over to the next: each a trial
-    /// that succeeds with probability 1/16 (a nibble of a splitmix word
-    /// that is zero), so the gap is geometric with mean 16.
-    fn draw_gap(&mut self) -> u64 {
-        let mut gap = 0;
-        loop {
-            self.draws += 1;
-            let word = splitmix64(self.draws);
-            // The lowest flagged nibble is the lowest zero one (a borrow
-            // can flag a nibble only above a zero one).
-            let zero_nibbles =
-                word.wrapping_sub(0x1111_1111_1111_1111) & !word & 0x8888_8888_8888_8888;
-            if zero_nibbles != 0 {
-                return gap + u64::from(zero_nibbles.trailing_zeros() / 4) + 1;
-            }
-            gap += 16;
-        }
+        self.sample.take()
     }
 
     /// A timed hand-over took `latency_ns`.
@@ -295,7 +271,6 @@ impl SampledLatency {
         self.settle();
         self.last_ns = latency_ns.max(1);
         self.histogram.saturating_record(self.last_ns);
-        self.countdown = self.draw_gap();
     }
 
     /// An untimed hand-over: counted as the last measured one.
@@ -1062,15 +1037,6 @@ fn push_reply(replies: &mut InFlight<Event>, reply: &Reply, venue_ns: u64, respo
         slot.ts_venue_ns = venue_ns;
         slot.ts_recv_ns = ts_recv_ns;
     });
-}
-
-/// splitmix64 of `key`: a well-mixed word for the latency sample's draws.
-#[inline]
-fn splitmix64(key: u64) -> u64 {
-    let mut z = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 fn lock(driver: &Mutex<Driver>) -> MutexGuard<'_, Driver> {
