@@ -199,6 +199,9 @@ impl Strategy for TouchQuoter {
         "touch-quoter"
     }
 
+    // Inlined into the stage (which calls it directly): most book rows
+    // only count an update.
+    #[inline]
     fn on_market_data(&mut self, event: &Event, act: &mut Actions) {
         if let Some(delta) = event.book_delta() {
             if event.flags & FLAG_MESSAGE_CONTINUES == 0 {
