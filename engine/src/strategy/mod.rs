@@ -302,7 +302,9 @@ pub struct StrategyCounters {
 /// callbacks are direct calls the compiler can inline into the stage (the
 /// touch quoter's count of a book row is a few instructions, less than a
 /// virtual call), any other behind its `dyn Strategy`. The same callbacks
-/// run either way.
+/// run either way. A tag byte of its own (`repr(u8)`): telling the kinds
+/// apart is one compare, not a decode of a niche in the strategies' fields.
+#[repr(u8)]
 enum Runner {
     TouchQuoter(TouchQuoter),
     MarketMaker(MarketMaker),
