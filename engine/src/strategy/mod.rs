@@ -23,7 +23,6 @@ use crate::orders::{Order, OrderState, Orders};
 use crate::risk::pretrade::{OrderCheck, PreTrade};
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
-use std::any::Any;
 
 pub use market_maker::MarketMaker;
 pub use touch_quoter::TouchQuoter;
@@ -44,10 +43,7 @@ pub fn from_config(config: &Config) -> Box<dyn Strategy> {
 }
 
 /// A trading strategy. Every callback but market data has a do-nothing default.
-///
-/// `Any` lets the stage recognize the bundled strategies and call them
-/// without a virtual call per event (see [`StrategyStage::new`]).
-pub trait Strategy: Send + Any {
+pub trait Strategy: Send {
     fn name(&self) -> &'static str;
 
     /// Top of book, trades and book deltas.
@@ -94,6 +90,21 @@ pub trait Strategy: Send + Any {
     fn replica(&self) -> Option<Box<dyn Strategy>> {
         None
     }
+
+    /// For the bundled strategies: hands the strategy itself over, leaving
+    /// an empty one of the same parameters behind, so that the stage runs
+    /// it by its own type and calls it without a virtual call per event
+    /// (see [`StrategyStage::new`]). Any other strategy keeps the default,
+    /// `None`, and runs behind its `dyn Strategy`.
+    fn take_bundled(&mut self) -> Option<Bundled> {
+        None
+    }
+}
+
+/// A bundled strategy, by its own type (see [`Strategy::take_bundled`]).
+pub enum Bundled {
+    TouchQuoter(TouchQuoter),
+    MarketMaker(MarketMaker),
 }
 
 /// A strategy that never trades: for runs that only record, and for tests.
@@ -324,22 +335,11 @@ macro_rules! dispatch {
 
 impl Runner {
     /// A bundled strategy is taken out of its box; any other stays in it.
-    fn new(strategy: Box<dyn Strategy>) -> Runner {
-        let seen: &dyn Any = strategy.as_ref();
-        if seen.is::<TouchQuoter>() {
-            let any: Box<dyn Any> = strategy;
-            match any.downcast::<TouchQuoter>() {
-                Ok(quoter) => Runner::TouchQuoter(*quoter),
-                Err(_) => unreachable!("the type was checked"),
-            }
-        } else if seen.is::<MarketMaker>() {
-            let any: Box<dyn Any> = strategy;
-            match any.downcast::<MarketMaker>() {
-                Ok(maker) => Runner::MarketMaker(*maker),
-                Err(_) => unreachable!("the type was checked"),
-            }
-        } else {
-            Runner::Other(strategy)
+    fn new(mut strategy: Box<dyn Strategy>) -> Runner {
+        match strategy.take_bundled() {
+            Some(Bundled::TouchQuoter(quoter)) => Runner::TouchQuoter(quoter),
+            Some(Bundled::MarketMaker(maker)) => Runner::MarketMaker(maker),
+            None => Runner::Other(strategy),
         }
     }
 
