@@ -687,7 +687,7 @@ mod tests {
                 ask_px: Price(price.0 + 1 + (next(state) % 3) as i64),
             }),
         };
-        let side = if next(state) % 2 == 0 {
+        let side = if next(state).is_multiple_of(2) {
             Side::Buy
         } else {
             Side::Sell
@@ -695,7 +695,7 @@ mod tests {
         let mut ev = Event::new(instrument, side, input);
         ev.seq = seq;
         ev.ts_recv_ns = 1_000 * seq;
-        if next(state) % 10 == 0 {
+        if next(state).is_multiple_of(10) {
             ev.flags |= FLAG_MESSAGE_CONTINUES;
         }
         ev
