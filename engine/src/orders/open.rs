@@ -124,6 +124,33 @@ impl OpenOrders {
         true
     }
 
+    /// Opens a new order, pending new, whose id the caller found not open:
+    /// [`OpenOrders::insert_absent`] of [`Order::pending_new`], the order
+    /// written straight into its free slot (not built aside and copied
+    /// in). False (and nothing changed) if the id is [`FREE_ID`].
+    #[inline(always)]
+    pub fn insert_pending_new(
+        &mut self,
+        id: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) -> bool {
+        debug_assert!(!self.contains(id.0), "the caller checked the id is not open");
+        if id.0 == FREE_ID {
+            return false;
+        }
+        let index = self.index(id.0);
+        let slot = &mut self.slots[index];
+        if slot.id.0 != FREE_ID {
+            return self.insert_spilled(Order::pending_new(id, instrument, side, price, qty));
+        }
+        *slot = Order::pending_new(id, instrument, side, price, qty);
+        self.len += 1;
+        true
+    }
+
     /// [`OpenOrders::insert_absent`] when an older open order holds the slot.
     #[inline(never)]
     fn insert_spilled(&mut self, order: Order) -> bool {
