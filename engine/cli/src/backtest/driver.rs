@@ -881,7 +881,9 @@ impl Driver {
     }
 
     /// The venue takes the next order; the merge keys are left to the
-    /// caller.
+    /// caller. Inlined into the merges (a call's saves and restores were
+    /// a fifth of it).
+    #[inline(always)]
     fn venue_takes_front_request(&mut self, time_ns: u64) {
         let Some((_, request)) = self.requests.front() else {
             return;
