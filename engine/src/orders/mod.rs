@@ -152,6 +152,32 @@ impl Orders {
         })
     }
 
+    /// [`Orders::open_new`] through the general insert: the order built,
+    /// copied into the table and its exposure read back (the reference its
+    /// in-place open is tested against).
+    #[cfg(test)]
+    fn open_new_general(
+        &mut self,
+        id: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) -> Result<OrderTerms, ExecResult> {
+        if self.closed_state(id).is_some() || self.open.contains(id.0) {
+            return Err(ExecResult::DuplicateOrderId);
+        }
+        if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
+            return Err(ExecResult::SendFailed);
+        }
+        let order = Order::pending_new(id, instrument, side, price, qty);
+        if !self.open.insert_absent(order) {
+            return Err(ExecResult::DuplicateOrderId);
+        }
+        self.add_exposure(&order, 1);
+        Ok(OrderTerms::of(&order))
+    }
+
     /// Marks a cancel as requested; the order must be live and not already
     /// being cancelled. The terms the order works at (inlined: the
     /// strategy's replica drops them).

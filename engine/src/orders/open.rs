@@ -65,6 +65,12 @@ impl OpenOrders {
         self.len
     }
 
+    /// Slots in the direct-mapped array (tests aim ids at taken slots).
+    #[cfg(test)]
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
     #[inline]
     pub fn contains(&self, id: u64) -> bool {
         self.get(id).is_some()
@@ -137,7 +143,10 @@ impl OpenOrders {
         price: Price,
         qty: Qty,
     ) -> bool {
-        debug_assert!(!self.contains(id.0), "the caller checked the id is not open");
+        debug_assert!(
+            !self.contains(id.0),
+            "the caller checked the id is not open"
+        );
         if id.0 == FREE_ID {
             return false;
         }
@@ -254,6 +263,34 @@ mod tests {
         let mut ids: Vec<u64> = open.iter().map(|o| o.id.0).collect();
         ids.sort_unstable();
         assert_eq!(ids, vec![3 + slots, 3 + 2 * slots, 3 + 3 * slots]);
+    }
+
+    // An order opened in place is the order the general insert stores, in
+    // its free slot or, when an older open order holds the slot, in the
+    // spill map; the free marker is refused.
+    #[test]
+    fn an_order_opened_in_place_is_the_general_insert_s() {
+        let mut in_place = OpenOrders::with_capacity(8);
+        let mut general = OpenOrders::with_capacity(8);
+        let slots = in_place.slots.len() as u64;
+        for id in [5, 6, 5 + slots, 5 + 2 * slots] {
+            let (instrument, side) = (InstrumentId(1), Side::Sell);
+            assert!(in_place.insert_pending_new(OrderId(id), instrument, side, Price(99), Qty(3)));
+            let order = Order::pending_new(OrderId(id), instrument, side, Price(99), Qty(3));
+            assert!(general.insert_absent(order));
+            assert_eq!(in_place.get(id), general.get(id));
+            assert_eq!(in_place.get(id), Some(&order));
+        }
+        assert_eq!(in_place.len(), 4);
+        assert_eq!(in_place.spill.len(), 2, "two ids found their slot taken");
+        assert!(!in_place.insert_pending_new(
+            OrderId(FREE_ID),
+            InstrumentId(0),
+            Side::Buy,
+            Price(1),
+            Qty(1)
+        ));
+        assert_eq!(in_place.len(), 4);
     }
 
     // A duplicate id is refused wherever the first is held; the free marker
