@@ -129,17 +129,20 @@ impl Orders {
         if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
             return Err(ExecResult::SendFailed);
         }
-        let order = Order::pending_new(id, instrument, side, price, qty);
-        if !self.open.insert_absent(order) {
+        if !self
+            .open
+            .insert_pending_new(id, instrument, side, price, qty)
+        {
             // Only the free-slot marker is refused here.
             return Err(ExecResult::DuplicateOrderId);
         }
-        self.add_exposure(&order, 1);
+        // A pending new order's exposure is its quantity (nothing filled).
+        self.add_lots(instrument, side, qty.0.max(0));
         debug_assert!(
             self.open.len() <= self.open_capacity,
             "open orders are bounded"
         );
-        debug_assert!(self.exposure_is_consistent(order.instrument));
+        debug_assert!(self.exposure_is_consistent(instrument));
         Ok(OrderTerms {
             id,
             instrument,
@@ -147,6 +150,32 @@ impl Orders {
             price,
             qty,
         })
+    }
+
+    /// [`Orders::open_new`] through the general insert: the order built,
+    /// copied into the table and its exposure read back (the reference its
+    /// in-place open is tested against).
+    #[cfg(test)]
+    fn open_new_general(
+        &mut self,
+        id: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) -> Result<OrderTerms, ExecResult> {
+        if self.closed_state(id).is_some() || self.open.contains(id.0) {
+            return Err(ExecResult::DuplicateOrderId);
+        }
+        if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
+            return Err(ExecResult::SendFailed);
+        }
+        let order = Order::pending_new(id, instrument, side, price, qty);
+        if !self.open.insert_absent(order) {
+            return Err(ExecResult::DuplicateOrderId);
+        }
+        self.add_exposure(&order, 1);
+        Ok(OrderTerms::of(&order))
     }
 
     /// Marks a cancel as requested; the order must be live and not already

@@ -65,6 +65,12 @@ impl OpenOrders {
         self.len
     }
 
+    /// Slots in the direct-mapped array (tests aim ids at taken slots).
+    #[cfg(test)]
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
     #[inline]
     pub fn contains(&self, id: u64) -> bool {
         self.get(id).is_some()
@@ -120,6 +126,36 @@ impl OpenOrders {
             return self.insert_spilled(order);
         }
         *slot = order;
+        self.len += 1;
+        true
+    }
+
+    /// Opens a new order, pending new, whose id the caller found not open:
+    /// [`OpenOrders::insert_absent`] of [`Order::pending_new`], the order
+    /// written straight into its free slot (not built aside and copied
+    /// in). False (and nothing changed) if the id is [`FREE_ID`].
+    #[inline(always)]
+    pub fn insert_pending_new(
+        &mut self,
+        id: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) -> bool {
+        debug_assert!(
+            !self.contains(id.0),
+            "the caller checked the id is not open"
+        );
+        if id.0 == FREE_ID {
+            return false;
+        }
+        let index = self.index(id.0);
+        let slot = &mut self.slots[index];
+        if slot.id.0 != FREE_ID {
+            return self.insert_spilled(Order::pending_new(id, instrument, side, price, qty));
+        }
+        *slot = Order::pending_new(id, instrument, side, price, qty);
         self.len += 1;
         true
     }
@@ -227,6 +263,34 @@ mod tests {
         let mut ids: Vec<u64> = open.iter().map(|o| o.id.0).collect();
         ids.sort_unstable();
         assert_eq!(ids, vec![3 + slots, 3 + 2 * slots, 3 + 3 * slots]);
+    }
+
+    // An order opened in place is the order the general insert stores, in
+    // its free slot or, when an older open order holds the slot, in the
+    // spill map; the free marker is refused.
+    #[test]
+    fn an_order_opened_in_place_is_the_general_insert_s() {
+        let mut in_place = OpenOrders::with_capacity(8);
+        let mut general = OpenOrders::with_capacity(8);
+        let slots = in_place.slots.len() as u64;
+        for id in [5, 6, 5 + slots, 5 + 2 * slots] {
+            let (instrument, side) = (InstrumentId(1), Side::Sell);
+            assert!(in_place.insert_pending_new(OrderId(id), instrument, side, Price(99), Qty(3)));
+            let order = Order::pending_new(OrderId(id), instrument, side, Price(99), Qty(3));
+            assert!(general.insert_absent(order));
+            assert_eq!(in_place.get(id), general.get(id));
+            assert_eq!(in_place.get(id), Some(&order));
+        }
+        assert_eq!(in_place.len(), 4);
+        assert_eq!(in_place.spill.len(), 2, "two ids found their slot taken");
+        assert!(!in_place.insert_pending_new(
+            OrderId(FREE_ID),
+            InstrumentId(0),
+            Side::Buy,
+            Price(1),
+            Qty(1)
+        ));
+        assert_eq!(in_place.len(), 4);
     }
 
     // A duplicate id is refused wherever the first is held; the free marker

@@ -1,9 +1,12 @@
 //! The order table's fast paths against its general ones: random sequences
 //! of new orders, acks, fills, cancels, replaces and rejects applied to two
-//! tables, one answering acks through [`Orders::on_ack`] (a new order's ack
-//! changed in its slot) and one through the general update
+//! tables, one opening orders through [`Orders::open_new`] (written in
+//! their slots) and answering acks through [`Orders::on_ack`] (a new
+//! order's ack changed in its slot), the other through the general insert
+//! ([`Orders::open_new_general`]) and the general update
 //! ([`Orders::on_ack_general`]). After every step both give the same
 //! outcome, the same orders, the same closed states and the same exposure.
+//! Ids run past the open table's slots, so that new orders also spill.
 
 use super::*;
 use crate::event::RejectedRequest;
@@ -11,7 +14,12 @@ use crate::units::ExecId;
 use proptest::prelude::*;
 
 const INSTRUMENTS: usize = 2;
-const IDS: u64 = 12;
+/// The open table's slots (for 6 open orders): every third new order
+/// skips a round of them less one, to land in the slot of the order
+/// opened before it, which may still be open.
+const SLOT_COUNT: u64 = 16;
+/// Ids new orders take (then the last again, a duplicate) and replies pick.
+const IDS: u64 = 44;
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -61,10 +69,10 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-/// One table with the fast ack or the general one.
+/// One table with the fast open and ack, or the general ones.
 struct Table {
     orders: Orders,
-    fast_ack: bool,
+    fast: bool,
 }
 
 impl Table {
@@ -76,16 +84,16 @@ impl Table {
                 instrument,
                 buy,
                 qty,
-            } => format!(
-                "{:?}",
-                orders.open_new(
-                    OrderId(id_next),
-                    InstrumentId(instrument),
-                    side_of(buy),
-                    Price(100),
-                    Qty(qty)
-                )
-            ),
+            } => {
+                let (id, instrument, side) =
+                    (OrderId(id_next), InstrumentId(instrument), side_of(buy));
+                let opened = if self.fast {
+                    orders.open_new(id, instrument, side, Price(100), Qty(qty))
+                } else {
+                    orders.open_new_general(id, instrument, side, Price(100), Qty(qty))
+                };
+                format!("{opened:?}")
+            }
             Step::Ack { pick, price, qty } => {
                 let ack = OrderAck {
                     order_id: OrderId(pick),
@@ -93,7 +101,7 @@ impl Table {
                     price: Price(price),
                     qty: Qty(qty),
                 };
-                let outcome = if self.fast_ack {
+                let outcome = if self.fast {
                     orders.on_ack(&ack)
                 } else {
                     orders.on_ack_general(&ack)
@@ -175,19 +183,26 @@ proptest! {
 
     // The ack changed in its slot gives what the general update gives, in
     // every state an ack can meet (pending new, partly filled, pending
-    // cancel before the ack, pending replace, closed, unknown).
+    // cancel before the ack, pending replace, closed, unknown); the order
+    // opened in its slot is the one the general insert makes, with the
+    // same exposure, in a free slot, a slot an older order holds (a
+    // spill), or refused (a duplicate, a full table).
     #[test]
     fn the_fast_ack_answers_as_the_general_update(steps in proptest::collection::vec(step(), 1..120)) {
-        let mut fast = Table { orders: Orders::new(INSTRUMENTS, 32, 64), fast_ack: true };
-        let mut general = Table { orders: Orders::new(INSTRUMENTS, 32, 64), fast_ack: false };
+        let mut fast = Table { orders: Orders::new(INSTRUMENTS, 6, 64), fast: true };
+        let mut general = Table { orders: Orders::new(INSTRUMENTS, 6, 64), fast: false };
+        assert_eq!(fast.orders.open.slot_count() as u64, SLOT_COUNT);
         let mut id_next = 1;
+        let mut opened = 0;
         for (index, step) in steps.iter().enumerate() {
             let exec = index as u64 + 1;
             let got = fast.apply(step, id_next, exec);
             let expected = general.apply(step, id_next, exec);
             prop_assert_eq!(&got, &expected, "outcome of step {} {:?}", index, step);
-            if matches!(step, Step::New { .. }) && id_next < IDS {
-                id_next += 1;
+            if matches!(step, Step::New { .. }) {
+                opened += 1;
+                let skip = if opened % 3 == 0 { SLOT_COUNT } else { 1 };
+                id_next = (id_next + skip).min(IDS);
             }
             assert_same(&fast.orders, &general.orders, index);
         }

@@ -9,23 +9,35 @@
 //! handed on where it lies ([`InFlight::front_mut`]), never copied out to
 //! be dropped. A full ring doubles (the only allocation, on a cold path:
 //! a queue in tape time cannot refuse what the venue or the engine made).
+//! The front item's time is kept beside the ring ([`InFlight::front_ns`]):
+//! the merge asks for it several times per item it takes, and it changes
+//! only when the front does (a push into an empty ring, a drop).
 //!
 //! Owning thread: the driver's (ingest's). Invariants: `len <=
 //! slots.len()`, a power of two; the items are the `len` slots from
-//! `head` on, in the order they were pushed.
+//! `head` on, in the order they were pushed; `front_ns` is the front
+//! item's time, `u64::MAX` when there is none.
+
+/// An item with a time in the merge: an order's arrival at the venue, a
+/// reply's at the engine.
+pub(crate) trait Timed {
+    fn time_ns(&self) -> u64;
+}
 
 /// A first-in first-out ring of `Copy` items (see the module header).
-pub(crate) struct InFlight<T: Copy> {
+pub(crate) struct InFlight<T: Copy + Timed> {
     slots: Box<[T]>,
     mask: usize,
     /// Slot of the front item.
     head: usize,
     len: usize,
+    /// The front item's time; `u64::MAX` when the ring is empty.
+    front_ns: u64,
     /// What an empty slot holds.
     blank: T,
 }
 
-impl<T: Copy> InFlight<T> {
+impl<T: Copy + Timed> InFlight<T> {
     /// Room for at least `capacity` items before it first grows.
     pub(crate) fn with_capacity(capacity: usize, blank: T) -> InFlight<T> {
         let slot_count = capacity.max(1).next_power_of_two();
@@ -34,8 +46,22 @@ impl<T: Copy> InFlight<T> {
             mask: slot_count - 1,
             head: 0,
             len: 0,
+            front_ns: u64::MAX,
             blank,
         }
+    }
+
+    /// The front item's time, `u64::MAX` if none waits (one load; an
+    /// item whose time is `u64::MAX` reads the same: ask
+    /// [`InFlight::is_empty`] where that matters).
+    #[inline(always)]
+    pub(crate) fn front_ns(&self) -> u64 {
+        debug_assert_eq!(
+            self.front_ns,
+            self.front().map_or(u64::MAX, Timed::time_ns),
+            "the front's time follows the front"
+        );
+        self.front_ns
     }
 
     #[inline]
@@ -51,6 +77,9 @@ impl<T: Copy> InFlight<T> {
         self.slots.get(self.head)
     }
 
+    /// The front item, lent to be handed on in place; the caller drops it
+    /// next if it changed its time ([`InFlight::front_ns`] keeps the time
+    /// it had).
     #[inline]
     pub(crate) fn front_mut(&mut self) -> Option<&mut T> {
         if self.len == 0 {
@@ -67,12 +96,19 @@ impl<T: Copy> InFlight<T> {
         self.slots.get((self.head + self.len - 1) & self.mask)
     }
 
-    /// Drops the front item (there is one).
+    /// Drops the front item (there is one). An item lent by
+    /// [`InFlight::front_mut`] may have had its time changed: the next
+    /// front's is read here.
     #[inline]
     pub(crate) fn drop_front(&mut self) {
         debug_assert!(self.len > 0, "an item to drop");
         self.head = (self.head + 1) & self.mask;
         self.len -= 1;
+        self.front_ns = if self.len == 0 {
+            u64::MAX
+        } else {
+            self.slots[self.head].time_ns()
+        };
     }
 
     /// Writes the next item in its slot, at the back.
@@ -82,7 +118,11 @@ impl<T: Copy> InFlight<T> {
             self.grow();
         }
         let index = (self.head + self.len) & self.mask;
-        write(&mut self.slots[index]);
+        let slot = &mut self.slots[index];
+        write(slot);
+        if self.len == 0 {
+            self.front_ns = slot.time_ns();
+        }
         self.len += 1;
     }
 
@@ -104,6 +144,12 @@ impl<T: Copy> InFlight<T> {
 mod tests {
     use super::*;
 
+    impl Timed for u64 {
+        fn time_ns(&self) -> u64 {
+            *self
+        }
+    }
+
     // Items come out in the order they went in, across the wrap of the
     // slots and across a growth from full.
     #[test]
@@ -118,6 +164,15 @@ mod tests {
             assert_eq!(
                 ring.back().copied(),
                 (next_in > next_out).then_some(next_in - 1)
+            );
+            assert_eq!(
+                ring.front_ns(),
+                if next_in > next_out {
+                    next_out
+                } else {
+                    u64::MAX
+                },
+                "the front's time is the front item's"
             );
             for _ in 0..(round % 5) {
                 match ring.front_mut() {
@@ -137,6 +192,7 @@ mod tests {
         }
         assert_eq!(next_out, next_in);
         assert!(ring.is_empty() && ring.front().is_none() && ring.back().is_none());
+        assert_eq!(ring.front_ns(), u64::MAX);
         assert!(ring.slots.len() > 4, "the test made it grow");
     }
 }

@@ -95,6 +95,22 @@ impl OrderReceiver {
     pub fn pop(&mut self) -> Option<OrderRequest> {
         self.ring.pop().ok()
     }
+
+    /// Takes every request that waits, in order, each lent to `take` in
+    /// its slot (read once, not moved out first), and frees their slots
+    /// with one store.
+    #[inline]
+    pub fn take_each(&mut self, mut take: impl FnMut(&OrderRequest)) {
+        let waiting = self.ring.slots();
+        let Ok(chunk) = self.ring.read_chunk(waiting) else {
+            return;
+        };
+        let (first, second) = chunk.as_slices();
+        for request in first.iter().chain(second) {
+            take(request);
+        }
+        chunk.commit_all();
+    }
 }
 
 /// Execution's gateway in a backtest: every request into the link.
@@ -160,6 +176,33 @@ mod tests {
         }
         assert_eq!(next_out, next_in);
         assert!(receiver.is_empty());
+    }
+
+    // Taking every waiting request lends them in the order they went in,
+    // across the wrap of the slots, and frees their room: a full link
+    // takes as many again.
+    #[test]
+    fn take_each_lends_every_waiting_request_in_order() {
+        let (mut sender, mut receiver) = order_link(3);
+        let mut taken = Vec::new();
+        receiver.take_each(|request| taken.push(*request));
+        assert!(taken.is_empty(), "nothing waits");
+        let mut next_in = 1;
+        for round in 0..10 {
+            for _ in 0..(round % 3 + 1) {
+                assert!(sender.push(&request(next_in)));
+                next_in += 1;
+            }
+            receiver.take_each(|request| taken.push(*request));
+            assert!(receiver.is_empty());
+        }
+        while sender.push(&request(next_in)) {
+            next_in += 1;
+        }
+        receiver.take_each(|request| taken.push(*request));
+        let expected: Vec<OrderRequest> = (1..next_in).map(request).collect();
+        assert_eq!(taken, expected);
+        assert!(receiver.is_empty() && sender.push(&request(next_in)));
     }
 
     // The flag rises with a push (not with a refused one) and stays up
