@@ -5,7 +5,9 @@
 //! bits. Why not the crate alone: a journal record is ~140 bytes, and the
 //! crate's general path (alignment split, three-way interleave set-up for
 //! long buffers, a call it does not inline) cost ~147 instructions per
-//! record where the plain loop below is ~60. Invariant, proved by property
+//! record where the plain loop below is ~60; the writer's per-record CRC,
+//! [`crc32c_frame`] (the payload's size known at compile time), is 17
+//! `crc32`s and no loop (~27 with its call). Invariant, proved by property
 //! tests against the crate: every path returns the crate's value for every
 //! input and every starting CRC, so frames written either way are the same
 //! bytes and either reader accepts them.
@@ -109,16 +111,18 @@ mod x86 {
     #[target_feature(enable = "sse4.2")]
     #[allow(unused_unsafe)] // the intrinsics are safe to call here from Rust 1.87 on
     pub unsafe fn crc32c_frame<const N: usize>(seq: u64, payload: &[u8; N]) -> u32 {
-        // SAFETY (every block below): this function is compiled with
-        // SSE4.2, which the caller guarantees the CPU has.
+        // SAFETY: this function is compiled with SSE4.2, which the caller
+        // guarantees the CPU has.
         let mut state = unsafe { _mm_crc32_u64(u64::from(u32::MAX), seq) };
         for index in 0..N / 8 {
             let word = &payload[index * 8..index * 8 + 8];
             let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            // SAFETY: as above.
             state = unsafe { _mm_crc32_u64(state, word) };
         }
         let mut state = state as u32;
         for &byte in &payload[N / 8 * 8..] {
+            // SAFETY: as above.
             state = unsafe { _mm_crc32_u8(state, byte) };
         }
         !state
