@@ -1,9 +1,4 @@
 //! The fixed-size append (`Writer::append_record`) against `append`.
-//!
-//! Apart from `segments.rs`: these tests reopen journals, and a test there
-//! spawns a process, whose fork holds a copy of any open writer's lock
-//! descriptor until it execs, so a reopen beside it can find the folder
-//! still locked.
 
 mod common;
 
