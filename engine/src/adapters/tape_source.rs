@@ -142,16 +142,9 @@ impl TapeFeed {
     /// look at the reading and the format per run, and no record returned
     /// through two results on its way.
     #[inline]
-    pub fn read_run(&mut self, max: usize, mut take: impl FnMut(&TapeRecord)) -> usize {
+    pub fn read_run(&mut self, max: usize, take: impl FnMut(&TapeRecord)) -> usize {
         let read = match &mut self.reading {
-            Reading::Here(records) => {
-                let mut read = 0;
-                let result = records.read_run(max, |record| {
-                    read += 1;
-                    take(record);
-                });
-                result.map(|_| read).map_err(|error| (read, error))
-            }
+            Reading::Here(records) => records.read_run(max, take),
             Reading::Ahead(ahead) => ahead.read_run(max, take),
             Reading::Done => Ok(0),
         };

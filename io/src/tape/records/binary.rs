@@ -481,7 +481,8 @@ impl BinaryRecords {
     }
 
     /// Up to `max` records, each handed to `take`; how many (fewer: the
-    /// last file ended). The records of `max` calls of
+    /// last file ended; an error comes with how many came before it). The
+    /// records of `max` calls of
     /// [`BinaryRecords::next_record`]: those whole in the read buffer
     /// decoded in one loop, the rest (a record across a refill, the next
     /// file, the end, a record that is not valid, whose error comes from
@@ -491,7 +492,7 @@ impl BinaryRecords {
         &mut self,
         max: usize,
         mut take: impl FnMut(&TapeRecord),
-    ) -> Result<usize, TapeError> {
+    ) -> Result<usize, (usize, TapeError)> {
         let mut count = 0;
         while count < max {
             if let Some(file) = self.file.as_mut() {
@@ -500,7 +501,10 @@ impl BinaryRecords {
                     break;
                 }
             }
-            match self.next_record_refilled()? {
+            match self
+                .next_record_refilled()
+                .map_err(|error| (count, error))?
+            {
                 Some(record) => {
                     take(&record);
                     count += 1;
@@ -613,10 +617,14 @@ mod tests {
     ) -> (Vec<TapeRecord>, Option<Option<u64>>) {
         let mut out = Vec::new();
         for &run in runs.iter().cycle() {
+            let before = out.len();
             match records.read_run(run, |record| out.push(*record)) {
                 Ok(read) if read == run => {}
                 Ok(_) => return (out, None),
-                Err(error) => return (out, Some(error.offset())),
+                Err((taken, error)) => {
+                    assert_eq!(taken, out.len() - before, "the records before the error");
+                    return (out, Some(error.offset()));
+                }
             }
         }
         unreachable!("runs cycle")
@@ -736,10 +744,18 @@ mod tests {
                     BinaryRecords::open(std::slice::from_ref(&path), &wanted).unwrap();
                 let mut read = Vec::new();
                 let run_end = loop {
+                    let before = read.len();
                     match records.read_run(run, |record| read.push(*record)) {
                         Ok(taken) if taken == run => {}
                         Ok(_) => break None,
-                        Err(error) => break Some((error.to_string(), error.offset())),
+                        Err((taken, error)) => {
+                            assert_eq!(
+                                taken,
+                                read.len() - before,
+                                "{what}, runs of {run}: the records before the error counted"
+                            );
+                            break Some((error.to_string(), error.offset()));
+                        }
                     }
                 };
                 assert_eq!(run_end, single_end, "{what}, runs of {run}: the same end");
