@@ -63,6 +63,7 @@ use genesis_engine::execution::gateway::{OrderRequest, RequestKind};
 use genesis_engine::ingest::Source;
 use genesis_engine::telemetry::metrics::LapSampler;
 use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
+use genesis_io::tape::records::TapeRecord;
 use genesis_io::tape::TapeError;
 use genesis_sim::backtest::{BacktestVenue, BacktestVenueConfig, Reply};
 use hdrhistogram::Histogram;
@@ -717,16 +718,24 @@ impl Driver {
             // leaves), for one pass through this loop per run.
             // The run's records go from the reader's decoding straight
             // into their slots.
+            // The event is made when the venue sees the row. The venue
+            // time's rule is chosen once per run, not per row.
             let run = (self.rows_max - self.rows.len()).min(READ_RUN_ROWS);
-            let (rows, venue_time) = (&mut self.rows, self.venue_time);
-            let read = feed.read_run(run, |record| {
-                let venue_ns = venue_time_of(venue_time, record);
-                // The event is made when the venue sees the row.
+            let rows = &mut self.rows;
+            let mut push = |record: &TapeRecord, venue_ns: u64| {
                 rows.push_with(|row| {
                     row.record = *record;
                     row.venue_ns = venue_ns;
-                });
-            });
+                })
+            };
+            let read = match self.venue_time {
+                VenueTime::Exchange => feed.read_run(run, |record| {
+                    push(record, venue_time_of(VenueTime::Exchange, record))
+                }),
+                VenueTime::Local => feed.read_run(run, |record| {
+                    push(record, venue_time_of(VenueTime::Local, record))
+                }),
+            };
             if read > 0 {
                 let last = self.rows.get(self.rows.len() - 1).expect("a row was read");
                 self.last_read_local_ns = last.record.ts_local_ns;
@@ -860,13 +869,13 @@ impl Driver {
                 push_reply(replies, &reply, venue_ns, response_ns)
             });
             // The row's engine event, made in its slot with the touch the
-            // row left (a trade's carries none).
-            let touch = if row.record.kind.is_trade() {
-                (0, 0)
+            // row left (a trade's carries none): one look at the kind.
+            if row.record.kind.is_trade() {
+                write_event_of_record(&row.record, (0, 0), &mut row.event);
             } else {
-                self.venue.touch(row.record.instrument).unwrap_or((0, 0))
-            };
-            write_event_of_record(&row.record, touch, &mut row.event);
+                let touch = self.venue.touch(row.record.instrument).unwrap_or((0, 0));
+                write_event_of_record(&row.record, touch, &mut row.event);
+            }
         }
     }
 
