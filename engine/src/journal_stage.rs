@@ -63,15 +63,15 @@ impl JournalStage {
         Ok((stage, recovery))
     }
 
-    /// Appends the event, encoded straight into its frame (no copy).
+    /// Appends the event, encoded straight into its frame (no copy), the
+    /// record's size known at compile time (`Writer::append_record`; the
+    /// journal was opened with `EVENT_BYTES` records in `open`).
     #[inline]
     pub fn on_event(&mut self, ev: &Event) -> Result<(), JournalError> {
         let seq_expected = self.writer.seq_next();
-        let seq = self.writer.append_with(|slot| {
-            // The journal was opened with `EVENT_BYTES` records (`open`).
-            let slot: &mut [u8; EVENT_BYTES] = slot.try_into().expect("an event-sized record");
-            ev.encode(slot);
-        })?;
+        let seq = self
+            .writer
+            .append_record(|slot: &mut [u8; EVENT_BYTES]| ev.encode(slot))?;
         debug_assert_eq!(seq, seq_expected, "the journal's sequence rises by one");
         debug_assert_eq!(seq, ev.seq, "the journal's sequence is ingest's");
         self.records += 1;

@@ -23,7 +23,7 @@
 
 use crate::config::{Durability, JournalConfig, WriteMode};
 use crate::durability::{self, SyncShared, SyncTarget};
-use crate::frame;
+use crate::frame::{self, FRAME_PREFIX_BYTES};
 use crate::layout::Layout;
 use crate::lock;
 use crate::naming;
@@ -189,11 +189,7 @@ impl Writer {
     #[inline]
     pub fn append(&mut self, payload: &[u8]) -> Result<u64, JournalError> {
         if payload.len() != self.layout.record_size_bytes {
-            return Err(JournalError::PayloadSize {
-                path: self.active.target.path.clone(),
-                got: payload.len(),
-                expected: self.layout.record_size_bytes,
-            });
+            return Err(self.payload_size_error(payload.len()));
         }
         self.append_with(|slot| slot.copy_from_slice(payload))
     }
@@ -207,35 +203,98 @@ impl Writer {
         &mut self,
         write_payload: impl FnOnce(&mut [u8]),
     ) -> Result<u64, JournalError> {
-        self.shared.check()?;
-        if self.slot_index == self.layout.slots_per_segment {
-            self.roll_over()?;
-        }
-        let seq = self.seq_next;
+        let seq = self.slot_ready()?;
         let frame_bytes = self.layout.frame_bytes;
         if let Some(map) = self.active.map.as_mut() {
             let start = self.layout.slot_offset(self.slot_index) as usize;
             let out = map.bytes_mut(start, frame_bytes);
             frame::encode_length_last_with(seq, out, write_payload);
-            self.slot_index += 1;
-            self.seq_next += 1;
-            self.published(seq);
-            if let Some(window) = self.window.as_mut() {
-                if seq >= window.seq_wake {
-                    window.wake_at(seq);
-                }
-            }
+            self.mapped(seq);
         } else {
             if self.buffer_len + frame_bytes > self.buffer.len() {
                 self.flush()?;
             }
             let out = &mut self.buffer[self.buffer_len..self.buffer_len + frame_bytes];
             frame::encode_length_last_with(seq, out, write_payload);
-            self.buffer_len += frame_bytes;
-            self.slot_index += 1;
-            self.seq_next += 1;
+            self.buffered(frame_bytes);
         }
         Ok(seq)
+    }
+
+    /// [`Writer::append_with`] for a record size known at compile time, `N`,
+    /// which must be the journal's (else [`JournalError::PayloadSize`]):
+    /// the same frame, with the slot taken by one bounds check and split
+    /// into prefix and payload with none, and the CRC's words unrolled
+    /// ([`frame::encode_record_length_last`]). The engine's per-event path.
+    #[inline(always)]
+    pub fn append_record<const N: usize>(
+        &mut self,
+        write_payload: impl FnOnce(&mut [u8; N]),
+    ) -> Result<u64, JournalError> {
+        if N != self.layout.record_size_bytes {
+            return Err(self.payload_size_error(N));
+        }
+        let seq = self.slot_ready()?;
+        let frame_bytes = FRAME_PREFIX_BYTES + N;
+        if let Some(map) = self.active.map.as_mut() {
+            let start = self.layout.slot_offset(self.slot_index) as usize;
+            let (prefix, payload) = split_frame(map.bytes_mut(start, frame_bytes));
+            frame::encode_record_length_last(seq, prefix, payload, write_payload);
+            self.mapped(seq);
+        } else {
+            if self.buffer.len() - self.buffer_len < frame_bytes {
+                self.flush()?;
+            }
+            let (prefix, payload) = split_frame(&mut self.buffer[self.buffer_len..][..frame_bytes]);
+            frame::encode_record_length_last(seq, prefix, payload, write_payload);
+            self.buffered(frame_bytes);
+        }
+        Ok(seq)
+    }
+
+    /// Before an append: the sync side has not failed and the active
+    /// segment has a free slot (rolling over when it is full); returns the
+    /// sequence the record gets.
+    #[inline(always)]
+    fn slot_ready(&mut self) -> Result<u64, JournalError> {
+        self.shared.check()?;
+        if self.slot_index == self.layout.slots_per_segment {
+            self.roll_over()?;
+        }
+        Ok(self.seq_next)
+    }
+
+    /// After a frame was written into the map: the next slot, and the sync
+    /// side and the map window told.
+    #[inline(always)]
+    fn mapped(&mut self, seq: u64) {
+        self.slot_index += 1;
+        self.seq_next += 1;
+        self.published(seq);
+        if let Some(window) = self.window.as_mut() {
+            if seq >= window.seq_wake {
+                window.wake_at(seq);
+            }
+        }
+    }
+
+    /// After a frame of `frame_bytes` was written into the `pwrite` buffer.
+    #[inline(always)]
+    fn buffered(&mut self, frame_bytes: usize) {
+        self.buffer_len += frame_bytes;
+        self.slot_index += 1;
+        self.seq_next += 1;
+    }
+
+    /// A payload of the wrong size (cold: the caller's bug or bad input).
+    #[cold]
+    #[inline(never)]
+    fn payload_size_error(&self, got: usize) -> JournalError {
+        JournalError::PayloadSize {
+            path: self.active.target.path.clone(),
+            got,
+            expected: self.layout.record_size_bytes,
+        }
     }
 
     /// Records up to `seq` are in the page cache: tell the sync side.
@@ -466,6 +525,20 @@ impl Drop for Writer {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }
+}
+
+/// A frame of a record of `N` bytes as its prefix and its payload. `frame`
+/// is `FRAME_PREFIX_BYTES + N` long (the callers' slices, of that constant
+/// length: the checks below compile away).
+#[inline(always)]
+fn split_frame<const N: usize>(frame: &mut [u8]) -> (&mut [u8; FRAME_PREFIX_BYTES], &mut [u8; N]) {
+    let (prefix, payload) = frame
+        .split_first_chunk_mut::<FRAME_PREFIX_BYTES>()
+        .expect("a frame holds its prefix");
+    (
+        prefix,
+        payload.try_into().expect("a frame holds its payload"),
+    )
 }
 
 fn check_config(config: &JournalConfig) -> Result<(), JournalError> {

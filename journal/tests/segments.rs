@@ -8,7 +8,6 @@ use genesis_journal::{
     Durability, JournalError, RangeReader, SegmentHeader, WriteMode, Writer, FORMAT_VERSION,
 };
 use proptest::prelude::*;
-use std::time::Duration;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
@@ -180,33 +179,6 @@ fn second_writer_is_locked_out() {
     );
     drop(writer);
     Writer::open(&config).unwrap();
-}
-
-// Another process holding the lock is named by its process id.
-#[test]
-fn lock_held_by_another_process_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), 4, WriteMode::Pwrite, Durability::None);
-    drop(Writer::open(&config).unwrap());
-    let lock = dir.path().join("LOCK");
-    // `flock` (util-linux) holds the lock file; once it does, the test
-    // writes its holder line the way a writer does.
-    let mut holder = std::process::Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "30"])
-        .spawn()
-        .expect("flock(1) from util-linux");
-    wait_for("flock to take the lock", Duration::from_secs(10), || {
-        matches!(Writer::open(&config), Err(JournalError::Locked { .. }))
-    });
-    std::fs::write(&lock, format!("pid {} (sleep)\n", holder.id())).unwrap();
-    let err = Writer::open(&config).err().unwrap().to_string();
-    holder.kill().unwrap();
-    holder.wait().unwrap();
-    assert!(
-        err.contains(&format!("held by pid {} (sleep)", holder.id())),
-        "{err}"
-    );
 }
 
 // A segment written by a newer format is refused with its version and file named.

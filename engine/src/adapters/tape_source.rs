@@ -20,10 +20,10 @@
 //! record before it having been handed out.
 
 use crate::config::Config;
-use crate::event::{BookDelta, Event, Input, Trade, FLAG_MESSAGE_CONTINUES};
+use crate::event::{BookDelta, Event, EventKind, Input, Trade, FLAG_MESSAGE_CONTINUES};
 use crate::units::{InstrumentId, Price, Qty, Side};
 use crossbeam_channel::{Receiver, Sender};
-use genesis_io::book::{self, L2Book};
+use genesis_io::book::{self, LadderBook};
 use genesis_io::tape::records::{
     RecordInstrument, RecordKind, RecordOptions, TapeRecord, TapeRecords,
 };
@@ -142,16 +142,9 @@ impl TapeFeed {
     /// look at the reading and the format per run, and no record returned
     /// through two results on its way.
     #[inline]
-    pub fn read_run(&mut self, max: usize, mut take: impl FnMut(&TapeRecord)) -> usize {
+    pub fn read_run(&mut self, max: usize, take: impl FnMut(&TapeRecord)) -> usize {
         let read = match &mut self.reading {
-            Reading::Here(records) => {
-                let mut read = 0;
-                let result = records.read_run(max, |record| {
-                    read += 1;
-                    take(record);
-                });
-                result.map(|_| read).map_err(|error| (read, error))
-            }
+            Reading::Here(records) => records.read_run(max, take),
             Reading::Ahead(ahead) => ahead.read_run(max, take),
             Reading::Done => Ok(0),
         };
@@ -306,17 +299,26 @@ fn fill_chunk(records: &mut TapeRecords, chunk: &mut Vec<TapeRecord>) -> Option<
 }
 
 /// The books the touch comes from, one per instrument, and the record →
-/// event mapping of the module header.
+/// event mapping of the module header. Each is a [`LadderBook`], the
+/// backtest venue's book type at the same capacity, which answers as
+/// `L2Book` does (levels, touch, truncation; property-tested in
+/// `genesis_io::book::ladder`), for a slot write per level change where
+/// the sorted book searches and shifts.
 pub struct TapeBooks {
-    books: Vec<L2Book>,
+    books: Vec<LadderBook>,
 }
 
 impl TapeBooks {
     /// Empty books for `config`'s instruments, `backtest.book_levels_max` a side.
     pub fn new(config: &Config) -> TapeBooks {
+        TapeBooks::with_levels(config.instruments.len(), config.backtest.book_levels_max)
+    }
+
+    /// Empty books for `instrument_count` instruments, `levels_max` a side.
+    fn with_levels(instrument_count: usize, levels_max: usize) -> TapeBooks {
         TapeBooks {
-            books: (0..config.instruments.len())
-                .map(|_| L2Book::with_capacity(config.backtest.book_levels_max))
+            books: (0..instrument_count)
+                .map(|_| LadderBook::with_capacity(levels_max))
                 .collect(),
         }
     }
@@ -329,6 +331,17 @@ impl TapeBooks {
             _ => (0, 0),
         };
         event_of_record(record, touch)
+    }
+
+    /// [`TapeBooks::event_of`] written into `event` (a slot of the
+    /// backtest's read-ahead), without an event built aside and copied in.
+    #[inline(always)]
+    pub fn write_event_of(&mut self, record: &TapeRecord, event: &mut Event) {
+        let touch = match record.kind {
+            RecordKind::Bid | RecordKind::Ask => self.apply(record),
+            _ => (0, 0),
+        };
+        write_event_of_record(record, touch, event);
     }
 
     /// Applies a level change; the touch (best bid, best ask; 0 for an
@@ -351,18 +364,61 @@ impl TapeBooks {
 
     /// Levels dropped because a side was full, over all books.
     pub fn levels_truncated(&self) -> u64 {
-        self.books.iter().map(L2Book::levels_truncated).sum()
+        self.books.iter().map(LadderBook::levels_truncated).sum()
     }
 }
 
 /// A book's touch as a book delta carries it: (best bid, best ask), 0 for
 /// an empty side.
 #[inline]
-pub fn touch_of(book: &L2Book) -> (i64, i64) {
+pub fn touch_of(book: &LadderBook) -> (i64, i64) {
     (
-        book.best_bid().map_or(0, |level| level.price.0),
-        book.best_ask().map_or(0, |level| level.price.0),
+        book.best_bid_price().map_or(0, |price| price.0),
+        book.best_ask_price().map_or(0, |price| price.0),
     )
+}
+
+/// [`event_of_record`] written into `event` field by field (the same
+/// event, property-tested against it): the fields [`Event::new`] leaves
+/// as [`Event::EMPTY`] has them are written with those values.
+#[inline(always)]
+pub fn write_event_of_record(record: &TapeRecord, touch: (i64, i64), event: &mut Event) {
+    let (kind, side, data) = match record.kind {
+        RecordKind::Bid => (
+            EventKind::BookDelta,
+            Side::Buy,
+            [record.price, record.qty, touch.0, touch.1],
+        ),
+        RecordKind::Ask => (
+            EventKind::BookDelta,
+            Side::Sell,
+            [record.price, record.qty, touch.0, touch.1],
+        ),
+        RecordKind::TradeBuy | RecordKind::TradeSell | RecordKind::TradeUnknown => {
+            let side = match record.kind {
+                RecordKind::TradeBuy => Side::Buy,
+                RecordKind::TradeSell => Side::Sell,
+                _ => Side::None,
+            };
+            (
+                EventKind::Trade,
+                side,
+                [record.price, record.qty, record.trade_id as i64, 0],
+            )
+        }
+    };
+    let continues = record.continues() && !record.kind.is_trade();
+    *event = Event {
+        seq: 0,
+        ts_recv_ns: record.ts_local_ns,
+        ts_venue_ns: record.ts_exchange_ns,
+        kind,
+        side,
+        instrument: InstrumentId(record.instrument),
+        flags: if continues { FLAG_MESSAGE_CONTINUES } else { 0 },
+        data,
+        ..Event::EMPTY
+    };
 }
 
 /// The engine event of `record` (the mapping of the module header), given
@@ -408,4 +464,103 @@ pub fn event_of_record(record: &TapeRecord, touch: (i64, i64)) -> Event {
         event.flags |= FLAG_MESSAGE_CONTINUES;
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use genesis_io::book::L2Book;
+    use genesis_io::tape::records::{CONTINUES, SNAPSHOT_START};
+    use proptest::prelude::*;
+
+    fn record_of((kind, instrument, price, qty, flags): (u8, u16, i64, i64, u8)) -> TapeRecord {
+        TapeRecord {
+            ts_local_ns: 1,
+            ts_exchange_ns: 1,
+            price,
+            qty,
+            trade_id: 7,
+            instrument,
+            kind: RecordKind::from_u8(kind).expect("a kind code"),
+            flags,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        // The tape's books (ladders) make the events that sorted books
+        // (`L2Book`, the reference) make, row after row: level changes
+        // near and far, removals, snapshots that clear, trades, and full
+        // sides that truncate; the truncation counts agree too.
+        #[test]
+        fn the_tape_books_make_the_events_sorted_books_make(
+            levels_max in 1usize..6,
+            rows in proptest::collection::vec(
+                (0u8..5, 0u16..2, prop_oneof![990i64..1_010, 0i64..5_000], 0i64..4,
+                 prop_oneof![Just(0u8), Just(CONTINUES), Just(SNAPSHOT_START)]),
+                1..300,
+            ),
+        ) {
+            let mut books = TapeBooks::with_levels(2, levels_max);
+            let mut sorted: Vec<L2Book> = (0..2).map(|_| L2Book::with_capacity(levels_max)).collect();
+            for row in rows {
+                let record = record_of(row);
+                let touch = match record.kind {
+                    RecordKind::Bid | RecordKind::Ask => {
+                        let book = &mut sorted[usize::from(record.instrument)];
+                        if record.starts_snapshot() {
+                            book.clear();
+                        }
+                        let side = if record.kind == RecordKind::Bid {
+                            book::Side::Bid
+                        } else {
+                            book::Side::Ask
+                        };
+                        book.set_level(side, book::Price(record.price), book::Qty(record.qty));
+                        (
+                            book.best_bid().map_or(0, |level| level.price.0),
+                            book.best_ask().map_or(0, |level| level.price.0),
+                        )
+                    }
+                    _ => (0, 0),
+                };
+                prop_assert_eq!(books.event_of(&record), event_of_record(&record, touch));
+            }
+            let truncated: u64 = sorted.iter().map(L2Book::levels_truncated).sum();
+            prop_assert_eq!(books.levels_truncated(), truncated);
+        }
+
+        // The event written in place is the one `event_of_record` makes
+        // (through `Event::new`), for every kind, flag and value, over
+        // whatever the slot held before.
+        #[test]
+        fn the_event_written_in_place_is_the_event_made(
+            kind in 0u8..5,
+            flags in 0u8..8,
+            words in proptest::array::uniform8(any::<i64>()),
+            instrument in any::<u16>(),
+            old_flags in any::<u8>(),
+        ) {
+            let record = TapeRecord {
+                ts_local_ns: words[0] as u64,
+                ts_exchange_ns: words[1] as u64,
+                price: words[2],
+                qty: words[3],
+                trade_id: words[4] as u64,
+                instrument,
+                kind: RecordKind::from_u8(kind).expect("a kind code"),
+                flags,
+            };
+            let touch = (words[5], words[6]);
+            let mut written = Event::new(InstrumentId(9), Side::Sell, Input::Timer(words[7] as u64));
+            written.seq = words[7] as u64;
+            written.flags = old_flags;
+            write_event_of_record(&record, touch, &mut written);
+            prop_assert_eq!(written, event_of_record(&record, touch));
+            let mut books = TapeBooks::with_levels(usize::from(instrument) % 3, 4);
+            let mut in_slot = written;
+            books.write_event_of(&record, &mut in_slot);
+            prop_assert_eq!(in_slot, books.event_of(&record));
+        }
+    }
 }

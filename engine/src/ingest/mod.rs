@@ -237,14 +237,22 @@ impl Ingest {
         if market_may_flow {
             lanes.read_ns = 0;
             let venue_may_send = self.venue_may_send;
-            market.poll_in_place(&clock, POLL_BUDGET_MAX, &mut |ev| {
-                lanes.route_market(ev, sink);
-                // An order the fused stages made on this update leaves now,
-                // not after the rest of the batch is processed and journaled.
-                if venue_may_send && venue.send_due() {
-                    venue.poll(&clock, 0, &mut |_| {});
-                }
-            });
+            if venue_may_send || lanes.trigger_stamps.is_some() {
+                market.poll_in_place(&clock, POLL_BUDGET_MAX, &mut |ev| {
+                    lanes.route_market::<true>(ev, sink);
+                    // An order the fused stages made on this update leaves now,
+                    // not after the rest of the batch is processed and journaled.
+                    if venue_may_send && venue.send_due() {
+                        venue.poll(&clock, 0, &mut |_| {});
+                    }
+                });
+            } else {
+                // A venue source that never sends and no tick-to-trade
+                // stamps (a backtest's lanes): nothing to ask per event.
+                market.poll_in_place(&clock, POLL_BUDGET_MAX, &mut |ev| {
+                    lanes.route_market::<false>(ev, sink)
+                });
+            }
         }
         let published = (lanes.counters.published - published_before) as usize;
         if published > 0 {
@@ -331,8 +339,11 @@ impl Lanes {
     /// is counted and published here, without the call and the other
     /// lanes' checks (nothing to park; a reply's fill looked up as `route`
     /// does).
+    /// `STAMPED` false: the caller knows there is no tick-to-trade stamp
+    /// table (the publish leaves out its look).
     #[inline(always)]
-    fn route_market(&mut self, event: &mut Event, sink: &mut dyn Sink) {
+    fn route_market<const STAMPED: bool>(&mut self, event: &mut Event, sink: &mut dyn Sink) {
+        debug_assert!(STAMPED || self.trigger_stamps.is_none());
         if self.conflate || !self.pending.is_empty() {
             return self.route(event, sink);
         }
@@ -344,7 +355,7 @@ impl Lanes {
             }
             Lane::Venue | Lane::Control => return self.route(event, sink),
         }
-        if !self.publish(event, sink) {
+        if !self.publish_as::<STAMPED>(event, sink) {
             self.pending.push_back(*event);
         }
     }
@@ -412,6 +423,14 @@ impl Lanes {
     // the call's own register saves were a fifth of its cost.
     #[inline(always)]
     fn publish(&mut self, event: &mut Event, sink: &mut dyn Sink) -> bool {
+        self.publish_as::<true>(event, sink)
+    }
+
+    /// [`Lanes::publish`]; `STAMPED` false when the caller knows there is
+    /// no tick-to-trade stamp table (its two looks left out).
+    #[inline(always)]
+    fn publish_as<const STAMPED: bool>(&mut self, event: &mut Event, sink: &mut dyn Sink) -> bool {
+        debug_assert!(STAMPED || self.trigger_stamps.is_none());
         debug_assert!(self.pending.len() <= PENDING_MAX, "the FIFO is bounded");
         debug_assert!(
             self.parked_order.len() <= self.parked.len(),
@@ -423,9 +442,9 @@ impl Lanes {
         let sampled = self.lap_sampler.next_is_sampled();
         mark_lap_sample(event, sampled);
         // Ingest's exit is the hand-off; in a fused plan `offer` runs the later stages too.
-        let clocked = self.needs_clock(event, sampled);
+        let clocked = self.needs_clock::<STAMPED>(event, sampled);
         let exit_ns = if clocked { self.clock.now_ns() } else { 0 };
-        if let Some(stamps) = &self.trigger_stamps {
+        if let Some(stamps) = self.trigger_stamps.as_ref().filter(|_| STAMPED) {
             stamp_trigger(stamps, event, &mut self.read_ns, exit_ns);
         }
         if !sink.offer_mut(event) {
@@ -450,10 +469,11 @@ impl Lanes {
     /// market-data hand-off while the venue session takes tick-to-trade
     /// stamps (its read stamp).
     #[inline]
-    fn needs_clock(&self, event: &Event, sampled: bool) -> bool {
+    fn needs_clock<const STAMPED: bool>(&self, event: &Event, sampled: bool) -> bool {
         sampled
             || self.metrics.repeat_needs_clock()
-            || (self.trigger_stamps.is_some()
+            || (STAMPED
+                && self.trigger_stamps.is_some()
                 && self.read_ns == 0
                 && event.kind.lane() == Lane::MarketData)
     }

@@ -55,7 +55,7 @@ use super::order_link::OrderReceiver;
 use super::read_ahead::{ReadAhead, Taken};
 use super::tape_core::{venue_time_of, TapeAhead};
 use super::translate;
-use genesis_engine::adapters::tape_source::{event_of_record, TapeFeed};
+use genesis_engine::adapters::tape_source::{event_of_record, write_event_of_record, TapeFeed};
 use genesis_engine::clock::EpochClock;
 use genesis_engine::config::{Config, VenueTime};
 use genesis_engine::event::{Event, FLAG_MESSAGE_CONTINUES};
@@ -63,6 +63,7 @@ use genesis_engine::execution::gateway::{OrderRequest, RequestKind};
 use genesis_engine::ingest::Source;
 use genesis_engine::telemetry::metrics::LapSampler;
 use genesis_engine::units::{InstrumentId, OrderId, Price, Qty, Side};
+use genesis_io::tape::records::TapeRecord;
 use genesis_io::tape::TapeError;
 use genesis_sim::backtest::{BacktestVenue, BacktestVenueConfig, Reply};
 use hdrhistogram::Histogram;
@@ -85,7 +86,8 @@ const BLANK_REQUEST: OrderRequest = OrderRequest {
 };
 /// Rows the driver reads from the tape at once (when it reads it itself).
 const READ_RUN_ROWS: usize = 64;
-/// Rows between two updates of the progress counters.
+/// Rows between two updates of the progress counters (looked at once per
+/// poll, not per row).
 const PROGRESS_EVERY_ROWS: u64 = 4_096;
 
 /// What the merge takes next, in rank order for equal times.
@@ -228,6 +230,8 @@ pub struct Driver {
     counters: DriverCounters,
     latency: SampledLatency,
     progress: Arc<Progress>,
+    /// Rows handed over at which the progress counters are next updated.
+    progress_due_rows: u64,
 }
 
 /// Per-event latency of the hand-overs, timed on a sample: the clock is
@@ -357,6 +361,7 @@ impl Driver {
             counters: DriverCounters::default(),
             latency: SampledLatency::new(),
             progress: Arc::new(Progress::default()),
+            progress_due_rows: PROGRESS_EVERY_ROWS,
         }
     }
 
@@ -469,6 +474,7 @@ impl Driver {
                 }
             }
         }
+        self.progress_after_poll();
         handed
     }
 
@@ -714,16 +720,24 @@ impl Driver {
             // leaves), for one pass through this loop per run.
             // The run's records go from the reader's decoding straight
             // into their slots.
+            // The event is made when the venue sees the row. The venue
+            // time's rule is chosen once per run, not per row.
             let run = (self.rows_max - self.rows.len()).min(READ_RUN_ROWS);
-            let (rows, venue_time) = (&mut self.rows, self.venue_time);
-            let read = feed.read_run(run, |record| {
-                let venue_ns = venue_time_of(venue_time, record);
+            let rows = &mut self.rows;
+            let mut push = |record: &TapeRecord, venue_ns: u64| {
                 rows.push_with(|row| {
                     row.record = *record;
-                    row.touch = (0, 0);
                     row.venue_ns = venue_ns;
-                });
-            });
+                })
+            };
+            let read = match self.venue_time {
+                VenueTime::Exchange => feed.read_run(run, |record| {
+                    push(record, venue_time_of(VenueTime::Exchange, record))
+                }),
+                VenueTime::Local => feed.read_run(run, |record| {
+                    push(record, venue_time_of(VenueTime::Local, record))
+                }),
+            };
             if read > 0 {
                 let last = self.rows.get(self.rows.len() - 1).expect("a row was read");
                 self.last_read_local_ns = last.record.ts_local_ns;
@@ -818,7 +832,8 @@ impl Driver {
     }
 
     /// The venue applies the next tape row in its slot of the read-ahead,
-    /// and keeps there the touch it leaves for the row's engine event.
+    /// and makes there the row's engine event with the touch it leaves
+    /// (read ahead, the tape's core made it).
     #[inline]
     fn venue_sees_row(&mut self, time_ns: u64) {
         self.venue_applies_row(time_ns);
@@ -842,11 +857,13 @@ impl Driver {
         }
         let venue_ns = self.advance_to(time_ns);
         self.venue_clock_ns = venue_ns;
+        // The reply closure holds the times themselves (fewer stores to
+        // make it on every row than their addresses).
         let (replies, response_ns) = (&mut self.replies, self.response_ns);
         if self.rows.is_ahead() {
             // The tape's core made the touch and the event from its own books.
             let row = self.rows.get(index).expect("the merge saw the row");
-            self.venue.on_record(&row.record, &mut |reply| {
+            self.venue.on_record(&row.record, &mut move |reply| {
                 push_reply(replies, &reply, venue_ns, response_ns)
             });
             debug_assert_eq!(
@@ -859,13 +876,16 @@ impl Driver {
             );
         } else {
             let row = self.rows.at_mut(index);
-            self.venue.on_record(&row.record, &mut |reply| {
+            self.venue.on_record(&row.record, &mut move |reply| {
                 push_reply(replies, &reply, venue_ns, response_ns)
             });
-            if !row.record.kind.is_trade() {
-                if let Some(touch) = self.venue.touch(row.record.instrument) {
-                    row.touch = touch;
-                }
+            // The row's engine event, made in its slot with the touch the
+            // row left (a trade's carries none): one look at the kind.
+            if row.record.kind.is_trade() {
+                write_event_of_record(&row.record, (0, 0), &mut row.event);
+            } else {
+                let touch = self.venue.touch(row.record.instrument).unwrap_or((0, 0));
+                write_event_of_record(&row.record, touch, &mut row.event);
             }
         }
     }
@@ -983,12 +1003,11 @@ impl Driver {
     }
 
     /// Hands over the front row as the engine's event, lent in its slot
-    /// (read ahead) or made from the row and its touch, then frees the
-    /// slot; the engine's key is left to the caller.
+    /// (made there when the venue saw the row, or by the tape's core),
+    /// then frees the slot; the engine's key is left to the caller.
     #[inline(always)]
     fn hand_over_row(&mut self, emit: &mut dyn FnMut(&mut Event)) {
         debug_assert!(self.venue_next > 0, "the venue saw the row first");
-        let ahead = self.rows.is_ahead();
         let row = self.rows.front_mut().expect("the merge saw a row");
         let counters = &mut self.counters;
         counters.rows += 1;
@@ -1004,25 +1023,23 @@ impl Driver {
         );
         self.last_handed_ns = ts_recv_ns;
         self.now_ns = self.now_ns.max(ts_recv_ns);
-        if ahead {
-            debug_assert_eq!(
-                row.event.flags & FLAG_MESSAGE_CONTINUES != 0,
-                row.record.continues() && !row.record.kind.is_trade()
-            );
-            emit(&mut row.event);
-        } else {
-            let mut event = event_of_record(&row.record, row.touch);
-            emit(&mut event);
-        }
+        debug_assert_eq!(
+            row.event.flags & FLAG_MESSAGE_CONTINUES != 0,
+            row.record.continues() && !row.record.kind.is_trade()
+        );
+        emit(&mut row.event);
         self.rows.drop_front();
         self.venue_next -= 1;
+    }
+
+    /// After a poll: the progress counters, once [`PROGRESS_EVERY_ROWS`]
+    /// more rows were handed over (a poll hands over at most its budget).
+    #[inline]
+    fn progress_after_poll(&mut self) {
         let rows = self.counters.rows;
-        if rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
-            self.progress.rows.store(rows, Ordering::Relaxed);
-            let bytes = self.file_bytes_read();
-            self.progress
-                .file_bytes_read
-                .store(bytes, Ordering::Relaxed);
+        if rows >= self.progress_due_rows {
+            self.progress_due_rows = rows + PROGRESS_EVERY_ROWS;
+            self.publish_progress();
         }
     }
 

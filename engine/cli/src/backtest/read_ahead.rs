@@ -1,12 +1,14 @@
 //! The backtest's read-ahead: tape rows taken off the tape and not yet
 //! handed to the engine, each with the time the venue sees it and, once
-//! it has, the touch it left in the venue's book.
+//! it has, the row's engine event (with the touch it left in the venue's
+//! book).
 //!
 //! A ring of a power-of-two number of slots, allocated once: front, push
 //! and drop are a mask and an add. Rows are read and updated in their
 //! slots, never copied out. Two ways to fill it:
 //! - here (the driver reads the tape itself): [`ReadAhead::push_with`]
-//!   writes the next slot, and the venue writes the touch into it;
+//!   writes the next slot, and the driver makes the row's event in it
+//!   when the venue has seen the row (with the touch it left);
 //! - ahead (`backtest.tape_core`): the tape's thread
 //!   ([`super::tape_core::TapeAhead`]) writes whole rows — the record, its
 //!   venue time, the touch and the engine event — into the slots past the
@@ -39,13 +41,12 @@ const RELEASE_EVERY_ROWS: usize = 64;
 #[derive(Clone, Copy, Debug)]
 pub struct Row {
     pub record: TapeRecord,
-    /// (best bid, best ask) after the row in the venue's book, 0 for an
-    /// empty side; set when the venue sees the row (read here).
-    pub touch: (i64, i64),
     /// The row's own time at the venue (exchange or local, by
     /// `backtest.venue_time`), before the venue's clock holds it back.
     pub venue_ns: u64,
-    /// The row's engine event, touch and all (read ahead only).
+    /// The row's engine event, touch and all: made when the venue sees
+    /// the row (read here, with the touch the row left in the venue's
+    /// book) or by the tape's thread (read ahead).
     pub event: Event,
 }
 
@@ -53,7 +54,6 @@ pub struct Row {
 fn blank_row() -> Row {
     Row {
         record: TapeRecord::BLANK,
-        touch: (0, 0),
         venue_ns: 0,
         event: Event::EMPTY,
     }
@@ -164,6 +164,13 @@ impl Slots {
     }
 }
 
+// SAFETY: the only field that is not `Send` by itself is `cells`, a
+// pointer into the `Arc<Slots>` the read-ahead holds (shared state that is
+// `Sync`, see above); the read-ahead reaches the slots through it exactly
+// as through the `Arc`, so moving it to another thread is as sound as
+// moving the `Arc`.
+unsafe impl Send for ReadAhead {}
+
 /// What [`ReadAhead::take_published`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Taken {
@@ -178,6 +185,11 @@ pub enum Taken {
 /// Rows in tape order (see the module header).
 pub struct ReadAhead {
     slots: Arc<Slots>,
+    /// `slots.cells` and its mask, kept here: a slot's address without a
+    /// look through the `Arc` (the driver reaches a slot several times a
+    /// row).
+    cells: *const UnsafeCell<Row>,
+    mask: usize,
     /// Absolute index of the front row.
     head: usize,
     len: usize,
@@ -203,6 +215,8 @@ impl ReadAhead {
 
     fn over(slots: Arc<Slots>, ahead: bool) -> ReadAhead {
         ReadAhead {
+            cells: slots.cells.as_ptr(),
+            mask: slots.mask,
             slots,
             head: 0,
             len: 0,
@@ -216,6 +230,16 @@ impl ReadAhead {
     #[inline]
     pub fn is_ahead(&self) -> bool {
         self.ahead
+    }
+
+    /// The slot of absolute row `index` ([`Slots::cell`], through the
+    /// pointer kept here).
+    #[inline(always)]
+    fn cell(&self, index: usize) -> *mut Row {
+        // SAFETY: `cells` points at the slots' boxed cells, which `slots`
+        // keeps alive and never moves; masked by their count less one (a
+        // power of two), the index is in bounds.
+        unsafe { (*self.cells.add(index & self.mask)).get() }
     }
 
     #[inline]
@@ -234,7 +258,7 @@ impl ReadAhead {
         // SAFETY: a taken row's slot is in `[released, published)` (or
         // written only by this owner, here): nothing writes it while the
         // driver holds it.
-        (index < self.len).then(|| unsafe { &*self.slots.cell(self.head.wrapping_add(index)) })
+        (index < self.len).then(|| unsafe { &*self.cell(self.head.wrapping_add(index)) })
     }
 
     /// The row `index` places behind the front; it must be there (filled
@@ -249,7 +273,7 @@ impl ReadAhead {
         );
         // SAFETY: filled here, no other thread touches the slots, and
         // `&mut self` makes this the only reference.
-        unsafe { &mut *self.slots.cell(self.head.wrapping_add(index)) }
+        unsafe { &mut *self.cell(self.head.wrapping_add(index)) }
     }
 
     /// Appends a row written in its slot by `fill` (filled here only).
@@ -258,7 +282,7 @@ impl ReadAhead {
         debug_assert!(!self.ahead, "the tape's thread fills this one");
         debug_assert!(self.len < self.slots.capacity(), "the read-ahead has room");
         // SAFETY: as `at_mut`; the slot is past the rows held.
-        fill(unsafe { &mut *self.slots.cell(self.head.wrapping_add(self.len)) });
+        fill(unsafe { &mut *self.cell(self.head.wrapping_add(self.len)) });
         self.len += 1;
     }
 
@@ -315,7 +339,7 @@ impl ReadAhead {
     pub fn front_mut(&mut self) -> Option<&mut Row> {
         // SAFETY: as `get`: a taken row's slot is the driver's alone until
         // it is released, and `&mut self` makes this the only reference.
-        (self.len > 0).then(|| unsafe { &mut *self.slots.cell(self.head) })
+        (self.len > 0).then(|| unsafe { &mut *self.cell(self.head) })
     }
 
     /// Frees the front row's slot; there must be one.

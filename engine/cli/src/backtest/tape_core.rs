@@ -1,9 +1,10 @@
 //! The tape's core (`backtest.tape_core`): everything about the tape that
 //! does not depend on the strategy's orders, done ahead of the engine on a
 //! second core — reading and decoding rows (and merging the tape's files),
-//! applying each row to the tape's own L2 books, the touch after it, the
-//! row's venue time and its engine event — written in place into the
-//! driver's read-ahead ([`super::read_ahead`]) and published in batches.
+//! applying each row to the tape's own books (ladders, as the venue's),
+//! the touch after it, the row's venue time and its engine event — written
+//! in place into the driver's read-ahead ([`super::read_ahead`]) and
+//! published in batches.
 //!
 //! Ingest's core keeps what depends on orders: the venue's queue positions
 //! and matching against its own book (it applies the same rows in the same
@@ -101,7 +102,7 @@ impl TapeAhead {
                 slots.write(next, |row| {
                     row.record = *record;
                     row.venue_ns = venue_ns;
-                    row.event = books.event_of(record);
+                    books.write_event_of(record, &mut row.event);
                 })
             };
             next += 1;

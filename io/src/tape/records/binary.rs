@@ -209,30 +209,29 @@ impl BinaryFile {
 
     /// Decodes up to `max` records that lie whole in the read buffer,
     /// each where it lies, handing each to `take`; how many. The buffer is
-    /// consumed once for them all. At a bad record, the error (the ones
-    /// before it handed over).
+    /// consumed, and the offset and the last time kept, once for them all.
+    /// Stops before a record that is not valid (fewer than whole): the
+    /// caller reads it through [`BinaryFile::next_record`], which names
+    /// what is wrong and where (the checks are [`BinaryFile::accept`]'s).
     #[inline(always)]
-    fn read_buffered(
-        &mut self,
-        max: usize,
-        take: &mut impl FnMut(&TapeRecord),
-    ) -> Result<usize, TapeError> {
-        let whole = (self.input.buffer().len() / RECORD_BYTES).min(max);
-        for count in 0..whole {
-            let at = count * RECORD_BYTES;
-            let Some(bytes) = self.input.buffer()[at..].first_chunk::<RECORD_BYTES>() else {
-                unreachable!("{whole} whole records are buffered");
+    fn read_buffered(&mut self, max: usize, take: &mut impl FnMut(&TapeRecord)) -> usize {
+        let buffer = self.input.buffer();
+        let whole = (buffer.len() / RECORD_BYTES).min(max);
+        let index_map = self.index_map.as_slice();
+        let mut last_ts_local_ns = self.last_ts_local_ns;
+        let mut read = 0;
+        for bytes in buffer[..whole * RECORD_BYTES].chunks_exact(RECORD_BYTES) {
+            let Some(record) = decode_accepted(bytes, index_map, last_ts_local_ns) else {
+                break;
             };
-            match self.accept(decode(bytes)) {
-                Ok(record) => take(&record),
-                Err(error) => {
-                    self.input.consume(at + RECORD_BYTES);
-                    return Err(error);
-                }
-            }
+            last_ts_local_ns = record.ts_local_ns;
+            take(&record);
+            read += 1;
         }
-        self.input.consume(whole * RECORD_BYTES);
-        Ok(whole)
+        self.input.consume(read * RECORD_BYTES);
+        self.offset += (read * RECORD_BYTES) as u64;
+        self.last_ts_local_ns = last_ts_local_ns;
+        read
     }
 
     #[inline]
@@ -298,6 +297,20 @@ impl BinaryFile {
         self.offset += RECORD_BYTES as u64;
         Ok(record)
     }
+}
+
+/// A record as [`BinaryFile::accept`] takes it (decoded, its instrument
+/// in the tape's header and mapped onto the ones asked for, its time not
+/// before `last_ts_local_ns`), or None where `accept` would refuse it.
+#[inline(always)]
+fn decode_accepted(bytes: &[u8], index_map: &[u16], last_ts_local_ns: u64) -> Option<TapeRecord> {
+    let mut record = decode(bytes.first_chunk::<RECORD_BYTES>()?).ok()?;
+    let index = *index_map.get(usize::from(record.instrument))?;
+    if record.ts_local_ns < last_ts_local_ns {
+        return None;
+    }
+    record.instrument = index;
+    Some(record)
 }
 
 /// Reads until `bytes` is full or the file ends; how many bytes it got.
@@ -468,25 +481,30 @@ impl BinaryRecords {
     }
 
     /// Up to `max` records, each handed to `take`; how many (fewer: the
-    /// last file ended). The records of `max` calls of
+    /// last file ended; an error comes with how many came before it). The
+    /// records of `max` calls of
     /// [`BinaryRecords::next_record`]: those whole in the read buffer
     /// decoded in one loop, the rest (a record across a refill, the next
-    /// file, the end) through `next_record`, out of line.
+    /// file, the end, a record that is not valid, whose error comes from
+    /// there) through `next_record`, out of line.
     #[inline]
     pub fn read_run(
         &mut self,
         max: usize,
         mut take: impl FnMut(&TapeRecord),
-    ) -> Result<usize, TapeError> {
+    ) -> Result<usize, (usize, TapeError)> {
         let mut count = 0;
         while count < max {
             if let Some(file) = self.file.as_mut() {
-                count += file.read_buffered(max - count, &mut take)?;
+                count += file.read_buffered(max - count, &mut take);
                 if count == max {
                     break;
                 }
             }
-            match self.next_record_refilled()? {
+            match self
+                .next_record_refilled()
+                .map_err(|error| (count, error))?
+            {
                 Some(record) => {
                     take(&record);
                     count += 1;
@@ -599,10 +617,14 @@ mod tests {
     ) -> (Vec<TapeRecord>, Option<Option<u64>>) {
         let mut out = Vec::new();
         for &run in runs.iter().cycle() {
+            let before = out.len();
             match records.read_run(run, |record| out.push(*record)) {
                 Ok(read) if read == run => {}
                 Ok(_) => return (out, None),
-                Err(error) => return (out, Some(error.offset())),
+                Err((taken, error)) => {
+                    assert_eq!(taken, out.len() - before, "the records before the error");
+                    return (out, Some(error.offset()));
+                }
             }
         }
         unreachable!("runs cycle")
@@ -661,6 +683,84 @@ mod tests {
                 read[..] == one_by_one[..per_file + bad_index],
                 "runs {runs:?} read every record before it"
             );
+        }
+    }
+
+    // Every way a record can be refused (kind, flags, reserved bytes, an
+    // instrument the header lacks, a time before the last) stops a run at
+    // that record with the error one-at-a-time reading gives (same text,
+    // same offset), after the records before it: the run's own check
+    // refuses what `accept` refuses, and lets the checked path say why.
+    #[test]
+    fn runs_refuse_each_bad_record_as_single_records_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = 40;
+        let bad_index = 23;
+        type Corrupt = fn(&mut [u8]);
+        let corruptions: [(&str, Corrupt); 6] = [
+            ("kind", |r| r[42] = 5),
+            ("flags", |r| r[43] = 0x80),
+            ("reserved", |r| r[46] = 1),
+            ("instrument", |r| r[40] = 2),
+            ("time", |r| r[0..8].copy_from_slice(&3u64.to_le_bytes())),
+            ("none", |_| {}),
+        ];
+        for (what, corrupt) in corruptions {
+            let path = dir.path().join(format!("{what}.gtape"));
+            let mut writer =
+                BinaryTapeWriter::create(&path, &[instrument("AAA"), instrument("BBB")]).unwrap();
+            for index in 0..count {
+                writer
+                    .write(&record(10 + index as u64, (index % 2) as u16))
+                    .unwrap();
+            }
+            writer.finish().unwrap();
+            let mut bytes = std::fs::read(&path).unwrap();
+            let at = bytes.len() - (count - bad_index) * RECORD_BYTES;
+            corrupt(&mut bytes[at..at + RECORD_BYTES]);
+            std::fs::write(&path, &bytes).unwrap();
+            let wanted = [instrument("AAA"), instrument("BBB")];
+            let mut single = Vec::new();
+            let mut records = BinaryRecords::open(std::slice::from_ref(&path), &wanted).unwrap();
+            let single_end = loop {
+                match records.next_record() {
+                    Ok(Some(record)) => single.push(record),
+                    Ok(None) => break None,
+                    Err(error) => break Some((error.to_string(), error.offset())),
+                }
+            };
+            if what == "none" {
+                assert_eq!(single_end, None);
+            } else {
+                assert_eq!(
+                    single.len(),
+                    bad_index,
+                    "{what}: records before the bad one"
+                );
+                assert_eq!(single_end.as_ref().unwrap().1, Some(at as u64), "{what}");
+            }
+            for run in [1, 7, 64, 1_000] {
+                let mut records =
+                    BinaryRecords::open(std::slice::from_ref(&path), &wanted).unwrap();
+                let mut read = Vec::new();
+                let run_end = loop {
+                    let before = read.len();
+                    match records.read_run(run, |record| read.push(*record)) {
+                        Ok(taken) if taken == run => {}
+                        Ok(_) => break None,
+                        Err((taken, error)) => {
+                            assert_eq!(
+                                taken,
+                                read.len() - before,
+                                "{what}, runs of {run}: the records before the error counted"
+                            );
+                            break Some((error.to_string(), error.offset()));
+                        }
+                    }
+                };
+                assert_eq!(run_end, single_end, "{what}, runs of {run}: the same end");
+                assert!(read == single, "{what}, runs of {run}: the same records");
+            }
         }
     }
 }

@@ -244,7 +244,8 @@ impl TapeRecords {
 
     /// Reads up to `max` records, handing each to `take` in order; how
     /// many it read. Fewer than `max`: the last file ended. On an error,
-    /// the records before it have been handed to `take`. The same records
+    /// the records before it have been handed to `take`, and the error
+    /// comes with how many they were. The same records
     /// as `max` calls of [`TapeRecords::next_record`], for one look at the
     /// format per run: the format's reader is inlined into the loop, so a
     /// record goes from its decoding to `take` without being returned.
@@ -253,7 +254,7 @@ impl TapeRecords {
         &mut self,
         max: usize,
         take: impl FnMut(&TapeRecord),
-    ) -> Result<usize, TapeError> {
+    ) -> Result<usize, (usize, TapeError)> {
         match self {
             TapeRecords::Tardis(records) => run_of(max, take, || records.next_record()),
             TapeRecords::Itch(records) => run_of(max, take, || records.next_record()),
@@ -297,11 +298,12 @@ fn run_of(
     max: usize,
     mut take: impl FnMut(&TapeRecord),
     mut next: impl FnMut() -> Result<Option<TapeRecord>, TapeError>,
-) -> Result<usize, TapeError> {
+) -> Result<usize, (usize, TapeError)> {
     for count in 0..max {
-        match next()? {
-            Some(record) => take(&record),
-            None => return Ok(count),
+        match next() {
+            Ok(Some(record)) => take(&record),
+            Ok(None) => return Ok(count),
+            Err(error) => return Err((count, error)),
         }
     }
     Ok(max)
