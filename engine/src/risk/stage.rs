@@ -59,6 +59,10 @@ pub struct RiskStage {
     /// Closed (`HaltReconciling`) from the venue lane's Pending or Started
     /// step until Complete or an operator release.
     reconcile_gate: Gate,
+    /// The global gate the kill switch, the daily loss and the
+    /// reconciliation gate make ([`RiskStage::gate_global_of`]), kept as
+    /// they change (rarely), so that an event reads it instead of deciding it.
+    gate_global: Gate,
     daily_loss_limit: i64,
     daily_loss_tripped: bool,
     /// Today's PnL moved (a fill, a new mark, a new day, a restore) since
@@ -100,6 +104,7 @@ impl RiskStage {
             instruments,
             kill_switch: Gate::Open,
             reconcile_gate: Gate::Open,
+            gate_global: Gate::Open,
             daily_loss_limit: config.risk.daily_loss_limit,
             daily_loss_tripped: false,
             daily_loss_unchecked: true,
@@ -140,7 +145,12 @@ impl RiskStage {
         if self.daily_loss_unchecked {
             self.check_daily_loss();
         }
-        ev.gate_global = self.gate_global();
+        debug_assert_eq!(
+            self.gate_global,
+            self.gate_global_of(),
+            "the kept global gate follows its inputs"
+        );
+        ev.gate_global = self.gate_global;
         ev.gate_instrument = self.gate_instrument(index, ev.ts_recv_ns);
         debug_assert!(self.totals_are_consistent());
     }
@@ -155,7 +165,8 @@ impl RiskStage {
                     ReconcileStep::Pending | ReconcileStep::Started => Gate::HaltReconciling,
                     ReconcileStep::Complete => Gate::Open,
                     _ => self.reconcile_gate,
-                }
+                };
+                self.refresh_gate_global();
             }
             Input::Trade(t)
                 if index < self.instruments.len() && self.instruments[index].mark.is_none() =>
@@ -197,6 +208,7 @@ impl RiskStage {
             }
             ControlCommand::None => self.kill_switch,
         };
+        self.refresh_gate_global();
     }
 
     // Inlined: every book row that ends a message marks, and most change
@@ -268,6 +280,7 @@ impl RiskStage {
             self.day_start_units = self.realized_units + self.unrealized_units;
             self.daily_loss_tripped = false;
             self.daily_loss_unchecked = true;
+            self.refresh_gate_global();
         }
     }
 
@@ -280,24 +293,19 @@ impl RiskStage {
         if !self.daily_loss_tripped && today < -(self.daily_loss_limit as i128) {
             self.daily_loss_tripped = true;
             self.counters.daily_loss_trips += 1;
+            self.refresh_gate_global();
         }
+    }
+
+    /// Decides the global gate again; called wherever the kill switch, the
+    /// daily loss or the reconciliation gate changes (none changes per book row).
+    fn refresh_gate_global(&mut self) {
+        self.gate_global = self.gate_global_of();
     }
 
     /// The global gate: open unless the kill switch, the daily loss or
-    /// reconciliation closes it (decided by three compares on most events).
-    #[inline]
-    fn gate_global(&self) -> Gate {
-        if self.kill_switch == Gate::Open
-            && !self.daily_loss_tripped
-            && self.reconcile_gate == Gate::Open
-        {
-            return Gate::Open;
-        }
-        self.gate_global_closed()
-    }
-
-    #[inline(never)]
-    fn gate_global_closed(&self) -> Gate {
+    /// reconciliation closes it.
+    fn gate_global_of(&self) -> Gate {
         let daily = if self.daily_loss_tripped {
             Gate::ReduceOnlyDailyLoss
         } else {
@@ -368,11 +376,19 @@ impl RiskStage {
     /// closes it again at its own first poll, if it reconciles).
     pub fn begin_run(&mut self) {
         self.reconcile_gate = Gate::Open;
+        self.refresh_gate_global();
     }
 
     /// Reads back what `save_state` wrote; refuses state for another
     /// instrument count or state that breaks the stage's invariants.
     pub fn restore_state(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
+        let restored = self.restore_state_fields(input);
+        // Kept in step even with a restore refused half-way.
+        self.refresh_gate_global();
+        restored
+    }
+
+    fn restore_state_fields(&mut self, input: &mut StateReader<'_>) -> Result<(), StateError> {
         self.daily_loss_unchecked = true;
         input.count_exact("instruments", self.instruments.len())?;
         for instrument in &mut self.instruments {

@@ -11,7 +11,7 @@ use crate::config::MarketMakerConfig;
 use crate::decision::GateMode;
 use crate::event::{Event, Input};
 use crate::state_codec::{StateError, StateReader, StateWriter};
-use crate::strategy::{Actions, Strategy};
+use crate::strategy::{Actions, Bundled, Strategy};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,6 +88,14 @@ impl MarketMaker {
 impl Strategy for MarketMaker {
     fn name(&self) -> &'static str {
         "market-maker"
+    }
+
+    fn take_bundled(&mut self) -> Option<Bundled> {
+        let empty = MarketMaker {
+            params: self.params.clone(),
+            quotes: Vec::new(),
+        };
+        Some(Bundled::MarketMaker(std::mem::replace(self, empty)))
     }
 
     fn on_market_data(&mut self, event: &Event, act: &mut Actions) {

@@ -28,7 +28,7 @@
 use crate::config::TouchQuoterConfig;
 use crate::event::{Event, Fill, OrderAck, OrderReject, FLAG_MESSAGE_CONTINUES};
 use crate::state_codec::{StateError, StateReader, StateWriter};
-use crate::strategy::{Actions, Strategy};
+use crate::strategy::{Actions, Bundled, Strategy};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
 
 /// The touch an update left: best bid and best ask, ticks.
@@ -199,6 +199,9 @@ impl Strategy for TouchQuoter {
         "touch-quoter"
     }
 
+    // Inlined into the stage (which calls it directly): most book rows
+    // only count an update.
+    #[inline]
     fn on_market_data(&mut self, event: &Event, act: &mut Actions) {
         if let Some(delta) = event.book_delta() {
             if event.flags & FLAG_MESSAGE_CONTINUES == 0 {
@@ -214,6 +217,15 @@ impl Strategy for TouchQuoter {
 
     fn on_fill(&mut self, _instrument: InstrumentId, _side: Side, _fill: &Fill, act: &mut Actions) {
         self.run_waiting(act);
+    }
+
+    fn take_bundled(&mut self) -> Option<Bundled> {
+        let empty = TouchQuoter {
+            params: self.params.clone(),
+            quoting: Vec::new(),
+            waiting: Vec::new(),
+        };
+        Some(Bundled::TouchQuoter(std::mem::replace(self, empty)))
     }
 
     fn on_ack(&mut self, _instrument: InstrumentId, _ack: &OrderAck, act: &mut Actions) {

@@ -127,6 +127,10 @@ pub struct StageMetrics {
     processing_repeats: u32,
     /// True once a value was measured (not repeated) since the stage began.
     measured_any: bool,
+    /// `events_since_check` from which a repeat needs the clock (see
+    /// [`StageMetrics::repeat_needs_clock`]): 0 until a value was measured,
+    /// then the count at which a rotation look is due. One compare per event.
+    clock_due_at: u32,
     /// Events counted as repeats, but for the unfolded ones (see
     /// [`StageMetrics::repeated_events`]).
     repeated_events: u64,
@@ -175,6 +179,7 @@ impl Clone for StageMetrics {
             since_recv_repeats: 0,
             processing_repeats: 0,
             measured_any: self.measured_any,
+            clock_due_at: self.clock_due_at,
             repeated_events: self.repeated_events(),
             since_recv_repeated_events: self.since_recv_repeated_events(),
             since_recv_on_sample: self.since_recv_on_sample,
@@ -200,6 +205,7 @@ impl StageMetrics {
             since_recv_repeats: 0,
             processing_repeats: 0,
             measured_any: false,
+            clock_due_at: 0,
             repeated_events: 0,
             since_recv_repeated_events: 0,
             since_recv_on_sample: false,
@@ -224,7 +230,7 @@ impl StageMetrics {
         self.flush_repeats();
         self.since_recv_last = self.since_recv_tally.record(since_recv_ns.max(1));
         self.processing_last = self.processing_tally.record(processing_ns.max(1));
-        self.measured_any = true;
+        self.set_measured();
         self.counted(now_ns);
     }
 
@@ -236,7 +242,7 @@ impl StageMetrics {
         let slot = self.since_recv_tally.record(since_recv_ns.max(1));
         self.processing_tally.record_slot(slot);
         (self.since_recv_last, self.processing_last) = (slot, slot);
-        self.measured_any = true;
+        self.set_measured();
         self.counted(now_ns);
     }
 
@@ -300,7 +306,20 @@ impl StageMetrics {
     /// look for a rotation offer, which needs the time the interval ends.
     #[inline]
     pub fn repeat_needs_clock(&self) -> bool {
-        !self.measured_any || self.events_since_check + 1 >= ROTATE_CHECK_EVERY
+        debug_assert_eq!(
+            self.events_since_check >= self.clock_due_at,
+            !self.measured_any || self.events_since_check + 1 >= ROTATE_CHECK_EVERY,
+            "the kept threshold decides as the two conditions"
+        );
+        self.events_since_check >= self.clock_due_at
+    }
+
+    /// A value was measured: from now on a repeat has buckets to repeat and
+    /// needs the clock only for a rotation look.
+    #[inline]
+    fn set_measured(&mut self) {
+        self.measured_any = true;
+        self.clock_due_at = ROTATE_CHECK_EVERY - 1;
     }
 
     /// [`StageMetrics::record_repeat`] without a clock reading: only when

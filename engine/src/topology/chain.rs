@@ -154,16 +154,18 @@ impl Chain {
         // The repeats so far go to the buckets measured before this event.
         self.catch_up_repeats(None);
         let clock = &self.clock;
-        let mut t_last = clock.raw();
+        // One conversion per reading: a stage's processing time is the
+        // difference of two converted readings (within a nanosecond of the
+        // converted difference), not a conversion of its own.
+        let mut last_ns = clock.now_ns();
         let mut lap = |metrics: &mut StageMetrics, ts_recv_ns: u64, stage: usize| {
-            let t = clock.raw();
-            let now_ns = clock.epoch_ns(t);
+            let now_ns = clock.now_ns();
             metrics.record(
                 now_ns,
                 now_ns.saturating_sub(ts_recv_ns),
-                clock.delta_ns(t_last, t),
+                now_ns.saturating_sub(last_ns),
             );
-            t_last = t;
+            last_ns = now_ns;
             on_exit(stage, now_ns);
         };
         if let Some(risk) = &mut self.risk {
