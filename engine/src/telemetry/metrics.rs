@@ -524,6 +524,17 @@ impl LapSampler {
         }
     }
 
+    /// A sample whose gaps come from draw stream `stream` (stream 0 is
+    /// [`LapSampler::new`]'s): two samplers of different streams counting
+    /// the same events choose them independently, so one figure timed on
+    /// the first sample does not always carry the second's timing cost.
+    pub const fn with_stream(stream: u32) -> LapSampler {
+        LapSampler {
+            countdown: 1,
+            draws: (stream as u64) << 40,
+        }
+    }
+
     /// Whether the next event is on the sample; counts nothing, so asking
     /// again before [`LapSampler::advance`] gives the same answer.
     #[inline(always)]
@@ -773,5 +784,29 @@ mod tests {
             })
             .collect();
         assert_eq!(taken, asked, "take is ask then advance");
+    }
+
+    // Two samplers of different streams counting the same events pick them
+    // independently: about 1 in 16 of one's events is on the other's sample
+    // too (all of them would be if they shared draws), and stream 0 is `new`.
+    #[test]
+    fn lap_samples_of_different_streams_are_independent() {
+        let events = 1_600_000u64;
+        let mut ingest = LapSampler::new();
+        let mut stream0 = LapSampler::with_stream(0);
+        let mut driver = LapSampler::with_stream(1);
+        let (mut ingest_timed, mut both) = (0u64, 0u64);
+        for _ in 0..events {
+            let a = ingest.take();
+            assert_eq!(stream0.take(), a, "stream 0 is new()'s");
+            let b = driver.take();
+            ingest_timed += u64::from(a);
+            both += u64::from(a && b);
+        }
+        let expected = ingest_timed / LAP_SAMPLE_EVERY;
+        assert!(
+            both.abs_diff(expected) < expected / 10,
+            "{both} events on both samples, ~{expected} if independent (of {ingest_timed})"
+        );
     }
 }

@@ -242,10 +242,12 @@ pub struct Driver {
 /// 1/16, independently of the others and of what it carries, so a requote
 /// every Nth update cannot alias with it); every other hand-over counts
 /// once more in the last measured value's bucket, so the histogram counts
-/// every event exactly once. The sample is ingest's lap sample
-/// ([`LapSampler`], its own countdown and draws): a hand-over pays a
-/// countdown; a draw (one splitmix of the draw's number) is made once per
-/// timed hand-over.
+/// every event exactly once. The sample is a [`LapSampler`] like ingest's,
+/// on its own draw stream: had it ingest's draws, the hand-overs it times
+/// would be the very events ingest times stage by stage (four histogram
+/// records and five clock reads), and every latency measured would carry
+/// that cost. A hand-over pays a countdown; a draw (one splitmix of the
+/// draw's number) is made once per timed hand-over.
 struct SampledLatency {
     histogram: Histogram<u64>,
     /// Which hand-overs are timed.
@@ -260,7 +262,7 @@ impl SampledLatency {
     fn new() -> SampledLatency {
         SampledLatency {
             histogram: genesis_engine::telemetry::metrics::new_histogram(),
-            sample: LapSampler::new(),
+            sample: LapSampler::with_stream(1),
             last_ns: 0,
             repeats: 0,
         }
