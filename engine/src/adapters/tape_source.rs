@@ -540,6 +540,11 @@ mod tests {
             words in proptest::array::uniform8(any::<i64>()),
             instrument in any::<u16>(),
             old_flags in any::<u8>(),
+            rows in proptest::collection::vec(
+                (0u8..5, 0u16..3, prop_oneof![990i64..1_010, 0i64..5_000], 0i64..4,
+                 prop_oneof![Just(0u8), Just(CONTINUES), Just(SNAPSHOT_START)]),
+                1..60,
+            ),
         ) {
             let record = TapeRecord {
                 ts_local_ns: words[0] as u64,
@@ -557,10 +562,23 @@ mod tests {
             written.flags = old_flags;
             write_event_of_record(&record, touch, &mut written);
             prop_assert_eq!(written, event_of_record(&record, touch));
-            let mut books = TapeBooks::with_levels(usize::from(instrument) % 3, 4);
+            // Through the books: two copies fed the same earlier rows, so
+            // the last row changes a book that has levels; one writes the
+            // row's event over the stale slot, the other makes it.
+            let mut writing = TapeBooks::with_levels(3, 4);
+            let mut making = TapeBooks::with_levels(3, 4);
+            let (last, earlier) = rows.split_last().expect("at least one row");
+            for &row in earlier {
+                let record = record_of(row);
+                let mut slot = written;
+                writing.write_event_of(&record, &mut slot);
+                prop_assert_eq!(slot, making.event_of(&record));
+            }
+            let record = record_of(*last);
             let mut in_slot = written;
-            books.write_event_of(&record, &mut in_slot);
-            prop_assert_eq!(in_slot, books.event_of(&record));
+            writing.write_event_of(&record, &mut in_slot);
+            prop_assert_eq!(in_slot, making.event_of(&record));
+            prop_assert_eq!(writing.levels_truncated(), making.levels_truncated());
         }
     }
 }
