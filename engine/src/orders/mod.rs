@@ -111,6 +111,20 @@ impl Orders {
         self.open.iter()
     }
 
+    /// Whether a new order `id` on `instrument` may be opened: an id open
+    /// or closed before is a duplicate; an unknown instrument or a full
+    /// table refuses the send.
+    #[inline(always)]
+    fn may_open(&self, id: OrderId, instrument: InstrumentId) -> Result<(), ExecResult> {
+        if self.closed_state(id).is_some() || self.open.contains(id.0) {
+            return Err(ExecResult::DuplicateOrderId);
+        }
+        if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
+            return Err(ExecResult::SendFailed);
+        }
+        Ok(())
+    }
+
     /// Records a new order about to be sent; the terms it is sent on
     /// (inlined: a caller that drops them, the strategy's replica, copies
     /// nothing).
@@ -123,12 +137,7 @@ impl Orders {
         price: Price,
         qty: Qty,
     ) -> Result<OrderTerms, ExecResult> {
-        if self.closed_state(id).is_some() || self.open.contains(id.0) {
-            return Err(ExecResult::DuplicateOrderId);
-        }
-        if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
-            return Err(ExecResult::SendFailed);
-        }
+        self.may_open(id, instrument)?;
         if !self
             .open
             .insert_pending_new(id, instrument, side, price, qty)
@@ -164,12 +173,7 @@ impl Orders {
         price: Price,
         qty: Qty,
     ) -> Result<OrderTerms, ExecResult> {
-        if self.closed_state(id).is_some() || self.open.contains(id.0) {
-            return Err(ExecResult::DuplicateOrderId);
-        }
-        if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
-            return Err(ExecResult::SendFailed);
-        }
+        self.may_open(id, instrument)?;
         let order = Order::pending_new(id, instrument, side, price, qty);
         if !self.open.insert_absent(order) {
             return Err(ExecResult::DuplicateOrderId);
