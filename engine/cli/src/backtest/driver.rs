@@ -878,15 +878,16 @@ impl Driver {
             );
         } else {
             let row = self.rows.at_mut(index);
-            self.venue.on_record(&row.record, &mut move |reply| {
+            let touch = self.venue.on_record_touch(&row.record, &mut move |reply| {
                 push_reply(replies, &reply, venue_ns, response_ns)
             });
             // The row's engine event, made in its slot with the touch the
-            // row left (a trade's carries none): one look at the kind.
+            // row left (a trade's carries none: (0, 0) from the venue). The
+            // two calls let each be made with the kind's half of the
+            // writer's match.
             if row.record.kind.is_trade() {
                 write_event_of_record(&row.record, (0, 0), &mut row.event);
             } else {
-                let touch = self.venue.touch(row.record.instrument).unwrap_or((0, 0));
                 write_event_of_record(&row.record, touch, &mut row.event);
             }
         }

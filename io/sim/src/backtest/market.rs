@@ -175,6 +175,16 @@ impl Market {
         &self.book
     }
 
+    /// The book's touch as a book delta carries it: (best bid, best ask),
+    /// 0 for an empty side.
+    #[inline(always)]
+    pub(crate) fn touch(&self) -> (i64, i64) {
+        (
+            self.book.best_bid_price().map_or(0, |price| price.0),
+            self.book.best_ask_price().map_or(0, |price| price.0),
+        )
+    }
+
     pub(crate) fn resting_len(&self) -> usize {
         self.resting.len()
     }

@@ -221,20 +221,46 @@ impl BacktestVenue {
     /// caller: it runs on every row.
     #[inline(always)]
     pub fn on_record(&mut self, record: &TapeRecord, out: &mut dyn FnMut(Reply)) {
+        self.on_record_touch(record, out);
+    }
+
+    /// [`BacktestVenue::on_record`], answering the touch the row left as
+    /// the row's book delta carries it: [`BacktestVenue::touch`] after a
+    /// level change, (0, 0) after a print or for an instrument the venue
+    /// does not list (the backtest makes the row's engine event with it,
+    /// without looking the market up again).
+    #[inline(always)]
+    pub fn on_record_touch(
+        &mut self,
+        record: &TapeRecord,
+        out: &mut dyn FnMut(Reply),
+    ) -> (i64, i64) {
         let Some(market) = self.markets.get_mut(usize::from(record.instrument)) else {
-            return;
+            return (0, 0);
         };
-        let filled = match record.kind {
-            RecordKind::Bid => market.on_level(Side::Buy, record, &mut self.ledger, out),
-            RecordKind::Ask => market.on_level(Side::Sell, record, &mut self.ledger, out),
-            RecordKind::TradeBuy => market.on_trade(Some(Side::Buy), record, &mut self.ledger, out),
-            RecordKind::TradeSell => {
-                market.on_trade(Some(Side::Sell), record, &mut self.ledger, out)
-            }
-            RecordKind::TradeUnknown => market.on_trade(None, record, &mut self.ledger, out),
+        let ledger = &mut self.ledger;
+        let (filled, touch) = match record.kind {
+            RecordKind::Bid => (
+                market.on_level(Side::Buy, record, ledger, out),
+                market.touch(),
+            ),
+            RecordKind::Ask => (
+                market.on_level(Side::Sell, record, ledger, out),
+                market.touch(),
+            ),
+            RecordKind::TradeBuy => (
+                market.on_trade(Some(Side::Buy), record, ledger, out),
+                (0, 0),
+            ),
+            RecordKind::TradeSell => (
+                market.on_trade(Some(Side::Sell), record, ledger, out),
+                (0, 0),
+            ),
+            RecordKind::TradeUnknown => (market.on_trade(None, record, ledger, out), (0, 0)),
         };
         self.resting_count -= filled;
         debug_assert!(self.resting_count_is_right(), "resting orders are counted");
+        touch
     }
 
     /// A request arrives: answer it (rules 1, 2, 7, 8).
@@ -290,11 +316,7 @@ impl BacktestVenue {
     /// bid, best ask), 0 for an empty side.
     #[inline]
     pub fn touch(&self, instrument: u16) -> Option<(i64, i64)> {
-        let book = self.markets.get(usize::from(instrument))?.book();
-        Some((
-            book.best_bid_price().map_or(0, |price| price.0),
-            book.best_ask_price().map_or(0, |price| price.0),
-        ))
+        self.markets.get(usize::from(instrument)).map(Market::touch)
     }
 
     /// Levels dropped because a book side was full, over all books.

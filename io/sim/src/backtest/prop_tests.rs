@@ -15,7 +15,9 @@
 //!
 //! And the venue that skips the rows reaching no resting order against
 //! one that runs the pass over the orders on every row: the same replies,
-//! counters and queues after every step.
+//! counters and queues after every step (the skipping one fed through
+//! `on_record_touch`, whose touch is the book's after a level change and
+//! none after a print).
 
 use super::*;
 use proptest::prelude::*;
@@ -457,10 +459,20 @@ impl Twins {
     fn record(&mut self, record: TapeRecord) {
         let mut skipping = Vec::new();
         let mut full = Vec::new();
-        self.skipping
-            .on_record(&record, &mut |reply| skipping.push(reply));
+        let touch = self
+            .skipping
+            .on_record_touch(&record, &mut |reply| skipping.push(reply));
         self.full.on_record(&record, &mut |reply| full.push(reply));
         assert_eq!(skipping, full, "the same replies to {record:?}");
+        // The touch answered is the book's after the row, none for a print.
+        let book_touch = if record.kind.is_trade() {
+            (0, 0)
+        } else {
+            self.full
+                .touch(record.instrument)
+                .expect("a listed instrument")
+        };
+        assert_eq!(touch, book_touch, "the touch after {record:?}");
         self.same_state();
     }
 

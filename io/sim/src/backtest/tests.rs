@@ -310,3 +310,36 @@ fn rows_away_from_the_resting_orders_skip_the_pass() {
     assert_eq!(fills(&replies), vec![(2, 102, 1, true)]);
     assert_eq!(venue.passes(), passes + 2);
 }
+
+// `on_record_touch` answers the touch a book delta carries: 0 for an empty
+// side, the book's best prices after a level change, none after a print or
+// for an instrument the venue does not list (which it ignores).
+#[test]
+fn the_touch_answered_is_the_books_after_the_row() {
+    let mut venue = venue();
+    let touch = |venue: &mut BacktestVenue, record: TapeRecord| {
+        let touch = venue.on_record_touch(&record, &mut |_| panic!("no order rests"));
+        if !record.kind.is_trade() {
+            assert_eq!(touch, venue.touch(record.instrument).unwrap_or((0, 0)));
+        }
+        touch
+    };
+    assert_eq!(touch(&mut venue, record(RecordKind::Bid, 99, 3)), (99, 0));
+    assert_eq!(
+        touch(&mut venue, record(RecordKind::Ask, 101, 2)),
+        (99, 101)
+    );
+    assert_eq!(
+        touch(&mut venue, record(RecordKind::Bid, 100, 1)),
+        (100, 101)
+    );
+    assert_eq!(
+        touch(&mut venue, record(RecordKind::TradeBuy, 101, 1)),
+        (0, 0)
+    );
+    assert_eq!(touch(&mut venue, record(RecordKind::Ask, 101, 0)), (100, 0));
+    let mut unlisted = record(RecordKind::Bid, 50, 1);
+    unlisted.instrument = 7;
+    assert_eq!(touch(&mut venue, unlisted), (0, 0));
+    assert_eq!(venue.touch(0), Some((100, 0)));
+}
