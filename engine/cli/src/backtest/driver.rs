@@ -254,8 +254,10 @@ struct SampledLatency {
     sample: LapSampler,
     /// The last measured latency; 0 until one is.
     last_ns: u64,
-    /// Hand-overs since `last_ns` was recorded, not yet counted.
-    repeats: u64,
+    /// Hand-overs counted as `last_ns` (the timed one and the repeats
+    /// after it), not yet recorded: recorded together, one histogram
+    /// record per timed hand-over.
+    pending: u64,
 }
 
 impl SampledLatency {
@@ -264,7 +266,7 @@ impl SampledLatency {
             histogram: genesis_engine::telemetry::metrics::new_histogram(),
             sample: LapSampler::with_stream(1),
             last_ns: 0,
-            repeats: 0,
+            pending: 0,
         }
     }
 
@@ -274,26 +276,27 @@ impl SampledLatency {
         self.sample.take()
     }
 
-    /// A timed hand-over took `latency_ns`.
+    /// A timed hand-over took `latency_ns`: the hand-overs counted as the
+    /// last measured one are recorded, and this one starts the next count.
     #[inline]
     fn measured(&mut self, latency_ns: u64) {
         self.settle();
         self.last_ns = latency_ns.max(1);
-        self.histogram.saturating_record(self.last_ns);
+        self.pending = 1;
     }
 
     /// An untimed hand-over: counted as the last measured one.
     #[inline]
     fn repeated(&mut self) {
         debug_assert!(self.last_ns > 0, "a repeat follows a measurement");
-        self.repeats += 1;
+        self.pending += 1;
     }
 
-    /// Counts the repeats waiting.
+    /// Records the hand-overs counted and not yet recorded.
     fn settle(&mut self) {
-        if self.repeats > 0 {
+        if self.pending > 0 {
             self.histogram
-                .saturating_record_n(self.last_ns, std::mem::take(&mut self.repeats));
+                .saturating_record_n(self.last_ns, std::mem::take(&mut self.pending));
         }
     }
 }
