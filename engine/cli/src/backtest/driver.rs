@@ -140,7 +140,7 @@ impl Lane {
 }
 
 /// What the fast merge takes next, once the venue has seen the rows due
-/// first ([`Driver::venue_catches_up`]).
+/// first ([`Driver::pump_rows`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Next {
     /// The engine's next row.
@@ -254,8 +254,10 @@ struct SampledLatency {
     sample: LapSampler,
     /// The last measured latency; 0 until one is.
     last_ns: u64,
-    /// Hand-overs since `last_ns` was recorded, not yet counted.
-    repeats: u64,
+    /// Hand-overs counted as `last_ns` (the timed one and the repeats
+    /// after it), not yet recorded: recorded together, one histogram
+    /// record per timed hand-over.
+    pending: u64,
 }
 
 impl SampledLatency {
@@ -264,7 +266,7 @@ impl SampledLatency {
             histogram: genesis_engine::telemetry::metrics::new_histogram(),
             sample: LapSampler::with_stream(1),
             last_ns: 0,
-            repeats: 0,
+            pending: 0,
         }
     }
 
@@ -274,26 +276,27 @@ impl SampledLatency {
         self.sample.take()
     }
 
-    /// A timed hand-over took `latency_ns`.
+    /// A timed hand-over took `latency_ns`: the hand-overs counted as the
+    /// last measured one are recorded, and this one starts the next count.
     #[inline]
     fn measured(&mut self, latency_ns: u64) {
         self.settle();
         self.last_ns = latency_ns.max(1);
-        self.histogram.saturating_record(self.last_ns);
+        self.pending = 1;
     }
 
     /// An untimed hand-over: counted as the last measured one.
     #[inline]
     fn repeated(&mut self) {
         debug_assert!(self.last_ns > 0, "a repeat follows a measurement");
-        self.repeats += 1;
+        self.pending += 1;
     }
 
-    /// Counts the repeats waiting.
+    /// Records the hand-overs counted and not yet recorded.
     fn settle(&mut self) {
-        if self.repeats > 0 {
+        if self.pending > 0 {
             self.histogram
-                .saturating_record_n(self.last_ns, std::mem::take(&mut self.repeats));
+                .saturating_record_n(self.last_ns, std::mem::take(&mut self.pending));
         }
     }
 }
@@ -486,7 +489,7 @@ impl Driver {
     /// keeps the ranks at equal times (the venue's row, the engine's row,
     /// a reply, an order). The rows run in an inner loop while they are
     /// due before the front reply and the front order
-    /// ([`Driver::venue_catches_up`]); then the reply or the order is
+    /// ([`Driver::pump_rows`]); then the reply or the order is
     /// taken, and the rows go on. Stops when the budget is spent and the
     /// engine's item is next, or the tape's next row is not there (not
     /// published yet, or none is left of a finished tape: the general
@@ -541,9 +544,19 @@ impl Driver {
     }
 
     /// Hands over the rows due before `waiting_ns` (the first reply or
-    /// order waiting; with `BOUNDED` false, none waits) until the budget
-    /// is spent or something else is next; says what is. Unbounded, it
-    /// stops as soon as a reply or an order appears ([`Next::Arrived`]).
+    /// order waiting, brought forward by a reply a row makes or an order a
+    /// hand-over sends; with `BOUNDED` false, none waits) until the budget
+    /// is spent or something else is next; says what is: the engine's row
+    /// (the budget is spent), the reply or order waiting, with `BOUNDED`
+    /// false one that appeared ([`Next::Arrived`]), or nothing yet (the
+    /// tape's next row is not read yet, and might be due first, or no row
+    /// is left of a finished tape).
+    ///
+    /// The venue sees every row due at or before the engine's next row
+    /// (and, with `BOUNDED`, at or before `waiting_ns`). The next row the
+    /// venue has not seen is read once: its venue time stays in a local
+    /// while the engine's rows due before it are handed over, each compared
+    /// with it (a hand-over changes neither that row nor the venue's clock).
     #[inline(always)]
     fn pump_rows<const BOUNDED: bool>(
         &mut self,
@@ -554,62 +567,49 @@ impl Driver {
         emit: &mut dyn FnMut(&mut Event),
     ) -> Next {
         loop {
-            let next = self.venue_catches_up::<BOUNDED>(&mut waiting_ns);
-            if next != Next::Row || *handed == budget {
-                return next;
-            }
-            let started = self.timing_starts(clock);
-            self.hand_over_row(emit);
-            self.timing_ends(clock, started);
-            *handed += 1;
-            if self.requests_in.any_sent() {
-                self.move_sent_requests();
-                if !BOUNDED {
-                    return Next::Arrived;
-                }
-                waiting_ns = waiting_ns.min(self.request_front_ns());
-            }
-        }
-    }
-
-    /// The venue sees every row due at or before the engine's next row
-    /// and, with `BOUNDED`, at or before `waiting_ns` (the first reply or
-    /// order waiting, brought forward by a reply a row makes); then says
-    /// what is next: the engine's row (due by `waiting_ns` too); the reply
-    /// or order waiting; with `BOUNDED` false, a reply a row made
-    /// ([`Next::Arrived`]); or nothing yet (the tape's next row is not
-    /// read yet, and might be due first, or no row is left of a finished
-    /// tape).
-    #[inline(always)]
-    fn venue_catches_up<const BOUNDED: bool>(&mut self, waiting_ns: &mut u64) -> Next {
-        loop {
-            if self.venue_next == self.rows.len() {
+            // `>=` for `==` (the venue never passes the rows held): the
+            // compiler then knows the row below is there.
+            if self.venue_next >= self.rows.len() {
                 if !self.read_ahead() {
                     return Next::Tape;
                 }
-                if self.venue_next == self.rows.len() {
-                    // The tape ended or the read-ahead is full: no row to see.
-                    return match self.rows.front() {
-                        Some(row) if !BOUNDED || row.record.ts_local_ns <= *waiting_ns => Next::Row,
+                if self.venue_next >= self.rows.len() {
+                    // The tape ended or the read-ahead is full: no row to
+                    // see; the engine's rows go on as they are due.
+                    let next = match self.rows.front() {
+                        Some(row) if !BOUNDED || row.record.ts_local_ns <= waiting_ns => Next::Row,
                         Some(_) => Next::Waiting,
                         None => Next::Tape,
                     };
+                    if next != Next::Row || *handed == budget {
+                        return next;
+                    }
+                    if !self.hand_over_front_row::<BOUNDED>(clock, handed, &mut waiting_ns, emit) {
+                        return Next::Arrived;
+                    }
+                    continue;
                 }
             }
             let row = self.rows.get(self.venue_next).expect("a row not yet seen");
             let venue_ns = row.venue_ns.max(self.venue_clock_ns);
-            if self.venue_next > 0 {
+            // The engine's rows due before the venue's next one.
+            while self.venue_next > 0 {
                 let front = self.rows.front().expect("a row the venue saw");
                 let engine_ns = front.record.ts_local_ns;
-                if venue_ns > engine_ns {
-                    return if !BOUNDED || engine_ns <= *waiting_ns {
-                        Next::Row
-                    } else {
-                        Next::Waiting
-                    };
+                if venue_ns <= engine_ns {
+                    break;
+                }
+                if BOUNDED && engine_ns > waiting_ns {
+                    return Next::Waiting;
+                }
+                if *handed == budget {
+                    return Next::Row;
+                }
+                if !self.hand_over_front_row::<BOUNDED>(clock, handed, &mut waiting_ns, emit) {
+                    return Next::Arrived;
                 }
             }
-            if BOUNDED && venue_ns > *waiting_ns {
+            if BOUNDED && venue_ns > waiting_ns {
                 return Next::Waiting;
             }
             self.venue_applies_row(venue_ns);
@@ -617,9 +617,34 @@ impl Driver {
                 if !BOUNDED {
                     return Next::Arrived;
                 }
-                *waiting_ns = (*waiting_ns).min(self.reply_front_ns());
+                waiting_ns = waiting_ns.min(self.reply_front_ns());
             }
         }
+    }
+
+    /// Hands over the engine's front row, timed if it is in the sample,
+    /// and takes the orders it sent: the bound `waiting_ns` comes forward
+    /// to the first; false if one was sent while none waited (unbounded).
+    #[inline(always)]
+    fn hand_over_front_row<const BOUNDED: bool>(
+        &mut self,
+        clock: &EpochClock,
+        handed: &mut usize,
+        waiting_ns: &mut u64,
+        emit: &mut dyn FnMut(&mut Event),
+    ) -> bool {
+        let started = self.timing_starts(clock);
+        self.hand_over_row(emit);
+        self.timing_ends(clock, started);
+        *handed += 1;
+        if self.requests_in.any_sent() {
+            self.move_sent_requests();
+            if !BOUNDED {
+                return false;
+            }
+            *waiting_ns = (*waiting_ns).min(self.request_front_ns());
+        }
+        true
     }
 
     /// The front reply's time at the engine; u64::MAX if none waits.

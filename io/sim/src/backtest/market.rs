@@ -17,7 +17,7 @@
 //! the replies, the queues and the counters are the full pass's (a property
 //! test runs both on random tapes).
 
-use super::{Answer, Ledger, RejectReason, Reply, Request, Side};
+use super::{Answer, Ledger, RejectReason, Reply, Request, Side, VenueCounters};
 use genesis_io::book::{self, LadderBook};
 use genesis_io::tape::records::TapeRecord;
 
@@ -106,19 +106,24 @@ impl Reach {
             })
     }
 
-    /// Whether a level change at `price` on `side`, leaving the touch at
-    /// `best_bid` / `best_ask` (`i64::MIN` / `i64::MAX` for an empty side),
-    /// may move an order's queue (rule 4: an order at that price on that
-    /// side) or fill one (rule 6: the ask at or below a buy, the bid at or
-    /// above a sell). An empty range's bounds make a false answer unless a
-    /// price is at the end of `i64`, and a true one only costs the pass.
+    /// Whether a level change at `price` on `side` may move an order's
+    /// queue (rule 4: an order at that price on that side).
     #[inline(always)]
-    fn level_reaches(self, side: Side, price: i64, best_bid: i64, best_ask: i64) -> bool {
-        let at_price = match side {
+    fn holds(self, side: Side, price: i64) -> bool {
+        match side {
             Side::Buy => self.buys.holds(price),
             Side::Sell => self.sells.holds(price),
-        };
-        at_price | (best_ask <= self.buys.high) | (best_bid >= self.sells.low)
+        }
+    }
+
+    /// Whether the touch `best_bid` / `best_ask` (`i64::MIN` / `i64::MAX`
+    /// for an empty side) may fill an order (rule 6: the ask at or below a
+    /// buy, the bid at or above a sell). An empty range's bounds make a
+    /// false answer unless a price is at the end of `i64`, and a true one
+    /// only costs the general pass.
+    #[inline(always)]
+    fn touch_reaches(self, best_bid: i64, best_ask: i64) -> bool {
+        (best_ask <= self.buys.high) | (best_bid >= self.sells.low)
     }
 
     /// Whether a print at `price` by `taker` may take the queue of or fill
@@ -228,21 +233,44 @@ impl Market {
             Reach::of(&self.resting),
             "the reach follows the orders"
         );
-        if !self.full_pass
-            && !self.reach.level_reaches(
-                side,
-                record.price,
-                best_bid.unwrap_or(i64::MIN),
-                best_ask.unwrap_or(i64::MAX),
-            )
+        // Most rows that reach an order reach it for rule 4 alone: the
+        // touch reaches none (no buy at or above the ask, no sell at or
+        // below the bid), so none fills and only the queues at the row's
+        // price may move. The full pass (tests) always takes the general
+        // loop.
+        if self.full_pass
+            || self
+                .reach
+                .touch_reaches(best_bid.unwrap_or(i64::MIN), best_ask.unwrap_or(i64::MAX))
         {
-            return 0;
+            return self.level_pass(side, record, (best_bid, best_ask), ledger, out);
         }
-        self.level_pass(side, record, (best_bid, best_ask), ledger, out)
+        if self.reach.holds(side, record.price) {
+            self.queue_pass(side, record.price, record.qty, &mut ledger.counters);
+        }
+        0
+    }
+
+    /// Rule 4 alone, for a level change whose touch reaches no order: the
+    /// queues of the orders at `price` on `side` shrink to `qty` (out of
+    /// line: most rows skip it).
+    #[inline(never)]
+    fn queue_pass(&mut self, side: Side, price: i64, qty: i64, counters: &mut VenueCounters) {
+        #[cfg(test)]
+        {
+            self.passes += 1;
+        }
+        for order in &mut self.resting {
+            if order.side == side && order.price == price && qty < order.ahead {
+                counters.lots_ahead_cancelled += (order.ahead - qty) as u64;
+                order.ahead = qty.max(0);
+            }
+        }
     }
 
     /// The pass of a level change over the resting orders (rules 4 and 6),
-    /// with the touch after it (out of line: most rows skip it).
+    /// with the touch after it, when the touch may fill one (out of line:
+    /// most rows skip it).
     #[inline(never)]
     fn level_pass(
         &mut self,
@@ -255,21 +283,6 @@ impl Market {
         #[cfg(test)]
         {
             self.passes += 1;
-        }
-        // Most passes run for rule 4 alone: the touch reaches no order (no
-        // buy at or above the ask, no sell at or below the bid), so none
-        // fills and only the queues at the row's price may move. The full
-        // pass (tests) always takes the general loop below.
-        let touch_reaches = best_ask.is_some_and(|ask| ask <= self.reach.buys.high)
-            || best_bid.is_some_and(|bid| bid >= self.reach.sells.low);
-        if !touch_reaches && !self.full_pass {
-            for order in &mut self.resting {
-                if order.side == side && order.price == record.price && record.qty < order.ahead {
-                    ledger.counters.lots_ahead_cancelled += (order.ahead - record.qty) as u64;
-                    order.ahead = record.qty.max(0);
-                }
-            }
-            return 0;
         }
         // One pass in arrival order: each order's queue moves (rule 4),
         // then it fills if the opposite touch reached it (rule 6). A fill

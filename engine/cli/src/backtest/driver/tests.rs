@@ -190,3 +190,32 @@ fn the_latency_sample_times_one_hand_over_in_16_at_random() {
         "every hand-over counted once"
     );
 }
+
+// One histogram record per timed hand-over (the timed one with the
+// repeats after it) counts what recording each hand-over alone does: the
+// timed one at its latency, every other one at the last measured
+// latency; also when the histogram is read (settled) in the middle.
+#[test]
+fn the_latency_sample_records_what_each_hand_over_alone_would() {
+    let mut latency = SampledLatency::new();
+    let mut each = genesis_engine::telemetry::metrics::new_histogram();
+    let mut last_ns = 0;
+    for number in 0..200_000u64 {
+        if latency.next_is_timed() {
+            // Latencies over several buckets, and 0 (recorded as 1).
+            let latency_ns = (number.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 50_000;
+            latency.measured(latency_ns);
+            last_ns = latency_ns.max(1);
+        } else {
+            latency.repeated();
+        }
+        each.saturating_record(last_ns);
+        if number % 65_537 == 0 {
+            latency.settle();
+            assert_eq!(latency.histogram, each, "after {number} hand-overs");
+        }
+    }
+    latency.settle();
+    assert_eq!(latency.histogram, each);
+    assert_eq!(latency.histogram.len(), 200_000);
+}
