@@ -5,7 +5,9 @@
 # move with the machine and its neighbours. A ratio the new report has and
 # the baseline lacks (the engine's own tick-to-trade, until the baseline is
 # regenerated; the 2-thread row's `throughput_two_thread_over_crossbeam` and
-# `_over_tokio` until then; `p99_pipelined_pinned_over_fused`, the goal row,
+# `_over_tokio` until then; the fused plan with the journal's write thread,
+# `throughput_fused_write_thread_over_crossbeam`, `_over_mpsc` and
+# `_over_tokio`, until then; `p99_pipelined_pinned_over_fused`, the goal row,
 # which runs pinned whatever `--no-pin` says, until then) is printed as "no
 # baseline for row <key>" and does not fail; a ratio the baseline has and the
 # new report lost does. `p99_pipelined_over_fused` is the pipelined plan

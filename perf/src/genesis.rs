@@ -58,8 +58,13 @@ pub fn run_config(
     Ok(Outcome {
         name,
         plan: format!(
-            "{}, {}",
+            "{}{}, {}",
             report.plan.describe(),
+            if config.journal.write_thread {
+                " + journal-write thread (the journal's pwrites)"
+            } else {
+                ""
+            },
             match (
                 config.topology.pin_threads,
                 config.topology.realtime_priority

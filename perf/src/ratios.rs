@@ -5,7 +5,8 @@
 
 use crate::machine::mib;
 use crate::report::{
-    Report, CROSSBEAM, FUSED, GOAL_RSS_MIB, MPSC, PIPELINED, PIPELINED_UNPINNED, TOKIO, TWO_THREAD,
+    Report, CROSSBEAM, FUSED, FUSED_WRITE_THREAD, FUSED_WRITE_THREAD_IS, GOAL_RSS_MIB, MPSC,
+    PIPELINED, PIPELINED_UNPINNED, TOKIO, TWO_THREAD,
 };
 use serde_json::{json, Value};
 
@@ -53,6 +54,7 @@ fn slug(name: &str) -> &'static str {
         MPSC => "mpsc",
         TOKIO => "tokio",
         FUSED => "fused",
+        FUSED_WRITE_THREAD => "fused_write_thread",
         PIPELINED => "pipelined",
         TWO_THREAD => "two_thread",
         _ => "other",
@@ -114,15 +116,21 @@ impl Ratios {
                 );
             }
         }
-        // The 2-thread row runs unpaced only: it has throughput ratios, no p99 ones.
-        for genesis in [FUSED, PIPELINED, TWO_THREAD] {
+        // The 2-thread row and the fused row with the journal's write
+        // thread run unpaced only: they have throughput ratios, no p99 ones.
+        for genesis in [FUSED, FUSED_WRITE_THREAD, PIPELINED, TWO_THREAD] {
+            let is = if genesis == FUSED_WRITE_THREAD {
+                format!(" ({FUSED_WRITE_THREAD_IS})")
+            } else {
+                String::new()
+            };
             for baseline in [CROSSBEAM, MPSC, TOKIO] {
                 if let (Some(g), Some(b)) = (report.max_of(genesis), report.max_of(baseline)) {
                     self.push(
                         format!("throughput_{}_over_{}", slug(genesis), slug(baseline)),
                         g.events_per_sec() / b.events_per_sec(),
                         Better::Higher,
-                        format!("events/s, {genesis} ÷ {baseline}, unpaced"),
+                        format!("events/s, {genesis} ÷ {baseline}, unpaced{is}"),
                     );
                 }
                 if let (Some(g), Some(b)) =

@@ -14,8 +14,8 @@ use crate::latency::human_ns;
 use crate::loopback::ENGINE_T2T_GOAL_NS;
 use crate::memory::RATE_HELD_SHARE;
 use crate::report::{
-    CROSSBEAM, FUSED, GOAL_FUSED_OVER_CROSSBEAM, GOAL_FUSED_OVER_TOKIO, GOAL_GROWTH_MIB,
-    GOAL_HOP_OVER_PING_PONG, GOAL_PIPELINED_P99_OVER_FUSED, GOAL_RSS_MIB,
+    CROSSBEAM, FUSED, FUSED_WRITE_THREAD, GOAL_FUSED_OVER_CROSSBEAM, GOAL_FUSED_OVER_TOKIO,
+    GOAL_GROWTH_MIB, GOAL_HOP_OVER_PING_PONG, GOAL_PIPELINED_P99_OVER_FUSED, GOAL_RSS_MIB,
     GOAL_TOKIO_P99_OVER_GENESIS, PIPELINED, PIPELINED_UNPINNED, TOKIO, TWO_THREAD,
 };
 use serde_json::Value;
@@ -95,7 +95,52 @@ fn throughput_rows(report: &Value, rows: &mut Vec<Row>) {
             }
         }
     }
+    fused_write_thread_rows(report, rows);
     two_thread_rows(report, rows);
+}
+
+/// The fused plan with the journal's write thread, when the report has it:
+/// its rate, and its ratios to the baselines judged against the fused
+/// goals, each saying it is the fused plan plus a second thread and giving
+/// the default fused row's ratio beside its own.
+fn fused_write_thread_rows(report: &Value, rows: &mut Vec<Row>) {
+    let throughput = &report["throughput"];
+    let per_sec = |name| variant(throughput, name).and_then(|v| v["events_per_sec"].as_f64());
+    let Some(write_thread) = per_sec(FUSED_WRITE_THREAD) else {
+        return;
+    };
+    rows.push(Row {
+        figure: "Genesis fused plus the journal's write thread (a second thread, `journal-write`, makes the journal's `pwrite`s), all five stages, unpaced".into(),
+        kind: ABSOLUTE,
+        measured: format!("{} events/s", rate(write_thread)),
+        goal: "—".into(),
+    });
+    for (name, goal_multiple) in [
+        (CROSSBEAM, GOAL_FUSED_OVER_CROSSBEAM),
+        (TOKIO, GOAL_FUSED_OVER_TOKIO),
+    ] {
+        let Some(other) = per_sec(name) else {
+            continue;
+        };
+        let ratio = write_thread / other;
+        let beside = per_sec(FUSED).map_or(String::new(), |fused| {
+            format!(
+                "; the default fused row (one thread): {:.2}×",
+                fused / other
+            )
+        });
+        rows.push(Row {
+            figure: format!(
+                "throughput, fused plus the journal's write thread ÷ {name} (the fused plan with `[journal] write_thread = true`: 2 threads; same stages, unpaced)"
+            ),
+            kind: RATIO,
+            measured: format!("{ratio:.2}×"),
+            goal: format!(
+                "{}{beside}",
+                goal(format!("≥ {goal_multiple}×"), ratio >= goal_multiple)
+            ),
+        });
+    }
 }
 
 /// The 2-thread plan (decisions fused on one core, the journal on the
@@ -502,6 +547,32 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("| throughput, fused ÷ crossbeam thread-per-stage (same stages, unpaced) | ratio (same run) | 4.00× | ≥ 2×: met |"), "the fused row stays the goal row: {text}");
+    }
+
+    // A report without the fused row with the journal's write thread has no
+    // such rows; one with it gets its rate and its ratios, each judged
+    // against the fused goal, saying it is the fused plan plus a second
+    // thread, with the default fused row's ratio beside it, and the default
+    // fused row's own rows unchanged.
+    #[test]
+    fn fused_write_thread_row_says_what_it_is_beside_the_default() {
+        let without = table(&report());
+        assert!(!without.contains("write thread"), "{without}");
+        let mut report = report();
+        report["throughput"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": FUSED_WRITE_THREAD, "events_per_sec": 5.0e6}));
+        let text = table(&report);
+        assert!(text.contains("| Genesis fused plus the journal's write thread (a second thread, `journal-write`, makes the journal's `pwrite`s), all five stages, unpaced | absolute (baseline machine) | 5.00 M events/s | — |"), "{text}");
+        assert!(text.contains("| throughput, fused plus the journal's write thread ÷ crossbeam thread-per-stage (the fused plan with `[journal] write_thread = true`: 2 threads; same stages, unpaced) | ratio (same run) | 5.00× | ≥ 2×: met; the default fused row (one thread): 4.00× |"), "{text}");
+        assert!(text.contains("| throughput, fused plus the journal's write thread ÷ tokio tasks (the fused plan with `[journal] write_thread = true`: 2 threads; same stages, unpaced) | ratio (same run) | 2.50× | ≥ 3×: **not met**; the default fused row (one thread): 2.00× |"), "{text}");
+        for line in without.lines().filter(|l| l.contains("fused")) {
+            assert!(
+                text.contains(line),
+                "the default fused row's `{line}` stays: {text}"
+            );
+        }
     }
 
     // The full soak, when given, gets its own growth row, judged against the

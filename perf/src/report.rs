@@ -25,6 +25,18 @@ pub const TOKIO: &str = "tokio tasks";
 /// Two threads: ingest, risk, strategy and execution fused on core 0, the
 /// journal on core 1 (a two-thread plan; the goal row is [`FUSED`]).
 pub const TWO_THREAD: &str = "genesis 2-thread (journal apart)";
+/// The fused plan (all five stages on core 0, as [`FUSED`]) with the
+/// journal's write thread on (`[journal] write_thread = true`): the
+/// journal's `pwrite`s into the page cache run on a second thread,
+/// `journal-write`, instead of the fused thread. Unpaced only; its ratios
+/// stand beside the default fused row's, never in place of them.
+pub const FUSED_WRITE_THREAD: &str = "genesis fused, journal write thread";
+/// How the reports say what [`FUSED_WRITE_THREAD`] is, wherever they judge it.
+pub const FUSED_WRITE_THREAD_IS: &str =
+    "the fused plan plus the journal's write thread, `[journal] write_thread = true`: the five stages on one thread, the journal's `pwrite`s on a second, `journal-write`";
+/// How the reports say what [`FUSED`] is beside [`FUSED_WRITE_THREAD`].
+pub const FUSED_IS: &str =
+    "the fused plan as the engine runs it by default, `[journal] write_thread = false`: the five stages and the journal's `pwrite`s on one thread";
 
 /// The original Python guide's targets.
 pub const ORIGINAL_EVENTS_PER_SEC: f64 = 5_000.0;

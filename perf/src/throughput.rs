@@ -10,7 +10,7 @@
 use crate::genesis::{self, Plan};
 use crate::machine::cpu_pressure_pct;
 use crate::outcome::Outcome;
-use crate::report::{CROSSBEAM, FUSED, MPSC, PIPELINED, TOKIO, TWO_THREAD};
+use crate::report::{CROSSBEAM, FUSED, FUSED_WRITE_THREAD, MPSC, PIPELINED, TOKIO, TWO_THREAD};
 use crate::setup::{PLAN_FUSED, PLAN_JOURNAL_APART, PLAN_TWO_CORES};
 use crate::thread_cpu::{RowThreads, Sampler};
 use crate::threaded::{self, Crossbeam, StdMpsc};
@@ -31,8 +31,9 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The rows by their short names, as `--rows` takes them.
-pub const ROWS: [(&str, &str); 8] = [
+pub const ROWS: [(&str, &str); 9] = [
     ("fused", FUSED),
+    ("fused-write-thread", FUSED_WRITE_THREAD),
     ("fused-no-snapshot", FUSED_NO_SNAPSHOT),
     ("two-thread", TWO_THREAD),
     ("pipelined", PIPELINED),
@@ -63,6 +64,12 @@ pub fn run_row(name: &'static str, dir: &Path, seconds: f64, pin: bool) -> Resul
             config.snapshot.enabled = false;
             genesis::run_config(FUSED_NO_SNAPSHOT, &config, 0, seconds)
         }
+        FUSED_WRITE_THREAD => genesis::run_config(
+            FUSED_WRITE_THREAD,
+            &fused_write_thread_config(dir, pin),
+            0,
+            seconds,
+        ),
         TWO_THREAD => genesis::run_config(TWO_THREAD, &two_thread_config(dir, pin), 0, seconds),
         PIPELINED => genesis::run(PIPELINED, dir, plan(PLAN_TWO_CORES), 0, seconds),
         CROSSBEAM => threaded::run::<Crossbeam>(CROSSBEAM, dir, 0, seconds),
@@ -87,6 +94,20 @@ pub fn two_thread_config(dir: &Path, pin: bool) -> genesis_engine::config::Confi
         .topology
         .waits
         .insert("1".into(), genesis_engine::config::WaitKind::Sleep);
+    config
+}
+
+/// The fused plan as the `fused` row runs it (same stages, same config),
+/// plus the journal's write thread: the journal's `pwrite` into the page
+/// cache, most of the fused thread's kernel time (20–25 % of its CPU in
+/// the quiet baseline's turns) when it makes it itself, moves to a
+/// `journal-write` thread that the four buffers are handed to (docs/journal-format.md, "A write thread"). The crossbeam
+/// baseline's journal stage has a thread of its own and so never pays
+/// that copy on its other stages' threads; this row shows what the fused
+/// plan gains when it does not either.
+pub fn fused_write_thread_config(dir: &Path, pin: bool) -> genesis_engine::config::Config {
+    let mut config = crate::setup::bench_config(dir, PLAN_FUSED, pin);
+    config.journal.write_thread = true;
     config
 }
 
@@ -137,21 +158,30 @@ fn per_sec(measured: &[Measured], turn: usize, name: &str) -> Option<f64> {
         .map(|m| m.outcome.events_per_sec())
 }
 
-/// Genesis rows ÷ baseline rows, per turn (pairs measured in the same turn).
+/// Genesis rows ÷ baseline rows, per turn (pairs measured in the same
+/// turn), and the fused row with the journal's write thread ÷ the fused row.
 pub fn ratios(measured: &[Measured], repeats: usize) -> Vec<(String, Vec<f64>)> {
     let mut out = Vec::new();
-    for genesis in [FUSED, FUSED_NO_SNAPSHOT, TWO_THREAD, PIPELINED] {
+    let mut pair = |genesis: &str, baseline: &str| {
+        let values: Vec<f64> = (0..repeats)
+            .filter_map(|t| Some(per_sec(measured, t, genesis)? / per_sec(measured, t, baseline)?))
+            .collect();
+        if !values.is_empty() {
+            out.push((format!("{genesis} ÷ {baseline}"), values));
+        }
+    };
+    for genesis in [
+        FUSED,
+        FUSED_WRITE_THREAD,
+        FUSED_NO_SNAPSHOT,
+        TWO_THREAD,
+        PIPELINED,
+    ] {
         for baseline in [CROSSBEAM, CROSSBEAM_YIELD, MPSC, TOKIO] {
-            let values: Vec<f64> = (0..repeats)
-                .filter_map(|t| {
-                    Some(per_sec(measured, t, genesis)? / per_sec(measured, t, baseline)?)
-                })
-                .collect();
-            if !values.is_empty() {
-                out.push((format!("{genesis} ÷ {baseline}"), values));
-            }
+            pair(genesis, baseline);
         }
     }
+    pair(FUSED_WRITE_THREAD, FUSED);
     out
 }
 
@@ -279,4 +309,59 @@ pub fn main(rows: &[String], repeats: usize, seconds: f64, pin: bool, out: &Path
     )?;
     println!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::Summary;
+
+    fn measured(turn: usize, name: &'static str, events: u64) -> Measured {
+        Measured {
+            turn,
+            outcome: Outcome {
+                name,
+                plan: String::new(),
+                wait: String::new(),
+                offered_per_sec: 0,
+                events,
+                seconds: 1.0,
+                end_to_end: Summary::default(),
+                stages: Vec::new(),
+            },
+            threads: RowThreads::default(),
+        }
+    }
+
+    // The row is asked for by its short name, and its ratios come per turn,
+    // against each baseline run and against the default fused row.
+    #[test]
+    fn the_fused_write_thread_row_has_its_ratios() {
+        assert_eq!(row_name("fused-write-thread").unwrap(), FUSED_WRITE_THREAD);
+        let runs = [
+            measured(0, FUSED, 3_000),
+            measured(0, FUSED_WRITE_THREAD, 4_500),
+            measured(0, CROSSBEAM, 1_500),
+            measured(1, FUSED, 4_000),
+            measured(1, FUSED_WRITE_THREAD, 5_000),
+            measured(1, CROSSBEAM, 2_000),
+        ];
+        let ratios = ratios(&runs, 2);
+        let of = |what: &str| {
+            ratios
+                .iter()
+                .find(|(w, _)| w == what)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            of(&format!("{FUSED_WRITE_THREAD} ÷ {CROSSBEAM}")),
+            Some(vec![3.0, 2.5])
+        );
+        assert_eq!(
+            of(&format!("{FUSED_WRITE_THREAD} ÷ {FUSED}")),
+            Some(vec![1.5, 1.25])
+        );
+        assert_eq!(of(&format!("{FUSED} ÷ {CROSSBEAM}")), Some(vec![2.0, 2.0]));
+        assert_eq!(of(&format!("{FUSED_WRITE_THREAD} ÷ {TOKIO}")), None);
+    }
 }

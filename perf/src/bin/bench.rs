@@ -10,7 +10,8 @@
 //!
 //! Runs, in this order, so nothing else of the harness competes with a
 //! measurement: the hardware floor; every pipeline variant unpaced
-//! (throughput, with the 2-thread plan beside them); every variant at one offered rate (latency); the engine
+//! (throughput, with the fused plan plus the journal's write thread and the
+//! 2-thread plan beside them); every variant at one offered rate (latency); the engine
 //! over loopback sockets at that rate (ITCH and WebSocket in, FIX out);
 //! Genesis fused at the load generator's fixed rates; the allocation count;
 //! the soak (in a child process). Never more than two spinning threads at once.
@@ -29,7 +30,8 @@ use genesis_perf::genesis::Plan;
 use genesis_perf::machine::Machine;
 use genesis_perf::outcome::Outcome;
 use genesis_perf::report::{
-    Report, CROSSBEAM, FUSED, MPSC, PIPELINED, PIPELINED_UNPINNED, TOKIO, TWO_THREAD,
+    Report, CROSSBEAM, FUSED, FUSED_WRITE_THREAD, MPSC, PIPELINED, PIPELINED_UNPINNED, TOKIO,
+    TWO_THREAD,
 };
 use genesis_perf::setup::{PLAN_FUSED, PLAN_TWO_CORES};
 use genesis_perf::threaded::{Crossbeam, StdMpsc};
@@ -68,7 +70,8 @@ enum Command {
     /// Only the unpaced rows named, in turns (`--repeats`), each with its
     /// threads' CPU: writes throughput.md and throughput.json to --out.
     Throughput {
-        /// Rows, by short name: fused, two-thread, pipelined, crossbeam, mpsc, tokio.
+        /// Rows, by short name: fused, fused-write-thread, fused-no-snapshot,
+        /// two-thread, pipelined, crossbeam, crossbeam-yield, mpsc, tokio.
         #[arg(long, value_delimiter = ',', default_value = "fused,crossbeam,tokio")]
         rows: Vec<String>,
         /// Turns: every row runs once per turn, in the order given.
@@ -220,11 +223,14 @@ fn all_variants(
         genesis::run(FUSED, d, fused, rate_per_sec, seconds)
     })?);
     if rate_per_sec == 0 {
-        // Throughput only: the 2-thread plan beside the baselines.
-        progress(&label(TWO_THREAD));
-        outcomes.push(in_dir(root, &label(TWO_THREAD), |d| {
-            genesis_perf::throughput::run_row(TWO_THREAD, d, seconds, pin)
-        })?);
+        // Throughput only: the fused plan with the journal's write thread,
+        // and the 2-thread plan, beside the baselines.
+        for name in [FUSED_WRITE_THREAD, TWO_THREAD] {
+            progress(&label(name));
+            outcomes.push(in_dir(root, &label(name), |d| {
+                genesis_perf::throughput::run_row(name, d, seconds, pin)
+            })?);
+        }
     }
     let beside = rate_per_sec > 0;
     let before = if beside {
