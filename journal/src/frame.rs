@@ -75,6 +75,25 @@ pub fn encode_record_length_last<const N: usize>(
     prefix[0..4].copy_from_slice(&(N as u32).to_le_bytes());
 }
 
+/// [`encode_record_length_last`] with the CRC's CPU feature decided by the
+/// caller, once ([`crc::FrameCrc`]): the writer's per-record path.
+#[inline(always)]
+pub(crate) fn encode_record_length_last_by<const N: usize>(
+    frame_crc: crc::FrameCrc,
+    seq: u64,
+    prefix: &mut [u8; FRAME_PREFIX_BYTES],
+    payload: &mut [u8; N],
+    write_payload: impl FnOnce(&mut [u8; N]),
+) {
+    const { assert!(N <= u32::MAX as usize, "a payload's length fits in u32") };
+    prefix[8..16].copy_from_slice(&seq.to_le_bytes());
+    write_payload(payload);
+    let crc = frame_crc.frame(seq, payload);
+    prefix[4..8].copy_from_slice(&crc.to_le_bytes());
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+    prefix[0..4].copy_from_slice(&(N as u32).to_le_bytes());
+}
+
 /// The prefix fields of a frame, not yet checked against its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prefix {
@@ -162,6 +181,18 @@ mod tests {
             let slot: &mut [u8; N] = rest.try_into().unwrap();
             encode_record_length_last(seq, prefix, slot, |slot| slot.copy_from_slice(&payload));
             assert_eq!(fixed, general, "payload of {N} bytes, sequence {seq}");
+            // The writer's form, the CRC's CPU feature decided once.
+            let mut by = vec![0xEEu8; FRAME_PREFIX_BYTES + N];
+            let (prefix, rest) = by.split_first_chunk_mut::<FRAME_PREFIX_BYTES>().unwrap();
+            let slot: &mut [u8; N] = rest.try_into().unwrap();
+            let frame_crc = crc::FrameCrc::detect();
+            encode_record_length_last_by(frame_crc, seq, prefix, slot, |slot| {
+                slot.copy_from_slice(&payload)
+            });
+            assert_eq!(
+                by, general,
+                "payload of {N} bytes, sequence {seq}, by the writer's form"
+            );
         }
         check::<128>(1);
         check::<128>(u64::MAX - 3);

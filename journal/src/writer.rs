@@ -22,6 +22,7 @@
 //! holder), so no other writer or helper ever touches this one's files.
 
 use crate::config::{Durability, JournalConfig, WriteMode};
+use crate::crc;
 use crate::durability::{self, SyncShared, SyncTarget};
 use crate::frame::{self, FRAME_PREFIX_BYTES};
 use crate::layout::Layout;
@@ -76,6 +77,8 @@ pub struct Writer {
     /// `Pwrite` mode with `write_thread_buffers > 0`: the thread that
     /// writes `buffer` once handed over (`buffer` is then one of its ring).
     write_thread: Option<WriteThread>,
+    /// The CRC of a record, its CPU feature decided once at open.
+    frame_crc: crc::FrameCrc,
     _lock: File,
     closed: bool,
 }
@@ -180,6 +183,7 @@ impl Writer {
             window,
             write_thread,
             _lock: lock,
+            frame_crc: crc::FrameCrc::detect(),
             closed: false,
         };
         Ok((writer, report))
@@ -225,7 +229,8 @@ impl Writer {
     /// which must be the journal's (else [`JournalError::PayloadSize`]):
     /// the same frame, with the slot taken by one bounds check and split
     /// into prefix and payload with none, and the CRC's words unrolled
-    /// ([`frame::encode_record_length_last`]). The engine's per-event path.
+    /// ([`frame::encode_record_length_last`], the CRC's CPU feature decided
+    /// at open). The engine's per-event path.
     #[inline(always)]
     pub fn append_record<const N: usize>(
         &mut self,
@@ -239,14 +244,26 @@ impl Writer {
         if let Some(map) = self.active.map.as_mut() {
             let start = self.layout.slot_offset(self.slot_index) as usize;
             let (prefix, payload) = split_frame(map.bytes_mut(start, frame_bytes));
-            frame::encode_record_length_last(seq, prefix, payload, write_payload);
+            frame::encode_record_length_last_by(
+                self.frame_crc,
+                seq,
+                prefix,
+                payload,
+                write_payload,
+            );
             self.mapped(seq);
         } else {
             if self.buffer.len() - self.buffer_len < frame_bytes {
                 self.flush()?;
             }
             let (prefix, payload) = split_frame(&mut self.buffer[self.buffer_len..][..frame_bytes]);
-            frame::encode_record_length_last(seq, prefix, payload, write_payload);
+            frame::encode_record_length_last_by(
+                self.frame_crc,
+                seq,
+                prefix,
+                payload,
+                write_payload,
+            );
             self.buffered(frame_bytes);
         }
         Ok(seq)

@@ -227,7 +227,52 @@ impl StageMetrics {
     /// Counts one event, both spans measured.
     #[inline]
     pub fn record(&mut self, now_ns: u64, since_recv_ns: u64, processing_ns: u64) {
-        self.flush_repeats();
+        self.fold_unclocked();
+        self.record_folded(now_ns, since_recv_ns, processing_ns);
+    }
+
+    /// Counts one event, both spans measured, after counting as repeats
+    /// (in the buckets measured before it) the events that bring
+    /// [`StageMetrics::repeated_events`] up to `repeated_target`: the same
+    /// as [`StageMetrics::record_repeats`] of the difference (if any,
+    /// without a rotation look) then [`StageMetrics::record`], in one step.
+    /// A chain's timed event catches its earlier stages up to its last
+    /// stage's count so (see `topology::chain`).
+    #[inline]
+    pub fn record_caught_up(
+        &mut self,
+        repeated_target: u64,
+        now_ns: u64,
+        since_recv_ns: u64,
+        processing_ns: u64,
+    ) {
+        debug_assert!(
+            repeated_target >= self.repeated_events(),
+            "the last stage leads"
+        );
+        // The events not counted yet and the unclocked repeats not folded
+        // yet: every one a full repeat of the last measured buckets.
+        let new = u32::try_from(repeated_target - self.repeated_events)
+            .expect("at most a batch and a rotation look's span behind");
+        debug_assert!(
+            new == self.unclocked_pending() || self.measured_any,
+            "a repeat follows a measurement"
+        );
+        self.since_recv_repeats += new;
+        self.processing_repeats += new;
+        self.repeated_events = repeated_target;
+        self.since_recv_repeated_events += u64::from(new);
+        // The unclocked ones are counted in `events_since_check` already,
+        // the others not: either way it ends `new` past the last fold.
+        self.events_since_check = self.unclocked_mark + new;
+        self.unclocked_mark = self.events_since_check;
+        self.record_folded(now_ns, since_recv_ns, processing_ns);
+    }
+
+    /// [`StageMetrics::record`] once the unclocked repeats are folded.
+    #[inline(always)]
+    fn record_folded(&mut self, now_ns: u64, since_recv_ns: u64, processing_ns: u64) {
+        self.add_repeats_to_tallies();
         self.since_recv_last = self.since_recv_tally.record(since_recv_ns.max(1));
         self.processing_last = self.processing_tally.record(processing_ns.max(1));
         self.set_measured();
@@ -383,6 +428,12 @@ impl StageMetrics {
     #[inline(always)]
     fn flush_repeats(&mut self) {
         self.fold_unclocked();
+        self.add_repeats_to_tallies();
+    }
+
+    /// The batched repeats into the tallies, once the unclocked ones are folded.
+    #[inline(always)]
+    fn add_repeats_to_tallies(&mut self) {
         let since_recv = std::mem::take(&mut self.since_recv_repeats);
         let processing = std::mem::take(&mut self.processing_repeats);
         self.since_recv_tally
@@ -808,5 +859,88 @@ mod tests {
             both.abs_diff(expected) < expected / 10,
             "{both} events on both samples, ~{expected} if independent (of {ingest_timed})"
         );
+    }
+
+    /// Everything a stage's figures show: the settled histograms (through
+    /// a clone, which includes what is pending), the repeat counts and the
+    /// count toward the next rotation look.
+    fn figures(metrics: &StageMetrics) -> (Histogram<u64>, Histogram<u64>, u64, u64, u32) {
+        let copy = metrics.clone();
+        (
+            copy.since_recv_ns,
+            copy.processing_ns,
+            metrics.repeated_events(),
+            metrics.since_recv_repeated_events(),
+            metrics.events_since_check(),
+        )
+    }
+
+    /// The counts a stage keeps beside its histograms (cheap to compare
+    /// after every step; the histograms are compared at the end).
+    fn counts(metrics: &StageMetrics) -> (u64, u64, u32, u32, u32, Slot, Slot) {
+        (
+            metrics.repeated_events(),
+            metrics.since_recv_repeated_events(),
+            metrics.events_since_check(),
+            metrics.since_recv_repeats + metrics.unclocked_pending(),
+            metrics.processing_repeats + metrics.unclocked_pending(),
+            metrics.since_recv_last,
+            metrics.processing_last,
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        // A timed event caught up in one step counts what the general path
+        // counts: the repeats that bring the stage to the last stage's count
+        // (`record_repeats`, if any), then the measured values (`record`).
+        // Both stages see the same stream of unclocked repeats, batched
+        // repeats, measured counts and rotation looks in between.
+        #[test]
+        fn record_caught_up_counts_as_repeats_then_record(
+            steps in proptest::collection::vec((0u8..5, 0u32..70, 1u64..5_000_000), 1..200),
+        ) {
+            let (mut general, mut fused) = (StageMetrics::new("risk"), StageMetrics::new("risk"));
+            // What the last stage has counted as repeats: the target.
+            let mut target = 0u64;
+            let mut now_ns = 1_000u64;
+            for (step, (kind, n, value)) in steps.into_iter().enumerate() {
+                now_ns += value;
+                let measured = general.measured_any();
+                match kind {
+                    // Repeats counted by the last stage only, not yet here.
+                    0 if measured => target += u64::from(n),
+                    // Unclocked repeats here and at the last stage.
+                    1 if measured => {
+                        for _ in 0..n {
+                            if general.repeat_needs_clock() {
+                                break;
+                            }
+                            general.record_repeat_unclocked();
+                            fused.record_repeat_unclocked();
+                            target += 1;
+                        }
+                    }
+                    // A batched catch-up with a rotation look.
+                    2 if measured && target > general.repeated_events() => {
+                        let behind = u32::try_from(target - general.repeated_events()).unwrap();
+                        general.record_repeats(behind, Some(now_ns));
+                        fused.record_repeats(behind, Some(now_ns));
+                    }
+                    // A timed event, both ways.
+                    _ => {
+                        let behind = target - general.repeated_events();
+                        if behind > 0 {
+                            general.record_repeats(u32::try_from(behind).unwrap(), None);
+                        }
+                        general.record(now_ns, value, value / 3 + u64::from(n));
+                        fused.record_caught_up(target, now_ns, value, value / 3 + u64::from(n));
+                    }
+                }
+                proptest::prop_assert_eq!(counts(&general), counts(&fused), "after step {}", step);
+            }
+            proptest::prop_assert_eq!(figures(&general), figures(&fused));
+        }
     }
 }

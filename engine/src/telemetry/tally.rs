@@ -27,6 +27,11 @@ const COUNTS_LEN: usize = (BUCKET_COUNT + 1) * SUB_BUCKET_HALF_COUNT;
 const _: () = assert!((2048u64 << (BUCKET_COUNT - 1)) > genesis_histlog::LATENCY_NS_MAX);
 const _: () = assert!((2048u64 << (BUCKET_COUNT - 2)) <= genesis_histlog::LATENCY_NS_MAX);
 const _: () = assert!(COUNTS_LEN <= u16::MAX as usize);
+/// The counts' array length: `COUNTS_LEN` rounded up to a power of two, so
+/// that an index masked by `COUNTS_INDEX_MASK` needs no bounds check (the
+/// mask changes no index below `COUNTS_LEN`; the counts past it stay 0).
+const COUNTS_CAPACITY: usize = COUNTS_LEN.next_power_of_two();
+const COUNTS_INDEX_MASK: usize = COUNTS_CAPACITY - 1;
 
 /// The histogram's index of `value`, as `Histogram::index_for` computes it.
 #[inline]
@@ -53,10 +58,19 @@ const fn value_of(index: usize) -> u64 {
 }
 
 /// A bucket of the histogram's layout: where one value is counted.
+/// Invariant: its index is below `COUNTS_LEN` (made only by `slot_of`,
+/// which clamps, and `ONE_NS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot(u16);
 
 impl Slot {
+    /// The index into the counts: below `COUNTS_LEN`, masked so that the
+    /// compiler sees it (the mask changes no index `Slot` can hold).
+    #[inline(always)]
+    fn index(self) -> usize {
+        usize::from(self.0) & COUNTS_INDEX_MASK
+    }
+
     /// The bucket of 1 ns (the lowest value a stage records).
     pub const ONE_NS: Slot = Slot(index_of(1) as u16);
 
@@ -68,7 +82,9 @@ impl Slot {
 
 /// Counts not yet in the histogram.
 pub struct Tally {
-    counts: Box<[u32]>,
+    /// One count per bucket of the layout (and 0 past it): a [`Slot`]
+    /// indexes it with no bounds check.
+    counts: Box<[u32; COUNTS_CAPACITY]>,
     /// Indexes whose count is non-zero, each once.
     touched: Vec<u16>,
 }
@@ -76,7 +92,10 @@ pub struct Tally {
 impl Tally {
     pub fn new() -> Tally {
         Tally {
-            counts: vec![0; COUNTS_LEN].into_boxed_slice(),
+            counts: vec![0; COUNTS_CAPACITY]
+                .into_boxed_slice()
+                .try_into()
+                .expect("the counts' length is the layout's"),
             touched: Vec::with_capacity(COUNTS_LEN),
         }
     }
@@ -87,7 +106,7 @@ impl Tally {
     /// minutes into a run. For the tallies a long run records into; the
     /// counts and indexes are unchanged.
     pub fn make_resident(&mut self) {
-        crate::sys::resident::touch_pages(&mut self.counts);
+        crate::sys::resident::touch_pages(&mut self.counts[..COUNTS_LEN]);
         crate::sys::resident::make_spare_resident(&mut self.touched);
     }
 
@@ -115,7 +134,7 @@ impl Tally {
     /// Counts one more value in the bucket `slot` (from [`Tally::slot_of`]).
     #[inline]
     pub fn record_slot(&mut self, slot: Slot) {
-        let count = &mut self.counts[usize::from(slot.0)];
+        let count = &mut self.counts[slot.index()];
         if *count == 0 {
             // Within the capacity reserved in `new`: each index is listed once.
             self.touched.push(slot.0);
@@ -131,7 +150,7 @@ impl Tally {
         if count == 0 {
             return;
         }
-        let total = &mut self.counts[usize::from(slot.0)];
+        let total = &mut self.counts[slot.index()];
         if *total == 0 {
             self.touched.push(slot.0);
         }

@@ -151,8 +151,11 @@ impl Chain {
     /// (its index in pipeline order from risk = 0, and the time).
     #[inline]
     fn process_lapped_with(&mut self, ev: &mut Event, mut on_exit: impl FnMut(usize, u64)) {
-        // The repeats so far go to the buckets measured before this event.
-        self.catch_up_repeats(None);
+        // The repeats so far go to the buckets measured before this event:
+        // each stage first counts as repeats the events it has not counted
+        // yet, up to the last stage's count (what `catch_up_repeats` does,
+        // in the same step as the stage's record).
+        let repeated_target = self.last_metrics().map_or(0, |last| last.repeated_events());
         let clock = &self.clock;
         // One conversion per reading: a stage's processing time is the
         // difference of two converted readings (within a nanosecond of the
@@ -160,7 +163,8 @@ impl Chain {
         let mut last_ns = clock.now_ns();
         let mut lap = |metrics: &mut StageMetrics, ts_recv_ns: u64, stage: usize| {
             let now_ns = clock.now_ns();
-            metrics.record(
+            metrics.record_caught_up(
+                repeated_target,
                 now_ns,
                 now_ns.saturating_sub(ts_recv_ns),
                 now_ns.saturating_sub(last_ns),
