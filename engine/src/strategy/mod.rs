@@ -516,6 +516,13 @@ impl StrategyStage {
             self.observe(ev, &input);
             input
         };
+        if let Runner::TouchQuoter(quoter) = &self.strategy {
+            // Each of the touch quoter's other callbacks only runs the
+            // requotes waiting: with none, no call can make an intent.
+            if !quoter.has_waiting() {
+                return;
+            }
+        }
         // Intents are made in the stage's scratch slots and copied into the
         // event only when there are some (most events make none): the
         // strategy reads the event itself, not a copy of all its bytes.

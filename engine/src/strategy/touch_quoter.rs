@@ -122,6 +122,12 @@ impl TouchQuoter {
             };
             self.on_update(event.instrument, touch);
         }
+        self.has_waiting()
+    }
+
+    /// Whether a requote waits for intent slots.
+    #[inline(always)]
+    pub(super) fn has_waiting(&self) -> bool {
         !self.waiting.is_empty()
     }
 
