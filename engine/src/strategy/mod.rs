@@ -581,7 +581,7 @@ impl StrategyStage {
 
     /// Brings positions, mids, gates and the order replica up to date with
     /// the input: market data here, inline; venue messages out of line.
-    #[inline]
+    #[inline(always)]
     fn observe(&mut self, ev: &Event, input: &Input) {
         let book = &mut self.book;
         book.pretrade
