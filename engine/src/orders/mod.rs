@@ -126,9 +126,9 @@ impl Orders {
     }
 
     /// Records a new order about to be sent; the terms it is sent on
-    /// (inlined: a caller that drops them, the strategy's replica, copies
-    /// nothing).
-    #[inline]
+    /// (always inlined: its two callers, one per table, each pay no call,
+    /// and the strategy's replica, which drops the terms, copies nothing).
+    #[inline(always)]
     pub fn open_new(
         &mut self,
         id: OrderId,
@@ -187,6 +187,27 @@ impl Orders {
     /// strategy's replica drops them).
     #[inline]
     pub fn request_cancel(&mut self, id: OrderId) -> Result<OrderTerms, ExecResult> {
+        // The common cancel, of a pending new or working order: it stays
+        // open and its exposure (its leaves, pending cancel or not) does not
+        // change, so its slot changes in place, without the exposure before
+        // and after. A pending replace's exposure may shrink: the general
+        // update.
+        if let Some(order) = self.open.get_mut(id.0) {
+            if matches!(
+                order.state,
+                OrderState::PendingNew | OrderState::New | OrderState::PartiallyFilled
+            ) {
+                order.state_before = order.state;
+                order.state = OrderState::PendingCancel;
+                return Ok(OrderTerms::of(order));
+            }
+        }
+        self.request_cancel_general(id)
+    }
+
+    /// [`Orders::request_cancel`] for every state (the reference its fast
+    /// path is tested against).
+    fn request_cancel_general(&mut self, id: OrderId) -> Result<OrderTerms, ExecResult> {
         self.update(id, |order| match order.state {
             OrderState::PendingNew
             | OrderState::New
@@ -287,6 +308,32 @@ impl Orders {
     }
 
     pub fn on_fill(&mut self, side: Side, fill: &Fill) -> Outcome {
+        // The common fill, on a working order's side and within its leaves:
+        // the exposure (the leaves) falls by the fill, the state follows the
+        // filled quantity, and the order closes only when filled in full.
+        if let Some(order) = self.open.get_mut(fill.order_id.0) {
+            if order.state.is_working()
+                && side == order.side
+                && fill.qty.0 > 0
+                && fill.qty.0 <= order.qty.0 - order.filled.0
+            {
+                order.filled = Qty(order.filled.0 + fill.qty.0);
+                order.state = order.filled_state();
+                let (instrument, state) = (order.instrument, order.state);
+                self.add_lots(instrument, side, -fill.qty.0);
+                if state == OrderState::Filled {
+                    self.close(fill.order_id, state);
+                }
+                debug_assert!(self.exposure_is_consistent(instrument));
+                return Outcome::Applied;
+            }
+        }
+        self.on_fill_general(side, fill)
+    }
+
+    /// [`Orders::on_fill`] for every state (the reference its fast path is
+    /// tested against).
+    fn on_fill_general(&mut self, side: Side, fill: &Fill) -> Outcome {
         let outcome = self.update(fill.order_id, |order| {
             if side != order.side {
                 return Outcome::InvalidTransition;
@@ -312,6 +359,23 @@ impl Orders {
     }
 
     pub fn on_cancel_ack(&mut self, id: OrderId) -> Outcome {
+        // The common cancel ack, of an order that is not pending a replace:
+        // its exposure is its leaves, all of which it gives back as it closes.
+        if let Some(order) = self.open.get_mut(id.0) {
+            if order.state != OrderState::PendingReplace {
+                let (instrument, side, leaves) = (order.instrument, order.side, order.leaves());
+                self.add_lots(instrument, side, -leaves);
+                self.close(id, OrderState::Cancelled);
+                debug_assert!(self.exposure_is_consistent(instrument));
+                return Outcome::Applied;
+            }
+        }
+        self.on_cancel_ack_general(id)
+    }
+
+    /// [`Orders::on_cancel_ack`] for every state (the reference its fast
+    /// path is tested against).
+    fn on_cancel_ack_general(&mut self, id: OrderId) -> Outcome {
         let outcome = self.update(id, |order| {
             order.state = OrderState::Cancelled;
             Outcome::Applied
@@ -382,11 +446,18 @@ impl Orders {
             self.add_lots(instrument, side, change_lots);
         }
         if state.is_closed() {
-            self.open.remove(id.0);
-            self.closed.insert(id.0, state);
+            self.close(id, state);
         }
         debug_assert!(self.exposure_is_consistent(instrument));
         Some(result)
+    }
+
+    /// Moves an open order to the memory of closed ones, in its final `state`.
+    #[inline(always)]
+    fn close(&mut self, id: OrderId, state: OrderState) {
+        debug_assert!(state.is_closed(), "a closed order is in a final state");
+        self.open.remove(id.0);
+        self.closed.insert(id.0, state);
     }
 
     /// The outcome for a message about `id`, given what `update` found.

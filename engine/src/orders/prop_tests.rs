@@ -1,12 +1,16 @@
 //! The order table's fast paths against its general ones: random sequences
 //! of new orders, acks, fills, cancels, replaces and rejects applied to two
 //! tables, one opening orders through [`Orders::open_new`] (written in
-//! their slots) and answering acks through [`Orders::on_ack`] (a new
-//! order's ack changed in its slot), the other through the general insert
+//! their slots) and answering acks, fills, cancels and cancel acks through
+//! their fast paths ([`Orders::on_ack`], [`Orders::on_fill`],
+//! [`Orders::request_cancel`], [`Orders::on_cancel_ack`]: the common case
+//! changed in its slot), the other through the general insert
 //! ([`Orders::open_new_general`]) and the general update
-//! ([`Orders::on_ack_general`]). After every step both give the same
-//! outcome, the same orders, the same closed states and the same exposure.
-//! Ids run past the open table's slots, so that new orders also spill.
+//! ([`Orders::on_ack_general`], [`Orders::on_fill_general`],
+//! [`Orders::request_cancel_general`], [`Orders::on_cancel_ack_general`]).
+//! After every step both give the same outcome, the same orders, the same
+//! closed states and the same exposure. Ids run past the open table's
+//! slots, so that new orders also spill.
 
 use super::*;
 use crate::event::RejectedRequest;
@@ -60,7 +64,7 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(instrument, buy, qty)| Step::New { instrument, buy, qty }),
         4 => (1..=IDS, prop_oneof![Just(0i64), 99i64..102], prop_oneof![Just(0i64), 1i64..8])
             .prop_map(|(pick, price, qty)| Step::Ack { pick, price, qty }),
-        3 => (1..=IDS, prop_oneof![9 => Just(true), 1 => Just(false)], 1i64..4)
+        3 => (1..=IDS, prop_oneof![9 => Just(true), 1 => Just(false)], prop_oneof![9 => 1i64..4, 1 => -1i64..1])
             .prop_map(|(pick, buy, qty)| Step::Fill { pick, buy, qty }),
         2 => (1..=IDS).prop_map(|pick| Step::Cancel { pick }),
         2 => (1..=IDS).prop_map(|pick| Step::CancelAck { pick }),
@@ -125,10 +129,31 @@ impl Table {
                     price: Price(100),
                     qty: Qty(qty),
                 };
-                format!("{:?}", orders.on_fill(side, &fill))
+                let outcome = if self.fast {
+                    orders.on_fill(side, &fill)
+                } else {
+                    orders.on_fill_general(side, &fill)
+                };
+                format!("{outcome:?}")
             }
-            Step::Cancel { pick } => format!("{:?}", orders.request_cancel(OrderId(pick))),
-            Step::CancelAck { pick } => format!("{:?}", orders.on_cancel_ack(OrderId(pick))),
+            Step::Cancel { pick } => {
+                let id = OrderId(pick);
+                let requested = if self.fast {
+                    orders.request_cancel(id)
+                } else {
+                    orders.request_cancel_general(id)
+                };
+                format!("{requested:?}")
+            }
+            Step::CancelAck { pick } => {
+                let id = OrderId(pick);
+                let outcome = if self.fast {
+                    orders.on_cancel_ack(id)
+                } else {
+                    orders.on_cancel_ack_general(id)
+                };
+                format!("{outcome:?}")
+            }
             Step::Replace { pick, qty } => {
                 format!(
                     "{:?}",
@@ -181,9 +206,11 @@ fn assert_same(fast: &Orders, general: &Orders, step: usize) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    // The ack changed in its slot gives what the general update gives, in
-    // every state an ack can meet (pending new, partly filled, pending
-    // cancel before the ack, pending replace, closed, unknown); the order
+    // The ack, the fill, the cancel and the cancel ack changed in their
+    // slot give what the general update gives, in every state they can meet
+    // (pending new, partly filled, pending cancel before the ack, pending
+    // replace, closed, unknown; fills on either side, within the leaves or
+    // past them); the order
     // opened in its slot is the one the general insert makes, with the
     // same exposure, in a free slot, a slot an older order holds (a
     // spill), or refused (a duplicate, a full table).

@@ -19,7 +19,7 @@ pub mod touch_quoter;
 use crate::config::{Config, StrategyName};
 use crate::decision::{Action, ExecResult, Gate, Intent, RejectReason, MAX_INTENTS};
 use crate::event::{BookDelta, Event, Fill, Input, OrderAck, OrderReject, TopOfBook};
-use crate::orders::{Order, OrderState, Orders};
+use crate::orders::{Order, OrderState, OrderTerms, Orders};
 use crate::risk::pretrade::{OrderCheck, PreTrade};
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
@@ -227,6 +227,30 @@ impl Actions<'_> {
             verdict,
         )?;
         let _ = self.book.orders.request_cancel(id);
+        Ok(())
+    }
+
+    /// [`Actions::cancel`] of an order the caller has just found open and
+    /// working (new or partly filled), by the terms it works at: the same
+    /// intent and the same request, without looking the order up again.
+    pub(crate) fn cancel_working(&mut self, terms: OrderTerms) -> Result<(), RejectReason> {
+        debug_assert!(
+            self.book
+                .orders
+                .get(terms.id)
+                .is_some_and(|order| order.state.is_working() && OrderTerms::of(order) == terms),
+            "the order is open and working, at these terms"
+        );
+        self.record(
+            Action::Cancel,
+            terms.id,
+            terms.instrument,
+            terms.side,
+            terms.price,
+            terms.qty,
+            RejectReason::None,
+        )?;
+        let _ = self.book.orders.request_cancel(terms.id);
         Ok(())
     }
 
@@ -462,6 +486,25 @@ impl StrategyStage {
         // other input is decoded.
         let input = if let Some(delta) = ev.book_delta() {
             self.observe_book_delta(ev, &delta);
+            if let Runner::TouchQuoter(quoter) = &mut self.strategy {
+                // The touch quoter on a book row (most events): the calls its
+                // `on_market_data` makes, its count inline, and the stage's
+                // actions made only while a requote waits.
+                if quoter.count_book_delta(ev, &delta) {
+                    let mut act = Actions {
+                        book: &mut self.book,
+                        intents: &mut self.intents,
+                        used: 0,
+                        ts_ns: ev.ts_recv_ns,
+                    };
+                    quoter.run_waiting_now(&mut act);
+                    let used = act.used;
+                    if used > 0 {
+                        self.take_intents(ev, used);
+                    }
+                }
+                return;
+            }
             Input::BookDelta(delta)
         } else if let Some(top) = ev.top_of_book() {
             let pretrade = &mut self.book.pretrade;
@@ -473,6 +516,13 @@ impl StrategyStage {
             self.observe(ev, &input);
             input
         };
+        if let Runner::TouchQuoter(quoter) = &self.strategy {
+            // Each of the touch quoter's other callbacks only runs the
+            // requotes waiting: with none, no call can make an intent.
+            if !quoter.has_waiting() {
+                return;
+            }
+        }
         // Intents are made in the stage's scratch slots and copied into the
         // event only when there are some (most events make none): the
         // strategy reads the event itself, not a copy of all its bytes.
@@ -502,14 +552,22 @@ impl StrategyStage {
         }
         let used = act.used;
         if used > 0 {
-            ev.intents[..used].copy_from_slice(&self.intents[..used]);
-            self.count_intents(&ev.intents[..used]);
+            self.take_intents(ev, used);
         }
     }
 
-    /// Counts the intents an event made, accepted or by reject reason.
+    /// Copies the `used` intents an event made into it (slot by slot: no
+    /// `memcpy` call for at most two) and counts them, accepted or by
+    /// reject reason.
     #[inline(never)]
-    fn count_intents(&mut self, intents: &[Intent]) {
+    fn take_intents(&mut self, ev: &mut Event, used: usize) {
+        const _: () = assert!(MAX_INTENTS == 2, "the copy below names both slots");
+        debug_assert!((1..=MAX_INTENTS).contains(&used), "intents were made");
+        match used {
+            1 => ev.intents[0] = self.intents[0],
+            _ => ev.intents = self.intents,
+        }
+        let intents = &ev.intents[..used.min(MAX_INTENTS)];
         self.counters.intents += intents.len() as u64;
         for intent in intents {
             if intent.is_accepted() {
@@ -523,7 +581,7 @@ impl StrategyStage {
 
     /// Brings positions, mids, gates and the order replica up to date with
     /// the input: market data here, inline; venue messages out of line.
-    #[inline]
+    #[inline(always)]
     fn observe(&mut self, ev: &Event, input: &Input) {
         let book = &mut self.book;
         book.pretrade
@@ -699,6 +757,116 @@ mod tests {
             ev.flags |= FLAG_MESSAGE_CONTINUES;
         }
         ev
+    }
+
+    // A cancel by the terms just read (the touch quoter's way, for a
+    // working order) makes the intent, the answer and the request the
+    // general cancel makes, for a new and a partly filled order, with room
+    // for the intent and without (then nothing changes either way).
+    #[test]
+    fn a_cancel_by_the_terms_read_is_the_general_cancel() {
+        let mut config = Config::builtin();
+        config.instruments[0].limits.price_band_bps = 10_000;
+        let instrument = InstrumentId(0);
+        let make = || {
+            let mut stage = StrategyStage::new(&config, Box::new(Idle));
+            let mut row = Event::new(
+                instrument,
+                Side::Buy,
+                Input::BookDelta(BookDelta {
+                    price: Price(1_000),
+                    qty: Qty(3),
+                    bid_px: Price(1_000),
+                    ask_px: Price(1_002),
+                }),
+            );
+            row.ts_recv_ns = 1_000;
+            stage.on_event(&mut row);
+            let mut intents = [Intent::EMPTY; MAX_INTENTS];
+            let mut act = Actions {
+                book: &mut stage.book,
+                intents: &mut intents,
+                used: 0,
+                ts_ns: 1_000,
+            };
+            let ids = [
+                act.new_order(instrument, Side::Buy, Price(1_000), Qty(5)),
+                act.new_order(instrument, Side::Sell, Price(1_002), Qty(5)),
+            ];
+            for (seq, id) in ids.into_iter().enumerate() {
+                let order_id = id.expect("the order passes pre-trade");
+                let mut ack = Event::new(
+                    instrument,
+                    Side::Buy,
+                    Input::OrderAck(OrderAck {
+                        order_id,
+                        venue_order_id: seq as u64 + 1,
+                        price: Price(0),
+                        qty: Qty(0),
+                    }),
+                );
+                stage.on_event(&mut ack);
+            }
+            let mut fill = Event::new(
+                instrument,
+                Side::Sell,
+                Input::Fill(Fill {
+                    order_id: OrderId(2),
+                    exec_id: ExecId(1),
+                    price: Price(1_002),
+                    qty: Qty(2),
+                }),
+            );
+            stage.on_event(&mut fill);
+            stage
+        };
+        let saved = |stage: &StrategyStage| {
+            let mut out = StateWriter::new();
+            stage.save_state(&mut out);
+            out.into_bytes()
+        };
+        for (id, state) in [
+            (OrderId(1), OrderState::New),
+            (OrderId(2), OrderState::PartiallyFilled),
+        ] {
+            for used in [0, 1, MAX_INTENTS] {
+                let (mut general, mut by_terms) = (make(), make());
+                let terms = OrderTerms::of(by_terms.orders().get(id).expect("open"));
+                assert_eq!(by_terms.orders().get(id).map(|o| o.state), Some(state));
+                let mut answers = Vec::new();
+                let mut made = Vec::new();
+                for (stage, general) in [(&mut general, true), (&mut by_terms, false)] {
+                    let mut intents = [Intent::EMPTY; MAX_INTENTS];
+                    let mut act = Actions {
+                        book: &mut stage.book,
+                        intents: &mut intents,
+                        used,
+                        ts_ns: 2_000,
+                    };
+                    answers.push(if general {
+                        act.cancel(id)
+                    } else {
+                        act.cancel_working(terms)
+                    });
+                    let used_after = act.used;
+                    made.push((used_after, intents));
+                }
+                assert_eq!(answers[0], answers[1], "{id:?} with {used} slots used");
+                assert_eq!(made[0], made[1], "{id:?} with {used} slots used");
+                assert_eq!(saved(&general), saved(&by_terms), "{id:?}, {used} used");
+                assert_eq!(general.orders().exposures(), by_terms.orders().exposures());
+                let cancelled = used < MAX_INTENTS;
+                assert_eq!(answers[0].is_ok(), cancelled);
+                assert_eq!(
+                    general.orders().get(id).map(|o| o.state),
+                    Some(if cancelled {
+                        OrderState::PendingCancel
+                    } else {
+                        state
+                    })
+                );
+            }
+        }
     }
 
     // The touch quoter called directly (the stage recognizes it) decides

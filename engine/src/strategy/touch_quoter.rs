@@ -26,7 +26,8 @@
 //! its order. A restore refuses a list that breaks the invariants.
 
 use crate::config::TouchQuoterConfig;
-use crate::event::{Event, Fill, OrderAck, OrderReject, FLAG_MESSAGE_CONTINUES};
+use crate::event::{BookDelta, Event, Fill, OrderAck, OrderReject, FLAG_MESSAGE_CONTINUES};
+use crate::orders::OrderTerms;
 use crate::state_codec::{StateError, StateReader, StateWriter};
 use crate::strategy::{Actions, Bundled, Strategy};
 use crate::units::{InstrumentId, OrderId, Price, Qty, Side};
@@ -109,6 +110,27 @@ impl TouchQuoter {
         );
     }
 
+    /// A book row: an update if it ends its feed message (counted, and
+    /// every Nth queues a requote); whether a requote waits now (this row's
+    /// or one that did not fit in an earlier event).
+    #[inline(always)]
+    pub(super) fn count_book_delta(&mut self, event: &Event, delta: &BookDelta) -> bool {
+        if event.flags & FLAG_MESSAGE_CONTINUES == 0 {
+            let touch = Touch {
+                bid: delta.bid_px,
+                ask: delta.ask_px,
+            };
+            self.on_update(event.instrument, touch);
+        }
+        self.has_waiting()
+    }
+
+    /// Whether a requote waits for intent slots.
+    #[inline(always)]
+    pub(super) fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
     /// Runs the waiting requotes, oldest first, while the event has intent
     /// slots. Most events find none waiting: that is decided inline.
     #[inline(always)]
@@ -119,79 +141,94 @@ impl TouchQuoter {
     }
 
     /// The requotes done leave the list at once, at the end (most often the
-    /// whole list: no element moves).
+    /// whole list: no element moves). Each instrument's state is looked up
+    /// once per requote.
     #[inline(never)]
-    fn run_waiting_now(&mut self, act: &mut Actions) {
+    pub(super) fn run_waiting_now(&mut self, act: &mut Actions) {
+        let (lots, limit) = (self.params.order_lots, self.params.max_position_lots);
         let mut done = 0;
         while let Some(&index) = self.waiting.get(done) {
             let instrument = InstrumentId(index);
-            let touch = self.quoting[instrument.index()]
-                .waiting
-                .expect("a waiting instrument has its touch");
-            if !self.requote(instrument, touch, act) {
+            let quoting = &mut self.quoting[instrument.index()];
+            let touch = quoting.waiting.expect("a waiting instrument has its touch");
+            if !requote(quoting, instrument, touch, lots, limit, act) {
                 break;
             }
-            self.quoting[instrument.index()].waiting = None;
+            quoting.waiting = None;
             done += 1;
         }
         self.waiting.drain(..done);
     }
+}
 
-    /// Both sides at `touch`; false if the intents ran out first.
-    fn requote(&mut self, instrument: InstrumentId, touch: Touch, act: &mut Actions) -> bool {
-        let position = act.position(instrument).0;
-        let lots = self.params.order_lots;
-        let limit = self.params.max_position_lots;
-        let sides = [
-            (Side::Buy, touch.bid, position + lots <= limit),
-            (Side::Sell, touch.ask, position - lots >= -limit),
-        ];
-        for (index, (side, price, wanted)) in sides.into_iter().enumerate() {
-            let mut slot = self.quoting[instrument.index()].orders[index];
-            let done = self.quote_side(&mut slot, instrument, side, price, wanted, act);
-            self.quoting[instrument.index()].orders[index] = slot;
-            if !done {
-                return false;
-            }
-        }
-        true
-    }
+/// Both sides of one instrument at `touch`, buy then sell, orders of
+/// `lots` within `limit` lots of position either way; false if the
+/// intents ran out first (what was done so far stands).
+#[inline(always)]
+fn requote(
+    quoting: &mut Quoting,
+    instrument: InstrumentId,
+    touch: Touch,
+    lots: i64,
+    limit: i64,
+    act: &mut Actions,
+) -> bool {
+    let position = act.position(instrument).0;
+    let [buy, sell] = &mut quoting.orders;
+    quote_side(
+        buy,
+        instrument,
+        Side::Buy,
+        touch.bid,
+        position + lots <= limit,
+        lots,
+        act,
+    ) && quote_side(
+        sell,
+        instrument,
+        Side::Sell,
+        touch.ask,
+        position - lots >= -limit,
+        lots,
+        act,
+    )
+}
 
-    /// Keeps, cancels or replaces one side's order; false if it needed an
-    /// intent slot and none was free (what it did so far stands).
-    fn quote_side(
-        &self,
-        slot: &mut Option<OrderId>,
-        instrument: InstrumentId,
-        side: Side,
-        price: Price,
-        wanted: bool,
-        act: &mut Actions,
-    ) -> bool {
-        // The order's price and state only, not a copy of all of it.
-        if let Some((id, order_price, state)) =
-            slot.and_then(|id| act.order(id).map(|order| (id, order.price, order.state)))
-        {
-            if (wanted && order_price == price) || !state.is_working() {
-                return true;
-            }
-            if act.slots_free() == 0 {
-                return false;
-            }
-            let _ = act.cancel(id);
-        }
-        *slot = None;
-        if !wanted {
+/// Keeps, cancels or replaces one side's order; false if it needed an
+/// intent slot and none was free (what it did so far stands).
+#[inline(always)]
+fn quote_side(
+    slot: &mut Option<OrderId>,
+    instrument: InstrumentId,
+    side: Side,
+    price: Price,
+    wanted: bool,
+    lots: i64,
+    act: &mut Actions,
+) -> bool {
+    // One look-up of the order: its price and state decide, and a working
+    // order that must go is cancelled by the terms read here.
+    if let Some((terms, state)) = slot.and_then(|id| {
+        act.order(id)
+            .map(|order| (OrderTerms::of(order), order.state))
+    }) {
+        if (wanted && terms.price == price) || !state.is_working() {
             return true;
         }
         if act.slots_free() == 0 {
             return false;
         }
-        *slot = act
-            .new_order(instrument, side, price, Qty(self.params.order_lots))
-            .ok();
-        true
+        let _ = act.cancel_working(terms);
     }
+    *slot = None;
+    if !wanted {
+        return true;
+    }
+    if act.slots_free() == 0 {
+        return false;
+    }
+    *slot = act.new_order(instrument, side, price, Qty(lots)).ok();
+    true
 }
 
 impl Strategy for TouchQuoter {
@@ -204,13 +241,7 @@ impl Strategy for TouchQuoter {
     #[inline]
     fn on_market_data(&mut self, event: &Event, act: &mut Actions) {
         if let Some(delta) = event.book_delta() {
-            if event.flags & FLAG_MESSAGE_CONTINUES == 0 {
-                let touch = Touch {
-                    bid: delta.bid_px,
-                    ask: delta.ask_px,
-                };
-                self.on_update(event.instrument, touch);
-            }
+            self.count_book_delta(event, &delta);
         }
         self.run_waiting(act);
     }
