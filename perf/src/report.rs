@@ -36,7 +36,7 @@ pub const FUSED_WRITE_THREAD_IS: &str =
     "the fused plan plus the journal's write thread, `[journal] write_thread = true`: the five stages on one thread, the journal's `pwrite`s on a second, `journal-write`";
 /// How the reports say what [`FUSED`] is beside [`FUSED_WRITE_THREAD`].
 pub const FUSED_IS: &str =
-    "the fused plan as the engine runs it by default, `[journal] write_thread = false`: the five stages and the journal's `pwrite`s on one thread";
+    "the fused plan with the engine's default journal, `[journal] write_thread = false`: the five stages and the journal's `pwrite`s on one thread";
 
 /// The original Python guide's targets.
 pub const ORIGINAL_EVENTS_PER_SEC: f64 = 5_000.0;

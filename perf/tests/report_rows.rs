@@ -132,7 +132,7 @@ fn a_report_with_the_row() {
     assert!(json["ratios"]["throughput_fused_over_crossbeam"].is_object());
 
     let text = markdown::render(&report);
-    assert!(text.contains("Goal: fused ≥ 2× the crossbeam pipeline's throughput: `genesis fused, journal write thread` (the fused plan plus the journal's write thread, `[journal] write_thread = true`: the five stages on one thread, the journal's `pwrite`s on a second, `journal-write`) **2.20×, met**; beside it `genesis fused` (the fused plan as the engine runs it by default, `[journal] write_thread = false`: the five stages and the journal's `pwrite`s on one thread) **1.60×, NOT met**."), "{text}");
+    assert!(text.contains("Goal: fused ≥ 2× the crossbeam pipeline's throughput: `genesis fused, journal write thread` (the fused plan plus the journal's write thread, `[journal] write_thread = true`: the five stages on one thread, the journal's `pwrite`s on a second, `journal-write`) **2.20×, met**; beside it `genesis fused` (the fused plan with the engine's default journal, `[journal] write_thread = false`: the five stages and the journal's `pwrite`s on one thread) **1.60×, NOT met**."), "{text}");
     assert!(text.contains("Goal: fused ≥ 3× the tokio pipeline's throughput: `genesis fused, journal write thread` ("), "{text}");
     assert!(
         text.contains("**4.40×, met**; beside it `genesis fused` ("),
