@@ -22,7 +22,7 @@
 
 use crate::config::Config;
 use crate::decision::Gate;
-use crate::event::{ControlCommand, Event, Input, ReconcileStep};
+use crate::event::{ControlCommand, Event, EventKind, Input, ReconcileStep};
 use crate::risk::breaker::CircuitBreaker;
 use crate::risk::portfolio::Position;
 use crate::state_codec::{StateError, StateReader, StateWriter};
@@ -155,9 +155,30 @@ impl RiskStage {
         debug_assert!(self.totals_are_consistent());
     }
 
-    /// Every input but a book delta or a top of book.
+    /// Every input but a book delta or a top of book. A venue's ack or
+    /// cancel ack moves nothing here and a fill is read from its words, by
+    /// the event's kind (most of the inputs that reach this: the replies
+    /// to the strategy's orders); the rest decoded, as
+    /// [`RiskStage::on_input_general`] does for every kind (a test holds
+    /// the two to each other).
     #[inline]
     fn on_input(&mut self, ev: &Event, index: usize) {
+        match ev.kind {
+            EventKind::OrderAck | EventKind::CancelAck => {}
+            EventKind::Fill => match ev.fill() {
+                Some(_) if ev.is_duplicate() => self.counters.fills_duplicate += 1,
+                Some(fill) if index < self.instruments.len() => {
+                    self.on_fill(index, ev.side, fill.price, fill.qty);
+                }
+                _ => self.counters.unknown_instrument += 1,
+            },
+            _ => self.on_input_general(ev, index),
+        }
+    }
+
+    /// Every input but a book delta or a top of book, decoded.
+    #[inline(never)]
+    fn on_input_general(&mut self, ev: &Event, index: usize) {
         match ev.input() {
             Input::Control(command) => self.on_control(command),
             Input::Reconcile(phase) => {
@@ -420,5 +441,79 @@ impl RiskStage {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Fill, OrderAck, Trade, FLAG_DUPLICATE};
+    use crate::units::{ExecId, InstrumentId, OrderId, Side};
+    use proptest::prelude::*;
+
+    fn input(kind: u8, id: u64, price: i64, qty: i64) -> Input {
+        match kind {
+            0 => Input::OrderAck(OrderAck {
+                order_id: OrderId(id),
+                venue_order_id: id,
+                price: Price(price),
+                qty: Qty(qty),
+            }),
+            1 | 2 => Input::Fill(Fill {
+                order_id: OrderId(id),
+                exec_id: ExecId(id),
+                price: Price(price),
+                qty: Qty(qty),
+            }),
+            3 => Input::CancelAck(OrderId(id)),
+            4 => Input::Trade(Trade {
+                price: Price(price),
+                qty: Qty(qty),
+                trade_id: id,
+            }),
+            5 => Input::Control(ControlCommand::KillSwitchReduceOnly),
+            6 => Input::Control(ControlCommand::KillSwitchOff),
+            _ => Input::Timer(id),
+        }
+    }
+
+    fn state(stage: &RiskStage) -> Vec<u8> {
+        let mut out = StateWriter::new();
+        stage.save_state(&mut out);
+        out.into_bytes()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The replies read by their kind (`on_input`) move the positions,
+        /// the PnL, the gates and the counters exactly as every input
+        /// decoded (`on_input_general`): acks, cancel acks, fills (some
+        /// duplicates, some for an instrument risk does not know), trades,
+        /// kill-switch commands and timers.
+        #[test]
+        fn a_reply_read_by_its_kind_moves_risk_as_decoded(
+            steps in proptest::collection::vec(
+                (0u8..8, 1u64..50, 1i64..2_000, 1i64..5, any::<bool>(), any::<bool>(), 0u16..6),
+                1..120,
+            )
+        ) {
+            let config = Config::builtin();
+            let mut fast = RiskStage::new(&config);
+            let mut general = RiskStage::new(&config);
+            for (kind, id, price, qty, buy, duplicate, instrument) in steps {
+                let side = if buy { Side::Buy } else { Side::Sell };
+                let mut ev = Event::new(InstrumentId(instrument), side, input(kind, id, price, qty));
+                ev.flags = if duplicate { FLAG_DUPLICATE } else { 0 };
+                let index = ev.instrument.index();
+                fast.on_input(&ev, index);
+                general.on_input_general(&ev, index);
+                prop_assert_eq!(fast.counters, general.counters);
+                prop_assert_eq!(fast.gate_global, general.gate_global);
+                prop_assert_eq!(fast.realized_units, general.realized_units);
+                prop_assert_eq!(fast.unrealized_units, general.unrealized_units);
+                prop_assert_eq!(state(&fast), state(&general));
+            }
+        }
     }
 }
