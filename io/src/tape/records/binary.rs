@@ -19,7 +19,8 @@
 //! Owning thread: the reader's or writer's. Invariants: the reader refuses,
 //! naming the file and byte offset, a bad magic or version, a record cut
 //! short, a kind, flag or instrument that is not valid, nonzero reserved
-//! bytes, and a `ts_local_ns` before the previous record's; a tape whose
+//! bytes, a negative price or quantity, and a `ts_local_ns` before the
+//! previous record's; a tape whose
 //! instruments differ from the ones asked for (same symbol, other grid) is
 //! refused at open. Reading does not allocate per record.
 
@@ -79,11 +80,21 @@ pub fn decode(bytes: &[u8; RECORD_BYTES]) -> Result<TapeRecord, &'static str> {
     if bytes[44..48] != [0; 4] {
         return Err("reserved bytes");
     }
+    // A converted tape never holds a negative price or quantity (the
+    // Tardis reader refuses them); one here is a damaged file, and the
+    // venue's queue arithmetic assumes neither.
+    let (price, qty) = (word(16) as i64, word(24) as i64);
+    if price < 0 {
+        return Err("price (negative)");
+    }
+    if qty < 0 {
+        return Err("qty (negative)");
+    }
     Ok(TapeRecord {
         ts_local_ns: word(0),
         ts_exchange_ns: word(8),
-        price: word(16) as i64,
-        qty: word(24) as i64,
+        price,
+        qty,
         trade_id: word(32),
         instrument: u16::from_le_bytes([bytes[40], bytes[41]]),
         kind,
@@ -686,8 +697,8 @@ mod tests {
         }
     }
 
-    // Every way a record can be refused (kind, flags, reserved bytes, an
-    // instrument the header lacks, a time before the last) stops a run at
+    // Every way a record can be refused (kind, flags, reserved bytes, a
+    // negative price or quantity, an instrument the header lacks, a time before the last) stops a run at
     // that record with the error one-at-a-time reading gives (same text,
     // same offset), after the records before it: the run's own check
     // refuses what `accept` refuses, and lets the checked path say why.
@@ -697,10 +708,12 @@ mod tests {
         let count = 40;
         let bad_index = 23;
         type Corrupt = fn(&mut [u8]);
-        let corruptions: [(&str, Corrupt); 6] = [
+        let corruptions: [(&str, Corrupt); 8] = [
             ("kind", |r| r[42] = 5),
             ("flags", |r| r[43] = 0x80),
             ("reserved", |r| r[46] = 1),
+            ("price", |r| r[23] = 0x80),
+            ("qty", |r| r[31] = 0x80),
             ("instrument", |r| r[40] = 2),
             ("time", |r| r[0..8].copy_from_slice(&3u64.to_le_bytes())),
             ("none", |_| {}),
@@ -738,6 +751,10 @@ mod tests {
                     "{what}: records before the bad one"
                 );
                 assert_eq!(single_end.as_ref().unwrap().1, Some(at as u64), "{what}");
+                if what == "price" || what == "qty" {
+                    let text = &single_end.as_ref().unwrap().0;
+                    assert!(text.contains(&format!("{what} (negative)")), "{text}");
+                }
             }
             for run in [1, 7, 64, 1_000] {
                 let mut records =
