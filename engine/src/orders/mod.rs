@@ -41,7 +41,7 @@ mod order;
 mod reconcile;
 
 use closed::ClosedOrders;
-use open::OpenOrders;
+use open::{Held, OpenOrders};
 
 pub use lineage::Lineage;
 pub use order::{Order, OrderState, OrderTerms};
@@ -137,13 +137,27 @@ impl Orders {
         price: Price,
         qty: Qty,
     ) -> Result<OrderTerms, ExecResult> {
-        self.may_open(id, instrument)?;
-        if !self
-            .open
-            .insert_pending_new(id, instrument, side, price, qty)
-        {
-            // Only the free-slot marker is refused here.
-            return Err(ExecResult::DuplicateOrderId);
+        if let Some(index) = self.open.free_slot_for(id.0) {
+            // The common open: the id's slot is free and nothing spilled,
+            // so the id is not open; `may_open`'s other checks, in its
+            // order, then the order written in that slot.
+            if self.closed_state(id).is_some() {
+                return Err(ExecResult::DuplicateOrderId);
+            }
+            if instrument.index() >= self.exposure.len() || self.open.len() >= self.open_capacity {
+                return Err(ExecResult::SendFailed);
+            }
+            self.open
+                .open_in_free_slot(index, id, instrument, side, price, qty);
+        } else {
+            self.may_open(id, instrument)?;
+            if !self
+                .open
+                .insert_pending_new(id, instrument, side, price, qty)
+            {
+                // Only the free-slot marker is refused here.
+                return Err(ExecResult::DuplicateOrderId);
+            }
         }
         // A pending new order's exposure is its quantity (nothing filled).
         self.add_lots(instrument, side, qty.0.max(0));
@@ -207,6 +221,7 @@ impl Orders {
 
     /// [`Orders::request_cancel`] for every state (the reference its fast
     /// path is tested against).
+    #[inline(never)]
     fn request_cancel_general(&mut self, id: OrderId) -> Result<OrderTerms, ExecResult> {
         self.update(id, |order| match order.state {
             OrderState::PendingNew
@@ -253,6 +268,7 @@ impl Orders {
         }
     }
 
+    #[inline(always)]
     pub fn on_ack(&mut self, ack: &OrderAck) -> Outcome {
         // The common ack, a new order's before it filled in full: the order
         // stays open and its exposure (its leaves) does not change, so its
@@ -272,6 +288,7 @@ impl Orders {
 
     /// [`Orders::on_ack`] for every state (the reference its fast path is
     /// tested against).
+    #[inline(never)]
     fn on_ack_general(&mut self, ack: &OrderAck) -> Outcome {
         let outcome = self.update(ack.order_id, |order| match order.state {
             OrderState::PendingNew => {
@@ -307,11 +324,12 @@ impl Orders {
         self.settle(ack.order_id, outcome)
     }
 
+    #[inline(always)]
     pub fn on_fill(&mut self, side: Side, fill: &Fill) -> Outcome {
         // The common fill, on a working order's side and within its leaves:
         // the exposure (the leaves) falls by the fill, the state follows the
         // filled quantity, and the order closes only when filled in full.
-        if let Some(order) = self.open.get_mut(fill.order_id.0) {
+        if let Some((order, held)) = self.open.find_mut(fill.order_id.0) {
             if order.state.is_working()
                 && side == order.side
                 && fill.qty.0 > 0
@@ -322,7 +340,7 @@ impl Orders {
                 let (instrument, state) = (order.instrument, order.state);
                 self.add_lots(instrument, side, -fill.qty.0);
                 if state == OrderState::Filled {
-                    self.close(fill.order_id, state);
+                    self.close_held(fill.order_id, held, state);
                 }
                 debug_assert!(self.exposure_is_consistent(instrument));
                 return Outcome::Applied;
@@ -333,6 +351,7 @@ impl Orders {
 
     /// [`Orders::on_fill`] for every state (the reference its fast path is
     /// tested against).
+    #[inline(never)]
     fn on_fill_general(&mut self, side: Side, fill: &Fill) -> Outcome {
         let outcome = self.update(fill.order_id, |order| {
             if side != order.side {
@@ -358,14 +377,15 @@ impl Orders {
         self.settle(fill.order_id, outcome)
     }
 
+    #[inline(always)]
     pub fn on_cancel_ack(&mut self, id: OrderId) -> Outcome {
         // The common cancel ack, of an order that is not pending a replace:
         // its exposure is its leaves, all of which it gives back as it closes.
-        if let Some(order) = self.open.get_mut(id.0) {
+        if let Some((order, held)) = self.open.find_mut(id.0) {
             if order.state != OrderState::PendingReplace {
                 let (instrument, side, leaves) = (order.instrument, order.side, order.leaves());
                 self.add_lots(instrument, side, -leaves);
-                self.close(id, OrderState::Cancelled);
+                self.close_held(id, held, OrderState::Cancelled);
                 debug_assert!(self.exposure_is_consistent(instrument));
                 return Outcome::Applied;
             }
@@ -375,6 +395,7 @@ impl Orders {
 
     /// [`Orders::on_cancel_ack`] for every state (the reference its fast
     /// path is tested against).
+    #[inline(never)]
     fn on_cancel_ack_general(&mut self, id: OrderId) -> Outcome {
         let outcome = self.update(id, |order| {
             order.state = OrderState::Cancelled;
@@ -457,6 +478,15 @@ impl Orders {
     fn close(&mut self, id: OrderId, state: OrderState) {
         debug_assert!(state.is_closed(), "a closed order is in a final state");
         self.open.remove(id.0);
+        self.closed.insert(id.0, state);
+    }
+
+    /// [`Orders::close`] of an order held where [`OpenOrders::find_mut`]
+    /// found it.
+    #[inline(always)]
+    fn close_held(&mut self, id: OrderId, held: Held, state: OrderState) {
+        debug_assert!(state.is_closed(), "a closed order is in a final state");
+        self.open.remove_held(id.0, held);
         self.closed.insert(id.0, state);
     }
 

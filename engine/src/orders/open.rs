@@ -23,6 +23,15 @@ use std::collections::hash_map::Entry;
 /// The id a free slot holds; no order can have it.
 pub const FREE_ID: u64 = u64::MAX;
 
+/// Where an open order is held ([`OpenOrders::find_mut`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// In the direct-mapped array, at this index.
+    Slot(usize),
+    /// In the spill map.
+    Spill,
+}
+
 /// Most slots in the array: beyond this the spill map takes the rest
 /// (a table of 2^21 open orders would otherwise need 180 MB of slots).
 const SLOTS_MAX: usize = 1 << 12;
@@ -90,14 +99,22 @@ impl OpenOrders {
 
     #[inline]
     pub fn get_mut(&mut self, id: u64) -> Option<&mut Order> {
+        self.find_mut(id).map(|(order, _)| order)
+    }
+
+    /// [`OpenOrders::get_mut`], and where the order is held: a caller that
+    /// then closes it takes it out there ([`OpenOrders::remove_held`])
+    /// without looking it up again.
+    #[inline(always)]
+    pub fn find_mut(&mut self, id: u64) -> Option<(&mut Order, Held)> {
         let index = self.index(id);
         if self.slots[index].id.0 == id && id != FREE_ID {
-            return Some(&mut self.slots[index]);
+            return Some((&mut self.slots[index], Held::Slot(index)));
         }
         if self.spill.is_empty() {
             return None;
         }
-        self.spill.get_mut(&id)
+        self.spill.get_mut(&id).map(|order| (order, Held::Spill))
     }
 
     /// Adds an order whose id is not open; false (and nothing changed) if
@@ -160,6 +177,36 @@ impl OpenOrders {
         true
     }
 
+    /// The index of `id`'s slot if the slot is free and no order is
+    /// spilled: then `id` is not open, and a new order with it goes there
+    /// ([`OpenOrders::open_in_free_slot`]). One read of the slot answers
+    /// both [`OpenOrders::contains`] and where the order goes.
+    #[inline(always)]
+    pub fn free_slot_for(&self, id: u64) -> Option<usize> {
+        let index = self.index(id);
+        (self.slots[index].id.0 == FREE_ID && id != FREE_ID && self.spill.is_empty())
+            .then_some(index)
+    }
+
+    /// [`OpenOrders::insert_pending_new`] into the free slot `index` that
+    /// [`OpenOrders::free_slot_for`] gave for `id` (nothing inserted since).
+    #[inline(always)]
+    pub fn open_in_free_slot(
+        &mut self,
+        index: usize,
+        id: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) {
+        debug_assert!(self.index(id.0) == index, "the id's slot");
+        let slot = &mut self.slots[index];
+        debug_assert!(slot.id.0 == FREE_ID && id.0 != FREE_ID, "the slot is free");
+        *slot = Order::pending_new(id, instrument, side, price, qty);
+        self.len += 1;
+    }
+
     /// [`OpenOrders::insert_absent`] when an older open order holds the slot.
     #[inline(never)]
     fn insert_spilled(&mut self, order: Order) -> bool {
@@ -186,6 +233,26 @@ impl OpenOrders {
         self.len -= 1;
         debug_assert!(self.get(id).is_none(), "an id is held once");
         Some(order)
+    }
+
+    /// Takes out the open order `id`, held where [`OpenOrders::find_mut`]
+    /// found it (and nothing was inserted or removed since): the slot is
+    /// freed without comparing its id again.
+    #[inline(always)]
+    pub fn remove_held(&mut self, id: u64, held: Held) {
+        match held {
+            Held::Slot(index) => {
+                let slot = &mut self.slots[index];
+                debug_assert!(slot.id.0 == id && id != FREE_ID, "the slot holds the order");
+                slot.id = OrderId(FREE_ID);
+                self.len -= 1;
+            }
+            Held::Spill => {
+                let removed = self.remove_spilled(id);
+                debug_assert!(removed.is_some(), "the spill map holds the order");
+            }
+        }
+        debug_assert!(self.get(id).is_none(), "an id is held once");
     }
 
     /// [`OpenOrders::remove`] for an id its slot does not hold.
@@ -291,6 +358,41 @@ mod tests {
             Qty(1)
         ));
         assert_eq!(in_place.len(), 4);
+    }
+
+    // An order found with where it is held, then taken out there, leaves
+    // the table as the general removal does: from its slot or the spill
+    // map, the other ids still found, the count the same.
+    #[test]
+    fn a_removal_where_found_is_the_general_removal() {
+        let mut held = OpenOrders::with_capacity(8);
+        let mut general = OpenOrders::with_capacity(8);
+        let slots = held.slots.len() as u64;
+        let ids = [4, 5, 4 + slots, 4 + 2 * slots];
+        for id in ids {
+            assert!(held.insert_new(order(id)));
+            assert!(general.insert_new(order(id)));
+        }
+        assert_eq!(held.find_mut(FREE_ID).map(|(_, at)| at), None);
+        assert_eq!(held.find_mut(6).map(|(_, at)| at), None);
+        for (id, at) in [
+            (4 + slots, Held::Spill),
+            (4, Held::Slot(4)),
+            (5, Held::Slot(5)),
+            (4 + 2 * slots, Held::Spill),
+        ] {
+            let (found, place) = held.find_mut(id).expect("the order is open");
+            assert_eq!(found.id.0, id);
+            assert_eq!(place, at, "where {id} is held");
+            held.remove_held(id, place);
+            assert_eq!(general.remove(id).map(|o| o.id.0), Some(id));
+            assert_eq!(held.len(), general.len());
+            for other in ids {
+                assert_eq!(held.get(other), general.get(other), "{other} after {id}");
+            }
+        }
+        assert_eq!(held.len(), 0);
+        assert!(held.spill.is_empty());
     }
 
     // A duplicate id is refused wherever the first is held; the free marker

@@ -157,7 +157,13 @@ impl TouchQuoter {
             quoting.waiting = None;
             done += 1;
         }
-        self.waiting.drain(..done);
+        // Most often every waiting requote ran: the list empties without
+        // the drain's shift of what is left.
+        if done == self.waiting.len() {
+            self.waiting.clear();
+        } else {
+            self.waiting.drain(..done);
+        }
     }
 }
 
