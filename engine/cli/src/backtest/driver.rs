@@ -223,6 +223,9 @@ pub struct Driver {
     /// (off only to test it against the general merge).
     fast_merge: bool,
     now_ns: u64,
+    /// The last hand-over's time, held only to check that the engine's
+    /// time never goes back (debug builds).
+    #[cfg(debug_assertions)]
     last_handed_ns: u64,
     /// Local time of the last row read: the tape's end, once it ends.
     last_read_local_ns: u64,
@@ -247,17 +250,20 @@ pub struct Driver {
 /// would be the very events ingest times stage by stage (four histogram
 /// records and five clock reads), and every latency measured would carry
 /// that cost. A hand-over pays a countdown; a draw (one splitmix of the
-/// draw's number) is made once per timed hand-over.
+/// draw's number) is made once per timed hand-over. An untimed hand-over
+/// pays nothing more: the hand-overs counted as the last measured one are
+/// the driver's count of hand-overs (rows and replies, which it keeps
+/// anyway) since that one, recorded together at the next timed one (or
+/// when the histogram is read), one histogram record per timed hand-over.
 struct SampledLatency {
     histogram: Histogram<u64>,
     /// Which hand-overs are timed.
     sample: LapSampler,
     /// The last measured latency; 0 until one is.
     last_ns: u64,
-    /// Hand-overs counted as `last_ns` (the timed one and the repeats
-    /// after it), not yet recorded: recorded together, one histogram
-    /// record per timed hand-over.
-    pending: u64,
+    /// Hand-overs recorded in the histogram; those since (the last timed
+    /// one and the repeats after it) count as `last_ns`, not yet recorded.
+    recorded: u64,
 }
 
 impl SampledLatency {
@@ -266,7 +272,7 @@ impl SampledLatency {
             histogram: genesis_engine::telemetry::metrics::new_histogram(),
             sample: LapSampler::with_stream(1),
             last_ns: 0,
-            pending: 0,
+            recorded: 0,
         }
     }
 
@@ -276,28 +282,24 @@ impl SampledLatency {
         self.sample.take()
     }
 
-    /// A timed hand-over took `latency_ns`: the hand-overs counted as the
-    /// last measured one are recorded, and this one starts the next count.
+    /// A timed hand-over, the `handed`th, took `latency_ns`: the
+    /// hand-overs before it counted as the last measured one are recorded,
+    /// and this one starts the next count.
     #[inline]
-    fn measured(&mut self, latency_ns: u64) {
-        self.settle();
+    fn measured(&mut self, latency_ns: u64, handed: u64) {
+        self.settle(handed - 1);
         self.last_ns = latency_ns.max(1);
-        self.pending = 1;
     }
 
-    /// An untimed hand-over: counted as the last measured one.
-    #[inline]
-    fn repeated(&mut self) {
-        debug_assert!(self.last_ns > 0, "a repeat follows a measurement");
-        self.pending += 1;
-    }
-
-    /// Records the hand-overs counted and not yet recorded.
-    fn settle(&mut self) {
-        if self.pending > 0 {
-            self.histogram
-                .saturating_record_n(self.last_ns, std::mem::take(&mut self.pending));
+    /// Records the hand-overs counted and not yet recorded, `handed` of
+    /// them handed over so far.
+    fn settle(&mut self, handed: u64) {
+        let count = handed - self.recorded;
+        if count > 0 {
+            debug_assert!(self.last_ns > 0, "a repeat follows a measurement");
+            self.histogram.saturating_record_n(self.last_ns, count);
         }
+        self.recorded = handed;
     }
 }
 
@@ -360,6 +362,7 @@ impl Driver {
             synchronous,
             fast_merge: true,
             now_ns: 0,
+            #[cfg(debug_assertions)]
             last_handed_ns: 0,
             last_read_local_ns: 0,
             end_ns: None,
@@ -392,7 +395,7 @@ impl Driver {
     /// hand-over (the journal's write, in a fused plan), timed on a sample
     /// (see [`SampledLatency`]); every hand-over is counted.
     pub fn latency_ns(&mut self) -> &Histogram<u64> {
-        self.latency.settle();
+        self.latency.settle(self.handed());
         &self.latency.histogram
     }
 
@@ -1010,23 +1013,35 @@ impl Driver {
         self.latency.next_is_timed().then(|| clock.raw())
     }
 
-    /// After a hand-over: its latency if it was timed, else a repeat.
+    /// After a hand-over: its latency if it was timed.
     #[inline(always)]
     fn timing_ends(&mut self, clock: &EpochClock, started: Option<u64>) {
-        match started {
-            Some(started) => self.latency.measured(clock.delta_ns(started, clock.raw())),
-            None => self.latency.repeated(),
+        // An untimed hand-over is counted by its own count (rows or
+        // replies): nothing to do.
+        if let Some(started) = started {
+            let handed = self.handed();
+            self.latency
+                .measured(clock.delta_ns(started, clock.raw()), handed);
         }
+    }
+
+    /// Hand-overs so far: rows and replies.
+    #[inline(always)]
+    fn handed(&self) -> u64 {
+        self.counters.rows + self.counters.replies
     }
 
     /// The engine's time moves to `ts_recv_ns` (never back).
     #[inline]
     fn engine_receives(&mut self, ts_recv_ns: u64) {
-        debug_assert!(
-            ts_recv_ns >= self.last_handed_ns,
-            "engine time never goes back"
-        );
-        self.last_handed_ns = ts_recv_ns;
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                ts_recv_ns >= self.last_handed_ns,
+                "engine time never goes back"
+            );
+            self.last_handed_ns = ts_recv_ns;
+        }
         self.advance_to(ts_recv_ns);
     }
 
@@ -1045,11 +1060,14 @@ impl Driver {
             counters.book_updates += 1;
         }
         let ts_recv_ns = row.record.ts_local_ns;
-        debug_assert!(
-            ts_recv_ns >= self.last_handed_ns,
-            "engine time never goes back"
-        );
-        self.last_handed_ns = ts_recv_ns;
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                ts_recv_ns >= self.last_handed_ns,
+                "engine time never goes back"
+            );
+            self.last_handed_ns = ts_recv_ns;
+        }
         self.now_ns = self.now_ns.max(ts_recv_ns);
         debug_assert_eq!(
             row.event.flags & FLAG_MESSAGE_CONTINUES != 0,

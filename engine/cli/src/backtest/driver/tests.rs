@@ -95,7 +95,8 @@ impl Engine {
 
 /// Runs the whole tape through a synchronous driver as ingest polls it
 /// (the venue lane, then the market lane, budget 64), with or without
-/// the fast merge; what the engine was handed, and the counters.
+/// the fast merge; what the engine was handed, and the counters. Checks
+/// that the latency histogram counts every hand-over once.
 fn handed(config: &Config, tapes: &[PathBuf], fast_merge: bool) -> (Handed, DriverCounters) {
     let feed = TapeFeed::open(tapes, config).unwrap();
     let (requests, requests_in) = order_link(1 << 12);
@@ -115,8 +116,23 @@ fn handed(config: &Config, tapes: &[PathBuf], fast_merge: bool) -> (Handed, Driv
         }
         polls += 1;
         assert!(polls < 1_000_000, "the driver finishes");
+        if polls % 97 == 0 {
+            // Read midway too: what is counted so far is recorded.
+            let counters = driver.counters();
+            assert_eq!(
+                driver.latency_ns().len(),
+                counters.rows + counters.replies,
+                "after {polls} polls"
+            );
+        }
     }
-    (engine.handed, driver.counters())
+    let counters = driver.counters();
+    assert_eq!(
+        driver.latency_ns().len(),
+        counters.rows + counters.replies,
+        "every hand-over in the latency histogram once"
+    );
+    (engine.handed, counters)
 }
 
 // With replies and orders in flight between the rows, the fast merge
@@ -155,7 +171,7 @@ fn the_latency_sample_times_one_hand_over_in_16_at_random() {
     let mut last_timed = None;
     for number in 0..hand_overs {
         if latency.next_is_timed() {
-            latency.measured(1_000 + number % 7);
+            latency.measured(1_000 + number % 7, number + 1);
             timed_by_residue[(number % 8) as usize] += 1;
             if last_timed == Some(number.wrapping_sub(1)) {
                 gaps_of_one += 1;
@@ -163,7 +179,6 @@ fn the_latency_sample_times_one_hand_over_in_16_at_random() {
             last_timed = Some(number);
         } else {
             assert!(number > 0, "the first hand-over is timed");
-            latency.repeated();
         }
     }
     let timed: u64 = timed_by_residue.iter().sum();
@@ -183,7 +198,7 @@ fn the_latency_sample_times_one_hand_over_in_16_at_random() {
         (0.05..=0.075).contains(&share_of_one),
         "gaps are geometric (1 in 16 is a single hand-over): {share_of_one}"
     );
-    latency.settle();
+    latency.settle(hand_overs);
     assert_eq!(
         latency.histogram.len(),
         hand_overs,
@@ -192,7 +207,7 @@ fn the_latency_sample_times_one_hand_over_in_16_at_random() {
 }
 
 // One histogram record per timed hand-over (the timed one with the
-// repeats after it) counts what recording each hand-over alone does: the
+// repeats after it, counted from the number of hand-overs) counts what recording each hand-over alone does: the
 // timed one at its latency, every other one at the last measured
 // latency; also when the histogram is read (settled) in the middle.
 #[test]
@@ -204,18 +219,16 @@ fn the_latency_sample_records_what_each_hand_over_alone_would() {
         if latency.next_is_timed() {
             // Latencies over several buckets, and 0 (recorded as 1).
             let latency_ns = (number.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 50_000;
-            latency.measured(latency_ns);
+            latency.measured(latency_ns, number + 1);
             last_ns = latency_ns.max(1);
-        } else {
-            latency.repeated();
         }
         each.saturating_record(last_ns);
         if number % 65_537 == 0 {
-            latency.settle();
+            latency.settle(number + 1);
             assert_eq!(latency.histogram, each, "after {number} hand-overs");
         }
     }
-    latency.settle();
+    latency.settle(200_000);
     assert_eq!(latency.histogram, each);
     assert_eq!(latency.histogram.len(), 200_000);
 }
