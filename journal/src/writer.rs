@@ -66,6 +66,13 @@ pub struct Writer {
     /// open, so a frame is encoded in place with no fill or copy.
     buffer: Box<[u8]>,
     buffer_len: usize,
+    /// Appends left before the slow path ([`Writer::make_room`]) must run:
+    /// at most the active segment's free slots and, in `Pwrite` mode, the
+    /// buffer's free frames. It never exceeds either (each append takes one,
+    /// and only `make_room` and `flush` raise it, recounting both), so an
+    /// append with `room > 0` needs neither a rollover nor a flush. Zero at
+    /// open: the first append counts it.
+    room: u64,
     shared: Arc<SyncShared>,
     syncer: Option<(JoinHandle<()>, Thread)>,
     /// Group commit: records after which to wake the sync thread.
@@ -175,6 +182,7 @@ impl Writer {
             seq_next: report.seq_next,
             buffer,
             buffer_len: 0,
+            room: 0,
             shared,
             syncer,
             group_records,
@@ -215,9 +223,6 @@ impl Writer {
             frame::encode_length_last_with(seq, out, write_payload);
             self.mapped(seq);
         } else {
-            if self.buffer_len + frame_bytes > self.buffer.len() {
-                self.flush()?;
-            }
             let out = &mut self.buffer[self.buffer_len..self.buffer_len + frame_bytes];
             frame::encode_length_last_with(seq, out, write_payload);
             self.buffered(frame_bytes);
@@ -253,9 +258,6 @@ impl Writer {
             );
             self.mapped(seq);
         } else {
-            if self.buffer.len() - self.buffer_len < frame_bytes {
-                self.flush()?;
-            }
             let (prefix, payload) = split_frame(&mut self.buffer[self.buffer_len..][..frame_bytes]);
             frame::encode_record_length_last_by(
                 self.frame_crc,
@@ -269,16 +271,58 @@ impl Writer {
         Ok(seq)
     }
 
-    /// Before an append: the sync side has not failed and the active
-    /// segment has a free slot (rolling over when it is full); returns the
-    /// sequence the record gets.
+    /// Before an append: the sync side has not failed, and the active
+    /// segment has a free slot and (`Pwrite` mode) the buffer room for a
+    /// frame, one countdown telling both ([`Writer::make_room`] when it is
+    /// out); returns the sequence the record gets, its slot taken.
     #[inline(always)]
     fn slot_ready(&mut self) -> Result<u64, JournalError> {
         self.shared.check()?;
+        if self.room == 0 {
+            self.make_room()?;
+        }
+        self.room -= 1;
+        Ok(self.seq_next)
+    }
+
+    /// The countdown ran out: rolls over when the segment is full, flushes
+    /// when the buffer has no room for a frame (in that order, as each
+    /// append checked them before the countdown), and counts the room
+    /// again. Never leaves `room` zero without an error.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self) -> Result<(), JournalError> {
         if self.slot_index == self.layout.slots_per_segment {
             self.roll_over()?;
         }
-        Ok(self.seq_next)
+        if self.active.map.is_none()
+            && self.buffer.len() - self.buffer_len < self.layout.frame_bytes
+        {
+            self.flush()?;
+        }
+        self.room = self.free_room();
+        if self.room == 0 {
+            // Only after a failed hand-over left no buffer to write into.
+            self.shared.check()?;
+            return Err(JournalError::Io {
+                path: self.active.target.path.clone(),
+                op: "append (no buffer to write into: the write thread stopped)",
+                error: std::io::Error::other("write thread gone"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends that need neither a rollover nor a flush from here: the
+    /// active segment's free slots and, in `Pwrite` mode, the buffer's free
+    /// frames, the fewer of the two.
+    fn free_room(&self) -> u64 {
+        let slots = self.layout.slots_per_segment - self.slot_index;
+        if self.active.map.is_some() {
+            return slots;
+        }
+        let frames = (self.buffer.len() - self.buffer_len) / self.layout.frame_bytes;
+        slots.min(frames as u64)
     }
 
     /// After a frame was written into the map: the next slot, and the sync
@@ -341,6 +385,7 @@ impl Writer {
             let full = std::mem::take(&mut self.buffer);
             let len = std::mem::take(&mut self.buffer_len);
             self.buffer = thread.hand_over(full, len, offset, self.seq_next - 1, target)?;
+            self.room = self.free_room();
             return Ok(());
         }
         target
@@ -348,6 +393,7 @@ impl Writer {
             .write_all_at(&self.buffer[..self.buffer_len], offset)
             .map_err(JournalError::io(&target.path, "write"))?;
         self.buffer_len = 0;
+        self.room = self.free_room();
         self.published(self.seq_next - 1);
         Ok(())
     }
