@@ -58,11 +58,11 @@ pub struct Writer {
     layout: Layout,
     durability: Durability,
     active: Active,
-    /// Next slot to write in the active segment.
-    slot_index: u64,
+    /// The next record's sequence; its slot in the active segment is
+    /// `seq_next - active.target.seq_first` ([`Writer::slot_index`]).
     seq_next: u64,
-    /// `Pwrite` mode: frames not yet written, for slots just before
-    /// `slot_index`, in `buffer[..buffer_len]`. Sized (and zeroed) once at
+    /// `Pwrite` mode: frames not yet written, for the slots just before
+    /// the next one, in `buffer[..buffer_len]`. Sized (and zeroed) once at
     /// open, so a frame is encoded in place with no fill or copy.
     buffer: Box<[u8]>,
     buffer_len: usize,
@@ -117,6 +117,11 @@ impl Writer {
             None => create_first(dir, &spec, config.seq_first)?,
             Some(newest) => reopen_newest(newest, &spec)?,
         };
+        debug_assert_eq!(
+            report.seq_next - active.target.seq_first,
+            slot_index,
+            "the next slot follows from the next sequence"
+        );
         report.prealloc_removed = prealloc_removed;
         report.closed = checked.report;
         let durable = report.seq_next - 1;
@@ -178,7 +183,6 @@ impl Writer {
             layout,
             durability: config.durability,
             active,
-            slot_index,
             seq_next: report.seq_next,
             buffer,
             buffer_len: 0,
@@ -217,8 +221,9 @@ impl Writer {
     ) -> Result<u64, JournalError> {
         let seq = self.slot_ready()?;
         let frame_bytes = self.layout.frame_bytes;
+        let slot_index = self.slot_index();
         if let Some(map) = self.active.map.as_mut() {
-            let start = self.layout.slot_offset(self.slot_index) as usize;
+            let start = self.layout.slot_offset(slot_index) as usize;
             let out = map.bytes_mut(start, frame_bytes);
             frame::encode_length_last_with(seq, out, write_payload);
             self.mapped(seq);
@@ -246,8 +251,9 @@ impl Writer {
         }
         let seq = self.slot_ready()?;
         let frame_bytes = FRAME_PREFIX_BYTES + N;
+        let slot_index = self.slot_index();
         if let Some(map) = self.active.map.as_mut() {
-            let start = self.layout.slot_offset(self.slot_index) as usize;
+            let start = self.layout.slot_offset(slot_index) as usize;
             let (prefix, payload) = split_frame(map.bytes_mut(start, frame_bytes));
             frame::encode_record_length_last_by(
                 self.frame_crc,
@@ -292,7 +298,7 @@ impl Writer {
     #[cold]
     #[inline(never)]
     fn make_room(&mut self) -> Result<(), JournalError> {
-        if self.slot_index == self.layout.slots_per_segment {
+        if self.slot_index() == self.layout.slots_per_segment {
             self.roll_over()?;
         }
         if self.active.map.is_none()
@@ -317,7 +323,7 @@ impl Writer {
     /// active segment's free slots and, in `Pwrite` mode, the buffer's free
     /// frames, the fewer of the two.
     fn free_room(&self) -> u64 {
-        let slots = self.layout.slots_per_segment - self.slot_index;
+        let slots = self.layout.slots_per_segment - self.slot_index();
         if self.active.map.is_some() {
             return slots;
         }
@@ -329,7 +335,6 @@ impl Writer {
     /// side and the map window told.
     #[inline(always)]
     fn mapped(&mut self, seq: u64) {
-        self.slot_index += 1;
         self.seq_next += 1;
         self.published(seq);
         if let Some(window) = self.window.as_mut() {
@@ -343,8 +348,14 @@ impl Writer {
     #[inline(always)]
     fn buffered(&mut self, frame_bytes: usize) {
         self.buffer_len += frame_bytes;
-        self.slot_index += 1;
         self.seq_next += 1;
+    }
+
+    /// The next record's slot in the active segment (a rollover starts
+    /// the next segment at the sequence after the full one's last).
+    #[inline(always)]
+    fn slot_index(&self) -> u64 {
+        self.seq_next - self.active.target.seq_first
     }
 
     /// A payload of the wrong size (cold: the caller's bug or bad input).
@@ -378,7 +389,7 @@ impl Writer {
             return Ok(());
         }
         let frames = (self.buffer_len / self.layout.frame_bytes) as u64;
-        let offset = self.layout.slot_offset(self.slot_index - frames);
+        let offset = self.layout.slot_offset(self.slot_index() - frames);
         let target = &self.active.target;
         if let Some(thread) = self.write_thread.as_mut() {
             self.shared.check()?;
@@ -471,7 +482,6 @@ impl Writer {
         self.prealloc
             .request(seq_first + self.layout.slots_per_segment)?;
         self.prealloc.seal(closed.target, closed.map)?;
-        self.slot_index = 0;
         Ok(())
     }
 
