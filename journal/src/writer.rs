@@ -58,14 +58,21 @@ pub struct Writer {
     layout: Layout,
     durability: Durability,
     active: Active,
-    /// Next slot to write in the active segment.
-    slot_index: u64,
+    /// The next record's sequence; its slot in the active segment is
+    /// `seq_next - active.target.seq_first` ([`Writer::slot_index`]).
     seq_next: u64,
-    /// `Pwrite` mode: frames not yet written, for slots just before
-    /// `slot_index`, in `buffer[..buffer_len]`. Sized (and zeroed) once at
+    /// `Pwrite` mode: frames not yet written, for the slots just before
+    /// the next one, in `buffer[..buffer_len]`. Sized (and zeroed) once at
     /// open, so a frame is encoded in place with no fill or copy.
     buffer: Box<[u8]>,
     buffer_len: usize,
+    /// Appends left before the slow path ([`Writer::make_room`]) must run:
+    /// at most the active segment's free slots and, in `Pwrite` mode, the
+    /// buffer's free frames. It never exceeds either (each append takes one,
+    /// and only `make_room` and `flush` raise it, recounting both), so an
+    /// append with `room > 0` needs neither a rollover nor a flush. Zero at
+    /// open: the first append counts it.
+    room: u64,
     shared: Arc<SyncShared>,
     syncer: Option<(JoinHandle<()>, Thread)>,
     /// Group commit: records after which to wake the sync thread.
@@ -110,6 +117,11 @@ impl Writer {
             None => create_first(dir, &spec, config.seq_first)?,
             Some(newest) => reopen_newest(newest, &spec)?,
         };
+        debug_assert_eq!(
+            report.seq_next - active.target.seq_first,
+            slot_index,
+            "the next slot follows from the next sequence"
+        );
         report.prealloc_removed = prealloc_removed;
         report.closed = checked.report;
         let durable = report.seq_next - 1;
@@ -171,10 +183,10 @@ impl Writer {
             layout,
             durability: config.durability,
             active,
-            slot_index,
             seq_next: report.seq_next,
             buffer,
             buffer_len: 0,
+            room: 0,
             shared,
             syncer,
             group_records,
@@ -209,15 +221,13 @@ impl Writer {
     ) -> Result<u64, JournalError> {
         let seq = self.slot_ready()?;
         let frame_bytes = self.layout.frame_bytes;
+        let slot_index = self.slot_index();
         if let Some(map) = self.active.map.as_mut() {
-            let start = self.layout.slot_offset(self.slot_index) as usize;
+            let start = self.layout.slot_offset(slot_index) as usize;
             let out = map.bytes_mut(start, frame_bytes);
             frame::encode_length_last_with(seq, out, write_payload);
             self.mapped(seq);
         } else {
-            if self.buffer_len + frame_bytes > self.buffer.len() {
-                self.flush()?;
-            }
             let out = &mut self.buffer[self.buffer_len..self.buffer_len + frame_bytes];
             frame::encode_length_last_with(seq, out, write_payload);
             self.buffered(frame_bytes);
@@ -241,8 +251,9 @@ impl Writer {
         }
         let seq = self.slot_ready()?;
         let frame_bytes = FRAME_PREFIX_BYTES + N;
+        let slot_index = self.slot_index();
         if let Some(map) = self.active.map.as_mut() {
-            let start = self.layout.slot_offset(self.slot_index) as usize;
+            let start = self.layout.slot_offset(slot_index) as usize;
             let (prefix, payload) = split_frame(map.bytes_mut(start, frame_bytes));
             frame::encode_record_length_last_by(
                 self.frame_crc,
@@ -253,9 +264,6 @@ impl Writer {
             );
             self.mapped(seq);
         } else {
-            if self.buffer.len() - self.buffer_len < frame_bytes {
-                self.flush()?;
-            }
             let (prefix, payload) = split_frame(&mut self.buffer[self.buffer_len..][..frame_bytes]);
             frame::encode_record_length_last_by(
                 self.frame_crc,
@@ -269,23 +277,64 @@ impl Writer {
         Ok(seq)
     }
 
-    /// Before an append: the sync side has not failed and the active
-    /// segment has a free slot (rolling over when it is full); returns the
-    /// sequence the record gets.
+    /// Before an append: the sync side has not failed, and the active
+    /// segment has a free slot and (`Pwrite` mode) the buffer room for a
+    /// frame, one countdown telling both ([`Writer::make_room`] when it is
+    /// out); returns the sequence the record gets, its slot taken.
     #[inline(always)]
     fn slot_ready(&mut self) -> Result<u64, JournalError> {
         self.shared.check()?;
-        if self.slot_index == self.layout.slots_per_segment {
+        if self.room == 0 {
+            self.make_room()?;
+        }
+        self.room -= 1;
+        Ok(self.seq_next)
+    }
+
+    /// The countdown ran out: rolls over when the segment is full, flushes
+    /// when the buffer has no room for a frame (in that order, as each
+    /// append checked them before the countdown), and counts the room
+    /// again. Never leaves `room` zero without an error.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self) -> Result<(), JournalError> {
+        if self.slot_index() == self.layout.slots_per_segment {
             self.roll_over()?;
         }
-        Ok(self.seq_next)
+        if self.active.map.is_none()
+            && self.buffer.len() - self.buffer_len < self.layout.frame_bytes
+        {
+            self.flush()?;
+        }
+        self.room = self.free_room();
+        if self.room == 0 {
+            // Only after a failed hand-over left no buffer to write into.
+            self.shared.check()?;
+            return Err(JournalError::Io {
+                path: self.active.target.path.clone(),
+                op: "append (no buffer to write into: the write thread stopped)",
+                error: std::io::Error::other("write thread gone"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends that need neither a rollover nor a flush from here: the
+    /// active segment's free slots and, in `Pwrite` mode, the buffer's free
+    /// frames, the fewer of the two.
+    fn free_room(&self) -> u64 {
+        let slots = self.layout.slots_per_segment - self.slot_index();
+        if self.active.map.is_some() {
+            return slots;
+        }
+        let frames = (self.buffer.len() - self.buffer_len) / self.layout.frame_bytes;
+        slots.min(frames as u64)
     }
 
     /// After a frame was written into the map: the next slot, and the sync
     /// side and the map window told.
     #[inline(always)]
     fn mapped(&mut self, seq: u64) {
-        self.slot_index += 1;
         self.seq_next += 1;
         self.published(seq);
         if let Some(window) = self.window.as_mut() {
@@ -299,8 +348,14 @@ impl Writer {
     #[inline(always)]
     fn buffered(&mut self, frame_bytes: usize) {
         self.buffer_len += frame_bytes;
-        self.slot_index += 1;
         self.seq_next += 1;
+    }
+
+    /// The next record's slot in the active segment (a rollover starts
+    /// the next segment at the sequence after the full one's last).
+    #[inline(always)]
+    fn slot_index(&self) -> u64 {
+        self.seq_next - self.active.target.seq_first
     }
 
     /// A payload of the wrong size (cold: the caller's bug or bad input).
@@ -334,13 +389,14 @@ impl Writer {
             return Ok(());
         }
         let frames = (self.buffer_len / self.layout.frame_bytes) as u64;
-        let offset = self.layout.slot_offset(self.slot_index - frames);
+        let offset = self.layout.slot_offset(self.slot_index() - frames);
         let target = &self.active.target;
         if let Some(thread) = self.write_thread.as_mut() {
             self.shared.check()?;
             let full = std::mem::take(&mut self.buffer);
             let len = std::mem::take(&mut self.buffer_len);
             self.buffer = thread.hand_over(full, len, offset, self.seq_next - 1, target)?;
+            self.room = self.free_room();
             return Ok(());
         }
         target
@@ -348,6 +404,7 @@ impl Writer {
             .write_all_at(&self.buffer[..self.buffer_len], offset)
             .map_err(JournalError::io(&target.path, "write"))?;
         self.buffer_len = 0;
+        self.room = self.free_room();
         self.published(self.seq_next - 1);
         Ok(())
     }
@@ -425,7 +482,6 @@ impl Writer {
         self.prealloc
             .request(seq_first + self.layout.slots_per_segment)?;
         self.prealloc.seal(closed.target, closed.map)?;
-        self.slot_index = 0;
         Ok(())
     }
 
