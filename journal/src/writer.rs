@@ -395,6 +395,10 @@ impl Writer {
             self.shared.check()?;
             let full = std::mem::take(&mut self.buffer);
             let len = std::mem::take(&mut self.buffer_len);
+            // No room until a buffer comes back: a failed hand-over leaves
+            // none, and the next append must find that out in `make_room`
+            // (an error), not write into the empty one.
+            self.room = 0;
             self.buffer = thread.hand_over(full, len, offset, self.seq_next - 1, target)?;
             self.room = self.free_room();
             return Ok(());
