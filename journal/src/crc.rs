@@ -6,7 +6,7 @@
 //! crate's general path (alignment split, three-way interleave set-up for
 //! long buffers, a call it does not inline) cost ~147 instructions per
 //! record where the plain loop below is ~60; the writer's per-record CRC,
-//! [`crc32c_frame`] (the payload's size known at compile time), is 17
+//! [`FrameCrc::frame`] (the payload's size known at compile time), is 17
 //! `crc32`s and no loop (~27 with its call). Invariant, proved by property
 //! tests against the crate: every path returns the crate's value for every
 //! input and every starting CRC, so frames written either way are the same
@@ -38,27 +38,14 @@ pub fn crc32c_append(crc: u32, data: &[u8]) -> u32 {
 /// `crc32c_append(crc32c(&seq.to_le_bytes()), payload)`, computed with the
 /// sequence taken from a register and the payload's words unrolled (no
 /// loop, no chunk iterator, no bounds check): the journal's per-record CRC.
-#[inline(always)]
-pub fn crc32c_frame<const N: usize>(seq: u64, payload: &[u8; N]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("sse4.2") {
-            // SAFETY: the CPU supports SSE4.2, checked just above, which is
-            // the only precondition of the `target_feature` function.
-            return unsafe { x86::crc32c_frame(seq, payload) };
-        }
-    }
-    portable(crc32c(&seq.to_le_bytes()), payload)
-}
-
-/// [`crc32c_frame`] with the CPU's feature decided once, when the value is
-/// made ([`FrameCrc::detect`]), rather than on every call: the writer keeps
-/// one, and each record pays a test of a kept flag instead of the standard
+/// The CPU's feature is decided once, when the value is made
+/// ([`FrameCrc::detect`]), rather than on every call: the writer keeps one,
+/// and each record pays a test of a kept flag instead of the standard
 /// library's feature look (a load of its cache and a test, ~9 instructions
 /// a record with the arguments it moved, measured with callgrind in
 /// `docs/performance.md`). Invariant: `hardware` is true only when the CPU
-/// has SSE4.2 (the only way to make one is `detect`), so the value equals
-/// [`crc32c_frame`]'s on every input.
+/// has SSE4.2 (the only way to make one is `detect`), so the value is the
+/// same whichever path computes it.
 #[derive(Clone, Copy, Debug)]
 pub struct FrameCrc {
     hardware: bool,
@@ -80,7 +67,7 @@ impl FrameCrc {
         FrameCrc { hardware: false }
     }
 
-    /// [`crc32c_frame`] of `seq` and `payload`.
+    /// The frame CRC of `seq` and `payload`.
     #[inline(always)]
     pub fn frame<const N: usize>(self, seq: u64, payload: &[u8; N]) -> u32 {
         #[cfg(target_arch = "x86_64")]
@@ -145,7 +132,7 @@ mod x86 {
         !state
     }
 
-    /// [`super::crc32c_frame`] with the instruction: one `crc32` for the
+    /// [`super::FrameCrc::frame`] with the instruction: one `crc32` for the
     /// sequence, then one per payload word (the loop has a constant trip
     /// count and is unrolled whole), then per remaining byte.
     ///
@@ -223,12 +210,10 @@ mod tests {
         fn frame_crc_equals_the_general_path(seq in any::<u64>(), data in proptest::collection::vec(any::<u8>(), 128)) {
             let general = |payload: &[u8]| crc32c_append(crc32c(&seq.to_le_bytes()), payload);
             let event: &[u8; 128] = data.as_slice().try_into().unwrap();
-            prop_assert_eq!(crc32c_frame(seq, event), general(event));
-            prop_assert_eq!(crc32c_frame(seq, event), crc32c::crc32c_append(crc32c::crc32c(&seq.to_le_bytes()), event));
+            let detected = FrameCrc::detect();
+            prop_assert_eq!(detected.frame(seq, event), crc32c::crc32c_append(crc32c::crc32c(&seq.to_le_bytes()), event));
             let odd: &[u8; 21] = data[..21].try_into().unwrap();
-            prop_assert_eq!(crc32c_frame(seq, odd), general(odd));
             let empty: &[u8; 0] = &[];
-            prop_assert_eq!(crc32c_frame(seq, empty), general(empty));
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("sse4.2") {
                 // SAFETY: SSE4.2 was detected just above.
@@ -236,7 +221,7 @@ mod tests {
                 prop_assert_eq!(hardware, general(event));
             }
             prop_assert_eq!(portable(crc32c(&seq.to_le_bytes()), event), general(event));
-            // The feature decided once gives the same value, either way.
+            // Both paths, the detected one and the portable one.
             for frame_crc in [FrameCrc::detect(), FrameCrc::portable()] {
                 prop_assert_eq!(frame_crc.frame(seq, event), general(event));
                 prop_assert_eq!(frame_crc.frame(seq, odd), general(odd));

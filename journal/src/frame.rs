@@ -57,8 +57,9 @@ pub fn encode_length_last_with(seq: u64, out: &mut [u8], write_payload: impl FnO
 /// [`encode_length_last_with`] for a payload size known at compile time,
 /// the frame handed over as its prefix and its payload: the same bytes,
 /// with no bounds check, the CRC over the sequence from a register and the
-/// payload's words unrolled ([`crc::crc32c_frame`]). The journal's
-/// per-record path.
+/// payload's words unrolled ([`crc::FrameCrc::frame`]), the CRC's CPU
+/// feature looked up on each call. The writer decides it once, at open, and
+/// calls [`encode_record_length_last_by`].
 #[inline(always)]
 pub fn encode_record_length_last<const N: usize>(
     seq: u64,
@@ -66,13 +67,7 @@ pub fn encode_record_length_last<const N: usize>(
     payload: &mut [u8; N],
     write_payload: impl FnOnce(&mut [u8; N]),
 ) {
-    const { assert!(N <= u32::MAX as usize, "a payload's length fits in u32") };
-    prefix[8..16].copy_from_slice(&seq.to_le_bytes());
-    write_payload(payload);
-    let crc = crc::crc32c_frame(seq, payload);
-    prefix[4..8].copy_from_slice(&crc.to_le_bytes());
-    std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
-    prefix[0..4].copy_from_slice(&(N as u32).to_le_bytes());
+    encode_record_length_last_by(crc::FrameCrc::detect(), seq, prefix, payload, write_payload);
 }
 
 /// [`encode_record_length_last`] with the CRC's CPU feature decided by the
