@@ -5,7 +5,13 @@
 //!
 //! A ring of a power-of-two number of slots, allocated once: front, push
 //! and drop are a mask and an add. Rows are read and updated in their
-//! slots, never copied out. Two ways to fill it:
+//! slots, never copied out. Filled here, the ring uses a window of its
+//! slots ([`WINDOW_SLOTS_FIRST`] at first) and doubles the window, in place,
+//! only when the rows held fill it: the rows held at once are usually a
+//! few dozen, and walking round all the slots `backtest.lookahead_rows_max`
+//! asks for (65,536 rows of ~190 bytes by default, 12 MB) missed the cache
+//! on every row (measured in `docs/performance.md`, "Fourteenth round: the
+//! read-ahead's window"). Two ways to fill it:
 //! - here (the driver reads the tape itself): [`ReadAhead::push_with`]
 //!   writes the next slot, and the driver makes the row's event in it
 //!   when the venue has seen the row (with the touch it left);
@@ -37,17 +43,23 @@ use std::sync::{Arc, Mutex};
 /// Rows the driver frees at once (one release store per batch).
 const RELEASE_EVERY_ROWS: usize = 64;
 
-/// A row of the read-ahead.
+/// Slots a read-ahead filled here uses at first (48 KiB of rows: it stays
+/// in the core's cache); the window doubles each time it is full, up to
+/// every slot.
+pub const WINDOW_SLOTS_FIRST: usize = 256;
+
+/// A row of the read-ahead: whole cache lines, the event on two of them.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
 pub struct Row {
-    pub record: TapeRecord,
-    /// The row's own time at the venue (exchange or local, by
-    /// `backtest.venue_time`), before the venue's clock holds it back.
-    pub venue_ns: u64,
     /// The row's engine event, touch and all: made when the venue sees
     /// the row (read here, with the touch the row left in the venue's
     /// book) or by the tape's thread (read ahead).
     pub event: Event,
+    pub record: TapeRecord,
+    /// The row's own time at the venue (exchange or local, by
+    /// `backtest.venue_time`), before the venue's clock holds it back.
+    pub venue_ns: u64,
 }
 
 /// What an empty slot holds.
@@ -185,10 +197,12 @@ pub enum Taken {
 /// Rows in tape order (see the module header).
 pub struct ReadAhead {
     slots: Arc<Slots>,
-    /// `slots.cells` and its mask, kept here: a slot's address without a
-    /// look through the `Arc` (the driver reaches a slot several times a
-    /// row).
+    /// `slots.cells`, kept here: a slot's address without a look through
+    /// the `Arc` (the driver reaches a slot several times a row).
     cells: *const UnsafeCell<Row>,
+    /// The window's slot count less one: every slot's (`slots.mask`) when
+    /// the tape's thread fills them; filled here, [`WINDOW_SLOTS_FIRST`]'s
+    /// at first, doubled by [`ReadAhead::grow`].
     mask: usize,
     /// Absolute index of the front row.
     head: usize,
@@ -214,9 +228,14 @@ impl ReadAhead {
     }
 
     fn over(slots: Arc<Slots>, ahead: bool) -> ReadAhead {
+        let mask = if ahead {
+            slots.mask
+        } else {
+            slots.mask.min(WINDOW_SLOTS_FIRST - 1)
+        };
         ReadAhead {
             cells: slots.cells.as_ptr(),
-            mask: slots.mask,
+            mask,
             slots,
             head: 0,
             len: 0,
@@ -276,14 +295,49 @@ impl ReadAhead {
         unsafe { &mut *self.cell(self.head.wrapping_add(index)) }
     }
 
-    /// Appends a row written in its slot by `fill` (filled here only).
+    /// Appends a row written in its slot by `fill` (filled here only);
+    /// there must be a free slot ([`ReadAhead::len`] below the capacity
+    /// asked for).
     #[inline]
     pub fn push_with(&mut self, fill: impl FnOnce(&mut Row)) {
         debug_assert!(!self.ahead, "the tape's thread fills this one");
         debug_assert!(self.len < self.slots.capacity(), "the read-ahead has room");
-        // SAFETY: as `at_mut`; the slot is past the rows held.
+        if self.len > self.mask {
+            self.grow();
+        }
+        // SAFETY: as `at_mut`; the slot is past the rows held, inside the
+        // window (`len <= mask` here).
         fill(unsafe { &mut *self.cell(self.head.wrapping_add(self.len)) });
         self.len += 1;
+    }
+
+    /// Doubles the full window, in place: a row at absolute index `i` lies
+    /// in slot `i & mask`; with the window doubled it lies in `i & (2 *
+    /// mask + 1)`, the same slot or the one `mask + 1` further, in the
+    /// half the window did not use. Rows move once per doubling (at most
+    /// `log2(capacity / WINDOW_SLOTS_FIRST)` times a run); nothing is
+    /// allocated.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let window = self.mask + 1;
+        debug_assert_eq!(self.len, window, "grown only when full");
+        debug_assert!(window < self.slots.capacity(), "room to grow");
+        for held in 0..self.len {
+            let index = self.head.wrapping_add(held);
+            if index & window != 0 {
+                let from = index & self.mask;
+                // SAFETY: filled here (no other thread touches the slots)
+                // and `&mut self`: `from` is in the window's first half and
+                // `from + window` in its second, both in bounds (the window
+                // doubled is at most every slot), never the same slot.
+                unsafe {
+                    let row = *(*self.cells.add(from)).get();
+                    *(*self.cells.add(from + window)).get() = row;
+                }
+            }
+        }
+        self.mask = 2 * window - 1;
     }
 
     /// Takes the rows the tape's thread published and the driver has not
@@ -410,6 +464,62 @@ mod tests {
             rows.drop_front();
         }
         assert!(rows.is_empty());
+    }
+
+    #[test]
+    fn the_window_doubles_in_place_keeping_tape_order() {
+        // Filled here, the ring starts on a window of its slots. Rows are
+        // pushed and dropped so the front sits at every offset of the
+        // window when it fills and doubles (three times: 256 → 2,048
+        // slots), and the rows held come out in tape order throughout.
+        let mut rows = ReadAhead::with_capacity(2_000);
+        assert_eq!(rows.slots.capacity(), 2_048);
+        assert_eq!(rows.mask + 1, WINDOW_SLOTS_FIRST);
+        let (mut next_in, mut next_out) = (0u64, 0u64);
+        // First walk the front round the first window a few times.
+        for _ in 0..1_000 {
+            push(&mut rows, next_in);
+            next_in += 1;
+            if rows.len() == 10 {
+                rows.drop_front();
+                next_out += 1;
+            }
+        }
+        for round in 0..40u64 {
+            // Hold up to 50 rows per round more than the last, then drop
+            // a few: the window fills with its front anywhere.
+            let hold = (round * 50 + 7).min(2_000) as usize;
+            while rows.len() < hold {
+                push(&mut rows, next_in);
+                next_in += 1;
+            }
+            for index in 0..rows.len() {
+                assert_eq!(
+                    rows.get(index).unwrap().record.ts_local_ns,
+                    next_out + index as u64
+                );
+            }
+            for _ in 0..(round % 5 + 1) {
+                rows.drop_front();
+                next_out += 1;
+            }
+        }
+        assert_eq!(rows.mask + 1, 2_048, "doubled up to every slot");
+    }
+
+    #[test]
+    fn a_window_that_never_fills_stays_small() {
+        // Sixty rows held at a time, 100,000 rows through: the ring walks
+        // round its first window only.
+        let mut rows = ReadAhead::with_capacity(1 << 16);
+        for ts in 0..100_000u64 {
+            push(&mut rows, ts);
+            if rows.len() == 60 {
+                assert_eq!(rows.front().unwrap().record.ts_local_ns, ts - 59);
+                rows.drop_front();
+            }
+        }
+        assert_eq!(rows.mask + 1, WINDOW_SLOTS_FIRST);
     }
 
     #[test]
