@@ -555,12 +555,27 @@ impl Event {
     /// encoding is the event's memory (`repr(C)`, every field where the
     /// encoding puts it: asserted at compile time), so it is one 128-byte
     /// copy instead of a store per field (the journal's per-event cost).
+    /// The flag is cleared in the 16 bytes that hold it before they are
+    /// stored, so every byte written comes from one store: the frame's CRC
+    /// reads the payload back at once, and an 8-byte load that needs two
+    /// stores (the copy's and a one-byte clear after it) cannot be
+    /// forwarded from them; it waited for both to reach the cache, whose
+    /// line the journal's buffer often had yet to fetch (measured in
+    /// `docs/performance.md`, "Fourteenth round: the read-ahead's window").
     #[inline]
     pub fn encode(&self, out: &mut [u8; EVENT_BYTES]) {
         #[cfg(target_endian = "little")]
         {
-            *out = *self.memory_bytes();
-            out[FLAGS_OFFSET] &= !FLAG_LAP_SAMPLE;
+            const FLAGS_CHUNK: usize = FLAGS_OFFSET / 16 * 16;
+            const KEEP: u128 = !((FLAG_LAP_SAMPLE as u128) << ((FLAGS_OFFSET - FLAGS_CHUNK) * 8));
+            let bytes = self.memory_bytes();
+            let (head, rest) = out.split_at_mut(FLAGS_CHUNK);
+            let (chunk, tail) = rest.split_at_mut(16);
+            head.copy_from_slice(&bytes[..FLAGS_CHUNK]);
+            let mut flags_chunk = [0u8; 16];
+            flags_chunk.copy_from_slice(&bytes[FLAGS_CHUNK..FLAGS_CHUNK + 16]);
+            chunk.copy_from_slice(&(u128::from_le_bytes(flags_chunk) & KEEP).to_le_bytes());
+            tail.copy_from_slice(&bytes[FLAGS_CHUNK + 16..]);
         }
         #[cfg(not(target_endian = "little"))]
         self.encode_by_field(out);
