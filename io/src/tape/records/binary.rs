@@ -38,8 +38,11 @@ pub const VERSION: u32 = 1;
 pub const RECORD_BYTES: usize = 48;
 /// Bytes of the fixed part of the header.
 const FIXED_HEADER_BYTES: usize = 24;
-/// Read-ahead of the reader.
-const READ_BUFFER_BYTES: usize = 1 << 20;
+/// Read-ahead of the reader: 64 KiB, so the records read in stay in the
+/// core's L2 until they are decoded (1 MiB left the first half evicted by
+/// the copy of the second: the decode waited on its loads; see
+/// `docs/performance.md`, "Fourteenth round: the read-ahead's window").
+const READ_BUFFER_BYTES: usize = 1 << 16;
 
 /// Whether `path` starts with the binary tape's magic.
 pub fn is_binary_tape(path: &Path) -> Result<bool, TapeError> {
