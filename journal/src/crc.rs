@@ -175,17 +175,21 @@ pub(crate) const fn x_pow_mod_p(n: u32) -> u32 {
 /// How the interleaved frame CRC splits a frame's `words` quadwords (the
 /// sequence, then the payload's whole words) into three lanes `(a, b, c)`,
 /// `a + b + c == words`: lane C, whose CRC feeds the final `crc32` without a
-/// carry-less multiply, carries two words more than A and B, so the three
-/// chains end about together (a multiply's latency is about two `crc32`s').
-/// 17 words (a 128-byte event) split 5 / 5 / 7.
+/// carry-less multiply, carries about five words more than A and B, so the
+/// three chains end about together (A's and B's states still pass two
+/// moves between register files, a multiply and two xors, ~11 cycles, about
+/// three `crc32`s, and C's last word waits for them). 17 words (a 128-byte
+/// event) split 4 / 4 / 9; the bench `frame_crc` compared 5 / 5 / 7 and
+/// 3 / 3 / 11 (`docs/performance.md`).
 pub(crate) const fn lanes(words: usize) -> (usize, usize, usize) {
-    let a = words.saturating_sub(2) / 3;
+    let a = words.saturating_sub(5) / 3;
     (a, a, words - 2 * a)
 }
 
-/// Fewest quadwords the interleaved path splits; shorter frames take the
-/// serial chain (nothing to gain from three lanes of one word).
-pub(crate) const INTERLEAVE_WORDS_MIN: usize = 6;
+/// Fewest quadwords the interleaved path splits (lanes of at least one,
+/// one and six words); shorter frames take the serial chain, too short for
+/// the join to pay.
+pub(crate) const INTERLEAVE_WORDS_MIN: usize = 8;
 
 /// The fallback on CPUs without the instruction: the crate's own choice.
 #[inline]
@@ -461,9 +465,10 @@ mod tests {
         check_size::<0>(frame_crc, seq, data)?;
         check_size::<8>(frame_crc, seq, data)?;
         check_size::<21>(frame_crc, seq, data)?;
-        check_size::<39>(frame_crc, seq, data)?;
         check_size::<40>(frame_crc, seq, data)?;
-        check_size::<47>(frame_crc, seq, data)?;
+        check_size::<55>(frame_crc, seq, data)?;
+        check_size::<56>(frame_crc, seq, data)?;
+        check_size::<63>(frame_crc, seq, data)?;
         check_size::<127>(frame_crc, seq, data)?;
         check_size::<136>(frame_crc, seq, data)?;
         check_size::<200>(frame_crc, seq, data)?;
@@ -481,10 +486,10 @@ mod tests {
         assert_eq!(x_pow_mod_p(33), 0x82F6_3B78 >> 1);
     }
 
-    // The lanes cover every word, and a 128-byte event splits 5 / 5 / 7.
+    // The lanes cover every word, and a 128-byte event splits 4 / 4 / 9.
     #[test]
     fn lanes_cover_every_word() {
-        assert_eq!(lanes(17), (5, 5, 7));
+        assert_eq!(lanes(17), (4, 4, 9));
         for words in INTERLEAVE_WORDS_MIN..64 {
             let (a, b, c) = lanes(words);
             assert_eq!(a + b + c, words, "{words} words");
