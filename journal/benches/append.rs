@@ -13,31 +13,20 @@
 //! the next one warmed up with a few thousand appends).
 //!
 //! Run: `cargo bench -p genesis-journal --bench append -- --warm-up-time 1 --measurement-time 3`
-#![allow(unsafe_code)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use genesis_journal::{JournalConfig, Writer};
 use std::hint::black_box;
 use std::time::Duration;
 
+mod common;
+use common::thread_cpu;
+
 const RECORD_BYTES: usize = 128;
 const APPENDS_PER_JOURNAL: u64 = 1_000_000;
 /// Appends made after open and before timing: the first touch of the write
 /// buffer's pages is start-up, not the hot path.
 const WARM_UP_APPENDS: u64 = 4096;
-
-/// CPU time consumed so far by the calling thread.
-fn thread_cpu() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `clock_gettime` writes one `timespec` through a pointer to a
-    // live, properly aligned local; the clock id is a valid constant.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID is available on Linux");
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
 
 fn fresh_writer(segment_size_bytes: u64) -> (tempfile::TempDir, Writer) {
     let shm = std::path::Path::new("/dev/shm");

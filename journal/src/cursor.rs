@@ -10,6 +10,7 @@
 //! sequences between are missing: that is an error naming the gap, never
 //! the quiet end of the log.
 
+use crate::crc::FrameCrc;
 use crate::layout::Layout;
 use crate::naming::{self, SegmentFile};
 use crate::scan;
@@ -44,6 +45,8 @@ pub(crate) struct Cursor {
     /// Slot of the first frame in `buffer`, and how many frames it holds.
     buffer_slot_first: u64,
     buffer_frames: u64,
+    /// The frame CRC's CPU features, looked at once at open.
+    frame_crc: FrameCrc,
 }
 
 impl Cursor {
@@ -59,6 +62,7 @@ impl Cursor {
             buffer_bytes_max,
             buffer_slot_first: 0,
             buffer_frames: 0,
+            frame_crc: FrameCrc::detect(),
         };
         let segments = naming::list_all_segments(dir)?;
         let holder = segments.iter().rev().find(|s| s.seq_first <= seq);
@@ -127,7 +131,7 @@ impl Cursor {
                 self.fill(slot_index)?;
             }
             let frame = self.frame_at(slot_index);
-            return Ok(match slot::judge(frame, self.seq_next) {
+            return Ok(match slot::judge_by(self.frame_crc, frame, self.seq_next) {
                 SlotState::Valid => Step::Record,
                 SlotState::Empty => Step::Empty,
                 SlotState::Damaged(damage) => Step::Damaged(damage),
@@ -174,7 +178,7 @@ impl Cursor {
             return Ok(false);
         }
         let frame = self.frame_at(slot_index + 1);
-        Ok(slot::judge(frame, self.seq_next + 1) == SlotState::Valid)
+        Ok(slot::judge_by(self.frame_crc, frame, self.seq_next + 1) == SlotState::Valid)
     }
 
     /// Whether any byte after the cursor's slot, to the end of its segment,

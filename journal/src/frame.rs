@@ -176,21 +176,26 @@ mod tests {
             let slot: &mut [u8; N] = rest.try_into().unwrap();
             encode_record_length_last(seq, prefix, slot, |slot| slot.copy_from_slice(&payload));
             assert_eq!(fixed, general, "payload of {N} bytes, sequence {seq}");
-            // The writer's form, the CRC's CPU feature decided once.
-            let mut by = vec![0xEEu8; FRAME_PREFIX_BYTES + N];
-            let (prefix, rest) = by.split_first_chunk_mut::<FRAME_PREFIX_BYTES>().unwrap();
-            let slot: &mut [u8; N] = rest.try_into().unwrap();
-            let frame_crc = crc::FrameCrc::detect();
-            encode_record_length_last_by(frame_crc, seq, prefix, slot, |slot| {
-                slot.copy_from_slice(&payload)
-            });
-            assert_eq!(
-                by, general,
-                "payload of {N} bytes, sequence {seq}, by the writer's form"
-            );
+            // The writer's form, the CRC's CPU features decided once, on
+            // every path this CPU has (portable, serial, interleaved).
+            for frame_crc in crc::FrameCrc::every_path() {
+                let mut by = vec![0xEEu8; FRAME_PREFIX_BYTES + N];
+                let (prefix, rest) = by.split_first_chunk_mut::<FRAME_PREFIX_BYTES>().unwrap();
+                let slot: &mut [u8; N] = rest.try_into().unwrap();
+                encode_record_length_last_by(frame_crc, seq, prefix, slot, |slot| {
+                    slot.copy_from_slice(&payload)
+                });
+                assert_eq!(
+                    by,
+                    general,
+                    "payload of {N} bytes, sequence {seq}, by the writer's form on the {} path",
+                    frame_crc.name()
+                );
+            }
         }
         check::<128>(1);
         check::<128>(u64::MAX - 3);
+        check::<64>(1 << 40);
         check::<21>(77);
         check::<8>(5);
     }

@@ -67,6 +67,7 @@ pub use archive::{archive, archive_bounded, ArchivePolicy, ArchiveReport, HeldBa
 pub use config::{
     ClosedCheck, Durability, JournalConfig, Preallocate, WriteMode, WRITE_THREAD_BUFFERS_DEFAULT,
 };
+pub use crc::FrameCrc;
 pub use error::JournalError;
 pub use frame::{FRAME_OVERHEAD_BYTES, FRAME_PREFIX_BYTES};
 pub use layout::Layout;

@@ -6,6 +6,7 @@
 //! thread; the chunk buffer is the caller's, so memory stays bounded by one
 //! chunk whatever the segment size.
 
+use crate::crc::FrameCrc;
 use crate::layout::Layout;
 use crate::segment_header::{SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::slot::{self, SlotState};
@@ -77,6 +78,7 @@ pub(crate) fn for_each_slot(
     let slots_wanted = slot_range.end.saturating_sub(slot_range.start);
     let chunk_frames = (SCAN_CHUNK_BYTES / frame_bytes).clamp(1, slots_wanted.max(1) as usize);
     buffer.resize(chunk_frames * frame_bytes, 0);
+    let frame_crc = FrameCrc::detect();
     let mut slot_index = slot_range.start;
     while slot_index < slot_range.end {
         let frames = chunk_frames.min((slot_range.end - slot_index) as usize);
@@ -86,7 +88,7 @@ pub(crate) fn for_each_slot(
             .map_err(JournalError::io(path, "read segment"))?;
         chunk[got..].fill(0);
         for frame in chunk.chunks_exact(frame_bytes) {
-            let state = slot::judge(frame, seq_first + slot_index);
+            let state = slot::judge_by(frame_crc, frame, seq_first + slot_index);
             if on_slot(slot_index, state, frame).is_break() {
                 return Ok(());
             }

@@ -7,6 +7,7 @@
 //! whose length word is zero but which holds other bytes is damage (or a
 //! frame caught mid-write by a live reader), never the clean end.
 
+use crate::crc::FrameCrc;
 use crate::frame::{self, FRAME_PREFIX_BYTES};
 
 /// Why a slot is not a valid record. `Copy`, so judging never allocates.
@@ -55,6 +56,15 @@ pub enum SlotState {
 /// Judges the frame in `bytes` (exactly one frame) against the sequence its slot must hold.
 #[inline]
 pub fn judge(bytes: &[u8], seq_expected: u64) -> SlotState {
+    judge_by(FrameCrc::detect(), bytes, seq_expected)
+}
+
+/// [`judge`] with the CRC's CPU features decided by the caller, once
+/// ([`FrameCrc`]): the readers that judge slot after slot (the cursor under
+/// the range reader and the tailer, the segment scans) keep one, and a
+/// record-sized payload's CRC takes the writer's fixed-size path.
+#[inline]
+pub(crate) fn judge_by(frame_crc: FrameCrc, bytes: &[u8], seq_expected: u64) -> SlotState {
     debug_assert!(bytes.len() > FRAME_PREFIX_BYTES);
     let prefix = frame::decode_prefix(bytes[..FRAME_PREFIX_BYTES].try_into().expect("16 bytes"));
     if prefix.length == 0 {
@@ -70,7 +80,7 @@ pub fn judge(bytes: &[u8], seq_expected: u64) -> SlotState {
             length_found: prefix.length,
         });
     }
-    if prefix.crc != crc32c::crc32c(&bytes[8..]) {
+    if prefix.crc != frame_crc.frame_of(prefix.seq, payload) {
         return SlotState::Damaged(SlotDamage::CrcMismatch);
     }
     if prefix.seq != seq_expected {
@@ -116,6 +126,35 @@ mod tests {
             judge(&frame(3), 4),
             SlotState::Damaged(SlotDamage::SequenceMismatch { seq_found: 3 })
         );
+    }
+
+    // An event-sized frame (the readers' fixed-size CRC path) is valid in
+    // its slot and a CRC mismatch with any one payload bit flipped, on every
+    // path this CPU has.
+    #[test]
+    fn event_sized_frames_are_judged_on_every_path() {
+        for size in [128usize, 64] {
+            let payload: Vec<u8> = (0..size).map(|i| (i * 29 + 3) as u8).collect();
+            let mut bytes = vec![0u8; FRAME_PREFIX_BYTES + size];
+            frame::encode(77, &payload, &mut bytes);
+            for frame_crc in FrameCrc::every_path() {
+                let path = frame_crc.name();
+                assert_eq!(
+                    judge_by(frame_crc, &bytes, 77),
+                    SlotState::Valid,
+                    "{size} bytes, {path}"
+                );
+                for bit in [0, 8 * 8 + 5, 8 * (8 + size) - 1] {
+                    let mut damaged = bytes.clone();
+                    damaged[8 + bit / 8] ^= 1 << (bit % 8);
+                    assert_eq!(
+                        judge_by(frame_crc, &damaged, 77),
+                        SlotState::Damaged(SlotDamage::CrcMismatch),
+                        "{size} bytes, {path}, bit {bit} of sequence and payload"
+                    );
+                }
+            }
+        }
     }
 
     // A frame whose body arrived but whose length word did not is damage, not the end.
