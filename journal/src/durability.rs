@@ -26,6 +26,82 @@ pub(crate) struct SyncTarget {
     pub seq_first: u64,
     pub file: File,
     pub path: PathBuf,
+    /// The CRC32C of the body's bytes written so far, from its first
+    /// byte, when every write since the segment was made went on where the
+    /// last one ended: what the seal needs, without reading the closed
+    /// segment back ([`SyncTarget::body_crc_if_whole`]).
+    body: Mutex<BodyCrc>,
+}
+
+/// The body written so far: its CRC and where the next write must start
+/// for the CRC to go on (`UNKNOWN`: not from the start, or not in order).
+#[derive(Clone, Copy)]
+struct BodyCrc {
+    next_offset: u64,
+    crc: u32,
+}
+
+impl BodyCrc {
+    const UNKNOWN: u64 = u64::MAX;
+}
+
+/// Zeros for the body's unwritten tail (past the last slot).
+static ZEROS: [u8; 4096] = [0; 4096];
+
+impl SyncTarget {
+    /// A segment made empty here: its body's CRC is followed from
+    /// `body_offset`, its first byte.
+    pub fn fresh(seq_first: u64, file: File, path: PathBuf, body_offset: u64) -> SyncTarget {
+        SyncTarget::with_body(seq_first, file, path, body_offset)
+    }
+
+    /// A segment that already holds records (reopened): its seal reads it.
+    pub fn existing(seq_first: u64, file: File, path: PathBuf) -> SyncTarget {
+        SyncTarget::with_body(seq_first, file, path, BodyCrc::UNKNOWN)
+    }
+
+    fn with_body(seq_first: u64, file: File, path: PathBuf, next_offset: u64) -> SyncTarget {
+        SyncTarget {
+            seq_first,
+            file,
+            path,
+            body: Mutex::new(BodyCrc {
+                next_offset,
+                crc: 0,
+            }),
+        }
+    }
+
+    /// `bytes` were written at `offset`: the body's CRC goes on if they
+    /// start where the last write ended, and is given up otherwise.
+    pub fn note_written(&self, offset: u64, bytes: &[u8]) {
+        let mut body = self.body.lock().unwrap_or_else(|p| p.into_inner());
+        if body.next_offset == offset {
+            body.crc = crc32c::crc32c_append(body.crc, bytes);
+            body.next_offset += bytes.len() as u64;
+        } else {
+            body.next_offset = BodyCrc::UNKNOWN;
+        }
+    }
+
+    /// The CRC32C of the whole body (`body_offset..segment_bytes`, as
+    /// `scan::body_crc` reads it) when the writes covered it in order from
+    /// its start up to `written_end` (the end of the last slot); the bytes
+    /// past that were never written and read as zeros. `None` otherwise.
+    pub fn body_crc_if_whole(&self, written_end: u64, segment_bytes: u64) -> Option<u32> {
+        let body = *self.body.lock().unwrap_or_else(|p| p.into_inner());
+        if body.next_offset != written_end || written_end > segment_bytes {
+            return None;
+        }
+        let mut crc = body.crc;
+        let mut tail = segment_bytes - written_end;
+        while tail > 0 {
+            let len = tail.min(ZEROS.len() as u64) as usize;
+            crc = crc32c::crc32c_append(crc, &ZEROS[..len]);
+            tail -= len as u64;
+        }
+        Some(crc)
+    }
 }
 
 struct Registered {
@@ -46,6 +122,9 @@ pub(crate) struct SyncShared {
     /// Last sequence of the newest sealed segment (0: none sealed by this
     /// writer yet). Raised by the preallocating helper after each seal.
     pub sealed_seq: AtomicU64,
+    /// Seals whose body CRC was read back from the closed segment, not
+    /// followed as it was written (a memory map, a reopened segment).
+    pub seals_read_back: AtomicU64,
     /// Returns from the group-commit thread's park (timeouts and unparks).
     pub sync_wakeups: AtomicU64,
     /// Successful syncs so far. Each one's writeback write-protected the
@@ -84,6 +163,7 @@ impl SyncShared {
             durable_seq: Arc::new(AtomicU64::new(durable)),
             stop: AtomicBool::new(false),
             sealed_seq: AtomicU64::new(0),
+            seals_read_back: AtomicU64::new(0),
             sync_wakeups: AtomicU64::new(0),
             sync_epoch: AtomicU64::new(0),
             syncing: AtomicBool::new(false),
@@ -265,11 +345,11 @@ mod tests {
 
     fn target(dir: &Path, seq_first: u64) -> Arc<SyncTarget> {
         let path = dir.join(format!("{seq_first}.seg"));
-        Arc::new(SyncTarget {
+        Arc::new(SyncTarget::existing(
             seq_first,
-            file: File::create(&path).unwrap(),
+            File::create(&path).unwrap(),
             path,
-        })
+        ))
     }
 
     // A successful sync publishes the target and forgets segments wholly below it.

@@ -27,6 +27,7 @@ use crate::layout::Layout;
 use crate::naming;
 use crate::scan;
 use crate::seal::{self, Seal};
+use crate::segment_header::SEGMENT_HEADER_BYTES;
 use crate::sys;
 use crate::sys::map::{MapWriter, SegmentMap};
 use crate::window;
@@ -103,11 +104,12 @@ pub(crate) fn prepare_segment(
         seq_first,
         tmp_path,
         populated_bytes,
-        target: Arc::new(SyncTarget {
+        target: Arc::new(SyncTarget::fresh(
             seq_first,
             file,
-            path: naming::segment_path(dir, seq_first),
-        }),
+            naming::segment_path(dir, seq_first),
+            SEGMENT_HEADER_BYTES as u64,
+        )),
         map,
     })
 }
@@ -155,6 +157,8 @@ pub(crate) struct Sealer {
     seals: File,
     seals_path: PathBuf,
     buffer: Vec<u8>,
+    /// Seals that read their segment's body back.
+    read_back: u64,
 }
 
 impl Sealer {
@@ -171,6 +175,7 @@ impl Sealer {
             // minutes into a run, and a 4 MiB buffer taken then showed up
             // as resident-memory growth in the soak.
             buffer: touched(SEAL_CHUNK_BYTES),
+            read_back: 0,
         })
     }
 
@@ -190,11 +195,23 @@ impl Sealer {
                 .map_err(JournalError::io(&self.dir_path, "fsync folder"))?;
         }
         let header = scan::read_header(&target.file, path)?;
-        let body_crc = scan::body_crc(&target.file, path, &self.layout, &mut self.buffer)?
-            .ok_or_else(|| JournalError::Layout {
-                path: path.clone(),
-                reason: "the closed segment is shorter than its header says".into(),
-            })?;
+        // Followed as the segment was written (every `pwrite` in order,
+        // the whole body): no read of the closed segment. Otherwise (a
+        // memory map, a segment reopened part-written) it is read back.
+        let written_end = self.layout.slot_offset(self.layout.slots_per_segment);
+        let followed = target.body_crc_if_whole(written_end, self.layout.segment_size_bytes);
+        let body_crc = match followed {
+            Some(crc) => crc,
+            None => {
+                self.read_back += 1;
+                scan::body_crc(&target.file, path, &self.layout, &mut self.buffer)?.ok_or_else(
+                    || JournalError::Layout {
+                        path: path.clone(),
+                        reason: "the closed segment is shorter than its header says".into(),
+                    },
+                )?
+            }
+        };
         let seal = Seal::of_full_segment(&self.layout, target.seq_first, header.crc(), body_crc);
         seal::append(&mut self.seals, &self.seals_path, &seal, self.sync)?;
         Ok(seal.seq_last)
@@ -219,7 +236,11 @@ fn helper_loop(
             }
             Job::Seal { target, map } => {
                 drop(map);
-                match sealer.seal(&target) {
+                let sealed = sealer.seal(&target);
+                shared
+                    .seals_read_back
+                    .store(sealer.read_back, Ordering::Relaxed);
+                match sealed {
                     Ok(seq_last) => shared.sealed_seq.store(seq_last, Ordering::Release),
                     Err(err) => {
                         shared.stop(

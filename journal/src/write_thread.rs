@@ -290,6 +290,7 @@ fn write_loop(
                 .write_all_at(&job.bytes[..job.len], job.offset)
             {
                 Ok(()) => {
+                    job.target.note_written(job.offset, &job.bytes[..job.len]);
                     shared.written_seq.store(job.seq_last, Ordering::Release);
                     if job.seq_last - seq_nudged >= nudge.records {
                         seq_nudged = job.seq_last;
@@ -335,17 +336,17 @@ mod tests {
     fn writes_in_order_and_publishes_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seg");
-        let target = Arc::new(SyncTarget {
-            seq_first: 1,
-            file: File::options()
+        let target = Arc::new(SyncTarget::existing(
+            1,
+            File::options()
                 .create(true)
                 .truncate(true)
                 .read(true)
                 .write(true)
                 .open(&path)
                 .unwrap(),
-            path: path.clone(),
-        });
+            path.clone(),
+        ));
         let shared = shared(dir.path());
         let (mut thread, mut buffer) =
             WriteThread::spawn(dir.path(), 2, 4, shared.clone(), no_nudge()).unwrap();
@@ -377,11 +378,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("read-only.seg");
         std::fs::write(&path, b"").unwrap();
-        let target = Arc::new(SyncTarget {
-            seq_first: 1,
-            file: File::open(&path).unwrap(),
-            path: path.clone(),
-        });
+        let target = Arc::new(SyncTarget::existing(
+            1,
+            File::open(&path).unwrap(),
+            path.clone(),
+        ));
         let shared = shared(dir.path());
         let (mut thread, mut buffer) =
             WriteThread::spawn(dir.path(), 2, 8, shared.clone(), no_nudge()).unwrap();

@@ -425,6 +425,7 @@ impl Writer {
             .file
             .write_all_at(&self.buffer[..self.buffer_len], offset)
             .map_err(JournalError::io(&target.path, "write"))?;
+        target.note_written(offset, &self.buffer[..self.buffer_len]);
         self.buffer_len = 0;
         self.room = self.free_room();
         self.published(self.seq_next - 1);
@@ -614,6 +615,13 @@ impl Writer {
     pub fn rollover_waits(&self) -> u64 {
         self.prealloc.rollover_waits
     }
+
+    /// Seals so far whose body CRC was read back from the closed segment
+    /// (`WriteMode::Mmap`, or the segment open reopened part-written);
+    /// with `pwrite`s it is followed as the segment is written.
+    pub fn seals_read_back(&self) -> u64 {
+        self.shared.seals_read_back.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for Writer {
@@ -757,11 +765,11 @@ fn reopen_newest(
         closed: ClosedCheckReport::default(),
     };
     let active = Active {
-        target: Arc::new(SyncTarget {
-            seq_first: newest.seq_first,
+        target: Arc::new(SyncTarget::existing(
+            newest.seq_first,
             file,
-            path: newest.path.clone(),
-        }),
+            newest.path.clone(),
+        )),
         map,
     };
     Ok((active, end.slot_end, 0, report))

@@ -192,3 +192,42 @@ fn write_thread_with_the_map_is_refused() {
     let err = Writer::open(&config).err().expect("refused").to_string();
     assert!(err.contains("pwrite"), "{err}");
 }
+
+// A seal's body CRC is followed as the segment is written, so sealing does
+// not read the closed segment back, on the `pwrite` paths (the writer's
+// own, and a write thread); a memory map's seals read it. Either way a
+// reopen that reads every byte of every closed segment finds each one
+// matching its seal.
+#[test]
+fn seals_follow_the_written_body_and_match_a_full_read() {
+    for (mode, buffers, read_back) in [
+        (WriteMode::Pwrite, 0, false),
+        (WriteMode::Pwrite, 2, false),
+        (WriteMode::Mmap, 0, true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(dir.path(), 16, mode, Durability::None);
+        config.write_thread_buffers = buffers;
+        let (mut writer, _) = Writer::open(&config).unwrap();
+        for _ in 0..200 {
+            let seq = writer.seq_next();
+            writer.append(&payload(seq)).unwrap();
+            if seq.is_multiple_of(7) {
+                writer.flush().unwrap();
+            }
+        }
+        // Twelve full segments: the last closed one ends at 192.
+        wait_for("the twelfth seal", DEADLINE, || writer.seq_sealed() == 192);
+        let expected = if read_back { 12 } else { 0 };
+        assert_eq!(
+            writer.seals_read_back(),
+            expected,
+            "{mode:?}, {buffers} buffers"
+        );
+        writer.close().unwrap();
+        config.closed_check = genesis_journal::ClosedCheck::Full;
+        let (_, report) = Writer::open(&config).unwrap();
+        assert_eq!(report.closed.segments_read, 12, "{mode:?}: every byte read");
+        assert_eq!(report.closed.sealed_now, 0, "{mode:?}: every seal matched");
+    }
+}
