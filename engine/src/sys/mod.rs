@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn a_thread_made_idle_reports_the_policy_and_comes_back() {
         std::thread::spawn(|| {
-            lower_thread_priority(7).unwrap();
+            lower_thread_priority(10).unwrap();
             set_thread_idle().unwrap();
             assert_eq!(thread_policy(0).unwrap(), (libc::SCHED_IDLE, 0));
             match set_thread_normal() {
@@ -430,7 +430,7 @@ mod tests {
                     assert_eq!(thread_policy(0).unwrap(), (libc::SCHED_OTHER, 0));
                     // SAFETY: getpriority reads the calling thread's nice value.
                     let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-                    assert_eq!(nice, 7);
+                    assert_eq!(nice, 10);
                     check_idle_reversible(10).unwrap();
                 }
                 Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
