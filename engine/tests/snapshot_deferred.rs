@@ -37,8 +37,7 @@ fn flat_out_config(dir: &std::path::Path) -> genesis_engine::config::Config {
 
 // The deferred thread wakes at most once per second of the run (plus its
 // first and last park), versus once per poll (about 1,000 a second) for a
-// live follower; at the end it has followed every event, never having run
-// SCHED_IDLE (that is for a live follower while the run goes on).
+// live follower; at the end it has followed every event.
 #[test]
 #[allow(clippy::disallowed_methods)] // the test's own clock bounds the wake-ups
 fn a_deferred_snapshot_thread_sleeps_through_the_run_then_catches_up() {
@@ -59,10 +58,6 @@ fn a_deferred_snapshot_thread_sleeps_through_the_run_then_catches_up() {
     assert!(
         snapshots.deferred.is_some(),
         "the report says it was deferred"
-    );
-    assert!(
-        !snapshots.ran_idle && snapshots.priority_raises_behind == 0,
-        "a deferred thread only follows after the run, at normal priority: {snapshots:?}"
     );
     assert!(
         snapshots.wakeups_while_running <= elapsed_s + 2,

@@ -10,10 +10,9 @@
 //! the snapshots of the run (state that disagrees with the journal is never
 //! written). The hot path does nothing for snapshots: the follower reads the
 //! journal's page cache through a `Tailer`, on a thread of its own that
-//! runs `SCHED_IDLE` (nice 10 while it is behind and starved, and once the
-//! run has stopped; see [`super::priority`]) and sleeps 1 ms each time it
-//! reaches the journal's end, so at 100 k events/s it wakes about 1,000
-//! times a second and replays about 100 events each time.
+//! lowers its priority and sleeps 1 ms each time it reaches the journal's
+//! end, so at 100 k events/s it wakes about 1,000 times a second and
+//! replays about 100 events each time.
 //!
 //! A snapshot's payload (hundreds of KiB, growing for many minutes as the
 //! replica's id memories fill) is mapped on its own and unmapped when
@@ -40,7 +39,6 @@
 //! Owning thread: the snapshot thread ([`spawn`]); in tests, the caller.
 
 use super::file::{SnapshotMeta, StartSnapshot};
-use super::priority::{Class, Priority};
 use super::store::SnapshotStore;
 use crate::event::{Event, EVENT_BYTES};
 use crate::replay::Replayer;
@@ -61,8 +59,6 @@ const IDLE_SLEEP: Duration = Duration::from_millis(1);
 /// Longest park of a deferred thread: it only bounds a wake-up lost to a
 /// bug, since `finish` unparks it.
 const DEFERRED_PARK_MAX: Duration = Duration::from_secs(1);
-/// The follower's nice value (also while not `SCHED_IDLE`).
-const FOLLOWER_NICE: i32 = 10;
 /// How long, once the run stopped, the thread may take to reach the
 /// journal's end (a shutdown never waits longer on it).
 pub const FINISH_DEADLINE: Duration = Duration::from_secs(10);
@@ -99,11 +95,6 @@ pub struct FollowerReport {
     /// Times the thread woke while the run went on (polls, or returns
     /// from its park when deferred).
     pub wakeups_while_running: u64,
-    /// Whether the thread ran `SCHED_IDLE` at some point (see `priority`).
-    pub ran_idle: bool,
-    /// Times it went back to normal priority because it was behind and
-    /// starved (`priority::STARVED_SHARE`).
-    pub priority_raises_behind: u64,
 }
 
 pub struct Follower {
@@ -432,10 +423,9 @@ fn follow(
     end: &AtomicU64,
     finish_deadline_ms: &AtomicU64,
 ) -> FollowerReport {
-    if let Err(err) = crate::sys::lower_thread_priority(FOLLOWER_NICE) {
+    if let Err(err) = crate::sys::lower_thread_priority(10) {
         tracing::debug!(%err, "the snapshot thread keeps its priority");
     }
-    let mut priority = Priority::new(follower.report.deferred.is_none() && idle_reversible());
     if let Some(start) = follower.start_snapshot.take() {
         follower.write_start(&start);
     }
@@ -471,11 +461,6 @@ fn follow(
         if seq_last == RUNNING {
             follower.report.wakeups_while_running += 1;
         }
-        let behind = applied >= POLL_RECORDS_MAX;
-        let cpu_ns = crate::sys::thread_cpu_ns().unwrap_or(0);
-        if let Some(class) = priority.after_poll(behind, seq_last != RUNNING, now, cpu_ns) {
-            switch_class(&mut priority, class, &mut follower.report);
-        }
         // Only a full budget means the follower is behind. A poll that
         // drained the journal sleeps even when it applied records: going
         // straight back for the one or two written meanwhile costs a read
@@ -486,39 +471,5 @@ fn follow(
             std::thread::sleep(IDLE_SLEEP);
         }
     }
-    follower.report.priority_raises_behind = priority.raises_behind;
     follower.report
-}
-
-/// Whether this process may put the follower in `SCHED_IDLE` and take it
-/// out again (root, CAP_SYS_NICE or a high enough `RLIMIT_NICE`).
-fn idle_reversible() -> bool {
-    match crate::sys::check_idle_reversible(FOLLOWER_NICE) {
-        Ok(()) => true,
-        Err(err) => {
-            tracing::debug!(%err, "the snapshot thread stays at nice {FOLLOWER_NICE}: it could not leave SCHED_IDLE");
-            false
-        }
-    }
-}
-
-/// Applies a class change; a refusal leaves the thread normal for the rest
-/// of the run.
-fn switch_class(priority: &mut Priority, class: Class, report: &mut FollowerReport) {
-    let result = match class {
-        Class::Idle => crate::sys::set_thread_idle(),
-        Class::Normal => crate::sys::set_thread_normal(),
-    };
-    match result {
-        Ok(()) => {
-            if class == Class::Idle {
-                report.ran_idle = true;
-            }
-        }
-        Err(err) => {
-            tracing::warn!(%err, ?class, "the snapshot thread could not change its scheduling class; it stays normal");
-            priority.disallow_idle();
-            let _ = crate::sys::set_thread_normal();
-        }
-    }
 }

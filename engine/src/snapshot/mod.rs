@@ -6,7 +6,6 @@
 //! - [`start_record`]: how each run's state began (`<journal>/start-<seq>.json`).
 //! - [`history`]: the recorded runs, and the walk that rebuilds state across them.
 //! - [`follower`]: the snapshot thread, a replica of the stages following the journal.
-//! - [`priority`]: that thread's scheduling class (`SCHED_IDLE` while it keeps up).
 //!
 //! The stage state itself is `replay::state`. `docs/restart.md` says what a
 //! restart recovers, from where, and how each part is proved.
@@ -16,7 +15,6 @@ pub mod file;
 pub mod fingerprint;
 pub mod follower;
 pub mod history;
-pub mod priority;
 pub mod start_record;
 pub mod store;
 

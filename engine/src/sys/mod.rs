@@ -72,60 +72,6 @@ pub fn set_thread_fifo(priority: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Makes the calling thread `SCHED_IDLE`: it runs only on a CPU no normal
-/// (CFS) thread wants, and the scheduler places a waking thread on a CPU
-/// that runs only such threads as it would on an idle one. For a helper
-/// thread whose work may wait while the pipeline's threads want the cores.
-/// Leaving it again needs [`check_idle_reversible`].
-pub fn set_thread_idle() -> io::Result<()> {
-    set_thread_policy(libc::SCHED_IDLE)
-}
-
-/// Returns the calling thread to `SCHED_OTHER`, keeping its nice value.
-/// From `SCHED_IDLE` Linux allows this only with CAP_SYS_NICE or an
-/// `RLIMIT_NICE` that would permit that nice value; EPERM otherwise.
-pub fn set_thread_normal() -> io::Result<()> {
-    set_thread_policy(libc::SCHED_OTHER)
-}
-
-fn set_thread_policy(policy: libc::c_int) -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread (Linux applies the policy per
-    // thread); `param` is a valid sched_param read during the call only.
-    if unsafe { libc::sched_setscheduler(0, policy, &param) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Whether a thread of this process at `nice` may go `SCHED_IDLE` and come
-/// back to `SCHED_OTHER`: tried on a short-lived thread of its own, so no
-/// thread of the run changes. Err holds the system's refusal.
-pub fn check_idle_reversible(nice: i32) -> io::Result<()> {
-    std::thread::Builder::new()
-        .name("idle-check".into())
-        .spawn(move || {
-            lower_thread_priority(nice)?;
-            set_thread_idle()?;
-            set_thread_normal()
-        })?
-        .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the idle-policy check thread panicked")))
-}
-
-/// CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`), in ns.
-pub fn thread_cpu_ns() -> io::Result<u64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
-}
-
 /// Scheduling policy of thread `tid` of this process (0: the calling
 /// thread), as `sched_getscheduler` returns it (`libc::SCHED_OTHER`,
 /// `libc::SCHED_FIFO`, ...), with its real-time priority (0 for normal threads).
@@ -409,37 +355,6 @@ mod tests {
                     );
                     eprintln!("skipped: SCHED_FIFO not permitted here ({err})");
                     assert!(check_fifo_allowed(3).is_err());
-                }
-                Err(err) => panic!("sched_setscheduler: {err}"),
-            }
-        })
-        .join()
-        .unwrap();
-    }
-
-    // A thread made SCHED_IDLE reports it; back to SCHED_OTHER (when this
-    // process may: root, as in CI) it keeps the nice value it had.
-    #[test]
-    fn a_thread_made_idle_reports_the_policy_and_comes_back() {
-        std::thread::spawn(|| {
-            lower_thread_priority(10).unwrap();
-            set_thread_idle().unwrap();
-            assert_eq!(thread_policy(0).unwrap(), (libc::SCHED_IDLE, 0));
-            match set_thread_normal() {
-                Ok(()) => {
-                    assert_eq!(thread_policy(0).unwrap(), (libc::SCHED_OTHER, 0));
-                    // SAFETY: getpriority reads the calling thread's nice value.
-                    let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-                    assert_eq!(nice, 10);
-                    check_idle_reversible(10).unwrap();
-                }
-                Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
-                    assert!(
-                        std::env::var_os("CI").is_none(),
-                        "CI runs as root and must be able to leave SCHED_IDLE: {err}"
-                    );
-                    eprintln!("skipped: leaving SCHED_IDLE not permitted here ({err})");
-                    assert!(check_idle_reversible(10).is_err());
                 }
                 Err(err) => panic!("sched_setscheduler: {err}"),
             }
