@@ -425,7 +425,10 @@ impl Writer {
             .file
             .write_all_at(&self.buffer[..self.buffer_len], offset)
             .map_err(JournalError::io(&target.path, "write"))?;
-        target.note_written(offset, &self.buffer[..self.buffer_len]);
+        // No `note_written` here: this is the writer's own thread (the
+        // fused stage thread by default), where a CRC over the buffer would
+        // cost the hot path what the sealer's read-back costs a helper; the
+        // seal reads the segment back instead.
         self.buffer_len = 0;
         self.room = self.free_room();
         self.published(self.seq_next - 1);
@@ -617,8 +620,9 @@ impl Writer {
     }
 
     /// Seals so far whose body CRC was read back from the closed segment
-    /// (`WriteMode::Mmap`, or the segment open reopened part-written);
-    /// with `pwrite`s it is followed as the segment is written.
+    /// (no write thread, `WriteMode::Mmap`, or the segment open reopened
+    /// part-written); with a write thread's `pwrite`s it is followed as the
+    /// segment is written.
     pub fn seals_read_back(&self) -> u64 {
         self.shared.seals_read_back.load(Ordering::Relaxed)
     }
