@@ -123,7 +123,8 @@ pub(crate) struct SyncShared {
     /// writer yet). Raised by the preallocating helper after each seal.
     pub sealed_seq: AtomicU64,
     /// Seals whose body CRC was read back from the closed segment, not
-    /// followed as it was written (a memory map, a reopened segment).
+    /// followed as the write thread wrote it (no write thread, a memory
+    /// map, a reopened segment).
     pub seals_read_back: AtomicU64,
     /// Returns from the group-commit thread's park (timeouts and unparks).
     pub sync_wakeups: AtomicU64,

@@ -195,9 +195,10 @@ impl Sealer {
                 .map_err(JournalError::io(&self.dir_path, "fsync folder"))?;
         }
         let header = scan::read_header(&target.file, path)?;
-        // Followed as the segment was written (every `pwrite` in order,
-        // the whole body): no read of the closed segment. Otherwise (a
-        // memory map, a segment reopened part-written) it is read back.
+        // Followed as the write thread wrote the segment (every `pwrite`
+        // in order, the whole body): no read of the closed segment.
+        // Otherwise (no write thread, a memory map, a segment reopened
+        // part-written) it is read back.
         let written_end = self.layout.slot_offset(self.layout.slots_per_segment);
         let followed = target.body_crc_if_whole(written_end, self.layout.segment_size_bytes);
         let body_crc = match followed {
