@@ -96,7 +96,9 @@ pub use snapshot_fetcher::{
 pub use soup_client::{SoupClient, SoupClientConfig, SoupClientStats, SoupEvent};
 pub use stream_url::{StreamUrl, StreamWrapping};
 pub use tls::{TlsConfig, TlsRoots, TlsSetup};
-pub use tx_stamp::{drain_tx_stamps, enable_tx_stamps, TxKey, TxStamp, TxStamping};
+pub use tx_stamp::{
+    drain_tx_stamps, drain_tx_stamps_until, enable_tx_stamps, TxDrain, TxKey, TxStamp, TxStamping,
+};
 pub use wait_for::WaitFor;
 pub use ws_client::{DisconnectReason, WsClient, WsEvent, WsStats};
 pub use ws_config::{WsConfig, WsEndpoint};

@@ -11,6 +11,11 @@
 //! the next byte written. If the kernel refuses, the owner stamps at
 //! `write` return and says so ([`TxStamping::SendReturn`]).
 //!
+//! Reading: [`drain_tx_stamps`] reads the error queue until it is empty
+//! (the last `recvmsg` finds nothing); [`drain_tx_stamps_until`] stops at
+//! the stamp of the owner's last write, so an owner that reads after each
+//! write makes one `recvmsg` per write, not two.
+//!
 //! Invariants: reading never blocks and never allocates; a stamp's key is
 //! the offset (from the enabling, modulo 2^32) of the last byte its send
 //! carried, so an order whose bytes end at offset `end` (exclusive) is on
@@ -98,25 +103,65 @@ impl TxKey {
 pub fn drain_tx_stamps(
     socket: &impl AsRawFd,
     stamps_max: usize,
-    mut on_stamp: impl FnMut(TxStamp),
+    on_stamp: impl FnMut(TxStamp),
 ) -> std::io::Result<usize> {
+    take_tx_stamps(socket, stamps_max, None, on_stamp).map(|taken| taken.count)
+}
+
+/// What [`drain_tx_stamps_until`] took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxDrain {
+    /// Stamps taken.
+    pub count: usize,
+    /// The last one taken covers the end offset asked for.
+    pub covered: bool,
+}
+
+/// As [`drain_tx_stamps`], but stops after the stamp that covers
+/// `end_offset` (the end, exclusive, of everything written so far): sends
+/// are stamped in order, so no newer stamp can wait behind it, and the
+/// `recvmsg` that would only find the queue empty is spared. A stamp
+/// left behind anyway (a later duplicate) is read on the next drain.
+/// `count < stamps_max` with `covered` false: the queue is empty now.
+pub fn drain_tx_stamps_until(
+    socket: &impl AsRawFd,
+    end_offset: u64,
+    stamps_max: usize,
+    on_stamp: impl FnMut(TxStamp),
+) -> std::io::Result<TxDrain> {
+    take_tx_stamps(socket, stamps_max, Some(end_offset), on_stamp)
+}
+
+fn take_tx_stamps(
+    socket: &impl AsRawFd,
+    stamps_max: usize,
+    end_offset: Option<u64>,
+    mut on_stamp: impl FnMut(TxStamp),
+) -> std::io::Result<TxDrain> {
     let mut count = 0;
     while count < stamps_max {
         match sys::recv_tx_stamp(socket) {
             Ok(Some((key, realtime_ns))) => {
                 count += 1;
-                on_stamp(TxStamp {
-                    key: TxKey(key),
-                    realtime_ns,
-                });
+                let key = TxKey(key);
+                on_stamp(TxStamp { key, realtime_ns });
+                if end_offset.is_some_and(|end| key.covers(end)) {
+                    return Ok(TxDrain {
+                        count,
+                        covered: true,
+                    });
+                }
             }
             Ok(None) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return Ok(count),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error),
         }
     }
-    Ok(count)
+    Ok(TxDrain {
+        count,
+        covered: false,
+    })
 }
 
 #[cfg(test)]
@@ -164,6 +209,65 @@ mod tests {
         assert_eq!(keys, [9, 34, 41]);
         assert!(stamps.iter().all(|s| s.realtime_ns >= before_ns));
         let mut received = [0u8; 42];
+        server.read_exact(&mut received).unwrap();
+    }
+
+    /// Whether `socket`'s error queue holds a message (`POLLERR`), asked without waiting.
+    #[allow(unsafe_code)] // poll(2)
+    fn error_queue_ready(socket: &TcpStream) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut poll = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd` for a live descriptor, zero timeout.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        ready > 0 && poll.revents & libc::POLLERR != 0
+    }
+
+    /// Waits (with a deadline) until `socket`'s error queue holds a message.
+    fn wait_error_queue(socket: &TcpStream) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !error_queue_ready(socket) {
+            assert!(std::time::Instant::now() < deadline, "no stamp came");
+            std::thread::yield_now();
+        }
+    }
+
+    // Reading up to a write's own stamp stops there: the stamp of a later
+    // write is left on the queue (no further `recvmsg` was made), and a
+    // drain that finds no covering stamp says the queue is empty.
+    #[test]
+    fn a_drain_until_a_write_stops_at_its_stamp() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client.set_nodelay(true).unwrap();
+        assert_eq!(enable_tx_stamps(&client), TxStamping::KernelTxSoftware);
+        client.write_all(&[b'x'; 10]).unwrap();
+        wait_error_queue(&client);
+        client.write_all(&[b'y'; 5]).unwrap();
+        let mut keys = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let taken = loop {
+            let taken = drain_tx_stamps_until(&client, 10, 8, |s| keys.push(s.key.0)).unwrap();
+            if taken.covered {
+                break taken;
+            }
+            assert!(std::time::Instant::now() < deadline, "no stamp for write 0");
+        };
+        assert_eq!((taken.count, keys.as_slice()), (1, &[9][..]));
+        let mut rest = Vec::new();
+        while rest.is_empty() {
+            drain_tx_stamps(&client, 8, |s| rest.push(s.key.0)).unwrap();
+            assert!(std::time::Instant::now() < deadline, "no stamp for write 1");
+            std::thread::yield_now();
+        }
+        assert_eq!(rest, [14], "the second write's stamp was left unread");
+        let none = drain_tx_stamps_until(&client, 15, 8, |_| {}).unwrap();
+        assert_eq!(none, TxDrain::default());
+        let mut received = [0u8; 15];
         server.read_exact(&mut received).unwrap();
     }
 }

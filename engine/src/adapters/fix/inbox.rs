@@ -225,6 +225,16 @@ fn execution_input(
     })
 }
 
+/// Whether a report of this kind answers an order request: a new order's
+/// ack or reject, a replace's ack, a cancel's ack. Fills do not (they may
+/// come long after, unasked for), nor pending states (the answer follows).
+fn answers_a_request(kind: ExecKind) -> bool {
+    matches!(
+        kind,
+        ExecKind::New | ExecKind::Replaced | ExecKind::Cancelled | ExecKind::Rejected
+    )
+}
+
 fn side_of(side: genesis_io::fix::order::Side) -> Side {
     match side {
         genesis_io::fix::order::Side::Buy => Side::Buy,
@@ -272,9 +282,13 @@ impl SessionHandler for Inbox<'_> {
         };
         match self.update_of(message, instrument) {
             Some(OrderUpdate::Execution(report)) => {
+                if answers_a_request(report.kind) && !report.poss_dup {
+                    self.link.on_answer();
+                }
                 self.on_execution(&report, (instrument, message.get(tags::PRICE)), now_ns)
             }
             Some(OrderUpdate::CancelReject(reject)) => {
+                self.link.on_answer();
                 self.on_cancel_reject(&reject, instrument, now_ns)
             }
             None => {}
@@ -300,6 +314,7 @@ impl SessionHandler for Inbox<'_> {
                 return;
             }
         };
+        self.link.on_answer();
         let Some(order) = reject.request_id.map(|id| self.ledger.order_of(id)) else {
             tracing::warn!(
                 ?reject,
@@ -439,10 +454,8 @@ mod tests {
                 counters: FixClientCounters::default(),
                 link: Link {
                     logged_on: true,
-                    logon_seen: false,
-                    session_reason: None,
                     polled: true,
-                    seq_error_logged: false,
+                    ..Link::default()
                 },
             }
         }

@@ -18,13 +18,27 @@
 //! (`connect_failures`, backoff, a warn on the 1st and each power of ten).
 //!
 //! How often the socket is read: on every full poll while an answer is
-//! expected (the session is not yet logged on, output waits, or bytes went
-//! out within [`READ_EVERY_POLL_NS`]), otherwise on one full poll in
-//! [`READ_EVERY_IDLE_POLLS`]: an empty `recv` is a system call (~1 µs
-//! quiet, 3.5 µs under load on this VM) in every iteration of ingest's
-//! loop, before the market-data read. A fill on a resting order, unasked
-//! for, waits at most that many iterations; nothing is lost (the kernel
-//! holds the bytes).
+//! expected, otherwise on one full poll in [`READ_EVERY_IDLE_POLLS`]: an
+//! empty `recv` is a system call (~1 µs quiet, 1.5–3.5 µs under load on
+//! this VM) in an iteration of ingest's loop, before the market-data read,
+//! and a datagram that lands meanwhile waits for it. An answer is expected
+//! while the session is not logged on (logon, logout), output waits, a
+//! session or reconciliation message (a TestRequest, a ResendRequest, a
+//! status request, a heartbeat) went out within [`READ_EVERY_POLL_NS`], or
+//! an order request written has not been answered (its ack, reject, cancel
+//! ack or cancel reject not read yet; [`Link::answers_due`]) — for at most
+//! [`READ_EVERY_POLL_NS`] after the first of them was written: an answer
+//! later than that (or a venue that answers some requests with a fill
+//! only) is read on the idle schedule, and the count starts afresh. Bytes
+//! written alone no longer make the socket read on every poll: at 100 k
+//! updates/s the engine orders about every 0.5 ms, so "written within
+//! 2 ms" read the socket on nearly every iteration, nearly always finding
+//! it empty. A fill on a resting order, unasked for, waits at most
+//! [`READ_EVERY_IDLE_POLLS`] iterations; nothing is lost (the kernel holds
+//! the bytes). A read that returns fewer bytes than the session's buffer
+//! offered found the socket drained at that moment: the poll makes no
+//! second `recv` (which would find it empty); bytes that arrive after it
+//! are read on the next poll that reads.
 //!
 //! What a strict venue enforces, and what a disconnect leaves behind:
 //! - A request waits in a bounded list while the session is down. A new
@@ -50,7 +64,9 @@
 //! TX software, enabled on every connection before its first byte), by the
 //! stamp of the send that carried its last byte, read from the socket's
 //! error queue on the next full poll (not on the zero-budget send, which
-//! only writes) and matched by the count of bytes written on the connection.
+//! only writes) and matched by the count of bytes written on the connection;
+//! the read stops at the stamp of the last write (one `recvmsg` per write
+//! when the kernel has stamped it, none on a poll after no write).
 //! Which stamp ends `decide-send` is [`TickToTrade::send_stamp`].
 //!
 //! Owning thread: ingest's. Invariants, asserted: one connection at a
@@ -77,7 +93,7 @@ use genesis_io::fix::seq_store::SeqStore;
 use genesis_io::fix::session::{DisconnectReason, Session, SessionConfig, SessionState};
 use genesis_io::fix::{FixError, InstrumentScale};
 use genesis_io::net::{
-    drain_tx_stamps, enable_tx_stamps, tcp_connect_state, ConnectState, TxStamping,
+    drain_tx_stamps_until, enable_tx_stamps, tcp_connect_state, ConnectState, TxStamping,
 };
 use inbox::Inbox;
 use ledger::Ledger;
@@ -94,8 +110,9 @@ pub const VENUE_REJECT_NOT_CONNECTED: i64 = venue_reason::NOT_CONNECTED;
 const PENDING_MAX: usize = 4_096;
 /// Venue events that wait for ingest to take them.
 const OUTBOX_MAX: usize = 8_192;
-/// After bytes went out, the socket is read on every full poll this long
-/// (acks and fills of what was sent come back within it on a LAN).
+/// An answer is waited for on every full poll at most this long after the
+/// request (or session message) that asked for it went out (acks come back
+/// within it on a LAN).
 pub const READ_EVERY_POLL_NS: u64 = 2_000_000;
 /// Otherwise it is read on one full poll in this many.
 pub const READ_EVERY_IDLE_POLLS: u32 = 8;
@@ -128,6 +145,10 @@ pub struct FixClientCounters {
     pub fills_not_ours: u64,
     /// Times the session refused to connect because the sequence numbers disagree.
     pub seq_num_too_low: u64,
+    /// `recv` calls made on the socket (those that found it empty included).
+    pub socket_reads: u64,
+    /// `recvmsg` calls made on the socket's error queue for TX stamps.
+    pub tx_stamp_reads: u64,
 }
 
 /// Whether the `failures`-th failed connection attempt in a row is logged
@@ -179,6 +200,40 @@ pub(super) struct Link {
     /// The first poll happened (the gate was closed for the first round).
     polled: bool,
     seq_error_logged: bool,
+    /// Order requests (new, cancel, replace) sent on this connection whose
+    /// answer has not been read: an ack, a reject (ExecutionReport or
+    /// session/business reject), a cancel ack or a cancel reject each close
+    /// one. The socket is read on every full poll while it is not zero.
+    pub answers_due: u32,
+    /// When `answers_due` last rose from zero: past [`READ_EVERY_POLL_NS`]
+    /// after it, the answers still due are read on the idle schedule.
+    answers_due_since_ns: u64,
+}
+
+impl Link {
+    /// An order request was encoded for the venue at `now_ns`.
+    fn on_request_sent(&mut self, now_ns: u64) {
+        if self.answers_due == 0 {
+            self.answers_due_since_ns = now_ns;
+        }
+        self.answers_due = self.answers_due.saturating_add(1);
+    }
+
+    /// The venue answered one of the requests sent.
+    pub(super) fn on_answer(&mut self) {
+        self.answers_due = self.answers_due.saturating_sub(1);
+    }
+
+    /// Whether an answer is still waited for on every poll at `now_ns`; one
+    /// overdue gives the wait up (counted afresh from the next request).
+    fn awaits_answer(&mut self, now_ns: u64) -> bool {
+        if self.answers_due > 0
+            && now_ns.saturating_sub(self.answers_due_since_ns) >= READ_EVERY_POLL_NS
+        {
+            self.answers_due = 0;
+        }
+        self.answers_due > 0
+    }
 }
 
 /// A connection under way: its socket, and when it is given up.
@@ -217,8 +272,12 @@ pub struct FixClient {
     bytes_written: u64,
     /// Whether this connection's sends are stamped by the kernel.
     tx_stamping: TxStamping,
-    /// When bytes last went out (the socket is read every poll after).
-    written_last_ns: u64,
+    /// When a session or reconciliation message (anything but an order
+    /// request) last went out: the socket is read every poll after it.
+    session_written_ns: u64,
+    /// Messages the session had encoded, less order requests, when last
+    /// looked at (a change says a session message went out).
+    session_messages_seen: u64,
     /// Full polls since the socket was last read.
     polls_unread: u32,
     /// Bytes went out since the error queue was last read to their end:
@@ -287,7 +346,8 @@ impl FixClient {
             bytes_written: 0,
             tx_stamping: TxStamping::SendReturn { errno: 0 },
             tx_stamps_due: false,
-            written_last_ns: 0,
+            session_written_ns: 0,
+            session_messages_seen: 0,
             polls_unread: 0,
         })
     }
@@ -381,6 +441,7 @@ impl FixClient {
         self.stream = Some(stream);
         self.link.logged_on = false;
         self.link.session_reason = None;
+        self.link.answers_due = 0;
         let (session, mut inbox) = self.inbox();
         session.on_connected(now_ns, &mut inbox);
     }
@@ -451,17 +512,25 @@ impl FixClient {
         let mut taken = [(genesis_io::net::TxKey(0), 0u64); 8];
         loop {
             let mut count = 0;
-            let drained = drain_tx_stamps(stream, taken.len(), |stamp| {
+            // A read error ends this poll's reading (the stamp waits or expires).
+            let drained = drain_tx_stamps_until(stream, self.bytes_written, taken.len(), |stamp| {
                 taken[count] = (stamp.key, stamp.realtime_ns);
                 count += 1;
-            });
+            })
+            .ok();
+            // One `recvmsg` per stamp, and one more that found the queue
+            // empty unless the last stamp covered every byte written.
+            let empty_read = drained.map_or(1, |drained| u64::from(!drained.covered));
+            self.counters.tx_stamp_reads += count as u64 + empty_read;
             let bridge = self.clock.realtime_bridge();
             for &(key, realtime_ns) in &taken[..count] {
                 covered |= key.covers(self.bytes_written);
                 self.tick_to_trade
                     .on_tx_stamp(key, bridge.epoch_ns(realtime_ns));
             }
-            if drained.map_or(true, |drained| drained < taken.len()) {
+            if drained.map_or(true, |drained| {
+                drained.covered || drained.count < taken.len()
+            }) {
                 break;
             }
         }
@@ -484,14 +553,22 @@ impl FixClient {
         self.reconnect_at_ns = now_ns + self.backoff.next_delay_ns();
     }
 
-    /// Reads what the socket has into the session; `Err` when the connection is gone.
+    /// Reads what the socket has into the session; `Err` when the connection
+    /// is gone. A read that fills less than the buffer offered found the
+    /// socket drained: no second `recv` to hear it say so.
     fn read_socket(&mut self, stream: &mut TcpStream, now_ns: u64) -> Result<(), Loss> {
         loop {
-            match stream.read(self.session.recv_buffer()) {
+            let buffer = self.session.recv_buffer();
+            let offered = buffer.len();
+            self.counters.socket_reads += 1;
+            match stream.read(buffer) {
                 Ok(0) => return Err(Loss::PeerClosed),
                 Ok(count) => {
                     let (session, mut inbox) = self.inbox();
                     session.on_received(count, now_ns, &mut inbox);
+                    if count < offered {
+                        return Ok(());
+                    }
                 }
                 Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
@@ -505,7 +582,8 @@ impl FixClient {
         self.polls_unread += 1;
         let expecting = self.session.state() != SessionState::Active
             || !self.session.pending_output().is_empty()
-            || now_ns.saturating_sub(self.written_last_ns) < READ_EVERY_POLL_NS;
+            || now_ns.saturating_sub(self.session_written_ns) < READ_EVERY_POLL_NS
+            || self.link.awaits_answer(now_ns);
         let due = expecting || self.polls_unread >= READ_EVERY_IDLE_POLLS;
         if due {
             self.polls_unread = 0;
@@ -515,12 +593,14 @@ impl FixClient {
 
     /// Writes what the session has to send, as far as the socket takes it.
     fn write_socket(&mut self, stream: &mut TcpStream, now_ns: u64) -> Result<(), Loss> {
+        if !self.session.pending_output().is_empty() {
+            self.note_session_messages(now_ns);
+        }
         while !self.session.pending_output().is_empty() {
             match stream.write(self.session.pending_output()) {
                 Ok(0) => return Err(Loss::PeerClosed),
                 Ok(written) => {
                     self.bytes_written += written as u64;
-                    self.written_last_ns = now_ns;
                     self.tx_stamps_due = self.tx_stamping.is_kernel();
                     self.session.consume_output(written);
                 }
@@ -530,6 +610,18 @@ impl FixClient {
             }
         }
         Ok(())
+    }
+
+    /// Whether the output about to be written holds a message other than an
+    /// order request (the session's and reconciliation's, which may ask for
+    /// an answer): then the socket is read on every poll for a while.
+    fn note_session_messages(&mut self, now_ns: u64) {
+        let messages = self.session.counters().messages_sent;
+        let session_messages = messages.saturating_sub(self.counters.requests_sent);
+        if session_messages != self.session_messages_seen {
+            self.session_messages_seen = session_messages;
+            self.session_written_ns = now_ns;
+        }
     }
 
     /// Reads what the socket has, runs timers and reconciliation, sends
@@ -982,20 +1074,187 @@ mod tests {
         (client, gateway, venue, deadline_ns)
     }
 
+    /// Which of `polls` full polls at `now_ns` read the socket.
+    fn reads_at(client: &mut FixClient, now_ns: u64, polls: u32) -> Vec<bool> {
+        (0..polls).map(|_| client.read_due(now_ns)).collect()
+    }
+
     // Logged on and idle, the socket is read on one full poll in
-    // READ_EVERY_IDLE_POLLS; right after a write, on every one.
+    // READ_EVERY_IDLE_POLLS; while an order request waits for its answer,
+    // on every one, for at most READ_EVERY_POLL_NS; after a session
+    // message went out, on every one for READ_EVERY_POLL_NS.
     #[test]
     fn an_idle_session_reads_its_socket_every_few_polls() {
         let (mut client, _gateway, _venue, _) = logged_on();
         let now_ns = client.clock.now_ns() + 2 * READ_EVERY_POLL_NS;
         client.polls_unread = 0;
-        let reads: Vec<bool> = (0..2 * READ_EVERY_IDLE_POLLS)
-            .map(|_| client.read_due(now_ns))
-            .collect();
+        let reads = reads_at(&mut client, now_ns, 2 * READ_EVERY_IDLE_POLLS);
         assert_eq!(reads.iter().filter(|read| **read).count(), 2, "{reads:?}");
         assert!(reads[READ_EVERY_IDLE_POLLS as usize - 1], "{reads:?}");
-        client.written_last_ns = now_ns;
-        assert!(client.read_due(now_ns + 1) && client.read_due(now_ns + 2));
+        // Two requests out: every poll reads until both are answered.
+        client.link.on_request_sent(now_ns);
+        client.link.on_request_sent(now_ns + 1);
+        assert!(reads_at(&mut client, now_ns + 2, 3)
+            .iter()
+            .all(|read| *read));
+        client.link.on_answer();
+        assert!(client.read_due(now_ns + 3), "one answer is still due");
+        client.link.on_answer();
+        assert_eq!(client.link.answers_due, 0);
+        let reads = reads_at(&mut client, now_ns + 4, READ_EVERY_IDLE_POLLS);
+        assert_eq!(reads.iter().filter(|read| **read).count(), 1, "{reads:?}");
+        // An answer that never comes is waited for READ_EVERY_POLL_NS, then
+        // read on the idle schedule.
+        let sent_ns = now_ns + 10;
+        client.link.on_request_sent(sent_ns);
+        assert!(client.read_due(sent_ns + READ_EVERY_POLL_NS - 1));
+        client.polls_unread = 0;
+        let overdue_ns = sent_ns + READ_EVERY_POLL_NS;
+        assert!(!client.read_due(overdue_ns), "the wait was given up");
+        assert_eq!(client.link.answers_due, 0);
+        // A session message (here a heartbeat) keeps every poll reading
+        // for READ_EVERY_POLL_NS after it was written.
+        let beat_ns = client.clock.now_ns() + client.session.heartbeat_interval_ns();
+        assert!(beat_ns > overdue_ns);
+        let beats = client.session.counters().heartbeats_sent;
+        client.pump(beat_ns);
+        assert_eq!(client.session.counters().heartbeats_sent, beats + 1);
+        let reads = reads_at(&mut client, beat_ns + READ_EVERY_POLL_NS - 1, 3);
+        assert!(reads.iter().all(|read| *read), "{reads:?}");
+        client.polls_unread = 0;
+        assert!(!client.read_due(beat_ns + READ_EVERY_POLL_NS));
+    }
+
+    /// A venue that acknowledges every new order it reads (ExecType New).
+    struct Acker {
+        scale: InstrumentScale,
+    }
+
+    impl genesis_io::fix::session::SessionHandler for Acker {
+        fn on_app_message(
+            &mut self,
+            message: &genesis_io::fix::Message<'_>,
+            sender: &mut genesis_io::fix::session::Sender,
+            now_ns: u64,
+        ) {
+            use genesis_io::fix::exec_report::{ExecKind, ExecType, ExecutionReport, OrdStatus};
+            use genesis_io::fix::{tags, Lots, MsgType, Ticks};
+            if message.msg_type() != Some(MsgType::NewOrderSingle) {
+                return;
+            }
+            let ack = ExecutionReport {
+                kind: ExecKind::New,
+                exec_type: ExecType::New,
+                ord_status: OrdStatus::New,
+                order_id: b"V-1",
+                exec_id: b"E-1",
+                cl_ord_id: message.get(tags::CL_ORD_ID),
+                orig_cl_ord_id: None,
+                symbol: message.get(tags::SYMBOL),
+                side: genesis_io::fix::order::Side::Buy,
+                order_qty_lots: Some(Lots(1)),
+                last_qty_lots: Lots(0),
+                last_px_ticks: Ticks(0),
+                cum_qty_lots: Lots(0),
+                leaves_qty_lots: Lots(1),
+                avg_px_text: b"0",
+                ord_rej_reason: None,
+                text: None,
+                poss_dup: false,
+            };
+            sender
+                .send_execution_report(&ack, &self.scale, now_ns)
+                .expect("room for the ack");
+        }
+    }
+
+    /// Whether the socket's error queue holds a message (a TX stamp), asked
+    /// without waiting.
+    #[allow(unsafe_code)] // poll(2)
+    fn error_queue_ready(client: &FixClient) -> bool {
+        use std::os::fd::AsRawFd;
+        let stream = client.stream.as_ref().expect("connected");
+        let mut poll = libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd` for a live descriptor, zero timeout.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        ready > 0 && poll.revents & libc::POLLERR != 0
+    }
+
+    // System calls of full polls around one order, counted on loopback:
+    // idle, one `recv` in READ_EVERY_IDLE_POLLS polls; with the order
+    // unanswered, one per poll (each finding nothing); the poll that reads
+    // the ack makes one `recv` (it returned less than the buffer: drained),
+    // and the idle schedule is back after it; the order's TX stamp takes
+    // one `recvmsg` of the error queue, and no poll after it reads the
+    // queue again.
+    #[test]
+    fn a_session_reads_every_poll_only_while_an_answer_is_due() {
+        use crate::execution::gateway::{Gateway, RequestKind};
+        let (mut client, mut gateway, mut venue, deadline_ns) = logged_on();
+        let clock = client.clock.clone();
+        // Past the logon's messages; the session's timers are far off.
+        let start_ns = clock.now_ns() + 10 * READ_EVERY_POLL_NS;
+        let reads = |client: &FixClient| client.counters.socket_reads;
+        client.polls_unread = 0;
+        let before = reads(&client);
+        (0..READ_EVERY_IDLE_POLLS).for_each(|_| client.pump(start_ns));
+        assert_eq!(reads(&client) - before, 1, "idle: one read in a round");
+        let request = OrderRequest {
+            kind: RequestKind::New,
+            order_id: crate::units::OrderId(1),
+            instrument: InstrumentId(0),
+            side: Side::Buy,
+            price: crate::units::Price(100),
+            qty: crate::units::Qty(1),
+            ts_trigger_ns: start_ns,
+            ts_decided_ns: start_ns,
+            trigger_seq: 0,
+        };
+        gateway.send(&request).expect("room in the queue");
+        client.send_now(start_ns);
+        assert_eq!(
+            (client.counters.requests_sent, client.link.answers_due),
+            (1, 1)
+        );
+        while !error_queue_ready(&client) {
+            assert!(clock.now_ns() < deadline_ns, "no TX stamp came");
+            std::thread::yield_now();
+        }
+        let (before, stamp_reads) = (reads(&client), client.counters.tx_stamp_reads);
+        (0..3).for_each(|_| client.pump(start_ns + 1));
+        assert_eq!(reads(&client) - before, 3, "unanswered: every poll reads");
+        assert_eq!(client.counters.tx_stamp_reads - stamp_reads, 1);
+        assert!(!client.tx_stamps_due);
+        let mut acker = Acker {
+            scale: client.instruments.scales[0],
+        };
+        while !unread(&client) {
+            assert!(clock.now_ns() < deadline_ns, "the venue never answered");
+            venue
+                .poll(genesis_io::fix::tcp::unix_now_ns(), &mut acker)
+                .expect("the venue polls");
+            std::thread::yield_now();
+        }
+        // The whole ack is in (the venue wrote it in one write on loopback).
+        let before = reads(&client);
+        client.pump(start_ns + 2);
+        assert_eq!(reads(&client) - before, 1, "one read takes the ack");
+        assert_eq!(client.link.answers_due, 0);
+        assert!(
+            matches!(
+                client.outbox.back().map(Event::input),
+                Some(Input::OrderAck(_))
+            ),
+            "the ack became an event"
+        );
+        let before = reads(&client);
+        (0..READ_EVERY_IDLE_POLLS).for_each(|_| client.pump(start_ns + 3));
+        assert_eq!(reads(&client) - before, 1, "answered: idle schedule");
+        assert_eq!(client.counters.tx_stamp_reads - stamp_reads, 1);
     }
 
     // On a connection the kernel stamps, every order on market data is

@@ -88,6 +88,7 @@ impl FixClient {
                 Ok(()) => {
                     self.pending.pop_front();
                     self.counters.requests_sent += 1;
+                    self.link.on_request_sent(now_ns);
                     let end_offset =
                         self.bytes_written + self.session.pending_output().len() as u64;
                     self.tick_to_trade.on_encoded(
