@@ -61,9 +61,12 @@
 //! Idle polls: tungstenite zero-fills the spare part of its read buffer
 //! (up to 128 KiB) before every socket read, including one that ends in
 //! `WouldBlock`. So after a read that would have blocked (tungstenite then
-//! holds no complete frame), the next poll first peeks one byte
-//! ([`ChunkedStream::is_read_ready`]) and skips `read()` while the socket
-//! has nothing (counted in `reads_skipped`); pings, the pong timeout and
+//! holds no complete frame), the next poll first reads the socket into the
+//! stream's own buffer ([`ChunkedStream::read_ahead`]; under TLS it peeks
+//! one byte) and skips `read()` while the socket has nothing (counted in
+//! `reads_skipped`); bytes it read are tungstenite's next read, so a poll
+//! that finds a message makes one system call for it, not a `peek` and a
+//! `recv`; pings, the pong timeout and
 //! the flush of queued pongs still run. After a read that returned a
 //! message the client reads on as before, since tungstenite may hold more
 //! complete frames. Pings carry a static payload so sending one does
@@ -183,6 +186,10 @@ pub struct WsStats {
     /// Socket reads not made because an earlier read of the same poll
     /// found the socket drained (`ws_stream.rs`).
     pub socket_reads_spared: u64,
+    /// Open polls whose first socket read was made ahead of tungstenite and
+    /// brought bytes (plain sockets): the one-byte `peek` that used to ask
+    /// first was not made (`ws_stream.rs`, `ChunkedStream::read_ahead`).
+    pub reads_ahead: u64,
     /// Text messages stamped by the kernel.
     pub messages_stamped_kernel: u64,
     /// Text messages stamped from the caller's clock (stamps off, refused,
@@ -603,7 +610,7 @@ impl WsClient {
         let (ping_last_ns, mut ping_outstanding_ns) = pings;
         self.bridge.reset();
         ws.get_mut().start_poll();
-        for _ in 0..self.reads_allowed(&ws, &mut read_blocked) {
+        for _ in 0..self.reads_allowed(&mut ws, &mut read_blocked) {
             // Each message is dropped by the end of its arm, before the next
             // `read()`: that lets tungstenite reuse its read buffer in place.
             match ws.read() {
@@ -641,6 +648,7 @@ impl WsClient {
             }
         }
         self.stats.socket_reads_spared += ws.get_mut().take_reads_spared();
+        self.stats.reads_ahead += ws.get_mut().take_reads_ahead();
         let now_ns = clock();
         let pings = (ping_last_ns, ping_outstanding_ns);
         let Some((ws, (ping_last_ns, ping_outstanding_ns))) =
@@ -659,8 +667,12 @@ impl WsClient {
     /// Reads this poll may make. A read that would block left no complete
     /// frame in tungstenite's buffer, so while the socket has nothing
     /// either, a read would only zero-fill the buffer and block again.
-    fn reads_allowed(&mut self, ws: &WebSocket<ChunkedStream>, read_blocked: &mut bool) -> usize {
-        if *read_blocked && !ws.get_ref().is_read_ready() {
+    fn reads_allowed(
+        &mut self,
+        ws: &mut WebSocket<ChunkedStream>,
+        read_blocked: &mut bool,
+    ) -> usize {
+        if *read_blocked && !ws.get_mut().read_ahead() {
             self.stats.reads_skipped += 1;
             0
         } else {

@@ -85,7 +85,7 @@ pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// Capacity of tungstenite's read buffer (`WebSocketConfig::read_buffer_size`;
 /// tungstenite also zero-fills up to this much before each read, which is
-/// why the client asks [`ChunkedStream::is_read_ready`] before reading on a
+/// why the client asks [`ChunkedStream::read_ahead`] before reading on a
 /// poll that follows a read that would have blocked).
 pub const READ_BUFFER_BYTES: usize = 128 * 1024;
 
@@ -171,6 +171,18 @@ pub struct ChunkedStream {
     drained: bool,
     /// Reads answered `WouldBlock` without a system call since last taken.
     reads_spared: u64,
+    /// Plain sockets: bytes [`ChunkedStream::read_ahead`] read before
+    /// tungstenite asked (`READ_CHUNK_BYTES`, allocated with the stream;
+    /// empty under TLS), handed out by the next reads.
+    ahead: Box<[u8]>,
+    /// `ahead[ahead_at..ahead_len]` is still to be handed out.
+    ahead_at: usize,
+    ahead_len: usize,
+    /// The read ahead ended in the peer's close or an error instead of
+    /// bytes: the next read reports it.
+    ahead_end: Option<io::Result<()>>,
+    /// Reads ahead that brought bytes since last taken.
+    reads_ahead: u64,
 }
 
 impl ChunkedStream {
@@ -187,6 +199,11 @@ impl ChunkedStream {
             in_poll: false,
             drained: false,
             reads_spared: 0,
+            ahead: vec![0u8; READ_CHUNK_BYTES].into_boxed_slice(),
+            ahead_at: 0,
+            ahead_len: 0,
+            ahead_end: None,
+            reads_ahead: 0,
         }
     }
 
@@ -195,6 +212,7 @@ impl ChunkedStream {
     pub fn with_tls(tcp: TcpStream, tls: ClientConnection, kernel_stamps: bool) -> ChunkedStream {
         ChunkedStream {
             tls: Some(Box::new(tls)),
+            ahead: Box::default(),
             ..ChunkedStream::new(tcp, kernel_stamps)
         }
     }
@@ -235,21 +253,66 @@ impl ChunkedStream {
 
     /// Whether a read would return at once: bytes are waiting, the peer
     /// closed, or the socket has an error (which the read then reports).
-    /// `false` only when a read would block. A one-byte `peek` into the
-    /// stack: no allocation, and nothing consumed.
+    /// `false` only when a read would block.
     ///
     /// Why it exists: tungstenite 0.30 zero-fills the spare part of its
     /// read buffer (up to [`READ_BUFFER_BYTES`]) before every socket read,
     /// the read that would block included (`FrameCodec::read_in` calls
     /// `BytesMut::resize(.., 0)`). Asking first spares an idle poll that
     /// memset.
-    pub fn is_read_ready(&self) -> bool {
+    ///
+    /// How it asks. A plain socket is read (the one `recv`, with its
+    /// receive stamp, that a read of tungstenite's would have made) into
+    /// the stream's own buffer, whose bytes the next reads hand out: when
+    /// bytes are waiting, asking and reading are one system call, not a
+    /// one-byte `peek` and then the read. A read ahead that returned fewer
+    /// bytes than asked found the socket drained, as a plain read does
+    /// (see the module docs). Under TLS rustls reads the ciphertext itself,
+    /// so the socket is peeked (one byte into the stack, nothing consumed).
+    /// No allocation either way.
+    pub fn read_ahead(&mut self) -> bool {
+        let Some(tls) = self.tls.as_ref() else {
+            return self.read_plain_ahead();
+        };
         // rustls wants no ciphertext while it holds plaintext to hand out.
-        if self.tls.as_ref().is_some_and(|tls| !tls.wants_read()) {
+        if !tls.wants_read() {
             return true;
         }
         let mut byte = [0u8; 1];
         !matches!(self.tcp.peek(&mut byte), Err(error) if error.kind() == ErrorKind::WouldBlock)
+    }
+
+    /// [`ChunkedStream::read_ahead`] on a plain socket.
+    fn read_plain_ahead(&mut self) -> bool {
+        if self.ahead_at < self.ahead_len || self.ahead_end.is_some() {
+            return true;
+        }
+        match self.stamps.read(&mut self.tcp, &mut self.ahead) {
+            Ok(0) => self.ahead_end = Some(Ok(())),
+            Ok(count) => {
+                self.reads_ahead += 1;
+                (self.ahead_at, self.ahead_len) = (0, count);
+                self.drained = self.in_poll && count < self.ahead.len();
+            }
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return false,
+            // Read again by tungstenite's read.
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => self.ahead_end = Some(Err(error)),
+        }
+        true
+    }
+
+    /// Hands out bytes read ahead (at most `buf`'s length), or what the
+    /// read ahead ended in; `None` when it left nothing.
+    fn take_ahead(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        if self.ahead_at < self.ahead_len {
+            let count = buf.len().min(self.ahead_len - self.ahead_at);
+            buf[..count].copy_from_slice(&self.ahead[self.ahead_at..self.ahead_at + count]);
+            self.ahead_at += count;
+            return Some(Ok(count));
+        }
+        // The peer's close reads as zero bytes, as from the socket.
+        self.ahead_end.take().map(|end| end.map(|()| 0))
     }
 
     /// The client's read loop of a poll starts: the socket may hold bytes again.
@@ -266,6 +329,11 @@ impl ChunkedStream {
         std::mem::take(&mut self.reads_spared)
     }
 
+    /// Reads ahead that brought bytes (each spared a `peek`) since last taken.
+    pub fn take_reads_ahead(&mut self) -> u64 {
+        std::mem::take(&mut self.reads_ahead)
+    }
+
     /// The socket, to (de)register it with a reactor.
     pub fn tcp_mut(&mut self) -> &mut TcpStream {
         &mut self.tcp
@@ -275,6 +343,11 @@ impl ChunkedStream {
 impl Read for ChunkedStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len().min(READ_CHUNK_BYTES);
+        if self.tls.is_none() {
+            if let Some(taken) = self.take_ahead(&mut buf[..len]) {
+                return taken;
+            }
+        }
         let mut socket = StampedSocket {
             tcp: &mut self.tcp,
             stamps: &mut self.stamps,
