@@ -528,9 +528,7 @@ impl FixClient {
                 self.tick_to_trade
                     .on_tx_stamp(key, bridge.epoch_ns(realtime_ns));
             }
-            if drained.map_or(true, |drained| {
-                drained.covered || drained.count < taken.len()
-            }) {
+            if drained.is_none_or(|drained| drained.covered || drained.count < taken.len()) {
                 break;
             }
         }
