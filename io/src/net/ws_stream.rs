@@ -45,7 +45,8 @@
 //! between [`ChunkedStream::start_poll`] and
 //! [`ChunkedStream::take_reads_spared`]; the handshake's reads are never
 //! spared), the next read answers `WouldBlock` without the system call
-//! (counted).
+//! (counted). The poll's read ahead ([`ChunkedStream::read_ahead`]) is
+//! such a read too.
 //! Without it every message a poll read cost a second `recv` that found
 //! nothing, after tungstenite had parsed the message; bytes that arrive in
 //! between are read on the next poll, as a datagram arriving after a
@@ -305,7 +306,7 @@ impl ChunkedStream {
     /// Hands out bytes read ahead (at most `buf`'s length), or what the
     /// read ahead ended in; `None` when it left nothing.
     fn take_ahead(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
-        if self.ahead_at < self.ahead_len {
+        if self.ahead_at < self.ahead_len && !buf.is_empty() {
             let count = buf.len().min(self.ahead_len - self.ahead_at);
             buf[..count].copy_from_slice(&self.ahead[self.ahead_at..self.ahead_at + count]);
             self.ahead_at += count;
