@@ -30,10 +30,10 @@
 //! [`READ_EVERY_POLL_NS`] after the first of them was written: an answer
 //! later than that (or a venue that answers some requests with a fill
 //! only) is read on the idle schedule, and the count starts afresh. Bytes
-//! written alone no longer make the socket read on every poll: at 100 k
-//! updates/s the engine orders about every 0.5 ms, so "written within
-//! 2 ms" read the socket on nearly every iteration, nearly always finding
-//! it empty. A fill on a resting order, unasked for, waits at most
+//! written are not enough: orders go out in bursts, and reading on every
+//! poll for 2 ms after each burst (the rule before) found the socket empty
+//! on nearly all of those polls once the burst's answers were in. A fill on
+//! a resting order, unasked for, waits at most
 //! [`READ_EVERY_IDLE_POLLS`] iterations; nothing is lost (the kernel holds
 //! the bytes). A read that returns fewer bytes than the session's buffer
 //! offered found the socket drained at that moment: the poll makes no
