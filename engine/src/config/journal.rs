@@ -63,7 +63,11 @@ pub struct JournalConfig {
     pub buffer_bytes: usize,
     /// `write_mode = "pwrite"`: a `journal-write` thread writes full
     /// buffers (four of `buffer_bytes`), so the journal stage's thread makes
-    /// no `pwrite`; a crash can then lose up to four buffers more.
+    /// no `pwrite`; a crash can then lose up to four buffers more. Off by
+    /// default: it widens that loss five-fold, wants a core the pinned
+    /// stages leave free, spends more CPU in all, and showed no paced p99
+    /// gain; it helps an unpaced fused run (the race turns it on). See
+    /// docs/journal-format.md, "The write thread as the engine's default".
     pub write_thread: bool,
     /// `write_mode = "pwrite"`, on a thread that spins when idle
     /// (`spin-hint`, `busy-spin`): when it runs dry, buffered records are
