@@ -142,7 +142,8 @@ impl JournalStage {
             return Ok(false);
         }
         if self.writer.buffered_records() == 0 {
-            // The buffer filled and was written since: nothing waits.
+            // Nothing buffered: a map (records are in the page cache as
+            // they are appended), or `batch` wrote them at the batch's end.
             self.unflushed_since_ns = 0;
             return Ok(false);
         }
