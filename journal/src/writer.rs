@@ -570,6 +570,14 @@ impl Writer {
         synced.and_then(|()| self.shared.check())
     }
 
+    /// Records appended and not yet handed on by a flush (`Pwrite` mode;
+    /// always 0 with a map, whose records are in the page cache as they
+    /// are appended). With a write thread, records handed over and not yet
+    /// written are not counted: they are on their way without the writer.
+    pub fn buffered_records(&self) -> u64 {
+        (self.buffer_len / self.layout.frame_bytes) as u64
+    }
+
     /// Sequence number the next append gets.
     pub fn seq_next(&self) -> u64 {
         self.seq_next

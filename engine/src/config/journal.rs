@@ -41,6 +41,12 @@ pub enum JournalClosedCheck {
     Seals,
 }
 
+/// `journal.idle_flush_us` by default: half the default group-commit
+/// interval, so under group commit a record waits at most one and a half
+/// intervals (plus the `fdatasync`) to be durable; see
+/// [`JournalConfig::idle_flush_us`] and docs/journal-format.md.
+pub const IDLE_FLUSH_US_DEFAULT: u64 = 500;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JournalConfig {
@@ -57,8 +63,24 @@ pub struct JournalConfig {
     pub buffer_bytes: usize,
     /// `write_mode = "pwrite"`: a `journal-write` thread writes full
     /// buffers (four of `buffer_bytes`), so the journal stage's thread makes
-    /// no `pwrite`; a crash can then lose up to four buffers more.
+    /// no `pwrite`; a crash can then lose up to four buffers more. Off by
+    /// default: it widens that loss five-fold, wants a core the pinned
+    /// stages leave free, spends more CPU in all, and showed no paced p99
+    /// gain; it helps an unpaced fused run (the race turns it on). See
+    /// docs/journal-format.md, "The write thread as the engine's default".
     pub write_thread: bool,
+    /// `write_mode = "pwrite"`, on a thread that spins when idle
+    /// (`spin-hint`, `busy-spin`): when it runs dry, buffered records are
+    /// handed to the page cache (or the write thread) only once the oldest
+    /// of them was received this long ago, so a paced feed's bursts share a
+    /// `pwrite` instead of making one each; the thread looks again on its
+    /// next round of idle work. 0 flushes at every idle moment. A thread
+    /// that sleeps, yields or parks when idle flushes before it does,
+    /// whatever this says; the engine's stop, a sync and a full buffer
+    /// flush at once. A process crash loses at most one buffer, and in
+    /// time the records received in the last `idle_flush_us` (plus one
+    /// round of idle polls); group commit's durable lag grows by as much.
+    pub idle_flush_us: u64,
     /// `fdatasync` the journal when the engine stops.
     pub sync_on_exit: bool,
     /// What the start-up check of closed segments reads.
@@ -76,6 +98,7 @@ impl Default for JournalConfig {
             write_mode: JournalWriteMode::Pwrite,
             buffer_bytes: 256 << 10,
             write_thread: false,
+            idle_flush_us: IDLE_FLUSH_US_DEFAULT,
             sync_on_exit: true,
             closed_check: JournalClosedCheck::Full,
         }

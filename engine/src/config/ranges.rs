@@ -384,6 +384,12 @@ fn journal_and_metrics(config: &Config, invalid: &Invalid<'_>) -> Result<(), Con
     )?;
     in_range(
         invalid,
+        "journal.idle_flush_us",
+        journal.idle_flush_us,
+        0..=1_000_000,
+    )?;
+    in_range(
+        invalid,
         "journal.buffer_bytes",
         journal.buffer_bytes,
         4096..=1 << 30,

@@ -68,12 +68,19 @@ pub fn order_id_floor(seq_first: u64) -> u64 {
 
 /// Order ids a run may have sent whose events never reached the journal's
 /// page cache when it died: two per event in the rings after the strategy
-/// (four rings at most) and in the journal writer's buffer. A restart
-/// starts its ids at least this far past the last journaled one.
+/// (four rings at most) and in the journal writer's buffer, and with
+/// `journal.write_thread` in the buffers handed to its thread and not yet
+/// written (four more). A restart starts its ids at least this far past
+/// the last journaled one.
 pub fn order_id_gap(config: &Config) -> u64 {
     let frame_bytes = (crate::event::EVENT_BYTES + genesis_journal::FRAME_OVERHEAD_BYTES) as u64;
     let ring_events = config.topology.ring_capacity as u64 * 4;
-    let buffer_events = config.journal.buffer_bytes as u64 / frame_bytes + 1;
+    let buffers = if config.journal.write_thread {
+        1 + genesis_journal::WRITE_THREAD_BUFFERS_DEFAULT as u64
+    } else {
+        1
+    };
+    let buffer_events = buffers * (config.journal.buffer_bytes as u64 / frame_bytes + 1);
     MAX_INTENTS as u64 * (ring_events + buffer_events)
 }
 
@@ -285,5 +292,21 @@ mod tests {
             replay.summary.divergence.unwrap().seq,
             journal[tampered_at].seq
         );
+    }
+
+    // With the journal's write thread a crash can also lose the buffers
+    // handed to it: the order-id gap covers them, two ids per frame each.
+    #[test]
+    fn the_order_id_gap_covers_the_write_thread_buffers() {
+        let mut config = Config::builtin();
+        let frame_bytes =
+            (crate::event::EVENT_BYTES + genesis_journal::FRAME_OVERHEAD_BYTES) as u64;
+        let buffer_events = config.journal.buffer_bytes as u64 / frame_bytes + 1;
+        config.journal.write_thread = false;
+        let without = order_id_gap(&config);
+        config.journal.write_thread = true;
+        let with = order_id_gap(&config);
+        let buffers = genesis_journal::WRITE_THREAD_BUFFERS_DEFAULT as u64;
+        assert_eq!(with - without, MAX_INTENTS as u64 * buffers * buffer_events);
     }
 }

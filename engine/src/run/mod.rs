@@ -392,7 +392,10 @@ fn new_board(
 
 /// Opens (recovers) the journal and records the run's config beside it.
 fn open_journal(config: &Config) -> Result<OpenedJournal, EngineError> {
-    let (stage, recovery) = JournalStage::open(&config.journal)?;
+    let (mut stage, recovery) = JournalStage::open(&config.journal)?;
+    // Whether the journal's thread may keep records buffered over an idle
+    // moment (`journal.idle_flush_us`) depends on how it waits.
+    stage.set_thread_wait(config.wait_for_core(config.topology.cores.journal));
     let seq_first = recovery.seq_next;
     let closed = &recovery.closed;
     tracing::info!(

@@ -273,7 +273,9 @@ impl Chain {
         }
     }
 
-    /// The thread ran dry: flush buffers, hand finished intervals to the reporter.
+    /// The thread ran dry: flush buffers (the journal's once its oldest
+    /// record waited `journal.idle_flush_us` on a spinning thread, see
+    /// `JournalStage::on_idle`), hand finished intervals to the reporter.
     pub fn on_idle(&mut self) {
         let now_ns = self.clock.now_ns();
         for metrics in self.metrics_mut() {
@@ -283,7 +285,7 @@ impl Chain {
             execution.stage.on_idle();
         }
         if let Some(journal) = &mut self.journal {
-            if let Err(err) = journal.stage.on_idle() {
+            if let Err(err) = journal.stage.on_idle(now_ns) {
                 if self.fatal.is_none() {
                     self.fatal = Some(format!("journal write failed, stopping: {err}"));
                 }
