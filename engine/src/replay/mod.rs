@@ -73,9 +73,21 @@ pub fn order_id_floor(seq_first: u64) -> u64 {
 /// written (four more). A restart starts its ids at least this far past
 /// the last journaled one.
 pub fn order_id_gap(config: &Config) -> u64 {
+    order_id_gap_with(config, config.journal.write_thread)
+}
+
+/// [`order_id_gap`] for a start whose own config is gone (another start at
+/// the same sequence wrote its config over it): as if it had run the write
+/// thread, the wider of the two, since ids cost nothing and a reused
+/// ClOrdID would be a duplicate order at the venue.
+pub fn order_id_gap_unknown_writer(config: &Config) -> u64 {
+    order_id_gap_with(config, true)
+}
+
+fn order_id_gap_with(config: &Config, write_thread: bool) -> u64 {
     let frame_bytes = (crate::event::EVENT_BYTES + genesis_journal::FRAME_OVERHEAD_BYTES) as u64;
     let ring_events = config.topology.ring_capacity as u64 * 4;
-    let buffers = if config.journal.write_thread {
+    let buffers = if write_thread {
         1 + genesis_journal::WRITE_THREAD_BUFFERS_DEFAULT as u64
     } else {
         1
@@ -308,5 +320,9 @@ mod tests {
         let with = order_id_gap(&config);
         let buffers = genesis_journal::WRITE_THREAD_BUFFERS_DEFAULT as u64;
         assert_eq!(with - without, MAX_INTENTS as u64 * buffers * buffer_events);
+        // A start whose config is gone is taken to have run the thread,
+        // whatever this start's config says.
+        config.journal.write_thread = false;
+        assert_eq!(order_id_gap_unknown_writer(&config), with);
     }
 }

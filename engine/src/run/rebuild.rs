@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::execution::{ExecutionStage, Gateway};
 use crate::orders::{Lineage, Order, OrderState};
 use crate::recent::RecentMap;
-use crate::replay::{order_id_floor, order_id_gap, Replayer};
+use crate::replay::{order_id_floor, order_id_gap, order_id_gap_unknown_writer, Replayer};
 use crate::risk::RiskStage;
 use crate::snapshot::file::{Refused, SnapshotMeta, StartSnapshot};
 use crate::snapshot::history::{check_compatible, enter_run, load_newest, replay_range};
@@ -155,10 +155,12 @@ pub fn rebuild(
         .expect("the walk gives the live strategy back");
     // Another start at this sequence journaled nothing, yet may have sent
     // orders whose events were lost: its ids are never given out again.
+    // Its config file was this start's path and is overwritten by now, so
+    // whether it ran the journal's write thread is unknown: assume it did.
     let earlier = earlier_start(journal_dir, seq_first)?;
-    let ids_past_earlier = earlier
-        .as_ref()
-        .map_or(0, |earlier| earlier.order_id_next + order_id_gap(config));
+    let ids_past_earlier = earlier.as_ref().map_or(0, |earlier| {
+        earlier.order_id_next + order_id_gap_unknown_writer(config)
+    });
     let (lineage, lineage_new) = journal_lineage(&history, earlier.as_ref(), seq_first)?;
     let mut rebuilt = begin_run(
         config,

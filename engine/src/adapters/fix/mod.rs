@@ -29,7 +29,12 @@
 //! ack or cancel reject not read yet; [`Link::answers_due`]) — for at most
 //! [`READ_EVERY_POLL_NS`] after the first of them was written: an answer
 //! later than that (or a venue that answers some requests with a fill
-//! only) is read on the idle schedule, and the count starts afresh. Bytes
+//! only) is read on the idle schedule, and the count starts afresh. The
+//! count is not matched to requests: any ack, reject, cancel or cancel
+//! reject read takes one off, an unsolicited one (an IOC's remainder, a
+//! venue's mass cancel) or a late one included, so the every-poll reading
+//! can end before the last answer due; that answer is then read on the idle
+//! schedule, like an unasked-for fill. Bytes
 //! written are not enough: orders go out in bursts, and reading on every
 //! poll for 2 ms after each burst (the rule before) found the socket empty
 //! on nearly all of those polls once the burst's answers were in. A fill on
@@ -520,7 +525,10 @@ impl FixClient {
             .ok();
             // One `recvmsg` per stamp, and one more that found the queue
             // empty unless the last stamp covered every byte written.
-            let empty_read = drained.map_or(1, |drained| u64::from(!drained.covered));
+            // A drain that stopped at `taken.len()` stamps made no empty read.
+            let empty_read = drained.map_or(1, |drained| {
+                u64::from(!drained.covered && drained.count < taken.len())
+            });
             self.counters.tx_stamp_reads += count as u64 + empty_read;
             let bridge = self.clock.realtime_bridge();
             for &(key, realtime_ns) in &taken[..count] {
