@@ -719,6 +719,26 @@ pub struct DecodeError {
 }
 
 #[cfg(test)]
+impl Event {
+    /// A top of book, 100 bid and 102 ask for one lot each on instrument 0,
+    /// numbered `seq`: the market-data event the crate's tests feed stages.
+    pub(crate) fn test_quote(seq: u64) -> Event {
+        let mut ev = Event::new(
+            InstrumentId(0),
+            Side::None,
+            Input::TopOfBook(TopOfBook {
+                bid_px: Price(100),
+                bid_qty: Qty(1),
+                ask_px: Price(102),
+                ask_qty: Qty(1),
+            }),
+        );
+        ev.seq = seq;
+        ev
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

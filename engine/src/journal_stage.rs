@@ -315,12 +315,17 @@ pub fn list_runs(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Input, TopOfBook};
-    use crate::units::{InstrumentId, Price, Qty, Side};
 
     /// 1 ms after the epoch: the receipt time of the tests' first event.
     const T0_NS: u64 = 1_000_000;
     const BOUND_US: u64 = 500;
+
+    /// [`stage`] on a thread that spins when idle: the bound applies.
+    fn spinning(dir: &Path, write_thread: bool) -> JournalStage {
+        let mut stage = stage(dir, write_thread);
+        stage.set_thread_wait(WaitKind::SpinHint);
+        stage
+    }
 
     fn stage(dir: &Path, write_thread: bool) -> JournalStage {
         let config = JournalConfig {
@@ -335,17 +340,7 @@ mod tests {
     }
 
     fn quote(seq: u64, ts_recv_ns: u64) -> Event {
-        let mut ev = Event::new(
-            InstrumentId(0),
-            Side::None,
-            Input::TopOfBook(TopOfBook {
-                bid_px: Price(100),
-                bid_qty: Qty(1),
-                ask_px: Price(102),
-                ask_qty: Qty(1),
-            }),
-        );
-        ev.seq = seq;
+        let mut ev = Event::test_quote(seq);
         ev.ts_recv_ns = ts_recv_ns;
         ev
     }
@@ -370,8 +365,7 @@ mod tests {
     #[test]
     fn a_spinning_thread_flushes_on_idle_once_the_oldest_record_waited_the_bound() {
         let dir = tempfile::tempdir().unwrap();
-        let mut stage = stage(dir.path(), false);
-        stage.set_thread_wait(WaitKind::SpinHint);
+        let mut stage = spinning(dir.path(), false);
         let bound_ns = BOUND_US * 1_000;
         append(&mut stage, 3, T0_NS);
         for now_ns in [
@@ -434,8 +428,7 @@ mod tests {
     #[test]
     fn a_receipt_time_in_the_future_flushes_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let mut stage = stage(dir.path(), false);
-        stage.set_thread_wait(WaitKind::SpinHint);
+        let mut stage = spinning(dir.path(), false);
         append(&mut stage, 2, T0_NS + 1_000_000_000);
         assert!(stage.on_idle(T0_NS).unwrap());
         assert_eq!(in_page_cache(&stage), 2);
@@ -446,8 +439,7 @@ mod tests {
     #[test]
     fn buffered_records_reach_the_page_cache_at_stop_and_on_flush() {
         let dir = tempfile::tempdir().unwrap();
-        let mut stage = stage(dir.path(), false);
-        stage.set_thread_wait(WaitKind::SpinHint);
+        let mut stage = spinning(dir.path(), false);
         append(&mut stage, 2, T0_NS);
         assert!(!stage.on_idle(T0_NS).unwrap());
         stage.flush().unwrap();
@@ -485,8 +477,7 @@ mod tests {
     #[test]
     fn the_write_thread_hand_over_waits_for_the_same_bound() {
         let dir = tempfile::tempdir().unwrap();
-        let mut stage = stage(dir.path(), true);
-        stage.set_thread_wait(WaitKind::SpinHint);
+        let mut stage = spinning(dir.path(), true);
         let hand_overs = |stage: &JournalStage| stage.write_thread_stats().unwrap().hand_overs;
         append(&mut stage, 4, T0_NS);
         for now_ns in [T0_NS, T0_NS + BOUND_US * 1_000 - 1] {

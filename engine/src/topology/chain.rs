@@ -389,10 +389,8 @@ fn journal_failed(fatal: &mut Option<String>, err: genesis_journal::JournalError
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::event::{Input, TopOfBook};
     use crate::strategy::Idle;
     use crate::telemetry::metrics::{mark_lap_sample, LapSampler};
-    use crate::units::{InstrumentId, Price, Qty, Side};
 
     /// Each stage's (time-since-receipt count, processing count, `third`),
     /// its pending repeats settled.
@@ -431,17 +429,7 @@ mod tests {
     }
 
     fn quote(seq: u64, sampled: bool) -> Event {
-        let mut ev = Event::new(
-            InstrumentId(0),
-            Side::None,
-            Input::TopOfBook(TopOfBook {
-                bid_px: Price(100),
-                bid_qty: Qty(1),
-                ask_px: Price(102),
-                ask_qty: Qty(1),
-            }),
-        );
-        ev.seq = seq;
+        let mut ev = Event::test_quote(seq);
         // Marked as ingest marks it when it numbers the event.
         mark_lap_sample(&mut ev, sampled);
         ev
