@@ -356,6 +356,37 @@ fn waits_table(out: &mut String, rows: &[Row]) {
             over(every, &floor.recv_read),
         );
     }
+    let _ = writeln!(out, "\nThe same triggers against the venue's answers: received before a poll whose read of the FIX socket brought bytes (acks and fills, handed through the stages before market data is read) and read after it; and those behind neither such a read nor a write. p50 / p99 (count), ÷ the floor's receive → read p50.\n");
+    let _ = writeln!(out, "| feed | offered/s | behind a venue read | share | ÷ floor | behind neither | share | ÷ floor |");
+    let _ = writeln!(out, "|---|---:|---|---:|---:|---|---:|---:|");
+    for row in rows {
+        let Some(t) = row.engine_tick_to_trade.filter(|t| t.total.count > 0) else {
+            continue;
+        };
+        let (w, floor) = (&t.waits, row.floor.unwrap_or_default());
+        let share = |p: &Percentiles| {
+            let all = w.behind_write_recv_read.count + w.clear_recv_read.count;
+            if all == 0 {
+                return "-".to_string();
+            }
+            format!("{:.1} %", p.count as f64 * 100.0 / all as f64)
+        };
+        let (venue, neither) = (&w.behind_venue_read_recv_read, &w.behind_neither_recv_read);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} ({}) | {} | {} | {} ({}) | {} | {} |",
+            row.feed,
+            row.rate_offered,
+            p50_p99(venue),
+            venue.count,
+            share(venue),
+            over(venue, &floor.recv_read),
+            p50_p99(neither),
+            neither.count,
+            share(neither),
+            over(neither, &floor.recv_read),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -465,6 +496,8 @@ mod tests {
             clear_recv_read: p(2, 200, 500),
             in_wake_recv_read: p(1, 300, 500),
             after_wake_recv_read: p(1, 100, 100),
+            behind_venue_read_recv_read: p(4, 1_200, 3_000),
+            behind_neither_recv_read: p(1, 400, 400),
         };
         let mut measured = row(Some(split));
         measured.floor = Some(T2tSplit {
@@ -479,6 +512,10 @@ mod tests {
         assert!(
             out.contains("| itch-sim | 100000 | 8 | 75.0 % | 1.0 / 3.0 | 0.1 / 0.4 | 0.2 / 0.5 | 1.00× | 0.3 / 0.5 (1) | 1.50× | 0.1 / 0.1 (1) | 0.50× | 4.50× | 0.3 / 2.0 | 1.50× |"),
             "{out}"
+        );
+        assert!(
+            out.contains("| itch-sim | 100000 | 1.2 / 3.0 (4) | 50.0 % | 6.00× | 0.4 / 0.4 (1) | 12.5 % | 2.00× |"),
+            "the venue-read split: {out}"
         );
         let json = measured.to_json();
         assert_eq!(

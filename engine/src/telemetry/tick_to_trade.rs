@@ -44,7 +44,11 @@
 //! others, and of the others split by whether they were received within
 //! [`WAKE_NS`] of that write's return (in a burst's wake) or later; their
 //! counts are exact, so the share behind a write is
-//! `behind.count / (behind.count + clear.count)`. A handful of compares
+//! `behind.count / (behind.count + clear.count)`. The same test against
+//! the polls whose read of the session's socket brought bytes (the
+//! venue's answers, read and handed on before market data:
+//! [`TickToTrade::on_venue_read`]) gives two more: receive → read of the
+//! triggers behind such a read, and of those behind neither. A handful of compares
 //! per order over a fixed array: nothing allocated.
 //!
 //! Owning thread: ingest's (the table's writer, and the venue session that
@@ -88,10 +92,14 @@ pub const WAIT_TAGS: [&str; WAITS] = [
     "engine-t2t.recv-read-clear",
     "engine-t2t.recv-read-in-wake",
     "engine-t2t.recv-read-after-wake",
+    "engine-t2t.recv-read-behind-venue-read",
+    "engine-t2t.recv-read-behind-neither",
 ];
 /// Receive → read behind a write, that write's return → read, receive →
-/// read of the rest, and of the rest split at [`WAKE_NS`] after the write.
-pub const WAITS: usize = 5;
+/// read of the rest, and of the rest split at [`WAKE_NS`] after the write;
+/// then receive → read of triggers behind a read of the venue's answers,
+/// and of those behind neither a write nor such a read.
+pub const WAITS: usize = 7;
 /// A trigger received this soon after an order's write returned came in
 /// its wake (the burst the previous round counted: writes < 100 µs apart).
 pub const WAKE_NS: u64 = 100_000;
@@ -241,18 +249,24 @@ pub enum TriggerWait {
     Clear,
 }
 
+/// The latest of `stamps_ns` (any order, 0 for none) at or before `read_ns`, or 0.
+#[inline]
+fn latest_at_or_before(read_ns: u64, stamps_ns: &[u64]) -> u64 {
+    stamps_ns
+        .iter()
+        .copied()
+        .filter(|&stamp| stamp != 0 && stamp <= read_ns)
+        .max()
+        .unwrap_or(0)
+}
+
 impl WriteBefore {
     /// The latest of `returns_ns` (return stamps of recent writes, any
     /// order, 0 for none) at or before `read_ns`.
     #[inline]
     pub fn of(read_ns: u64, returns_ns: &[u64]) -> WriteBefore {
         WriteBefore {
-            returned_ns: returns_ns
-                .iter()
-                .copied()
-                .filter(|&returned| returned != 0 && returned <= read_ns)
-                .max()
-                .unwrap_or(0),
+            returned_ns: latest_at_or_before(read_ns, returns_ns),
         }
     }
 
@@ -329,6 +343,9 @@ impl Default for T2tExchange {
 struct Outgoing {
     stamps: OrderStamps,
     write_before: WriteBefore,
+    /// The latest poll that read the venue's answers at or before the
+    /// trigger's read (its stamp; 0: none remembered).
+    venue_read_ns: u64,
     end_offset: u64,
     returned_ns: u64,
 }
@@ -344,6 +361,10 @@ pub struct TickToTrade {
     /// Return stamps of the latest order-carrying writes (a ring; 0: none yet).
     writes_returned_ns: [u64; WRITES_REMEMBERED],
     writes_count: u64,
+    /// Stamps of the latest polls whose read of the session's socket
+    /// brought bytes (a ring; 0: none yet).
+    venue_reads_ns: [u64; WRITES_REMEMBERED],
+    venue_reads_count: u64,
     awaiting_write: Vec<Outgoing>,
     /// Written, waiting for the kernel's TX stamp (oldest first).
     awaiting_stamp: VecDeque<Outgoing>,
@@ -366,6 +387,8 @@ impl TickToTrade {
             stamps: Arc::new(TriggerStamps::new()),
             writes_returned_ns: [0; WRITES_REMEMBERED],
             writes_count: 0,
+            venue_reads_ns: [0; WRITES_REMEMBERED],
+            venue_reads_count: 0,
             awaiting_write: Vec::with_capacity(AWAITING_WRITE_MAX),
             awaiting_stamp: VecDeque::with_capacity(AWAITING_WRITE_MAX),
             send_stamp: SendStamp::default(),
@@ -424,9 +447,23 @@ impl TickToTrade {
                 decided_ns,
             },
             write_before: WriteBefore::of(read_ns, &self.writes_returned_ns),
+            venue_read_ns: latest_at_or_before(read_ns, &self.venue_reads_ns),
             end_offset,
             returned_ns: 0,
         });
+    }
+
+    /// The session's socket brought bytes (the venue's answers, handled
+    /// before market data) on the poll stamped `now_ns`.
+    #[inline]
+    pub fn on_venue_read(&mut self, now_ns: u64) {
+        let last = self.venue_reads_count.wrapping_sub(1) as usize & (WRITES_REMEMBERED - 1);
+        if self.venue_reads_count > 0 && self.venue_reads_ns[last] == now_ns {
+            return; // one poll, several reads
+        }
+        let slot = self.venue_reads_count as usize & (WRITES_REMEMBERED - 1);
+        self.venue_reads_ns[slot] = now_ns;
+        self.venue_reads_count += 1;
     }
 
     /// Everything encoded was handed to the kernel by a `write` that
@@ -500,7 +537,14 @@ impl TickToTrade {
 
     fn record_wait(&mut self, order: &Outgoing, recv_read_ns: u64) {
         let write_returned_ns = order.write_before.returned_ns;
-        match order.write_before.classify(order.stamps.recv_ns) {
+        let wait = order.write_before.classify(order.stamps.recv_ns);
+        let behind_venue_read = order.venue_read_ns > order.stamps.recv_ns;
+        if behind_venue_read {
+            self.waits[5].saturating_record(recv_read_ns);
+        } else if wait != TriggerWait::BehindWrite {
+            self.waits[6].saturating_record(recv_read_ns);
+        }
+        match wait {
             TriggerWait::BehindWrite => {
                 self.waits[0].saturating_record(recv_read_ns);
                 let after_ns = order.stamps.read_ns.saturating_sub(write_returned_ns);
@@ -610,6 +654,11 @@ pub struct TriggerWaits {
     pub in_wake_recv_read: Percentiles,
     /// Of the others, those received later (or with no write before).
     pub after_wake_recv_read: Percentiles,
+    /// Receive → read of the triggers received before a poll that read
+    /// the venue's answers and read after it (whatever their write class).
+    pub behind_venue_read_recv_read: Percentiles,
+    /// Receive → read of the triggers behind neither a write nor such a read.
+    pub behind_neither_recv_read: Percentiles,
 }
 
 impl TriggerWaits {
@@ -620,6 +669,8 @@ impl TriggerWaits {
             clear_recv_read: Percentiles::of(&waits[2]),
             in_wake_recv_read: Percentiles::of(&waits[3]),
             after_wake_recv_read: Percentiles::of(&waits[4]),
+            behind_venue_read_recv_read: Percentiles::of(&waits[5]),
+            behind_neither_recv_read: Percentiles::of(&waits[6]),
         }
     }
 
@@ -796,6 +847,8 @@ mod tests {
             t2t.on_encoded(seq, 2_200, 100 + seq * 100);
         }
         t2t.on_written(3_000);
+        t2t.on_venue_read(3_050); // an answer read after the second write
+        t2t.on_venue_read(3_050); // the same poll: remembered once
         table.put(5, 2_500, 3_100); // behind the second write, not the first
         table.put(6, 1_950, 2_900); // behind the first: the second returned after its read
         t2t.on_encoded(5, 3_200, 600);
