@@ -84,8 +84,9 @@ pub const PART_NAMES: [&str; PARTS] = [
 ];
 /// The total, its three parts, and decision → `write` returned.
 pub const PARTS: usize = 5;
-/// The triggers' receive → read split by whether they waited behind a
-/// write (see the module header), in [`TriggerWaits`] order.
+/// Names of the triggers' receive → read histograms split by what they
+/// waited behind (see the module header), in [`TriggerWaits`] order. They
+/// reach the run's totals and reports (`T2tSplit::waits`), not the interval log.
 pub const WAIT_TAGS: [&str; WAITS] = [
     "engine-t2t.recv-read-behind-write",
     "engine-t2t.write-return-read",
