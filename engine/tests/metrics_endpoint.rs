@@ -62,6 +62,7 @@ fn busy_board() -> Arc<Board> {
             decide_send: p,
             decide_return: p,
             send_stamp: genesis_engine::telemetry::tick_to_trade::SendStamp::TxSoftware,
+            waits: Default::default(),
         });
     }
     struct Beside;

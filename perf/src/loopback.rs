@@ -29,7 +29,7 @@
 use anyhow::Result;
 use genesis_engine::config::{Config, JournalDurability, WaitKind};
 use genesis_engine::telemetry::metrics::Percentiles;
-use genesis_engine::telemetry::tick_to_trade::T2tSplit;
+use genesis_engine::telemetry::tick_to_trade::{T2tSplit, WAKE_NS};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,9 @@ pub struct Row {
     pub fills: u64,
     /// From the engine's receive stamp of the market data to the journal's exit.
     pub journal_since_recv: Percentiles,
+    /// From the engine's receive stamp of every input to ingest's hand-off
+    /// of it (timed on ingest's 1-in-16 sample, counts exact).
+    pub ingest_since_recv: Percentiles,
     /// Market data's venue time → the order at the venue (see the module header).
     pub tick_to_trade: Option<Percentiles>,
     /// The engine's own: kernel receive → order written, and its split.
@@ -93,6 +96,18 @@ impl Row {
         }
     }
 
+    /// Which share of the engine's orders had a trigger that waited behind
+    /// the previous order's write, and the receive → read of the others ÷
+    /// the floor's (p50), same row.
+    pub fn clear_recv_read_over_floor(&self) -> Option<f64> {
+        match (&self.engine_tick_to_trade, &self.floor) {
+            (Some(t), Some(f)) if f.recv_read.p50 > 0 && t.waits.clear_recv_read.count > 0 => {
+                Some(t.waits.clear_recv_read.p50 as f64 / f.recv_read.p50 as f64)
+            }
+            _ => None,
+        }
+    }
+
     /// Receive → journal exit p50 ÷ the TCP round trip p50 of the same row.
     pub fn journal_over_rtt(&self) -> Option<f64> {
         match &self.tcp_rtt {
@@ -113,6 +128,7 @@ impl Row {
             "market_data_per_sec": self.market_data_per_sec,
             "fills": self.fills,
             "journal_since_recv_ns": self.journal_since_recv,
+            "ingest_since_recv_ns": self.ingest_since_recv,
             "tick_to_trade_ns": self.tick_to_trade,
             "engine_tick_to_trade_ns": self.engine_tick_to_trade,
             "floor_tick_to_trade_ns": self.floor,
@@ -165,6 +181,13 @@ pub fn run_row(feed: &str, rate: u64, wait: WaitKind, seconds: f64, scratch: &Pa
         anyhow::bail!("{feed} at {rate}/s stopped on an error: {error}");
     }
     let journal = report.stages.last().expect("a journal stage");
+    let ingest_since_recv = report
+        .stages
+        .iter()
+        .find(|stage| stage.name == "ingest")
+        .map_or_else(Percentiles::default, |stage| {
+            Percentiles::of(&stage.since_recv_ns)
+        });
     let floor = floor::floor_row(rate, wait, seconds.min(2.0))?;
     Ok(Row {
         feed: feed.into(),
@@ -175,6 +198,7 @@ pub fn run_row(feed: &str, rate: u64, wait: WaitKind, seconds: f64, scratch: &Pa
         market_data_per_sec: report.ingest.market_data as f64 / report.elapsed.as_secs_f64(),
         fills: report.execution.fills,
         journal_since_recv: Percentiles::of(&journal.since_recv_ns),
+        ingest_since_recv,
         tick_to_trade: report.tick_to_trade,
         engine_tick_to_trade: report.engine_tick_to_trade,
         floor: Some(floor),
@@ -231,6 +255,7 @@ pub fn markdown_tables(out: &mut String, rows: &[Row]) {
         );
     }
     floor_table(out, rows);
+    waits_table(out, rows);
     let _ = writeln!(out, "\n| feed | offered/s | market data events/s | receive → journal p50 / p99 / p99.9 | venue tick-to-trade p50 / p99 | TCP round trip p50 | venue t2t p50 ÷ RTT p50 | fills |");
     let _ = writeln!(out, "|---|---:|---:|---|---|---:|---:|---:|");
     for row in rows {
@@ -291,10 +316,83 @@ fn floor_table(out: &mut String, rows: &[Row]) {
     }
 }
 
+/// The triggers' receive → read split by whether each waited behind the
+/// previous order's write, beside the floor's and every input's.
+fn waits_table(out: &mut String, rows: &[Row]) {
+    let _ = writeln!(out, "\nWhich triggers wait: an order's trigger *waited behind a write* when the latest order-carrying FIX `write` that returned before ingest read the trigger returned after the trigger's kernel receive stamp; receive → read of those and of the others, that write's return → read, the others split by whether they were received within {} µs after that write returned (in its wake) or later; p50 / p99, and ÷ the floor's receive → read p50. The last columns are every input's receive → ingest's hand-off of it (ingest's since-receipt histogram: timed on a 1-in-{} sample of events, counts exact; for an event after the first of its poll it includes the earlier events' stages, so it bounds receive → read from above).\n", WAKE_NS / 1_000, genesis_engine::topology::chain::LAP_SAMPLE_EVERY);
+    let _ = writeln!(out, "| feed | offered/s | orders classified | behind a write | recv → read, behind | write return → read, behind | recv → read, others | others ÷ floor | in a write's wake | ÷ floor | after it | ÷ floor | all triggers ÷ floor | every input: recv → hand-off | ÷ floor |");
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---|---|---|---:|---|---:|---|---:|---:|---|---:|"
+    );
+    for row in rows {
+        let Some(t) = row.engine_tick_to_trade.filter(|t| t.total.count > 0) else {
+            continue;
+        };
+        let w = &t.waits;
+        let floor = row.floor.unwrap_or_default();
+        let share = w
+            .behind_write_share()
+            .map_or("-".into(), |s| format!("{:.1} %", s * 100.0));
+        let every = &row.ingest_since_recv;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {share} | {} | {} | {} | {} | {} ({}) | {} | {} ({}) | {} | {} | {} | {} |",
+            row.feed,
+            row.rate_offered,
+            w.behind_write_recv_read.count + w.clear_recv_read.count,
+            p50_p99(&w.behind_write_recv_read),
+            p50_p99(&w.behind_write_return_read),
+            p50_p99(&w.clear_recv_read),
+            over(&w.clear_recv_read, &floor.recv_read),
+            p50_p99(&w.in_wake_recv_read),
+            w.in_wake_recv_read.count,
+            over(&w.in_wake_recv_read, &floor.recv_read),
+            p50_p99(&w.after_wake_recv_read),
+            w.after_wake_recv_read.count,
+            over(&w.after_wake_recv_read, &floor.recv_read),
+            over(&t.recv_read, &floor.recv_read),
+            p50_p99(every),
+            over(every, &floor.recv_read),
+        );
+    }
+    let _ = writeln!(out, "\nThe same triggers against the venue's answers: received before a poll whose read of the FIX socket brought bytes (acks and fills, handed through the stages before market data is read) and read after it; and those behind neither such a read nor a write. p50 / p99 (count), ÷ the floor's receive → read p50.\n");
+    let _ = writeln!(out, "| feed | offered/s | behind a venue read | share | ÷ floor | behind neither | share | ÷ floor |");
+    let _ = writeln!(out, "|---|---:|---|---:|---:|---|---:|---:|");
+    for row in rows {
+        let Some(t) = row.engine_tick_to_trade.filter(|t| t.total.count > 0) else {
+            continue;
+        };
+        let (w, floor) = (&t.waits, row.floor.unwrap_or_default());
+        let share = |p: &Percentiles| {
+            let all = w.behind_write_recv_read.count + w.clear_recv_read.count;
+            if all == 0 {
+                return "-".to_string();
+            }
+            format!("{:.1} %", p.count as f64 * 100.0 / all as f64)
+        };
+        let (venue, neither) = (&w.behind_venue_read_recv_read, &w.behind_neither_recv_read);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} ({}) | {} | {} | {} ({}) | {} | {} |",
+            row.feed,
+            row.rate_offered,
+            p50_p99(venue),
+            venue.count,
+            share(venue),
+            over(venue, &floor.recv_read),
+            p50_p99(neither),
+            neither.count,
+            share(neither),
+            over(neither, &floor.recv_read),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use genesis_engine::telemetry::tick_to_trade::SendStamp;
+    use genesis_engine::telemetry::tick_to_trade::{SendStamp, TriggerWaits};
 
     fn row(engine: Option<T2tSplit>) -> Row {
         let p = |p50, p99| Percentiles {
@@ -312,6 +410,7 @@ mod tests {
             market_data_per_sec: 99_000.0,
             fills: 3,
             journal_since_recv: p(900, 4_000),
+            ingest_since_recv: p(300, 2_000),
             tick_to_trade: Some(p(20_000, 60_000)),
             engine_tick_to_trade: engine,
             floor: None,
@@ -336,6 +435,7 @@ mod tests {
             decide_send: p(700, 5_000),
             decide_return: p(900, 6_000),
             send_stamp: SendStamp::TxSoftware,
+            waits: TriggerWaits::default(),
         };
         let mut measured = row(Some(split));
         measured.floor = Some(T2tSplit {
@@ -345,6 +445,7 @@ mod tests {
             decide_send: p(140, 3_000),
             decide_return: p(300, 4_000),
             send_stamp: SendStamp::TxSoftware,
+            waits: TriggerWaits::default(),
         });
         assert_eq!(measured.recv_read_over_floor(), Some(2.5));
         assert_eq!(
@@ -372,5 +473,55 @@ mod tests {
             row(Some(split)).to_json()["engine_tick_to_trade_ns"]["decide_send"]["p50"],
             700
         );
+    }
+
+    // The waits table shows the share of orders whose trigger waited
+    // behind a write, both receive → read figures, and each ÷ the floor's.
+    #[test]
+    fn the_waits_table_splits_the_triggers() {
+        let p = |count, p50, p99| Percentiles {
+            count,
+            p50,
+            p99,
+            ..Percentiles::default()
+        };
+        let mut split = T2tSplit {
+            total: p(8, 1_800, 12_000),
+            recv_read: p(8, 900, 3_000),
+            ..T2tSplit::default()
+        };
+        split.waits = TriggerWaits {
+            behind_write_recv_read: p(6, 1_000, 3_000),
+            behind_write_return_read: p(6, 100, 400),
+            clear_recv_read: p(2, 200, 500),
+            in_wake_recv_read: p(1, 300, 500),
+            after_wake_recv_read: p(1, 100, 100),
+            behind_venue_read_recv_read: p(4, 1_200, 3_000),
+            behind_neither_recv_read: p(1, 400, 400),
+        };
+        let mut measured = row(Some(split));
+        measured.floor = Some(T2tSplit {
+            total: p(5, 900, 6_000),
+            recv_read: p(5, 200, 2_000),
+            ..T2tSplit::default()
+        });
+        assert_eq!(split.waits.behind_write_share(), Some(0.75));
+        assert_eq!(measured.clear_recv_read_over_floor(), Some(1.0));
+        let mut out = String::new();
+        markdown_tables(&mut out, &[measured.clone()]);
+        assert!(
+            out.contains("| itch-sim | 100000 | 8 | 75.0 % | 1.0 / 3.0 | 0.1 / 0.4 | 0.2 / 0.5 | 1.00× | 0.3 / 0.5 (1) | 1.50× | 0.1 / 0.1 (1) | 0.50× | 4.50× | 0.3 / 2.0 | 1.50× |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| itch-sim | 100000 | 1.2 / 3.0 (4) | 50.0 % | 6.00× | 0.4 / 0.4 (1) | 12.5 % | 2.00× |"),
+            "the venue-read split: {out}"
+        );
+        let json = measured.to_json();
+        assert_eq!(
+            json["engine_tick_to_trade_ns"]["waits"]["behind_write_recv_read"]["count"],
+            6
+        );
+        assert_eq!(json["ingest_since_recv_ns"]["p50"], 300);
     }
 }

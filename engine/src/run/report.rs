@@ -633,6 +633,7 @@ mod tests {
             decide_send: p(800),
             decide_return: p(900),
             send_stamp: crate::telemetry::tick_to_trade::SendStamp::TxSoftware,
+            waits: Default::default(),
         });
         report.tick_to_trade = Some(p(20_000));
         report.loopback_tcp_rtt = Some(p(15_000));

@@ -257,6 +257,7 @@ mod tests {
                 decide_send: p,
                 decide_return: p,
                 send_stamp: crate::telemetry::tick_to_trade::SendStamp::SendReturn,
+                waits: Default::default(),
             });
         let text = render(&board, 1);
         assert!(text.contains("# TYPE genesis_tick_to_trade_seconds summary\n"));

@@ -20,7 +20,7 @@
 use crate::telemetry::alerts::{Alerts, Observed};
 use crate::telemetry::metrics::{Exchange, Interval, Percentiles, StageMetrics};
 use crate::telemetry::tick_to_trade::{
-    SendStamp, T2tExchange, T2tInterval, T2tSplit, TickToTrade, PARTS, TAGS,
+    SendStamp, T2tExchange, T2tInterval, T2tSplit, TickToTrade, PARTS, TAGS, WAITS,
 };
 use crate::telemetry::{Board, Counter, Snapshot};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,6 +56,8 @@ struct Reported {
 struct ReportedT2t {
     exchange: T2tExchange,
     totals: [hdrhistogram::Histogram<u64>; PARTS],
+    /// The triggers' receive → read by whether they waited behind a write.
+    wait_totals: [hdrhistogram::Histogram<u64>; WAITS],
     last: T2tSplit,
     /// What ended `decide-send` in the latest interval.
     send_stamp: SendStamp,
@@ -171,6 +173,7 @@ impl Reporter {
         self.tick_to_trade = Some(ReportedT2t {
             exchange,
             totals: std::array::from_fn(|_| crate::telemetry::metrics::new_histogram()),
+            wait_totals: std::array::from_fn(|_| crate::telemetry::metrics::new_histogram()),
             last: T2tSplit::default(),
             send_stamp: SendStamp::default(),
             spares: (0..SPARES).map(|_| Box::new(T2tInterval::new())).collect(),
@@ -353,8 +356,13 @@ impl Reporter {
         let Some(t2t) = &mut self.tick_to_trade else {
             return;
         };
-        t2t.last = T2tSplit::of(&interval.histograms, interval.send_stamp);
+        t2t.last =
+            T2tSplit::of(&interval.histograms, interval.send_stamp).with_waits(&interval.waits);
         t2t.send_stamp = interval.send_stamp;
+        for (total, histogram) in t2t.wait_totals.iter_mut().zip(&mut interval.waits) {
+            let _ = total.add(&*histogram);
+            histogram.reset();
+        }
         for (part, histogram) in interval.histograms.iter_mut().enumerate() {
             if let Some(t2t) = &mut self.tick_to_trade {
                 let _ = t2t.totals[part].add(&*histogram);
@@ -375,7 +383,7 @@ impl Reporter {
     /// The run's tick-to-trade split (after `finish`), naming its send stamp.
     pub fn tick_to_trade_split(&self) -> Option<T2tSplit> {
         let t2t = self.tick_to_trade.as_ref()?;
-        Some(T2tSplit::of(&t2t.totals, t2t.send_stamp))
+        Some(T2tSplit::of(&t2t.totals, t2t.send_stamp).with_waits(&t2t.wait_totals))
     }
 
     /// Adds the tick-to-trade's last, unrotated interval (the recorder's thread has finished).

@@ -33,6 +33,24 @@
 //! counted; nor is one whose slot was overwritten before it was sent
 //! (counted as `stamps_missed`).
 //!
+//! Which triggers waited behind a write: an order's trigger *waited
+//! behind a write* when the latest order-carrying `write` that returned
+//! before the trigger was read ([`WRITES_REMEMBERED`] are kept) returned
+//! after the trigger's kernel receive stamp: the datagram landed while the
+//! thread was still busy up to that write's return (the venue's TCP input
+//! runs inside the sender's system call on loopback) and was read only
+//! after it. More histograms ([`WAIT_TAGS`]): receive → read of those
+//! orders, that write's return → read for them, receive → read of the
+//! others, and of the others split by whether they were received within
+//! [`WAKE_NS`] of that write's return (in a burst's wake) or later; their
+//! counts are exact, so the share behind a write is
+//! `behind.count / (behind.count + clear.count)`. The same test against
+//! the polls whose read of the session's socket brought bytes (the
+//! venue's answers, read and handed on before market data:
+//! [`TickToTrade::on_venue_read`]) gives two more: receive → read of the
+//! triggers behind such a read, and of those behind neither. A handful of compares
+//! per order over a fixed array: nothing allocated.
+//!
 //! Owning thread: ingest's (the table's writer, and the venue session that
 //! records, polled by ingest). The recorder hands finished intervals to the
 //! reporter the way stages do (`metrics`): sets swapped through two bounded
@@ -66,6 +84,29 @@ pub const PART_NAMES: [&str; PARTS] = [
 ];
 /// The total, its three parts, and decision → `write` returned.
 pub const PARTS: usize = 5;
+/// Names of the triggers' receive → read histograms split by what they
+/// waited behind (see the module header), in [`TriggerWaits`] order. They
+/// reach the run's totals and reports (`T2tSplit::waits`), not the interval log.
+pub const WAIT_TAGS: [&str; WAITS] = [
+    "engine-t2t.recv-read-behind-write",
+    "engine-t2t.write-return-read",
+    "engine-t2t.recv-read-clear",
+    "engine-t2t.recv-read-in-wake",
+    "engine-t2t.recv-read-after-wake",
+    "engine-t2t.recv-read-behind-venue-read",
+    "engine-t2t.recv-read-behind-neither",
+];
+/// Receive → read behind a write, that write's return → read, receive →
+/// read of the rest, and of the rest split at [`WAKE_NS`] after the write;
+/// then receive → read of triggers behind a read of the venue's answers,
+/// and of those behind neither a write nor such a read.
+pub const WAITS: usize = 7;
+/// A trigger received this soon after an order's write returned came in
+/// its wake (the burst the previous round counted: writes < 100 µs apart).
+pub const WAKE_NS: u64 = 100_000;
+/// Order-carrying writes whose return stamps are kept to classify triggers.
+pub const WRITES_REMEMBERED: usize = 16;
+const _: () = assert!(WRITES_REMEMBERED.is_power_of_two());
 /// A written order waits this long for its TX stamp before it is counted
 /// as missed (on loopback the stamp is there before `write` returns).
 pub const TX_STAMP_WAIT_NS: u64 = 10_000_000;
@@ -190,9 +231,66 @@ impl OrderStamps {
     }
 }
 
+/// The latest order-carrying write that returned at or before a
+/// trigger's read (`returned_ns`, 0: none remembered), and so whether the
+/// trigger waited behind it or came in its wake.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteBefore {
+    pub returned_ns: u64,
+}
+
+/// How a trigger stands to the write before its read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerWait {
+    /// Received before that write returned, read after it.
+    BehindWrite,
+    /// Received after it returned, within [`WAKE_NS`].
+    InWake,
+    /// Received later, or no write remembered.
+    Clear,
+}
+
+/// The latest of `stamps_ns` (any order, 0 for none) at or before `read_ns`, or 0.
+#[inline]
+fn latest_at_or_before(read_ns: u64, stamps_ns: &[u64]) -> u64 {
+    stamps_ns
+        .iter()
+        .copied()
+        .filter(|&stamp| stamp != 0 && stamp <= read_ns)
+        .max()
+        .unwrap_or(0)
+}
+
+impl WriteBefore {
+    /// The latest of `returns_ns` (return stamps of recent writes, any
+    /// order, 0 for none) at or before `read_ns`.
+    #[inline]
+    pub fn of(read_ns: u64, returns_ns: &[u64]) -> WriteBefore {
+        WriteBefore {
+            returned_ns: latest_at_or_before(read_ns, returns_ns),
+        }
+    }
+
+    /// How a trigger received at `recv_ns` stands to this write.
+    #[inline]
+    pub fn classify(self, recv_ns: u64) -> TriggerWait {
+        if self.returned_ns == 0 {
+            TriggerWait::Clear
+        } else if self.returned_ns > recv_ns {
+            TriggerWait::BehindWrite
+        } else if recv_ns - self.returned_ns < WAKE_NS {
+            TriggerWait::InWake
+        } else {
+            TriggerWait::Clear
+        }
+    }
+}
+
 /// One interval of the four histograms: what travels to the reporter.
 pub struct T2tInterval {
     pub histograms: [Histogram<u64>; PARTS],
+    /// The triggers' receive → read by whether they waited behind a write.
+    pub waits: [Histogram<u64>; WAITS],
     pub start_ns: u64,
     pub end_ns: u64,
     /// What ended `decide-send` in this interval.
@@ -203,6 +301,7 @@ impl T2tInterval {
     pub fn new() -> T2tInterval {
         T2tInterval {
             histograms: std::array::from_fn(|_| new_histogram()),
+            waits: std::array::from_fn(|_| new_histogram()),
             start_ns: 0,
             end_ns: 0,
             send_stamp: SendStamp::default(),
@@ -244,6 +343,10 @@ impl Default for T2tExchange {
 #[derive(Clone, Copy, Debug)]
 struct Outgoing {
     stamps: OrderStamps,
+    write_before: WriteBefore,
+    /// The latest poll that read the venue's answers at or before the
+    /// trigger's read (its stamp; 0: none remembered).
+    venue_read_ns: u64,
     end_offset: u64,
     returned_ns: u64,
 }
@@ -253,7 +356,16 @@ struct Outgoing {
 /// not yet stamped.
 pub struct TickToTrade {
     pub histograms: [Histogram<u64>; PARTS],
+    /// The triggers' receive → read by whether they waited behind a write.
+    pub waits: [Histogram<u64>; WAITS],
     stamps: Arc<TriggerStamps>,
+    /// Return stamps of the latest order-carrying writes (a ring; 0: none yet).
+    writes_returned_ns: [u64; WRITES_REMEMBERED],
+    writes_count: u64,
+    /// Stamps of the latest polls whose read of the session's socket
+    /// brought bytes (a ring; 0: none yet).
+    venue_reads_ns: [u64; WRITES_REMEMBERED],
+    venue_reads_count: u64,
     awaiting_write: Vec<Outgoing>,
     /// Written, waiting for the kernel's TX stamp (oldest first).
     awaiting_stamp: VecDeque<Outgoing>,
@@ -272,7 +384,12 @@ impl TickToTrade {
     pub fn new() -> TickToTrade {
         TickToTrade {
             histograms: std::array::from_fn(|_| new_histogram()),
+            waits: std::array::from_fn(|_| new_histogram()),
             stamps: Arc::new(TriggerStamps::new()),
+            writes_returned_ns: [0; WRITES_REMEMBERED],
+            writes_count: 0,
+            venue_reads_ns: [0; WRITES_REMEMBERED],
+            venue_reads_count: 0,
             awaiting_write: Vec::with_capacity(AWAITING_WRITE_MAX),
             awaiting_stamp: VecDeque::with_capacity(AWAITING_WRITE_MAX),
             send_stamp: SendStamp::default(),
@@ -330,9 +447,24 @@ impl TickToTrade {
                 read_ns,
                 decided_ns,
             },
+            write_before: WriteBefore::of(read_ns, &self.writes_returned_ns),
+            venue_read_ns: latest_at_or_before(read_ns, &self.venue_reads_ns),
             end_offset,
             returned_ns: 0,
         });
+    }
+
+    /// The session's socket brought bytes (the venue's answers, handled
+    /// before market data) on the poll stamped `now_ns`.
+    #[inline]
+    pub fn on_venue_read(&mut self, now_ns: u64) {
+        let last = self.venue_reads_count.wrapping_sub(1) as usize & (WRITES_REMEMBERED - 1);
+        if self.venue_reads_count > 0 && self.venue_reads_ns[last] == now_ns {
+            return; // one poll, several reads
+        }
+        let slot = self.venue_reads_count as usize & (WRITES_REMEMBERED - 1);
+        self.venue_reads_ns[slot] = now_ns;
+        self.venue_reads_count += 1;
     }
 
     /// Everything encoded was handed to the kernel by a `write` that
@@ -354,6 +486,9 @@ impl TickToTrade {
             }
         }
         self.awaiting_write.clear();
+        let slot = self.writes_count as usize & (WRITES_REMEMBERED - 1);
+        self.writes_returned_ns[slot] = returned_ns;
+        self.writes_count += 1;
         self.check_rotation(returned_ns);
     }
 
@@ -397,7 +532,30 @@ impl TickToTrade {
         for (histogram, value) in self.histograms.iter_mut().zip(parts) {
             histogram.saturating_record(value.max(1));
         }
+        self.record_wait(order, parts[1].max(1));
         self.records_since_check += 1;
+    }
+
+    fn record_wait(&mut self, order: &Outgoing, recv_read_ns: u64) {
+        let write_returned_ns = order.write_before.returned_ns;
+        let wait = order.write_before.classify(order.stamps.recv_ns);
+        let behind_venue_read = order.venue_read_ns > order.stamps.recv_ns;
+        if behind_venue_read {
+            self.waits[5].saturating_record(recv_read_ns);
+        } else if wait != TriggerWait::BehindWrite {
+            self.waits[6].saturating_record(recv_read_ns);
+        }
+        match wait {
+            TriggerWait::BehindWrite => {
+                self.waits[0].saturating_record(recv_read_ns);
+                let after_ns = order.stamps.read_ns.saturating_sub(write_returned_ns);
+                self.waits[1].saturating_record(after_ns.max(1));
+                return;
+            }
+            TriggerWait::InWake => self.waits[3].saturating_record(recv_read_ns),
+            TriggerWait::Clear => self.waits[4].saturating_record(recv_read_ns),
+        }
+        self.waits[2].saturating_record(recv_read_ns);
     }
 
     fn check_rotation(&mut self, now_ns: u64) {
@@ -440,6 +598,7 @@ impl TickToTrade {
             return;
         };
         std::mem::swap(&mut self.histograms, &mut spare.histograms);
+        std::mem::swap(&mut self.waits, &mut spare.waits);
         spare.start_ns = self.interval_start_ns;
         spare.end_ns = now_ns;
         spare.send_stamp = self.send_stamp;
@@ -452,6 +611,7 @@ impl TickToTrade {
     pub fn last_interval(&self, now_ns: u64) -> T2tInterval {
         T2tInterval {
             histograms: self.histograms.clone(),
+            waits: self.waits.clone(),
             start_ns: self.interval_start_ns,
             end_ns: now_ns.max(self.interval_start_ns),
             send_stamp: self.send_stamp,
@@ -476,6 +636,51 @@ pub struct T2tSplit {
     pub decide_return: Percentiles,
     /// What ends `decide_send` and the total.
     pub send_stamp: SendStamp,
+    /// `recv_read` split by whether the trigger waited behind a write
+    /// (empty where nobody classified, as for the floor).
+    pub waits: TriggerWaits,
+}
+
+/// The triggers' receive → read, split by whether each waited behind an
+/// order-carrying write (see the module header).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct TriggerWaits {
+    /// Receive → read of the triggers that waited behind a write.
+    pub behind_write_recv_read: Percentiles,
+    /// For those, the write's return → read.
+    pub behind_write_return_read: Percentiles,
+    /// Receive → read of the others.
+    pub clear_recv_read: Percentiles,
+    /// Of the others, those received within [`WAKE_NS`] after the write.
+    pub in_wake_recv_read: Percentiles,
+    /// Of the others, those received later (or with no write before).
+    pub after_wake_recv_read: Percentiles,
+    /// Receive → read of the triggers received before a poll that read
+    /// the venue's answers and read after it (whatever their write class).
+    pub behind_venue_read_recv_read: Percentiles,
+    /// Receive → read of the triggers behind neither a write nor such a read.
+    pub behind_neither_recv_read: Percentiles,
+}
+
+impl TriggerWaits {
+    pub fn of(waits: &[Histogram<u64>; WAITS]) -> TriggerWaits {
+        TriggerWaits {
+            behind_write_recv_read: Percentiles::of(&waits[0]),
+            behind_write_return_read: Percentiles::of(&waits[1]),
+            clear_recv_read: Percentiles::of(&waits[2]),
+            in_wake_recv_read: Percentiles::of(&waits[3]),
+            after_wake_recv_read: Percentiles::of(&waits[4]),
+            behind_venue_read_recv_read: Percentiles::of(&waits[5]),
+            behind_neither_recv_read: Percentiles::of(&waits[6]),
+        }
+    }
+
+    /// The share of classified orders whose trigger waited behind a write.
+    pub fn behind_write_share(&self) -> Option<f64> {
+        let behind = self.behind_write_recv_read.count;
+        let all = behind + self.clear_recv_read.count;
+        (all > 0).then(|| behind as f64 / all as f64)
+    }
 }
 
 impl T2tSplit {
@@ -487,7 +692,14 @@ impl T2tSplit {
             decide_send: Percentiles::of(&histograms[3]),
             decide_return: Percentiles::of(&histograms[4]),
             send_stamp,
+            waits: TriggerWaits::default(),
         }
+    }
+
+    /// The same, with the triggers' receive → read split by their waits.
+    pub fn with_waits(mut self, waits: &[Histogram<u64>; WAITS]) -> T2tSplit {
+        self.waits = TriggerWaits::of(waits);
+        self
     }
 
     /// The five, in [`TAGS`] order.
@@ -616,5 +828,64 @@ mod tests {
         t2t.expire_tx_stamps(6_000 + TX_STAMP_WAIT_NS);
         assert_eq!((t2t.awaiting_tx_stamp(), t2t.tx_stamps_missed), (0, 1));
         assert_eq!(t2t.histograms[0].len(), 2, "the missed one is not recorded");
+    }
+
+    // A trigger received before an order's write returned and read after
+    // it waited behind that write; one received after it, or read before
+    // it, did not; only the latest write returned before the read counts;
+    // of the others, one received soon after a write came in its wake.
+    #[test]
+    fn triggers_are_classified_by_the_write_before_their_read() {
+        let mut t2t = TickToTrade::new();
+        let table = t2t.stamps();
+        table.put(1, 1_000, 1_100);
+        t2t.on_encoded(1, 1_200, 100);
+        t2t.on_written(2_000);
+        table.put(2, 1_900, 2_100); // landed during the write
+        table.put(3, 2_050, 2_100); // landed after it returned
+        table.put(4, 1_500, 1_800); // read before it returned
+        for seq in 2..=4 {
+            t2t.on_encoded(seq, 2_200, 100 + seq * 100);
+        }
+        t2t.on_written(3_000);
+        t2t.on_venue_read(3_050); // an answer read after the second write
+        t2t.on_venue_read(3_050); // the same poll: remembered once
+        table.put(5, 2_500, 3_100); // behind the second write, not the first
+        table.put(6, 1_950, 2_900); // behind the first: the second returned after its read
+        t2t.on_encoded(5, 3_200, 600);
+        t2t.on_encoded(6, 3_200, 700);
+        t2t.on_written(4_000);
+        table.put(7, 4_000 + WAKE_NS, 4_000 + WAKE_NS + 10); // long after
+        t2t.on_encoded(7, 4_000 + WAKE_NS + 20, 800);
+        t2t.on_written(4_000 + WAKE_NS + 30);
+        let waits = T2tSplit::of(&t2t.histograms, t2t.send_stamp())
+            .with_waits(&t2t.waits)
+            .waits;
+        assert_eq!(waits.behind_write_recv_read.count, 3, "orders 2, 5 and 6");
+        assert_eq!(waits.clear_recv_read.count, 4, "orders 1, 3, 4 and 7");
+        assert_eq!(waits.behind_write_share(), Some(3.0 / 7.0));
+        assert_eq!(
+            waits.behind_write_recv_read.max, 950,
+            "order 6: 1,950 → 2,900"
+        );
+        assert_eq!(t2t.waits[1].min(), 100, "orders 2 and 5");
+        assert_eq!(
+            waits.behind_write_return_read.max, 900,
+            "order 6: 2,000 → 2,900"
+        );
+        assert_eq!(waits.clear_recv_read.max, 300, "order 4: 1,500 → 1,800");
+        assert_eq!(
+            waits.in_wake_recv_read.count, 1,
+            "order 3: 50 ns after the write"
+        );
+        assert_eq!(
+            waits.after_wake_recv_read.count, 3,
+            "1 and 4: no write before; 7"
+        );
+        assert_eq!(
+            t2t.histograms[1].len(),
+            7,
+            "every order in recv-read as before"
+        );
     }
 }

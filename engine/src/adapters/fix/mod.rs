@@ -570,6 +570,7 @@ impl FixClient {
             match stream.read(buffer) {
                 Ok(0) => return Err(Loss::PeerClosed),
                 Ok(count) => {
+                    self.tick_to_trade.on_venue_read(now_ns);
                     let (session, mut inbox) = self.inbox();
                     session.on_received(count, now_ns, &mut inbox);
                     if count < offered {
