@@ -173,7 +173,9 @@ impl Reporter {
         self.tick_to_trade = Some(ReportedT2t {
             exchange,
             totals: std::array::from_fn(|_| crate::telemetry::metrics::new_histogram()),
-            wait_totals: std::array::from_fn(|_| crate::telemetry::metrics::new_histogram()),
+            wait_totals: std::array::from_fn(|_| {
+                crate::telemetry::tick_to_trade::new_wait_histogram()
+            }),
             last: T2tSplit::default(),
             send_stamp: SendStamp::default(),
             spares: (0..SPARES).map(|_| Box::new(T2tInterval::new())).collect(),
