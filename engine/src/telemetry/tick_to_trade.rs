@@ -39,7 +39,7 @@
 //! after the trigger's kernel receive stamp: the datagram landed while the
 //! thread was still busy up to that write's return (the venue's TCP input
 //! runs inside the sender's system call on loopback) and was read only
-//! after it. More histograms ([`WAIT_TAGS`]): receive → read of those
+//! after it. More histograms ([`WAITS`]): receive → read of those
 //! orders, that write's return → read for them, receive → read of the
 //! others, and of the others split by whether they were received within
 //! [`WAKE_NS`] of that write's return (in a burst's wake) or later; their
@@ -84,18 +84,6 @@ pub const PART_NAMES: [&str; PARTS] = [
 ];
 /// The total, its three parts, and decision → `write` returned.
 pub const PARTS: usize = 5;
-/// Names of the triggers' receive → read histograms split by what they
-/// waited behind (see the module header), in [`TriggerWaits`] order. They
-/// reach the run's totals and reports (`T2tSplit::waits`), not the interval log.
-pub const WAIT_TAGS: [&str; WAITS] = [
-    "engine-t2t.recv-read-behind-write",
-    "engine-t2t.write-return-read",
-    "engine-t2t.recv-read-clear",
-    "engine-t2t.recv-read-in-wake",
-    "engine-t2t.recv-read-after-wake",
-    "engine-t2t.recv-read-behind-venue-read",
-    "engine-t2t.recv-read-behind-neither",
-];
 /// Receive → read behind a write, that write's return → read, receive →
 /// read of the rest, and of the rest split at [`WAKE_NS`] after the write;
 /// then receive → read of triggers behind a read of the venue's answers,
@@ -114,9 +102,44 @@ pub fn new_wait_histogram() -> Histogram<u64> {
 /// A trigger received this soon after an order's write returned came in
 /// its wake (the burst the previous round counted: writes < 100 µs apart).
 pub const WAKE_NS: u64 = 100_000;
-/// Order-carrying writes whose return stamps are kept to classify triggers.
+/// Order-carrying writes (and venue reads) whose stamps are kept to
+/// classify triggers.
 pub const WRITES_REMEMBERED: usize = 16;
 const _: () = assert!(WRITES_REMEMBERED.is_power_of_two());
+
+/// The stamps of the latest [`WRITES_REMEMBERED`] events of one kind (a
+/// ring; 0: an empty slot).
+#[derive(Clone, Copy, Debug, Default)]
+struct StampRing {
+    stamps_ns: [u64; WRITES_REMEMBERED],
+    count: u64,
+}
+
+impl StampRing {
+    #[inline]
+    fn push(&mut self, stamp_ns: u64) {
+        self.stamps_ns[self.count as usize & (WRITES_REMEMBERED - 1)] = stamp_ns;
+        self.count += 1;
+    }
+
+    /// The stamp pushed last, if any.
+    #[inline]
+    fn last(&self) -> Option<u64> {
+        let slot = self.count.checked_sub(1)? as usize & (WRITES_REMEMBERED - 1);
+        Some(self.stamps_ns[slot])
+    }
+
+    /// The latest stamp at or before `read_ns`, or 0.
+    #[inline]
+    fn latest_at_or_before(&self, read_ns: u64) -> u64 {
+        self.stamps_ns
+            .iter()
+            .copied()
+            .filter(|&stamp| stamp != 0 && stamp <= read_ns)
+            .max()
+            .unwrap_or(0)
+    }
+}
 /// A written order waits this long for its TX stamp before it is counted
 /// as missed (on loopback the stamp is there before `write` returns).
 pub const TX_STAMP_WAIT_NS: u64 = 10_000_000;
@@ -260,27 +283,7 @@ pub enum TriggerWait {
     Clear,
 }
 
-/// The latest of `stamps_ns` (any order, 0 for none) at or before `read_ns`, or 0.
-#[inline]
-fn latest_at_or_before(read_ns: u64, stamps_ns: &[u64]) -> u64 {
-    stamps_ns
-        .iter()
-        .copied()
-        .filter(|&stamp| stamp != 0 && stamp <= read_ns)
-        .max()
-        .unwrap_or(0)
-}
-
 impl WriteBefore {
-    /// The latest of `returns_ns` (return stamps of recent writes, any
-    /// order, 0 for none) at or before `read_ns`.
-    #[inline]
-    pub fn of(read_ns: u64, returns_ns: &[u64]) -> WriteBefore {
-        WriteBefore {
-            returned_ns: latest_at_or_before(read_ns, returns_ns),
-        }
-    }
-
     /// How a trigger received at `recv_ns` stands to this write.
     #[inline]
     pub fn classify(self, recv_ns: u64) -> TriggerWait {
@@ -369,13 +372,11 @@ pub struct TickToTrade {
     /// The triggers' receive → read by whether they waited behind a write.
     pub waits: [Histogram<u64>; WAITS],
     stamps: Arc<TriggerStamps>,
-    /// Return stamps of the latest order-carrying writes (a ring; 0: none yet).
-    writes_returned_ns: [u64; WRITES_REMEMBERED],
-    writes_count: u64,
+    /// Return stamps of the latest order-carrying writes.
+    writes_returned: StampRing,
     /// Stamps of the latest polls whose read of the session's socket
-    /// brought bytes (a ring; 0: none yet).
-    venue_reads_ns: [u64; WRITES_REMEMBERED],
-    venue_reads_count: u64,
+    /// brought bytes.
+    venue_reads: StampRing,
     awaiting_write: Vec<Outgoing>,
     /// Written, waiting for the kernel's TX stamp (oldest first).
     awaiting_stamp: VecDeque<Outgoing>,
@@ -396,10 +397,8 @@ impl TickToTrade {
             histograms: std::array::from_fn(|_| new_histogram()),
             waits: std::array::from_fn(|_| new_wait_histogram()),
             stamps: Arc::new(TriggerStamps::new()),
-            writes_returned_ns: [0; WRITES_REMEMBERED],
-            writes_count: 0,
-            venue_reads_ns: [0; WRITES_REMEMBERED],
-            venue_reads_count: 0,
+            writes_returned: StampRing::default(),
+            venue_reads: StampRing::default(),
             awaiting_write: Vec::with_capacity(AWAITING_WRITE_MAX),
             awaiting_stamp: VecDeque::with_capacity(AWAITING_WRITE_MAX),
             send_stamp: SendStamp::default(),
@@ -457,8 +456,10 @@ impl TickToTrade {
                 read_ns,
                 decided_ns,
             },
-            write_before: WriteBefore::of(read_ns, &self.writes_returned_ns),
-            venue_read_ns: latest_at_or_before(read_ns, &self.venue_reads_ns),
+            write_before: WriteBefore {
+                returned_ns: self.writes_returned.latest_at_or_before(read_ns),
+            },
+            venue_read_ns: self.venue_reads.latest_at_or_before(read_ns),
             end_offset,
             returned_ns: 0,
         });
@@ -468,13 +469,10 @@ impl TickToTrade {
     /// before market data) on the poll stamped `now_ns`.
     #[inline]
     pub fn on_venue_read(&mut self, now_ns: u64) {
-        let last = self.venue_reads_count.wrapping_sub(1) as usize & (WRITES_REMEMBERED - 1);
-        if self.venue_reads_count > 0 && self.venue_reads_ns[last] == now_ns {
-            return; // one poll, several reads
+        if self.venue_reads.last() != Some(now_ns) {
+            // One poll, several reads: remembered once.
+            self.venue_reads.push(now_ns);
         }
-        let slot = self.venue_reads_count as usize & (WRITES_REMEMBERED - 1);
-        self.venue_reads_ns[slot] = now_ns;
-        self.venue_reads_count += 1;
     }
 
     /// Everything encoded was handed to the kernel by a `write` that
@@ -496,9 +494,7 @@ impl TickToTrade {
             }
         }
         self.awaiting_write.clear();
-        let slot = self.writes_count as usize & (WRITES_REMEMBERED - 1);
-        self.writes_returned_ns[slot] = returned_ns;
-        self.writes_count += 1;
+        self.writes_returned.push(returned_ns);
         self.check_rotation(returned_ns);
     }
 
