@@ -182,15 +182,21 @@ mod tests {
         assert!(!TxKey(u32::MAX - 1).covers(near_wrap));
     }
 
+    /// A loopback connection whose client side has TX stamps on: (client, server).
+    fn stamped_loopback() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.set_nodelay(true).unwrap();
+        assert_eq!(enable_tx_stamps(&client), TxStamping::KernelTxSoftware);
+        (client, server)
+    }
+
     // Each write on a stamped loopback socket leaves one stamp whose key
     // is the offset of the write's last byte.
     #[test]
     fn each_write_is_stamped_with_its_last_byte() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut server, _) = listener.accept().unwrap();
-        client.set_nodelay(true).unwrap();
-        assert_eq!(enable_tx_stamps(&client), TxStamping::KernelTxSoftware);
+        let (mut client, mut server) = stamped_loopback();
         let before_ns = super::super::realtime_ns();
         let mut stamps = Vec::new();
         for (index, length) in [10usize, 25, 7].into_iter().enumerate() {
@@ -240,11 +246,7 @@ mod tests {
     // drain that finds no covering stamp says the queue is empty.
     #[test]
     fn a_drain_until_a_write_stops_at_its_stamp() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut server, _) = listener.accept().unwrap();
-        client.set_nodelay(true).unwrap();
-        assert_eq!(enable_tx_stamps(&client), TxStamping::KernelTxSoftware);
+        let (mut client, mut server) = stamped_loopback();
         client.write_all(&[b'x'; 10]).unwrap();
         wait_error_queue(&client);
         client.write_all(&[b'y'; 5]).unwrap();
