@@ -29,7 +29,7 @@
 use anyhow::Result;
 use genesis_engine::config::{Config, JournalDurability, WaitKind};
 use genesis_engine::telemetry::metrics::Percentiles;
-use genesis_engine::telemetry::tick_to_trade::{T2tSplit, WAKE_NS};
+use genesis_engine::telemetry::tick_to_trade::{T2tSplit, POLLS_REMEMBERED, WAKE_NS};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -387,6 +387,50 @@ fn waits_table(out: &mut String, rows: &[Row]) {
             over(neither, &floor.recv_read),
         );
     }
+    ahead_table(out, rows);
+}
+
+/// What the triggers behind neither a write nor a venue read waited for,
+/// counted per trigger (`tick_to_trade::Ahead`).
+fn ahead_table(out: &mut String, rows: &[Row]) {
+    let _ = writeln!(out, "\nWhat the triggers behind neither waited for, counted per trigger between its kernel receive and its read: market-data events handed over by earlier polls (*events ahead*), system calls on the FIX socket (`recv`, and `recvmsg` of the TX-stamp queue: *session reads*), and loop iterations begun (*polls*, at most {}). Behind events: one or more events ahead; behind a TX-stamp read: none, but a read of the TX-stamp queue; behind `recv`s only: neither, but a `recv` of the FIX socket; loop only: none of these. p50 / p99 (count, share of those behind neither), ÷ the floor's receive → read p50; the counts p50 / p99 / max.\n", POLLS_REMEMBERED);
+    let _ = writeln!(out, "| feed | offered/s | behind events | ÷ floor | behind a TX-stamp read | ÷ floor | behind `recv`s only | ÷ floor | loop only | ÷ floor | events ahead | session reads ahead | polls ahead |");
+    let _ = writeln!(
+        out,
+        "|---|---:|---|---:|---|---:|---|---:|---|---:|---|---|---|"
+    );
+    for row in rows {
+        let Some(t) = row.engine_tick_to_trade.filter(|t| t.total.count > 0) else {
+            continue;
+        };
+        let (w, floor) = (&t.waits, row.floor.unwrap_or_default());
+        let class = |p: &Percentiles| {
+            let all = w.behind_neither_recv_read.count;
+            let share = match all {
+                0 => "-".to_string(),
+                _ => format!("{:.1} %", p.count as f64 * 100.0 / all as f64),
+            };
+            format!("{} ({}, {share})", p50_p99(p), p.count)
+        };
+        let counts = |p: &Percentiles| format!("{} / {} / {}", p.p50, p.p99, p.max);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.feed,
+            row.rate_offered,
+            class(&w.neither_events_ahead_recv_read),
+            over(&w.neither_events_ahead_recv_read, &floor.recv_read),
+            class(&w.neither_tx_stamp_reads_ahead_recv_read),
+            over(&w.neither_tx_stamp_reads_ahead_recv_read, &floor.recv_read),
+            class(&w.neither_socket_reads_ahead_recv_read),
+            over(&w.neither_socket_reads_ahead_recv_read, &floor.recv_read),
+            class(&w.neither_loop_only_recv_read),
+            over(&w.neither_loop_only_recv_read, &floor.recv_read),
+            counts(&w.neither_events_ahead),
+            counts(&w.neither_session_reads_ahead),
+            counts(&w.neither_polls_ahead),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -497,7 +541,14 @@ mod tests {
             in_wake_recv_read: p(1, 300, 500),
             after_wake_recv_read: p(1, 100, 100),
             behind_venue_read_recv_read: p(4, 1_200, 3_000),
-            behind_neither_recv_read: p(1, 400, 400),
+            behind_neither_recv_read: p(5, 400, 400),
+            neither_events_ahead_recv_read: p(1, 900, 900),
+            neither_tx_stamp_reads_ahead_recv_read: p(1, 700, 700),
+            neither_socket_reads_ahead_recv_read: p(1, 500, 500),
+            neither_loop_only_recv_read: p(2, 300, 400),
+            neither_events_ahead: p(4, 0, 3),
+            neither_session_reads_ahead: p(4, 1, 2),
+            neither_polls_ahead: p(4, 1, 5),
         };
         let mut measured = row(Some(split));
         measured.floor = Some(T2tSplit {
@@ -514,8 +565,12 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("| itch-sim | 100000 | 1.2 / 3.0 (4) | 50.0 % | 6.00× | 0.4 / 0.4 (1) | 12.5 % | 2.00× |"),
+            out.contains("| itch-sim | 100000 | 1.2 / 3.0 (4) | 50.0 % | 6.00× | 0.4 / 0.4 (5) | 62.5 % | 2.00× |"),
             "the venue-read split: {out}"
+        );
+        assert!(
+            out.contains("| itch-sim | 100000 | 0.9 / 0.9 (1, 20.0 %) | 4.50× | 0.7 / 0.7 (1, 20.0 %) | 3.50× | 0.5 / 0.5 (1, 20.0 %) | 2.50× | 0.3 / 0.4 (2, 40.0 %) | 1.50× | 0 / 3 / 0 | 1 / 2 / 0 | 1 / 5 / 0 |"),
+            "what the triggers behind neither waited for: {out}"
         );
         let json = measured.to_json();
         assert_eq!(

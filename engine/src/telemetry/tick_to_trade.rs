@@ -51,6 +51,20 @@
 //! triggers behind such a read, and of those behind neither. A handful of compares
 //! per order over a fixed array: nothing allocated.
 //!
+//! What the triggers behind neither waited for, counted per trigger
+//! ([`Ahead`]): the market-data events ingest handed over between the
+//! trigger's receive and its read (earlier polls' events, found in the
+//! stamp table by sequence: read at or after the receive, before the
+//! trigger's read), the loop iterations begun in between (the session's
+//! full polls, one per iteration of ingest's loop, [`POLLS_REMEMBERED`]
+//! kept), and the system calls on the session's socket made by the polls
+//! whose work ended after the landing (`recv`, and `recvmsg` of the
+//! TX-stamp queue; the poll in progress at the landing counts when its
+//! work ended after it: one clock read at its end, only when it made
+//! one). Those triggers are split four ways: behind market-data events,
+//! else behind a TX-stamp read, else behind `recv`s, else behind the loop
+//! alone; and the three counts go into histograms of their own.
+//!
 //! Owning thread: ingest's (the table's writer, and the venue session that
 //! records, polled by ingest). The recorder hands finished intervals to the
 //! reporter the way stages do (`metrics`): sets swapped through two bounded
@@ -87,8 +101,12 @@ pub const PARTS: usize = 5;
 /// Receive → read behind a write, that write's return → read, receive →
 /// read of the rest, and of the rest split at [`WAKE_NS`] after the write;
 /// then receive → read of triggers behind a read of the venue's answers,
-/// and of those behind neither a write nor such a read.
-pub const WAITS: usize = 7;
+/// and of those behind neither a write nor such a read; of those, receive
+/// → read behind market-data events, behind `recv`s of the session's
+/// socket, behind the loop alone; then, for them, the counts of events,
+/// session reads and loop iterations ahead ([`Ahead`]); last, receive →
+/// read of those behind a read of the TX-stamp queue.
+pub const WAITS: usize = 14;
 /// A histogram of one of the [`WAITS`] classes: two significant digits (1 %)
 /// up to the latency histograms' 100 s, 31 KiB of counts against their
 /// 216 KiB. The classes are a diagnosis beside the parts, and seven of them
@@ -106,6 +124,107 @@ pub const WAKE_NS: u64 = 100_000;
 /// classify triggers.
 pub const WRITES_REMEMBERED: usize = 16;
 const _: () = assert!(WRITES_REMEMBERED.is_power_of_two());
+/// Loop iterations (the session's full polls) whose stamps are kept to
+/// count what a trigger waited behind; a trigger that waited longer
+/// counts this many.
+pub const POLLS_REMEMBERED: usize = 64;
+const _: () = assert!(POLLS_REMEMBERED.is_power_of_two());
+/// Sequence numbers looked back for market-data events ahead of a trigger.
+pub const EVENTS_AHEAD_SCAN: u64 = 64;
+
+/// The latest [`POLLS_REMEMBERED`] full polls of the session: when each
+/// began, how many system calls it made on the session's socket, and, for
+/// one that made some, when its work ended (else when it began).
+#[derive(Clone, Copy, Debug)]
+struct PollRing {
+    stamps_ns: [u64; POLLS_REMEMBERED],
+    ends_ns: [u64; POLLS_REMEMBERED],
+    session_reads: [u32; POLLS_REMEMBERED],
+    /// Of those, reads of the TX-stamp queue.
+    tx_stamp_reads: [u32; POLLS_REMEMBERED],
+    count: u64,
+    /// The session's reads counted up to the last poll.
+    totals: SessionReads,
+}
+
+/// System calls the session made on its socket, counted since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionReads {
+    /// `recv` of the socket (answers, or nothing).
+    pub socket: u64,
+    /// `recvmsg` of its TX-stamp queue (the send stamps).
+    pub tx_stamps: u64,
+}
+
+impl Default for PollRing {
+    fn default() -> PollRing {
+        PollRing {
+            stamps_ns: [0; POLLS_REMEMBERED],
+            ends_ns: [0; POLLS_REMEMBERED],
+            session_reads: [0; POLLS_REMEMBERED],
+            tx_stamp_reads: [0; POLLS_REMEMBERED],
+            count: 0,
+            totals: SessionReads::default(),
+        }
+    }
+}
+
+impl PollRing {
+    /// A poll that began at `stamp_ns`; `end_ns` is read (only) if it
+    /// made a session read.
+    #[inline]
+    fn push(&mut self, stamp_ns: u64, totals: SessionReads, end_ns: impl FnOnce() -> u64) {
+        let slot = self.count as usize & (POLLS_REMEMBERED - 1);
+        let socket = totals.socket.saturating_sub(self.totals.socket);
+        let tx_stamps = totals.tx_stamps.saturating_sub(self.totals.tx_stamps);
+        let reads = socket + tx_stamps;
+        self.stamps_ns[slot] = stamp_ns;
+        self.ends_ns[slot] = if reads > 0 { end_ns() } else { stamp_ns };
+        self.session_reads[slot] = u32::try_from(reads).unwrap_or(u32::MAX);
+        self.tx_stamp_reads[slot] = u32::try_from(tx_stamps).unwrap_or(u32::MAX);
+        self.totals = totals;
+        self.count += 1;
+    }
+
+    /// The polls begun after `recv_ns` and at or before `read_ns`, and the
+    /// session reads of the polls whose work ended after `recv_ns` and
+    /// began at or before `read_ns` (the poll in progress when the trigger
+    /// landed included: its reads may have come after the landing).
+    #[inline]
+    fn between(&self, recv_ns: u64, read_ns: u64) -> Ahead {
+        let mut ahead = Ahead::default();
+        for slot in 0..POLLS_REMEMBERED {
+            let (began_ns, end_ns) = (self.stamps_ns[slot], self.ends_ns[slot]);
+            if began_ns == 0 || began_ns > read_ns {
+                continue;
+            }
+            ahead.polls += u32::from(began_ns > recv_ns);
+            if end_ns > recv_ns {
+                ahead.session_reads = ahead.session_reads.saturating_add(self.session_reads[slot]);
+                ahead.tx_stamp_reads = ahead
+                    .tx_stamp_reads
+                    .saturating_add(self.tx_stamp_reads[slot]);
+            }
+        }
+        ahead
+    }
+}
+
+/// What ingest did between a trigger's kernel receive and its read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ahead {
+    /// Market-data events handed over by earlier polls after the trigger
+    /// landed (up to [`EVENTS_AHEAD_SCAN`]).
+    pub events: u32,
+    /// Loop iterations begun after it landed, the one that read it
+    /// included (up to [`POLLS_REMEMBERED`]).
+    pub polls: u32,
+    /// System calls on the session's socket made by the polls whose work
+    /// ended after it landed, up to the one that read it.
+    pub session_reads: u32,
+    /// Of those, reads of the TX-stamp queue.
+    pub tx_stamp_reads: u32,
+}
 
 /// The stamps of the latest [`WRITES_REMEMBERED`] events of one kind (a
 /// ring; 0: an empty slot).
@@ -212,6 +331,28 @@ impl TriggerStamps {
         slot.recv_ns.store(recv_ns, Ordering::Relaxed);
         slot.read_ns.store(read_ns, Ordering::Relaxed);
         slot.seq.store(seq, Ordering::Release);
+    }
+
+    /// Market-data events numbered before `seq` whose read stamp is at or
+    /// after `recv_ns` and before `read_ns`: handed over by earlier polls
+    /// while event `seq` waited. Read stamps rise with sequence numbers, so
+    /// the look back stops at the first one read before `recv_ns` (or
+    /// after [`EVENTS_AHEAD_SCAN`] numbers); numbers without a market-data
+    /// slot (the venue's answers, timers) are passed over.
+    pub fn events_between(&self, seq: u64, recv_ns: u64, read_ns: u64) -> u32 {
+        let mut events = 0;
+        for earlier in (seq.saturating_sub(EVENTS_AHEAD_SCAN)..seq).rev() {
+            let Some((_, earlier_read_ns)) = self.get(earlier) else {
+                continue;
+            };
+            if earlier_read_ns < recv_ns {
+                break;
+            }
+            if earlier_read_ns < read_ns {
+                events += 1;
+            }
+        }
+        events
     }
 
     /// Event `seq`'s (receive, read) stamps, if its slot still holds them.
@@ -360,6 +501,7 @@ struct Outgoing {
     /// The latest poll that read the venue's answers at or before the
     /// trigger's read (its stamp; 0: none remembered).
     venue_read_ns: u64,
+    ahead: Ahead,
     end_offset: u64,
     returned_ns: u64,
 }
@@ -377,6 +519,8 @@ pub struct TickToTrade {
     /// Stamps of the latest polls whose read of the session's socket
     /// brought bytes.
     venue_reads: StampRing,
+    /// The latest full polls, with their session reads.
+    polls: PollRing,
     awaiting_write: Vec<Outgoing>,
     /// Written, waiting for the kernel's TX stamp (oldest first).
     awaiting_stamp: VecDeque<Outgoing>,
@@ -399,6 +543,7 @@ impl TickToTrade {
             stamps: Arc::new(TriggerStamps::new()),
             writes_returned: StampRing::default(),
             venue_reads: StampRing::default(),
+            polls: PollRing::default(),
             awaiting_write: Vec::with_capacity(AWAITING_WRITE_MAX),
             awaiting_stamp: VecDeque::with_capacity(AWAITING_WRITE_MAX),
             send_stamp: SendStamp::default(),
@@ -450,6 +595,10 @@ impl TickToTrade {
             self.stamps_missed += 1;
             return;
         }
+        let ahead = Ahead {
+            events: self.stamps.events_between(trigger_seq, recv_ns, read_ns),
+            ..self.polls.between(recv_ns, read_ns)
+        };
         self.awaiting_write.push(Outgoing {
             stamps: OrderStamps {
                 recv_ns,
@@ -460,6 +609,7 @@ impl TickToTrade {
                 returned_ns: self.writes_returned.latest_at_or_before(read_ns),
             },
             venue_read_ns: self.venue_reads.latest_at_or_before(read_ns),
+            ahead,
             end_offset,
             returned_ns: 0,
         });
@@ -550,6 +700,7 @@ impl TickToTrade {
             self.waits[5].saturating_record(recv_read_ns);
         } else if wait != TriggerWait::BehindWrite {
             self.waits[6].saturating_record(recv_read_ns);
+            self.record_ahead(order.ahead, recv_read_ns);
         }
         match wait {
             TriggerWait::BehindWrite => {
@@ -562,6 +713,24 @@ impl TickToTrade {
             TriggerWait::Clear => self.waits[4].saturating_record(recv_read_ns),
         }
         self.waits[2].saturating_record(recv_read_ns);
+    }
+
+    /// A trigger behind neither a write nor a venue read: by what ingest
+    /// did while it waited, and the counts.
+    fn record_ahead(&mut self, ahead: Ahead, recv_read_ns: u64) {
+        let class = if ahead.events > 0 {
+            7
+        } else if ahead.tx_stamp_reads > 0 {
+            13
+        } else if ahead.session_reads > 0 {
+            8
+        } else {
+            9
+        };
+        self.waits[class].saturating_record(recv_read_ns);
+        self.waits[10].saturating_record(u64::from(ahead.events));
+        self.waits[11].saturating_record(u64::from(ahead.session_reads));
+        self.waits[12].saturating_record(u64::from(ahead.polls));
     }
 
     fn check_rotation(&mut self, now_ns: u64) {
@@ -577,10 +746,16 @@ impl TickToTrade {
         self.awaiting_stamp.clear();
     }
 
-    /// The session was polled: an interval ends within ~1,024 polls of the
-    /// reporter's offer even while no order goes.
+    /// The session's full poll that began at `now_ns` (one per iteration
+    /// of ingest's loop) is done; `totals` counts the system calls the
+    /// session has made on its socket so far (`recv`, and `recvmsg` of
+    /// the TX-stamp queue); `end_ns` (the clock now: when the
+    /// poll's work ended) is asked only if this poll made one. An interval
+    /// ends within ~1,024 polls of the reporter's offer even while no order
+    /// goes.
     #[inline]
-    pub fn on_poll(&mut self, now_ns: u64) {
+    pub fn on_poll(&mut self, now_ns: u64, totals: SessionReads, end_ns: impl FnOnce() -> u64) {
+        self.polls.push(now_ns, totals, end_ns);
         self.polls_since_check += 1;
         if self.polls_since_check >= ROTATE_CHECK_EVERY_POLLS {
             self.polls_since_check = 0;
@@ -666,6 +841,21 @@ pub struct TriggerWaits {
     pub behind_venue_read_recv_read: Percentiles,
     /// Receive → read of the triggers behind neither a write nor such a read.
     pub behind_neither_recv_read: Percentiles,
+    /// Of those, the triggers behind market-data events handed over by
+    /// earlier polls after they landed ([`Ahead::events`] ≥ 1).
+    pub neither_events_ahead_recv_read: Percentiles,
+    /// Of the rest, those behind a read of the TX-stamp queue.
+    pub neither_tx_stamp_reads_ahead_recv_read: Percentiles,
+    /// Of the rest, those behind `recv`s of the session's socket.
+    pub neither_socket_reads_ahead_recv_read: Percentiles,
+    /// The rest: behind the loop alone (its feed reads, its waits).
+    pub neither_loop_only_recv_read: Percentiles,
+    /// For the triggers behind neither: market-data events ahead (a count).
+    pub neither_events_ahead: Percentiles,
+    /// For them: system calls on the session's socket ahead (a count).
+    pub neither_session_reads_ahead: Percentiles,
+    /// For them: loop iterations begun after the receive (a count).
+    pub neither_polls_ahead: Percentiles,
 }
 
 impl TriggerWaits {
@@ -678,6 +868,13 @@ impl TriggerWaits {
             after_wake_recv_read: Percentiles::of(&waits[4]),
             behind_venue_read_recv_read: Percentiles::of(&waits[5]),
             behind_neither_recv_read: Percentiles::of(&waits[6]),
+            neither_events_ahead_recv_read: Percentiles::of(&waits[7]),
+            neither_tx_stamp_reads_ahead_recv_read: Percentiles::of(&waits[13]),
+            neither_socket_reads_ahead_recv_read: Percentiles::of(&waits[8]),
+            neither_loop_only_recv_read: Percentiles::of(&waits[9]),
+            neither_events_ahead: Percentiles::of(&waits[10]),
+            neither_session_reads_ahead: Percentiles::of(&waits[11]),
+            neither_polls_ahead: Percentiles::of(&waits[12]),
         }
     }
 
@@ -898,6 +1095,105 @@ mod tests {
             t2t.histograms[1].len(),
             7,
             "every order in recv-read as before"
+        );
+    }
+
+    // Market-data events read by earlier polls after a trigger landed are
+    // counted up to the first one read before it; numbers without a
+    // market-data slot are passed over.
+    #[test]
+    fn events_ahead_are_those_read_while_the_trigger_waited() {
+        let table = TriggerStamps::new();
+        table.put(15, 1_000, 1_100); // read after the landing, but behind the stop
+        table.put(16, 800, 900); // read before the landing: the look back stops
+        table.put(17, 950, 1_200);
+        table.put(18, 990, 1_200);
+        // 19: a venue answer, no market-data slot
+        table.put(20, 1_000, 1_500);
+        table.put(21, 1_010, 1_500); // the same poll as the trigger: not ahead
+        assert_eq!(
+            table.events_between(20, 1_000, 1_500),
+            2,
+            "events 17 and 18"
+        );
+        assert_eq!(
+            table.events_between(21, 1_010, 1_500),
+            2,
+            "20 shares its read"
+        );
+        assert_eq!(table.events_between(17, 950, 1_200), 0, "16 was read first");
+    }
+
+    // A trigger behind neither a write nor a venue read is split by what
+    // ingest did while it waited: events read by earlier polls, else
+    // session reads by polls that ended after it landed, else the loop
+    // alone; the three counts are kept for each.
+    #[test]
+    fn triggers_behind_neither_are_split_by_what_came_ahead() {
+        let mut t2t = TickToTrade::new();
+        let table = t2t.stamps();
+        let no_clock = || -> u64 { panic!("read only after a session read") };
+        let reads = |socket, tx_stamps| SessionReads { socket, tx_stamps };
+        t2t.on_poll(950, reads(1, 0), || 990); // its read ended before trigger 20 landed
+        t2t.on_poll(1_100, reads(1, 0), no_clock);
+        t2t.on_poll(1_450, reads(1, 0), no_clock);
+        table.put(16, 800, 900);
+        table.put(17, 950, 1_200);
+        table.put(18, 990, 1_200);
+        table.put(20, 1_000, 1_500);
+        t2t.on_encoded(20, 1_550, 100);
+        t2t.on_written(1_600);
+        t2t.on_poll(1_980, reads(2, 0), || 2_050); // in progress at trigger 30's landing
+        t2t.on_poll(2_200, reads(3, 0), || 2_210);
+        table.put(29, 1_900, 1_990);
+        table.put(30, 2_000, 2_300);
+        t2t.on_encoded(30, 2_350, 200);
+        t2t.on_written(2_400);
+        t2t.on_poll(2_990, reads(3, 0), no_clock);
+        table.put(39, 2_900, 2_950);
+        table.put(40, 3_000, 3_100);
+        t2t.on_encoded(40, 3_150, 300);
+        t2t.on_written(3_200);
+        t2t.on_poll(3_250, reads(4, 1), || 3_260); // the stamp, and a recv
+        table.put(50, 3_255, 3_400);
+        t2t.on_encoded(50, 3_450, 400);
+        t2t.on_written(3_500);
+        let waits = T2tSplit::of(&t2t.histograms, t2t.send_stamp())
+            .with_waits(&t2t.waits)
+            .waits;
+        assert_eq!(waits.behind_neither_recv_read.count, 4);
+        // Counts exact; values at the wait classes' two significant digits.
+        let class = |p: &Percentiles, index: usize, recv_read_ns: u64| {
+            p.count == 1 && t2t.waits[index].equivalent(p.max, recv_read_ns)
+        };
+        assert!(class(&waits.neither_events_ahead_recv_read, 7, 500), "20");
+        assert!(
+            class(&waits.neither_socket_reads_ahead_recv_read, 8, 300),
+            "30: reads at 1,980 (ended 2,050) and 2,200"
+        );
+        assert!(class(&waits.neither_loop_only_recv_read, 9, 100), "40");
+        assert!(
+            class(&waits.neither_tx_stamp_reads_ahead_recv_read, 13, 145),
+            "50: behind the TX-stamp read of the poll at 3,250"
+        );
+        let values = |histogram: &Histogram<u64>| -> Vec<u64> {
+            histogram
+                .iter_recorded()
+                .flat_map(|v| {
+                    std::iter::repeat_n(v.value_iterated_to(), v.count_at_value() as usize)
+                })
+                .collect()
+        };
+        assert_eq!(values(&t2t.waits[10]), [0, 0, 0, 2], "events ahead");
+        assert_eq!(
+            values(&t2t.waits[11]),
+            [0, 0, 2, 2],
+            "session reads ahead: 20 and 40 none, 30 and 50 two"
+        );
+        assert_eq!(
+            values(&t2t.waits[12]),
+            [0, 0, 1, 2],
+            "polls begun: 40 and 50 none, 30 one, 20 two"
         );
     }
 }

@@ -90,7 +90,7 @@ use crate::config::{Config, FixVenueConfig};
 use crate::event::{venue_reason, Event, Input};
 use crate::execution::gateway::OrderRequest;
 use crate::ingest::source::Source;
-use crate::telemetry::tick_to_trade::{SendStamp, TickToTrade};
+use crate::telemetry::tick_to_trade::{SendStamp, SessionReads, TickToTrade};
 use crate::units::{InstrumentId, Side};
 use crossbeam_queue::ArrayQueue;
 use genesis_io::fix::backoff::Backoff;
@@ -769,7 +769,11 @@ impl Source for FixClient {
             self.connect(now_ns);
         }
         self.pump(now_ns);
-        self.tick_to_trade.on_poll(now_ns);
+        let reads = SessionReads {
+            socket: self.counters.socket_reads,
+            tx_stamps: self.counters.tx_stamp_reads,
+        };
+        self.tick_to_trade.on_poll(now_ns, reads, || clock.now_ns());
         debug_assert!(
             self.stream.is_some() || !self.link.logged_on,
             "logged on only while connected"
