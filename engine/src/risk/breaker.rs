@@ -78,7 +78,7 @@ impl Samples {
         self.slots[position & SLOT_MASK]
     }
 
-    /// The front's mid (the window's extreme); `sentinel` when empty.
+    /// The front's mid (the window's extreme); stale when empty.
     #[inline]
     fn front_mid(&self) -> i64 {
         self.slots[self.head & SLOT_MASK].1
