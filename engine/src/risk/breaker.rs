@@ -561,6 +561,25 @@ mod tests {
             .expect("a saved state restores");
         assert_eq!(restored.minima, breaker.minima);
         assert_eq!(restored.maxima, breaker.maxima);
+        // A restored full ring goes on as the previous algorithm would.
+        let mut full = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
+        let mut full_previous = Previous::new(i64::MAX, u64::MAX / 2, 1);
+        for step in 0..BREAKER_SAMPLES_MAX as i64 {
+            assert!(!full.on_mid(10 + step as u64, step));
+            assert!(!full_previous.on_mid(10 + step as u64, step));
+        }
+        let bytes = saved(&full);
+        let mut restored = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
+        restored
+            .restore_state(&mut StateReader::new(&bytes))
+            .expect("a full saved state restores");
+        assert_eq!(restored.minima.len(), BREAKER_SAMPLES_MAX);
+        for (step, mid) in [5_000, 3, 3, 4_090, -7, 12].into_iter().enumerate() {
+            let ts_ns = 99_999 + step as u64;
+            assert!(!restored.on_mid(ts_ns, mid));
+            assert!(!full_previous.on_mid(ts_ns, mid));
+            assert_eq!(saved(&restored), full_previous.state(), "step {step}");
+        }
     }
 
     // Mids at the ends of the `i64` range (no prices, but a feed may send
