@@ -7,6 +7,17 @@
 //! the capacity, the oldest are dropped early, which can only shorten the
 //! window a move is measured over.
 //!
+//! Every mid, repeated or not, takes one path: expire the fronts, pop the
+//! dominated samples from the backs, push, compare the fronts. The pops
+//! read the last three mids of a deque at once and count without a branch
+//! (a slot before the front holds a sentinel no pop takes); only a jump
+//! that pops all three loops. The mids of a book's random walk move a tick
+//! or repeat at random, which branches on them mispredicted (about 0.7 a
+//! mid, docs/performance.md "Sixteenth round"). A mid of `i64::MIN` or
+//! `i64::MAX`, no price, is taken as one tick inside so it never equals a
+//! sentinel, and a move too large for an `i64` counts as `i64::MAX`.
+//!
+//! Owned by the risk stage's thread (and the snapshot thread's replica).
 //! State that survives a restart: both deques and the end of a halt; the
 //! trip count is a per-run counter and is not carried.
 
@@ -21,17 +32,25 @@ const SLOT_MASK: usize = BREAKER_SAMPLES_MAX - 1;
 type Sample = (u64, i64);
 
 /// A double-ended queue of at most [`BREAKER_SAMPLES_MAX`] samples in a
-/// fixed ring. Invariants: `head` and every slot index are masked below the
-/// capacity; `len <= BREAKER_SAMPLES_MAX`; a push never finds it full (the
-/// breaker drops the oldest sample first).
+/// fixed ring, monotonic in its mids. `head` and `end` are positions that
+/// only count up (wrapping) and are masked to a slot when used: the samples
+/// are at positions `head..end`. Invariants: `end - head <=
+/// BREAKER_SAMPLES_MAX`; a push never finds it full (`expire` drops the
+/// oldest sample first); whenever it is not full, the slot before `head`
+/// holds `sentinel`, a mid no pop takes, so the pops at the back stop at
+/// the front without comparing positions.
 struct Samples {
     slots: Box<[Sample; BREAKER_SAMPLES_MAX]>,
     head: usize,
-    len: usize,
+    end: usize,
+    /// `i64::MIN` for the minima (popped while `>= mid`), `i64::MAX` for the
+    /// maxima (popped while `<= mid`); the breaker's mids lie strictly
+    /// between.
+    sentinel: i64,
 }
 
 impl Samples {
-    fn new() -> Samples {
+    fn new(sentinel: i64) -> Samples {
         // Resident now: the cursor walks the ring at the pace of mid
         // changes, which would make its pages resident over minutes.
         let slots: Box<[Sample]> =
@@ -39,74 +58,108 @@ impl Samples {
         let Ok(slots) = slots.try_into() else {
             unreachable!("the vector has the ring's length");
         };
-        Samples {
+        let mut samples = Samples {
             slots,
             head: 0,
-            len: 0,
-        }
+            end: 0,
+            sentinel,
+        };
+        samples.clear();
+        samples
     }
 
     #[inline]
     fn len(&self) -> usize {
-        self.len
+        self.end.wrapping_sub(self.head)
     }
 
     #[inline]
-    fn at(&self, offset: usize) -> Sample {
-        self.slots[(self.head + offset) & SLOT_MASK]
+    fn at(&self, position: usize) -> Sample {
+        self.slots[position & SLOT_MASK]
     }
 
+    /// The front's mid (the window's extreme); stale when empty.
     #[inline]
-    fn front(&self) -> Option<Sample> {
-        (self.len > 0).then(|| self.at(0))
+    fn front_mid(&self) -> i64 {
+        self.slots[self.head & SLOT_MASK].1
     }
 
-    #[inline]
-    fn back(&self) -> Option<Sample> {
-        (self.len > 0).then(|| self.at(self.len - 1))
+    /// Drops the samples older than `window_start` from the front, and the
+    /// oldest one more when the ring is full (a push must find room). The
+    /// slot left behind takes the sentinel.
+    #[inline(always)]
+    fn expire(&mut self, window_start: u64) {
+        while (self.slots[self.head & SLOT_MASK].0 < window_start
+            || self.len() == BREAKER_SAMPLES_MAX)
+            && self.end != self.head
+        {
+            self.slots[self.head & SLOT_MASK].1 = self.sentinel;
+            self.head = self.head.wrapping_add(1);
+        }
     }
 
-    #[inline]
-    fn back_mut(&mut self) -> Option<&mut Sample> {
-        let index = (self.head + self.len.checked_sub(1)?) & SLOT_MASK;
-        Some(&mut self.slots[index])
+    /// Pops from the back every sample whose mid `dominated` answers true
+    /// for, then pushes `(ts_ns, mid)`. The last three mids are read at
+    /// once, from slots that depend only on `end`, and the pops among them
+    /// counted without a branch: a mid that moves a tick or repeats pops at
+    /// most two samples (the previous mid, and the new mid's own level if
+    /// the window holds it), and whether it does is as random as the walk,
+    /// which a branch per pop would mispredict and a pop that waits for the
+    /// one before would make a chain of loads. Only when all three pop (a
+    /// jump) does a loop pop the rest. The mids are monotonic, so a sample
+    /// pops only if the one after it does; the sentinel before `head`
+    /// never pops, which stops the count at the front whatever the slots
+    /// before it hold.
+    #[inline(always)]
+    fn push_after(&mut self, ts_ns: u64, mid: i64, dominated: impl Fn(i64) -> bool) {
+        debug_assert!(
+            self.len() < BREAKER_SAMPLES_MAX,
+            "expire leaves room for the push"
+        );
+        debug_assert!(!dominated(self.sentinel), "no pop takes the sentinel");
+        let end = self.end;
+        let pops_at = |back: usize| dominated(self.slots[end.wrapping_sub(back) & SLOT_MASK].1);
+        let (last, second, third) = (pops_at(1), pops_at(2), pops_at(3));
+        let all_three = last & second & third;
+        let pops = usize::from(last) + usize::from(last & second) + usize::from(all_three);
+        let mut end = end.wrapping_sub(pops);
+        if all_three {
+            while dominated(self.slots[end.wrapping_sub(1) & SLOT_MASK].1) {
+                end = end.wrapping_sub(1);
+            }
+        }
+        debug_assert!(
+            self.len() >= self.end.wrapping_sub(end),
+            "pops stop at the front"
+        );
+        self.slots[end & SLOT_MASK] = (ts_ns, mid);
+        self.end = end.wrapping_add(1);
     }
 
-    #[inline]
-    fn pop_front(&mut self) {
-        debug_assert!(self.len > 0, "pops only a present sample");
-        self.head = (self.head + 1) & SLOT_MASK;
-        self.len -= 1;
-    }
-
-    #[inline]
-    fn pop_back(&mut self) {
-        debug_assert!(self.len > 0, "pops only a present sample");
-        self.len -= 1;
-    }
-
-    #[inline]
+    /// Appends a sample as saved (restore checks the order afterwards).
     fn push_back(&mut self, sample: Sample) {
         debug_assert!(
-            self.len < BREAKER_SAMPLES_MAX,
-            "the oldest sample is dropped first"
+            self.len() < BREAKER_SAMPLES_MAX,
+            "restore counts the samples"
         );
-        self.slots[(self.head + self.len) & SLOT_MASK] = sample;
-        self.len += 1;
+        self.slots[self.end & SLOT_MASK] = sample;
+        self.end = self.end.wrapping_add(1);
     }
 
+    /// Empties the deque and puts the sentinel before its first slot.
     fn clear(&mut self) {
-        (self.head, self.len) = (0, 0);
+        (self.head, self.end) = (0, 0);
+        self.slots[SLOT_MASK].1 = self.sentinel;
     }
 
     fn iter(&self) -> impl Iterator<Item = Sample> + '_ {
-        (0..self.len).map(|offset| self.at(offset))
+        (0..self.len()).map(|offset| self.at(self.head.wrapping_add(offset)))
     }
 }
 
 impl PartialEq for Samples {
     fn eq(&self, other: &Samples) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -135,8 +188,8 @@ impl CircuitBreaker {
             move_ticks,
             window_ns,
             halt_ns,
-            minima: Samples::new(),
-            maxima: Samples::new(),
+            minima: Samples::new(i64::MIN),
+            maxima: Samples::new(i64::MAX),
             halted_until_ns: 0,
             trips: 0,
         }
@@ -152,73 +205,37 @@ impl CircuitBreaker {
         self.on_mid_on(ts_ns, mid)
     }
 
-    /// [`CircuitBreaker::on_mid`] for a breaker that is on.
+    /// [`CircuitBreaker::on_mid`] for a breaker that is on: expire, keep
+    /// both deques monotonic, push, check. A repeated mid takes the same
+    /// path (its last sample is popped and pushed again with the new time):
+    /// a separate path for it cost a mispredicted branch on a third of the
+    /// mids of a random walk, more than the pop and push it saved.
     #[inline(never)]
     fn on_mid_on(&mut self, ts_ns: u64, mid: i64) -> bool {
         if self.is_halted(ts_ns) {
             return true;
         }
+        // Strictly between the sentinels (a mid this far out is a broken
+        // price whichever way it is stored).
+        let mid = mid.clamp(i64::MIN + 1, i64::MAX - 1);
         let window_start = ts_ns.saturating_sub(self.window_ns);
-        if self.is_last_mid(mid) {
-            self.on_same_mid(ts_ns, mid, window_start)
-        } else {
-            self.on_any_mid(ts_ns, mid, window_start)
-        }
+        self.minima.expire(window_start);
+        self.maxima.expire(window_start);
+        self.minima.push_after(ts_ns, mid, |m| m >= mid);
+        self.maxima.push_after(ts_ns, mid, |m| m <= mid);
+        self.check_window(ts_ns)
     }
 
-    /// The general path: expire, keep both deques monotonic, push, check.
-    fn on_any_mid(&mut self, ts_ns: u64, mid: i64, window_start: u64) -> bool {
-        for deque in [&mut self.minima, &mut self.maxima] {
-            while deque.front().is_some_and(|(ts, _)| ts < window_start)
-                || deque.len() == BREAKER_SAMPLES_MAX
-            {
-                deque.pop_front();
-            }
-        }
-        while self.minima.back().is_some_and(|(_, m)| m >= mid) {
-            self.minima.pop_back();
-        }
-        self.minima.push_back((ts_ns, mid));
-        while self.maxima.back().is_some_and(|(_, m)| m <= mid) {
-            self.maxima.pop_back();
-        }
-        self.maxima.push_back((ts_ns, mid));
-        self.check_window(ts_ns, mid)
-    }
-
-    /// True when `mid` is the last mid fed (both deques end with it).
+    /// Trips if the window's extremes are `move_ticks` or more apart. Both
+    /// deques hold at least the sample just pushed.
     #[inline]
-    fn is_last_mid(&self, mid: i64) -> bool {
-        self.minima.back().is_some_and(|(_, m)| m == mid)
-            && self.maxima.back().is_some_and(|(_, m)| m == mid)
-    }
-
-    /// `on_mid` for the mid fed last, with the same result and the same
-    /// deques as the general path: there each deque drops its expired
-    /// front (and one more sample when full), pops its last sample (equal
-    /// to `mid`) and pushes `(ts_ns, mid)`; here the last sample takes the
-    /// new time in place, which no expiry can then drop. The window's
-    /// extremes change only by expiry, so the check runs as before.
-    fn on_same_mid(&mut self, ts_ns: u64, mid: i64, window_start: u64) -> bool {
-        for deque in [&mut self.minima, &mut self.maxima] {
-            if let Some(last) = deque.back_mut() {
-                last.0 = ts_ns;
-            }
-            while deque.front().is_some_and(|(ts, _)| ts < window_start)
-                || deque.len() == BREAKER_SAMPLES_MAX
-            {
-                deque.pop_front();
-            }
-        }
-        self.check_window(ts_ns, mid)
-    }
-
-    /// Trips if the window's extremes are `move_ticks` or more apart.
-    #[inline]
-    fn check_window(&mut self, ts_ns: u64, mid: i64) -> bool {
-        let low = self.minima.front().map_or(mid, |(_, m)| m);
-        let high = self.maxima.front().map_or(mid, |(_, m)| m);
-        if high - low >= self.move_ticks {
+    fn check_window(&mut self, ts_ns: u64) -> bool {
+        debug_assert!(self.minima.len() > 0 && self.maxima.len() > 0);
+        let low = self.minima.front_mid();
+        let high = self.maxima.front_mid();
+        // Saturating: mids more than `i64::MAX` apart (no prices) trip
+        // instead of wrapping to a negative move.
+        if high.saturating_sub(low) >= self.move_ticks {
             self.trips += 1;
             self.halted_until_ns = ts_ns.saturating_add(self.halt_ns);
             self.minima.clear();
@@ -276,6 +293,8 @@ impl CircuitBreaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
 
     // A move of the threshold within the window halts; the halt lifts after halt_ns.
     #[test]
@@ -298,58 +317,297 @@ mod tests {
         }
     }
 
-    // The path for a repeated mid leaves the same deques and gives the same
-    // answers as the general path, expiry, full deques and trips included.
-    #[test]
-    fn the_repeated_mid_path_matches_the_general_path() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for round in 0..40 {
-            let window_ns = 1 + next() % 5_000;
-            let mut fast = CircuitBreaker::new(12, window_ns, 3_000);
-            let mut general = CircuitBreaker::new(12, window_ns, 3_000);
-            let (mut ts, mut mid) = (1_000u64, 500i64);
-            for step in 0..3_000 {
-                let r = next();
-                // Times mostly rise but may step back (sources stamp as they read).
-                ts = (ts + r % 400).saturating_sub((r >> 20) % 3 * 150);
-                if (r >> 8) % 3 == 0 {
-                    mid += ((r >> 12) % 7) as i64 - 3;
+    /// The oracle for times that never step back: every sample fed since
+    /// the last trip that is still in the window, in a plain vector, and
+    /// its extremes found by a scan.
+    struct Naive {
+        move_ticks: i64,
+        window_ns: u64,
+        halt_ns: u64,
+        samples: Vec<(u64, i64)>,
+        halted_until_ns: u64,
+        trips: u64,
+    }
+
+    impl Naive {
+        fn new(move_ticks: i64, window_ns: u64, halt_ns: u64) -> Naive {
+            Naive {
+                move_ticks,
+                window_ns,
+                halt_ns,
+                samples: Vec::new(),
+                halted_until_ns: 0,
+                trips: 0,
+            }
+        }
+
+        fn on_mid(&mut self, ts_ns: u64, mid: i64) -> bool {
+            if self.move_ticks == 0 {
+                return false;
+            }
+            if ts_ns < self.halted_until_ns {
+                return true;
+            }
+            let window_start = ts_ns.saturating_sub(self.window_ns);
+            self.samples.retain(|&(ts, _)| ts >= window_start);
+            self.samples.push((ts_ns, mid));
+            let low = self.samples.iter().map(|&(_, m)| m).min().unwrap_or(mid);
+            let high = self.samples.iter().map(|&(_, m)| m).max().unwrap_or(mid);
+            // Saturating: mids more than `i64::MAX` apart (no prices) trip
+            // instead of wrapping to a negative move.
+            if high.saturating_sub(low) >= self.move_ticks {
+                self.trips += 1;
+                self.halted_until_ns = ts_ns.saturating_add(self.halt_ns);
+                self.samples.clear();
+                return true;
+            }
+            false
+        }
+    }
+
+    /// The breaker as it was before its branch-free pops, in its plainest
+    /// form (two `VecDeque`s, a loop per pop): the oracle for what the
+    /// naive window cannot stand for, times that step back (a sample then
+    /// leaves only from the front of its deque) and full deques.
+    struct Previous {
+        move_ticks: i64,
+        window_ns: u64,
+        halt_ns: u64,
+        minima: VecDeque<(u64, i64)>,
+        maxima: VecDeque<(u64, i64)>,
+        halted_until_ns: u64,
+    }
+
+    impl Previous {
+        fn new(move_ticks: i64, window_ns: u64, halt_ns: u64) -> Previous {
+            Previous {
+                move_ticks,
+                window_ns,
+                halt_ns,
+                minima: VecDeque::new(),
+                maxima: VecDeque::new(),
+                halted_until_ns: 0,
+            }
+        }
+
+        fn on_mid(&mut self, ts_ns: u64, mid: i64) -> bool {
+            if self.move_ticks == 0 {
+                return false;
+            }
+            if ts_ns < self.halted_until_ns {
+                return true;
+            }
+            let window_start = ts_ns.saturating_sub(self.window_ns);
+            for deque in [&mut self.minima, &mut self.maxima] {
+                while deque.front().is_some_and(|&(ts, _)| ts < window_start)
+                    || deque.len() == BREAKER_SAMPLES_MAX
+                {
+                    deque.pop_front();
                 }
-                let expected = if general.move_ticks == 0 || general.is_halted(ts) {
-                    general.is_halted(ts)
-                } else {
-                    general.on_any_mid(ts, mid, ts.saturating_sub(window_ns))
-                };
-                assert_eq!(fast.on_mid(ts, mid), expected, "round {round} step {step}");
-                let (mut a, mut b) = (StateWriter::new(), StateWriter::new());
-                fast.save_state(&mut a);
-                general.save_state(&mut b);
-                assert_eq!(a.as_bytes(), b.as_bytes(), "round {round} step {step}");
+            }
+            while self.minima.back().is_some_and(|&(_, m)| m >= mid) {
+                self.minima.pop_back();
+            }
+            self.minima.push_back((ts_ns, mid));
+            while self.maxima.back().is_some_and(|&(_, m)| m <= mid) {
+                self.maxima.pop_back();
+            }
+            self.maxima.push_back((ts_ns, mid));
+            let low = self.minima.front().map_or(mid, |&(_, m)| m);
+            let high = self.maxima.front().map_or(mid, |&(_, m)| m);
+            // Saturating: mids more than `i64::MAX` apart (no prices) trip
+            // instead of wrapping to a negative move.
+            if high.saturating_sub(low) >= self.move_ticks {
+                self.halted_until_ns = ts_ns.saturating_add(self.halt_ns);
+                self.minima.clear();
+                self.maxima.clear();
+                return true;
+            }
+            false
+        }
+
+        /// The bytes `CircuitBreaker::save_state` writes for this state.
+        fn state(&self) -> Vec<u8> {
+            let mut out = StateWriter::new();
+            out.u64(self.halted_until_ns);
+            for deque in [&self.minima, &self.maxima] {
+                out.count(deque.len());
+                for &(ts_ns, mid) in deque {
+                    out.u64(ts_ns);
+                    out.i64(mid);
+                }
+            }
+            out.as_bytes().to_vec()
+        }
+    }
+
+    fn saved(breaker: &CircuitBreaker) -> Vec<u8> {
+        let mut out = StateWriter::new();
+        breaker.save_state(&mut out);
+        out.as_bytes().to_vec()
+    }
+
+    /// One step of a generated stream: how far time moves (back when
+    /// `back_ns` exceeds `forward_ns`), and the mid's step.
+    #[derive(Debug, Clone, Copy)]
+    struct Step {
+        forward_ns: u64,
+        back_ns: u64,
+        mid_step: i64,
+    }
+
+    /// Mostly one-tick moves and repeats, as a random walk of a book's mid
+    /// makes them; sometimes a jump of up to 40 ticks either way; time
+    /// mostly a little forward, sometimes by more than a window.
+    fn steps(back_ns_max: u64) -> impl Strategy<Value = Vec<Step>> {
+        let mid_step = prop_oneof![
+            8 => -1i64..=1,
+            1 => -40i64..=40,
+        ];
+        let forward_ns = prop_oneof![
+            8 => 0u64..200,
+            1 => 0u64..5_000,
+        ];
+        prop::collection::vec(
+            (forward_ns, 0..=back_ns_max, mid_step).prop_map(|(forward_ns, back_ns, mid_step)| {
+                Step {
+                    forward_ns,
+                    back_ns,
+                    mid_step,
+                }
+            }),
+            1..1_500,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        // With times that never step back, the breaker halts exactly when
+        // the extremes of every sample in the window (a plain scan of them
+        // all) are `move_ticks` apart, and not while halted; expiries,
+        // trips and reopenings included. The streams stay below the
+        // deques' capacity, so no sample is dropped early.
+        #[test]
+        fn halts_exactly_when_the_window_extremes_are_move_ticks_apart(
+            move_ticks in 1i64..30,
+            window_ns in 1u64..3_000,
+            halt_ns in 0u64..3_000,
+            start_mid in -50i64..50,
+            steps in steps(0),
+        ) {
+            let mut breaker = CircuitBreaker::new(move_ticks, window_ns, halt_ns);
+            let mut naive = Naive::new(move_ticks, window_ns, halt_ns);
+            let (mut ts_ns, mut mid) = (1_000u64, start_mid);
+            for (index, step) in steps.iter().enumerate() {
+                ts_ns += step.forward_ns;
+                mid += step.mid_step;
+                prop_assert_eq!(
+                    breaker.on_mid(ts_ns, mid),
+                    naive.on_mid(ts_ns, mid),
+                    "step {} at {} ns, mid {}", index, ts_ns, mid
+                );
+                prop_assert_eq!(breaker.trips, naive.trips);
+            }
+        }
+
+        // With times that step back too, the breaker answers as the
+        // previous algorithm did and saves the same bytes after every mid.
+        #[test]
+        fn answers_and_saves_as_the_previous_algorithm(
+            move_ticks in 0i64..30,
+            window_ns in 1u64..3_000,
+            halt_ns in 0u64..3_000,
+            steps in steps(400),
+        ) {
+            let mut breaker = CircuitBreaker::new(move_ticks, window_ns, halt_ns);
+            let mut previous = Previous::new(move_ticks, window_ns, halt_ns);
+            let (mut ts_ns, mut mid) = (1_000u64, 500i64);
+            for (index, step) in steps.iter().enumerate() {
+                ts_ns = (ts_ns + step.forward_ns).saturating_sub(step.back_ns);
+                mid += step.mid_step;
+                prop_assert_eq!(breaker.on_mid(ts_ns, mid), previous.on_mid(ts_ns, mid), "step {}", index);
+                prop_assert_eq!(saved(&breaker), previous.state(), "step {}", index);
             }
         }
     }
 
-    // A deque full of rising mids within the window drops its oldest sample
-    // on a repeated mid, as the general path does.
+    // Deques at capacity (a window of rising, then falling mids longer
+    // than the ring) drop their oldest samples as the previous algorithm
+    // did, through the ring's wrap, and restore from what they save.
     #[test]
-    fn a_full_window_drops_its_oldest_sample_on_a_repeat() {
-        let mut fast = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
-        let mut general = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
-        for step in 0..BREAKER_SAMPLES_MAX as i64 + 5 {
-            fast.on_mid(10 + step as u64, step);
-            general.on_mid(10 + step as u64, step);
+    fn full_deques_drop_their_oldest_samples_as_before() {
+        let mut breaker = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
+        let mut previous = Previous::new(i64::MAX, u64::MAX / 2, 1);
+        let mut mids: Vec<i64> = (0..BREAKER_SAMPLES_MAX as i64 * 2).collect();
+        mids.extend((0..BREAKER_SAMPLES_MAX as i64 * 3).rev());
+        mids.extend([7, 7, 7, 8, 6]);
+        let mut full = (false, false);
+        for (step, &mid) in mids.iter().enumerate() {
+            let ts_ns = 10 + step as u64;
+            assert!(!breaker.on_mid(ts_ns, mid));
+            assert!(!previous.on_mid(ts_ns, mid));
+            full.0 |= breaker.minima.len() == BREAKER_SAMPLES_MAX;
+            full.1 |= breaker.maxima.len() == BREAKER_SAMPLES_MAX;
+            if step % 997 == 0 || step + 8 > mids.len() {
+                assert_eq!(saved(&breaker), previous.state(), "step {step}");
+            }
         }
-        let last = BREAKER_SAMPLES_MAX as i64 + 4;
-        assert!(!fast.on_mid(99_999, last));
-        assert!(!general.on_any_mid(99_999, last, 0));
-        assert_eq!(fast.minima, general.minima);
-        assert_eq!(fast.maxima, general.maxima);
-        assert_eq!(fast.minima.len(), BREAKER_SAMPLES_MAX - 1);
+        assert_eq!(full, (true, true), "both deques ran full");
+        let mut restored = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
+        let bytes = saved(&breaker);
+        restored
+            .restore_state(&mut StateReader::new(&bytes))
+            .expect("a saved state restores");
+        assert_eq!(restored.minima, breaker.minima);
+        assert_eq!(restored.maxima, breaker.maxima);
+        // A restored full ring goes on as the previous algorithm would.
+        let mut full = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
+        let mut full_previous = Previous::new(i64::MAX, u64::MAX / 2, 1);
+        for step in 0..BREAKER_SAMPLES_MAX as i64 {
+            assert!(!full.on_mid(10 + step as u64, step));
+            assert!(!full_previous.on_mid(10 + step as u64, step));
+        }
+        let bytes = saved(&full);
+        let mut restored = CircuitBreaker::new(i64::MAX, u64::MAX / 2, 1);
+        restored
+            .restore_state(&mut StateReader::new(&bytes))
+            .expect("a full saved state restores");
+        assert_eq!(restored.minima.len(), BREAKER_SAMPLES_MAX);
+        for (step, mid) in [5_000, 3, 3, 4_090, -7, 12].into_iter().enumerate() {
+            let ts_ns = 99_999 + step as u64;
+            assert!(!restored.on_mid(ts_ns, mid));
+            assert!(!full_previous.on_mid(ts_ns, mid));
+            assert_eq!(saved(&restored), full_previous.state(), "step {step}");
+        }
+    }
+
+    // Mids at the ends of the `i64` range (no prices, but a feed may send
+    // anything) neither panic nor pop past the sentinels: the move between
+    // them trips, and what the deques hold restores.
+    #[test]
+    fn extreme_mids_trip_and_keep_the_deques_sound() {
+        let mut breaker = CircuitBreaker::new(5, 1_000, 10);
+        assert!(!breaker.on_mid(100, i64::MIN));
+        assert!(!breaker.on_mid(101, i64::MIN));
+        assert!(breaker.on_mid(102, i64::MAX), "a move past i64::MAX trips");
+        assert!(!breaker.on_mid(200, i64::MAX));
+        assert!(!breaker.on_mid(201, i64::MAX));
+        assert!(breaker.on_mid(202, 0));
+        assert_eq!(breaker.trips, 2);
+        for (step, mid) in [i64::MIN, i64::MIN, i64::MIN + 1, i64::MIN]
+            .into_iter()
+            .enumerate()
+        {
+            assert!(!breaker.on_mid(300 + step as u64, mid), "step {step}");
+        }
+        assert_eq!(breaker.minima.len(), 1);
+        assert_eq!(breaker.maxima.len(), 1);
+        let bytes = saved(&breaker);
+        let mut restored = CircuitBreaker::new(5, 1_000, 10);
+        restored
+            .restore_state(&mut StateReader::new(&bytes))
+            .expect("a saved state restores");
+        assert_eq!(saved(&restored), bytes);
     }
 }
