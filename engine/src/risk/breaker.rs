@@ -582,6 +582,36 @@ mod tests {
         }
     }
 
+    // A trip after the ring's positions wrapped: `clear` writes the
+    // sentinel into the slot before the new front (the ring's last slot,
+    // which still holds a mid from before the wrap), so falling mids after
+    // the halt stop popping at the front, as the previous algorithm does.
+    #[test]
+    fn a_trip_after_the_ring_wrapped_pops_no_stale_slot() {
+        let (move_ticks, window_ns, halt_ns) = (10_000, u64::MAX / 2, 3);
+        let mut breaker = CircuitBreaker::new(move_ticks, window_ns, halt_ns);
+        let mut previous = Previous::new(move_ticks, window_ns, halt_ns);
+        // Rising mids fill the minima past its capacity (its oldest are
+        // dropped, so no trip), then a jump trips; after the halt, mids at
+        // or below the stale one in the ring's last slot (4,095).
+        let mut mids: Vec<i64> = (0..BREAKER_SAMPLES_MAX as i64 + 904).collect();
+        mids.push(20_000);
+        mids.extend([1, 1, 4_000, 3_999, 3_999, 100, 5_000, 4_500, 99]);
+        for (step, &mid) in mids.iter().enumerate() {
+            let ts_ns = 10 + step as u64;
+            assert_eq!(
+                breaker.on_mid(ts_ns, mid),
+                previous.on_mid(ts_ns, mid),
+                "step {step}, mid {mid}"
+            );
+            if step + 11 > mids.len() {
+                assert_eq!(saved(&breaker), previous.state(), "step {step}");
+            }
+        }
+        assert_eq!(breaker.trips, 1, "the jump tripped once");
+        assert_eq!(breaker.minima.len(), 1, "99 is the window's only minimum");
+    }
+
     // Mids at the ends of the `i64` range (no prices, but a feed may send
     // anything) neither panic nor pop past the sentinels: the move between
     // them trips, and what the deques hold restores.
