@@ -317,51 +317,82 @@ mod tests {
         }
     }
 
+    /// What both oracles share: the limits, the halt and the trip count.
+    struct Halt {
+        move_ticks: i64,
+        window_ns: u64,
+        halt_ns: u64,
+        until_ns: u64,
+        trips: u64,
+    }
+
+    impl Halt {
+        fn new(move_ticks: i64, window_ns: u64, halt_ns: u64) -> Halt {
+            Halt {
+                move_ticks,
+                window_ns,
+                halt_ns,
+                until_ns: 0,
+                trips: 0,
+            }
+        }
+
+        /// The answer when the mid is not looked at: the breaker is off,
+        /// or halted.
+        fn answer_without_mid(&self, ts_ns: u64) -> Option<bool> {
+            match (self.move_ticks, ts_ns < self.until_ns) {
+                (0, _) => Some(false),
+                (_, halted) => halted.then_some(true),
+            }
+        }
+
+        fn window_start(&self, ts_ns: u64) -> u64 {
+            ts_ns.saturating_sub(self.window_ns)
+        }
+
+        /// Trips when the window's extremes are `move_ticks` apart.
+        /// Saturating: mids more than `i64::MAX` apart (no prices) trip
+        /// instead of wrapping to a negative move.
+        fn trips_on(&mut self, ts_ns: u64, low: i64, high: i64) -> bool {
+            if high.saturating_sub(low) < self.move_ticks {
+                return false;
+            }
+            self.trips += 1;
+            self.until_ns = ts_ns.saturating_add(self.halt_ns);
+            true
+        }
+    }
+
     /// The oracle for times that never step back: every sample fed since
     /// the last trip that is still in the window, in a plain vector, and
     /// its extremes found by a scan.
     struct Naive {
-        move_ticks: i64,
-        window_ns: u64,
-        halt_ns: u64,
+        halt: Halt,
         samples: Vec<(u64, i64)>,
-        halted_until_ns: u64,
-        trips: u64,
     }
 
     impl Naive {
         fn new(move_ticks: i64, window_ns: u64, halt_ns: u64) -> Naive {
             Naive {
-                move_ticks,
-                window_ns,
-                halt_ns,
+                halt: Halt::new(move_ticks, window_ns, halt_ns),
                 samples: Vec::new(),
-                halted_until_ns: 0,
-                trips: 0,
             }
         }
 
         fn on_mid(&mut self, ts_ns: u64, mid: i64) -> bool {
-            if self.move_ticks == 0 {
-                return false;
+            if let Some(answer) = self.halt.answer_without_mid(ts_ns) {
+                return answer;
             }
-            if ts_ns < self.halted_until_ns {
-                return true;
-            }
-            let window_start = ts_ns.saturating_sub(self.window_ns);
+            let window_start = self.halt.window_start(ts_ns);
             self.samples.retain(|&(ts, _)| ts >= window_start);
             self.samples.push((ts_ns, mid));
             let low = self.samples.iter().map(|&(_, m)| m).min().unwrap_or(mid);
             let high = self.samples.iter().map(|&(_, m)| m).max().unwrap_or(mid);
-            // Saturating: mids more than `i64::MAX` apart (no prices) trip
-            // instead of wrapping to a negative move.
-            if high.saturating_sub(low) >= self.move_ticks {
-                self.trips += 1;
-                self.halted_until_ns = ts_ns.saturating_add(self.halt_ns);
+            let tripped = self.halt.trips_on(ts_ns, low, high);
+            if tripped {
                 self.samples.clear();
-                return true;
             }
-            false
+            tripped
         }
     }
 
@@ -370,34 +401,25 @@ mod tests {
     /// naive window cannot stand for, times that step back (a sample then
     /// leaves only from the front of its deque) and full deques.
     struct Previous {
-        move_ticks: i64,
-        window_ns: u64,
-        halt_ns: u64,
+        halt: Halt,
         minima: VecDeque<(u64, i64)>,
         maxima: VecDeque<(u64, i64)>,
-        halted_until_ns: u64,
     }
 
     impl Previous {
         fn new(move_ticks: i64, window_ns: u64, halt_ns: u64) -> Previous {
             Previous {
-                move_ticks,
-                window_ns,
-                halt_ns,
+                halt: Halt::new(move_ticks, window_ns, halt_ns),
                 minima: VecDeque::new(),
                 maxima: VecDeque::new(),
-                halted_until_ns: 0,
             }
         }
 
         fn on_mid(&mut self, ts_ns: u64, mid: i64) -> bool {
-            if self.move_ticks == 0 {
-                return false;
+            if let Some(answer) = self.halt.answer_without_mid(ts_ns) {
+                return answer;
             }
-            if ts_ns < self.halted_until_ns {
-                return true;
-            }
-            let window_start = ts_ns.saturating_sub(self.window_ns);
+            let window_start = self.halt.window_start(ts_ns);
             for deque in [&mut self.minima, &mut self.maxima] {
                 while deque.front().is_some_and(|&(ts, _)| ts < window_start)
                     || deque.len() == BREAKER_SAMPLES_MAX
@@ -415,21 +437,18 @@ mod tests {
             self.maxima.push_back((ts_ns, mid));
             let low = self.minima.front().map_or(mid, |&(_, m)| m);
             let high = self.maxima.front().map_or(mid, |&(_, m)| m);
-            // Saturating: mids more than `i64::MAX` apart (no prices) trip
-            // instead of wrapping to a negative move.
-            if high.saturating_sub(low) >= self.move_ticks {
-                self.halted_until_ns = ts_ns.saturating_add(self.halt_ns);
+            let tripped = self.halt.trips_on(ts_ns, low, high);
+            if tripped {
                 self.minima.clear();
                 self.maxima.clear();
-                return true;
             }
-            false
+            tripped
         }
 
         /// The bytes `CircuitBreaker::save_state` writes for this state.
         fn state(&self) -> Vec<u8> {
             let mut out = StateWriter::new();
-            out.u64(self.halted_until_ns);
+            out.u64(self.halt.until_ns);
             for deque in [&self.minima, &self.maxima] {
                 out.count(deque.len());
                 for &(ts_ns, mid) in deque {
@@ -507,7 +526,7 @@ mod tests {
                     naive.on_mid(ts_ns, mid),
                     "step {} at {} ns, mid {}", index, ts_ns, mid
                 );
-                prop_assert_eq!(breaker.trips, naive.trips);
+                prop_assert_eq!(breaker.trips, naive.halt.trips);
             }
         }
 
