@@ -107,6 +107,26 @@ pub const PARTS: usize = 5;
 /// session reads and loop iterations ahead ([`Ahead`]); last, receive →
 /// read of those behind a read of the TX-stamp queue.
 pub const WAITS: usize = 14;
+
+/// Where each of the [`WAITS`] classes sits in the recorder's array: the
+/// recorder writes and [`TriggerWaits::of`] reads by these names.
+mod wait {
+    pub const BEHIND_WRITE: usize = 0;
+    pub const BEHIND_WRITE_RETURN: usize = 1;
+    pub const CLEAR: usize = 2;
+    pub const IN_WAKE: usize = 3;
+    pub const AFTER_WAKE: usize = 4;
+    pub const BEHIND_VENUE_READ: usize = 5;
+    pub const BEHIND_NEITHER: usize = 6;
+    pub const EVENTS_AHEAD: usize = 7;
+    pub const SOCKET_READS_AHEAD: usize = 8;
+    pub const LOOP_ONLY: usize = 9;
+    pub const EVENTS_AHEAD_COUNT: usize = 10;
+    pub const SESSION_READS_COUNT: usize = 11;
+    pub const POLLS_COUNT: usize = 12;
+    pub const TX_STAMP_READS_AHEAD: usize = 13;
+    const _: () = assert!(TX_STAMP_READS_AHEAD + 1 == super::WAITS);
+}
 /// A histogram of one of the [`WAITS`] classes: two significant digits (1 %)
 /// up to the latency histograms' 100 s, 31 KiB of counts against their
 /// 216 KiB. The classes are a diagnosis beside the parts, and seven of them
@@ -697,40 +717,40 @@ impl TickToTrade {
         let wait = order.write_before.classify(order.stamps.recv_ns);
         let behind_venue_read = order.venue_read_ns > order.stamps.recv_ns;
         if behind_venue_read {
-            self.waits[5].saturating_record(recv_read_ns);
+            self.waits[wait::BEHIND_VENUE_READ].saturating_record(recv_read_ns);
         } else if wait != TriggerWait::BehindWrite {
-            self.waits[6].saturating_record(recv_read_ns);
+            self.waits[wait::BEHIND_NEITHER].saturating_record(recv_read_ns);
             self.record_ahead(order.ahead, recv_read_ns);
         }
         match wait {
             TriggerWait::BehindWrite => {
-                self.waits[0].saturating_record(recv_read_ns);
+                self.waits[wait::BEHIND_WRITE].saturating_record(recv_read_ns);
                 let after_ns = order.stamps.read_ns.saturating_sub(write_returned_ns);
-                self.waits[1].saturating_record(after_ns.max(1));
+                self.waits[wait::BEHIND_WRITE_RETURN].saturating_record(after_ns.max(1));
                 return;
             }
-            TriggerWait::InWake => self.waits[3].saturating_record(recv_read_ns),
-            TriggerWait::Clear => self.waits[4].saturating_record(recv_read_ns),
+            TriggerWait::InWake => self.waits[wait::IN_WAKE].saturating_record(recv_read_ns),
+            TriggerWait::Clear => self.waits[wait::AFTER_WAKE].saturating_record(recv_read_ns),
         }
-        self.waits[2].saturating_record(recv_read_ns);
+        self.waits[wait::CLEAR].saturating_record(recv_read_ns);
     }
 
     /// A trigger behind neither a write nor a venue read: by what ingest
     /// did while it waited, and the counts.
     fn record_ahead(&mut self, ahead: Ahead, recv_read_ns: u64) {
         let class = if ahead.events > 0 {
-            7
+            wait::EVENTS_AHEAD
         } else if ahead.tx_stamp_reads > 0 {
-            13
+            wait::TX_STAMP_READS_AHEAD
         } else if ahead.session_reads > 0 {
-            8
+            wait::SOCKET_READS_AHEAD
         } else {
-            9
+            wait::LOOP_ONLY
         };
         self.waits[class].saturating_record(recv_read_ns);
-        self.waits[10].saturating_record(u64::from(ahead.events));
-        self.waits[11].saturating_record(u64::from(ahead.session_reads));
-        self.waits[12].saturating_record(u64::from(ahead.polls));
+        self.waits[wait::EVENTS_AHEAD_COUNT].saturating_record(u64::from(ahead.events));
+        self.waits[wait::SESSION_READS_COUNT].saturating_record(u64::from(ahead.session_reads));
+        self.waits[wait::POLLS_COUNT].saturating_record(u64::from(ahead.polls));
     }
 
     fn check_rotation(&mut self, now_ns: u64) {
@@ -861,20 +881,22 @@ pub struct TriggerWaits {
 impl TriggerWaits {
     pub fn of(waits: &[Histogram<u64>; WAITS]) -> TriggerWaits {
         TriggerWaits {
-            behind_write_recv_read: Percentiles::of(&waits[0]),
-            behind_write_return_read: Percentiles::of(&waits[1]),
-            clear_recv_read: Percentiles::of(&waits[2]),
-            in_wake_recv_read: Percentiles::of(&waits[3]),
-            after_wake_recv_read: Percentiles::of(&waits[4]),
-            behind_venue_read_recv_read: Percentiles::of(&waits[5]),
-            behind_neither_recv_read: Percentiles::of(&waits[6]),
-            neither_events_ahead_recv_read: Percentiles::of(&waits[7]),
-            neither_tx_stamp_reads_ahead_recv_read: Percentiles::of(&waits[13]),
-            neither_socket_reads_ahead_recv_read: Percentiles::of(&waits[8]),
-            neither_loop_only_recv_read: Percentiles::of(&waits[9]),
-            neither_events_ahead: Percentiles::of(&waits[10]),
-            neither_session_reads_ahead: Percentiles::of(&waits[11]),
-            neither_polls_ahead: Percentiles::of(&waits[12]),
+            behind_write_recv_read: Percentiles::of(&waits[wait::BEHIND_WRITE]),
+            behind_write_return_read: Percentiles::of(&waits[wait::BEHIND_WRITE_RETURN]),
+            clear_recv_read: Percentiles::of(&waits[wait::CLEAR]),
+            in_wake_recv_read: Percentiles::of(&waits[wait::IN_WAKE]),
+            after_wake_recv_read: Percentiles::of(&waits[wait::AFTER_WAKE]),
+            behind_venue_read_recv_read: Percentiles::of(&waits[wait::BEHIND_VENUE_READ]),
+            behind_neither_recv_read: Percentiles::of(&waits[wait::BEHIND_NEITHER]),
+            neither_events_ahead_recv_read: Percentiles::of(&waits[wait::EVENTS_AHEAD]),
+            neither_tx_stamp_reads_ahead_recv_read: Percentiles::of(
+                &waits[wait::TX_STAMP_READS_AHEAD],
+            ),
+            neither_socket_reads_ahead_recv_read: Percentiles::of(&waits[wait::SOCKET_READS_AHEAD]),
+            neither_loop_only_recv_read: Percentiles::of(&waits[wait::LOOP_ONLY]),
+            neither_events_ahead: Percentiles::of(&waits[wait::EVENTS_AHEAD_COUNT]),
+            neither_session_reads_ahead: Percentiles::of(&waits[wait::SESSION_READS_COUNT]),
+            neither_polls_ahead: Percentiles::of(&waits[wait::POLLS_COUNT]),
         }
     }
 
@@ -1069,12 +1091,16 @@ mod tests {
         assert_eq!(waits.behind_write_share(), Some(3.0 / 7.0));
         // Wait classes keep two significant digits: maxima are compared
         // as the histograms' equivalent values.
-        let same = |got: u64, want: u64| t2t.waits[0].equivalent(got, want);
+        let same = |got: u64, want: u64| t2t.waits[wait::BEHIND_WRITE].equivalent(got, want);
         assert!(
             same(waits.behind_write_recv_read.max, 950),
             "order 6: 1,950 → 2,900"
         );
-        assert_eq!(t2t.waits[1].min(), 100, "orders 2 and 5");
+        assert_eq!(
+            t2t.waits[wait::BEHIND_WRITE_RETURN].min(),
+            100,
+            "orders 2 and 5"
+        );
         assert!(
             same(waits.behind_write_return_read.max, 900),
             "order 6: 2,000 → 2,900"
@@ -1166,14 +1192,32 @@ mod tests {
         let class = |p: &Percentiles, index: usize, recv_read_ns: u64| {
             p.count == 1 && t2t.waits[index].equivalent(p.max, recv_read_ns)
         };
-        assert!(class(&waits.neither_events_ahead_recv_read, 7, 500), "20");
         assert!(
-            class(&waits.neither_socket_reads_ahead_recv_read, 8, 300),
+            class(
+                &waits.neither_events_ahead_recv_read,
+                wait::EVENTS_AHEAD,
+                500
+            ),
+            "20"
+        );
+        assert!(
+            class(
+                &waits.neither_socket_reads_ahead_recv_read,
+                wait::SOCKET_READS_AHEAD,
+                300
+            ),
             "30: reads at 1,980 (ended 2,050) and 2,200"
         );
-        assert!(class(&waits.neither_loop_only_recv_read, 9, 100), "40");
         assert!(
-            class(&waits.neither_tx_stamp_reads_ahead_recv_read, 13, 145),
+            class(&waits.neither_loop_only_recv_read, wait::LOOP_ONLY, 100),
+            "40"
+        );
+        assert!(
+            class(
+                &waits.neither_tx_stamp_reads_ahead_recv_read,
+                wait::TX_STAMP_READS_AHEAD,
+                145
+            ),
             "50: behind the TX-stamp read of the poll at 3,250"
         );
         let values = |histogram: &Histogram<u64>| -> Vec<u64> {
@@ -1184,14 +1228,18 @@ mod tests {
                 })
                 .collect()
         };
-        assert_eq!(values(&t2t.waits[10]), [0, 0, 0, 2], "events ahead");
         assert_eq!(
-            values(&t2t.waits[11]),
+            values(&t2t.waits[wait::EVENTS_AHEAD_COUNT]),
+            [0, 0, 0, 2],
+            "events ahead"
+        );
+        assert_eq!(
+            values(&t2t.waits[wait::SESSION_READS_COUNT]),
             [0, 0, 2, 2],
             "session reads ahead: 20 and 40 none, 30 and 50 two"
         );
         assert_eq!(
-            values(&t2t.waits[12]),
+            values(&t2t.waits[wait::POLLS_COUNT]),
             [0, 0, 1, 2],
             "polls begun: 40 and 50 none, 30 one, 20 two"
         );
