@@ -22,8 +22,12 @@ pub trait Source: Send {
     /// As [`Source::poll`], but each event is lent where the source keeps
     /// it: ingest numbers it and a fused sink runs the stages on it in
     /// place, with no copy on the way (the backtest's read-ahead hands its
-    /// slots so). The source must not read the event back as its own
-    /// afterwards. By default, `poll` with each event lent from the stack.
+    /// slots so; the synthetic walk and the benchmarks' load generator
+    /// write each event into one slot and lend that; [`Tapped`] passes the
+    /// inner source's slot on). The source must not read the event back as
+    /// its own afterwards, and a slot it reuses must be written whole: the
+    /// sink may leave its decisions in it. By default, `poll` with each
+    /// event lent from the stack.
     fn poll_in_place(
         &mut self,
         clock: &EpochClock,
