@@ -78,7 +78,7 @@ impl Synthetic {
     /// its decisions in it) writes each event here, where it is consumed:
     /// built on this frame's stack and copied out instead, the copy's
     /// 16-byte loads wait for the narrower stores that built it.
-    #[inline]
+    #[inline(always)]
     pub fn fill_next(&mut self, event: &mut Event) {
         let draw = self.rng.next_u64();
         let index = self.pick(draw);
