@@ -83,16 +83,23 @@ impl ScheduledSource {
     /// Releases, at `now_ns`, up to `budget` messages due by then, oldest
     /// first, each stamped with its scheduled time. After a stall the
     /// backlog leaves at once, a budget per poll, in order.
-    fn release(&mut self, now_ns: u64, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+    ///
+    /// Each message is written into one slot on this frame and lent to
+    /// `emit`: ingest, then a fused sink, work on it there, and the sink
+    /// may leave its decisions in it, so the walk writes every field of
+    /// the next one. Both `Source` polls take this path.
+    #[inline(always)]
+    fn release(&mut self, now_ns: u64, budget: usize, mut emit: impl FnMut(&mut Event)) -> usize {
+        let mut event = Event::EMPTY;
         let mut emitted = 0;
         while emitted < budget {
             let Some(due_ns) = self.schedule.take_due(now_ns) else {
                 break;
             };
-            let mut event = self.feed.next_event();
+            self.feed.fill_next(&mut event);
             event.ts_recv_ns = due_ns;
             event.ts_venue_ns = due_ns;
-            emit(event);
+            emit(&mut event);
             emitted += 1;
         }
         emitted
@@ -101,6 +108,17 @@ impl ScheduledSource {
 
 impl Source for ScheduledSource {
     fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        self.release(clock.now_ns(), budget, |event| emit(*event))
+    }
+
+    /// The path ingest takes: no copy of the event between the walk and
+    /// the sink.
+    fn poll_in_place(
+        &mut self,
+        clock: &EpochClock,
+        budget: usize,
+        emit: &mut dyn FnMut(&mut Event),
+    ) -> usize {
         self.release(clock.now_ns(), budget, emit)
     }
 }
@@ -108,6 +126,7 @@ impl Source for ScheduledSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use genesis_engine::{EventKind, Gate, Intent, OrderId, Outcome, MAX_INTENTS};
 
     // A late poll gets every message it missed, each with its own scheduled time.
     #[test]
@@ -130,7 +149,7 @@ mod tests {
         let mut source = ScheduledSource::new(&Config::builtin(), 1_000_000); // one per µs
         let mut times = Vec::new();
         let mut take = |source: &mut ScheduledSource, now_ns: u64| {
-            source.release(now_ns, 64, &mut |event: Event| times.push(event.ts_recv_ns))
+            source.release(now_ns, 64, |event: &mut Event| times.push(event.ts_recv_ns))
         };
         assert_eq!(
             take(&mut source, 1_000_000),
@@ -144,6 +163,117 @@ mod tests {
         assert_eq!(take(&mut source, 1_301_000), 1);
         let expected: Vec<u64> = (0..=301).map(|k| 1_000_000 + k * 1_000).collect();
         assert_eq!(times, expected);
+    }
+
+    /// Leaves decisions in a lent event as a fused sink does (sequence,
+    /// gates, outcome, flags, intents), so that a source reusing its slot
+    /// would pass them on if it did not write every field of the next one.
+    fn scribble(event: &mut Event) {
+        *event = Event {
+            seq: u64::MAX,
+            flags: u8::MAX,
+            gate_global: Gate::HaltCircuitBreaker,
+            gate_instrument: Gate::HaltCircuitBreaker,
+            outcome: Outcome::Applied,
+            intents: [Intent {
+                order_id: OrderId(u64::MAX),
+                ..Intent::EMPTY
+            }; MAX_INTENTS],
+            ..*event
+        };
+    }
+
+    /// The events a source gives over these polls (`now_ns` of each), as
+    /// the in-place path lends them (read, then scribbled over).
+    fn lent(source: &mut ScheduledSource, polls_ns: &[u64]) -> Vec<Event> {
+        let mut events = Vec::new();
+        for &now_ns in polls_ns {
+            source.release(now_ns, 64, |event: &mut Event| {
+                events.push(*event);
+                scribble(event);
+            });
+        }
+        events
+    }
+
+    // The in-place path gives the events the by-value path gave before it
+    // (the walk's `next_event`, stamped with the schedule's due times),
+    // field by field, paced (with a stall and a backlog) and unpaced,
+    // trade prints included, though the sink scribbles on every event it
+    // is lent.
+    #[test]
+    fn the_in_place_path_gives_the_by_value_events() {
+        let polls_ns: Vec<u64> = [1_000_000, 1_000_500, 1_300_000, 1_300_000, 1_300_000]
+            .into_iter()
+            .chain((0..20).map(|k| 1_300_000 + k * 10_000))
+            .collect();
+        for rate_per_sec in [1_000_000, 0] {
+            let config = Config::builtin();
+            let mut source = ScheduledSource::new(&config, rate_per_sec);
+            let events = lent(&mut source, &polls_ns);
+            let mut unpaced = config.clone();
+            unpaced.market_data.rate_per_sec = 0;
+            let mut walk = Synthetic::new(&unpaced);
+            let mut schedule = Schedule::new(rate_per_sec);
+            let mut expected = Vec::new();
+            for &now_ns in &polls_ns {
+                for _ in 0..64 {
+                    let Some(due_ns) = schedule.take_due(now_ns) else {
+                        break;
+                    };
+                    let mut event = walk.next_event();
+                    event.ts_recv_ns = due_ns;
+                    event.ts_venue_ns = due_ns;
+                    expected.push(event);
+                }
+            }
+            assert!(
+                expected.len() > 300,
+                "{rate_per_sec}/s: the polls release a backlog"
+            );
+            let trades = expected
+                .iter()
+                .filter(|event| event.kind == EventKind::Trade)
+                .count();
+            assert!(
+                trades > 30,
+                "{rate_per_sec}/s: trade prints among them ({trades})"
+            );
+            assert_eq!(events.len(), expected.len(), "{rate_per_sec}/s");
+            for (index, (event, expected)) in events.iter().zip(&expected).enumerate() {
+                assert_eq!(event, expected, "{rate_per_sec}/s, event {index}");
+            }
+        }
+    }
+
+    // Through the `Source` trait, on the clock: `poll_in_place` and `poll`
+    // give the same walk, in the same order, each stamped with its due
+    // time (unpaced, the poll's read).
+    #[test]
+    fn poll_in_place_and_poll_give_the_same_walk() {
+        let clock = EpochClock::new();
+        let config = Config::builtin();
+        let mut in_place = ScheduledSource::new(&config, 0);
+        let mut by_value = ScheduledSource::new(&config, 0);
+        let (mut lent, mut given) = (Vec::new(), Vec::new());
+        for _ in 0..8 {
+            in_place.poll_in_place(&clock, 64, &mut |event| {
+                lent.push(*event);
+                scribble(event);
+            });
+            by_value.poll(&clock, 64, &mut |event| given.push(event));
+        }
+        assert_eq!(lent.len(), 8 * 64);
+        assert_eq!(given.len(), 8 * 64);
+        for (index, (lent, given)) in lent.iter().zip(&given).enumerate() {
+            assert_eq!(lent.ts_recv_ns, lent.ts_venue_ns, "event {index}");
+            let unstamped = |event: &Event| Event {
+                ts_recv_ns: 0,
+                ts_venue_ns: 0,
+                ..*event
+            };
+            assert_eq!(unstamped(lent), unstamped(given), "event {index}");
+        }
     }
 
     // Unpaced, every call is due at the time it is asked.

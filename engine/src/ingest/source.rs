@@ -22,8 +22,12 @@ pub trait Source: Send {
     /// As [`Source::poll`], but each event is lent where the source keeps
     /// it: ingest numbers it and a fused sink runs the stages on it in
     /// place, with no copy on the way (the backtest's read-ahead hands its
-    /// slots so). The source must not read the event back as its own
-    /// afterwards. By default, `poll` with each event lent from the stack.
+    /// slots so; the synthetic walk and the benchmarks' load generator
+    /// write each event into one slot and lend that; [`Tapped`] passes the
+    /// inner source's slot on). The source must not read the event back as
+    /// its own afterwards, and a slot it reuses must be written whole: the
+    /// sink may leave its decisions in it. By default, `poll` with each
+    /// event lent from the stack.
     fn poll_in_place(
         &mut self,
         clock: &EpochClock,
@@ -211,6 +215,21 @@ impl Source for Tapped {
         })
     }
 
+    /// The inner source's events where it keeps them: the tap reads each
+    /// by reference, then it is lent on, with no copy on the way.
+    fn poll_in_place(
+        &mut self,
+        clock: &EpochClock,
+        budget: usize,
+        emit: &mut dyn FnMut(&mut Event),
+    ) -> usize {
+        let tap = &mut self.tap;
+        self.inner.poll_in_place(clock, budget, &mut |event| {
+            tap(event);
+            emit(event)
+        })
+    }
+
     fn is_exhausted(&self) -> bool {
         self.inner.is_exhausted()
     }
@@ -233,5 +252,48 @@ impl Source for Tapped {
 
     fn may_send(&self) -> bool {
         self.inner.may_send()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn script() -> Vec<Event> {
+        (1..=5)
+            .map(|id| Event::new(InstrumentId(id), Side::None, Input::Timer(u64::from(id))))
+            .collect()
+    }
+
+    // In place as by value, a tapped source shows each event to its tap
+    // first, then emits it, in order: the tap reads the event it lends.
+    #[test]
+    fn a_tapped_source_shows_each_event_to_its_tap_before_emitting_it() {
+        let clock = EpochClock::new();
+        for in_place in [true, false] {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let tap_seen = Arc::clone(&seen);
+            let tap: Tap = Box::new(move |event: &Event| {
+                tap_seen.lock().unwrap().push(("tap", *event));
+            });
+            let mut source = Tapped::new(Box::new(ScriptedSource::new(script())), tap);
+            let emitted = if in_place {
+                source.poll_in_place(&clock, 64, &mut |event| {
+                    seen.lock().unwrap().push(("emit", *event));
+                })
+            } else {
+                source.poll(&clock, 64, &mut |event| {
+                    seen.lock().unwrap().push(("emit", event));
+                })
+            };
+            assert_eq!(emitted, 5);
+            let expected: Vec<(&str, Event)> = script()
+                .into_iter()
+                .flat_map(|event| [("tap", event), ("emit", event)])
+                .collect();
+            assert_eq!(*seen.lock().unwrap(), expected, "in place: {in_place}");
+            assert!(source.is_exhausted());
+        }
     }
 }

@@ -63,9 +63,23 @@ impl Synthetic {
 
     /// The next update, unstamped (a load generator that stamps its own
     /// times calls this instead of `poll`, which reads the clock per event):
-    /// one instrument's mid takes a step of -1, 0 or +1 tick, pulled gently
-    /// back towards where it started.
+    /// [`Synthetic::fill_next`] into a new event.
     pub fn next_event(&mut self) -> Event {
+        let mut event = Event::EMPTY;
+        self.fill_next(&mut event);
+        event
+    }
+
+    /// The next update written over `event`, every field of it, unstamped
+    /// (both timestamps zero): one instrument's mid takes a step of -1, 0
+    /// or +1 tick, pulled gently back towards where it started.
+    ///
+    /// A source that lends one slot down to a fused sink (which may leave
+    /// its decisions in it) writes each event here, where it is consumed:
+    /// built on this frame's stack and copied out instead, the copy's
+    /// 16-byte loads wait for the narrower stores that built it.
+    #[inline(always)]
+    pub fn fill_next(&mut self, event: &mut Event) {
         let draw = self.rng.next_u64();
         let index = self.pick(draw);
         let (Some(&mid), Some(&anchor)) = (self.mids.get(index), self.anchors.get(index)) else {
@@ -89,7 +103,7 @@ impl Synthetic {
                 mid - half_spread
             };
             let side = if buy { Side::Buy } else { Side::Sell };
-            return Event::new(
+            *event = Event::new(
                 instrument,
                 side,
                 Input::Trade(Trade {
@@ -98,8 +112,9 @@ impl Synthetic {
                     trade_id: self.updates,
                 }),
             );
+            return;
         }
-        Event::new(
+        *event = Event::new(
             instrument,
             Side::None,
             Input::TopOfBook(TopOfBook {
@@ -108,12 +123,21 @@ impl Synthetic {
                 ask_px: Price(mid + half_spread),
                 ask_qty: Qty(1 + ((draw >> 40) % 100) as i64),
             }),
-        )
+        );
     }
-}
 
-impl Source for Synthetic {
-    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+    /// Up to `budget` updates due by the clock, each written into one slot
+    /// on this frame and lent to `emit`, stamped with its due time
+    /// (`ts_venue_ns`) and the clock's read (`ts_recv_ns`); unpaced, both
+    /// are the read. Both `Source` polls take this path.
+    #[inline(always)]
+    fn release(
+        &mut self,
+        clock: &EpochClock,
+        budget: usize,
+        mut emit: impl FnMut(&mut Event),
+    ) -> usize {
+        let mut event = Event::EMPTY;
         let mut emitted = 0;
         let mut now_ns = clock.now_ns();
         if self.interval_ns > 0 {
@@ -122,10 +146,10 @@ impl Source for Synthetic {
                 self.due_ns = now_ns;
             }
             while emitted < budget && self.due_ns <= now_ns {
-                let mut event = self.next_event();
+                self.fill_next(&mut event);
                 event.ts_venue_ns = self.due_ns;
                 event.ts_recv_ns = now_ns;
-                emit(event);
+                emit(&mut event);
                 self.due_ns += self.interval_ns;
                 emitted += 1;
                 now_ns = clock.now_ns();
@@ -133,10 +157,10 @@ impl Source for Synthetic {
             return emitted;
         }
         while emitted < budget {
-            let mut event = self.next_event();
+            self.fill_next(&mut event);
             event.ts_venue_ns = now_ns;
             event.ts_recv_ns = now_ns;
-            emit(event);
+            emit(&mut event);
             emitted += 1;
             now_ns = clock.now_ns();
         }
@@ -144,9 +168,29 @@ impl Source for Synthetic {
     }
 }
 
+impl Source for Synthetic {
+    fn poll(&mut self, clock: &EpochClock, budget: usize, emit: &mut dyn FnMut(Event)) -> usize {
+        self.release(clock, budget, |event| emit(*event))
+    }
+
+    /// The path ingest takes: the event is written once, into the slot
+    /// ingest and a fused sink then work on.
+    fn poll_in_place(
+        &mut self,
+        clock: &EpochClock,
+        budget: usize,
+        emit: &mut dyn FnMut(&mut Event),
+    ) -> usize {
+        self.release(clock, budget, emit)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::{Gate, Intent, Outcome, MAX_INTENTS};
+    use crate::event::EventKind;
+    use crate::units::OrderId;
 
     /// The walk as first written: `% len` and `% trade_every` per draw.
     fn reference(config: &Config, count: usize) -> Vec<(usize, bool, i64)> {
@@ -168,6 +212,85 @@ mod tests {
                 (index, trade, mids[index])
             })
             .collect()
+    }
+
+    /// Leaves decisions in a lent event as a fused sink does, so that a
+    /// source reusing its slot would pass them on if it did not write
+    /// every field of the next one.
+    fn scribble(event: &mut Event) {
+        *event = Event {
+            seq: u64::MAX,
+            flags: u8::MAX,
+            gate_global: Gate::HaltCircuitBreaker,
+            gate_instrument: Gate::HaltCircuitBreaker,
+            outcome: Outcome::Applied,
+            intents: [Intent {
+                order_id: OrderId(u64::MAX),
+                ..Intent::EMPTY
+            }; MAX_INTENTS],
+            ..*event
+        };
+    }
+
+    /// `event` without its stamps, which are the clock's.
+    fn unstamped(event: &Event) -> Event {
+        Event {
+            ts_recv_ns: 0,
+            ts_venue_ns: 0,
+            ..*event
+        }
+    }
+
+    // `poll_in_place` lends the events `poll` gives by value: the same
+    // walk, field by field but for the clock's stamps, trade prints
+    // included, though the sink scribbles on every event it is lent;
+    // unpaced both stamps are the poll's read, paced the venue stamp is
+    // the due time, one interval after the last, never after the read.
+    #[test]
+    fn poll_in_place_lends_the_events_poll_gives() {
+        let clock = EpochClock::new();
+        for rate_per_sec in [0, 1_000_000_000] {
+            let mut config = Config::builtin();
+            config.market_data.rate_per_sec = rate_per_sec;
+            let (mut in_place, mut by_value) = (Synthetic::new(&config), Synthetic::new(&config));
+            let (mut lent, mut given) = (Vec::new(), Vec::new());
+            while lent.len() < 2_000 {
+                in_place.poll_in_place(&clock, 64, &mut |event| {
+                    lent.push(*event);
+                    scribble(event);
+                });
+            }
+            while given.len() < lent.len() {
+                by_value.poll(&clock, 64, &mut |event| given.push(event));
+            }
+            let trades = lent.iter().filter(|e| e.kind == EventKind::Trade).count();
+            assert!(
+                trades >= 2_000 / 8,
+                "{rate_per_sec}/s: {trades} trade prints"
+            );
+            for (index, (lent, given)) in lent.iter().zip(&given).enumerate() {
+                assert_eq!(
+                    unstamped(lent),
+                    unstamped(given),
+                    "{rate_per_sec}/s, event {index}"
+                );
+                assert!(lent.ts_venue_ns <= lent.ts_recv_ns, "event {index}");
+                if rate_per_sec == 0 {
+                    assert_eq!(lent.ts_venue_ns, lent.ts_recv_ns, "event {index}");
+                }
+            }
+            if rate_per_sec > 0 {
+                // Within a poll (up to the last second's restart) the
+                // venue stamps are consecutive due times, 1 ns apart.
+                let steps = lent
+                    .windows(2)
+                    .filter(|w| w[1].ts_venue_ns == w[0].ts_venue_ns + 1);
+                assert!(
+                    steps.count() >= lent.len() / 2,
+                    "paced stamps step by the interval"
+                );
+            }
+        }
     }
 
     // The mask and the countdown draw the same walk as the divisions, for

@@ -6,7 +6,7 @@
 //! ```text
 //! cargo build --release -p genesis-perf --bin profile
 //! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_events*' \
-//!     target/release/profile --events 200000 --venue paper
+//!     target/release/profile --events 200000 --venue paper --board
 //! ```
 //!
 //! It mirrors the head thread of a fused run (`topology::runner::run_head`):
@@ -22,10 +22,12 @@ use genesis_engine::clock::EpochClock;
 use genesis_engine::config::VenueKind;
 use genesis_engine::event::Event;
 use genesis_engine::execution::ExecutionCounters;
-use genesis_engine::ingest::{Ingest, Sink, POLL_BUDGET_MAX};
+use genesis_engine::ingest::{Ingest, NoSource, Sink, POLL_BUDGET_MAX};
 use genesis_engine::topology::chain::Chain;
 use genesis_perf::setup::{assembly, bench_config, fused_chain, PLAN_FUSED};
+use genesis_sim::TopBoard;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -53,6 +55,11 @@ struct Args {
     /// Folder for the journal (default: a temporary folder).
     #[arg(long)]
     scratch: Option<PathBuf>,
+    /// Taps the market source with the simulated venue's price board, as
+    /// `bench`'s rows run it (`sim_glue::board_tap`; nobody reads the board
+    /// here), so that `--venue paper` walks the bench's whole source path.
+    #[arg(long)]
+    board: bool,
 }
 
 /// The fused head thread's sink: the chain, on ingest's copy of the event
@@ -117,7 +124,14 @@ fn main() -> Result<()> {
     let clock = EpochClock::new();
     let assembly = assembly(&config, 0)?;
     assembly.release_market();
-    let genesis_cli::assembly::Assembly { parts, beside, .. } = assembly;
+    let genesis_cli::assembly::Assembly {
+        mut parts, beside, ..
+    } = assembly;
+    if args.board {
+        let board = Arc::new(TopBoard::new(config.instruments.len()));
+        let market = std::mem::replace(&mut parts.sources.market, Box::new(NoSource));
+        parts.sources.market = genesis_cli::sim_glue::tapped(market, Some(&board));
+    }
     let (mut ingest, chain) = fused_chain(&config, parts, &clock)?;
     let mut sink = Fused(chain);
     pump(&mut ingest, &mut sink, args.warm_up);
