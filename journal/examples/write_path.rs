@@ -2,8 +2,9 @@
 //! counts rather than wall time (which a shared host makes meaningless):
 //! appends `records` 128-byte records (default 10 M, 1.44 GB) to a fresh
 //! journal in DIR, unpaced, and prints the writer thread's page faults
-//! (minor plus major), the user and system CPU of every journal thread,
-//! and the resident memory before closing.
+//! (minor plus major), the user and system CPU of every journal thread
+//! (in 10 ms ticks) and its time on a CPU (`schedstat`, in ns), and the
+//! resident memory before closing.
 //!
 //! `cargo run --release -p genesis-journal --example write_path -- DIR pwrite|pwrite-thread|mmap none|group [records] [map_ahead_bytes] [zero-fill]`
 //!
@@ -72,8 +73,10 @@ fn main() {
         config.map_ahead_bytes, config.preallocate
     );
     println!("writer thread: {writer_faults} page faults (minor + major) while appending");
-    for (name, user_s, system_s) in thread_cpu() {
-        println!("  thread {name:<16} user {user_s:6.2} s  system {system_s:6.2} s");
+    for (name, user_s, system_s, on_cpu_s) in thread_cpu() {
+        println!(
+            "  thread {name:<16} user {user_s:6.2} s  system {system_s:6.2} s  on CPU {on_cpu_s:7.3} s"
+        );
     }
     println!("resident before close: {} MiB", resident_kib() / 1024);
     if let Some(stats) = writer.write_thread_stats() {
@@ -104,8 +107,9 @@ fn stat_fields(path: &str) -> Vec<String> {
     after_name.split(' ').map(str::to_string).collect()
 }
 
-/// (name, user s, system s) of every thread of this process.
-fn thread_cpu() -> Vec<(String, f64, f64)> {
+/// (name, user s, system s, on-CPU s) of every thread of this process:
+/// user and system in ticks (10 ms), the time on a CPU from `schedstat`.
+fn thread_cpu() -> Vec<(String, f64, f64, f64)> {
     let ticks = 100.0; // USER_HZ on Linux
     let mut threads = Vec::new();
     for entry in std::fs::read_dir("/proc/self/task").into_iter().flatten() {
@@ -120,7 +124,16 @@ fn thread_cpu() -> Vec<(String, f64, f64)> {
                 .unwrap_or(0.0)
                 / ticks
         };
-        threads.push((name.trim().to_string(), seconds(11), seconds(12)));
+        let on_cpu_ns = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split(' ').next().and_then(|n| n.parse::<f64>().ok()))
+            .unwrap_or(0.0);
+        threads.push((
+            name.trim().to_string(),
+            seconds(11),
+            seconds(12),
+            on_cpu_ns / 1e9,
+        ));
     }
     threads
 }
