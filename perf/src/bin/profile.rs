@@ -34,7 +34,10 @@ use std::time::Instant;
 enum Venue {
     /// The in-process paper venue: no sockets, no other thread; every run
     /// of the same arguments executes the same instructions but for the
-    /// clock's values.
+    /// clock's values. The load generator replaces the market source the
+    /// paper venue taps (`Assembly::replace_market`), so the venue never
+    /// sees a touch and fills nothing: this profiles market data and the
+    /// orders it makes, not fills.
     Paper,
     /// The simulated venue over FIX on loopback, as `bench` runs it (its
     /// matching thread runs beside this one; fills arrive when it answers).
