@@ -30,6 +30,8 @@ pub mod state_codec;
 pub mod strategy;
 pub mod sys;
 pub mod telemetry;
+#[doc(hidden)]
+pub mod testing;
 pub mod topology;
 pub mod units;
 

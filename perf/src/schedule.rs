@@ -126,7 +126,8 @@ impl Source for ScheduledSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use genesis_engine::{EventKind, Gate, Intent, OrderId, Outcome, MAX_INTENTS};
+    use genesis_engine::testing::scribble_decisions;
+    use genesis_engine::EventKind;
 
     // A late poll gets every message it missed, each with its own scheduled time.
     #[test]
@@ -165,24 +166,6 @@ mod tests {
         assert_eq!(times, expected);
     }
 
-    /// Leaves decisions in a lent event as a fused sink does (sequence,
-    /// gates, outcome, flags, intents), so that a source reusing its slot
-    /// would pass them on if it did not write every field of the next one.
-    fn scribble(event: &mut Event) {
-        *event = Event {
-            seq: u64::MAX,
-            flags: u8::MAX,
-            gate_global: Gate::HaltCircuitBreaker,
-            gate_instrument: Gate::HaltCircuitBreaker,
-            outcome: Outcome::Applied,
-            intents: [Intent {
-                order_id: OrderId(u64::MAX),
-                ..Intent::EMPTY
-            }; MAX_INTENTS],
-            ..*event
-        };
-    }
-
     /// The events a source gives over these polls (`now_ns` of each), as
     /// the in-place path lends them (read, then scribbled over).
     fn lent(source: &mut ScheduledSource, polls_ns: &[u64]) -> Vec<Event> {
@@ -190,7 +173,7 @@ mod tests {
         for &now_ns in polls_ns {
             source.release(now_ns, 64, |event: &mut Event| {
                 events.push(*event);
-                scribble(event);
+                scribble_decisions(event);
             });
         }
         events
@@ -259,7 +242,7 @@ mod tests {
         for _ in 0..8 {
             in_place.poll_in_place(&clock, 64, &mut |event| {
                 lent.push(*event);
-                scribble(event);
+                scribble_decisions(event);
             });
             by_value.poll(&clock, 64, &mut |event| given.push(event));
         }

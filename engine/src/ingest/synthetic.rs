@@ -188,9 +188,8 @@ impl Source for Synthetic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Gate, Intent, Outcome, MAX_INTENTS};
     use crate::event::EventKind;
-    use crate::units::OrderId;
+    use crate::testing::scribble_decisions;
 
     /// The walk as first written: `% len` and `% trade_every` per draw.
     fn reference(config: &Config, count: usize) -> Vec<(usize, bool, i64)> {
@@ -212,24 +211,6 @@ mod tests {
                 (index, trade, mids[index])
             })
             .collect()
-    }
-
-    /// Leaves decisions in a lent event as a fused sink does, so that a
-    /// source reusing its slot would pass them on if it did not write
-    /// every field of the next one.
-    fn scribble(event: &mut Event) {
-        *event = Event {
-            seq: u64::MAX,
-            flags: u8::MAX,
-            gate_global: Gate::HaltCircuitBreaker,
-            gate_instrument: Gate::HaltCircuitBreaker,
-            outcome: Outcome::Applied,
-            intents: [Intent {
-                order_id: OrderId(u64::MAX),
-                ..Intent::EMPTY
-            }; MAX_INTENTS],
-            ..*event
-        };
     }
 
     /// `event` without its stamps, which are the clock's.
@@ -257,7 +238,7 @@ mod tests {
             while lent.len() < 2_000 {
                 in_place.poll_in_place(&clock, 64, &mut |event| {
                     lent.push(*event);
-                    scribble(event);
+                    scribble_decisions(event);
                 });
             }
             while given.len() < lent.len() {
