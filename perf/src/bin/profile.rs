@@ -130,6 +130,9 @@ fn main() -> Result<()> {
     let genesis_cli::assembly::Assembly {
         mut parts, beside, ..
     } = assembly;
+    if args.board && matches!(args.venue, Venue::FixSim) {
+        bail!("--board is for --venue paper: with fix-sim the simulator's board already taps the source");
+    }
     if args.board {
         let board = Arc::new(TopBoard::new(config.instruments.len()));
         let market = std::mem::replace(&mut parts.sources.market, Box::new(NoSource));
