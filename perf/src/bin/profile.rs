@@ -36,8 +36,8 @@ enum Venue {
     /// of the same arguments executes the same instructions but for the
     /// clock's values. The load generator replaces the market source the
     /// paper venue taps (`Assembly::replace_market`), so the venue never
-    /// sees a touch and fills nothing: this profiles market data and the
-    /// orders it makes, not fills.
+    /// sees a touch and fills nothing (see "Measuring on a busy machine"
+    /// in docs/performance.md for what this run does and does not walk).
     Paper,
     /// The simulated venue over FIX on loopback, as `bench` runs it (its
     /// matching thread runs beside this one; fills arrive when it answers).
