@@ -8,7 +8,7 @@ use crate::{Event, EventKind, Gate, InstrumentId, Intent, OrderId, Outcome, Side
 /// should survive into the next event: a source reusing its slot that did
 /// not write every field of the next one would pass these values on. The
 /// literal names every field, so a new one must be added here.
-pub fn scribble_decisions(event: &mut Event) {
+pub fn scribble_every_field(event: &mut Event) {
     *event = Event {
         seq: u64::MAX,
         ts_recv_ns: u64::MAX,

@@ -126,7 +126,7 @@ impl Source for ScheduledSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use genesis_engine::testing::scribble_decisions;
+    use genesis_engine::testing::scribble_every_field;
     use genesis_engine::EventKind;
 
     // A late poll gets every message it missed, each with its own scheduled time.
@@ -173,7 +173,7 @@ mod tests {
         for &now_ns in polls_ns {
             source.release(now_ns, 64, |event: &mut Event| {
                 events.push(*event);
-                scribble_decisions(event);
+                scribble_every_field(event);
             });
         }
         events
@@ -242,7 +242,7 @@ mod tests {
         for _ in 0..8 {
             in_place.poll_in_place(&clock, 64, &mut |event| {
                 lent.push(*event);
-                scribble_decisions(event);
+                scribble_every_field(event);
             });
             by_value.poll(&clock, 64, &mut |event| given.push(event));
         }

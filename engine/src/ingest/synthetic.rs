@@ -189,7 +189,7 @@ impl Source for Synthetic {
 mod tests {
     use super::*;
     use crate::event::EventKind;
-    use crate::testing::scribble_decisions;
+    use crate::testing::scribble_every_field;
 
     /// The walk as first written: `% len` and `% trade_every` per draw.
     fn reference(config: &Config, count: usize) -> Vec<(usize, bool, i64)> {
@@ -238,7 +238,7 @@ mod tests {
             while lent.len() < 2_000 {
                 in_place.poll_in_place(&clock, 64, &mut |event| {
                     lent.push(*event);
-                    scribble_decisions(event);
+                    scribble_every_field(event);
                 });
             }
             while given.len() < lent.len() {
