@@ -114,6 +114,9 @@ fn execution_counters(chain: &Chain) -> ExecutionCounters {
 #[allow(clippy::disallowed_methods)] // wall time of the measured part, printed beside the counts
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.board && matches!(args.venue, Venue::FixSim) {
+        bail!("--board is for --venue paper: with fix-sim the simulator's board already taps the source");
+    }
     let scratch = match &args.scratch {
         Some(dir) => tempfile::tempdir_in(dir)?,
         None => tempfile::tempdir()?,
@@ -130,9 +133,6 @@ fn main() -> Result<()> {
     let genesis_cli::assembly::Assembly {
         mut parts, beside, ..
     } = assembly;
-    if args.board && matches!(args.venue, Venue::FixSim) {
-        bail!("--board is for --venue paper: with fix-sim the simulator's board already taps the source");
-    }
     if args.board {
         let board = Arc::new(TopBoard::new(config.instruments.len()));
         let market = std::mem::replace(&mut parts.sources.market, Box::new(NoSource));
